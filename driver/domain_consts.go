@@ -1,0 +1,137 @@
+package driver
+
+// State is virDomainState.
+type State int32
+
+// EventID is virDomainEventID.
+type EventID int32
+
+// Domain states, reasons (per state, as libvirt numbers them), lifecycle
+// event types and their details, and event IDs, with libvirt's values.
+const (
+	StateNoState                  State   = 0
+	StateRunning                  State   = 1
+	StateBlocked                  State   = 2
+	StatePaused                   State   = 3
+	StateShutdown                 State   = 4
+	StateShutoff                  State   = 5
+	StateCrashed                  State   = 6
+	StatePMSuspended              State   = 7
+	NoStateUnknown                int32   = 0
+	RunningUnknown                int32   = 0
+	RunningBooted                 int32   = 1
+	RunningMigrated               int32   = 2
+	RunningRestored               int32   = 3
+	RunningFromSnapshot           int32   = 4
+	RunningUnpaused               int32   = 5
+	RunningMigrationCanceled      int32   = 6
+	RunningSaveCanceled           int32   = 7
+	RunningWakeup                 int32   = 8
+	RunningCrashed                int32   = 9
+	RunningPostcopy               int32   = 10
+	RunningPostcopyFailed         int32   = 11
+	BlockedUnknown                int32   = 0
+	PausedUnknown                 int32   = 0
+	PausedUser                    int32   = 1
+	PausedMigration               int32   = 2
+	PausedSave                    int32   = 3
+	PausedDump                    int32   = 4
+	PausedIOError                 int32   = 5
+	PausedWatchdog                int32   = 6
+	PausedFromSnapshot            int32   = 7
+	PausedShuttingDown            int32   = 8
+	PausedSnapshot                int32   = 9
+	PausedCrashed                 int32   = 10
+	PausedStartingUp              int32   = 11
+	PausedPostcopy                int32   = 12
+	PausedPostcopyFailed          int32   = 13
+	ShutdownUnknown               int32   = 0
+	ShutdownUser                  int32   = 1
+	ShutoffUnknown                int32   = 0
+	ShutoffShutdown               int32   = 1
+	ShutoffDestroyed              int32   = 2
+	ShutoffCrashed                int32   = 3
+	ShutoffMigrated               int32   = 4
+	ShutoffSaved                  int32   = 5
+	ShutoffFailed                 int32   = 6
+	ShutoffFromSnapshot           int32   = 7
+	ShutoffDaemon                 int32   = 8
+	CrashedUnknown                int32   = 0
+	CrashedPanicked               int32   = 1
+	PMSuspendedUnknown            int32   = 0
+	EventDefined                  int32   = 0
+	EventUndefined                int32   = 1
+	EventStarted                  int32   = 2
+	EventSuspended                int32   = 3
+	EventResumed                  int32   = 4
+	EventStopped                  int32   = 5
+	EventShutdown                 int32   = 6
+	EventPMSuspended              int32   = 7
+	EventCrashed                  int32   = 8
+	EventDefinedAdded             int32   = 0
+	EventDefinedUpdated           int32   = 1
+	EventDefinedRenamed           int32   = 2
+	EventDefinedFromSnapshot      int32   = 3
+	EventUndefinedRemoved         int32   = 0
+	EventUndefinedRenamed         int32   = 1
+	EventStartedBooted            int32   = 0
+	EventStartedMigrated          int32   = 1
+	EventStartedRestored          int32   = 2
+	EventStartedFromSnapshot      int32   = 3
+	EventStartedWakeup            int32   = 4
+	EventSuspendedPaused          int32   = 0
+	EventSuspendedMigrated        int32   = 1
+	EventSuspendedIOError         int32   = 2
+	EventSuspendedWatchdog        int32   = 3
+	EventSuspendedRestored        int32   = 4
+	EventSuspendedFromSnapshot    int32   = 5
+	EventSuspendedAPIError        int32   = 6
+	EventSuspendedPostcopy        int32   = 7
+	EventSuspendedPostcopyFailed  int32   = 8
+	EventResumedUnpaused          int32   = 0
+	EventResumedMigrated          int32   = 1
+	EventResumedFromSnapshot      int32   = 2
+	EventResumedPostcopy          int32   = 3
+	EventResumedPostcopyFailed    int32   = 4
+	EventStoppedShutdown          int32   = 0
+	EventStoppedDestroyed         int32   = 1
+	EventStoppedCrashed           int32   = 2
+	EventStoppedMigrated          int32   = 3
+	EventStoppedSaved             int32   = 4
+	EventStoppedFailed            int32   = 5
+	EventStoppedFromSnapshot      int32   = 6
+	EventShutdownFinished         int32   = 0
+	EventShutdownGuest            int32   = 1
+	EventShutdownHost             int32   = 2
+	EventPMSuspendedMemory        int32   = 0
+	EventPMSuspendedDisk          int32   = 1
+	EventCrashedPanicked          int32   = 0
+	EventCrashedCrashLoaded       int32   = 1
+	EventIDLifecycle              EventID = 0
+	EventIDReboot                 EventID = 1
+	EventIDRTCChange              EventID = 2
+	EventIDWatchdog               EventID = 3
+	EventIDIOError                EventID = 4
+	EventIDGraphics               EventID = 5
+	EventIDIOErrorReason          EventID = 6
+	EventIDControlError           EventID = 7
+	EventIDBlockJob               EventID = 8
+	EventIDDiskChange             EventID = 9
+	EventIDTrayChange             EventID = 10
+	EventIDPMWakeup               EventID = 11
+	EventIDPMSuspend              EventID = 12
+	EventIDBalloonChange          EventID = 13
+	EventIDPMSuspendDisk          EventID = 14
+	EventIDDeviceRemoved          EventID = 15
+	EventIDBlockJob2              EventID = 16
+	EventIDTunable                EventID = 17
+	EventIDAgentLifecycle         EventID = 18
+	EventIDDeviceAdded            EventID = 19
+	EventIDMigrationIteration     EventID = 20
+	EventIDJobCompleted           EventID = 21
+	EventIDDeviceRemovalFailed    EventID = 22
+	EventIDMetadataChange         EventID = 23
+	EventIDBlockThreshold         EventID = 24
+	EventIDMemoryFailure          EventID = 25
+	EventIDMemoryDeviceSizeChange EventID = 26
+)

@@ -1,0 +1,3 @@
+module govirt
+
+go 1.26

@@ -1,0 +1,245 @@
+package remote
+
+import (
+	"sync"
+
+	"govirt/driver"
+	"govirt/events"
+	"govirt/uuid"
+	"govirt/virerr"
+)
+
+// callback is one registered event callback of a client connection.
+type callback struct {
+	kind    int // cbDomain, cbNetwork, cbPool
+	eventID int32
+	filter  *uuid.UUID // only this object's events, when set
+	sub     *events.Subscription
+}
+
+const (
+	cbDomain = iota
+	cbNetwork
+	cbPool
+)
+
+// callbacks are a connection's registrations, keyed by the id the client
+// gets back. Ids are per connection, as in libvirtd.
+type callbacks struct {
+	mu   sync.Mutex
+	next int32
+	m    map[int32]*callback
+}
+
+func (c *callbacks) add(cb *callback) int32 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[int32]*callback{}
+	}
+	id := c.next
+	c.next++
+	c.m[id] = cb
+	return id
+}
+
+func (c *callbacks) remove(id int32, kind int) (*callback, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cb, ok := c.m[id]
+	if !ok || cb.kind != kind {
+		return nil, false
+	}
+	delete(c.m, id)
+	return cb, true
+}
+
+func (c *callbacks) closeAll() {
+	c.mu.Lock()
+	all := c.m
+	c.m = nil
+	c.mu.Unlock()
+	for _, cb := range all {
+		cb.sub.Close()
+	}
+}
+
+func init() {
+	register(true, map[int32]procFunc{
+		procConnectDomainEventCallbackRegisterAny:      domainEventRegister,
+		procConnectDomainEventCallbackDeregisterAny:    deregister(cbDomain),
+		procConnectNetworkEventRegisterAny:             networkEventRegister,
+		procConnectNetworkEventDeregisterAny:           deregister(cbNetwork),
+		procConnectStoragePoolEventRegisterAny:         poolEventRegister,
+		procConnectStoragePoolEventDeregisterAny:       deregister(cbPool),
+		procConnectNodeDeviceEventRegisterAny:          noEvents,
+		procConnectSecretEventRegisterAny:              noEvents,
+	})
+}
+
+// noEvents accepts registrations for object kinds with no driver yet: the
+// callback simply never fires.
+func noEvents(*handler, []byte) (any, error) { return intRet{-1}, nil }
+
+type registerRet struct{ CallbackID int32 }
+
+func domainEventRegister(h *handler, body []byte) (any, error) {
+	a, err := args[ConnectDomainEventCallbackRegisterAnyArgs](body)
+	if err != nil {
+		return nil, err
+	}
+	if a.EventID < 0 || a.EventID > int32(driver.EventIDMemoryDeviceSizeChange) {
+		return nil, virerr.New(virerr.FromRPC, virerr.ErrInvalidArg, "unsupported event ID %d", a.EventID)
+	}
+	var filter *uuid.UUID
+	if a.Dom != nil {
+		u := uuid.UUID(a.Dom.UUID)
+		filter = &u
+	}
+	return h.subscribe(&callback{kind: cbDomain, eventID: a.EventID, filter: filter})
+}
+
+func networkEventRegister(h *handler, body []byte) (any, error) {
+	a, err := args[ConnectNetworkEventRegisterAnyArgs](body)
+	if err != nil {
+		return nil, err
+	}
+	if a.EventID != 0 {
+		return nil, virerr.New(virerr.FromRPC, virerr.ErrInvalidArg, "unsupported network event ID %d", a.EventID)
+	}
+	var filter *uuid.UUID
+	if a.Net != nil {
+		u := uuid.UUID(a.Net.UUID)
+		filter = &u
+	}
+	return h.subscribe(&callback{kind: cbNetwork, eventID: a.EventID, filter: filter})
+}
+
+func poolEventRegister(h *handler, body []byte) (any, error) {
+	a, err := args[ConnectStoragePoolEventRegisterAnyArgs](body)
+	if err != nil {
+		return nil, err
+	}
+	if a.EventID != 0 && a.EventID != 1 {
+		return nil, virerr.New(virerr.FromRPC, virerr.ErrInvalidArg, "unsupported storage pool event ID %d", a.EventID)
+	}
+	var filter *uuid.UUID
+	if a.Pool != nil {
+		u := uuid.UUID(a.Pool.UUID)
+		filter = &u
+	}
+	return h.subscribe(&callback{kind: cbPool, eventID: a.EventID, filter: filter})
+}
+
+func (h *handler) subscribe(cb *callback) (any, error) {
+	c := h.conn()
+	var id int32
+	// The id must be known before the first event can be delivered, so
+	// reserve it first and attach the subscription after.
+	id = h.cbs.add(cb)
+	cb.sub = c.Events().Subscribe(func(ev any) { h.deliver(id, cb, ev) })
+	return registerRet{id}, nil
+}
+
+func deregister(kind int) procFunc {
+	return func(h *handler, body []byte) (any, error) {
+		a, err := args[registerRet](body)
+		if err != nil {
+			return nil, err
+		}
+		cb, ok := h.cbs.remove(a.CallbackID, kind)
+		if !ok {
+			return nil, virerr.New(virerr.FromRPC, virerr.ErrInvalidArg, "callback %d not registered", a.CallbackID)
+		}
+		cb.sub.Close()
+		return nil, nil
+	}
+}
+
+// deliver turns a driver event into the wire message of the callback, if
+// it matches.
+func (h *handler) deliver(id int32, cb *callback, ev any) {
+	proc, msg := int32(0), any(nil)
+	switch e := ev.(type) {
+	case driver.DomainEvent:
+		if cb.kind != cbDomain || int32(e.ID) != cb.eventID || (cb.filter != nil && *cb.filter != e.Dom.UUID) {
+			return
+		}
+		proc, msg = domainEventMessage(id, e)
+	case driver.NetworkEvent:
+		if cb.kind != cbNetwork || (cb.filter != nil && *cb.filter != e.Net.UUID) {
+			return
+		}
+		proc, msg = procNetworkEventLifecycle, NetworkEventLifecycleMsg{CallbackID: id, Net: wireNet(e.Net), Event: e.Event, Detail: e.Detail}
+	case driver.PoolEvent:
+		if cb.kind != cbPool || (cb.filter != nil && *cb.filter != e.Pool.UUID) {
+			return
+		}
+		if e.Refresh != (cb.eventID == 1) {
+			return
+		}
+		if e.Refresh {
+			proc, msg = procStoragePoolEventRefresh, StoragePoolEventRefreshMsg{CallbackID: id, Pool: wirePool(e.Pool)}
+		} else {
+			proc, msg = procStoragePoolEventLifecycle, StoragePoolEventLifecycleMsg{CallbackID: id, Pool: wirePool(e.Pool), Event: e.Event, Detail: e.Detail}
+		}
+	}
+	if msg == nil || h.peer == nil {
+		return
+	}
+	_ = h.peer.SendEvent(ProgRemote, proc, msg)
+}
+
+// domainEventMessage builds the callback-style message for a domain event.
+func domainEventMessage(id int32, e driver.DomainEvent) (int32, any) {
+	dom := wireDom(e.Dom)
+	switch e.ID {
+	case driver.EventIDLifecycle:
+		return procDomainEventCallbackLifecycle, DomainEventCallbackLifecycleMsg{CallbackID: id,
+			Msg: DomainEventLifecycleMsg{Dom: dom, Event: e.Event, Detail: e.Detail}}
+	case driver.EventIDReboot:
+		return procDomainEventCallbackReboot, DomainEventCallbackRebootMsg{CallbackID: id, Msg: DomainEventRebootMsg{Dom: dom}}
+	case driver.EventIDRTCChange:
+		p, _ := e.Payload.(driver.RTCChange)
+		return procDomainEventCallbackRtcChange, DomainEventCallbackRtcChangeMsg{CallbackID: id, Msg: DomainEventRtcChangeMsg{Dom: dom, Offset: p.Offset}}
+	case driver.EventIDWatchdog:
+		p, _ := e.Payload.(driver.Watchdog)
+		return procDomainEventCallbackWatchdog, DomainEventCallbackWatchdogMsg{CallbackID: id, Msg: DomainEventWatchdogMsg{Dom: dom, Action: p.Action}}
+	case driver.EventIDIOError:
+		p, _ := e.Payload.(driver.IOError)
+		return procDomainEventCallbackIOError, DomainEventCallbackIOErrorMsg{CallbackID: id,
+			Msg: DomainEventIOErrorMsg{Dom: dom, SrcPath: p.SrcPath, DevAlias: p.DevAlias, Action: p.Action}}
+	case driver.EventIDIOErrorReason:
+		p, _ := e.Payload.(driver.IOError)
+		return procDomainEventCallbackIOErrorReason, DomainEventCallbackIOErrorReasonMsg{CallbackID: id,
+			Msg: DomainEventIOErrorReasonMsg{Dom: dom, SrcPath: p.SrcPath, DevAlias: p.DevAlias, Action: p.Action, Reason: p.Reason}}
+	case driver.EventIDControlError:
+		return procDomainEventCallbackControlError, DomainEventCallbackControlErrorMsg{CallbackID: id, Msg: DomainEventControlErrorMsg{Dom: dom}}
+	case driver.EventIDBlockJob:
+		p, _ := e.Payload.(driver.BlockJob)
+		return procDomainEventCallbackBlockJob, DomainEventCallbackBlockJobMsg{CallbackID: id,
+			Msg: DomainEventBlockJobMsg{Dom: dom, Path: p.Path, Type: p.Type, Status: p.Status}}
+	case driver.EventIDBlockJob2:
+		p, _ := e.Payload.(driver.BlockJob)
+		return procDomainEventBlockJob2, DomainEventBlockJob2Msg{CallbackID: id, Dom: dom, Dst: p.Path, Type: p.Type, Status: p.Status}
+	case driver.EventIDTrayChange:
+		p, _ := e.Payload.(driver.TrayChange)
+		return procDomainEventCallbackTrayChange, DomainEventCallbackTrayChangeMsg{CallbackID: id,
+			Msg: DomainEventTrayChangeMsg{Dom: dom, DevAlias: p.DevAlias, Reason: p.Reason}}
+	case driver.EventIDBalloonChange:
+		p, _ := e.Payload.(driver.BalloonChange)
+		return procDomainEventCallbackBalloonChange, DomainEventCallbackBalloonChangeMsg{CallbackID: id,
+			Msg: DomainEventBalloonChangeMsg{Dom: dom, Actual: p.Actual}}
+	case driver.EventIDDeviceRemoved:
+		p, _ := e.Payload.(driver.DeviceAlias)
+		return procDomainEventCallbackDeviceRemoved, DomainEventCallbackDeviceRemovedMsg{CallbackID: id,
+			Msg: DomainEventDeviceRemovedMsg{Dom: dom, DevAlias: p.Alias}}
+	case driver.EventIDDeviceAdded:
+		p, _ := e.Payload.(driver.DeviceAlias)
+		return procDomainEventCallbackDeviceAdded, DomainEventCallbackDeviceAddedMsg{CallbackID: id, Dom: dom, DevAlias: p.Alias}
+	case driver.EventIDDeviceRemovalFailed:
+		p, _ := e.Payload.(driver.DeviceAlias)
+		return procDomainEventCallbackDeviceRemovalFailed, DomainEventCallbackDeviceRemovalFailedMsg{CallbackID: id, Dom: dom, DevAlias: p.Alias}
+	}
+	return 0, nil
+}

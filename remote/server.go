@@ -1,0 +1,179 @@
+// Package remote maps libvirt's REMOTE program onto the driver interfaces:
+// one function per procedure, plus the read-only and connection checks
+// every procedure shares.
+package remote
+
+import (
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"sync"
+
+	"govirt/driver"
+	"govirt/virerr"
+)
+
+// Program numbers.
+const (
+	ProgRemote uint32 = 0x20008086
+	ProgQEMU   uint32 = 0x20008087
+)
+
+// Server holds what all client connections share.
+type Server struct {
+	drivers []driver.Driver
+	log     *slog.Logger
+	// LibVersion is what CONNECT_GET_LIB_VERSION reports; clients gate
+	// features on it, so it claims the libvirt release we speak.
+	LibVersion uint64
+}
+
+// NewServer dispatches to drivers in order; the first whose Open claims a
+// URI serves it.
+func NewServer(log *slog.Logger, drivers ...driver.Driver) *Server {
+	return &Server{drivers: drivers, log: log, LibVersion: 9000000}
+}
+
+// handler is one client connection's dispatch state.
+type handler struct {
+	srv      *Server
+	peer     eventSink
+	readOnly bool // set by the socket or by CONNECT_OPEN's read-only flag
+
+	mu  sync.Mutex
+	drv driver.Conn
+	cbs callbacks
+}
+
+// eventSink sends unsolicited messages (events) to the client.
+type eventSink interface {
+	SendEvent(prog uint32, proc int32, body any) error
+}
+
+// procFunc decodes its arguments from body and returns the reply value.
+type procFunc func(h *handler, body []byte) (any, error)
+
+type procEntry struct {
+	fn procFunc
+	// open is false for the few procedures valid before CONNECT_OPEN.
+	needOpen bool
+}
+
+var procs = map[int32]procEntry{}
+
+// register adds procedures to the table; each area's file calls it from init.
+func register(needOpen bool, m map[int32]procFunc) {
+	for k, fn := range m {
+		if _, dup := procs[k]; dup {
+			panic(fmt.Sprintf("procedure %d registered twice", k))
+		}
+		procs[k] = procEntry{fn: fn, needOpen: needOpen}
+	}
+}
+
+// dispatch runs one REMOTE call. ok is false for an unknown procedure.
+func (h *handler) dispatch(proc int32, body []byte) (ret any, err error, ok bool) {
+	e, ok := procs[proc]
+	if !ok {
+		return nil, nil, false
+	}
+	if e.needOpen && h.conn() == nil {
+		return nil, virerr.New(virerr.FromRPC, virerr.ErrInternalError, "connection not open"), true
+	}
+	if api, write := writeProcs[proc]; write && h.isReadOnly() {
+		return nil, virerr.New(apiErrorDomain(api), virerr.ErrOperationDenied, "read only access prevents %s", api), true
+	}
+	ret, err = e.fn(h, body)
+	return ret, err, true
+}
+
+func (h *handler) conn() driver.Conn {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.drv
+}
+
+func (h *handler) isReadOnly() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.readOnly
+}
+
+// apiErrorDomain is the error domain of the libvirt source file that holds
+// a public API function, which is where libvirt raises the read-only error.
+func apiErrorDomain(api string) virerr.Domain {
+	switch {
+	case strings.HasPrefix(api, "virDomain"):
+		return virerr.FromDomain
+	case strings.HasPrefix(api, "virNetwork"):
+		return virerr.FromNetwork
+	case strings.HasPrefix(api, "virStorage"):
+		return virerr.FromStorage
+	case strings.HasPrefix(api, "virInterface"):
+		return virerr.FromInterface
+	case strings.HasPrefix(api, "virSecret"):
+		return virerr.FromSecret
+	case strings.HasPrefix(api, "virNodeDevice"):
+		return virerr.FromNodedev
+	case strings.HasPrefix(api, "virNWFilter"):
+		return virerr.FromNwfilter
+	}
+	return virerr.FromNone
+}
+
+// open finds the driver for uri and binds it to the connection.
+func (h *handler) open(rawURI string, readOnly bool) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.drv != nil {
+		return virerr.New(virerr.FromRPC, virerr.ErrInternalError, "connection already open")
+	}
+	if rawURI == "" {
+		rawURI = "qemu:///system"
+	}
+	u, err := url.Parse(rawURI)
+	if err != nil {
+		return virerr.New(virerr.FromURI, virerr.ErrInvalidArg, "Unable to parse URI %s", rawURI)
+	}
+	ro := readOnly || h.readOnly
+	for _, d := range h.srv.drivers {
+		c, err := d.Open(u, ro)
+		if err != nil {
+			return err
+		}
+		if c != nil {
+			h.drv = c
+			h.readOnly = ro
+			return nil
+		}
+	}
+	return virerr.New(virerr.FromNone, virerr.ErrNoConnect, "%s", rawURI)
+}
+
+// close releases the driver connection and event callbacks.
+func (h *handler) close() {
+	h.cbs.closeAll()
+	h.mu.Lock()
+	c := h.drv
+	h.drv = nil
+	h.mu.Unlock()
+	if c != nil {
+		_ = c.Close()
+	}
+}
+
+// need returns the connection's driver as capability T, or libvirt's
+// "not supported" error.
+func need[T any](h *handler) (T, error) {
+	var zero T
+	c := h.conn()
+	if c == nil {
+		return zero, virerr.New(virerr.FromRPC, virerr.ErrInternalError, "connection not open")
+	}
+	t, ok := c.(T)
+	if !ok {
+		return zero, virerr.New(virerr.FromNone, virerr.ErrNoSupport, "%T", zero)
+	}
+	return t, nil
+}
