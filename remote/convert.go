@@ -24,7 +24,9 @@ func drvPool(p NonnullStoragePool) driver.Pool { return driver.Pool{Name: p.Name
 func wireVol(v driver.Vol) NonnullStorageVol {
 	return NonnullStorageVol{Pool: v.Pool, Name: v.Name, Key: v.Key}
 }
-func drvVol(v NonnullStorageVol) driver.Vol { return driver.Vol{Pool: v.Pool, Name: v.Name, Key: v.Key} }
+func drvVol(v NonnullStorageVol) driver.Vol {
+	return driver.Vol{Pool: v.Pool, Name: v.Name, Key: v.Key}
+}
 
 func wireIface(i driver.Interface) NonnullInterface {
 	return NonnullInterface{Name: i.Name, MAC: i.MAC}

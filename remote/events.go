@@ -66,14 +66,14 @@ func (c *callbacks) closeAll() {
 
 func init() {
 	register(true, map[int32]procFunc{
-		procConnectDomainEventCallbackRegisterAny:      domainEventRegister,
-		procConnectDomainEventCallbackDeregisterAny:    deregister(cbDomain),
-		procConnectNetworkEventRegisterAny:             networkEventRegister,
-		procConnectNetworkEventDeregisterAny:           deregister(cbNetwork),
-		procConnectStoragePoolEventRegisterAny:         poolEventRegister,
-		procConnectStoragePoolEventDeregisterAny:       deregister(cbPool),
-		procConnectNodeDeviceEventRegisterAny:          noEvents,
-		procConnectSecretEventRegisterAny:              noEvents,
+		procConnectDomainEventCallbackRegisterAny:   domainEventRegister,
+		procConnectDomainEventCallbackDeregisterAny: deregister(cbDomain),
+		procConnectNetworkEventRegisterAny:          networkEventRegister,
+		procConnectNetworkEventDeregisterAny:        deregister(cbNetwork),
+		procConnectStoragePoolEventRegisterAny:      poolEventRegister,
+		procConnectStoragePoolEventDeregisterAny:    deregister(cbPool),
+		procConnectNodeDeviceEventRegisterAny:       noEvents,
+		procConnectSecretEventRegisterAny:           noEvents,
 	})
 }
 

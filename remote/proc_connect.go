@@ -22,28 +22,28 @@ const connectRO = 1 // VIR_CONNECT_RO
 
 func init() {
 	register(false, map[int32]procFunc{
-		procAuthList: authList,
+		procAuthList:               authList,
 		procConnectSupportsFeature: connectSupportsFeature,
-		procConnectOpen: connectOpen,
-		procConnectClose: connectClose,
+		procConnectOpen:            connectOpen,
+		procConnectClose:           connectClose,
 		procConnectGetLibVersion: func(h *handler, _ []byte) (any, error) {
 			return ConnectGetLibVersionRet{LibVer: h.srv.LibVersion}, nil
 		},
 	})
 	register(true, map[int32]procFunc{
-		procConnectGetType: connectGetType,
-		procConnectGetVersion: connectGetVersion,
-		procConnectGetURI: func(h *handler, _ []byte) (any, error) { return ConnectGetURIRet{URI: h.conn().URI()}, nil },
-		procConnectGetHostname: connectGetHostname,
-		procConnectGetSysinfo: connectGetSysinfo,
-		procConnectGetMaxVcpus: connectGetMaxVcpus,
-		procConnectGetCapabilities: connectGetCapabilities,
-		procNodeGetInfo: nodeGetInfo,
-		procNodeGetFreeMemory: nodeGetFreeMemory,
-		procNodeGetCellsFreeMemory: nodeGetCellsFreeMemory,
-		procNodeGetCPUMap: nodeGetCPUMap,
-		procConnectGetDomainCapabilities: connectGetDomainCapabilities,
-		procConnectRegisterCloseCallback: func(*handler, []byte) (any, error) { return nil, nil }, // register close callback
+		procConnectGetType:                 connectGetType,
+		procConnectGetVersion:              connectGetVersion,
+		procConnectGetURI:                  func(h *handler, _ []byte) (any, error) { return ConnectGetURIRet{URI: h.conn().URI()}, nil },
+		procConnectGetHostname:             connectGetHostname,
+		procConnectGetSysinfo:              connectGetSysinfo,
+		procConnectGetMaxVcpus:             connectGetMaxVcpus,
+		procConnectGetCapabilities:         connectGetCapabilities,
+		procNodeGetInfo:                    nodeGetInfo,
+		procNodeGetFreeMemory:              nodeGetFreeMemory,
+		procNodeGetCellsFreeMemory:         nodeGetCellsFreeMemory,
+		procNodeGetCPUMap:                  nodeGetCPUMap,
+		procConnectGetDomainCapabilities:   connectGetDomainCapabilities,
+		procConnectRegisterCloseCallback:   func(*handler, []byte) (any, error) { return nil, nil }, // register close callback
 		procConnectUnregisterCloseCallback: func(*handler, []byte) (any, error) { return nil, nil }, // unregister close callback
 		// CONNECT_IS_SECURE: unix sockets and loopback are; TLS would be too.
 		procConnectIsSecure: func(*handler, []byte) (any, error) { return ConnectIsSecureRet{Secure: 1}, nil },

@@ -7,69 +7,52 @@ import (
 
 func init() {
 	register(true, map[int32]procFunc{
-		procConnectListAllDomains:      connectListAllDomains,
+		procConnectListAllDomains:      listAll(driver.Domains.ListAllDomains, wireDom),
 		procConnectListDomains:         connectListDomains,
 		procConnectNumOfDomains:        connectNumOfDomains,
 		procConnectListDefinedDomains:  connectListDefinedDomains,
 		procConnectNumOfDefinedDomains: connectNumOfDefinedDomains,
-		procDomainLookupByName:         domainLookupByName,
-		procDomainLookupByUUID:         domainLookupByUUID,
-		procDomainLookupByID:           domainLookupByID,
+		procDomainLookupByName:         lookup(driver.Domains.LookupDomainByName, wireDom),
+		procDomainLookupByUUID:         lookup(lookupDomUUID, wireDom),
+		procDomainLookupByID:           lookup(driver.Domains.LookupDomainByID, wireDom),
 
-		procDomainDefineXML:      domainDefineXML,
-		procDomainDefineXMLFlags: domainDefineXMLFlags,
-		procDomainCreateXML:      domainCreateXML,
-		procDomainCreate:         domainCreate,
-		procDomainCreateWithFlags: domainCreateWithFlags,
-		procDomainUndefine: onDom(func(d driver.Domains, dom driver.Domain) error {
-			return d.DomainUndefine(dom, 0)
-		}),
-		procDomainUndefineFlags: onDomFlags(driver.Domains.DomainUndefine),
-		procDomainDestroy: onDom(func(d driver.Domains, dom driver.Domain) error {
-			return d.DomainDestroy(dom, 0)
-		}),
-		procDomainDestroyFlags: onDomFlags(driver.Domains.DomainDestroy),
+		procDomainDefineXML:       createNoFlags(driver.Domains.DomainDefineXML, wireDom),
+		procDomainDefineXMLFlags:  create(driver.Domains.DomainDefineXML, wireDom),
+		procDomainCreateXML:       create(driver.Domains.DomainCreateXML, wireDom),
+		procDomainCreate:          on(drvDom, func(d driver.Domains, dom driver.Domain) error { _, err := d.DomainCreate(dom, 0); return err }),
+		procDomainCreateWithFlags: queryFlags(drvDom, driver.Domains.DomainCreate, retDom),
+		procDomainUndefine:        on(drvDom, func(d driver.Domains, dom driver.Domain) error { return d.DomainUndefine(dom, 0) }),
+		procDomainUndefineFlags:   onFlags(drvDom, driver.Domains.DomainUndefine),
+		procDomainDestroy:         on(drvDom, func(d driver.Domains, dom driver.Domain) error { return d.DomainDestroy(dom, 0) }),
+		procDomainDestroyFlags:    onFlags(drvDom, driver.Domains.DomainDestroy),
 
-		procDomainGetInfo:      domainGetInfo,
+		procDomainGetInfo:      query(drvDom, driver.Domains.DomainGetInfo, wireDomainInfo),
 		procDomainGetState:     domainGetState,
-		procDomainGetXMLDesc:   domFlagsQuery(driver.Domains.DomainGetXMLDesc, retString),
-		procDomainGetOSType:    domQuery(driver.Domains.DomainGetOSType, retString),
-		procDomainGetMaxMemory: domQuery(driver.Domains.DomainGetMaxMemory, func(v uint64) any { return DomainGetMaxMemoryRet{Memory: v} }),
-		procDomainGetAutostart: domQuery(driver.Domains.DomainGetAutostart, retBool),
-		procDomainSetAutostart: domainSetAutostart,
-		procDomainIsActive:     domQuery(driver.Domains.DomainIsActive, retBool),
-		procDomainIsPersistent: domQuery(driver.Domains.DomainIsPersistent, retBool),
-		procDomainIsUpdated:    domQuery(driver.Domains.DomainIsUpdated, retBool),
+		procDomainGetXMLDesc:   queryFlags(drvDom, driver.Domains.DomainGetXMLDesc, retString),
+		procDomainGetOSType:    query(drvDom, driver.Domains.DomainGetOSType, retString),
+		procDomainGetMaxMemory: query(drvDom, driver.Domains.DomainGetMaxMemory, retUint64),
+		procDomainGetAutostart: query(drvDom, driver.Domains.DomainGetAutostart, retBool),
+		procDomainSetAutostart: setBool(drvDom, driver.Domains.DomainSetAutostart),
+		procDomainIsActive:     query(drvDom, driver.Domains.DomainIsActive, retBool),
+		procDomainIsPersistent: query(drvDom, driver.Domains.DomainIsPersistent, retBool),
+		procDomainIsUpdated:    query(drvDom, driver.Domains.DomainIsUpdated, retBool),
 
-		procDomainShutdown: onDom(func(d driver.DomainControl, dom driver.Domain) error {
-			return d.DomainShutdown(dom, 0)
-		}),
-		procDomainShutdownFlags: onDomFlags(driver.DomainControl.DomainShutdown),
-		procDomainReboot:        onDomFlags(driver.DomainControl.DomainReboot),
-		procDomainReset:         onDomFlags(driver.DomainControl.DomainReset),
-		procDomainSuspend:       onDom(driver.DomainControl.DomainSuspend),
-		procDomainResume:        onDom(driver.DomainControl.DomainResume),
+		procDomainShutdown:      on(drvDom, func(d driver.DomainControl, dom driver.Domain) error { return d.DomainShutdown(dom, 0) }),
+		procDomainShutdownFlags: onFlags(drvDom, driver.DomainControl.DomainShutdown),
+		procDomainReboot:        onFlags(drvDom, driver.DomainControl.DomainReboot),
+		procDomainReset:         onFlags(drvDom, driver.DomainControl.DomainReset),
+		procDomainSuspend:       on(drvDom, driver.DomainControl.DomainSuspend),
+		procDomainResume:        on(drvDom, driver.DomainControl.DomainResume),
 	})
 }
 
-func connectListAllDomains(h *handler, body []byte) (any, error) {
-	a, err := args[ConnectListAllDomainsArgs](body)
-	if err != nil {
-		return nil, err
-	}
-	d, err := need[driver.Domains](h)
-	if err != nil {
-		return nil, err
-	}
-	doms, err := d.ListAllDomains(a.Flags)
-	if err != nil {
-		return nil, err
-	}
-	ret := ConnectListAllDomainsRet{Ret: uint32(len(doms))}
-	if a.NeedResults != 0 {
-		ret.Domains = mapSlice(doms, wireDom)
-	}
-	return ret, nil
+func lookupDomUUID(d driver.Domains, u [16]byte) (driver.Domain, error) {
+	return d.LookupDomainByUUID(uuid.UUID(u))
+}
+
+func wireDomainInfo(i driver.DomainInfo) any {
+	return DomainGetInfoRet{State: uint32(i.State), MaxMem: i.MaxMem, Memory: i.Memory,
+		NrVirtCpu: uint32(i.NrVirtCPU), CpuTime: i.CPUTime}
 }
 
 // The legacy list calls are derived from ListAllDomains; old clients
@@ -133,144 +116,6 @@ func connectNumOfDefinedDomains(h *handler, _ []byte) (any, error) {
 	return intRet{int32(len(doms))}, err
 }
 
-func domainLookupByName(h *handler, body []byte) (any, error) {
-	a, err := args[DomainLookupByNameArgs](body)
-	if err != nil {
-		return nil, err
-	}
-	d, err := need[driver.Domains](h)
-	if err != nil {
-		return nil, err
-	}
-	dom, err := d.LookupDomainByName(a.Name)
-	if err != nil {
-		return nil, err
-	}
-	return retDom(dom), nil
-}
-
-func domainLookupByUUID(h *handler, body []byte) (any, error) {
-	a, err := args[DomainLookupByUUIDArgs](body)
-	if err != nil {
-		return nil, err
-	}
-	d, err := need[driver.Domains](h)
-	if err != nil {
-		return nil, err
-	}
-	dom, err := d.LookupDomainByUUID(uuid.UUID(a.UUID))
-	if err != nil {
-		return nil, err
-	}
-	return retDom(dom), nil
-}
-
-func domainLookupByID(h *handler, body []byte) (any, error) {
-	a, err := args[DomainLookupByIDArgs](body)
-	if err != nil {
-		return nil, err
-	}
-	d, err := need[driver.Domains](h)
-	if err != nil {
-		return nil, err
-	}
-	dom, err := d.LookupDomainByID(a.ID)
-	if err != nil {
-		return nil, err
-	}
-	return retDom(dom), nil
-}
-
-func defineXML(h *handler, xml string, flags uint32) (any, error) {
-	d, err := need[driver.Domains](h)
-	if err != nil {
-		return nil, err
-	}
-	dom, err := d.DomainDefineXML(xml, flags)
-	if err != nil {
-		return nil, err
-	}
-	return retDom(dom), nil
-}
-
-func domainDefineXML(h *handler, body []byte) (any, error) {
-	a, err := args[DomainDefineXMLArgs](body)
-	if err != nil {
-		return nil, err
-	}
-	return defineXML(h, a.XML, 0)
-}
-
-func domainDefineXMLFlags(h *handler, body []byte) (any, error) {
-	a, err := args[DomainDefineXMLFlagsArgs](body)
-	if err != nil {
-		return nil, err
-	}
-	return defineXML(h, a.XML, a.Flags)
-}
-
-func domainCreateXML(h *handler, body []byte) (any, error) {
-	a, err := args[DomainCreateXMLArgs](body)
-	if err != nil {
-		return nil, err
-	}
-	d, err := need[driver.Domains](h)
-	if err != nil {
-		return nil, err
-	}
-	dom, err := d.DomainCreateXML(a.XMLDesc, a.Flags)
-	if err != nil {
-		return nil, err
-	}
-	return retDom(dom), nil
-}
-
-func domainCreate(h *handler, body []byte) (any, error) {
-	a, err := args[domArgs](body)
-	if err != nil {
-		return nil, err
-	}
-	d, err := need[driver.Domains](h)
-	if err != nil {
-		return nil, err
-	}
-	_, err = d.DomainCreate(drvDom(a.Dom), 0)
-	return nil, err
-}
-
-func domainCreateWithFlags(h *handler, body []byte) (any, error) {
-	a, err := args[domFlagsArgs](body)
-	if err != nil {
-		return nil, err
-	}
-	d, err := need[driver.Domains](h)
-	if err != nil {
-		return nil, err
-	}
-	dom, err := d.DomainCreate(drvDom(a.Dom), a.Flags)
-	if err != nil {
-		return nil, err
-	}
-	return retDom(dom), nil
-}
-
-func domainGetInfo(h *handler, body []byte) (any, error) {
-	a, err := args[domArgs](body)
-	if err != nil {
-		return nil, err
-	}
-	d, err := need[driver.Domains](h)
-	if err != nil {
-		return nil, err
-	}
-	i, err := d.DomainGetInfo(drvDom(a.Dom))
-	if err != nil {
-		return nil, err
-	}
-	return DomainGetInfoRet{State: uint32(i.State), MaxMem: i.MaxMem, Memory: i.Memory,
-		NrVirtCpu: uint32(i.NrVirtCPU), CpuTime: i.CPUTime}, nil
-}
-
 func domainGetState(h *handler, body []byte) (any, error) {
 	a, err := args[domFlagsArgs](body)
 	if err != nil {
@@ -280,21 +125,9 @@ func domainGetState(h *handler, body []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, reason, err := d.DomainGetState(drvDom(a.Dom), a.Flags)
+	st, reason, err := d.DomainGetState(drvDom(a.Obj), a.Flags)
 	if err != nil {
 		return nil, err
 	}
 	return DomainGetStateRet{State: int32(st), Reason: reason}, nil
-}
-
-func domainSetAutostart(h *handler, body []byte) (any, error) {
-	a, err := args[DomainSetAutostartArgs](body)
-	if err != nil {
-		return nil, err
-	}
-	d, err := need[driver.Domains](h)
-	if err != nil {
-		return nil, err
-	}
-	return nil, d.DomainSetAutostart(drvDom(a.Dom), a.Autostart != 0)
 }

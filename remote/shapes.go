@@ -2,36 +2,25 @@ package remote
 
 import "govirt/driver"
 
-// Many procedures share an argument layout; decoding into these shared
-// shapes (XDR is structural) lets one adapter serve them all.
-type domArgs struct{ Dom NonnullDomain }
-type domFlagsArgs struct {
-	Dom   NonnullDomain
+// Many procedures share an argument layout: an object, optionally
+// followed by flags. XDR is structural, so decoding into these generic
+// shapes lets one adapter serve every such procedure.
+type objArgs[W any] struct{ Obj W }
+type objFlagsArgs[W any] struct {
+	Obj   W
 	Flags uint32
 }
-type netArgs struct{ Net NonnullNetwork }
-type poolArgs struct{ Pool NonnullStoragePool }
-type poolFlagsArgs struct {
-	Pool  NonnullStoragePool
-	Flags uint32
-}
-type volArgs struct{ Vol NonnullStorageVol }
-type volFlagsArgs struct {
-	Vol   NonnullStorageVol
-	Flags uint32
-}
-type snapFlagsArgs struct {
-	Snap  NonnullDomainSnapshot
-	Flags uint32
-}
+
+type domArgs = objArgs[NonnullDomain]
+type domFlagsArgs = objFlagsArgs[NonnullDomain]
+
 type intRet struct{ V int32 }
-type uintRet struct{ V uint32 }
 type stringRet struct{ V string }
 
-// onDom adapts a driver call on (domain) to a procedure.
-func onDom[T any](fn func(T, driver.Domain) error) procFunc {
+// on adapts a driver call on one object to a procedure.
+func on[T, W, H any](conv func(W) H, fn func(T, H) error) procFunc {
 	return func(h *handler, body []byte) (any, error) {
-		a, err := args[domArgs](body)
+		a, err := args[objArgs[W]](body)
 		if err != nil {
 			return nil, err
 		}
@@ -39,14 +28,14 @@ func onDom[T any](fn func(T, driver.Domain) error) procFunc {
 		if err != nil {
 			return nil, err
 		}
-		return nil, fn(d, drvDom(a.Dom))
+		return nil, fn(d, conv(a.Obj))
 	}
 }
 
-// onDomFlags adapts a driver call on (domain, flags) to a procedure.
-func onDomFlags[T any](fn func(T, driver.Domain, uint32) error) procFunc {
+// onFlags adapts a driver call on (object, flags) to a procedure.
+func onFlags[T, W, H any](conv func(W) H, fn func(T, H, uint32) error) procFunc {
 	return func(h *handler, body []byte) (any, error) {
-		a, err := args[domFlagsArgs](body)
+		a, err := args[objFlagsArgs[W]](body)
 		if err != nil {
 			return nil, err
 		}
@@ -54,14 +43,14 @@ func onDomFlags[T any](fn func(T, driver.Domain, uint32) error) procFunc {
 		if err != nil {
 			return nil, err
 		}
-		return nil, fn(d, drvDom(a.Dom), a.Flags)
+		return nil, fn(d, conv(a.Obj), a.Flags)
 	}
 }
 
-// domQuery adapts a driver query on (domain) returning a value for the reply.
-func domQuery[T, R any](fn func(T, driver.Domain) (R, error), wrap func(R) any) procFunc {
+// query adapts a driver query on one object returning a reply value.
+func query[T, W, H, R any](conv func(W) H, fn func(T, H) (R, error), wrap func(R) any) procFunc {
 	return func(h *handler, body []byte) (any, error) {
-		a, err := args[domArgs](body)
+		a, err := args[objArgs[W]](body)
 		if err != nil {
 			return nil, err
 		}
@@ -69,7 +58,7 @@ func domQuery[T, R any](fn func(T, driver.Domain) (R, error), wrap func(R) any) 
 		if err != nil {
 			return nil, err
 		}
-		r, err := fn(d, drvDom(a.Dom))
+		r, err := fn(d, conv(a.Obj))
 		if err != nil {
 			return nil, err
 		}
@@ -77,10 +66,10 @@ func domQuery[T, R any](fn func(T, driver.Domain) (R, error), wrap func(R) any) 
 	}
 }
 
-// domFlagsQuery is domQuery for (domain, flags) arguments.
-func domFlagsQuery[T, R any](fn func(T, driver.Domain, uint32) (R, error), wrap func(R) any) procFunc {
+// queryFlags is query for (object, flags) arguments.
+func queryFlags[T, W, H, R any](conv func(W) H, fn func(T, H, uint32) (R, error), wrap func(R) any) procFunc {
 	return func(h *handler, body []byte) (any, error) {
-		a, err := args[domFlagsArgs](body)
+		a, err := args[objFlagsArgs[W]](body)
 		if err != nil {
 			return nil, err
 		}
@@ -88,17 +77,137 @@ func domFlagsQuery[T, R any](fn func(T, driver.Domain, uint32) (R, error), wrap 
 		if err != nil {
 			return nil, err
 		}
-		r, err := fn(d, drvDom(a.Dom), a.Flags)
+		r, err := fn(d, conv(a.Obj), a.Flags)
 		if err != nil {
 			return nil, err
 		}
 		return wrap(r), nil
 	}
 }
+
+// lookup adapts a lookup by a key argument (name, uuid, path...) that
+// returns an object handle.
+func lookup[T, K, H, W any](fn func(T, K) (H, error), toWire func(H) W) procFunc {
+	return func(h *handler, body []byte) (any, error) {
+		a, err := args[objArgs[K]](body)
+		if err != nil {
+			return nil, err
+		}
+		d, err := need[T](h)
+		if err != nil {
+			return nil, err
+		}
+		r, err := fn(d, a.Obj)
+		if err != nil {
+			return nil, err
+		}
+		return objArgs[W]{toWire(r)}, nil
+	}
+}
+
+// create adapts a (xml, flags) call returning a new object handle.
+func create[T, H, W any](fn func(T, string, uint32) (H, error), toWire func(H) W) procFunc {
+	return func(h *handler, body []byte) (any, error) {
+		a, err := args[objFlagsArgs[string]](body)
+		if err != nil {
+			return nil, err
+		}
+		d, err := need[T](h)
+		if err != nil {
+			return nil, err
+		}
+		r, err := fn(d, a.Obj, a.Flags)
+		if err != nil {
+			return nil, err
+		}
+		return objArgs[W]{toWire(r)}, nil
+	}
+}
+
+// createNoFlags is create for the legacy (xml) procedures.
+func createNoFlags[T, H, W any](fn func(T, string, uint32) (H, error), toWire func(H) W) procFunc {
+	return func(h *handler, body []byte) (any, error) {
+		a, err := args[objArgs[string]](body)
+		if err != nil {
+			return nil, err
+		}
+		d, err := need[T](h)
+		if err != nil {
+			return nil, err
+		}
+		r, err := fn(d, a.Obj, 0)
+		if err != nil {
+			return nil, err
+		}
+		return objArgs[W]{toWire(r)}, nil
+	}
+}
+
+// setBool adapts (object, int) setters such as autostart.
+func setBool[T, W, H any](conv func(W) H, fn func(T, H, bool) error) procFunc {
+	return func(h *handler, body []byte) (any, error) {
+		a, err := args[objFlagsArgs[W]](body) // the int travels where flags would
+		if err != nil {
+			return nil, err
+		}
+		d, err := need[T](h)
+		if err != nil {
+			return nil, err
+		}
+		return nil, fn(d, conv(a.Obj), a.Flags != 0)
+	}
+}
+
+// listAll adapts the CONNECT_LIST_ALL_* family: {need_results, flags} in,
+// {objects, count} out.
+func listAll[T, H, W any](fn func(T, uint32) ([]H, error), toWire func(H) W) procFunc {
+	type listArgs struct {
+		NeedResults int32
+		Flags       uint32
+	}
+	type listRet struct {
+		Objs []W
+		Ret  uint32
+	}
+	return func(h *handler, body []byte) (any, error) {
+		a, err := args[listArgs](body)
+		if err != nil {
+			return nil, err
+		}
+		d, err := need[T](h)
+		if err != nil {
+			return nil, err
+		}
+		objs, err := fn(d, a.Flags)
+		if err != nil {
+			return nil, err
+		}
+		ret := listRet{Ret: uint32(len(objs))}
+		if a.NeedResults != 0 {
+			ret.Objs = mapSlice(objs, toWire)
+		} else {
+			ret.Objs = []W{}
+		}
+		return ret, nil
+	}
+}
+
+// emptyList answers CONNECT_LIST_ALL_* for object kinds no driver manages
+// yet: an empty list, not an error, so listing commands work.
+func emptyList[W any]() procFunc {
+	type listRet struct {
+		Objs []W
+		Ret  uint32
+	}
+	return func(*handler, []byte) (any, error) { return listRet{Objs: []W{}}, nil }
+}
+
+func id[T any](v T) T { return v }
 
 func retInt(v int32) any     { return intRet{v} }
 func retBool(v bool) any     { return intRet{boolInt(v)} }
 func retString(v string) any { return stringRet{v} }
+func retUint64(v uint64) any { return struct{ V uint64 }{v} }
 func retDom(d driver.Domain) any {
 	return domArgs{wireDom(d)}
 }

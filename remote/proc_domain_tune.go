@@ -1,0 +1,199 @@
+package remote
+
+import "govirt/driver"
+
+// Flags of virDomainModificationImpact that the legacy calls imply.
+const (
+	affectCurrent = 0
+	affectLive    = 1
+	affectConfig  = 2
+	memMaximum    = 4
+)
+
+func init() {
+	register(true, map[int32]procFunc{
+		procDomainSetMemory:        domainSetMemory(affectLive),
+		procDomainSetMemoryFlags:   domainSetMemoryFlags,
+		procDomainSetMaxMemory:     domainSetMemory(affectConfig | memMaximum),
+		procDomainSetVcpus:         domainSetVcpus,
+		procDomainSetVcpusFlags:    domainSetVcpusFlags,
+		procDomainGetVcpusFlags:    queryFlags(drvDom, driver.DomainTuner.DomainGetVcpusFlags, retInt),
+		procDomainGetMaxVcpus:      query(drvDom, driver.DomainTuner.DomainGetMaxVcpus, retInt),
+		procDomainGetVcpus:         domainGetVcpus,
+		procDomainGetSchedulerType: domainGetSchedulerType,
+
+		procDomainGetSchedulerParameters: getParams(func(d driver.DomainParams, dom driver.Domain, _ uint32) ([]driver.TypedParam, error) {
+			return d.DomainGetSchedulerParameters(dom, 0)
+		}, false, false),
+		procDomainGetSchedulerParametersFlags: getParams(driver.DomainParams.DomainGetSchedulerParameters, true, false),
+		procDomainSetSchedulerParameters:      setParams(driver.DomainParams.DomainSetSchedulerParameters, false),
+		procDomainSetSchedulerParametersFlags: setParams(driver.DomainParams.DomainSetSchedulerParameters, true),
+		procDomainGetMemoryParameters:         getParams(driver.DomainParams.DomainGetMemoryParameters, true, true),
+		procDomainSetMemoryParameters:         setParams(driver.DomainParams.DomainSetMemoryParameters, true),
+		procDomainGetBlkioParameters:          getParams(driver.DomainParams.DomainGetBlkioParameters, true, true),
+		procDomainSetBlkioParameters:          setParams(driver.DomainParams.DomainSetBlkioParameters, true),
+	})
+}
+
+func domainSetMemory(flags uint32) procFunc {
+	return func(h *handler, body []byte) (any, error) {
+		a, err := args[DomainSetMemoryArgs](body)
+		if err != nil {
+			return nil, err
+		}
+		d, err := need[driver.DomainTuner](h)
+		if err != nil {
+			return nil, err
+		}
+		if flags&memMaximum != 0 {
+			return nil, d.DomainSetMaxMemory(drvDom(a.Dom), a.Memory)
+		}
+		return nil, d.DomainSetMemoryFlags(drvDom(a.Dom), a.Memory, flags)
+	}
+}
+
+func domainSetMemoryFlags(h *handler, body []byte) (any, error) {
+	a, err := args[DomainSetMemoryFlagsArgs](body)
+	if err != nil {
+		return nil, err
+	}
+	d, err := need[driver.DomainTuner](h)
+	if err != nil {
+		return nil, err
+	}
+	return nil, d.DomainSetMemoryFlags(drvDom(a.Dom), a.Memory, a.Flags)
+}
+
+func domainSetVcpus(h *handler, body []byte) (any, error) {
+	a, err := args[DomainSetVcpusArgs](body)
+	if err != nil {
+		return nil, err
+	}
+	d, err := need[driver.DomainTuner](h)
+	if err != nil {
+		return nil, err
+	}
+	return nil, d.DomainSetVcpusFlags(drvDom(a.Dom), a.Nvcpus, affectLive)
+}
+
+func domainSetVcpusFlags(h *handler, body []byte) (any, error) {
+	a, err := args[DomainSetVcpusFlagsArgs](body)
+	if err != nil {
+		return nil, err
+	}
+	d, err := need[driver.DomainTuner](h)
+	if err != nil {
+		return nil, err
+	}
+	return nil, d.DomainSetVcpusFlags(drvDom(a.Dom), a.Nvcpus, a.Flags)
+}
+
+func domainGetVcpus(h *handler, body []byte) (any, error) {
+	a, err := args[DomainGetVcpusArgs](body)
+	if err != nil {
+		return nil, err
+	}
+	d, err := need[driver.DomainTuner](h)
+	if err != nil {
+		return nil, err
+	}
+	infos, maps, err := d.DomainGetVcpus(drvDom(a.Dom), a.Maxinfo, a.Maplen)
+	if err != nil {
+		return nil, err
+	}
+	ret := DomainGetVcpusRet{Cpumaps: maps}
+	for _, i := range infos {
+		ret.Info = append(ret.Info, VcpuInfo{Number: i.Number, State: i.State, CPUTime: i.CPUTime, CPU: i.CPU})
+	}
+	return ret, nil
+}
+
+func domainGetSchedulerType(h *handler, body []byte) (any, error) {
+	a, err := args[domArgs](body)
+	if err != nil {
+		return nil, err
+	}
+	d, err := need[driver.DomainParams](h)
+	if err != nil {
+		return nil, err
+	}
+	t, n, err := d.DomainGetSchedulerType(drvDom(a.Obj))
+	if err != nil {
+		return nil, err
+	}
+	return DomainGetSchedulerTypeRet{Type: t, Nparams: n}, nil
+}
+
+// getParams serves the typed-parameter getters. With nparams 0 the caller
+// asks only how many there are (when the reply has a count); otherwise it
+// gets at most nparams of them.
+func getParams(fn func(driver.DomainParams, driver.Domain, uint32) ([]driver.TypedParam, error), hasFlags, hasCount bool) procFunc {
+	type getArgs struct {
+		Dom     NonnullDomain
+		Nparams int32
+		Flags   uint32
+	}
+	type countRet struct {
+		Params  []TypedParam
+		Nparams int32
+	}
+	type plainRet struct{ Params []TypedParam }
+	return func(h *handler, body []byte) (any, error) {
+		var a getArgs
+		var err error
+		if hasFlags {
+			a, err = args[getArgs](body)
+		} else {
+			var b struct {
+				Dom     NonnullDomain
+				Nparams int32
+			}
+			b, err = args[struct {
+				Dom     NonnullDomain
+				Nparams int32
+			}](body)
+			a.Dom, a.Nparams = b.Dom, b.Nparams
+		}
+		if err != nil {
+			return nil, err
+		}
+		d, err := need[driver.DomainParams](h)
+		if err != nil {
+			return nil, err
+		}
+		params, err := fn(d, drvDom(a.Dom), a.Flags)
+		if err != nil {
+			return nil, err
+		}
+		wire := paramsToWire(params, a.Flags)
+		if hasCount && a.Nparams == 0 {
+			return countRet{Params: []TypedParam{}, Nparams: int32(len(wire))}, nil
+		}
+		if int32(len(wire)) > a.Nparams {
+			wire = wire[:a.Nparams]
+		}
+		if hasCount {
+			return countRet{Params: wire, Nparams: int32(len(wire))}, nil
+		}
+		return plainRet{Params: wire}, nil
+	}
+}
+
+func setParams(fn func(driver.DomainParams, driver.Domain, []driver.TypedParam, uint32) error, hasFlags bool) procFunc {
+	return func(h *handler, body []byte) (any, error) {
+		a, err := args[DomainSetSchedulerParametersFlagsArgs](body)
+		if !hasFlags {
+			var b DomainSetSchedulerParametersArgs
+			b, err = args[DomainSetSchedulerParametersArgs](body)
+			a.Dom, a.Params = b.Dom, b.Params
+		}
+		if err != nil {
+			return nil, err
+		}
+		d, err := need[driver.DomainParams](h)
+		if err != nil {
+			return nil, err
+		}
+		return nil, fn(d, drvDom(a.Dom), paramsFromWire(a.Params), a.Flags)
+	}
+}

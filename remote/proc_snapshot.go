@@ -1,0 +1,123 @@
+package remote
+
+import "govirt/driver"
+
+func init() {
+	register(true, map[int32]procFunc{
+		procDomainSnapshotCreateXML:       snapshotCreateXML,
+		procDomainListAllSnapshots:        listSnapshots,
+		procDomainSnapshotNum:             queryFlags(drvDom, driver.DomainSnapshots.DomainSnapshotNum, retInt),
+		procDomainSnapshotListNames:       snapshotListNames,
+		procDomainSnapshotLookupByName:    snapshotLookupByName,
+		procDomainSnapshotGetXMLDesc:      queryFlags(drvSnap, driver.DomainSnapshots.DomainSnapshotGetXMLDesc, retString),
+		procDomainSnapshotCurrent:         queryFlags(drvDom, driver.DomainSnapshots.DomainSnapshotCurrent, retSnap),
+		procDomainHasCurrentSnapshot:      queryFlags(drvDom, driver.DomainSnapshots.DomainHasCurrentSnapshot, retBool),
+		procDomainSnapshotGetParent:       queryFlags(drvSnap, driver.DomainSnapshots.DomainSnapshotGetParent, retSnap),
+		procDomainSnapshotIsCurrent:       queryFlags(drvSnap, driver.DomainSnapshots.DomainSnapshotIsCurrent, retBool),
+		procDomainSnapshotHasMetadata:     queryFlags(drvSnap, driver.DomainSnapshots.DomainSnapshotHasMetadata, retBool),
+		procDomainSnapshotListAllChildren: listSnapshotChildren,
+		procDomainSnapshotDelete:          onFlags(drvSnap, driver.DomainSnapshots.DomainSnapshotDelete),
+		procDomainRevertToSnapshot:        onFlags(drvSnap, driver.DomainSnapshots.DomainRevertToSnapshot),
+	})
+}
+
+func retSnap(s driver.Snapshot) any { return objArgs[NonnullDomainSnapshot]{wireSnap(s)} }
+
+func snapshotCreateXML(h *handler, body []byte) (any, error) {
+	a, err := args[DomainSnapshotCreateXMLArgs](body)
+	if err != nil {
+		return nil, err
+	}
+	d, err := need[driver.DomainSnapshots](h)
+	if err != nil {
+		return nil, err
+	}
+	s, err := d.DomainSnapshotCreateXML(drvDom(a.Dom), a.XMLDesc, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return retSnap(s), nil
+}
+
+func snapshotLookupByName(h *handler, body []byte) (any, error) {
+	a, err := args[DomainSnapshotLookupByNameArgs](body)
+	if err != nil {
+		return nil, err
+	}
+	d, err := need[driver.DomainSnapshots](h)
+	if err != nil {
+		return nil, err
+	}
+	s, err := d.DomainSnapshotLookupByName(drvDom(a.Dom), a.Name, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return retSnap(s), nil
+}
+
+type snapListRet struct {
+	Snapshots []NonnullDomainSnapshot
+	Ret       int32
+}
+
+func snapList(snaps []driver.Snapshot, need int32) any {
+	ret := snapListRet{Snapshots: []NonnullDomainSnapshot{}, Ret: int32(len(snaps))}
+	if need != 0 {
+		ret.Snapshots = mapSlice(snaps, wireSnap)
+	}
+	return ret
+}
+
+func listSnapshots(h *handler, body []byte) (any, error) {
+	a, err := args[DomainListAllSnapshotsArgs](body)
+	if err != nil {
+		return nil, err
+	}
+	d, err := need[driver.DomainSnapshots](h)
+	if err != nil {
+		return nil, err
+	}
+	snaps, err := d.DomainListAllSnapshots(drvDom(a.Dom), a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return snapList(snaps, a.NeedResults), nil
+}
+
+func listSnapshotChildren(h *handler, body []byte) (any, error) {
+	a, err := args[DomainSnapshotListAllChildrenArgs](body)
+	if err != nil {
+		return nil, err
+	}
+	d, err := need[driver.DomainSnapshots](h)
+	if err != nil {
+		return nil, err
+	}
+	snaps, err := d.DomainSnapshotListAllChildren(drvSnap(a.Snapshot), a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return snapList(snaps, a.NeedResults), nil
+}
+
+func snapshotListNames(h *handler, body []byte) (any, error) {
+	a, err := args[DomainSnapshotListNamesArgs](body)
+	if err != nil {
+		return nil, err
+	}
+	d, err := need[driver.DomainSnapshots](h)
+	if err != nil {
+		return nil, err
+	}
+	snaps, err := d.DomainListAllSnapshots(drvDom(a.Dom), a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	names := []string{}
+	for _, s := range snaps {
+		if int32(len(names)) < a.Maxnames {
+			names = append(names, s.Name)
+		}
+	}
+	return DomainSnapshotListNamesRet{Names: names}, nil
+}
