@@ -1,0 +1,99 @@
+package integration
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+var (
+	record       = flag.Bool("record", false, "record virsh goldens from a running libvirtd (see README) instead of comparing")
+	libvirtdSock = flag.String("libvirtd-socket", "/var/run/libvirt/libvirt-sock", "libvirtd socket used with -record")
+)
+
+// goldenCommands are the virsh command lines of
+// shared/protocol/virsh-command-calls.txt; {files} is testdata/files.
+func goldenCommands(t *testing.T) []string {
+	data, err := os.ReadFile("testdata/virsh-commands.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Abs("testdata/files")
+	var cmds []string
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		cmds = append(cmds, strings.ReplaceAll(line, "{files}", files))
+	}
+	return cmds
+}
+
+func goldenName(cmd string) string {
+	cmd = strings.ReplaceAll(cmd, string(filepath.Separator), "_")
+	return regexp.MustCompile(`[^A-Za-z0-9_.-]+`).ReplaceAllString(cmd, "_")
+}
+
+var (
+	cpuTimeRe  = regexp.MustCompile(`(CPU time:\s+)[0-9.]+s`)
+	vcpuTimeRe = regexp.MustCompile(`(?m)^(CPU time:\s+)[0-9.]+s$`)
+	statTimeRe = regexp.MustCompile(`(?m)^(  (cpu\.time|cpu\.user|cpu\.system|vcpu\.\d+\.time)=)\d+$`)
+)
+
+// normalize masks what legitimately differs between two daemons: socket
+// paths, the host name, the test driver's wall-clock CPU times and the
+// testdata path.
+func normalize(out, sock, files string) string {
+	out = strings.ReplaceAll(out, sock, "<SOCKET>")
+	out = strings.ReplaceAll(out, files, "<FILES>")
+	if h, err := os.Hostname(); err == nil && h != "" {
+		out = strings.ReplaceAll(out, h, "<HOSTNAME>")
+	}
+	out = cpuTimeRe.ReplaceAllString(out, "${1}<T>s")
+	out = vcpuTimeRe.ReplaceAllString(out, "${1}<T>s")
+	out = statTimeRe.ReplaceAllString(out, "${1}<T>")
+	return out
+}
+
+func runGolden(t *testing.T, sock, cmd string) string {
+	files, _ := filepath.Abs("testdata/files")
+	uri := "test+unix:///default?socket=" + sock
+	stdout, stderr, rc := virsh(t, uri, cmd)
+	return normalize(fmt.Sprintf("rc=%d\n--- stdout\n%s--- stderr\n%s", rc, stdout, stderr), sock, files)
+}
+
+// TestVirshGolden runs every virsh command of the protocol notes against
+// govirtd's test driver and compares the output with libvirtd 9.0's.
+func TestVirshGolden(t *testing.T) {
+	cmds := goldenCommands(t)
+	if *record {
+		for _, cmd := range cmds {
+			got := runGolden(t, *libvirtdSock, cmd)
+			if err := os.WriteFile(filepath.Join("testdata/virsh", goldenName(cmd)+".golden"), []byte(got), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return
+	}
+	d := startDaemon(t)
+	for _, cmd := range cmds {
+		t.Run(goldenName(cmd), func(t *testing.T) {
+			want, err := os.ReadFile(filepath.Join("testdata/virsh", goldenName(cmd)+".golden"))
+			if err != nil {
+				t.Fatalf("no golden (record with -record): %v", err)
+			}
+			if known, ok := knownDifferences[cmd]; ok {
+				t.Skipf("known difference from libvirtd: %s", known)
+			}
+			got := runGolden(t, d.Socket, cmd)
+			if got != string(want) {
+				t.Errorf("virsh %q differs from libvirtd 9.0\n--- govirtd\n%s\n--- libvirtd\n%s", cmd, got, want)
+			}
+		})
+	}
+}
+
+// knownDifferences lists commands whose output may differ from libvirtd's,
+// with the reason. Keep it short and honest.
+var knownDifferences = map[string]string{}
