@@ -19,10 +19,10 @@ type Domain struct {
 	Memory        uint64 // <memory> KiB
 	CurrentMemory uint64 // <currentMemory> KiB (defaults to Memory)
 
-	VCPUs        uint   // <vcpu> maximum
-	CurrentVCPUs uint   // <vcpu current=''>, defaults to VCPUs
+	VCPUs         uint   // <vcpu> maximum
+	CurrentVCPUs  uint   // <vcpu current=''>, defaults to VCPUs
 	VCPUPlacement string // static|auto, "" when unset
-	CPUSet       string // <vcpu cpuset=''>
+	CPUSet        string // <vcpu cpuset=''>
 
 	OS OS
 
@@ -159,14 +159,14 @@ type Interface struct {
 
 // Graphics is <graphics>.
 type Graphics struct {
-	Type      string // vnc, spice, sdl, ...
-	Port      int    // -1 with autoport
-	TLSPort   int
-	AutoPort  bool
-	Listen    string
-	Passwd    string // only formatted with FormatSecure
-	Socket    string
-	x         *node
+	Type     string // vnc, spice, sdl, ...
+	Port     int    // -1 with autoport
+	TLSPort  int
+	AutoPort bool
+	Listen   string
+	Passwd   string // only formatted with FormatSecure
+	Socket   string
+	x        *node
 }
 
 // Chardev is <serial>, <console>, <channel> or <parallel>.

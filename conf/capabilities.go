@@ -1,0 +1,237 @@
+package conf
+
+import (
+	"strconv"
+
+	"govirt/uuid"
+)
+
+// Capabilities is the <capabilities> document virConnectGetCapabilities
+// returns. It is only ever produced, never parsed.
+type Capabilities struct {
+	Host   CapsHost
+	Guests []CapsGuest
+}
+
+// CapsHost is <host>.
+type CapsHost struct {
+	UUID          uuid.UUID
+	CPU           CapsHostCPU
+	PowerMgmt     []string // suspend_mem, suspend_disk, suspend_hybrid
+	IOMMU         bool
+	MigrationLive bool
+	URITransports []string // tcp, rdma, ...
+	Cells         []CapsCell
+	SecModels     []CapsSecModel
+}
+
+// CapsHostCPU is the host <cpu>.
+type CapsHostCPU struct {
+	Arch     string
+	Model    string
+	Vendor   string
+	Sockets  uint
+	Dies     uint
+	Cores    uint
+	Threads  uint
+	Features []string
+	Pages    []uint64 // supported page sizes, KiB
+}
+
+// CapsCell is a NUMA <cell>.
+type CapsCell struct {
+	ID        int
+	MemoryKiB uint64
+	CPUs      []CapsCPU
+}
+
+// CapsCPU is a host CPU inside a cell.
+type CapsCPU struct {
+	ID, SocketID, DieID, CoreID int
+	Siblings                    string
+}
+
+// CapsSecModel is a <secmodel>.
+type CapsSecModel struct {
+	Model      string
+	DOI        string
+	BaseLabels map[string]string // virt type -> label
+}
+
+// CapsGuest is a <guest>.
+type CapsGuest struct {
+	OSType   string // hvm
+	Arch     string
+	WordSize int
+	Emulator string
+	Machines []CapsMachine
+	Domains  []string // domain types: qemu, kvm
+	Features []CapsFeature
+}
+
+// CapsMachine is an <arch><machine>.
+type CapsMachine struct {
+	Name      string
+	Canonical string
+	MaxCPUs   int
+}
+
+// CapsFeature is a <guest><features> child; Default "" omits the
+// default/toggle attributes (a plain capability like <cpuselection/>).
+type CapsFeature struct {
+	Name    string
+	Default string // on|off
+	Toggle  bool
+}
+
+// NodeInfo is virNodeInfo.
+type NodeInfo struct {
+	Model   string
+	Memory  uint64 // KiB
+	CPUs    uint
+	MHz     uint
+	Nodes   uint
+	Sockets uint
+	Cores   uint
+	Threads uint
+}
+
+func elemText(name, text string) *node {
+	n := newElem(name)
+	n.setText(text)
+	return n
+}
+
+func elemAttrs(name string, kv ...string) *node {
+	n := newElem(name)
+	for i := 0; i+1 < len(kv); i += 2 {
+		n.attrs = append(n.attrs, attr{kv[i], kv[i+1]})
+	}
+	return n
+}
+
+func (n *node) add(kids ...*node) *node {
+	n.kids = append(n.kids, kids...)
+	return n
+}
+
+func utoa(v uint) string { return strconv.FormatUint(uint64(v), 10) }
+
+// Format writes the document in libvirt's layout.
+func (c *Capabilities) Format() ([]byte, error) {
+	root := newElem("capabilities")
+	root.add(c.Host.toNode())
+	for _, g := range c.Guests {
+		root.add(g.toNode())
+	}
+	return writeTree(root), nil
+}
+
+func (h *CapsHost) toNode() *node {
+	host := newElem("host").add(elemText("uuid", h.UUID.String()))
+	cpu := newElem("cpu").add(elemText("arch", h.CPU.Arch))
+	if h.CPU.Model != "" {
+		cpu.add(elemText("model", h.CPU.Model))
+	}
+	if h.CPU.Vendor != "" {
+		cpu.add(elemText("vendor", h.CPU.Vendor))
+	}
+	if h.CPU.Sockets > 0 {
+		cpu.add(elemAttrs("topology", "sockets", utoa(h.CPU.Sockets), "dies", utoa(max(h.CPU.Dies, 1)),
+			"cores", utoa(h.CPU.Cores), "threads", utoa(h.CPU.Threads)))
+	}
+	for _, f := range h.CPU.Features {
+		cpu.add(elemAttrs("feature", "name", f))
+	}
+	for _, p := range h.CPU.Pages {
+		cpu.add(elemAttrs("pages", "unit", "KiB", "size", strconv.FormatUint(p, 10)))
+	}
+	host.add(cpu)
+	pm := newElem("power_management")
+	for _, p := range h.PowerMgmt {
+		pm.add(newElem(p))
+	}
+	host.add(pm)
+	if h.IOMMU {
+		host.add(elemAttrs("iommu", "support", "yes"))
+	} else {
+		host.add(elemAttrs("iommu", "support", "no"))
+	}
+	mig := newElem("migration_features")
+	if h.MigrationLive {
+		mig.add(newElem("live"))
+	}
+	if len(h.URITransports) > 0 {
+		ts := newElem("uri_transports")
+		for _, t := range h.URITransports {
+			ts.add(elemText("uri_transport", t))
+		}
+		mig.add(ts)
+	}
+	host.add(mig)
+	if len(h.Cells) > 0 {
+		cells := elemAttrs("cells", "num", itoa(len(h.Cells)))
+		for _, c := range h.Cells {
+			cell := elemAttrs("cell", "id", itoa(c.ID))
+			cell.add(elemAttrs("memory", "unit", "KiB").add(&node{kind: textNode, text: strconv.FormatUint(c.MemoryKiB, 10)}))
+			cpus := elemAttrs("cpus", "num", itoa(len(c.CPUs)))
+			for _, p := range c.CPUs {
+				cpus.add(elemAttrs("cpu", "id", itoa(p.ID), "socket_id", itoa(p.SocketID), "die_id", itoa(p.DieID),
+					"core_id", itoa(p.CoreID), "siblings", p.Siblings))
+			}
+			cells.add(cell.add(cpus))
+		}
+		host.add(newElem("topology").add(cells))
+	}
+	for _, s := range h.SecModels {
+		sm := newElem("secmodel").add(elemText("model", s.Model), elemText("doi", s.DOI))
+		for _, typ := range []string{"kvm", "qemu"} {
+			if l, ok := s.BaseLabels[typ]; ok {
+				sm.add(elemAttrs("baselabel", "type", typ).add(&node{kind: textNode, text: l}))
+			}
+		}
+		host.add(sm)
+	}
+	return host
+}
+
+func (g *CapsGuest) toNode() *node {
+	gn := newElem("guest").add(elemText("os_type", g.OSType))
+	arch := elemAttrs("arch", "name", g.Arch)
+	if g.WordSize > 0 {
+		arch.add(elemText("wordsize", itoa(g.WordSize)))
+	}
+	if g.Emulator != "" {
+		arch.add(elemText("emulator", g.Emulator))
+	}
+	for _, m := range g.Machines {
+		mn := newElem("machine")
+		if m.Canonical != "" {
+			mn.setAttr("canonical", m.Canonical)
+		}
+		if m.MaxCPUs > 0 {
+			mn.setAttr("maxCpus", itoa(m.MaxCPUs))
+		}
+		arch.add(mn.add(&node{kind: textNode, text: m.Name}))
+	}
+	for _, d := range g.Domains {
+		arch.add(elemAttrs("domain", "type", d))
+	}
+	gn.add(arch)
+	if len(g.Features) > 0 {
+		fs := newElem("features")
+		for _, f := range g.Features {
+			fn := newElem(f.Name)
+			if f.Default != "" {
+				toggle := "no"
+				if f.Toggle {
+					toggle = "yes"
+				}
+				fn.attrs = []attr{{"default", f.Default}, {"toggle", toggle}}
+			}
+			fs.add(fn)
+		}
+		gn.add(fs)
+	}
+	return gn
+}

@@ -1,0 +1,102 @@
+package conf
+
+import (
+	"bytes"
+	"strings"
+)
+
+// writeTree serialises n the way libvirt's formatters lay documents out:
+// two-space indentation, single-quoted attributes, text-only elements on
+// one line and childless elements self-closed.
+func writeTree(n *node) []byte {
+	var b bytes.Buffer
+	writeNode(&b, n, 0, true)
+	return b.Bytes()
+}
+
+func writeNode(b *bytes.Buffer, n *node, depth int, pretty bool) {
+	indent := func() {
+		if pretty {
+			for i := 0; i < depth; i++ {
+				b.WriteString("  ")
+			}
+		}
+	}
+	nl := func() {
+		if pretty {
+			b.WriteByte('\n')
+		}
+	}
+	switch n.kind {
+	case textNode:
+		b.WriteString(escapeText(n.text))
+		return
+	case commentNode:
+		indent()
+		b.WriteString("<!--")
+		b.WriteString(n.text)
+		b.WriteString("-->")
+		nl()
+		return
+	case procInstNode:
+		indent()
+		b.WriteString("<?" + n.name)
+		if n.text != "" {
+			b.WriteString(" " + n.text)
+		}
+		b.WriteString("?>")
+		nl()
+		return
+	}
+	indent()
+	b.WriteByte('<')
+	b.WriteString(n.name)
+	for _, a := range n.attrs {
+		b.WriteByte(' ')
+		b.WriteString(a.name)
+		b.WriteString("='")
+		b.WriteString(escapeAttr(a.value))
+		b.WriteByte('\'')
+	}
+	if len(n.kids) == 0 {
+		b.WriteString("/>")
+		nl()
+		return
+	}
+	b.WriteByte('>')
+	textOnly, mixed := true, false
+	for _, k := range n.kids {
+		if k.kind != textNode {
+			textOnly = false
+		} else if strings.TrimSpace(k.text) != "" {
+			mixed = true
+		}
+	}
+	switch {
+	case textOnly || mixed || !pretty:
+		// Mixed content is data: re-indenting it would change it.
+		for _, k := range n.kids {
+			writeNode(b, k, 0, false)
+		}
+	default:
+		b.WriteByte('\n')
+		for _, k := range n.kids {
+			writeNode(b, k, depth+1, true)
+		}
+		indent()
+	}
+	b.WriteString("</")
+	b.WriteString(n.name)
+	b.WriteByte('>')
+	nl()
+}
+
+var textEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", "\r", "&#13;")
+
+// Newlines and tabs in attributes are written as character references:
+// a conforming reader would otherwise normalise them to spaces.
+var attrEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;",
+	"'", "&apos;", "\"", "&quot;", "\n", "&#10;", "\r", "&#13;", "\t", "&#9;")
+
+func escapeText(s string) string { return textEscaper.Replace(s) }
+func escapeAttr(s string) string { return attrEscaper.Replace(s) }
