@@ -112,8 +112,9 @@ func wantCode(t *testing.T, err error, dom virerr.Domain, code virerr.Code, subs
 }
 
 func TestParseErrors(t *testing.T) {
+	// Documents that are not well-formed: libvirt reports VIR_ERR_XML_DETAIL.
 	_, err := ParseDomain([]byte("<domain><name>x</name>"), 0)
-	wantCode(t, err, virerr.FromDomain, virerr.ErrXMLError, "line")
+	wantCode(t, err, virerr.FromDomain, virerr.ErrXMLDetail, "line")
 	_, err = ParseDomain([]byte("<domain type='qemu'><memory>1</memory></domain>"), 0)
 	wantCode(t, err, virerr.FromDomain, virerr.ErrNoName, "missing name")
 	_, err = ParseDomain([]byte("<domain><name>x</name><memory unit='KiB'>lots</memory></domain>"), 0)
@@ -125,13 +126,13 @@ func TestParseErrors(t *testing.T) {
 	_, err = ParseDomain([]byte("<network><name>x</name></network>"), 0)
 	wantCode(t, err, virerr.FromDomain, virerr.ErrXMLError, "expecting root element of 'domain'")
 	_, err = ParseNetwork([]byte("<network><name>x</network>"), 0)
-	wantCode(t, err, virerr.FromNetwork, virerr.ErrXMLError, "")
+	wantCode(t, err, virerr.FromNetwork, virerr.ErrXMLDetail, "")
 	_, err = ParseStoragePool([]byte("<pool type='dir'"), 0)
-	wantCode(t, err, virerr.FromStorage, virerr.ErrXMLError, "")
+	wantCode(t, err, virerr.FromStorage, virerr.ErrXMLDetail, "")
 	_, err = ParseStorageVolume([]byte("<volume><capacity>1</capacity></volume>"), 0)
 	wantCode(t, err, virerr.FromStorage, virerr.ErrXMLError, "missing volume name element")
 	_, err = ParseDomainSnapshot([]byte("<domainsnapshot><name>s</domainsnapshot>"), 0)
-	wantCode(t, err, virerr.FromDomainSnapshot, virerr.ErrXMLError, "")
+	wantCode(t, err, virerr.FromDomainSnapshot, virerr.ErrXMLDetail, "")
 }
 
 func TestValidate(t *testing.T) {

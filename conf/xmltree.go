@@ -57,7 +57,7 @@ func parseTree(data []byte, from virerr.Domain) (*node, error) {
 	var stack []*node
 	fail := func(format string, args ...any) error {
 		line, _ := dec.InputPos()
-		return virerr.New(from, virerr.ErrXMLError, "at line %d: %s", line, fmt.Sprintf(format, args...))
+		return virerr.New(from, virerr.ErrXMLDetail, "at line %d: %s", line, fmt.Sprintf(format, args...))
 	}
 	for {
 		tok, err := dec.RawToken()
@@ -67,7 +67,7 @@ func parseTree(data []byte, from virerr.Domain) (*node, error) {
 		if err != nil {
 			var se *xml.SyntaxError
 			if errors.As(err, &se) {
-				return nil, virerr.New(from, virerr.ErrXMLError, "at line %d: %s", se.Line, se.Msg)
+				return nil, virerr.New(from, virerr.ErrXMLDetail, "at line %d: %s", se.Line, se.Msg)
 			}
 			return nil, fail("%v", err)
 		}
