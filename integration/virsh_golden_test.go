@@ -48,7 +48,7 @@ func normalize(out, sock, files string) string {
 	out = strings.ReplaceAll(out, sock, "<SOCKET>")
 	out = strings.ReplaceAll(out, files, "<FILES>")
 	if h, err := os.Hostname(); err == nil && h != "" {
-		out = strings.ReplaceAll(out, h, "<HOSTNAME>")
+		out = regexp.MustCompile(`(?m)^`+regexp.QuoteMeta(h)+`$`).ReplaceAllString(out, "<HOSTNAME>")
 	}
 	out = cpuTimeRe.ReplaceAllString(out, "${1}<T>s")
 	out = vcpuTimeRe.ReplaceAllString(out, "${1}<T>s")
