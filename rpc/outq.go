@@ -1,0 +1,141 @@
+package rpc
+
+import (
+	"errors"
+	"net"
+	"sync"
+)
+
+// ErrConnClosed is returned for sends on a connection that has ended.
+var ErrConnClosed = errors.New("rpc: connection closed")
+
+// ErrQueueOverflow is the reason a client is dropped when it does not read
+// its events fast enough.
+var ErrQueueOverflow = errors.New("rpc: client outgoing queue overflow")
+
+const poolBufMax = 64 << 10
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+func getBuf() []byte { return (*bufPool.Get().(*[]byte))[:0] }
+
+func putBuf(b []byte) {
+	if cap(b) <= poolBufMax {
+		bufPool.Put(&b)
+	}
+}
+
+// outQueue serialises frames onto the socket from a single writer
+// goroutine. Replies and stream data wait for room (back-pressure lands on
+// that client's own handlers only); events never wait, and a client whose
+// backlog grows past the event limit is dropped, as libvirtd does, so a
+// stuck client cannot hold up event publishing for everybody else.
+type outQueue struct {
+	mu        sync.Mutex
+	room      *sync.Cond
+	frames    [][]byte
+	bytes     int
+	closed    bool
+	wake      chan struct{}
+	maxBytes  int // blocking senders wait while the backlog exceeds this
+	maxFrames int // non-blocking senders overflow past this many frames
+}
+
+func newOutQueue(maxBytes, maxFrames int) *outQueue {
+	q := &outQueue{wake: make(chan struct{}, 1), maxBytes: maxBytes, maxFrames: maxFrames}
+	q.room = sync.NewCond(&q.mu)
+	return q
+}
+
+func (q *outQueue) push(frame []byte) {
+	q.frames = append(q.frames, frame)
+	q.bytes += len(frame)
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+// put queues frame, waiting for room. A frame larger than the limit is
+// still accepted once the queue is empty.
+func (q *outQueue) put(frame []byte) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for !q.closed && q.bytes > 0 && q.bytes+len(frame) > q.maxBytes {
+		q.room.Wait()
+	}
+	if q.closed {
+		return ErrConnClosed
+	}
+	q.push(frame)
+	return nil
+}
+
+// tryPut queues frame without waiting; it reports overflow instead.
+func (q *outQueue) tryPut(frame []byte) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed {
+		return ErrConnClosed
+	}
+	if len(q.frames) >= q.maxFrames {
+		return ErrQueueOverflow
+	}
+	q.push(frame)
+	return nil
+}
+
+func (q *outQueue) close() {
+	q.mu.Lock()
+	q.closed = true
+	q.frames = nil
+	q.room.Broadcast()
+	q.mu.Unlock()
+}
+
+// run writes batches with writev until the queue is closed or a write
+// fails; done is closed by the caller to stop it.
+func (q *outQueue) run(nc net.Conn, done <-chan struct{}) error {
+	var batch, iov [][]byte
+	for {
+		select {
+		case <-q.wake:
+		case <-done:
+			return ErrConnClosed
+		}
+		for {
+			q.mu.Lock()
+			if q.closed {
+				q.mu.Unlock()
+				return ErrConnClosed
+			}
+			batch = append(batch[:0], q.frames...)
+			clear(q.frames)
+			q.frames = q.frames[:0]
+			q.mu.Unlock()
+			if len(batch) == 0 {
+				break
+			}
+			n := 0
+			for _, f := range batch {
+				n += len(f)
+			}
+			// WriteTo consumes the slice it is given, so hand it a copy and
+			// keep batch intact for recycling.
+			iov = append(iov[:0], batch...)
+			bufs := net.Buffers(iov)
+			_, err := bufs.WriteTo(nc)
+			for i, f := range batch {
+				putBuf(f)
+				batch[i] = nil
+			}
+			q.mu.Lock()
+			q.bytes -= n
+			q.room.Broadcast()
+			q.mu.Unlock()
+			if err != nil {
+				return err
+			}
+		}
+	}
+}
