@@ -1,6 +1,7 @@
 package remote
 
 import (
+	"govirt/rpc/procs"
 	"sync"
 
 	"govirt/driver"
@@ -66,14 +67,14 @@ func (c *callbacks) closeAll() {
 
 func init() {
 	register(true, map[int32]procFunc{
-		procConnectDomainEventCallbackRegisterAny:   domainEventRegister,
-		procConnectDomainEventCallbackDeregisterAny: deregister(cbDomain),
-		procConnectNetworkEventRegisterAny:          networkEventRegister,
-		procConnectNetworkEventDeregisterAny:        deregister(cbNetwork),
-		procConnectStoragePoolEventRegisterAny:      poolEventRegister,
-		procConnectStoragePoolEventDeregisterAny:    deregister(cbPool),
-		procConnectNodeDeviceEventRegisterAny:       noEvents,
-		procConnectSecretEventRegisterAny:           noEvents,
+		procs.ConnectDomainEventCallbackRegisterAny:   domainEventRegister,
+		procs.ConnectDomainEventCallbackDeregisterAny: deregister(cbDomain),
+		procs.ConnectNetworkEventRegisterAny:          networkEventRegister,
+		procs.ConnectNetworkEventDeregisterAny:        deregister(cbNetwork),
+		procs.ConnectStoragePoolEventRegisterAny:      poolEventRegister,
+		procs.ConnectStoragePoolEventDeregisterAny:    deregister(cbPool),
+		procs.ConnectNodeDeviceEventRegisterAny:       noEvents,
+		procs.ConnectSecretEventRegisterAny:           noEvents,
 	})
 }
 
@@ -170,7 +171,7 @@ func (h *handler) deliver(id int32, cb *callback, ev any) {
 		if cb.kind != cbNetwork || (cb.filter != nil && *cb.filter != e.Net.UUID) {
 			return
 		}
-		proc, msg = procNetworkEventLifecycle, NetworkEventLifecycleMsg{CallbackID: id, Net: wireNet(e.Net), Event: e.Event, Detail: e.Detail}
+		proc, msg = procs.NetworkEventLifecycle, NetworkEventLifecycleMsg{CallbackID: id, Net: wireNet(e.Net), Event: e.Event, Detail: e.Detail}
 	case driver.PoolEvent:
 		if cb.kind != cbPool || (cb.filter != nil && *cb.filter != e.Pool.UUID) {
 			return
@@ -179,9 +180,9 @@ func (h *handler) deliver(id int32, cb *callback, ev any) {
 			return
 		}
 		if e.Refresh {
-			proc, msg = procStoragePoolEventRefresh, StoragePoolEventRefreshMsg{CallbackID: id, Pool: wirePool(e.Pool)}
+			proc, msg = procs.StoragePoolEventRefresh, StoragePoolEventRefreshMsg{CallbackID: id, Pool: wirePool(e.Pool)}
 		} else {
-			proc, msg = procStoragePoolEventLifecycle, StoragePoolEventLifecycleMsg{CallbackID: id, Pool: wirePool(e.Pool), Event: e.Event, Detail: e.Detail}
+			proc, msg = procs.StoragePoolEventLifecycle, StoragePoolEventLifecycleMsg{CallbackID: id, Pool: wirePool(e.Pool), Event: e.Event, Detail: e.Detail}
 		}
 	}
 	if msg == nil || h.peer == nil {
@@ -195,51 +196,51 @@ func domainEventMessage(id int32, e driver.DomainEvent) (int32, any) {
 	dom := wireDom(e.Dom)
 	switch e.ID {
 	case driver.EventIDLifecycle:
-		return procDomainEventCallbackLifecycle, DomainEventCallbackLifecycleMsg{CallbackID: id,
+		return procs.DomainEventCallbackLifecycle, DomainEventCallbackLifecycleMsg{CallbackID: id,
 			Msg: DomainEventLifecycleMsg{Dom: dom, Event: e.Event, Detail: e.Detail}}
 	case driver.EventIDReboot:
-		return procDomainEventCallbackReboot, DomainEventCallbackRebootMsg{CallbackID: id, Msg: DomainEventRebootMsg{Dom: dom}}
+		return procs.DomainEventCallbackReboot, DomainEventCallbackRebootMsg{CallbackID: id, Msg: DomainEventRebootMsg{Dom: dom}}
 	case driver.EventIDRTCChange:
 		p, _ := e.Payload.(driver.RTCChange)
-		return procDomainEventCallbackRtcChange, DomainEventCallbackRtcChangeMsg{CallbackID: id, Msg: DomainEventRtcChangeMsg{Dom: dom, Offset: p.Offset}}
+		return procs.DomainEventCallbackRtcChange, DomainEventCallbackRtcChangeMsg{CallbackID: id, Msg: DomainEventRtcChangeMsg{Dom: dom, Offset: p.Offset}}
 	case driver.EventIDWatchdog:
 		p, _ := e.Payload.(driver.Watchdog)
-		return procDomainEventCallbackWatchdog, DomainEventCallbackWatchdogMsg{CallbackID: id, Msg: DomainEventWatchdogMsg{Dom: dom, Action: p.Action}}
+		return procs.DomainEventCallbackWatchdog, DomainEventCallbackWatchdogMsg{CallbackID: id, Msg: DomainEventWatchdogMsg{Dom: dom, Action: p.Action}}
 	case driver.EventIDIOError:
 		p, _ := e.Payload.(driver.IOError)
-		return procDomainEventCallbackIOError, DomainEventCallbackIOErrorMsg{CallbackID: id,
+		return procs.DomainEventCallbackIOError, DomainEventCallbackIOErrorMsg{CallbackID: id,
 			Msg: DomainEventIOErrorMsg{Dom: dom, SrcPath: p.SrcPath, DevAlias: p.DevAlias, Action: p.Action}}
 	case driver.EventIDIOErrorReason:
 		p, _ := e.Payload.(driver.IOError)
-		return procDomainEventCallbackIOErrorReason, DomainEventCallbackIOErrorReasonMsg{CallbackID: id,
+		return procs.DomainEventCallbackIOErrorReason, DomainEventCallbackIOErrorReasonMsg{CallbackID: id,
 			Msg: DomainEventIOErrorReasonMsg{Dom: dom, SrcPath: p.SrcPath, DevAlias: p.DevAlias, Action: p.Action, Reason: p.Reason}}
 	case driver.EventIDControlError:
-		return procDomainEventCallbackControlError, DomainEventCallbackControlErrorMsg{CallbackID: id, Msg: DomainEventControlErrorMsg{Dom: dom}}
+		return procs.DomainEventCallbackControlError, DomainEventCallbackControlErrorMsg{CallbackID: id, Msg: DomainEventControlErrorMsg{Dom: dom}}
 	case driver.EventIDBlockJob:
 		p, _ := e.Payload.(driver.BlockJob)
-		return procDomainEventCallbackBlockJob, DomainEventCallbackBlockJobMsg{CallbackID: id,
+		return procs.DomainEventCallbackBlockJob, DomainEventCallbackBlockJobMsg{CallbackID: id,
 			Msg: DomainEventBlockJobMsg{Dom: dom, Path: p.Path, Type: p.Type, Status: p.Status}}
 	case driver.EventIDBlockJob2:
 		p, _ := e.Payload.(driver.BlockJob)
-		return procDomainEventBlockJob2, DomainEventBlockJob2Msg{CallbackID: id, Dom: dom, Dst: p.Path, Type: p.Type, Status: p.Status}
+		return procs.DomainEventBlockJob2, DomainEventBlockJob2Msg{CallbackID: id, Dom: dom, Dst: p.Path, Type: p.Type, Status: p.Status}
 	case driver.EventIDTrayChange:
 		p, _ := e.Payload.(driver.TrayChange)
-		return procDomainEventCallbackTrayChange, DomainEventCallbackTrayChangeMsg{CallbackID: id,
+		return procs.DomainEventCallbackTrayChange, DomainEventCallbackTrayChangeMsg{CallbackID: id,
 			Msg: DomainEventTrayChangeMsg{Dom: dom, DevAlias: p.DevAlias, Reason: p.Reason}}
 	case driver.EventIDBalloonChange:
 		p, _ := e.Payload.(driver.BalloonChange)
-		return procDomainEventCallbackBalloonChange, DomainEventCallbackBalloonChangeMsg{CallbackID: id,
+		return procs.DomainEventCallbackBalloonChange, DomainEventCallbackBalloonChangeMsg{CallbackID: id,
 			Msg: DomainEventBalloonChangeMsg{Dom: dom, Actual: p.Actual}}
 	case driver.EventIDDeviceRemoved:
 		p, _ := e.Payload.(driver.DeviceAlias)
-		return procDomainEventCallbackDeviceRemoved, DomainEventCallbackDeviceRemovedMsg{CallbackID: id,
+		return procs.DomainEventCallbackDeviceRemoved, DomainEventCallbackDeviceRemovedMsg{CallbackID: id,
 			Msg: DomainEventDeviceRemovedMsg{Dom: dom, DevAlias: p.Alias}}
 	case driver.EventIDDeviceAdded:
 		p, _ := e.Payload.(driver.DeviceAlias)
-		return procDomainEventCallbackDeviceAdded, DomainEventCallbackDeviceAddedMsg{CallbackID: id, Dom: dom, DevAlias: p.Alias}
+		return procs.DomainEventCallbackDeviceAdded, DomainEventCallbackDeviceAddedMsg{CallbackID: id, Dom: dom, DevAlias: p.Alias}
 	case driver.EventIDDeviceRemovalFailed:
 		p, _ := e.Payload.(driver.DeviceAlias)
-		return procDomainEventCallbackDeviceRemovalFailed, DomainEventCallbackDeviceRemovalFailedMsg{CallbackID: id, Dom: dom, DevAlias: p.Alias}
+		return procs.DomainEventCallbackDeviceRemovalFailed, DomainEventCallbackDeviceRemovalFailedMsg{CallbackID: id, Dom: dom, DevAlias: p.Alias}
 	}
 	return 0, nil
 }

@@ -1,6 +1,7 @@
 package remote
 
 import (
+	"govirt/rpc/procs"
 	"os"
 	"runtime"
 
@@ -22,31 +23,31 @@ const connectRO = 1 // VIR_CONNECT_RO
 
 func init() {
 	register(false, map[int32]procFunc{
-		procAuthList:               authList,
-		procConnectSupportsFeature: connectSupportsFeature,
-		procConnectOpen:            connectOpen,
-		procConnectClose:           connectClose,
-		procConnectGetLibVersion: func(h *handler, _ []byte) (any, error) {
+		procs.AuthList:               authList,
+		procs.ConnectSupportsFeature: connectSupportsFeature,
+		procs.ConnectOpen:            connectOpen,
+		procs.ConnectClose:           connectClose,
+		procs.ConnectGetLibVersion: func(h *handler, _ []byte) (any, error) {
 			return ConnectGetLibVersionRet{LibVer: h.srv.LibVersion}, nil
 		},
 	})
 	register(true, map[int32]procFunc{
-		procConnectGetType:                 connectGetType,
-		procConnectGetVersion:              connectGetVersion,
-		procConnectGetURI:                  func(h *handler, _ []byte) (any, error) { return ConnectGetURIRet{URI: h.conn().URI()}, nil },
-		procConnectGetHostname:             connectGetHostname,
-		procConnectGetSysinfo:              connectGetSysinfo,
-		procConnectGetMaxVcpus:             connectGetMaxVcpus,
-		procConnectGetCapabilities:         connectGetCapabilities,
-		procNodeGetInfo:                    nodeGetInfo,
-		procNodeGetFreeMemory:              nodeGetFreeMemory,
-		procNodeGetCellsFreeMemory:         nodeGetCellsFreeMemory,
-		procNodeGetCPUMap:                  nodeGetCPUMap,
-		procConnectGetDomainCapabilities:   connectGetDomainCapabilities,
-		procConnectRegisterCloseCallback:   func(*handler, []byte) (any, error) { return nil, nil }, // register close callback
-		procConnectUnregisterCloseCallback: func(*handler, []byte) (any, error) { return nil, nil }, // unregister close callback
+		procs.ConnectGetType:                 connectGetType,
+		procs.ConnectGetVersion:              connectGetVersion,
+		procs.ConnectGetURI:                  func(h *handler, _ []byte) (any, error) { return ConnectGetURIRet{URI: h.conn().URI()}, nil },
+		procs.ConnectGetHostname:             connectGetHostname,
+		procs.ConnectGetSysinfo:              connectGetSysinfo,
+		procs.ConnectGetMaxVcpus:             connectGetMaxVcpus,
+		procs.ConnectGetCapabilities:         connectGetCapabilities,
+		procs.NodeGetInfo:                    nodeGetInfo,
+		procs.NodeGetFreeMemory:              nodeGetFreeMemory,
+		procs.NodeGetCellsFreeMemory:         nodeGetCellsFreeMemory,
+		procs.NodeGetCPUMap:                  nodeGetCPUMap,
+		procs.ConnectGetDomainCapabilities:   connectGetDomainCapabilities,
+		procs.ConnectRegisterCloseCallback:   func(*handler, []byte) (any, error) { return nil, nil }, // register close callback
+		procs.ConnectUnregisterCloseCallback: func(*handler, []byte) (any, error) { return nil, nil }, // unregister close callback
 		// CONNECT_IS_SECURE: unix sockets and loopback are; TLS would be too.
-		procConnectIsSecure: func(*handler, []byte) (any, error) { return ConnectIsSecureRet{Secure: 1}, nil },
+		procs.ConnectIsSecure: func(*handler, []byte) (any, error) { return ConnectIsSecureRet{Secure: 1}, nil },
 	})
 }
 

@@ -2,47 +2,48 @@ package remote
 
 import (
 	"govirt/driver"
+	"govirt/rpc/procs"
 	"govirt/uuid"
 )
 
 func init() {
 	register(true, map[int32]procFunc{
-		procConnectListAllDomains:      listAll(driver.Domains.ListAllDomains, wireDom),
-		procConnectListDomains:         connectListDomains,
-		procConnectNumOfDomains:        connectNumOfDomains,
-		procConnectListDefinedDomains:  connectListDefinedDomains,
-		procConnectNumOfDefinedDomains: connectNumOfDefinedDomains,
-		procDomainLookupByName:         lookup(driver.Domains.LookupDomainByName, wireDom),
-		procDomainLookupByUUID:         lookup(lookupDomUUID, wireDom),
-		procDomainLookupByID:           lookup(driver.Domains.LookupDomainByID, wireDom),
+		procs.ConnectListAllDomains:      listAll(driver.Domains.ListAllDomains, wireDom),
+		procs.ConnectListDomains:         connectListDomains,
+		procs.ConnectNumOfDomains:        connectNumOfDomains,
+		procs.ConnectListDefinedDomains:  connectListDefinedDomains,
+		procs.ConnectNumOfDefinedDomains: connectNumOfDefinedDomains,
+		procs.DomainLookupByName:         lookup(driver.Domains.LookupDomainByName, wireDom),
+		procs.DomainLookupByUUID:         lookup(lookupDomUUID, wireDom),
+		procs.DomainLookupByID:           lookup(driver.Domains.LookupDomainByID, wireDom),
 
-		procDomainDefineXML:       createNoFlags(driver.Domains.DomainDefineXML, wireDom),
-		procDomainDefineXMLFlags:  create(driver.Domains.DomainDefineXML, wireDom),
-		procDomainCreateXML:       create(driver.Domains.DomainCreateXML, wireDom),
-		procDomainCreate:          on(drvDom, func(d driver.Domains, dom driver.Domain) error { _, err := d.DomainCreate(dom, 0); return err }),
-		procDomainCreateWithFlags: queryFlags(drvDom, driver.Domains.DomainCreate, retDom),
-		procDomainUndefine:        on(drvDom, func(d driver.Domains, dom driver.Domain) error { return d.DomainUndefine(dom, 0) }),
-		procDomainUndefineFlags:   onFlags(drvDom, driver.Domains.DomainUndefine),
-		procDomainDestroy:         on(drvDom, func(d driver.Domains, dom driver.Domain) error { return d.DomainDestroy(dom, 0) }),
-		procDomainDestroyFlags:    onFlags(drvDom, driver.Domains.DomainDestroy),
+		procs.DomainDefineXML:       createNoFlags(driver.Domains.DomainDefineXML, wireDom),
+		procs.DomainDefineXMLFlags:  create(driver.Domains.DomainDefineXML, wireDom),
+		procs.DomainCreateXML:       create(driver.Domains.DomainCreateXML, wireDom),
+		procs.DomainCreate:          on(drvDom, func(d driver.Domains, dom driver.Domain) error { _, err := d.DomainCreate(dom, 0); return err }),
+		procs.DomainCreateWithFlags: queryFlags(drvDom, driver.Domains.DomainCreate, retDom),
+		procs.DomainUndefine:        on(drvDom, func(d driver.Domains, dom driver.Domain) error { return d.DomainUndefine(dom, 0) }),
+		procs.DomainUndefineFlags:   onFlags(drvDom, driver.Domains.DomainUndefine),
+		procs.DomainDestroy:         on(drvDom, func(d driver.Domains, dom driver.Domain) error { return d.DomainDestroy(dom, 0) }),
+		procs.DomainDestroyFlags:    onFlags(drvDom, driver.Domains.DomainDestroy),
 
-		procDomainGetInfo:      query(drvDom, driver.Domains.DomainGetInfo, wireDomainInfo),
-		procDomainGetState:     domainGetState,
-		procDomainGetXMLDesc:   queryFlags(drvDom, driver.Domains.DomainGetXMLDesc, retString),
-		procDomainGetOSType:    query(drvDom, driver.Domains.DomainGetOSType, retString),
-		procDomainGetMaxMemory: query(drvDom, driver.Domains.DomainGetMaxMemory, retUint64),
-		procDomainGetAutostart: query(drvDom, driver.Domains.DomainGetAutostart, retBool),
-		procDomainSetAutostart: setBool(drvDom, driver.Domains.DomainSetAutostart),
-		procDomainIsActive:     query(drvDom, driver.Domains.DomainIsActive, retBool),
-		procDomainIsPersistent: query(drvDom, driver.Domains.DomainIsPersistent, retBool),
-		procDomainIsUpdated:    query(drvDom, driver.Domains.DomainIsUpdated, retBool),
+		procs.DomainGetInfo:      query(drvDom, driver.Domains.DomainGetInfo, wireDomainInfo),
+		procs.DomainGetState:     domainGetState,
+		procs.DomainGetXMLDesc:   queryFlags(drvDom, driver.Domains.DomainGetXMLDesc, retString),
+		procs.DomainGetOSType:    query(drvDom, driver.Domains.DomainGetOSType, retString),
+		procs.DomainGetMaxMemory: query(drvDom, driver.Domains.DomainGetMaxMemory, retUint64),
+		procs.DomainGetAutostart: query(drvDom, driver.Domains.DomainGetAutostart, retBool),
+		procs.DomainSetAutostart: setBool(drvDom, driver.Domains.DomainSetAutostart),
+		procs.DomainIsActive:     query(drvDom, driver.Domains.DomainIsActive, retBool),
+		procs.DomainIsPersistent: query(drvDom, driver.Domains.DomainIsPersistent, retBool),
+		procs.DomainIsUpdated:    query(drvDom, driver.Domains.DomainIsUpdated, retBool),
 
-		procDomainShutdown:      on(drvDom, func(d driver.DomainControl, dom driver.Domain) error { return d.DomainShutdown(dom, 0) }),
-		procDomainShutdownFlags: onFlags(drvDom, driver.DomainControl.DomainShutdown),
-		procDomainReboot:        onFlags(drvDom, driver.DomainControl.DomainReboot),
-		procDomainReset:         onFlags(drvDom, driver.DomainControl.DomainReset),
-		procDomainSuspend:       on(drvDom, driver.DomainControl.DomainSuspend),
-		procDomainResume:        on(drvDom, driver.DomainControl.DomainResume),
+		procs.DomainShutdown:      on(drvDom, func(d driver.DomainControl, dom driver.Domain) error { return d.DomainShutdown(dom, 0) }),
+		procs.DomainShutdownFlags: onFlags(drvDom, driver.DomainControl.DomainShutdown),
+		procs.DomainReboot:        onFlags(drvDom, driver.DomainControl.DomainReboot),
+		procs.DomainReset:         onFlags(drvDom, driver.DomainControl.DomainReset),
+		procs.DomainSuspend:       on(drvDom, driver.DomainControl.DomainSuspend),
+		procs.DomainResume:        on(drvDom, driver.DomainControl.DomainResume),
 	})
 }
 

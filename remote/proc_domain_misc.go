@@ -1,31 +1,34 @@
 package remote
 
-import "govirt/driver"
+import (
+	"govirt/driver"
+	"govirt/rpc/procs"
+)
 
 func init() {
 	register(true, map[int32]procFunc{
-		procDomainSave:                domainSave(false),
-		procDomainSaveFlags:           domainSave(true),
-		procDomainRestore:             domainRestore(false),
-		procDomainRestoreFlags:        domainRestore(true),
-		procDomainManagedSave:         onFlags(drvDom, driver.DomainSaver.DomainManagedSave),
-		procDomainHasManagedSaveImage: queryFlags(drvDom, driver.DomainSaver.DomainHasManagedSaveImage, retBool),
-		procDomainManagedSaveRemove:   onFlags(drvDom, driver.DomainSaver.DomainManagedSaveRemove),
+		procs.DomainSave:                domainSave(false),
+		procs.DomainSaveFlags:           domainSave(true),
+		procs.DomainRestore:             domainRestore(false),
+		procs.DomainRestoreFlags:        domainRestore(true),
+		procs.DomainManagedSave:         onFlags(drvDom, driver.DomainSaver.DomainManagedSave),
+		procs.DomainHasManagedSaveImage: queryFlags(drvDom, driver.DomainSaver.DomainHasManagedSaveImage, retBool),
+		procs.DomainManagedSaveRemove:   onFlags(drvDom, driver.DomainSaver.DomainManagedSaveRemove),
 
-		procDomainBlockStats:         domainBlockStats,
-		procDomainBlockStatsFlags:    domainBlockStatsFlags,
-		procDomainInterfaceStats:     domainInterfaceStats,
-		procDomainMemoryStats:        domainMemoryStats,
-		procConnectGetAllDomainStats: connectGetAllDomainStats,
-		procNodeGetSecurityModel:     nodeGetSecurityModel,
-		procDomainGetSecurityLabel:   query(drvDom, driver.DomainSecurity.DomainGetSecurityLabel, wireSecLabel),
-		procDomainGetMessages:        queryFlags(drvDom, driver.DomainSecurity.DomainGetMessages, func(m []string) any { return DomainGetMessagesRet{Msgs: m} }),
+		procs.DomainBlockStats:         domainBlockStats,
+		procs.DomainBlockStatsFlags:    domainBlockStatsFlags,
+		procs.DomainInterfaceStats:     domainInterfaceStats,
+		procs.DomainMemoryStats:        domainMemoryStats,
+		procs.ConnectGetAllDomainStats: connectGetAllDomainStats,
+		procs.NodeGetSecurityModel:     nodeGetSecurityModel,
+		procs.DomainGetSecurityLabel:   query(drvDom, driver.DomainSecurity.DomainGetSecurityLabel, wireSecLabel),
+		procs.DomainGetMessages:        queryFlags(drvDom, driver.DomainSecurity.DomainGetMessages, func(m []string) any { return DomainGetMessagesRet{Msgs: m} }),
 
-		procDomainAttachDevice:      deviceOp(driver.DomainDevices.DomainAttachDeviceFlags, false),
-		procDomainAttachDeviceFlags: deviceOp(driver.DomainDevices.DomainAttachDeviceFlags, true),
-		procDomainDetachDevice:      deviceOp(driver.DomainDevices.DomainDetachDeviceFlags, false),
-		procDomainDetachDeviceFlags: deviceOp(driver.DomainDevices.DomainDetachDeviceFlags, true),
-		procDomainUpdateDeviceFlags: deviceOp(driver.DomainDevices.DomainUpdateDeviceFlags, true),
+		procs.DomainAttachDevice:      deviceOp(driver.DomainDevices.DomainAttachDeviceFlags, false),
+		procs.DomainAttachDeviceFlags: deviceOp(driver.DomainDevices.DomainAttachDeviceFlags, true),
+		procs.DomainDetachDevice:      deviceOp(driver.DomainDevices.DomainDetachDeviceFlags, false),
+		procs.DomainDetachDeviceFlags: deviceOp(driver.DomainDevices.DomainDetachDeviceFlags, true),
+		procs.DomainUpdateDeviceFlags: deviceOp(driver.DomainDevices.DomainUpdateDeviceFlags, true),
 	})
 }
 

@@ -1,6 +1,9 @@
 package remote
 
-import "govirt/driver"
+import (
+	"govirt/driver"
+	"govirt/rpc/procs"
+)
 
 // Flags of virDomainModificationImpact that the legacy calls imply.
 const (
@@ -12,26 +15,26 @@ const (
 
 func init() {
 	register(true, map[int32]procFunc{
-		procDomainSetMemory:        domainSetMemory(affectLive),
-		procDomainSetMemoryFlags:   domainSetMemoryFlags,
-		procDomainSetMaxMemory:     domainSetMemory(affectConfig | memMaximum),
-		procDomainSetVcpus:         domainSetVcpus,
-		procDomainSetVcpusFlags:    domainSetVcpusFlags,
-		procDomainGetVcpusFlags:    queryFlags(drvDom, driver.DomainTuner.DomainGetVcpusFlags, retInt),
-		procDomainGetMaxVcpus:      query(drvDom, driver.DomainTuner.DomainGetMaxVcpus, retInt),
-		procDomainGetVcpus:         domainGetVcpus,
-		procDomainGetSchedulerType: domainGetSchedulerType,
+		procs.DomainSetMemory:        domainSetMemory(affectLive),
+		procs.DomainSetMemoryFlags:   domainSetMemoryFlags,
+		procs.DomainSetMaxMemory:     domainSetMemory(affectConfig | memMaximum),
+		procs.DomainSetVcpus:         domainSetVcpus,
+		procs.DomainSetVcpusFlags:    domainSetVcpusFlags,
+		procs.DomainGetVcpusFlags:    queryFlags(drvDom, driver.DomainTuner.DomainGetVcpusFlags, retInt),
+		procs.DomainGetMaxVcpus:      query(drvDom, driver.DomainTuner.DomainGetMaxVcpus, retInt),
+		procs.DomainGetVcpus:         domainGetVcpus,
+		procs.DomainGetSchedulerType: domainGetSchedulerType,
 
-		procDomainGetSchedulerParameters: getParams(func(d driver.DomainParams, dom driver.Domain, _ uint32) ([]driver.TypedParam, error) {
+		procs.DomainGetSchedulerParameters: getParams(func(d driver.DomainParams, dom driver.Domain, _ uint32) ([]driver.TypedParam, error) {
 			return d.DomainGetSchedulerParameters(dom, 0)
 		}, false, false),
-		procDomainGetSchedulerParametersFlags: getParams(driver.DomainParams.DomainGetSchedulerParameters, true, false),
-		procDomainSetSchedulerParameters:      setParams(driver.DomainParams.DomainSetSchedulerParameters, false),
-		procDomainSetSchedulerParametersFlags: setParams(driver.DomainParams.DomainSetSchedulerParameters, true),
-		procDomainGetMemoryParameters:         getParams(driver.DomainParams.DomainGetMemoryParameters, true, true),
-		procDomainSetMemoryParameters:         setParams(driver.DomainParams.DomainSetMemoryParameters, true),
-		procDomainGetBlkioParameters:          getParams(driver.DomainParams.DomainGetBlkioParameters, true, true),
-		procDomainSetBlkioParameters:          setParams(driver.DomainParams.DomainSetBlkioParameters, true),
+		procs.DomainGetSchedulerParametersFlags: getParams(driver.DomainParams.DomainGetSchedulerParameters, true, false),
+		procs.DomainSetSchedulerParameters:      setParams(driver.DomainParams.DomainSetSchedulerParameters, false),
+		procs.DomainSetSchedulerParametersFlags: setParams(driver.DomainParams.DomainSetSchedulerParameters, true),
+		procs.DomainGetMemoryParameters:         getParams(driver.DomainParams.DomainGetMemoryParameters, true, true),
+		procs.DomainSetMemoryParameters:         setParams(driver.DomainParams.DomainSetMemoryParameters, true),
+		procs.DomainGetBlkioParameters:          getParams(driver.DomainParams.DomainGetBlkioParameters, true, true),
+		procs.DomainSetBlkioParameters:          setParams(driver.DomainParams.DomainSetBlkioParameters, true),
 	})
 }
 

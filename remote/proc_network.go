@@ -2,45 +2,46 @@ package remote
 
 import (
 	"govirt/driver"
+	"govirt/rpc/procs"
 	"govirt/uuid"
 )
 
 func init() {
 	register(true, map[int32]procFunc{
-		procConnectListAllNetworks:      listAll(driver.Networks.ListAllNetworks, wireNet),
-		procConnectNumOfNetworks:        countNets(1),
-		procConnectNumOfDefinedNetworks: countNets(2),
-		procConnectListNetworks:         namesNets(1),
-		procConnectListDefinedNetworks:  namesNets(2),
-		procNetworkLookupByName:         lookup(driver.Networks.LookupNetworkByName, wireNet),
-		procNetworkLookupByUUID: lookup(func(d driver.Networks, u [16]byte) (driver.Network, error) {
+		procs.ConnectListAllNetworks:      listAll(driver.Networks.ListAllNetworks, wireNet),
+		procs.ConnectNumOfNetworks:        countNets(1),
+		procs.ConnectNumOfDefinedNetworks: countNets(2),
+		procs.ConnectListNetworks:         namesNets(1),
+		procs.ConnectListDefinedNetworks:  namesNets(2),
+		procs.NetworkLookupByName:         lookup(driver.Networks.LookupNetworkByName, wireNet),
+		procs.NetworkLookupByUUID: lookup(func(d driver.Networks, u [16]byte) (driver.Network, error) {
 			return d.LookupNetworkByUUID(uuid.UUID(u))
 		}, wireNet),
-		procNetworkDefineXML:      createNoFlags(driver.Networks.NetworkDefineXML, wireNet),
-		procNetworkDefineXMLFlags: create(driver.Networks.NetworkDefineXML, wireNet),
-		procNetworkCreateXML:      createNoFlags(driver.Networks.NetworkCreateXML, wireNet),
-		procNetworkCreateXMLFlags: create(driver.Networks.NetworkCreateXML, wireNet),
-		procNetworkUndefine:       on(drvNet, driver.Networks.NetworkUndefine),
-		procNetworkCreate:         on(drvNet, driver.Networks.NetworkCreate),
-		procNetworkDestroy:        on(drvNet, driver.Networks.NetworkDestroy),
-		procNetworkGetXMLDesc:     queryFlags(drvNet, driver.Networks.NetworkGetXMLDesc, retString),
-		procNetworkGetBridgeName:  query(drvNet, driver.Networks.NetworkGetBridgeName, retString),
-		procNetworkGetAutostart:   query(drvNet, driver.Networks.NetworkGetAutostart, retBool),
-		procNetworkSetAutostart:   setBool(drvNet, driver.Networks.NetworkSetAutostart),
-		procNetworkIsActive:       query(drvNet, driver.Networks.NetworkIsActive, retBool),
-		procNetworkIsPersistent:   query(drvNet, driver.Networks.NetworkIsPersistent, retBool),
+		procs.NetworkDefineXML:      createNoFlags(driver.Networks.NetworkDefineXML, wireNet),
+		procs.NetworkDefineXMLFlags: create(driver.Networks.NetworkDefineXML, wireNet),
+		procs.NetworkCreateXML:      createNoFlags(driver.Networks.NetworkCreateXML, wireNet),
+		procs.NetworkCreateXMLFlags: create(driver.Networks.NetworkCreateXML, wireNet),
+		procs.NetworkUndefine:       on(drvNet, driver.Networks.NetworkUndefine),
+		procs.NetworkCreate:         on(drvNet, driver.Networks.NetworkCreate),
+		procs.NetworkDestroy:        on(drvNet, driver.Networks.NetworkDestroy),
+		procs.NetworkGetXMLDesc:     queryFlags(drvNet, driver.Networks.NetworkGetXMLDesc, retString),
+		procs.NetworkGetBridgeName:  query(drvNet, driver.Networks.NetworkGetBridgeName, retString),
+		procs.NetworkGetAutostart:   query(drvNet, driver.Networks.NetworkGetAutostart, retBool),
+		procs.NetworkSetAutostart:   setBool(drvNet, driver.Networks.NetworkSetAutostart),
+		procs.NetworkIsActive:       query(drvNet, driver.Networks.NetworkIsActive, retBool),
+		procs.NetworkIsPersistent:   query(drvNet, driver.Networks.NetworkIsPersistent, retBool),
 
-		procConnectListAllInterfaces:   listAll(driver.Interfaces.ListAllInterfaces, wireIface),
-		procInterfaceLookupByName:      lookup(driver.Interfaces.LookupInterfaceByName, wireIface),
-		procInterfaceLookupByMACString: lookup(driver.Interfaces.LookupInterfaceByMACString, wireIface),
-		procInterfaceGetXMLDesc:        queryFlags(drvIface, driver.Interfaces.InterfaceGetXMLDesc, retString),
-		procInterfaceIsActive:          query(drvIface, driver.Interfaces.InterfaceIsActive, retBool),
+		procs.ConnectListAllInterfaces:   listAll(driver.Interfaces.ListAllInterfaces, wireIface),
+		procs.InterfaceLookupByName:      lookup(driver.Interfaces.LookupInterfaceByName, wireIface),
+		procs.InterfaceLookupByMACString: lookup(driver.Interfaces.LookupInterfaceByMACString, wireIface),
+		procs.InterfaceGetXMLDesc:        queryFlags(drvIface, driver.Interfaces.InterfaceGetXMLDesc, retString),
+		procs.InterfaceIsActive:          query(drvIface, driver.Interfaces.InterfaceIsActive, retBool),
 
 		// No driver manages these yet; listing must still work.
-		procConnectListAllNodeDevices: emptyList[NonnullNodeDevice](),
-		procConnectListAllSecrets:     emptyList[NonnullSecret](),
-		procConnectListAllNwfilters:   emptyList[NonnullNwfilter](),
-		procConnectNumOfSecrets:       func(*handler, []byte) (any, error) { return intRet{0}, nil },
+		procs.ConnectListAllNodeDevices: emptyList[NonnullNodeDevice](),
+		procs.ConnectListAllSecrets:     emptyList[NonnullSecret](),
+		procs.ConnectListAllNwfilters:   emptyList[NonnullNwfilter](),
+		procs.ConnectNumOfSecrets:       func(*handler, []byte) (any, error) { return intRet{0}, nil },
 	})
 }
 

@@ -1,23 +1,26 @@
 package remote
 
-import "govirt/driver"
+import (
+	"govirt/driver"
+	"govirt/rpc/procs"
+)
 
 func init() {
 	register(true, map[int32]procFunc{
-		procDomainSnapshotCreateXML:       snapshotCreateXML,
-		procDomainListAllSnapshots:        listSnapshots,
-		procDomainSnapshotNum:             queryFlags(drvDom, driver.DomainSnapshots.DomainSnapshotNum, retInt),
-		procDomainSnapshotListNames:       snapshotListNames,
-		procDomainSnapshotLookupByName:    snapshotLookupByName,
-		procDomainSnapshotGetXMLDesc:      queryFlags(drvSnap, driver.DomainSnapshots.DomainSnapshotGetXMLDesc, retString),
-		procDomainSnapshotCurrent:         queryFlags(drvDom, driver.DomainSnapshots.DomainSnapshotCurrent, retSnap),
-		procDomainHasCurrentSnapshot:      queryFlags(drvDom, driver.DomainSnapshots.DomainHasCurrentSnapshot, retBool),
-		procDomainSnapshotGetParent:       queryFlags(drvSnap, driver.DomainSnapshots.DomainSnapshotGetParent, retSnap),
-		procDomainSnapshotIsCurrent:       queryFlags(drvSnap, driver.DomainSnapshots.DomainSnapshotIsCurrent, retBool),
-		procDomainSnapshotHasMetadata:     queryFlags(drvSnap, driver.DomainSnapshots.DomainSnapshotHasMetadata, retBool),
-		procDomainSnapshotListAllChildren: listSnapshotChildren,
-		procDomainSnapshotDelete:          onFlags(drvSnap, driver.DomainSnapshots.DomainSnapshotDelete),
-		procDomainRevertToSnapshot:        onFlags(drvSnap, driver.DomainSnapshots.DomainRevertToSnapshot),
+		procs.DomainSnapshotCreateXML:       snapshotCreateXML,
+		procs.DomainListAllSnapshots:        listSnapshots,
+		procs.DomainSnapshotNum:             queryFlags(drvDom, driver.DomainSnapshots.DomainSnapshotNum, retInt),
+		procs.DomainSnapshotListNames:       snapshotListNames,
+		procs.DomainSnapshotLookupByName:    snapshotLookupByName,
+		procs.DomainSnapshotGetXMLDesc:      queryFlags(drvSnap, driver.DomainSnapshots.DomainSnapshotGetXMLDesc, retString),
+		procs.DomainSnapshotCurrent:         queryFlags(drvDom, driver.DomainSnapshots.DomainSnapshotCurrent, retSnap),
+		procs.DomainHasCurrentSnapshot:      queryFlags(drvDom, driver.DomainSnapshots.DomainHasCurrentSnapshot, retBool),
+		procs.DomainSnapshotGetParent:       queryFlags(drvSnap, driver.DomainSnapshots.DomainSnapshotGetParent, retSnap),
+		procs.DomainSnapshotIsCurrent:       queryFlags(drvSnap, driver.DomainSnapshots.DomainSnapshotIsCurrent, retBool),
+		procs.DomainSnapshotHasMetadata:     queryFlags(drvSnap, driver.DomainSnapshots.DomainSnapshotHasMetadata, retBool),
+		procs.DomainSnapshotListAllChildren: listSnapshotChildren,
+		procs.DomainSnapshotDelete:          onFlags(drvSnap, driver.DomainSnapshots.DomainSnapshotDelete),
+		procs.DomainRevertToSnapshot:        onFlags(drvSnap, driver.DomainSnapshots.DomainRevertToSnapshot),
 	})
 }
 

@@ -2,49 +2,50 @@ package remote
 
 import (
 	"govirt/driver"
+	"govirt/rpc/procs"
 	"govirt/uuid"
 )
 
 func init() {
 	register(true, map[int32]procFunc{
-		procConnectListAllStoragePools: listAll(driver.StoragePools.ListAllStoragePools, wirePool),
-		procStoragePoolLookupByName:    lookup(driver.StoragePools.LookupStoragePoolByName, wirePool),
-		procStoragePoolLookupByUUID: lookup(func(d driver.StoragePools, u [16]byte) (driver.Pool, error) {
+		procs.ConnectListAllStoragePools: listAll(driver.StoragePools.ListAllStoragePools, wirePool),
+		procs.StoragePoolLookupByName:    lookup(driver.StoragePools.LookupStoragePoolByName, wirePool),
+		procs.StoragePoolLookupByUUID: lookup(func(d driver.StoragePools, u [16]byte) (driver.Pool, error) {
 			return d.LookupStoragePoolByUUID(uuid.UUID(u))
 		}, wirePool),
-		procStoragePoolLookupByVolume: lookup(func(d driver.StoragePools, v NonnullStorageVol) (driver.Pool, error) {
+		procs.StoragePoolLookupByVolume: lookup(func(d driver.StoragePools, v NonnullStorageVol) (driver.Pool, error) {
 			return d.LookupStoragePoolByVolume(drvVol(v))
 		}, wirePool),
-		procStoragePoolDefineXML:      create(driver.StoragePools.StoragePoolDefineXML, wirePool),
-		procStoragePoolCreateXML:      create(driver.StoragePools.StoragePoolCreateXML, wirePool),
-		procStoragePoolBuild:          onFlags(drvPool, driver.StoragePools.StoragePoolBuild),
-		procStoragePoolUndefine:       on(drvPool, driver.StoragePools.StoragePoolUndefine),
-		procStoragePoolCreate:         onFlags(drvPool, driver.StoragePools.StoragePoolCreate),
-		procStoragePoolDestroy:        on(drvPool, driver.StoragePools.StoragePoolDestroy),
-		procStoragePoolDelete:         onFlags(drvPool, driver.StoragePools.StoragePoolDelete),
-		procStoragePoolRefresh:        onFlags(drvPool, driver.StoragePools.StoragePoolRefresh),
-		procStoragePoolGetInfo:        query(drvPool, driver.StoragePools.StoragePoolGetInfo, wirePoolInfo),
-		procStoragePoolGetXMLDesc:     queryFlags(drvPool, driver.StoragePools.StoragePoolGetXMLDesc, retString),
-		procStoragePoolGetAutostart:   query(drvPool, driver.StoragePools.StoragePoolGetAutostart, retBool),
-		procStoragePoolSetAutostart:   setBool(drvPool, driver.StoragePools.StoragePoolSetAutostart),
-		procStoragePoolIsActive:       query(drvPool, driver.StoragePools.StoragePoolIsActive, retBool),
-		procStoragePoolIsPersistent:   query(drvPool, driver.StoragePools.StoragePoolIsPersistent, retBool),
-		procStoragePoolNumOfVolumes:   query(drvPool, driver.StoragePools.StoragePoolNumOfVolumes, retInt),
-		procStoragePoolListAllVolumes: poolListAllVolumes,
-		procStorageVolLookupByName:    volLookupByName,
-		procStorageVolLookupByKey:     lookup(driver.StorageVols.LookupStorageVolByKey, wireVol),
-		procStorageVolLookupByPath:    lookup(driver.StorageVols.LookupStorageVolByPath, wireVol),
-		procStorageVolCreateXML:       volCreateXML,
-		procStorageVolCreateXMLFrom:   volCreateXMLFrom,
-		procStorageVolDelete:          onFlags(drvVol, driver.StorageVols.StorageVolDelete),
-		procStorageVolWipe:            onFlags(drvVol, driver.StorageVols.StorageVolWipe),
-		procStorageVolGetInfo:         query(drvVol, driver.StorageVols.StorageVolGetInfo, wireVolInfo),
-		procStorageVolGetInfoFlags: queryFlags(drvVol, func(d driver.StorageVols, v driver.Vol, _ uint32) (driver.VolInfo, error) {
+		procs.StoragePoolDefineXML:      create(driver.StoragePools.StoragePoolDefineXML, wirePool),
+		procs.StoragePoolCreateXML:      create(driver.StoragePools.StoragePoolCreateXML, wirePool),
+		procs.StoragePoolBuild:          onFlags(drvPool, driver.StoragePools.StoragePoolBuild),
+		procs.StoragePoolUndefine:       on(drvPool, driver.StoragePools.StoragePoolUndefine),
+		procs.StoragePoolCreate:         onFlags(drvPool, driver.StoragePools.StoragePoolCreate),
+		procs.StoragePoolDestroy:        on(drvPool, driver.StoragePools.StoragePoolDestroy),
+		procs.StoragePoolDelete:         onFlags(drvPool, driver.StoragePools.StoragePoolDelete),
+		procs.StoragePoolRefresh:        onFlags(drvPool, driver.StoragePools.StoragePoolRefresh),
+		procs.StoragePoolGetInfo:        query(drvPool, driver.StoragePools.StoragePoolGetInfo, wirePoolInfo),
+		procs.StoragePoolGetXMLDesc:     queryFlags(drvPool, driver.StoragePools.StoragePoolGetXMLDesc, retString),
+		procs.StoragePoolGetAutostart:   query(drvPool, driver.StoragePools.StoragePoolGetAutostart, retBool),
+		procs.StoragePoolSetAutostart:   setBool(drvPool, driver.StoragePools.StoragePoolSetAutostart),
+		procs.StoragePoolIsActive:       query(drvPool, driver.StoragePools.StoragePoolIsActive, retBool),
+		procs.StoragePoolIsPersistent:   query(drvPool, driver.StoragePools.StoragePoolIsPersistent, retBool),
+		procs.StoragePoolNumOfVolumes:   query(drvPool, driver.StoragePools.StoragePoolNumOfVolumes, retInt),
+		procs.StoragePoolListAllVolumes: poolListAllVolumes,
+		procs.StorageVolLookupByName:    volLookupByName,
+		procs.StorageVolLookupByKey:     lookup(driver.StorageVols.LookupStorageVolByKey, wireVol),
+		procs.StorageVolLookupByPath:    lookup(driver.StorageVols.LookupStorageVolByPath, wireVol),
+		procs.StorageVolCreateXML:       volCreateXML,
+		procs.StorageVolCreateXMLFrom:   volCreateXMLFrom,
+		procs.StorageVolDelete:          onFlags(drvVol, driver.StorageVols.StorageVolDelete),
+		procs.StorageVolWipe:            onFlags(drvVol, driver.StorageVols.StorageVolWipe),
+		procs.StorageVolGetInfo:         query(drvVol, driver.StorageVols.StorageVolGetInfo, wireVolInfo),
+		procs.StorageVolGetInfoFlags: queryFlags(drvVol, func(d driver.StorageVols, v driver.Vol, _ uint32) (driver.VolInfo, error) {
 			return d.StorageVolGetInfo(v)
 		}, wireVolInfo),
-		procStorageVolGetXMLDesc: queryFlags(drvVol, driver.StorageVols.StorageVolGetXMLDesc, retString),
-		procStorageVolGetPath:    query(drvVol, driver.StorageVols.StorageVolGetPath, retString),
-		procStorageVolResize:     volResize,
+		procs.StorageVolGetXMLDesc: queryFlags(drvVol, driver.StorageVols.StorageVolGetXMLDesc, retString),
+		procs.StorageVolGetPath:    query(drvVol, driver.StorageVols.StorageVolGetPath, retString),
+		procs.StorageVolResize:     volResize,
 	})
 }
 

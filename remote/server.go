@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"govirt/driver"
+	"govirt/rpc"
 	"govirt/virerr"
 )
 
@@ -39,6 +40,7 @@ func NewServer(log *slog.Logger, drivers ...driver.Driver) *Server {
 type handler struct {
 	srv      *Server
 	peer     eventSink
+	rc       *rpc.Conn
 	readOnly bool // set by the socket or by CONNECT_OPEN's read-only flag
 
 	mu  sync.Mutex
@@ -60,21 +62,21 @@ type procEntry struct {
 	needOpen bool
 }
 
-var procs = map[int32]procEntry{}
+var table = map[int32]procEntry{}
 
 // register adds procedures to the table; each area's file calls it from init.
 func register(needOpen bool, m map[int32]procFunc) {
 	for k, fn := range m {
-		if _, dup := procs[k]; dup {
+		if _, dup := table[k]; dup {
 			panic(fmt.Sprintf("procedure %d registered twice", k))
 		}
-		procs[k] = procEntry{fn: fn, needOpen: needOpen}
+		table[k] = procEntry{fn: fn, needOpen: needOpen}
 	}
 }
 
 // dispatch runs one REMOTE call. ok is false for an unknown procedure.
 func (h *handler) dispatch(proc int32, body []byte) (ret any, err error, ok bool) {
-	e, ok := procs[proc]
+	e, ok := table[proc]
 	if !ok {
 		return nil, nil, false
 	}

@@ -13,12 +13,21 @@ import (
 	"strings"
 )
 
+// initialisms keep Go's spelling of acronyms: DomainGetXMLDesc, not ...Xml...
+var initialisms = map[string]bool{"ID": true, "UUID": true, "XML": true, "OS": true, "CPU": true, "IP": true,
+	"MAC": true, "URI": true, "IO": true, "FS": true, "SEV": true, "PID": true}
+
 func camel(name string) string {
 	var b strings.Builder
-	for _, w := range strings.Split(strings.ToLower(name), "_") {
+	for _, w := range strings.Split(name, "_") {
 		if w == "" {
 			continue
 		}
+		if initialisms[w] {
+			b.WriteString(w)
+			continue
+		}
+		w = strings.ToLower(w)
 		b.WriteString(strings.ToUpper(w[:1]) + w[1:])
 	}
 	return b.String()
