@@ -99,4 +99,8 @@ func TestVirshGolden(t *testing.T) {
 
 // knownDifferences lists commands whose output may differ from libvirtd's,
 // with the reason. Keep it short and honest.
-var knownDifferences = map[string]string{}
+var knownDifferences = map[string]string{
+	"nodedev-list": "libvirt's test driver rejects virsh's flags; govirtd lists no node devices instead, " +
+		"as issue 3 asks: kinds without a driver return empty lists",
+	"secret-list": "libvirt's test driver has no secrets driver and fails; govirtd returns an empty list, as issue 3 asks",
+}

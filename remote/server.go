@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"govirt/driver"
+	"govirt/rpc/procs"
 	"govirt/rpc"
 	"govirt/virerr"
 )
@@ -87,6 +88,9 @@ func (h *handler) dispatch(proc int32, body []byte) (ret any, err error, ok bool
 		return nil, virerr.New(apiErrorDomain(api), virerr.ErrOperationDenied, "read only access prevents %s", api), true
 	}
 	ret, err = e.fn(h, body)
+	if err == errNoSupport {
+		err = virerr.New(virerr.FromNone, virerr.ErrNoSupport, "%s", apiName(proc))
+	}
 	return ret, err, true
 }
 
@@ -175,7 +179,29 @@ func need[T any](h *handler) (T, error) {
 	}
 	t, ok := c.(T)
 	if !ok {
-		return zero, virerr.New(virerr.FromNone, virerr.ErrNoSupport, "%T", zero)
+		return zero, errNoSupport
 	}
 	return t, nil
+}
+
+// errNoSupport is replaced by dispatch with libvirt's message naming the
+// public API of the procedure.
+var errNoSupport = &virerr.Error{Code: virerr.ErrNoSupport, Domain: virerr.FromNone, Message: "no support"}
+
+// apiName turns REMOTE_PROC_CONNECT_NUM_OF_SECRETS into
+// virConnectNumOfSecrets, the name libvirt's errors use.
+func apiName(proc int32) string {
+	n := strings.TrimPrefix(procs.Name(proc), "REMOTE_PROC_")
+	var b strings.Builder
+	b.WriteString("vir")
+	for _, w := range strings.Split(n, "_") {
+		switch w {
+		case "XML", "UUID", "ID", "OS", "CPU", "MAC", "URI", "IO", "FS":
+			b.WriteString(w)
+		case "":
+		default:
+			b.WriteString(w[:1] + strings.ToLower(w[1:]))
+		}
+	}
+	return b.String()
 }

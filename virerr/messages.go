@@ -1,4 +1,4 @@
-// Code generated from libvirt 9.0 virerror.c message table; DO NOT EDIT.
+// Messages of libvirt 9.0 virerror.c message table, per code.
 
 package virerr
 
@@ -104,4 +104,8 @@ var messages = map[Code][2]string{
 	ErrNoHostname:              {"no hostname found", "no hostname found: %s"},
 	ErrCheckpointInconsistent:  {"checkpoint inconsistent", "checkpoint inconsistent: %s"},
 	ErrMultipleDomains:         {"multiple matching domains found", "multiple matching domains found: %s"},
+	ErrXMLDetail:               {"parser error", "%s"},
+	ErrSystemError:             {"system call error", "%s"},
+	ErrRPC:                     {"RPC error", "%s"},
+	ErrGnutlsError:             {"GNUTLS call error", "%s"},
 }

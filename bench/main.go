@@ -1,0 +1,201 @@
+// Command bench measures govirtd against Debian's libvirtd 9.0 in the same
+// run and prints ratios. Both serve the test driver over a unix socket.
+//
+//	go run ./bench [-libvirtd-socket PATH] [-duration 3s] [-domains 1000]
+//
+// libvirtd is started with ../shared/tools/libvirtd-baseline.sh when its
+// socket is absent and the script is there (root only); without it the
+// govirtd numbers are printed alone.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"govirt/client"
+	"govirt/remote"
+)
+
+var (
+	libvirtdSock = flag.String("libvirtd-socket", "/var/run/libvirt/libvirt-sock", "libvirtd's socket")
+	duration     = flag.Duration("duration", 3*time.Second, "how long each measurement runs")
+	ndomains     = flag.Int("domains", 1000, "domains defined for LIST_ALL_DOMAINS")
+	baseline     = flag.String("baseline-script", "../shared/tools/libvirtd-baseline.sh", "script that starts libvirtd")
+)
+
+func main() {
+	flag.Parse()
+	sock, stop, err := startGovirtd()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+	defer stop()
+	haveLibvirtd := ensureLibvirtd()
+
+	fmt.Printf("%-28s %8s %14s %14s %8s\n", "call", "clients", "govirtd/s", "libvirtd/s", "ratio")
+	for _, bc := range benchCalls {
+		for _, clients := range []int{1, 16} {
+			g, err := measure(sock, bc, clients)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "bench govirtd:", err)
+				os.Exit(1)
+			}
+			l := 0.0
+			if haveLibvirtd {
+				if l, err = measure(*libvirtdSock, bc, clients); err != nil {
+					fmt.Fprintln(os.Stderr, "bench libvirtd:", err)
+					haveLibvirtd = false
+				}
+			}
+			ratio := "n/a"
+			if l > 0 {
+				ratio = fmt.Sprintf("%.2fx", g/l)
+			}
+			fmt.Printf("%-28s %8d %14.0f %14.0f %8s\n", bc.name, clients, g, l, ratio)
+		}
+	}
+}
+
+// benchCall is one measured procedure; prepare runs once per client.
+type benchCall struct {
+	name string
+	call func(ctx context.Context, c *client.Client, dom remote.NonnullDomain) error
+}
+
+var benchCalls = []benchCall{
+	{"DOMAIN_GET_INFO", func(ctx context.Context, c *client.Client, dom remote.NonnullDomain) error {
+		var ret remote.DomainGetInfoRet
+		return c.Call(ctx, 16, remote.DomainGetInfoArgs{Dom: dom}, &ret)
+	}},
+	{"DOMAIN_LOOKUP_BY_NAME", func(ctx context.Context, c *client.Client, dom remote.NonnullDomain) error {
+		var ret remote.DomainLookupByNameRet
+		return c.Call(ctx, 23, remote.DomainLookupByNameArgs{Name: "test"}, &ret)
+	}},
+	{"CONNECT_LIST_ALL_DOMAINS", func(ctx context.Context, c *client.Client, dom remote.NonnullDomain) error {
+		var ret remote.ConnectListAllDomainsRet
+		return c.Call(ctx, 273, remote.ConnectListAllDomainsArgs{NeedResults: 1}, &ret)
+	}},
+}
+
+// measure runs bc from clients concurrent connections for the duration
+// and returns calls per second. A keeper connection defines the domains
+// first and stays open so the test driver keeps them.
+func measure(sock string, bc benchCall, clients int) (float64, error) {
+	ctx := context.Background()
+	uri := "test+unix:///default?socket=" + sock
+	keeper, err := client.Dial(uri)
+	if err != nil {
+		return 0, err
+	}
+	defer keeper.Close()
+	if err := defineDomains(ctx, keeper, *ndomains); err != nil {
+		return 0, err
+	}
+	var lookup remote.DomainLookupByNameRet
+	if err := keeper.Call(ctx, 23, remote.DomainLookupByNameArgs{Name: "test"}, &lookup); err != nil {
+		return 0, err
+	}
+	conns := make([]*client.Client, clients)
+	for i := range conns {
+		if conns[i], err = client.Dial(uri); err != nil {
+			return 0, err
+		}
+		defer conns[i].Close()
+	}
+	var total atomic.Int64
+	var firstErr atomic.Value
+	deadline := time.Now().Add(*duration)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for _, c := range conns {
+		wg.Add(1)
+		go func(c *client.Client) {
+			defer wg.Done()
+			n := int64(0)
+			for time.Now().Before(deadline) {
+				if err := bc.call(ctx, c, lookup.Dom); err != nil {
+					firstErr.CompareAndSwap(nil, err)
+					return
+				}
+				n++
+			}
+			total.Add(n)
+		}(c)
+	}
+	wg.Wait()
+	if e := firstErr.Load(); e != nil {
+		return 0, e.(error)
+	}
+	return float64(total.Load()) / time.Since(start).Seconds(), nil
+}
+
+func defineDomains(ctx context.Context, c *client.Client, n int) error {
+	for i := 0; i < n; i++ {
+		xml := fmt.Sprintf("<domain type='test'><name>bench%d</name><memory>65536</memory><vcpu>1</vcpu><os><type>hvm</type></os></domain>", i)
+		var ret remote.DomainDefineXMLRet
+		if err := c.Call(ctx, 11, remote.DomainDefineXMLArgs{XML: xml}, &ret); err != nil {
+			return fmt.Errorf("defining domain %d: %w", i, err)
+		}
+	}
+	return nil
+}
+
+// startGovirtd builds and starts govirtd on a temporary socket.
+func startGovirtd() (string, func(), error) {
+	dir, err := os.MkdirTemp("", "gvbench")
+	if err != nil {
+		return "", nil, err
+	}
+	bin := filepath.Join(dir, "govirtd")
+	if out, err := exec.Command("go", "build", "-o", bin, "govirt/cmd/govirtd").CombinedOutput(); err != nil {
+		return "", nil, fmt.Errorf("build: %v\n%s", err, out)
+	}
+	sock := filepath.Join(dir, "sock")
+	cmd := exec.Command(bin, "--state-dir", filepath.Join(dir, "state"), "--run-dir", filepath.Join(dir, "run"),
+		"--socket", sock, "--socket-ro", sock+"-ro", "--log-level", "error")
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return "", nil, err
+	}
+	stop := func() {
+		cmd.Process.Signal(os.Interrupt)
+		cmd.Wait()
+		os.RemoveAll(dir)
+	}
+	for i := 0; i < 200; i++ {
+		if c, err := net.Dial("unix", sock); err == nil {
+			c.Close()
+			return sock, stop, nil
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	stop()
+	return "", nil, fmt.Errorf("govirtd did not start")
+}
+
+// ensureLibvirtd reports whether libvirtd answers, starting the baseline
+// when possible.
+func ensureLibvirtd() bool {
+	if c, err := net.Dial("unix", *libvirtdSock); err == nil {
+		c.Close()
+		return true
+	}
+	if _, err := os.Stat(*baseline); err != nil || os.Geteuid() != 0 {
+		fmt.Fprintln(os.Stderr, "bench: libvirtd not running and cannot be started; printing govirtd alone")
+		return false
+	}
+	if out, err := exec.Command("bash", *baseline, "start").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "bench: starting libvirtd: %v\n%s", err, out)
+		return false
+	}
+	return true
+}

@@ -1,0 +1,118 @@
+package test
+
+import (
+	"strings"
+
+	"govirt/driver"
+	"govirt/virerr"
+)
+
+// ifaceObj is a host interface; the test driver only lets clients read
+// them (and marks all it loads as active).
+type ifaceObj struct {
+	name, mac string
+	doc       *elem
+	active    bool
+}
+
+// ifaceOrder is the element order of virInterfaceDefFormat.
+var ifaceOrder = []string{"start", "mtu", "bridge", "bond", "vlan", "protocol", "link", "mac"}
+
+func parseIface(doc string) (*ifaceObj, error) {
+	root, err := parseElem([]byte(doc), virerr.FromInterface)
+	if err != nil {
+		return nil, err
+	}
+	if root.name != "interface" {
+		return nil, virerr.New(virerr.FromInterface, virerr.ErrXMLError, "unexpected root element <%s>, expecting <interface>", root.name)
+	}
+	i := &ifaceObj{name: root.attr("name"), doc: root}
+	if i.name == "" {
+		return nil, virerr.New(virerr.FromInterface, virerr.ErrXMLError, "%s", "interface has no name")
+	}
+	if m := root.child("mac"); m != nil {
+		i.mac = m.attr("address")
+	}
+	root.sortKids(ifaceOrder)
+	return i, nil
+}
+
+func (i *ifaceObj) handle() driver.Interface { return driver.Interface{Name: i.name, MAC: i.mac} }
+
+// Interface list flags.
+const (
+	ifaceListInactive = 1 << 0
+	ifaceListActive   = 1 << 1
+)
+
+func (in *instance) ListAllInterfaces(flags uint32) ([]driver.Interface, error) {
+	in.mu.RLock()
+	defer in.mu.RUnlock()
+	out := []driver.Interface{}
+	for _, i := range in.ifaces {
+		if pairMatch(flags, ifaceListActive, ifaceListInactive, i.active) {
+			out = append(out, i.handle())
+		}
+	}
+	return out, nil
+}
+
+func (in *instance) ifaceByName(name string) (*ifaceObj, error) {
+	for _, i := range in.ifaces {
+		if i.name == name {
+			return i, nil
+		}
+	}
+	return nil, errTest(virerr.ErrNoInterface, "no interface with matching name '%s'", name)
+}
+
+func (in *instance) LookupInterfaceByName(name string) (driver.Interface, error) {
+	in.mu.RLock()
+	defer in.mu.RUnlock()
+	i, err := in.ifaceByName(name)
+	if err != nil {
+		return driver.Interface{}, err
+	}
+	return i.handle(), nil
+}
+
+func (in *instance) LookupInterfaceByMACString(mac string) (driver.Interface, error) {
+	in.mu.RLock()
+	defer in.mu.RUnlock()
+	var found []*ifaceObj
+	for _, i := range in.ifaces {
+		if strings.EqualFold(i.mac, mac) {
+			found = append(found, i)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return driver.Interface{}, errTest(virerr.ErrNoInterface, "no interface with matching mac '%s'", mac)
+	case 1:
+		return found[0].handle(), nil
+	}
+	return driver.Interface{}, errTest(virerr.ErrMultipleInterfaces, "")
+}
+
+func (in *instance) InterfaceGetXMLDesc(h driver.Interface, flags uint32) (string, error) {
+	if err := checkFlags(flags, 0, "testInterfaceGetXMLDesc"); err != nil {
+		return "", err
+	}
+	in.mu.RLock()
+	defer in.mu.RUnlock()
+	i, err := in.ifaceByName(h.Name)
+	if err != nil {
+		return "", err
+	}
+	return i.doc.String(), nil
+}
+
+func (in *instance) InterfaceIsActive(h driver.Interface) (bool, error) {
+	in.mu.RLock()
+	defer in.mu.RUnlock()
+	i, err := in.ifaceByName(h.Name)
+	if err != nil {
+		return false, err
+	}
+	return i.active, nil
+}
