@@ -11,8 +11,8 @@ import (
 	"sync"
 
 	"govirt/driver"
-	"govirt/rpc/procs"
 	"govirt/rpc"
+	"govirt/rpc/procs"
 	"govirt/virerr"
 )
 
