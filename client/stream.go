@@ -79,6 +79,12 @@ func (s *Stream) deliver(h rpc.Header, body []byte) {
 	}
 	switch h.Status {
 	case rpc.StatusContinue:
+		if len(body) == 0 {
+			// An empty data packet is the server's end-of-file.
+			s.eof = true
+			s.cond.Broadcast()
+			return
+		}
 		s.push(chunk{data: body})
 	case rpc.StatusOK:
 		if s.finishing {

@@ -120,7 +120,7 @@ func (s *Stream) header(t MsgType, st Status) Header {
 	return h
 }
 
-// sendEmpty sends a zero-length STREAM message: EOF or finish confirmation.
+// sendEmpty sends a zero-length STREAM OK message: a finish or abort confirmation.
 func (s *Stream) sendEmpty() error {
 	frame, err := RawFrame(getBuf(), s.header(TypeStream, StatusOK), nil)
 	if err != nil {
@@ -319,11 +319,24 @@ func (s *Stream) Close() error {
 	s.localClosed = true
 	s.cond.Broadcast()
 	if s.rxEOF {
+		// Upload: confirm the client's finish.
 		s.unregister()
+		return s.sendEmpty()
 	}
-	// Sent under the lock so a racing client finish cannot be confirmed
-	// before our end-of-file goes out.
-	return s.sendEmpty()
+	// Download: end-of-file is an empty CONTINUE packet, as libvirtd sends
+	// it (an OK here would be an unsolicited finish confirmation, which
+	// libvirt's client treats as a protocol error and hangs up). Sent under
+	// the lock so a racing client finish cannot be confirmed before it.
+	return s.sendEOF()
+}
+
+// sendEOF sends a zero-length STREAM CONTINUE message: end of data.
+func (s *Stream) sendEOF() error {
+	frame, err := RawFrame(getBuf(), s.header(TypeStream, StatusContinue), nil)
+	if err != nil {
+		return err
+	}
+	return s.conn.send(frame)
 }
 
 // CloseWithError aborts the stream, sending err to the client as
