@@ -13,7 +13,6 @@ type conn struct {
 	*instance
 	drv       *Driver
 	path, uri string
-	readOnly  bool
 	closeOnce sync.Once
 }
 

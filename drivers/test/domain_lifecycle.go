@@ -14,7 +14,7 @@ const (
 	defineValidate  = 1 << 0   // VIR_DOMAIN_DEFINE_VALIDATE
 	startValidate   = 1 << 4   // VIR_DOMAIN_START_VALIDATE
 	destroyGraceful = 1 << 0   // VIR_DOMAIN_DESTROY_GRACEFUL
-	rebootAllModes  = 1<<6 - 1 // default, ACPI, agent, initctl, signal, paravirt
+	rebootAllModes  = 1<<5 - 1 // ACPI, agent, initctl, signal, paravirt
 )
 
 // lifecycle publishes a lifecycle event; call with the write lock held so
@@ -80,8 +80,9 @@ func generateIfnames(def *conf.Domain) error {
 
 // addDef is virDomainObjListAdd: it finds the domain the definition is
 // for (by UUID, refusing a name clash) and installs def as its config
-// (live=false) or as what it is about to run with (live=true). It returns
-// the object, whether it is new, and whether an older config was replaced.
+// (live=false) or as what it is about to run with (live=true). replaced
+// tells whether an earlier config gave way, which decides between the
+// DEFINED_UPDATED and DEFINED_ADDED events.
 func (in *instance) addDef(def *conf.Domain, live bool) (o *domObj, replaced bool, err error) {
 	if o = in.doms[def.UUID]; o != nil {
 		if o.def.Name != def.Name {
@@ -138,19 +139,17 @@ func (in *instance) start(o *domObj, reason int32) {
 
 // stop is testDomainShutdownState plus the STOPPED event; drop also
 // forgets a transient domain, which every caller but a snapshot revert
-// wants. Like libvirt the event of a persistent domain already carries the
-// config (id -1), a transient one still its last id.
+// wants. Like libvirt's, the event carries the definition the domain is
+// left with: the config (id -1) when it had one, else its last live id.
 func (in *instance) stop(o *domObj, reason, detail int32, drop bool) {
 	delete(in.domsByID, o.id)
+	h := o.handle()
 	if o.newDef != nil {
 		o.def = o.newDef
 		o.newDef = nil
+		h.ID = -1
 	}
 	o.def.ID = -1
-	h := o.handle()
-	if !o.persistent {
-		h.ID = o.id
-	}
 	o.id = -1
 	o.state, o.reason = driver.StateShutoff, reason
 	in.lifecycle(h, driver.EventStopped, detail)

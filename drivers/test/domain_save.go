@@ -88,6 +88,9 @@ func errXMLModification() error {
 }
 
 func (in *instance) DomainSave(d driver.Domain, path, dxml string, flags uint32) error {
+	if err := checkFlags(flags, 0, "testDomainSaveFlags"); err != nil {
+		return err
+	}
 	if dxml != "" {
 		return errXMLModification()
 	}
@@ -104,6 +107,9 @@ func (in *instance) DomainSave(d driver.Domain, path, dxml string, flags uint32)
 }
 
 func (in *instance) DomainRestore(path, dxml string, flags uint32) error {
+	if err := checkFlags(flags, 0, "testDomainRestoreFlags"); err != nil {
+		return err
+	}
 	if dxml != "" {
 		return errXMLModification()
 	}
@@ -123,6 +129,10 @@ func (in *instance) DomainRestore(path, dxml string, flags uint32) error {
 }
 
 func (in *instance) DomainManagedSave(d driver.Domain, flags uint32) error {
+	const bypassCache, running, paused = 1 << 0, 1 << 1, 1 << 2
+	if err := checkFlags(flags, bypassCache|running|paused, "testDomainManagedSave"); err != nil {
+		return err
+	}
 	return in.updateDom(d, func(o *domObj) error {
 		if !o.active() {
 			return errNotRunning()

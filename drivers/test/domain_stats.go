@@ -158,12 +158,10 @@ func (in *instance) GetAllDomainStats(doms []driver.Domain, stats uint32, flags 
 	defer in.mu.RUnlock()
 	var objs []*domObj
 	if len(doms) > 0 {
+		// Like libvirt, domains that vanished meanwhile are skipped.
 		for _, d := range doms {
-			o, err := in.domFor(d)
-			if err != nil {
-				return nil, err
-			}
-			if listFlags == 0 || o.matches(listFlags) {
+			o := in.doms[d.UUID]
+			if o != nil && (listFlags == 0 || o.matches(listFlags)) {
 				objs = append(objs, o)
 			}
 		}

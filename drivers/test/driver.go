@@ -28,6 +28,8 @@ func New() driver.Driver { return &Driver{instances: map[string]*instance{}} }
 func (*Driver) Name() string { return "test" }
 
 // Open claims test:///default and test:///ABSOLUTE/PATH (a node file).
+// Read-only access is enforced by the dispatcher, as libvirt's public API
+// does it before any driver is called.
 func (d *Driver) Open(u *url.URL, readOnly bool) (driver.Conn, error) {
 	if u == nil || u.Scheme != "test" {
 		return nil, nil
@@ -56,7 +58,7 @@ func (d *Driver) Open(u *url.URL, readOnly bool) (driver.Conn, error) {
 		d.instances[path] = inst
 	}
 	inst.refs++
-	return &conn{instance: inst, drv: d, path: path, uri: "test://" + path, readOnly: readOnly}, nil
+	return &conn{instance: inst, drv: d, path: path, uri: "test://" + path}, nil
 }
 
 // release drops one reference; the last one forgets the instance.

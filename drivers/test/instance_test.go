@@ -124,6 +124,9 @@ func TestNodeFile(t *testing.T) {
 	if ms, _ := c.DomainHasManagedSaveImage(doms[1], 0); !ms {
 		t.Fatal("managed save flag lost")
 	}
+	if x, _ := c.DomainGetXMLDesc(doms[1], 0); strings.Contains(x, "runstate") || strings.Contains(x, "xmlns:test") {
+		t.Fatalf("test namespace written back:\n%s", x)
+	}
 	n, err := c.LookupNetworkByName("private")
 	if err != nil || n.UUID.String() != "004b2221-2d78-c30f-5aa5-f03c87d21e69" {
 		t.Fatalf("network %+v %v", n, err)

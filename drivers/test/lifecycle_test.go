@@ -275,3 +275,20 @@ func TestDevices(t *testing.T) {
 		t.Fatal("live-only interface survived a restart")
 	}
 }
+
+func TestStoppedEventIDs(t *testing.T) {
+	c := openDefault(t)
+	rec := record(t, c)
+	c.DomainDestroy(mustDom(t, c, "test"), 0)
+	tr, _ := c.DomainCreateXML(demoXML, 0)
+	c.DomainDestroy(tr, 0)
+	evs := rec.wait(t, 3)
+	// A persistent domain's event carries its config, id -1; a transient
+	// one keeps its last id.
+	if e := evs[0].(driver.DomainEvent); e.Dom.ID != -1 || e.Event != driver.EventStopped {
+		t.Fatalf("persistent stop event %+v", e)
+	}
+	if e := evs[2].(driver.DomainEvent); e.Dom.ID != 2 || e.Event != driver.EventStopped {
+		t.Fatalf("transient stop event %+v", e)
+	}
+}

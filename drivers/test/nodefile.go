@@ -165,11 +165,31 @@ type testNS struct {
 	managed   bool
 }
 
+// testNSURI is the namespace of the test driver's domain extensions.
+const testNSURI = "http://libvirt.org/schemas/domain/test/1.0"
+
+// readTestNS reads the extensions and removes them (and their namespace
+// declaration) from e: libvirt does not write them back either.
 func readTestNS(e *elem) (testNS, error) {
 	ns := testNS{runstate: driver.StateRunning}
+	prefix := ""
+	attrs := e.attrs[:0]
+	for _, a := range e.attrs {
+		if p, ok := strings.CutPrefix(a.Name.Local, "xmlns:"); ok && a.Value == testNSURI {
+			prefix = p
+			continue
+		}
+		attrs = append(attrs, a)
+	}
+	e.attrs = attrs
+	if prefix == "" {
+		return ns, nil
+	}
+	kids := e.kids[:0]
 	for _, k := range e.kids {
-		_, local, ok := strings.Cut(k.name, ":")
-		if !ok {
+		p, local, ok := strings.Cut(k.name, ":")
+		if !ok || p != prefix {
+			kids = append(kids, k)
 			continue
 		}
 		switch local {
@@ -188,6 +208,7 @@ func readTestNS(e *elem) (testNS, error) {
 			ns.runstate = driver.State(v)
 		}
 	}
+	e.kids = kids
 	if ns.transient && ns.runstate == driver.StateShutoff {
 		return ns, virerr.New(virerr.FromTest, virerr.ErrXMLError, "transient domain cannot have runstate 'shutoff'")
 	}

@@ -213,7 +213,7 @@ func (in *instance) addPool(def *poolObj, checkLive bool) (*poolObj, error) {
 				"pool '%s' is already defined with uuid %s", p.name, p.uuid)
 		}
 		if checkLive && p.active {
-			return nil, virerr.New(virerr.FromStorage, virerr.ErrOperationInvalid, "pool '%s' is already active", p.name)
+			return nil, virerr.New(virerr.FromStorage, virerr.ErrOperationInvalid, "pool is already active as '%s'", p.name)
 		}
 		p.typ, p.source, p.target = def.typ, def.source, def.target
 		return p, nil

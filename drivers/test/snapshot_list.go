@@ -117,9 +117,25 @@ func (l *snapshotList) filter(in []*snapshot, flags uint32) []*snapshot {
 	return out
 }
 
+var snapshotStates = [...]string{"nostate", "running", "blocked", "paused", "shutdown", "shutoff", "crashed", "pmsuspended"}
+
 // stateName is virDomainSnapshotStateTypeToString.
 func stateName(s driver.State) string {
-	return [...]string{"nostate", "running", "blocked", "paused", "shutdown", "shutoff", "crashed", "pmsuspended"}[s]
+	if int(s) < len(snapshotStates) {
+		return snapshotStates[s]
+	}
+	return "nostate"
+}
+
+// stateFromName reads a snapshot's <state>; a disk-only snapshot is
+// treated as taken from a stopped domain.
+func stateFromName(name string) driver.State {
+	for i, n := range snapshotStates {
+		if n == name {
+			return driver.State(i)
+		}
+	}
+	return driver.StateShutoff
 }
 
 // format writes the document the way virDomainSnapshotDefFormat does.

@@ -85,3 +85,23 @@ func TestSnapshots(t *testing.T) {
 		}
 	}
 }
+
+func TestSnapshotRedefine(t *testing.T) {
+	c := openDefault(t)
+	d := mustDom(t, c, "test")
+	s1, _ := c.DomainSnapshotCreateXML(d, "<domainsnapshot><name>s1</name></domainsnapshot>", 0)
+	x, _ := c.DomainSnapshotGetXMLDesc(s1, 0)
+	if err := c.DomainSnapshotDelete(s1, 0); err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.DomainSnapshotCreateXML(d, x, snapCreateRedefine|snapCreateCurrent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cur, _ := c.DomainSnapshotCurrent(d, 0); cur.Name != "s1" || s.Name != "s1" {
+		t.Fatalf("current %+v", cur)
+	}
+	if x2, _ := c.DomainSnapshotGetXMLDesc(s, 0); x2 != x {
+		t.Fatalf("redefined snapshot differs:\n%s\n%s", x, x2)
+	}
+}

@@ -26,11 +26,6 @@ func (in *instance) DomainSnapshotCreateXML(d driver.Domain, doc string, flags u
 	if err := checkFlags(flags, allowed, "testDomainSnapshotCreateXML"); err != nil {
 		return driver.Snapshot{}, err
 	}
-	if flags&snapCreateRedefine != 0 {
-		// Redefining needs the full snapshot document parsed; conf has no
-		// snapshot type yet.
-		return driver.Snapshot{}, errTest(virerr.ErrOperationUnsupported, "snapshot redefine is not supported")
-	}
 	var pf conf.ParseFlags
 	if flags&snapCreateValidate != 0 {
 		pf |= conf.ParseValidate
@@ -38,6 +33,9 @@ func (in *instance) DomainSnapshotCreateXML(d driver.Domain, doc string, flags u
 	input, err := conf.ParseDomainSnapshot([]byte(doc), pf)
 	if err != nil {
 		return driver.Snapshot{}, err
+	}
+	if flags&snapCreateRedefine != 0 {
+		return in.redefineSnapshot(d, input, flags&snapCreateCurrent != 0)
 	}
 	var h driver.Snapshot
 	err = in.updateDom(d, func(o *domObj) error {
@@ -48,8 +46,7 @@ func (in *instance) DomainSnapshotCreateXML(d driver.Domain, doc string, flags u
 		s := &snapshot{name: input.Name, desc: input.Description, created: input.CreationTime, state: o.state, dom: o.def.Clone()}
 		s.dom.ID = -1
 		if _, dup := o.snaps.byName[s.name]; dup {
-			return virerr.New(virerr.FromDomainSnapshot, virerr.ErrOperationInvalid,
-				"domain snapshot '%s' already exists", s.name)
+			return virerr.New(virerr.FromDomain, virerr.ErrOperationFailed, "domain moment %s already exists", s.name)
 		}
 		s.parent = o.snaps.current
 		o.snaps.add(s)
@@ -63,7 +60,34 @@ func (in *instance) DomainSnapshotCreateXML(d driver.Domain, doc string, flags u
 	return h, err
 }
 
-// snapHandle looks a snapshot up under a lock the caller holds.
+// redefineSnapshot restores snapshot metadata a client saved earlier:
+// the document's own state, parent, time and domain are taken as they are.
+func (in *instance) redefineSnapshot(d driver.Domain, input *conf.DomainSnapshot, current bool) (driver.Snapshot, error) {
+	var h driver.Snapshot
+	err := in.updateDom(d, func(o *domObj) error {
+		if input.Parent != "" && o.snaps.byName[input.Parent] == nil {
+			return errTest(virerr.ErrNoDomainSnapshot, "parent %s for snapshot %s not found", input.Parent, input.Name)
+		}
+		s := &snapshot{name: input.Name, desc: input.Description, parent: input.Parent,
+			created: input.CreationTime, state: stateFromName(input.State), dom: input.Domain}
+		if s.dom == nil {
+			s.dom = o.def.Clone()
+		}
+		s.dom.ID = -1
+		if old := o.snaps.byName[s.name]; old != nil {
+			o.snaps.remove(old)
+		}
+		o.snaps.add(s)
+		if current {
+			o.snaps.current = s.name
+		}
+		h = driver.Snapshot{Dom: o.handle(), Name: s.name}
+		return nil
+	})
+	return h, err
+}
+
+// snapFor looks a snapshot up under a lock the caller holds.
 func (in *instance) snapFor(s driver.Snapshot) (*domObj, *snapshot, error) {
 	o, err := in.domFor(s.Dom)
 	if err != nil {
