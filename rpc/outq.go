@@ -37,8 +37,10 @@ type outQueue struct {
 	bytes     int
 	closed    bool
 	wake      chan struct{}
-	maxBytes  int // blocking senders wait while the backlog exceeds this
-	maxFrames int // non-blocking senders overflow past this many frames
+	nc        net.Conn // set by run; enables the direct-write fast path
+	writing   bool     // someone owns the socket for writing right now
+	maxBytes  int      // blocking senders wait while the backlog exceeds this
+	maxFrames int      // non-blocking senders overflow past this many frames
 }
 
 func newOutQueue(maxBytes, maxFrames int) *outQueue {
@@ -67,8 +69,41 @@ func (q *outQueue) put(frame []byte) error {
 	if q.closed {
 		return ErrConnClosed
 	}
+	if q.writeDirect(frame) {
+		return nil
+	}
 	q.push(frame)
 	return nil
+}
+
+// writeDirect writes frame from the caller's goroutine when nothing else
+// is queued or being written, saving the hand-off to the writer goroutine
+// on the common request/reply path. Order is kept: it only runs when the
+// queue is empty and nobody else is writing. Called with q.mu held; it
+// releases the lock while writing.
+func (q *outQueue) writeDirect(frame []byte) bool {
+	if q.writing || len(q.frames) > 0 || q.nc == nil {
+		return false
+	}
+	q.writing = true
+	nc := q.nc
+	q.mu.Unlock()
+	_, err := nc.Write(frame)
+	putBuf(frame)
+	if err != nil {
+		// The reader sees the closed socket and tears the connection down.
+		nc.Close()
+	}
+	q.mu.Lock()
+	q.writing = false
+	if len(q.frames) > 0 {
+		select {
+		case q.wake <- struct{}{}:
+		default:
+		}
+	}
+	q.room.Broadcast()
+	return true
 }
 
 // tryPut queues frame without waiting; it reports overflow instead.
@@ -81,6 +116,8 @@ func (q *outQueue) tryPut(frame []byte) error {
 	if len(q.frames) >= q.maxFrames {
 		return ErrQueueOverflow
 	}
+	// No direct write here: a write to a stuck client would block, and
+	// event publishers must never wait.
 	q.push(frame)
 	return nil
 }
@@ -97,6 +134,9 @@ func (q *outQueue) close() {
 // fails; done is closed by the caller to stop it.
 func (q *outQueue) run(nc net.Conn, done <-chan struct{}) error {
 	var batch, iov [][]byte
+	q.mu.Lock()
+	q.nc = nc
+	q.mu.Unlock()
 	for {
 		select {
 		case <-q.wake:
@@ -109,9 +149,15 @@ func (q *outQueue) run(nc net.Conn, done <-chan struct{}) error {
 				q.mu.Unlock()
 				return ErrConnClosed
 			}
+			if q.writing {
+				// A direct writer owns the socket; it wakes us when done.
+				q.mu.Unlock()
+				break
+			}
 			batch = append(batch[:0], q.frames...)
 			clear(q.frames)
 			q.frames = q.frames[:0]
+			q.writing = len(batch) > 0
 			q.mu.Unlock()
 			if len(batch) == 0 {
 				break
@@ -131,6 +177,7 @@ func (q *outQueue) run(nc net.Conn, done <-chan struct{}) error {
 			}
 			q.mu.Lock()
 			q.bytes -= n
+			q.writing = false
 			q.room.Broadcast()
 			q.mu.Unlock()
 			if err != nil {
