@@ -31,6 +31,11 @@ func (h *handler) Call(ctx context.Context, c *rpc.Call) {
 	}
 	ret, err, ok := h.dispatch(c.Proc, c.Body)
 	switch {
+	case !ok && procs.Name(c.Proc) != "":
+		// A procedure libvirt has but no driver here implements: the
+		// answer libvirtd gives for a driver without it.
+		api := apiName(c.Proc)
+		_ = c.ReplyError(virerr.New(apiErrorDomain(api), virerr.ErrNoSupport, "%s", api))
 	case !ok:
 		_ = c.ReplyUnknownProc()
 	case err != nil:

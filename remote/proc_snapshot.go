@@ -124,3 +124,19 @@ func snapshotListNames(h *handler, body []byte) (any, error) {
 	}
 	return DomainSnapshotListNamesRet{Names: names}, nil
 }
+
+func snapshotNumChildren(h *handler, body []byte) (any, error) {
+	a, err := args[snapFlagsArgs](body)
+	if err != nil {
+		return nil, err
+	}
+	d, err := need[driver.DomainSnapshots](h)
+	if err != nil {
+		return nil, err
+	}
+	snaps, err := d.DomainSnapshotListAllChildren(drvSnap(a.Obj), a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return intRet{int32(len(snaps))}, nil
+}

@@ -13,6 +13,7 @@ type objFlagsArgs[W any] struct {
 
 type domArgs = objArgs[NonnullDomain]
 type domFlagsArgs = objFlagsArgs[NonnullDomain]
+type snapFlagsArgs = objFlagsArgs[NonnullDomainSnapshot]
 
 type intRet struct{ V int32 }
 type stringRet struct{ V string }
