@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,7 +27,8 @@ import (
 
 var (
 	libvirtdSock = flag.String("libvirtd-socket", "/var/run/libvirt/libvirt-sock", "libvirtd's socket")
-	duration     = flag.Duration("duration", 3*time.Second, "how long each measurement runs")
+	duration     = flag.Duration("duration", 2*time.Second, "how long each measurement runs")
+	rounds       = flag.Int("rounds", 3, "alternating rounds per measurement; the median is reported")
 	ndomains     = flag.Int("domains", 1000, "domains defined for LIST_ALL_DOMAINS")
 	baseline     = flag.String("baseline-script", "../shared/tools/libvirtd-baseline.sh", "script that starts libvirtd")
 )
@@ -39,30 +41,75 @@ func main() {
 		os.Exit(1)
 	}
 	defer stop()
-	haveLibvirtd := ensureLibvirtd()
+	targets := []*target{{name: "govirtd", sock: sock}}
+	if ensureLibvirtd() {
+		targets = append(targets, &target{name: "libvirtd", sock: *libvirtdSock})
+	}
+	for _, t := range targets {
+		if err := t.prepare(); err != nil {
+			fmt.Fprintf(os.Stderr, "bench %s: %v\n", t.name, err)
+			os.Exit(1)
+		}
+		defer t.keeper.Close()
+	}
 
+	fmt.Printf("test driver, %d domains defined; median of %d alternating rounds of %v\n", *ndomains, *rounds, *duration)
 	fmt.Printf("%-28s %8s %14s %14s %8s\n", "call", "clients", "govirtd/s", "libvirtd/s", "ratio")
 	for _, bc := range benchCalls {
 		for _, clients := range []int{1, 16} {
-			g, err := measure(sock, bc, clients)
-			if err != nil {
-				fmt.Fprintln(os.Stderr, "bench govirtd:", err)
-				os.Exit(1)
-			}
-			l := 0.0
-			if haveLibvirtd {
-				if l, err = measure(*libvirtdSock, bc, clients); err != nil {
-					fmt.Fprintln(os.Stderr, "bench libvirtd:", err)
-					haveLibvirtd = false
+			results := make([][]float64, len(targets))
+			for r := 0; r < *rounds; r++ {
+				for i, t := range targets {
+					v, err := t.measure(bc, clients)
+					if err != nil {
+						fmt.Fprintf(os.Stderr, "bench %s: %v\n", t.name, err)
+						os.Exit(1)
+					}
+					results[i] = append(results[i], v)
 				}
 			}
-			ratio := "n/a"
-			if l > 0 {
+			g, l, ratio := median(results[0]), 0.0, "n/a"
+			if len(targets) > 1 {
+				l = median(results[1])
 				ratio = fmt.Sprintf("%.2fx", g/l)
 			}
 			fmt.Printf("%-28s %8d %14.0f %14.0f %8s\n", bc.name, clients, g, l, ratio)
 		}
 	}
+}
+
+func median(v []float64) float64 {
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	return s[len(s)/2]
+}
+
+// target is one daemon under measurement. The keeper connection holds the
+// test driver's state (it resets when the last connection closes).
+type target struct {
+	name   string
+	sock   string
+	keeper *client.Client
+	dom    remote.NonnullDomain
+}
+
+func (t *target) uri() string { return "test+unix:///default?socket=" + t.sock }
+
+func (t *target) prepare() error {
+	var err error
+	if t.keeper, err = client.Dial(t.uri()); err != nil {
+		return err
+	}
+	ctx := context.Background()
+	if err := defineDomains(ctx, t.keeper, *ndomains); err != nil {
+		return err
+	}
+	var lookup remote.DomainLookupByNameRet
+	if err := t.keeper.Call(ctx, 23, remote.DomainLookupByNameArgs{Name: "test"}, &lookup); err != nil {
+		return err
+	}
+	t.dom = lookup.Dom
+	return nil
 }
 
 // benchCall is one measured procedure; prepare runs once per client.
@@ -87,26 +134,13 @@ var benchCalls = []benchCall{
 }
 
 // measure runs bc from clients concurrent connections for the duration
-// and returns calls per second. A keeper connection defines the domains
-// first and stays open so the test driver keeps them.
-func measure(sock string, bc benchCall, clients int) (float64, error) {
+// and returns calls per second.
+func (t *target) measure(bc benchCall, clients int) (float64, error) {
 	ctx := context.Background()
-	uri := "test+unix:///default?socket=" + sock
-	keeper, err := client.Dial(uri)
-	if err != nil {
-		return 0, err
-	}
-	defer keeper.Close()
-	if err := defineDomains(ctx, keeper, *ndomains); err != nil {
-		return 0, err
-	}
-	var lookup remote.DomainLookupByNameRet
-	if err := keeper.Call(ctx, 23, remote.DomainLookupByNameArgs{Name: "test"}, &lookup); err != nil {
-		return 0, err
-	}
 	conns := make([]*client.Client, clients)
 	for i := range conns {
-		if conns[i], err = client.Dial(uri); err != nil {
+		var err error
+		if conns[i], err = client.Dial(t.uri()); err != nil {
 			return 0, err
 		}
 		defer conns[i].Close()
@@ -122,7 +156,7 @@ func measure(sock string, bc benchCall, clients int) (float64, error) {
 			defer wg.Done()
 			n := int64(0)
 			for time.Now().Before(deadline) {
-				if err := bc.call(ctx, c, lookup.Dom); err != nil {
+				if err := bc.call(ctx, c, t.dom); err != nil {
 					firstErr.CompareAndSwap(nil, err)
 					return
 				}

@@ -17,6 +17,16 @@ type Handler interface {
 	Closed()
 }
 
+// Inliner is implemented by handlers that know which calls finish at once
+// without blocking (reads served from cached state). Those run on the
+// connection's reader goroutine instead of a new one: on the one-client
+// request/reply path, starting a goroutine and waking a thread for it costs
+// more than the call itself. A slow inline call would stall only its own
+// connection's later calls, never other clients.
+type Inliner interface {
+	Inline(prog uint32, proc int32) bool
+}
+
 // ErrAlreadyReplied is returned by a second reply to the same call.
 var ErrAlreadyReplied = errors.New("rpc: call already answered")
 

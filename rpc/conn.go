@@ -222,6 +222,10 @@ func (c *Conn) dispatch(h Header, body []byte) error {
 	call := &Call{Header: h, Body: body, Conn: c}
 	call.release = func() { once.Do(func() { <-c.sem }) }
 	c.calls.Add(1)
+	if in, ok := c.handler.(Inliner); ok && in.Inline(h.Prog, h.Proc) {
+		c.runCall(call)
+		return nil
+	}
 	go c.runCall(call)
 	return nil
 }
