@@ -81,3 +81,24 @@ func TestVersionAndConfigFile(t *testing.T) {
 		t.Fatalf("tcp from config: rc=%d %q %q", rc, out, errOut)
 	}
 }
+
+// TestLibvirtSockets starts govirtd in drop-in mode and reaches it through
+// libvirt's own socket path with no socket= parameter.
+func TestLibvirtSockets(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("drop-in mode binds /run/libvirt: root only")
+	}
+	if c, err := net.Dial("unix", "/run/libvirt/libvirt-sock"); err == nil {
+		c.Close()
+		t.Skip("a libvirtd is already listening on /run/libvirt/libvirt-sock")
+	}
+	startDaemon(t, "--libvirt-sockets")
+	out, errOut, rc := virsh(t, "test+unix:///default", "list --all --name")
+	if rc != 0 || !strings.Contains(out, "test") {
+		t.Fatalf("rc=%d %q %q", rc, out, errOut)
+	}
+	out, errOut, rc = virsh(t, "test+unix:///default", "-r", "destroy test")
+	if rc == 0 || !strings.Contains(errOut, "read only access") {
+		t.Fatalf("read-only libvirt socket: rc=%d %q %q", rc, out, errOut)
+	}
+}
