@@ -21,28 +21,41 @@ type CapsHost struct {
 	IOMMU         bool
 	MigrationLive bool
 	URITransports []string // tcp, rdma, ...
-	Cells         []CapsCell
-	SecModels     []CapsSecModel
+	// Cells is the NUMA topology; nil writes no <topology>, an empty
+	// non-nil slice an empty one (cells num='0'), as libvirt does for a
+	// host whose NUMA layout is known to have no cells.
+	Cells     []CapsCell
+	SecModels []CapsSecModel
 }
 
 // CapsHostCPU is the host <cpu>.
 type CapsHostCPU struct {
-	Arch     string
-	Model    string
-	Vendor   string
-	Sockets  uint
-	Dies     uint
-	Cores    uint
-	Threads  uint
-	Features []string
-	Pages    []uint64 // supported page sizes, KiB
+	Arch string
+	// FeatureFlags are host arch features written as <features><pae/>...,
+	// the old-style flags some drivers still report.
+	FeatureFlags []string
+	Model        string
+	Vendor       string
+	Sockets      uint
+	Dies         uint
+	Cores        uint
+	Threads      uint
+	Features     []string
+	Pages        []uint64 // supported page sizes, KiB
 }
 
 // CapsCell is a NUMA <cell>.
 type CapsCell struct {
 	ID        int
-	MemoryKiB uint64
+	MemoryKiB uint64 // 0 leaves <memory> out
+	Pages     []CapsPages
 	CPUs      []CapsCPU
+}
+
+// CapsPages is a cell's pool of pages of one size.
+type CapsPages struct {
+	SizeKiB uint64
+	Avail   uint64
 }
 
 // CapsCPU is a host CPU inside a cell.
@@ -117,19 +130,33 @@ func (n *node) add(kids ...*node) *node {
 
 func utoa(v uint) string { return strconv.FormatUint(uint64(v), 10) }
 
+// blankLine is the empty line libvirt leaves after <capabilities> and
+// after each top-level section.
+func blankLine() *node { return &node{kind: textNode, text: "\n"} }
+
 // Format writes the document in libvirt's layout.
 func (c *Capabilities) Format() ([]byte, error) {
-	root := newElem("capabilities")
-	root.add(c.Host.toNode())
+	root := newElem("capabilities").add(blankLine())
+	root.add(c.Host.toNode(), blankLine())
 	for _, g := range c.Guests {
-		root.add(g.toNode())
+		root.add(g.toNode(), blankLine())
 	}
 	return writeTree(root), nil
 }
 
 func (h *CapsHost) toNode() *node {
-	host := newElem("host").add(elemText("uuid", h.UUID.String()))
+	host := newElem("host")
+	if !h.UUID.IsZero() {
+		host.add(elemText("uuid", h.UUID.String()))
+	}
 	cpu := newElem("cpu").add(elemText("arch", h.CPU.Arch))
+	if len(h.CPU.FeatureFlags) > 0 {
+		fs := newElem("features")
+		for _, f := range h.CPU.FeatureFlags {
+			fs.add(newElem(f))
+		}
+		cpu.add(fs)
+	}
 	if h.CPU.Model != "" {
 		cpu.add(elemText("model", h.CPU.Model))
 	}
@@ -157,23 +184,32 @@ func (h *CapsHost) toNode() *node {
 	} else {
 		host.add(elemAttrs("iommu", "support", "no"))
 	}
-	mig := newElem("migration_features")
-	if h.MigrationLive {
-		mig.add(newElem("live"))
-	}
-	if len(h.URITransports) > 0 {
-		ts := newElem("uri_transports")
-		for _, t := range h.URITransports {
-			ts.add(elemText("uri_transport", t))
+	if h.MigrationLive || len(h.URITransports) > 0 {
+		mig := newElem("migration_features")
+		if h.MigrationLive {
+			mig.add(newElem("live"))
 		}
-		mig.add(ts)
+		if len(h.URITransports) > 0 {
+			ts := newElem("uri_transports")
+			for _, t := range h.URITransports {
+				ts.add(elemText("uri_transport", t))
+			}
+			mig.add(ts)
+		}
+		host.add(mig)
 	}
-	host.add(mig)
-	if len(h.Cells) > 0 {
+	if h.Cells != nil {
 		cells := elemAttrs("cells", "num", itoa(len(h.Cells)))
+		cells.open = true
 		for _, c := range h.Cells {
 			cell := elemAttrs("cell", "id", itoa(c.ID))
-			cell.add(elemAttrs("memory", "unit", "KiB").add(&node{kind: textNode, text: strconv.FormatUint(c.MemoryKiB, 10)}))
+			if c.MemoryKiB > 0 {
+				cell.add(elemAttrs("memory", "unit", "KiB").add(&node{kind: textNode, text: strconv.FormatUint(c.MemoryKiB, 10)}))
+			}
+			for _, p := range c.Pages {
+				cell.add(elemAttrs("pages", "unit", "KiB", "size", strconv.FormatUint(p.SizeKiB, 10)).
+					add(&node{kind: textNode, text: strconv.FormatUint(p.Avail, 10)}))
+			}
 			cpus := elemAttrs("cpus", "num", itoa(len(c.CPUs)))
 			for _, p := range c.CPUs {
 				cpus.add(elemAttrs("cpu", "id", itoa(p.ID), "socket_id", itoa(p.SocketID), "die_id", itoa(p.DieID),

@@ -128,14 +128,12 @@ func (ds *Devices) formatted(flags FormatFlags) map[string][]*node {
 // surplus places are dropped and extra entries go after the last one of
 // their kind. Untyped devices keep their positions.
 func (d *Domain) writeDevices(root *node, flags FormatFlags) {
-	m := d.Devices.formatted(flags)
-	devs := root.child("devices")
-	if devs == nil {
-		if len(m) == 0 && d.Devices.Emulator == "" {
-			return
-		}
-		devs = root.ensureChild("devices")
-	}
+	ds := d.Devices
+	addImplicitControllers(&ds)
+	m := ds.formatted(flags)
+	// libvirt always writes <devices>, opened even when empty.
+	devs := root.ensureChild("devices")
+	devs.open = true
 	devs.put("emulator", d.Devices.Emulator)
 	kids := make([]*node, 0, len(devs.kids))
 	used := map[string]int{}
@@ -157,6 +155,10 @@ func (d *Domain) writeDevices(root *node, flags FormatFlags) {
 	}
 	if flags&FormatInactive != 0 {
 		dropLiveOnly(devs)
+	}
+	for _, k := range devs.elems() {
+		canonAddress(k.child("address"))
+		canonHostAddresses(k)
 	}
 }
 

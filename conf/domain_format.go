@@ -45,13 +45,17 @@ func (d *Domain) toTree(flags FormatFlags) *node {
 	}
 	root.put("vcpu/@placement", d.VCPUPlacement)
 	root.put("vcpu/@cpuset", d.CPUSet)
+	if v := root.child("vcpu"); v != nil {
+		orderAttrs(v, "placement", "cpuset", "current")
+	}
 
 	d.writeOS(root)
+	writeFeatures(root, d.Features)
+	writeCPU(root, d.CPU)
+	root.put("clock/@offset", d.ClockOffset)
 	root.put("on_poweroff", d.OnPoweroff)
 	root.put("on_reboot", d.OnReboot)
 	root.put("on_crash", d.OnCrash)
-	writeFeatures(root, d.Features)
-	writeCPU(root, d.CPU)
 	d.writeDevices(root, flags)
 	return root
 }
@@ -139,6 +143,24 @@ func (n *node) putDefault(path, v, def string) {
 		return
 	}
 	n.put(path, v)
+}
+
+// orderAttrs moves the named attributes, where present, to the front in
+// the given order (libvirt's), so a default added to an element the user
+// wrote sits where libvirt writes it; the rest keep their order.
+func orderAttrs(n *node, names ...string) {
+	var front, rest []attr
+	for _, name := range names {
+		if i := n.attrIndex(name); i >= 0 {
+			front = append(front, n.attrs[i])
+		}
+	}
+	for _, a := range n.attrs {
+		if !slices.Contains(names, a.name) {
+			rest = append(rest, a)
+		}
+	}
+	n.attrs = append(front, rest...)
 }
 
 func itoa(v int) string { return strconv.Itoa(v) }

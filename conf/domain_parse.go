@@ -108,6 +108,7 @@ func domainFromTree(root *node, flags ParseFlags) (*Domain, error) {
 	d.OnPoweroff = root.str("on_poweroff")
 	d.OnReboot = root.str("on_reboot")
 	d.OnCrash = root.str("on_crash")
+	d.ClockOffset = root.str("clock/@offset")
 	for _, f := range root.child("features").elems() {
 		d.Features = append(d.Features, f.name)
 	}
@@ -132,6 +133,7 @@ func domainFromTree(root *node, flags ParseFlags) (*Domain, error) {
 			d.Devices.add(dev)
 		}
 	}
+	applyDomainDefaults(d, root)
 	return d, nil
 }
 

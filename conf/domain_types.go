@@ -21,14 +21,18 @@ type Domain struct {
 
 	VCPUs         uint   // <vcpu> maximum
 	CurrentVCPUs  uint   // <vcpu current=''>, defaults to VCPUs
-	VCPUPlacement string // static|auto, "" when unset
+	VCPUPlacement string // static|auto; parsing fills in libvirt's default
 	CPUSet        string // <vcpu cpuset=''>
 
 	OS OS
 
-	OnPoweroff string // destroy|restart|preserve|rename-restart; "" when unset
+	// Lifecycle actions; parsing fills in libvirt's defaults (destroy,
+	// restart, destroy).
+	OnPoweroff string // destroy|restart|preserve|rename-restart
 	OnReboot   string
 	OnCrash    string // destroy|restart|preserve|rename-restart|coredump-destroy|coredump-restart
+
+	ClockOffset string // <clock offset=''>; utc when <clock> is absent
 
 	Features []string // names of the children of <features>, in order
 

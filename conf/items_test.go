@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 )
 
@@ -20,7 +21,10 @@ import (
 //     rounded up to KiB; capacity, allocation, available, physical: default
 //     unit bytes) becomes one item with its size in bytes (KiB for memory),
 //     its unit attribute is not an item;
-//   - text is compared with surrounding whitespace trimmed.
+//   - text is compared with surrounding whitespace trimmed;
+//   - numeric coordinates of an <address> compare by value: libvirt (and
+//     govirt) write them in one canonical spelling (slot='0x1' comes back
+//     as slot='0x01', cssid='0' as cssid='0x0'), which is the same value.
 func docItems(data []byte) (map[string]int, error) {
 	dec := xml.NewDecoder(bytes.NewReader(data))
 	dec.CharsetReader = func(_ string, r io.Reader) (io.Reader, error) { return r, nil }
@@ -85,7 +89,7 @@ func docItems(data []byte) (map[string]int, error) {
 				if sized && a.Name.Space == "" && a.Name.Local == "unit" {
 					continue
 				}
-				items[f.path+"/@"+resolvedName(a.Name)+"="+a.Value]++
+				items[f.path+"/@"+resolvedName(a.Name)+"="+addrValue(f.start.Name, a)]++
 			}
 			if text != "" {
 				items[f.path+"/#text="+text]++
@@ -93,6 +97,24 @@ func docItems(data []byte) (map[string]int, error) {
 		}
 	}
 	return items, nil
+}
+
+// addrNumeric are the <address> attributes libvirt reads as numbers.
+var addrNumeric = map[string]bool{"domain": true, "bus": true, "slot": true, "function": true,
+	"controller": true, "target": true, "unit": true, "port": true, "cssid": true, "ssid": true,
+	"devno": true, "reg": true, "iobase": true, "irq": true, "base": true}
+
+// addrValue is an attribute's value for comparison: numbers on an
+// <address> as "num:" plus their decimal value, anything else verbatim.
+func addrValue(el xml.Name, a xml.Attr) string {
+	if el.Local != "address" || a.Name.Space != "" || !addrNumeric[a.Name.Local] {
+		return a.Value
+	}
+	v, err := strconv.ParseUint(strings.TrimSpace(a.Value), 0, 64)
+	if err != nil {
+		return a.Value
+	}
+	return "num:" + strconv.FormatUint(v, 10)
 }
 
 func sizeDefaults(name string) (unit string, kib bool) {

@@ -90,18 +90,20 @@ func (n *Network) Format(flags FormatFlags) ([]byte, error) {
 	root := cloneOr(n.x, "network")
 	root.put("name", n.Name)
 	putUUID(root, n.UUID)
-	// A <forward> without mode means nat; keep it implicit.
+	// libvirt writes the forward mode it assumed for a bare <forward>.
 	if n.ForwardMode == "" {
 		if f := root.child("forward"); f != nil {
 			root.removeChild(f)
 		}
-	} else if root.child("forward") == nil {
-		root.put("forward/@mode", n.ForwardMode)
 	} else {
-		root.putDefault("forward/@mode", n.ForwardMode, "nat")
+		root.put("forward/@mode", n.ForwardMode)
 	}
 	root.put("forward/@dev", n.ForwardDev)
+	if f := root.child("forward"); f != nil {
+		orderAttrs(f, "dev", "mode")
+	}
 	root.put("bridge/@name", n.BridgeName)
+	n.bridgeDefaults(root)
 	root.put("mac/@address", n.MAC)
 	root.putUint("mtu/@size", uint64(n.MTU), nil)
 	root.put("domain/@name", n.Domain)
@@ -113,8 +115,28 @@ func (n *Network) Format(flags FormatFlags) ([]byte, error) {
 	return writeTree(root), nil
 }
 
+// bridgeDefaults writes the spanning tree settings libvirt assumes for a
+// network that has a bridge of its own (isolated, nat, route, open):
+// stp on, no delay.
+func (n *Network) bridgeDefaults(root *node) {
+	switch n.ForwardMode {
+	case "", "nat", "route", "open":
+	default:
+		return
+	}
+	br := root.ensureChild("bridge")
+	if br.attrIndex("stp") < 0 {
+		br.setAttr("stp", "on")
+	}
+	if br.attrIndex("delay") < 0 {
+		br.setAttr("delay", "0")
+	}
+	orderAttrs(br, "name", "zone", "stp", "delay", "macTableManager")
+}
+
 func (ip *NetworkIP) toNode() *node {
 	el := cloneOr(ip.x, "ip")
+	el.open = true // libvirt always opens <ip>
 	el.put("@family", ip.Family)
 	el.put("@address", ip.Address)
 	el.put("@netmask", ip.Netmask)

@@ -58,7 +58,19 @@ func ParseStoragePool(data []byte, flags ParseFlags) (*StoragePool, error) {
 	p.SourceHost = root.str("source/host/@name")
 	p.SourceDir = root.str("source/dir/@path")
 	p.SourceFormat = root.str("source/format/@type")
+	if p.SourceFormat == "" {
+		p.SourceFormat = poolDefaultFormat[p.Type]
+	}
 	p.TargetPath = root.str("target/path")
+	if p.TargetPath == "" && p.SourceName != "" {
+		// libvirt derives these pools' target from the source name.
+		switch p.Type {
+		case "logical":
+			p.TargetPath = "/dev/" + p.SourceName
+		case "zfs":
+			p.TargetPath = "/dev/zvol/" + p.SourceName
+		}
+	}
 	return p, nil
 }
 
@@ -70,9 +82,11 @@ func (p *StoragePool) Format(flags FormatFlags) ([]byte, error) {
 		root.put("name", p.Name)
 	}
 	putUUID(root, p.UUID)
-	putStorageSize(root, "capacity", p.Capacity)
-	putStorageSize(root, "allocation", p.Allocation)
-	putStorageSize(root, "available", p.Available)
+	// libvirt always writes the three sizes and an open <source>.
+	putStorageSizeAlways(root, "capacity", p.Capacity)
+	putStorageSizeAlways(root, "allocation", p.Allocation)
+	putStorageSizeAlways(root, "available", p.Available)
+	root.ensureChild("source").open = true
 	root.put("source/name", p.SourceName)
 	var cur []string
 	src := root.child("source")
@@ -99,6 +113,10 @@ func (p *StoragePool) Format(flags FormatFlags) ([]byte, error) {
 	return writeTree(root), nil
 }
 
+// poolDefaultFormat is the source format libvirt assumes, by pool type,
+// for pools whose source has one.
+var poolDefaultFormat = map[string]string{"logical": "lvm2", "fs": "auto", "netfs": "auto", "disk": "unknown"}
+
 // Clone returns a deep copy.
 func (p *StoragePool) Clone() *StoragePool {
 	if p == nil {
@@ -112,12 +130,15 @@ func (p *StoragePool) Clone() *StoragePool {
 
 // StorageVolume is a <volume> document. Sizes are bytes.
 type StorageVolume struct {
-	Type          string
-	Name          string
-	Key           string
-	Capacity      uint64
-	Allocation    uint64
-	Physical      uint64
+	Type       string
+	Name       string
+	Key        string
+	Capacity   uint64
+	Allocation uint64
+	Physical   uint64
+	// CapacitySet tells whether <capacity> was written: creating a
+	// volume requires it, describing a backing chain does not.
+	CapacitySet   bool
 	TargetPath    string
 	TargetFormat  string
 	BackingPath   string
@@ -132,6 +153,9 @@ func ParseStorageVolume(data []byte, flags ParseFlags) (*StorageVolume, error) {
 		return nil, err
 	}
 	v := &StorageVolume{x: root, Type: root.attr("type")}
+	if v.Type == "" {
+		v.Type = "file"
+	}
 	if v.Name = root.str("name"); v.Name == "" {
 		return nil, virerr.New(virerr.FromStorage, virerr.ErrXMLError, "missing volume name element")
 	}
@@ -143,6 +167,11 @@ func ParseStorageVolume(data []byte, flags ParseFlags) (*StorageVolume, error) {
 		if *f.dst, err = storageSize(root, f.name); err != nil {
 			return nil, err
 		}
+	}
+	v.CapacitySet = root.child("capacity") != nil
+	if root.child("allocation") == nil {
+		// libvirt assumes a fully allocated volume.
+		v.Allocation = v.Capacity
 	}
 	v.TargetPath = root.str("target/path")
 	v.TargetFormat = root.str("target/format/@type")
@@ -157,8 +186,9 @@ func (v *StorageVolume) Format(flags FormatFlags) ([]byte, error) {
 	root.put("@type", v.Type)
 	root.put("name", v.Name)
 	root.put("key", v.Key)
-	putStorageSize(root, "capacity", v.Capacity)
-	putStorageSize(root, "allocation", v.Allocation)
+	// Capacity and allocation are always written, physical only when known.
+	putStorageSizeAlways(root, "capacity", v.Capacity)
+	putStorageSizeAlways(root, "allocation", v.Allocation)
 	putStorageSize(root, "physical", v.Physical)
 	root.put("target/path", v.TargetPath)
 	root.put("target/format/@type", v.TargetFormat)
@@ -188,6 +218,12 @@ func storageSize(root *node, name string) (uint64, error) {
 		return 0, virerr.New(virerr.FromStorage, virerr.ErrXMLError, "malformed %s element", name)
 	}
 	return b, nil
+}
+
+// putStorageSizeAlways writes a size even when it is 0.
+func putStorageSizeAlways(root *node, name string, b uint64) {
+	root.ensureChild(name)
+	putStorageSize(root, name, b)
 }
 
 // putStorageSize writes a size as libvirt does, unit='bytes'.

@@ -16,6 +16,7 @@ var schemaFiles = map[string]string{
 	"pool":           "storagepool.rng",
 	"volume":         "storagevol.rng",
 	"domainsnapshot": "domainsnapshot.rng",
+	"interface":      "interface.rng",
 }
 
 type schemaEntry struct {

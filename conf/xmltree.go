@@ -21,6 +21,10 @@ type node struct {
 	attrs []attr
 	kids  []*node
 	text  string // text, comment or procinst body
+	// open makes a childless element come out as an open/close pair on
+	// two lines, the way libvirt writes containers it always opens
+	// (<devices>, a pool's <source>, a network's <ip>).
+	open bool
 }
 
 type nodeKind uint8
@@ -151,6 +155,11 @@ func trimLayout(n *node) {
 			}
 		}
 	}
+	if !hasElem && !hasText && openContainers[n.name] && strings.Contains(n.textContent(), "\n") {
+		// libvirt's layout of an empty container, not data.
+		n.kids, n.open = nil, true
+		return
+	}
 	if !hasElem || hasText {
 		return
 	}
@@ -167,7 +176,7 @@ func (n *node) clone() *node {
 	if n == nil {
 		return nil
 	}
-	c := &node{kind: n.kind, name: n.name, text: n.text}
+	c := &node{kind: n.kind, name: n.name, text: n.text, open: n.open}
 	if n.attrs != nil {
 		c.attrs = append([]attr(nil), n.attrs...)
 	}
@@ -179,6 +188,13 @@ func (n *node) clone() *node {
 	}
 	return c
 }
+
+// openContainers are elements whose content is only ever elements, so
+// whitespace-only content in them is layout: an empty one written on two
+// lines reads back as open rather than as a text child.
+var openContainers = map[string]bool{"devices": true, "source": true, "ip": true,
+	"target": true, "features": true, "os": true, "dhcp": true, "dns": true,
+	"forward": true, "cells": true, "protocol": true, "bridge": true}
 
 func newElem(name string) *node { return &node{kind: elemNode, name: name} }
 

@@ -58,6 +58,13 @@ func writeNode(b *bytes.Buffer, n *node, depth int, pretty bool) {
 		b.WriteString(escapeAttr(a.value))
 		b.WriteByte('\'')
 	}
+	if len(n.kids) == 0 && n.open && pretty {
+		b.WriteString(">\n")
+		indent()
+		b.WriteString("</" + n.name + ">")
+		nl()
+		return
+	}
 	if len(n.kids) == 0 {
 		b.WriteString("/>")
 		nl()

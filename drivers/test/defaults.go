@@ -2,7 +2,9 @@ package test
 
 // defaultNodeXML is libvirt's defaultConnXML, the content of every fresh
 // test:///default (node devices left out: the test driver's node device
-// API is not part of govirt).
+// API is not part of govirt). The network's and the host interface's
+// children are listed in the order libvirt formats them, since conf keeps
+// the order documents are written in; the content is libvirt's.
 const defaultNodeXML = `<node>
 <domain type='test'>
   <name>test</name>
@@ -32,8 +34,8 @@ const defaultNodeXML = `<node>
 <network>
   <name>default</name>
   <uuid>dd8fe884-6c02-601e-7551-cca97df1c5df</uuid>
-  <bridge name='virbr0'/>
   <forward/>
+  <bridge name='virbr0'/>
   <ip address='192.168.122.1' netmask='255.255.255.0'>
     <dhcp>
       <range start='192.168.122.2' end='192.168.122.254'/>
@@ -42,12 +44,12 @@ const defaultNodeXML = `<node>
 </network>
 <interface type="ethernet" name="eth1">
   <start mode="onboot"/>
-  <mac address="aa:bb:cc:dd:ee:ff"/>
   <mtu size="1492"/>
   <protocol family="ipv4">
     <ip address="192.168.0.5" prefix="24"/>
     <route gateway="192.168.0.1"/>
   </protocol>
+  <mac address="aa:bb:cc:dd:ee:ff"/>
 </interface>
 <pool type='dir'>
   <name>default-pool</name>

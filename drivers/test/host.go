@@ -1,10 +1,10 @@
 package test
 
 import (
-	"fmt"
 	"os"
-	"strings"
+	"strconv"
 
+	"govirt/conf"
 	"govirt/driver"
 	"govirt/virerr"
 )
@@ -25,43 +25,37 @@ const sysinfoXML = `<sysinfo type='smbios'>
 </sysinfo>
 `
 
-// buildCapabilities writes testBuildCapabilities' document for the
-// instance's cells: the second cell uses 8 KiB base pages, the others 4.
+// buildCapabilities is testBuildCapabilities for the instance's cells:
+// the second cell uses 8 KiB base pages, the others 4. A node-file
+// instance (cells nil) still has an empty topology.
 func buildCapabilities(cells []cell) string {
-	var b strings.Builder
-	b.WriteString("<capabilities>\n\n  <host>\n    <cpu>\n      <arch>i686</arch>\n" +
-		"      <features>\n        <pae/>\n        <nonpae/>\n      </features>\n")
-	for _, p := range []int{4, 8, 2048, 1048576} {
-		fmt.Fprintf(&b, "      <pages unit='KiB' size='%d'/>\n", p)
-	}
-	b.WriteString("    </cpu>\n    <power_management/>\n    <iommu support='no'/>\n")
-	// A node-file instance has no cells but still writes the element.
-	fmt.Fprintf(&b, "    <topology>\n      <cells num='%d'>\n", len(cells))
+	caps := conf.Capabilities{Host: conf.CapsHost{
+		CPU: conf.CapsHostCPU{Arch: "i686", FeatureFlags: []string{"pae", "nonpae"},
+			Pages: []uint64{4, 8, 2048, 1048576}},
+		Cells:     []conf.CapsCell{},
+		SecModels: []conf.CapsSecModel{{Model: "testSecurity"}},
+	}}
 	cpu := 0
 	for i, c := range cells {
 		base := uint64(4)
 		if i == 1 {
 			base = 8
 		}
-		fmt.Fprintf(&b, "        <cell id='%d'>\n          <memory unit='KiB'>%d</memory>\n", i, c.mem)
-		fmt.Fprintf(&b, "          <pages unit='KiB' size='%d'>%d</pages>\n", base, c.mem/base)
-		b.WriteString("          <pages unit='KiB' size='2048'>0</pages>\n          <pages unit='KiB' size='1048576'>0</pages>\n")
-		fmt.Fprintf(&b, "          <cpus num='%d'>\n", c.cpus)
+		cc := conf.CapsCell{ID: i, MemoryKiB: c.mem, Pages: []conf.CapsPages{
+			{SizeKiB: base, Avail: c.mem / base}, {SizeKiB: 2048}, {SizeKiB: 1048576}}}
 		for j := 0; j < c.cpus; j++ {
-			fmt.Fprintf(&b, "            <cpu id='%d' socket_id='%d' die_id='0' core_id='%d' siblings='%d'/>\n", cpu, i, j, cpu)
+			cc.CPUs = append(cc.CPUs, conf.CapsCPU{ID: cpu, SocketID: i, CoreID: j, Siblings: strconv.Itoa(cpu)})
 			cpu++
 		}
-		b.WriteString("          </cpus>\n        </cell>\n")
+		caps.Host.Cells = append(caps.Host.Cells, cc)
 	}
-	b.WriteString("      </cells>\n    </topology>\n")
-	b.WriteString("    <secmodel>\n      <model>testSecurity</model>\n      <doi></doi>\n    </secmodel>\n  </host>\n\n")
 	for _, os := range []string{"hvm", "xen"} {
-		fmt.Fprintf(&b, "  <guest>\n    <os_type>%s</os_type>\n    <arch name='i686'>\n      <wordsize>32</wordsize>\n"+
-			"      <emulator>/usr/bin/test-hv</emulator>\n      <domain type='test'/>\n    </arch>\n"+
-			"    <features>\n      <pae/>\n      <nonpae/>\n    </features>\n  </guest>\n\n", os)
+		caps.Guests = append(caps.Guests, conf.CapsGuest{OSType: os, Arch: "i686", WordSize: 32,
+			Emulator: "/usr/bin/test-hv", Domains: []string{"test"},
+			Features: []conf.CapsFeature{{Name: "pae"}, {Name: "nonpae"}}})
 	}
-	b.WriteString("</capabilities>\n")
-	return b.String()
+	out, _ := caps.Format()
+	return string(out)
 }
 
 func (in *instance) Capabilities() (string, error) { return in.capsXML, nil }

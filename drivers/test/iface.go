@@ -3,6 +3,7 @@ package test
 import (
 	"strings"
 
+	"govirt/conf"
 	"govirt/driver"
 	"govirt/virerr"
 )
@@ -11,30 +12,16 @@ import (
 // them (and marks all it loads as active).
 type ifaceObj struct {
 	name, mac string
-	doc       *elem
+	def       *conf.HostInterface
 	active    bool
 }
 
-// ifaceOrder is the element order of virInterfaceDefFormat.
-var ifaceOrder = []string{"start", "mtu", "bridge", "bond", "vlan", "protocol", "link", "mac"}
-
 func parseIface(doc string) (*ifaceObj, error) {
-	root, err := parseElem([]byte(doc), virerr.FromInterface)
+	def, err := conf.ParseHostInterface([]byte(doc), 0)
 	if err != nil {
 		return nil, err
 	}
-	if root.name != "interface" {
-		return nil, virerr.New(virerr.FromInterface, virerr.ErrXMLError, "unexpected root element <%s>, expecting <interface>", root.name)
-	}
-	i := &ifaceObj{name: root.attr("name"), doc: root}
-	if i.name == "" {
-		return nil, virerr.New(virerr.FromInterface, virerr.ErrXMLError, "%s", "interface has no name")
-	}
-	if m := root.child("mac"); m != nil {
-		i.mac = m.attr("address")
-	}
-	root.sortKids(ifaceOrder)
-	return i, nil
+	return &ifaceObj{name: def.Name, mac: def.MAC, def: def}, nil
 }
 
 func (i *ifaceObj) handle() driver.Interface { return driver.Interface{Name: i.name, MAC: i.mac} }
@@ -104,7 +91,8 @@ func (in *instance) InterfaceGetXMLDesc(h driver.Interface, flags uint32) (strin
 	if err != nil {
 		return "", err
 	}
-	return i.doc.String(), nil
+	out, err := i.def.Format(0)
+	return string(out), err
 }
 
 func (in *instance) InterfaceIsActive(h driver.Interface) (bool, error) {

@@ -4,17 +4,19 @@ import (
 	"sort"
 	"strings"
 
+	"govirt/conf"
 	"govirt/driver"
 	"govirt/uuid"
 	"govirt/virerr"
 )
 
-// netObj is one virtual network. Its document is kept as an element tree
-// normalised at parse time, since conf has no network type yet.
+// netObj is one virtual network; its definition is conf's, which applies
+// libvirt's defaults (UUID, nat for a bare <forward>, STP on a network's
+// own bridge) and formats it as libvirt does.
 type netObj struct {
 	name       string
 	uuid       uuid.UUID
-	doc        *elem
+	def        *conf.Network
 	active     bool
 	persistent bool
 	autostart  bool
@@ -22,67 +24,24 @@ type netObj struct {
 
 func (n *netObj) handle() driver.Network { return driver.Network{Name: n.name, UUID: n.uuid} }
 
-// networkOrder is the element order of virNetworkDefFormat.
-var networkOrder = []string{"name", "uuid", "title", "description", "metadata", "forward", "bridge", "mtu",
-	"mac", "domain", "dns", "virtualport", "vlan", "bandwidth", "portgroup", "ip", "route"}
-
-// parseNetwork reads a <network> and applies libvirt's defaults: a UUID,
-// NAT for a bare <forward>, STP on with no delay on a bridge that is
-// not forwarded in "open"/passthrough modes.
-func parseNetwork(doc string) (*netObj, error) {
-	root, err := parseElem([]byte(doc), virerr.FromNetwork)
+func parseNetwork(doc string, validate bool) (*netObj, error) {
+	var pf conf.ParseFlags
+	if validate {
+		pf |= conf.ParseValidate
+	}
+	def, err := conf.ParseNetwork([]byte(doc), pf)
 	if err != nil {
 		return nil, err
 	}
-	if root.name != "network" {
-		return nil, virerr.New(virerr.FromNetwork, virerr.ErrXMLError, "unexpected root element <%s>, expecting <network>", root.name)
+	if strings.Contains(def.Name, "/") {
+		return nil, virerr.New(virerr.FromNetwork, virerr.ErrXMLError, "name %s cannot contain '/'", def.Name)
 	}
-	name := root.childText("name")
-	if name == "" {
-		return nil, virerr.New(virerr.FromNetwork, virerr.ErrNoName, "%s", "network")
-	}
-	if strings.Contains(name, "/") {
-		return nil, virerr.New(virerr.FromNetwork, virerr.ErrXMLError, "name %s cannot contain '/'", name)
-	}
-	var u uuid.UUID
-	if s := root.childText("uuid"); s != "" {
-		if u, err = uuid.Parse(s); err != nil {
-			return nil, virerr.New(virerr.FromNetwork, virerr.ErrXMLError, "%s", "malformed uuid element")
-		}
-	} else {
-		u = uuid.New()
-	}
-	root.setChildText("uuid", u.String())
-	mode := "nat"
-	if fw := root.child("forward"); fw != nil {
-		if fw.attr("mode") == "" {
-			fw.setAttr("mode", "nat")
-		}
-		mode = fw.attr("mode")
-	} else {
-		mode = "none"
-	}
-	if mode == "none" || mode == "nat" || mode == "route" || mode == "open" {
-		br := root.child("bridge")
-		if br == nil {
-			br = &elem{name: "bridge"}
-			root.kids = append(root.kids, br)
-		}
-		if !br.hasAttr("stp") {
-			br.setAttr("stp", "on")
-		}
-		if !br.hasAttr("delay") {
-			br.setAttr("delay", "0")
-		}
-	}
-	root.sortKids(networkOrder)
-	return &netObj{name: name, uuid: u, doc: root}, nil
+	return &netObj{name: def.Name, uuid: def.UUID, def: def}, nil
 }
 
-func (n *netObj) format() string {
-	var b strings.Builder
-	n.doc.write(&b, 0, map[string]bool{"ip": true})
-	return b.String()
+func (n *netObj) format() (string, error) {
+	out, err := n.def.Format(0)
+	return string(out), err
 }
 
 func (in *instance) netByName(name string) (*netObj, error) {
@@ -171,7 +130,7 @@ func (in *instance) assignNet(def *netObj, live bool) (*netObj, error) {
 		if live && n.active {
 			return nil, virerr.New(virerr.FromNetwork, virerr.ErrOperationInvalid, "network is already active as '%s'", n.name)
 		}
-		n.doc = def.doc
+		n.def = def.def
 		if !live {
 			n.persistent = true
 		}
@@ -195,7 +154,7 @@ func (in *instance) NetworkDefineXML(xml string, flags uint32) (driver.Network, 
 	if err := checkFlags(flags, netValidate, "testNetworkDefineXMLFlags"); err != nil {
 		return driver.Network{}, err
 	}
-	def, err := parseNetwork(xml)
+	def, err := parseNetwork(xml, flags&netValidate != 0)
 	if err != nil {
 		return driver.Network{}, err
 	}
@@ -213,7 +172,7 @@ func (in *instance) NetworkCreateXML(xml string, flags uint32) (driver.Network, 
 	if err := checkFlags(flags, netValidate, "testNetworkCreateXMLFlags"); err != nil {
 		return driver.Network{}, err
 	}
-	def, err := parseNetwork(xml)
+	def, err := parseNetwork(xml, flags&netValidate != 0)
 	if err != nil {
 		return driver.Network{}, err
 	}
@@ -290,17 +249,18 @@ func (in *instance) NetworkGetXMLDesc(h driver.Network, flags uint32) (string, e
 		return "", err
 	}
 	var s string
-	err := in.readNet(h, func(n *netObj) error { s = n.format(); return nil })
+	err := in.readNet(h, func(n *netObj) error {
+		var err error
+		s, err = n.format()
+		return err
+	})
 	return s, err
 }
 
 func (in *instance) NetworkGetBridgeName(h driver.Network) (string, error) {
 	var s string
 	err := in.readNet(h, func(n *netObj) error {
-		if br := n.doc.child("bridge"); br != nil {
-			s = br.attr("name")
-		}
-		if s == "" {
+		if s = n.def.BridgeName; s == "" {
 			return errInternal("network '%s' does not have a bridge name.", n.name)
 		}
 		return nil

@@ -4,8 +4,8 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 
+	"govirt/conf"
 	"govirt/driver"
 	"govirt/virerr"
 )
@@ -28,8 +28,8 @@ func newFileInstance(path string) (*instance, error) {
 
 // resolveFile replaces an element carrying file=” with the root of that
 // document, relative to the node file's directory.
-func resolveFile(e *elem, nodeFile string) (*elem, error) {
-	rel := e.attr("file")
+func resolveFile(e *conf.Element, nodeFile string) (*conf.Element, error) {
+	rel, _ := e.Attr("file")
 	if rel == "" {
 		return e, nil
 	}
@@ -41,16 +41,16 @@ func resolveFile(e *elem, nodeFile string) (*elem, error) {
 	if err != nil {
 		return nil, virerr.New(virerr.FromXML, virerr.ErrXMLError, "failed to parse xml document '%s'", p)
 	}
-	return parseElem(data, virerr.FromXML)
+	return conf.ParseElement(data, virerr.FromXML)
 }
 
 // xmlUint reads an optional unsigned value; absent or empty is (0, false).
-func xmlUint(e *elem, name string) (uint64, bool, error) {
-	c := e.child(name)
-	if c == nil || strings.TrimSpace(c.text) == "" {
+func xmlUint(e *conf.Element, name string) (uint64, bool, error) {
+	c := e.Child(name)
+	if c == nil || c.Text() == "" {
 		return 0, false, nil
 	}
-	v, err := strconv.ParseUint(strings.TrimSpace(c.text), 10, 32)
+	v, err := strconv.ParseUint(c.Text(), 10, 32)
 	if err != nil {
 		return 0, false, virerr.New(virerr.FromTest, virerr.ErrXMLError, "invalid node %s value", name)
 	}
@@ -59,8 +59,8 @@ func xmlUint(e *elem, name string) (uint64, bool, error) {
 
 // parseNodeInfo is testParseNodeInfo: <cpu> and <memory> override the
 // default host.
-func parseNodeInfo(root *elem, ni *driver.NodeInfo) error {
-	if c := root.child("cpu"); c != nil {
+func parseNodeInfo(root *conf.Element, ni *driver.NodeInfo) error {
+	if c := root.Child("cpu"); c != nil {
 		for _, f := range []struct {
 			name string
 			dst  *int32
@@ -84,14 +84,14 @@ func parseNodeInfo(root *elem, ni *driver.NodeInfo) error {
 		} else if ok {
 			ni.MHz = int32(v)
 		}
-		if m := c.childText("model"); m != "" {
-			ni.Model = m
+		if m := c.Child("model"); m != nil && m.Text() != "" {
+			ni.Model = m.Text()
 		}
 	} else {
 		ni.CPUs = ni.Cores * ni.Threads * ni.Sockets * ni.Nodes
 	}
-	if m := root.child("memory"); m != nil {
-		v, err := strconv.ParseUint(strings.TrimSpace(m.text), 10, 64)
+	if m := root.Child("memory"); m != nil {
+		v, err := strconv.ParseUint(m.Text(), 10, 64)
 		if err != nil {
 			return virerr.New(virerr.FromTest, virerr.ErrXMLError, "invalid node memory value")
 		}
@@ -103,21 +103,18 @@ func parseNodeInfo(root *elem, ni *driver.NodeInfo) error {
 // loadNode fills the instance from a <node> document, in libvirt's order:
 // node info, domains, networks, interfaces, pools with their volumes.
 func (in *instance) loadNode(data []byte, path string) error {
-	root, err := parseElem(data, virerr.FromXML)
+	root, err := conf.ParseElement(data, virerr.FromXML)
 	if err != nil {
 		return err
 	}
-	if root.name != "node" {
-		return virerr.New(virerr.FromXML, virerr.ErrXMLError, "expecting root element of 'node', not '%s'", root.name)
+	if root.Name() != "node" {
+		return virerr.New(virerr.FromXML, virerr.ErrXMLError, "expecting root element of 'node', not '%s'", root.Name())
 	}
 	if err := parseNodeInfo(root, &in.node); err != nil {
 		return err
 	}
 	for _, kind := range []string{"domain", "network", "interface", "pool"} {
-		for _, k := range root.kids {
-			if k.name != kind {
-				continue
-			}
+		for _, k := range root.Children(kind) {
 			e, err := resolveFile(k, path)
 			if err != nil {
 				return err
@@ -130,12 +127,12 @@ func (in *instance) loadNode(data []byte, path string) error {
 	return nil
 }
 
-func (in *instance) loadObject(kind string, e *elem, path string) error {
+func (in *instance) loadObject(kind string, e *conf.Element, path string) error {
 	switch kind {
 	case "domain":
 		return in.loadDomain(e)
 	case "network":
-		n, err := parseNetwork(e.String())
+		n, err := parseNetwork(string(e.XML()), false)
 		if err != nil {
 			return err
 		}
@@ -145,7 +142,7 @@ func (in *instance) loadObject(kind string, e *elem, path string) error {
 		}
 		n.active = true
 	case "interface":
-		i, err := parseIface(e.String())
+		i, err := parseIface(string(e.XML()))
 		if err != nil {
 			return err
 		}
@@ -168,64 +165,46 @@ type testNS struct {
 // testNSURI is the namespace of the test driver's domain extensions.
 const testNSURI = "http://libvirt.org/schemas/domain/test/1.0"
 
-// readTestNS reads the extensions and removes them (and their namespace
-// declaration) from e: libvirt does not write them back either.
-func readTestNS(e *elem) (testNS, error) {
+// readTestNS reads the extensions and returns the domain without them
+// (and without their namespace declaration): libvirt's test driver parses
+// them but does not write them back either.
+func readTestNS(e *conf.Element) (*conf.Element, testNS, error) {
 	ns := testNS{runstate: driver.StateRunning}
-	prefix := ""
-	attrs := e.attrs[:0]
-	for _, a := range e.attrs {
-		if p, ok := strings.CutPrefix(a.Name.Local, "xmlns:"); ok && a.Value == testNSURI {
-			prefix = p
-			continue
-		}
-		attrs = append(attrs, a)
-	}
-	e.attrs = attrs
-	if prefix == "" {
-		return ns, nil
-	}
-	kids := e.kids[:0]
-	for _, k := range e.kids {
-		p, local, ok := strings.Cut(k.name, ":")
-		if !ok || p != prefix {
-			kids = append(kids, k)
-			continue
-		}
-		switch local {
+	rest, ext := e.TakeNamespace(testNSURI)
+	for _, k := range ext {
+		switch k.Name() {
 		case "transient":
 			ns.transient = true
 		case "hasmanagedsave":
 			ns.managed = true
 		case "runstate":
-			v, err := strconv.ParseUint(strings.TrimSpace(k.text), 10, 32)
+			v, err := strconv.ParseUint(k.Text(), 10, 32)
 			if err != nil {
-				return ns, virerr.New(virerr.FromTest, virerr.ErrXMLError, "invalid runstate")
+				return nil, ns, virerr.New(virerr.FromTest, virerr.ErrXMLError, "invalid runstate")
 			}
 			if v > uint64(driver.StatePMSuspended) {
-				return ns, virerr.New(virerr.FromTest, virerr.ErrXMLError, "runstate '%d' out of range'", v)
+				return nil, ns, virerr.New(virerr.FromTest, virerr.ErrXMLError, "runstate '%d' out of range'", v)
 			}
 			ns.runstate = driver.State(v)
 		}
 	}
-	e.kids = kids
 	if ns.transient && ns.runstate == driver.StateShutoff {
-		return ns, virerr.New(virerr.FromTest, virerr.ErrXMLError, "transient domain cannot have runstate 'shutoff'")
+		return nil, ns, virerr.New(virerr.FromTest, virerr.ErrXMLError, "transient domain cannot have runstate 'shutoff'")
 	}
 	if ns.managed && ns.runstate != driver.StateShutoff {
-		return ns, virerr.New(virerr.FromTest, virerr.ErrXMLError, "domain with managedsave data can only have runstate 'shutoff'")
+		return nil, ns, virerr.New(virerr.FromTest, virerr.ErrXMLError, "domain with managedsave data can only have runstate 'shutoff'")
 	}
-	return ns, nil
+	return rest, ns, nil
 }
 
 // loadDomain is testParseDomains for one domain: it starts unless its
 // runstate says shutoff, and then takes that state with reason 0.
-func (in *instance) loadDomain(e *elem) error {
-	ns, err := readTestNS(e)
+func (in *instance) loadDomain(e *conf.Element) error {
+	e, ns, err := readTestNS(e)
 	if err != nil {
 		return err
 	}
-	def, err := parseDomain(e.String(), false)
+	def, err := parseDomain(string(e.XML()), false)
 	if err != nil {
 		return err
 	}
@@ -242,8 +221,9 @@ func (in *instance) loadDomain(e *elem) error {
 	return nil
 }
 
-func (in *instance) loadPool(e *elem, path string) error {
-	p, err := parsePool(e.String())
+func (in *instance) loadPool(e *conf.Element, path string) error {
+	// The pool's <volume> children are the node file's, not the pool's.
+	p, err := parsePool(string(e.Without("volume").XML()), false)
 	if err != nil {
 		return err
 	}
@@ -251,15 +231,12 @@ func (in *instance) loadPool(e *elem, path string) error {
 		return err
 	}
 	p.persistent, p.active = true, true
-	for _, k := range e.kids {
-		if k.name != "volume" {
-			continue
-		}
+	for _, k := range e.Children("volume") {
 		ve, err := resolveFile(k, path)
 		if err != nil {
 			return err
 		}
-		v, err := parseVolume(p, ve.String())
+		v, err := parseVolume(p, string(ve.XML()), false)
 		if err != nil {
 			return err
 		}

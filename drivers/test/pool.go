@@ -1,10 +1,9 @@
 package test
 
 import (
-	"fmt"
 	"sort"
-	"strings"
 
+	"govirt/conf"
 	"govirt/driver"
 	"govirt/uuid"
 	"govirt/virerr"
@@ -14,13 +13,13 @@ import (
 const defaultPoolCap = uint64(100) << 30
 
 // poolObj is a storage pool. persistent stands for libvirt's config file:
-// pools created from XML have none, which also forbids autostart.
+// pools created from XML have none, which also forbids autostart. The
+// sizes are the driver's: whatever the XML says, they are formatted from
+// capacity and allocation here.
 type poolObj struct {
 	name       string
 	uuid       uuid.UUID
-	typ        string
-	source     *elem // <source>, kept as written plus defaults
-	target     *elem // <target>, nil for pools without one
+	def        *conf.StoragePool
 	capacity   uint64
 	allocation uint64
 	active     bool
@@ -31,69 +30,35 @@ type poolObj struct {
 
 func (p *poolObj) handle() driver.Pool { return driver.Pool{Name: p.name, UUID: p.uuid} }
 
-func (p *poolObj) targetPath() string {
-	if p.target == nil {
-		return ""
+func (p *poolObj) typ() string        { return p.def.Type }
+func (p *poolObj) targetPath() string { return p.def.TargetPath }
+
+func parsePool(doc string, validate bool) (*poolObj, error) {
+	var pf conf.ParseFlags
+	if validate {
+		pf |= conf.ParseValidate
 	}
-	return p.target.childText("path")
-}
-
-var poolSourceOrder = []string{"host", "device", "dir", "adapter", "name", "format", "initiator", "auth", "vendor", "product"}
-
-func parsePool(doc string) (*poolObj, error) {
-	root, err := parseElem([]byte(doc), virerr.FromStorage)
+	def, err := conf.ParseStoragePool([]byte(doc), pf)
 	if err != nil {
 		return nil, err
 	}
-	if root.name != "pool" {
-		return nil, virerr.New(virerr.FromStorage, virerr.ErrXMLError, "unexpected root element <%s>, expecting <pool>", root.name)
-	}
-	p := &poolObj{typ: root.attr("type"), name: root.childText("name"), vols: map[string]*volObj{},
-		capacity: defaultPoolCap}
-	if p.typ == "" {
+	if def.Type == "" {
 		return nil, virerr.New(virerr.FromStorage, virerr.ErrXMLError, "%s", "storage pool missing type attribute")
 	}
-	if volumeTypeForPool(p.typ) < 0 {
-		return nil, virerr.New(virerr.FromStorage, virerr.ErrInternalError, "unknown storage pool type %s", p.typ)
+	if volumeTypeForPool(def.Type) < 0 {
+		return nil, virerr.New(virerr.FromStorage, virerr.ErrInternalError, "unknown storage pool type %s", def.Type)
 	}
-	if p.name == "" {
-		return nil, virerr.New(virerr.FromStorage, virerr.ErrXMLError, "%s", "missing pool source name element")
-	}
-	if s := root.childText("uuid"); s != "" {
-		if p.uuid, err = uuid.Parse(s); err != nil {
-			return nil, virerr.New(virerr.FromStorage, virerr.ErrXMLError, "%s", "unable to parse uuid")
-		}
-	} else {
-		p.uuid = uuid.New()
-	}
-	p.source = root.child("source")
-	if p.source == nil {
-		p.source = &elem{name: "source"}
-	}
-	if p.typ == "logical" && p.source.child("format") == nil {
-		p.source.kids = append(p.source.kids, &elem{name: "format", attrs: nil})
-		p.source.child("format").setAttr("type", "lvm2")
-	}
-	p.source.sortKids(poolSourceOrder)
-	p.target = root.child("target")
-	if p.target == nil && volumeTypeForPool(p.typ) != volNetwork {
+	if def.TargetPath == "" && volumeTypeForPool(def.Type) != volNetwork {
 		return nil, virerr.New(virerr.FromStorage, virerr.ErrXMLError, "%s", "missing storage pool target path")
 	}
-	return p, nil
+	return &poolObj{name: def.Name, uuid: def.UUID, def: def, vols: map[string]*volObj{}, capacity: defaultPoolCap}, nil
 }
 
-func (p *poolObj) format() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "<pool type='%s'>\n  <name>%s</name>\n  <uuid>%s</uuid>\n", p.typ, textEscaper.Replace(p.name), p.uuid)
-	fmt.Fprintf(&b, "  <capacity unit='bytes'>%d</capacity>\n  <allocation unit='bytes'>%d</allocation>\n  <available unit='bytes'>%d</available>\n",
-		p.capacity, p.allocation, p.capacity-p.allocation)
-	keepOpen := map[string]bool{"source": true}
-	p.source.write(&b, 1, keepOpen)
-	if p.target != nil {
-		p.target.write(&b, 1, nil)
-	}
-	b.WriteString("</pool>\n")
-	return b.String()
+func (p *poolObj) format() (string, error) {
+	def := p.def.Clone()
+	def.Capacity, def.Allocation, def.Available = p.capacity, p.allocation, p.capacity-p.allocation
+	out, err := def.Format(0)
+	return string(out), err
 }
 
 func errNoPool(format string, args ...any) error {
@@ -172,7 +137,7 @@ func (in *instance) ListAllStoragePools(flags uint32) ([]driver.Pool, error) {
 		if pairMatch(flags, poolListActive, poolListInactive, p.active) &&
 			pairMatch(flags, poolListPersistent, poolListTransient, p.persistent) &&
 			pairMatch(flags, poolListAutostart, poolListNoAutostart, p.autostart) &&
-			poolTypeMatches(flags, p.typ) {
+			poolTypeMatches(flags, p.typ()) {
 			out = append(out, p.handle())
 		}
 	}
@@ -215,7 +180,7 @@ func (in *instance) addPool(def *poolObj, checkLive bool) (*poolObj, error) {
 		if checkLive && p.active {
 			return nil, virerr.New(virerr.FromStorage, virerr.ErrOperationInvalid, "pool is already active as '%s'", p.name)
 		}
-		p.typ, p.source, p.target = def.typ, def.source, def.target
+		p.def = def.def
 		return p, nil
 	}
 	for _, p := range in.pools {
@@ -234,7 +199,7 @@ func (in *instance) StoragePoolDefineXML(xml string, flags uint32) (driver.Pool,
 	if err := checkFlags(flags, poolDefineValidate, "testStoragePoolDefineXML"); err != nil {
 		return driver.Pool{}, err
 	}
-	def, err := parsePool(xml)
+	def, err := parsePool(xml, flags&poolDefineValidate != 0)
 	if err != nil {
 		return driver.Pool{}, err
 	}
@@ -254,7 +219,7 @@ func (in *instance) StoragePoolCreateXML(xml string, flags uint32) (driver.Pool,
 	if err := checkFlags(flags, 0, "testStoragePoolCreateXML"); err != nil {
 		return driver.Pool{}, err
 	}
-	def, err := parsePool(xml)
+	def, err := parsePool(xml, false)
 	if err != nil {
 		return driver.Pool{}, err
 	}
@@ -371,7 +336,11 @@ func (in *instance) StoragePoolGetXMLDesc(h driver.Pool, flags uint32) (string, 
 		return "", err
 	}
 	var s string
-	err := in.readPool(h.Name, func(p *poolObj) error { s = p.format(); return nil })
+	err := in.readPool(h.Name, func(p *poolObj) error {
+		var err error
+		s, err = p.format()
+		return err
+	})
 	return s, err
 }
 

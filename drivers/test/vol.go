@@ -1,12 +1,10 @@
 package test
 
 import (
-	"fmt"
 	"sort"
-	"strconv"
-	"strings"
 	"sync"
 
+	"govirt/conf"
 	"govirt/driver"
 	"govirt/virerr"
 )
@@ -34,10 +32,11 @@ func volumeTypeForPool(typ string) int32 {
 
 // volObj is a volume. Its content lives in memory so that upload and
 // download round-trip; dataMu lets a transfer run without holding the
-// instance lock for the duration of a slow stream.
+// instance lock for the duration of a slow stream. def keeps what the
+// XML said; the fields beside it are what the driver decided.
 type volObj struct {
 	name, key, path string
-	xmlType         string // <volume type=''>
+	def             *conf.StorageVolume
 	fileFormat      string // <target><format type=''>
 	capacity        uint64
 	allocation      uint64
@@ -50,99 +49,32 @@ func (v *volObj) handle(pool string) driver.Vol {
 	return driver.Vol{Pool: pool, Name: v.name, Key: v.key}
 }
 
-// parseSize reads a scaled integer the way virStorageVolDefParse does.
-func parseSize(e *elem) (uint64, error) {
-	n, err := strconv.ParseUint(strings.TrimSpace(e.text), 10, 64)
-	if err != nil {
-		return 0, virerr.New(virerr.FromStorage, virerr.ErrXMLError, "%s", "malformed capacity element")
+func parseVolume(p *poolObj, doc string, validate bool) (*volObj, error) {
+	var pf conf.ParseFlags
+	if validate {
+		pf |= conf.ParseValidate
 	}
-	scale := uint64(1)
-	switch strings.ToLower(e.attr("unit")) {
-	case "", "b", "byte", "bytes":
-	case "k", "kib":
-		scale = 1 << 10
-	case "kb":
-		scale = 1000
-	case "m", "mib":
-		scale = 1 << 20
-	case "mb":
-		scale = 1000000
-	case "g", "gib":
-		scale = 1 << 30
-	case "gb":
-		scale = 1000000000
-	case "t", "tib":
-		scale = 1 << 40
-	case "tb":
-		scale = 1000000000000
-	case "p", "pib":
-		scale = 1 << 50
-	case "pb":
-		scale = 1000000000000000
-	case "e", "eib":
-		scale = 1 << 60
-	case "eb":
-		scale = 1000000000000000000
-	default:
-		return 0, virerr.New(virerr.FromNone, virerr.ErrInvalidArg, "unknown suffix '%s'", e.attr("unit"))
-	}
-	if n > ^uint64(0)/scale {
-		return 0, virerr.New(virerr.FromNone, virerr.ErrOverflow, "value too large: %s%s", strings.TrimSpace(e.text), e.attr("unit"))
-	}
-	return n * scale, nil
-}
-
-func parseVolume(p *poolObj, doc string) (*volObj, error) {
-	root, err := parseElem([]byte(doc), virerr.FromStorage)
+	def, err := conf.ParseStorageVolume([]byte(doc), pf)
 	if err != nil {
 		return nil, err
 	}
-	if root.name != "volume" {
-		return nil, virerr.New(virerr.FromStorage, virerr.ErrXMLError, "unexpected root element <%s>, expecting <volume>", root.name)
-	}
-	v := &volObj{name: root.childText("name"), key: root.childText("key"), xmlType: root.attr("type")}
-	if v.name == "" {
-		return nil, virerr.New(virerr.FromStorage, virerr.ErrXMLError, "%s", "missing volume name element")
-	}
-	if v.xmlType == "" {
-		v.xmlType = "file"
-	}
-	c := root.child("capacity")
-	if c == nil {
+	if !def.CapacitySet {
 		return nil, virerr.New(virerr.FromStorage, virerr.ErrXMLError, "%s", "missing capacity element")
 	}
-	if v.capacity, err = parseSize(c); err != nil {
-		return nil, err
-	}
-	v.allocation = v.capacity
-	if a := root.child("allocation"); a != nil {
-		if v.allocation, err = parseSize(a); err != nil {
-			return nil, err
-		}
-	}
-	if t := root.child("target"); t != nil {
-		v.path = t.childText("path")
-		if f := t.child("format"); f != nil {
-			v.fileFormat = f.attr("type")
-		}
-	}
-	if v.fileFormat == "" && volumeTypeForPool(p.typ) == volFile {
+	v := &volObj{name: def.Name, key: def.Key, path: def.TargetPath, def: def,
+		fileFormat: def.TargetFormat, capacity: def.Capacity, allocation: def.Allocation}
+	if v.fileFormat == "" && volumeTypeForPool(p.typ()) == volFile {
 		v.fileFormat = "raw"
 	}
 	return v, nil
 }
 
-func (v *volObj) format() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "<volume type='%s'>\n  <name>%s</name>\n  <key>%s</key>\n", v.xmlType,
-		textEscaper.Replace(v.name), textEscaper.Replace(v.key))
-	fmt.Fprintf(&b, "  <capacity unit='bytes'>%d</capacity>\n  <allocation unit='bytes'>%d</allocation>\n", v.capacity, v.allocation)
-	fmt.Fprintf(&b, "  <target>\n    <path>%s</path>\n", textEscaper.Replace(v.path))
-	if v.fileFormat != "" {
-		fmt.Fprintf(&b, "    <format type='%s'/>\n", v.fileFormat)
-	}
-	b.WriteString("  </target>\n</volume>\n")
-	return b.String()
+func (v *volObj) format() (string, error) {
+	def := v.def.Clone()
+	def.Key, def.TargetPath, def.TargetFormat = v.key, v.path, v.fileFormat
+	def.Capacity, def.Allocation = v.capacity, v.allocation
+	out, err := def.Format(0)
+	return string(out), err
 }
 
 // addVol places a parsed volume in the pool; its path and key are the
@@ -260,7 +192,7 @@ func (in *instance) StorageVolCreateXML(h driver.Pool, xml string, flags uint32)
 	if err != nil {
 		return driver.Vol{}, err
 	}
-	v, err := parseVolume(p, xml)
+	v, err := parseVolume(p, xml, flags&volCreateValidate != 0)
 	if err != nil {
 		return driver.Vol{}, err
 	}
@@ -283,7 +215,7 @@ func (in *instance) StorageVolCreateXMLFrom(h driver.Pool, xml string, clone dri
 	if err != nil {
 		return driver.Vol{}, err
 	}
-	v, err := parseVolume(p, xml)
+	v, err := parseVolume(p, xml, flags&volCreateValidate != 0)
 	if err != nil {
 		return driver.Vol{}, err
 	}
@@ -325,7 +257,7 @@ func (in *instance) StorageVolGetInfo(h driver.Vol) (driver.VolInfo, error) {
 	if err != nil {
 		return driver.VolInfo{}, err
 	}
-	return driver.VolInfo{Type: volumeTypeForPool(p.typ), Capacity: v.capacity, Allocation: v.allocation}, nil
+	return driver.VolInfo{Type: volumeTypeForPool(p.typ()), Capacity: v.capacity, Allocation: v.allocation}, nil
 }
 
 func (in *instance) StorageVolGetXMLDesc(h driver.Vol, flags uint32) (string, error) {
@@ -338,7 +270,7 @@ func (in *instance) StorageVolGetXMLDesc(h driver.Vol, flags uint32) (string, er
 	if err != nil {
 		return "", err
 	}
-	return v.format(), nil
+	return v.format()
 }
 
 func (in *instance) StorageVolGetPath(h driver.Vol) (string, error) {

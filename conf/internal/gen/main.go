@@ -165,7 +165,7 @@ func main() {
 	flag.StringVar(&schemaDir, "schemas", "", "directory of libvirt's .rng files")
 	out := flag.String("out", "schema_table.go", "output file")
 	flag.Parse()
-	roots := []string{"domain.rng", "network.rng", "storagepool.rng", "storagevol.rng", "domainsnapshot.rng"}
+	roots := []string{"domain.rng", "network.rng", "storagepool.rng", "storagevol.rng", "domainsnapshot.rng", "interface.rng"}
 	table := map[string]*info{}
 	for _, r := range roots {
 		sc := newScope(nil)
