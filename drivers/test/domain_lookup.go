@@ -64,60 +64,12 @@ func (in *instance) LookupDomainByID(id int32) (driver.Domain, error) {
 	return driver.Domain{}, errNoDomain()
 }
 
-// ListAllDomains flags (virConnectListAllDomainsFlags).
-const (
-	listActive        = 1 << 0
-	listInactive      = 1 << 1
-	listPersistent    = 1 << 2
-	listTransient     = 1 << 3
-	listRunning       = 1 << 4
-	listPaused        = 1 << 5
-	listShutoff       = 1 << 6
-	listOther         = 1 << 7
-	listManagedSave   = 1 << 8
-	listNoManagedSave = 1 << 9
-	listAutostart     = 1 << 10
-	listNoAutostart   = 1 << 11
-	listHasSnapshot   = 1 << 12
-	listNoSnapshot    = 1 << 13
-	listHasCheckpoint = 1 << 14
-	listNoCheckpoint  = 1 << 15
-)
-
-// matches applies virDomainObjListFilter's groups: within a group any
-// flag may match, every group given must match.
+// matches applies the list filter flags to o.
 func (o *domObj) matches(flags uint32) bool {
-	pair := func(yes, no uint32, v bool) bool {
-		if flags&(yes|no) == 0 || flags&(yes|no) == yes|no {
-			return true
-		}
-		return (flags&yes != 0) == v
-	}
-	if !pair(listActive, listInactive, o.active()) ||
-		!pair(listPersistent, listTransient, o.persistent) ||
-		!pair(listManagedSave, listNoManagedSave, o.managed) ||
-		!pair(listAutostart, listNoAutostart, o.autostart) ||
-		!pair(listHasSnapshot, listNoSnapshot, o.snaps.count() > 0) ||
-		!pair(listHasCheckpoint, listNoCheckpoint, false) {
-		return false
-	}
-	if st := flags & (listRunning | listPaused | listShutoff | listOther); st != 0 {
-		var bit uint32
-		switch o.state {
-		case driver.StateRunning:
-			bit = listRunning
-		case driver.StatePaused:
-			bit = listPaused
-		case driver.StateShutoff:
-			bit = listShutoff
-		default:
-			bit = listOther
-		}
-		if st&bit == 0 {
-			return false
-		}
-	}
-	return true
+	return driver.MatchList(flags, driver.ListFacts{
+		Active: o.active(), Persistent: o.persistent, ManagedSave: o.managed,
+		Autostart: o.autostart, HasSnapshot: o.snaps.count() > 0, State: o.state,
+	})
 }
 
 func (in *instance) ListAllDomains(flags uint32) ([]driver.Domain, error) {

@@ -153,7 +153,7 @@ func (in *instance) GetAllDomainStats(doms []driver.Domain, stats uint32, flags 
 	} else if flags&statsEnforce != 0 && stats&^supported != 0 {
 		return nil, errTest(virerr.ErrArgumentUnsupported, "Stats types bits 0x%x are not supported by this daemon", stats&^supported)
 	}
-	listFlags := flags & (listActive | listInactive | listPersistent | listTransient | listRunning | listPaused | listShutoff | listOther)
+	listFlags := flags & (driver.ListActive | driver.ListInactive | driver.ListPersistent | driver.ListTransient | driver.ListRunning | driver.ListPaused | driver.ListShutoff | driver.ListOther)
 	in.mu.RLock()
 	defer in.mu.RUnlock()
 	var objs []*domObj
