@@ -46,6 +46,8 @@ var (
 	// libvirt drops bridge= from a type='network' interface's <source>
 	// outside status XML; govirt keeps what the user wrote (the test
 	// driver's default domain has it), so that one attribute is masked.
+	// Snapshot creation times are the wall clock.
+	timestampRe = regexp.MustCompile(`\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4}`)
 	netBridgeRe = regexp.MustCompile(`(<source network='[^']*') bridge='[^']*'/>`)
 )
 
@@ -63,6 +65,7 @@ func normalize(out, sock, files string) string {
 	out = statTimeRe.ReplaceAllString(out, "${1}<T>")
 	out = blkStatRe.ReplaceAllString(out, "${1} <N>")
 	out = netBridgeRe.ReplaceAllString(out, "${1}/>")
+	out = timestampRe.ReplaceAllString(out, "<TIME>")
 	return out
 }
 

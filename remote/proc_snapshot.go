@@ -19,6 +19,7 @@ func init() {
 		procs.DomainSnapshotIsCurrent:       queryFlags(drvSnap, driver.DomainSnapshots.DomainSnapshotIsCurrent, retBool),
 		procs.DomainSnapshotHasMetadata:     queryFlags(drvSnap, driver.DomainSnapshots.DomainSnapshotHasMetadata, retBool),
 		procs.DomainSnapshotListAllChildren: listSnapshotChildren,
+		procs.DomainSnapshotNumChildren:     snapshotNumChildren,
 		procs.DomainSnapshotDelete:          onFlags(drvSnap, driver.DomainSnapshots.DomainSnapshotDelete),
 		procs.DomainRevertToSnapshot:        onFlags(drvSnap, driver.DomainSnapshots.DomainRevertToSnapshot),
 	})
