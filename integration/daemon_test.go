@@ -57,8 +57,9 @@ type daemon struct {
 	dir    string
 	Socket string
 	SockRO string
+	argv   []string
 	cmd    *exec.Cmd
-	stderr bytes.Buffer
+	stderr *bytes.Buffer
 }
 
 // startDaemon runs govirtd on sockets in a temp dir and stops it (with
@@ -70,19 +71,29 @@ func startDaemon(t *testing.T, extra ...string) *daemon {
 		t.Fatal(err)
 	}
 	d := &daemon{t: t, dir: dir, Socket: filepath.Join(dir, "sock"), SockRO: filepath.Join(dir, "sock-ro")}
-	argv := append([]string{"--state-dir", filepath.Join(dir, "state"), "--run-dir", filepath.Join(dir, "run"),
+	d.argv = append([]string{"--state-dir", filepath.Join(dir, "state"), "--run-dir", filepath.Join(dir, "run"),
 		"--socket", d.Socket, "--socket-ro", d.SockRO}, extra...)
-	d.cmd = exec.Command(buildDaemon(t), argv...)
-	d.cmd.Stderr = &d.stderr
+	d.launch()
+	t.Cleanup(d.stop)
+	return d
+}
+
+// launch starts govirtd and waits for its socket.
+func (d *daemon) launch() {
+	t := d.t
+	t.Helper()
+	d.stderr = &bytes.Buffer{}
+	d.cmd = exec.Command(buildDaemon(t), d.argv...)
+	d.cmd.Stderr = d.stderr
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		c, err := net.Dial("unix", d.Socket)
 		if err == nil {
 			c.Close()
-			break
+			return
 		}
 		if time.Now().After(deadline) {
 			d.cmd.Process.Kill()
@@ -90,9 +101,19 @@ func startDaemon(t *testing.T, extra ...string) *daemon {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	t.Cleanup(d.stop)
-	return d
 }
+
+// crashRestart kills govirtd with SIGKILL and starts it again on the same
+// directories, as after a crash.
+func (d *daemon) crashRestart() {
+	d.t.Helper()
+	d.cmd.Process.Kill()
+	d.cmd.Wait()
+	d.launch()
+}
+
+// Log is what govirtd wrote to stderr so far.
+func (d *daemon) Log() string { return d.stderr.String() }
 
 func (d *daemon) stop() {
 	_ = d.cmd.Process.Signal(syscall.SIGTERM)
