@@ -1,0 +1,131 @@
+package integration
+
+import (
+	"bufio"
+	"context"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"govirt/testguest"
+)
+
+// eventWatcher records `virsh event --loop --all` output.
+type eventWatcher struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func watchEvents(t *testing.T, uri string) *eventWatcher {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, "virsh", "-c", uri, "event", "--loop", "--all")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); cmd.Wait() })
+	w := &eventWatcher{}
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if l := sc.Text(); strings.HasPrefix(l, "event ") {
+				w.mu.Lock()
+				w.lines = append(w.lines, l)
+				w.mu.Unlock()
+			}
+		}
+	}()
+	time.Sleep(time.Second) // let it register
+	return w
+}
+
+// expect waits until the recorded events contain want in order (other
+// events may come between).
+func (w *eventWatcher) expect(t *testing.T, want []string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		w.mu.Lock()
+		got := append([]string(nil), w.lines...)
+		w.mu.Unlock()
+		i := 0
+		for _, l := range got {
+			if i < len(want) && strings.Contains(l, want[i]) {
+				i++
+			}
+		}
+		if i == len(want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("events:\n%s\nmissing (in order) from %q", strings.Join(got, "\n"), want[i])
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestQEMULifecycle drives a real guest through virsh: define, start,
+// dominfo, domstate --reason, suspend, resume, reboot (fake reboot), shutdown
+// (the guest powers off), start, destroy, undefine, and checks the events.
+func TestQEMULifecycle(t *testing.T) {
+	d := startDaemon(t)
+	t.Cleanup(func() { killGuests(d) })
+	uri := d.URI("qemu")
+	sock := defineGuest(t, d, "g1", "")
+	ev := watchEvents(t, uri)
+
+	mustVirsh(t, uri, "start g1")
+	con := console(t, sock)
+	if _, err := con.Expect(testguest.ReadyMarker, bootTimeout()); err != nil {
+		t.Fatalf("guest did not boot: %v\n%s", err, d.Log())
+	}
+	waitState(t, d, "g1", "running (booted)", 5*time.Second)
+	info := mustVirsh(t, uri, "dominfo g1")
+	for _, want := range []string{"Name:           g1", "State:          running", "Max memory:     131072 KiB"} {
+		if !strings.Contains(info, want) {
+			t.Errorf("dominfo lacks %q:\n%s", want, info)
+		}
+	}
+
+	mustVirsh(t, uri, "suspend g1")
+	waitState(t, d, "g1", "paused (user)", 5*time.Second)
+	mustVirsh(t, uri, "resume g1")
+	waitState(t, d, "g1", "running (unpaused)", 5*time.Second)
+
+	mustVirsh(t, uri, "reboot g1")
+	if _, err := con.Expect(testguest.ReadyMarker, bootTimeout()); err != nil {
+		t.Fatalf("guest did not come back after reboot: %v", err)
+	}
+	waitState(t, d, "g1", "running (booted)", 10*time.Second)
+
+	mustVirsh(t, uri, "shutdown g1")
+	waitState(t, d, "g1", "shut off (shutdown)", bootTimeout())
+
+	mustVirsh(t, uri, "start g1")
+	waitState(t, d, "g1", "running (booted)", 10*time.Second)
+	mustVirsh(t, uri, "destroy g1")
+	waitState(t, d, "g1", "shut off (destroyed)", 5*time.Second)
+	if _, errOut, rc := virsh(t, uri, "destroy g1"); rc == 0 || !strings.Contains(errOut, "domain is not running") {
+		t.Errorf("destroy of a stopped guest: rc=%d %s", rc, errOut)
+	}
+	mustVirsh(t, uri, "undefine g1")
+
+	ev.expect(t, []string{
+		"'lifecycle' for domain 'g1': Defined Added",
+		"'lifecycle' for domain 'g1': Started Booted",
+		"'lifecycle' for domain 'g1': Suspended Paused",
+		"'lifecycle' for domain 'g1': Resumed Unpaused",
+		"'reboot' for domain 'g1'",
+		"'lifecycle' for domain 'g1': Shutdown Finished after guest request",
+		"'lifecycle' for domain 'g1': Stopped Shutdown",
+		"'lifecycle' for domain 'g1': Started Booted",
+		"'lifecycle' for domain 'g1': Stopped Destroyed",
+		"'lifecycle' for domain 'g1': Undefined Removed",
+	}, 10*time.Second)
+}

@@ -1,0 +1,146 @@
+package integration
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// guestPID reads a running guest's QEMU pid from its status file.
+func guestPID(t *testing.T, d *daemon, name string) int {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(d.dir, "run", "qemu", name+".status.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st struct {
+		PID int `json:"pid"`
+	}
+	if err := json.Unmarshal(data, &st); err != nil || st.PID <= 0 {
+		t.Fatalf("status of %s: %v %s", name, err, data)
+	}
+	return st.PID
+}
+
+func startGuests(t *testing.T, d *daemon, names ...string) {
+	t.Helper()
+	for _, n := range names {
+		defineGuest(t, d, n, "")
+		mustVirsh(t, d.URI("qemu"), "start "+n)
+	}
+	for _, n := range names {
+		waitState(t, d, n, "running (booted)", 10*time.Second)
+	}
+}
+
+// TestQEMUDaemonKilledGuestsSurvive kills govirtd with SIGKILL while three
+// guests run; after a restart all three are reconnected, keep their
+// QEMU, and obey suspend, resume and destroy.
+func TestQEMUDaemonKilledGuestsSurvive(t *testing.T) {
+	d := startDaemon(t)
+	t.Cleanup(func() { killGuests(d) })
+	names := []string{"r1", "r2", "r3"}
+	startGuests(t, d, names...)
+	pids := map[string]int{}
+	for _, n := range names {
+		pids[n] = guestPID(t, d, n)
+	}
+	d.crashRestart()
+	uri := d.URI("qemu")
+	list := mustVirsh(t, uri, "list --name")
+	for _, n := range names {
+		if !strings.Contains(list, n) {
+			t.Fatalf("%s missing after restart:\n%s\n%s", n, list, d.Log())
+		}
+		if got := guestPID(t, d, n); got != pids[n] {
+			t.Errorf("%s: QEMU pid %d, was %d", n, got, pids[n])
+		}
+		waitState(t, d, n, "running (booted)", 5*time.Second)
+		mustVirsh(t, uri, "suspend "+n)
+		waitState(t, d, n, "paused (user)", 5*time.Second)
+		mustVirsh(t, uri, "resume "+n)
+		mustVirsh(t, uri, "destroy "+n)
+		waitState(t, d, n, "shut off (destroyed)", 5*time.Second)
+		if syscall.Kill(pids[n], 0) == nil {
+			t.Errorf("%s: QEMU %d still alive after destroy", n, pids[n])
+		}
+	}
+}
+
+// TestQEMUStatusWithoutCaps strips the QEMU capabilities from a running
+// guest's status: the restarted daemon reports a clear error for it and
+// leaves its QEMU alone.
+func TestQEMUStatusWithoutCaps(t *testing.T) {
+	d := startDaemon(t)
+	t.Cleanup(func() { killGuests(d) })
+	startGuests(t, d, "nc")
+	pid := guestPID(t, d, "nc")
+	d.cmd.Process.Kill()
+	d.cmd.Wait()
+	path := filepath.Join(d.dir, "run", "qemu", "nc.status.json")
+	data, _ := os.ReadFile(path)
+	var st map[string]any
+	json.Unmarshal(data, &st)
+	delete(st, "qemu_caps")
+	data, _ = json.Marshal(st)
+	os.WriteFile(path, data, 0o600)
+	d.launch()
+	if !strings.Contains(d.Log(), "has no QEMU capabilities") {
+		t.Errorf("daemon log lacks the error:\n%s", d.Log())
+	}
+	_, errOut, rc := virsh(t, d.URI("qemu"), "suspend nc")
+	if rc == 0 || !strings.Contains(errOut, "has no QEMU capabilities") {
+		t.Errorf("suspend: rc=%d %s", rc, errOut)
+	}
+	if syscall.Kill(pid, 0) != nil {
+		t.Errorf("QEMU %d was not left alone", pid)
+	}
+	syscall.Kill(pid, syscall.SIGKILL)
+}
+
+// TestQEMUKilledFromOutside kills a guest's QEMU behind govirtd's back: the
+// guest shows as shut off (crashed) and the event arrives.
+func TestQEMUKilledFromOutside(t *testing.T) {
+	d := startDaemon(t)
+	t.Cleanup(func() { killGuests(d) })
+	startGuests(t, d, "kx")
+	ev := watchEvents(t, d.URI("qemu"))
+	syscall.Kill(guestPID(t, d, "kx"), syscall.SIGKILL)
+	waitState(t, d, "kx", "shut off (crashed)", 10*time.Second)
+	ev.expect(t, []string{"'lifecycle' for domain 'kx': Stopped Failed"}, 5*time.Second)
+	if _, err := os.Stat(filepath.Join(d.dir, "run", "qemu", "kx.status.json")); err == nil {
+		t.Errorf("status file of a stopped guest left behind")
+	}
+}
+
+// TestQEMUStoppedGuestDoesNotBlockReads freezes one guest's QEMU with
+// SIGSTOP; listing and dominfo of the others stay fast.
+func TestQEMUStoppedGuestDoesNotBlockReads(t *testing.T) {
+	d := startDaemon(t)
+	t.Cleanup(func() { killGuests(d) })
+	startGuests(t, d, "s1", "s2")
+	pid := guestPID(t, d, "s1")
+	syscall.Kill(pid, syscall.SIGSTOP)
+	defer syscall.Kill(pid, syscall.SIGCONT)
+	// A write to the frozen guest waits on its monitor in the background.
+	bg := exec.Command("virsh", "-c", d.URI("qemu"), "suspend s1")
+	bg.Start()
+	defer func() { bg.Process.Kill(); bg.Wait() }()
+	time.Sleep(200 * time.Millisecond)
+	for i := 0; i < 3; i++ {
+		start := time.Now()
+		list := mustVirsh(t, d.URI("qemu"), "list --all")
+		info := mustVirsh(t, d.URI("qemu"), "dominfo s2; dominfo s1")
+		if el := time.Since(start); el > 3*time.Second {
+			t.Errorf("reads took %v with a frozen guest", el)
+		}
+		if !strings.Contains(list, "s1") || !strings.Contains(info, "running") {
+			t.Errorf("list/dominfo:\n%s\n%s", list, info)
+		}
+	}
+}
