@@ -1,0 +1,371 @@
+package command
+
+import (
+	"fmt"
+	"slices"
+
+	"govirt/conf"
+)
+
+// pciDev is one device that lives on PCI, in the order libvirt assigns
+// addresses (qemuDomainAssignDevicePCISlots).
+type pciDev struct {
+	name string // for errors
+	get  func() conf.Address
+	set  func(conf.Address)
+	// pcie is true for PCI Express endpoints (on q35 they go on
+	// pcie-root-ports); legacy PCI devices need a pci-root slot.
+	pcie bool
+}
+
+func typedAddr(a *conf.Address) (func() conf.Address, func(conf.Address)) {
+	return func() conf.Address { return *a }, func(v conf.Address) { *a = v }
+}
+
+func rawAddr(dev any) (func() conf.Address, func(conf.Address)) {
+	return func() conf.Address { return conf.DeviceAddress(dev) },
+		func(v conf.Address) { conf.SetDeviceAddress(dev, v) }
+}
+
+// pciDevices lists the devices needing a PCI address other than the
+// primary video, in libvirt's assignment order: network interfaces,
+// controllers, virtio disks, balloon, RNGs, watchdog, other videos.
+func (b *builder) pciDevices() ([]pciDev, error) {
+	ds := &b.def.Devices
+	var out []pciDev
+	for _, n := range ds.Interfaces {
+		g, s := typedAddr(&n.Address)
+		out = append(out, pciDev{"interface " + n.Alias, g, s, n.Model == "virtio" || n.Model == "e1000e"})
+	}
+	for _, c := range ds.Controllers {
+		switch {
+		case c.Type == "pci", c.Type == "fdc":
+			continue
+		case c.Type == "ide" && c.Index == 0, c.Type == "sata" && c.Index == 0 && b.q35:
+			continue // the chipset's, addressed by pinChipset
+		case c.Type == "usb" && (c.Model == "none" || (c.Index == 0 && c.Model == "piix3-uhci" && !b.q35)):
+			continue
+		}
+		g, s := typedAddr(&c.Address)
+		pcie := c.Model == "qemu-xhci" || c.Model == "nec-xhci" || c.Type == "virtio-serial" ||
+			(c.Type == "scsi" && c.Model == "virtio-scsi")
+		out = append(out, pciDev{"controller " + c.Alias, g, s, pcie})
+	}
+	for _, d := range ds.Disks {
+		if d.TargetBus == "virtio" {
+			g, s := typedAddr(&d.Address)
+			out = append(out, pciDev{"disk " + d.TargetDev, g, s, true})
+		}
+	}
+	if m := ds.MemBalloon; m != nil && m.Model == "virtio" {
+		g, s := typedAddr(&m.Address)
+		out = append(out, pciDev{"memballoon", g, s, true})
+	}
+	for _, r := range ds.RNGs {
+		g, s := rawAddr(r)
+		out = append(out, pciDev{"rng", g, s, true})
+	}
+	for _, w := range ds.Watchdogs {
+		if w.Model == "i6300esb" {
+			g, s := rawAddr(w)
+			out = append(out, pciDev{"watchdog", g, s, false})
+		}
+	}
+	for i, v := range ds.Videos {
+		if i == 0 || v.Model == "none" {
+			continue
+		}
+		if v.Model != "virtio" {
+			return nil, unsupported("secondary video model '%s' is not supported by govirt's QEMU driver", v.Model)
+		}
+		g, s := rawAddr(v)
+		out = append(out, pciDev{"video", g, s, true})
+	}
+	return out, nil
+}
+
+// pciSpace tracks the slots taken on bus 0 and which root ports are used.
+type pciSpace struct {
+	slots     map[[2]uint]bool // (slot, function) on bus 0 in use
+	portsUsed map[uint]bool    // controller index of root ports with a device
+}
+
+func (s *pciSpace) take(slot, fn uint) { s.slots[[2]uint{slot, fn}] = true }
+
+func (s *pciSpace) slotFree(slot uint) bool {
+	for fn := uint(0); fn < 8; fn++ {
+		if s.slots[[2]uint{slot, fn}] {
+			return false
+		}
+	}
+	return true
+}
+
+// nextSlot returns the first wholly free slot on bus 0 from 1 up.
+func (s *pciSpace) nextSlot() (uint, bool) {
+	for slot := uint(1); slot < 32; slot++ {
+		if s.slotFree(slot) {
+			return slot, true
+		}
+	}
+	return 0, false
+}
+
+// assignPCI gives every PCI device without an address one, as
+// qemuDomainAssignPCIAddresses does: on i440fx, slots of pci.0 after the
+// PIIX3 (slot 1) and the primary video (slot 2); on q35, one
+// pcie-root-port per PCIe device (plus one spare for hotplug when libvirt
+// manages the topology), the ports gathered as functions of slots of
+// pcie.0 after the primary video (slot 1), beside the ICH9 at slot 0x1f.
+func (b *builder) assignPCI() error {
+	sp := &pciSpace{slots: map[[2]uint]bool{}, portsUsed: map[uint]bool{}}
+	if err := b.pinChipset(sp); err != nil {
+		return err
+	}
+	devs, err := b.pciDevices()
+	if err != nil {
+		return err
+	}
+	ports := b.rootPorts()
+	// Addresses given in the definition are kept and reserved first.
+	userPCI := false
+	for _, c := range b.def.Devices.Controllers {
+		if c.Type == "pci" && c.Index > 0 {
+			userPCI = true
+		}
+	}
+	for _, d := range append(devs, b.portDevs(ports)...) {
+		a := d.get()
+		switch a.Type {
+		case "":
+			continue
+		case "pci":
+		default:
+			return unsupported("%s cannot have an address of type '%s'", d.name, a.Type)
+		}
+		if a.Domain != 0 {
+			return unsupported("%s: PCI domain %d is not supported", d.name, a.Domain)
+		}
+		if a.Bus == 0 {
+			if sp.slots[[2]uint{a.Slot, a.Function}] {
+				return unsupported("%s: PCI address 0000:00:%02x.%x is already in use", d.name, a.Slot, a.Function)
+			}
+			sp.take(a.Slot, a.Function)
+			continue
+		}
+		if !b.q35 || !slices.ContainsFunc(ports, func(c *conf.Controller) bool { return c.Index == int(a.Bus) }) {
+			return unsupported("%s: PCI bus %d is not a bus govirt's QEMU driver manages", d.name, a.Bus)
+		}
+		if sp.portsUsed[a.Bus] || a.Slot != 0 {
+			return unsupported("%s: PCI address 0000:%02x:%02x.%x is not free", d.name, a.Bus, a.Slot, a.Function)
+		}
+		sp.portsUsed[a.Bus] = true
+	}
+	added := false
+	for _, d := range devs {
+		if d.get().Type != "" {
+			continue
+		}
+		if !b.q35 {
+			slot, ok := sp.nextSlot()
+			if !ok {
+				return unsupported("no free PCI slot for %s (pci-bridge is not supported by govirt's QEMU driver)", d.name)
+			}
+			sp.take(slot, 0)
+			d.set(conf.Address{Type: "pci", Slot: slot})
+			continue
+		}
+		if !d.pcie {
+			return unsupported("%s is a conventional PCI device; on q35 it would need a pcie-to-pci-bridge, which govirt's QEMU driver does not support", d.name)
+		}
+		port := b.freePort(sp, &ports, &added)
+		sp.portsUsed[uint(port.Index)] = true
+		d.set(conf.Address{Type: "pci", Bus: uint(port.Index)})
+	}
+	// libvirt's one spare root port for hotplug, when it manages the
+	// topology of a new definition.
+	if b.q35 && added && !userPCI {
+		b.freePort(sp, &ports, &added)
+	}
+	return b.placePorts(sp, ports)
+}
+
+// pinChipset reserves the chipset's own functions and gives the primary
+// video its traditional slot.
+func (b *builder) pinChipset(sp *pciSpace) error {
+	ds := &b.def.Devices
+	// fixed are controllers that are functions of the chipset itself.
+	type pin struct {
+		c        *conf.Controller
+		slot, fn uint
+	}
+	var fixed []pin
+	if b.q35 {
+		sp.take(0x1f, 0) // ISA bridge
+		sp.take(0x1f, 3) // SMBus
+		if c := b.controller("sata", 0); c != nil {
+			fixed = append(fixed, pin{c, 0x1f, 2})
+		}
+	} else {
+		sp.take(1, 0) // ISA bridge
+		sp.take(1, 3) // ACPI/PM
+		if c := b.controller("ide", 0); c != nil {
+			fixed = append(fixed, pin{c, 1, 1})
+		}
+		if c := b.controller("usb", 0); c != nil && c.Model == "piix3-uhci" {
+			fixed = append(fixed, pin{c, 1, 2})
+		}
+	}
+	for _, f := range fixed {
+		want := conf.Address{Type: "pci", Slot: f.slot, Function: f.fn}
+		if f.c.Address.Type != "" && f.c.Address != want {
+			return unsupported("controller %s index %d must have PCI address 0:0:%x.%x", f.c.Type, f.c.Index, f.slot, f.fn)
+		}
+		f.c.Address = want
+		sp.take(f.slot, f.fn)
+	}
+	if len(ds.Videos) > 0 && ds.Videos[0].Model != "none" {
+		v := ds.Videos[0]
+		a := conf.DeviceAddress(v)
+		if a.Type == "" {
+			slot := uint(2)
+			if b.q35 {
+				slot = 1
+			}
+			if !sp.slotFree(slot) {
+				s, ok := sp.nextSlot()
+				if !ok {
+					return unsupported("no free PCI slot for the video device")
+				}
+				slot = s
+			}
+			a = conf.Address{Type: "pci", Slot: slot}
+			conf.SetDeviceAddress(v, a)
+		} else if a.Type != "pci" || a.Bus != 0 {
+			return unsupported("the primary video device must be on PCI bus 0")
+		} else if sp.slots[[2]uint{a.Slot, a.Function}] {
+			return unsupported("video: PCI address 0000:00:%02x.%x is already in use", a.Slot, a.Function)
+		}
+		sp.take(a.Slot, a.Function)
+	}
+	return nil
+}
+
+// rootPorts returns the pcie-root-port controllers of the definition.
+func (b *builder) rootPorts() []*conf.Controller {
+	var out []*conf.Controller
+	for _, c := range b.def.Devices.Controllers {
+		if c.Type == "pci" && c.Index > 0 {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// portDevs wraps root ports so their given addresses are reserved too.
+func (b *builder) portDevs(ports []*conf.Controller) []pciDev {
+	var out []pciDev
+	for _, c := range ports {
+		g, s := typedAddr(&c.Address)
+		out = append(out, pciDev{"controller " + c.Alias, g, s, true})
+	}
+	return out
+}
+
+// freePort returns the lowest-index root port with nothing plugged in,
+// adding a new one (index one past the highest PCI controller) if none is.
+func (b *builder) freePort(sp *pciSpace, ports *[]*conf.Controller, added *bool) *conf.Controller {
+	for _, p := range *ports {
+		if !sp.portsUsed[uint(p.Index)] {
+			return p
+		}
+	}
+	idx := 0
+	for _, c := range b.def.Devices.Controllers {
+		if c.Type == "pci" {
+			idx = max(idx, c.Index)
+		}
+	}
+	c := &conf.Controller{Type: "pci", Index: idx + 1, Model: "pcie-root-port"}
+	c.Alias = fmt.Sprintf("pci.%d", c.Index)
+	b.addController(c)
+	*ports = append(*ports, c)
+	*added = true
+	return c
+}
+
+// placePorts puts root ports without an address on pcie.0, filling the
+// eight functions of the first free slot before moving on, and gives
+// each its chassis and port numbers (chassis = index, port = slot<<3|fn).
+func (b *builder) placePorts(sp *pciSpace, ports []*conf.Controller) error {
+	if len(ports) > 0 && !b.q35 {
+		return unsupported("PCI controller model '%s' is not supported on machine %s", ports[0].Model, b.machine)
+	}
+	slot, fn := uint(0), uint(8)
+	for _, c := range ports {
+		if c.Model != "pcie-root-port" {
+			return unsupportedValue("devices/controller", "model", c.Model)
+		}
+		if c.Address.Type == "" {
+			if fn == 8 {
+				s, ok := sp.nextSlot()
+				if !ok {
+					return unsupported("no free slot on pcie.0 for another pcie-root-port")
+				}
+				slot, fn = s, 0
+			}
+			sp.take(slot, fn)
+			c.Address = conf.Address{Type: "pci", Slot: slot, Function: fn}
+			fn++
+		}
+		e := conf.DeviceElement(c)
+		if e.Child("model") == nil {
+			conf.SetDeviceValue(c, "model/@name", "pcie-root-port")
+		}
+		if attr(child(e, "target"), "chassis") == "" {
+			conf.SetDeviceValue(c, "target/@chassis", fmt.Sprint(c.Index))
+		}
+		if attr(child(e, "target"), "port") == "" {
+			conf.SetDeviceValue(c, "target/@port", fmt.Sprintf("0x%x", c.Address.Slot<<3|c.Address.Function))
+		}
+	}
+	// Function 0 of a slot whose other functions are in use must say so.
+	for _, c := range ports {
+		a := &c.Address
+		if a.Bus == 0 && a.Function == 0 && a.Multifunc == "" {
+			for f := uint(1); f < 8; f++ {
+				if sp.slots[[2]uint{a.Slot, f}] {
+					a.Multifunc = "on"
+					break
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// busName is the QEMU bus id of PCI bus n.
+func (b *builder) busName(n uint) string {
+	for _, c := range b.def.Devices.Controllers {
+		if c.Type == "pci" && c.Index == int(n) {
+			return c.Alias
+		}
+	}
+	return fmt.Sprintf("pci.%d", n)
+}
+
+// pciProps appends libvirt's bus/addr properties of address a.
+func (b *builder) pciProps(o obj, a conf.Address) obj {
+	if a.Type != "pci" {
+		return o
+	}
+	o = o.set("bus", b.busName(a.Bus))
+	if a.Multifunc == "on" {
+		o = o.set("multifunction", true)
+	}
+	addr := fmt.Sprintf("0x%x", a.Slot)
+	if a.Function != 0 {
+		addr += fmt.Sprintf(".0x%x", a.Function)
+	}
+	return o.set("addr", addr)
+}

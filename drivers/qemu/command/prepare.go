@@ -1,0 +1,318 @@
+package command
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"govirt/conf"
+)
+
+// prepareDefaults adds what libvirt's post-parse and start-up code add to
+// a definition that leaves it out: the implicit controllers of the
+// machine, the default USB controller, balloon and video, the serial a
+// serial console stands for, MAC addresses and NIC models.
+func (b *builder) prepareDefaults() error {
+	ds := &b.def.Devices
+	// Added in the order of qemuDomainDefAddDefaultDevices: USB, the
+	// chipset's disk controller, the PCI root.
+	if !slices.ContainsFunc(ds.Controllers, func(c *conf.Controller) bool { return c.Type == "usb" }) {
+		b.addController(&conf.Controller{Type: "usb", Index: 0})
+	}
+	for _, c := range ds.Controllers {
+		if c.Type == "usb" && c.Model == "" {
+			c.Model = "piix3-uhci"
+			if b.q35 {
+				c.Model = "qemu-xhci"
+			}
+		}
+	}
+	// The chipset's own disk controller, always present in QEMU.
+	if b.q35 {
+		if b.controller("sata", 0) == nil {
+			b.addController(&conf.Controller{Type: "sata", Index: 0})
+		}
+	} else if b.controller("ide", 0) == nil {
+		b.addController(&conf.Controller{Type: "ide", Index: 0})
+	}
+	root := "pci-root"
+	if b.q35 {
+		root = "pcie-root"
+	}
+	if c := b.controller("pci", 0); c != nil {
+		if c.Model != root {
+			return unsupported("a %s machine needs controller pci index 0 model '%s'", b.machine, root)
+		}
+	} else {
+		b.addController(&conf.Controller{Type: "pci", Index: 0, Model: root})
+	}
+	for _, list := range [][]*conf.Chardev{ds.Channels} {
+		for _, c := range list {
+			if c.TargetType == "virtio" && b.controller("virtio-serial", 0) == nil {
+				b.addController(&conf.Controller{Type: "virtio-serial", Index: 0})
+			}
+		}
+	}
+	for _, c := range ds.Consoles {
+		if c.TargetType == "" {
+			c.TargetType = "serial"
+		}
+		if c.TargetType != "serial" {
+			return unsupportedValue("devices/console/target", "type", c.TargetType)
+		}
+		// A serial console is the guest's serial port of the same
+		// number; libvirt adds the <serial> when only the console is
+		// written.
+		if !slices.ContainsFunc(ds.Serials, func(s *conf.Chardev) bool { return s.TargetPort == c.TargetPort }) {
+			s := &conf.Chardev{Type: c.Type, SourcePath: c.SourcePath, SourceMode: c.SourceMode,
+				TargetType: "isa-serial", TargetPort: c.TargetPort}
+			ds.Serials = append(ds.Serials, s)
+		}
+	}
+	for _, s := range ds.Serials {
+		if s.TargetType == "" {
+			s.TargetType = "isa-serial"
+		}
+	}
+	if ds.MemBalloon == nil {
+		ds.MemBalloon = &conf.MemBalloon{Model: "virtio"}
+	}
+	if len(ds.Graphics) > 0 && len(ds.Videos) == 0 {
+		model := "vga"
+		if !b.knowsTypes() || b.caps.HasType("cirrus-vga") {
+			model = "cirrus"
+		}
+		ds.Videos = append(ds.Videos, &conf.Video{Model: model})
+	}
+	for _, v := range ds.Videos {
+		if v.Model == "" {
+			v.Model = "cirrus"
+		}
+	}
+	hasInput := func(typ string) bool {
+		return slices.ContainsFunc(ds.Inputs, func(i *conf.Input) bool { return i.Type == typ && i.Bus == "ps2" })
+	}
+	// The PS/2 mouse and keyboard of a PC always exist; libvirt lists them.
+	if !hasInput("mouse") {
+		ds.Inputs = append(ds.Inputs, &conf.Input{Type: "mouse", Bus: "ps2"})
+	}
+	if !hasInput("keyboard") {
+		ds.Inputs = append(ds.Inputs, &conf.Input{Type: "keyboard", Bus: "ps2"})
+	}
+	for _, n := range ds.Interfaces {
+		if n.MAC == "" {
+			n.MAC = conf.GenerateMAC()
+		}
+		if n.Model == "" {
+			n.Model = "rtl8139"
+		}
+	}
+	return nil
+}
+
+// controller returns the controller of type typ and index idx, or nil.
+func (b *builder) controller(typ string, idx int) *conf.Controller {
+	for _, c := range b.def.Devices.Controllers {
+		if c.Type == typ && c.Index == idx {
+			return c
+		}
+	}
+	return nil
+}
+
+// addController inserts c where libvirt's virDomainControllerInsert
+// does: among the controllers of its type by index, or at the end when it
+// is the first of its type.
+func (b *builder) addController(c *conf.Controller) {
+	list := b.def.Devices.Controllers
+	at := -1
+	for i := len(list) - 1; i >= 0; i-- {
+		if list[i].Type != c.Type {
+			continue
+		}
+		if list[i].Index > c.Index {
+			at = i
+		} else if at == -1 {
+			at = i + 1
+			break
+		}
+	}
+	if at == -1 {
+		at = len(list)
+	}
+	b.def.Devices.Controllers = slices.Insert(slices.Clip(list), at, c)
+}
+
+// diskIndex is the position a target name stands for: vda=0, sdb=1,
+// hdaa=26, as virDiskNameToIndex computes it.
+func diskIndex(dev string) (int, bool) {
+	var rest string
+	for _, p := range []string{"vd", "sd", "hd", "fd", "xvd", "ubd"} {
+		if strings.HasPrefix(dev, p) {
+			rest = dev[len(p):]
+			break
+		}
+	}
+	if rest == "" {
+		return 0, false
+	}
+	idx := 0
+	for i, r := range rest {
+		if r < 'a' || r > 'z' {
+			return 0, false
+		}
+		if i > 0 {
+			idx = (idx + 1) * 26
+		}
+		idx += int(r - 'a')
+	}
+	return idx, true
+}
+
+// assignDriveAddresses gives disks on drive buses the address libvirt
+// derives from their target name.
+func (b *builder) assignDriveAddresses() error {
+	for _, d := range b.def.Devices.Disks {
+		switch d.TargetBus {
+		case "virtio":
+			if t := d.Address.Type; t != "" && t != "pci" {
+				return unsupported("virtio disk cannot have an address of type '%s'", t)
+			}
+			continue
+		case "ide", "sata", "scsi":
+		default:
+			return unsupportedValue("devices/disk/target", "bus", d.TargetBus)
+		}
+		if d.Address.Type != "" {
+			if d.Address.Type != "drive" {
+				return unsupported("disk %s cannot have an address of type '%s'", d.TargetDev, d.Address.Type)
+			}
+		} else {
+			idx, ok := diskIndex(d.TargetDev)
+			if !ok {
+				return unsupported("invalid disk target '%s'", d.TargetDev)
+			}
+			a := conf.Address{Type: "drive"}
+			switch d.TargetBus {
+			case "ide":
+				a.Controller, a.Bus, a.Unit = uint(idx/4), uint(idx%4/2), uint(idx%2)
+			case "sata":
+				a.Controller, a.Unit = uint(idx/6), uint(idx%6)
+			case "scsi":
+				a.Controller, a.Unit = uint(idx/7), uint(idx%7)
+			}
+			d.Address = a
+		}
+		a := d.Address
+		typ := d.TargetBus
+		if b.controller(typ, int(a.Controller)) == nil {
+			b.addController(&conf.Controller{Type: typ, Index: int(a.Controller)})
+		}
+		switch typ {
+		case "ide":
+			if b.q35 {
+				return unsupported("IDE controllers are unsupported for this QEMU binary or machine type")
+			}
+			if a.Controller != 0 || a.Bus > 1 || a.Unit > 1 || a.Target != 0 {
+				return unsupported("invalid IDE address for disk %s", d.TargetDev)
+			}
+		case "sata":
+			if a.Bus != 0 || a.Target != 0 || a.Unit > 5 {
+				return unsupported("invalid SATA address for disk %s", d.TargetDev)
+			}
+		case "scsi":
+			if a.Bus != 0 {
+				return unsupported("invalid SCSI address for disk %s", d.TargetDev)
+			}
+		}
+	}
+	return nil
+}
+
+// alias returns cur when it is a user alias (ua-), which libvirt keeps,
+// and generated otherwise.
+func alias(cur, generated string) string {
+	if strings.HasPrefix(cur, "ua-") {
+		return cur
+	}
+	return generated
+}
+
+// assignAliases names every device as libvirt does (qemuAssignDeviceAliases).
+func (b *builder) assignAliases() error {
+	ds := &b.def.Devices
+	for _, d := range ds.Disks {
+		a := d.Address
+		var g string
+		switch d.TargetBus {
+		case "virtio":
+			idx, ok := diskIndex(d.TargetDev)
+			if !ok {
+				return unsupported("invalid disk target '%s'", d.TargetDev)
+			}
+			g = fmt.Sprintf("virtio-disk%d", idx)
+		case "ide":
+			g = fmt.Sprintf("ide%d-%d-%d", a.Controller, a.Bus, a.Unit)
+		case "sata":
+			g = fmt.Sprintf("sata%d-%d-%d", a.Controller, a.Bus, a.Unit)
+		case "scsi":
+			g = fmt.Sprintf("scsi%d-%d-%d-%d", a.Controller, a.Bus, a.Target, a.Unit)
+		}
+		d.Alias = alias(d.Alias, g)
+	}
+	for _, c := range ds.Controllers {
+		var g string
+		switch {
+		case c.Type == "pci" && c.Model == "pcie-root":
+			g = "pcie.0"
+		case c.Type == "pci":
+			g = fmt.Sprintf("pci.%d", c.Index)
+		case c.Type == "ide" && c.Index == 0, c.Type == "sata" && c.Index == 0 && b.q35:
+			// The chipset's controller; QEMU calls its buses ide.N.
+			g = "ide"
+		case c.Type == "usb" && c.Index == 0:
+			g = "usb"
+		default:
+			g = fmt.Sprintf("%s%d", c.Type, c.Index)
+		}
+		c.Alias = alias(c.Alias, g)
+	}
+	for i, n := range ds.Interfaces {
+		n.Alias = alias(n.Alias, fmt.Sprintf("net%d", i))
+	}
+	for i, s := range ds.Serials {
+		s.Alias = alias(s.Alias, fmt.Sprintf("serial%d", i))
+	}
+	for i, c := range ds.Consoles {
+		// A serial console is its serial device.
+		c.Alias = fmt.Sprintf("console%d", i)
+		for _, s := range ds.Serials {
+			if s.TargetPort == c.TargetPort {
+				c.Alias = s.Alias
+			}
+		}
+	}
+	for i, c := range ds.Channels {
+		c.Alias = alias(c.Alias, fmt.Sprintf("channel%d", i))
+	}
+	setAlias := func(dev any, g string) {
+		name := attr(child(conf.DeviceElement(dev), "alias"), "name")
+		conf.SetDeviceValue(dev, "alias/@name", alias(name, g))
+	}
+	for i, in := range ds.Inputs {
+		setAlias(in, fmt.Sprintf("input%d", i))
+	}
+	for i, v := range ds.Videos {
+		setAlias(v, fmt.Sprintf("video%d", i))
+	}
+	for i, w := range ds.Watchdogs {
+		setAlias(w, fmt.Sprintf("watchdog%d", i))
+	}
+	if m := ds.MemBalloon; m != nil && m.Model != "none" {
+		m.Alias = alias(m.Alias, "balloon0")
+	}
+	for i, r := range ds.RNGs {
+		setAlias(r, fmt.Sprintf("rng%d", i))
+	}
+	return nil
+}

@@ -1,0 +1,245 @@
+package command
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+	"unsafe"
+
+	"govirt/conf"
+)
+
+const qemuBinary = "/usr/bin/qemu-system-x86_64"
+
+// kvmUsable reports whether /dev/kvm can create a VM here.
+func kvmUsable() bool {
+	f, err := os.OpenFile("/dev/kvm", os.O_RDWR, 0)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	const kvmCreateVM = 0xAE01
+	fd, _, errno := syscall.Syscall(syscall.SYS_IOCTL, f.Fd(), kvmCreateVM, 0)
+	if errno != 0 {
+		return false
+	}
+	syscall.Close(int(fd))
+	return true
+}
+
+// tapUsable reports whether QEMU could create a tap device here.
+func tapUsable() bool {
+	f, err := os.OpenFile("/dev/net/tun", os.O_RDWR, 0)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	var req [40]byte
+	copy(req[:], "gvprobe%d")
+	binary.LittleEndian.PutUint16(req[16:], 0x0002|0x1000) // IFF_TAP|IFF_NO_PI
+	const tunSetIff = 0x400454ca
+	_, _, errno := syscall.Syscall(syscall.SYS_IOCTL, f.Fd(), tunSetIff, uintptr(unsafe.Pointer(&req[0])))
+	return errno == 0
+}
+
+// TestQEMUAcceptsGoldens starts QEMU with the command line of every
+// golden definition (paths moved into a temporary directory) and checks
+// over QMP that it comes up paused, as -S asks.
+func TestQEMUAcceptsGoldens(t *testing.T) {
+	if _, err := os.Stat(qemuBinary); err != nil {
+		t.Skip("no " + qemuBinary)
+	}
+	if _, err := exec.LookPath("qemu-img"); err != nil {
+		t.Skip("no qemu-img")
+	}
+	kvm := kvmUsable()
+	for _, f := range testFiles(t) {
+		name := strings.TrimSuffix(filepath.Base(f), ".xml")
+		if strings.HasPrefix(name, "unsupported-") {
+			continue
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			// Unix socket paths are limited to 108 bytes.
+			dir, err := os.MkdirTemp("", "gvq")
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { os.RemoveAll(dir) })
+			def := loadDomain(t, f, dir)
+			if !kvm {
+				def.Type = "qemu"
+			}
+			for _, n := range def.Devices.Interfaces {
+				if n.Type == "ethernet" || n.Type == "bridge" {
+					if !tapUsable() {
+						t.Skip("cannot create tap devices here")
+					}
+					// Tap names are host-wide: keep parallel runs apart.
+					n.TargetDev = fmt.Sprintf("gvt%d", os.Getpid()%100000)
+				}
+			}
+			makeImages(t, def)
+			makeKernel(t, def)
+			p := Paths{MonitorSocket: filepath.Join(dir, "mon.sock"), DomainDir: dir}
+			cl, err := Build(def, qemu72(), p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			runPaused(t, cl, p.MonitorSocket)
+		})
+	}
+}
+
+// makeImages creates every image of every disk chain, bottom up, each
+// qcow2 layer recording the layer below as its backing file.
+func makeImages(t *testing.T, def *conf.Domain) {
+	for _, d := range def.Devices.Disks {
+		ls := layers(d)
+		for i := len(ls) - 1; i >= 0; i-- {
+			s := ls[i]
+			args := []string{"create", "-q", "-f", format(s)}
+			if i+1 < len(ls) {
+				args = append(args, "-b", ls[i+1].Path, "-F", format(ls[i+1]))
+			}
+			args = append(args, s.Path, "16M")
+			if out, err := exec.Command("qemu-img", args...).CombinedOutput(); err != nil {
+				t.Fatalf("qemu-img %v: %v\n%s", args, err, out)
+			}
+		}
+	}
+}
+
+// makeKernel writes a stand-in for <kernel> and <initrd>: QEMU loads
+// them before the guest runs, so the kernel needs a valid Linux boot
+// protocol header, but the guest never executes it (-S).
+func makeKernel(t *testing.T, def *conf.Domain) {
+	if def.OS.Kernel == "" {
+		return
+	}
+	k := make([]byte, 64<<10)
+	k[0x1f1] = 4                                         // setup_sects
+	copy(k[0x202:], "HdrS")                              // header magic
+	binary.LittleEndian.PutUint16(k[0x206:], 0x0206)     // boot protocol 2.06
+	k[0x211] = 0x01                                      // LOADED_HIGH
+	binary.LittleEndian.PutUint32(k[0x22c:], 0x37ffffff) // initrd_addr_max
+	binary.LittleEndian.PutUint32(k[0x238:], 2048)       // cmdline_size
+	if err := os.WriteFile(def.OS.Kernel, k, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if def.OS.Initrd != "" {
+		if err := os.WriteFile(def.OS.Initrd, make([]byte, 4096), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// runPaused starts QEMU, talks QMP to it (greeting, qmp_capabilities,
+// query-status) and quits it; QEMU's stderr is reported if it fails.
+func runPaused(t *testing.T, cl *Cmdline, mon string) {
+	var stderr syncBuf
+	cmd := exec.Command(cl.Argv[0], cl.Argv[1:]...)
+	cmd.Env = cl.Env
+	cmd.Stderr = &stderr
+	cmd.Stdout = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer func() {
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-exited
+		}
+	}()
+	var conn net.Conn
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		c, err := net.Dial("unix", mon)
+		if err == nil {
+			conn = c
+			break
+		}
+		select {
+		case err := <-exited:
+			exited <- err
+			t.Fatalf("QEMU exited early (%v):\n%s\nargv: %q", err, stderr.String(), cl.Argv)
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("no QMP socket after 30s:\n%s", stderr.String())
+		}
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(30 * time.Second))
+	r := bufio.NewReader(conn)
+	read := func() map[string]any {
+		for {
+			line, err := r.ReadBytes('\n')
+			if err != nil {
+				t.Fatalf("QMP: %v\n%s", err, stderr.String())
+			}
+			var m map[string]any
+			if err := json.Unmarshal(line, &m); err != nil {
+				t.Fatalf("QMP: %v: %s", err, line)
+			}
+			if _, ev := m["event"]; !ev {
+				return m
+			}
+		}
+	}
+	call := func(cmd string) map[string]any {
+		fmt.Fprintf(conn, `{"execute":%q}`+"\n", cmd)
+		m := read()
+		if e, ok := m["error"]; ok {
+			t.Fatalf("QMP %s: %v", cmd, e)
+		}
+		return m
+	}
+	if _, ok := read()["QMP"]; !ok {
+		t.Fatal("no QMP greeting")
+	}
+	call("qmp_capabilities")
+	st, _ := call("query-status")["return"].(map[string]any)
+	if s := st["status"]; s != "prelaunch" && s != "paused" {
+		t.Errorf("status %v, want prelaunch or paused", s)
+	}
+	call("quit")
+	if out := stderr.String(); out != "" {
+		t.Logf("QEMU said:\n%s", out)
+	}
+}
+
+// syncBuf collects QEMU's output, written by exec's copying goroutine
+// while the test reads it.
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
