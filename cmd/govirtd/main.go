@@ -3,6 +3,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"syscall"
 
 	"govirt/driver"
+	"govirt/drivers/qemu"
 	testdrv "govirt/drivers/test"
 	"govirt/remote"
 	"govirt/rpc"
@@ -63,7 +65,13 @@ func run(cfg config, log *slog.Logger) error {
 			return err
 		}
 	}
-	drivers := []driver.Driver{testdrv.New()}
+	qemuDrv := qemu.New(qemu.Config{StateDir: cfg.StateDir, RunDir: cfg.RunDir, Log: log})
+	// Guests left running are reconnected before the sockets open, so no
+	// client sees a half-known set of guests; autostart runs after.
+	if err := qemuDrv.Start(context.Background()); err != nil {
+		return fmt.Errorf("qemu driver: %w", err)
+	}
+	drivers := []driver.Driver{testdrv.New(), qemuDrv}
 	srv := remote.NewServer(log, drivers...)
 
 	lns, err := openListeners(cfg)
@@ -87,6 +95,8 @@ func run(cfg config, log *slog.Logger) error {
 		log.Info("listening", "addr", l.ln.Addr().String(), "read_only", l.readOnly)
 		go func(l listener) { errc <- rs.Serve(l.ln) }(l)
 	}
+
+	go qemuDrv.Autostart(context.Background())
 
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)

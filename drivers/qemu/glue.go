@@ -1,0 +1,68 @@
+package qemu
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"govirt/conf"
+	"govirt/drivers/qemu/caps"
+	"govirt/drivers/qemu/command"
+	"govirt/qmp"
+	"govirt/virerr"
+)
+
+// monitor is what the driver needs of a QMP connection.
+type monitor interface {
+	Execute(ctx context.Context, cmd string, args, ret any) error
+	Close() error
+}
+
+// capsSource probes each emulator once and caches the result on disk.
+type capsSource struct{ cache *caps.Cache }
+
+func newCapsSource(dir string) capsSource { return capsSource{cache: &caps.Cache{Dir: dir}} }
+
+func (c capsSource) get(ctx context.Context, binary string) (*caps.Caps, error) {
+	qc, err := c.cache.Get(ctx, binary)
+	if err != nil {
+		return nil, errQEMU(virerr.ErrInternalError, "cannot probe QEMU capabilities of %s: %v", binary, err)
+	}
+	return qc, nil
+}
+
+// buildCommand turns the live definition into QEMU's argv; it assigns
+// aliases, addresses and node names in live as it goes.
+func buildCommand(live *conf.Domain, qc *caps.Caps, dir, monPath string) ([]string, error) {
+	cl, err := command.Build(live, qc, command.Paths{MonitorSocket: monPath, DomainDir: dir, Name: live.Name})
+	if err != nil {
+		return nil, err
+	}
+	return cl.Argv, nil
+}
+
+// connectMonitor waits for QEMU's monitor socket and negotiates QMP. It
+// gives up when QEMU exits or monitorTimeout passes.
+func (d *Driver) connectMonitor(ctx context.Context, v *vm, path string, proc *process) (monitor, error) {
+	ctx, cancel := context.WithTimeout(ctx, monitorTimeout)
+	defer cancel()
+	opts := qmp.Options{
+		OnEvent: func(ev qmp.Event) { d.handleEvent(v, ev.Name, ev.Data) },
+		OnEOF:   func(error) { d.monitorEOF(v) },
+		Logger:  d.log,
+	}
+	for {
+		m, err := qmp.Dial(ctx, path, opts)
+		if err == nil {
+			return m, nil
+		}
+		select {
+		case <-proc.exited:
+			return nil, errors.New("QEMU exited during startup")
+		case <-ctx.Done():
+			return nil, fmt.Errorf("monitor %s: %w", path, err)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}

@@ -1,0 +1,320 @@
+package qemu
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"govirt/driver"
+	"govirt/virerr"
+)
+
+// Start flags (virDomainCreateFlags).
+const (
+	startPaused    = 1 << 0
+	startForceBoot = 1 << 3
+)
+
+// How long QEMU gets to exit on SIGTERM before SIGKILL, as libvirt.
+var killGrace = 10 * time.Second
+
+// monitorTimeout bounds waiting for a new QEMU's monitor socket.
+var monitorTimeout = 30 * time.Second
+
+func (d *Driver) domainDir(name string) string { return filepath.Join(d.dirs.domains, name) }
+func (d *Driver) logPath(name string) string   { return filepath.Join(d.dirs.logs, name+".log") }
+
+// start boots v, or resumes it from its managed save image when it has
+// one (unless forced to boot). The caller holds v's job.
+func (d *Driver) start(ctx context.Context, v *vm, flags uint32) error {
+	v.mu.Lock()
+	name, persistent := v.name, v.persistent
+	v.mu.Unlock()
+	if persistent && d.hasManagedSave(name) {
+		if flags&startForceBoot != 0 {
+			d.removeManagedSave(name)
+		} else {
+			return d.startFromManagedSave(ctx, v, flags)
+		}
+	}
+	if err := d.launch(ctx, v, false); err != nil {
+		return err
+	}
+	if flags&startPaused != 0 {
+		v.mu.Lock()
+		v.setState(driver.StatePaused, driver.PausedUser)
+		v.mu.Unlock()
+		d.emit(v, driver.EventStarted, driver.EventStartedBooted)
+		d.emit(v, driver.EventSuspended, driver.EventSuspendedPaused)
+		return d.saveStatus(v)
+	}
+	// libvirt's order: the RESUME of the first cont, then STARTED.
+	if err := d.startCPUs(ctx, v, driver.RunningBooted); err != nil {
+		d.abortLaunch(v)
+		return err
+	}
+	d.emit(v, driver.EventStarted, driver.EventStartedBooted)
+	return d.saveStatus(v)
+}
+
+func (d *Driver) startFromManagedSave(ctx context.Context, v *vm, flags uint32) error {
+	path := d.managedSavePath(v.name)
+	f, err := os.Open(path)
+	if err != nil {
+		return errQEMU(virerr.ErrSystemError, "cannot open managed save image: %v", err)
+	}
+	defer f.Close()
+	if _, err := readSaveHeader(f); err != nil {
+		return err
+	}
+	if err := d.restoreFrom(ctx, v, f, flags&startPaused != 0); err != nil {
+		return err
+	}
+	d.removeManagedSave(v.name)
+	return nil
+}
+
+// startIncoming launches QEMU waiting for a migration stream and feeds it
+// f; the guest is left paused.
+func (d *Driver) startIncoming(ctx context.Context, v *vm, f *os.File) error {
+	if err := d.launch(ctx, v, true); err != nil {
+		return err
+	}
+	v.mu.Lock()
+	mon := v.mon
+	v.pausedReason = driver.PausedUnknown
+	v.mu.Unlock()
+	fm, ok := mon.(fdMonitor)
+	if !ok {
+		d.abortLaunch(v)
+		return errQEMU(virerr.ErrOperationUnsupported, "monitor cannot pass descriptors")
+	}
+	if err := fm.ExecuteWithFiles(ctx, "getfd", map[string]any{"fdname": "govirt-restore"}, nil, f); err != nil {
+		d.abortLaunch(v)
+		return qmpFailed("passing the save file", err)
+	}
+	if err := mon.Execute(ctx, "migrate-incoming", map[string]any{"uri": "fd:govirt-restore"}, nil); err != nil {
+		d.abortLaunch(v)
+		return qmpFailed("restore", err)
+	}
+	if err := waitMigration(ctx, mon); err != nil {
+		d.abortLaunch(v)
+		return err
+	}
+	return nil
+}
+
+// launch builds the command line and starts a paused QEMU with its
+// monitor connected; the caller holds v's job. On failure nothing is left.
+func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
+	v.mu.Lock()
+	if v.active() {
+		v.mu.Unlock()
+		return errAlreadyRunning()
+	}
+	if v.brokenMsg != "" {
+		msg := v.brokenMsg
+		v.mu.Unlock()
+		return errQEMU(virerr.ErrOperationFailed, "%s", msg)
+	}
+	live := v.current().Clone()
+	name := v.name
+	v.mu.Unlock()
+
+	emulator := live.Devices.Emulator
+	if emulator == "" {
+		emulator = d.cfg.Emulator
+		live.Devices.Emulator = emulator
+	}
+	qcaps, err := d.caps.get(ctx, emulator)
+	if err != nil {
+		return err
+	}
+	dir := d.domainDir(name)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	monPath := filepath.Join(dir, "monitor.sock")
+	os.Remove(monPath)
+	argv, err := buildCommand(live, qcaps, dir, monPath)
+	if err != nil {
+		return err
+	}
+	if incoming {
+		argv = append(argv, "-incoming", "defer")
+	}
+	proc, err := spawn(argv, d.logPath(name))
+	if err != nil {
+		return errQEMU(virerr.ErrOperationFailed, "cannot start QEMU for '%s': %v", name, err)
+	}
+	id := d.doms.assignID(v, 0)
+	v.mu.Lock()
+	v.live, v.proc, v.caps, v.id = live, proc, qcaps, id
+	v.setState(driver.StatePaused, driver.PausedStartingUp)
+	v.fakeReboot, v.pausedShutdown, v.beingDestroyed = false, false, false
+	v.startedAt = time.Now()
+	v.mu.Unlock()
+
+	mon, err := d.connectMonitor(ctx, v, monPath, proc)
+	if err != nil {
+		d.abortLaunch(v)
+		return errQEMU(virerr.ErrOperationFailed, "QEMU for '%s' did not come up: %v%s", name, err, logTail(d.logPath(name)))
+	}
+	v.mu.Lock()
+	v.mon = mon
+	v.mu.Unlock()
+	if err := d.saveStatus(v); err != nil {
+		d.abortLaunch(v)
+		return err
+	}
+	return nil
+}
+
+// abortLaunch kills a QEMU that failed to start properly.
+func (d *Driver) abortLaunch(v *vm) {
+	v.mu.Lock()
+	v.beingDestroyed = true
+	proc := v.proc
+	v.mu.Unlock()
+	if proc != nil {
+		proc.kill(killGrace)
+	}
+	d.cleanupStopped(v, driver.ShutoffFailed)
+}
+
+// logTail returns the end of QEMU's log for error messages, where QEMU
+// says why it refused to start.
+func logTail(path string) string {
+	data, err := os.ReadFile(path)
+	if err != nil || len(data) == 0 {
+		return ""
+	}
+	if len(data) > 1024 {
+		data = data[len(data)-1024:]
+	}
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	return ": " + lines[len(lines)-1]
+}
+
+// startCPUs resumes vCPUs; the RESUME event moves the state to running
+// with reason.
+func (d *Driver) startCPUs(ctx context.Context, v *vm, reason int32) error {
+	v.mu.Lock()
+	mon := v.mon
+	v.runningReason = reason
+	v.mu.Unlock()
+	if mon == nil {
+		return errNotRunning()
+	}
+	if err := mon.Execute(ctx, "cont", nil, nil); err != nil {
+		return errQEMU(virerr.ErrOperationFailed, "resume operation failed: %v", err)
+	}
+	// The reply can overtake the RESUME event; do here what its handler
+	// would, so callers see the new state at once. The event then finds
+	// the guest running and stays quiet. A guest that stayed "running"
+	// through a fake reboot takes the new reason, as in libvirt.
+	v.mu.Lock()
+	if v.state == driver.StateRunning {
+		v.reason = reason
+		v.runningReason = driver.RunningUnknown
+		v.mu.Unlock()
+		return nil
+	}
+	v.mu.Unlock()
+	d.handleResume(v)
+	return nil
+}
+
+// destroy kills QEMU; the caller holds v's job.
+func (d *Driver) destroy(v *vm, reason int32, detail int32) error {
+	v.mu.Lock()
+	if !v.active() {
+		v.mu.Unlock()
+		return errNotRunning()
+	}
+	if v.brokenMsg != "" {
+		msg := v.brokenMsg
+		v.mu.Unlock()
+		return errQEMU(virerr.ErrOperationFailed, "%s", msg)
+	}
+	v.beingDestroyed = true
+	proc := v.proc
+	v.mu.Unlock()
+	proc.kill(killGrace)
+	d.cleanupStopped(v, reason)
+	d.emit(v, driver.EventStopped, detail)
+	d.dropIfTransient(v)
+	return nil
+}
+
+// cleanupStopped releases what a running guest held and records the
+// shut-off state. It is idempotent.
+func (d *Driver) cleanupStopped(v *vm, reason int32) {
+	v.mu.Lock()
+	mon, id, name := v.mon, v.id, v.name
+	v.mon, v.proc, v.live, v.caps = nil, nil, nil, nil
+	if id >= 0 {
+		v.id = -1
+	}
+	v.setState(driver.StateShutoff, reason)
+	v.fakeReboot, v.pausedShutdown, v.beingDestroyed = false, false, false
+	v.mu.Unlock()
+	if mon != nil {
+		mon.Close()
+	}
+	if id >= 0 {
+		d.doms.releaseID(id)
+	}
+	d.removeStatus(name)
+	os.RemoveAll(d.domainDir(name))
+}
+
+// dropIfTransient forgets a transient guest once it stopped.
+func (d *Driver) dropIfTransient(v *vm) {
+	v.mu.Lock()
+	gone := !v.persistent && !v.active()
+	v.mu.Unlock()
+	if gone {
+		d.doms.remove(v)
+	}
+}
+
+// emit publishes a lifecycle event for v.
+func (d *Driver) emit(v *vm, event, detail int32) {
+	v.mu.Lock()
+	h := v.handle()
+	v.mu.Unlock()
+	d.bus.Publish(driver.DomainEvent{ID: driver.EventIDLifecycle, Dom: h, Event: event, Detail: detail})
+}
+
+// resumedDetail maps a running reason to the RESUMED event detail.
+func resumedDetail(reason int32) int32 {
+	switch reason {
+	case driver.RunningMigrated:
+		return driver.EventResumedMigrated
+	case driver.RunningFromSnapshot:
+		return driver.EventResumedFromSnapshot
+	case driver.RunningPostcopy:
+		return driver.EventResumedPostcopy
+	}
+	return driver.EventResumedUnpaused
+}
+
+// suspendedDetail maps a paused reason to the SUSPENDED event detail.
+func suspendedDetail(reason int32) int32 {
+	switch reason {
+	case driver.PausedMigration:
+		return driver.EventSuspendedMigrated
+	case driver.PausedIOError:
+		return driver.EventSuspendedIOError
+	case driver.PausedWatchdog:
+		return driver.EventSuspendedWatchdog
+	case driver.PausedFromSnapshot:
+		return driver.EventSuspendedFromSnapshot
+	case driver.PausedPostcopy:
+		return driver.EventSuspendedPostcopy
+	}
+	return driver.EventSuspendedPaused
+}

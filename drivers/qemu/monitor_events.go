@@ -1,0 +1,308 @@
+package qemu
+
+import (
+	"context"
+	"encoding/json"
+
+	"govirt/driver"
+)
+
+// handleEvent applies one QMP event to v. It runs on the monitor's event
+// goroutine, one event at a time in QEMU's order; it only touches cached
+// state and publishes, and hands anything needing the job to v's worker.
+func (d *Driver) handleEvent(v *vm, name string, data json.RawMessage) {
+	switch name {
+	case "STOP":
+		d.handleStop(v)
+	case "RESUME":
+		d.handleResume(v)
+	case "SHUTDOWN":
+		var ev struct {
+			Guest  *bool  `json:"guest"`
+			Reason string `json:"reason"`
+		}
+		_ = json.Unmarshal(data, &ev)
+		d.handleShutdown(v, ev.Guest)
+	case "RESET":
+		d.handleReset(v)
+	case "POWERDOWN":
+		// Only a request to the guest; state follows SHUTDOWN.
+	case "GUEST_PANICKED":
+		v.work.submit(func() { d.guestPanicked(v) })
+	case "WATCHDOG":
+		var ev struct {
+			Action string `json:"action"`
+		}
+		_ = json.Unmarshal(data, &ev)
+		d.publishDomain(v, driver.EventIDWatchdog, driver.Watchdog{Action: watchdogAction(ev.Action)})
+		if ev.Action == "pause" {
+			v.mu.Lock()
+			v.pausedReason = driver.PausedWatchdog
+			v.mu.Unlock()
+		}
+	case "BLOCK_IO_ERROR":
+		var ev struct {
+			Device   string `json:"device"`
+			NodeName string `json:"node-name"`
+			Action   string `json:"action"`
+			Reason   string `json:"reason"`
+		}
+		_ = json.Unmarshal(data, &ev)
+		action := ioErrorAction(ev.Action)
+		if ev.Action == "stop" {
+			v.mu.Lock()
+			v.pausedReason = driver.PausedIOError
+			v.mu.Unlock()
+		}
+		p := driver.IOError{DevAlias: ev.Device, Action: action, Reason: ev.Reason}
+		d.publishDomain(v, driver.EventIDIOError, p)
+		d.publishDomain(v, driver.EventIDIOErrorReason, p)
+	case "RTC_CHANGE":
+		var ev struct {
+			Offset int64 `json:"offset"`
+		}
+		_ = json.Unmarshal(data, &ev)
+		d.publishDomain(v, driver.EventIDRTCChange, driver.RTCChange{Offset: ev.Offset})
+	}
+}
+
+func (d *Driver) publishDomain(v *vm, id driver.EventID, payload any) {
+	v.mu.Lock()
+	h := v.handle()
+	v.mu.Unlock()
+	d.bus.Publish(driver.DomainEvent{ID: id, Dom: h, Payload: payload})
+}
+
+// handleStop: a running guest becomes paused with the reason we expected
+// (user, I/O error, watchdog...), except while a fake reboot is in flight.
+func (d *Driver) handleStop(v *vm) {
+	v.mu.Lock()
+	reason := v.pausedReason
+	v.pausedReason = driver.PausedUnknown
+	if v.state != driver.StateRunning || v.pausedShutdown {
+		v.mu.Unlock()
+		return
+	}
+	v.setState(driver.StatePaused, reason)
+	v.mu.Unlock()
+	d.emit(v, driver.EventSuspended, suspendedDetail(reason))
+	d.saveStatusLogged(v)
+}
+
+// handleResume: RESUME always makes the guest running — after a user
+// resume, a fake reboot or a crash-restart alike — with the reason set by
+// whoever sent cont (booted when nobody did).
+func (d *Driver) handleResume(v *vm) {
+	v.mu.Lock()
+	reason := v.runningReason
+	v.runningReason = driver.RunningUnknown
+	if reason == driver.RunningUnknown {
+		reason = driver.RunningUnpaused
+	}
+	if v.state == driver.StateRunning || !v.active() {
+		v.mu.Unlock()
+		return
+	}
+	v.setState(driver.StateRunning, reason)
+	v.mu.Unlock()
+	d.emit(v, driver.EventResumed, resumedDetail(reason))
+	d.saveStatusLogged(v)
+}
+
+// handleShutdown: the guest powered off. Unless this is a fake reboot
+// (or on_poweroff=restart), it is now shutting down and QEMU is stopped;
+// otherwise the reset-and-continue runs on the worker.
+func (d *Driver) handleShutdown(v *vm, guest *bool) {
+	v.mu.Lock()
+	if v.state == driver.StateShutdown || !v.active() {
+		v.mu.Unlock()
+		return
+	}
+	def := v.live
+	reboot := v.fakeReboot || (def != nil && def.OnPoweroff == "restart")
+	proc := v.proc
+	if reboot {
+		v.pausedShutdown = true
+		v.mu.Unlock()
+		v.work.submit(func() { d.fakeReboot(v) })
+		return
+	}
+	v.setState(driver.StateShutdown, driver.ShutdownUnknown)
+	v.mu.Unlock()
+	detail := driver.EventShutdownFinished
+	if guest != nil {
+		if *guest {
+			detail = driver.EventShutdownGuest
+		} else {
+			detail = driver.EventShutdownHost
+		}
+	}
+	d.emit(v, driver.EventShutdown, detail)
+	d.saveStatusLogged(v)
+	// QEMU stays alive (-no-shutdown); stop it. The monitor EOF that
+	// follows completes the shutdown.
+	if proc != nil {
+		go proc.kill(killGrace)
+	}
+}
+
+// handleReset: a guest reset (reboot from inside) ends any fake reboot.
+func (d *Driver) handleReset(v *vm) {
+	v.mu.Lock()
+	if v.state == driver.StatePaused && v.reason == driver.PausedStartingUp {
+		v.mu.Unlock()
+		return
+	}
+	v.fakeReboot = false
+	h := v.handle()
+	v.mu.Unlock()
+	d.bus.Publish(driver.DomainEvent{ID: driver.EventIDReboot, Dom: h})
+	d.saveStatusLogged(v)
+}
+
+// fakeReboot resets the virtual hardware and restarts the vCPUs of a guest
+// that shut down while a reboot was asked for (or that crashed with
+// on_crash=restart).
+func (d *Driver) fakeReboot(v *vm) {
+	if err := v.job.acquire("fake reboot"); err != nil {
+		d.log.Error("fake reboot", "domain", v.name, "err", err)
+		return
+	}
+	defer v.job.release()
+	v.mu.Lock()
+	mon, proc := v.mon, v.proc
+	reason := driver.RunningBooted
+	if v.state == driver.StateCrashed {
+		reason = driver.RunningCrashed
+	}
+	v.mu.Unlock()
+	ok := mon != nil
+	ctx := context.Background()
+	if ok {
+		ok = mon.Execute(ctx, "system_reset", nil, nil) == nil
+	}
+	if ok {
+		ok = d.startCPUs(ctx, v, reason) == nil
+	}
+	v.mu.Lock()
+	v.pausedShutdown, v.fakeReboot = false, false
+	v.mu.Unlock()
+	if !ok && proc != nil {
+		proc.kill(0)
+		return
+	}
+	d.saveStatusLogged(v)
+}
+
+// guestPanicked applies on_crash after GUEST_PANICKED.
+func (d *Driver) guestPanicked(v *vm) {
+	if err := v.job.acquire("crash handling"); err != nil {
+		d.log.Error("crash handling", "domain", v.name, "err", err)
+		return
+	}
+	v.mu.Lock()
+	if !v.active() {
+		v.mu.Unlock()
+		v.job.release()
+		return
+	}
+	v.setState(driver.StateCrashed, driver.CrashedPanicked)
+	action := ""
+	if v.live != nil {
+		action = v.live.OnCrash
+	}
+	v.mu.Unlock()
+	d.emit(v, driver.EventCrashed, driver.EventCrashedPanicked)
+	d.saveStatusLogged(v)
+	switch action {
+	case "restart", "coredump-restart", "rename-restart":
+		v.mu.Lock()
+		v.fakeReboot = true
+		v.pausedShutdown = true
+		v.mu.Unlock()
+		v.job.release()
+		d.fakeReboot(v)
+		return
+	case "preserve":
+		v.job.release()
+		return
+	default: // destroy, coredump-destroy
+		v.mu.Lock()
+		v.beingDestroyed = true
+		proc := v.proc
+		v.mu.Unlock()
+		if proc != nil {
+			proc.kill(killGrace)
+		}
+		d.cleanupStopped(v, driver.ShutoffCrashed)
+		d.emit(v, driver.EventStopped, driver.EventStoppedCrashed)
+		v.job.release()
+		d.dropIfTransient(v)
+	}
+}
+
+// monitorEOF: QEMU went away. If we were not destroying it, it either
+// finished a shutdown or crashed.
+func (d *Driver) monitorEOF(v *vm) {
+	v.mu.Lock()
+	if v.beingDestroyed || !v.active() {
+		v.mu.Unlock()
+		return
+	}
+	v.mu.Unlock()
+	v.work.submit(func() {
+		if err := v.job.acquire("stop after monitor EOF"); err != nil {
+			d.log.Error("monitor EOF", "domain", v.name, "err", err)
+			return
+		}
+		defer v.job.release()
+		v.mu.Lock()
+		if v.beingDestroyed || !v.active() {
+			v.mu.Unlock()
+			return
+		}
+		shutdown := v.state == driver.StateShutdown
+		proc := v.proc
+		v.mu.Unlock()
+		if proc != nil {
+			proc.kill(killGrace) // reap whatever is left
+		}
+		reason, detail := driver.ShutoffCrashed, driver.EventStoppedFailed
+		if shutdown {
+			reason, detail = driver.ShutoffShutdown, driver.EventStoppedShutdown
+		}
+		d.cleanupStopped(v, reason)
+		d.emit(v, driver.EventStopped, detail)
+		d.dropIfTransient(v)
+	})
+}
+
+func watchdogAction(a string) int32 {
+	switch a {
+	case "none":
+		return 0
+	case "pause":
+		return 1
+	case "reset":
+		return 2
+	case "poweroff":
+		return 3
+	case "shutdown":
+		return 4
+	case "debug":
+		return 5
+	case "inject-nmi":
+		return 6
+	}
+	return 0
+}
+
+func ioErrorAction(a string) int32 {
+	switch a {
+	case "stop":
+		return 1
+	case "report":
+		return 2
+	}
+	return 0 // ignore
+}

@@ -1,0 +1,140 @@
+package qemu
+
+import (
+	"context"
+	"fmt"
+
+	"govirt/conf"
+	"govirt/driver"
+	"govirt/uuid"
+)
+
+// reconnectAll picks up the guests an earlier daemon left running: for
+// each status file, check the process, reconnect the monitor, refresh the
+// state from QEMU. A status without QEMU capabilities is reported and the
+// guest left alone: re-probing could describe a different binary than the
+// one running it.
+func (d *Driver) reconnectAll(ctx context.Context) {
+	for path, st := range d.readStatuses() {
+		if err := d.reconnect(ctx, st); err != nil {
+			d.log.Error("cannot reconnect to guest", "domain", st.Name, "status", path, "err", err)
+		}
+	}
+}
+
+func (d *Driver) reconnect(ctx context.Context, st *status) error {
+	u, err := uuid.Parse(st.UUID)
+	if err != nil {
+		return err
+	}
+	live, err := conf.ParseDomain([]byte(st.LiveXML), conf.ParseLive)
+	if err != nil {
+		return fmt.Errorf("live XML: %w", err)
+	}
+	v := d.doms.byNameLookup(st.Name)
+	if v == nil {
+		v = newVM(live, false)
+		if err := d.doms.add(v); err != nil {
+			return err
+		}
+	}
+	if v.uuid != u {
+		return fmt.Errorf("status uuid %s does not match the definition's %s", u, v.uuid)
+	}
+	if st.Caps == nil {
+		// Keep the guest visible and untouched, with the reason on record.
+		msg := fmt.Sprintf("status of domain '%s' has no QEMU capabilities; govirtd will not manage the running QEMU (pid %d)", st.Name, st.PID)
+		v.mu.Lock()
+		v.live, v.id, v.brokenMsg = live, d.doms.assignID(v, st.ID), msg
+		v.setState(st.State, st.Reason)
+		v.mu.Unlock()
+		return fmt.Errorf("%s", msg)
+	}
+	proc, err := adopt(st.PID)
+	if err != nil {
+		// QEMU died while we were away.
+		d.removeStatus(st.Name)
+		d.log.Warn("guest stopped while govirtd was down", "domain", st.Name)
+		v.mu.Lock()
+		v.setState(driver.StateShutoff, driver.ShutoffCrashed)
+		v.mu.Unlock()
+		d.dropIfTransient(v)
+		return nil
+	}
+	v.mu.Lock()
+	v.live, v.proc, v.caps = live, proc, st.Caps
+	v.id = d.doms.assignID(v, st.ID)
+	v.setState(st.State, st.Reason)
+	v.fakeReboot, v.pausedShutdown, v.startedAt = st.FakeReboot, st.PausedShutdown, st.StartedAt
+	v.mu.Unlock()
+	mon, err := d.connectMonitor(ctx, v, st.Monitor, proc)
+	if err != nil {
+		v.mu.Lock()
+		v.brokenMsg = fmt.Sprintf("cannot reconnect to the monitor of '%s': %v", st.Name, err)
+		v.mu.Unlock()
+		return err
+	}
+	v.mu.Lock()
+	v.mon = mon
+	v.mu.Unlock()
+	d.refreshState(ctx, v)
+	d.saveStatusLogged(v)
+	return nil
+}
+
+// refreshState reads QEMU's run state after a reconnect, so events missed
+// while the daemon was down do not leave a stale state.
+func (d *Driver) refreshState(ctx context.Context, v *vm) {
+	v.mu.Lock()
+	mon := v.mon
+	v.mu.Unlock()
+	var qs struct {
+		Running bool   `json:"running"`
+		Status  string `json:"status"`
+	}
+	if err := mon.Execute(ctx, "query-status", nil, &qs); err != nil {
+		d.log.Warn("query-status after reconnect", "domain", v.name, "err", err)
+		return
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	switch {
+	case qs.Running && v.state != driver.StateRunning:
+		v.setState(driver.StateRunning, driver.RunningUnpaused)
+	case !qs.Running && v.state == driver.StateRunning:
+		reason := driver.PausedUnknown
+		switch qs.Status {
+		case "io-error":
+			reason = driver.PausedIOError
+		case "watchdog":
+			reason = driver.PausedWatchdog
+		case "guest-panicked":
+			v.setState(driver.StateCrashed, driver.CrashedPanicked)
+			return
+		case "shutdown":
+			v.setState(driver.StateShutdown, driver.ShutdownUnknown)
+			return
+		}
+		v.setState(driver.StatePaused, reason)
+	}
+}
+
+// autostartAll starts the persistent guests marked autostart that are not
+// already running.
+func (d *Driver) autostartAll(ctx context.Context) {
+	for _, v := range d.doms.all() {
+		v.mu.Lock()
+		want := v.autostart && !v.active()
+		v.mu.Unlock()
+		if !want {
+			continue
+		}
+		if err := v.job.acquire("autostart"); err != nil {
+			continue
+		}
+		if err := d.start(ctx, v, 0); err != nil {
+			d.log.Error("autostart failed", "domain", v.name, "err", err)
+		}
+		v.job.release()
+	}
+}

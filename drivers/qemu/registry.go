@@ -1,0 +1,106 @@
+package qemu
+
+import (
+	"sort"
+	"sync"
+
+	"govirt/driver"
+	"govirt/uuid"
+	"govirt/virerr"
+)
+
+// registry indexes guests by uuid, name and id. Its lock covers only the
+// maps; each vm has its own lock for its state.
+type registry struct {
+	mu     sync.RWMutex
+	byUUID map[uuid.UUID]*vm
+	byName map[string]*vm
+	byID   map[int32]*vm
+	nextID int32
+}
+
+func newRegistry() *registry {
+	return &registry{byUUID: map[uuid.UUID]*vm{}, byName: map[string]*vm{}, byID: map[int32]*vm{}, nextID: 1}
+}
+
+func (r *registry) get(d driver.Domain) (*vm, error) {
+	r.mu.RLock()
+	v := r.byUUID[d.UUID]
+	r.mu.RUnlock()
+	if v == nil {
+		return nil, errNoDomainUUID(d.UUID.String(), d.Name)
+	}
+	return v, nil
+}
+
+func (r *registry) byNameLookup(name string) *vm {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.byName[name]
+}
+
+// add inserts v, refusing a name or uuid clash with another guest.
+func (r *registry) add(v *vm) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if o := r.byName[v.name]; o != nil && o.uuid != v.uuid {
+		return virerr.New(virerr.FromQemu, virerr.ErrOperationFailed,
+			"domain '%s' already exists with uuid %s", v.name, o.uuid)
+	}
+	if o := r.byUUID[v.uuid]; o != nil && o.name != v.name {
+		return virerr.New(virerr.FromQemu, virerr.ErrOperationFailed,
+			"domain '%s' is already defined with uuid %s", o.name, v.uuid)
+	}
+	r.byUUID[v.uuid] = v
+	r.byName[v.name] = v
+	return nil
+}
+
+func (r *registry) remove(v *vm) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.byUUID[v.uuid] == v {
+		delete(r.byUUID, v.uuid)
+	}
+	if r.byName[v.name] == v {
+		delete(r.byName, v.name)
+	}
+	for id, o := range r.byID {
+		if o == v {
+			delete(r.byID, id)
+		}
+	}
+}
+
+// assignID gives a starting guest the next id (or a reconnected one its
+// saved id).
+func (r *registry) assignID(v *vm, id int32) int32 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if id <= 0 {
+		id = r.nextID
+	}
+	if id >= r.nextID {
+		r.nextID = id + 1
+	}
+	r.byID[id] = v
+	return id
+}
+
+func (r *registry) releaseID(id int32) {
+	r.mu.Lock()
+	delete(r.byID, id)
+	r.mu.Unlock()
+}
+
+// all returns the guests sorted by name, for stable listings.
+func (r *registry) all() []*vm {
+	r.mu.RLock()
+	out := make([]*vm, 0, len(r.byUUID))
+	for _, v := range r.byUUID {
+		out = append(out, v)
+	}
+	r.mu.RUnlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out
+}

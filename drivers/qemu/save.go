@@ -1,0 +1,262 @@
+package qemu
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"govirt/conf"
+	"govirt/driver"
+	"govirt/virerr"
+)
+
+// A save image is a small header, the domain XML, then QEMU's migration
+// stream written straight to the file through a passed descriptor.
+var saveMagic = []byte("GovirtQemuSave\n\x00")
+
+const saveVersion = 1
+
+// saveHeaderSize leaves room so the XML can be rewritten in place later.
+func writeSaveHeader(f *os.File, xml []byte) error {
+	var hdr bytes.Buffer
+	hdr.Write(saveMagic)
+	binary.Write(&hdr, binary.BigEndian, uint32(saveVersion))
+	binary.Write(&hdr, binary.BigEndian, uint32(len(xml)))
+	hdr.Write(xml)
+	_, err := f.Write(hdr.Bytes())
+	return err
+}
+
+// readSaveHeader returns the XML and leaves f at the migration stream.
+func readSaveHeader(f *os.File) ([]byte, error) {
+	r := bufio.NewReader(io.LimitReader(f, 64<<20))
+	magic := make([]byte, len(saveMagic))
+	if _, err := io.ReadFull(r, magic); err != nil || !bytes.Equal(magic, saveMagic) {
+		return nil, virerr.New(virerr.FromQemu, virerr.ErrOperationFailed, "%s is not a govirt save image", f.Name())
+	}
+	var ver, n uint32
+	if err := binary.Read(r, binary.BigEndian, &ver); err != nil || ver != saveVersion {
+		return nil, virerr.New(virerr.FromQemu, virerr.ErrOperationFailed, "unsupported save image version in %s", f.Name())
+	}
+	if err := binary.Read(r, binary.BigEndian, &n); err != nil || n > 16<<20 {
+		return nil, virerr.New(virerr.FromQemu, virerr.ErrOperationFailed, "corrupt save image %s", f.Name())
+	}
+	xml := make([]byte, n)
+	if _, err := io.ReadFull(r, xml); err != nil {
+		return nil, virerr.New(virerr.FromQemu, virerr.ErrOperationFailed, "corrupt save image %s", f.Name())
+	}
+	off := int64(len(saveMagic) + 8 + int(n))
+	if _, err := f.Seek(off, io.SeekStart); err != nil {
+		return nil, err
+	}
+	return xml, nil
+}
+
+func (d *Driver) managedSavePath(name string) string { return filepath.Join(d.dirs.save, name+".save") }
+
+func (d *Driver) hasManagedSave(name string) bool {
+	_, err := os.Stat(d.managedSavePath(name))
+	return err == nil
+}
+
+func (d *Driver) removeManagedSave(name string) { os.Remove(d.managedSavePath(name)) }
+
+// fdMonitor is a monitor that can pass descriptors (qmp.Monitor is one).
+type fdMonitor interface {
+	ExecuteWithFiles(ctx context.Context, cmd string, args, ret any, files ...*os.File) error
+}
+
+// saveTo pauses the guest, streams its state into path and stops QEMU.
+// The caller holds v's job.
+func (d *Driver) saveTo(v *vm, path string) error {
+	v.mu.Lock()
+	mon, live, state := v.mon, v.live, v.state
+	v.mu.Unlock()
+	fm, ok := mon.(fdMonitor)
+	if !ok {
+		return errQEMU(virerr.ErrOperationUnsupported, "monitor cannot pass descriptors")
+	}
+	xml, err := live.Format(conf.FormatSecure | conf.FormatInactive | conf.FormatMigratable)
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return errQEMU(virerr.ErrSystemError, "cannot create save file %s: %v", path, err)
+	}
+	defer f.Close()
+	if err := writeSaveHeader(f, xml); err != nil {
+		return err
+	}
+	ctx := context.Background()
+	wasRunning := state == driver.StateRunning
+	if wasRunning {
+		v.mu.Lock()
+		v.pausedReason = driver.PausedSave
+		v.mu.Unlock()
+		if err := mon.Execute(ctx, "stop", nil, nil); err != nil {
+			return qmpFailed("pausing for save", err)
+		}
+	}
+	undo := func(err error) error {
+		os.Remove(path)
+		if wasRunning {
+			d.startCPUs(ctx, v, driver.RunningSaveCanceled)
+		}
+		return err
+	}
+	if err := fm.ExecuteWithFiles(ctx, "getfd", map[string]any{"fdname": "govirt-save"}, nil, f); err != nil {
+		return undo(qmpFailed("passing the save file", err))
+	}
+	if err := mon.Execute(ctx, "migrate", map[string]any{"uri": "fd:govirt-save"}, nil); err != nil {
+		return undo(qmpFailed("save", err))
+	}
+	if err := waitMigration(ctx, mon); err != nil {
+		return undo(err)
+	}
+	if err := f.Sync(); err != nil {
+		return undo(err)
+	}
+	v.mu.Lock()
+	v.beingDestroyed = true
+	proc := v.proc
+	v.mu.Unlock()
+	proc.kill(killGrace)
+	d.cleanupStopped(v, driver.ShutoffSaved)
+	d.emit(v, driver.EventStopped, driver.EventStoppedSaved)
+	d.dropIfTransient(v)
+	return nil
+}
+
+// waitMigration polls query-migrate until QEMU finished or failed.
+func waitMigration(ctx context.Context, mon monitor) error {
+	deadline := time.Now().Add(30 * time.Minute)
+	for time.Now().Before(deadline) {
+		var st struct {
+			Status    string `json:"status"`
+			ErrorDesc string `json:"error-desc"`
+		}
+		if err := mon.Execute(ctx, "query-migrate", nil, &st); err != nil {
+			return qmpFailed("query-migrate", err)
+		}
+		switch st.Status {
+		case "completed":
+			return nil
+		case "failed", "cancelled":
+			return errQEMU(virerr.ErrOperationFailed, "migration to file %s: %s", st.Status, st.ErrorDesc)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return errQEMU(virerr.ErrOperationTimeout, "saving the guest did not finish")
+}
+
+// restoreFrom starts v from a save image: QEMU waits for an incoming
+// stream, gets it from the file, and then runs (or stays paused).
+func (d *Driver) restoreFrom(ctx context.Context, v *vm, f *os.File, paused bool) error {
+	if err := d.startIncoming(ctx, v, f); err != nil {
+		return err
+	}
+	if paused {
+		v.mu.Lock()
+		v.setState(driver.StatePaused, driver.PausedUser)
+		v.mu.Unlock()
+		d.emit(v, driver.EventStarted, driver.EventStartedRestored)
+		return d.saveStatus(v)
+	}
+	if err := d.startCPUs(ctx, v, driver.RunningRestored); err != nil {
+		return err
+	}
+	d.emit(v, driver.EventStarted, driver.EventStartedRestored)
+	return d.saveStatus(v)
+}
+
+func (c *conn) DomainSave(h driver.Domain, path, dxml string, flags uint32) error {
+	if dxml != "" {
+		return errQEMU(virerr.ErrArgumentUnsupported, "changing the XML on save is not supported")
+	}
+	return c.withJob(h, "save", func(v *vm, _ monitor) error { return c.d.saveTo(v, path) })
+}
+
+func (c *conn) DomainManagedSave(h driver.Domain, flags uint32) error {
+	return c.withJob(h, "managedsave", func(v *vm, _ monitor) error {
+		v.mu.Lock()
+		persistent, name := v.persistent, v.name
+		v.mu.Unlock()
+		if !persistent {
+			return errQEMU(virerr.ErrOperationInvalid, "cannot do managed save for transient domain")
+		}
+		return c.d.saveTo(v, c.d.managedSavePath(name))
+	})
+}
+
+func (c *conn) DomainHasManagedSaveImage(h driver.Domain, _ uint32) (bool, error) {
+	v, err := c.d.doms.get(h)
+	if err != nil {
+		return false, err
+	}
+	return c.d.hasManagedSave(v.name), nil
+}
+
+func (c *conn) DomainManagedSaveRemove(h driver.Domain, _ uint32) error {
+	v, err := c.d.doms.get(h)
+	if err != nil {
+		return err
+	}
+	if !c.d.hasManagedSave(v.name) {
+		return errQEMU(virerr.ErrOperationInvalid, "domain '%s' has no managed save image", v.name)
+	}
+	c.d.removeManagedSave(v.name)
+	return nil
+}
+
+func (c *conn) DomainRestore(path, dxml string, flags uint32) error {
+	if dxml != "" {
+		return errQEMU(virerr.ErrArgumentUnsupported, "changing the XML on restore is not supported")
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return errQEMU(virerr.ErrSystemError, "cannot open save file %s: %v", path, err)
+	}
+	defer f.Close()
+	xml, err := readSaveHeader(f)
+	if err != nil {
+		return err
+	}
+	def, err := conf.ParseDomain(xml, 0)
+	if err != nil {
+		return err
+	}
+	d := c.d
+	v := d.doms.byNameLookup(def.Name)
+	if v == nil {
+		v = newVM(def, false)
+		if err := d.doms.add(v); err != nil {
+			return err
+		}
+	} else if v.uuid != def.UUID {
+		return errQEMU(virerr.ErrOperationFailed, "domain '%s' already exists with uuid %s", def.Name, v.uuid)
+	}
+	if err := v.job.acquire("restore"); err != nil {
+		return err
+	}
+	defer v.job.release()
+	v.mu.Lock()
+	if v.active() {
+		v.mu.Unlock()
+		return errAlreadyRunning()
+	}
+	if !v.persistent {
+		v.live = def
+	}
+	v.mu.Unlock()
+	err = d.restoreFrom(context.Background(), v, f, flags&(1<<2) != 0)
+	if err != nil {
+		d.dropIfTransient(v)
+	}
+	return err
+}

@@ -1,0 +1,115 @@
+package qemu
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"govirt/atomicfile"
+	"govirt/conf"
+	"govirt/driver"
+	"govirt/drivers/qemu/caps"
+)
+
+// statusVersion changes when the status layout changes incompatibly.
+const statusVersion = 1
+
+// status is what a running guest needs to survive a daemon restart. It is
+// rewritten atomically after every state change.
+type status struct {
+	Version        int          `json:"version"`
+	Name           string       `json:"name"`
+	UUID           string       `json:"uuid"`
+	ID             int32        `json:"id"`
+	PID            int          `json:"pid"`
+	State          driver.State `json:"state"`
+	Reason         int32        `json:"reason"`
+	Monitor        string       `json:"monitor"`
+	LiveXML        string       `json:"live_xml"`
+	Persistent     bool         `json:"persistent"`
+	Caps           *caps.Caps   `json:"qemu_caps"`
+	FakeReboot     bool         `json:"fake_reboot"`
+	PausedShutdown bool         `json:"paused_shutdown"`
+	StartedAt      time.Time    `json:"started_at"`
+}
+
+func (d *Driver) statusPath(name string) string {
+	return filepath.Join(d.dirs.status, name+".status.json")
+}
+
+// saveStatus snapshots v's running state to disk.
+func (d *Driver) saveStatus(v *vm) error {
+	v.mu.Lock()
+	if !v.active() || v.live == nil {
+		v.mu.Unlock()
+		return nil
+	}
+	st := status{
+		Version: statusVersion, Name: v.name, UUID: v.uuid.String(), ID: v.id,
+		State: v.state, Reason: v.reason, Persistent: v.persistent,
+		FakeReboot: v.fakeReboot, PausedShutdown: v.pausedShutdown, StartedAt: v.startedAt,
+		Monitor: filepath.Join(d.domainDir(v.name), "monitor.sock"),
+	}
+	if v.proc != nil {
+		st.PID = v.proc.pid
+	}
+	if v.caps != nil {
+		// The schema is only needed to build command lines; it stays in
+		// the cache, keeping status files small.
+		st.Caps = v.caps.Slim()
+	}
+	live := v.live
+	v.mu.Unlock()
+	xml, err := live.Format(conf.FormatSecure)
+	if err != nil {
+		return err
+	}
+	st.LiveXML = string(xml)
+	data, err := json.MarshalIndent(&st, "", "  ")
+	if err != nil {
+		return err
+	}
+	return atomicfile.Write(d.statusPath(st.Name), data, 0o600)
+}
+
+// saveStatusLogged is saveStatus for event handlers, which cannot fail.
+func (d *Driver) saveStatusLogged(v *vm) {
+	if err := d.saveStatus(v); err != nil {
+		d.log.Error("cannot save status", "domain", v.name, "err", err)
+	}
+}
+
+func (d *Driver) removeStatus(name string) {
+	if err := atomicfile.Remove(d.statusPath(name)); err != nil {
+		d.log.Error("cannot remove status", "domain", name, "err", err)
+	}
+}
+
+// readStatuses returns every status file, keyed by path.
+func (d *Driver) readStatuses() map[string]*status {
+	out := map[string]*status{}
+	ents, err := os.ReadDir(d.dirs.status)
+	if err != nil {
+		return out
+	}
+	for _, e := range ents {
+		if !strings.HasSuffix(e.Name(), ".status.json") || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		path := filepath.Join(d.dirs.status, e.Name())
+		data, err := os.ReadFile(path)
+		if err != nil {
+			d.log.Error("cannot read status", "path", path, "err", err)
+			continue
+		}
+		var st status
+		if err := json.Unmarshal(data, &st); err != nil {
+			d.log.Error("cannot parse status", "path", path, "err", err)
+			continue
+		}
+		out[path] = &st
+	}
+	return out
+}

@@ -1,0 +1,76 @@
+package qemu
+
+import (
+	"sync"
+	"time"
+
+	"govirt/conf"
+	"govirt/driver"
+	"govirt/drivers/qemu/caps"
+	"govirt/uuid"
+)
+
+// vm is one guest. Fields under mu are the cached state every read API
+// answers from; mu is never held while talking to QEMU.
+type vm struct {
+	uuid uuid.UUID
+
+	mu         sync.Mutex
+	name       string
+	def        *conf.Domain // persistent definition; nil for transient guests
+	live       *conf.Domain // running definition; nil when inactive
+	id         int32
+	state      driver.State
+	reason     int32
+	autostart  bool
+	persistent bool
+	proc       *process   // nil when inactive
+	mon        monitor    // nil when inactive or not connected
+	caps       *caps.Caps // the running QEMU's capabilities
+	brokenMsg  string     // set when govirtd cannot manage this guest
+	startedAt  time.Time
+	// Flags that steer QMP event handling, as libvirt keeps them.
+	fakeReboot     bool
+	pausedShutdown bool
+	beingDestroyed bool
+	runningReason  int32 // reason for the next RESUME
+	pausedReason   int32 // reason for the next STOP
+
+	job  *jobLock
+	work *worker
+}
+
+func newVM(def *conf.Domain, persistent bool) *vm {
+	v := &vm{
+		uuid: def.UUID, name: def.Name, id: -1,
+		state: driver.StateShutoff, reason: driver.ShutoffUnknown,
+		persistent: persistent, job: newJobLock(), work: newWorker(),
+	}
+	if persistent {
+		v.def = def
+	} else {
+		v.live = def
+	}
+	return v
+}
+
+// handle is the wire identity; call with mu held.
+func (v *vm) handle() driver.Domain {
+	return driver.Domain{Name: v.name, UUID: v.uuid, ID: v.id}
+}
+
+// active reports whether a QEMU process exists; call with mu held.
+func (v *vm) active() bool { return v.id >= 0 }
+
+// current is the definition reads show: live when running; call with mu held.
+func (v *vm) current() *conf.Domain {
+	if v.live != nil {
+		return v.live
+	}
+	return v.def
+}
+
+// setState changes state and reason; call with mu held.
+func (v *vm) setState(s driver.State, reason int32) {
+	v.state, v.reason = s, reason
+}
