@@ -125,7 +125,13 @@ func (d *daemon) stop() {
 			d.t.Errorf("govirtd exited uncleanly: %v\n%s", err, d.stderr.String())
 		}
 	case <-time.After(10 * time.Second):
-		d.cmd.Process.Kill()
+		// A goroutine dump says what held the exit up.
+		d.cmd.Process.Signal(syscall.SIGQUIT)
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			d.cmd.Process.Kill()
+		}
 		d.t.Errorf("govirtd did not exit on SIGTERM\n%s", d.stderr.String())
 	}
 	if strings.Contains(d.stderr.String(), "DATA RACE") {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -115,7 +116,7 @@ func waitState(t *testing.T, d *daemon, name, want string, timeout time.Duration
 
 // killGuests makes sure no QEMU of this daemon outlives the test.
 func killGuests(d *daemon) {
-	out, _ := exec.Command("pgrep", "-f", d.dir).Output()
+	out, _ := exec.Command("pgrep", "-f", "qemu-system.*"+regexp.QuoteMeta(d.dir)).Output()
 	for _, pid := range strings.Fields(string(out)) {
 		exec.Command("kill", "-9", pid).Run()
 	}

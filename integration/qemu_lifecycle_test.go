@@ -77,8 +77,8 @@ func TestQEMULifecycle(t *testing.T) {
 	d := startDaemon(t)
 	t.Cleanup(func() { killGuests(d) })
 	uri := d.URI("qemu")
-	sock := defineGuest(t, d, "g1", "")
 	ev := watchEvents(t, uri)
+	sock := defineGuest(t, d, "g1", "")
 
 	mustVirsh(t, uri, "start g1")
 	con := console(t, sock)
