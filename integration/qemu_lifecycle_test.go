@@ -129,3 +129,74 @@ func TestQEMULifecycle(t *testing.T) {
 		"'lifecycle' for domain 'g1': Undefined Removed",
 	}, 10*time.Second)
 }
+
+// TestQEMUCrashActions panics the guest: with on_crash=restart it comes
+// back running (RESUME honoured after the crash-reboot), with
+// on_crash=destroy it is shut off (crashed).
+func TestQEMUCrashActions(t *testing.T) {
+	d := startDaemon(t)
+	t.Cleanup(func() { killGuests(d) })
+	uri := d.URI("qemu")
+	ev := watchEvents(t, uri)
+	for _, tc := range []struct{ name, action, want string }{
+		{"cr", "restart", "running (crashed)"},
+		{"cd", "destroy", "shut off (crashed)"},
+	} {
+		sock := defineGuest(t, d, tc.name, "<on_crash>"+tc.action+"</on_crash>")
+		mustVirsh(t, uri, "start "+tc.name)
+		con := console(t, sock)
+		if _, err := con.Expect(testguest.ReadyMarker, bootTimeout()); err != nil {
+			t.Fatalf("%s did not boot: %v", tc.name, err)
+		}
+		con.Send("gv-panic")
+		waitState(t, d, tc.name, tc.want, bootTimeout())
+		if tc.action == "restart" {
+			if _, err := con.Expect(testguest.ReadyMarker, bootTimeout()); err != nil {
+				t.Fatalf("%s did not boot again after the crash: %v", tc.name, err)
+			}
+			mustVirsh(t, uri, "destroy "+tc.name)
+		}
+	}
+	ev.expect(t, []string{
+		"'lifecycle' for domain 'cr': Crashed Panicked",
+		"'lifecycle' for domain 'cr': Resumed Unpaused",
+		"'lifecycle' for domain 'cd': Crashed Panicked",
+		"'lifecycle' for domain 'cd': Stopped Crashed",
+	}, 10*time.Second)
+}
+
+// TestQEMUSaveRestore saves a running guest to a file and restores it,
+// then does the same through managed save and start.
+func TestQEMUSaveRestore(t *testing.T) {
+	d := startDaemon(t)
+	t.Cleanup(func() { killGuests(d) })
+	uri := d.URI("qemu")
+	sock := defineGuest(t, d, "sv", "")
+	mustVirsh(t, uri, "start sv")
+	con := console(t, sock)
+	if _, err := con.Expect(testguest.ReadyMarker, bootTimeout()); err != nil {
+		t.Fatal(err)
+	}
+	img := t.TempDir() + "/sv.save"
+	mustVirsh(t, uri, "save sv "+img)
+	waitState(t, d, "sv", "shut off (saved)", 5*time.Second)
+	mustVirsh(t, uri, "restore "+img)
+	waitState(t, d, "sv", "running (restored)", 10*time.Second)
+	// The restored guest is the same one: its shell still answers.
+	con = console(t, sock)
+	con.Send("echo GV-ALIVE-$((40+2))")
+	if _, err := con.Expect("GV-ALIVE-42", 30*time.Second); err != nil {
+		t.Fatalf("restored guest does not answer: %v", err)
+	}
+	mustVirsh(t, uri, "managedsave sv")
+	waitState(t, d, "sv", "shut off (saved)", 5*time.Second)
+	if out := mustVirsh(t, uri, "dominfo sv"); !strings.Contains(out, "Managed save:   yes") {
+		t.Errorf("dominfo after managedsave:\n%s", out)
+	}
+	mustVirsh(t, uri, "start sv")
+	waitState(t, d, "sv", "running (restored)", 10*time.Second)
+	if out := mustVirsh(t, uri, "dominfo sv"); !strings.Contains(out, "Managed save:   no") {
+		t.Errorf("managed save image left after start:\n%s", out)
+	}
+	mustVirsh(t, uri, "destroy sv")
+}
