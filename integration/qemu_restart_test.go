@@ -157,3 +157,26 @@ func processAlive(pid int) bool {
 	i := strings.LastIndexByte(s, ')')
 	return i >= 0 && i+2 < len(s) && s[i+2] != 'Z'
 }
+
+// TestQEMUAutostartAndUnsupported checks autostart at daemon start, and
+// that an element the driver does not honour fails start with
+// VIR_ERR_CONFIG_UNSUPPORTED naming it, leaving the guest defined and off.
+func TestQEMUAutostartAndUnsupported(t *testing.T) {
+	d := startDaemon(t)
+	t.Cleanup(func() { killGuests(d) })
+	uri := d.URI("qemu")
+	defineGuest(t, d, "au", "")
+	mustVirsh(t, uri, "autostart au")
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	d.cmd.Wait()
+	d.launch()
+	waitState(t, d, "au", "running (booted)", 30*time.Second)
+	mustVirsh(t, uri, "destroy au")
+
+	defineGuest(t, d, "un", "<devices><hostdev mode='subsystem' type='pci'><source><address domain='0' bus='0' slot='7' function='0'/></source></hostdev></devices>")
+	_, errOut, rc := virsh(t, uri, "start un")
+	if rc == 0 || !strings.Contains(errOut, "unsupported configuration") || !strings.Contains(errOut, "hostdev") {
+		t.Errorf("start with <hostdev>: rc=%d %s", rc, errOut)
+	}
+	waitState(t, d, "un", "shut off (unknown)", 5*time.Second)
+}
