@@ -122,6 +122,7 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	live := v.current().Clone()
 	name := v.name
 	v.mu.Unlock()
+	t0 := time.Now()
 
 	emulator := live.Devices.Emulator
 	if emulator == "" {
@@ -132,6 +133,7 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	if err != nil {
 		return err
 	}
+	tCaps := time.Since(t0)
 	dir := d.domainDir(name)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
@@ -145,16 +147,32 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	if incoming {
 		argv = append(argv, "-incoming", "defer")
 	}
-	proc, err := spawn(argv, d.logPath(name))
+	cj, err := capsJSON(qcaps)
 	if err != nil {
-		return errQEMU(virerr.ErrOperationFailed, "cannot start QEMU for '%s': %v", name, err)
+		return err
 	}
+	tBuild := time.Since(t0)
 	id := d.doms.assignID(v, 0)
 	v.mu.Lock()
-	v.live, v.proc, v.caps, v.id = live, proc, qcaps, id
+	v.live, v.caps, v.capsJSON, v.id = live, qcaps, cj, id
 	v.setState(driver.StatePaused, driver.PausedStartingUp)
 	v.fakeReboot, v.pausedShutdown, v.beingDestroyed = false, false, false
 	v.startedAt = time.Now()
+	v.mu.Unlock()
+	// The status exists before QEMU does: a daemon killed right after the
+	// spawn finds it on restart and kills the half-started QEMU by its
+	// monitor path instead of orphaning it.
+	if err := d.saveStatus(v); err != nil {
+		d.cleanupStopped(v, driver.ShutoffFailed)
+		return err
+	}
+	proc, err := spawn(argv, d.logPath(name))
+	if err != nil {
+		d.cleanupStopped(v, driver.ShutoffFailed)
+		return errQEMU(virerr.ErrOperationFailed, "cannot start QEMU for '%s': %v", name, err)
+	}
+	v.mu.Lock()
+	v.proc = proc
 	v.mu.Unlock()
 
 	mon, err := d.connectMonitor(ctx, v, monPath, proc)
@@ -165,10 +183,12 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	v.mu.Lock()
 	v.mon = mon
 	v.mu.Unlock()
+	tMon := time.Since(t0)
 	if err := d.saveStatus(v); err != nil {
 		d.abortLaunch(v)
 		return err
 	}
+	d.log.Debug("launched", "domain", name, "caps", tCaps, "build", tBuild, "monitor", tMon, "status", time.Since(t0))
 	return nil
 }
 
@@ -254,7 +274,7 @@ func (d *Driver) destroy(v *vm, reason int32, detail int32) error {
 func (d *Driver) cleanupStopped(v *vm, reason int32) {
 	v.mu.Lock()
 	mon, id, name := v.mon, v.id, v.name
-	v.mon, v.proc, v.live, v.caps = nil, nil, nil, nil
+	v.mon, v.proc, v.live, v.caps, v.capsJSON = nil, nil, nil, nil, nil
 	if id >= 0 {
 		v.id = -1
 	}

@@ -1,8 +1,11 @@
 package qemu
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"os"
+	"strconv"
 
 	"govirt/conf"
 	"govirt/driver"
@@ -41,7 +44,11 @@ func (d *Driver) reconnect(ctx context.Context, st *status) error {
 	if v.uuid != u {
 		return fmt.Errorf("status uuid %s does not match the definition's %s", u, v.uuid)
 	}
-	if st.Caps == nil {
+	qc, err := st.caps()
+	if err != nil {
+		return fmt.Errorf("QEMU capabilities in status: %w", err)
+	}
+	if qc == nil {
 		// Keep the guest visible and untouched, with the reason on record.
 		msg := fmt.Sprintf("status of domain '%s' has no QEMU capabilities; govirtd will not manage the running QEMU (pid %d)", st.Name, st.PID)
 		v.mu.Lock()
@@ -49,6 +56,22 @@ func (d *Driver) reconnect(ctx context.Context, st *status) error {
 		v.setState(st.State, st.Reason)
 		v.mu.Unlock()
 		return fmt.Errorf("%s", msg)
+	}
+	if st.State == driver.StatePaused && st.Reason == driver.PausedStartingUp {
+		// The daemon died mid-start: finish the job it could not, as
+		// libvirt does, by killing the half-started QEMU.
+		for _, pid := range pidsUsing(st.Monitor) {
+			if p, err := adopt(pid); err == nil {
+				p.kill(killGrace)
+			}
+		}
+		d.removeStatus(st.Name)
+		v.mu.Lock()
+		v.setState(driver.StateShutoff, driver.ShutoffFailed)
+		v.mu.Unlock()
+		d.dropIfTransient(v)
+		d.log.Warn("killed a guest left half-started by an earlier daemon", "domain", st.Name)
+		return nil
 	}
 	proc, err := adopt(st.PID)
 	if err != nil {
@@ -62,7 +85,7 @@ func (d *Driver) reconnect(ctx context.Context, st *status) error {
 		return nil
 	}
 	v.mu.Lock()
-	v.live, v.proc, v.caps = live, proc, st.Caps
+	v.live, v.proc, v.caps, v.capsJSON = live, proc, qc, st.Caps
 	v.id = d.doms.assignID(v, st.ID)
 	v.setState(st.State, st.Reason)
 	v.fakeReboot, v.pausedShutdown, v.startedAt = st.FakeReboot, st.PausedShutdown, st.StartedAt
@@ -137,4 +160,22 @@ func (d *Driver) autostartAll(ctx context.Context) {
 		}
 		v.job.release()
 	}
+}
+
+// pidsUsing finds processes whose command line mentions path (a guest's
+// monitor socket, which no other process has in its arguments).
+func pidsUsing(path string) []int {
+	var out []int
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		cmdline, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if err == nil && bytes.Contains(cmdline, []byte(path)) {
+			out = append(out, pid)
+		}
+	}
+	return out
 }

@@ -19,24 +19,43 @@ const statusVersion = 1
 // status is what a running guest needs to survive a daemon restart. It is
 // rewritten atomically after every state change.
 type status struct {
-	Version        int          `json:"version"`
-	Name           string       `json:"name"`
-	UUID           string       `json:"uuid"`
-	ID             int32        `json:"id"`
-	PID            int          `json:"pid"`
-	State          driver.State `json:"state"`
-	Reason         int32        `json:"reason"`
-	Monitor        string       `json:"monitor"`
-	LiveXML        string       `json:"live_xml"`
-	Persistent     bool         `json:"persistent"`
-	Caps           *caps.Caps   `json:"qemu_caps"`
-	FakeReboot     bool         `json:"fake_reboot"`
-	PausedShutdown bool         `json:"paused_shutdown"`
-	StartedAt      time.Time    `json:"started_at"`
+	Version        int             `json:"version"`
+	Name           string          `json:"name"`
+	UUID           string          `json:"uuid"`
+	ID             int32           `json:"id"`
+	PID            int             `json:"pid"`
+	State          driver.State    `json:"state"`
+	Reason         int32           `json:"reason"`
+	Monitor        string          `json:"monitor"`
+	LiveXML        string          `json:"live_xml"`
+	Persistent     bool            `json:"persistent"`
+	Caps           json.RawMessage `json:"qemu_caps,omitempty"`
+	FakeReboot     bool            `json:"fake_reboot"`
+	PausedShutdown bool            `json:"paused_shutdown"`
+	StartedAt      time.Time       `json:"started_at"`
 }
 
 func (d *Driver) statusPath(name string) string {
 	return filepath.Join(d.dirs.status, name+".status.json")
+}
+
+// capsJSON is what a status file stores of the QEMU capabilities: the
+// schema is only needed to build command lines and stays in the cache, so
+// status files stay small, and it is encoded once per start, not per save.
+func capsJSON(qc *caps.Caps) (json.RawMessage, error) {
+	return json.Marshal(qc.Slim())
+}
+
+// statusCaps decodes a status file's capabilities; nil when it has none.
+func (st *status) caps() (*caps.Caps, error) {
+	if len(st.Caps) == 0 || string(st.Caps) == "null" {
+		return nil, nil
+	}
+	var qc caps.Caps
+	if err := json.Unmarshal(st.Caps, &qc); err != nil {
+		return nil, err
+	}
+	return &qc, nil
 }
 
 // saveStatus snapshots v's running state to disk.
@@ -55,11 +74,7 @@ func (d *Driver) saveStatus(v *vm) error {
 	if v.proc != nil {
 		st.PID = v.proc.pid
 	}
-	if v.caps != nil {
-		// The schema is only needed to build command lines; it stays in
-		// the cache, keeping status files small.
-		st.Caps = v.caps.Slim()
-	}
+	st.Caps = v.capsJSON
 	live := v.live
 	v.mu.Unlock()
 	xml, err := live.Format(conf.FormatSecure)
@@ -67,7 +82,7 @@ func (d *Driver) saveStatus(v *vm) error {
 		return err
 	}
 	st.LiveXML = string(xml)
-	data, err := json.MarshalIndent(&st, "", "  ")
+	data, err := json.Marshal(&st)
 	if err != nil {
 		return err
 	}

@@ -27,6 +27,7 @@ type vm struct {
 	proc       *process   // nil when inactive
 	mon        monitor    // nil when inactive or not connected
 	caps       *caps.Caps // the running QEMU's capabilities
+	capsJSON   []byte     // caps as status files store them
 	brokenMsg  string     // set when govirtd cannot manage this guest
 	startedAt  time.Time
 	// Flags that steer QMP event handling, as libvirt keeps them.
