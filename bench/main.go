@@ -1,7 +1,13 @@
 // Command bench measures govirtd against Debian's libvirtd 9.0 in the same
-// run and prints ratios. Both serve the test driver over a unix socket.
+// run and prints ratios.
 //
-//	go run ./bench [-libvirtd-socket PATH] [-duration 3s] [-domains 1000]
+//	go run ./bench [-suite calls,start,rss] [-libvirtd-socket PATH] [-duration 2s] [-domains 1000]
+//
+// Suites:
+//   - calls: round-trip calls/s on the test driver, 1 and 16 clients.
+//   - start: QEMU guest start latency (define to running), sequential and
+//     parallel, against libvirtd and against the floor (QEMU by hand).
+//   - rss: daemon memory with 1,000 defined QEMU domains.
 //
 // libvirtd is started with ../shared/tools/libvirtd-baseline.sh when its
 // socket is absent and the script is there (root only); without it the
@@ -17,6 +23,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,6 +38,7 @@ var (
 	rounds       = flag.Int("rounds", 3, "alternating rounds per measurement; the median is reported")
 	ndomains     = flag.Int("domains", 1000, "domains defined for LIST_ALL_DOMAINS")
 	baseline     = flag.String("baseline-script", "../shared/tools/libvirtd-baseline.sh", "script that starts libvirtd")
+	suites       = flag.String("suite", "calls,start,rss", "comma-separated suites to run")
 )
 
 func main() {
@@ -41,14 +49,35 @@ func main() {
 		os.Exit(1)
 	}
 	defer stop()
+	haveLibvirtd := ensureLibvirtd()
+	for _, suite := range strings.Split(*suites, ",") {
+		var err error
+		switch suite {
+		case "calls":
+			err = benchCallsSuite(sock, haveLibvirtd)
+		case "start":
+			err = benchStartSuite(sock, haveLibvirtd)
+		case "rss":
+			err = benchRSSSuite(sock, haveLibvirtd)
+		default:
+			err = fmt.Errorf("unknown suite %q", suite)
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "bench %s: %v\n", suite, err)
+			os.Exit(1)
+		}
+		fmt.Println()
+	}
+}
+
+func benchCallsSuite(sock string, haveLibvirtd bool) error {
 	targets := []*target{{name: "govirtd", sock: sock}}
-	if ensureLibvirtd() {
+	if haveLibvirtd {
 		targets = append(targets, &target{name: "libvirtd", sock: *libvirtdSock})
 	}
 	for _, t := range targets {
 		if err := t.prepare(); err != nil {
-			fmt.Fprintf(os.Stderr, "bench %s: %v\n", t.name, err)
-			os.Exit(1)
+			return fmt.Errorf("%s: %v", t.name, err)
 		}
 		defer t.keeper.Close()
 	}
@@ -62,8 +91,7 @@ func main() {
 				for i, t := range targets {
 					v, err := t.measure(bc, clients)
 					if err != nil {
-						fmt.Fprintf(os.Stderr, "bench %s: %v\n", t.name, err)
-						os.Exit(1)
+						return fmt.Errorf("%s: %v", t.name, err)
 					}
 					results[i] = append(results[i], v)
 				}
@@ -76,6 +104,7 @@ func main() {
 			fmt.Printf("%-28s %8d %14.0f %14.0f %8s\n", bc.name, clients, g, l, ratio)
 		}
 	}
+	return nil
 }
 
 func median(v []float64) float64 {
@@ -200,6 +229,7 @@ func startGovirtd() (string, func(), error) {
 	if err := cmd.Start(); err != nil {
 		return "", nil, err
 	}
+	govirtdPID = cmd.Process.Pid
 	stop := func() {
 		cmd.Process.Signal(os.Interrupt)
 		cmd.Wait()

@@ -62,7 +62,7 @@ func (d *Driver) connectMonitor(ctx context.Context, v *vm, path string, proc *p
 			return nil, errors.New("QEMU exited during startup")
 		case <-ctx.Done():
 			return nil, fmt.Errorf("monitor %s: %w", path, err)
-		case <-time.After(10 * time.Millisecond):
+		case <-time.After(2 * time.Millisecond):
 		}
 	}
 }
