@@ -180,3 +180,50 @@ func TestQEMUAutostartAndUnsupported(t *testing.T) {
 	}
 	waitState(t, d, "un", "shut off (unknown)", 5*time.Second)
 }
+
+// TestQEMUCapabilities checks virsh version, capabilities and
+// domcapabilities from the QEMU driver; both documents validate against
+// libvirt's schemas.
+func TestQEMUCapabilities(t *testing.T) {
+	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
+		t.Skip("qemu-system-x86_64 not installed")
+	}
+	d := startDaemon(t)
+	uri := d.URI("qemu")
+	if out := mustVirsh(t, uri, "version"); !strings.Contains(out, "Running hypervisor: QEMU 7.") {
+		t.Errorf("version:\n%s", out)
+	}
+	caps := mustVirsh(t, uri, "capabilities")
+	for _, want := range []string{"<arch name='x86_64'>", "canonical='pc-q35-7.2'", "<domain type='qemu'/>"} {
+		if !strings.Contains(caps, want) {
+			t.Errorf("capabilities lack %q", want)
+		}
+	}
+	dc := mustVirsh(t, uri, "domcapabilities --machine q35")
+	if !strings.Contains(dc, "<machine>pc-q35-7.2</machine>") || !strings.Contains(dc, "<value>virtio</value>") {
+		t.Errorf("domcapabilities:\n%s", dc)
+	}
+	schemas := conformanceDir(t) + "/schemas/"
+	for doc, rng := range map[string]string{caps: "capability.rng", dc: "domaincaps.rng"} {
+		cmd := exec.Command("xmllint", "--noout", "--relaxng", schemas+rng, "-")
+		cmd.Stdin = strings.NewReader(doc)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("%s: %v\n%s", rng, err, out)
+		}
+	}
+}
+
+// conformanceDir finds libvirt's test data, skipping when it is absent.
+func conformanceDir(t *testing.T) string {
+	dir := os.Getenv("GOVIRT_CONFORMANCE_DIR")
+	if dir == "" {
+		dir, _ = filepath.Abs("../../shared/conformance/libvirt-9.0.0")
+	}
+	if _, err := os.Stat(dir); err != nil {
+		t.Skipf("libvirt conformance data not found at %s", dir)
+	}
+	if _, err := exec.LookPath("xmllint"); err != nil {
+		t.Skip("xmllint not installed")
+	}
+	return dir
+}
