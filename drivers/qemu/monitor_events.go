@@ -63,7 +63,25 @@ func (d *Driver) handleEvent(v *vm, name string, data json.RawMessage) {
 		}
 		_ = json.Unmarshal(data, &ev)
 		d.publishDomain(v, driver.EventIDRTCChange, driver.RTCChange{Offset: ev.Offset})
+	default:
+		if h := eventHandlers[name]; h != nil {
+			h(d, v, data)
+		}
 	}
+}
+
+// eventHandlers are the handlers of events owned by other parts of the
+// driver (devices, block jobs, ...); each registers its own from init.
+// Like handleEvent they run on the monitor's event goroutine, in order.
+var eventHandlers = map[string]func(d *Driver, v *vm, data json.RawMessage){}
+
+// onEvent registers the handler of a QMP event; registering one twice is
+// a programming error.
+func onEvent(name string, h func(d *Driver, v *vm, data json.RawMessage)) {
+	if eventHandlers[name] != nil {
+		panic("qemu: two handlers for QMP event " + name)
+	}
+	eventHandlers[name] = h
 }
 
 func (d *Driver) publishDomain(v *vm, id driver.EventID, payload any) {
