@@ -65,16 +65,26 @@ func (c *conn) LookupDomainByID(id int32) (driver.Domain, error) {
 	return v.handle(), nil
 }
 
-func (c *conn) DomainDefineXML(xml string, flags uint32) (driver.Domain, error) {
+// parseDef reads a domain for this driver; validate applies libvirt's
+// schema check (the VALIDATE flag of define and create).
+func parseDef(xml string, validate bool) (*conf.Domain, error) {
 	pf := conf.ParseFlags(0)
-	if flags&defineValidate != 0 {
+	if validate {
 		pf |= conf.ParseValidate
 	}
 	def, err := conf.ParseDomain([]byte(xml), pf)
 	if err != nil {
-		return driver.Domain{}, err
+		return nil, err
 	}
 	if err := checkDomainType(def); err != nil {
+		return nil, err
+	}
+	return def, nil
+}
+
+func (c *conn) DomainDefineXML(xml string, flags uint32) (driver.Domain, error) {
+	def, err := parseDef(xml, flags&defineValidate != 0)
+	if err != nil {
 		return driver.Domain{}, err
 	}
 	d := c.d
@@ -150,15 +160,8 @@ func (c *conn) DomainUndefine(h driver.Domain, flags uint32) error {
 }
 
 func (c *conn) DomainCreateXML(xml string, flags uint32) (driver.Domain, error) {
-	pf := conf.ParseFlags(0)
-	if flags&createValidateFlag != 0 {
-		pf |= conf.ParseValidate
-	}
-	def, err := conf.ParseDomain([]byte(xml), pf)
+	def, err := parseDef(xml, flags&createValidateFlag != 0)
 	if err != nil {
-		return driver.Domain{}, err
-	}
-	if err := checkDomainType(def); err != nil {
 		return driver.Domain{}, err
 	}
 	d := c.d
