@@ -1,0 +1,234 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"sync"
+	"syscall"
+	"time"
+
+	"govirt/client"
+	"govirt/conf"
+	"govirt/drivers/qemu/caps"
+	"govirt/drivers/qemu/command"
+	"govirt/qmp"
+	"govirt/remote"
+	"govirt/rpc/procs"
+)
+
+const startRuns = 10
+
+// benchDomain is the issue's minimal guest: 64 MiB, no disk, VNC on
+// loopback. KVM when /dev/kvm opens, TCG otherwise, the same for every
+// contender.
+func benchDomain(name string) string {
+	typ := "qemu"
+	if f, err := os.OpenFile("/dev/kvm", os.O_RDWR, 0); err == nil {
+		f.Close()
+		typ = "kvm"
+	}
+	return fmt.Sprintf(`<domain type='%s'><name>%s</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>
+<os><type arch='x86_64' machine='q35'>hvm</type></os>
+<devices><graphics type='vnc' listen='127.0.0.1' autoport='yes'/></devices></domain>`, typ, name)
+}
+
+func benchStartSuite(sock string, haveLibvirtd bool) error {
+	type contender struct {
+		name string
+		run  func(parallel bool) ([]time.Duration, error)
+	}
+	cs := []contender{
+		{"govirtd", func(p bool) ([]time.Duration, error) {
+			return daemonStarts("qemu+unix:///system?socket="+sock, "gv", p)
+		}},
+	}
+	if haveLibvirtd {
+		cs = append(cs, contender{"libvirtd", func(p bool) ([]time.Duration, error) {
+			return daemonStarts("qemu+unix:///system?socket="+*libvirtdSock, "lv", p)
+		}})
+	}
+	cs = append(cs, contender{"floor", floorStarts})
+	fmt.Printf("QEMU guest start latency, define to running (64 MiB, no disk, VNC), median of %d\n", startRuns)
+	fmt.Printf("%-10s %14s %14s\n", "", "sequential", "10 parallel")
+	res := map[string][2]time.Duration{}
+	// One untimed start each first, so one-time costs (the daemon's first
+	// capability probe) are not counted.
+	for _, c := range cs {
+		c.run(false)
+	}
+	for _, c := range cs {
+		var row [2]time.Duration
+		for i, par := range []bool{false, true} {
+			ds, err := c.run(par)
+			if err != nil {
+				return fmt.Errorf("%s: %w", c.name, err)
+			}
+			row[i] = medianDur(ds)
+		}
+		res[c.name] = row
+		fmt.Printf("%-10s %14v %14v\n", c.name, row[0].Round(time.Millisecond), row[1].Round(time.Millisecond))
+	}
+	g, f := res["govirtd"], res["floor"]
+	fmt.Printf("govirtd/floor:    sequential %.2fx, parallel %.2fx (target <= 1.5x)\n", ratio(g[0], f[0]), ratio(g[1], f[1]))
+	if l, ok := res["libvirtd"]; ok {
+		fmt.Printf("govirtd/libvirtd: sequential %.2fx, parallel %.2fx (target <= 0.25x)\n", ratio(g[0], l[0]), ratio(g[1], l[1]))
+	}
+	return nil
+}
+
+func ratio(a, b time.Duration) float64 { return float64(a) / float64(b) }
+
+func medianDur(ds []time.Duration) time.Duration {
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
+}
+
+// daemonStarts defines and starts startRuns guests through a daemon, one
+// after another or all at once, timing define+create for each; the guests
+// are destroyed and undefined afterwards (not timed).
+func daemonStarts(uri, prefix string, parallel bool) ([]time.Duration, error) {
+	c, err := client.Dial(uri)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	ctx := context.Background()
+	out := make([]time.Duration, startRuns)
+	doms := make([]remote.NonnullDomain, startRuns)
+	one := func(i int) error {
+		name := fmt.Sprintf("bench-%s-%d", prefix, i)
+		t0 := time.Now()
+		var def remote.DomainDefineXMLRet
+		if err := c.Call(ctx, procs.DomainDefineXML, remote.DomainDefineXMLArgs{XML: benchDomain(name)}, &def); err != nil {
+			return err
+		}
+		var cr remote.DomainCreateWithFlagsRet
+		if err := c.Call(ctx, procs.DomainCreateWithFlags, remote.DomainCreateWithFlagsArgs{Dom: def.Dom}, &cr); err != nil {
+			return err
+		}
+		out[i] = time.Since(t0)
+		doms[i] = cr.Dom
+		return nil
+	}
+	var firstErr error
+	if parallel {
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		for i := 0; i < startRuns; i++ {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				if err := one(i); err != nil {
+					mu.Lock()
+					firstErr = err
+					mu.Unlock()
+				}
+			}(i)
+		}
+		wg.Wait()
+	} else {
+		for i := 0; i < startRuns && firstErr == nil; i++ {
+			firstErr = one(i)
+		}
+	}
+	for _, d := range doms {
+		if d.Name == "" {
+			continue
+		}
+		c.Call(ctx, procs.DomainDestroy, remote.DomainDestroyArgs{Dom: d}, nil)
+		c.Call(ctx, procs.DomainUndefine, remote.DomainUndefineArgs{Dom: d}, nil)
+	}
+	return out, firstErr
+}
+
+// floorStarts is the bare floor: the same QEMU command line govirtd would
+// build, spawned by hand, QMP negotiated, cont.
+func floorStarts(parallel bool) ([]time.Duration, error) {
+	dir, err := os.MkdirTemp("", "gvfloor")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	qc, err := (&caps.Cache{Dir: dir}).Get(context.Background(), "/usr/bin/qemu-system-x86_64")
+	if err != nil {
+		return nil, err
+	}
+	out := make([]time.Duration, startRuns)
+	// Like the daemons' guests, every floor QEMU keeps running until the
+	// series ends, so all contenders start guests next to the same load.
+	var mu sync.Mutex
+	var running []*exec.Cmd
+	defer func() {
+		for _, c := range running {
+			c.Process.Kill()
+			c.Wait()
+		}
+	}()
+	one := func(i int) error {
+		def, err := conf.ParseDomain([]byte(benchDomain(fmt.Sprintf("floor%d", i))), 0)
+		if err != nil {
+			return err
+		}
+		gdir := filepath.Join(dir, fmt.Sprint(i))
+		os.MkdirAll(gdir, 0o700)
+		mon := filepath.Join(gdir, "mon.sock")
+		cl, err := command.Build(def, qc, command.Paths{Name: def.Name, DomainDir: gdir, MonitorSocket: mon})
+		if err != nil {
+			return err
+		}
+		t0 := time.Now()
+		cmd := exec.Command(cl.Argv[0], cl.Argv[1:]...)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		if err := cmd.Start(); err != nil {
+			return err
+		}
+		mu.Lock()
+		running = append(running, cmd)
+		mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		var m *qmp.Monitor
+		for {
+			if m, err = qmp.Dial(ctx, mon, qmp.Options{}); err == nil {
+				break
+			}
+			if ctx.Err() != nil {
+				return err
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+		defer m.Close()
+		if err := m.Execute(ctx, "cont", nil, nil); err != nil {
+			return err
+		}
+		out[i] = time.Since(t0)
+		return nil
+	}
+	if !parallel {
+		for i := 0; i < startRuns; i++ {
+			if err := one(i); err != nil {
+				return nil, err
+			}
+		}
+		return out, nil
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, startRuns)
+	for i := 0; i < startRuns; i++ {
+		wg.Add(1)
+		go func(i int) { defer wg.Done(); errs <- one(i) }(i)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
