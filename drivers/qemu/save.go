@@ -94,6 +94,8 @@ func (d *Driver) saveTo(v *vm, path string) error {
 		return err
 	}
 	ctx := context.Background()
+	v.beginAsync("save")
+	defer v.endAsync()
 	wasRunning := state == driver.StateRunning
 	if wasRunning {
 		v.mu.Lock()

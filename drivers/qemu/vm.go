@@ -29,6 +29,7 @@ type vm struct {
 	caps       *caps.Caps // the running QEMU's capabilities
 	capsJSON   []byte     // caps as status files store them
 	brokenMsg  string     // set when govirtd cannot manage this guest
+	async      *asyncJob  // the long operation in progress, if any
 	startedAt  time.Time
 	// Flags that steer QMP event handling, as libvirt keeps them.
 	fakeReboot     bool

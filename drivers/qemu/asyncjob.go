@@ -1,0 +1,94 @@
+package qemu
+
+import (
+	"context"
+	"time"
+
+	"govirt/driver"
+	"govirt/virerr"
+)
+
+// asyncJob is a long operation (save, later migration) that queries and
+// abort may run alongside; it holds the guest's job meanwhile.
+type asyncJob struct {
+	op      string
+	started time.Time
+}
+
+// beginAsync records op as the guest's async job; the caller holds the job.
+func (v *vm) beginAsync(op string) {
+	v.mu.Lock()
+	v.async = &asyncJob{op: op, started: time.Now()}
+	v.mu.Unlock()
+}
+
+func (v *vm) endAsync() {
+	v.mu.Lock()
+	v.async = nil
+	v.mu.Unlock()
+}
+
+func (c *conn) asyncOf(h driver.Domain) (*asyncJob, monitor, error) {
+	v, err := c.d.doms.get(h)
+	if err != nil {
+		return nil, nil, err
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if !v.active() {
+		return nil, nil, errNotRunning()
+	}
+	return v.async, v.mon, nil
+}
+
+func (c *conn) DomainGetJobInfo(h driver.Domain) (driver.JobInfo, error) {
+	j, mon, err := c.asyncOf(h)
+	if err != nil || j == nil {
+		return driver.JobInfo{}, err
+	}
+	info := driver.JobInfo{Type: 2, TimeElapsed: uint64(time.Since(j.started).Milliseconds())}
+	var st struct {
+		RAM struct {
+			Total       uint64 `json:"total"`
+			Transferred uint64 `json:"transferred"`
+			Remaining   uint64 `json:"remaining"`
+		} `json:"ram"`
+	}
+	// query-migrate never waits on a job; a stuck monitor only costs its
+	// own deadline.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if mon != nil && mon.Execute(ctx, "query-migrate", nil, &st) == nil {
+		info.DataTotal, info.DataProcessed, info.DataRemaining = st.RAM.Total, st.RAM.Transferred, st.RAM.Remaining
+	}
+	return info, nil
+}
+
+func (c *conn) DomainGetJobStats(h driver.Domain, _ uint32) (int32, []driver.TypedParam, error) {
+	info, err := c.DomainGetJobInfo(h)
+	if err != nil || info.Type == 0 {
+		return 0, nil, err
+	}
+	return info.Type, []driver.TypedParam{
+		{Field: "time_elapsed", Value: info.TimeElapsed},
+		{Field: "data_total", Value: info.DataTotal},
+		{Field: "data_processed", Value: info.DataProcessed},
+		{Field: "data_remaining", Value: info.DataRemaining},
+	}, nil
+}
+
+// DomainAbortJob cancels a running save without taking the job (the save
+// holds it); the save then fails and resumes the guest.
+func (c *conn) DomainAbortJob(h driver.Domain) error {
+	j, mon, err := c.asyncOf(h)
+	if err != nil {
+		return err
+	}
+	if j == nil {
+		return errQEMU(virerr.ErrOperationInvalid, "no job is active on the domain")
+	}
+	if err := mon.Execute(context.Background(), "migrate_cancel", nil, nil); err != nil {
+		return qmpFailed("abort", err)
+	}
+	return nil
+}
