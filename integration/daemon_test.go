@@ -59,7 +59,26 @@ type daemon struct {
 	SockRO string
 	argv   []string
 	cmd    *exec.Cmd
-	stderr *bytes.Buffer
+	stderr *syncBuffer
+}
+
+// syncBuffer collects the daemon's stderr; the exec copier writes while
+// tests read.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // startDaemon runs govirtd on sockets in a temp dir and stops it (with
@@ -82,7 +101,7 @@ func startDaemon(t *testing.T, extra ...string) *daemon {
 func (d *daemon) launch() {
 	t := d.t
 	t.Helper()
-	d.stderr = &bytes.Buffer{}
+	d.stderr = &syncBuffer{}
 	d.cmd = exec.Command(buildDaemon(t), d.argv...)
 	d.cmd.Stderr = d.stderr
 	if err := d.cmd.Start(); err != nil {
