@@ -21,8 +21,16 @@ func (s *Server) NewHandler(readOnly bool) func(*rpc.Conn) rpc.Handler {
 // their own path, and everything else as an unknown procedure, which makes
 // clients fall back to older calls.
 func (h *handler) Call(ctx context.Context, c *rpc.Call) {
+	if c.Prog == ProgQEMU {
+		h.qemuCall(c)
+		return
+	}
 	if c.Prog != ProgRemote {
 		_ = c.ReplyUnknownProc()
+		return
+	}
+	if fn, ok := openStreamProcs[c.Proc]; ok {
+		h.openStreamCall(c, fn)
 		return
 	}
 	if fn, ok := streamProcs[c.Proc]; ok {

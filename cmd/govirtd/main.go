@@ -96,6 +96,8 @@ func run(cfg config, log *slog.Logger) error {
 		go func(l listener) { errc <- rs.Serve(l.ln) }(l)
 	}
 
+	// Pools first: guests' disks may live in them.
+	qemuDrv.StorageAutostart()
 	go qemuDrv.Autostart(context.Background())
 
 	sig := make(chan os.Signal, 1)

@@ -14,13 +14,15 @@ func (c *conn) DomainGetSecurityLabel(h driver.Domain) (driver.SecurityLabel, er
 	return driver.SecurityLabel{}, c.withVM(h, func(*vm) error { return nil })
 }
 
-// DomainGetMessages reports why govirtd cannot manage a guest, if so.
-func (c *conn) DomainGetMessages(h driver.Domain, _ uint32) ([]string, error) {
+// DomainGetMessages reports why govirtd cannot manage a guest, if so,
+// and the guest's taints.
+func (c *conn) DomainGetMessages(h driver.Domain, flags uint32) ([]string, error) {
 	var msgs []string
 	err := c.withVM(h, func(v *vm) error {
 		if v.brokenMsg != "" {
 			msgs = append(msgs, v.brokenMsg)
 		}
+		msgs = append(msgs, taintMessagesFor(v, flags)...)
 		return nil
 	})
 	return msgs, err

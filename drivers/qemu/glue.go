@@ -35,11 +35,11 @@ func (c capsSource) get(ctx context.Context, binary string) (*caps.Caps, error) 
 // buildCommand turns the live definition into QEMU's argv; it assigns
 // aliases, addresses and node names in live as it goes.
 func buildCommand(live *conf.Domain, qc *caps.Caps, dir, monPath string) ([]string, error) {
-	cl, err := command.Build(live, qc, command.Paths{MonitorSocket: monPath, DomainDir: dir, Name: live.Name})
+	cl, err := command.Build(live, qc, command.Paths{MonitorSocket: monPath, DomainDir: dir, Name: live.Name, VNCPort: vncPortFor(live)})
 	if err != nil {
 		return nil, err
 	}
-	return cl.Argv, nil
+	return vncPasswordArgv(live, cl.Argv), nil
 }
 
 // connectMonitor waits for QEMU's monitor socket and negotiates QMP. It
@@ -48,7 +48,7 @@ func (d *Driver) connectMonitor(ctx context.Context, v *vm, path string, proc *p
 	ctx, cancel := context.WithTimeout(ctx, monitorTimeout)
 	defer cancel()
 	opts := qmp.Options{
-		OnEvent: func(ev qmp.Event) { d.handleEvent(v, ev.Name, ev.Data) },
+		OnEvent: func(ev qmp.Event) { d.publishMonitorEvent(v, ev); d.handleEvent(v, ev.Name, ev.Data) },
 		OnEOF:   func(error) { d.monitorEOF(v) },
 		Logger:  d.log,
 	}

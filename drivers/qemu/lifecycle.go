@@ -46,6 +46,7 @@ func (d *Driver) start(ctx context.Context, v *vm, flags uint32) error {
 		v.mu.Lock()
 		v.setState(driver.StatePaused, driver.PausedUser)
 		v.mu.Unlock()
+		d.runPostStartHooks(v)
 		d.emit(v, driver.EventStarted, driver.EventStartedBooted)
 		d.emit(v, driver.EventSuspended, driver.EventSuspendedPaused)
 		return d.saveStatus(v)
@@ -55,6 +56,7 @@ func (d *Driver) start(ctx context.Context, v *vm, flags uint32) error {
 		d.abortLaunch(v)
 		return err
 	}
+	d.runPostStartHooks(v)
 	d.emit(v, driver.EventStarted, driver.EventStartedBooted)
 	return d.saveStatus(v)
 }

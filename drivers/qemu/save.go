@@ -163,6 +163,9 @@ func (d *Driver) restoreFrom(ctx context.Context, v *vm, f *os.File, paused bool
 	if err := d.startIncoming(ctx, v, f); err != nil {
 		return err
 	}
+	// Only now, with the incoming stream complete, is QEMU's device state
+	// (tray, pty paths...) the guest's and worth reading back.
+	d.runPostStartHooks(v)
 	if paused {
 		v.mu.Lock()
 		v.setState(driver.StatePaused, driver.PausedUser)

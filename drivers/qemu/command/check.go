@@ -117,7 +117,7 @@ var allowed = map[string][]string{
 	"devices/input/alias":   {"name"},
 	"devices/input/address": addrAttrs,
 
-	"devices/graphics":        {"type", "port", "autoport", "listen", "socket"},
+	"devices/graphics":        {"type", "port", "autoport", "listen", "socket", "passwd"},
 	"devices/graphics/listen": {"type", "address", "socket"},
 
 	"devices/audio": {"id", "type"},

@@ -1,0 +1,262 @@
+package storagepool
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"govirt/conf"
+	"govirt/driver"
+	"govirt/virerr"
+)
+
+// Volume create flags (virStorageVolCreateFlags).
+const (
+	createPreallocMetadata = 1 << 0
+	createReflink          = 1 << 1
+	createValidate         = 1 << 2
+)
+
+// fileFormats are the volume formats of file-based pools
+// (virStorageFileFormat), by name.
+var fileFormats = map[string]bool{"raw": true, "dir": true, "bochs": true, "cloop": true, "dmg": true,
+	"iso": true, "vpc": true, "vdi": true, "fat": true, "vhd": true, "ploop": true, "cow": true,
+	"qcow": true, "qcow2": true, "qed": true, "vmdk": true}
+
+// volReq is a volume to create, from its XML.
+type volReq struct {
+	name, path    string
+	format        string
+	capacity      uint64
+	allocation    uint64
+	capacitySet   bool
+	backing       string
+	backingFormat string
+	perms         perms
+}
+
+func parseVolReq(p *pool, doc string, flags uint32, needCapacity bool) (*volReq, error) {
+	var pf conf.ParseFlags
+	if flags&createValidate != 0 {
+		pf |= conf.ParseValidate
+	}
+	def, err := conf.ParseStorageVolume([]byte(doc), pf)
+	if err != nil {
+		return nil, err
+	}
+	if needCapacity && !def.CapacitySet {
+		return nil, errStorage(virerr.ErrXMLError, "%s", "missing capacity element")
+	}
+	r := &volReq{name: def.Name, format: def.TargetFormat, capacity: def.Capacity, allocation: def.Allocation,
+		capacitySet: def.CapacitySet, backing: def.BackingPath, backingFormat: def.BackingFormat}
+	if r.format == "" {
+		r.format = "raw"
+	}
+	if !fileFormats[r.format] {
+		return nil, errStorage(virerr.ErrConfigUnsupported, "unknown volume format type %s", r.format)
+	}
+	if r.backing != "" {
+		if r.backingFormat == "" {
+			r.backingFormat = "raw"
+		}
+		if !fileFormats[r.backingFormat] {
+			return nil, errStorage(virerr.ErrConfigUnsupported, "unknown volume format type %s", r.backingFormat)
+		}
+	}
+	if r.perms, err = parsePerms(doc); err != nil {
+		return nil, err
+	}
+	// Volumes are not recursive: a name must not leave the pool's
+	// directory (virStorageBackendVolCreateLocal).
+	if strings.Contains(r.name, "/") {
+		return nil, errStorage(virerr.ErrOperationInvalid, "volume name '%s' cannot contain '/'", r.name)
+	}
+	r.path = p.def.target + "/" + r.name
+	return r, nil
+}
+
+// reserve checks a new volume against the pool and records it as being
+// built, so that concurrent creations of the same name fail.
+func (m *Manager) reserve(p *pool, r *volReq, existsCode virerr.Code, existsMsg string) (*vol, error) {
+	if p.vols[r.name] != nil {
+		return nil, errStorage(existsCode, existsMsg, r.name)
+	}
+	if _, err := os.Lstat(r.path); err == nil || r.name == "." || r.name == ".." {
+		return nil, errStorage(virerr.ErrOperationInvalid, "volume target path '%s' already exists", r.path)
+	}
+	v := &vol{name: r.name, path: r.path, building: true}
+	p.vols[r.name] = v
+	p.jobs++
+	return v, nil
+}
+
+// finish ends a creation: the record becomes usable, or goes away with
+// whatever was written when the build failed.
+func (m *Manager) finish(p *pool, v *vol, err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	p.jobs--
+	v.building = false
+	if err != nil {
+		_ = os.RemoveAll(v.path)
+		if p.vols[v.name] == v {
+			delete(p.vols, v.name)
+		}
+	}
+}
+
+func (m *Manager) StorageVolCreateXML(h driver.Pool, xml string, flags uint32) (driver.Vol, error) {
+	if flags&^(createPreallocMetadata|createValidate) != 0 {
+		return driver.Vol{}, errFlags(flags, "storageVolCreateXML")
+	}
+	var p *pool
+	var v *vol
+	var r *volReq
+	err := m.withPool(h, func(pp *pool) error {
+		if !pp.active {
+			return errNotActive(pp.def.name)
+		}
+		var err error
+		if r, err = parseVolReq(pp, xml, flags, true); err != nil {
+			return err
+		}
+		p = pp
+		v, err = m.reserve(pp, r, virerr.ErrStorageVolExist, "'%s'")
+		return err
+	})
+	if err != nil {
+		return driver.Vol{}, err
+	}
+	err = m.buildVol(p, r, flags&createPreallocMetadata != 0)
+	m.finish(p, v, err)
+	if err != nil {
+		return driver.Vol{}, err
+	}
+	return v.handle(h.Name), nil
+}
+
+// buildVol writes a new volume: raw files directly, directories with
+// mkdir, everything else with qemu-img create, as
+// storageBackendVolBuildLocal chooses.
+func (m *Manager) buildVol(p *pool, r *volReq, prealloc bool) error {
+	mode := r.perms
+	if mode.mode == -1 {
+		mode.mode = defaultVolMode
+	}
+	switch r.format {
+	case "dir":
+		if r.backing != "" {
+			return errStorage(virerr.ErrNoSupport, "%s", "backing storage not supported for directories volumes")
+		}
+		if err := os.Mkdir(r.path, 0o700); err != nil {
+			return errSys(err, "cannot create path '%s'", r.path)
+		}
+		return applyPerms(r.path, mode)
+	case "raw":
+		if prealloc {
+			return errStorage(virerr.ErrConfigUnsupported, "%s", "metadata preallocation is not supported for raw volumes")
+		}
+		if r.backing != "" {
+			return errStorage(virerr.ErrNoSupport, "%s", "backing storage not supported for raw volumes")
+		}
+		return createRaw(r, mode)
+	}
+	args := []string{"create", "-f", r.format}
+	var opts []string
+	if r.backing != "" {
+		if prealloc {
+			return errStorage(virerr.ErrConfigUnsupported, "%s", "metadata preallocation conflicts with backing store")
+		}
+		abs := r.backing
+		if !filepath.IsAbs(abs) {
+			abs = filepath.Join(p.def.target, abs)
+		}
+		if err := syscall.Access(abs, 4 /* R_OK */); err != nil {
+			return errSys(err, "inaccessible backing store volume %s", r.backing)
+		}
+		args = append(args, "-b", r.backing)
+		opts = append(opts, "backing_fmt="+r.backingFormat)
+	}
+	if prealloc {
+		if r.format != "qcow2" {
+			return errStorage(virerr.ErrConfigUnsupported, "%s", "metadata preallocation only available with qcow2")
+		}
+		if r.capacity > r.allocation {
+			opts = append(opts, "preallocation=metadata")
+		} else {
+			opts = append(opts, "preallocation=falloc")
+		}
+	}
+	if r.format == "qcow2" {
+		// libvirt's default: images older QEMUs can read.
+		opts = append(opts, "compat=0.10")
+	}
+	if len(opts) > 0 {
+		args = append(args, "-o", strings.Join(opts, ","))
+	}
+	args = append(args, r.path)
+	if size := (r.capacity + 1023) / 1024; size > 0 || r.backing == "" {
+		args = append(args, fmt.Sprintf("%dK", size))
+	}
+	if err := run(m.qemuImg, args...); err != nil {
+		return err
+	}
+	return applyPerms(r.path, mode)
+}
+
+// createRaw is storageBackendCreateRaw: the file gets its full size at
+// once and, up to the requested allocation, real blocks (fallocate, or
+// zeros where the file system cannot).
+func createRaw(r *volReq, mode perms) error {
+	f, err := os.OpenFile(r.path, os.O_RDWR|os.O_CREATE|os.O_EXCL, os.FileMode(mode.mode))
+	if err != nil {
+		return errSys(err, "Failed to create file '%s'", r.path)
+	}
+	defer f.Close()
+	if err := applyPerms(r.path, mode); err != nil {
+		return err
+	}
+	if err := f.Truncate(int64(r.capacity)); err != nil {
+		return errSys(err, "cannot extend file '%s'", r.path)
+	}
+	if err := allocate(f, r.path, r.allocation); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return errSys(err, "cannot sync data to file '%s'", r.path)
+	}
+	return nil
+}
+
+// allocate gives the first n bytes of f real blocks without changing
+// their content.
+func allocate(f *os.File, path string, n uint64) error {
+	if n == 0 {
+		return nil
+	}
+	err := syscall.Fallocate(int(f.Fd()), 0, 0, int64(n))
+	if err == nil {
+		return nil
+	}
+	if err != syscall.EOPNOTSUPP && err != syscall.ENOSYS {
+		return errSys(err, "cannot allocate %d bytes in file '%s'", n, path)
+	}
+	// No fallocate here (e.g. some network file systems): write zeros
+	// where the file has holes only, so existing data stays.
+	buf := make([]byte, 1<<20)
+	for off := uint64(0); off < n; {
+		chunk := min(uint64(len(buf)), n-off)
+		if _, err := f.ReadAt(buf[:chunk], int64(off)); err != nil && !errors.Is(err, io.EOF) {
+			return errSys(err, "cannot fill file '%s'", path)
+		}
+		if _, err := f.WriteAt(buf[:chunk], int64(off)); err != nil {
+			return errSys(err, "cannot fill file '%s'", path)
+		}
+		off += chunk
+	}
+	return nil
+}

@@ -1,0 +1,252 @@
+package storagepool
+
+import (
+	"os"
+	"strconv"
+	"syscall"
+
+	"govirt/driver"
+	"govirt/virerr"
+)
+
+// StorageVolCreateXMLFrom clones a volume. The copy is made with
+// qemu-img convert (which keeps holes and converts formats), so an overlay
+// is flattened into a standalone image as with libvirt.
+func (m *Manager) StorageVolCreateXMLFrom(h driver.Pool, xml string, src driver.Vol, flags uint32) (driver.Vol, error) {
+	if flags&^(createPreallocMetadata|createReflink|createValidate) != 0 {
+		return driver.Vol{}, errFlags(flags, "storageVolCreateXMLFrom")
+	}
+	var p, sp *pool
+	var v, sv *vol
+	var r *volReq
+	err := m.withPool(h, func(pp *pool) error {
+		if !pp.active {
+			return errNotActive(pp.def.name)
+		}
+		s := m.pools[src.Pool]
+		if s == nil {
+			return errNoPoolName(src.Pool)
+		}
+		if !s.active {
+			return errNotActive(s.def.name)
+		}
+		var err error
+		if r, err = parseVolReq(pp, xml, flags, false); err != nil {
+			return err
+		}
+		svol := s.vols[src.Name]
+		if svol == nil {
+			return errNoVolName(src.Name)
+		}
+		if svol.building {
+			return errVolBuilding(svol.name)
+		}
+		if v, err = m.reserve(pp, r, virerr.ErrInternalError, "storage volume name '%s' already in use."); err != nil {
+			return err
+		}
+		p, sp, sv = pp, s, svol
+		sv.inUse++
+		sp.jobs++
+		return nil
+	})
+	if err != nil {
+		return driver.Vol{}, err
+	}
+	err = m.cloneVol(r, sv.path)
+	m.mu.Lock()
+	sv.inUse--
+	sp.jobs--
+	m.mu.Unlock()
+	m.finish(p, v, err)
+	if err != nil {
+		return driver.Vol{}, err
+	}
+	return v.handle(h.Name), nil
+}
+
+func (m *Manager) cloneVol(r *volReq, srcPath string) error {
+	st, err := m.statVol(srcPath)
+	if err != nil {
+		return err
+	}
+	if st.typ == volDir || r.format == "dir" {
+		return errStorage(virerr.ErrInternalError, "%s", "cannot copy from volume to a directory volume")
+	}
+	// A smaller or missing capacity means the source's.
+	capacity := max(r.capacity, st.capacity)
+	args := []string{"convert", "-f", st.target.format, "-O", r.format}
+	if r.format == "qcow2" {
+		args = append(args, "-o", "compat=0.10")
+	}
+	if err := run(m.qemuImg, append(args, srcPath, r.path)...); err != nil {
+		return err
+	}
+	mode := r.perms
+	if mode.mode == -1 {
+		mode.mode = defaultVolMode
+	}
+	if err := applyPerms(r.path, mode); err != nil {
+		return err
+	}
+	if capacity > st.capacity {
+		if err := m.resizeFile(r.path, r.format, capacity, false, false); err != nil {
+			return err
+		}
+	}
+	if r.format == "raw" && r.capacitySet && r.allocation >= capacity {
+		// Fully allocated like the source asked for, as createRawFile.
+		f, err := os.OpenFile(r.path, os.O_RDWR, 0)
+		if err != nil {
+			return errSys(err, "cannot open file '%s'", r.path)
+		}
+		defer f.Close()
+		return allocate(f, r.path, capacity)
+	}
+	return nil
+}
+
+// Resize flags (virStorageVolResizeFlags).
+const (
+	resizeAllocate = 1 << 0
+	resizeDelta    = 1 << 1
+	resizeShrink   = 1 << 2
+)
+
+// StorageVolResize follows storageVolResize's checks against the
+// volume's current (freshly read) capacity and allocation.
+func (m *Manager) StorageVolResize(h driver.Vol, capacity uint64, flags uint32) error {
+	if flags&^(resizeAllocate|resizeDelta|resizeShrink) != 0 {
+		return errFlags(flags, "storageVolResize")
+	}
+	p, v, done, err := m.busyVol(h, func(_ *pool, v *vol) error {
+		if v.inUse > 0 {
+			return errVolInUse(v.name)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	defer done()
+	st, err := m.statVol(v.path)
+	if err != nil {
+		return err
+	}
+	abs := capacity
+	if flags&resizeDelta != 0 {
+		if flags&resizeShrink != 0 {
+			abs = st.capacity - min(capacity, st.capacity)
+		} else {
+			abs = st.capacity + capacity
+		}
+	}
+	if abs < st.allocation {
+		return errStorage(virerr.ErrInvalidArg, "%s", "can't shrink capacity below existing allocation")
+	}
+	if abs < st.capacity && flags&resizeShrink == 0 {
+		return errStorage(virerr.ErrInvalidArg, "%s",
+			"Can't shrink capacity below current capacity unless shrink flag explicitly specified")
+	}
+	if flags&resizeAllocate != 0 {
+		m.mu.Lock()
+		_ = updateSizes(p)
+		avail := p.available
+		m.mu.Unlock()
+		if abs-st.allocation > avail {
+			return errStorage(virerr.ErrOperationFailed, "%s", "Not enough space left in storage pool")
+		}
+	}
+	if st.typ == volDir {
+		return errStorage(virerr.ErrNoSupport, "%s", "storage pool does not support changing of volume capacity")
+	}
+	return m.resizeFile(v.path, st.target.format, abs, flags&resizeAllocate != 0, abs < st.capacity)
+}
+
+// resizeFile is virStorageBackendVolResizeLocal: raw files are truncated
+// (and allocated on request), images are resized by qemu-img.
+func (m *Manager) resizeFile(path, format string, capacity uint64, prealloc, shrink bool) error {
+	if format != "raw" {
+		if prealloc {
+			return errStorage(virerr.ErrOperationUnsupported, "%s", "preallocate is only supported for raw type volume")
+		}
+		args := []string{"resize"}
+		if shrink {
+			args = append(args, "--shrink")
+		}
+		return run(m.qemuImg, append(args, path, strconv.FormatUint(capacity, 10))...)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return errSys(err, "Unable to open '%s'", path)
+	}
+	defer f.Close()
+	if prealloc {
+		if err := allocate(f, path, capacity); err != nil {
+			return err
+		}
+	}
+	if err := f.Truncate(int64(capacity)); err != nil {
+		return errSys(err, "Failed to truncate file '%s'", path)
+	}
+	return nil
+}
+
+// StorageVolWipe zeroes the volume (the only algorithm of
+// virStorageVolWipe). A sparse file is emptied by truncating it to zero
+// and back, which is how storageBackendVolZeroSparseFileLocal keeps it
+// sparse; other files are overwritten.
+func (m *Manager) StorageVolWipe(h driver.Vol, flags uint32) error {
+	if flags != 0 {
+		return errFlags(flags, "storageVolWipe")
+	}
+	p, v, done, err := m.busyVol(h, func(_ *pool, v *vol) error {
+		if v.inUse > 0 {
+			return errVolInUse(v.name)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	defer done()
+	if err := wipeFile(v.path); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	_ = updateSizes(p)
+	m.mu.Unlock()
+	return nil
+}
+
+func wipeFile(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return errSys(err, "Failed to open storage volume with path '%s'", path)
+	}
+	defer f.Close()
+	var st syscall.Stat_t
+	if err := syscall.Fstat(int(f.Fd()), &st); err != nil {
+		return errSys(err, "Failed to stat storage volume with path '%s'", path)
+	}
+	if st.Mode&syscall.S_IFMT == syscall.S_IFREG && st.Blocks < st.Size/512 {
+		if err := f.Truncate(0); err != nil {
+			return errSys(err, "Failed to truncate volume with path '%s' to 0 bytes", path)
+		}
+		if err := f.Truncate(st.Size); err != nil {
+			return errSys(err, "Failed to truncate volume with path '%s' to %d bytes", path, st.Size)
+		}
+		return nil
+	}
+	buf := make([]byte, 4<<20)
+	for off := int64(0); off < st.Size; {
+		n := min(int64(len(buf)), st.Size-off)
+		if _, err := f.WriteAt(buf[:n], off); err != nil {
+			return errSys(err, "Failed to write %d bytes to storage volume with path '%s'", n, path)
+		}
+		off += n
+	}
+	if err := f.Sync(); err != nil {
+		return errSys(err, "cannot sync data to volume with path '%s'", path)
+	}
+	return nil
+}
