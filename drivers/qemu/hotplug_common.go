@@ -1,0 +1,271 @@
+package qemu
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"govirt/conf"
+	"govirt/driver"
+	"govirt/drivers/qemu/command"
+	"govirt/qmp"
+	"govirt/virerr"
+)
+
+// virDomainDeviceModifyFlags.
+const (
+	modifyLive   = 1 << 0
+	modifyConfig = 1 << 1
+	modifyForce  = 1 << 2
+)
+
+// hotplugQMPTimeout bounds each monitor command of a device change, so a
+// stuck QEMU fails the API instead of holding the job forever.
+var hotplugQMPTimeout = 30 * time.Second
+
+// deviceJob runs fn with v's job held, for device changes that may touch
+// the live guest, the persistent definition or both. Unlike withJob it
+// accepts an inactive guest (config-only changes).
+func (c *conn) deviceJob(h driver.Domain, op string, fn func(v *vm) error) error {
+	v, err := c.d.doms.get(h)
+	if err != nil {
+		return err
+	}
+	if err := v.job.acquire(op); err != nil {
+		return err
+	}
+	defer v.job.release()
+	return fn(v)
+}
+
+// modificationImpact resolves "current" and checks the flags against the
+// guest as virDomainObjUpdateModificationImpact does. It also returns the
+// monitor when the live guest is affected.
+func modificationImpact(v *vm, flags uint32) (uint32, monitor, error) {
+	v.mu.Lock()
+	active, persistent, mon, broken := v.active(), v.persistent, v.mon, v.brokenMsg
+	v.mu.Unlock()
+	flags &= modifyLive | modifyConfig
+	if flags == 0 {
+		flags = modifyConfig
+		if active {
+			flags = modifyLive
+		}
+	}
+	if flags&modifyLive != 0 {
+		if !active {
+			return 0, nil, errQEMU(virerr.ErrOperationInvalid, "domain is not running")
+		}
+		if broken != "" {
+			return 0, nil, errQEMU(virerr.ErrOperationFailed, "%s", broken)
+		}
+		if mon == nil {
+			return 0, nil, errQEMU(virerr.ErrOperationInvalid, "monitor of domain '%s' is not connected", v.name)
+		}
+	}
+	if flags&modifyConfig != 0 && !persistent {
+		return 0, nil, errQEMU(virerr.ErrOperationInvalid, "transient domains do not have any persistent config")
+	}
+	return flags, mon, nil
+}
+
+// checkFlagsMask refuses unknown flag bits with libvirt's virCheckFlags
+// message.
+func checkFlagsMask(flags, allowed uint32, fn string) error {
+	if flags&^allowed != 0 {
+		return virerr.New(virerr.FromQemu, virerr.ErrInvalidArg, "%s: unsupported flags (0x%x)", fn, flags&^allowed)
+	}
+	return nil
+}
+
+// nodeCounters keeps the highest node-name index handed out per guest
+// run, so names are never reused while QEMU might still hold a node of
+// that name (a detach whose blockdev-del failed, a rollback in flight).
+// The live definition carries every name in use, which is what lets the
+// counter restart correctly after a daemon restart.
+var nodeCounters = struct {
+	sync.Mutex
+	m map[*vm]int
+}{m: map[*vm]int{}}
+
+// nodeIndexAllocator returns a function handing out node-name indexes
+// past every one live uses, as libvirt's per-guest nodename index.
+func nodeIndexAllocator(v *vm, live *conf.Domain) func() int {
+	high := 0
+	for _, d := range live.Devices.Disks {
+		for s := &d.Source; s != nil; s = s.Backing {
+			high = max(high, nodeIndex(s.NodeName), nodeIndex(s.NodeNameFormat))
+		}
+	}
+	return func() int {
+		nodeCounters.Lock()
+		defer nodeCounters.Unlock()
+		n := max(high, nodeCounters.m[v]) + 1
+		nodeCounters.m[v] = n
+		return n
+	}
+}
+
+// nodeIndex is N of libvirt-N-storage / libvirt-N-format, 0 otherwise.
+func nodeIndex(name string) int {
+	rest, ok := strings.CutPrefix(name, "libvirt-")
+	if !ok {
+		return 0
+	}
+	num, _, _ := strings.Cut(rest, "-")
+	n, _ := strconv.Atoi(num)
+	return n
+}
+
+// forgetNodeCounter drops the counter of a guest run that ended.
+func forgetNodeCounter(v *vm) {
+	nodeCounters.Lock()
+	delete(nodeCounters.m, v)
+	nodeCounters.Unlock()
+}
+
+// liveSnapshot returns the live definition and caps of a running guest.
+// The definition is shared: callers clone before changing it and publish
+// the clone with publishLive.
+func liveSnapshot(v *vm) (*conf.Domain, *conf.Domain, command.Caps) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	var qc command.Caps
+	if v.caps != nil {
+		qc = v.caps
+	}
+	return v.live, v.def, qc
+}
+
+// modifyLive changes the live definition copy-on-write: readers format
+// the definition they got outside the lock, so the published one is never
+// changed in place. The copy is made under the lock so concurrent
+// changes (a tray event during a media change) are never lost. fn must
+// not block. The status file is written afterwards.
+func (d *Driver) modifyLive(v *vm, fn func(live *conf.Domain)) {
+	v.mu.Lock()
+	if v.live == nil {
+		v.mu.Unlock()
+		return
+	}
+	next := v.live.Clone()
+	fn(next)
+	v.live = next
+	v.mu.Unlock()
+	d.saveStatusLogged(v)
+}
+
+// publishConfig saves and installs a new persistent definition.
+func (d *Driver) publishConfig(v *vm, def *conf.Domain) error {
+	if err := d.saveDef(def); err != nil {
+		return err
+	}
+	v.mu.Lock()
+	v.def = def
+	v.mu.Unlock()
+	return nil
+}
+
+// qmpCall runs one monitor command with the hotplug deadline.
+func qmpCall(mon monitor, cmd string, args, ret any) error {
+	ctx, cancel := context.WithTimeout(context.Background(), hotplugQMPTimeout)
+	defer cancel()
+	return mon.Execute(ctx, cmd, args, ret)
+}
+
+// qmpError turns a monitor failure into libvirt's error: QEMU's own
+// message for a QMP error reply, as libvirt reports it.
+func qmpError(err error) error {
+	var qe *qmp.Error
+	if errors.As(err, &qe) {
+		return errQEMU(virerr.ErrInternalError, "unable to execute QEMU command '%s': %s", qe.Command, qe.Desc)
+	}
+	return errQEMU(virerr.ErrOperationFailed, "monitor: %v", err)
+}
+
+// fillDiskDefaults applies libvirt's parse-time defaults to a disk from a
+// device document: the bus from the target name, read-only media for
+// CD-ROMs, and qemuDomainDeviceDiskDefPostParse's driver "qemu" and raw
+// format (libvirt never probes formats).
+func fillDiskDefaults(d *conf.Disk) {
+	if d.DriverName == "" {
+		d.DriverName = "qemu"
+	}
+	if d.Source.Format == "" && d.Source.Type != "volume" {
+		d.Source.Format = "raw"
+	}
+	if d.TargetBus == "" {
+		d.TargetBus = command.DiskBusDefault(d.TargetDev)
+	}
+	if d.Source.Type == "" {
+		d.Source.Type = "file"
+	}
+	if d.Device == "cdrom" {
+		d.ReadOnly = true
+	}
+}
+
+// checkSourceAccess reports a missing image as libvirt does before it
+// touches QEMU (virStorageSourceReportBrokenChain).
+func checkSourceAccess(d *conf.Disk) error {
+	top := d.Source.Path
+	for s := &d.Source; s != nil && s.Type != ""; s = s.Backing {
+		if s.Path == "" || (s.Type != "file" && s.Type != "block") {
+			continue
+		}
+		if _, err := os.Stat(s.Path); err != nil {
+			var errno string
+			if pe, ok := err.(*os.PathError); ok {
+				errno = pe.Err.Error()
+				errno = strings.ToUpper(errno[:1]) + errno[1:]
+			} else {
+				errno = err.Error()
+			}
+			if s == &d.Source {
+				return virerr.New(virerr.FromStorage, virerr.ErrSystemError,
+					"Cannot access storage file '%s' (as uid:%d, gid:%d): %s", s.Path, os.Geteuid(), os.Getegid(), errno)
+			}
+			return virerr.New(virerr.FromStorage, virerr.ErrSystemError,
+				"Cannot access backing file '%s' of storage file '%s' (as uid:%d, gid:%d): %s",
+				s.Path, top, os.Geteuid(), os.Getegid(), errno)
+		}
+	}
+	return nil
+}
+
+// deviceKind names a parsed device as libvirt's virDomainDeviceType
+// strings do, for "not supported" messages.
+func deviceKind(dev any) string {
+	switch x := dev.(type) {
+	case *conf.Disk:
+		return "disk"
+	case *conf.Interface:
+		return "interface"
+	case *conf.Controller:
+		return "controller"
+	case *conf.Graphics:
+		return "graphics"
+	case *conf.Chardev:
+		return "chr"
+	case *conf.Input:
+		return "input"
+	case *conf.Video:
+		return "video"
+	case *conf.MemBalloon:
+		return "memballoon"
+	case *conf.Watchdog:
+		return "watchdog"
+	case *conf.RNG:
+		return "rng"
+	case *conf.Panic:
+		return "panic"
+	case *conf.RawDevice:
+		return x.Kind
+	}
+	return fmt.Sprintf("%T", dev)
+}

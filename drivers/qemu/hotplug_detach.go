@@ -1,0 +1,296 @@
+package qemu
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"slices"
+	"sync"
+	"time"
+
+	"govirt/conf"
+	"govirt/driver"
+	"govirt/drivers/qemu/command"
+	"govirt/virerr"
+)
+
+// unplugTimeout is libvirt's QEMU_UNPLUG_TIMEOUT: how long a detach waits
+// for the guest to give the device up (DEVICE_DELETED). Past it the API
+// succeeds anyway, the device stays in the live XML, and the late event
+// finishes the removal, exactly as libvirt behaves.
+var unplugTimeout = 5 * time.Second
+
+// unplugWaiters maps a guest to the detach waiting for DEVICE_DELETED of
+// one alias (libvirt's priv->unplug: one at a time, under the job).
+var unplugWaiters = struct {
+	sync.Mutex
+	m map[*vm]*unplugWait
+}{m: map[*vm]*unplugWait{}}
+
+type unplugWait struct {
+	alias string
+	done  chan struct{}
+}
+
+func init() {
+	onEvent("DEVICE_DELETED", func(d *Driver, v *vm, data json.RawMessage) {
+		var ev struct {
+			Device string `json:"device"`
+		}
+		if json.Unmarshal(data, &ev) != nil || ev.Device == "" {
+			return // backend objects (".../virtio-backend") carry no id
+		}
+		unplugWaiters.Lock()
+		w := unplugWaiters.m[v]
+		if w != nil && w.alias == ev.Device {
+			delete(unplugWaiters.m, v)
+			close(w.done)
+			unplugWaiters.Unlock()
+			return
+		}
+		unplugWaiters.Unlock()
+		// Nobody waits (the detach timed out, or the guest ejected the
+		// device itself): finish the removal under the job, on the
+		// guest's worker, as processDeviceDeletedEvent.
+		v.work.submit(func() {
+			if err := v.job.acquire("device removal"); err != nil {
+				d.log.Error("device removal", "domain", v.name, "alias", ev.Device, "err", err)
+				return
+			}
+			defer v.job.release()
+			v.mu.Lock()
+			mon := v.mon
+			v.mu.Unlock()
+			if mon != nil {
+				d.removeDevice(v, mon, ev.Device)
+			}
+		})
+	})
+}
+
+// DomainDetachDeviceFlags removes a device from the persistent definition,
+// the running guest or both (qemuDomainDetachDeviceLiveAndConfig).
+func (c *conn) DomainDetachDeviceFlags(h driver.Domain, xml string, flags uint32) error {
+	if err := checkFlagsMask(flags, modifyLive|modifyConfig, "qemuDomainDetachDeviceFlags"); err != nil {
+		return err
+	}
+	if _, err := conf.ParseDevice([]byte(xml)); err != nil {
+		return err
+	}
+	return c.deviceJob(h, "detach device", func(v *vm) error {
+		flags, mon, err := modificationImpact(v, flags)
+		if err != nil {
+			return err
+		}
+		var newDef *conf.Domain
+		if flags&modifyConfig != 0 {
+			dev, _ := conf.ParseDevice([]byte(xml))
+			v.mu.Lock()
+			newDef = v.def.Clone()
+			v.mu.Unlock()
+			if err := detachConfig(newDef, dev); err != nil {
+				return err
+			}
+		}
+		if flags&modifyLive != 0 {
+			dev, _ := conf.ParseDevice([]byte(xml))
+			if err := c.d.detachLive(v, mon, dev); err != nil {
+				return err
+			}
+		}
+		if newDef != nil {
+			return c.d.publishConfig(v, newDef)
+		}
+		return nil
+	})
+}
+
+// detachConfig is qemuDomainDetachDeviceConfig for the kinds govirt
+// hot-plugs, and conf's matching for the rest.
+func detachConfig(def *conf.Domain, dev any) error {
+	switch x := dev.(type) {
+	case *conf.Disk:
+		i := slices.IndexFunc(def.Devices.Disks, func(d *conf.Disk) bool { return d.TargetDev == x.TargetDev })
+		if i < 0 {
+			return errQEMU(virerr.ErrDeviceMissing, "no target device %s", x.TargetDev)
+		}
+		def.Devices.Disks = slices.Delete(slices.Clone(def.Devices.Disks), i, i+1)
+		return nil
+	case *conf.Interface:
+		i, err := findNet(def, x)
+		if err != nil {
+			return err
+		}
+		def.Devices.Interfaces = slices.Delete(slices.Clone(def.Devices.Interfaces), i, i+1)
+		return nil
+	case *conf.Controller, *conf.Chardev, *conf.Input, *conf.Watchdog, *conf.RNG, *conf.RawDevice:
+		return def.RemoveDevice(dev)
+	}
+	return errQEMU(virerr.ErrOperationUnsupported, "persistent detach of device '%s' is not supported", deviceKind(dev))
+}
+
+// findNet is virDomainNetFindIdx: the one interface matching the MAC,
+// PCI address and alias the document gives.
+func findNet(def *conf.Domain, x *conf.Interface) (int, error) {
+	match := -1
+	for i, n := range def.Devices.Interfaces {
+		if x.MAC != "" && !sameMAC(n.MAC, x.MAC) {
+			continue
+		}
+		if x.Address.Type == "pci" && (n.Address.Domain != x.Address.Domain || n.Address.Bus != x.Address.Bus ||
+			n.Address.Slot != x.Address.Slot || n.Address.Function != x.Address.Function) {
+			continue
+		}
+		if x.Alias != "" && n.Alias != "" && n.Alias != x.Alias {
+			continue
+		}
+		if match >= 0 {
+			if x.MAC != "" {
+				return -1, errQEMU(virerr.ErrOperationFailed, "multiple devices matching MAC address %s found", x.MAC)
+			}
+			return -1, errQEMU(virerr.ErrOperationFailed, "multiple matching devices found")
+		}
+		match = i
+	}
+	if match >= 0 {
+		return match, nil
+	}
+	mac, alias, addr := "(<null>)", "(<null>)", "(<null>)"
+	if x.MAC != "" {
+		mac = x.MAC
+	}
+	if x.Alias != "" {
+		alias = x.Alias
+	}
+	if a := x.Address; a.Type == "pci" {
+		addr = pciString(a)
+	}
+	return -1, errQEMU(virerr.ErrDeviceMissing, "no device found at address '%s' matching MAC address '%s' and alias '%s'", addr, mac, alias)
+}
+
+func pciString(a conf.Address) string {
+	return fmt.Sprintf("%04x:%02x:%02x.%x", a.Domain, a.Bus, a.Slot, a.Function)
+}
+
+func sameMAC(a, b string) bool {
+	x, err1 := net.ParseMAC(a)
+	y, err2 := net.ParseMAC(b)
+	if err1 != nil || err2 != nil {
+		return a == b
+	}
+	return x.String() == y.String()
+}
+
+// detachLive asks QEMU to unplug the device and waits for the guest to
+// let it go; the caller holds the job.
+func (d *Driver) detachLive(v *vm, mon monitor, dev any) error {
+	live, _, _ := liveSnapshot(v)
+	if live == nil {
+		return errNotRunning()
+	}
+	var alias string
+	switch x := dev.(type) {
+	case *conf.Disk:
+		disk := live.DiskByTarget(x.TargetDev)
+		if disk == nil {
+			return errQEMU(virerr.ErrDeviceMissing, "disk %s not found", x.TargetDev)
+		}
+		if err := checkDiskUnplug(disk); err != nil {
+			return err
+		}
+		alias = disk.Alias
+	case *conf.Interface:
+		i, err := findNet(live, x)
+		if err != nil {
+			return err
+		}
+		alias = live.Devices.Interfaces[i].Alias
+	default:
+		return errQEMU(virerr.ErrOperationUnsupported, "live detach of device '%s' is not supported", deviceKind(dev))
+	}
+	if alias == "" {
+		return errQEMU(virerr.ErrOperationFailed, "device has no alias")
+	}
+	w := &unplugWait{alias: alias, done: make(chan struct{})}
+	unplugWaiters.Lock()
+	unplugWaiters.m[v] = w
+	unplugWaiters.Unlock()
+	defer func() {
+		unplugWaiters.Lock()
+		if unplugWaiters.m[v] == w {
+			delete(unplugWaiters.m, v)
+		}
+		unplugWaiters.Unlock()
+	}()
+	if err := qmpCall(mon, "device_del", map[string]any{"id": alias}, nil); err != nil {
+		return qmpError(err)
+	}
+	select {
+	case <-w.done:
+		d.removeDevice(v, mon, alias)
+	case <-time.After(unplugTimeout):
+		// libvirt returns success here: the unplug request was sent and
+		// the guest may still honour it; the late DEVICE_DELETED then
+		// completes the removal.
+		d.log.Info("device unplug still pending", "domain", v.name, "alias", alias)
+	}
+	return nil
+}
+
+// checkDiskUnplug refuses disks QEMU cannot unplug, with
+// qemuDomainDetachPrepDisk's messages.
+func checkDiskUnplug(disk *conf.Disk) error {
+	switch disk.Device {
+	case "disk", "lun":
+		switch disk.TargetBus {
+		case "virtio", "usb", "scsi":
+			return nil
+		}
+		return errQEMU(virerr.ErrOperationUnsupported, "This type of disk cannot be hot unplugged")
+	case "cdrom":
+		if disk.TargetBus == "usb" || disk.TargetBus == "scsi" {
+			return nil
+		}
+	}
+	return errQEMU(virerr.ErrOperationUnsupported, "disk device type '%s' cannot be detached", disk.Device)
+}
+
+// removeDevice finishes the removal of a device QEMU has unplugged:
+// delete its backends, drop it from the live XML, announce it
+// (qemuDomainRemoveDevice). The caller holds the job.
+func (d *Driver) removeDevice(v *vm, mon monitor, alias string) {
+	live, _, _ := liveSnapshot(v)
+	if live == nil {
+		return
+	}
+	var disk *conf.Disk
+	var nic *conf.Interface
+	for _, x := range live.Devices.Disks {
+		if x.Alias == alias {
+			disk = x
+		}
+	}
+	for _, x := range live.Devices.Interfaces {
+		if x.Alias == alias {
+			nic = x
+		}
+	}
+	switch {
+	case disk != nil:
+		delBlockdevs(d, v, mon, command.DiskNodes(disk))
+		d.modifyLive(v, func(next *conf.Domain) {
+			next.Devices.Disks = slices.DeleteFunc(slices.Clone(next.Devices.Disks), func(x *conf.Disk) bool { return x.Alias == alias })
+		})
+	case nic != nil:
+		if err := qmpCall(mon, "netdev_del", map[string]any{"id": "host" + alias}, nil); err != nil {
+			d.log.Warn("netdev_del", "domain", v.name, "netdev", "host"+alias, "err", err)
+		}
+		d.modifyLive(v, func(next *conf.Domain) {
+			next.Devices.Interfaces = slices.DeleteFunc(slices.Clone(next.Devices.Interfaces), func(x *conf.Interface) bool { return x.Alias == alias })
+		})
+	default:
+		return
+	}
+	forgetStats(v)
+	d.publishDomain(v, driver.EventIDDeviceRemoved, driver.DeviceAlias{Alias: alias})
+}
