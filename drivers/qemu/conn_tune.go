@@ -1,0 +1,200 @@
+package qemu
+
+import (
+	"context"
+	"runtime"
+
+	"govirt/driver"
+	"govirt/virerr"
+)
+
+// virDomainModificationImpact and the memory/vcpu "maximum" flag.
+const (
+	affectLive   = 1
+	affectConfig = 2
+	affectMax    = 4
+)
+
+// impact resolves VIR_DOMAIN_AFFECT_CURRENT: live when running, else config.
+func impact(flags uint32, active bool) (live, config bool, err error) {
+	live, config = flags&affectLive != 0, flags&affectConfig != 0
+	if !live && !config {
+		live, config = active, !active
+	}
+	if live && !active {
+		return false, false, errNotRunning()
+	}
+	return live, config, nil
+}
+
+func (c *conn) DomainSetMemoryFlags(h driver.Domain, kib uint64, flags uint32) error {
+	v, err := c.d.doms.get(h)
+	if err != nil {
+		return err
+	}
+	if err := v.job.acquire("setmem"); err != nil {
+		return err
+	}
+	defer v.job.release()
+	v.mu.Lock()
+	active, mon, def := v.active(), v.mon, v.def
+	v.mu.Unlock()
+	live, config, err := impact(flags, active)
+	if err != nil {
+		return err
+	}
+	if config && def == nil {
+		return errQEMU(virerr.ErrOperationInvalid, "cannot change persistent config of a transient domain")
+	}
+	if live {
+		if flags&affectMax != 0 {
+			return errQEMU(virerr.ErrOperationInvalid, "cannot resize the maximum memory on an active domain")
+		}
+		v.mu.Lock()
+		max := v.live.Memory
+		v.mu.Unlock()
+		if kib > max {
+			return errQEMU(virerr.ErrInvalidArg, "cannot set memory higher than max memory")
+		}
+		if err := mon.Execute(context.Background(), "balloon", map[string]any{"value": kib * 1024}, nil); err != nil {
+			return qmpFailed("setting the balloon", err)
+		}
+		v.mu.Lock()
+		v.live.CurrentMemory = kib
+		v.mu.Unlock()
+		c.d.saveStatusLogged(v)
+	}
+	if config {
+		nd := def.Clone()
+		if flags&affectMax != 0 {
+			nd.Memory = kib
+			if nd.CurrentMemory > kib {
+				nd.CurrentMemory = kib
+			}
+		} else {
+			if kib > nd.Memory {
+				return errQEMU(virerr.ErrInvalidArg, "cannot set memory higher than max memory")
+			}
+			nd.CurrentMemory = kib
+		}
+		if err := c.d.saveDef(nd); err != nil {
+			return err
+		}
+		v.mu.Lock()
+		v.def = nd
+		v.mu.Unlock()
+	}
+	return nil
+}
+
+func (c *conn) DomainSetMaxMemory(h driver.Domain, kib uint64) error {
+	return c.DomainSetMemoryFlags(h, kib, affectConfig|affectMax)
+}
+
+// DomainSetVcpusFlags changes the vCPU count of the persistent definition;
+// vCPU hotplug of a running guest is not supported yet.
+func (c *conn) DomainSetVcpusFlags(h driver.Domain, n uint32, flags uint32) error {
+	v, err := c.d.doms.get(h)
+	if err != nil {
+		return err
+	}
+	if err := v.job.acquire("setvcpus"); err != nil {
+		return err
+	}
+	defer v.job.release()
+	v.mu.Lock()
+	active, def := v.active(), v.def
+	v.mu.Unlock()
+	live, config, err := impact(flags, active)
+	if err != nil {
+		return err
+	}
+	if live {
+		return errQEMU(virerr.ErrOperationUnsupported, "changing the vCPUs of a running guest is not supported")
+	}
+	if config && def == nil {
+		return errQEMU(virerr.ErrOperationInvalid, "cannot change persistent config of a transient domain")
+	}
+	if n == 0 {
+		return errQEMU(virerr.ErrInvalidArg, "argument unsupported: vcpu count must be at least 1")
+	}
+	nd := def.Clone()
+	if flags&affectMax != 0 {
+		nd.VCPUs = uint(n)
+		if nd.CurrentVCPUs > nd.VCPUs {
+			nd.CurrentVCPUs = nd.VCPUs
+		}
+	} else {
+		if uint(n) > nd.VCPUs {
+			return errQEMU(virerr.ErrInvalidArg, "requested vcpus is greater than max allowable vcpus for the persistent domain: %d > %d", n, nd.VCPUs)
+		}
+		nd.CurrentVCPUs = uint(n)
+	}
+	if err := c.d.saveDef(nd); err != nil {
+		return err
+	}
+	v.mu.Lock()
+	v.def = nd
+	v.mu.Unlock()
+	return nil
+}
+
+func (c *conn) DomainGetVcpusFlags(h driver.Domain, flags uint32) (int32, error) {
+	var n int32
+	err := c.withVM(h, func(v *vm) error {
+		def := v.current()
+		if flags&affectConfig != 0 && v.def != nil {
+			def = v.def
+		} else if flags&affectLive != 0 && !v.active() {
+			return errNotRunning()
+		}
+		n = int32(def.CurrentVCPUs)
+		if flags&affectMax != 0 {
+			n = int32(def.VCPUs)
+		}
+		return nil
+	})
+	return n, err
+}
+
+func (c *conn) DomainGetMaxVcpus(h driver.Domain) (int32, error) {
+	return c.DomainGetVcpusFlags(h, affectLive|affectMax)
+}
+
+// DomainGetVcpus reports each vCPU thread's host view (virsh vcpuinfo).
+func (c *conn) DomainGetVcpus(h driver.Domain, maxinfo, maplen int32) ([]driver.VcpuInfo, []byte, error) {
+	v, err := c.d.doms.get(h)
+	if err != nil {
+		return nil, nil, err
+	}
+	v.mu.Lock()
+	active, n := v.active(), 0
+	pid := 0
+	if active {
+		n = int(v.live.CurrentVCPUs)
+		if v.proc != nil {
+			pid = v.proc.pid
+		}
+	}
+	v.mu.Unlock()
+	if !active {
+		return nil, nil, errQEMU(virerr.ErrOperationInvalid, "cannot list vcpu pinning for an inactive domain")
+	}
+	if int(maxinfo) < n {
+		n = int(maxinfo)
+	}
+	infos := vcpuInfos(pid, c.d.sample(v), n)
+	out := make([]driver.VcpuInfo, n)
+	for i, vi := range infos {
+		out[i] = driver.VcpuInfo{Number: uint32(vi.number), State: 1, CPUTime: vi.time, CPU: vi.cpu}
+	}
+	// No pinning yet: every vCPU may run on every host CPU.
+	maps := make([]byte, int(maplen)*n)
+	cpus := runtime.NumCPU()
+	for i := 0; i < n; i++ {
+		for cpu := 0; cpu < cpus && cpu/8 < int(maplen); cpu++ {
+			maps[i*int(maplen)+cpu/8] |= 1 << (cpu % 8)
+		}
+	}
+	return out, maps, nil
+}

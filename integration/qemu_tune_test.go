@@ -1,0 +1,35 @@
+package integration
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestQEMUTuning covers vcpuinfo, setmem (live balloon and config),
+// setmaxmem and setvcpus on the persistent definition.
+func TestQEMUTuning(t *testing.T) {
+	d := startDaemon(t)
+	t.Cleanup(func() { killGuests(d) })
+	uri := d.URI("qemu")
+	startGuests(t, d, "tu")
+	out := mustVirsh(t, uri, "vcpuinfo tu")
+	if !strings.Contains(out, "VCPU:           0") || !strings.Contains(out, "State:          running") {
+		t.Errorf("vcpuinfo:\n%s", out)
+	}
+	mustVirsh(t, uri, "setmem tu 100M --config")
+	if out := mustVirsh(t, uri, "dumpxml --inactive tu"); !strings.Contains(out, "<currentMemory unit='KiB'>102400</currentMemory>") {
+		t.Errorf("config memory not changed:\n%s", out)
+	}
+	mustVirsh(t, uri, "setvcpus tu 2 --config --maximum; setvcpus tu 2 --config")
+	if out := mustVirsh(t, uri, "vcpucount tu --config --current"); strings.TrimSpace(out) != "2" {
+		t.Errorf("vcpucount --config: %q", out)
+	}
+	if _, errOut, rc := virsh(t, uri, "setmaxmem tu 1G --live"); rc == 0 {
+		t.Errorf("setmaxmem --live on a running guest succeeded")
+	} else if !strings.Contains(errOut, "error") {
+		t.Errorf("setmaxmem --live: %s", errOut)
+	}
+	mustVirsh(t, uri, "destroy tu")
+	waitState(t, d, "tu", "shut off (destroyed)", 5*time.Second)
+}
