@@ -64,7 +64,7 @@ var allowed = map[string][]string{
 	"devices/emulator": nil,
 
 	"devices/disk":                                                    {"type", "device"},
-	"devices/disk/driver":                                             {"name", "type", "discard"},
+	"devices/disk/driver":                                             {"name", "type", "discard", "cache", "io"},
 	"devices/disk/source":                                             {"file", "dev", "index"},
 	"devices/disk/source/privateData":                                 nil,
 	"devices/disk/source/privateData/nodenames":                       nil,

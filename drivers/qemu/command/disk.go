@@ -57,9 +57,19 @@ func checkDiskSource(d *conf.Disk) error {
 		return unsupportedValue("devices/disk/driver", "discard", d.Discard)
 	}
 	switch d.Tray {
-	case "", "closed":
+	case "", "closed", "open":
+		// A tray the guest opened is state, not configuration; QEMU starts
+		// with it closed, as libvirt does.
 	default:
 		return unsupportedValue("devices/disk/target", "tray", d.Tray)
+	}
+	if _, ok := cacheModes[d.Cache]; !ok {
+		return unsupportedValue("devices/disk/driver", "cache", d.Cache)
+	}
+	switch d.IO {
+	case "", "threads", "native", "io_uring":
+	default:
+		return unsupportedValue("devices/disk/driver", "io", d.IO)
 	}
 	if d.Source.Path == "" {
 		if d.Device != "cdrom" {
@@ -117,29 +127,8 @@ func (b *builder) emitDisks() error {
 	boot := b.bootIndexes()
 	for _, d := range b.def.Devices.Disks {
 		ls := layers(d)
-		for i := len(ls) - 1; i >= 0; i-- {
-			s := ls[i]
-			ro := d.ReadOnly || d.Device == "cdrom" || i > 0
-			b.add("-blockdev", obj{}.
-				set("driver", storageDriver(d, s)).
-				set("filename", s.Path).
-				set("node-name", s.NodeName).
-				set("auto-read-only", true).
-				set("discard", "unmap").String())
-			f := obj{}.set("node-name", s.NodeNameFormat).set("read-only", ro)
-			if i == 0 && d.Discard != "" {
-				f = f.set("discard", d.Discard)
-			}
-			f = f.set("driver", format(s)).set("file", s.NodeName)
-			// Only formats with a backing file take "backing".
-			if s.Backing != nil && format(s) != "raw" {
-				if s.Backing.Type == "" {
-					f = f.set("backing", nil)
-				} else {
-					f = f.set("backing", s.Backing.NodeNameFormat)
-				}
-			}
-			b.add("-blockdev", f.String())
+		for _, node := range DiskBlockdevs(d) {
+			b.add("-blockdev", string(node))
 		}
 		dev, err := b.diskDevice(d, ls, boot[d])
 		if err != nil {
@@ -198,6 +187,9 @@ func (b *builder) diskDevice(d *conf.Disk, ls []*conf.DiskSource, bootindex int)
 	}
 	if d.Serial != "" {
 		o = o.set("serial", d.Serial)
+	}
+	if wc := writeCacheProp(d.Cache); wc != "" && len(ls) > 0 {
+		o = o.set("write-cache", wc)
 	}
 	return o, nil
 }

@@ -130,13 +130,18 @@ func DiskBlockdevs(disk *conf.Disk) []json.RawMessage {
 	for i := len(ls) - 1; i >= 0; i-- {
 		s := ls[i]
 		ro := disk.ReadOnly || disk.Device == "cdrom" || i > 0
-		out = append(out, json.RawMessage(obj{}.
+		st := obj{}.
 			set("driver", storageDriver(disk, s)).
-			set("filename", s.Path).
-			set("node-name", s.NodeName).
+			set("filename", s.Path)
+		if i == 0 && disk.IO != "" {
+			st = st.set("aio", disk.IO)
+		}
+		st = st.set("node-name", s.NodeName).
 			set("auto-read-only", true).
-			set("discard", "unmap").String()))
-		f := obj{}.set("node-name", s.NodeNameFormat).set("read-only", ro)
+			set("discard", "unmap")
+		st = withCache(st, disk.Cache)
+		out = append(out, json.RawMessage(st.String()))
+		f := withCache(obj{}.set("node-name", s.NodeNameFormat), disk.Cache).set("read-only", ro)
 		if i == 0 && disk.Discard != "" {
 			f = f.set("discard", disk.Discard)
 		}
