@@ -1,6 +1,9 @@
 package integration
 
 import (
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -32,4 +35,21 @@ func TestQEMUTuning(t *testing.T) {
 	}
 	mustVirsh(t, uri, "destroy tu")
 	waitState(t, d, "tu", "shut off (destroyed)", 5*time.Second)
+}
+
+// TestQEMUVNCPortRangeFromConfig sets the autoport range in the config
+// file; a guest's display lands inside it.
+func TestQEMUVNCPortRangeFromConfig(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "govirtd.conf")
+	os.WriteFile(cfg, []byte("vnc_port_min = 5990\nvnc_port_max = 5999\n"), 0o644)
+	d := startDaemon(t, "--config", cfg)
+	t.Cleanup(func() { killGuests(d) })
+	startGuests(t, d, "vr")
+	out := strings.TrimSpace(mustVirsh(t, d.URI("qemu"), "vncdisplay vr"))
+	i := strings.LastIndexByte(out, ':')
+	n, err := strconv.Atoi(out[i+1:])
+	if err != nil || n < 90 || n > 99 {
+		t.Errorf("vncdisplay %q, want a display in :90-:99", out)
+	}
+	mustVirsh(t, d.URI("qemu"), "destroy vr")
 }

@@ -20,6 +20,8 @@ type config struct {
 	ListenTCP      string
 	LibvirtSockets bool
 	LogLevel       string
+	// VNCPortMin/Max bound the ports autoport VNC displays get (file only).
+	VNCPortMin, VNCPortMax int
 }
 
 func defaultConfig() config {
@@ -110,6 +112,16 @@ func loadFile(path string, cfg *config, flagSet map[string]bool) error {
 			cfg.ListenTCP = val
 		case "log_level":
 			cfg.LogLevel = val
+		case "vnc_port_min", "vnc_port_max":
+			n, err := strconv.Atoi(val)
+			if err != nil {
+				return fmt.Errorf("%s:%d: %s: %v", path, line, key, err)
+			}
+			if key == "vnc_port_min" {
+				cfg.VNCPortMin = n
+			} else {
+				cfg.VNCPortMax = n
+			}
 		case "libvirt_sockets":
 			b, err := strconv.ParseBool(val)
 			if err != nil {

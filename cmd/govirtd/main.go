@@ -65,6 +65,18 @@ func run(cfg config, log *slog.Logger) error {
 			return err
 		}
 	}
+	if cfg.VNCPortMin != 0 || cfg.VNCPortMax != 0 {
+		lo, hi := cfg.VNCPortMin, cfg.VNCPortMax
+		if lo == 0 {
+			lo = 5900
+		}
+		if hi == 0 {
+			hi = 65535
+		}
+		if err := qemu.SetVNCPortRange(lo, hi); err != nil {
+			return err
+		}
+	}
 	qemuDrv := qemu.New(qemu.Config{StateDir: cfg.StateDir, RunDir: cfg.RunDir, Log: log})
 	// Guests left running are reconnected before the sockets open, so no
 	// client sees a half-known set of guests; autostart runs after.
