@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -52,4 +53,28 @@ func TestQEMUVNCPortRangeFromConfig(t *testing.T) {
 		t.Errorf("vncdisplay %q, want a display in :90-:99", out)
 	}
 	mustVirsh(t, d.URI("qemu"), "destroy vr")
+}
+
+// TestQEMUSpice gives a guest a SPICE display with autoport: domdisplay
+// names it and the port accepts connections.
+func TestQEMUSpice(t *testing.T) {
+	d := startDaemon(t)
+	t.Cleanup(func() { killGuests(d) })
+	uri := d.URI("qemu")
+	dir := t.TempDir()
+	xml := strings.Replace(guestXML(t, "sp", filepath.Join(d.dir, "sp.console"), ""),
+		"<graphics type='vnc' listen='127.0.0.1' autoport='yes'/>", "<graphics type='spice' autoport='yes' listen='127.0.0.1'/>", 1)
+	os.WriteFile(filepath.Join(dir, "sp.xml"), []byte(xml), 0o644)
+	mustVirsh(t, uri, "define "+filepath.Join(dir, "sp.xml"))
+	mustVirsh(t, uri, "start sp")
+	out := strings.TrimSpace(mustVirsh(t, uri, "domdisplay sp"))
+	if !strings.HasPrefix(out, "spice://127.0.0.1:") {
+		t.Fatalf("domdisplay %q", out)
+	}
+	c, err := net.DialTimeout("tcp", strings.TrimPrefix(out, "spice://"), 5*time.Second)
+	if err != nil {
+		t.Fatalf("spice port not reachable: %v", err)
+	}
+	c.Close()
+	mustVirsh(t, uri, "destroy sp")
 }

@@ -93,7 +93,7 @@ func vncListen(g *conf.Graphics) string {
 func vncPortFor(live *conf.Domain) func() (int, error) {
 	return func() (int, error) {
 		for _, g := range live.Devices.Graphics {
-			if g.Type == "vnc" {
+			if g.Type == "vnc" || g.Type == "spice" {
 				return vncPorts.acquire(vncListen(g))
 			}
 		}
@@ -136,7 +136,7 @@ func (d *Driver) setupVNC(ctx context.Context, v *vm, mon monitor) error {
 	var g *conf.Graphics
 	if v.live != nil {
 		for _, x := range v.live.Devices.Graphics {
-			if x.Type == "vnc" {
+			if x.Type == "vnc" || x.Type == "spice" {
 				g = x
 				break
 			}
@@ -155,7 +155,7 @@ func (d *Driver) setupVNC(ctx context.Context, v *vm, mon monitor) error {
 	if auto && port > 0 {
 		vncPorts.release(port)
 	}
-	if auto && port <= 0 {
+	if auto && port <= 0 && g.Type == "vnc" {
 		var info vncInfo
 		if err := mon.Execute(ctx, "query-vnc", nil, &info); err != nil {
 			return qmpFailed("query-vnc", err)

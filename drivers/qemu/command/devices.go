@@ -325,6 +325,12 @@ func (b *builder) emitGraphics() error {
 		return unsupported("more than one <graphics> is not supported by govirt's QEMU driver")
 	}
 	for _, g := range gs {
+		if g.Type == "spice" {
+			if err := b.emitSpice(g); err != nil {
+				return err
+			}
+			continue
+		}
 		if g.Type != "vnc" {
 			return unsupportedValue("devices/graphics", "type", g.Type)
 		}
