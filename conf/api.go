@@ -35,4 +35,8 @@ const (
 	FormatInactive   FormatFlags = 1 << 1
 	FormatUpdateCPU  FormatFlags = 1 << 2
 	FormatMigratable FormatFlags = 1 << 3
+	// FormatStatus is internal, never a client flag: the status file's
+	// view, which keeps data only the daemon needs (block node names in
+	// <privateData>), as libvirt's VIR_DOMAIN_DEF_FORMAT_STATUS.
+	FormatStatus FormatFlags = 1 << 30
 )

@@ -156,6 +156,9 @@ func (d *Domain) writeDevices(root *node, flags FormatFlags) {
 	if flags&FormatInactive != 0 {
 		dropLiveOnly(devs)
 	}
+	if flags&FormatStatus == 0 {
+		dropPrivateData(devs)
+	}
 	for _, k := range devs.elems() {
 		canonAddress(k.child("address"))
 		canonHostAddresses(k)

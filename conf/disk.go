@@ -46,6 +46,7 @@ func diskFromNode(n *node) *Disk {
 	if bs := n.child("backingStore"); bs != nil {
 		d.Source.Backing = backingFromNode(bs)
 	}
+	d.Mirror = mirrorFromNode(n.child("mirror"))
 	return d
 }
 
@@ -103,6 +104,7 @@ func (d *Disk) toNode() *node {
 	writeSource(n, &d.Source)
 	n.putInt("source/@index", d.Source.Index, 0)
 	writeBacking(n, d.Source.Backing)
+	writeMirror(n, d.Mirror)
 	n.put("target/@dev", d.TargetDev)
 	n.put("target/@bus", d.TargetBus)
 	n.put("target/@tray", d.Tray)

@@ -58,6 +58,11 @@ func (ds Devices) clone() Devices {
 func (d *Disk) Clone() *Disk {
 	n := *d
 	n.Source = d.Source.clone()
+	if d.Mirror != nil {
+		m := *d.Mirror
+		m.Source = d.Mirror.Source.clone()
+		n.Mirror = &m
+	}
 	n.x = d.x.clone()
 	return &n
 }

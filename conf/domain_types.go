@@ -125,16 +125,19 @@ type Disk struct {
 	IO         string
 	Discard    string
 	Source     DiskSource
-	TargetDev  string
-	TargetBus  string
-	Tray       string // open|closed, "" when unset
-	ReadOnly   bool
-	Shareable  bool
-	Serial     string
-	BootOrder  uint
-	Alias      string
-	Address    Address
-	x          *node
+	// Mirror is the destination of a running block copy or active
+	// commit (<mirror>, live XML only); nil when none.
+	Mirror    *DiskMirror
+	TargetDev string
+	TargetBus string
+	Tray      string // open|closed, "" when unset
+	ReadOnly  bool
+	Shareable bool
+	Serial    string
+	BootOrder uint
+	Alias     string
+	Address   Address
+	x         *node
 }
 
 // Controller is <controller>.

@@ -142,6 +142,11 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	}
 	monPath := filepath.Join(dir, "monitor.sock")
 	os.Remove(monPath)
+	// Backing chains and image indexes first: the builder adds a
+	// -blockdev pair for every image of every chain.
+	if err := d.prepareDiskChains(v, live); err != nil {
+		return err
+	}
 	argv, err := buildCommand(live, qcaps, dir, monPath)
 	if err != nil {
 		return err

@@ -33,6 +33,8 @@ type status struct {
 	FakeReboot     bool            `json:"fake_reboot"`
 	PausedShutdown bool            `json:"paused_shutdown"`
 	StartedAt      time.Time       `json:"started_at"`
+	// Block is the image index counter and the running block jobs.
+	Block *blockState `json:"block,omitempty"`
 }
 
 func (d *Driver) statusPath(name string) string {
@@ -75,9 +77,16 @@ func (d *Driver) saveStatus(v *vm) error {
 		st.PID = v.proc.pid
 	}
 	st.Caps = v.capsJSON
+	resume := adoptPendingBlockState(v)
+	st.Block = blockStateForStatus(v)
 	live := v.live
 	v.mu.Unlock()
-	xml, err := live.Format(conf.FormatSecure)
+	if resume {
+		d.resumeBlockJobs(v)
+	}
+	// FormatStatus keeps the block node names the driver needs after a
+	// restart.
+	xml, err := live.Format(conf.FormatSecure | conf.FormatStatus)
 	if err != nil {
 		return err
 	}
@@ -125,6 +134,7 @@ func (d *Driver) readStatuses() map[string]*status {
 			continue
 		}
 		out[path] = &st
+		stashPendingBlockState(st.Name, st.Block)
 	}
 	return out
 }

@@ -1,0 +1,296 @@
+package qemu
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"govirt/conf"
+	"govirt/driver"
+)
+
+// Block jobs run with auto-dismiss off, as in libvirt: QEMU keeps a
+// finished job "concluded" until we dismiss it, so its outcome can be
+// read with query-jobs even if the daemon was down when it ended.
+// JOB_STATUS_CHANGE drives everything; the BLOCK_JOB_* events only add
+// detail. Nothing here polls.
+
+func init() {
+	onEvent("JOB_STATUS_CHANGE", func(d *Driver, v *vm, data json.RawMessage) {
+		var ev struct {
+			ID     string `json:"id"`
+			Status string `json:"status"`
+		}
+		_ = json.Unmarshal(data, &ev)
+		switch ev.Status {
+		case "ready":
+			d.blockJobReady(v, ev.ID)
+		case "concluded":
+			v.work.submit(func() { d.concludeBlockJob(v, ev.ID) })
+		}
+	})
+	onEvent("BLOCK_JOB_READY", func(d *Driver, v *vm, data json.RawMessage) {
+		var ev struct {
+			Device string `json:"device"`
+		}
+		_ = json.Unmarshal(data, &ev)
+		d.blockJobReady(v, ev.Device)
+	})
+	recordErr := func(d *Driver, v *vm, data json.RawMessage) {
+		var ev struct {
+			Device string `json:"device"`
+			Error  string `json:"error"`
+			Action string `json:"action"`
+			Op     string `json:"operation"`
+		}
+		_ = json.Unmarshal(data, &ev)
+		if ev.Error == "" && ev.Action == "" {
+			return
+		}
+		msg := ev.Error
+		if msg == "" {
+			msg = ev.Op + " error, action " + ev.Action
+		}
+		v.mu.Lock()
+		if j := jobByName(v, ev.Device); j != nil {
+			j.errMsg = msg
+		}
+		v.mu.Unlock()
+		d.log.Warn("block job error", "domain", v.name, "job", ev.Device, "error", msg)
+	}
+	onEvent("BLOCK_JOB_COMPLETED", recordErr)
+	onEvent("BLOCK_JOB_ERROR", recordErr)
+}
+
+// blockJobReady moves a running two-phase job (copy, active commit) to
+// ready and tells clients. QEMU may report ready again later (after a
+// blip, or while pivoting); only the first transition counts.
+func (d *Driver) blockJobReady(v *vm, name string) {
+	v.mu.Lock()
+	j := jobByName(v, name)
+	if j == nil || j.State != jobRunning {
+		v.mu.Unlock()
+		return
+	}
+	j.State = jobReady
+	dc := editDisk(v, j.Disk, func(disk *conf.Disk) {
+		if disk != nil && disk.Mirror != nil {
+			disk.Mirror.Ready = "yes"
+		}
+	})
+	typ := j.Type
+	v.mu.Unlock()
+	d.saveStatusLogged(v)
+	d.blockJobEvent(v, dc, typ, driver.BlockJobReady)
+}
+
+// lockJobForEvent takes v's job for event processing, waiting out other
+// operations; false when the guest went away meanwhile.
+func lockJobForEvent(v *vm, op string) bool {
+	for {
+		if err := v.job.acquire(op); err == nil {
+			return true
+		}
+		v.mu.Lock()
+		active := v.active()
+		v.mu.Unlock()
+		if !active {
+			return false
+		}
+	}
+}
+
+// qemuJob is an entry of query-jobs.
+type qemuJob struct {
+	ID          string `json:"id"`
+	Type        string `json:"type"`
+	Status      string `json:"status"`
+	CurrentProg uint64 `json:"current-progress"`
+	TotalProg   uint64 `json:"total-progress"`
+	Error       string `json:"error"`
+}
+
+func queryJobs(ctx context.Context, mon monitor) (map[string]qemuJob, error) {
+	var list []qemuJob
+	if err := mon.Execute(ctx, "query-jobs", nil, &list); err != nil {
+		return nil, err
+	}
+	out := make(map[string]qemuJob, len(list))
+	for _, j := range list {
+		out[j.ID] = j
+	}
+	return out, nil
+}
+
+// concludeBlockJob finishes a job QEMU reported concluded: it reads the
+// outcome, dismisses the job, applies the result to the disk's chain and
+// emits the final events. It runs on the guest's worker, under its job.
+func (d *Driver) concludeBlockJob(v *vm, name string) {
+	if !lockJobForEvent(v, "block job completion") {
+		return
+	}
+	defer v.job.release()
+	v.mu.Lock()
+	j, mon := jobByName(v, name), v.mon
+	v.mu.Unlock()
+	if j == nil || mon == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	errMsg := ""
+	if jobs, err := queryJobs(ctx, mon); err == nil {
+		if qj, ok := jobs[name]; ok {
+			if qj.Status != "concluded" {
+				return // a stale event; the real one follows
+			}
+			errMsg = qj.Error
+		}
+	}
+	if err := mon.Execute(ctx, "job-dismiss", map[string]any{"id": name}, nil); err != nil {
+		d.log.Warn("job-dismiss", "domain", v.name, "job", name, "err", err)
+	}
+	v.mu.Lock()
+	if errMsg == "" {
+		errMsg = j.errMsg
+	}
+	status := driver.BlockJobCompleted
+	switch {
+	case j.State == jobAborting:
+		status = driver.BlockJobCanceled
+	case errMsg != "":
+		status = driver.BlockJobFailed
+	}
+	j.errMsg = errMsg
+	v.mu.Unlock()
+	if errMsg != "" {
+		d.log.Warn("block job failed", "domain", v.name, "job", name, "error", errMsg)
+	}
+	d.finishBlockJob(ctx, v, mon, j, status)
+}
+
+// finishBlockJob applies a concluded job's outcome and forgets the job.
+func (d *Driver) finishBlockJob(ctx context.Context, v *vm, mon monitor, j *blockJob, status int32) {
+	var res chainChange
+	v.mu.Lock()
+	dc := editDisk(v, j.Disk, func(disk *conf.Disk) {
+		if disk != nil {
+			oldTop := disk.Source.Path
+			res = applyJobOutcome(disk, j, status)
+			res.oldTop = oldTop
+			disk.Mirror = nil
+		}
+	})
+	delete(blockOf(v).Jobs, j.Disk)
+	j.status = status
+	v.mu.Unlock()
+	// Images that left the chain are unplugged from QEMU, top down so no
+	// node is still used by another when deleted.
+	for _, s := range res.unplug {
+		delNodes(ctx, mon, s)
+	}
+	if res.deleteFiles {
+		for _, s := range res.unplug {
+			removeImageFile(s)
+		}
+	}
+	if dc != nil && res.changed {
+		d.syncConfigChain(v, dc, res.oldTop)
+	}
+	d.saveStatusLogged(v)
+	d.blockJobEvent(v, dc, j.Type, status)
+	close(j.done)
+}
+
+// resumeBlockJobs catches up with jobs a previous daemon started: once
+// the monitor is back, query-jobs says which ended (and how) while
+// nobody listened, and which reached ready.
+func (d *Driver) resumeBlockJobs(v *vm) {
+	v.work.submit(func() {
+		v.mu.Lock()
+		mon := v.mon
+		var names []string
+		for _, j := range blockOf(v).Jobs {
+			names = append(names, j.Name)
+		}
+		v.mu.Unlock()
+		if mon == nil || len(names) == 0 {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		jobs, err := queryJobs(ctx, mon)
+		if err != nil {
+			d.log.Warn("query-jobs after reconnect", "domain", v.name, "err", err)
+			return
+		}
+		for _, name := range names {
+			qj, ok := jobs[name]
+			switch {
+			case !ok:
+				// QEMU forgot it: nothing to apply, but no job either.
+				d.dropVanishedJob(v, name)
+			case qj.Status == "ready":
+				d.blockJobReady(v, name)
+			case qj.Status == "concluded":
+				d.concludeBlockJob(v, name)
+			}
+		}
+	})
+}
+
+func (d *Driver) dropVanishedJob(v *vm, name string) {
+	v.mu.Lock()
+	j := jobByName(v, name)
+	if j != nil {
+		delete(blockOf(v).Jobs, j.Disk)
+		editDisk(v, j.Disk, func(disk *conf.Disk) {
+			if disk != nil {
+				disk.Mirror = nil
+			}
+		})
+	}
+	v.mu.Unlock()
+	if j != nil {
+		d.log.Warn("block job vanished while govirtd was down", "domain", v.name, "job", name)
+		close(j.done)
+		d.saveStatusLogged(v)
+	}
+}
+
+// pending block states read from status files at daemon start, waiting
+// for their guest's reconnect to finish (its first status save).
+var pendingBlock = map[string]*blockState{}
+
+func stashPendingBlockState(name string, bs *blockState) {
+	blockStates.Lock()
+	defer blockStates.Unlock()
+	if bs != nil {
+		pendingBlock[name] = bs
+	}
+}
+
+// adoptPendingBlockState installs v's stashed state, if any, when v's
+// monitor is connected; true when jobs need catching up. Call with v.mu
+// held.
+func adoptPendingBlockState(v *vm) bool {
+	if v.mon == nil {
+		return false
+	}
+	blockStates.Lock()
+	bs := pendingBlock[v.name]
+	delete(pendingBlock, v.name)
+	blockStates.Unlock()
+	if bs == nil {
+		return false
+	}
+	adoptBlockState(v, bs)
+	return len(bs.Jobs) > 0
+}
+
+// dropPendingBlockState forgets a stale stash when a guest starts anew.
+func dropPendingBlockState(name string) {
+	blockStates.Lock()
+	delete(pendingBlock, name)
+	blockStates.Unlock()
+}
