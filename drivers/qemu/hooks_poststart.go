@@ -6,10 +6,7 @@ package qemu
 // then). Each part of the driver that reads state back from QEMU after
 // start (tray state, ...) appends its hook from init. The hooks run with
 // the caller's job held and must not take it.
-var postStartHooks = []func(d *Driver, v *vm){
-	// A new run numbers its hot-plugged nodes from its own definition.
-	func(_ *Driver, v *vm) { forgetNodeCounter(v) },
-}
+var postStartHooks []func(d *Driver, v *vm)
 
 // runPostStartHooks is what lifecycle code calls at those points.
 func (d *Driver) runPostStartHooks(v *vm) {

@@ -7,7 +7,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"govirt/conf"
@@ -83,31 +82,15 @@ func checkFlagsMask(flags, allowed uint32, fn string) error {
 	return nil
 }
 
-// nodeCounters keeps the highest node-name index handed out per guest
-// run, so names are never reused while QEMU might still hold a node of
-// that name (a detach whose blockdev-del failed, a rollback in flight).
-// The live definition carries every name in use, which is what lets the
-// counter restart correctly after a daemon restart.
-var nodeCounters = struct {
-	sync.Mutex
-	m map[*vm]int
-}{m: map[*vm]int{}}
-
-// nodeIndexAllocator returns a function handing out node-name indexes
-// past every one live uses, as libvirt's per-guest nodename index.
-func nodeIndexAllocator(v *vm, live *conf.Domain) func() int {
-	high := 0
-	for _, d := range live.Devices.Disks {
-		for s := &d.Source; s != nil; s = s.Backing {
-			high = max(high, nodeIndex(s.NodeName), nodeIndex(s.NodeNameFormat))
-		}
-	}
+// nodeIndexAllocator hands out node-name numbers (and image indexes)
+// from the guest's one counter, the block-job code's: it steps past every
+// number the live definition uses, mirrors included, and never reuses one
+// while QEMU runs. live is unused but documents what the numbers cover.
+func nodeIndexAllocator(v *vm, _ *conf.Domain) func() int {
 	return func() int {
-		nodeCounters.Lock()
-		defer nodeCounters.Unlock()
-		n := max(high, nodeCounters.m[v]) + 1
-		nodeCounters.m[v] = n
-		return n
+		v.mu.Lock()
+		defer v.mu.Unlock()
+		return allocIndex(v)
 	}
 }
 
@@ -120,13 +103,6 @@ func nodeIndex(name string) int {
 	num, _, _ := strings.Cut(rest, "-")
 	n, _ := strconv.Atoi(num)
 	return n
-}
-
-// forgetNodeCounter drops the counter of a guest run that ended.
-func forgetNodeCounter(v *vm) {
-	nodeCounters.Lock()
-	delete(nodeCounters.m, v)
-	nodeCounters.Unlock()
 }
 
 // liveSnapshot returns the live definition and caps of a running guest.

@@ -115,6 +115,8 @@ func NameNodes(disk *conf.Disk, next func() int) {
 		n := next()
 		s.NodeName = fmt.Sprintf("libvirt-%d-storage", n)
 		s.NodeNameFormat = fmt.Sprintf("libvirt-%d-format", n)
+		// Image indexes follow node numbers, as at start.
+		s.Index = n
 	}
 }
 
