@@ -1,13 +1,14 @@
 // Command bench measures govirtd against Debian's libvirtd 9.0 in the same
 // run and prints ratios.
 //
-//	go run ./bench [-suite calls,start,rss] [-libvirtd-socket PATH] [-duration 2s] [-domains 1000]
+//	go run ./bench [-suite calls,start,rss,storage] [-libvirtd-socket PATH] [-duration 2s] [-domains 1000]
 //
 // Suites:
 //   - calls: round-trip calls/s on the test driver, 1 and 16 clients.
 //   - start: QEMU guest start latency (define to running), sequential and
 //     parallel, against libvirtd and against the floor (QEMU by hand).
 //   - rss: daemon memory with 1,000 defined QEMU domains.
+//   - storage: a 1 GiB vol-upload and a 1 GiB blockcopy.
 //
 // libvirtd is started with ../shared/tools/libvirtd-baseline.sh when its
 // socket is absent and the script is there (root only); without it the
@@ -38,7 +39,7 @@ var (
 	rounds       = flag.Int("rounds", 3, "alternating rounds per measurement; the median is reported")
 	ndomains     = flag.Int("domains", 1000, "domains defined for LIST_ALL_DOMAINS")
 	baseline     = flag.String("baseline-script", "../shared/tools/libvirtd-baseline.sh", "script that starts libvirtd")
-	suites       = flag.String("suite", "calls,start,rss", "comma-separated suites to run")
+	suites       = flag.String("suite", "calls,start,rss,storage", "comma-separated suites to run")
 )
 
 func main() {
@@ -59,6 +60,8 @@ func main() {
 			err = benchStartSuite(sock, haveLibvirtd)
 		case "rss":
 			err = benchRSSSuite(sock, haveLibvirtd)
+		case "storage":
+			err = benchStorageSuite(sock, haveLibvirtd)
 		default:
 			err = fmt.Errorf("unknown suite %q", suite)
 		}
