@@ -11,20 +11,6 @@ import (
 	"govirt/virerr"
 )
 
-// virDomainSnapshotCreateFlags.
-const (
-	snapCreateRedefine   = 1 << 0
-	snapCreateCurrent    = 1 << 1
-	snapCreateNoMetadata = 1 << 2
-	snapCreateHalt       = 1 << 3
-	snapCreateDiskOnly   = 1 << 4
-	snapCreateReuseExt   = 1 << 5
-	snapCreateQuiesce    = 1 << 6
-	snapCreateAtomic     = 1 << 7
-	snapCreateLive       = 1 << 8
-	snapCreateValidate   = 1 << 9
-)
-
 // overlayPlan is one disk of an external snapshot.
 type overlayPlan struct {
 	target  string
@@ -35,20 +21,20 @@ type overlayPlan struct {
 
 func (c *conn) DomainSnapshotCreateXML(h driver.Domain, doc string, flags uint32) (driver.Snapshot, error) {
 	var pf conf.ParseFlags
-	if flags&snapCreateValidate != 0 {
+	if flags&driver.SnapCreateValidate != 0 {
 		pf |= conf.ParseValidate
 	}
 	in, err := conf.ParseDomainSnapshot([]byte(doc), pf)
 	if err != nil {
 		return driver.Snapshot{}, err
 	}
-	if flags&snapCreateRedefine != 0 {
+	if flags&driver.SnapCreateRedefine != 0 {
 		return c.redefineSnapshot(h, in, flags)
 	}
-	if flags&(snapCreateHalt|snapCreateQuiesce) != 0 {
+	if flags&(driver.SnapCreateHalt|driver.SnapCreateQuiesce) != 0 {
 		return driver.Snapshot{}, errQEMU(virerr.ErrConfigUnsupported, "halt and quiesce are not supported with disk-only snapshots")
 	}
-	diskOnly := flags&snapCreateDiskOnly != 0 || in.Memory == "no" && in.State == ""
+	diskOnly := flags&driver.SnapCreateDiskOnly != 0 || in.Memory == "no" && in.State == ""
 	if !diskOnly || (in.Memory != "" && in.Memory != "no") {
 		return driver.Snapshot{}, errQEMU(virerr.ErrConfigUnsupported, "internal and memory snapshots are not supported; use --disk-only")
 	}
@@ -56,7 +42,7 @@ func (c *conn) DomainSnapshotCreateXML(h driver.Domain, doc string, flags uint32
 	err = c.withJob(h, "snapshot", func(v *vm, mon monitor) error {
 		v.mu.Lock()
 		dom, before := v.name, v.live.Clone()
-		plans, err := planOverlays(v, in, flags&snapCreateReuseExt != 0)
+		plans, err := planOverlays(v, in, flags&driver.SnapCreateReuseExt != 0)
 		v.mu.Unlock()
 		if err != nil {
 			return err
@@ -64,14 +50,14 @@ func (c *conn) DomainSnapshotCreateXML(h driver.Domain, doc string, flags uint32
 		snapMu.Lock()
 		set := c.d.loadSnaps(dom)
 		snapMu.Unlock()
-		if set.byName[in.Name] != nil && flags&snapCreateNoMetadata == 0 {
+		if set.byName[in.Name] != nil && flags&driver.SnapCreateNoMetadata == 0 {
 			return virerr.New(virerr.FromDomain, virerr.ErrOperationFailed, "domain moment %s already exists", in.Name)
 		}
-		if err := c.d.takeOverlays(v, mon, plans, flags&snapCreateReuseExt != 0); err != nil {
+		if err := c.d.takeOverlays(v, mon, plans, flags&driver.SnapCreateReuseExt != 0); err != nil {
 			return err
 		}
 		snap = driver.Snapshot{Dom: h, Name: in.Name}
-		if flags&snapCreateNoMetadata != 0 {
+		if flags&driver.SnapCreateNoMetadata != 0 {
 			return nil
 		}
 		in.State, in.Memory, in.Parent = "disk-snapshot", "no", set.current
@@ -259,7 +245,7 @@ func (c *conn) redefineSnapshot(h driver.Domain, in *conf.DomainSnapshot, flags 
 		if err := c.d.saveSnap(dom, in); err != nil {
 			return errQEMU(virerr.ErrOperationFailed, "cannot save snapshot metadata: %v", err)
 		}
-		if flags&snapCreateCurrent != 0 {
+		if flags&driver.SnapCreateCurrent != 0 {
 			return c.d.setCurrentSnap(dom, in.Name)
 		}
 		return nil

@@ -94,7 +94,7 @@ func TestSnapshotRedefine(t *testing.T) {
 	if err := c.DomainSnapshotDelete(s1, 0); err != nil {
 		t.Fatal(err)
 	}
-	s, err := c.DomainSnapshotCreateXML(d, x, snapCreateRedefine|snapCreateCurrent)
+	s, err := c.DomainSnapshotCreateXML(d, x, driver.SnapCreateRedefine|driver.SnapCreateCurrent)
 	if err != nil {
 		t.Fatal(err)
 	}

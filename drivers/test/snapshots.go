@@ -6,40 +6,26 @@ import (
 	"govirt/virerr"
 )
 
-// Snapshot create flags (virDomainSnapshotCreateFlags).
-const (
-	snapCreateRedefine = 1 << 0
-	snapCreateCurrent  = 1 << 1
-	snapCreateNoMeta   = 1 << 2
-	snapCreateHalt     = 1 << 3
-	snapCreateDiskOnly = 1 << 4
-	snapCreateReuseExt = 1 << 5
-	snapCreateQuiesce  = 1 << 6
-	snapCreateAtomic   = 1 << 7
-	snapCreateLive     = 1 << 8
-	snapCreateValidate = 1 << 9
-)
-
 func (in *instance) DomainSnapshotCreateXML(d driver.Domain, doc string, flags uint32) (driver.Snapshot, error) {
-	const allowed = snapCreateRedefine | snapCreateCurrent | snapCreateHalt | snapCreateQuiesce |
-		snapCreateAtomic | snapCreateLive | snapCreateValidate
+	const allowed = driver.SnapCreateRedefine | driver.SnapCreateCurrent | driver.SnapCreateHalt | driver.SnapCreateQuiesce |
+		driver.SnapCreateAtomic | driver.SnapCreateLive | driver.SnapCreateValidate
 	if err := checkFlags(flags, allowed, "testDomainSnapshotCreateXML"); err != nil {
 		return driver.Snapshot{}, err
 	}
 	var pf conf.ParseFlags
-	if flags&snapCreateValidate != 0 {
+	if flags&driver.SnapCreateValidate != 0 {
 		pf |= conf.ParseValidate
 	}
 	input, err := conf.ParseDomainSnapshot([]byte(doc), pf)
 	if err != nil {
 		return driver.Snapshot{}, err
 	}
-	if flags&snapCreateRedefine != 0 {
-		return in.redefineSnapshot(d, input, flags&snapCreateCurrent != 0)
+	if flags&driver.SnapCreateRedefine != 0 {
+		return in.redefineSnapshot(d, input, flags&driver.SnapCreateCurrent != 0)
 	}
 	var h driver.Snapshot
 	err = in.updateDom(d, func(o *domObj) error {
-		if !o.persistent && flags&snapCreateHalt != 0 {
+		if !o.persistent && flags&driver.SnapCreateHalt != 0 {
 			return errTest(virerr.ErrOperationInvalid, "cannot halt after transient domain snapshot")
 		}
 		// conf names an unnamed snapshot after its creation time.
@@ -51,7 +37,7 @@ func (in *instance) DomainSnapshotCreateXML(d driver.Domain, doc string, flags u
 		s.parent = o.snaps.current
 		o.snaps.add(s)
 		o.snaps.current = s.name
-		if flags&snapCreateHalt != 0 && o.active() {
+		if flags&driver.SnapCreateHalt != 0 && o.active() {
 			in.stop(o, driver.ShutoffFromSnapshot, driver.EventStoppedFromSnapshot, false)
 		}
 		h = driver.Snapshot{Dom: o.handle(), Name: s.name}
