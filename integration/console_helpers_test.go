@@ -13,7 +13,6 @@ import (
 	"govirt/client"
 	"govirt/remote"
 	"govirt/rpc/procs"
-	"govirt/testguest"
 )
 
 // ptyGuestXML is the test guest with its serial console on a pty (what
@@ -21,36 +20,14 @@ import (
 // adds more (e.g. a password).
 func ptyGuestXML(t *testing.T, name, graphicsAttrs string) string {
 	t.Helper()
-	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
-		t.Skip("qemu-system-x86_64 not installed")
-	}
-	kernel, initrd := testguest.Ensure(t)
-	typ := "qemu"
-	if testguest.KVMUsable() {
-		typ = "kvm"
-	}
-	return fmt.Sprintf(`<domain type='%s'>
-  <name>%s</name>
-  <memory unit='MiB'>128</memory>
-  <vcpu>1</vcpu>
-  <os>
-    <type arch='x86_64' machine='q35'>hvm</type>
-    <kernel>%s</kernel>
-    <initrd>%s</initrd>
-    <cmdline>%s</cmdline>
-  </os>
-  <features><acpi/></features>
-  <devices>
-    <serial type='pty'>
+	return testGuestXML(t, name, "", fmt.Sprintf(`    <serial type='pty'>
       <target port='0'/>
     </serial>
     <console type='pty'>
       <target type='serial' port='0'/>
     </console>
     <graphics type='vnc' listen='127.0.0.1' autoport='yes'%s/>
-  </devices>
-</domain>
-`, typ, name, kernel, initrd, testguest.Cmdline, graphicsAttrs)
+`, graphicsAttrs))
 }
 
 func definePTYGuest(t *testing.T, d *daemon, name, graphicsAttrs string) {

@@ -18,6 +18,19 @@ import (
 // console on a unix socket the test drives.
 func guestXML(t *testing.T, name, consoleSock, extra string) string {
 	t.Helper()
+	return testGuestXML(t, name, extra, fmt.Sprintf(`    <serial type='unix'>
+      <source mode='bind' path='%s'/>
+      <target port='0'/>
+    </serial>
+    <panic model='isa'/>
+    <graphics type='vnc' listen='127.0.0.1' autoport='yes'/>
+`, consoleSock))
+}
+
+// testGuestXML is the test guest (kernel, initrd, KVM where it works)
+// with extra elements before <devices> and the given devices.
+func testGuestXML(t *testing.T, name, extra, devices string) string {
+	t.Helper()
 	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
 		t.Skip("qemu-system-x86_64 not installed")
 	}
@@ -39,15 +52,9 @@ func guestXML(t *testing.T, name, consoleSock, extra string) string {
   <features><acpi/></features>
   %s
   <devices>
-    <serial type='unix'>
-      <source mode='bind' path='%s'/>
-      <target port='0'/>
-    </serial>
-    <panic model='isa'/>
-    <graphics type='vnc' listen='127.0.0.1' autoport='yes'/>
-  </devices>
+%s  </devices>
 </domain>
-`, typ, name, kernel, initrd, testguest.Cmdline, extra, consoleSock)
+`, typ, name, kernel, initrd, testguest.Cmdline, extra, devices)
 }
 
 // defineGuest writes the XML to a file and defines it through virsh.
