@@ -19,29 +19,8 @@ func (c *conn) DomainAttachDeviceFlags(h driver.Domain, xml string, flags uint32
 	if err := checkFlagsMask(flags, modifyLive|modifyConfig, "qemuDomainAttachDeviceFlags"); err != nil {
 		return err
 	}
-	if _, err := conf.ParseDevice([]byte(xml)); err != nil {
-		return err
-	}
-	return c.deviceJob(h, "attach device", func(v *vm) error {
-		flags, mon, err := modificationImpact(v, flags)
-		if err != nil {
-			return err
-		}
-		var newDef *conf.Domain
-		var confDev any
-		if flags&modifyConfig != 0 {
-			// Each definition gets its own parse: they never share a
-			// device.
-			confDev, _ = conf.ParseDevice([]byte(xml))
-			v.mu.Lock()
-			newDef = v.def.Clone()
-			v.mu.Unlock()
-			if err := attachConfig(newDef, confDev); err != nil {
-				return err
-			}
-		}
-		if flags&modifyLive != 0 {
-			dev, _ := conf.ParseDevice([]byte(xml))
+	return c.deviceChange(h, "attach device", xml, flags, attachConfig,
+		func(v *vm, mon monitor, dev, confDev any) error {
 			// The live copy takes what the config one generated (MAC),
 			// so both describe the same device.
 			if a, ok := confDev.(*conf.Interface); ok {
@@ -49,15 +28,8 @@ func (c *conn) DomainAttachDeviceFlags(h driver.Domain, xml string, flags uint32
 					b.MAC = a.MAC
 				}
 			}
-			if err := c.d.attachLive(v, mon, dev); err != nil {
-				return err
-			}
-		}
-		if newDef != nil {
-			return c.d.publishConfig(v, newDef)
-		}
-		return nil
-	})
+			return c.d.attachLive(v, mon, dev)
+		})
 }
 
 // attachConfig adds dev to a persistent definition (qemuDomainAttachDeviceConfig).

@@ -245,3 +245,43 @@ func deviceKind(dev any) string {
 	}
 	return fmt.Sprintf("%T", dev)
 }
+
+// deviceChange is libvirt's LiveAndConfig pattern for attach, detach and
+// update: under the guest's job, the persistent change goes to a clone
+// that is published only once the live change (if asked) worked too, so
+// a failure leaves both definitions as they were. Each side parses the
+// device itself: the two definitions never share one.
+func (c *conn) deviceChange(h driver.Domain, op, xml string, flags uint32,
+	onConfig func(def *conf.Domain, dev any) error,
+	onLive func(v *vm, mon monitor, dev, confDev any) error) error {
+	if _, err := conf.ParseDevice([]byte(xml)); err != nil {
+		return err
+	}
+	return c.deviceJob(h, op, func(v *vm) error {
+		flags, mon, err := modificationImpact(v, flags)
+		if err != nil {
+			return err
+		}
+		var newDef *conf.Domain
+		var confDev any
+		if flags&modifyConfig != 0 {
+			confDev, _ = conf.ParseDevice([]byte(xml))
+			v.mu.Lock()
+			newDef = v.def.Clone()
+			v.mu.Unlock()
+			if err := onConfig(newDef, confDev); err != nil {
+				return err
+			}
+		}
+		if flags&modifyLive != 0 {
+			dev, _ := conf.ParseDevice([]byte(xml))
+			if err := onLive(v, mon, dev, confDev); err != nil {
+				return err
+			}
+		}
+		if newDef != nil {
+			return c.d.publishConfig(v, newDef)
+		}
+		return nil
+	})
+}

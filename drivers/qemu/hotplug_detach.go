@@ -74,35 +74,8 @@ func (c *conn) DomainDetachDeviceFlags(h driver.Domain, xml string, flags uint32
 	if err := checkFlagsMask(flags, modifyLive|modifyConfig, "qemuDomainDetachDeviceFlags"); err != nil {
 		return err
 	}
-	if _, err := conf.ParseDevice([]byte(xml)); err != nil {
-		return err
-	}
-	return c.deviceJob(h, "detach device", func(v *vm) error {
-		flags, mon, err := modificationImpact(v, flags)
-		if err != nil {
-			return err
-		}
-		var newDef *conf.Domain
-		if flags&modifyConfig != 0 {
-			dev, _ := conf.ParseDevice([]byte(xml))
-			v.mu.Lock()
-			newDef = v.def.Clone()
-			v.mu.Unlock()
-			if err := detachConfig(newDef, dev); err != nil {
-				return err
-			}
-		}
-		if flags&modifyLive != 0 {
-			dev, _ := conf.ParseDevice([]byte(xml))
-			if err := c.d.detachLive(v, mon, dev); err != nil {
-				return err
-			}
-		}
-		if newDef != nil {
-			return c.d.publishConfig(v, newDef)
-		}
-		return nil
-	})
+	return c.deviceChange(h, "detach device", xml, flags, detachConfig,
+		func(v *vm, mon monitor, dev, _ any) error { return c.d.detachLive(v, mon, dev) })
 }
 
 // detachConfig is qemuDomainDetachDeviceConfig for the kinds govirt

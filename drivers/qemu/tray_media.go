@@ -129,27 +129,9 @@ func (c *conn) DomainUpdateDeviceFlags(h driver.Domain, xml string, flags uint32
 	if err := checkFlagsMask(flags, modifyLive|modifyConfig|modifyForce, "qemuDomainUpdateDeviceFlags"); err != nil {
 		return err
 	}
-	if _, err := conf.ParseDevice([]byte(xml)); err != nil {
-		return err
-	}
 	force := flags&modifyForce != 0
-	return c.deviceJob(h, "update device", func(v *vm) error {
-		flags, mon, err := modificationImpact(v, flags)
-		if err != nil {
-			return err
-		}
-		var newDef *conf.Domain
-		if flags&modifyConfig != 0 {
-			dev, _ := conf.ParseDevice([]byte(xml))
-			v.mu.Lock()
-			newDef = v.def.Clone()
-			v.mu.Unlock()
-			if err := updateConfig(newDef, dev); err != nil {
-				return err
-			}
-		}
-		if flags&modifyLive != 0 {
-			dev, _ := conf.ParseDevice([]byte(xml))
+	return c.deviceChange(h, "update device", xml, flags, updateConfig,
+		func(v *vm, mon monitor, dev, _ any) error {
 			disk, ok := dev.(*conf.Disk)
 			if !ok {
 				return errQEMU(virerr.ErrOperationUnsupported, "live update of device '%s' is not supported", deviceKind(dev))
@@ -160,20 +142,14 @@ func (c *conn) DomainUpdateDeviceFlags(h driver.Domain, xml string, flags uint32
 			if orig == nil {
 				return errQEMU(virerr.ErrInternalError, "disk '%s' not found", disk.TargetDev)
 			}
-			if !sameSource(&orig.Source, &disk.Source) {
-				if disk.Device != "cdrom" && disk.Device != "floppy" {
-					return errQEMU(virerr.ErrConfigUnsupported, "disk source can be changed only in removable drives")
-				}
-				if err := c.d.changeMedia(v, mon, disk, force); err != nil {
-					return err
-				}
+			if sameSource(&orig.Source, &disk.Source) {
+				return nil
 			}
-		}
-		if newDef != nil {
-			return c.d.publishConfig(v, newDef)
-		}
-		return nil
-	})
+			if disk.Device != "cdrom" && disk.Device != "floppy" {
+				return errQEMU(virerr.ErrConfigUnsupported, "disk source can be changed only in removable drives")
+			}
+			return c.d.changeMedia(v, mon, disk, force)
+		})
 }
 
 // updateConfig replaces a disk of the persistent definition
