@@ -8,7 +8,7 @@ import (
 func init() {
 	register(true, map[int32]procFunc{
 		procs.DomainSnapshotCreateXML:       snapshotCreateXML,
-		procs.DomainListAllSnapshots:        listSnapshots,
+		procs.DomainListAllSnapshots:        listUnder(drvDom, driver.DomainSnapshots.DomainListAllSnapshots, wireSnap),
 		procs.DomainSnapshotNum:             queryFlags(drvDom, driver.DomainSnapshots.DomainSnapshotNum, retInt),
 		procs.DomainSnapshotListNames:       snapshotListNames,
 		procs.DomainSnapshotLookupByName:    snapshotLookupByName,
@@ -18,7 +18,7 @@ func init() {
 		procs.DomainSnapshotGetParent:       queryFlags(drvSnap, driver.DomainSnapshots.DomainSnapshotGetParent, retSnap),
 		procs.DomainSnapshotIsCurrent:       queryFlags(drvSnap, driver.DomainSnapshots.DomainSnapshotIsCurrent, retBool),
 		procs.DomainSnapshotHasMetadata:     queryFlags(drvSnap, driver.DomainSnapshots.DomainSnapshotHasMetadata, retBool),
-		procs.DomainSnapshotListAllChildren: listSnapshotChildren,
+		procs.DomainSnapshotListAllChildren: listUnder(drvSnap, driver.DomainSnapshots.DomainSnapshotListAllChildren, wireSnap),
 		procs.DomainSnapshotNumChildren:     snapshotNumChildren,
 		procs.DomainSnapshotDelete:          onFlags(drvSnap, driver.DomainSnapshots.DomainSnapshotDelete),
 		procs.DomainRevertToSnapshot:        onFlags(drvSnap, driver.DomainSnapshots.DomainRevertToSnapshot),
@@ -57,51 +57,6 @@ func snapshotLookupByName(h *handler, body []byte) (any, error) {
 		return nil, err
 	}
 	return retSnap(s), nil
-}
-
-type snapListRet struct {
-	Snapshots []NonnullDomainSnapshot
-	Ret       int32
-}
-
-func snapList(snaps []driver.Snapshot, need int32) any {
-	ret := snapListRet{Snapshots: []NonnullDomainSnapshot{}, Ret: int32(len(snaps))}
-	if need != 0 {
-		ret.Snapshots = mapSlice(snaps, wireSnap)
-	}
-	return ret
-}
-
-func listSnapshots(h *handler, body []byte) (any, error) {
-	a, err := args[DomainListAllSnapshotsArgs](body)
-	if err != nil {
-		return nil, err
-	}
-	d, err := need[driver.DomainSnapshots](h)
-	if err != nil {
-		return nil, err
-	}
-	snaps, err := d.DomainListAllSnapshots(drvDom(a.Dom), a.Flags)
-	if err != nil {
-		return nil, err
-	}
-	return snapList(snaps, a.NeedResults), nil
-}
-
-func listSnapshotChildren(h *handler, body []byte) (any, error) {
-	a, err := args[DomainSnapshotListAllChildrenArgs](body)
-	if err != nil {
-		return nil, err
-	}
-	d, err := need[driver.DomainSnapshots](h)
-	if err != nil {
-		return nil, err
-	}
-	snaps, err := d.DomainSnapshotListAllChildren(drvSnap(a.Snapshot), a.Flags)
-	if err != nil {
-		return nil, err
-	}
-	return snapList(snaps, a.NeedResults), nil
 }
 
 func snapshotListNames(h *handler, body []byte) (any, error) {

@@ -31,7 +31,7 @@ func init() {
 		procs.StoragePoolIsActive:       query(drvPool, driver.StoragePools.StoragePoolIsActive, retBool),
 		procs.StoragePoolIsPersistent:   query(drvPool, driver.StoragePools.StoragePoolIsPersistent, retBool),
 		procs.StoragePoolNumOfVolumes:   query(drvPool, driver.StoragePools.StoragePoolNumOfVolumes, retInt),
-		procs.StoragePoolListAllVolumes: poolListAllVolumes,
+		procs.StoragePoolListAllVolumes: listUnder(drvPool, driver.StorageVols.StoragePoolListAllVolumes, wireVol),
 		procs.StorageVolLookupByName:    volLookupByName,
 		procs.StorageVolLookupByKey:     lookup(driver.StorageVols.LookupStorageVolByKey, wireVol),
 		procs.StorageVolLookupByPath:    lookup(driver.StorageVols.LookupStorageVolByPath, wireVol),
@@ -55,26 +55,6 @@ func wirePoolInfo(i driver.PoolInfo) any {
 
 func wireVolInfo(i driver.VolInfo) any {
 	return StorageVolGetInfoRet{Type: i.Type, Capacity: i.Capacity, Allocation: i.Allocation}
-}
-
-func poolListAllVolumes(h *handler, body []byte) (any, error) {
-	a, err := args[StoragePoolListAllVolumesArgs](body)
-	if err != nil {
-		return nil, err
-	}
-	d, err := need[driver.StorageVols](h)
-	if err != nil {
-		return nil, err
-	}
-	vols, err := d.StoragePoolListAllVolumes(drvPool(a.Pool), a.Flags)
-	if err != nil {
-		return nil, err
-	}
-	ret := StoragePoolListAllVolumesRet{Ret: uint32(len(vols)), Vols: []NonnullStorageVol{}}
-	if a.NeedResults != 0 {
-		ret.Vols = mapSlice(vols, wireVol)
-	}
-	return ret, nil
 }
 
 func volLookupByName(h *handler, body []byte) (any, error) {

@@ -193,6 +193,40 @@ func listAll[T, H, W any](fn func(T, uint32) ([]H, error), toWire func(H) W) pro
 	}
 }
 
+// listUnder adapts the list calls scoped to an object (a domain's
+// snapshots, a pool's volumes): {object, need_results, flags} in,
+// {objects, count} out.
+func listUnder[T, WO, HO, H, W any](conv func(WO) HO, fn func(T, HO, uint32) ([]H, error), toWire func(H) W) procFunc {
+	type listArgs struct {
+		Obj         WO
+		NeedResults int32
+		Flags       uint32
+	}
+	type listRet struct {
+		Objs []W
+		Ret  uint32
+	}
+	return func(h *handler, body []byte) (any, error) {
+		a, err := args[listArgs](body)
+		if err != nil {
+			return nil, err
+		}
+		d, err := need[T](h)
+		if err != nil {
+			return nil, err
+		}
+		objs, err := fn(d, conv(a.Obj), a.Flags)
+		if err != nil {
+			return nil, err
+		}
+		ret := listRet{Objs: []W{}, Ret: uint32(len(objs))}
+		if a.NeedResults != 0 {
+			ret.Objs = mapSlice(objs, toWire)
+		}
+		return ret, nil
+	}
+}
+
 // emptyList answers CONNECT_LIST_ALL_* for object kinds no driver manages
 // yet: an empty list, not an error, so listing commands work.
 func emptyList[W any]() procFunc {
