@@ -201,23 +201,6 @@ func tapStats(n *conf.Interface) (driver.InterfaceStats, error) {
 	return st, errQEMU(virerr.ErrInternalError, "/proc/net/dev: Interface not found")
 }
 
-// Memory stat tags (virDomainMemoryStatTags).
-const (
-	memStatSwapIn        = 0
-	memStatSwapOut       = 1
-	memStatMajorFault    = 2
-	memStatMinorFault    = 3
-	memStatUnused        = 4
-	memStatAvailable     = 5
-	memStatActualBalloon = 6
-	memStatRSS           = 7
-	memStatUsable        = 8
-	memStatLastUpdate    = 9
-	memStatDiskCaches    = 10
-	memStatHugetlbAlloc  = 11
-	memStatHugetlbFail   = 12
-)
-
 // balloonStatKeys are QEMU's guest-stats keys in the order libvirt reads
 // them, with their tag and divisor (bytes to KiB).
 var balloonStatKeys = []struct {
@@ -225,17 +208,17 @@ var balloonStatKeys = []struct {
 	tag int32
 	div int64
 }{
-	{"stat-swap-in", memStatSwapIn, 1024},
-	{"stat-swap-out", memStatSwapOut, 1024},
-	{"stat-major-faults", memStatMajorFault, 1},
-	{"stat-minor-faults", memStatMinorFault, 1},
-	{"stat-free-memory", memStatUnused, 1024},
-	{"stat-total-memory", memStatAvailable, 1024},
-	{"stat-available-memory", memStatUsable, 1024},
-	{"last-update", memStatLastUpdate, 1},
-	{"stat-disk-caches", memStatDiskCaches, 1024},
-	{"stat-htlb-pgalloc", memStatHugetlbAlloc, 1},
-	{"stat-htlb-pgfail", memStatHugetlbFail, 1},
+	{"stat-swap-in", driver.MemStatSwapIn, 1024},
+	{"stat-swap-out", driver.MemStatSwapOut, 1024},
+	{"stat-major-faults", driver.MemStatMajorFault, 1},
+	{"stat-minor-faults", driver.MemStatMinorFault, 1},
+	{"stat-free-memory", driver.MemStatUnused, 1024},
+	{"stat-total-memory", driver.MemStatAvailable, 1024},
+	{"stat-available-memory", driver.MemStatUsable, 1024},
+	{"last-update", driver.MemStatLastUpdate, 1},
+	{"stat-disk-caches", driver.MemStatDiskCaches, 1024},
+	{"stat-htlb-pgalloc", driver.MemStatHugetlbAlloc, 1},
+	{"stat-htlb-pgfail", driver.MemStatHugetlbFail, 1},
 }
 
 // memoryStats is qemuDomainMemoryStatsInternal: the balloon's actual size
@@ -246,7 +229,7 @@ func (d *Driver) memoryStats(v *vm, live *conf.Domain, pid int) []driver.MemoryS
 	if b := live.Devices.MemBalloon; b != nil && b.Model != "none" {
 		s := d.sample(v)
 		if s != nil && s.balloonKiB != nil {
-			out = append(out, driver.MemoryStat{Tag: memStatActualBalloon, Val: *s.balloonKiB})
+			out = append(out, driver.MemoryStat{Tag: driver.MemStatActualBalloon, Val: *s.balloonKiB})
 		}
 		if s != nil && s.guestStats != nil {
 			for _, k := range balloonStatKeys {
@@ -261,7 +244,7 @@ func (d *Driver) memoryStats(v *vm, live *conf.Domain, pid int) []driver.MemoryS
 		}
 	}
 	if rss, ok := procRSS(pid); ok {
-		out = append(out, driver.MemoryStat{Tag: memStatRSS, Val: rss})
+		out = append(out, driver.MemoryStat{Tag: driver.MemStatRSS, Val: rss})
 	}
 	return out
 }

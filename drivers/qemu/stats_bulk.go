@@ -152,10 +152,10 @@ func (p *paramList) add(field string, value any) {
 // balloonStatNames are the names qemuDomainGetStatsBalloon gives the
 // memory stat tags.
 var balloonStatNames = map[int32]string{
-	memStatSwapIn: "swap_in", memStatSwapOut: "swap_out", memStatMajorFault: "major_fault",
-	memStatMinorFault: "minor_fault", memStatUnused: "unused", memStatAvailable: "available",
-	memStatRSS: "rss", memStatLastUpdate: "last-update", memStatUsable: "usable",
-	memStatDiskCaches: "disk_caches", memStatHugetlbAlloc: "hugetlb_pgalloc", memStatHugetlbFail: "hugetlb_pgfail",
+	driver.MemStatSwapIn: "swap_in", driver.MemStatSwapOut: "swap_out", driver.MemStatMajorFault: "major_fault",
+	driver.MemStatMinorFault: "minor_fault", driver.MemStatUnused: "unused", driver.MemStatAvailable: "available",
+	driver.MemStatRSS: "rss", driver.MemStatLastUpdate: "last-update", driver.MemStatUsable: "usable",
+	driver.MemStatDiskCaches: "disk_caches", driver.MemStatHugetlbAlloc: "hugetlb_pgalloc", driver.MemStatHugetlbFail: "hugetlb_pgfail",
 }
 
 func (d *Driver) balloonStats(p *paramList, v *vm, def *conf.Domain, active bool, pid int) {

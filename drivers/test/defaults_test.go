@@ -59,7 +59,7 @@ func TestDefaultDomain(t *testing.T) {
 		t.Fatalf("security %+v %+v", l, m)
 	}
 	st, _ := c.DomainMemoryStats(d, 13, 0)
-	if len(st) != 13 || st[0] != (driver.MemoryStat{Tag: memStatActualBalloon, Val: 2097152}) || st[5].Val != 1048576 || st[8].Val != 627319920 {
+	if len(st) != 13 || st[0] != (driver.MemoryStat{Tag: driver.MemStatActualBalloon, Val: 2097152}) || st[5].Val != 1048576 || st[8].Val != 627319920 {
 		t.Fatalf("memstats %+v", st)
 	}
 	sp, _ := c.DomainGetSchedulerParameters(d, 0)

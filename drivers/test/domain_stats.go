@@ -87,23 +87,6 @@ func hasInterface(o *domObj, dev string) bool {
 	return false
 }
 
-// Memory stat tags (virDomainMemoryStatTags).
-const (
-	memStatSwapIn        = 0
-	memStatSwapOut       = 1
-	memStatMajorFault    = 2
-	memStatMinorFault    = 3
-	memStatUnused        = 4
-	memStatAvailable     = 5
-	memStatActualBalloon = 6
-	memStatRSS           = 7
-	memStatUsable        = 8
-	memStatLastUpdate    = 9
-	memStatDiskCaches    = 10
-	memStatHugetlbAlloc  = 11
-	memStatHugetlbFail   = 12
-)
-
 func (in *instance) DomainMemoryStats(d driver.Domain, maxStats uint32, flags uint32) ([]driver.MemoryStat, error) {
 	if err := checkFlags(flags, 0, "testDomainMemoryStats"); err != nil {
 		return nil, err
@@ -118,16 +101,16 @@ func (in *instance) DomainMemoryStats(d driver.Domain, maxStats uint32, flags ui
 		}
 		cur := o.def.CurrentMemory
 		all := []driver.MemoryStat{
-			{Tag: memStatActualBalloon, Val: cur},
-			{Tag: memStatSwapIn}, {Tag: memStatSwapOut},
-			{Tag: memStatMajorFault}, {Tag: memStatMinorFault},
-			{Tag: memStatUnused, Val: cur / 2},
-			{Tag: memStatAvailable, Val: cur},
-			{Tag: memStatUsable, Val: cur / 2},
-			{Tag: memStatLastUpdate, Val: 627319920},
-			{Tag: memStatDiskCaches, Val: cur / 8},
-			{Tag: memStatHugetlbAlloc}, {Tag: memStatHugetlbFail},
-			{Tag: memStatRSS, Val: cur / 2},
+			{Tag: driver.MemStatActualBalloon, Val: cur},
+			{Tag: driver.MemStatSwapIn}, {Tag: driver.MemStatSwapOut},
+			{Tag: driver.MemStatMajorFault}, {Tag: driver.MemStatMinorFault},
+			{Tag: driver.MemStatUnused, Val: cur / 2},
+			{Tag: driver.MemStatAvailable, Val: cur},
+			{Tag: driver.MemStatUsable, Val: cur / 2},
+			{Tag: driver.MemStatLastUpdate, Val: 627319920},
+			{Tag: driver.MemStatDiskCaches, Val: cur / 8},
+			{Tag: driver.MemStatHugetlbAlloc}, {Tag: driver.MemStatHugetlbFail},
+			{Tag: driver.MemStatRSS, Val: cur / 2},
 		}
 		if uint32(len(all)) > maxStats {
 			all = all[:maxStats]
