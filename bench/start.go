@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -177,14 +178,28 @@ func floorStarts(parallel bool) ([]time.Duration, error) {
 		gdir := filepath.Join(dir, fmt.Sprint(i))
 		os.MkdirAll(gdir, 0o700)
 		mon := filepath.Join(gdir, "mon.sock")
-		cl, err := command.Build(def, qc, command.Paths{Name: def.Name, DomainDir: gdir, MonitorSocket: mon})
+		cl, err := command.Build(def, qc, command.Paths{Name: def.Name, DomainDir: gdir, MonitorSocket: mon, MonitorFD: 3})
 		if err != nil {
 			return err
 		}
 		t0 := time.Now()
+		// As govirtd does: QEMU inherits a socket already listening.
+		l, err := net.ListenUnix("unix", &net.UnixAddr{Name: mon, Net: "unix"})
+		if err != nil {
+			return err
+		}
+		l.SetUnlinkOnClose(false)
+		lf, err := l.File()
+		l.Close()
+		if err != nil {
+			return err
+		}
 		cmd := exec.Command(cl.Argv[0], cl.Argv[1:]...)
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-		if err := cmd.Start(); err != nil {
+		cmd.ExtraFiles = []*os.File{lf}
+		err = cmd.Start()
+		lf.Close()
+		if err != nil {
 			return err
 		}
 		mu.Lock()

@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -123,8 +122,13 @@ func waitState(t *testing.T, d *daemon, name, want string, timeout time.Duration
 
 // killGuests makes sure no QEMU of this daemon outlives the test.
 func killGuests(d *daemon) {
-	out, _ := exec.Command("pgrep", "-f", "qemu-system.*"+regexp.QuoteMeta(d.dir)).Output()
+	out, _ := exec.Command("pgrep", "qemu-system").Output()
 	for _, pid := range strings.Fields(string(out)) {
-		exec.Command("kill", "-9", pid).Run()
+		// A guest's QEMU writes its log under the daemon's directory; its
+		// command line need not name it (the monitor is passed as fd=3).
+		logf, _ := os.Readlink("/proc/" + pid + "/fd/2")
+		if strings.HasPrefix(logf, d.dir+"/") {
+			exec.Command("kill", "-9", pid).Run()
+		}
 	}
 }

@@ -14,11 +14,10 @@ func init() {
 
 // afterStart runs once a guest has started (boot, restore): it records
 // what only QEMU knows (pty paths, the VNC port it picked) in the live
-// definition, sets the VNC password and starts logging the consoles.
-// libvirt does this before the vCPUs run; here it follows them, which
-// costs nothing: with password=on QEMU refuses every VNC client until
-// set_password, and the pty buffers what the guest printed meanwhile.
-// The caller holds v's job.
+// definition, sets the VNC password and starts logging the consoles,
+// before the vCPUs run (after an incoming stream completes, for a
+// restore). The caller holds v's job and saves the status afterwards, so
+// what was read back survives a daemon restart.
 func (d *Driver) afterStart(v *vm) {
 	v.mu.Lock()
 	mon, name := v.mon, v.name
@@ -35,8 +34,6 @@ func (d *Driver) afterStart(v *vm) {
 		d.log.Warn("cannot set up VNC", "domain", name, "err", err)
 	}
 	d.startConsoleLogs(v)
-	// What was read back must survive a daemon restart.
-	d.saveStatusLogged(v)
 }
 
 // chardevInfo is one entry of query-chardev.

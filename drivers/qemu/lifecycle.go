@@ -39,6 +39,7 @@ func (d *Driver) start(ctx context.Context, v *vm, flags uint32) error {
 			return d.startFromManagedSave(ctx, v, flags)
 		}
 	}
+	t0 := time.Now()
 	if err := d.launch(ctx, v, false); err != nil {
 		return err
 	}
@@ -51,14 +52,19 @@ func (d *Driver) start(ctx context.Context, v *vm, flags uint32) error {
 		d.emit(v, driver.EventSuspended, driver.EventSuspendedPaused)
 		return d.saveStatus(v)
 	}
-	// libvirt's order: the RESUME of the first cont, then STARTED.
+	// What the hooks read back and set up (pty paths, taps, VNC
+	// password) is ready before the vCPUs run, as in libvirt, and costs
+	// less while QEMU is idle. libvirt's order: the RESUME of the first
+	// cont, then STARTED.
+	d.runPostStartHooks(v)
 	if err := d.startCPUs(ctx, v, driver.RunningBooted); err != nil {
 		d.abortLaunch(v)
 		return err
 	}
-	d.runPostStartHooks(v)
 	d.emit(v, driver.EventStarted, driver.EventStartedBooted)
-	return d.saveStatus(v)
+	err := d.saveStatus(v)
+	d.log.Debug("started", "domain", name, "took", time.Since(t0))
+	return err
 }
 
 func (d *Driver) startFromManagedSave(ctx context.Context, v *vm, flags uint32) error {
@@ -173,7 +179,13 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 		d.cleanupStopped(v, driver.ShutoffFailed)
 		return err
 	}
-	proc, err := spawn(argv, d.logPath(name))
+	monFile, err := listenMonitor(monPath)
+	if err != nil {
+		d.cleanupStopped(v, driver.ShutoffFailed)
+		return errQEMU(virerr.ErrOperationFailed, "cannot create the monitor socket of '%s': %v", name, err)
+	}
+	proc, err := spawn(argv, d.logPath(name), monFile)
+	monFile.Close()
 	if err != nil {
 		d.cleanupStopped(v, driver.ShutoffFailed)
 		return errQEMU(virerr.ErrOperationFailed, "cannot start QEMU for '%s': %v", name, err)
@@ -190,12 +202,9 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	v.mu.Lock()
 	v.mon = mon
 	v.mu.Unlock()
-	tMon := time.Since(t0)
-	if err := d.saveStatus(v); err != nil {
-		d.abortLaunch(v)
-		return err
-	}
-	d.log.Debug("launched", "domain", name, "caps", tCaps, "build", tBuild, "monitor", tMon, "status", time.Since(t0))
+	// No status write here: the one written before the spawn finds this
+	// QEMU by its monitor socket, and the caller writes the next.
+	d.log.Debug("launched", "domain", name, "caps", tCaps, "build", tBuild, "monitor", time.Since(t0))
 	return nil
 }
 

@@ -22,8 +22,9 @@ type process struct {
 }
 
 // spawn starts argv in its own session so that it outlives the daemon: a
-// restarted govirtd reconnects to it instead of losing the guest.
-func spawn(argv []string, logPath string) (*process, error) {
+// restarted govirtd reconnects to it instead of losing the guest. QEMU
+// inherits extra as descriptors 3, 4, ...
+func spawn(argv []string, logPath string, extra ...*os.File) (*process, error) {
 	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, err
@@ -33,6 +34,7 @@ func spawn(argv []string, logPath string) (*process, error) {
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Env = []string{"LC_ALL=C", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	cmd.ExtraFiles = extra
 	fmtArgs := strings.Join(argv, " ")
 	logf.WriteString(time.Now().UTC().Format(time.RFC3339) + " starting up\n" + fmtArgs + "\n")
 	if err := cmd.Start(); err != nil {

@@ -1,11 +1,8 @@
 package qemu
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"os"
-	"strconv"
 
 	"govirt/conf"
 	"govirt/driver"
@@ -160,22 +157,4 @@ func (d *Driver) autostartAll(ctx context.Context) {
 		}
 		v.job.release()
 	}
-}
-
-// pidsUsing finds processes whose command line mentions path (a guest's
-// monitor socket, which no other process has in its arguments).
-func pidsUsing(path string) []int {
-	var out []int
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		cmdline, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
-		if err == nil && bytes.Contains(cmdline, []byte(path)) {
-			out = append(out, pid)
-		}
-	}
-	return out
 }

@@ -41,6 +41,10 @@ type Paths struct {
 	DomainDir string
 	// MonitorSocket is the QMP socket QEMU listens on.
 	MonitorSocket string
+	// MonitorFD, when above 2, is a descriptor QEMU inherits that already
+	// listens on MonitorSocket (libvirt's fd=N): the caller can connect
+	// at once instead of polling for the socket to appear.
+	MonitorFD int
 	// QGASocket is the host end of a guest agent channel
 	// (org.qemu.guest_agent.0) that names no path; default
 	// DomainDir/org.qemu.guest_agent.0.

@@ -129,7 +129,11 @@ func (b *builder) emit() error {
 		b.add("-display", "none")
 	}
 	b.add("-no-user-config", "-nodefaults")
-	b.add("-chardev", "socket,id=charmonitor,path="+escapeComma(b.p.MonitorSocket)+",server=on,wait=off")
+	if b.p.MonitorFD > 2 {
+		b.add("-chardev", "socket,id=charmonitor,fd="+strconv.Itoa(b.p.MonitorFD)+",server=on,wait=off")
+	} else {
+		b.add("-chardev", "socket,id=charmonitor,path="+escapeComma(b.p.MonitorSocket)+",server=on,wait=off")
+	}
 	b.add("-mon", "chardev=charmonitor,id=monitor,mode=control")
 	if err := b.emitClock(); err != nil {
 		return err
