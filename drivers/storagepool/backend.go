@@ -13,10 +13,16 @@ import (
 	"govirt/virerr"
 )
 
-// backend is what differs between pool types. Both types govirt supports
-// keep volumes as files in the target directory; "fs" additionally mounts
-// a block device there. Logical (LVM) pools are not implemented: their
-// definitions are refused with libvirt's "missing backend" error.
+// backend is what differs between pool types: how the pool itself is
+// built, started and stopped, and how its volumes are kept. "dir" and
+// "fs" keep volumes as files in the target directory ("fs" mounts a block
+// device there first); "logical" keeps them as LVM logical volumes of a
+// volume group. Other pool types are refused with libvirt's "missing
+// backend" error.
+//
+// Pool methods run under the manager's lock. Volume methods that create,
+// copy or change data run without it, on a snapshot of the volume record
+// taken under the lock (see Manager.busyVol).
 type backend interface {
 	// check tells whether a pool found active at the last daemon run
 	// still is (the directory exists, the file system is mounted).
@@ -25,6 +31,35 @@ type backend interface {
 	start(d *poolDef) error
 	stop(d *poolDef) error
 	delete(d *poolDef, flags uint32) error
+	// refresh re-reads the pool's volumes and sizes into p.
+	refresh(m *Manager, p *pool) error
+	// sizes brings p's capacity, allocation and available up to date
+	// where that is cheap (statfs); others keep the last refresh's.
+	sizes(p *pool) error
+
+	volBackend
+}
+
+// volBackend is how a pool type keeps its volumes.
+type volBackend interface {
+	// checkVolReq validates and completes a new volume's format.
+	checkVolReq(r *volReq) error
+	// createVol makes a new volume and returns its record; on failure
+	// nothing of it is left behind.
+	createVol(m *Manager, p *poolDef, r *volReq, prealloc bool) (*vol, error)
+	// cloneVol makes a new volume holding src's data (src is the source
+	// volume as its own pool's backend reads it).
+	cloneVol(m *Manager, p *poolDef, r *volReq, src *volStat) (*vol, error)
+	// statVol reads a volume's sizes, format and file attributes.
+	statVol(m *Manager, v *vol) (*volStat, error)
+	removeVol(m *Manager, v *vol) error
+	wipeVol(m *Manager, v *vol) error
+	// resizeVol sets a volume's capacity; st is its state before.
+	resizeVol(m *Manager, v *vol, st *volStat, capacity uint64, flags uint32) error
+	// reread reads, without the lock, what a volume operation changed
+	// in the pool (logical volumes and volume group sizes) and returns
+	// what to apply to the pool under the lock; nil when nothing is kept.
+	reread(m *Manager, d *poolDef) (func(p *pool), error)
 }
 
 // Pool build flags (virStoragePoolBuildFlags).
@@ -48,6 +83,8 @@ func backendFor(typ string) backend {
 		return fileBackend{}
 	case "fs":
 		return fileBackend{mount: true}
+	case "logical":
+		return logicalBackend{}
 	}
 	return nil
 }

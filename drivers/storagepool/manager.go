@@ -1,13 +1,15 @@
 // Package storagepool is the storage driver behind qemu:///system: dir and
-// fs pools whose volumes are files, managed with the same files and tools
-// libvirtd uses (qemu-img, mount).
+// fs pools whose volumes are files, and logical pools whose volumes are
+// LVM logical volumes, managed with the same files and tools libvirtd uses
+// (qemu-img, mount, the LVM commands).
 //
 // Concurrency: one mutex guards every pool and volume record. It is held
-// for pool state changes (including mount/umount, which are quick) but
-// never across volume data work: creating, cloning, resizing, wiping and
-// streaming mark the volume busy and the pool as having a job, drop the
-// lock, and take it again to finish, so listing and info stay responsive
-// during a 10 GiB upload.
+// for pool state changes (including mount/umount and the LVM commands of
+// starting, stopping and refreshing, which are quick) but never across
+// volume work: creating, cloning, resizing, wiping, deleting and streaming
+// mark the volume busy and the pool as having a job, drop the lock, and
+// take it again to finish, so listing and info stay responsive during a
+// 10 GiB upload.
 package storagepool
 
 import (

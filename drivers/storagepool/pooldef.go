@@ -79,6 +79,17 @@ func parsePoolDef(doc string, validate bool) (*poolDef, error) {
 	if backendFor(p.Type) == nil {
 		return nil, errStorage(virerr.ErrInternalError, "missing backend for pool type %d (%s)", idx, p.Type)
 	}
+	if p.Type == "logical" {
+		// libvirt: the source name defaults to the pool's, the target is
+		// always /dev/NAME whatever the document says.
+		if p.SourceName == "" {
+			p.SourceName = p.Name
+		}
+		p.TargetPath = "/dev/" + p.SourceName
+		if p.SourceFormat != "lvm2" && p.SourceFormat != "unknown" {
+			return nil, errStorage(virerr.ErrConfigUnsupported, "unknown pool format type %s", p.SourceFormat)
+		}
+	}
 	if p.TargetPath == "" {
 		return nil, errStorage(virerr.ErrXMLError, "%s", "missing storage pool target path")
 	}

@@ -343,7 +343,7 @@ func (m *Manager) StoragePoolGetInfo(h driver.Pool) (driver.PoolInfo, error) {
 		info.State = driver.PoolInactive
 		if p.active {
 			info.State = driver.PoolRunning
-			_ = updateSizes(p)
+			_ = backendFor(p.def.typ).sizes(p)
 		}
 		info.Capacity, info.Allocation, info.Available = p.capacity, p.allocation, p.available
 		return nil
@@ -364,7 +364,7 @@ func (m *Manager) StoragePoolGetXMLDesc(h driver.Pool, flags uint32) (string, er
 			def = p.newDef
 		}
 		if p.active {
-			_ = updateSizes(p)
+			_ = backendFor(p.def.typ).sizes(p)
 		}
 		s = def.format(p.capacity, p.allocation, p.available)
 		return nil

@@ -177,9 +177,10 @@ func TestPoolDefRoundTrip(t *testing.T) {
 	if err != nil || d2.format(1, 2, 3) != out {
 		t.Fatalf("not a fixed point: %v\n%s", err, out)
 	}
-	if _, err := parsePoolDef("<pool type='logical'><name>vg</name></pool>", false); err == nil ||
-		!strings.Contains(err.Error(), "missing backend for pool type 3 (logical)") {
-		t.Errorf("logical: %v", err)
+	if _, err := parsePoolDef("<pool type='disk'><name>sda</name><source><device path='/dev/sda'/></source>"+
+		"<target><path>/dev</path></target></pool>", false); err == nil ||
+		!strings.Contains(err.Error(), "missing backend for pool type 4 (disk)") {
+		t.Errorf("disk: %v", err)
 	}
 }
 

@@ -53,19 +53,8 @@ func parseVolReq(p *pool, doc string, flags uint32, needCapacity bool) (*volReq,
 	}
 	r := &volReq{name: def.Name, format: def.TargetFormat, capacity: def.Capacity, allocation: def.Allocation,
 		capacitySet: def.CapacitySet, backing: def.BackingPath, backingFormat: def.BackingFormat}
-	if r.format == "" {
-		r.format = "raw"
-	}
-	if !fileFormats[r.format] {
-		return nil, errStorage(virerr.ErrConfigUnsupported, "unknown volume format type %s", r.format)
-	}
-	if r.backing != "" {
-		if r.backingFormat == "" {
-			r.backingFormat = "raw"
-		}
-		if !fileFormats[r.backingFormat] {
-			return nil, errStorage(virerr.ErrConfigUnsupported, "unknown volume format type %s", r.backingFormat)
-		}
+	if err := backendFor(p.def.typ).checkVolReq(r); err != nil {
+		return nil, err
 	}
 	if r.perms, err = parsePerms(doc); err != nil {
 		return nil, err
@@ -94,18 +83,25 @@ func (m *Manager) reserve(p *pool, r *volReq, existsCode virerr.Code, existsMsg 
 	return v, nil
 }
 
-// finish ends a creation: the record becomes usable, or goes away with
-// whatever was written when the build failed.
-func (m *Manager) finish(p *pool, v *vol, err error) {
+// finish ends a creation: the record takes what the backend made, or
+// goes away when the build failed (the backend left nothing behind).
+func (m *Manager) finish(p *pool, be backend, d *poolDef, v, made *vol, err error) {
+	if err == nil {
+		m.applyReread(p, be, d)
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	p.jobs--
 	v.building = false
 	if err != nil {
-		_ = os.RemoveAll(v.path)
 		if p.vols[v.name] == v {
 			delete(p.vols, v.name)
 		}
+		return
+	}
+	v.key = made.key
+	if made.lv != nil && v.lv == nil {
+		v.lv = made.lv
 	}
 }
 
@@ -116,6 +112,7 @@ func (m *Manager) StorageVolCreateXML(h driver.Pool, xml string, flags uint32) (
 	var p *pool
 	var v *vol
 	var r *volReq
+	var d *poolDef
 	err := m.withPool(h, func(pp *pool) error {
 		if !pp.active {
 			return errNotActive(pp.def.name)
@@ -124,25 +121,26 @@ func (m *Manager) StorageVolCreateXML(h driver.Pool, xml string, flags uint32) (
 		if r, err = parseVolReq(pp, xml, flags, true); err != nil {
 			return err
 		}
-		p = pp
+		p, d = pp, pp.def.clone()
 		v, err = m.reserve(pp, r, virerr.ErrStorageVolExist, "'%s'")
 		return err
 	})
 	if err != nil {
 		return driver.Vol{}, err
 	}
-	err = m.buildVol(p, r, flags&createPreallocMetadata != 0)
-	m.finish(p, v, err)
+	be := backendFor(d.typ)
+	made, err := be.createVol(m, d, r, flags&createPreallocMetadata != 0)
+	m.finish(p, be, d, v, made, err)
 	if err != nil {
 		return driver.Vol{}, err
 	}
-	return v.handle(h.Name), nil
+	return driver.Vol{Pool: h.Name, Name: made.name, Key: made.key}, nil
 }
 
 // buildVol writes a new volume: raw files directly, directories with
 // mkdir, everything else with qemu-img create, as
 // storageBackendVolBuildLocal chooses.
-func (m *Manager) buildVol(p *pool, r *volReq, prealloc bool) error {
+func (m *Manager) buildVol(d *poolDef, r *volReq, prealloc bool) error {
 	mode := r.perms
 	if mode.mode == -1 {
 		mode.mode = defaultVolMode
@@ -173,7 +171,7 @@ func (m *Manager) buildVol(p *pool, r *volReq, prealloc bool) error {
 		}
 		abs := r.backing
 		if !filepath.IsAbs(abs) {
-			abs = filepath.Join(p.def.target, abs)
+			abs = filepath.Join(d.target, abs)
 		}
 		if err := syscall.Access(abs, 4 /* R_OK */); err != nil {
 			return errSys(err, "inaccessible backing store volume %s", r.backing)

@@ -22,12 +22,13 @@ const (
 // transferVol marks the volume busy for a stream; an upload also needs it
 // to be otherwise unused, as storageVolUpload.
 func (m *Manager) transferVol(h driver.Vol, exclusive bool) (*pool, *vol, func(), error) {
-	return m.busyVol(h, func(_ *pool, v *vol) error {
+	p, v, _, done, err := m.busyVol(h, func(_ *pool, v *vol) error {
 		if exclusive && v.inUse > 0 {
 			return errVolInUse(v.name)
 		}
 		return nil
 	})
+	return p, v, done, err
 }
 
 // StorageVolUpload writes r into the existing file from offset on,

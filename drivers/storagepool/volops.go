@@ -19,6 +19,9 @@ func (m *Manager) StorageVolCreateXMLFrom(h driver.Pool, xml string, src driver.
 	var p, sp *pool
 	var v, sv *vol
 	var r *volReq
+	var d *poolDef
+	var srcSnap vol
+	var sbe backend
 	err := m.withPool(h, func(pp *pool) error {
 		if !pp.active {
 			return errNotActive(pp.def.name)
@@ -44,7 +47,8 @@ func (m *Manager) StorageVolCreateXMLFrom(h driver.Pool, xml string, src driver.
 		if v, err = m.reserve(pp, r, virerr.ErrInternalError, "storage volume name '%s' already in use."); err != nil {
 			return err
 		}
-		p, sp, sv = pp, s, svol
+		p, sp, sv, d = pp, s, svol, pp.def.clone()
+		srcSnap, sbe = *svol, backendFor(s.def.typ)
 		sv.inUse++
 		sp.jobs++
 		return nil
@@ -52,29 +56,36 @@ func (m *Manager) StorageVolCreateXMLFrom(h driver.Pool, xml string, src driver.
 	if err != nil {
 		return driver.Vol{}, err
 	}
-	err = m.cloneVol(r, sv.path)
+	be := backendFor(d.typ)
+	var made *vol
+	st, err := sbe.statVol(m, &srcSnap)
+	if err == nil {
+		made, err = be.cloneVol(m, d, r, st)
+	}
 	m.mu.Lock()
 	sv.inUse--
 	sp.jobs--
 	m.mu.Unlock()
-	m.finish(p, v, err)
+	m.finish(p, be, d, v, made, err)
 	if err != nil {
 		return driver.Vol{}, err
 	}
-	return v.handle(h.Name), nil
+	return driver.Vol{Pool: h.Name, Name: made.name, Key: made.key}, nil
 }
 
-func (m *Manager) cloneVol(r *volReq, srcPath string) error {
-	st, err := m.statVol(srcPath)
-	if err != nil {
-		return err
+// cloneFile copies a volume (st, as its pool's backend read it) into a
+// new file of r's format.
+func (m *Manager) cloneFile(r *volReq, st *volStat) error {
+	srcPath, srcFormat := st.target.path, st.target.format
+	if srcFormat == "" {
+		srcFormat = "raw" // logical volumes have no format
 	}
 	if st.typ == volDir || r.format == "dir" {
 		return errStorage(virerr.ErrInternalError, "%s", "cannot copy from volume to a directory volume")
 	}
 	// A smaller or missing capacity means the source's.
 	capacity := max(r.capacity, st.capacity)
-	args := []string{"convert", "-f", st.target.format, "-O", r.format}
+	args := []string{"convert", "-f", srcFormat, "-O", r.format}
 	if r.format == "qcow2" {
 		args = append(args, "-o", "compat=0.10")
 	}
@@ -118,7 +129,7 @@ func (m *Manager) StorageVolResize(h driver.Vol, capacity uint64, flags uint32) 
 	if flags&^(resizeAllocate|resizeDelta|resizeShrink) != 0 {
 		return errFlags(flags, "storageVolResize")
 	}
-	p, v, done, err := m.busyVol(h, func(_ *pool, v *vol) error {
+	p, v, be, done, err := m.busyVol(h, func(_ *pool, v *vol) error {
 		if v.inUse > 0 {
 			return errVolInUse(v.name)
 		}
@@ -128,7 +139,7 @@ func (m *Manager) StorageVolResize(h driver.Vol, capacity uint64, flags uint32) 
 		return err
 	}
 	defer done()
-	st, err := m.statVol(v.path)
+	st, err := be.statVol(m, v)
 	if err != nil {
 		return err
 	}
@@ -149,17 +160,21 @@ func (m *Manager) StorageVolResize(h driver.Vol, capacity uint64, flags uint32) 
 	}
 	if flags&resizeAllocate != 0 {
 		m.mu.Lock()
-		_ = updateSizes(p)
+		_ = be.sizes(p)
 		avail := p.available
 		m.mu.Unlock()
 		if abs-st.allocation > avail {
 			return errStorage(virerr.ErrOperationFailed, "%s", "Not enough space left in storage pool")
 		}
 	}
-	if st.typ == volDir {
-		return errStorage(virerr.ErrNoSupport, "%s", "storage pool does not support changing of volume capacity")
+	if err := be.resizeVol(m, v, st, abs, flags); err != nil {
+		return err
 	}
-	return m.resizeFile(v.path, st.target.format, abs, flags&resizeAllocate != 0, abs < st.capacity)
+	m.mu.Lock()
+	d := p.def.clone()
+	m.mu.Unlock()
+	m.applyReread(p, be, d)
+	return nil
 }
 
 // resizeFile is virStorageBackendVolResizeLocal: raw files are truncated
@@ -199,7 +214,7 @@ func (m *Manager) StorageVolWipe(h driver.Vol, flags uint32) error {
 	if flags != 0 {
 		return errFlags(flags, "storageVolWipe")
 	}
-	p, v, done, err := m.busyVol(h, func(_ *pool, v *vol) error {
+	p, v, be, done, err := m.busyVol(h, func(_ *pool, v *vol) error {
 		if v.inUse > 0 {
 			return errVolInUse(v.name)
 		}
@@ -209,11 +224,11 @@ func (m *Manager) StorageVolWipe(h driver.Vol, flags uint32) error {
 		return err
 	}
 	defer done()
-	if err := wipeFile(v.path); err != nil {
+	if err := be.wipeVol(m, v); err != nil {
 		return err
 	}
 	m.mu.Lock()
-	_ = updateSizes(p)
+	_ = be.sizes(p)
 	m.mu.Unlock()
 	return nil
 }
@@ -237,13 +252,19 @@ func wipeFile(path string) error {
 		}
 		return nil
 	}
-	buf := make([]byte, 4<<20)
-	for off := int64(0); off < st.Size; {
-		n := min(int64(len(buf)), st.Size-off)
-		if _, err := f.WriteAt(buf[:n], off); err != nil {
-			return errSys(err, "Failed to write %d bytes to storage volume with path '%s'", n, path)
+	return zeroRange(f, path, 0, st.Size)
+}
+
+// zeroRange overwrites n bytes from off with zeros and syncs them, as
+// storageBackendWipeLocal.
+func zeroRange(f *os.File, path string, off, n int64) error {
+	buf := make([]byte, min(4<<20, max(n, 0)))
+	for end := off + n; off < end; {
+		c := min(int64(len(buf)), end-off)
+		if _, err := f.WriteAt(buf[:c], off); err != nil {
+			return errSys(err, "Failed to write %d bytes to storage volume with path '%s'", c, path)
 		}
-		off += n
+		off += c
 	}
 	if err := f.Sync(); err != nil {
 		return errSys(err, "cannot sync data to volume with path '%s'", path)

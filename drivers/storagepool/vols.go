@@ -1,65 +1,31 @@
 package storagepool
 
 import (
-	"os"
-	"path/filepath"
 	"sort"
-	"strings"
-	"unicode"
 
 	"govirt/driver"
 	"govirt/virerr"
 )
 
-// vol is a volume record: a file (or directory) in the pool's target.
-// Its sizes and format are read from the file each time they are asked
-// for, so they are always true even after changes behind govirt's back.
+// vol is a volume record. File volumes' sizes and format are read from
+// the file each time they are asked for, so they are always true even
+// after changes behind govirt's back; logical volumes carry what lvs said
+// at the last refresh.
 type vol struct {
 	name, path string
-	building   bool // being created; not usable yet
-	inUse      int  // data operations running (upload, wipe, resize, clone source)
+	key        string  // the path for files, the LV UUID for logical volumes
+	lv         *lvInfo // logical volumes only; never changed once set (replaced instead)
+	building   bool    // being created; not usable yet
+	inUse      int     // data operations running (upload, wipe, resize, clone source)
 }
 
 func (v *vol) handle(pool string) driver.Vol {
-	return driver.Vol{Pool: pool, Name: v.name, Key: v.path}
+	return driver.Vol{Pool: pool, Name: v.name, Key: v.key}
 }
 
-// refreshLocked re-reads the target directory, as
-// virStorageBackendRefreshLocal: every regular file and directory is a
-// volume, names with control characters and other file types are skipped.
+// refreshLocked re-reads the pool's volumes and sizes (with the lock held).
 func (m *Manager) refreshLocked(p *pool) error {
-	ents, err := os.ReadDir(p.def.target)
-	if err != nil {
-		return errSys(err, "cannot open directory '%s'", p.def.target)
-	}
-	vols := make(map[string]*vol, len(ents))
-	for _, e := range ents {
-		name := e.Name()
-		if strings.IndexFunc(name, unicode.IsControl) >= 0 {
-			m.log.Warn("ignoring file with control characters", "pool", p.def.name, "name", name)
-			continue
-		}
-		path := filepath.Join(p.def.target, name)
-		fi, err := os.Stat(path) // follows symlinks; dangling ones are skipped
-		if err != nil || !(fi.Mode().IsRegular() || fi.IsDir()) {
-			continue
-		}
-		if old := p.vols[name]; old != nil && old.path == path {
-			vols[name] = old
-			continue
-		}
-		vols[name] = &vol{name: name, path: path}
-	}
-	fi, err := os.Stat(p.def.target)
-	if err != nil {
-		return errSys(err, "cannot stat path '%s'", p.def.target)
-	}
-	p.def.perms = statPerms(fi)
-	if err := updateSizes(p); err != nil {
-		return err
-	}
-	p.vols = vols
-	return nil
+	return backendFor(p.def.typ).refresh(m, p)
 }
 
 // volFor is virStorageVolDefFromVol: the pool by name, active, then the
@@ -95,31 +61,49 @@ func (m *Manager) withVol(h driver.Vol, fn func(p *pool, v *vol) error) error {
 }
 
 // busyVol marks a volume in use for a data operation done without the
-// lock; the returned func ends it.
-func (m *Manager) busyVol(h driver.Vol, check func(p *pool, v *vol) error) (*pool, *vol, func(), error) {
+// lock. It returns the pool, a snapshot of the record (safe to read
+// without the lock) and the pool's backend; done ends the operation.
+func (m *Manager) busyVol(h driver.Vol, check func(p *pool, v *vol) error) (*pool, *vol, backend, func(), error) {
 	var pp *pool
-	var vv *vol
+	var rec *vol
+	var snap vol
+	var be backend
 	err := m.withVol(h, func(p *pool, v *vol) error {
 		if check != nil {
 			if err := check(p, v); err != nil {
 				return err
 			}
 		}
-		pp, vv = p, v
+		pp, rec, snap, be = p, v, *v, backendFor(p.def.typ)
 		v.inUse++
 		p.jobs++
 		return nil
 	})
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	done := func() {
 		m.mu.Lock()
-		vv.inUse--
+		rec.inUse--
 		pp.jobs--
 		m.mu.Unlock()
 	}
-	return pp, vv, done, nil
+	return pp, &snap, be, done, nil
+}
+
+// snapVol returns a copy of a volume record and its pool's backend, for
+// reading the volume without the lock.
+func (m *Manager) snapVol(h driver.Vol) (*vol, backend, error) {
+	var snap vol
+	var be backend
+	err := m.withVol(h, func(p *pool, v *vol) error {
+		snap, be = *v, backendFor(p.def.typ)
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return &snap, be, nil
 }
 
 func (m *Manager) StoragePoolListAllVolumes(h driver.Pool, flags uint32) ([]driver.Vol, error) {
@@ -182,7 +166,7 @@ func (m *Manager) findVol(match func(*vol) bool) (driver.Vol, bool) {
 }
 
 func (m *Manager) LookupStorageVolByKey(key string) (driver.Vol, error) {
-	if h, ok := m.findVol(func(v *vol) bool { return v.path == key }); ok {
+	if h, ok := m.findVol(func(v *vol) bool { return v.key == key }); ok {
 		return h, nil
 	}
 	return driver.Vol{}, errStorage(virerr.ErrNoStorageVol, "no storage vol with matching key %s", key)
@@ -200,11 +184,11 @@ func (m *Manager) LookupStorageVolByPath(path string) (driver.Vol, error) {
 }
 
 func (m *Manager) StorageVolGetInfo(h driver.Vol) (driver.VolInfo, error) {
-	var path string
-	if err := m.withVol(h, func(_ *pool, v *vol) error { path = v.path; return nil }); err != nil {
+	v, be, err := m.snapVol(h)
+	if err != nil {
 		return driver.VolInfo{}, err
 	}
-	st, err := m.statVol(path)
+	st, err := be.statVol(m, v)
 	if err != nil {
 		return driver.VolInfo{}, err
 	}
@@ -215,15 +199,15 @@ func (m *Manager) StorageVolGetXMLDesc(h driver.Vol, flags uint32) (string, erro
 	if flags != 0 {
 		return "", errFlags(flags, "storageVolGetXMLDesc")
 	}
-	var name, path string
-	if err := m.withVol(h, func(_ *pool, v *vol) error { name, path = v.name, v.path; return nil }); err != nil {
-		return "", err
-	}
-	st, err := m.statVol(path)
+	v, be, err := m.snapVol(h)
 	if err != nil {
 		return "", err
 	}
-	return st.format(name, path), nil
+	st, err := be.statVol(m, v)
+	if err != nil {
+		return "", err
+	}
+	return st.format(v.name, v.key), nil
 }
 
 func (m *Manager) StorageVolGetPath(h driver.Vol) (string, error) {
@@ -238,9 +222,10 @@ const (
 	deleteWithSnapshots = 1 << 1
 )
 
-// StorageVolDelete unlinks the file. VIR_STORAGE_VOL_DELETE_ZEROED, which
-// libvirt's dir backend refuses, zeroes the data first (vol-wipe, then
-// delete) so that the flag means what it says.
+// StorageVolDelete removes the volume (unlinks the file, lvremove).
+// VIR_STORAGE_VOL_DELETE_ZEROED, which libvirt's dir and logical backends
+// refuse, zeroes the data first (vol-wipe, then delete) so that the flag
+// means what it says.
 func (m *Manager) StorageVolDelete(h driver.Vol, flags uint32) error {
 	if flags&^(deleteZeroed|deleteWithSnapshots) != 0 {
 		return errFlags(flags, "storageVolDelete")
@@ -250,25 +235,44 @@ func (m *Manager) StorageVolDelete(h driver.Vol, flags uint32) error {
 			return err
 		}
 	}
-	return m.withVol(h, func(p *pool, v *vol) error {
+	p, v, be, done, err := m.busyVol(h, func(_ *pool, v *vol) error {
 		if v.inUse > 0 {
 			return errVolInUse(v.name)
 		}
-		fi, err := os.Lstat(v.path)
-		switch {
-		case err != nil && os.IsNotExist(err):
-		case err != nil:
-			return errSys(err, "cannot stat file '%s'", v.path)
-		case fi.IsDir():
-			if err := os.Remove(v.path); err != nil {
-				return errSys(err, "cannot remove directory '%s'", v.path)
-			}
-		default:
-			if err := os.Remove(v.path); err != nil {
-				return errSys(err, "cannot unlink file '%s'", v.path)
-			}
-		}
-		delete(p.vols, v.name)
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	defer done()
+	if err := be.removeVol(m, v); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	if p.vols[v.name] != nil && p.vols[v.name].key == v.key {
+		delete(p.vols, v.name)
+	}
+	d := p.def.clone()
+	m.mu.Unlock()
+	m.applyReread(p, be, d)
+	return nil
+}
+
+// applyReread updates the pool after a volume operation where the backend
+// keeps volume records (logical pools); failures are only logged, as the
+// operation itself is done.
+func (m *Manager) applyReread(p *pool, be backend, d *poolDef) {
+	apply, err := be.reread(m, d)
+	if err != nil {
+		m.log.Warn("cannot re-read pool after volume change", "pool", d.name, "err", err)
+		return
+	}
+	if apply == nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if p.active {
+		apply(p)
+	}
 }

@@ -10,8 +10,9 @@ import (
 
 // Volume types (virStorageVolType).
 const (
-	volFile = 0
-	volDir  = 2
+	volFile  = 0
+	volBlock = 1
+	volDir   = 2
 )
 
 // fileStat is what stat(2) says about a volume or its backing file.
@@ -32,6 +33,7 @@ type volStat struct {
 	physical   uint64
 	target     fileStat
 	backing    *fileStat
+	extents    []extent // where a logical volume lies on its physical volumes
 }
 
 func statFile(path string) (fileStat, *syscall.Stat_t, error) {
@@ -108,7 +110,9 @@ func writeTimestamp(b *strings.Builder, name string, ts syscall.Timespec) {
 func writeTarget(b *strings.Builder, elem string, f *fileStat) {
 	fmt.Fprintf(b, "  <%s>\n", elem)
 	fmt.Fprintf(b, "    <path>%s</path>\n", xmlEsc(f.path))
-	fmt.Fprintf(b, "    <format type='%s'/>\n", xmlEsc(f.format))
+	if f.format != "" { // logical pools have no volume formats
+		fmt.Fprintf(b, "    <format type='%s'/>\n", xmlEsc(f.format))
+	}
 	writePerms(b, "    ", f.perms)
 	if f.mtime.Nsec >= 0 {
 		b.WriteString("    <timestamps>\n")
@@ -121,14 +125,15 @@ func writeTarget(b *strings.Builder, elem string, f *fileStat) {
 	fmt.Fprintf(b, "  </%s>\n", elem)
 }
 
-var volTypeNames = map[int32]string{volFile: "file", volDir: "dir"}
+var volTypeNames = map[int32]string{volFile: "file", volBlock: "block", volDir: "dir"}
 
 // format writes the volume document as virStorageVolDefFormat.
-func (vs *volStat) format(name, path string) string {
+func (vs *volStat) format(name, key string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "<volume type='%s'>\n", volTypeNames[vs.typ])
 	fmt.Fprintf(&b, "  <name>%s</name>\n", xmlEsc(name))
-	fmt.Fprintf(&b, "  <key>%s</key>\n", xmlEsc(path))
+	fmt.Fprintf(&b, "  <key>%s</key>\n", xmlEsc(key))
+	writeExtents(&b, vs.extents)
 	fmt.Fprintf(&b, "  <capacity unit='bytes'>%d</capacity>\n", vs.capacity)
 	fmt.Fprintf(&b, "  <allocation unit='bytes'>%d</allocation>\n", vs.allocation)
 	if vs.physical != 0 {
@@ -149,4 +154,24 @@ func fileSize(path string) uint64 {
 		return 0
 	}
 	return uint64(fi.Size())
+}
+
+// writeExtents is virStorageVolDefFormatSourceExtents: consecutive extents
+// on the same device share one <device>; no extents, no <source>.
+func writeExtents(b *strings.Builder, exts []extent) {
+	if len(exts) == 0 {
+		return
+	}
+	b.WriteString("  <source>\n")
+	for i, e := range exts {
+		if i == 0 || exts[i-1].path != e.path {
+			if i > 0 {
+				b.WriteString("    </device>\n")
+			}
+			fmt.Fprintf(b, "    <device path='%s'>\n", xmlEsc(e.path))
+		}
+		fmt.Fprintf(b, "      <extent start='%d' end='%d'/>\n", e.start, e.end)
+	}
+	b.WriteString("    </device>\n")
+	b.WriteString("  </source>\n")
 }
