@@ -85,6 +85,13 @@ type StoragePools interface {
 	StoragePoolNumOfVolumes(p Pool) (int32, error)
 }
 
+// StoragePoolSources discovers pool sources on the host
+// (virConnectFindStoragePoolSources); drivers without it report "not
+// supported".
+type StoragePoolSources interface {
+	FindStoragePoolSources(typ, srcSpec string, flags uint32) (string, error)
+}
+
 // StorageVols manages volumes.
 type StorageVols interface {
 	StoragePoolListAllVolumes(p Pool, flags uint32) ([]Vol, error)

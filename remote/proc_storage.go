@@ -43,10 +43,31 @@ func init() {
 		procs.StorageVolGetInfoFlags: queryFlags(drvVol, func(d driver.StorageVols, v driver.Vol, _ uint32) (driver.VolInfo, error) {
 			return d.StorageVolGetInfo(v)
 		}, wireVolInfo),
-		procs.StorageVolGetXMLDesc: queryFlags(drvVol, driver.StorageVols.StorageVolGetXMLDesc, retString),
-		procs.StorageVolGetPath:    query(drvVol, driver.StorageVols.StorageVolGetPath, retString),
-		procs.StorageVolResize:     volResize,
+		procs.StorageVolGetXMLDesc:          queryFlags(drvVol, driver.StorageVols.StorageVolGetXMLDesc, retString),
+		procs.StorageVolGetPath:             query(drvVol, driver.StorageVols.StorageVolGetPath, retString),
+		procs.StorageVolResize:              volResize,
+		procs.ConnectFindStoragePoolSources: findPoolSources,
 	})
+}
+
+func findPoolSources(h *handler, body []byte) (any, error) {
+	a, err := args[ConnectFindStoragePoolSourcesArgs](body)
+	if err != nil {
+		return nil, err
+	}
+	d, err := need[driver.StoragePoolSources](h)
+	if err != nil {
+		return nil, err
+	}
+	var spec string
+	if a.SrcSpec != nil {
+		spec = *a.SrcSpec
+	}
+	xml, err := d.FindStoragePoolSources(a.Type, spec, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return ConnectFindStoragePoolSourcesRet{XML: xml}, nil
 }
 
 func wirePoolInfo(i driver.PoolInfo) any {

@@ -39,9 +39,14 @@ func (d *Driver) storage() *storagepool.Manager {
 func (d *Driver) StorageAutostart() { d.storage().Autostart() }
 
 var (
-	_ driver.StoragePools = (*conn)(nil)
-	_ driver.StorageVols  = (*conn)(nil)
+	_ driver.StoragePools       = (*conn)(nil)
+	_ driver.StorageVols        = (*conn)(nil)
+	_ driver.StoragePoolSources = (*conn)(nil)
 )
+
+func (c *conn) FindStoragePoolSources(typ, srcSpec string, flags uint32) (string, error) {
+	return c.d.storage().FindStoragePoolSources(typ, srcSpec, flags)
+}
 
 func (c *conn) ListAllStoragePools(flags uint32) ([]driver.Pool, error) {
 	return c.d.storage().ListAllStoragePools(flags)

@@ -274,3 +274,36 @@ func TestLogicalVolXML(t *testing.T) {
 		t.Errorf("got\n%s\nwant\n%s", got, want)
 	}
 }
+
+func TestFindLogicalSources(t *testing.T) {
+	f := useFakeLVM(t)
+	m, _ := newTestManager(t, t.TempDir())
+	f.out["pvs"] = "  /dev/sdb vg1\n  /dev/sdc        \n  /dev/sdd vg1\n  /dev/sde vg<2>\n"
+	got, err := m.FindStoragePoolSources("logical", "", 0)
+	want := `<sources>
+  <source>
+    <device path='/dev/sdb'/>
+    <device path='/dev/sdd'/>
+    <name>vg1</name>
+    <format type='lvm2'/>
+  </source>
+  <source>
+    <device path='/dev/sde'/>
+    <name>vg&lt;2&gt;</name>
+    <format type='lvm2'/>
+  </source>
+</sources>
+`
+	if err != nil || got != want {
+		t.Errorf("got %v\n%s\nwant\n%s", err, got, want)
+	}
+	for typ, msg := range map[string]string{
+		"dir":   "pool type 'dir' does not support source discovery",
+		"iscsi": "missing backend for pool type 5 (iscsi)",
+		"nope":  "unknown storage pool type nope",
+	} {
+		if _, err := m.FindStoragePoolSources(typ, "", 0); err == nil || !strings.Contains(err.Error(), msg) {
+			t.Errorf("%s: %v, want %q", typ, err, msg)
+		}
+	}
+}
