@@ -29,6 +29,9 @@ const lvmTimeout = 2 * time.Minute
 // it with a fake.
 var lvmRun = runLVM
 
+// lvmDevDir is where LVM puts the VG/LV device links (tests move it).
+var lvmDevDir = "/dev"
+
 // sbinTool finds a system tool, also where PATH lacks the sbin
 // directories (as for a daemon started by a non-root user's shell).
 func sbinTool(name string) string {

@@ -16,18 +16,22 @@ import (
 type fakeLVM struct {
 	calls []string
 	out   map[string]string
-	fail  map[string]string // stderr of a failing tool
+	fail  map[string]string              // stderr of a failing tool
+	hook  map[string]func(args []string) // what a tool does
 }
 
 func useFakeLVM(t *testing.T) *fakeLVM {
 	t.Helper()
-	f := &fakeLVM{out: map[string]string{}, fail: map[string]string{}}
+	f := &fakeLVM{out: map[string]string{}, fail: map[string]string{}, hook: map[string]func([]string){}}
 	old := lvmRun
 	lvmRun = func(name string, args ...string) (string, error) {
 		f.calls = append(f.calls, strings.Join(append([]string{name}, args...), " "))
 		if msg, ok := f.fail[name]; ok {
 			return "", errStorage(virerr.ErrInternalError, "Child process (%s) unexpected exit status 5: %s",
 				strings.Join(append([]string{name}, args...), " "), msg)
+		}
+		if h := f.hook[name]; h != nil {
+			h(args)
 		}
 		return f.out[name], nil
 	}

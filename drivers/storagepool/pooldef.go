@@ -85,7 +85,7 @@ func parsePoolDef(doc string, validate bool) (*poolDef, error) {
 		if p.SourceName == "" {
 			p.SourceName = p.Name
 		}
-		p.TargetPath = "/dev/" + p.SourceName
+		p.TargetPath = lvmDevDir + "/" + p.SourceName
 		if p.SourceFormat != "lvm2" && p.SourceFormat != "unknown" {
 			return nil, errStorage(virerr.ErrConfigUnsupported, "unknown pool format type %s", p.SourceFormat)
 		}
