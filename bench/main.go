@@ -39,6 +39,7 @@ var (
 	rounds       = flag.Int("rounds", 3, "alternating rounds per measurement; the median is reported")
 	ndomains     = flag.Int("domains", 1000, "domains defined for LIST_ALL_DOMAINS")
 	baseline     = flag.String("baseline-script", "../shared/tools/libvirtd-baseline.sh", "script that starts libvirtd")
+	govirtdLog   = flag.String("govirtd-log-level", "error", "govirtd's --log-level (its log goes to stderr)")
 	suites       = flag.String("suite", "calls,start,rss,storage", "comma-separated suites to run")
 )
 
@@ -227,7 +228,7 @@ func startGovirtd() (string, func(), error) {
 	}
 	sock := filepath.Join(dir, "sock")
 	cmd := exec.Command(bin, "--state-dir", filepath.Join(dir, "state"), "--run-dir", filepath.Join(dir, "run"),
-		"--socket", sock, "--socket-ro", sock+"-ro", "--log-level", "error")
+		"--socket", sock, "--socket-ro", sock+"-ro", "--log-level", *govirtdLog)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		return "", nil, err

@@ -40,39 +40,63 @@ func benchDomain(name string) string {
 <devices><graphics type='vnc' listen='127.0.0.1' autoport='yes'/></devices></domain>`, typ, name)
 }
 
+// startMode is how a series of startRuns starts is run.
+type startMode int
+
+const (
+	// seqIdle starts one guest at a time and stops it (untimed) before
+	// the next: the latency of one start on an otherwise idle host.
+	seqIdle startMode = iota
+	// seqLoaded starts one at a time and keeps them all running until
+	// the series ends, so later starts compete with earlier guests.
+	seqLoaded
+	// parallel starts all of them at once.
+	parallel
+)
+
+var startModes = []struct {
+	mode startMode
+	name string
+}{{seqIdle, "sequential"}, {seqLoaded, "seq, kept up"}, {parallel, "10 parallel"}}
+
 func benchStartSuite(sock string, haveLibvirtd bool) error {
 	type contender struct {
 		name string
-		run  func(parallel bool) ([]time.Duration, error)
+		run  func(startMode) ([]time.Duration, error)
 	}
 	cs := []contender{
-		{"govirtd", func(p bool) ([]time.Duration, error) {
-			return daemonStarts("qemu+unix:///system?socket="+sock, "gv", p)
+		{"govirtd", func(m startMode) ([]time.Duration, error) {
+			return daemonStarts("qemu+unix:///system?socket="+sock, "gv", m)
 		}},
 	}
 	if haveLibvirtd {
-		cs = append(cs, contender{"libvirtd", func(p bool) ([]time.Duration, error) {
-			return daemonStarts("qemu+unix:///system?socket="+*libvirtdSock, "lv", p)
+		cs = append(cs, contender{"libvirtd", func(m startMode) ([]time.Duration, error) {
+			return daemonStarts("qemu+unix:///system?socket="+*libvirtdSock, "lv", m)
 		}})
 	}
 	cs = append(cs, contender{"floor", floorStarts})
-	fmt.Printf("QEMU guest start latency, define to running (64 MiB, no disk, VNC), median of %d starts x %d alternating rounds\n", startRuns, *rounds)
-	fmt.Printf("%-10s %14s %14s\n", "", "sequential", "10 parallel")
+	fmt.Printf("QEMU guest start latency, define to running (64 MiB, no disk, VNC, %s), median of %d starts x %d alternating rounds\n",
+		accelName(), startRuns, *rounds)
+	fmt.Printf("%-10s", "")
+	for _, m := range startModes {
+		fmt.Printf(" %14s", m.name)
+	}
+	fmt.Println()
 	// One untimed start each first, so one-time costs (the daemon's first
 	// capability probe) are not counted.
 	for _, c := range cs {
-		c.run(false)
+		c.run(seqIdle)
 	}
 	// Rounds alternate between the contenders so that whatever else the
 	// machine does weighs on each of them alike.
-	samples := map[string]*[2][]time.Duration{}
-	for _, c := range cs {
-		samples[c.name] = new([2][]time.Duration)
-	}
+	samples := map[string][][]time.Duration{}
 	for r := 0; r < *rounds; r++ {
 		for _, c := range cs {
-			for i, par := range []bool{false, true} {
-				ds, err := c.run(par)
+			if samples[c.name] == nil {
+				samples[c.name] = make([][]time.Duration, len(startModes))
+			}
+			for i, m := range startModes {
+				ds, err := c.run(m.mode)
 				if err != nil {
 					return fmt.Errorf("%s: %w", c.name, err)
 				}
@@ -80,19 +104,34 @@ func benchStartSuite(sock string, haveLibvirtd bool) error {
 			}
 		}
 	}
-	res := map[string][2]time.Duration{}
+	res := map[string][]time.Duration{}
 	for _, c := range cs {
-		s := samples[c.name]
-		row := [2]time.Duration{medianDur(s[0]), medianDur(s[1])}
-		res[c.name] = row
-		fmt.Printf("%-10s %14v %14v\n", c.name, row[0].Round(time.Millisecond), row[1].Round(time.Millisecond))
+		fmt.Printf("%-10s", c.name)
+		for _, s := range samples[c.name] {
+			res[c.name] = append(res[c.name], medianDur(s))
+			fmt.Printf(" %14v", medianDur(s).Round(time.Millisecond))
+		}
+		fmt.Println()
 	}
-	g, f := res["govirtd"], res["floor"]
-	fmt.Printf("govirtd/floor:    sequential %.2fx, parallel %.2fx (target <= 1.5x)\n", ratio(g[0], f[0]), ratio(g[1], f[1]))
+	printRatios := func(label string, a, b []time.Duration, target string) {
+		fmt.Printf("%-18s", label)
+		for i, m := range startModes {
+			fmt.Printf(" %s %.2fx,", m.name, ratio(a[i], b[i]))
+		}
+		fmt.Printf(" (target %s)\n", target)
+	}
+	printRatios("govirtd/floor:", res["govirtd"], res["floor"], "<= 1.5x")
 	if l, ok := res["libvirtd"]; ok {
-		fmt.Printf("govirtd/libvirtd: sequential %.2fx, parallel %.2fx (target <= 0.25x)\n", ratio(g[0], l[0]), ratio(g[1], l[1]))
+		printRatios("govirtd/libvirtd:", res["govirtd"], l, "<= 0.25x")
 	}
 	return nil
+}
+
+func accelName() string {
+	if testguest.KVMUsable() {
+		return "KVM"
+	}
+	return "TCG"
 }
 
 func ratio(a, b time.Duration) float64 { return float64(a) / float64(b) }
@@ -106,7 +145,7 @@ func medianDur(ds []time.Duration) time.Duration {
 // daemonStarts defines and starts startRuns guests through a daemon, one
 // after another or all at once, timing define+create for each; the guests
 // are destroyed and undefined afterwards (not timed).
-func daemonStarts(uri, prefix string, parallel bool) ([]time.Duration, error) {
+func daemonStarts(uri, prefix string, mode startMode) ([]time.Duration, error) {
 	c, err := client.Dial(uri)
 	if err != nil {
 		return nil, err
@@ -128,10 +167,13 @@ func daemonStarts(uri, prefix string, parallel bool) ([]time.Duration, error) {
 		}
 		out[i] = time.Since(t0)
 		doms[i] = cr.Dom
+		if mode == seqIdle {
+			c.Call(ctx, procs.DomainDestroy, remote.DomainDestroyArgs{Dom: cr.Dom}, nil)
+		}
 		return nil
 	}
 	var firstErr error
-	if parallel {
+	if mode == parallel {
 		var wg sync.WaitGroup
 		var mu sync.Mutex
 		for i := 0; i < startRuns; i++ {
@@ -163,7 +205,7 @@ func daemonStarts(uri, prefix string, parallel bool) ([]time.Duration, error) {
 
 // floorStarts is the bare floor: the same QEMU command line govirtd would
 // build, spawned by hand, QMP negotiated, cont.
-func floorStarts(parallel bool) ([]time.Duration, error) {
+func floorStarts(mode startMode) ([]time.Duration, error) {
 	dir, err := os.MkdirTemp("", "gvfloor")
 	if err != nil {
 		return nil, err
@@ -236,9 +278,13 @@ func floorStarts(parallel bool) ([]time.Duration, error) {
 			return err
 		}
 		out[i] = time.Since(t0)
+		if mode == seqIdle {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
 		return nil
 	}
-	if !parallel {
+	if mode != parallel {
 		for i := 0; i < startRuns; i++ {
 			if err := one(i); err != nil {
 				return nil, err
