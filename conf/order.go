@@ -18,7 +18,7 @@ var childOrder = map[string][]string{
 		"input", "tpm", "graphics", "sound", "audio", "video", "hostdev",
 		"redirdev", "redirfilter", "hub", "watchdog", "memballoon", "rng",
 		"panic", "shmem", "memory", "iommu", "vsock", "crypto"},
-	"disk": {"driver", "source", "backingStore", "mirror", "target", "iotune", "boot",
+	"disk": {"snapshotDeleteInProgress", "driver", "source", "backingStore", "mirror", "target", "iotune", "boot",
 		"readonly", "shareable", "transient", "serial", "wwn", "vendor",
 		"product", "encryption", "alias", "address"},
 	"backingStore": {"format", "source", "backingStore"},

@@ -28,8 +28,11 @@ type SnapshotDisk struct {
 	Snapshot   string // no, internal, external, manual
 	Type       string // source type attribute: file, block, network
 	DriverType string
-	SourceFile string
-	x          *node
+	SourceFile string // source file=, or dev= for a block device
+	// DeleteInProgress is <snapshotDeleteInProgress/>: an external
+	// snapshot delete was merging this disk's overlay when it stopped.
+	DeleteInProgress bool
+	x                *node
 }
 
 // ParseDomainSnapshot reads a <domainsnapshot> document. As libvirt does
@@ -70,6 +73,10 @@ func ParseDomainSnapshot(data []byte, flags ParseFlags) (*DomainSnapshot, error)
 			SourceFile: dn.str("source/@file"),
 			x:          dn,
 		}
+		if d.Type == "block" && d.SourceFile == "" {
+			d.SourceFile = dn.str("source/@dev")
+		}
+		d.DeleteInProgress = dn.child("snapshotDeleteInProgress") != nil
 		if d.Name == "" {
 			return nil, virerr.New(virerr.FromDomainSnapshot, virerr.ErrXMLError, "missing name from disk snapshot element")
 		}
@@ -100,8 +107,15 @@ func (s *DomainSnapshot) Format(flags FormatFlags) ([]byte, error) {
 			n.put("@name", d.Name)
 			n.put("@snapshot", d.Snapshot)
 			n.put("@type", d.Type)
+			n.putFlag("snapshotDeleteInProgress", d.DeleteInProgress)
 			n.put("driver/@type", d.DriverType)
-			n.put("source/@file", d.SourceFile)
+			if d.Type == "block" {
+				n.put("source/@file", "")
+				n.put("source/@dev", d.SourceFile)
+			} else {
+				n.put("source/@dev", "")
+				n.put("source/@file", d.SourceFile)
+			}
 			disks[i] = n
 		}
 		root.ensureChild("disks").fillSlots("disk", disks)
