@@ -25,6 +25,8 @@ func init() {
 		switch ev.Status {
 		case "ready":
 			d.blockJobReady(v, ev.ID)
+		case "pending":
+			blockJobPending(v, ev.ID)
 		case "concluded":
 			v.work.submit(func() { d.concludeBlockJob(v, ev.ID) })
 		}
@@ -79,6 +81,7 @@ func (d *Driver) blockJobReady(v *vm, name string) {
 		}
 	})
 	typ := j.Type
+	wakeOwner(j)
 	v.mu.Unlock()
 	d.saveStatusLogged(v)
 	d.blockJobEvent(v, dc, typ, driver.BlockJobReady)
@@ -124,8 +127,12 @@ func queryJobs(ctx context.Context, mon monitor) (map[string]qemuJob, error) {
 
 // concludeBlockJob finishes a job QEMU reported concluded: it reads the
 // outcome, dismisses the job, applies the result to the disk's chain and
-// emits the final events. It runs on the guest's worker, under its job.
+// emits the final events. It runs on the guest's worker, under its job;
+// an owned job is only marked, for its owner to collect.
 func (d *Driver) concludeBlockJob(v *vm, name string) {
+	if concludeOwned(v, name) {
+		return
+	}
 	if !lockJobForEvent(v, "block job completion") {
 		return
 	}
@@ -138,11 +145,19 @@ func (d *Driver) concludeBlockJob(v *vm, name string) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	d.collectBlockJob(ctx, v, mon, j)
+}
+
+// collectBlockJob reads a concluded job's outcome from QEMU, dismisses
+// it and applies it; the caller holds v's job. It returns the final
+// status (driver.BlockJob*), or -1 for a stale event.
+func (d *Driver) collectBlockJob(ctx context.Context, v *vm, mon monitor, j *blockJob) int32 {
+	name := j.Name
 	errMsg := ""
 	if jobs, err := queryJobs(ctx, mon); err == nil {
 		if qj, ok := jobs[name]; ok {
 			if qj.Status != "concluded" {
-				return // a stale event; the real one follows
+				return -1 // a stale event; the real one follows
 			}
 			errMsg = qj.Error
 		}
@@ -167,6 +182,7 @@ func (d *Driver) concludeBlockJob(v *vm, name string) {
 		d.log.Warn("block job failed", "domain", v.name, "job", name, "error", errMsg)
 	}
 	d.finishBlockJob(ctx, v, mon, j, status)
+	return status
 }
 
 // finishBlockJob applies a concluded job's outcome and forgets the job.
@@ -232,6 +248,9 @@ func (d *Driver) resumeBlockJobs(v *vm) {
 				d.dropVanishedJob(v, name)
 			case qj.Status == "ready":
 				d.blockJobReady(v, name)
+			case qj.Status == "pending":
+				// Its owner went with the old daemon: finish it.
+				_ = mon.Execute(ctx, "job-finalize", map[string]any{"id": name}, nil)
 			case qj.Status == "concluded":
 				d.concludeBlockJob(v, name)
 			}

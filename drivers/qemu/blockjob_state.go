@@ -46,6 +46,15 @@ type blockJob struct {
 	done   chan struct{}
 	status int32
 	errMsg string
+
+	// An owned job is driven by the operation that started it (snapshot
+	// delete), which holds the guest's job meanwhile: QEMU's events only
+	// record progress here and wake it. Not saved, so after a daemon
+	// restart the job is an ordinary one.
+	owned     bool
+	wake      chan struct{}
+	pending   bool // QEMU waits for job-finalize
+	concluded bool // QEMU ended it; the owner collects the outcome
 }
 
 func newBlockJob(name, disk string, typ int32) *blockJob {
