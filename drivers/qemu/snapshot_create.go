@@ -2,6 +2,8 @@ package qemu
 
 import (
 	"context"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,7 +17,7 @@ import (
 type overlayPlan struct {
 	target  string
 	oldTop  conf.DiskSource // the image the overlay goes on
-	overlay conf.DiskSource // with its new index and node names
+	overlay conf.DiskSource // with its new index and node names when live
 	created bool
 }
 
@@ -38,11 +40,22 @@ func (c *conn) DomainSnapshotCreateXML(h driver.Domain, doc string, flags uint32
 	if !diskOnly || (in.Memory != "" && in.Memory != "no") {
 		return driver.Snapshot{}, errQEMU(virerr.ErrConfigUnsupported, "internal and memory snapshots are not supported; use --disk-only")
 	}
+	reuse := flags&driver.SnapCreateReuseExt != 0
 	var snap driver.Snapshot
-	err = c.withJob(h, "snapshot", func(v *vm, mon monitor) error {
+	err = c.withSnapJob(h, "snapshot", func(v *vm, mon monitor) error {
+		active := mon != nil
 		v.mu.Lock()
-		dom, before := v.name, v.live.Clone()
-		plans, err := planOverlays(v, in, flags&driver.SnapCreateReuseExt != 0)
+		dom, before := v.name, v.current().Clone()
+		busy := func(disk *conf.Disk) error { return checkNoJob(v, disk) }
+		if !active {
+			busy = nil
+		}
+		plans, err := planOverlays(before, in, reuse, active, busy)
+		if err == nil && active {
+			for _, p := range plans {
+				p.overlay = newImageSource(v, p.overlay.Type, p.overlay.Path, p.overlay.Format)
+			}
+		}
 		v.mu.Unlock()
 		if err != nil {
 			return err
@@ -53,14 +66,21 @@ func (c *conn) DomainSnapshotCreateXML(h driver.Domain, doc string, flags uint32
 		if set.byName[in.Name] != nil && flags&driver.SnapCreateNoMetadata == 0 {
 			return virerr.New(virerr.FromDomain, virerr.ErrOperationFailed, "domain moment %s already exists", in.Name)
 		}
-		if err := c.d.takeOverlays(v, mon, plans, flags&driver.SnapCreateReuseExt != 0); err != nil {
+		state := "disk-snapshot"
+		if active {
+			err = c.d.takeOverlays(v, mon, plans, reuse)
+		} else {
+			state = "shutoff"
+			err = c.d.takeOverlaysInactive(v, plans, reuse)
+		}
+		if err != nil {
 			return err
 		}
 		snap = driver.Snapshot{Dom: h, Name: in.Name}
 		if flags&driver.SnapCreateNoMetadata != 0 {
 			return nil
 		}
-		in.State, in.Memory, in.Parent = "disk-snapshot", "no", set.current
+		in.State, in.Memory, in.Parent = state, "no", set.current
 		in.Disks = snapshotDisks(before, plans)
 		before.ID = -1
 		in.Domain = before
@@ -74,14 +94,39 @@ func (c *conn) DomainSnapshotCreateXML(h driver.Domain, doc string, flags uint32
 	return snap, err
 }
 
-// planOverlays decides which disks get an overlay and where, with
+// withSnapJob runs fn under v's job whether the guest runs or not, as
+// libvirt's snapshot jobs do; mon is nil for a guest that is shut off.
+func (c *conn) withSnapJob(h driver.Domain, op string, fn func(v *vm, mon monitor) error) error {
+	v, err := c.d.doms.get(h)
+	if err != nil {
+		return err
+	}
+	if err := v.job.acquire(op); err != nil {
+		return err
+	}
+	defer v.job.release()
+	v.mu.Lock()
+	active, mon, broken := v.active(), v.mon, v.brokenMsg
+	v.mu.Unlock()
+	switch {
+	case !active:
+		return fn(v, nil)
+	case broken != "":
+		return errQEMU(virerr.ErrOperationFailed, "%s", broken)
+	case mon == nil:
+		return errQEMU(virerr.ErrOperationInvalid, "monitor of domain '%s' is not connected", h.Name)
+	}
+	return fn(v, mon)
+}
+
+// planOverlays decides which disks of def get an overlay and where, with
 // libvirt's defaults: every writable disk with an image, next to it,
-// named after the snapshot. Call with v.mu held.
-func planOverlays(v *vm, in *conf.DomainSnapshot, reuse bool) ([]*overlayPlan, error) {
+// named after the snapshot. busy refuses disks in a block job.
+func planOverlays(def *conf.Domain, in *conf.DomainSnapshot, reuse, active bool, busy func(*conf.Disk) error) ([]*overlayPlan, error) {
 	spec := map[string]*conf.SnapshotDisk{}
 	for i := range in.Disks {
 		sd := &in.Disks[i]
-		disk, _, err := findDisk(v.live, sd.Name, func(a string) error {
+		disk, _, err := findDisk(def, sd.Name, func(a string) error {
 			return errQEMU(virerr.ErrConfigUnsupported, "no disk named '%s'", a)
 		})
 		if err != nil {
@@ -90,7 +135,7 @@ func planOverlays(v *vm, in *conf.DomainSnapshot, reuse bool) ([]*overlayPlan, e
 		spec[disk.TargetDev] = sd
 	}
 	var plans []*overlayPlan
-	for _, disk := range v.live.Devices.Disks {
+	for _, disk := range def.Devices.Disks {
 		sd := spec[disk.TargetDev]
 		mode := "external"
 		if sd != nil && sd.Snapshot != "" {
@@ -105,11 +150,10 @@ func planOverlays(v *vm, in *conf.DomainSnapshot, reuse bool) ([]*overlayPlan, e
 		default:
 			return nil, errQEMU(virerr.ErrConfigUnsupported, "'%s' snapshot of disk '%s' is not supported; only external disk snapshots are", mode, disk.TargetDev)
 		}
-		if err := checkNoJob(v, disk); err != nil {
-			return nil, err
-		}
-		if disk.Source.Type != "file" && disk.Source.Type != "block" {
-			return nil, errQEMU(virerr.ErrConfigUnsupported, "external snapshot of disk '%s' of type '%s' is not supported", disk.TargetDev, disk.Source.Type)
+		if busy != nil {
+			if err := busy(disk); err != nil {
+				return nil, err
+			}
 		}
 		path, format, typ := "", "qcow2", "file"
 		if sd != nil {
@@ -124,14 +168,17 @@ func planOverlays(v *vm, in *conf.DomainSnapshot, reuse bool) ([]*overlayPlan, e
 		if format != "qcow2" {
 			return nil, errQEMU(virerr.ErrConfigUnsupported, "external snapshot format for disk %s is unsupported: %s", disk.TargetDev, format)
 		}
+		if err := checkSnapshotDiskTypes(disk, typ, active); err != nil {
+			return nil, err
+		}
 		if path == "" {
 			path = defaultOverlayPath(disk.Source.Path, in.Name)
 		}
 		if !filepath.IsAbs(path) {
 			return nil, errQEMU(virerr.ErrConfigUnsupported, "external snapshot file for disk %s must use absolute path", disk.TargetDev)
 		}
-		if fi, err := os.Stat(path); err == nil && !reuse && fi.Mode()&os.ModeDevice == 0 {
-			return nil, errQEMU(virerr.ErrConfigUnsupported, "external snapshot file for disk %s already exists and is not a block device: %s", disk.TargetDev, path)
+		if err := checkOverlayTarget(disk.TargetDev, path, typ, reuse); err != nil {
+			return nil, err
 		}
 		for _, p := range plans {
 			if p.overlay.Path == path {
@@ -139,12 +186,62 @@ func planOverlays(v *vm, in *conf.DomainSnapshot, reuse bool) ([]*overlayPlan, e
 			}
 		}
 		plans = append(plans, &overlayPlan{target: disk.TargetDev, oldTop: disk.Source,
-			overlay: newImageSource(v, typ, path, format)})
+			overlay: conf.DiskSource{Type: typ, Path: path, Format: format}})
 	}
 	if len(plans) == 0 {
 		return nil, errQEMU(virerr.ErrConfigUnsupported, "nothing selected for snapshot")
 	}
 	return plans, nil
+}
+
+// checkSnapshotDiskTypes refuses image types an external snapshot cannot
+// use, with qemuSnapshotPrepareDiskExternal{Active,Inactive}'s errors
+// for a shut-off guest.
+func checkSnapshotDiskTypes(disk *conf.Disk, snapType string, active bool) error {
+	if active {
+		if disk.Source.Type != "file" && disk.Source.Type != "block" {
+			return errQEMU(virerr.ErrConfigUnsupported, "external snapshot of disk '%s' of type '%s' is not supported", disk.TargetDev, disk.Source.Type)
+		}
+		return nil
+	}
+	switch disk.Source.Type {
+	case "file", "block":
+	case "network":
+		return errQEMU(virerr.ErrInternalError, "external inactive snapshots are not supported on 'network' disks using '%s' protocol", disk.Source.Protocol)
+	default:
+		return errQEMU(virerr.ErrInternalError, "external inactive snapshots are not supported on '%s' disks", disk.Source.Type)
+	}
+	if snapType != "file" && snapType != "block" {
+		return errQEMU(virerr.ErrInternalError, "external inactive snapshots are not supported on '%s' disks", snapType)
+	}
+	return nil
+}
+
+// checkOverlayTarget is libvirt's check of an overlay path: a new one
+// must not hold data, a reused one must exist, and a block overlay must
+// be a block device.
+func checkOverlayTarget(name, path, typ string, reuse bool) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			return errQEMU(virerr.ErrSystemError, "unable to stat for disk %s: %s: %v", name, path, errors.Unwrap(err))
+		}
+		if reuse {
+			return errQEMU(virerr.ErrSystemError, "missing existing file for disk %s: %s: No such file or directory", name, path)
+		}
+		if typ == "block" {
+			return errQEMU(virerr.ErrOperationUnsupported, "block device snapshot target '%s' doesn't exist", path)
+		}
+		return nil
+	}
+	isBlock := fi.Mode()&os.ModeDevice != 0 && fi.Mode()&os.ModeCharDevice == 0
+	if typ == "block" && !isBlock || typ == "file" && !fi.Mode().IsRegular() {
+		return errQEMU(virerr.ErrConfigUnsupported, "mismatch between configured type for snapshot disk '%s' and the type of existing file '%s'", name, path)
+	}
+	if !reuse && typ == "file" && fi.Size() > 0 {
+		return errQEMU(virerr.ErrConfigUnsupported, "external snapshot file for disk %s already exists and is not a block device: %s", name, path)
+	}
+	return nil
 }
 
 // defaultOverlayPath is libvirt's name for an overlay: the image path with
@@ -204,7 +301,7 @@ func (d *Driver) takeOverlays(v *vm, mon monitor, plans []*overlayPlan, reuse bo
 	}
 	for _, p := range plans {
 		v.mu.Lock()
-		live := editDisk(v, p.target, func(disk *conf.Disk) {
+		editDisk(v, p.target, func(disk *conf.Disk) {
 			if disk != nil {
 				old := disk.Source
 				top := p.overlay
@@ -213,11 +310,56 @@ func (d *Driver) takeOverlays(v *vm, mon monitor, plans []*overlayPlan, reuse bo
 			}
 		})
 		v.mu.Unlock()
-		if live != nil {
-			d.syncConfigChain(v, live, p.oldTop.Path)
+		if err := d.overlayConfig(v, p, true); err != nil {
+			d.log.Error("cannot save definition after a snapshot", "domain", v.name, "err", err)
 		}
 	}
 	return d.saveStatus(v)
+}
+
+// overlayConfig puts a new overlay on top of the persistent definition's
+// disk when that disk still uses the image the overlay went on; keep
+// leaves the old source below it (libvirt does for a running guest, and
+// for a shut-off one whose source had a backing chain spelled out).
+func (d *Driver) overlayConfig(v *vm, p *overlayPlan, keep bool) error {
+	v.mu.Lock()
+	if v.def == nil || !v.persistent {
+		v.mu.Unlock()
+		return nil
+	}
+	if cfg := diskByTarget(v.def, p.target); cfg == nil || !sameLocation(&cfg.Source, &p.oldTop) {
+		v.mu.Unlock()
+		return nil
+	}
+	def := v.def.Clone() // copy on write: readers use v.def outside v.mu
+	cfg := diskByTarget(def, p.target)
+	top := configSource(&p.overlay, false)
+	if keep {
+		old := cfg.Source
+		top.Backing = &old
+	}
+	cfg.Source = top
+	v.def = def
+	v.mu.Unlock()
+	return d.saveDef(def)
+}
+
+// sameLocation is virStorageSourceIsSameLocation for local images.
+func sameLocation(a, b *conf.DiskSource) bool {
+	ta, tb := a.Type, b.Type
+	if ta == "" {
+		ta = "file"
+	}
+	if tb == "" {
+		tb = "file"
+	}
+	return ta == tb && a.Path == b.Path && a.Protocol == b.Protocol && a.Name == b.Name
+}
+
+// hasBacking reports whether s has a backing image (not just the
+// <backingStore/> terminator).
+func hasBacking(s *conf.DiskSource) bool {
+	return s.Backing != nil && s.Backing.Type != ""
 }
 
 // snapshotDisks is the <disks> of the metadata: what each disk did.
