@@ -34,10 +34,10 @@ func (c *conn) DomainRevertToSnapshot(s driver.Snapshot, flags uint32) error {
 		return errQEMU(virerr.ErrOperationInvalid, "domain has active block job")
 	}
 	return c.withSnapJob(s.Dom, "snapshot revert", func(v *vm, _ monitor) error {
-		snapMu.Lock()
 		v.mu.Lock()
 		dom := v.name
 		v.mu.Unlock()
+		snapMu.Lock()
 		snap := c.d.loadSnaps(dom).byName[s.Name]
 		snapMu.Unlock()
 		if snap == nil {
