@@ -8,14 +8,23 @@ import (
 	"govirt/virerr"
 )
 
+// jobVM looks h up and acquires its job for op; the caller releases it.
+func (c *conn) jobVM(h driver.Domain, op string) (*vm, error) {
+	v, err := c.d.doms.get(h)
+	if err != nil {
+		return nil, err
+	}
+	if err := v.job.acquire(op); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
 // withJob runs fn holding v's job, with the guest's monitor, after checking
 // it is running and manageable.
 func (c *conn) withJob(h driver.Domain, op string, fn func(v *vm, mon monitor) error) error {
-	v, err := c.d.doms.get(h)
+	v, err := c.jobVM(h, op)
 	if err != nil {
-		return err
-	}
-	if err := v.job.acquire(op); err != nil {
 		return err
 	}
 	defer v.job.release()

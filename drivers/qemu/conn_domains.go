@@ -126,11 +126,8 @@ func checkDomainType(def *conf.Domain) error {
 
 func (c *conn) DomainUndefine(h driver.Domain, flags uint32) error {
 	d := c.d
-	v, err := d.doms.get(h)
+	v, err := c.jobVM(h, "undefine")
 	if err != nil {
-		return err
-	}
-	if err := v.job.acquire("undefine"); err != nil {
 		return err
 	}
 	defer v.job.release()
@@ -195,11 +192,8 @@ func (c *conn) DomainCreateXML(xml string, flags uint32) (driver.Domain, error) 
 
 func (c *conn) DomainCreate(h driver.Domain, flags uint32) (driver.Domain, error) {
 	d := c.d
-	v, err := d.doms.get(h)
+	v, err := c.jobVM(h, "start")
 	if err != nil {
-		return driver.Domain{}, err
-	}
-	if err := v.job.acquire("start"); err != nil {
 		return driver.Domain{}, err
 	}
 	defer v.job.release()

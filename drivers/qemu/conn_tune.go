@@ -28,11 +28,8 @@ func impact(flags uint32, active bool) (live, config bool, err error) {
 }
 
 func (c *conn) DomainSetMemoryFlags(h driver.Domain, kib uint64, flags uint32) error {
-	v, err := c.d.doms.get(h)
+	v, err := c.jobVM(h, "setmem")
 	if err != nil {
-		return err
-	}
-	if err := v.job.acquire("setmem"); err != nil {
 		return err
 	}
 	defer v.job.release()
@@ -94,11 +91,8 @@ func (c *conn) DomainSetMaxMemory(h driver.Domain, kib uint64) error {
 // DomainSetVcpusFlags changes the vCPU count of the persistent definition;
 // vCPU hotplug of a running guest is not supported yet.
 func (c *conn) DomainSetVcpusFlags(h driver.Domain, n uint32, flags uint32) error {
-	v, err := c.d.doms.get(h)
+	v, err := c.jobVM(h, "setvcpus")
 	if err != nil {
-		return err
-	}
-	if err := v.job.acquire("setvcpus"); err != nil {
 		return err
 	}
 	defer v.job.release()

@@ -31,11 +31,8 @@ var hotplugQMPTimeout = 30 * time.Second
 // the live guest, the persistent definition or both. Unlike withJob it
 // accepts an inactive guest (config-only changes).
 func (c *conn) deviceJob(h driver.Domain, op string, fn func(v *vm) error) error {
-	v, err := c.d.doms.get(h)
+	v, err := c.jobVM(h, op)
 	if err != nil {
-		return err
-	}
-	if err := v.job.acquire(op); err != nil {
 		return err
 	}
 	defer v.job.release()

@@ -97,11 +97,8 @@ func (c *conn) DomainSnapshotCreateXML(h driver.Domain, doc string, flags uint32
 // withSnapJob runs fn under v's job whether the guest runs or not, as
 // libvirt's snapshot jobs do; mon is nil for a guest that is shut off.
 func (c *conn) withSnapJob(h driver.Domain, op string, fn func(v *vm, mon monitor) error) error {
-	v, err := c.d.doms.get(h)
+	v, err := c.jobVM(h, op)
 	if err != nil {
-		return err
-	}
-	if err := v.job.acquire(op); err != nil {
 		return err
 	}
 	defer v.job.release()
