@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"govirt/testguest"
 )
 
 // TestQEMUSnapshotShutOff takes disk-only snapshots of a shut-off guest:
@@ -116,19 +118,8 @@ func TestQEMUSnapshotShutOff(t *testing.T) {
 // keep their indexes, the overlays go, the metadata and the persistent
 // definition follow, and every byte the guest wrote survives.
 func TestQEMUSnapshotDeleteRunning(t *testing.T) {
-	d := startDaemon(t)
-	t.Cleanup(func() { killGuests(d) })
+	d, con, sock, base, mid, top := runningSnapshotChain(t, "del1")
 	uri := d.URI("qemu")
-	dir := t.TempDir()
-	base, mid, top := filepath.Join(dir, "base.qcow2"), filepath.Join(dir, "mid.qcow2"), filepath.Join(dir, "top.qcow2")
-	qemuImg(t, "create", "-q", "-f", "qcow2", base, "64M")
-	sock := defineDiskGuest(t, d, "del1", base, "qcow2")
-	con := bootDiskGuest(t, d, "del1", sock)
-	guestWrite(t, con, "/dev/vda", 1, 2048)
-	mustVirsh(t, uri, "snapshot-create-as del1 s1 --disk-only --diskspec vda,file="+mid)
-	guestWrite(t, con, "/dev/vda", 2, 1024)
-	mustVirsh(t, uri, "snapshot-create-as del1 s2 --disk-only --diskspec vda,file="+top)
-	guestWrite(t, con, "/dev/vda", 3, 256)
 	writes := [][2]int{{1, 2048}, {2, 1024}, {3, 256}}
 
 	chain := liveChain(t, d, "del1", "vda")
@@ -228,19 +219,8 @@ func TestQEMUSnapshotDeleteRunning(t *testing.T) {
 // libvirt 9.0 then cannot find an inner one. --children and
 // --children-only with --metadata follow libvirt.
 func TestQEMUSnapshotDeleteShutOffChain(t *testing.T) {
-	d := startDaemon(t)
-	t.Cleanup(func() { killGuests(d) })
+	d, con, sock, base, mid, top := runningSnapshotChain(t, "del2")
 	uri := d.URI("qemu")
-	dir := t.TempDir()
-	base, mid, top := filepath.Join(dir, "base.qcow2"), filepath.Join(dir, "mid.qcow2"), filepath.Join(dir, "top.qcow2")
-	qemuImg(t, "create", "-q", "-f", "qcow2", base, "64M")
-	sock := defineDiskGuest(t, d, "del2", base, "qcow2")
-	con := bootDiskGuest(t, d, "del2", sock)
-	guestWrite(t, con, "/dev/vda", 1, 2048)
-	mustVirsh(t, uri, "snapshot-create-as del2 s1 --disk-only --diskspec vda,file="+mid)
-	guestWrite(t, con, "/dev/vda", 2, 1024)
-	mustVirsh(t, uri, "snapshot-create-as del2 s2 --disk-only --diskspec vda,file="+top)
-	guestWrite(t, con, "/dev/vda", 3, 256)
 	want := layered(2048, [2]int{1, 2048}, [2]int{2, 1024}, [2]int{3, 256})
 	mustVirsh(t, uri, "destroy del2")
 
@@ -262,7 +242,9 @@ func TestQEMUSnapshotDeleteShutOffChain(t *testing.T) {
 	}
 	qemuImg(t, "check", "-q", base)
 
-	o1, o2, o3 := filepath.Join(dir, "base.o1"), filepath.Join(dir, "base.o2"), filepath.Join(dir, "base.o3")
+	// libvirt names default overlays after the image: base.o1 and so on.
+	stem := strings.TrimSuffix(base, "qcow2")
+	o1, o2, o3 := stem+"o1", stem+"o2", stem+"o3"
 	mustVirsh(t, uri, "snapshot-create-as del2 o1 --disk-only")
 	mustVirsh(t, uri, "snapshot-create-as del2 o2 --disk-only")
 	if c := configChain(t, d, "del2", "vda"); fmt.Sprint(c) != fmt.Sprint([]string{o2}) {
@@ -292,4 +274,26 @@ func TestQEMUSnapshotDeleteShutOffChain(t *testing.T) {
 	if got := guestSum(t, con, "/dev/vda", 2048); got != want {
 		t.Errorf("data: %s, want %s", got, want)
 	}
+}
+
+// runningSnapshotChain boots a guest on base.qcow2 and takes snapshots s1
+// (overlay mid) and s2 (overlay top) while it runs, the guest writing
+// seed 1 (2048 KiB) before s1, seed 2 (1024 KiB) before s2 and seed 3
+// (256 KiB) after.
+func runningSnapshotChain(t *testing.T, name string) (d *daemon, con *testguest.Console, sock, base, mid, top string) {
+	t.Helper()
+	d = startDaemon(t)
+	t.Cleanup(func() { killGuests(d) })
+	uri := d.URI("qemu")
+	dir := t.TempDir()
+	base, mid, top = filepath.Join(dir, "base.qcow2"), filepath.Join(dir, "mid.qcow2"), filepath.Join(dir, "top.qcow2")
+	qemuImg(t, "create", "-q", "-f", "qcow2", base, "64M")
+	sock = defineDiskGuest(t, d, name, base, "qcow2")
+	con = bootDiskGuest(t, d, name, sock)
+	guestWrite(t, con, "/dev/vda", 1, 2048)
+	mustVirsh(t, uri, "snapshot-create-as "+name+" s1 --disk-only --diskspec vda,file="+mid)
+	guestWrite(t, con, "/dev/vda", 2, 1024)
+	mustVirsh(t, uri, "snapshot-create-as "+name+" s2 --disk-only --diskspec vda,file="+top)
+	guestWrite(t, con, "/dev/vda", 3, 256)
+	return d, con, sock, base, mid, top
 }
