@@ -153,7 +153,7 @@ func (c *Conn) readLoop() error {
 	br := bufio.NewReaderSize(c.nc, 64<<10)
 	var scratch [LenSize + HeaderSize]byte
 	for {
-		h, body, err := ReadFrame(br, scratch[:])
+		h, body, err := readFrame(br, scratch[:], streamBody)
 		if err != nil {
 			return err
 		}

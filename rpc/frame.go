@@ -87,6 +87,12 @@ func DecodeFrame(frame []byte) (Header, []byte, error) {
 // checked before anything else is read, so a bogus length is rejected at
 // once instead of waiting for bytes that will never come.
 func ReadFrame(r io.Reader, scratch []byte) (Header, []byte, error) {
+	return readFrame(r, scratch, nil)
+}
+
+// readFrame is ReadFrame taking the body's storage from alloc when it
+// returns non-nil storage of the right length.
+func readFrame(r io.Reader, scratch []byte, alloc func(h Header, n int) []byte) (Header, []byte, error) {
 	scratch = scratch[:LenSize+HeaderSize]
 	if _, err := io.ReadFull(r, scratch[:LenSize]); err != nil {
 		return Header{}, nil, err
@@ -99,7 +105,13 @@ func ReadFrame(r io.Reader, scratch []byte) (Header, []byte, error) {
 		return Header{}, nil, unexpectedEOF(err)
 	}
 	h, _ := ParseHeader(scratch[LenSize:])
-	body := make([]byte, int(n)-LenSize-HeaderSize)
+	var body []byte
+	if alloc != nil {
+		body = alloc(h, int(n)-LenSize-HeaderSize)
+	}
+	if body == nil {
+		body = make([]byte, int(n)-LenSize-HeaderSize)
+	}
 	if _, err := io.ReadFull(r, body); err != nil {
 		return h, nil, unexpectedEOF(err)
 	}

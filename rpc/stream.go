@@ -34,6 +34,31 @@ type streamKey struct {
 type rxItem struct {
 	data []byte
 	hole int64
+	buf  []byte // the pooled storage data points into, if any
+}
+
+// Upload packets arrive in pooled buffers: 1 GiB would otherwise be 4,096
+// fresh 256 KiB bodies for the garbage collector. A buffer goes back to
+// the pool once the consumer is done with it; one dropped with a stream
+// is left to the collector.
+const streamBufSize = 256 << 10
+
+var streamBufPool = sync.Pool{New: func() any { b := make([]byte, streamBufSize); return &b }}
+
+// streamBody is the connection reader's allocator: large STREAM data
+// bodies come from the pool, everything else is allocated as usual.
+func streamBody(h Header, n int) []byte {
+	if h.Type != TypeStream || h.Status != StatusContinue || n < 64<<10 || n > streamBufSize {
+		return nil
+	}
+	return (*streamBufPool.Get().(*[]byte))[:n]
+}
+
+func putStreamBody(b []byte) {
+	if cap(b) == streamBufSize {
+		b = b[:cap(b)]
+		streamBufPool.Put(&b)
+	}
 }
 
 // Stream is the server end of a libvirt data stream bound to one call's
@@ -53,11 +78,12 @@ type Stream struct {
 	cond        *sync.Cond
 	rx          []rxItem
 	rxBytes     int
-	rxEOF       bool  // client sent its finish (STREAM OK)
-	aborted     bool  // client sent STREAM ERROR
-	localClosed bool  // we sent our OK (EOF) or ERROR
-	localErr    error // the error we sent, if any
-	gone        bool  // unregistered: handshake complete or connection ended
+	lent        []byte // buffer of the last ReadChunk, recycled on the next
+	rxEOF       bool   // client sent its finish (STREAM OK)
+	aborted     bool   // client sent STREAM ERROR
+	localClosed bool   // we sent our OK (EOF) or ERROR
+	localErr    error  // the error we sent, if any
+	gone        bool   // unregistered: handshake complete or connection ended
 	goneErr     error
 }
 
@@ -141,6 +167,7 @@ func (c *Conn) streamMessage(h Header, body []byte) error {
 	s := c.streams[streamKey{h.Proc, h.Serial}]
 	c.streamMu.Unlock()
 	if s == nil {
+		putStreamBody(body)
 		return nil
 	}
 	return s.deliver(h, body)
@@ -150,6 +177,7 @@ func (s *Stream) deliver(h Header, body []byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.gone {
+		putStreamBody(body)
 		return nil
 	}
 	if h.Type == TypeStreamHole {
@@ -162,7 +190,7 @@ func (s *Stream) deliver(h Header, body []byte) error {
 	}
 	switch h.Status {
 	case StatusContinue:
-		return s.enqueue(rxItem{data: body})
+		return s.enqueue(rxItem{data: body, buf: body})
 	case StatusOK:
 		if s.localClosed {
 			// Download finished on our side; this is the client's finish.
@@ -196,6 +224,7 @@ func ignoreClosed(err error) error {
 // enqueue buffers incoming data; called with s.mu held.
 func (s *Stream) enqueue(it rxItem) error {
 	if s.localClosed || s.rxEOF || (len(it.data) == 0 && it.hole == 0) {
+		putStreamBody(it.buf)
 		return nil
 	}
 	if s.rxBytes >= streamRxMax {
@@ -205,6 +234,7 @@ func (s *Stream) enqueue(it rxItem) error {
 		}
 		s.conn.throttled.Add(-1)
 		if s.gone || s.localClosed {
+			putStreamBody(it.buf)
 			return nil
 		}
 	}
@@ -220,6 +250,8 @@ func (s *Stream) enqueue(it rxItem) error {
 func (s *Stream) Read(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	putStreamBody(s.lent)
+	s.lent = nil
 	for len(s.rx) == 0 && !s.rxEOF && !s.gone && !s.localClosed {
 		s.cond.Wait()
 	}
@@ -231,6 +263,7 @@ func (s *Stream) Read(p []byte) (int, error) {
 			it.data = it.data[n:]
 			s.rxBytes -= n
 			if len(it.data) == 0 {
+				putStreamBody(it.buf)
 				s.rx = s.rx[1:]
 			}
 		} else {
@@ -254,6 +287,51 @@ func (s *Stream) Read(p []byte) (int, error) {
 		return 0, s.goneErr
 	}
 	return 0, ErrStreamClosed
+}
+
+// ReadChunk is Read without the copy: it returns the next piece of
+// uploaded data as the client sent it, at most max bytes of one packet,
+// valid until the next ReadChunk or Read; or, for a hole the client sent,
+// nil data and at most max bytes of its length. It returns io.EOF after
+// the client's finish, ErrStreamAborted if the client aborted.
+func (s *Stream) ReadChunk(max int) (data []byte, hole int64, err error) {
+	if max <= 0 {
+		return nil, 0, nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	putStreamBody(s.lent)
+	s.lent = nil
+	for len(s.rx) == 0 && !s.rxEOF && !s.gone && !s.localClosed {
+		s.cond.Wait()
+	}
+	if len(s.rx) == 0 {
+		switch {
+		case s.rxEOF:
+			return nil, 0, io.EOF
+		case s.gone:
+			return nil, 0, s.goneErr
+		}
+		return nil, 0, ErrStreamClosed
+	}
+	it := &s.rx[0]
+	if it.hole == 0 {
+		n := min(max, len(it.data))
+		data, it.data = it.data[:n:n], it.data[n:]
+		s.rxBytes -= n
+		if len(it.data) == 0 {
+			s.lent = it.buf
+			s.rx = s.rx[1:]
+		}
+	} else {
+		hole = min(int64(max), it.hole)
+		it.hole -= hole
+		if it.hole == 0 {
+			s.rx = s.rx[1:]
+		}
+	}
+	s.cond.Broadcast()
+	return data, hole, nil
 }
 
 // Write sends data to the client in chunks of at most StreamChunkMax bytes.
