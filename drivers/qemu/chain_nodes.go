@@ -2,7 +2,9 @@ package qemu
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"strconv"
@@ -76,6 +78,11 @@ func createImage(path, format string, size uint64, backing, backingFormat string
 	if format == "" {
 		format = "raw"
 	}
+	if format == "raw" && backing == "" {
+		if done, err := createRawImage(path, size); done {
+			return err
+		}
+	}
 	args := []string{"create", "-q", "-f", format}
 	if backing != "" {
 		args = append(args, "-u", "-b", backing, "-F", backingFormat)
@@ -87,6 +94,39 @@ func createImage(path, format string, size uint64, backing, backingFormat string
 			strings.TrimSpace(fmt.Sprintf("%v %s", err, out)))
 	}
 	return nil
+}
+
+// createRawImage makes a new raw file the way qemu-img create -f raw
+// does (sized, sparse, with its first block written), without starting
+// a process: a block copy waits for it, and starting qemu-img took from
+// 15 ms to a second on a loaded host, where libvirt has QEMU do it
+// (blockdev-create). A path that exists already is left to qemu-img,
+// whose image lock refuses to clobber a file a guest is using; done is
+// false then.
+func createRawImage(path string, size uint64) (done bool, err error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if errors.Is(err, fs.ErrExist) {
+		return false, nil
+	}
+	fail := func(err error) (bool, error) {
+		return true, errQEMU(virerr.ErrOperationFailed, "cannot create image '%s': %v", path, err)
+	}
+	if err != nil {
+		return fail(err)
+	}
+	if err = f.Truncate(int64(size)); err == nil && size > 0 {
+		// QEMU allocates the first block so that O_DIRECT alignment
+		// probing reads real data.
+		_, err = f.WriteAt(make([]byte, min(size, 4096)), 0)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+		return fail(err)
+	}
+	return true, nil
 }
 
 // newImageSource describes a new image joining a chain with a fresh index
