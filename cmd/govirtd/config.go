@@ -22,6 +22,8 @@ type config struct {
 	LogLevel       string
 	// VNCPortMin/Max bound the ports autoport VNC displays get (file only).
 	VNCPortMin, VNCPortMax int
+	// TLS is the --listen-tls transport's settings.
+	TLS tlsConfig
 }
 
 func defaultConfig() config {
@@ -54,6 +56,8 @@ func parseArgs(args []string) (cfg config, showVersion bool, err error) {
 	fs.StringVar(&cfg.Socket, "socket", "", "read-write unix socket (default RUN-DIR/govirt-sock)")
 	fs.StringVar(&cfg.SocketRO, "socket-ro", "", "read-only unix socket (default RUN-DIR/govirt-sock-ro)")
 	fs.StringVar(&cfg.ListenTCP, "listen-tcp", "", "TCP address to listen on with auth none, e.g. 127.0.0.1:16509")
+	fs.StringVar(&cfg.TLS.Listen, "listen-tls", "", "TCP address to serve TLS on (x509 client certificates), e.g. 0.0.0.0:16514")
+	fs.StringVar(&cfg.TLS.PKIDir, "pki-dir", "", "directory holding serverkey.pem, servercert.pem and cacert.pem")
 	fs.BoolVar(&cfg.LibvirtSockets, "libvirt-sockets", false, "also listen on libvirt's own socket paths")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
 	fs.BoolVar(&showVersion, "version", false, "print the version and exit")
@@ -67,6 +71,7 @@ func parseArgs(args []string) (cfg config, showVersion bool, err error) {
 			return cfg, false, err
 		}
 	}
+	cfg.TLS.fillFiles()
 	if cfg.Socket == "" {
 		cfg.Socket = filepath.Join(cfg.RunDir, "govirt-sock")
 	}
@@ -94,7 +99,13 @@ func loadFile(path string, cfg *config, flagSet map[string]bool) error {
 			return fmt.Errorf("%s:%d: expected key = value", path, line)
 		}
 		key = strings.TrimSpace(key)
-		val = strings.Trim(strings.TrimSpace(val), `"`)
+		raw := strings.TrimSpace(val)
+		// A list may run over several lines until its closing bracket.
+		for strings.HasPrefix(raw, "[") && !strings.HasSuffix(raw, "]") && sc.Scan() {
+			line++
+			raw += " " + strings.TrimSpace(sc.Text())
+		}
+		val = strings.Trim(raw, `"`)
 		flagName := strings.ReplaceAll(key, "_", "-")
 		if flagSet[flagName] {
 			continue
@@ -129,7 +140,13 @@ func loadFile(path string, cfg *config, flagSet map[string]bool) error {
 			}
 			cfg.LibvirtSockets = b
 		default:
-			return fmt.Errorf("%s:%d: unknown setting %q", path, line, key)
+			ok, err := cfg.TLS.set(key, raw)
+			if err != nil {
+				return fmt.Errorf("%s:%d: %s: %v", path, line, key, err)
+			}
+			if !ok {
+				return fmt.Errorf("%s:%d: unknown setting %q", path, line, key)
+			}
 		}
 	}
 	return sc.Err()

@@ -19,6 +19,7 @@ import (
 	testdrv "govirt/drivers/test"
 	"govirt/remote"
 	"govirt/rpc"
+	"govirt/tlsauth"
 )
 
 // Version is the govirt release; set with -ldflags "-X main.Version=...".
@@ -77,6 +78,13 @@ func run(cfg config, log *slog.Logger) error {
 			return err
 		}
 	}
+	var tlsCtx *tlsauth.Context
+	if cfg.TLS.Listen != "" {
+		var err error
+		if tlsCtx, err = loadTLS(cfg.TLS, log); err != nil {
+			return err
+		}
+	}
 	qemuDrv := qemu.New(qemu.Config{StateDir: cfg.StateDir, RunDir: cfg.RunDir, Log: log})
 	// Guests left running are reconnected before the sockets open, so no
 	// client sees a half-known set of guests; autostart runs after.
@@ -86,7 +94,7 @@ func run(cfg config, log *slog.Logger) error {
 	drivers := []driver.Driver{testdrv.New(), qemuDrv}
 	srv := remote.NewServer(log, drivers...)
 
-	lns, err := openListeners(cfg)
+	lns, err := openListeners(cfg, tlsCtx)
 	defer func() {
 		for _, l := range lns {
 			l.ln.Close()
@@ -130,7 +138,7 @@ func run(cfg config, log *slog.Logger) error {
 
 // openListeners opens every configured socket; on error the ones already
 // open are returned so the caller can close them.
-func openListeners(cfg config) ([]listener, error) {
+func openListeners(cfg config, tlsCtx *tlsauth.Context) ([]listener, error) {
 	var out []listener
 	add := func(path string, mode os.FileMode, ro bool) error {
 		ln, err := listenUnix(path, mode)
@@ -171,6 +179,13 @@ func openListeners(cfg config) ([]listener, error) {
 			return out, err
 		}
 		out = append(out, listener{ln: ln})
+	}
+	if tlsCtx != nil {
+		ln, err := net.Listen("tcp", cfg.TLS.Listen)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, listener{ln: tlsCtx.Listener(ln)})
 	}
 	return out, nil
 }
