@@ -1,0 +1,363 @@
+package network
+
+import (
+	"os"
+	"path/filepath"
+
+	"govirt/conf"
+	"govirt/driver"
+	"govirt/uuid"
+	"govirt/virerr"
+)
+
+var _ driver.Networks = (*Manager)(nil)
+
+// Flags of the network API.
+const (
+	netValidate    = 1 << 0 // VIR_NETWORK_DEFINE_VALIDATE, VIR_NETWORK_CREATE_VALIDATE
+	netXMLInactive = 1 << 0 // VIR_NETWORK_XML_INACTIVE
+
+	listInactive    = 1 << 0
+	listActive      = 1 << 1
+	listPersistent  = 1 << 2
+	listTransient   = 1 << 3
+	listAutostart   = 1 << 4
+	listNoAutostart = 1 << 5
+)
+
+func checkFlags(flags, allowed uint32, fn string) error {
+	if flags&^allowed != 0 {
+		return errNet(virerr.ErrInvalidArg, "unsupported flags (0x%x) in function %s", flags&^allowed, fn)
+	}
+	return nil
+}
+
+func pairMatch(flags, yes, no uint32, v bool) bool {
+	f := flags & (yes | no)
+	if f == 0 || f == yes|no {
+		return true
+	}
+	return (f == yes) == v
+}
+
+func (m *Manager) ListAllNetworks(flags uint32) ([]driver.Network, error) {
+	m.load()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := []driver.Network{}
+	for _, o := range m.sorted() {
+		if pairMatch(flags, listActive, listInactive, o.active) &&
+			pairMatch(flags, listPersistent, listTransient, o.persistent) &&
+			pairMatch(flags, listAutostart, listNoAutostart, o.autostart) {
+			out = append(out, o.handle())
+		}
+	}
+	return out, nil
+}
+
+func (m *Manager) LookupNetworkByName(name string) (driver.Network, error) {
+	m.load()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	o, err := m.byName(name)
+	if err != nil {
+		return driver.Network{}, err
+	}
+	return o.handle(), nil
+}
+
+func (m *Manager) LookupNetworkByUUID(u uuid.UUID) (driver.Network, error) {
+	m.load()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	o, err := m.byUUID(u)
+	if err != nil {
+		return driver.Network{}, err
+	}
+	return o.handle(), nil
+}
+
+func parseDef(doc string, flags uint32) (*conf.Network, error) {
+	var pf conf.ParseFlags
+	if flags&netValidate != 0 {
+		pf |= conf.ParseValidate
+	}
+	def, err := conf.ParseNetwork([]byte(doc), pf)
+	if err != nil {
+		return nil, err
+	}
+	if err := validName(def.Name); err != nil {
+		return nil, err
+	}
+	if _, err := netXMLOf(def); err != nil {
+		return nil, errNet(virerr.ErrXMLError, "%v", err)
+	}
+	return def, nil
+}
+
+// assign is virNetworkObjAssignDef: a same-named network gets the new
+// definition (as its next one while active), UUID clashes are refused.
+func (m *Manager) assign(def *conf.Network, live bool) (*netObj, error) {
+	if o := m.nets[def.Name]; o != nil {
+		if o.def.UUID != def.UUID {
+			return nil, errNet(virerr.ErrOperationFailed, "network '%s' already exists with uuid %s", def.Name, o.def.UUID)
+		}
+		if live {
+			if o.active {
+				return nil, errNet(virerr.ErrOperationInvalid, "network is already active as '%s'", def.Name)
+			}
+			o.def = def
+			return o, nil
+		}
+		if o.active {
+			o.newDef = def
+		} else {
+			o.def = def
+		}
+		return o, nil
+	}
+	for _, o := range m.nets {
+		if o.def.UUID == def.UUID {
+			return nil, errNet(virerr.ErrOperationFailed, "network '%s' is already defined with uuid %s", o.def.Name, def.UUID)
+		}
+	}
+	o := &netObj{def: def}
+	m.nets[def.Name] = o
+	return o, nil
+}
+
+func (m *Manager) NetworkDefineXML(doc string, flags uint32) (driver.Network, error) {
+	if err := checkFlags(flags, netValidate, "networkDefineXMLFlags"); err != nil {
+		return driver.Network{}, err
+	}
+	def, err := parseDef(doc, flags)
+	if err != nil {
+		return driver.Network{}, err
+	}
+	m.load()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.fillDefaults(def); err != nil {
+		return driver.Network{}, err
+	}
+	old := m.nets[def.Name]
+	var prev netObj
+	if old != nil {
+		prev = *old
+	}
+	o, err := m.assign(def, false)
+	if err != nil {
+		return driver.Network{}, err
+	}
+	if err := m.saveConfig(def); err != nil {
+		if old == nil {
+			delete(m.nets, def.Name)
+		} else {
+			*old = prev
+		}
+		return driver.Network{}, errNet(virerr.ErrSystemError, "cannot save network config: %v", err)
+	}
+	o.persistent = true
+	m.publish(o, driver.NetworkEventDefined)
+	return o.handle(), nil
+}
+
+func (m *Manager) NetworkCreateXML(doc string, flags uint32) (driver.Network, error) {
+	if err := checkFlags(flags, netValidate, "networkCreateXMLFlags"); err != nil {
+		return driver.Network{}, err
+	}
+	def, err := parseDef(doc, flags)
+	if err != nil {
+		return driver.Network{}, err
+	}
+	m.load()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.fillDefaults(def); err != nil {
+		return driver.Network{}, err
+	}
+	existed := m.nets[def.Name] != nil
+	o, err := m.assign(def, true)
+	if err != nil {
+		return driver.Network{}, err
+	}
+	if err := m.start(o); err != nil {
+		if !existed {
+			delete(m.nets, def.Name)
+		}
+		return driver.Network{}, err
+	}
+	return o.handle(), nil
+}
+
+func (m *Manager) NetworkUndefine(n driver.Network) error {
+	m.load()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	o, err := m.byUUID(n.UUID)
+	if err != nil {
+		return err
+	}
+	if !o.persistent {
+		return errNet(virerr.ErrOperationInvalid, "can't undefine transient network")
+	}
+	if err := os.Remove(m.configPath(o.def.Name)); err != nil && !os.IsNotExist(err) {
+		return errNet(virerr.ErrSystemError, "cannot remove config file '%s': %v", m.configPath(o.def.Name), err)
+	}
+	os.Remove(m.autostartPath(o.def.Name))
+	o.autostart, o.persistent, o.newDef = false, false, nil
+	m.publish(o, driver.NetworkEventUndefined)
+	if !o.active {
+		m.removeDnsmasqFiles(o.def.Name)
+		delete(m.nets, o.def.Name)
+	}
+	return nil
+}
+
+func (m *Manager) NetworkCreate(n driver.Network) error {
+	m.load()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	o, err := m.byUUID(n.UUID)
+	if err != nil {
+		return err
+	}
+	return m.start(o)
+}
+
+func (m *Manager) NetworkDestroy(n driver.Network) error {
+	m.load()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	o, err := m.byUUID(n.UUID)
+	if err != nil {
+		return err
+	}
+	if !o.active {
+		return errNet(virerr.ErrOperationInvalid, "network '%s' is not active", o.def.Name)
+	}
+	m.stop(o)
+	return nil
+}
+
+func (m *Manager) NetworkGetXMLDesc(n driver.Network, flags uint32) (string, error) {
+	if err := checkFlags(flags, netXMLInactive, "networkGetXMLDesc"); err != nil {
+		return "", err
+	}
+	m.load()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	o, err := m.byUUID(n.UUID)
+	if err != nil {
+		return "", err
+	}
+	def := o.def
+	switch {
+	case flags&netXMLInactive != 0 && o.newDef != nil:
+		def = o.newDef
+	case flags&netXMLInactive == 0 && o.live != nil:
+		def = o.live
+	}
+	out, err := formatNet(def)
+	return string(out), err
+}
+
+func (m *Manager) NetworkGetBridgeName(n driver.Network) (string, error) {
+	m.load()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	o, err := m.byUUID(n.UUID)
+	if err != nil {
+		return "", err
+	}
+	def := o.def
+	if o.live != nil {
+		def = o.live
+	}
+	if def.BridgeName == "" {
+		return "", errNet(virerr.ErrInternalError, "network '%s' does not have a bridge name.", def.Name)
+	}
+	return def.BridgeName, nil
+}
+
+func (m *Manager) NetworkGetAutostart(n driver.Network) (bool, error) {
+	m.load()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	o, err := m.byUUID(n.UUID)
+	if err != nil {
+		return false, err
+	}
+	return o.autostart, nil
+}
+
+func (m *Manager) NetworkSetAutostart(n driver.Network, on bool) error {
+	m.load()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	o, err := m.byUUID(n.UUID)
+	if err != nil {
+		return err
+	}
+	if !o.persistent {
+		return errNet(virerr.ErrOperationInvalid, "cannot set autostart for transient network")
+	}
+	if on == o.autostart {
+		return nil
+	}
+	link := m.autostartPath(o.def.Name)
+	if on {
+		if err := os.MkdirAll(filepath.Dir(link), 0o755); err != nil {
+			return errNet(virerr.ErrSystemError, "cannot create autostart directory: %v", err)
+		}
+		if err := os.Symlink(m.configPath(o.def.Name), link); err != nil && !os.IsExist(err) {
+			return errNet(virerr.ErrSystemError, "Failed to create symlink '%s' to '%s': %v", link, m.configPath(o.def.Name), err)
+		}
+	} else if err := os.Remove(link); err != nil && !os.IsNotExist(err) {
+		return errNet(virerr.ErrSystemError, "Failed to delete symlink '%s': %v", link, err)
+	}
+	o.autostart = on
+	return nil
+}
+
+func (m *Manager) NetworkIsActive(n driver.Network) (bool, error) {
+	o, err := m.lockedGet(n)
+	return err == nil && o.active, err
+}
+
+func (m *Manager) NetworkIsPersistent(n driver.Network) (bool, error) {
+	o, err := m.lockedGet(n)
+	return err == nil && o.persistent, err
+}
+
+// lockedGet returns a copy of the network's flags under the lock.
+func (m *Manager) lockedGet(n driver.Network) (netObj, error) {
+	m.load()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	o, err := m.byUUID(n.UUID)
+	if err != nil {
+		return netObj{}, err
+	}
+	return *o, nil
+}
+
+// ActiveBridge is what a guest's <interface type='network'> connects to:
+// the bridge of the named network, which must be active
+// (networkAllocatePort).
+func (m *Manager) ActiveBridge(name string) (string, error) {
+	m.load()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	o, err := m.byName(name)
+	if err != nil {
+		return "", err
+	}
+	if !o.active {
+		return "", errNet(virerr.ErrOperationInvalid, "network '%s' is not active", name)
+	}
+	if o.live.BridgeName == "" {
+		return "", errNet(virerr.ErrConfigUnsupported, "network '%s' has no bridge", name)
+	}
+	return o.live.BridgeName, nil
+}

@@ -1,0 +1,132 @@
+package network
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"govirt/atomicfile"
+)
+
+// dnsmasq runs per network as under libvirt: a daemonized dnsmasq reading
+// the generated configuration (which names its pid file), with its files
+// under StateDir/dnsmasq as libvirt's /var/lib/libvirt/dnsmasq. libvirt's
+// lease helper is not used: dnsmasq keeps its own lease file under
+// RunDir, read by net-dhcp-leases.
+
+func (m *Manager) dnsmasqDir() string         { return filepath.Join(m.cfg.StateDir, "dnsmasq") }
+func (m *Manager) pidFile(name string) string { return filepath.Join(m.cfg.RunDir, name+".pid") }
+func (m *Manager) leaseFile(name string) string {
+	return filepath.Join(m.cfg.RunDir, name+".leases")
+}
+func (m *Manager) confFile(name string) string {
+	return filepath.Join(m.dnsmasqDir(), name+".conf")
+}
+
+// needDnsmasq is networkStartDhcpDaemon's test: some IP address, and DHCP
+// or TFTP wanted or DNS not disabled.
+func needDnsmasq(n *netXML) bool {
+	if len(n.IPs) == 0 {
+		return false
+	}
+	for _, ip := range n.IPs {
+		if ip.hasDHCP() || ip.TFTP.Root != "" {
+			return true
+		}
+	}
+	return n.DNS.Enable != "no"
+}
+
+// startDnsmasq writes the files and starts dnsmasq; it returns its pid.
+func (m *Manager) startDnsmasq(n *netXML) (int, error) {
+	bin, err := exec.LookPath("dnsmasq")
+	if err != nil {
+		return 0, fmt.Errorf("Cannot find 'dnsmasq' in path: install the Debian package dnsmasq-base")
+	}
+	dir := m.dnsmasqDir()
+	for _, d := range []string{dir, m.cfg.RunDir} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return 0, err
+		}
+	}
+	pidfile := m.pidFile(n.Name)
+	os.Remove(pidfile)
+	files, err := dnsmasqConfig(n, dir, pidfile)
+	if err != nil {
+		return 0, err
+	}
+	// The hosts files are read again by dnsmasq after it dropped its
+	// privileges (SIGHUP); the configuration only at start.
+	for _, f := range []struct {
+		path, data string
+		perm       os.FileMode
+	}{{m.confFile(n.Name), files.conf, 0o600},
+		{hostsPath(dir, n.Name), files.hosts, 0o644},
+		{addnHostsPath(dir, n.Name), files.addnHosts, 0o644}} {
+		if err := atomicfile.Write(f.path, []byte(f.data), f.perm); err != nil {
+			return 0, fmt.Errorf("couldn't write dnsmasq config file '%s': %v", f.path, err)
+		}
+	}
+	cmd := exec.Command(bin, "--conf-file="+m.confFile(n.Name), "--dhcp-leasefile="+m.leaseFile(n.Name))
+	cmd.Env = append(os.Environ(), "VIR_BRIDGE_NAME="+n.Bridge.Name)
+	// dnsmasq daemonizes; the parent exits once the child wrote its pid.
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return 0, fmt.Errorf("dnsmasq for network '%s' failed: %v: %s", n.Name, err, strings.TrimSpace(string(out)))
+	}
+	pid, err := readPid(pidfile)
+	if err != nil {
+		return 0, fmt.Errorf("dnsmasq for network '%s' wrote no pid: %v", n.Name, err)
+	}
+	return pid, nil
+}
+
+func readPid(path string) (int, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(strings.TrimSpace(string(data)))
+}
+
+// dnsmasqAlive says whether pid is a dnsmasq running with conf.
+func dnsmasqAlive(pid int, conf string) bool {
+	if pid <= 0 {
+		return false
+	}
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil {
+		return false
+	}
+	return bytes.Contains(cmdline, []byte("--conf-file="+conf+"\x00"))
+}
+
+// stopDnsmasq is what networkShutdownNetworkVirtual does: SIGTERM; it
+// waits briefly so the bridge can go right after.
+func (m *Manager) stopDnsmasq(name string, pid int) {
+	conf := m.confFile(name)
+	if dnsmasqAlive(pid, conf) {
+		syscall.Kill(pid, syscall.SIGTERM)
+		for i := 0; i < 100 && dnsmasqAlive(pid, conf); i++ {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if dnsmasqAlive(pid, conf) {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+	os.Remove(m.pidFile(name))
+}
+
+// removeDnsmasqFiles is networkRemoveInactive's cleanup of a network's
+// dnsmasq files.
+func (m *Manager) removeDnsmasqFiles(name string) {
+	dir := m.dnsmasqDir()
+	for _, p := range []string{m.confFile(name), hostsPath(dir, name), addnHostsPath(dir, name), m.leaseFile(name)} {
+		os.Remove(p)
+	}
+}

@@ -1,0 +1,176 @@
+package network
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"govirt/conf"
+	"govirt/driver"
+	"govirt/virerr"
+)
+
+func netXMLOf(def *conf.Network) (*netXML, error) {
+	data, err := formatNet(def)
+	if err != nil {
+		return nil, err
+	}
+	return parseNetXML(data)
+}
+
+// fillDefaults is networkValidate's part that changes a definition: a
+// network with a bridge of its own gets a free virbrN name (or the first
+// free name of a template with %d) and a MAC address.
+func (m *Manager) fillDefaults(def *conf.Network) error {
+	if !ownsBridge(def.ForwardMode) && def.ForwardMode != "open" {
+		return nil
+	}
+	// A redefinition keeps the bridge and MAC the network already has.
+	if o := m.nets[def.Name]; o != nil && o.def.UUID == def.UUID {
+		if def.BridgeName == "" {
+			def.BridgeName = o.def.BridgeName
+		}
+		if def.MAC == "" {
+			def.MAC = o.def.MAC
+		}
+	}
+	if def.BridgeName != "" && !strings.Contains(def.BridgeName, "%d") {
+		if m.bridgeInUse(def.BridgeName, def.Name) {
+			return errNet(virerr.ErrInternalError, "bridge name '%s' already in use.", def.BridgeName)
+		}
+	} else {
+		tmpl := def.BridgeName
+		if tmpl == "" {
+			tmpl = "virbr%d"
+		}
+		found := false
+		for i := 0; i < 256; i++ {
+			name := fmt.Sprintf(tmpl, i)
+			if !m.bridgeInUse(name, def.Name) && !linkExists(name) {
+				def.BridgeName, found = name, true
+				break
+			}
+		}
+		if !found {
+			return errNet(virerr.ErrInternalError, "Bridge generation exceeded max id %d", 256)
+		}
+	}
+	if def.MAC == "" {
+		def.MAC = conf.GenerateMAC()
+	}
+	return nil
+}
+
+// bridgeInUse is virNetworkObjBridgeInUse: another network names br.
+func (m *Manager) bridgeInUse(br, skip string) bool {
+	for name, o := range m.nets {
+		if name == skip {
+			continue
+		}
+		for _, d := range []*conf.Network{o.def, o.newDef, o.live} {
+			if d != nil && d.BridgeName == br {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// start is networkStartNetwork; the caller holds m.mu.
+func (m *Manager) start(o *netObj) error {
+	if o.active {
+		return errNet(virerr.ErrOperationInvalid, "network is already active")
+	}
+	live := o.def.Clone()
+	x, err := netXMLOf(live)
+	if err != nil {
+		return errNet(virerr.ErrInternalError, "%v", err)
+	}
+	mode := x.forwardMode()
+	pid := 0
+	switch {
+	case ownsBridge(mode):
+		if pid, err = m.startVirtual(x); err != nil {
+			return err
+		}
+	case mode == "bridge":
+		// An existing host bridge: nothing to set up (networkStartNetworkBridge).
+		if x.Bridge.Name == "" {
+			return errNet(virerr.ErrConfigUnsupported, "network '%s' has forward mode 'bridge' but no bridge device is specified", live.Name)
+		}
+	default:
+		return errNet(virerr.ErrConfigUnsupported, "forward mode '%s' of network '%s' is not supported by govirt", mode, live.Name)
+	}
+	o.live, o.active, o.dnsmasqPid = withNATPorts(live, x), true, pid
+	if err := m.saveStatus(o); err != nil {
+		m.log.Error("network status not saved", "network", live.Name, "err", err)
+	}
+	m.publish(o, driver.NetworkEventStarted)
+	return nil
+}
+
+// startVirtual is networkStartNetworkVirtual: bridge, firewall,
+// forwarding, dnsmasq; everything done is undone on failure.
+func (m *Manager) startVirtual(x *netXML) (int, error) {
+	fail := func(err error) (int, error) {
+		return 0, errNet(virerr.ErrSystemError, "%v", err)
+	}
+	if x.Bridge.Name == "" {
+		return 0, errNet(virerr.ErrInternalError, "network '%s' has no bridge name defined", x.Name)
+	}
+	if err := createBridge(x); err != nil {
+		return fail(err)
+	}
+	if err := addFirewall(x); err != nil {
+		deleteBridge(x.Bridge.Name)
+		return fail(err)
+	}
+	if x.forwardMode() != "" {
+		if err := enableForwarding(x); err != nil {
+			removeFirewall(x)
+			deleteBridge(x.Bridge.Name)
+			return fail(err)
+		}
+	}
+	if !needDnsmasq(x) {
+		return 0, nil
+	}
+	pid, err := m.startDnsmasq(x)
+	if err != nil {
+		removeFirewall(x)
+		deleteBridge(x.Bridge.Name)
+		return fail(err)
+	}
+	return pid, nil
+}
+
+// stop is networkShutdownNetwork; the caller holds m.mu.
+func (m *Manager) stop(o *netObj) {
+	if x, err := netXMLOf(o.live); err == nil {
+		m.cleanupInactive(o, x)
+	}
+	o.active, o.live, o.dnsmasqPid = false, nil, 0
+	if o.newDef != nil {
+		o.def, o.newDef = o.newDef, nil
+	}
+	m.publish(o, driver.NetworkEventStopped)
+	if !o.persistent {
+		delete(m.nets, o.def.Name)
+	}
+}
+
+// cleanupInactive removes what an active network has on the host.
+func (m *Manager) cleanupInactive(o *netObj, x *netXML) {
+	if ownsBridge(x.forwardMode()) {
+		pid := o.dnsmasqPid
+		if pid == 0 {
+			pid, _ = readPid(m.pidFile(x.Name))
+		}
+		m.stopDnsmasq(x.Name, pid)
+		removeFirewall(x)
+		if err := deleteBridge(x.Bridge.Name); err != nil {
+			m.log.Warn("bridge not deleted", "network", x.Name, "err", err)
+		}
+	}
+	os.Remove(m.statusPath(x.Name))
+}
