@@ -116,8 +116,9 @@ func run(cfg config, log *slog.Logger) error {
 		go func(l listener) { errc <- rs.Serve(l.ln) }(l)
 	}
 
-	// Pools first: guests' disks may live in them.
+	// Pools and networks first: guests' disks and NICs may need them.
 	qemuDrv.StorageAutostart()
+	qemuDrv.NetworkAutostart()
 	go qemuDrv.Autostart(context.Background())
 
 	sig := make(chan os.Signal, 1)

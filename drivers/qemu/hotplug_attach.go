@@ -168,6 +168,9 @@ func (d *Driver) attachNetLive(v *vm, mon monitor, n *conf.Interface) error {
 	if live == nil {
 		return errNotRunning()
 	}
+	if err := d.resolveNetwork(n); err != nil {
+		return err
+	}
 	if err := command.PrepareHotplugNet(live, n, qc); err != nil {
 		return err
 	}
@@ -183,7 +186,7 @@ func (d *Driver) attachNetLive(v *vm, mon monitor, n *conf.Interface) error {
 			d.log.Warn("netdev_del", "domain", v.name, "netdev", "host"+n.Alias, "err", err)
 		}
 	}
-	if n.Type == "ethernet" || n.Type == "bridge" {
+	if n.Type == "ethernet" || n.Type == "bridge" || n.Type == "network" {
 		if err := setupTap(n); err != nil {
 			netdevDel()
 			return err
@@ -210,7 +213,7 @@ func setupTap(n *conf.Interface) error {
 		}
 		return nil
 	}
-	if n.Type == "bridge" {
+	if n.Type == "bridge" || n.Type == "network" {
 		if err := run("link", "set", "dev", n.TargetDev, "master", n.Bridge); err != nil {
 			return err
 		}

@@ -153,6 +153,9 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	if err := d.prepareDiskChains(v, live); err != nil {
 		return err
 	}
+	if err := d.resolveNetworks(live); err != nil {
+		return err
+	}
 	argv, err := buildCommand(live, qcaps, dir, monPath)
 	if err != nil {
 		return err

@@ -9,7 +9,7 @@ func init() {
 		var nics = v.live.Devices.Interfaces
 		v.mu.Unlock()
 		for _, n := range nics {
-			if (n.Type != "bridge" && n.Type != "ethernet") || n.TargetDev == "" {
+			if (n.Type != "bridge" && n.Type != "network" && n.Type != "ethernet") || n.TargetDev == "" {
 				continue
 			}
 			if err := setupTap(n); err != nil {

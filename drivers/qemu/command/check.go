@@ -91,7 +91,7 @@ var allowed = map[string][]string{
 
 	"devices/interface":         {"type"},
 	"devices/interface/mac":     {"address"},
-	"devices/interface/source":  {"bridge"},
+	"devices/interface/source":  {"bridge", "network"},
 	"devices/interface/target":  {"dev", "managed"},
 	"devices/interface/model":   {"type"},
 	"devices/interface/boot":    {"order"},

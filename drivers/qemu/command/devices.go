@@ -123,9 +123,9 @@ func (b *builder) emitNets() error {
 		switch n.Type {
 		case "user":
 			nd = nd.set("type", "user")
-		case "ethernet", "bridge":
-			if n.Type == "bridge" && n.Bridge == "" {
-				return unsupported("interface %s of type bridge has no <source bridge>", n.Alias)
+		case "ethernet", "bridge", "network":
+			if n.Type != "ethernet" && n.Bridge == "" {
+				return unsupported("interface %s of type %s has no <source bridge>", n.Alias, n.Type)
 			}
 			if n.TargetDev == "" {
 				// libvirt numbers vnetN host-wide; the builder has no
@@ -138,7 +138,7 @@ func (b *builder) emitNets() error {
 		default:
 			return unsupportedValue("devices/interface", "type", n.Type)
 		}
-		if n.Type != "bridge" && n.Bridge != "" {
+		if n.Type != "bridge" && n.Type != "network" && n.Bridge != "" {
 			return unsupported("<source bridge> needs interface type 'bridge'")
 		}
 		b.add("-netdev", nd.set("id", id).String())

@@ -191,14 +191,14 @@ func DiskDeviceAdd(def *conf.Domain, disk *conf.Disk, caps Caps) (json.RawMessag
 // numbering), host tap name and PCI address.
 func PrepareHotplugNet(def *conf.Domain, n *conf.Interface, caps Caps) error {
 	switch n.Type {
-	case "user", "ethernet", "bridge":
+	case "user", "ethernet", "bridge", "network":
 	default:
 		return unsupportedValue("devices/interface", "type", n.Type)
 	}
-	if n.Type == "bridge" && n.Bridge == "" {
-		return unsupported("interface of type bridge has no <source bridge>")
+	if (n.Type == "bridge" || n.Type == "network") && n.Bridge == "" {
+		return unsupported("interface of type %s has no <source bridge>", n.Type)
 	}
-	if n.Type != "bridge" && n.Bridge != "" {
+	if n.Type != "bridge" && n.Type != "network" && n.Bridge != "" {
 		return unsupported("<source bridge> needs interface type 'bridge'")
 	}
 	if n.MAC == "" {
@@ -222,7 +222,7 @@ func PrepareHotplugNet(def *conf.Domain, n *conf.Interface, caps Caps) error {
 		}
 	}
 	n.Alias = alias(n.Alias, fmt.Sprintf("net%d", num))
-	if (n.Type == "ethernet" || n.Type == "bridge") && n.TargetDev == "" {
+	if n.Type != "user" && n.TargetDev == "" {
 		n.TargetDev = fmt.Sprintf("vn%s-%d", strings.ReplaceAll(def.UUID.String(), "-", "")[:8], num)
 	}
 	pcie := n.Model == "virtio" || n.Model == "e1000e"
