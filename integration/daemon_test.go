@@ -58,6 +58,7 @@ type daemon struct {
 	Socket string
 	SockRO string
 	argv   []string
+	prefix []string // a command govirtd runs under, e.g. ip netns exec NS
 	cmd    *exec.Cmd
 	stderr *syncBuffer
 }
@@ -102,7 +103,8 @@ func (d *daemon) launch() {
 	t := d.t
 	t.Helper()
 	d.stderr = &syncBuffer{}
-	d.cmd = exec.Command(buildDaemon(t), d.argv...)
+	argv := append(append(append([]string{}, d.prefix...), buildDaemon(t)), d.argv...)
+	d.cmd = exec.Command(argv[0], argv[1:]...)
 	d.cmd.Stderr = d.stderr
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -1,0 +1,242 @@
+package integration
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+var netnsSeq atomic.Int32
+
+// netnsDaemon starts govirtd inside a private network namespace, so the
+// bridges, addresses, firewall rules and dnsmasq of the networks it
+// starts never touch this machine's own networking. virsh reaches it
+// through the unix socket, which works across network namespaces. When
+// the test ends everything left in the namespace is killed and the
+// namespace (with its bridges) deleted.
+func netnsDaemon(t *testing.T) (*daemon, string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("virtual networks need root (bridges, network namespaces)")
+	}
+	for _, bin := range []string{"ip", "dnsmasq", "iptables"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			t.Skipf("%s not installed (scripts/install-deps.sh installs it)", bin)
+		}
+	}
+	ns := fmt.Sprintf("govirt-it-%d-%d", os.Getpid(), netnsSeq.Add(1))
+	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
+		t.Skipf("cannot create a network namespace: %v: %s", err, out)
+	}
+	t.Cleanup(func() {
+		out, _ := exec.Command("ip", "netns", "pids", ns).Output()
+		for _, pid := range strings.Fields(string(out)) {
+			exec.Command("kill", "-9", pid).Run()
+		}
+		if out, err := exec.Command("ip", "netns", "del", ns).CombinedOutput(); err != nil {
+			t.Errorf("ip netns del %s: %v: %s", ns, err, out)
+		}
+	})
+	dir, err := os.MkdirTemp("", "gv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &daemon{t: t, dir: dir, Socket: filepath.Join(dir, "sock"), SockRO: filepath.Join(dir, "sock-ro"),
+		prefix: []string{"ip", "netns", "exec", ns}}
+	d.argv = []string{"--state-dir", filepath.Join(dir, "state"), "--run-dir", filepath.Join(dir, "run"),
+		"--socket", d.Socket, "--socket-ro", d.SockRO}
+	d.launch()
+	t.Cleanup(d.stop)
+	return d, ns
+}
+
+// inNetns runs a command in the namespace and returns its output.
+func inNetns(ns string, args ...string) (string, error) {
+	out, err := exec.Command("ip", append([]string{"netns", "exec", ns}, args...)...).CombinedOutput()
+	return string(out), err
+}
+
+const natNetXML = `<network>
+  <name>gvnat</name>
+  <forward mode='nat'/>
+  <ip address='192.168.150.1' netmask='255.255.255.0'>
+    <dhcp>
+      <range start='192.168.150.2' end='192.168.150.254'/>
+      <host mac='52:54:00:11:22:33' name='g1' ip='192.168.150.10'/>
+    </dhcp>
+  </ip>
+</network>
+`
+
+func writeTemp(t *testing.T, name, data string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// dnsmasqPid reads the pid dnsmasq wrote and checks it runs with the
+// network's configuration.
+func dnsmasqPid(t *testing.T, d *daemon, name string) (int, bool) {
+	t.Helper()
+	var pid int
+	data, err := os.ReadFile(filepath.Join(d.dir, "run", "network", name+".pid"))
+	if err != nil {
+		return 0, false
+	}
+	fmt.Sscan(string(data), &pid)
+	cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	conf := filepath.Join(d.dir, "state", "network", "dnsmasq", name+".conf")
+	return pid, strings.Contains(string(cmdline), "--conf-file="+conf)
+}
+
+func TestQEMUNetworkNAT(t *testing.T) {
+	d, ns := netnsDaemon(t)
+	t.Cleanup(func() { killGuests(d) })
+	uri := d.URI("qemu")
+	mustVirsh(t, uri, "net-define "+writeTemp(t, "net.xml", natNetXML))
+
+	// Defined: libvirt fills in the bridge name and MAC.
+	info := mustVirsh(t, uri, "net-info gvnat")
+	if !regexp.MustCompile(`(?m)^Active:\s+no$`).MatchString(info) || !regexp.MustCompile(`(?m)^Bridge:\s+virbr0$`).MatchString(info) {
+		t.Fatalf("net-info:\n%s", info)
+	}
+	xml := mustVirsh(t, uri, "net-dumpxml gvnat")
+	for _, want := range []string{"<bridge name='virbr0' stp='on' delay='0'/>", "<mac address='52:54:00:", "<uuid>"} {
+		if !strings.Contains(xml, want) {
+			t.Fatalf("net-dumpxml lacks %q:\n%s", want, xml)
+		}
+	}
+	u := strings.TrimSpace(mustVirsh(t, uri, "net-uuid gvnat"))
+	if got := strings.TrimSpace(mustVirsh(t, uri, "net-name "+u)); got != "gvnat" {
+		t.Fatalf("net-name %s = %q", u, got)
+	}
+
+	mustVirsh(t, uri, "net-start gvnat")
+	if out, err := inNetns(ns, "ip", "-o", "addr", "show", "dev", "virbr0"); err != nil || !strings.Contains(out, "inet 192.168.150.1/24") {
+		t.Fatalf("bridge address: %v\n%s", err, out)
+	}
+	pid, ok := dnsmasqPid(t, d, "gvnat")
+	if !ok {
+		t.Fatalf("dnsmasq not running (pid %d)\n%s", pid, d.Log())
+	}
+	conf, _ := os.ReadFile(filepath.Join(d.dir, "state", "network", "dnsmasq", "gvnat.conf"))
+	for _, want := range []string{"interface=virbr0\n", "dhcp-range=192.168.150.2,192.168.150.254,255.255.255.0\n", "dhcp-lease-max=253\n"} {
+		if !strings.Contains(string(conf), want) {
+			t.Errorf("dnsmasq conf lacks %q:\n%s", want, conf)
+		}
+	}
+	hosts, _ := os.ReadFile(filepath.Join(d.dir, "state", "network", "dnsmasq", "gvnat.hostsfile"))
+	if string(hosts) != "52:54:00:11:22:33,192.168.150.10,g1\n" {
+		t.Errorf("hostsfile: %q", hosts)
+	}
+	if out, _ := inNetns(ns, "iptables", "-w", "-t", "nat", "-S", "LIBVIRT_PRT"); !strings.Contains(out, "-s 192.168.150.0/24 ! -d 192.168.150.0/24 -j MASQUERADE") {
+		t.Errorf("no masquerade rule:\n%s", out)
+	}
+	list := mustVirsh(t, uri, "net-list")
+	if !regexp.MustCompile(`gvnat\s+active\s+no\s+yes`).MatchString(list) {
+		t.Fatalf("net-list:\n%s", list)
+	}
+	if xml := mustVirsh(t, uri, "net-dumpxml gvnat"); !strings.Contains(xml, "<port start='1024' end='65535'/>") {
+		t.Errorf("live XML lacks the NAT port range:\n%s", xml)
+	}
+
+	// A daemon killed and restarted finds the network still active.
+	d.crashRestart()
+	if list := mustVirsh(t, uri, "net-list"); !regexp.MustCompile(`gvnat\s+active`).MatchString(list) {
+		t.Fatalf("after restart net-list:\n%s\n%s", list, d.Log())
+	}
+	if pid2, ok := dnsmasqPid(t, d, "gvnat"); !ok || pid2 != pid {
+		t.Fatalf("dnsmasq after restart: pid %d (was %d), running %v", pid2, pid, ok)
+	}
+
+	// A guest on the network gets a tap in its bridge.
+	dom := testGuestXML(t, "netguest", "", `    <interface type='network'>
+      <source network='gvnat'/>
+      <model type='virtio'/>
+    </interface>
+`)
+	mustVirsh(t, uri, "define "+writeTemp(t, "dom.xml", dom))
+	mustVirsh(t, uri, "start netguest")
+	live := mustVirsh(t, uri, "dumpxml netguest")
+	m := regexp.MustCompile(`<target dev='([^']+)'/>`).FindStringSubmatch(live)
+	if m == nil || !strings.Contains(live, "<source network='gvnat' bridge='virbr0'/>") {
+		t.Fatalf("live interface:\n%s", live)
+	}
+	if out, err := inNetns(ns, "ls", "/sys/class/net/virbr0/brif"); err != nil || !strings.Contains(out, m[1]) {
+		t.Fatalf("tap %s not in virbr0: %v %s", m[1], err, out)
+	}
+	mustVirsh(t, uri, "destroy netguest")
+
+	// net-destroy removes the bridge and dnsmasq.
+	mustVirsh(t, uri, "net-destroy gvnat")
+	if _, err := inNetns(ns, "test", "-e", "/sys/class/net/virbr0"); err == nil {
+		t.Error("bridge virbr0 still exists after net-destroy")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for processAlive(pid) && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); len(cmdline) > 0 {
+		t.Errorf("dnsmasq %d still running after net-destroy", pid)
+	}
+	if out, _ := inNetns(ns, "iptables", "-w", "-t", "nat", "-S", "LIBVIRT_PRT"); strings.Contains(out, "192.168.150.0/24") {
+		t.Errorf("NAT rules left after net-destroy:\n%s", out)
+	}
+
+	// A guest on an inactive network fails clearly.
+	_, errOut, rc := virsh(t, uri, "start netguest")
+	if rc == 0 || !strings.Contains(errOut, "network 'gvnat' is not active") {
+		t.Fatalf("start on inactive network: rc=%d %s", rc, errOut)
+	}
+
+	mustVirsh(t, uri, "net-undefine gvnat")
+	if list := mustVirsh(t, uri, "net-list --all"); strings.Contains(list, "gvnat") {
+		t.Fatalf("net-list after undefine:\n%s", list)
+	}
+	if _, err := os.Stat(filepath.Join(d.dir, "state", "network", "gvnat.xml")); !os.IsNotExist(err) {
+		t.Errorf("config file left after undefine: %v", err)
+	}
+}
+
+// TestQEMUNetworkIsolatedTransient creates a transient isolated network:
+// its dnsmasq refuses to route, it goes away on destroy.
+func TestQEMUNetworkIsolatedTransient(t *testing.T) {
+	d, ns := netnsDaemon(t)
+	uri := d.URI("qemu")
+	mustVirsh(t, uri, "net-create "+writeTemp(t, "iso.xml", `<network>
+  <name>iso</name>
+  <bridge name='gviso0'/>
+  <ip address='10.77.0.1' prefix='24'/>
+</network>
+`))
+	if out, err := inNetns(ns, "ip", "-o", "addr", "show", "dev", "gviso0"); err != nil || !strings.Contains(out, "10.77.0.1/24") {
+		t.Fatalf("bridge: %v %s", err, out)
+	}
+	conf, _ := os.ReadFile(filepath.Join(d.dir, "state", "network", "dnsmasq", "iso.conf"))
+	if !strings.Contains(string(conf), "dhcp-option=3\nno-resolv\nra-param=*,0,0\n") {
+		t.Errorf("isolated dnsmasq conf:\n%s", conf)
+	}
+	if list := mustVirsh(t, uri, "net-list --all"); !regexp.MustCompile(`iso\s+active\s+no\s+no`).MatchString(list) {
+		t.Fatalf("net-list:\n%s", list)
+	}
+	_, errOut, rc := virsh(t, uri, "net-autostart iso")
+	if rc == 0 || !strings.Contains(errOut, "cannot set autostart for transient network") {
+		t.Errorf("net-autostart of a transient network: rc=%d %s", rc, errOut)
+	}
+	mustVirsh(t, uri, "net-destroy iso")
+	if list := mustVirsh(t, uri, "net-list --all"); strings.Contains(list, "iso") {
+		t.Fatalf("transient network left after destroy:\n%s", list)
+	}
+	if _, err := inNetns(ns, "test", "-e", "/sys/class/net/gviso0"); err == nil {
+		t.Error("bridge left after destroy")
+	}
+}
