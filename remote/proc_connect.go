@@ -67,6 +67,9 @@ func connectSupportsFeature(h *handler, body []byte) (any, error) {
 	case featureRemoteEventCallback, featureRemoteCloseCallback, featureTypedParamString, featureRemote:
 		return ConnectSupportsFeatureRet{Supported: 1}, nil
 	}
+	if f, ok := h.conn().(driver.FeatureSupporter); ok && f.SupportsFeature(a.Feature) {
+		return ConnectSupportsFeatureRet{Supported: 1}, nil
+	}
 	return ConnectSupportsFeatureRet{Supported: 0}, nil
 }
 
