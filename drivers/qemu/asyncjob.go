@@ -69,17 +69,40 @@ func (c *conn) DomainGetJobStats(h driver.Domain, _ uint32) (int32, []driver.Typ
 	if err != nil || info.Type == 0 {
 		return 0, nil, err
 	}
-	return info.Type, []driver.TypedParam{
-		{Field: "time_elapsed", Value: info.TimeElapsed},
-		{Field: "data_total", Value: info.DataTotal},
-		{Field: "data_processed", Value: info.DataProcessed},
-		{Field: "data_remaining", Value: info.DataRemaining},
-	}, nil
+	params := []driver.TypedParam{{Field: "time_elapsed", Value: info.TimeElapsed}}
+	if info.DataTotal > 0 { // known once QEMU moves data, as in libvirt
+		params = append(params,
+			driver.TypedParam{Field: "data_total", Value: info.DataTotal},
+			driver.TypedParam{Field: "data_processed", Value: info.DataProcessed},
+			driver.TypedParam{Field: "data_remaining", Value: info.DataRemaining})
+	}
+	if j, _, err := c.asyncOf(h); err == nil && j != nil {
+		params = append(params, driver.TypedParam{Field: "operation", Value: jobOperation(j.op)})
+	}
+	return info.Type, params, nil
+}
+
+// jobOperation is virDomainJobOperation for an async job's name.
+func jobOperation(op string) int32 {
+	switch op {
+	case "save":
+		return 2
+	case "migration in":
+		return 4
+	case "migration out":
+		return 5
+	}
+	return 0
 }
 
 // DomainAbortJob cancels a running save without taking the job (the save
 // holds it); the save then fails and resumes the guest.
 func (c *conn) DomainAbortJob(h driver.Domain) error {
+	if v, err := c.d.doms.get(h); err == nil {
+		if done, err := abortMigration(v); done {
+			return err
+		}
+	}
 	j, mon, err := c.asyncOf(h)
 	if err != nil {
 		return err

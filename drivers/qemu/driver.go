@@ -125,7 +125,7 @@ func (d *Driver) Open(u *url.URL, readOnly bool) (driver.Conn, error) {
 // conn is one client connection; all state lives in the Driver.
 type conn struct{ d *Driver }
 
-func (c *conn) Close() error        { return nil }
+func (c *conn) Close() error        { c.d.migrationConnClosed(c); return nil }
 func (c *conn) URI() string         { return c.d.uri }
 func (c *conn) Type() string        { return "QEMU" }
 func (c *conn) Events() *events.Bus { return c.d.bus }

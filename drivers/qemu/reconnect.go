@@ -98,6 +98,7 @@ func (d *Driver) reconnect(ctx context.Context, st *status) error {
 	v.mon = mon
 	v.mu.Unlock()
 	d.refreshState(ctx, v)
+	d.recoverMigration(ctx, v, st.Migration)
 	d.saveStatusLogged(v)
 	return nil
 }

@@ -35,6 +35,8 @@ type status struct {
 	StartedAt      time.Time       `json:"started_at"`
 	// Block is the image index counter and the running block jobs.
 	Block *blockState `json:"block,omitempty"`
+	// Migration is the migration job in progress, if any.
+	Migration *migration `json:"migration,omitempty"`
 }
 
 func (d *Driver) statusPath(name string) string {
@@ -79,6 +81,10 @@ func (d *Driver) saveStatus(v *vm) error {
 	st.Caps = v.capsJSON
 	resume := adoptPendingBlockState(v)
 	st.Block = blockStateForStatus(v)
+	if v.mig != nil {
+		m := *v.mig
+		st.Migration = &m
+	}
 	live := v.live
 	v.mu.Unlock()
 	if resume {

@@ -30,6 +30,7 @@ type vm struct {
 	capsJSON   []byte     // caps as status files store them
 	brokenMsg  string     // set when govirtd cannot manage this guest
 	async      *asyncJob  // the long operation in progress, if any
+	mig        *migration // the migration in progress, if any
 	startedAt  time.Time
 	// Flags that steer QMP event handling, as libvirt keeps them.
 	fakeReboot     bool

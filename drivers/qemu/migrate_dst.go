@@ -1,0 +1,323 @@
+package qemu
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+
+	"govirt/conf"
+	"govirt/driver"
+	"govirt/virerr"
+)
+
+// The destination side: Prepare starts QEMU waiting for the stream and
+// keeps the guest's job until Finish.
+
+// Incoming migrations listen on a port of libvirt's default range.
+const migPortMin, migPortMax = 49152, 49215
+
+var migPorts = struct {
+	sync.Mutex
+	used map[int]bool
+}{used: map[int]bool{}}
+
+// reserveMigPort returns a port nobody listens on, skipping tried ones.
+func reserveMigPort(listen string, tried map[int]bool) (int, error) {
+	migPorts.Lock()
+	defer migPorts.Unlock()
+	for p := migPortMin; p <= migPortMax; p++ {
+		if migPorts.used[p] || tried[p] {
+			continue
+		}
+		l, err := net.Listen("tcp", net.JoinHostPort(listen, strconv.Itoa(p)))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		migPorts.used[p] = true
+		return p, nil
+	}
+	return 0, errQEMU(virerr.ErrInternalError, "Unable to find an unused port in range 'migration' (%d-%d)", migPortMin, migPortMax)
+}
+
+func releaseMigPort(p int) {
+	migPorts.Lock()
+	delete(migPorts.used, p)
+	migPorts.Unlock()
+}
+
+// migListenAddress is where QEMU listens by default: every address, as
+// libvirt ("[::]" where IPv6 works).
+func migListenAddress() string {
+	if l, err := net.Listen("tcp6", "[::]:0"); err == nil {
+		l.Close()
+		return "::"
+	}
+	return "0.0.0.0"
+}
+
+// migAdvertisedHost is the host the source connects to: this host's name
+// when it resolves, as libvirt.
+func migAdvertisedHost() string {
+	h, err := os.Hostname()
+	if err == nil && h != "" {
+		if _, err := net.LookupHost(h); err == nil {
+			return h
+		}
+	}
+	return "127.0.0.1"
+}
+
+func (c *conn) DomainMigratePrepare3(params []driver.TypedParam, _ []byte, flags uint32) ([]byte, string, error) {
+	if err := checkMigrateFlags(flags); err != nil {
+		return nil, "", err
+	}
+	d := c.d
+	dxml := migParam(params, migParamDestXML)
+	if dxml == "" {
+		return nil, "", errQEMU(virerr.ErrInvalidArg, "no domain XML passed")
+	}
+	def, err := parseDef(dxml, false)
+	if err != nil {
+		return nil, "", err
+	}
+	if dname := migParam(params, migParamDestName); dname != "" {
+		def.Name = dname
+	}
+	v := d.doms.byNameLookup(def.Name)
+	created := v == nil
+	if created {
+		v = newVM(def, false)
+		if err := d.doms.add(v); err != nil {
+			return nil, "", err
+		}
+	}
+	if err := v.job.acquire("migration in"); err != nil {
+		if created {
+			d.doms.remove(v)
+		}
+		return nil, "", err
+	}
+	v.mu.Lock()
+	switch {
+	case v.active():
+		err = errQEMU(virerr.ErrOperationInvalid, "domain '%s' is already active", def.Name)
+	case v.uuid != def.UUID:
+		err = errQEMU(virerr.ErrOperationFailed, "domain '%s' is already defined with uuid %s", def.Name, v.uuid)
+	}
+	if err != nil {
+		v.mu.Unlock()
+		v.job.release()
+		return nil, "", err
+	}
+	v.live = def // what launch starts; a persistent guest keeps its definition
+	m := newMigration(true, flags, c)
+	m.Phase, m.busy = phasePrepare, true
+	v.mig = m
+	v.mu.Unlock()
+	v.beginAsync("migration in")
+	uri, err := d.prepareIncoming(context.Background(), v, params)
+	if err != nil {
+		v.mu.Lock()
+		v.mig = nil
+		if !v.active() && v.persistent {
+			v.live = nil
+		}
+		v.mu.Unlock()
+		v.endAsync()
+		v.job.release()
+		d.dropIfTransient(v)
+		return nil, "", err
+	}
+	v.setMigPhase(m, phasePrepare)
+	d.emit(v, driver.EventStarted, driver.EventStartedMigrated)
+	return makeCookie(v, ""), uri, nil
+}
+
+// prepareIncoming launches QEMU with -incoming defer and has it listen.
+func (d *Driver) prepareIncoming(ctx context.Context, v *vm, params []driver.TypedParam) (string, error) {
+	if err := d.launch(ctx, v, true); err != nil {
+		return "", err
+	}
+	v.mu.Lock()
+	mon := v.mon
+	v.setState(driver.StatePaused, driver.PausedMigration)
+	v.pausedReason = driver.PausedUnknown
+	v.mu.Unlock()
+	if err := enableMigrationEvents(ctx, mon); err != nil {
+		d.abortLaunch(v)
+		return "", err
+	}
+	listen := migParam(params, migParamListenAddress)
+	host := migAdvertisedHost()
+	fixedPort := 0
+	if u := migParam(params, migParamURI); u != "" {
+		qu, err := qemuMigrateURI(u)
+		if err != nil {
+			d.abortLaunch(v)
+			return "", err
+		}
+		h, p, _ := net.SplitHostPort(qu[len("tcp:"):])
+		host = h
+		fixedPort, _ = strconv.Atoi(p)
+	}
+	if listen == "" {
+		listen = migListenAddress()
+	}
+	tried := map[int]bool{}
+	for attempt := 0; ; attempt++ {
+		port := fixedPort
+		if port == 0 {
+			var err error
+			if port, err = reserveMigPort(listen, tried); err != nil {
+				d.abortLaunch(v)
+				return "", err
+			}
+			tried[port] = true
+		}
+		qu := "tcp:" + net.JoinHostPort(listen, strconv.Itoa(port))
+		err := mon.Execute(ctx, "migrate-incoming", map[string]any{"uri": qu}, nil)
+		if fixedPort == 0 {
+			releaseMigPort(port) // QEMU holds it now, or nobody does
+		}
+		if err == nil {
+			uri := "tcp:" + net.JoinHostPort(host, strconv.Itoa(port))
+			v.mu.Lock()
+			v.mig.URI = uri
+			v.mu.Unlock()
+			if err := d.saveStatus(v); err != nil {
+				d.abortLaunch(v)
+				return "", err
+			}
+			return uri, nil
+		}
+		if fixedPort != 0 || attempt >= 8 {
+			d.abortLaunch(v)
+			return "", qmpFailed("migrate-incoming", err)
+		}
+	}
+}
+
+// killIncoming stops the QEMU of a migration that will not finish.
+func (d *Driver) killIncoming(v *vm) {
+	v.mu.Lock()
+	active := v.active()
+	v.mu.Unlock()
+	if !active {
+		return
+	}
+	d.abortLaunch(v)
+	d.emit(v, driver.EventStopped, driver.EventStoppedFailed)
+	v.mu.Lock()
+	if v.persistent {
+		v.live = nil
+	}
+	v.mu.Unlock()
+}
+
+func (c *conn) DomainMigrateFinish3(params []driver.TypedParam, cookieIn []byte, flags uint32, cancelled bool) (driver.Domain, []byte, error) {
+	d := c.d
+	name := migParam(params, migParamDestName)
+	v := d.doms.byNameLookup(name)
+	if v == nil {
+		return driver.Domain{}, nil, virerr.New(virerr.FromQemu, virerr.ErrNoDomain, "no domain with matching name '%s'", name)
+	}
+	m, err := migrationOf(v, true)
+	if err != nil {
+		return driver.Domain{}, nil, err
+	}
+	fail := func(err error) (driver.Domain, []byte, error) {
+		d.killIncoming(v)
+		d.endMigration(v)
+		d.dropIfTransient(v)
+		return driver.Domain{}, nil, err
+	}
+	if cancelled {
+		// The source's error stands; this one only says we cleaned up.
+		return fail(errQEMU(virerr.ErrMigrateFinishOk, "migration of '%s' was cancelled", name))
+	}
+	v.setMigPhase(m, phaseFinish)
+	d.saveStatusLogged(v)
+	ctx := context.Background()
+	v.mu.Lock()
+	mon := v.mon
+	v.mu.Unlock()
+	if mon == nil {
+		return fail(errQEMU(virerr.ErrOperationFailed, "domain '%s' is not running", name))
+	}
+	if err := waitMigrationEvents(ctx, mon, m, "migration in job"); err != nil {
+		return fail(err)
+	}
+	// Only now is QEMU's device state the guest's.
+	d.runPostStartHooks(v)
+	if flags&migratePersistDest != 0 {
+		if err := d.persistMigrated(v, params, cookieIn); err != nil {
+			return fail(err)
+		}
+	}
+	if flags&migratePaused == 0 {
+		if err := d.startCPUs(ctx, v, driver.RunningMigrated); err != nil {
+			return fail(err)
+		}
+	} else {
+		v.mu.Lock()
+		v.setState(driver.StatePaused, driver.PausedUser)
+		v.mu.Unlock()
+		d.emit(v, driver.EventSuspended, driver.EventSuspendedPaused)
+	}
+	h := func() driver.Domain {
+		v.mu.Lock()
+		defer v.mu.Unlock()
+		return v.handle()
+	}()
+	cookie := makeCookie(v, "")
+	d.endMigration(v)
+	return h, cookie, nil
+}
+
+// persistMigrated defines the guest here (--persistent): the user's
+// persistent XML, else the source's definition from the cookie, else the
+// running one.
+func (d *Driver) persistMigrated(v *vm, params []driver.TypedParam, cookieIn []byte) error {
+	pxml := migParam(params, migParamPersistentXML)
+	if pxml == "" {
+		if ck, err := parseCookie(cookieIn); err == nil && ck.Persistent != nil {
+			pxml = ck.Persistent.Inner
+		}
+	}
+	v.mu.Lock()
+	live, wasPersistent := v.live, v.persistent
+	v.mu.Unlock()
+	var def *conf.Domain
+	var err error
+	if pxml != "" {
+		def, err = parseDef(pxml, false)
+	} else {
+		var b []byte
+		if b, err = live.Format(conf.FormatSecure | conf.FormatInactive | conf.FormatMigratable); err == nil {
+			def, err = parseDef(string(b), false)
+		}
+	}
+	if err != nil {
+		return errQEMU(virerr.ErrMigratePersistFailed, "%v", err)
+	}
+	def.Name = v.name
+	if def.UUID != v.uuid {
+		return errQEMU(virerr.ErrMigratePersistFailed, "%s", fmt.Sprintf("persistent XML names uuid %s, not %s", def.UUID, v.uuid))
+	}
+	if err := d.saveDef(def); err != nil {
+		return errQEMU(virerr.ErrMigratePersistFailed, "%v", err)
+	}
+	v.mu.Lock()
+	v.def, v.persistent = def, true
+	v.mu.Unlock()
+	detail := driver.EventDefinedAdded
+	if wasPersistent {
+		detail = driver.EventDefinedUpdated
+	}
+	d.emit(v, driver.EventDefined, detail)
+	return nil
+}

@@ -1,0 +1,277 @@
+package qemu
+
+import (
+	"context"
+	"net"
+	"strconv"
+	"strings"
+
+	"govirt/conf"
+	"govirt/driver"
+	"govirt/virerr"
+)
+
+// The source side of a migration: Begin takes the guest's job and keeps
+// it (change protection) until Confirm, or until Perform fails.
+
+func (c *conn) DomainMigrateBegin3(h driver.Domain, params []driver.TypedParam, flags uint32) (string, []byte, error) {
+	if err := checkMigrateFlags(flags); err != nil {
+		return "", nil, err
+	}
+	d := c.d
+	v, err := c.jobVM(h, "migration out")
+	if err != nil {
+		return "", nil, err
+	}
+	done := false
+	defer func() {
+		if !done {
+			v.job.release()
+		}
+	}()
+	v.mu.Lock()
+	active, broken, mon, live, state := v.active(), v.brokenMsg, v.mon, v.live, v.state
+	v.mu.Unlock()
+	switch {
+	case !active:
+		return "", nil, errNotRunning()
+	case broken != "":
+		return "", nil, errQEMU(virerr.ErrOperationFailed, "%s", broken)
+	case mon == nil:
+		return "", nil, errQEMU(virerr.ErrOperationInvalid, "monitor of domain '%s' is not connected", h.Name)
+	case state != driver.StateRunning && state != driver.StatePaused:
+		return "", nil, errQEMU(virerr.ErrOperationInvalid, "domain '%s' is not running or paused", h.Name)
+	}
+	if err := c.migrationAllowed(v, h, mon); err != nil {
+		return "", nil, err
+	}
+	out := live
+	if dxml := migParam(params, migParamDestXML); dxml != "" {
+		// The user's XML for the destination must describe the same guest.
+		nd, err := parseDef(dxml, false)
+		if err != nil {
+			return "", nil, err
+		}
+		if nd.UUID != v.uuid {
+			return "", nil, errQEMU(virerr.ErrInvalidArg, "target domain uuid %s does not match source %s", nd.UUID, v.uuid)
+		}
+		out = nd
+	}
+	xml, err := out.Format(conf.FormatSecure | conf.FormatInactive | conf.FormatMigratable)
+	if err != nil {
+		return "", nil, err
+	}
+	m := newMigration(false, flags, c)
+	m.Phase, m.PreState = phaseBegin, state
+	v.mu.Lock()
+	v.mig = m
+	v.mu.Unlock()
+	v.beginAsync("migration out")
+	d.saveStatusLogged(v)
+	done = true
+	return string(xml), makeCookie(v, ""), nil
+}
+
+// migrationAllowed refuses what libvirt 9.0 refuses to migrate: a guest
+// with snapshots, an I/O error, a block job, or a QEMU migration blocker.
+func (c *conn) migrationAllowed(v *vm, h driver.Domain, mon monitor) error {
+	if n, err := c.DomainSnapshotNum(h, 0); err != nil {
+		return err
+	} else if n > 0 {
+		return errQEMU(virerr.ErrOperationInvalid, "cannot migrate domain with %d snapshots", n)
+	}
+	v.mu.Lock()
+	ioErr := v.state == driver.StatePaused && v.reason == driver.PausedIOError
+	jobs := len(blockOf(v).Jobs)
+	v.mu.Unlock()
+	if ioErr {
+		return errQEMU(virerr.ErrOperationInvalid, "cannot migrate domain with I/O error")
+	}
+	if jobs > 0 {
+		return errQEMU(virerr.ErrOperationInvalid, "domain has active block job")
+	}
+	var st struct {
+		Blocked []string `json:"blocked-reasons"`
+	}
+	if err := mon.Execute(context.Background(), "query-migrate", nil, &st); err == nil && len(st.Blocked) > 0 {
+		return errQEMU(virerr.ErrOperationInvalid, "cannot migrate domain: %s", strings.Join(st.Blocked, "; "))
+	}
+	return nil
+}
+
+func (c *conn) DomainMigratePerform3(h driver.Domain, dconnURI string, params []driver.TypedParam, _ []byte, flags uint32) ([]byte, error) {
+	if dconnURI != "" || flags&migratePeer2Peer != 0 {
+		return nil, errQEMU(virerr.ErrOperationUnsupported, "peer-to-peer migration is not supported")
+	}
+	d := c.d
+	v, err := d.doms.get(h)
+	if err != nil {
+		return nil, err
+	}
+	m, err := migrationOf(v, false)
+	if err != nil {
+		return nil, err
+	}
+	if m.Phase != phaseBegin {
+		v.setMigPhase(m, m.Phase)
+		return nil, errQEMU(virerr.ErrOperationInvalid, "migration of '%s' is in phase %s, not begin3", h.Name, m.Phase)
+	}
+	ctx := context.Background()
+	uri, err := qemuMigrateURI(migParam(params, migParamURI))
+	if err == nil {
+		v.setMigPhase(m, phasePerform)
+		d.saveStatusLogged(v)
+		err = d.performMigration(ctx, v, m, uri, params, flags)
+	}
+	if err != nil {
+		d.restoreSource(ctx, v, m)
+		d.endMigration(v)
+		return nil, err
+	}
+	v.setMigPhase(m, phasePerformed)
+	d.saveStatusLogged(v)
+	var pxml string
+	v.mu.Lock()
+	def := v.def
+	v.mu.Unlock()
+	if flags&migratePersistDest != 0 && def != nil {
+		if b, err := def.Format(conf.FormatSecure | conf.FormatInactive | conf.FormatMigratable); err == nil {
+			pxml = string(b)
+		}
+	}
+	return makeCookie(v, pxml), nil
+}
+
+// qemuMigrateURI turns Prepare's "tcp:HOST:PORT" (or libvirt's
+// "tcp://HOST:PORT") into QEMU's form.
+func qemuMigrateURI(uri string) (string, error) {
+	rest, ok := strings.CutPrefix(uri, "tcp:")
+	if !ok {
+		return "", errQEMU(virerr.ErrArgumentUnsupported, "unsupported migration URI '%s'", uri)
+	}
+	rest = strings.TrimPrefix(rest, "//")
+	host, port, err := net.SplitHostPort(rest)
+	if n, perr := strconv.Atoi(port); err != nil || perr != nil || n <= 0 || n > 65535 || host == "" {
+		return "", errQEMU(virerr.ErrInvalidArg, "invalid migration URI '%s'", uri)
+	}
+	return "tcp:" + net.JoinHostPort(host, port), nil
+}
+
+// performMigration streams the guest to uri and waits until QEMU says it
+// completed; the guest is then paused here (reason migration).
+func (d *Driver) performMigration(ctx context.Context, v *vm, m *migration, uri string, params []driver.TypedParam, flags uint32) error {
+	v.mu.Lock()
+	mon, running := v.mon, v.state == driver.StateRunning
+	v.mu.Unlock()
+	if mon == nil {
+		return errNotRunning()
+	}
+	if err := enableMigrationEvents(ctx, mon); err != nil {
+		return err
+	}
+	// QEMU's default 32 MiB/s would make TCG guests crawl; libvirt too
+	// lifts the limit unless asked for one (MiB/s).
+	bw := uint64(1 << 40)
+	for _, p := range params {
+		if p.Field == migParamBandwidth {
+			if n, ok := toUint64(p.Value); ok && n > 0 {
+				bw = n << 20
+			}
+		}
+	}
+	if err := mon.Execute(ctx, "migrate-set-parameters", map[string]any{"max-bandwidth": bw}, nil); err != nil {
+		return qmpFailed("migrate-set-parameters", err)
+	}
+	v.mu.Lock()
+	v.pausedReason = driver.PausedMigration
+	v.mu.Unlock()
+	if flags&migrateLive == 0 && running {
+		// Offline (non-live) migration: the guest stops first.
+		if err := mon.Execute(ctx, "stop", nil, nil); err != nil {
+			return qmpFailed("pausing for migration", err)
+		}
+	}
+	v.mu.Lock()
+	m.URI = uri
+	aborted := m.aborted
+	m.started = !aborted
+	v.mu.Unlock()
+	if aborted {
+		return errQEMU(virerr.ErrOperationAborted, "migration out job: canceled by client")
+	}
+	if err := mon.Execute(ctx, "migrate", map[string]any{"uri": uri}, nil); err != nil {
+		return errQEMU(virerr.ErrOperationFailed, "migration out job: %v", err)
+	}
+	return waitMigrationEvents(ctx, mon, m, "migration out job")
+}
+
+// restoreSource makes a guest whose migration failed run again if it ran
+// before, cancelling what QEMU may still be sending.
+func (d *Driver) restoreSource(ctx context.Context, v *vm, m *migration) {
+	v.mu.Lock()
+	mon := v.mon
+	v.pausedReason = driver.PausedUnknown
+	v.mu.Unlock()
+	if mon == nil {
+		return
+	}
+	var st struct {
+		Status string `json:"status"`
+	}
+	if mon.Execute(ctx, "query-migrate", nil, &st) == nil {
+		switch st.Status {
+		case "setup", "active", "pre-switchover", "device", "wait-unplug":
+			_ = mon.Execute(ctx, "migrate_cancel", nil, nil)
+		}
+	}
+	var qs struct {
+		Running bool `json:"running"`
+	}
+	if err := mon.Execute(ctx, "query-status", nil, &qs); err != nil || qs.Running || m.PreState != driver.StateRunning {
+		return
+	}
+	if err := d.startCPUs(ctx, v, driver.RunningMigrationCanceled); err != nil {
+		d.log.Error("cannot resume guest after failed migration", "domain", v.name, "err", err)
+	}
+}
+
+func (c *conn) DomainMigrateConfirm3(h driver.Domain, _ []driver.TypedParam, _ []byte, flags uint32, cancelled bool) error {
+	d := c.d
+	v, err := d.doms.get(h)
+	if err != nil {
+		return err
+	}
+	m, err := migrationOf(v, false)
+	if err != nil {
+		return err
+	}
+	ctx := context.Background()
+	if cancelled || m.Phase != phasePerformed {
+		d.restoreSource(ctx, v, m)
+		d.endMigration(v)
+		return nil
+	}
+	// The guest runs on the destination now: stop it here.
+	v.mu.Lock()
+	v.beingDestroyed = true
+	proc, persistent, name := v.proc, v.persistent, v.name
+	v.mu.Unlock()
+	if proc != nil {
+		proc.kill(killGrace)
+	}
+	d.cleanupStopped(v, driver.ShutoffMigrated)
+	d.emit(v, driver.EventStopped, driver.EventStoppedMigrated)
+	var undefErr error
+	if flags&migrateUndefineSource != 0 && persistent {
+		if undefErr = d.removeDef(name); undefErr == nil {
+			d.setAutostartFile(name, false)
+			v.mu.Lock()
+			v.persistent, v.def, v.autostart = false, nil, false
+			v.mu.Unlock()
+			d.emit(v, driver.EventUndefined, driver.EventUndefinedRemoved)
+		}
+	}
+	d.endMigration(v)
+	d.dropIfTransient(v)
+	return undefErr
+}

@@ -1,0 +1,304 @@
+package qemu
+
+import (
+	"context"
+	"encoding/json"
+	"encoding/xml"
+	"os"
+	"time"
+
+	"govirt/driver"
+	"govirt/virerr"
+)
+
+// virDomainMigrateFlags.
+const (
+	migrateLive             = 1 << 0
+	migratePeer2Peer        = 1 << 1
+	migrateTunnelled        = 1 << 2
+	migratePersistDest      = 1 << 3
+	migrateUndefineSource   = 1 << 4
+	migratePaused           = 1 << 5
+	migrateNonSharedDisk    = 1 << 6
+	migrateNonSharedInc     = 1 << 7
+	migrateOffline          = 1 << 10
+	migratePostcopy         = 1 << 15
+	migratePostcopyResume   = 1 << 18
+	migrateChangeProtection = 1 << 8
+)
+
+// VIR_MIGRATE_PARAM_* names.
+const (
+	migParamURI           = "migrate_uri"
+	migParamDestName      = "destination_name"
+	migParamDestXML       = "destination_xml"
+	migParamPersistentXML = "persistent_xml"
+	migParamBandwidth     = "bandwidth"
+	migParamListenAddress = "listen_address"
+)
+
+// VIR_DRV_FEATURE_* this driver supports beyond the RPC layer's.
+const (
+	featureMigrationV3      = 6
+	featureChangeProtection = 7
+	featureMigrationParams  = 13
+)
+
+// SupportsFeature: migration protocol 3 with parameters, with the source
+// keeping its job from Begin to Confirm (change protection), as libvirt's
+// QEMU driver. Offline and peer-to-peer migration are not offered.
+func (c *conn) SupportsFeature(f int32) bool {
+	switch f {
+	case featureMigrationV3, featureChangeProtection, featureMigrationParams:
+		return true
+	}
+	return false
+}
+
+// Migration phases, recorded in the status so a restarted daemon knows
+// what to undo, as libvirt's migration job phases.
+const (
+	phaseBegin     = "begin3"
+	phasePerform   = "perform3"
+	phasePerformed = "perform3_done"
+	phasePrepare   = "prepare"
+	phaseFinish    = "finish3"
+)
+
+// migration is a guest's migration job: it holds the guest's job from
+// Begin to Confirm (outgoing) or Prepare to Finish (incoming), across
+// several client calls. Fields are under the guest's mu.
+type migration struct {
+	Incoming bool         `json:"incoming"`
+	Phase    string       `json:"phase"`
+	Flags    uint32       `json:"flags"`
+	PreState driver.State `json:"pre_state"`
+	URI      string       `json:"uri,omitempty"`
+
+	owner   *conn       // the client connection that drives it
+	started bool        // QEMU was told to migrate (outgoing)
+	aborted bool        // domjobabort came before QEMU started
+	busy    bool        // a step is running on owner's behalf
+	events  chan string // MIGRATION event statuses
+}
+
+func newMigration(incoming bool, flags uint32, owner *conn) *migration {
+	return &migration{Incoming: incoming, Flags: flags, owner: owner, events: make(chan string, 64)}
+}
+
+func init() {
+	onEvent("MIGRATION", func(d *Driver, v *vm, data json.RawMessage) {
+		var ev struct {
+			Status string `json:"status"`
+		}
+		_ = json.Unmarshal(data, &ev)
+		v.mu.Lock()
+		m := v.mig
+		v.mu.Unlock()
+		if m == nil {
+			return
+		}
+		select {
+		case m.events <- ev.Status:
+		default: // the waiter also polls; never block the event goroutine
+		}
+	})
+}
+
+// enableMigrationEvents asks QEMU for MIGRATION events.
+func enableMigrationEvents(ctx context.Context, mon monitor) error {
+	caps := []map[string]any{{"capability": "events", "state": true}}
+	if err := mon.Execute(ctx, "migrate-set-capabilities", map[string]any{"capabilities": caps}, nil); err != nil {
+		return qmpFailed("migrate-set-capabilities", err)
+	}
+	return nil
+}
+
+// waitMigrationEvents waits for QEMU's migration to complete, driven by
+// MIGRATION events; a slow query-migrate covers a QEMU that died or an
+// event that could not be queued.
+func waitMigrationEvents(ctx context.Context, mon monitor, m *migration, what string) error {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	deadline := time.After(6 * time.Hour)
+	for {
+		var status string
+		select {
+		case status = <-m.events:
+		case <-tick.C:
+			var st struct {
+				Status string `json:"status"`
+			}
+			if err := mon.Execute(ctx, "query-migrate", nil, &st); err != nil {
+				return errQEMU(virerr.ErrOperationFailed, "%s: %v", what, err)
+			}
+			status = st.Status
+		case <-deadline:
+			return errQEMU(virerr.ErrOperationTimeout, "%s did not finish", what)
+		}
+		switch status {
+		case "completed":
+			return nil
+		case "failed", "cancelled":
+			var st struct {
+				ErrorDesc string `json:"error-desc"`
+			}
+			_ = mon.Execute(ctx, "query-migrate", nil, &st)
+			if status == "cancelled" {
+				return errQEMU(virerr.ErrOperationAborted, "%s: canceled by client", what)
+			}
+			if st.ErrorDesc != "" {
+				return errQEMU(virerr.ErrOperationFailed, "%s: %s", what, st.ErrorDesc)
+			}
+			return errQEMU(virerr.ErrOperationFailed, "%s: unexpectedly failed", what)
+		}
+	}
+}
+
+// migCookie is what each step tells the next, as libvirt's
+// <qemu-migration> cookie: who sends it and, from Perform, the persistent
+// definition the destination defines with --persistent.
+type migCookie struct {
+	XMLName    xml.Name `xml:"qemu-migration"`
+	Name       string   `xml:"name"`
+	UUID       string   `xml:"uuid"`
+	Hostname   string   `xml:"hostname"`
+	Persistent *struct {
+		Inner string `xml:",innerxml"`
+	} `xml:"persistent,omitempty"`
+}
+
+func makeCookie(v *vm, persistentXML string) []byte {
+	host, _ := os.Hostname()
+	v.mu.Lock()
+	c := migCookie{Name: v.name, UUID: v.uuid.String(), Hostname: host}
+	v.mu.Unlock()
+	if persistentXML != "" {
+		c.Persistent = &struct {
+			Inner string `xml:",innerxml"`
+		}{persistentXML}
+	}
+	out, _ := xml.Marshal(&c)
+	return append(out, 0) // libvirt's cookies are NUL-terminated strings
+}
+
+func parseCookie(b []byte) (*migCookie, error) {
+	for len(b) > 0 && b[len(b)-1] == 0 {
+		b = b[:len(b)-1]
+	}
+	var c migCookie
+	if len(b) == 0 {
+		return &c, nil
+	}
+	if err := xml.Unmarshal(b, &c); err != nil {
+		return nil, errQEMU(virerr.ErrInternalError, "invalid migration cookie: %v", err)
+	}
+	return &c, nil
+}
+
+// migParam returns a string parameter.
+func migParam(params []driver.TypedParam, name string) string {
+	for _, p := range params {
+		if p.Field == name {
+			if s, ok := p.Value.(string); ok {
+				return s
+			}
+		}
+	}
+	return ""
+}
+
+// checkMigrateFlags refuses what this driver does not implement.
+func checkMigrateFlags(flags uint32) error {
+	switch {
+	case flags&(migrateNonSharedDisk|migrateNonSharedInc) != 0:
+		return errQEMU(virerr.ErrOperationUnsupported, "migration of non-shared storage is not supported")
+	case flags&(migratePeer2Peer|migrateTunnelled) != 0:
+		return errQEMU(virerr.ErrOperationUnsupported, "peer-to-peer migration is not supported")
+	case flags&migrateOffline != 0:
+		return errQEMU(virerr.ErrOperationUnsupported, "offline migration is not supported")
+	case flags&(migratePostcopy|migratePostcopyResume) != 0:
+		return errQEMU(virerr.ErrOperationUnsupported, "post-copy migration is not supported")
+	}
+	return nil
+}
+
+// migrationOf returns v's migration when it is the one expected (in or
+// out, owned by c when c is not nil) and marks it busy.
+func migrationOf(v *vm, incoming bool) (*migration, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	m := v.mig
+	if m == nil || m.Incoming != incoming || m.busy {
+		dir := "outgoing"
+		if incoming {
+			dir = "incoming"
+		}
+		return nil, errQEMU(virerr.ErrOperationInvalid, "domain '%s' is not processing %s migration", v.name, dir)
+	}
+	m.busy = true
+	return m, nil
+}
+
+func (v *vm) setMigPhase(m *migration, phase string) {
+	v.mu.Lock()
+	m.Phase, m.busy = phase, phase == phasePerform || phase == phaseFinish
+	v.mu.Unlock()
+}
+
+// endMigration forgets v's migration and releases its job.
+func (d *Driver) endMigration(v *vm) {
+	v.mu.Lock()
+	v.mig = nil
+	v.mu.Unlock()
+	v.endAsync()
+	d.saveStatusLogged(v)
+	v.job.release()
+}
+
+// migrationConnClosed undoes the migrations a closed connection left
+// half-done between steps, as libvirt's close callbacks: an outgoing
+// guest runs again, an incoming one is killed.
+func (d *Driver) migrationConnClosed(c *conn) {
+	for _, v := range d.doms.all() {
+		v.mu.Lock()
+		m := v.mig
+		mine := m != nil && m.owner == c && !m.busy
+		if mine {
+			m.busy = true
+		}
+		v.mu.Unlock()
+		if !mine {
+			continue
+		}
+		d.log.Warn("client closed during migration; undoing it", "domain", v.name, "phase", m.Phase)
+		if m.Incoming {
+			d.killIncoming(v)
+		} else {
+			d.restoreSource(context.Background(), v, m)
+		}
+		d.endMigration(v)
+		d.dropIfTransient(v)
+	}
+}
+
+// abortMigration handles domjobabort for a guest being migrated: an
+// incoming migration cannot be aborted (destroy the guest), and an
+// outgoing one that QEMU has not started yet fails when it would start.
+// It reports whether it handled the call; a started one is cancelled in
+// QEMU by the caller.
+func abortMigration(v *vm) (bool, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	m := v.mig
+	switch {
+	case m == nil:
+		return false, nil
+	case m.Incoming:
+		return true, errQEMU(virerr.ErrOperationInvalid, "cannot abort incoming migration; use virDomainDestroy instead")
+	case !m.started:
+		m.aborted = true
+		return true, nil
+	}
+	return false, nil
+}
