@@ -1,0 +1,315 @@
+package integration
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"govirt/testguest"
+)
+
+// migrateDaemons starts a source and a destination govirtd on the same
+// host, each with its own directories and sockets.
+func migrateDaemons(t *testing.T) (src, dst *daemon) {
+	t.Helper()
+	src, dst = startDaemon(t), startDaemon(t)
+	t.Cleanup(func() { killGuests(src); killGuests(dst) })
+	return src, dst
+}
+
+// migrateGuestXML is a guest on a shared qcow2 image with its serial
+// console on a socket outside both daemons' directories: after the
+// migration the destination's QEMU serves it.
+func migrateGuestXML(t *testing.T, name, image, sock string) string {
+	t.Helper()
+	disk := fmt.Sprintf(`<disk type='file' device='disk'>
+      <driver name='qemu' type='qcow2'/>
+      <source file='%s'/>
+      <target dev='vda' bus='virtio'/>
+    </disk>
+`, image)
+	return strings.Replace(guestXML(t, name, sock, ""), "<devices>\n", "<devices>\n    "+disk, 1)
+}
+
+func writeXML(t *testing.T, name, doc string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name+".xml")
+	if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func domState(t *testing.T, d *daemon, name string) string {
+	t.Helper()
+	out, errOut, rc := virsh(t, d.URI("qemu"), "domstate --reason "+name)
+	if rc != 0 {
+		return "error: " + strings.TrimSpace(errOut)
+	}
+	return strings.TrimSpace(out)
+}
+
+func migrate(t *testing.T, from, to *daemon, name, flags string) (string, int) {
+	t.Helper()
+	out, errOut, rc := virsh(t, from.URI("qemu"), fmt.Sprintf("migrate --live --verbose %s %s %s", flags, name, to.URI("qemu")))
+	return out + errOut, rc
+}
+
+// migrateXML migrates with the destination's serial console on sock
+// (--xml): two QEMUs cannot serve one socket path, and the source's
+// removes its own when it quits.
+func migrateXML(t *testing.T, from, to *daemon, name, flags, oldSock, sock string) (string, int) {
+	t.Helper()
+	doc := mustVirsh(t, from.URI("qemu"), "dumpxml --migratable "+name)
+	if !strings.Contains(doc, oldSock) {
+		t.Fatalf("console %s not in\n%s", oldSock, doc)
+	}
+	path := writeXML(t, name+"-dest", strings.Replace(doc, oldSock, sock, 1))
+	return migrate(t, from, to, name, flags+" --xml "+path)
+}
+
+// waitJob waits until domjobinfo shows a job of that operation.
+func waitJob(t *testing.T, d *daemon, name string, want ...string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	var out string
+	for time.Now().Before(deadline) {
+		out, _, _ = virsh(t, d.URI("qemu"), "domjobinfo "+name)
+		ok := strings.Contains(out, "Unbounded")
+		for _, w := range want {
+			ok = ok && strings.Contains(out, w)
+		}
+		if ok {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("domjobinfo %s never showed %q: %s", name, want, out)
+}
+
+// TestQEMUMigrateTransient migrates a running transient guest: a
+// destination that refuses the guest leaves it running on the source; a
+// migration that works moves it with its disk data and a working console,
+// and it is gone from the source.
+func TestQEMUMigrateTransient(t *testing.T) {
+	src, dst := migrateDaemons(t)
+	dir := t.TempDir()
+	image, sock := filepath.Join(dir, "disk.qcow2"), filepath.Join(dir, "console")
+	qemuImg(t, "create", "-q", "-f", "qcow2", image, "64M")
+	mustVirsh(t, src.URI("qemu"), "create "+writeXML(t, "mig1", migrateGuestXML(t, "mig1", image, sock)))
+	con := console(t, sock)
+	if _, err := con.Expect(testguest.ReadyMarker, bootTimeout()); err != nil {
+		t.Fatalf("%v\n%s", err, con.Output())
+	}
+	want := guestWrite(t, con, "/dev/vda", 7, 1024)
+
+	// The destination has another guest of that name: it refuses.
+	mustVirsh(t, dst.URI("qemu"), "define "+writeXML(t, "other", testGuestXML(t, "mig1", "", "")))
+	out, rc := migrate(t, src, dst, "mig1", "")
+	if rc == 0 || !strings.Contains(out, "already defined with uuid") {
+		t.Fatalf("migration onto a different guest: rc=%d\n%s", rc, out)
+	}
+	if got := domState(t, src, "mig1"); got != "running (booted)" {
+		t.Fatalf("source after a refused migration: %q\n%s", got, src.Log())
+	}
+	if got := domState(t, dst, "mig1"); got != "shut off (unknown)" {
+		t.Errorf("destination's own guest: %q", got)
+	}
+	mustVirsh(t, dst.URI("qemu"), "undefine mig1")
+	if _, rc := migrate(t, src, dst, "mig1", "--copy-storage-all"); rc == 0 {
+		t.Errorf("--copy-storage-all was accepted")
+	}
+	if got := domState(t, src, "mig1"); got != "running (booted)" {
+		t.Fatalf("source after a refused --copy-storage-all: %q", got)
+	}
+
+	// A slow migration shows in domjobinfo on both sides; domjobabort
+	// cancels it and the guest keeps running on the source.
+	type result struct {
+		out string
+		rc  int
+	}
+	done := make(chan result, 1)
+	go func() {
+		out, rc := migrate(t, src, dst, "mig1", "--bandwidth 1")
+		done <- result{out, rc}
+	}()
+	waitJob(t, dst, "mig1", "Incoming migration")
+	waitJob(t, src, "mig1", "Outgoing migration", "Data total:")
+	if _, errOut, rc := virsh(t, dst.URI("qemu"), "domjobabort mig1"); rc == 0 || !strings.Contains(errOut, "cannot abort incoming migration") {
+		t.Errorf("domjobabort on the destination: rc=%d %s", rc, errOut)
+	}
+	mustVirsh(t, src.URI("qemu"), "domjobabort mig1")
+	r := <-done
+	if r.rc == 0 || !strings.Contains(r.out, "operation aborted: migration out job: canceled by client") {
+		t.Fatalf("aborted migration: rc=%d\n%s", r.rc, r.out)
+	}
+	if got := domState(t, src, "mig1"); got != "running (booted)" {
+		t.Fatalf("source after an aborted migration: %q\n%s", got, src.Log())
+	}
+	if got := domState(t, dst, "mig1"); !strings.Contains(got, "failed to get domain") {
+		t.Errorf("destination after an aborted migration: %q", got)
+	}
+
+	sock2 := filepath.Join(dir, "console2")
+	out, rc = migrateXML(t, src, dst, "mig1", "", sock, sock2)
+	if rc != 0 {
+		t.Fatalf("migrate: rc=%d\n%s\nsource:\n%s\ndestination:\n%s", rc, out, src.Log(), dst.Log())
+	}
+	if !strings.Contains(out, "Migration: [100 %]") {
+		t.Errorf("no progress in verbose output: %q", out)
+	}
+	if got := domState(t, dst, "mig1"); got != "running (migrated)" {
+		t.Errorf("destination: %q", got)
+	}
+	if got := domState(t, src, "mig1"); !strings.Contains(got, "failed to get domain") {
+		t.Errorf("source still has the transient guest: %q", got)
+	}
+	if out := mustVirsh(t, dst.URI("qemu"), "dominfo mig1"); !strings.Contains(out, "Persistent:     no") {
+		t.Errorf("destination guest should be transient:\n%s", out)
+	}
+	con = console(t, sock2)
+	if got := guestSum(t, con, "/dev/vda", 1024); got != want {
+		t.Errorf("data after migration: %s, want %s", got, want)
+	}
+	guestWrite(t, con, "/dev/vda", 8, 512)
+
+	// Both sides survive a restart; the destination keeps the guest.
+	dst.crashRestart()
+	if got := domState(t, dst, "mig1"); got != "running (migrated)" {
+		t.Errorf("destination after a restart: %q", got)
+	}
+	mustVirsh(t, dst.URI("qemu"), "destroy mig1")
+}
+
+// TestQEMUMigratePersistent migrates a persistent guest with
+// --persistent (the source keeps its definition, shut off) and back with
+// --persistent --undefinesource (the other side forgets it).
+func TestQEMUMigratePersistent(t *testing.T) {
+	src, dst := migrateDaemons(t)
+	dir := t.TempDir()
+	image, sock := filepath.Join(dir, "disk.qcow2"), filepath.Join(dir, "console")
+	qemuImg(t, "create", "-q", "-f", "qcow2", image, "64M")
+	mustVirsh(t, src.URI("qemu"), "define "+writeXML(t, "mig2", migrateGuestXML(t, "mig2", image, sock)))
+	con := bootDiskGuest(t, src, "mig2", sock)
+	want := guestWrite(t, con, "/dev/vda", 3, 1024)
+	srcEv, dstEv := watchEvents(t, src.URI("qemu")), watchEvents(t, dst.URI("qemu"))
+
+	sock2 := filepath.Join(dir, "console2")
+	out, rc := migrateXML(t, src, dst, "mig2", "--persistent", sock, sock2)
+	if rc != 0 {
+		t.Fatalf("migrate: rc=%d\n%s\nsource:\n%s\ndestination:\n%s", rc, out, src.Log(), dst.Log())
+	}
+	if got := domState(t, src, "mig2"); got != "shut off (migrated)" {
+		t.Errorf("source: %q", got)
+	}
+	if got := domState(t, dst, "mig2"); got != "running (migrated)" {
+		t.Errorf("destination: %q", got)
+	}
+	if out := mustVirsh(t, dst.URI("qemu"), "dominfo mig2"); !strings.Contains(out, "Persistent:     yes") {
+		t.Errorf("destination guest should be persistent:\n%s", out)
+	}
+	srcEv.expect(t, []string{
+		"'lifecycle' for domain 'mig2': Suspended Migrated",
+		"'lifecycle' for domain 'mig2': Stopped Migrated",
+	}, 10*time.Second)
+	dstEv.expect(t, []string{
+		"'lifecycle' for domain 'mig2': Started Migrated",
+		"'lifecycle' for domain 'mig2': Defined Added",
+		"'lifecycle' for domain 'mig2': Resumed Migrated",
+	}, 10*time.Second)
+	con = console(t, sock2)
+	if got := guestSum(t, con, "/dev/vda", 1024); got != want {
+		t.Errorf("data after migration: %s, want %s", got, want)
+	}
+	want = guestWrite(t, con, "/dev/vda", 4, 1024)
+
+	// Back, forgetting it on the way.
+	out, rc = migrateXML(t, dst, src, "mig2", "--persistent --undefinesource", sock2, sock)
+	if rc != 0 {
+		t.Fatalf("migrate back: rc=%d\n%s\nsource:\n%s\ndestination:\n%s", rc, out, dst.Log(), src.Log())
+	}
+	if got := domState(t, dst, "mig2"); !strings.Contains(got, "failed to get domain") {
+		t.Errorf("--undefinesource left the guest: %q", got)
+	}
+	if got := domState(t, src, "mig2"); got != "running (migrated)" {
+		t.Errorf("back on the source: %q", got)
+	}
+	dstEv.expect(t, []string{
+		"'lifecycle' for domain 'mig2': Stopped Migrated",
+		"'lifecycle' for domain 'mig2': Undefined Removed",
+	}, 10*time.Second)
+	srcEv.expect(t, []string{
+		"'lifecycle' for domain 'mig2': Started Migrated",
+		"'lifecycle' for domain 'mig2': Defined Updated",
+		"'lifecycle' for domain 'mig2': Resumed Migrated",
+	}, 10*time.Second)
+	con = console(t, sock)
+	if got := guestSum(t, con, "/dev/vda", 1024); got != want {
+		t.Errorf("data after migrating back: %s, want %s", got, want)
+	}
+	src.crashRestart()
+	if got := domState(t, src, "mig2"); got != "running (migrated)" {
+		t.Errorf("after a restart: %q", got)
+	}
+	mustVirsh(t, src.URI("qemu"), "destroy mig2")
+	if got := domState(t, src, "mig2"); got != "shut off (destroyed)" {
+		t.Errorf("persistent guest after destroy: %q", got)
+	}
+}
+
+// TestQEMUMigrateDaemonRestart kills either daemon in the middle of a
+// migration: the restarted destination kills its half-migrated guest, the
+// restarted source cancels the migration, and either way the guest keeps
+// running on the source with its data.
+func TestQEMUMigrateDaemonRestart(t *testing.T) {
+	src, dst := migrateDaemons(t)
+	dir := t.TempDir()
+	image, sock := filepath.Join(dir, "disk.qcow2"), filepath.Join(dir, "console")
+	qemuImg(t, "create", "-q", "-f", "qcow2", image, "64M")
+	mustVirsh(t, src.URI("qemu"), "create "+writeXML(t, "mig3", migrateGuestXML(t, "mig3", image, sock)))
+	con := console(t, sock)
+	if _, err := con.Expect(testguest.ReadyMarker, bootTimeout()); err != nil {
+		t.Fatalf("%v\n%s", err, con.Output())
+	}
+	want := guestWrite(t, con, "/dev/vda", 5, 1024)
+
+	for _, victim := range []*daemon{dst, src} {
+		done := make(chan int, 1)
+		go func() {
+			_, rc := migrateXML(t, src, dst, "mig3", "--bandwidth 1", sock, filepath.Join(dir, "console2"))
+			done <- rc
+		}()
+		waitJob(t, src, "mig3", "Outgoing migration", "Data total:")
+		victim.crashRestart()
+		select {
+		case rc := <-done:
+			if rc == 0 {
+				t.Fatalf("migration survived a daemon crash")
+			}
+		case <-time.After(45 * time.Second):
+			t.Fatalf("virsh migrate did not fail after the daemon crash")
+		}
+		if !strings.Contains(victim.Log(), "recovering an interrupted migration") {
+			t.Errorf("restarted daemon did not recover the migration:\n%s", victim.Log())
+		}
+		waitState(t, src, "mig3", "running (booted)", 30*time.Second)
+		deadline := time.Now().Add(30 * time.Second)
+		for domState(t, dst, "mig3") != "error: error: failed to get domain 'mig3'" && time.Now().Before(deadline) {
+			time.Sleep(100 * time.Millisecond)
+		}
+		if got := domState(t, dst, "mig3"); !strings.Contains(got, "failed to get domain") {
+			t.Fatalf("destination kept the half-migrated guest: %q\n%s", got, dst.Log())
+		}
+		if out, _, _ := virsh(t, src.URI("qemu"), "domjobinfo mig3"); !strings.Contains(out, "None") {
+			t.Errorf("job left on the source: %q", out)
+		}
+	}
+	if got := guestSum(t, con, "/dev/vda", 1024); got != want {
+		t.Errorf("data after the failed migrations: %s, want %s", got, want)
+	}
+	mustVirsh(t, src.URI("qemu"), "destroy mig3")
+}
