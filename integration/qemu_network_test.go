@@ -47,6 +47,10 @@ func netnsDaemon(t *testing.T) (*daemon, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// dnsmasq reads its hosts files as nobody: the path must be searchable.
+	if err := os.Chmod(dir, 0o711); err != nil {
+		t.Fatal(err)
+	}
 	d := &daemon{t: t, dir: dir, Socket: filepath.Join(dir, "sock"), SockRO: filepath.Join(dir, "sock-ro"),
 		prefix: []string{"ip", "netns", "exec", ns}}
 	d.argv = []string{"--state-dir", filepath.Join(dir, "state"), "--run-dir", filepath.Join(dir, "run"),
@@ -158,12 +162,19 @@ func TestQEMUNetworkNAT(t *testing.T) {
 		t.Fatalf("dnsmasq after restart: pid %d (was %d), running %v", pid2, pid, ok)
 	}
 
-	// A guest on the network gets a tap in its bridge.
-	dom := testGuestXML(t, "netguest", "", `    <interface type='network'>
+	// A guest on the network gets a tap in its bridge, and its address
+	// from dnsmasq (the static host entry of its MAC).
+	consoleSock := filepath.Join(d.dir, "netguest.console")
+	dom := testGuestXML(t, "netguest", "", fmt.Sprintf(`    <serial type='unix'>
+      <source mode='bind' path='%s'/>
+      <target port='0'/>
+    </serial>
+    <interface type='network'>
+      <mac address='52:54:00:11:22:33'/>
       <source network='gvnat'/>
       <model type='virtio'/>
     </interface>
-`)
+`, consoleSock))
 	mustVirsh(t, uri, "define "+writeTemp(t, "dom.xml", dom))
 	mustVirsh(t, uri, "start netguest")
 	live := mustVirsh(t, uri, "dumpxml netguest")
@@ -173,6 +184,21 @@ func TestQEMUNetworkNAT(t *testing.T) {
 	}
 	if out, err := inNetns(ns, "ls", "/sys/class/net/virbr0/brif"); err != nil || !strings.Contains(out, m[1]) {
 		t.Fatalf("tap %s not in virbr0: %v %s", m[1], err, out)
+	}
+	con := console(t, consoleSock)
+	if _, err := con.Expect("GOVIRT-GUEST-READY", bootTimeout()); err != nil {
+		t.Fatalf("guest did not boot: %v\n%s", err, con.Output())
+	}
+	con.Send("ip link set eth0 up; udhcpc -i eth0 -n -q -t 10 -s /bin/true")
+	if _, err := con.Expect("lease of 192.168.150.10 obtained", 60*time.Second); err != nil {
+		t.Fatalf("no DHCP lease: %v\n%s", err, con.Output())
+	}
+	leases := mustVirsh(t, uri, "net-dhcp-leases gvnat")
+	if !regexp.MustCompile(`52:54:00:11:22:33\s+ipv4\s+192\.168\.150\.10/24\s+g1`).MatchString(leases) {
+		t.Errorf("net-dhcp-leases:\n%s", leases)
+	}
+	if other := mustVirsh(t, uri, "net-dhcp-leases gvnat --mac 52:54:00:00:00:01"); strings.Contains(other, "192.168.150.10") {
+		t.Errorf("net-dhcp-leases --mac of another MAC:\n%s", other)
 	}
 	mustVirsh(t, uri, "destroy netguest")
 

@@ -55,6 +55,7 @@ func (m *Manager) startDnsmasq(n *netXML) (int, error) {
 			return 0, err
 		}
 	}
+	m.makeTraversable()
 	pidfile := m.pidFile(n.Name)
 	os.Remove(pidfile)
 	files, err := dnsmasqConfig(n, dir, pidfile)
@@ -128,5 +129,26 @@ func (m *Manager) removeDnsmasqFiles(name string) {
 	dir := m.dnsmasqDir()
 	for _, p := range []string{m.confFile(name), hostsPath(dir, name), addnHostsPath(dir, name), m.leaseFile(name)} {
 		os.Remove(p)
+	}
+}
+
+// makeTraversable lets dnsmasq reach its hosts files: it reads them after
+// dropping its privileges to nobody (libvirt's /var/lib/libvirt/dnsmasq
+// is world-readable for that). The driver's directories are 0755, and the
+// daemon's state directory (0700) gets search permission for others
+// (0711): its names stay unlistable and its files keep their own modes.
+func (m *Manager) makeTraversable() {
+	for _, d := range []string{m.dnsmasqDir(), m.cfg.StateDir, filepath.Dir(m.cfg.StateDir)} {
+		st, err := os.Stat(d)
+		if err != nil || st.Mode().Perm()&0o001 != 0 {
+			continue
+		}
+		perm := st.Mode().Perm() | 0o011
+		if d == m.dnsmasqDir() || d == m.cfg.StateDir {
+			perm = 0o755
+		}
+		if err := os.Chmod(d, perm); err != nil {
+			m.log.Warn("dnsmasq may not read its hosts files", "dir", d, "err", err)
+		}
 	}
 }

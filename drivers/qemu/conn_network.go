@@ -98,3 +98,9 @@ func (c *conn) NetworkIsActive(n driver.Network) (bool, error) {
 func (c *conn) NetworkIsPersistent(n driver.Network) (bool, error) {
 	return c.d.networks().NetworkIsPersistent(n)
 }
+
+var _ driver.NetworkLeases = (*conn)(nil)
+
+func (c *conn) NetworkGetDHCPLeases(n driver.Network, mac string, flags uint32) ([]driver.NetworkDHCPLease, error) {
+	return c.d.networks().NetworkGetDHCPLeases(n, mac, flags)
+}
