@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -200,7 +201,25 @@ func TestQEMUNetworkNAT(t *testing.T) {
 	if other := mustVirsh(t, uri, "net-dhcp-leases gvnat --mac 52:54:00:00:00:01"); strings.Contains(other, "192.168.150.10") {
 		t.Errorf("net-dhcp-leases --mac of another MAC:\n%s", other)
 	}
+	// A NIC hotplugged onto the network joins the bridge too.
+	mustVirsh(t, uri, "attach-interface netguest network gvnat --model virtio --mac 52:54:00:11:22:44")
+	brif, _ := inNetns(ns, "ls", "/sys/class/net/virbr0/brif")
+	if len(strings.Fields(brif)) != 2 {
+		t.Errorf("after attach-interface the bridge has: %s", brif)
+	}
 	mustVirsh(t, uri, "destroy netguest")
+
+	// A dnsmasq that died while govirtd was down is started again.
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	d.crashRestart()
+	mustVirsh(t, uri, "net-list") // returns once the networks are reconnected
+	pid3, ok := dnsmasqPid(t, d, "gvnat")
+	if !ok || pid3 == pid {
+		t.Fatalf("dnsmasq not restarted: pid %d (was %d)\n%s", pid3, pid, d.Log())
+	}
+	pid = pid3
 
 	// net-destroy removes the bridge and dnsmasq.
 	mustVirsh(t, uri, "net-destroy gvnat")
