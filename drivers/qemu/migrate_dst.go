@@ -155,14 +155,12 @@ func (d *Driver) prepareIncoming(ctx context.Context, v *vm, params []driver.Typ
 	host := migAdvertisedHost()
 	fixedPort := 0
 	if u := migParam(params, migParamURI); u != "" {
-		qu, err := qemuMigrateURI(u)
+		h, p, err := parseMigrateURI(u)
 		if err != nil {
 			d.abortLaunch(v)
 			return "", err
 		}
-		h, p, _ := net.SplitHostPort(qu[len("tcp:"):])
-		host = h
-		fixedPort, _ = strconv.Atoi(p)
+		host, fixedPort = h, p
 	}
 	if listen == "" {
 		listen = migListenAddress()

@@ -142,19 +142,39 @@ func (c *conn) DomainMigratePerform3(h driver.Domain, dconnURI string, params []
 	return makeCookie(v, pxml), nil
 }
 
-// qemuMigrateURI turns Prepare's "tcp:HOST:PORT" (or libvirt's
-// "tcp://HOST:PORT") into QEMU's form.
-func qemuMigrateURI(uri string) (string, error) {
+// parseMigrateURI reads "tcp:HOST[:PORT]" or libvirt's
+// "tcp://HOST[:PORT]"; port is 0 when absent.
+func parseMigrateURI(uri string) (host string, port int, err error) {
 	rest, ok := strings.CutPrefix(uri, "tcp:")
 	if !ok {
-		return "", errQEMU(virerr.ErrArgumentUnsupported, "unsupported migration URI '%s'", uri)
+		return "", 0, errQEMU(virerr.ErrArgumentUnsupported, "unsupported migration URI '%s'", uri)
 	}
 	rest = strings.TrimPrefix(rest, "//")
-	host, port, err := net.SplitHostPort(rest)
-	if n, perr := strconv.Atoi(port); err != nil || perr != nil || n <= 0 || n > 65535 || host == "" {
-		return "", errQEMU(virerr.ErrInvalidArg, "invalid migration URI '%s'", uri)
+	host, ps, serr := net.SplitHostPort(rest)
+	if serr != nil {
+		host, ps = strings.Trim(rest, "[]"), ""
 	}
-	return "tcp:" + net.JoinHostPort(host, port), nil
+	if ps != "" {
+		if port, err = strconv.Atoi(ps); err != nil || port <= 0 || port > 65535 {
+			return "", 0, errQEMU(virerr.ErrInvalidArg, "invalid migration URI '%s'", uri)
+		}
+	}
+	if host == "" || strings.ContainsAny(host, "/:") && !strings.Contains(rest, "[") {
+		return "", 0, errQEMU(virerr.ErrInvalidArg, "invalid migration URI '%s'", uri)
+	}
+	return host, port, nil
+}
+
+// qemuMigrateURI turns Prepare's "tcp:HOST:PORT" into QEMU's form.
+func qemuMigrateURI(uri string) (string, error) {
+	host, port, err := parseMigrateURI(uri)
+	if err != nil {
+		return "", err
+	}
+	if port == 0 {
+		return "", errQEMU(virerr.ErrInvalidArg, "migration URI '%s' has no port", uri)
+	}
+	return "tcp:" + net.JoinHostPort(host, strconv.Itoa(port)), nil
 }
 
 // performMigration streams the guest to uri and waits until QEMU says it

@@ -254,6 +254,18 @@ func (d *Driver) endMigration(v *vm) {
 	v.endAsync()
 	d.saveStatusLogged(v)
 	v.job.release()
+	// A QEMU that died while the migration held the job was not cleaned
+	// up by the EOF handler, which gave up waiting for it: do it now.
+	v.mu.Lock()
+	proc := v.proc
+	v.mu.Unlock()
+	if proc != nil {
+		select {
+		case <-proc.exited:
+			d.monitorEOF(v)
+		default:
+		}
+	}
 }
 
 // migrationConnClosed undoes the migrations a closed connection left

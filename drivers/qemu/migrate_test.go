@@ -2,6 +2,7 @@ package qemu
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -187,6 +188,8 @@ func TestQEMUMigrateURI(t *testing.T) {
 		"tcp://1.2.3.4:5/x":  "",
 		"unix:/tmp/sock":     "",
 		"tcp:hostwithnoport": "",
+		"tcp:[::1]":          "",
+		"tcp://a/b":          "",
 	} {
 		got, err := qemuMigrateURI(in)
 		if got != want || (want == "") != (err != nil) {
@@ -219,5 +222,25 @@ func TestMigrateConfirmCancelledResumes(t *testing.T) {
 	}
 	if jobHeld(v) || v.mig != nil {
 		t.Error("confirm kept the migration job")
+	}
+}
+
+func TestParseMigrateURI(t *testing.T) {
+	for in, want := range map[string]string{
+		"tcp://127.0.0.1":   "127.0.0.1 0",
+		"tcp:host":          "host 0",
+		"tcp://[::1]":       "::1 0",
+		"tcp://[::1]:49160": "::1 49160",
+		"tcp:host:0x10":     "error",
+		"rdma://host":       "error",
+	} {
+		h, p, err := parseMigrateURI(in)
+		got := fmt.Sprintf("%s %d", h, p)
+		if err != nil {
+			got = "error"
+		}
+		if got != want {
+			t.Errorf("%s: %q, want %q", in, got, want)
+		}
 	}
 }
