@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -175,14 +176,31 @@ func TestQEMUMigrateTransient(t *testing.T) {
 	if got := guestSum(t, con, "/dev/vda", 1024); got != want {
 		t.Errorf("data after migration: %s, want %s", got, want)
 	}
-	guestWrite(t, con, "/dev/vda", 8, 512)
+	want = guestWrite(t, con, "/dev/vda", 8, 512)
 
 	// Both sides survive a restart; the destination keeps the guest.
 	dst.crashRestart()
 	if got := domState(t, dst, "mig1"); got != "running (migrated)" {
 		t.Errorf("destination after a restart: %q", got)
 	}
-	mustVirsh(t, dst.URI("qemu"), "destroy mig1")
+
+	// Back under another name, paused.
+	out, rc = migrateXML(t, dst, src, "mig1", "--suspend --dname mig1b", sock2, sock)
+	if rc != 0 {
+		t.Fatalf("migrate back: rc=%d\n%s\n%s", rc, out, src.Log())
+	}
+	if got := domState(t, src, "mig1b"); got != "paused (user)" {
+		t.Errorf("--suspend --dname: %q", got)
+	}
+	if got := domState(t, dst, "mig1"); !strings.Contains(got, "failed to get domain") {
+		t.Errorf("left on the other side: %q", got)
+	}
+	mustVirsh(t, src.URI("qemu"), "resume mig1b")
+	con = console(t, sock)
+	if got := guestSum(t, con, "/dev/vda", 512); got != want {
+		t.Errorf("data after migrating back: %s, want %s", got, want)
+	}
+	mustVirsh(t, src.URI("qemu"), "destroy mig1b")
 }
 
 // TestQEMUMigratePersistent migrates a persistent guest with
@@ -199,7 +217,10 @@ func TestQEMUMigratePersistent(t *testing.T) {
 	srcEv, dstEv := watchEvents(t, src.URI("qemu")), watchEvents(t, dst.URI("qemu"))
 
 	sock2 := filepath.Join(dir, "console2")
-	out, rc := migrateXML(t, src, dst, "mig2", "--persistent", sock, sock2)
+	// The destination's definition comes from --persistent-xml.
+	pdoc := mustVirsh(t, src.URI("qemu"), "dumpxml --inactive mig2")
+	pdoc = strings.Replace(pdoc, "</name>", "</name>\n  <description>moved</description>", 1)
+	out, rc := migrateXML(t, src, dst, "mig2", "--persistent --persistent-xml "+writeXML(t, "mig2-p", pdoc), sock, sock2)
 	if rc != 0 {
 		t.Fatalf("migrate: rc=%d\n%s\nsource:\n%s\ndestination:\n%s", rc, out, src.Log(), dst.Log())
 	}
@@ -211,6 +232,9 @@ func TestQEMUMigratePersistent(t *testing.T) {
 	}
 	if out := mustVirsh(t, dst.URI("qemu"), "dominfo mig2"); !strings.Contains(out, "Persistent:     yes") {
 		t.Errorf("destination guest should be persistent:\n%s", out)
+	}
+	if out := mustVirsh(t, dst.URI("qemu"), "dumpxml --inactive mig2"); !strings.Contains(out, "<description>moved</description>") {
+		t.Errorf("--persistent-xml not used:\n%s", out)
 	}
 	srcEv.expect(t, []string{
 		"'lifecycle' for domain 'mig2': Suspended Migrated",
@@ -227,8 +251,8 @@ func TestQEMUMigratePersistent(t *testing.T) {
 	}
 	want = guestWrite(t, con, "/dev/vda", 4, 1024)
 
-	// Back, forgetting it on the way.
-	out, rc = migrateXML(t, dst, src, "mig2", "--persistent --undefinesource", sock2, sock)
+	// Back, forgetting it on the way, to a --migrateuri without a port.
+	out, rc = migrateXML(t, dst, src, "mig2", "--persistent --undefinesource --migrateuri tcp://127.0.0.1", sock2, sock)
 	if rc != 0 {
 		t.Fatalf("migrate back: rc=%d\n%s\nsource:\n%s\ndestination:\n%s", rc, out, dst.Log(), src.Log())
 	}
@@ -311,5 +335,27 @@ func TestQEMUMigrateDaemonRestart(t *testing.T) {
 	if got := guestSum(t, con, "/dev/vda", 1024); got != want {
 		t.Errorf("data after the failed migrations: %s, want %s", got, want)
 	}
-	mustVirsh(t, src.URI("qemu"), "destroy mig3")
+
+	// The source's QEMU dies mid-migration: both sides forget the guest.
+	done := make(chan int, 1)
+	go func() {
+		_, rc := migrateXML(t, src, dst, "mig3", "--bandwidth 1", sock, filepath.Join(dir, "console2"))
+		done <- rc
+	}()
+	waitJob(t, src, "mig3", "Outgoing migration", "Data total:")
+	if err := syscall.Kill(guestPID(t, src, "mig3"), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if rc := <-done; rc == 0 {
+		t.Fatal("migration survived the death of QEMU")
+	}
+	for _, d := range []*daemon{src, dst} {
+		deadline := time.Now().Add(30 * time.Second)
+		for !strings.Contains(domState(t, d, "mig3"), "failed to get domain") {
+			if time.Now().After(deadline) {
+				t.Fatalf("guest left after its QEMU died: %q\n%s", domState(t, d, "mig3"), d.Log())
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
 }
