@@ -17,3 +17,8 @@ type NetworkDHCPLease struct {
 type NetworkLeases interface {
 	NetworkGetDHCPLeases(n Network, mac string, flags uint32) ([]NetworkDHCPLease, error)
 }
+
+// NetworkUpdater answers net-update (virNetworkUpdate).
+type NetworkUpdater interface {
+	NetworkUpdate(n Network, command, section uint32, parentIndex int32, xml string, flags uint32) error
+}

@@ -154,6 +154,26 @@ func TestQEMUNetworkNAT(t *testing.T) {
 		t.Errorf("live XML lacks the NAT port range:\n%s", xml)
 	}
 
+	// net-update adds a static host live and persistently: the hosts file
+	// is rewritten and the running dnsmasq told (SIGHUP), not restarted.
+	mustVirsh(t, uri, `net-update gvnat add ip-dhcp-host "<host mac='52:54:00:11:22:55' name='g2' ip='192.168.150.11'/>" --live --config`)
+	hosts, _ = os.ReadFile(filepath.Join(d.dir, "state", "network", "dnsmasq", "gvnat.hostsfile"))
+	if !strings.Contains(string(hosts), "52:54:00:11:22:55,192.168.150.11,g2\n") {
+		t.Errorf("hostsfile after net-update: %q", hosts)
+	}
+	for _, flag := range []string{"", "--inactive"} {
+		if xml := mustVirsh(t, uri, "net-dumpxml gvnat "+flag); !strings.Contains(xml, "<host mac='52:54:00:11:22:55' name='g2' ip='192.168.150.11'/>") {
+			t.Errorf("net-dumpxml %s after net-update:\n%s", flag, xml)
+		}
+	}
+	if pid2, ok := dnsmasqPid(t, d, "gvnat"); !ok || pid2 != pid {
+		t.Errorf("dnsmasq after net-update: pid %d (was %d), running %v", pid2, pid, ok)
+	}
+	_, errOut, rc := virsh(t, uri, "net-update gvnat add dns-host \"<host ip='192.168.150.3'><hostname>x</hostname></host>\"")
+	if rc == 0 || !strings.Contains(errOut, "can't update 'dns-host' section of network 'gvnat'") {
+		t.Errorf("net-update dns-host: rc=%d %s", rc, errOut)
+	}
+
 	// A daemon killed and restarted finds the network still active.
 	d.crashRestart()
 	if list := mustVirsh(t, uri, "net-list"); !regexp.MustCompile(`gvnat\s+active`).MatchString(list) {
@@ -238,7 +258,7 @@ func TestQEMUNetworkNAT(t *testing.T) {
 	}
 
 	// A guest on an inactive network fails clearly.
-	_, errOut, rc := virsh(t, uri, "start netguest")
+	_, errOut, rc = virsh(t, uri, "start netguest")
 	if rc == 0 || !strings.Contains(errOut, "network 'gvnat' is not active") {
 		t.Fatalf("start on inactive network: rc=%d %s", rc, errOut)
 	}

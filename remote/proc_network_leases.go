@@ -6,7 +6,10 @@ import (
 )
 
 func init() {
-	register(true, map[int32]procFunc{procs.NetworkGetDhcpLeases: networkGetDHCPLeases})
+	register(true, map[int32]procFunc{
+		procs.NetworkGetDhcpLeases: networkGetDHCPLeases,
+		procs.NetworkUpdate:        networkUpdate,
+	})
 }
 
 func optStr(s string) *string {
@@ -44,4 +47,20 @@ func networkGetDHCPLeases(h *handler, body []byte) (any, error) {
 		}
 	}
 	return ret, nil
+}
+
+func networkUpdate(h *handler, body []byte) (any, error) {
+	a, err := args[NetworkUpdateArgs](body)
+	if err != nil {
+		return nil, err
+	}
+	d, err := need[driver.NetworkUpdater](h)
+	if err != nil {
+		return nil, err
+	}
+	// A client library that finds no VIR_DRV_FEATURE_NETWORK_UPDATE_HAS_
+	// CORRECT_ORDER (govirt does not announce it) sends the arguments
+	// swapped, as libvirt did from 0.10.2 on: "command" carries the
+	// section and "section" the command.
+	return nil, d.NetworkUpdate(drvNet(a.Net), a.Section, a.Command, a.ParentIndex, a.XML, a.Flags)
 }

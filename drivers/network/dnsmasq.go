@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"govirt/atomicfile"
+	"govirt/virerr"
 )
 
 // dnsmasq runs per network as under libvirt: a daemonized dnsmasq reading
@@ -151,4 +152,39 @@ func (m *Manager) makeTraversable() {
 			m.log.Warn("dnsmasq may not read its hosts files", "dir", d, "err", err)
 		}
 	}
+}
+
+// refreshDnsmasq is networkRefreshDhcpDaemon: the hosts files are written
+// again and dnsmasq rereads them on SIGHUP; a dnsmasq that is not
+// running is started.
+func (m *Manager) refreshDnsmasq(o *netObj) error {
+	x, err := netXMLOf(o.live)
+	if err != nil {
+		return errNet(virerr.ErrInternalError, "%v", err)
+	}
+	if !ownsBridge(x.forwardMode()) || !needDnsmasq(x) {
+		return nil
+	}
+	if !dnsmasqAlive(o.dnsmasqPid, m.confFile(x.Name)) {
+		pid, err := m.startDnsmasq(x)
+		if err != nil {
+			return errNet(virerr.ErrSystemError, "%v", err)
+		}
+		o.dnsmasqPid = pid
+		return nil
+	}
+	dir := m.dnsmasqDir()
+	files, err := dnsmasqConfig(x, dir, m.pidFile(x.Name))
+	if err != nil {
+		return errNet(virerr.ErrConfigUnsupported, "%v", err)
+	}
+	for path, data := range map[string]string{hostsPath(dir, x.Name): files.hosts, addnHostsPath(dir, x.Name): files.addnHosts} {
+		if err := atomicfile.Write(path, []byte(data), 0o644); err != nil {
+			return errNet(virerr.ErrSystemError, "cannot write '%s': %v", path, err)
+		}
+	}
+	if err := syscall.Kill(o.dnsmasqPid, syscall.SIGHUP); err != nil {
+		return errNet(virerr.ErrSystemError, "cannot signal dnsmasq: %v", err)
+	}
+	return nil
 }

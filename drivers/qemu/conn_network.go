@@ -104,3 +104,9 @@ var _ driver.NetworkLeases = (*conn)(nil)
 func (c *conn) NetworkGetDHCPLeases(n driver.Network, mac string, flags uint32) ([]driver.NetworkDHCPLease, error) {
 	return c.d.networks().NetworkGetDHCPLeases(n, mac, flags)
 }
+
+var _ driver.NetworkUpdater = (*conn)(nil)
+
+func (c *conn) NetworkUpdate(n driver.Network, command, section uint32, parentIndex int32, xml string, flags uint32) error {
+	return c.d.networks().NetworkUpdate(n, command, section, parentIndex, xml, flags)
+}
