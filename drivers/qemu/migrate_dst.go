@@ -71,18 +71,18 @@ func migAdvertisedHost() string {
 	return "127.0.0.1"
 }
 
-func (c *conn) DomainMigratePrepare3(params []driver.TypedParam, _ []byte, flags uint32) ([]byte, string, error) {
+func (c *conn) migratePrepare3(params []driver.TypedParam, flags uint32) ([]byte, string, *vm, error) {
 	if err := checkMigrateFlags(flags); err != nil {
-		return nil, "", err
+		return nil, "", nil, err
 	}
 	d := c.d
 	dxml := migParam(params, migParamDestXML)
 	if dxml == "" {
-		return nil, "", errQEMU(virerr.ErrInvalidArg, "no domain XML passed")
+		return nil, "", nil, errQEMU(virerr.ErrInvalidArg, "no domain XML passed")
 	}
 	def, err := parseDef(dxml, false)
 	if err != nil {
-		return nil, "", err
+		return nil, "", nil, err
 	}
 	if dname := migParam(params, migParamDestName); dname != "" {
 		def.Name = dname
@@ -92,14 +92,14 @@ func (c *conn) DomainMigratePrepare3(params []driver.TypedParam, _ []byte, flags
 	if created {
 		v = newVM(def, false)
 		if err := d.doms.add(v); err != nil {
-			return nil, "", err
+			return nil, "", nil, err
 		}
 	}
 	if err := v.job.acquire("migration in"); err != nil {
 		if created {
 			d.doms.remove(v)
 		}
-		return nil, "", err
+		return nil, "", nil, err
 	}
 	v.mu.Lock()
 	switch {
@@ -111,7 +111,7 @@ func (c *conn) DomainMigratePrepare3(params []driver.TypedParam, _ []byte, flags
 	if err != nil {
 		v.mu.Unlock()
 		v.job.release()
-		return nil, "", err
+		return nil, "", nil, err
 	}
 	v.live = def // what launch starts; a persistent guest keeps its definition
 	m := newMigration(true, flags, c)
@@ -130,11 +130,11 @@ func (c *conn) DomainMigratePrepare3(params []driver.TypedParam, _ []byte, flags
 		v.endAsync()
 		v.job.release()
 		d.dropIfTransient(v)
-		return nil, "", err
+		return nil, "", nil, err
 	}
 	v.setMigPhase(m, phasePrepare)
 	d.emit(v, driver.EventStarted, driver.EventStartedMigrated)
-	return makeCookie(v, ""), uri, nil
+	return makeCookie(v, ""), uri, v, nil
 }
 
 // prepareIncoming launches QEMU with -incoming defer and has it listen.

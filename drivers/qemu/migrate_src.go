@@ -14,7 +14,7 @@ import (
 // The source side of a migration: Begin takes the guest's job and keeps
 // it (change protection) until Confirm, or until Perform fails.
 
-func (c *conn) DomainMigrateBegin3(h driver.Domain, params []driver.TypedParam, flags uint32) (string, []byte, error) {
+func (c *conn) migrateBegin3(h driver.Domain, params []driver.TypedParam, flags uint32) (string, []byte, error) {
 	if err := checkMigrateFlags(flags); err != nil {
 		return "", nil, err
 	}
@@ -99,7 +99,7 @@ func (c *conn) migrationAllowed(v *vm, h driver.Domain, mon monitor) error {
 	return nil
 }
 
-func (c *conn) DomainMigratePerform3(h driver.Domain, dconnURI string, params []driver.TypedParam, _ []byte, flags uint32) ([]byte, error) {
+func (c *conn) migratePerform3(h driver.Domain, dconnURI string, params []driver.TypedParam, _ []byte, flags uint32) ([]byte, error) {
 	if dconnURI != "" || flags&migratePeer2Peer != 0 {
 		return nil, errQEMU(virerr.ErrOperationUnsupported, "peer-to-peer migration is not supported")
 	}

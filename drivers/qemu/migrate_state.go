@@ -268,32 +268,6 @@ func (d *Driver) endMigration(v *vm) {
 	}
 }
 
-// migrationConnClosed undoes the migrations a closed connection left
-// half-done between steps, as libvirt's close callbacks: an outgoing
-// guest runs again, an incoming one is killed.
-func (d *Driver) migrationConnClosed(c *conn) {
-	for _, v := range d.doms.all() {
-		v.mu.Lock()
-		m := v.mig
-		mine := m != nil && m.owner == c && !m.busy
-		if mine {
-			m.busy = true
-		}
-		v.mu.Unlock()
-		if !mine {
-			continue
-		}
-		d.log.Warn("client closed during migration; undoing it", "domain", v.name, "phase", m.Phase)
-		if m.Incoming {
-			d.killIncoming(v)
-		} else {
-			d.restoreSource(context.Background(), v, m)
-		}
-		d.endMigration(v)
-		d.dropIfTransient(v)
-	}
-}
-
 // abortMigration handles domjobabort for a guest being migrated: an
 // incoming migration cannot be aborted (destroy the guest), and an
 // outgoing one that QEMU has not started yet fails when it would start.

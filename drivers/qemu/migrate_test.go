@@ -244,3 +244,35 @@ func TestParseMigrateURI(t *testing.T) {
 		}
 	}
 }
+
+// A client that closes its connection during Perform gets the migration
+// undone when Perform ends: the source runs the guest again.
+func TestMigrateConnClosedDuringPerform(t *testing.T) {
+	var d *Driver
+	var v *vm
+	var c *conn
+	mon := migrationMon(&d, &v, "completed")
+	inner := mon.after
+	mon.after = func(cmd string) {
+		if cmd == "migrate" {
+			c.Close()
+		}
+		inner(cmd)
+	}
+	d, v, _ = runningVM(t, mon, "")
+	c = &conn{d: d}
+	h := v.handle()
+	if _, _, err := c.DomainMigrateBegin3(h, nil, migrateLive); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.DomainMigratePerform3(h, "", []driver.TypedParam{{Field: migParamURI, Value: "tcp:h:1"}}, nil, migrateLive)
+	if virerr.CodeOf(err) != virerr.ErrOperationAborted {
+		t.Fatalf("perform of a closed client: %v", err)
+	}
+	if jobHeld(v) || v.mig != nil || !hasCmd(mon, "cont") {
+		t.Fatalf("migration not undone: job %v, commands %v", jobHeld(v), mon.commands())
+	}
+	if len(migSteps.active) != 0 || len(migSteps.closed) != 0 {
+		t.Errorf("step bookkeeping left: %v %v", migSteps.active, migSteps.closed)
+	}
+}

@@ -1,0 +1,126 @@
+package qemu
+
+import (
+	"context"
+	"sync"
+
+	"govirt/driver"
+	"govirt/virerr"
+)
+
+// A migration is driven by one client connection across several calls.
+// When that connection closes, libvirt's close callbacks undo what it
+// left half-done; so does govirt: between steps at once, and during a
+// step (Begin, Prepare, Perform) as soon as the step ends.
+
+// migSteps are the connections running a migration step, and which of
+// them closed meanwhile.
+var migSteps = struct {
+	sync.Mutex
+	active map[*conn]int
+	closed map[*conn]bool
+}{active: map[*conn]int{}, closed: map[*conn]bool{}}
+
+func (c *conn) stepStart() {
+	migSteps.Lock()
+	migSteps.active[c]++
+	migSteps.Unlock()
+}
+
+// stepEnd reports whether c closed while the step ran.
+func (c *conn) stepEnd() bool {
+	migSteps.Lock()
+	defer migSteps.Unlock()
+	closed := migSteps.closed[c]
+	if migSteps.active[c]--; migSteps.active[c] <= 0 {
+		delete(migSteps.active, c)
+		delete(migSteps.closed, c)
+	}
+	return closed
+}
+
+var errClientClosed = virerr.New(virerr.FromQemu, virerr.ErrOperationAborted, "migration: the client closed the connection")
+
+func (c *conn) DomainMigrateBegin3(h driver.Domain, params []driver.TypedParam, flags uint32) (string, []byte, error) {
+	c.stepStart()
+	xml, cookie, err := c.migrateBegin3(h, params, flags)
+	if c.stepEnd() && err == nil {
+		c.d.undoOrphan(h, nil)
+		return "", nil, errClientClosed
+	}
+	return xml, cookie, err
+}
+
+func (c *conn) DomainMigratePrepare3(params []driver.TypedParam, _ []byte, flags uint32) ([]byte, string, error) {
+	c.stepStart()
+	cookie, uri, v, err := c.migratePrepare3(params, flags)
+	if c.stepEnd() && err == nil {
+		c.d.undoOrphan(driver.Domain{}, v)
+		return nil, "", errClientClosed
+	}
+	return cookie, uri, err
+}
+
+func (c *conn) DomainMigratePerform3(h driver.Domain, dconnURI string, params []driver.TypedParam, cookieIn []byte, flags uint32) ([]byte, error) {
+	c.stepStart()
+	cookie, err := c.migratePerform3(h, dconnURI, params, cookieIn, flags)
+	if c.stepEnd() && err == nil {
+		c.d.undoOrphan(h, nil)
+		return nil, errClientClosed
+	}
+	return cookie, err
+}
+
+// undoOrphan undoes the migration of h (or v) after its client went.
+func (d *Driver) undoOrphan(h driver.Domain, v *vm) {
+	if v == nil {
+		var err error
+		if v, err = d.doms.get(h); err != nil {
+			return
+		}
+	}
+	v.mu.Lock()
+	m := v.mig
+	ok := m != nil && !m.busy
+	if ok {
+		m.busy = true
+	}
+	v.mu.Unlock()
+	if ok {
+		d.undoMigration(v, m)
+	}
+}
+
+// undoMigration: an outgoing guest runs again, an incoming one is killed.
+func (d *Driver) undoMigration(v *vm, m *migration) {
+	d.log.Warn("client closed during migration; undoing it", "domain", v.name, "phase", m.Phase)
+	if m.Incoming {
+		d.killIncoming(v)
+	} else {
+		d.restoreSource(context.Background(), v, m)
+	}
+	d.endMigration(v)
+	d.dropIfTransient(v)
+}
+
+// migrationConnClosed undoes the migrations c left between steps, and
+// marks the step c is running, if any, to be undone when it ends.
+func (d *Driver) migrationConnClosed(c *conn) {
+	migSteps.Lock()
+	if migSteps.active[c] > 0 {
+		migSteps.closed[c] = true
+	}
+	migSteps.Unlock()
+	for _, v := range d.doms.all() {
+		v.mu.Lock()
+		m := v.mig
+		mine := m != nil && m.owner == c && !m.busy
+		if mine {
+			m.busy = true
+		}
+		v.mu.Unlock()
+		if mine {
+			d.undoMigration(v, m)
+		}
+	}
+}
