@@ -3,6 +3,7 @@ package integration
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -288,7 +289,8 @@ func TestQEMUMigratePersistent(t *testing.T) {
 // TestQEMUMigrateDaemonRestart kills either daemon in the middle of a
 // migration: the restarted destination kills its half-migrated guest, the
 // restarted source cancels the migration, and either way the guest keeps
-// running on the source with its data.
+// running on the source with its data. So it does when virsh dies; when
+// the source's QEMU dies, both sides forget the guest.
 func TestQEMUMigrateDaemonRestart(t *testing.T) {
 	src, dst := migrateDaemons(t)
 	dir := t.TempDir()
@@ -321,19 +323,43 @@ func TestQEMUMigrateDaemonRestart(t *testing.T) {
 			t.Errorf("restarted daemon did not recover the migration:\n%s", victim.Log())
 		}
 		waitState(t, src, "mig3", "running (booted)", 30*time.Second)
-		deadline := time.Now().Add(30 * time.Second)
-		for domState(t, dst, "mig3") != "error: error: failed to get domain 'mig3'" && time.Now().Before(deadline) {
-			time.Sleep(100 * time.Millisecond)
-		}
-		if got := domState(t, dst, "mig3"); !strings.Contains(got, "failed to get domain") {
-			t.Fatalf("destination kept the half-migrated guest: %q\n%s", got, dst.Log())
-		}
+		waitGone(t, dst, "mig3")
 		if out, _, _ := virsh(t, src.URI("qemu"), "domjobinfo mig3"); !strings.Contains(out, "None") {
 			t.Errorf("job left on the source: %q", out)
 		}
 	}
 	if got := guestSum(t, con, "/dev/vda", 1024); got != want {
 		t.Errorf("data after the failed migrations: %s, want %s", got, want)
+	}
+
+	// virsh dies mid-migration: its connections close, the destination
+	// kills its guest and the source keeps running it.
+	doc := mustVirsh(t, src.URI("qemu"), "dumpxml --migratable mig3")
+	xmlPath := writeXML(t, "mig3-dest", strings.Replace(doc, sock, filepath.Join(dir, "console2"), 1))
+	cmd := exec.Command("virsh", "-c", src.URI("qemu"), "migrate --live --bandwidth 1 --xml "+xmlPath+" mig3 "+dst.URI("qemu"))
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitJob(t, src, "mig3", "Outgoing migration", "Data total:")
+	cmd.Process.Kill()
+	cmd.Wait()
+	waitGone(t, dst, "mig3")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		out, _, _ := virsh(t, src.URI("qemu"), "domjobinfo mig3")
+		if strings.Contains(out, "None") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("source job left after virsh died: %s\n%s", out, src.Log())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if got := domState(t, src, "mig3"); got != "running (booted)" {
+		t.Fatalf("source after virsh died: %q", got)
+	}
+	if got := guestSum(t, con, "/dev/vda", 1024); got != want {
+		t.Errorf("data after virsh died: %s, want %s", got, want)
 	}
 
 	// The source's QEMU dies mid-migration: both sides forget the guest.
@@ -349,13 +375,18 @@ func TestQEMUMigrateDaemonRestart(t *testing.T) {
 	if rc := <-done; rc == 0 {
 		t.Fatal("migration survived the death of QEMU")
 	}
-	for _, d := range []*daemon{src, dst} {
-		deadline := time.Now().Add(30 * time.Second)
-		for !strings.Contains(domState(t, d, "mig3"), "failed to get domain") {
-			if time.Now().After(deadline) {
-				t.Fatalf("guest left after its QEMU died: %q\n%s", domState(t, d, "mig3"), d.Log())
-			}
-			time.Sleep(100 * time.Millisecond)
+	waitGone(t, src, "mig3")
+	waitGone(t, dst, "mig3")
+}
+
+// waitGone waits until d no longer knows the guest.
+func waitGone(t *testing.T, d *daemon, name string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(domState(t, d, name), "failed to get domain") {
+		if time.Now().After(deadline) {
+			t.Fatalf("guest %s still there: %q\n%s", name, domState(t, d, name), d.Log())
 		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
