@@ -182,6 +182,10 @@ func TestQEMUNetworkNAT(t *testing.T) {
 	if pid2, ok := dnsmasqPid(t, d, "gvnat"); !ok || pid2 != pid {
 		t.Fatalf("dnsmasq after restart: pid %d (was %d), running %v", pid2, pid, ok)
 	}
+	// Its firewall rules were reloaded, not doubled.
+	if out, _ := inNetns(ns, "iptables", "-w", "-t", "nat", "-S", "LIBVIRT_PRT"); strings.Count(out, "MASQUERADE") != 3 {
+		t.Errorf("NAT rules after restart:\n%s", out)
+	}
 
 	// A guest on the network gets a tap in its bridge, and its address
 	// from dnsmasq (the static host entry of its MAC).

@@ -170,6 +170,14 @@ func (m *Manager) reconnect(live *conf.Network) {
 	if o.persistent && !sameNet(o.def, live) {
 		o.newDef = o.def
 	}
+	// As libvirt's networkReloadFirewallRules at startup: the rules are
+	// removed and inserted again, in case the firewall was reloaded.
+	if ownsBridge(x.forwardMode()) {
+		removeFirewall(x)
+		if err := addFirewall(x); err != nil {
+			m.log.Error("network firewall rules not restored", "network", live.Name, "err", err)
+		}
+	}
 	if ownsBridge(x.forwardMode()) && needDnsmasq(x) {
 		pid, _ := readPid(m.pidFile(live.Name))
 		if !dnsmasqAlive(pid, m.confFile(live.Name)) {
