@@ -281,6 +281,16 @@ func TestQEMUNetworkNAT(t *testing.T) {
 func TestQEMUNetworkIsolatedTransient(t *testing.T) {
 	d, ns := netnsDaemon(t)
 	uri := d.URI("qemu")
+	// Lifecycle events reach clients.
+	ev := exec.Command("virsh", "-c", uri, "net-event", "--event", "lifecycle", "--loop", "--timeout", "20")
+	ev.Env = append(os.Environ(), "LC_ALL=C")
+	evOut := &syncBuffer{}
+	ev.Stdout = evOut
+	if err := ev.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer ev.Process.Kill()
+	time.Sleep(time.Second) // let it register its callback
 	mustVirsh(t, uri, "net-create "+writeTemp(t, "iso.xml", `<network>
   <name>iso</name>
   <bridge name='gviso0'/>
@@ -307,5 +317,15 @@ func TestQEMUNetworkIsolatedTransient(t *testing.T) {
 	}
 	if _, err := inNetns(ns, "test", "-e", "/sys/class/net/gviso0"); err == nil {
 		t.Error("bridge left after destroy")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	want := "event 'lifecycle' for network iso: Started\nevent 'lifecycle' for network iso: Stopped\n"
+	for !strings.Contains(evOut.String(), want) && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	ev.Process.Kill()
+	ev.Wait()
+	if !strings.Contains(evOut.String(), want) {
+		t.Errorf("net-event printed:\n%s", evOut.String())
 	}
 }
