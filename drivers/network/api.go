@@ -106,6 +106,10 @@ func (m *Manager) assign(def *conf.Network, live bool) (*netObj, error) {
 			if o.active {
 				return nil, errNet(virerr.ErrOperationInvalid, "network is already active as '%s'", def.Name)
 			}
+			// The persistent definition comes back when it stops.
+			if o.persistent {
+				o.newDef = o.def
+			}
 			o.def = def
 			return o, nil
 		}
@@ -176,14 +180,20 @@ func (m *Manager) NetworkCreateXML(doc string, flags uint32) (driver.Network, er
 	if err := m.fillDefaults(def); err != nil {
 		return driver.Network{}, err
 	}
-	existed := m.nets[def.Name] != nil
+	var prev *netObj
+	if o := m.nets[def.Name]; o != nil {
+		c := *o
+		prev = &c
+	}
 	o, err := m.assign(def, true)
 	if err != nil {
 		return driver.Network{}, err
 	}
 	if err := m.start(o); err != nil {
-		if !existed {
+		if prev == nil {
 			delete(m.nets, def.Name)
+		} else {
+			*o = *prev
 		}
 		return driver.Network{}, err
 	}

@@ -155,6 +155,7 @@ func (m *Manager) stop(o *netObj) {
 	}
 	m.publish(o, driver.NetworkEventStopped)
 	if !o.persistent {
+		m.removeDnsmasqFiles(o.def.Name)
 		delete(m.nets, o.def.Name)
 	}
 }

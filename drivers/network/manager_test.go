@@ -154,3 +154,29 @@ func TestForwardModeUnsupported(t *testing.T) {
 		t.Fatalf("start: %v", err)
 	}
 }
+
+// net-create of a defined network runs the given definition and keeps the
+// persistent one for after it stops.
+func TestCreateOverPersistent(t *testing.T) {
+	m, _ := newTestManager(t, t.TempDir())
+	n, err := m.NetworkDefineXML(hostBridgeXML, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := strings.Replace(hostBridgeXML, "br-host", "br-other", 1)
+	if _, err := m.NetworkCreateXML(other, 0); err != nil {
+		t.Fatal(err)
+	}
+	if br, _ := m.ActiveBridge("host"); br != "br-other" {
+		t.Fatalf("running bridge %q", br)
+	}
+	if err := m.NetworkDestroy(n); err != nil {
+		t.Fatal(err)
+	}
+	if xml, _ := m.NetworkGetXMLDesc(n, 0); !strings.Contains(xml, "br-host") {
+		t.Fatalf("persistent definition lost:\n%s", xml)
+	}
+	if ok, _ := m.NetworkIsPersistent(n); !ok {
+		t.Fatal("not persistent any more")
+	}
+}
