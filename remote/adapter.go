@@ -67,6 +67,12 @@ func (h *handler) startKeepalive() {
 // streamFunc runs a stream procedure after the call was accepted.
 type streamFunc func(h *handler, body []byte, st *rpc.Stream) error
 
+// Uploads hand the driver the stream itself; drivers that write packets
+// as they come (storagepool) look for this method.
+var _ interface {
+	ReadChunk(max int) ([]byte, int64, error)
+} = (*rpc.Stream)(nil)
+
 var streamProcs = map[int32]streamFunc{
 	procs.StorageVolUpload:   volUpload,
 	procs.StorageVolDownload: volDownload,
