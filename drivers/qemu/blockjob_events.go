@@ -83,8 +83,12 @@ func (d *Driver) blockJobReady(v *vm, name string) {
 	typ := j.Type
 	wakeOwner(j)
 	v.mu.Unlock()
-	d.saveStatusLogged(v)
+	// Clients hear first, as from libvirt: the status write (two fsyncs
+	// right after the copy dirtied the page cache) would delay a waiting
+	// "virsh blockcopy --wait", and a restart finds the ready job again
+	// from QEMU's own job list anyway.
 	d.blockJobEvent(v, dc, typ, driver.BlockJobReady)
+	d.saveStatusLogged(v)
 }
 
 // lockJobForEvent takes v's job for event processing, waiting out other
