@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -240,13 +239,7 @@ func floorStarts(mode startMode) ([]time.Duration, error) {
 		}
 		t0 := time.Now()
 		// As govirtd does: QEMU inherits a socket already listening.
-		l, err := net.ListenUnix("unix", &net.UnixAddr{Name: mon, Net: "unix"})
-		if err != nil {
-			return err
-		}
-		l.SetUnlinkOnClose(false)
-		lf, err := l.File()
-		l.Close()
+		lf, err := qmp.Listen(mon)
 		if err != nil {
 			return err
 		}

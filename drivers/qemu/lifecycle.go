@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"govirt/driver"
+	"govirt/qmp"
 	"govirt/virerr"
 )
 
@@ -182,7 +183,7 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 		d.cleanupStopped(v, driver.ShutoffFailed)
 		return err
 	}
-	monFile, err := listenMonitor(monPath)
+	monFile, err := qmp.Listen(monPath)
 	if err != nil {
 		d.cleanupStopped(v, driver.ShutoffFailed)
 		return errQEMU(virerr.ErrOperationFailed, "cannot create the monitor socket of '%s': %v", name, err)

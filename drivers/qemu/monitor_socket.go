@@ -2,7 +2,6 @@ package qemu
 
 import (
 	"bufio"
-	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -11,29 +10,6 @@ import (
 // monitorFD is the descriptor number the monitor's listening socket has in
 // QEMU: the first of exec.Cmd's ExtraFiles.
 const monitorFD = 3
-
-// listenMonitor binds and listens on a guest's QMP socket for QEMU, as
-// libvirt does: QEMU inherits the listening socket, so the daemon can
-// connect as soon as QEMU is spawned and its greeting arrives the moment
-// QEMU's main loop runs, with no polling for the socket to appear. The
-// returned file is the only reference the daemon keeps; close it once
-// QEMU has been spawned.
-func listenMonitor(path string) (*os.File, error) {
-	os.Remove(path)
-	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
-	if err != nil {
-		return nil, err
-	}
-	// The path belongs to QEMU's copy of the socket from now on.
-	l.SetUnlinkOnClose(false)
-	f, err := l.File()
-	l.Close()
-	if err != nil {
-		os.Remove(path)
-		return nil, err
-	}
-	return f, nil
-}
 
 // pidsUsing finds the processes serving a guest's monitor socket: those
 // holding the socket bound at path (QEMU given the socket as fd=N), and

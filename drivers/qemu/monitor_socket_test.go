@@ -1,6 +1,7 @@
 package qemu
 
 import (
+	"govirt/qmp"
 	"net"
 	"os"
 	"os/exec"
@@ -14,7 +15,7 @@ import (
 // though its command line only says fd=3.
 func TestPidsUsingFindsInheritedMonitorSocket(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "monitor.sock")
-	f, err := listenMonitor(path)
+	f, err := qmp.Listen(path)
 	if err != nil {
 		t.Fatal(err)
 	}
