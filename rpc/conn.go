@@ -3,7 +3,10 @@ package rpc
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -32,20 +35,64 @@ type Conn struct {
 	lastRecv  atomic.Int64 // unix nanos of the last frame received
 	throttled atomic.Int32 // >0 while the reader waits on our own back-pressure
 	kaStarted atomic.Bool
+
+	// Identity for the admin program.
+	id        uint64 // per server, from 1, set before the handler exists
+	connTime  time.Time
+	svc       Service
+	readOnly  atomic.Bool
+	openFlags atomic.Int64 // CONNECT_OPEN's flags while it runs, -1 otherwise
+	authed    atomic.Bool  // past CONNECT_OPEN: no longer anonymous
+	gone      bool         // left the server's table; guarded by srv.mu
+	anonTimer *time.Timer
+
+	// Input budget: bytes of calls read but not yet answered.
+	inMu        sync.Mutex
+	inCond      *sync.Cond
+	inUsed      int
+	inputHanded bool // reader only: the frame's budget went to a call
 }
 
-func newConn(srv *Server, nc net.Conn) *Conn {
+func newConn(srv *Server, nc net.Conn, svc Service) *Conn {
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Conn{
 		nc: nc, srv: srv, ctx: ctx, cancel: cancel,
-		out:     newOutQueue(srv.outBytes(), srv.maxQueuedFrames()),
-		sem:     make(chan struct{}, srv.maxRequests()),
-		done:    make(chan struct{}),
-		streams: map[streamKey]*Stream{},
+		out:      newOutQueue(srv.outBytes(), srv.maxQueuedFrames()),
+		sem:      make(chan struct{}, srv.maxRequests()),
+		done:     make(chan struct{}),
+		streams:  map[streamKey]*Stream{},
+		connTime: time.Now(),
+		svc:      svc,
 	}
+	c.inCond = sync.NewCond(&c.inMu)
+	c.readOnly.Store(svc.ReadOnly)
+	c.openFlags.Store(-1)
 	c.lastRecv.Store(time.Now().UnixNano())
 	return c
 }
+
+// ID is the client's id within its server (increasing from 1, as libvirt).
+func (c *Conn) ID() uint64 { return c.id }
+
+// ConnectedAt is when the client was accepted.
+func (c *Conn) ConnectedAt() time.Time { return c.connTime }
+
+// Transport is how the client reached the server.
+func (c *Conn) Transport() Transport { return c.svc.Transport }
+
+// ServiceReadOnly reports whether the client came in on a read-only socket.
+func (c *Conn) ServiceReadOnly() bool { return c.svc.ReadOnly }
+
+// ReadOnly is libvirt's client readonly flag: the socket's, updated by
+// CONNECT_OPEN's VIR_CONNECT_RO flag.
+func (c *Conn) ReadOnly() bool { return c.readOnly.Load() }
+
+// Authenticated reports whether the client has opened a connection; until
+// then it counts against max_anonymous_clients.
+func (c *Conn) Authenticated() bool { return c.authed.Load() }
+
+// Server is the server the connection belongs to.
+func (c *Conn) Server() *Server { return c.srv }
 
 // RemoteAddr is the peer's address.
 func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
@@ -78,6 +125,12 @@ func (c *Conn) closeWith(reason error) {
 		c.err.Store(&reason)
 		c.cancel()
 		close(c.done)
+		if c.anonTimer != nil {
+			c.anonTimer.Stop()
+		}
+		c.inMu.Lock()
+		c.inCond.Broadcast()
+		c.inMu.Unlock()
 		c.out.close()
 		_ = c.nc.Close()
 		c.closeStreams(reason)
@@ -93,7 +146,46 @@ func (c *Conn) encode(h Header, body any) ([]byte, error) {
 }
 
 // send queues a frame, waiting for room; used for replies and stream data.
-func (c *Conn) send(frame []byte) error { return c.out.put(frame) }
+func (c *Conn) send(frame []byte) error {
+	if !c.authed.Load() {
+		c.noteOpenReply(frame)
+	}
+	return c.out.put(frame)
+}
+
+// Connection-opening procedures: a successful reply to one ends the
+// client's anonymous phase (libvirt counts clients as unauthenticated until
+// their auth completes; govirtd has no auth step, so opening is the step).
+const (
+	procRemoteConnectOpen int32 = 1
+	procAdminConnectOpen  int32 = 1
+	connectRO                   = 1 // VIR_CONNECT_RO
+)
+
+func isOpenCall(prog uint32, proc int32) bool {
+	return (prog == ProgramRemote && proc == procRemoteConnectOpen) ||
+		(prog == ProgramAdmin && proc == procAdminConnectOpen)
+}
+
+// noteOpenReply looks at an outgoing reply's header for a successful open.
+func (c *Conn) noteOpenReply(frame []byte) {
+	if len(frame) < LenSize+HeaderSize {
+		return
+	}
+	h, _ := ParseHeader(frame[LenSize:])
+	if h.Type != TypeReply || h.Status != StatusOK || !isOpenCall(h.Prog, h.Proc) {
+		return
+	}
+	// libvirt sets the client's readonly flag from the open's flags, which
+	// include VIR_CONNECT_RO whenever the socket is read-only.
+	if f := c.openFlags.Load(); f >= 0 && f&connectRO != 0 {
+		c.readOnly.Store(true)
+	}
+	c.srv.authenticated(c)
+	if c.anonTimer != nil {
+		c.anonTimer.Stop()
+	}
+}
 
 func (c *Conn) sendError(h Header, err error) error {
 	frame, eerr := c.encode(h, ToRemoteError(err))
@@ -150,18 +242,157 @@ func (c *Conn) serve() {
 }
 
 func (c *Conn) readLoop() error {
-	br := bufio.NewReaderSize(c.nc, 64<<10)
+	// Large bodies bypass this buffer (bufio reads straight into a big
+	// destination), so it only batches small messages; kept small because
+	// every idle client holds one.
+	br := bufio.NewReaderSize(c.nc, 16<<10)
 	var scratch [LenSize + HeaderSize]byte
 	for {
-		h, body, err := readFrame(br, scratch[:], streamBody)
+		h, body, err := c.readFrame(br, scratch[:])
 		if err != nil {
 			return err
 		}
 		c.lastRecv.Store(time.Now().UnixNano())
-		if err := c.route(h, body); err != nil {
+		c.inputHanded = false
+		err = c.route(h, body)
+		if !c.inputHanded {
+			c.releaseInput(len(body))
+		}
+		if err != nil {
 			return err
 		}
 	}
+}
+
+// ErrStalled is why a client that stopped sending in the middle of a
+// message is dropped.
+var ErrStalled = errors.New("rpc: client stalled in the middle of a message")
+
+// ErrAnonymousTimeout is why a client that never opened a connection is
+// dropped.
+var ErrAnonymousTimeout = errors.New("rpc: client did not open a connection in time")
+
+// readFrame reads one frame. Waiting for a frame to start has no time
+// limit (keepalive watches idle clients), but once its first byte has
+// arrived every further read must make progress within the stall timeout.
+// The body's storage grows as bytes arrive, and a call's body counts
+// against the client's input budget until the call is answered.
+func (c *Conn) readFrame(br *bufio.Reader, scratch []byte) (Header, []byte, error) {
+	if _, err := br.Peek(1); err != nil {
+		return Header{}, nil, err
+	}
+	stall := c.srv.stallTimeout()
+	armed := false
+	arm := func() {
+		if stall > 0 {
+			_ = c.nc.SetReadDeadline(time.Now().Add(stall))
+			armed = true
+		}
+	}
+	defer func() {
+		if armed {
+			_ = c.nc.SetReadDeadline(time.Time{})
+		}
+	}()
+	if br.Buffered() < LenSize+HeaderSize {
+		arm()
+	}
+	// The length is checked before waiting for the header, so a bogus one
+	// is refused at once.
+	if _, err := io.ReadFull(br, scratch[:LenSize]); err != nil {
+		return Header{}, nil, c.stalled(unexpectedEOF(err))
+	}
+	n := binary.BigEndian.Uint32(scratch)
+	if err := checkLength(n); err != nil {
+		return Header{}, nil, err
+	}
+	if _, err := io.ReadFull(br, scratch[LenSize:LenSize+HeaderSize]); err != nil {
+		return Header{}, nil, c.stalled(unexpectedEOF(err))
+	}
+	h, _ := ParseHeader(scratch[LenSize:])
+	size := int(n) - LenSize - HeaderSize
+	if err := c.reserveInput(size); err != nil {
+		return h, nil, err
+	}
+	var arming func()
+	if stall > 0 {
+		arming = func() {
+			if br.Buffered() == 0 {
+				arm()
+			}
+		}
+	}
+	if buf := c.streamBody(h, size); buf != nil {
+		if size > br.Buffered() {
+			arm()
+		}
+		if _, err := io.ReadFull(br, buf); err != nil {
+			c.releaseInput(size)
+			return h, nil, c.stalled(unexpectedEOF(err))
+		}
+		return h, buf, nil
+	}
+	body, err := readGrowing(br, size, br.Buffered(), arming)
+	if err != nil {
+		c.releaseInput(size)
+		return h, nil, c.stalled(err)
+	}
+	return h, body, nil
+}
+
+func (c *Conn) stalled(err error) error {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		c.srv.logf("rpc: dropping client %v: stalled mid-message for %v", c.nc.RemoteAddr(), c.srv.stallTimeout())
+		return ErrStalled
+	}
+	return err
+}
+
+// reserveInput waits until n more bytes fit the client's input budget
+// (every frame reserves its body until routed; a call's is held until it
+// is answered); a
+// single message always fits once nothing else is held. While it waits
+// the client's bytes stay in the kernel, which pushes back on the client.
+func (c *Conn) reserveInput(n int) error {
+	limit := c.srv.inBytes()
+	c.inMu.Lock()
+	defer c.inMu.Unlock()
+	if c.inUsed > 0 && c.inUsed+n > limit {
+		c.throttled.Add(1)
+		for c.inUsed > 0 && c.inUsed+n > limit && c.Err() == nil {
+			c.inCond.Wait()
+		}
+		c.throttled.Add(-1)
+	}
+	if c.Err() != nil {
+		return ErrConnClosed
+	}
+	c.inUsed += n
+	return nil
+}
+
+func (c *Conn) releaseInput(n int) {
+	c.inMu.Lock()
+	c.inUsed -= n
+	c.inCond.Broadcast()
+	c.inMu.Unlock()
+}
+
+// streamBody gives upload data of an open stream a pooled buffer; other
+// bodies (and data for streams that do not exist) grow as they arrive, so
+// a hostile header cannot pin a whole pooled buffer.
+func (c *Conn) streamBody(h Header, n int) []byte {
+	if h.Type != TypeStream || h.Status != StatusContinue {
+		return nil
+	}
+	c.streamMu.Lock()
+	_, ok := c.streams[streamKey{h.Proc, h.Serial}]
+	c.streamMu.Unlock()
+	if !ok {
+		return nil
+	}
+	return streamBody(h, n)
 }
 
 // route handles one incoming frame. A returned error closes the
@@ -220,7 +451,18 @@ func (c *Conn) dispatch(h Header, body []byte) error {
 	}
 	var once sync.Once
 	call := &Call{Header: h, Body: body, Conn: c}
-	call.release = func() { once.Do(func() { <-c.sem }) }
+	size := len(body)
+	call.release = func() {
+		once.Do(func() {
+			<-c.sem
+			c.releaseInput(size)
+		})
+	}
+	c.inputHanded = true
+	if !c.authed.Load() && isOpenCall(h.Prog, h.Proc) && len(body) >= 4 {
+		// Both programs' open args end with the flags word.
+		c.openFlags.Store(int64(binary.BigEndian.Uint32(body[len(body)-4:])))
+	}
 	c.calls.Add(1)
 	if in, ok := c.handler.(Inliner); ok && in.Inline(h.Prog, h.Proc) {
 		c.runCall(call)

@@ -85,14 +85,10 @@ func DecodeFrame(frame []byte) (Header, []byte, error) {
 // it outlives the read (handlers run concurrently with the next read).
 // scratch must hold at least LenSize+HeaderSize bytes. The length word is
 // checked before anything else is read, so a bogus length is rejected at
-// once instead of waiting for bytes that will never come.
+// once instead of waiting for bytes that will never come. The body's
+// storage grows as bytes arrive, so a peer that claims a large message
+// and sends little of it costs little.
 func ReadFrame(r io.Reader, scratch []byte) (Header, []byte, error) {
-	return readFrame(r, scratch, nil)
-}
-
-// readFrame is ReadFrame taking the body's storage from alloc when it
-// returns non-nil storage of the right length.
-func readFrame(r io.Reader, scratch []byte, alloc func(h Header, n int) []byte) (Header, []byte, error) {
 	scratch = scratch[:LenSize+HeaderSize]
 	if _, err := io.ReadFull(r, scratch[:LenSize]); err != nil {
 		return Header{}, nil, err
@@ -105,17 +101,45 @@ func readFrame(r io.Reader, scratch []byte, alloc func(h Header, n int) []byte) 
 		return Header{}, nil, unexpectedEOF(err)
 	}
 	h, _ := ParseHeader(scratch[LenSize:])
-	var body []byte
-	if alloc != nil {
-		body = alloc(h, int(n)-LenSize-HeaderSize)
+	body, err := readGrowing(r, int(n)-LenSize-HeaderSize, 0, nil)
+	return h, body, err
+}
+
+// bodyChunk is the first allocation for a body that has not arrived yet;
+// later ones double, so the copying stays linear in the body size.
+const bodyChunk = 4 << 10
+
+// readGrowing reads exactly n bytes, allocating only as they arrive.
+// have is how many are known to be readable at once (buffered); before
+// each read that may block, arm (if set) is called.
+func readGrowing(r io.Reader, n, have int, arm func()) ([]byte, error) {
+	if n <= have || n <= bodyChunk {
+		body := make([]byte, n)
+		if n > have && arm != nil {
+			arm()
+		}
+		if _, err := io.ReadFull(r, body); err != nil {
+			return nil, unexpectedEOF(err)
+		}
+		return body, nil
 	}
-	if body == nil {
-		body = make([]byte, int(n)-LenSize-HeaderSize)
+	body := make([]byte, 0, max(have, bodyChunk))
+	for len(body) < n {
+		if len(body) == cap(body) {
+			grown := make([]byte, len(body), min(n, 2*cap(body)))
+			copy(grown, body)
+			body = grown
+		}
+		if arm != nil {
+			arm()
+		}
+		m, err := r.Read(body[len(body):cap(body)])
+		body = body[:len(body)+m]
+		if err != nil && len(body) < n {
+			return nil, unexpectedEOF(err)
+		}
 	}
-	if _, err := io.ReadFull(r, body); err != nil {
-		return h, nil, unexpectedEOF(err)
-	}
-	return h, body, nil
+	return body, nil
 }
 
 func unexpectedEOF(err error) error {
