@@ -24,11 +24,70 @@ type config struct {
 	VNCPortMin, VNCPortMax int
 	// TLS is the --listen-tls transport's settings.
 	TLS tlsConfig
+	// AdminSocket serves libvirt's admin program (virt-admin), root only.
+	AdminSocket string
+	// Limits are libvirtd.conf's processing controls.
+	Limits limits
+	// LogFilters and LogOutputs are libvirt-style log_filters/log_outputs.
+	LogFilters, LogOutputs string
+}
+
+// limits are the client and worker limits, with libvirtd.conf's names.
+type limits struct {
+	MaxClients, MaxAnonymousClients, MaxClientRequests int
+	MinWorkers, MaxWorkers, PrioWorkers                int
+	AdminMaxClients, AdminMaxClientRequests            int
+	AdminMinWorkers, AdminMaxWorkers                   int
+	// Seconds; 0 turns the timeout off.
+	ClientStallTimeout, AnonymousClientTimeout int
+}
+
+// libvirtd's defaults (remote_daemon_config.c), and govirtd's own timeouts.
+var defaultLimits = limits{
+	MaxClients: 5000, MaxAnonymousClients: 20, MaxClientRequests: 5,
+	MinWorkers: 5, MaxWorkers: 20, PrioWorkers: 5,
+	AdminMaxClients: 5000, AdminMaxClientRequests: 5,
+	AdminMinWorkers: 5, AdminMaxWorkers: 20,
+	ClientStallTimeout: 30, AnonymousClientTimeout: 60,
+}
+
+// intKeys maps the numeric config keys to their fields.
+func (l *limits) intKeys() map[string]*int {
+	return map[string]*int{
+		"max_clients": &l.MaxClients, "max_anonymous_clients": &l.MaxAnonymousClients,
+		"max_client_requests": &l.MaxClientRequests,
+		"min_workers":         &l.MinWorkers, "max_workers": &l.MaxWorkers, "prio_workers": &l.PrioWorkers,
+		"admin_max_clients": &l.AdminMaxClients, "admin_max_client_requests": &l.AdminMaxClientRequests,
+		"admin_min_workers": &l.AdminMinWorkers, "admin_max_workers": &l.AdminMaxWorkers,
+		"client_stall_timeout": &l.ClientStallTimeout, "anonymous_client_timeout": &l.AnonymousClientTimeout,
+	}
+}
+
+// check refuses settings libvirtd refuses at start.
+func (l *limits) check() error {
+	for k, v := range l.intKeys() {
+		if *v < 0 {
+			return fmt.Errorf("%s must not be negative", k)
+		}
+	}
+	if l.MaxClients < l.MaxAnonymousClients {
+		return fmt.Errorf("max_clients (%d) must not be less than max_anonymous_clients (%d)", l.MaxClients, l.MaxAnonymousClients)
+	}
+	if l.MaxClients == 0 || l.AdminMaxClients == 0 {
+		return fmt.Errorf("max_clients and admin_max_clients must be at least 1")
+	}
+	if l.MinWorkers > l.MaxWorkers || l.AdminMinWorkers > l.AdminMaxWorkers {
+		return fmt.Errorf("min_workers must not be larger than max_workers")
+	}
+	if l.MaxClientRequests == 0 || l.AdminMaxClientRequests == 0 {
+		return fmt.Errorf("max_client_requests and admin_max_client_requests must be at least 1")
+	}
+	return nil
 }
 
 func defaultConfig() config {
 	if os.Geteuid() == 0 {
-		return config{StateDir: "/var/lib/govirt", RunDir: "/run/govirt", LogLevel: "info"}
+		return config{StateDir: "/var/lib/govirt", RunDir: "/run/govirt", LogLevel: "info", Limits: defaultLimits}
 	}
 	home, _ := os.UserHomeDir()
 	data := os.Getenv("XDG_DATA_HOME")
@@ -41,7 +100,7 @@ func defaultConfig() config {
 	} else {
 		run = filepath.Join(run, "govirt")
 	}
-	return config{StateDir: filepath.Join(data, "govirt"), RunDir: run, LogLevel: "info"}
+	return config{StateDir: filepath.Join(data, "govirt"), RunDir: run, LogLevel: "info", Limits: defaultLimits}
 }
 
 // parseArgs reads flags, then the config file they name, then fills the
@@ -58,6 +117,7 @@ func parseArgs(args []string) (cfg config, showVersion bool, err error) {
 	fs.StringVar(&cfg.ListenTCP, "listen-tcp", "", "TCP address to listen on with auth none, e.g. 127.0.0.1:16509")
 	fs.StringVar(&cfg.TLS.Listen, "listen-tls", "", "TCP address to serve TLS on (x509 client certificates), e.g. 0.0.0.0:16514")
 	fs.StringVar(&cfg.TLS.PKIDir, "pki-dir", "", "directory holding serverkey.pem, servercert.pem and cacert.pem")
+	fs.StringVar(&cfg.AdminSocket, "admin-socket", "", "admin unix socket for virt-admin (default RUN-DIR/govirt-admin-sock)")
 	fs.BoolVar(&cfg.LibvirtSockets, "libvirt-sockets", false, "also listen on libvirt's own socket paths")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
 	fs.BoolVar(&showVersion, "version", false, "print the version and exit")
@@ -77,6 +137,12 @@ func parseArgs(args []string) (cfg config, showVersion bool, err error) {
 	}
 	if cfg.SocketRO == "" {
 		cfg.SocketRO = filepath.Join(cfg.RunDir, "govirt-sock-ro")
+	}
+	if cfg.AdminSocket == "" {
+		cfg.AdminSocket = filepath.Join(cfg.RunDir, "govirt-admin-sock")
+	}
+	if err = cfg.Limits.check(); err != nil {
+		return cfg, false, err
 	}
 	return cfg, showVersion, nil
 }
@@ -119,6 +185,12 @@ func loadFile(path string, cfg *config, flagSet map[string]bool) error {
 			cfg.Socket = val
 		case "socket_ro":
 			cfg.SocketRO = val
+		case "admin_socket":
+			cfg.AdminSocket = val
+		case "log_filters":
+			cfg.LogFilters = val
+		case "log_outputs":
+			cfg.LogOutputs = val
 		case "listen_tcp":
 			cfg.ListenTCP = val
 		case "log_level":
@@ -140,6 +212,14 @@ func loadFile(path string, cfg *config, flagSet map[string]bool) error {
 			}
 			cfg.LibvirtSockets = b
 		default:
+			if p, isInt := cfg.Limits.intKeys()[key]; isInt {
+				n, err := strconv.Atoi(val)
+				if err != nil {
+					return fmt.Errorf("%s:%d: %s: %v", path, line, key, err)
+				}
+				*p = n
+				continue
+			}
 			ok, err := cfg.TLS.set(key, raw)
 			if err != nil {
 				return fmt.Errorf("%s:%d: %s: %v", path, line, key, err)

@@ -12,8 +12,12 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
+	"strings"
 	"syscall"
+	"time"
 
+	"govirt/admin"
 	"govirt/driver"
 	"govirt/drivers/qemu"
 	testdrv "govirt/drivers/test"
@@ -38,8 +42,13 @@ func main() {
 		fmt.Printf("govirtd %s (libvirt protocol 9.0.0)\n", Version)
 		return
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: parseLevel(cfg.LogLevel)}))
-	if err := run(cfg, log); err != nil {
+	logCtl, err := admin.NewLogControl(parseLevel(cfg.LogLevel), cfg.LogOutputs, cfg.LogFilters)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "govirtd:", err)
+		os.Exit(2)
+	}
+	log := logCtl.Logger()
+	if err := run(cfg, log, logCtl); err != nil {
 		log.Error("govirtd failed", "err", err)
 		os.Exit(1)
 	}
@@ -53,18 +62,24 @@ func parseLevel(s string) slog.Level {
 	return l
 }
 
-// listener is one socket the daemon serves, read-write or read-only.
+// listener is one socket the daemon serves.
 type listener struct {
-	ln       net.Listener
-	readOnly bool
-	path     string // unix socket path to remove on exit
+	ln    net.Listener
+	svc   rpc.Service
+	admin bool   // belongs to the admin server
+	path  string // unix socket path to remove on exit
 }
 
-func run(cfg config, log *slog.Logger) error {
-	for _, dir := range []string{cfg.StateDir, cfg.RunDir} {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return err
-		}
+func run(cfg config, log *slog.Logger, logCtl *admin.LogControl) error {
+	raiseFileLimit(log)
+	// libvirt's modes: the state directory is private, the run directory
+	// 0755 so that the read-only socket in it is reachable by everyone
+	// (the sockets carry their own modes).
+	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
+		return err
+	}
+	if err := makeRunDir(cfg.RunDir); err != nil {
+		return err
 	}
 	if cfg.VNCPortMin != 0 || cfg.VNCPortMax != 0 {
 		lo, hi := cfg.VNCPortMin, cfg.VNCPortMax
@@ -106,14 +121,35 @@ func run(cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	servers := make([]*rpc.Server, 0, len(lns))
+	lv := newServer(cfg, "libvirtd", log)
+	lv.MaxRequests = cfg.Limits.MaxClientRequests
+	lv.SetWorkerParams(rpc.WorkerParams{Min: uint32(cfg.Limits.MinWorkers), Max: uint32(cfg.Limits.MaxWorkers), Prio: uint32(cfg.Limits.PrioWorkers)})
+	if err := lv.SetClientLimits(int64(cfg.Limits.MaxClients), int64(cfg.Limits.MaxAnonymousClients)); err != nil {
+		return err
+	}
+	lv.NewHandler = func(c *rpc.Conn) rpc.Handler { return srv.NewHandler(c.ServiceReadOnly())(c) }
+
+	adm := newServer(cfg, "admin", log)
+	adm.MaxRequests = cfg.Limits.AdminMaxClientRequests
+	adm.Programs = admin.Programs
+	adm.Admit = admin.AdmitOwner(os.Geteuid())
+	adm.SetWorkerParams(rpc.WorkerParams{Min: uint32(cfg.Limits.AdminMinWorkers), Max: uint32(cfg.Limits.AdminMaxWorkers)})
+	// libvirt's admin server has no anonymous limit.
+	if err := adm.SetClientLimits(int64(cfg.Limits.AdminMaxClients), 0); err != nil {
+		return err
+	}
+	idle := newIdleShutdown(log, lv, adm)
+	dmn := &admin.Daemon{Servers: []*rpc.Server{lv, adm}, Log: logCtl, SetTimeout: idle.set, LibVersion: srv.LibVersion}
+	adm.NewHandler = dmn.NewHandler
+
 	errc := make(chan error, len(lns))
 	for _, l := range lns {
-		rs := rpc.NewServer(srv.NewHandler(l.readOnly))
-		rs.Logf = func(format string, args ...any) { log.Debug(fmt.Sprintf(format, args...)) }
-		servers = append(servers, rs)
-		log.Info("listening", "addr", l.ln.Addr().String(), "read_only", l.readOnly)
-		go func(l listener) { errc <- rs.Serve(l.ln) }(l)
+		rs := lv
+		if l.admin {
+			rs = adm
+		}
+		log.Info("listening", "addr", l.ln.Addr().String(), "server", rs.Name, "read_only", l.svc.ReadOnly)
+		go func(l listener) { errc <- rs.ServeService(l.ln, l.svc) }(l)
 	}
 
 	// Pools and networks first: guests' disks and NICs may need them.
@@ -126,15 +162,89 @@ func run(cfg config, log *slog.Logger) error {
 	select {
 	case s := <-sig:
 		log.Info("shutting down", "signal", s.String())
+	case <-idle.expired:
+		log.Info("shutting down", "reason", "no clients for the daemon timeout")
 	case err = <-errc:
 		if errors.Is(err, rpc.ErrServerClosed) {
 			err = nil
 		}
 	}
-	for _, rs := range servers {
-		rs.Close()
-	}
+	adm.Close()
+	lv.Close()
 	return err
+}
+
+// newServer is an rpc server with the shared timeouts and logging.
+func newServer(cfg config, name string, log *slog.Logger) *rpc.Server {
+	rs := &rpc.Server{Name: name, Logf: rpcLogf(log)}
+	rs.StallTimeout = seconds(cfg.Limits.ClientStallTimeout)
+	rs.AnonymousTimeout = seconds(cfg.Limits.AnonymousClientTimeout)
+	return rs
+}
+
+// seconds maps a config value to a timeout; 0 means never.
+func seconds(n int) time.Duration {
+	if n == 0 {
+		return -1
+	}
+	return time.Duration(n) * time.Second
+}
+
+// rpcLogf logs the rpc layer's diagnostics at debug level (warnings for
+// refused or dropped clients), attributed to the rpc package so that log
+// filters on "rpc" match them.
+func rpcLogf(log *slog.Logger) func(string, ...any) {
+	return func(format string, args ...any) {
+		level := slog.LevelDebug
+		if strings.Contains(format, "dropping") || strings.Contains(format, "refusing") ||
+			strings.Contains(format, "accept on") || strings.Contains(format, "client limits") {
+			level = slog.LevelWarn
+		}
+		if !log.Enabled(context.Background(), level) {
+			return
+		}
+		var pcs [1]uintptr
+		runtime.Callers(2, pcs[:])
+		r := slog.NewRecord(time.Now(), level, fmt.Sprintf(format, args...), pcs[0])
+		_ = log.Handler().Handle(context.Background(), r)
+	}
+}
+
+// raiseFileLimit lifts the soft descriptor limit to the hard one: every
+// client costs a descriptor. (Go does this itself at start on Linux; this
+// covers a limit lowered since, and says what the limit is.)
+func raiseFileLimit(log *slog.Logger) {
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
+		return
+	}
+	if rl.Cur < rl.Max {
+		rl.Cur = rl.Max
+		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
+			log.Warn("cannot raise the open file limit", "err", err)
+		}
+	}
+	log.Debug("open file limit", "limit", rl.Cur)
+}
+
+// makeRunDir creates the run directory 0755, as libvirt's, whatever the
+// umask; an existing directory left 0700 by an older govirtd is opened up.
+func makeRunDir(dir string) error {
+	fi, err := os.Stat(dir)
+	switch {
+	case os.IsNotExist(err):
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		return os.Chmod(dir, 0o755)
+	case err != nil:
+		return err
+	case !fi.IsDir():
+		return fmt.Errorf("%s is not a directory", dir)
+	case fi.Mode().Perm() == 0o700:
+		return os.Chmod(dir, 0o755)
+	}
+	return nil
 }
 
 // openListeners opens every configured socket; on error the ones already
@@ -146,15 +256,26 @@ func openListeners(cfg config, tlsCtx *tlsauth.Context) ([]listener, error) {
 		if err != nil {
 			return err
 		}
-		out = append(out, listener{ln: ln, readOnly: ro, path: path})
+		out = append(out, listener{ln: ln, svc: rpc.Service{ReadOnly: ro, Transport: rpc.TransportUnix}, path: path})
 		return nil
 	}
-	// libvirt's permissions: read-write only for the owner (and its group
-	// when a socket group is configured), read-only for everyone.
+	addAdmin := func(path string) error {
+		ln, err := listenUnix(path, 0o700)
+		if err != nil {
+			return err
+		}
+		out = append(out, listener{ln: ln, svc: rpc.Service{Transport: rpc.TransportUnix}, admin: true, path: path})
+		return nil
+	}
+	// libvirt's permissions: read-write and admin only for the owner,
+	// read-only for everyone.
 	if err := add(cfg.Socket, 0o700, false); err != nil {
 		return out, err
 	}
 	if err := add(cfg.SocketRO, 0o777, true); err != nil {
+		return out, err
+	}
+	if err := addAdmin(cfg.AdminSocket); err != nil {
 		return out, err
 	}
 	if cfg.LibvirtSockets {
@@ -173,20 +294,23 @@ func openListeners(cfg config, tlsCtx *tlsauth.Context) ([]listener, error) {
 		if err := add(filepath.Join(dir, "libvirt-sock-ro"), 0o777, true); err != nil {
 			return out, err
 		}
+		if err := addAdmin(filepath.Join(dir, "libvirt-admin-sock")); err != nil {
+			return out, err
+		}
 	}
 	if cfg.ListenTCP != "" {
 		ln, err := net.Listen("tcp", cfg.ListenTCP)
 		if err != nil {
 			return out, err
 		}
-		out = append(out, listener{ln: ln})
+		out = append(out, listener{ln: ln, svc: rpc.Service{Transport: rpc.TransportTCP}})
 	}
 	if tlsCtx != nil {
 		ln, err := net.Listen("tcp", cfg.TLS.Listen)
 		if err != nil {
 			return out, err
 		}
-		out = append(out, listener{ln: tlsCtx.Listener(ln)})
+		out = append(out, listener{ln: tlsCtx.Listener(ln), svc: rpc.Service{Transport: rpc.TransportTLS}})
 	}
 	return out, nil
 }
