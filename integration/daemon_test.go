@@ -59,6 +59,7 @@ type daemon struct {
 	SockRO string
 	argv   []string
 	prefix []string // a command govirtd runs under, e.g. ip netns exec NS
+	bin    string   // the govirtd binary; empty for the race-detector build
 	cmd    *exec.Cmd
 	stderr *syncBuffer
 }
@@ -103,7 +104,11 @@ func (d *daemon) launch() {
 	t := d.t
 	t.Helper()
 	d.stderr = &syncBuffer{}
-	argv := append(append(append([]string{}, d.prefix...), buildDaemon(t)), d.argv...)
+	bin := d.bin
+	if bin == "" {
+		bin = buildDaemon(t)
+	}
+	argv := append(append(append([]string{}, d.prefix...), bin), d.argv...)
 	d.cmd = exec.Command(argv[0], argv[1:]...)
 	d.cmd.Stderr = d.stderr
 	if err := d.cmd.Start(); err != nil {

@@ -44,7 +44,7 @@ type Conn struct {
 	openFlags atomic.Int64 // CONNECT_OPEN's flags while it runs, -1 otherwise
 	authed    atomic.Bool  // past CONNECT_OPEN: no longer anonymous
 	gone      bool         // left the server's table; guarded by srv.mu
-	anonTimer *time.Timer
+	anonTimer atomic.Pointer[time.Timer]
 
 	// Input budget: bytes of calls read but not yet answered.
 	inMu        sync.Mutex
@@ -125,8 +125,8 @@ func (c *Conn) closeWith(reason error) {
 		c.err.Store(&reason)
 		c.cancel()
 		close(c.done)
-		if c.anonTimer != nil {
-			c.anonTimer.Stop()
+		if t := c.anonTimer.Load(); t != nil {
+			t.Stop()
 		}
 		c.inMu.Lock()
 		c.inCond.Broadcast()
@@ -182,8 +182,8 @@ func (c *Conn) noteOpenReply(frame []byte) {
 		c.readOnly.Store(true)
 	}
 	c.srv.authenticated(c)
-	if c.anonTimer != nil {
-		c.anonTimer.Stop()
+	if t := c.anonTimer.Load(); t != nil {
+		t.Stop()
 	}
 }
 

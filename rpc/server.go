@@ -320,12 +320,12 @@ func (s *Server) serveConn(nc net.Conn, svc Service) *Conn {
 	s.wg.Add(1)
 	s.mu.Unlock()
 	if t := s.anonTimeout(); t > 0 {
-		c.anonTimer = time.AfterFunc(t, func() {
+		c.anonTimer.Store(time.AfterFunc(t, func() {
 			if !c.authed.Load() {
 				s.logf("rpc: dropping client %v: no connection opened in %v", nc.RemoteAddr(), t)
 				c.closeWith(ErrAnonymousTimeout)
 			}
-		})
+		}))
 	}
 	// The handler is made before any frame is read so that it exists for
 	// the whole life of the connection.
