@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -195,6 +196,12 @@ func procStatus(t *testing.T, pid int, field string) int {
 	}
 	t.Fatalf("no %s in /proc/%d/status", field, pid)
 	return 0
+}
+
+// regexpLine reports whether some line of out is pat (surrounding blanks
+// allowed).
+func regexpLine(out, pat string) bool {
+	return regexp.MustCompile(`(?m)^\s*` + pat + `\s*$`).MatchString(out)
 }
 
 // eventually polls cond until it holds or the timeout passes.

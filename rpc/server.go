@@ -327,12 +327,14 @@ func (s *Server) serveConn(nc net.Conn, svc Service) *Conn {
 			}
 		}))
 	}
+	s.logf("rpc: client %d connected to %s from %v", c.id, s.Name, nc.RemoteAddr())
 	// The handler is made before any frame is read so that it exists for
 	// the whole life of the connection.
 	c.handler = s.NewHandler(c)
 	go func() {
 		defer s.wg.Done()
 		c.serve()
+		s.logf("rpc: client %d of %s gone: %v", c.id, s.Name, c.Err())
 		s.mu.Lock()
 		delete(s.conns, c)
 		if !c.authed.Load() {
