@@ -271,11 +271,8 @@ func category(pc uintptr) string {
 	if pc == 0 {
 		return ""
 	}
-	fn := runtime.FuncForPC(pc)
-	if fn == nil {
-		return ""
-	}
-	name := fn.Name()
+	fr, _ := runtime.CallersFrames([]uintptr{pc}).Next()
+	name := fr.Function
 	slash := strings.LastIndexByte(name, '/')
 	if dot := strings.IndexByte(name[slash+1:], '.'); dot >= 0 {
 		return name[:slash+1+dot]

@@ -41,10 +41,14 @@ type outQueue struct {
 	writing   bool     // someone owns the socket for writing right now
 	maxBytes  int      // blocking senders wait while the backlog exceeds this
 	maxFrames int      // non-blocking senders overflow past this many frames
+	// maxAsync bounds the backlog in bytes for non-blocking senders: room
+	// for the blocking senders' backlog, one largest reply, and then
+	// events; a client that lets more pile up is dropped.
+	maxAsync int
 }
 
 func newOutQueue(maxBytes, maxFrames int) *outQueue {
-	q := &outQueue{wake: make(chan struct{}, 1), maxBytes: maxBytes, maxFrames: maxFrames}
+	q := &outQueue{wake: make(chan struct{}, 1), maxBytes: maxBytes, maxFrames: maxFrames, maxAsync: 4*maxBytes + MessageMax}
 	q.room = sync.NewCond(&q.mu)
 	return q
 }
@@ -113,7 +117,7 @@ func (q *outQueue) tryPut(frame []byte) error {
 	if q.closed {
 		return ErrConnClosed
 	}
-	if len(q.frames) >= q.maxFrames {
+	if len(q.frames) >= q.maxFrames || q.bytes+len(frame) > q.maxAsync {
 		return ErrQueueOverflow
 	}
 	// No direct write here: a write to a stuck client would block, and

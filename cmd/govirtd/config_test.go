@@ -1,0 +1,35 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestLimitsFromConfig(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.conf")
+	os.WriteFile(path, []byte("max_clients = 100\nmax_anonymous_clients = 0\nmax_client_requests = 2\nmin_workers = 1\nmax_workers = 4\nprio_workers = 0\nadmin_socket = \"/x/admin\"\nclient_stall_timeout = 0\nlog_filters = \"1:rpc\"\n"), 0o600)
+	cfg, _, err := parseArgs([]string{"--config", path, "--run-dir", "/r"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := cfg.Limits
+	if l.MaxClients != 100 || l.MaxAnonymousClients != 0 || l.MaxClientRequests != 2 || l.MinWorkers != 1 || l.MaxWorkers != 4 ||
+		l.PrioWorkers != 0 || l.ClientStallTimeout != 0 || l.AnonymousClientTimeout != 60 || cfg.AdminSocket != "/x/admin" || cfg.LogFilters != "1:rpc" {
+		t.Fatalf("%+v %q", l, cfg.AdminSocket)
+	}
+	cfg, _, err = parseArgs([]string{"--run-dir", "/r"})
+	if err != nil || cfg.Limits != defaultLimits || cfg.AdminSocket != "/r/govirt-admin-sock" {
+		t.Fatalf("%+v %v", cfg, err)
+	}
+	if l := defaultLimits; l.MaxClients != 5000 || l.MaxAnonymousClients != 20 || l.MaxClientRequests != 5 {
+		t.Fatalf("libvirt defaults: %+v", l)
+	}
+	for _, bad := range []string{"max_clients = 5\nmax_anonymous_clients = 6", "max_workers = 1\nmin_workers = 2", "max_client_requests = 0", "max_clients = x", "max_clients = -1"} {
+		os.WriteFile(path, []byte(bad+"\n"), 0o600)
+		if _, _, err := parseArgs([]string{"--config", path}); err == nil {
+			t.Errorf("%q accepted", strings.ReplaceAll(bad, "\n", "; "))
+		}
+	}
+}
