@@ -314,13 +314,11 @@ func (c *Conn) readFrame(br *bufio.Reader, scratch []byte) (Header, []byte, erro
 	if err := c.reserveInput(size); err != nil {
 		return h, nil, err
 	}
+	// Re-armed before every read that may block: reserveInput may have
+	// waited past the deadline set for the header.
 	var arming func()
 	if stall > 0 {
-		arming = func() {
-			if br.Buffered() == 0 {
-				arm()
-			}
-		}
+		arming = arm
 	}
 	if buf := c.streamBody(h, size); buf != nil {
 		if size > br.Buffered() {

@@ -162,7 +162,9 @@ func TestStalledMessageDropped(t *testing.T) {
 }
 
 func TestInputBudgetStopsReading(t *testing.T) {
-	ts := startServer(t, func(s *Server) { s.MaxInputBytes = 64 << 10 })
+	// A short stall timeout: waiting on the budget is not the client's
+	// stall, so the deadline must restart once reading resumes.
+	ts := startServer(t, func(s *Server) { s.MaxInputBytes = 64 << 10; s.StallTimeout = 100 * time.Millisecond })
 	c := ts.dial(t)
 	big := &echoArgs{strings.Repeat("x", 40<<10)}
 	c.send(call(2, 1), big) // held by the handler
@@ -173,6 +175,7 @@ func TestInputBudgetStopsReading(t *testing.T) {
 	if _, _, err := ReadFrame(c.nc, scratch[:]); err == nil {
 		t.Fatal("a call behind the input budget was answered")
 	}
+	time.Sleep(300 * time.Millisecond)
 	close(ts.release)
 	seen := map[uint32]bool{}
 	for range 3 {
