@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -477,7 +478,7 @@ func (c *Conn) runCall(call *Call) {
 		// A handler bug must cost one call, not the daemon and every other
 		// client with it.
 		if r := recover(); r != nil {
-			c.srv.logf("rpc: handler panic on proc %d: %v", call.Proc, r)
+			c.srv.logf("rpc: handler panic on proc %d: %v\n%s", call.Proc, r, debug.Stack())
 			_ = call.ReplyError(virerr.New(virerr.FromRPC, virerr.ErrInternalError, "handler failed for procedure %d", call.Proc))
 		}
 	}()
