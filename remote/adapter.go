@@ -85,8 +85,8 @@ func (h *handler) streamCall(c *rpc.Call, fn streamFunc) {
 		_ = c.ReplyError(errNotOpen)
 		return
 	}
-	if api, write := writeProcs[c.Proc]; write && h.isReadOnly() {
-		_ = c.ReplyError(virerr.New(apiErrorDomain(api), virerr.ErrOperationDenied, "read only access prevents %s", api))
+	if err := h.readOnlyDenied(ProgRemote, c.Proc, c.Body); err != nil {
+		_ = c.ReplyError(virerr.From(err))
 		return
 	}
 	st := c.Conn.NewStream(c.Proc, c.Serial)
