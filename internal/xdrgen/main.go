@@ -383,7 +383,44 @@ func emitRemoteProcs(b *bytes.Buffer, progs []*program) error {
 			fmt.Fprintf(b, "\t\tvar a %s\n\t\terr := a.UnmarshalXDR(xdr.NewDecoder(body))\n\t\treturn uint32(a.%s), err\n", p.Args, camel(arg))
 		}
 	}
-	b.WriteString("\t}\n\treturn 0, nil\n}\n")
+	b.WriteString("\t}\n\treturn 0, nil\n}\n\n")
+
+	b.WriteString("// newArgs returns a new zero value of a procedure's generated argument\n// type, or nil when it takes none; tests and fuzzers use it.\n")
+	b.WriteString("func newArgs(prog uint32, proc int32) any {\n\tswitch prog {\n")
+	for _, pg := range progs {
+		fmt.Fprintf(b, "\tcase procs.Program%s:\n\t\tswitch proc {\n", progGo(pg))
+		for _, p := range pg.procs {
+			if p.Args != "" {
+				fmt.Fprintf(b, "\t\tcase procs.%s:\n\t\t\treturn new(%s)\n", p.Const, p.Args)
+			}
+		}
+		b.WriteString("\t\t}\n")
+	}
+	b.WriteString("\t}\n\treturn nil\n}\n\n")
+
+	b.WriteString("// arrayBounds lists, per argument type, the <MAX> bound of each\n// variable-length array field (strings and opaque data excluded).\n")
+	b.WriteString("var arrayBounds = map[string]map[string]int64{\n")
+	for _, pg := range progs {
+		for _, p := range pg.procs {
+			if p.ArgsStruct == nil {
+				continue
+			}
+			var parts []string
+			for _, f := range p.ArgsStruct.Fields {
+				t, err := pg.w.resolve(f)
+				if err != nil {
+					return err
+				}
+				if t.kind == "slice" {
+					parts = append(parts, fmt.Sprintf("%q: %d", camel(f.Name), t.max))
+				}
+			}
+			if len(parts) > 0 {
+				fmt.Fprintf(b, "\t%q: {%s},\n", p.Args, strings.Join(parts, ", "))
+			}
+		}
+	}
+	b.WriteString("}\n")
 	return nil
 }
 

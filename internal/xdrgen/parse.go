@@ -462,7 +462,7 @@ func annotations(doc string) map[string][]string {
 	out := map[string][]string{}
 	for _, line := range strings.Split(doc, "\n") {
 		line = strings.TrimSpace(line)
-		line = strings.TrimPrefix(line, "/**")
+		line = strings.TrimPrefix(strings.TrimPrefix(line, "/*"), "*")
 		line = strings.TrimSuffix(line, "*/")
 		line = strings.TrimSpace(strings.TrimPrefix(line, "*"))
 		if !strings.HasPrefix(line, "@") {
