@@ -42,6 +42,12 @@ func (h *handler) Call(ctx context.Context, c *rpc.Call) {
 	case !ok && procs.Name(c.Proc) != "":
 		// A procedure libvirt has but no driver here implements: the
 		// answer libvirtd gives for a driver without it.
+		// libvirt's public API checks read-only access before it asks
+		// the driver, so a read-only caller sees that refusal first.
+		if err := h.readOnlyDenied(ProgRemote, c.Proc, c.Body); err != nil {
+			_ = c.ReplyError(virerr.From(err))
+			return
+		}
 		api := apiName(c.Proc)
 		_ = c.ReplyError(virerr.New(apiErrorDomain(api), virerr.ErrNoSupport, "%s", api))
 	case !ok:
