@@ -11,13 +11,14 @@ import (
 
 	"govirt/driver"
 	"govirt/rpc"
+	"govirt/rpc/procs"
 	"govirt/virerr"
 )
 
 // Program numbers.
 const (
-	ProgRemote uint32 = 0x20008086
-	ProgQEMU   uint32 = 0x20008087
+	ProgRemote = procs.ProgramRemote
+	ProgQEMU   = procs.ProgramQemu
 )
 
 // Server holds what all client connections share.
