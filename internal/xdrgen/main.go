@@ -13,7 +13,8 @@
 //	remote/wire_consts.go     their constants
 //	remote/wire_procs.go      count checks and read-only argument readers
 //	protocol/adminwire/*.go   the ADMIN program's structs (package adminwire)
-//	rpc/procs/*.go            procedure numbers, names and the Info table
+//	rpc/procs/*.go            procedure numbers, names, the Info table and
+//	                          virnetprotocol.x's constants
 package main
 
 import (
@@ -165,6 +166,14 @@ func generate(xdir string) (map[string][]byte, error) {
 		b.WriteString(sb.String())
 	}
 	if err := add("protocol/adminwire/adminwire.go", &b); err != nil {
+		return nil, err
+	}
+
+	// The RPC layer's own constants (message sizes, types, status).
+	b.Reset()
+	header(&b, "procs", "virnetprotocol.x and virkeepaliveprotocol.x")
+	emitConsts(&b, kw, []*File{files["virnetprotocol.x"], files["virkeepaliveprotocol.x"]})
+	if err := add("rpc/procs/net.go", &b); err != nil {
 		return nil, err
 	}
 
