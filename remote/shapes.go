@@ -188,7 +188,7 @@ func listAll[T, H, W any](fn func(T, uint32) ([]H, error), toWire func(H) W) pro
 		} else {
 			ret.Objs = []W{}
 		}
-		return ret, nil
+		return ret, listBound(ret.Objs)
 	}
 }
 
@@ -218,7 +218,7 @@ func listUnder[T, WO, HO, H, W any](conv func(WO) HO, fn func(T, HO, uint32) ([]
 		if a.NeedResults != 0 {
 			ret.Objs = mapSlice(objs, toWire)
 		}
-		return ret, nil
+		return ret, listBound(ret.Objs)
 	}
 }
 

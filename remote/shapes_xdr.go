@@ -1,6 +1,9 @@
 package remote
 
-import "govirt/rpc/xdr"
+import (
+	"govirt/rpc/xdr"
+	"govirt/virerr"
+)
 
 // XDR methods for the generic shapes of shapes.go, so that the calls they
 // serve (GET_INFO, the lookups, the LIST_ALL family: the hot ones) skip
@@ -147,3 +150,31 @@ func (r *intRet) UnmarshalXDR(d *xdr.Decoder) error {
 func (r stringRet) MarshalXDR(e *xdr.Encoder) error { return encodeAny(e, &r.V) }
 
 func (r *stringRet) UnmarshalXDR(d *xdr.Decoder) error { return decodeAny(d, &r.V) }
+
+// listBound is the check libvirt's generated dispatcher makes before it
+// replies to a CONNECT_LIST_ALL_* call: a list over the .x bound would be
+// refused by every libvirt client, so it is an error here already.
+func listBound[W any](objs []W) error {
+	var max int
+	var kind string
+	switch any(objs).(type) {
+	case []NonnullDomain:
+		max, kind = RemoteDomainListMax, "domain"
+	case []NonnullNetwork:
+		max, kind = RemoteNetworkListMax, "network"
+	case []NonnullInterface:
+		max, kind = RemoteInterfaceListMax, "interface"
+	case []NonnullStoragePool:
+		max, kind = RemoteStoragePoolListMax, "storage_pool"
+	case []NonnullStorageVol:
+		max, kind = RemoteStorageVolListMax, "storage_vol"
+	case []NonnullDomainSnapshot:
+		max, kind = RemoteDomainSnapshotListMax, "domain_snapshot"
+	default:
+		return nil
+	}
+	if len(objs) > max {
+		return virerr.New(virerr.FromRPC, virerr.ErrInternalError, "Too many %ss '%d' for limit '%d'", kind, len(objs), max)
+	}
+	return nil
+}

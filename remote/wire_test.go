@@ -227,3 +227,14 @@ func TestInlineKeepsCachedCalls(t *testing.T) {
 		t.Error("QEMU monitor command inline")
 	}
 }
+
+func TestListBound(t *testing.T) {
+	if err := listBound(make([]NonnullDomain, RemoteDomainListMax)); err != nil {
+		t.Fatal(err)
+	}
+	err := listBound(make([]NonnullStoragePool, RemoteStoragePoolListMax+1))
+	var ve *virerr.Error
+	if !errors.As(err, &ve) || ve.Message != "internal error: Too many storage_pools '16385' for limit '16384'" {
+		t.Fatalf("got %v", err)
+	}
+}
