@@ -53,4 +53,16 @@ var offReader = map[int32]bool{
 	procs.NodeDeviceSetAutostart: true, procs.NwfilterDefineXML: true, procs.NwfilterDefineXMLFlags: true,
 	procs.NwfilterUndefine: true, procs.NwfilterBindingCreateXML: true, procs.NwfilterBindingDelete: true,
 	procs.AuthSaslInit: true, procs.AuthSaslStart: true, procs.AuthSaslStep: true, procs.AuthPolkit: true,
+
+	// Not (yet) shown to answer from cached state in govirt's drivers:
+	// storage calls that may wait behind a pool operation, snapshot calls
+	// that may wait behind a domain job, and the domain control state.
+	procs.StoragePoolLookupByVolume: true, procs.StoragePoolLookupByTargetPath: true,
+	procs.StoragePoolGetXMLDesc: true, procs.StoragePoolNumOfVolumes: true, procs.StoragePoolListVolumes: true,
+	procs.StorageVolLookupByKey: true, procs.StorageVolGetPath: true,
+	procs.DomainSnapshotGetXMLDesc: true, procs.DomainSnapshotNum: true, procs.DomainSnapshotListNames: true,
+	procs.DomainSnapshotLookupByName: true, procs.DomainSnapshotGetParent: true,
+	procs.DomainSnapshotNumChildren: true, procs.DomainSnapshotListChildrenNames: true,
+	procs.DomainListAllSnapshots: true, procs.DomainSnapshotListAllChildren: true,
+	procs.DomainGetControlInfo: true, procs.DomainGetSecurityLabelList: true,
 }
