@@ -13,11 +13,8 @@ import (
 // for some flags or argument values, and the XML getters refuse their
 // secure flags with a message of their own.
 func (h *handler) readOnlyDenied(prog uint32, proc int32, body []byte) error {
-	if !h.isReadOnly() {
-		return nil
-	}
 	info := procs.Lookup(prog, proc)
-	if info == nil {
+	if info == nil || len(info.ReadOnly) == 0 || !h.isReadOnly() {
 		return nil
 	}
 	dom := apiErrorDomain(info.API)
