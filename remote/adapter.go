@@ -42,6 +42,12 @@ func (h *handler) Call(ctx context.Context, c *rpc.Call) {
 	case !ok && procs.Name(c.Proc) != "":
 		// A procedure libvirt has but no driver here implements: the
 		// answer libvirtd gives for a driver without it.
+		// libvirt's public API checks read-only access before it asks
+		// the driver, so a read-only caller sees that refusal first.
+		if err := h.readOnlyDenied(ProgRemote, c.Proc, c.Body); err != nil {
+			_ = c.ReplyError(virerr.From(err))
+			return
+		}
 		api := apiName(c.Proc)
 		_ = c.ReplyError(virerr.New(apiErrorDomain(api), virerr.ErrNoSupport, "%s", api))
 	case !ok:
@@ -85,8 +91,8 @@ func (h *handler) streamCall(c *rpc.Call, fn streamFunc) {
 		_ = c.ReplyError(errNotOpen)
 		return
 	}
-	if api, write := writeProcs[c.Proc]; write && h.isReadOnly() {
-		_ = c.ReplyError(virerr.New(apiErrorDomain(api), virerr.ErrOperationDenied, "read only access prevents %s", api))
+	if err := h.readOnlyDenied(ProgRemote, c.Proc, c.Body); err != nil {
+		_ = c.ReplyError(virerr.From(err))
 		return
 	}
 	st := c.Conn.NewStream(c.Proc, c.Serial)

@@ -37,8 +37,8 @@ func (h *handler) openStreamCall(c *rpc.Call, fn openStreamFunc) {
 		_ = c.ReplyError(errNotOpen)
 		return
 	}
-	if api, write := writeProcs[c.Proc]; write && h.isReadOnly() {
-		_ = c.ReplyError(virerr.New(apiErrorDomain(api), virerr.ErrOperationDenied, "read only access prevents %s", api))
+	if err := h.readOnlyDenied(ProgRemote, c.Proc, c.Body); err != nil {
+		_ = c.ReplyError(virerr.From(err))
 		return
 	}
 	o, err := fn(h, c.Body)

@@ -25,15 +25,15 @@ func init() {
 		procs.DomainGetVcpus:         domainGetVcpus,
 		procs.DomainGetSchedulerType: domainGetSchedulerType,
 
-		procs.DomainGetSchedulerParameters: getParams(func(d driver.DomainParams, dom driver.Domain, _ uint32) ([]driver.TypedParam, error) {
+		procs.DomainGetSchedulerParameters: getParams(procs.DomainGetSchedulerParameters, func(d driver.DomainParams, dom driver.Domain, _ uint32) ([]driver.TypedParam, error) {
 			return d.DomainGetSchedulerParameters(dom, 0)
-		}, false, false),
-		procs.DomainGetSchedulerParametersFlags: getParams(driver.DomainParams.DomainGetSchedulerParameters, true, false),
+		}, false),
+		procs.DomainGetSchedulerParametersFlags: getParams(procs.DomainGetSchedulerParametersFlags, driver.DomainParams.DomainGetSchedulerParameters, false),
 		procs.DomainSetSchedulerParameters:      setParams(driver.DomainParams.DomainSetSchedulerParameters, false),
 		procs.DomainSetSchedulerParametersFlags: setParams(driver.DomainParams.DomainSetSchedulerParameters, true),
-		procs.DomainGetMemoryParameters:         getParams(driver.DomainParams.DomainGetMemoryParameters, true, true),
+		procs.DomainGetMemoryParameters:         getParams(procs.DomainGetMemoryParameters, driver.DomainParams.DomainGetMemoryParameters, true),
 		procs.DomainSetMemoryParameters:         setParams(driver.DomainParams.DomainSetMemoryParameters, true),
-		procs.DomainGetBlkioParameters:          getParams(driver.DomainParams.DomainGetBlkioParameters, true, true),
+		procs.DomainGetBlkioParameters:          getParams(procs.DomainGetBlkioParameters, driver.DomainParams.DomainGetBlkioParameters, true),
 		procs.DomainSetBlkioParameters:          setParams(driver.DomainParams.DomainSetBlkioParameters, true),
 	})
 }
@@ -129,34 +129,17 @@ func domainGetSchedulerType(h *handler, body []byte) (any, error) {
 
 // getParams serves the typed-parameter getters. With nparams 0 the caller
 // asks only how many there are (when the reply has a count); otherwise it
-// gets at most nparams of them.
-func getParams(fn func(driver.DomainParams, driver.Domain, uint32) ([]driver.TypedParam, error), hasFlags, hasCount bool) procFunc {
-	type getArgs struct {
-		Dom     NonnullDomain
-		Nparams int32
-		Flags   uint32
-	}
+// gets at most nparams of them. The arguments are decoded with the
+// procedure's generated type, whose checkCounts bounds nparams as libvirt
+// does (no negative count reaches the slicing below).
+func getParams(proc int32, fn func(driver.DomainParams, driver.Domain, uint32) ([]driver.TypedParam, error), hasCount bool) procFunc {
 	type countRet struct {
 		Params  []TypedParam
 		Nparams int32
 	}
 	type plainRet struct{ Params []TypedParam }
 	return func(h *handler, body []byte) (any, error) {
-		var a getArgs
-		var err error
-		if hasFlags {
-			a, err = args[getArgs](body)
-		} else {
-			var b struct {
-				Dom     NonnullDomain
-				Nparams int32
-			}
-			b, err = args[struct {
-				Dom     NonnullDomain
-				Nparams int32
-			}](body)
-			a.Dom, a.Nparams = b.Dom, b.Nparams
-		}
+		dom, nparams, flags, err := paramArgs(body, proc)
 		if err != nil {
 			return nil, err
 		}
@@ -164,22 +147,41 @@ func getParams(fn func(driver.DomainParams, driver.Domain, uint32) ([]driver.Typ
 		if err != nil {
 			return nil, err
 		}
-		params, err := fn(d, drvDom(a.Dom), a.Flags)
+		params, err := fn(d, drvDom(dom), flags)
 		if err != nil {
 			return nil, err
 		}
-		wire := paramsToWire(params, a.Flags)
-		if hasCount && a.Nparams == 0 {
+		wire := paramsToWire(params, flags)
+		if hasCount && nparams == 0 {
 			return countRet{Params: []TypedParam{}, Nparams: int32(len(wire))}, nil
 		}
-		if int32(len(wire)) > a.Nparams {
-			wire = wire[:a.Nparams]
+		if int32(len(wire)) > nparams {
+			wire = wire[:nparams]
 		}
 		if hasCount {
 			return countRet{Params: wire, Nparams: int32(len(wire))}, nil
 		}
 		return plainRet{Params: wire}, nil
 	}
+}
+
+// paramArgs decodes the arguments of a typed-parameter getter.
+func paramArgs(body []byte, proc int32) (NonnullDomain, int32, uint32, error) {
+	switch proc {
+	case procs.DomainGetSchedulerParameters:
+		a, err := args[DomainGetSchedulerParametersArgs](body)
+		return a.Dom, a.Nparams, 0, err
+	case procs.DomainGetSchedulerParametersFlags:
+		a, err := args[DomainGetSchedulerParametersFlagsArgs](body)
+		return a.Dom, a.Nparams, a.Flags, err
+	case procs.DomainGetMemoryParameters:
+		a, err := args[DomainGetMemoryParametersArgs](body)
+		return a.Dom, a.Nparams, a.Flags, err
+	case procs.DomainGetBlkioParameters:
+		a, err := args[DomainGetBlkioParametersArgs](body)
+		return a.Dom, a.Nparams, a.Flags, err
+	}
+	return NonnullDomain{}, 0, 0, errDecode
 }
 
 func setParams(fn func(driver.DomainParams, driver.Domain, []driver.TypedParam, uint32) error, hasFlags bool) procFunc {

@@ -11,8 +11,8 @@ func init() {
 		procs.ConnectListAllNetworks:      listAll(driver.Networks.ListAllNetworks, wireNet),
 		procs.ConnectNumOfNetworks:        countNets(1),
 		procs.ConnectNumOfDefinedNetworks: countNets(2),
-		procs.ConnectListNetworks:         namesNets(1),
-		procs.ConnectListDefinedNetworks:  namesNets(2),
+		procs.ConnectListNetworks:         namesNets[ConnectListNetworksArgs](1),
+		procs.ConnectListDefinedNetworks:  namesNets[ConnectListDefinedNetworksArgs](2),
 		procs.NetworkLookupByName:         lookup(driver.Networks.LookupNetworkByName, wireNet),
 		procs.NetworkLookupByUUID: lookup(func(d driver.Networks, u [16]byte) (driver.Network, error) {
 			return d.LookupNetworkByUUID(uuid.UUID(u))
@@ -54,17 +54,23 @@ func countNets(which int) procFunc {
 	}
 }
 
-func namesNets(which int) procFunc {
+// namesNets decodes the generated args type, so maxnames is bounded and
+// non-negative (checkCounts) before it trims the list.
+func namesNets[A ConnectListNetworksArgs | ConnectListDefinedNetworksArgs](which int) procFunc {
 	return func(h *handler, body []byte) (any, error) {
-		a, err := args[struct{ Max int32 }](body)
+		a, err := args[A](body)
 		if err != nil {
 			return nil, err
 		}
+		max := ConnectListNetworksArgs(a).Maxnames
 		names, err := netNames(h, which)
-		if int32(len(names)) > a.Max {
-			names = names[:a.Max]
+		if err != nil {
+			return nil, err
 		}
-		return struct{ Names []string }{names}, err
+		if int32(len(names)) > max {
+			names = names[:max]
+		}
+		return ConnectListNetworksRet{Names: names}, nil
 	}
 }
 

@@ -6,54 +6,36 @@ import (
 
 	"govirt/driver"
 	"govirt/rpc"
+	"govirt/rpc/procs"
 	"govirt/uuid"
 	"govirt/virerr"
 )
 
 // The QEMU program (qemu_protocol.x, libvirt-qemu.so): monitor passthrough
 // and raw monitor events. Its calls and events travel on the same
-// connection as the REMOTE program's, with their own program number.
-const (
-	qemuProcMonitorCommand          int32 = 1
-	qemuProcAttach                  int32 = 2
-	qemuProcAgentCommand            int32 = 3
-	qemuProcMonitorEventRegister    int32 = 4
-	qemuProcMonitorEventDeregister  int32 = 5
-	qemuProcMonitorEvent            int32 = 6
-	qemuProcMonitorCommandWithFiles int32 = 7
-)
-
-// qemuAPIs names each procedure's public API, for the read-only and
-// not-supported errors. Every one of them refuses read-only connections
-// (virCheckReadOnlyGoto in libvirt-qemu.c), the event ones included.
-var qemuAPIs = map[int32]string{
-	qemuProcMonitorCommand:          "virDomainQemuMonitorCommand",
-	qemuProcAttach:                  "virDomainQemuAttach",
-	qemuProcAgentCommand:            "virDomainQemuAgentCommand",
-	qemuProcMonitorEventRegister:    "virConnectDomainQemuMonitorEventRegister",
-	qemuProcMonitorEventDeregister:  "virConnectDomainQemuMonitorEventDeregister",
-	qemuProcMonitorCommandWithFiles: "virDomainQemuMonitorCommandWithFiles",
-}
-
+// connection as the REMOTE program's, with their own program number. Its
+// procedures, their public API names and read-only rules (every call but
+// the event refuses read-only connections) come from the generated tables.
 var qemuTable = map[int32]procFunc{
-	qemuProcMonitorCommand:         qemuMonitorCommand,
-	qemuProcMonitorEventRegister:   qemuMonitorEventRegister,
-	qemuProcMonitorEventDeregister: qemuMonitorEventDeregister,
+	procs.QemuDomainMonitorCommand:                qemuMonitorCommand,
+	procs.QemuConnectDomainMonitorEventRegister:   qemuMonitorEventRegister,
+	procs.QemuConnectDomainMonitorEventDeregister: qemuMonitorEventDeregister,
 }
 
 // qemuCall runs one call of the QEMU program.
 func (h *handler) qemuCall(c *rpc.Call) {
-	api, known := qemuAPIs[c.Proc]
-	if !known {
+	info := procs.Lookup(ProgQEMU, c.Proc)
+	if info == nil || info.Msg != "" {
 		_ = c.ReplyUnknownProc()
 		return
 	}
+	api := info.API
 	if h.conn() == nil {
 		_ = c.ReplyError(errNotOpen)
 		return
 	}
-	if h.isReadOnly() {
-		_ = c.ReplyError(virerr.New(virerr.FromNone, virerr.ErrOperationDenied, "read only access prevents %s", api))
+	if err := h.readOnlyDenied(ProgQEMU, c.Proc, c.Body); err != nil {
+		_ = c.ReplyError(virerr.From(err))
 		return
 	}
 	fn := qemuTable[c.Proc]
@@ -72,14 +54,8 @@ func (h *handler) qemuCall(c *rpc.Call) {
 	_ = c.Reply(ret)
 }
 
-type qemuMonitorCommandArgs struct {
-	Dom   NonnullDomain
-	Cmd   string
-	Flags uint32
-}
-
 func qemuMonitorCommand(h *handler, body []byte) (any, error) {
-	a, err := args[qemuMonitorCommandArgs](body)
+	a, err := args[QemuDomainMonitorCommandArgs](body)
 	if err != nil {
 		return nil, err
 	}
@@ -94,12 +70,6 @@ func qemuMonitorCommand(h *handler, body []byte) (any, error) {
 	return stringRet{out}, nil
 }
 
-type qemuMonitorEventRegisterArgs struct {
-	Dom   *NonnullDomain
-	Event *string
-	Flags uint32
-}
-
 // Register flags (virConnectDomainQemuMonitorEventRegisterFlags).
 const (
 	qemuEventRegex  = 1 << 0
@@ -112,7 +82,7 @@ const (
 const cbQemuMonitor = 100
 
 func qemuMonitorEventRegister(h *handler, body []byte) (any, error) {
-	a, err := args[qemuMonitorEventRegisterArgs](body)
+	a, err := args[QemuConnectDomainMonitorEventRegisterArgs](body)
 	if err != nil {
 		return nil, err
 	}
@@ -137,7 +107,7 @@ func qemuMonitorEventRegister(h *handler, body []byte) (any, error) {
 		if !ok || (filter != nil && *filter != e.Dom.UUID) || !match(e.Event) || h.peer == nil {
 			return
 		}
-		_ = h.peer.SendEvent(ProgQEMU, qemuProcMonitorEvent, qemuMonitorEventMsg{
+		_ = h.peer.SendEvent(ProgQEMU, procs.QemuDomainMonitorEvent, QemuDomainMonitorEventMsg{
 			CallbackID: id, Dom: wireDom(e.Dom), Event: e.Event,
 			Seconds: e.Seconds, Micros: e.Micros, Details: e.Details,
 		})
@@ -180,14 +150,4 @@ func qemuMonitorEventDeregister(h *handler, body []byte) (any, error) {
 	}
 	cb.sub.Close()
 	return nil, nil
-}
-
-// qemuMonitorEventMsg is qemu_domain_monitor_event_msg.
-type qemuMonitorEventMsg struct {
-	CallbackID int32
-	Dom        NonnullDomain
-	Event      string
-	Seconds    int64
-	Micros     uint32
-	Details    *string
 }

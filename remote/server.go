@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
-	"strings"
 	"sync"
 
 	"govirt/driver"
@@ -18,8 +17,8 @@ import (
 
 // Program numbers.
 const (
-	ProgRemote uint32 = 0x20008086
-	ProgQEMU   uint32 = 0x20008087
+	ProgRemote = procs.ProgramRemote
+	ProgQEMU   = procs.ProgramQemu
 )
 
 // Server holds what all client connections share.
@@ -84,8 +83,8 @@ func (h *handler) dispatch(proc int32, body []byte) (ret any, err error, ok bool
 	if e.needOpen && h.conn() == nil {
 		return nil, virerr.New(virerr.FromRPC, virerr.ErrInternalError, "connection not open"), true
 	}
-	if api, write := writeProcs[proc]; write && h.isReadOnly() {
-		return nil, virerr.New(apiErrorDomain(api), virerr.ErrOperationDenied, "read only access prevents %s", api), true
+	if err := h.readOnlyDenied(ProgRemote, proc, body); err != nil {
+		return nil, err, true
 	}
 	ret, err = e.fn(h, body)
 	if err == errNoSupport {
@@ -104,28 +103,6 @@ func (h *handler) isReadOnly() bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.readOnly
-}
-
-// apiErrorDomain is the error domain of the libvirt source file that holds
-// a public API function, which is where libvirt raises the read-only error.
-func apiErrorDomain(api string) virerr.Domain {
-	switch {
-	case strings.HasPrefix(api, "virDomain"):
-		return virerr.FromDomain
-	case strings.HasPrefix(api, "virNetwork"):
-		return virerr.FromNetwork
-	case strings.HasPrefix(api, "virStorage"):
-		return virerr.FromStorage
-	case strings.HasPrefix(api, "virInterface"):
-		return virerr.FromInterface
-	case strings.HasPrefix(api, "virSecret"):
-		return virerr.FromSecret
-	case strings.HasPrefix(api, "virNodeDevice"):
-		return virerr.FromNodedev
-	case strings.HasPrefix(api, "virNWFilter"):
-		return virerr.FromNwfilter
-	}
-	return virerr.FromNone
 }
 
 // open finds the driver for uri and binds it to the connection.
@@ -187,21 +164,3 @@ func need[T any](h *handler) (T, error) {
 // errNoSupport is replaced by dispatch with libvirt's message naming the
 // public API of the procedure.
 var errNoSupport = &virerr.Error{Code: virerr.ErrNoSupport, Domain: virerr.FromNone, Message: "no support"}
-
-// apiName turns REMOTE_PROC_CONNECT_NUM_OF_SECRETS into
-// virConnectNumOfSecrets, the name libvirt's errors use.
-func apiName(proc int32) string {
-	n := strings.TrimPrefix(procs.Name(proc), "REMOTE_PROC_")
-	var b strings.Builder
-	b.WriteString("vir")
-	for _, w := range strings.Split(n, "_") {
-		switch w {
-		case "XML", "UUID", "ID", "OS", "CPU", "MAC", "URI", "IO", "FS":
-			b.WriteString(w)
-		case "":
-		default:
-			b.WriteString(w[:1] + strings.ToLower(w[1:]))
-		}
-	}
-	return b.String()
-}

@@ -15,6 +15,12 @@ type domArgs = objArgs[NonnullDomain]
 type domFlagsArgs = objFlagsArgs[NonnullDomain]
 type snapFlagsArgs = objFlagsArgs[NonnullDomainSnapshot]
 
+// listRet is the reply of the list calls: {objects, count}.
+type listRet[W any] struct {
+	Objs []W
+	Ret  uint32
+}
+
 type intRet struct{ V int32 }
 type stringRet struct{ V string }
 
@@ -162,16 +168,9 @@ func setBool[T, W, H any](conv func(W) H, fn func(T, H, bool) error) procFunc {
 // listAll adapts the CONNECT_LIST_ALL_* family: {need_results, flags} in,
 // {objects, count} out.
 func listAll[T, H, W any](fn func(T, uint32) ([]H, error), toWire func(H) W) procFunc {
-	type listArgs struct {
-		NeedResults int32
-		Flags       uint32
-	}
-	type listRet struct {
-		Objs []W
-		Ret  uint32
-	}
 	return func(h *handler, body []byte) (any, error) {
-		a, err := args[listArgs](body)
+		// Every CONNECT_LIST_ALL_* call has this layout.
+		a, err := args[ConnectListAllDomainsArgs](body)
 		if err != nil {
 			return nil, err
 		}
@@ -183,13 +182,13 @@ func listAll[T, H, W any](fn func(T, uint32) ([]H, error), toWire func(H) W) pro
 		if err != nil {
 			return nil, err
 		}
-		ret := listRet{Ret: uint32(len(objs))}
+		ret := listRet[W]{Ret: uint32(len(objs))}
 		if a.NeedResults != 0 {
 			ret.Objs = mapSlice(objs, toWire)
 		} else {
 			ret.Objs = []W{}
 		}
-		return ret, nil
+		return ret, listBound(ret.Objs)
 	}
 }
 
@@ -201,10 +200,6 @@ func listUnder[T, WO, HO, H, W any](conv func(WO) HO, fn func(T, HO, uint32) ([]
 		Obj         WO
 		NeedResults int32
 		Flags       uint32
-	}
-	type listRet struct {
-		Objs []W
-		Ret  uint32
 	}
 	return func(h *handler, body []byte) (any, error) {
 		a, err := args[listArgs](body)
@@ -219,22 +214,18 @@ func listUnder[T, WO, HO, H, W any](conv func(WO) HO, fn func(T, HO, uint32) ([]
 		if err != nil {
 			return nil, err
 		}
-		ret := listRet{Objs: []W{}, Ret: uint32(len(objs))}
+		ret := listRet[W]{Objs: []W{}, Ret: uint32(len(objs))}
 		if a.NeedResults != 0 {
 			ret.Objs = mapSlice(objs, toWire)
 		}
-		return ret, nil
+		return ret, listBound(ret.Objs)
 	}
 }
 
 // emptyList answers CONNECT_LIST_ALL_* for object kinds no driver manages
 // yet: an empty list, not an error, so listing commands work.
 func emptyList[W any]() procFunc {
-	type listRet struct {
-		Objs []W
-		Ret  uint32
-	}
-	return func(*handler, []byte) (any, error) { return listRet{Objs: []W{}}, nil }
+	return func(*handler, []byte) (any, error) { return listRet[W]{Objs: []W{}}, nil }
 }
 
 func id[T any](v T) T { return v }

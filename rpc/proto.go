@@ -3,13 +3,15 @@
 // Handler supplied by the dispatch layer.
 package rpc
 
-// Programs (virnetprotocol.x, remote_protocol.x and friends).
+import "govirt/rpc/procs"
+
+// Programs, from the .x files (generated in rpc/procs).
 const (
-	ProgramRemote    uint32 = 0x20008086
-	ProgramQEMU      uint32 = 0x20008087
-	ProgramLXC       uint32 = 0x00068000
-	ProgramKeepalive uint32 = 0x6b656570
-	ProgramAdmin     uint32 = 0x06900690
+	ProgramRemote    = procs.ProgramRemote
+	ProgramQEMU      = procs.ProgramQemu
+	ProgramLXC       = procs.ProgramLxc
+	ProgramKeepalive = procs.ProgramKeepalive
+	ProgramAdmin     = procs.ProgramAdmin
 
 	// Every program above is at protocol version 1.
 	ProtocolVersion uint32 = 1
@@ -17,8 +19,8 @@ const (
 
 // Keepalive procedures.
 const (
-	KeepalivePing int32 = 1
-	KeepalivePong int32 = 2
+	KeepalivePing = procs.KeepalivePing
+	KeepalivePong = procs.KeepalivePong
 )
 
 // MsgType is virNetMessageType.

@@ -191,10 +191,14 @@ func fillString(c *codec, o fieldOpts) {
 	}
 }
 
+// fillSlice bounds every slice: by its max= tag, else by ArrayMax for
+// arrays (opaque data is bounded by the input only, which it never exceeds
+// in memory), and always by the bytes left in the input.
 func fillSlice(c *codec, t reflect.Type, o fieldOpts, building map[plainKey]*codec) error {
-	max := limit(o, NoLimit)
+	max := limit(o, ArrayMax)
 	c.minSize = 4
 	if t.Elem().Kind() == reflect.Uint8 {
+		max = limit(o, NoLimit)
 		c.enc = func(e *Encoder, v reflect.Value) error {
 			b := v.Bytes()
 			if uint64(len(b)) > uint64(max) {

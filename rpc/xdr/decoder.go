@@ -19,6 +19,11 @@ var (
 const (
 	// StringMax is REMOTE_STRING_MAX / VIR_NET_MESSAGE_STRING_MAX.
 	StringMax = 4194304
+	// ArrayMax bounds the element count of a slice the reflection codec
+	// decodes without a max= tag. It is above every array bound of
+	// libvirt's .x files (the generated codecs apply those exactly) and
+	// far below what could exhaust memory.
+	ArrayMax = 1 << 20
 	// NoLimit as a max means "bounded only by the remaining input".
 	NoLimit = math.MaxUint32
 )

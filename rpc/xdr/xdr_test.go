@@ -2,6 +2,7 @@ package xdr
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"math"
 	"reflect"
@@ -123,8 +124,22 @@ func TestLimits(t *testing.T) {
 	}
 	// A huge count with little data must fail before allocating.
 	var arr struct{ A []inner }
-	if err := Unmarshal([]byte{0x7f, 0xff, 0xff, 0xff, 0, 0, 0, 0}, &arr); !errors.Is(err, ErrShort) {
+	if err := Unmarshal([]byte{0x00, 0x0f, 0xff, 0xff, 0, 0, 0, 0}, &arr); !errors.Is(err, ErrShort) {
 		t.Fatalf("huge count: %v", err)
+	}
+	// Untagged arrays are bounded by ArrayMax even when the data is there.
+	if err := Unmarshal([]byte{0x7f, 0xff, 0xff, 0xff, 0, 0, 0, 0}, &arr); !errors.Is(err, ErrTooLong) {
+		t.Fatalf("count over ArrayMax: %v", err)
+	}
+	over := make([]byte, 4+4*(ArrayMax+1))
+	binary.BigEndian.PutUint32(over, ArrayMax+1)
+	var ints struct{ A []int32 }
+	if err := Unmarshal(over, &ints); !errors.Is(err, ErrTooLong) {
+		t.Fatalf("ArrayMax+1 elements: %v", err)
+	}
+	ints.A = make([]int32, ArrayMax+1)
+	if _, err := Marshal(ints); !errors.Is(err, ErrTooLong) {
+		t.Fatalf("encoding ArrayMax+1 elements: %v", err)
 	}
 	var str string
 	if err := Unmarshal([]byte{0x00, 0x3f, 0xff, 0xff}, &str); !errors.Is(err, ErrShort) {
