@@ -15,7 +15,7 @@ type Element struct{ n *node }
 // ParseElement reads any well-formed document; from is the error domain
 // of its syntax errors.
 func ParseElement(data []byte, from virerr.Domain) (*Element, error) {
-	n, err := parseTree(data, from)
+	n, err := parseTree(data, from, "")
 	if err != nil {
 		return nil, err
 	}
