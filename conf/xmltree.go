@@ -70,7 +70,7 @@ func parseTree(data []byte, from virerr.Domain, doc string) (*node, error) {
 	var root *node
 	var stack []*node
 	var starts []int64 // offset of each open element's start tag
-	var text []byte // pending character data of the top element
+	var text []byte    // pending character data of the top element
 	var tokStart int64
 	fail := func(format string, args ...any) error {
 		return xmlSyntaxError(data, tokStart, from, doc, fmt.Sprintf(format, args...))
