@@ -119,6 +119,9 @@ func deref(s *string) string {
 // updateDHCPHost is virNetworkDefUpdateIPDHCPHost.
 func updateDHCPHost(def *conf.Network, command uint32, parentIndex int32, doc string) error {
 	var h hostXML
+	if err := conf.CheckXML([]byte(doc), virerr.FromNetwork, "network_update_xml"); err != nil {
+		return err
+	}
 	if err := xml.Unmarshal([]byte(doc), &h); err != nil {
 		return errNet(virerr.ErrXMLError, "%v", err)
 	}
