@@ -61,6 +61,10 @@ func domainFromTree(root *node, flags ParseFlags) (*Domain, error) {
 	if !ok || name == "" {
 		return nil, virerr.New(virerr.FromDomain, virerr.ErrNoName, "")
 	}
+	if strings.Contains(name, "/") {
+		// virDomainDefPostParseCheckFeatures: names become file names.
+		return nil, virerr.New(virerr.FromDomain, virerr.ErrXMLError, "name %s cannot contain '/'", name)
+	}
 	d.Name = name
 	var err error
 	if d.UUID, err = parseUUIDElem(root, virerr.FromDomain, virerr.ErrInternalError); err != nil {

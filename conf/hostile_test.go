@@ -133,3 +133,22 @@ func TestDuplicateAttribute(t *testing.T) {
 		}
 	}
 }
+
+// Names become file names: libvirt refuses '/' in domain, network and
+// pool names (volumes and snapshots are checked by the drivers) and
+// accepts "." and "..", which the drivers' paths must then cope with.
+func TestNamesWithSlash(t *testing.T) {
+	_, err := ParseDomain([]byte("<domain><name>../../x</name></domain>"), 0)
+	wantCode(t, err, virerr.FromDomain, virerr.ErrXMLError, "name ../../x cannot contain '/'")
+	_, err = ParseDomain([]byte("<domain><name></name></domain>"), 0)
+	wantCode(t, err, virerr.FromDomain, virerr.ErrNoName, "missing name information")
+	for _, ok := range []string{"..", ".", " "} {
+		if _, err := ParseDomain([]byte("<domain><name>"+ok+"</name></domain>"), 0); err != nil {
+			t.Errorf("%q: %v", ok, err)
+		}
+	}
+	_, err = ParseNetwork([]byte("<network><name>a/b</name></network>"), 0)
+	wantCode(t, err, virerr.FromXML, virerr.ErrXMLDetail, "invalid char in name: /")
+	_, err = ParseStoragePool([]byte("<pool type='dir'><name>a/b</name><target><path>/x</path></target></pool>"), 0)
+	wantCode(t, err, virerr.FromStorage, virerr.ErrXMLError, "name a/b cannot contain '/'")
+}

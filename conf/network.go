@@ -1,6 +1,8 @@
 package conf
 
 import (
+	"strings"
+
 	"govirt/uuid"
 	"govirt/virerr"
 )
@@ -51,6 +53,10 @@ func ParseNetwork(data []byte, flags ParseFlags) (*Network, error) {
 	name, ok := root.get("name")
 	if !ok || name == "" {
 		return nil, virerr.New(virerr.FromNetwork, virerr.ErrNoName, "")
+	}
+	if strings.Contains(name, "/") {
+		// virXMLCheckIllegalChars in virNetworkDefParseXML.
+		return nil, virerr.New(virerr.FromXML, virerr.ErrXMLDetail, "invalid char in name: /")
 	}
 	n.Name = name
 	if n.UUID, err = parseUUIDElem(root, virerr.FromNetwork, virerr.ErrInternalError); err != nil {
