@@ -2,6 +2,7 @@ package qemu
 
 import (
 	"context"
+	"strings"
 
 	"govirt/conf"
 	"govirt/driver"
@@ -86,6 +87,10 @@ func (c *conn) DomainDefineXML(xml string, flags uint32) (driver.Domain, error) 
 	def, err := parseDef(xml, flags&defineValidate != 0)
 	if err != nil {
 		return driver.Domain{}, err
+	}
+	// qemuDomainDefineXMLFlags refuses newlines (virXMLCheckIllegalChars).
+	if strings.Contains(def.Name, "\n") {
+		return driver.Domain{}, virerr.New(virerr.FromXML, virerr.ErrXMLDetail, "invalid char in name: \n")
 	}
 	d := c.d
 	v := d.doms.byNameLookup(def.Name)
