@@ -88,6 +88,9 @@ func ParseNetwork(data []byte, flags ParseFlags) (*Network, error) {
 		}
 		n.IPs = append(n.IPs, ip)
 	}
+	if err := checkNetwork(root, name); err != nil {
+		return nil, err
+	}
 	return n, nil
 }
 
