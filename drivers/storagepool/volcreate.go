@@ -3,6 +3,7 @@ package storagepool
 import (
 	"errors"
 	"fmt"
+	"govirt/drivers/internal/safepath"
 	"io"
 	"os"
 	"path/filepath"
@@ -64,7 +65,11 @@ func parseVolReq(p *pool, doc string, flags uint32, needCapacity bool) (*volReq,
 	if strings.Contains(r.name, "/") {
 		return nil, errStorage(virerr.ErrOperationInvalid, "volume name '%s' cannot contain '/'", r.name)
 	}
-	r.path = p.def.target + "/" + r.name
+	// "." and ".." have no '/' but name the pool's directory and its
+	// parent, not a volume in it.
+	if r.path, err = safepath.Join(p.def.target, r.name, ""); err != nil {
+		return nil, err
+	}
 	return r, nil
 }
 
