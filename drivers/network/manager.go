@@ -169,6 +169,10 @@ func (m *Manager) load() {
 	m.loadOnce.Do(func() {
 		m.mu.Lock()
 		defer m.mu.Unlock()
+		// Temporary files of writes a killed daemon never finished.
+		for _, dir := range []string{m.cfg.StateDir, m.cfg.RunDir, m.dnsmasqDir()} {
+			cleanTemp(m.log, dir)
+		}
 		paths, _ := filepath.Glob(filepath.Join(m.cfg.StateDir, "*.xml"))
 		for _, p := range paths {
 			def, err := readNet(p)
@@ -322,4 +326,15 @@ func (m *Manager) autostartMarked(name string) bool {
 		}
 	}
 	return false
+}
+
+// cleanTemp removes atomicfile's stale temporary files from dir.
+func cleanTemp(log *slog.Logger, dir string) {
+	removed, err := atomicfile.CleanTemp(dir)
+	if len(removed) > 0 {
+		log.Info("removed stale temporary files", "dir", dir, "files", removed)
+	}
+	if err != nil {
+		log.Warn("cannot remove stale temporary files", "dir", dir, "err", err)
+	}
 }

@@ -155,6 +155,14 @@ func (m *Manager) load() {
 			if err := os.MkdirAll(dir, 0o700); err != nil {
 				m.log.Error("cannot create storage directory", "path", dir, "err", err)
 			}
+			// Temporary files of writes a killed daemon never finished.
+			removed, err := atomicfile.CleanTemp(dir)
+			if len(removed) > 0 {
+				m.log.Info("removed stale temporary files", "dir", dir, "files", removed)
+			}
+			if err != nil {
+				m.log.Warn("cannot remove stale temporary files", "dir", dir, "err", err)
+			}
 		}
 		for _, def := range m.readDefs(m.cfg.StateDir) {
 			if m.pools[def.name] != nil {
