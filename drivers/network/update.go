@@ -245,4 +245,6 @@ func ipByIndex(def *conf.Network, parentIndex int32) (*conf.NetworkIP, error) {
 	return nil, errNet(virerr.ErrOperationInvalid, "couldn't update dhcp host entry - no <ip> element found in network '%s'", def.Name)
 }
 
-func isAlnum(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
+func isAlnum(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+}
