@@ -45,6 +45,10 @@ type Driver struct {
 	dirs   dirs
 	initMu sync.Mutex
 	inited bool
+	// statusMu orders status file writes against their removal: a
+	// save that checked the guest was running before a destroy removed
+	// the file would otherwise write it back, stale, after the removal.
+	statusMu sync.Mutex
 }
 
 // dirs are the driver's directories, derived from Config.

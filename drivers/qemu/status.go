@@ -111,6 +111,14 @@ func (d *Driver) saveStatus(v *vm) error {
 	if err != nil {
 		return err
 	}
+	d.statusMu.Lock()
+	defer d.statusMu.Unlock()
+	v.mu.Lock()
+	stopped := !v.active()
+	v.mu.Unlock()
+	if stopped {
+		return nil
+	}
 	return atomicfile.Write(path, data, 0o600)
 }
 
@@ -124,7 +132,9 @@ func (d *Driver) saveStatusLogged(v *vm) {
 func (d *Driver) removeStatus(name string) {
 	path, err := d.statusPath(name)
 	if err == nil {
+		d.statusMu.Lock()
 		err = atomicfile.Remove(path)
+		d.statusMu.Unlock()
 	}
 	if err != nil {
 		d.log.Error("cannot remove status", "domain", name, "err", err)

@@ -1,0 +1,171 @@
+package integration
+
+import (
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+)
+
+// treeListing lists every path under root (relative), with the ones under
+// skip left out.
+func treeListing(t *testing.T, root string, skip ...string) []string {
+	t.Helper()
+	var out []string
+	filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		rel, _ := filepath.Rel(root, p)
+		for _, s := range skip {
+			if rel == s || strings.HasPrefix(rel, s+"/") {
+				if e.IsDir() {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+		}
+		out = append(out, rel)
+		return nil
+	})
+	sort.Strings(out)
+	return out
+}
+
+func writeDoc(t *testing.T, dir, file, doc string) string {
+	t.Helper()
+	p := filepath.Join(dir, file)
+	if err := os.WriteFile(p, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestHostileNamesTestDriver: libvirt refuses '/' and empty names with its
+// errors, and a newline at define; ".", ".." and a newline at create are
+// accepted, as by libvirt's test driver.
+func TestHostileNamesTestDriver(t *testing.T) {
+	d := startDaemon(t)
+	dir := t.TempDir()
+	doc := func(name string) string {
+		return "<domain type='test'><name>" + name + "</name><memory>1024</memory><os><type>hvm</type></os></domain>"
+	}
+	for _, c := range []struct{ name, cmd, want string }{
+		{"a/b", "define", "error: XML error: name a/b cannot contain '/'"},
+		{"../../x", "define", "error: XML error: name ../../x cannot contain '/'"},
+		{"../../../../elsewhere/victim", "create", "error: XML error: name ../../../../elsewhere/victim cannot contain '/'"},
+		{"", "define", "error: missing name information"},
+		{"", "create", "error: missing name information"},
+		{"a\nb", "define", "error: invalid char in name: \n"},
+	} {
+		p := writeDoc(t, dir, "d.xml", doc(c.name))
+		out, errOut, rc := virsh(t, d.URI("test"), c.cmd+" "+p)
+		if rc == 0 || !strings.Contains(errOut, c.want) {
+			t.Errorf("%s %q: rc=%d %q %q, want %q", c.cmd, c.name, rc, out, errOut, c.want)
+		}
+	}
+	for _, c := range []struct{ name, cmd string }{{"..", "define"}, {".", "define"}, {"..", "create"}, {"a\nb", "create"}} {
+		p := writeDoc(t, dir, "d.xml", doc(c.name))
+		if out, errOut, rc := virsh(t, d.URI("test"), c.cmd+" "+p+"; list --all --name"); rc != 0 || !strings.Contains(out, c.name+"\n") {
+			t.Errorf("%s %q: rc=%d %q %q", c.cmd, c.name, rc, out, errOut)
+		}
+	}
+	// Networks and pools: '/' refused by the parser, as libvirt's.
+	p := writeDoc(t, dir, "n.xml", "<network><name>a/b</name></network>")
+	if _, errOut, rc := virsh(t, d.URI("test"), "net-define "+p); rc == 0 || !strings.Contains(errOut, "error: invalid char in name: /") {
+		t.Errorf("net-define a/b: rc=%d %q", rc, errOut)
+	}
+	p = writeDoc(t, dir, "p.xml", "<pool type='dir'><name>../p</name><target><path>/tmp</path></target></pool>")
+	if _, errOut, rc := virsh(t, d.URI("test"), "pool-define "+p); rc == 0 || !strings.Contains(errOut, "error: XML error: name ../p cannot contain '/'") {
+		t.Errorf("pool-define ../p: rc=%d %q", rc, errOut)
+	}
+}
+
+// TestHostileNamesQEMU: a guest named ".." once made destroy remove the
+// whole run directory, and a transient guest named
+// "../../../../elsewhere/victim" wrote and removed files outside the
+// daemon's directories. Now the names libvirt refuses are refused, "."
+// and ".." run as ordinary guests, and nothing outside the state and run
+// directories changes while another guest keeps running.
+func TestHostileNamesQEMU(t *testing.T) {
+	d := startDaemon(t)
+	t.Cleanup(func() { killGuests(d) })
+	uri := d.URI("qemu")
+	dir := t.TempDir()
+	mustVirsh(t, uri, "define "+writeDoc(t, dir, "keep.xml", testGuestXML(t, "keep", "", "")))
+	mustVirsh(t, uri, "start keep")
+	waitState(t, d, "keep", "running (booted)", 30*time.Second)
+	before := treeListing(t, d.dir, "state", "run")
+	keepFiles := func() []string {
+		var out []string
+		for _, rel := range treeListing(t, d.dir) {
+			if strings.Contains(rel, "keep") {
+				out = append(out, rel)
+			}
+		}
+		return out
+	}
+	keepBefore := keepFiles()
+
+	for _, c := range []struct{ name, cmd, want string }{
+		{"a/b", "define", "error: XML error: name a/b cannot contain '/'"},
+		{"../../x", "create", "error: XML error: name ../../x cannot contain '/'"},
+		{"../../../../elsewhere/victim", "create", "error: XML error: name ../../../../elsewhere/victim cannot contain '/'"},
+		{"", "define", "error: missing name information"},
+		{"a\nb", "define", "error: invalid char in name: \n"},
+	} {
+		p := writeDoc(t, dir, "bad.xml", testGuestXML(t, c.name, "", ""))
+		out, errOut, rc := virsh(t, uri, c.cmd+" "+p)
+		if rc == 0 || !strings.Contains(errOut, c.want) {
+			t.Errorf("%s %q: rc=%d %q %q, want %q", c.cmd, c.name, rc, out, errOut, c.want)
+		}
+	}
+	// Accepted names: each runs, is destroyed (and the persistent one
+	// undefined) without touching anything but its own files.
+	for _, c := range []struct{ name, how string }{{"..", "create"}, {".", "define"}, {"a\nb", "create"}} {
+		p := writeDoc(t, dir, "ok.xml", testGuestXML(t, c.name, "", ""))
+		if c.how == "define" {
+			mustVirsh(t, uri, "define "+p)
+			mustVirsh(t, uri, "autostart '"+c.name+"'")
+			if _, errOut, rc := virsh(t, uri, "start", c.name); rc != 0 {
+				t.Fatalf("start %q: %s", c.name, errOut)
+			}
+		} else if _, errOut, rc := virsh(t, uri, "create", p); rc != 0 {
+			t.Fatalf("create %q: %s", c.name, errOut)
+		}
+		if out, errOut, rc := virsh(t, uri, "domstate", c.name); rc != 0 || !strings.Contains(out, "running") {
+			t.Errorf("%q: %q %q", c.name, out, errOut)
+		}
+		if _, errOut, rc := virsh(t, uri, "destroy", c.name); rc != 0 {
+			t.Errorf("destroy %q: %s", c.name, errOut)
+		}
+		if c.how == "define" {
+			if _, errOut, rc := virsh(t, uri, "undefine", c.name); rc != 0 {
+				t.Errorf("undefine %q: %s", c.name, errOut)
+			}
+		}
+	}
+	if after := treeListing(t, d.dir, "state", "run"); strings.Join(after, "\n") != strings.Join(before, "\n") {
+		t.Errorf("files outside state/run changed:\nbefore %q\nafter  %q", before, after)
+	}
+	if got := keepFiles(); strings.Join(got, "\n") != strings.Join(keepBefore, "\n") {
+		t.Errorf("the other guest's files changed:\nbefore %q\nafter  %q", keepBefore, got)
+	}
+	if out, _, rc := virsh(t, uri, "domstate keep"); rc != 0 || !strings.Contains(out, "running") {
+		t.Errorf("keep: %q", out)
+	}
+	// Its monitor still answers.
+	if out, errOut, rc := virsh(t, uri, "qemu-monitor-command keep --hmp 'info status'"); rc != 0 || !strings.Contains(out, "running") {
+		t.Errorf("keep's monitor: rc=%d %q %q", rc, out, errOut)
+	}
+	// What is left of the guests that ran: their logs only, inside the
+	// state directory.
+	for _, rel := range treeListing(t, d.dir) {
+		if strings.Contains(rel, "..") && !strings.HasPrefix(rel, "state/qemu/log/") {
+			t.Errorf("left behind: %q", rel)
+		}
+	}
+}
