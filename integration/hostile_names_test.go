@@ -169,3 +169,51 @@ func TestHostileNamesQEMU(t *testing.T) {
 		}
 	}
 }
+
+// TestStaleTempFilesRemoved: the ".NAME.xml.tmp-N" files of writes a
+// killed daemon never finished are removed at the next start, from every
+// directory the drivers write that way; the real files stay.
+func TestStaleTempFilesRemoved(t *testing.T) {
+	d := startDaemon(t)
+	uri := d.URI("qemu")
+	dir := t.TempDir()
+	mustVirsh(t, uri, "define "+writeDoc(t, dir, "keep.xml", "<domain type='qemu'><name>keep</name><memory>65536</memory><os><type arch='x86_64'>hvm</type></os></domain>"))
+	d.cmd.Process.Kill()
+	d.cmd.Wait()
+	var stale []string
+	for _, sub := range []string{"state/qemu", "state/qemu/autostart", "state/qemu/capabilities", "state/qemu/snapshot/keep",
+		"run/qemu", "state/network", "state/network/dnsmasq", "run/network", "state/storage", "state/storage/autostart", "run/storage"} {
+		p := filepath.Join(d.dir, sub)
+		if err := os.MkdirAll(p, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range []string{".keep.xml.tmp-123456789", ".default.xml.tmp-42"} {
+			f := filepath.Join(p, n)
+			if err := os.WriteFile(f, []byte("<half"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			stale = append(stale, f)
+		}
+	}
+	// Not atomicfile's: kept.
+	other := filepath.Join(d.dir, "state/qemu/.keep.xml.tmp-notdigits")
+	os.WriteFile(other, nil, 0o600)
+	d.launch()
+	// The network and storage drivers load at start (their autostart);
+	// a first call makes sure they did.
+	mustVirsh(t, uri, "net-list --all; pool-list --all")
+	for _, f := range stale {
+		if _, err := os.Stat(f); !os.IsNotExist(err) {
+			t.Errorf("%s still there", f)
+		}
+	}
+	if _, err := os.Stat(other); err != nil {
+		t.Errorf("%s removed", other)
+	}
+	if _, err := os.Stat(filepath.Join(d.dir, "state/qemu/keep.xml")); err != nil {
+		t.Errorf("definition lost: %v", err)
+	}
+	if out := mustVirsh(t, uri, "list --all --name"); !strings.Contains(out, "keep") {
+		t.Errorf("keep not defined after restart: %q", out)
+	}
+}
