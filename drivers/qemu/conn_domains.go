@@ -93,28 +93,42 @@ func (c *conn) DomainDefineXML(xml string, flags uint32) (driver.Domain, error) 
 		return driver.Domain{}, virerr.New(virerr.FromXML, virerr.ErrXMLDetail, "invalid char in name: \n")
 	}
 	d := c.d
-	v := d.doms.byNameLookup(def.Name)
-	detail := driver.EventDefinedUpdated
-	if v == nil {
-		v = newVM(def, true)
-		if err := d.doms.add(v); err != nil {
+	var v *vm
+	var h driver.Domain
+	var detail int32
+	d.defMu.Lock()
+	defer d.defMu.Unlock()
+	for {
+		v = d.doms.byNameLookup(def.Name)
+		detail = driver.EventDefinedUpdated
+		if v == nil {
+			v = newVM(def, true)
+			if err := d.doms.add(v); err != nil {
+				return driver.Domain{}, err
+			}
+			detail = driver.EventDefinedAdded
+		} else if v.uuid != def.UUID {
+			return driver.Domain{}, virerr.New(virerr.FromQemu, virerr.ErrOperationFailed,
+				"domain '%s' is already defined with uuid %s", v.name, v.uuid)
+		}
+		if err := d.saveDef(def); err != nil {
+			if detail == driver.EventDefinedAdded {
+				d.doms.remove(v)
+			}
 			return driver.Domain{}, err
 		}
-		detail = driver.EventDefinedAdded
-	} else if v.uuid != def.UUID {
-		return driver.Domain{}, virerr.New(virerr.FromQemu, virerr.ErrOperationFailed,
-			"domain '%s' is already defined with uuid %s", v.name, v.uuid)
-	}
-	if err := d.saveDef(def); err != nil {
-		if detail == driver.EventDefinedAdded {
-			d.doms.remove(v)
+		v.mu.Lock()
+		if v.removed {
+			// Undefined (and its file removed) while this saved:
+			// define anew, as if the undefine had come first.
+			v.mu.Unlock()
+			continue
 		}
-		return driver.Domain{}, err
+		v.def, v.persistent, v.last = def, true, def
+		h = v.handle()
+		v.mu.Unlock()
+		break
 	}
-	v.mu.Lock()
-	v.def, v.persistent = def, true
-	h := v.handle()
-	v.mu.Unlock()
 	d.bus.Publish(driver.DomainEvent{ID: driver.EventIDLifecycle, Dom: h, Event: driver.EventDefined, Detail: detail})
 	return h, nil
 }
@@ -149,11 +163,19 @@ func (c *conn) DomainUndefine(h driver.Domain, flags uint32) error {
 		}
 		d.removeManagedSave(name)
 	}
+	d.defMu.Lock()
+	defer d.defMu.Unlock()
 	if err := d.removeDef(name); err != nil {
 		return err
 	}
 	v.mu.Lock()
+	if v.def != nil {
+		v.last = v.def
+	}
 	v.persistent, v.def, v.autostart = false, nil, false
+	// An inactive guest goes now (dropIfTransient): nothing may act on
+	// it from here on.
+	v.removed = v.removed || !v.active()
 	hd := v.handle()
 	v.mu.Unlock()
 	d.bus.Publish(driver.DomainEvent{ID: driver.EventIDLifecycle, Dom: hd, Event: driver.EventUndefined, Detail: driver.EventUndefinedRemoved})

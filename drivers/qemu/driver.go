@@ -49,6 +49,10 @@ type Driver struct {
 	// save that checked the guest was running before a destroy removed
 	// the file would otherwise write it back, stale, after the removal.
 	statusMu sync.Mutex
+	// defMu makes define and undefine each one step: the definition file
+	// and the guest's persistent state change together, so a define racing
+	// an undefine never leaves a file without a guest or the reverse.
+	defMu sync.Mutex
 }
 
 // dirs are the driver's directories, derived from Config.

@@ -311,6 +311,11 @@ func (d *Driver) destroy(v *vm, reason int32, detail int32) error {
 func (d *Driver) cleanupStopped(v *vm, reason int32) {
 	v.mu.Lock()
 	mon, id, name := v.mon, v.id, v.name
+	if v.live != nil {
+		v.last = v.live
+	}
+	// A transient guest that stopped is gone (dropIfTransient).
+	v.removed = v.removed || !v.persistent
 	v.mon, v.proc, v.live, v.caps, v.capsJSON = nil, nil, nil, nil, nil
 	if id >= 0 {
 		v.id = -1

@@ -30,13 +30,32 @@ func (r *registry) get(d driver.Domain) (*vm, error) {
 	if v == nil {
 		return nil, errNoDomainUUID(d.UUID.String(), d.Name)
 	}
+	v.mu.Lock()
+	err := v.goneErr()
+	v.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
 	return v, nil
 }
 
+// byNameLookup returns the guest called name, or nil; a guest being
+// removed counts as absent, so a new definition under its name makes a new
+// guest rather than reviving the one on its way out.
 func (r *registry) byNameLookup(name string) *vm {
 	r.mu.RLock()
-	defer r.mu.RUnlock()
-	return r.byName[name]
+	v := r.byName[name]
+	r.mu.RUnlock()
+	if v == nil {
+		return nil
+	}
+	v.mu.Lock()
+	gone := v.removed
+	v.mu.Unlock()
+	if gone {
+		return nil
+	}
+	return v
 }
 
 // add inserts v, refusing a name or uuid clash with another guest.
@@ -57,6 +76,10 @@ func (r *registry) add(v *vm) error {
 }
 
 func (r *registry) remove(v *vm) {
+	// Marked first: whoever holds v from an earlier lookup sees it gone.
+	v.mu.Lock()
+	v.removed = true
+	v.mu.Unlock()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.byUUID[v.uuid] == v {
