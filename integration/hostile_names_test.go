@@ -217,3 +217,38 @@ func TestStaleTempFilesRemoved(t *testing.T) {
 		t.Errorf("keep not defined after restart: %q", out)
 	}
 }
+
+// TestNetworkLineBreaksRefused: a newline in a network's fields once
+// became extra lines of dnsmasq's configuration; net-define refuses it.
+func TestNetworkLineBreaksRefused(t *testing.T) {
+	d := startDaemon(t)
+	uri := d.URI("qemu")
+	dir := t.TempDir()
+	for _, c := range []struct{ doc, want string }{
+		{"<network><name>n1</name><dns><txt name='x' value='v&#10;dhcp-script=/tmp/evil'/></dns><ip address='10.9.9.1' netmask='255.255.255.0'/></network>",
+			"error: invalid char in DNS TXT record value: \n"},
+		{"<network><name>n1</name><domain name='d&#10;conf-file=/tmp/evil'/><ip address='10.9.9.1' netmask='255.255.255.0'/></network>",
+			"error: invalid char in domain name: \n"},
+		{"<network><name>n1\nx</name><ip address='10.9.9.1' netmask='255.255.255.0'/></network>",
+			"error: invalid char in name: \n"},
+		{"<network><name>n1</name><ip address='10.9.9.1' netmask='255.255.255.0'><dhcp><host mac='52:54:00:00:00:01' name='h&#10;x' ip='10.9.9.5'/></dhcp></ip></network>",
+			"error: invalid char in DHCP host name: \n"},
+		{"<network><name>n1</name><dns><txt name='a,b' value='v'/></dns></network>",
+			"error: prohibited character in DNS TXT record name 'a,b' of network n1"},
+	} {
+		p := writeDoc(t, dir, "n.xml", c.doc)
+		out, errOut, rc := virsh(t, uri, "net-define "+p)
+		if rc == 0 || !strings.Contains(errOut, c.want) {
+			t.Errorf("%s: rc=%d %q %q, want %q", c.doc, rc, out, errOut, c.want)
+		}
+	}
+	if out := mustVirsh(t, uri, "net-list --all --name"); strings.Contains(out, "n1") {
+		t.Errorf("a refused network was defined: %q", out)
+	}
+	if _, err := os.Stat(filepath.Join(d.dir, "state/network/dnsmasq")); err == nil {
+		ents, _ := os.ReadDir(filepath.Join(d.dir, "state/network/dnsmasq"))
+		if len(ents) > 0 {
+			t.Errorf("dnsmasq files written: %v", ents)
+		}
+	}
+}
