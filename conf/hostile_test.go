@@ -152,3 +152,19 @@ func TestNamesWithSlash(t *testing.T) {
 	_, err = ParseStoragePool([]byte("<pool type='dir'><name>a/b</name><target><path>/x</path></target></pool>"), 0)
 	wantCode(t, err, virerr.FromStorage, virerr.ErrXMLError, "name a/b cannot contain '/'")
 }
+
+// Literal whitespace in an attribute value reads as a space (libxml2's
+// attribute normalisation); a character reference keeps its character.
+func TestAttributeNormalisation(t *testing.T) {
+	doc := "<domain type='qemu'><name>n</name><metadata><m:x xmlns:m='urn:m'\n a='1\n2\t3\r\n4'\tb=\"x&#10;y&amp;&lt;\" c='plain' d='p&#x9;q\nr'/></metadata></domain>"
+	d, err := ParseDomain([]byte(doc), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := d.x.child("metadata").elems()[0]
+	for name, want := range map[string]string{"a": "1 2 3 4", "b": "x\ny&<", "c": "plain", "d": "p\tq r", "xmlns:m": "urn:m"} {
+		if got := x.attr(name); got != want {
+			t.Errorf("%s = %q, want %q", name, got, want)
+		}
+	}
+}

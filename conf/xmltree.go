@@ -114,6 +114,9 @@ func parseTree(data []byte, from virerr.Domain, doc string) (*node, error) {
 			if err := n.takeAttrs(t.Attr, fail); err != nil {
 				return nil, err
 			}
+			if raw := data[tokStart:dec.InputOffset()]; bytes.ContainsAny(raw, "\t\n\r") {
+				normalizeAttrs(n.attrs, raw)
+			}
 			if top != nil {
 				top.kids = append(top.kids, n)
 			} else {
