@@ -66,7 +66,10 @@ func parseVolReq(p *pool, doc string, flags uint32, needCapacity bool) (*volReq,
 		return nil, errStorage(virerr.ErrOperationInvalid, "volume name '%s' cannot contain '/'", r.name)
 	}
 	// "." and ".." have no '/' but name the pool's directory and its
-	// parent, not a volume in it.
+	// parent, which exist: libvirt's virFileExists check refuses them so.
+	if r.name == "." || r.name == ".." {
+		return nil, errStorage(virerr.ErrOperationInvalid, "volume target path '%s/%s' already exists", p.def.target, r.name)
+	}
 	if r.path, err = safepath.Join(p.def.target, r.name, ""); err != nil {
 		return nil, err
 	}
