@@ -65,7 +65,7 @@ func TestConcurrentDefineUndefineReads(t *testing.T) {
 			for i := 0; time.Now().Before(deadline); i++ {
 				k := (w + i) % len(names)
 				h := driver.Domain{Name: names[k], UUID: uuids[k], ID: -1}
-				switch (w + i) % 8 {
+				switch (w + i) % 9 {
 				case 0, 1:
 					call("define", func() error { _, err := c.DomainDefineXML(docs[k], 0); return err })
 				case 2:
@@ -78,6 +78,8 @@ func TestConcurrentDefineUndefineReads(t *testing.T) {
 					call("dumpxml --inactive", func() error { _, err := c.DomainGetXMLDesc(h, xmlInactive); return err })
 				case 6:
 					call("dominfo", func() error { _, err := c.DomainGetInfo(h); return err })
+				case 8:
+					call("create", func() error { _, err := c.DomainCreateXML(docs[k], 0); return err })
 				case 7:
 					call("reads", func() error {
 						if _, err := c.DomainGetOSType(h); err != nil {
@@ -104,7 +106,7 @@ func TestConcurrentDefineUndefineReads(t *testing.T) {
 		defined := false
 		if v != nil {
 			v.mu.Lock()
-			defined = v.persistent && !v.removed
+			defined = v.persistent && !v.removed.Load()
 			v.mu.Unlock()
 		}
 		path, _ := d.defPath(n)

@@ -118,7 +118,7 @@ func (c *conn) DomainDefineXML(xml string, flags uint32) (driver.Domain, error) 
 			return driver.Domain{}, err
 		}
 		v.mu.Lock()
-		if v.removed {
+		if v.removed.Load() {
 			// Undefined (and its file removed) while this saved:
 			// define anew, as if the undefine had come first.
 			v.mu.Unlock()
@@ -175,7 +175,9 @@ func (c *conn) DomainUndefine(h driver.Domain, flags uint32) error {
 	v.persistent, v.def, v.autostart = false, nil, false
 	// An inactive guest goes now (dropIfTransient): nothing may act on
 	// it from here on.
-	v.removed = v.removed || !v.active()
+	if !v.active() {
+		v.removed.Store(true)
+	}
 	hd := v.handle()
 	v.mu.Unlock()
 	d.bus.Publish(driver.DomainEvent{ID: driver.EventIDLifecycle, Dom: hd, Event: driver.EventUndefined, Detail: driver.EventUndefinedRemoved})
@@ -190,15 +192,37 @@ func (c *conn) DomainCreateXML(xml string, flags uint32) (driver.Domain, error) 
 	}
 	d := c.d
 	if o := d.doms.byNameLookup(def.Name); o != nil {
-		o.mu.Lock()
-		active, ou := o.active(), o.uuid
-		o.mu.Unlock()
-		if active {
-			return driver.Domain{}, virerr.New(virerr.FromQemu, virerr.ErrOperationInvalid, "domain '%s' is already active", def.Name)
+		// virDomainObjListAdd with LIVE: an inactive guest of the same
+		// name and uuid runs with this definition and keeps its own.
+		if err := o.job.acquire("create"); err != nil {
+			return driver.Domain{}, err
 		}
-		if ou != def.UUID {
+		defer o.job.release()
+		o.mu.Lock()
+		active, ou, gone := o.active(), o.uuid, o.removed.Load()
+		if !active && ou == def.UUID && !gone {
+			o.live = def
+		}
+		o.mu.Unlock()
+		switch {
+		case gone:
+			return driver.Domain{}, errNoDomainUUID(ou.String(), def.Name)
+		case active:
+			return driver.Domain{}, virerr.New(virerr.FromQemu, virerr.ErrOperationInvalid, "domain '%s' is already active", def.Name)
+		case ou != def.UUID:
 			return driver.Domain{}, virerr.New(virerr.FromQemu, virerr.ErrOperationFailed, "domain '%s' already exists with uuid %s", def.Name, ou)
 		}
+		if err := d.start(context.Background(), o, flags); err != nil {
+			o.mu.Lock()
+			if !o.active() {
+				o.live = nil
+			}
+			o.mu.Unlock()
+			return driver.Domain{}, err
+		}
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		return o.handle(), nil
 	}
 	v := newVM(def, false)
 	if err := d.doms.add(v); err != nil {

@@ -315,7 +315,9 @@ func (d *Driver) cleanupStopped(v *vm, reason int32) {
 		v.last = v.live
 	}
 	// A transient guest that stopped is gone (dropIfTransient).
-	v.removed = v.removed || !v.persistent
+	if !v.persistent {
+		v.removed.Store(true)
+	}
 	v.mon, v.proc, v.live, v.caps, v.capsJSON = nil, nil, nil, nil, nil
 	if id >= 0 {
 		v.id = -1

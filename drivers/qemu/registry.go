@@ -49,10 +49,7 @@ func (r *registry) byNameLookup(name string) *vm {
 	if v == nil {
 		return nil
 	}
-	v.mu.Lock()
-	gone := v.removed
-	v.mu.Unlock()
-	if gone {
+	if v.removed.Load() {
 		return nil
 	}
 	return v
@@ -62,11 +59,12 @@ func (r *registry) byNameLookup(name string) *vm {
 func (r *registry) add(v *vm) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if o := r.byName[v.name]; o != nil && o.uuid != v.uuid {
+	// A guest on its way out (removed) gives its place up.
+	if o := r.byName[v.name]; o != nil && o != v && !o.removed.Load() {
 		return virerr.New(virerr.FromQemu, virerr.ErrOperationFailed,
 			"domain '%s' already exists with uuid %s", v.name, o.uuid)
 	}
-	if o := r.byUUID[v.uuid]; o != nil && o.name != v.name {
+	if o := r.byUUID[v.uuid]; o != nil && o != v && !o.removed.Load() {
 		return virerr.New(virerr.FromQemu, virerr.ErrOperationFailed,
 			"domain '%s' is already defined with uuid %s", o.name, v.uuid)
 	}
@@ -77,9 +75,7 @@ func (r *registry) add(v *vm) error {
 
 func (r *registry) remove(v *vm) {
 	// Marked first: whoever holds v from an earlier lookup sees it gone.
-	v.mu.Lock()
-	v.removed = true
-	v.mu.Unlock()
+	v.removed.Store(true)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.byUUID[v.uuid] == v {

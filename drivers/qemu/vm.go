@@ -2,6 +2,7 @@ package qemu
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"govirt/conf"
@@ -36,7 +37,8 @@ type vm struct {
 	// inactive, or a transient guest that stopped), as libvirt's
 	// virDomainObj.removing: a caller that looked it up just before sees
 	// "no domain" instead of acting on a guest that no longer exists.
-	removed bool
+	// It is atomic so the registry can read it under its own lock.
+	removed atomic.Bool
 	// last is the definition reads fall back on once both def and live
 	// are gone, so current() is never nil.
 	last *conf.Domain
@@ -88,7 +90,7 @@ func (v *vm) current() *conf.Domain {
 // goneErr is libvirt's error for a guest removed after it was looked up
 // (virDomainObjBeginJobInternal's check of removing); call with mu held.
 func (v *vm) goneErr() error {
-	if !v.removed {
+	if !v.removed.Load() {
 		return nil
 	}
 	return errNoDomainUUID(v.uuid.String(), v.name)
