@@ -113,3 +113,24 @@ func TestConcurrentDefineUndefineStart(t *testing.T) {
 		t.Errorf("daemon stopped serving: %q", out)
 	}
 }
+
+// TestCreateOfDefinedGuest: virsh create with the XML of a defined,
+// inactive guest runs that guest with the given definition, and the guest
+// stays defined when it stops (libvirt's virDomainObjListAdd with LIVE);
+// it used to replace the defined guest by a transient one.
+func TestCreateOfDefinedGuest(t *testing.T) {
+	d := startDaemon(t)
+	t.Cleanup(func() { killGuests(d) })
+	uri := d.URI("qemu")
+	dir := t.TempDir()
+	p := writeDoc(t, dir, "g.xml", testGuestXML(t, "g", "<uuid>6b2bd1e3-4a87-4a8a-9a55-3b4c7d2e1f00</uuid>", ""))
+	mustVirsh(t, uri, "define "+p)
+	mustVirsh(t, uri, "create "+p)
+	if out := mustVirsh(t, uri, "dominfo g"); !strings.Contains(out, "running") || !strings.Contains(out, "Persistent:     yes") {
+		t.Errorf("dominfo after create:\n%s", out)
+	}
+	mustVirsh(t, uri, "destroy g")
+	if out := mustVirsh(t, uri, "list --all --name"); !strings.Contains(out, "g\n") {
+		t.Errorf("defined guest gone after destroy: %q", out)
+	}
+}
