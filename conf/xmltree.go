@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"govirt/virerr"
@@ -170,34 +171,41 @@ func parseTree(data []byte, from virerr.Domain, doc string) (*node, error) {
 
 // takeAttrs copies a start tag's attributes, refusing a repeated name. A
 // pairwise check is quadratic in the number of attributes (80,000 of them
-// fit in one message), so past a handful a set is used.
+// fit in one message), so past a handful the names are sorted (by index,
+// to keep document order) and neighbours compared.
 func (n *node) takeAttrs(in []xml.Attr, fail func(string, ...any) error) error {
 	if len(in) == 0 {
 		return nil
 	}
-	n.attrs = make([]attr, 0, len(in))
-	var seen map[string]struct{}
-	if len(in) > 8 {
-		seen = make(map[string]struct{}, len(in))
+	n.attrs = make([]attr, len(in))
+	for i, a := range in {
+		n.attrs[i] = attr{qname(a.Name), a.Value}
 	}
-	for _, a := range in {
-		an := qname(a.Name)
-		dup := false
-		if seen != nil {
-			_, dup = seen[an]
-			seen[an] = struct{}{}
-		} else {
-			for _, o := range n.attrs {
-				if o.name == an {
-					dup = true
-					break
+	if len(in) <= 8 {
+		for i := 1; i < len(n.attrs); i++ {
+			for _, o := range n.attrs[:i] {
+				if o.name == n.attrs[i].name {
+					return fail("Attribute %s redefined", o.name)
 				}
 			}
 		}
-		if dup {
-			return fail("Attribute %s redefined", an)
+		return nil
+	}
+	idx := make([]int32, len(n.attrs))
+	for i := range idx {
+		idx[i] = int32(i)
+	}
+	slices.SortFunc(idx, func(a, b int32) int { return strings.Compare(n.attrs[a].name, n.attrs[b].name) })
+	first := -1 // the repeat libxml2 reports is the first one in the tag
+	for i := 1; i < len(idx); i++ {
+		if n.attrs[idx[i]].name == n.attrs[idx[i-1]].name {
+			if r := int(max(idx[i], idx[i-1])); first < 0 || r < first {
+				first = r
+			}
 		}
-		n.attrs = append(n.attrs, attr{an, a.Value})
+	}
+	if first >= 0 {
+		return fail("Attribute %s redefined", n.attrs[first].name)
 	}
 	return nil
 }
