@@ -82,7 +82,15 @@ func TestHostileXMLDepthAndSize(t *testing.T) {
 				t.Errorf("%s %s: rc=%d %q %.300q", drv, c.name, rc, out, errOut)
 			}
 			if took > time.Second {
-				t.Errorf("%s %s: define took %v", drv, c.name, took)
+				// The machine is shared and the daemon runs under the
+				// race detector: one slow run under load is retried (the
+				// quadratic code this guards against took seconds every
+				// time). The retry redefines the same document.
+				start = time.Now()
+				virsh(t, d.URI(drv), "define "+path)
+				if again := time.Since(start); again > time.Second {
+					t.Errorf("%s %s: define took %v, then %v", drv, c.name, took, again)
+				}
 			}
 			if grew > 50*1024 {
 				t.Errorf("%s %s: RSS grew %d KiB", drv, c.name, grew)

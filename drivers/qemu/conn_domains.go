@@ -109,7 +109,7 @@ func (c *conn) DomainDefineXML(xml string, flags uint32) (driver.Domain, error) 
 			detail = driver.EventDefinedAdded
 		} else if v.uuid != def.UUID {
 			return driver.Domain{}, virerr.New(virerr.FromQemu, virerr.ErrOperationFailed,
-				"domain '%s' is already defined with uuid %s", v.name, v.uuid)
+				"domain '%s' already exists with uuid %s", v.name, v.uuid)
 		}
 		if err := d.saveDef(def); err != nil {
 			if detail == driver.EventDefinedAdded {
