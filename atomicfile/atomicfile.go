@@ -5,14 +5,20 @@
 package atomicfile
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 )
+
+// tempMark is what Write puts between a file's name and the random part
+// of its temporary file's name: ".NAME.tmp-123456789".
+const tempMark = ".tmp-"
 
 // Write replaces path with data.
 func Write(path string, data []byte, perm os.FileMode) error {
 	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+tempMark+"*")
 	if err != nil {
 		return err
 	}
@@ -54,4 +60,46 @@ func syncDir(dir string) error {
 	}
 	defer d.Close()
 	return d.Sync()
+}
+
+// IsTemp reports whether name is one of Write's temporary files:
+// ".NAME.tmp-DIGITS", DIGITS being what os.CreateTemp puts for its "*".
+func IsTemp(name string) bool {
+	i := strings.LastIndex(name, tempMark)
+	if !strings.HasPrefix(name, ".") || i < 2 {
+		return false
+	}
+	digits := name[i+len(tempMark):]
+	return digits != "" && strings.Trim(digits, "0123456789") == ""
+}
+
+// CleanTemp removes the temporary files a Write interrupted by a crash
+// (or a SIGKILL) left in dir; they are never renamed into place and
+// nothing else would ever remove them. A driver calls it at start for
+// every directory it writes with Write, before it writes there. Only
+// regular files named as Write names them go; a missing dir is no error.
+// It returns the names removed.
+func CleanTemp(dir string) ([]string, error) {
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var removed []string
+	var firstErr error
+	for _, e := range ents {
+		if !e.Type().IsRegular() || !IsTemp(e.Name()) {
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, os.ErrNotExist) {
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		removed = append(removed, e.Name())
+	}
+	return removed, firstErr
 }

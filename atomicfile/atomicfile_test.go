@@ -32,3 +32,39 @@ func TestWriteReplacesAndLeavesNoTemp(t *testing.T) {
 		t.Fatalf("removing a missing file: %v", err)
 	}
 }
+
+func TestCleanTemp(t *testing.T) {
+	dir := t.TempDir()
+	keep := []string{"vm.xml", ".hidden", ".vm.xml.tmp-", ".vm.xml.tmp-12a", "x.tmp-123", "notes.tmp-1"}
+	stale := []string{".vm.xml.tmp-123456789", ".default.xml.tmp-42", "..xml.tmp-7"}
+	for _, n := range append(append([]string{}, keep...), stale...) {
+		if err := os.WriteFile(filepath.Join(dir, n), []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.Mkdir(filepath.Join(dir, ".d.xml.tmp-9"), 0o700) // not a file: kept
+	// A temp file Write really makes is recognised.
+	f, err := os.CreateTemp(dir, ".real.xml"+tempMark+"*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	stale = append(stale, filepath.Base(f.Name()))
+	removed, err := CleanTemp(dir)
+	if err != nil || len(removed) != len(stale) {
+		t.Fatalf("removed %v, %v; want %v", removed, err, stale)
+	}
+	for _, n := range stale {
+		if _, err := os.Stat(filepath.Join(dir, n)); !os.IsNotExist(err) {
+			t.Errorf("%s not removed", n)
+		}
+	}
+	for _, n := range append(keep, ".d.xml.tmp-9") {
+		if _, err := os.Stat(filepath.Join(dir, n)); err != nil {
+			t.Errorf("%s removed", n)
+		}
+	}
+	if r, err := CleanTemp(filepath.Join(dir, "missing")); r != nil || err != nil {
+		t.Errorf("missing dir: %v %v", r, err)
+	}
+}

@@ -22,7 +22,7 @@ func (r *RawDevice) XML() []byte { return writeTree(r.x) }
 // update-device pass it. Typed kinds come back as *Disk, *Interface, ...;
 // other known device kinds as *RawDevice.
 func ParseDevice(data []byte) (any, error) {
-	n, err := parseTree(data, virerr.FromDomain)
+	n, err := parseTree(data, virerr.FromDomain, "(device_definition)")
 	if err != nil {
 		return nil, err
 	}

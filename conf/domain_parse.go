@@ -19,8 +19,19 @@ func ParseDomain(data []byte, flags ParseFlags) (*Domain, error) {
 
 // parseRoot parses data, checks the root element name and, with
 // ParseValidate, the schema.
+// docNames are the names libvirt's parsers give each kind of document in
+// syntax errors ("(domain_definition):3: ...").
+var docNames = map[string]string{
+	"domain":         "(domain_definition)",
+	"network":        "(network_definition)",
+	"pool":           "(storage_pool_definition)",
+	"volume":         "(storage_volume_definition)",
+	"domainsnapshot": "(domain_snapshot)",
+	"interface":      "(interface_definition)",
+}
+
 func parseRoot(data []byte, want string, from virerr.Domain, flags ParseFlags) (*node, error) {
-	root, err := parseTree(data, from)
+	root, err := parseTree(data, from, docNames[want])
 	if err != nil {
 		return nil, err
 	}
@@ -49,6 +60,10 @@ func domainFromTree(root *node, flags ParseFlags) (*Domain, error) {
 	name, ok := root.get("name")
 	if !ok || name == "" {
 		return nil, virerr.New(virerr.FromDomain, virerr.ErrNoName, "")
+	}
+	if strings.Contains(name, "/") {
+		// virDomainDefPostParseCheckFeatures: names become file names.
+		return nil, virerr.New(virerr.FromDomain, virerr.ErrXMLError, "name %s cannot contain '/'", name)
 	}
 	d.Name = name
 	var err error

@@ -114,7 +114,7 @@ func wantCode(t *testing.T, err error, dom virerr.Domain, code virerr.Code, subs
 func TestParseErrors(t *testing.T) {
 	// Documents that are not well-formed: libvirt reports VIR_ERR_XML_DETAIL.
 	_, err := ParseDomain([]byte("<domain><name>x</name>"), 0)
-	wantCode(t, err, virerr.FromDomain, virerr.ErrXMLDetail, "line")
+	wantCode(t, err, virerr.FromDomain, virerr.ErrXMLDetail, "(domain_definition):1: Premature end of data in tag domain line 1")
 	_, err = ParseDomain([]byte("<domain type='qemu'><memory>1</memory></domain>"), 0)
 	wantCode(t, err, virerr.FromDomain, virerr.ErrNoName, "missing name")
 	_, err = ParseDomain([]byte("<domain><name>x</name><memory unit='KiB'>lots</memory></domain>"), 0)

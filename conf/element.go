@@ -15,11 +15,21 @@ type Element struct{ n *node }
 // ParseElement reads any well-formed document; from is the error domain
 // of its syntax errors.
 func ParseElement(data []byte, from virerr.Domain) (*Element, error) {
-	n, err := parseTree(data, from)
+	n, err := parseTree(data, from, "")
 	if err != nil {
 		return nil, err
 	}
 	return &Element{n}, nil
+}
+
+// CheckXML reports whether data is a well-formed document within
+// libxml2's limits, with libvirt's error for one that is not; doc is the
+// name libvirt's parser gives that kind of document ("network_update_xml").
+// Callers that decode a fragment with encoding/xml run it first, so every
+// client document meets the same parser rules.
+func CheckXML(data []byte, from virerr.Domain, doc string) error {
+	_, err := parseTree(data, from, doc)
+	return err
 }
 
 // Name is the element's qualified name as written.

@@ -2,6 +2,7 @@ package conf
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 )
 
@@ -42,6 +43,10 @@ func FuzzParseDomain(f *testing.F) {
 	fuzzDoc(f, []string{minimalDomain,
 		"<domain><name>a</name><memory unit='GB'>1</memory><currentMemory>5</currentMemory></domain>",
 		"<domain id='3'><name>a&amp;b</name><metadata><x:y xmlns:x='urn:x'>t<z/>u</x:y></metadata></domain>",
+		// Hostile shapes: past libxml2's depth limit, just inside it,
+		// many attributes, text in many CDATA pieces.
+		nestedMetadata(300), nestedMetadata(255), manyAttrs(200),
+		"<domain><name>c</name><description>" + strings.Repeat("x<![CDATA[y]]>", 50) + "</description></domain>",
 		"<domain><name>n</name><devices><disk type='network'><source protocol='nbd' name='x'><host name='h'/></source><backingStore type='file'><format type='raw'/><source file='/b'/><backingStore/></backingStore><target dev='vda'/></disk><serial type='pty'/><console type='pty'/></devices></domain>",
 	}, func(b []byte) (formatter, error) { return ParseDomain(b, ParseLive) })
 }

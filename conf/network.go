@@ -1,6 +1,8 @@
 package conf
 
 import (
+	"strings"
+
 	"govirt/uuid"
 	"govirt/virerr"
 )
@@ -52,6 +54,10 @@ func ParseNetwork(data []byte, flags ParseFlags) (*Network, error) {
 	if !ok || name == "" {
 		return nil, virerr.New(virerr.FromNetwork, virerr.ErrNoName, "")
 	}
+	if strings.Contains(name, "/") {
+		// virXMLCheckIllegalChars in virNetworkDefParseXML.
+		return nil, virerr.New(virerr.FromXML, virerr.ErrXMLDetail, "invalid char in name: /")
+	}
 	n.Name = name
 	if n.UUID, err = parseUUIDElem(root, virerr.FromNetwork, virerr.ErrInternalError); err != nil {
 		return nil, err
@@ -81,6 +87,9 @@ func ParseNetwork(data []byte, flags ParseFlags) (*Network, error) {
 				MAC: h.attr("mac"), ID: h.attr("id"), Name: h.attr("name"), IP: h.attr("ip"), x: h})
 		}
 		n.IPs = append(n.IPs, ip)
+	}
+	if err := checkNetwork(root, name); err != nil {
+		return nil, err
 	}
 	return n, nil
 }

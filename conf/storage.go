@@ -3,6 +3,7 @@ package conf
 import (
 	"slices"
 	"strconv"
+	"strings"
 
 	"govirt/uuid"
 	"govirt/virerr"
@@ -40,6 +41,9 @@ func ParseStoragePool(data []byte, flags ParseFlags) (*StoragePool, error) {
 	}
 	if p.Name == "" {
 		return nil, virerr.New(virerr.FromStorage, virerr.ErrXMLError, "missing pool source name element")
+	}
+	if strings.Contains(p.Name, "/") {
+		return nil, virerr.New(virerr.FromStorage, virerr.ErrXMLError, "name %s cannot contain '/'", p.Name)
 	}
 	if p.UUID, err = parseUUIDElem(root, virerr.FromStorage, virerr.ErrXMLError); err != nil {
 		return nil, err

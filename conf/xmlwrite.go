@@ -17,9 +17,7 @@ func writeTree(n *node) []byte {
 func writeNode(b *bytes.Buffer, n *node, depth int, pretty bool) {
 	indent := func() {
 		if pretty {
-			for i := 0; i < depth; i++ {
-				b.WriteString("  ")
-			}
+			b.WriteString(indentation[:2*min(depth, maxIndentLevel)])
 		}
 	}
 	nl := func() {
@@ -97,6 +95,13 @@ func writeNode(b *bytes.Buffer, n *node, depth int, pretty bool) {
 	b.WriteByte('>')
 	nl()
 }
+
+// maxIndentLevel is where libxml2's formatter (which writes <metadata>
+// for libvirt) stops indenting deeper: 60 columns, 30 levels. It also keeps
+// the output linear in the input whatever the nesting.
+const maxIndentLevel = 30
+
+var indentation = strings.Repeat("  ", maxIndentLevel)
 
 var textEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", "\r", "&#13;")
 

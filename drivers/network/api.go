@@ -1,6 +1,7 @@
 package network
 
 import (
+	"govirt/drivers/internal/safepath"
 	"os"
 	"path/filepath"
 
@@ -89,8 +90,8 @@ func parseDef(doc string, flags uint32) (*conf.Network, error) {
 	if err := validName(def.Name); err != nil {
 		return nil, err
 	}
-	if _, err := netXMLOf(def); err != nil {
-		return nil, errNet(virerr.ErrXMLError, "%v", err)
+	if err := checkDef(def); err != nil {
+		return nil, err
 	}
 	return def, nil
 }
@@ -211,10 +212,19 @@ func (m *Manager) NetworkUndefine(n driver.Network) error {
 	if !o.persistent {
 		return errNet(virerr.ErrOperationInvalid, "can't undefine transient network")
 	}
-	if err := os.Remove(m.configPath(o.def.Name)); err != nil && !os.IsNotExist(err) {
-		return errNet(virerr.ErrSystemError, "cannot remove config file '%s': %v", m.configPath(o.def.Name), err)
+	nf, err := m.files(o.def.Name)
+	if err != nil {
+		return err
 	}
-	os.Remove(m.autostartPath(o.def.Name))
+	if err := os.Remove(nf.config); err != nil && !os.IsNotExist(err) {
+		return errNet(virerr.ErrSystemError, "cannot remove config file '%s': %v", nf.config, err)
+	}
+	os.Remove(nf.autostart)
+	if old, err := safepath.Join(filepath.Dir(nf.autostart), o.def.Name, ""); err == nil {
+		if fi, err := os.Lstat(old); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+			os.Remove(old)
+		}
+	}
 	o.autostart, o.persistent, o.newDef = false, false, nil
 	m.publish(o, driver.NetworkEventUndefined)
 	if !o.active {
@@ -315,13 +325,25 @@ func (m *Manager) NetworkSetAutostart(n driver.Network, on bool) error {
 	if on == o.autostart {
 		return nil
 	}
-	link := m.autostartPath(o.def.Name)
+	nf, err := m.files(o.def.Name)
+	if err != nil {
+		return err
+	}
+	link := nf.autostart
+	if !on {
+		// The bare NAME link earlier versions made goes too.
+		if old, err := safepath.Join(filepath.Dir(link), o.def.Name, ""); err == nil {
+			if fi, err := os.Lstat(old); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+				os.Remove(old)
+			}
+		}
+	}
 	if on {
 		if err := os.MkdirAll(filepath.Dir(link), 0o755); err != nil {
 			return errNet(virerr.ErrSystemError, "cannot create autostart directory: %v", err)
 		}
-		if err := os.Symlink(m.configPath(o.def.Name), link); err != nil && !os.IsExist(err) {
-			return errNet(virerr.ErrSystemError, "Failed to create symlink '%s' to '%s': %v", link, m.configPath(o.def.Name), err)
+		if err := os.Symlink(nf.config, link); err != nil && !os.IsExist(err) {
+			return errNet(virerr.ErrSystemError, "Failed to create symlink '%s' to '%s': %v", link, nf.config, err)
 		}
 	} else if err := os.Remove(link); err != nil && !os.IsNotExist(err) {
 		return errNet(virerr.ErrSystemError, "Failed to delete symlink '%s': %v", link, err)

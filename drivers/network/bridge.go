@@ -2,6 +2,7 @@ package network
 
 import (
 	"fmt"
+	"govirt/drivers/internal/safepath"
 	"os"
 	"os/exec"
 	"strconv"
@@ -78,7 +79,11 @@ func createBridge(n *netXML) (err error) {
 // without IPv6 addresses; otherwise router advertisements and
 // autoconfiguration are off (dnsmasq answers them).
 func setIPv6Sysctls(n *netXML) {
-	dir := "/proc/sys/net/ipv6/conf/" + n.Bridge.Name + "/"
+	dir, err := safepath.Join("/proc/sys/net/ipv6/conf", n.Bridge.Name, "")
+	if err != nil {
+		return
+	}
+	dir += "/"
 	has6 := false
 	for _, ip := range n.IPs {
 		has6 = has6 || ip.v6()

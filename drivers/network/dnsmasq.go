@@ -21,14 +21,7 @@ import (
 // lease helper is not used: dnsmasq keeps its own lease file under
 // RunDir, read by net-dhcp-leases.
 
-func (m *Manager) dnsmasqDir() string         { return filepath.Join(m.cfg.StateDir, "dnsmasq") }
-func (m *Manager) pidFile(name string) string { return filepath.Join(m.cfg.RunDir, name+".pid") }
-func (m *Manager) leaseFile(name string) string {
-	return filepath.Join(m.cfg.RunDir, name+".leases")
-}
-func (m *Manager) confFile(name string) string {
-	return filepath.Join(m.dnsmasqDir(), name+".conf")
-}
+func (m *Manager) dnsmasqDir() string { return filepath.Join(m.cfg.StateDir, "dnsmasq") }
 
 // needDnsmasq is networkStartDhcpDaemon's test: some IP address, and DHCP
 // or TFTP wanted or DNS not disabled.
@@ -57,7 +50,11 @@ func (m *Manager) startDnsmasq(n *netXML) (int, error) {
 		}
 	}
 	m.makeTraversable()
-	pidfile := m.pidFile(n.Name)
+	nf, err := m.files(n.Name)
+	if err != nil {
+		return 0, err
+	}
+	pidfile := nf.pid
 	os.Remove(pidfile)
 	files, err := dnsmasqConfig(n, dir, pidfile)
 	if err != nil {
@@ -68,14 +65,14 @@ func (m *Manager) startDnsmasq(n *netXML) (int, error) {
 	for _, f := range []struct {
 		path, data string
 		perm       os.FileMode
-	}{{m.confFile(n.Name), files.conf, 0o600},
-		{hostsPath(dir, n.Name), files.hosts, 0o644},
-		{addnHostsPath(dir, n.Name), files.addnHosts, 0o644}} {
+	}{{nf.conf, files.conf, 0o600},
+		{nf.hosts, files.hosts, 0o644},
+		{nf.addnHosts, files.addnHosts, 0o644}} {
 		if err := atomicfile.Write(f.path, []byte(f.data), f.perm); err != nil {
 			return 0, fmt.Errorf("couldn't write dnsmasq config file '%s': %v", f.path, err)
 		}
 	}
-	cmd := exec.Command(bin, "--conf-file="+m.confFile(n.Name), "--dhcp-leasefile="+m.leaseFile(n.Name))
+	cmd := exec.Command(bin, "--conf-file="+nf.conf, "--dhcp-leasefile="+nf.leases)
 	cmd.Env = append(os.Environ(), "VIR_BRIDGE_NAME="+n.Bridge.Name)
 	// dnsmasq daemonizes; the parent exits once the child wrote its pid.
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -111,8 +108,9 @@ func dnsmasqAlive(pid int, conf string) bool {
 // stopDnsmasq is what networkShutdownNetworkVirtual does: SIGTERM; it
 // waits briefly so the bridge can go right after.
 func (m *Manager) stopDnsmasq(name string, pid int) {
-	conf := m.confFile(name)
-	if dnsmasqAlive(pid, conf) {
+	nf := m.mustFiles(name)
+	conf := nf.conf
+	if conf != "" && dnsmasqAlive(pid, conf) {
 		syscall.Kill(pid, syscall.SIGTERM)
 		for i := 0; i < 100 && dnsmasqAlive(pid, conf); i++ {
 			time.Sleep(20 * time.Millisecond)
@@ -121,14 +119,19 @@ func (m *Manager) stopDnsmasq(name string, pid int) {
 			syscall.Kill(pid, syscall.SIGKILL)
 		}
 	}
-	os.Remove(m.pidFile(name))
+	if nf.pid != "" {
+		os.Remove(nf.pid)
+	}
 }
 
 // removeDnsmasqFiles is networkRemoveInactive's cleanup of a network's
 // dnsmasq files.
 func (m *Manager) removeDnsmasqFiles(name string) {
-	dir := m.dnsmasqDir()
-	for _, p := range []string{m.confFile(name), hostsPath(dir, name), addnHostsPath(dir, name), m.leaseFile(name)} {
+	nf, err := m.files(name)
+	if err != nil {
+		return
+	}
+	for _, p := range []string{nf.conf, nf.hosts, nf.addnHosts, nf.leases} {
 		os.Remove(p)
 	}
 }
@@ -165,7 +168,11 @@ func (m *Manager) refreshDnsmasq(o *netObj) error {
 	if !ownsBridge(x.forwardMode()) || !needDnsmasq(x) {
 		return nil
 	}
-	if !dnsmasqAlive(o.dnsmasqPid, m.confFile(x.Name)) {
+	nf, err := m.files(x.Name)
+	if err != nil {
+		return err
+	}
+	if !dnsmasqAlive(o.dnsmasqPid, nf.conf) {
 		pid, err := m.startDnsmasq(x)
 		if err != nil {
 			return errNet(virerr.ErrSystemError, "%v", err)
@@ -174,11 +181,11 @@ func (m *Manager) refreshDnsmasq(o *netObj) error {
 		return nil
 	}
 	dir := m.dnsmasqDir()
-	files, err := dnsmasqConfig(x, dir, m.pidFile(x.Name))
+	files, err := dnsmasqConfig(x, dir, nf.pid)
 	if err != nil {
 		return errNet(virerr.ErrConfigUnsupported, "%v", err)
 	}
-	for path, data := range map[string]string{hostsPath(dir, x.Name): files.hosts, addnHostsPath(dir, x.Name): files.addnHosts} {
+	for path, data := range map[string]string{nf.hosts: files.hosts, nf.addnHosts: files.addnHosts} {
 		if err := atomicfile.Write(path, []byte(data), 0o644); err != nil {
 			return errNet(virerr.ErrSystemError, "cannot write '%s': %v", path, err)
 		}

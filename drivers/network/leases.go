@@ -40,7 +40,11 @@ func (m *Manager) NetworkGetDHCPLeases(n driver.Network, mac string, flags uint3
 	if err != nil {
 		return nil, err
 	}
-	data, err := os.ReadFile(m.leaseFile(x.Name))
+	nf, err := m.files(x.Name)
+	if err != nil {
+		return nil, err
+	}
+	data, err := os.ReadFile(nf.leases)
 	if err != nil {
 		return []driver.NetworkDHCPLease{}, nil
 	}

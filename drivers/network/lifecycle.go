@@ -165,7 +165,7 @@ func (m *Manager) cleanupInactive(o *netObj, x *netXML) {
 	if ownsBridge(x.forwardMode()) {
 		pid := o.dnsmasqPid
 		if pid == 0 {
-			pid, _ = readPid(m.pidFile(x.Name))
+			pid, _ = readPid(m.mustFiles(x.Name).pid)
 		}
 		m.stopDnsmasq(x.Name, pid)
 		removeFirewall(x)
@@ -173,5 +173,7 @@ func (m *Manager) cleanupInactive(o *netObj, x *netXML) {
 			m.log.Warn("bridge not deleted", "network", x.Name, "err", err)
 		}
 	}
-	os.Remove(m.statusPath(x.Name))
+	if st := m.mustFiles(x.Name).status; st != "" {
+		os.Remove(st)
+	}
 }

@@ -14,6 +14,7 @@
 package network
 
 import (
+	"govirt/drivers/internal/safepath"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -77,11 +78,50 @@ func errNet(code virerr.Code, format string, a ...any) error {
 	return virerr.New(virerr.FromNetwork, code, format, a...)
 }
 
-func (m *Manager) configPath(name string) string { return filepath.Join(m.cfg.StateDir, name+".xml") }
-func (m *Manager) autostartPath(name string) string {
-	return filepath.Join(m.cfg.StateDir, "autostart", name)
+// netFiles are the files a network has on the host, named after it as
+// libvirt names them. The name comes from a client: every path is built
+// through safepath, which refuses any name that would leave its directory.
+type netFiles struct {
+	config, autostart, status string
+	pid, leases               string // in RunDir
+	conf, hosts, addnHosts    string // in the dnsmasq directory
 }
-func (m *Manager) statusPath(name string) string { return filepath.Join(m.cfg.RunDir, name+".xml") }
+
+func (m *Manager) files(name string) (netFiles, error) {
+	var f netFiles
+	dns := m.dnsmasqDir()
+	for _, p := range []struct {
+		dst               *string
+		dir, elem, suffix string
+	}{
+		{&f.config, m.cfg.StateDir, name, ".xml"},
+		{&f.autostart, filepath.Join(m.cfg.StateDir, "autostart"), name, ".xml"},
+		{&f.status, m.cfg.RunDir, name, ".xml"},
+		{&f.pid, m.cfg.RunDir, name, ".pid"},
+		{&f.leases, m.cfg.RunDir, name, ".leases"},
+		{&f.conf, dns, name, ".conf"},
+		{&f.hosts, dns, nameEscaper.Replace(name), ".hostsfile"},
+		{&f.addnHosts, dns, nameEscaper.Replace(name), ".addnhosts"},
+	} {
+		path, err := safepath.Join(p.dir, p.elem, p.suffix)
+		if err != nil {
+			return netFiles{}, err
+		}
+		*p.dst = path
+	}
+	return f, nil
+}
+
+// mustFiles is files for names already accepted by parseDef or read back
+// from the daemon's own directories; a name that is not usable gives
+// empty paths, which every caller treats as "no such file".
+func (m *Manager) mustFiles(name string) netFiles {
+	f, err := m.files(name)
+	if err != nil {
+		m.log.Error("network name unusable as a file name", "network", name, "err", err)
+	}
+	return f
+}
 
 func formatNet(def *conf.Network) ([]byte, error) { return def.Format(0) }
 
@@ -93,7 +133,11 @@ func (m *Manager) saveConfig(def *conf.Network) error {
 	if err := os.MkdirAll(m.cfg.StateDir, 0o755); err != nil {
 		return err
 	}
-	return atomicfile.Write(m.configPath(def.Name), data, 0o600)
+	f, err := m.files(def.Name)
+	if err != nil {
+		return err
+	}
+	return atomicfile.Write(f.config, data, 0o600)
 }
 
 func (m *Manager) saveStatus(o *netObj) error {
@@ -104,7 +148,11 @@ func (m *Manager) saveStatus(o *netObj) error {
 	if err := os.MkdirAll(m.cfg.RunDir, 0o755); err != nil {
 		return err
 	}
-	return atomicfile.Write(m.statusPath(o.live.Name), data, 0o600)
+	f, err := m.files(o.live.Name)
+	if err != nil {
+		return err
+	}
+	return atomicfile.Write(f.status, data, 0o600)
 }
 
 func readNet(path string) (*conf.Network, error) {
@@ -121,6 +169,10 @@ func (m *Manager) load() {
 	m.loadOnce.Do(func() {
 		m.mu.Lock()
 		defer m.mu.Unlock()
+		// Temporary files of writes a killed daemon never finished.
+		for _, dir := range []string{m.cfg.StateDir, m.cfg.RunDir, m.dnsmasqDir()} {
+			cleanTemp(m.log, dir)
+		}
 		paths, _ := filepath.Glob(filepath.Join(m.cfg.StateDir, "*.xml"))
 		for _, p := range paths {
 			def, err := readNet(p)
@@ -128,8 +180,7 @@ func (m *Manager) load() {
 				m.log.Error("network definition unreadable", "path", p, "err", err)
 				continue
 			}
-			_, err = os.Lstat(m.autostartPath(def.Name))
-			m.nets[def.Name] = &netObj{def: def, persistent: true, autostart: err == nil}
+			m.nets[def.Name] = &netObj{def: def, persistent: true, autostart: m.autostartMarked(def.Name)}
 		}
 		paths, _ = filepath.Glob(filepath.Join(m.cfg.RunDir, "*.xml"))
 		for _, p := range paths {
@@ -179,8 +230,9 @@ func (m *Manager) reconnect(live *conf.Network) {
 		}
 	}
 	if ownsBridge(x.forwardMode()) && needDnsmasq(x) {
-		pid, _ := readPid(m.pidFile(live.Name))
-		if !dnsmasqAlive(pid, m.confFile(live.Name)) {
+		f := m.mustFiles(live.Name)
+		pid, _ := readPid(f.pid)
+		if !dnsmasqAlive(pid, f.conf) {
 			m.log.Info("restarting dnsmasq", "network", live.Name)
 			if pid, err = m.startDnsmasq(x); err != nil {
 				m.log.Error("dnsmasq restart failed", "network", live.Name, "err", err)
@@ -260,4 +312,29 @@ func validName(name string) error {
 		return errNet(virerr.ErrXMLError, "name %s cannot contain '/'", name)
 	}
 	return nil
+}
+
+// autostartMarked reports whether name has an autostart link: NAME.xml as
+// libvirt names it, or the bare NAME earlier versions made.
+func (m *Manager) autostartMarked(name string) bool {
+	if _, err := os.Lstat(m.mustFiles(name).autostart); err == nil {
+		return true
+	}
+	if old, err := safepath.Join(filepath.Join(m.cfg.StateDir, "autostart"), name, ""); err == nil {
+		if fi, err := os.Lstat(old); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// cleanTemp removes atomicfile's stale temporary files from dir.
+func cleanTemp(log *slog.Logger, dir string) {
+	removed, err := atomicfile.CleanTemp(dir)
+	if len(removed) > 0 {
+		log.Info("removed stale temporary files", "dir", dir, "files", removed)
+	}
+	if err != nil {
+		log.Warn("cannot remove stale temporary files", "dir", dir, "err", err)
+	}
 }

@@ -72,6 +72,9 @@ func (m *Manager) NetworkUpdate(n driver.Network, command, section uint32, paren
 		if err := updateDHCPHost(live, command, parentIndex, doc); err != nil {
 			return err
 		}
+		if err := checkDef(live); err != nil {
+			return err
+		}
 	}
 	if flags&updConfig != 0 {
 		base := o.def
@@ -80,6 +83,9 @@ func (m *Manager) NetworkUpdate(n driver.Network, command, section uint32, paren
 		}
 		cfg = base.Clone()
 		if err := updateDHCPHost(cfg, command, parentIndex, doc); err != nil {
+			return err
+		}
+		if err := checkDef(cfg); err != nil {
 			return err
 		}
 		if err := m.saveConfig(cfg); err != nil {
@@ -119,6 +125,9 @@ func deref(s *string) string {
 // updateDHCPHost is virNetworkDefUpdateIPDHCPHost.
 func updateDHCPHost(def *conf.Network, command uint32, parentIndex int32, doc string) error {
 	var h hostXML
+	if err := conf.CheckXML([]byte(doc), virerr.FromNetwork, "network_update_xml"); err != nil {
+		return err
+	}
 	if err := xml.Unmarshal([]byte(doc), &h); err != nil {
 		return errNet(virerr.ErrXMLError, "%v", err)
 	}
@@ -134,6 +143,13 @@ func updateDHCPHost(def *conf.Network, command uint32, parentIndex int32, doc st
 		if _, err := net.ParseMAC(host.MAC); err != nil {
 			return errNet(virerr.ErrInternalError, "Cannot parse MAC address '%s' in network '%s'", host.MAC, def.Name)
 		}
+	}
+	// virNetworkDHCPHostDefParseXML's checks of id and name.
+	if i := strings.IndexFunc(host.ID, func(r rune) bool { return !strings.ContainsRune("0123456789abcdefABCDEF:", r) }); i >= 0 {
+		return errNet(virerr.ErrXMLError, "Invalid character '%c' in id '%s' of network '%s'", host.ID[i], host.ID, def.Name)
+	}
+	if h.Name != nil && (host.Name == "" || !isAlnum(host.Name[0])) {
+		return errNet(virerr.ErrXMLError, "Cannot use host name '%s' in network '%s'", host.Name, def.Name)
 	}
 	var addr netip.Addr
 	if host.IP != "" {
@@ -227,4 +243,8 @@ func ipByIndex(def *conf.Network, parentIndex int32) (*conf.NetworkIP, error) {
 		}
 	}
 	return nil, errNet(virerr.ErrOperationInvalid, "couldn't update dhcp host entry - no <ip> element found in network '%s'", def.Name)
+}
+
+func isAlnum(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
 }

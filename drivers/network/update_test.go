@@ -54,3 +54,26 @@ func TestUpdateDHCPHostConfig(t *testing.T) {
 		t.Fatalf("reloaded:\n%s", xml2)
 	}
 }
+
+// An update's fragment meets the same rules as a definition: libxml2's
+// depth limit, libvirt's host checks, and no line breaks for dnsmasq.
+func TestUpdateDHCPHostHostile(t *testing.T) {
+	m, _ := newTestManager(t, t.TempDir())
+	n, err := m.NetworkDefineXML(`<network><name>h</name><bridge name='gvh0'/>
+<ip address='192.168.161.1' netmask='255.255.255.0'><dhcp><range start='192.168.161.2' end='192.168.161.9'/></dhcp></ip></network>`, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	upd := func(doc string) error { return m.NetworkUpdate(n, updAddLast, sectionIPDHCPHost, -1, doc, 0) }
+	deep := "<host mac='52:54:00:00:00:02' name='b' ip='192.168.161.11'>" + strings.Repeat("<x>", 300) + strings.Repeat("</x>", 300) + "</host>"
+	for doc, want := range map[string]string{
+		deep: "network_update_xml:1: Excessive depth in document: 256 use XML_PARSE_HUGE option",
+		`<host mac='52:54:00:00:00:02' name='b&#10;dhcp-script=/x' ip='192.168.161.11'/>`: "invalid char in DHCP host name: \n",
+		`<host mac='52:54:00:00:00:02' name='-b' ip='192.168.161.11'/>`:                   "Cannot use host name '-b' in network 'h'",
+		`<host id='0x:zz' name='b' ip='192.168.161.11'/>`:                                 "Invalid character 'x' in id '0x:zz' of network 'h'",
+	} {
+		if err := upd(doc); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%.60s: %v, want %q", doc, err, want)
+		}
+	}
+}

@@ -17,6 +17,14 @@ func (c *conn) jobVM(h driver.Domain, op string) (*vm, error) {
 	if err := v.job.acquire(op); err != nil {
 		return nil, err
 	}
+	// The guest may have been undefined while this waited for the job.
+	v.mu.Lock()
+	err = v.goneErr()
+	v.mu.Unlock()
+	if err != nil {
+		v.job.release()
+		return nil, err
+	}
 	return v, nil
 }
 

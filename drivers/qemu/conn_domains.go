@@ -2,6 +2,7 @@ package qemu
 
 import (
 	"context"
+	"strings"
 
 	"govirt/conf"
 	"govirt/driver"
@@ -87,29 +88,47 @@ func (c *conn) DomainDefineXML(xml string, flags uint32) (driver.Domain, error) 
 	if err != nil {
 		return driver.Domain{}, err
 	}
+	// qemuDomainDefineXMLFlags refuses newlines (virXMLCheckIllegalChars).
+	if strings.Contains(def.Name, "\n") {
+		return driver.Domain{}, virerr.New(virerr.FromXML, virerr.ErrXMLDetail, "invalid char in name: \n")
+	}
 	d := c.d
-	v := d.doms.byNameLookup(def.Name)
-	detail := driver.EventDefinedUpdated
-	if v == nil {
-		v = newVM(def, true)
-		if err := d.doms.add(v); err != nil {
+	var v *vm
+	var h driver.Domain
+	var detail int32
+	d.defMu.Lock()
+	defer d.defMu.Unlock()
+	for {
+		v = d.doms.byNameLookup(def.Name)
+		detail = driver.EventDefinedUpdated
+		if v == nil {
+			v = newVM(def, true)
+			if err := d.doms.add(v); err != nil {
+				return driver.Domain{}, err
+			}
+			detail = driver.EventDefinedAdded
+		} else if v.uuid != def.UUID {
+			return driver.Domain{}, virerr.New(virerr.FromQemu, virerr.ErrOperationFailed,
+				"domain '%s' already exists with uuid %s", v.name, v.uuid)
+		}
+		if err := d.saveDef(def); err != nil {
+			if detail == driver.EventDefinedAdded {
+				d.doms.remove(v)
+			}
 			return driver.Domain{}, err
 		}
-		detail = driver.EventDefinedAdded
-	} else if v.uuid != def.UUID {
-		return driver.Domain{}, virerr.New(virerr.FromQemu, virerr.ErrOperationFailed,
-			"domain '%s' is already defined with uuid %s", v.name, v.uuid)
-	}
-	if err := d.saveDef(def); err != nil {
-		if detail == driver.EventDefinedAdded {
-			d.doms.remove(v)
+		v.mu.Lock()
+		if v.removed.Load() {
+			// Undefined (and its file removed) while this saved:
+			// define anew, as if the undefine had come first.
+			v.mu.Unlock()
+			continue
 		}
-		return driver.Domain{}, err
+		v.def, v.persistent, v.last = def, true, def
+		h = v.handle()
+		v.mu.Unlock()
+		break
 	}
-	v.mu.Lock()
-	v.def, v.persistent = def, true
-	h := v.handle()
-	v.mu.Unlock()
 	d.bus.Publish(driver.DomainEvent{ID: driver.EventIDLifecycle, Dom: h, Event: driver.EventDefined, Detail: detail})
 	return h, nil
 }
@@ -144,11 +163,21 @@ func (c *conn) DomainUndefine(h driver.Domain, flags uint32) error {
 		}
 		d.removeManagedSave(name)
 	}
+	d.defMu.Lock()
+	defer d.defMu.Unlock()
 	if err := d.removeDef(name); err != nil {
 		return err
 	}
 	v.mu.Lock()
+	if v.def != nil {
+		v.last = v.def
+	}
 	v.persistent, v.def, v.autostart = false, nil, false
+	// An inactive guest goes now (dropIfTransient): nothing may act on
+	// it from here on.
+	if !v.active() {
+		v.removed.Store(true)
+	}
 	hd := v.handle()
 	v.mu.Unlock()
 	d.bus.Publish(driver.DomainEvent{ID: driver.EventIDLifecycle, Dom: hd, Event: driver.EventUndefined, Detail: driver.EventUndefinedRemoved})
@@ -163,15 +192,37 @@ func (c *conn) DomainCreateXML(xml string, flags uint32) (driver.Domain, error) 
 	}
 	d := c.d
 	if o := d.doms.byNameLookup(def.Name); o != nil {
-		o.mu.Lock()
-		active, ou := o.active(), o.uuid
-		o.mu.Unlock()
-		if active {
-			return driver.Domain{}, virerr.New(virerr.FromQemu, virerr.ErrOperationInvalid, "domain '%s' is already active", def.Name)
+		// virDomainObjListAdd with LIVE: an inactive guest of the same
+		// name and uuid runs with this definition and keeps its own.
+		if err := o.job.acquire("create"); err != nil {
+			return driver.Domain{}, err
 		}
-		if ou != def.UUID {
+		defer o.job.release()
+		o.mu.Lock()
+		active, ou, gone := o.active(), o.uuid, o.removed.Load()
+		if !active && ou == def.UUID && !gone {
+			o.live = def
+		}
+		o.mu.Unlock()
+		switch {
+		case gone:
+			return driver.Domain{}, errNoDomainUUID(ou.String(), def.Name)
+		case active:
+			return driver.Domain{}, virerr.New(virerr.FromQemu, virerr.ErrOperationInvalid, "domain '%s' is already active", def.Name)
+		case ou != def.UUID:
 			return driver.Domain{}, virerr.New(virerr.FromQemu, virerr.ErrOperationFailed, "domain '%s' already exists with uuid %s", def.Name, ou)
 		}
+		if err := d.start(context.Background(), o, flags); err != nil {
+			o.mu.Lock()
+			if !o.active() {
+				o.live = nil
+			}
+			o.mu.Unlock()
+			return driver.Domain{}, err
+		}
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		return o.handle(), nil
 	}
 	v := newVM(def, false)
 	if err := d.doms.add(v); err != nil {

@@ -20,6 +20,9 @@ func (c *conn) withVM(h driver.Domain, fn func(v *vm) error) error {
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	if err := v.goneErr(); err != nil {
+		return err
+	}
 	return fn(v)
 }
 

@@ -2,10 +2,10 @@ package qemu
 
 import (
 	"errors"
+	"govirt/drivers/internal/safepath"
 	"io"
 	"net"
 	"os"
-	"path/filepath"
 	"sync"
 	"syscall"
 	"unsafe"
@@ -74,8 +74,8 @@ func (h *consoleHub) forget() {
 }
 
 // consoleLogPath is the per-domain console log, beside QEMU's own log.
-func (d *Driver) consoleLogPath(name string) string {
-	return filepath.Join(d.dirs.logs, name+"-console.log")
+func (d *Driver) consoleLogPath(name string) (string, error) {
+	return safepath.Join(d.dirs.logs, name, "-console.log")
 }
 
 func newHub(d *Driver, v *vm, path string, dev io.ReadWriteCloser, lingers bool) *consoleHub {
@@ -83,7 +83,11 @@ func newHub(d *Driver, v *vm, path string, dev io.ReadWriteCloser, lingers bool)
 	name := v.name
 	v.mu.Unlock()
 	// A log that cannot be opened must not cost the user the console.
-	lf, err := os.OpenFile(d.consoleLogPath(name), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	path, err := d.consoleLogPath(name)
+	var lf *os.File
+	if err == nil {
+		lf, err = os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	}
 	if err != nil {
 		d.log.Warn("cannot open console log", "domain", name, "err", err)
 		lf = nil

@@ -15,6 +15,7 @@ package qemu
 
 import (
 	"context"
+	"govirt/atomicfile"
 	"log/slog"
 	"net/url"
 	"os"
@@ -44,6 +45,14 @@ type Driver struct {
 	dirs   dirs
 	initMu sync.Mutex
 	inited bool
+	// statusMu orders status file writes against their removal: a
+	// save that checked the guest was running before a destroy removed
+	// the file would otherwise write it back, stale, after the removal.
+	statusMu sync.Mutex
+	// defMu makes define and undefine each one step: the definition file
+	// and the guest's persistent state change together, so a define racing
+	// an undefine never leaves a file without a guest or the reverse.
+	defMu sync.Mutex
 }
 
 // dirs are the driver's directories, derived from Config.
@@ -93,6 +102,7 @@ func (d *Driver) Start(ctx context.Context) error {
 			return err
 		}
 	}
+	d.cleanTemp()
 	if err := d.loadDefinitions(); err != nil {
 		return err
 	}
@@ -129,3 +139,28 @@ func (c *conn) Close() error        { c.d.migrationConnClosed(c); return nil }
 func (c *conn) URI() string         { return c.d.uri }
 func (c *conn) Type() string        { return "QEMU" }
 func (c *conn) Events() *events.Bus { return c.d.bus }
+
+// cleanTemp removes the temporary files of atomicfile writes a killed
+// daemon never finished, from every directory the driver writes that way:
+// definitions, autostart markers, the capabilities cache, status files and
+// each domain's snapshot metadata. Nothing else writes there yet.
+func (d *Driver) cleanTemp() {
+	dirs := []string{d.dirs.defs, d.dirs.autostart, d.dirs.caps, d.dirs.status}
+	snaps := filepath.Join(d.dirs.defs, "snapshot")
+	if ents, err := os.ReadDir(snaps); err == nil {
+		for _, e := range ents {
+			if e.IsDir() {
+				dirs = append(dirs, filepath.Join(snaps, e.Name()))
+			}
+		}
+	}
+	for _, dir := range dirs {
+		removed, err := atomicfile.CleanTemp(dir)
+		if len(removed) > 0 {
+			d.log.Info("removed stale temporary files", "dir", dir, "files", removed)
+		}
+		if err != nil {
+			d.log.Warn("cannot remove stale temporary files", "dir", dir, "err", err)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package qemu
 
 import (
 	"context"
+	"govirt/drivers/internal/safepath"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,8 +25,14 @@ var killGrace = 10 * time.Second
 // monitorTimeout bounds waiting for a new QEMU's monitor socket.
 var monitorTimeout = 30 * time.Second
 
-func (d *Driver) domainDir(name string) string { return filepath.Join(d.dirs.domains, name) }
-func (d *Driver) logPath(name string) string   { return filepath.Join(d.dirs.logs, name+".log") }
+// domainDir holds a running guest's sockets; the ".d" suffix makes every
+// name libvirt accepts ("..", ".") a plain directory entry.
+func (d *Driver) domainDir(name string) (string, error) {
+	return safepath.Join(d.dirs.domains, name, ".d")
+}
+func (d *Driver) logPath(name string) (string, error) {
+	return safepath.Join(d.dirs.logs, name, ".log")
+}
 
 // start boots v, or resumes it from its managed save image when it has
 // one (unless forced to boot). The caller holds v's job.
@@ -69,7 +76,10 @@ func (d *Driver) start(ctx context.Context, v *vm, flags uint32) error {
 }
 
 func (d *Driver) startFromManagedSave(ctx context.Context, v *vm, flags uint32) error {
-	path := d.managedSavePath(v.name)
+	path, err := d.managedSavePath(v.name)
+	if err != nil {
+		return err
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return errQEMU(virerr.ErrSystemError, "cannot open managed save image: %v", err)
@@ -143,7 +153,14 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 		return err
 	}
 	tCaps := time.Since(t0)
-	dir := d.domainDir(name)
+	dir, err := d.domainDir(name)
+	if err != nil {
+		return err
+	}
+	logPath, err := d.logPath(name)
+	if err != nil {
+		return err
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
@@ -188,7 +205,7 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 		d.cleanupStopped(v, driver.ShutoffFailed)
 		return errQEMU(virerr.ErrOperationFailed, "cannot create the monitor socket of '%s': %v", name, err)
 	}
-	proc, err := spawn(argv, d.logPath(name), monFile)
+	proc, err := spawn(argv, logPath, monFile)
 	monFile.Close()
 	if err != nil {
 		d.cleanupStopped(v, driver.ShutoffFailed)
@@ -201,7 +218,7 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	mon, err := d.connectMonitor(ctx, v, monPath, proc)
 	if err != nil {
 		d.abortLaunch(v)
-		return errQEMU(virerr.ErrOperationFailed, "QEMU for '%s' did not come up: %v%s", name, err, logTail(d.logPath(name)))
+		return errQEMU(virerr.ErrOperationFailed, "QEMU for '%s' did not come up: %v%s", name, err, logTail(logPath))
 	}
 	v.mu.Lock()
 	v.mon = mon
@@ -294,6 +311,13 @@ func (d *Driver) destroy(v *vm, reason int32, detail int32) error {
 func (d *Driver) cleanupStopped(v *vm, reason int32) {
 	v.mu.Lock()
 	mon, id, name := v.mon, v.id, v.name
+	if v.live != nil {
+		v.last = v.live
+	}
+	// A transient guest that stopped is gone (dropIfTransient).
+	if !v.persistent {
+		v.removed.Store(true)
+	}
 	v.mon, v.proc, v.live, v.caps, v.capsJSON = nil, nil, nil, nil, nil
 	if id >= 0 {
 		v.id = -1
@@ -308,7 +332,9 @@ func (d *Driver) cleanupStopped(v *vm, reason int32) {
 		d.doms.releaseID(id)
 	}
 	d.removeStatus(name)
-	os.RemoveAll(d.domainDir(name))
+	if dir, err := d.domainDir(name); err == nil {
+		os.RemoveAll(dir)
+	}
 }
 
 // dropIfTransient forgets a transient guest once it stopped.

@@ -7,6 +7,7 @@ import (
 	"os"
 	"time"
 
+	"govirt/conf"
 	"govirt/driver"
 	"govirt/virerr"
 )
@@ -189,6 +190,9 @@ func parseCookie(b []byte) (*migCookie, error) {
 	var c migCookie
 	if len(b) == 0 {
 		return &c, nil
+	}
+	if err := conf.CheckXML(b, virerr.FromQemu, "(qemu_migration_cookie)"); err != nil {
+		return nil, err
 	}
 	if err := xml.Unmarshal(b, &c); err != nil {
 		return nil, errQEMU(virerr.ErrInternalError, "invalid migration cookie: %v", err)

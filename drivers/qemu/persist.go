@@ -7,15 +7,29 @@ import (
 
 	"govirt/atomicfile"
 	"govirt/conf"
+	"govirt/drivers/internal/safepath"
 	"govirt/virerr"
 )
 
 // Persistent definitions live in StateDir/qemu/NAME.xml, written
-// atomically; autostart is a marker file StateDir/qemu/autostart/NAME.
+// atomically; autostart is a marker file StateDir/qemu/autostart/NAME.xml
+// (libvirt's link name). Names come from clients: every path built from
+// one goes through safepath, and the suffix keeps "." and ".." harmless.
 
-func (d *Driver) defPath(name string) string { return filepath.Join(d.dirs.defs, name+".xml") }
-func (d *Driver) autostartPath(name string) string {
-	return filepath.Join(d.dirs.autostart, name)
+func (d *Driver) defPath(name string) (string, error) {
+	return safepath.Join(d.dirs.defs, name, ".xml")
+}
+func (d *Driver) autostartPath(name string) (string, error) {
+	return safepath.Join(d.dirs.autostart, name, ".xml")
+}
+
+// legacyAutostart is the marker earlier versions wrote, without suffix.
+func (d *Driver) legacyAutostart(name string) string {
+	p, err := safepath.Join(d.dirs.autostart, name, "")
+	if err != nil {
+		return ""
+	}
+	return p
 }
 
 func (d *Driver) saveDef(def *conf.Domain) error {
@@ -23,24 +37,56 @@ func (d *Driver) saveDef(def *conf.Domain) error {
 	if err != nil {
 		return err
 	}
-	if err := atomicfile.Write(d.defPath(def.Name), data, 0o600); err != nil {
+	path, err := d.defPath(def.Name)
+	if err != nil {
+		return err
+	}
+	if err := atomicfile.Write(path, data, 0o600); err != nil {
 		return virerr.New(virerr.FromQemu, virerr.ErrOperationFailed, "cannot save definition of '%s': %v", def.Name, err)
 	}
 	return nil
 }
 
 func (d *Driver) removeDef(name string) error {
-	if err := atomicfile.Remove(d.autostartPath(name)); err != nil {
+	if err := d.setAutostartFile(name, false); err != nil {
 		return err
 	}
-	return atomicfile.Remove(d.defPath(name))
+	path, err := d.defPath(name)
+	if err != nil {
+		return err
+	}
+	return atomicfile.Remove(path)
 }
 
 func (d *Driver) setAutostartFile(name string, on bool) error {
-	if on {
-		return atomicfile.Write(d.autostartPath(name), []byte(name+"\n"), 0o600)
+	path, err := d.autostartPath(name)
+	if err != nil {
+		return err
 	}
-	return atomicfile.Remove(d.autostartPath(name))
+	if on {
+		return atomicfile.Write(path, []byte(name+"\n"), 0o600)
+	}
+	if old := d.legacyAutostart(name); old != "" {
+		if err := atomicfile.Remove(old); err != nil {
+			return err
+		}
+	}
+	return atomicfile.Remove(path)
+}
+
+// autostartMarked reports whether name has an autostart marker.
+func (d *Driver) autostartMarked(name string) bool {
+	if path, err := d.autostartPath(name); err == nil {
+		if _, err := os.Stat(path); err == nil {
+			return true
+		}
+	}
+	if old := d.legacyAutostart(name); old != "" {
+		if fi, err := os.Stat(old); err == nil && fi.Mode().IsRegular() {
+			return true
+		}
+	}
+	return false
 }
 
 // loadDefinitions reads every saved definition. A file that no longer
@@ -66,9 +112,7 @@ func (d *Driver) loadDefinitions() error {
 			continue
 		}
 		v := newVM(def, true)
-		if _, err := os.Stat(d.autostartPath(def.Name)); err == nil {
-			v.autostart = true
-		}
+		v.autostart = d.autostartMarked(def.Name)
 		if err := d.doms.add(v); err != nil {
 			d.log.Error("skipping definition", "path", path, "err", err)
 		}

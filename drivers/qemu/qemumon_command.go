@@ -139,7 +139,9 @@ func (d *Driver) taint(v *vm, flag string) {
 	taints.m[v] = ts
 	taints.mu.Unlock()
 	d.log.Warn("domain is tainted", "domain", name, "id", id, "taint", flag)
-	if f, err := os.OpenFile(d.logPath(name), os.O_WRONLY|os.O_APPEND, 0); err == nil {
+	if path, err := d.logPath(name); err != nil {
+		return
+	} else if f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0); err == nil {
 		fmt.Fprintf(f, "%s: Domain id=%d is tainted: %s\n", time.Now().UTC().Format("2006-01-02 15:04:05.000+0000"), id, flag)
 		f.Close()
 	}

@@ -30,24 +30,41 @@ func (r *registry) get(d driver.Domain) (*vm, error) {
 	if v == nil {
 		return nil, errNoDomainUUID(d.UUID.String(), d.Name)
 	}
+	v.mu.Lock()
+	err := v.goneErr()
+	v.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
 	return v, nil
 }
 
+// byNameLookup returns the guest called name, or nil; a guest being
+// removed counts as absent, so a new definition under its name makes a new
+// guest rather than reviving the one on its way out.
 func (r *registry) byNameLookup(name string) *vm {
 	r.mu.RLock()
-	defer r.mu.RUnlock()
-	return r.byName[name]
+	v := r.byName[name]
+	r.mu.RUnlock()
+	if v == nil {
+		return nil
+	}
+	if v.removed.Load() {
+		return nil
+	}
+	return v
 }
 
 // add inserts v, refusing a name or uuid clash with another guest.
 func (r *registry) add(v *vm) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if o := r.byName[v.name]; o != nil && o.uuid != v.uuid {
+	// A guest on its way out (removed) gives its place up.
+	if o := r.byName[v.name]; o != nil && o != v && !o.removed.Load() {
 		return virerr.New(virerr.FromQemu, virerr.ErrOperationFailed,
 			"domain '%s' already exists with uuid %s", v.name, o.uuid)
 	}
-	if o := r.byUUID[v.uuid]; o != nil && o.name != v.name {
+	if o := r.byUUID[v.uuid]; o != nil && o != v && !o.removed.Load() {
 		return virerr.New(virerr.FromQemu, virerr.ErrOperationFailed,
 			"domain '%s' is already defined with uuid %s", o.name, v.uuid)
 	}
@@ -57,6 +74,8 @@ func (r *registry) add(v *vm) error {
 }
 
 func (r *registry) remove(v *vm) {
+	// Marked first: whoever holds v from an earlier lookup sees it gone.
+	v.removed.Store(true)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.byUUID[v.uuid] == v {

@@ -5,9 +5,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"govirt/drivers/internal/safepath"
 	"io"
 	"os"
-	"path/filepath"
 	"time"
 
 	"govirt/conf"
@@ -57,14 +57,24 @@ func readSaveHeader(f *os.File) ([]byte, error) {
 	return xml, nil
 }
 
-func (d *Driver) managedSavePath(name string) string { return filepath.Join(d.dirs.save, name+".save") }
+func (d *Driver) managedSavePath(name string) (string, error) {
+	return safepath.Join(d.dirs.save, name, ".save")
+}
 
 func (d *Driver) hasManagedSave(name string) bool {
-	_, err := os.Stat(d.managedSavePath(name))
+	path, err := d.managedSavePath(name)
+	if err != nil {
+		return false
+	}
+	_, err = os.Stat(path)
 	return err == nil
 }
 
-func (d *Driver) removeManagedSave(name string) { os.Remove(d.managedSavePath(name)) }
+func (d *Driver) removeManagedSave(name string) {
+	if path, err := d.managedSavePath(name); err == nil {
+		os.Remove(path)
+	}
+}
 
 // fdMonitor is a monitor that can pass descriptors (qmp.Monitor is one).
 type fdMonitor interface {
@@ -195,7 +205,11 @@ func (c *conn) DomainManagedSave(h driver.Domain, flags uint32) error {
 		if !persistent {
 			return errQEMU(virerr.ErrOperationInvalid, "cannot do managed save for transient domain")
 		}
-		return c.d.saveTo(v, c.d.managedSavePath(name))
+		path, err := c.d.managedSavePath(name)
+		if err != nil {
+			return err
+		}
+		return c.d.saveTo(v, path)
 	})
 }
 

@@ -30,6 +30,15 @@ func (c *conn) DomainSnapshotCreateXML(h driver.Domain, doc string, flags uint32
 	if err != nil {
 		return driver.Snapshot{}, err
 	}
+	// qemuSnapshotCreateXMLValidateDef: the name becomes a file name.
+	if flags&driver.SnapCreateNoMetadata == 0 {
+		if strings.Contains(in.Name, "/") {
+			return driver.Snapshot{}, errQEMU(virerr.ErrXMLDetail, "invalid snapshot name '%s': name can't contain '/'", in.Name)
+		}
+		if strings.HasPrefix(in.Name, ".") {
+			return driver.Snapshot{}, errQEMU(virerr.ErrXMLDetail, "invalid snapshot name '%s': name can't start with '.'", in.Name)
+		}
+	}
 	if flags&driver.SnapCreateRedefine != 0 {
 		return c.redefineSnapshot(h, in, flags)
 	}

@@ -1,8 +1,6 @@
 package qemu
 
 import (
-	"path/filepath"
-
 	"govirt/atomicfile"
 	"govirt/conf"
 )
@@ -37,7 +35,9 @@ func (d *Driver) discardMeta(dom string, set *snapSet, snap *conf.DomainSnapshot
 		}
 		keep(d.setCurrentSnap(dom, set.current))
 	}
-	keep(atomicfile.Remove(filepath.Join(d.snapDir(dom), snap.Name+".xml")))
+	if path, err := d.snapFile(dom, snap.Name); err == nil {
+		keep(atomicfile.Remove(path))
+	}
 	delete(set.byName, snap.Name)
 	return firstErr
 }

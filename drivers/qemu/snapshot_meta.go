@@ -1,6 +1,7 @@
 package qemu
 
 import (
+	"govirt/drivers/internal/safepath"
 	"os"
 	"path/filepath"
 	"sort"
@@ -39,8 +40,20 @@ const (
 	snapDeleteChildOnly = 1 << 2
 )
 
-func (d *Driver) snapDir(dom string) string {
-	return filepath.Join(d.dirs.defs, "snapshot", dom)
+// snapDir is libvirt's snapshot/DOMAIN directory. A domain named "." or
+// ".." (which libvirt accepts) cannot have one: its snapshots cannot keep
+// metadata, rather than writing it into the parent directory.
+func (d *Driver) snapDir(dom string) (string, error) {
+	return safepath.Join(filepath.Join(d.dirs.defs, "snapshot"), dom, "")
+}
+
+// snapFile is the metadata file of snapshot name of domain dom.
+func (d *Driver) snapFile(dom, name string) (string, error) {
+	dir, err := d.snapDir(dom)
+	if err != nil {
+		return "", err
+	}
+	return safepath.Join(dir, name, ".xml")
 }
 
 // snapSet is one domain's snapshots.
@@ -53,7 +66,10 @@ type snapSet struct {
 // that does not parse is logged and skipped, never deleted.
 func (d *Driver) loadSnaps(dom string) *snapSet {
 	set := &snapSet{byName: map[string]*conf.DomainSnapshot{}}
-	dir := d.snapDir(dom)
+	dir, err := d.snapDir(dom)
+	if err != nil {
+		return set
+	}
 	ents, _ := os.ReadDir(dir)
 	for _, e := range ents {
 		if !strings.HasSuffix(e.Name(), ".xml") || strings.HasPrefix(e.Name(), ".") {
@@ -79,22 +95,33 @@ func (d *Driver) loadSnaps(dom string) *snapSet {
 }
 
 func (d *Driver) saveSnap(dom string, s *conf.DomainSnapshot) error {
-	if err := os.MkdirAll(d.snapDir(dom), 0o700); err != nil {
+	path, err := d.snapFile(dom, s.Name)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
 	data, err := s.Format(conf.FormatSecure)
 	if err != nil {
 		return err
 	}
-	return atomicfile.Write(filepath.Join(d.snapDir(dom), s.Name+".xml"), data, 0o600)
+	return atomicfile.Write(path, data, 0o600)
 }
 
 func (d *Driver) setCurrentSnap(dom, name string) error {
-	path := filepath.Join(d.snapDir(dom), "current")
+	dir, err := d.snapDir(dom)
+	if err != nil {
+		if name == "" {
+			return nil
+		}
+		return err
+	}
+	path := filepath.Join(dir, "current")
 	if name == "" {
 		return atomicfile.Remove(path)
 	}
-	if err := os.MkdirAll(d.snapDir(dom), 0o700); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
 	return atomicfile.Write(path, []byte(name+"\n"), 0o600)

@@ -2,6 +2,7 @@ package qemu
 
 import (
 	"encoding/json"
+	"govirt/drivers/internal/safepath"
 	"os"
 	"path/filepath"
 	"strings"
@@ -39,8 +40,8 @@ type status struct {
 	Migration *migration `json:"migration,omitempty"`
 }
 
-func (d *Driver) statusPath(name string) string {
-	return filepath.Join(d.dirs.status, name+".status.json")
+func (d *Driver) statusPath(name string) (string, error) {
+	return safepath.Join(d.dirs.status, name, ".status.json")
 }
 
 // capsJSON is what a status file stores of the QEMU capabilities: the
@@ -73,8 +74,13 @@ func (d *Driver) saveStatus(v *vm) error {
 		Version: statusVersion, Name: v.name, UUID: v.uuid.String(), ID: v.id,
 		State: v.state, Reason: v.reason, Persistent: v.persistent,
 		FakeReboot: v.fakeReboot, PausedShutdown: v.pausedShutdown, StartedAt: v.startedAt,
-		Monitor: filepath.Join(d.domainDir(v.name), "monitor.sock"),
 	}
+	dir, err := d.domainDir(v.name)
+	if err != nil {
+		v.mu.Unlock()
+		return err
+	}
+	st.Monitor = filepath.Join(dir, "monitor.sock")
 	if v.proc != nil {
 		st.PID = v.proc.pid
 	}
@@ -101,7 +107,19 @@ func (d *Driver) saveStatus(v *vm) error {
 	if err != nil {
 		return err
 	}
-	return atomicfile.Write(d.statusPath(st.Name), data, 0o600)
+	path, err := d.statusPath(st.Name)
+	if err != nil {
+		return err
+	}
+	d.statusMu.Lock()
+	defer d.statusMu.Unlock()
+	v.mu.Lock()
+	stopped := !v.active()
+	v.mu.Unlock()
+	if stopped {
+		return nil
+	}
+	return atomicfile.Write(path, data, 0o600)
 }
 
 // saveStatusLogged is saveStatus for event handlers, which cannot fail.
@@ -112,7 +130,13 @@ func (d *Driver) saveStatusLogged(v *vm) {
 }
 
 func (d *Driver) removeStatus(name string) {
-	if err := atomicfile.Remove(d.statusPath(name)); err != nil {
+	path, err := d.statusPath(name)
+	if err == nil {
+		d.statusMu.Lock()
+		err = atomicfile.Remove(path)
+		d.statusMu.Unlock()
+	}
+	if err != nil {
 		d.log.Error("cannot remove status", "domain", name, "err", err)
 	}
 }

@@ -2,6 +2,7 @@ package qemu
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"govirt/conf"
@@ -32,6 +33,15 @@ type vm struct {
 	async      *asyncJob  // the long operation in progress, if any
 	mig        *migration // the migration in progress, if any
 	startedAt  time.Time
+	// removed is set once the guest left the registry (undefined while
+	// inactive, or a transient guest that stopped), as libvirt's
+	// virDomainObj.removing: a caller that looked it up just before sees
+	// "no domain" instead of acting on a guest that no longer exists.
+	// It is atomic so the registry can read it under its own lock.
+	removed atomic.Bool
+	// last is the definition reads fall back on once both def and live
+	// are gone, so current() is never nil.
+	last *conf.Domain
 	// Flags that steer QMP event handling, as libvirt keeps them.
 	fakeReboot     bool
 	pausedShutdown bool
@@ -54,6 +64,7 @@ func newVM(def *conf.Domain, persistent bool) *vm {
 	} else {
 		v.live = def
 	}
+	v.last = def
 	return v
 }
 
@@ -70,7 +81,19 @@ func (v *vm) current() *conf.Domain {
 	if v.live != nil {
 		return v.live
 	}
-	return v.def
+	if v.def != nil {
+		return v.def
+	}
+	return v.last
+}
+
+// goneErr is libvirt's error for a guest removed after it was looked up
+// (virDomainObjBeginJobInternal's check of removing); call with mu held.
+func (v *vm) goneErr() error {
+	if !v.removed.Load() {
+		return nil
+	}
+	return errNoDomainUUID(v.uuid.String(), v.name)
 }
 
 // setState changes state and reason; call with mu held.

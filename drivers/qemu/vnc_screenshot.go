@@ -28,7 +28,7 @@ func (c *conn) DomainScreenshot(h driver.Domain, screen uint32, flags uint32) (s
 		}
 		png := v.caps != nil && v.caps.Has("screenshot-format-png")
 		devOK := v.caps != nil && v.caps.Has("screendump_device")
-		dir := c.d.domainDir(v.name)
+		dir, dirErr := c.d.domainDir(v.name)
 		alias, head := "", screen
 		if len(videos) > 0 && screen > 0 {
 			i := 0
@@ -45,6 +45,9 @@ func (c *conn) DomainScreenshot(h driver.Domain, screen uint32, flags uint32) (s
 			}
 		}
 		v.mu.Unlock()
+		if dirErr != nil {
+			return dirErr
+		}
 		if len(videos) == 0 {
 			return errQEMU(virerr.ErrOperationInvalid, "no screens to take screenshot from")
 		}

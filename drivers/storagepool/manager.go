@@ -13,6 +13,7 @@
 package storagepool
 
 import (
+	"govirt/drivers/internal/safepath"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -83,11 +84,53 @@ func New(cfg Config) *Manager {
 		probe: nativeProber{}, pools: map[string]*pool{}}
 }
 
-func (m *Manager) configPath(name string) string { return filepath.Join(m.cfg.StateDir, name+".xml") }
-func (m *Manager) autostartPath(name string) string {
-	return filepath.Join(m.cfg.StateDir, "autostart", name)
+// A pool's files are named after it, which a client chooses: each path is
+// built through safepath, which refuses a name that would leave its
+// directory. The autostart marker is NAME.xml, libvirt's link name (the
+// bare NAME of earlier versions is still honoured and removed).
+func (m *Manager) configPath(name string) (string, error) {
+	return safepath.Join(m.cfg.StateDir, name, ".xml")
 }
-func (m *Manager) statePath(name string) string { return filepath.Join(m.cfg.RunDir, name+".xml") }
+func (m *Manager) autostartPath(name string) (string, error) {
+	return safepath.Join(filepath.Join(m.cfg.StateDir, "autostart"), name, ".xml")
+}
+func (m *Manager) legacyAutostart(name string) string {
+	p, err := safepath.Join(filepath.Join(m.cfg.StateDir, "autostart"), name, "")
+	if err != nil {
+		return ""
+	}
+	if fi, err := os.Stat(p); err != nil || !fi.Mode().IsRegular() {
+		return ""
+	}
+	return p
+}
+func (m *Manager) statePath(name string) (string, error) {
+	return safepath.Join(m.cfg.RunDir, name, ".xml")
+}
+
+// removeState removes a pool's state file.
+func (m *Manager) removeState(name string) {
+	if path, err := m.statePath(name); err == nil {
+		_ = atomicfile.Remove(path)
+	}
+}
+
+// setAutostartFile writes or removes the autostart marker.
+func (m *Manager) setAutostartFile(name string, on bool) error {
+	path, err := m.autostartPath(name)
+	if err != nil {
+		return err
+	}
+	if on {
+		return atomicfile.Write(path, []byte(name+"\n"), 0o600)
+	}
+	if old := m.legacyAutostart(name); old != "" {
+		if err := atomicfile.Remove(old); err != nil {
+			return err
+		}
+	}
+	return atomicfile.Remove(path)
+}
 
 func (m *Manager) publish(p *pool, ev int32) {
 	if m.cfg.Bus != nil {
@@ -112,13 +155,26 @@ func (m *Manager) load() {
 			if err := os.MkdirAll(dir, 0o700); err != nil {
 				m.log.Error("cannot create storage directory", "path", dir, "err", err)
 			}
+			// Temporary files of writes a killed daemon never finished.
+			removed, err := atomicfile.CleanTemp(dir)
+			if len(removed) > 0 {
+				m.log.Info("removed stale temporary files", "dir", dir, "files", removed)
+			}
+			if err != nil {
+				m.log.Warn("cannot remove stale temporary files", "dir", dir, "err", err)
+			}
 		}
 		for _, def := range m.readDefs(m.cfg.StateDir) {
 			if m.pools[def.name] != nil {
 				continue
 			}
 			p := &pool{def: def, persistent: true, vols: map[string]*vol{}}
-			if _, err := os.Stat(m.autostartPath(def.name)); err == nil {
+			if path, err := m.autostartPath(def.name); err == nil {
+				if _, err := os.Stat(path); err == nil {
+					p.autostart = true
+				}
+			}
+			if m.legacyAutostart(def.name) != "" {
 				p.autostart = true
 			}
 			m.pools[def.name] = p
@@ -129,7 +185,7 @@ func (m *Manager) load() {
 				p = &pool{def: def, vols: map[string]*vol{}}
 			} else if p.def.uuid != def.uuid {
 				m.log.Error("stale pool state ignored", "pool", def.name)
-				_ = atomicfile.Remove(m.statePath(def.name))
+				m.removeState(def.name)
 				continue
 			} else {
 				p.newDef, p.def = p.def, def
@@ -209,15 +265,23 @@ func (m *Manager) Autostart() {
 
 // saveConfig writes the persistent definition.
 func (m *Manager) saveConfig(def *poolDef) error {
-	if err := atomicfile.Write(m.configPath(def.name), []byte(def.format(0, 0, 0)), 0o600); err != nil {
-		return errSys(err, "cannot save config file '%s'", m.configPath(def.name))
+	path, err := m.configPath(def.name)
+	if err != nil {
+		return err
+	}
+	if err := atomicfile.Write(path, []byte(def.format(0, 0, 0)), 0o600); err != nil {
+		return errSys(err, "cannot save config file '%s'", path)
 	}
 	return nil
 }
 
 // saveState records an active pool so a restarted daemon finds it active.
 func (m *Manager) saveState(p *pool) {
-	if err := atomicfile.Write(m.statePath(p.def.name), []byte(p.def.format(0, 0, 0)), 0o600); err != nil {
+	path, err := m.statePath(p.def.name)
+	if err == nil {
+		err = atomicfile.Write(path, []byte(p.def.format(0, 0, 0)), 0o600)
+	}
+	if err != nil {
 		m.log.Error("cannot save pool state", "pool", p.def.name, "err", err)
 	}
 }
@@ -227,7 +291,7 @@ func (m *Manager) saveState(p *pool) {
 func (m *Manager) stopped(p *pool) {
 	p.active = false
 	p.vols = map[string]*vol{}
-	_ = atomicfile.Remove(m.statePath(p.def.name))
+	m.removeState(p.def.name)
 	if p.newDef != nil {
 		p.def, p.newDef = p.newDef, nil
 	}

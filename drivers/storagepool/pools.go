@@ -3,6 +3,7 @@ package storagepool
 import (
 	"os"
 	"sort"
+	"strings"
 	"syscall"
 
 	"govirt/atomicfile"
@@ -123,6 +124,10 @@ func (m *Manager) StoragePoolDefineXML(xml string, flags uint32) (driver.Pool, e
 	if err != nil {
 		return driver.Pool{}, err
 	}
+	// storagePoolDefineXML: virXMLCheckIllegalChars("name", ..., "\n").
+	if strings.Contains(def.name, "\n") {
+		return driver.Pool{}, virerr.New(virerr.FromXML, virerr.ErrXMLDetail, "invalid char in name: \n")
+	}
 	m.load()
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -235,10 +240,14 @@ func (m *Manager) StoragePoolUndefine(h driver.Pool) error {
 		if !p.persistent {
 			return errStorage(virerr.ErrInternalError, "no config file for %s", p.def.name)
 		}
-		if err := atomicfile.Remove(m.configPath(p.def.name)); err != nil {
+		path, err := m.configPath(p.def.name)
+		if err != nil {
+			return err
+		}
+		if err := atomicfile.Remove(path); err != nil {
 			return errSys(err, "cannot remove config for %s", p.def.name)
 		}
-		_ = atomicfile.Remove(m.autostartPath(p.def.name))
+		_ = m.setAutostartFile(p.def.name, false)
 		m.publish(p, driver.PoolEventUndefined)
 		delete(m.pools, p.def.name)
 		return nil
@@ -386,13 +395,7 @@ func (m *Manager) StoragePoolSetAutostart(h driver.Pool, on bool) error {
 		if on == p.autostart {
 			return nil
 		}
-		var err error
-		if on {
-			err = atomicfile.Write(m.autostartPath(p.def.name), []byte(p.def.name+"\n"), 0o600)
-		} else {
-			err = atomicfile.Remove(m.autostartPath(p.def.name))
-		}
-		if err != nil {
+		if err := m.setAutostartFile(p.def.name, on); err != nil {
 			return errSys(err, "Failed to change autostart of pool '%s'", p.def.name)
 		}
 		p.autostart = on

@@ -3,6 +3,7 @@ package storagepool
 import (
 	"errors"
 	"fmt"
+	"govirt/drivers/internal/safepath"
 	"io"
 	"os"
 	"path/filepath"
@@ -64,7 +65,14 @@ func parseVolReq(p *pool, doc string, flags uint32, needCapacity bool) (*volReq,
 	if strings.Contains(r.name, "/") {
 		return nil, errStorage(virerr.ErrOperationInvalid, "volume name '%s' cannot contain '/'", r.name)
 	}
-	r.path = p.def.target + "/" + r.name
+	// "." and ".." have no '/' but name the pool's directory and its
+	// parent, which exist: libvirt's virFileExists check refuses them so.
+	if r.name == "." || r.name == ".." {
+		return nil, errStorage(virerr.ErrOperationInvalid, "volume target path '%s/%s' already exists", p.def.target, r.name)
+	}
+	if r.path, err = safepath.Join(p.def.target, r.name, ""); err != nil {
+		return nil, err
+	}
 	return r, nil
 }
 

@@ -2,6 +2,7 @@ package command
 
 import (
 	"fmt"
+	"govirt/drivers/internal/safepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -235,7 +236,13 @@ func (b *builder) emitChannels() error {
 		if c.Type == "unix" && c.SourcePath == "" {
 			// libvirt puts generated channel sockets in its channel
 			// directory; the driver tells us where.
-			c.SourcePath = b.p.DomainDir + "/" + c.TargetName
+			// The target name comes from the client: it must name
+			// an entry of that directory, not a path out of it.
+			path, err := safepath.Join(b.p.DomainDir, c.TargetName, "")
+			if err != nil {
+				return err
+			}
+			c.SourcePath = path
 			if c.TargetName == guestAgent && b.p.QGASocket != "" {
 				c.SourcePath = b.p.QGASocket
 			}
