@@ -29,7 +29,7 @@ func attrsDomain(typ, name string, n int) string {
 // <metadata> are refused with libvirt's libxml2 error, 80,000 attributes
 // are accepted; each quickly and without growing the daemon.
 func TestHostileXMLDepthAndSize(t *testing.T) {
-	d := startDaemon(t)
+	d := startDaemonNoRace(t) // RSS is measured: the race detector multiplies it
 	dir := t.TempDir()
 	for _, drv := range []string{"test", "qemu"} {
 		typ := "test"
@@ -63,14 +63,14 @@ func TestHostileXMLDepthAndSize(t *testing.T) {
 			} else if rc != 0 {
 				t.Errorf("%s %s: rc=%d %q %.300q", drv, c.name, rc, out, errOut)
 			}
-			if took > time.Second {
-				// The machine is shared and the daemon runs under the
-				// race detector: one slow run under load is retried (the
-				// quadratic code this guards against took seconds every
-				// time). The retry redefines the same document.
+			if took > 5*time.Second {
+				// Linearity itself is proven in conf's tests without a
+				// clock; this only catches the old costs (12 s of CPU for
+				// 80,000 attributes, unbounded for depth). One slow run on
+				// a shared machine is retried with the same document.
 				start = time.Now()
 				virsh(t, d.URI(drv), "define "+path)
-				if again := time.Since(start); again > time.Second {
+				if again := time.Since(start); again > 5*time.Second {
 					t.Errorf("%s %s: define took %v, then %v", drv, c.name, took, again)
 				}
 			}
