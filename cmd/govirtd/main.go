@@ -39,7 +39,10 @@ func main() {
 		return
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: parseLevel(cfg.LogLevel)}))
-	if err := run(cfg, log); err != nil {
+	stopProfile := startCPUProfile(log)
+	err = run(cfg, log)
+	stopProfile()
+	if err != nil {
 		log.Error("govirtd failed", "err", err)
 		os.Exit(1)
 	}

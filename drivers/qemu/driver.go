@@ -44,6 +44,7 @@ type Driver struct {
 	dirs   dirs
 	initMu sync.Mutex
 	inited bool
+	lists  listCache // for CONNECT_LIST_ALL_DOMAINS (list_snap.go)
 }
 
 // dirs are the driver's directories, derived from Config.

@@ -1,7 +1,6 @@
 package qemu
 
 import (
-	"sync"
 	"time"
 
 	"govirt/conf"
@@ -15,7 +14,7 @@ import (
 type vm struct {
 	uuid uuid.UUID
 
-	mu         sync.Mutex
+	mu         stateMu // a sync.Mutex that counts unlocks (list_snap.go)
 	name       string
 	def        *conf.Domain // persistent definition; nil for transient guests
 	live       *conf.Domain // running definition; nil when inactive
