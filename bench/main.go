@@ -44,7 +44,7 @@ var (
 	ndomains     = flag.Int("domains", 1000, "domains defined for LIST_ALL_DOMAINS")
 	baseline     = flag.String("baseline-script", "../shared/tools/libvirtd-baseline.sh", "script that starts libvirtd")
 	govirtdLog   = flag.String("govirtd-log-level", "error", "govirtd's --log-level (its log goes to stderr)")
-	suites       = flag.String("suite", "calls,start,rss,storage", "comma-separated suites to run")
+	suites       = flag.String("suite", "calls,start,rss,storage,cpu", "comma-separated suites to run")
 )
 
 func main() {
