@@ -1,7 +1,7 @@
 // Command bench measures govirtd against Debian's libvirtd 9.0 in the same
 // run and prints ratios.
 //
-//	go run ./bench [-suite calls,start,rss,storage] [-libvirtd-socket PATH] [-duration 2s] [-domains 1000]
+//	go run ./bench [-suite calls,start,rss,storage,cpu] [-libvirtd-socket PATH] [-duration 2s] [-domains 1000]
 //
 // Suites:
 //   - calls: round-trip calls/s on the test driver, 1 and 16 clients.
@@ -9,6 +9,10 @@
 //     parallel, against libvirtd and against the floor (QEMU by hand).
 //   - rss: daemon memory with 1,000 defined QEMU domains.
 //   - storage: a 1 GiB vol-upload and a 1 GiB blockcopy.
+//   - cpu: the daemon's CPU (utime+stime) per DOMAIN_GET_INFO and per
+//     CONNECT_LIST_ALL_DOMAINS with 1,000 domains, test and QEMU drivers,
+//     driven by one C client built against libvirt's client library
+//     (bench/cpuclient; gcc and libvirt-dev are installed when missing).
 //
 // libvirtd is started with ../shared/tools/libvirtd-baseline.sh when its
 // socket is absent and the script is there (root only); without it the
@@ -40,7 +44,7 @@ var (
 	ndomains     = flag.Int("domains", 1000, "domains defined for LIST_ALL_DOMAINS")
 	baseline     = flag.String("baseline-script", "../shared/tools/libvirtd-baseline.sh", "script that starts libvirtd")
 	govirtdLog   = flag.String("govirtd-log-level", "error", "govirtd's --log-level (its log goes to stderr)")
-	suites       = flag.String("suite", "calls,start,rss,storage", "comma-separated suites to run")
+	suites       = flag.String("suite", "calls,start,rss,storage,cpu", "comma-separated suites to run")
 )
 
 func main() {
@@ -63,6 +67,8 @@ func main() {
 			err = benchRSSSuite(sock, haveLibvirtd)
 		case "storage":
 			err = benchStorageSuite(sock, haveLibvirtd)
+		case "cpu":
+			err = benchCPUSuite(sock, haveLibvirtd)
 		default:
 			err = fmt.Errorf("unknown suite %q", suite)
 		}

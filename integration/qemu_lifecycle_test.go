@@ -193,10 +193,21 @@ func TestQEMUSaveRestore(t *testing.T) {
 	if out := mustVirsh(t, uri, "dominfo sv"); !strings.Contains(out, "Managed save:   yes") {
 		t.Errorf("dominfo after managedsave:\n%s", out)
 	}
+	// Listings filter on the image too (they answer from a cached
+	// snapshot of the save directory and the guests).
+	if out := mustVirsh(t, uri, "list --all --with-managed-save --name"); strings.TrimSpace(out) != "sv" {
+		t.Errorf("list --with-managed-save after managedsave: %q", out)
+	}
 	mustVirsh(t, uri, "start sv")
 	waitState(t, d, "sv", "running (restored)", 10*time.Second)
 	if out := mustVirsh(t, uri, "dominfo sv"); !strings.Contains(out, "Managed save:   no") {
 		t.Errorf("managed save image left after start:\n%s", out)
+	}
+	if out := mustVirsh(t, uri, "list --all --with-managed-save --name"); strings.TrimSpace(out) != "" {
+		t.Errorf("list --with-managed-save after start: %q", out)
+	}
+	if out := mustVirsh(t, uri, "list --state-running --name"); strings.TrimSpace(out) != "sv" {
+		t.Errorf("list --state-running after start: %q", out)
 	}
 	mustVirsh(t, uri, "destroy sv")
 }

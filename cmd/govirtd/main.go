@@ -48,7 +48,10 @@ func main() {
 		os.Exit(2)
 	}
 	log := logCtl.Logger()
-	if err := run(cfg, log, logCtl); err != nil {
+	stopProfile := startCPUProfile(log)
+	err = run(cfg, log, logCtl)
+	stopProfile()
+	if err != nil {
 		log.Error("govirtd failed", "err", err)
 		os.Exit(1)
 	}

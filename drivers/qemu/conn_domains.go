@@ -18,17 +18,17 @@ const (
 	createValidateFlag  = 1 << 4
 )
 
+// ListAllDomains answers from the listing snapshot (list_snap.go); the
+// unfiltered result is that snapshot's own slice, which callers only read.
 func (c *conn) ListAllDomains(flags uint32) ([]driver.Domain, error) {
-	all := c.d.doms.all()
-	out := make([]driver.Domain, 0, len(all))
-	for _, v := range all {
-		v.mu.Lock()
-		facts := driver.ListFacts{Active: v.active(), Persistent: v.persistent, Autostart: v.autostart,
-			State: v.state, ManagedSave: c.d.hasManagedSave(v.name)}
-		h := v.handle()
-		v.mu.Unlock()
-		if driver.MatchList(flags, facts) {
-			out = append(out, h)
+	s := c.d.listing()
+	if flags == 0 {
+		return s.doms, nil
+	}
+	out := make([]driver.Domain, 0, len(s.doms))
+	for i, f := range s.facts {
+		if driver.MatchList(flags, f) {
+			out = append(out, s.doms[i])
 		}
 	}
 	return out, nil

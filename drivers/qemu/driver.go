@@ -53,6 +53,7 @@ type Driver struct {
 	// and the guest's persistent state change together, so a define racing
 	// an undefine never leaves a file without a guest or the reverse.
 	defMu sync.Mutex
+	lists listCache // for CONNECT_LIST_ALL_DOMAINS (list_snap.go)
 }
 
 // dirs are the driver's directories, derived from Config.

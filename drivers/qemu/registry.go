@@ -3,6 +3,7 @@ package qemu
 import (
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	"govirt/driver"
 	"govirt/uuid"
@@ -17,6 +18,9 @@ type registry struct {
 	byName map[string]*vm
 	byID   map[int32]*vm
 	nextID int32
+	// sorted caches all()'s result; add and remove clear it (a name
+	// never changes while a guest is registered).
+	sorted atomic.Pointer[[]*vm]
 }
 
 func newRegistry() *registry {
@@ -70,6 +74,7 @@ func (r *registry) add(v *vm) error {
 	}
 	r.byUUID[v.uuid] = v
 	r.byName[v.name] = v
+	r.sorted.Store(nil)
 	return nil
 }
 
@@ -78,6 +83,7 @@ func (r *registry) remove(v *vm) {
 	v.removed.Store(true)
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.sorted.Store(nil)
 	if r.byUUID[v.uuid] == v {
 		delete(r.byUUID, v.uuid)
 	}
@@ -112,14 +118,28 @@ func (r *registry) releaseID(id int32) {
 	r.mu.Unlock()
 }
 
-// all returns the guests sorted by name, for stable listings.
-func (r *registry) all() []*vm {
-	r.mu.RLock()
+// all returns the guests sorted by name, for stable listings. The slice
+// is shared until the next add or remove: callers must not modify it.
+func (r *registry) all() []*vm { return *r.sortedRef() }
+
+// sortedRef returns the cached sorted slice; the pointer stays the same
+// until an add or remove, which is how listings tell it changed.
+func (r *registry) sortedRef() *[]*vm {
+	if l := r.sorted.Load(); l != nil {
+		return l
+	}
+	// Built under the write lock so that an add or remove cannot clear
+	// the cache between building it and storing it.
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if l := r.sorted.Load(); l != nil {
+		return l
+	}
 	out := make([]*vm, 0, len(r.byUUID))
 	for _, v := range r.byUUID {
 		out = append(out, v)
 	}
-	r.mu.RUnlock()
 	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
-	return out
+	r.sorted.Store(&out)
+	return &out
 }

@@ -58,10 +58,11 @@ func (c *conn) GetAllDomainStats(doms []driver.Domain, stats uint32, flags uint3
 		vms = c.d.doms.all()
 	}
 	var keep []*vm
+	saved := c.d.managedSaves()
 	for _, v := range vms {
 		v.mu.Lock()
 		facts := driver.ListFacts{Active: v.active(), Persistent: v.persistent, Autostart: v.autostart,
-			State: v.state, ManagedSave: c.d.hasManagedSave(v.name)}
+			State: v.state, ManagedSave: saved.has(v.name)}
 		v.mu.Unlock()
 		if listFlags == 0 || driver.MatchList(listFlags, facts) {
 			keep = append(keep, v)

@@ -1,7 +1,6 @@
 package qemu
 
 import (
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -16,7 +15,7 @@ import (
 type vm struct {
 	uuid uuid.UUID
 
-	mu         sync.Mutex
+	mu         stateMu // a sync.Mutex that counts unlocks (list_snap.go)
 	name       string
 	def        *conf.Domain // persistent definition; nil for transient guests
 	live       *conf.Domain // running definition; nil when inactive

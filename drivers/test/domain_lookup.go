@@ -64,22 +64,30 @@ func (in *instance) LookupDomainByID(id int32) (driver.Domain, error) {
 	return driver.Domain{}, errNoDomain()
 }
 
-// matches applies the list filter flags to o.
-func (o *domObj) matches(flags uint32) bool {
-	return driver.MatchList(flags, driver.ListFacts{
+// listFacts is what the list filter flags look at.
+func (o *domObj) listFacts() driver.ListFacts {
+	return driver.ListFacts{
 		Active: o.active(), Persistent: o.persistent, ManagedSave: o.managed,
 		Autostart: o.autostart, HasSnapshot: o.snaps.count() > 0, State: o.state,
-	})
+	}
 }
 
+// matches applies the list filter flags to o.
+func (o *domObj) matches(flags uint32) bool { return driver.MatchList(flags, o.listFacts()) }
+
+// ListAllDomains answers from the listing snapshot (list.go); the
+// unfiltered result is that snapshot's own slice, which callers only read.
 func (in *instance) ListAllDomains(flags uint32) ([]driver.Domain, error) {
 	in.mu.RLock()
 	defer in.mu.RUnlock()
-	all := in.sortedDoms()
-	out := make([]driver.Domain, 0, len(all))
-	for _, o := range all {
-		if flags == 0 || o.matches(flags) {
-			out = append(out, o.handle())
+	s := in.listing()
+	if flags == 0 {
+		return s.doms, nil
+	}
+	out := make([]driver.Domain, 0, len(s.doms))
+	for i, f := range s.facts {
+		if driver.MatchList(flags, f) {
+			out = append(out, s.doms[i])
 		}
 	}
 	return out, nil

@@ -2,7 +2,6 @@ package test
 
 import (
 	"sort"
-	"sync"
 	"sync/atomic"
 
 	"govirt/conf"
@@ -24,7 +23,7 @@ type cell struct {
 type instance struct {
 	refs int // guarded by Driver.mu
 
-	mu     sync.RWMutex
+	mu     countedRWMutex
 	bus    *events.Bus
 	node   driver.NodeInfo
 	cells  []cell
@@ -36,6 +35,8 @@ type instance struct {
 	// domList caches the domains sorted by name; nil when stale. Readers
 	// fill it under the read lock, writers clear it under the write lock.
 	domList atomic.Pointer[[]*domObj]
+	// domSnap is what ListAllDomains answers from (list.go).
+	domSnap atomic.Pointer[listSnap]
 
 	nets    map[string]*netObj // by name
 	pools   map[string]*poolObj
