@@ -8,7 +8,7 @@ import (
 
 func init() {
 	register(true, map[int32]procFunc{
-		procs.ConnectListAllDomains:      listAll(driver.Domains.ListAllDomains, wireDom),
+		procs.ConnectListAllDomains:      listAllDomains,
 		procs.ConnectListDomains:         connectListDomains,
 		procs.ConnectNumOfDomains:        connectNumOfDomains,
 		procs.ConnectListDefinedDomains:  connectListDefinedDomains,
