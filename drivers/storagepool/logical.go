@@ -21,8 +21,8 @@ import (
 // the LVM command line tools, with libvirt's commands and options.
 type logicalBackend struct{}
 
-// lvmTimeout bounds every LVM command: a stuck one must not hold the
-// manager's lock forever.
+// lvmTimeout bounds every LVM command: a stuck one must not hold its
+// pool's operation lock forever.
 const lvmTimeout = 2 * time.Minute
 
 // lvmRun runs an LVM tool and returns its standard output; tests replace
