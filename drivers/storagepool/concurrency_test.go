@@ -203,3 +203,52 @@ func TestSlowVolumeBuildRefusesConflicts(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Mixed operations on a few pools from many goroutines: the race
+// detector watches the records shared between the locks, and every
+// operation ends (no deadlock between pool operation locks).
+func TestMixedPoolOperationsStress(t *testing.T) {
+	base := t.TempDir()
+	m, _ := newTestManager(t, base)
+	names := []string{"s0", "s1", "s2"}
+	var wg sync.WaitGroup
+	for g := 0; g < 6; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := 0; i < 40; i++ {
+				k := (g + i) % len(names)
+				name, other := names[k], names[(k+1)%len(names)]
+				h, err := m.StoragePoolDefineXML("<pool type='dir'><name>"+name+"</name>"+
+					"<uuid>5e0c3b7a-8f8f-4a44-9a1e-0c6f2b1d0c0"+string(rune('0'+k))+"</uuid><target><path>"+
+					filepath.Join(base, name)+"</path></target></pool>", 0)
+				if err != nil {
+					continue
+				}
+				_ = m.StoragePoolCreate(h, createWithBuild)
+				v, err := m.StorageVolCreateXML(h, "<volume><name>v"+string(rune('a'+g))+"</name><capacity>4096</capacity></volume>", 0)
+				if err == nil {
+					// Into another pool: two pools' operation locks.
+					if oh, err := m.LookupStoragePoolByName(other); err == nil {
+						_, _ = m.StorageVolCreateXMLFrom(oh, "<volume><name>c"+string(rune('a'+g))+"</name></volume>", v, 0)
+					}
+					_, _ = m.StorageVolGetInfo(v)
+					_ = m.StorageVolWipe(v, 0)
+					_ = m.StorageVolDelete(v, 0)
+				}
+				_, _ = m.ListAllStoragePools(0)
+				_, _ = m.StoragePoolGetInfo(h)
+				_, _ = m.StoragePoolGetXMLDesc(h, 0)
+				_, _ = m.StoragePoolListAllVolumes(h, 0)
+				_ = m.StoragePoolRefresh(h, 0)
+				if i%3 == 0 {
+					_ = m.StoragePoolDestroy(h)
+					_ = m.StoragePoolUndefine(h)
+				}
+			}
+		}(g)
+	}
+	if !finishes(wg.Wait, 60*time.Second) {
+		t.Fatal("mixed operations did not finish")
+	}
+}
