@@ -164,7 +164,7 @@ func TestMixedNetworkOperationsStress(t *testing.T) {
 		wg.Add(1)
 		go func(g int) {
 			defer wg.Done()
-			for i := 0; i < 40; i++ {
+			for i := 0; i < 12; i++ {
 				k := (g + i) % 3
 				name := "s" + string(rune('0'+k))
 				n, err := m.NetworkDefineXML(isolatedXML(name, "5e0c3b7a-8f8f-4a44-9a1e-0c6f2b1d0b0"+string(rune('0'+k)), "gvtst"+string(rune('0'+k))), 0)
