@@ -23,6 +23,13 @@ var netnsSeq atomic.Int32
 // namespace (with its bridges) deleted.
 func netnsDaemon(t *testing.T) (*daemon, string) {
 	t.Helper()
+	return netnsDaemonEnv(t)
+}
+
+// netnsDaemonEnv is netnsDaemon with environment settings (NAME=VALUE)
+// for govirtd.
+func netnsDaemonEnv(t *testing.T, env ...string) (*daemon, string) {
+	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("virtual networks need root (bridges, network namespaces)")
 	}
@@ -53,7 +60,7 @@ func netnsDaemon(t *testing.T) (*daemon, string) {
 		t.Fatal(err)
 	}
 	d := &daemon{t: t, dir: dir, Socket: filepath.Join(dir, "sock"), SockRO: filepath.Join(dir, "sock-ro"),
-		prefix: []string{"ip", "netns", "exec", ns}}
+		prefix: append([]string{"ip", "netns", "exec", ns, "env"}, env...)}
 	d.argv = []string{"--state-dir", filepath.Join(dir, "state"), "--run-dir", filepath.Join(dir, "run"),
 		"--socket", d.Socket, "--socket-ro", d.SockRO}
 	d.launch()

@@ -98,6 +98,8 @@ func parseDef(doc string, flags uint32) (*conf.Network, error) {
 
 // assign is virNetworkObjAssignDef: a same-named network gets the new
 // definition (as its next one while active), UUID clashes are refused.
+// The caller holds mu, and o.op of the same-named network o if any; a
+// new record is returned with its op locked.
 func (m *Manager) assign(def *conf.Network, live bool) (*netObj, error) {
 	if o := m.nets[def.Name]; o != nil {
 		if o.def.UUID != def.UUID {
@@ -126,9 +128,66 @@ func (m *Manager) assign(def *conf.Network, live bool) (*netObj, error) {
 			return nil, errNet(virerr.ErrOperationFailed, "network '%s' is already defined with uuid %s", o.def.Name, def.UUID)
 		}
 	}
-	o := &netObj{def: def}
+	o := &netObj{netState: netState{def: def}}
+	o.op.Lock()
 	m.nets[def.Name] = o
 	return o, nil
+}
+
+// claim is the first half of define and create: it takes the operation
+// lock of the network named def.Name (waiting for what runs on it),
+// fills in the definition's defaults and assigns it. It returns the
+// record, locked, and its state before (existed false for a new one), so
+// the caller can put it back when the rest fails.
+func (m *Manager) claim(def *conf.Network, live bool) (o *netObj, prev netState, existed bool, err error) {
+	m.load()
+	for {
+		m.mu.Lock()
+		cur := m.nets[def.Name]
+		m.mu.Unlock()
+		if cur != nil {
+			cur.op.Lock()
+		}
+		m.defMu.Lock()
+		m.mu.Lock()
+		same := m.nets[def.Name] == cur
+		m.mu.Unlock()
+		if !same {
+			// Removed, or created by another define, while this waited.
+			m.defMu.Unlock()
+			if cur != nil {
+				cur.op.Unlock()
+			}
+			continue
+		}
+		if err = m.fillDefaults(def); err == nil {
+			m.mu.Lock()
+			if cur != nil {
+				prev = cur.netState
+			}
+			o, err = m.assign(def, live)
+			m.mu.Unlock()
+		}
+		m.defMu.Unlock()
+		if err != nil {
+			if cur != nil {
+				cur.op.Unlock()
+			}
+			return nil, netState{}, false, err
+		}
+		return o, prev, cur != nil, nil
+	}
+}
+
+// unclaim puts back what claim changed, after a failure.
+func (m *Manager) unclaim(o *netObj, prev netState, existed bool) {
+	if !existed {
+		m.forget(o)
+		return
+	}
+	m.mu.Lock()
+	o.netState = prev
+	m.mu.Unlock()
 }
 
 func (m *Manager) NetworkDefineXML(doc string, flags uint32) (driver.Network, error) {
@@ -139,32 +198,21 @@ func (m *Manager) NetworkDefineXML(doc string, flags uint32) (driver.Network, er
 	if err != nil {
 		return driver.Network{}, err
 	}
-	m.load()
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if err := m.fillDefaults(def); err != nil {
-		return driver.Network{}, err
-	}
-	old := m.nets[def.Name]
-	var prev netObj
-	if old != nil {
-		prev = *old
-	}
-	o, err := m.assign(def, false)
+	o, prev, existed, err := m.claim(def, false)
 	if err != nil {
 		return driver.Network{}, err
 	}
+	defer o.op.Unlock()
 	if err := m.saveConfig(def); err != nil {
-		if old == nil {
-			delete(m.nets, def.Name)
-		} else {
-			*old = prev
-		}
+		m.unclaim(o, prev, existed)
 		return driver.Network{}, errNet(virerr.ErrSystemError, "cannot save network config: %v", err)
 	}
+	m.mu.Lock()
 	o.persistent = true
-	m.publish(o, driver.NetworkEventDefined)
-	return o.handle(), nil
+	h := o.handle()
+	m.mu.Unlock()
+	m.publish(h, driver.NetworkEventDefined)
+	return h, nil
 }
 
 func (m *Manager) NetworkCreateXML(doc string, flags uint32) (driver.Network, error) {
@@ -175,44 +223,29 @@ func (m *Manager) NetworkCreateXML(doc string, flags uint32) (driver.Network, er
 	if err != nil {
 		return driver.Network{}, err
 	}
-	m.load()
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if err := m.fillDefaults(def); err != nil {
-		return driver.Network{}, err
-	}
-	var prev *netObj
-	if o := m.nets[def.Name]; o != nil {
-		c := *o
-		prev = &c
-	}
-	o, err := m.assign(def, true)
+	o, prev, existed, err := m.claim(def, true)
 	if err != nil {
 		return driver.Network{}, err
 	}
+	defer o.op.Unlock()
 	if err := m.start(o); err != nil {
-		if prev == nil {
-			delete(m.nets, def.Name)
-		} else {
-			*o = *prev
-		}
+		m.unclaim(o, prev, existed)
 		return driver.Network{}, err
 	}
-	return o.handle(), nil
+	return m.state(o).handle(), nil
 }
 
 func (m *Manager) NetworkUndefine(n driver.Network) error {
-	m.load()
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	o, err := m.byUUID(n.UUID)
+	o, err := m.acquire(n)
 	if err != nil {
 		return err
 	}
-	if !o.persistent {
+	defer o.op.Unlock()
+	st := m.state(o)
+	if !st.persistent {
 		return errNet(virerr.ErrOperationInvalid, "can't undefine transient network")
 	}
-	nf, err := m.files(o.def.Name)
+	nf, err := m.files(st.def.Name)
 	if err != nil {
 		return err
 	}
@@ -220,41 +253,39 @@ func (m *Manager) NetworkUndefine(n driver.Network) error {
 		return errNet(virerr.ErrSystemError, "cannot remove config file '%s': %v", nf.config, err)
 	}
 	os.Remove(nf.autostart)
-	if old, err := safepath.Join(filepath.Dir(nf.autostart), o.def.Name, ""); err == nil {
+	if old, err := safepath.Join(filepath.Dir(nf.autostart), st.def.Name, ""); err == nil {
 		if fi, err := os.Lstat(old); err == nil && fi.Mode()&os.ModeSymlink != 0 {
 			os.Remove(old)
 		}
 	}
+	m.mu.Lock()
 	o.autostart, o.persistent, o.newDef = false, false, nil
-	m.publish(o, driver.NetworkEventUndefined)
-	if !o.active {
-		m.removeDnsmasqFiles(o.def.Name)
-		delete(m.nets, o.def.Name)
+	m.mu.Unlock()
+	m.publish(st.handle(), driver.NetworkEventUndefined)
+	if !st.active {
+		m.removeDnsmasqFiles(st.def.Name)
+		m.forget(o)
 	}
 	return nil
 }
 
 func (m *Manager) NetworkCreate(n driver.Network) error {
-	m.load()
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	o, err := m.byUUID(n.UUID)
+	o, err := m.acquire(n)
 	if err != nil {
 		return err
 	}
+	defer o.op.Unlock()
 	return m.start(o)
 }
 
 func (m *Manager) NetworkDestroy(n driver.Network) error {
-	m.load()
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	o, err := m.byUUID(n.UUID)
+	o, err := m.acquire(n)
 	if err != nil {
 		return err
 	}
-	if !o.active {
-		return errNet(virerr.ErrOperationInvalid, "network '%s' is not active", o.def.Name)
+	defer o.op.Unlock()
+	if st := m.state(o); !st.active {
+		return errNet(virerr.ErrOperationInvalid, "network '%s' is not active", st.def.Name)
 	}
 	m.stop(o)
 	return nil
@@ -264,13 +295,11 @@ func (m *Manager) NetworkGetXMLDesc(n driver.Network, flags uint32) (string, err
 	if err := checkFlags(flags, netXMLInactive, "networkGetXMLDesc"); err != nil {
 		return "", err
 	}
-	m.load()
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	o, err := m.byUUID(n.UUID)
+	o, err := m.lockedGet(n)
 	if err != nil {
 		return "", err
 	}
+	// Formatted without the lock: stored definitions never change.
 	def := o.def
 	switch {
 	case flags&netXMLInactive != 0 && o.newDef != nil:
@@ -283,10 +312,7 @@ func (m *Manager) NetworkGetXMLDesc(n driver.Network, flags uint32) (string, err
 }
 
 func (m *Manager) NetworkGetBridgeName(n driver.Network) (string, error) {
-	m.load()
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	o, err := m.byUUID(n.UUID)
+	o, err := m.lockedGet(n)
 	if err != nil {
 		return "", err
 	}
@@ -301,24 +327,17 @@ func (m *Manager) NetworkGetBridgeName(n driver.Network) (string, error) {
 }
 
 func (m *Manager) NetworkGetAutostart(n driver.Network) (bool, error) {
-	m.load()
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	o, err := m.byUUID(n.UUID)
-	if err != nil {
-		return false, err
-	}
-	return o.autostart, nil
+	o, err := m.lockedGet(n)
+	return err == nil && o.autostart, err
 }
 
 func (m *Manager) NetworkSetAutostart(n driver.Network, on bool) error {
-	m.load()
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	o, err := m.byUUID(n.UUID)
+	obj, err := m.acquire(n)
 	if err != nil {
 		return err
 	}
+	defer obj.op.Unlock()
+	o := m.state(obj)
 	if !o.persistent {
 		return errNet(virerr.ErrOperationInvalid, "cannot set autostart for transient network")
 	}
@@ -348,7 +367,9 @@ func (m *Manager) NetworkSetAutostart(n driver.Network, on bool) error {
 	} else if err := os.Remove(link); err != nil && !os.IsNotExist(err) {
 		return errNet(virerr.ErrSystemError, "Failed to delete symlink '%s': %v", link, err)
 	}
-	o.autostart = on
+	m.mu.Lock()
+	obj.autostart = on
+	m.mu.Unlock()
 	return nil
 }
 
@@ -362,16 +383,17 @@ func (m *Manager) NetworkIsPersistent(n driver.Network) (bool, error) {
 	return err == nil && o.persistent, err
 }
 
-// lockedGet returns a copy of the network's flags under the lock.
-func (m *Manager) lockedGet(n driver.Network) (netObj, error) {
+// lockedGet returns a copy of the network's state, taken under mu only:
+// it never waits for an operation on the network.
+func (m *Manager) lockedGet(n driver.Network) (netState, error) {
 	m.load()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	o, err := m.byUUID(n.UUID)
 	if err != nil {
-		return netObj{}, err
+		return netState{}, err
 	}
-	return *o, nil
+	return o.netState, nil
 }
 
 // ActiveBridge is what a guest's <interface type='network'> connects to:

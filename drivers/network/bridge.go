@@ -13,8 +13,12 @@ import (
 // (libvirt does the same over netlink): create the bridge with the
 // network's MAC, STP and forward delay, MTU, IPv6 sysctls, addresses, up.
 
+// execCommand makes every command the driver runs (ip, iptables,
+// dnsmasq); tests replace it to slow a command down.
+var execCommand = exec.Command
+
 func ipCmd(args ...string) error {
-	out, err := exec.Command("ip", args...).CombinedOutput()
+	out, err := execCommand("ip", args...).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("ip %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
 	}

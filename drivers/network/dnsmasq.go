@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"govirt/atomicfile"
+	"govirt/conf"
 	"govirt/virerr"
 )
 
@@ -72,7 +73,7 @@ func (m *Manager) startDnsmasq(n *netXML) (int, error) {
 			return 0, fmt.Errorf("couldn't write dnsmasq config file '%s': %v", f.path, err)
 		}
 	}
-	cmd := exec.Command(bin, "--conf-file="+nf.conf, "--dhcp-leasefile="+nf.leases)
+	cmd := execCommand(bin, "--conf-file="+nf.conf, "--dhcp-leasefile="+nf.leases)
 	cmd.Env = append(os.Environ(), "VIR_BRIDGE_NAME="+n.Bridge.Name)
 	// dnsmasq daemonizes; the parent exits once the child wrote its pid.
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -159,39 +160,39 @@ func (m *Manager) makeTraversable() {
 
 // refreshDnsmasq is networkRefreshDhcpDaemon: the hosts files are written
 // again and dnsmasq rereads them on SIGHUP; a dnsmasq that is not
-// running is started.
-func (m *Manager) refreshDnsmasq(o *netObj) error {
-	x, err := netXMLOf(o.live)
+// running is started. pid is the running dnsmasq's; the one running
+// afterwards is returned. The caller holds the network's op lock only.
+func (m *Manager) refreshDnsmasq(live *conf.Network, pid int) (int, error) {
+	x, err := netXMLOf(live)
 	if err != nil {
-		return errNet(virerr.ErrInternalError, "%v", err)
+		return pid, errNet(virerr.ErrInternalError, "%v", err)
 	}
 	if !ownsBridge(x.forwardMode()) || !needDnsmasq(x) {
-		return nil
+		return pid, nil
 	}
 	nf, err := m.files(x.Name)
 	if err != nil {
-		return err
+		return pid, err
 	}
-	if !dnsmasqAlive(o.dnsmasqPid, nf.conf) {
-		pid, err := m.startDnsmasq(x)
+	if !dnsmasqAlive(pid, nf.conf) {
+		npid, err := m.startDnsmasq(x)
 		if err != nil {
-			return errNet(virerr.ErrSystemError, "%v", err)
+			return 0, errNet(virerr.ErrSystemError, "%v", err)
 		}
-		o.dnsmasqPid = pid
-		return nil
+		return npid, nil
 	}
 	dir := m.dnsmasqDir()
 	files, err := dnsmasqConfig(x, dir, nf.pid)
 	if err != nil {
-		return errNet(virerr.ErrConfigUnsupported, "%v", err)
+		return pid, errNet(virerr.ErrConfigUnsupported, "%v", err)
 	}
 	for path, data := range map[string]string{nf.hosts: files.hosts, nf.addnHosts: files.addnHosts} {
 		if err := atomicfile.Write(path, []byte(data), 0o644); err != nil {
-			return errNet(virerr.ErrSystemError, "cannot write '%s': %v", path, err)
+			return pid, errNet(virerr.ErrSystemError, "cannot write '%s': %v", path, err)
 		}
 	}
-	if err := syscall.Kill(o.dnsmasqPid, syscall.SIGHUP); err != nil {
-		return errNet(virerr.ErrSystemError, "cannot signal dnsmasq: %v", err)
+	if err := syscall.Kill(pid, syscall.SIGHUP); err != nil {
+		return pid, errNet(virerr.ErrSystemError, "cannot signal dnsmasq: %v", err)
 	}
-	return nil
+	return pid, nil
 }

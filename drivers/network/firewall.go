@@ -175,7 +175,7 @@ func errNoFirewall(name, bin string) error {
 }
 
 func runRule(r rule) error {
-	out, err := exec.Command(r[0], r[1:]...).CombinedOutput()
+	out, err := execCommand(r[0], r[1:]...).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("%s: %v: %s", strings.Join(r, " "), err, strings.TrimSpace(string(out)))
 	}
@@ -186,7 +186,7 @@ func runRule(r rule) error {
 // iptablesSetupPrivateChains does: only those missing.
 func setupChains(bin string) error {
 	for _, table := range []string{"filter", "nat", "mangle"} {
-		out, err := exec.Command(bin, "-w", "--table", table, "--list-rules").Output()
+		out, err := execCommand(bin, "-w", "--table", table, "--list-rules").Output()
 		if err != nil {
 			return fmt.Errorf("%s --table %s --list-rules: %v", bin, table, err)
 		}

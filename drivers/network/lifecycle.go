@@ -20,11 +20,14 @@ func netXMLOf(def *conf.Network) (*netXML, error) {
 
 // fillDefaults is networkValidate's part that changes a definition: a
 // network with a bridge of its own gets a free virbrN name (or the first
-// free name of a template with %d) and a MAC address.
+// free name of a template with %d) and a MAC address. The caller holds
+// defMu (not mu): the names other networks use are read under mu, the
+// host's links without it.
 func (m *Manager) fillDefaults(def *conf.Network) error {
 	if !ownsBridge(def.ForwardMode) && def.ForwardMode != "open" {
 		return nil
 	}
+	m.mu.Lock()
 	// A redefinition keeps the bridge and MAC the network already has.
 	if o := m.nets[def.Name]; o != nil && o.def.UUID == def.UUID {
 		if def.BridgeName == "" {
@@ -34,8 +37,10 @@ func (m *Manager) fillDefaults(def *conf.Network) error {
 			def.MAC = o.def.MAC
 		}
 	}
+	used := m.bridgesInUse(def.Name)
+	m.mu.Unlock()
 	if def.BridgeName != "" && !strings.Contains(def.BridgeName, "%d") {
-		if m.bridgeInUse(def.BridgeName, def.Name) {
+		if used[def.BridgeName] {
 			return errNet(virerr.ErrInternalError, "bridge name '%s' already in use.", def.BridgeName)
 		}
 	} else {
@@ -46,7 +51,7 @@ func (m *Manager) fillDefaults(def *conf.Network) error {
 		found := false
 		for i := 0; i < 256; i++ {
 			name := fmt.Sprintf(tmpl, i)
-			if !m.bridgeInUse(name, def.Name) && !linkExists(name) {
+			if !used[name] && !linkExists(name) {
 				def.BridgeName, found = name, true
 				break
 			}
@@ -61,27 +66,31 @@ func (m *Manager) fillDefaults(def *conf.Network) error {
 	return nil
 }
 
-// bridgeInUse is virNetworkObjBridgeInUse: another network names br.
-func (m *Manager) bridgeInUse(br, skip string) bool {
+// bridgesInUse is virNetworkObjBridgeInUse for every name at once: the
+// bridges the networks other than skip name (under mu).
+func (m *Manager) bridgesInUse(skip string) map[string]bool {
+	used := map[string]bool{}
 	for name, o := range m.nets {
 		if name == skip {
 			continue
 		}
 		for _, d := range []*conf.Network{o.def, o.newDef, o.live} {
-			if d != nil && d.BridgeName == br {
-				return true
+			if d != nil && d.BridgeName != "" {
+				used[d.BridgeName] = true
 			}
 		}
 	}
-	return false
+	return used
 }
 
-// start is networkStartNetwork; the caller holds m.mu.
+// start is networkStartNetwork; the caller holds o.op. The host work
+// runs without mu; the record changes once it is done.
 func (m *Manager) start(o *netObj) error {
-	if o.active {
+	st := m.state(o)
+	if st.active {
 		return errNet(virerr.ErrOperationInvalid, "network is already active")
 	}
-	live := o.def.Clone()
+	live := st.def.Clone()
 	x, err := netXMLOf(live)
 	if err != nil {
 		return errNet(virerr.ErrInternalError, "%v", err)
@@ -101,11 +110,15 @@ func (m *Manager) start(o *netObj) error {
 	default:
 		return errNet(virerr.ErrConfigUnsupported, "forward mode '%s' of network '%s' is not supported by govirt", mode, live.Name)
 	}
-	o.live, o.active, o.dnsmasqPid = withNATPorts(live, x), true, pid
-	if err := m.saveStatus(o); err != nil {
+	live = withNATPorts(live, x)
+	if err := m.saveStatus(live); err != nil {
 		m.log.Error("network status not saved", "network", live.Name, "err", err)
 	}
-	m.publish(o, driver.NetworkEventStarted)
+	m.mu.Lock()
+	o.live, o.active, o.dnsmasqPid = live, true, pid
+	h := o.handle()
+	m.mu.Unlock()
+	m.publish(h, driver.NetworkEventStarted)
 	return nil
 }
 
@@ -144,26 +157,30 @@ func (m *Manager) startVirtual(x *netXML) (int, error) {
 	return pid, nil
 }
 
-// stop is networkShutdownNetwork; the caller holds m.mu.
+// stop is networkShutdownNetwork; the caller holds o.op.
 func (m *Manager) stop(o *netObj) {
-	if x, err := netXMLOf(o.live); err == nil {
-		m.cleanupInactive(o, x)
+	st := m.state(o)
+	if x, err := netXMLOf(st.live); err == nil {
+		m.cleanupInactive(st.dnsmasqPid, x)
 	}
+	m.mu.Lock()
 	o.active, o.live, o.dnsmasqPid = false, nil, 0
 	if o.newDef != nil {
 		o.def, o.newDef = o.newDef, nil
 	}
-	m.publish(o, driver.NetworkEventStopped)
-	if !o.persistent {
-		m.removeDnsmasqFiles(o.def.Name)
-		delete(m.nets, o.def.Name)
+	h, persistent := o.handle(), o.persistent
+	m.mu.Unlock()
+	m.publish(h, driver.NetworkEventStopped)
+	if !persistent {
+		m.removeDnsmasqFiles(h.Name)
+		m.forget(o)
 	}
 }
 
-// cleanupInactive removes what an active network has on the host.
-func (m *Manager) cleanupInactive(o *netObj, x *netXML) {
+// cleanupInactive removes what an active network has on the host; pid is
+// its dnsmasq's when known.
+func (m *Manager) cleanupInactive(pid int, x *netXML) {
 	if ownsBridge(x.forwardMode()) {
-		pid := o.dnsmasqPid
 		if pid == 0 {
 			pid, _ = readPid(m.mustFiles(x.Name).pid)
 		}

@@ -41,20 +41,42 @@ type Config struct {
 }
 
 // Manager implements driver.Networks.
+//
+// Locking, as libvirt's network driver: every network has its own
+// operation lock (netObj.op), held by whatever changes it (start, stop,
+// define over it, undefine, update, autostart) for the whole operation,
+// including its commands (ip, iptables, dnsmasq), so operations on one
+// network are serialized and those on different networks run in
+// parallel. mu guards only the name map and the records' fields: it is
+// held for memory work, never across file I/O or a command, so reads
+// (list, lookup, XML, info) never wait for an operation. Definitions are
+// never changed once stored in a record (they are replaced), so a reader
+// can format one after letting mu go. Lock order: op, then defMu, then mu.
 type Manager struct {
 	cfg      Config
 	log      *slog.Logger
 	loadOnce sync.Once
 	autoOnce sync.Once
 
+	// defMu serializes the step of define and create that picks a free
+	// bridge name and stores the definition, so two networks never get
+	// the same one; it is never held across a command.
+	defMu sync.Mutex
+
 	mu   sync.Mutex
 	nets map[string]*netObj
 }
 
-// netObj is one network. def is the persistent (or transient) definition,
-// live the running one; newDef a definition given while active, which
-// takes over when it stops.
+// netObj is one network: its operation lock and its state.
 type netObj struct {
+	op sync.Mutex
+	netState
+}
+
+// netState is a network's state, guarded by Manager.mu. def is the
+// persistent (or transient) definition, live the running one; newDef a
+// definition given while active, which takes over when it stops.
+type netState struct {
 	def        *conf.Network
 	newDef     *conf.Network
 	live       *conf.Network
@@ -64,7 +86,7 @@ type netObj struct {
 	dnsmasqPid int
 }
 
-func (o *netObj) handle() driver.Network { return driver.Network{Name: o.def.Name, UUID: o.def.UUID} }
+func (o netState) handle() driver.Network { return driver.Network{Name: o.def.Name, UUID: o.def.UUID} }
 
 // New returns a manager; state is loaded on first use.
 func New(cfg Config) *Manager {
@@ -140,15 +162,15 @@ func (m *Manager) saveConfig(def *conf.Network) error {
 	return atomicfile.Write(f.config, data, 0o600)
 }
 
-func (m *Manager) saveStatus(o *netObj) error {
-	data, err := formatNet(o.live)
+func (m *Manager) saveStatus(live *conf.Network) error {
+	data, err := formatNet(live)
 	if err != nil {
 		return err
 	}
 	if err := os.MkdirAll(m.cfg.RunDir, 0o755); err != nil {
 		return err
 	}
-	f, err := m.files(o.live.Name)
+	f, err := m.files(live.Name)
 	if err != nil {
 		return err
 	}
@@ -164,11 +186,11 @@ func readNet(path string) (*conf.Network, error) {
 }
 
 // load reads the definitions and the status of active networks, checking
-// each of those is still there.
+// each of those is still there. Every entry point calls it first and
+// waits for it (sync.Once), so nothing else touches the records yet and
+// no lock is needed while it runs commands.
 func (m *Manager) load() {
 	m.loadOnce.Do(func() {
-		m.mu.Lock()
-		defer m.mu.Unlock()
 		// Temporary files of writes a killed daemon never finished.
 		for _, dir := range []string{m.cfg.StateDir, m.cfg.RunDir, m.dnsmasqDir()} {
 			cleanTemp(m.log, dir)
@@ -180,7 +202,7 @@ func (m *Manager) load() {
 				m.log.Error("network definition unreadable", "path", p, "err", err)
 				continue
 			}
-			m.nets[def.Name] = &netObj{def: def, persistent: true, autostart: m.autostartMarked(def.Name)}
+			m.nets[def.Name] = &netObj{netState: netState{def: def, persistent: true, autostart: m.autostartMarked(def.Name)}}
 		}
 		paths, _ = filepath.Glob(filepath.Join(m.cfg.RunDir, "*.xml"))
 		for _, p := range paths {
@@ -198,7 +220,7 @@ func (m *Manager) load() {
 func (m *Manager) reconnect(live *conf.Network) {
 	o := m.nets[live.Name]
 	if o == nil {
-		o = &netObj{def: live.Clone()}
+		o = &netObj{netState: netState{def: live.Clone()}}
 		m.nets[live.Name] = o
 	} else if o.def.UUID != live.UUID {
 		m.log.Error("network status does not match its definition", "network", live.Name)
@@ -211,7 +233,7 @@ func (m *Manager) reconnect(live *conf.Network) {
 	}
 	if ownsBridge(x.forwardMode()) && !bridgeExists(x.Bridge.Name) {
 		m.log.Info("network's bridge is gone: inactive", "network", live.Name, "bridge", x.Bridge.Name)
-		m.cleanupInactive(o, x)
+		m.cleanupInactive(o.dnsmasqPid, x)
 		if !o.persistent {
 			delete(m.nets, live.Name)
 		}
@@ -251,9 +273,9 @@ func sameNet(a, b *conf.Network) bool {
 // ownsBridge says whether the forward mode has a bridge of its own.
 func ownsBridge(mode string) bool { return mode == "" || mode == "nat" || mode == "route" }
 
-func (m *Manager) publish(o *netObj, ev int32) {
+func (m *Manager) publish(h driver.Network, ev int32) {
 	if m.cfg.Bus != nil {
-		m.cfg.Bus.Publish(driver.NetworkEvent{Net: o.handle(), Event: ev})
+		m.cfg.Bus.Publish(driver.NetworkEvent{Net: h, Event: ev})
 	}
 }
 
@@ -273,10 +295,43 @@ func (m *Manager) byUUID(u uuid.UUID) (*netObj, error) {
 	return nil, errNet(virerr.ErrNoNetwork, "no network with matching uuid '%s'", u)
 }
 
-// get finds the object of a handle, by UUID as the wire does.
-func (m *Manager) get(n driver.Network) (*netObj, error) {
+// acquire finds the network of a handle (by UUID, as the wire does) and
+// takes its operation lock; the caller unlocks o.op. A network removed
+// while this waited is looked up again.
+func (m *Manager) acquire(n driver.Network) (*netObj, error) {
 	m.load()
-	return m.byUUID(n.UUID)
+	for {
+		m.mu.Lock()
+		o, err := m.byUUID(n.UUID)
+		m.mu.Unlock()
+		if err != nil {
+			return nil, err
+		}
+		o.op.Lock()
+		m.mu.Lock()
+		ok := m.nets[o.def.Name] == o
+		m.mu.Unlock()
+		if ok {
+			return o, nil
+		}
+		o.op.Unlock()
+	}
+}
+
+// state is a copy of a network's state and handle, under mu.
+func (m *Manager) state(o *netObj) netState {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return o.netState
+}
+
+// forget removes a network's record (its operation lock is held).
+func (m *Manager) forget(o *netObj) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.nets[o.def.Name] == o {
+		delete(m.nets, o.def.Name)
+	}
 }
 
 // sortedNames lists the networks in name order.
@@ -295,13 +350,22 @@ func (m *Manager) Autostart() {
 	m.load()
 	m.autoOnce.Do(func() {
 		m.mu.Lock()
-		defer m.mu.Unlock()
+		var handles []driver.Network
 		for _, o := range m.sorted() {
-			if o.autostart && !o.active {
+			handles = append(handles, o.handle())
+		}
+		m.mu.Unlock()
+		for _, h := range handles {
+			o, err := m.acquire(h)
+			if err != nil {
+				continue
+			}
+			if st := m.state(o); st.autostart && !st.active {
 				if err := m.start(o); err != nil {
-					m.log.Error("network autostart failed", "network", o.def.Name, "err", err)
+					m.log.Error("network autostart failed", "network", h.Name, "err", err)
 				}
 			}
+			o.op.Unlock()
 		}
 	})
 }

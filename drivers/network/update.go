@@ -39,13 +39,13 @@ func (m *Manager) NetworkUpdate(n driver.Network, command, section uint32, paren
 	if err := checkFlags(flags, updLive|updConfig, "networkUpdate"); err != nil {
 		return err
 	}
-	m.load()
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	o, err := m.byUUID(n.UUID)
+	obj, err := m.acquire(n)
 	if err != nil {
 		return err
 	}
+	defer obj.op.Unlock()
+	// The state cannot change while obj.op is held: a copy is read.
+	o := m.state(obj)
 	// virNetworkObjConfigChangeSetup
 	if flags&(updLive|updConfig) == 0 {
 		flags = updConfig
@@ -91,18 +91,26 @@ func (m *Manager) NetworkUpdate(n driver.Network, command, section uint32, paren
 		if err := m.saveConfig(cfg); err != nil {
 			return errNet(virerr.ErrSystemError, "cannot save network config: %v", err)
 		}
-		if o.active {
-			o.newDef = cfg
+		m.mu.Lock()
+		if obj.active {
+			obj.newDef = cfg
 		} else {
-			o.def = cfg
+			obj.def = cfg
 		}
+		m.mu.Unlock()
 	}
 	if live != nil {
-		o.live = live
-		if err := m.saveStatus(o); err != nil {
+		m.mu.Lock()
+		obj.live = live
+		m.mu.Unlock()
+		if err := m.saveStatus(live); err != nil {
 			m.log.Error("network status not saved", "network", live.Name, "err", err)
 		}
-		return m.refreshDnsmasq(o)
+		pid, err := m.refreshDnsmasq(live, o.dnsmasqPid)
+		m.mu.Lock()
+		obj.dnsmasqPid = pid
+		m.mu.Unlock()
+		return err
 	}
 	return nil
 }

@@ -20,9 +20,11 @@ import (
 // volume group. Other pool types are refused with libvirt's "missing
 // backend" error.
 //
-// Pool methods run under the manager's lock. Volume methods that create,
-// copy or change data run without it, on a snapshot of the volume record
-// taken under the lock (see Manager.busyVol).
+// No method runs under the manager's lock: pool methods run with the
+// pool's operation lock held (see Manager.lockPool), on a definition that
+// is never changed; volume methods on a copy of the volume record taken
+// under the lock (see Manager.busyVol). What they read is applied to the
+// records under the lock afterwards.
 type backend interface {
 	// check tells whether a pool found active at the last daemon run
 	// still is (the directory exists, the file system is mounted).
@@ -31,11 +33,13 @@ type backend interface {
 	start(d *poolDef) error
 	stop(d *poolDef) error
 	delete(d *poolDef, flags uint32) error
-	// refresh re-reads the pool's volumes and sizes into p.
-	refresh(m *Manager, p *pool) error
-	// sizes brings p's capacity, allocation and available up to date
-	// where that is cheap (statfs); others keep the last refresh's.
-	sizes(p *pool) error
+	// scan reads the pool's volumes and sizes and returns what to
+	// apply to its record under the lock.
+	scan(m *Manager, d *poolDef) (func(p *pool), error)
+	// sizes reads the pool's capacity, allocation and available where
+	// that is cheap (statfs); ok is false for pools that keep the last
+	// scan's.
+	sizes(d *poolDef) (sz poolSizes, ok bool, err error)
 
 	volBackend
 }

@@ -78,42 +78,55 @@ func (fileBackend) resizeVol(m *Manager, v *vol, st *volStat, capacity uint64, f
 // reread has nothing to do: file volumes are read when asked about.
 func (fileBackend) reread(*Manager, *poolDef) (func(*pool), error) { return nil, nil }
 
-func (fileBackend) sizes(p *pool) error { return updateSizes(p) }
+func (fileBackend) sizes(d *poolDef) (poolSizes, bool, error) {
+	sz, err := statfsSizes(d.target)
+	return sz, err == nil, err
+}
 
-// refresh re-reads the target directory, as virStorageBackendRefreshLocal:
+// scan re-reads the target directory, as virStorageBackendRefreshLocal:
 // every regular file and directory is a volume, names with control
-// characters and other file types are skipped.
-func (fileBackend) refresh(m *Manager, p *pool) error {
-	ents, err := os.ReadDir(p.def.target)
+// characters and other file types are skipped. Records of volumes that
+// are still there are kept (with their busy state).
+func (fileBackend) scan(m *Manager, d *poolDef) (func(*pool), error) {
+	ents, err := os.ReadDir(d.target)
 	if err != nil {
-		return errSys(err, "cannot open directory '%s'", p.def.target)
+		return nil, errSys(err, "cannot open directory '%s'", d.target)
 	}
-	vols := make(map[string]*vol, len(ents))
+	var found []string
 	for _, e := range ents {
 		name := e.Name()
 		if strings.IndexFunc(name, unicode.IsControl) >= 0 {
-			m.log.Warn("ignoring file with control characters", "pool", p.def.name, "name", name)
+			m.log.Warn("ignoring file with control characters", "pool", d.name, "name", name)
 			continue
 		}
-		path := filepath.Join(p.def.target, name)
-		fi, err := os.Stat(path) // follows symlinks; dangling ones are skipped
+		fi, err := os.Stat(filepath.Join(d.target, name)) // follows symlinks; dangling ones are skipped
 		if err != nil || !(fi.Mode().IsRegular() || fi.IsDir()) {
 			continue
 		}
-		if old := p.vols[name]; old != nil && old.path == path {
-			vols[name] = old
-			continue
-		}
-		vols[name] = &vol{name: name, path: path, key: path}
+		found = append(found, name)
 	}
-	fi, err := os.Stat(p.def.target)
+	fi, err := os.Stat(d.target)
 	if err != nil {
-		return errSys(err, "cannot stat path '%s'", p.def.target)
+		return nil, errSys(err, "cannot stat path '%s'", d.target)
 	}
-	p.def.perms = statPerms(fi)
-	if err := updateSizes(p); err != nil {
-		return err
+	sz, err := statfsSizes(d.target)
+	if err != nil {
+		return nil, err
 	}
-	p.vols = vols
-	return nil
+	perms := statPerms(fi)
+	return func(p *pool) {
+		vols := make(map[string]*vol, len(found))
+		for _, name := range found {
+			path := filepath.Join(p.def.target, name)
+			if old := p.vols[name]; old != nil && old.path == path {
+				vols[name] = old
+				continue
+			}
+			vols[name] = &vol{name: name, path: path, key: path}
+		}
+		// Definitions are shared with readers: a new one, not a change.
+		nd := p.def.clone()
+		nd.perms = perms
+		p.def, p.vols, p.sizes = nd, vols, sz
+	}, nil
 }

@@ -21,8 +21,8 @@ import (
 // the LVM command line tools, with libvirt's commands and options.
 type logicalBackend struct{}
 
-// lvmTimeout bounds every LVM command: a stuck one must not hold the
-// manager's lock forever.
+// lvmTimeout bounds every LVM command: a stuck one must not hold its
+// pool's operation lock forever.
 const lvmTimeout = 2 * time.Minute
 
 // lvmRun runs an LVM tool and returns its standard output; tests replace
@@ -283,19 +283,11 @@ func applyVG(p *pool, lvs []*lvInfo, sz vgSizes, found bool) {
 	}
 	p.vols = vols
 	if found {
-		p.capacity, p.available = sz.capacity, sz.free
-		p.allocation = sz.capacity - sz.free
+		p.sizes = poolSizes{capacity: sz.capacity, available: sz.free, allocation: sz.capacity - sz.free}
 	}
 }
 
-func (logicalBackend) refresh(_ *Manager, p *pool) error {
-	lvs, sz, found, err := readVG(p.def.srcName)
-	if err != nil {
-		return err
-	}
-	applyVG(p, lvs, sz, found)
-	return nil
-}
+func (b logicalBackend) scan(m *Manager, d *poolDef) (func(*pool), error) { return b.reread(m, d) }
 
 func (logicalBackend) reread(_ *Manager, d *poolDef) (func(*pool), error) {
 	lvs, sz, found, err := readVG(d.srcName)
@@ -306,7 +298,7 @@ func (logicalBackend) reread(_ *Manager, d *poolDef) (func(*pool), error) {
 }
 
 // sizes keeps what the last refresh read, as libvirt reports them.
-func (logicalBackend) sizes(*pool) error { return nil }
+func (logicalBackend) sizes(*poolDef) (poolSizes, bool, error) { return poolSizes{}, false, nil }
 
 // lvSizeK is an lvcreate/lvresize size argument: KiB, rounded up.
 func lvSizeK(b uint64) string { return fmt.Sprintf("%dK", b/1024+min(b%1024, 1)) }

@@ -3,13 +3,22 @@
 // LVM logical volumes, managed with the same files and tools libvirtd uses
 // (qemu-img, mount, the LVM commands).
 //
-// Concurrency: one mutex guards every pool and volume record. It is held
-// for pool state changes (including mount/umount and the LVM commands of
-// starting, stopping and refreshing, which are quick) but never across
-// volume work: creating, cloning, resizing, wiping, deleting and streaming
-// mark the volume busy and the pool as having a job, drop the lock, and
-// take it again to finish, so listing and info stay responsive during a
-// 10 GiB upload.
+// Concurrency, along libvirt's storage driver: Manager.mu guards the pool
+// map and the pool and volume records, and is held only for memory work,
+// never across file I/O or a command (qemu-img, mount, mkfs, the LVM
+// tools). Each pool has an operation lock (pool.op) that its state
+// changes hold for their whole length (build, start, stop, refresh,
+// delete, define over it, undefine, autostart), so those are serialized
+// per pool and run in parallel across pools. Volume work (creating,
+// cloning, resizing, wiping, deleting, streaming) takes the operation
+// lock only to check and mark its volume (building, in use) and the pool
+// (asynchronous jobs), then runs without any lock; conflicting operations
+// are refused with libvirt's errors ("volume '%s' is still being
+// allocated.", "pool '%s' has asynchronous jobs running."). Reads (lists,
+// lookups, info, XML) take only mu, so they never wait for a command.
+// Definitions are never changed once stored in a record (they are
+// replaced), so readers format them after letting mu go. Lock order: op,
+// then mu; never two pools' op locks at once.
 package storagepool
 
 import (
@@ -56,8 +65,10 @@ type Manager struct {
 
 // pool is one storage pool. def is the live definition (its permissions
 // follow the target directory after a refresh); newDef is a definition
-// given while the pool was active, which takes over when it stops.
+// given while the pool was active, which takes over when it stops. op is
+// the operation lock; every other field is guarded by Manager.mu.
 type pool struct {
+	op         sync.Mutex
 	def        *poolDef
 	newDef     *poolDef
 	persistent bool
@@ -65,9 +76,12 @@ type pool struct {
 	autostart  bool
 	jobs       int // volume operations running without the lock
 	vols       map[string]*vol
-	// Sizes from the last statfs, shown while inactive as libvirt does.
-	capacity, allocation, available uint64
+	// Sizes from the last statfs or scan, shown while inactive as
+	// libvirt does.
+	sizes poolSizes
 }
+
+type poolSizes struct{ capacity, allocation, available uint64 }
 
 func (p *pool) handle() driver.Pool { return driver.Pool{Name: p.def.name, UUID: p.def.uuid} }
 
@@ -132,9 +146,9 @@ func (m *Manager) setAutostartFile(name string, on bool) error {
 	return atomicfile.Remove(path)
 }
 
-func (m *Manager) publish(p *pool, ev int32) {
+func (m *Manager) publish(h driver.Pool, ev int32) {
 	if m.cfg.Bus != nil {
-		m.cfg.Bus.Publish(driver.PoolEvent{Pool: p.handle(), Event: ev})
+		m.cfg.Bus.Publish(driver.PoolEvent{Pool: h, Event: ev})
 	}
 }
 
@@ -147,10 +161,11 @@ func (m *Manager) publishRefresh(h driver.Pool) {
 // load reads the saved definitions, then the state of pools that were
 // active when the daemon last ran: those whose target is still usable are
 // active again (with their volumes), as libvirtd's storagePoolUpdateState.
+// Every entry point calls it first and waits for it (sync.Once), so
+// nothing else touches the records yet and no lock is needed while it
+// runs commands.
 func (m *Manager) load() {
 	m.loadOnce.Do(func() {
-		m.mu.Lock()
-		defer m.mu.Unlock()
 		for _, dir := range []string{m.cfg.StateDir, filepath.Join(m.cfg.StateDir, "autostart"), m.cfg.RunDir} {
 			if err := os.MkdirAll(dir, 0o700); err != nil {
 				m.log.Error("cannot create storage directory", "path", dir, "err", err)
@@ -190,18 +205,22 @@ func (m *Manager) load() {
 			} else {
 				p.newDef, p.def = p.def, def
 			}
-			ok, err := backendFor(def.typ).check(def)
+			be := backendFor(def.typ)
+			ok, err := be.check(def)
+			var apply func(*pool)
 			if err == nil && ok {
-				p.active = true
-				err = m.refreshLocked(p)
+				apply, err = be.scan(m, def)
 			}
 			if err != nil || !ok {
 				m.log.Warn("pool no longer active", "pool", def.name, "err", err)
-				p.active = false
+				m.removeState(def.name)
 				m.stopped(p)
 				if !p.persistent {
 					continue
 				}
+			} else {
+				p.active = true
+				apply(p)
 			}
 			m.pools[def.name] = p
 		}
@@ -245,20 +264,26 @@ func (m *Manager) Autostart() {
 	m.load()
 	m.autoOnce.Do(func() {
 		m.mu.Lock()
-		defer m.mu.Unlock()
 		names := make([]string, 0, len(m.pools))
 		for n := range m.pools {
 			names = append(names, n)
 		}
+		m.mu.Unlock()
 		sort.Strings(names)
 		for _, n := range names {
-			p := m.pools[n]
-			if !p.autostart || p.active || !p.persistent {
+			p, err := m.lockPoolName(n)
+			if err != nil {
 				continue
 			}
-			if err := m.startLocked(p); err != nil {
-				m.log.Error("Failed to autostart storage pool", "pool", n, "err", err)
+			m.mu.Lock()
+			want := p.autostart && !p.active && p.persistent
+			m.mu.Unlock()
+			if want {
+				if err := m.start(p); err != nil {
+					m.log.Error("Failed to autostart storage pool", "pool", n, "err", err)
+				}
 			}
+			p.op.Unlock()
 		}
 	})
 }
@@ -276,22 +301,22 @@ func (m *Manager) saveConfig(def *poolDef) error {
 }
 
 // saveState records an active pool so a restarted daemon finds it active.
-func (m *Manager) saveState(p *pool) {
-	path, err := m.statePath(p.def.name)
+func (m *Manager) saveState(d *poolDef) {
+	path, err := m.statePath(d.name)
 	if err == nil {
-		err = atomicfile.Write(path, []byte(p.def.format(0, 0, 0)), 0o600)
+		err = atomicfile.Write(path, []byte(d.format(0, 0, 0)), 0o600)
 	}
 	if err != nil {
-		m.log.Error("cannot save pool state", "pool", p.def.name, "err", err)
+		m.log.Error("cannot save pool state", "pool", d.name, "err", err)
 	}
 }
 
-// stopped forgets an active pool's runtime state: volumes, state file,
-// and a definition that was waiting for it to stop.
+// stopped forgets an active pool's runtime state (under mu): volumes and
+// a definition that was waiting for it to stop. The caller removes the
+// state file (removeState) without the lock.
 func (m *Manager) stopped(p *pool) {
 	p.active = false
 	p.vols = map[string]*vol{}
-	m.removeState(p.def.name)
 	if p.newDef != nil {
 		p.def, p.newDef = p.newDef, nil
 	}
@@ -316,7 +341,8 @@ func (m *Manager) poolByUUID(u uuid.UUID) (*pool, error) {
 	return nil, errStorage(virerr.ErrNoStoragePool, "no storage pool with matching uuid '%s'", u)
 }
 
-// withPool runs fn on the pool h names, under the lock.
+// withPool runs fn on the pool h names, under mu: fn does memory work
+// only.
 func (m *Manager) withPool(h driver.Pool, fn func(p *pool) error) error {
 	m.load()
 	m.mu.Lock()
@@ -326,4 +352,57 @@ func (m *Manager) withPool(h driver.Pool, fn func(p *pool) error) error {
 		return err
 	}
 	return fn(p)
+}
+
+// lockPool finds the pool h names and takes its operation lock; the
+// caller unlocks p.op. A pool removed while this waited is looked up
+// again.
+func (m *Manager) lockPool(h driver.Pool) (*pool, error) {
+	return m.lockWith(func() (*pool, error) { return m.poolByHandle(h) })
+}
+
+// lockPoolName is lockPool by name (volume handles name their pool).
+func (m *Manager) lockPoolName(name string) (*pool, error) {
+	return m.lockWith(func() (*pool, error) {
+		if p := m.pools[name]; p != nil {
+			return p, nil
+		}
+		return nil, errNoPoolName(name)
+	})
+}
+
+func (m *Manager) lockWith(find func() (*pool, error)) (*pool, error) {
+	m.load()
+	for {
+		m.mu.Lock()
+		p, err := find()
+		m.mu.Unlock()
+		if err != nil {
+			return nil, err
+		}
+		p.op.Lock()
+		m.mu.Lock()
+		ok := m.pools[p.def.name] == p
+		m.mu.Unlock()
+		if ok {
+			return p, nil
+		}
+		p.op.Unlock()
+	}
+}
+
+// forget removes a pool's record (its operation lock is held).
+func (m *Manager) forget(p *pool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.pools[p.def.name] == p {
+		delete(m.pools, p.def.name)
+	}
+}
+
+// poolHandle is p's handle, read under mu.
+func (m *Manager) poolHandle(p *pool) driver.Pool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return p.handle()
 }

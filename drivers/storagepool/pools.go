@@ -81,7 +81,9 @@ func (m *Manager) LookupStoragePoolByVolume(v driver.Vol) (driver.Pool, error) {
 
 // addPool is virStoragePoolObjListAdd plus the source duplicate check:
 // a same-named pool with the same UUID takes the new definition (kept
-// aside while it is active), clashes are refused.
+// aside while it is active), clashes are refused. The caller holds mu and
+// the operation lock of the same-named pool if there is one; a new record
+// is returned with its operation lock taken.
 func (m *Manager) addPool(def *poolDef, live bool) (*pool, error) {
 	if p := m.pools[def.name]; p != nil {
 		if p.def.uuid != def.uuid {
@@ -105,6 +107,7 @@ func (m *Manager) addPool(def *poolDef, live bool) (*pool, error) {
 	p := m.pools[def.name]
 	if p == nil {
 		p = &pool{def: def, vols: map[string]*vol{}}
+		p.op.Lock()
 		m.pools[def.name] = p
 	} else if p.active {
 		p.newDef = def
@@ -112,6 +115,36 @@ func (m *Manager) addPool(def *poolDef, live bool) (*pool, error) {
 		p.def = def
 	}
 	return p, nil
+}
+
+// claim takes the operation lock of the pool named def.name (waiting for
+// what runs on it) and adds def with addPool. It returns the record,
+// locked, and whether it existed before.
+func (m *Manager) claim(def *poolDef, live bool) (*pool, bool, error) {
+	m.load()
+	for {
+		m.mu.Lock()
+		cur := m.pools[def.name]
+		if cur == nil {
+			p, err := m.addPool(def, live)
+			m.mu.Unlock()
+			return p, false, err
+		}
+		m.mu.Unlock()
+		cur.op.Lock()
+		m.mu.Lock()
+		if m.pools[def.name] == cur {
+			p, err := m.addPool(def, live)
+			m.mu.Unlock()
+			if err != nil {
+				cur.op.Unlock()
+			}
+			return p, true, err
+		}
+		// Removed while this waited: look again.
+		m.mu.Unlock()
+		cur.op.Unlock()
+	}
 }
 
 const defineValidate = 1 << 0
@@ -128,23 +161,23 @@ func (m *Manager) StoragePoolDefineXML(xml string, flags uint32) (driver.Pool, e
 	if strings.Contains(def.name, "\n") {
 		return driver.Pool{}, virerr.New(virerr.FromXML, virerr.ErrXMLDetail, "invalid char in name: \n")
 	}
-	m.load()
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	existed := m.pools[def.name] != nil
-	p, err := m.addPool(def, false)
+	p, existed, err := m.claim(def, false)
 	if err != nil {
 		return driver.Pool{}, err
 	}
+	defer p.op.Unlock()
 	if err := m.saveConfig(def); err != nil {
 		if !existed {
-			delete(m.pools, def.name)
+			m.forget(p)
 		}
 		return driver.Pool{}, err
 	}
+	m.mu.Lock()
 	p.persistent = true
-	m.publish(p, driver.PoolEventDefined)
-	return p.handle(), nil
+	h := p.handle()
+	m.mu.Unlock()
+	m.publish(h, driver.PoolEventDefined)
+	return h, nil
 }
 
 func (m *Manager) StoragePoolCreateXML(xml string, flags uint32) (driver.Pool, error) {
@@ -156,28 +189,25 @@ func (m *Manager) StoragePoolCreateXML(xml string, flags uint32) (driver.Pool, e
 	if err != nil {
 		return driver.Pool{}, err
 	}
-	m.load()
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	existed := m.pools[def.name] != nil
-	p, err := m.addPool(def, true)
+	p, existed, err := m.claim(def, true)
 	if err != nil {
 		return driver.Pool{}, err
 	}
-	if err := m.buildForCreate(p, flags); err == nil {
-		err = m.startLocked(p)
+	defer p.op.Unlock()
+	if err := m.buildForCreate(def, flags); err == nil {
+		err = m.start(p)
 	}
 	if err != nil {
 		if !existed {
-			delete(m.pools, def.name)
+			m.forget(p)
 		}
 		return driver.Pool{}, err
 	}
-	return p.handle(), nil
+	return m.poolHandle(p), nil
 }
 
 // buildForCreate runs the build pool-create --build asks for.
-func (m *Manager) buildForCreate(p *pool, flags uint32) error {
+func (m *Manager) buildForCreate(d *poolDef, flags uint32) error {
 	if flags&(createWithBuildOverwrite|createWithBuildNoOverwrite) == createWithBuildOverwrite|createWithBuildNoOverwrite {
 		return errStorage(virerr.ErrInvalidArg, "%s", "Flags 'overwrite' and 'no-overwrite' are mutually exclusive")
 	}
@@ -190,26 +220,53 @@ func (m *Manager) buildForCreate(p *pool, flags uint32) error {
 	if flags&(createWithBuild|createWithBuildOverwrite|createWithBuildNoOverwrite) == 0 {
 		return nil
 	}
-	return backendFor(p.def.typ).build(p.def, bflags)
+	return backendFor(d.typ).build(d, bflags)
 }
 
-// startLocked starts the backend and reads the volumes; a pool whose
-// refresh fails is stopped again.
-func (m *Manager) startLocked(p *pool) error {
-	be := backendFor(p.def.typ)
-	if err := be.start(p.def); err != nil {
+// start starts the backend and reads the volumes; a pool whose scan
+// fails is stopped again. The caller holds p.op; the commands run
+// without mu.
+func (m *Manager) start(p *pool) error {
+	m.mu.Lock()
+	d := p.def
+	m.mu.Unlock()
+	be := backendFor(d.typ)
+	if err := be.start(d); err != nil {
 		return err
 	}
+	apply, err := be.scan(m, d)
+	if err != nil {
+		_ = be.stop(d)
+		return err
+	}
+	m.mu.Lock()
 	p.active = true
-	if err := m.refreshLocked(p); err != nil {
-		_ = be.stop(p.def)
-		p.active = false
-		p.vols = map[string]*vol{}
+	apply(p)
+	d, h := p.def, p.handle()
+	m.mu.Unlock()
+	m.saveState(d)
+	m.publish(h, driver.PoolEventStarted)
+	return nil
+}
+
+// inactiveOp runs fn (build, delete) on an inactive pool without jobs,
+// with its operation lock held.
+func (m *Manager) inactiveOp(h driver.Pool, fn func(d *poolDef) error) error {
+	p, err := m.lockPool(h)
+	if err != nil {
 		return err
 	}
-	m.saveState(p)
-	m.publish(p, driver.PoolEventStarted)
-	return nil
+	defer p.op.Unlock()
+	m.mu.Lock()
+	d, active, jobs := p.def, p.active, p.jobs
+	m.mu.Unlock()
+	if active {
+		return errStillActive(d.name)
+	}
+	if jobs > 0 {
+		return errAsyncJobs(d.name)
+	}
+	return fn(d)
 }
 
 func (m *Manager) StoragePoolBuild(h driver.Pool, flags uint32) error {
@@ -217,41 +274,53 @@ func (m *Manager) StoragePoolBuild(h driver.Pool, flags uint32) error {
 	if flags&^known != 0 {
 		return errFlags(flags&^known, "storagePoolBuild")
 	}
-	return m.withPool(h, func(p *pool) error {
-		if p.active {
-			return errAlreadyActive(p.def.name)
-		}
-		if err := backendFor(p.def.typ).build(p.def, flags); err != nil {
-			return err
-		}
-		m.publish(p, driver.PoolEventCreated)
-		return nil
-	})
+	p, err := m.lockPool(h)
+	if err != nil {
+		return err
+	}
+	defer p.op.Unlock()
+	m.mu.Lock()
+	d, active, ph := p.def, p.active, p.handle()
+	m.mu.Unlock()
+	if active {
+		return errAlreadyActive(d.name)
+	}
+	if err := backendFor(d.typ).build(d, flags); err != nil {
+		return err
+	}
+	m.publish(ph, driver.PoolEventCreated)
+	return nil
 }
 
 func (m *Manager) StoragePoolUndefine(h driver.Pool) error {
-	return m.withPool(h, func(p *pool) error {
-		if p.active {
-			return errStillActive(p.def.name)
-		}
-		if p.jobs > 0 {
-			return errAsyncJobs(p.def.name)
-		}
-		if !p.persistent {
-			return errStorage(virerr.ErrInternalError, "no config file for %s", p.def.name)
-		}
-		path, err := m.configPath(p.def.name)
-		if err != nil {
-			return err
-		}
-		if err := atomicfile.Remove(path); err != nil {
-			return errSys(err, "cannot remove config for %s", p.def.name)
-		}
-		_ = m.setAutostartFile(p.def.name, false)
-		m.publish(p, driver.PoolEventUndefined)
-		delete(m.pools, p.def.name)
-		return nil
-	})
+	p, err := m.lockPool(h)
+	if err != nil {
+		return err
+	}
+	defer p.op.Unlock()
+	m.mu.Lock()
+	d, active, jobs, persistent, ph := p.def, p.active, p.jobs, p.persistent, p.handle()
+	m.mu.Unlock()
+	if active {
+		return errStillActive(d.name)
+	}
+	if jobs > 0 {
+		return errAsyncJobs(d.name)
+	}
+	if !persistent {
+		return errStorage(virerr.ErrInternalError, "no config file for %s", d.name)
+	}
+	path, err := m.configPath(d.name)
+	if err != nil {
+		return err
+	}
+	if err := atomicfile.Remove(path); err != nil {
+		return errSys(err, "cannot remove config for %s", d.name)
+	}
+	_ = m.setAutostartFile(d.name, false)
+	m.publish(ph, driver.PoolEventUndefined)
+	m.forget(p)
+	return nil
 }
 
 func (m *Manager) StoragePoolCreate(h driver.Pool, flags uint32) error {
@@ -259,105 +328,168 @@ func (m *Manager) StoragePoolCreate(h driver.Pool, flags uint32) error {
 	if flags&^known != 0 {
 		return errFlags(flags&^known, "storagePoolCreate")
 	}
-	return m.withPool(h, func(p *pool) error {
-		if p.active {
-			return errAlreadyActive(p.def.name)
-		}
-		if err := m.buildForCreate(p, flags); err != nil {
-			return err
-		}
-		return m.startLocked(p)
-	})
+	p, err := m.lockPool(h)
+	if err != nil {
+		return err
+	}
+	defer p.op.Unlock()
+	m.mu.Lock()
+	d, active := p.def, p.active
+	m.mu.Unlock()
+	if active {
+		return errAlreadyActive(d.name)
+	}
+	if err := m.buildForCreate(d, flags); err != nil {
+		return err
+	}
+	return m.start(p)
+}
+
+// stop is what destroy and a failed refresh do after the backend stopped:
+// the state file goes, the record forgets its volumes, and a transient
+// pool goes away. The caller holds p.op.
+func (m *Manager) stop(p *pool) {
+	m.mu.Lock()
+	name, h := p.def.name, p.handle()
+	m.mu.Unlock()
+	m.removeState(name)
+	m.publish(h, driver.PoolEventStopped)
+	m.mu.Lock()
+	m.stopped(p)
+	persistent := p.persistent
+	m.mu.Unlock()
+	if !persistent {
+		m.forget(p)
+	}
 }
 
 func (m *Manager) StoragePoolDestroy(h driver.Pool) error {
-	return m.withPool(h, func(p *pool) error {
-		if !p.active {
-			return errNotActive(p.def.name)
-		}
-		if p.jobs > 0 {
-			return errAsyncJobs(p.def.name)
-		}
-		if err := backendFor(p.def.typ).stop(p.def); err != nil {
-			return err
-		}
-		m.publish(p, driver.PoolEventStopped)
-		m.stopped(p)
-		if !p.persistent {
-			delete(m.pools, p.def.name)
-		}
-		return nil
-	})
+	p, err := m.lockPool(h)
+	if err != nil {
+		return err
+	}
+	defer p.op.Unlock()
+	m.mu.Lock()
+	d, active, jobs := p.def, p.active, p.jobs
+	m.mu.Unlock()
+	if !active {
+		return errNotActive(d.name)
+	}
+	if jobs > 0 {
+		return errAsyncJobs(d.name)
+	}
+	if err := backendFor(d.typ).stop(d); err != nil {
+		return err
+	}
+	m.stop(p)
+	return nil
 }
 
 func (m *Manager) StoragePoolDelete(h driver.Pool, flags uint32) error {
-	return m.withPool(h, func(p *pool) error {
-		if p.active {
-			return errStillActive(p.def.name)
-		}
-		if p.jobs > 0 {
-			return errAsyncJobs(p.def.name)
-		}
-		if err := backendFor(p.def.typ).delete(p.def, flags); err != nil {
+	var ph driver.Pool
+	err := m.inactiveOp(h, func(d *poolDef) error {
+		if err := backendFor(d.typ).delete(d, flags); err != nil {
 			return err
 		}
-		m.publish(p, driver.PoolEventDeleted)
+		ph = driver.Pool{Name: d.name, UUID: d.uuid}
 		return nil
 	})
+	if err == nil {
+		m.publish(ph, driver.PoolEventDeleted)
+	}
+	return err
 }
 
 func (m *Manager) StoragePoolRefresh(h driver.Pool, flags uint32) error {
 	if flags != 0 {
 		return errFlags(flags, "storagePoolRefresh")
 	}
-	return m.withPool(h, func(p *pool) error {
-		if !p.active {
-			return errNotActive(p.def.name)
-		}
-		if p.jobs > 0 {
-			return errAsyncJobs(p.def.name)
-		}
-		if err := m.refreshLocked(p); err != nil {
-			// libvirt stops a pool it can no longer read.
-			_ = backendFor(p.def.typ).stop(p.def)
-			m.publish(p, driver.PoolEventStopped)
-			m.stopped(p)
-			if !p.persistent {
-				delete(m.pools, p.def.name)
-			}
-			return err
-		}
-		m.publishRefresh(p.handle())
-		return nil
-	})
-}
-
-// updateSizes reads the pool's sizes from its file system, as
-// virStorageBackendRefreshLocal: available counts the root-reserved
-// blocks (f_bfree), allocation is the rest.
-func updateSizes(p *pool) error {
-	var st syscall.Statfs_t
-	if err := syscall.Statfs(p.def.target, &st); err != nil {
-		return errSys(err, "cannot statvfs path '%s'", p.def.target)
+	p, err := m.lockPool(h)
+	if err != nil {
+		return err
 	}
-	p.capacity = uint64(st.Frsize) * st.Blocks
-	p.available = uint64(st.Frsize) * st.Bfree
-	p.allocation = p.capacity - p.available
+	defer p.op.Unlock()
+	m.mu.Lock()
+	d, active, jobs := p.def, p.active, p.jobs
+	m.mu.Unlock()
+	if !active {
+		return errNotActive(d.name)
+	}
+	if jobs > 0 {
+		return errAsyncJobs(d.name)
+	}
+	be := backendFor(d.typ)
+	apply, err := be.scan(m, d)
+	if err != nil {
+		// libvirt stops a pool it can no longer read.
+		_ = be.stop(d)
+		m.stop(p)
+		return err
+	}
+	m.mu.Lock()
+	apply(p)
+	ph := p.handle()
+	m.mu.Unlock()
+	m.publishRefresh(ph)
 	return nil
 }
 
-func (m *Manager) StoragePoolGetInfo(h driver.Pool) (driver.PoolInfo, error) {
-	var info driver.PoolInfo
-	err := m.withPool(h, func(p *pool) error {
-		info.State = driver.PoolInactive
-		if p.active {
-			info.State = driver.PoolRunning
-			_ = backendFor(p.def.typ).sizes(p)
-		}
-		info.Capacity, info.Allocation, info.Available = p.capacity, p.allocation, p.available
+// statfsSizes reads a pool's sizes from its file system, as
+// virStorageBackendRefreshLocal: available counts the root-reserved
+// blocks (f_bfree), allocation is the rest.
+func statfsSizes(target string) (poolSizes, error) {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(target, &st); err != nil {
+		return poolSizes{}, errSys(err, "cannot statvfs path '%s'", target)
+	}
+	var sz poolSizes
+	sz.capacity = uint64(st.Frsize) * st.Blocks
+	sz.available = uint64(st.Frsize) * st.Bfree
+	sz.allocation = sz.capacity - sz.available
+	return sz, nil
+}
+
+// poolView is what the pool reads need, copied under mu; sizes are read
+// again (statfs) without it where the backend does so.
+type poolView struct {
+	def, newDef *poolDef
+	active      bool
+	sizes       poolSizes
+}
+
+func (m *Manager) view(h driver.Pool) (poolView, error) {
+	var v poolView
+	var p *pool
+	err := m.withPool(h, func(pp *pool) error {
+		p = pp
+		v = poolView{def: pp.def, newDef: pp.newDef, active: pp.active, sizes: pp.sizes}
 		return nil
 	})
-	return info, err
+	if err != nil || !v.active {
+		return v, err
+	}
+	if sz, ok, err := backendFor(v.def.typ).sizes(v.def); ok && err == nil {
+		v.sizes = sz
+		m.mu.Lock()
+		if p.active && p.def == v.def {
+			p.sizes = sz
+		}
+		m.mu.Unlock()
+	}
+	return v, nil
+}
+
+func (m *Manager) StoragePoolGetInfo(h driver.Pool) (driver.PoolInfo, error) {
+	v, err := m.view(h)
+	if err != nil {
+		return driver.PoolInfo{}, err
+	}
+	info := driver.PoolInfo{State: driver.PoolInactive}
+	if v.active {
+		info.State = driver.PoolRunning
+	}
+	info.Capacity, info.Allocation, info.Available = v.sizes.capacity, v.sizes.allocation, v.sizes.available
+	return info, nil
 }
 
 const xmlInactive = 1 << 0 // VIR_STORAGE_XML_INACTIVE
@@ -366,19 +498,15 @@ func (m *Manager) StoragePoolGetXMLDesc(h driver.Pool, flags uint32) (string, er
 	if flags&^xmlInactive != 0 {
 		return "", errFlags(flags&^xmlInactive, "storagePoolGetXMLDesc")
 	}
-	var s string
-	err := m.withPool(h, func(p *pool) error {
-		def := p.def
-		if flags&xmlInactive != 0 && p.newDef != nil {
-			def = p.newDef
-		}
-		if p.active {
-			_ = backendFor(p.def.typ).sizes(p)
-		}
-		s = def.format(p.capacity, p.allocation, p.available)
-		return nil
-	})
-	return s, err
+	v, err := m.view(h)
+	if err != nil {
+		return "", err
+	}
+	def := v.def
+	if flags&xmlInactive != 0 && v.newDef != nil {
+		def = v.newDef
+	}
+	return def.format(v.sizes.capacity, v.sizes.allocation, v.sizes.available), nil
 }
 
 func (m *Manager) StoragePoolGetAutostart(h driver.Pool) (bool, error) {
@@ -388,19 +516,27 @@ func (m *Manager) StoragePoolGetAutostart(h driver.Pool) (bool, error) {
 }
 
 func (m *Manager) StoragePoolSetAutostart(h driver.Pool, on bool) error {
-	return m.withPool(h, func(p *pool) error {
-		if !p.persistent {
-			return errStorage(virerr.ErrInternalError, "%s", "pool has no config file")
-		}
-		if on == p.autostart {
-			return nil
-		}
-		if err := m.setAutostartFile(p.def.name, on); err != nil {
-			return errSys(err, "Failed to change autostart of pool '%s'", p.def.name)
-		}
-		p.autostart = on
+	p, err := m.lockPool(h)
+	if err != nil {
+		return err
+	}
+	defer p.op.Unlock()
+	m.mu.Lock()
+	name, persistent, cur := p.def.name, p.persistent, p.autostart
+	m.mu.Unlock()
+	if !persistent {
+		return errStorage(virerr.ErrInternalError, "%s", "pool has no config file")
+	}
+	if on == cur {
 		return nil
-	})
+	}
+	if err := m.setAutostartFile(name, on); err != nil {
+		return errSys(err, "Failed to change autostart of pool '%s'", name)
+	}
+	m.mu.Lock()
+	p.autostart = on
+	m.mu.Unlock()
+	return nil
 }
 
 func (m *Manager) StoragePoolIsActive(h driver.Pool) (bool, error) {

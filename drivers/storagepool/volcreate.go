@@ -40,7 +40,7 @@ type volReq struct {
 	perms         perms
 }
 
-func parseVolReq(p *pool, doc string, flags uint32, needCapacity bool) (*volReq, error) {
+func parseVolReq(pd *poolDef, doc string, flags uint32, needCapacity bool) (*volReq, error) {
 	var pf conf.ParseFlags
 	if flags&createValidate != 0 {
 		pf |= conf.ParseValidate
@@ -54,7 +54,7 @@ func parseVolReq(p *pool, doc string, flags uint32, needCapacity bool) (*volReq,
 	}
 	r := &volReq{name: def.Name, format: def.TargetFormat, capacity: def.Capacity, allocation: def.Allocation,
 		capacitySet: def.CapacitySet, backing: def.BackingPath, backingFormat: def.BackingFormat}
-	if err := backendFor(p.def.typ).checkVolReq(r); err != nil {
+	if err := backendFor(pd.typ).checkVolReq(r); err != nil {
 		return nil, err
 	}
 	if r.perms, err = parsePerms(doc); err != nil {
@@ -68,27 +68,50 @@ func parseVolReq(p *pool, doc string, flags uint32, needCapacity bool) (*volReq,
 	// "." and ".." have no '/' but name the pool's directory and its
 	// parent, which exist: libvirt's virFileExists check refuses them so.
 	if r.name == "." || r.name == ".." {
-		return nil, errStorage(virerr.ErrOperationInvalid, "volume target path '%s/%s' already exists", p.def.target, r.name)
+		return nil, errStorage(virerr.ErrOperationInvalid, "volume target path '%s/%s' already exists", pd.target, r.name)
 	}
-	if r.path, err = safepath.Join(p.def.target, r.name, ""); err != nil {
+	if r.path, err = safepath.Join(pd.target, r.name, ""); err != nil {
 		return nil, err
 	}
 	return r, nil
 }
 
 // reserve checks a new volume against the pool and records it as being
-// built, so that concurrent creations of the same name fail.
+// built (libvirt's voldef->building), so that concurrent creations of the
+// same name fail. The caller holds p.op (no other reservation can run on
+// the pool), not mu: the target is looked at without it.
 func (m *Manager) reserve(p *pool, r *volReq, existsCode virerr.Code, existsMsg string) (*vol, error) {
-	if p.vols[r.name] != nil {
+	m.mu.Lock()
+	exists := p.vols[r.name] != nil
+	m.mu.Unlock()
+	if exists {
 		return nil, errStorage(existsCode, existsMsg, r.name)
 	}
 	if _, err := os.Lstat(r.path); err == nil || r.name == "." || r.name == ".." {
 		return nil, errStorage(virerr.ErrOperationInvalid, "volume target path '%s' already exists", r.path)
 	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !p.active {
+		return nil, errNotActive(p.def.name)
+	}
+	if p.vols[r.name] != nil {
+		return nil, errStorage(existsCode, existsMsg, r.name)
+	}
 	v := &vol{name: r.name, path: r.path, building: true}
 	p.vols[r.name] = v
 	p.jobs++
 	return v, nil
+}
+
+// activeDef is the definition of the active pool p (under mu).
+func (m *Manager) activeDef(p *pool) (*poolDef, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !p.active {
+		return nil, errNotActive(p.def.name)
+	}
+	return p.def, nil
 }
 
 // finish ends a creation: the record takes what the backend made, or
@@ -117,22 +140,21 @@ func (m *Manager) StorageVolCreateXML(h driver.Pool, xml string, flags uint32) (
 	if flags&^(createPreallocMetadata|createValidate) != 0 {
 		return driver.Vol{}, errFlags(flags, "storageVolCreateXML")
 	}
-	var p *pool
-	var v *vol
+	p, err := m.lockPool(h)
+	if err != nil {
+		return driver.Vol{}, err
+	}
+	d, err := m.activeDef(p)
 	var r *volReq
-	var d *poolDef
-	err := m.withPool(h, func(pp *pool) error {
-		if !pp.active {
-			return errNotActive(pp.def.name)
-		}
-		var err error
-		if r, err = parseVolReq(pp, xml, flags, true); err != nil {
-			return err
-		}
-		p, d = pp, pp.def.clone()
-		v, err = m.reserve(pp, r, virerr.ErrStorageVolExist, "'%s'")
-		return err
-	})
+	if err == nil {
+		r, err = parseVolReq(d, xml, flags, true)
+	}
+	var v *vol
+	if err == nil {
+		v, err = m.reserve(p, r, virerr.ErrStorageVolExist, "'%s'")
+	}
+	// The volume is marked: the work runs without any lock.
+	p.op.Unlock()
 	if err != nil {
 		return driver.Vol{}, err
 	}

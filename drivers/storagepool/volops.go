@@ -16,56 +16,87 @@ func (m *Manager) StorageVolCreateXMLFrom(h driver.Pool, xml string, src driver.
 	if flags&^(createPreallocMetadata|createReflink|createValidate) != 0 {
 		return driver.Vol{}, errFlags(flags, "storageVolCreateXMLFrom")
 	}
-	var p, sp *pool
-	var v, sv *vol
+	// The checks keep storageVolCreateXMLFrom's order; the source is
+	// marked in use under its pool's operation lock, then the new volume
+	// reserved under the target pool's, one at a time.
+	p, err := m.lockPool(h)
+	if err != nil {
+		return driver.Vol{}, err
+	}
+	d, err := m.activeDef(p)
+	p.op.Unlock()
+	if err != nil {
+		return driver.Vol{}, err
+	}
 	var r *volReq
-	var d *poolDef
-	var srcSnap vol
-	var sbe backend
-	err := m.withPool(h, func(pp *pool) error {
-		if !pp.active {
-			return errNotActive(pp.def.name)
-		}
-		s := m.pools[src.Pool]
-		if s == nil {
-			return errNoPoolName(src.Pool)
-		}
-		if !s.active {
-			return errNotActive(s.def.name)
-		}
+	sp, sv, srcSnap, sbe, err := m.markSource(src, func() error {
 		var err error
-		if r, err = parseVolReq(pp, xml, flags, false); err != nil {
-			return err
-		}
-		svol := s.vols[src.Name]
-		if svol == nil {
-			return errNoVolName(src.Name)
-		}
-		if svol.building {
-			return errVolBuilding(svol.name)
-		}
-		if v, err = m.reserve(pp, r, virerr.ErrInternalError, "storage volume name '%s' already in use."); err != nil {
-			return err
-		}
-		p, sp, sv, d = pp, s, svol, pp.def.clone()
-		srcSnap, sbe = *svol, backendFor(s.def.typ)
-		sv.inUse++
-		sp.jobs++
-		return nil
+		r, err = parseVolReq(d, xml, flags, false)
+		return err
 	})
 	if err != nil {
 		return driver.Vol{}, err
 	}
+	unmark := func() {
+		m.mu.Lock()
+		sv.inUse--
+		sp.jobs--
+		m.mu.Unlock()
+	}
+	if p, err = m.lockPool(h); err == nil {
+		if d, err = m.activeDef(p); err == nil {
+			var v *vol
+			if v, err = m.reserve(p, r, virerr.ErrInternalError, "storage volume name '%s' already in use."); err == nil {
+				p.op.Unlock()
+				return m.cloneInto(h, p, d, r, v, srcSnap, sbe, unmark)
+			}
+		}
+		p.op.Unlock()
+	}
+	unmark()
+	return driver.Vol{}, err
+}
+
+// markSource marks the source volume of a clone in use (and its pool as
+// having a job); parse runs between the source pool's and volume's
+// checks, as libvirt orders them.
+func (m *Manager) markSource(src driver.Vol, parse func() error) (*pool, *vol, *vol, backend, error) {
+	sp, err := m.lockPoolName(src.Pool)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	defer sp.op.Unlock()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !sp.active {
+		return nil, nil, nil, nil, errNotActive(sp.def.name)
+	}
+	if err := parse(); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	sv := sp.vols[src.Name]
+	if sv == nil {
+		return nil, nil, nil, nil, errNoVolName(src.Name)
+	}
+	if sv.building {
+		return nil, nil, nil, nil, errVolBuilding(sv.name)
+	}
+	snap := *sv
+	sv.inUse++
+	sp.jobs++
+	return sp, sv, &snap, backendFor(sp.def.typ), nil
+}
+
+// cloneInto copies the marked source into the reserved volume v, without
+// any lock.
+func (m *Manager) cloneInto(h driver.Pool, p *pool, d *poolDef, r *volReq, v *vol, srcSnap *vol, sbe backend, unmark func()) (driver.Vol, error) {
 	be := backendFor(d.typ)
 	var made *vol
-	st, err := sbe.statVol(m, &srcSnap)
+	st, err := sbe.statVol(m, srcSnap)
 	if err == nil {
 		made, err = be.cloneVol(m, d, r, st)
 	}
-	m.mu.Lock()
-	sv.inUse--
-	sp.jobs--
-	m.mu.Unlock()
+	unmark()
 	m.finish(p, be, d, v, made, err)
 	if err != nil {
 		return driver.Vol{}, err
@@ -159,11 +190,7 @@ func (m *Manager) StorageVolResize(h driver.Vol, capacity uint64, flags uint32) 
 			"Can't shrink capacity below current capacity unless shrink flag explicitly specified")
 	}
 	if flags&resizeAllocate != 0 {
-		m.mu.Lock()
-		_ = be.sizes(p)
-		avail := p.available
-		m.mu.Unlock()
-		if abs-st.allocation > avail {
+		if abs-st.allocation > m.freshSizes(p, be).available {
 			return errStorage(virerr.ErrOperationFailed, "%s", "Not enough space left in storage pool")
 		}
 	}
@@ -227,10 +254,26 @@ func (m *Manager) StorageVolWipe(h driver.Vol, flags uint32) error {
 	if err := be.wipeVol(m, v); err != nil {
 		return err
 	}
-	m.mu.Lock()
-	_ = be.sizes(p)
-	m.mu.Unlock()
+	m.freshSizes(p, be)
 	return nil
+}
+
+// freshSizes reads the pool's sizes again where that is cheap (statfs,
+// without the lock) and records them; others keep the last scan's.
+func (m *Manager) freshSizes(p *pool, be backend) poolSizes {
+	m.mu.Lock()
+	d, cur := p.def, p.sizes
+	m.mu.Unlock()
+	sz, ok, err := be.sizes(d)
+	if !ok || err != nil {
+		return cur
+	}
+	m.mu.Lock()
+	if p.active && p.def == d {
+		p.sizes = sz
+	}
+	m.mu.Unlock()
+	return sz
 }
 
 func wipeFile(path string) error {

@@ -23,11 +23,6 @@ func (v *vol) handle(pool string) driver.Vol {
 	return driver.Vol{Pool: pool, Name: v.name, Key: v.key}
 }
 
-// refreshLocked re-reads the pool's volumes and sizes (with the lock held).
-func (m *Manager) refreshLocked(p *pool) error {
-	return backendFor(p.def.typ).refresh(m, p)
-}
-
 // volFor is virStorageVolDefFromVol: the pool by name, active, then the
 // volume by name.
 func (m *Manager) volFor(h driver.Vol) (*pool, *vol, error) {
@@ -45,7 +40,8 @@ func (m *Manager) volFor(h driver.Vol) (*pool, *vol, error) {
 	return p, v, nil
 }
 
-// withVol runs fn under the lock on a volume that is not being created.
+// withVol runs fn under mu (memory work only) on a volume that is not
+// being created.
 func (m *Manager) withVol(h driver.Vol, fn func(p *pool, v *vol) error) error {
 	m.load()
 	m.mu.Lock()
@@ -60,15 +56,22 @@ func (m *Manager) withVol(h driver.Vol, fn func(p *pool, v *vol) error) error {
 	return fn(p, v)
 }
 
-// busyVol marks a volume in use for a data operation done without the
+// busyVol marks a volume in use for a data operation done without any
 // lock. It returns the pool, a snapshot of the record (safe to read
-// without the lock) and the pool's backend; done ends the operation.
+// without the lock) and the pool's backend; done ends the operation. The
+// mark is made under the pool's operation lock, so it waits for a pool
+// operation (start, refresh) to finish, as libvirt's pool lock does.
 func (m *Manager) busyVol(h driver.Vol, check func(p *pool, v *vol) error) (*pool, *vol, backend, func(), error) {
 	var pp *pool
 	var rec *vol
 	var snap vol
 	var be backend
-	err := m.withVol(h, func(p *pool, v *vol) error {
+	lp, err := m.lockPoolName(h.Pool)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	defer lp.op.Unlock()
+	err = m.withVol(h, func(p *pool, v *vol) error {
 		if check != nil {
 			if err := check(p, v); err != nil {
 				return err

@@ -126,7 +126,7 @@ func (m *Manager) StorageVolUpload(h driver.Vol, r io.Reader, offset, length uin
 		return errSys(err, "Unable to close block device '%s'", v.path)
 	}
 	// libvirt refreshes the pool once an upload is complete.
-	m.publishRefresh(p.handle())
+	m.publishRefresh(m.poolHandle(p))
 	return nil
 }
 
