@@ -8,10 +8,6 @@ import (
 	"govirt/conf"
 )
 
-func init() {
-	postStartHooks = append(postStartHooks, func(d *Driver, v *vm) { d.afterStart(v) })
-}
-
 // afterStart runs once a guest has started (boot, restore): it records
 // what only QEMU knows (pty paths, the VNC port it picked) in the live
 // definition, sets the VNC password and starts logging the consoles,

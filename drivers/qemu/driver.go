@@ -23,6 +23,8 @@ import (
 	"sync"
 
 	"govirt/driver"
+	"govirt/drivers/network"
+	"govirt/drivers/storagepool"
 	"govirt/events"
 )
 
@@ -32,6 +34,10 @@ type Config struct {
 	RunDir   string // runtime: status files, monitor sockets
 	Emulator string // default emulator binary
 	Log      *slog.Logger
+	// VNCPortMin and VNCPortMax are the range VNC autoport allocates
+	// from (libvirt's remote_display_port_min/max in qemu.conf); zero
+	// means the default 5900 and 65535. Check them with CheckVNCPortRange.
+	VNCPortMin, VNCPortMax int
 }
 
 // Driver is the QEMU driver; one per daemon.
@@ -53,6 +59,16 @@ type Driver struct {
 	// and the guest's persistent state change together, so a define racing
 	// an undefine never leaves a file without a guest or the reverse.
 	defMu sync.Mutex
+
+	// State of the driver's subsystems, created and freed with the driver
+	// (nothing package-level is keyed by driver or guest).
+	pendingMu    sync.Mutex
+	pendingBlock map[string]*blockState // block states read at start, by guest name
+	migPorts     portSet                // incoming migration ports in use
+	vncPorts     *portAllocator         // VNC autoport range (Config.VNCPortMin/Max)
+	mgrMu        sync.Mutex
+	networkMgr   *network.Manager     // created on first use (conn_network.go)
+	storageMgr   *storagepool.Manager // created on first use (conn_storage.go)
 }
 
 // dirs are the driver's directories, derived from Config.
@@ -75,6 +91,10 @@ func New(cfg Config) *Driver {
 		log:  cfg.Log.With("driver", "qemu"),
 		bus:  events.New(),
 		doms: newRegistry(),
+
+		pendingBlock: map[string]*blockState{},
+		migPorts:     portSet{used: map[int]bool{}},
+		vncPorts:     newPortAllocator(cfg.VNCPortMin, cfg.VNCPortMax),
 		dirs: dirs{
 			defs: st, autostart: filepath.Join(st, "autostart"), save: filepath.Join(st, "save"),
 			logs: filepath.Join(st, "log"), caps: filepath.Join(st, "capabilities"),
@@ -132,8 +152,15 @@ func (d *Driver) Open(u *url.URL, readOnly bool) (driver.Conn, error) {
 	return &conn{d: d}, nil
 }
 
-// conn is one client connection; all state lives in the Driver.
-type conn struct{ d *Driver }
+// conn is one client connection; guest state lives in the Driver. The
+// connection only tracks the migration steps it runs (migrate_client.go).
+type conn struct {
+	d *Driver
+
+	stepMu      sync.Mutex
+	stepsActive int  // migration steps running on this connection
+	stepsClosed bool // the connection closed while one ran
+}
 
 func (c *conn) Close() error        { c.d.migrationConnClosed(c); return nil }
 func (c *conn) URI() string         { return c.d.uri }

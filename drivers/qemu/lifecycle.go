@@ -174,7 +174,7 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	if err := d.resolveNetworks(live); err != nil {
 		return err
 	}
-	argv, err := buildCommand(live, qcaps, dir, monPath)
+	argv, err := d.buildCommand(live, qcaps, dir, monPath)
 	if err != nil {
 		return err
 	}
@@ -328,6 +328,7 @@ func (d *Driver) cleanupStopped(v *vm, reason int32) {
 	if mon != nil {
 		mon.Close()
 	}
+	releaseGuestState(v)
 	if id >= 0 {
 		d.doms.releaseID(id)
 	}

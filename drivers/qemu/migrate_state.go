@@ -2,13 +2,13 @@ package qemu
 
 import (
 	"context"
-	"encoding/json"
 	"encoding/xml"
 	"os"
 	"time"
 
 	"govirt/conf"
 	"govirt/driver"
+	"govirt/qmp"
 	"govirt/virerr"
 )
 
@@ -87,23 +87,18 @@ func newMigration(incoming bool, flags uint32, owner *conn) *migration {
 	return &migration{Incoming: incoming, Flags: flags, owner: owner, events: make(chan string, 64)}
 }
 
-func init() {
-	onEvent("MIGRATION", func(d *Driver, v *vm, data json.RawMessage) {
-		var ev struct {
-			Status string `json:"status"`
-		}
-		_ = json.Unmarshal(data, &ev)
-		v.mu.Lock()
-		m := v.mig
-		v.mu.Unlock()
-		if m == nil {
-			return
-		}
-		select {
-		case m.events <- ev.Status:
-		default: // the waiter also polls; never block the event goroutine
-		}
-	})
+// onMigrationEvent hands MIGRATION's status to the migration waiting.
+func onMigrationEvent(v *vm, ev *qmp.MigrationEvent) {
+	v.mu.Lock()
+	m := v.mig
+	v.mu.Unlock()
+	if m == nil {
+		return
+	}
+	select {
+	case m.events <- ev.Status:
+	default: // the waiter also polls; never block the event goroutine
+	}
 }
 
 // enableMigrationEvents asks QEMU for MIGRATION events.

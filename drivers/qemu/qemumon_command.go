@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -105,14 +104,10 @@ var taintMessages = map[string]string{
 	taintCustomMonitor: "custom monitor control commands issued",
 }
 
-// taints are per run of a guest: keyed by vm and valid only for the run
-// that started at the recorded time, so a restart clears them as it does
-// in libvirt without a hook in the stop path.
-var taints = struct {
-	mu sync.Mutex
-	m  map[*vm]taintSet
-}{m: map[*vm]taintSet{}}
-
+// taintSet is a guest's taints (v.ext.taints, under v.ext.taintMu). They
+// are per run: valid only for the run that started at the recorded time,
+// so a restart clears them as it does in libvirt without a hook in the
+// stop path.
 type taintSet struct {
 	run   time.Time
 	flags []string
@@ -124,20 +119,20 @@ func (d *Driver) taint(v *vm, flag string) {
 	v.mu.Lock()
 	run, id, name := v.startedAt, v.id, v.name
 	v.mu.Unlock()
-	taints.mu.Lock()
-	ts := taints.m[v]
+	v.ext.taintMu.Lock()
+	ts := v.ext.taints
 	if !ts.run.Equal(run) {
 		ts = taintSet{run: run}
 	}
 	for _, f := range ts.flags {
 		if f == flag {
-			taints.mu.Unlock()
+			v.ext.taintMu.Unlock()
 			return
 		}
 	}
 	ts.flags = append(ts.flags, flag)
-	taints.m[v] = ts
-	taints.mu.Unlock()
+	v.ext.taints = ts
+	v.ext.taintMu.Unlock()
 	d.log.Warn("domain is tainted", "domain", name, "id", id, "taint", flag)
 	if path, err := d.logPath(name); err != nil {
 		return
@@ -159,10 +154,10 @@ func taintMessagesFor(v *vm, flags uint32) []string {
 	if flags != 0 && flags&messageTainting == 0 {
 		return nil
 	}
-	taints.mu.Lock()
-	defer taints.mu.Unlock()
-	ts, ok := taints.m[v]
-	if !ok || !v.active() || !ts.run.Equal(v.startedAt) {
+	v.ext.taintMu.Lock()
+	defer v.ext.taintMu.Unlock()
+	ts := v.ext.taints
+	if len(ts.flags) == 0 || !v.active() || !ts.run.Equal(v.startedAt) {
 		return nil
 	}
 	var out []string

@@ -69,9 +69,9 @@ func (c *conn) DomainSnapshotCreateXML(h driver.Domain, doc string, flags uint32
 		if err != nil {
 			return err
 		}
-		snapMu.Lock()
+		v.ext.snapMu.Lock()
 		set := c.d.loadSnaps(dom)
-		snapMu.Unlock()
+		v.ext.snapMu.Unlock()
 		if set.byName[in.Name] != nil && flags&driver.SnapCreateNoMetadata == 0 {
 			return virerr.New(virerr.FromDomain, virerr.ErrOperationFailed, "domain moment %s already exists", in.Name)
 		}
@@ -93,8 +93,8 @@ func (c *conn) DomainSnapshotCreateXML(h driver.Domain, doc string, flags uint32
 		in.Disks = snapshotDisks(before, plans)
 		before.ID = -1
 		in.Domain = before
-		snapMu.Lock()
-		defer snapMu.Unlock()
+		v.ext.snapMu.Lock()
+		defer v.ext.snapMu.Unlock()
 		if err := c.d.saveSnap(dom, in); err != nil {
 			return errQEMU(virerr.ErrOperationFailed, "cannot save snapshot metadata: %v", err)
 		}

@@ -2,7 +2,6 @@ package qemu
 
 import (
 	"context"
-	"sync"
 	"time"
 )
 
@@ -68,17 +67,13 @@ type cpuFast struct {
 	ThreadID int `json:"thread-id"`
 }
 
-// statsEntry is one guest's cache: the last sample and the batch in
-// flight, if any (done is closed when it finishes).
+// statsEntry is one guest's cache (v.ext.stats, under v.ext.statsMu):
+// the last sample and the batch in flight, if any (done is closed when it
+// finishes).
 type statsEntry struct {
 	last *statsSample
 	done chan struct{}
 }
-
-var statsCache = struct {
-	sync.Mutex
-	m map[*vm]*statsEntry
-}{m: map[*vm]*statsEntry{}}
 
 // sample returns a sample of v no older than statsMaxAge when one can be
 // had within statsWait, else the last one (nil if there never was one).
@@ -94,18 +89,14 @@ func (d *Driver) sample(v *vm) *statsSample {
 	if !active || mon == nil {
 		return nil
 	}
-	statsCache.Lock()
-	e := statsCache.m[v]
-	if e == nil {
-		e = &statsEntry{}
-		statsCache.m[v] = e
-	}
+	mu, e := &v.ext.statsMu, &v.ext.stats
+	mu.Lock()
 	if e.last != nil && e.last.at.Before(started) {
 		e.last = nil // from an earlier run of the guest
 	}
 	if e.last != nil && time.Since(e.last.at) < statsMaxAge {
 		s := e.last
-		statsCache.Unlock()
+		mu.Unlock()
 		return s
 	}
 	done := e.done
@@ -114,35 +105,31 @@ func (d *Driver) sample(v *vm) *statsSample {
 		e.done = done
 		go func() {
 			s := querySample(mon, balloonAlias)
-			statsCache.Lock()
+			mu.Lock()
 			if s != nil {
 				e.last = s
 			}
 			e.done = nil
-			statsCache.Unlock()
+			mu.Unlock()
 			close(done)
 		}()
 	}
-	statsCache.Unlock()
+	mu.Unlock()
 	select {
 	case <-done:
 	case <-time.After(statsWait):
 	}
-	statsCache.Lock()
-	defer statsCache.Unlock()
+	mu.Lock()
+	defer mu.Unlock()
 	return e.last
 }
 
 // forgetStats drops a guest's cache (after it stopped, or after a device
 // change that makes the cached sample misleading).
 func forgetStats(v *vm) {
-	statsCache.Lock()
-	if e := statsCache.m[v]; e != nil && e.done == nil {
-		delete(statsCache.m, v)
-	} else if e != nil {
-		e.last = nil
-	}
-	statsCache.Unlock()
+	v.ext.statsMu.Lock()
+	v.ext.stats.last = nil
+	v.ext.statsMu.Unlock()
 }
 
 // querySample runs the batch. Each query may fail on its own (an old

@@ -2,7 +2,6 @@ package qemu
 
 import (
 	"context"
-	"encoding/json"
 	"time"
 
 	"govirt/conf"
@@ -18,21 +17,6 @@ import (
 // trayOpenTimeout is libvirt's CHANGE_MEDIA_TIMEOUT: how long a media
 // change without force waits for the guest to release the tray.
 var trayOpenTimeout = 5 * time.Second
-
-func init() {
-	onEvent("DEVICE_TRAY_MOVED", func(d *Driver, v *vm, data json.RawMessage) {
-		var ev struct {
-			Device   string `json:"device"`
-			ID       string `json:"id"`
-			TrayOpen bool   `json:"tray-open"`
-		}
-		if json.Unmarshal(data, &ev) != nil {
-			return
-		}
-		d.trayMoved(v, ev.Device, ev.ID, ev.TrayOpen)
-	})
-	postStartHooks = append(postStartHooks, func(d *Driver, v *vm) { d.RefreshTrays(v) })
-}
 
 // diskByQOM finds the disk an event names: by its device id (-blockdev
 // guests send "id") or, from older QEMUs, by the drive name "drive-ALIAS".
