@@ -90,18 +90,11 @@ func lockJobForEvent(v *vm, op string) bool {
 }
 
 // qemuJob is an entry of query-jobs.
-type qemuJob struct {
-	ID          string `json:"id"`
-	Type        string `json:"type"`
-	Status      string `json:"status"`
-	CurrentProg uint64 `json:"current-progress"`
-	TotalProg   uint64 `json:"total-progress"`
-	Error       string `json:"error"`
-}
+type qemuJob = qmp.JobInfo
 
 func queryJobs(ctx context.Context, mon monitor) (map[string]qemuJob, error) {
-	var list []qemuJob
-	if err := mon.Execute(ctx, "query-jobs", nil, &list); err != nil {
+	list, err := qmp.QueryJobs(ctx, mon)
+	if err != nil {
 		return nil, err
 	}
 	out := make(map[string]qemuJob, len(list))
@@ -148,7 +141,7 @@ func (d *Driver) collectBlockJob(ctx context.Context, v *vm, mon monitor, j *blo
 			errMsg = qj.Error
 		}
 	}
-	if err := mon.Execute(ctx, "job-dismiss", map[string]any{"id": name}, nil); err != nil {
+	if err := qmp.JobDismiss(ctx, mon, name); err != nil {
 		d.log.Warn("job-dismiss", "domain", v.name, "job", name, "err", err)
 	}
 	v.mu.Lock()
@@ -236,7 +229,7 @@ func (d *Driver) resumeBlockJobs(v *vm) {
 				d.blockJobReady(v, name)
 			case qj.Status == "pending":
 				// Its owner went with the old daemon: finish it.
-				_ = mon.Execute(ctx, "job-finalize", map[string]any{"id": name}, nil)
+				_ = qmp.JobFinalize(ctx, mon, name)
 			case qj.Status == "concluded":
 				d.concludeBlockJob(v, name)
 			}

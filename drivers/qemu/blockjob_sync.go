@@ -5,6 +5,7 @@ import (
 
 	"govirt/conf"
 	"govirt/driver"
+	"govirt/qmp"
 	"govirt/virerr"
 )
 
@@ -79,13 +80,15 @@ func (d *Driver) startOwnedCommit(v *vm, mon monitor, target string, topIdx, bas
 	j := newBlockJob("commit-"+target+"-"+top.NodeNameFormat, target, typ)
 	j.TopIndex, j.BaseIndex, j.Delete = top.Index, base.Index, true
 	j.owned, j.wake = true, make(chan struct{}, 1)
-	args := map[string]any{
-		"job-id": j.Name, "device": disk.Source.NodeNameFormat,
-		"top-node": top.NodeNameFormat, "base-node": base.NodeNameFormat,
-		"auto-finalize": active, "auto-dismiss": false,
+	args := qmp.BlockCommitArgs{
+		JobID: j.Name, Device: disk.Source.NodeNameFormat,
+		TopNode: top.NodeNameFormat, BaseNode: base.NodeNameFormat,
+		AutoFinalize: active, AutoDismiss: false,
 	}
 	v.mu.Unlock()
-	if err := d.startJob(v, mon, j, mirror, "block-commit", args); err != nil {
+	if err := d.startJob(v, mon, j, mirror, "block-commit", func(ctx context.Context) error {
+		return qmp.BlockCommit(ctx, mon, args)
+	}); err != nil {
 		return nil, err
 	}
 	return j, nil
@@ -125,7 +128,7 @@ func (d *Driver) completeOwned(ctx context.Context, v *vm, mon monitor, j *block
 	switch {
 	case concluded:
 	case state == jobReady:
-		if err := mon.Execute(ctx, "job-complete", map[string]any{"id": j.Name}, nil); err != nil {
+		if err := qmp.JobComplete(ctx, mon, j.Name); err != nil {
 			return 0, qmpCommandError("job-complete", err)
 		}
 		v.mu.Lock()
@@ -138,7 +141,7 @@ func (d *Driver) completeOwned(ctx context.Context, v *vm, mon monitor, j *block
 		v.mu.Unlock()
 		d.saveStatusLogged(v)
 	case pending:
-		if err := mon.Execute(ctx, "job-finalize", map[string]any{"id": j.Name}, nil); err != nil {
+		if err := qmp.JobFinalize(ctx, mon, j.Name); err != nil {
 			return 0, qmpCommandError("job-finalize", err)
 		}
 	}
@@ -168,7 +171,8 @@ func (d *Driver) abandonOwned(ctx context.Context, v *vm, mon monitor, j *blockJ
 		return
 	}
 	if !concluded {
-		if err := mon.Execute(ctx, "block-job-cancel", map[string]any{"device": j.Name, "force": false}, nil); err == nil {
+		force := false
+		if err := qmp.BlockJobCancel(ctx, mon, j.Name, &force); err == nil {
 			v.mu.Lock()
 			j.State = jobAborting
 			v.mu.Unlock()

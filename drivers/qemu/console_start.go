@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"govirt/conf"
+	"govirt/qmp"
 )
 
 // afterStart runs once a guest has started (boot, restore): it records
@@ -33,10 +34,7 @@ func (d *Driver) afterStart(v *vm) {
 }
 
 // chardevInfo is one entry of query-chardev.
-type chardevInfo struct {
-	Label    string `json:"label"`
-	Filename string `json:"filename"`
-}
+type chardevInfo = qmp.ChardevInfo
 
 // readPTYPaths asks QEMU which /dev/pts each pty chardev got: QEMU picks
 // them at start, and clients (virsh console, dumpxml users) need them.
@@ -52,8 +50,8 @@ func (d *Driver) readPTYPaths(ctx context.Context, v *vm, mon monitor) error {
 	if !need {
 		return nil
 	}
-	var infos []chardevInfo
-	if err := mon.Execute(ctx, "query-chardev", nil, &infos); err != nil {
+	infos, err := qmp.QueryChardev(ctx, mon)
+	if err != nil {
 		return qmpFailed("query-chardev", err)
 	}
 	paths := map[string]string{}

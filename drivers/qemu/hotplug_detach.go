@@ -186,7 +186,7 @@ func (d *Driver) detachLive(v *vm, mon monitor, dev any) error {
 		}
 		v.ext.unplugMu.Unlock()
 	}()
-	if err := qmpCall(mon, "device_del", map[string]any{"id": alias}, nil); err != nil {
+	if err := qmp.DeviceDel(hotplugCtx(), mon, alias); err != nil {
 		return qmpError(err)
 	}
 	select {
@@ -246,7 +246,7 @@ func (d *Driver) removeDevice(v *vm, mon monitor, alias string) {
 			next.Devices.Disks = slices.DeleteFunc(slices.Clone(next.Devices.Disks), func(x *conf.Disk) bool { return x.Alias == alias })
 		})
 	case nic != nil:
-		if err := qmpCall(mon, "netdev_del", map[string]any{"id": "host" + alias}, nil); err != nil {
+		if err := qmp.NetdevDel(hotplugCtx(), mon, "host"+alias); err != nil {
 			d.log.Warn("netdev_del", "domain", v.name, "netdev", "host"+alias, "err", err)
 		}
 		d.modifyLive(v, func(next *conf.Domain) {

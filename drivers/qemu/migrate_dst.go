@@ -10,6 +10,7 @@ import (
 
 	"govirt/conf"
 	"govirt/driver"
+	"govirt/qmp"
 	"govirt/virerr"
 )
 
@@ -179,7 +180,7 @@ func (d *Driver) prepareIncoming(ctx context.Context, v *vm, params []driver.Typ
 			tried[port] = true
 		}
 		qu := "tcp:" + net.JoinHostPort(listen, strconv.Itoa(port))
-		err := mon.Execute(ctx, "migrate-incoming", map[string]any{"uri": qu}, nil)
+		err := qmp.MigrateIncoming(ctx, mon, qu)
 		if fixedPort == 0 {
 			d.releaseMigPort(port) // QEMU holds it now, or nobody does
 		}

@@ -3,6 +3,7 @@ package qemu
 import (
 	"context"
 	"encoding/xml"
+	"errors"
 	"os"
 	"time"
 
@@ -103,8 +104,8 @@ func onMigrationEvent(v *vm, ev *qmp.MigrationEvent) {
 
 // enableMigrationEvents asks QEMU for MIGRATION events.
 func enableMigrationEvents(ctx context.Context, mon monitor) error {
-	caps := []map[string]any{{"capability": "events", "state": true}}
-	if err := mon.Execute(ctx, "migrate-set-capabilities", map[string]any{"capabilities": caps}, nil); err != nil {
+	caps := []qmp.MigrationCapability{{Capability: "events", State: true}}
+	if err := qmp.MigrateSetCapabilities(ctx, mon, caps); err != nil {
 		return qmpFailed("migrate-set-capabilities", err)
 	}
 	return nil
@@ -114,41 +115,23 @@ func enableMigrationEvents(ctx context.Context, mon monitor) error {
 // MIGRATION events; a slow query-migrate covers a QEMU that died or an
 // event that could not be queued.
 func waitMigrationEvents(ctx context.Context, mon monitor, m *migration, what string) error {
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-	deadline := time.After(6 * time.Hour)
-	for {
-		var status string
-		select {
-		case status = <-m.events:
-		case <-tick.C:
-			var st struct {
-				Status string `json:"status"`
-			}
-			if err := mon.Execute(ctx, "query-migrate", nil, &st); err != nil {
-				return errQEMU(virerr.ErrOperationFailed, "%s: %v", what, err)
-			}
-			status = st.Status
-		case <-deadline:
-			return errQEMU(virerr.ErrOperationTimeout, "%s did not finish", what)
-		}
-		switch status {
-		case "completed":
-			return nil
-		case "failed", "cancelled":
-			var st struct {
-				ErrorDesc string `json:"error-desc"`
-			}
-			_ = mon.Execute(ctx, "query-migrate", nil, &st)
-			if status == "cancelled" {
-				return errQEMU(virerr.ErrOperationAborted, "%s: canceled by client", what)
-			}
-			if st.ErrorDesc != "" {
-				return errQEMU(virerr.ErrOperationFailed, "%s: %s", what, st.ErrorDesc)
-			}
-			return errQEMU(virerr.ErrOperationFailed, "%s: unexpectedly failed", what)
-		}
+	wctx, cancel := context.WithTimeout(ctx, 6*time.Hour)
+	defer cancel()
+	err := qmp.WaitMigration(wctx, mon, m.events, time.Second)
+	var me *qmp.MigrationError
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, qmp.ErrMigrationCancelled):
+		return errQEMU(virerr.ErrOperationAborted, "%s: canceled by client", what)
+	case errors.As(err, &me) && me.Desc != "":
+		return errQEMU(virerr.ErrOperationFailed, "%s: %s", what, me.Desc)
+	case errors.Is(err, qmp.ErrMigrationFailed):
+		return errQEMU(virerr.ErrOperationFailed, "%s: unexpectedly failed", what)
+	case err == context.DeadlineExceeded && ctx.Err() == nil:
+		return errQEMU(virerr.ErrOperationTimeout, "%s did not finish", what)
 	}
+	return errQEMU(virerr.ErrOperationFailed, "%s: %v", what, err)
 }
 
 // migCookie is what each step tells the next, as libvirt's

@@ -196,7 +196,7 @@ func (d *Driver) fakeReboot(v *vm) {
 	ok := mon != nil
 	ctx := context.Background()
 	if ok {
-		ok = mon.Execute(ctx, "system_reset", nil, nil) == nil
+		ok = qmp.SystemReset(ctx, mon) == nil
 	}
 	if ok {
 		ok = d.startCPUs(ctx, v, reason) == nil

@@ -40,11 +40,10 @@ func (c *conn) QemuMonitorCommand(h driver.Domain, cmd string, flags uint32) (st
 }
 
 func humanCommand(mon monitor, line string) (string, error) {
-	var s string
-	err := mon.Execute(context.Background(), "human-monitor-command", map[string]string{"command-line": line}, &s)
+	s, err := qmp.HumanMonitorCommand(context.Background(), mon, line)
 	var qe *qmp.Error
 	switch {
-	case errors.As(err, &qe) && qe.Class == "CommandNotFound":
+	case errors.Is(err, qmp.ErrCommandNotFound):
 		return "", errQEMU(virerr.ErrOperationUnsupported, "Human monitor command is not available to run %s", line)
 	case errors.As(err, &qe):
 		return "", errQEMU(virerr.ErrInternalError, "unable to execute QEMU command 'human-monitor-command': %s", qe.Desc)
@@ -68,12 +67,7 @@ func arbitraryCommand(mon monitor, text string) (string, error) {
 	if err := dec.Decode(&req); err != nil {
 		return "", errQEMU(virerr.ErrInternalError, "cannot parse json %s: %v", text, err)
 	}
-	var args any
-	if len(req.Arguments) > 0 {
-		args = req.Arguments
-	}
-	var ret json.RawMessage
-	err := mon.Execute(context.Background(), req.Execute, args, &ret)
+	ret, err := qmp.Raw(context.Background(), mon, req.Execute, req.Arguments)
 	id, _ := json.Marshal(fmt.Sprintf("libvirt-%d", monCmdSeq.Add(1)))
 	var qe *qmp.Error
 	var b bytes.Buffer

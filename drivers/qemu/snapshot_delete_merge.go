@@ -5,6 +5,7 @@ import (
 
 	"govirt/conf"
 	"govirt/driver"
+	"govirt/qmp"
 	"govirt/virerr"
 )
 
@@ -184,7 +185,7 @@ func (d *Driver) markSnapDisk(v *vm, dom, parent, disk string, on bool) error {
 // each qcow2 image of a shut-off one, skipping images where that fails.
 func (d *Driver) deleteInternal(v *vm, mon monitor, snap *conf.DomainSnapshot) error {
 	if mon != nil {
-		_ = mon.Execute(context.Background(), "human-monitor-command", map[string]any{"command-line": "delvm " + snap.Name}, nil)
+		_, _ = qmp.HumanMonitorCommand(context.Background(), mon, "delvm "+snap.Name)
 		return nil
 	}
 	def := snap.Domain

@@ -7,6 +7,7 @@ import (
 	"govirt/conf"
 	"govirt/driver"
 	"govirt/drivers/qemu/command"
+	"govirt/qmp"
 	"govirt/virerr"
 )
 
@@ -80,12 +81,8 @@ func (d *Driver) RefreshTrays(v *vm) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	var blocks []struct {
-		Device   string `json:"device"`
-		QDev     string `json:"qdev"`
-		TrayOpen *bool  `json:"tray_open"`
-	}
-	if err := mon.Execute(ctx, "query-block", nil, &blocks); err != nil {
+	blocks, err := qmp.QueryBlock(ctx, mon)
+	if err != nil {
 		d.log.Warn("query-block for tray state", "domain", v.name, "err", err)
 		return
 	}
@@ -205,14 +202,14 @@ func (d *Driver) changeMedia(v *vm, mon monitor, newDisk *conf.Disk, force bool)
 	}
 	id := orig.Alias
 	if orig.Tray != "open" {
-		if err := qmpCall(mon, "blockdev-open-tray", map[string]any{"id": id, "force": force}, nil); err != nil {
+		if err := qmp.BlockdevOpenTray(hotplugCtx(), mon, id, force); err != nil {
 			return qmpError(err)
 		}
 		if !force && !d.waitTrayOpen(v, orig.TargetDev) {
 			return errQEMU(virerr.ErrOperationFailed, "timed out waiting to open tray of '%s'", orig.TargetDev)
 		}
 	}
-	if err := qmpCall(mon, "blockdev-remove-medium", map[string]any{"id": id}, nil); err != nil {
+	if err := qmp.BlockdevRemoveMedium(hotplugCtx(), mon, id); err != nil {
 		return qmpError(err)
 	}
 	// The old medium is out of the drive: from here the live XML must
@@ -222,7 +219,7 @@ func (d *Driver) changeMedia(v *vm, mon monitor, newDisk *conf.Disk, force bool)
 	if work.Source.Path != "" {
 		added, err := addBlockdevs(mon, work)
 		if err == nil {
-			err = qmpCall(mon, "blockdev-insert-medium", map[string]any{"id": id, "node-name": work.Source.NodeNameFormat}, nil)
+			err = qmp.BlockdevInsertMedium(hotplugCtx(), mon, id, work.Source.NodeNameFormat)
 			if err != nil {
 				delBlockdevs(d, v, mon, added)
 				err = qmpError(err)
@@ -230,7 +227,7 @@ func (d *Driver) changeMedia(v *vm, mon monitor, newDisk *conf.Disk, force bool)
 		}
 		insertErr = err
 	}
-	closeErr := qmpCall(mon, "blockdev-close-tray", map[string]any{"id": id}, nil)
+	closeErr := qmp.BlockdevCloseTray(hotplugCtx(), mon, id)
 	d.modifyLive(v, func(next *conf.Domain) {
 		disk := next.DiskByTarget(orig.TargetDev)
 		if disk == nil {

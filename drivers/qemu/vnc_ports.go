@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"govirt/conf"
+	"govirt/qmp"
 	"govirt/virerr"
 )
 
@@ -128,13 +129,6 @@ func vncPasswordArgv(live *conf.Domain, argv []string) []string {
 	return argv
 }
 
-// vncInfo is query-vnc's reply.
-type vncInfo struct {
-	Enabled bool   `json:"enabled"`
-	Host    string `json:"host"`
-	Service string `json:"service"`
-}
-
 // setupVNC records the port QEMU listens on when it chose it itself,
 // gives an allocated port's reservation back (QEMU holds it now), and
 // sets the password as libvirt does at start.
@@ -163,8 +157,8 @@ func (d *Driver) setupVNC(ctx context.Context, v *vm, mon monitor) error {
 		d.vncPorts.release(port)
 	}
 	if auto && port <= 0 && g.Type == "vnc" {
-		var info vncInfo
-		if err := mon.Execute(ctx, "query-vnc", nil, &info); err != nil {
+		info, err := qmp.QueryVNC(ctx, mon)
+		if err != nil {
 			return qmpFailed("query-vnc", err)
 		}
 		if p, err := strconv.Atoi(info.Service); err == nil && info.Enabled {
@@ -184,10 +178,10 @@ func (d *Driver) setupVNC(ctx context.Context, v *vm, mon monitor) error {
 		}
 	}
 	if passwd != "" {
-		if err := mon.Execute(ctx, "set_password", map[string]any{"protocol": "vnc", "password": passwd}, nil); err != nil {
+		if err := qmp.SetPassword(ctx, mon, "vnc", passwd); err != nil {
 			return qmpFailed("setting the VNC password", err)
 		}
-		if err := mon.Execute(ctx, "expire_password", map[string]any{"protocol": "vnc", "time": "never"}, nil); err != nil {
+		if err := qmp.ExpirePassword(ctx, mon, "vnc", "never"); err != nil {
 			return qmpFailed("setting the VNC password expiry", err)
 		}
 	}
