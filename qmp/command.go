@@ -23,9 +23,9 @@ type Executor interface {
 	Execute(ctx context.Context, cmd string, args, ret any) error
 }
 
-// FileExecutor is an Executor that can pass descriptors (getfd).
+// FileExecutor can pass descriptors with a command (getfd); *Monitor
+// implements it.
 type FileExecutor interface {
-	Executor
 	ExecuteWithFiles(ctx context.Context, cmd string, args, ret any, files ...*os.File) error
 }
 

@@ -111,6 +111,14 @@ func enableMigrationEvents(ctx context.Context, mon monitor) error {
 	return nil
 }
 
+// queryMigrate is query-migrate on a monitor that may be gone (nil).
+func queryMigrate(ctx context.Context, mon monitor) (qmp.MigrationInfo, error) {
+	if mon == nil {
+		return qmp.MigrationInfo{}, errNotRunning()
+	}
+	return qmp.QueryMigrate(ctx, mon)
+}
+
 // waitMigrationEvents waits for QEMU's migration to complete, driven by
 // MIGRATION events; a slow query-migrate covers a QEMU that died or an
 // event that could not be queued.

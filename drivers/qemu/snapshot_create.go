@@ -10,6 +10,7 @@ import (
 
 	"govirt/conf"
 	"govirt/driver"
+	"govirt/qmp"
 	"govirt/virerr"
 )
 
@@ -275,7 +276,7 @@ func (d *Driver) takeOverlays(v *vm, mon monitor, plans []*overlayPlan, reuse bo
 			}
 		}
 	}
-	var actions []map[string]any
+	var actions []qmp.TransactionAction
 	for _, p := range plans {
 		if !reuse || !fileExists(p.overlay.Path) {
 			size, err := nodeVirtualSize(ctx, mon, p.oldTop.NodeNameFormat)
@@ -298,10 +299,9 @@ func (d *Driver) takeOverlays(v *vm, mon monitor, plans []*overlayPlan, reuse bo
 			return err
 		}
 		added = append(added, p)
-		actions = append(actions, map[string]any{"type": "blockdev-snapshot",
-			"data": map[string]any{"node": p.oldTop.NodeNameFormat, "overlay": p.overlay.NodeNameFormat}})
+		actions = append(actions, qmp.BlockdevSnapshotAction(p.oldTop.NodeNameFormat, p.overlay.NodeNameFormat))
 	}
-	if err := mon.Execute(ctx, "transaction", map[string]any{"actions": actions}, nil); err != nil {
+	if err := qmp.Transaction(ctx, mon, actions); err != nil {
 		undo()
 		return qmpCommandError("transaction", err)
 	}
