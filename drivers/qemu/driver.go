@@ -127,6 +127,11 @@ func (d *Driver) Start(ctx context.Context) error {
 		return err
 	}
 	d.reconnectAll(ctx)
+	// Reconnecting adopted the block states of the guests it picked up
+	// (their first status save); the rest belong to guests that are gone.
+	d.pendingMu.Lock()
+	clear(d.pendingBlock)
+	d.pendingMu.Unlock()
 	d.inited = true
 	return nil
 }
