@@ -11,6 +11,13 @@
 //   - QMP events of one guest are handled in order on that monitor's event
 //     goroutine; work that needs a job (fake reboot, crash handling,
 //     stopping after EOF) is queued to the guest's own worker, in order.
+//   - State follows its owner: what a subsystem keeps per guest lives in
+//     the guest's vm (vm_ext.go) and goes with it; what it keeps per
+//     driver lives in the Driver. Nothing package-level is keyed by guest
+//     or driver, so an undefined or stopped transient guest leaves nothing.
+//   - Monitor commands go through qmp's typed functions; QMP events are
+//     decoded by qmp.DecodeEvent and dispatched from one table
+//     (handleEvent in monitor_events.go).
 package qemu
 
 import (
