@@ -2,6 +2,7 @@ package qemu
 
 import (
 	"context"
+	"time"
 
 	"govirt/conf"
 	"govirt/driver"
@@ -95,7 +96,7 @@ func (d *Driver) startOwnedCommit(v *vm, mon monitor, target string, topIdx, bas
 }
 
 // waitOwned waits until QEMU concluded j or until holds (read under
-// v.mu); it fails when QEMU goes away first.
+// v.mu), woken by the job's events; it fails when QEMU goes away first.
 func waitOwned(v *vm, j *blockJob, until func() bool) error {
 	v.mu.Lock()
 	var exited chan struct{}
@@ -103,19 +104,25 @@ func waitOwned(v *vm, j *blockJob, until func() bool) error {
 		exited = v.proc.exited
 	}
 	v.mu.Unlock()
-	for {
-		v.mu.Lock()
-		ok := j.concluded || until()
-		v.mu.Unlock()
-		if ok {
-			return nil
-		}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
 		select {
-		case <-j.wake:
 		case <-exited:
-			return errQEMU(virerr.ErrOperationFailed, "domain is not running")
+			cancel()
+		case <-ctx.Done():
 		}
+	}()
+	// Events drive the wait; the slow tick only re-reads the state.
+	err := qmp.Wait(ctx, j.wake, time.Minute, func(context.Context, *struct{}) (bool, error) {
+		v.mu.Lock()
+		defer v.mu.Unlock()
+		return j.concluded || until(), nil
+	})
+	if err != nil {
+		return errQEMU(virerr.ErrOperationFailed, "domain is not running")
 	}
+	return nil
 }
 
 // completeOwned finishes an owned job that is ready (pivot) or pending
