@@ -39,7 +39,8 @@
 //
 // Every command has a deadline: the earlier of the context's deadline and
 // the command's entry in the timeout table (DefaultTimeouts, overridden by
-// Options.Timeouts). When it passes, Execute returns an error matching both
+// Options.Timeouts), or the timeout given with WithTimeout, which
+// replaces the table entry for commands run under that context. When it passes, Execute returns an error matching both
 // ErrTimeout and context.DeadlineExceeded; when the context is cancelled it
 // returns one matching context.Canceled. Either way the id is forgotten:
 // the late reply, if QEMU ever sends it, is discarded by the reader and is

@@ -42,7 +42,11 @@ func (m *Monitor) execute(ctx context.Context, cmd string, args, ret any, files 
 		}
 	}
 
-	ctx, cancel := context.WithTimeout(ctx, m.timeouts.lookup(cmd))
+	timeout := m.timeouts.lookup(cmd)
+	if o, ok := timeoutOverride(ctx); ok {
+		timeout = o
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	if ctx.Err() != nil {
 		return ctxError(ctx, cmd)

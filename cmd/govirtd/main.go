@@ -84,17 +84,8 @@ func run(cfg config, log *slog.Logger, logCtl *admin.LogControl) error {
 	if err := makeRunDir(cfg.RunDir); err != nil {
 		return err
 	}
-	if cfg.VNCPortMin != 0 || cfg.VNCPortMax != 0 {
-		lo, hi := cfg.VNCPortMin, cfg.VNCPortMax
-		if lo == 0 {
-			lo = 5900
-		}
-		if hi == 0 {
-			hi = 65535
-		}
-		if err := qemu.SetVNCPortRange(lo, hi); err != nil {
-			return err
-		}
+	if err := qemu.CheckVNCPortRange(cfg.VNCPortMin, cfg.VNCPortMax); err != nil {
+		return err
 	}
 	var tlsCtx *tlsauth.Context
 	if cfg.TLS.Listen != "" {
@@ -103,7 +94,8 @@ func run(cfg config, log *slog.Logger, logCtl *admin.LogControl) error {
 			return err
 		}
 	}
-	qemuDrv := qemu.New(qemu.Config{StateDir: cfg.StateDir, RunDir: cfg.RunDir, Log: log})
+	qemuDrv := qemu.New(qemu.Config{StateDir: cfg.StateDir, RunDir: cfg.RunDir, Log: log,
+		VNCPortMin: cfg.VNCPortMin, VNCPortMax: cfg.VNCPortMax})
 	// Guests left running are reconnected before the sockets open, so no
 	// client sees a half-known set of guests; autostart runs after.
 	if err := qemuDrv.Start(context.Background()); err != nil {

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"govirt/driver"
+	"govirt/qmp"
 	"govirt/virerr"
 )
 
@@ -47,18 +48,11 @@ func (c *conn) DomainGetJobInfo(h driver.Domain) (driver.JobInfo, error) {
 		return driver.JobInfo{}, err
 	}
 	info := driver.JobInfo{Type: 2, TimeElapsed: uint64(time.Since(j.started).Milliseconds())}
-	var st struct {
-		RAM struct {
-			Total       uint64 `json:"total"`
-			Transferred uint64 `json:"transferred"`
-			Remaining   uint64 `json:"remaining"`
-		} `json:"ram"`
-	}
 	// query-migrate never waits on a job; a stuck monitor only costs its
 	// own deadline.
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	if mon != nil && mon.Execute(ctx, "query-migrate", nil, &st) == nil {
+	if st, err := queryMigrate(ctx, mon); err == nil {
 		info.DataTotal, info.DataProcessed, info.DataRemaining = st.RAM.Total, st.RAM.Transferred, st.RAM.Remaining
 	}
 	return info, nil
@@ -110,7 +104,7 @@ func (c *conn) DomainAbortJob(h driver.Domain) error {
 	if j == nil {
 		return errQEMU(virerr.ErrOperationInvalid, "no job is active on the domain")
 	}
-	if err := mon.Execute(context.Background(), "migrate_cancel", nil, nil); err != nil {
+	if err := qmp.MigrateCancel(context.Background(), mon); err != nil {
 		return qmpFailed("abort", err)
 	}
 	return nil

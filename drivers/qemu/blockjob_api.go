@@ -47,7 +47,7 @@ func checkNoJob(v *vm, disk *conf.Disk) error {
 // startJob registers j, runs the QMP command that starts it and saves
 // the status; on failure the registration is undone. The job is known
 // before QEMU starts it, so its first events always find it.
-func (d *Driver) startJob(v *vm, mon monitor, j *blockJob, mirror *conf.DiskMirror, cmd string, args map[string]any) error {
+func (d *Driver) startJob(v *vm, mon monitor, j *blockJob, mirror *conf.DiskMirror, cmd string, start func(context.Context) error) error {
 	v.mu.Lock()
 	blockOf(v).Jobs[j.Disk] = j
 	if mirror != nil {
@@ -58,7 +58,7 @@ func (d *Driver) startJob(v *vm, mon monitor, j *blockJob, mirror *conf.DiskMirr
 		})
 	}
 	v.mu.Unlock()
-	if err := mon.Execute(context.Background(), cmd, args, nil); err != nil {
+	if err := start(context.Background()); err != nil {
 		v.mu.Lock()
 		delete(blockOf(v).Jobs, j.Disk)
 		if mirror != nil {
@@ -105,16 +105,15 @@ func (c *conn) DomainBlockCommit(h driver.Domain, diskArg, base, top string, ban
 		}
 		j := newBlockJob("commit-"+disk.TargetDev+"-"+topSrc.NodeNameFormat, disk.TargetDev, typ)
 		j.TopIndex, j.BaseIndex, j.Delete, j.Bandwidth = topSrc.Index, baseSrc.Index, flags&driver.BlockCommitDelete != 0, speed
-		args := map[string]any{
-			"job-id": j.Name, "device": disk.Source.NodeNameFormat,
-			"top-node": topSrc.NodeNameFormat, "base-node": baseSrc.NodeNameFormat,
-			"auto-finalize": true, "auto-dismiss": false,
-		}
-		if speed > 0 {
-			args["speed"] = speed
+		args := qmp.BlockCommitArgs{
+			JobID: j.Name, Device: disk.Source.NodeNameFormat,
+			TopNode: topSrc.NodeNameFormat, BaseNode: baseSrc.NodeNameFormat,
+			Speed: speed, AutoFinalize: true, AutoDismiss: false,
 		}
 		v.mu.Unlock()
-		return c.d.startJob(v, mon, j, mirror, "block-commit", args)
+		return c.d.startJob(v, mon, j, mirror, "block-commit", func(ctx context.Context) error {
+			return qmp.BlockCommit(ctx, mon, args)
+		})
 	})
 }
 
@@ -204,19 +203,18 @@ func (c *conn) blockPull(h driver.Domain, diskArg, base string, speed uint64) er
 		}
 		j := newBlockJob("pull-"+disk.TargetDev+"-"+disk.Source.NodeNameFormat, disk.TargetDev, driver.BlockJobTypePull)
 		j.Bandwidth = speed
-		args := map[string]any{
-			"job-id": j.Name, "device": disk.Source.NodeNameFormat,
-			"auto-finalize": true, "auto-dismiss": false,
+		args := qmp.BlockStreamArgs{
+			JobID: j.Name, Device: disk.Source.NodeNameFormat,
+			Speed: speed, AutoFinalize: true, AutoDismiss: false,
 		}
 		if baseSrc != nil {
 			j.BaseIndex = baseSrc.Index
-			args["base-node"] = baseSrc.NodeNameFormat
-		}
-		if speed > 0 {
-			args["speed"] = speed
+			args.BaseNode = baseSrc.NodeNameFormat
 		}
 		v.mu.Unlock()
-		return c.d.startJob(v, mon, j, nil, "block-stream", args)
+		return c.d.startJob(v, mon, j, nil, "block-stream", func(ctx context.Context) error {
+			return qmp.BlockStream(ctx, mon, args)
+		})
 	})
 }
 
@@ -253,11 +251,16 @@ func (c *conn) DomainBlockJobAbort(h driver.Domain, diskArg string, flags uint32
 		if err != nil {
 			return err
 		}
-		cmd, args, state, ready := "block-job-cancel", map[string]any{"device": j.Name}, jobAborting, "abort"
+		cmd, state, ready := "block-job-cancel", jobAborting, "abort"
 		if pivot {
-			cmd, args, state, ready = "job-complete", map[string]any{"id": j.Name}, jobPivoting, "pivot"
+			cmd, state, ready = "job-complete", jobPivoting, "pivot"
 		}
-		if err := mon.Execute(context.Background(), cmd, args, nil); err != nil {
+		if pivot {
+			err = qmp.JobComplete(context.Background(), mon, j.Name)
+		} else {
+			err = qmp.BlockJobCancel(context.Background(), mon, j.Name, nil)
+		}
+		if err != nil {
 			var qe *qmp.Error
 			if errors.As(err, &qe) && qe.Class == "DeviceNotActive" {
 				return errQEMU(virerr.ErrOperationInvalid, "No active block job '%s'", j.Name)
@@ -308,15 +311,6 @@ func jobTypeName(t int32) string {
 	return "none"
 }
 
-// qemuBlockJob is an entry of query-block-jobs.
-type qemuBlockJob struct {
-	Device string `json:"device"`
-	Len    uint64 `json:"len"`
-	Offset uint64 `json:"offset"`
-	Speed  uint64 `json:"speed"`
-	Ready  *bool  `json:"ready"`
-}
-
 // DomainGetBlockJobInfo answers from QEMU's progress without taking the
 // guest's job, so polling clients (virsh --wait) never queue behind a
 // long operation.
@@ -349,8 +343,8 @@ func (c *conn) DomainGetBlockJobInfo(h driver.Domain, diskArg string, flags uint
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	var list []qemuBlockJob
-	if err := mon.Execute(ctx, "query-block-jobs", nil, &list); err != nil {
+	list, err := qmp.QueryBlockJobs(ctx, mon)
+	if err != nil {
 		return info, false, qmpCommandError("query-block-jobs", err)
 	}
 	info.Type, info.Bandwidth = typ, bw
@@ -393,7 +387,7 @@ func (c *conn) DomainBlockJobSetSpeed(h driver.Domain, diskArg string, bandwidth
 		if j == nil {
 			return errNoJob(disk.TargetDev)
 		}
-		if err := mon.Execute(context.Background(), "block-job-set-speed", map[string]any{"device": j.Name, "speed": speed}, nil); err != nil {
+		if err := qmp.BlockJobSetSpeed(context.Background(), mon, j.Name, speed); err != nil {
 			return qmpCommandError("block-job-set-speed", err)
 		}
 		v.mu.Lock()

@@ -7,6 +7,7 @@ import (
 
 	"govirt/conf"
 	"govirt/driver"
+	"govirt/qmp"
 	"govirt/virerr"
 )
 
@@ -153,24 +154,18 @@ func (c *conn) blockCopy(h driver.Domain, diskArg string, dest conf.DiskSource, 
 		if shallow {
 			sync = "top"
 		}
-		args := map[string]any{
-			"job-id": j.Name, "device": topNode, "target": mirror.NodeNameFormat, "sync": sync,
-			"auto-finalize": true, "auto-dismiss": false,
-		}
-		if t.speed > 0 {
-			args["speed"] = t.speed
-		}
-		if t.granularity > 0 {
-			args["granularity"] = t.granularity
-		}
-		if t.bufSize > 0 {
-			args["buf-size"] = t.bufSize
+		args := qmp.BlockdevMirrorArgs{
+			JobID: j.Name, Device: topNode, Target: mirror.NodeNameFormat, Sync: sync,
+			Speed: t.speed, Granularity: t.granularity, BufSize: t.bufSize,
+			AutoFinalize: true, AutoDismiss: false,
 		}
 		if flags&driver.BlockCopySynchronousWrites != 0 {
-			args["copy-mode"] = "write-blocking"
+			args.CopyMode = "write-blocking"
 		}
 		m := &conf.DiskMirror{Source: mirror, Job: "copy"}
-		if err := c.d.startJob(v, mon, j, m, "blockdev-mirror", args); err != nil {
+		if err := c.d.startJob(v, mon, j, m, "blockdev-mirror", func(ctx context.Context) error {
+			return qmp.BlockdevMirror(ctx, mon, args)
+		}); err != nil {
 			delNodes(ctx, mon, &mirror)
 			undo()
 			return err

@@ -2,11 +2,11 @@ package qemu
 
 import (
 	"context"
-	"encoding/json"
 	"time"
 
 	"govirt/conf"
 	"govirt/driver"
+	"govirt/qmp"
 )
 
 // Block jobs run with auto-dismiss off, as in libvirt: QEMU keeps a
@@ -15,53 +15,35 @@ import (
 // JOB_STATUS_CHANGE drives everything; the BLOCK_JOB_* events only add
 // detail. Nothing here polls.
 
-func init() {
-	onEvent("JOB_STATUS_CHANGE", func(d *Driver, v *vm, data json.RawMessage) {
-		var ev struct {
-			ID     string `json:"id"`
-			Status string `json:"status"`
-		}
-		_ = json.Unmarshal(data, &ev)
-		switch ev.Status {
-		case "ready":
-			d.blockJobReady(v, ev.ID)
-		case "pending":
-			blockJobPending(v, ev.ID)
-		case "concluded":
-			v.work.submit(func() { d.concludeBlockJob(v, ev.ID) })
-		}
-	})
-	onEvent("BLOCK_JOB_READY", func(d *Driver, v *vm, data json.RawMessage) {
-		var ev struct {
-			Device string `json:"device"`
-		}
-		_ = json.Unmarshal(data, &ev)
-		d.blockJobReady(v, ev.Device)
-	})
-	recordErr := func(d *Driver, v *vm, data json.RawMessage) {
-		var ev struct {
-			Device string `json:"device"`
-			Error  string `json:"error"`
-			Action string `json:"action"`
-			Op     string `json:"operation"`
-		}
-		_ = json.Unmarshal(data, &ev)
-		if ev.Error == "" && ev.Action == "" {
-			return
-		}
-		msg := ev.Error
-		if msg == "" {
-			msg = ev.Op + " error, action " + ev.Action
-		}
-		v.mu.Lock()
-		if j := jobByName(v, ev.Device); j != nil {
-			j.errMsg = msg
-		}
-		v.mu.Unlock()
-		d.log.Warn("block job error", "domain", v.name, "job", ev.Device, "error", msg)
+// onJobStatusChange handles JOB_STATUS_CHANGE.
+func (d *Driver) onJobStatusChange(v *vm, ev *qmp.JobStatusChangeEvent) {
+	switch ev.Status {
+	case "ready":
+		d.blockJobReady(v, ev.ID)
+	case "pending":
+		blockJobPending(v, ev.ID)
+	case "concluded":
+		id := ev.ID
+		v.work.submit(func() { d.concludeBlockJob(v, id) })
 	}
-	onEvent("BLOCK_JOB_COMPLETED", recordErr)
-	onEvent("BLOCK_JOB_ERROR", recordErr)
+}
+
+// recordBlockJobError keeps the error of BLOCK_JOB_COMPLETED (errText)
+// or BLOCK_JOB_ERROR (op, action) for the job's outcome.
+func (d *Driver) recordBlockJobError(v *vm, job, errText, op, action string) {
+	if errText == "" && action == "" {
+		return
+	}
+	msg := errText
+	if msg == "" {
+		msg = op + " error, action " + action
+	}
+	v.mu.Lock()
+	if j := jobByName(v, job); j != nil {
+		j.errMsg = msg
+	}
+	v.mu.Unlock()
+	d.log.Warn("block job error", "domain", v.name, "job", job, "error", msg)
 }
 
 // blockJobReady moves a running two-phase job (copy, active commit) to
@@ -108,18 +90,11 @@ func lockJobForEvent(v *vm, op string) bool {
 }
 
 // qemuJob is an entry of query-jobs.
-type qemuJob struct {
-	ID          string `json:"id"`
-	Type        string `json:"type"`
-	Status      string `json:"status"`
-	CurrentProg uint64 `json:"current-progress"`
-	TotalProg   uint64 `json:"total-progress"`
-	Error       string `json:"error"`
-}
+type qemuJob = qmp.JobInfo
 
 func queryJobs(ctx context.Context, mon monitor) (map[string]qemuJob, error) {
-	var list []qemuJob
-	if err := mon.Execute(ctx, "query-jobs", nil, &list); err != nil {
+	list, err := qmp.QueryJobs(ctx, mon)
+	if err != nil {
 		return nil, err
 	}
 	out := make(map[string]qemuJob, len(list))
@@ -166,7 +141,7 @@ func (d *Driver) collectBlockJob(ctx context.Context, v *vm, mon monitor, j *blo
 			errMsg = qj.Error
 		}
 	}
-	if err := mon.Execute(ctx, "job-dismiss", map[string]any{"id": name}, nil); err != nil {
+	if err := qmp.JobDismiss(ctx, mon, name); err != nil {
 		d.log.Warn("job-dismiss", "domain", v.name, "job", name, "err", err)
 	}
 	v.mu.Lock()
@@ -254,7 +229,7 @@ func (d *Driver) resumeBlockJobs(v *vm) {
 				d.blockJobReady(v, name)
 			case qj.Status == "pending":
 				// Its owner went with the old daemon: finish it.
-				_ = mon.Execute(ctx, "job-finalize", map[string]any{"id": name}, nil)
+				_ = qmp.JobFinalize(ctx, mon, name)
 			case qj.Status == "concluded":
 				d.concludeBlockJob(v, name)
 			}
@@ -281,29 +256,29 @@ func (d *Driver) dropVanishedJob(v *vm, name string) {
 	}
 }
 
-// pending block states read from status files at daemon start, waiting
-// for their guest's reconnect to finish (its first status save).
-var pendingBlock = map[string]*blockState{}
-
-func stashPendingBlockState(name string, bs *blockState) {
-	blockStates.Lock()
-	defer blockStates.Unlock()
+// stashPendingBlockState keeps a block state read from a status file at
+// daemon start until its guest's reconnect finishes (its first status
+// save). The stash is the driver's, keyed by guest name, since the guest
+// may not exist yet when the status file is read.
+func (d *Driver) stashPendingBlockState(name string, bs *blockState) {
+	d.pendingMu.Lock()
+	defer d.pendingMu.Unlock()
 	if bs != nil {
-		pendingBlock[name] = bs
+		d.pendingBlock[name] = bs
 	}
 }
 
 // adoptPendingBlockState installs v's stashed state, if any, when v's
 // monitor is connected; true when jobs need catching up. Call with v.mu
 // held.
-func adoptPendingBlockState(v *vm) bool {
+func (d *Driver) adoptPendingBlockState(v *vm) bool {
 	if v.mon == nil {
 		return false
 	}
-	blockStates.Lock()
-	bs := pendingBlock[v.name]
-	delete(pendingBlock, v.name)
-	blockStates.Unlock()
+	d.pendingMu.Lock()
+	bs := d.pendingBlock[v.name]
+	delete(d.pendingBlock, v.name)
+	d.pendingMu.Unlock()
 	if bs == nil {
 		return false
 	}
@@ -312,8 +287,8 @@ func adoptPendingBlockState(v *vm) bool {
 }
 
 // dropPendingBlockState forgets a stale stash when a guest starts anew.
-func dropPendingBlockState(name string) {
-	blockStates.Lock()
-	delete(pendingBlock, name)
-	blockStates.Unlock()
+func (d *Driver) dropPendingBlockState(name string) {
+	d.pendingMu.Lock()
+	delete(d.pendingBlock, name)
+	d.pendingMu.Unlock()
 }

@@ -6,6 +6,7 @@ import (
 
 	"govirt/conf"
 	"govirt/driver"
+	"govirt/qmp"
 )
 
 // chainChange is what a finished job did to a disk's chain.
@@ -102,7 +103,7 @@ func applyJobOutcome(disk *conf.Disk, j *blockJob, status int32) chainChange {
 func delNodes(ctx context.Context, mon monitor, s *conf.DiskSource) {
 	for _, n := range []string{s.NodeNameFormat, s.NodeName} {
 		if n != "" {
-			_ = mon.Execute(ctx, "blockdev-del", map[string]any{"node-name": n}, nil)
+			_ = qmp.BlockdevDel(ctx, mon, n)
 		}
 	}
 }

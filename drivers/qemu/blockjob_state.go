@@ -3,7 +3,6 @@ package qemu
 import (
 	"strconv"
 	"strings"
-	"sync"
 
 	"govirt/conf"
 	"govirt/driver"
@@ -61,24 +60,14 @@ func newBlockJob(name, disk string, typ int32) *blockJob {
 	return &blockJob{Name: name, Disk: disk, Type: typ, State: jobRunning, done: make(chan struct{})}
 }
 
-// blockStates maps guests to their block state. It lives beside the vm
-// rather than in it so the block job code stays in its own files; the
-// entry is replaced at every start, and a guest that is not running has
-// no jobs whatever its entry says.
-var blockStates = struct {
-	sync.Mutex
-	m map[*vm]*blockState
-}{m: map[*vm]*blockState{}}
-
-// blockOf returns v's block state, creating an empty one; call with v.mu
-// held.
+// blockOf returns v's block state (v.ext.block), creating an empty one;
+// call with v.mu held. The state is replaced at every start, and a guest
+// that is not running has no jobs whatever it says.
 func blockOf(v *vm) *blockState {
-	blockStates.Lock()
-	defer blockStates.Unlock()
-	bs := blockStates.m[v]
+	bs := v.ext.block
 	if bs == nil {
 		bs = &blockState{NextIndex: 1, Jobs: map[string]*blockJob{}}
-		blockStates.m[v] = bs
+		v.ext.block = bs
 	}
 	if bs.Jobs == nil {
 		bs.Jobs = map[string]*blockJob{}
@@ -88,9 +77,7 @@ func blockOf(v *vm) *blockState {
 
 // resetBlockState starts a fresh run's state; call with v.mu held.
 func resetBlockState(v *vm, next int) {
-	blockStates.Lock()
-	blockStates.m[v] = &blockState{NextIndex: next, Jobs: map[string]*blockJob{}}
-	blockStates.Unlock()
+	v.ext.block = &blockState{NextIndex: next, Jobs: map[string]*blockJob{}}
 }
 
 // adoptBlockState installs a state read back from a status file; call
@@ -102,17 +89,13 @@ func adoptBlockState(v *vm, bs *blockState) {
 	for _, j := range bs.Jobs {
 		j.done = make(chan struct{})
 	}
-	blockStates.Lock()
-	blockStates.m[v] = bs
-	blockStates.Unlock()
+	v.ext.block = bs
 }
 
 // blockStateForStatus copies v's state for the status file; call with
 // v.mu held. Nil when v has none.
 func blockStateForStatus(v *vm) *blockState {
-	blockStates.Lock()
-	bs := blockStates.m[v]
-	blockStates.Unlock()
+	bs := v.ext.block
 	if bs == nil {
 		return nil
 	}

@@ -2,9 +2,11 @@ package qemu
 
 import (
 	"context"
+	"time"
 
 	"govirt/conf"
 	"govirt/driver"
+	"govirt/qmp"
 	"govirt/virerr"
 )
 
@@ -79,20 +81,22 @@ func (d *Driver) startOwnedCommit(v *vm, mon monitor, target string, topIdx, bas
 	j := newBlockJob("commit-"+target+"-"+top.NodeNameFormat, target, typ)
 	j.TopIndex, j.BaseIndex, j.Delete = top.Index, base.Index, true
 	j.owned, j.wake = true, make(chan struct{}, 1)
-	args := map[string]any{
-		"job-id": j.Name, "device": disk.Source.NodeNameFormat,
-		"top-node": top.NodeNameFormat, "base-node": base.NodeNameFormat,
-		"auto-finalize": active, "auto-dismiss": false,
+	args := qmp.BlockCommitArgs{
+		JobID: j.Name, Device: disk.Source.NodeNameFormat,
+		TopNode: top.NodeNameFormat, BaseNode: base.NodeNameFormat,
+		AutoFinalize: active, AutoDismiss: false,
 	}
 	v.mu.Unlock()
-	if err := d.startJob(v, mon, j, mirror, "block-commit", args); err != nil {
+	if err := d.startJob(v, mon, j, mirror, "block-commit", func(ctx context.Context) error {
+		return qmp.BlockCommit(ctx, mon, args)
+	}); err != nil {
 		return nil, err
 	}
 	return j, nil
 }
 
 // waitOwned waits until QEMU concluded j or until holds (read under
-// v.mu); it fails when QEMU goes away first.
+// v.mu), woken by the job's events; it fails when QEMU goes away first.
 func waitOwned(v *vm, j *blockJob, until func() bool) error {
 	v.mu.Lock()
 	var exited chan struct{}
@@ -100,19 +104,25 @@ func waitOwned(v *vm, j *blockJob, until func() bool) error {
 		exited = v.proc.exited
 	}
 	v.mu.Unlock()
-	for {
-		v.mu.Lock()
-		ok := j.concluded || until()
-		v.mu.Unlock()
-		if ok {
-			return nil
-		}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
 		select {
-		case <-j.wake:
 		case <-exited:
-			return errQEMU(virerr.ErrOperationFailed, "domain is not running")
+			cancel()
+		case <-ctx.Done():
 		}
+	}()
+	// Events drive the wait; the slow tick only re-reads the state.
+	err := qmp.Wait(ctx, j.wake, time.Minute, func(context.Context, *struct{}) (bool, error) {
+		v.mu.Lock()
+		defer v.mu.Unlock()
+		return j.concluded || until(), nil
+	})
+	if err != nil {
+		return errQEMU(virerr.ErrOperationFailed, "domain is not running")
 	}
+	return nil
 }
 
 // completeOwned finishes an owned job that is ready (pivot) or pending
@@ -125,7 +135,7 @@ func (d *Driver) completeOwned(ctx context.Context, v *vm, mon monitor, j *block
 	switch {
 	case concluded:
 	case state == jobReady:
-		if err := mon.Execute(ctx, "job-complete", map[string]any{"id": j.Name}, nil); err != nil {
+		if err := qmp.JobComplete(ctx, mon, j.Name); err != nil {
 			return 0, qmpCommandError("job-complete", err)
 		}
 		v.mu.Lock()
@@ -138,7 +148,7 @@ func (d *Driver) completeOwned(ctx context.Context, v *vm, mon monitor, j *block
 		v.mu.Unlock()
 		d.saveStatusLogged(v)
 	case pending:
-		if err := mon.Execute(ctx, "job-finalize", map[string]any{"id": j.Name}, nil); err != nil {
+		if err := qmp.JobFinalize(ctx, mon, j.Name); err != nil {
 			return 0, qmpCommandError("job-finalize", err)
 		}
 	}
@@ -168,7 +178,8 @@ func (d *Driver) abandonOwned(ctx context.Context, v *vm, mon monitor, j *blockJ
 		return
 	}
 	if !concluded {
-		if err := mon.Execute(ctx, "block-job-cancel", map[string]any{"device": j.Name, "force": false}, nil); err == nil {
+		force := false
+		if err := qmp.BlockJobCancel(ctx, mon, j.Name, &force); err == nil {
 			v.mu.Lock()
 			j.State = jobAborting
 			v.mu.Unlock()

@@ -36,7 +36,7 @@ func (d *Driver) prepareDiskChains(v *vm, live *conf.Domain) error {
 	resetBlockState(v, n+1)
 	name := v.name
 	v.mu.Unlock()
-	dropPendingBlockState(name)
+	d.dropPendingBlockState(name)
 	return nil
 }
 

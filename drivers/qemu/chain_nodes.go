@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"govirt/conf"
+	"govirt/qmp"
 	"govirt/virerr"
 )
 
@@ -27,7 +28,7 @@ func addImageNodes(ctx context.Context, mon monitor, s *conf.DiskSource, backing
 		"driver": drv, "filename": s.Path, "node-name": s.NodeName,
 		"auto-read-only": true, "discard": "unmap",
 	}
-	if err := mon.Execute(ctx, "blockdev-add", storageArgs, nil); err != nil {
+	if err := qmp.BlockdevAdd(ctx, mon, storageArgs); err != nil {
 		return qmpCommandError("blockdev-add", err)
 	}
 	format := s.Format
@@ -45,8 +46,8 @@ func addImageNodes(ctx context.Context, mon monitor, s *conf.DiskSource, backing
 			fmtArgs["backing"] = backing
 		}
 	}
-	if err := mon.Execute(ctx, "blockdev-add", fmtArgs, nil); err != nil {
-		_ = mon.Execute(ctx, "blockdev-del", map[string]any{"node-name": s.NodeName}, nil)
+	if err := qmp.BlockdevAdd(ctx, mon, fmtArgs); err != nil {
+		_ = qmp.BlockdevDel(ctx, mon, s.NodeName)
 		return qmpCommandError("blockdev-add", err)
 	}
 	return nil
@@ -54,13 +55,8 @@ func addImageNodes(ctx context.Context, mon monitor, s *conf.DiskSource, backing
 
 // nodeVirtualSize asks QEMU for the guest-visible size of a format node.
 func nodeVirtualSize(ctx context.Context, mon monitor, node string) (uint64, error) {
-	var nodes []struct {
-		NodeName string `json:"node-name"`
-		Image    struct {
-			VirtualSize uint64 `json:"virtual-size"`
-		} `json:"image"`
-	}
-	if err := mon.Execute(ctx, "query-named-block-nodes", map[string]any{"flat": true}, &nodes); err != nil {
+	nodes, err := qmp.QueryNamedBlockNodes(ctx, mon)
+	if err != nil {
 		return 0, qmpCommandError("query-named-block-nodes", err)
 	}
 	for _, n := range nodes {

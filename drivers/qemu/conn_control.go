@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"govirt/driver"
+	"govirt/qmp"
 	"govirt/virerr"
 )
 
@@ -60,7 +61,7 @@ func (c *conn) DomainShutdown(h driver.Domain, _ uint32) error {
 		v.mu.Lock()
 		v.fakeReboot = false
 		v.mu.Unlock()
-		if err := mon.Execute(context.Background(), "system_powerdown", nil, nil); err != nil {
+		if err := qmp.SystemPowerdown(context.Background(), mon); err != nil {
 			return qmpFailed("shutdown", err)
 		}
 		return nil
@@ -74,7 +75,7 @@ func (c *conn) DomainReboot(h driver.Domain, _ uint32) error {
 		v.mu.Lock()
 		v.fakeReboot = true
 		v.mu.Unlock()
-		if err := mon.Execute(context.Background(), "system_powerdown", nil, nil); err != nil {
+		if err := qmp.SystemPowerdown(context.Background(), mon); err != nil {
 			v.mu.Lock()
 			v.fakeReboot = false
 			v.mu.Unlock()
@@ -87,7 +88,7 @@ func (c *conn) DomainReboot(h driver.Domain, _ uint32) error {
 
 func (c *conn) DomainReset(h driver.Domain, _ uint32) error {
 	return c.withJob(h, "reset", func(v *vm, mon monitor) error {
-		if err := mon.Execute(context.Background(), "system_reset", nil, nil); err != nil {
+		if err := qmp.SystemReset(context.Background(), mon); err != nil {
 			return qmpFailed("reset", err)
 		}
 		return nil
@@ -103,7 +104,7 @@ func (c *conn) DomainSuspend(h driver.Domain) error {
 		}
 		v.pausedReason = driver.PausedUser
 		v.mu.Unlock()
-		if err := mon.Execute(context.Background(), "stop", nil, nil); err != nil {
+		if err := qmp.Stop(context.Background(), mon); err != nil {
 			return qmpFailed("suspend", err)
 		}
 		c.waitState(v, driver.StatePaused)

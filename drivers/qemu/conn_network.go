@@ -2,7 +2,6 @@ package qemu
 
 import (
 	"path/filepath"
-	"sync"
 
 	"govirt/conf"
 	"govirt/driver"
@@ -12,23 +11,21 @@ import (
 
 // Virtual networks of qemu:///system are served by drivers/network, as
 // libvirtd's network driver sits beside its QEMU driver; the manager is
-// kept per Driver in a side table, as the storage one. Its files live
+// a field of the Driver, as the storage one. Its files live
 // under StateDir/network and RunDir/network.
 
-var networkMgrs sync.Map // *Driver -> *network.Manager
-
 func (d *Driver) networks() *network.Manager {
-	if m, ok := networkMgrs.Load(d); ok {
-		return m.(*network.Manager)
+	d.mgrMu.Lock()
+	defer d.mgrMu.Unlock()
+	if d.networkMgr == nil {
+		d.networkMgr = network.New(network.Config{
+			StateDir: filepath.Join(d.cfg.StateDir, "network"),
+			RunDir:   filepath.Join(d.cfg.RunDir, "network"),
+			Bus:      d.bus,
+			Log:      d.cfg.Log,
+		})
 	}
-	m := network.New(network.Config{
-		StateDir: filepath.Join(d.cfg.StateDir, "network"),
-		RunDir:   filepath.Join(d.cfg.RunDir, "network"),
-		Bus:      d.bus,
-		Log:      d.cfg.Log,
-	})
-	actual, _ := networkMgrs.LoadOrStore(d, m)
-	return actual.(*network.Manager)
+	return d.networkMgr
 }
 
 // NetworkAutostart finds the networks still active from a previous run

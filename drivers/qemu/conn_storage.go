@@ -3,7 +3,6 @@ package qemu
 import (
 	"io"
 	"path/filepath"
-	"sync"
 
 	"govirt/driver"
 	"govirt/drivers/storagepool"
@@ -12,25 +11,23 @@ import (
 
 // Storage pools and volumes of qemu:///system are served by
 // drivers/storagepool, as libvirtd's storage driver sits beside its QEMU
-// driver. The manager is kept per Driver in a side table so this wiring
-// needs no change to the Driver struct; its files live under
+// driver. The manager is a field of the Driver, made on first use; its
+// files live under
 // StateDir/storage (definitions, autostart) and RunDir/storage (which
 // pools are active, so a restarted daemon keeps them active).
 
-var storageMgrs sync.Map // *Driver -> *storagepool.Manager
-
 func (d *Driver) storage() *storagepool.Manager {
-	if m, ok := storageMgrs.Load(d); ok {
-		return m.(*storagepool.Manager)
+	d.mgrMu.Lock()
+	defer d.mgrMu.Unlock()
+	if d.storageMgr == nil {
+		d.storageMgr = storagepool.New(storagepool.Config{
+			StateDir: filepath.Join(d.cfg.StateDir, "storage"),
+			RunDir:   filepath.Join(d.cfg.RunDir, "storage"),
+			Bus:      d.bus,
+			Log:      d.cfg.Log,
+		})
 	}
-	m := storagepool.New(storagepool.Config{
-		StateDir: filepath.Join(d.cfg.StateDir, "storage"),
-		RunDir:   filepath.Join(d.cfg.RunDir, "storage"),
-		Bus:      d.bus,
-		Log:      d.cfg.Log,
-	})
-	actual, _ := storageMgrs.LoadOrStore(d, m)
-	return actual.(*storagepool.Manager)
+	return d.storageMgr
 }
 
 // StorageAutostart starts the pools marked autostart. The daemon calls it

@@ -5,6 +5,7 @@ import (
 	"runtime"
 
 	"govirt/driver"
+	"govirt/qmp"
 	"govirt/virerr"
 )
 
@@ -53,7 +54,7 @@ func (c *conn) DomainSetMemoryFlags(h driver.Domain, kib uint64, flags uint32) e
 		if kib > max {
 			return errQEMU(virerr.ErrInvalidArg, "cannot set memory higher than max memory")
 		}
-		if err := mon.Execute(context.Background(), "balloon", map[string]any{"value": kib * 1024}, nil); err != nil {
+		if err := qmp.Balloon(context.Background(), mon, kib*1024); err != nil {
 			return qmpFailed("setting the balloon", err)
 		}
 		v.mu.Lock()

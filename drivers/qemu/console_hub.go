@@ -35,41 +35,32 @@ type consoleHub struct {
 	finished bool
 }
 
-// hubs indexes the open hubs per guest and device path. It lives beside
-// the vm rather than in it so that consoles stay out of the core state.
-var hubs = struct {
-	mu sync.Mutex
-	m  map[*vm]map[string]*consoleHub
-}{m: map[*vm]map[string]*consoleHub{}}
-
-// hubFor returns the open hub of v's device at path, opening one with
-// open when there is none.
+// hubFor returns the open hub of v's device at path (kept in v.ext.hubs),
+// opening one with open when there is none.
 func hubFor(v *vm, path string, open func() (*consoleHub, error)) (*consoleHub, error) {
-	hubs.mu.Lock()
-	defer hubs.mu.Unlock()
-	if h := hubs.m[v][path]; h != nil {
+	v.ext.hubsMu.Lock()
+	defer v.ext.hubsMu.Unlock()
+	if h := v.ext.hubs[path]; h != nil {
 		return h, nil
 	}
 	h, err := open()
 	if err != nil {
 		return nil, err
 	}
-	if hubs.m[v] == nil {
-		hubs.m[v] = map[string]*consoleHub{}
+	if v.ext.hubs == nil {
+		v.ext.hubs = map[string]*consoleHub{}
 	}
-	hubs.m[v][path] = h
+	v.ext.hubs[path] = h
 	go h.pump()
 	return h, nil
 }
 
 func (h *consoleHub) forget() {
-	hubs.mu.Lock()
-	defer hubs.mu.Unlock()
-	if hubs.m[h.v][h.path] == h {
-		delete(hubs.m[h.v], h.path)
-		if len(hubs.m[h.v]) == 0 {
-			delete(hubs.m, h.v)
-		}
+	x := &h.v.ext
+	x.hubsMu.Lock()
+	defer x.hubsMu.Unlock()
+	if x.hubs[h.path] == h {
+		delete(x.hubs, h.path)
 	}
 }
 
@@ -206,12 +197,12 @@ func (h *consoleHub) current(s *consoleSession) bool {
 // closeHubs ends every hub of v; used when a guest's devices are known to
 // be gone before their readers notice.
 func closeHubs(v *vm) {
-	hubs.mu.Lock()
+	v.ext.hubsMu.Lock()
 	var all []*consoleHub
-	for _, h := range hubs.m[v] {
+	for _, h := range v.ext.hubs {
 		all = append(all, h)
 	}
-	hubs.mu.Unlock()
+	v.ext.hubsMu.Unlock()
 	for _, h := range all {
 		h.shutdown()
 	}

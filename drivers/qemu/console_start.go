@@ -6,11 +6,8 @@ import (
 	"time"
 
 	"govirt/conf"
+	"govirt/qmp"
 )
-
-func init() {
-	postStartHooks = append(postStartHooks, func(d *Driver, v *vm) { d.afterStart(v) })
-}
 
 // afterStart runs once a guest has started (boot, restore): it records
 // what only QEMU knows (pty paths, the VNC port it picked) in the live
@@ -37,10 +34,7 @@ func (d *Driver) afterStart(v *vm) {
 }
 
 // chardevInfo is one entry of query-chardev.
-type chardevInfo struct {
-	Label    string `json:"label"`
-	Filename string `json:"filename"`
-}
+type chardevInfo = qmp.ChardevInfo
 
 // readPTYPaths asks QEMU which /dev/pts each pty chardev got: QEMU picks
 // them at start, and clients (virsh console, dumpxml users) need them.
@@ -56,8 +50,8 @@ func (d *Driver) readPTYPaths(ctx context.Context, v *vm, mon monitor) error {
 	if !need {
 		return nil
 	}
-	var infos []chardevInfo
-	if err := mon.Execute(ctx, "query-chardev", nil, &infos); err != nil {
+	infos, err := qmp.QueryChardev(ctx, mon)
+	if err != nil {
 		return qmpFailed("query-chardev", err)
 	}
 	paths := map[string]string{}

@@ -11,6 +11,13 @@
 //   - QMP events of one guest are handled in order on that monitor's event
 //     goroutine; work that needs a job (fake reboot, crash handling,
 //     stopping after EOF) is queued to the guest's own worker, in order.
+//   - State follows its owner: what a subsystem keeps per guest lives in
+//     the guest's vm (vm_ext.go) and goes with it; what it keeps per
+//     driver lives in the Driver. Nothing package-level is keyed by guest
+//     or driver, so an undefined or stopped transient guest leaves nothing.
+//   - Monitor commands go through qmp's typed functions; QMP events are
+//     decoded by qmp.DecodeEvent and dispatched from one table
+//     (handleEvent in monitor_events.go).
 package qemu
 
 import (
@@ -23,6 +30,8 @@ import (
 	"sync"
 
 	"govirt/driver"
+	"govirt/drivers/network"
+	"govirt/drivers/storagepool"
 	"govirt/events"
 )
 
@@ -32,6 +41,10 @@ type Config struct {
 	RunDir   string // runtime: status files, monitor sockets
 	Emulator string // default emulator binary
 	Log      *slog.Logger
+	// VNCPortMin and VNCPortMax are the range VNC autoport allocates
+	// from (libvirt's remote_display_port_min/max in qemu.conf); zero
+	// means the default 5900 and 65535. Check them with CheckVNCPortRange.
+	VNCPortMin, VNCPortMax int
 }
 
 // Driver is the QEMU driver; one per daemon.
@@ -54,6 +67,16 @@ type Driver struct {
 	// an undefine never leaves a file without a guest or the reverse.
 	defMu sync.Mutex
 	lists listCache // for CONNECT_LIST_ALL_DOMAINS (list_snap.go)
+
+	// State of the driver's subsystems, created and freed with the driver
+	// (nothing package-level is keyed by driver or guest).
+	pendingMu    sync.Mutex
+	pendingBlock map[string]*blockState // block states read at start, by guest name
+	migPorts     portSet                // incoming migration ports in use
+	vncPorts     *portAllocator         // VNC autoport range (Config.VNCPortMin/Max)
+	mgrMu        sync.Mutex
+	networkMgr   *network.Manager     // created on first use (conn_network.go)
+	storageMgr   *storagepool.Manager // created on first use (conn_storage.go)
 }
 
 // dirs are the driver's directories, derived from Config.
@@ -76,6 +99,10 @@ func New(cfg Config) *Driver {
 		log:  cfg.Log.With("driver", "qemu"),
 		bus:  events.New(),
 		doms: newRegistry(),
+
+		pendingBlock: map[string]*blockState{},
+		migPorts:     portSet{used: map[int]bool{}},
+		vncPorts:     newPortAllocator(cfg.VNCPortMin, cfg.VNCPortMax),
 		dirs: dirs{
 			defs: st, autostart: filepath.Join(st, "autostart"), save: filepath.Join(st, "save"),
 			logs: filepath.Join(st, "log"), caps: filepath.Join(st, "capabilities"),
@@ -108,6 +135,11 @@ func (d *Driver) Start(ctx context.Context) error {
 		return err
 	}
 	d.reconnectAll(ctx)
+	// Reconnecting adopted the block states of the guests it picked up
+	// (their first status save); the rest belong to guests that are gone.
+	d.pendingMu.Lock()
+	clear(d.pendingBlock)
+	d.pendingMu.Unlock()
 	d.inited = true
 	return nil
 }
@@ -133,8 +165,15 @@ func (d *Driver) Open(u *url.URL, readOnly bool) (driver.Conn, error) {
 	return &conn{d: d}, nil
 }
 
-// conn is one client connection; all state lives in the Driver.
-type conn struct{ d *Driver }
+// conn is one client connection; guest state lives in the Driver. The
+// connection only tracks the migration steps it runs (migrate_client.go).
+type conn struct {
+	d *Driver
+
+	stepMu      sync.Mutex
+	stepsActive int  // migration steps running on this connection
+	stepsClosed bool // the connection closed while one ran
+}
 
 func (c *conn) Close() error        { c.d.migrationConnClosed(c); return nil }
 func (c *conn) URI() string         { return c.d.uri }

@@ -34,8 +34,8 @@ func (c capsSource) get(ctx context.Context, binary string) (*caps.Caps, error) 
 
 // buildCommand turns the live definition into QEMU's argv; it assigns
 // aliases, addresses and node names in live as it goes.
-func buildCommand(live *conf.Domain, qc *caps.Caps, dir, monPath string) ([]string, error) {
-	cl, err := command.Build(live, qc, command.Paths{MonitorSocket: monPath, MonitorFD: monitorFD, DomainDir: dir, Name: live.Name, VNCPort: vncPortFor(live)})
+func (d *Driver) buildCommand(live *conf.Domain, qc *caps.Caps, dir, monPath string) ([]string, error) {
+	cl, err := command.Build(live, qc, command.Paths{MonitorSocket: monPath, MonitorFD: monitorFD, DomainDir: dir, Name: live.Name, VNCPort: d.vncPortFor(live)})
 	if err != nil {
 		return nil, err
 	}

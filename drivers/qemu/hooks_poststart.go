@@ -1,16 +1,13 @@
 package qemu
 
-// postStartHooks run once a guest is fully started — after start, restore
-// and an incoming migration have COMPLETED, never while the incoming
-// stream is still being read (the source owns the device state until
-// then). Each part of the driver that reads state back from QEMU after
-// start (tray state, ...) appends its hook from init. The hooks run with
-// the caller's job held and must not take it.
-var postStartHooks []func(d *Driver, v *vm)
-
-// runPostStartHooks is what lifecycle code calls at those points.
+// runPostStartHooks runs once a guest is fully started — after start,
+// restore and an incoming migration have COMPLETED, never while the
+// incoming stream is still being read (the source owns the device state
+// until then). It is the one explicit list of what the driver reads back
+// from QEMU or sets up after start, in order. The hooks run with the
+// caller's job held and must not take it.
 func (d *Driver) runPostStartHooks(v *vm) {
-	for _, h := range postStartHooks {
-		h(d, v)
-	}
+	d.afterStart(v)   // pty paths, VNC port and password, console logs
+	d.setupTaps(v)    // bring taps up, enslave bridge taps
+	d.RefreshTrays(v) // CD-ROM tray state
 }

@@ -8,6 +8,7 @@ import (
 	"govirt/conf"
 	"govirt/driver"
 	"govirt/drivers/qemu/command"
+	"govirt/qmp"
 	"govirt/virerr"
 )
 
@@ -122,7 +123,7 @@ func (d *Driver) attachDiskLive(v *vm, mon monitor, disk *conf.Disk) error {
 	if err != nil {
 		return err
 	}
-	if err := qmpCall(mon, "device_add", devArgs, nil); err != nil {
+	if err := qmp.DeviceAdd(hotplugCtx(), mon, devArgs); err != nil {
 		delBlockdevs(d, v, mon, added)
 		return qmpError(err)
 	}
@@ -141,9 +142,9 @@ func addBlockdevs(mon monitor, disk *conf.Disk) ([]string, error) {
 			NodeName string `json:"node-name"`
 		}
 		_ = json.Unmarshal(args, &node)
-		if err := qmpCall(mon, "blockdev-add", args, nil); err != nil {
+		if err := qmp.BlockdevAdd(hotplugCtx(), mon, args); err != nil {
 			for i := len(added) - 1; i >= 0; i-- {
-				_ = qmpCall(mon, "blockdev-del", map[string]any{"node-name": added[i]}, nil)
+				_ = qmp.BlockdevDel(hotplugCtx(), mon, added[i])
 			}
 			return nil, qmpError(err)
 		}
@@ -157,7 +158,7 @@ func addBlockdevs(mon monitor, disk *conf.Disk) ([]string, error) {
 // libvirt does when it cleans up after a failed or finished unplug.
 func delBlockdevs(d *Driver, v *vm, mon monitor, nodes []string) {
 	for _, n := range nodes {
-		if err := qmpCall(mon, "blockdev-del", map[string]any{"node-name": n}, nil); err != nil {
+		if err := qmp.BlockdevDel(hotplugCtx(), mon, n); err != nil {
 			d.log.Warn("blockdev-del", "domain", v.name, "node", n, "err", err)
 		}
 	}
@@ -178,11 +179,11 @@ func (d *Driver) attachNetLive(v *vm, mon monitor, n *conf.Interface) error {
 	if err != nil {
 		return err
 	}
-	if err := qmpCall(mon, "netdev_add", command.NetdevAdd(n), nil); err != nil {
+	if err := qmp.NetdevAdd(hotplugCtx(), mon, command.NetdevAdd(n)); err != nil {
 		return qmpError(err)
 	}
 	netdevDel := func() {
-		if err := qmpCall(mon, "netdev_del", map[string]any{"id": "host" + n.Alias}, nil); err != nil {
+		if err := qmp.NetdevDel(hotplugCtx(), mon, "host"+n.Alias); err != nil {
 			d.log.Warn("netdev_del", "domain", v.name, "netdev", "host"+n.Alias, "err", err)
 		}
 	}
@@ -192,7 +193,7 @@ func (d *Driver) attachNetLive(v *vm, mon monitor, n *conf.Interface) error {
 			return err
 		}
 	}
-	if err := qmpCall(mon, "device_add", devArgs, nil); err != nil {
+	if err := qmp.DeviceAdd(hotplugCtx(), mon, devArgs); err != nil {
 		netdevDel()
 		return qmpError(err)
 	}

@@ -7,7 +7,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"time"
 
 	"govirt/conf"
 	"govirt/driver"
@@ -22,10 +21,6 @@ const (
 	modifyConfig = 1 << 1
 	modifyForce  = 1 << 2
 )
-
-// hotplugQMPTimeout bounds each monitor command of a device change, so a
-// stuck QEMU fails the API instead of holding the job forever.
-var hotplugQMPTimeout = 30 * time.Second
 
 // deviceJob runs fn with v's job held, for device changes that may touch
 // the live guest, the persistent definition or both. Unlike withJob it
@@ -144,12 +139,11 @@ func (d *Driver) publishConfig(v *vm, def *conf.Domain) error {
 	return nil
 }
 
-// qmpCall runs one monitor command with the hotplug deadline.
-func qmpCall(mon monitor, cmd string, args, ret any) error {
-	ctx, cancel := context.WithTimeout(context.Background(), hotplugQMPTimeout)
-	defer cancel()
-	return mon.Execute(ctx, cmd, args, ret)
-}
+// hotplugCtx is the context of a device change's monitor commands. Each
+// command is bounded by its entry in qmp's timeout table (at most 30 s
+// for every command a device change sends), so a stuck QEMU fails the
+// API instead of holding the job forever.
+func hotplugCtx() context.Context { return context.Background() }
 
 // qmpError turns a monitor failure into libvirt's error: QEMU's own
 // message for a QMP error reply, as libvirt reports it.

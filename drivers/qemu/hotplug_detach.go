@@ -1,16 +1,15 @@
 package qemu
 
 import (
-	"encoding/json"
 	"fmt"
 	"net"
 	"slices"
-	"sync"
 	"time"
 
 	"govirt/conf"
 	"govirt/driver"
 	"govirt/drivers/qemu/command"
+	"govirt/qmp"
 	"govirt/virerr"
 )
 
@@ -20,51 +19,43 @@ import (
 // finishes the removal, exactly as libvirt behaves.
 var unplugTimeout = 5 * time.Second
 
-// unplugWaiters maps a guest to the detach waiting for DEVICE_DELETED of
-// one alias (libvirt's priv->unplug: one at a time, under the job).
-var unplugWaiters = struct {
-	sync.Mutex
-	m map[*vm]*unplugWait
-}{m: map[*vm]*unplugWait{}}
-
+// unplugWait is the detach waiting for DEVICE_DELETED of one alias, kept
+// in v.ext.unplug (libvirt's priv->unplug: one at a time, under the job).
 type unplugWait struct {
 	alias string
 	done  chan struct{}
 }
 
-func init() {
-	onEvent("DEVICE_DELETED", func(d *Driver, v *vm, data json.RawMessage) {
-		var ev struct {
-			Device string `json:"device"`
-		}
-		if json.Unmarshal(data, &ev) != nil || ev.Device == "" {
-			return // backend objects (".../virtio-backend") carry no id
-		}
-		unplugWaiters.Lock()
-		w := unplugWaiters.m[v]
-		if w != nil && w.alias == ev.Device {
-			delete(unplugWaiters.m, v)
-			close(w.done)
-			unplugWaiters.Unlock()
+// onDeviceDeleted handles DEVICE_DELETED: it wakes the detach waiting
+// for it, or finishes a removal nobody waits for.
+func (d *Driver) onDeviceDeleted(v *vm, ev *qmp.DeviceDeletedEvent) {
+	if ev.Device == "" {
+		return // backend objects (".../virtio-backend") carry no id
+	}
+	v.ext.unplugMu.Lock()
+	w := v.ext.unplug
+	if w != nil && w.alias == ev.Device {
+		v.ext.unplug = nil
+		close(w.done)
+		v.ext.unplugMu.Unlock()
+		return
+	}
+	v.ext.unplugMu.Unlock()
+	// Nobody waits (the detach timed out, or the guest ejected the
+	// device itself): finish the removal under the job, on the
+	// guest's worker, as processDeviceDeletedEvent.
+	v.work.submit(func() {
+		if err := v.job.acquire("device removal"); err != nil {
+			d.log.Error("device removal", "domain", v.name, "alias", ev.Device, "err", err)
 			return
 		}
-		unplugWaiters.Unlock()
-		// Nobody waits (the detach timed out, or the guest ejected the
-		// device itself): finish the removal under the job, on the
-		// guest's worker, as processDeviceDeletedEvent.
-		v.work.submit(func() {
-			if err := v.job.acquire("device removal"); err != nil {
-				d.log.Error("device removal", "domain", v.name, "alias", ev.Device, "err", err)
-				return
-			}
-			defer v.job.release()
-			v.mu.Lock()
-			mon := v.mon
-			v.mu.Unlock()
-			if mon != nil {
-				d.removeDevice(v, mon, ev.Device)
-			}
-		})
+		defer v.job.release()
+		v.mu.Lock()
+		mon := v.mon
+		v.mu.Unlock()
+		if mon != nil {
+			d.removeDevice(v, mon, ev.Device)
+		}
 	})
 }
 
@@ -185,17 +176,17 @@ func (d *Driver) detachLive(v *vm, mon monitor, dev any) error {
 		return errQEMU(virerr.ErrOperationFailed, "device has no alias")
 	}
 	w := &unplugWait{alias: alias, done: make(chan struct{})}
-	unplugWaiters.Lock()
-	unplugWaiters.m[v] = w
-	unplugWaiters.Unlock()
+	v.ext.unplugMu.Lock()
+	v.ext.unplug = w
+	v.ext.unplugMu.Unlock()
 	defer func() {
-		unplugWaiters.Lock()
-		if unplugWaiters.m[v] == w {
-			delete(unplugWaiters.m, v)
+		v.ext.unplugMu.Lock()
+		if v.ext.unplug == w {
+			v.ext.unplug = nil
 		}
-		unplugWaiters.Unlock()
+		v.ext.unplugMu.Unlock()
 	}()
-	if err := qmpCall(mon, "device_del", map[string]any{"id": alias}, nil); err != nil {
+	if err := qmp.DeviceDel(hotplugCtx(), mon, alias); err != nil {
 		return qmpError(err)
 	}
 	select {
@@ -255,7 +246,7 @@ func (d *Driver) removeDevice(v *vm, mon monitor, alias string) {
 			next.Devices.Disks = slices.DeleteFunc(slices.Clone(next.Devices.Disks), func(x *conf.Disk) bool { return x.Alias == alias })
 		})
 	case nic != nil:
-		if err := qmpCall(mon, "netdev_del", map[string]any{"id": "host" + alias}, nil); err != nil {
+		if err := qmp.NetdevDel(hotplugCtx(), mon, "host"+alias); err != nil {
 			d.log.Warn("netdev_del", "domain", v.name, "netdev", "host"+alias, "err", err)
 		}
 		d.modifyLive(v, func(next *conf.Domain) {

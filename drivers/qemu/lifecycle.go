@@ -110,11 +110,11 @@ func (d *Driver) startIncoming(ctx context.Context, v *vm, f *os.File) error {
 		d.abortLaunch(v)
 		return errQEMU(virerr.ErrOperationUnsupported, "monitor cannot pass descriptors")
 	}
-	if err := fm.ExecuteWithFiles(ctx, "getfd", map[string]any{"fdname": "govirt-restore"}, nil, f); err != nil {
+	if err := qmp.Getfd(ctx, fm, "govirt-restore", f); err != nil {
 		d.abortLaunch(v)
 		return qmpFailed("passing the save file", err)
 	}
-	if err := mon.Execute(ctx, "migrate-incoming", map[string]any{"uri": "fd:govirt-restore"}, nil); err != nil {
+	if err := qmp.MigrateIncoming(ctx, mon, "fd:govirt-restore"); err != nil {
 		d.abortLaunch(v)
 		return qmpFailed("restore", err)
 	}
@@ -174,7 +174,7 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	if err := d.resolveNetworks(live); err != nil {
 		return err
 	}
-	argv, err := buildCommand(live, qcaps, dir, monPath)
+	argv, err := d.buildCommand(live, qcaps, dir, monPath)
 	if err != nil {
 		return err
 	}
@@ -265,7 +265,7 @@ func (d *Driver) startCPUs(ctx context.Context, v *vm, reason int32) error {
 	if mon == nil {
 		return errNotRunning()
 	}
-	if err := mon.Execute(ctx, "cont", nil, nil); err != nil {
+	if err := qmp.Cont(ctx, mon); err != nil {
 		return errQEMU(virerr.ErrOperationFailed, "resume operation failed: %v", err)
 	}
 	// The reply can overtake the RESUME event; do here what its handler
@@ -328,6 +328,7 @@ func (d *Driver) cleanupStopped(v *vm, reason int32) {
 	if mon != nil {
 		mon.Close()
 	}
+	releaseGuestState(v)
 	if id >= 0 {
 		d.doms.releaseID(id)
 	}

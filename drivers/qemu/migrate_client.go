@@ -2,7 +2,6 @@ package qemu
 
 import (
 	"context"
-	"sync"
 
 	"govirt/driver"
 	"govirt/virerr"
@@ -13,28 +12,19 @@ import (
 // left half-done; so does govirt: between steps at once, and during a
 // step (Begin, Prepare, Perform) as soon as the step ends.
 
-// migSteps are the connections running a migration step, and which of
-// them closed meanwhile.
-var migSteps = struct {
-	sync.Mutex
-	active map[*conn]int
-	closed map[*conn]bool
-}{active: map[*conn]int{}, closed: map[*conn]bool{}}
-
 func (c *conn) stepStart() {
-	migSteps.Lock()
-	migSteps.active[c]++
-	migSteps.Unlock()
+	c.stepMu.Lock()
+	c.stepsActive++
+	c.stepMu.Unlock()
 }
 
 // stepEnd reports whether c closed while the step ran.
 func (c *conn) stepEnd() bool {
-	migSteps.Lock()
-	defer migSteps.Unlock()
-	closed := migSteps.closed[c]
-	if migSteps.active[c]--; migSteps.active[c] <= 0 {
-		delete(migSteps.active, c)
-		delete(migSteps.closed, c)
+	c.stepMu.Lock()
+	defer c.stepMu.Unlock()
+	closed := c.stepsClosed
+	if c.stepsActive--; c.stepsActive <= 0 {
+		c.stepsActive, c.stepsClosed = 0, false
 	}
 	return closed
 }
@@ -106,11 +96,11 @@ func (d *Driver) undoMigration(v *vm, m *migration) {
 // migrationConnClosed undoes the migrations c left between steps, and
 // marks the step c is running, if any, to be undone when it ends.
 func (d *Driver) migrationConnClosed(c *conn) {
-	migSteps.Lock()
-	if migSteps.active[c] > 0 {
-		migSteps.closed[c] = true
+	c.stepMu.Lock()
+	if c.stepsActive > 0 {
+		c.stepsClosed = true
 	}
-	migSteps.Unlock()
+	c.stepMu.Unlock()
 	for _, v := range d.doms.all() {
 		v.mu.Lock()
 		m := v.mig

@@ -10,6 +10,7 @@ import (
 
 	"govirt/conf"
 	"govirt/driver"
+	"govirt/qmp"
 	"govirt/virerr"
 )
 
@@ -19,17 +20,19 @@ import (
 // Incoming migrations listen on a port of libvirt's default range.
 const migPortMin, migPortMax = 49152, 49215
 
-var migPorts = struct {
+// portSet is the driver's set of incoming migration ports handed out.
+type portSet struct {
 	sync.Mutex
 	used map[int]bool
-}{used: map[int]bool{}}
+}
 
 // reserveMigPort returns a port nobody listens on, skipping tried ones.
-func reserveMigPort(listen string, tried map[int]bool) (int, error) {
-	migPorts.Lock()
-	defer migPorts.Unlock()
+func (d *Driver) reserveMigPort(listen string, tried map[int]bool) (int, error) {
+	ps := &d.migPorts
+	ps.Lock()
+	defer ps.Unlock()
 	for p := migPortMin; p <= migPortMax; p++ {
-		if migPorts.used[p] || tried[p] {
+		if ps.used[p] || tried[p] {
 			continue
 		}
 		l, err := net.Listen("tcp", net.JoinHostPort(listen, strconv.Itoa(p)))
@@ -37,16 +40,16 @@ func reserveMigPort(listen string, tried map[int]bool) (int, error) {
 			continue
 		}
 		l.Close()
-		migPorts.used[p] = true
+		ps.used[p] = true
 		return p, nil
 	}
 	return 0, errQEMU(virerr.ErrInternalError, "Unable to find an unused port in range 'migration' (%d-%d)", migPortMin, migPortMax)
 }
 
-func releaseMigPort(p int) {
-	migPorts.Lock()
-	delete(migPorts.used, p)
-	migPorts.Unlock()
+func (d *Driver) releaseMigPort(p int) {
+	d.migPorts.Lock()
+	delete(d.migPorts.used, p)
+	d.migPorts.Unlock()
 }
 
 // migListenAddress is where QEMU listens by default: every address, as
@@ -170,16 +173,16 @@ func (d *Driver) prepareIncoming(ctx context.Context, v *vm, params []driver.Typ
 		port := fixedPort
 		if port == 0 {
 			var err error
-			if port, err = reserveMigPort(listen, tried); err != nil {
+			if port, err = d.reserveMigPort(listen, tried); err != nil {
 				d.abortLaunch(v)
 				return "", err
 			}
 			tried[port] = true
 		}
 		qu := "tcp:" + net.JoinHostPort(listen, strconv.Itoa(port))
-		err := mon.Execute(ctx, "migrate-incoming", map[string]any{"uri": qu}, nil)
+		err := qmp.MigrateIncoming(ctx, mon, qu)
 		if fixedPort == 0 {
-			releaseMigPort(port) // QEMU holds it now, or nobody does
+			d.releaseMigPort(port) // QEMU holds it now, or nobody does
 		}
 		if err == nil {
 			uri := "tcp:" + net.JoinHostPort(host, strconv.Itoa(port))

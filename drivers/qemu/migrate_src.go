@@ -8,6 +8,7 @@ import (
 
 	"govirt/conf"
 	"govirt/driver"
+	"govirt/qmp"
 	"govirt/virerr"
 )
 
@@ -90,11 +91,8 @@ func (c *conn) migrationAllowed(v *vm, h driver.Domain, mon monitor) error {
 	if jobs > 0 {
 		return errQEMU(virerr.ErrOperationInvalid, "domain has active block job")
 	}
-	var st struct {
-		Blocked []string `json:"blocked-reasons"`
-	}
-	if err := mon.Execute(context.Background(), "query-migrate", nil, &st); err == nil && len(st.Blocked) > 0 {
-		return errQEMU(virerr.ErrOperationInvalid, "cannot migrate domain: %s", strings.Join(st.Blocked, "; "))
+	if st, err := qmp.QueryMigrate(context.Background(), mon); err == nil && len(st.BlockedReasons) > 0 {
+		return errQEMU(virerr.ErrOperationInvalid, "cannot migrate domain: %s", strings.Join(st.BlockedReasons, "; "))
 	}
 	return nil
 }
@@ -199,7 +197,7 @@ func (d *Driver) performMigration(ctx context.Context, v *vm, m *migration, uri 
 			}
 		}
 	}
-	if err := mon.Execute(ctx, "migrate-set-parameters", map[string]any{"max-bandwidth": bw}, nil); err != nil {
+	if err := qmp.MigrateSetParameters(ctx, mon, qmp.MigrateParameters{MaxBandwidth: &bw}); err != nil {
 		return qmpFailed("migrate-set-parameters", err)
 	}
 	v.mu.Lock()
@@ -207,7 +205,7 @@ func (d *Driver) performMigration(ctx context.Context, v *vm, m *migration, uri 
 	v.mu.Unlock()
 	if flags&migrateLive == 0 && running {
 		// Offline (non-live) migration: the guest stops first.
-		if err := mon.Execute(ctx, "stop", nil, nil); err != nil {
+		if err := qmp.Stop(ctx, mon); err != nil {
 			return qmpFailed("pausing for migration", err)
 		}
 	}
@@ -219,7 +217,7 @@ func (d *Driver) performMigration(ctx context.Context, v *vm, m *migration, uri 
 	if aborted {
 		return errQEMU(virerr.ErrOperationAborted, "migration out job: canceled by client")
 	}
-	if err := mon.Execute(ctx, "migrate", map[string]any{"uri": uri}, nil); err != nil {
+	if err := qmp.Migrate(ctx, mon, uri); err != nil {
 		return errQEMU(virerr.ErrOperationFailed, "migration out job: %v", err)
 	}
 	return waitMigrationEvents(ctx, mon, m, "migration out job")
@@ -235,19 +233,13 @@ func (d *Driver) restoreSource(ctx context.Context, v *vm, m *migration) {
 	if mon == nil {
 		return
 	}
-	var st struct {
-		Status string `json:"status"`
-	}
-	if mon.Execute(ctx, "query-migrate", nil, &st) == nil {
+	if st, err := qmp.QueryMigrate(ctx, mon); err == nil {
 		switch st.Status {
 		case "setup", "active", "pre-switchover", "device", "wait-unplug":
-			_ = mon.Execute(ctx, "migrate_cancel", nil, nil)
+			_ = qmp.MigrateCancel(ctx, mon)
 		}
 	}
-	var qs struct {
-		Running bool `json:"running"`
-	}
-	if err := mon.Execute(ctx, "query-status", nil, &qs); err != nil || qs.Running || m.PreState != driver.StateRunning {
+	if qs, err := qmp.QueryStatus(ctx, mon); err != nil || qs.Running || m.PreState != driver.StateRunning {
 		return
 	}
 	if err := d.startCPUs(ctx, v, driver.RunningMigrationCanceled); err != nil {

@@ -2,13 +2,14 @@ package qemu
 
 import (
 	"context"
-	"encoding/json"
 	"encoding/xml"
+	"errors"
 	"os"
 	"time"
 
 	"govirt/conf"
 	"govirt/driver"
+	"govirt/qmp"
 	"govirt/virerr"
 )
 
@@ -87,73 +88,58 @@ func newMigration(incoming bool, flags uint32, owner *conn) *migration {
 	return &migration{Incoming: incoming, Flags: flags, owner: owner, events: make(chan string, 64)}
 }
 
-func init() {
-	onEvent("MIGRATION", func(d *Driver, v *vm, data json.RawMessage) {
-		var ev struct {
-			Status string `json:"status"`
-		}
-		_ = json.Unmarshal(data, &ev)
-		v.mu.Lock()
-		m := v.mig
-		v.mu.Unlock()
-		if m == nil {
-			return
-		}
-		select {
-		case m.events <- ev.Status:
-		default: // the waiter also polls; never block the event goroutine
-		}
-	})
+// onMigrationEvent hands MIGRATION's status to the migration waiting.
+func onMigrationEvent(v *vm, ev *qmp.MigrationEvent) {
+	v.mu.Lock()
+	m := v.mig
+	v.mu.Unlock()
+	if m == nil {
+		return
+	}
+	select {
+	case m.events <- ev.Status:
+	default: // the waiter also polls; never block the event goroutine
+	}
 }
 
 // enableMigrationEvents asks QEMU for MIGRATION events.
 func enableMigrationEvents(ctx context.Context, mon monitor) error {
-	caps := []map[string]any{{"capability": "events", "state": true}}
-	if err := mon.Execute(ctx, "migrate-set-capabilities", map[string]any{"capabilities": caps}, nil); err != nil {
+	caps := []qmp.MigrationCapability{{Capability: "events", State: true}}
+	if err := qmp.MigrateSetCapabilities(ctx, mon, caps); err != nil {
 		return qmpFailed("migrate-set-capabilities", err)
 	}
 	return nil
+}
+
+// queryMigrate is query-migrate on a monitor that may be gone (nil).
+func queryMigrate(ctx context.Context, mon monitor) (qmp.MigrationInfo, error) {
+	if mon == nil {
+		return qmp.MigrationInfo{}, errNotRunning()
+	}
+	return qmp.QueryMigrate(ctx, mon)
 }
 
 // waitMigrationEvents waits for QEMU's migration to complete, driven by
 // MIGRATION events; a slow query-migrate covers a QEMU that died or an
 // event that could not be queued.
 func waitMigrationEvents(ctx context.Context, mon monitor, m *migration, what string) error {
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-	deadline := time.After(6 * time.Hour)
-	for {
-		var status string
-		select {
-		case status = <-m.events:
-		case <-tick.C:
-			var st struct {
-				Status string `json:"status"`
-			}
-			if err := mon.Execute(ctx, "query-migrate", nil, &st); err != nil {
-				return errQEMU(virerr.ErrOperationFailed, "%s: %v", what, err)
-			}
-			status = st.Status
-		case <-deadline:
-			return errQEMU(virerr.ErrOperationTimeout, "%s did not finish", what)
-		}
-		switch status {
-		case "completed":
-			return nil
-		case "failed", "cancelled":
-			var st struct {
-				ErrorDesc string `json:"error-desc"`
-			}
-			_ = mon.Execute(ctx, "query-migrate", nil, &st)
-			if status == "cancelled" {
-				return errQEMU(virerr.ErrOperationAborted, "%s: canceled by client", what)
-			}
-			if st.ErrorDesc != "" {
-				return errQEMU(virerr.ErrOperationFailed, "%s: %s", what, st.ErrorDesc)
-			}
-			return errQEMU(virerr.ErrOperationFailed, "%s: unexpectedly failed", what)
-		}
+	wctx, cancel := context.WithTimeout(ctx, 6*time.Hour)
+	defer cancel()
+	err := qmp.WaitMigration(wctx, mon, m.events, time.Second)
+	var me *qmp.MigrationError
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, qmp.ErrMigrationCancelled):
+		return errQEMU(virerr.ErrOperationAborted, "%s: canceled by client", what)
+	case errors.As(err, &me) && me.Desc != "":
+		return errQEMU(virerr.ErrOperationFailed, "%s: %s", what, me.Desc)
+	case errors.Is(err, qmp.ErrMigrationFailed):
+		return errQEMU(virerr.ErrOperationFailed, "%s: unexpectedly failed", what)
+	case err == context.DeadlineExceeded && ctx.Err() == nil:
+		return errQEMU(virerr.ErrOperationTimeout, "%s did not finish", what)
 	}
+	return errQEMU(virerr.ErrOperationFailed, "%s: %v", what, err)
 }
 
 // migCookie is what each step tells the next, as libvirt's

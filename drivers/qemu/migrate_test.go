@@ -272,7 +272,9 @@ func TestMigrateConnClosedDuringPerform(t *testing.T) {
 	if jobHeld(v) || v.mig != nil || !hasCmd(mon, "cont") {
 		t.Fatalf("migration not undone: job %v, commands %v", jobHeld(v), mon.commands())
 	}
-	if len(migSteps.active) != 0 || len(migSteps.closed) != 0 {
-		t.Errorf("step bookkeeping left: %v %v", migSteps.active, migSteps.closed)
+	c.stepMu.Lock()
+	defer c.stepMu.Unlock()
+	if c.stepsActive != 0 || c.stepsClosed {
+		t.Errorf("step bookkeeping left: %v %v", c.stepsActive, c.stepsClosed)
 	}
 }

@@ -5,83 +5,82 @@ import (
 	"encoding/json"
 
 	"govirt/driver"
+	"govirt/qmp"
 )
 
 // handleEvent applies one QMP event to v. It runs on the monitor's event
 // goroutine, one event at a time in QEMU's order; it only touches cached
 // state and publishes, and hands anything needing the job to v's worker.
+//
+// The switch below is the one table of every QMP event the driver acts
+// on and its handler. Events are decoded into qmp's typed structs; data
+// that does not decode is logged and the event still handled with what
+// did decode, as its name alone carries most of its meaning.
 func (d *Driver) handleEvent(v *vm, name string, data json.RawMessage) {
-	switch name {
-	case "STOP":
+	typed, err := qmp.DecodeEvent(qmp.Event{Name: name, Data: data})
+	if err != nil {
+		d.log.Warn("cannot decode QMP event", "domain", v.name, "event", name, "data", string(data), "err", err)
+	}
+	switch ev := typed.(type) {
+	case *qmp.StopEvent:
 		d.handleStop(v)
-	case "RESUME":
+	case *qmp.ResumeEvent:
 		d.handleResume(v)
-	case "SHUTDOWN":
-		var ev struct {
-			Guest  *bool  `json:"guest"`
-			Reason string `json:"reason"`
-		}
-		_ = json.Unmarshal(data, &ev)
+	case *qmp.ShutdownEvent:
 		d.handleShutdown(v, ev.Guest)
-	case "RESET":
+	case *qmp.ResetEvent:
 		d.handleReset(v)
-	case "POWERDOWN":
+	case *qmp.PowerdownEvent:
 		// Only a request to the guest; state follows SHUTDOWN.
-	case "GUEST_PANICKED":
+	case *qmp.GuestPanickedEvent:
 		v.work.submit(func() { d.guestPanicked(v) })
-	case "WATCHDOG":
-		var ev struct {
-			Action string `json:"action"`
-		}
-		_ = json.Unmarshal(data, &ev)
-		d.publishDomain(v, driver.EventIDWatchdog, driver.Watchdog{Action: watchdogAction(ev.Action)})
-		if ev.Action == "pause" {
-			v.mu.Lock()
-			v.pausedReason = driver.PausedWatchdog
-			v.mu.Unlock()
-		}
-	case "BLOCK_IO_ERROR":
-		var ev struct {
-			Device   string `json:"device"`
-			NodeName string `json:"node-name"`
-			Action   string `json:"action"`
-			Reason   string `json:"reason"`
-		}
-		_ = json.Unmarshal(data, &ev)
-		action := ioErrorAction(ev.Action)
-		if ev.Action == "stop" {
-			v.mu.Lock()
-			v.pausedReason = driver.PausedIOError
-			v.mu.Unlock()
-		}
-		p := driver.IOError{DevAlias: ev.Device, Action: action, Reason: ev.Reason}
-		d.publishDomain(v, driver.EventIDIOError, p)
-		d.publishDomain(v, driver.EventIDIOErrorReason, p)
-	case "RTC_CHANGE":
-		var ev struct {
-			Offset int64 `json:"offset"`
-		}
-		_ = json.Unmarshal(data, &ev)
+	case *qmp.WatchdogEvent:
+		d.handleWatchdog(v, ev)
+	case *qmp.BlockIOErrorEvent:
+		d.handleBlockIOError(v, ev)
+	case *qmp.RTCChangeEvent:
 		d.publishDomain(v, driver.EventIDRTCChange, driver.RTCChange{Offset: ev.Offset})
-	default:
-		if h := eventHandlers[name]; h != nil {
-			h(d, v, data)
+	case *qmp.JobStatusChangeEvent:
+		d.onJobStatusChange(v, ev) // blockjob_events.go
+	case *qmp.BlockJobInfoEvent:
+		switch name {
+		case "BLOCK_JOB_READY":
+			d.blockJobReady(v, ev.Device)
+		case "BLOCK_JOB_COMPLETED":
+			d.recordBlockJobError(v, ev.Device, ev.Error, "", "")
 		}
+	case *qmp.BlockJobErrorEvent:
+		d.recordBlockJobError(v, ev.Device, "", ev.Operation, ev.Action)
+	case *qmp.DeviceDeletedEvent:
+		d.onDeviceDeleted(v, ev) // hotplug_detach.go
+	case *qmp.DeviceTrayMovedEvent:
+		if err == nil {
+			d.trayMoved(v, ev.Device, ev.ID, ev.TrayOpen) // tray_media.go
+		}
+	case *qmp.MigrationEvent:
+		onMigrationEvent(v, ev) // migrate_state.go
 	}
 }
 
-// eventHandlers are the handlers of events owned by other parts of the
-// driver (devices, block jobs, ...); each registers its own from init.
-// Like handleEvent they run on the monitor's event goroutine, in order.
-var eventHandlers = map[string]func(d *Driver, v *vm, data json.RawMessage){}
-
-// onEvent registers the handler of a QMP event; registering one twice is
-// a programming error.
-func onEvent(name string, h func(d *Driver, v *vm, data json.RawMessage)) {
-	if eventHandlers[name] != nil {
-		panic("qemu: two handlers for QMP event " + name)
+func (d *Driver) handleWatchdog(v *vm, ev *qmp.WatchdogEvent) {
+	d.publishDomain(v, driver.EventIDWatchdog, driver.Watchdog{Action: watchdogAction(ev.Action)})
+	if ev.Action == "pause" {
+		v.mu.Lock()
+		v.pausedReason = driver.PausedWatchdog
+		v.mu.Unlock()
 	}
-	eventHandlers[name] = h
+}
+
+func (d *Driver) handleBlockIOError(v *vm, ev *qmp.BlockIOErrorEvent) {
+	action := ioErrorAction(ev.Action)
+	if ev.Action == "stop" {
+		v.mu.Lock()
+		v.pausedReason = driver.PausedIOError
+		v.mu.Unlock()
+	}
+	p := driver.IOError{DevAlias: ev.Device, Action: action, Reason: ev.Reason}
+	d.publishDomain(v, driver.EventIDIOError, p)
+	d.publishDomain(v, driver.EventIDIOErrorReason, p)
 }
 
 func (d *Driver) publishDomain(v *vm, id driver.EventID, payload any) {
@@ -197,7 +196,7 @@ func (d *Driver) fakeReboot(v *vm) {
 	ok := mon != nil
 	ctx := context.Background()
 	if ok {
-		ok = mon.Execute(ctx, "system_reset", nil, nil) == nil
+		ok = qmp.SystemReset(ctx, mon) == nil
 	}
 	if ok {
 		ok = d.startCPUs(ctx, v, reason) == nil

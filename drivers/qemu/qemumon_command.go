@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -41,11 +40,10 @@ func (c *conn) QemuMonitorCommand(h driver.Domain, cmd string, flags uint32) (st
 }
 
 func humanCommand(mon monitor, line string) (string, error) {
-	var s string
-	err := mon.Execute(context.Background(), "human-monitor-command", map[string]string{"command-line": line}, &s)
+	s, err := qmp.HumanMonitorCommand(context.Background(), mon, line)
 	var qe *qmp.Error
 	switch {
-	case errors.As(err, &qe) && qe.Class == "CommandNotFound":
+	case errors.Is(err, qmp.ErrCommandNotFound):
 		return "", errQEMU(virerr.ErrOperationUnsupported, "Human monitor command is not available to run %s", line)
 	case errors.As(err, &qe):
 		return "", errQEMU(virerr.ErrInternalError, "unable to execute QEMU command 'human-monitor-command': %s", qe.Desc)
@@ -69,12 +67,7 @@ func arbitraryCommand(mon monitor, text string) (string, error) {
 	if err := dec.Decode(&req); err != nil {
 		return "", errQEMU(virerr.ErrInternalError, "cannot parse json %s: %v", text, err)
 	}
-	var args any
-	if len(req.Arguments) > 0 {
-		args = req.Arguments
-	}
-	var ret json.RawMessage
-	err := mon.Execute(context.Background(), req.Execute, args, &ret)
+	ret, err := qmp.Raw(context.Background(), mon, req.Execute, req.Arguments)
 	id, _ := json.Marshal(fmt.Sprintf("libvirt-%d", monCmdSeq.Add(1)))
 	var qe *qmp.Error
 	var b bytes.Buffer
@@ -105,14 +98,10 @@ var taintMessages = map[string]string{
 	taintCustomMonitor: "custom monitor control commands issued",
 }
 
-// taints are per run of a guest: keyed by vm and valid only for the run
-// that started at the recorded time, so a restart clears them as it does
-// in libvirt without a hook in the stop path.
-var taints = struct {
-	mu sync.Mutex
-	m  map[*vm]taintSet
-}{m: map[*vm]taintSet{}}
-
+// taintSet is a guest's taints (v.ext.taints, under v.ext.taintMu). They
+// are per run: valid only for the run that started at the recorded time,
+// so a restart clears them as it does in libvirt without a hook in the
+// stop path.
 type taintSet struct {
 	run   time.Time
 	flags []string
@@ -124,20 +113,20 @@ func (d *Driver) taint(v *vm, flag string) {
 	v.mu.Lock()
 	run, id, name := v.startedAt, v.id, v.name
 	v.mu.Unlock()
-	taints.mu.Lock()
-	ts := taints.m[v]
+	v.ext.taintMu.Lock()
+	ts := v.ext.taints
 	if !ts.run.Equal(run) {
 		ts = taintSet{run: run}
 	}
 	for _, f := range ts.flags {
 		if f == flag {
-			taints.mu.Unlock()
+			v.ext.taintMu.Unlock()
 			return
 		}
 	}
 	ts.flags = append(ts.flags, flag)
-	taints.m[v] = ts
-	taints.mu.Unlock()
+	v.ext.taints = ts
+	v.ext.taintMu.Unlock()
 	d.log.Warn("domain is tainted", "domain", name, "id", id, "taint", flag)
 	if path, err := d.logPath(name); err != nil {
 		return
@@ -159,10 +148,10 @@ func taintMessagesFor(v *vm, flags uint32) []string {
 	if flags != 0 && flags&messageTainting == 0 {
 		return nil
 	}
-	taints.mu.Lock()
-	defer taints.mu.Unlock()
-	ts, ok := taints.m[v]
-	if !ok || !v.active() || !ts.run.Equal(v.startedAt) {
+	v.ext.taintMu.Lock()
+	defer v.ext.taintMu.Unlock()
+	ts := v.ext.taints
+	if len(ts.flags) == 0 || !v.active() || !ts.run.Equal(v.startedAt) {
 		return nil
 	}
 	var out []string

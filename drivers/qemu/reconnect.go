@@ -6,6 +6,7 @@ import (
 
 	"govirt/conf"
 	"govirt/driver"
+	"govirt/qmp"
 	"govirt/uuid"
 )
 
@@ -109,11 +110,8 @@ func (d *Driver) refreshState(ctx context.Context, v *vm) {
 	v.mu.Lock()
 	mon := v.mon
 	v.mu.Unlock()
-	var qs struct {
-		Running bool   `json:"running"`
-		Status  string `json:"status"`
-	}
-	if err := mon.Execute(ctx, "query-status", nil, &qs); err != nil {
+	qs, err := qmp.QueryStatus(ctx, mon)
+	if err != nil {
 		d.log.Warn("query-status after reconnect", "domain", v.name, "err", err)
 		return
 	}

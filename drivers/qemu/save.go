@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"govirt/drivers/internal/safepath"
 	"io"
 	"os"
@@ -12,6 +13,7 @@ import (
 
 	"govirt/conf"
 	"govirt/driver"
+	"govirt/qmp"
 	"govirt/virerr"
 )
 
@@ -111,7 +113,7 @@ func (d *Driver) saveTo(v *vm, path string) error {
 		v.mu.Lock()
 		v.pausedReason = driver.PausedSave
 		v.mu.Unlock()
-		if err := mon.Execute(ctx, "stop", nil, nil); err != nil {
+		if err := qmp.Stop(ctx, mon); err != nil {
 			return qmpFailed("pausing for save", err)
 		}
 	}
@@ -122,10 +124,10 @@ func (d *Driver) saveTo(v *vm, path string) error {
 		}
 		return err
 	}
-	if err := fm.ExecuteWithFiles(ctx, "getfd", map[string]any{"fdname": "govirt-save"}, nil, f); err != nil {
+	if err := qmp.Getfd(ctx, fm, "govirt-save", f); err != nil {
 		return undo(qmpFailed("passing the save file", err))
 	}
-	if err := mon.Execute(ctx, "migrate", map[string]any{"uri": "fd:govirt-save"}, nil); err != nil {
+	if err := qmp.Migrate(ctx, mon, "fd:govirt-save"); err != nil {
 		return undo(qmpFailed("save", err))
 	}
 	if err := waitMigration(ctx, mon); err != nil {
@@ -147,24 +149,19 @@ func (d *Driver) saveTo(v *vm, path string) error {
 
 // waitMigration polls query-migrate until QEMU finished or failed.
 func waitMigration(ctx context.Context, mon monitor) error {
-	deadline := time.Now().Add(30 * time.Minute)
-	for time.Now().Before(deadline) {
-		var st struct {
-			Status    string `json:"status"`
-			ErrorDesc string `json:"error-desc"`
-		}
-		if err := mon.Execute(ctx, "query-migrate", nil, &st); err != nil {
-			return qmpFailed("query-migrate", err)
-		}
-		switch st.Status {
-		case "completed":
-			return nil
-		case "failed", "cancelled":
-			return errQEMU(virerr.ErrOperationFailed, "migration to file %s: %s", st.Status, st.ErrorDesc)
-		}
-		time.Sleep(20 * time.Millisecond)
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Minute)
+	defer cancel()
+	err := qmp.WaitMigration(wctx, mon, nil, 20*time.Millisecond)
+	var me *qmp.MigrationError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &me):
+		return errQEMU(virerr.ErrOperationFailed, "migration to file %s: %s", me.Status, me.Desc)
+	case err == context.DeadlineExceeded && ctx.Err() == nil:
+		return errQEMU(virerr.ErrOperationTimeout, "saving the guest did not finish")
 	}
-	return errQEMU(virerr.ErrOperationTimeout, "saving the guest did not finish")
+	return qmpFailed("query-migrate", err)
 }
 
 // restoreFrom starts v from a save image: QEMU waits for an incoming

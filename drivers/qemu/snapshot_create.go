@@ -10,6 +10,7 @@ import (
 
 	"govirt/conf"
 	"govirt/driver"
+	"govirt/qmp"
 	"govirt/virerr"
 )
 
@@ -69,9 +70,9 @@ func (c *conn) DomainSnapshotCreateXML(h driver.Domain, doc string, flags uint32
 		if err != nil {
 			return err
 		}
-		snapMu.Lock()
+		v.ext.snapMu.Lock()
 		set := c.d.loadSnaps(dom)
-		snapMu.Unlock()
+		v.ext.snapMu.Unlock()
 		if set.byName[in.Name] != nil && flags&driver.SnapCreateNoMetadata == 0 {
 			return virerr.New(virerr.FromDomain, virerr.ErrOperationFailed, "domain moment %s already exists", in.Name)
 		}
@@ -93,8 +94,8 @@ func (c *conn) DomainSnapshotCreateXML(h driver.Domain, doc string, flags uint32
 		in.Disks = snapshotDisks(before, plans)
 		before.ID = -1
 		in.Domain = before
-		snapMu.Lock()
-		defer snapMu.Unlock()
+		v.ext.snapMu.Lock()
+		defer v.ext.snapMu.Unlock()
 		if err := c.d.saveSnap(dom, in); err != nil {
 			return errQEMU(virerr.ErrOperationFailed, "cannot save snapshot metadata: %v", err)
 		}
@@ -275,7 +276,7 @@ func (d *Driver) takeOverlays(v *vm, mon monitor, plans []*overlayPlan, reuse bo
 			}
 		}
 	}
-	var actions []map[string]any
+	var actions []qmp.TransactionAction
 	for _, p := range plans {
 		if !reuse || !fileExists(p.overlay.Path) {
 			size, err := nodeVirtualSize(ctx, mon, p.oldTop.NodeNameFormat)
@@ -298,10 +299,9 @@ func (d *Driver) takeOverlays(v *vm, mon monitor, plans []*overlayPlan, reuse bo
 			return err
 		}
 		added = append(added, p)
-		actions = append(actions, map[string]any{"type": "blockdev-snapshot",
-			"data": map[string]any{"node": p.oldTop.NodeNameFormat, "overlay": p.overlay.NodeNameFormat}})
+		actions = append(actions, qmp.BlockdevSnapshotAction(p.oldTop.NodeNameFormat, p.overlay.NodeNameFormat))
 	}
-	if err := mon.Execute(ctx, "transaction", map[string]any{"actions": actions}, nil); err != nil {
+	if err := qmp.Transaction(ctx, mon, actions); err != nil {
 		undo()
 		return qmpCommandError("transaction", err)
 	}

@@ -27,9 +27,9 @@ func (c *conn) DomainSnapshotDelete(s driver.Snapshot, flags uint32) error {
 		v.mu.Lock()
 		dom, def := v.name, v.current()
 		v.mu.Unlock()
-		snapMu.Lock()
+		v.ext.snapMu.Lock()
 		set := c.d.loadSnaps(dom)
-		snapMu.Unlock()
+		v.ext.snapMu.Unlock()
 		snap := set.byName[s.Name]
 		if snap == nil {
 			return errNoSnapshot(s.Name)
@@ -150,8 +150,8 @@ func (d *Driver) deleteOne(v *vm, mon monitor, dom string, def *conf.Domain, sna
 			return err
 		}
 	}
-	snapMu.Lock()
-	defer snapMu.Unlock()
+	v.ext.snapMu.Lock()
+	defer v.ext.snapMu.Unlock()
 	set := d.loadSnaps(dom)
 	if s := set.byName[snap.Name]; s != nil {
 		return d.discardMeta(dom, set, s)

@@ -5,6 +5,7 @@ import (
 
 	"govirt/conf"
 	"govirt/driver"
+	"govirt/qmp"
 	"govirt/virerr"
 )
 
@@ -23,7 +24,7 @@ func (d *Driver) mergeRunning(v *vm, mon monitor, dom string, work []*diskMerge)
 		return err
 	}
 	for _, m := range work {
-		if err := d.markSnapDisk(dom, m.parentSnap, m.disk, true); err != nil {
+		if err := d.markSnapDisk(v, dom, m.parentSnap, m.disk, true); err != nil {
 			return fail(err)
 		}
 		j, err := d.startOwnedCommit(v, mon, m.target, m.top.Index, m.base.Index)
@@ -58,7 +59,7 @@ func (d *Driver) mergeRunning(v *vm, mon monitor, dom string, work []*diskMerge)
 				return fail(errQEMU(virerr.ErrInternalError, "finishing block job failed while deleting disk '%s' snapshot: '%s'", work[i].disk, jobError(v, j)))
 			}
 		}
-		if err := d.markSnapDisk(dom, work[i].parentSnap, work[i].disk, false); err != nil {
+		if err := d.markSnapDisk(v, dom, work[i].parentSnap, work[i].disk, false); err != nil {
 			return fail(err)
 		}
 	}
@@ -79,7 +80,7 @@ func jobError(v *vm, j *blockJob) string {
 // with its chains detected, which work points into.
 func (d *Driver) mergeOffline(v *vm, dom string, def *conf.Domain, work []*diskMerge) error {
 	for _, m := range work {
-		if err := d.markSnapDisk(dom, m.parentSnap, m.disk, true); err != nil {
+		if err := d.markSnapDisk(v, dom, m.parentSnap, m.disk, true); err != nil {
 			return err
 		}
 		if err := runQemuImg("commit", "-q", "-d", "-f", formatOr(m.top.Format, "qcow2"), m.top.Path); err != nil {
@@ -97,7 +98,7 @@ func (d *Driver) mergeOffline(v *vm, dom string, def *conf.Domain, work []*diskM
 			return err
 		}
 		removeImageFile(m.top)
-		if err := d.markSnapDisk(dom, m.parentSnap, m.disk, false); err != nil {
+		if err := d.markSnapDisk(v, dom, m.parentSnap, m.disk, false); err != nil {
 			return err
 		}
 	}
@@ -158,12 +159,12 @@ func (d *Driver) mergeConfig(v *vm, live *conf.Disk, m *diskMerge) error {
 
 // markSnapDisk sets or clears <snapshotDeleteInProgress/> on a disk of
 // snapshot parent, as libvirt's qemuSnapshotSetInvalid.
-func (d *Driver) markSnapDisk(dom, parent, disk string, on bool) error {
+func (d *Driver) markSnapDisk(v *vm, dom, parent, disk string, on bool) error {
 	if parent == "" {
 		return nil
 	}
-	snapMu.Lock()
-	defer snapMu.Unlock()
+	v.ext.snapMu.Lock()
+	defer v.ext.snapMu.Unlock()
 	ps := d.loadSnaps(dom).byName[parent]
 	if ps == nil {
 		return nil
@@ -184,7 +185,7 @@ func (d *Driver) markSnapDisk(dom, parent, disk string, on bool) error {
 // each qcow2 image of a shut-off one, skipping images where that fails.
 func (d *Driver) deleteInternal(v *vm, mon monitor, snap *conf.DomainSnapshot) error {
 	if mon != nil {
-		_ = mon.Execute(context.Background(), "human-monitor-command", map[string]any{"command-line": "delvm " + snap.Name}, nil)
+		_, _ = qmp.HumanMonitorCommand(context.Background(), mon, "delvm "+snap.Name)
 		return nil
 	}
 	def := snap.Domain

@@ -29,7 +29,11 @@ type jobMonitor struct {
 }
 
 func (m *jobMonitor) Execute(_ context.Context, cmd string, args, ret any) error {
-	a, _ := args.(map[string]any)
+	// Typed commands send structs: read them as QEMU would, from JSON.
+	var a map[string]any
+	if b, err := json.Marshal(args); err == nil {
+		_ = json.Unmarshal(b, &a)
+	}
 	m.mu.Lock()
 	m.cmds = append(m.cmds, cmd)
 	if m.errs == nil {

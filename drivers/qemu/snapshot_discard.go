@@ -9,7 +9,7 @@ import (
 // run after a snapshot's data went (or alone for --metadata): its
 // children move to its parent, its descendants' domain definitions stop
 // naming its overlays, and if it was current its parent becomes current.
-// Call with snapMu held; set is updated too.
+// Call with the guest's ext.snapMu held; set is updated too.
 func (d *Driver) discardMeta(dom string, set *snapSet, snap *conf.DomainSnapshot) error {
 	var firstErr error
 	keep := func(err error) {

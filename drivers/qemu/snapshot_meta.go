@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 
 	"govirt/atomicfile"
 	"govirt/conf"
@@ -18,9 +17,6 @@ import (
 // <domainsnapshot> per file as libvirt keeps it; the current snapshot's
 // name is in the directory's "current" file. Files are the only copy, so
 // nothing is lost or stale across daemon restarts.
-
-// snapMu serialises metadata changes and reads against each other.
-var snapMu sync.Mutex
 
 // Snapshot list and delete flags (virDomainSnapshotListFlags,
 // virDomainSnapshotDeleteFlags).
@@ -62,7 +58,7 @@ type snapSet struct {
 	current string
 }
 
-// loadSnaps reads a domain's snapshots; call with snapMu held. A file
+// loadSnaps reads a domain's snapshots; call with the guest's ext.snapMu held. A file
 // that does not parse is logged and skipped, never deleted.
 func (d *Driver) loadSnaps(dom string) *snapSet {
 	set := &snapSet{byName: map[string]*conf.DomainSnapshot{}}
@@ -131,7 +127,7 @@ func errNoSnapshot(name string) error {
 	return errQEMU(virerr.ErrNoDomainSnapshot, "Domain snapshot not found: no domain snapshot with matching name '%s'", name)
 }
 
-// withSnaps runs fn on h's snapshots under snapMu.
+// withSnaps runs fn on h's snapshots under its ext.snapMu.
 func (c *conn) withSnaps(h driver.Domain, fn func(name string, set *snapSet) error) error {
 	v, err := c.d.doms.get(h)
 	if err != nil {
@@ -140,8 +136,8 @@ func (c *conn) withSnaps(h driver.Domain, fn func(name string, set *snapSet) err
 	v.mu.Lock()
 	name := v.name
 	v.mu.Unlock()
-	snapMu.Lock()
-	defer snapMu.Unlock()
+	v.ext.snapMu.Lock()
+	defer v.ext.snapMu.Unlock()
 	return fn(name, c.d.loadSnaps(name))
 }
 

@@ -37,9 +37,9 @@ func (c *conn) DomainRevertToSnapshot(s driver.Snapshot, flags uint32) error {
 		v.mu.Lock()
 		dom := v.name
 		v.mu.Unlock()
-		snapMu.Lock()
+		v.ext.snapMu.Lock()
 		snap := c.d.loadSnaps(dom).byName[s.Name]
-		snapMu.Unlock()
+		v.ext.snapMu.Unlock()
 		if snap == nil {
 			return errNoSnapshot(s.Name)
 		}

@@ -2,8 +2,9 @@ package qemu
 
 import (
 	"context"
-	"sync"
 	"time"
+
+	"govirt/qmp"
 )
 
 // Statistics read from QEMU come from one batch of monitor queries per
@@ -32,53 +33,24 @@ type statsSample struct {
 	vcpus      []cpuFast        // query-cpus-fast
 }
 
-type blockStatEntry struct {
-	Device   string `json:"device"`
-	QDev     string `json:"qdev"`
-	NodeName string `json:"node-name"`
-	Stats    struct {
-		RdBytes          int64  `json:"rd_bytes"`
-		WrBytes          int64  `json:"wr_bytes"`
-		RdOps            int64  `json:"rd_operations"`
-		WrOps            int64  `json:"wr_operations"`
-		FlushOps         int64  `json:"flush_operations"`
-		RdTotalTimeNs    int64  `json:"rd_total_time_ns"`
-		WrTotalTimeNs    int64  `json:"wr_total_time_ns"`
-		FlushTotalTimeNs int64  `json:"flush_total_time_ns"`
-		WrHighestOffset  uint64 `json:"wr_highest_offset"`
-	} `json:"stats"`
-}
+type blockStatEntry = qmp.BlockStats
 
-type namedNode struct {
-	NodeName string `json:"node-name"`
-	Drv      string `json:"drv"`
-	Image    struct {
-		VirtualSize uint64 `json:"virtual-size"`
-		ActualSize  uint64 `json:"actual-size"`
-	} `json:"image"`
-}
+type namedNode = qmp.BlockNode
 
 type guestStats struct {
 	Stats      map[string]int64 `json:"stats"`
 	LastUpdate int64            `json:"last-update"`
 }
 
-type cpuFast struct {
-	CPUIndex int `json:"cpu-index"`
-	ThreadID int `json:"thread-id"`
-}
+type cpuFast = qmp.CPUInfoFast
 
-// statsEntry is one guest's cache: the last sample and the batch in
-// flight, if any (done is closed when it finishes).
+// statsEntry is one guest's cache (v.ext.stats, under v.ext.statsMu):
+// the last sample and the batch in flight, if any (done is closed when it
+// finishes).
 type statsEntry struct {
 	last *statsSample
 	done chan struct{}
 }
-
-var statsCache = struct {
-	sync.Mutex
-	m map[*vm]*statsEntry
-}{m: map[*vm]*statsEntry{}}
 
 // sample returns a sample of v no older than statsMaxAge when one can be
 // had within statsWait, else the last one (nil if there never was one).
@@ -94,18 +66,14 @@ func (d *Driver) sample(v *vm) *statsSample {
 	if !active || mon == nil {
 		return nil
 	}
-	statsCache.Lock()
-	e := statsCache.m[v]
-	if e == nil {
-		e = &statsEntry{}
-		statsCache.m[v] = e
-	}
+	mu, e := &v.ext.statsMu, &v.ext.stats
+	mu.Lock()
 	if e.last != nil && e.last.at.Before(started) {
 		e.last = nil // from an earlier run of the guest
 	}
 	if e.last != nil && time.Since(e.last.at) < statsMaxAge {
 		s := e.last
-		statsCache.Unlock()
+		mu.Unlock()
 		return s
 	}
 	done := e.done
@@ -114,35 +82,31 @@ func (d *Driver) sample(v *vm) *statsSample {
 		e.done = done
 		go func() {
 			s := querySample(mon, balloonAlias)
-			statsCache.Lock()
+			mu.Lock()
 			if s != nil {
 				e.last = s
 			}
 			e.done = nil
-			statsCache.Unlock()
+			mu.Unlock()
 			close(done)
 		}()
 	}
-	statsCache.Unlock()
+	mu.Unlock()
 	select {
 	case <-done:
 	case <-time.After(statsWait):
 	}
-	statsCache.Lock()
-	defer statsCache.Unlock()
+	mu.Lock()
+	defer mu.Unlock()
 	return e.last
 }
 
 // forgetStats drops a guest's cache (after it stopped, or after a device
 // change that makes the cached sample misleading).
 func forgetStats(v *vm) {
-	statsCache.Lock()
-	if e := statsCache.m[v]; e != nil && e.done == nil {
-		delete(statsCache.m, v)
-	} else if e != nil {
-		e.last = nil
-	}
-	statsCache.Unlock()
+	v.ext.statsMu.Lock()
+	v.ext.stats.last = nil
+	v.ext.statsMu.Unlock()
 }
 
 // querySample runs the batch. Each query may fail on its own (an old
@@ -153,28 +117,29 @@ func querySample(mon monitor, balloonAlias string) *statsSample {
 	defer cancel()
 	s := &statsSample{}
 	ok := false
-	try := func(cmd string, args, ret any) bool {
-		err := mon.Execute(ctx, cmd, args, ret)
+	try := func(err error) bool {
 		ok = ok || err == nil
 		return err == nil
 	}
-	try("query-blockstats", nil, &s.devices)
-	try("query-blockstats", map[string]any{"query-nodes": true}, &s.nodes)
-	try("query-named-block-nodes", map[string]any{"flat": true}, &s.named)
-	var bal struct {
-		Actual uint64 `json:"actual"`
-	}
-	if try("query-balloon", nil, &bal) {
+	var err error
+	s.devices, err = qmp.QueryBlockstats(ctx, mon, false)
+	try(err)
+	s.nodes, err = qmp.QueryBlockstats(ctx, mon, true)
+	try(err)
+	s.named, err = qmp.QueryNamedBlockNodes(ctx, mon)
+	try(err)
+	if bal, err := qmp.QueryBalloon(ctx, mon); try(err) {
 		kib := bal.Actual / 1024
 		s.balloonKiB = &kib
 	}
 	if balloonAlias != "" {
 		var gs guestStats
-		if try("qom-get", map[string]any{"path": "/machine/peripheral/" + balloonAlias, "property": "guest-stats"}, &gs) {
+		if try(qmp.QOMGet(ctx, mon, "/machine/peripheral/"+balloonAlias, "guest-stats", &gs)) {
 			s.guestStats = &gs
 		}
 	}
-	try("query-cpus-fast", nil, &s.vcpus)
+	s.vcpus, err = qmp.QueryCPUsFast(ctx, mon)
+	try(err)
 	if !ok {
 		return nil
 	}

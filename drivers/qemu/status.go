@@ -85,7 +85,7 @@ func (d *Driver) saveStatus(v *vm) error {
 		st.PID = v.proc.pid
 	}
 	st.Caps = v.capsJSON
-	resume := adoptPendingBlockState(v)
+	resume := d.adoptPendingBlockState(v)
 	st.Block = blockStateForStatus(v)
 	if v.mig != nil {
 		m := *v.mig
@@ -164,7 +164,7 @@ func (d *Driver) readStatuses() map[string]*status {
 			continue
 		}
 		out[path] = &st
-		stashPendingBlockState(st.Name, st.Block)
+		d.stashPendingBlockState(st.Name, st.Block)
 	}
 	return out
 }

@@ -2,12 +2,12 @@ package qemu
 
 import (
 	"context"
-	"encoding/json"
 	"time"
 
 	"govirt/conf"
 	"govirt/driver"
 	"govirt/drivers/qemu/command"
+	"govirt/qmp"
 	"govirt/virerr"
 )
 
@@ -18,21 +18,6 @@ import (
 // trayOpenTimeout is libvirt's CHANGE_MEDIA_TIMEOUT: how long a media
 // change without force waits for the guest to release the tray.
 var trayOpenTimeout = 5 * time.Second
-
-func init() {
-	onEvent("DEVICE_TRAY_MOVED", func(d *Driver, v *vm, data json.RawMessage) {
-		var ev struct {
-			Device   string `json:"device"`
-			ID       string `json:"id"`
-			TrayOpen bool   `json:"tray-open"`
-		}
-		if json.Unmarshal(data, &ev) != nil {
-			return
-		}
-		d.trayMoved(v, ev.Device, ev.ID, ev.TrayOpen)
-	})
-	postStartHooks = append(postStartHooks, func(d *Driver, v *vm) { d.RefreshTrays(v) })
-}
 
 // diskByQOM finds the disk an event names: by its device id (-blockdev
 // guests send "id") or, from older QEMUs, by the drive name "drive-ALIAS".
@@ -96,12 +81,8 @@ func (d *Driver) RefreshTrays(v *vm) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	var blocks []struct {
-		Device   string `json:"device"`
-		QDev     string `json:"qdev"`
-		TrayOpen *bool  `json:"tray_open"`
-	}
-	if err := mon.Execute(ctx, "query-block", nil, &blocks); err != nil {
+	blocks, err := qmp.QueryBlock(ctx, mon)
+	if err != nil {
 		d.log.Warn("query-block for tray state", "domain", v.name, "err", err)
 		return
 	}
@@ -221,14 +202,14 @@ func (d *Driver) changeMedia(v *vm, mon monitor, newDisk *conf.Disk, force bool)
 	}
 	id := orig.Alias
 	if orig.Tray != "open" {
-		if err := qmpCall(mon, "blockdev-open-tray", map[string]any{"id": id, "force": force}, nil); err != nil {
+		if err := qmp.BlockdevOpenTray(hotplugCtx(), mon, id, force); err != nil {
 			return qmpError(err)
 		}
 		if !force && !d.waitTrayOpen(v, orig.TargetDev) {
 			return errQEMU(virerr.ErrOperationFailed, "timed out waiting to open tray of '%s'", orig.TargetDev)
 		}
 	}
-	if err := qmpCall(mon, "blockdev-remove-medium", map[string]any{"id": id}, nil); err != nil {
+	if err := qmp.BlockdevRemoveMedium(hotplugCtx(), mon, id); err != nil {
 		return qmpError(err)
 	}
 	// The old medium is out of the drive: from here the live XML must
@@ -238,7 +219,7 @@ func (d *Driver) changeMedia(v *vm, mon monitor, newDisk *conf.Disk, force bool)
 	if work.Source.Path != "" {
 		added, err := addBlockdevs(mon, work)
 		if err == nil {
-			err = qmpCall(mon, "blockdev-insert-medium", map[string]any{"id": id, "node-name": work.Source.NodeNameFormat}, nil)
+			err = qmp.BlockdevInsertMedium(hotplugCtx(), mon, id, work.Source.NodeNameFormat)
 			if err != nil {
 				delBlockdevs(d, v, mon, added)
 				err = qmpError(err)
@@ -246,7 +227,7 @@ func (d *Driver) changeMedia(v *vm, mon monitor, newDisk *conf.Disk, force bool)
 		}
 		insertErr = err
 	}
-	closeErr := qmpCall(mon, "blockdev-close-tray", map[string]any{"id": id}, nil)
+	closeErr := qmp.BlockdevCloseTray(hotplugCtx(), mon, id)
 	d.modifyLive(v, func(next *conf.Domain) {
 		disk := next.DiskByTarget(orig.TargetDev)
 		if disk == nil {

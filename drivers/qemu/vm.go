@@ -50,6 +50,10 @@ type vm struct {
 
 	job  *jobLock
 	work *worker
+
+	// ext is the per-guest state of the driver's subsystems (vm_ext.go),
+	// created and freed with the guest.
+	ext vmExt
 }
 
 func newVM(def *conf.Domain, persistent bool) *vm {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"govirt/conf"
+	"govirt/qmp"
 	"govirt/virerr"
 )
 
@@ -28,18 +29,25 @@ type portAllocator struct {
 // afterMonitor releases the port sooner when the start went through.
 const vncReserveFor = time.Minute
 
-var vncPorts = &portAllocator{lo: 5900, hi: 65535, reserved: map[int]time.Time{}}
-
-// SetVNCPortRange changes the range VNC autoport allocates from (libvirt's
-// remote_display_port_min/max in qemu.conf; default 5900-65535). It
-// affects guests started afterwards.
-func SetVNCPortRange(lo, hi int) error {
-	if lo < 5900 || hi > 65535 || lo > hi {
-		return fmt.Errorf("VNC port range %d-%d is not within 5900-65535", lo, hi)
+// newPortAllocator makes a driver's VNC allocator for lo-hi; zero
+// bounds take the defaults, 5900 and 65535.
+func newPortAllocator(lo, hi int) *portAllocator {
+	if lo == 0 {
+		lo = 5900
 	}
-	vncPorts.mu.Lock()
-	vncPorts.lo, vncPorts.hi = lo, hi
-	vncPorts.mu.Unlock()
+	if hi == 0 {
+		hi = 65535
+	}
+	return &portAllocator{lo: lo, hi: hi, reserved: map[int]time.Time{}}
+}
+
+// CheckVNCPortRange validates Config.VNCPortMin/Max (libvirt's
+// remote_display_port_min/max in qemu.conf); zero means the default.
+func CheckVNCPortRange(lo, hi int) error {
+	a := newPortAllocator(lo, hi)
+	if a.lo < 5900 || a.hi > 65535 || a.lo > a.hi {
+		return fmt.Errorf("VNC port range %d-%d is not within 5900-65535", a.lo, a.hi)
+	}
 	return nil
 }
 
@@ -90,14 +98,14 @@ func vncListen(g *conf.Graphics) string {
 
 // vncPortFor is the builder's Paths.VNCPort for live: it binds on the
 // address QEMU will listen on.
-func vncPortFor(live *conf.Domain) func() (int, error) {
+func (d *Driver) vncPortFor(live *conf.Domain) func() (int, error) {
 	return func() (int, error) {
 		for _, g := range live.Devices.Graphics {
 			if g.Type == "vnc" || g.Type == "spice" {
-				return vncPorts.acquire(vncListen(g))
+				return d.vncPorts.acquire(vncListen(g))
 			}
 		}
-		return vncPorts.acquire("127.0.0.1")
+		return d.vncPorts.acquire("127.0.0.1")
 	}
 }
 
@@ -119,13 +127,6 @@ func vncPasswordArgv(live *conf.Domain, argv []string) []string {
 		}
 	}
 	return argv
-}
-
-// vncInfo is query-vnc's reply.
-type vncInfo struct {
-	Enabled bool   `json:"enabled"`
-	Host    string `json:"host"`
-	Service string `json:"service"`
 }
 
 // setupVNC records the port QEMU listens on when it chose it itself,
@@ -153,11 +154,11 @@ func (d *Driver) setupVNC(ctx context.Context, v *vm, mon monitor) error {
 		return nil
 	}
 	if auto && port > 0 {
-		vncPorts.release(port)
+		d.vncPorts.release(port)
 	}
 	if auto && port <= 0 && g.Type == "vnc" {
-		var info vncInfo
-		if err := mon.Execute(ctx, "query-vnc", nil, &info); err != nil {
+		info, err := qmp.QueryVNC(ctx, mon)
+		if err != nil {
 			return qmpFailed("query-vnc", err)
 		}
 		if p, err := strconv.Atoi(info.Service); err == nil && info.Enabled {
@@ -177,10 +178,10 @@ func (d *Driver) setupVNC(ctx context.Context, v *vm, mon monitor) error {
 		}
 	}
 	if passwd != "" {
-		if err := mon.Execute(ctx, "set_password", map[string]any{"protocol": "vnc", "password": passwd}, nil); err != nil {
+		if err := qmp.SetPassword(ctx, mon, "vnc", passwd); err != nil {
 			return qmpFailed("setting the VNC password", err)
 		}
-		if err := mon.Execute(ctx, "expire_password", map[string]any{"protocol": "vnc", "time": "never"}, nil); err != nil {
+		if err := qmp.ExpirePassword(ctx, mon, "vnc", "never"); err != nil {
 			return qmpFailed("setting the VNC password expiry", err)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 
 	"govirt/conf"
 	"govirt/driver"
+	"govirt/qmp"
 	"govirt/virerr"
 )
 
@@ -62,19 +63,13 @@ func (c *conn) DomainScreenshot(h driver.Domain, screen uint32, flags uint32) (s
 			return errQEMU(virerr.ErrSystemError, "cannot create screendump file: %v", err)
 		}
 		defer os.Remove(f.Name())
-		args := map[string]any{"filename": f.Name()}
-		if alias != "" {
-			args["device"] = alias
-		}
-		if head > 0 {
-			args["head"] = head
-		}
+		args := qmp.ScreendumpArgs{Filename: f.Name(), Device: alias, Head: int(head)}
 		mime = "image/x-portable-pixmap"
 		if png {
-			args["format"] = "png"
+			args.Format = "png"
 			mime = "image/png"
 		}
-		if err := mon.Execute(context.Background(), "screendump", args, nil); err != nil {
+		if err := qmp.Screendump(context.Background(), mon, args); err != nil {
 			f.Close()
 			return errQEMU(virerr.ErrInternalError, "unable to execute QEMU command 'screendump': %v", err)
 		}

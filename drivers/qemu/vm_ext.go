@@ -1,0 +1,42 @@
+package qemu
+
+import "sync"
+
+// vmExt is the state the driver's subsystems (block jobs, consoles,
+// hotplug, statistics, taints, snapshots) keep for one guest. It lives in
+// the guest's vm, so it is created with the guest and freed with it:
+// nothing package-level is keyed by guest, and an undefined or transient
+// guest that stopped leaves nothing behind once the last reference to its
+// vm goes. Each part has its own lock, or says which lock guards it.
+type vmExt struct {
+	// block is the block layer state (blockjob_state.go); guarded by
+	// vm.mu. nil until the guest first starts.
+	block *blockState
+
+	hubsMu sync.Mutex
+	hubs   map[string]*consoleHub // open console hubs by device path
+
+	unplugMu sync.Mutex
+	unplug   *unplugWait // the detach waiting for DEVICE_DELETED, if any
+
+	statsMu sync.Mutex
+	stats   statsEntry // cached statistics sample (stats_sample.go)
+
+	taintMu sync.Mutex
+	taints  taintSet // taints of the current run (qemumon_command.go)
+
+	// snapMu serialises this guest's snapshot metadata changes and reads
+	// against each other (snapshot_meta.go).
+	snapMu sync.Mutex
+}
+
+// releaseGuestState frees what v's subsystems hold for a run that ended:
+// console hubs (their readers would otherwise wait for the device to
+// hang up), and the cached statistics sample. Taints and the block state are
+// per run and need nothing. It is called from cleanupStopped.
+func releaseGuestState(v *vm) {
+	closeHubs(v)
+	v.ext.statsMu.Lock()
+	v.ext.stats.last = nil
+	v.ext.statsMu.Unlock()
+}
