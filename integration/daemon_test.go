@@ -60,6 +60,7 @@ type daemon struct {
 	argv   []string
 	prefix []string // a command govirtd runs under, e.g. ip netns exec NS
 	bin    string   // the govirtd binary; empty for the race-detector build
+	env    []string // added to the test's environment, e.g. GOVIRT_JOB_TIMEOUT=3s
 	cmd    *exec.Cmd
 	stderr *syncBuffer
 }
@@ -87,11 +88,18 @@ func (b *syncBuffer) String() string {
 // SIGTERM, checking for a clean exit) when the test ends.
 func startDaemon(t *testing.T, extra ...string) *daemon {
 	t.Helper()
+	return startDaemonEnv(t, nil, extra...)
+}
+
+// startDaemonEnv is startDaemon with variables added to govirtd's
+// environment (they stay across crashRestart).
+func startDaemonEnv(t *testing.T, env []string, extra ...string) *daemon {
+	t.Helper()
 	dir, err := os.MkdirTemp("", "gv") // short: unix socket paths are limited to 108 bytes
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &daemon{t: t, dir: dir, Socket: filepath.Join(dir, "sock"), SockRO: filepath.Join(dir, "sock-ro")}
+	d := &daemon{t: t, dir: dir, Socket: filepath.Join(dir, "sock"), SockRO: filepath.Join(dir, "sock-ro"), env: env}
 	d.argv = append([]string{"--state-dir", filepath.Join(dir, "state"), "--run-dir", filepath.Join(dir, "run"),
 		"--socket", d.Socket, "--socket-ro", d.SockRO}, extra...)
 	d.launch()
@@ -111,6 +119,9 @@ func (d *daemon) launch() {
 	argv := append(append(append([]string{}, d.prefix...), bin), d.argv...)
 	d.cmd = exec.Command(argv[0], argv[1:]...)
 	d.cmd.Stderr = d.stderr
+	if len(d.env) > 0 {
+		d.cmd.Env = append(os.Environ(), d.env...)
+	}
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

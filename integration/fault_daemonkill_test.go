@@ -1,0 +1,126 @@
+package integration
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// faultOp is one mixed operation of the daemon-kill run: virsh arguments
+// for guest g, or nil when the guest's state does not allow it.
+type faultOp struct {
+	name string
+	args func(g string, n int) []string
+}
+
+// faultOps builds the operations on guests whose images live in dir: one
+// spare disk per guest for hotplug, overlays for disk-only snapshots.
+func faultOps(dir string, xmls map[string]string) []faultOp {
+	return []faultOp{
+		{"define", func(g string, _ int) []string { return []string{"define", xmls[g]} }},
+		{"start", func(g string, _ int) []string { return []string{"start", g} }},
+		{"destroy", func(g string, _ int) []string { return []string{"destroy", g} }},
+		{"suspend", func(g string, _ int) []string { return []string{"suspend", g} }},
+		{"resume", func(g string, _ int) []string { return []string{"resume", g} }},
+		{"attach-disk", func(g string, _ int) []string {
+			return []string{"attach-disk", g, filepath.Join(dir, g+"-spare.qcow2"), "vdb", "--subdriver", "qcow2", "--live"}
+		}},
+		{"detach-disk", func(g string, _ int) []string { return []string{"detach-disk", g, "vdb", "--live"} }},
+		{"snapshot-create", func(g string, n int) []string {
+			return []string{"snapshot-create-as", g, fmt.Sprintf("s%d", n), "--disk-only", "--atomic",
+				"--diskspec", fmt.Sprintf("vda,file=%s/%s-s%d.qcow2", dir, g, n)}
+		}},
+		{"snapshot-delete", func(g string, _ int) []string { return []string{"snapshot-delete", g, "--current", "--metadata"} }},
+		{"blockcommit", func(g string, _ int) []string {
+			return []string{"blockcommit", g, "vda", "--active", "--pivot", "--wait", "--timeout", "60"}
+		}},
+		{"managedsave", func(g string, _ int) []string { return []string{"managedsave", g} }},
+		{"restore", func(g string, _ int) []string { return []string{"start", g} }},
+		{"list", func(g string, _ int) []string { return []string{"list", "--all"} }},
+	}
+}
+
+// TestFaultDaemonKill kills govirtd with SIGKILL at random points during
+// mixed operations on several guests, restarting it each time, and checks
+// issue 11's invariants after every restart.
+func TestFaultDaemonKill(t *testing.T) {
+	sc := faultScaleFromEnv(t)
+	rng := faultRand(t)
+	d := startDaemon(t)
+	t.Cleanup(func() { killOwnQEMUs(d) })
+	dir := t.TempDir()
+	uri := d.URI("qemu")
+	var names []string
+	xmls := map[string]string{}
+	for i := 0; i < sc.guests; i++ {
+		g := fmt.Sprintf("fk%d", i)
+		names = append(names, g)
+		xmls[g] = faultDiskGuest(t, d, dir, g)
+		qemuImg(t, "create", "-q", "-f", "qcow2", filepath.Join(dir, g+"-spare.qcow2"), "8M")
+	}
+	ops := faultOps(dir, xmls)
+	restarts := 0
+	for i := 0; i < sc.ops; i++ {
+		g := names[rng.Intn(len(names))]
+		op := ops[rng.Intn(len(ops))]
+		args := op.args(g, i)
+		// The kill lands anywhere from before the call reaches the
+		// daemon to after it returned.
+		delay := time.Duration(rng.Intn(1500)) * time.Millisecond
+		kill := rng.Intn(3) != 0
+		done := make(chan string, 1)
+		go func() {
+			out, rc := runVirsh(uri, 120*time.Second, args...)
+			done <- fmt.Sprintf("rc=%d %s", rc, strings.TrimSpace(out))
+		}()
+		var res string
+		if kill {
+			select {
+			case res = <-done:
+				time.Sleep(time.Duration(rng.Intn(200)) * time.Millisecond)
+			case <-time.After(delay):
+			}
+			d.crashRestart()
+			restarts++
+			if res == "" {
+				res = <-done
+			}
+		} else {
+			res = <-done
+		}
+		t.Logf("op %d: %s (kill=%v after %v): %s", i, strings.Join(args, " "), kill, delay, firstLine(res))
+		if !kill {
+			continue
+		}
+		bad := invariants(t, d, names)
+		if err := usable(d, g); err != nil {
+			bad = append(bad, fmt.Sprintf("%s not usable after the interrupted %s: %v", g, op.name, err))
+		}
+		if len(bad) > 0 {
+			t.Logf("after restart %d (op %d %s on %s), invariants broken:\n  %s\ndaemon log tail:\n%s",
+				restarts, i, op.name, g, strings.Join(bad, "\n  "), tail(d.Log(), 3000))
+			knownDefect(t, "daemon killed during %s of %s: %s", op.name, g, strings.Join(bad, "; "))
+		}
+	}
+	bad := invariants(t, d, names)
+	if len(bad) > 0 {
+		knownDefect(t, "at the end: %s", strings.Join(bad, "; "))
+	}
+	t.Logf("%d operations, %d daemon kills, invariants held", sc.ops, restarts)
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return "..." + s[len(s)-n:]
+	}
+	return s
+}
