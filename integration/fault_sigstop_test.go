@@ -89,14 +89,16 @@ func TestFaultQEMUFrozenDuringSyncJob(t *testing.T) {
 		doms = append(doms, lookupDom(t, c, n))
 	}
 	g := names[0]
+	// holder is how libvirt names the job's owner in the timeout error:
+	// the dispatching thread's name (conf/virdomainjob.c).
 	jobs := []struct {
-		kind string
-		args []string
+		kind, holder string
+		args         []string
 	}{
-		{"suspend", []string{"suspend", g}},
-		{"setmem", []string{"setmem", g, "100M", "--live"}},
-		{"attach-device", []string{"attach-device", g, devXML, "--live"}},
-		{"qemu-monitor-command", []string{"qemu-monitor-command", g, `{"execute":"query-status"}`}},
+		{"suspend", "remoteDispatchDomainSuspend", []string{"suspend", g}},
+		{"setmem", "remoteDispatchDomainSetMemoryFlags", []string{"setmem", g, "100M", "--live"}},
+		{"attach-device", "remoteDispatchDomainAttachDeviceFlags", []string{"attach-device", g, devXML, "--live"}},
+		{"qemu-monitor-command", "qemuDispatchDomainMonitorCommand", []string{"qemu-monitor-command", g, `{"execute":"query-status"}`}},
 	}
 	for _, j := range jobs {
 		t.Run(j.kind, func(t *testing.T) {
@@ -132,6 +134,9 @@ func TestFaultQEMUFrozenDuringSyncJob(t *testing.T) {
 			out, rc := runVirsh(uri, 120*time.Second, j.args...)
 			if rc == 0 || !strings.Contains(out, "Timed out during operation: cannot acquire state change lock") {
 				bad = append(bad, fmt.Sprintf("a second %s: rc=%d %q, want libvirt's job timeout error", j.kind, rc, strings.TrimSpace(out)))
+			} else if want := "(held by monitor=" + j.holder + ")"; !strings.Contains(out, want) {
+				bad = append(bad, fmt.Sprintf("the timeout error names the holder %q, libvirt's says %s",
+					strings.TrimSpace(out[strings.Index(out, "cannot acquire"):]), want))
 			}
 			cont()
 			var res string
