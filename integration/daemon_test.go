@@ -61,6 +61,9 @@ type daemon struct {
 	prefix []string // a command govirtd runs under, e.g. ip netns exec NS
 	bin    string   // the govirtd binary; empty for the race-detector build
 	env    []string // added to the test's environment, e.g. GOVIRT_JOB_TIMEOUT=3s
+	// racesReported is set by a test that already reported the race
+	// detector's findings itself (as a known defect), so stop does not.
+	racesReported bool
 	cmd    *exec.Cmd
 	stderr *syncBuffer
 }
@@ -176,7 +179,7 @@ func (d *daemon) stop() {
 	if strings.Contains(d.stderr.String(), "handler panic") {
 		d.t.Errorf("govirtd recovered a handler panic:\n%s", d.stderr.String())
 	}
-	if strings.Contains(d.stderr.String(), "DATA RACE") {
+	if strings.Contains(d.stderr.String(), "DATA RACE") && !d.racesReported {
 		d.t.Errorf("race detected in govirtd:\n%s", d.stderr.String())
 	}
 	os.RemoveAll(d.dir)
