@@ -64,8 +64,8 @@ type daemon struct {
 	// racesReported is set by a test that already reported the race
 	// detector's findings itself (as a known defect), so stop does not.
 	racesReported bool
-	cmd    *exec.Cmd
-	stderr *syncBuffer
+	cmd           *exec.Cmd
+	stderr        *syncBuffer
 }
 
 // syncBuffer collects the daemon's stderr; the exec copier writes while
