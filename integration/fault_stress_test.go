@@ -39,8 +39,20 @@ func daemonGoroutines(t *testing.T, sock string) int {
 }
 
 // stressCall is one random operation of a stress client on dom.
-func stressCall(ctx context.Context, c *client.Client, rng *rand.Rand, dom remote.NonnullDomain) (string, error) {
-	switch rng.Intn(9) {
+func stressCall(ctx context.Context, c *client.Client, rng *rand.Rand, dom remote.NonnullDomain, transient map[string]string) (string, error) {
+	switch rng.Intn(11) {
+	case 9:
+		// Transient guests created and destroyed concurrently: the
+		// orphaned-QEMU race of issue 11.
+		name := fmt.Sprintf("stx%d", rng.Intn(len(transient)))
+		return "createxml", c.Call(ctx, procs.DomainCreateXML, &remote.DomainCreateXMLArgs{XMLDesc: transient[name]}, &remote.DomainCreateXMLRet{})
+	case 10:
+		name := fmt.Sprintf("stx%d", rng.Intn(len(transient)))
+		var ret remote.DomainLookupByNameRet
+		if err := c.Call(ctx, procs.DomainLookupByName, &remote.DomainLookupByNameArgs{Name: name}, &ret); err != nil {
+			return "destroy-transient", err
+		}
+		return "destroy-transient", c.Call(ctx, procs.DomainDestroy, &remote.DomainDestroyArgs{Dom: ret.Dom}, nil)
 	case 0:
 		return "start", c.Call(ctx, procs.DomainCreate, &remote.DomainCreateArgs{Dom: dom}, nil)
 	case 1:
@@ -90,6 +102,11 @@ func TestFaultStressRace(t *testing.T) {
 		faultDiskGuest(t, d, dir, g)
 		names = append(names, g)
 	}
+	transient := map[string]string{}
+	for i := 0; i < 2; i++ {
+		g := fmt.Sprintf("stx%d", i)
+		transient[g] = testGuestXML(t, g, "", "")
+	}
 	time.Sleep(time.Second)
 	before := daemonGoroutines(t, dbg)
 
@@ -118,7 +135,7 @@ func TestFaultStressRace(t *testing.T) {
 			for end := time.Now().Add(sc.stressDuration); time.Now().Before(end); {
 				ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 				start := time.Now()
-				op, err := stressCall(ctx, c, crng, doms[crng.Intn(len(doms))])
+				op, err := stressCall(ctx, c, crng, doms[crng.Intn(len(doms))], transient)
 				el := time.Since(start)
 				cancel()
 				mu.Lock()
@@ -138,7 +155,7 @@ func TestFaultStressRace(t *testing.T) {
 	t.Logf("%d calls by %d clients on %d guests in %v: %v", calls, sc.clients, len(names), sc.stressDuration, byOp)
 	var bad []string
 	bad = append(bad, slow...)
-	for _, g := range names {
+	for _, g := range append(append([]string(nil), names...), "stx0", "stx1") {
 		if out, rc := runVirsh(uri, 120*time.Second, "domstate", g); rc == 0 && strings.TrimSpace(out) != "shut off" {
 			if o, rc := runVirsh(uri, 120*time.Second, "destroy", g); rc != 0 {
 				bad = append(bad, fmt.Sprintf("destroy %s afterwards: %s", g, strings.TrimSpace(o)))
