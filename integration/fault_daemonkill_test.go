@@ -56,7 +56,84 @@ func faultOps(uri, dir string, xmls map[string]string) []faultOp {
 		{"managedsave", "rp", func(g string, _ int) []string { return []string{"managedsave", g} }},
 		{"restore", "o", func(g string, _ int) []string { return []string{"start", g} }},
 		{"list", "rpo", func(g string, _ int) []string { return []string{"list", "--all"} }},
+		{"create", "o", func(g string, n int) []string {
+			// create of a defined guest must leave it persistent.
+			doc, _ := runVirsh(uri, 60*time.Second, "dumpxml", "--inactive", g)
+			path := filepath.Join(dir, fmt.Sprintf("%s-create%d.xml", g, n))
+			os.WriteFile(path, []byte(doc), 0o644)
+			return []string{"create", path}
+		}},
 	}
+}
+
+// migrateOp is the migration of the daemon-kill run: g moves to dst and,
+// when that worked, straight back, each way with the console on the
+// receiving daemon's own socket path.
+func migrateOp(src, dst *daemon, dir string) faultOp {
+	return faultOp{"migrate", "r", func(g string, n int) []string {
+		doc, _ := runVirsh(src.URI("qemu"), 60*time.Second, "dumpxml", "--migratable", g)
+		there := filepath.Join(dir, fmt.Sprintf("%s-mig%d-there.xml", g, n))
+		back := filepath.Join(dir, fmt.Sprintf("%s-mig%d-back.xml", g, n))
+		os.WriteFile(there, []byte(strings.Replace(doc, src.dir+"/", dst.dir+"/", -1)), 0o644)
+		os.WriteFile(back, []byte(doc), 0o644)
+		return []string{"@migrate", g, there, back}
+	}}
+}
+
+// runOp runs one operation's virsh calls; a migration is two.
+func runOp(src, dst *daemon, args []string) (string, int) {
+	if args[0] != "@migrate" {
+		return runVirsh(src.URI("qemu"), 120*time.Second, args...)
+	}
+	g, there, back := args[1], args[2], args[3]
+	out, rc := runVirsh(src.URI("qemu"), 120*time.Second, "migrate", "--live", "--persistent", "--undefinesource", g, dst.URI("qemu"), "--xml", there)
+	if rc != 0 {
+		return "out: " + out, rc
+	}
+	out2, rc := runVirsh(dst.URI("qemu"), 120*time.Second, "migrate", "--live", "--persistent", "--undefinesource", g, src.URI("qemu"), "--xml", back)
+	return "out: " + out + " back: " + out2, rc
+}
+
+// bringBack checks where each guest is after a kill that may have hit a
+// migration: never on both daemons; one left on dst is checked there and
+// moved back to src so that the run goes on.
+func bringBack(t *testing.T, src, dst *daemon, names []string, dir string) (onSrc []string, bad []string) {
+	t.Helper()
+	srcStates, dstStates := listStates(t, src), listStates(t, dst)
+	var onDst []string
+	for _, g := range names {
+		_, s := srcStates[g]
+		st, d := dstStates[g]
+		switch {
+		case s && d:
+			bad = append(bad, fmt.Sprintf("%s listed on both daemons (dst: %s)", g, st))
+			onSrc = append(onSrc, g)
+		case d:
+			onDst = append(onDst, g)
+		default:
+			onSrc = append(onSrc, g)
+		}
+	}
+	bad = append(bad, invariants(t, dst, onDst)...)
+	for _, g := range onDst {
+		if dstStates[g] == "running" || dstStates[g] == "paused" {
+			doc, _ := runVirsh(dst.URI("qemu"), 60*time.Second, "dumpxml", "--migratable", g)
+			back := filepath.Join(dir, g+"-back.xml")
+			os.WriteFile(back, []byte(strings.Replace(doc, dst.dir+"/", src.dir+"/", -1)), 0o644)
+			if out, rc := runVirsh(dst.URI("qemu"), 120*time.Second, "migrate", "--live", "--persistent", "--undefinesource", g, src.URI("qemu"), "--xml", back); rc != 0 {
+				bad = append(bad, fmt.Sprintf("%s: migrating back from dst: %s", g, strings.TrimSpace(out)))
+			}
+			continue
+		}
+		doc, _ := runVirsh(dst.URI("qemu"), 60*time.Second, "dumpxml", "--inactive", g)
+		path := filepath.Join(dir, g+"-moved.xml")
+		os.WriteFile(path, []byte(strings.Replace(doc, dst.dir+"/", src.dir+"/", -1)), 0o644)
+		runVirsh(dst.URI("qemu"), 60*time.Second, "undefine", g)
+		if out, rc := runVirsh(src.URI("qemu"), 60*time.Second, "define", path); rc != 0 {
+			bad = append(bad, fmt.Sprintf("%s: moving its definition back: %s", g, strings.TrimSpace(out)))
+		}
+	}
+	return onSrc, bad
 }
 
 // TestFaultDaemonKill kills govirtd with SIGKILL at random points during
@@ -67,6 +144,13 @@ func TestFaultDaemonKill(t *testing.T) {
 	rng := faultRand(t)
 	d := startDaemon(t)
 	t.Cleanup(func() { killOwnQEMUs(d) })
+	// Migration needs a second daemon; GOVIRT_FAULT_MIGRATE=0 leaves it
+	// out of the mix.
+	var dst *daemon
+	if os.Getenv("GOVIRT_FAULT_MIGRATE") != "0" {
+		dst = startDaemon(t)
+		t.Cleanup(func() { killOwnQEMUs(dst) })
+	}
 	dir := t.TempDir()
 	uri := d.URI("qemu")
 	var names []string
@@ -78,6 +162,9 @@ func TestFaultDaemonKill(t *testing.T) {
 		qemuImg(t, "create", "-q", "-f", "qcow2", filepath.Join(dir, g+"-spare.qcow2"), "8M")
 	}
 	ops := faultOps(uri, dir, xmls)
+	if dst != nil {
+		ops = append(ops, migrateOp(d, dst, dir))
+	}
 	restarts := 0
 	for i := 0; i < sc.ops; i++ {
 		g := names[rng.Intn(len(names))]
@@ -89,7 +176,7 @@ func TestFaultDaemonKill(t *testing.T) {
 		kill := rng.Intn(3) != 0
 		done := make(chan string, 1)
 		go func() {
-			out, rc := runVirsh(uri, 120*time.Second, args...)
+			out, rc := runOp(d, dst, args)
 			done <- fmt.Sprintf("rc=%d %s", rc, strings.TrimSpace(out))
 		}()
 		var res string
@@ -108,10 +195,14 @@ func TestFaultDaemonKill(t *testing.T) {
 			res = <-done
 		}
 		t.Logf("op %d: %s (kill=%v after %v): %s", i, strings.Join(args, " "), kill, delay, strings.ReplaceAll(res, "\n", " | "))
-		if !kill {
+		if !kill && args[0] != "@migrate" {
 			continue
 		}
-		bad := invariants(t, d, names)
+		checked, bad := names, []string(nil)
+		if dst != nil {
+			checked, bad = bringBack(t, d, dst, names, dir)
+		}
+		bad = append(bad, invariants(t, d, checked)...)
 		if err := usable(d, g); err != nil {
 			bad = append(bad, fmt.Sprintf("%s not usable after the interrupted %s: %v", g, op.name, err))
 		}
@@ -121,7 +212,11 @@ func TestFaultDaemonKill(t *testing.T) {
 			knownDefect(t, "daemon killed during %s of %s: %s", op.name, g, strings.Join(bad, "; "))
 		}
 	}
-	bad := invariants(t, d, names)
+	checked, bad := names, []string(nil)
+	if dst != nil {
+		checked, bad = bringBack(t, d, dst, names, dir)
+	}
+	bad = append(bad, invariants(t, d, checked)...)
 	if len(bad) > 0 {
 		knownDefect(t, "at the end: %s", strings.Join(bad, "; "))
 	}
