@@ -64,21 +64,29 @@ func TestFaultQEMUKilledDuringAsyncJob(t *testing.T) {
 	dir := t.TempDir()
 	ev := watchEvents(t, uri)
 	jobs := []struct {
-		kind string
-		off  bool // the job starts from a shut off guest
-		args func(g string) []string
+		kind     string
+		off      bool // the job starts from a shut off guest
+		transfer bool // killed mid-transfer (domjobinfo shows it) rather than frozen first
+		args     func(g string) []string
 	}{
-		{"start", true, func(g string) []string { return []string{"start", g} }},
-		{"save", false, func(g string) []string { return []string{"managedsave", g} }},
-		{"snapshot", false, func(g string) []string {
+		{"start", true, false, func(g string) []string { return []string{"start", g} }},
+		{"save", false, false, func(g string) []string { return []string{"managedsave", g} }},
+		{"snapshot", false, false, func(g string) []string {
 			return []string{"snapshot-create-as", g, "s1", "--disk-only", "--diskspec", "vda,file=" + filepath.Join(dir, g+"-s1.qcow2")}
 		}},
-		{"migration-out", false, func(g string) []string {
+		{"migration-out", false, false, func(g string) []string {
 			// The destination serves the console on its own socket:
 			// two QEMUs cannot bind one path.
 			doc := mustVirsh(t, uri, "dumpxml --migratable "+g)
 			doc = strings.Replace(doc, filepath.Join(src.dir, g+".console"), filepath.Join(dst.dir, g+".console"), 1)
-			return []string{"migrate", "--live", g, dst.URI("qemu"), "--xml", writeXML(t, g+"-dst", doc)}
+			return []string{"migrate", "--live", "--bandwidth", "1", g, dst.URI("qemu"), "--xml", writeXML(t, g+"-dst", doc)}
+		}},
+		{"migration-out-transfer", false, true, func(g string) []string {
+			// The destination serves the console on its own socket:
+			// two QEMUs cannot bind one path.
+			doc := mustVirsh(t, uri, "dumpxml --migratable "+g)
+			doc = strings.Replace(doc, filepath.Join(src.dir, g+".console"), filepath.Join(dst.dir, g+".console"), 1)
+			return []string{"migrate", "--live", "--bandwidth", "1", g, dst.URI("qemu"), "--xml", writeXML(t, g+"-dst", doc)}
 		}},
 	}
 	for _, j := range jobs {
@@ -92,7 +100,9 @@ func TestFaultQEMUKilledDuringAsyncJob(t *testing.T) {
 				if pid == 0 {
 					t.Fatalf("no pid in the status of %s", g)
 				}
-				syscall.Kill(pid, syscall.SIGSTOP)
+				if !j.transfer {
+					syscall.Kill(pid, syscall.SIGSTOP)
+				}
 			}
 			args := j.args(g)
 			done := make(chan string, 1)
@@ -107,7 +117,13 @@ func TestFaultQEMUKilledDuringAsyncJob(t *testing.T) {
 				}
 				syscall.Kill(pid, syscall.SIGSTOP)
 			}
-			time.Sleep(500 * time.Millisecond)
+			if j.transfer {
+				if err := waitTransfer(src, g); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				time.Sleep(500 * time.Millisecond)
+			}
 			syscall.Kill(pid, syscall.SIGKILL)
 			var res string
 			select {
@@ -174,4 +190,16 @@ func migrationGone(dst *daemon, g string) error {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// waitTransfer waits until domjobinfo shows an async job moving data.
+func waitTransfer(d *daemon, g string) error {
+	var out string
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		out, _ = runVirsh(d.URI("qemu"), 60*time.Second, "domjobinfo", g)
+		if strings.Contains(out, "Unbounded") && strings.Contains(out, "processed") {
+			return nil
+		}
+	}
+	return fmt.Errorf("domjobinfo %s never showed a transfer: %s", g, out)
 }
