@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/xml"
 	"fmt"
 	"math/rand"
 	"os"
@@ -216,6 +217,7 @@ func invariants(t *testing.T, d *daemon, names []string) []string {
 			} else if (q == "running") != (st == "running") {
 				bad = append(bad, fmt.Sprintf("%s: listed %s, QEMU says %s", n, st, q))
 			}
+			bad = append(bad, diskAgrees(d, n)...)
 		case "shut off":
 			if len(ps) > 0 {
 				bad = append(bad, fmt.Sprintf("%s: shut off but QEMU %v runs (orphan)", n, ps))
@@ -225,6 +227,9 @@ func invariants(t *testing.T, d *daemon, names []string) []string {
 			}
 		default:
 			bad = append(bad, fmt.Sprintf("%s: state %q", n, st))
+		}
+		if err := noJobLeft(d, n); err != nil {
+			bad = append(bad, err.Error())
 		}
 		if out, rc := runVirsh(uri, 60*time.Second, "dumpxml", n); rc != 0 {
 			bad = append(bad, fmt.Sprintf("%s: dumpxml: %s", n, strings.TrimSpace(out)))
@@ -308,4 +313,78 @@ func faultDiskGuest(t *testing.T, d *daemon, dir, name string) string {
 	}
 	mustVirsh(t, d.URI("qemu"), "define "+path)
 	return path
+}
+
+// vdaSource is the file of disk vda in a domain XML.
+func vdaSource(doc string) string {
+	var dom struct {
+		Disks []struct {
+			Source struct {
+				File string `xml:"file,attr"`
+			} `xml:"source"`
+			Target struct {
+				Dev string `xml:"dev,attr"`
+			} `xml:"target"`
+		} `xml:"devices>disk"`
+	}
+	if xml.Unmarshal([]byte(doc), &dom) != nil {
+		return ""
+	}
+	for _, d := range dom.Disks {
+		if d.Target.Dev == "vda" {
+			return d.Source.File
+		}
+	}
+	return ""
+}
+
+// diskAgrees checks that the image QEMU writes for vda is the one the live
+// and the persistent definitions name: a snapshot or a pivot cut short by
+// a crash must not leave QEMU on an overlay the definitions do not know.
+func diskAgrees(d *daemon, g string) []string {
+	uri := d.URI("qemu")
+	out, rc := runVirsh(uri, 60*time.Second, "qemu-monitor-command", g, `{"execute":"query-block"}`)
+	if rc != 0 {
+		return []string{fmt.Sprintf("%s: query-block: %s", g, strings.TrimSpace(out))}
+	}
+	var r struct {
+		Return []struct {
+			Qdev     string `json:"qdev"`
+			Inserted *struct {
+				File string `json:"file"`
+			} `json:"inserted"`
+		} `json:"return"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		return []string{fmt.Sprintf("%s: query-block reply: %v", g, err)}
+	}
+	qemuFile := ""
+	for _, b := range r.Return {
+		if strings.Contains(b.Qdev, "virtio-disk0") && b.Inserted != nil {
+			qemuFile = b.Inserted.File
+		}
+	}
+	live, _ := runVirsh(uri, 60*time.Second, "dumpxml", g)
+	inactive, _ := runVirsh(uri, 60*time.Second, "dumpxml", "--inactive", g)
+	lf, pf := vdaSource(live), vdaSource(inactive)
+	if qemuFile == lf && lf == pf {
+		return nil
+	}
+	return []string{fmt.Sprintf("%s: QEMU writes vda to %q, the live XML names %q, the persistent %q", g, qemuFile, lf, pf)}
+}
+
+// noJobLeft checks that no async job stays in flight: a job interrupted
+// by a crash is finished or rolled back by the restarted daemon (which
+// gets a few seconds for it).
+func noJobLeft(d *daemon, g string) error {
+	var out string
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(250 * time.Millisecond) {
+		out, _ = runVirsh(d.URI("qemu"), 60*time.Second, "domjobinfo", g)
+		if !strings.Contains(out, "Unbounded") && !strings.Contains(out, "Bounded") {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s: a job is still in flight: %s", g, strings.Join(strings.Fields(out), " "))
+		}
+	}
 }
