@@ -132,7 +132,10 @@ func TestFaultQEMUKilledDuringAsyncJob(t *testing.T) {
 				t.Fatalf("%s did not return after its QEMU was killed\n%s", j.kind, src.Log())
 			}
 			t.Logf("%s with QEMU %d killed: %s", strings.Join(args, " "), pid, res)
-			var bad []string
+			// bad are failures; known are issue 11 defects of today's
+			// driver (skipped until the job model rewrite is merged):
+			// a save cut short is not rolled back.
+			var bad, known []string
 			if strings.HasPrefix(res, "rc=0 ") {
 				bad = append(bad, "the job succeeded: "+res)
 			}
@@ -153,7 +156,7 @@ func TestFaultQEMUKilledDuringAsyncJob(t *testing.T) {
 			}
 			if j.kind == "save" {
 				if out, _ := runVirsh(uri, 60*time.Second, "dominfo", g); strings.Contains(out, "Managed save:   yes") {
-					bad = append(bad, "the failed save left a managed save image")
+					known = append(known, "the failed save left a managed save image")
 				}
 			}
 			if j.kind == "migration-out" {
@@ -162,14 +165,23 @@ func TestFaultQEMUKilledDuringAsyncJob(t *testing.T) {
 				}
 			}
 			if out, rc := runVirsh(uri, 120*time.Second, "start", g); rc != 0 {
-				bad = append(bad, "start afterwards: "+strings.TrimSpace(out))
+				if j.kind == "save" && len(known) > 0 {
+					known = append(known, "start afterwards restores it: "+strings.TrimSpace(out))
+				} else {
+					bad = append(bad, "start afterwards: "+strings.TrimSpace(out))
+				}
 			} else if err := waitStateErr(src, g, "running (booted)", 30*time.Second); err != nil {
 				bad = append(bad, "after the restart: "+err.Error())
 			}
 			runVirsh(uri, 60*time.Second, "destroy", g)
-			if len(bad) > 0 {
+			if len(bad)+len(known) > 0 {
 				t.Logf("daemon log tail:\n%s", tail(src.Log(), 3000))
-				knownDefect(t, "QEMU killed during %s: %s", j.kind, strings.Join(bad, "; "))
+			}
+			if len(bad) > 0 {
+				t.Errorf("QEMU killed during %s: %s", j.kind, strings.Join(bad, "; "))
+			}
+			if len(known) > 0 {
+				knownDefect(t, "QEMU killed during %s: %s", j.kind, strings.Join(known, "; "))
 			}
 		})
 	}

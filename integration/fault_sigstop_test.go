@@ -121,7 +121,9 @@ func TestFaultQEMUFrozenDuringSyncJob(t *testing.T) {
 				first <- fmt.Sprintf("rc=%d %s", rc, strings.TrimSpace(out))
 			}()
 			time.Sleep(time.Second) // the first job now waits on the frozen monitor
-			var bad []string
+			// bad are failures; known are issue 11 defects of today's
+			// driver (skipped until the job model rewrite is merged).
+			var bad, known []string
 			lat, err := readLatencies(c, doms, 3*time.Second)
 			if err != nil {
 				bad = append(bad, "read failed: "+err.Error())
@@ -135,7 +137,7 @@ func TestFaultQEMUFrozenDuringSyncJob(t *testing.T) {
 			if rc == 0 || !strings.Contains(out, "Timed out during operation: cannot acquire state change lock") {
 				bad = append(bad, fmt.Sprintf("a second %s: rc=%d %q, want libvirt's job timeout error", j.kind, rc, strings.TrimSpace(out)))
 			} else if want := "(held by monitor=" + j.holder + ")"; !strings.Contains(out, want) {
-				bad = append(bad, fmt.Sprintf("the timeout error names the holder %q, libvirt's says %s",
+				known = append(known, fmt.Sprintf("the timeout error names the holder %q, libvirt's says %s",
 					strings.TrimSpace(out[strings.Index(out, "cannot acquire"):]), want))
 			}
 			cont()
@@ -151,7 +153,10 @@ func TestFaultQEMUFrozenDuringSyncJob(t *testing.T) {
 			}
 			if len(bad) > 0 {
 				t.Logf("daemon log tail:\n%s", tail(d.Log(), 3000))
-				knownDefect(t, "QEMU frozen during %s: %s", j.kind, strings.Join(bad, "; "))
+				t.Errorf("QEMU frozen during %s: %s", j.kind, strings.Join(bad, "; "))
+			}
+			if len(known) > 0 {
+				knownDefect(t, "QEMU frozen during %s: %s", j.kind, strings.Join(known, "; "))
 			}
 		})
 	}
