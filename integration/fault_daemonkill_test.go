@@ -32,7 +32,12 @@ func faultOps(uri, dir string, xmls map[string]string) []faultOp {
 			os.WriteFile(path, []byte(doc), 0o644)
 			return []string{"define", path}
 		}},
-		{"start", "o", func(g string, _ int) []string { return []string{"start", g} }},
+		{"start", "o", func(g string, n int) []string {
+			if n%2 == 0 {
+				return []string{"start", "--paused", g}
+			}
+			return []string{"start", g}
+		}},
 		{"destroy", "rp", func(g string, _ int) []string { return []string{"destroy", g} }},
 		{"suspend", "r", func(g string, _ int) []string { return []string{"suspend", g} }},
 		{"resume", "p", func(g string, _ int) []string { return []string{"resume", g} }},
