@@ -218,6 +218,11 @@ func invariants(t *testing.T, d *daemon, names []string) []string {
 				bad = append(bad, fmt.Sprintf("%s: listed %s, QEMU says %s", n, st, q))
 			}
 			bad = append(bad, diskAgrees(d, n)...)
+			// A save cut short must not leave its image behind: the
+			// next start would restore that instead of booting.
+			if out, _ := runVirsh(uri, 60*time.Second, "dominfo", n); strings.Contains(out, "Managed save:   yes") {
+				bad = append(bad, fmt.Sprintf("%s: %s with a managed save image (stale)", n, st))
+			}
 		case "shut off":
 			if len(ps) > 0 {
 				bad = append(bad, fmt.Sprintf("%s: shut off but QEMU %v runs (orphan)", n, ps))
