@@ -218,6 +218,16 @@ func invariants(t *testing.T, d *daemon, names []string) []string {
 				bad = append(bad, fmt.Sprintf("%s: listed %s, QEMU says %s", n, st, q))
 			}
 			bad = append(bad, diskAgrees(d, n)...)
+			// Paused for a job that the crash ended: libvirt's recovery
+			// resumes a guest its save or migration paused.
+			if st == "paused" {
+				out, _ := runVirsh(uri, 60*time.Second, "domstate", "--reason", n)
+				for _, r := range []string{"(saving)", "(migrating)", "(dumping)", "(snapshot)"} {
+					if strings.Contains(out, r) {
+						bad = append(bad, fmt.Sprintf("%s: %s after the restart: its interrupted job was not rolled back", n, strings.TrimSpace(out)))
+					}
+				}
+			}
 			// A save cut short by the crash may leave its image, as in
 			// libvirt, but a later start must see it is incomplete and
 			// boot (libvirt marks it partial until the save completes).
