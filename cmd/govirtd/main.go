@@ -49,7 +49,9 @@ func main() {
 	}
 	log := logCtl.Logger()
 	stopProfile := startCPUProfile(log)
+	stopDebug := startDebugHooks(log)
 	err = run(cfg, log, logCtl)
+	stopDebug()
 	stopProfile()
 	if err != nil {
 		log.Error("govirtd failed", "err", err)
