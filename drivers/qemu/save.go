@@ -82,11 +82,22 @@ type fdMonitor interface {
 }
 
 // saveTo pauses the guest, streams its state into path and stops QEMU.
-// The caller holds v's job.
-func (d *Driver) saveTo(v *vm, path string) error {
+// The caller holds v's save (async) job. The file is opened outside any
+// sync job: opening may block (a FIFO, a hung file server), and destroy or
+// the handling of QEMU's death must stay possible meanwhile.
+func (d *Driver) saveTo(ctx context.Context, v *vm, path string) error {
 	v.mu.Lock()
-	mon, live, state := v.mon, v.live, v.state
+	active, broken, mon, live, state := v.active(), v.brokenMsg, v.mon, v.live, v.state
+	run := v.run
 	v.mu.Unlock()
+	switch {
+	case !active:
+		return errNotRunning()
+	case broken != "":
+		return errQEMU(virerr.ErrOperationFailed, "%s", broken)
+	case mon == nil:
+		return errQEMU(virerr.ErrOperationInvalid, "monitor of domain '%s' is not connected", v.name)
+	}
 	fm, ok := mon.(fdMonitor)
 	if !ok {
 		return errQEMU(virerr.ErrOperationUnsupported, "monitor cannot pass descriptors")
@@ -103,9 +114,19 @@ func (d *Driver) saveTo(v *vm, path string) error {
 	if err := writeSaveHeader(f, xml); err != nil {
 		return err
 	}
-	ctx := context.Background()
-	v.beginAsync("save")
-	defer v.endAsync()
+	if err := v.nested(ctx); err != nil {
+		return err
+	}
+	defer v.job.end()
+	v.mu.Lock()
+	if v.run != run || !v.active() {
+		v.mu.Unlock()
+		os.Remove(path)
+		return errNoLongerRunning()
+	}
+	v.jobPreState = state
+	v.mu.Unlock()
+	d.setJobPhase(v, "saving")
 	wasRunning := state == driver.StateRunning
 	if wasRunning {
 		v.mu.Lock()
@@ -194,23 +215,36 @@ func (c *conn) DomainSave(h driver.Domain, path, dxml string, flags uint32) erro
 	if dxml != "" {
 		return errQEMU(virerr.ErrArgumentUnsupported, "changing the XML on save is not supported")
 	}
-	return c.withJob(h, "save", func(v *vm, _ monitor) error { return c.d.saveTo(v, path) })
+	ctx := context.Background()
+	v, err := c.asyncVM(ctx, h, asyncSave, "save", defaultJobMask)
+	if err != nil {
+		return err
+	}
+	defer v.job.endAsync()
+	return c.d.saveTo(ctx, v, path)
 }
 
 func (c *conn) DomainManagedSave(h driver.Domain, flags uint32) error {
-	return c.withJob(h, "managedsave", func(v *vm, _ monitor) error {
-		v.mu.Lock()
-		persistent, name := v.persistent, v.name
-		v.mu.Unlock()
-		if !persistent {
-			return errQEMU(virerr.ErrOperationInvalid, "cannot do managed save for transient domain")
-		}
-		path, err := c.d.managedSavePath(name)
-		if err != nil {
-			return err
-		}
-		return c.d.saveTo(v, path)
-	})
+	ctx := context.Background()
+	v, err := c.asyncVM(ctx, h, asyncSave, "managedsave", defaultJobMask)
+	if err != nil {
+		return err
+	}
+	defer v.job.endAsync()
+	v.mu.Lock()
+	persistent, name, active := v.persistent, v.name, v.active()
+	v.mu.Unlock()
+	if !active {
+		return errNotRunning()
+	}
+	if !persistent {
+		return errQEMU(virerr.ErrOperationInvalid, "cannot do managed save for transient domain")
+	}
+	path, err := c.d.managedSavePath(name)
+	if err != nil {
+		return err
+	}
+	return c.d.saveTo(ctx, v, path)
 }
 
 func (c *conn) DomainHasManagedSaveImage(h driver.Domain, _ uint32) (bool, error) {
@@ -260,10 +294,10 @@ func (c *conn) DomainRestore(path, dxml string, flags uint32) error {
 	} else if v.uuid != def.UUID {
 		return errQEMU(virerr.ErrOperationFailed, "domain '%s' already exists with uuid %s", def.Name, v.uuid)
 	}
-	if err := v.job.acquire("restore"); err != nil {
+	if err := v.job.beginAsync(context.Background(), asyncStart, apiName("restore"), defaultJobMask); err != nil {
 		return err
 	}
-	defer v.job.release()
+	defer v.job.endAsync()
 	v.mu.Lock()
 	if v.active() {
 		v.mu.Unlock()

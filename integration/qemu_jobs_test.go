@@ -1,0 +1,222 @@
+package integration
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// daemonQEMUs lists the live QEMU processes of d: those whose log (stderr)
+// is a file under the test daemon's own directory. No process is matched
+// by name, so other tests' and other users' QEMUs are never counted.
+func daemonQEMUs(d *daemon) []int {
+	ents, _ := os.ReadDir("/proc")
+	var out []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == d.cmd.Process.Pid {
+			continue
+		}
+		logf, err := os.Readlink("/proc/" + e.Name() + "/fd/2")
+		if err != nil || !strings.HasPrefix(logf, d.dir+"/") || !processAlive(pid) {
+			continue
+		}
+		out = append(out, pid)
+	}
+	return out
+}
+
+// waitNoQEMU waits (generously: the machine is loaded) until d has no
+// QEMU left.
+func waitNoQEMU(t *testing.T, d *daemon, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		pids := daemonQEMUs(d)
+		if len(pids) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("QEMU processes nobody owns: %v\n%s", pids, d.Log())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// TestQEMUJobsCreateDestroyRace races createXML and destroy of one
+// transient guest from eight python-libvirt threads; afterwards every QEMU
+// of the daemon belongs to a listed guest, and destroying the listed ones
+// leaves none.
+func TestQEMUJobsCreateDestroyRace(t *testing.T) {
+	if err := exec.Command("/usr/bin/python3", "-c", "import libvirt").Run(); err != nil {
+		t.Skip("python3-libvirt not installed")
+	}
+	d := startDaemon(t)
+	t.Cleanup(func() { killGuests(d) })
+	uri := d.URI("qemu")
+	xmlPath := filepath.Join(t.TempDir(), "race.xml")
+	if err := os.WriteFile(xmlPath, []byte(testGuestXML(t, "race", "", "")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "/usr/bin/python3", "testdata/python/create_destroy_race.py", uri, xmlPath, "15").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "ok") {
+		t.Fatalf("race script: %v\n%s", err, out)
+	}
+	// Whatever is listed running may own one QEMU; nothing else may run.
+	list := strings.Fields(mustVirsh(t, uri, "list --name"))
+	if len(list) > 1 {
+		t.Fatalf("listed: %v", list)
+	}
+	// Give a QEMU that is still exiting time to go, then compare.
+	deadline := time.Now().Add(30 * time.Second)
+	for len(daemonQEMUs(d)) > len(list) && time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+	}
+	if pids := daemonQEMUs(d); len(pids) > len(list) {
+		t.Fatalf("%d QEMU processes %v, %d listed guests %v\n%s", len(pids), pids, len(list), list, d.Log())
+	}
+	for _, n := range list {
+		mustVirsh(t, uri, "destroy "+n)
+	}
+	waitNoQEMU(t, d, 30*time.Second)
+}
+
+// TestQEMUJobsNoStaleStatus starts a guest paused and destroys it, 20
+// times: no status file may outlive the run it describes.
+func TestQEMUJobsNoStaleStatus(t *testing.T) {
+	d := startDaemon(t)
+	t.Cleanup(func() { killGuests(d) })
+	uri := d.URI("qemu")
+	defineGuest(t, d, "st", "")
+	status := filepath.Join(d.dir, "run", "qemu", "st.status.json")
+	for i := 0; i < 20; i++ {
+		mustVirsh(t, uri, "start --paused st")
+		mustVirsh(t, uri, "destroy st")
+	}
+	// A late writer (the SHUTDOWN event of the last run) would land now.
+	time.Sleep(2 * time.Second)
+	if data, err := os.ReadFile(status); err == nil {
+		t.Fatalf("stale status after destroy:\n%s\n%s", data, d.Log())
+	}
+	waitState(t, d, "st", "shut off (destroyed)", 10*time.Second)
+	waitNoQEMU(t, d, 30*time.Second)
+}
+
+// holdJobWithSave starts `virsh save` of name into a FIFO nobody reads:
+// the save holds the guest's job for as long as the FIFO stays unread
+// (minutes, far past the 30 s job timeout). release reads the FIFO so the
+// save can go on; done reports virsh's exit code.
+func holdJobWithSave(t *testing.T, d *daemon, name string) (release func(), done chan int) {
+	t.Helper()
+	fifo := filepath.Join(t.TempDir(), "save.fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	done = make(chan int, 1)
+	go func() {
+		_, _, rc := virsh(t, d.URI("qemu"), "save "+name+" "+fifo)
+		done <- rc
+	}()
+	var once sync.Once
+	release = func() {
+		once.Do(func() {
+			go func() {
+				f, err := os.Open(fifo)
+				if err != nil {
+					return
+				}
+				defer f.Close()
+				buf := make([]byte, 64<<10)
+				for {
+					if _, err := f.Read(buf); err != nil {
+						return
+					}
+				}
+			}()
+		})
+	}
+	t.Cleanup(release)
+	time.Sleep(2 * time.Second) // the save now waits on the FIFO
+	return release, done
+}
+
+// TestQEMUJobsDestroyUnderHeldJob: while a save holds the guest's job
+// for longer than the job timeout, destroy succeeds at once, the guest is
+// shut off (destroyed), the save fails, and start works right after.
+func TestQEMUJobsDestroyUnderHeldJob(t *testing.T) {
+	d := startDaemon(t)
+	t.Cleanup(func() { killGuests(d) })
+	uri := d.URI("qemu")
+	defineGuest(t, d, "hj", "")
+	mustVirsh(t, uri, "start hj")
+	waitState(t, d, "hj", "running (booted)", 30*time.Second)
+	pid := guestPID(t, d, "hj")
+	release, saved := holdJobWithSave(t, d, "hj")
+	if out, errOut, rc := virsh(t, uri, "destroy hj"); rc != 0 {
+		t.Fatalf("destroy under a held job: rc=%d %s%s\n%s", rc, out, errOut, d.Log())
+	}
+	waitState(t, d, "hj", "shut off (destroyed)", 10*time.Second)
+	if processAlive(pid) {
+		t.Fatalf("QEMU %d alive after destroy", pid)
+	}
+	mustVirsh(t, uri, "start hj")
+	waitState(t, d, "hj", "running (booted)", 30*time.Second)
+	release()
+	select {
+	case rc := <-saved:
+		if rc == 0 {
+			t.Errorf("save of a destroyed guest succeeded")
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatalf("save still running")
+	}
+	// The save of the earlier run left the new one alone.
+	waitState(t, d, "hj", "running (booted)", 10*time.Second)
+	mustVirsh(t, uri, "destroy hj")
+	waitNoQEMU(t, d, 30*time.Second)
+}
+
+// TestQEMUJobsEOFWhileJobHeld: a save holds the guest's job on a FIFO
+// nobody reads and QEMU is SIGKILLed meanwhile. The guest must end shut
+// off (crashed) with its event, the save fail once the FIFO is read, and
+// the guest start again.
+func TestQEMUJobsEOFWhileJobHeld(t *testing.T) {
+	d := startDaemon(t)
+	t.Cleanup(func() { killGuests(d) })
+	uri := d.URI("qemu")
+	ev := watchEvents(t, uri)
+	defineGuest(t, d, "eof", "")
+	mustVirsh(t, uri, "start eof")
+	waitState(t, d, "eof", "running (booted)", 30*time.Second)
+	pid := guestPID(t, d, "eof")
+	release, saved := holdJobWithSave(t, d, "eof")
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	// Longer than the 30 s job timeout: a handler that gives up then
+	// leaves the dead guest "running".
+	waitState(t, d, "eof", "shut off (crashed)", 60*time.Second)
+	ev.expect(t, []string{"'eof': Stopped Failed"}, 10*time.Second)
+	release()
+	select {
+	case rc := <-saved:
+		if rc == 0 {
+			t.Errorf("save of a crashed guest succeeded")
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatalf("save still running")
+	}
+	mustVirsh(t, uri, "start eof")
+	waitState(t, d, "eof", "running (booted)", 30*time.Second)
+	mustVirsh(t, uri, "destroy eof")
+	waitNoQEMU(t, d, 30*time.Second)
+}
