@@ -125,4 +125,3 @@ func blockGraph(ctx context.Context, mon monitor) (tops, nodes map[string]bool, 
 	}
 	return tops, nodes, nil
 }
-
