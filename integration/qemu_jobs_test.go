@@ -2,9 +2,11 @@ package integration
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -151,7 +153,8 @@ func holdJobWithSave(t *testing.T, d *daemon, name string) (release func(), done
 
 // TestQEMUJobsDestroyUnderHeldJob: while a save holds the guest's job
 // for longer than the job timeout, destroy succeeds at once, the guest is
-// shut off (destroyed), the save fails, and start works right after.
+// shut off (destroyed), the save fails, and start works right after
+// (before the save's file is ever opened).
 func TestQEMUJobsDestroyUnderHeldJob(t *testing.T) {
 	d := startDaemon(t)
 	t.Cleanup(func() { killGuests(d) })
@@ -168,18 +171,21 @@ func TestQEMUJobsDestroyUnderHeldJob(t *testing.T) {
 	if processAlive(pid) {
 		t.Fatalf("QEMU %d alive after destroy", pid)
 	}
-	mustVirsh(t, uri, "start hj")
-	waitState(t, d, "hj", "running (booted)", 30*time.Second)
-	release()
+	// The save ends with the run it was saving: the guest starts again
+	// while the FIFO is still unread.
 	select {
 	case rc := <-saved:
 		if rc == 0 {
 			t.Errorf("save of a destroyed guest succeeded")
 		}
 	case <-time.After(60 * time.Second):
-		t.Fatalf("save still running")
+		t.Fatalf("save still running after destroy")
 	}
-	// The save of the earlier run left the new one alone.
+	mustVirsh(t, uri, "start hj")
+	waitState(t, d, "hj", "running (booted)", 30*time.Second)
+	release()
+	// The abandoned open of the earlier save leaves the new run alone.
+	time.Sleep(time.Second)
 	waitState(t, d, "hj", "running (booted)", 10*time.Second)
 	mustVirsh(t, uri, "destroy hj")
 	waitNoQEMU(t, d, 30*time.Second)
@@ -218,5 +224,102 @@ func TestQEMUJobsEOFWhileJobHeld(t *testing.T) {
 	mustVirsh(t, uri, "start eof")
 	waitState(t, d, "eof", "running (booted)", 30*time.Second)
 	mustVirsh(t, uri, "destroy eof")
+	waitNoQEMU(t, d, 30*time.Second)
+}
+
+// qemuTops is the top image file of every drive as QEMU itself reports
+// it (query-block through qemu-monitor-command).
+func qemuTops(t *testing.T, d *daemon, name string) []string {
+	t.Helper()
+	out := mustVirsh(t, d.URI("qemu"), `qemu-monitor-command `+name+` '{"execute":"query-block"}'`)
+	var reply struct {
+		Return []struct {
+			Inserted *struct {
+				File string `json:"file"`
+			} `json:"inserted"`
+		} `json:"return"`
+	}
+	if err := json.Unmarshal([]byte(out), &reply); err != nil {
+		t.Fatalf("query-block: %v\n%s", err, out)
+	}
+	var tops []string
+	for _, b := range reply.Return {
+		if b.Inserted != nil {
+			tops = append(tops, b.Inserted.File)
+		}
+	}
+	return tops
+}
+
+// hasOpen reports whether process pid has path open.
+func hasOpen(pid int, path string) bool {
+	dir := "/proc/" + strconv.Itoa(pid) + "/fd"
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		if l, err := os.Readlink(dir + "/" + e.Name()); err == nil && l == path {
+			return true
+		}
+	}
+	return false
+}
+
+// TestQEMUJobsSnapshotCrashWindow kills govirtd in the middle of a live
+// disk-only snapshot: once QEMU opened the overlay image, it is stopped (so
+// the daemon hangs on its next monitor command) and govirtd SIGKILLed;
+// QEMU then runs whatever it was sent. After the restart the live XML
+// names the image QEMU really writes to, the snapshot exists exactly when
+// it does, and the next snapshot works (no "Duplicate nodes").
+func TestQEMUJobsSnapshotCrashWindow(t *testing.T) {
+	d := startDaemon(t)
+	t.Cleanup(func() { killGuests(d) })
+	uri := d.URI("qemu")
+	dir := t.TempDir()
+	base := filepath.Join(dir, "base.qcow2")
+	qemuImg(t, "create", "-q", "-f", "qcow2", base, "64M")
+	defineDiskGuest(t, d, "sc", base, "qcow2")
+	mustVirsh(t, uri, "start sc")
+	waitState(t, d, "sc", "running (booted)", 30*time.Second)
+	pid := guestPID(t, d, "sc")
+	overlay := filepath.Join(dir, "base.s1")
+	go func() { virsh(t, uri, "snapshot-create-as sc s1 --disk-only") }()
+	// Once QEMU has the overlay open (blockdev-add done), the daemon is
+	// about to send, or has sent, the transaction.
+	deadline := time.Now().Add(120 * time.Second)
+	for !hasOpen(pid, overlay) {
+		if time.Now().After(deadline) {
+			t.Fatalf("QEMU never opened the overlay\n%s", d.Log())
+		}
+		time.Sleep(500 * time.Microsecond)
+	}
+	syscall.Kill(pid, syscall.SIGSTOP)
+	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGCONT) })
+	time.Sleep(time.Second) // the daemon now waits on QEMU
+	d.cmd.Process.Kill()
+	d.cmd.Wait()
+	syscall.Kill(pid, syscall.SIGCONT)
+	time.Sleep(2 * time.Second) // QEMU runs what it was sent
+	d.launch()
+
+	waitState(t, d, "sc", "running (booted)", 30*time.Second)
+	top := liveChain(t, d, "sc", "vda")[0].Path
+	tops := qemuTops(t, d, "sc")
+	if !slices.Contains(tops, top) {
+		t.Fatalf("live XML names %s, QEMU writes to %v\n%s", top, tops, d.Log())
+	}
+	snaps := snapNames(t, uri, "sc")
+	if (top == overlay) != (snaps == "s1") {
+		t.Fatalf("top %s with snapshots %q", top, snaps)
+	}
+	if out, errOut, rc := virsh(t, uri, "snapshot-create-as sc s2 --disk-only"); rc != 0 {
+		t.Fatalf("next snapshot: rc=%d %s%s\n%s", rc, out, errOut, d.Log())
+	}
+	s2 := filepath.Join(dir, "base.s2")
+	if top := liveChain(t, d, "sc", "vda")[0].Path; top != s2 {
+		t.Errorf("live top %s after the next snapshot, want %s", top, s2)
+	}
+	if tops := qemuTops(t, d, "sc"); !slices.Contains(tops, s2) {
+		t.Errorf("QEMU writes to %v after the next snapshot, want %s", tops, s2)
+	}
+	mustVirsh(t, uri, "destroy sc")
 	waitNoQEMU(t, d, 30*time.Second)
 }

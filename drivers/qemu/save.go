@@ -106,9 +106,10 @@ func (d *Driver) saveTo(ctx context.Context, v *vm, path string) error {
 	if err != nil {
 		return err
 	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	runCtx, _ := v.runContext()
+	f, err := openSaveFile(runCtx, path)
 	if err != nil {
-		return errQEMU(virerr.ErrSystemError, "cannot create save file %s: %v", path, err)
+		return err
 	}
 	defer f.Close()
 	if err := writeSaveHeader(f, xml); err != nil {
@@ -164,6 +165,36 @@ func (d *Driver) saveTo(ctx context.Context, v *vm, path string) error {
 	d.emit(v, driver.EventStopped, driver.EventStoppedSaved)
 	d.dropIfTransient(v)
 	return nil
+}
+
+// openSaveFile creates the save file. Opening can block for good (a FIFO
+// nobody reads, a dead file server): when the guest's run ends meanwhile
+// (destroyed, crashed) the save fails at once, ending its job so the
+// guest can start again; the open, left behind, closes what it gets.
+func openSaveFile(runCtx context.Context, path string) (*os.File, error) {
+	type result struct {
+		f   *os.File
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+		ch <- result{f, err}
+	}()
+	select {
+	case r := <-ch:
+		if r.err != nil {
+			return nil, errQEMU(virerr.ErrSystemError, "cannot create save file %s: %v", path, r.err)
+		}
+		return r.f, nil
+	case <-runCtx.Done():
+		go func() {
+			if r := <-ch; r.f != nil {
+				r.f.Close()
+			}
+		}()
+		return nil, errNoLongerRunning()
+	}
 }
 
 // waitMigration polls query-migrate until QEMU finished or failed.
@@ -285,19 +316,32 @@ func (c *conn) DomainRestore(path, dxml string, flags uint32) error {
 		return err
 	}
 	d := c.d
+	ctx := context.Background()
 	v := d.doms.byNameLookup(def.Name)
 	if v == nil {
+		// As createXML: the job is taken before anyone can see the guest.
 		v = newVM(def, false)
+		if err := v.job.beginAsync(ctx, asyncStart, apiName("restore"), defaultJobMask); err != nil {
+			return err
+		}
+		defer v.job.endAsync()
 		if err := d.doms.add(v); err != nil {
 			return err
 		}
 	} else if v.uuid != def.UUID {
 		return errQEMU(virerr.ErrOperationFailed, "domain '%s' already exists with uuid %s", def.Name, v.uuid)
+	} else {
+		if err := v.job.beginAsync(ctx, asyncStart, apiName("restore"), defaultJobMask); err != nil {
+			return err
+		}
+		defer v.job.endAsync()
+		v.mu.Lock()
+		err := v.goneErr()
+		v.mu.Unlock()
+		if err != nil {
+			return err
+		}
 	}
-	if err := v.job.beginAsync(context.Background(), asyncStart, apiName("restore"), defaultJobMask); err != nil {
-		return err
-	}
-	defer v.job.endAsync()
 	v.mu.Lock()
 	if v.active() {
 		v.mu.Unlock()
