@@ -102,7 +102,17 @@ func TestQEMUJobsNoStaleStatus(t *testing.T) {
 	status := filepath.Join(d.dir, "run", "qemu", "st.status.json")
 	for i := 0; i < 20; i++ {
 		mustVirsh(t, uri, "start --paused st")
+		// The status describes this run's QEMU, not a late write of the
+		// previous run's.
+		time.Sleep(200 * time.Millisecond)
+		pids := daemonQEMUs(d)
+		if got := guestPID(t, d, "st"); len(pids) != 1 || pids[0] != got {
+			t.Fatalf("run %d: status names pid %d, QEMU processes %v", i, got, pids)
+		}
 		mustVirsh(t, uri, "destroy st")
+		if data, err := os.ReadFile(status); err == nil {
+			t.Fatalf("run %d: status after destroy:\n%s", i, data)
+		}
 	}
 	// A late writer (the SHUTDOWN event of the last run) would land now.
 	time.Sleep(2 * time.Second)
