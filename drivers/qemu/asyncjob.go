@@ -158,10 +158,15 @@ func (c *conn) DomainAbortJob(h driver.Domain) error {
 	if done, err := abortMigration(v); done {
 		return err
 	}
-	if err := v.job.begin(context.Background(), jobAbort, "remoteDispatchDomainAbortJob"); err != nil {
-		return err
+	// A migration keeps its nested job from step to step, and a save
+	// while it streams, so aborting either cannot wait for the sync job;
+	// migrate_cancel is safe at any point.
+	if k, _, _, _ := v.job.asyncInfo(); k != asyncMigrationOut && k != asyncMigrationIn && k != asyncSave && k != asyncDump {
+		if err := v.job.begin(context.Background(), jobAbort, "remoteDispatchDomainAbortJob"); err != nil {
+			return err
+		}
+		defer v.job.end()
 	}
-	defer v.job.end()
 	k, _, mon, err := c.asyncOf(h)
 	if err != nil {
 		return err

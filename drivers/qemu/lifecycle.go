@@ -53,6 +53,11 @@ func (d *Driver) start(ctx context.Context, v *vm, flags uint32) error {
 	}
 	if flags&startPaused != 0 {
 		v.mu.Lock()
+		// A destroy may have ended the run (it may run during the start).
+		if !v.active() {
+			v.mu.Unlock()
+			return errNoLongerRunning()
+		}
 		v.setState(driver.StatePaused, driver.PausedUser)
 		v.mu.Unlock()
 		d.runPostStartHooks(v)

@@ -230,6 +230,10 @@ func (d *Driver) restoreFrom(ctx context.Context, v *vm, f *os.File, paused bool
 	d.runPostStartHooks(v)
 	if paused {
 		v.mu.Lock()
+		if !v.active() {
+			v.mu.Unlock()
+			return errNoLongerRunning()
+		}
 		v.setState(driver.StatePaused, driver.PausedUser)
 		v.mu.Unlock()
 		d.emit(v, driver.EventStarted, driver.EventStartedRestored)
