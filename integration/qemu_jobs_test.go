@@ -174,6 +174,15 @@ func TestQEMUJobsDestroyUnderHeldJob(t *testing.T) {
 	waitState(t, d, "hj", "running (booted)", 30*time.Second)
 	pid := guestPID(t, d, "hj")
 	release, saved := holdJobWithSave(t, d, "hj")
+	// The save is the async job: domjobinfo shows it, and a job it does
+	// not allow times out with libvirt's text naming it.
+	if out := mustVirsh(t, uri, "domjobinfo hj"); !strings.Contains(out, "Save") {
+		t.Errorf("domjobinfo during save:\n%s", out)
+	}
+	want := "Timed out during operation: cannot acquire state change lock (held by monitor=remoteDispatchDomainSave)"
+	if _, errOut, rc := virsh(t, uri, "suspend hj"); rc == 0 || !strings.Contains(errOut, want) {
+		t.Errorf("suspend during save: rc=%d %s", rc, errOut)
+	}
 	if out, errOut, rc := virsh(t, uri, "destroy hj"); rc != 0 {
 		t.Fatalf("destroy under a held job: rc=%d %s%s\n%s", rc, out, errOut, d.Log())
 	}

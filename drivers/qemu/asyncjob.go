@@ -147,9 +147,10 @@ func jobOperation(k asyncKind) int32 {
 	return 0
 }
 
-// DomainAbortJob cancels the async job: it takes the abort job, which
-// every async job allows, and asks QEMU to cancel what it streams; the
-// async job then fails and undoes what it did.
+// DomainAbortJob cancels the async job (libvirt's qemuDomainAbortJob):
+// QEMU is asked to cancel what it streams, and the async job then fails
+// and undoes what it did. Jobs that cannot be aborted get libvirt's
+// errors under the abort job, which every async job allows.
 func (c *conn) DomainAbortJob(h driver.Domain) error {
 	v, err := c.d.doms.get(h)
 	if err != nil {
