@@ -342,3 +342,59 @@ func TestQEMUJobsSnapshotCrashWindow(t *testing.T) {
 	mustVirsh(t, uri, "destroy sc")
 	waitNoQEMU(t, d, 30*time.Second)
 }
+
+// TestQEMUJobsReusedPID: QEMU dies while govirtd is down and its pid now
+// names an unrelated process (simulated by pointing the status file at
+// one). The restarted daemon must not adopt nor signal that process: the
+// guest is shut off and starts again.
+func TestQEMUJobsReusedPID(t *testing.T) {
+	d := startDaemon(t)
+	t.Cleanup(func() { killGuests(d) })
+	uri := d.URI("qemu")
+	defineGuest(t, d, "rp", "")
+	mustVirsh(t, uri, "start rp")
+	waitState(t, d, "rp", "running (booted)", 30*time.Second)
+	pid := guestPID(t, d, "rp")
+	d.cmd.Process.Kill()
+	d.cmd.Wait()
+	syscall.Kill(pid, syscall.SIGKILL)
+	for processAlive(pid) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	other := exec.Command("sleep", "600")
+	if err := other.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { other.Process.Kill(); other.Wait() })
+	path := filepath.Join(d.dir, "run", "qemu", "rp.status.json")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st map[string]any
+	if err := json.Unmarshal(data, &st); err != nil {
+		t.Fatal(err)
+	}
+	st["pid"] = other.Process.Pid
+	if data, err = json.Marshal(st); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d.launch()
+	out, _, _ := virsh(t, uri, "domstate rp")
+	if !strings.HasPrefix(strings.TrimSpace(out), "shut off") {
+		t.Fatalf("guest whose QEMU died shows %q\n%s", out, d.Log())
+	}
+	time.Sleep(time.Second)
+	if !processAlive(other.Process.Pid) {
+		t.Fatal("the process that reused the pid was killed")
+	}
+	mustVirsh(t, uri, "start rp")
+	waitState(t, d, "rp", "running (booted)", 30*time.Second)
+	mustVirsh(t, uri, "destroy rp")
+	if !processAlive(other.Process.Pid) {
+		t.Fatal("the process that reused the pid was killed")
+	}
+}
