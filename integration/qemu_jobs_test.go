@@ -398,3 +398,41 @@ func TestQEMUJobsReusedPID(t *testing.T) {
 		t.Fatal("the process that reused the pid was killed")
 	}
 }
+
+// TestQEMUJobsDestroyUnderSyncJob: a suspend holds the sync job on a
+// SIGSTOPped QEMU that never answers; destroy kills QEMU first, so the
+// suspend fails and destroy gets the job: the guest is shut off
+// (destroyed) and starts again.
+func TestQEMUJobsDestroyUnderSyncJob(t *testing.T) {
+	d := startDaemon(t)
+	t.Cleanup(func() { killGuests(d) })
+	uri := d.URI("qemu")
+	defineGuest(t, d, "sj", "")
+	mustVirsh(t, uri, "start sj")
+	waitState(t, d, "sj", "running (booted)", 30*time.Second)
+	pid := guestPID(t, d, "sj")
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGCONT) })
+	suspended := make(chan int, 1)
+	go func() {
+		_, _, rc := virsh(t, uri, "suspend sj")
+		suspended <- rc
+	}()
+	time.Sleep(time.Second) // the suspend now waits on QEMU
+	if out, errOut, rc := virsh(t, uri, "destroy sj"); rc != 0 {
+		t.Fatalf("destroy under a sync job: rc=%d %s%s\n%s", rc, out, errOut, d.Log())
+	}
+	waitState(t, d, "sj", "shut off (destroyed)", 10*time.Second)
+	if rc := <-suspended; rc == 0 {
+		t.Errorf("suspend of a destroyed guest succeeded")
+	}
+	if processAlive(pid) {
+		t.Fatalf("QEMU %d alive after destroy", pid)
+	}
+	mustVirsh(t, uri, "start sj")
+	waitState(t, d, "sj", "running (booted)", 30*time.Second)
+	mustVirsh(t, uri, "destroy sj")
+	waitNoQEMU(t, d, 30*time.Second)
+}
