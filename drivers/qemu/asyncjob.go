@@ -9,45 +9,89 @@ import (
 	"govirt/virerr"
 )
 
-// asyncJob is a long operation (save, later migration) that queries and
-// abort may run alongside; it holds the guest's job meanwhile.
-type asyncJob struct {
-	op      string
-	started time.Time
-}
-
-// beginAsync records op as the guest's async job; the caller holds the job.
-func (v *vm) beginAsync(op string) {
-	v.mu.Lock()
-	v.async = &asyncJob{op: op, started: time.Now()}
-	v.mu.Unlock()
-}
-
-func (v *vm) endAsync() {
-	v.mu.Lock()
-	v.async = nil
-	v.mu.Unlock()
-}
-
-func (c *conn) asyncOf(h driver.Domain) (*asyncJob, monitor, error) {
+// asyncVM looks h up and starts async job k on it (libvirt's
+// qemuDomainObjBeginAsyncJob); the caller ends it with v.job.endAsync.
+func (c *conn) asyncVM(ctx context.Context, h driver.Domain, k asyncKind, op string, mask uint32) (*vm, error) {
 	v, err := c.d.doms.get(h)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
+	}
+	if err := v.job.beginAsync(ctx, k, apiName(op), mask); err != nil {
+		return nil, err
 	}
 	v.mu.Lock()
-	defer v.mu.Unlock()
-	if !v.active() {
-		return nil, nil, errNotRunning()
+	err = v.goneErr()
+	v.mu.Unlock()
+	if err != nil {
+		v.job.endAsync()
+		return nil, err
 	}
-	return v.async, v.mon, nil
+	return v, nil
+}
+
+// nested takes the sync job for the owner of v's async job: a step
+// that must not interleave with destroy or the other allowed jobs.
+func (v *vm) nested(ctx context.Context) error {
+	_, owner, _, _ := v.job.asyncInfo()
+	return v.job.begin(ctx, jobNested, owner)
+}
+
+// beginMigrationJob starts a migration's async job and keeps the sync
+// job nested in it from Begin (or Prepare) to the end, as the migration
+// steps are separate calls that each expect the guest unchanged.
+func (v *vm) beginMigrationJob(ctx context.Context, k asyncKind, op string) error {
+	if err := v.job.beginAsync(ctx, k, apiName(op), defaultJobMask); err != nil {
+		return err
+	}
+	if err := v.nested(ctx); err != nil {
+		v.job.endAsync()
+		return err
+	}
+	return nil
+}
+
+func (v *vm) endMigrationJob() {
+	v.job.end()
+	v.job.endAsync()
+}
+
+// setJobPhase records the async job's phase in the job and in the status
+// file, so a restarted daemon knows how far it got.
+func (d *Driver) setJobPhase(v *vm, phase string) error {
+	v.job.setPhase(phase)
+	return d.saveStatus(v)
+}
+
+func (c *conn) asyncOf(h driver.Domain) (asyncKind, time.Time, monitor, error) {
+	v, err := c.d.doms.get(h)
+	if err != nil {
+		return 0, time.Time{}, nil, err
+	}
+	v.mu.Lock()
+	active, mon := v.active(), v.mon
+	v.mu.Unlock()
+	if !active {
+		return 0, time.Time{}, nil, errNotRunning()
+	}
+	k, _, _, started := v.job.asyncInfo()
+	return k, started, mon, nil
+}
+
+// jobReportable is whether domjobinfo shows an async job: libvirt reports
+// the jobs that have a job operation (not a start).
+func jobReportable(k asyncKind) bool {
+	return k != asyncNone && k != asyncStart
 }
 
 func (c *conn) DomainGetJobInfo(h driver.Domain) (driver.JobInfo, error) {
-	j, mon, err := c.asyncOf(h)
-	if err != nil || j == nil {
+	k, started, mon, err := c.asyncOf(h)
+	if err != nil || !jobReportable(k) {
 		return driver.JobInfo{}, err
 	}
-	info := driver.JobInfo{Type: 2, TimeElapsed: uint64(time.Since(j.started).Milliseconds())}
+	info := driver.JobInfo{Type: 2, TimeElapsed: uint64(time.Since(started).Milliseconds())}
+	if k != asyncSave && k != asyncMigrationOut && k != asyncMigrationIn {
+		return info, nil
+	}
 	// query-migrate never waits on a job; a stuck monitor only costs its
 	// own deadline.
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -70,39 +114,68 @@ func (c *conn) DomainGetJobStats(h driver.Domain, _ uint32) (int32, []driver.Typ
 			driver.TypedParam{Field: "data_processed", Value: info.DataProcessed},
 			driver.TypedParam{Field: "data_remaining", Value: info.DataRemaining})
 	}
-	if j, _, err := c.asyncOf(h); err == nil && j != nil {
-		params = append(params, driver.TypedParam{Field: "operation", Value: jobOperation(j.op)})
+	if k, _, _, err := c.asyncOf(h); err == nil && jobReportable(k) {
+		params = append(params, driver.TypedParam{Field: "operation", Value: jobOperation(k)})
 	}
 	return info.Type, params, nil
 }
 
-// jobOperation is virDomainJobOperation for an async job's name.
-func jobOperation(op string) int32 {
-	switch op {
-	case "save":
+// jobOperation is virDomainJobOperation for an async job.
+func jobOperation(k asyncKind) int32 {
+	switch k {
+	case asyncStart:
+		return 1
+	case asyncSave:
 		return 2
-	case "migration in":
+	case asyncMigrationIn:
 		return 4
-	case "migration out":
+	case asyncMigrationOut:
 		return 5
+	case asyncSnapshot:
+		return 6
+	case asyncDump:
+		return 8
+	case asyncBackup:
+		return 9
 	}
 	return 0
 }
 
-// DomainAbortJob cancels a running save without taking the job (the save
-// holds it); the save then fails and resumes the guest.
+// DomainAbortJob cancels the async job (libvirt's qemuDomainAbortJob):
+// QEMU is asked to cancel what it streams, and the async job then fails
+// and undoes what it did. Jobs that cannot be aborted get libvirt's
+// errors under the abort job, which every async job allows.
 func (c *conn) DomainAbortJob(h driver.Domain) error {
-	if v, err := c.d.doms.get(h); err == nil {
-		if done, err := abortMigration(v); done {
-			return err
-		}
-	}
-	j, mon, err := c.asyncOf(h)
+	v, err := c.d.doms.get(h)
 	if err != nil {
 		return err
 	}
-	if j == nil {
+	if done, err := abortMigration(v); done {
+		return err
+	}
+	// A migration keeps its nested job from step to step, and a save
+	// while it streams, so aborting either cannot wait for the sync job;
+	// migrate_cancel is safe at any point.
+	if k, _, _, _ := v.job.asyncInfo(); k != asyncMigrationOut && k != asyncMigrationIn && k != asyncSave && k != asyncDump {
+		if err := v.job.begin(context.Background(), jobAbort, "remoteDispatchDomainAbortJob"); err != nil {
+			return err
+		}
+		defer v.job.end()
+	}
+	k, _, mon, err := c.asyncOf(h)
+	if err != nil {
+		return err
+	}
+	switch k {
+	case asyncNone:
 		return errQEMU(virerr.ErrOperationInvalid, "no job is active on the domain")
+	case asyncStart:
+		return errQEMU(virerr.ErrOperationInvalid, "cannot abort VM start; use virDomainDestroy instead")
+	case asyncMigrationIn:
+		return errQEMU(virerr.ErrOperationInvalid, "cannot abort incoming migration; use virDomainDestroy instead")
+	}
+	if mon == nil {
+		return errNotRunning()
 	}
 	if err := qmp.MigrateCancel(context.Background(), mon); err != nil {
 		return qmpFailed("abort", err)

@@ -74,19 +74,10 @@ func (d *Driver) blockJobReady(v *vm, name string) {
 }
 
 // lockJobForEvent takes v's job for event processing, waiting out other
-// operations; false when the guest went away meanwhile.
+// operations for as long as the run lasts; false when it ended.
 func lockJobForEvent(v *vm, op string) bool {
-	for {
-		if err := v.job.acquire(op); err == nil {
-			return true
-		}
-		v.mu.Lock()
-		active := v.active()
-		v.mu.Unlock()
-		if !active {
-			return false
-		}
-	}
+	ctx, _ := v.runContext()
+	return v.job.beginWait(ctx, jobModify, apiName(op)) == nil
 }
 
 // qemuJob is an entry of query-jobs.

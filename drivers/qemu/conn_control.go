@@ -15,7 +15,7 @@ func (c *conn) jobVM(h driver.Domain, op string) (*vm, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := v.job.acquire(op); err != nil {
+	if err := v.job.begin(context.Background(), jobKindFor(op), apiName(op)); err != nil {
 		return nil, err
 	}
 	// The guest may have been undefined while this waited for the job.
@@ -27,6 +27,18 @@ func (c *conn) jobVM(h driver.Domain, op string) (*vm, error) {
 		return nil, err
 	}
 	return v, nil
+}
+
+// jobKindFor is the libvirt job an operation takes: suspend its own (so a
+// migration may allow it), reads query, everything else modify.
+func jobKindFor(op string) jobKind {
+	switch op {
+	case "suspend":
+		return jobSuspend
+	case "screenshot":
+		return jobQuery
+	}
+	return jobModify
 }
 
 // withJob runs fn holding v's job, with the guest's monitor, after checking

@@ -191,13 +191,14 @@ func (c *conn) DomainCreateXML(xml string, flags uint32) (driver.Domain, error) 
 		return driver.Domain{}, err
 	}
 	d := c.d
+	ctx := context.Background()
 	if o := d.doms.byNameLookup(def.Name); o != nil {
 		// virDomainObjListAdd with LIVE: an inactive guest of the same
 		// name and uuid runs with this definition and keeps its own.
-		if err := o.job.acquire("create"); err != nil {
+		if err := o.job.beginAsync(ctx, asyncStart, apiName("create"), defaultJobMask); err != nil {
 			return driver.Domain{}, err
 		}
-		defer o.job.release()
+		defer o.job.endAsync()
 		o.mu.Lock()
 		active, ou, gone := o.active(), o.uuid, o.removed.Load()
 		if !active && ou == def.UUID && !gone {
@@ -212,7 +213,7 @@ func (c *conn) DomainCreateXML(xml string, flags uint32) (driver.Domain, error) 
 		case ou != def.UUID:
 			return driver.Domain{}, virerr.New(virerr.FromQemu, virerr.ErrOperationFailed, "domain '%s' already exists with uuid %s", def.Name, ou)
 		}
-		if err := d.start(context.Background(), o, flags); err != nil {
+		if err := d.start(ctx, o, flags); err != nil {
 			o.mu.Lock()
 			if !o.active() {
 				o.live = nil
@@ -224,16 +225,20 @@ func (c *conn) DomainCreateXML(xml string, flags uint32) (driver.Domain, error) 
 		defer o.mu.Unlock()
 		return o.handle(), nil
 	}
+	// The new guest's start job is taken before anyone can see it: a
+	// second create of the same name finds it and must wait for this
+	// start, not run it first (and have this one then drop a running
+	// guest from the list).
 	v := newVM(def, false)
+	if err := v.job.beginAsync(ctx, asyncStart, apiName("create"), defaultJobMask); err != nil {
+		return driver.Domain{}, err
+	}
+	defer v.job.endAsync()
 	if err := d.doms.add(v); err != nil {
 		return driver.Domain{}, err
 	}
-	if err := v.job.acquire("create"); err != nil {
-		return driver.Domain{}, err
-	}
-	defer v.job.release()
-	if err := d.start(context.Background(), v, flags); err != nil {
-		d.doms.remove(v)
+	if err := d.start(ctx, v, flags); err != nil {
+		d.dropIfTransient(v)
 		return driver.Domain{}, err
 	}
 	v.mu.Lock()
@@ -243,11 +248,11 @@ func (c *conn) DomainCreateXML(xml string, flags uint32) (driver.Domain, error) 
 
 func (c *conn) DomainCreate(h driver.Domain, flags uint32) (driver.Domain, error) {
 	d := c.d
-	v, err := c.jobVM(h, "start")
+	v, err := c.asyncVM(context.Background(), h, asyncStart, "start", defaultJobMask)
 	if err != nil {
 		return driver.Domain{}, err
 	}
-	defer v.job.release()
+	defer v.job.endAsync()
 	if err := d.start(context.Background(), v, flags); err != nil {
 		return driver.Domain{}, err
 	}
@@ -256,25 +261,35 @@ func (c *conn) DomainCreate(h driver.Domain, flags uint32) (driver.Domain, error
 	return v.handle(), nil
 }
 
+// DomainDestroy is libvirt's qemuProcessBeginStopJob then stop: QEMU is
+// killed first, so an operation stuck on its monitor fails at once, then
+// the destroy job is taken, which every async job allows and which never
+// times out: destroy does not give up, nor leave a half-killed guest.
 func (c *conn) DomainDestroy(h driver.Domain, flags uint32) error {
 	d := c.d
 	v, err := d.doms.get(h)
 	if err != nil {
 		return err
 	}
-	// Ask QEMU to quit before waiting for the job, so an operation stuck
-	// on this guest's monitor fails fast instead of blocking destroy.
 	v.mu.Lock()
+	var proc *process
 	if v.active() && v.brokenMsg == "" {
 		v.beingDestroyed = true
-		if v.proc != nil {
-			v.proc.signal(15)
-		}
+		proc = v.proc
 	}
 	v.mu.Unlock()
-	if err := v.job.acquire("destroy"); err != nil {
+	if proc != nil {
+		proc.kill(killGrace)
+	}
+	if err := v.job.begin(context.Background(), jobDestroy, apiName("destroy")); err != nil {
 		return err
 	}
-	defer v.job.release()
+	defer v.job.end()
+	v.mu.Lock()
+	err = v.goneErr()
+	v.mu.Unlock()
+	if err != nil {
+		return err
+	}
 	return d.destroy(v, driver.ShutoffDestroyed, driver.EventStoppedDestroyed)
 }

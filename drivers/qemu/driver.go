@@ -58,10 +58,6 @@ type Driver struct {
 	dirs   dirs
 	initMu sync.Mutex
 	inited bool
-	// statusMu orders status file writes against their removal: a
-	// save that checked the guest was running before a destroy removed
-	// the file would otherwise write it back, stale, after the removal.
-	statusMu sync.Mutex
 	// defMu makes define and undefine each one step: the definition file
 	// and the guest's persistent state change together, so a define racing
 	// an undefine never leaves a file without a guest or the reverse.

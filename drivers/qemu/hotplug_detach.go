@@ -44,12 +44,14 @@ func (d *Driver) onDeviceDeleted(v *vm, ev *qmp.DeviceDeletedEvent) {
 	// Nobody waits (the detach timed out, or the guest ejected the
 	// device itself): finish the removal under the job, on the
 	// guest's worker, as processDeviceDeletedEvent.
+	ctx, _ := v.runContext()
 	v.work.submit(func() {
-		if err := v.job.acquire("device removal"); err != nil {
-			d.log.Error("device removal", "domain", v.name, "alias", ev.Device, "err", err)
+		// Waits as long as the run lasts: dropping the removal would
+		// leave a device in the XML that QEMU no longer has.
+		if err := v.job.beginWait(ctx, jobModify, apiName("device removal")); err != nil {
 			return
 		}
-		defer v.job.release()
+		defer v.job.end()
 		v.mu.Lock()
 		mon := v.mon
 		v.mu.Unlock()

@@ -53,6 +53,11 @@ func (d *Driver) start(ctx context.Context, v *vm, flags uint32) error {
 	}
 	if flags&startPaused != 0 {
 		v.mu.Lock()
+		// A destroy may have ended the run (it may run during the start).
+		if !v.active() {
+			v.mu.Unlock()
+			return errNoLongerRunning()
+		}
 		v.setState(driver.StatePaused, driver.PausedUser)
 		v.mu.Unlock()
 		d.runPostStartHooks(v)
@@ -192,6 +197,7 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	v.setState(driver.StatePaused, driver.PausedStartingUp)
 	v.fakeReboot, v.pausedShutdown, v.beingDestroyed = false, false, false
 	v.startedAt = time.Now()
+	run := v.newRun()
 	v.mu.Unlock()
 	// The status exists before QEMU does: a daemon killed right after the
 	// spawn finds it on restart and kills the half-started QEMU by its
@@ -211,7 +217,16 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 		d.cleanupStopped(v, driver.ShutoffFailed)
 		return errQEMU(virerr.ErrOperationFailed, "cannot start QEMU for '%s': %v", name, err)
 	}
+	// A destroy (allowed during the start job) may have ended this run
+	// while QEMU was being spawned: then nobody else knows this process
+	// and it must go now. Checked under mu, as cleanup takes the process
+	// under mu: exactly one of the two kills it.
 	v.mu.Lock()
+	if v.run != run || !v.active() {
+		v.mu.Unlock()
+		proc.kill(0)
+		return errNoLongerRunning()
+	}
 	v.proc = proc
 	v.mu.Unlock()
 
@@ -221,12 +236,23 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 		return errQEMU(virerr.ErrOperationFailed, "QEMU for '%s' did not come up: %v%s", name, err, logTail(logPath))
 	}
 	v.mu.Lock()
+	if v.run != run || !v.active() {
+		v.mu.Unlock()
+		mon.Close()
+		return errNoLongerRunning()
+	}
 	v.mon = mon
 	v.mu.Unlock()
 	// No status write here: the one written before the spawn finds this
 	// QEMU by its monitor socket, and the caller writes the next.
 	d.log.Debug("launched", "domain", name, "caps", tCaps, "build", tBuild, "monitor", time.Since(t0))
 	return nil
+}
+
+// errNoLongerRunning is libvirt's error for a guest destroyed while an
+// operation on it was in progress.
+func errNoLongerRunning() error {
+	return errQEMU(virerr.ErrOperationFailed, "domain is no longer running")
 }
 
 // abortLaunch kills a QEMU that failed to start properly.
@@ -284,7 +310,7 @@ func (d *Driver) startCPUs(ctx context.Context, v *vm, reason int32) error {
 	return nil
 }
 
-// destroy kills QEMU; the caller holds v's job.
+// destroy kills QEMU; the caller holds v's destroy job.
 func (d *Driver) destroy(v *vm, reason int32, detail int32) error {
 	v.mu.Lock()
 	if !v.active() {
@@ -299,43 +325,59 @@ func (d *Driver) destroy(v *vm, reason int32, detail int32) error {
 	v.beingDestroyed = true
 	proc := v.proc
 	v.mu.Unlock()
-	proc.kill(killGrace)
-	d.cleanupStopped(v, reason)
+	if proc != nil {
+		proc.kill(killGrace)
+	}
+	if !d.cleanupStopped(v, reason) {
+		return errNotRunning()
+	}
 	d.emit(v, driver.EventStopped, detail)
 	d.dropIfTransient(v)
 	return nil
 }
 
 // cleanupStopped releases what a running guest held and records the
-// shut-off state. It is idempotent.
-func (d *Driver) cleanupStopped(v *vm, reason int32) {
+// shut-off state. It acts once per run: false when the guest was not
+// running (someone else cleaned it up).
+func (d *Driver) cleanupStopped(v *vm, reason int32) bool {
 	v.mu.Lock()
-	mon, id, name := v.mon, v.id, v.name
+	if !v.active() {
+		v.mu.Unlock()
+		return false
+	}
+	mon, id, name, proc := v.mon, v.id, v.name, v.proc
 	if v.live != nil {
 		v.last = v.live
 	}
-	// A transient guest that stopped is gone (dropIfTransient).
-	if !v.persistent {
-		v.removed.Store(true)
-	}
+	v.endRun()
 	v.mon, v.proc, v.live, v.caps, v.capsJSON = nil, nil, nil, nil, nil
-	if id >= 0 {
-		v.id = -1
-	}
+	v.id = -1
 	v.setState(driver.StateShutoff, reason)
 	v.fakeReboot, v.pausedShutdown, v.beingDestroyed = false, false, false
+	v.jobSnap = nil
 	v.mu.Unlock()
 	if mon != nil {
 		mon.Close()
 	}
 	releaseGuestState(v)
-	if id >= 0 {
-		d.doms.releaseID(id)
+	// Whoever called this killed QEMU already; a process that appeared
+	// after it looked (a start racing a destroy) goes now.
+	if proc != nil {
+		proc.kill(killGrace)
 	}
-	d.removeStatus(name)
+	d.doms.releaseID(id)
+	d.removeStatus(v)
 	if dir, err := d.domainDir(name); err == nil {
 		os.RemoveAll(dir)
 	}
+	// A transient guest that stopped is gone (dropIfTransient); only now,
+	// with its files removed, may a new guest take its name and paths.
+	v.mu.Lock()
+	if !v.persistent && !v.active() {
+		v.removed.Store(true)
+	}
+	v.mu.Unlock()
+	return true
 }
 
 // dropIfTransient forgets a transient guest once it stopped.

@@ -98,7 +98,7 @@ func (c *conn) migratePrepare3(params []driver.TypedParam, flags uint32) ([]byte
 			return nil, "", nil, err
 		}
 	}
-	if err := v.job.acquire("migration in"); err != nil {
+	if err := v.beginMigrationJob(context.Background(), asyncMigrationIn, "migration in"); err != nil {
 		if created {
 			d.doms.remove(v)
 		}
@@ -113,7 +113,7 @@ func (c *conn) migratePrepare3(params []driver.TypedParam, flags uint32) ([]byte
 	}
 	if err != nil {
 		v.mu.Unlock()
-		v.job.release()
+		v.endMigrationJob()
 		return nil, "", nil, err
 	}
 	v.live = def // what launch starts; a persistent guest keeps its definition
@@ -121,7 +121,6 @@ func (c *conn) migratePrepare3(params []driver.TypedParam, flags uint32) ([]byte
 	m.Phase, m.busy = phasePrepare, true
 	v.mig = m
 	v.mu.Unlock()
-	v.beginAsync("migration in")
 	uri, err := d.prepareIncoming(context.Background(), v, params)
 	if err != nil {
 		v.mu.Lock()
@@ -130,8 +129,7 @@ func (c *conn) migratePrepare3(params []driver.TypedParam, flags uint32) ([]byte
 			v.live = nil
 		}
 		v.mu.Unlock()
-		v.endAsync()
-		v.job.release()
+		v.endMigrationJob()
 		d.dropIfTransient(v)
 		return nil, "", nil, err
 	}

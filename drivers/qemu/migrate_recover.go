@@ -39,3 +39,39 @@ func (d *Driver) recoverMigration(ctx context.Context, v *vm, m *migration) {
 		d.log.Warn("migration completed but not confirmed; guest left paused", "domain", name)
 	}
 }
+
+// recoverJob finishes or rolls back, after a daemon restart, the async
+// job the status file says was in flight (libvirt's qemuProcessRecoverJob):
+//   - migration: recoverMigration;
+//   - save or dump: QEMU's stream to the file is cancelled and a guest
+//     the job paused runs again;
+//   - snapshot: the block graph QEMU really has decides whether the new
+//     overlays are adopted (recoverSnapshot);
+//   - start: a half-started QEMU was killed before we got here.
+func (d *Driver) recoverJob(ctx context.Context, v *vm, st *status) {
+	if st.Migration != nil {
+		d.recoverMigration(ctx, v, st.Migration)
+		return
+	}
+	if st.Job == nil {
+		return
+	}
+	v.mu.Lock()
+	mon, state, name := v.mon, v.state, v.name
+	v.mu.Unlock()
+	k := parseAsyncKind(st.Job.Async)
+	d.log.Warn("recovering an interrupted job", "domain", name, "job", k.String(), "phase", st.Job.Phase)
+	switch k {
+	case asyncSave, asyncDump:
+		if mon != nil {
+			_ = mon.Execute(ctx, "migrate_cancel", nil, nil)
+		}
+		if st.Job.PreState == driver.StateRunning && state == driver.StatePaused {
+			if err := d.startCPUs(ctx, v, driver.RunningSaveCanceled); err != nil {
+				d.log.Warn("cannot resume after an interrupted save", "domain", name, "err", err)
+			}
+		}
+	case asyncSnapshot:
+		d.recoverSnapshot(ctx, v, st.Job)
+	}
+}

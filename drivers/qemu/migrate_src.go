@@ -20,16 +20,25 @@ func (c *conn) migrateBegin3(h driver.Domain, params []driver.TypedParam, flags 
 		return "", nil, err
 	}
 	d := c.d
-	v, err := c.jobVM(h, "migration out")
+	v, err := d.doms.get(h)
 	if err != nil {
+		return "", nil, err
+	}
+	if err := v.beginMigrationJob(context.Background(), asyncMigrationOut, "migration out"); err != nil {
 		return "", nil, err
 	}
 	done := false
 	defer func() {
 		if !done {
-			v.job.release()
+			v.endMigrationJob()
 		}
 	}()
+	v.mu.Lock()
+	err = v.goneErr()
+	v.mu.Unlock()
+	if err != nil {
+		return "", nil, err
+	}
 	v.mu.Lock()
 	active, broken, mon, live, state := v.active(), v.brokenMsg, v.mon, v.live, v.state
 	v.mu.Unlock()
@@ -67,7 +76,6 @@ func (c *conn) migrateBegin3(h driver.Domain, params []driver.TypedParam, flags 
 	v.mu.Lock()
 	v.mig = m
 	v.mu.Unlock()
-	v.beginAsync("migration out")
 	d.saveStatusLogged(v)
 	done = true
 	return string(xml), makeCookie(v, ""), nil

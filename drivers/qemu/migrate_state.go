@@ -241,9 +241,9 @@ func (d *Driver) endMigration(v *vm) {
 	v.mu.Lock()
 	v.mig = nil
 	v.mu.Unlock()
-	v.endAsync()
+	v.job.endAsync()
 	d.saveStatusLogged(v)
-	v.job.release()
+	v.job.end()
 	// A QEMU that died while the migration held the job was not cleaned
 	// up by the EOF handler, which gave up waiting for it: do it now.
 	v.mu.Lock()

@@ -26,7 +26,11 @@ func migrationMon(d **Driver, v **vm, status string) *fakeMonitor {
 	return mon
 }
 
-func jobHeld(v *vm) bool { return len(v.job.ch) == 1 }
+func jobHeld(v *vm) bool {
+	v.job.mu.Lock()
+	defer v.job.mu.Unlock()
+	return v.job.active != jobNone || v.job.async != asyncNone
+}
 
 func hasCmd(mon *fakeMonitor, cmd string) bool {
 	for _, c := range mon.commands() {

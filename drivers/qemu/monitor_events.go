@@ -1,7 +1,6 @@
 package qemu
 
 import (
-	"context"
 	"encoding/json"
 
 	"govirt/driver"
@@ -181,12 +180,18 @@ func (d *Driver) handleReset(v *vm) {
 // that shut down while a reboot was asked for (or that crashed with
 // on_crash=restart).
 func (d *Driver) fakeReboot(v *vm) {
-	if err := v.job.acquire("fake reboot"); err != nil {
-		d.log.Error("fake reboot", "domain", v.name, "err", err)
+	// Event work waits as long as it takes: giving up would leave the
+	// guest paused in "shutdown" forever. It ends with the run.
+	ctx, run := v.runContext()
+	if err := v.job.beginWait(ctx, jobModify, apiName("fake reboot")); err != nil {
 		return
 	}
-	defer v.job.release()
+	defer v.job.end()
 	v.mu.Lock()
+	if v.run != run || !v.active() {
+		v.mu.Unlock()
+		return
+	}
 	mon, proc := v.mon, v.proc
 	reason := driver.RunningBooted
 	if v.state == driver.StateCrashed {
@@ -194,7 +199,6 @@ func (d *Driver) fakeReboot(v *vm) {
 	}
 	v.mu.Unlock()
 	ok := mon != nil
-	ctx := context.Background()
 	if ok {
 		ok = qmp.SystemReset(ctx, mon) == nil
 	}
@@ -212,15 +216,17 @@ func (d *Driver) fakeReboot(v *vm) {
 }
 
 // guestPanicked applies on_crash after GUEST_PANICKED.
+// It takes the destroy job, which every async job allows, and waits for
+// it as long as the run lasts.
 func (d *Driver) guestPanicked(v *vm) {
-	if err := v.job.acquire("crash handling"); err != nil {
-		d.log.Error("crash handling", "domain", v.name, "err", err)
+	ctx, run := v.runContext()
+	if err := v.job.beginWait(ctx, jobDestroy, apiName("crash handling")); err != nil {
 		return
 	}
 	v.mu.Lock()
-	if !v.active() {
+	if v.run != run || !v.active() {
 		v.mu.Unlock()
-		v.job.release()
+		v.job.end()
 		return
 	}
 	v.setState(driver.StateCrashed, driver.CrashedPanicked)
@@ -251,30 +257,34 @@ func (d *Driver) guestPanicked(v *vm) {
 		if proc != nil {
 			proc.kill(killGrace)
 		}
-		d.cleanupStopped(v, driver.ShutoffCrashed)
-		d.emit(v, driver.EventStopped, driver.EventStoppedCrashed)
-		v.job.release()
-		d.dropIfTransient(v)
+		if d.cleanupStopped(v, driver.ShutoffCrashed) {
+			d.emit(v, driver.EventStopped, driver.EventStoppedCrashed)
+			d.dropIfTransient(v)
+		}
+		v.job.end()
 	}
 }
 
 // monitorEOF: QEMU went away. If we were not destroying it, it either
 // finished a shutdown or crashed.
+// The cleanup takes the destroy job, which every async job allows, and
+// waits for it as long as the run lasts: a dead QEMU is never left shown
+// as running.
 func (d *Driver) monitorEOF(v *vm) {
 	v.mu.Lock()
 	if v.beingDestroyed || !v.active() {
 		v.mu.Unlock()
 		return
 	}
+	ctx, run := v.runContextLocked()
 	v.mu.Unlock()
 	v.work.submit(func() {
-		if err := v.job.acquire("stop after monitor EOF"); err != nil {
-			d.log.Error("monitor EOF", "domain", v.name, "err", err)
-			return
+		if err := v.job.beginWait(ctx, jobDestroy, apiName("stop after EOF")); err != nil {
+			return // the run was cleaned up meanwhile
 		}
-		defer v.job.release()
+		defer v.job.end()
 		v.mu.Lock()
-		if v.beingDestroyed || !v.active() {
+		if v.beingDestroyed || !v.active() || v.run != run {
 			v.mu.Unlock()
 			return
 		}
@@ -288,9 +298,10 @@ func (d *Driver) monitorEOF(v *vm) {
 		if shutdown {
 			reason, detail = driver.ShutoffShutdown, driver.EventStoppedShutdown
 		}
-		d.cleanupStopped(v, reason)
-		d.emit(v, driver.EventStopped, detail)
-		d.dropIfTransient(v)
+		if d.cleanupStopped(v, reason) {
+			d.emit(v, driver.EventStopped, detail)
+			d.dropIfTransient(v)
+		}
 	})
 }
 

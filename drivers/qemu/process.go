@@ -12,11 +12,16 @@ import (
 )
 
 // process is a running QEMU. It may be our child (started by this daemon)
-// or a survivor of an earlier daemon that we reconnected to; exit is
-// detected by reaping the child or, for a survivor, by polling the pid.
+// or a survivor of an earlier daemon that we reconnected to. A child is
+// reaped by os/exec and signalled through os.Process (a pidfd on Linux);
+// a survivor is tracked by a pidfd opened after checking its start time,
+// so a reused pid is never mistaken for it nor signalled. Without pidfds
+// the start time is checked before every signal and while polling.
 type process struct {
 	pid    int
+	start  uint64    // field 22 of /proc/PID/stat: start time in clock ticks
 	cmd    *exec.Cmd // nil for a reconnected process
+	pidfd  *os.File  // reconnected process, when the kernel has pidfd_open
 	exited chan struct{}
 	once   sync.Once
 }
@@ -41,6 +46,9 @@ func spawn(argv []string, logPath string, extra ...*os.File) (*process, error) {
 		return nil, err
 	}
 	p := &process{pid: cmd.Process.Pid, cmd: cmd, exited: make(chan struct{})}
+	// Our unreaped child cannot be replaced by another process, so the
+	// start time read now is its own.
+	p.start, _ = procStartTime(p.pid)
 	go func() {
 		_ = cmd.Wait()
 		p.once.Do(func() { close(p.exited) })
@@ -48,40 +56,137 @@ func spawn(argv []string, logPath string, extra ...*os.File) (*process, error) {
 	return p, nil
 }
 
-// adopt watches a QEMU left running by an earlier daemon.
-func adopt(pid int) (*process, error) {
-	if !pidAlive(pid) {
-		return nil, errors.New("process " + strconv.Itoa(pid) + " is gone")
+// procStartTime reads field 22 (starttime) of /proc/PID/stat.
+func procStartTime(pid int) (uint64, error) {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, err
 	}
-	p := &process{pid: pid, exited: make(chan struct{})}
+	s := string(data)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, errors.New("malformed stat")
+	}
+	// Fields after the command name start at field 3 (state).
+	f := strings.Fields(s[i+1:])
+	if len(f) < 20 {
+		return 0, errors.New("short stat")
+	}
+	if f[0] == "Z" || f[0] == "X" {
+		return 0, errors.New("process is a zombie")
+	}
+	return strconv.ParseUint(f[19], 10, 64)
+}
+
+// sameProcess is true while pid is alive and started at start (0 when a
+// status file predates the record: then only liveness is checked).
+func sameProcess(pid int, start uint64) bool {
+	st, err := procStartTime(pid)
+	return err == nil && (start == 0 || st == start)
+}
+
+// Linux syscall numbers, the same on every architecture since 5.3.
+const (
+	sysPidfdOpen       = 434
+	sysPidfdSendSignal = 424
+	pidfdNonblock      = syscall.O_NONBLOCK
+)
+
+func pidfdOpen(pid int) (*os.File, error) {
+	fd, _, e := syscall.Syscall(sysPidfdOpen, uintptr(pid), uintptr(pidfdNonblock), 0)
+	if e != 0 {
+		return nil, e
+	}
+	return os.NewFile(fd, "pidfd:"+strconv.Itoa(pid)), nil
+}
+
+func pidfdSignal(f *os.File, sig syscall.Signal) error {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	err = rc.Control(func(fd uintptr) {
+		if _, _, e := syscall.Syscall6(sysPidfdSendSignal, fd, uintptr(sig), 0, 0, 0, 0); e != 0 {
+			serr = e
+		}
+	})
+	if err != nil {
+		return err
+	}
+	return serr
+}
+
+// adopt watches a QEMU left running by an earlier daemon, which must be
+// the process that started at start.
+func adopt(pid int, start uint64) (*process, error) {
+	gone := errors.New("process " + strconv.Itoa(pid) + " is gone")
+	if pid <= 0 || !sameProcess(pid, start) {
+		return nil, gone
+	}
+	p := &process{pid: pid, start: start, exited: make(chan struct{})}
+	if f, err := pidfdOpen(pid); err == nil {
+		// Checked again now that the pidfd pins the process: the pid
+		// could have been reused between the first check and the open.
+		if !sameProcess(pid, start) {
+			f.Close()
+			return nil, gone
+		}
+		p.pidfd = f
+		go p.watchPidfd()
+		return p, nil
+	}
 	go func() {
-		for pidAlive(pid) {
-			time.Sleep(50 * time.Millisecond)
+		for sameProcess(pid, start) {
+			time.Sleep(500 * time.Millisecond)
 		}
 		p.once.Do(func() { close(p.exited) })
 	}()
 	return p, nil
 }
 
-// pidAlive is true while pid exists and is not a zombie.
-func pidAlive(pid int) bool {
-	if err := syscall.Kill(pid, 0); err != nil {
-		return false
-	}
-	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+// watchPidfd waits, in the runtime's poller, for the pidfd to become
+// readable: the process exited.
+func (p *process) watchPidfd() {
+	defer p.pidfd.Close()
+	defer p.once.Do(func() { close(p.exited) })
+	rc, err := p.pidfd.SyscallConn()
 	if err != nil {
-		return false
+		return
 	}
-	// The state follows the parenthesised command name.
-	s := string(stat)
-	if i := strings.LastIndexByte(s, ')'); i >= 0 && i+2 < len(s) {
-		return s[i+2] != 'Z'
-	}
-	return true
+	first := true
+	_ = rc.Read(func(uintptr) bool {
+		if first {
+			first = false
+			return pidfdSignal(p.pidfd, 0) != nil
+		}
+		return true
+	})
 }
 
+func (p *process) isExited() bool {
+	select {
+	case <-p.exited:
+		return true
+	default:
+		return false
+	}
+}
+
+// signal sends sig unless the process is known gone; it never reaches a
+// process that took over the pid.
 func (p *process) signal(sig syscall.Signal) {
-	_ = syscall.Kill(p.pid, sig)
+	if p.isExited() {
+		return
+	}
+	switch {
+	case p.cmd != nil:
+		_ = p.cmd.Process.Signal(sig)
+	case p.pidfd != nil:
+		_ = pidfdSignal(p.pidfd, sig)
+	case sameProcess(p.pid, p.start):
+		_ = syscall.Kill(p.pid, sig)
+	}
 }
 
 // wait reports whether the process exited within d.

@@ -59,11 +59,13 @@ func (d *Driver) reconnect(ctx context.Context, st *status) error {
 		// The daemon died mid-start: finish the job it could not, as
 		// libvirt does, by killing the half-started QEMU.
 		for _, pid := range pidsUsing(st.Monitor) {
-			if p, err := adopt(pid); err == nil {
-				p.kill(killGrace)
+			if start, err := procStartTime(pid); err == nil {
+				if p, err := adopt(pid, start); err == nil {
+					p.kill(killGrace)
+				}
 			}
 		}
-		d.removeStatus(st.Name)
+		d.removeStatus(v)
 		v.mu.Lock()
 		v.setState(driver.StateShutoff, driver.ShutoffFailed)
 		v.mu.Unlock()
@@ -71,10 +73,11 @@ func (d *Driver) reconnect(ctx context.Context, st *status) error {
 		d.log.Warn("killed a guest left half-started by an earlier daemon", "domain", st.Name)
 		return nil
 	}
-	proc, err := adopt(st.PID)
+	proc, err := adopt(st.PID, st.PIDStart)
 	if err != nil {
-		// QEMU died while we were away.
-		d.removeStatus(st.Name)
+		// QEMU died while we were away (or its pid now names another
+		// process, which is left alone).
+		d.removeStatus(v)
 		d.log.Warn("guest stopped while govirtd was down", "domain", st.Name)
 		v.mu.Lock()
 		v.setState(driver.StateShutoff, driver.ShutoffCrashed)
@@ -87,6 +90,7 @@ func (d *Driver) reconnect(ctx context.Context, st *status) error {
 	v.id = d.doms.assignID(v, st.ID)
 	v.setState(st.State, st.Reason)
 	v.fakeReboot, v.pausedShutdown, v.startedAt = st.FakeReboot, st.PausedShutdown, st.StartedAt
+	v.newRun()
 	v.mu.Unlock()
 	mon, err := d.connectMonitor(ctx, v, st.Monitor, proc)
 	if err != nil {
@@ -99,7 +103,7 @@ func (d *Driver) reconnect(ctx context.Context, st *status) error {
 	v.mon = mon
 	v.mu.Unlock()
 	d.refreshState(ctx, v)
-	d.recoverMigration(ctx, v, st.Migration)
+	d.recoverJob(ctx, v, st)
 	d.saveStatusLogged(v)
 	return nil
 }
@@ -148,12 +152,12 @@ func (d *Driver) autostartAll(ctx context.Context) {
 		if !want {
 			continue
 		}
-		if err := v.job.acquire("autostart"); err != nil {
+		if err := v.job.beginAsync(ctx, asyncStart, apiName("autostart"), defaultJobMask); err != nil {
 			continue
 		}
 		if err := d.start(ctx, v, 0); err != nil {
 			d.log.Error("autostart failed", "domain", v.name, "err", err)
 		}
-		v.job.release()
+		v.job.endAsync()
 	}
 }

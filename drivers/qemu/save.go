@@ -84,11 +84,22 @@ type fdMonitor interface {
 }
 
 // saveTo pauses the guest, streams its state into path and stops QEMU.
-// The caller holds v's job.
-func (d *Driver) saveTo(v *vm, path string) error {
+// The caller holds v's save (async) job. The file is opened outside any
+// sync job: opening may block (a FIFO, a hung file server), and destroy or
+// the handling of QEMU's death must stay possible meanwhile.
+func (d *Driver) saveTo(ctx context.Context, v *vm, path string) error {
 	v.mu.Lock()
-	mon, live, state := v.mon, v.live, v.state
+	active, broken, mon, live, state := v.active(), v.brokenMsg, v.mon, v.live, v.state
+	run := v.run
 	v.mu.Unlock()
+	switch {
+	case !active:
+		return errNotRunning()
+	case broken != "":
+		return errQEMU(virerr.ErrOperationFailed, "%s", broken)
+	case mon == nil:
+		return errQEMU(virerr.ErrOperationInvalid, "monitor of domain '%s' is not connected", v.name)
+	}
 	fm, ok := mon.(fdMonitor)
 	if !ok {
 		return errQEMU(virerr.ErrOperationUnsupported, "monitor cannot pass descriptors")
@@ -97,17 +108,28 @@ func (d *Driver) saveTo(v *vm, path string) error {
 	if err != nil {
 		return err
 	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	runCtx, _ := v.runContext()
+	f, err := openSaveFile(runCtx, path)
 	if err != nil {
-		return errQEMU(virerr.ErrSystemError, "cannot create save file %s: %v", path, err)
+		return err
 	}
 	defer f.Close()
 	if err := writeSaveHeader(f, xml); err != nil {
 		return err
 	}
-	ctx := context.Background()
-	v.beginAsync("save")
-	defer v.endAsync()
+	if err := v.nested(ctx); err != nil {
+		return err
+	}
+	defer v.job.end()
+	v.mu.Lock()
+	if v.run != run || !v.active() {
+		v.mu.Unlock()
+		os.Remove(path)
+		return errNoLongerRunning()
+	}
+	v.jobPreState = state
+	v.mu.Unlock()
+	d.setJobPhase(v, "saving")
 	wasRunning := state == driver.StateRunning
 	if wasRunning {
 		v.mu.Lock()
@@ -147,6 +169,36 @@ func (d *Driver) saveTo(v *vm, path string) error {
 	return nil
 }
 
+// openSaveFile creates the save file. Opening can block for good (a FIFO
+// nobody reads, a dead file server): when the guest's run ends meanwhile
+// (destroyed, crashed) the save fails at once, ending its job so the
+// guest can start again; the open, left behind, closes what it gets.
+func openSaveFile(runCtx context.Context, path string) (*os.File, error) {
+	type result struct {
+		f   *os.File
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+		ch <- result{f, err}
+	}()
+	select {
+	case r := <-ch:
+		if r.err != nil {
+			return nil, errQEMU(virerr.ErrSystemError, "cannot create save file %s: %v", path, r.err)
+		}
+		return r.f, nil
+	case <-runCtx.Done():
+		go func() {
+			if r := <-ch; r.f != nil {
+				r.f.Close()
+			}
+		}()
+		return nil, errNoLongerRunning()
+	}
+}
+
 // waitMigration polls query-migrate until QEMU finished or failed.
 func waitMigration(ctx context.Context, mon monitor) error {
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Minute)
@@ -175,6 +227,10 @@ func (d *Driver) restoreFrom(ctx context.Context, v *vm, f *os.File, paused bool
 	d.runPostStartHooks(v)
 	if paused {
 		v.mu.Lock()
+		if !v.active() {
+			v.mu.Unlock()
+			return errNoLongerRunning()
+		}
 		v.setState(driver.StatePaused, driver.PausedUser)
 		v.mu.Unlock()
 		d.emit(v, driver.EventStarted, driver.EventStartedRestored)
@@ -191,23 +247,36 @@ func (c *conn) DomainSave(h driver.Domain, path, dxml string, flags uint32) erro
 	if dxml != "" {
 		return errQEMU(virerr.ErrArgumentUnsupported, "changing the XML on save is not supported")
 	}
-	return c.withJob(h, "save", func(v *vm, _ monitor) error { return c.d.saveTo(v, path) })
+	ctx := context.Background()
+	v, err := c.asyncVM(ctx, h, asyncSave, "save", defaultJobMask)
+	if err != nil {
+		return err
+	}
+	defer v.job.endAsync()
+	return c.d.saveTo(ctx, v, path)
 }
 
 func (c *conn) DomainManagedSave(h driver.Domain, flags uint32) error {
-	return c.withJob(h, "managedsave", func(v *vm, _ monitor) error {
-		v.mu.Lock()
-		persistent, name := v.persistent, v.name
-		v.mu.Unlock()
-		if !persistent {
-			return errQEMU(virerr.ErrOperationInvalid, "cannot do managed save for transient domain")
-		}
-		path, err := c.d.managedSavePath(name)
-		if err != nil {
-			return err
-		}
-		return c.d.saveTo(v, path)
-	})
+	ctx := context.Background()
+	v, err := c.asyncVM(ctx, h, asyncSave, "managedsave", defaultJobMask)
+	if err != nil {
+		return err
+	}
+	defer v.job.endAsync()
+	v.mu.Lock()
+	persistent, name, active := v.persistent, v.name, v.active()
+	v.mu.Unlock()
+	if !active {
+		return errNotRunning()
+	}
+	if !persistent {
+		return errQEMU(virerr.ErrOperationInvalid, "cannot do managed save for transient domain")
+	}
+	path, err := c.d.managedSavePath(name)
+	if err != nil {
+		return err
+	}
+	return c.d.saveTo(ctx, v, path)
 }
 
 func (c *conn) DomainHasManagedSaveImage(h driver.Domain, _ uint32) (bool, error) {
@@ -248,19 +317,32 @@ func (c *conn) DomainRestore(path, dxml string, flags uint32) error {
 		return err
 	}
 	d := c.d
+	ctx := context.Background()
 	v := d.doms.byNameLookup(def.Name)
 	if v == nil {
+		// As createXML: the job is taken before anyone can see the guest.
 		v = newVM(def, false)
+		if err := v.job.beginAsync(ctx, asyncStart, apiName("restore"), defaultJobMask); err != nil {
+			return err
+		}
+		defer v.job.endAsync()
 		if err := d.doms.add(v); err != nil {
 			return err
 		}
 	} else if v.uuid != def.UUID {
 		return errQEMU(virerr.ErrOperationFailed, "domain '%s' already exists with uuid %s", def.Name, v.uuid)
+	} else {
+		if err := v.job.beginAsync(ctx, asyncStart, apiName("restore"), defaultJobMask); err != nil {
+			return err
+		}
+		defer v.job.endAsync()
+		v.mu.Lock()
+		err := v.goneErr()
+		v.mu.Unlock()
+		if err != nil {
+			return err
+		}
 	}
-	if err := v.job.acquire("restore"); err != nil {
-		return err
-	}
-	defer v.job.release()
 	v.mu.Lock()
 	if v.active() {
 		v.mu.Unlock()

@@ -77,23 +77,26 @@ func (c *conn) DomainSnapshotCreateXML(h driver.Domain, doc string, flags uint32
 			return virerr.New(virerr.FromDomain, virerr.ErrOperationFailed, "domain moment %s already exists", in.Name)
 		}
 		state := "disk-snapshot"
-		if active {
-			err = c.d.takeOverlays(v, mon, plans, reuse)
-		} else {
+		if !active {
 			state = "shutoff"
+		}
+		noMeta := flags&driver.SnapCreateNoMetadata != 0
+		in.State, in.Memory, in.Parent = state, "no", set.current
+		in.Disks = snapshotDisks(before, plans)
+		before.ID = -1
+		in.Domain = before
+		if active {
+			err = c.d.takeOverlays(v, mon, plans, reuse, in, noMeta)
+		} else {
 			err = c.d.takeOverlaysInactive(v, plans, reuse)
 		}
 		if err != nil {
 			return err
 		}
 		snap = driver.Snapshot{Dom: h, Name: in.Name}
-		if flags&driver.SnapCreateNoMetadata != 0 {
+		if noMeta {
 			return nil
 		}
-		in.State, in.Memory, in.Parent = state, "no", set.current
-		in.Disks = snapshotDisks(before, plans)
-		before.ID = -1
-		in.Domain = before
 		v.ext.snapMu.Lock()
 		defer v.ext.snapMu.Unlock()
 		if err := c.d.saveSnap(dom, in); err != nil {
@@ -106,12 +109,30 @@ func (c *conn) DomainSnapshotCreateXML(h driver.Domain, doc string, flags uint32
 
 // withSnapJob runs fn under v's job whether the guest runs or not, as
 // libvirt's snapshot jobs do; mon is nil for a guest that is shut off.
+// Creating a snapshot is libvirt's snapshot async job, recorded in the
+// status so a restarted daemon can settle it; its steps run in the nested
+// sync job, so destroy (which kills QEMU first) waits for them to fail.
 func (c *conn) withSnapJob(h driver.Domain, op string, fn func(v *vm, mon monitor) error) error {
-	v, err := c.jobVM(h, op)
-	if err != nil {
-		return err
+	var v *vm
+	var err error
+	if op == "snapshot" {
+		ctx := context.Background()
+		v, err = c.asyncVM(ctx, h, asyncSnapshot, op, defaultJobMask)
+		if err != nil {
+			return err
+		}
+		defer v.job.endAsync()
+		if err := v.nested(ctx); err != nil {
+			return err
+		}
+		defer v.job.end()
+	} else {
+		v, err = c.jobVM(h, op)
+		if err != nil {
+			return err
+		}
+		defer v.job.release()
 	}
-	defer v.job.release()
 	v.mu.Lock()
 	active, mon, broken := v.active(), v.mon, v.brokenMsg
 	v.mu.Unlock()
@@ -263,8 +284,35 @@ func defaultOverlayPath(image, snap string) string {
 
 // takeOverlays creates and plugs the overlays, then puts them on top of
 // their disks in one transaction, so either every disk moves or none does.
-func (d *Driver) takeOverlays(v *vm, mon monitor, plans []*overlayPlan, reuse bool) error {
+//
+// Before QEMU sees anything, the plan (overlays, node names, the metadata
+// to write) goes into the status as the snapshot job's record; a daemon
+// killed at any point from here on finds it and settles the snapshot from
+// the block graph QEMU really has (recoverSnapshot).
+func (d *Driver) takeOverlays(v *vm, mon monitor, plans []*overlayPlan, reuse bool, meta *conf.DomainSnapshot, noMeta bool) error {
 	ctx := context.Background()
+	rec := &snapRecord{Reuse: reuse}
+	if !noMeta {
+		data, err := meta.Format(conf.FormatSecure)
+		if err != nil {
+			return err
+		}
+		rec.Meta = string(data)
+	}
+	for _, p := range plans {
+		rec.Overlays = append(rec.Overlays, snapOverlay{Target: p.target, OldTop: p.oldTop, Overlay: p.overlay})
+	}
+	v.mu.Lock()
+	v.jobSnap = rec
+	v.mu.Unlock()
+	defer func() {
+		v.mu.Lock()
+		v.jobSnap = nil
+		v.mu.Unlock()
+	}()
+	if err := d.setJobPhase(v, "prepare"); err != nil {
+		return err
+	}
 	var added []*overlayPlan
 	undo := func() {
 		for _, p := range added {
@@ -300,6 +348,10 @@ func (d *Driver) takeOverlays(v *vm, mon monitor, plans []*overlayPlan, reuse bo
 		}
 		added = append(added, p)
 		actions = append(actions, qmp.BlockdevSnapshotAction(p.oldTop.NodeNameFormat, p.overlay.NodeNameFormat))
+	}
+	if err := d.setJobPhase(v, "transaction"); err != nil {
+		undo()
+		return err
 	}
 	if err := qmp.Transaction(ctx, mon, actions); err != nil {
 		undo()

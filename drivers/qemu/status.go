@@ -20,11 +20,14 @@ const statusVersion = 1
 // status is what a running guest needs to survive a daemon restart. It is
 // rewritten atomically after every state change.
 type status struct {
-	Version        int             `json:"version"`
-	Name           string          `json:"name"`
-	UUID           string          `json:"uuid"`
-	ID             int32           `json:"id"`
-	PID            int             `json:"pid"`
+	Version int    `json:"version"`
+	Name    string `json:"name"`
+	UUID    string `json:"uuid"`
+	ID      int32  `json:"id"`
+	PID     int    `json:"pid"`
+	// PIDStart is the QEMU process's start time (field 22 of
+	// /proc/PID/stat), so a reused pid is never taken for it.
+	PIDStart       uint64          `json:"pid_start,omitempty"`
 	State          driver.State    `json:"state"`
 	Reason         int32           `json:"reason"`
 	Monitor        string          `json:"monitor"`
@@ -38,6 +41,29 @@ type status struct {
 	Block *blockState `json:"block,omitempty"`
 	// Migration is the migration job in progress, if any.
 	Migration *migration `json:"migration,omitempty"`
+	// Job is the async job in progress, so a restarted daemon can finish
+	// or roll it back.
+	Job *statusJob `json:"job,omitempty"`
+}
+
+// statusJob is the async job part of a status file.
+type statusJob struct {
+	Async string `json:"async"`
+	Phase string `json:"phase,omitempty"`
+	// Snapshot is what a disk-only snapshot is about to do, recorded
+	// before it touches QEMU.
+	Snapshot *snapRecord `json:"snapshot,omitempty"`
+	// PreState is the state before the job paused the guest.
+	PreState driver.State `json:"pre_state,omitempty"`
+}
+
+// jobForStatus is v's async job as the status stores it; call with v.mu held.
+func jobForStatus(v *vm) *statusJob {
+	k, _, phase, _ := v.job.asyncInfo()
+	if k == asyncNone {
+		return nil
+	}
+	return &statusJob{Async: k.String(), Phase: phase, PreState: v.jobPreState, Snapshot: v.jobSnap}
 }
 
 func (d *Driver) statusPath(name string) (string, error) {
@@ -63,7 +89,11 @@ func (st *status) caps() (*caps.Caps, error) {
 	return &qc, nil
 }
 
-// saveStatus snapshots v's running state to disk.
+// saveStatus snapshots v's running state to disk. Every guest has one
+// writer: snapshots are numbered under v.mu and written in v.stMu only if
+// none newer was written, and only while the run they describe is the
+// current one, so an event handler that lost the race to a job holder (or
+// to cleanup) never puts back an older state or a removed file.
 func (d *Driver) saveStatus(v *vm) error {
 	v.mu.Lock()
 	if !v.active() || v.live == nil {
@@ -82,7 +112,7 @@ func (d *Driver) saveStatus(v *vm) error {
 	}
 	st.Monitor = filepath.Join(dir, "monitor.sock")
 	if v.proc != nil {
-		st.PID = v.proc.pid
+		st.PID, st.PIDStart = v.proc.pid, v.proc.start
 	}
 	st.Caps = v.capsJSON
 	resume := d.adoptPendingBlockState(v)
@@ -91,7 +121,10 @@ func (d *Driver) saveStatus(v *vm) error {
 		m := *v.mig
 		st.Migration = &m
 	}
-	live := v.live
+	st.Job = jobForStatus(v)
+	live, run := v.live, v.run
+	v.stSeq++
+	seq := v.stSeq
 	v.mu.Unlock()
 	if resume {
 		d.resumeBlockJobs(v)
@@ -111,15 +144,21 @@ func (d *Driver) saveStatus(v *vm) error {
 	if err != nil {
 		return err
 	}
-	d.statusMu.Lock()
-	defer d.statusMu.Unlock()
+	v.stMu.Lock()
+	defer v.stMu.Unlock()
 	v.mu.Lock()
-	stopped := !v.active()
+	stale := !v.active() || v.run != run || v.stDone > seq
 	v.mu.Unlock()
-	if stopped {
+	if stale {
 		return nil
 	}
-	return atomicfile.Write(path, data, 0o600)
+	if err := atomicfile.Write(path, data, 0o600); err != nil {
+		return err
+	}
+	v.mu.Lock()
+	v.stDone = seq
+	v.mu.Unlock()
+	return nil
 }
 
 // saveStatusLogged is saveStatus for event handlers, which cannot fail.
@@ -129,12 +168,17 @@ func (d *Driver) saveStatusLogged(v *vm) {
 	}
 }
 
-func (d *Driver) removeStatus(name string) {
+// removeStatus deletes v's status file once its run ended (v is no
+// longer active, so no writer can put it back).
+func (d *Driver) removeStatus(v *vm) {
+	v.mu.Lock()
+	name := v.name
+	v.mu.Unlock()
 	path, err := d.statusPath(name)
 	if err == nil {
-		d.statusMu.Lock()
+		v.stMu.Lock()
 		err = atomicfile.Remove(path)
-		d.statusMu.Unlock()
+		v.stMu.Unlock()
 	}
 	if err != nil {
 		d.log.Error("cannot remove status", "domain", name, "err", err)

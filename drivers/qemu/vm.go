@@ -1,6 +1,8 @@
 package qemu
 
 import (
+	"context"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -29,7 +31,6 @@ type vm struct {
 	caps       *caps.Caps // the running QEMU's capabilities
 	capsJSON   []byte     // caps as status files store them
 	brokenMsg  string     // set when govirtd cannot manage this guest
-	async      *asyncJob  // the long operation in progress, if any
 	mig        *migration // the migration in progress, if any
 	startedAt  time.Time
 	// removed is set once the guest left the registry (undefined while
@@ -48,7 +49,25 @@ type vm struct {
 	runningReason  int32 // reason for the next RESUME
 	pausedReason   int32 // reason for the next STOP
 
-	job  *jobLock
+	// run counts the QEMU processes this guest had; runCtx ends when the
+	// current one is cleaned up, so work queued for one run (event
+	// handling waiting for the job, a start racing a destroy) never acts
+	// on the next.
+	run     uint64
+	runCtx  context.Context
+	runStop context.CancelFunc
+
+	// The guest's one status writer: stSeq numbers snapshots, stDone is
+	// the newest written, stMu orders writes and the removal.
+	stMu   sync.Mutex
+	stSeq  uint64
+	stDone uint64
+
+	// What the async job records for recovery (see statusJob).
+	jobSnap     *snapRecord
+	jobPreState driver.State
+
+	job  *jobObj
 	work *worker
 
 	// ext is the per-guest state of the driver's subsystems (vm_ext.go),
@@ -56,11 +75,49 @@ type vm struct {
 	ext vmExt
 }
 
+// newRun starts a new QEMU run; call with mu held.
+func (v *vm) newRun() uint64 {
+	if v.runStop != nil {
+		v.runStop()
+	}
+	v.run++
+	v.runCtx, v.runStop = context.WithCancel(context.Background())
+	return v.run
+}
+
+// endRun ends the current run; call with mu held.
+func (v *vm) endRun() {
+	if v.runStop != nil {
+		v.runStop()
+	}
+}
+
+// runContext is the current run's context and number; one that is
+// already done when no QEMU runs.
+func (v *vm) runContext() (context.Context, uint64) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.runContextLocked()
+}
+
+// runContextLocked is runContext with mu held.
+func (v *vm) runContextLocked() (context.Context, uint64) {
+	if !v.active() {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		return ctx, v.run
+	}
+	if v.runCtx == nil || v.runCtx.Err() != nil {
+		v.newRun()
+	}
+	return v.runCtx, v.run
+}
+
 func newVM(def *conf.Domain, persistent bool) *vm {
 	v := &vm{
 		uuid: def.UUID, name: def.Name, id: -1,
 		state: driver.StateShutoff, reason: driver.ShutoffUnknown,
-		persistent: persistent, job: newJobLock(), work: newWorker(),
+		persistent: persistent, job: newJobObj(), work: newWorker(),
 	}
 	if persistent {
 		v.def = def
