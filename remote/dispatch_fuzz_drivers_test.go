@@ -1,0 +1,55 @@
+package remote
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"govirt/drivers/qemu"
+	testdrv "govirt/drivers/test"
+)
+
+// FuzzDispatch drives every REMOTE, QEMU and LXC procedure against
+// test:///default, read-write and read-only.
+func FuzzDispatch(f *testing.F) {
+	// Relative paths a handler might create land in a temp directory.
+	f.Chdir(f.TempDir())
+	e := newFzEnv(f, "test:///default", testdrv.New())
+	e.seeds(f)
+	f.Fuzz(e.fuzz)
+}
+
+// FuzzDispatchQEMU drives the read-only procedures against the QEMU
+// driver (temp directories, one defined guest, no QEMU binary: nothing it
+// does may start a process), read-only only: its read-write procedures
+// act on the host (bridges, firewall, LVM).
+func FuzzDispatchQEMU(f *testing.F) {
+	dir := f.TempDir()
+	f.Chdir(dir)
+	state, run := filepath.Join(dir, "state"), filepath.Join(dir, "run")
+	if err := os.MkdirAll(filepath.Join(state, "qemu"), 0o700); err != nil {
+		f.Fatal(err)
+	}
+	def := `<domain type='kvm'><name>test</name><uuid>6695eb01-f6a4-8304-79aa-97f2502e193f</uuid>` +
+		`<memory>65536</memory><vcpu>1</vcpu><os><type>hvm</type></os><devices>` +
+		`<disk type='file' device='disk'><source file='/nonexistent/fz.img'/><target dev='vda' bus='virtio'/></disk>` +
+		`<interface type='user'><mac address='52:54:00:00:00:01'/></interface>` +
+		`<graphics type='vnc' passwd='secret'/></devices></domain>`
+	if err := os.WriteFile(filepath.Join(state, "qemu", "test.xml"), []byte(def), 0o600); err != nil {
+		f.Fatal(err)
+	}
+	d := qemu.New(qemu.Config{StateDir: state, RunDir: run, Emulator: filepath.Join(dir, "no-qemu"), Log: slog.New(slog.DiscardHandler)})
+	if err := d.Start(context.Background()); err != nil {
+		f.Fatal(err)
+	}
+	uri := "qemu:///session"
+	if os.Geteuid() == 0 {
+		uri = "qemu:///system"
+	}
+	e := newFzEnv(f, uri, d)
+	e.rwAllowed = func(uint32, int32) bool { return false }
+	e.seeds(f)
+	f.Fuzz(e.fuzz)
+}

@@ -1,0 +1,309 @@
+package remote
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"govirt/driver"
+	"govirt/internal/dispatchfuzz"
+	"govirt/rpc"
+	"govirt/rpc/procs"
+	"govirt/rpc/xdr"
+	"govirt/uuid"
+)
+
+// The dispatcher fuzz targets send one call per input through the whole
+// server path (rpc.Server, framing, remote's handler, a driver) on a fresh
+// connection opened read-write or read-only. Input layout:
+//
+//	data[0]    bits 0-1 access (0, 3 read-write; 1 VIR_CONNECT_RO; 2 read-only socket),
+//	           bit 2 structured body, bits 3-4 program (REMOTE, REMOTE, QEMU, LXC)
+//	data[1:3]  procedure number (a number the program lacks picks one of its procedures)
+//	data[3:]   the body itself, or the bytes the structured filler draws from
+//
+// A recovered handler panic, a call without a reply within callTimeout or
+// a connection not released after it closes fails the input.
+
+const (
+	fzRW       = 0
+	fzROFlag   = 1
+	fzROSocket = 2
+	fzStruct   = 4
+	callTime   = 5 * time.Second
+)
+
+var fzPrograms = []uint32{procs.ProgramRemote, procs.ProgramRemote, procs.ProgramQemu, procs.ProgramLxc}
+
+// fzBounds are the .x bounds the filler tries (MAX-1, MAX, MAX+1).
+var fzBounds = []int64{RemoteStringMax, RemoteDomainListMax, RemoteCpumapMax, RemoteCpumapsMax,
+	RemoteMigrateCookieMax, RemoteNodeDeviceListMax, RemoteDomainSchedulerParametersMax,
+	RemoteDomainBlockIOTuneParametersMax, RemoteDomainPerfEventsMax, RemoteNodeMaxCells,
+	RemoteAuthTypeListMax, RemoteDomainMemoryStatsMax, RemoteSecurityLabelMax, RemoteSecretValueMax,
+	RemoteCPUBaselineMax, RemoteDomainGetCPUStatsNcpusMax, RemoteDomainGetCPUStatsMax,
+	RemoteConnectCPUModelsMax, RemoteConnectGetAllDomainStatsMax, RemoteDomainGuestInfoParamsMax,
+	RemoteDomainSendKeyMax, RemoteVcpuinfoMax, RemoteDomainDiskErrorsMax}
+
+var fzWords = []string{"test", "default", "default-pool", "eth1", "", "..", ".", "/", "a/b",
+	"../../../../fz-escape", "x\ny", "test:///default", "vda", "hda", "file", "s1", "fz",
+	"<domain type='test'><name>fz</name><memory>1024</memory><os><type>hvm</type></os></domain>",
+	"<network><name>fz</name><bridge name='fzbr0'/></network>",
+	"<pool type='dir'><name>fz</name><target><path>/fz-pool</path></target></pool>",
+	"<volume><name>fz.img</name><capacity>1024</capacity></volume>",
+	"<domainsnapshot><name>s1</name></domainsnapshot>",
+	"<disk type='file' device='disk'><source file='/fz.img'/><target dev='vdb'/></disk>",
+	"6695eb01-f6a4-8304-79aa-97f2502e193f", "<", "<a><b><c/></b></a>"}
+
+// fzEnv is one server shared by the iterations of a fuzz worker.
+type fzEnv struct {
+	uri    string
+	tmp    string
+	rw, ro *rpc.Server
+	closed chan chan struct{}
+	panics dispatchfuzz.PanicLog
+	// procs lists each program's procedures.
+	procs map[uint32][]int32
+	// rwAllowed, if set, says whether a procedure may run read-write.
+	rwAllowed func(prog uint32, proc int32) bool
+}
+
+// notifyHandler tells the iteration when the server is done with its
+// connection (every call returned, driver connection closed).
+type notifyHandler struct {
+	*handler
+	closed chan struct{}
+}
+
+func (n notifyHandler) Closed() {
+	n.handler.Closed()
+	close(n.closed)
+}
+
+func newFzEnv(f *testing.F, uri string, drivers ...driver.Driver) *fzEnv {
+	e := &fzEnv{uri: uri, tmp: f.TempDir(), closed: make(chan chan struct{}, 1), procs: map[uint32][]int32{}}
+	srv := NewServer(slog.New(slog.DiscardHandler), drivers...)
+	mk := func(readOnly bool) *rpc.Server {
+		rs := rpc.NewServer(func(c *rpc.Conn) rpc.Handler {
+			ch := make(chan struct{})
+			e.closed <- ch
+			return notifyHandler{srv.NewHandler(readOnly)(c).(*handler), ch}
+		})
+		rs.Logf = e.panics.Logf
+		return rs
+	}
+	e.rw, e.ro = mk(false), mk(true)
+	f.Cleanup(func() { e.rw.Close(); e.ro.Close() })
+	for _, p := range fzPrograms {
+		if len(e.procs[p]) > 0 {
+			continue
+		}
+		for n := int32(0); n < 1<<12; n++ {
+			if procs.Lookup(p, n) != nil {
+				e.procs[p] = append(e.procs[p], n)
+			}
+		}
+	}
+	return e
+}
+
+// seeds adds one valid encoded args value per procedure, read-write (when
+// allowed) and read-only.
+func (e *fzEnv) seeds(f *testing.F) {
+	for i, p := range fzPrograms[1:] {
+		for _, n := range e.procs[p] {
+			body := []byte{}
+			if a := newArgs(p, n); a != nil {
+				dispatchfuzz.NewFiller(nil, fzBounds, fzWords).Fill(a)
+				plausible(reflect.ValueOf(a).Elem())
+				body = dispatchfuzz.Encode(a)
+			}
+			for _, access := range []byte{fzRW, fzROFlag} {
+				if access == fzRW && e.rwAllowed != nil && !e.rwAllowed(p, n) {
+					continue
+				}
+				f.Add(append([]byte{access | byte(i+1)<<3, byte(n >> 8), byte(n)}, body...))
+			}
+		}
+	}
+}
+
+// plausible names objects that exist in test:///default, so the seeds
+// reach the drivers rather than stop at a lookup.
+func plausible(v reflect.Value) {
+	switch v.Kind() {
+	case reflect.Pointer:
+		if !v.IsNil() {
+			plausible(v.Elem())
+		}
+	case reflect.Slice, reflect.Array:
+		if v.Type().Elem().Kind() != reflect.Uint8 {
+			for i := 0; i < v.Len(); i++ {
+				plausible(v.Index(i))
+			}
+		}
+	case reflect.Struct:
+		switch x := v.Addr().Interface().(type) {
+		case *NonnullDomain:
+			x.Name, x.UUID, x.ID = "test", mustUUID("6695eb01-f6a4-8304-79aa-97f2502e193f"), 1
+			return
+		case *NonnullNetwork:
+			x.Name, x.UUID = "default", mustUUID("dd8fe884-6c02-601e-7551-cca97df1c5df")
+			return
+		case *NonnullStoragePool:
+			x.Name, x.UUID = "default-pool", mustUUID("dfe224cb-28fb-8dd0-c4b2-64eb3f0f4566")
+			return
+		case *NonnullInterface:
+			x.Name, x.MAC = "eth1", "aa:bb:cc:dd:ee:ff"
+			return
+		}
+		for i := 0; i < v.NumField(); i++ {
+			plausible(v.Field(i))
+		}
+	}
+}
+
+func mustUUID(s string) [16]byte {
+	u, err := uuid.Parse(s)
+	if err != nil {
+		panic(err)
+	}
+	return u
+}
+
+func (e *fzEnv) fuzz(t *testing.T, data []byte) {
+	if len(data) < 3 {
+		return
+	}
+	mode := data[0]
+	prog := fzPrograms[mode>>3&3]
+	list := e.procs[prog]
+	proc := int32(binary.BigEndian.Uint16(data[1:3]))
+	if procs.Lookup(prog, proc) == nil {
+		proc = list[int(proc)%len(list)]
+	}
+	access := mode & 3
+	if access == 3 {
+		access = fzRW
+	}
+	if access == fzRW && e.rwAllowed != nil && !e.rwAllowed(prog, proc) {
+		access = fzROFlag
+	}
+	body := data[3:]
+	if mode&fzStruct != 0 {
+		a := newArgs(prog, proc)
+		if a == nil {
+			return
+		}
+		dispatchfuzz.NewFiller(body, fzBounds, fzWords).Fill(a)
+		body = dispatchfuzz.Encode(a)
+	}
+	if access == fzRW && pathProcs[procKey{prog, proc}] {
+		// These write or read files the client names: keep them inside
+		// the fuzzer's directory. What does not decode is refused by the
+		// server's own decoder before any file is touched.
+		a := newArgs(prog, proc)
+		if err := xdr.Unmarshal(body, a); err == nil {
+			confinePaths(reflect.ValueOf(a).Elem(), e.tmp)
+			body = dispatchfuzz.Encode(a)
+		}
+	}
+	e.call(t, prog, proc, access, body)
+}
+
+type procKey struct {
+	prog uint32
+	proc int32
+}
+
+// pathProcs take host paths: save images, core dumps.
+var pathProcs = map[procKey]bool{
+	{procs.ProgramRemote, procs.DomainSave}: true, {procs.ProgramRemote, procs.DomainSaveFlags}: true,
+	{procs.ProgramRemote, procs.DomainSaveParams}: true, {procs.ProgramRemote, procs.DomainRestore}: true,
+	{procs.ProgramRemote, procs.DomainRestoreFlags}: true, {procs.ProgramRemote, procs.DomainRestoreParams}: true,
+	{procs.ProgramRemote, procs.DomainSaveImageGetXMLDesc}: true, {procs.ProgramRemote, procs.DomainSaveImageDefineXML}: true,
+	{procs.ProgramRemote, procs.DomainCoreDump}: true, {procs.ProgramRemote, procs.DomainCoreDumpWithFormat}: true,
+}
+
+// confinePaths rewrites the path arguments (To, From, File, a "file"
+// typed parameter) to names inside dir.
+func confinePaths(v reflect.Value, dir string) {
+	inside := func(s string) string {
+		b := filepath.Base(s)
+		if b == "." || b == ".." || b == "/" {
+			b = "img"
+		}
+		return filepath.Join(dir, b)
+	}
+	for i := 0; i < v.NumField(); i++ {
+		fv := v.Field(i)
+		switch name := v.Type().Field(i).Name; {
+		case (name == "To" || name == "From" || name == "File") && fv.Kind() == reflect.String:
+			fv.SetString(inside(fv.String()))
+		case fv.Type() == reflect.TypeOf([]TypedParam(nil)):
+			for j := 0; j < fv.Len(); j++ {
+				p := fv.Index(j).Addr().Interface().(*TypedParam)
+				if s, ok := p.Value.(string); ok {
+					p.Value = inside(s)
+				}
+			}
+		}
+	}
+}
+
+// call opens a connection, then makes the fuzzed call on it.
+func (e *fzEnv) call(t *testing.T, prog uint32, proc int32, access byte, body []byte) {
+	a, b := net.Pipe()
+	defer b.Close()
+	rs := e.rw
+	if access == fzROSocket {
+		rs = e.ro
+	}
+	rs.ServeConn(a)
+	var closed chan struct{}
+	select {
+	case closed = <-e.closed:
+	case <-time.After(callTime):
+		t.Fatal("no handler for the connection")
+	}
+	what := fmt.Sprintf("%s (prog %#x proc %d, access %d, body %d bytes)", procs.NameOf(prog, proc), prog, proc, access, len(body))
+	c := dispatchfuzz.NewClient(b)
+	open := ConnectOpenArgs{Name: &e.uri}
+	if access == fzROFlag {
+		open.Flags = 1 // VIR_CONNECT_RO
+	}
+	ob, _ := xdr.Marshal(open)
+	if h, rb, err := c.Call(procs.ProgramRemote, procs.ConnectOpen, ob, callTime); err != nil || h.Status != rpc.StatusOK {
+		t.Fatalf("CONNECT_OPEN %s: %v %v", e.uri, err, rpc.DecodeError(rb))
+	}
+	rh, rbody, err := c.Call(prog, proc, body, callTime)
+	if os.Getenv("FZDEBUG") != "" && err == nil {
+		if rh.Status == rpc.StatusError {
+			fmt.Println(what, rpc.DecodeError(rbody))
+		} else {
+			fmt.Println(what, "OK")
+		}
+	}
+	switch {
+	case errors.Is(err, dispatchfuzz.ErrTimeout):
+		t.Fatalf("%s: no reply in %v", what, callTime)
+	case err != nil:
+		t.Fatalf("%s: connection dropped: %v", what, err)
+	}
+	b.Close()
+	select {
+	case <-closed:
+	case <-time.After(callTime):
+		t.Fatalf("%s: the server did not release the connection in %v", what, callTime)
+	}
+	if p := e.panics.Take(); len(p) > 0 {
+		t.Fatalf("%s: %s", what, strings.Join(p, "\n"))
+	}
+}
