@@ -14,8 +14,6 @@ import (
 // FuzzDispatch drives every REMOTE, QEMU and LXC procedure against
 // test:///default, read-write and read-only.
 func FuzzDispatch(f *testing.F) {
-	// Relative paths a handler might create land in a temp directory.
-	f.Chdir(f.TempDir())
 	e := newFzEnv(f, "test:///default", testdrv.New())
 	e.seeds(f)
 	f.Fuzz(e.fuzz)
@@ -27,7 +25,6 @@ func FuzzDispatch(f *testing.F) {
 // act on the host (bridges, firewall, LVM).
 func FuzzDispatchQEMU(f *testing.F) {
 	dir := f.TempDir()
-	f.Chdir(dir)
 	state, run := filepath.Join(dir, "state"), filepath.Join(dir, "run")
 	if err := os.MkdirAll(filepath.Join(state, "qemu"), 0o700); err != nil {
 		f.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -293,7 +294,7 @@ func (e *fzEnv) call(t *testing.T, prog uint32, proc int32, access byte, body []
 	}
 	switch {
 	case errors.Is(err, dispatchfuzz.ErrTimeout):
-		t.Fatalf("%s: no reply in %v", what, callTime)
+		t.Fatalf("%s: no reply in %v\n%s", what, callTime, stacks())
 	case err != nil:
 		t.Fatalf("%s: connection dropped: %v", what, err)
 	}
@@ -301,9 +302,15 @@ func (e *fzEnv) call(t *testing.T, prog uint32, proc int32, access byte, body []
 	select {
 	case <-closed:
 	case <-time.After(callTime):
-		t.Fatalf("%s: the server did not release the connection in %v", what, callTime)
+		t.Fatalf("%s: the server did not release the connection in %v\n%s", what, callTime, stacks())
 	}
 	if p := e.panics.Take(); len(p) > 0 {
 		t.Fatalf("%s: %s", what, strings.Join(p, "\n"))
 	}
+}
+
+// stacks shows where a hang is.
+func stacks() string {
+	buf := make([]byte, 4<<20)
+	return string(buf[:runtime.Stack(buf, true)])
 }
