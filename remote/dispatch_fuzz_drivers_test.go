@@ -16,6 +16,7 @@ import (
 func FuzzDispatch(f *testing.F) {
 	e := newFzEnv(f, "test:///default", testdrv.New())
 	e.seeds(f)
+	e.addPairSeeds(f)
 	f.Fuzz(e.fuzz)
 }
 

@@ -27,9 +27,12 @@ import (
 // connection opened read-write or read-only. Input layout:
 //
 //	data[0]    bits 0-1 access (0, 3 read-write; 1 VIR_CONNECT_RO; 2 read-only socket),
-//	           bit 2 structured body, bits 3-4 program (REMOTE, REMOTE, QEMU, LXC)
+//	           bit 2 structured body, bits 3-4 program (REMOTE, REMOTE, QEMU, LXC),
+//	           bit 5 two calls sent at once (they run concurrently)
 //	data[1:3]  procedure number (a number the program lacks picks one of its procedures)
-//	data[3:]   the body itself, or the bytes the structured filler draws from
+//	data[3:5]  with bit 5, the second call's procedure
+//	then       the body itself, or the bytes the structured filler draws from;
+//	           with two calls, the first half is the first call's
 //
 // A recovered handler panic, a call without a reply within callTimeout or
 // a connection not released after it closes fails the input.
@@ -39,6 +42,7 @@ const (
 	fzROFlag   = 1
 	fzROSocket = 2
 	fzStruct   = 4
+	fzPair     = 0x20
 	callTime   = 5 * time.Second
 )
 
@@ -62,6 +66,15 @@ var fzWords = []string{"test", "default", "default-pool", "eth1", "", "..", ".",
 	"<domainsnapshot><name>s1</name></domainsnapshot>",
 	"<disk type='file' device='disk'><source file='/fz.img'/><target dev='vdb'/></disk>",
 	"6695eb01-f6a4-8304-79aa-97f2502e193f", "<", "<a><b><c/></b></a>"}
+
+// fzUUIDs are test:///default's domain, network and pool.
+var fzUUIDs = [][]byte{uuidBytes("6695eb01-f6a4-8304-79aa-97f2502e193f"),
+	uuidBytes("dd8fe884-6c02-601e-7551-cca97df1c5df"), uuidBytes("dfe224cb-28fb-8dd0-c4b2-64eb3f0f4566")}
+
+func uuidBytes(s string) []byte {
+	u := mustUUID(s)
+	return u[:]
+}
 
 // fzEnv is one server shared by the iterations of a fuzz worker.
 type fzEnv struct {
@@ -127,12 +140,32 @@ func (e *fzEnv) seeds(f *testing.F) {
 				body = dispatchfuzz.Encode(a)
 			}
 			for _, access := range []byte{fzRW, fzROFlag} {
+				if access == fzROFlag && i > 0 {
+					continue // QEMU and LXC procedures are all refused read-only
+				}
 				if access == fzRW && e.rwAllowed != nil && !e.rwAllowed(p, n) {
 					continue
 				}
 				f.Add(append([]byte{access | byte(i+1)<<3, byte(n >> 8), byte(n)}, body...))
 			}
 		}
+	}
+}
+
+// pairSeeds are calls that raced into handler panics before (issue 10):
+// a guest undefined or destroyed while another call uses it.
+var pairSeeds = [][2]int32{
+	{procs.DomainCreate, procs.DomainUndefine}, {procs.DomainGetXMLDesc, procs.DomainUndefine},
+	{procs.DomainGetInfo, procs.DomainUndefine}, {procs.DomainGetInfo, procs.DomainDestroy},
+	{procs.DomainDestroy, procs.DomainCreate}, {procs.DomainUndefine, procs.DomainDefineXML},
+	{procs.DomainSnapshotCreateXML, procs.DomainUndefineFlags}, {procs.DomainGetXMLDesc, procs.DomainDefineXML},
+}
+
+// addPairSeeds adds each pair, read-write, on the structured path (whose
+// empty filler input names the test domain by name and UUID).
+func (e *fzEnv) addPairSeeds(f *testing.F) {
+	for _, p := range pairSeeds {
+		f.Add([]byte{fzRW | fzStruct | fzPair | 1<<3, byte(p[0] >> 8), byte(p[0]), byte(p[1] >> 8), byte(p[1])})
 	}
 }
 
@@ -185,38 +218,77 @@ func (e *fzEnv) fuzz(t *testing.T, data []byte) {
 	}
 	mode := data[0]
 	prog := fzPrograms[mode>>3&3]
-	list := e.procs[prog]
-	proc := int32(binary.BigEndian.Uint16(data[1:3]))
-	if procs.Lookup(prog, proc) == nil {
-		proc = list[int(proc)%len(list)]
-	}
 	access := mode & 3
 	if access == 3 {
 		access = fzRW
 	}
-	if access == fzRW && e.rwAllowed != nil && !e.rwAllowed(prog, proc) {
-		access = fzROFlag
+	rest := data[3:]
+	nums := []uint16{binary.BigEndian.Uint16(data[1:3])}
+	if mode&fzPair != 0 && len(rest) >= 2 {
+		nums = append(nums, binary.BigEndian.Uint16(rest))
+		rest = rest[2:]
 	}
-	body := data[3:]
-	if mode&fzStruct != 0 {
-		a := newArgs(prog, proc)
-		if a == nil {
+	var reqs []dispatchfuzz.Req
+	for i, n := range nums {
+		proc := int32(n)
+		if procs.Lookup(prog, proc) == nil {
+			list := e.procs[prog]
+			proc = list[int(proc)%len(list)]
+		}
+		if access == fzRW && e.rwAllowed != nil && !e.rwAllowed(prog, proc) {
+			access = fzROFlag
+		}
+		// With two calls, each has half of the bytes.
+		part := rest
+		if len(nums) == 2 {
+			part = rest[:len(rest)/2]
+			if i == 1 {
+				part = rest[len(rest)/2:]
+			}
+		}
+		body, ok := e.body(prog, proc, mode&fzStruct != 0, part)
+		if !ok {
 			return
 		}
-		dispatchfuzz.NewFiller(body, fzBounds, fzWords).Fill(a)
-		body = dispatchfuzz.Encode(a)
+		reqs = append(reqs, dispatchfuzz.Req{Prog: prog, Proc: proc, Body: body})
 	}
-	if access == fzRW && pathProcs[procKey{prog, proc}] {
-		// These write or read files the client names: keep them inside
-		// the fuzzer's directory. What does not decode is refused by the
-		// server's own decoder before any file is touched.
-		a := newArgs(prog, proc)
-		if err := xdr.Unmarshal(body, a); err == nil {
-			confinePaths(reflect.ValueOf(a).Elem(), e.tmp)
-			body = dispatchfuzz.Encode(a)
+	if access == fzRW {
+		for i, r := range reqs {
+			reqs[i].Body = e.confine(r.Prog, r.Proc, r.Body)
 		}
 	}
-	e.call(t, prog, proc, access, body)
+	e.call(t, access, reqs)
+}
+
+// body is the call's body: the bytes themselves, or a value of the
+// procedure's argument type filled from them.
+func (e *fzEnv) body(prog uint32, proc int32, structured bool, data []byte) ([]byte, bool) {
+	if !structured {
+		return data, true
+	}
+	a := newArgs(prog, proc)
+	if a == nil {
+		return nil, false
+	}
+	fl := dispatchfuzz.NewFiller(data, fzBounds, fzWords)
+	fl.Fixed = fzUUIDs
+	fl.Fill(a)
+	return dispatchfuzz.Encode(a), true
+}
+
+// confine keeps the files that procedures taking host paths write or read
+// inside the fuzzer's directory. What does not decode is refused by the
+// server's own decoder before any file is touched.
+func (e *fzEnv) confine(prog uint32, proc int32, body []byte) []byte {
+	if !pathProcs[procKey{prog, proc}] {
+		return body
+	}
+	a := newArgs(prog, proc)
+	if err := xdr.Unmarshal(body, a); err != nil {
+		return body
+	}
+	confinePaths(reflect.ValueOf(a).Elem(), e.tmp)
+	return dispatchfuzz.Encode(a)
 }
 
 type procKey struct {
@@ -259,8 +331,8 @@ func confinePaths(v reflect.Value, dir string) {
 	}
 }
 
-// call opens a connection, then makes the fuzzed call on it.
-func (e *fzEnv) call(t *testing.T, prog uint32, proc int32, access byte, body []byte) {
+// call opens a connection, then makes the fuzzed calls on it, at once.
+func (e *fzEnv) call(t *testing.T, access byte, reqs []dispatchfuzz.Req) {
 	a, b := net.Pipe()
 	defer b.Close()
 	rs := e.rw
@@ -274,7 +346,11 @@ func (e *fzEnv) call(t *testing.T, prog uint32, proc int32, access byte, body []
 	case <-time.After(callTime):
 		t.Fatal("no handler for the connection")
 	}
-	what := fmt.Sprintf("%s (prog %#x proc %d, access %d, body %d bytes)", procs.NameOf(prog, proc), prog, proc, access, len(body))
+	var names []string
+	for _, r := range reqs {
+		names = append(names, fmt.Sprintf("%s (prog %#x proc %d, body %d bytes)", procs.NameOf(r.Prog, r.Proc), r.Prog, r.Proc, len(r.Body)))
+	}
+	what := strings.Join(names, " with ") + fmt.Sprintf(", access %d", access)
 	c := dispatchfuzz.NewClient(b)
 	open := ConnectOpenArgs{Name: &e.uri}
 	if access == fzROFlag {
@@ -284,19 +360,21 @@ func (e *fzEnv) call(t *testing.T, prog uint32, proc int32, access byte, body []
 	if h, rb, err := c.Call(procs.ProgramRemote, procs.ConnectOpen, ob, callTime); err != nil || h.Status != rpc.StatusOK {
 		t.Fatalf("CONNECT_OPEN %s: %v %v", e.uri, err, rpc.DecodeError(rb))
 	}
-	rh, rbody, err := c.Call(prog, proc, body, callTime)
-	if os.Getenv("FZDEBUG") != "" && err == nil {
-		if rh.Status == rpc.StatusError {
-			fmt.Println(what, rpc.DecodeError(rbody))
-		} else {
-			fmt.Println(what, "OK")
-		}
-	}
+	replies, err := c.CallAll(reqs, callTime)
 	switch {
 	case errors.Is(err, dispatchfuzz.ErrTimeout):
 		t.Fatalf("%s: no reply in %v\n%s", what, callTime, stacks())
 	case err != nil:
 		t.Fatalf("%s: connection dropped: %v", what, err)
+	}
+	if os.Getenv("FZDEBUG") != "" {
+		for i, r := range replies {
+			if r.Header.Status == rpc.StatusError {
+				fmt.Println(names[i], access, rpc.DecodeError(r.Body))
+			} else {
+				fmt.Println(names[i], access, "OK")
+			}
+		}
 	}
 	b.Close()
 	select {

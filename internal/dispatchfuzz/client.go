@@ -24,38 +24,75 @@ func NewClient(nc net.Conn) *Client { return &Client{nc: nc} }
 // ErrTimeout is a call that got no reply in time: a hang.
 var ErrTimeout = errors.New("no reply in time")
 
+// Req is one call to make.
+type Req struct {
+	Prog uint32
+	Proc int32
+	Body []byte
+}
+
+// Reply is the answer to one Req.
+type Reply struct {
+	Header rpc.Header
+	Body   []byte
+}
+
 // Call sends one CALL and returns its reply's header and body, skipping
 // events and stream messages. A reply that does not come within timeout
 // is ErrTimeout; a connection that ends first returns the read error.
 func (c *Client) Call(prog uint32, proc int32, body []byte, timeout time.Duration) (rpc.Header, []byte, error) {
-	c.serial++
-	h := rpc.Header{Prog: prog, Vers: rpc.ProtocolVersion, Proc: proc, Type: rpc.TypeCall, Serial: c.serial}
-	frame, err := rpc.RawFrame(nil, h, body)
+	r, err := c.CallAll([]Req{{prog, proc, body}}, timeout)
 	if err != nil {
 		return rpc.Header{}, nil, err
 	}
-	deadline := time.Now().Add(timeout)
-	_ = c.nc.SetDeadline(deadline)
+	return r[0].Header, r[0].Body, nil
+}
+
+// CallAll sends the calls back to back, without waiting for replies, so
+// the server runs them concurrently, and returns their replies in the
+// order of reqs.
+func (c *Client) CallAll(reqs []Req, timeout time.Duration) ([]Reply, error) {
+	frames := make([][]byte, len(reqs))
+	want := map[uint32]int{}
+	for i, r := range reqs {
+		c.serial++
+		h := rpc.Header{Prog: r.Prog, Vers: rpc.ProtocolVersion, Proc: r.Proc, Type: rpc.TypeCall, Serial: c.serial}
+		f, err := rpc.RawFrame(nil, h, r.Body)
+		if err != nil {
+			return nil, err
+		}
+		frames[i] = f
+		want[c.serial] = i
+	}
+	_ = c.nc.SetDeadline(time.Now().Add(timeout))
 	defer c.nc.SetDeadline(time.Time{})
-	// The server may refuse to read a call it does not want (it drops the
-	// connection): write in the background so a refused body cannot block
-	// the reader below.
-	werr := make(chan error, 1)
-	go func() { _, err := c.nc.Write(frame); werr <- err }()
-	for {
+	// The server may stop reading (input budget, max requests) until it
+	// has answered: write in the background so that cannot block the
+	// reader below.
+	go func() {
+		for _, f := range frames {
+			if _, err := c.nc.Write(f); err != nil {
+				return
+			}
+		}
+	}()
+	out := make([]Reply, len(reqs))
+	for len(want) > 0 {
 		rh, rb, err := rpc.ReadFrame(c.nc, c.scratch[:])
 		if err != nil {
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
-				return rpc.Header{}, nil, fmt.Errorf("%w: %v", ErrTimeout, err)
+				return nil, fmt.Errorf("%w: %v", ErrTimeout, err)
 			}
-			return rpc.Header{}, nil, err
+			return nil, err
 		}
-		if rh.Type == rpc.TypeReply && rh.Serial == c.serial && rh.Prog == prog && rh.Proc == proc {
-			<-werr
-			return rh, rb, nil
+		i, ok := want[rh.Serial]
+		if rh.Type == rpc.TypeReply && ok && rh.Prog == reqs[i].Prog && rh.Proc == reqs[i].Proc {
+			out[i] = Reply{rh, rb}
+			delete(want, rh.Serial)
 		}
 	}
+	return out, nil
 }
 
 // PanicLog is an rpc.Server Logf that keeps the recovered handler panics

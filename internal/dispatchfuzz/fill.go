@@ -25,6 +25,9 @@ type Filler struct {
 	// Words are strings worth trying: object names that exist, names that
 	// must be refused, XML documents.
 	Words []string
+	// Fixed are values for fixed-length byte arrays (UUIDs of objects that
+	// exist), used when their length matches.
+	Fixed [][]byte
 	// Budget bounds the bytes of strings and array elements of one value,
 	// so that a MAX+1 string costs once per value, not once per field.
 	Budget int
@@ -159,6 +162,12 @@ func (f *Filler) fill(v reflect.Value, depth int) {
 		}
 	case reflect.Array:
 		if v.Type().Elem().Kind() == reflect.Uint8 {
+			if sel := f.byte(); sel < 128 && len(f.Fixed) > 0 {
+				if b := f.Fixed[int(sel)%len(f.Fixed)]; len(b) == v.Len() {
+					reflect.Copy(v, reflect.ValueOf(b))
+					return
+				}
+			}
 			reflect.Copy(v, reflect.ValueOf(f.bytes(v.Len())))
 			return
 		}
