@@ -252,10 +252,9 @@ func (e *fzEnv) fuzz(t *testing.T, data []byte) {
 		}
 		reqs = append(reqs, dispatchfuzz.Req{Prog: prog, Proc: proc, Body: body})
 	}
-	if access == fzRW {
-		for i, r := range reqs {
-			reqs[i].Body = e.confine(r.Prog, r.Proc, r.Body)
-		}
+	// Read-only too: a read-only leak must not write where it likes.
+	for i, r := range reqs {
+		reqs[i].Body = e.confine(r.Prog, r.Proc, r.Body)
 	}
 	e.call(t, access, reqs)
 }
@@ -367,6 +366,13 @@ func (e *fzEnv) call(t *testing.T, access byte, reqs []dispatchfuzz.Req) {
 	case err != nil:
 		t.Fatalf("%s: connection dropped: %v", what, err)
 	}
+	if access != fzRW {
+		for i, r := range replies {
+			if r.Header.Status == rpc.StatusOK && roRefused(reqs[i]) {
+				t.Fatalf("%s: read-only connection allowed %s", what, names[i])
+			}
+		}
+	}
 	if os.Getenv("FZDEBUG") != "" {
 		for i, r := range replies {
 			if r.Header.Status == rpc.StatusError {
@@ -385,6 +391,51 @@ func (e *fzEnv) call(t *testing.T, access byte, reqs []dispatchfuzz.Req) {
 	if p := e.panics.Take(); len(p) > 0 {
 		t.Fatalf("%s: %s", what, strings.Join(p, "\n"))
 	}
+}
+
+// roRefused reports whether libvirt refuses the call on a read-only
+// connection, by the procedure's generated read-only rules.
+func roRefused(r dispatchfuzz.Req) bool {
+	info := procs.Lookup(r.Prog, r.Proc)
+	if info == nil || len(info.ReadOnly) == 0 {
+		return false
+	}
+	var args reflect.Value
+	if a := newArgs(r.Prog, r.Proc); a != nil {
+		if xdr.Unmarshal(r.Body, a) != nil {
+			return false
+		}
+		args = reflect.ValueOf(a).Elem()
+	}
+	for _, rule := range info.ReadOnly {
+		if rule.Kind == procs.ROAlways {
+			return true
+		}
+		if !args.IsValid() {
+			continue
+		}
+		f := args.FieldByName(rule.Arg)
+		if !f.IsValid() {
+			continue
+		}
+		var v uint32
+		if f.CanInt() {
+			v = uint32(f.Int())
+		} else {
+			v = uint32(f.Uint())
+		}
+		switch rule.Kind {
+		case procs.ROFlags, procs.ROSecure:
+			if v&rule.Value != 0 {
+				return true
+			}
+		case procs.ROEquals:
+			if v == rule.Value {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // stacks shows where a hang is.
