@@ -128,8 +128,10 @@ func newFzEnv(f *testing.F, uri string, drivers ...driver.Driver) *fzEnv {
 	return e
 }
 
-// seeds adds one valid encoded args value per procedure, read-write (when
-// allowed) and read-only.
+// seeds adds one valid encoded args value per procedure: read-write
+// where allowed (it reaches the driver), else read-only, and read-only
+// through the socket for every fourth procedure libvirt lets read-only
+// connections call. The fuzzer varies the access from there.
 func (e *fzEnv) seeds(f *testing.F) {
 	for i, p := range fzPrograms[1:] {
 		for _, n := range e.procs[p] {
@@ -139,15 +141,14 @@ func (e *fzEnv) seeds(f *testing.F) {
 				plausible(reflect.ValueOf(a).Elem())
 				body = dispatchfuzz.Encode(a)
 			}
-			for _, access := range []byte{fzRW, fzROFlag} {
-				if access == fzROFlag && i > 0 {
-					continue // QEMU and LXC procedures are all refused read-only
-				}
-				if access == fzRW && e.rwAllowed != nil && !e.rwAllowed(p, n) {
-					continue
-				}
-				f.Add(append([]byte{access | byte(i+1)<<3, byte(n >> 8), byte(n)}, body...))
+			access := byte(fzRW)
+			switch {
+			case e.rwAllowed != nil && !e.rwAllowed(p, n):
+				access = fzROFlag
+			case n%4 == 0 && len(procs.Lookup(p, n).ReadOnly) == 0:
+				access = fzROSocket
 			}
+			f.Add(append([]byte{access | byte(i+1)<<3, byte(n >> 8), byte(n)}, body...))
 		}
 	}
 }
