@@ -60,7 +60,7 @@ var fzBounds = []int64{RemoteStringMax, RemoteDomainListMax, RemoteCpumapMax, Re
 var fzWords = []string{"test", "default", "default-pool", "eth1", "", "..", ".", "/", "a/b",
 	"../../../../fz-escape", "x\ny", "test:///default", "vda", "hda", "file", "s1", "fz",
 	"<domain type='test'><name>fz</name><memory>1024</memory><os><type>hvm</type></os></domain>",
-	"<network><name>fz</name><bridge name='fzbr0'/></network>",
+	"<network><name>fz</name><bridge name='fzbr1'/></network>",
 	"<pool type='dir'><name>fz</name><target><path>/fz-pool</path></target></pool>",
 	"<volume><name>fz.img</name><capacity>1024</capacity></volume>",
 	"<domainsnapshot><name>s1</name></domainsnapshot>",
@@ -87,6 +87,14 @@ type fzEnv struct {
 	procs map[uint32][]int32
 	// rwAllowed, if set, says whether a procedure may run read-write.
 	rwAllowed func(prog uint32, proc int32) bool
+	// rwBody, if set, says whether a body may be sent read-write.
+	rwBody func(body []byte) bool
+	// base serves the connections; cur is the one serving this iteration's.
+	base, cur *Server
+	// freshRW, if set, gives every read-write iteration drivers of its own:
+	// the QEMU driver's state outlives connections, and an input must
+	// behave the same whatever ran before it.
+	freshRW func(t *testing.T) *Server
 }
 
 // notifyHandler tells the iteration when the server is done with its
@@ -103,12 +111,12 @@ func (n notifyHandler) Closed() {
 
 func newFzEnv(f *testing.F, uri string, drivers ...driver.Driver) *fzEnv {
 	e := &fzEnv{uri: uri, tmp: f.TempDir(), closed: make(chan chan struct{}, 1), procs: map[uint32][]int32{}}
-	srv := NewServer(slog.New(slog.DiscardHandler), drivers...)
+	e.base = NewServer(slog.New(slog.DiscardHandler), drivers...)
 	mk := func(readOnly bool) *rpc.Server {
 		rs := rpc.NewServer(func(c *rpc.Conn) rpc.Handler {
 			ch := make(chan struct{})
 			e.closed <- ch
-			return notifyHandler{srv.NewHandler(readOnly)(c).(*handler), ch}
+			return notifyHandler{e.cur.NewHandler(readOnly)(c).(*handler), ch}
 		})
 		rs.Logf = e.panics.Logf
 		return rs
@@ -200,9 +208,35 @@ func plausible(v reflect.Value) {
 			return
 		}
 		for i := 0; i < v.NumField(); i++ {
-			plausible(v.Field(i))
+			switch v.Type().Field(i).Name {
+			case "XML", "XMLDesc":
+				v.Field(i).SetString(plausibleXML(v.Type().Name()))
+			default:
+				plausible(v.Field(i))
+			}
 		}
 	}
+}
+
+// plausibleXML is a document of the kind an args type carries.
+func plausibleXML(args string) string {
+	switch {
+	case strings.Contains(args, "Snapshot"):
+		return "<domainsnapshot><name>s1</name></domainsnapshot>"
+	case strings.Contains(args, "Checkpoint"):
+		return "<domaincheckpoint><name>c1</name></domaincheckpoint>"
+	case strings.Contains(args, "Device"):
+		return "<interface type='network'><source network='default'/></interface>"
+	case strings.Contains(args, "NetworkPort"):
+		return "<networkport><owner name='test' uuid='6695eb01-f6a4-8304-79aa-97f2502e193f'/></networkport>"
+	case strings.Contains(args, "Network"):
+		return "<network><name>fz</name><bridge name='fzbr1'/></network>"
+	case strings.Contains(args, "StorageVol"):
+		return "<volume><name>fz.img</name><capacity>1024</capacity></volume>"
+	case strings.Contains(args, "StoragePool"):
+		return "<pool type='dir'><name>fz</name><target><path>fz-pool</path></target></pool>"
+	}
+	return "<domain type='test'><name>fz</name><memory>1024</memory><os><type>hvm</type></os></domain>"
 }
 
 func mustUUID(s string) [16]byte {
@@ -252,6 +286,13 @@ func (e *fzEnv) fuzz(t *testing.T, data []byte) {
 			return
 		}
 		reqs = append(reqs, dispatchfuzz.Req{Prog: prog, Proc: proc, Body: body})
+	}
+	if access == fzRW && e.rwBody != nil {
+		for _, r := range reqs {
+			if !e.rwBody(r.Body) {
+				access = fzROFlag
+			}
+		}
 	}
 	// Read-only too: a read-only leak must not write where it likes.
 	for i, r := range reqs {
@@ -338,6 +379,10 @@ func (e *fzEnv) call(t *testing.T, access byte, reqs []dispatchfuzz.Req) {
 	rs := e.rw
 	if access == fzROSocket {
 		rs = e.ro
+	}
+	e.cur = e.base
+	if access == fzRW && e.freshRW != nil {
+		e.cur = e.freshRW(t)
 	}
 	rs.ServeConn(a)
 	var closed chan struct{}

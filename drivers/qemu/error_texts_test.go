@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"govirt/conf"
 	"govirt/driver"
 	"govirt/uuid"
 	"govirt/virerr"
@@ -45,5 +46,13 @@ func TestSnapshotNotFoundMessages(t *testing.T) {
 	want = "Domain snapshot not found: the domain does not have a current snapshot"
 	if e := virerr.From(err); e == nil || e.Message != want {
 		t.Errorf("current: %v, want %q", err, want)
+	}
+}
+
+func TestDomainTypeMessage(t *testing.T) {
+	err := checkDomainType(&conf.Domain{Type: "test"})
+	want := "unsupported configuration: Emulator '/usr/bin/qemu-system-x86_64' does not support virt type 'test'"
+	if e := virerr.From(err); e == nil || e.Code != virerr.ErrConfigUnsupported || e.Message != want {
+		t.Errorf("got %v, want %q", err, want)
 	}
 }
