@@ -25,7 +25,8 @@ func FuzzDispatch(f *testing.F) {
 // FuzzDispatchQEMU drives every procedure read-only against the QEMU
 // driver (temp directories, one defined guest, an inactive network and
 // pool, no QEMU binary: nothing it does may start a process), and read-write
-// only the procedures that change definitions (qemuRW): the others act on
+// only those libvirt allows read-only and the ones that change definitions
+// (qemuRW): the others act on
 // the host (processes, bridges, firewall, LVM). Read-write bodies must not
 // contain "..", so no name can lead outside the driver's temp directories
 // (paths in definitions are only stored, never written).
@@ -35,12 +36,24 @@ func FuzzDispatchQEMU(f *testing.F) {
 		uri = "qemu:///system"
 	}
 	e := newFzEnv(f, uri, newQEMUDriver(f, f.TempDir()))
-	e.rwAllowed = func(prog uint32, proc int32) bool { return prog == procs.ProgramRemote && qemuRW[proc] }
+	e.rwAllowed = func(prog uint32, proc int32) bool {
+		if prog == procs.ProgramRemote && qemuRW[proc] {
+			return true
+		}
+		// What libvirt lets read-only connections do only reads.
+		for _, r := range procs.Lookup(prog, proc).ReadOnly {
+			if r.Kind == procs.ROAlways {
+				return false
+			}
+		}
+		return true
+	}
 	e.rwBody = func(b []byte) bool { return !bytes.Contains(b, []byte("..")) }
 	e.freshRW = func(t *testing.T) *Server {
 		return NewServer(slog.New(slog.DiscardHandler), newQEMUDriver(t, t.TempDir()))
 	}
 	e.seeds(f)
+	e.addPairSeeds(f)
 	f.Fuzz(e.fuzz)
 }
 
