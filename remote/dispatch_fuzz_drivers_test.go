@@ -10,6 +10,7 @@ import (
 
 	"govirt/drivers/qemu"
 	testdrv "govirt/drivers/test"
+	"govirt/internal/dispatchfuzz"
 	"govirt/rpc/procs"
 )
 
@@ -49,8 +50,13 @@ func FuzzDispatchQEMU(f *testing.F) {
 		return true
 	}
 	e.rwBody = func(b []byte) bool { return !bytes.Contains(b, []byte("..")) }
-	e.freshRW = func(t *testing.T) *Server {
-		return NewServer(slog.New(slog.DiscardHandler), newQEMUDriver(t, t.TempDir()))
+	e.freshRW = func(t *testing.T, reqs []dispatchfuzz.Req) *Server {
+		for _, r := range reqs {
+			if r.Prog == procs.ProgramRemote && qemuRW[r.Proc] {
+				return NewServer(slog.New(slog.DiscardHandler), newQEMUDriver(t, t.TempDir()))
+			}
+		}
+		return nil
 	}
 	e.seeds(f)
 	e.addPairSeeds(f)

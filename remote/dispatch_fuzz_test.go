@@ -92,10 +92,11 @@ type fzEnv struct {
 	rwBody func(body []byte) bool
 	// base serves the connections; cur is the one serving this iteration's.
 	base, cur *Server
-	// freshRW, if set, gives every read-write iteration drivers of its own:
-	// the QEMU driver's state outlives connections, and an input must
-	// behave the same whatever ran before it.
-	freshRW func(t *testing.T) *Server
+	// freshRW, if set, gives read-write iterations that change state
+	// drivers of their own (nil: none needed): the QEMU driver's state
+	// outlives connections, and an input must behave the same whatever ran
+	// before it.
+	freshRW func(t *testing.T, reqs []dispatchfuzz.Req) *Server
 }
 
 // notifyHandler tells the iteration when the server is done with its
@@ -383,7 +384,9 @@ func (e *fzEnv) call(t *testing.T, access byte, reqs []dispatchfuzz.Req) {
 	}
 	e.cur = e.base
 	if access == fzRW && e.freshRW != nil {
-		e.cur = e.freshRW(t)
+		if s := e.freshRW(t, reqs); s != nil {
+			e.cur = s
+		}
 	}
 	rs.ServeConn(a)
 	var closed chan struct{}
