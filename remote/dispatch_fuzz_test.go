@@ -23,9 +23,10 @@ import (
 	"govirt/uuid"
 )
 
-// The dispatcher fuzz targets send one call per input through the whole
-// server path (rpc.Server, framing, remote's handler, a driver) on a fresh
-// connection opened read-write or read-only. Input layout:
+// The dispatcher fuzz targets (FuzzDispatch, FuzzDispatchQEMU) send one
+// or two calls per input through the whole server path (rpc.Server,
+// framing, remote's handler, a driver) on a fresh connection opened
+// read-write or read-only. Input layout:
 //
 //	data[0]    bits 0-1 access (0, 3 read-write; 1 VIR_CONNECT_RO; 2 read-only socket),
 //	           bit 2 structured body, bits 3-4 program (REMOTE, REMOTE, QEMU, LXC),
@@ -35,8 +36,10 @@ import (
 //	then       the body itself, or the bytes the structured filler draws from;
 //	           with two calls, the first half is the first call's
 //
-// A recovered handler panic, a call without a reply within callTimeout or
-// a connection not released after it closes fails the input.
+// A recovered handler panic, a call without a reply within callTime, a
+// connection not released after it closes, or a read-only connection
+// allowed a call libvirt refuses it fails the input. FZDEBUG=1 prints
+// every reply (go test -v).
 
 const (
 	fzRW       = 0
