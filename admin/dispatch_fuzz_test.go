@@ -25,8 +25,9 @@ import (
 // FuzzAdminDispatch sends one ADMIN call per input through a fresh admin
 // server (the daemon's "libvirtd" server beside it, with one client to
 // find and close), after ADMIN_CONNECT_OPEN. Input: data[0] bit 0
-// structured body, data[1:3] the procedure, data[3:] the body or the
-// filler's bytes. A recovered handler panic, a call without a reply
+// structured body, bit 1 two calls at once; data[1:3] the procedure (and
+// with bit 1 data[3:5] the second's); then the body or the filler's bytes
+// (halved between two calls). A recovered handler panic, a call without a reply
 // within callTime or a connection not released fails the input.
 func FuzzAdminDispatch(f *testing.F) {
 	e := &adminFz{tmp: f.TempDir()}
@@ -42,6 +43,12 @@ func FuzzAdminDispatch(f *testing.F) {
 			body = dispatchfuzz.Encode(a)
 		}
 		f.Add(append([]byte{0, byte(n >> 8), byte(n)}, body...))
+	}
+	// Limits and thread pool changed while clients are listed and closed.
+	for _, p := range [][2]int32{{procs.AdminServerSetClientLimits, procs.AdminServerListClients},
+		{procs.AdminClientClose, procs.AdminClientGetInfo}, {procs.AdminServerSetThreadpoolParameters, procs.AdminServerGetThreadpoolParameters},
+		{procs.AdminConnectSetLoggingFilters, procs.AdminConnectGetLoggingFilters}} {
+		f.Add([]byte{3, byte(p[0] >> 8), byte(p[0]), byte(p[1] >> 8), byte(p[1]), 0, 0, 1, 0, 0, 1})
 	}
 	f.Fuzz(e.fuzz)
 }
@@ -106,28 +113,44 @@ func (e *adminFz) fuzz(t *testing.T, data []byte) {
 	if len(data) < 3 {
 		return
 	}
-	proc := int32(binary.BigEndian.Uint16(data[1:3]))
-	if procs.Lookup(procs.ProgramAdmin, proc) == nil {
-		proc = e.procs[int(proc)%len(e.procs)]
+	rest := data[3:]
+	nums := []uint16{binary.BigEndian.Uint16(data[1:3])}
+	if data[0]&2 != 0 && len(rest) >= 2 {
+		nums = append(nums, binary.BigEndian.Uint16(rest))
+		rest = rest[2:]
 	}
-	body := data[3:]
-	if data[0]&1 != 0 {
-		a := newAdminArgs(proc)
-		if a == nil {
-			return
+	var reqs []dispatchfuzz.Req
+	for i, n := range nums {
+		proc := int32(n)
+		if procs.Lookup(procs.ProgramAdmin, proc) == nil {
+			proc = e.procs[int(proc)%len(e.procs)]
 		}
-		dispatchfuzz.NewFiller(body, adminBounds, adminWords).Fill(a)
-		body = dispatchfuzz.Encode(a)
-	}
-	if proc == procs.AdminConnectSetLoggingOutputs {
-		// File outputs are opened (created) at once: keep them here.
-		var a adminwire.ConnectSetLoggingOutputsArgs
-		if xdr.Unmarshal(body, &a) == nil && a.Outputs != nil {
-			*a.Outputs = confineOutputs(*a.Outputs, e.tmp)
-			body = dispatchfuzz.Encode(&a)
+		body := rest
+		if len(nums) == 2 {
+			body = rest[:len(rest)/2]
+			if i == 1 {
+				body = rest[len(rest)/2:]
+			}
 		}
+		if data[0]&1 != 0 {
+			a := newAdminArgs(proc)
+			if a == nil {
+				return
+			}
+			dispatchfuzz.NewFiller(body, adminBounds, adminWords).Fill(a)
+			body = dispatchfuzz.Encode(a)
+		}
+		if proc == procs.AdminConnectSetLoggingOutputs {
+			// File outputs are opened (created) at once: keep them here.
+			var a adminwire.ConnectSetLoggingOutputsArgs
+			if xdr.Unmarshal(body, &a) == nil && a.Outputs != nil {
+				*a.Outputs = confineOutputs(*a.Outputs, e.tmp)
+				body = dispatchfuzz.Encode(&a)
+			}
+		}
+		reqs = append(reqs, dispatchfuzz.Req{Prog: procs.ProgramAdmin, Proc: proc, Body: body})
 	}
-	e.call(t, proc, body)
+	e.call(t, reqs)
 }
 
 func confineOutputs(spec, dir string) string {
@@ -146,7 +169,7 @@ func confineOutputs(spec, dir string) string {
 	return strings.Join(fs, " ")
 }
 
-func (e *adminFz) call(t *testing.T, proc int32, body []byte) {
+func (e *adminFz) call(t *testing.T, reqs []dispatchfuzz.Req) {
 	var panics dispatchfuzz.PanicLog
 	lc, err := NewLogControl(slog.LevelError, "", "")
 	if err != nil {
@@ -168,17 +191,23 @@ func (e *adminFz) call(t *testing.T, proc int32, body []byte) {
 	defer b.Close()
 	adm.ServeConn(a)
 
-	what := fmt.Sprintf("%s (proc %d, body %d bytes)", procs.NameOf(procs.ProgramAdmin, proc), proc, len(body))
+	var names []string
+	closing := false
+	for _, r := range reqs {
+		names = append(names, fmt.Sprintf("%s (proc %d, body %d bytes)", procs.NameOf(r.Prog, r.Proc), r.Proc, len(r.Body)))
+		closing = closing || r.Proc == procs.AdminClientClose
+	}
+	what := strings.Join(names, " with ")
 	c := dispatchfuzz.NewClient(b)
 	ob, _ := xdr.Marshal(adminwire.ConnectOpenArgs{})
 	if h, rb, err := c.Call(procs.ProgramAdmin, procs.AdminConnectOpen, ob, callTime); err != nil || h.Status != rpc.StatusOK {
 		t.Fatalf("ADMIN_CONNECT_OPEN: %v %v", err, rpc.DecodeError(rb))
 	}
-	_, _, err = c.Call(procs.ProgramAdmin, proc, body, callTime)
+	_, err = c.CallAll(reqs, callTime)
 	switch {
 	case errors.Is(err, dispatchfuzz.ErrTimeout):
 		t.Fatalf("%s: no reply in %v\n%s", what, callTime, stacks())
-	case err != nil && proc != procs.AdminClientClose:
+	case err != nil && !closing:
 		// Only closing a client (this one) may end the connection.
 		t.Fatalf("%s: connection dropped: %v", what, err)
 	}
