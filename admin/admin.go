@@ -11,7 +11,9 @@ import (
 	"os/user"
 	"strconv"
 
+	"govirt/protocol/adminwire"
 	"govirt/rpc"
+	"govirt/rpc/procs"
 	"govirt/virerr"
 )
 
@@ -58,30 +60,30 @@ func (h *handler) Closed() {}
 // admin procedures decode into args and return a reply value.
 type procFunc func(h *handler, c *rpc.Call) (any, error)
 
-var procs = map[int32]procFunc{
-	ProcConnectOpen:                   (*handler).connectOpen,
-	ProcConnectClose:                  (*handler).connectClose,
-	ProcConnectGetLibVersion:          (*handler).getLibVersion,
-	ProcConnectListServers:            (*handler).listServers,
-	ProcConnectLookupServer:           (*handler).lookupServer,
-	ProcServerGetThreadpoolParameters: (*handler).getThreadpool,
-	ProcServerSetThreadpoolParameters: (*handler).setThreadpool,
-	ProcServerListClients:             (*handler).listClients,
-	ProcServerLookupClient:            (*handler).lookupClient,
-	ProcClientGetInfo:                 (*handler).clientInfo,
-	ProcClientClose:                   (*handler).clientClose,
-	ProcServerGetClientLimits:         (*handler).getClientLimits,
-	ProcServerSetClientLimits:         (*handler).setClientLimits,
-	ProcConnectGetLoggingOutputs:      (*handler).getOutputs,
-	ProcConnectGetLoggingFilters:      (*handler).getFilters,
-	ProcConnectSetLoggingOutputs:      (*handler).setOutputs,
-	ProcConnectSetLoggingFilters:      (*handler).setFilters,
-	ProcServerUpdateTlsFiles:          (*handler).updateTLSFiles,
-	ProcConnectSetDaemonTimeout:       (*handler).setDaemonTimeout,
+var table = map[int32]procFunc{
+	procs.AdminConnectOpen:                   (*handler).connectOpen,
+	procs.AdminConnectClose:                  (*handler).connectClose,
+	procs.AdminConnectGetLibVersion:          (*handler).getLibVersion,
+	procs.AdminConnectListServers:            (*handler).listServers,
+	procs.AdminConnectLookupServer:           (*handler).lookupServer,
+	procs.AdminServerGetThreadpoolParameters: (*handler).getThreadpool,
+	procs.AdminServerSetThreadpoolParameters: (*handler).setThreadpool,
+	procs.AdminServerListClients:             (*handler).listClients,
+	procs.AdminServerLookupClient:            (*handler).lookupClient,
+	procs.AdminClientGetInfo:                 (*handler).clientInfo,
+	procs.AdminClientClose:                   (*handler).clientClose,
+	procs.AdminServerGetClientLimits:         (*handler).getClientLimits,
+	procs.AdminServerSetClientLimits:         (*handler).setClientLimits,
+	procs.AdminConnectGetLoggingOutputs:      (*handler).getOutputs,
+	procs.AdminConnectGetLoggingFilters:      (*handler).getFilters,
+	procs.AdminConnectSetLoggingOutputs:      (*handler).setOutputs,
+	procs.AdminConnectSetLoggingFilters:      (*handler).setFilters,
+	procs.AdminServerUpdateTlsFiles:          (*handler).updateTLSFiles,
+	procs.AdminConnectSetDaemonTimeout:       (*handler).setDaemonTimeout,
 }
 
 func (h *handler) Call(_ context.Context, c *rpc.Call) {
-	fn, ok := procs[c.Proc]
+	fn, ok := table[c.Proc]
 	if c.Prog != rpc.ProgramAdmin || !ok {
 		_ = c.ReplyUnknownProc()
 		return
@@ -132,7 +134,7 @@ func (h *handler) serverForSet(name string) (*rpc.Server, error) {
 }
 
 func (h *handler) connectOpen(c *rpc.Call) (any, error) {
-	a, err := decode[ConnectOpenArgs](c)
+	a, err := decode[adminwire.ConnectOpenArgs](c)
 	if err != nil {
 		return nil, err
 	}
@@ -145,28 +147,28 @@ func (h *handler) connectClose(c *rpc.Call) (any, error) {
 }
 
 func (h *handler) getLibVersion(c *rpc.Call) (any, error) {
-	return &ConnectGetLibVersionRet{LibVer: h.d.LibVersion}, nil
+	return &adminwire.ConnectGetLibVersionRet{LibVer: h.d.LibVersion}, nil
 }
 
 func (h *handler) listServers(c *rpc.Call) (any, error) {
-	a, err := decode[ConnectListServersArgs](c)
+	a, err := decode[adminwire.ConnectListServersArgs](c)
 	if err != nil {
 		return nil, err
 	}
 	if err := checkFlags(a.Flags); err != nil {
 		return nil, err
 	}
-	ret := &ConnectListServersRet{Ret: uint32(len(h.d.Servers))}
+	ret := &adminwire.ConnectListServersRet{Ret: uint32(len(h.d.Servers))}
 	if a.NeedResults != 0 {
 		for _, s := range h.d.Servers {
-			ret.Servers = append(ret.Servers, NonnullServer{Name: s.Name})
+			ret.Servers = append(ret.Servers, adminwire.NonnullServer{Name: s.Name})
 		}
 	}
 	return ret, nil
 }
 
 func (h *handler) lookupServer(c *rpc.Call) (any, error) {
-	a, err := decode[ConnectLookupServerArgs](c)
+	a, err := decode[adminwire.ConnectLookupServerArgs](c)
 	if err != nil {
 		return nil, err
 	}
@@ -177,11 +179,11 @@ func (h *handler) lookupServer(c *rpc.Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &ConnectLookupServerRet{Srv: NonnullServer{Name: s.Name}}, nil
+	return &adminwire.ConnectLookupServerRet{Srv: adminwire.NonnullServer{Name: s.Name}}, nil
 }
 
 func (h *handler) getThreadpool(c *rpc.Call) (any, error) {
-	a, err := decode[ServerGetThreadpoolParametersArgs](c)
+	a, err := decode[adminwire.ServerGetThreadpoolParametersArgs](c)
 	if err != nil {
 		return nil, err
 	}
@@ -193,7 +195,7 @@ func (h *handler) getThreadpool(c *rpc.Call) (any, error) {
 		return nil, err
 	}
 	p := s.ThreadPool()
-	return &ServerGetThreadpoolParametersRet{Params: []TypedParam{
+	return &adminwire.ServerGetThreadpoolParametersRet{Params: []adminwire.TypedParam{
 		{Field: "minWorkers", Value: p.Min},
 		{Field: "maxWorkers", Value: p.Max},
 		{Field: "nWorkers", Value: p.Workers},
@@ -204,7 +206,7 @@ func (h *handler) getThreadpool(c *rpc.Call) (any, error) {
 }
 
 func (h *handler) setThreadpool(c *rpc.Call) (any, error) {
-	a, err := decode[ServerSetThreadpoolParametersArgs](c)
+	a, err := decode[adminwire.ServerSetThreadpoolParametersArgs](c)
 	if err != nil {
 		return nil, err
 	}
@@ -215,7 +217,7 @@ func (h *handler) setThreadpool(c *rpc.Call) (any, error) {
 	if err := checkFlags(a.Flags); err != nil {
 		return nil, err
 	}
-	v, err := uintParams(a.Params, ServerThreadpoolParametersMax, "minWorkers", "maxWorkers", "prioWorkers")
+	v, err := uintParams(a.Params, adminwire.AdminServerThreadpoolParametersMax, "minWorkers", "maxWorkers", "prioWorkers")
 	if err != nil {
 		return nil, err
 	}
@@ -223,7 +225,7 @@ func (h *handler) setThreadpool(c *rpc.Call) (any, error) {
 }
 
 func (h *handler) getClientLimits(c *rpc.Call) (any, error) {
-	a, err := decode[ServerGetClientLimitsArgs](c)
+	a, err := decode[adminwire.ServerGetClientLimitsArgs](c)
 	if err != nil {
 		return nil, err
 	}
@@ -235,7 +237,7 @@ func (h *handler) getClientLimits(c *rpc.Call) (any, error) {
 		return nil, err
 	}
 	l := s.ClientLimits()
-	return &ServerGetClientLimitsRet{Params: []TypedParam{
+	return &adminwire.ServerGetClientLimitsRet{Params: []adminwire.TypedParam{
 		{Field: "nclients_max", Value: l.MaxClients},
 		{Field: "nclients", Value: l.Clients},
 		{Field: "nclients_unauth_max", Value: l.MaxAnonymousClients},
@@ -244,7 +246,7 @@ func (h *handler) getClientLimits(c *rpc.Call) (any, error) {
 }
 
 func (h *handler) setClientLimits(c *rpc.Call) (any, error) {
-	a, err := decode[ServerSetClientLimitsArgs](c)
+	a, err := decode[adminwire.ServerSetClientLimitsArgs](c)
 	if err != nil {
 		return nil, err
 	}
@@ -255,7 +257,7 @@ func (h *handler) setClientLimits(c *rpc.Call) (any, error) {
 	if err := checkFlags(a.Flags); err != nil {
 		return nil, err
 	}
-	v, err := uintParams(a.Params, ServerClientLimitsMax, "nclients_max", "nclients_unauth_max")
+	v, err := uintParams(a.Params, adminwire.AdminServerClientLimitsMax, "nclients_max", "nclients_unauth_max")
 	if err != nil {
 		return nil, err
 	}
@@ -264,7 +266,7 @@ func (h *handler) setClientLimits(c *rpc.Call) (any, error) {
 
 // uintParams is virTypedParamsDeserialize plus virTypedParamsValidate for
 // a set of unsigned int parameters; absent ones come back as -1.
-func uintParams(ps []TypedParam, limit int, names ...string) ([]int64, error) {
+func uintParams(ps []adminwire.TypedParam, limit int, names ...string) ([]int64, error) {
 	if len(ps) > limit {
 		return nil, virerr.New(virerr.FromRPC, virerr.ErrRPC, "too many parameters '%d' for limit '%d'", len(ps), limit)
 	}
@@ -314,7 +316,7 @@ func paramTypeName(v any) string {
 	return "unknown"
 }
 
-func (h *handler) client(srv NonnullServer, id uint64, set bool) (*rpc.Conn, error) {
+func (h *handler) client(srv adminwire.NonnullServer, id uint64, set bool) (*rpc.Conn, error) {
 	var s *rpc.Server
 	var err error
 	if set {
@@ -335,12 +337,12 @@ func (h *handler) client(srv NonnullServer, id uint64, set bool) (*rpc.Conn, err
 	return c, nil
 }
 
-func makeClient(srv string, c *rpc.Conn) NonnullClient {
-	return NonnullClient{Srv: NonnullServer{Name: srv}, ID: c.ID(), Timestamp: c.ConnectedAt().Unix(), Transport: uint32(c.Transport())}
+func makeClient(srv string, c *rpc.Conn) adminwire.NonnullClient {
+	return adminwire.NonnullClient{Srv: adminwire.NonnullServer{Name: srv}, ID: c.ID(), Timestamp: c.ConnectedAt().Unix(), Transport: uint32(c.Transport())}
 }
 
 func (h *handler) listClients(c *rpc.Call) (any, error) {
-	a, err := decode[ServerListClientsArgs](c)
+	a, err := decode[adminwire.ServerListClientsArgs](c)
 	if err != nil {
 		return nil, err
 	}
@@ -352,10 +354,10 @@ func (h *handler) listClients(c *rpc.Call) (any, error) {
 		return nil, err
 	}
 	conns := s.Conns()
-	if len(conns) > ClientListMax {
-		return nil, virerr.New(virerr.FromAdmin, virerr.ErrInternalError, "Too many clients '%d' for limit '%d'", len(conns), ClientListMax)
+	if len(conns) > adminwire.AdminClientListMax {
+		return nil, virerr.New(virerr.FromAdmin, virerr.ErrInternalError, "Too many clients '%d' for limit '%d'", len(conns), adminwire.AdminClientListMax)
 	}
-	ret := &ServerListClientsRet{Ret: uint32(len(conns))}
+	ret := &adminwire.ServerListClientsRet{Ret: uint32(len(conns))}
 	if a.NeedResults != 0 {
 		for _, cl := range conns {
 			ret.Clients = append(ret.Clients, makeClient(s.Name, cl))
@@ -365,7 +367,7 @@ func (h *handler) listClients(c *rpc.Call) (any, error) {
 }
 
 func (h *handler) lookupClient(c *rpc.Call) (any, error) {
-	a, err := decode[ServerLookupClientArgs](c)
+	a, err := decode[adminwire.ServerLookupClientArgs](c)
 	if err != nil {
 		return nil, err
 	}
@@ -376,11 +378,11 @@ func (h *handler) lookupClient(c *rpc.Call) (any, error) {
 	if err := checkFlags(a.Flags); err != nil {
 		return nil, err
 	}
-	return &ServerLookupClientRet{Clnt: makeClient(a.Srv.Name, cl)}, nil
+	return &adminwire.ServerLookupClientRet{Clnt: makeClient(a.Srv.Name, cl)}, nil
 }
 
 func (h *handler) clientInfo(c *rpc.Call) (any, error) {
-	a, err := decode[ClientGetInfoArgs](c)
+	a, err := decode[adminwire.ClientGetInfoArgs](c)
 	if err != nil {
 		return nil, err
 	}
@@ -391,18 +393,18 @@ func (h *handler) clientInfo(c *rpc.Call) (any, error) {
 	if err := checkFlags(a.Flags); err != nil {
 		return nil, err
 	}
-	return &ClientGetInfoRet{Params: clientParams(cl)}, nil
+	return &adminwire.ClientGetInfoRet{Params: clientParams(cl)}, nil
 }
 
 // clientParams is adminClientGetInfo's list: readonly, then the socket
 // address (and certificate name) of a remote client or the identity of a
 // local one.
-func clientParams(cl *rpc.Conn) []TypedParam {
-	ps := []TypedParam{{Field: "readonly", Value: cl.ReadOnly()}}
+func clientParams(cl *rpc.Conn) []adminwire.TypedParam {
+	ps := []adminwire.TypedParam{{Field: "readonly", Value: cl.ReadOnly()}}
 	if cl.Transport() != rpc.TransportUnix {
-		ps = append(ps, TypedParam{Field: "sock_addr", Value: cl.RemoteAddr().String()})
+		ps = append(ps, adminwire.TypedParam{Field: "sock_addr", Value: cl.RemoteAddr().String()})
 		if d, ok := cl.NetConn().(interface{ DN() string }); ok && d.DN() != "" {
-			ps = append(ps, TypedParam{Field: "tls_x509_dname", Value: d.DN()})
+			ps = append(ps, adminwire.TypedParam{Field: "tls_x509_dname", Value: d.DN()})
 		}
 		return ps
 	}
@@ -410,20 +412,20 @@ func clientParams(cl *rpc.Conn) []TypedParam {
 	if err != nil {
 		return ps
 	}
-	ps = append(ps, TypedParam{Field: "unix_user_id", Value: int32(cred.UID)})
+	ps = append(ps, adminwire.TypedParam{Field: "unix_user_id", Value: int32(cred.UID)})
 	if u, err := user.LookupId(strconv.FormatUint(uint64(cred.UID), 10)); err == nil {
-		ps = append(ps, TypedParam{Field: "unix_user_name", Value: u.Username})
+		ps = append(ps, adminwire.TypedParam{Field: "unix_user_name", Value: u.Username})
 	}
-	ps = append(ps, TypedParam{Field: "unix_group_id", Value: int32(cred.GID)})
+	ps = append(ps, adminwire.TypedParam{Field: "unix_group_id", Value: int32(cred.GID)})
 	if g, err := user.LookupGroupId(strconv.FormatUint(uint64(cred.GID), 10)); err == nil {
-		ps = append(ps, TypedParam{Field: "unix_group_name", Value: g.Name})
+		ps = append(ps, adminwire.TypedParam{Field: "unix_group_name", Value: g.Name})
 	}
-	ps = append(ps, TypedParam{Field: "unix_process_id", Value: cred.PID})
+	ps = append(ps, adminwire.TypedParam{Field: "unix_process_id", Value: cred.PID})
 	return ps
 }
 
 func (h *handler) clientClose(c *rpc.Call) (any, error) {
-	a, err := decode[ClientCloseArgs](c)
+	a, err := decode[adminwire.ClientCloseArgs](c)
 	if err != nil {
 		return nil, err
 	}
@@ -452,7 +454,7 @@ func (h *handler) logControl() (*LogControl, error) {
 }
 
 func (h *handler) getOutputs(c *rpc.Call) (any, error) {
-	a, err := decode[ConnectGetLoggingOutputsArgs](c)
+	a, err := decode[adminwire.ConnectGetLoggingOutputsArgs](c)
 	if err != nil {
 		return nil, err
 	}
@@ -464,11 +466,11 @@ func (h *handler) getOutputs(c *rpc.Call) (any, error) {
 		return nil, err
 	}
 	s, n := lc.Outputs()
-	return &ConnectGetLoggingOutputsRet{Outputs: s, Noutputs: uint32(n)}, nil
+	return &adminwire.ConnectGetLoggingOutputsRet{Outputs: s, Noutputs: uint32(n)}, nil
 }
 
 func (h *handler) getFilters(c *rpc.Call) (any, error) {
-	a, err := decode[ConnectGetLoggingFiltersArgs](c)
+	a, err := decode[adminwire.ConnectGetLoggingFiltersArgs](c)
 	if err != nil {
 		return nil, err
 	}
@@ -480,7 +482,7 @@ func (h *handler) getFilters(c *rpc.Call) (any, error) {
 		return nil, err
 	}
 	s, n := lc.Filters()
-	ret := &ConnectGetLoggingFiltersRet{Nfilters: uint32(n)}
+	ret := &adminwire.ConnectGetLoggingFiltersRet{Nfilters: uint32(n)}
 	if n > 0 {
 		ret.Filters = &s
 	}
@@ -495,7 +497,7 @@ func deref(p *string) string {
 }
 
 func (h *handler) setOutputs(c *rpc.Call) (any, error) {
-	a, err := decode[ConnectSetLoggingOutputsArgs](c)
+	a, err := decode[adminwire.ConnectSetLoggingOutputsArgs](c)
 	if err != nil {
 		return nil, err
 	}
@@ -510,7 +512,7 @@ func (h *handler) setOutputs(c *rpc.Call) (any, error) {
 }
 
 func (h *handler) setFilters(c *rpc.Call) (any, error) {
-	a, err := decode[ConnectSetLoggingFiltersArgs](c)
+	a, err := decode[adminwire.ConnectSetLoggingFiltersArgs](c)
 	if err != nil {
 		return nil, err
 	}
@@ -525,7 +527,7 @@ func (h *handler) setFilters(c *rpc.Call) (any, error) {
 }
 
 func (h *handler) updateTLSFiles(c *rpc.Call) (any, error) {
-	a, err := decode[ServerUpdateTlsFilesArgs](c)
+	a, err := decode[adminwire.ServerUpdateTlsFilesArgs](c)
 	if err != nil {
 		return nil, err
 	}
@@ -536,7 +538,7 @@ func (h *handler) updateTLSFiles(c *rpc.Call) (any, error) {
 }
 
 func (h *handler) setDaemonTimeout(c *rpc.Call) (any, error) {
-	a, err := decode[ConnectSetDaemonTimeoutArgs](c)
+	a, err := decode[adminwire.ConnectSetDaemonTimeoutArgs](c)
 	if err != nil {
 		return nil, err
 	}

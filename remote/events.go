@@ -32,7 +32,10 @@ type callbacks struct {
 	m    map[int32]*callback
 }
 
-func (c *callbacks) add(cb *callback) int32 {
+// add registers cb under a new id. attach makes its subscription while
+// the table is locked, so no concurrent deregister can find the callback
+// before it has one; it gets the id, which events must carry.
+func (c *callbacks) add(cb *callback, attach func(id int32) *events.Subscription) int32 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.m == nil {
@@ -40,6 +43,7 @@ func (c *callbacks) add(cb *callback) int32 {
 	}
 	id := c.next
 	c.next++
+	cb.sub = attach(id)
 	c.m[id] = cb
 	return id
 }
@@ -134,11 +138,9 @@ func poolEventRegister(h *handler, body []byte) (any, error) {
 
 func (h *handler) subscribe(cb *callback) (any, error) {
 	c := h.conn()
-	var id int32
-	// The id must be known before the first event can be delivered, so
-	// reserve it first and attach the subscription after.
-	id = h.cbs.add(cb)
-	cb.sub = c.Events().Subscribe(func(ev any) { h.deliver(id, cb, ev) })
+	id := h.cbs.add(cb, func(id int32) *events.Subscription {
+		return c.Events().Subscribe(func(ev any) { h.deliver(id, cb, ev) })
+	})
 	return registerRet{id}, nil
 }
 

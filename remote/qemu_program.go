@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"govirt/driver"
+	"govirt/events"
 	"govirt/rpc"
 	"govirt/rpc/procs"
 	"govirt/uuid"
@@ -101,15 +102,16 @@ func qemuMonitorEventRegister(h *handler, body []byte) (any, error) {
 	}
 	c := h.conn()
 	cb := &callback{kind: cbQemuMonitor, filter: filter}
-	id := h.cbs.add(cb)
-	cb.sub = c.Events().Subscribe(func(ev any) {
-		e, ok := ev.(driver.QemuMonitorEvent)
-		if !ok || (filter != nil && *filter != e.Dom.UUID) || !match(e.Event) || h.peer == nil {
-			return
-		}
-		_ = h.peer.SendEvent(ProgQEMU, procs.QemuDomainMonitorEvent, QemuDomainMonitorEventMsg{
-			CallbackID: id, Dom: wireDom(e.Dom), Event: e.Event,
-			Seconds: e.Seconds, Micros: e.Micros, Details: e.Details,
+	id := h.cbs.add(cb, func(id int32) *events.Subscription {
+		return c.Events().Subscribe(func(ev any) {
+			e, ok := ev.(driver.QemuMonitorEvent)
+			if !ok || (filter != nil && *filter != e.Dom.UUID) || !match(e.Event) || h.peer == nil {
+				return
+			}
+			_ = h.peer.SendEvent(ProgQEMU, procs.QemuDomainMonitorEvent, QemuDomainMonitorEventMsg{
+				CallbackID: id, Dom: wireDom(e.Dom), Event: e.Event,
+				Seconds: e.Seconds, Micros: e.Micros, Details: e.Details,
+			})
 		})
 	})
 	return registerRet{id}, nil

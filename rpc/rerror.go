@@ -1,6 +1,8 @@
 package rpc
 
 import (
+	"unicode/utf8"
+
 	"govirt/rpc/xdr"
 	"govirt/virerr"
 )
@@ -56,16 +58,30 @@ func ToRemoteError(err error) *RemoteError {
 	if e == nil {
 		e = virerr.New(virerr.FromRPC, virerr.ErrInternalError, "%s", "missing error")
 	}
-	msg := e.Message
+	msg := clipString(e.Message)
 	level := e.Level
 	if level == virerr.LevelNone {
 		level = virerr.LevelError
 	}
 	return &RemoteError{
 		Code: int32(e.Code), Domain: int32(e.Domain), Message: &msg, Level: int32(level),
-		Str1: optStr(e.Str1), Str2: optStr(e.Str2), Str3: optStr(e.Str3),
+		Str1: optStr(clipString(e.Str1)), Str2: optStr(clipString(e.Str2)), Str3: optStr(clipString(e.Str3)),
 		Int1: e.Int1, Int2: e.Int2,
 	}
+}
+
+// clipString keeps an error string within REMOTE_STRING_MAX: messages
+// quote the names clients send, and a name of the maximum length would
+// otherwise make the error unencodable, leaving the call unanswered.
+func clipString(s string) string {
+	if len(s) <= StringMax {
+		return s
+	}
+	n := StringMax - len("...")
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "..."
 }
 
 // Err converts a received remote_error into a *virerr.Error.

@@ -6,9 +6,11 @@ import (
 	"io"
 	"net"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"govirt/rpc/xdr"
 	"govirt/virerr"
@@ -369,5 +371,19 @@ func TestServerCloseEndsConns(t *testing.T) {
 	case <-done:
 	case <-time.After(3 * time.Second):
 		t.Fatal("Close hung")
+	}
+}
+
+// An error quoting a maximum-length name from the client must still be
+// sent: unencodable, the call would never be answered.
+func TestHugeErrorMessageEncodes(t *testing.T) {
+	name := strings.Repeat("é", StringMax/2)
+	re := ToRemoteError(virerr.New(virerr.FromDom, virerr.ErrNoDomain, "no domain with matching name '%s'", name))
+	b, err := xdr.Marshal(re)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := DecodeError(b); !strings.HasSuffix(got.Message, "...") || !utf8.ValidString(got.Message) || got.Code != virerr.ErrNoDomain {
+		t.Fatalf("message of %d bytes, code %v", len(got.Message), got.Code)
 	}
 }

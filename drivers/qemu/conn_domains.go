@@ -140,7 +140,7 @@ func checkDomainType(def *conf.Domain) error {
 		return nil
 	}
 	return virerr.New(virerr.FromQemu, virerr.ErrConfigUnsupported,
-		"unsupported configuration: Emulator '%s' does not support virt type '%s'", "/usr/bin/qemu-system-x86_64", def.Type)
+		"Emulator '%s' does not support virt type '%s'", "/usr/bin/qemu-system-x86_64", def.Type)
 }
 
 func (c *conn) DomainUndefine(h driver.Domain, flags uint32) error {

@@ -124,7 +124,7 @@ func (d *Driver) setCurrentSnap(dom, name string) error {
 }
 
 func errNoSnapshot(name string) error {
-	return errQEMU(virerr.ErrNoDomainSnapshot, "Domain snapshot not found: no domain snapshot with matching name '%s'", name)
+	return errQEMU(virerr.ErrNoDomainSnapshot, "no domain snapshot with matching name '%s'", name)
 }
 
 // withSnaps runs fn on h's snapshots under its ext.snapMu.
@@ -250,7 +250,7 @@ func (c *conn) DomainSnapshotCurrent(h driver.Domain, _ uint32) (driver.Snapshot
 	var out driver.Snapshot
 	err := c.withSnaps(h, func(_ string, set *snapSet) error {
 		if set.current == "" {
-			return errQEMU(virerr.ErrNoDomainSnapshot, "Domain snapshot not found: the domain does not have a current snapshot")
+			return errQEMU(virerr.ErrNoDomainSnapshot, "the domain does not have a current snapshot")
 		}
 		out = driver.Snapshot{Dom: h, Name: set.current}
 		return nil
@@ -275,7 +275,7 @@ func (c *conn) DomainSnapshotGetParent(s driver.Snapshot, _ uint32) (driver.Snap
 			return errNoSnapshot(s.Name)
 		}
 		if snap.Parent == "" {
-			return errQEMU(virerr.ErrNoDomainSnapshot, "Domain snapshot not found: snapshot '%s' does not have a parent", s.Name)
+			return errQEMU(virerr.ErrNoDomainSnapshot, "snapshot '%s' does not have a parent", s.Name)
 		}
 		out = driver.Snapshot{Dom: s.Dom, Name: snap.Parent}
 		return nil

@@ -1,4 +1,5 @@
-// Command xdrgen generates govirt's wire protocol from libvirt's .x files:
+// Command xdrgen generates govirt's wire protocol from libvirt's .x files
+// (and its error numbers from virterror.h):
 // the structs with their XDR codecs, the constants and bounds, the
 // procedure numbers and names, and a per-procedure table of libvirt's
 // annotations (priority, ACL, streams) and read-only rules.
@@ -15,6 +16,7 @@
 //	protocol/adminwire/*.go   the ADMIN program's structs (package adminwire)
 //	rpc/procs/*.go            procedure numbers, names, the Info table and
 //	                          virnetprotocol.x's constants
+//	virerr/codes.go           error numbers and domains, from virterror.h
 package main
 
 import (
@@ -179,6 +181,19 @@ func generate(xdir string) (map[string][]byte, error) {
 
 	// Procedure numbers, names and metadata.
 	if err := emitProcs(add, progs, []*world{rw, aw, kw}); err != nil {
+		return nil, err
+	}
+
+	// libvirt's error numbers and domains.
+	errSrc, err := os.ReadFile(filepath.Join(xdir, "virterror.h"))
+	if err != nil {
+		return nil, err
+	}
+	b.Reset()
+	if err := emitErrorCodes(&b, string(errSrc)); err != nil {
+		return nil, err
+	}
+	if err := add("virerr/codes.go", &b); err != nil {
 		return nil, err
 	}
 	return out, nil

@@ -197,7 +197,7 @@ func TestGeneratedUpToDate(t *testing.T) {
 	}
 	// Every file in the packages this generator writes that claims to be
 	// generated must come from it.
-	for _, dir := range []string{"remote", "rpc", "protocol"} {
+	for _, dir := range []string{"remote", "rpc", "protocol", "virerr"} {
 		checkGeneratedHeaders(t, root, filepath.Join(root, dir), out)
 	}
 }
@@ -225,5 +225,26 @@ func checkGeneratedHeaders(t *testing.T, root, dir string, out map[string][]byte
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestErrorCodes(t *testing.T) {
+	src := "typedef enum {\n    VIR_ERR_OK = 0, /* ok */\n    VIR_WAR_NO_NETWORK = 41, /* a\n warning */\n" +
+		"    VIR_ERR_XML_DETAIL = 35,\n    VIR_ERR_DBUS_SERVICE = 89,\n# ifdef VIR_ENUM_SENTINELS\n    VIR_ERR_NUMBER_LAST\n# endif\n} virErrorNumber;\n" +
+		"typedef enum {\n    VIR_FROM_NONE = 0,\n    VIR_FROM_STATS_LINUX = 16,\n} virErrorDomain;\n"
+	var b bytes.Buffer
+	if err := emitErrorCodes(&b, src); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"ErrOk Code = 0\n", "ErrXMLDetail Code = 35\n", "ErrDBusService Code = 89\n", "FromStatsLinux Domain = 16\n"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("missing %q in\n%s", want, b.String())
+		}
+	}
+	if strings.Contains(b.String(), "War") || strings.Contains(b.String(), "Last") {
+		t.Errorf("warnings or sentinels emitted:\n%s", b.String())
+	}
+	if _, err := parseCEnum("typedef enum {\n    VIR_ERR_OK,\n} virErrorNumber;", "virErrorNumber"); err == nil {
+		t.Error("a member without a value was accepted")
 	}
 }
