@@ -26,7 +26,7 @@ import (
 // 11) is merged. Until it is, an invariant broken by one of the defects
 // the issue lists skips the test with the symptom instead of failing CI;
 // the lead sets it to true after merging the fixes.
-const jobModelFixed = false
+const jobModelFixed = true
 
 type faultScale struct {
 	long           bool

@@ -271,7 +271,7 @@ var opAPIs = map[string]string{
 	"setmem":           "remoteDispatchDomainSetMemoryFlags",
 	"setvcpus":         "remoteDispatchDomainSetVcpusFlags",
 	"screenshot":       "remoteDispatchDomainScreenshot",
-	"monitor command":  "remoteDispatchDomainMonitorCommand",
+	"monitor command":  "qemuDispatchDomainMonitorCommand", // the QEMU program's dispatcher
 	"block commit":     "remoteDispatchDomainBlockCommit",
 	"block pull":       "remoteDispatchDomainBlockRebase",
 	"block copy":       "remoteDispatchDomainBlockCopy",

@@ -109,11 +109,22 @@ func (d *Driver) saveTo(ctx context.Context, v *vm, path string) error {
 		return err
 	}
 	runCtx, _ := v.runContext()
+	// A failed save must not leave a partial image behind that a later
+	// start or restore would take for a complete one; as libvirt, only a
+	// file the save created is removed.
+	_, statErr := os.Lstat(path)
+	created := os.IsNotExist(statErr)
 	f, err := openSaveFile(runCtx, path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
+	saved := false
+	defer func() {
+		if !saved && created {
+			os.Remove(path)
+		}
+	}()
 	if err := writeSaveHeader(f, xml); err != nil {
 		return err
 	}
@@ -163,6 +174,7 @@ func (d *Driver) saveTo(ctx context.Context, v *vm, path string) error {
 	proc := v.proc
 	v.mu.Unlock()
 	proc.kill(killGrace)
+	saved = true
 	d.cleanupStopped(v, driver.ShutoffSaved)
 	d.emit(v, driver.EventStopped, driver.EventStoppedSaved)
 	d.dropIfTransient(v)
