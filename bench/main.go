@@ -31,6 +31,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"govirt/client"
@@ -55,6 +56,7 @@ func main() {
 		os.Exit(1)
 	}
 	defer stop()
+	onInterrupt(stop)
 	haveLibvirtd := ensureLibvirtd()
 	for _, suite := range strings.Split(*suites, ",") {
 		var err error
@@ -69,11 +71,15 @@ func main() {
 			err = benchStorageSuite(sock, haveLibvirtd)
 		case "cpu":
 			err = benchCPUSuite(sock, haveLibvirtd)
+		case "scale":
+			err = benchScaleSuite(sock, haveLibvirtd)
 		default:
 			err = fmt.Errorf("unknown suite %q", suite)
 		}
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "bench %s: %v\n", suite, err)
+			cleanupAll()
+			stop()
 			os.Exit(1)
 		}
 		fmt.Println()
@@ -236,14 +242,20 @@ func startGovirtd() (string, func(), error) {
 	cmd := exec.Command(bin, "--state-dir", filepath.Join(dir, "state"), "--run-dir", filepath.Join(dir, "run"),
 		"--socket", sock, "--socket-ro", sock+"-ro", "--log-level", *govirtdLog)
 	cmd.Stderr = os.Stderr
+	// Its own process group: a ^C on the terminal must not stop govirtd
+	// before the bench has destroyed the guests through it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		return "", nil, err
 	}
 	govirtdPID = cmd.Process.Pid
+	var once sync.Once
 	stop := func() {
-		cmd.Process.Signal(os.Interrupt)
-		cmd.Wait()
-		os.RemoveAll(dir)
+		once.Do(func() {
+			cmd.Process.Signal(os.Interrupt)
+			cmd.Wait()
+			os.RemoveAll(dir)
+		})
 	}
 	for i := 0; i < 200; i++ {
 		if c, err := net.Dial("unix", sock); err == nil {

@@ -145,19 +145,44 @@ func medianDur(ds []time.Duration) time.Duration {
 // after another or all at once, timing define+create for each; the guests
 // are destroyed and undefined afterwards (not timed).
 func daemonStarts(uri, prefix string, mode startMode) ([]time.Duration, error) {
+	return daemonStartsN(uri, "bench-"+prefix, mode, startRuns, benchDomain)
+}
+
+// daemonStartsN is daemonStarts for n guests named prefix-0..n-1 with the
+// XML xmlFor returns for a name.
+func daemonStartsN(uri, prefix string, mode startMode, n int, xmlFor func(string) string) ([]time.Duration, error) {
 	c, err := client.Dial(uri)
 	if err != nil {
 		return nil, err
 	}
 	defer c.Close()
 	ctx := context.Background()
-	out := make([]time.Duration, startRuns)
-	doms := make([]remote.NonnullDomain, startRuns)
+	out := make([]time.Duration, n)
+	doms := make([]remote.NonnullDomain, n)
+	names := make([]string, n)
+	defer func() {
+		for i, d := range doms {
+			if d.Name != "" {
+				c.Call(ctx, procs.DomainDestroy, remote.DomainDestroyArgs{Dom: d}, nil)
+				c.Call(ctx, procs.DomainUndefine, remote.DomainUndefineArgs{Dom: d}, nil)
+			} else if names[i] != "" {
+				// Define may have worked and create failed.
+				removeGuest(ctx, c, names[i])
+			}
+			if names[i] != "" {
+				untrackGuest(uri, names[i])
+			}
+		}
+	}()
 	one := func(i int) error {
-		name := fmt.Sprintf("bench-%s-%d", prefix, i)
+		name := fmt.Sprintf("%s-%d", prefix, i)
+		if err := trackGuest(uri, name); err != nil {
+			return err
+		}
+		names[i] = name
 		t0 := time.Now()
 		var def remote.DomainDefineXMLRet
-		if err := c.Call(ctx, procs.DomainDefineXML, remote.DomainDefineXMLArgs{XML: benchDomain(name)}, &def); err != nil {
+		if err := c.Call(ctx, procs.DomainDefineXML, remote.DomainDefineXMLArgs{XML: xmlFor(name)}, &def); err != nil {
 			return err
 		}
 		var cr remote.DomainCreateWithFlagsRet
@@ -175,7 +200,7 @@ func daemonStarts(uri, prefix string, mode startMode) ([]time.Duration, error) {
 	if mode == parallel {
 		var wg sync.WaitGroup
 		var mu sync.Mutex
-		for i := 0; i < startRuns; i++ {
+		for i := 0; i < n; i++ {
 			wg.Add(1)
 			go func(i int) {
 				defer wg.Done()
@@ -188,16 +213,9 @@ func daemonStarts(uri, prefix string, mode startMode) ([]time.Duration, error) {
 		}
 		wg.Wait()
 	} else {
-		for i := 0; i < startRuns && firstErr == nil; i++ {
+		for i := 0; i < n && firstErr == nil; i++ {
 			firstErr = one(i)
 		}
-	}
-	for _, d := range doms {
-		if d.Name == "" {
-			continue
-		}
-		c.Call(ctx, procs.DomainDestroy, remote.DomainDestroyArgs{Dom: d}, nil)
-		c.Call(ctx, procs.DomainUndefine, remote.DomainUndefineArgs{Dom: d}, nil)
 	}
 	return out, firstErr
 }
@@ -205,6 +223,11 @@ func daemonStarts(uri, prefix string, mode startMode) ([]time.Duration, error) {
 // floorStarts is the bare floor: the same QEMU command line govirtd would
 // build, spawned by hand, QMP negotiated, cont.
 func floorStarts(mode startMode) ([]time.Duration, error) {
+	return floorStartsN(mode, startRuns, benchDomain)
+}
+
+// floorStartsN is floorStarts for n QEMUs built from xmlFor's XML.
+func floorStartsN(mode startMode, n int, xmlFor func(string) string) ([]time.Duration, error) {
 	dir, err := os.MkdirTemp("", "gvfloor")
 	if err != nil {
 		return nil, err
@@ -214,7 +237,7 @@ func floorStarts(mode startMode) ([]time.Duration, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]time.Duration, startRuns)
+	out := make([]time.Duration, n)
 	// Like the daemons' guests, every floor QEMU keeps running until the
 	// series ends, so all contenders start guests next to the same load.
 	var mu sync.Mutex
@@ -223,10 +246,11 @@ func floorStarts(mode startMode) ([]time.Duration, error) {
 		for _, c := range running {
 			c.Process.Kill()
 			c.Wait()
+			untrackProcess(c.Process)
 		}
 	}()
 	one := func(i int) error {
-		def, err := conf.ParseDomain([]byte(benchDomain(fmt.Sprintf("floor%d", i))), 0)
+		def, err := conf.ParseDomain([]byte(xmlFor(fmt.Sprintf("floor%d", i))), 0)
 		if err != nil {
 			return err
 		}
@@ -254,6 +278,9 @@ func floorStarts(mode startMode) ([]time.Duration, error) {
 		mu.Lock()
 		running = append(running, cmd)
 		mu.Unlock()
+		if err := trackProcess(cmd.Process); err != nil {
+			return err
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		var m *qmp.Monitor
@@ -278,7 +305,7 @@ func floorStarts(mode startMode) ([]time.Duration, error) {
 		return nil
 	}
 	if mode != parallel {
-		for i := 0; i < startRuns; i++ {
+		for i := 0; i < n; i++ {
 			if err := one(i); err != nil {
 				return nil, err
 			}
@@ -286,8 +313,8 @@ func floorStarts(mode startMode) ([]time.Duration, error) {
 		return out, nil
 	}
 	var wg sync.WaitGroup
-	errs := make(chan error, startRuns)
-	for i := 0; i < startRuns; i++ {
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
 		wg.Add(1)
 		go func(i int) { defer wg.Done(); errs <- one(i) }(i)
 	}
