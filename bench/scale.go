@@ -73,7 +73,7 @@ func benchScaleSuite(sock string, haveLibvirtd bool) error {
 		*scaleIdle, *scaleVirsh**rounds, *scaleParallel, *rounds)
 	res := make([]scaleResult, len(ds))
 	for i, d := range ds {
-		r, err := scaleOne(d.name, d.uri, "scale-"+d.prefix, d.pid())
+		r, err := scaleOne(d.name, d.uri, d.prefix, d.pid())
 		if err != nil {
 			return fmt.Errorf("%s: %w", d.name, err)
 		}
@@ -83,6 +83,8 @@ func benchScaleSuite(sock string, haveLibvirtd bool) error {
 	return nil
 }
 
+// scaleOne measures one daemon; its guests are scale-PREFIX-i and, for
+// the parallel starts, scalep-PREFIX-i.
 func scaleOne(name, uri, prefix string, pid int) (scaleResult, error) {
 	var r scaleResult
 	if pid <= 0 {
@@ -95,7 +97,7 @@ func scaleOne(name, uri, prefix string, pid int) (scaleResult, error) {
 	defer c.Close()
 	ctx := context.Background()
 	n := *scaleGuests
-	stale, err := staleGuests(ctx, c, prefix+"-", "scalep-")
+	stale, err := staleGuests(ctx, c, "scale-"+prefix+"-", "scalep-"+prefix+"-")
 	if err != nil {
 		return r, err
 	}
@@ -105,7 +107,7 @@ func scaleOne(name, uri, prefix string, pid int) (scaleResult, error) {
 	}
 	names := make([]string, n)
 	for i := range names {
-		names[i] = fmt.Sprintf("%s-%d", prefix, i)
+		names[i] = fmt.Sprintf("scale-%s-%d", prefix, i)
 	}
 	// Whatever happens next, the guests go again (interrupts are handled
 	// by the registry).
@@ -170,7 +172,7 @@ func scaleOne(name, uri, prefix string, pid int) (scaleResult, error) {
 
 	var pm, pa, fm, fa []time.Duration
 	for k := 0; k < *rounds; k++ {
-		ds, err := daemonStartsN(uri, "scalep-"+prefix, parallel, *scaleParallel, scaleDomain)
+		ds, err := daemonStartsN(uri, "scalep-"+prefix, parallel, *scaleParallel, scaleDomain, startOpts{connPerStart: true, startOnly: true})
 		if err != nil {
 			return r, fmt.Errorf("parallel starts: %w", err)
 		}

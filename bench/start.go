@@ -145,17 +145,39 @@ func medianDur(ds []time.Duration) time.Duration {
 // after another or all at once, timing define+create for each; the guests
 // are destroyed and undefined afterwards (not timed).
 func daemonStarts(uri, prefix string, mode startMode) ([]time.Duration, error) {
-	return daemonStartsN(uri, "bench-"+prefix, mode, startRuns, benchDomain)
+	return daemonStartsN(uri, "bench-"+prefix, mode, startRuns, benchDomain, startOpts{})
+}
+
+// startOpts vary how daemonStartsN starts its guests.
+type startOpts struct {
+	// connPerStart gives each start its own connection, opened before
+	// the clock starts: on one connection a daemon runs at most
+	// max_client_requests (5) calls at once, so parallel starts beyond
+	// that would measure the queue rather than the starts.
+	connPerStart bool
+	// startOnly defines the guests before the clock starts and times the
+	// start alone (DOMAIN_CREATE_WITH_FLAGS).
+	startOnly bool
 }
 
 // daemonStartsN is daemonStarts for n guests named prefix-0..n-1 with the
 // XML xmlFor returns for a name.
-func daemonStartsN(uri, prefix string, mode startMode, n int, xmlFor func(string) string) ([]time.Duration, error) {
+func daemonStartsN(uri, prefix string, mode startMode, n int, xmlFor func(string) string, o startOpts) ([]time.Duration, error) {
 	c, err := client.Dial(uri)
 	if err != nil {
 		return nil, err
 	}
 	defer c.Close()
+	conns := make([]*client.Client, n)
+	for i := range conns {
+		conns[i] = c
+		if o.connPerStart {
+			if conns[i], err = client.Dial(uri); err != nil {
+				return nil, err
+			}
+			defer conns[i].Close()
+		}
+	}
 	ctx := context.Background()
 	out := make([]time.Duration, n)
 	doms := make([]remote.NonnullDomain, n)
@@ -174,19 +196,37 @@ func daemonStartsN(uri, prefix string, mode startMode, n int, xmlFor func(string
 			}
 		}
 	}()
-	one := func(i int) error {
+	defs := make([]remote.NonnullDomain, n)
+	define := func(i int) error {
 		name := fmt.Sprintf("%s-%d", prefix, i)
 		if err := trackGuest(uri, name); err != nil {
 			return err
 		}
 		names[i] = name
-		t0 := time.Now()
 		var def remote.DomainDefineXMLRet
-		if err := c.Call(ctx, procs.DomainDefineXML, remote.DomainDefineXMLArgs{XML: xmlFor(name)}, &def); err != nil {
+		if err := conns[i].Call(ctx, procs.DomainDefineXML, remote.DomainDefineXMLArgs{XML: xmlFor(name)}, &def); err != nil {
 			return err
 		}
+		defs[i] = def.Dom
+		return nil
+	}
+	if o.startOnly {
+		for i := 0; i < n; i++ {
+			if err := define(i); err != nil {
+				return nil, err
+			}
+		}
+	}
+	one := func(i int) error {
+		c := conns[i]
+		t0 := time.Now()
+		if !o.startOnly {
+			if err := define(i); err != nil {
+				return err
+			}
+		}
 		var cr remote.DomainCreateWithFlagsRet
-		if err := c.Call(ctx, procs.DomainCreateWithFlags, remote.DomainCreateWithFlagsArgs{Dom: def.Dom}, &cr); err != nil {
+		if err := c.Call(ctx, procs.DomainCreateWithFlags, remote.DomainCreateWithFlagsArgs{Dom: defs[i]}, &cr); err != nil {
 			return err
 		}
 		out[i] = time.Since(t0)
