@@ -2,6 +2,7 @@
 // run and prints ratios.
 //
 //	go run ./bench [-suite calls,start,rss,storage,cpu] [-libvirtd-socket PATH] [-duration 2s] [-domains 1000]
+//	go run ./bench -suite scale [-guests 200] [-idle 60s] [-rounds 3] [-virsh-runs 5] [-parallel-starts 20]
 //
 // Suites:
 //   - calls: round-trip calls/s on the test driver, 1 and 16 clients.
@@ -13,6 +14,24 @@
 //     CONNECT_LIST_ALL_DOMAINS with 1,000 domains, test and QEMU drivers,
 //     driven by one C client built against libvirt's client library
 //     (bench/cpuclient; gcc and libvirt-dev are installed when missing).
+//   - scale (not in the default set: it runs 200 guests): -guests tiny
+//     guests (TCG, 32 MiB, no disk; the same XML for both daemons, names
+//     and uuids per daemon) running on one daemon at a time, brought up
+//     -scale-start-width at a time and removed before the other daemon's.
+//     With them running: the daemon's VmRSS, its idle CPU (utime+stime,
+//     and the threads' schedstat) over -idle, the median wall time of
+//     `virsh list --all` and of `virsh domstats` (all guests) over
+//     -virsh-runs x -rounds runs, and -parallel-starts guests started at
+//     once (defined beforehand, a connection each) against as many bare
+//     QEMUs started at once next to the same guests, over -rounds
+//     rounds. Targets: RSS and idle CPU <= 0.5x libvirtd's, domstats <=
+//     0.3x, parallel starts <= 1.2x the floor. A short run: -guests 10
+//     -idle 10s -rounds 1.
+//
+// Every guest the bench defines and every floor QEMU it spawns is
+// registered and removed on error and on SIGINT/SIGTERM (guests through
+// their daemon by name, QEMUs by the pid the bench started; govirtd runs
+// in its own process group so that a ^C leaves it up for that).
 //
 // libvirtd is started with ../shared/tools/libvirtd-baseline.sh when its
 // socket is absent and the script is there (root only); without it the
