@@ -113,13 +113,16 @@ func cleanupAll() {
 	}
 }
 
-// onInterrupt makes SIGINT and SIGTERM clean up, run stop (govirtd's
+// onInterrupt makes SIGINT, SIGTERM and SIGHUP clean up, run stop (govirtd's
 // shutdown) and exit. govirtd runs in its own process group, so a ^C on
 // the terminal reaches only the bench and govirtd is still there to
 // destroy its guests.
 func onInterrupt(stop func()) {
 	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	// Output piped into a reader that quit (| head) must not kill the
+	// bench between starting guests and removing them.
+	signal.Ignore(syscall.SIGPIPE)
 	go func() {
 		s := <-sig
 		fmt.Fprintf(os.Stderr, "bench: %v: cleaning up\n", s)
