@@ -26,6 +26,7 @@ var reg = struct {
 	stopping bool
 	guests   map[guestKey]struct{}
 	pids     map[int]*os.Process
+	stop     func()
 }{guests: map[guestKey]struct{}{}, pids: map[int]*os.Process{}}
 
 type guestKey struct{ uri, name string }
@@ -113,11 +114,13 @@ func cleanupAll() {
 	}
 }
 
-// onInterrupt makes SIGINT, SIGTERM and SIGHUP clean up, run stop (govirtd's
-// shutdown) and exit. govirtd runs in its own process group, so a ^C on
-// the terminal reaches only the bench and govirtd is still there to
-// destroy its guests.
-func onInterrupt(stop func()) {
+// onInterrupt makes SIGINT, SIGTERM and SIGHUP clean up, run the stop
+// function setStop registered (govirtd's shutdown) and exit. It is
+// installed first thing, so a signal while govirtd is being built is not
+// lost. govirtd runs in its own process group, so a ^C on the terminal
+// reaches only the bench and govirtd is still there to destroy its
+// guests.
+func onInterrupt() {
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	// Output piped into a reader that quit (| head) must not kill the
@@ -127,9 +130,21 @@ func onInterrupt(stop func()) {
 		s := <-sig
 		fmt.Fprintf(os.Stderr, "bench: %v: cleaning up\n", s)
 		cleanupAll()
-		stop()
+		reg.Lock()
+		stop := reg.stop
+		reg.Unlock()
+		if stop != nil {
+			stop()
+		}
 		os.Exit(130)
 	}()
+}
+
+// setStop registers what stops govirtd after an interrupt's cleanup.
+func setStop(stop func()) {
+	reg.Lock()
+	reg.stop = stop
+	reg.Unlock()
 }
 
 // parallelEach runs f(0..n-1) with at most width running at once and

@@ -69,13 +69,13 @@ var (
 
 func main() {
 	flag.Parse()
+	onInterrupt()
 	sock, stop, err := startGovirtd()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 	defer stop()
-	onInterrupt(stop)
 	haveLibvirtd := ensureLibvirtd()
 	for _, suite := range strings.Split(*suites, ",") {
 		var err error
@@ -276,6 +276,7 @@ func startGovirtd() (string, func(), error) {
 			os.RemoveAll(dir)
 		})
 	}
+	setStop(stop)
 	for i := 0; i < 200; i++ {
 		if c, err := net.Dial("unix", sock); err == nil {
 			c.Close()
