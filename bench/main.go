@@ -2,7 +2,7 @@
 // run and prints ratios.
 //
 //	go run ./bench [-suite calls,start,rss,storage,cpu] [-libvirtd-socket PATH] [-duration 2s] [-domains 1000]
-//	go run ./bench -suite scale [-guests 200] [-idle 60s] [-rounds 3] [-virsh-runs 5] [-parallel-starts 20]
+//	go run ./bench -suite scale [-guests 200] [-idle 60s] [-rounds 3] [-virsh-runs 5] [-stats-gap 2s] [-parallel-starts 20]
 //
 // Suites:
 //   - calls: round-trip calls/s on the test driver, 1 and 16 clients.
@@ -21,7 +21,8 @@
 //     With them running: the daemon's VmRSS, its idle CPU (utime+stime,
 //     and the threads' schedstat) over -idle, the median wall time of
 //     `virsh list --all` and of `virsh domstats` (all guests) over
-//     -virsh-runs x -rounds runs, and -parallel-starts guests started at
+//     -virsh-runs x -rounds runs (each domstats after -stats-gap, so that
+//     govirtd's 1 s stats cache never answers it), and -parallel-starts guests started at
 //     once (defined beforehand, a connection each) against as many bare
 //     QEMUs started at once next to the same guests, over -rounds
 //     rounds. Targets: RSS and idle CPU <= 0.5x libvirtd's, domstats <=
