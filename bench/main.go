@@ -2,6 +2,7 @@
 // run and prints ratios.
 //
 //	go run ./bench [-suite calls,start,rss,storage,cpu] [-libvirtd-socket PATH] [-duration 2s] [-domains 1000]
+//	go run ./bench -suite scale [-guests 200] [-idle 60s] [-rounds 3] [-virsh-runs 5] [-stats-gap 2s] [-parallel-starts 20]
 //
 // Suites:
 //   - calls: round-trip calls/s on the test driver, 1 and 16 clients.
@@ -13,6 +14,25 @@
 //     CONNECT_LIST_ALL_DOMAINS with 1,000 domains, test and QEMU drivers,
 //     driven by one C client built against libvirt's client library
 //     (bench/cpuclient; gcc and libvirt-dev are installed when missing).
+//   - scale (not in the default set: it runs 200 guests): -guests tiny
+//     guests (TCG, 32 MiB, no disk; the same XML for both daemons, names
+//     and uuids per daemon) running on one daemon at a time, brought up
+//     -scale-start-width at a time and removed before the other daemon's.
+//     With them running: the daemon's VmRSS, its idle CPU (utime+stime,
+//     and the threads' schedstat) over -idle, the median wall time of
+//     `virsh list --all` and of `virsh domstats` (all guests) over
+//     -virsh-runs x -rounds runs (each domstats after -stats-gap, so that
+//     govirtd's 1 s stats cache never answers it), and -parallel-starts guests started at
+//     once (defined beforehand, a connection each) against as many bare
+//     QEMUs started at once next to the same guests, over -rounds
+//     rounds. Targets: RSS and idle CPU <= 0.5x libvirtd's, domstats <=
+//     0.3x, parallel starts <= 1.2x the floor. A short run: -guests 10
+//     -idle 10s -rounds 1.
+//
+// Every guest the bench defines and every floor QEMU it spawns is
+// registered and removed on error and on SIGINT/SIGTERM (guests through
+// their daemon by name, QEMUs by the pid the bench started; govirtd runs
+// in its own process group so that a ^C leaves it up for that).
 //
 // libvirtd is started with ../shared/tools/libvirtd-baseline.sh when its
 // socket is absent and the script is there (root only); without it the
@@ -31,6 +51,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"govirt/client"
@@ -49,6 +70,7 @@ var (
 
 func main() {
 	flag.Parse()
+	onInterrupt()
 	sock, stop, err := startGovirtd()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -69,11 +91,15 @@ func main() {
 			err = benchStorageSuite(sock, haveLibvirtd)
 		case "cpu":
 			err = benchCPUSuite(sock, haveLibvirtd)
+		case "scale":
+			err = benchScaleSuite(sock, haveLibvirtd)
 		default:
 			err = fmt.Errorf("unknown suite %q", suite)
 		}
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "bench %s: %v\n", suite, err)
+			cleanupAll()
+			stop()
 			os.Exit(1)
 		}
 		fmt.Println()
@@ -236,15 +262,22 @@ func startGovirtd() (string, func(), error) {
 	cmd := exec.Command(bin, "--state-dir", filepath.Join(dir, "state"), "--run-dir", filepath.Join(dir, "run"),
 		"--socket", sock, "--socket-ro", sock+"-ro", "--log-level", *govirtdLog)
 	cmd.Stderr = os.Stderr
+	// Its own process group: a ^C on the terminal must not stop govirtd
+	// before the bench has destroyed the guests through it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		return "", nil, err
 	}
 	govirtdPID = cmd.Process.Pid
+	var once sync.Once
 	stop := func() {
-		cmd.Process.Signal(os.Interrupt)
-		cmd.Wait()
-		os.RemoveAll(dir)
+		once.Do(func() {
+			cmd.Process.Signal(os.Interrupt)
+			cmd.Wait()
+			os.RemoveAll(dir)
+		})
 	}
+	setStop(stop)
 	for i := 0; i < 200; i++ {
 		if c, err := net.Dial("unix", sock); err == nil {
 			c.Close()

@@ -145,23 +145,88 @@ func medianDur(ds []time.Duration) time.Duration {
 // after another or all at once, timing define+create for each; the guests
 // are destroyed and undefined afterwards (not timed).
 func daemonStarts(uri, prefix string, mode startMode) ([]time.Duration, error) {
+	return daemonStartsN(uri, "bench-"+prefix, mode, startRuns, benchDomain, startOpts{})
+}
+
+// startOpts vary how daemonStartsN starts its guests.
+type startOpts struct {
+	// connPerStart gives each start its own connection, opened before
+	// the clock starts: on one connection a daemon runs at most
+	// max_client_requests (5) calls at once, so parallel starts beyond
+	// that would measure the queue rather than the starts.
+	connPerStart bool
+	// startOnly defines the guests before the clock starts and times the
+	// start alone (DOMAIN_CREATE_WITH_FLAGS).
+	startOnly bool
+}
+
+// daemonStartsN is daemonStarts for n guests named prefix-0..n-1 with the
+// XML xmlFor returns for a name.
+func daemonStartsN(uri, prefix string, mode startMode, n int, xmlFor func(string) string, o startOpts) ([]time.Duration, error) {
 	c, err := client.Dial(uri)
 	if err != nil {
 		return nil, err
 	}
 	defer c.Close()
+	conns := make([]*client.Client, n)
+	for i := range conns {
+		conns[i] = c
+		if o.connPerStart {
+			if conns[i], err = client.Dial(uri); err != nil {
+				return nil, err
+			}
+			defer conns[i].Close()
+		}
+	}
 	ctx := context.Background()
-	out := make([]time.Duration, startRuns)
-	doms := make([]remote.NonnullDomain, startRuns)
-	one := func(i int) error {
-		name := fmt.Sprintf("bench-%s-%d", prefix, i)
-		t0 := time.Now()
-		var def remote.DomainDefineXMLRet
-		if err := c.Call(ctx, procs.DomainDefineXML, remote.DomainDefineXMLArgs{XML: benchDomain(name)}, &def); err != nil {
+	out := make([]time.Duration, n)
+	doms := make([]remote.NonnullDomain, n)
+	names := make([]string, n)
+	defer func() {
+		for i, d := range doms {
+			if d.Name != "" {
+				c.Call(ctx, procs.DomainDestroy, remote.DomainDestroyArgs{Dom: d}, nil)
+				c.Call(ctx, procs.DomainUndefine, remote.DomainUndefineArgs{Dom: d}, nil)
+			} else if names[i] != "" {
+				// Define may have worked and create failed.
+				removeGuest(ctx, c, names[i])
+			}
+			if names[i] != "" {
+				untrackGuest(uri, names[i])
+			}
+		}
+	}()
+	defs := make([]remote.NonnullDomain, n)
+	define := func(i int) error {
+		name := fmt.Sprintf("%s-%d", prefix, i)
+		if err := trackGuest(uri, name); err != nil {
 			return err
 		}
+		names[i] = name
+		var def remote.DomainDefineXMLRet
+		if err := conns[i].Call(ctx, procs.DomainDefineXML, remote.DomainDefineXMLArgs{XML: xmlFor(name)}, &def); err != nil {
+			return err
+		}
+		defs[i] = def.Dom
+		return nil
+	}
+	if o.startOnly {
+		for i := 0; i < n; i++ {
+			if err := define(i); err != nil {
+				return nil, err
+			}
+		}
+	}
+	one := func(i int) error {
+		c := conns[i]
+		t0 := time.Now()
+		if !o.startOnly {
+			if err := define(i); err != nil {
+				return err
+			}
+		}
 		var cr remote.DomainCreateWithFlagsRet
-		if err := c.Call(ctx, procs.DomainCreateWithFlags, remote.DomainCreateWithFlagsArgs{Dom: def.Dom}, &cr); err != nil {
+		if err := c.Call(ctx, procs.DomainCreateWithFlags, remote.DomainCreateWithFlagsArgs{Dom: defs[i]}, &cr); err != nil {
 			return err
 		}
 		out[i] = time.Since(t0)
@@ -175,7 +240,7 @@ func daemonStarts(uri, prefix string, mode startMode) ([]time.Duration, error) {
 	if mode == parallel {
 		var wg sync.WaitGroup
 		var mu sync.Mutex
-		for i := 0; i < startRuns; i++ {
+		for i := 0; i < n; i++ {
 			wg.Add(1)
 			go func(i int) {
 				defer wg.Done()
@@ -188,16 +253,9 @@ func daemonStarts(uri, prefix string, mode startMode) ([]time.Duration, error) {
 		}
 		wg.Wait()
 	} else {
-		for i := 0; i < startRuns && firstErr == nil; i++ {
+		for i := 0; i < n && firstErr == nil; i++ {
 			firstErr = one(i)
 		}
-	}
-	for _, d := range doms {
-		if d.Name == "" {
-			continue
-		}
-		c.Call(ctx, procs.DomainDestroy, remote.DomainDestroyArgs{Dom: d}, nil)
-		c.Call(ctx, procs.DomainUndefine, remote.DomainUndefineArgs{Dom: d}, nil)
 	}
 	return out, firstErr
 }
@@ -205,6 +263,11 @@ func daemonStarts(uri, prefix string, mode startMode) ([]time.Duration, error) {
 // floorStarts is the bare floor: the same QEMU command line govirtd would
 // build, spawned by hand, QMP negotiated, cont.
 func floorStarts(mode startMode) ([]time.Duration, error) {
+	return floorStartsN(mode, startRuns, benchDomain)
+}
+
+// floorStartsN is floorStarts for n QEMUs built from xmlFor's XML.
+func floorStartsN(mode startMode, n int, xmlFor func(string) string) ([]time.Duration, error) {
 	dir, err := os.MkdirTemp("", "gvfloor")
 	if err != nil {
 		return nil, err
@@ -214,7 +277,7 @@ func floorStarts(mode startMode) ([]time.Duration, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]time.Duration, startRuns)
+	out := make([]time.Duration, n)
 	// Like the daemons' guests, every floor QEMU keeps running until the
 	// series ends, so all contenders start guests next to the same load.
 	var mu sync.Mutex
@@ -223,10 +286,11 @@ func floorStarts(mode startMode) ([]time.Duration, error) {
 		for _, c := range running {
 			c.Process.Kill()
 			c.Wait()
+			untrackProcess(c.Process)
 		}
 	}()
 	one := func(i int) error {
-		def, err := conf.ParseDomain([]byte(benchDomain(fmt.Sprintf("floor%d", i))), 0)
+		def, err := conf.ParseDomain([]byte(xmlFor(fmt.Sprintf("floor%d", i))), 0)
 		if err != nil {
 			return err
 		}
@@ -254,6 +318,9 @@ func floorStarts(mode startMode) ([]time.Duration, error) {
 		mu.Lock()
 		running = append(running, cmd)
 		mu.Unlock()
+		if err := trackProcess(cmd.Process); err != nil {
+			return err
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		var m *qmp.Monitor
@@ -278,7 +345,7 @@ func floorStarts(mode startMode) ([]time.Duration, error) {
 		return nil
 	}
 	if mode != parallel {
-		for i := 0; i < startRuns; i++ {
+		for i := 0; i < n; i++ {
 			if err := one(i); err != nil {
 				return nil, err
 			}
@@ -286,8 +353,8 @@ func floorStarts(mode startMode) ([]time.Duration, error) {
 		return out, nil
 	}
 	var wg sync.WaitGroup
-	errs := make(chan error, startRuns)
-	for i := 0; i < startRuns; i++ {
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
 		wg.Add(1)
 		go func(i int) { defer wg.Done(); errs <- one(i) }(i)
 	}
