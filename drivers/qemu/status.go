@@ -114,7 +114,7 @@ func (d *Driver) saveStatus(v *vm) error {
 	if v.proc != nil {
 		st.PID, st.PIDStart = v.proc.pid, v.proc.start
 	}
-	st.Caps = v.capsJSON
+	capsData := v.capsJSON
 	resume := d.adoptPendingBlockState(v)
 	st.Block = blockStateForStatus(v)
 	if v.mig != nil {
@@ -122,21 +122,22 @@ func (d *Driver) saveStatus(v *vm) error {
 		st.Migration = &m
 	}
 	st.Job = jobForStatus(v)
-	live, run := v.live, v.run
+	// The live definition is formatted under mu: setters change it in
+	// place under that lock. FormatStatus keeps the block node names the
+	// driver needs after a restart.
+	xml, err := v.live.Format(conf.FormatSecure | conf.FormatStatus)
+	run := v.run
 	v.stSeq++
 	seq := v.stSeq
 	v.mu.Unlock()
 	if resume {
 		d.resumeBlockJobs(v)
 	}
-	// FormatStatus keeps the block node names the driver needs after a
-	// restart.
-	xml, err := live.Format(conf.FormatSecure | conf.FormatStatus)
 	if err != nil {
 		return err
 	}
 	st.LiveXML = string(xml)
-	data, err := json.Marshal(&st)
+	data, err := marshalStatus(&st, capsData)
 	if err != nil {
 		return err
 	}
@@ -159,6 +160,23 @@ func (d *Driver) saveStatus(v *vm) error {
 	v.stDone = seq
 	v.mu.Unlock()
 	return nil
+}
+
+// marshalStatus encodes st with caps, QEMU's capabilities as capsJSON
+// made them, spliced in as they are: handed to json.Marshal as a
+// RawMessage, the ~100 KB would be validated and compacted again on every
+// write, which was most of a guest start's CPU in the daemon.
+func marshalStatus(st *status, caps json.RawMessage) ([]byte, error) {
+	st.Caps = nil
+	data, err := json.Marshal(st)
+	if err != nil || len(caps) == 0 {
+		return data, err
+	}
+	out := make([]byte, 0, len(data)+len(caps)+16)
+	out = append(out, data[:len(data)-1]...) // without the closing brace
+	out = append(out, `,"qemu_caps":`...)
+	out = append(out, caps...)
+	return append(out, '}'), nil
 }
 
 // saveStatusLogged is saveStatus for event handlers, which cannot fail.
