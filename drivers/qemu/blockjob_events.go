@@ -132,9 +132,6 @@ func (d *Driver) collectBlockJob(ctx context.Context, v *vm, mon monitor, j *blo
 			errMsg = qj.Error
 		}
 	}
-	if err := qmp.JobDismiss(ctx, mon, name); err != nil {
-		d.log.Warn("job-dismiss", "domain", v.name, "job", name, "err", err)
-	}
 	v.mu.Lock()
 	if errMsg == "" {
 		errMsg = j.errMsg
@@ -152,6 +149,14 @@ func (d *Driver) collectBlockJob(ctx context.Context, v *vm, mon monitor, j *blo
 		d.log.Warn("block job failed", "domain", v.name, "job", name, "error", errMsg)
 	}
 	d.finishBlockJob(ctx, v, mon, j, status)
+	// QEMU forgets the job only once its outcome is in the status file:
+	// a daemon killed before that finds the job concluded and applies it
+	// again, instead of a pivoted QEMU under a live XML naming the old
+	// image. One killed after it finds a concluded job no status names,
+	// and dismisses it (resumeBlockJobs).
+	if err := qmp.JobDismiss(ctx, mon, name); err != nil {
+		d.log.Warn("job-dismiss", "domain", v.name, "job", name, "err", err)
+	}
 	return status
 }
 
@@ -200,7 +205,7 @@ func (d *Driver) resumeBlockJobs(v *vm) {
 			names = append(names, j.Name)
 		}
 		v.mu.Unlock()
-		if mon == nil || len(names) == 0 {
+		if mon == nil {
 			return
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -209,6 +214,17 @@ func (d *Driver) resumeBlockJobs(v *vm) {
 		if err != nil {
 			d.log.Warn("query-jobs after reconnect", "domain", v.name, "err", err)
 			return
+		}
+		known := map[string]bool{}
+		for _, name := range names {
+			known[name] = true
+		}
+		for name, qj := range jobs {
+			// Applied and saved by the previous daemon, which died
+			// before dismissing it.
+			if !known[name] && qj.Status == "concluded" {
+				_ = qmp.JobDismiss(ctx, mon, name)
+			}
 		}
 		for _, name := range names {
 			qj, ok := jobs[name]
