@@ -58,7 +58,13 @@ func (c *conn) DomainSetMemoryFlags(h driver.Domain, kib uint64, flags uint32) e
 			return qmpFailed("setting the balloon", err)
 		}
 		v.mu.Lock()
-		v.live.CurrentMemory = kib
+		if v.live != nil {
+			// Copy on write: readers format the live definition
+			// outside the lock, so it is never changed in place.
+			next := v.live.Clone()
+			next.CurrentMemory = kib
+			v.live = next
+		}
 		v.mu.Unlock()
 		c.d.saveStatusLogged(v)
 	}

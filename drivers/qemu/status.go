@@ -122,17 +122,18 @@ func (d *Driver) saveStatus(v *vm) error {
 		st.Migration = &m
 	}
 	st.Job = jobForStatus(v)
-	// The live definition is formatted under mu: setters change it in
-	// place under that lock. FormatStatus keeps the block node names the
-	// driver needs after a restart.
-	xml, err := v.live.Format(conf.FormatSecure | conf.FormatStatus)
-	run := v.run
+	// The live definition is never changed in place (setters replace
+	// it), so it is formatted outside the lock.
+	live, run := v.live, v.run
 	v.stSeq++
 	seq := v.stSeq
 	v.mu.Unlock()
 	if resume {
 		d.resumeBlockJobs(v)
 	}
+	// FormatStatus keeps the block node names the driver needs after a
+	// restart.
+	xml, err := live.Format(conf.FormatSecure | conf.FormatStatus)
 	if err != nil {
 		return err
 	}

@@ -17,10 +17,14 @@ import (
 type vm struct {
 	uuid uuid.UUID
 
-	mu         stateMu // a sync.Mutex that counts unlocks (list_snap.go)
-	name       string
-	def        *conf.Domain // persistent definition; nil for transient guests
-	live       *conf.Domain // running definition; nil when inactive
+	mu   stateMu // a sync.Mutex that counts unlocks (list_snap.go)
+	name string
+	def  *conf.Domain // persistent definition; nil for transient guests
+	// live is the running definition, nil when inactive. Like def it is
+	// never changed in place: a change clones it and swaps the pointer
+	// (editDisk), so a reader may use what it took under mu after
+	// unlocking.
+	live       *conf.Domain
 	id         int32
 	state      driver.State
 	reason     int32
