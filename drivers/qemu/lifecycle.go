@@ -44,7 +44,13 @@ func (d *Driver) start(ctx context.Context, v *vm, flags uint32) error {
 		if flags&startForceBoot != 0 {
 			d.removeManagedSave(name)
 		} else {
-			return d.startFromManagedSave(ctx, v, flags)
+			err := d.startFromManagedSave(ctx, v, flags)
+			if err != errSaveIncomplete {
+				return err
+			}
+			// A save cut short by a crash: boot instead, as libvirt.
+			d.log.Warn("ignoring incomplete managed save image", "domain", name)
+			d.removeManagedSave(name)
 		}
 	}
 	t0 := time.Now()

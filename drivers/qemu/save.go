@@ -21,12 +21,22 @@ import (
 // stream written straight to the file through a passed descriptor.
 var saveMagic = []byte("GovirtQemuSave\n\x00")
 
+// savePartialMagic marks an image whose save has not finished, as
+// libvirt's "LibvirtQemudPart": the header is written with it and turned
+// into saveMagic only once QEMU's stream is complete and on disk, so an
+// image cut short by a crash of QEMU or govirtd is never restored.
+var savePartialMagic = []byte("GovirtQemuPart\n\x00")
+
+// errSaveIncomplete is libvirt's error for a partial image; a managed
+// save image in that state is dropped and the guest boots instead.
+var errSaveIncomplete = virerr.New(virerr.FromQemu, virerr.ErrOperationFailed, "save image is incomplete")
+
 const saveVersion = 1
 
 // saveHeaderSize leaves room so the XML can be rewritten in place later.
 func writeSaveHeader(f *os.File, xml []byte) error {
 	var hdr bytes.Buffer
-	hdr.Write(saveMagic)
+	hdr.Write(savePartialMagic)
 	binary.Write(&hdr, binary.BigEndian, uint32(saveVersion))
 	binary.Write(&hdr, binary.BigEndian, uint32(len(xml)))
 	hdr.Write(xml)
@@ -38,7 +48,10 @@ func writeSaveHeader(f *os.File, xml []byte) error {
 func readSaveHeader(f *os.File) ([]byte, error) {
 	r := bufio.NewReader(io.LimitReader(f, 64<<20))
 	magic := make([]byte, len(saveMagic))
-	if _, err := io.ReadFull(r, magic); err != nil || !bytes.Equal(magic, saveMagic) {
+	if _, err := io.ReadFull(r, magic); err == nil && bytes.Equal(magic, savePartialMagic) {
+		return nil, errSaveIncomplete
+	}
+	if !bytes.Equal(magic, saveMagic) {
 		return nil, virerr.New(virerr.FromQemu, virerr.ErrOperationFailed, "%s is not a govirt save image", f.Name())
 	}
 	var ver, n uint32
@@ -164,6 +177,13 @@ func (d *Driver) saveTo(ctx context.Context, v *vm, path string) error {
 		return undo(qmpFailed("save", err))
 	}
 	if err := waitMigration(ctx, mon); err != nil {
+		return undo(err)
+	}
+	if err := f.Sync(); err != nil {
+		return undo(err)
+	}
+	// Complete and on disk: only now is the image marked restorable.
+	if _, err := f.WriteAt(saveMagic, 0); err != nil {
 		return undo(err)
 	}
 	if err := f.Sync(); err != nil {
