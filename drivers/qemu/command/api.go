@@ -52,6 +52,11 @@ type Paths struct {
 	// LogFile is where the driver sends QEMU's stdout and stderr. The
 	// builder only passes it through in Cmdline.
 	LogFile string
+	// MasterKey is the file holding the domain's master key, which QEMU
+	// loads as secret object masterKey0 and which encrypts the other
+	// secrets passed to it (libvirt's DomainDir/master-key.aes); the
+	// caller writes it before QEMU starts. Empty leaves it out.
+	MasterKey string
 	// VNCPort allocates a TCP port for <graphics type='vnc' autoport='yes'>
 	// (libvirt uses 5900-65535). When nil, QEMU picks the first free
 	// display itself (to=) and the driver reads it back with query-vnc.

@@ -114,6 +114,9 @@ func (b *builder) emit() error {
 	b.add(emu)
 	b.add("-name", "guest="+escapeComma(d.Name)+",debug-threads=on")
 	b.add("-S")
+	if b.p.MasterKey != "" {
+		b.object(obj{}.set("qom-type", "secret").set("id", "masterKey0").set("format", "raw").set("file", b.p.MasterKey))
+	}
 	if err := b.emitMachine(); err != nil {
 		return err
 	}
