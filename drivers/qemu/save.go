@@ -354,7 +354,7 @@ func (c *conn) DomainRestore(path, dxml string, flags uint32) error {
 	if v == nil {
 		// As createXML: the job is taken before anyone can see the guest.
 		v = newVM(def, false)
-		if err := v.job.beginAsync(ctx, asyncStart, apiName("restore"), defaultJobMask); err != nil {
+		if err := v.job.beginAsync(ctx, asyncStart, c.owner("restore"), defaultJobMask); err != nil {
 			return err
 		}
 		defer v.job.endAsync()
@@ -364,7 +364,7 @@ func (c *conn) DomainRestore(path, dxml string, flags uint32) error {
 	} else if v.uuid != def.UUID {
 		return errQEMU(virerr.ErrOperationFailed, "domain '%s' already exists with uuid %s", def.Name, v.uuid)
 	} else {
-		if err := v.job.beginAsync(ctx, asyncStart, apiName("restore"), defaultJobMask); err != nil {
+		if err := v.job.beginAsync(c.waitCtx(), asyncStart, c.owner("restore"), defaultJobMask); err != nil {
 			return err
 		}
 		defer v.job.endAsync()
