@@ -76,7 +76,7 @@ func (d *Driver) start(ctx context.Context, v *vm, flags uint32) error {
 	// less while QEMU is idle. libvirt's order: the RESUME of the first
 	// cont, then STARTED.
 	d.runPostStartHooks(v)
-	if err := d.startCPUs(ctx, v, driver.RunningBooted); err != nil {
+	if err := d.startCPUsThen(ctx, v, driver.RunningBooted, false); err != nil {
 		d.abortLaunch(v)
 		return err
 	}
@@ -290,6 +290,13 @@ func logTail(path string) string {
 // startCPUs resumes vCPUs; the RESUME event moves the state to running
 // with reason.
 func (d *Driver) startCPUs(ctx context.Context, v *vm, reason int32) error {
+	return d.startCPUsThen(ctx, v, reason, true)
+}
+
+// startCPUsThen is startCPUs for a caller that says whether the new
+// state is saved here: start saves once at its end instead, one status
+// write fewer on the path every guest start takes.
+func (d *Driver) startCPUsThen(ctx context.Context, v *vm, reason int32, save bool) error {
 	v.mu.Lock()
 	mon := v.mon
 	v.runningReason = reason
@@ -312,7 +319,7 @@ func (d *Driver) startCPUs(ctx context.Context, v *vm, reason int32) error {
 		return nil
 	}
 	v.mu.Unlock()
-	d.handleResume(v)
+	d.resumed(v, save)
 	return nil
 }
 
