@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"govirt/conf"
 	"govirt/driver"
 	"govirt/qmp"
 	"govirt/virerr"
@@ -96,10 +97,19 @@ func (d *Driver) startFromManagedSave(ctx context.Context, v *vm, flags uint32) 
 		return errQEMU(virerr.ErrSystemError, "cannot open managed save image: %v", err)
 	}
 	defer f.Close()
-	if _, err := readSaveHeader(f); err != nil {
+	xml, err := readSaveHeader(f)
+	if err != nil {
 		return err
 	}
-	if err := d.restoreFrom(ctx, v, f, flags&startPaused != 0); err != nil {
+	def, err := conf.ParseDomain(xml, 0)
+	if err != nil {
+		return err
+	}
+	if def.UUID != v.uuid {
+		return errQEMU(virerr.ErrOperationFailed, "managed save image of '%s' belongs to a domain with uuid %s", v.name, def.UUID)
+	}
+	def.Name = v.name
+	if err := d.restoreAs(ctx, v, def, f, flags&startPaused != 0); err != nil {
 		return err
 	}
 	d.removeManagedSave(v.name)
