@@ -276,6 +276,9 @@ func (p *pp) devicePostParse() error {
 	for _, c := range ds.Controllers {
 		p.controllerPostParse(c)
 	}
+	for _, g := range ds.Graphics {
+		graphicsListen(g)
+	}
 	for _, n := range ds.Interfaces {
 		if n.MAC == "" {
 			n.MAC = conf.GenerateMAC()
@@ -296,6 +299,29 @@ func (p *pp) devicePostParse() error {
 		serialPostParse(s)
 	}
 	return nil
+}
+
+// graphicsListen is the parser's compatibility listen: VNC and SPICE
+// (and RDP) without a <listen> get one from the listen (or VNC socket)
+// attribute, as virDomainGraphicsListensParseXML does.
+func graphicsListen(g *conf.Graphics) {
+	switch g.Type {
+	case "vnc", "spice", "rdp":
+	default:
+		return
+	}
+	if conf.DeviceElement(g).Child("listen") != nil {
+		return
+	}
+	if g.Type == "vnc" && g.Socket != "" {
+		conf.SetDeviceValue(g, "listen/@type", "socket")
+		conf.SetDeviceValue(g, "listen/@socket", g.Socket)
+		return
+	}
+	conf.SetDeviceValue(g, "listen/@type", "address")
+	if g.Listen != "" {
+		conf.SetDeviceValue(g, "listen/@address", g.Listen)
+	}
 }
 
 func serialPostParse(s *conf.Chardev) {
@@ -320,6 +346,12 @@ func (p *pp) diskPostParse(d *conf.Disk) error {
 	if d.Source.Format == "" && d.Source.Type != "volume" {
 		d.Source.Format = "raw"
 	}
+	// Written in libvirt's attribute order (virDomainDiskDefFormatDriver).
+	conf.SetDeviceValue(d, "driver/@name", d.DriverName)
+	conf.SetDeviceValue(d, "driver/@type", d.Source.Format)
+	conf.OrderDeviceAttrs(d, "driver", "name", "type", "cache", "error_policy", "rerror_policy",
+		"io", "ioeventfd", "event_idx", "copy_on_read", "discard", "iothread", "detect_zeroes",
+		"queues", "queue_size")
 	if d.Address.Type != "" {
 		return nil
 	}
@@ -349,6 +381,12 @@ func (p *pp) diskPostParse(d *conf.Disk) error {
 
 // controllerPostParse: model defaults (qemuDomainControllerDefPostParse).
 func (p *pp) controllerPostParse(c *conf.Controller) {
+	defer func() {
+		conf.SetDeviceValue(c, "@type", c.Type)
+		conf.SetDeviceValue(c, "@index", strconv.Itoa(c.Index))
+		conf.SetDeviceValue(c, "@model", c.Model)
+		conf.OrderDeviceAttrs(c, "", "type", "index", "model")
+	}()
 	switch c.Type {
 	case "usb":
 		if c.Model == "" && (p.caps.Has("piix3-usb-uhci") || p.caps.HasType("piix3-usb-uhci")) {

@@ -107,6 +107,7 @@ func (p *pp) videoPostParse(v *conf.Video, primary bool) {
 	if v.Model == "none" {
 		return
 	}
+	conf.SetDeviceValue(v, "model/@type", v.Model)
 	e := conf.DeviceElement(v).Child("model")
 	get := func(n string) (uint64, bool) {
 		if e == nil {

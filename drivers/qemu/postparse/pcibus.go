@@ -8,15 +8,15 @@ import (
 // Connect flags, after libvirt's virDomainPCIConnectFlags: what a device
 // needs of the slot it plugs into and what a bus accepts.
 const (
-	fPCI        = 1 << iota // conventional PCI endpoint
-	fPCIe                   // PCI Express endpoint
-	fHotplug                // needs (or offers) hotplug
-	fRootPort               // a pcie-root-port
-	fPCIeToPCI              // a pcie-to-pci-bridge
-	fPCIBridge              // a pci-bridge
-	fDMI                    // a dmi-to-pci-bridge
-	fAggregate              // may share a slot with its kind (root ports)
-	typeMask    = fPCI | fPCIe | fRootPort | fPCIeToPCI | fPCIBridge | fDMI
+	fPCI       = 1 << iota // conventional PCI endpoint
+	fPCIe                  // PCI Express endpoint
+	fHotplug               // needs (or offers) hotplug
+	fRootPort              // a pcie-root-port
+	fPCIeToPCI             // a pcie-to-pci-bridge
+	fPCIBridge             // a pci-bridge
+	fDMI                   // a dmi-to-pci-bridge
+	fAggregate             // may share a slot with its kind (root ports)
+	typeMask   = fPCI | fPCIe | fRootPort | fPCIeToPCI | fPCIBridge | fDMI
 )
 
 // pciBus is one bus of the address set (virDomainPCIAddressBus).
