@@ -289,10 +289,23 @@ func (p *pp) devicePostParse() error {
 	}
 	for _, in := range ds.Inputs {
 		if in.Bus == "" {
-			in.Bus = "ps2"
-			if in.Type == "tablet" {
+			switch in.Type {
+			case "mouse", "keyboard":
+				in.Bus = "ps2"
+			case "tablet":
 				in.Bus = "usb"
 			}
+		}
+	}
+	for _, r := range p.def.RawDevices() {
+		// qemuDomainVsockDefPostParse.
+		if r.Kind == "vsock" && rawAttr(r, "model") == "" {
+			conf.SetDeviceValue(r, "@model", "virtio")
+		}
+	}
+	for _, list := range [][]*conf.Chardev{ds.Serials, ds.Consoles, ds.Channels} {
+		for _, c := range list {
+			chardevSource(c)
 		}
 	}
 	for _, s := range ds.Serials {
@@ -310,6 +323,10 @@ func graphicsListen(g *conf.Graphics) {
 	default:
 		return
 	}
+	// A port of -1 asks for automatic allocation.
+	if g.Port == -1 && (g.Type == "vnc" || g.Type == "spice") {
+		g.AutoPort = true
+	}
 	if conf.DeviceElement(g).Child("listen") != nil {
 		return
 	}
@@ -324,6 +341,23 @@ func graphicsListen(g *conf.Graphics) {
 	}
 }
 
+// chardevSource drops a unix source that says nothing but mode='bind':
+// libvirt generates the path when the guest starts and does not write
+// the empty source back.
+func chardevSource(c *conf.Chardev) {
+	if c.Type != "unix" || c.SourcePath != "" {
+		return
+	}
+	src := conf.DeviceElement(c).Child("source")
+	if src == nil || len(src.Children("")) > 0 {
+		return
+	}
+	if a := src.Attrs(); len(a) == 1 && a[0] == "mode" && c.SourceMode == "bind" {
+		c.SourceMode = ""
+		conf.SetDeviceValue(c, "source/@mode", "")
+	}
+}
+
 func serialPostParse(s *conf.Chardev) {
 	if s.TargetType == "" || s.TargetType == "isa-serial" {
 		e := conf.DeviceElement(s)
@@ -334,6 +368,7 @@ func serialPostParse(s *conf.Chardev) {
 			conf.SetDeviceValue(s, "target/model/@name", "isa-serial")
 		}
 	}
+	conf.OrderDeviceAttrs(s, "target", "type", "port")
 }
 
 // diskPostParse: driver qemu, format raw (qemuDomainDeviceDiskDefPostParse)
@@ -352,6 +387,24 @@ func (p *pp) diskPostParse(d *conf.Disk) error {
 	conf.OrderDeviceAttrs(d, "driver", "name", "type", "cache", "error_policy", "rerror_policy",
 		"io", "ioeventfd", "event_idx", "copy_on_read", "discard", "iothread", "detect_zeroes",
 		"queues", "queue_size")
+	for _, path := range []string{"encryption", "source/encryption"} {
+		var e *conf.Element
+		if path == "encryption" {
+			e = conf.DeviceElement(d).Child("encryption")
+		} else if src := conf.DeviceElement(d).Child("source"); src != nil {
+			e = src.Child("encryption")
+		}
+		if e == nil {
+			continue
+		}
+		// qemuDomainDeviceDiskDefPostParse: LUKS is done by QEMU.
+		if _, ok := e.Attr("engine"); !ok {
+			if f, _ := e.Attr("format"); f == "luks" {
+				conf.SetDeviceValue(d, path+"/@engine", "qemu")
+				conf.OrderDeviceAttrs(d, path, "format", "engine")
+			}
+		}
+	}
 	if d.Address.Type != "" {
 		return nil
 	}

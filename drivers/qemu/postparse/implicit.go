@@ -28,9 +28,11 @@ func (p *pp) implicitDevices() error {
 			if c.TargetType == "" {
 				c.TargetType = "serial"
 			}
+			conf.SetDeviceValue(c, "target/@type", "serial")
 			if _, ok := conf.DeviceElement(c).Child("target").Attr("port"); !ok {
 				conf.SetDeviceValue(c, "target/@port", strconv.Itoa(ds.Serials[0].TargetPort))
 			}
+			conf.OrderDeviceAttrs(c, "target", "type", "port")
 		}
 	}
 	// virDomainDefAddImplicitControllers.

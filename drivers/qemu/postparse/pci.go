@@ -327,6 +327,19 @@ func (p *pp) chipset(s *addrSet) error {
 		s.buses[0].used[1][0] = true
 		s.buses[0].used[1][3] = true
 	}
+	defer func() {
+		// The first ich9 sound device sits at the chipset's slot 0x1b.
+		if !p.q35 || !s.buses[0].slotFree(0x1b) {
+			return
+		}
+		for _, r := range p.def.RawDevices() {
+			if r.Kind == "sound" && rawAttr(r, "model") == "ich9" && wanted(conf.DeviceAddress(r)) {
+				s.buses[0].used[0x1b][0] = true
+				conf.SetDeviceAddress(r, conf.Address{Type: "pci", Slot: 0x1b})
+				return
+			}
+		}
+	}()
 	if len(ds.Videos) > 0 && ds.Videos[0].Model != "none" && ds.Videos[0].Model != "ramfb" {
 		v := ds.Videos[0]
 		if wanted(conf.DeviceAddress(v)) {
