@@ -13,6 +13,7 @@ package command
 
 import (
 	"govirt/conf"
+	"govirt/drivers/qemu/postparse"
 	"govirt/virerr"
 )
 
@@ -108,11 +109,21 @@ func Build(def *conf.Domain, caps Caps, p Paths) (*Cmdline, error) {
 	if def == nil {
 		return nil, virerr.New(virerr.FromQemu, virerr.ErrInternalError, "no domain definition")
 	}
+	// What the user wrote is checked first, so a refusal names it.
 	if err := checkElements(def); err != nil {
 		return nil, err
 	}
 	// Work on a copy so that a refused definition is left as it was.
 	work := def.Clone()
+	// libvirt's post-parse defaults and addresses, which the driver
+	// applies at define already; a definition that went through them is
+	// left as it is, so an older one without them builds the same.
+	if err := postparse.Apply(work, caps); err != nil {
+		return nil, err
+	}
+	if err := checkElements(work); err != nil {
+		return nil, err
+	}
 	b := &builder{def: work, caps: caps, p: p}
 	steps := []func() error{
 		b.checkTop,

@@ -118,6 +118,14 @@ func (s *pciSpace) nextSlot() (uint, bool) {
 // manages the topology), the ports gathered as functions of slots of
 // pcie.0 after the primary video (slot 1), beside the ICH9 at slot 0x1f.
 func (b *builder) assignPCI() error {
+	// The post-parse step puts conventional PCI devices of a q35 guest
+	// behind a pcie-to-pci-bridge (and may add pci-bridges), which the
+	// builder does not drive yet.
+	for _, c := range b.def.Devices.Controllers {
+		if c.Type == "pci" && c.Index > 0 && c.Model != "pcie-root-port" {
+			return unsupportedValue("devices/controller", "model", c.Model)
+		}
+	}
 	sp := &pciSpace{slots: map[[2]uint]bool{}, portsUsed: map[uint]bool{}}
 	if err := b.pinChipset(sp); err != nil {
 		return err
