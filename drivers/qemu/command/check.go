@@ -39,18 +39,35 @@ var allowed = map[string][]string{
 	"os/initrd":  nil,
 	"os/cmdline": nil,
 
-	"features":        nil,
-	"features/acpi":   nil,
-	"features/apic":   nil,
-	"features/pae":    nil,
-	"features/vmport": {"state"},
+	"features":                      nil,
+	"features/acpi":                 nil,
+	"features/apic":                 {"eoi"},
+	"features/pae":                  nil,
+	"features/vmport":               {"state"},
+	"features/smm":                  {"state"},
+	"features/smm/tseg":             {"unit"},
+	"features/pvspinlock":           {"state"},
+	"features/pmu":                  {"state"},
+	"features/vmcoreinfo":           {"state"},
+	"features/ioapic":               {"driver"},
+	"features/msrs":                 {"unknown"},
+	"features/hyperv":               {"mode"},
+	"features/hyperv/*":             {"state", "retries", "value"},
+	"features/hyperv/stimer/direct": {"state"},
+	"features/kvm":                  nil,
+	"features/kvm/*":                {"state", "size"},
+	"features/tcg":                  nil,
+	"features/tcg/tb-cache":         {"unit"},
 
-	"cpu":          {"mode", "match", "check"},
-	"cpu/model":    {"fallback"},
-	"cpu/topology": {"sockets", "dies", "cores", "threads"},
+	"cpu":             {"mode", "match", "check", "migratable"},
+	"cpu/model":       {"fallback", "vendor_id"},
+	"cpu/topology":    {"sockets", "dies", "cores", "threads"},
+	"cpu/feature":     {"name", "policy"},
+	"cpu/cache":       {"mode", "level"},
+	"cpu/maxphysaddr": {"mode", "bits"},
 
-	"clock":       {"offset"},
-	"clock/timer": {"name", "tickpolicy", "present"},
+	"clock":       {"offset", "timezone", "adjustment", "basis", "start"},
+	"clock/timer": {"name", "tickpolicy", "present", "track", "frequency", "mode"},
 
 	"on_poweroff": nil,
 	"on_reboot":   nil,
@@ -152,6 +169,12 @@ func checkElements(def *conf.Domain) error {
 
 func checkElem(e *conf.Element, path string) error {
 	attrs, ok := allowed[path]
+	if !ok {
+		// A "*" stands for any child name, checked where it is used.
+		if i := strings.LastIndexByte(path, '/'); i >= 0 {
+			attrs, ok = allowed[path[:i]+"/*"]
+		}
+	}
 	if !ok {
 		return unsupportedElem(path)
 	}
