@@ -323,7 +323,7 @@ func (b *builder) kvmFlags(flags *strings.Builder) error {
 	return nil
 }
 
-// dirtyRingSize is <kvm><dirty-ring state='on' size=”>, 0 when off.
+// dirtyRingSize is <kvm><dirty-ring state='on' size=N>, 0 when off.
 func (b *builder) dirtyRingSize() (uint64, error) {
 	e := child(b.feature("kvm"), "dirty-ring")
 	if e == nil || attr(e, "state") != "on" {

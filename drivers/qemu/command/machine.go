@@ -133,7 +133,7 @@ func (b *builder) emitAccel() error {
 }
 
 // scaled parses a libvirt scaled integer (value and unit, as <memory
-// unit=”>) into KiB; defScale is the bytes a bare number's unit holds.
+// unit=U>) into KiB; defScale is the bytes a bare number's unit holds.
 func scaled(val, unit string, defScale uint64) (uint64, error) {
 	n, err := strconv.ParseUint(strings.TrimSpace(val), 10, 64)
 	if err != nil {
