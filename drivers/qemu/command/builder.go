@@ -52,19 +52,29 @@ func (b *builder) object(o obj) {
 // and resolves the machine type.
 func (b *builder) checkTop() error {
 	d := b.def
+	emu := d.Devices.Emulator
+	if emu == "" {
+		emu = "/usr/bin/qemu-system-x86_64"
+	}
+	// qemuValidateDomainDef's checks of the emulator against the
+	// definition, with its messages.
+	switch d.OS.Arch {
+	case "", "x86_64":
+		d.OS.Arch = "x86_64"
+	case "i686":
+		return unsupportedValue("os/type", "arch", d.OS.Arch)
+	default:
+		return unsupported("Emulator '%s' does not support arch '%s'", emu, d.OS.Arch)
+	}
 	switch d.Type {
 	case "kvm", "qemu":
+	case "hvf", "kqemu", "xen", "lxc", "uml", "openvz", "test", "vmware", "hyperv", "vbox", "phyp", "parallels", "bhyve", "vz":
+		return unsupported("Emulator '%s' does not support virt type '%s'", emu, d.Type)
 	default:
 		return unsupportedValue("domain", "type", d.Type)
 	}
 	if d.OS.Type != "hvm" {
 		return unsupported("os type '%s' is not supported by govirt's QEMU driver", d.OS.Type)
-	}
-	switch d.OS.Arch {
-	case "", "x86_64":
-		d.OS.Arch = "x86_64"
-	default:
-		return unsupportedValue("os/type", "arch", d.OS.Arch)
 	}
 	if !b.caps.Has("blockdev") {
 		return unsupported("this QEMU binary lacks -blockdev, which govirt requires")
@@ -132,7 +142,16 @@ func (b *builder) emit() error {
 	if err := b.emitSMP(); err != nil {
 		return err
 	}
+	if err := b.emitIOThreads(); err != nil {
+		return err
+	}
+	if err := b.emitNUMA(); err != nil {
+		return err
+	}
 	b.add("-uuid", d.UUID.String())
+	if err := b.emitSysinfo(); err != nil {
+		return err
+	}
 	if len(d.Devices.Graphics) == 0 {
 		b.add("-display", "none")
 	}

@@ -30,7 +30,16 @@ var allowed = map[string][]string{
 	"metadata":      nil,
 	"memory":        {"unit"},
 	"currentMemory": {"unit"},
-	"vcpu":          {"placement", "current"},
+	"vcpu":          {"placement", "current", "cpuset"},
+
+	"iothreads":            nil,
+	"iothreadids":          nil,
+	"iothreadids/iothread": {"id", "thread_pool_min", "thread_pool_max"},
+	"defaultiothread":      {"thread_pool_min", "thread_pool_max"},
+	"cputune":              nil,
+	"cputune/*":            {"vcpu", "iothread", "cpuset", "scheduler", "priority", "vcpus", "cachemode", "unit", "size", "level", "id", "type"},
+	"cputune/cachetune/*":  {"id", "level", "type", "size", "unit", "vcpus"},
+	"cputune/memorytune/*": {"id", "bandwidth"},
 
 	"os":         nil,
 	"os/type":    {"arch", "machine"},

@@ -399,3 +399,11 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// children is e.Children(name), nil when e is nil.
+func children(e *conf.Element, name string) []*conf.Element {
+	if e == nil {
+		return nil
+	}
+	return e.Children(name)
+}

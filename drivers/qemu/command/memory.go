@@ -15,3 +15,9 @@ func (b *builder) launchSecurity() bool { return false }
 
 // pflashMachineParams are the pflash0/pflash1 node names of the firmware.
 func (b *builder) pflashMachineParams() string { return "" }
+
+// emitNUMA writes the guest NUMA nodes.
+func (b *builder) emitNUMA() error { return nil }
+
+// emitSysinfo writes -smbios.
+func (b *builder) emitSysinfo() error { return nil }
