@@ -61,6 +61,9 @@ type Paths struct {
 	// (libvirt uses 5900-65535). When nil, QEMU picks the first free
 	// display itself (to=) and the driver reads it back with query-vnc.
 	VNCPort func() (int, error)
+	// Host describes the host (hugetlbfs mounts, host NUMA nodes,
+	// firmware descriptors); nil reads the real system.
+	Host *Host
 }
 
 // Cmdline is the process to run.

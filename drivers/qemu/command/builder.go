@@ -25,6 +25,13 @@ type builder struct {
 	// <clock offset='timezone'>), in the order it was added.
 	extraEnv []string
 
+	// mem, numa, nt and memDevs cache what memory.go, numa.go and
+	// memdev.go parse once per build.
+	mem     *backing
+	numa    *[]cell
+	nt      *numatuneDef
+	memDevs *[]*memDevice
+
 	// drivers and objects are the QOM types the command line instantiates,
 	// checked against the binary at the end.
 	drivers []string
@@ -138,7 +145,9 @@ func (b *builder) emit() error {
 	if err := b.emitCPU(); err != nil {
 		return err
 	}
-	b.emitMemory()
+	if err := b.emitMemory(); err != nil {
+		return err
+	}
 	if err := b.emitSMP(); err != nil {
 		return err
 	}
@@ -181,6 +190,7 @@ func (b *builder) emit() error {
 	}
 	steps := []func() error{
 		b.emitControllers,
+		b.emitMemoryDevices,
 		b.emitDisks,
 		b.emitNets,
 		b.emitSerials,
@@ -206,18 +216,6 @@ func (b *builder) emit() error {
 	}
 	b.add("-msg", "timestamp=on")
 	return nil
-}
-
-func (b *builder) emitMemory() {
-	d := b.def
-	// libvirt aligns x86 guest memory to whole MiB.
-	d.Memory = (d.Memory + 1023) / 1024 * 1024
-	if d.CurrentMemory > d.Memory || d.CurrentMemory == 0 {
-		d.CurrentMemory = d.Memory
-	}
-	b.add("-m", strconv.FormatUint(d.Memory/1024, 10))
-	b.object(obj{}.set("qom-type", "memory-backend-ram").set("id", "pc.ram").set("size", d.Memory*1024))
-	b.add("-overcommit", "mem-lock=off")
 }
 
 func (b *builder) emitSMP() error {

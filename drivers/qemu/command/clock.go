@@ -32,7 +32,7 @@ func (b *builder) emitClock() error {
 			_, off := time.Now().Zone()
 			adj += int64(off)
 		}
-		rtc = "base=" + time.Now().UTC().Add(time.Duration(adj)*time.Second).Format("2006-01-02T15:04:05")
+		rtc = "base=" + b.host().Now().UTC().Add(time.Duration(adj)*time.Second).Format("2006-01-02T15:04:05")
 	case "absolute":
 		start, err := strconv.ParseInt(attr(ce, "start"), 10, 64)
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"govirt/conf"
 	"govirt/drivers/qemu/caps"
@@ -30,7 +31,7 @@ import (
 // DIR/summary.txt) while working on the builder.
 
 // corpusFloor is the number of identical command lines main reaches.
-const corpusFloor = 44
+const corpusFloor = 60
 
 // corpusRefusedFloor is the number of .err inputs refused.
 const corpusRefusedFloor = 56
@@ -76,7 +77,29 @@ func corpusPaths(name string) Paths {
 		MonitorSocket: dir + "/monitor.sock",
 		MonitorFD:     1729,
 		MasterKey:     dir + "/master-key.aes",
+		Host:          corpusHost,
 	}
+}
+
+// corpusHost is qemuxml2argvtest's fake host (qemuxml2argvmock.c and the
+// driver config it sets up): 2M (default) and 1G hugetlbfs mounts,
+// memory_backing_dir /var/lib/libvirt/qemu/ram, 4 KiB pages, host NUMA
+// nodes 0-7, the clock at 1234567890, firmware descriptors from the test
+// data.
+var corpusHost = &Host{
+	Hugepages: []Hugepages{
+		{Dir: "/dev/hugepages2M", SizeKiB: 2048, Default: true},
+		{Dir: "/dev/hugepages1G", SizeKiB: 1048576},
+	},
+	MemoryBackingDir: "/var/lib/libvirt/qemu/ram",
+	PageSizeKiB:      4,
+	NUMANode: func(n int) error {
+		if n < 0 || n > 7 {
+			return internalError("Mock: no numa node set is available at bit %d", n)
+		}
+		return nil
+	},
+	Now: func() time.Time { return time.Unix(1234567890, 0) },
 }
 
 // envOfHost are the variables libvirt passes through from the daemon's

@@ -47,7 +47,7 @@ func (b *builder) emitMachine() error {
 	}
 	m += b.memoryMachineParams()
 	if b.numaCells() == 0 {
-		m += ",memory-backend=pc.ram"
+		m += ",memory-backend=" + b.defaultRAMID()
 	}
 	if b.launchSecurity() {
 		m += ",confidential-guest-support=lsec0"
