@@ -31,7 +31,7 @@ import (
 // DIR/summary.txt) while working on the builder.
 
 // corpusFloor is the number of identical command lines main reaches.
-const corpusFloor = 60
+const corpusFloor = 66
 
 // corpusRefusedFloor is the number of .err inputs refused.
 const corpusRefusedFloor = 56
@@ -70,7 +70,12 @@ func (testHostCaps) MachineAlias(string) string { return "" }
 
 // corpusPaths are libvirt's test host paths for a domain.
 func corpusPaths(name string) Paths {
-	dir := "/tmp/lib/domain--1-" + name
+	// virDomainDefGetShortName: the id and at most 20 characters.
+	short := []rune(name)
+	if len(short) > 20 {
+		short = short[:20]
+	}
+	dir := "/tmp/lib/domain--1-" + string(short)
 	return Paths{
 		Name:          name,
 		DomainDir:     dir,
