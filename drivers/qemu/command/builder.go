@@ -69,7 +69,10 @@ func (b *builder) checkTop() error {
 	case "", "x86_64":
 		d.OS.Arch = "x86_64"
 	case "i686":
-		return unsupportedValue("os/type", "arch", d.OS.Arch)
+		// qemu-system-x86_64 runs 32-bit guests too.
+		if !strings.HasSuffix(emu, "x86_64") && !strings.HasSuffix(emu, "i386") {
+			return unsupported("Emulator '%s' does not support arch '%s'", emu, d.OS.Arch)
+		}
 	default:
 		return unsupported("Emulator '%s' does not support arch '%s'", emu, d.OS.Arch)
 	}

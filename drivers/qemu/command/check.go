@@ -66,6 +66,12 @@ var allowed = map[string][]string{
 	"currentMemory":                    {"unit"},
 	"vcpu":                             {"placement", "current", "cpuset"},
 
+	// <idmap> maps container ids; libvirt's QEMU driver accepts and
+	// ignores it.
+	"idmap":     nil,
+	"idmap/uid": {"start", "target", "count"},
+	"idmap/gid": {"start", "target", "count"},
+
 	"iothreads":            nil,
 	"iothreadids":          nil,
 	"iothreadids/iothread": {"id", "thread_pool_min", "thread_pool_max"},

@@ -25,7 +25,6 @@ func (b *builder) memoryDevices() ([]*memDevice, error) {
 		return *b.memDevs, nil
 	}
 	var out []*memDevice
-	count := map[string]int{}
 	used := map[int]bool{}
 	for _, e := range children(child(b.def.Tree(), "devices"), "memory") {
 		model := attr(e, "model")
@@ -37,12 +36,7 @@ func (b *builder) memoryDevices() ([]*memDevice, error) {
 			return nil, xmlError("Invalid value for attribute 'model' in element 'memory': '%s'.", model)
 		}
 		d := &memDevice{memDev: memDev{model: model, targetNode: -1, access: attr(e, "access"), discard: attr(e, "discard")}, slot: -1}
-		if a := attr(child(e, "alias"), "name"); a != "" {
-			d.alias = a
-		} else {
-			d.alias = memAliasPrefix[model] + strconv.Itoa(count[model])
-		}
-		count[model]++
+		d.alias = attr(child(e, "alias"), "name")
 		src := child(e, "source")
 		var err error
 		if ns := child(src, "nodemask"); ns != nil {
@@ -117,6 +111,12 @@ func (b *builder) memoryDevices() ([]*memDevice, error) {
 		}
 		d.slot = next
 		used[next] = true
+	}
+	// qemuDeviceMemoryGetAliasID: a DIMM's alias is numbered by its slot.
+	for _, d := range out {
+		if d.alias == "" {
+			d.alias = memAliasPrefix[d.model] + strconv.Itoa(d.slot)
+		}
 	}
 	if len(out) > 0 && (b.def.MaxMemory == 0 || b.def.MaxMemSlots == 0) {
 		return nil, unsupported("cannot use/hotplug a memory device when domain 'maxMemory' is not defined")
