@@ -31,6 +31,7 @@ type builder struct {
 	numa    *[]cell
 	nt      *numatuneDef
 	memDevs *[]*memDevice
+	fdsets  int // -add-fd sets used
 
 	// drivers and objects are the QOM types the command line instantiates,
 	// checked against the binary at the end.
@@ -200,6 +201,7 @@ func (b *builder) emit() error {
 		b.emitNets,
 		b.emitSerials,
 		b.emitChannels,
+		b.emitTPMs,
 		b.emitInputs,
 		b.emitAudio,
 		b.emitGraphics,

@@ -208,6 +208,15 @@ var allowed = map[string][]string{
 	"devices/rng/alias":   {"name"},
 	"devices/rng/address": addrAttrs,
 
+	"devices/tpm":                            {"model"},
+	"devices/tpm/backend":                    {"type", "version", "persistent_state"},
+	"devices/tpm/backend/device":             {"path"},
+	"devices/tpm/backend/source":             {"type", "mode", "path"},
+	"devices/tpm/backend/encryption":         {"secret"},
+	"devices/tpm/backend/active_pcr_banks":   nil,
+	"devices/tpm/backend/active_pcr_banks/*": nil,
+	"devices/tpm/alias":                      {"name"},
+
 	"devices/panic":         {"model"},
 	"devices/panic/address": addrAttrs,
 }

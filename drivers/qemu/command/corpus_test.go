@@ -31,7 +31,7 @@ import (
 // DIR/summary.txt) while working on the builder.
 
 // corpusFloor is the number of identical command lines main reaches.
-const corpusFloor = 84
+const corpusFloor = 91
 
 // corpusRefusedFloor is the number of .err inputs refused.
 const corpusRefusedFloor = 56
@@ -83,6 +83,13 @@ func corpusPaths(name string) Paths {
 		MonitorFD:     1729,
 		MasterKey:     dir + "/master-key.aes",
 		Host:          corpusHost,
+		// qemuxml2argvtest points the swtpm socket at /dev/test and
+		// mocks the passed descriptors from 1730 on.
+		SwtpmSocket: "/dev/test",
+		OpenFD: func() func(string, int) (int, error) {
+			next := 1730
+			return func(string, int) (int, error) { next++; return next - 1, nil }
+		}(),
 	}
 }
 
@@ -104,7 +111,9 @@ var corpusHost = &Host{
 		}
 		return nil
 	},
-	Now: func() time.Time { return time.Unix(1234567890, 0) },
+	Now:           func() time.Time { return time.Unix(1234567890, 0) },
+	SwtpmVersions: func() []string { return []string{"1.2", "2.0"} },
+	TPMCancelPath: func(string) (string, error) { return "/sys/class/misc/tpm0/device/cancel", nil },
 }
 
 // envOfHost are the variables libvirt passes through from the daemon's
@@ -130,7 +139,19 @@ type corpusResult struct {
 	detail  string
 }
 
+// corpusErrHost are the .err inputs libvirt's test runs on a different
+// fake host: tpm-emulator and tpm-emulator-tpm2 with an swtpm that only
+// emulates the other TPM version (TEST_TPM_ENV_VAR).
+var corpusErrHost = map[string]func(h Host) Host{
+	"tpm-emulator":      func(h Host) Host { h.SwtpmVersions = func() []string { return []string{"2.0"} }; return h },
+	"tpm-emulator-tpm2": func(h Host) Host { h.SwtpmVersions = func() []string { return []string{"1.2"} }; return h },
+}
+
 func buildCorpusInput(t *testing.T, c Caps, file, name string) (string, error) {
+	return buildCorpusInputOn(t, c, file, name, nil)
+}
+
+func buildCorpusInputOn(t *testing.T, c Caps, file, name string, host func(Host) Host) (string, error) {
 	data, err := os.ReadFile(file)
 	if err != nil {
 		return "", err
@@ -140,7 +161,12 @@ func buildCorpusInput(t *testing.T, c Caps, file, name string) (string, error) {
 		return "", err
 	}
 	def.Name = name
-	cl, err := Build(def, c, corpusPaths(def.Name))
+	p := corpusPaths(def.Name)
+	if host != nil {
+		h := host(*p.Host)
+		p.Host = &h
+	}
+	cl, err := Build(def, c, p)
 	if err != nil {
 		return "", err
 	}
@@ -182,7 +208,7 @@ func TestCorpusArgv(t *testing.T) {
 		name := strings.TrimSuffix(filepath.Base(ef), ".x86_64-latest.err")
 		want, _ := os.ReadFile(ef)
 		r := corpusResult{name: name}
-		_, err := buildCorpusInput(t, c, filepath.Join(data, name+".xml"), domainName(filepath.Join(data, name+".xml")))
+		_, err := buildCorpusInputOn(t, c, filepath.Join(data, name+".xml"), domainName(filepath.Join(data, name+".xml")), corpusErrHost[name])
 		switch {
 		case err == nil:
 			r.outcome, r.detail = "error-accepted", "libvirt: "+string(want)

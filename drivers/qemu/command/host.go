@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"govirt/drivers/qemu/caps"
 )
 
 // Host is what the builder needs to know about the host beyond the QEMU
@@ -28,6 +30,18 @@ type Host struct {
 	// Firmware lists the firmware descriptors for <os firmware=''>
 	// auto-selection, in libvirt's search order and precedence.
 	Firmware func() ([]FirmwareDesc, error)
+	// SwtpmVersions are the TPM versions the host's swtpm emulates
+	// ("1.2", "2.0"); nil without swtpm.
+	SwtpmVersions func() []string
+	// TPMCancelPath is the sysfs cancel file of a host TPM device.
+	TPMCancelPath func(dev string) (string, error)
+}
+
+func (h *Host) swtpmVersions() []string {
+	if h.SwtpmVersions == nil {
+		return nil
+	}
+	return h.SwtpmVersions()
 }
 
 // Hugepages is one hugetlbfs mount.
@@ -55,8 +69,9 @@ var systemHost = sync.OnceValue(func() *Host {
 			}
 			return nil
 		},
-		Now:      time.Now,
-		Firmware: systemFirmware,
+		Now:           time.Now,
+		Firmware:      systemFirmware,
+		SwtpmVersions: caps.SwtpmVersions,
 	}
 	def := defaultHugepageKiB()
 	if f, err := os.Open("/proc/mounts"); err == nil {
