@@ -62,6 +62,16 @@ type Paths struct {
 	// (libvirt uses 5900-65535). When nil, QEMU picks the first free
 	// display itself (to=) and the driver reads it back with query-vnc.
 	VNCPort func() (int, error)
+	// Host describes the host (hugetlbfs mounts, host NUMA nodes,
+	// firmware descriptors); nil reads the real system.
+	Host *Host
+	// SwtpmSocket is where the swtpm of an emulated TPM listens, which
+	// the caller starts; "" refuses the emulator backend.
+	SwtpmSocket string
+	// OpenFD opens a host file for QEMU (flag as os.OpenFile) and
+	// returns the descriptor number QEMU will have it as; nil refuses
+	// what needs it (TPM passthrough).
+	OpenFD func(path string, flag int) (int, error)
 }
 
 // Cmdline is the process to run.

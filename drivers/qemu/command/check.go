@@ -22,35 +22,103 @@ var addrAttrs = []string{"type", "domain", "bus", "slot", "function", "multifunc
 // names, root-port targets) is listed too, so a live definition can be
 // built again.
 var allowed = map[string][]string{
-	"":              {"type", "id"},
-	"name":          nil,
-	"uuid":          nil,
-	"title":         nil,
-	"description":   nil,
-	"metadata":      nil,
-	"memory":        {"unit"},
-	"currentMemory": {"unit"},
-	"vcpu":          {"placement", "current"},
+	"":            {"type", "id"},
+	"name":        nil,
+	"uuid":        nil,
+	"title":       nil,
+	"description": nil,
+	"metadata":    nil,
+	"memory":      {"unit", "dumpCore"},
+	"maxMemory":   {"unit", "slots"},
 
-	"os":         nil,
-	"os/type":    {"arch", "machine"},
-	"os/boot":    {"dev"},
-	"os/kernel":  nil,
-	"os/initrd":  nil,
-	"os/cmdline": nil,
+	"memoryBacking":                   nil,
+	"memoryBacking/hugepages":         nil,
+	"memoryBacking/hugepages/page":    {"size", "unit", "nodeset"},
+	"memoryBacking/nosharepages":      nil,
+	"memoryBacking/locked":            nil,
+	"memoryBacking/source":            {"type"},
+	"memoryBacking/access":            {"mode"},
+	"memoryBacking/allocation":        {"mode", "threads"},
+	"memoryBacking/discard":           nil,
+	"numatune":                        nil,
+	"numatune/memory":                 {"mode", "nodeset", "placement"},
+	"numatune/memnode":                {"cellid", "mode", "nodeset"},
+	"cpu/numa":                        nil,
+	"cpu/numa/cell":                   {"id", "cpus", "memory", "unit", "memAccess", "discard"},
+	"cpu/numa/cell/distances":         nil,
+	"cpu/numa/cell/distances/sibling": {"id", "value"},
 
-	"features":        nil,
-	"features/acpi":   nil,
-	"features/apic":   nil,
-	"features/pae":    nil,
-	"features/vmport": {"state"},
+	"devices/memory":                   {"model", "access", "discard"},
+	"devices/memory/source":            nil,
+	"devices/memory/source/nodemask":   nil,
+	"devices/memory/source/pagesize":   {"unit"},
+	"devices/memory/source/path":       nil,
+	"devices/memory/source/pmem":       nil,
+	"devices/memory/source/alignsize":  {"unit"},
+	"devices/memory/target":            nil,
+	"devices/memory/target/size":       {"unit"},
+	"devices/memory/target/node":       nil,
+	"devices/memory/target/label":      nil,
+	"devices/memory/target/label/size": {"unit"},
+	"devices/memory/target/readonly":   nil,
+	"devices/memory/alias":             {"name"},
+	"devices/memory/address":           {"type", "slot", "base"},
+	"currentMemory":                    {"unit"},
+	"vcpu":                             {"placement", "current", "cpuset"},
 
-	"cpu":          {"mode", "match", "check"},
-	"cpu/model":    {"fallback"},
-	"cpu/topology": {"sockets", "dies", "cores", "threads"},
+	// <idmap> maps container ids; libvirt's QEMU driver accepts and
+	// ignores it.
+	"idmap":     nil,
+	"idmap/uid": {"start", "target", "count"},
+	"idmap/gid": {"start", "target", "count"},
 
-	"clock":       {"offset"},
-	"clock/timer": {"name", "tickpolicy", "present"},
+	"iothreads":            nil,
+	"iothreadids":          nil,
+	"iothreadids/iothread": {"id", "thread_pool_min", "thread_pool_max"},
+	"defaultiothread":      {"thread_pool_min", "thread_pool_max"},
+	"cputune":              nil,
+	"cputune/*":            {"vcpu", "iothread", "cpuset", "scheduler", "priority", "vcpus", "cachemode", "unit", "size", "level", "id", "type"},
+	"cputune/cachetune/*":  {"id", "level", "type", "size", "unit", "vcpus"},
+	"cputune/memorytune/*": {"id", "bandwidth"},
+
+	"os":          nil,
+	"os/type":     {"arch", "machine"},
+	"os/boot":     {"dev"},
+	"os/bootmenu": {"enable", "timeout"},
+	"os/bios":     {"useserial", "rebootTimeout"},
+	"os/kernel":   nil,
+	"os/initrd":   nil,
+	"os/cmdline":  nil,
+
+	"features":                      nil,
+	"features/acpi":                 nil,
+	"features/apic":                 {"eoi"},
+	"features/pae":                  nil,
+	"features/vmport":               {"state"},
+	"features/smm":                  {"state"},
+	"features/smm/tseg":             {"unit"},
+	"features/pvspinlock":           {"state"},
+	"features/pmu":                  {"state"},
+	"features/vmcoreinfo":           {"state"},
+	"features/ioapic":               {"driver"},
+	"features/msrs":                 {"unknown"},
+	"features/hyperv":               {"mode"},
+	"features/hyperv/*":             {"state", "retries", "value"},
+	"features/hyperv/stimer/direct": {"state"},
+	"features/kvm":                  nil,
+	"features/kvm/*":                {"state", "size"},
+	"features/tcg":                  nil,
+	"features/tcg/tb-cache":         {"unit"},
+
+	"cpu":             {"mode", "match", "check", "migratable"},
+	"cpu/model":       {"fallback", "vendor_id"},
+	"cpu/topology":    {"sockets", "dies", "cores", "threads"},
+	"cpu/feature":     {"name", "policy"},
+	"cpu/cache":       {"mode", "level"},
+	"cpu/maxphysaddr": {"mode", "bits"},
+
+	"clock":       {"offset", "timezone", "adjustment", "basis", "start"},
+	"clock/timer": {"name", "tickpolicy", "present", "track", "frequency", "mode"},
 
 	"on_poweroff": nil,
 	"on_reboot":   nil,
@@ -140,6 +208,15 @@ var allowed = map[string][]string{
 	"devices/rng/alias":   {"name"},
 	"devices/rng/address": addrAttrs,
 
+	"devices/tpm":                            {"model"},
+	"devices/tpm/backend":                    {"type", "version", "persistent_state"},
+	"devices/tpm/backend/device":             {"path"},
+	"devices/tpm/backend/source":             {"type", "mode", "path"},
+	"devices/tpm/backend/encryption":         {"secret"},
+	"devices/tpm/backend/active_pcr_banks":   nil,
+	"devices/tpm/backend/active_pcr_banks/*": nil,
+	"devices/tpm/alias":                      {"name"},
+
 	"devices/panic":         {"model"},
 	"devices/panic/address": addrAttrs,
 }
@@ -152,6 +229,12 @@ func checkElements(def *conf.Domain) error {
 
 func checkElem(e *conf.Element, path string) error {
 	attrs, ok := allowed[path]
+	if !ok {
+		// A "*" stands for any child name, checked where it is used.
+		if i := strings.LastIndexByte(path, '/'); i >= 0 {
+			attrs, ok = allowed[path[:i]+"/*"]
+		}
+	}
 	if !ok {
 		return unsupportedElem(path)
 	}
