@@ -112,51 +112,6 @@ func (b *builder) controllerDriver(c *conf.Controller) (string, error) {
 	return "", unsupported("controller type '%s' index %d model '%s' is not supported by govirt's QEMU driver", c.Type, c.Index, c.Model)
 }
 
-// netModels maps <model type> to the QEMU NIC device.
-var netModels = map[string]string{"virtio": "virtio-net-pci", "e1000": "e1000",
-	"e1000e": "e1000e", "rtl8139": "rtl8139"}
-
-func (b *builder) emitNets() error {
-	boot := b.bootIndexes()
-	for i, n := range b.def.Devices.Interfaces {
-		id := "host" + n.Alias
-		nd := obj{}
-		switch n.Type {
-		case "user":
-			nd = nd.set("type", "user")
-		case "ethernet", "bridge", "network":
-			if n.Type != "ethernet" && n.Bridge == "" {
-				return unsupported("interface %s of type %s has no <source bridge>", n.Alias, n.Type)
-			}
-			if n.TargetDev == "" {
-				// libvirt numbers vnetN host-wide; the builder has no
-				// host-wide state, so it derives a name unique to the
-				// domain (IFNAMSIZ is 16).
-				n.TargetDev = fmt.Sprintf("vn%s-%d", strings.ReplaceAll(b.def.UUID.String(), "-", "")[:8], i)
-			}
-			nd = nd.set("type", "tap").set("ifname", n.TargetDev).set("script", "no").set("downscript", "no")
-			b.taps = append(b.taps, Tap{IfName: n.TargetDev, Bridge: n.Bridge})
-		default:
-			return unsupportedValue("devices/interface", "type", n.Type)
-		}
-		if n.Type != "bridge" && n.Type != "network" && n.Bridge != "" {
-			return unsupported("<source bridge> needs interface type 'bridge'")
-		}
-		b.add("-netdev", nd.set("id", id).String())
-		drv, ok := netModels[n.Model]
-		if !ok {
-			return unsupportedValue("devices/interface/model", "type", n.Model)
-		}
-		o := obj{}.set("driver", drv).set("netdev", id).set("id", n.Alias).set("mac", n.MAC)
-		o = b.pciProps(o, n.Address)
-		if bi := boot[n]; bi > 0 {
-			o = o.set("bootindex", bi)
-		}
-		b.device(o)
-	}
-	return nil
-}
-
 // chardev is the -chardev option of a host side: pty, unix socket or file.
 func chardev(c *conf.Chardev, id string) (string, error) {
 	switch c.Type {

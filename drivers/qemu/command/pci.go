@@ -35,7 +35,7 @@ func (b *builder) pciDevices() ([]pciDev, error) {
 	var out []pciDev
 	for _, n := range ds.Interfaces {
 		g, s := typedAddr(&n.Address)
-		out = append(out, pciDev{"interface " + n.Alias, g, s, n.Model == "virtio" || n.Model == "e1000e"})
+		out = append(out, pciDev{"interface " + n.Alias, g, s, netIsPCIe(n.Model)})
 	}
 	for _, c := range ds.Controllers {
 		switch {

@@ -1,0 +1,122 @@
+package command
+
+import (
+	"strings"
+
+	"govirt/conf"
+	"govirt/virerr"
+)
+
+// virtioOptAttrs are the <driver> attributes every virtio device takes
+// (libvirt's virDomainVirtioOptions), in the order their QEMU properties
+// follow the driver name: iommu_platform, ats, packed, page-per-vq.
+var virtioOptAttrs = []struct{ attr, prop string }{
+	{"iommu", "iommu_platform"},
+	{"ats", "ats"},
+	{"packed", "packed"},
+	{"page_per_vq", "page-per-vq"},
+}
+
+// virtioOptNames lists the attributes for check.go's allowlist.
+func virtioOptNames() []string {
+	out := make([]string, len(virtioOptAttrs))
+	for i, o := range virtioOptAttrs {
+		out[i] = o.attr
+	}
+	return out
+}
+
+// tristate reads an on/off attribute the way libvirt's parser does: absent
+// is nil, anything but on/off is its XML error.
+func tristate(e *conf.Element, name string) (*bool, error) {
+	v, ok := "", false
+	if e != nil {
+		v, ok = e.Attr(name)
+	}
+	if !ok {
+		return nil, nil
+	}
+	switch v {
+	case "on":
+		t := true
+		return &t, nil
+	case "off":
+		f := false
+		return &f, nil
+	}
+	return nil, xmlError("Invalid value for attribute '%s' in element '%s': '%s'.", name, e.Name(), v)
+}
+
+// xmlError is libvirt's VIR_ERR_XML_ERROR (parse-time refusals).
+func xmlError(format string, args ...any) error {
+	return virerr.New(virerr.FromDomain, virerr.ErrXMLError, format, args...)
+}
+
+// virtioOpts appends the virtio transport options of drv (a device's
+// <driver>, may be nil) to o, as qemuBuildVirtioDevProps does right
+// after the driver name.
+func virtioOpts(o obj, drv *conf.Element) (obj, error) {
+	for _, a := range virtioOptAttrs {
+		v, err := tristate(drv, a.attr)
+		if err != nil {
+			return nil, err
+		}
+		if v != nil {
+			o = o.set(a.prop, *v)
+		}
+	}
+	return o, nil
+}
+
+// noVirtioOpts refuses virtio transport options on a device that is not
+// a virtio device, with libvirt's messages (virDomainCheckVirtioOptionsAreAbsent).
+func noVirtioOpts(drv *conf.Element) error {
+	for _, a := range virtioOptAttrs {
+		v, err := tristate(drv, a.attr)
+		if err != nil {
+			return err
+		}
+		if v == nil {
+			continue
+		}
+		if a.attr == "page_per_vq" {
+			return unsupported("page_per_vq option is only supported for virtio devices")
+		}
+		return unsupported("%s driver option is only supported for virtio devices", a.attr)
+	}
+	return nil
+}
+
+// virtioModel splits a libvirt virtio model name ("virtio",
+// "virtio-transitional", "virtio-non-transitional") into whether it is
+// one and the suffix its PCI device type takes.
+func virtioModel(model string) (ok bool, suffix string) {
+	switch model {
+	case "virtio":
+		return true, ""
+	case "virtio-transitional":
+		return true, "-transitional"
+	case "virtio-non-transitional":
+		return true, "-non-transitional"
+	}
+	return false, ""
+}
+
+// virtioDevice starts the -device properties of a virtio PCI device: the
+// type named from base ("virtio-net") and the model's (non-)transitional
+// suffix, then the transport options of drv.
+func (b *builder) virtioDevice(base, model string, drv *conf.Element) (obj, error) {
+	_, suffix := virtioModel(model)
+	name := base + "-pci"
+	if suffix != "" {
+		if b.caps.Has("virtio-pci-non-transitional") || b.caps.HasType(name+suffix) {
+			name += suffix
+		} else if suffix == "-non-transitional" {
+			return nil, unsupported("virtio non-transitional model not supported for this qemu")
+		}
+	}
+	return virtioOpts(obj{}.set("driver", name), drv)
+}
+
+// isVirtioModel reports a libvirt model name of the virtio family.
+func isVirtioModel(m string) bool { return m == "virtio" || strings.HasPrefix(m, "virtio-") && m != "virtio-scsi" }
