@@ -119,4 +119,6 @@ func (b *builder) virtioDevice(base, model string, drv *conf.Element) (obj, erro
 }
 
 // isVirtioModel reports a libvirt model name of the virtio family.
-func isVirtioModel(m string) bool { return m == "virtio" || strings.HasPrefix(m, "virtio-") && m != "virtio-scsi" }
+func isVirtioModel(m string) bool {
+	return m == "virtio" || strings.HasPrefix(m, "virtio-") && m != "virtio-scsi"
+}
