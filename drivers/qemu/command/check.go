@@ -63,8 +63,8 @@ var allowed = map[string][]string{
 	"devices":          nil,
 	"devices/emulator": nil,
 
-	"devices/disk":                                                    {"type", "device"},
-	"devices/disk/driver":                                             {"name", "type", "discard", "cache", "io"},
+	"devices/disk":                                                    {"type", "device", "model"},
+	"devices/disk/driver":                                             append([]string{"name", "type", "discard", "cache", "io"}, virtioOptNames()...),
 	"devices/disk/source":                                             {"file", "dev", "index"},
 	"devices/disk/source/privateData":                                 nil,
 	"devices/disk/source/privateData/nodenames":                       nil,
@@ -85,6 +85,7 @@ var allowed = map[string][]string{
 
 	"devices/controller":         {"type", "index", "model", "ports"},
 	"devices/controller/model":   {"name"},
+	"devices/controller/driver":  virtioOptNames(),
 	"devices/controller/target":  {"chassis", "port"},
 	"devices/controller/alias":   {"name"},
 	"devices/controller/address": addrAttrs,
@@ -138,7 +139,8 @@ var allowed = map[string][]string{
 	"devices/video/alias":   {"name"},
 	"devices/video/address": addrAttrs,
 
-	"devices/memballoon":         {"model"},
+	"devices/memballoon":         {"model", "autodeflate", "freePageReporting"},
+	"devices/memballoon/driver":  virtioOptNames(),
 	"devices/memballoon/alias":   {"name"},
 	"devices/memballoon/address": addrAttrs,
 
@@ -148,6 +150,7 @@ var allowed = map[string][]string{
 
 	"devices/rng":         {"model"},
 	"devices/rng/backend": {"model"},
+	"devices/rng/driver":  virtioOptNames(),
 	"devices/rng/alias":   {"name"},
 	"devices/rng/address": addrAttrs,
 

@@ -55,7 +55,11 @@ func (b *builder) emitControllers() error {
 			if drv == "" {
 				continue
 			}
-			o := obj{}.set("driver", drv).set("id", c.Alias)
+			o, err := withVirtioOpts(obj{}.set("driver", drv), deviceDriver(c))
+			if err != nil {
+				return err
+			}
+			o = o.set("id", c.Alias)
 			if p := attr(conf.DeviceElement(c), "ports"); p != "" {
 				n, err := strconv.Atoi(p)
 				if err != nil {
@@ -88,6 +92,8 @@ func (b *builder) controllerDriver(c *conf.Controller) (string, error) {
 		switch c.Model {
 		case "virtio-scsi":
 			return "virtio-scsi-pci", nil
+		case "virtio-transitional", "virtio-non-transitional":
+			return b.virtioTypeName("virtio-scsi", c.Model)
 		case "lsilogic", "":
 			c.Model = "lsilogic"
 			return "lsi", nil
@@ -105,8 +111,11 @@ func (b *builder) controllerDriver(c *conf.Controller) (string, error) {
 		}
 		return "ahci", nil
 	case "virtio-serial":
-		if c.Model == "" {
+		switch c.Model {
+		case "":
 			return "virtio-serial-pci", nil
+		case "virtio", "virtio-transitional", "virtio-non-transitional":
+			return b.virtioTypeName("virtio-serial", c.Model)
 		}
 	}
 	return "", unsupported("controller type '%s' index %d model '%s' is not supported by govirt's QEMU driver", c.Type, c.Index, c.Model)
@@ -471,14 +480,28 @@ func (b *builder) emitWatchdogs() error {
 
 func (b *builder) emitBalloon() error {
 	m := b.def.Devices.MemBalloon
-	switch m.Model {
-	case "none":
+	if m.Model == "none" {
 		return nil
-	case "virtio":
-	default:
+	}
+	if ok, _ := virtioModel(m.Model); !ok {
 		return unsupportedValue("devices/memballoon", "model", m.Model)
 	}
-	b.device(b.pciProps(obj{}.set("driver", "virtio-balloon-pci").set("id", m.Alias), m.Address))
+	e := conf.DeviceElement(m)
+	o, err := b.virtioDevice("virtio-balloon", m.Model, child(e, "driver"))
+	if err != nil {
+		return err
+	}
+	o = o.set("id", m.Alias)
+	for _, a := range []struct{ attr, prop string }{{"autodeflate", "deflate-on-oom"}, {"freePageReporting", "free-page-reporting"}} {
+		v, err := tristate(e, a.attr)
+		if err != nil {
+			return err
+		}
+		if v != nil {
+			o = o.set(a.prop, *v)
+		}
+	}
+	b.device(b.pciProps(o, m.Address))
 	return nil
 }
 
@@ -487,7 +510,7 @@ var rngSources = []string{"/dev/random", "/dev/urandom", "/dev/hwrng"}
 
 func (b *builder) emitRNGs() error {
 	for _, r := range b.def.Devices.RNGs {
-		if r.Model != "virtio" {
+		if ok, _ := virtioModel(r.Model); !ok {
 			return unsupportedValue("devices/rng", "model", r.Model)
 		}
 		e := conf.DeviceElement(r)
@@ -512,7 +535,11 @@ func (b *builder) emitRNGs() error {
 		default:
 			return unsupportedValue("devices/rng/backend", "model", r.Backend)
 		}
-		b.device(b.pciProps(obj{}.set("driver", "virtio-rng-pci").set("rng", id).set("id", alias), conf.DeviceAddress(r)))
+		o, err := b.virtioDevice("virtio-rng", r.Model, child(e, "driver"))
+		if err != nil {
+			return err
+		}
+		b.device(b.pciProps(o.set("rng", id).set("id", alias), conf.DeviceAddress(r)))
 	}
 	return nil
 }

@@ -106,19 +106,43 @@ func virtioModel(model string) (ok bool, suffix string) {
 // type named from base ("virtio-net") and the model's (non-)transitional
 // suffix, then the transport options of drv.
 func (b *builder) virtioDevice(base, model string, drv *conf.Element) (obj, error) {
+	name, err := b.virtioTypeName(base, model)
+	if err != nil {
+		return nil, err
+	}
+	return virtioOpts(obj{}.set("driver", name), drv)
+}
+
+// virtioTypeName is the PCI device type of a virtio device of the given
+// base name and libvirt model (qemuBuildVirtioDevGetConfig).
+func (b *builder) virtioTypeName(base, model string) (string, error) {
 	_, suffix := virtioModel(model)
 	name := base + "-pci"
 	if suffix != "" {
 		if b.caps.Has("virtio-pci-non-transitional") || b.caps.HasType(name+suffix) {
 			name += suffix
 		} else if suffix == "-non-transitional" {
-			return nil, unsupported("virtio non-transitional model not supported for this qemu")
+			return "", unsupported("virtio non-transitional model not supported for this qemu")
 		}
 	}
-	return virtioOpts(obj{}.set("driver", name), drv)
+	return name, nil
 }
 
-// isVirtioModel reports a libvirt model name of the virtio family.
-func isVirtioModel(m string) bool {
-	return m == "virtio" || strings.HasPrefix(m, "virtio-") && m != "virtio-scsi"
+// withVirtioOpts inserts the transport options of drv right after the
+// "driver" property of o, where libvirt puts them on every virtio
+// device; a device type not starting with "virtio-"/"vhost-" refuses them.
+func withVirtioOpts(o obj, drv *conf.Element) (obj, error) {
+	d, _ := o.get("driver")
+	if s, _ := d.(string); !strings.HasPrefix(s, "virtio-") && !strings.HasPrefix(s, "vhost-") {
+		return o, noVirtioOpts(drv)
+	}
+	opts, err := virtioOpts(nil, drv)
+	if err != nil || len(opts) == 0 || len(o) == 0 {
+		return o, err
+	}
+	out := append(obj{o[0]}, opts...)
+	return append(out, o[1:]...), nil
 }
+
+// deviceDriver is the <driver> child of a typed device, nil without one.
+func deviceDriver(dev any) *conf.Element { return child(conf.DeviceElement(dev), "driver") }
