@@ -125,7 +125,9 @@ var allowed = map[string][]string{
 	"devices/channel/alias":       {"name"},
 	"devices/channel/address":     addrAttrs,
 
-	"devices/input":         {"type", "bus"},
+	"devices/input":         {"type", "bus", "model"},
+	"devices/input/driver":  virtioOptNames(),
+	"devices/input/source":  {"evdev"},
 	"devices/input/alias":   {"name"},
 	"devices/input/address": addrAttrs,
 

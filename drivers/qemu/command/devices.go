@@ -246,6 +246,11 @@ func (b *builder) emitInputs() error {
 		switch {
 		case in.Bus == "ps2" && (in.Type == "mouse" || in.Type == "keyboard"):
 			continue // part of the PC
+		case in.Bus == "virtio":
+			if err := b.emitVirtioInput(in); err != nil {
+				return err
+			}
+			continue
 		case in.Bus == "usb":
 		default:
 			return unsupported("input type '%s' bus '%s' is not supported by govirt's QEMU driver", in.Type, in.Bus)

@@ -81,6 +81,7 @@ func (b *builder) pciDevices() ([]pciDev, error) {
 		g, s := rawAddr(v)
 		out = append(out, pciDev{"video", g, s, true})
 	}
+	out = append(out, b.virtioInputPCIDevs()...)
 	return out, nil
 }
 

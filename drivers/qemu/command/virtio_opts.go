@@ -146,3 +146,54 @@ func withVirtioOpts(o obj, drv *conf.Element) (obj, error) {
 
 // deviceDriver is the <driver> child of a typed device, nil without one.
 func deviceDriver(dev any) *conf.Element { return child(conf.DeviceElement(dev), "driver") }
+
+// virtioInputTypes maps <input type> on bus virtio to its device base name.
+var virtioInputTypes = map[string]string{"mouse": "virtio-mouse", "keyboard": "virtio-keyboard",
+	"tablet": "virtio-tablet", "passthrough": "virtio-input-host"}
+
+// emitVirtioInput writes a virtio input device (qemuBuildInputVirtioDevProps).
+func (b *builder) emitVirtioInput(in *conf.Input) error {
+	e := conf.DeviceElement(in)
+	switch m := attr(e, "model"); m {
+	case "", "virtio":
+	case "virtio-transitional", "virtio-non-transitional":
+		return unsupported("virtio (non-)transitional models are not supported for input type=%s", in.Type)
+	default:
+		return xmlError("Invalid value for attribute '%s' in element '%s': '%s'.", "model", "input", m)
+	}
+	base := virtioInputTypes[in.Type]
+	if base == "" {
+		return unsupportedValue("devices/input", "type", in.Type)
+	}
+	a := conf.DeviceAddress(in)
+	if a.Type != "pci" {
+		return unsupported("virtio input %s needs a PCI address", in.Type)
+	}
+	o, err := b.virtioDevice(base, "virtio", child(e, "driver"))
+	if err != nil {
+		return err
+	}
+	o = o.set("id", attr(child(e, "alias"), "name"))
+	if in.Type == "passthrough" {
+		ev := attr(child(e, "source"), "evdev")
+		if ev == "" {
+			return xmlError("Missing evdev path for input device passthrough")
+		}
+		o = o.set("evdev", ev)
+	}
+	b.device(b.pciProps(o, a))
+	return nil
+}
+
+// virtioInputPCIDevs are the virtio inputs for PCI address assignment,
+// which libvirt places after the videos.
+func (b *builder) virtioInputPCIDevs() []pciDev {
+	var out []pciDev
+	for _, in := range b.def.Devices.Inputs {
+		if in.Bus == "virtio" {
+			g, s := rawAddr(in)
+			out = append(out, pciDev{"input " + in.Type, g, s, true})
+		}
+	}
+	return out
+}
