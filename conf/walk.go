@@ -72,6 +72,8 @@ func DeviceElement(dev any) *Element {
 		n = v.toNode()
 	case *Panic:
 		n = v.toNode()
+	case *RawDevice:
+		n = v.x
 	default:
 		return nil
 	}
@@ -104,6 +106,8 @@ func deviceNode(dev any) (**node, string) {
 		return &v.x, "rng"
 	case *Panic:
 		return &v.x, "panic"
+	case *RawDevice:
+		return &v.x, v.Kind
 	}
 	return nil, ""
 }

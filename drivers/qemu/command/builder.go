@@ -18,8 +18,9 @@ type builder struct {
 	machine string // canonical machine type
 	q35     bool
 
-	args []string
-	taps []Tap
+	args     []string
+	taps     []Tap
+	virtiofs []VirtioFS
 
 	// drivers and objects are the QOM types the command line instantiates,
 	// checked against the binary at the end.
@@ -158,6 +159,7 @@ func (b *builder) emit() error {
 	steps := []func() error{
 		b.emitControllers,
 		b.emitDisks,
+		b.emitFilesystems,
 		b.emitNets,
 		b.emitSerials,
 		b.emitChannels,

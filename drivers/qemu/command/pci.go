@@ -32,7 +32,7 @@ func rawAddr(dev any) (func() conf.Address, func(conf.Address)) {
 // controllers, virtio disks, balloon, RNGs, watchdog, other videos.
 func (b *builder) pciDevices() ([]pciDev, error) {
 	ds := &b.def.Devices
-	var out []pciDev
+	out := b.fsPCIDevs()
 	for _, n := range ds.Interfaces {
 		g, s := typedAddr(&n.Address)
 		out = append(out, pciDev{"interface " + n.Alias, g, s, netIsPCIe(n.Model)})
