@@ -124,7 +124,9 @@ func (b *builder) emit() error {
 	if err := b.emitCPU(); err != nil {
 		return err
 	}
-	b.emitMemory()
+	if err := b.emitMemory(); err != nil {
+		return err
+	}
 	if err := b.emitSMP(); err != nil {
 		return err
 	}
@@ -250,7 +252,7 @@ func (b *builder) emitCPU() error {
 	return nil
 }
 
-func (b *builder) emitMemory() {
+func (b *builder) emitMemory() error {
 	d := b.def
 	// libvirt aligns x86 guest memory to whole MiB.
 	d.Memory = (d.Memory + 1023) / 1024 * 1024
@@ -258,8 +260,13 @@ func (b *builder) emitMemory() {
 		d.CurrentMemory = d.Memory
 	}
 	b.add("-m", strconv.FormatUint(d.Memory/1024, 10))
-	b.object(obj{}.set("qom-type", "memory-backend-ram").set("id", "pc.ram").set("size", d.Memory*1024))
+	ram, err := b.memoryBackend(obj{}.set("qom-type", "memory-backend-ram").set("id", "pc.ram").set("size", d.Memory*1024))
+	if err != nil {
+		return err
+	}
+	b.object(ram)
 	b.add("-overcommit", "mem-lock=off")
+	return nil
 }
 
 func (b *builder) emitSMP() error {

@@ -22,15 +22,18 @@ var addrAttrs = []string{"type", "domain", "bus", "slot", "function", "multifunc
 // names, root-port targets) is listed too, so a live definition can be
 // built again.
 var allowed = map[string][]string{
-	"":              {"type", "id"},
-	"name":          nil,
-	"uuid":          nil,
-	"title":         nil,
-	"description":   nil,
-	"metadata":      nil,
-	"memory":        {"unit"},
-	"currentMemory": {"unit"},
-	"vcpu":          {"placement", "current"},
+	"":                     {"type", "id"},
+	"name":                 nil,
+	"uuid":                 nil,
+	"title":                nil,
+	"description":          nil,
+	"metadata":             nil,
+	"memory":               {"unit"},
+	"currentMemory":        {"unit"},
+	"vcpu":                 {"placement", "current"},
+	"memoryBacking":        nil,
+	"memoryBacking/source": {"type"},
+	"memoryBacking/access": {"mode"},
 
 	"os":         nil,
 	"os/type":    {"arch", "machine"},
