@@ -85,6 +85,8 @@ type Cmdline struct {
 	// Taps are the tap devices QEMU creates for bridge interfaces and
 	// that the driver must enslave to their bridge once QEMU runs.
 	Taps []Tap
+	// VirtioFS are the virtiofsd daemons to start before QEMU.
+	VirtioFS []VirtioFS
 }
 
 // Tap is a tap device QEMU creates (ifname=) and, for a bridge interface,
@@ -153,5 +155,5 @@ func Build(def *conf.Domain, caps Caps, p Paths) (*Cmdline, error) {
 		return nil, err
 	}
 	*def = *work
-	return &Cmdline{Argv: b.args, Env: b.env(), LogFile: p.LogFile, Taps: b.taps}, nil
+	return &Cmdline{Argv: b.args, Env: b.env(), LogFile: p.LogFile, Taps: b.taps, VirtioFS: b.virtiofs}, nil
 }

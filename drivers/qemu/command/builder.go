@@ -18,8 +18,9 @@ type builder struct {
 	machine string // canonical machine type
 	q35     bool
 
-	args []string
-	taps []Tap
+	args     []string
+	taps     []Tap
+	virtiofs []VirtioFS
 
 	// extraEnv is environment beyond env()'s common part (TZ of a
 	// <clock offset='timezone'>), in the order it was added.
@@ -198,6 +199,7 @@ func (b *builder) emit() error {
 		b.emitControllers,
 		b.emitMemoryDevices,
 		b.emitDisks,
+		b.emitFilesystems,
 		b.emitNets,
 		b.emitSerials,
 		b.emitChannels,

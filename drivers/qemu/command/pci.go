@@ -32,10 +32,10 @@ func rawAddr(dev any) (func() conf.Address, func(conf.Address)) {
 // controllers, virtio disks, balloon, RNGs, watchdog, other videos.
 func (b *builder) pciDevices() ([]pciDev, error) {
 	ds := &b.def.Devices
-	var out []pciDev
+	out := b.fsPCIDevs()
 	for _, n := range ds.Interfaces {
 		g, s := typedAddr(&n.Address)
-		out = append(out, pciDev{"interface " + n.Alias, g, s, n.Model == "virtio" || n.Model == "e1000e"})
+		out = append(out, pciDev{"interface " + n.Alias, g, s, netIsPCIe(n.Model)})
 	}
 	for _, c := range ds.Controllers {
 		switch {
@@ -57,7 +57,7 @@ func (b *builder) pciDevices() ([]pciDev, error) {
 			out = append(out, pciDev{"disk " + d.TargetDev, g, s, true})
 		}
 	}
-	if m := ds.MemBalloon; m != nil && m.Model == "virtio" {
+	if m := ds.MemBalloon; m != nil && m.Model != "none" {
 		g, s := typedAddr(&m.Address)
 		out = append(out, pciDev{"memballoon", g, s, true})
 	}
@@ -81,6 +81,7 @@ func (b *builder) pciDevices() ([]pciDev, error) {
 		g, s := rawAddr(v)
 		out = append(out, pciDev{"video", g, s, true})
 	}
+	out = append(out, b.virtioInputPCIDevs()...)
 	return out, nil
 }
 

@@ -280,6 +280,7 @@ func (b *builder) assignAliases() error {
 	for i, n := range ds.Interfaces {
 		n.Alias = alias(n.Alias, fmt.Sprintf("net%d", i))
 	}
+	b.assignFSAliases()
 	for i, s := range ds.Serials {
 		s.Alias = alias(s.Alias, fmt.Sprintf("serial%d", i))
 	}
