@@ -61,6 +61,32 @@ type Paths struct {
 	// (libvirt uses 5900-65535). When nil, QEMU picks the first free
 	// display itself (to=) and the driver reads it back with query-vnc.
 	VNCPort func() (int, error)
+	// SpicePort allocates the TCP ports of <graphics type='spice'> with
+	// autoport (port, then tlsPort: libvirt takes both from the same
+	// range as VNC). When nil, VNCPort is used; with neither, SPICE
+	// autoport is refused.
+	SpicePort func() (int, error)
+	// WebsocketPort allocates <graphics type='vnc' websocket='-1'>
+	// (libvirt's 5700-65535 range); nil refuses it.
+	WebsocketPort func() (int, error)
+	// Graphics are the host's display and audio settings (qemu.conf's
+	// vnc_*, spice_*, *_allow_host_audio and the daemon's audio
+	// environment).
+	Graphics GraphicsConfig
+	// RenderNode finds the host's DRM render node for OpenGL displays that
+	// name none (libvirt takes the first /dev/dri/renderD*); nil refuses
+	// such a display.
+	RenderNode func() (string, error)
+	// MasterKeyData is the content of MasterKey: secrets given to QEMU
+	// on the command line (the VNC TLS key password) are encrypted with
+	// it, as libvirt does. Empty makes such secrets refused.
+	MasterKeyData []byte
+	// RandomIV returns the 16 bytes of a secret's AES-CBC initialisation
+	// vector; nil reads crypto/rand.
+	RandomIV func() ([]byte, error)
+	// SecretValue looks a secret's value up by UUID (for
+	// GraphicsConfig.VNCTLSSecretUUID); nil refuses needing one.
+	SecretValue func(uuid string) ([]byte, error)
 }
 
 // Cmdline is the process to run.

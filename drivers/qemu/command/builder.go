@@ -21,6 +21,10 @@ type builder struct {
 	args []string
 	taps []Tap
 
+	// extraEnv are variables the devices ask for (SDL_AUDIODRIVER,
+	// SASL_CONF_PATH), after the base environment in emit order.
+	extraEnv []string
+
 	// drivers and objects are the QOM types the command line instantiates,
 	// checked against the binary at the end.
 	drivers []string
@@ -165,6 +169,7 @@ func (b *builder) emit() error {
 		b.emitAudio,
 		b.emitGraphics,
 		b.emitVideos,
+		b.emitSounds,
 		b.emitWatchdogs,
 		b.emitBalloon,
 		b.emitRNGs,
@@ -399,14 +404,14 @@ func escapeComma(s string) string { return strings.ReplaceAll(s, ",", ",,") }
 // its libraries write lands in root's home.
 func (b *builder) env() []string {
 	dir := b.p.DomainDir
-	return []string{
+	return append([]string{
 		"LC_ALL=C",
 		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
 		"HOME=" + dir,
 		"XDG_DATA_HOME=" + dir + "/.local/share",
 		"XDG_CACHE_HOME=" + dir + "/.cache",
 		"XDG_CONFIG_HOME=" + dir + "/.config",
-	}
+	}, b.extraEnv...)
 }
 
 // knowsTypes reports whether caps carries QEMU's QOM type list: a binary

@@ -30,7 +30,7 @@ import (
 // DIR/summary.txt) while working on the builder.
 
 // corpusFloor is the number of identical command lines main reaches.
-const corpusFloor = 25
+const corpusFloor = 80
 
 // corpusRefusedFloor is the number of .err inputs refused.
 const corpusRefusedFloor = 56
@@ -70,13 +70,14 @@ func (testHostCaps) MachineAlias(string) string { return "" }
 // corpusPaths are libvirt's test host paths for a domain.
 func corpusPaths(name string) Paths {
 	dir := "/tmp/lib/domain--1-" + name
-	return Paths{
+	p := Paths{
 		Name:          name,
 		DomainDir:     dir,
 		MonitorSocket: dir + "/monitor.sock",
 		MonitorFD:     1729,
 		MasterKey:     dir + "/master-key.aes",
 	}
+	return p
 }
 
 // envOfHost are the variables libvirt passes through from the daemon's
@@ -112,7 +113,9 @@ func buildCorpusInput(t *testing.T, c Caps, file, name string) (string, error) {
 		return "", err
 	}
 	def.Name = name
-	cl, err := Build(def, c, corpusPaths(def.Name))
+	p := corpusPaths(def.Name)
+	corpusGraphics(strings.TrimSuffix(filepath.Base(file), ".xml"), &p)
+	cl, err := Build(def, c, p)
 	if err != nil {
 		return "", err
 	}
