@@ -435,8 +435,8 @@ func (b *builder) soundPCIDevices() []pciDev {
 func (b *builder) pinICH9Sound(sp *pciSpace) {
 	for _, s := range b.def.Devices.Sounds {
 		if s.Model == "ich9" && conf.DeviceAddress(s).Type == "" && !sp.slots[[2]uint{0x1b, 0}] {
+			// assignPCI reserves it with the other given addresses.
 			conf.SetDeviceAddress(s, conf.Address{Type: "pci", Slot: 0x1b})
-			sp.take(0x1b, 0)
 			return
 		}
 	}
