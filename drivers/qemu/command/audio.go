@@ -387,8 +387,17 @@ func (b *builder) emitSounds() error {
 				return unsupported("a USB sound device needs a USB controller")
 			}
 			a := conf.DeviceAddress(s)
-			if a.Type != "usb" {
-				return unsupported("sound %s needs a USB address", alias)
+			switch a.Type {
+			case "":
+				// libvirt gives USB ports after the input devices'.
+				a = conf.Address{Type: "usb", Port: strconv.Itoa(b.nextUSBPort())}
+				conf.SetDeviceAddress(s, a)
+			case "usb":
+				if a.Bus != 0 {
+					return unsupported("USB bus %d is not supported by govirt's QEMU driver", a.Bus)
+				}
+			default:
+				return unsupported("sound %s cannot have an address of type '%s'", alias, a.Type)
 			}
 			o = o.set("bus", usb.Alias+".0").set("port", a.Port)
 		default:
@@ -440,4 +449,25 @@ func (b *builder) pinICH9Sound(sp *pciSpace) {
 			return
 		}
 	}
+}
+
+// nextUSBPort is the first port of USB bus 0 no input or sound device
+// has taken.
+func (b *builder) nextUSBPort() int {
+	used := map[string]bool{}
+	for _, in := range b.def.Devices.Inputs {
+		if a := conf.DeviceAddress(in); a.Type == "usb" {
+			used[a.Port] = true
+		}
+	}
+	for _, s := range b.def.Devices.Sounds {
+		if a := conf.DeviceAddress(s); a.Type == "usb" {
+			used[a.Port] = true
+		}
+	}
+	p := 1
+	for used[strconv.Itoa(p)] {
+		p++
+	}
+	return p
 }
