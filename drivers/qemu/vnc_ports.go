@@ -111,6 +111,20 @@ func (d *Driver) displayPortFor(live *conf.Domain, typ string) func() (int, erro
 	}
 }
 
+// websocketPortFor is the builder's Paths.WebsocketPort: VNC websockets
+// asked for with websocket='-1' take a port of libvirt's websocket range
+// (remote_websocket_port_min/max), bound on the VNC listen address.
+func (d *Driver) websocketPortFor(live *conf.Domain) func() (int, error) {
+	return func() (int, error) {
+		for _, g := range live.Devices.Graphics {
+			if g.Type == "vnc" {
+				return d.wsPorts.acquire(vncListen(g))
+			}
+		}
+		return d.wsPorts.acquire("127.0.0.1")
+	}
+}
+
 // passwordExpiry is the expire_password time of a display: its
 // passwdValidTo (UTC, as libvirt reads it) or never.
 func passwordExpiry(g *conf.Graphics) string {
@@ -129,7 +143,7 @@ func passwordExpiry(g *conf.Graphics) string {
 func (d *Driver) setupVNC(ctx context.Context, v *vm, mon monitor) error {
 	type display struct {
 		typ, passwd, expiry string
-		port, tlsPort       int
+		port, tlsPort, ws   int
 		auto                bool
 	}
 	var ds []display
@@ -139,6 +153,9 @@ func (d *Driver) setupVNC(ctx context.Context, v *vm, mon monitor) error {
 			if x.Type == "vnc" || x.Type == "spice" {
 				ds = append(ds, display{typ: x.Type, passwd: x.Passwd, expiry: passwordExpiry(x),
 					port: x.Port, tlsPort: x.TLSPort, auto: x.AutoPort && x.Socket == ""})
+				if w, ok := conf.DeviceElement(x).Attr("websocket"); ok {
+					ds[len(ds)-1].ws, _ = strconv.Atoi(w)
+				}
 			}
 		}
 	}
@@ -149,6 +166,9 @@ func (d *Driver) setupVNC(ctx context.Context, v *vm, mon monitor) error {
 		}
 		if g.auto && g.tlsPort > 0 {
 			d.vncPorts.release(g.tlsPort)
+		}
+		if g.ws > 0 {
+			d.wsPorts.release(g.ws)
 		}
 		if g.auto && g.port <= 0 && g.typ == "vnc" {
 			if err := d.readVNCPort(ctx, v, mon); err != nil {

@@ -307,6 +307,7 @@ func (b *builder) emitVNC(g *conf.Graphics) error {
 					return err
 				}
 				conf.SetDeviceValue(g, "@websocket", strconv.Itoa(n))
+				conf.SetDeviceValue(g, "@websocketGenerated", "yes")
 			}
 			if n != 0 {
 				fmt.Fprintf(&opt, ",websocket=%d", n)
