@@ -70,6 +70,7 @@ type Driver struct {
 	pendingBlock map[string]*blockState // block states read at start, by guest name
 	migPorts     portSet                // incoming migration ports in use
 	vncPorts     *portAllocator         // VNC autoport range (Config.VNCPortMin/Max)
+	wsPorts      *portAllocator         // VNC websocket='-1' range (libvirt's 5700-65535)
 	mgrMu        sync.Mutex
 	networkMgr   *network.Manager     // created on first use (conn_network.go)
 	storageMgr   *storagepool.Manager // created on first use (conn_storage.go)
@@ -99,6 +100,7 @@ func New(cfg Config) *Driver {
 		pendingBlock: map[string]*blockState{},
 		migPorts:     portSet{used: map[int]bool{}},
 		vncPorts:     newPortAllocator(cfg.VNCPortMin, cfg.VNCPortMax),
+		wsPorts:      newPortAllocator(5700, 65535),
 		dirs: dirs{
 			defs: st, autostart: filepath.Join(st, "autostart"), save: filepath.Join(st, "save"),
 			logs: filepath.Join(st, "log"), caps: filepath.Join(st, "capabilities"),

@@ -72,6 +72,32 @@ type Paths struct {
 	// returns the descriptor number QEMU will have it as; nil refuses
 	// what needs it (TPM passthrough).
 	OpenFD func(path string, flag int) (int, error)
+	// SpicePort allocates the TCP ports of <graphics type='spice'> with
+	// autoport (port, then tlsPort: libvirt takes both from the same
+	// range as VNC). When nil, VNCPort is used; with neither, SPICE
+	// autoport is refused.
+	SpicePort func() (int, error)
+	// WebsocketPort allocates <graphics type='vnc' websocket='-1'>
+	// (libvirt's 5700-65535 range); nil refuses it.
+	WebsocketPort func() (int, error)
+	// Graphics are the host's display and audio settings (qemu.conf's
+	// vnc_*, spice_*, *_allow_host_audio and the daemon's audio
+	// environment).
+	Graphics GraphicsConfig
+	// RenderNode finds the host's DRM render node for OpenGL displays that
+	// name none (libvirt takes the first /dev/dri/renderD*); nil refuses
+	// such a display.
+	RenderNode func() (string, error)
+	// MasterKeyData is the content of MasterKey: secrets given to QEMU
+	// on the command line (the VNC TLS key password) are encrypted with
+	// it, as libvirt does. Empty makes such secrets refused.
+	MasterKeyData []byte
+	// RandomIV returns the 16 bytes of a secret's AES-CBC initialisation
+	// vector; nil reads crypto/rand.
+	RandomIV func() ([]byte, error)
+	// SecretValue looks a secret's value up by UUID (for
+	// GraphicsConfig.VNCTLSSecretUUID); nil refuses needing one.
+	SecretValue func(uuid string) ([]byte, error)
 }
 
 // Cmdline is the process to run.
@@ -127,6 +153,12 @@ func Build(def *conf.Domain, caps Caps, p Paths) (*Cmdline, error) {
 	}
 	// Work on a copy so that a refused definition is left as it was.
 	work := def.Clone()
+	b := &builder{def: work, caps: caps, p: p}
+	// The audio backend depends on the host's display settings, which
+	// post-parse below does not know: chosen first, post-parse keeps it.
+	if err := b.addDefaultAudio(); err != nil {
+		return nil, err
+	}
 	// libvirt's post-parse defaults and addresses, which the driver
 	// applies at define already; a definition that went through them is
 	// left as it is, so an older one without them builds the same.
@@ -136,7 +168,6 @@ func Build(def *conf.Domain, caps Caps, p Paths) (*Cmdline, error) {
 	if err := checkElements(work); err != nil {
 		return nil, err
 	}
-	b := &builder{def: work, caps: caps, p: p}
 	steps := []func() error{
 		b.checkTop,
 		b.prepareDefaults,

@@ -22,8 +22,9 @@ type builder struct {
 	taps     []Tap
 	virtiofs []VirtioFS
 
-	// extraEnv is environment beyond env()'s common part (TZ of a
-	// <clock offset='timezone'>), in the order it was added.
+	// extraEnv is environment beyond env()'s common part, in the order
+	// the devices ask for it (TZ of a <clock offset='timezone'>,
+	// SDL_AUDIODRIVER, SASL_CONF_PATH).
 	extraEnv []string
 
 	// mem, numa, nt and memDevs cache what memory.go, numa.go and
@@ -208,6 +209,7 @@ func (b *builder) emit() error {
 		b.emitAudio,
 		b.emitGraphics,
 		b.emitVideos,
+		b.emitSounds,
 		b.emitWatchdogs,
 		b.emitBalloon,
 		b.emitRNGs,

@@ -31,7 +31,7 @@ import (
 // DIR/summary.txt) while working on the builder.
 
 // corpusFloor is the number of identical command lines main reaches.
-const corpusFloor = 120
+const corpusFloor = 175
 
 // corpusRefusedFloor is the number of .err inputs refused.
 const corpusRefusedFloor = 56
@@ -76,7 +76,7 @@ func corpusPaths(name string) Paths {
 		short = short[:20]
 	}
 	dir := "/tmp/lib/domain--1-" + string(short)
-	return Paths{
+	p := Paths{
 		Name:          name,
 		DomainDir:     dir,
 		MonitorSocket: dir + "/monitor.sock",
@@ -91,6 +91,7 @@ func corpusPaths(name string) Paths {
 			return func(string, int) (int, error) { next++; return next - 1, nil }
 		}(),
 	}
+	return p
 }
 
 // corpusHost is qemuxml2argvtest's fake host (qemuxml2argvmock.c and the
@@ -166,6 +167,7 @@ func buildCorpusInputOn(t *testing.T, c Caps, file, name string, host func(Host)
 		h := host(*p.Host)
 		p.Host = &h
 	}
+	corpusGraphics(strings.TrimSuffix(filepath.Base(file), ".xml"), &p)
 	cl, err := Build(def, c, p)
 	if err != nil {
 		return "", err

@@ -37,6 +37,7 @@ func (b *builder) pciDevices() ([]pciDev, error) {
 		g, s := typedAddr(&n.Address)
 		out = append(out, pciDev{"interface " + n.Alias, g, s, netIsPCIe(n.Model)})
 	}
+	out = append(out, b.soundPCIDevices()...)
 	for _, c := range ds.Controllers {
 		switch {
 		case c.Type == "pci", c.Type == "fdc":
@@ -72,14 +73,11 @@ func (b *builder) pciDevices() ([]pciDev, error) {
 		}
 	}
 	for i, v := range ds.Videos {
-		if i == 0 || v.Model == "none" {
+		if i == 0 || v.Model == "none" || v.Model == "ramfb" {
 			continue
 		}
-		if v.Model != "virtio" {
-			return nil, unsupported("secondary video model '%s' is not supported by govirt's QEMU driver", v.Model)
-		}
 		g, s := rawAddr(v)
-		out = append(out, pciDev{"video", g, s, true})
+		out = append(out, pciDev{"video", g, s, v.Model == "virtio"})
 	}
 	out = append(out, b.virtioInputPCIDevs()...)
 	return out, nil
@@ -233,7 +231,10 @@ func (b *builder) pinChipset(sp *pciSpace) error {
 		f.c.Address = want
 		sp.take(f.slot, f.fn)
 	}
-	if len(ds.Videos) > 0 && ds.Videos[0].Model != "none" {
+	if b.q35 {
+		b.pinICH9Sound(sp)
+	}
+	if len(ds.Videos) > 0 && ds.Videos[0].Model != "none" && ds.Videos[0].Model != "ramfb" {
 		v := ds.Videos[0]
 		a := conf.DeviceAddress(v)
 		if a.Type == "" {

@@ -89,6 +89,9 @@ func (b *builder) prepareDefaults() error {
 			v.Model = "cirrus"
 		}
 	}
+	if err := b.addDefaultAudio(); err != nil {
+		return err
+	}
 	hasInput := func(typ string) bool {
 		return slices.ContainsFunc(ds.Inputs, func(i *conf.Input) bool { return i.Type == typ && i.Bus == "ps2" })
 	}
@@ -314,6 +317,9 @@ func (b *builder) assignAliases() error {
 	}
 	for i, r := range ds.RNGs {
 		setAlias(r, fmt.Sprintf("rng%d", i))
+	}
+	for i, s := range ds.Sounds {
+		setAlias(s, fmt.Sprintf("sound%d", i))
 	}
 	return nil
 }

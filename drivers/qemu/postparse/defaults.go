@@ -208,6 +208,9 @@ func (p *pp) maybeAddInput(typ, bus string) {
 // implies: none behind VNC or without graphics, spice's own with SPICE,
 // nothing when only SDL (host audio passthrough needs QEMU_AUDIO_DRV).
 func (p *pp) defaultAudio() error {
+	if len(p.def.Devices.Audios) > 0 {
+		return nil
+	}
 	for _, r := range p.def.RawDevices() {
 		if r.Kind == "audio" {
 			return nil
