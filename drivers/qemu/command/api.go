@@ -61,6 +61,17 @@ type Paths struct {
 	// (libvirt uses 5900-65535). When nil, QEMU picks the first free
 	// display itself (to=) and the driver reads it back with query-vnc.
 	VNCPort func() (int, error)
+	// IsCDROM reports whether a host block device is a CD-ROM drive,
+	// which QEMU opens as host_cdrom; nil probes the device (IsCDROM).
+	IsCDROM func(path string) bool
+	// Secrets looks up the secrets disks name in <auth> and
+	// <encryption>; nil refuses such disks.
+	Secrets SecretLookup
+	// MasterKeyData is the content of MasterKey: secrets passed to QEMU
+	// are encrypted with it. IV returns the initialisation vector of one
+	// secret; nil draws random bytes.
+	MasterKeyData []byte
+	IV            func() []byte
 }
 
 // Cmdline is the process to run.
@@ -116,6 +127,7 @@ func Build(def *conf.Domain, caps Caps, p Paths) (*Cmdline, error) {
 	b := &builder{def: work, caps: caps, p: p}
 	steps := []func() error{
 		b.checkTop,
+		b.prepareDisks,
 		b.prepareDefaults,
 		b.assignDriveAddresses,
 		b.assignAliases,

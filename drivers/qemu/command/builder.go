@@ -151,7 +151,9 @@ func (b *builder) emit() error {
 	if err := b.emitPM(); err != nil {
 		return err
 	}
-	b.add("-boot", "strict=on")
+	if err := b.emitBoot(); err != nil {
+		return err
+	}
 	if err := b.emitKernel(); err != nil {
 		return err
 	}

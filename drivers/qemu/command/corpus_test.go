@@ -30,7 +30,7 @@ import (
 // DIR/summary.txt) while working on the builder.
 
 // corpusFloor is the number of identical command lines main reaches.
-const corpusFloor = 25
+const corpusFloor = 32
 
 // corpusRefusedFloor is the number of .err inputs refused.
 const corpusRefusedFloor = 56
@@ -76,7 +76,37 @@ func corpusPaths(name string) Paths {
 		MonitorSocket: dir + "/monitor.sock",
 		MonitorFD:     1729,
 		MasterKey:     dir + "/master-key.aes",
+		// qemuxml2argvtest marks only /dev/cdrom as a host CD-ROM.
+		IsCDROM: func(path string) bool { return path == "/dev/cdrom" },
+		// virrandommock's bytes 0, 1, 2, ... are the master key and
+		// every IV.
+		MasterKeyData: seqBytes(32),
+		IV:            func() []byte { return seqBytes(16) },
+		Secrets:       fakeSecretLookup,
 	}
+}
+
+func seqBytes(n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(i)
+	}
+	return b
+}
+
+// fakeSecretLookup is qemuxml2argvtest's secret driver: any UUID, and
+// the usages its inputs name, have one fixed value.
+func fakeSecretLookup(ref SecretRef) ([]byte, error) {
+	if ref.UUID == "" {
+		if ref.UsageType == "volume" {
+			if !strings.HasPrefix(ref.Usage, "/storage/guest_disks/") {
+				return nil, fmt.Errorf("test provided invalid volume storage prefix '%s'", ref.Usage)
+			}
+		} else if ref.Usage != "mycluster_myname" && ref.Usage != "client.admin secret" {
+			return nil, fmt.Errorf("test provided incorrect usage '%s'", ref.Usage)
+		}
+	}
+	return []byte("AQCVn5hO6HzFAhAAq0NCv8jtJcIcE+HOBlMQ1A"), nil
 }
 
 // envOfHost are the variables libvirt passes through from the daemon's

@@ -9,7 +9,7 @@ import (
 // layers returns the disk's image chain from the top down, without the
 // empty <backingStore/> that marks its end; nil for an empty drive.
 func layers(d *conf.Disk) []*conf.DiskSource {
-	if d.Source.Path == "" {
+	if sourceEmpty(&d.Source) {
 		return nil
 	}
 	var out []*conf.DiskSource
@@ -31,7 +31,13 @@ func (b *builder) assignNodeNames() error {
 		if err := checkDiskSource(d); err != nil {
 			return err
 		}
-		for _, s := range layers(d) {
+		ls := layers(d)
+		if len(ls) == 0 && d.Source.Type != "" {
+			// An empty drive's source takes a number too, though
+			// it has no nodes.
+			n++
+		}
+		for _, s := range ls {
 			n++
 			s.NodeName = fmt.Sprintf("libvirt-%d-storage", n)
 			s.NodeNameFormat = fmt.Sprintf("libvirt-%d-format", n)
@@ -125,73 +131,23 @@ func format(s *conf.DiskSource) string {
 // each backing node exists before the node that uses it, then its -device.
 func (b *builder) emitDisks() error {
 	boot := b.bootIndexes()
+	env := b.hostEnv()
+	if err := b.emitFloppyController(boot); err != nil {
+		return err
+	}
 	for _, d := range b.def.Devices.Disks {
-		ls := layers(d)
-		for _, node := range DiskBlockdevs(d) {
-			b.add("-blockdev", string(node))
+		args, _, err := b.diskNodes(d, env)
+		if err != nil {
+			return err
 		}
-		dev, err := b.diskDevice(d, ls, boot[d])
+		b.add(args...)
+		dev, err := b.diskDevice(d, boot[d])
 		if err != nil {
 			return err
 		}
 		b.device(dev)
 	}
 	return nil
-}
-
-// diskDevice is the -device of a disk, properties in libvirt's order.
-func (b *builder) diskDevice(d *conf.Disk, ls []*conf.DiskSource, bootindex int) (obj, error) {
-	a := d.Address
-	cd := d.Device == "cdrom"
-	o := obj{}
-	switch d.TargetBus {
-	case "virtio":
-		if cd {
-			return nil, unsupported("virtio disk %s cannot be a cdrom", d.TargetDev)
-		}
-		o = b.pciProps(o.set("driver", "virtio-blk-pci"), a)
-	case "ide", "sata":
-		drv := "ide-hd"
-		if cd {
-			drv = "ide-cd"
-		}
-		o = o.set("driver", drv)
-		switch {
-		case d.TargetBus == "ide":
-			o = o.set("bus", fmt.Sprintf("ide.%d", a.Bus)).set("unit", a.Unit)
-		case a.Controller == 0 && b.q35:
-			// The ICH9 AHCI has one bus per port.
-			o = o.set("bus", fmt.Sprintf("ide.%d", a.Unit))
-		default:
-			o = o.set("bus", fmt.Sprintf("%s.%d", b.controller("sata", int(a.Controller)).Alias, a.Unit))
-		}
-	case "scsi":
-		drv := "scsi-hd"
-		if cd {
-			drv = "scsi-cd"
-		}
-		c := b.controller("scsi", int(a.Controller))
-		o = o.set("driver", drv).set("bus", c.Alias+".0").
-			set("channel", a.Bus).set("scsi-id", a.Target).set("lun", a.Unit).
-			set("device_id", "drive-"+d.Alias)
-	}
-	if d.Shareable {
-		o = o.set("share-rw", true)
-	}
-	if len(ls) > 0 {
-		o = o.set("drive", ls[0].NodeNameFormat)
-	}
-	o = o.set("id", d.Alias)
-	if bootindex > 0 {
-		o = o.set("bootindex", bootindex)
-	}
-	if d.Serial != "" {
-		o = o.set("serial", d.Serial)
-	}
-	if wc := writeCacheProp(d.Cache); wc != "" && len(ls) > 0 {
-		o = o.set("write-cache", wc)
-	}
-	return o, nil
 }
 
 // bootIndexes maps boot devices to their bootindex: per-device <boot
