@@ -276,7 +276,7 @@ func (b *builder) emitChannels() error {
 }
 
 func (b *builder) emitInputs() error {
-	usbPort := 0
+	usbPort := b.usbDiskPorts
 	for _, in := range b.def.Devices.Inputs {
 		alias := attr(child(conf.DeviceElement(in), "alias"), "name")
 		switch {

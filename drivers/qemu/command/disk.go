@@ -47,10 +47,17 @@ func (b *builder) assignNodeNames() error {
 }
 
 // checkDiskSource refuses disk kinds and image types the builder does not
-// implement.
+// implement, and what libvirt refuses, with its messages.
 func checkDiskSource(d *conf.Disk) error {
 	switch d.Device {
-	case "disk", "cdrom":
+	case "disk", "cdrom", "floppy":
+	case "lun":
+		if d.Source.Type != "block" && !(d.Source.Type == "network" && d.Source.Protocol == "iscsi") {
+			return unsupported("disk device='lun' is only valid for block type disk source")
+		}
+		if d.TargetBus != "scsi" {
+			return unsupportedValue("devices/disk/target", "bus", d.TargetBus)
+		}
 	default:
 		return unsupportedValue("devices/disk", "device", d.Device)
 	}
@@ -77,8 +84,8 @@ func checkDiskSource(d *conf.Disk) error {
 	default:
 		return unsupportedValue("devices/disk/driver", "io", d.IO)
 	}
-	if d.Source.Path == "" {
-		if d.Device != "cdrom" {
+	if sourceEmpty(&d.Source) {
+		if d.Device != "cdrom" && d.Device != "floppy" {
 			return unsupported("disk %s has no source", d.TargetDev)
 		}
 		if d.Source.Backing != nil && d.Source.Backing.Type != "" {
@@ -91,31 +98,29 @@ func checkDiskSource(d *conf.Disk) error {
 			path = "devices/disk/backingStore"
 		}
 		switch s.Type {
-		case "file", "block":
+		case "file", "block", "dir", "nvme", "network":
 		default:
 			return unsupportedValue(path, "type", s.Type)
 		}
-		if format(s) == "raw" && s.Backing != nil && s.Backing.Type != "" {
-			return unsupported("raw image %s cannot have a backing image", s.Path)
-		}
-		switch s.Format {
-		case "", "raw", "qcow2":
+		switch f := s.Format; f {
+		case "", "raw", "qcow2", "qcow", "qed", "vmdk", "vdi", "vpc", "vhd", "vhdx", "bochs", "cloop", "dmg", "ploop", "fat":
+			if f == "fat" && s.Type != "dir" {
+				return unsupported("storage format 'fat' is supported only with 'dir' storage type")
+			}
+		case "cow":
+			return unsupported("'cow' storage format is not supported")
+		case "iso":
+			return unsupported("storage format 'iso' is not directly supported by QEMU, use 'raw' instead")
+		case "dir":
+			return unsupported("'directory' storage format is not directly supported by QEMU, use 'dir' disk type instead")
 		default:
 			return unsupportedValue(path+"/"+map[bool]string{true: "driver", false: "format"}[s == &d.Source], "type", s.Format)
 		}
+		if s.Type == "dir" && s.Format != "fat" {
+			return unsupported("unsupported disk driver type for '%s'", s.Format)
+		}
 	}
 	return nil
-}
-
-// storageDriver is the -blockdev protocol driver of a layer.
-func storageDriver(d *conf.Disk, s *conf.DiskSource) string {
-	if s.Type == "block" {
-		if d.Device == "cdrom" && s == &d.Source {
-			return "host_cdrom"
-		}
-		return "host_device"
-	}
-	return "file"
 }
 
 // format is a layer's image format; libvirt never probes, so an unset
