@@ -103,6 +103,7 @@ var allowed = map[string][]string{
 
 	"devices/controller":         {"type", "index", "model", "ports"},
 	"devices/controller/model":   {"name"},
+	"devices/controller/driver":  {"queues", "cmd_per_lun", "max_sectors", "ioeventfd", "iommu", "ats", "packed", "page_per_vq"},
 	"devices/controller/target":  {"chassis", "port"},
 	"devices/controller/alias":   {"name"},
 	"devices/controller/address": addrAttrs,

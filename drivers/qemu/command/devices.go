@@ -17,7 +17,7 @@ func (b *builder) emitControllers() error {
 	ds := &b.def.Devices
 	for _, c := range ds.Controllers {
 		switch c.Type {
-		case "pci", "usb", "scsi", "ide", "sata", "virtio-serial":
+		case "pci", "usb", "scsi", "ide", "sata", "virtio-serial", "fdc":
 		default:
 			return unsupportedValue("devices/controller", "type", c.Type)
 		}
@@ -56,6 +56,21 @@ func (b *builder) emitControllers() error {
 				continue
 			}
 			o := obj{}.set("driver", drv).set("id", c.Alias)
+			switch drvEl := child(conf.DeviceElement(c), "driver"); {
+			case typ == "scsi":
+				if o, err = b.scsiControllerDevice(c); err != nil {
+					return err
+				}
+			case typ == "virtio-serial":
+				for _, a := range []string{"queues", "cmd_per_lun", "max_sectors", "ioeventfd", "iothread"} {
+					if attr(drvEl, a) != "" {
+						return unsupported("attribute '%s' of element <devices/controller/driver> is not supported by govirt's QEMU driver", a)
+					}
+				}
+				o = virtioOptions(obj{}.set("driver", drv), drvEl).set("id", c.Alias)
+			case drvEl != nil:
+				return unsupportedElem("devices/controller/driver")
+			}
 			if p := attr(conf.DeviceElement(c), "ports"); p != "" {
 				n, err := strconv.Atoi(p)
 				if err != nil {
@@ -85,12 +100,14 @@ func (b *builder) controllerDriver(c *conf.Controller) (string, error) {
 			return "", nil
 		}
 	case "scsi":
-		switch c.Model {
-		case "virtio-scsi":
-			return "virtio-scsi-pci", nil
-		case "lsilogic", "":
-			c.Model = "lsilogic"
-			return "lsi", nil
+		if drv, ok := scsiModels[c.Model]; ok {
+			return drv, nil
+		}
+		return "", unsupported("Unsupported controller model: %s", c.Model)
+	case "fdc":
+		// The PC's floppy controller; see emitFloppyController.
+		if c.Index == 0 && c.Model == "" {
+			return "", nil
 		}
 	case "ide":
 		if c.Index == 0 && !b.q35 && c.Model == "" {

@@ -157,52 +157,38 @@ func (b *builder) emitDisks() error {
 
 // bootIndexes maps boot devices to their bootindex: per-device <boot
 // order> when the definition uses it, else libvirt's translation of
-// <os><boot dev>: the first device of each listed kind, in list order.
+// <os><boot dev> (qemuProcessPrepareDeviceBootorder): the first device of
+// each listed kind gets the position of that kind in the list.
 func (b *builder) bootIndexes() map[any]int {
 	out := map[any]int{}
 	ds := &b.def.Devices
-	perDevice := false
 	for _, d := range ds.Disks {
 		if d.BootOrder > 0 {
 			out[d] = int(d.BootOrder)
-			perDevice = true
 		}
 	}
 	for _, n := range ds.Interfaces {
 		if o := bootOrder(conf.DeviceElement(n)); o > 0 {
 			out[n] = o
-			perDevice = true
 		}
 	}
-	if perDevice {
+	if len(out) > 0 {
 		return out
 	}
-	next := 1
-	for _, dev := range b.def.OS.Boot {
-		var found any
-		switch dev {
-		case "hd", "cdrom":
-			want := "disk"
-			if dev == "cdrom" {
-				want = "cdrom"
-			}
-			for _, d := range ds.Disks {
-				if d.Device == want {
-					found = d
-					break
-				}
-			}
-		case "network":
-			if len(ds.Interfaces) > 0 {
-				found = ds.Interfaces[0]
-			}
+	pos := map[string]int{}
+	for i, dev := range b.def.OS.Boot {
+		pos[dev] = i + 1
+	}
+	kind := map[string]string{"cdrom": "cdrom", "disk": "hd", "lun": "hd", "floppy": "fd"}
+	for _, d := range ds.Disks {
+		k := kind[d.Device]
+		if p := pos[k]; p > 0 {
+			out[d] = p
+			pos[k] = 0
 		}
-		if found != nil {
-			if _, dup := out[found]; !dup {
-				out[found] = next
-				next++
-			}
-		}
+	}
+	if p := pos["network"]; p > 0 && len(ds.Interfaces) > 0 {
+		out[ds.Interfaces[0]] = p
 	}
 	return out
 }

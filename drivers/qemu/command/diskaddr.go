@@ -111,6 +111,7 @@ func (b *builder) assignDiskAddresses() error {
 			}
 		}
 	}
+	b.defaultSCSIModels()
 	return b.validateDisks()
 }
 

@@ -126,7 +126,7 @@ func (b *builder) diskDevice(d *conf.Disk, bootindex int) (obj, error) {
 		}
 	}
 	if w := child(el, "wwn"); w != nil {
-		n, err := strconv.ParseUint(w.Text(), 16, 64)
+		n, err := strconv.ParseUint(strings.TrimPrefix(strings.TrimPrefix(w.Text(), "0x"), "0X"), 16, 64)
 		if err != nil {
 			return nil, unsupported("Failed to parse wwn '%s' as number", w.Text())
 		}
@@ -275,6 +275,10 @@ func sortDisks(disks []*conf.Disk) []*conf.Disk {
 // (qemuDomainPrepareDiskCachemode).
 func (b *builder) prepareDisks() error {
 	ds := &b.def.Devices
+	if len(b.def.OS.Boot) > 0 && (slices.ContainsFunc(ds.Disks, func(d *conf.Disk) bool { return d.BootOrder > 0 }) ||
+		slices.ContainsFunc(ds.Interfaces, func(n *conf.Interface) bool { return bootOrder(conf.DeviceElement(n)) > 0 })) {
+		return unsupported("per-device boot elements cannot be used together with os/boot elements")
+	}
 	for _, d := range ds.Disks {
 		if d.TargetBus == "" {
 			d.TargetBus = DiskBusDefault(d.TargetDev)
