@@ -119,6 +119,9 @@ func Build(def *conf.Domain, caps Caps, p Paths) (*Cmdline, error) {
 	if def == nil {
 		return nil, virerr.New(virerr.FromQemu, virerr.ErrInternalError, "no domain definition")
 	}
+	if err := precheckDisks(def); err != nil {
+		return nil, err
+	}
 	if err := checkElements(def); err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package command
 
 import (
 	"strconv"
+	"strings"
 
 	"govirt/conf"
 	"govirt/virerr"
@@ -161,4 +162,42 @@ func sourceName(d *conf.Disk) string {
 		return "(null)"
 	}
 	return d.Source.Path
+}
+
+// precheckDisks refuses, before anything else, what libvirt's parser and
+// post-parse code refuse about disks, so such a definition fails with
+// libvirt's message whatever else it contains.
+func precheckDisks(def *conf.Domain) error {
+	ds := def.Devices.Disks
+	for _, d := range ds {
+		if d.TargetDev == "" {
+			src := d.Source.Path
+			if d.Source.Type == "network" {
+				src = d.Source.Name
+			}
+			return virerr.New(virerr.FromDomain, virerr.ErrNoTarget, "%s", src)
+		}
+		if err := checkDiskSecrets(d); err != nil {
+			return err
+		}
+	}
+	hasDevBoot := false
+	for _, d := range ds {
+		hasDevBoot = hasDevBoot || d.BootOrder > 0
+	}
+	for _, n := range def.Devices.Interfaces {
+		hasDevBoot = hasDevBoot || bootOrder(conf.DeviceElement(n)) > 0
+	}
+	if hasDevBoot && child(def.Tree(), "os", "boot") != nil {
+		return unsupported("per-device boot elements cannot be used together with os/boot elements")
+	}
+	for _, d := range ds {
+		if _, ok := diskIndex(d.TargetDev); !ok {
+			t := strings.TrimRight(d.TargetDev, "0123456789")
+			if _, ok := diskIndex(t); ok && t != d.TargetDev {
+				return unsupported("invalid disk target '%s', partitions can't appear in disk targets", d.TargetDev)
+			}
+		}
+	}
+	return nil
 }

@@ -275,10 +275,6 @@ func sortDisks(disks []*conf.Disk) []*conf.Disk {
 // (qemuDomainPrepareDiskCachemode).
 func (b *builder) prepareDisks() error {
 	ds := &b.def.Devices
-	if len(b.def.OS.Boot) > 0 && (slices.ContainsFunc(ds.Disks, func(d *conf.Disk) bool { return d.BootOrder > 0 }) ||
-		slices.ContainsFunc(ds.Interfaces, func(n *conf.Interface) bool { return bootOrder(conf.DeviceElement(n)) > 0 })) {
-		return unsupported("per-device boot elements cannot be used together with os/boot elements")
-	}
 	for _, d := range ds.Disks {
 		if d.TargetBus == "" {
 			d.TargetBus = DiskBusDefault(d.TargetDev)
