@@ -56,6 +56,9 @@ func PrepareHotplugDisk(def *conf.Domain, disk *conf.Disk, caps Caps, next func(
 	if err := checkDiskSource(disk); err != nil {
 		return err
 	}
+	if err := checkHotplugSource(disk); err != nil {
+		return err
+	}
 	b := hotplugBuilder(def, caps)
 	switch disk.TargetBus {
 	case "virtio":
@@ -120,9 +123,30 @@ func NameNodes(disk *conf.Disk, next func() int) {
 	}
 }
 
+// checkHotplugSource refuses sources hot-plug does not implement yet:
+// anything but local images, and images needing secret objects.
+func checkHotplugSource(disk *conf.Disk) error {
+	for _, l := range chain(disk) {
+		switch l.src.Type {
+		case "file", "block":
+		default:
+			return unsupported("hot-plugging a disk of type '%s' is not supported by govirt's QEMU driver", l.src.Type)
+		}
+		if encryptionElem(l) != nil || storageSlice(l.el) != nil {
+			return unsupported("hot-plugging an encrypted or sliced disk is not supported by govirt's QEMU driver")
+		}
+	}
+	return nil
+}
+
 // CheckMedium refuses an image a CD-ROM or floppy cannot take, with the
 // same rules as a disk at start.
-func CheckMedium(disk *conf.Disk) error { return checkDiskSource(disk) }
+func CheckMedium(disk *conf.Disk) error {
+	if err := checkDiskSource(disk); err != nil {
+		return err
+	}
+	return checkHotplugSource(disk)
+}
 
 // DiskBlockdevs returns the blockdev-add arguments of disk's named nodes
 // in the order QEMU needs them: bottom layer first, storage before format.
