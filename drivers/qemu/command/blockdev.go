@@ -248,7 +248,7 @@ func (b *builder) diskNodes(d *conf.Disk, env hostEnv) ([]string, []obj, error) 
 
 // diskDrive is the node the disk's device reads from.
 func diskDrive(d *conf.Disk) string {
-	if d.Source.Path == "" && d.Source.Type != "network" {
+	if sourceEmpty(&d.Source) {
 		return ""
 	}
 	if attr(child(conf.DeviceElement(d), "driver"), "copy_on_read") == "on" {

@@ -165,10 +165,10 @@ func (b *builder) emitNets() error {
 			return unsupportedValue("devices/interface/model", "type", n.Model)
 		}
 		o := obj{}.set("driver", drv).set("netdev", id).set("id", n.Alias).set("mac", n.MAC)
-		o = b.pciProps(o, n.Address)
 		if bi := boot[n]; bi > 0 {
 			o = o.set("bootindex", bi)
 		}
+		o = b.pciProps(o, n.Address)
 		b.device(o)
 	}
 	return nil
