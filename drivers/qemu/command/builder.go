@@ -132,6 +132,9 @@ func (b *builder) emit() error {
 	if err := b.emitSMP(); err != nil {
 		return err
 	}
+	if err := b.emitIOThreads(); err != nil {
+		return err
+	}
 	b.add("-uuid", d.UUID.String())
 	if len(d.Devices.Graphics) == 0 {
 		b.add("-display", "none")

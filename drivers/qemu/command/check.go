@@ -32,6 +32,11 @@ var allowed = map[string][]string{
 	"currentMemory": {"unit"},
 	"vcpu":          {"placement", "current"},
 
+	"iothreads":            {},
+	"iothreadids":          nil,
+	"iothreadids/iothread": {"id", "thread_pool_min", "thread_pool_max"},
+	"defaultiothread":      {"thread_pool_min", "thread_pool_max"},
+
 	"os":          nil,
 	"os/type":     {"arch", "machine"},
 	"os/boot":     {"dev"},
@@ -68,7 +73,7 @@ var allowed = map[string][]string{
 	"devices/disk": {"type", "device", "model", "snapshot"},
 	"devices/disk/driver": {"name", "type", "discard", "cache", "io", "error_policy", "rerror_policy",
 		"copy_on_read", "detect_zeroes", "ioeventfd", "event_idx", "queues", "queue_size",
-		"iommu", "ats", "packed", "page_per_vq"},
+		"iommu", "ats", "packed", "page_per_vq", "iothread"},
 	"devices/disk/driver/metadata_cache":                              nil,
 	"devices/disk/driver/metadata_cache/max_size":                     {"unit"},
 	"devices/disk/backingStore/format/metadata_cache":                 nil,
@@ -137,7 +142,7 @@ var allowed = map[string][]string{
 
 	"devices/controller":         {"type", "index", "model", "ports"},
 	"devices/controller/model":   {"name"},
-	"devices/controller/driver":  {"queues", "cmd_per_lun", "max_sectors", "ioeventfd", "iommu", "ats", "packed", "page_per_vq"},
+	"devices/controller/driver":  {"queues", "cmd_per_lun", "max_sectors", "ioeventfd", "iommu", "ats", "packed", "page_per_vq", "iothread"},
 	"devices/controller/target":  {"chassis", "port"},
 	"devices/controller/alias":   {"name"},
 	"devices/controller/address": addrAttrs,

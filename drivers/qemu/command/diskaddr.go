@@ -113,6 +113,9 @@ func (b *builder) assignDiskAddresses() error {
 		}
 	}
 	b.defaultSCSIModels()
+	if err := b.checkIOThreadRefs(); err != nil {
+		return err
+	}
 	return b.validateDisks()
 }
 
