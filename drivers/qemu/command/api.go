@@ -98,6 +98,12 @@ type Paths struct {
 	// SecretValue looks a secret's value up by UUID (for
 	// GraphicsConfig.VNCTLSSecretUUID); nil refuses needing one.
 	SecretValue func(uuid string) ([]byte, error)
+	// IsCDROM reports whether a host block device is a CD-ROM drive,
+	// which QEMU opens as host_cdrom; nil probes the device (IsCDROM).
+	IsCDROM func(path string) bool
+	// Secrets looks up the secrets disks name in <auth> and
+	// <encryption>; nil refuses such disks.
+	Secrets SecretLookup
 }
 
 // Cmdline is the process to run.
@@ -148,6 +154,9 @@ func Build(def *conf.Domain, caps Caps, p Paths) (*Cmdline, error) {
 		return nil, virerr.New(virerr.FromQemu, virerr.ErrInternalError, "no domain definition")
 	}
 	// What the user wrote is checked first, so a refusal names it.
+	if err := precheckDisks(def); err != nil {
+		return nil, err
+	}
 	if err := checkElements(def); err != nil {
 		return nil, err
 	}
@@ -170,6 +179,7 @@ func Build(def *conf.Domain, caps Caps, p Paths) (*Cmdline, error) {
 	}
 	steps := []func() error{
 		b.checkTop,
+		b.prepareDisks,
 		b.prepareDefaults,
 		b.assignDriveAddresses,
 		b.assignAliases,
