@@ -302,6 +302,12 @@ func (p *pp) devicePostParse() error {
 		if r.Kind == "vsock" && rawAttr(r, "model") == "" {
 			conf.SetDeviceValue(r, "@model", "virtio")
 		}
+		// virDomainFSDefPostParse: passthrough unless served by an
+		// external virtiofsd socket.
+		if r.Kind == "filesystem" && rawAttr(r, "accessmode") == "" && rawAttr(r, "source", "socket") == "" {
+			conf.SetDeviceValue(r, "@accessmode", "passthrough")
+			conf.OrderDeviceAttrs(r, "", "type", "accessmode", "model", "multidevs", "fmode", "dmode")
+		}
 	}
 	for _, list := range [][]*conf.Chardev{ds.Serials, ds.Consoles, ds.Channels} {
 		for _, c := range list {

@@ -15,6 +15,7 @@ type pciDev struct {
 	set   func(conf.Address)
 	fn    uint // function to use when placing (USB2 companions)
 	multi string
+	below int // a PCI controller's own index: it plugs into a lower bus; -1 otherwise
 }
 
 func typedAddr(a *conf.Address) (func() conf.Address, func(conf.Address)) {
@@ -74,7 +75,7 @@ func (p *pp) pciDevices() ([]pciDev, error) {
 	ds := &p.def.Devices
 	var out []pciDev
 	add := func(name string, flags int, g func() conf.Address, s func(conf.Address)) {
-		out = append(out, pciDev{name: name, flags: flags, get: g, set: s})
+		out = append(out, pciDev{name: name, flags: flags, get: g, set: s, below: -1})
 	}
 	raws := p.def.RawDevices()
 	rawOf := func(kind string) []*conf.RawDevice {
@@ -97,14 +98,14 @@ func (p *pp) pciDevices() ([]pciDev, error) {
 		case "pcie-to-pci-bridge":
 			f = fPCIeToPCI
 		case "pci-bridge":
-			f = fPCIBridge | fHotplug
+			f = fPCIBridge
 		case "dmi-to-pci-bridge":
 			f = fDMI
 		default:
 			return nil, unsupported("PCI controller model '%s' is not handled by govirt's address assignment", c.Model)
 		}
 		g, s := typedAddr(&c.Address)
-		add(fmt.Sprintf("controller pci %d", c.Index), f, g, s)
+		out = append(out, pciDev{name: fmt.Sprintf("controller pci %d", c.Index), flags: f, get: g, set: s, below: c.Index})
 	}
 	for _, fs := range rawOf("filesystem") {
 		g, s := rawAddr(fs)
@@ -163,7 +164,7 @@ func (p *pp) pciDevices() ([]pciDev, error) {
 			f = p.virtioFlags(c.Model)
 		}
 		g, s := typedAddr(&c.Address)
-		d := pciDev{name: fmt.Sprintf("controller %s %d", c.Type, c.Index), flags: f, get: g, set: s}
+		d := pciDev{name: fmt.Sprintf("controller %s %d", c.Type, c.Index), flags: f, get: g, set: s, below: -1}
 		if usb2(c) {
 			switch c.Model {
 			case "ich9-ehci1":
@@ -246,8 +247,10 @@ func (p *pp) pciDevices() ([]pciDev, error) {
 	}
 	for _, io := range rawOf("iommu") {
 		if rawAttr(io, "model") == "virtio" {
+			// An integrated device: on q35 it sits on pcie-root itself.
+			f := p.pcieFlags() &^ fHotplug
 			g, s := rawAddr(io)
-			add("iommu", p.virtioFlags(""), g, s)
+			add("iommu", f, g, s)
 		}
 	}
 	for _, vs := range rawOf("vsock") {
@@ -278,6 +281,10 @@ func (p *pp) newAddrSet(nbuses int, dry bool, devs []pciDev) (*addrSet, error) {
 			if err := s.reserve(pciAddr{a.Bus, a.Slot, a.Function}); err != nil {
 				return nil, err
 			}
+			// A slot holding root ports takes more root ports.
+			if d.flags&fAggregate != 0 {
+				s.buses[a.Bus].aggregate[a.Slot] = true
+			}
 		}
 	}
 	return s, nil
@@ -306,6 +313,24 @@ func (p *pp) chipset(s *addrSet) error {
 			if c.Type == "sata" && c.Index == 0 {
 				if err := pin(c, pciAddr{0, 0x1f, 2}, "Primary SATA controller"); err != nil {
 					return err
+				}
+			}
+		}
+		for _, c := range ds.Controllers {
+			a := pciAddr{0, 0x1d, 0}
+			switch {
+			case c.Type == "usb" && c.Model == "ich9-uhci1" && c.Address.Type == "":
+				if !s.buses[0].slotFree(0x1d) {
+					a.slot = 0x1a
+				}
+				if s.buses[0].slotFree(a.slot) {
+					s.buses[0].used[a.slot][0] = true
+					c.Address = conf.Address{Type: "pci", Slot: a.slot, Multifunc: "on"}
+				}
+			case c.Type == "pci" && c.Model == "dmi-to-pci-bridge" && c.Address.Type == "":
+				if s.buses[0].slotFree(0x1e) {
+					s.buses[0].used[0x1e][0] = true
+					c.Address = conf.Address{Type: "pci", Slot: 0x1e}
 				}
 			}
 		}
@@ -365,8 +390,7 @@ func (p *pp) assignSlots(s *addrSet, devs []pciDev) error {
 		if !wanted(d.get()) {
 			continue
 		}
-		fn := d.fn
-		a, err := s.next(d.flags, fn)
+		a, err := s.nextBelow(d.flags, d.fn, d.below)
 		if err != nil {
 			return err
 		}
@@ -443,11 +467,11 @@ func (p *pp) assignPCI() error {
 			case "pcie-to-pci-bridge":
 				f = fPCIeToPCI
 			case "pci-bridge":
-				f = fPCIBridge | fHotplug
+				f = fPCIBridge
 			case "dmi-to-pci-bridge":
 				f = fDMI
 			}
-			if _, err := s.next(f, 0); err != nil {
+			if _, err := s.nextBelow(f, 0, i); err != nil {
 				return err
 			}
 		}
