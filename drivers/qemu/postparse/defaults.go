@@ -302,6 +302,11 @@ func (p *pp) devicePostParse() error {
 		if r.Kind == "vsock" && rawAttr(r, "model") == "" {
 			conf.SetDeviceValue(r, "@model", "virtio")
 		}
+		// libvirt always writes managed= on subsystem hostdevs.
+		if r.Kind == "hostdev" && rawAttr(r, "mode") == "subsystem" && rawAttr(r, "managed") == "" {
+			conf.SetDeviceValue(r, "@managed", "no")
+			conf.OrderDeviceAttrs(r, "", "mode", "type", "managed")
+		}
 		// virDomainFSDefPostParse: passthrough unless served by an
 		// external virtiofsd socket.
 		if r.Kind == "filesystem" && rawAttr(r, "accessmode") == "" && rawAttr(r, "source", "socket") == "" {
@@ -329,8 +334,12 @@ func graphicsListen(g *conf.Graphics) {
 	default:
 		return
 	}
-	// A port of -1 asks for automatic allocation.
+	// A port of -1 asks for automatic allocation; so does a VNC
+	// display without a port (virDomainGraphicsDefParseXMLVNC).
 	if g.Port == -1 && (g.Type == "vnc" || g.Type == "spice") {
+		g.AutoPort = true
+	}
+	if _, ok := conf.DeviceElement(g).Attr("port"); !ok && g.Type == "vnc" && g.Socket == "" {
 		g.AutoPort = true
 	}
 	if conf.DeviceElement(g).Child("listen") != nil {

@@ -197,11 +197,21 @@ func (p *pp) pciDevices() ([]pciDev, error) {
 		if rawAttr(h, "mode") != "subsystem" {
 			continue
 		}
+		if conf.DeviceAddress(h).Type == "unassigned" {
+			continue
+		}
+		g, s := rawAddr(h)
 		switch rawAttr(h, "type") {
-		case "pci", "scsi_host", "mdev":
-			if !present(conf.DeviceAddress(h)) && conf.DeviceAddress(h).Type != "unassigned" {
-				return nil, unsupported("hostdev PCI address assignment is not handled by govirt")
+		case "pci":
+			// libvirt asks the host whether the device is PCI Express;
+			// assigned devices are in practice.
+			add("hostdev", p.pcieFlags(), g, s)
+		case "mdev":
+			if rawAttr(h, "model") == "vfio-pci" {
+				add("hostdev", p.pcieFlags(), g, s)
 			}
+		case "scsi_host":
+			add("hostdev", p.virtioFlags(rawAttr(h, "model")), g, s)
 		}
 	}
 	if m := ds.MemBalloon; m != nil && m.Model != "none" {
