@@ -27,7 +27,7 @@ var childOrder = map[string][]string{
 		"script", "target", "guest", "model", "driver", "backend", "filterref",
 		"tune", "teaming", "link", "mtu", "bandwidth", "boot", "rom", "alias",
 		"address"},
-	"controller": {"model", "driver", "target", "alias", "address"},
+	"controller": {"model", "driver", "target", "alias", "master", "acpi", "address"},
 	"serial":     {"source", "protocol", "log", "target", "alias", "address"},
 	"console":    {"source", "protocol", "log", "target", "alias", "address"},
 	"channel":    {"source", "protocol", "log", "target", "alias", "address"},

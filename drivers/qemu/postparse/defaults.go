@@ -174,6 +174,14 @@ func (p *pp) defaultDevices() error {
 			if model != "skip" {
 				p.addController("usb", 0, model)
 			}
+			// virDomainDefAddUSBController: an EHCI controller comes
+			// with its three UHCI companions.
+			if model == "ich9-ehci1" {
+				for i, m := range []string{"ich9-uhci1", "ich9-uhci2", "ich9-uhci3"} {
+					c := p.addController("usb", 0, m)
+					conf.SetDeviceValue(c, "master/@startport", strconv.Itoa(2*i))
+				}
+			}
 		}
 		if p.q35 {
 			p.maybeAddController("sata", 0, "")

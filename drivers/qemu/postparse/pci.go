@@ -16,6 +16,9 @@ type pciDev struct {
 	fn    uint // function to use when placing (USB2 companions)
 	multi string
 	below int // a PCI controller's own index: it plugs into a lower bus; -1 otherwise
+	// share, for USB2 companions, finds a controller of the group that
+	// has its address already: the device takes another function of it.
+	share func() (conf.Address, bool)
 }
 
 func typedAddr(a *conf.Address) (func() conf.Address, func(conf.Address)) {
@@ -145,7 +148,7 @@ func (p *pp) pciDevices() ([]pciDev, error) {
 			c.Type == "ide" && c.Index == 0, c.Type == "scsi" && c.Model == "ncr53c90":
 			continue
 		case c.Type == "scsi" && c.Model == "ibmvscsi":
-			return nil, unsupported("SCSI controller model 'ibmvscsi' is not handled by govirt's address assignment")
+			continue // on the spapr-vio bus (assignSpaprVIO)
 		case c.Type == "isa", c.Type == "xenbus":
 			continue
 		}
@@ -166,6 +169,15 @@ func (p *pp) pciDevices() ([]pciDev, error) {
 		g, s := typedAddr(&c.Address)
 		d := pciDev{name: fmt.Sprintf("controller %s %d", c.Type, c.Index), flags: f, get: g, set: s, below: -1}
 		if usb2(c) {
+			c := c
+			d.share = func() (conf.Address, bool) {
+				for _, o := range ds.Controllers {
+					if usb2(o) && o.Index == c.Index && present(o.Address) {
+						return o.Address, true
+					}
+				}
+				return conf.Address{}, false
+			}
 			switch c.Model {
 			case "ich9-ehci1":
 				d.fn = 7
@@ -399,6 +411,18 @@ func (p *pp) assignSlots(s *addrSet, devs []pciDev) error {
 	for _, d := range devs {
 		if !wanted(d.get()) {
 			continue
+		}
+		if d.share != nil {
+			if o, ok := d.share(); ok {
+				a := pciAddr{o.Bus, o.Slot, d.fn}
+				if err := s.reserve(a); err != nil {
+					return err
+				}
+				if !s.dryRun {
+					d.set(conf.Address{Type: "pci", Bus: a.bus, Slot: a.slot, Function: a.fn, Multifunc: d.multi})
+				}
+				continue
+			}
 		}
 		a, err := s.nextBelow(d.flags, d.fn, d.below)
 		if err != nil {
