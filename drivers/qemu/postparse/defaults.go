@@ -216,6 +216,9 @@ func (p *pp) maybeAddInput(typ, bus string) {
 // implies: none behind VNC or without graphics, spice's own with SPICE,
 // nothing when only SDL (host audio passthrough needs QEMU_AUDIO_DRV).
 func (p *pp) defaultAudio() error {
+	if len(p.def.Devices.Audios) > 0 {
+		return nil
+	}
 	for _, r := range p.def.RawDevices() {
 		if r.Kind == "audio" {
 			return nil
@@ -348,7 +351,15 @@ func graphicsListen(g *conf.Graphics) {
 		g.AutoPort = true
 	}
 	if _, ok := conf.DeviceElement(g).Attr("port"); !ok && g.Type == "vnc" && g.Socket == "" {
-		g.AutoPort = true
+		g.AutoPort, g.Port = true, -1
+	}
+	if g.AutoPort {
+		conf.SetDeviceValue(g, "@autoport", "yes")
+		if g.Type == "vnc" {
+			conf.SetDeviceValue(g, "@port", strconv.Itoa(g.Port))
+		}
+		// virDomainGraphicsDefFormat's order.
+		conf.OrderDeviceAttrs(g, "", "type", "socket", "port", "autoport", "tlsPort", "websocket", "listen")
 	}
 	if conf.DeviceElement(g).Child("listen") != nil {
 		return
