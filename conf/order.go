@@ -32,6 +32,8 @@ var childOrder = map[string][]string{
 	"console":    {"source", "protocol", "log", "target", "alias", "address"},
 	"channel":    {"source", "protocol", "log", "target", "alias", "address"},
 	"memballoon": {"stats", "alias", "address", "driver"},
+	"sound":      {"codec", "audio", "alias", "address"},
+	"video":      {"driver", "model", "alias", "address"},
 	"cpu":        {"model", "vendor", "topology", "cache", "maxphysaddr", "feature", "numa"},
 	"network": {"name", "uuid", "title", "description", "metadata", "forward",
 		"bridge", "mtu", "mac", "domain", "dns", "vlan", "bandwidth", "port", "ip",

@@ -219,11 +219,6 @@ func (p *pp) defaultAudio() error {
 	if len(p.def.Devices.Audios) > 0 {
 		return nil
 	}
-	for _, r := range p.def.RawDevices() {
-		if r.Kind == "audio" {
-			return nil
-		}
-	}
 	add, backend, passthrough := false, "none", false
 	for _, g := range p.def.Devices.Graphics {
 		switch g.Type {

@@ -130,8 +130,8 @@ func (p *pp) pciDevices() ([]pciDev, error) {
 		g, s := typedAddr(&n.Address)
 		add("interface", f, g, s)
 	}
-	for _, snd := range rawOf("sound") {
-		switch m := rawAttr(snd, "model"); m {
+	for _, snd := range ds.Sounds {
+		switch snd.Model {
 		case "sb16", "pcspk", "usb":
 			continue
 		case "ich9":
@@ -379,8 +379,8 @@ func (p *pp) chipset(s *addrSet) error {
 		if !p.q35 || !s.buses[0].slotFree(0x1b) {
 			return
 		}
-		for _, r := range p.def.RawDevices() {
-			if r.Kind == "sound" && rawAttr(r, "model") == "ich9" && wanted(conf.DeviceAddress(r)) {
+		for _, r := range p.def.Devices.Sounds {
+			if r.Model == "ich9" && wanted(conf.DeviceAddress(r)) {
 				s.buses[0].used[0x1b][0] = true
 				conf.SetDeviceAddress(r, conf.Address{Type: "pci", Slot: 0x1b})
 				return
