@@ -416,12 +416,30 @@ func (p *pp) diskPostParse(d *conf.Disk) error {
 	conf.OrderDeviceAttrs(d, "driver", "name", "type", "cache", "error_policy", "rerror_policy",
 		"io", "ioeventfd", "event_idx", "copy_on_read", "discard", "iothread", "detect_zeroes",
 		"queues", "queue_size")
-	for _, path := range []string{"encryption", "source/encryption"} {
+	// virStorageSourceNetworkAssignDefaultPorts, for a single TCP host.
+	if d.Source.Type == "network" {
+		if src := conf.DeviceElement(d).Child("source"); src != nil {
+			hosts := src.Children("host")
+			if len(hosts) == 1 {
+				h := hosts[0]
+				_, hasPort := h.Attr("port")
+				tr, _ := h.Attr("transport")
+				if !hasPort && (tr == "" || tr == "tcp") {
+					if port := defaultNetPort[d.Source.Protocol]; port != "" {
+						conf.SetDeviceValue(d, "source/host/@port", port)
+					}
+				}
+			}
+		}
+	}
+	for _, path := range []string{"encryption", "source/encryption", "backingStore/source/encryption"} {
 		var e *conf.Element
-		if path == "encryption" {
-			e = conf.DeviceElement(d).Child("encryption")
-		} else if src := conf.DeviceElement(d).Child("source"); src != nil {
-			e = src.Child("encryption")
+		e = conf.DeviceElement(d)
+		for _, part := range strings.Split(path, "/") {
+			if e == nil {
+				break
+			}
+			e = e.Child(part)
 		}
 		if e == nil {
 			continue
@@ -485,4 +503,11 @@ func (p *pp) controllerPostParse(c *conf.Controller) {
 			}
 		}
 	}
+}
+
+// defaultNetPort is virStorageSourceNetworkDefaultPort.
+var defaultNetPort = map[string]string{
+	"http": "80", "https": "443", "ftp": "21", "ftps": "990", "tftp": "69",
+	"sheepdog": "7000", "nbd": "10809", "ssh": "22", "iscsi": "3260",
+	"gluster": "24007", "vxhs": "9999",
 }
