@@ -38,6 +38,7 @@ func Apply(def *conf.Domain, c Caps) error {
 		p.devicePostParse,
 		p.implicitDevices,
 		p.assignVirtioSerial,
+		p.assignSpaprVIO,
 		p.assignPCI,
 		p.sortDevices,
 	} {
