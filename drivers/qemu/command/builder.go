@@ -31,7 +31,8 @@ type builder struct {
 	numa    *[]cell
 	nt      *numatuneDef
 	memDevs *[]*memDevice
-	fdsets  int // -add-fd sets used
+	fdsets  int        // -add-fd sets used
+	fw      *loaderCfg // firmware.go's resolved <os> firmware
 
 	// drivers and objects are the QOM types the command line instantiates,
 	// checked against the binary at the end.
@@ -143,10 +144,16 @@ func (b *builder) emit() error {
 	if b.p.MasterKey != "" {
 		b.object(obj{}.set("qom-type", "secret").set("id", "masterKey0").set("format", "raw").set("file", b.p.MasterKey))
 	}
+	if err := b.emitPflash(); err != nil {
+		return err
+	}
 	if err := b.emitMachine(); err != nil {
 		return err
 	}
 	if err := b.emitCPU(); err != nil {
+		return err
+	}
+	if err := b.emitLoader(); err != nil {
 		return err
 	}
 	if err := b.emitMemory(); err != nil {

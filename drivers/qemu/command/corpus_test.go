@@ -31,7 +31,7 @@ import (
 // DIR/summary.txt) while working on the builder.
 
 // corpusFloor is the number of identical command lines main reaches.
-const corpusFloor = 91
+const corpusFloor = 106
 
 // corpusRefusedFloor is the number of .err inputs refused.
 const corpusRefusedFloor = 56
@@ -41,6 +41,14 @@ var corpusOut = flag.String("corpus-out", "", "write per-input differences of th
 // corpusKnown lists the inputs whose difference is understood and
 // accepted, with the reason; they count as different, not as failures.
 var corpusKnown = map[string]string{}
+
+// confDir is the conformance data directory.
+func confDir() string {
+	if dir := os.Getenv("GOVIRT_CONFORMANCE_DIR"); dir != "" {
+		return dir
+	}
+	return filepath.Join("..", "..", "..", "..", "shared", "conformance", "libvirt-9.0.0")
+}
 
 func corpusDir(t testing.TB) string {
 	dir := os.Getenv("GOVIRT_CONFORMANCE_DIR")
@@ -113,6 +121,21 @@ var corpusHost = &Host{
 	},
 	Now:           func() time.Time { return time.Unix(1234567890, 0) },
 	SwtpmVersions: func() []string { return []string{"1.2", "2.0"} },
+	NVRAMDir:      "/var/lib/libvirt/qemu/nvram",
+	Firmware: func() ([]FirmwareDesc, error) {
+		d := filepath.Join(confDir(), "qemufirmwaredata")
+		descs, err := ReadFirmwareDirs(d+"/usr/share/qemu/firmware", d+"/etc/qemu/firmware")
+		// The data set stores libvirt's symlinked descriptors as files
+		// holding the link's target.
+		for i, fd := range descs {
+			if t := strings.TrimSpace(string(fd.Data)); !strings.HasPrefix(t, "{") {
+				if data, err := os.ReadFile(filepath.Join(filepath.Dir(fd.Path), t)); err == nil {
+					descs[i].Data = data
+				}
+			}
+		}
+		return descs, err
+	},
 	TPMCancelPath: func(string) (string, error) { return "/sys/class/misc/tpm0/device/cancel", nil },
 }
 

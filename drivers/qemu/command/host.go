@@ -18,6 +18,9 @@ import (
 type Host struct {
 	// Hugepages are the mounted hugetlbfs file systems.
 	Hugepages []Hugepages
+	// NVRAMDir holds the UEFI varstores libvirt names after the guest
+	// (qemu.conf's nvram_dir); default /var/lib/libvirt/qemu/nvram.
+	NVRAMDir string
 	// MemoryBackingDir holds file-backed guest RAM (qemu.conf's
 	// memory_backing_dir).
 	MemoryBackingDir string

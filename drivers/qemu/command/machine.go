@@ -11,10 +11,19 @@ import (
 func (b *builder) emitMachine() error {
 	t := b.def.Tree()
 	m := b.machine + ",usb=off"
+	fw, err := b.firmware()
+	if err != nil {
+		return err
+	}
 	for _, f := range []string{"vmport", "smm"} {
 		st, err := b.featureState(f)
 		if err != nil {
 			return err
+		}
+		if f == "smm" && st == "" && fw.smm {
+			// qemuFirmwareEnableFeatures turns SMM on for a firmware
+			// that requires it.
+			st = "on"
 		}
 		if st != "" {
 			m += "," + f + "=" + st
