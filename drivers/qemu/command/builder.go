@@ -216,6 +216,7 @@ func (b *builder) emit() error {
 		b.emitWatchdogs,
 		b.emitBalloon,
 		b.emitRNGs,
+		b.emitVMCoreInfo,
 	}
 	for _, s := range steps {
 		if err := s(); err != nil {

@@ -1,6 +1,7 @@
 package command
 
 import (
+	pathpkg "path"
 	"slices"
 	"strings"
 
@@ -71,6 +72,13 @@ var allowed = map[string][]string{
 	"idmap":     nil,
 	"idmap/uid": {"start", "target", "count"},
 	"idmap/gid": {"start", "target", "count"},
+
+	"genid":           nil,
+	"sysinfo":         {"type"},
+	"sysinfo/*":       nil,
+	"sysinfo/*/entry": {"name", "file"},
+	"sysinfo/entry":   {"name", "file"},
+	"os/smbios":       {"mode"},
 
 	"iothreads":            nil,
 	"iothreadids":          nil,
@@ -235,9 +243,14 @@ func checkElements(def *conf.Domain) error {
 func checkElem(e *conf.Element, path string) error {
 	attrs, ok := allowed[path]
 	if !ok {
-		// A "*" stands for any child name, checked where it is used.
-		if i := strings.LastIndexByte(path, '/'); i >= 0 {
-			attrs, ok = allowed[path[:i]+"/*"]
+		// A "*" stands for any element name, checked where it is used.
+		for k, v := range allowed {
+			if strings.Contains(k, "*") {
+				if m, _ := pathpkg.Match(k, path); m {
+					attrs, ok = v, true
+					break
+				}
+			}
 		}
 	}
 	if !ok {

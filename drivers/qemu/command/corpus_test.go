@@ -31,7 +31,7 @@ import (
 // DIR/summary.txt) while working on the builder.
 
 // corpusFloor is the number of identical command lines main reaches.
-const corpusFloor = 106
+const corpusFloor = 110
 
 // corpusRefusedFloor is the number of .err inputs refused.
 const corpusRefusedFloor = 56
@@ -122,6 +122,7 @@ var corpusHost = &Host{
 	Now:           func() time.Time { return time.Unix(1234567890, 0) },
 	SwtpmVersions: func() []string { return []string{"1.2", "2.0"} },
 	NVRAMDir:      "/var/lib/libvirt/qemu/nvram",
+	NewUUID:       func() string { return "00010203-0405-4607-8809-0a0b0c0d0e0f" },
 	Firmware: func() ([]FirmwareDesc, error) {
 		d := filepath.Join(confDir(), "qemufirmwaredata")
 		descs, err := ReadFirmwareDirs(d+"/usr/share/qemu/firmware", d+"/etc/qemu/firmware")

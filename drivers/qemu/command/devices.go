@@ -567,6 +567,13 @@ func (b *builder) emitPanics() error {
 		if p.Model == "" {
 			p.Model = "isa"
 		}
+		if p.Model == "hyperv" {
+			// Not a device: -cpu hv-crash (cpu.go).
+			if conf.DeviceAddress(p).Type != "" {
+				return unsupported("setting the panic device address is not supported for model 'hyperv'")
+			}
+			continue
+		}
 		if p.Model != "isa" {
 			return unsupportedValue("devices/panic", "model", p.Model)
 		}

@@ -36,6 +36,9 @@ type Host struct {
 	// SwtpmVersions are the TPM versions the host's swtpm emulates
 	// ("1.2", "2.0"); nil without swtpm.
 	SwtpmVersions func() []string
+	// NewUUID makes the value of a <genid/> written without one; nil
+	// draws a random one.
+	NewUUID func() string
 	// TPMCancelPath is the sysfs cancel file of a host TPM device.
 	TPMCancelPath func(dev string) (string, error)
 }
