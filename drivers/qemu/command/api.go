@@ -84,6 +84,10 @@ type Cmdline struct {
 	// Taps are the tap devices QEMU creates for bridge interfaces and
 	// that the driver must enslave to their bridge once QEMU runs.
 	Taps []Tap
+	// NVRAM is the UEFI varstore file QEMU opens and NVRAMTemplate the
+	// image to create it from when it does not exist yet, which the
+	// driver does before starting QEMU (libvirt's qemuPrepareNVRAM).
+	NVRAM, NVRAMTemplate string
 }
 
 // Tap is a tap device QEMU creates (ifname=) and, for a bridge interface,
@@ -142,5 +146,7 @@ func Build(def *conf.Domain, caps Caps, p Paths) (*Cmdline, error) {
 		return nil, err
 	}
 	*def = *work
-	return &Cmdline{Argv: b.args, Env: b.env(), LogFile: p.LogFile, Taps: b.taps}, nil
+	cl := &Cmdline{Argv: b.args, Env: b.env(), LogFile: p.LogFile, Taps: b.taps}
+	cl.NVRAM, cl.NVRAMTemplate = b.nvramSetup()
+	return cl, nil
 }

@@ -52,18 +52,34 @@ func (b *builder) cells() ([]cell, error) {
 		default:
 			return nil, unsupportedValue("cpu/numa/cell", "discard", c.discard)
 		}
+		out = append(out, c)
+	}
+	// virDomainNumaDefNodeDistanceParseXML, cell by cell: a distance
+	// applies to the other direction too unless that one is set.
+	for i, e := range children(child(b.def.Tree(), "cpu", "numa"), "cell") {
 		for _, s := range children(child(e, "distances"), "sibling") {
 			id, err1 := strconv.Atoi(attr(s, "id"))
-			v, err2 := strconv.ParseUint(attr(s, "value"), 10, 8)
-			if err1 != nil || err2 != nil {
+			v, err2 := strconv.ParseUint(attr(s, "value"), 10, 32)
+			if err1 != nil || err2 != nil || id < 0 {
 				return nil, xmlError("invalid NUMA distance of cell %d", i)
 			}
-			if c.distances == nil {
-				c.distances = map[int]uint64{}
+			if id >= len(out) {
+				return nil, xmlError("'sibling_id %d' does not refer to a valid cell within NUMA 'cell id %d'", id, i)
 			}
-			c.distances[id] = v
+			if v < 10 || v > 255 || (id == i && v != 10) || (id != i && v == 10) {
+				return nil, xmlError("'value %d' is invalid for 'sibling id %d' under NUMA 'cell id %d'", v, id, i)
+			}
+			if out[i].distances == nil {
+				out[i].distances = map[int]uint64{i: 10}
+			}
+			out[i].distances[id] = v
+			if out[id].distances == nil {
+				out[id].distances = map[int]uint64{id: 10}
+			}
+			if out[id].distances[i] == 0 {
+				out[id].distances[i] = v
+			}
 		}
-		out = append(out, c)
 	}
 	b.numa = &out
 	return out, nil
