@@ -37,16 +37,32 @@ func (c capsSource) get(ctx context.Context, binary string) (*caps.Caps, error) 
 
 // buildCommand turns the live definition into QEMU's argv; it assigns
 // aliases, addresses and node names in live as it goes.
-func (d *Driver) buildCommand(live *conf.Domain, qc *caps.Caps, dir, monPath string) ([]string, error) {
+// The host files QEMU inherits (after the monitor socket) are returned
+// open; the caller closes them once QEMU runs. The varstore and swtpm the
+// guest needs are ready when it returns.
+func (d *Driver) buildCommand(live *conf.Domain, qc *caps.Caps, dir, monPath string) ([]string, []*os.File, error) {
 	key := filepath.Join(dir, "master-key.aes")
 	if err := writeMasterKey(key); err != nil {
-		return nil, errQEMU(virerr.ErrInternalError, "cannot write the master key of %s: %v", live.Name, err)
+		return nil, nil, errQEMU(virerr.ErrInternalError, "cannot write the master key of %s: %v", live.Name, err)
 	}
-	cl, err := command.Build(live, qc, command.Paths{MonitorSocket: monPath, MonitorFD: monitorFD, DomainDir: dir, Name: live.Name, MasterKey: key, VNCPort: d.vncPortFor(live)})
+	var files []*os.File
+	p := command.Paths{MonitorSocket: monPath, MonitorFD: monitorFD, DomainDir: dir, Name: live.Name, MasterKey: key, VNCPort: d.vncPortFor(live)}
+	d.platformPaths(&p, dir, &files)
+	closeAll := func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}
+	cl, err := command.Build(live, qc, p)
 	if err != nil {
-		return nil, err
+		closeAll()
+		return nil, nil, err
 	}
-	return vncPasswordArgv(live, cl.Argv), nil
+	if err := d.preparePlatform(cl, live, dir); err != nil {
+		closeAll()
+		return nil, nil, err
+	}
+	return vncPasswordArgv(live, cl.Argv), files, nil
 }
 
 // writeMasterKey writes 32 random bytes only the daemon and QEMU read,

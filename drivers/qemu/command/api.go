@@ -88,6 +88,18 @@ type Cmdline struct {
 	// image to create it from when it does not exist yet, which the
 	// driver does before starting QEMU (libvirt's qemuPrepareNVRAM).
 	NVRAM, NVRAMTemplate string
+	// Swtpm is the emulated TPM the driver must start (swtpm listening
+	// on Paths.SwtpmSocket) before QEMU; nil without one.
+	Swtpm *Swtpm
+}
+
+// Swtpm is an emulated TPM's backend process.
+type Swtpm struct {
+	Version    string // "1.2" or "2.0"
+	Socket     string
+	SecretUUID string // <encryption secret=''>: the state is encrypted
+	// PersistentState keeps the state when the guest is undefined.
+	PersistentState bool
 }
 
 // Tap is a tap device QEMU creates (ifname=) and, for a bridge interface,
@@ -148,5 +160,6 @@ func Build(def *conf.Domain, caps Caps, p Paths) (*Cmdline, error) {
 	*def = *work
 	cl := &Cmdline{Argv: b.args, Env: b.env(), LogFile: p.LogFile, Taps: b.taps}
 	cl.NVRAM, cl.NVRAMTemplate = b.nvramSetup()
+	cl.Swtpm = b.swtpm
 	return cl, nil
 }

@@ -33,6 +33,7 @@ type builder struct {
 	memDevs *[]*memDevice
 	fdsets  int        // -add-fd sets used
 	fw      *loaderCfg // firmware.go's resolved <os> firmware
+	swtpm   *Swtpm     // tpm.go's emulator backend
 
 	// drivers and objects are the QOM types the command line instantiates,
 	// checked against the binary at the end.

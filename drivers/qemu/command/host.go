@@ -57,6 +57,10 @@ type Hugepages struct {
 	Default bool // the system's default huge page size
 }
 
+// SystemHost is the real host as the builder sees it, for callers that
+// change a field (NVRAMDir) and pass it in Paths.Host.
+func SystemHost() Host { return *systemHost() }
+
 // hostOf is the Host a build uses: the caller's or the real system's.
 func (b *builder) host() *Host {
 	if b.p.Host != nil {
