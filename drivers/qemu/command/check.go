@@ -166,7 +166,7 @@ var allowed = map[string][]string{
 
 	"devices/controller":         {"type", "index", "model", "ports"},
 	"devices/controller/model":   {"name"},
-	"devices/controller/target":  {"chassis", "port"},
+	"devices/controller/target":  {"chassis", "port", "hotplug"},
 	"devices/controller/alias":   {"name"},
 	"devices/controller/address": addrAttrs,
 

@@ -27,6 +27,9 @@ func (b *builder) emitControllers() error {
 	}
 	pcis := slices.Clone(ds.Controllers)
 	slices.SortStableFunc(pcis, func(x, y *conf.Controller) int { return x.Index - y.Index })
+	if err := b.emitRootHotplug(pcis); err != nil {
+		return err
+	}
 	for _, c := range pcis {
 		if c.Type != "pci" || c.Index == 0 {
 			continue

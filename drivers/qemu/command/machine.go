@@ -1,6 +1,7 @@
 package command
 
 import (
+	"govirt/conf"
 	"strconv"
 	"strings"
 )
@@ -174,4 +175,24 @@ func scaled(val, unit string, defScale uint64) (uint64, error) {
 		return 0, unsupported("unknown suffix '%s'", unit)
 	}
 	return n * mult / 1024, nil
+}
+
+// emitRootHotplug is qemuBuildPMPCIRootHotplugCommandLine: ACPI hotplug
+// on the i440fx root bus, <controller type='pci' model='pci-root'>
+// <target hotplug=”>. Other controllers' hotplug= is not implemented.
+func (b *builder) emitRootHotplug(ctrls []*conf.Controller) error {
+	for _, c := range ctrls {
+		hp := attr(child(conf.DeviceElement(c), "target"), "hotplug")
+		if hp == "" {
+			continue
+		}
+		if c.Type != "pci" || c.Model != "pci-root" || c.Index != 0 {
+			return unsupported("attribute 'hotplug' of controller model '%s' is not supported by govirt's QEMU driver", c.Model)
+		}
+		if hp != "on" && hp != "off" {
+			return xmlError("Invalid value for attribute 'hotplug' in element 'target': '%s'. Expected on/off", hp)
+		}
+		b.add("-global", "PIIX4_PM.acpi-root-pci-hotplug="+hp)
+	}
+	return nil
 }
