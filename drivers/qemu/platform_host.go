@@ -41,10 +41,16 @@ func (d *Driver) platformPaths(p *command.Paths, dir string, files *[]*os.File) 
 	}
 }
 
-// preparePlatform creates the varstore and starts swtpm for cl.
+// preparePlatform creates the varstore, writes the files QEMU reads (SEV
+// blobs) and starts swtpm for cl.
 func (d *Driver) preparePlatform(cl *command.Cmdline, live *conf.Domain, dir string) error {
 	if err := prepareNVRAM(cl.NVRAM, cl.NVRAMTemplate); err != nil {
 		return err
+	}
+	for _, f := range cl.Files {
+		if err := os.WriteFile(f.Path, f.Data, 0o600); err != nil {
+			return errQEMU(virerr.ErrSystemError, "Unable to write to file '%s': %v", f.Path, err)
+		}
 	}
 	if cl.Swtpm != nil {
 		return d.startSwtpm(cl.Swtpm, live, dir)

@@ -91,6 +91,15 @@ type Cmdline struct {
 	// Swtpm is the emulated TPM the driver must start (swtpm listening
 	// on Paths.SwtpmSocket) before QEMU; nil without one.
 	Swtpm *Swtpm
+	// Files are written by the driver before QEMU starts (SEV
+	// certificate and session blobs QEMU reads).
+	Files []HostFile
+}
+
+// HostFile is a file the driver writes for QEMU.
+type HostFile struct {
+	Path string
+	Data []byte
 }
 
 // Swtpm is an emulated TPM's backend process.
@@ -161,5 +170,6 @@ func Build(def *conf.Domain, caps Caps, p Paths) (*Cmdline, error) {
 	cl := &Cmdline{Argv: b.args, Env: b.env(), LogFile: p.LogFile, Taps: b.taps}
 	cl.NVRAM, cl.NVRAMTemplate = b.nvramSetup()
 	cl.Swtpm = b.swtpm
+	cl.Files = b.files
 	return cl, nil
 }

@@ -34,6 +34,7 @@ type builder struct {
 	fdsets  int        // -add-fd sets used
 	fw      *loaderCfg // firmware.go's resolved <os> firmware
 	swtpm   *Swtpm     // tpm.go's emulator backend
+	files   []HostFile // files the driver writes before QEMU starts
 
 	// drivers and objects are the QOM types the command line instantiates,
 	// checked against the binary at the end.
@@ -218,6 +219,7 @@ func (b *builder) emit() error {
 		b.emitBalloon,
 		b.emitRNGs,
 		b.emitVMCoreInfo,
+		b.emitLaunchSecurity,
 	}
 	for _, s := range steps {
 		if err := s(); err != nil {

@@ -73,6 +73,13 @@ var allowed = map[string][]string{
 	"idmap/uid": {"start", "target", "count"},
 	"idmap/gid": {"start", "target", "count"},
 
+	"launchSecurity":                 {"type", "kernelHashes"},
+	"launchSecurity/cbitpos":         nil,
+	"launchSecurity/reducedPhysBits": nil,
+	"launchSecurity/policy":          nil,
+	"launchSecurity/dhCert":          nil,
+	"launchSecurity/session":         nil,
+
 	"genid":           nil,
 	"sysinfo":         {"type"},
 	"sysinfo/*":       nil,

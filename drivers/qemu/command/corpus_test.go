@@ -31,7 +31,7 @@ import (
 // DIR/summary.txt) while working on the builder.
 
 // corpusFloor is the number of identical command lines main reaches.
-const corpusFloor = 112
+const corpusFloor = 113
 
 // corpusRefusedFloor is the number of .err inputs refused.
 const corpusRefusedFloor = 56
@@ -171,6 +171,20 @@ var corpusErrHost = map[string]func(h Host) Host{
 	"tpm-emulator-tpm2": func(h Host) Host { h.SwtpmVersions = func() []string { return []string{"1.2"} }; return h },
 }
 
+// corpusExtraFlags are the capabilities qemuxml2argvtest adds to QEMU
+// 8.0's for an input (DO_TEST_CAPS_ARCH_LATEST_FULL with ARG_QEMU_CAPS).
+var corpusExtraFlags = map[string][]string{
+	"launch-security-sev-direct": {"sev-guest"},
+}
+
+// withFlags is c with extra capability flags.
+type withFlags struct {
+	Caps
+	extra []string
+}
+
+func (w withFlags) Has(f string) bool { return contains(w.extra, f) || w.Caps.Has(f) }
+
 func buildCorpusInput(t *testing.T, c Caps, file, name string) (string, error) {
 	return buildCorpusInputOn(t, c, file, name, nil)
 }
@@ -185,6 +199,9 @@ func buildCorpusInputOn(t *testing.T, c Caps, file, name string, host func(Host)
 		return "", err
 	}
 	def.Name = name
+	if extra := corpusExtraFlags[strings.TrimSuffix(filepath.Base(file), ".xml")]; extra != nil {
+		c = withFlags{c, extra}
+	}
 	p := corpusPaths(def.Name)
 	if host != nil {
 		h := host(*p.Host)
