@@ -145,6 +145,12 @@ func (b *builder) emitAccel() error {
 // scaled parses a libvirt scaled integer (value and unit, as <memory
 // unit=U>) into KiB; defScale is the bytes a bare number's unit holds.
 func scaled(val, unit string, defScale uint64) (uint64, error) {
+	n, err := scaledBytes(val, unit, defScale)
+	return n / 1024, err
+}
+
+// scaledBytes is scaled in bytes.
+func scaledBytes(val, unit string, defScale uint64) (uint64, error) {
 	n, err := strconv.ParseUint(strings.TrimSpace(val), 10, 64)
 	if err != nil {
 		return 0, xmlError("invalid value '%s'", val)
@@ -174,7 +180,7 @@ func scaled(val, unit string, defScale uint64) (uint64, error) {
 	default:
 		return 0, unsupported("unknown suffix '%s'", unit)
 	}
-	return n * mult / 1024, nil
+	return n * mult, nil
 }
 
 // emitRootHotplug is qemuBuildPMPCIRootHotplugCommandLine: ACPI hotplug

@@ -13,6 +13,7 @@ type cell struct {
 	access    string // memAccess
 	discard   string // yes, no or ""
 	distances map[int]uint64
+	caches    []numaCache
 }
 
 func (b *builder) cells() ([]cell, error) {
@@ -45,6 +46,9 @@ func (b *builder) cells() ([]cell, error) {
 		case "", "shared", "private":
 		default:
 			return nil, unsupportedValue("cpu/numa/cell", "memAccess", c.access)
+		}
+		if c.caches, err = parseCaches(e, i); err != nil {
+			return nil, err
 		}
 		c.discard = attr(e, "discard")
 		switch c.discard {
@@ -91,9 +95,16 @@ func (b *builder) numaCells() int {
 	return len(c)
 }
 
-// numaHasHMAT reports <cpu><numa> latency/bandwidth information.
+// numaHasHMAT is virDomainNumaHasHMAT: interconnects or cell caches.
 func (b *builder) numaHasHMAT() bool {
-	return child(b.def.Tree(), "cpu", "numa", "interconnects") != nil
+	cells, _ := b.cells()
+	for _, c := range cells {
+		if len(c.caches) > 0 {
+			return true
+		}
+	}
+	ics, _ := b.interconnects(cells)
+	return len(ics) > 0
 }
 
 // numatuneDef is <numatune>.
@@ -201,8 +212,13 @@ func (b *builder) emitNUMA() error {
 	if err != nil || len(cells) == 0 {
 		return err
 	}
-	if b.numaHasHMAT() {
-		return unsupportedElem("cpu/numa/interconnects")
+	hmat := b.numaHasHMAT()
+	ics, err := b.interconnects(cells)
+	if err != nil {
+		return err
+	}
+	if hmat && !b.caps.Has("numa.hmat") {
+		return unsupported("HMAT is not supported with this QEMU")
 	}
 	nt, err := b.numatune()
 	if err != nil {
@@ -221,7 +237,7 @@ func (b *builder) emitNUMA() error {
 			}
 		}
 	}
-	needBackend := !b.numaMemSupported()
+	needBackend := !b.numaMemSupported() || hmat
 	backends := make([]obj, len(cells))
 	for i, c := range cells {
 		id := "ram-node" + strconv.Itoa(i)
@@ -254,6 +270,13 @@ func (b *builder) emitNUMA() error {
 				s += ",cpus=" + r
 			}
 		}
+		if hmat {
+			in := initiator(cells, ics, i)
+			if in < 0 {
+				in = masterInitiator(cells)
+			}
+			s += ",initiator=" + strconv.Itoa(in)
+		}
 		s += ",memdev=ram-node" + strconv.Itoa(i)
 		b.add("-numa", s)
 	}
@@ -277,7 +300,20 @@ func (b *builder) emitNUMA() error {
 			}
 		}
 	}
+	if hmat {
+		b.emitHMAT(cells, ics)
+	}
 	return nil
+}
+
+// masterInitiator is the first node with CPUs.
+func masterInitiator(cells []cell) int {
+	for i, c := range cells {
+		if len(c.cpus) > 0 {
+			return i
+		}
+	}
+	return -1
 }
 
 func splitComma(s string) []string {
