@@ -2,10 +2,12 @@ package integration
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -136,4 +138,77 @@ func processIs(pid int, comm string) bool {
 	stat, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	i := bytes.LastIndexByte(stat, ')')
 	return i < 0 || !bytes.HasPrefix(bytes.TrimSpace(stat[i+1:]), []byte("Z"))
+}
+
+// TestQEMUPinning starts a guest with <vcpu cpuset> and <cputune> pins
+// through virsh and reads each QEMU thread's allowed CPUs from /proc.
+func TestQEMUPinning(t *testing.T) {
+	if runtime.NumCPU() < 2 {
+		t.Skip("needs two host CPUs")
+	}
+	d := startDaemon(t)
+	t.Cleanup(func() { killGuests(d) })
+	uri := d.URI("qemu")
+	xml := testGuestXML(t, "pin", `<iothreads>1</iothreads>
+  <cputune>
+    <vcpupin vcpu='1' cpuset='1'/>
+    <emulatorpin cpuset='1'/>
+    <iothreadpin iothread='1' cpuset='0-1'/>
+  </cputune>`, "")
+	xml = strings.Replace(xml, "<vcpu>1</vcpu>", "<vcpu cpuset='0'>2</vcpu>", 1)
+	path := filepath.Join(t.TempDir(), "pin.xml")
+	if err := os.WriteFile(path, []byte(xml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustVirsh(t, uri, "define "+path)
+	mustVirsh(t, uri, "start pin")
+	waitState(t, d, "pin", "running (booted)", 30*time.Second)
+	allowed := func(pid, tid int) string {
+		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/status", pid, tid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range strings.Split(string(data), "\n") {
+			if v, ok := strings.CutPrefix(l, "Cpus_allowed_list:"); ok {
+				return strings.TrimSpace(v)
+			}
+		}
+		return ""
+	}
+	type thread struct {
+		CPU int `json:"cpu-index"`
+		TID int `json:"thread-id"`
+		ID  string
+	}
+	var cpus, its struct{ Return []thread }
+	qmpJSON(t, uri, "pin", "query-cpus-fast", &cpus)
+	qmpJSON(t, uri, "pin", "query-iothreads", &its)
+	pidOut, err := exec.Command("pgrep", "-f", "guest=pin,").Output()
+	if err != nil {
+		t.Fatalf("no QEMU: %v", err)
+	}
+	pid, _ := strconv.Atoi(strings.Fields(string(pidOut))[0])
+	want := map[int]string{0: "0", 1: "1"}
+	for _, c := range cpus.Return {
+		if got := allowed(pid, c.TID); got != want[c.CPU] {
+			t.Errorf("vcpu %d runs on %q, want %q", c.CPU, got, want[c.CPU])
+		}
+	}
+	if len(its.Return) != 1 || allowed(pid, its.Return[0].TID) != "0-1" {
+		t.Errorf("iothread pinning wrong: %+v", its.Return)
+	}
+	if got := allowed(pid, pid); got != "1" {
+		t.Errorf("emulator runs on %q, want 1", got)
+	}
+	mustVirsh(t, uri, "destroy pin")
+	mustVirsh(t, uri, "undefine pin")
+}
+
+// qmpJSON runs a QMP command through virsh qemu-monitor-command.
+func qmpJSON(t *testing.T, uri, dom, cmd string, out any) {
+	t.Helper()
+	s := mustVirsh(t, uri, fmt.Sprintf(`qemu-monitor-command %s '{"execute":"%s"}'`, dom, cmd))
+	if err := json.Unmarshal([]byte(s), out); err != nil {
+		t.Fatalf("%s: %v: %s", cmd, err, s)
+	}
 }

@@ -40,10 +40,10 @@ func (c capsSource) get(ctx context.Context, binary string) (*caps.Caps, error) 
 // The host files QEMU inherits (after the monitor socket) are returned
 // open; the caller closes them once QEMU runs. The varstore and swtpm the
 // guest needs are ready when it returns.
-func (d *Driver) buildCommand(live *conf.Domain, qc *caps.Caps, dir, monPath string) ([]string, []*os.File, error) {
+func (d *Driver) buildCommand(live *conf.Domain, qc *caps.Caps, dir, monPath string) ([]string, []*os.File, *command.Pinning, error) {
 	key := filepath.Join(dir, "master-key.aes")
 	if err := writeMasterKey(key); err != nil {
-		return nil, nil, errQEMU(virerr.ErrInternalError, "cannot write the master key of %s: %v", live.Name, err)
+		return nil, nil, nil, errQEMU(virerr.ErrInternalError, "cannot write the master key of %s: %v", live.Name, err)
 	}
 	var files []*os.File
 	p := command.Paths{MonitorSocket: monPath, MonitorFD: monitorFD, DomainDir: dir, Name: live.Name, MasterKey: key, VNCPort: d.vncPortFor(live)}
@@ -56,13 +56,13 @@ func (d *Driver) buildCommand(live *conf.Domain, qc *caps.Caps, dir, monPath str
 	cl, err := command.Build(live, qc, p)
 	if err != nil {
 		closeAll()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if err := d.preparePlatform(cl, live, dir); err != nil {
 		closeAll()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return vncPasswordArgv(live, cl.Argv), files, nil
+	return vncPasswordArgv(live, cl.Argv), files, cl.Pinning, nil
 }
 
 // writeMasterKey writes 32 random bytes only the daemon and QEMU read,

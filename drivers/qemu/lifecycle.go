@@ -185,7 +185,7 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	if err := d.resolveNetworks(live); err != nil {
 		return err
 	}
-	argv, files, err := d.buildCommand(live, qcaps, dir, monPath)
+	argv, files, pin, err := d.buildCommand(live, qcaps, dir, monPath)
 	if err != nil {
 		return err
 	}
@@ -222,7 +222,16 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 		d.cleanupStopped(v, driver.ShutoffFailed)
 		return errQEMU(virerr.ErrOperationFailed, "cannot create the monitor socket of '%s': %v", name, err)
 	}
-	proc, err := spawn(argv, logPath, append([]*os.File{monFile}, files...)...)
+	var proc *process
+	var initial []int
+	if pin != nil {
+		initial = pin.Initial()
+	}
+	err = onCPUs(initial, func() error {
+		var err error
+		proc, err = spawn(argv, logPath, append([]*os.File{monFile}, files...)...)
+		return err
+	})
 	monFile.Close()
 	if err != nil {
 		d.cleanupStopped(v, driver.ShutoffFailed)
@@ -254,6 +263,10 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	}
 	v.mon = mon
 	v.mu.Unlock()
+	if err := pinThreads(ctx, mon, pin); err != nil {
+		d.abortLaunch(v)
+		return err
+	}
 	// No status write here: the one written before the spawn finds this
 	// QEMU by its monitor socket, and the caller writes the next.
 	d.log.Debug("launched", "domain", name, "caps", tCaps, "build", tBuild, "monitor", time.Since(t0))

@@ -94,6 +94,8 @@ type Cmdline struct {
 	// Files are written by the driver before QEMU starts (SEV
 	// certificate and session blobs QEMU reads).
 	Files []HostFile
+	// Pinning is where QEMU's threads may run; nil for anywhere.
+	Pinning *Pinning
 }
 
 // HostFile is a file the driver writes for QEMU.
@@ -157,6 +159,7 @@ func Build(def *conf.Domain, caps Caps, p Paths) (*Cmdline, error) {
 		b.assignPCI,
 		b.assignNodeNames,
 		b.emit,
+		b.preparePinning,
 	}
 	for _, s := range steps {
 		if err := s(); err != nil {
@@ -171,5 +174,6 @@ func Build(def *conf.Domain, caps Caps, p Paths) (*Cmdline, error) {
 	cl.NVRAM, cl.NVRAMTemplate = b.nvramSetup()
 	cl.Swtpm = b.swtpm
 	cl.Files = b.files
+	cl.Pinning = b.pin
 	return cl, nil
 }

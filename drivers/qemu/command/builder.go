@@ -35,6 +35,7 @@ type builder struct {
 	fw      *loaderCfg // firmware.go's resolved <os> firmware
 	swtpm   *Swtpm     // tpm.go's emulator backend
 	files   []HostFile // files the driver writes before QEMU starts
+	pin     *Pinning   // pin.go's thread placement
 
 	// drivers and objects are the QOM types the command line instantiates,
 	// checked against the binary at the end.

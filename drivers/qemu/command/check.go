@@ -97,10 +97,11 @@ var allowed = map[string][]string{
 	"iothreadids":          nil,
 	"iothreadids/iothread": {"id", "thread_pool_min", "thread_pool_max"},
 	"defaultiothread":      {"thread_pool_min", "thread_pool_max"},
-	"cputune":              nil,
-	"cputune/*":            {"vcpu", "iothread", "cpuset", "scheduler", "priority", "vcpus", "cachemode", "unit", "size", "level", "id", "type"},
-	"cputune/cachetune/*":  {"id", "level", "type", "size", "unit", "vcpus"},
-	"cputune/memorytune/*": {"id", "bandwidth"},
+	// Pinning only (pin.go); the cgroup tunables are not implemented.
+	"cputune":             nil,
+	"cputune/vcpupin":     {"vcpu", "cpuset"},
+	"cputune/emulatorpin": {"cpuset"},
+	"cputune/iothreadpin": {"iothread", "cpuset"},
 
 	"os":                  {"firmware"},
 	"os/loader":           {"readonly", "secure", "type", "stateless"},
