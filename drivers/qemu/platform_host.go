@@ -29,6 +29,7 @@ import (
 func (d *Driver) platformPaths(p *command.Paths, dir string, files *[]*os.File) {
 	h := command.SystemHost()
 	h.NVRAMDir = d.dirs.nvram
+	h.MemoryBackingDir = filepath.Join(d.cfg.StateDir, "qemu", "ram")
 	p.Host = &h
 	p.SwtpmSocket = filepath.Join(dir, "swtpm.sock")
 	p.OpenFD = func(path string, flag int) (int, error) {
@@ -46,6 +47,11 @@ func (d *Driver) platformPaths(p *command.Paths, dir string, files *[]*os.File) 
 func (d *Driver) preparePlatform(cl *command.Cmdline, live *conf.Domain, dir string) error {
 	if err := prepareNVRAM(cl.NVRAM, cl.NVRAMTemplate); err != nil {
 		return err
+	}
+	for _, dir := range cl.MemoryDirs {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return errQEMU(virerr.ErrSystemError, "Unable to create directory %s: %v", dir, err)
+		}
 	}
 	for _, f := range cl.Files {
 		if err := os.WriteFile(f.Path, f.Data, 0o600); err != nil {

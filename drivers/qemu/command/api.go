@@ -96,6 +96,10 @@ type Cmdline struct {
 	Files []HostFile
 	// Pinning is where QEMU's threads may run; nil for anywhere.
 	Pinning *Pinning
+	// MemoryDirs are the directories QEMU creates file-backed guest RAM
+	// in (hugetlbfs or the memory backing directory); the driver makes
+	// them before QEMU starts.
+	MemoryDirs []string
 }
 
 // HostFile is a file the driver writes for QEMU.
@@ -175,5 +179,6 @@ func Build(def *conf.Domain, caps Caps, p Paths) (*Cmdline, error) {
 	cl.Swtpm = b.swtpm
 	cl.Files = b.files
 	cl.Pinning = b.pin
+	cl.MemoryDirs = b.memDirs
 	return cl, nil
 }

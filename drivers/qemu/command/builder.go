@@ -36,6 +36,7 @@ type builder struct {
 	swtpm   *Swtpm     // tpm.go's emulator backend
 	files   []HostFile // files the driver writes before QEMU starts
 	pin     *Pinning   // pin.go's thread placement
+	memDirs []string   // directories of file-backed guest RAM
 
 	// drivers and objects are the QOM types the command line instantiates,
 	// checked against the binary at the end.
@@ -117,8 +118,8 @@ func (b *builder) checkTop() error {
 	if d.VCPUs == 0 {
 		return unsupported("a domain needs at least one vcpu")
 	}
-	if d.CurrentVCPUs != 0 && d.CurrentVCPUs != d.VCPUs {
-		return unsupported("vcpu hotplug (<vcpu current='%d'>) is not supported by govirt's QEMU driver", d.CurrentVCPUs)
+	if d.CurrentVCPUs > d.VCPUs {
+		return unsupported("vcpus count (%d) must not exceed maximum vcpus count (%d)", d.CurrentVCPUs, d.VCPUs)
 	}
 	if d.VCPUPlacement != "" && d.VCPUPlacement != "static" {
 		return unsupportedValue("vcpu", "placement", d.VCPUPlacement)
@@ -247,7 +248,12 @@ func (b *builder) emitSMP() error {
 			return unsupported("CPU topology doesn't match maximum vcpu count")
 		}
 	}
+	// Vcpus beyond <vcpu current=''> are offline: QEMU gets the count
+	// of the online ones and the maximum (qemuBuildSmpCommandLine).
 	s := strconv.FormatUint(uint64(d.VCPUs), 10)
+	if d.CurrentVCPUs != 0 && d.CurrentVCPUs < d.VCPUs {
+		s = fmt.Sprintf("%d,maxcpus=%d", d.CurrentVCPUs, d.VCPUs)
+	}
 	if c := d.CPU; c != nil && c.Sockets != 0 {
 		s += fmt.Sprintf(",sockets=%d", c.Sockets)
 		if b.caps.Has("smp-dies") {

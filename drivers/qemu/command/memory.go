@@ -2,6 +2,7 @@ package command
 
 import (
 	"fmt"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -326,6 +327,17 @@ func (b *builder) backendProps(id string, md *memDev, force, systemMemory bool) 
 			path = b.host().MemoryBackingDir + "/" + b.shortName() + "/" + md.alias
 		}
 		props = props.set("mem-path", path)
+		if md.nvdimmPath == "" {
+			// A directory QEMU creates the backing file in; the driver
+			// makes it (qemuProcessBuildDestroyMemoryPaths).
+			dir := path
+			if !use {
+				dir = filepath.Dir(path)
+			}
+			if !contains(b.memDirs, dir) {
+				b.memDirs = append(b.memDirs, dir)
+			}
+		}
 		if md.nvdimmPath == "" {
 			switch discard {
 			case "yes":
