@@ -42,11 +42,14 @@ func (c capsSource) get(ctx context.Context, binary string) (*caps.Caps, error) 
 // guest needs are ready when it returns.
 func (d *Driver) buildCommand(live *conf.Domain, qc *caps.Caps, dir, monPath string) ([]string, []*os.File, *command.Pinning, error) {
 	key := filepath.Join(dir, "master-key.aes")
-	if err := writeMasterKey(key); err != nil {
+	keyData, err := writeMasterKey(key)
+	if err != nil {
 		return nil, nil, nil, errQEMU(virerr.ErrInternalError, "cannot write the master key of %s: %v", live.Name, err)
 	}
 	var files []*os.File
-	p := command.Paths{MonitorSocket: monPath, MonitorFD: monitorFD, DomainDir: dir, Name: live.Name, MasterKey: key, VNCPort: d.vncPortFor(live)}
+	p := command.Paths{MonitorSocket: monPath, MonitorFD: monitorFD, DomainDir: dir, Name: live.Name, MasterKey: key, MasterKeyData: keyData, VNCPort: d.displayPortFor(live, "vnc"), SpicePort: d.displayPortFor(live, "spice"),
+		WebsocketPort: d.websocketPortFor(live),
+		Graphics:      graphicsConfig(), RenderNode: hostRenderNode}
 	d.platformPaths(&p, dir, &files)
 	closeAll := func() {
 		for _, f := range files {
@@ -62,17 +65,17 @@ func (d *Driver) buildCommand(live *conf.Domain, qc *caps.Caps, dir, monPath str
 		closeAll()
 		return nil, nil, nil, err
 	}
-	return vncPasswordArgv(live, cl.Argv), files, cl.Pinning, nil
+	return cl.Argv, files, cl.Pinning, nil
 }
 
 // writeMasterKey writes 32 random bytes only the daemon and QEMU read,
 // as libvirt's master-key.aes: secrets handed to QEMU are encrypted with it.
-func writeMasterKey(path string) error {
+func writeMasterKey(path string) ([]byte, error) {
 	key := make([]byte, 32)
 	if _, err := rand.Read(key); err != nil {
-		return err
+		return nil, err
 	}
-	return os.WriteFile(path, key, 0o600)
+	return key, os.WriteFile(path, key, 0o600)
 }
 
 // connectMonitor waits for QEMU's monitor socket and negotiates QMP. It

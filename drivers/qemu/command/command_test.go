@@ -44,6 +44,7 @@ func set(names ...string) map[string]bool {
 func qemu72() fakeCaps {
 	return fakeCaps{
 		flags: set("blockdev", "device.json+hotplug", "seccomp-sandbox", "smp-dies", "kvm-pit-lost-tick-policy",
+			"vnc", "spice", "vnc-power-control", "qxl.vgamem_mb", "qxl.vram64_size_mb",
 			// platform: memory backends, iothreads, TSEG, TPM, genid
 			"memory-backend-file.x-use-canonical-path-for-ramblock-id", "thread-context", "memory-backend-memfd",
 			"memory-backend-memfd.hugetlb", "iothread.thread-pool-max", "mch.extended-tseg-mbytes", "vmcoreinfo",
@@ -55,6 +56,8 @@ func qemu72() fakeCaps {
 			"virtio-net-pci", "e1000", "e1000e", "rtl8139", "isa-serial", "usb-tablet", "usb-mouse", "usb-kbd",
 			"VGA", "cirrus-vga", "bochs-display", "virtio-vga", "virtio-gpu-pci", "i6300esb", "ib700",
 			"virtio-balloon-pci", "rng-random", "rng-builtin", "virtio-rng-pci", "pvpanic",
+			"qxl-vga", "qxl", "ramfb", "vmware-svga", "intel-hda", "ich9-intel-hda", "hda-duplex", "hda-micro",
+			"hda-output", "AC97", "ES1370", "sb16", "usb-audio",
 			"memory-backend-file", "memory-backend-memfd", "pc-dimm", "nvdimm", "thread-context", "iothread",
 			"main-loop", "vmgenid", "vmcoreinfo", "tpm-tis", "tpm-crb", "Haswell-x86_64-cpu", "qemu32-x86_64-cpu"),
 	}
