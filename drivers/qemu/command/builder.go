@@ -39,6 +39,8 @@ type builder struct {
 	files   []HostFile // files the driver writes before QEMU starts
 	pin     *Pinning   // pin.go's thread placement
 	memDirs []string   // directories of file-backed guest RAM
+	// memPrealloc is set once -mem-prealloc is on the command line.
+	memPrealloc bool
 
 	// drivers and objects are the QOM types the command line instantiates,
 	// checked against the binary at the end.

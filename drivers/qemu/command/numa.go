@@ -251,7 +251,9 @@ func (b *builder) emitNUMA() error {
 		}
 	}
 	if !needBackend {
-		return unsupported("NUMA nodes without memory backends (-numa node,mem=) are not supported by govirt's QEMU driver")
+		if err := b.emitMemPath(); err != nil {
+			return err
+		}
 	}
 	hasCPUs := false
 	for _, c := range cells {
@@ -263,7 +265,9 @@ func (b *builder) emitNUMA() error {
 		return unsupported("At least one NUMA node has to have CPUs")
 	}
 	for i, c := range cells {
-		b.object(b.threadContext(backends[i]))
+		if needBackend {
+			b.object(b.threadContext(backends[i]))
+		}
 		s := "node,nodeid=" + strconv.Itoa(i)
 		if len(c.cpus) > 0 {
 			for _, r := range splitComma(formatBitmap(c.cpus)) {
@@ -277,7 +281,11 @@ func (b *builder) emitNUMA() error {
 			}
 			s += ",initiator=" + strconv.Itoa(in)
 		}
-		s += ",memdev=ram-node" + strconv.Itoa(i)
+		if needBackend {
+			s += ",memdev=ram-node" + strconv.Itoa(i)
+		} else {
+			s += ",mem=" + strconv.FormatUint(c.memKiB/1024, 10)
+		}
 		b.add("-numa", s)
 	}
 	distances := false
@@ -326,4 +334,41 @@ func splitComma(s string) []string {
 		}
 	}
 	return out
+}
+
+// emitMemPath is qemuBuildMemPathStr: guest NUMA nodes of an old machine
+// type without backends get their huge pages or file backing, and
+// preallocation, for all of RAM.
+func (b *builder) emitMemPath() error {
+	m, err := b.memoryBacking()
+	if err != nil {
+		return err
+	}
+	var path string
+	prealloc := m.allocation == "immediate"
+	if len(m.pages) > 0 && m.pages[0].sizeKiB != b.host().PageSizeKiB {
+		size := m.pages[0].sizeKiB
+		if size == 0 {
+			if size, err = b.defaultHugepage(); err != nil {
+				return err
+			}
+		}
+		if path, err = b.hugepagePath(size); err != nil {
+			return err
+		}
+		b.memDirs = append(b.memDirs, path)
+		prealloc = true
+	} else if m.source == "file" {
+		dir := b.host().MemoryBackingDir + "/" + b.shortName()
+		path = dir + "/ram"
+		b.memDirs = append(b.memDirs, dir)
+	}
+	if prealloc && !b.memPrealloc {
+		b.add("-mem-prealloc")
+		b.memPrealloc = true
+	}
+	if path != "" {
+		b.add("-mem-path", path)
+	}
+	return nil
 }
