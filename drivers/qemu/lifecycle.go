@@ -185,7 +185,7 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	if err := d.resolveNetworks(live); err != nil {
 		return err
 	}
-	argv, err := d.buildCommand(live, qcaps, dir, monPath)
+	argv, virtiofs, err := d.buildCommand(live, qcaps, dir, monPath)
 	if err != nil {
 		return err
 	}
@@ -209,6 +209,10 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	// spawn finds it on restart and kills the half-started QEMU by its
 	// monitor path instead of orphaning it.
 	if err := d.saveStatus(v); err != nil {
+		d.cleanupStopped(v, driver.ShutoffFailed)
+		return err
+	}
+	if err := d.startVirtioFS(name, dir, virtiofs); err != nil {
 		d.cleanupStopped(v, driver.ShutoffFailed)
 		return err
 	}
@@ -374,6 +378,7 @@ func (d *Driver) cleanupStopped(v *vm, reason int32) bool {
 	d.doms.releaseID(id)
 	d.removeStatus(v)
 	if dir, err := d.domainDir(name); err == nil {
+		stopVirtioFS(dir) // after QEMU: it is their only client
 		os.RemoveAll(dir)
 	}
 	// A transient guest that stopped is gone (dropIfTransient); only now,
