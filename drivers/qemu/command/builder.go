@@ -97,7 +97,7 @@ func (b *builder) checkTop() error {
 	}
 	for _, f := range d.Features {
 		switch f {
-		case "acpi", "apic", "pae", "vmport":
+		case "acpi", "apic", "pae", "vmport", "ioapic":
 		default:
 			return unsupportedElem("features/" + f)
 		}
@@ -159,6 +159,7 @@ func (b *builder) emit() error {
 		return err
 	}
 	steps := []func() error{
+		b.emitIOMMU,
 		b.emitControllers,
 		b.emitDisks,
 		b.emitFilesystems,
@@ -199,6 +200,11 @@ func (b *builder) emitMachine() error {
 			return unsupportedValue("features/vmport", "state", st)
 		}
 	}
+	io, err := b.ioapicMachineOpt()
+	if err != nil {
+		return err
+	}
+	m += io
 	m += ",dump-guest-core=off,memory-backend=pc.ram"
 	for _, tm := range timers(t) {
 		if attr(tm, "name") == "hpet" {

@@ -47,6 +47,7 @@ var allowed = map[string][]string{
 	"features/apic":   nil,
 	"features/pae":    nil,
 	"features/vmport": {"state"},
+	"features/ioapic": {"driver"},
 
 	"cpu":          {"mode", "match", "check"},
 	"cpu/model":    {"fallback"},
@@ -126,6 +127,11 @@ var allowed = map[string][]string{
 	"devices/filesystem/boot":               {"order"},
 	"devices/filesystem/alias":              {"name"},
 	"devices/filesystem/address":            addrAttrs,
+
+	"devices/iommu":         {"model"},
+	"devices/iommu/driver":  {"intremap", "caching_mode", "eim", "iotlb", "aw_bits"},
+	"devices/iommu/alias":   {"name"},
+	"devices/iommu/address": addrAttrs,
 
 	"devices/serial":              {"type"},
 	"devices/serial/source":       {"path", "mode"},

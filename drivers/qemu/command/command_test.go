@@ -45,7 +45,9 @@ func qemu72() fakeCaps {
 	return fakeCaps{
 		flags: set("blockdev", "device.json+hotplug", "seccomp-sandbox", "smp-dies", "kvm-pit-lost-tick-policy",
 			"virtio-pci-non-transitional", "virtio-net.rss", "fsdev.multidevs", "vhost-user-fs",
-			"memory-backend-file.x-use-canonical-path-for-ramblock-id"),
+			"memory-backend-file.x-use-canonical-path-for-ramblock-id", "intel-iommu", "intel-iommu.intremap",
+			"intel-iommu.caching-mode", "intel-iommu.eim", "intel-iommu.device-iotlb", "intel-iommu.aw-bits",
+			"virtio-iommu-pci", "virtio-iommu.boot-bypass"),
 		types: set("memory-backend-ram", "qemu64-x86_64-cpu", "Nehalem-x86_64-cpu", "host-x86_64-cpu", "max-x86_64-cpu",
 			"pcie-root-port", "piix3-usb-uhci", "qemu-xhci", "nec-usb-xhci", "virtio-scsi-pci", "lsi", "ahci",
 			"virtio-serial-pci", "virtserialport", "virtio-blk-pci", "ide-hd", "ide-cd", "scsi-hd", "scsi-cd",
@@ -53,7 +55,8 @@ func qemu72() fakeCaps {
 			"VGA", "cirrus-vga", "bochs-display", "virtio-vga", "virtio-gpu-pci", "i6300esb", "ib700",
 			"virtio-balloon-pci", "rng-random", "rng-builtin", "virtio-rng-pci", "pvpanic",
 			"virtio-9p-pci", "vhost-user-fs-pci", "virtio-mouse-pci", "virtio-keyboard-pci", "virtio-tablet-pci",
-			"virtio-net-pci-non-transitional", "virtio-rng-pci-non-transitional", "memory-backend-memfd"),
+			"virtio-net-pci-non-transitional", "virtio-rng-pci-non-transitional", "memory-backend-memfd",
+			"intel-iommu", "virtio-iommu-pci"),
 	}
 }
 

@@ -123,6 +123,9 @@ func (b *builder) assignPCI() error {
 	if err := b.pinChipset(sp); err != nil {
 		return err
 	}
+	if err := b.reserveIOMMU(sp); err != nil {
+		return err
+	}
 	devs, err := b.pciDevices()
 	if err != nil {
 		return err
@@ -188,7 +191,10 @@ func (b *builder) assignPCI() error {
 	if b.q35 && added && !userPCI {
 		b.freePort(sp, &ports, &added)
 	}
-	return b.placePorts(sp, ports)
+	if err := b.placePorts(sp, ports); err != nil {
+		return err
+	}
+	return b.placeIOMMU(sp)
 }
 
 // pinChipset reserves the chipset's own functions and gives the primary
