@@ -38,12 +38,14 @@ func (c capsSource) get(ctx context.Context, binary string) (*caps.Caps, error) 
 // buildCommand turns the live definition into QEMU's argv; it assigns
 // aliases, addresses and node names in live as it goes.
 // It also returns the virtiofsd daemons to start before QEMU.
-func (d *Driver) buildCommand(live *conf.Domain, qc *caps.Caps, dir, monPath string) ([]string, []command.VirtioFS, error) {
+// Descriptors QEMU is to inherit (vhost-vsock) are added to files.
+func (d *Driver) buildCommand(live *conf.Domain, qc *caps.Caps, dir, monPath string, files *passedFiles) ([]string, []command.VirtioFS, error) {
 	key := filepath.Join(dir, "master-key.aes")
 	if err := writeMasterKey(key); err != nil {
 		return nil, nil, errQEMU(virerr.ErrInternalError, "cannot write the master key of %s: %v", live.Name, err)
 	}
-	cl, err := command.Build(live, qc, command.Paths{MonitorSocket: monPath, MonitorFD: monitorFD, DomainDir: dir, Name: live.Name, MasterKey: key, VNCPort: d.vncPortFor(live)})
+	cl, err := command.Build(live, qc, command.Paths{MonitorSocket: monPath, MonitorFD: monitorFD, DomainDir: dir, Name: live.Name, MasterKey: key, VNCPort: d.vncPortFor(live),
+		OpenVsock: openVsock(files)})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -185,7 +185,9 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	if err := d.resolveNetworks(live); err != nil {
 		return err
 	}
-	argv, virtiofs, err := d.buildCommand(live, qcaps, dir, monPath)
+	var files passedFiles
+	defer files.close() // QEMU has its copies once spawned
+	argv, virtiofs, err := d.buildCommand(live, qcaps, dir, monPath, &files)
 	if err != nil {
 		return err
 	}
@@ -221,7 +223,7 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 		d.cleanupStopped(v, driver.ShutoffFailed)
 		return errQEMU(virerr.ErrOperationFailed, "cannot create the monitor socket of '%s': %v", name, err)
 	}
-	proc, err := spawn(argv, logPath, monFile)
+	proc, err := spawn(argv, logPath, append([]*os.File{monFile}, files.files...)...)
 	monFile.Close()
 	if err != nil {
 		d.cleanupStopped(v, driver.ShutoffFailed)

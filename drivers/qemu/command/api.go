@@ -61,6 +61,11 @@ type Paths struct {
 	// (libvirt uses 5900-65535). When nil, QEMU picks the first free
 	// display itself (to=) and the driver reads it back with query-vnc.
 	VNCPort func() (int, error)
+	// OpenVsock opens the host's /dev/vhost-vsock for the guest's
+	// <vsock>, gives it cid (or, when auto, the first free CID from 3)
+	// and returns the descriptor number QEMU inherits it as and the CID
+	// set. nil refuses <vsock>.
+	OpenVsock func(cid uint32, auto bool) (fd int, got uint32, err error)
 }
 
 // Cmdline is the process to run.

@@ -185,6 +185,9 @@ func (b *builder) emit() error {
 	if err := b.emitPanics(); err != nil {
 		return err
 	}
+	if err := b.emitVsock(); err != nil {
+		return err
+	}
 	b.add("-msg", "timestamp=on")
 	return nil
 }

@@ -133,6 +133,12 @@ var allowed = map[string][]string{
 	"devices/iommu/alias":   {"name"},
 	"devices/iommu/address": addrAttrs,
 
+	"devices/vsock":         {"model"},
+	"devices/vsock/cid":     {"auto", "address"},
+	"devices/vsock/driver":  virtioOptNames(),
+	"devices/vsock/alias":   {"name"},
+	"devices/vsock/address": addrAttrs,
+
 	"devices/serial":              {"type"},
 	"devices/serial/source":       {"path", "mode"},
 	"devices/serial/target":       {"type", "port"},

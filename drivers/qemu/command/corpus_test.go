@@ -76,6 +76,14 @@ func corpusPaths(name string) Paths {
 		MonitorSocket: dir + "/monitor.sock",
 		MonitorFD:     1729,
 		MasterKey:     dir + "/master-key.aes",
+		// libvirt's test gives the vsock descriptor 6789 and an
+		// automatic CID 42 (qemuxml2argvtest.c).
+		OpenVsock: func(cid uint32, auto bool) (int, uint32, error) {
+			if auto {
+				cid = 42
+			}
+			return 6789, cid, nil
+		},
 	}
 }
 

@@ -82,6 +82,7 @@ func (b *builder) pciDevices() ([]pciDev, error) {
 		out = append(out, pciDev{"video", g, s, true})
 	}
 	out = append(out, b.virtioInputPCIDevs()...)
+	out = append(out, b.vsockPCIDevs()...)
 	return out, nil
 }
 
