@@ -81,6 +81,8 @@ type Cmdline struct {
 	Taps []Tap
 	// VirtioFS are the virtiofsd daemons to start before QEMU.
 	VirtioFS []VirtioFS
+	// HostPCI are the host PCI functions passed through with vfio-pci.
+	HostPCI []HostPCI
 }
 
 // Tap is a tap device QEMU creates (ifname=) and, for a bridge interface,
@@ -139,5 +141,5 @@ func Build(def *conf.Domain, caps Caps, p Paths) (*Cmdline, error) {
 		return nil, err
 	}
 	*def = *work
-	return &Cmdline{Argv: b.args, Env: b.env(), LogFile: p.LogFile, Taps: b.taps, VirtioFS: b.virtiofs}, nil
+	return &Cmdline{Argv: b.args, Env: b.env(), LogFile: p.LogFile, Taps: b.taps, VirtioFS: b.virtiofs, HostPCI: b.hostPCI}, nil
 }

@@ -21,6 +21,7 @@ type builder struct {
 	args     []string
 	taps     []Tap
 	virtiofs []VirtioFS
+	hostPCI  []HostPCI
 
 	// drivers and objects are the QOM types the command line instantiates,
 	// checked against the binary at the end.
@@ -171,6 +172,7 @@ func (b *builder) emit() error {
 		b.emitGraphics,
 		b.emitVideos,
 		b.emitWatchdogs,
+		b.emitHostdevs,
 		b.emitBalloon,
 		b.emitRNGs,
 	}

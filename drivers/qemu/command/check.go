@@ -139,6 +139,15 @@ var allowed = map[string][]string{
 	"devices/vsock/alias":   {"name"},
 	"devices/vsock/address": addrAttrs,
 
+	"devices/hostdev":                {"mode", "type", "managed", "model", "display", "ramfb"},
+	"devices/hostdev/source":         {"guestReset"},
+	"devices/hostdev/source/address": {"domain", "bus", "slot", "function", "device", "uuid"},
+	"devices/hostdev/driver":         {"name"},
+	"devices/hostdev/rom":            {"bar", "file", "enabled"},
+	"devices/hostdev/boot":           {"order"},
+	"devices/hostdev/alias":          {"name"},
+	"devices/hostdev/address":        addrAttrs,
+
 	"devices/serial":              {"type"},
 	"devices/serial/source":       {"path", "mode"},
 	"devices/serial/target":       {"type", "port"},

@@ -57,6 +57,7 @@ func (b *builder) pciDevices() ([]pciDev, error) {
 			out = append(out, pciDev{"disk " + d.TargetDev, g, s, true})
 		}
 	}
+	out = append(out, b.hostdevPCIDevs()...)
 	if m := ds.MemBalloon; m != nil && m.Model != "none" {
 		g, s := typedAddr(&m.Address)
 		out = append(out, pciDev{"memballoon", g, s, true})

@@ -281,6 +281,7 @@ func (b *builder) assignAliases() error {
 		n.Alias = alias(n.Alias, fmt.Sprintf("net%d", i))
 	}
 	b.assignFSAliases()
+	b.assignHostdevAliases()
 	if v, _ := b.vsock(); v != nil {
 		conf.SetDeviceValue(v, "alias/@name", alias(attr(child(conf.DeviceElement(v), "alias"), "name"), "vsock0"))
 	}
