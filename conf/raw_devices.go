@@ -1,11 +1,11 @@
 package conf
 
-// RawDevices returns the devices of a kind without a typed list
+// RawDevicesOf returns the devices of a kind without a typed list
 // (filesystem, hostdev, vsock, iommu, ...) in document order. They are
 // views into d's own document: SetDeviceValue on one changes d, which is
 // how the QEMU command builder records the alias and address it assigns,
 // as libvirt writes them into the live definition.
-func (d *Domain) RawDevices(kind string) []*RawDevice {
+func (d *Domain) RawDevicesOf(kind string) []*RawDevice {
 	if d.x == nil {
 		return nil
 	}

@@ -62,6 +62,10 @@ func DeviceElement(dev any) *Element {
 		n = v.toNode(v.kind())
 	case *Input:
 		n = v.toNode()
+	case *Sound:
+		n = v.toNode()
+	case *Audio:
+		n = v.toNode()
 	case *Video:
 		n = v.toNode()
 	case *MemBalloon:
@@ -96,6 +100,10 @@ func deviceNode(dev any) (**node, string) {
 		return &v.x, v.kind()
 	case *Input:
 		return &v.x, "input"
+	case *Sound:
+		return &v.x, "sound"
+	case *Audio:
+		return &v.x, "audio"
 	case *Video:
 		return &v.x, "video"
 	case *MemBalloon:

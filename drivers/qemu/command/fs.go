@@ -26,7 +26,7 @@ type VirtioFS struct {
 var fsAccessModes = map[string]string{"passthrough": "passthrough", "mapped": "mapped", "squash": "none"}
 
 // filesystems are the <filesystem> devices, as views into the definition.
-func (b *builder) filesystems() []*conf.RawDevice { return b.def.RawDevices("filesystem") }
+func (b *builder) filesystems() []*conf.RawDevice { return b.def.RawDevicesOf("filesystem") }
 
 // fsDriver is a filesystem's <driver type>, "path" when absent.
 func fsDriver(fs *conf.RawDevice) string {

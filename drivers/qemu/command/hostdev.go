@@ -21,7 +21,7 @@ type HostPCI struct {
 	Managed bool
 }
 
-func (b *builder) hostdevs() []*conf.RawDevice { return b.def.RawDevices("hostdev") }
+func (b *builder) hostdevs() []*conf.RawDevice { return b.def.RawDevicesOf("hostdev") }
 
 // hostdevType is a hostdev's type attribute.
 func hostdevType(h *conf.RawDevice) string { return attr(conf.DeviceElement(h), "type") }
@@ -78,8 +78,39 @@ func hostPCIAddr(a *conf.Element) (string, error) {
 	return fmt.Sprintf("%04x:%02x:%02x.%x", v[0], v[1], v[2], v[3]), nil
 }
 
+// checkMdevs applies libvirt's checks of mediated devices
+// (virDomainDefHostdevValidate, qemuValidateDomainMdevDefVFIOPCI).
+func (b *builder) checkMdevs() error {
+	ramfb := false
+	for _, h := range b.hostdevs() {
+		e := conf.DeviceElement(h)
+		if attr(e, "type") != "mdev" {
+			continue
+		}
+		if attr(e, "ramfb") == "on" {
+			if ramfb {
+				return unsupported("Only one vgpu device can have 'ramfb' enabled")
+			}
+			ramfb = true
+		}
+		if attr(e, "model") != "vfio-pci" {
+			continue
+		}
+		if bootOrder(e) > 0 {
+			return unsupported("booting from assigned devices is not supported by mediated devices of model vfio-pci")
+		}
+		if attr(e, "display") == "on" && len(b.def.Devices.Graphics) == 0 {
+			return unsupported("graphics device is needed for attribute value 'display=on' in <hostdev>")
+		}
+	}
+	return nil
+}
+
 // emitHostdevs writes the host devices after the watchdog, as libvirt.
 func (b *builder) emitHostdevs() error {
+	if err := b.checkMdevs(); err != nil {
+		return err
+	}
 	usbUsed := map[string]bool{}
 	for _, in := range b.def.Devices.Inputs {
 		if a := conf.DeviceAddress(in); a.Type == "usb" {
@@ -157,7 +188,13 @@ func (b *builder) emitHostdevs() error {
 			if uuid == "" {
 				return xmlError("Missing 'uuid' attribute for element <address>")
 			}
-			o = obj{}.set("driver", "vfio-pci").set("id", id).set("sysfsdev", "/sys/bus/mdev/devices/"+uuid)
+			// A ramfb display cannot be unplugged: QEMU's variant
+			// without hotplug (qemuBuildHostdevMdevModelTypeString).
+			drv := "vfio-pci"
+			if attr(e, "ramfb") == "on" {
+				drv = "vfio-pci-nohotplug"
+			}
+			o = obj{}.set("driver", drv).set("id", id).set("sysfsdev", "/sys/bus/mdev/devices/"+uuid)
 			switch d := attr(e, "display"); d {
 			case "on", "off":
 				o = o.set("display", d)

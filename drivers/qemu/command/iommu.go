@@ -11,7 +11,7 @@ import (
 
 // iommu is the domain's <iommu>, nil without one.
 func (b *builder) iommu() (*conf.RawDevice, error) {
-	l := b.def.RawDevices("iommu")
+	l := b.def.RawDevicesOf("iommu")
 	if len(l) > 1 {
 		return nil, unsupported("only a single IOMMU device is supported")
 	}
@@ -201,20 +201,4 @@ func (b *builder) emitIOMMU() error {
 		return unsupported("IOMMU model '%s' has no device", name)
 	}
 	return nil
-}
-
-// ioapicMachineOpt is the -machine kernel_irqchip of <features><ioapic>.
-func (b *builder) ioapicMachineOpt() (string, error) {
-	io := child(b.def.Tree(), "features", "ioapic")
-	if io == nil {
-		return "", nil
-	}
-	switch d := attr(io, "driver"); d {
-	case "qemu":
-		return ",kernel_irqchip=split", nil
-	case "kvm":
-		return ",kernel_irqchip=on", nil
-	default:
-		return "", xmlError("Unknown value for attribute 'driver' of 'ioapic': '%s'", d)
-	}
 }

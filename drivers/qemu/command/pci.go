@@ -37,6 +37,7 @@ func (b *builder) pciDevices() ([]pciDev, error) {
 		g, s := typedAddr(&n.Address)
 		out = append(out, pciDev{"interface " + n.Alias, g, s, netIsPCIe(n.Model)})
 	}
+	out = append(out, b.soundPCIDevices()...)
 	for _, c := range ds.Controllers {
 		switch {
 		case c.Type == "pci", c.Type == "fdc":
@@ -73,14 +74,11 @@ func (b *builder) pciDevices() ([]pciDev, error) {
 		}
 	}
 	for i, v := range ds.Videos {
-		if i == 0 || v.Model == "none" {
+		if i == 0 || v.Model == "none" || v.Model == "ramfb" {
 			continue
 		}
-		if v.Model != "virtio" {
-			return nil, unsupported("secondary video model '%s' is not supported by govirt's QEMU driver", v.Model)
-		}
 		g, s := rawAddr(v)
-		out = append(out, pciDev{"video", g, s, true})
+		out = append(out, pciDev{"video", g, s, v.Model == "virtio"})
 	}
 	out = append(out, b.virtioInputPCIDevs()...)
 	out = append(out, b.vsockPCIDevs()...)
@@ -121,6 +119,14 @@ func (s *pciSpace) nextSlot() (uint, bool) {
 // manages the topology), the ports gathered as functions of slots of
 // pcie.0 after the primary video (slot 1), beside the ICH9 at slot 0x1f.
 func (b *builder) assignPCI() error {
+	// The post-parse step puts conventional PCI devices of a q35 guest
+	// behind a pcie-to-pci-bridge (and may add pci-bridges), which the
+	// builder does not drive yet.
+	for _, c := range b.def.Devices.Controllers {
+		if c.Type == "pci" && c.Index > 0 && c.Model != "pcie-root-port" {
+			return unsupportedValue("devices/controller", "model", c.Model)
+		}
+	}
 	sp := &pciSpace{slots: map[[2]uint]bool{}, portsUsed: map[uint]bool{}}
 	if err := b.pinChipset(sp); err != nil {
 		return err
@@ -233,7 +239,10 @@ func (b *builder) pinChipset(sp *pciSpace) error {
 		f.c.Address = want
 		sp.take(f.slot, f.fn)
 	}
-	if len(ds.Videos) > 0 && ds.Videos[0].Model != "none" {
+	if b.q35 {
+		b.pinICH9Sound(sp)
+	}
+	if len(ds.Videos) > 0 && ds.Videos[0].Model != "none" && ds.Videos[0].Model != "ramfb" {
 		v := ds.Videos[0]
 		a := conf.DeviceAddress(v)
 		if a.Type == "" {

@@ -4,7 +4,6 @@ import (
 	"strings"
 
 	"govirt/conf"
-	"govirt/virerr"
 )
 
 // virtioOptAttrs are the <driver> attributes every virtio device takes
@@ -45,11 +44,6 @@ func tristate(e *conf.Element, name string) (*bool, error) {
 		return &f, nil
 	}
 	return nil, xmlError("Invalid value for attribute '%s' in element '%s': '%s'.", name, e.Name(), v)
-}
-
-// xmlError is libvirt's VIR_ERR_XML_ERROR (parse-time refusals).
-func xmlError(format string, args ...any) error {
-	return virerr.New(virerr.FromDomain, virerr.ErrXMLError, format, args...)
 }
 
 // virtioOpts appends the virtio transport options of drv (a device's

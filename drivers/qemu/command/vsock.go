@@ -11,7 +11,7 @@ import (
 // (Paths.OpenVsock), as libvirt's qemuProcessOpenVhostVsock.
 
 func (b *builder) vsock() (*conf.RawDevice, error) {
-	l := b.def.RawDevices("vsock")
+	l := b.def.RawDevicesOf("vsock")
 	if len(l) > 1 {
 		return nil, xmlError("only a single vsock device is supported")
 	}
