@@ -20,6 +20,16 @@ func (p *passedFiles) add(f *os.File) int {
 	return monitorFD + len(p.files)
 }
 
+// open opens path for QEMU (Paths.OpenFD): vhost-vdpa devices, TPM
+// passthrough.
+func (p *passedFiles) open(path string, flag int) (int, error) {
+	f, err := os.OpenFile(path, flag, 0)
+	if err != nil {
+		return 0, errQEMU(virerr.ErrSystemError, "Unable to open '%s': %v", path, err)
+	}
+	return p.add(f), nil
+}
+
 func (p *passedFiles) close() {
 	for _, f := range p.files {
 		f.Close()
