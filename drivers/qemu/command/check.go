@@ -258,7 +258,7 @@ var allowed = map[string][]string{
 	"devices/vsock/address": addrAttrs,
 
 	"devices/hostdev":                {"mode", "type", "managed", "model", "display", "ramfb"},
-	"devices/hostdev/source":         {"guestReset"},
+	"devices/hostdev/source":         {"guestReset", "protocol", "wwpn"},
 	"devices/hostdev/source/address": {"domain", "bus", "slot", "function", "device", "uuid"},
 	"devices/hostdev/driver":         {"name"},
 	"devices/hostdev/rom":            {"bar", "file", "enabled"},

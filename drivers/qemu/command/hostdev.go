@@ -2,7 +2,9 @@ package command
 
 import (
 	"fmt"
+	"os"
 	"strconv"
+	"strings"
 
 	"govirt/conf"
 )
@@ -78,13 +80,34 @@ func hostPCIAddr(a *conf.Element) (string, error) {
 	return fmt.Sprintf("%04x:%02x:%02x.%x", v[0], v[1], v[2], v[3]), nil
 }
 
-// checkMdevs applies libvirt's checks of mediated devices
-// (virDomainDefHostdevValidate, qemuValidateDomainMdevDefVFIOPCI).
-func (b *builder) checkMdevs() error {
+// checkHostdevs applies libvirt's checks of host devices
+// (virDomainDefHostdevValidate, qemuValidateDomainDeviceDefHostdev,
+// qemuValidateDomainMdevDefVFIOPCI).
+func (b *builder) checkHostdevs() error {
 	ramfb := false
 	for _, h := range b.hostdevs() {
 		e := conf.DeviceElement(h)
-		if attr(e, "type") != "mdev" {
+		switch attr(e, "type") {
+		case "scsi_host":
+			switch t := conf.DeviceAddress(h).Type; t {
+			case "", "pci", "ccw":
+			default:
+				return unsupported("SCSI_host host device must use 'pci' or 'ccw' address type")
+			}
+			if bootOrder(e) > 0 {
+				return unsupported("booting from assigned devices is not supported by vhost SCSI devices")
+			}
+			if !b.caps.Has("vhost-scsi") {
+				return unsupported("This QEMU doesn't support vhost-scsi devices")
+			}
+			continue
+		case "usb":
+			if attr(child(e, "source"), "guestReset") != "" && !b.caps.Has("usb-host.guest-resets-all") {
+				return unsupported("guestReset is not supported with this version of QEMU")
+			}
+			continue
+		case "mdev":
+		default:
 			continue
 		}
 		if attr(e, "ramfb") == "on" {
@@ -108,7 +131,7 @@ func (b *builder) checkMdevs() error {
 
 // emitHostdevs writes the host devices after the watchdog, as libvirt.
 func (b *builder) emitHostdevs() error {
-	if err := b.checkMdevs(); err != nil {
+	if err := b.checkHostdevs(); err != nil {
 		return err
 	}
 	usbUsed := map[string]bool{}
@@ -180,6 +203,11 @@ func (b *builder) emitHostdevs() error {
 				return err
 			}
 			o = o.set("bus", usbAddr[0]).set("port", usbAddr[1])
+		case "scsi_host":
+			var err error
+			if o, err = b.vhostSCSI(h, e, id); err != nil {
+				return err
+			}
 		case "mdev":
 			if m := attr(e, "model"); m != "vfio-pci" {
 				return unsupportedValue("devices/hostdev", "model", m)
@@ -243,4 +271,59 @@ func (b *builder) usbHostdevAddr(h *conf.RawDevice, used map[string]bool) ([2]st
 		return [2]string{}, unsupported("USB host device cannot have an address of type '%s'", a.Type)
 	}
 	return [2]string{usb.Alias + ".0", a.Port}, nil
+}
+
+// vhostSCSI is the vhost-scsi-pci device of a <hostdev type='scsi_host'>
+// (qemuBuildSCSIVHostHostdevDevProps) with the descriptor of the host's
+// /dev/vhost-scsi, passed to QEMU directly (vhostfd=N).
+func (b *builder) vhostSCSI(h *conf.RawDevice, e *conf.Element, id string) (obj, error) {
+	src := child(e, "source")
+	if p := attr(src, "protocol"); p != "vhost" {
+		return nil, xmlError("Unknown scsi_host subsys protocol type '%s'", p)
+	}
+	wwpn := attr(src, "wwpn")
+	if wwpn == "" {
+		return nil, xmlError("missing vhost-scsi hostdev source wwpn")
+	}
+	if !validWWPN(wwpn) {
+		return nil, xmlError("malformed 'wwpn' value")
+	}
+	model := attr(e, "model")
+	if model == "" {
+		model = "virtio"
+	}
+	if ok, _ := virtioModel(model); !ok {
+		return nil, xmlError("Invalid value for attribute '%s' in element '%s': '%s'.", "model", "hostdev", model)
+	}
+	drv, err := b.virtioTypeName("vhost-scsi", model)
+	if err != nil {
+		return nil, err
+	}
+	if b.p.OpenFD == nil {
+		return nil, unsupported("vhost-scsi needs descriptor passing, which this caller of govirt's QEMU driver does not provide")
+	}
+	fd, err := b.p.OpenFD("/dev/vhost-scsi", os.O_RDWR)
+	if err != nil {
+		return nil, err
+	}
+	o := obj{}.set("driver", drv).set("wwpn", wwpn).set("vhostfd", strconv.Itoa(fd)).set("id", id)
+	return b.pciProps(o, conf.DeviceAddress(h)), nil
+}
+
+// validWWPN is libvirt's check of a vhost-scsi wwpn: "naa." and 16 hex
+// digits (an optional 0x before them).
+func validWWPN(w string) bool {
+	if !strings.HasPrefix(w, "naa.") {
+		return false
+	}
+	w = strings.TrimPrefix(strings.TrimPrefix(w[4:], "0x"), "0X")
+	if len(w) != 16 {
+		return false
+	}
+	for _, c := range w {
+		if !strings.ContainsRune("0123456789abcdefABCDEF", c) {
+			return false
+		}
+	}
+	return true
 }
