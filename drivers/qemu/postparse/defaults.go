@@ -289,7 +289,10 @@ func (p *pp) devicePostParse() error {
 		if n.MAC == "" {
 			n.MAC = conf.GenerateMAC()
 		}
-		if n.Model == "" && n.Type != "hostdev" {
+		switch {
+		case n.Model == "" && n.Type == "vdpa":
+			n.Model = "virtio" // a vDPA device is virtio by nature
+		case n.Model == "" && n.Type != "hostdev":
 			n.Model = "rtl8139"
 		}
 	}
