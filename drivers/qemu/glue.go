@@ -42,9 +42,12 @@ func (d *Driver) buildCommand(live *conf.Domain, qc *caps.Caps, dir, monPath str
 	if err := writeMasterKey(key); err != nil {
 		return nil, errQEMU(virerr.ErrInternalError, "cannot write the master key of %s: %v", live.Name, err)
 	}
-	cl, err := command.Build(live, qc, command.Paths{MonitorSocket: monPath, MonitorFD: monitorFD, DomainDir: dir, Name: live.Name, MasterKey: key, VNCPort: d.displayPortFor(live, "vnc"), SpicePort: d.displayPortFor(live, "spice"),
-		WebsocketPort: d.websocketPortFor(live),
-		Graphics:      graphicsConfig(), RenderNode: hostRenderNode})
+	cl, err := command.Build(live, qc, command.Paths{
+		MonitorSocket: monPath, MonitorFD: monitorFD, DomainDir: dir, Name: live.Name, MasterKey: key,
+		VNCPort: d.displayPortFor(live, "vnc"), SpicePort: d.displayPortFor(live, "spice"),
+		WebsocketPort: d.websocketPortFor(live), Graphics: graphicsConfig(), RenderNode: hostRenderNode,
+		NetworkAddress: d.networks().ListenAddress,
+	})
 	if err != nil {
 		return nil, err
 	}

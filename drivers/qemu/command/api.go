@@ -84,6 +84,10 @@ type Paths struct {
 	// RandomIV returns the 16 bytes of a secret's AES-CBC initialisation
 	// vector; nil reads crypto/rand.
 	RandomIV func() ([]byte, error)
+	// NetworkAddress is the address a display with <listen
+	// type='network'> listens on: the named network's own address
+	// (qemuProcessGetNetworkAddress); nil refuses such listens.
+	NetworkAddress func(network string) (string, error)
 	// SecretValue looks a secret's value up by UUID (for
 	// GraphicsConfig.VNCTLSSecretUUID); nil refuses needing one.
 	SecretValue func(uuid string) ([]byte, error)

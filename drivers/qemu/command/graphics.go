@@ -141,7 +141,14 @@ func (b *builder) setupListen(g *conf.Graphics, l *listen) error {
 		}
 	case "network":
 		if l.address == "" {
-			return unsupported("network-based listen isn't possible, network driver isn't present")
+			if b.p.NetworkAddress == nil {
+				return unsupported("network-based listen isn't possible, network driver isn't present")
+			}
+			a, err := b.p.NetworkAddress(l.network)
+			if err != nil {
+				return err
+			}
+			l.address = a
 		}
 	case "socket":
 		if l.socket == "" {
@@ -159,6 +166,9 @@ func recordListen(g *conf.Graphics, l *listen) {
 	switch l.typ {
 	case "address", "network":
 		conf.SetDeviceValue(g, "listen/@address", l.address)
+		if l.typ == "network" {
+			conf.SetDeviceValue(g, "listen/@network", l.network)
+		}
 		g.Listen = l.address
 	case "socket":
 		conf.SetDeviceValue(g, "listen/@socket", l.socket)

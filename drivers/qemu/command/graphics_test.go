@@ -114,3 +114,27 @@ func TestAudioRefusals(t *testing.T) {
 		}
 	}
 }
+
+// A network listen takes the network's address, recorded with it.
+func TestNetworkListen(t *testing.T) {
+	def := displayDomain(t, `<graphics type='vnc' port='5907'><listen type='network' network='default'/></graphics>`)
+	p := goldenPaths("x")
+	p.NetworkAddress = func(n string) (string, error) {
+		if n != "default" {
+			t.Errorf("asked for network %q", n)
+		}
+		return "192.168.122.1", nil
+	}
+	if argv := argvOf(t, def, p); !strings.Contains(argv, "-vnc 192.168.122.1:7,audiodev=audio1") {
+		t.Errorf("argv: %s", argv)
+	}
+	live, _ := def.Format(0)
+	if !strings.Contains(string(live), "<listen type='network' address='192.168.122.1' network='default'/>") &&
+		!strings.Contains(string(live), "<listen type='network' network='default' address='192.168.122.1'/>") {
+		t.Errorf("live XML:\n%s", live)
+	}
+	def = displayDomain(t, `<graphics type='vnc' port='5907'><listen type='network' network='default'/></graphics>`)
+	if _, err := Build(def, qemu72(), goldenPaths("x")); err == nil || !strings.Contains(err.Error(), "network driver isn't present") {
+		t.Errorf("without a network driver: %v", err)
+	}
+}
