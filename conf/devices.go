@@ -190,6 +190,11 @@ func dropLiveOnly(devs *node) {
 		if k.name == "graphics" && k.attr("autoport") == "yes" {
 			k.delAttr("port")
 			k.delAttr("tlsPort")
+			// libvirt writes an automatic VNC port as -1.
+			if k.attr("type") == "vnc" {
+				k.setAttr("port", "-1")
+				orderAttrs(k, "type", "port", "autoport")
+			}
 		}
 	}
 }

@@ -76,6 +76,8 @@ func DeviceElement(dev any) *Element {
 		n = v.toNode()
 	case *Panic:
 		n = v.toNode()
+	case *RawDevice:
+		n = v.x
 	default:
 		return nil
 	}
@@ -112,6 +114,8 @@ func deviceNode(dev any) (**node, string) {
 		return &v.x, "rng"
 	case *Panic:
 		return &v.x, "panic"
+	case *RawDevice:
+		return &v.x, v.Kind
 	}
 	return nil, ""
 }

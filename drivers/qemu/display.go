@@ -6,6 +6,7 @@ import (
 	"sort"
 
 	"govirt/drivers/qemu/command"
+	"govirt/drivers/qemu/postparse"
 	"govirt/virerr"
 )
 
@@ -19,6 +20,14 @@ func graphicsConfig() command.GraphicsConfig {
 		AudioDriverEnv:    os.Getenv("QEMU_AUDIO_DRV"),
 		SDLAudioDriverEnv: os.Getenv("SDL_AUDIODRIVER"),
 	}
+}
+
+// audioDefaults is what the default audio backend of a definition
+// follows, from the same settings as graphicsConfig.
+func audioDefaults() postparse.Audio {
+	c := graphicsConfig()
+	return postparse.Audio{VNCAllowHostAudio: c.VNCAllowHostAudio, NogfxAllowHostAudio: c.NogfxAllowHostAudio,
+		DriverEnv: c.AudioDriverEnv, SDLDriverEnv: c.SDLAudioDriverEnv}
 }
 
 // hostRenderNode is virHostGetDRMRenderNode: the first DRM render node of

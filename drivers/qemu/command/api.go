@@ -13,6 +13,7 @@ package command
 
 import (
 	"govirt/conf"
+	"govirt/drivers/qemu/postparse"
 	"govirt/virerr"
 )
 
@@ -91,6 +92,16 @@ type Paths struct {
 	// SecretValue looks a secret's value up by UUID (for
 	// GraphicsConfig.VNCTLSSecretUUID); nil refuses needing one.
 	SecretValue func(uuid string) ([]byte, error)
+	// Host describes the host (hugetlbfs mounts, host NUMA nodes,
+	// firmware descriptors); nil reads the real system.
+	Host *Host
+	// SwtpmSocket is where the swtpm of an emulated TPM listens, which
+	// the caller starts; "" refuses the emulator backend.
+	SwtpmSocket string
+	// OpenFD opens a host file for QEMU (flag as os.OpenFile) and
+	// returns the descriptor number QEMU will have it as; nil refuses
+	// what needs it (TPM passthrough).
+	OpenFD func(path string, flag int) (int, error)
 }
 
 // Cmdline is the process to run.
@@ -104,6 +115,8 @@ type Cmdline struct {
 	// Taps are the tap devices QEMU creates for bridge interfaces and
 	// that the driver must enslave to their bridge once QEMU runs.
 	Taps []Tap
+	// VirtioFS are the virtiofsd daemons to start before QEMU.
+	VirtioFS []VirtioFS
 }
 
 // Tap is a tap device QEMU creates (ifname=) and, for a bridge interface,
@@ -138,11 +151,21 @@ func Build(def *conf.Domain, caps Caps, p Paths) (*Cmdline, error) {
 	if def == nil {
 		return nil, virerr.New(virerr.FromQemu, virerr.ErrInternalError, "no domain definition")
 	}
+	// What the user wrote is checked first, so a refusal names it.
 	if err := checkElements(def); err != nil {
 		return nil, err
 	}
 	// Work on a copy so that a refused definition is left as it was.
 	work := def.Clone()
+	// libvirt's post-parse defaults and addresses, which the driver
+	// applies at define already; a definition that went through them is
+	// left as it is, so an older one without them builds the same.
+	if err := postparse.ApplyWith(work, caps, postparse.Options{Audio: p.Graphics.audioDefaults()}); err != nil {
+		return nil, err
+	}
+	if err := checkElements(work); err != nil {
+		return nil, err
+	}
 	b := &builder{def: work, caps: caps, p: p}
 	steps := []func() error{
 		b.checkTop,
@@ -162,5 +185,5 @@ func Build(def *conf.Domain, caps Caps, p Paths) (*Cmdline, error) {
 		return nil, err
 	}
 	*def = *work
-	return &Cmdline{Argv: b.args, Env: b.env(), LogFile: p.LogFile, Taps: b.taps}, nil
+	return &Cmdline{Argv: b.args, Env: b.env(), LogFile: p.LogFile, Taps: b.taps, VirtioFS: b.virtiofs}, nil
 }

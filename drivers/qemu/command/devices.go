@@ -55,7 +55,11 @@ func (b *builder) emitControllers() error {
 			if drv == "" {
 				continue
 			}
-			o := obj{}.set("driver", drv).set("id", c.Alias)
+			o, err := withVirtioOpts(obj{}.set("driver", drv), deviceDriver(c))
+			if err != nil {
+				return err
+			}
+			o = o.set("id", c.Alias)
 			if p := attr(conf.DeviceElement(c), "ports"); p != "" {
 				n, err := strconv.Atoi(p)
 				if err != nil {
@@ -88,6 +92,8 @@ func (b *builder) controllerDriver(c *conf.Controller) (string, error) {
 		switch c.Model {
 		case "virtio-scsi":
 			return "virtio-scsi-pci", nil
+		case "virtio-transitional", "virtio-non-transitional":
+			return b.virtioTypeName("virtio-scsi", c.Model)
 		case "lsilogic", "":
 			c.Model = "lsilogic"
 			return "lsi", nil
@@ -105,56 +111,14 @@ func (b *builder) controllerDriver(c *conf.Controller) (string, error) {
 		}
 		return "ahci", nil
 	case "virtio-serial":
-		if c.Model == "" {
+		switch c.Model {
+		case "":
 			return "virtio-serial-pci", nil
+		case "virtio", "virtio-transitional", "virtio-non-transitional":
+			return b.virtioTypeName("virtio-serial", c.Model)
 		}
 	}
 	return "", unsupported("controller type '%s' index %d model '%s' is not supported by govirt's QEMU driver", c.Type, c.Index, c.Model)
-}
-
-// netModels maps <model type> to the QEMU NIC device.
-var netModels = map[string]string{"virtio": "virtio-net-pci", "e1000": "e1000",
-	"e1000e": "e1000e", "rtl8139": "rtl8139"}
-
-func (b *builder) emitNets() error {
-	boot := b.bootIndexes()
-	for i, n := range b.def.Devices.Interfaces {
-		id := "host" + n.Alias
-		nd := obj{}
-		switch n.Type {
-		case "user":
-			nd = nd.set("type", "user")
-		case "ethernet", "bridge", "network":
-			if n.Type != "ethernet" && n.Bridge == "" {
-				return unsupported("interface %s of type %s has no <source bridge>", n.Alias, n.Type)
-			}
-			if n.TargetDev == "" {
-				// libvirt numbers vnetN host-wide; the builder has no
-				// host-wide state, so it derives a name unique to the
-				// domain (IFNAMSIZ is 16).
-				n.TargetDev = fmt.Sprintf("vn%s-%d", strings.ReplaceAll(b.def.UUID.String(), "-", "")[:8], i)
-			}
-			nd = nd.set("type", "tap").set("ifname", n.TargetDev).set("script", "no").set("downscript", "no")
-			b.taps = append(b.taps, Tap{IfName: n.TargetDev, Bridge: n.Bridge})
-		default:
-			return unsupportedValue("devices/interface", "type", n.Type)
-		}
-		if n.Type != "bridge" && n.Type != "network" && n.Bridge != "" {
-			return unsupported("<source bridge> needs interface type 'bridge'")
-		}
-		b.add("-netdev", nd.set("id", id).String())
-		drv, ok := netModels[n.Model]
-		if !ok {
-			return unsupportedValue("devices/interface/model", "type", n.Model)
-		}
-		o := obj{}.set("driver", drv).set("netdev", id).set("id", n.Alias).set("mac", n.MAC)
-		o = b.pciProps(o, n.Address)
-		if bi := boot[n]; bi > 0 {
-			o = o.set("bootindex", bi)
-		}
-		b.device(o)
-	}
-	return nil
 }
 
 // chardev is the -chardev option of a host side: pty, unix socket or file.
@@ -183,6 +147,19 @@ func chardev(c *conf.Chardev, id string) (string, error) {
 			return "", unsupported("a file chardev takes no source mode")
 		}
 		return "file,id=" + id + ",path=" + escapeComma(c.SourcePath), nil
+	case "spicevmc":
+		// The SPICE agent channel; the other spicevmc uses (usbredir,
+		// smartcard) are devices of their own.
+		if c.TargetName != "" && c.TargetName != "com.redhat.spice.0" {
+			return "", unsupported("Unsupported spicevmc target name '%s'", c.TargetName)
+		}
+		return "spicevmc,id=" + id + ",name=vdagent", nil
+	case "spiceport":
+		name := attr(child(conf.DeviceElement(c), "source"), "channel")
+		if name == "" {
+			return "", unsupported("spiceport chardev %s has no source channel", id)
+		}
+		return "spiceport,id=" + id + ",name=" + escapeComma(name), nil
 	}
 	return "", unsupported("chardev type '%s' is not supported by govirt's QEMU driver", c.Type)
 }
@@ -282,6 +259,11 @@ func (b *builder) emitInputs() error {
 		switch {
 		case in.Bus == "ps2" && (in.Type == "mouse" || in.Type == "keyboard"):
 			continue // part of the PC
+		case in.Bus == "virtio":
+			if err := b.emitVirtioInput(in); err != nil {
+				return err
+			}
+			continue
 		case in.Bus == "usb":
 		default:
 			return unsupported("input type '%s' bus '%s' is not supported by govirt's QEMU driver", in.Type, in.Bus)
@@ -353,14 +335,28 @@ func (b *builder) emitWatchdogs() error {
 
 func (b *builder) emitBalloon() error {
 	m := b.def.Devices.MemBalloon
-	switch m.Model {
-	case "none":
+	if m.Model == "none" {
 		return nil
-	case "virtio":
-	default:
+	}
+	if ok, _ := virtioModel(m.Model); !ok {
 		return unsupportedValue("devices/memballoon", "model", m.Model)
 	}
-	b.device(b.pciProps(obj{}.set("driver", "virtio-balloon-pci").set("id", m.Alias), m.Address))
+	e := conf.DeviceElement(m)
+	o, err := b.virtioDevice("virtio-balloon", m.Model, child(e, "driver"))
+	if err != nil {
+		return err
+	}
+	o = o.set("id", m.Alias)
+	for _, a := range []struct{ attr, prop string }{{"autodeflate", "deflate-on-oom"}, {"freePageReporting", "free-page-reporting"}} {
+		v, err := tristate(e, a.attr)
+		if err != nil {
+			return err
+		}
+		if v != nil {
+			o = o.set(a.prop, *v)
+		}
+	}
+	b.device(b.pciProps(o, m.Address))
 	return nil
 }
 
@@ -369,7 +365,7 @@ var rngSources = []string{"/dev/random", "/dev/urandom", "/dev/hwrng"}
 
 func (b *builder) emitRNGs() error {
 	for _, r := range b.def.Devices.RNGs {
-		if r.Model != "virtio" {
+		if ok, _ := virtioModel(r.Model); !ok {
 			return unsupportedValue("devices/rng", "model", r.Model)
 		}
 		e := conf.DeviceElement(r)
@@ -394,7 +390,11 @@ func (b *builder) emitRNGs() error {
 		default:
 			return unsupportedValue("devices/rng/backend", "model", r.Backend)
 		}
-		b.device(b.pciProps(obj{}.set("driver", "virtio-rng-pci").set("rng", id).set("id", alias), conf.DeviceAddress(r)))
+		o, err := b.virtioDevice("virtio-rng", r.Model, child(e, "driver"))
+		if err != nil {
+			return err
+		}
+		b.device(b.pciProps(o.set("rng", id).set("id", alias), conf.DeviceAddress(r)))
 	}
 	return nil
 }

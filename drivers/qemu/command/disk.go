@@ -1,6 +1,7 @@
 package command
 
 import (
+	"cmp"
 	"fmt"
 
 	"govirt/conf"
@@ -149,7 +150,12 @@ func (b *builder) diskDevice(d *conf.Disk, ls []*conf.DiskSource, bootindex int)
 		if cd {
 			return nil, unsupported("virtio disk %s cannot be a cdrom", d.TargetDev)
 		}
-		o = b.pciProps(o.set("driver", "virtio-blk-pci"), a)
+		e := conf.DeviceElement(d)
+		drv, err := b.virtioDevice("virtio-blk", cmp.Or(attr(e, "model"), "virtio"), child(e, "driver"))
+		if err != nil {
+			return nil, err
+		}
+		o = b.pciProps(drv, a)
 	case "ide", "sata":
 		drv := "ide-hd"
 		if cd {

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"govirt/conf"
+	"govirt/drivers/qemu/postparse"
 	"govirt/virerr"
 )
 
@@ -40,6 +41,12 @@ type GraphicsConfig struct {
 	NogfxAllowHostAudio bool   // nogfx_allow_host_audio
 	AudioDriverEnv      string // QEMU_AUDIO_DRV in the daemon's environment
 	SDLAudioDriverEnv   string // SDL_AUDIODRIVER in the daemon's environment
+}
+
+// audioDefaults are the settings the default audio backend follows.
+func (c *GraphicsConfig) audioDefaults() postparse.Audio {
+	return postparse.Audio{VNCAllowHostAudio: c.VNCAllowHostAudio, NogfxAllowHostAudio: c.NogfxAllowHostAudio,
+		DriverEnv: c.AudioDriverEnv, SDLDriverEnv: c.SDLAudioDriverEnv}
 }
 
 // listen is a display's first <listen>, resolved as libvirt does at start.
@@ -185,6 +192,15 @@ func recordListen(g *conf.Graphics, l *listen) {
 // checks of how they combine (qemuValidateDomainDeviceDefGraphics).
 func (b *builder) emitGraphics() error {
 	gs := b.def.Devices.Graphics
+	// SPICE's own chardevs (qemuValidateDomainChrSourceDef).
+	ds := &b.def.Devices
+	for _, list := range [][]*conf.Chardev{ds.Serials, ds.Consoles, ds.Channels} {
+		for _, c := range list {
+			if (c.Type == "spicevmc" || c.Type == "spiceport") && !b.hasGraphics("spice") {
+				return unsupported("chardev '%s' not supported without spice graphics", c.Type)
+			}
+		}
+	}
 	egl := false
 	for _, g := range gs {
 		egl = egl || g.Type == "egl-headless"

@@ -48,8 +48,14 @@ func (b *builder) prepareDefaults() error {
 	}
 	for _, list := range [][]*conf.Chardev{ds.Channels} {
 		for _, c := range list {
-			if c.TargetType == "virtio" && b.controller("virtio-serial", 0) == nil {
-				b.addController(&conf.Controller{Type: "virtio-serial", Index: 0})
+			// The controller the channel's address names, as
+			// virDomainDefAddImplicitControllers.
+			idx := 0
+			if a := conf.DeviceAddress(c); a.Type == "virtio-serial" {
+				idx = int(a.Controller)
+			}
+			if c.TargetType == "virtio" && b.controller("virtio-serial", idx) == nil {
+				b.addController(&conf.Controller{Type: "virtio-serial", Index: idx})
 			}
 		}
 	}
@@ -88,9 +94,6 @@ func (b *builder) prepareDefaults() error {
 		if v.Model == "" {
 			v.Model = "cirrus"
 		}
-	}
-	if err := b.addDefaultAudio(); err != nil {
-		return err
 	}
 	hasInput := func(typ string) bool {
 		return slices.ContainsFunc(ds.Inputs, func(i *conf.Input) bool { return i.Type == typ && i.Bus == "ps2" })
@@ -283,6 +286,7 @@ func (b *builder) assignAliases() error {
 	for i, n := range ds.Interfaces {
 		n.Alias = alias(n.Alias, fmt.Sprintf("net%d", i))
 	}
+	b.assignFSAliases()
 	for i, s := range ds.Serials {
 		s.Alias = alias(s.Alias, fmt.Sprintf("serial%d", i))
 	}
