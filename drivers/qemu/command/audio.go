@@ -273,7 +273,8 @@ func (b *builder) checkSounds() error {
 		case "ich7":
 			return virerr.New(virerr.FromQemu, virerr.ErrInternalError, "sound card model '%s' is not supported by qemu", s.Model)
 		case "pcspk":
-			return unsupportedValue("devices/sound", "model", s.Model)
+			// libvirt passes it as -soundhw pcspk, which QEMU 7.1 removed.
+			return unsupported("sound model 'pcspk' needs -soundhw, which QEMU no longer has")
 		case "":
 			return virerr.New(virerr.FromDomain, virerr.ErrXMLError, "Missing required attribute 'model' in element 'sound'")
 		}
