@@ -248,6 +248,8 @@ var allowed = map[string][]string{
 	"devices/video":                    nil,
 	"devices/video/model":              {"type", "vram", "heads", "primary", "ram", "vram64", "vgamem"},
 	"devices/video/model/acceleration": {"accel3d", "accel2d"},
+	"devices/video/model/resolution":   {"x", "y"},
+	"devices/video/driver":             append([]string{"name"}, virtioOptNames()...),
 	"devices/video/alias":              {"name"},
 	"devices/video/address":            addrAttrs,
 

@@ -18,6 +18,7 @@ type video struct {
 	primary                   bool
 	heads                     uint64
 	ram, vram, vram64, vgamem uint64 // KiB
+	xres, yres                uint64
 	accel3d                   string // yes, no or ""
 }
 
@@ -73,8 +74,31 @@ func (b *builder) parseVideo(v *conf.Video, i int) (*video, error) {
 	if d := child(e, "driver"); d != nil && attr(d, "name") == "vhostuser" {
 		return nil, unsupported("<video><driver name='vhostuser'> is not supported by govirt's QEMU driver")
 	}
-	if child(m, "resolution") != nil {
-		return nil, unsupportedElem("devices/video/model/resolution")
+	if r := child(m, "resolution"); r != nil {
+		for _, f := range []struct {
+			name string
+			dst  *uint64
+		}{{"x", &vd.xres}, {"y", &vd.yres}} {
+			n, err := strconv.ParseUint(attr(r, f.name), 10, 32)
+			if err != nil {
+				return nil, virerr.New(virerr.FromDomain, virerr.ErrXMLError,
+					"Invalid value for attribute '%s' in element 'resolution': '%s'. Expected non-negative integer value", f.name, attr(r, f.name))
+			}
+			*f.dst = n
+		}
+		if vd.xres == 0 || vd.yres == 0 {
+			return nil, unsupported("video resolution values must be greater than 0")
+		}
+		switch v.Model {
+		case "vga", "qxl", "virtio", "bochs":
+		default:
+			return nil, virerr.New(virerr.FromDomain, virerr.ErrXMLError, "model resolution is not supported")
+		}
+	}
+	if v.Model != "virtio" {
+		if err := noVirtioOpts(child(e, "driver")); err != nil {
+			return nil, err
+		}
 	}
 	if v.Model == "none" {
 		if len(b.def.Devices.Videos) > 1 {
@@ -195,7 +219,13 @@ func (b *builder) emitVideos() error {
 		if drv == "" {
 			return virerr.New(virerr.FromQemu, virerr.ErrInternalError, "invalid model for video type '%s'", v.Model)
 		}
-		o := obj{}.set("driver", drv).set("id", vd.alias)
+		o := obj{}.set("driver", drv)
+		if v.Model == "virtio" {
+			if o, err = virtioOpts(o, child(conf.DeviceElement(v), "driver")); err != nil {
+				return err
+			}
+		}
+		o = o.set("id", vd.alias)
 		if v.Model == "virtio" && vd.accel3d != "" && b.caps.Has("virtio-gpu.virgl") {
 			o = o.set("virgl", vd.accel3d == "yes")
 		}
@@ -219,6 +249,9 @@ func (b *builder) emitVideos() error {
 			if vd.vram > 0 {
 				o = o.set("vgamem", vd.vram*1024)
 			}
+		}
+		if vd.xres > 0 {
+			o = o.set("xres", vd.xres).set("yres", vd.yres)
 		}
 		if v.Model != "ramfb" {
 			o = b.pciProps(o, conf.DeviceAddress(v))
