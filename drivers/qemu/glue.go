@@ -45,7 +45,7 @@ func (d *Driver) buildCommand(live *conf.Domain, qc *caps.Caps, dir, monPath str
 	cl, err := command.Build(live, qc, command.Paths{
 		MonitorSocket: monPath, MonitorFD: monitorFD, DomainDir: dir, Name: live.Name, MasterKey: key,
 		VNCPort: d.displayPortFor(live, "vnc"), SpicePort: d.displayPortFor(live, "spice"),
-		WebsocketPort: d.websocketPortFor(live), Graphics: graphicsConfig(), RenderNode: hostRenderNode,
+		WebsocketPort: d.websocketPortFor(live), Graphics: d.graphicsConfig(), RenderNode: hostRenderNode,
 		NetworkAddress: d.networks().ListenAddress,
 	})
 	if err != nil {
