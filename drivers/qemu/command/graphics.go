@@ -73,7 +73,7 @@ func graphicsListen(g *conf.Graphics) (*listen, error) {
 		return &listen{typ: "address", address: g.Listen}, nil
 	}
 	if len(ls) > 1 {
-		return nil, unsupported("only 1 listen is supported by govirt's QEMU driver for graphics type '%s'", g.Type)
+		return nil, unsupported("QEMU does not support multiple listens for one graphics device.")
 	}
 	l0 := ls[0]
 	l := &listen{typ: attr(l0, "type"), address: attr(l0, "address"), network: attr(l0, "network"), socket: attr(l0, "socket")}
@@ -228,7 +228,7 @@ func (b *builder) emitGraphics() error {
 			return unsupported("multiple OpenGL displays are not supported by QEMU")
 		}
 		if seen[g.Type] {
-			return unsupported("only one graphics device of type '%s' is supported", g.Type)
+			return unsupported("only 1 graphics device of each type (sdl, vnc, spice, headless, dbus) is supported")
 		}
 		seen[g.Type] = true
 	}
