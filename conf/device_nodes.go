@@ -143,6 +143,9 @@ func (g *Graphics) toNode(flags FormatFlags) *node {
 	} else {
 		n.delAttr("passwd")
 	}
+	// libvirt's order (virDomainGraphicsDefFormat), whatever the input's.
+	orderAttrs(n, "type", "socket", "port", "tlsPort", "autoport", "websocket", "websocketGenerated",
+		"listen", "keymap", "defaultMode", "sharePolicy", "powerControl", "passwd", "passwdValidTo", "connected")
 	return n
 }
 
