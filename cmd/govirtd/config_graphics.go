@@ -11,6 +11,7 @@ import (
 // is one of them.
 func setGraphics(g *command.GraphicsConfig, key, val string) (bool, error) {
 	strs := map[string]*string{
+		"vnc_password": &g.VNCPassword, "spice_password": &g.SpicePassword,
 		"vnc_listen": &g.VNCListen, "vnc_tls_x509_cert_dir": &g.VNCTLSx509CertDir, "vnc_sasl_dir": &g.VNCSASLDir,
 		"spice_listen": &g.SpiceListen, "spice_tls_x509_cert_dir": &g.SpiceTLSx509CertDir, "spice_sasl_dir": &g.SpiceSASLDir,
 	}
