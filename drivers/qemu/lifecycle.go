@@ -46,7 +46,7 @@ func (d *Driver) start(ctx context.Context, v *vm, flags uint32) error {
 			d.removeManagedSave(name)
 		} else {
 			err := d.startFromManagedSave(ctx, v, flags)
-			if err != errSaveIncomplete {
+			if !unusableManagedSave(err) {
 				return err
 			}
 			// A save cut short by a crash: boot instead, as libvirt.

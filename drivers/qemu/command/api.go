@@ -62,6 +62,16 @@ type Paths struct {
 	// (libvirt uses 5900-65535). When nil, QEMU picks the first free
 	// display itself (to=) and the driver reads it back with query-vnc.
 	VNCPort func() (int, error)
+	// Host describes the host (hugetlbfs mounts, host NUMA nodes,
+	// firmware descriptors); nil reads the real system.
+	Host *Host
+	// SwtpmSocket is where the swtpm of an emulated TPM listens, which
+	// the caller starts; "" refuses the emulator backend.
+	SwtpmSocket string
+	// OpenFD opens a host file for QEMU (flag as os.OpenFile) and
+	// returns the descriptor number QEMU will have it as; nil refuses
+	// what needs it (TPM passthrough).
+	OpenFD func(path string, flag int) (int, error)
 	// SpicePort allocates the TCP ports of <graphics type='spice'> with
 	// autoport (port, then tlsPort: libvirt takes both from the same
 	// range as VNC). When nil, VNCPort is used; with neither, SPICE
@@ -92,16 +102,12 @@ type Paths struct {
 	// SecretValue looks a secret's value up by UUID (for
 	// GraphicsConfig.VNCTLSSecretUUID); nil refuses needing one.
 	SecretValue func(uuid string) ([]byte, error)
-	// Host describes the host (hugetlbfs mounts, host NUMA nodes,
-	// firmware descriptors); nil reads the real system.
-	Host *Host
-	// SwtpmSocket is where the swtpm of an emulated TPM listens, which
-	// the caller starts; "" refuses the emulator backend.
-	SwtpmSocket string
-	// OpenFD opens a host file for QEMU (flag as os.OpenFile) and
-	// returns the descriptor number QEMU will have it as; nil refuses
-	// what needs it (TPM passthrough).
-	OpenFD func(path string, flag int) (int, error)
+	// IsCDROM reports whether a host block device is a CD-ROM drive,
+	// which QEMU opens as host_cdrom; nil probes the device (IsCDROM).
+	IsCDROM func(path string) bool
+	// Secrets looks up the secrets disks name in <auth> and
+	// <encryption>; nil refuses such disks.
+	Secrets SecretLookup
 }
 
 // Cmdline is the process to run.
@@ -152,23 +158,28 @@ func Build(def *conf.Domain, caps Caps, p Paths) (*Cmdline, error) {
 		return nil, virerr.New(virerr.FromQemu, virerr.ErrInternalError, "no domain definition")
 	}
 	// What the user wrote is checked first, so a refusal names it.
+	if err := precheckDisks(def); err != nil {
+		return nil, err
+	}
 	if err := checkElements(def); err != nil {
 		return nil, err
 	}
 	// Work on a copy so that a refused definition is left as it was.
 	work := def.Clone()
+	b := &builder{def: work, caps: caps, p: p}
 	// libvirt's post-parse defaults and addresses, which the driver
 	// applies at define already; a definition that went through them is
-	// left as it is, so an older one without them builds the same.
+	// left as it is, so an older one without them builds the same. The
+	// default audio backend follows the host's display settings.
 	if err := postparse.ApplyWith(work, caps, postparse.Options{Audio: p.Graphics.audioDefaults()}); err != nil {
 		return nil, err
 	}
 	if err := checkElements(work); err != nil {
 		return nil, err
 	}
-	b := &builder{def: work, caps: caps, p: p}
 	steps := []func() error{
 		b.checkTop,
+		b.prepareDisks,
 		b.prepareDefaults,
 		b.assignDriveAddresses,
 		b.assignAliases,

@@ -22,9 +22,9 @@ type builder struct {
 	taps     []Tap
 	virtiofs []VirtioFS
 
-	// extraEnv is environment beyond env()'s common part (TZ of a
-	// <clock offset='timezone'>, SDL_AUDIODRIVER, SASL_CONF_PATH), in
-	// the order it was added.
+	// extraEnv is environment beyond env()'s common part, in the order
+	// the devices ask for it (TZ of a <clock offset='timezone'>,
+	// SDL_AUDIODRIVER, SASL_CONF_PATH).
 	extraEnv []string
 
 	// mem, numa, nt and memDevs cache what memory.go, numa.go and
@@ -38,6 +38,11 @@ type builder struct {
 	// drivers and objects are the QOM types the command line instantiates,
 	// checked against the binary at the end.
 	drivers []string
+
+	// usbDiskPorts is the highest USB port of the root hub given to a
+	// disk; USB input devices, numbered after disks as in libvirt, take
+	// the ports above it.
+	usbDiskPorts int
 }
 
 func (b *builder) add(args ...string) { b.args = append(b.args, args...) }
@@ -324,6 +329,10 @@ func (b *builder) knowsTypes() bool {
 	return b.caps.HasType("isa-serial") || b.caps.HasType("virtio-blk-pci")
 }
 
+// qomAliases are QEMU's alias names of devices (qdev_alias_table) that
+// libvirt writes on the command line, with the type they stand for.
+var qomAliases = map[string]string{"lsi": "lsi53c895a", "ahci": "ich9-ahci"}
+
 // checkTypes refuses a command line instantiating a type the binary lacks,
 // which QEMU would only report once started.
 func (b *builder) checkTypes() error {
@@ -331,6 +340,10 @@ func (b *builder) checkTypes() error {
 		return nil
 	}
 	for _, t := range b.drivers {
+		// QEMU's short device aliases libvirt uses.
+		if full, ok := qomAliases[t]; ok {
+			t = full
+		}
 		if !b.caps.HasType(t) {
 			return unsupported("this QEMU binary does not support '%s'", strings.TrimSuffix(t, "-x86_64-cpu"))
 		}

@@ -31,10 +31,10 @@ import (
 // DIR/summary.txt) while working on the builder.
 
 // corpusFloor is the number of identical command lines main reaches.
-const corpusFloor = 177
+const corpusFloor = 238
 
 // corpusRefusedFloor is the number of .err inputs refused.
-const corpusRefusedFloor = 56
+const corpusRefusedFloor = 57
 
 var corpusOut = flag.String("corpus-out", "", "write per-input differences of the libvirt argv corpus here")
 
@@ -90,6 +90,13 @@ func corpusPaths(name string) Paths {
 			next := 1730
 			return func(string, int) (int, error) { next++; return next - 1, nil }
 		}(),
+		// qemuxml2argvtest marks only /dev/cdrom as a host CD-ROM.
+		IsCDROM: func(path string) bool { return path == "/dev/cdrom" },
+		// virrandommock's bytes 0, 1, 2, ... are the master key and
+		// every IV.
+		MasterKeyData: seqBytes(32),
+		RandomIV:      func() ([]byte, error) { return seqBytes(16), nil },
+		Secrets:       fakeSecretLookup,
 	}
 	return p
 }
@@ -115,6 +122,29 @@ var corpusHost = &Host{
 	Now:           func() time.Time { return time.Unix(1234567890, 0) },
 	SwtpmVersions: func() []string { return []string{"1.2", "2.0"} },
 	TPMCancelPath: func(string) (string, error) { return "/sys/class/misc/tpm0/device/cancel", nil },
+}
+
+func seqBytes(n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(i)
+	}
+	return b
+}
+
+// fakeSecretLookup is qemuxml2argvtest's secret driver: any UUID, and
+// the usages its inputs name, have one fixed value.
+func fakeSecretLookup(ref SecretRef) ([]byte, error) {
+	if ref.UUID == "" {
+		if ref.UsageType == "volume" {
+			if !strings.HasPrefix(ref.Usage, "/storage/guest_disks/") {
+				return nil, fmt.Errorf("test provided invalid volume storage prefix '%s'", ref.Usage)
+			}
+		} else if ref.Usage != "mycluster_myname" && ref.Usage != "client.admin secret" {
+			return nil, fmt.Errorf("test provided incorrect usage '%s'", ref.Usage)
+		}
+	}
+	return []byte("AQCVn5hO6HzFAhAAq0NCv8jtJcIcE+HOBlMQ1A"), nil
 }
 
 // envOfHost are the variables libvirt passes through from the daemon's
@@ -163,11 +193,11 @@ func buildCorpusInputOn(t *testing.T, c Caps, file, name string, host func(Host)
 	}
 	def.Name = name
 	p := corpusPaths(def.Name)
-	corpusGraphics(strings.TrimSuffix(filepath.Base(file), ".xml"), &p)
 	if host != nil {
 		h := host(*p.Host)
 		p.Host = &h
 	}
+	corpusGraphics(strings.TrimSuffix(filepath.Base(file), ".xml"), &p)
 	cl, err := Build(def, c, p)
 	if err != nil {
 		return "", err

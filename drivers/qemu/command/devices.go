@@ -17,7 +17,7 @@ func (b *builder) emitControllers() error {
 	ds := &b.def.Devices
 	for _, c := range ds.Controllers {
 		switch c.Type {
-		case "pci", "usb", "scsi", "ide", "sata", "virtio-serial":
+		case "pci", "usb", "scsi", "ide", "sata", "virtio-serial", "fdc":
 		default:
 			return unsupportedValue("devices/controller", "type", c.Type)
 		}
@@ -55,11 +55,22 @@ func (b *builder) emitControllers() error {
 			if drv == "" {
 				continue
 			}
-			o, err := withVirtioOpts(obj{}.set("driver", drv), deviceDriver(c))
-			if err != nil {
-				return err
+			o := obj{}.set("driver", drv).set("id", c.Alias)
+			switch drvEl := child(conf.DeviceElement(c), "driver"); {
+			case typ == "scsi":
+				if o, err = b.scsiControllerDevice(c); err != nil {
+					return err
+				}
+			case typ == "virtio-serial":
+				for _, a := range []string{"queues", "cmd_per_lun", "max_sectors", "ioeventfd", "iothread"} {
+					if attr(drvEl, a) != "" {
+						return unsupported("attribute '%s' of element <devices/controller/driver> is not supported by govirt's QEMU driver", a)
+					}
+				}
+				o = virtioOptions(obj{}.set("driver", drv), drvEl).set("id", c.Alias)
+			case drvEl != nil:
+				return unsupportedElem("devices/controller/driver")
 			}
-			o = o.set("id", c.Alias)
 			if p := attr(conf.DeviceElement(c), "ports"); p != "" {
 				n, err := strconv.Atoi(p)
 				if err != nil {
@@ -94,9 +105,16 @@ func (b *builder) controllerDriver(c *conf.Controller) (string, error) {
 			return "virtio-scsi-pci", nil
 		case "virtio-transitional", "virtio-non-transitional":
 			return b.virtioTypeName("virtio-scsi", c.Model)
-		case "lsilogic", "":
-			c.Model = "lsilogic"
-			return "lsi", nil
+		default:
+			if drv, ok := scsiModels[c.Model]; ok {
+				return drv, nil
+			}
+			return "", unsupported("Unsupported controller model: %s", c.Model)
+		}
+	case "fdc":
+		// The PC's floppy controller; see emitFloppyController.
+		if c.Index == 0 && c.Model == "" {
+			return "", nil
 		}
 	case "ide":
 		if c.Index == 0 && !b.q35 && c.Model == "" {
@@ -253,7 +271,7 @@ func (b *builder) emitChannels() error {
 }
 
 func (b *builder) emitInputs() error {
-	usbPort := 0
+	usbPort := b.usbDiskPorts
 	for _, in := range b.def.Devices.Inputs {
 		alias := attr(child(conf.DeviceElement(in), "alias"), "name")
 		switch {

@@ -1,10 +1,6 @@
 package command
 
 import (
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/rand"
-	"encoding/base64"
 	"fmt"
 	"path/filepath"
 	"strconv"
@@ -357,7 +353,7 @@ func (b *builder) emitVNC(g *conf.Graphics) error {
 		secret := ""
 		if cfg.VNCTLSx509SecretUUID != "" {
 			secret = alias + "-secret0"
-			if err := b.secretObject(secret, cfg.VNCTLSx509SecretUUID); err != nil {
+			if err := b.secretObjectByUUID(secret, cfg.VNCTLSx509SecretUUID); err != nil {
 				return err
 			}
 		}
@@ -402,10 +398,9 @@ func (b *builder) tlsObject(alias, dir string, verify bool, secret string) {
 	b.object(o)
 }
 
-// secretObject adds the secret with the given UUID as an object QEMU
-// decrypts with the master key, as libvirt passes secrets: AES-256-CBC
-// with a random IV, base64.
-func (b *builder) secretObject(alias, uuid string) error {
+// secretObjectByUUID adds the secret with the given UUID as an object
+// QEMU decrypts with the master key, as libvirt passes secrets.
+func (b *builder) secretObjectByUUID(alias, uuid string) error {
 	if b.p.SecretValue == nil || len(b.p.MasterKeyData) != 32 {
 		return unsupported("secrets for QEMU are not available to govirt's QEMU driver here")
 	}
@@ -413,31 +408,11 @@ func (b *builder) secretObject(alias, uuid string) error {
 	if err != nil {
 		return err
 	}
-	var iv []byte
-	if b.p.RandomIV != nil {
-		if iv, err = b.p.RandomIV(); err != nil {
-			return err
-		}
-	} else {
-		iv = make([]byte, aes.BlockSize)
-		if _, err := rand.Read(iv); err != nil {
-			return virerr.New(virerr.FromQemu, virerr.ErrInternalError, "cannot generate an IV: %v", err)
-		}
+	o, err := b.secretObject(alias, val)
+	if err != nil {
+		return err
 	}
-	blk, err := aes.NewCipher(b.p.MasterKeyData)
-	if err != nil || len(iv) != aes.BlockSize {
-		return virerr.New(virerr.FromQemu, virerr.ErrInternalError, "cannot encrypt secret %s", uuid)
-	}
-	pad := aes.BlockSize - len(val)%aes.BlockSize
-	pt := append(append([]byte{}, val...), make([]byte, pad)...)
-	for i := len(val); i < len(pt); i++ {
-		pt[i] = byte(pad)
-	}
-	ct := make([]byte, len(pt))
-	cipher.NewCBCEncrypter(blk, iv).CryptBlocks(ct, pt)
-	b.object(obj{}.set("qom-type", "secret").set("id", alias).
-		set("data", base64.StdEncoding.EncodeToString(ct)).set("keyid", "masterKey0").
-		set("iv", base64.StdEncoding.EncodeToString(iv)).set("format", "base64"))
+	b.object(o)
 	return nil
 }
 

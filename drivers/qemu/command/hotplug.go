@@ -56,6 +56,9 @@ func PrepareHotplugDisk(def *conf.Domain, disk *conf.Disk, caps Caps, next func(
 	if err := checkDiskSource(disk); err != nil {
 		return err
 	}
+	if err := checkHotplugSource(disk); err != nil {
+		return err
+	}
 	b := hotplugBuilder(def, caps)
 	switch disk.TargetBus {
 	case "virtio":
@@ -120,42 +123,43 @@ func NameNodes(disk *conf.Disk, next func() int) {
 	}
 }
 
+// checkHotplugSource refuses sources hot-plug does not implement yet:
+// anything but local images, and images needing secret objects.
+func checkHotplugSource(disk *conf.Disk) error {
+	for _, l := range chain(disk) {
+		switch l.src.Type {
+		case "file", "block":
+		default:
+			return unsupported("hot-plugging a disk of type '%s' is not supported by govirt's QEMU driver", l.src.Type)
+		}
+		if encryptionElem(l) != nil || storageSlice(l.el) != nil {
+			return unsupported("hot-plugging an encrypted or sliced disk is not supported by govirt's QEMU driver")
+		}
+	}
+	return nil
+}
+
 // CheckMedium refuses an image a CD-ROM or floppy cannot take, with the
 // same rules as a disk at start.
-func CheckMedium(disk *conf.Disk) error { return checkDiskSource(disk) }
+func CheckMedium(disk *conf.Disk) error {
+	if err := checkDiskSource(disk); err != nil {
+		return err
+	}
+	return checkHotplugSource(disk)
+}
 
 // DiskBlockdevs returns the blockdev-add arguments of disk's named nodes
 // in the order QEMU needs them: bottom layer first, storage before format.
 func DiskBlockdevs(disk *conf.Disk) []json.RawMessage {
+	b := &builder{}
+	_, nodes, err := b.diskNodes(disk, hostEnv{isCDROM: IsCDROM})
+	if err != nil {
+		// checkDiskSource admits only sources diskNodes builds.
+		return nil
+	}
 	var out []json.RawMessage
-	ls := layers(disk)
-	for i := len(ls) - 1; i >= 0; i-- {
-		s := ls[i]
-		ro := disk.ReadOnly || disk.Device == "cdrom" || i > 0
-		st := obj{}.
-			set("driver", storageDriver(disk, s)).
-			set("filename", s.Path)
-		if i == 0 && disk.IO != "" {
-			st = st.set("aio", disk.IO)
-		}
-		st = st.set("node-name", s.NodeName).
-			set("auto-read-only", true).
-			set("discard", "unmap")
-		st = withCache(st, disk.Cache)
-		out = append(out, json.RawMessage(st.String()))
-		f := withCache(obj{}.set("node-name", s.NodeNameFormat), disk.Cache).set("read-only", ro)
-		if i == 0 && disk.Discard != "" {
-			f = f.set("discard", disk.Discard)
-		}
-		f = f.set("driver", format(s)).set("file", s.NodeName)
-		if s.Backing != nil && format(s) != "raw" {
-			if s.Backing.Type == "" {
-				f = f.set("backing", nil)
-			} else {
-				f = f.set("backing", s.Backing.NodeNameFormat)
-			}
-		}
-		out = append(out, json.RawMessage(f.String()))
+	for _, n := range nodes {
+		out = append(out, json.RawMessage(n.String()))
 	}
 	return out
 }
@@ -179,7 +183,7 @@ func DiskNodes(disk *conf.Disk) []string {
 // guest def (which need not contain disk yet).
 func DiskDeviceAdd(def *conf.Domain, disk *conf.Disk, caps Caps) (json.RawMessage, error) {
 	b := hotplugBuilder(def, caps)
-	o, err := b.diskDevice(disk, layers(disk), 0)
+	o, err := b.diskDevice(disk, 0)
 	if err != nil {
 		return nil, err
 	}
