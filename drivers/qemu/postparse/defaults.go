@@ -354,16 +354,36 @@ func (p *pp) devicePostParse() error {
 // graphicsListen is the parser's compatibility listen: VNC and SPICE
 // (and RDP) without a <listen> get one from the listen (or VNC socket)
 // attribute, as virDomainGraphicsListensParseXML does.
+// spiceListenNone is virDomainDefPostParseGraphics: a SPICE display
+// without ports and without autoport listens nowhere, which libvirt
+// writes as listen type none.
+func spiceListenNone(g *conf.Graphics) {
+	l := conf.DeviceElement(g).Child("listen")
+	if g.Type != "spice" || l == nil || g.AutoPort || g.Port > 0 || g.TLSPort > 0 {
+		return
+	}
+	if t, _ := l.Attr("type"); t != "address" {
+		return
+	}
+	g.Listen = ""
+	conf.SetDeviceValue(g, "listen/@address", "")
+	conf.SetDeviceValue(g, "listen/@type", "none")
+}
+
 func graphicsListen(g *conf.Graphics) {
 	switch g.Type {
 	case "vnc", "spice", "rdp":
 	default:
 		return
 	}
-	// A port of -1 asks for automatic allocation.
-	if g.Port == -1 && (g.Type == "vnc" || g.Type == "spice") {
+	// A port of -1 asks for automatic allocation, and so does a VNC
+	// display that names neither port nor autoport
+	// (virDomainGraphicsDefParseXMLVNC).
+	_, hasAuto := conf.DeviceElement(g).Attr("autoport")
+	if (g.Port == -1 && (g.Type == "vnc" || g.Type == "spice")) || (g.Type == "vnc" && g.Port == 0 && !hasAuto) {
 		g.AutoPort = true
 	}
+	defer spiceListenNone(g)
 	if conf.DeviceElement(g).Child("listen") != nil {
 		return
 	}
