@@ -52,7 +52,7 @@ func qemu72() fakeCaps {
 			"VGA", "cirrus-vga", "bochs-display", "virtio-vga", "virtio-gpu-pci", "i6300esb", "ib700",
 			"virtio-balloon-pci", "rng-random", "rng-builtin", "virtio-rng-pci", "pvpanic",
 			"qxl-vga", "qxl", "ramfb", "vmware-svga", "intel-hda", "ich9-intel-hda", "hda-duplex", "hda-micro",
-			"hda-output", "AC97", "ES1370", "sb16", "usb-audio"),
+			"hda-output", "AC97", "ES1370", "sb16", "usb-audio", "tls-creds-x509"),
 	}
 }
 
