@@ -201,7 +201,7 @@ func audioIO(typ string, e *conf.Element, elem string) (obj, error) {
 // xmlInvalid is libvirt's error for an attribute value it cannot parse.
 func xmlInvalid(name, elem, value, expected string) error {
 	if expected == "" {
-		return virerr.New(virerr.FromDomain, virerr.ErrConfigUnsupported,
+		return virerr.New(virerr.FromDomain, virerr.ErrXMLError,
 			"Invalid value for attribute '%s' in element '%s': '%s'.", name, elem, value)
 	}
 	return virerr.New(virerr.FromDomain, virerr.ErrXMLError,
