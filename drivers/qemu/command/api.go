@@ -102,6 +102,12 @@ type Paths struct {
 	// SecretValue looks a secret's value up by UUID (for
 	// GraphicsConfig.VNCTLSSecretUUID); nil refuses needing one.
 	SecretValue func(uuid string) ([]byte, error)
+	// VhostUserGPU starts the vhost-user-gpu process of a <video> with
+	// <driver name='vhostuser'> (alias, its render node and whether 3D
+	// acceleration is on) and returns the descriptor number QEMU has its
+	// end of the connection as (libvirt's qemuVhostUserGPUStart); nil
+	// refuses such video.
+	VhostUserGPU func(alias, rendernode string, gl bool) (int, error)
 	// IsCDROM reports whether a host block device is a CD-ROM drive,
 	// which QEMU opens as host_cdrom; nil probes the device (IsCDROM).
 	IsCDROM func(path string) bool

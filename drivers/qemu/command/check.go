@@ -296,7 +296,7 @@ var allowed = map[string][]string{
 
 	"devices/video":                    nil,
 	"devices/video/model":              {"type", "vram", "heads", "primary", "ram", "vram64", "vgamem"},
-	"devices/video/model/acceleration": {"accel3d", "accel2d"},
+	"devices/video/model/acceleration": {"accel3d", "accel2d", "rendernode"},
 	"devices/video/model/resolution":   {"x", "y"},
 	"devices/video/driver":             append([]string{"name"}, virtioOptNames()...),
 	"devices/video/alias":              {"name"},
