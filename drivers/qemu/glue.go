@@ -49,8 +49,9 @@ func (d *Driver) buildCommand(live *conf.Domain, qc *caps.Caps, dir, monPath str
 	}
 	p := command.Paths{MonitorSocket: monPath, MonitorFD: monitorFD, DomainDir: dir, Name: live.Name, MasterKey: key, MasterKeyData: keyData, VNCPort: d.displayPortFor(live, "vnc"), SpicePort: d.displayPortFor(live, "spice"),
 		WebsocketPort: d.websocketPortFor(live),
-		Graphics:      graphicsConfig(), RenderNode: hostRenderNode,
-		OpenVsock: openVsock(files)}
+		Graphics:      d.graphicsConfig(), RenderNode: hostRenderNode,
+		NetworkAddress: d.networks().ListenAddress,
+		OpenVsock:      openVsock(files)}
 	d.platformPaths(&p, dir, files)
 	cl, err := command.Build(live, qc, p)
 	if err != nil {
