@@ -37,16 +37,18 @@ func (c capsSource) get(ctx context.Context, binary string) (*caps.Caps, error) 
 
 // buildCommand turns the live definition into QEMU's argv; it assigns
 // aliases, addresses and node names in live as it goes.
-func (d *Driver) buildCommand(live *conf.Domain, qc *caps.Caps, dir, monPath string) ([]string, error) {
+// files are what QEMU inherits after the monitor (descriptors
+// monitorFD+1, ...).
+func (d *Driver) buildCommand(live *conf.Domain, qc *caps.Caps, dir, monPath string) ([]string, []command.HostFile, error) {
 	key := filepath.Join(dir, "master-key.aes")
 	if err := writeMasterKey(key); err != nil {
-		return nil, errQEMU(virerr.ErrInternalError, "cannot write the master key of %s: %v", live.Name, err)
+		return nil, nil, errQEMU(virerr.ErrInternalError, "cannot write the master key of %s: %v", live.Name, err)
 	}
 	cl, err := command.Build(live, qc, command.Paths{MonitorSocket: monPath, MonitorFD: monitorFD, DomainDir: dir, Name: live.Name, MasterKey: key, VNCPort: d.vncPortFor(live)})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return vncPasswordArgv(live, cl.Argv), nil
+	return vncPasswordArgv(live, cl.Argv), cl.Files, nil
 }
 
 // writeMasterKey writes 32 random bytes only the daemon and QEMU read,

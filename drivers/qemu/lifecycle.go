@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"govirt/driver"
+	"govirt/drivers/qemu/command"
 	"govirt/qmp"
 	"govirt/virerr"
 )
@@ -185,7 +186,7 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	if err := d.resolveNetworks(live); err != nil {
 		return err
 	}
-	argv, err := d.buildCommand(live, qcaps, dir, monPath)
+	argv, hostFiles, err := d.buildCommand(live, qcaps, dir, monPath)
 	if err != nil {
 		return err
 	}
@@ -217,8 +218,17 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 		d.cleanupStopped(v, driver.ShutoffFailed)
 		return errQEMU(virerr.ErrOperationFailed, "cannot create the monitor socket of '%s': %v", name, err)
 	}
-	proc, err := spawn(argv, logPath, monFile)
+	extra, err := command.OpenHostFiles(hostFiles, monitorFD+1)
+	if err != nil {
+		monFile.Close()
+		d.cleanupStopped(v, driver.ShutoffFailed)
+		return errQEMU(virerr.ErrOperationFailed, "cannot open the chardev files of '%s': %v", name, err)
+	}
+	proc, err := spawn(argv, logPath, append([]*os.File{monFile}, extra...)...)
 	monFile.Close()
+	for _, f := range extra {
+		f.Close()
+	}
 	if err != nil {
 		d.cleanupStopped(v, driver.ShutoffFailed)
 		return errQEMU(virerr.ErrOperationFailed, "cannot start QEMU for '%s': %v", name, err)

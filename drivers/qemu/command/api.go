@@ -61,6 +61,11 @@ type Paths struct {
 	// (libvirt uses 5900-65535). When nil, QEMU picks the first free
 	// display itself (to=) and the driver reads it back with query-vnc.
 	VNCPort func() (int, error)
+	// HostFD, when set, numbers the descriptor QEMU gets for a host
+	// file or socket the driver opens for it (log tells a chardev's log
+	// from its source). When nil, descriptors follow MonitorFD (or 2)
+	// one by one, in the order of Cmdline.Files.
+	HostFD func(f HostFile, log bool) int
 }
 
 // Cmdline is the process to run.
@@ -74,6 +79,9 @@ type Cmdline struct {
 	// Taps are the tap devices QEMU creates for bridge interfaces and
 	// that the driver must enslave to their bridge once QEMU runs.
 	Taps []Tap
+	// Files are the files and sockets the driver opens and QEMU
+	// inherits, each as descriptor FD.
+	Files []HostFile
 }
 
 // Tap is a tap device QEMU creates (ifname=) and, for a bridge interface,
@@ -120,6 +128,8 @@ func Build(def *conf.Domain, caps Caps, p Paths) (*Cmdline, error) {
 		b.assignDriveAddresses,
 		b.assignAliases,
 		b.assignPCI,
+		b.assignVirtioSerial,
+		b.assignUSB,
 		b.assignNodeNames,
 		b.emit,
 	}
@@ -132,5 +142,5 @@ func Build(def *conf.Domain, caps Caps, p Paths) (*Cmdline, error) {
 		return nil, err
 	}
 	*def = *work
-	return &Cmdline{Argv: b.args, Env: b.env(), LogFile: p.LogFile, Taps: b.taps}, nil
+	return &Cmdline{Argv: b.args, Env: b.env(), LogFile: p.LogFile, Taps: b.taps, Files: b.files}, nil
 }

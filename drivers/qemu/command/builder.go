@@ -24,6 +24,17 @@ type builder struct {
 	// drivers and objects are the QOM types the command line instantiates,
 	// checked against the binary at the end.
 	drivers []string
+
+	// files are the host files and sockets QEMU inherits; fdset and
+	// nextFD number the fd sets and descriptors handed out.
+	files  []HostFile
+	fdset  int
+	nextFD int
+	// tree is the definition as read, for the devices conf keeps
+	// untyped (parallel, smartcard, redirdev, hub).
+	tree *conf.Element
+	// usb holds the USB ports given to untyped devices, by element.
+	usb usbState
 }
 
 func (b *builder) add(args ...string) { b.args = append(b.args, args...) }
@@ -157,15 +168,20 @@ func (b *builder) emit() error {
 	}
 	steps := []func() error{
 		b.emitControllers,
+		b.emitHubs,
 		b.emitDisks,
 		b.emitNets,
+		b.emitSmartcards,
 		b.emitSerials,
+		b.emitParallels,
 		b.emitChannels,
+		b.emitConsoles,
 		b.emitInputs,
 		b.emitAudio,
 		b.emitGraphics,
 		b.emitVideos,
 		b.emitWatchdogs,
+		b.emitRedirdevs,
 		b.emitBalloon,
 		b.emitRNGs,
 	}

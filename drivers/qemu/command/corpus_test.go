@@ -30,7 +30,7 @@ import (
 // DIR/summary.txt) while working on the builder.
 
 // corpusFloor is the number of identical command lines main reaches.
-const corpusFloor = 25
+const corpusFloor = 52
 
 // corpusRefusedFloor is the number of .err inputs refused.
 const corpusRefusedFloor = 56
@@ -76,6 +76,16 @@ func corpusPaths(name string) Paths {
 		MonitorSocket: dir + "/monitor.sock",
 		MonitorFD:     1729,
 		MasterKey:     dir + "/master-key.aes",
+		// testQemuPrepareHostBackendChardevOne's fake descriptors.
+		HostFD: func(f HostFile, log bool) int {
+			switch {
+			case log:
+				return 1751
+			case f.Kind == UnixListen:
+				return 1729
+			}
+			return 1750
+		},
 	}
 }
 

@@ -2,7 +2,6 @@ package command
 
 import (
 	"fmt"
-	"govirt/drivers/internal/safepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,7 +20,7 @@ func (b *builder) emitControllers() error {
 		default:
 			return unsupportedValue("devices/controller", "type", c.Type)
 		}
-		if attr(conf.DeviceElement(c), "ports") != "" && c.Type != "virtio-serial" {
+		if attr(conf.DeviceElement(c), "ports") != "" && c.Type != "virtio-serial" && c.Type != "usb" {
 			return unsupported("attribute 'ports' of controller type '%s' is not supported by govirt's QEMU driver", c.Type)
 		}
 	}
@@ -46,6 +45,16 @@ func (b *builder) emitControllers() error {
 	for _, typ := range []string{"usb", "scsi", "ide", "sata", "virtio-serial"} {
 		for _, c := range ds.Controllers {
 			if c.Type != typ {
+				continue
+			}
+			if typ == "usb" {
+				o, err := b.usbControllerObj(c)
+				if err != nil {
+					return err
+				}
+				if o != nil {
+					b.device(o)
+				}
 				continue
 			}
 			drv, err := b.controllerDriver(c)
@@ -153,161 +162,6 @@ func (b *builder) emitNets() error {
 			o = o.set("bootindex", bi)
 		}
 		b.device(o)
-	}
-	return nil
-}
-
-// chardev is the -chardev option of a host side: pty, unix socket or file.
-func chardev(c *conf.Chardev, id string) (string, error) {
-	switch c.Type {
-	case "pty":
-		return "pty,id=" + id, nil
-	case "unix":
-		if c.SourcePath == "" {
-			return "", unsupported("unix chardev %s has no source path", id)
-		}
-		s := "socket,id=" + id + ",path=" + escapeComma(c.SourcePath)
-		switch c.SourceMode {
-		case "bind":
-			s += ",server=on,wait=off"
-		case "connect", "":
-		default:
-			return "", unsupported("chardev source mode '%s' is not supported by govirt's QEMU driver", c.SourceMode)
-		}
-		return s, nil
-	case "file":
-		if c.SourcePath == "" {
-			return "", unsupported("file chardev %s has no source path", id)
-		}
-		if c.SourceMode != "" {
-			return "", unsupported("a file chardev takes no source mode")
-		}
-		return "file,id=" + id + ",path=" + escapeComma(c.SourcePath), nil
-	}
-	return "", unsupported("chardev type '%s' is not supported by govirt's QEMU driver", c.Type)
-}
-
-func (b *builder) emitSerials() error {
-	for _, s := range b.def.Devices.Serials {
-		if s.TargetType != "isa-serial" {
-			return unsupportedValue("devices/serial/target", "type", s.TargetType)
-		}
-		if m := attr(child(conf.DeviceElement(s), "target", "model"), "name"); m != "" && m != "isa-serial" {
-			return unsupportedValue("devices/serial/target/model", "name", m)
-		}
-		if s.TargetPort < 0 || s.TargetPort > 3 {
-			return unsupported("serial port %d is out of range (0-3)", s.TargetPort)
-		}
-		id := "char" + s.Alias
-		cd, err := chardev(s, id)
-		if err != nil {
-			return err
-		}
-		b.add("-chardev", cd)
-		b.device(obj{}.set("driver", "isa-serial").set("chardev", id).set("id", s.Alias).set("index", s.TargetPort))
-	}
-	for _, c := range b.def.Devices.Consoles {
-		if !slices.ContainsFunc(b.def.Devices.Serials, func(s *conf.Chardev) bool { return s.Alias == c.Alias }) {
-			return unsupported("console %s matches no serial port", c.Alias)
-		}
-	}
-	return nil
-}
-
-// guestAgent is the channel name of the QEMU guest agent.
-const guestAgent = "org.qemu.guest_agent.0"
-
-func (b *builder) emitChannels() error {
-	ports := map[uint]uint{} // virtio-serial controller -> highest port
-	chans := b.def.Devices.Channels
-	for _, c := range chans {
-		if a := conf.DeviceAddress(c); a.Type == "virtio-serial" {
-			p, _ := strconv.Atoi(a.Port)
-			ports[a.Controller] = max(ports[a.Controller], uint(p))
-		}
-	}
-	for _, c := range chans {
-		if c.TargetType != "virtio" {
-			return unsupportedValue("devices/channel/target", "type", c.TargetType)
-		}
-		if c.TargetName == "" {
-			return unsupported("virtio channel %s needs a target name", c.Alias)
-		}
-		if c.Type == "unix" && c.SourcePath == "" {
-			// libvirt puts generated channel sockets in its channel
-			// directory; the driver tells us where.
-			// The target name comes from the client: it must name
-			// an entry of that directory, not a path out of it.
-			path, err := safepath.Join(b.p.DomainDir, c.TargetName, "")
-			if err != nil {
-				return err
-			}
-			c.SourcePath = path
-			if c.TargetName == guestAgent && b.p.QGASocket != "" {
-				c.SourcePath = b.p.QGASocket
-			}
-			c.SourceMode = "bind"
-		}
-		id := "char" + c.Alias
-		cd, err := chardev(c, id)
-		if err != nil {
-			return err
-		}
-		a := conf.DeviceAddress(c)
-		switch a.Type {
-		case "":
-			ports[0]++
-			a = conf.Address{Type: "virtio-serial", Port: strconv.Itoa(int(ports[0]))}
-			conf.SetDeviceAddress(c, a)
-		case "virtio-serial":
-		default:
-			return unsupported("channel %s cannot have an address of type '%s'", c.Alias, a.Type)
-		}
-		ctl := b.controller("virtio-serial", int(a.Controller))
-		if ctl == nil {
-			return unsupported("channel %s: no virtio-serial controller %d", c.Alias, a.Controller)
-		}
-		nr, _ := strconv.Atoi(a.Port)
-		b.add("-chardev", cd)
-		b.device(obj{}.set("driver", "virtserialport").set("bus", fmt.Sprintf("%s.%d", ctl.Alias, a.Bus)).
-			set("nr", nr).set("chardev", id).set("id", c.Alias).set("name", c.TargetName))
-	}
-	return nil
-}
-
-func (b *builder) emitInputs() error {
-	usbPort := 0
-	for _, in := range b.def.Devices.Inputs {
-		alias := attr(child(conf.DeviceElement(in), "alias"), "name")
-		switch {
-		case in.Bus == "ps2" && (in.Type == "mouse" || in.Type == "keyboard"):
-			continue // part of the PC
-		case in.Bus == "usb":
-		default:
-			return unsupported("input type '%s' bus '%s' is not supported by govirt's QEMU driver", in.Type, in.Bus)
-		}
-		drv := map[string]string{"tablet": "usb-tablet", "mouse": "usb-mouse", "keyboard": "usb-kbd"}[in.Type]
-		if drv == "" {
-			return unsupportedValue("devices/input", "type", in.Type)
-		}
-		usb := b.controller("usb", 0)
-		if usb == nil || usb.Model == "none" {
-			return unsupported("a USB input device needs a USB controller")
-		}
-		a := conf.DeviceAddress(in)
-		switch a.Type {
-		case "":
-			usbPort++
-			a = conf.Address{Type: "usb", Port: strconv.Itoa(usbPort)}
-			conf.SetDeviceAddress(in, a)
-		case "usb":
-			if a.Bus != 0 {
-				return unsupported("USB bus %d is not supported by govirt's QEMU driver", a.Bus)
-			}
-		default:
-			return unsupported("input %s cannot have an address of type '%s'", alias, a.Type)
-		}
-		b.device(obj{}.set("driver", drv).set("id", alias).set("bus", usb.Alias+".0").set("port", a.Port))
 	}
 	return nil
 }

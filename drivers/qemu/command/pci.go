@@ -81,7 +81,7 @@ func (b *builder) pciDevices() ([]pciDev, error) {
 		g, s := rawAddr(v)
 		out = append(out, pciDev{"video", g, s, true})
 	}
-	return out, nil
+	return append(out, b.chrPCIDevices()...), nil
 }
 
 // pciSpace tracks the slots taken on bus 0 and which root ports are used.

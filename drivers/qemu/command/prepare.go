@@ -27,6 +27,7 @@ func (b *builder) prepareDefaults() error {
 			}
 		}
 	}
+	b.sortUSBControllers()
 	// The chipset's own disk controller, always present in QEMU.
 	if b.q35 {
 		if b.controller("sata", 0) == nil {
@@ -53,26 +54,8 @@ func (b *builder) prepareDefaults() error {
 			}
 		}
 	}
-	for _, c := range ds.Consoles {
-		if c.TargetType == "" {
-			c.TargetType = "serial"
-		}
-		if c.TargetType != "serial" {
-			return unsupportedValue("devices/console/target", "type", c.TargetType)
-		}
-		// A serial console is the guest's serial port of the same
-		// number; libvirt adds the <serial> when only the console is
-		// written.
-		if !slices.ContainsFunc(ds.Serials, func(s *conf.Chardev) bool { return s.TargetPort == c.TargetPort }) {
-			s := &conf.Chardev{Type: c.Type, SourcePath: c.SourcePath, SourceMode: c.SourceMode,
-				TargetType: "isa-serial", TargetPort: c.TargetPort}
-			ds.Serials = append(ds.Serials, s)
-		}
-	}
-	for _, s := range ds.Serials {
-		if s.TargetType == "" {
-			s.TargetType = "isa-serial"
-		}
+	if err := b.prepareChardevs(); err != nil {
+		return err
 	}
 	if ds.MemBalloon == nil {
 		ds.MemBalloon = &conf.MemBalloon{Model: "virtio"}
@@ -284,12 +267,10 @@ func (b *builder) assignAliases() error {
 		s.Alias = alias(s.Alias, fmt.Sprintf("serial%d", i))
 	}
 	for i, c := range ds.Consoles {
-		// A serial console is its serial device.
+		// A serial console is the first serial device.
 		c.Alias = fmt.Sprintf("console%d", i)
-		for _, s := range ds.Serials {
-			if s.TargetPort == c.TargetPort {
-				c.Alias = s.Alias
-			}
+		if i == 0 && c.TargetType == "serial" && len(ds.Serials) > 0 {
+			c.Alias = ds.Serials[0].Alias
 		}
 	}
 	for i, c := range ds.Channels {

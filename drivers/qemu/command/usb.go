@@ -1,0 +1,462 @@
+package command
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"govirt/conf"
+)
+
+// usbModels maps a USB controller model to its QEMU device and its number
+// of root ports (virDomainUSBAddressControllerModelToPorts); companion
+// controllers (ich9-uhciN) add no ports of their own.
+var usbModels = map[string]struct {
+	driver string
+	ports  int
+}{
+	"piix3-uhci":     {"piix3-usb-uhci", 2},
+	"piix4-uhci":     {"piix4-usb-uhci", 2},
+	"vt82c686b-uhci": {"vt82c686b-usb-uhci", 2},
+	"ehci":           {"usb-ehci", 6},
+	"ich9-ehci1":     {"ich9-usb-ehci1", 6},
+	"ich9-uhci1":     {"ich9-usb-uhci1", 0},
+	"ich9-uhci2":     {"ich9-usb-uhci2", 0},
+	"ich9-uhci3":     {"ich9-usb-uhci3", 0},
+	"pci-ohci":       {"pci-ohci", 3},
+	"nec-xhci":       {"nec-usb-xhci", 4},
+	"qemu-xhci":      {"qemu-xhci", 4},
+}
+
+// usbCompanion reports whether c is a companion controller (<master>).
+func usbCompanion(c *conf.Controller) bool {
+	return child(conf.DeviceElement(c), "master") != nil
+}
+
+// sortUSBControllers puts each USB master controller before its
+// companions of the same index, as virDomainControllerInsertPreAlloced
+// orders them while parsing.
+func (b *builder) sortUSBControllers() {
+	cs := b.def.Devices.Controllers
+	slices.SortStableFunc(cs, func(x, y *conf.Controller) int {
+		if x.Type != "usb" || y.Type != "usb" || x.Index != y.Index {
+			return 0
+		}
+		cx, cy := usbCompanion(x), usbCompanion(y)
+		switch {
+		case !cx && cy:
+			return -1
+		case cx && !cy:
+			return 1
+		}
+		return 0
+	})
+}
+
+// usbControllerObj is the -device of a USB controller, nil for one QEMU
+// does not get (model none).
+func (b *builder) usbControllerObj(c *conf.Controller) (obj, error) {
+	if c.Model == "none" {
+		return nil, nil
+	}
+	m, ok := usbModels[c.Model]
+	if !ok {
+		return nil, unsupportedValue("devices/controller", "model", c.Model)
+	}
+	e := conf.DeviceElement(c)
+	o := obj{}.set("driver", m.driver)
+	if p := attr(e, "ports"); p != "" {
+		if c.Model != "nec-xhci" && c.Model != "qemu-xhci" {
+			return nil, unsupported("usb controller type %s doesn't support 'ports' with this QEMU binary", c.Model)
+		}
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > 15 {
+			return nil, unsupported("'%s' controller only supports up to '%d' ports", c.Model, 15)
+		}
+		o = o.set("p2", n).set("p3", n)
+	}
+	if ms := child(e, "master"); ms != nil {
+		var master *conf.Controller
+		for _, x := range b.def.Devices.Controllers {
+			if x.Type == "usb" && x.Index == c.Index && !usbCompanion(x) {
+				master = x
+				break
+			}
+		}
+		if master == nil {
+			return nil, unsupported("masterbus not found")
+		}
+		port, err := strconv.Atoi(attr(ms, "startport"))
+		if err != nil {
+			return nil, unsupportedValue("devices/controller/master", "startport", attr(ms, "startport"))
+		}
+		o = o.set("masterbus", master.Alias+".0").set("firstport", port)
+	} else {
+		o = o.set("id", c.Alias)
+	}
+	return b.pciProps(o, c.Address), nil
+}
+
+// usbHub is a USB hub's ports: the root hub of a controller or a
+// usb-hub device; hubs[i] is the hub plugged into port i+1.
+type usbHub struct {
+	used []bool
+	hubs []*usbHub
+}
+
+func newUSBHub(n int) *usbHub { return &usbHub{used: make([]bool, n), hubs: make([]*usbHub, n)} }
+
+// find returns the hub and index a port path ("1", "2.3") names.
+func (h *usbHub) find(path string) (*usbHub, int, bool) {
+	parts := strings.Split(path, ".")
+	for i, p := range parts {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > len(h.used) {
+			return nil, 0, false
+		}
+		if i == len(parts)-1 {
+			return h, n - 1, true
+		}
+		if h = h.hubs[n-1]; h == nil {
+			return nil, 0, false
+		}
+	}
+	return nil, 0, false
+}
+
+// free finds the first free port, depth first through the hubs
+// (virDomainUSBAddressFindFreePort), as a port path.
+func (h *usbHub) free(depth int) (string, bool) {
+	for i, u := range h.used {
+		if !u {
+			return strconv.Itoa(i + 1), true
+		}
+	}
+	if depth >= 4 {
+		return "", false
+	}
+	for i, k := range h.hubs {
+		if k == nil {
+			continue
+		}
+		if p, ok := k.free(depth + 1); ok {
+			return strconv.Itoa(i+1) + "." + p, true
+		}
+	}
+	return "", false
+}
+
+// usbState holds the USB addresses of the devices conf keeps untyped.
+type usbState struct {
+	hubs, redirs, ccids []conf.Address
+}
+
+// usbUser is one device that plugs into a USB port.
+type usbUser struct {
+	name string
+	hub  bool
+	get  func() conf.Address
+	set  func(conf.Address)
+}
+
+// assignUSB gives every USB device without an address a port, as
+// qemuDomainAssignUSBAddresses: addresses given are reserved first, then
+// hubs get ports, then the other devices in libvirt's device order
+// (smartcard controllers, serials, inputs, redirdevs).
+func (b *builder) assignUSB() error {
+	buses := map[uint]*usbHub{}
+	for _, c := range b.def.Devices.Controllers {
+		if c.Type != "usb" || usbCompanion(c) || c.Model == "none" {
+			continue
+		}
+		n := usbModels[c.Model].ports
+		if p := attr(conf.DeviceElement(c), "ports"); p != "" {
+			n, _ = strconv.Atoi(p)
+		}
+		buses[uint(c.Index)] = newUSBHub(n)
+	}
+	users := b.usbUsers()
+	for _, u := range users {
+		a := u.get()
+		if a.Type == "" || a.Port == "" {
+			continue
+		}
+		if a.Type != "usb" {
+			return unsupported("%s cannot have an address of type '%s'", u.name, a.Type)
+		}
+		root := buses[a.Bus]
+		if root == nil {
+			return unsupported("USB bus %d requested but no controller with that index is present", a.Bus)
+		}
+		h, i, ok := root.find(a.Port)
+		if !ok {
+			return unsupported("Cannot find USB port %s for %s", a.Port, u.name)
+		}
+		if h.used[i] {
+			return unsupported("USB port %s on bus %d is already in use", a.Port, a.Bus)
+		}
+		h.used[i] = true
+		if u.hub {
+			h.hubs[i] = newUSBHub(8)
+		}
+	}
+	var ids []uint
+	for id := range buses {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, hubsFirst := range []bool{true, false} {
+		for _, u := range users {
+			a := u.get()
+			if u.hub != hubsFirst || a.Port != "" {
+				continue
+			}
+			if a.Type != "" && a.Type != "usb" {
+				continue
+			}
+			done := false
+			for _, id := range ids {
+				if a.Type == "usb" && a.Bus != id {
+					continue
+				}
+				if p, ok := buses[id].free(0); ok {
+					h, i, _ := buses[id].find(p)
+					h.used[i] = true
+					if u.hub {
+						h.hubs[i] = newUSBHub(8)
+					}
+					u.set(conf.Address{Type: "usb", Bus: id, Port: p})
+					done = true
+					break
+				}
+			}
+			if !done {
+				if len(buses) == 0 {
+					return unsupported("%s needs a USB controller", u.name)
+				}
+				return unsupported("No free USB ports")
+			}
+		}
+	}
+	return nil
+}
+
+// usbUsers lists the devices that go on USB in libvirt's device order.
+func (b *builder) usbUsers() []usbUser {
+	var out []usbUser
+	typed := func(name string, dev any) usbUser {
+		return usbUser{name: name,
+			get: func() conf.Address { return conf.DeviceAddress(dev) },
+			set: func(a conf.Address) { conf.SetDeviceAddress(dev, a) }}
+	}
+	untyped := func(name string, hub bool, list *[]conf.Address, i int) usbUser {
+		return usbUser{name: name, hub: hub,
+			get: func() conf.Address { return (*list)[i] },
+			set: func(a conf.Address) { (*list)[i] = a }}
+	}
+	readAddrs := func(es []*conf.Element) []conf.Address {
+		out := make([]conf.Address, len(es))
+		for i, e := range es {
+			a := child(e, "address")
+			if a == nil {
+				continue
+			}
+			out[i] = conf.Address{Type: attr(a, "type"), Port: attr(a, "port")}
+			bus, _ := strconv.ParseUint(attr(a, "bus"), 0, 32)
+			out[i].Bus = uint(bus)
+		}
+		return out
+	}
+	b.usb.hubs = readAddrs(b.devicesNamed("hub"))
+	b.usb.redirs = readAddrs(b.devicesNamed("redirdev"))
+	// One CCID controller carries the smartcard (libvirt adds it
+	// implicitly); its address is the controller's, not written here.
+	b.usb.ccids = make([]conf.Address, min(len(b.devicesNamed("smartcard")), 1))
+	for i := range b.usb.hubs {
+		out = append(out, untyped(fmt.Sprintf("hub%d", i), true, &b.usb.hubs, i))
+	}
+	for i := range b.usb.ccids {
+		out = append(out, untyped(fmt.Sprintf("ccid%d", i), false, &b.usb.ccids, i))
+	}
+	for _, s := range b.def.Devices.Serials {
+		if s.TargetType == "usb-serial" {
+			out = append(out, typed("serial "+s.Alias, s))
+		}
+	}
+	for i, in := range b.def.Devices.Inputs {
+		if in.Bus == "usb" {
+			out = append(out, typed(fmt.Sprintf("input%d", i), in))
+		}
+	}
+	for i := range b.usb.redirs {
+		out = append(out, untyped(fmt.Sprintf("redir%d", i), false, &b.usb.redirs, i))
+	}
+	return out
+}
+
+// usbProps appends the bus and port of a USB address.
+func (b *builder) usbProps(o obj, a conf.Address) (obj, error) {
+	if a.Type != "usb" {
+		return nil, unsupported("a USB device needs a USB address")
+	}
+	var ctl *conf.Controller
+	for _, c := range b.def.Devices.Controllers {
+		if c.Type == "usb" && c.Index == int(a.Bus) && !usbCompanion(c) {
+			ctl = c
+			break
+		}
+	}
+	if ctl == nil || ctl.Model == "none" {
+		return nil, unsupported("USB bus %d requested but no controller with that index is present", a.Bus)
+	}
+	o = o.set("bus", ctl.Alias+".0")
+	if a.Port != "" {
+		o = o.set("port", a.Port)
+	}
+	return o, nil
+}
+
+// emitHubs writes the usb-hub devices and the CCID controller of a
+// smartcard, which go on USB before the disks.
+func (b *builder) emitHubs() error {
+	for i, h := range b.devicesNamed("hub") {
+		if t := attr(h, "type"); t != "usb" {
+			return unsupportedValue("devices/hub", "type", t)
+		}
+		alias := alias(attr(child(h, "alias"), "name"), fmt.Sprintf("hub%d", i))
+		o, err := b.usbProps(obj{}.set("driver", "usb-hub").set("id", alias), b.usb.hubs[i])
+		if err != nil {
+			return err
+		}
+		b.device(o)
+	}
+	for i, a := range b.usb.ccids {
+		o, err := b.usbProps(obj{}.set("driver", "usb-ccid").set("id", fmt.Sprintf("ccid%d", i)), a)
+		if err != nil {
+			return err
+		}
+		b.device(o)
+	}
+	return nil
+}
+
+// emitSmartcards writes the smartcard on its CCID controller.
+func (b *builder) emitSmartcards() error {
+	cards := b.devicesNamed("smartcard")
+	if len(cards) > 1 {
+		return unsupported("this QEMU binary lacks multiple smartcard support")
+	}
+	for i, sc := range cards {
+		alias := alias(attr(child(sc, "alias"), "name"), fmt.Sprintf("smartcard%d", i))
+		if a := child(sc, "address"); a != nil && (attr(a, "type") != "ccid" || attr(a, "controller") != "" && attr(a, "controller") != "0") {
+			return unsupported("smartcard %s must be on CCID controller 0", alias)
+		}
+		var o obj
+		switch mode := attr(sc, "mode"); mode {
+		case "host":
+			o = obj{}.set("driver", "ccid-card-emulated").set("backend", "nss-emulated")
+		case "host-certificates":
+			certs := sc.Children("certificate")
+			if len(certs) != 3 {
+				return unsupported("host-certificates mode needs exactly three certificates")
+			}
+			db := "/etc/pki/nssdb"
+			if d := child(sc, "database"); d != nil && d.Text() != "" {
+				db = d.Text()
+			}
+			o = obj{}.set("driver", "ccid-card-emulated").set("backend", "certificates").
+				set("cert1", certs[0].Text()).set("cert2", certs[1].Text()).set("cert3", certs[2].Text()).set("db", db)
+		case "passthrough":
+			src, err := b.chrSourceOf(sc, attr(sc, "type"), false)
+			if err != nil {
+				return err
+			}
+			if err := b.addChardev(src, alias, chardevOpts{spicevmc: "smartcard"}); err != nil {
+				return err
+			}
+			o = obj{}.set("driver", "ccid-card-passthru").set("chardev", "char"+alias)
+		default:
+			return unsupportedValue("devices/smartcard", "mode", mode)
+		}
+		b.device(o.set("id", alias).set("bus", "ccid0.0"))
+	}
+	return nil
+}
+
+// emitRedirdevs writes the USB redirection devices: a chardev (usually
+// spicevmc) and a usb-redir on it, with the domain's <redirfilter>.
+func (b *builder) emitRedirdevs() error {
+	reds := b.devicesNamed("redirdev")
+	filter := ""
+	if rf := child(b.tree, "devices", "redirfilter"); rf != nil {
+		var rules []string
+		for _, u := range rf.Children("usbdev") {
+			rule := ""
+			for _, f := range []struct{ name, format string }{{"class", "0x%02X"}, {"vendor", "0x%04X"},
+				{"product", "0x%04X"}, {"version", ""}} {
+				v := attr(u, f.name)
+				if v == "" || v == "-1" {
+					rule += "-1:"
+					continue
+				}
+				if f.name == "version" {
+					// A BCD version: "2.00" is 0x0200.
+					major, minor, _ := strings.Cut(v, ".")
+					hi, err1 := strconv.ParseUint(major, 16, 8)
+					lo, err2 := strconv.ParseUint(minor, 16, 8)
+					if err1 != nil || err2 != nil {
+						return unsupportedValue("devices/redirfilter/usbdev", "version", v)
+					}
+					rule += fmt.Sprintf("0x%04X:", hi<<8|lo)
+					continue
+				}
+				n, err := strconv.ParseUint(v, 0, 16)
+				if err != nil {
+					return unsupportedValue("devices/redirfilter/usbdev", f.name, v)
+				}
+				rule += fmt.Sprintf(f.format+":", n)
+			}
+			allow := "0"
+			switch a := attr(u, "allow"); a {
+			case "yes":
+				allow = "1"
+			case "no":
+			default:
+				return unsupportedValue("devices/redirfilter/usbdev", "allow", a)
+			}
+			rules = append(rules, rule+allow)
+		}
+		filter = strings.Join(rules, "|")
+	}
+	for i, r := range reds {
+		if bus := attr(r, "bus"); bus != "usb" {
+			return unsupportedValue("devices/redirdev", "bus", bus)
+		}
+		alias := alias(attr(child(r, "alias"), "name"), fmt.Sprintf("redir%d", i))
+		src, err := b.chrSourceOf(r, attr(r, "type"), false)
+		if err != nil {
+			return err
+		}
+		if err := b.addChardev(src, alias, chardevOpts{spicevmc: "usbredir"}); err != nil {
+			return err
+		}
+		o := obj{}.set("driver", "usb-redir").set("chardev", "char"+alias).set("id", alias)
+		if filter != "" {
+			o = o.set("filter", filter)
+		}
+		if bo := attr(child(r, "boot"), "order"); bo != "" {
+			n, err := strconv.Atoi(bo)
+			if err != nil {
+				return unsupportedValue("devices/redirdev/boot", "order", bo)
+			}
+			o = o.set("bootindex", n)
+		}
+		o, err = b.usbProps(o, b.usb.redirs[i])
+		if err != nil {
+			return err
+		}
+		b.device(o)
+	}
+	return nil
+}
