@@ -260,7 +260,7 @@ func (b *builder) emitCPU() error {
 			return unsupported("<cpu mode='%s'> takes no <model>", c.Mode)
 		}
 	}
-	b.add("-cpu", model)
+	b.add("-cpu", model+b.hvCrash())
 	return nil
 }
 
