@@ -37,18 +37,19 @@ func (c capsSource) get(ctx context.Context, binary string) (*caps.Caps, error) 
 
 // buildCommand turns the live definition into QEMU's argv; it assigns
 // aliases, addresses and node names in live as it goes.
-// files are what QEMU inherits after the monitor (descriptors
-// monitorFD+1, ...).
-func (d *Driver) buildCommand(live *conf.Domain, qc *caps.Caps, dir, monPath string) ([]string, []command.HostFile, error) {
+// The command's Files are what QEMU inherits after the monitor
+// (descriptors monitorFD+1, ...).
+func (d *Driver) buildCommand(live *conf.Domain, qc *caps.Caps, dir, monPath string) (*command.Cmdline, error) {
 	key := filepath.Join(dir, "master-key.aes")
 	if err := writeMasterKey(key); err != nil {
-		return nil, nil, errQEMU(virerr.ErrInternalError, "cannot write the master key of %s: %v", live.Name, err)
+		return nil, errQEMU(virerr.ErrInternalError, "cannot write the master key of %s: %v", live.Name, err)
 	}
 	cl, err := command.Build(live, qc, command.Paths{MonitorSocket: monPath, MonitorFD: monitorFD, DomainDir: dir, Name: live.Name, MasterKey: key, VNCPort: d.vncPortFor(live)})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return vncPasswordArgv(live, cl.Argv), cl.Files, nil
+	cl.Argv = vncPasswordArgv(live, cl.Argv)
+	return cl, nil
 }
 
 // writeMasterKey writes 32 random bytes only the daemon and QEMU read,

@@ -186,10 +186,11 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	if err := d.resolveNetworks(live); err != nil {
 		return err
 	}
-	argv, hostFiles, err := d.buildCommand(live, qcaps, dir, monPath)
+	cl, err := d.buildCommand(live, qcaps, dir, monPath)
 	if err != nil {
 		return err
 	}
+	argv := cl.Argv
 	if incoming {
 		argv = append(argv, "-incoming", "defer")
 	}
@@ -218,13 +219,13 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 		d.cleanupStopped(v, driver.ShutoffFailed)
 		return errQEMU(virerr.ErrOperationFailed, "cannot create the monitor socket of '%s': %v", name, err)
 	}
-	extra, err := command.OpenHostFiles(hostFiles, monitorFD+1)
+	extra, err := command.OpenHostFiles(cl.Files, monitorFD+1)
 	if err != nil {
 		monFile.Close()
 		d.cleanupStopped(v, driver.ShutoffFailed)
 		return errQEMU(virerr.ErrOperationFailed, "cannot open the chardev files of '%s': %v", name, err)
 	}
-	proc, err := spawn(argv, logPath, append([]*os.File{monFile}, extra...)...)
+	proc, err := spawn(argv, cl.UserEnv, logPath, append([]*os.File{monFile}, extra...)...)
 	monFile.Close()
 	for _, f := range extra {
 		f.Close()
@@ -245,6 +246,9 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	}
 	v.proc = proc
 	v.mu.Unlock()
+	for _, t := range cl.Taints {
+		d.taint(v, t)
+	}
 
 	mon, err := d.connectMonitor(ctx, v, monPath, proc)
 	if err != nil {

@@ -79,6 +79,12 @@ type Cmdline struct {
 	// Taps are the tap devices QEMU creates for bridge interfaces and
 	// that the driver must enslave to their bridge once QEMU runs.
 	Taps []Tap
+	// UserEnv are the variables of <qemu:commandline>'s <qemu:env>,
+	// also at the end of Env.
+	UserEnv []string
+	// Taints are libvirt's taint flags the definition earns the run
+	// ("custom-argv", "custom-device", "custom-hypervisor-feature").
+	Taints []string
 	// Files are the files and sockets the driver opens and QEMU
 	// inherits, each as descriptor FD.
 	Files []HostFile
@@ -123,6 +129,7 @@ func Build(def *conf.Domain, caps Caps, p Paths) (*Cmdline, error) {
 	work := def.Clone()
 	b := &builder{def: work, caps: caps, p: p}
 	steps := []func() error{
+		b.parseQemuNS,
 		b.checkTop,
 		b.prepareDefaults,
 		b.assignDriveAddresses,
@@ -142,5 +149,5 @@ func Build(def *conf.Domain, caps Caps, p Paths) (*Cmdline, error) {
 		return nil, err
 	}
 	*def = *work
-	return &Cmdline{Argv: b.args, Env: b.env(), LogFile: p.LogFile, Taps: b.taps, Files: b.files}, nil
+	return &Cmdline{Argv: b.args, Env: b.env(), LogFile: p.LogFile, Taps: b.taps, Files: b.files, UserEnv: b.userEnv(), Taints: b.taints()}, nil
 }

@@ -35,12 +35,15 @@ type builder struct {
 	tree *conf.Element
 	// usb holds the USB ports given to untyped devices, by element.
 	usb usbState
+	// ns is the domain's QEMU namespace content.
+	ns *qemuNSDef
 }
 
 func (b *builder) add(args ...string) { b.args = append(b.args, args...) }
 
 // device adds one -device; its driver is remembered for checkTypes.
 func (b *builder) device(o obj) {
+	o = b.applyOverrides(o)
 	if d, ok := o.get("driver"); ok {
 		b.drivers = append(b.drivers, d.(string))
 	}
@@ -124,6 +127,7 @@ func (b *builder) emit() error {
 	}
 	b.add(emu)
 	b.add("-name", "guest="+escapeComma(d.Name)+",debug-threads=on")
+	b.emitCompat()
 	b.add("-S")
 	if b.p.MasterKey != "" {
 		b.object(obj{}.set("qom-type", "secret").set("id", "masterKey0").set("format", "raw").set("file", b.p.MasterKey))
@@ -184,6 +188,7 @@ func (b *builder) emit() error {
 		b.emitRedirdevs,
 		b.emitBalloon,
 		b.emitRNGs,
+		b.emitNSArgs,
 	}
 	for _, s := range steps {
 		if err := s(); err != nil {
@@ -415,14 +420,18 @@ func escapeComma(s string) string { return strings.ReplaceAll(s, ",", ",,") }
 // its libraries write lands in root's home.
 func (b *builder) env() []string {
 	dir := b.p.DomainDir
-	return []string{
+	var nsEnv []string
+	if b.ns != nil {
+		nsEnv = b.ns.env
+	}
+	return append([]string{
 		"LC_ALL=C",
 		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
 		"HOME=" + dir,
 		"XDG_DATA_HOME=" + dir + "/.local/share",
 		"XDG_CACHE_HOME=" + dir + "/.cache",
 		"XDG_CONFIG_HOME=" + dir + "/.config",
-	}
+	}, nsEnv...)
 }
 
 // knowsTypes reports whether caps carries QEMU's QOM type list: a binary

@@ -80,7 +80,11 @@ func loadDomain(t *testing.T, file, dir string) *conf.Domain {
 // argument per line, quoted for a shell where needed.
 func formatArgs(c *Cmdline) string {
 	var lines []string
-	lines = append(lines, c.Env...)
+	for _, e := range c.Env {
+		// libvirt quotes the value of a variable, not the name.
+		n, v, _ := strings.Cut(e, "=")
+		lines = append(lines, n+"="+shellQuote(v))
+	}
 	for i := 0; i < len(c.Argv); i++ {
 		line := shellQuote(c.Argv[i])
 		// An option and its value share a line.
