@@ -74,7 +74,12 @@ func (b *builder) checkTop() error {
 	case "", "x86_64":
 		d.OS.Arch = "x86_64"
 	default:
-		return unsupportedValue("os/type", "arch", d.OS.Arch)
+		// The binary's capabilities are x86_64's (virQEMUCapsCacheLookup).
+		emu := d.Devices.Emulator
+		if emu == "" {
+			emu = "/usr/bin/qemu-system-x86_64"
+		}
+		return unsupported("Emulator '%s' does not support arch '%s'", emu, d.OS.Arch)
 	}
 	if !b.caps.Has("blockdev") {
 		return unsupported("this QEMU binary lacks -blockdev, which govirt requires")

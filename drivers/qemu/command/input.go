@@ -72,8 +72,15 @@ func (b *builder) checkInput(in *conf.Input) error {
 	default:
 		return unsupportedValue("devices/input", "bus", in.Bus)
 	}
-	if model != "" && in.Bus != "virtio" {
-		return unsupported("virtio (non-)transitional models are not supported for input type=%s", in.Type)
+	switch model {
+	case "", "virtio":
+	case "virtio-transitional", "virtio-non-transitional":
+		// Only a virtio input device would take them.
+		if in.Bus == "virtio" {
+			return unsupported("virtio (non-)transitional models are not supported for input type=%s", in.Type)
+		}
+	default:
+		return unsupportedValue("devices/input", "model", model)
 	}
 	return nil
 }
@@ -122,7 +129,7 @@ func (b *builder) emitInputs() error {
 		case "usb":
 			o, err = b.usbProps(obj{}.set("driver", inputUSBDrivers[in.Type]).set("id", alias), conf.DeviceAddress(in))
 		case "virtio":
-			o, err = virtioProps(inputVirtioBase[in.Type], attr(e, "model"), e)
+			o, err = virtioProps(inputVirtioBase[in.Type], "", e)
 			if err == nil {
 				o = o.set("id", alias)
 				if in.Type == "passthrough" {
