@@ -49,7 +49,11 @@ func qemu72() fakeCaps {
 			"virtio-serial-pci", "virtserialport", "virtio-blk-pci", "ide-hd", "ide-cd", "scsi-hd", "scsi-cd",
 			"virtio-net-pci", "e1000", "e1000e", "rtl8139", "isa-serial", "usb-tablet", "usb-mouse", "usb-kbd",
 			"VGA", "cirrus-vga", "bochs-display", "virtio-vga", "virtio-gpu-pci", "i6300esb", "ib700",
-			"virtio-balloon-pci", "rng-random", "rng-builtin", "virtio-rng-pci", "pvpanic"),
+			"virtio-balloon-pci", "rng-random", "rng-builtin", "virtio-rng-pci", "pvpanic",
+			"isa-parallel", "isa-debugcon", "pci-serial", "usb-serial", "virtconsole", "usb-ehci",
+			"ich9-usb-ehci1", "ich9-usb-uhci1", "ich9-usb-uhci2", "ich9-usb-uhci3", "usb-hub", "usb-redir",
+			"usb-ccid", "ccid-card-passthru", "virtio-tablet-pci", "virtio-keyboard-pci", "virtio-mouse-pci",
+			"rng-egd", "input-linux"),
 	}
 }
 

@@ -166,6 +166,10 @@ func (b *builder) assignPCI() error {
 		if d.get().Type != "" {
 			continue
 		}
+		// USB2 companions share their master's slot (usb.go).
+		if !b.q35 && b.placeUSB2(d.name, sp) {
+			continue
+		}
 		if !b.q35 {
 			slot, ok := sp.nextSlot()
 			if !ok {

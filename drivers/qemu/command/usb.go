@@ -460,3 +460,47 @@ func (b *builder) emitRedirdevs() error {
 	}
 	return nil
 }
+
+// usb2Functions are the PCI functions of the ICH9 USB2 controllers in
+// their shared slot; uhci1 at function 0 opens it as multifunction.
+var usb2Functions = map[string]uint{"ich9-ehci1": 7, "ich9-uhci1": 0, "ich9-uhci2": 1, "ich9-uhci3": 2}
+
+// placeUSB2 gives an ICH9 USB2 controller (named by its pciDev name)
+// its function in the slot of the first controller of its set that has
+// an address, or in the next free slot; false for other devices.
+func (b *builder) placeUSB2(name string, sp *pciSpace) bool {
+	var c *conf.Controller
+	for _, x := range b.def.Devices.Controllers {
+		if x.Type == "usb" && "controller "+x.Alias == name && x.Address.Type == "" {
+			if _, ok := usb2Functions[x.Model]; ok {
+				c = x
+				break
+			}
+		}
+	}
+	if c == nil {
+		return false
+	}
+	fn := usb2Functions[c.Model]
+	multi := ""
+	if fn == 0 {
+		multi = "on"
+	}
+	for _, x := range b.def.Devices.Controllers {
+		if _, ok := usb2Functions[x.Model]; ok && x.Type == "usb" && x.Index == c.Index && x.Address.Type == "pci" {
+			if sp.slots[[2]uint{x.Address.Slot, fn}] {
+				return false
+			}
+			sp.take(x.Address.Slot, fn)
+			c.Address = conf.Address{Type: "pci", Bus: x.Address.Bus, Slot: x.Address.Slot, Function: fn, Multifunc: multi}
+			return true
+		}
+	}
+	slot, ok := sp.nextSlot()
+	if !ok {
+		return false
+	}
+	sp.take(slot, fn)
+	c.Address = conf.Address{Type: "pci", Slot: slot, Function: fn, Multifunc: multi}
+	return true
+}
