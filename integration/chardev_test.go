@@ -15,7 +15,7 @@ import (
 // as libvirt does), so the guest's serial output lands in a file QEMU
 // never opened by name, a bound socket accepts connections, and
 // <qemu:commandline> arguments and environment reach QEMU and taint the
-// domain as libvirt's custom-argv.
+// domain as libvirt's custom-argv; <memballoon><stats period> is applied.
 func TestQemuChardevHostFiles(t *testing.T) {
 	d := startDaemon(t)
 	t.Cleanup(func() { killGuests(d) })
@@ -40,6 +40,9 @@ func TestQemuChardevHostFiles(t *testing.T) {
       <source mode='bind' path='`+sock+`'/>
       <target port='1'/>
     </serial>
+    <memballoon model='virtio'>
+      <stats period='7'/>
+    </memballoon>
 `)
 	xml = strings.Replace(xml, "<domain ", "<domain xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0' ", 1)
 	path := filepath.Join(dir, "chr1.xml")
@@ -94,6 +97,11 @@ func TestQemuChardevHostFiles(t *testing.T) {
 		t.Fatalf("the bound serial socket does not accept: %v", err)
 	}
 	c.Close()
+	// The balloon's stats period is set over QMP once QEMU is up.
+	out := mustVirsh(t, uri, `qemu-monitor-command chr1 '{"execute":"qom-get","arguments":{"path":"/machine/peripheral/balloon0","property":"guest-stats-polling-interval"}}'`)
+	if !strings.Contains(out, `"return":7`) {
+		t.Errorf("balloon stats period: %s", out)
+	}
 	mustVirsh(t, uri, "destroy chr1")
 }
 

@@ -263,6 +263,10 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	}
 	v.mon = mon
 	v.mu.Unlock()
+	if err := d.setupBalloon(ctx, v); err != nil {
+		d.abortLaunch(v)
+		return err
+	}
 	// No status write here: the one written before the spawn finds this
 	// QEMU by its monitor socket, and the caller writes the next.
 	d.log.Debug("launched", "domain", name, "caps", tCaps, "build", tBuild, "monitor", time.Since(t0))
