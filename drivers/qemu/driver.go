@@ -31,6 +31,7 @@ import (
 
 	"govirt/driver"
 	"govirt/drivers/network"
+	"govirt/drivers/qemu/command"
 	"govirt/drivers/storagepool"
 	"govirt/events"
 )
@@ -45,6 +46,8 @@ type Config struct {
 	// from (libvirt's remote_display_port_min/max in qemu.conf); zero
 	// means the default 5900 and 65535. Check them with CheckVNCPortRange.
 	VNCPortMin, VNCPortMax int
+	// ChardevTLS is qemu.conf's TLS setting of TCP chardevs.
+	ChardevTLS command.ChardevTLS
 }
 
 // Driver is the QEMU driver; one per daemon.

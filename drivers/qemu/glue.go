@@ -44,7 +44,7 @@ func (d *Driver) buildCommand(live *conf.Domain, qc *caps.Caps, dir, monPath str
 	if err := writeMasterKey(key); err != nil {
 		return nil, errQEMU(virerr.ErrInternalError, "cannot write the master key of %s: %v", live.Name, err)
 	}
-	cl, err := command.Build(live, qc, command.Paths{MonitorSocket: monPath, MonitorFD: monitorFD, DomainDir: dir, Name: live.Name, MasterKey: key, VNCPort: d.vncPortFor(live)})
+	cl, err := command.Build(live, qc, command.Paths{MonitorSocket: monPath, MonitorFD: monitorFD, DomainDir: dir, Name: live.Name, MasterKey: key, VNCPort: d.vncPortFor(live), ChardevTLS: d.cfg.ChardevTLS})
 	if err != nil {
 		return nil, err
 	}

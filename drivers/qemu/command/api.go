@@ -66,6 +66,20 @@ type Paths struct {
 	// from its source). When nil, descriptors follow MonitorFD (or 2)
 	// one by one, in the order of Cmdline.Files.
 	HostFD func(f HostFile, log bool) int
+	// ChardevTLS is qemu.conf's TLS setting of TCP chardevs.
+	ChardevTLS ChardevTLS
+}
+
+// ChardevTLS is how TCP chardevs use TLS (qemu.conf's chardev_tls,
+// chardev_tls_x509_cert_dir and chardev_tls_x509_verify).
+type ChardevTLS struct {
+	// Default turns TLS on for TCP chardevs whose <source> has no tls=.
+	Default bool
+	// Dir holds the x509 certificates; "" is /etc/pki/qemu.
+	Dir string
+	// Verify makes a listening chardev check its clients' certificates
+	// (a connecting one always checks its server's).
+	Verify bool
 }
 
 // Cmdline is the process to run.

@@ -316,7 +316,6 @@ func (b *builder) passFile(path, appendMode, devAlias, suffix string) string {
 // chardevOpts are what the device using a chardev adds to its backend.
 type chardevOpts struct {
 	spicevmc string // name= of a spicevmc backend: vdagent, usbredir, smartcard
-	tlsDir   string // x509 directory of a tls='yes' tcp backend
 }
 
 // addChardev writes the -chardev (and what it needs first: fd sets, TLS
@@ -354,20 +353,19 @@ func (b *builder) addChardev(s *chrSource, devAlias string, o chardevOpts) error
 			",localaddr=", s.bindHost, ",localport=", svc)
 	case "tcp":
 		tlsAlias := ""
-		if s.tls == "yes" {
+		cfg := b.p.ChardevTLS
+		if s.tls == "yes" || s.tls == "" && cfg.Default {
 			tlsAlias = "obj" + id + "_tls0"
-			endpoint := "client"
+			endpoint, verify := "client", true
 			if s.listen {
-				endpoint = "server"
+				endpoint, verify = "server", cfg.Verify
 			}
-			dir := o.tlsDir
+			dir := cfg.Dir
 			if dir == "" {
 				dir = "/etc/pki/qemu"
 			}
-			// qemu.conf's default chardev_tls_x509_verify is on; a
-			// client always verifies its server.
 			b.object(obj{}.set("qom-type", "tls-creds-x509").set("id", tlsAlias).set("dir", dir).
-				set("endpoint", endpoint).set("verify-peer", true))
+				set("endpoint", endpoint).set("verify-peer", verify))
 		}
 		w("socket,id=", id, ",host=", s.host, ",port=", s.service)
 		if s.telnet {

@@ -30,7 +30,7 @@ import (
 // DIR/summary.txt) while working on the builder.
 
 // corpusFloor is the number of identical command lines main reaches.
-const corpusFloor = 64
+const corpusFloor = 66
 
 // corpusRefusedFloor is the number of .err inputs refused.
 const corpusRefusedFloor = 56
@@ -70,7 +70,7 @@ func (testHostCaps) MachineAlias(string) string { return "" }
 // corpusPaths are libvirt's test host paths for a domain.
 func corpusPaths(name string) Paths {
 	dir := "/tmp/lib/domain--1-" + name
-	return Paths{
+	p := Paths{
 		Name:          name,
 		DomainDir:     dir,
 		MonitorSocket: dir + "/monitor.sock",
@@ -87,6 +87,20 @@ func corpusPaths(name string) Paths {
 			return 1750
 		},
 	}
+	return p
+}
+
+// corpusInputPaths adds the qemu.conf settings qemuxml2argvtest uses for
+// an input (file name without extension).
+func corpusInputPaths(file, name string) Paths {
+	p := corpusPaths(name)
+	switch file {
+	case "serial-tcp-tlsx509-chardev", "serial-tcp-tlsx509-chardev-notls":
+		p.ChardevTLS = ChardevTLS{Default: true, Dir: "/etc/pki/libvirt-chardev"}
+	case "serial-tcp-tlsx509-chardev-verify":
+		p.ChardevTLS = ChardevTLS{Default: true, Dir: "/etc/pki/libvirt-chardev", Verify: true}
+	}
+	return p
 }
 
 // envOfHost are the variables libvirt passes through from the daemon's
@@ -122,7 +136,7 @@ func buildCorpusInput(t *testing.T, c Caps, file, name string) (string, error) {
 		return "", err
 	}
 	def.Name = name
-	cl, err := Build(def, c, corpusPaths(def.Name))
+	cl, err := Build(def, c, corpusInputPaths(strings.TrimSuffix(filepath.Base(file), ".xml"), def.Name))
 	if err != nil {
 		return "", err
 	}
