@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"govirt/conf"
+	"govirt/virerr"
 )
 
 // usbModels maps a USB controller model to its QEMU device and its number
@@ -147,7 +148,8 @@ func (h *usbHub) free(depth int) (string, bool) {
 	return "", false
 }
 
-// usbState holds the USB addresses of the devices conf keeps untyped.
+// usbState holds the USB addresses of the devices conf keeps untyped;
+// hubs has an entry per <hub> and per hub libvirt adds itself.
 type usbState struct {
 	hubs, redirs, ccids []conf.Address
 }
@@ -160,41 +162,116 @@ type usbUser struct {
 	set  func(conf.Address)
 }
 
+func usbXMLErr(format string, args ...any) error {
+	return virerr.New(virerr.FromDomain, virerr.ErrXMLError, format, args...)
+}
+
+// parseUSBPort checks a port path ("1", "1.2.3") as libvirt's parser:
+// at most four levels of numbers.
+func parseUSBPort(p string) ([]int, error) {
+	parts := strings.Split(p, ".")
+	var out []int
+	for _, s := range parts {
+		n, err := strconv.ParseUint(s, 10, 32)
+		if err != nil || len(out) == 4 {
+			return nil, virerr.New(virerr.FromDomain, virerr.ErrInternalError, "Cannot parse <address> 'port' attribute")
+		}
+		out = append(out, int(n))
+	}
+	return out, nil
+}
+
+// usbHubAt walks the hubs of a port path to the hub holding its last
+// port, with libvirt's errors (virDomainUSBAddressFindPort).
+func usbHubAt(root *usbHub, bus uint, port string) (*usbHub, int, error) {
+	path, err := parseUSBPort(port)
+	if err != nil {
+		return nil, 0, err
+	}
+	h := root
+	for _, n := range path[:len(path)-1] {
+		if n < 1 || n > len(h.used) {
+			return nil, 0, usbXMLErr("port %d out of range in USB address bus: %d port: %s", n, bus, port)
+		}
+		if h.hubs[n-1] == nil {
+			return nil, 0, usbXMLErr("there is no hub at port %d in USB address bus: %d port: %s", n, bus, port)
+		}
+		h = h.hubs[n-1]
+	}
+	last := path[len(path)-1]
+	if last < 1 || last > len(h.used) {
+		return nil, 0, usbXMLErr("requested USB port %s not present on USB bus %d", port, bus)
+	}
+	return h, last - 1, nil
+}
+
 // assignUSB gives every USB device without an address a port, as
-// qemuDomainAssignUSBAddresses: addresses given are reserved first, then
-// hubs get ports, then the other devices in libvirt's device order
-// (smartcard controllers, serials, inputs, redirdevs).
+// qemuDomainAssignUSBAddresses: hubs are added when the devices
+// outnumber the ports, addresses given are reserved, then hubs get
+// ports, then the other devices in libvirt's order.
 func (b *builder) assignUSB() error {
 	buses := map[uint]*usbHub{}
+	available := 0
+	usbOff := false
 	for _, c := range b.def.Devices.Controllers {
-		if c.Type != "usb" || usbCompanion(c) || c.Model == "none" {
+		if c.Type != "usb" {
+			continue
+		}
+		if c.Model == "none" {
+			usbOff = true
 			continue
 		}
 		n := usbModels[c.Model].ports
 		if p := attr(conf.DeviceElement(c), "ports"); p != "" {
 			n, _ = strconv.Atoi(p)
 		}
-		buses[uint(c.Index)] = newUSBHub(n)
+		available += n
+		if !usbCompanion(c) {
+			buses[uint(c.Index)] = newUSBHub(n)
+		}
 	}
 	users := b.usbUsers()
+	if len(users) > 0 && usbOff {
+		if err := b.usbOffError(); err != nil {
+			return err
+		}
+	}
+	if len(users) > 0 && len(buses) == 0 {
+		return unsupported("USB is disabled for this domain, but USB devices are present in the domain XML")
+	}
+	for _, u := range users {
+		if u.hub {
+			available += 8
+		}
+	}
+	if len(users) > available {
+		// qemuDomainUSBAddressAddHubs: each added hub takes a port and
+		// gives eight.
+		for i := 0; i < (len(users)-available+1+6)/7; i++ {
+			b.usb.hubs = append(b.usb.hubs, conf.Address{})
+		}
+		users = b.usbUsers()
+	}
 	for _, u := range users {
 		a := u.get()
-		if a.Type == "" || a.Port == "" {
+		if a.Type != "usb" || a.Port == "" {
 			continue
 		}
-		if a.Type != "usb" {
-			return unsupported("%s cannot have an address of type '%s'", u.name, a.Type)
+		if path, err := parseUSBPort(a.Port); err != nil {
+			return err
+		} else if path[0] == 0 {
+			continue // no port given
 		}
 		root := buses[a.Bus]
 		if root == nil {
-			return unsupported("USB bus %d requested but no controller with that index is present", a.Bus)
+			return usbXMLErr("Missing USB bus %d", a.Bus)
 		}
-		h, i, ok := root.find(a.Port)
-		if !ok {
-			return unsupported("Cannot find USB port %s for %s", a.Port, u.name)
+		h, i, err := usbHubAt(root, a.Bus, a.Port)
+		if err != nil {
+			return err
 		}
 		if h.used[i] {
-			return unsupported("USB port %s on bus %d is already in use", a.Port, a.Bus)
+			return usbXMLErr("Duplicate USB address bus %d port %s", a.Bus, a.Port)
 		}
 		h.used[i] = true
 		if u.hub {
@@ -209,11 +286,11 @@ func (b *builder) assignUSB() error {
 	for _, hubsFirst := range []bool{true, false} {
 		for _, u := range users {
 			a := u.get()
-			if u.hub != hubsFirst || a.Port != "" {
+			if u.hub != hubsFirst || a.Type != "" && a.Type != "usb" || a.Port != "" {
 				continue
 			}
-			if a.Type != "" && a.Type != "usb" {
-				continue
+			if a.Type == "usb" && buses[a.Bus] == nil {
+				return usbXMLErr("USB bus %d requested but no controller with that index is present", a.Bus)
 			}
 			done := false
 			for _, id := range ids {
@@ -221,7 +298,7 @@ func (b *builder) assignUSB() error {
 					continue
 				}
 				if p, ok := buses[id].free(0); ok {
-					h, i, _ := buses[id].find(p)
+					h, i, _ := usbHubAt(buses[id], id, p)
 					h.used[i] = true
 					if u.hub {
 						h.hubs[i] = newUSBHub(8)
@@ -232,17 +309,33 @@ func (b *builder) assignUSB() error {
 				}
 			}
 			if !done {
-				if len(buses) == 0 {
-					return unsupported("%s needs a USB controller", u.name)
-				}
-				return unsupported("No free USB ports")
+				return virerr.New(virerr.FromDomain, virerr.ErrInternalError, "No free USB ports")
 			}
 		}
 	}
 	return nil
 }
 
-// usbUsers lists the devices that go on USB in libvirt's device order.
+// usbOffError is libvirt's parse error for a USB device in a domain
+// whose USB controller is model none.
+func (b *builder) usbOffError() error {
+	if len(b.devicesNamed("hub")) > 0 {
+		return unsupported("Can't add USB hub: USB is disabled for this domain")
+	}
+	for _, in := range b.def.Devices.Inputs {
+		if in.Bus == "usb" {
+			return unsupported("Can't add USB input device. USB bus is disabled")
+		}
+	}
+	if len(b.devicesNamed("redirdev")) > 0 {
+		return unsupported("cannot add redirected USB device: USB is disabled for this domain")
+	}
+	return nil
+}
+
+// usbUsers lists the devices that go on USB in libvirt's order
+// (virDomainUSBDeviceDefForeach): hubs, disks, the CCID controller,
+// inputs, serials, redirdevs.
 func (b *builder) usbUsers() []usbUser {
 	var out []usbUser
 	typed := func(name string, dev any) usbUser {
@@ -268,25 +361,34 @@ func (b *builder) usbUsers() []usbUser {
 		}
 		return out
 	}
-	b.usb.hubs = readAddrs(b.devicesNamed("hub"))
-	b.usb.redirs = readAddrs(b.devicesNamed("redirdev"))
-	// One CCID controller carries the smartcard (libvirt adds it
-	// implicitly); its address is the controller's, not written here.
-	b.usb.ccids = make([]conf.Address, min(len(b.devicesNamed("smartcard")), 1))
+	if b.usb.redirs == nil {
+		b.usb.hubs = readAddrs(b.devicesNamed("hub"))
+		b.usb.redirs = readAddrs(b.devicesNamed("redirdev"))
+		// One CCID controller carries the smartcard (libvirt adds it
+		// implicitly); its address is the controller's.
+		b.usb.ccids = make([]conf.Address, min(len(b.devicesNamed("smartcard")), 1))
+	}
 	for i := range b.usb.hubs {
 		out = append(out, untyped(fmt.Sprintf("hub%d", i), true, &b.usb.hubs, i))
+	}
+	for _, d := range b.def.Devices.Disks {
+		if d.TargetBus == "usb" {
+			out = append(out, usbUser{name: "disk " + d.TargetDev,
+				get: func() conf.Address { return d.Address },
+				set: func(a conf.Address) { d.Address = a }})
+		}
 	}
 	for i := range b.usb.ccids {
 		out = append(out, untyped(fmt.Sprintf("ccid%d", i), false, &b.usb.ccids, i))
 	}
-	for _, s := range b.def.Devices.Serials {
-		if s.TargetType == "usb-serial" {
-			out = append(out, typed("serial "+s.Alias, s))
-		}
-	}
 	for i, in := range b.def.Devices.Inputs {
 		if in.Bus == "usb" {
 			out = append(out, typed(fmt.Sprintf("input%d", i), in))
+		}
+	}
+	for _, s := range b.def.Devices.Serials {
+		if s.TargetType == "usb-serial" {
+			out = append(out, typed("serial "+s.Alias, s))
 		}
 	}
 	for i := range b.usb.redirs {
@@ -320,12 +422,16 @@ func (b *builder) usbProps(o obj, a conf.Address) (obj, error) {
 // emitHubs writes the usb-hub devices and the CCID controller of a
 // smartcard, which go on USB before the disks.
 func (b *builder) emitHubs() error {
-	for i, h := range b.devicesNamed("hub") {
-		if t := attr(h, "type"); t != "usb" {
-			return unsupportedValue("devices/hub", "type", t)
+	hubs := b.devicesNamed("hub")
+	for i, a := range b.usb.hubs {
+		id := fmt.Sprintf("hub%d", i)
+		if i < len(hubs) {
+			if t := attr(hubs[i], "type"); t != "usb" {
+				return unsupportedValue("devices/hub", "type", t)
+			}
+			id = alias(attr(child(hubs[i], "alias"), "name"), id)
 		}
-		alias := alias(attr(child(h, "alias"), "name"), fmt.Sprintf("hub%d", i))
-		o, err := b.usbProps(obj{}.set("driver", "usb-hub").set("id", alias), b.usb.hubs[i])
+		o, err := b.usbProps(obj{}.set("driver", "usb-hub").set("id", id), a)
 		if err != nil {
 			return err
 		}
