@@ -16,7 +16,7 @@ func (b *builder) emitControllers() error {
 	ds := &b.def.Devices
 	for _, c := range ds.Controllers {
 		switch c.Type {
-		case "pci", "usb", "scsi", "ide", "sata", "virtio-serial":
+		case "pci", "usb", "scsi", "ide", "sata", "virtio-serial", "ccid":
 		default:
 			return unsupportedValue("devices/controller", "type", c.Type)
 		}

@@ -39,7 +39,7 @@ func (b *builder) pciDevices() ([]pciDev, error) {
 	}
 	for _, c := range ds.Controllers {
 		switch {
-		case c.Type == "pci", c.Type == "fdc":
+		case c.Type == "pci", c.Type == "fdc", c.Type == "ccid":
 			continue
 		case c.Type == "ide" && c.Index == 0, c.Type == "sata" && c.Index == 0 && b.q35:
 			continue // the chipset's, addressed by pinChipset

@@ -35,24 +35,43 @@ func usbCompanion(c *conf.Controller) bool {
 	return child(conf.DeviceElement(c), "master") != nil
 }
 
-// sortUSBControllers puts each USB master controller before its
-// companions of the same index, as virDomainControllerInsertPreAlloced
-// orders them while parsing.
+// usbCompanionPorts are the first ports of the ICH9 companions, which
+// libvirt's parser gives them when <master> is left out.
+var usbCompanionPorts = map[string]string{"ich9-uhci1": "0", "ich9-uhci2": "2", "ich9-uhci3": "4"}
+
+// sortUSBControllers fills in the companions' <master> and orders the
+// controllers as libvirt's parser does, inserting each one in document
+// order (virDomainControllerInsertPreAlloced): among those of its type
+// by index, a master before its companions of the same index.
 func (b *builder) sortUSBControllers() {
-	cs := b.def.Devices.Controllers
-	slices.SortStableFunc(cs, func(x, y *conf.Controller) int {
-		if x.Type != "usb" || y.Type != "usb" || x.Index != y.Index {
-			return 0
+	for _, c := range b.def.Devices.Controllers {
+		if p, ok := usbCompanionPorts[c.Model]; ok && c.Type == "usb" && !usbCompanion(c) {
+			conf.SetDeviceValue(c, "master/@startport", p)
 		}
-		cx, cy := usbCompanion(x), usbCompanion(y)
-		switch {
-		case !cx && cy:
-			return -1
-		case cx && !cy:
-			return 1
+	}
+	var out []*conf.Controller
+	for _, c := range b.def.Devices.Controllers {
+		at := -1
+		for i := len(out) - 1; i >= 0; i-- {
+			cur := out[i]
+			if cur.Type != c.Type {
+				continue
+			}
+			switch {
+			case cur.Index > c.Index:
+				at = i
+			case !usbCompanion(c) && usbCompanion(cur) && cur.Index == c.Index:
+				at = i
+			case at == -1:
+				at = i + 1
+			}
 		}
-		return 0
-	})
+		if at == -1 {
+			at = len(out)
+		}
+		out = slices.Insert(out, at, c)
+	}
+	b.def.Devices.Controllers = out
 }
 
 // usbControllerObj is the -device of a USB controller, nil for one QEMU
@@ -364,9 +383,11 @@ func (b *builder) usbUsers() []usbUser {
 	if b.usb.redirs == nil {
 		b.usb.hubs = readAddrs(b.devicesNamed("hub"))
 		b.usb.redirs = readAddrs(b.devicesNamed("redirdev"))
-		// One CCID controller carries the smartcard (libvirt adds it
-		// implicitly); its address is the controller's.
-		b.usb.ccids = make([]conf.Address, min(len(b.devicesNamed("smartcard")), 1))
+		// The CCID controller a smartcard needs, which libvirt adds
+		// when the domain has none.
+		if b.controller("ccid", 0) == nil && len(b.devicesNamed("smartcard")) > 0 {
+			b.usb.ccids = []conf.Address{{}}
+		}
 	}
 	for i := range b.usb.hubs {
 		out = append(out, untyped(fmt.Sprintf("hub%d", i), true, &b.usb.hubs, i))
@@ -376,6 +397,13 @@ func (b *builder) usbUsers() []usbUser {
 			out = append(out, usbUser{name: "disk " + d.TargetDev,
 				get: func() conf.Address { return d.Address },
 				set: func(a conf.Address) { d.Address = a }})
+		}
+	}
+	for _, c := range b.def.Devices.Controllers {
+		if c.Type == "ccid" {
+			out = append(out, usbUser{name: "controller " + c.Alias,
+				get: func() conf.Address { return c.Address },
+				set: func(a conf.Address) { c.Address = a }})
 		}
 	}
 	for i := range b.usb.ccids {
@@ -436,6 +464,15 @@ func (b *builder) emitHubs() error {
 			return err
 		}
 		b.device(o)
+	}
+	for _, c := range b.def.Devices.Controllers {
+		if c.Type == "ccid" {
+			o, err := b.usbProps(obj{}.set("driver", "usb-ccid").set("id", c.Alias), c.Address)
+			if err != nil {
+				return err
+			}
+			b.device(o)
+		}
 	}
 	for i, a := range b.usb.ccids {
 		o, err := b.usbProps(obj{}.set("driver", "usb-ccid").set("id", fmt.Sprintf("ccid%d", i)), a)
