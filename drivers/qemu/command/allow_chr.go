@@ -44,6 +44,7 @@ func init() {
 	allowed["devices/hub/alias"] = []string{"name"}
 	allowed["devices/hub/address"] = addrAttrs
 	allowed["devices/controller/master"] = []string{"startport"}
+	allowed["devices/controller"] = append(allowed["devices/controller"], "vectors")
 
 	allowed["devices/rng/backend"] = []string{"model", "type"}
 	allowed["devices/rng/rate"] = []string{"bytes", "period"}

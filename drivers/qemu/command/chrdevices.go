@@ -200,12 +200,15 @@ func (b *builder) emitChannels() error {
 		}
 		if c.TargetType == "virtio" && c.Type == "unix" && c.SourcePath == "" {
 			// libvirt puts generated channel sockets in its channel
-			// directory; the driver tells us where. A channel
-			// without a name gets no socket from libvirt either.
-			if c.TargetName == "" {
-				return unsupported("Missing source path attribute for char device")
+			// directory (the driver tells us where), named after the
+			// channel or, unnamed, after its port.
+			name := c.TargetName
+			if name == "" {
+				a := conf.DeviceAddress(c)
+				p, _ := strconv.Atoi(a.Port)
+				name = fmt.Sprintf("vioser-%02d-%02d-%02d.sock", a.Controller, a.Bus, p)
 			}
-			path, err := b.domainFile(c.TargetName)
+			path, err := b.domainFile(name)
 			if err != nil {
 				return err
 			}
@@ -329,6 +332,21 @@ func (b *builder) assignVirtioSerial() error {
 			if done {
 				break
 			}
+		}
+		if !done && a.Type == "" {
+			// All ports taken: libvirt adds a controller
+			// (virDomainVirtioSerialAddrSetAutoaddController).
+			idx := 0
+			if len(ctls) > 0 {
+				idx = ctls[len(ctls)-1] + 1
+			}
+			nc := &conf.Controller{Type: "virtio-serial", Index: idx, Alias: fmt.Sprintf("virtio-serial%d", idx)}
+			b.addController(nc)
+			ctls = append(ctls, idx)
+			maxPorts[idx] = 31
+			used[[2]uint{uint(idx), 1}] = true
+			conf.SetDeviceAddress(c, conf.Address{Type: "virtio-serial", Controller: uint(idx), Port: "1"})
+			done = true
 		}
 		if !done {
 			return unsupported("Unable to find a free virtio-serial port")

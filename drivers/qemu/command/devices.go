@@ -72,6 +72,13 @@ func (b *builder) emitControllers() error {
 				}
 				o = o.set("max_ports", n)
 			}
+			if v := attr(conf.DeviceElement(c), "vectors"); v != "" && c.Type == "virtio-serial" {
+				n, err := strconv.Atoi(v)
+				if err != nil || n < 0 {
+					return unsupportedValue("devices/controller", "vectors", v)
+				}
+				o = o.set("vectors", n)
+			}
 			b.device(b.pciProps(o, c.Address))
 		}
 	}

@@ -47,10 +47,19 @@ func (b *builder) prepareDefaults() error {
 	} else {
 		b.addController(&conf.Controller{Type: "pci", Index: 0, Model: root})
 	}
-	for _, list := range [][]*conf.Chardev{ds.Channels} {
+	// virDomainDefMaybeAddVirtioSerialController: the controller a
+	// virtio channel or console names (0 when it names none).
+	for _, list := range [][]*conf.Chardev{ds.Channels, ds.Consoles} {
 		for _, c := range list {
-			if c.TargetType == "virtio" && b.controller("virtio-serial", 0) == nil {
-				b.addController(&conf.Controller{Type: "virtio-serial", Index: 0})
+			if c.TargetType != "virtio" {
+				continue
+			}
+			idx := 0
+			if a := conf.DeviceAddress(c); a.Type == "virtio-serial" {
+				idx = int(a.Controller)
+			}
+			if b.controller("virtio-serial", idx) == nil {
+				b.addController(&conf.Controller{Type: "virtio-serial", Index: idx})
 			}
 		}
 	}

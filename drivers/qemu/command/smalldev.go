@@ -128,7 +128,8 @@ func (b *builder) emitRNGs() error {
 				path = be.Text()
 			}
 			if path == "" {
-				path = "/dev/urandom"
+				// libvirt's post-parse default.
+				path = "/dev/random"
 				conf.SetDeviceValue(r, "backend", path)
 			}
 			if !slices.Contains(rngSources, path) {
