@@ -41,25 +41,28 @@ func (c capsSource) get(ctx context.Context, binary string) (*caps.Caps, error) 
 // (descriptors monitorFD+1, ...).
 func (d *Driver) buildCommand(live *conf.Domain, qc *caps.Caps, dir, monPath string) (*command.Cmdline, error) {
 	key := filepath.Join(dir, "master-key.aes")
-	if err := writeMasterKey(key); err != nil {
+	keyData, err := writeMasterKey(key)
+	if err != nil {
 		return nil, errQEMU(virerr.ErrInternalError, "cannot write the master key of %s: %v", live.Name, err)
 	}
-	cl, err := command.Build(live, qc, command.Paths{MonitorSocket: monPath, MonitorFD: monitorFD, DomainDir: dir, Name: live.Name, MasterKey: key, VNCPort: d.vncPortFor(live), ChardevTLS: d.cfg.ChardevTLS})
+	cl, err := command.Build(live, qc, command.Paths{MonitorSocket: monPath, MonitorFD: monitorFD, DomainDir: dir, Name: live.Name, MasterKey: key, MasterKeyData: keyData, VNCPort: d.displayPortFor(live, "vnc"), SpicePort: d.displayPortFor(live, "spice"),
+		WebsocketPort: d.websocketPortFor(live),
+		Graphics:      graphicsConfig(), RenderNode: hostRenderNode, ChardevTLS: d.cfg.ChardevTLS})
 	if err != nil {
 		return nil, err
 	}
-	cl.Argv = vncPasswordArgv(live, cl.Argv)
+
 	return cl, nil
 }
 
 // writeMasterKey writes 32 random bytes only the daemon and QEMU read,
 // as libvirt's master-key.aes: secrets handed to QEMU are encrypted with it.
-func writeMasterKey(path string) error {
+func writeMasterKey(path string) ([]byte, error) {
 	key := make([]byte, 32)
 	if _, err := rand.Read(key); err != nil {
-		return err
+		return nil, err
 	}
-	return os.WriteFile(path, key, 0o600)
+	return key, os.WriteFile(path, key, 0o600)
 }
 
 // connectMonitor waits for QEMU's monitor socket and negotiates QMP. It

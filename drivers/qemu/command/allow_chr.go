@@ -31,7 +31,7 @@ func init() {
 
 	allowed["devices/input"] = []string{"type", "bus", "model"}
 	allowed["devices/input/source"] = []string{"dev", "evdev", "grab", "grabToggle", "repeat"}
-	allowed["devices/input/driver"] = []string{"iommu", "ats", "packed", "page_per_vq"}
+	allowed["devices/input/driver"] = virtioOptNames()
 
 	allowed["devices/smartcard"] = []string{"mode", "type"}
 	allowed["devices/smartcard/certificate"] = nil
@@ -48,9 +48,9 @@ func init() {
 
 	allowed["devices/rng/backend"] = []string{"model", "type"}
 	allowed["devices/rng/rate"] = []string{"bytes", "period"}
-	allowed["devices/rng/driver"] = []string{"iommu", "ats", "packed", "page_per_vq"}
+	allowed["devices/rng/driver"] = virtioOptNames()
 	allowed["devices/memballoon"] = []string{"model", "autodeflate", "freePageReporting"}
 	allowed["devices/memballoon/stats"] = []string{"period"}
-	allowed["devices/memballoon/driver"] = []string{"iommu", "ats", "packed", "page_per_vq"}
+	allowed["devices/memballoon/driver"] = virtioOptNames()
 	allowed["devices/panic/alias"] = []string{"name"}
 }

@@ -4,42 +4,8 @@ import (
 	"govirt/conf"
 )
 
-// virtioProps starts the properties of a virtio PCI device of base name
-// base ("virtio-rng", "virtio-balloon") with the options of its <driver>
-// (qemuBuildVirtioDevProps): the -transitional/-non-transitional variant
-// the model asks for, then iommu_platform, ats, packed and page-per-vq.
-func virtioProps(base, variant string, e *conf.Element) (obj, error) {
-	drv := base + "-pci"
-	switch variant {
-	case "":
-	case "transitional", "non-transitional":
-		drv = base + "-pci-" + variant
-	default:
-		return nil, unsupported("unknown virtio model variant '%s'", variant)
-	}
-	o := obj{}.set("driver", drv)
-	d := child(e, "driver")
-	for _, opt := range []struct{ attr, prop string }{{"iommu", "iommu_platform"}, {"ats", "ats"},
-		{"packed", "packed"}, {"page_per_vq", "page-per-vq"}} {
-		switch v := attr(d, opt.attr); v {
-		case "":
-		case "on":
-			o = o.set(opt.prop, true)
-		case "off":
-			o = o.set(opt.prop, false)
-		default:
-			return nil, unsupportedValue(e.Name()+"/driver", opt.attr, v)
-		}
-	}
-	return o, nil
-}
-
 // inputUSBDrivers are the USB HID devices by input type.
 var inputUSBDrivers = map[string]string{"tablet": "usb-tablet", "mouse": "usb-mouse", "keyboard": "usb-kbd"}
-
-// inputVirtioBase are the virtio input devices by input type.
-var inputVirtioBase = map[string]string{"tablet": "virtio-tablet", "mouse": "virtio-mouse",
-	"keyboard": "virtio-keyboard", "passthrough": "virtio-input-host"}
 
 // checkInput validates an input device as libvirt does
 // (virDomainInputDefParseXML, qemuValidateDomainInputDef).
@@ -129,14 +95,12 @@ func (b *builder) emitInputs() error {
 		case "usb":
 			o, err = b.usbProps(obj{}.set("driver", inputUSBDrivers[in.Type]).set("id", alias), conf.DeviceAddress(in))
 		case "virtio":
-			o, err = virtioProps(inputVirtioBase[in.Type], "", e)
-			if err == nil {
-				o = o.set("id", alias)
-				if in.Type == "passthrough" {
-					o = o.set("evdev", attr(child(e, "source"), "evdev"))
-				}
-				o = b.pciProps(o, conf.DeviceAddress(in))
+			// The virtio inputs are built with the other virtio
+			// devices (virtio_opts.go).
+			if err := b.emitVirtioInput(in); err != nil {
+				return err
 			}
+			continue
 		}
 		if err != nil {
 			return err
@@ -146,16 +110,10 @@ func (b *builder) emitInputs() error {
 	return nil
 }
 
-// chrPCIDevices are the input and serial devices on PCI, in libvirt's
-// assignment order: virtio inputs, then pci-serial ports.
+// chrPCIDevices are the pci-serial ports, which libvirt addresses after
+// the virtio inputs.
 func (b *builder) chrPCIDevices() []pciDev {
 	var out []pciDev
-	for _, in := range b.def.Devices.Inputs {
-		if in.Bus == "virtio" {
-			g, s := rawAddr(in)
-			out = append(out, pciDev{"input", g, s, true})
-		}
-	}
 	for _, sr := range b.def.Devices.Serials {
 		if sr.TargetType == "pci-serial" {
 			g, s := rawAddr(sr)

@@ -62,43 +62,28 @@ func (b *builder) emitWatchdogs() error {
 	return nil
 }
 
-// onOffProp reads an on/off attribute of e into property prop.
-func onOffProp(o obj, e *conf.Element, name, prop string) (obj, error) {
-	switch v := attr(e, name); v {
-	case "":
-		return o, nil
-	case "on":
-		return o.set(prop, true), nil
-	case "off":
-		return o.set(prop, false), nil
-	default:
-		return nil, unsupportedValue(e.Name(), name, v)
-	}
-}
-
 func (b *builder) emitBalloon() error {
 	m := b.def.Devices.MemBalloon
-	var variant string
-	switch m.Model {
-	case "none":
+	if m.Model == "none" {
 		return nil
-	case "virtio":
-	case "virtio-transitional", "virtio-non-transitional":
-		variant = strings.TrimPrefix(m.Model, "virtio-")
-	default:
+	}
+	if ok, _ := virtioModel(m.Model); !ok {
 		return unsupportedValue("devices/memballoon", "model", m.Model)
 	}
 	e := conf.DeviceElement(m)
-	o, err := virtioProps("virtio-balloon", variant, e)
+	o, err := b.virtioDevice("virtio-balloon", m.Model, child(e, "driver"))
 	if err != nil {
 		return err
 	}
 	o = o.set("id", m.Alias)
-	if o, err = onOffProp(o, e, "autodeflate", "deflate-on-oom"); err != nil {
-		return err
-	}
-	if o, err = onOffProp(o, e, "freePageReporting", "free-page-reporting"); err != nil {
-		return err
+	for _, a := range []struct{ attr, prop string }{{"autodeflate", "deflate-on-oom"}, {"freePageReporting", "free-page-reporting"}} {
+		v, err := tristate(e, a.attr)
+		if err != nil {
+			return err
+		}
+		if v != nil {
+			o = o.set(a.prop, *v)
+		}
 	}
 	b.device(b.pciProps(o, m.Address))
 	return nil
@@ -109,12 +94,7 @@ var rngSources = []string{"/dev/random", "/dev/urandom", "/dev/hwrng"}
 
 func (b *builder) emitRNGs() error {
 	for _, r := range b.def.Devices.RNGs {
-		var variant string
-		switch r.Model {
-		case "virtio":
-		case "virtio-transitional", "virtio-non-transitional":
-			variant = strings.TrimPrefix(r.Model, "virtio-")
-		default:
+		if ok, _ := virtioModel(r.Model); !ok {
 			return unsupportedValue("devices/rng", "model", r.Model)
 		}
 		e := conf.DeviceElement(r)
@@ -150,7 +130,7 @@ func (b *builder) emitRNGs() error {
 		default:
 			return unsupportedValue("devices/rng/backend", "model", r.Backend)
 		}
-		o, err := virtioProps("virtio-rng", variant, e)
+		o, err := b.virtioDevice("virtio-rng", r.Model, child(e, "driver"))
 		if err != nil {
 			return err
 		}
@@ -179,7 +159,7 @@ func (b *builder) emitRNGs() error {
 }
 
 // emitPanics writes the ISA pvpanic devices; a hyperv panic device is a
-// CPU feature (hv-crash, see hvCrash).
+// CPU feature (hv-crash, cpu.go).
 func (b *builder) emitPanics() error {
 	for _, p := range b.def.Devices.Panics {
 		if p.Model == "" {
@@ -210,14 +190,4 @@ func (b *builder) emitPanics() error {
 		b.device(o)
 	}
 	return nil
-}
-
-// hvCrash is the CPU flag of a hyperv panic device.
-func (b *builder) hvCrash() string {
-	for _, p := range b.def.Devices.Panics {
-		if p.Model == "hyperv" {
-			return ",hv-crash"
-		}
-	}
-	return ""
 }
