@@ -32,9 +32,9 @@ type config struct {
 	Limits limits
 	// LogFilters and LogOutputs are libvirt-style log_filters/log_outputs.
 	LogFilters, LogOutputs string
-	// ChardevTLS is qemu.conf's chardev_tls, chardev_tls_x509_cert_dir
-	// and chardev_tls_x509_verify (file only; verify defaults to on, as
-	// qemu.conf's default_tls_x509_verify).
+	// ChardevTLS is qemu.conf's chardev_tls, chardev_tls_x509_cert_dir,
+	// chardev_tls_x509_verify and chardev_tls_x509_secret_uuid (file
+	// only; verify defaults to on, as qemu.conf's default_tls_x509_verify).
 	ChardevTLS       command.ChardevTLS
 	chardevVerifySet bool
 }
@@ -224,6 +224,8 @@ func loadFile(path string, cfg *config, flagSet map[string]bool) error {
 			}
 		case "chardev_tls_x509_cert_dir":
 			cfg.ChardevTLS.Dir = val
+		case "chardev_tls_x509_secret_uuid":
+			cfg.ChardevTLS.SecretUUID = val
 		case "libvirt_sockets":
 			b, err := strconv.ParseBool(val)
 			if err != nil {

@@ -123,6 +123,9 @@ type ChardevTLS struct {
 	// Verify makes a listening chardev check its clients' certificates
 	// (a connecting one always checks its server's).
 	Verify bool
+	// SecretUUID names the secret holding the certificates' key
+	// password (chardev_tls_x509_secret_uuid); "" uses none.
+	SecretUUID string
 }
 
 // Cmdline is the process to run.

@@ -364,8 +364,21 @@ func (b *builder) addChardev(s *chrSource, devAlias string, o chardevOpts) error
 			if dir == "" {
 				dir = "/etc/pki/qemu"
 			}
-			b.object(obj{}.set("qom-type", "tls-creds-x509").set("id", tlsAlias).set("dir", dir).
-				set("endpoint", endpoint).set("verify-peer", verify))
+			// The key's password, as a secret QEMU decrypts with
+			// the master key (qemuDomainSecretChardevPrepare).
+			secret := ""
+			if cfg.SecretUUID != "" {
+				secret = id + "-secret0"
+				if err := b.secretObjectByUUID(secret, cfg.SecretUUID); err != nil {
+					return err
+				}
+			}
+			o := obj{}.set("qom-type", "tls-creds-x509").set("id", tlsAlias).set("dir", dir).
+				set("endpoint", endpoint).set("verify-peer", verify)
+			if secret != "" {
+				o = o.set("passwordid", secret)
+			}
+			b.object(o)
 		}
 		w("socket,id=", id, ",host=", s.host, ",port=", s.service)
 		if s.telnet {

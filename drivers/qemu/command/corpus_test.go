@@ -31,7 +31,7 @@ import (
 // DIR/summary.txt) while working on the builder.
 
 // corpusFloor is the number of identical command lines main reaches.
-const corpusFloor = 277
+const corpusFloor = 278
 
 // corpusRefusedFloor is the number of .err inputs refused.
 const corpusRefusedFloor = 57
@@ -119,6 +119,9 @@ func corpusChardevTLS(file string, p *Paths) {
 		p.ChardevTLS = ChardevTLS{Default: true, Dir: "/etc/pki/libvirt-chardev"}
 	case "serial-tcp-tlsx509-chardev-verify":
 		p.ChardevTLS = ChardevTLS{Default: true, Dir: "/etc/pki/libvirt-chardev", Verify: true}
+	case "serial-tcp-tlsx509-secret-chardev":
+		p.ChardevTLS = ChardevTLS{Default: true, Dir: "/etc/pki/libvirt-chardev",
+			SecretUUID: "6fd3f62d-9fe7-4a4e-a869-7acd6376d8ea"}
 	}
 }
 
