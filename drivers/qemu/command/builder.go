@@ -44,11 +44,6 @@ type builder struct {
 	files  []HostFile
 	fdset  int
 	nextFD int
-	// tree is the definition as read, for the devices conf keeps
-	// untyped (parallel, smartcard, redirdev, hub).
-	tree *conf.Element
-	// usb holds the USB ports given to untyped devices, by element.
-	usb usbState
 	// ns is the domain's QEMU namespace content.
 	ns *qemuNSDef
 	// usbDiskPorts is the highest USB port of the root hub given to a

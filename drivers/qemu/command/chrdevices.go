@@ -145,8 +145,10 @@ func (b *builder) addrProps(o obj, dev any, e *conf.Element) (obj, error) {
 
 // emitParallels writes the <parallel> ports: isa-parallel on the PC.
 func (b *builder) emitParallels() error {
-	for i, p := range b.parallels() {
+	for i, r := range b.def.RawDevicesOf("parallel") {
+		p := conf.DeviceElement(r)
 		alias := alias(attr(child(p, "alias"), "name"), fmt.Sprintf("parallel%d", i))
+		conf.SetDeviceValue(r, "alias/@name", alias)
 		if t := attr(child(p, "target"), "type"); t != "" {
 			return unsupportedValue("devices/parallel/target", "type", t)
 		}
@@ -165,21 +167,13 @@ func (b *builder) emitParallels() error {
 	return nil
 }
 
-// parallels are the domain's <parallel> elements, which conf keeps
-// untyped.
-func (b *builder) parallels() []*conf.Element {
-	return b.devicesNamed("parallel")
-}
-
-// devicesNamed returns the <devices> children called name of the
-// definition as read (untyped devices nothing in the build changes).
+// devicesNamed returns the <devices> children called name: devices conf
+// keeps untyped (parallel, smartcard, redirdev, hub), as live views of
+// the definition, so aliases and addresses set on them are recorded.
 func (b *builder) devicesNamed(name string) []*conf.Element {
-	if b.tree == nil {
-		b.tree = b.def.Tree()
-	}
 	var out []*conf.Element
-	for _, ds := range b.tree.Children("devices") {
-		out = append(out, ds.Children(name)...)
+	for _, r := range b.def.RawDevicesOf(name) {
+		out = append(out, conf.DeviceElement(r))
 	}
 	return out
 }

@@ -167,12 +167,6 @@ func (h *usbHub) free(depth int) (string, bool) {
 	return "", false
 }
 
-// usbState holds the USB addresses of the devices conf keeps untyped;
-// hubs has an entry per <hub> and per hub libvirt adds itself.
-type usbState struct {
-	hubs, redirs, ccids []conf.Address
-}
-
 // usbUser is one device that plugs into a USB port.
 type usbUser struct {
 	name string
@@ -229,6 +223,7 @@ func usbHubAt(root *usbHub, bus uint, port string) (*usbHub, int, error) {
 // outnumber the ports, addresses given are reserved, then hubs get
 // ports, then the other devices in libvirt's order.
 func (b *builder) assignUSB() error {
+	b.prepareUSBDevices()
 	buses := map[uint]*usbHub{}
 	available := 0
 	usbOff := false
@@ -267,8 +262,15 @@ func (b *builder) assignUSB() error {
 		// qemuDomainUSBAddressAddHubs: each added hub takes a port and
 		// gives eight.
 		for i := 0; i < (len(users)-available+1+6)/7; i++ {
-			b.usb.hubs = append(b.usb.hubs, conf.Address{})
+			hub, err := conf.ParseDevice([]byte("<hub type='usb'/>"))
+			if err == nil {
+				err = b.def.AddDevice(hub)
+			}
+			if err != nil {
+				return err
+			}
 		}
+		b.prepareUSBDevices()
 		users = b.usbUsers()
 	}
 	for _, u := range users {
@@ -353,44 +355,17 @@ func (b *builder) usbOffError() error {
 }
 
 // usbUsers lists the devices that go on USB in libvirt's order
-// (virDomainUSBDeviceDefForeach): hubs, disks, the CCID controller,
+// (virDomainUSBDeviceDefForeach): hubs, disks, CCID controllers,
 // inputs, serials, redirdevs.
 func (b *builder) usbUsers() []usbUser {
 	var out []usbUser
-	typed := func(name string, dev any) usbUser {
-		return usbUser{name: name,
+	typed := func(name string, hub bool, dev any) usbUser {
+		return usbUser{name: name, hub: hub,
 			get: func() conf.Address { return conf.DeviceAddress(dev) },
 			set: func(a conf.Address) { conf.SetDeviceAddress(dev, a) }}
 	}
-	untyped := func(name string, hub bool, list *[]conf.Address, i int) usbUser {
-		return usbUser{name: name, hub: hub,
-			get: func() conf.Address { return (*list)[i] },
-			set: func(a conf.Address) { (*list)[i] = a }}
-	}
-	readAddrs := func(es []*conf.Element) []conf.Address {
-		out := make([]conf.Address, len(es))
-		for i, e := range es {
-			a := child(e, "address")
-			if a == nil {
-				continue
-			}
-			out[i] = conf.Address{Type: attr(a, "type"), Port: attr(a, "port")}
-			bus, _ := strconv.ParseUint(attr(a, "bus"), 0, 32)
-			out[i].Bus = uint(bus)
-		}
-		return out
-	}
-	if b.usb.redirs == nil {
-		b.usb.hubs = readAddrs(b.devicesNamed("hub"))
-		b.usb.redirs = readAddrs(b.devicesNamed("redirdev"))
-		// The CCID controller a smartcard needs, which libvirt adds
-		// when the domain has none.
-		if b.controller("ccid", 0) == nil && len(b.devicesNamed("smartcard")) > 0 {
-			b.usb.ccids = []conf.Address{{}}
-		}
-	}
-	for i := range b.usb.hubs {
-		out = append(out, untyped(fmt.Sprintf("hub%d", i), true, &b.usb.hubs, i))
+	for i, h := range b.def.RawDevicesOf("hub") {
+		out = append(out, typed(fmt.Sprintf("hub%d", i), true, h))
 	}
 	for _, d := range b.def.Devices.Disks {
 		if d.TargetBus == "usb" {
@@ -406,21 +381,18 @@ func (b *builder) usbUsers() []usbUser {
 				set: func(a conf.Address) { c.Address = a }})
 		}
 	}
-	for i := range b.usb.ccids {
-		out = append(out, untyped(fmt.Sprintf("ccid%d", i), false, &b.usb.ccids, i))
-	}
 	for i, in := range b.def.Devices.Inputs {
 		if in.Bus == "usb" {
-			out = append(out, typed(fmt.Sprintf("input%d", i), in))
+			out = append(out, typed(fmt.Sprintf("input%d", i), false, in))
 		}
 	}
 	for _, s := range b.def.Devices.Serials {
 		if s.TargetType == "usb-serial" {
-			out = append(out, typed("serial "+s.Alias, s))
+			out = append(out, typed("serial "+s.Alias, false, s))
 		}
 	}
-	for i := range b.usb.redirs {
-		out = append(out, untyped(fmt.Sprintf("redir%d", i), false, &b.usb.redirs, i))
+	for i, r := range b.def.RawDevicesOf("redirdev") {
+		out = append(out, typed(fmt.Sprintf("redir%d", i), false, r))
 	}
 	return out
 }
@@ -450,16 +422,12 @@ func (b *builder) usbProps(o obj, a conf.Address) (obj, error) {
 // emitHubs writes the usb-hub devices and the CCID controller of a
 // smartcard, which go on USB before the disks.
 func (b *builder) emitHubs() error {
-	hubs := b.devicesNamed("hub")
-	for i, a := range b.usb.hubs {
-		id := fmt.Sprintf("hub%d", i)
-		if i < len(hubs) {
-			if t := attr(hubs[i], "type"); t != "usb" {
-				return unsupportedValue("devices/hub", "type", t)
-			}
-			id = alias(attr(child(hubs[i], "alias"), "name"), id)
+	for _, r := range b.def.RawDevicesOf("hub") {
+		h := conf.DeviceElement(r)
+		if t := attr(h, "type"); t != "usb" {
+			return unsupportedValue("devices/hub", "type", t)
 		}
-		o, err := b.usbProps(obj{}.set("driver", "usb-hub").set("id", id), a)
+		o, err := b.usbProps(obj{}.set("driver", "usb-hub").set("id", attr(child(h, "alias"), "name")), conf.DeviceAddress(r))
 		if err != nil {
 			return err
 		}
@@ -474,14 +442,23 @@ func (b *builder) emitHubs() error {
 			b.device(o)
 		}
 	}
-	for i, a := range b.usb.ccids {
-		o, err := b.usbProps(obj{}.set("driver", "usb-ccid").set("id", fmt.Sprintf("ccid%d", i)), a)
-		if err != nil {
-			return err
-		}
-		b.device(o)
-	}
 	return nil
+}
+
+// prepareUSBDevices does what libvirt's post-parse does for the devices
+// on USB that conf keeps untyped: the CCID controller a smartcard needs
+// (virDomainDefMaybeAddSmartcardController) and the aliases of hubs,
+// smartcards and redirdevs, recorded in the live definition.
+func (b *builder) prepareUSBDevices() {
+	if len(b.def.RawDevicesOf("smartcard")) > 0 && b.controller("ccid", 0) == nil {
+		b.addController(&conf.Controller{Type: "ccid", Index: 0, Alias: "ccid0"})
+	}
+	for _, k := range []struct{ kind, prefix string }{{"hub", "hub"}, {"smartcard", "smartcard"}, {"redirdev", "redir"}} {
+		for i, r := range b.def.RawDevicesOf(k.kind) {
+			cur := attr(child(conf.DeviceElement(r), "alias"), "name")
+			conf.SetDeviceValue(r, "alias/@name", alias(cur, fmt.Sprintf("%s%d", k.prefix, i)))
+		}
+	}
 }
 
 // emitSmartcards writes the smartcard on its CCID controller.
@@ -490,8 +467,8 @@ func (b *builder) emitSmartcards() error {
 	if len(cards) > 1 {
 		return unsupported("this QEMU binary lacks multiple smartcard support")
 	}
-	for i, sc := range cards {
-		alias := alias(attr(child(sc, "alias"), "name"), fmt.Sprintf("smartcard%d", i))
+	for _, sc := range cards {
+		alias := attr(child(sc, "alias"), "name")
 		if a := child(sc, "address"); a != nil && (attr(a, "type") != "ccid" || attr(a, "controller") != "" && attr(a, "controller") != "0") {
 			return unsupported("smartcard %s must be on CCID controller 0", alias)
 		}
@@ -530,9 +507,10 @@ func (b *builder) emitSmartcards() error {
 // emitRedirdevs writes the USB redirection devices: a chardev (usually
 // spicevmc) and a usb-redir on it, with the domain's <redirfilter>.
 func (b *builder) emitRedirdevs() error {
-	reds := b.devicesNamed("redirdev")
+	reds := b.def.RawDevicesOf("redirdev")
 	filter := ""
-	if rf := child(b.tree, "devices", "redirfilter"); rf != nil {
+	if rfs := b.devicesNamed("redirfilter"); len(rfs) > 0 {
+		rf := rfs[0]
 		var rules []string
 		for _, u := range rf.Children("usbdev") {
 			rule := ""
@@ -572,11 +550,12 @@ func (b *builder) emitRedirdevs() error {
 		}
 		filter = strings.Join(rules, "|")
 	}
-	for i, r := range reds {
+	for _, rd := range reds {
+		r := conf.DeviceElement(rd)
 		if bus := attr(r, "bus"); bus != "usb" {
 			return unsupportedValue("devices/redirdev", "bus", bus)
 		}
-		alias := alias(attr(child(r, "alias"), "name"), fmt.Sprintf("redir%d", i))
+		alias := attr(child(r, "alias"), "name")
 		src, err := b.chrSourceOf(r, attr(r, "type"), false)
 		if err != nil {
 			return err
@@ -595,7 +574,7 @@ func (b *builder) emitRedirdevs() error {
 			}
 			o = o.set("bootindex", n)
 		}
-		o, err = b.usbProps(o, b.usb.redirs[i])
+		o, err = b.usbProps(o, conf.DeviceAddress(rd))
 		if err != nil {
 			return err
 		}
