@@ -69,8 +69,8 @@ type Paths struct {
 	// the caller starts; "" refuses the emulator backend.
 	SwtpmSocket string
 	// OpenFD opens a host file for QEMU (flag as os.OpenFile) and
-	// returns the descriptor number QEMU will have it as; nil refuses
-	// what needs it (TPM passthrough).
+	// returns the descriptor number QEMU will have it as; nil makes it a
+	// HostFile of Cmdline.Files, which the caller opens.
 	OpenFD func(path string, flag int) (int, error)
 	// SpicePort allocates the TCP ports of <graphics type='spice'> with
 	// autoport (port, then tlsPort: libvirt takes both from the same
@@ -194,6 +194,11 @@ func Build(def *conf.Domain, caps Caps, p Paths) (*Cmdline, error) {
 	// Work on a copy so that a refused definition is left as it was.
 	work := def.Clone()
 	b := &builder{def: work, caps: caps, p: p}
+	if b.p.OpenFD == nil {
+		// Files QEMU gets by descriptor are opened by the caller with
+		// the chardev files (Cmdline.Files).
+		b.p.OpenFD = b.openFD
+	}
 	// The audio backend depends on the host's display settings, which
 	// post-parse below does not know: chosen first, post-parse keeps it.
 	if err := b.addDefaultAudio(); err != nil {

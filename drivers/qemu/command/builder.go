@@ -39,10 +39,10 @@ type builder struct {
 	// checked against the binary at the end.
 	drivers []string
 
-	// files are the host files and sockets QEMU inherits; fdset and
-	// nextFD number the fd sets and descriptors handed out.
+	// files are the host files and sockets QEMU inherits; nextFD
+	// numbers the descriptors handed out (fd sets are fdsets, shared
+	// with every other -add-fd as libvirt's fdsetindex).
 	files  []HostFile
-	fdset  int
 	nextFD int
 	// ns is the domain's QEMU namespace content.
 	ns *qemuNSDef

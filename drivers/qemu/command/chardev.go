@@ -269,6 +269,9 @@ const (
 	// UnixListen is a unix socket the driver binds and listens on (any
 	// file at the path is removed first).
 	UnixListen
+	// FileFlags is an existing file opened with HostFile.Flag (as
+	// os.OpenFile), such as a TPM device (Paths.OpenFD's default).
+	FileFlags
 )
 
 // HostFile is a file or socket the driver opens for QEMU, which inherits
@@ -280,6 +283,16 @@ type HostFile struct {
 	FD   int
 	Path string
 	Kind HostFileKind
+	Flag int // FileFlags only
+}
+
+// openFD is Paths.OpenFD when the caller gives none: the file becomes a
+// HostFile the caller opens with the others.
+func (b *builder) openFD(path string, flag int) (int, error) {
+	f := HostFile{Path: path, Kind: FileFlags, Flag: flag}
+	f.FD = b.hostFD(f, false)
+	b.files = append(b.files, f)
+	return f.FD, nil
 }
 
 // hostFD allocates the descriptor a HostFile gets in QEMU: the caller's
@@ -307,8 +320,8 @@ func (b *builder) passFile(path, appendMode, devAlias, suffix string) string {
 	f := HostFile{Path: path, Kind: kind}
 	f.FD = b.hostFD(f, suffix == "-log")
 	b.files = append(b.files, f)
-	set := b.fdset
-	b.fdset++
+	set := b.fdsets
+	b.fdsets++
 	b.add("-add-fd", "set="+strconv.Itoa(set)+",fd="+strconv.Itoa(f.FD)+",opaque="+devAlias+suffix)
 	return "/dev/fdset/" + strconv.Itoa(set)
 }

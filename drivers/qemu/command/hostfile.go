@@ -37,6 +37,12 @@ func OpenHostFiles(files []HostFile, first int) ([]*os.File, error) {
 				return fail(err)
 			}
 			out = append(out, f)
+		case FileFlags:
+			f, err := os.OpenFile(hf.Path, hf.Flag, 0)
+			if err != nil {
+				return fail(err)
+			}
+			out = append(out, f)
 		case UnixListen:
 			os.Remove(hf.Path)
 			l, err := net.ListenUnix("unix", &net.UnixAddr{Name: hf.Path, Net: "unix"})
