@@ -37,23 +37,39 @@ func (c capsSource) get(ctx context.Context, binary string) (*caps.Caps, error) 
 
 // buildCommand turns the live definition into QEMU's argv; it assigns
 // aliases, addresses and node names in live as it goes.
-func (d *Driver) buildCommand(live *conf.Domain, qc *caps.Caps, dir, monPath string) ([]string, error) {
+// The host files QEMU inherits (after the monitor socket) are returned
+// open; the caller closes them once QEMU runs. The varstore and swtpm the
+// guest needs are ready when it returns.
+func (d *Driver) buildCommand(live *conf.Domain, qc *caps.Caps, dir, monPath string) ([]string, []*os.File, *command.Pinning, error) {
 	key := filepath.Join(dir, "master-key.aes")
 	keyData, err := writeMasterKey(key)
 	if err != nil {
-		return nil, errQEMU(virerr.ErrInternalError, "cannot write the master key of %s: %v", live.Name, err)
+		return nil, nil, nil, errQEMU(virerr.ErrInternalError, "cannot write the master key of %s: %v", live.Name, err)
 	}
-	cl, err := command.Build(live, qc, command.Paths{
+	var files []*os.File
+	p := command.Paths{
 		MonitorSocket: monPath, MonitorFD: monitorFD, DomainDir: dir, Name: live.Name,
 		MasterKey: key, MasterKeyData: keyData,
 		VNCPort: d.displayPortFor(live, "vnc"), SpicePort: d.displayPortFor(live, "spice"),
 		WebsocketPort: d.websocketPortFor(live), Graphics: d.graphicsConfig(), RenderNode: hostRenderNode,
 		NetworkAddress: d.networks().ListenAddress,
-	})
-	if err != nil {
-		return nil, err
 	}
-	return cl.Argv, nil
+	d.platformPaths(&p, dir, &files)
+	closeAll := func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}
+	cl, err := command.Build(live, qc, p)
+	if err != nil {
+		closeAll()
+		return nil, nil, nil, err
+	}
+	if err := d.preparePlatform(cl, live, dir); err != nil {
+		closeAll()
+		return nil, nil, nil, err
+	}
+	return cl.Argv, files, cl.Pinning, nil
 }
 
 // writeMasterKey writes 32 random bytes only the daemon and QEMU read,

@@ -195,10 +195,15 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	if err := d.resolveNetworks(live); err != nil {
 		return err
 	}
-	argv, err := d.buildCommand(live, qcaps, dir, monPath)
+	argv, files, pin, err := d.buildCommand(live, qcaps, dir, monPath)
 	if err != nil {
 		return err
 	}
+	defer func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}()
 	if incoming {
 		argv = append(argv, "-incoming", "defer")
 	}
@@ -227,7 +232,16 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 		d.cleanupStopped(v, driver.ShutoffFailed)
 		return errQEMU(virerr.ErrOperationFailed, "cannot create the monitor socket of '%s': %v", name, err)
 	}
-	proc, err := spawn(argv, logPath, monFile)
+	var proc *process
+	var initial []int
+	if pin != nil {
+		initial = pin.Initial()
+	}
+	err = onCPUs(initial, func() error {
+		var err error
+		proc, err = spawn(argv, logPath, append([]*os.File{monFile}, files...)...)
+		return err
+	})
 	monFile.Close()
 	if err != nil {
 		d.cleanupStopped(v, driver.ShutoffFailed)
@@ -259,6 +273,10 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	}
 	v.mon = mon
 	v.mu.Unlock()
+	if err := pinThreads(ctx, mon, pin); err != nil {
+		d.abortLaunch(v)
+		return err
+	}
 	// No status write here: the one written before the spawn finds this
 	// QEMU by its monitor socket, and the caller writes the next.
 	d.log.Debug("launched", "domain", name, "caps", tCaps, "build", tBuild, "monitor", time.Since(t0))
@@ -391,6 +409,7 @@ func (d *Driver) cleanupStopped(v *vm, reason int32) bool {
 	d.doms.releaseID(id)
 	d.removeStatus(v)
 	if dir, err := d.domainDir(name); err == nil {
+		stopSwtpm(dir)
 		os.RemoveAll(dir)
 	}
 	// A transient guest that stopped is gone (dropIfTransient); only now,

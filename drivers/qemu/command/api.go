@@ -129,6 +129,37 @@ type Cmdline struct {
 	Taps []Tap
 	// VirtioFS are the virtiofsd daemons to start before QEMU.
 	VirtioFS []VirtioFS
+	// NVRAM is the UEFI varstore file QEMU opens and NVRAMTemplate the
+	// image to create it from when it does not exist yet, which the
+	// driver does before starting QEMU (libvirt's qemuPrepareNVRAM).
+	NVRAM, NVRAMTemplate string
+	// Swtpm is the emulated TPM the driver must start (swtpm listening
+	// on Paths.SwtpmSocket) before QEMU; nil without one.
+	Swtpm *Swtpm
+	// Files are written by the driver before QEMU starts (SEV
+	// certificate and session blobs QEMU reads).
+	Files []HostFile
+	// Pinning is where QEMU's threads may run; nil for anywhere.
+	Pinning *Pinning
+	// MemoryDirs are the directories QEMU creates file-backed guest RAM
+	// in (hugetlbfs or the memory backing directory); the driver makes
+	// them before QEMU starts.
+	MemoryDirs []string
+}
+
+// HostFile is a file the driver writes for QEMU.
+type HostFile struct {
+	Path string
+	Data []byte
+}
+
+// Swtpm is an emulated TPM's backend process.
+type Swtpm struct {
+	Version    string // "1.2" or "2.0"
+	Socket     string
+	SecretUUID string // <encryption secret=''>: the state is encrypted
+	// PersistentState keeps the state when the guest is undefined.
+	PersistentState bool
 }
 
 // Tap is a tap device QEMU creates (ifname=) and, for a bridge interface,
@@ -192,6 +223,7 @@ func Build(def *conf.Domain, caps Caps, p Paths) (*Cmdline, error) {
 		b.assignPCI,
 		b.assignNodeNames,
 		b.emit,
+		b.preparePinning,
 	}
 	for _, s := range steps {
 		if err := s(); err != nil {
@@ -202,5 +234,11 @@ func Build(def *conf.Domain, caps Caps, p Paths) (*Cmdline, error) {
 		return nil, err
 	}
 	*def = *work
-	return &Cmdline{Argv: b.args, Env: b.env(), LogFile: p.LogFile, Taps: b.taps, VirtioFS: b.virtiofs}, nil
+	cl := &Cmdline{Argv: b.args, Env: b.env(), LogFile: p.LogFile, Taps: b.taps, VirtioFS: b.virtiofs}
+	cl.NVRAM, cl.NVRAMTemplate = b.nvramSetup()
+	cl.Swtpm = b.swtpm
+	cl.Files = b.files
+	cl.Pinning = b.pin
+	cl.MemoryDirs = b.memDirs
+	return cl, nil
 }

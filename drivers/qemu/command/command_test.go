@@ -44,7 +44,12 @@ func set(names ...string) map[string]bool {
 func qemu72() fakeCaps {
 	return fakeCaps{
 		flags: set("blockdev", "device.json+hotplug", "seccomp-sandbox", "smp-dies", "kvm-pit-lost-tick-policy",
-			"vnc", "spice", "vnc-power-control", "qxl.vgamem_mb", "qxl.vram64_size_mb"),
+			"vnc", "spice", "vnc-power-control", "qxl.vgamem_mb", "qxl.vram64_size_mb",
+			// platform: memory backends, iothreads, TSEG, TPM, genid
+			"memory-backend-file.x-use-canonical-path-for-ramblock-id", "thread-context", "memory-backend-memfd",
+			"memory-backend-memfd.hugetlb", "iothread.thread-pool-max", "mch.extended-tseg-mbytes", "vmcoreinfo",
+			"vmgenid", "tpm-tis", "tpm-crb", "tpm-emulator", "tpm-passthrough", "memory-backend-file.prealloc-threads",
+			"memory-backend-file.reserve", "cpu.migratable", "memory-backend-file.pmem"),
 		types: set("memory-backend-ram", "qemu64-x86_64-cpu", "Nehalem-x86_64-cpu", "host-x86_64-cpu", "max-x86_64-cpu",
 			"pcie-root-port", "piix3-usb-uhci", "qemu-xhci", "nec-usb-xhci", "virtio-scsi-pci", "lsi", "ahci",
 			"virtio-serial-pci", "virtserialport", "virtio-blk-pci", "ide-hd", "ide-cd", "scsi-hd", "scsi-cd",
@@ -52,7 +57,10 @@ func qemu72() fakeCaps {
 			"VGA", "cirrus-vga", "bochs-display", "virtio-vga", "virtio-gpu-pci", "i6300esb", "ib700",
 			"virtio-balloon-pci", "rng-random", "rng-builtin", "virtio-rng-pci", "pvpanic",
 			"qxl-vga", "qxl", "ramfb", "vmware-svga", "intel-hda", "ich9-intel-hda", "hda-duplex", "hda-micro",
-			"hda-output", "AC97", "ES1370", "sb16", "usb-audio", "tls-creds-x509"),
+			"hda-output", "AC97", "ES1370", "sb16", "usb-audio",
+			"memory-backend-file", "memory-backend-memfd", "pc-dimm", "nvdimm", "thread-context", "iothread",
+			"main-loop", "vmgenid", "vmcoreinfo", "tpm-tis", "tpm-crb", "Haswell-x86_64-cpu", "qemu32-x86_64-cpu",
+			"tls-creds-x509"),
 	}
 }
 

@@ -27,6 +27,9 @@ func (b *builder) emitControllers() error {
 	}
 	pcis := slices.Clone(ds.Controllers)
 	slices.SortStableFunc(pcis, func(x, y *conf.Controller) int { return x.Index - y.Index })
+	if err := b.emitRootHotplug(pcis); err != nil {
+		return err
+	}
 	for _, c := range pcis {
 		if c.Type != "pci" || c.Index == 0 {
 			continue
@@ -421,6 +424,13 @@ func (b *builder) emitPanics() error {
 	for _, p := range b.def.Devices.Panics {
 		if p.Model == "" {
 			p.Model = "isa"
+		}
+		if p.Model == "hyperv" {
+			// Not a device: -cpu hv-crash (cpu.go).
+			if conf.DeviceAddress(p).Type != "" {
+				return unsupported("setting the panic device address is not supported for model 'hyperv'")
+			}
+			continue
 		}
 		if p.Model != "isa" {
 			return unsupportedValue("devices/panic", "model", p.Model)

@@ -27,13 +27,11 @@ func (b *builder) prepareDefaults() error {
 			}
 		}
 	}
-	// The chipset's own disk controller, always present in QEMU.
-	if b.q35 {
-		if b.controller("sata", 0) == nil {
-			b.addController(&conf.Controller{Type: "sata", Index: 0})
-		}
-	} else if b.controller("ide", 0) == nil {
-		b.addController(&conf.Controller{Type: "ide", Index: 0})
+	// The chipset's own disk controller: q35's SATA is listed (the
+	// post-parse step added it); i440fx's IDE only when a disk uses it,
+	// as libvirt lists it.
+	if b.q35 && b.controller("sata", 0) == nil {
+		b.addController(&conf.Controller{Type: "sata", Index: 0})
 	}
 	root := "pci-root"
 	if b.q35 {

@@ -174,6 +174,14 @@ func (p *pp) defaultDevices() error {
 			if model != "skip" {
 				p.addController("usb", 0, model)
 			}
+			// virDomainDefAddUSBController: an EHCI controller comes
+			// with its three UHCI companions.
+			if model == "ich9-ehci1" {
+				for i, m := range []string{"ich9-uhci1", "ich9-uhci2", "ich9-uhci3"} {
+					c := p.addController("usb", 0, m)
+					conf.SetDeviceValue(c, "master/@startport", strconv.Itoa(2*i))
+				}
+			}
 		}
 		if p.q35 {
 			p.maybeAddController("sata", 0, "")
@@ -339,6 +347,17 @@ func (p *pp) devicePostParse() error {
 		if r.Kind == "vsock" && rawAttr(r, "model") == "" {
 			conf.SetDeviceValue(r, "@model", "virtio")
 		}
+		// libvirt always writes managed= on subsystem hostdevs.
+		if r.Kind == "hostdev" && rawAttr(r, "mode") == "subsystem" && rawAttr(r, "managed") == "" {
+			conf.SetDeviceValue(r, "@managed", "no")
+			conf.OrderDeviceAttrs(r, "", "mode", "type", "managed")
+		}
+		// virDomainFSDefPostParse: passthrough unless served by an
+		// external virtiofsd socket.
+		if r.Kind == "filesystem" && rawAttr(r, "accessmode") == "" && rawAttr(r, "source", "socket") == "" {
+			conf.SetDeviceValue(r, "@accessmode", "passthrough")
+			conf.OrderDeviceAttrs(r, "", "type", "accessmode", "model", "multidevs", "fmode", "dmode")
+		}
 	}
 	for _, list := range [][]*conf.Chardev{ds.Serials, ds.Consoles, ds.Channels} {
 		for _, c := range list {
@@ -376,12 +395,23 @@ func graphicsListen(g *conf.Graphics) {
 	default:
 		return
 	}
-	// A port of -1 asks for automatic allocation, and so does a VNC
-	// display that names neither port nor autoport
+	// A port of -1 asks for automatic allocation; so does a VNC
+	// display without a port unless it says autoport='no'
 	// (virDomainGraphicsDefParseXMLVNC).
-	_, hasAuto := conf.DeviceElement(g).Attr("autoport")
-	if (g.Port == -1 && (g.Type == "vnc" || g.Type == "spice")) || (g.Type == "vnc" && g.Port == 0 && !hasAuto) {
+	if g.Port == -1 && (g.Type == "vnc" || g.Type == "spice") {
 		g.AutoPort = true
+	}
+	autoAttr, _ := conf.DeviceElement(g).Attr("autoport")
+	if _, ok := conf.DeviceElement(g).Attr("port"); !ok && g.Type == "vnc" && g.Socket == "" && autoAttr != "no" {
+		g.AutoPort, g.Port = true, -1
+	}
+	if g.AutoPort {
+		conf.SetDeviceValue(g, "@autoport", "yes")
+		if g.Type == "vnc" {
+			conf.SetDeviceValue(g, "@port", strconv.Itoa(g.Port))
+		}
+		// virDomainGraphicsDefFormat's order.
+		conf.OrderDeviceAttrs(g, "", "type", "socket", "port", "tlsPort", "autoport", "websocket", "listen")
 	}
 	defer spiceListenNone(g)
 	if conf.DeviceElement(g).Child("listen") != nil {
@@ -444,12 +474,30 @@ func (p *pp) diskPostParse(d *conf.Disk) error {
 	conf.OrderDeviceAttrs(d, "driver", "name", "type", "cache", "error_policy", "rerror_policy",
 		"io", "ioeventfd", "event_idx", "copy_on_read", "discard", "iothread", "detect_zeroes",
 		"queues", "queue_size")
-	for _, path := range []string{"encryption", "source/encryption"} {
+	// virStorageSourceNetworkAssignDefaultPorts, for a single TCP host.
+	if d.Source.Type == "network" {
+		if src := conf.DeviceElement(d).Child("source"); src != nil {
+			hosts := src.Children("host")
+			if len(hosts) == 1 {
+				h := hosts[0]
+				_, hasPort := h.Attr("port")
+				tr, _ := h.Attr("transport")
+				if !hasPort && (tr == "" || tr == "tcp") {
+					if port := defaultNetPort[d.Source.Protocol]; port != "" {
+						conf.SetDeviceValue(d, "source/host/@port", port)
+					}
+				}
+			}
+		}
+	}
+	for _, path := range []string{"encryption", "source/encryption", "backingStore/source/encryption"} {
 		var e *conf.Element
-		if path == "encryption" {
-			e = conf.DeviceElement(d).Child("encryption")
-		} else if src := conf.DeviceElement(d).Child("source"); src != nil {
-			e = src.Child("encryption")
+		e = conf.DeviceElement(d)
+		for _, part := range strings.Split(path, "/") {
+			if e == nil {
+				break
+			}
+			e = e.Child(part)
 		}
 		if e == nil {
 			continue
@@ -513,4 +561,11 @@ func (p *pp) controllerPostParse(c *conf.Controller) {
 			}
 		}
 	}
+}
+
+// defaultNetPort is virStorageSourceNetworkDefaultPort.
+var defaultNetPort = map[string]string{
+	"http": "80", "https": "443", "ftp": "21", "ftps": "990", "tftp": "69",
+	"sheepdog": "7000", "nbd": "10809", "ssh": "22", "iscsi": "3260",
+	"gluster": "24007", "vxhs": "9999",
 }

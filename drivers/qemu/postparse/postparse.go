@@ -59,6 +59,7 @@ func ApplyWith(def *conf.Domain, c Caps, o Options) error {
 		p.devicePostParse,
 		p.implicitDevices,
 		p.assignVirtioSerial,
+		p.assignSpaprVIO,
 		p.assignPCI,
 		p.sortDevices,
 	} {
