@@ -62,6 +62,11 @@ type Paths struct {
 	// (libvirt uses 5900-65535). When nil, QEMU picks the first free
 	// display itself (to=) and the driver reads it back with query-vnc.
 	VNCPort func() (int, error)
+	// OpenVsock opens the host's /dev/vhost-vsock for the guest's
+	// <vsock>, gives it cid (or, when auto, the first free CID from 3)
+	// and returns the descriptor number QEMU inherits it as and the CID
+	// set. nil refuses <vsock>.
+	OpenVsock func(cid uint32, auto bool) (fd int, got uint32, err error)
 	// Host describes the host (hugetlbfs mounts, host NUMA nodes,
 	// firmware descriptors); nil reads the real system.
 	Host *Host
@@ -133,6 +138,8 @@ type Cmdline struct {
 	// image to create it from when it does not exist yet, which the
 	// driver does before starting QEMU (libvirt's qemuPrepareNVRAM).
 	NVRAM, NVRAMTemplate string
+	// HostPCI are the host PCI functions passed through with vfio-pci.
+	HostPCI []HostPCI
 	// Swtpm is the emulated TPM the driver must start (swtpm listening
 	// on Paths.SwtpmSocket) before QEMU; nil without one.
 	Swtpm *Swtpm
@@ -234,7 +241,7 @@ func Build(def *conf.Domain, caps Caps, p Paths) (*Cmdline, error) {
 		return nil, err
 	}
 	*def = *work
-	cl := &Cmdline{Argv: b.args, Env: b.env(), LogFile: p.LogFile, Taps: b.taps, VirtioFS: b.virtiofs}
+	cl := &Cmdline{Argv: b.args, Env: b.env(), LogFile: p.LogFile, Taps: b.taps, VirtioFS: b.virtiofs, HostPCI: b.hostPCI}
 	cl.NVRAM, cl.NVRAMTemplate = b.nvramSetup()
 	cl.Swtpm = b.swtpm
 	cl.Files = b.files

@@ -241,7 +241,7 @@ var allowed = map[string][]string{
 
 	"devices/interface":                  {"type", "trustGuestRxFilters"},
 	"devices/interface/mac":              {"address"},
-	"devices/interface/source":           {"bridge", "network", "type", "path", "mode", "address", "port"},
+	"devices/interface/source":           {"bridge", "network", "type", "path", "mode", "address", "port", "dev"},
 	"devices/interface/source/local":     {"address", "port"},
 	"devices/interface/source/reconnect": {"enabled", "timeout"},
 	"devices/interface/target":           {"dev", "managed"},
@@ -272,6 +272,26 @@ var allowed = map[string][]string{
 	"devices/filesystem/boot":               {"order"},
 	"devices/filesystem/alias":              {"name"},
 	"devices/filesystem/address":            addrAttrs,
+
+	"devices/iommu":         {"model"},
+	"devices/iommu/driver":  {"intremap", "caching_mode", "eim", "iotlb", "aw_bits"},
+	"devices/iommu/alias":   {"name"},
+	"devices/iommu/address": addrAttrs,
+
+	"devices/vsock":         {"model"},
+	"devices/vsock/cid":     {"auto", "address"},
+	"devices/vsock/driver":  virtioOptNames(),
+	"devices/vsock/alias":   {"name"},
+	"devices/vsock/address": addrAttrs,
+
+	"devices/hostdev":                {"mode", "type", "managed", "model", "display", "ramfb"},
+	"devices/hostdev/source":         {"guestReset", "protocol", "wwpn"},
+	"devices/hostdev/source/address": {"domain", "bus", "slot", "function", "device", "uuid"},
+	"devices/hostdev/driver":         {"name"},
+	"devices/hostdev/rom":            {"bar", "file", "enabled"},
+	"devices/hostdev/boot":           {"order"},
+	"devices/hostdev/alias":          {"name"},
+	"devices/hostdev/address":        addrAttrs,
 
 	"devices/serial":              {"type"},
 	"devices/serial/source":       {"path", "mode", "channel"},

@@ -238,6 +238,10 @@ func (b *builder) assignAliases() error {
 		n.Alias = alias(n.Alias, fmt.Sprintf("net%d", i))
 	}
 	b.assignFSAliases()
+	b.assignHostdevAliases()
+	if v, _ := b.vsock(); v != nil {
+		conf.SetDeviceValue(v, "alias/@name", alias(attr(child(conf.DeviceElement(v), "alias"), "name"), "vsock0"))
+	}
 	for i, s := range ds.Serials {
 		s.Alias = alias(s.Alias, fmt.Sprintf("serial%d", i))
 	}

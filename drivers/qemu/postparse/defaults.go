@@ -328,7 +328,10 @@ func (p *pp) devicePostParse() error {
 		if n.MAC == "" {
 			n.MAC = conf.GenerateMAC()
 		}
-		if n.Model == "" && n.Type != "hostdev" {
+		switch {
+		case n.Model == "" && n.Type == "vdpa":
+			n.Model = "virtio" // a vDPA device is virtio by nature
+		case n.Model == "" && n.Type != "hostdev":
 			n.Model = "rtl8139"
 		}
 	}
@@ -395,15 +398,16 @@ func graphicsListen(g *conf.Graphics) {
 	default:
 		return
 	}
-	// A port of -1 asks for automatic allocation; so does a VNC
-	// display without a port unless it says autoport='no'
+	// A port of -1 asks for automatic allocation, and so does a VNC
+	// display that names neither port nor autoport
 	// (virDomainGraphicsDefParseXMLVNC).
-	if g.Port == -1 && (g.Type == "vnc" || g.Type == "spice") {
+	_, hasAuto := conf.DeviceElement(g).Attr("autoport")
+	_, hasPort := conf.DeviceElement(g).Attr("port")
+	if (g.Port == -1 && (g.Type == "vnc" || g.Type == "spice")) || (g.Type == "vnc" && !hasPort && !hasAuto && g.Socket == "") {
 		g.AutoPort = true
 	}
-	autoAttr, _ := conf.DeviceElement(g).Attr("autoport")
-	if _, ok := conf.DeviceElement(g).Attr("port"); !ok && g.Type == "vnc" && g.Socket == "" && autoAttr != "no" {
-		g.AutoPort, g.Port = true, -1
+	if g.AutoPort && g.Type == "vnc" && g.Port == 0 {
+		g.Port = -1
 	}
 	if g.AutoPort {
 		conf.SetDeviceValue(g, "@autoport", "yes")

@@ -8,15 +8,16 @@ import (
 // Connect flags, after libvirt's virDomainPCIConnectFlags: what a device
 // needs of the slot it plugs into and what a bus accepts.
 const (
-	fPCI       = 1 << iota // conventional PCI endpoint
-	fPCIe                  // PCI Express endpoint
-	fHotplug               // needs (or offers) hotplug
-	fRootPort              // a pcie-root-port
-	fPCIeToPCI             // a pcie-to-pci-bridge
-	fPCIBridge             // a pci-bridge
-	fDMI                   // a dmi-to-pci-bridge
-	fAggregate             // may share a slot with its kind (root ports)
-	typeMask   = fPCI | fPCIe | fRootPort | fPCIeToPCI | fPCIBridge | fDMI
+	fPCI        = 1 << iota // conventional PCI endpoint
+	fPCIe                   // PCI Express endpoint
+	fHotplug                // needs (or offers) hotplug
+	fRootPort               // a pcie-root-port
+	fPCIeToPCI              // a pcie-to-pci-bridge
+	fPCIBridge              // a pci-bridge
+	fDMI                    // a dmi-to-pci-bridge
+	fAggregate              // may share a slot with its kind (root ports)
+	fIntegrated             // must sit on bus 0 itself (virtio-iommu)
+	typeMask    = fPCI | fPCIe | fRootPort | fPCIeToPCI | fPCIBridge | fDMI
 )
 
 // pciBus is one bus of the address set (virDomainPCIAddressBus).
@@ -64,6 +65,11 @@ func (b *pciBus) slotFree(slot uint) bool {
 func (b *pciBus) accepts(flags int) bool {
 	if flags&typeMask&b.flags == 0 {
 		return false
+	}
+	// An integrated device is auto-assigned to the root bus, which
+	// otherwise takes no endpoints (libvirt grants it AUTOASSIGN there).
+	if flags&fIntegrated != 0 {
+		return b.model == "pcie-root" || b.model == "pci-root"
 	}
 	return flags&fHotplug == 0 || b.flags&fHotplug != 0
 }
@@ -129,7 +135,7 @@ func (s *addrSet) nextBelow(flags int, fn uint, below int) (pciAddr, error) {
 				}
 			}
 		}
-		if !s.dryRun || !s.grow(flags) {
+		if !s.dryRun || flags&fIntegrated != 0 || !s.grow(flags) {
 			return pciAddr{}, unsupported("No more available PCI slots")
 		}
 	}
