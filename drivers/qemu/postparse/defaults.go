@@ -424,7 +424,7 @@ func graphicsListen(g *conf.Graphics) {
 			conf.SetDeviceValue(g, "@port", strconv.Itoa(g.Port))
 		}
 		// virDomainGraphicsDefFormat's order.
-		conf.OrderDeviceAttrs(g, "", "type", "socket", "port", "autoport", "tlsPort", "websocket", "listen")
+		conf.OrderDeviceAttrs(g, "", "type", "socket", "port", "tlsPort", "autoport", "websocket", "listen")
 	}
 	defer spiceListenNone(g)
 	if conf.DeviceElement(g).Child("listen") != nil {
