@@ -121,3 +121,9 @@ type Interfaces interface {
 	InterfaceGetXMLDesc(i Interface, flags uint32) (string, error)
 	InterfaceIsActive(i Interface) (bool, error)
 }
+
+// StoragePoolByTarget finds an active pool by its target path
+// (virStoragePoolLookupByTargetPath); libvirt's test driver lacks it.
+type StoragePoolByTarget interface {
+	LookupStoragePoolByTargetPath(path string) (Pool, error)
+}
