@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -22,13 +23,13 @@ var legacyKnown = map[string]string{
 	"lookup.nodedev.missing": "lookup.nodedev.missing: error 53: Node device not found: no node device with matching name 'nope'",
 }
 
-func pythonTranscript(t *testing.T, script, uri string) []string {
+func pythonTranscript(t *testing.T, script string, argv ...string) []string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, "/usr/bin/python3", script, uri).CombinedOutput()
+	out, err := exec.CommandContext(ctx, "/usr/bin/python3", append([]string{script}, argv...)...).CombinedOutput()
 	if err != nil {
-		t.Fatalf("%s %s: %v\n%s", script, uri, err, out)
+		t.Fatalf("%s %v: %v\n%s", script, argv, err, out)
 	}
 	return strings.Split(strings.TrimSpace(string(out)), "\n")
 }
@@ -57,5 +58,24 @@ func TestLegacyListsTestDriver(t *testing.T) {
 		if got[i] != want[i] {
 			t.Errorf("line %d: govirtd %q, libvirt %q", i, got[i], want[i])
 		}
+	}
+}
+
+// TestLegacyListsQEMU runs the older list calls and the target path lookup
+// on the QEMU connection through python-libvirt.
+func TestLegacyListsQEMU(t *testing.T) {
+	if err := exec.Command("/usr/bin/python3", "-c", "import libvirt").Run(); err != nil {
+		t.Skip("python3-libvirt not installed")
+	}
+	if _, err := exec.LookPath("qemu-img"); err != nil {
+		t.Skip("qemu-img not installed")
+	}
+	if os.Getuid() != 0 {
+		t.Skip("qemu:///system needs root")
+	}
+	d := startDaemon(t)
+	out := pythonTranscript(t, "testdata/python/legacy_lists_qemu.py", d.URI("qemu"), t.TempDir())
+	if out[len(out)-1] != "ok" {
+		t.Fatalf("%s", strings.Join(out, "\n"))
 	}
 }
