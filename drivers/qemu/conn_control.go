@@ -35,7 +35,7 @@ func jobKindFor(op string) jobKind {
 	switch op {
 	case "suspend":
 		return jobSuspend
-	case "screenshot":
+	case "screenshot", "disk errors":
 		return jobQuery
 	}
 	return jobModify

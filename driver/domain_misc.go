@@ -1,0 +1,30 @@
+package driver
+
+// DomainControlInfo is virDomainControlInfo.
+type DomainControlInfo struct {
+	State, Details uint32
+	StateTime      uint64 // ms
+}
+
+// DiskError is virDomainDiskError.
+type DiskError struct {
+	Disk  string
+	Error int32
+}
+
+// DomainHostCalls are everyday calls on a running guest that need no
+// agent.
+type DomainHostCalls interface {
+	DomainInjectNMI(d Domain, flags uint32) error
+	DomainGetControlInfo(d Domain, flags uint32) (DomainControlInfo, error)
+	// DomainGetDiskErrors returns at most max errors; with max 0 it
+	// returns the number of disks as count, as libvirt does.
+	DomainGetDiskErrors(d Domain, max uint32, flags uint32) (errs []DiskError, count int32, err error)
+}
+
+// DomainAgentCalls need the guest agent.
+type DomainAgentCalls interface {
+	DomainGetTime(d Domain, flags uint32) (sec int64, nsec uint32, err error)
+	DomainSetTime(d Domain, sec int64, nsec uint32, flags uint32) error
+	DomainSetUserPassword(d Domain, user, password string, flags uint32) error
+}

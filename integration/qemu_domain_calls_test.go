@@ -1,0 +1,58 @@
+package integration
+
+import (
+	"os"
+	"strings"
+	"testing"
+)
+
+// TestQEMUEverydayDomainCalls: inject-nmi, domcontrol, domblkerror and the
+// agent calls (domtime, set-user-password), which answer as libvirt 9.0
+// does for a guest whose agent is not connected (channel configured) or
+// not configured (no channel).
+func TestQEMUEverydayDomainCalls(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("qemu:///system needs root")
+	}
+	d := startDaemon(t)
+	t.Cleanup(func() { killGuests(d) })
+	uri := d.URI("qemu")
+	dir := t.TempDir()
+	disk := rawImage(t, dir, "dc.img", "8M")
+	defineGuestDevices(t, d, "dc", `<disk type='file' device='disk'>
+  <driver name='qemu' type='raw'/>
+  <source file='`+disk+`'/>
+  <target dev='vda' bus='virtio'/>
+</disk>
+<channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>
+`)
+	defineGuestDevices(t, d, "dc2", "")
+
+	expectErr := func(cmd, want string) {
+		t.Helper()
+		out, errOut, rc := virsh(t, uri, strings.Fields(cmd)...)
+		if rc == 0 || !strings.Contains(errOut, want) {
+			t.Errorf("virsh %s: rc=%d\n%s%s\nwant error %q", cmd, rc, out, errOut, want)
+		}
+	}
+	expectErr("domcontrol dc", "Requested operation is not valid: domain is not running")
+	expectErr("domtime dc", "Requested operation is not valid: domain is not running")
+	expectErr("inject-nmi dc", "Requested operation is not valid: domain is not running")
+
+	mustVirsh(t, uri, "start dc")
+	mustVirsh(t, uri, "start dc2")
+	if out := mustVirsh(t, uri, "domcontrol dc"); strings.TrimSpace(out) != "ok" {
+		t.Errorf("domcontrol: %q", out)
+	}
+	mustVirsh(t, uri, "inject-nmi dc")
+	if out := mustVirsh(t, uri, "domblkerror dc"); strings.TrimSpace(out) != "No errors found" {
+		t.Errorf("domblkerror: %q", out)
+	}
+	expectErr("domtime dc", "error: Guest agent is not responding: QEMU guest agent is not connected")
+	expectErr("domtime dc --now", "error: Guest agent is not responding: QEMU guest agent is not connected")
+	expectErr("domtime dc --sync", "error: Guest agent is not responding: QEMU guest agent is not connected")
+	expectErr("set-user-password dc root secret", "error: Guest agent is not responding: QEMU guest agent is not connected")
+	expectErr("domtime dc2", "error: argument unsupported: QEMU guest agent is not configured")
+	mustVirsh(t, uri, "suspend dc")
+	expectErr("domtime dc", "Requested operation is not valid: domain is not running")
+}

@@ -1,0 +1,68 @@
+package remote
+
+import (
+	"govirt/driver"
+	"govirt/rpc/procs"
+)
+
+func init() {
+	register(true, map[int32]procFunc{
+		procs.DomainInjectNmi: onFlags(drvDom, driver.DomainHostCalls.DomainInjectNMI),
+		procs.DomainGetControlInfo: queryFlags(drvDom, driver.DomainHostCalls.DomainGetControlInfo, func(i driver.DomainControlInfo) any {
+			return DomainGetControlInfoRet{State: i.State, Details: i.Details, StateTime: i.StateTime}
+		}),
+		procs.DomainGetDiskErrors: domainGetDiskErrors,
+		procs.DomainGetTime: queryFlags(drvDom, func(d driver.DomainAgentCalls, dom driver.Domain, flags uint32) (DomainGetTimeRet, error) {
+			s, ns, err := d.DomainGetTime(dom, flags)
+			return DomainGetTimeRet{Seconds: s, Nseconds: ns}, err
+		}, func(r DomainGetTimeRet) any { return r }),
+		procs.DomainSetTime:         domainSetTime,
+		procs.DomainSetUserPassword: domainSetUserPassword,
+	})
+}
+
+func domainGetDiskErrors(h *handler, body []byte) (any, error) {
+	a, err := args[DomainGetDiskErrorsArgs](body)
+	if err != nil {
+		return nil, err
+	}
+	d, err := need[driver.DomainHostCalls](h)
+	if err != nil {
+		return nil, err
+	}
+	errs, n, err := d.DomainGetDiskErrors(drvDom(a.Dom), a.Maxerrors, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	ret := DomainGetDiskErrorsRet{Errors: []DomainDiskError{}, Nerrors: n}
+	if a.Maxerrors > 0 {
+		for _, e := range errs {
+			ret.Errors = append(ret.Errors, DomainDiskError{Disk: e.Disk, Error: e.Error})
+		}
+	}
+	return ret, nil
+}
+
+func domainSetTime(h *handler, body []byte) (any, error) {
+	a, err := args[DomainSetTimeArgs](body)
+	if err != nil {
+		return nil, err
+	}
+	d, err := need[driver.DomainAgentCalls](h)
+	if err != nil {
+		return nil, err
+	}
+	return nil, d.DomainSetTime(drvDom(a.Dom), a.Seconds, a.Nseconds, a.Flags)
+}
+
+func domainSetUserPassword(h *handler, body []byte) (any, error) {
+	a, err := args[DomainSetUserPasswordArgs](body)
+	if err != nil {
+		return nil, err
+	}
+	d, err := need[driver.DomainAgentCalls](h)
+	if err != nil {
+		return nil, err
+	}
+	return nil, d.DomainSetUserPassword(drvDom(a.Dom), optString(a.User), optString(a.Password), a.Flags)
+}
