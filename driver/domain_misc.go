@@ -28,3 +28,18 @@ type DomainAgentCalls interface {
 	DomainSetTime(d Domain, sec int64, nsec uint32, flags uint32) error
 	DomainSetUserPassword(d Domain, user, password string, flags uint32) error
 }
+
+// MetadataChange is the payload of EventIDMetadataChange; URI is set for
+// element metadata only.
+type MetadataChange struct {
+	Type int32
+	URI  string
+}
+
+// DomainMetadata reads and changes a domain's title, description and
+// <metadata> elements (virDomainGetMetadata, virDomainSetMetadata).
+type DomainMetadata interface {
+	DomainGetMetadata(d Domain, typ int32, uri string, flags uint32) (string, error)
+	// DomainSetMetadata: metadata nil removes.
+	DomainSetMetadata(d Domain, typ int32, metadata *string, key, uri string, flags uint32) error
+}

@@ -221,6 +221,13 @@ func domainEventMessage(id int32, e driver.DomainEvent) (int32, any) {
 	case driver.EventIDDeviceAdded:
 		p, _ := e.Payload.(driver.DeviceAlias)
 		return procs.DomainEventCallbackDeviceAdded, DomainEventCallbackDeviceAddedMsg{CallbackID: id, Dom: dom, DevAlias: p.Alias}
+	case driver.EventIDMetadataChange:
+		p, _ := e.Payload.(driver.MetadataChange)
+		var uri *string
+		if p.URI != "" {
+			uri = &p.URI
+		}
+		return procs.DomainEventCallbackMetadataChange, DomainEventCallbackMetadataChangeMsg{CallbackID: id, Dom: dom, Type: p.Type, Nsuri: uri}
 	case driver.EventIDDeviceRemovalFailed:
 		p, _ := e.Payload.(driver.DeviceAlias)
 		return procs.DomainEventCallbackDeviceRemovalFailed, DomainEventCallbackDeviceRemovalFailedMsg{CallbackID: id, Dom: dom, DevAlias: p.Alias}

@@ -1,6 +1,7 @@
 package remote
 
 import (
+	"fmt"
 	"govirt/driver"
 	"govirt/rpc/procs"
 	"govirt/uuid"
@@ -215,7 +216,7 @@ func poolLookupByTargetPath(h *handler, body []byte) (any, error) {
 }
 
 func nodedevFlagsErr(flags uint32, fn string) error {
-	return virerr.New(virerr.FromNodedev, virerr.ErrInvalidArg, "unsupported flags (0x%x) in function %s", flags, fn)
+	return virerr.Raw(virerr.FromNodedev, virerr.ErrInvalidArg, fmt.Sprintf("unsupported flags (0x%x) in function %s", flags, fn))
 }
 
 // The lookups of kinds no driver here manages find nothing, with the

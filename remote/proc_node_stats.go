@@ -24,7 +24,7 @@ func nodeGetCPUStats(h *handler, body []byte) (any, error) {
 		return nil, err
 	}
 	if a.CpuNum < 0 && a.CpuNum != -1 {
-		return nil, virerr.New(virerr.FromNone, virerr.ErrInvalidArg, "cpuNum in virNodeGetCPUStats only accepts -1 as a negative value")
+		return nil, virerr.Raw(virerr.FromNone, virerr.ErrInvalidArg, "cpuNum in virNodeGetCPUStats only accepts -1 as a negative value")
 	}
 	d, err := need[driver.NodeStats](h)
 	if err != nil {
@@ -51,7 +51,7 @@ func nodeGetMemoryStats(h *handler, body []byte) (any, error) {
 		return nil, err
 	}
 	if a.CellNum < 0 && a.CellNum != -1 {
-		return nil, virerr.New(virerr.FromNone, virerr.ErrInvalidArg, "cellNum in virNodeGetMemoryStats only accepts -1 as a negative value")
+		return nil, virerr.Raw(virerr.FromNone, virerr.ErrInvalidArg, "cellNum in virNodeGetMemoryStats only accepts -1 as a negative value")
 	}
 	d, err := need[driver.NodeMemoryStats](h)
 	if err != nil {

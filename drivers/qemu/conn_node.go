@@ -27,6 +27,10 @@ var (
 const tickNS = 1000000000 / 100
 
 func errNone(code virerr.Code, format string, a ...any) error {
+	if code == virerr.ErrInvalidArg {
+		// virReportInvalidArg and virCheckFlags: the message as is.
+		return virerr.Raw(virerr.FromNone, code, fmt.Sprintf(format, a...))
+	}
 	return virerr.New(virerr.FromNone, code, format, a...)
 }
 

@@ -2,6 +2,7 @@ package qemu
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"govirt/driver"
@@ -15,7 +16,7 @@ import (
 
 // errFlagsFn is virCheckFlags' error.
 func errFlagsFn(flags uint32, fn string) error {
-	return errQEMU(virerr.ErrInvalidArg, "unsupported flags (0x%x) in function %s", flags, fn)
+	return virerr.Raw(virerr.FromQemu, virerr.ErrInvalidArg, fmt.Sprintf("unsupported flags (0x%x) in function %s", flags, fn))
 }
 
 func (c *conn) DomainInjectNMI(h driver.Domain, flags uint32) error {

@@ -1,6 +1,7 @@
 package test
 
 import (
+	"fmt"
 	"govirt/conf"
 	"govirt/driver"
 	"govirt/virerr"
@@ -18,7 +19,8 @@ const (
 // checkFlags is virCheckFlags.
 func checkFlags(flags, allowed uint32, fn string) error {
 	if flags&^allowed != 0 {
-		return errTest(virerr.ErrInvalidArg, "unsupported flags (0x%x) in function %s", flags&^allowed, fn)
+		// virReportInvalidArg: the message carries no "invalid argument" prefix.
+		return virerr.Raw(virerr.FromTest, virerr.ErrInvalidArg, fmt.Sprintf("unsupported flags (0x%x) in function %s", flags&^allowed, fn))
 	}
 	return nil
 }
