@@ -43,3 +43,8 @@ type DomainMetadata interface {
 	// DomainSetMetadata: metadata nil removes.
 	DomainSetMetadata(d Domain, typ int32, metadata *string, key, uri string, flags uint32) error
 }
+
+// DomainKeys sends key presses (virDomainSendKey).
+type DomainKeys interface {
+	DomainSendKey(d Domain, codeset, holdtime uint32, keycodes []uint32, flags uint32) error
+}

@@ -6,7 +6,8 @@ import (
 	"testing"
 )
 
-// TestQEMUEverydayDomainCalls: inject-nmi, domcontrol, domblkerror and the
+// TestQEMUEverydayDomainCalls: inject-nmi, send-key (codesets translated
+// to QEMU's numbers with libvirt's tables), domcontrol, domblkerror and the
 // agent calls (domtime, set-user-password), which answer as libvirt 9.0
 // does for a guest whose agent is not connected (channel configured) or
 // not configured (no channel).
@@ -38,6 +39,7 @@ func TestQEMUEverydayDomainCalls(t *testing.T) {
 	expectErr("domcontrol dc", "Requested operation is not valid: domain is not running")
 	expectErr("domtime dc", "Requested operation is not valid: domain is not running")
 	expectErr("inject-nmi dc", "Requested operation is not valid: domain is not running")
+	expectErr("send-key dc KEY_A", "Requested operation is not valid: domain is not running")
 
 	mustVirsh(t, uri, "start dc")
 	mustVirsh(t, uri, "start dc2")
@@ -45,6 +47,11 @@ func TestQEMUEverydayDomainCalls(t *testing.T) {
 		t.Errorf("domcontrol: %q", out)
 	}
 	mustVirsh(t, uri, "inject-nmi dc")
+	mustVirsh(t, uri, "send-key dc KEY_A")
+	mustVirsh(t, uri, "send-key dc --holdtime 50 KEY_LEFTCTRL KEY_C")
+	mustVirsh(t, uri, "send-key dc --codeset usb 4")
+	mustVirsh(t, uri, "send-key dc --codeset rfb 0x1e")
+	expectErr("send-key dc --codeset usb 0xffff", "cannot translate keycode 65535 of usb codeset to qnum keycode")
 	if out := mustVirsh(t, uri, "domblkerror dc"); strings.TrimSpace(out) != "No errors found" {
 		t.Errorf("domblkerror: %q", out)
 	}

@@ -18,7 +18,20 @@ func init() {
 		}, func(r DomainGetTimeRet) any { return r }),
 		procs.DomainSetTime:         domainSetTime,
 		procs.DomainSetUserPassword: domainSetUserPassword,
+		procs.DomainSendKey:         domainSendKey,
 	})
+}
+
+func domainSendKey(h *handler, body []byte) (any, error) {
+	a, err := args[DomainSendKeyArgs](body)
+	if err != nil {
+		return nil, err
+	}
+	d, err := need[driver.DomainKeys](h)
+	if err != nil {
+		return nil, err
+	}
+	return nil, d.DomainSendKey(drvDom(a.Dom), a.Codeset, a.Holdtime, a.Keycodes, a.Flags)
 }
 
 func domainGetDiskErrors(h *handler, body []byte) (any, error) {
