@@ -45,11 +45,13 @@ func qemu72() fakeCaps {
 	return fakeCaps{
 		flags: set("blockdev", "device.json+hotplug", "seccomp-sandbox", "smp-dies", "kvm-pit-lost-tick-policy"),
 		types: set("memory-backend-ram", "qemu64-x86_64-cpu", "Nehalem-x86_64-cpu", "host-x86_64-cpu", "max-x86_64-cpu",
-			"pcie-root-port", "piix3-usb-uhci", "qemu-xhci", "nec-usb-xhci", "virtio-scsi-pci", "lsi", "ahci",
+			"pcie-root-port", "piix3-usb-uhci", "qemu-xhci", "nec-usb-xhci", "virtio-scsi-pci", "lsi53c895a", "ich9-ahci",
 			"virtio-serial-pci", "virtserialport", "virtio-blk-pci", "ide-hd", "ide-cd", "scsi-hd", "scsi-cd",
 			"virtio-net-pci", "e1000", "e1000e", "rtl8139", "isa-serial", "usb-tablet", "usb-mouse", "usb-kbd",
 			"VGA", "cirrus-vga", "bochs-display", "virtio-vga", "virtio-gpu-pci", "i6300esb", "ib700",
-			"virtio-balloon-pci", "rng-random", "rng-builtin", "virtio-rng-pci", "pvpanic"),
+			"virtio-balloon-pci", "rng-random", "rng-builtin", "virtio-rng-pci", "pvpanic",
+			"iothread", "main-loop", "secret", "isa-fdc", "floppy", "usb-storage", "scsi-block",
+			"mptsas1068", "megasas", "pvscsi", "am53c974", "dc-390"),
 	}
 }
 
@@ -59,7 +61,22 @@ const goldenDir = "/var/lib/govirt/test"
 
 func goldenPaths(name string) Paths {
 	run := "/run/govirt/qemu/" + name
-	return Paths{MonitorSocket: run + "/monitor.sock", DomainDir: run}
+	p := Paths{MonitorSocket: run + "/monitor.sock", DomainDir: run}
+	withTestSecrets(&p)
+	return p
+}
+
+// testPassphrase is the value of every secret the goldens name.
+const testPassphrase = "govirt-test-passphrase"
+
+// withTestSecrets gives p a fixed master key and IV (so the encrypted
+// secrets in the goldens are stable), a secret store answering every
+// lookup with testPassphrase, and no host CD-ROM drives.
+func withTestSecrets(p *Paths) {
+	p.MasterKeyData = seqBytes(32)
+	p.IV = func() []byte { return seqBytes(16) }
+	p.Secrets = func(SecretRef) ([]byte, error) { return []byte(testPassphrase), nil }
+	p.IsCDROM = func(string) bool { return false }
 }
 
 func loadDomain(t *testing.T, file, dir string) *conf.Domain {
