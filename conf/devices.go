@@ -8,7 +8,7 @@ import (
 // typedKinds are the <devices> children that have a typed list; all other
 // device elements stay in the kept document as they were.
 var typedKinds = []string{"disk", "controller", "interface", "graphics",
-	"serial", "console", "channel", "input", "video", "memballoon",
+	"serial", "console", "channel", "input", "sound", "audio", "video", "memballoon",
 	"watchdog", "rng", "panic"}
 
 // deviceFromNode builds the typed device for a <devices> child; nil for
@@ -27,6 +27,10 @@ func deviceFromNode(n *node) any {
 		return chardevFromNode(n)
 	case "input":
 		return &Input{Type: n.attr("type"), Bus: n.attr("bus"), x: n}
+	case "sound":
+		return &Sound{Model: n.attr("model"), x: n}
+	case "audio":
+		return &Audio{ID: n.intAt("@id", 0), Type: n.attr("type"), x: n}
 	case "video":
 		return &Video{Model: n.str("model/@type"), x: n}
 	case "memballoon":
@@ -64,6 +68,10 @@ func (ds *Devices) add(dev any) {
 		}
 	case *Input:
 		ds.Inputs = append(ds.Inputs, v)
+	case *Sound:
+		ds.Sounds = append(ds.Sounds, v)
+	case *Audio:
+		ds.Audios = append(ds.Audios, v)
 	case *Video:
 		ds.Videos = append(ds.Videos, v)
 	case *MemBalloon:
@@ -104,6 +112,12 @@ func (ds *Devices) formatted(flags FormatFlags) map[string][]*node {
 	}
 	for _, v := range ds.Inputs {
 		m["input"] = append(m["input"], v.toNode())
+	}
+	for _, v := range ds.Sounds {
+		m["sound"] = append(m["sound"], v.toNode())
+	}
+	for _, v := range ds.Audios {
+		m["audio"] = append(m["audio"], v.toNode())
 	}
 	for _, v := range ds.Videos {
 		m["video"] = append(m["video"], v.toNode())
@@ -176,6 +190,11 @@ func dropLiveOnly(devs *node) {
 		if k.name == "graphics" && k.attr("autoport") == "yes" {
 			k.delAttr("port")
 			k.delAttr("tlsPort")
+			// libvirt writes an automatic VNC port as -1.
+			if k.attr("type") == "vnc" {
+				k.setAttr("port", "-1")
+				orderAttrs(k, "type", "port", "autoport")
+			}
 		}
 	}
 }

@@ -78,6 +78,8 @@ type Devices struct {
 	Consoles    []*Chardev
 	Channels    []*Chardev
 	Inputs      []*Input
+	Sounds      []*Sound
+	Audios      []*Audio
 	Videos      []*Video
 	MemBalloon  *MemBalloon
 	Watchdogs   []*Watchdog
@@ -222,6 +224,21 @@ type RNG struct {
 	Model   string
 	Backend string
 	x       *node
+}
+
+// Sound is <sound>: an emulated sound card. Codecs, the audio backend
+// reference, alias and address stay in its element.
+type Sound struct {
+	Model string
+	x     *node
+}
+
+// Audio is <audio>: a host audio backend that sound cards and displays
+// refer to by ID. Its backend settings stay in its element.
+type Audio struct {
+	ID   int
+	Type string
+	x    *node
 }
 
 // Panic is <panic>.

@@ -44,11 +44,13 @@ func (d *Driver) buildCommand(live *conf.Domain, qc *caps.Caps, dir, monPath str
 		return nil, errQEMU(virerr.ErrInternalError, "cannot write the master key of %s: %v", live.Name, err)
 	}
 	cl, err := command.Build(live, qc, command.Paths{MonitorSocket: monPath, MonitorFD: monitorFD, DomainDir: dir, Name: live.Name,
-		MasterKey: key, MasterKeyData: keyData, VNCPort: d.vncPortFor(live)})
+		MasterKey: key, MasterKeyData: keyData, VNCPort: d.displayPortFor(live, "vnc"), SpicePort: d.displayPortFor(live, "spice"),
+		WebsocketPort: d.websocketPortFor(live),
+		Graphics:      graphicsConfig(), RenderNode: hostRenderNode})
 	if err != nil {
 		return nil, err
 	}
-	return vncPasswordArgv(live, cl.Argv), nil
+	return cl.Argv, nil
 }
 
 // writeMasterKey writes 32 random bytes only the daemon and QEMU read,

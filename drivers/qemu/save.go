@@ -354,7 +354,7 @@ func (c *conn) DomainRestore(path, dxml string, flags uint32) error {
 	if v == nil {
 		// As createXML: the job is taken before anyone can see the guest.
 		v = newVM(def, false)
-		if err := v.job.beginAsync(ctx, asyncStart, apiName("restore"), defaultJobMask); err != nil {
+		if err := v.job.beginAsync(ctx, asyncStart, c.owner("restore"), defaultJobMask); err != nil {
 			return err
 		}
 		defer v.job.endAsync()
@@ -364,7 +364,7 @@ func (c *conn) DomainRestore(path, dxml string, flags uint32) error {
 	} else if v.uuid != def.UUID {
 		return errQEMU(virerr.ErrOperationFailed, "domain '%s' already exists with uuid %s", def.Name, v.uuid)
 	} else {
-		if err := v.job.beginAsync(ctx, asyncStart, apiName("restore"), defaultJobMask); err != nil {
+		if err := v.job.beginAsync(c.waitCtx(), asyncStart, c.owner("restore"), defaultJobMask); err != nil {
 			return err
 		}
 		defer v.job.endAsync()
@@ -375,18 +375,33 @@ func (c *conn) DomainRestore(path, dxml string, flags uint32) error {
 			return err
 		}
 	}
+	err = d.restoreAs(context.Background(), v, def, f, flags&(1<<2) != 0)
+	if err != nil {
+		d.dropIfTransient(v)
+	}
+	return err
+}
+
+// restoreAs runs v from the save image f with def, the definition the
+// image carries, as its live definition: it describes the devices the
+// saved state has (a disk hotplugged before the save, say), which the
+// persistent definition may lack and QEMU would then refuse the stream.
+// A persistent guest keeps its own definition, as libvirt's restore.
+func (d *Driver) restoreAs(ctx context.Context, v *vm, def *conf.Domain, f *os.File, paused bool) error {
 	v.mu.Lock()
 	if v.active() {
 		v.mu.Unlock()
 		return errAlreadyRunning()
 	}
-	if !v.persistent {
-		v.live = def
-	}
+	v.live = def
 	v.mu.Unlock()
-	err = d.restoreFrom(context.Background(), v, f, flags&(1<<2) != 0)
+	err := d.restoreFrom(ctx, v, f, paused)
 	if err != nil {
-		d.dropIfTransient(v)
+		v.mu.Lock()
+		if !v.active() && v.live == def {
+			v.live = nil
+		}
+		v.mu.Unlock()
 	}
 	return err
 }

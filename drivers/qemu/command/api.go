@@ -13,6 +13,7 @@ package command
 
 import (
 	"govirt/conf"
+	"govirt/drivers/qemu/postparse"
 	"govirt/virerr"
 )
 
@@ -65,13 +66,44 @@ type Paths struct {
 	// which QEMU opens as host_cdrom; nil probes the device (IsCDROM).
 	IsCDROM func(path string) bool
 	// Secrets looks up the secrets disks name in <auth> and
-	// <encryption>; nil refuses such disks.
+	// <encryption>, by UUID or usage; nil refuses such disks.
 	Secrets SecretLookup
-	// MasterKeyData is the content of MasterKey: secrets passed to QEMU
-	// are encrypted with it. IV returns the initialisation vector of one
-	// secret; nil draws random bytes.
+	// Host describes the host (hugetlbfs mounts, host NUMA nodes,
+	// firmware descriptors); nil reads the real system.
+	Host *Host
+	// SwtpmSocket is where the swtpm of an emulated TPM listens, which
+	// the caller starts; "" refuses the emulator backend.
+	SwtpmSocket string
+	// OpenFD opens a host file for QEMU (flag as os.OpenFile) and
+	// returns the descriptor number QEMU will have it as; nil refuses
+	// what needs it (TPM passthrough).
+	OpenFD func(path string, flag int) (int, error)
+	// SpicePort allocates the TCP ports of <graphics type='spice'> with
+	// autoport (port, then tlsPort: libvirt takes both from the same
+	// range as VNC). When nil, VNCPort is used; with neither, SPICE
+	// autoport is refused.
+	SpicePort func() (int, error)
+	// WebsocketPort allocates <graphics type='vnc' websocket='-1'>
+	// (libvirt's 5700-65535 range); nil refuses it.
+	WebsocketPort func() (int, error)
+	// Graphics are the host's display and audio settings (qemu.conf's
+	// vnc_*, spice_*, *_allow_host_audio and the daemon's audio
+	// environment).
+	Graphics GraphicsConfig
+	// RenderNode finds the host's DRM render node for OpenGL displays that
+	// name none (libvirt takes the first /dev/dri/renderD*); nil refuses
+	// such a display.
+	RenderNode func() (string, error)
+	// MasterKeyData is the content of MasterKey: secrets given to QEMU
+	// on the command line (the VNC TLS key password) are encrypted with
+	// it, as libvirt does. Empty makes such secrets refused.
 	MasterKeyData []byte
-	IV            func() []byte
+	// RandomIV returns the 16 bytes of a secret's AES-CBC initialisation
+	// vector; nil reads crypto/rand.
+	RandomIV func() ([]byte, error)
+	// SecretValue looks a secret's value up by UUID (for
+	// GraphicsConfig.VNCTLSSecretUUID); nil refuses needing one.
+	SecretValue func(uuid string) ([]byte, error)
 }
 
 // Cmdline is the process to run.
@@ -85,6 +117,8 @@ type Cmdline struct {
 	// Taps are the tap devices QEMU creates for bridge interfaces and
 	// that the driver must enslave to their bridge once QEMU runs.
 	Taps []Tap
+	// VirtioFS are the virtiofsd daemons to start before QEMU.
+	VirtioFS []VirtioFS
 }
 
 // Tap is a tap device QEMU creates (ifname=) and, for a bridge interface,
@@ -119,15 +153,31 @@ func Build(def *conf.Domain, caps Caps, p Paths) (*Cmdline, error) {
 	if def == nil {
 		return nil, virerr.New(virerr.FromQemu, virerr.ErrInternalError, "no domain definition")
 	}
+	// libvirt's parse-time refusals of disks come before anything else.
 	if err := precheckDisks(def); err != nil {
 		return nil, err
 	}
+	// What the user wrote is checked first, so a refusal names it.
 	if err := checkElements(def); err != nil {
 		return nil, err
 	}
 	// Work on a copy so that a refused definition is left as it was.
 	work := def.Clone()
 	b := &builder{def: work, caps: caps, p: p}
+	// The audio backend depends on the host's display settings, which
+	// post-parse below does not know: chosen first, post-parse keeps it.
+	if err := b.addDefaultAudio(); err != nil {
+		return nil, err
+	}
+	// libvirt's post-parse defaults and addresses, which the driver
+	// applies at define already; a definition that went through them is
+	// left as it is, so an older one without them builds the same.
+	if err := postparse.Apply(work, caps); err != nil {
+		return nil, err
+	}
+	if err := checkElements(work); err != nil {
+		return nil, err
+	}
 	steps := []func() error{
 		b.checkTop,
 		b.prepareDisks,
@@ -147,5 +197,5 @@ func Build(def *conf.Domain, caps Caps, p Paths) (*Cmdline, error) {
 		return nil, err
 	}
 	*def = *work
-	return &Cmdline{Argv: b.args, Env: b.env(), LogFile: p.LogFile, Taps: b.taps}, nil
+	return &Cmdline{Argv: b.args, Env: b.env(), LogFile: p.LogFile, Taps: b.taps, VirtioFS: b.virtiofs}, nil
 }

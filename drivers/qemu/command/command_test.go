@@ -43,13 +43,16 @@ func set(names ...string) map[string]bool {
 
 func qemu72() fakeCaps {
 	return fakeCaps{
-		flags: set("blockdev", "device.json+hotplug", "seccomp-sandbox", "smp-dies", "kvm-pit-lost-tick-policy"),
+		flags: set("blockdev", "device.json+hotplug", "seccomp-sandbox", "smp-dies", "kvm-pit-lost-tick-policy",
+			"vnc", "spice", "vnc-power-control", "qxl.vgamem_mb", "qxl.vram64_size_mb", "iothread.thread-pool-max"),
 		types: set("memory-backend-ram", "qemu64-x86_64-cpu", "Nehalem-x86_64-cpu", "host-x86_64-cpu", "max-x86_64-cpu",
 			"pcie-root-port", "piix3-usb-uhci", "qemu-xhci", "nec-usb-xhci", "virtio-scsi-pci", "lsi53c895a", "ich9-ahci",
 			"virtio-serial-pci", "virtserialport", "virtio-blk-pci", "ide-hd", "ide-cd", "scsi-hd", "scsi-cd",
 			"virtio-net-pci", "e1000", "e1000e", "rtl8139", "isa-serial", "usb-tablet", "usb-mouse", "usb-kbd",
 			"VGA", "cirrus-vga", "bochs-display", "virtio-vga", "virtio-gpu-pci", "i6300esb", "ib700",
 			"virtio-balloon-pci", "rng-random", "rng-builtin", "virtio-rng-pci", "pvpanic",
+			"qxl-vga", "qxl", "ramfb", "vmware-svga", "intel-hda", "ich9-intel-hda", "hda-duplex", "hda-micro",
+			"hda-output", "AC97", "ES1370", "sb16", "usb-audio",
 			"iothread", "main-loop", "secret", "isa-fdc", "floppy", "usb-storage", "scsi-block",
 			"mptsas1068", "megasas", "pvscsi", "am53c974", "dc-390"),
 	}
@@ -73,8 +76,8 @@ const testPassphrase = "govirt-test-passphrase"
 // secrets in the goldens are stable), a secret store answering every
 // lookup with testPassphrase, and no host CD-ROM drives.
 func withTestSecrets(p *Paths) {
-	p.MasterKeyData = seqBytes(32)
-	p.IV = func() []byte { return seqBytes(16) }
+	p.MasterKeyData = counting(32)
+	p.RandomIV = func() ([]byte, error) { return counting(16), nil }
 	p.Secrets = func(SecretRef) ([]byte, error) { return []byte(testPassphrase), nil }
 	p.IsCDROM = func(string) bool { return false }
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"govirt/conf"
 	"govirt/drivers/qemu/caps"
@@ -30,7 +31,7 @@ import (
 // DIR/summary.txt) while working on the builder.
 
 // corpusFloor is the number of identical command lines main reaches.
-const corpusFloor = 100
+const corpusFloor = 240
 
 // corpusRefusedFloor is the number of .err inputs refused.
 const corpusRefusedFloor = 57
@@ -69,8 +70,13 @@ func (testHostCaps) MachineAlias(string) string { return "" }
 
 // corpusPaths are libvirt's test host paths for a domain.
 func corpusPaths(name string) Paths {
-	dir := "/tmp/lib/domain--1-" + name
-	return Paths{
+	// virDomainDefGetShortName: the id and at most 20 characters.
+	short := []rune(name)
+	if len(short) > 20 {
+		short = short[:20]
+	}
+	dir := "/tmp/lib/domain--1-" + string(short)
+	p := Paths{
 		Name:          name,
 		DomainDir:     dir,
 		MonitorSocket: dir + "/monitor.sock",
@@ -78,20 +84,40 @@ func corpusPaths(name string) Paths {
 		MasterKey:     dir + "/master-key.aes",
 		// qemuxml2argvtest marks only /dev/cdrom as a host CD-ROM.
 		IsCDROM: func(path string) bool { return path == "/dev/cdrom" },
-		// virrandommock's bytes 0, 1, 2, ... are the master key and
-		// every IV.
-		MasterKeyData: seqBytes(32),
-		IV:            func() []byte { return seqBytes(16) },
-		Secrets:       fakeSecretLookup,
+		Secrets: fakeSecretLookup,
+		Host:    corpusHost,
+		// qemuxml2argvtest points the swtpm socket at /dev/test and
+		// mocks the passed descriptors from 1730 on.
+		SwtpmSocket: "/dev/test",
+		OpenFD: func() func(string, int) (int, error) {
+			next := 1730
+			return func(string, int) (int, error) { next++; return next - 1, nil }
+		}(),
 	}
+	return p
 }
 
-func seqBytes(n int) []byte {
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = byte(i)
-	}
-	return b
+// corpusHost is qemuxml2argvtest's fake host (qemuxml2argvmock.c and the
+// driver config it sets up): 2M (default) and 1G hugetlbfs mounts,
+// memory_backing_dir /var/lib/libvirt/qemu/ram, 4 KiB pages, host NUMA
+// nodes 0-7, the clock at 1234567890, firmware descriptors from the test
+// data.
+var corpusHost = &Host{
+	Hugepages: []Hugepages{
+		{Dir: "/dev/hugepages2M", SizeKiB: 2048, Default: true},
+		{Dir: "/dev/hugepages1G", SizeKiB: 1048576},
+	},
+	MemoryBackingDir: "/var/lib/libvirt/qemu/ram",
+	PageSizeKiB:      4,
+	NUMANode: func(n int) error {
+		if n < 0 || n > 7 {
+			return internalError("Mock: no numa node set is available at bit %d", n)
+		}
+		return nil
+	},
+	Now:           func() time.Time { return time.Unix(1234567890, 0) },
+	SwtpmVersions: func() []string { return []string{"1.2", "2.0"} },
+	TPMCancelPath: func(string) (string, error) { return "/sys/class/misc/tpm0/device/cancel", nil },
 }
 
 // fakeSecretLookup is qemuxml2argvtest's secret driver: any UUID, and
@@ -106,7 +132,7 @@ func fakeSecretLookup(ref SecretRef) ([]byte, error) {
 			return nil, fmt.Errorf("test provided incorrect usage '%s'", ref.Usage)
 		}
 	}
-	return []byte("AQCVn5hO6HzFAhAAq0NCv8jtJcIcE+HOBlMQ1A"), nil
+	return []byte(corpusSecret), nil
 }
 
 // envOfHost are the variables libvirt passes through from the daemon's
@@ -132,7 +158,19 @@ type corpusResult struct {
 	detail  string
 }
 
+// corpusErrHost are the .err inputs libvirt's test runs on a different
+// fake host: tpm-emulator and tpm-emulator-tpm2 with an swtpm that only
+// emulates the other TPM version (TEST_TPM_ENV_VAR).
+var corpusErrHost = map[string]func(h Host) Host{
+	"tpm-emulator":      func(h Host) Host { h.SwtpmVersions = func() []string { return []string{"2.0"} }; return h },
+	"tpm-emulator-tpm2": func(h Host) Host { h.SwtpmVersions = func() []string { return []string{"1.2"} }; return h },
+}
+
 func buildCorpusInput(t *testing.T, c Caps, file, name string) (string, error) {
+	return buildCorpusInputOn(t, c, file, name, nil)
+}
+
+func buildCorpusInputOn(t *testing.T, c Caps, file, name string, host func(Host) Host) (string, error) {
 	data, err := os.ReadFile(file)
 	if err != nil {
 		return "", err
@@ -142,7 +180,13 @@ func buildCorpusInput(t *testing.T, c Caps, file, name string) (string, error) {
 		return "", err
 	}
 	def.Name = name
-	cl, err := Build(def, c, corpusPaths(def.Name))
+	p := corpusPaths(def.Name)
+	if host != nil {
+		h := host(*p.Host)
+		p.Host = &h
+	}
+	corpusGraphics(strings.TrimSuffix(filepath.Base(file), ".xml"), &p)
+	cl, err := Build(def, c, p)
 	if err != nil {
 		return "", err
 	}
@@ -184,7 +228,7 @@ func TestCorpusArgv(t *testing.T) {
 		name := strings.TrimSuffix(filepath.Base(ef), ".x86_64-latest.err")
 		want, _ := os.ReadFile(ef)
 		r := corpusResult{name: name}
-		_, err := buildCorpusInput(t, c, filepath.Join(data, name+".xml"), domainName(filepath.Join(data, name+".xml")))
+		_, err := buildCorpusInputOn(t, c, filepath.Join(data, name+".xml"), domainName(filepath.Join(data, name+".xml")), corpusErrHost[name])
 		switch {
 		case err == nil:
 			r.outcome, r.detail = "error-accepted", "libvirt: "+string(want)

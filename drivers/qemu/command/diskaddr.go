@@ -286,3 +286,50 @@ func checkDiskFrontend(d *conf.Disk, el *conf.Element) error {
 	}
 	return nil
 }
+
+// checkIOThreadRefs refuses disks and controllers naming iothreads the
+// domain lacks, or that cannot use one, with libvirt's messages.
+func (b *builder) checkIOThreadRefs() error {
+	list, err := b.iothreads()
+	if err != nil {
+		return err
+	}
+	var ids []uint64
+	for _, it := range list {
+		ids = append(ids, it.id)
+	}
+	has := func(v string) bool {
+		n, err := strconv.ParseUint(v, 10, 32)
+		if err != nil {
+			return false
+		}
+		for _, id := range ids {
+			if id == n {
+				return true
+			}
+		}
+		return false
+	}
+	for _, d := range b.def.Devices.Disks {
+		it := attr(child(conf.DeviceElement(d), "driver"), "iothread")
+		if it == "" {
+			continue
+		}
+		if d.TargetBus != "virtio" {
+			return unsupported("IOThreads not available for bus %s target %s", d.TargetBus, d.TargetDev)
+		}
+		if !has(it) {
+			return unsupported("Disk iothread '%s' not defined in iothreadid", it)
+		}
+	}
+	for _, c := range b.def.Devices.Controllers {
+		it := attr(child(conf.DeviceElement(c), "driver"), "iothread")
+		if it == "" {
+			continue
+		}
+		if !has(it) {
+			return unsupported("controller iothread '%s' not defined in iothreadid", it)
+		}
+	}
+	return nil
+}

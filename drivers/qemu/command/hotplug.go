@@ -202,20 +202,20 @@ func PrepareHotplugNet(def *conf.Domain, n *conf.Interface, caps Caps) error {
 	if (n.Type == "bridge" || n.Type == "network") && n.Bridge == "" {
 		return unsupported("interface of type %s has no <source bridge>", n.Type)
 	}
-	if n.Type != "bridge" && n.Type != "network" && n.Bridge != "" {
-		return unsupported("<source bridge> needs interface type 'bridge'")
-	}
 	if n.MAC == "" {
 		n.MAC = conf.GenerateMAC()
 	}
 	if n.Model == "" {
 		n.Model = "rtl8139"
 	}
-	drv, ok := netModels[n.Model]
+	drv, ok := netDriver(n.Model)
 	if !ok {
 		return unsupportedValue("devices/interface/model", "type", n.Model)
 	}
 	b := hotplugBuilder(def, caps)
+	if err := b.checkNet(n, conf.DeviceElement(n)); err != nil {
+		return err
+	}
 	if b.knowsTypes() && !caps.HasType(drv) {
 		return unsupported("this QEMU binary does not support '%s'", drv)
 	}
@@ -229,7 +229,7 @@ func PrepareHotplugNet(def *conf.Domain, n *conf.Interface, caps Caps) error {
 	if n.Type != "user" && n.TargetDev == "" {
 		n.TargetDev = fmt.Sprintf("vn%s-%d", strings.ReplaceAll(def.UUID.String(), "-", "")[:8], num)
 	}
-	pcie := n.Model == "virtio" || n.Model == "e1000e"
+	pcie := netIsPCIe(n.Model)
 	if n.Address.Type == "" {
 		if b.q35 && !pcie {
 			return unsupported("interface %s is a conventional PCI device; on q35 it would need a pcie-to-pci-bridge, which govirt's QEMU driver does not support", n.Alias)
@@ -242,30 +242,30 @@ func PrepareHotplugNet(def *conf.Domain, n *conf.Interface, caps Caps) error {
 	} else if err := b.checkHotplugPCI(n.Address); err != nil {
 		return err
 	}
-	return nil
+	// NetdevAdd cannot fail on what passes here.
+	_, err := hostNetProps(n, conf.DeviceElement(n))
+	return err
 }
 
 // NetdevAdd returns the netdev_add arguments of n.
 func NetdevAdd(n *conf.Interface) json.RawMessage {
-	nd := obj{}
-	if n.Type == "user" {
-		nd = nd.set("type", "user")
-	} else {
-		nd = nd.set("type", "tap").set("ifname", n.TargetDev).set("script", "no").set("downscript", "no")
+	nd, err := hostNetProps(n, conf.DeviceElement(n))
+	if err != nil {
+		// Unreachable: PrepareHotplugNet built these props already.
+		nd = obj{}.set("id", "host"+n.Alias)
 	}
-	return json.RawMessage(nd.set("id", "host"+n.Alias).String())
+	return json.RawMessage(nd.String())
 }
 
 // NetDeviceAdd returns the device_add arguments of n in the running guest
 // def.
 func NetDeviceAdd(def *conf.Domain, n *conf.Interface, caps Caps) (json.RawMessage, error) {
-	drv, ok := netModels[n.Model]
-	if !ok {
-		return nil, unsupportedValue("devices/interface/model", "type", n.Model)
-	}
 	b := hotplugBuilder(def, caps)
-	o := obj{}.set("driver", drv).set("netdev", "host"+n.Alias).set("id", n.Alias).set("mac", n.MAC)
-	return json.RawMessage(b.pciProps(o, n.Address).String()), nil
+	o, err := b.nicDevice(n, conf.DeviceElement(n), 0)
+	if err != nil {
+		return nil, err
+	}
+	return json.RawMessage(o.String()), nil
 }
 
 // usedPCI collects the PCI space the running definition occupies.

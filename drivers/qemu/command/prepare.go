@@ -89,6 +89,9 @@ func (b *builder) prepareDefaults() error {
 			v.Model = "cirrus"
 		}
 	}
+	if err := b.addDefaultAudio(); err != nil {
+		return err
+	}
 	hasInput := func(typ string) bool {
 		return slices.ContainsFunc(ds.Inputs, func(i *conf.Input) bool { return i.Type == typ && i.Bus == "ps2" })
 	}
@@ -233,6 +236,7 @@ func (b *builder) assignAliases() error {
 	for i, n := range ds.Interfaces {
 		n.Alias = alias(n.Alias, fmt.Sprintf("net%d", i))
 	}
+	b.assignFSAliases()
 	for i, s := range ds.Serials {
 		s.Alias = alias(s.Alias, fmt.Sprintf("serial%d", i))
 	}
@@ -266,6 +270,9 @@ func (b *builder) assignAliases() error {
 	}
 	for i, r := range ds.RNGs {
 		setAlias(r, fmt.Sprintf("rng%d", i))
+	}
+	for i, s := range ds.Sounds {
+		setAlias(s, fmt.Sprintf("sound%d", i))
 	}
 	return nil
 }

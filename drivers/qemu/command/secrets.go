@@ -27,14 +27,6 @@ type SecretRef struct {
 // SecretLookup returns the value of a secret.
 type SecretLookup func(ref SecretRef) ([]byte, error)
 
-func xmlError(format string, args ...any) error {
-	return virerr.New(virerr.FromDomain, virerr.ErrXMLError, format, args...)
-}
-
-func internalError(format string, args ...any) error {
-	return virerr.New(virerr.FromQemu, virerr.ErrInternalError, format, args...)
-}
-
 // encInfo is a layer's <encryption> handled by QEMU.
 type encInfo struct {
 	format string // luks, qcow
@@ -94,16 +86,20 @@ func lookupSecret(env hostEnv, ref SecretRef) ([]byte, error) {
 	return v, nil
 }
 
-// secretObject is the -object secret carrying value, encrypted with the
+// encryptedSecret is the -object secret carrying value, encrypted with the
 // master key.
-func (b *builder) secretObject(id string, value []byte) (obj, error) {
+func (b *builder) encryptedSecret(id string, value []byte) (obj, error) {
 	key := b.p.MasterKeyData
 	if len(key) != 32 {
 		return nil, internalError("the domain's master key is not available to encrypt secret '%s'", id)
 	}
 	iv := make([]byte, aes.BlockSize)
-	if b.p.IV != nil {
-		copy(iv, b.p.IV())
+	if b.p.RandomIV != nil {
+		v, err := b.p.RandomIV()
+		if err != nil {
+			return nil, err
+		}
+		copy(iv, v)
 	} else if _, err := rand.Read(iv); err != nil {
 		return nil, internalError("cannot generate an initialisation vector: %v", err)
 	}
@@ -138,7 +134,7 @@ func (b *builder) layerObjects(d *conf.Disk, l chainLayer, env hostEnv) ([]obj, 
 			if err != nil {
 				return nil, err
 			}
-			o, err := b.secretObject(s.NodeName+"-auth-secret0", v)
+			o, err := b.encryptedSecret(s.NodeName+"-auth-secret0", v)
 			if err != nil {
 				return nil, err
 			}
@@ -150,7 +146,7 @@ func (b *builder) layerObjects(d *conf.Disk, l chainLayer, env hostEnv) ([]obj, 
 		if err != nil {
 			return nil, err
 		}
-		o, err := b.secretObject(s.NodeNameFormat+"-encryption-secret0", v)
+		o, err := b.encryptedSecret(s.NodeNameFormat+"-encryption-secret0", v)
 		if err != nil {
 			return nil, err
 		}
@@ -158,7 +154,7 @@ func (b *builder) layerObjects(d *conf.Disk, l chainLayer, env hostEnv) ([]obj, 
 	}
 	if s.Type == "network" {
 		if c := cookieString(child(l.el, "source"), s.Protocol); c != "" {
-			o, err := b.secretObject(s.NodeName+"-httpcookie-secret0", []byte(c))
+			o, err := b.encryptedSecret(s.NodeName+"-httpcookie-secret0", []byte(c))
 			if err != nil {
 				return nil, err
 			}

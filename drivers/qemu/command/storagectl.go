@@ -10,15 +10,13 @@ import (
 
 // scsiModels maps a SCSI controller model to its QEMU device.
 var scsiModels = map[string]string{
-	"virtio-scsi":             "virtio-scsi-pci",
-	"virtio-transitional":     "virtio-scsi-pci-transitional",
-	"virtio-non-transitional": "virtio-scsi-pci-non-transitional",
-	"lsilogic":                "lsi",
-	"lsisas1068":              "mptsas1068",
-	"lsisas1078":              "megasas",
-	"vmpvscsi":                "pvscsi",
-	"am53c974":                "am53c974",
-	"dc390":                   "dc-390",
+	"virtio-scsi": "virtio-scsi-pci",
+	"lsilogic":    "lsi",
+	"lsisas1068":  "mptsas1068",
+	"lsisas1078":  "megasas",
+	"vmpvscsi":    "pvscsi",
+	"am53c974":    "am53c974",
+	"dc390":       "dc-390",
 }
 
 // defaultSCSIModels gives SCSI controllers without a model libvirt's
@@ -37,17 +35,24 @@ func (b *builder) defaultSCSIModels() {
 
 // scsiControllerDevice is the -device of a SCSI controller, without its
 // PCI address.
-func (b *builder) scsiControllerDevice(c *conf.Controller) (obj, error) {
-	drv, ok := scsiModels[c.Model]
-	if !ok {
-		return nil, unsupported("Unsupported controller model: %s", c.Model)
-	}
+func (b *builder) scsiControllerDevice(c *conf.Controller, drv string) (obj, error) {
+	d := child(conf.DeviceElement(c), "driver")
 	o := obj{}.set("driver", drv)
 	if c.Model != "virtio-scsi" && c.Model != "virtio-transitional" && c.Model != "virtio-non-transitional" {
+		for _, a := range []string{"queues", "cmd_per_lun", "max_sectors", "ioeventfd", "iothread"} {
+			if attr(d, a) != "" {
+				return nil, unsupported("attribute '%s' of element <devices/controller/driver> is not supported by govirt's QEMU driver", a)
+			}
+		}
+		if err := noVirtioOpts(d); err != nil {
+			return nil, err
+		}
 		return o.set("id", c.Alias), nil
 	}
-	d := child(conf.DeviceElement(c), "driver")
-	o = virtioOptions(o, d)
+	o, err := virtioOpts(o, d)
+	if err != nil {
+		return nil, err
+	}
 	if it := attr(d, "iothread"); it != "" {
 		o = o.set("iothread", "iothread"+it)
 	}
