@@ -68,6 +68,9 @@ type Paths struct {
 	// Secrets looks up the secrets disks name in <auth> and
 	// <encryption>, by UUID or usage; nil refuses such disks.
 	Secrets SecretLookup
+	// SourceExists reports whether a local disk image exists, for
+	// <source startupPolicy>; nil asks the file system.
+	SourceExists func(path string) bool
 	// Host describes the host (hugetlbfs mounts, host NUMA nodes,
 	// firmware descriptors); nil reads the real system.
 	Host *Host

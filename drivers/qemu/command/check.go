@@ -144,7 +144,7 @@ var allowed = map[string][]string{
 	"devices/disk/driver/metadata_cache/max_size":                     {"unit"},
 	"devices/disk/backingStore/format/metadata_cache":                 nil,
 	"devices/disk/backingStore/format/metadata_cache/max_size":        {"unit"},
-	"devices/disk/source":                                             {"file", "dev", "dir", "index", "type", "managed", "namespace", "protocol", "name", "query"},
+	"devices/disk/source":                                             {"file", "dev", "dir", "index", "type", "managed", "namespace", "protocol", "name", "query", "startupPolicy"},
 	"devices/disk/source/address":                                     {"domain", "bus", "slot", "function"},
 	"devices/disk/source/slices":                                      nil,
 	"devices/disk/source/slices/slice":                                {"type", "offset", "size"},

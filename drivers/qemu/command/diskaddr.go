@@ -207,9 +207,15 @@ func precheckDisks(def *conf.Domain) error {
 			}
 			return virerr.New(virerr.FromDomain, virerr.ErrNoTarget, "%s", src)
 		}
+		if d.Device == "lun" && d.Source.Type != "block" && !(d.Source.Type == "network" && d.Source.Protocol == "iscsi") {
+			return unsupported("disk device='lun' is only valid for block type disk source")
+		}
 		if err := checkDiskSecrets(d); err != nil {
 			return err
 		}
+	}
+	if err := checkStartupPolicies(ds); err != nil {
+		return err
 	}
 	hasDevBoot := false
 	for _, d := range ds {

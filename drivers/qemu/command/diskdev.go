@@ -274,5 +274,6 @@ func (b *builder) prepareDisks() error {
 		}
 	}
 	ds.Disks = sortDisks(ds.Disks)
+	b.applyStartupPolicies()
 	return nil
 }
