@@ -21,8 +21,10 @@ func (b *builder) emitControllers() error {
 		default:
 			return unsupportedValue("devices/controller", "type", c.Type)
 		}
-		if attr(conf.DeviceElement(c), "ports") != "" && c.Type != "virtio-serial" {
-			return unsupported("attribute 'ports' of controller type '%s' is not supported by govirt's QEMU driver", c.Type)
+		if p := attr(conf.DeviceElement(c), "ports"); p != "" && c.Type != "virtio-serial" {
+			if err := checkUSBPorts(c, p); err != nil {
+				return err
+			}
 		}
 	}
 	pcis := slices.Clone(ds.Controllers)
@@ -67,12 +69,18 @@ func (b *builder) emitControllers() error {
 						return unsupported("attribute '%s' of element <devices/controller/driver> is not supported by govirt's QEMU driver", a)
 					}
 				}
-				if o, err = withVirtioOpts(obj{}.set("driver", drv), drvEl); err != nil {
+				o = obj{}.set("driver", drv)
+				if p := attr(conf.DeviceElement(c), "ports"); p != "" && typ == "usb" {
+					// An xHCI's USB 2 and USB 3 port counts.
+					n, _ := strconv.Atoi(p)
+					o = o.set("p2", n).set("p3", n)
+				}
+				if o, err = withVirtioOpts(o, drvEl); err != nil {
 					return err
 				}
 				o = o.set("id", c.Alias)
 			}
-			if p := attr(conf.DeviceElement(c), "ports"); p != "" {
+			if p := attr(conf.DeviceElement(c), "ports"); p != "" && typ == "virtio-serial" {
 				n, err := strconv.Atoi(p)
 				if err != nil {
 					return unsupportedValue("devices/controller", "ports", p)

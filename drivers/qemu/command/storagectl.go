@@ -1,6 +1,8 @@
 package command
 
 import (
+	"strconv"
+
 	"govirt/conf"
 )
 
@@ -66,4 +68,23 @@ func (b *builder) scsiControllerDevice(c *conf.Controller, drv string) (obj, err
 		o = o.set("ioeventfd", v == "on")
 	}
 	return o, nil
+}
+
+// checkUSBPorts refuses a ports count libvirt refuses: only the xHCI
+// controllers take one, of at most 15 ports.
+func checkUSBPorts(c *conf.Controller, p string) error {
+	if c.Type != "usb" {
+		return unsupported("attribute 'ports' of controller type '%s' is not supported by govirt's QEMU driver", c.Type)
+	}
+	n, err := strconv.Atoi(p)
+	if err != nil || n < 0 {
+		return xmlError("Invalid value for attribute 'ports' in element 'controller': '%s'.", p)
+	}
+	if c.Model != "qemu-xhci" && c.Model != "nec-xhci" {
+		return unsupported("usb controller type '%s' doesn't support 'ports' with this QEMU binary", c.Model)
+	}
+	if n > 15 {
+		return unsupported("'%s' controller only supports up to '%d' ports", c.Model, 15)
+	}
+	return nil
 }
