@@ -68,6 +68,8 @@ type Paths struct {
 	// Secrets looks up the secrets disks name in <auth> and
 	// <encryption>, by UUID or usage; nil refuses such disks.
 	Secrets SecretLookup
+	// Storage is qemu.conf's storage settings (NBD TLS).
+	Storage StorageConfig
 	// SourceExists reports whether a local disk image exists, for
 	// <source startupPolicy>; nil asks the file system.
 	SourceExists func(path string) bool

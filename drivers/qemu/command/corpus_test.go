@@ -31,7 +31,7 @@ import (
 // DIR/summary.txt) while working on the builder.
 
 // corpusFloor is the number of identical command lines main reaches.
-const corpusFloor = 241
+const corpusFloor = 243
 
 // corpusRefusedFloor is the number of .err inputs refused.
 const corpusRefusedFloor = 57
@@ -85,6 +85,9 @@ func corpusPaths(name string) Paths {
 		// qemuxml2argvtest marks only /dev/cdrom as a host CD-ROM.
 		IsCDROM: func(path string) bool { return path == "/dev/cdrom" },
 		Secrets: fakeSecretLookup,
+		// qemuxml2argvtest's NBD TLS settings.
+		Storage: StorageConfig{NBDTLSx509CertDir: "/etc/pki/libvirt-nbd/dummy,path",
+			NBDTLSx509SecretUUID: "6fd3f62d-9fe7-4a4e-a869-7acd6376d8ea"},
 		// The test's pretend start does not look at the images.
 		SourceExists: func(string) bool { return true },
 		Host:         corpusHost,
