@@ -27,8 +27,12 @@ func (b *builder) diskDevice(d *conf.Disk, bootindex int) (obj, error) {
 		if cd {
 			return nil, unsupported("virtio disk %s cannot be a cdrom", d.TargetDev)
 		}
+		base := "virtio-blk"
+		if d.Source.Type == "vhostuser" {
+			base = "vhost-user-blk"
+		}
 		var err error
-		if o, err = b.virtioDevice("virtio-blk", cmp.Or(attr(el, "model"), "virtio"), drvEl); err != nil {
+		if o, err = b.virtioDevice(base, cmp.Or(attr(el, "model"), "virtio"), drvEl); err != nil {
 			return nil, err
 		}
 		if it := attr(drvEl, "iothread"); it != "" {
@@ -107,7 +111,9 @@ func (b *builder) diskDevice(d *conf.Disk, bootindex int) (obj, error) {
 	if d.Shareable {
 		o = o.set("share-rw", true)
 	}
-	if drive := diskDrive(d); drive != "" {
+	if d.Source.Type == "vhostuser" {
+		o = o.set("chardev", vhostUserChrAlias(d))
+	} else if drive := diskDrive(d); drive != "" {
 		o = o.set("drive", drive)
 	}
 	o = o.set("id", d.Alias)
