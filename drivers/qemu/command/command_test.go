@@ -44,7 +44,8 @@ func set(names ...string) map[string]bool {
 func qemu72() fakeCaps {
 	return fakeCaps{
 		flags: set("blockdev", "device.json+hotplug", "seccomp-sandbox", "smp-dies", "kvm-pit-lost-tick-policy",
-			"vnc", "spice", "vnc-power-control", "qxl.vgamem_mb", "qxl.vram64_size_mb", "iothread.thread-pool-max"),
+			"vnc", "spice", "vnc-power-control", "qxl.vgamem_mb", "qxl.vram64_size_mb", "iothread.thread-pool-max",
+			"memory-backend-memfd"),
 		types: set("memory-backend-ram", "qemu64-x86_64-cpu", "Nehalem-x86_64-cpu", "host-x86_64-cpu", "max-x86_64-cpu",
 			"pcie-root-port", "piix3-usb-uhci", "qemu-xhci", "nec-usb-xhci", "virtio-scsi-pci", "lsi53c895a", "ich9-ahci",
 			"virtio-serial-pci", "virtserialport", "virtio-blk-pci", "ide-hd", "ide-cd", "scsi-hd", "scsi-cd",
@@ -54,7 +55,7 @@ func qemu72() fakeCaps {
 			"qxl-vga", "qxl", "ramfb", "vmware-svga", "intel-hda", "ich9-intel-hda", "hda-duplex", "hda-micro",
 			"hda-output", "AC97", "ES1370", "sb16", "usb-audio",
 			"iothread", "main-loop", "secret", "isa-fdc", "floppy", "usb-storage", "scsi-block",
-			"mptsas1068", "megasas", "pvscsi", "am53c974", "dc-390"),
+			"mptsas1068", "megasas", "pvscsi", "am53c974", "dc-390", "memory-backend-memfd", "vhost-user-blk-pci"),
 	}
 }
 
