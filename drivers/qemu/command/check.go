@@ -230,6 +230,7 @@ var allowed = map[string][]string{
 
 	"devices/controller":         {"type", "index", "model", "ports"},
 	"devices/controller/model":   {"name"},
+	"devices/controller/master":  {"startport"},
 	"devices/controller/driver":  append([]string{"queues", "cmd_per_lun", "max_sectors", "ioeventfd", "iothread"}, virtioOptNames()...),
 	"devices/controller/target":  {"chassis", "port"},
 	"devices/controller/alias":   {"name"},

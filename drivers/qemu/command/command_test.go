@@ -53,7 +53,7 @@ func qemu72() fakeCaps {
 			"VGA", "cirrus-vga", "bochs-display", "virtio-vga", "virtio-gpu-pci", "i6300esb", "ib700",
 			"virtio-balloon-pci", "rng-random", "rng-builtin", "virtio-rng-pci", "pvpanic",
 			"qxl-vga", "qxl", "ramfb", "vmware-svga", "intel-hda", "ich9-intel-hda", "hda-duplex", "hda-micro",
-			"hda-output", "AC97", "ES1370", "sb16", "usb-audio",
+			"hda-output", "AC97", "ES1370", "sb16", "usb-audio", "ich9-usb-ehci1", "ich9-usb-uhci1", "ich9-usb-uhci2", "ich9-usb-uhci3",
 			"iothread", "main-loop", "secret", "isa-fdc", "floppy", "usb-storage", "scsi-block",
 			"mptsas1068", "megasas", "pvscsi", "am53c974", "dc-390", "memory-backend-memfd", "vhost-user-blk-pci"),
 	}

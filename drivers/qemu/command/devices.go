@@ -78,7 +78,14 @@ func (b *builder) emitControllers() error {
 				if o, err = withVirtioOpts(o, drvEl); err != nil {
 					return err
 				}
-				o = o.set("id", c.Alias)
+				if m := child(conf.DeviceElement(c), "master"); m != nil && typ == "usb" {
+					// A companion controller joins its EHCI master's bus.
+					if o, err = b.usbCompanion(o, c, m); err != nil {
+						return err
+					}
+				} else {
+					o = o.set("id", c.Alias)
+				}
 			}
 			if p := attr(conf.DeviceElement(c), "ports"); p != "" && typ == "virtio-serial" {
 				n, err := strconv.Atoi(p)
@@ -103,6 +110,14 @@ func (b *builder) controllerDriver(c *conf.Controller) (string, error) {
 			return "piix3-usb-uhci", nil
 		case "qemu-xhci":
 			return "qemu-xhci", nil
+		case "piix4-uhci", "ich9-uhci1", "ich9-uhci2", "ich9-uhci3", "vt82c686b-uhci":
+			return strings.Replace(c.Model, "-uhci", "-usb-uhci", 1), nil
+		case "ich9-ehci1":
+			return "ich9-usb-ehci1", nil
+		case "ehci":
+			return "usb-ehci", nil
+		case "pci-ohci":
+			return "pci-ohci", nil
 		case "nec-xhci":
 			return "nec-usb-xhci", nil
 		case "none":

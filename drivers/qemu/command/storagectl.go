@@ -88,3 +88,24 @@ func checkUSBPorts(c *conf.Controller, p string) error {
 	}
 	return nil
 }
+
+// usbCompanion adds a companion USB controller's master bus and first
+// port (qemuBuildUSBControllerDevProps): the master is the controller of
+// the same index without <master>.
+func (b *builder) usbCompanion(o obj, c *conf.Controller, m *conf.Element) (obj, error) {
+	var master *conf.Controller
+	for _, x := range b.def.Devices.Controllers {
+		if x.Type == "usb" && x.Index == c.Index && child(conf.DeviceElement(x), "master") == nil {
+			master = x
+			break
+		}
+	}
+	if master == nil {
+		return nil, internalError("masterbus not found")
+	}
+	sp, err := strconv.Atoi(attr(m, "startport"))
+	if err != nil || sp < 0 {
+		return nil, xmlError("Cannot parse 'startport' attribute")
+	}
+	return o.set("masterbus", master.Alias+".0").set("firstport", sp), nil
+}

@@ -15,6 +15,9 @@ type pciDev struct {
 	set   func(conf.Address)
 	fn    uint // function to use when placing (USB2 companions)
 	multi string
+	// slotOf, when set, returns the address of a device whose slot this
+	// one shares (the USB2 companions of one index share a slot).
+	slotOf func() (conf.Address, bool)
 }
 
 func typedAddr(a *conf.Address) (func() conf.Address, func(conf.Address)) {
@@ -165,6 +168,15 @@ func (p *pp) pciDevices() ([]pciDev, error) {
 		g, s := typedAddr(&c.Address)
 		d := pciDev{name: fmt.Sprintf("controller %s %d", c.Type, c.Index), flags: f, get: g, set: s}
 		if usb2(c) {
+			c := c
+			d.slotOf = func() (conf.Address, bool) {
+				for _, o := range ds.Controllers {
+					if o != c && usb2(o) && o.Index == c.Index && o.Address.Type == "pci" {
+						return o.Address, true
+					}
+				}
+				return conf.Address{}, false
+			}
 			switch c.Model {
 			case "ich9-ehci1":
 				d.fn = 7
@@ -366,6 +378,16 @@ func (p *pp) assignSlots(s *addrSet, devs []pciDev) error {
 			continue
 		}
 		fn := d.fn
+		if d.slotOf != nil {
+			if at, ok := d.slotOf(); ok && int(at.Bus) < len(s.buses) && s.buses[at.Bus] != nil {
+				// A companion joins the slot of its set (qemu_domain_address.c).
+				s.buses[at.Bus].used[at.Slot][fn] = true
+				if !s.dryRun {
+					d.set(conf.Address{Type: "pci", Bus: at.Bus, Slot: at.Slot, Function: fn, Multifunc: d.multi})
+				}
+				continue
+			}
+		}
 		a, err := s.next(d.flags, fn)
 		if err != nil {
 			return err
