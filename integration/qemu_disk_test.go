@@ -123,6 +123,21 @@ func TestQEMUDiskFeatures(t *testing.T) {
 			t.Errorf("live XML lacks %s:\n%s", want, live)
 		}
 	}
+	// A hot-plugged disk gets its throttling as at start.
+	hot := filepath.Join(dir, "vdc.xml")
+	if err := os.WriteFile(hot, []byte(`<disk type='file' device='disk'>
+  <driver name='qemu' type='raw' copy_on_read='on'/>
+  <source file='`+img("vdc.raw")+`'/>
+  <target dev='vdc' bus='virtio'/>
+  <iotune><total_iops_sec>123</total_iops_sec></iotune>
+</disk>`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustVirsh(t, uri, "attach-device dk1 "+hot+" --live")
+	out = mustVirsh(t, uri, `qemu-monitor-command dk1 '{"execute":"query-block"}'`)
+	if !strings.Contains(out, `"iops":123`) || !strings.Contains(out, "libvirt-CoR-vdc") {
+		t.Errorf("hot-plugged vdc: throttle or copy-on-read node missing:\n%s", out)
+	}
 	mustVirsh(t, uri, "destroy dk1")
 
 	// An encrypted disk needs its passphrase from a secret store.

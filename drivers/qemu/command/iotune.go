@@ -149,29 +149,38 @@ func qomName(d *conf.Disk) string {
 func DiskThrottles(def *conf.Domain) ([]json.RawMessage, error) {
 	var out []json.RawMessage
 	for _, d := range def.Devices.Disks {
-		if sourceEmpty(&d.Source) {
-			continue
-		}
-		t, err := diskIotune(d)
+		args, err := DiskThrottle(d)
 		if err != nil {
 			return nil, err
 		}
-		if t == nil || !t.any() {
-			continue
+		if args != nil {
+			out = append(out, args)
 		}
-		o := obj{}.set("id", qomName(d))
-		for _, f := range iotuneFields {
-			o = o.set(f[1], t.vals[f[0]])
-		}
-		if t.group != "" {
-			o = o.set("group", t.group)
-		}
-		for _, f := range iotuneLengths {
-			if v := t.vals[f[0]]; v != 0 {
-				o = o.set(f[1], v)
-			}
-		}
-		out = append(out, json.RawMessage(o.String()))
 	}
 	return out, nil
+}
+
+// DiskThrottle returns the block_set_io_throttle arguments of one disk of
+// a running guest, nil when it is not throttled (or empty).
+func DiskThrottle(d *conf.Disk) (json.RawMessage, error) {
+	if sourceEmpty(&d.Source) {
+		return nil, nil
+	}
+	t, err := diskIotune(d)
+	if err != nil || t == nil || !t.any() {
+		return nil, err
+	}
+	o := obj{}.set("id", qomName(d))
+	for _, f := range iotuneFields {
+		o = o.set(f[1], t.vals[f[0]])
+	}
+	if t.group != "" {
+		o = o.set("group", t.group)
+	}
+	for _, f := range iotuneLengths {
+		if v := t.vals[f[0]]; v != 0 {
+			o = o.set(f[1], v)
+		}
+	}
+	return json.RawMessage(o.String()), nil
 }
