@@ -47,7 +47,7 @@ func (d *Driver) start(ctx context.Context, v *vm, flags uint32) error {
 			d.removeManagedSave(name)
 		} else {
 			err := d.startFromManagedSave(ctx, v, flags)
-			if err != errSaveIncomplete {
+			if !unusableManagedSave(err) {
 				return err
 			}
 			// A save cut short by a crash: boot instead, as libvirt.
@@ -198,7 +198,9 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	if err := d.resolveNetworks(live); err != nil {
 		return err
 	}
-	argv, err := d.buildCommand(live, qcaps, dir, monPath)
+	var files passedFiles
+	defer files.close() // QEMU has its copies once spawned
+	argv, virtiofs, pin, err := d.buildCommand(live, qcaps, dir, monPath, &files)
 	if err != nil {
 		return err
 	}
@@ -225,12 +227,25 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 		d.cleanupStopped(v, driver.ShutoffFailed)
 		return err
 	}
+	if err := d.startVirtioFS(name, dir, virtiofs); err != nil {
+		d.cleanupStopped(v, driver.ShutoffFailed)
+		return err
+	}
 	monFile, err := qmp.Listen(monPath)
 	if err != nil {
 		d.cleanupStopped(v, driver.ShutoffFailed)
 		return errQEMU(virerr.ErrOperationFailed, "cannot create the monitor socket of '%s': %v", name, err)
 	}
-	proc, err := spawn(argv, logPath, monFile)
+	var proc *process
+	var initial []int
+	if pin != nil {
+		initial = pin.Initial()
+	}
+	err = onCPUs(initial, func() error {
+		var err error
+		proc, err = spawn(argv, logPath, append([]*os.File{monFile}, files.files...)...)
+		return err
+	})
 	monFile.Close()
 	if err != nil {
 		d.cleanupStopped(v, driver.ShutoffFailed)
@@ -265,6 +280,10 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	// Disk throttling is not on the command line with -blockdev: set it
 	// while the CPUs are still paused, as libvirt does.
 	if err := applyDiskThrottles(ctx, mon, live); err != nil {
+		d.abortLaunch(v)
+		return err
+	}
+	if err := pinThreads(ctx, mon, pin); err != nil {
 		d.abortLaunch(v)
 		return err
 	}
@@ -400,6 +419,8 @@ func (d *Driver) cleanupStopped(v *vm, reason int32) bool {
 	d.doms.releaseID(id)
 	d.removeStatus(v)
 	if dir, err := d.domainDir(name); err == nil {
+		stopSwtpm(dir)
+		stopVirtioFS(dir) // after QEMU: it is their only client
 		os.RemoveAll(dir)
 	}
 	// A transient guest that stopped is gone (dropIfTransient); only now,

@@ -1,16 +1,13 @@
 package command
 
 import (
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/rand"
-	"encoding/base64"
 	"fmt"
 	"path/filepath"
 	"strconv"
 	"strings"
 
 	"govirt/conf"
+	"govirt/drivers/qemu/postparse"
 	"govirt/virerr"
 )
 
@@ -42,6 +39,12 @@ type GraphicsConfig struct {
 	SDLAudioDriverEnv   string // SDL_AUDIODRIVER in the daemon's environment
 }
 
+// audioDefaults are the settings the default audio backend follows.
+func (c *GraphicsConfig) audioDefaults() postparse.Audio {
+	return postparse.Audio{VNCAllowHostAudio: c.VNCAllowHostAudio, NogfxAllowHostAudio: c.NogfxAllowHostAudio,
+		DriverEnv: c.AudioDriverEnv, SDLDriverEnv: c.SDLAudioDriverEnv}
+}
+
 // listen is a display's first <listen>, resolved as libvirt does at start.
 type listen struct {
 	typ     string // address, network, socket, none
@@ -66,7 +69,7 @@ func graphicsListen(g *conf.Graphics) (*listen, error) {
 		return &listen{typ: "address", address: g.Listen}, nil
 	}
 	if len(ls) > 1 {
-		return nil, unsupported("only 1 listen is supported by govirt's QEMU driver for graphics type '%s'", g.Type)
+		return nil, unsupported("QEMU does not support multiple listens for one graphics device.")
 	}
 	l0 := ls[0]
 	l := &listen{typ: attr(l0, "type"), address: attr(l0, "address"), network: attr(l0, "network"), socket: attr(l0, "socket")}
@@ -141,7 +144,14 @@ func (b *builder) setupListen(g *conf.Graphics, l *listen) error {
 		}
 	case "network":
 		if l.address == "" {
-			return unsupported("network-based listen isn't possible, network driver isn't present")
+			if b.p.NetworkAddress == nil {
+				return unsupported("network-based listen isn't possible, network driver isn't present")
+			}
+			a, err := b.p.NetworkAddress(l.network)
+			if err != nil {
+				return err
+			}
+			l.address = a
 		}
 	case "socket":
 		if l.socket == "" {
@@ -159,6 +169,9 @@ func recordListen(g *conf.Graphics, l *listen) {
 	switch l.typ {
 	case "address", "network":
 		conf.SetDeviceValue(g, "listen/@address", l.address)
+		if l.typ == "network" {
+			conf.SetDeviceValue(g, "listen/@network", l.network)
+		}
 		g.Listen = l.address
 	case "socket":
 		conf.SetDeviceValue(g, "listen/@socket", l.socket)
@@ -175,6 +188,15 @@ func recordListen(g *conf.Graphics, l *listen) {
 // checks of how they combine (qemuValidateDomainDeviceDefGraphics).
 func (b *builder) emitGraphics() error {
 	gs := b.def.Devices.Graphics
+	// SPICE's own chardevs (qemuValidateDomainChrSourceDef).
+	ds := &b.def.Devices
+	for _, list := range [][]*conf.Chardev{ds.Serials, ds.Consoles, ds.Channels} {
+		for _, c := range list {
+			if (c.Type == "spicevmc" || c.Type == "spiceport") && !b.hasGraphics("spice") {
+				return unsupported("chardev '%s' not supported without spice graphics", c.Type)
+			}
+		}
+	}
 	egl := false
 	for _, g := range gs {
 		egl = egl || g.Type == "egl-headless"
@@ -202,7 +224,7 @@ func (b *builder) emitGraphics() error {
 			return unsupported("multiple OpenGL displays are not supported by QEMU")
 		}
 		if seen[g.Type] {
-			return unsupported("only one graphics device of type '%s' is supported", g.Type)
+			return unsupported("only 1 graphics device of each type (sdl, vnc, spice, headless, dbus) is supported")
 		}
 		seen[g.Type] = true
 	}
@@ -331,7 +353,7 @@ func (b *builder) emitVNC(g *conf.Graphics) error {
 		secret := ""
 		if cfg.VNCTLSx509SecretUUID != "" {
 			secret = alias + "-secret0"
-			if err := b.secretObject(secret, cfg.VNCTLSx509SecretUUID); err != nil {
+			if err := b.secretObjectByUUID(secret, cfg.VNCTLSx509SecretUUID); err != nil {
 				return err
 			}
 		}
@@ -376,10 +398,9 @@ func (b *builder) tlsObject(alias, dir string, verify bool, secret string) {
 	b.object(o)
 }
 
-// secretObject adds the secret with the given UUID as an object QEMU
-// decrypts with the master key, as libvirt passes secrets: AES-256-CBC
-// with a random IV, base64.
-func (b *builder) secretObject(alias, uuid string) error {
+// secretObjectByUUID adds the secret with the given UUID as an object
+// QEMU decrypts with the master key, as libvirt passes secrets.
+func (b *builder) secretObjectByUUID(alias, uuid string) error {
 	if b.p.SecretValue == nil || len(b.p.MasterKeyData) != 32 {
 		return unsupported("secrets for QEMU are not available to govirt's QEMU driver here")
 	}
@@ -387,31 +408,11 @@ func (b *builder) secretObject(alias, uuid string) error {
 	if err != nil {
 		return err
 	}
-	var iv []byte
-	if b.p.RandomIV != nil {
-		if iv, err = b.p.RandomIV(); err != nil {
-			return err
-		}
-	} else {
-		iv = make([]byte, aes.BlockSize)
-		if _, err := rand.Read(iv); err != nil {
-			return virerr.New(virerr.FromQemu, virerr.ErrInternalError, "cannot generate an IV: %v", err)
-		}
+	o, err := b.secretObject(alias, val)
+	if err != nil {
+		return err
 	}
-	blk, err := aes.NewCipher(b.p.MasterKeyData)
-	if err != nil || len(iv) != aes.BlockSize {
-		return virerr.New(virerr.FromQemu, virerr.ErrInternalError, "cannot encrypt secret %s", uuid)
-	}
-	pad := aes.BlockSize - len(val)%aes.BlockSize
-	pt := append(append([]byte{}, val...), make([]byte, pad)...)
-	for i := len(val); i < len(pt); i++ {
-		pt[i] = byte(pad)
-	}
-	ct := make([]byte, len(pt))
-	cipher.NewCBCEncrypter(blk, iv).CryptBlocks(ct, pt)
-	b.object(obj{}.set("qom-type", "secret").set("id", alias).
-		set("data", base64.StdEncoding.EncodeToString(ct)).set("keyid", "masterKey0").
-		set("iv", base64.StdEncoding.EncodeToString(iv)).set("format", "base64"))
+	b.object(o)
 	return nil
 }
 

@@ -2,6 +2,8 @@ package command
 
 import (
 	"strconv"
+
+	"govirt/conf"
 )
 
 // <iothreads>, <iothreadids> and <defaultiothread> become iothread
@@ -111,6 +113,49 @@ func (b *builder) emitIOThreads() error {
 	}
 	if def != nil {
 		b.object(poolProps(obj{}.set("qom-type", "main-loop").set("id", "main-loop"), attr(def, "thread_pool_min"), attr(def, "thread_pool_max")))
+	}
+	return nil
+}
+
+// checkIOThreadRefs refuses disks and controllers naming iothreads the
+// domain lacks, or that cannot use one, with libvirt's messages.
+func (b *builder) checkIOThreadRefs() error {
+	list, err := b.iothreads()
+	if err != nil {
+		return err
+	}
+	has := func(v string) bool {
+		n, err := strconv.ParseUint(v, 10, 32)
+		if err != nil {
+			return false
+		}
+		for _, it := range list {
+			if it.id == n {
+				return true
+			}
+		}
+		return false
+	}
+	for _, d := range b.def.Devices.Disks {
+		it := attr(child(conf.DeviceElement(d), "driver"), "iothread")
+		if it == "" {
+			continue
+		}
+		if d.TargetBus != "virtio" {
+			return unsupported("IOThreads not available for bus %s target %s", d.TargetBus, d.TargetDev)
+		}
+		if !has(it) {
+			return unsupported("Disk iothread '%s' not defined in iothreadid", it)
+		}
+	}
+	for _, c := range b.def.Devices.Controllers {
+		it := attr(child(conf.DeviceElement(c), "driver"), "iothread")
+		if it == "" {
+			continue
+		}
+		if !has(it) {
+			return unsupported("controller iothread '%s' not defined in iothreadid", it)
+		}
 	}
 	return nil
 }

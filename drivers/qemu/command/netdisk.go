@@ -327,7 +327,7 @@ func (b *builder) tlsObjects(s *conf.DiskSource, env hostEnv) ([]obj, error) {
 		if err != nil {
 			return nil, err
 		}
-		sec, err := b.encryptedSecret(alias+"-secret0", v)
+		sec, err := b.secretObject(alias+"-secret0", v)
 		if err != nil {
 			return nil, err
 		}

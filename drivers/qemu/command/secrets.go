@@ -86,9 +86,9 @@ func lookupSecret(env hostEnv, ref SecretRef) ([]byte, error) {
 	return v, nil
 }
 
-// encryptedSecret is the -object secret carrying value, encrypted with the
+// secretObject is the -object secret carrying value, encrypted with the
 // master key.
-func (b *builder) encryptedSecret(id string, value []byte) (obj, error) {
+func (b *builder) secretObject(id string, value []byte) (obj, error) {
 	key := b.p.MasterKeyData
 	if len(key) != 32 {
 		return nil, internalError("the domain's master key is not available to encrypt secret '%s'", id)
@@ -97,7 +97,7 @@ func (b *builder) encryptedSecret(id string, value []byte) (obj, error) {
 	if b.p.RandomIV != nil {
 		v, err := b.p.RandomIV()
 		if err != nil {
-			return nil, err
+			return nil, internalError("cannot generate an initialisation vector: %v", err)
 		}
 		copy(iv, v)
 	} else if _, err := rand.Read(iv); err != nil {
@@ -134,7 +134,7 @@ func (b *builder) layerObjects(d *conf.Disk, l chainLayer, env hostEnv) ([]obj, 
 			if err != nil {
 				return nil, err
 			}
-			o, err := b.encryptedSecret(s.NodeName+"-auth-secret0", v)
+			o, err := b.secretObject(s.NodeName+"-auth-secret0", v)
 			if err != nil {
 				return nil, err
 			}
@@ -146,7 +146,7 @@ func (b *builder) layerObjects(d *conf.Disk, l chainLayer, env hostEnv) ([]obj, 
 		if err != nil {
 			return nil, err
 		}
-		o, err := b.encryptedSecret(s.NodeNameFormat+"-encryption-secret0", v)
+		o, err := b.secretObject(s.NodeNameFormat+"-encryption-secret0", v)
 		if err != nil {
 			return nil, err
 		}
@@ -154,7 +154,7 @@ func (b *builder) layerObjects(d *conf.Disk, l chainLayer, env hostEnv) ([]obj, 
 	}
 	if s.Type == "network" {
 		if c := cookieString(child(l.el, "source"), s.Protocol); c != "" {
-			o, err := b.encryptedSecret(s.NodeName+"-httpcookie-secret0", []byte(c))
+			o, err := b.secretObject(s.NodeName+"-httpcookie-secret0", []byte(c))
 			if err != nil {
 				return nil, err
 			}
