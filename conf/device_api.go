@@ -89,7 +89,8 @@ func devicesEqualLen(a, b Devices) bool {
 		len(a.Channels) == len(b.Channels) && len(a.Inputs) == len(b.Inputs) &&
 		len(a.Videos) == len(b.Videos) && a.MemBalloon == b.MemBalloon &&
 		len(a.Watchdogs) == len(b.Watchdogs) && len(a.RNGs) == len(b.RNGs) &&
-		len(a.Panics) == len(b.Panics)
+		len(a.Panics) == len(b.Panics) && len(a.Sounds) == len(b.Sounds) &&
+		len(a.RedirDevs) == len(b.RedirDevs)
 }
 
 // RemoveDevice removes dev from the domain. Devices are matched by
@@ -129,6 +130,10 @@ func (d *Domain) RemoveDevice(dev any) error {
 		ds.RNGs, ok = removeMatch(ds.RNGs, v, func(a *RNG) bool { return a.Model == v.Model && a.Backend == v.Backend })
 	case *Panic:
 		ds.Panics, ok = removeMatch(ds.Panics, v, func(a *Panic) bool { return a.Model == v.Model })
+	case *Sound:
+		ds.Sounds, ok = removeMatch(ds.Sounds, v, func(a *Sound) bool { return a.Model == v.Model })
+	case *RedirDev:
+		ds.RedirDevs, ok = removeMatch(ds.RedirDevs, v, func(a *RedirDev) bool { return a.Bus == v.Bus && a.Type == v.Type })
 	case *RawDevice:
 		devs := d.x.child("devices")
 		want := writeTree(v.x)

@@ -221,3 +221,16 @@ func (v *Panic) toNode() *node {
 	n.put("@model", v.Model)
 	return n
 }
+
+func (v *Sound) toNode() *node {
+	n := cloneOr(v.x, "sound")
+	n.put("@model", v.Model)
+	return n
+}
+
+func (v *RedirDev) toNode() *node {
+	n := cloneOr(v.x, "redirdev")
+	n.put("@bus", v.Bus)
+	n.put("@type", v.Type)
+	return n
+}

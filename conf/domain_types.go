@@ -83,6 +83,8 @@ type Devices struct {
 	Watchdogs   []*Watchdog
 	RNGs        []*RNG
 	Panics      []*Panic
+	Sounds      []*Sound
+	RedirDevs   []*RedirDev
 }
 
 // Address is a device <address>; Type is "" when absent.
@@ -215,6 +217,19 @@ type Watchdog struct {
 	Model  string
 	Action string
 	x      *node
+}
+
+// Sound is <sound>; its codecs, alias and address stay in the element.
+type Sound struct {
+	Model string
+	x     *node
+}
+
+// RedirDev is <redirdev> (a USB device redirected from a client).
+type RedirDev struct {
+	Bus  string
+	Type string
+	x    *node
 }
 
 // RNG is <rng>.

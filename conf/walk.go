@@ -72,6 +72,10 @@ func DeviceElement(dev any) *Element {
 		n = v.toNode()
 	case *Panic:
 		n = v.toNode()
+	case *Sound:
+		n = v.toNode()
+	case *RedirDev:
+		n = v.toNode()
 	default:
 		return nil
 	}
@@ -104,6 +108,10 @@ func deviceNode(dev any) (**node, string) {
 		return &v.x, "rng"
 	case *Panic:
 		return &v.x, "panic"
+	case *Sound:
+		return &v.x, "sound"
+	case *RedirDev:
+		return &v.x, "redirdev"
 	}
 	return nil, ""
 }

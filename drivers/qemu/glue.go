@@ -34,12 +34,13 @@ func (c capsSource) get(ctx context.Context, binary string) (*caps.Caps, error) 
 
 // buildCommand turns the live definition into QEMU's argv; it assigns
 // aliases, addresses and node names in live as it goes.
-func (d *Driver) buildCommand(live *conf.Domain, qc *caps.Caps, dir, monPath string) ([]string, error) {
+// The environment returned is what <qemu:commandline> adds to QEMU's.
+func (d *Driver) buildCommand(live *conf.Domain, qc *caps.Caps, dir, monPath string) (argv, env []string, err error) {
 	cl, err := command.Build(live, qc, command.Paths{MonitorSocket: monPath, MonitorFD: monitorFD, DomainDir: dir, Name: live.Name, VNCPort: d.vncPortFor(live)})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return vncPasswordArgv(live, cl.Argv), nil
+	return vncPasswordArgv(live, cl.Argv), cl.CustomEnv, nil
 }
 
 // connectMonitor waits for QEMU's monitor socket and negotiates QMP. It

@@ -92,10 +92,14 @@ func arbitraryCommand(mon monitor, text string) (string, error) {
 }
 
 // Taints, as libvirt names and explains them.
-const taintCustomMonitor = "custom-monitor"
+const (
+	taintCustomMonitor = "custom-monitor"
+	taintCustomArgv    = "custom-argv"
+)
 
 var taintMessages = map[string]string{
 	taintCustomMonitor: "custom monitor control commands issued",
+	taintCustomArgv:    "custom configuration parameters specified",
 }
 
 // taintSet is a guest's taints (v.ext.taints, under v.ext.taintMu). They

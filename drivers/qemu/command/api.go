@@ -64,6 +64,8 @@ type Cmdline struct {
 	Argv []string
 	// Env is the environment libvirt gives QEMU.
 	Env []string
+	// CustomEnv is the environment <qemu:commandline> adds (also in Env).
+	CustomEnv []string
 	// LogFile is Paths.LogFile.
 	LogFile string
 	// Taps are the tap devices QEMU creates for bridge interfaces and
@@ -127,5 +129,5 @@ func Build(def *conf.Domain, caps Caps, p Paths) (*Cmdline, error) {
 		return nil, err
 	}
 	*def = *work
-	return &Cmdline{Argv: b.args, Env: b.env(), LogFile: p.LogFile, Taps: b.taps}, nil
+	return &Cmdline{Argv: b.args, Env: b.env(), CustomEnv: b.extraEnv, LogFile: p.LogFile, Taps: b.taps}, nil
 }

@@ -21,6 +21,12 @@ type builder struct {
 	args []string
 	taps []Tap
 
+	// extraEnv is <qemu:commandline>'s environment.
+	extraEnv []string
+
+	// usbUsed are the USB ports of bus 0 taken (usbAddress).
+	usbUsed map[string]bool
+
 	// drivers and objects are the QOM types the command line instantiates,
 	// checked against the binary at the end.
 	drivers []string
@@ -148,7 +154,11 @@ func (b *builder) emit() error {
 	if err := b.emitPM(); err != nil {
 		return err
 	}
-	b.add("-boot", "strict=on")
+	_, reboot, err := b.biosOptions()
+	if err != nil {
+		return err
+	}
+	b.add("-boot", reboot+"strict=on")
 	if err := b.emitKernel(); err != nil {
 		return err
 	}
@@ -162,7 +172,9 @@ func (b *builder) emit() error {
 		b.emitAudio,
 		b.emitGraphics,
 		b.emitVideos,
+		b.emitSounds,
 		b.emitWatchdogs,
+		b.emitRedirdevs,
 		b.emitBalloon,
 		b.emitRNGs,
 	}
@@ -171,6 +183,12 @@ func (b *builder) emit() error {
 			return err
 		}
 	}
+	args, env, err := b.qemuCommandline()
+	if err != nil {
+		return err
+	}
+	b.add(args...)
+	b.extraEnv = env
 	if b.caps.Has("seccomp-sandbox") {
 		b.add("-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny")
 	}
@@ -193,6 +211,13 @@ func (b *builder) emitMachine() error {
 		}
 	}
 	m += ",dump-guest-core=off,memory-backend=pc.ram"
+	serial, _, err := b.biosOptions()
+	if err != nil {
+		return err
+	}
+	if serial {
+		m += ",graphics=off" // SeaBIOS's serial console
+	}
 	for _, tm := range timers(t) {
 		if attr(tm, "name") == "hpet" {
 			switch p := attr(tm, "present"); p {
@@ -396,14 +421,14 @@ func escapeComma(s string) string { return strings.ReplaceAll(s, ",", ",,") }
 // its libraries write lands in root's home.
 func (b *builder) env() []string {
 	dir := b.p.DomainDir
-	return []string{
+	return append([]string{
 		"LC_ALL=C",
 		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
 		"HOME=" + dir,
 		"XDG_DATA_HOME=" + dir + "/.local/share",
 		"XDG_CACHE_HOME=" + dir + "/.cache",
 		"XDG_CONFIG_HOME=" + dir + "/.config",
-	}
+	}, b.extraEnv...)
 }
 
 // knowsTypes reports whether caps carries QEMU's QOM type list: a binary
@@ -412,6 +437,11 @@ func (b *builder) knowsTypes() bool {
 	return b.caps.HasType("isa-serial") || b.caps.HasType("virtio-blk-pci")
 }
 
+// typeAliases are the -device names libvirt uses that QEMU lists under
+// another name in qom-list-types (they are qdev aliases): libvirt's own
+// capability probe looks for the right-hand name.
+var typeAliases = map[string]string{"ahci": "ich9-ahci", "lsi": "lsi53c895a"}
+
 // checkTypes refuses a command line instantiating a type the binary lacks,
 // which QEMU would only report once started.
 func (b *builder) checkTypes() error {
@@ -419,7 +449,7 @@ func (b *builder) checkTypes() error {
 		return nil
 	}
 	for _, t := range b.drivers {
-		if !b.caps.HasType(t) {
+		if !b.caps.HasType(t) && !b.caps.HasType(typeAliases[t]) {
 			return unsupported("this QEMU binary does not support '%s'", strings.TrimSuffix(t, "-x86_64-cpu"))
 		}
 	}

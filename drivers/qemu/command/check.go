@@ -38,6 +38,7 @@ var allowed = map[string][]string{
 	"os/kernel":  nil,
 	"os/initrd":  nil,
 	"os/cmdline": nil,
+	"os/bios":    {"useserial", "rebootTimeout"},
 
 	"features":        nil,
 	"features/acpi":   nil,
@@ -85,6 +86,7 @@ var allowed = map[string][]string{
 
 	"devices/controller":         {"type", "index", "model", "ports"},
 	"devices/controller/model":   {"name"},
+	"devices/controller/master":  {"startport"},
 	"devices/controller/target":  {"chassis", "port"},
 	"devices/controller/alias":   {"name"},
 	"devices/controller/address": addrAttrs,
@@ -117,13 +119,28 @@ var allowed = map[string][]string{
 	"devices/input/alias":   {"name"},
 	"devices/input/address": addrAttrs,
 
-	"devices/graphics":        {"type", "port", "autoport", "listen", "socket", "passwd"},
-	"devices/graphics/listen": {"type", "address", "socket"},
+	"devices/graphics":           {"type", "port", "tlsPort", "autoport", "listen", "socket", "passwd"},
+	"devices/graphics/listen":    {"type", "address", "socket"},
+	"devices/graphics/image":     {"compression"},
+	"devices/graphics/jpeg":      {"compression"},
+	"devices/graphics/zlib":      {"compression"},
+	"devices/graphics/playback":  {"compression"},
+	"devices/graphics/streaming": {"mode"},
+
+	"devices/sound":         {"model"},
+	"devices/sound/codec":   {"type"},
+	"devices/sound/audio":   {"id"},
+	"devices/sound/alias":   {"name"},
+	"devices/sound/address": addrAttrs,
+
+	"devices/redirdev":         {"bus", "type"},
+	"devices/redirdev/alias":   {"name"},
+	"devices/redirdev/address": addrAttrs,
 
 	"devices/audio": {"id", "type"},
 
 	"devices/video":         nil,
-	"devices/video/model":   {"type", "vram", "heads", "primary"},
+	"devices/video/model":   {"type", "vram", "heads", "primary", "ram", "vgamem", "vram64"},
 	"devices/video/alias":   {"name"},
 	"devices/video/address": addrAttrs,
 
@@ -142,15 +159,24 @@ var allowed = map[string][]string{
 
 	"devices/panic":         {"model"},
 	"devices/panic/address": addrAttrs,
+
+	// libvirt's QEMU namespace (qemuns.go); the prefix is the one the
+	// document binds to its URI, normalised to "qemu" by checkElem.
+	"qemu:commandline":          nil,
+	"qemu:commandline/qemu:arg": {"value"},
+	"qemu:commandline/qemu:env": {"name", "value"},
 }
 
 // checkElements refuses any element or attribute of def that the builder
 // does not honour.
 func checkElements(def *conf.Domain) error {
-	return checkElem(def.Tree(), "")
+	t := def.Tree()
+	return checkElem(t, "", qemuPrefix(t))
 }
 
-func checkElem(e *conf.Element, path string) error {
+// checkElem checks e at path; nsPrefix is the prefix the document gives
+// libvirt's QEMU namespace, written as "qemu" in the paths of allowed.
+func checkElem(e *conf.Element, path, nsPrefix string) error {
 	attrs, ok := allowed[path]
 	if !ok {
 		return unsupportedElem(path)
@@ -174,6 +200,9 @@ func checkElem(e *conf.Element, path string) error {
 	}
 	for _, k := range e.Children("") {
 		p := k.Name()
+		if rest, ok := strings.CutPrefix(p, nsPrefix+":"); ok && nsPrefix != "" {
+			p = "qemu:" + rest
+		}
 		if path != "" {
 			p = path + "/" + p
 		}
@@ -181,7 +210,7 @@ func checkElem(e *conf.Element, path string) error {
 		for strings.Contains(p, "backingStore/backingStore") {
 			p = strings.Replace(p, "backingStore/backingStore", "backingStore", 1)
 		}
-		if err := checkElem(k, p); err != nil {
+		if err := checkElem(k, p, nsPrefix); err != nil {
 			return err
 		}
 	}

@@ -21,7 +21,7 @@ func (b *builder) emitControllers() error {
 		default:
 			return unsupportedValue("devices/controller", "type", c.Type)
 		}
-		if attr(conf.DeviceElement(c), "ports") != "" && c.Type != "virtio-serial" {
+		if attr(conf.DeviceElement(c), "ports") != "" && c.Type != "virtio-serial" && c.Type != "usb" {
 			return unsupported("attribute 'ports' of controller type '%s' is not supported by govirt's QEMU driver", c.Type)
 		}
 	}
@@ -55,6 +55,14 @@ func (b *builder) emitControllers() error {
 			if drv == "" {
 				continue
 			}
+			if typ == "usb" {
+				o, err := b.usbControllerProps(c, drv)
+				if err != nil {
+					return err
+				}
+				b.device(b.pciProps(o, c.Address))
+				continue
+			}
 			o := obj{}.set("driver", drv).set("id", c.Alias)
 			if p := attr(conf.DeviceElement(c), "ports"); p != "" {
 				n, err := strconv.Atoi(p)
@@ -81,6 +89,10 @@ func (b *builder) controllerDriver(c *conf.Controller) (string, error) {
 			return "qemu-xhci", nil
 		case "nec-xhci":
 			return "nec-usb-xhci", nil
+		case "ich9-ehci1":
+			return "ich9-usb-ehci1", nil
+		case "ich9-uhci1", "ich9-uhci2", "ich9-uhci3":
+			return "ich9-usb-" + strings.TrimPrefix(c.Model, "ich9-"), nil
 		case "none":
 			return "", nil
 		}
@@ -183,6 +195,9 @@ func chardev(c *conf.Chardev, id string) (string, error) {
 			return "", unsupported("a file chardev takes no source mode")
 		}
 		return "file,id=" + id + ",path=" + escapeComma(c.SourcePath), nil
+	case "spicevmc":
+		// The SPICE agent channel (libvirt's default spicevmc name).
+		return "spicevmc,id=" + id + ",name=vdagent", nil
 	}
 	return "", unsupported("chardev type '%s' is not supported by govirt's QEMU driver", c.Type)
 }
@@ -230,6 +245,9 @@ func (b *builder) emitChannels() error {
 		if c.TargetType != "virtio" {
 			return unsupportedValue("devices/channel/target", "type", c.TargetType)
 		}
+		if c.TargetName == "" && c.Type == "spicevmc" {
+			c.TargetName = "com.redhat.spice.0" // libvirt's post-parse default
+		}
 		if c.TargetName == "" {
 			return unsupported("virtio channel %s needs a target name", c.Alias)
 		}
@@ -276,7 +294,6 @@ func (b *builder) emitChannels() error {
 }
 
 func (b *builder) emitInputs() error {
-	usbPort := 0
 	for _, in := range b.def.Devices.Inputs {
 		alias := attr(child(conf.DeviceElement(in), "alias"), "name")
 		switch {
@@ -290,39 +307,36 @@ func (b *builder) emitInputs() error {
 		if drv == "" {
 			return unsupportedValue("devices/input", "type", in.Type)
 		}
-		usb := b.controller("usb", 0)
-		if usb == nil || usb.Model == "none" {
-			return unsupported("a USB input device needs a USB controller")
+		loc, err := b.usbAddress(in, "input "+alias)
+		if err != nil {
+			return err
 		}
-		a := conf.DeviceAddress(in)
-		switch a.Type {
-		case "":
-			usbPort++
-			a = conf.Address{Type: "usb", Port: strconv.Itoa(usbPort)}
-			conf.SetDeviceAddress(in, a)
-		case "usb":
-			if a.Bus != 0 {
-				return unsupported("USB bus %d is not supported by govirt's QEMU driver", a.Bus)
-			}
-		default:
-			return unsupported("input %s cannot have an address of type '%s'", alias, a.Type)
-		}
-		b.device(obj{}.set("driver", drv).set("id", alias).set("bus", usb.Alias+".0").set("port", a.Port))
+		b.device(append(obj{}.set("driver", drv).set("id", alias), loc...))
 	}
 	return nil
 }
 
-// emitAudio adds the one audio backend libvirt always gives QEMU: none,
-// so that a display or sound device never opens host audio.
+// emitAudio writes the audio backends: those of the definition (types
+// none and spice), or the one libvirt adds when it has none, so that a
+// display or sound device never opens host audio.
 func (b *builder) emitAudio() error {
-	for _, a := range b.def.Tree().Children("devices") {
-		for _, au := range a.Children("audio") {
-			if attr(au, "type") != "none" || attr(au, "id") != "1" {
-				return unsupported("only <audio id='1' type='none'/> is supported by govirt's QEMU driver")
-			}
+	aus := b.audios()
+	if len(aus) == 0 {
+		b.add("-audiodev", obj{}.set("id", "audio1").set("driver", b.defaultAudio()).String())
+		return nil
+	}
+	for _, au := range aus {
+		id, err := strconv.Atoi(attr(au, "id"))
+		if err != nil || id < 1 {
+			return unsupported("invalid audio id '%s'", attr(au, "id"))
+		}
+		switch t := attr(au, "type"); t {
+		case "none", "spice":
+			b.add("-audiodev", obj{}.set("id", "audio"+strconv.Itoa(id)).set("driver", t).String())
+		default:
+			return unsupportedValue("devices/audio", "type", t)
 		}
 	}
-	b.add("-audiodev", obj{}.set("id", "audio1").set("driver", "none").String())
 	return nil
 }
 
@@ -379,6 +393,11 @@ func (b *builder) emitGraphics() error {
 				laddr = "127.0.0.1"
 			}
 			g.Listen = laddr
+			// libvirt's parser: no port, or the legacy port='-1',
+			// means autoport (an explicit autoport='no' still wins).
+			if g.Port == -1 || (attr(e, "port") == "" && attr(e, "autoport") != "no") {
+				g.AutoPort = true
+			}
 			host := laddr
 			if strings.Contains(host, ":") {
 				host = "[" + host + "]"
@@ -398,7 +417,7 @@ func (b *builder) emitGraphics() error {
 			case g.Port >= 5900 && g.Port <= 65535:
 				arg = fmt.Sprintf("%s:%d", host, g.Port-5900)
 			default:
-				return unsupported("vnc port %d is out of range (5900-65535)", g.Port)
+				return unsupported("vnc port must be in range [5900,65535]")
 			}
 		case "none":
 			arg = "none"
@@ -422,10 +441,13 @@ func (b *builder) emitVideos() error {
 			return unsupported("only the first video device can be primary")
 		}
 		heads := attr(m, "heads")
-		if heads != "" && heads != "1" && v.Model != "virtio" {
+		if heads != "" && heads != "1" && v.Model != "virtio" && v.Model != "qxl" {
 			return unsupportedValue("devices/video/model", "heads", heads)
 		}
 		vram := 16384
+		if v.Model == "qxl" {
+			vram = 65536 // virDomainVideoDefaultRAM
+		}
 		if s := attr(m, "vram"); s != "" {
 			n, err := strconv.Atoi(s)
 			if err != nil || n <= 0 || n%1024 != 0 {
@@ -446,6 +468,44 @@ func (b *builder) emitVideos() error {
 			o = o.set("driver", "cirrus-vga").set("id", alias)
 		case "bochs":
 			o = o.set("driver", "bochs-display").set("id", alias).set("vgamem", vram*1024)
+		case "qxl":
+			// qemuBuildDeviceVideoCmd with QEMU's qxl.vram64_size_mb and
+			// qxl.vgamem_mb, both present in every QEMU govirt runs.
+			h := 1
+			if heads != "" {
+				h, _ = strconv.Atoi(heads)
+			}
+			kib := func(a string, def int) (int, error) {
+				s := attr(m, a)
+				if s == "" {
+					return def, nil
+				}
+				n, err := strconv.Atoi(s)
+				if err != nil || n < 0 {
+					return 0, unsupportedValue("devices/video/model", a, s)
+				}
+				return n, nil
+			}
+			ram, err := kib("ram", 65536)
+			if err != nil {
+				return err
+			}
+			vgamem, err := kib("vgamem", 16384)
+			if err != nil {
+				return err
+			}
+			vram64, err := kib("vram64", 0)
+			if err != nil {
+				return err
+			}
+			drv := "qxl-vga"
+			if i > 0 {
+				drv = "qxl"
+			}
+			o = o.set("driver", drv).set("id", alias).set("max_outputs", h).set("ram_size", ram*1024).
+				set("vram_size", vram*1024).set("vram64_size_mb", vram64/1024).set("vgamem_mb", vgamem/1024)
+			conf.SetDeviceValue(v, "model/@ram", strconv.Itoa(ram))
+			conf.SetDeviceValue(v, "model/@vgamem", strconv.Itoa(vgamem))
 		case "virtio":
 			drv := "virtio-vga"
 			if i > 0 {

@@ -171,9 +171,15 @@ func (b *builder) diskDevice(d *conf.Disk, ls []*conf.DiskSource, bootindex int)
 			drv = "scsi-cd"
 		}
 		c := b.controller("scsi", int(a.Controller))
-		o = o.set("driver", drv).set("bus", c.Alias+".0").
-			set("channel", a.Bus).set("scsi-id", a.Target).set("lun", a.Unit).
-			set("device_id", "drive-"+d.Alias)
+		o = o.set("driver", drv)
+		if c.Model == "lsilogic" || c.Model == "" {
+			// The LSI has no channel/target/lun properties: one bus
+			// per channel, the unit as SCSI id (qemuBuildDiskDeviceProps).
+			o = o.set("bus", fmt.Sprintf("%s.%d", c.Alias, a.Bus)).set("scsi-id", a.Unit)
+		} else {
+			o = o.set("bus", c.Alias+".0").set("channel", a.Bus).set("scsi-id", a.Target).set("lun", a.Unit)
+		}
+		o = o.set("device_id", "drive-"+d.Alias)
 	}
 	if d.Shareable {
 		o = o.set("share-rw", true)

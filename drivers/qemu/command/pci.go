@@ -37,7 +37,26 @@ func (b *builder) pciDevices() ([]pciDev, error) {
 		g, s := typedAddr(&n.Address)
 		out = append(out, pciDev{"interface " + n.Alias, g, s, n.Model == "virtio" || n.Model == "e1000e"})
 	}
+	for _, snd := range ds.Sounds {
+		switch {
+		case snd.Model == "sb16" || snd.Model == "pcspk" || snd.Model == "usb":
+			continue
+		}
+		g, s := rawAddr(snd)
+		out = append(out, pciDev{"sound", g, s, false})
+	}
+	usb2Done := map[int]bool{}
 	for _, c := range ds.Controllers {
+		if isUSB2(c) {
+			// A USB2 group shares one slot: the EHCI at function 7,
+			// its UHCI companions at 0 (multifunction), 1 and 2.
+			if usb2Done[c.Index] {
+				continue
+			}
+			usb2Done[c.Index] = true
+			out = append(out, b.usb2Group(c.Index))
+			continue
+		}
 		switch {
 		case c.Type == "pci", c.Type == "fdc":
 			continue
@@ -224,6 +243,16 @@ func (b *builder) pinChipset(sp *pciSpace) error {
 		f.c.Address = want
 		sp.take(f.slot, f.fn)
 	}
+	if b.q35 && sp.slotFree(0x1b) {
+		// The ICH9's own HD audio function.
+		for _, snd := range ds.Sounds {
+			if snd.Model == "ich9" && conf.DeviceAddress(snd).Type == "" {
+				// Reserved with the other given addresses.
+				conf.SetDeviceAddress(snd, conf.Address{Type: "pci", Slot: 0x1b})
+				break
+			}
+		}
+	}
 	if len(ds.Videos) > 0 && ds.Videos[0].Model != "none" {
 		v := ds.Videos[0]
 		a := conf.DeviceAddress(v)
@@ -368,4 +397,39 @@ func (b *builder) pciProps(o obj, a conf.Address) obj {
 		addr += fmt.Sprintf(".0x%x", a.Function)
 	}
 	return o.set("addr", addr)
+}
+
+// usb2Group is the pciDev of the USB2 controllers of one index: setting
+// its address places every member at its function of that slot.
+func (b *builder) usb2Group(idx int) pciDev {
+	var members []*conf.Controller
+	for _, c := range b.def.Devices.Controllers {
+		if isUSB2(c) && c.Index == idx {
+			members = append(members, c)
+		}
+	}
+	fn := map[string]uint{"ich9-ehci1": 7, "ich9-uhci1": 0, "ich9-uhci2": 1, "ich9-uhci3": 2}
+	get := func() conf.Address {
+		for _, m := range members {
+			if m.Address.Type != "" {
+				a := m.Address
+				a.Function, a.Multifunc = 0, ""
+				return a
+			}
+		}
+		return conf.Address{}
+	}
+	set := func(a conf.Address) {
+		for _, m := range members {
+			if m.Address.Type != "" {
+				continue
+			}
+			m.Address = a
+			m.Address.Function = fn[m.Model]
+			if m.Model == "ich9-uhci1" {
+				m.Address.Multifunc = "on"
+			}
+		}
+	}
+	return pciDev{fmt.Sprintf("USB2 controllers of index %d", idx), get, set, false}
 }

@@ -14,6 +14,7 @@ import (
 // serial console stands for, MAC addresses and NIC models.
 func (b *builder) prepareDefaults() error {
 	ds := &b.def.Devices
+	assignControllerIndexes(ds.Controllers)
 	// Added in the order of qemuDomainDefAddDefaultDevices: USB, the
 	// chipset's disk controller, the PCI root.
 	if !slices.ContainsFunc(ds.Controllers, func(c *conf.Controller) bool { return c.Type == "usb" }) {
@@ -108,6 +109,41 @@ func (b *builder) prepareDefaults() error {
 		}
 	}
 	return nil
+}
+
+// assignControllerIndexes numbers the controllers written without an
+// index as virDomainDefPostParse does: the lowest index unused for their
+// type, except that a USB2 companion following a USB2 controller joins
+// its group unless that group already has its model.
+func assignControllerIndexes(list []*conf.Controller) {
+	used := func(typ string, idx int) bool {
+		return slices.ContainsFunc(list, func(c *conf.Controller) bool { return c.Type == typ && c.Index == idx })
+	}
+	for i, c := range list {
+		if c.Index != -1 {
+			continue
+		}
+		if i > 0 && isUSB2(c) {
+			var prev *conf.Controller
+			for j := i - 1; j >= 0; j-- {
+				if list[j].Type == "usb" {
+					prev = list[j]
+					break
+				}
+			}
+			if prev != nil && isUSB2(prev) && !slices.ContainsFunc(list, func(o *conf.Controller) bool {
+				return o.Type == "usb" && o.Index == prev.Index && o.Model == c.Model
+			}) {
+				c.Index = prev.Index
+				continue
+			}
+		}
+		idx := 0
+		for used(c.Type, idx) {
+			idx++
+		}
+		c.Index = idx
+	}
 }
 
 // controller returns the controller of type typ and index idx, or nil.
@@ -313,6 +349,12 @@ func (b *builder) assignAliases() error {
 	}
 	for i, r := range ds.RNGs {
 		setAlias(r, fmt.Sprintf("rng%d", i))
+	}
+	for i, snd := range ds.Sounds {
+		setAlias(snd, fmt.Sprintf("sound%d", i))
+	}
+	for i, r := range ds.RedirDevs {
+		setAlias(r, fmt.Sprintf("redir%d", i))
 	}
 	return nil
 }
