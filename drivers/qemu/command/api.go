@@ -56,6 +56,10 @@ type Paths struct {
 	// (libvirt uses 5900-65535). When nil, QEMU picks the first free
 	// display itself (to=) and the driver reads it back with query-vnc.
 	VNCPort func() (int, error)
+	// Pretend builds the command line of a start that will not happen
+	// (domxml-to-native): automatic ports get libvirt's placeholders
+	// (5900 for VNC, 5901 for SPICE) instead of being allocated.
+	Pretend bool
 }
 
 // Cmdline is the process to run.

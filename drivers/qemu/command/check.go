@@ -146,6 +146,7 @@ var allowed = map[string][]string{
 
 	"devices/memballoon":         {"model"},
 	"devices/memballoon/alias":   {"name"},
+	"devices/memballoon/stats":   {"period"},
 	"devices/memballoon/address": addrAttrs,
 
 	"devices/watchdog":         {"model", "action"},

@@ -403,6 +403,9 @@ func (b *builder) emitGraphics() error {
 				host = "[" + host + "]"
 			}
 			switch {
+			case g.AutoPort && b.p.Pretend:
+				g.Port = 5900
+				arg = host + ":0"
 			case g.AutoPort && b.p.VNCPort != nil:
 				port, err := b.p.VNCPort()
 				if err != nil {

@@ -54,7 +54,7 @@ func (b *builder) emitSpice(g *conf.Graphics) error {
 	g.Listen = addr
 	switch {
 	case g.AutoPort || g.Port == -1:
-		if b.p.VNCPort == nil {
+		if b.p.VNCPort == nil || b.p.Pretend {
 			// Building without allocating (domxml-to-native, tests):
 			// libvirt's placeholder port.
 			g.Port, g.AutoPort = 5901, true
