@@ -208,7 +208,8 @@ func (c *conn) ConnectDomainXMLToNative(format, xml string, flags uint32) (strin
 }
 
 // shellEscape is virBufferEscapeShell: quoted only when the string holds a
-// shell metacharacter, a quote written as '\”.
+// shell metacharacter; a single quote inside ends the quoting, is
+// written escaped, and quoting resumes.
 func shellEscape(s string) string {
 	if s == "" {
 		return "''"

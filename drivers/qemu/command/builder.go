@@ -266,7 +266,11 @@ func (b *builder) emitCPU() error {
 			return unsupported("<cpu mode='%s'> takes no <model>", c.Mode)
 		}
 	}
-	b.add("-cpu", model)
+	feats, err := cpuFeatures(b.def.Tree())
+	if err != nil {
+		return err
+	}
+	b.add("-cpu", model+feats)
 	return nil
 }
 

@@ -49,6 +49,7 @@ var allowed = map[string][]string{
 	"cpu":          {"mode", "match", "check"},
 	"cpu/model":    {"fallback"},
 	"cpu/topology": {"sockets", "dies", "cores", "threads"},
+	"cpu/feature":  {"policy", "name"},
 
 	"clock":       {"offset"},
 	"clock/timer": {"name", "tickpolicy", "present"},

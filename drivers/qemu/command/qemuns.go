@@ -95,3 +95,38 @@ func (b *builder) biosOptions() (serial bool, reboot string, err error) {
 	}
 	return serial, reboot, nil
 }
+
+// cpuFeatureNames are libvirt's x86 feature names QEMU spells otherwise
+// (virQEMUCapsCPUFeaturesX86).
+var cpuFeatureNames = map[string]string{"cmp_legacy": "cmp-legacy", "ds_cpl": "ds-cpl",
+	"fxsr_opt": "fxsr-opt", "kvm_pv_eoi": "kvm-pv-eoi", "kvm_pv_unhalt": "kvm-pv-unhalt",
+	"lahf_lm": "lahf-lm", "nodeid_msr": "nodeid-msr", "pclmuldq": "pclmulqdq",
+	"perfctr_core": "perfctr-core", "perfctr_nb": "perfctr-nb", "tsc_adjust": "tsc-adjust"}
+
+// cpuFeatures is the ",name=on|off" list qemuBuildCpuModelArgStr appends
+// for <cpu><feature>: force/require on, disable/forbid off, optional
+// left to the model.
+func cpuFeatures(t *conf.Element) (string, error) {
+	out := ""
+	for _, c := range t.Children("cpu") {
+		for _, f := range c.Children("feature") {
+			name := attr(f, "name")
+			if name == "" || strings.Trim(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != "" {
+				return "", unsupported("invalid CPU feature name '%s'", name)
+			}
+			if q, ok := cpuFeatureNames[name]; ok {
+				name = q
+			}
+			switch p := attr(f, "policy"); p {
+			case "force", "require", "":
+				out += "," + name + "=on"
+			case "disable", "forbid":
+				out += "," + name + "=off"
+			case "optional":
+			default:
+				return "", unsupported("Invalid CPU feature policy '%s'", p)
+			}
+		}
+	}
+	return out, nil
+}
