@@ -87,10 +87,10 @@ func devicesEqualLen(a, b Devices) bool {
 		len(a.Interfaces) == len(b.Interfaces) && len(a.Graphics) == len(b.Graphics) &&
 		len(a.Serials) == len(b.Serials) && len(a.Consoles) == len(b.Consoles) &&
 		len(a.Channels) == len(b.Channels) && len(a.Inputs) == len(b.Inputs) &&
-		len(a.Videos) == len(b.Videos) && a.MemBalloon == b.MemBalloon &&
+		len(a.Videos) == len(b.Videos) && len(a.Sounds) == len(b.Sounds) &&
+		len(a.Audios) == len(b.Audios) && a.MemBalloon == b.MemBalloon &&
 		len(a.Watchdogs) == len(b.Watchdogs) && len(a.RNGs) == len(b.RNGs) &&
-		len(a.Panics) == len(b.Panics) && len(a.Sounds) == len(b.Sounds) &&
-		len(a.RedirDevs) == len(b.RedirDevs)
+		len(a.Panics) == len(b.Panics) && len(a.RedirDevs) == len(b.RedirDevs)
 }
 
 // RemoveDevice removes dev from the domain. Devices are matched by
@@ -119,6 +119,10 @@ func (d *Domain) RemoveDevice(dev any) error {
 		}
 	case *Input:
 		ds.Inputs, ok = removeMatch(ds.Inputs, v, func(a *Input) bool { return a.Type == v.Type && a.Bus == v.Bus })
+	case *Sound:
+		ds.Sounds, ok = removeMatch(ds.Sounds, v, func(a *Sound) bool { return a.Model == v.Model })
+	case *Audio:
+		ds.Audios, ok = removeMatch(ds.Audios, v, func(a *Audio) bool { return a.ID == v.ID })
 	case *Video:
 		ds.Videos, ok = removeMatch(ds.Videos, v, func(a *Video) bool { return a.Model == v.Model })
 	case *MemBalloon:
@@ -130,8 +134,6 @@ func (d *Domain) RemoveDevice(dev any) error {
 		ds.RNGs, ok = removeMatch(ds.RNGs, v, func(a *RNG) bool { return a.Model == v.Model && a.Backend == v.Backend })
 	case *Panic:
 		ds.Panics, ok = removeMatch(ds.Panics, v, func(a *Panic) bool { return a.Model == v.Model })
-	case *Sound:
-		ds.Sounds, ok = removeMatch(ds.Sounds, v, func(a *Sound) bool { return a.Model == v.Model })
 	case *RedirDev:
 		ds.RedirDevs, ok = removeMatch(ds.RedirDevs, v, func(a *RedirDev) bool { return a.Bus == v.Bus && a.Type == v.Type })
 	case *RawDevice:

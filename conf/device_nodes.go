@@ -187,6 +187,20 @@ func (v *Input) toNode() *node {
 	return n
 }
 
+func (v *Sound) toNode() *node {
+	n := cloneOr(v.x, "sound")
+	n.put("@model", v.Model)
+	return n
+}
+
+func (v *Audio) toNode() *node {
+	n := cloneOr(v.x, "audio")
+	n.putInt("@id", v.ID, 0)
+	n.put("@type", v.Type)
+	orderAttrs(n, "id", "type")
+	return n
+}
+
 func (v *Video) toNode() *node {
 	n := cloneOr(v.x, "video")
 	n.put("model/@type", v.Model)
@@ -218,12 +232,6 @@ func (v *RNG) toNode() *node {
 
 func (v *Panic) toNode() *node {
 	n := cloneOr(v.x, "panic")
-	n.put("@model", v.Model)
-	return n
-}
-
-func (v *Sound) toNode() *node {
-	n := cloneOr(v.x, "sound")
 	n.put("@model", v.Model)
 	return n
 }

@@ -8,8 +8,8 @@ import (
 // typedKinds are the <devices> children that have a typed list; all other
 // device elements stay in the kept document as they were.
 var typedKinds = []string{"disk", "controller", "interface", "graphics",
-	"serial", "console", "channel", "input", "video", "memballoon",
-	"watchdog", "rng", "panic", "sound", "redirdev"}
+	"serial", "console", "channel", "input", "sound", "audio", "video", "memballoon",
+	"watchdog", "rng", "panic", "redirdev"}
 
 // deviceFromNode builds the typed device for a <devices> child; nil for
 // kinds without a typed list.
@@ -27,6 +27,10 @@ func deviceFromNode(n *node) any {
 		return chardevFromNode(n)
 	case "input":
 		return &Input{Type: n.attr("type"), Bus: n.attr("bus"), x: n}
+	case "sound":
+		return &Sound{Model: n.attr("model"), x: n}
+	case "audio":
+		return &Audio{ID: n.intAt("@id", 0), Type: n.attr("type"), x: n}
 	case "video":
 		return &Video{Model: n.str("model/@type"), x: n}
 	case "memballoon":
@@ -38,8 +42,6 @@ func deviceFromNode(n *node) any {
 		return &RNG{Model: n.attr("model"), Backend: n.str("backend/@model"), x: n}
 	case "panic":
 		return &Panic{Model: n.attr("model"), x: n}
-	case "sound":
-		return &Sound{Model: n.attr("model"), x: n}
 	case "redirdev":
 		return &RedirDev{Bus: n.attr("bus"), Type: n.attr("type"), x: n}
 	}
@@ -68,6 +70,10 @@ func (ds *Devices) add(dev any) {
 		}
 	case *Input:
 		ds.Inputs = append(ds.Inputs, v)
+	case *Sound:
+		ds.Sounds = append(ds.Sounds, v)
+	case *Audio:
+		ds.Audios = append(ds.Audios, v)
 	case *Video:
 		ds.Videos = append(ds.Videos, v)
 	case *MemBalloon:
@@ -78,8 +84,6 @@ func (ds *Devices) add(dev any) {
 		ds.RNGs = append(ds.RNGs, v)
 	case *Panic:
 		ds.Panics = append(ds.Panics, v)
-	case *Sound:
-		ds.Sounds = append(ds.Sounds, v)
 	case *RedirDev:
 		ds.RedirDevs = append(ds.RedirDevs, v)
 	}
@@ -113,6 +117,12 @@ func (ds *Devices) formatted(flags FormatFlags) map[string][]*node {
 	for _, v := range ds.Inputs {
 		m["input"] = append(m["input"], v.toNode())
 	}
+	for _, v := range ds.Sounds {
+		m["sound"] = append(m["sound"], v.toNode())
+	}
+	for _, v := range ds.Audios {
+		m["audio"] = append(m["audio"], v.toNode())
+	}
 	for _, v := range ds.Videos {
 		m["video"] = append(m["video"], v.toNode())
 	}
@@ -127,9 +137,6 @@ func (ds *Devices) formatted(flags FormatFlags) map[string][]*node {
 	}
 	for _, v := range ds.Panics {
 		m["panic"] = append(m["panic"], v.toNode())
-	}
-	for _, v := range ds.Sounds {
-		m["sound"] = append(m["sound"], v.toNode())
 	}
 	for _, v := range ds.RedirDevs {
 		m["redirdev"] = append(m["redirdev"], v.toNode())
@@ -190,6 +197,11 @@ func dropLiveOnly(devs *node) {
 		if k.name == "graphics" && k.attr("autoport") == "yes" {
 			k.delAttr("port")
 			k.delAttr("tlsPort")
+			// libvirt writes an automatic VNC port as -1.
+			if k.attr("type") == "vnc" {
+				k.setAttr("port", "-1")
+				orderAttrs(k, "type", "port", "autoport")
+			}
 		}
 	}
 }

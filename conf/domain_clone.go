@@ -42,6 +42,8 @@ func (ds Devices) clone() Devices {
 	c.Consoles = cloneList(ds.Consoles, cd)
 	c.Channels = cloneList(ds.Channels, cd)
 	c.Inputs = cloneList(ds.Inputs, func(v *Input) *Input { n := *v; n.x = v.x.clone(); return &n })
+	c.Sounds = cloneList(ds.Sounds, func(v *Sound) *Sound { n := *v; n.x = v.x.clone(); return &n })
+	c.Audios = cloneList(ds.Audios, func(v *Audio) *Audio { n := *v; n.x = v.x.clone(); return &n })
 	c.Videos = cloneList(ds.Videos, func(v *Video) *Video { n := *v; n.x = v.x.clone(); return &n })
 	if ds.MemBalloon != nil {
 		m := *ds.MemBalloon
@@ -51,7 +53,6 @@ func (ds Devices) clone() Devices {
 	c.Watchdogs = cloneList(ds.Watchdogs, func(v *Watchdog) *Watchdog { n := *v; n.x = v.x.clone(); return &n })
 	c.RNGs = cloneList(ds.RNGs, func(v *RNG) *RNG { n := *v; n.x = v.x.clone(); return &n })
 	c.Panics = cloneList(ds.Panics, func(v *Panic) *Panic { n := *v; n.x = v.x.clone(); return &n })
-	c.Sounds = cloneList(ds.Sounds, func(v *Sound) *Sound { n := *v; n.x = v.x.clone(); return &n })
 	c.RedirDevs = cloneList(ds.RedirDevs, func(v *RedirDev) *RedirDev { n := *v; n.x = v.x.clone(); return &n })
 	return c
 }

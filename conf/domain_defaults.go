@@ -41,7 +41,9 @@ func applyDomainDefaults(d *Domain, root *node) {
 			n.MAC = GenerateMAC()
 		}
 	}
-	addImplicitControllers(&d.Devices)
+	// The implicit controllers are not added to the typed list here: the
+	// QEMU driver's post-parse step adds them where libvirt does (after
+	// the machine's default controllers); Format writes them regardless.
 }
 
 // addImplicitControllers adds the controllers devices address without

@@ -78,12 +78,13 @@ type Devices struct {
 	Consoles    []*Chardev
 	Channels    []*Chardev
 	Inputs      []*Input
+	Sounds      []*Sound
+	Audios      []*Audio
 	Videos      []*Video
 	MemBalloon  *MemBalloon
 	Watchdogs   []*Watchdog
 	RNGs        []*RNG
 	Panics      []*Panic
-	Sounds      []*Sound
 	RedirDevs   []*RedirDev
 }
 
@@ -219,12 +220,6 @@ type Watchdog struct {
 	x      *node
 }
 
-// Sound is <sound>; its codecs, alias and address stay in the element.
-type Sound struct {
-	Model string
-	x     *node
-}
-
 // RedirDev is <redirdev> (a USB device redirected from a client).
 type RedirDev struct {
 	Bus  string
@@ -237,6 +232,21 @@ type RNG struct {
 	Model   string
 	Backend string
 	x       *node
+}
+
+// Sound is <sound>: an emulated sound card. Codecs, the audio backend
+// reference, alias and address stay in its element.
+type Sound struct {
+	Model string
+	x     *node
+}
+
+// Audio is <audio>: a host audio backend that sound cards and displays
+// refer to by ID. Its backend settings stay in its element.
+type Audio struct {
+	ID   int
+	Type string
+	x    *node
 }
 
 // Panic is <panic>.

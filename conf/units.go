@@ -58,3 +58,9 @@ func scaledBytes(value, unit, defUnit string) (uint64, error) {
 
 // kibCeil rounds bytes up to whole KiB, as libvirt stores memory sizes.
 func kibCeil(b uint64) uint64 { return b/1024 + min(b%1024, 1) }
+
+// ScaledBytes is value in unit (defUnit when unit is empty) in bytes, with
+// libvirt's unit table; for drivers reading sizes from the element tree.
+func ScaledBytes(value, unit, defUnit string) (uint64, error) {
+	return scaledBytes(value, unit, defUnit)
+}

@@ -62,6 +62,10 @@ func DeviceElement(dev any) *Element {
 		n = v.toNode(v.kind())
 	case *Input:
 		n = v.toNode()
+	case *Sound:
+		n = v.toNode()
+	case *Audio:
+		n = v.toNode()
 	case *Video:
 		n = v.toNode()
 	case *MemBalloon:
@@ -72,10 +76,10 @@ func DeviceElement(dev any) *Element {
 		n = v.toNode()
 	case *Panic:
 		n = v.toNode()
-	case *Sound:
-		n = v.toNode()
 	case *RedirDev:
 		n = v.toNode()
+	case *RawDevice:
+		n = v.x
 	default:
 		return nil
 	}
@@ -98,6 +102,10 @@ func deviceNode(dev any) (**node, string) {
 		return &v.x, v.kind()
 	case *Input:
 		return &v.x, "input"
+	case *Sound:
+		return &v.x, "sound"
+	case *Audio:
+		return &v.x, "audio"
 	case *Video:
 		return &v.x, "video"
 	case *MemBalloon:
@@ -108,10 +116,10 @@ func deviceNode(dev any) (**node, string) {
 		return &v.x, "rng"
 	case *Panic:
 		return &v.x, "panic"
-	case *Sound:
-		return &v.x, "sound"
 	case *RedirDev:
 		return &v.x, "redirdev"
+	case *RawDevice:
+		return &v.x, v.Kind
 	}
 	return nil, ""
 }

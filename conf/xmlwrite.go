@@ -6,15 +6,18 @@ import (
 )
 
 // writeTree serialises n the way libvirt's formatters lay documents out:
-// two-space indentation, single-quoted attributes, text-only elements on
+// two-space indentation, single-quoted attributes (double-quoted below
+// <metadata>, which libxml2 writes for libvirt), text-only elements on
 // one line and childless elements self-closed.
 func writeTree(n *node) []byte {
 	var b bytes.Buffer
-	writeNode(&b, n, 0, true)
+	writeNode(&b, n, 0, true, false)
 	return b.Bytes()
 }
 
-func writeNode(b *bytes.Buffer, n *node, depth int, pretty bool) {
+// writeNode writes n; dq is set below <metadata>, which libvirt writes
+// with libxml2's serialiser: attributes in double quotes.
+func writeNode(b *bytes.Buffer, n *node, depth int, pretty, dq bool) {
 	indent := func() {
 		if pretty {
 			b.WriteString(indentation[:2*min(depth, maxIndentLevel)])
@@ -52,10 +55,17 @@ func writeNode(b *bytes.Buffer, n *node, depth int, pretty bool) {
 	for _, a := range n.attrs {
 		b.WriteByte(' ')
 		b.WriteString(a.name)
+		if dq {
+			b.WriteString("=\"")
+			b.WriteString(dqAttrEscaper.Replace(a.value))
+			b.WriteByte('"')
+			continue
+		}
 		b.WriteString("='")
 		b.WriteString(escapeAttr(a.value))
 		b.WriteByte('\'')
 	}
+	kidsDQ := dq || n.name == "metadata"
 	if len(n.kids) == 0 && n.open && pretty {
 		b.WriteString(">\n")
 		indent()
@@ -81,12 +91,12 @@ func writeNode(b *bytes.Buffer, n *node, depth int, pretty bool) {
 	case textOnly || mixed || !pretty:
 		// Mixed content is data: re-indenting it would change it.
 		for _, k := range n.kids {
-			writeNode(b, k, 0, false)
+			writeNode(b, k, 0, false, kidsDQ)
 		}
 	default:
 		b.WriteByte('\n')
 		for _, k := range n.kids {
-			writeNode(b, k, depth+1, true)
+			writeNode(b, k, depth+1, true, kidsDQ)
 		}
 		indent()
 	}
@@ -109,6 +119,10 @@ var textEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", "\
 // a conforming reader would otherwise normalise them to spaces.
 var attrEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;",
 	"'", "&apos;", "\"", "&quot;", "\n", "&#10;", "\r", "&#13;", "\t", "&#9;")
+
+// dqAttrEscaper is libxml2's attribute escaping (xmlBufAttrSerializeTxtContent).
+var dqAttrEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;",
+	"\"", "&quot;", "\n", "&#10;", "\r", "&#13;", "\t", "&#9;")
 
 func escapeText(s string) string { return textEscaper.Replace(s) }
 func escapeAttr(s string) string { return attrEscaper.Replace(s) }

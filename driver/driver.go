@@ -6,6 +6,7 @@
 package driver
 
 import (
+	"context"
 	"net/url"
 
 	"govirt/events"
@@ -93,4 +94,13 @@ type Interface struct {
 type TypedParam struct {
 	Field string
 	Value any
+}
+
+// CallScoper is a connection that wants to know each call: the dispatcher
+// asks it for the Conn serving one call, passing the call's context (ended
+// when the client disconnects, so waits for a guest's job stop) and the
+// name libvirtd's dispatcher function has for the procedure
+// (remoteDispatchDomainSuspend), which libvirt reports as a job's owner.
+type CallScoper interface {
+	ForCall(ctx context.Context, holder string) Conn
 }

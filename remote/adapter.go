@@ -13,7 +13,7 @@ import (
 // marks every connection it accepts as read-only (the -ro socket).
 func (s *Server) NewHandler(readOnly bool) func(*rpc.Conn) rpc.Handler {
 	return func(c *rpc.Conn) rpc.Handler {
-		return &handler{srv: s, peer: c, rc: c, readOnly: readOnly}
+		return &handler{session: &session{srv: s, peer: c, rc: c, readOnly: readOnly}}
 	}
 }
 
@@ -21,6 +21,7 @@ func (s *Server) NewHandler(readOnly bool) func(*rpc.Conn) rpc.Handler {
 // their own path, and everything else as an unknown procedure, which makes
 // clients fall back to older calls.
 func (h *handler) Call(ctx context.Context, c *rpc.Call) {
+	h = h.forCall(ctx, c.Prog, c.Proc)
 	if c.Prog == ProgQEMU {
 		h.qemuCall(c)
 		return

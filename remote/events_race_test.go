@@ -20,7 +20,7 @@ func TestDeregisterDuringRegister(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &handler{drv: c}
+	h := &handler{session: &session{drv: c}}
 	defer h.close()
 	reg := map[string]func(*handler, []byte) (any, error){
 		"domain": domainEventRegister, "qemu monitor": qemuMonitorEventRegister,

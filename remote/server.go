@@ -4,9 +4,11 @@
 package remote
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/url"
+	"strings"
 	"sync"
 
 	"govirt/driver"
@@ -36,8 +38,8 @@ func NewServer(log *slog.Logger, drivers ...driver.Driver) *Server {
 	return &Server{drivers: drivers, log: log, LibVersion: 9000000}
 }
 
-// handler is one client connection's dispatch state.
-type handler struct {
+// session is one client connection's dispatch state.
+type session struct {
 	srv      *Server
 	peer     eventSink
 	rc       *rpc.Conn
@@ -46,6 +48,49 @@ type handler struct {
 	mu  sync.Mutex
 	drv driver.Conn
 	cbs callbacks
+}
+
+// handler is a session as one call sees it: the connection's handler has
+// no call; Call makes one per call carrying the call's context (ended
+// when the client goes away) and the dispatcher's name for it, which
+// drivers that take jobs report as the job's owner, as libvirt does.
+type handler struct {
+	*session
+	ctx    context.Context
+	holder string
+}
+
+// forCall is h scoped to one call of procedure proc of program prog.
+func (h *handler) forCall(ctx context.Context, prog uint32, proc int32) *handler {
+	return &handler{session: h.session, ctx: ctx, holder: dispatcherName(prog, proc)}
+}
+
+// dispatcherName is libvirtd's name of the function serving a procedure
+// (remoteDispatchDomainSuspend, qemuDispatchDomainMonitorCommand), which
+// libvirt shows as the owner of the job a call holds.
+func dispatcherName(prog uint32, proc int32) string {
+	name, prefix := procs.NameOf(prog, proc), ""
+	switch prog {
+	case ProgRemote:
+		name, prefix = strings.TrimPrefix(name, "REMOTE_PROC_"), "remoteDispatch"
+	case ProgQEMU:
+		name, prefix = strings.TrimPrefix(name, "QEMU_PROC_"), "qemuDispatch"
+	default:
+		return ""
+	}
+	if name == "" {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString(prefix)
+	for _, w := range strings.Split(name, "_") {
+		if w == "" {
+			continue
+		}
+		b.WriteString(w[:1])
+		b.WriteString(strings.ToLower(w[1:]))
+	}
+	return b.String()
 }
 
 // eventSink sends unsolicited messages (events) to the client.
@@ -95,8 +140,12 @@ func (h *handler) dispatch(proc int32, body []byte) (ret any, err error, ok bool
 
 func (h *handler) conn() driver.Conn {
 	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.drv
+	c := h.drv
+	h.mu.Unlock()
+	if s, ok := c.(driver.CallScoper); ok && h.ctx != nil {
+		return s.ForCall(h.ctx, h.holder)
+	}
+	return c
 }
 
 func (h *handler) isReadOnly() bool {

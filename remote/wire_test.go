@@ -199,7 +199,7 @@ func decodeChecked(proc int32, body []byte) error {
 // goroutine before the table was generated still are, and calls that
 // change state or wait on a process are not.
 func TestInlineKeepsCachedCalls(t *testing.T) {
-	h := &handler{}
+	h := &handler{session: &session{}}
 	for _, p := range []int32{procs.AuthList, procs.ConnectSupportsFeature, procs.ConnectGetLibVersion,
 		procs.ConnectGetType, procs.ConnectGetVersion, procs.ConnectGetURI, procs.ConnectGetMaxVcpus,
 		procs.NodeGetInfo, procs.ConnectIsSecure, procs.ConnectListAllDomains, procs.ConnectNumOfDomains,

@@ -16,7 +16,7 @@ func (c *conn) asyncVM(ctx context.Context, h driver.Domain, k asyncKind, op str
 	if err != nil {
 		return nil, err
 	}
-	if err := v.job.beginAsync(ctx, k, apiName(op), mask); err != nil {
+	if err := v.job.beginAsync(c.waitCtx(), k, c.owner(op), mask); err != nil {
 		return nil, err
 	}
 	v.mu.Lock()
@@ -39,8 +39,8 @@ func (v *vm) nested(ctx context.Context) error {
 // beginMigrationJob starts a migration's async job and keeps the sync
 // job nested in it from Begin (or Prepare) to the end, as the migration
 // steps are separate calls that each expect the guest unchanged.
-func (v *vm) beginMigrationJob(ctx context.Context, k asyncKind, op string) error {
-	if err := v.job.beginAsync(ctx, k, apiName(op), defaultJobMask); err != nil {
+func (v *vm) beginMigrationJob(ctx context.Context, k asyncKind, owner string) error {
+	if err := v.job.beginAsync(ctx, k, owner, defaultJobMask); err != nil {
 		return err
 	}
 	if err := v.nested(ctx); err != nil {

@@ -188,8 +188,14 @@ func (c *conn) ConnectDomainXMLToNative(format, xml string, flags uint32) (strin
 	if err != nil {
 		return "", err
 	}
+	// libvirt's placeholders for ports a real start would allocate
+	// (qemuProcessGraphicsReservePorts without allocation).
+	spice := 5900
 	cl, err := command.Build(def, qcaps, command.Paths{Name: def.Name, DomainDir: dir,
-		MonitorSocket: filepath.Join(dir, "monitor.sock"), Pretend: true})
+		MonitorSocket: filepath.Join(dir, "monitor.sock"),
+		VNCPort:       func() (int, error) { return 5900, nil },
+		SpicePort:     func() (int, error) { spice++; return spice, nil },
+		Graphics:      graphicsConfig(), RenderNode: hostRenderNode})
 	if err != nil {
 		return "", err
 	}

@@ -15,7 +15,7 @@ func (c *conn) jobVM(h driver.Domain, op string) (*vm, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := v.job.begin(context.Background(), jobKindFor(op), apiName(op)); err != nil {
+	if err := v.job.begin(c.waitCtx(), jobKindFor(op), c.owner(op)); err != nil {
 		return nil, err
 	}
 	// The guest may have been undefined while this waited for the job.

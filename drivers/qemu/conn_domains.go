@@ -92,6 +92,9 @@ func (c *conn) DomainDefineXML(xml string, flags uint32) (driver.Domain, error) 
 	if strings.Contains(def.Name, "\n") {
 		return driver.Domain{}, virerr.New(virerr.FromXML, virerr.ErrXMLDetail, "invalid char in name: \n")
 	}
+	if err := c.d.applyPostParse(def); err != nil {
+		return driver.Domain{}, err
+	}
 	d := c.d
 	var v *vm
 	var h driver.Domain
@@ -190,12 +193,15 @@ func (c *conn) DomainCreateXML(xml string, flags uint32) (driver.Domain, error) 
 	if err != nil {
 		return driver.Domain{}, err
 	}
+	if err := c.d.applyPostParse(def); err != nil {
+		return driver.Domain{}, err
+	}
 	d := c.d
 	ctx := context.Background()
 	if o := d.doms.byNameLookup(def.Name); o != nil {
 		// virDomainObjListAdd with LIVE: an inactive guest of the same
 		// name and uuid runs with this definition and keeps its own.
-		if err := o.job.beginAsync(ctx, asyncStart, apiName("create"), defaultJobMask); err != nil {
+		if err := o.job.beginAsync(c.waitCtx(), asyncStart, c.owner("create"), defaultJobMask); err != nil {
 			return driver.Domain{}, err
 		}
 		defer o.job.endAsync()
@@ -230,7 +236,7 @@ func (c *conn) DomainCreateXML(xml string, flags uint32) (driver.Domain, error) 
 	// start, not run it first (and have this one then drop a running
 	// guest from the list).
 	v := newVM(def, false)
-	if err := v.job.beginAsync(ctx, asyncStart, apiName("create"), defaultJobMask); err != nil {
+	if err := v.job.beginAsync(ctx, asyncStart, c.owner("create"), defaultJobMask); err != nil {
 		return driver.Domain{}, err
 	}
 	defer v.job.endAsync()
@@ -281,7 +287,7 @@ func (c *conn) DomainDestroy(h driver.Domain, flags uint32) error {
 	if proc != nil {
 		proc.kill(killGrace)
 	}
-	if err := v.job.begin(context.Background(), jobDestroy, apiName("destroy")); err != nil {
+	if err := v.job.begin(c.waitCtx(), jobDestroy, c.owner("destroy")); err != nil {
 		return err
 	}
 	defer v.job.end()

@@ -70,6 +70,7 @@ type Driver struct {
 	pendingBlock map[string]*blockState // block states read at start, by guest name
 	migPorts     portSet                // incoming migration ports in use
 	vncPorts     *portAllocator         // VNC autoport range (Config.VNCPortMin/Max)
+	wsPorts      *portAllocator         // VNC websocket='-1' range (libvirt's 5700-65535)
 	mgrMu        sync.Mutex
 	networkMgr   *network.Manager     // created on first use (conn_network.go)
 	storageMgr   *storagepool.Manager // created on first use (conn_storage.go)
@@ -99,6 +100,7 @@ func New(cfg Config) *Driver {
 		pendingBlock: map[string]*blockState{},
 		migPorts:     portSet{used: map[int]bool{}},
 		vncPorts:     newPortAllocator(cfg.VNCPortMin, cfg.VNCPortMax),
+		wsPorts:      newPortAllocator(5700, 65535),
 		dirs: dirs{
 			defs: st, autostart: filepath.Join(st, "autostart"), save: filepath.Join(st, "save"),
 			logs: filepath.Join(st, "log"), caps: filepath.Join(st, "capabilities"),
@@ -169,9 +171,45 @@ type conn struct {
 	stepMu      sync.Mutex
 	stepsActive int  // migration steps running on this connection
 	stepsClosed bool // the connection closed while one ran
+
+	// A conn made by ForCall serves one call: base is the client's
+	// connection, ctx ends when the client goes away, holder names the
+	// call as libvirt names a job's owner.
+	base   *conn
+	ctx    context.Context
+	holder string
 }
 
-func (c *conn) Close() error        { c.d.migrationConnClosed(c); return nil }
+// ForCall implements driver.CallScoper.
+func (c *conn) ForCall(ctx context.Context, holder string) driver.Conn {
+	return &conn{d: c.d, base: c.root(), ctx: ctx, holder: holder}
+}
+
+// root is the client's connection c serves.
+func (c *conn) root() *conn {
+	if c.base != nil {
+		return c.base
+	}
+	return c
+}
+
+// waitCtx bounds waits for a guest's job: they end when the client does.
+func (c *conn) waitCtx() context.Context {
+	if c.ctx != nil {
+		return c.ctx
+	}
+	return context.Background()
+}
+
+// owner is the job owner libvirt would show for op run by this call.
+func (c *conn) owner(op string) string {
+	if c.holder != "" {
+		return c.holder
+	}
+	return apiName(op)
+}
+
+func (c *conn) Close() error        { c.d.migrationConnClosed(c.root()); return nil }
 func (c *conn) URI() string         { return c.d.uri }
 func (c *conn) Type() string        { return "QEMU" }
 func (c *conn) Events() *events.Bus { return c.d.bus }

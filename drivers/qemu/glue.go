@@ -2,8 +2,11 @@ package qemu
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 
 	"govirt/conf"
@@ -34,13 +37,31 @@ func (c capsSource) get(ctx context.Context, binary string) (*caps.Caps, error) 
 
 // buildCommand turns the live definition into QEMU's argv; it assigns
 // aliases, addresses and node names in live as it goes.
-// The environment returned is what <qemu:commandline> adds to QEMU's.
+// The environment returned is what QEMU gets beyond the common part
+// (<qemu:commandline> env, TZ, SASL_CONF_PATH, ...).
 func (d *Driver) buildCommand(live *conf.Domain, qc *caps.Caps, dir, monPath string) (argv, env []string, err error) {
-	cl, err := command.Build(live, qc, command.Paths{MonitorSocket: monPath, MonitorFD: monitorFD, DomainDir: dir, Name: live.Name, VNCPort: d.vncPortFor(live)})
+	key := filepath.Join(dir, "master-key.aes")
+	keyData, err := writeMasterKey(key)
+	if err != nil {
+		return nil, nil, errQEMU(virerr.ErrInternalError, "cannot write the master key of %s: %v", live.Name, err)
+	}
+	cl, err := command.Build(live, qc, command.Paths{MonitorSocket: monPath, MonitorFD: monitorFD, DomainDir: dir, Name: live.Name, MasterKey: key, MasterKeyData: keyData, VNCPort: d.displayPortFor(live, "vnc"), SpicePort: d.displayPortFor(live, "spice"),
+		WebsocketPort: d.websocketPortFor(live),
+		Graphics:      graphicsConfig(), RenderNode: hostRenderNode})
 	if err != nil {
 		return nil, nil, err
 	}
-	return vncPasswordArgv(live, cl.Argv), cl.CustomEnv, nil
+	return cl.Argv, cl.ExtraEnv, nil
+}
+
+// writeMasterKey writes 32 random bytes only the daemon and QEMU read,
+// as libvirt's master-key.aes: secrets handed to QEMU are encrypted with it.
+func writeMasterKey(path string) ([]byte, error) {
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return nil, err
+	}
+	return key, os.WriteFile(path, key, 0o600)
 }
 
 // connectMonitor waits for QEMU's monitor socket and negotiates QMP. It

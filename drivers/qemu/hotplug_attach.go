@@ -49,7 +49,7 @@ func attachConfig(def *conf.Domain, dev any) error {
 		}
 		def.Devices.Interfaces = append(slices.Clip(def.Devices.Interfaces), x)
 		return nil
-	case *conf.Controller, *conf.Chardev, *conf.Input, *conf.Watchdog, *conf.RNG, *conf.RawDevice:
+	case *conf.Controller, *conf.Chardev, *conf.Input, *conf.Watchdog, *conf.RNG, *conf.Sound, *conf.Audio, *conf.RawDevice:
 		return def.AddDevice(dev)
 	}
 	return errQEMU(virerr.ErrOperationUnsupported, "persistent attach of device '%s' is not supported", deviceKind(dev))

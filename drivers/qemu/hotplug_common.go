@@ -231,6 +231,10 @@ func deviceKind(dev any) string {
 		return "rng"
 	case *conf.Panic:
 		return "panic"
+	case *conf.Sound:
+		return "sound"
+	case *conf.Audio:
+		return "audio"
 	case *conf.RawDevice:
 		return x.Kind
 	}

@@ -89,7 +89,7 @@ func detachConfig(def *conf.Domain, dev any) error {
 		}
 		def.Devices.Interfaces = slices.Delete(slices.Clone(def.Devices.Interfaces), i, i+1)
 		return nil
-	case *conf.Controller, *conf.Chardev, *conf.Input, *conf.Watchdog, *conf.RNG, *conf.RawDevice:
+	case *conf.Controller, *conf.Chardev, *conf.Input, *conf.Watchdog, *conf.RNG, *conf.Sound, *conf.Audio, *conf.RawDevice:
 		return def.RemoveDevice(dev)
 	}
 	return errQEMU(virerr.ErrOperationUnsupported, "persistent detach of device '%s' is not supported", deviceKind(dev))

@@ -246,52 +246,22 @@ func (j *jobObj) acquire(op string) error {
 
 func (j *jobObj) release() { j.end() }
 
-// apiName is the libvirt API a driver operation stands for, as libvirt
-// names the job owner in its timeout error.
+// apiName is the owner libvirt names for a job the daemon takes on its
+// own (event handling, autostart). A client's call is named after
+// libvirtd's dispatcher function for it (remoteDispatchDomainSuspend),
+// which the connection serving the call carries (conn.owner).
 func apiName(op string) string {
-	if n, ok := opAPIs[op]; ok {
+	if n, ok := internalOwners[op]; ok {
 		return n
 	}
 	return op
 }
 
-var opAPIs = map[string]string{
-	"suspend":           "remoteDispatchDomainSuspend",
-	"resume":            "remoteDispatchDomainResume",
-	"shutdown":          "remoteDispatchDomainShutdown",
-	"reboot":            "remoteDispatchDomainReboot",
-	"reset":             "remoteDispatchDomainReset",
-	"destroy":           "remoteDispatchDomainDestroy",
-	"start":             "remoteDispatchDomainCreate",
-	"create":            "remoteDispatchDomainCreateXML",
-	"undefine":          "remoteDispatchDomainUndefineFlags",
-	"save":              "remoteDispatchDomainSave",
-	"managedsave":       "remoteDispatchDomainManagedSave",
-	"restore":           "remoteDispatchDomainRestore",
-	"setmem":            "remoteDispatchDomainSetMemoryFlags",
-	"setvcpus":          "remoteDispatchDomainSetVcpusFlags",
-	"screenshot":        "remoteDispatchDomainScreenshot",
-	"opengraphicsfd":    "remoteDispatchDomainOpenGraphicsFd",
-	"setmemstatsperiod": "remoteDispatchDomainSetMemoryStatsPeriod",
-	"monitor command":   "qemuDispatchDomainMonitorCommand", // the QEMU program's dispatcher
-	"block commit":      "remoteDispatchDomainBlockCommit",
-	"block pull":        "remoteDispatchDomainBlockRebase",
-	"block copy":        "remoteDispatchDomainBlockCopy",
-	"block job abort":   "remoteDispatchDomainBlockJobAbort",
-	"block job speed":   "remoteDispatchDomainBlockJobSetSpeed",
-	"attach device":     "remoteDispatchDomainAttachDeviceFlags",
-	"detach device":     "remoteDispatchDomainDetachDeviceFlags",
-	"update device":     "remoteDispatchDomainUpdateDeviceFlags",
-	"migration out":     "remoteDispatchDomainMigrateBegin3Params",
-	"migration in":      "remoteDispatchDomainMigratePrepare3Params",
-	"snapshot":          "remoteDispatchDomainSnapshotCreateXML",
-	"snapshot-create":   "remoteDispatchDomainSnapshotCreateXML",
-	"snapshot revert":   "remoteDispatchDomainRevertToSnapshot",
-	"snapshot delete":   "remoteDispatchDomainSnapshotDelete",
-	"autostart":         "qemuAutostartDomain",
-	"stop after EOF":    "qemuProcessEventHandler",
-	"crash handling":    "qemuProcessEventHandler",
-	"fake reboot":       "qemuProcessEventHandler",
-	"device removal":    "qemuProcessEventHandler",
-	"block completion":  "qemuProcessEventHandler",
+var internalOwners = map[string]string{
+	"autostart":        "qemuAutostartDomain",
+	"stop after EOF":   "qemuProcessEventHandler",
+	"crash handling":   "qemuProcessEventHandler",
+	"fake reboot":      "qemuProcessEventHandler",
+	"device removal":   "qemuProcessEventHandler",
+	"block completion": "qemuProcessEventHandler",
 }

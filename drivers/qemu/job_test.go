@@ -30,7 +30,7 @@ func shortJobTimeout(t *testing.T, d time.Duration) {
 func TestJobTimeout(t *testing.T) {
 	shortJobTimeout(t, 50*time.Millisecond)
 	j := newJobObj()
-	if err := j.acquire("suspend"); err != nil {
+	if err := j.begin(context.Background(), jobModify, "remoteDispatchDomainSuspend"); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()

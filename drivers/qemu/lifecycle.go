@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"govirt/conf"
 	"govirt/driver"
 	"govirt/drivers/qemu/command"
 	"govirt/qmp"
@@ -46,7 +47,7 @@ func (d *Driver) start(ctx context.Context, v *vm, flags uint32) error {
 			d.removeManagedSave(name)
 		} else {
 			err := d.startFromManagedSave(ctx, v, flags)
-			if err != errSaveIncomplete {
+			if !unusableManagedSave(err) {
 				return err
 			}
 			// A save cut short by a crash: boot instead, as libvirt.
@@ -77,7 +78,7 @@ func (d *Driver) start(ctx context.Context, v *vm, flags uint32) error {
 	// less while QEMU is idle. libvirt's order: the RESUME of the first
 	// cont, then STARTED.
 	d.runPostStartHooks(v)
-	if err := d.startCPUs(ctx, v, driver.RunningBooted); err != nil {
+	if err := d.startCPUsThen(ctx, v, driver.RunningBooted, false); err != nil {
 		d.abortLaunch(v)
 		return err
 	}
@@ -97,10 +98,19 @@ func (d *Driver) startFromManagedSave(ctx context.Context, v *vm, flags uint32) 
 		return errQEMU(virerr.ErrSystemError, "cannot open managed save image: %v", err)
 	}
 	defer f.Close()
-	if _, err := readSaveHeader(f); err != nil {
+	xml, err := readSaveHeader(f)
+	if err != nil {
 		return err
 	}
-	if err := d.restoreFrom(ctx, v, f, flags&startPaused != 0); err != nil {
+	def, err := conf.ParseDomain(xml, 0)
+	if err != nil {
+		return err
+	}
+	if def.UUID != v.uuid {
+		return errQEMU(virerr.ErrOperationFailed, "managed save image of '%s' belongs to a domain with uuid %s", v.name, def.UUID)
+	}
+	def.Name = v.name
+	if err := d.restoreAs(ctx, v, def, f, flags&startPaused != 0); err != nil {
 		return err
 	}
 	d.removeManagedSave(v.name)
@@ -294,6 +304,13 @@ func logTail(path string) string {
 // startCPUs resumes vCPUs; the RESUME event moves the state to running
 // with reason.
 func (d *Driver) startCPUs(ctx context.Context, v *vm, reason int32) error {
+	return d.startCPUsThen(ctx, v, reason, true)
+}
+
+// startCPUsThen is startCPUs for a caller that says whether the new
+// state is saved here: start saves once at its end instead, one status
+// write fewer on the path every guest start takes.
+func (d *Driver) startCPUsThen(ctx context.Context, v *vm, reason int32, save bool) error {
 	v.mu.Lock()
 	mon := v.mon
 	v.runningReason = reason
@@ -316,7 +333,7 @@ func (d *Driver) startCPUs(ctx context.Context, v *vm, reason int32) error {
 		return nil
 	}
 	v.mu.Unlock()
-	d.handleResume(v)
+	d.resumed(v, save)
 	return nil
 }
 

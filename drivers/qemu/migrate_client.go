@@ -13,6 +13,7 @@ import (
 // step (Begin, Prepare, Perform) as soon as the step ends.
 
 func (c *conn) stepStart() {
+	c = c.root()
 	c.stepMu.Lock()
 	c.stepsActive++
 	c.stepMu.Unlock()
@@ -20,6 +21,7 @@ func (c *conn) stepStart() {
 
 // stepEnd reports whether c closed while the step ran.
 func (c *conn) stepEnd() bool {
+	c = c.root()
 	c.stepMu.Lock()
 	defer c.stepMu.Unlock()
 	closed := c.stepsClosed

@@ -98,7 +98,7 @@ func (c *conn) migratePrepare3(params []driver.TypedParam, flags uint32) ([]byte
 			return nil, "", nil, err
 		}
 	}
-	if err := v.beginMigrationJob(context.Background(), asyncMigrationIn, "migration in"); err != nil {
+	if err := v.beginMigrationJob(c.waitCtx(), asyncMigrationIn, c.owner("migration in")); err != nil {
 		if created {
 			d.doms.remove(v)
 		}
@@ -117,7 +117,7 @@ func (c *conn) migratePrepare3(params []driver.TypedParam, flags uint32) ([]byte
 		return nil, "", nil, err
 	}
 	v.live = def // what launch starts; a persistent guest keeps its definition
-	m := newMigration(true, flags, c)
+	m := newMigration(true, flags, c.root())
 	m.Phase, m.busy = phasePrepare, true
 	v.mig = m
 	v.mu.Unlock()

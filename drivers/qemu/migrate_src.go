@@ -24,7 +24,7 @@ func (c *conn) migrateBegin3(h driver.Domain, params []driver.TypedParam, flags 
 	if err != nil {
 		return "", nil, err
 	}
-	if err := v.beginMigrationJob(context.Background(), asyncMigrationOut, "migration out"); err != nil {
+	if err := v.beginMigrationJob(c.waitCtx(), asyncMigrationOut, c.owner("migration out")); err != nil {
 		return "", nil, err
 	}
 	done := false
@@ -71,7 +71,7 @@ func (c *conn) migrateBegin3(h driver.Domain, params []driver.TypedParam, flags 
 	if err != nil {
 		return "", nil, err
 	}
-	m := newMigration(false, flags, c)
+	m := newMigration(false, flags, c.root())
 	m.Phase, m.PreState = phaseBegin, state
 	v.mu.Lock()
 	v.mig = m

@@ -108,7 +108,11 @@ func (d *Driver) handleStop(v *vm) {
 // handleResume: RESUME always makes the guest running — after a user
 // resume, a fake reboot or a crash-restart alike — with the reason set by
 // whoever sent cont (booted when nobody did).
-func (d *Driver) handleResume(v *vm) {
+func (d *Driver) handleResume(v *vm) { d.resumed(v, true) }
+
+// resumed makes the guest running; save false leaves the status write to
+// the caller.
+func (d *Driver) resumed(v *vm, save bool) {
 	v.mu.Lock()
 	reason := v.runningReason
 	v.runningReason = driver.RunningUnknown
@@ -122,7 +126,9 @@ func (d *Driver) handleResume(v *vm) {
 	v.setState(driver.StateRunning, reason)
 	v.mu.Unlock()
 	d.emit(v, driver.EventResumed, resumedDetail(reason))
-	d.saveStatusLogged(v)
+	if save {
+		d.saveStatusLogged(v)
+	}
 }
 
 // handleShutdown: the guest powered off. Unless this is a fake reboot

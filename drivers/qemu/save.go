@@ -44,6 +44,25 @@ func writeSaveHeader(f *os.File, xml []byte) error {
 	return err
 }
 
+// saveCorruptError is an image whose header cannot be read: a managed
+// save that a killed daemon left before its header was written is one,
+// and is dropped like an incomplete one (libvirt's unlink_corrupt).
+type saveCorruptError struct{ err *virerr.Error }
+
+func (e *saveCorruptError) Error() string { return e.err.Error() }
+func (e *saveCorruptError) Unwrap() error { return e.err }
+
+func corruptSave(format string, args ...any) error {
+	return &saveCorruptError{virerr.New(virerr.FromQemu, virerr.ErrOperationFailed, format, args...)}
+}
+
+// unusableManagedSave reports whether a managed save image is to be
+// dropped and the guest booted instead: incomplete or unreadable.
+func unusableManagedSave(err error) bool {
+	var c *saveCorruptError
+	return err == errSaveIncomplete || errors.As(err, &c)
+}
+
 // readSaveHeader returns the XML and leaves f at the migration stream.
 func readSaveHeader(f *os.File) ([]byte, error) {
 	r := bufio.NewReader(io.LimitReader(f, 64<<20))
@@ -52,18 +71,18 @@ func readSaveHeader(f *os.File) ([]byte, error) {
 		return nil, errSaveIncomplete
 	}
 	if !bytes.Equal(magic, saveMagic) {
-		return nil, virerr.New(virerr.FromQemu, virerr.ErrOperationFailed, "%s is not a govirt save image", f.Name())
+		return nil, corruptSave("%s is not a govirt save image", f.Name())
 	}
 	var ver, n uint32
 	if err := binary.Read(r, binary.BigEndian, &ver); err != nil || ver != saveVersion {
-		return nil, virerr.New(virerr.FromQemu, virerr.ErrOperationFailed, "unsupported save image version in %s", f.Name())
+		return nil, corruptSave("unsupported save image version in %s", f.Name())
 	}
 	if err := binary.Read(r, binary.BigEndian, &n); err != nil || n > 16<<20 {
-		return nil, virerr.New(virerr.FromQemu, virerr.ErrOperationFailed, "corrupt save image %s", f.Name())
+		return nil, corruptSave("corrupt save image %s", f.Name())
 	}
 	xml := make([]byte, n)
 	if _, err := io.ReadFull(r, xml); err != nil {
-		return nil, virerr.New(virerr.FromQemu, virerr.ErrOperationFailed, "corrupt save image %s", f.Name())
+		return nil, corruptSave("corrupt save image %s", f.Name())
 	}
 	off := int64(len(saveMagic) + 8 + int(n))
 	if _, err := f.Seek(off, io.SeekStart); err != nil {
@@ -354,7 +373,7 @@ func (c *conn) DomainRestore(path, dxml string, flags uint32) error {
 	if v == nil {
 		// As createXML: the job is taken before anyone can see the guest.
 		v = newVM(def, false)
-		if err := v.job.beginAsync(ctx, asyncStart, apiName("restore"), defaultJobMask); err != nil {
+		if err := v.job.beginAsync(ctx, asyncStart, c.owner("restore"), defaultJobMask); err != nil {
 			return err
 		}
 		defer v.job.endAsync()
@@ -364,7 +383,7 @@ func (c *conn) DomainRestore(path, dxml string, flags uint32) error {
 	} else if v.uuid != def.UUID {
 		return errQEMU(virerr.ErrOperationFailed, "domain '%s' already exists with uuid %s", def.Name, v.uuid)
 	} else {
-		if err := v.job.beginAsync(ctx, asyncStart, apiName("restore"), defaultJobMask); err != nil {
+		if err := v.job.beginAsync(c.waitCtx(), asyncStart, c.owner("restore"), defaultJobMask); err != nil {
 			return err
 		}
 		defer v.job.endAsync()
@@ -375,18 +394,33 @@ func (c *conn) DomainRestore(path, dxml string, flags uint32) error {
 			return err
 		}
 	}
+	err = d.restoreAs(context.Background(), v, def, f, flags&(1<<2) != 0)
+	if err != nil {
+		d.dropIfTransient(v)
+	}
+	return err
+}
+
+// restoreAs runs v from the save image f with def, the definition the
+// image carries, as its live definition: it describes the devices the
+// saved state has (a disk hotplugged before the save, say), which the
+// persistent definition may lack and QEMU would then refuse the stream.
+// A persistent guest keeps its own definition, as libvirt's restore.
+func (d *Driver) restoreAs(ctx context.Context, v *vm, def *conf.Domain, f *os.File, paused bool) error {
 	v.mu.Lock()
 	if v.active() {
 		v.mu.Unlock()
 		return errAlreadyRunning()
 	}
-	if !v.persistent {
-		v.live = def
-	}
+	v.live = def
 	v.mu.Unlock()
-	err = d.restoreFrom(context.Background(), v, f, flags&(1<<2) != 0)
+	err := d.restoreFrom(ctx, v, f, paused)
 	if err != nil {
-		d.dropIfTransient(v)
+		v.mu.Lock()
+		if !v.active() && v.live == def {
+			v.live = nil
+		}
+		v.mu.Unlock()
 	}
 	return err
 }

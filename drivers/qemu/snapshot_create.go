@@ -122,7 +122,7 @@ func (c *conn) withSnapJob(h driver.Domain, op string, fn func(v *vm, mon monito
 			return err
 		}
 		defer v.job.endAsync()
-		if err := v.nested(ctx); err != nil {
+		if err := v.nested(c.waitCtx()); err != nil {
 			return err
 		}
 		defer v.job.end()

@@ -78,7 +78,7 @@ func (a *portAllocator) release(port int) {
 	a.mu.Unlock()
 }
 
-// vncListen is the address the builder makes VNC listen on: the
+// vncListen is the address the builder makes a display listen on: the
 // <listen type='address'> child, else the listen attribute, else
 // 127.0.0.1.
 func vncListen(g *conf.Graphics) string {
@@ -96,12 +96,14 @@ func vncListen(g *conf.Graphics) string {
 	return addr
 }
 
-// vncPortFor is the builder's Paths.VNCPort for live: it binds on the
-// address QEMU will listen on.
-func (d *Driver) vncPortFor(live *conf.Domain) func() (int, error) {
+// displayPortFor is the builder's Paths.VNCPort (typ "vnc") or
+// Paths.SpicePort (typ "spice") for live: both take ports from the one
+// remote display range, as libvirt's remotePorts, binding on the address
+// that display will listen on.
+func (d *Driver) displayPortFor(live *conf.Domain, typ string) func() (int, error) {
 	return func() (int, error) {
 		for _, g := range live.Devices.Graphics {
-			if g.Type == "vnc" || g.Type == "spice" {
+			if g.Type == typ {
 				return d.vncPorts.acquire(vncListen(g))
 			}
 		}
@@ -109,81 +111,104 @@ func (d *Driver) vncPortFor(live *conf.Domain) func() (int, error) {
 	}
 }
 
-// vncPasswordArgv turns on VNC password authentication on the command
-// line when the guest has a password: QEMU 7.2 refuses set_password on a
-// display started without it. The secret itself goes over QMP after
-// start, so it never shows in ps.
-func vncPasswordArgv(live *conf.Domain, argv []string) []string {
-	need := false
-	for _, g := range live.Devices.Graphics {
-		need = need || (g.Type == "vnc" && g.Passwd != "")
+// websocketPortFor is the builder's Paths.WebsocketPort: VNC websockets
+// asked for with websocket='-1' take a port of libvirt's websocket range
+// (remote_websocket_port_min/max), bound on the VNC listen address.
+func (d *Driver) websocketPortFor(live *conf.Domain) func() (int, error) {
+	return func() (int, error) {
+		for _, g := range live.Devices.Graphics {
+			if g.Type == "vnc" {
+				return d.wsPorts.acquire(vncListen(g))
+			}
+		}
+		return d.wsPorts.acquire("127.0.0.1")
 	}
-	if !need {
-		return argv
-	}
-	for i := 0; i+1 < len(argv); i++ {
-		if argv[i] == "-vnc" && !strings.HasPrefix(argv[i+1], "none") {
-			argv[i+1] += ",password=on"
+}
+
+// passwordExpiry is the expire_password time of a display: its
+// passwdValidTo (UTC, as libvirt reads it) or never.
+func passwordExpiry(g *conf.Graphics) string {
+	if v, ok := conf.DeviceElement(g).Attr("passwdValidTo"); ok {
+		if t, err := time.Parse("2006-01-02T15:04:05", v); err == nil {
+			return strconv.FormatInt(t.Unix(), 10)
 		}
 	}
-	return argv
+	return "never"
 }
 
 // setupVNC records the port QEMU listens on when it chose it itself,
-// gives an allocated port's reservation back (QEMU holds it now), and
-// sets the password as libvirt does at start.
+// gives allocated ports' reservations back (QEMU holds them now), and
+// sets the VNC and SPICE passwords as libvirt does at start: over the
+// monitor, never on the command line.
 func (d *Driver) setupVNC(ctx context.Context, v *vm, mon monitor) error {
+	type display struct {
+		typ, passwd, expiry string
+		port, tlsPort, ws   int
+		auto                bool
+	}
+	var ds []display
 	v.mu.Lock()
-	var g *conf.Graphics
 	if v.live != nil {
 		for _, x := range v.live.Devices.Graphics {
 			if x.Type == "vnc" || x.Type == "spice" {
-				g = x
-				break
+				ds = append(ds, display{typ: x.Type, passwd: x.Passwd, expiry: passwordExpiry(x),
+					port: x.Port, tlsPort: x.TLSPort, auto: x.AutoPort && x.Socket == ""})
+				if w, ok := conf.DeviceElement(x).Attr("websocket"); ok {
+					ds[len(ds)-1].ws, _ = strconv.Atoi(w)
+				}
 			}
 		}
-	}
-	var port int
-	var auto bool
-	var passwd string
-	if g != nil {
-		port, auto, passwd = g.Port, g.AutoPort && g.Socket == "", g.Passwd
 	}
 	v.mu.Unlock()
-	if g == nil {
-		return nil
-	}
-	if auto && port > 0 {
-		d.vncPorts.release(port)
-	}
-	if auto && port <= 0 && g.Type == "vnc" {
-		info, err := qmp.QueryVNC(ctx, mon)
-		if err != nil {
-			return qmpFailed("query-vnc", err)
+	for _, g := range ds {
+		if g.auto && g.port > 0 {
+			d.vncPorts.release(g.port)
 		}
-		if p, err := strconv.Atoi(info.Service); err == nil && info.Enabled {
-			// Copy on write: readers format v.live outside the lock.
-			v.mu.Lock()
-			if v.live != nil {
-				live := v.live.Clone()
-				for _, x := range live.Devices.Graphics {
-					if x.Type == "vnc" {
-						x.Port = p
-						break
-					}
-				}
-				v.live = live
+		if g.auto && g.tlsPort > 0 {
+			d.vncPorts.release(g.tlsPort)
+		}
+		if g.ws > 0 {
+			d.wsPorts.release(g.ws)
+		}
+		if g.auto && g.port <= 0 && g.typ == "vnc" {
+			if err := d.readVNCPort(ctx, v, mon); err != nil {
+				return err
 			}
-			v.mu.Unlock()
+		}
+		if g.passwd == "" {
+			continue
+		}
+		if err := qmp.SetPassword(ctx, mon, g.typ, g.passwd); err != nil {
+			return qmpFailed("setting the "+strings.ToUpper(g.typ)+" password", err)
+		}
+		if err := qmp.ExpirePassword(ctx, mon, g.typ, g.expiry); err != nil {
+			return qmpFailed("setting the "+strings.ToUpper(g.typ)+" password expiry", err)
 		}
 	}
-	if passwd != "" {
-		if err := qmp.SetPassword(ctx, mon, "vnc", passwd); err != nil {
-			return qmpFailed("setting the VNC password", err)
+	return nil
+}
+
+// readVNCPort records the port QEMU picked itself for an autoport VNC
+// display started without an allocator.
+func (d *Driver) readVNCPort(ctx context.Context, v *vm, mon monitor) error {
+	info, err := qmp.QueryVNC(ctx, mon)
+	if err != nil {
+		return qmpFailed("query-vnc", err)
+	}
+	if p, err := strconv.Atoi(info.Service); err == nil && info.Enabled {
+		// Copy on write: readers format v.live outside the lock.
+		v.mu.Lock()
+		if v.live != nil {
+			live := v.live.Clone()
+			for _, x := range live.Devices.Graphics {
+				if x.Type == "vnc" {
+					x.Port = p
+					break
+				}
+			}
+			v.live = live
 		}
-		if err := qmp.ExpirePassword(ctx, mon, "vnc", "never"); err != nil {
-			return qmpFailed("setting the VNC password expiry", err)
-		}
+		v.mu.Unlock()
 	}
 	return nil
 }

@@ -145,3 +145,12 @@ func kvmMaxVCPUs() int {
 	}
 	return 0
 }
+
+// SwtpmVersions are the TPM versions the host's swtpm emulates ("1.2",
+// "2.0"), nil when swtpm is not installed.
+func SwtpmVersions() []string {
+	if _, err := exec.LookPath("swtpm"); err != nil {
+		return nil
+	}
+	return swtpmVersions()
+}

@@ -13,6 +13,7 @@ package command
 
 import (
 	"govirt/conf"
+	"govirt/drivers/qemu/postparse"
 	"govirt/virerr"
 )
 
@@ -52,14 +53,57 @@ type Paths struct {
 	// LogFile is where the driver sends QEMU's stdout and stderr. The
 	// builder only passes it through in Cmdline.
 	LogFile string
+	// MasterKey is the file holding the domain's master key, which QEMU
+	// loads as secret object masterKey0 and which encrypts the other
+	// secrets passed to it (libvirt's DomainDir/master-key.aes); the
+	// caller writes it before QEMU starts. Empty leaves it out.
+	MasterKey string
 	// VNCPort allocates a TCP port for <graphics type='vnc' autoport='yes'>
 	// (libvirt uses 5900-65535). When nil, QEMU picks the first free
 	// display itself (to=) and the driver reads it back with query-vnc.
 	VNCPort func() (int, error)
-	// Pretend builds the command line of a start that will not happen
-	// (domxml-to-native): automatic ports get libvirt's placeholders
-	// (5900 for VNC, 5901 for SPICE) instead of being allocated.
-	Pretend bool
+	// Host describes the host (hugetlbfs mounts, host NUMA nodes,
+	// firmware descriptors); nil reads the real system.
+	Host *Host
+	// SwtpmSocket is where the swtpm of an emulated TPM listens, which
+	// the caller starts; "" refuses the emulator backend.
+	SwtpmSocket string
+	// OpenFD opens a host file for QEMU (flag as os.OpenFile) and
+	// returns the descriptor number QEMU will have it as; nil refuses
+	// what needs it (TPM passthrough).
+	OpenFD func(path string, flag int) (int, error)
+	// SpicePort allocates the TCP ports of <graphics type='spice'> with
+	// autoport (port, then tlsPort: libvirt takes both from the same
+	// range as VNC). When nil, VNCPort is used; with neither, SPICE
+	// autoport is refused.
+	SpicePort func() (int, error)
+	// WebsocketPort allocates <graphics type='vnc' websocket='-1'>
+	// (libvirt's 5700-65535 range); nil refuses it.
+	WebsocketPort func() (int, error)
+	// Graphics are the host's display and audio settings (qemu.conf's
+	// vnc_*, spice_*, *_allow_host_audio and the daemon's audio
+	// environment).
+	Graphics GraphicsConfig
+	// RenderNode finds the host's DRM render node for OpenGL displays that
+	// name none (libvirt takes the first /dev/dri/renderD*); nil refuses
+	// such a display.
+	RenderNode func() (string, error)
+	// MasterKeyData is the content of MasterKey: secrets given to QEMU
+	// on the command line (the VNC TLS key password) are encrypted with
+	// it, as libvirt does. Empty makes such secrets refused.
+	MasterKeyData []byte
+	// RandomIV returns the 16 bytes of a secret's AES-CBC initialisation
+	// vector; nil reads crypto/rand.
+	RandomIV func() ([]byte, error)
+	// SecretValue looks a secret's value up by UUID (for
+	// GraphicsConfig.VNCTLSSecretUUID); nil refuses needing one.
+	SecretValue func(uuid string) ([]byte, error)
+	// IsCDROM reports whether a host block device is a CD-ROM drive,
+	// which QEMU opens as host_cdrom; nil probes the device (IsCDROM).
+	IsCDROM func(path string) bool
+	// Secrets looks up the secrets disks name in <auth> and
+	// <encryption>; nil refuses such disks.
+	Secrets SecretLookup
 }
 
 // Cmdline is the process to run.
@@ -68,13 +112,17 @@ type Cmdline struct {
 	Argv []string
 	// Env is the environment libvirt gives QEMU.
 	Env []string
-	// CustomEnv is the environment <qemu:commandline> adds (also in Env).
-	CustomEnv []string
 	// LogFile is Paths.LogFile.
 	LogFile string
 	// Taps are the tap devices QEMU creates for bridge interfaces and
 	// that the driver must enslave to their bridge once QEMU runs.
 	Taps []Tap
+	// VirtioFS are the virtiofsd daemons to start before QEMU.
+	VirtioFS []VirtioFS
+	// ExtraEnv is the part of Env beyond the common part every QEMU
+	// gets: what the definition asks for (<qemu:commandline> env, TZ,
+	// SASL_CONF_PATH, ...).
+	ExtraEnv []string
 }
 
 // Tap is a tap device QEMU creates (ifname=) and, for a bridge interface,
@@ -109,14 +157,33 @@ func Build(def *conf.Domain, caps Caps, p Paths) (*Cmdline, error) {
 	if def == nil {
 		return nil, virerr.New(virerr.FromQemu, virerr.ErrInternalError, "no domain definition")
 	}
+	// What the user wrote is checked first, so a refusal names it.
+	if err := precheckDisks(def); err != nil {
+		return nil, err
+	}
 	if err := checkElements(def); err != nil {
 		return nil, err
 	}
 	// Work on a copy so that a refused definition is left as it was.
 	work := def.Clone()
 	b := &builder{def: work, caps: caps, p: p}
+	// The audio backend depends on the host's display settings, which
+	// post-parse below does not know: chosen first, post-parse keeps it.
+	if err := b.addDefaultAudio(); err != nil {
+		return nil, err
+	}
+	// libvirt's post-parse defaults and addresses, which the driver
+	// applies at define already; a definition that went through them is
+	// left as it is, so an older one without them builds the same.
+	if err := postparse.Apply(work, caps); err != nil {
+		return nil, err
+	}
+	if err := checkElements(work); err != nil {
+		return nil, err
+	}
 	steps := []func() error{
 		b.checkTop,
+		b.prepareDisks,
 		b.prepareDefaults,
 		b.assignDriveAddresses,
 		b.assignAliases,
@@ -133,5 +200,5 @@ func Build(def *conf.Domain, caps Caps, p Paths) (*Cmdline, error) {
 		return nil, err
 	}
 	*def = *work
-	return &Cmdline{Argv: b.args, Env: b.env(), CustomEnv: b.extraEnv, LogFile: p.LogFile, Taps: b.taps}, nil
+	return &Cmdline{Argv: b.args, Env: b.env(), LogFile: p.LogFile, Taps: b.taps, VirtioFS: b.virtiofs, ExtraEnv: b.extraEnv}, nil
 }

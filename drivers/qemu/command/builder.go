@@ -18,18 +18,31 @@ type builder struct {
 	machine string // canonical machine type
 	q35     bool
 
-	args []string
-	taps []Tap
+	args     []string
+	taps     []Tap
+	virtiofs []VirtioFS
 
-	// extraEnv is <qemu:commandline>'s environment.
+	// extraEnv is environment beyond env()'s common part, in the order
+	// the devices ask for it (TZ of a <clock offset='timezone'>,
+	// SDL_AUDIODRIVER, SASL_CONF_PATH).
 	extraEnv []string
 
-	// usbUsed are the USB ports of bus 0 taken (usbAddress).
-	usbUsed map[string]bool
+	// mem, numa, nt and memDevs cache what memory.go, numa.go and
+	// memdev.go parse once per build.
+	mem     *backing
+	numa    *[]cell
+	nt      *numatuneDef
+	memDevs *[]*memDevice
+	fdsets  int // -add-fd sets used
 
 	// drivers and objects are the QOM types the command line instantiates,
 	// checked against the binary at the end.
 	drivers []string
+
+	// usbDiskPorts is the highest USB port of the root hub given to a
+	// disk; USB input devices, numbered after disks as in libvirt, take
+	// the ports above it.
+	usbDiskPorts int
 }
 
 func (b *builder) add(args ...string) { b.args = append(b.args, args...) }
@@ -54,19 +67,32 @@ func (b *builder) object(o obj) {
 // and resolves the machine type.
 func (b *builder) checkTop() error {
 	d := b.def
+	emu := d.Devices.Emulator
+	if emu == "" {
+		emu = "/usr/bin/qemu-system-x86_64"
+	}
+	// qemuValidateDomainDef's checks of the emulator against the
+	// definition, with its messages.
+	switch d.OS.Arch {
+	case "", "x86_64":
+		d.OS.Arch = "x86_64"
+	case "i686":
+		// qemu-system-x86_64 runs 32-bit guests too.
+		if !strings.HasSuffix(emu, "x86_64") && !strings.HasSuffix(emu, "i386") {
+			return unsupported("Emulator '%s' does not support arch '%s'", emu, d.OS.Arch)
+		}
+	default:
+		return unsupported("Emulator '%s' does not support arch '%s'", emu, d.OS.Arch)
+	}
 	switch d.Type {
 	case "kvm", "qemu":
+	case "hvf", "kqemu", "xen", "lxc", "uml", "openvz", "test", "vmware", "hyperv", "vbox", "phyp", "parallels", "bhyve", "vz":
+		return unsupported("Emulator '%s' does not support virt type '%s'", emu, d.Type)
 	default:
 		return unsupportedValue("domain", "type", d.Type)
 	}
 	if d.OS.Type != "hvm" {
 		return unsupported("os type '%s' is not supported by govirt's QEMU driver", d.OS.Type)
-	}
-	switch d.OS.Arch {
-	case "", "x86_64":
-		d.OS.Arch = "x86_64"
-	default:
-		return unsupportedValue("os/type", "arch", d.OS.Arch)
 	}
 	if !b.caps.Has("blockdev") {
 		return unsupported("this QEMU binary lacks -blockdev, which govirt requires")
@@ -102,7 +128,8 @@ func (b *builder) checkTop() error {
 	}
 	for _, f := range d.Features {
 		switch f {
-		case "acpi", "apic", "pae", "vmport":
+		case "acpi", "apic", "pae", "vmport", "smm", "pvspinlock", "pmu", "vmcoreinfo",
+			"ioapic", "msrs", "hyperv", "kvm", "tcg":
 		default:
 			return unsupportedElem("features/" + f)
 		}
@@ -120,17 +147,31 @@ func (b *builder) emit() error {
 	b.add(emu)
 	b.add("-name", "guest="+escapeComma(d.Name)+",debug-threads=on")
 	b.add("-S")
+	if b.p.MasterKey != "" {
+		b.object(obj{}.set("qom-type", "secret").set("id", "masterKey0").set("format", "raw").set("file", b.p.MasterKey))
+	}
 	if err := b.emitMachine(); err != nil {
 		return err
 	}
 	if err := b.emitCPU(); err != nil {
 		return err
 	}
-	b.emitMemory()
+	if err := b.emitMemory(); err != nil {
+		return err
+	}
 	if err := b.emitSMP(); err != nil {
 		return err
 	}
+	if err := b.emitIOThreads(); err != nil {
+		return err
+	}
+	if err := b.emitNUMA(); err != nil {
+		return err
+	}
 	b.add("-uuid", d.UUID.String())
+	if err := b.emitSysinfo(); err != nil {
+		return err
+	}
 	if len(d.Devices.Graphics) == 0 {
 		b.add("-display", "none")
 	}
@@ -154,20 +195,21 @@ func (b *builder) emit() error {
 	if err := b.emitPM(); err != nil {
 		return err
 	}
-	_, reboot, err := b.biosOptions()
-	if err != nil {
+	if err := b.emitBoot(); err != nil {
 		return err
 	}
-	b.add("-boot", reboot+"strict=on")
 	if err := b.emitKernel(); err != nil {
 		return err
 	}
 	steps := []func() error{
 		b.emitControllers,
+		b.emitMemoryDevices,
 		b.emitDisks,
+		b.emitFilesystems,
 		b.emitNets,
 		b.emitSerials,
 		b.emitChannels,
+		b.emitTPMs,
 		b.emitInputs,
 		b.emitAudio,
 		b.emitGraphics,
@@ -183,12 +225,14 @@ func (b *builder) emit() error {
 			return err
 		}
 	}
+	// <qemu:commandline> goes after libvirt's own devices, before the
+	// sandbox (qemuBuildCommandLine).
 	args, env, err := b.qemuCommandline()
 	if err != nil {
 		return err
 	}
 	b.add(args...)
-	b.extraEnv = env
+	b.extraEnv = append(b.extraEnv, env...)
 	if b.caps.Has("seccomp-sandbox") {
 		b.add("-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny")
 	}
@@ -197,93 +241,6 @@ func (b *builder) emit() error {
 	}
 	b.add("-msg", "timestamp=on")
 	return nil
-}
-
-func (b *builder) emitMachine() error {
-	t := b.def.Tree()
-	m := b.machine + ",usb=off"
-	if vp := child(t, "features", "vmport"); vp != nil {
-		switch st := attr(vp, "state"); st {
-		case "on", "off":
-			m += ",vmport=" + st
-		default:
-			return unsupportedValue("features/vmport", "state", st)
-		}
-	}
-	m += ",dump-guest-core=off,memory-backend=pc.ram"
-	serial, _, err := b.biosOptions()
-	if err != nil {
-		return err
-	}
-	if serial {
-		m += ",graphics=off" // SeaBIOS's serial console
-	}
-	for _, tm := range timers(t) {
-		if attr(tm, "name") == "hpet" {
-			switch p := attr(tm, "present"); p {
-			case "no":
-				m += ",hpet=off"
-			case "yes":
-				m += ",hpet=on"
-			case "":
-			default:
-				return unsupportedValue("clock/timer", "present", p)
-			}
-		}
-	}
-	b.add("-machine", m)
-	accel := "tcg"
-	if b.def.Type == "kvm" {
-		accel = "kvm"
-	}
-	b.add("-accel", accel)
-	return nil
-}
-
-func (b *builder) emitCPU() error {
-	c := b.def.CPU
-	model := "qemu64"
-	if c != nil {
-		switch c.Mode {
-		case "host-passthrough":
-			if b.def.Type != "kvm" {
-				return unsupported("<cpu mode='host-passthrough'> needs a kvm domain")
-			}
-			model = "host"
-		case "maximum":
-			model = "max"
-		case "custom", "":
-			if c.Model != "" {
-				model = c.Model
-				// libvirt's cpu map names are QEMU's for the models
-				// QEMU has; check the binary has this one.
-				b.drivers = append(b.drivers, c.Model+"-x86_64-cpu")
-			}
-		default:
-			return unsupportedValue("cpu", "mode", c.Mode)
-		}
-		if c.Model != "" && c.Mode != "custom" && c.Mode != "" {
-			return unsupported("<cpu mode='%s'> takes no <model>", c.Mode)
-		}
-	}
-	feats, err := cpuFeatures(b.def.Tree())
-	if err != nil {
-		return err
-	}
-	b.add("-cpu", model+feats)
-	return nil
-}
-
-func (b *builder) emitMemory() {
-	d := b.def
-	// libvirt aligns x86 guest memory to whole MiB.
-	d.Memory = (d.Memory + 1023) / 1024 * 1024
-	if d.CurrentMemory > d.Memory || d.CurrentMemory == 0 {
-		d.CurrentMemory = d.Memory
-	}
-	b.add("-m", strconv.FormatUint(d.Memory/1024, 10))
-	b.object(obj{}.set("qom-type", "memory-backend-ram").set("id", "pc.ram").set("size", d.Memory*1024))
-	b.add("-overcommit", "mem-lock=off")
 }
 
 func (b *builder) emitSMP() error {
@@ -313,66 +270,6 @@ func (b *builder) emitSMP() error {
 func timers(t *conf.Element) []*conf.Element {
 	if c := child(t, "clock"); c != nil {
 		return c.Children("timer")
-	}
-	return nil
-}
-
-func (b *builder) emitClock() error {
-	base := b.def.ClockOffset
-	switch base {
-	case "", "utc":
-		base = "utc"
-	case "localtime":
-	default:
-		return unsupportedValue("clock", "offset", base)
-	}
-	rtc := "base=" + base
-	var globals []string
-	for _, tm := range timers(b.def.Tree()) {
-		name, tick, present := attr(tm, "name"), attr(tm, "tickpolicy"), attr(tm, "present")
-		switch name {
-		case "rtc":
-			switch tick {
-			case "catchup":
-				rtc += ",driftfix=slew"
-			case "", "delay":
-			default:
-				return unsupportedValue("clock/timer", "tickpolicy", tick)
-			}
-			if present == "no" {
-				return unsupported("<timer name='rtc' present='no'> is not supported by govirt's QEMU driver")
-			}
-		case "pit":
-			switch tick {
-			case "", "delay", "discard":
-				if tick == "" {
-					tick = "delay"
-				}
-				// Without the in-kernel PIT property QEMU's PIT
-				// delays anyway, and discard is what libvirt too
-				// leaves unset then.
-				if b.caps.Has("kvm-pit-lost-tick-policy") {
-					globals = append(globals, "kvm-pit.lost_tick_policy="+tick)
-				}
-			case "catchup":
-			default:
-				return unsupportedValue("clock/timer", "tickpolicy", tick)
-			}
-			if present == "no" {
-				return unsupported("<timer name='pit' present='no'> is not supported by govirt's QEMU driver")
-			}
-		case "hpet":
-			// -machine hpet=; only present= means anything here.
-			if tick != "" {
-				return unsupportedValue("clock/timer", "tickpolicy", tick)
-			}
-		default:
-			return unsupportedValue("clock/timer", "name", name)
-		}
-	}
-	b.add("-rtc", rtc)
-	for _, g := range globals {
-		b.add("-global", g)
 	}
 	return nil
 }
@@ -441,10 +338,9 @@ func (b *builder) knowsTypes() bool {
 	return b.caps.HasType("isa-serial") || b.caps.HasType("virtio-blk-pci")
 }
 
-// typeAliases are the -device names libvirt uses that QEMU lists under
-// another name in qom-list-types (they are qdev aliases): libvirt's own
-// capability probe looks for the right-hand name.
-var typeAliases = map[string]string{"ahci": "ich9-ahci", "lsi": "lsi53c895a"}
+// qomAliases are QEMU's alias names of devices (qdev_alias_table) that
+// libvirt writes on the command line, with the type they stand for.
+var qomAliases = map[string]string{"lsi": "lsi53c895a", "ahci": "ich9-ahci"}
 
 // checkTypes refuses a command line instantiating a type the binary lacks,
 // which QEMU would only report once started.
@@ -453,7 +349,11 @@ func (b *builder) checkTypes() error {
 		return nil
 	}
 	for _, t := range b.drivers {
-		if !b.caps.HasType(t) && !b.caps.HasType(typeAliases[t]) {
+		// QEMU's short device aliases libvirt uses.
+		if full, ok := qomAliases[t]; ok {
+			t = full
+		}
+		if !b.caps.HasType(t) {
 			return unsupported("this QEMU binary does not support '%s'", strings.TrimSuffix(t, "-x86_64-cpu"))
 		}
 	}

@@ -43,13 +43,16 @@ func set(names ...string) map[string]bool {
 
 func qemu72() fakeCaps {
 	return fakeCaps{
-		flags: set("blockdev", "device.json+hotplug", "seccomp-sandbox", "smp-dies", "kvm-pit-lost-tick-policy"),
+		flags: set("blockdev", "device.json+hotplug", "seccomp-sandbox", "smp-dies", "kvm-pit-lost-tick-policy",
+			"vnc", "spice", "vnc-power-control", "qxl.vgamem_mb", "qxl.vram64_size_mb"),
 		types: set("memory-backend-ram", "qemu64-x86_64-cpu", "Nehalem-x86_64-cpu", "host-x86_64-cpu", "max-x86_64-cpu",
 			"pcie-root-port", "piix3-usb-uhci", "qemu-xhci", "nec-usb-xhci", "virtio-scsi-pci", "lsi53c895a", "ich9-ahci", "ich9-intel-hda", "intel-hda", "AC97", "hda-duplex", "usb-redir", "qxl-vga", "ich9-usb-ehci1", "ich9-usb-uhci1", "ich9-usb-uhci2", "ich9-usb-uhci3",
 			"virtio-serial-pci", "virtserialport", "virtio-blk-pci", "ide-hd", "ide-cd", "scsi-hd", "scsi-cd",
 			"virtio-net-pci", "e1000", "e1000e", "rtl8139", "isa-serial", "usb-tablet", "usb-mouse", "usb-kbd",
 			"VGA", "cirrus-vga", "bochs-display", "virtio-vga", "virtio-gpu-pci", "i6300esb", "ib700",
-			"virtio-balloon-pci", "rng-random", "rng-builtin", "virtio-rng-pci", "pvpanic"),
+			"virtio-balloon-pci", "rng-random", "rng-builtin", "virtio-rng-pci", "pvpanic",
+			"qxl-vga", "qxl", "ramfb", "vmware-svga", "intel-hda", "ich9-intel-hda", "hda-duplex", "hda-micro",
+			"hda-output", "AC97", "ES1370", "sb16", "usb-audio"),
 	}
 }
 
@@ -59,7 +62,11 @@ const goldenDir = "/var/lib/govirt/test"
 
 func goldenPaths(name string) Paths {
 	run := "/run/govirt/qemu/" + name
-	return Paths{MonitorSocket: run + "/monitor.sock", DomainDir: run}
+	// SPICE autoport gets libvirt's placeholder ports (5901, 5902), as
+	// qemuxml2argvtest's start without allocation does.
+	spice := 5900
+	return Paths{MonitorSocket: run + "/monitor.sock", DomainDir: run,
+		SpicePort: func() (int, error) { spice++; return spice, nil }}
 }
 
 func loadDomain(t *testing.T, file, dir string) *conf.Domain {

@@ -17,7 +17,7 @@ func (b *builder) emitControllers() error {
 	ds := &b.def.Devices
 	for _, c := range ds.Controllers {
 		switch c.Type {
-		case "pci", "usb", "scsi", "ide", "sata", "virtio-serial":
+		case "pci", "usb", "scsi", "ide", "sata", "virtio-serial", "fdc":
 		default:
 			return unsupportedValue("devices/controller", "type", c.Type)
 		}
@@ -64,6 +64,21 @@ func (b *builder) emitControllers() error {
 				continue
 			}
 			o := obj{}.set("driver", drv).set("id", c.Alias)
+			switch drvEl := child(conf.DeviceElement(c), "driver"); {
+			case typ == "scsi":
+				if o, err = b.scsiControllerDevice(c); err != nil {
+					return err
+				}
+			case typ == "virtio-serial":
+				for _, a := range []string{"queues", "cmd_per_lun", "max_sectors", "ioeventfd", "iothread"} {
+					if attr(drvEl, a) != "" {
+						return unsupported("attribute '%s' of element <devices/controller/driver> is not supported by govirt's QEMU driver", a)
+					}
+				}
+				o = virtioOptions(obj{}.set("driver", drv), drvEl).set("id", c.Alias)
+			case drvEl != nil:
+				return unsupportedElem("devices/controller/driver")
+			}
 			if p := attr(conf.DeviceElement(c), "ports"); p != "" {
 				n, err := strconv.Atoi(p)
 				if err != nil {
@@ -100,9 +115,18 @@ func (b *builder) controllerDriver(c *conf.Controller) (string, error) {
 		switch c.Model {
 		case "virtio-scsi":
 			return "virtio-scsi-pci", nil
-		case "lsilogic", "":
-			c.Model = "lsilogic"
-			return "lsi", nil
+		case "virtio-transitional", "virtio-non-transitional":
+			return b.virtioTypeName("virtio-scsi", c.Model)
+		default:
+			if drv, ok := scsiModels[c.Model]; ok {
+				return drv, nil
+			}
+			return "", unsupported("Unsupported controller model: %s", c.Model)
+		}
+	case "fdc":
+		// The PC's floppy controller; see emitFloppyController.
+		if c.Index == 0 && c.Model == "" {
+			return "", nil
 		}
 	case "ide":
 		if c.Index == 0 && !b.q35 && c.Model == "" {
@@ -117,56 +141,14 @@ func (b *builder) controllerDriver(c *conf.Controller) (string, error) {
 		}
 		return "ahci", nil
 	case "virtio-serial":
-		if c.Model == "" {
+		switch c.Model {
+		case "":
 			return "virtio-serial-pci", nil
+		case "virtio", "virtio-transitional", "virtio-non-transitional":
+			return b.virtioTypeName("virtio-serial", c.Model)
 		}
 	}
 	return "", unsupported("controller type '%s' index %d model '%s' is not supported by govirt's QEMU driver", c.Type, c.Index, c.Model)
-}
-
-// netModels maps <model type> to the QEMU NIC device.
-var netModels = map[string]string{"virtio": "virtio-net-pci", "e1000": "e1000",
-	"e1000e": "e1000e", "rtl8139": "rtl8139"}
-
-func (b *builder) emitNets() error {
-	boot := b.bootIndexes()
-	for i, n := range b.def.Devices.Interfaces {
-		id := "host" + n.Alias
-		nd := obj{}
-		switch n.Type {
-		case "user":
-			nd = nd.set("type", "user")
-		case "ethernet", "bridge", "network":
-			if n.Type != "ethernet" && n.Bridge == "" {
-				return unsupported("interface %s of type %s has no <source bridge>", n.Alias, n.Type)
-			}
-			if n.TargetDev == "" {
-				// libvirt numbers vnetN host-wide; the builder has no
-				// host-wide state, so it derives a name unique to the
-				// domain (IFNAMSIZ is 16).
-				n.TargetDev = fmt.Sprintf("vn%s-%d", strings.ReplaceAll(b.def.UUID.String(), "-", "")[:8], i)
-			}
-			nd = nd.set("type", "tap").set("ifname", n.TargetDev).set("script", "no").set("downscript", "no")
-			b.taps = append(b.taps, Tap{IfName: n.TargetDev, Bridge: n.Bridge})
-		default:
-			return unsupportedValue("devices/interface", "type", n.Type)
-		}
-		if n.Type != "bridge" && n.Type != "network" && n.Bridge != "" {
-			return unsupported("<source bridge> needs interface type 'bridge'")
-		}
-		b.add("-netdev", nd.set("id", id).String())
-		drv, ok := netModels[n.Model]
-		if !ok {
-			return unsupportedValue("devices/interface/model", "type", n.Model)
-		}
-		o := obj{}.set("driver", drv).set("netdev", id).set("id", n.Alias).set("mac", n.MAC)
-		o = b.pciProps(o, n.Address)
-		if bi := boot[n]; bi > 0 {
-			o = o.set("bootindex", bi)
-		}
-		b.device(o)
-	}
-	return nil
 }
 
 // chardev is the -chardev option of a host side: pty, unix socket or file.
@@ -294,11 +276,17 @@ func (b *builder) emitChannels() error {
 }
 
 func (b *builder) emitInputs() error {
+	usbPort := b.usbDiskPorts
 	for _, in := range b.def.Devices.Inputs {
 		alias := attr(child(conf.DeviceElement(in), "alias"), "name")
 		switch {
 		case in.Bus == "ps2" && (in.Type == "mouse" || in.Type == "keyboard"):
 			continue // part of the PC
+		case in.Bus == "virtio":
+			if err := b.emitVirtioInput(in); err != nil {
+				return err
+			}
+			continue
 		case in.Bus == "usb":
 		default:
 			return unsupported("input type '%s' bus '%s' is not supported by govirt's QEMU driver", in.Type, in.Bus)
@@ -307,233 +295,24 @@ func (b *builder) emitInputs() error {
 		if drv == "" {
 			return unsupportedValue("devices/input", "type", in.Type)
 		}
-		loc, err := b.usbAddress(in, "input "+alias)
-		if err != nil {
-			return err
+		usb := b.usbRoot()
+		if usb == nil || usb.Model == "none" {
+			return unsupported("USB is disabled for this domain, but USB devices are present in the domain XML")
 		}
-		b.device(append(obj{}.set("driver", drv).set("id", alias), loc...))
-	}
-	return nil
-}
-
-// emitAudio writes the audio backends: those of the definition (types
-// none and spice), or the one libvirt adds when it has none, so that a
-// display or sound device never opens host audio.
-func (b *builder) emitAudio() error {
-	aus := b.audios()
-	if len(aus) == 0 {
-		b.add("-audiodev", obj{}.set("id", "audio1").set("driver", b.defaultAudio()).String())
-		return nil
-	}
-	for _, au := range aus {
-		id, err := strconv.Atoi(attr(au, "id"))
-		if err != nil || id < 1 {
-			return unsupported("invalid audio id '%s'", attr(au, "id"))
-		}
-		switch t := attr(au, "type"); t {
-		case "none", "spice":
-			b.add("-audiodev", obj{}.set("id", "audio"+strconv.Itoa(id)).set("driver", t).String())
+		a := conf.DeviceAddress(in)
+		switch a.Type {
+		case "":
+			usbPort++
+			a = conf.Address{Type: "usb", Port: strconv.Itoa(usbPort)}
+			conf.SetDeviceAddress(in, a)
+		case "usb":
+			if a.Bus != 0 {
+				return unsupported("USB bus %d is not supported by govirt's QEMU driver", a.Bus)
+			}
 		default:
-			return unsupportedValue("devices/audio", "type", t)
+			return unsupported("input %s cannot have an address of type '%s'", alias, a.Type)
 		}
-	}
-	return nil
-}
-
-func (b *builder) emitGraphics() error {
-	gs := b.def.Devices.Graphics
-	if len(gs) > 1 {
-		return unsupported("more than one <graphics> is not supported by govirt's QEMU driver")
-	}
-	for _, g := range gs {
-		if g.Type == "spice" {
-			if err := b.emitSpice(g); err != nil {
-				return err
-			}
-			continue
-		}
-		if g.Type != "vnc" {
-			return unsupportedValue("devices/graphics", "type", g.Type)
-		}
-		e := conf.DeviceElement(g)
-		var listens []*conf.Element
-		if e != nil {
-			listens = e.Children("listen")
-		}
-		if len(listens) > 1 {
-			return unsupported("more than one <listen> is not supported by govirt's QEMU driver")
-		}
-		ltype, laddr, lsock := "address", g.Listen, g.Socket
-		if len(listens) == 1 {
-			l := listens[0]
-			ltype = attr(l, "type")
-			if a := attr(l, "address"); a != "" {
-				laddr = a
-			}
-			if s := attr(l, "socket"); s != "" {
-				lsock = s
-			}
-		}
-		if lsock != "" && ltype == "address" {
-			ltype = "socket"
-		}
-		var arg string
-		switch ltype {
-		case "socket":
-			if lsock == "" {
-				lsock = b.p.DomainDir + "/vnc.sock"
-			}
-			g.Socket = lsock
-			if len(listens) == 1 {
-				conf.SetDeviceValue(g, "listen/@socket", lsock)
-			}
-			arg = "vnc=unix:" + escapeComma(lsock)
-		case "address":
-			if laddr == "" {
-				laddr = "127.0.0.1"
-			}
-			g.Listen = laddr
-			// libvirt's parser: no port, or the legacy port='-1',
-			// means autoport (an explicit autoport='no' still wins).
-			if g.Port == -1 || (attr(e, "port") == "" && attr(e, "autoport") != "no") {
-				g.AutoPort = true
-			}
-			host := laddr
-			if strings.Contains(host, ":") {
-				host = "[" + host + "]"
-			}
-			switch {
-			case g.AutoPort && b.p.Pretend:
-				g.Port = 5900
-				arg = host + ":0"
-			case g.AutoPort && b.p.VNCPort != nil:
-				port, err := b.p.VNCPort()
-				if err != nil {
-					return err
-				}
-				g.Port = port
-				arg = fmt.Sprintf("%s:%d", host, port-5900)
-			case g.AutoPort:
-				// QEMU takes the first free display of 5900-65535;
-				// the driver reads the port back with query-vnc.
-				arg = fmt.Sprintf("%s:0,to=%d", host, 65535-5900)
-			case g.Port >= 5900 && g.Port <= 65535:
-				arg = fmt.Sprintf("%s:%d", host, g.Port-5900)
-			default:
-				return unsupported("vnc port must be in range [5900,65535]")
-			}
-		case "none":
-			arg = "none"
-		default:
-			return unsupportedValue("devices/graphics/listen", "type", ltype)
-		}
-		if strings.Contains(arg, "'") {
-			return unsupported("vnc listen '%s' is not valid", arg)
-		}
-		b.add("-vnc", arg+",audiodev=audio1")
-	}
-	return nil
-}
-
-func (b *builder) emitVideos() error {
-	for i, v := range b.def.Devices.Videos {
-		e := conf.DeviceElement(v)
-		m := child(e, "model")
-		alias := attr(child(e, "alias"), "name")
-		if p := attr(m, "primary"); (p == "yes") != (i == 0) && p != "" {
-			return unsupported("only the first video device can be primary")
-		}
-		heads := attr(m, "heads")
-		if heads != "" && heads != "1" && v.Model != "virtio" && v.Model != "qxl" {
-			return unsupportedValue("devices/video/model", "heads", heads)
-		}
-		vram := 16384
-		if v.Model == "qxl" {
-			vram = 65536 // virDomainVideoDefaultRAM
-		}
-		if s := attr(m, "vram"); s != "" {
-			n, err := strconv.Atoi(s)
-			if err != nil || n <= 0 || n%1024 != 0 {
-				return unsupportedValue("devices/video/model", "vram", s)
-			}
-			vram = n
-		}
-		o := obj{}
-		switch v.Model {
-		case "none":
-			continue
-		case "vga":
-			o = o.set("driver", "VGA").set("id", alias).set("vgamem_mb", vram/1024)
-		case "cirrus":
-			if vram != 16384 {
-				return unsupported("cirrus video has a fixed 16 MiB of video memory")
-			}
-			o = o.set("driver", "cirrus-vga").set("id", alias)
-		case "bochs":
-			o = o.set("driver", "bochs-display").set("id", alias).set("vgamem", vram*1024)
-		case "qxl":
-			// qemuBuildDeviceVideoCmd with QEMU's qxl.vram64_size_mb and
-			// qxl.vgamem_mb, both present in every QEMU govirt runs.
-			h := 1
-			if heads != "" {
-				h, _ = strconv.Atoi(heads)
-			}
-			kib := func(a string, def int) (int, error) {
-				s := attr(m, a)
-				if s == "" {
-					return def, nil
-				}
-				n, err := strconv.Atoi(s)
-				if err != nil || n < 0 {
-					return 0, unsupportedValue("devices/video/model", a, s)
-				}
-				return n, nil
-			}
-			ram, err := kib("ram", 65536)
-			if err != nil {
-				return err
-			}
-			vgamem, err := kib("vgamem", 16384)
-			if err != nil {
-				return err
-			}
-			vram64, err := kib("vram64", 0)
-			if err != nil {
-				return err
-			}
-			drv := "qxl-vga"
-			if i > 0 {
-				drv = "qxl"
-			}
-			o = o.set("driver", drv).set("id", alias).set("max_outputs", h).set("ram_size", ram*1024).
-				set("vram_size", vram*1024).set("vram64_size_mb", vram64/1024).set("vgamem_mb", vgamem/1024)
-			conf.SetDeviceValue(v, "model/@ram", strconv.Itoa(ram))
-			conf.SetDeviceValue(v, "model/@vgamem", strconv.Itoa(vgamem))
-		case "virtio":
-			drv := "virtio-vga"
-			if i > 0 {
-				drv = "virtio-gpu-pci"
-			}
-			h := 1
-			if heads != "" {
-				h, _ = strconv.Atoi(heads)
-			}
-			o = o.set("driver", drv).set("id", alias).set("max_outputs", h)
-		default:
-			return unsupportedValue("devices/video/model", "type", v.Model)
-		}
-		// The defaults libvirt writes into the live definition.
-		if v.Model != "virtio" {
-			conf.SetDeviceValue(v, "model/@vram", strconv.Itoa(vram))
-		}
-		conf.SetDeviceValue(v, "model/@heads", "1")
-		if heads != "" {
-			conf.SetDeviceValue(v, "model/@heads", heads)
-		}
-		if i == 0 {
-			conf.SetDeviceValue(v, "model/@primary", "yes")
-		}
-		b.device(b.pciProps(o, conf.DeviceAddress(v)))
+		b.device(obj{}.set("driver", drv).set("id", alias).set("bus", usb.Alias+".0").set("port", a.Port))
 	}
 	return nil
 }
@@ -579,14 +358,28 @@ func (b *builder) emitWatchdogs() error {
 
 func (b *builder) emitBalloon() error {
 	m := b.def.Devices.MemBalloon
-	switch m.Model {
-	case "none":
+	if m.Model == "none" {
 		return nil
-	case "virtio":
-	default:
+	}
+	if ok, _ := virtioModel(m.Model); !ok {
 		return unsupportedValue("devices/memballoon", "model", m.Model)
 	}
-	b.device(b.pciProps(obj{}.set("driver", "virtio-balloon-pci").set("id", m.Alias), m.Address))
+	e := conf.DeviceElement(m)
+	o, err := b.virtioDevice("virtio-balloon", m.Model, child(e, "driver"))
+	if err != nil {
+		return err
+	}
+	o = o.set("id", m.Alias)
+	for _, a := range []struct{ attr, prop string }{{"autodeflate", "deflate-on-oom"}, {"freePageReporting", "free-page-reporting"}} {
+		v, err := tristate(e, a.attr)
+		if err != nil {
+			return err
+		}
+		if v != nil {
+			o = o.set(a.prop, *v)
+		}
+	}
+	b.device(b.pciProps(o, m.Address))
 	return nil
 }
 
@@ -595,7 +388,7 @@ var rngSources = []string{"/dev/random", "/dev/urandom", "/dev/hwrng"}
 
 func (b *builder) emitRNGs() error {
 	for _, r := range b.def.Devices.RNGs {
-		if r.Model != "virtio" {
+		if ok, _ := virtioModel(r.Model); !ok {
 			return unsupportedValue("devices/rng", "model", r.Model)
 		}
 		e := conf.DeviceElement(r)
@@ -620,7 +413,11 @@ func (b *builder) emitRNGs() error {
 		default:
 			return unsupportedValue("devices/rng/backend", "model", r.Backend)
 		}
-		b.device(b.pciProps(obj{}.set("driver", "virtio-rng-pci").set("rng", id).set("id", alias), conf.DeviceAddress(r)))
+		o, err := b.virtioDevice("virtio-rng", r.Model, child(e, "driver"))
+		if err != nil {
+			return err
+		}
+		b.device(b.pciProps(o.set("rng", id).set("id", alias), conf.DeviceAddress(r)))
 	}
 	return nil
 }

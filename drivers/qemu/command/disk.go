@@ -9,7 +9,7 @@ import (
 // layers returns the disk's image chain from the top down, without the
 // empty <backingStore/> that marks its end; nil for an empty drive.
 func layers(d *conf.Disk) []*conf.DiskSource {
-	if d.Source.Path == "" {
+	if sourceEmpty(&d.Source) {
 		return nil
 	}
 	var out []*conf.DiskSource
@@ -31,7 +31,13 @@ func (b *builder) assignNodeNames() error {
 		if err := checkDiskSource(d); err != nil {
 			return err
 		}
-		for _, s := range layers(d) {
+		ls := layers(d)
+		if len(ls) == 0 && d.Source.Type != "" {
+			// An empty drive's source takes a number too, though
+			// it has no nodes.
+			n++
+		}
+		for _, s := range ls {
 			n++
 			s.NodeName = fmt.Sprintf("libvirt-%d-storage", n)
 			s.NodeNameFormat = fmt.Sprintf("libvirt-%d-format", n)
@@ -41,10 +47,17 @@ func (b *builder) assignNodeNames() error {
 }
 
 // checkDiskSource refuses disk kinds and image types the builder does not
-// implement.
+// implement, and what libvirt refuses, with its messages.
 func checkDiskSource(d *conf.Disk) error {
 	switch d.Device {
-	case "disk", "cdrom":
+	case "disk", "cdrom", "floppy":
+	case "lun":
+		if d.Source.Type != "block" && !(d.Source.Type == "network" && d.Source.Protocol == "iscsi") {
+			return unsupported("disk device='lun' is only valid for block type disk source")
+		}
+		if d.TargetBus != "scsi" {
+			return unsupportedValue("devices/disk/target", "bus", d.TargetBus)
+		}
 	default:
 		return unsupportedValue("devices/disk", "device", d.Device)
 	}
@@ -71,8 +84,8 @@ func checkDiskSource(d *conf.Disk) error {
 	default:
 		return unsupportedValue("devices/disk/driver", "io", d.IO)
 	}
-	if d.Source.Path == "" {
-		if d.Device != "cdrom" {
+	if sourceEmpty(&d.Source) {
+		if d.Device != "cdrom" && d.Device != "floppy" {
 			return unsupported("disk %s has no source", d.TargetDev)
 		}
 		if d.Source.Backing != nil && d.Source.Backing.Type != "" {
@@ -85,31 +98,29 @@ func checkDiskSource(d *conf.Disk) error {
 			path = "devices/disk/backingStore"
 		}
 		switch s.Type {
-		case "file", "block":
+		case "file", "block", "dir", "nvme", "network":
 		default:
 			return unsupportedValue(path, "type", s.Type)
 		}
-		if format(s) == "raw" && s.Backing != nil && s.Backing.Type != "" {
-			return unsupported("raw image %s cannot have a backing image", s.Path)
-		}
-		switch s.Format {
-		case "", "raw", "qcow2":
+		switch f := s.Format; f {
+		case "", "raw", "qcow2", "qcow", "qed", "vmdk", "vdi", "vpc", "vhd", "vhdx", "bochs", "cloop", "dmg", "ploop", "fat":
+			if f == "fat" && s.Type != "dir" {
+				return unsupported("storage format 'fat' is supported only with 'dir' storage type")
+			}
+		case "cow":
+			return unsupported("'cow' storage format is not supported")
+		case "iso":
+			return unsupported("storage format 'iso' is not directly supported by QEMU, use 'raw' instead")
+		case "dir":
+			return unsupported("'directory' storage format is not directly supported by QEMU, use 'dir' disk type instead")
 		default:
 			return unsupportedValue(path+"/"+map[bool]string{true: "driver", false: "format"}[s == &d.Source], "type", s.Format)
 		}
+		if s.Type == "dir" && s.Format != "fat" {
+			return unsupported("unsupported disk driver type for '%s'", s.Format)
+		}
 	}
 	return nil
-}
-
-// storageDriver is the -blockdev protocol driver of a layer.
-func storageDriver(d *conf.Disk, s *conf.DiskSource) string {
-	if s.Type == "block" {
-		if d.Device == "cdrom" && s == &d.Source {
-			return "host_cdrom"
-		}
-		return "host_device"
-	}
-	return "file"
 }
 
 // format is a layer's image format; libvirt never probes, so an unset
@@ -125,12 +136,17 @@ func format(s *conf.DiskSource) string {
 // each backing node exists before the node that uses it, then its -device.
 func (b *builder) emitDisks() error {
 	boot := b.bootIndexes()
+	env := b.hostEnv()
+	if err := b.emitFloppyController(boot); err != nil {
+		return err
+	}
 	for _, d := range b.def.Devices.Disks {
-		ls := layers(d)
-		for _, node := range DiskBlockdevs(d) {
-			b.add("-blockdev", string(node))
+		args, _, err := b.diskNodes(d, env)
+		if err != nil {
+			return err
 		}
-		dev, err := b.diskDevice(d, ls, boot[d])
+		b.add(args...)
+		dev, err := b.diskDevice(d, boot[d])
 		if err != nil {
 			return err
 		}
@@ -139,115 +155,40 @@ func (b *builder) emitDisks() error {
 	return nil
 }
 
-// diskDevice is the -device of a disk, properties in libvirt's order.
-func (b *builder) diskDevice(d *conf.Disk, ls []*conf.DiskSource, bootindex int) (obj, error) {
-	a := d.Address
-	cd := d.Device == "cdrom"
-	o := obj{}
-	switch d.TargetBus {
-	case "virtio":
-		if cd {
-			return nil, unsupported("virtio disk %s cannot be a cdrom", d.TargetDev)
-		}
-		o = b.pciProps(o.set("driver", "virtio-blk-pci"), a)
-	case "ide", "sata":
-		drv := "ide-hd"
-		if cd {
-			drv = "ide-cd"
-		}
-		o = o.set("driver", drv)
-		switch {
-		case d.TargetBus == "ide":
-			o = o.set("bus", fmt.Sprintf("ide.%d", a.Bus)).set("unit", a.Unit)
-		case a.Controller == 0 && b.q35:
-			// The ICH9 AHCI has one bus per port.
-			o = o.set("bus", fmt.Sprintf("ide.%d", a.Unit))
-		default:
-			o = o.set("bus", fmt.Sprintf("%s.%d", b.controller("sata", int(a.Controller)).Alias, a.Unit))
-		}
-	case "scsi":
-		drv := "scsi-hd"
-		if cd {
-			drv = "scsi-cd"
-		}
-		c := b.controller("scsi", int(a.Controller))
-		o = o.set("driver", drv)
-		if c.Model == "lsilogic" || c.Model == "" {
-			// The LSI has no channel/target/lun properties: one bus
-			// per channel, the unit as SCSI id (qemuBuildDiskDeviceProps).
-			o = o.set("bus", fmt.Sprintf("%s.%d", c.Alias, a.Bus)).set("scsi-id", a.Unit)
-		} else {
-			o = o.set("bus", c.Alias+".0").set("channel", a.Bus).set("scsi-id", a.Target).set("lun", a.Unit)
-		}
-		o = o.set("device_id", "drive-"+d.Alias)
-	}
-	if d.Shareable {
-		o = o.set("share-rw", true)
-	}
-	if len(ls) > 0 {
-		o = o.set("drive", ls[0].NodeNameFormat)
-	}
-	o = o.set("id", d.Alias)
-	if bootindex > 0 {
-		o = o.set("bootindex", bootindex)
-	}
-	if d.Serial != "" {
-		o = o.set("serial", d.Serial)
-	}
-	if wc := writeCacheProp(d.Cache); wc != "" && len(ls) > 0 {
-		o = o.set("write-cache", wc)
-	}
-	return o, nil
-}
-
 // bootIndexes maps boot devices to their bootindex: per-device <boot
 // order> when the definition uses it, else libvirt's translation of
-// <os><boot dev>: the first device of each listed kind, in list order.
+// <os><boot dev> (qemuProcessPrepareDeviceBootorder): the first device of
+// each listed kind gets the position of that kind in the list.
 func (b *builder) bootIndexes() map[any]int {
 	out := map[any]int{}
 	ds := &b.def.Devices
-	perDevice := false
 	for _, d := range ds.Disks {
 		if d.BootOrder > 0 {
 			out[d] = int(d.BootOrder)
-			perDevice = true
 		}
 	}
 	for _, n := range ds.Interfaces {
 		if o := bootOrder(conf.DeviceElement(n)); o > 0 {
 			out[n] = o
-			perDevice = true
 		}
 	}
-	if perDevice {
+	if len(out) > 0 {
 		return out
 	}
-	next := 1
-	for _, dev := range b.def.OS.Boot {
-		var found any
-		switch dev {
-		case "hd", "cdrom":
-			want := "disk"
-			if dev == "cdrom" {
-				want = "cdrom"
-			}
-			for _, d := range ds.Disks {
-				if d.Device == want {
-					found = d
-					break
-				}
-			}
-		case "network":
-			if len(ds.Interfaces) > 0 {
-				found = ds.Interfaces[0]
-			}
+	pos := map[string]int{}
+	for i, dev := range b.def.OS.Boot {
+		pos[dev] = i + 1
+	}
+	kind := map[string]string{"cdrom": "cdrom", "disk": "hd", "lun": "hd", "floppy": "fd"}
+	for _, d := range ds.Disks {
+		k := kind[d.Device]
+		if p := pos[k]; p > 0 {
+			out[d] = p
+			pos[k] = 0
 		}
-		if found != nil {
-			if _, dup := out[found]; !dup {
-				out[found] = next
-				next++
-			}
-		}
+	}
+	if p := pos["network"]; p > 0 && len(ds.Interfaces) > 0 {
+		out[ds.Interfaces[0]] = p
 	}
 	return out
 }

@@ -56,6 +56,9 @@ func PrepareHotplugDisk(def *conf.Domain, disk *conf.Disk, caps Caps, next func(
 	if err := checkDiskSource(disk); err != nil {
 		return err
 	}
+	if err := checkHotplugSource(disk); err != nil {
+		return err
+	}
 	b := hotplugBuilder(def, caps)
 	switch disk.TargetBus {
 	case "virtio":
@@ -120,42 +123,43 @@ func NameNodes(disk *conf.Disk, next func() int) {
 	}
 }
 
+// checkHotplugSource refuses sources hot-plug does not implement yet:
+// anything but local images, and images needing secret objects.
+func checkHotplugSource(disk *conf.Disk) error {
+	for _, l := range chain(disk) {
+		switch l.src.Type {
+		case "file", "block":
+		default:
+			return unsupported("hot-plugging a disk of type '%s' is not supported by govirt's QEMU driver", l.src.Type)
+		}
+		if encryptionElem(l) != nil || storageSlice(l.el) != nil {
+			return unsupported("hot-plugging an encrypted or sliced disk is not supported by govirt's QEMU driver")
+		}
+	}
+	return nil
+}
+
 // CheckMedium refuses an image a CD-ROM or floppy cannot take, with the
 // same rules as a disk at start.
-func CheckMedium(disk *conf.Disk) error { return checkDiskSource(disk) }
+func CheckMedium(disk *conf.Disk) error {
+	if err := checkDiskSource(disk); err != nil {
+		return err
+	}
+	return checkHotplugSource(disk)
+}
 
 // DiskBlockdevs returns the blockdev-add arguments of disk's named nodes
 // in the order QEMU needs them: bottom layer first, storage before format.
 func DiskBlockdevs(disk *conf.Disk) []json.RawMessage {
+	b := &builder{}
+	_, nodes, err := b.diskNodes(disk, hostEnv{isCDROM: IsCDROM})
+	if err != nil {
+		// checkDiskSource admits only sources diskNodes builds.
+		return nil
+	}
 	var out []json.RawMessage
-	ls := layers(disk)
-	for i := len(ls) - 1; i >= 0; i-- {
-		s := ls[i]
-		ro := disk.ReadOnly || disk.Device == "cdrom" || i > 0
-		st := obj{}.
-			set("driver", storageDriver(disk, s)).
-			set("filename", s.Path)
-		if i == 0 && disk.IO != "" {
-			st = st.set("aio", disk.IO)
-		}
-		st = st.set("node-name", s.NodeName).
-			set("auto-read-only", true).
-			set("discard", "unmap")
-		st = withCache(st, disk.Cache)
-		out = append(out, json.RawMessage(st.String()))
-		f := withCache(obj{}.set("node-name", s.NodeNameFormat), disk.Cache).set("read-only", ro)
-		if i == 0 && disk.Discard != "" {
-			f = f.set("discard", disk.Discard)
-		}
-		f = f.set("driver", format(s)).set("file", s.NodeName)
-		if s.Backing != nil && format(s) != "raw" {
-			if s.Backing.Type == "" {
-				f = f.set("backing", nil)
-			} else {
-				f = f.set("backing", s.Backing.NodeNameFormat)
-			}
-		}
-		out = append(out, json.RawMessage(f.String()))
+	for _, n := range nodes {
+		out = append(out, json.RawMessage(n.String()))
 	}
 	return out
 }
@@ -179,7 +183,7 @@ func DiskNodes(disk *conf.Disk) []string {
 // guest def (which need not contain disk yet).
 func DiskDeviceAdd(def *conf.Domain, disk *conf.Disk, caps Caps) (json.RawMessage, error) {
 	b := hotplugBuilder(def, caps)
-	o, err := b.diskDevice(disk, layers(disk), 0)
+	o, err := b.diskDevice(disk, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -198,20 +202,20 @@ func PrepareHotplugNet(def *conf.Domain, n *conf.Interface, caps Caps) error {
 	if (n.Type == "bridge" || n.Type == "network") && n.Bridge == "" {
 		return unsupported("interface of type %s has no <source bridge>", n.Type)
 	}
-	if n.Type != "bridge" && n.Type != "network" && n.Bridge != "" {
-		return unsupported("<source bridge> needs interface type 'bridge'")
-	}
 	if n.MAC == "" {
 		n.MAC = conf.GenerateMAC()
 	}
 	if n.Model == "" {
 		n.Model = "rtl8139"
 	}
-	drv, ok := netModels[n.Model]
+	drv, ok := netDriver(n.Model)
 	if !ok {
 		return unsupportedValue("devices/interface/model", "type", n.Model)
 	}
 	b := hotplugBuilder(def, caps)
+	if err := b.checkNet(n, conf.DeviceElement(n)); err != nil {
+		return err
+	}
 	if b.knowsTypes() && !caps.HasType(drv) {
 		return unsupported("this QEMU binary does not support '%s'", drv)
 	}
@@ -225,7 +229,7 @@ func PrepareHotplugNet(def *conf.Domain, n *conf.Interface, caps Caps) error {
 	if n.Type != "user" && n.TargetDev == "" {
 		n.TargetDev = fmt.Sprintf("vn%s-%d", strings.ReplaceAll(def.UUID.String(), "-", "")[:8], num)
 	}
-	pcie := n.Model == "virtio" || n.Model == "e1000e"
+	pcie := netIsPCIe(n.Model)
 	if n.Address.Type == "" {
 		if b.q35 && !pcie {
 			return unsupported("interface %s is a conventional PCI device; on q35 it would need a pcie-to-pci-bridge, which govirt's QEMU driver does not support", n.Alias)
@@ -238,30 +242,30 @@ func PrepareHotplugNet(def *conf.Domain, n *conf.Interface, caps Caps) error {
 	} else if err := b.checkHotplugPCI(n.Address); err != nil {
 		return err
 	}
-	return nil
+	// NetdevAdd cannot fail on what passes here.
+	_, err := hostNetProps(n, conf.DeviceElement(n))
+	return err
 }
 
 // NetdevAdd returns the netdev_add arguments of n.
 func NetdevAdd(n *conf.Interface) json.RawMessage {
-	nd := obj{}
-	if n.Type == "user" {
-		nd = nd.set("type", "user")
-	} else {
-		nd = nd.set("type", "tap").set("ifname", n.TargetDev).set("script", "no").set("downscript", "no")
+	nd, err := hostNetProps(n, conf.DeviceElement(n))
+	if err != nil {
+		// Unreachable: PrepareHotplugNet built these props already.
+		nd = obj{}.set("id", "host"+n.Alias)
 	}
-	return json.RawMessage(nd.set("id", "host"+n.Alias).String())
+	return json.RawMessage(nd.String())
 }
 
 // NetDeviceAdd returns the device_add arguments of n in the running guest
 // def.
 func NetDeviceAdd(def *conf.Domain, n *conf.Interface, caps Caps) (json.RawMessage, error) {
-	drv, ok := netModels[n.Model]
-	if !ok {
-		return nil, unsupportedValue("devices/interface/model", "type", n.Model)
-	}
 	b := hotplugBuilder(def, caps)
-	o := obj{}.set("driver", drv).set("netdev", "host"+n.Alias).set("id", n.Alias).set("mac", n.MAC)
-	return json.RawMessage(b.pciProps(o, n.Address).String()), nil
+	o, err := b.nicDevice(n, conf.DeviceElement(n), 0)
+	if err != nil {
+		return nil, err
+	}
+	return json.RawMessage(o.String()), nil
 }
 
 // usedPCI collects the PCI space the running definition occupies.

@@ -32,29 +32,21 @@ func rawAddr(dev any) (func() conf.Address, func(conf.Address)) {
 // controllers, virtio disks, balloon, RNGs, watchdog, other videos.
 func (b *builder) pciDevices() ([]pciDev, error) {
 	ds := &b.def.Devices
-	var out []pciDev
+	out := b.fsPCIDevs()
 	for _, n := range ds.Interfaces {
 		g, s := typedAddr(&n.Address)
-		out = append(out, pciDev{"interface " + n.Alias, g, s, n.Model == "virtio" || n.Model == "e1000e"})
+		out = append(out, pciDev{"interface " + n.Alias, g, s, netIsPCIe(n.Model)})
 	}
-	for _, snd := range ds.Sounds {
-		switch {
-		case snd.Model == "sb16" || snd.Model == "pcspk" || snd.Model == "usb":
-			continue
-		}
-		g, s := rawAddr(snd)
-		out = append(out, pciDev{"sound", g, s, false})
-	}
+	out = append(out, b.soundPCIDevices()...)
 	usb2Done := map[int]bool{}
 	for _, c := range ds.Controllers {
 		if isUSB2(c) {
 			// A USB2 group shares one slot: the EHCI at function 7,
 			// its UHCI companions at 0 (multifunction), 1 and 2.
-			if usb2Done[c.Index] {
-				continue
+			if !usb2Done[c.Index] {
+				usb2Done[c.Index] = true
+				out = append(out, b.usb2Group(c.Index))
 			}
-			usb2Done[c.Index] = true
-			out = append(out, b.usb2Group(c.Index))
 			continue
 		}
 		switch {
@@ -76,7 +68,7 @@ func (b *builder) pciDevices() ([]pciDev, error) {
 			out = append(out, pciDev{"disk " + d.TargetDev, g, s, true})
 		}
 	}
-	if m := ds.MemBalloon; m != nil && m.Model == "virtio" {
+	if m := ds.MemBalloon; m != nil && m.Model != "none" {
 		g, s := typedAddr(&m.Address)
 		out = append(out, pciDev{"memballoon", g, s, true})
 	}
@@ -91,15 +83,13 @@ func (b *builder) pciDevices() ([]pciDev, error) {
 		}
 	}
 	for i, v := range ds.Videos {
-		if i == 0 || v.Model == "none" {
+		if i == 0 || v.Model == "none" || v.Model == "ramfb" {
 			continue
 		}
-		if v.Model != "virtio" {
-			return nil, unsupported("secondary video model '%s' is not supported by govirt's QEMU driver", v.Model)
-		}
 		g, s := rawAddr(v)
-		out = append(out, pciDev{"video", g, s, true})
+		out = append(out, pciDev{"video", g, s, v.Model == "virtio"})
 	}
+	out = append(out, b.virtioInputPCIDevs()...)
 	return out, nil
 }
 
@@ -137,6 +127,14 @@ func (s *pciSpace) nextSlot() (uint, bool) {
 // manages the topology), the ports gathered as functions of slots of
 // pcie.0 after the primary video (slot 1), beside the ICH9 at slot 0x1f.
 func (b *builder) assignPCI() error {
+	// The post-parse step puts conventional PCI devices of a q35 guest
+	// behind a pcie-to-pci-bridge (and may add pci-bridges), which the
+	// builder does not drive yet.
+	for _, c := range b.def.Devices.Controllers {
+		if c.Type == "pci" && c.Index > 0 && c.Model != "pcie-root-port" {
+			return unsupportedValue("devices/controller", "model", c.Model)
+		}
+	}
 	sp := &pciSpace{slots: map[[2]uint]bool{}, portsUsed: map[uint]bool{}}
 	if err := b.pinChipset(sp); err != nil {
 		return err
@@ -243,17 +241,10 @@ func (b *builder) pinChipset(sp *pciSpace) error {
 		f.c.Address = want
 		sp.take(f.slot, f.fn)
 	}
-	if b.q35 && sp.slotFree(0x1b) {
-		// The ICH9's own HD audio function.
-		for _, snd := range ds.Sounds {
-			if snd.Model == "ich9" && conf.DeviceAddress(snd).Type == "" {
-				// Reserved with the other given addresses.
-				conf.SetDeviceAddress(snd, conf.Address{Type: "pci", Slot: 0x1b})
-				break
-			}
-		}
+	if b.q35 {
+		b.pinICH9Sound(sp)
 	}
-	if len(ds.Videos) > 0 && ds.Videos[0].Model != "none" {
+	if len(ds.Videos) > 0 && ds.Videos[0].Model != "none" && ds.Videos[0].Model != "ramfb" {
 		v := ds.Videos[0]
 		a := conf.DeviceAddress(v)
 		if a.Type == "" {

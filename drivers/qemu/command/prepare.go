@@ -14,7 +14,6 @@ import (
 // serial console stands for, MAC addresses and NIC models.
 func (b *builder) prepareDefaults() error {
 	ds := &b.def.Devices
-	assignControllerIndexes(ds.Controllers)
 	// Added in the order of qemuDomainDefAddDefaultDevices: USB, the
 	// chipset's disk controller, the PCI root.
 	if !slices.ContainsFunc(ds.Controllers, func(c *conf.Controller) bool { return c.Type == "usb" }) {
@@ -90,6 +89,9 @@ func (b *builder) prepareDefaults() error {
 			v.Model = "cirrus"
 		}
 	}
+	if err := b.addDefaultAudio(); err != nil {
+		return err
+	}
 	hasInput := func(typ string) bool {
 		return slices.ContainsFunc(ds.Inputs, func(i *conf.Input) bool { return i.Type == typ && i.Bus == "ps2" })
 	}
@@ -109,41 +111,6 @@ func (b *builder) prepareDefaults() error {
 		}
 	}
 	return nil
-}
-
-// assignControllerIndexes numbers the controllers written without an
-// index as virDomainDefPostParse does: the lowest index unused for their
-// type, except that a USB2 companion following a USB2 controller joins
-// its group unless that group already has its model.
-func assignControllerIndexes(list []*conf.Controller) {
-	used := func(typ string, idx int) bool {
-		return slices.ContainsFunc(list, func(c *conf.Controller) bool { return c.Type == typ && c.Index == idx })
-	}
-	for i, c := range list {
-		if c.Index != -1 {
-			continue
-		}
-		if i > 0 && isUSB2(c) {
-			var prev *conf.Controller
-			for j := i - 1; j >= 0; j-- {
-				if list[j].Type == "usb" {
-					prev = list[j]
-					break
-				}
-			}
-			if prev != nil && isUSB2(prev) && !slices.ContainsFunc(list, func(o *conf.Controller) bool {
-				return o.Type == "usb" && o.Index == prev.Index && o.Model == c.Model
-			}) {
-				c.Index = prev.Index
-				continue
-			}
-		}
-		idx := 0
-		for used(c.Type, idx) {
-			idx++
-		}
-		c.Index = idx
-	}
 }
 
 // controller returns the controller of type typ and index idx, or nil.
@@ -206,64 +173,8 @@ func diskIndex(dev string) (int, bool) {
 }
 
 // assignDriveAddresses gives disks on drive buses the address libvirt
-// derives from their target name.
-func (b *builder) assignDriveAddresses() error {
-	for _, d := range b.def.Devices.Disks {
-		switch d.TargetBus {
-		case "virtio":
-			if t := d.Address.Type; t != "" && t != "pci" {
-				return unsupported("virtio disk cannot have an address of type '%s'", t)
-			}
-			continue
-		case "ide", "sata", "scsi":
-		default:
-			return unsupportedValue("devices/disk/target", "bus", d.TargetBus)
-		}
-		if d.Address.Type != "" {
-			if d.Address.Type != "drive" {
-				return unsupported("disk %s cannot have an address of type '%s'", d.TargetDev, d.Address.Type)
-			}
-		} else {
-			idx, ok := diskIndex(d.TargetDev)
-			if !ok {
-				return unsupported("invalid disk target '%s'", d.TargetDev)
-			}
-			a := conf.Address{Type: "drive"}
-			switch d.TargetBus {
-			case "ide":
-				a.Controller, a.Bus, a.Unit = uint(idx/4), uint(idx%4/2), uint(idx%2)
-			case "sata":
-				a.Controller, a.Unit = uint(idx/6), uint(idx%6)
-			case "scsi":
-				a.Controller, a.Unit = uint(idx/7), uint(idx%7)
-			}
-			d.Address = a
-		}
-		a := d.Address
-		typ := d.TargetBus
-		if b.controller(typ, int(a.Controller)) == nil {
-			b.addController(&conf.Controller{Type: typ, Index: int(a.Controller)})
-		}
-		switch typ {
-		case "ide":
-			if b.q35 {
-				return unsupported("IDE controllers are unsupported for this QEMU binary or machine type")
-			}
-			if a.Controller != 0 || a.Bus > 1 || a.Unit > 1 || a.Target != 0 {
-				return unsupported("invalid IDE address for disk %s", d.TargetDev)
-			}
-		case "sata":
-			if a.Bus != 0 || a.Target != 0 || a.Unit > 5 {
-				return unsupported("invalid SATA address for disk %s", d.TargetDev)
-			}
-		case "scsi":
-			if a.Bus != 0 {
-				return unsupported("invalid SCSI address for disk %s", d.TargetDev)
-			}
-		}
-	}
-	return nil
-}
+// derives from their target name (see diskaddr.go).
+func (b *builder) assignDriveAddresses() error { return b.assignDiskAddresses() }
 
 // alias returns cur when it is a user alias (ua-), which libvirt keeps,
 // and generated otherwise.
@@ -292,7 +203,16 @@ func (b *builder) assignAliases() error {
 		case "sata":
 			g = fmt.Sprintf("sata%d-%d-%d", a.Controller, a.Bus, a.Unit)
 		case "scsi":
-			g = fmt.Sprintf("scsi%d-%d-%d-%d", a.Controller, a.Bus, a.Target, a.Unit)
+			if c := b.controller("scsi", int(a.Controller)); c != nil && c.Model == "lsilogic" {
+				g = fmt.Sprintf("scsi%d-%d-%d", a.Controller, a.Bus, a.Unit)
+			} else {
+				g = fmt.Sprintf("scsi%d-%d-%d-%d", a.Controller, a.Bus, a.Target, a.Unit)
+			}
+		case "fdc":
+			g = fmt.Sprintf("fdc%d-%d-%d", a.Controller, a.Bus, a.Unit)
+		default:
+			idx, _ := diskIndex(d.TargetDev)
+			g = fmt.Sprintf("%s-disk%d", d.TargetBus, idx)
 		}
 		d.Alias = alias(d.Alias, g)
 	}
@@ -316,6 +236,7 @@ func (b *builder) assignAliases() error {
 	for i, n := range ds.Interfaces {
 		n.Alias = alias(n.Alias, fmt.Sprintf("net%d", i))
 	}
+	b.assignFSAliases()
 	for i, s := range ds.Serials {
 		s.Alias = alias(s.Alias, fmt.Sprintf("serial%d", i))
 	}
@@ -350,8 +271,8 @@ func (b *builder) assignAliases() error {
 	for i, r := range ds.RNGs {
 		setAlias(r, fmt.Sprintf("rng%d", i))
 	}
-	for i, snd := range ds.Sounds {
-		setAlias(snd, fmt.Sprintf("sound%d", i))
+	for i, s := range ds.Sounds {
+		setAlias(s, fmt.Sprintf("sound%d", i))
 	}
 	for i, r := range ds.RedirDevs {
 		setAlias(r, fmt.Sprintf("redir%d", i))

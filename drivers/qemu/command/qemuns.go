@@ -1,7 +1,6 @@
 package command
 
 import (
-	"strconv"
 	"strings"
 
 	"govirt/conf"
@@ -72,61 +71,4 @@ func (b *builder) qemuCommandline() (args, env []string, err error) {
 		}
 	}
 	return args, env, nil
-}
-
-// biosOptions reads <os><bios>: useserial turns on SeaBIOS's serial
-// console (-machine graphics=off) and needs a serial port; rebootTimeout
-// goes on -boot.
-func (b *builder) biosOptions() (serial bool, reboot string, err error) {
-	bios := child(b.def.Tree(), "os", "bios")
-	if bios == nil {
-		return false, "", nil
-	}
-	serial = attr(bios, "useserial") == "yes"
-	if serial && len(b.def.Devices.Serials) == 0 {
-		return false, "", virerr.New(virerr.FromQemu, virerr.ErrXMLError, "need at least one serial port to use BIOS serial output")
-	}
-	if rt := attr(bios, "rebootTimeout"); rt != "" {
-		n, err := strconv.Atoi(rt)
-		if err != nil || n < -1 || n > 65535 {
-			return false, "", unsupported("invalid value for rebootTimeout, must be in range [-1,65535]")
-		}
-		reboot = "reboot-timeout=" + strconv.Itoa(n) + ","
-	}
-	return serial, reboot, nil
-}
-
-// cpuFeatureNames are libvirt's x86 feature names QEMU spells otherwise
-// (virQEMUCapsCPUFeaturesX86).
-var cpuFeatureNames = map[string]string{"cmp_legacy": "cmp-legacy", "ds_cpl": "ds-cpl",
-	"fxsr_opt": "fxsr-opt", "kvm_pv_eoi": "kvm-pv-eoi", "kvm_pv_unhalt": "kvm-pv-unhalt",
-	"lahf_lm": "lahf-lm", "nodeid_msr": "nodeid-msr", "pclmuldq": "pclmulqdq",
-	"perfctr_core": "perfctr-core", "perfctr_nb": "perfctr-nb", "tsc_adjust": "tsc-adjust"}
-
-// cpuFeatures is the ",name=on|off" list qemuBuildCpuModelArgStr appends
-// for <cpu><feature>: force/require on, disable/forbid off, optional
-// left to the model.
-func cpuFeatures(t *conf.Element) (string, error) {
-	out := ""
-	for _, c := range t.Children("cpu") {
-		for _, f := range c.Children("feature") {
-			name := attr(f, "name")
-			if name == "" || strings.Trim(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != "" {
-				return "", unsupported("invalid CPU feature name '%s'", name)
-			}
-			if q, ok := cpuFeatureNames[name]; ok {
-				name = q
-			}
-			switch p := attr(f, "policy"); p {
-			case "force", "require", "":
-				out += "," + name + "=on"
-			case "disable", "forbid":
-				out += "," + name + "=off"
-			case "optional":
-			default:
-				return "", unsupported("Invalid CPU feature policy '%s'", p)
-			}
-		}
-	}
-	return out, nil
 }

@@ -75,60 +75,17 @@ func (b *builder) usbControllerProps(c *conf.Controller, drv string) (obj, error
 	return o.set("masterbus", master+".0").set("firstport", start), nil
 }
 
-// usbController is the USB controller devices plug into: the master of
-// index 0. libvirt refuses USB devices when there is none or it is
-// model 'none'.
-func (b *builder) usbController() (*conf.Controller, error) {
+// usbRoot is the USB controller devices plug into: the master of index
+// 0 (with USB2 companions, the EHCI).
+func (b *builder) usbRoot() *conf.Controller {
 	for _, c := range b.def.Devices.Controllers {
-		if c.Type == "usb" && c.Index == 0 && c.Model != "none" {
+		if c.Type == "usb" && c.Index == 0 {
 			if s, _ := usbMaster(c); s < 0 {
-				return c, nil
+				return c
 			}
 		}
 	}
-	return nil, unsupported("USB is disabled for this domain, but USB devices are present in the domain XML")
-}
-
-// usbAddress gives dev its USB address when it has none (the lowest port
-// no device uses, counting from 1, in the order libvirt assigns them:
-// inputs, then redirected devices) and returns its bus and port
-// properties.
-func (b *builder) usbAddress(dev any, name string) (obj, error) {
-	usb, err := b.usbController()
-	if err != nil {
-		return nil, err
-	}
-	if b.usbUsed == nil {
-		b.usbUsed = map[string]bool{}
-		for _, in := range b.def.Devices.Inputs {
-			if a := conf.DeviceAddress(in); a.Type == "usb" {
-				b.usbUsed[a.Port] = true
-			}
-		}
-		for _, r := range b.def.Devices.RedirDevs {
-			if a := conf.DeviceAddress(r); a.Type == "usb" {
-				b.usbUsed[a.Port] = true
-			}
-		}
-	}
-	a := conf.DeviceAddress(dev)
-	switch a.Type {
-	case "":
-		p := 1
-		for b.usbUsed[strconv.Itoa(p)] {
-			p++
-		}
-		b.usbUsed[strconv.Itoa(p)] = true
-		a = conf.Address{Type: "usb", Port: strconv.Itoa(p)}
-		conf.SetDeviceAddress(dev, a)
-	case "usb":
-		if a.Bus != 0 {
-			return nil, unsupported("USB bus %d is not supported by govirt's QEMU driver", a.Bus)
-		}
-	default:
-		return nil, unsupported("%s cannot have an address of type '%s'", name, a.Type)
-	}
-	return obj{}.set("bus", usb.Alias+".0").set("port", a.Port), nil
+	return nil
 }
 
 // emitRedirdevs writes USB redirection over SPICE (qemuBuildRedirdevCommandLine):
@@ -143,13 +100,30 @@ func (b *builder) emitRedirdevs() error {
 			return unsupported("redirdev type '%s' is not supported by govirt's QEMU driver", r.Type)
 		}
 		id := "char" + alias
-		b.add("-chardev", "spicevmc,id="+id+",name=usbredir")
-		o := obj{}.set("driver", "usb-redir").set("chardev", id).set("id", alias)
-		loc, err := b.usbAddress(r, "redirdev "+alias)
-		if err != nil {
-			return err
+		if alias == "" {
+			return unsupported("redirdev without an alias")
 		}
-		b.device(append(o, loc...))
+		b.add("-chardev", "spicevmc,id="+id+",name=usbredir")
+		usb := b.usbRoot()
+		if usb == nil || usb.Model == "none" {
+			return unsupported("USB is disabled for this domain, but USB devices are present in the domain XML")
+		}
+		a := conf.DeviceAddress(r)
+		switch a.Type {
+		case "":
+			// After the inputs' and USB sound cards' ports, as libvirt
+			// numbers them.
+			a = conf.Address{Type: "usb", Port: strconv.Itoa(b.nextUSBPort())}
+			conf.SetDeviceAddress(r, a)
+		case "usb":
+			if a.Bus != 0 {
+				return unsupported("USB bus %d is not supported by govirt's QEMU driver", a.Bus)
+			}
+		default:
+			return unsupported("redirdev %s cannot have an address of type '%s'", alias, a.Type)
+		}
+		b.device(obj{}.set("driver", "usb-redir").set("chardev", id).set("id", alias).
+			set("bus", usb.Alias+".0").set("port", a.Port))
 	}
 	return nil
 }

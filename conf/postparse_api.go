@@ -1,0 +1,98 @@
+package conf
+
+import (
+	"slices"
+	"sort"
+)
+
+// This file gives the QEMU driver's post-parse step (drivers/qemu/postparse)
+// what it needs beyond the typed fields: settings without a field,
+// devices without a typed list, and libvirt's device order.
+
+// Value reads a setting below <domain> that has no typed field
+// ("cpu/@check", "features/vmport/@state"); ok is false when absent.
+func (d *Domain) Value(path string) (string, bool) {
+	if d.x == nil {
+		return "", false
+	}
+	return d.x.get(path)
+}
+
+// SetValue writes a setting below <domain> that has no typed field; ""
+// removes it. Where a typed field covers the same setting, the field is
+// what Format writes.
+func (d *Domain) SetValue(path, v string) {
+	if d.x == nil {
+		d.x = newElem("domain")
+	}
+	d.x.put(path, v)
+}
+
+// RawDevices returns the devices without a typed list (sound, hostdev,
+// audio, filesystem, tpm, ...) in document order. They share the
+// domain's document: SetDeviceValue and SetDeviceAddress on them change
+// the domain.
+func (d *Domain) RawDevices() []*RawDevice {
+	var out []*RawDevice
+	for _, k := range d.x.child("devices").elems() {
+		if k.name == "emulator" || slices.Contains(typedKinds, k.name) {
+			continue
+		}
+		out = append(out, &RawDevice{Kind: k.name, x: k})
+	}
+	return out
+}
+
+// SortDevices puts the children of <devices> in the order libvirt's
+// formatter writes them (all disks, then controllers, leases, ...),
+// keeping the order within a kind. libvirt's output always has that
+// order, whatever order the input had.
+func (d *Domain) SortDevices() {
+	devs := d.x.child("devices")
+	if devs == nil {
+		return
+	}
+	order := childOrder["devices"]
+	rank := func(n *node) int {
+		if i := slices.Index(order, n.name); i >= 0 {
+			return i
+		}
+		return len(order)
+	}
+	// A comment or text node travels with the element after it.
+	ranks := make([]int, len(devs.kids))
+	next := len(order)
+	for i := len(devs.kids) - 1; i >= 0; i-- {
+		if k := devs.kids[i]; k.kind == elemNode {
+			next = rank(k)
+		}
+		ranks[i] = next
+	}
+	idx := make([]int, len(devs.kids))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return ranks[idx[a]] < ranks[idx[b]] })
+	kids := make([]*node, len(devs.kids))
+	for i, j := range idx {
+		kids[i] = devs.kids[j]
+	}
+	devs.kids = kids
+}
+
+// OrderDeviceAttrs puts the named attributes of the child element at
+// path (or of the device element for "") first, in the given order, the
+// way libvirt writes them; the rest keep their order.
+func OrderDeviceAttrs(dev any, path string, names ...string) {
+	p, _ := deviceNode(dev)
+	if p == nil || *p == nil {
+		return
+	}
+	n := *p
+	if path != "" {
+		n, _ = n.resolve(path+"/@x", false)
+	}
+	if n != nil {
+		orderAttrs(n, names...)
+	}
+}

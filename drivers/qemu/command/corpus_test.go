@@ -1,0 +1,351 @@
+package command
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"govirt/conf"
+	"govirt/drivers/qemu/caps"
+)
+
+// The corpus test is libvirt's qemuxml2argvtest over its own data: every
+// qemuxml2argvdata input with a NAME.x86_64-latest.args is built with the
+// capabilities of QEMU 8.0 replayed from caps_8.0.0.x86_64.replies and
+// compared with libvirt's command line; every NAME.x86_64-latest.err
+// input must be refused. libvirt's fake host (tests/testutilsqemu.c):
+// libDir /tmp/lib, so the domain directory is /tmp/lib/domain--1-NAME; the
+// monitor is passed as fd 1729; machine aliases are stripped from the
+// capabilities so "pc" and "q35" stay as written.
+//
+// The counts may only go up: corpusFloor is what main achieves. Run with
+// -corpus-out DIR to get every difference as DIR/NAME.diff (and
+// DIR/summary.txt) while working on the builder.
+
+// corpusFloor is the number of identical command lines main reaches.
+const corpusFloor = 236
+
+// corpusRefusedFloor is the number of .err inputs refused.
+const corpusRefusedFloor = 57
+
+var corpusOut = flag.String("corpus-out", "", "write per-input differences of the libvirt argv corpus here")
+
+// corpusKnown lists the inputs whose difference is understood and
+// accepted, with the reason; they count as different, not as failures.
+var corpusKnown = map[string]string{}
+
+func corpusDir(t testing.TB) string {
+	dir := os.Getenv("GOVIRT_CONFORMANCE_DIR")
+	if dir == "" {
+		// package dir is <root>/drivers/qemu/command
+		dir = filepath.Join("..", "..", "..", "..", "shared", "conformance", "libvirt-9.0.0")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "qemuxml2argvdata")); err != nil {
+		t.Skipf("libvirt conformance data not found at %s (set GOVIRT_CONFORMANCE_DIR)", dir)
+	}
+	return dir
+}
+
+var latestCaps = sync.OnceValues(func() (*caps.Caps, error) {
+	dir := os.Getenv("GOVIRT_CONFORMANCE_DIR")
+	if dir == "" {
+		dir = filepath.Join("..", "..", "..", "..", "shared", "conformance", "libvirt-9.0.0")
+	}
+	return caps.ReplayFile(filepath.Join(dir, "qemucapabilitiesdata", "caps_8.0.0.x86_64.replies"))
+})
+
+// testHostCaps is the capabilities as libvirt's tests see them: aliases
+// stripped, so the machine type written in the input is what QEMU gets.
+type testHostCaps struct{ *caps.Caps }
+
+func (testHostCaps) MachineAlias(string) string { return "" }
+
+// corpusPaths are libvirt's test host paths for a domain.
+func corpusPaths(name string) Paths {
+	// virDomainDefGetShortName: the id and at most 20 characters.
+	short := []rune(name)
+	if len(short) > 20 {
+		short = short[:20]
+	}
+	dir := "/tmp/lib/domain--1-" + string(short)
+	p := Paths{
+		Name:          name,
+		DomainDir:     dir,
+		MonitorSocket: dir + "/monitor.sock",
+		MonitorFD:     1729,
+		MasterKey:     dir + "/master-key.aes",
+		Host:          corpusHost,
+		// qemuxml2argvtest points the swtpm socket at /dev/test and
+		// mocks the passed descriptors from 1730 on.
+		SwtpmSocket: "/dev/test",
+		OpenFD: func() func(string, int) (int, error) {
+			next := 1730
+			return func(string, int) (int, error) { next++; return next - 1, nil }
+		}(),
+		// qemuxml2argvtest marks only /dev/cdrom as a host CD-ROM.
+		IsCDROM: func(path string) bool { return path == "/dev/cdrom" },
+		// virrandommock's bytes 0, 1, 2, ... are the master key and
+		// every IV.
+		MasterKeyData: seqBytes(32),
+		RandomIV:      func() ([]byte, error) { return seqBytes(16), nil },
+		Secrets:       fakeSecretLookup,
+	}
+	return p
+}
+
+// corpusHost is qemuxml2argvtest's fake host (qemuxml2argvmock.c and the
+// driver config it sets up): 2M (default) and 1G hugetlbfs mounts,
+// memory_backing_dir /var/lib/libvirt/qemu/ram, 4 KiB pages, host NUMA
+// nodes 0-7, the clock at 1234567890, firmware descriptors from the test
+// data.
+var corpusHost = &Host{
+	Hugepages: []Hugepages{
+		{Dir: "/dev/hugepages2M", SizeKiB: 2048, Default: true},
+		{Dir: "/dev/hugepages1G", SizeKiB: 1048576},
+	},
+	MemoryBackingDir: "/var/lib/libvirt/qemu/ram",
+	PageSizeKiB:      4,
+	NUMANode: func(n int) error {
+		if n < 0 || n > 7 {
+			return internalError("Mock: no numa node set is available at bit %d", n)
+		}
+		return nil
+	},
+	Now:           func() time.Time { return time.Unix(1234567890, 0) },
+	SwtpmVersions: func() []string { return []string{"1.2", "2.0"} },
+	TPMCancelPath: func(string) (string, error) { return "/sys/class/misc/tpm0/device/cancel", nil },
+}
+
+func seqBytes(n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(i)
+	}
+	return b
+}
+
+// fakeSecretLookup is qemuxml2argvtest's secret driver: any UUID, and
+// the usages its inputs name, have one fixed value.
+func fakeSecretLookup(ref SecretRef) ([]byte, error) {
+	if ref.UUID == "" {
+		if ref.UsageType == "volume" {
+			if !strings.HasPrefix(ref.Usage, "/storage/guest_disks/") {
+				return nil, fmt.Errorf("test provided invalid volume storage prefix '%s'", ref.Usage)
+			}
+		} else if ref.Usage != "mycluster_myname" && ref.Usage != "client.admin secret" {
+			return nil, fmt.Errorf("test provided incorrect usage '%s'", ref.Usage)
+		}
+	}
+	return []byte("AQCVn5hO6HzFAhAAq0NCv8jtJcIcE+HOBlMQ1A"), nil
+}
+
+// envOfHost are the variables libvirt passes through from the daemon's
+// own environment; the test host's values are not ours.
+var envOfHost = regexp.MustCompile(`^(PATH|USER|LOGNAME)=`)
+
+// normaliseArgs takes libvirt's .args text (or ours) to the form compared.
+func normaliseArgs(s string) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), " \\\n")
+	var out []string
+	for _, l := range lines {
+		if envOfHost.MatchString(l) {
+			continue
+		}
+		out = append(out, l)
+	}
+	return strings.Join(out, "\n") + "\n"
+}
+
+type corpusResult struct {
+	name    string
+	outcome string // identical, different, refused, error-ok, error-accepted
+	detail  string
+}
+
+// corpusErrHost are the .err inputs libvirt's test runs on a different
+// fake host: tpm-emulator and tpm-emulator-tpm2 with an swtpm that only
+// emulates the other TPM version (TEST_TPM_ENV_VAR).
+var corpusErrHost = map[string]func(h Host) Host{
+	"tpm-emulator":      func(h Host) Host { h.SwtpmVersions = func() []string { return []string{"2.0"} }; return h },
+	"tpm-emulator-tpm2": func(h Host) Host { h.SwtpmVersions = func() []string { return []string{"1.2"} }; return h },
+}
+
+func buildCorpusInput(t *testing.T, c Caps, file, name string) (string, error) {
+	return buildCorpusInputOn(t, c, file, name, nil)
+}
+
+func buildCorpusInputOn(t *testing.T, c Caps, file, name string, host func(Host) Host) (string, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return "", err
+	}
+	def, err := conf.ParseDomain(data, conf.ParseValidate)
+	if err != nil {
+		return "", err
+	}
+	def.Name = name
+	p := corpusPaths(def.Name)
+	if host != nil {
+		h := host(*p.Host)
+		p.Host = &h
+	}
+	corpusGraphics(strings.TrimSuffix(filepath.Base(file), ".xml"), &p)
+	cl, err := Build(def, c, p)
+	if err != nil {
+		return "", err
+	}
+	return formatArgs(cl), nil
+}
+
+func TestCorpusArgv(t *testing.T) {
+	dir := corpusDir(t)
+	cp, err := latestCaps()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := testHostCaps{cp}
+	data := filepath.Join(dir, "qemuxml2argvdata")
+	argsFiles, _ := filepath.Glob(filepath.Join(data, "*.x86_64-latest.args"))
+	errFiles, _ := filepath.Glob(filepath.Join(data, "*.x86_64-latest.err"))
+	var results []corpusResult
+	counts := map[string]int{}
+	for _, af := range argsFiles {
+		name := strings.TrimSuffix(filepath.Base(af), ".x86_64-latest.args")
+		want, _ := os.ReadFile(af)
+		r := corpusResult{name: name}
+		got, err := buildCorpusInput(t, c, filepath.Join(data, name+".xml"), domainName(filepath.Join(data, name+".xml")))
+		switch {
+		case err != nil:
+			r.outcome, r.detail = "refused", err.Error()
+		case normaliseArgs(got) == normaliseArgs(string(want)):
+			r.outcome = "identical"
+		default:
+			r.outcome, r.detail = "different", unifiedDiff(normaliseArgs(string(want)), normaliseArgs(got))
+			if why, ok := corpusKnown[name]; ok {
+				r.detail = "known: " + why + "\n" + r.detail
+			}
+		}
+		counts[r.outcome]++
+		results = append(results, r)
+	}
+	for _, ef := range errFiles {
+		name := strings.TrimSuffix(filepath.Base(ef), ".x86_64-latest.err")
+		want, _ := os.ReadFile(ef)
+		r := corpusResult{name: name}
+		_, err := buildCorpusInputOn(t, c, filepath.Join(data, name+".xml"), domainName(filepath.Join(data, name+".xml")), corpusErrHost[name])
+		switch {
+		case err == nil:
+			r.outcome, r.detail = "error-accepted", "libvirt: "+string(want)
+		case strings.TrimSpace(errMessage(err)) == strings.TrimSpace(string(want)):
+			r.outcome = "error-same"
+		default:
+			r.outcome, r.detail = "error-other", "libvirt: "+strings.TrimSpace(string(want))+"\ngovirt:  "+err.Error()
+		}
+		counts[r.outcome]++
+		results = append(results, r)
+	}
+	summary := fmt.Sprintf("libvirt argv corpus (x86_64-latest): %d identical, %d different, %d refused of %d; .err inputs: %d refused with libvirt's message, %d refused otherwise, %d accepted of %d",
+		counts["identical"], counts["different"], counts["refused"], len(argsFiles),
+		counts["error-same"], counts["error-other"], counts["error-accepted"], len(errFiles))
+	t.Log(summary)
+	fmt.Println(summary)
+	if *corpusOut != "" {
+		writeCorpusOut(t, *corpusOut, summary, results)
+	}
+	if counts["identical"] < corpusFloor {
+		t.Errorf("identical command lines went down: %d < floor %d", counts["identical"], corpusFloor)
+	}
+	if n := counts["error-same"] + counts["error-other"]; n < corpusRefusedFloor {
+		t.Errorf("refused .err inputs went down: %d < floor %d", n, corpusRefusedFloor)
+	}
+}
+
+// domainName is the <name> of an input; libvirt's paths use it.
+func domainName(file string) string {
+	data, _ := os.ReadFile(file)
+	m := regexp.MustCompile(`<name>([^<]*)</name>`).FindSubmatch(data)
+	if m == nil {
+		return ""
+	}
+	return string(m[1])
+}
+
+// errMessage is the message part of a libvirt-style error, as libvirt's
+// .err files hold it.
+func errMessage(err error) string {
+	type messager interface{ Message() string }
+	var m messager
+	if errors.As(err, &m) {
+		return m.Message()
+	}
+	return err.Error()
+}
+
+func writeCorpusOut(t *testing.T, dir, summary string, results []corpusResult) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sort.Slice(results, func(i, j int) bool { return results[i].name < results[j].name })
+	var b strings.Builder
+	b.WriteString(summary + "\n\n")
+	for _, r := range results {
+		first := r.detail
+		if i := strings.IndexByte(first, '\n'); i >= 0 && r.outcome != "different" {
+			first = first[:i]
+		}
+		if r.outcome == "different" {
+			first = ""
+		}
+		fmt.Fprintf(&b, "%-16s %s %s\n", r.outcome, r.name, first)
+		if r.detail != "" {
+			os.WriteFile(filepath.Join(dir, r.name+".diff"), []byte(r.detail+"\n"), 0o644)
+		}
+	}
+	os.WriteFile(filepath.Join(dir, "summary.txt"), []byte(b.String()), 0o644)
+}
+
+// unifiedDiff is a small line diff (longest common subsequence), enough
+// to read what differs in a command line of a few dozen lines.
+func unifiedDiff(want, got string) string {
+	a := strings.Split(want, "\n")
+	b := strings.Split(got, "\n")
+	n, m := len(a), len(b)
+	lcs := make([][]int, n+1)
+	for i := range lcs {
+		lcs[i] = make([]int, m+1)
+	}
+	for i := n - 1; i >= 0; i-- {
+		for j := m - 1; j >= 0; j-- {
+			if a[i] == b[j] {
+				lcs[i][j] = lcs[i+1][j+1] + 1
+			} else {
+				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
+			}
+		}
+	}
+	var out strings.Builder
+	out.WriteString("--- libvirt\n+++ govirt\n")
+	i, j := 0, 0
+	for i < n || j < m {
+		switch {
+		case i < n && j < m && a[i] == b[j]:
+			i++
+			j++
+		case j < m && (i == n || lcs[i][j+1] >= lcs[i+1][j]):
+			out.WriteString("+" + b[j] + "\n")
+			j++
+		default:
+			out.WriteString("-" + a[i] + "\n")
+			i++
+		}
+	}
+	return out.String()
+}

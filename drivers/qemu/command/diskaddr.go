@@ -1,0 +1,206 @@
+package command
+
+import (
+	"strconv"
+	"strings"
+
+	"govirt/conf"
+	"govirt/virerr"
+)
+
+// assignDiskAddresses gives every disk the address libvirt gives it
+// (virDomainDiskDefAssignAddress, then the USB port allocation) and
+// refuses the addresses qemuValidateDomainDeviceDefAddressDrive refuses.
+func (b *builder) assignDiskAddresses() error {
+	usedUSB := map[string]bool{}
+	for _, d := range b.def.Devices.Disks {
+		if d.Address.Type == "usb" {
+			usedUSB[d.Address.Port] = true
+		}
+	}
+	nextUSB := 1
+	for _, d := range b.def.Devices.Disks {
+		switch d.TargetBus {
+		case "virtio":
+			if t := d.Address.Type; t != "" && t != "pci" {
+				return unsupported("virtio disk cannot have an address of type '%s'", t)
+			}
+			continue
+		case "usb":
+			switch d.Address.Type {
+			case "":
+				for usedUSB[strconv.Itoa(nextUSB)] {
+					nextUSB++
+				}
+				d.Address = conf.Address{Type: "usb", Port: strconv.Itoa(nextUSB)}
+				usedUSB[d.Address.Port] = true
+				b.usbDiskPorts = max(b.usbDiskPorts, nextUSB)
+			case "usb":
+				if p, err := strconv.Atoi(d.Address.Port); err == nil {
+					b.usbDiskPorts = max(b.usbDiskPorts, p)
+				}
+			default:
+				return virerr.New(virerr.FromQemu, virerr.ErrInternalError, "unexpected address type for usb disk")
+			}
+			continue
+		case "ide", "sata", "scsi", "fdc":
+		default:
+			return unsupportedValue("devices/disk/target", "bus", d.TargetBus)
+		}
+		if d.Address.Type != "" {
+			if d.Address.Type != "drive" {
+				return unsupported("Invalid address type '%s' for the disk '%s' with the bus type '%s'", d.Address.Type, d.TargetDev, d.TargetBus)
+			}
+		} else {
+			idx, ok := diskIndex(d.TargetDev)
+			if !ok {
+				return unsupported("invalid disk target '%s'", d.TargetDev)
+			}
+			a := conf.Address{Type: "drive"}
+			switch d.TargetBus {
+			case "ide":
+				a.Controller, a.Bus, a.Unit = uint(idx/4), uint(idx%4/2), uint(idx%2)
+			case "sata":
+				a.Controller, a.Unit = uint(idx/6), uint(idx%6)
+			case "scsi":
+				a.Controller, a.Unit = uint(idx/7), uint(idx%7)
+			case "fdc":
+				a.Controller, a.Unit = uint(idx/2), uint(idx%2)
+			}
+			d.Address = a
+		}
+		a := d.Address
+		typ := d.TargetBus
+		if b.controller(typ, int(a.Controller)) == nil {
+			b.addController(&conf.Controller{Type: typ, Index: int(a.Controller)})
+		}
+		internal := func(msg string) error { return virerr.New(virerr.FromQemu, virerr.ErrInternalError, "%s", msg) }
+		switch typ {
+		case "ide":
+			if b.q35 {
+				return unsupported("IDE controllers are unsupported for this QEMU binary or machine type")
+			}
+			if a.Controller != 0 {
+				return internal("Only 1 IDE controller is supported")
+			}
+			if a.Target != 0 {
+				return unsupported("target must be 0 for ide controller")
+			}
+		case "sata":
+			if a.Bus != 0 {
+				return unsupported("bus must be 0 for sata controller")
+			}
+			if a.Target != 0 {
+				return unsupported("target must be 0 for sata controller")
+			}
+		case "scsi":
+			if a.Bus != 0 {
+				return internal("SCSI controller only supports 1 bus")
+			}
+			if c := b.controller("scsi", int(a.Controller)); c != nil && c.Model == "lsilogic" && a.Target != 0 {
+				return unsupported("target must be 0 for controller model 'lsilogic'")
+			}
+		case "fdc":
+			if a.Controller != 0 {
+				return internal("Only 1 fdc controller is supported")
+			}
+			if a.Bus != 0 {
+				return internal("Only 1 fdc bus is supported")
+			}
+			if a.Target != 0 {
+				return unsupported("target must be 0 for controller fdc")
+			}
+		}
+	}
+	b.defaultSCSIModels()
+	if err := b.checkIOThreadRefs(); err != nil {
+		return err
+	}
+	return b.validateDisks()
+}
+
+// validateDisks refuses what libvirt's domain validation refuses about
+// disks as a set and about each disk's frontend.
+func (b *builder) validateDisks() error {
+	ds := b.def.Devices.Disks
+	for i, d := range ds {
+		for _, o := range ds[i+1:] {
+			if d.TargetDev == o.TargetDev {
+				return virerr.New(virerr.FromDomain, virerr.ErrXMLError,
+					"target '%s' duplicated for disk sources '%s' and '%s'", d.TargetDev, sourceName(d), sourceName(o))
+			}
+		}
+	}
+	for i, d := range ds {
+		if d.Address.Type != "drive" {
+			continue
+		}
+		for _, o := range ds[i+1:] {
+			if o.TargetBus == d.TargetBus && o.Address == d.Address {
+				a := d.Address
+				return unsupported("Found duplicate drive address for disk with target name '%s' controller='%d' bus='%d' target='%d' unit='%d'",
+					d.TargetDev, a.Controller, a.Bus, a.Target, a.Unit)
+			}
+		}
+	}
+	for _, d := range ds {
+		el := conf.DeviceElement(d)
+		if (child(el, "vendor") != nil || child(el, "product") != nil) && d.TargetBus != "scsi" {
+			return unsupported("Only scsi disk supports vendor and product")
+		}
+		if d.Shareable && !d.ReadOnly && d.Device != "cdrom" && format(&d.Source) != "raw" {
+			return unsupported("shared access for disk '%s' requires use of supported storage format", d.TargetDev)
+		}
+	}
+	return nil
+}
+
+// sourceName is what libvirt names a disk's source in messages: its path,
+// or a network source's name.
+func sourceName(d *conf.Disk) string {
+	if d.Source.Type == "network" {
+		return d.Source.Name
+	}
+	if d.Source.Path == "" {
+		return "(null)"
+	}
+	return d.Source.Path
+}
+
+// precheckDisks refuses, before anything else, what libvirt's parser and
+// post-parse code refuse about disks, so such a definition fails with
+// libvirt's message whatever else it contains.
+func precheckDisks(def *conf.Domain) error {
+	ds := def.Devices.Disks
+	for _, d := range ds {
+		if d.TargetDev == "" {
+			src := d.Source.Path
+			if d.Source.Type == "network" {
+				src = d.Source.Name
+			}
+			return virerr.New(virerr.FromDomain, virerr.ErrNoTarget, "%s", src)
+		}
+		if err := checkDiskSecrets(d); err != nil {
+			return err
+		}
+	}
+	hasDevBoot := false
+	for _, d := range ds {
+		hasDevBoot = hasDevBoot || d.BootOrder > 0
+	}
+	for _, n := range def.Devices.Interfaces {
+		hasDevBoot = hasDevBoot || bootOrder(conf.DeviceElement(n)) > 0
+	}
+	if hasDevBoot && child(def.Tree(), "os", "boot") != nil {
+		return unsupported("per-device boot elements cannot be used together with os/boot elements")
+	}
+	for _, d := range ds {
+		if _, ok := diskIndex(d.TargetDev); !ok {
+			t := strings.TrimRight(d.TargetDev, "0123456789")
+			if _, ok := diskIndex(t); ok && t != d.TargetDev {
+				return unsupported("invalid disk target '%s', partitions can't appear in disk targets", d.TargetDev)
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,169 @@
+package command
+
+import (
+	"strconv"
+)
+
+// Memory devices (<devices><memory model='dimm|nvdimm'>): a backend per
+// device and the pc-dimm/nvdimm -device (qemuBuildMemoryDeviceCommandLine).
+
+type memDevice struct {
+	memDev
+	slot      int // -1 until assigned
+	base      string
+	labelKiB  uint64
+	readonly  bool
+	deviceDev string
+}
+
+var memAliasPrefix = map[string]string{
+	"dimm": "dimm", "nvdimm": "nvdimm", "virtio-pmem": "virtiopmem", "virtio-mem": "virtiomem", "sgx-epc": "epc",
+}
+
+func (b *builder) memoryDevices() ([]*memDevice, error) {
+	if b.memDevs != nil {
+		return *b.memDevs, nil
+	}
+	var out []*memDevice
+	used := map[int]bool{}
+	for _, e := range children(child(b.def.Tree(), "devices"), "memory") {
+		model := attr(e, "model")
+		switch model {
+		case "dimm", "nvdimm":
+		case "virtio-pmem", "virtio-mem", "sgx-epc":
+			return nil, unsupportedValue("devices/memory", "model", model)
+		default:
+			return nil, xmlError("Invalid value for attribute 'model' in element 'memory': '%s'.", model)
+		}
+		d := &memDevice{memDev: memDev{model: model, targetNode: -1, access: attr(e, "access"), discard: attr(e, "discard")}, slot: -1}
+		d.alias = attr(child(e, "alias"), "name")
+		src := child(e, "source")
+		var err error
+		if ns := child(src, "nodemask"); ns != nil {
+			if d.sourceNodes, err = parseBitmap(ns.Text()); err != nil {
+				return nil, err
+			}
+		}
+		if ps := child(src, "pagesize"); ps != nil {
+			unit := attr(ps, "unit")
+			if unit == "" {
+				unit = "KiB"
+			}
+			if d.pagesize, err = scaled(ps.Text(), unit, 1024); err != nil {
+				return nil, err
+			}
+		}
+		if p := child(src, "path"); p != nil {
+			d.nvdimmPath = p.Text()
+		}
+		d.pmem = child(src, "pmem") != nil
+		if al := child(src, "alignsize"); al != nil {
+			if d.alignKiB, err = scaled(al.Text(), attr(al, "unit"), 1024); err != nil {
+				return nil, err
+			}
+		}
+		tg := child(e, "target")
+		sz := child(tg, "size")
+		if sz == nil {
+			return nil, xmlError("missing memory device size")
+		}
+		if d.sizeKiB, err = scaled(sz.Text(), attr(sz, "unit"), 1024); err != nil {
+			return nil, err
+		}
+		// qemuDomainAlignMemorySizes: DIMM modules to 2 MiB on x86.
+		d.sizeKiB = (d.sizeKiB + 2047) / 2048 * 2048
+		if n := child(tg, "node"); n != nil {
+			if d.targetNode, err = strconv.Atoi(n.Text()); err != nil {
+				return nil, xmlError("invalid value of memory device node")
+			}
+		}
+		if ls := child(tg, "label", "size"); ls != nil {
+			if d.labelKiB, err = scaled(ls.Text(), attr(ls, "unit"), 1024); err != nil {
+				return nil, err
+			}
+		}
+		d.readonly = child(tg, "readonly") != nil
+		if ad := child(e, "address"); ad != nil {
+			if t := attr(ad, "type"); t != "dimm" {
+				return nil, unsupported("memory device cannot have an address of type '%s'", t)
+			}
+			if s := attr(ad, "slot"); s != "" {
+				if d.slot, err = strconv.Atoi(s); err != nil {
+					return nil, xmlError("invalid dimm slot '%s'", s)
+				}
+				used[d.slot] = true
+			}
+			d.base = attr(ad, "base")
+		}
+		if d.model == "nvdimm" && d.nvdimmPath == "" {
+			return nil, xmlError("path is required for model 'nvdimm'")
+		}
+		out = append(out, d)
+	}
+	// qemuDomainAssignMemorySlots: the lowest free slot.
+	next := 0
+	for _, d := range out {
+		if d.slot >= 0 {
+			continue
+		}
+		for used[next] {
+			next++
+		}
+		d.slot = next
+		used[next] = true
+	}
+	// qemuDeviceMemoryGetAliasID: a DIMM's alias is numbered by its slot.
+	for _, d := range out {
+		if d.alias == "" {
+			d.alias = memAliasPrefix[d.model] + strconv.Itoa(d.slot)
+		}
+	}
+	if len(out) > 0 && (b.def.MaxMemory == 0 || b.def.MaxMemSlots == 0) {
+		return nil, unsupported("cannot use/hotplug a memory device when domain 'maxMemory' is not defined")
+	}
+	for _, d := range out {
+		if uint(d.slot) >= b.def.MaxMemSlots {
+			return nil, unsupported("memory device slot '%d' exceeds slots count '%d'", d.slot, b.def.MaxMemSlots)
+		}
+	}
+	b.memDevs = &out
+	return out, nil
+}
+
+func (b *builder) emitMemoryDevices() error {
+	devs, err := b.memoryDevices()
+	if err != nil {
+		return err
+	}
+	for _, d := range devs {
+		props, _, err := b.backendProps("mem"+d.alias, &d.memDev, true, false)
+		if err != nil {
+			return err
+		}
+		b.object(b.threadContext(props))
+		drv := "pc-dimm"
+		if d.model == "nvdimm" {
+			drv = "nvdimm"
+		}
+		o := obj{}.set("driver", drv)
+		if d.targetNode >= 0 {
+			o = o.set("node", d.targetNode)
+		}
+		if d.labelKiB > 0 {
+			o = o.set("label-size", d.labelKiB*1024)
+		}
+		if d.readonly {
+			o = o.set("unarmed", true)
+		}
+		o = o.set("memdev", "mem"+d.alias).set("id", d.alias).set("slot", d.slot)
+		if d.base != "" {
+			n, err := strconv.ParseUint(d.base, 0, 64)
+			if err != nil {
+				return xmlError("invalid dimm base address '%s'", d.base)
+			}
+			o = o.set("addr", n)
+		}
+		b.device(o)
+	}
+	return nil
+}

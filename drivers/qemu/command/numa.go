@@ -1,0 +1,277 @@
+package command
+
+import (
+	"strconv"
+)
+
+// Guest NUMA cells (<cpu><numa>) and <numatune>: -numa node/dist with
+// one memory backend per cell (qemuBuildNumaCommandLine).
+
+type cell struct {
+	cpus      []int
+	memKiB    uint64
+	access    string // memAccess
+	discard   string // yes, no or ""
+	distances map[int]uint64
+}
+
+func (b *builder) cells() ([]cell, error) {
+	if b.numa != nil {
+		return *b.numa, nil
+	}
+	var out []cell
+	for i, e := range children(child(b.def.Tree(), "cpu", "numa"), "cell") {
+		if id := attr(e, "id"); id != "" && id != strconv.Itoa(i) {
+			return nil, xmlError("Invalid 'id' attribute in NUMA cell: %s. Expected %d", id, i)
+		}
+		var c cell
+		var err error
+		if cp := attr(e, "cpus"); cp != "" {
+			if c.cpus, err = parseBitmap(cp); err != nil {
+				return nil, err
+			}
+		}
+		unit := attr(e, "unit")
+		if unit == "" {
+			unit = "KiB"
+		}
+		if c.memKiB, err = scaled(attr(e, "memory"), unit, 1024); err != nil {
+			return nil, err
+		}
+		// qemuDomainAlignMemorySizes: every cell to whole MiB.
+		c.memKiB = (c.memKiB + 1023) / 1024 * 1024
+		c.access = attr(e, "memAccess")
+		switch c.access {
+		case "", "shared", "private":
+		default:
+			return nil, unsupportedValue("cpu/numa/cell", "memAccess", c.access)
+		}
+		c.discard = attr(e, "discard")
+		switch c.discard {
+		case "", "yes", "no":
+		default:
+			return nil, unsupportedValue("cpu/numa/cell", "discard", c.discard)
+		}
+		for _, s := range children(child(e, "distances"), "sibling") {
+			id, err1 := strconv.Atoi(attr(s, "id"))
+			v, err2 := strconv.ParseUint(attr(s, "value"), 10, 8)
+			if err1 != nil || err2 != nil {
+				return nil, xmlError("invalid NUMA distance of cell %d", i)
+			}
+			if c.distances == nil {
+				c.distances = map[int]uint64{}
+			}
+			c.distances[id] = v
+		}
+		out = append(out, c)
+	}
+	b.numa = &out
+	return out, nil
+}
+
+// numaCells is the number of guest NUMA nodes.
+func (b *builder) numaCells() int {
+	c, _ := b.cells()
+	return len(c)
+}
+
+// numaHasHMAT reports <cpu><numa> latency/bandwidth information.
+func (b *builder) numaHasHMAT() bool {
+	return child(b.def.Tree(), "cpu", "numa", "interconnects") != nil
+}
+
+// numatuneDef is <numatune>.
+type numatuneDef struct {
+	specified bool
+	memMode   string
+	memNodes  []int
+	placement string
+	cells     map[int]numatuneCell
+}
+
+type numatuneCell struct {
+	mode  string
+	nodes []int
+}
+
+func (b *builder) numatune() (*numatuneDef, error) {
+	if b.nt != nil {
+		return b.nt, nil
+	}
+	nt := &numatuneDef{cells: map[int]numatuneCell{}}
+	e := child(b.def.Tree(), "numatune")
+	if m := child(e, "memory"); m != nil {
+		nt.specified = true
+		nt.memMode = attr(m, "mode")
+		if nt.memMode == "" {
+			nt.memMode = "strict"
+		}
+		nt.placement = attr(m, "placement")
+		if ns := attr(m, "nodeset"); ns != "" {
+			var err error
+			if nt.memNodes, err = parseBitmap(ns); err != nil {
+				return nil, err
+			}
+			if nt.placement == "" {
+				nt.placement = "static"
+			}
+		} else if nt.placement == "" {
+			nt.placement = "auto"
+		}
+		if nt.placement == "auto" {
+			return nil, unsupported("automatic NUMA placement (numad) is not supported by govirt's QEMU driver")
+		}
+	}
+	ncells := b.numaCells()
+	for _, mn := range children(e, "memnode") {
+		id, err := strconv.Atoi(attr(mn, "cellid"))
+		if err != nil || id < 0 {
+			return nil, xmlError("Invalid cellid attribute in memnode element: %s", attr(mn, "cellid"))
+		}
+		if id >= ncells {
+			return nil, xmlError("Argument 'cellid' in memnode element must correspond to existing guest's NUMA cell")
+		}
+		c := numatuneCell{mode: attr(mn, "mode")}
+		if c.mode == "" {
+			c.mode = "strict"
+		}
+		if c.nodes, err = parseBitmap(attr(mn, "nodeset")); err != nil {
+			return nil, err
+		}
+		nt.cells[id] = c
+	}
+	for _, m := range append([]string{nt.memMode}, func() []string {
+		var s []string
+		for _, c := range nt.cells {
+			s = append(s, c.mode)
+		}
+		return s
+	}()...) {
+		switch m {
+		case "", "strict", "preferred", "interleave", "restrictive":
+		default:
+			return nil, unsupportedValue("numatune/memory", "mode", m)
+		}
+	}
+	b.nt = nt
+	return nt, nil
+}
+
+// mode is virDomainNumatuneGetMode with libvirt's strict default.
+func (nt *numatuneDef) mode(cellID int) string {
+	if c, ok := nt.cells[cellID]; ok && cellID >= 0 {
+		return c.mode
+	}
+	if nt.specified {
+		return nt.memMode
+	}
+	return "strict"
+}
+
+// nodeset is virDomainNumatuneMaybeGetNodeset; specified is whether the
+// cell has its own <memnode>.
+func (nt *numatuneDef) nodeset(cellID int) ([]int, bool, error) {
+	if c, ok := nt.cells[cellID]; ok && cellID >= 0 {
+		return c.nodes, true, nil
+	}
+	if !nt.specified {
+		return nil, false, nil
+	}
+	return nt.memNodes, false, nil
+}
+
+func (b *builder) emitNUMA() error {
+	cells, err := b.cells()
+	if err != nil || len(cells) == 0 {
+		return err
+	}
+	if b.numaHasHMAT() {
+		return unsupportedElem("cpu/numa/interconnects")
+	}
+	nt, err := b.numatune()
+	if err != nil {
+		return err
+	}
+	// virDomainNumatuneNodesetIsAvailable
+	for _, n := range nt.memNodes {
+		if err := b.host().NUMANode(n); err != nil {
+			return err
+		}
+	}
+	for _, c := range nt.cells {
+		for _, n := range c.nodes {
+			if err := b.host().NUMANode(n); err != nil {
+				return err
+			}
+		}
+	}
+	needBackend := !b.numaMemSupported()
+	backends := make([]obj, len(cells))
+	for i, c := range cells {
+		id := "ram-node" + strconv.Itoa(i)
+		props, needed, err := b.backendProps(id, &memDev{alias: id, targetNode: i, sizeKiB: c.memKiB}, false, false)
+		if err != nil {
+			return err
+		}
+		backends[i] = props
+		if needed {
+			needBackend = true
+		}
+	}
+	if !needBackend {
+		return unsupported("NUMA nodes without memory backends (-numa node,mem=) are not supported by govirt's QEMU driver")
+	}
+	hasCPUs := false
+	for _, c := range cells {
+		if len(c.cpus) > 0 {
+			hasCPUs = true
+		}
+	}
+	if !hasCPUs {
+		return unsupported("At least one NUMA node has to have CPUs")
+	}
+	for i, c := range cells {
+		b.object(b.threadContext(backends[i]))
+		s := "node,nodeid=" + strconv.Itoa(i)
+		if len(c.cpus) > 0 {
+			for _, r := range splitComma(formatBitmap(c.cpus)) {
+				s += ",cpus=" + r
+			}
+		}
+		s += ",memdev=ram-node" + strconv.Itoa(i)
+		b.add("-numa", s)
+	}
+	distances := false
+	for _, c := range cells {
+		if len(c.distances) > 0 {
+			distances = true
+		}
+	}
+	if distances {
+		for i := range cells {
+			for j := range cells {
+				v := cells[i].distances[j]
+				if v == 0 {
+					v = 20
+					if i == j {
+						v = 10
+					}
+				}
+				b.add("-numa", "dist,src="+strconv.Itoa(i)+",dst="+strconv.Itoa(j)+",val="+strconv.FormatUint(v, 10))
+			}
+		}
+	}
+	return nil
+}
+
+func splitComma(s string) []string {
+	var out []string
+	start := 0
+	for i := 0; i <= len(s); i++ {
+		if i == len(s) || s[i] == ',' {
+			out = append(out, s[start:i])
+			start = i + 1
+		}
+	}
+	return out
+}

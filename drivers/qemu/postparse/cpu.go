@@ -1,0 +1,55 @@
+package postparse
+
+import "govirt/conf"
+
+// cpuDefaulter is implemented by capabilities that know each machine's
+// default CPU model (*caps.Caps).
+type cpuDefaulter interface {
+	MachineDefaultCPU(virtType, machine string) string
+}
+
+// cpu writes out the CPU model QEMU would use anyway, as
+// qemuDomainDefSetDefaultCPU does for x86: a guest without <cpu>, or
+// with a custom one naming no model, gets the machine's default model
+// with checks off (the model may not be runnable as such on the host).
+func (p *pp) cpu() error {
+	d := p.def
+	if c := d.CPU; c != nil && ((c.Mode != "" && c.Mode != "custom") || c.Model != "") {
+		return nil
+	}
+	cd, ok := p.caps.(cpuDefaulter)
+	if !ok {
+		return nil
+	}
+	model := cd.MachineDefaultCPU(d.Type, d.OS.Machine)
+	if model == "" {
+		return nil
+	}
+	if model == "host" {
+		if d.Type != "kvm" {
+			return unsupported("QEMU reports invalid default CPU model \"host\" for non-kvm domain virt type")
+		}
+		d.CPU = cpuOrNew(d)
+		d.CPU.Mode = "host-passthrough"
+		d.SetValue("cpu/@mode", "host-passthrough")
+		return nil
+	}
+	c := cpuOrNew(d)
+	c.Mode, c.Match, c.Model = "custom", "exact", model
+	// Written in libvirt's attribute order before Format adds the
+	// typed ones, so check comes after mode and match.
+	d.SetValue("cpu/@mode", "custom")
+	d.SetValue("cpu/@match", "exact")
+	d.SetValue("cpu/@check", "none")
+	d.SetValue("cpu/model/@fallback", "forbid")
+	d.SetValue("cpu/model", model)
+	d.CPU = c
+	return nil
+}
+
+func cpuOrNew(d *conf.Domain) *conf.CPU {
+	if d.CPU != nil {
+		return d.CPU
+	}
+	return &conf.CPU{}
+}

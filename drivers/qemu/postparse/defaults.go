@@ -1,0 +1,462 @@
+package postparse
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+
+	"govirt/conf"
+)
+
+// parseOrder puts disks and controllers where libvirt's parser puts
+// them: disks by bus, then by target position among disks of the same
+// bus (virDomainDiskInsert); controllers by type, then index
+// (virDomainControllerInsertPreAlloced). Index-less controllers then get
+// the lowest unused index of their type (virDomainAssignControllerIndexes).
+func (p *pp) parseOrder() error {
+	ds := &p.def.Devices
+	var disks []*conf.Disk
+	for _, d := range ds.Disks {
+		at := -1
+		for i := len(disks) - 1; i >= 0; i-- {
+			o := disks[i]
+			if o.TargetBus != d.TargetBus {
+				continue
+			}
+			oi, _ := diskIndex(o.TargetDev)
+			di, _ := diskIndex(d.TargetDev)
+			if o.TargetDev != "" && d.TargetDev != "" && oi > di {
+				at = i
+			} else if at == -1 {
+				at = i + 1
+			}
+		}
+		if at == -1 {
+			at = len(disks)
+		}
+		disks = slices.Insert(disks, at, d)
+	}
+	ds.Disks = disks
+	var ctrls []*conf.Controller
+	for _, c := range ds.Controllers {
+		ctrls = insertController(ctrls, c)
+	}
+	ds.Controllers = ctrls
+	for i, c := range ds.Controllers {
+		if c.Index >= 0 {
+			continue
+		}
+		if i > 0 && usb2(c) {
+			var prev *conf.Controller
+			for j := i - 1; j >= 0; j-- {
+				if ds.Controllers[j].Type == "usb" {
+					prev = ds.Controllers[j]
+					break
+				}
+			}
+			if prev != nil && usb2(prev) && !slices.ContainsFunc(ds.Controllers, func(o *conf.Controller) bool {
+				return o.Type == "usb" && o.Index == prev.Index && o.Model == c.Model
+			}) {
+				c.Index = prev.Index
+				continue
+			}
+		}
+		c.Index = p.unusedIndex(c.Type)
+	}
+	return nil
+}
+
+// insertController places c as virDomainControllerInsertPreAlloced does.
+func insertController(list []*conf.Controller, c *conf.Controller) []*conf.Controller {
+	at := -1
+	for i := len(list) - 1; i >= 0; i-- {
+		cur := list[i]
+		if cur.Type != c.Type {
+			continue
+		}
+		if c.Index == -1 {
+			at = i + 1
+			break
+		}
+		if cur.Index > c.Index {
+			at = i
+		} else if !isCompanion(c) && isCompanion(cur) && cur.Index == c.Index {
+			at = i
+		} else if at == -1 {
+			at = i + 1
+		}
+	}
+	if at == -1 {
+		at = len(list)
+	}
+	return slices.Insert(slices.Clip(list), at, c)
+}
+
+func isCompanion(c *conf.Controller) bool {
+	e := conf.DeviceElement(c)
+	m := e.Child("master")
+	return m != nil
+}
+
+// usb2 reports the ICH9 USB2 controllers, which come in companion
+// groups sharing one index.
+func usb2(c *conf.Controller) bool {
+	if c.Type != "usb" {
+		return false
+	}
+	switch c.Model {
+	case "ich9-ehci1", "ich9-uhci1", "ich9-uhci2", "ich9-uhci3":
+		return true
+	}
+	return false
+}
+
+func (p *pp) unusedIndex(typ string) int {
+	idx := 0
+	for _, c := range p.def.Devices.Controllers {
+		if c.Type == typ && c.Index >= idx {
+			idx = c.Index + 1
+		}
+	}
+	return idx
+}
+
+func (p *pp) controller(typ string, idx int) *conf.Controller {
+	for _, c := range p.def.Devices.Controllers {
+		if c.Type == typ && c.Index == idx {
+			return c
+		}
+	}
+	return nil
+}
+
+// addController appends a controller, as virDomainDefAddController does
+// (unlike parsing, adding does not sort).
+func (p *pp) addController(typ string, idx int, model string) *conf.Controller {
+	if idx < 0 {
+		idx = p.unusedIndex(typ)
+	}
+	c := &conf.Controller{Type: typ, Index: idx, Model: model}
+	p.def.Devices.Controllers = append(slices.Clip(p.def.Devices.Controllers), c)
+	return c
+}
+
+func (p *pp) maybeAddController(typ string, idx int, model string) bool {
+	if idx >= 0 && p.controller(typ, idx) != nil {
+		return false
+	}
+	p.addController(typ, idx, model)
+	return true
+}
+
+// defaultDevices is qemuDomainDefAddDefaultDevices for x86: the PS/2
+// mouse and keyboard, the USB controller, the q35 SATA controller, the
+// PCI root, the balloon and the audio backend.
+func (p *pp) defaultDevices() error {
+	ds := &p.def.Devices
+	p.maybeAddInput("mouse", "ps2")
+	p.maybeAddInput("keyboard", "ps2")
+	if p.def.OS.Machine != "isapc" {
+		if p.controller("usb", 0) == nil {
+			model := ""
+			if p.q35 {
+				switch {
+				case p.caps.Has("qemu-xhci") || p.caps.HasType("qemu-xhci"):
+					model = "qemu-xhci"
+				case p.caps.Has("nec-usb-xhci") || p.caps.HasType("nec-usb-xhci"):
+					model = "nec-xhci"
+				case p.caps.Has("ich9-usb-ehci1") || p.caps.HasType("ich9-usb-ehci1"):
+					model = "ich9-ehci1"
+				default:
+					model = "skip"
+				}
+			}
+			if model != "skip" {
+				p.addController("usb", 0, model)
+			}
+		}
+		if p.q35 {
+			p.maybeAddController("sata", 0, "")
+		}
+		root := "pci-root"
+		if p.q35 {
+			root = "pcie-root"
+		}
+		if c := p.controller("pci", 0); c != nil {
+			if c.Model != root {
+				return xmlError("The PCI controller with index='0' must be model='%s' for this machine type, but model='%s' was found instead", root, c.Model)
+			}
+		} else {
+			p.addController("pci", 0, root)
+		}
+	}
+	if ds.MemBalloon == nil {
+		ds.MemBalloon = &conf.MemBalloon{Model: "virtio"}
+	}
+	return p.defaultAudio()
+}
+
+func (p *pp) maybeAddInput(typ, bus string) {
+	ds := &p.def.Devices
+	if slices.ContainsFunc(ds.Inputs, func(i *conf.Input) bool { return i.Type == typ && i.Bus == bus }) {
+		return
+	}
+	ds.Inputs = append(slices.Clip(ds.Inputs), &conf.Input{Type: typ, Bus: bus})
+}
+
+// defaultAudio adds the audio backend libvirt's default qemu.conf
+// implies: none behind VNC or without graphics, spice's own with SPICE,
+// nothing when only SDL (host audio passthrough needs QEMU_AUDIO_DRV).
+func (p *pp) defaultAudio() error {
+	if len(p.def.Devices.Audios) > 0 {
+		return nil
+	}
+	for _, r := range p.def.RawDevices() {
+		if r.Kind == "audio" {
+			return nil
+		}
+	}
+	add, backend, passthrough := false, "none", false
+	for _, g := range p.def.Devices.Graphics {
+		switch g.Type {
+		case "vnc":
+			add, backend, passthrough = true, "none", false
+		case "spice":
+			add, backend, passthrough = true, "spice", false
+		case "sdl":
+			add, passthrough = true, true
+		}
+	}
+	if len(p.def.Devices.Graphics) == 0 {
+		add, backend, passthrough = true, "none", false
+	}
+	if !add || passthrough {
+		return nil
+	}
+	dev, err := conf.ParseDevice([]byte("<audio id='1' type='" + backend + "'/>"))
+	if err != nil {
+		return err
+	}
+	return p.def.AddDevice(dev)
+}
+
+// diskIndex is the position a target name stands for: vda=0, sdb=1,
+// hdaa=26, as virDiskNameToIndex computes it.
+func diskIndex(dev string) (int, bool) {
+	var rest string
+	for _, pfx := range []string{"vd", "sd", "hd", "fd", "xvd", "ubd"} {
+		if strings.HasPrefix(dev, pfx) {
+			rest = dev[len(pfx):]
+			break
+		}
+	}
+	if rest == "" {
+		return -1, false
+	}
+	idx := 0
+	for i, r := range rest {
+		if r < 'a' || r > 'z' {
+			return -1, false
+		}
+		if i > 0 {
+			idx = (idx + 1) * 26
+		}
+		idx += int(r - 'a')
+	}
+	return idx, true
+}
+
+// devicePostParse applies the per-device defaults of libvirt's device
+// post-parse callbacks (virDomainDeviceDefPostParse and
+// qemuDomainDeviceDefPostParse) that this package covers.
+func (p *pp) devicePostParse() error {
+	ds := &p.def.Devices
+	for _, d := range ds.Disks {
+		if err := p.diskPostParse(d); err != nil {
+			return err
+		}
+	}
+	for _, c := range ds.Controllers {
+		p.controllerPostParse(c)
+	}
+	for _, g := range ds.Graphics {
+		graphicsListen(g)
+	}
+	for _, n := range ds.Interfaces {
+		if n.MAC == "" {
+			n.MAC = conf.GenerateMAC()
+		}
+		if n.Model == "" && n.Type != "hostdev" {
+			n.Model = "rtl8139"
+		}
+	}
+	for _, in := range ds.Inputs {
+		if in.Bus == "" {
+			switch in.Type {
+			case "mouse", "keyboard":
+				in.Bus = "ps2"
+			case "tablet":
+				in.Bus = "usb"
+			}
+		}
+	}
+	for _, r := range p.def.RawDevices() {
+		// qemuDomainVsockDefPostParse.
+		if r.Kind == "vsock" && rawAttr(r, "model") == "" {
+			conf.SetDeviceValue(r, "@model", "virtio")
+		}
+	}
+	for _, list := range [][]*conf.Chardev{ds.Serials, ds.Consoles, ds.Channels} {
+		for _, c := range list {
+			chardevSource(c)
+		}
+	}
+	for _, s := range ds.Serials {
+		serialPostParse(s)
+	}
+	return nil
+}
+
+// graphicsListen is the parser's compatibility listen: VNC and SPICE
+// (and RDP) without a <listen> get one from the listen (or VNC socket)
+// attribute, as virDomainGraphicsListensParseXML does.
+func graphicsListen(g *conf.Graphics) {
+	switch g.Type {
+	case "vnc", "spice", "rdp":
+	default:
+		return
+	}
+	// A port of -1 asks for automatic allocation.
+	if g.Port == -1 && (g.Type == "vnc" || g.Type == "spice") {
+		g.AutoPort = true
+	}
+	if conf.DeviceElement(g).Child("listen") != nil {
+		return
+	}
+	if g.Type == "vnc" && g.Socket != "" {
+		conf.SetDeviceValue(g, "listen/@type", "socket")
+		conf.SetDeviceValue(g, "listen/@socket", g.Socket)
+		return
+	}
+	conf.SetDeviceValue(g, "listen/@type", "address")
+	if g.Listen != "" {
+		conf.SetDeviceValue(g, "listen/@address", g.Listen)
+	}
+}
+
+// chardevSource drops a unix source that says nothing but mode='bind':
+// libvirt generates the path when the guest starts and does not write
+// the empty source back.
+func chardevSource(c *conf.Chardev) {
+	if c.Type != "unix" || c.SourcePath != "" {
+		return
+	}
+	src := conf.DeviceElement(c).Child("source")
+	if src == nil || len(src.Children("")) > 0 {
+		return
+	}
+	if a := src.Attrs(); len(a) == 1 && a[0] == "mode" && c.SourceMode == "bind" {
+		c.SourceMode = ""
+		conf.SetDeviceValue(c, "source/@mode", "")
+	}
+}
+
+func serialPostParse(s *conf.Chardev) {
+	if s.TargetType == "" || s.TargetType == "isa-serial" {
+		e := conf.DeviceElement(s)
+		if t := e.Child("target"); t == nil || t.Child("model") == nil {
+			s.TargetType = "isa-serial"
+			conf.SetDeviceValue(s, "target/@type", "isa-serial")
+			conf.SetDeviceValue(s, "target/@port", strconv.Itoa(s.TargetPort))
+			conf.SetDeviceValue(s, "target/model/@name", "isa-serial")
+		}
+	}
+	conf.OrderDeviceAttrs(s, "target", "type", "port")
+}
+
+// diskPostParse: driver qemu, format raw (qemuDomainDeviceDiskDefPostParse)
+// and the drive address the target name implies
+// (virDomainDiskDefAssignAddress).
+func (p *pp) diskPostParse(d *conf.Disk) error {
+	if d.DriverName == "" {
+		d.DriverName = "qemu"
+	}
+	if d.Source.Format == "" && d.Source.Type != "volume" {
+		d.Source.Format = "raw"
+	}
+	// Written in libvirt's attribute order (virDomainDiskDefFormatDriver).
+	conf.SetDeviceValue(d, "driver/@name", d.DriverName)
+	conf.SetDeviceValue(d, "driver/@type", d.Source.Format)
+	conf.OrderDeviceAttrs(d, "driver", "name", "type", "cache", "error_policy", "rerror_policy",
+		"io", "ioeventfd", "event_idx", "copy_on_read", "discard", "iothread", "detect_zeroes",
+		"queues", "queue_size")
+	for _, path := range []string{"encryption", "source/encryption"} {
+		var e *conf.Element
+		if path == "encryption" {
+			e = conf.DeviceElement(d).Child("encryption")
+		} else if src := conf.DeviceElement(d).Child("source"); src != nil {
+			e = src.Child("encryption")
+		}
+		if e == nil {
+			continue
+		}
+		// qemuDomainDeviceDiskDefPostParse: LUKS is done by QEMU.
+		if _, ok := e.Attr("engine"); !ok {
+			if f, _ := e.Attr("format"); f == "luks" {
+				conf.SetDeviceValue(d, path+"/@engine", "qemu")
+				conf.OrderDeviceAttrs(d, path, "format", "engine")
+			}
+		}
+	}
+	if d.Address.Type != "" {
+		return nil
+	}
+	idx, ok := diskIndex(d.TargetDev)
+	switch d.TargetBus {
+	case "ide", "sata", "scsi", "fdc":
+	default:
+		return nil
+	}
+	if !ok {
+		return xmlError("Unknown disk name '%s' and no address specified", d.TargetDev)
+	}
+	a := conf.Address{Type: "drive"}
+	switch d.TargetBus {
+	case "ide":
+		a.Controller, a.Bus, a.Unit = uint(idx/4), uint(idx%4/2), uint(idx%2)
+	case "sata":
+		a.Controller, a.Unit = uint(idx/6), uint(idx%6)
+	case "scsi":
+		a.Controller, a.Unit = uint(idx/7), uint(idx%7)
+	case "fdc":
+		a.Unit = uint(idx)
+	}
+	d.Address = a
+	return nil
+}
+
+// controllerPostParse: model defaults (qemuDomainControllerDefPostParse).
+func (p *pp) controllerPostParse(c *conf.Controller) {
+	defer func() {
+		conf.SetDeviceValue(c, "@type", c.Type)
+		conf.SetDeviceValue(c, "@index", strconv.Itoa(c.Index))
+		conf.SetDeviceValue(c, "@model", c.Model)
+		conf.OrderDeviceAttrs(c, "", "type", "index", "model")
+	}()
+	switch c.Type {
+	case "usb":
+		if c.Model == "" && (p.caps.Has("piix3-usb-uhci") || p.caps.HasType("piix3-usb-uhci")) {
+			c.Model = "piix3-uhci"
+		}
+	case "scsi":
+		if c.Model == "" {
+			// qemuDomainGetSCSIControllerModel for x86.
+			switch {
+			case p.caps.Has("lsi") || p.caps.HasType("lsi53c895a"):
+				c.Model = "lsilogic"
+			case p.caps.Has("virtio-scsi-pci") || p.caps.HasType("virtio-scsi-pci"):
+				c.Model = "virtio-scsi"
+			}
+		}
+	}
+}

@@ -1,0 +1,211 @@
+package postparse
+
+import (
+	"fmt"
+	"strconv"
+
+	"govirt/conf"
+)
+
+// implicitDevices is the part of virDomainDefPostParseCommon that adds
+// devices: the serial a serial console stands for, the controllers
+// disks and virtio channels address, the video of graphics; then video
+// defaults and the model of implicit SCSI controllers.
+func (p *pp) implicitDevices() error {
+	ds := &p.def.Devices
+	// virDomainDefAddConsoleCompat for HVM guests.
+	if len(ds.Consoles) > 0 {
+		c := ds.Consoles[0]
+		if c.TargetType == "" || c.TargetType == "serial" {
+			if len(ds.Serials) == 0 {
+				s, err := serialFromConsole(c)
+				if err != nil {
+					return err
+				}
+				ds.Serials = append(ds.Serials, s)
+				serialPostParse(s)
+			}
+			if c.TargetType == "" {
+				c.TargetType = "serial"
+			}
+			conf.SetDeviceValue(c, "target/@type", "serial")
+			if _, ok := conf.DeviceElement(c).Child("target").Attr("port"); !ok {
+				conf.SetDeviceValue(c, "target/@port", strconv.Itoa(ds.Serials[0].TargetPort))
+			}
+			conf.OrderDeviceAttrs(c, "target", "type", "port")
+		}
+	}
+	// virDomainDefAddImplicitControllers.
+	for _, bus := range []string{"scsi", "fdc", "ide", "sata"} {
+		highest := -1
+		for _, d := range ds.Disks {
+			if d.TargetBus == bus && d.Address.Type == "drive" {
+				highest = max(highest, int(d.Address.Controller))
+			}
+		}
+		for i := 0; i <= highest; i++ {
+			p.maybeAddController(bus, i, "")
+		}
+	}
+	for _, list := range [][]*conf.Chardev{ds.Channels, ds.Consoles} {
+		for _, c := range list {
+			if c.TargetType != "virtio" {
+				continue
+			}
+			idx := 0
+			if a := conf.DeviceAddress(c); a.Type == "virtio-serial" {
+				idx = int(a.Controller)
+			}
+			p.maybeAddController("virtio-serial", idx, "")
+		}
+	}
+	if len(ds.Graphics) > 0 && len(ds.Videos) == 0 {
+		ds.Videos = append(ds.Videos, &conf.Video{})
+	}
+	for i, v := range ds.Videos {
+		p.videoPostParse(v, i == 0)
+	}
+	for _, c := range ds.Controllers {
+		if c.Type == "scsi" {
+			p.controllerPostParse(c)
+		}
+	}
+	return nil
+}
+
+func serialFromConsole(c *conf.Chardev) (*conf.Chardev, error) {
+	e := conf.DeviceElement(c)
+	xml := "<serial type='" + c.Type + "'>"
+	for _, k := range e.Children("") {
+		if k.Name() == "target" || k.Name() == "alias" || k.Name() == "address" {
+			continue
+		}
+		xml += string(k.XML())
+	}
+	xml += "</serial>"
+	dev, err := conf.ParseDevice([]byte(xml))
+	if err != nil {
+		return nil, err
+	}
+	s, ok := dev.(*conf.Chardev)
+	if !ok {
+		return nil, fmt.Errorf("console copy is no chardev")
+	}
+	s.TargetPort = c.TargetPort
+	return s, nil
+}
+
+// videoPostParse: the model default (cirrus on x86), video memory
+// defaults, one head, the first video primary.
+func (p *pp) videoPostParse(v *conf.Video, primary bool) {
+	if v.Model == "" {
+		switch {
+		case p.caps.Has("cirrus-vga") || p.caps.HasType("cirrus-vga"):
+			v.Model = "cirrus"
+		case p.caps.Has("VGA") || p.caps.HasType("VGA"):
+			v.Model = "vga"
+		}
+	}
+	if v.Model == "none" {
+		return
+	}
+	conf.SetDeviceValue(v, "model/@type", v.Model)
+	e := conf.DeviceElement(v).Child("model")
+	get := func(n string) (uint64, bool) {
+		if e == nil {
+			return 0, false
+		}
+		s, ok := e.Attr(n)
+		if !ok {
+			return 0, false
+		}
+		x, err := strconv.ParseUint(s, 10, 64)
+		return x, err == nil
+	}
+	var def uint64
+	switch v.Model {
+	case "vga", "cirrus", "vmvga", "bochs":
+		def = 16384
+	case "qxl":
+		def = 65536
+	}
+	set := func(n string, x uint64) { conf.SetDeviceValue(v, "model/@"+n, strconv.FormatUint(x, 10)) }
+	if ram, ok := get("ram"); (!ok || ram == 0) && v.Model == "qxl" {
+		set("ram", def)
+	} else if ok {
+		set("ram", pow2(ram))
+	}
+	if vram, ok := get("vram"); (!ok || vram == 0) && def != 0 {
+		set("vram", def)
+	} else if ok {
+		set("vram", pow2(vram))
+	}
+	if _, ok := get("vgamem"); !ok && v.Model == "qxl" {
+		set("vgamem", 16384)
+	}
+	if _, ok := get("heads"); !ok {
+		set("heads", 1)
+	}
+	if primary {
+		conf.SetDeviceValue(v, "model/@primary", "yes")
+	}
+	conf.OrderDeviceAttrs(v, "model", "type", "ram", "vram", "vram64", "vgamem", "heads", "primary")
+}
+
+func pow2(x uint64) uint64 {
+	if x == 0 {
+		return 0
+	}
+	r := uint64(1)
+	for r < x {
+		r <<= 1
+	}
+	return r
+}
+
+// assignVirtioSerial gives virtio channels and consoles a port on their
+// virtio-serial controller (qemuDomainAssignVirtioSerialAddresses):
+// consoles may take port 0, channels start at 1.
+func (p *pp) assignVirtioSerial() error {
+	ds := &p.def.Devices
+	used := map[[2]uint]bool{}
+	for _, list := range [][]*conf.Chardev{ds.Consoles, ds.Channels} {
+		for _, c := range list {
+			if a := conf.DeviceAddress(c); a.Type == "virtio-serial" && a.Port != "" && a.Port != "0" {
+				n, _ := strconv.Atoi(a.Port)
+				used[[2]uint{a.Controller, uint(n)}] = true
+			}
+		}
+	}
+	assign := func(c *conf.Chardev, first uint) error {
+		if c.TargetType != "virtio" {
+			return nil
+		}
+		a := conf.DeviceAddress(c)
+		if a.Type != "" && a.Type != "virtio-serial" {
+			return nil
+		}
+		if a.Type == "virtio-serial" && a.Port != "" && a.Port != "0" {
+			return nil
+		}
+		for port := first; port < 32; port++ {
+			if !used[[2]uint{a.Controller, port}] {
+				used[[2]uint{a.Controller, port}] = true
+				conf.SetDeviceAddress(c, conf.Address{Type: "virtio-serial", Controller: a.Controller, Bus: a.Bus, Port: strconv.Itoa(int(port))})
+				return nil
+			}
+		}
+		return unsupported("Unable to find a free virtio-serial port on controller %d", a.Controller)
+	}
+	for _, c := range ds.Consoles {
+		if err := assign(c, 0); err != nil {
+			return err
+		}
+	}
+	for _, c := range ds.Channels {
+		if err := assign(c, 1); err != nil {
+			return err
+		}
+	}
+	return nil
+}

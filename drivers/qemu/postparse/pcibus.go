@@ -1,0 +1,160 @@
+package postparse
+
+import (
+	"fmt"
+	"slices"
+)
+
+// Connect flags, after libvirt's virDomainPCIConnectFlags: what a device
+// needs of the slot it plugs into and what a bus accepts.
+const (
+	fPCI       = 1 << iota // conventional PCI endpoint
+	fPCIe                  // PCI Express endpoint
+	fHotplug               // needs (or offers) hotplug
+	fRootPort              // a pcie-root-port
+	fPCIeToPCI             // a pcie-to-pci-bridge
+	fPCIBridge             // a pci-bridge
+	fDMI                   // a dmi-to-pci-bridge
+	fAggregate             // may share a slot with its kind (root ports)
+	typeMask   = fPCI | fPCIe | fRootPort | fPCIeToPCI | fPCIBridge | fDMI
+)
+
+// pciBus is one bus of the address set (virDomainPCIAddressBus).
+type pciBus struct {
+	model            string
+	flags            int
+	minSlot, maxSlot uint
+	used             [32][8]bool
+	aggregate        [32]bool
+}
+
+func newBus(model string) *pciBus {
+	b := &pciBus{model: model, minSlot: 1, maxSlot: 31}
+	switch model {
+	case "pci-root", "pci-bridge":
+		b.flags = fPCI | fHotplug | fPCIBridge
+	case "pcie-root":
+		b.flags = fPCIe | fRootPort | fDMI
+	case "dmi-to-pci-bridge":
+		b.flags = fPCI | fPCIBridge
+		b.minSlot = 0
+	case "pcie-to-pci-bridge":
+		b.flags = fPCI | fHotplug
+	case "pcie-root-port":
+		b.flags = fPCIe | fHotplug | fPCIeToPCI
+		b.minSlot, b.maxSlot = 0, 0
+	default:
+		return nil
+	}
+	return b
+}
+
+func (b *pciBus) slotFree(slot uint) bool {
+	for _, u := range b.used[slot] {
+		if u {
+			return false
+		}
+	}
+	return true
+}
+
+// accepts is virDomainPCIAddressFlagsCompatible for automatic
+// placement: the kinds must match and a hotplug device needs a
+// hotplug-capable bus.
+func (b *pciBus) accepts(flags int) bool {
+	if flags&typeMask&b.flags == 0 {
+		return false
+	}
+	return flags&fHotplug == 0 || b.flags&fHotplug != 0
+}
+
+// addrSet is the PCI address set of one assignment pass.
+type addrSet struct {
+	buses  []*pciBus
+	dryRun bool // may add buses (virDomainPCIAddressSetGrow)
+	q35    bool
+}
+
+type pciAddr struct{ bus, slot, fn uint }
+
+func (s *addrSet) reserve(a pciAddr) error {
+	if int(a.bus) >= len(s.buses) || s.buses[a.bus] == nil {
+		return unsupported("PCI bus 0x%02x is not present in the domain's PCI controllers", a.bus)
+	}
+	b := s.buses[a.bus]
+	if a.slot > 31 || a.fn > 7 {
+		return xmlError("Invalid PCI address %s", a)
+	}
+	if b.used[a.slot][a.fn] {
+		return unsupported("Attempted double use of PCI Address %s", a)
+	}
+	b.used[a.slot][a.fn] = true
+	return nil
+}
+
+func (a pciAddr) String() string { return fmt.Sprintf("0000:%02x:%02x.%x", a.bus, a.slot, a.fn) }
+
+// next finds (and takes) the first free address for a device with the
+// given flags, growing the set in a dry run.
+func (s *addrSet) next(flags int, fn uint) (pciAddr, error) {
+	for {
+		for i, b := range s.buses {
+			if b == nil || !b.accepts(flags) {
+				continue
+			}
+			if flags&fAggregate != 0 {
+				for slot := b.minSlot; slot <= b.maxSlot; slot++ {
+					if !b.aggregate[slot] {
+						continue
+					}
+					for f := uint(0); f < 8; f++ {
+						if !b.used[slot][f] {
+							b.used[slot][f] = true
+							return pciAddr{uint(i), slot, f}, nil
+						}
+					}
+				}
+			}
+			for slot := b.minSlot; slot <= b.maxSlot; slot++ {
+				if b.slotFree(slot) {
+					b.used[slot][fn] = true
+					if flags&fAggregate != 0 {
+						b.aggregate[slot] = true
+					}
+					return pciAddr{uint(i), slot, fn}, nil
+				}
+			}
+		}
+		if !s.dryRun || !s.grow(flags) {
+			return pciAddr{}, unsupported("No more available PCI slots")
+		}
+	}
+}
+
+// grow adds the buses a device that found no slot needs, as
+// virDomainPCIAddressSetGrow: a pci-bridge on a pci-root machine, a
+// pcie-root-port (for the bridge) plus pcie-to-pci-bridge for
+// conventional PCI on a pcie-root machine, a pcie-root-port for a PCIe
+// device.
+func (s *addrSet) grow(flags int) bool {
+	switch {
+	case flags&fPCI != 0:
+		if !s.q35 {
+			s.buses = append(s.buses, newBus("pci-bridge"))
+			return true
+		}
+		hasBridge := slices.ContainsFunc(s.buses, func(b *pciBus) bool { return b != nil && b.flags&fPCIBridge != 0 })
+		if hasBridge {
+			s.buses = append(s.buses, newBus("pci-bridge"))
+			return true
+		}
+		rp := newBus("pcie-root-port")
+		rp.flags = fPCIeToPCI // this port is for the bridge only
+		s.buses = append(s.buses, rp, newBus("pcie-to-pci-bridge"))
+		return true
+	case flags&fPCIe != 0:
+		s.buses = append(s.buses, newBus("pcie-root-port"))
+		return true
+	}
+	return false
+}

@@ -1,0 +1,74 @@
+// Package postparse applies what libvirt's QEMU driver fills in when it
+// parses a domain definition (the post-parse callbacks of
+// src/qemu/qemu_domain.c and the address assignment of
+// src/qemu/qemu_domain_address.c): the canonical machine type, implicit
+// controllers and devices, controller and device model defaults, PCI,
+// drive, virtio-serial and USB addresses. libvirt does this when a
+// definition is defined or created, so `virsh dumpxml` of an inactive
+// guest shows it; the driver calls Apply at those points and the command
+// line builder calls it again at start, where it changes nothing for a
+// definition that went through it already.
+package postparse
+
+import (
+	"govirt/conf"
+	"govirt/virerr"
+)
+
+// Caps is what the defaults depend on in the QEMU binary; *caps.Caps
+// implements it.
+type Caps interface {
+	Has(flag string) bool
+	HasType(name string) bool
+	DefaultMachine() string
+	MachineAlias(name string) string
+}
+
+// Apply fills in libvirt's post-parse defaults and addresses on def. It
+// only adds what is missing, so applying it twice changes nothing the
+// second time. An error means def uses something these defaults do not
+// cover; def may then be partly changed, so callers apply it to a copy.
+func Apply(def *conf.Domain, c Caps) error {
+	p := &pp{def: def, caps: c}
+	for _, step := range []func() error{
+		p.machine,
+		p.parseOrder,
+		p.defaultDevices,
+		p.cpu,
+		p.devicePostParse,
+		p.implicitDevices,
+		p.assignVirtioSerial,
+		p.assignPCI,
+		p.sortDevices,
+	} {
+		if err := step(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// pp carries one Apply.
+type pp struct {
+	def  *conf.Domain
+	caps Caps
+	q35  bool
+}
+
+func unsupported(format string, args ...any) error {
+	return virerr.New(virerr.FromQemu, virerr.ErrConfigUnsupported, format, args...)
+}
+
+// sortDevices writes devices in libvirt's order, kind by kind.
+func (p *pp) sortDevices() error {
+	p.def.SortDevices()
+	return nil
+}
+
+func xmlError(format string, args ...any) error {
+	return virerr.New(virerr.FromDomain, virerr.ErrXMLError, format, args...)
+}
+
+func internalError(format string, args ...any) error {
+	return virerr.New(virerr.FromQemu, virerr.ErrInternalError, format, args...)
+}

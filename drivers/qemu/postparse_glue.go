@@ -1,0 +1,46 @@
+package qemu
+
+import (
+	"context"
+	"errors"
+
+	"govirt/conf"
+	"govirt/drivers/qemu/postparse"
+	"govirt/virerr"
+)
+
+// applyPostParse gives a definition being defined or created what
+// libvirt's QEMU driver fills in when it parses one (machine type,
+// default CPU, implicit controllers and devices, addresses), so
+// `dumpxml` of an inactive guest shows libvirt's result and the stored
+// definition keeps its addresses from run to run.
+//
+// libvirt's own refusals among those steps fail the call. Where the
+// step meets something govirt's address assignment does not model
+// (ErrConfigUnsupported), the definition is kept as written: libvirt
+// accepts it, and start applies the same step again and refuses it
+// there if the builder cannot run it either. When the emulator cannot
+// be probed the definition is kept as written too, and start reports
+// the probe failure.
+func (d *Driver) applyPostParse(def *conf.Domain) error {
+	emu := def.Devices.Emulator
+	if emu == "" {
+		emu = d.cfg.Emulator
+	}
+	qc, err := d.caps.get(context.Background(), emu)
+	if err != nil {
+		d.log.Warn("definition kept without post-parse defaults", "domain", def.Name, "err", err)
+		return nil
+	}
+	work := def.Clone()
+	if err := postparse.Apply(work, qc); err != nil {
+		var ve *virerr.Error
+		if errors.As(err, &ve) && ve.Code == virerr.ErrConfigUnsupported {
+			d.log.Info("definition kept without post-parse defaults", "domain", def.Name, "err", err)
+			return nil
+		}
+		return err
+	}
+	*def = *work
+	return nil
+}
