@@ -195,7 +195,7 @@ func (c *conn) ConnectDomainXMLToNative(format, xml string, flags uint32) (strin
 		MonitorSocket: filepath.Join(dir, "monitor.sock"),
 		VNCPort:       func() (int, error) { return 5900, nil },
 		SpicePort:     func() (int, error) { spice++; return spice, nil },
-		Graphics:      graphicsConfig(), RenderNode: hostRenderNode})
+		Graphics:      c.d.graphicsConfig(), RenderNode: hostRenderNode})
 	if err != nil {
 		return "", err
 	}

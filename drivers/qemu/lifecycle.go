@@ -196,7 +196,9 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	if err := d.resolveNetworks(live); err != nil {
 		return err
 	}
-	argv, customEnv, err := d.buildCommand(live, qcaps, dir, monPath)
+	var files passedFiles
+	defer files.close() // QEMU has its copies once spawned
+	argv, customEnv, virtiofs, pin, err := d.buildCommand(live, qcaps, dir, monPath, &files)
 	if err != nil {
 		return err
 	}
@@ -223,12 +225,25 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 		d.cleanupStopped(v, driver.ShutoffFailed)
 		return err
 	}
+	if err := d.startVirtioFS(name, dir, virtiofs); err != nil {
+		d.cleanupStopped(v, driver.ShutoffFailed)
+		return err
+	}
 	monFile, err := qmp.Listen(monPath)
 	if err != nil {
 		d.cleanupStopped(v, driver.ShutoffFailed)
 		return errQEMU(virerr.ErrOperationFailed, "cannot create the monitor socket of '%s': %v", name, err)
 	}
-	proc, err := spawnEnv(argv, customEnv, logPath, monFile)
+	var proc *process
+	var initial []int
+	if pin != nil {
+		initial = pin.Initial()
+	}
+	err = onCPUs(initial, func() error {
+		var err error
+		proc, err = spawnEnv(argv, customEnv, logPath, append([]*os.File{monFile}, files.files...)...)
+		return err
+	})
 	monFile.Close()
 	if err != nil {
 		d.cleanupStopped(v, driver.ShutoffFailed)
@@ -260,6 +275,10 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	}
 	v.mon = mon
 	v.mu.Unlock()
+	if err := pinThreads(ctx, mon, pin); err != nil {
+		d.abortLaunch(v)
+		return err
+	}
 	if command.CustomArgv(live) {
 		d.taint(v, taintCustomArgv)
 	}
@@ -395,6 +414,8 @@ func (d *Driver) cleanupStopped(v *vm, reason int32) bool {
 	d.doms.releaseID(id)
 	d.removeStatus(v)
 	if dir, err := d.domainDir(name); err == nil {
+		stopSwtpm(dir)
+		stopVirtioFS(dir) // after QEMU: it is their only client
 		os.RemoveAll(dir)
 	}
 	// A transient guest that stopped is gone (dropIfTransient); only now,

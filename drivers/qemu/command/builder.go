@@ -21,6 +21,7 @@ type builder struct {
 	args     []string
 	taps     []Tap
 	virtiofs []VirtioFS
+	hostPCI  []HostPCI
 
 	// extraEnv is environment beyond env()'s common part, in the order
 	// the devices ask for it (TZ of a <clock offset='timezone'>,
@@ -33,7 +34,14 @@ type builder struct {
 	numa    *[]cell
 	nt      *numatuneDef
 	memDevs *[]*memDevice
-	fdsets  int // -add-fd sets used
+	fdsets  int        // -add-fd sets used
+	fw      *loaderCfg // firmware.go's resolved <os> firmware
+	swtpm   *Swtpm     // tpm.go's emulator backend
+	files   []HostFile // files the driver writes before QEMU starts
+	pin     *Pinning   // pin.go's thread placement
+	memDirs []string   // directories of file-backed guest RAM
+	// memPrealloc is set once -mem-prealloc is on the command line.
+	memPrealloc bool
 
 	// drivers and objects are the QOM types the command line instantiates,
 	// checked against the binary at the end.
@@ -120,8 +128,8 @@ func (b *builder) checkTop() error {
 	if d.VCPUs == 0 {
 		return unsupported("a domain needs at least one vcpu")
 	}
-	if d.CurrentVCPUs != 0 && d.CurrentVCPUs != d.VCPUs {
-		return unsupported("vcpu hotplug (<vcpu current='%d'>) is not supported by govirt's QEMU driver", d.CurrentVCPUs)
+	if d.CurrentVCPUs > d.VCPUs {
+		return unsupported("vcpus count (%d) must not exceed maximum vcpus count (%d)", d.CurrentVCPUs, d.VCPUs)
 	}
 	if d.VCPUPlacement != "" && d.VCPUPlacement != "static" {
 		return unsupportedValue("vcpu", "placement", d.VCPUPlacement)
@@ -150,10 +158,16 @@ func (b *builder) emit() error {
 	if b.p.MasterKey != "" {
 		b.object(obj{}.set("qom-type", "secret").set("id", "masterKey0").set("format", "raw").set("file", b.p.MasterKey))
 	}
+	if err := b.emitPflash(); err != nil {
+		return err
+	}
 	if err := b.emitMachine(); err != nil {
 		return err
 	}
 	if err := b.emitCPU(); err != nil {
+		return err
+	}
+	if err := b.emitLoader(); err != nil {
 		return err
 	}
 	if err := b.emitMemory(); err != nil {
@@ -202,6 +216,7 @@ func (b *builder) emit() error {
 		return err
 	}
 	steps := []func() error{
+		b.emitIOMMU,
 		b.emitControllers,
 		b.emitMemoryDevices,
 		b.emitDisks,
@@ -217,8 +232,11 @@ func (b *builder) emit() error {
 		b.emitSounds,
 		b.emitWatchdogs,
 		b.emitRedirdevs,
+		b.emitHostdevs,
 		b.emitBalloon,
 		b.emitRNGs,
+		b.emitVMCoreInfo,
+		b.emitLaunchSecurity,
 	}
 	for _, s := range steps {
 		if err := s(); err != nil {
@@ -239,6 +257,9 @@ func (b *builder) emit() error {
 	if err := b.emitPanics(); err != nil {
 		return err
 	}
+	if err := b.emitVsock(); err != nil {
+		return err
+	}
 	b.add("-msg", "timestamp=on")
 	return nil
 }
@@ -253,7 +274,12 @@ func (b *builder) emitSMP() error {
 			return unsupported("CPU topology doesn't match maximum vcpu count")
 		}
 	}
+	// Vcpus beyond <vcpu current=''> are offline: QEMU gets the count
+	// of the online ones and the maximum (qemuBuildSmpCommandLine).
 	s := strconv.FormatUint(uint64(d.VCPUs), 10)
+	if d.CurrentVCPUs != 0 && d.CurrentVCPUs < d.VCPUs {
+		s = fmt.Sprintf("%d,maxcpus=%d", d.CurrentVCPUs, d.VCPUs)
+	}
 	if c := d.CPU; c != nil && c.Sockets != 0 {
 		s += fmt.Sprintf(",sockets=%d", c.Sockets)
 		if b.caps.Has("smp-dies") {

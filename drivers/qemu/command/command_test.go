@@ -44,7 +44,16 @@ func set(names ...string) map[string]bool {
 func qemu72() fakeCaps {
 	return fakeCaps{
 		flags: set("blockdev", "device.json+hotplug", "seccomp-sandbox", "smp-dies", "kvm-pit-lost-tick-policy",
-			"vnc", "spice", "vnc-power-control", "qxl.vgamem_mb", "qxl.vram64_size_mb"),
+			"vnc", "spice", "vnc-power-control", "qxl.vgamem_mb", "qxl.vram64_size_mb",
+			// platform: memory backends, iothreads, TSEG, TPM, genid
+			"memory-backend-file.x-use-canonical-path-for-ramblock-id", "thread-context", "memory-backend-memfd",
+			"memory-backend-memfd.hugetlb", "iothread.thread-pool-max", "mch.extended-tseg-mbytes", "vmcoreinfo",
+			"vmgenid", "tpm-tis", "tpm-crb", "tpm-emulator", "tpm-passthrough", "memory-backend-file.prealloc-threads",
+			"memory-backend-file.reserve", "cpu.migratable", "memory-backend-file.pmem",
+			"virtio-pci-non-transitional", "virtio-net.rss", "fsdev.multidevs", "vhost-user-fs",
+			"memory-backend-file.x-use-canonical-path-for-ramblock-id", "intel-iommu", "intel-iommu.intremap",
+			"intel-iommu.caching-mode", "intel-iommu.eim", "intel-iommu.device-iotlb", "intel-iommu.aw-bits",
+			"virtio-iommu-pci", "virtio-iommu.boot-bypass", "memory-backend-memfd"),
 		types: set("memory-backend-ram", "qemu64-x86_64-cpu", "Nehalem-x86_64-cpu", "host-x86_64-cpu", "max-x86_64-cpu",
 			"pcie-root-port", "piix3-usb-uhci", "qemu-xhci", "nec-usb-xhci", "virtio-scsi-pci", "lsi53c895a", "ich9-ahci", "ich9-intel-hda", "intel-hda", "AC97", "hda-duplex", "usb-redir", "qxl-vga", "ich9-usb-ehci1", "ich9-usb-uhci1", "ich9-usb-uhci2", "ich9-usb-uhci3",
 			"virtio-serial-pci", "virtserialport", "virtio-blk-pci", "ide-hd", "ide-cd", "scsi-hd", "scsi-cd",
@@ -52,7 +61,12 @@ func qemu72() fakeCaps {
 			"VGA", "cirrus-vga", "bochs-display", "virtio-vga", "virtio-gpu-pci", "i6300esb", "ib700",
 			"virtio-balloon-pci", "rng-random", "rng-builtin", "virtio-rng-pci", "pvpanic",
 			"qxl-vga", "qxl", "ramfb", "vmware-svga", "intel-hda", "ich9-intel-hda", "hda-duplex", "hda-micro",
-			"hda-output", "AC97", "ES1370", "sb16", "usb-audio"),
+			"hda-output", "AC97", "ES1370", "sb16", "usb-audio",
+			"memory-backend-file", "memory-backend-memfd", "pc-dimm", "nvdimm", "thread-context", "iothread",
+			"main-loop", "vmgenid", "vmcoreinfo", "tpm-tis", "tpm-crb", "Haswell-x86_64-cpu", "qemu32-x86_64-cpu",
+			"virtio-9p-pci", "vhost-user-fs-pci", "virtio-mouse-pci", "virtio-keyboard-pci", "virtio-tablet-pci",
+			"virtio-net-pci-non-transitional", "virtio-rng-pci-non-transitional", "memory-backend-memfd",
+			"intel-iommu", "virtio-iommu-pci", "tls-creds-x509"),
 	}
 }
 
@@ -62,11 +76,17 @@ const goldenDir = "/var/lib/govirt/test"
 
 func goldenPaths(name string) Paths {
 	run := "/run/govirt/qemu/" + name
-	// SPICE autoport gets libvirt's placeholder ports (5901, 5902), as
-	// qemuxml2argvtest's start without allocation does.
+	return Paths{MonitorSocket: run + "/monitor.sock", DomainDir: run}
+}
+
+// goldenSpicePaths is goldenPaths where SPICE autoport gets libvirt's
+// placeholder ports (5901, 5902), as a start without allocation
+// (qemuxml2argvtest).
+func goldenSpicePaths(name string) Paths {
+	p := goldenPaths(name)
 	spice := 5900
-	return Paths{MonitorSocket: run + "/monitor.sock", DomainDir: run,
-		SpicePort: func() (int, error) { spice++; return spice, nil }}
+	p.SpicePort = func() (int, error) { spice++; return spice, nil }
+	return p
 }
 
 func loadDomain(t *testing.T, file, dir string) *conf.Domain {
@@ -147,7 +167,7 @@ func TestGolden(t *testing.T) {
 		name := filepath.Base(base)
 		t.Run(name, func(t *testing.T) {
 			def := loadDomain(t, f, goldenDir)
-			cl, err := Build(def, qemu72(), goldenPaths(name))
+			cl, err := Build(def, qemu72(), goldenSpicePaths(name))
 			if strings.HasPrefix(name, "unsupported-") {
 				if err == nil {
 					t.Fatal("Build succeeded, want an error")
@@ -177,7 +197,7 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatalf("live XML does not parse: %v", err)
 			}
-			cl2, err := Build(again, qemu72(), goldenPaths(name))
+			cl2, err := Build(again, qemu72(), goldenSpicePaths(name))
 			if err != nil {
 				t.Fatalf("rebuilding the live definition: %v", err)
 			}
