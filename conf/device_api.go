@@ -90,7 +90,7 @@ func devicesEqualLen(a, b Devices) bool {
 		len(a.Videos) == len(b.Videos) && len(a.Sounds) == len(b.Sounds) &&
 		len(a.Audios) == len(b.Audios) && a.MemBalloon == b.MemBalloon &&
 		len(a.Watchdogs) == len(b.Watchdogs) && len(a.RNGs) == len(b.RNGs) &&
-		len(a.Panics) == len(b.Panics) && len(a.RedirDevs) == len(b.RedirDevs)
+		len(a.Panics) == len(b.Panics)
 }
 
 // RemoveDevice removes dev from the domain. Devices are matched by
@@ -134,8 +134,6 @@ func (d *Domain) RemoveDevice(dev any) error {
 		ds.RNGs, ok = removeMatch(ds.RNGs, v, func(a *RNG) bool { return a.Model == v.Model && a.Backend == v.Backend })
 	case *Panic:
 		ds.Panics, ok = removeMatch(ds.Panics, v, func(a *Panic) bool { return a.Model == v.Model })
-	case *RedirDev:
-		ds.RedirDevs, ok = removeMatch(ds.RedirDevs, v, func(a *RedirDev) bool { return a.Bus == v.Bus && a.Type == v.Type })
 	case *RawDevice:
 		devs := d.x.child("devices")
 		want := writeTree(v.x)

@@ -244,10 +244,3 @@ func (v *Panic) toNode() *node {
 	n.put("@model", v.Model)
 	return n
 }
-
-func (v *RedirDev) toNode() *node {
-	n := cloneOr(v.x, "redirdev")
-	n.put("@bus", v.Bus)
-	n.put("@type", v.Type)
-	return n
-}

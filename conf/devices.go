@@ -9,7 +9,7 @@ import (
 // device elements stay in the kept document as they were.
 var typedKinds = []string{"disk", "controller", "interface", "graphics",
 	"serial", "console", "channel", "input", "sound", "audio", "video", "memballoon",
-	"watchdog", "rng", "panic", "redirdev"}
+	"watchdog", "rng", "panic"}
 
 // deviceFromNode builds the typed device for a <devices> child; nil for
 // kinds without a typed list.
@@ -42,8 +42,6 @@ func deviceFromNode(n *node) any {
 		return &RNG{Model: n.attr("model"), Backend: n.str("backend/@model"), x: n}
 	case "panic":
 		return &Panic{Model: n.attr("model"), x: n}
-	case "redirdev":
-		return &RedirDev{Bus: n.attr("bus"), Type: n.attr("type"), x: n}
 	}
 	return nil
 }
@@ -84,8 +82,6 @@ func (ds *Devices) add(dev any) {
 		ds.RNGs = append(ds.RNGs, v)
 	case *Panic:
 		ds.Panics = append(ds.Panics, v)
-	case *RedirDev:
-		ds.RedirDevs = append(ds.RedirDevs, v)
 	}
 }
 
@@ -137,9 +133,6 @@ func (ds *Devices) formatted(flags FormatFlags) map[string][]*node {
 	}
 	for _, v := range ds.Panics {
 		m["panic"] = append(m["panic"], v.toNode())
-	}
-	for _, v := range ds.RedirDevs {
-		m["redirdev"] = append(m["redirdev"], v.toNode())
 	}
 	return m
 }

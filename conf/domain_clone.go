@@ -53,7 +53,6 @@ func (ds Devices) clone() Devices {
 	c.Watchdogs = cloneList(ds.Watchdogs, func(v *Watchdog) *Watchdog { n := *v; n.x = v.x.clone(); return &n })
 	c.RNGs = cloneList(ds.RNGs, func(v *RNG) *RNG { n := *v; n.x = v.x.clone(); return &n })
 	c.Panics = cloneList(ds.Panics, func(v *Panic) *Panic { n := *v; n.x = v.x.clone(); return &n })
-	c.RedirDevs = cloneList(ds.RedirDevs, func(v *RedirDev) *RedirDev { n := *v; n.x = v.x.clone(); return &n })
 	return c
 }
 

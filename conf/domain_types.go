@@ -85,7 +85,6 @@ type Devices struct {
 	Watchdogs   []*Watchdog
 	RNGs        []*RNG
 	Panics      []*Panic
-	RedirDevs   []*RedirDev
 }
 
 // Address is a device <address>; Type is "" when absent.
@@ -218,13 +217,6 @@ type Watchdog struct {
 	Model  string
 	Action string
 	x      *node
-}
-
-// RedirDev is <redirdev> (a USB device redirected from a client).
-type RedirDev struct {
-	Bus  string
-	Type string
-	x    *node
 }
 
 // RNG is <rng>.

@@ -76,8 +76,6 @@ func DeviceElement(dev any) *Element {
 		n = v.toNode()
 	case *Panic:
 		n = v.toNode()
-	case *RedirDev:
-		n = v.toNode()
 	case *RawDevice:
 		n = v.x
 	default:
@@ -116,8 +114,6 @@ func deviceNode(dev any) (**node, string) {
 		return &v.x, "rng"
 	case *Panic:
 		return &v.x, "panic"
-	case *RedirDev:
-		return &v.x, "redirdev"
 	case *RawDevice:
 		return &v.x, v.Kind
 	}

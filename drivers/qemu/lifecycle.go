@@ -10,7 +10,6 @@ import (
 
 	"govirt/conf"
 	"govirt/driver"
-	"govirt/drivers/qemu/command"
 	"govirt/qmp"
 	"govirt/virerr"
 )
@@ -198,10 +197,11 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	}
 	var files passedFiles
 	defer files.close() // QEMU has its copies once spawned
-	argv, customEnv, virtiofs, pin, err := d.buildCommand(live, qcaps, dir, monPath, &files)
+	cl, err := d.buildCommand(live, qcaps, dir, monPath, &files)
 	if err != nil {
 		return err
 	}
+	argv := cl.Argv
 	if incoming {
 		argv = append(argv, "-incoming", "defer")
 	}
@@ -225,7 +225,7 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 		d.cleanupStopped(v, driver.ShutoffFailed)
 		return err
 	}
-	if err := d.startVirtioFS(name, dir, virtiofs); err != nil {
+	if err := d.startVirtioFS(name, dir, cl.VirtioFS); err != nil {
 		d.cleanupStopped(v, driver.ShutoffFailed)
 		return err
 	}
@@ -234,14 +234,19 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 		d.cleanupStopped(v, driver.ShutoffFailed)
 		return errQEMU(virerr.ErrOperationFailed, "cannot create the monitor socket of '%s': %v", name, err)
 	}
+	if err := files.openHost(cl.Files); err != nil {
+		monFile.Close()
+		d.cleanupStopped(v, driver.ShutoffFailed)
+		return errQEMU(virerr.ErrOperationFailed, "cannot open the chardev files of '%s': %v", name, err)
+	}
 	var proc *process
 	var initial []int
-	if pin != nil {
-		initial = pin.Initial()
+	if cl.Pinning != nil {
+		initial = cl.Pinning.Initial()
 	}
 	err = onCPUs(initial, func() error {
 		var err error
-		proc, err = spawnEnv(argv, customEnv, logPath, append([]*os.File{monFile}, files.files...)...)
+		proc, err = spawn(argv, cl.UserEnv, logPath, append([]*os.File{monFile}, files.files...)...)
 		return err
 	})
 	monFile.Close()
@@ -261,6 +266,9 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	}
 	v.proc = proc
 	v.mu.Unlock()
+	for _, t := range cl.Taints {
+		d.taint(v, t)
+	}
 
 	mon, err := d.connectMonitor(ctx, v, monPath, proc)
 	if err != nil {
@@ -275,12 +283,13 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	}
 	v.mon = mon
 	v.mu.Unlock()
-	if err := pinThreads(ctx, mon, pin); err != nil {
+	if err := pinThreads(ctx, mon, cl.Pinning); err != nil {
 		d.abortLaunch(v)
 		return err
 	}
-	if command.CustomArgv(live) {
-		d.taint(v, taintCustomArgv)
+	if err := d.setupBalloon(ctx, v); err != nil {
+		d.abortLaunch(v)
+		return err
 	}
 	// No status write here: the one written before the spawn finds this
 	// QEMU by its monitor socket, and the caller writes the next.

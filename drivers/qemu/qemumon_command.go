@@ -92,14 +92,13 @@ func arbitraryCommand(mon monitor, text string) (string, error) {
 }
 
 // Taints, as libvirt names and explains them.
-const (
-	taintCustomMonitor = "custom-monitor"
-	taintCustomArgv    = "custom-argv"
-)
+const taintCustomMonitor = "custom-monitor"
 
 var taintMessages = map[string]string{
-	taintCustomMonitor: "custom monitor control commands issued",
-	taintCustomArgv:    "custom configuration parameters specified",
+	taintCustomMonitor:          "custom monitor control commands issued",
+	"custom-argv":               "custom configuration parameters specified",
+	"custom-device":             "custom device configuration",
+	"custom-hypervisor-feature": "hypervisor feature autodetection override",
 }
 
 // taintSet is a guest's taints (v.ext.taints, under v.ext.taintMu). They

@@ -407,11 +407,6 @@ func (b *builder) nextUSBPort() int {
 			used[a.Port] = true
 		}
 	}
-	for _, r := range b.def.Devices.RedirDevs {
-		if a := conf.DeviceAddress(r); a.Type == "usb" {
-			used[a.Port] = true
-		}
-	}
 	p := 1
 	for used[strconv.Itoa(p)] {
 		p++

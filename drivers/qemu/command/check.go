@@ -234,7 +234,6 @@ var allowed = map[string][]string{
 
 	"devices/controller":         {"type", "index", "model", "ports"},
 	"devices/controller/model":   {"name"},
-	"devices/controller/master":  {"startport"},
 	"devices/controller/driver":  append([]string{"queues", "cmd_per_lun", "max_sectors", "ioeventfd", "iothread"}, virtioOptNames()...),
 	"devices/controller/target":  {"chassis", "port", "hotplug"},
 	"devices/controller/alias":   {"name"},
@@ -336,10 +335,6 @@ var allowed = map[string][]string{
 	"devices/audio/input/settings":  {"frequency", "channels", "format"},
 	"devices/audio/output/settings": {"frequency", "channels", "format"},
 
-	"devices/redirdev":         {"bus", "type"},
-	"devices/redirdev/alias":   {"name"},
-	"devices/redirdev/address": addrAttrs,
-
 	"devices/sound":         {"model"},
 	"devices/sound/codec":   {"type"},
 	"devices/sound/audio":   {"id"},
@@ -357,7 +352,6 @@ var allowed = map[string][]string{
 	"devices/memballoon":         {"model", "autodeflate", "freePageReporting"},
 	"devices/memballoon/driver":  virtioOptNames(),
 	"devices/memballoon/alias":   {"name"},
-	"devices/memballoon/stats":   {"period"},
 	"devices/memballoon/address": addrAttrs,
 
 	"devices/watchdog":         {"model", "action"},
@@ -381,24 +375,17 @@ var allowed = map[string][]string{
 
 	"devices/panic":         {"model"},
 	"devices/panic/address": addrAttrs,
-
-	// libvirt's QEMU namespace (qemuns.go); the prefix is the one the
-	// document binds to its URI, normalised to "qemu" by checkElem.
-	"qemu:commandline":          nil,
-	"qemu:commandline/qemu:arg": {"value"},
-	"qemu:commandline/qemu:env": {"name", "value"},
 }
 
 // checkElements refuses any element or attribute of def that the builder
 // does not honour.
 func checkElements(def *conf.Domain) error {
-	t := def.Tree()
-	return checkElem(t, "", qemuPrefix(t))
+	// The QEMU namespace is read by parseQemuNS.
+	t, _ := withoutQemuNS(def.Tree())
+	return checkElem(t, "")
 }
 
-// checkElem checks e at path; nsPrefix is the prefix the document gives
-// libvirt's QEMU namespace, written as "qemu" in the paths of allowed.
-func checkElem(e *conf.Element, path, nsPrefix string) error {
+func checkElem(e *conf.Element, path string) error {
 	attrs, ok := allowed[path]
 	if !ok {
 		// A "*" stands for any element name, checked where it is used.
@@ -433,9 +420,6 @@ func checkElem(e *conf.Element, path, nsPrefix string) error {
 	}
 	for _, k := range e.Children("") {
 		p := k.Name()
-		if rest, ok := strings.CutPrefix(p, nsPrefix+":"); ok && nsPrefix != "" {
-			p = "qemu:" + rest
-		}
 		if path != "" {
 			p = path + "/" + p
 		}
@@ -443,7 +427,7 @@ func checkElem(e *conf.Element, path, nsPrefix string) error {
 		for strings.Contains(p, "backingStore/backingStore") {
 			p = strings.Replace(p, "backingStore/backingStore", "backingStore", 1)
 		}
-		if err := checkElem(k, p, nsPrefix); err != nil {
+		if err := checkElem(k, p); err != nil {
 			return err
 		}
 	}

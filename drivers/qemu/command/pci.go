@@ -38,19 +38,9 @@ func (b *builder) pciDevices() ([]pciDev, error) {
 		out = append(out, pciDev{"interface " + n.Alias, g, s, netIsPCIe(n.Model)})
 	}
 	out = append(out, b.soundPCIDevices()...)
-	usb2Done := map[int]bool{}
 	for _, c := range ds.Controllers {
-		if isUSB2(c) {
-			// A USB2 group shares one slot: the EHCI at function 7,
-			// its UHCI companions at 0 (multifunction), 1 and 2.
-			if !usb2Done[c.Index] {
-				usb2Done[c.Index] = true
-				out = append(out, b.usb2Group(c.Index))
-			}
-			continue
-		}
 		switch {
-		case c.Type == "pci", c.Type == "fdc":
+		case c.Type == "pci", c.Type == "fdc", c.Type == "ccid":
 			continue
 		case c.Type == "ide" && c.Index == 0, c.Type == "sata" && c.Index == 0 && b.q35:
 			continue // the chipset's, addressed by pinChipset
@@ -92,7 +82,7 @@ func (b *builder) pciDevices() ([]pciDev, error) {
 	}
 	out = append(out, b.virtioInputPCIDevs()...)
 	out = append(out, b.vsockPCIDevs()...)
-	return out, nil
+	return append(out, b.chrPCIDevices()...), nil
 }
 
 // pciSpace tracks the slots taken on bus 0 and which root ports are used.
@@ -186,6 +176,10 @@ func (b *builder) assignPCI() error {
 	added := false
 	for _, d := range devs {
 		if d.get().Type != "" {
+			continue
+		}
+		// USB2 companions share their master's slot (usb.go).
+		if !b.q35 && b.placeUSB2(d.name, sp) {
 			continue
 		}
 		if !b.q35 {
@@ -396,39 +390,4 @@ func (b *builder) pciProps(o obj, a conf.Address) obj {
 		addr += fmt.Sprintf(".0x%x", a.Function)
 	}
 	return o.set("addr", addr)
-}
-
-// usb2Group is the pciDev of the USB2 controllers of one index: setting
-// its address places every member at its function of that slot.
-func (b *builder) usb2Group(idx int) pciDev {
-	var members []*conf.Controller
-	for _, c := range b.def.Devices.Controllers {
-		if isUSB2(c) && c.Index == idx {
-			members = append(members, c)
-		}
-	}
-	fn := map[string]uint{"ich9-ehci1": 7, "ich9-uhci1": 0, "ich9-uhci2": 1, "ich9-uhci3": 2}
-	get := func() conf.Address {
-		for _, m := range members {
-			if m.Address.Type != "" {
-				a := m.Address
-				a.Function, a.Multifunc = 0, ""
-				return a
-			}
-		}
-		return conf.Address{}
-	}
-	set := func(a conf.Address) {
-		for _, m := range members {
-			if m.Address.Type != "" {
-				continue
-			}
-			m.Address = a
-			m.Address.Function = fn[m.Model]
-			if m.Model == "ich9-uhci1" {
-				m.Address.Multifunc = "on"
-			}
-		}
-	}
-	return pciDev{fmt.Sprintf("USB2 controllers of index %d", idx), get, set, false}
 }
