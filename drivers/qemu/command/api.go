@@ -171,7 +171,7 @@ func Build(def *conf.Domain, caps Caps, p Paths) (*Cmdline, error) {
 	// libvirt's post-parse defaults and addresses, which the driver
 	// applies at define already; a definition that went through them is
 	// left as it is, so an older one without them builds the same.
-	if err := postparse.Apply(work, caps); err != nil {
+	if err := postparse.ApplyAtStart(work, caps); err != nil {
 		return nil, err
 	}
 	if err := checkElements(work); err != nil {

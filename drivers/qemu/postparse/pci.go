@@ -451,6 +451,10 @@ func (p *pp) assignPCI() error {
 			maxIdx = max(maxIdx, c.Index)
 		}
 	}
+	// PCI bus numbers are 8 bits.
+	if maxIdx > 255 {
+		return unsupported("PCI controller index %d is out of range", maxIdx)
+	}
 	nbuses := maxIdx + 1
 	if nbuses > 0 {
 		devs, err := p.pciDevices()

@@ -24,15 +24,30 @@ type Caps interface {
 	MachineAlias(name string) string
 }
 
-// Apply fills in libvirt's post-parse defaults and addresses on def. It
-// only adds what is missing, so applying it twice changes nothing the
-// second time. An error means def uses something these defaults do not
-// cover; def may then be partly changed, so callers apply it to a copy.
-func Apply(def *conf.Domain, c Caps) error {
+// Apply fills in libvirt's post-parse defaults and addresses on def, as
+// when libvirt parses a definition (define, create): disks and
+// controllers are first put in the order libvirt's parser keeps them.
+// It only adds what is missing. An error means def uses something these
+// defaults do not cover; def may then be partly changed, so callers apply
+// it to a copy.
+func Apply(def *conf.Domain, c Caps) error { return apply(def, c, true) }
+
+// ApplyAtStart is what the command line builder applies at start: a
+// definition the driver holds post-parsed already (PostParsed) is not
+// parsed again by libvirt there, so the order of its disks and
+// controllers is kept (it may have controllers the post-parse step
+// appended after others) and it comes out unchanged; any other
+// definition gets Apply.
+func ApplyAtStart(def *conf.Domain, c Caps) error { return apply(def, c, !def.PostParsed) }
+
+func apply(def *conf.Domain, c Caps, parsed bool) error {
 	p := &pp{def: def, caps: c}
-	for _, step := range []func() error{
-		p.machine,
-		p.parseOrder,
+	steps := []func() error{p.machine}
+	if parsed {
+		steps = append(steps, p.parseOrder)
+	}
+	steps = append(steps,
+		p.controllerIndexes,
 		p.defaultDevices,
 		p.cpu,
 		p.devicePostParse,
@@ -41,11 +56,13 @@ func Apply(def *conf.Domain, c Caps) error {
 		p.assignSpaprVIO,
 		p.assignPCI,
 		p.sortDevices,
-	} {
+	)
+	for _, step := range steps {
 		if err := step(); err != nil {
 			return err
 		}
 	}
+	def.PostParsed = true
 	return nil
 }
 

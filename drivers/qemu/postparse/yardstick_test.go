@@ -188,3 +188,44 @@ func TestYardstick(t *testing.T) {
 		t.Errorf("only %d outputs identical to libvirt's, the floor is %d", same, yardstickFloor)
 	}
 }
+
+// TestApplyNeverPanics runs Apply over every domain input of libvirt's
+// argv tests: whatever it cannot handle must come back as an error.
+func TestApplyNeverPanics(t *testing.T) {
+	dir := conformanceDir(t)
+	host := replayHost(t, dir)
+	files, _ := filepath.Glob(filepath.Join(dir, "qemuxml2argvdata", "*.xml"))
+	var applied, refused int
+	for _, f := range files {
+		in, err := os.ReadFile(resolveLink(f))
+		if err != nil {
+			continue
+		}
+		def, err := conf.ParseDomain(in, 0)
+		if err != nil {
+			continue
+		}
+		func() {
+			defer func() {
+				if p := recover(); p != nil {
+					t.Errorf("%s: panic %v", filepath.Base(f), p)
+				}
+			}()
+			if err := Apply(def, host); err != nil {
+				refused++
+				return
+			}
+			applied++
+			// Applying again at start changes nothing.
+			first, _ := def.Format(conf.FormatInactive)
+			if err := ApplyAtStart(def, host); err != nil {
+				t.Errorf("%s: second Apply fails: %v", filepath.Base(f), err)
+			}
+			second, _ := def.Format(conf.FormatInactive)
+			if string(first) != string(second) {
+				t.Errorf("%s: Apply is not idempotent", filepath.Base(f))
+			}
+		}()
+	}
+	t.Logf("%d inputs applied, %d refused", applied, refused)
+}
