@@ -74,9 +74,12 @@ func (d *Domain) SortDevices() {
 		idx[i] = i
 	}
 	sort.SliceStable(idx, func(a, b int) bool { return ranks[idx[a]] < ranks[idx[b]] })
-	kids := make([]*node, len(devs.kids))
-	for i, j := range idx {
-		kids[i] = devs.kids[j]
+	kids := make([]*node, 0, len(devs.kids))
+	for _, j := range idx {
+		// libvirt keeps no comments: its formatter writes none back.
+		if devs.kids[j].kind != commentNode {
+			kids = append(kids, devs.kids[j])
+		}
 	}
 	devs.kids = kids
 	for _, k := range devs.elems() {

@@ -51,6 +51,7 @@ func apply(def *conf.Domain, c Caps, parsed bool) error {
 		p.defaultDevices,
 		p.cpu,
 		p.devicePostParse,
+		p.canonical,
 		p.implicitDevices,
 		p.assignVirtioSerial,
 		p.assignSpaprVIO,
