@@ -127,3 +127,20 @@ func OrderDeviceAttrs(dev any, path string, names ...string) {
 		orderAttrs(n, names...)
 	}
 }
+
+// OrderAttrs puts the named attributes first, in the given order, on
+// every element at path below <domain> ("cpu/feature"), the way
+// libvirt writes them; the rest keep their order.
+func (d *Domain) OrderAttrs(path string, names ...string) {
+	level := []*node{d.x}
+	for _, part := range strings.Split(path, "/") {
+		var next []*node
+		for _, n := range level {
+			next = append(next, n.childrenNamed(part)...)
+		}
+		level = next
+	}
+	for _, n := range level {
+		orderAttrs(n, names...)
+	}
+}
