@@ -38,11 +38,13 @@ func (p *pp) canonical() error {
 		}
 		conf.OrderDeviceAttrs(disk, "", "type", "device", "model", "rawio", "sgio", "snapshot")
 		// <metadata_cache><max_size> is kept in bytes.
-		if mc := child(e, "driver", "metadata_cache", "max_size"); mc != nil {
-			unit, _ := mc.Attr("unit")
-			if b, ok := scaled(mc.Text(), unit, 1); ok {
-				conf.SetDeviceValue(disk, "driver/metadata_cache/max_size", strconv.FormatUint(b, 10))
-				conf.SetDeviceValue(disk, "driver/metadata_cache/max_size/@unit", "bytes")
+		for _, path := range []string{"driver/metadata_cache/max_size", "backingStore/format/metadata_cache/max_size"} {
+			if mc := child(e, strings.Split(path, "/")...); mc != nil {
+				unit, _ := mc.Attr("unit")
+				if b, ok := scaled(mc.Text(), unit, 1); ok {
+					conf.SetDeviceValue(disk, path, strconv.FormatUint(b, 10))
+					conf.SetDeviceValue(disk, path+"/@unit", "bytes")
+				}
 			}
 		}
 	}

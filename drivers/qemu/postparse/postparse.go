@@ -50,6 +50,7 @@ func apply(def *conf.Domain, c Caps, parsed bool) error {
 		p.controllerIndexes,
 		p.defaultDevices,
 		p.cpu,
+		p.numaCPUs,
 		p.devicePostParse,
 		p.canonical,
 		p.implicitDevices,
