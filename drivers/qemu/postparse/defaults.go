@@ -362,17 +362,27 @@ func graphicsListen(g *conf.Graphics) {
 		// virDomainGraphicsDefFormat's order.
 		conf.OrderDeviceAttrs(g, "", "type", "socket", "port", "autoport", "tlsPort", "websocket", "listen")
 	}
-	if conf.DeviceElement(g).Child("listen") != nil {
-		return
+	if conf.DeviceElement(g).Child("listen") == nil {
+		if g.Type == "vnc" && g.Socket != "" {
+			conf.SetDeviceValue(g, "listen/@type", "socket")
+			conf.SetDeviceValue(g, "listen/@socket", g.Socket)
+			return
+		}
+		conf.SetDeviceValue(g, "listen/@type", "address")
+		if g.Listen != "" {
+			conf.SetDeviceValue(g, "listen/@address", g.Listen)
+		}
 	}
-	if g.Type == "vnc" && g.Socket != "" {
-		conf.SetDeviceValue(g, "listen/@type", "socket")
-		conf.SetDeviceValue(g, "listen/@socket", g.Socket)
-		return
-	}
-	conf.SetDeviceValue(g, "listen/@type", "address")
-	if g.Listen != "" {
-		conf.SetDeviceValue(g, "listen/@address", g.Listen)
+	// virDomainDefPostParseGraphics: SPICE with no port, no TLS port and
+	// no autoport listens nowhere.
+	if g.Type == "spice" && g.Port <= 0 && g.TLSPort <= 0 && !g.AutoPort {
+		if l := conf.DeviceElement(g).Child("listen"); l != nil {
+			if t, _ := l.Attr("type"); t == "address" {
+				conf.SetDeviceValue(g, "listen/@address", "")
+				conf.SetDeviceValue(g, "listen/@type", "none")
+				g.Listen = ""
+			}
+		}
 	}
 }
 
