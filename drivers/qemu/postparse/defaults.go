@@ -218,18 +218,24 @@ func (p *pp) maybeAddInput(typ, bus string) {
 	ds.Inputs = append(slices.Clip(ds.Inputs), &conf.Input{Type: typ, Bus: bus})
 }
 
-// defaultAudio adds the audio backend libvirt's default qemu.conf
-// implies: none behind VNC or without graphics, spice's own with SPICE,
-// nothing when only SDL (host audio passthrough needs QEMU_AUDIO_DRV).
+// defaultAudio adds the audio backend libvirt picks from the displays
+// (qemuDomainDefSuggestDefaultAudioBackend): SPICE's own with SPICE, none
+// behind VNC or without a display unless qemu.conf lets those use host
+// audio, host audio for SDL; host audio is the daemon's QEMU_AUDIO_DRV,
+// and nothing is added when that is unset.
 func (p *pp) defaultAudio() error {
 	if len(p.def.Devices.Audios) > 0 {
 		return nil
 	}
+	o := p.opts
 	add, backend, passthrough := false, "none", false
 	for _, g := range p.def.Devices.Graphics {
 		switch g.Type {
 		case "vnc":
-			add, backend, passthrough = true, "none", false
+			add, passthrough = true, o.VNCAllowHostAudio
+			if !passthrough {
+				backend = "none"
+			}
 		case "spice":
 			add, backend, passthrough = true, "spice", false
 		case "sdl":
@@ -237,17 +243,44 @@ func (p *pp) defaultAudio() error {
 		}
 	}
 	if len(p.def.Devices.Graphics) == 0 {
-		add, backend, passthrough = true, "none", false
+		add, passthrough = true, o.NogfxAllowHostAudio
+		if !passthrough {
+			backend = "none"
+		}
 	}
-	if !add || passthrough {
+	if add && passthrough {
+		if o.AudioDriverEnv == "" {
+			return nil
+		}
+		backend = qemuAudioTypes[o.AudioDriverEnv]
+		if backend == "" {
+			return unsupported("unknown QEMU_AUDIO_DRV setting %s", o.AudioDriverEnv)
+		}
+	}
+	if !add {
 		return nil
 	}
-	dev, err := conf.ParseDevice([]byte("<audio id='1' type='" + backend + "'/>"))
+	xml := "<audio id='1' type='" + backend + "'"
+	if backend == "sdl" && o.SDLAudioDriverEnv != "" {
+		switch o.SDLAudioDriverEnv {
+		case "esd", "alsa", "arts", "pulseaudio":
+			xml += " driver='" + o.SDLAudioDriverEnv + "'"
+		default:
+			return unsupported("unknown SDL_AUDIODRIVER setting %s", o.SDLAudioDriverEnv)
+		}
+	}
+	dev, err := conf.ParseDevice([]byte(xml + "/>"))
 	if err != nil {
 		return err
 	}
 	return p.def.AddDevice(dev)
 }
+
+// qemuAudioTypes maps QEMU_AUDIO_DRV's QEMU driver names to libvirt's
+// <audio type> (qemuAudioDriver).
+var qemuAudioTypes = map[string]string{"none": "none", "alsa": "alsa", "coreaudio": "coreaudio",
+	"dbus": "dbus", "jack": "jack", "oss": "oss", "pa": "pulseaudio", "sdl": "sdl",
+	"spice": "spice", "wav": "file"}
 
 // diskIndex is the position a target name stands for: vda=0, sdb=1,
 // hdaa=26, as virDiskNameToIndex computes it.

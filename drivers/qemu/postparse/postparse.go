@@ -30,7 +30,20 @@ type Caps interface {
 // It only adds what is missing. An error means def uses something these
 // defaults do not cover; def may then be partly changed, so callers apply
 // it to a copy.
-func Apply(def *conf.Domain, c Caps) error { return apply(def, c, true) }
+func Apply(def *conf.Domain, c Caps) error { return apply(def, c, true, Options{}) }
+
+// Options are the daemon settings libvirt's post-parse step reads:
+// qemu.conf's host audio switches (off by default) and the daemon's own
+// audio environment.
+type Options struct {
+	VNCAllowHostAudio   bool   // vnc_allow_host_audio
+	NogfxAllowHostAudio bool   // nographics_allow_host_audio
+	AudioDriverEnv      string // QEMU_AUDIO_DRV
+	SDLAudioDriverEnv   string // SDL_AUDIODRIVER
+}
+
+// ApplyWith is Apply under the given daemon settings.
+func ApplyWith(def *conf.Domain, c Caps, o Options) error { return apply(def, c, true, o) }
 
 // ApplyAtStart is what the command line builder applies at start: a
 // definition the driver holds post-parsed already (PostParsed) is not
@@ -38,10 +51,12 @@ func Apply(def *conf.Domain, c Caps) error { return apply(def, c, true) }
 // controllers is kept (it may have controllers the post-parse step
 // appended after others) and it comes out unchanged; any other
 // definition gets Apply.
-func ApplyAtStart(def *conf.Domain, c Caps) error { return apply(def, c, !def.PostParsed) }
+func ApplyAtStart(def *conf.Domain, c Caps) error {
+	return apply(def, c, !def.PostParsed, Options{})
+}
 
-func apply(def *conf.Domain, c Caps, parsed bool) error {
-	p := &pp{def: def, caps: c}
+func apply(def *conf.Domain, c Caps, parsed bool, o Options) error {
+	p := &pp{def: def, caps: c, opts: o}
 	steps := []func() error{p.machine}
 	if parsed {
 		steps = append(steps, p.parseOrder)
@@ -72,6 +87,7 @@ func apply(def *conf.Domain, c Caps, parsed bool) error {
 type pp struct {
 	def  *conf.Domain
 	caps Caps
+	opts Options
 	q35  bool
 }
 
