@@ -37,6 +37,14 @@ func (p *pp) canonical() error {
 			}
 		}
 		conf.OrderDeviceAttrs(disk, "", "type", "device", "model", "rawio", "sgio", "snapshot")
+		// An inactive parse reads no source or backing store index
+		// (they are the running guest's).
+		if p.parsed {
+			disk.Source.Index = 0
+			for b := disk.Source.Backing; b != nil; b = b.Backing {
+				b.Index = 0
+			}
+		}
 		// <metadata_cache><max_size> is kept in bytes.
 		for _, path := range []string{"driver/metadata_cache/max_size", "backingStore/format/metadata_cache/max_size"} {
 			if mc := child(e, strings.Split(path, "/")...); mc != nil {

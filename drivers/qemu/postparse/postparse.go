@@ -56,7 +56,7 @@ func ApplyAtStart(def *conf.Domain, c Caps) error {
 }
 
 func apply(def *conf.Domain, c Caps, parsed bool, o Options) error {
-	p := &pp{def: def, caps: c, opts: o}
+	p := &pp{def: def, caps: c, opts: o, parsed: parsed}
 	steps := []func() error{p.machine}
 	if parsed {
 		steps = append(steps, p.parseOrder)
@@ -85,10 +85,11 @@ func apply(def *conf.Domain, c Caps, parsed bool, o Options) error {
 
 // pp carries one Apply.
 type pp struct {
-	def  *conf.Domain
-	caps Caps
-	opts Options
-	q35  bool
+	def    *conf.Domain
+	caps   Caps
+	opts   Options
+	parsed bool // the definition is being parsed (define, create)
+	q35    bool
 }
 
 func unsupported(format string, args ...any) error {
