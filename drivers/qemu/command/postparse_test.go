@@ -53,7 +53,7 @@ func TestBuildSameAfterDefine(t *testing.T) {
 			}
 			// Applying the defaults again at start changes nothing.
 			again := stored.Clone()
-			if err := postparse.ApplyAtStart(again, qemu72()); err != nil {
+			if err := postparse.ApplyAtStart(again, qemu72(), postparse.Options{}); err != nil {
 				t.Fatal(err)
 			}
 			x1, _ := stored.Format(conf.FormatInactive)

@@ -101,7 +101,16 @@ func insertController(list []*conf.Controller, c *conf.Controller) []*conf.Contr
 func isCompanion(c *conf.Controller) bool {
 	e := conf.DeviceElement(c)
 	m := e.Child("master")
-	return m != nil
+	if m != nil {
+		return true
+	}
+	// libvirt's parser gives the ICH9 UHCIs a <master> when they have
+	// none, before it places them.
+	switch c.Model {
+	case "ich9-uhci1", "ich9-uhci2", "ich9-uhci3":
+		return c.Type == "usb"
+	}
+	return false
 }
 
 // usb2 reports the ICH9 USB2 controllers, which come in companion
@@ -218,69 +227,75 @@ func (p *pp) maybeAddInput(typ, bus string) {
 	ds.Inputs = append(slices.Clip(ds.Inputs), &conf.Input{Type: typ, Bus: bus})
 }
 
-// defaultAudio adds the audio backend libvirt picks from the displays
-// (qemuDomainDefSuggestDefaultAudioBackend): SPICE's own with SPICE, none
-// behind VNC or without a display unless qemu.conf lets those use host
-// audio, host audio for SDL; host audio is the daemon's QEMU_AUDIO_DRV,
-// and nothing is added when that is unset.
+// audioDrivers maps <audio type> to QEMU's -audiodev driver names, which
+// QEMU_AUDIO_DRV uses.
+var audioDrivers = map[string]string{
+	"none": "none", "alsa": "alsa", "coreaudio": "coreaudio", "jack": "jack",
+	"oss": "oss", "pulseaudio": "pa", "sdl": "sdl", "spice": "spice",
+	"file": "wav", "dbus": "dbus",
+}
+
+// defaultAudio gives a definition without <audio> the backend libvirt
+// picks from its displays (qemuDomainDefSuggestDefaultAudioBackend):
+// SPICE audio for SPICE, none for VNC and for no display, unless
+// qemu.conf lets the guest use host audio, in which case the daemon's
+// QEMU_AUDIO_DRV names it (and nothing is added when that is unset).
 func (p *pp) defaultAudio() error {
-	if len(p.def.Devices.Audios) > 0 {
+	ds := &p.def.Devices
+	if len(ds.Audios) > 0 {
 		return nil
 	}
-	o := p.opts
-	add, backend, passthrough := false, "none", false
-	for _, g := range p.def.Devices.Graphics {
+	cfg := &p.opts.Audio
+	add, passthrough, typ := false, false, "none"
+	for _, g := range ds.Graphics {
 		switch g.Type {
 		case "vnc":
-			add, passthrough = true, o.VNCAllowHostAudio
+			passthrough, add = cfg.VNCAllowHostAudio, true
 			if !passthrough {
-				backend = "none"
+				typ = "none"
 			}
 		case "spice":
-			add, backend, passthrough = true, "spice", false
+			passthrough, add, typ = false, true, "spice"
 		case "sdl":
-			add, passthrough = true, true
+			passthrough, add = true, true
 		}
 	}
-	if len(p.def.Devices.Graphics) == 0 {
-		add, passthrough = true, o.NogfxAllowHostAudio
+	if len(ds.Graphics) == 0 {
+		passthrough, add = cfg.NogfxAllowHostAudio, true
 		if !passthrough {
-			backend = "none"
+			typ = "none"
 		}
 	}
 	if add && passthrough {
-		if o.AudioDriverEnv == "" {
-			return nil
-		}
-		backend = qemuAudioTypes[o.AudioDriverEnv]
-		if backend == "" {
-			return unsupported("unknown QEMU_AUDIO_DRV setting %s", o.AudioDriverEnv)
+		if cfg.DriverEnv == "" {
+			add = false
+		} else {
+			typ = ""
+			for t, drv := range audioDrivers {
+				if drv == cfg.DriverEnv {
+					typ = t
+				}
+			}
+			if typ == "" {
+				return unsupported("unknown QEMU_AUDIO_DRV setting %s", cfg.DriverEnv)
+			}
 		}
 	}
 	if !add {
 		return nil
 	}
-	xml := "<audio id='1' type='" + backend + "'"
-	if backend == "sdl" && o.SDLAudioDriverEnv != "" {
-		switch o.SDLAudioDriverEnv {
+	a := &conf.Audio{ID: 1, Type: typ}
+	if typ == "sdl" && cfg.SDLDriverEnv != "" {
+		switch cfg.SDLDriverEnv {
 		case "esd", "alsa", "arts", "pulseaudio":
-			xml += " driver='" + o.SDLAudioDriverEnv + "'"
 		default:
-			return unsupported("unknown SDL_AUDIODRIVER setting %s", o.SDLAudioDriverEnv)
+			return unsupported("unknown SDL_AUDIODRIVER setting %s", cfg.SDLDriverEnv)
 		}
+		conf.SetDeviceValue(a, "@driver", cfg.SDLDriverEnv)
 	}
-	dev, err := conf.ParseDevice([]byte(xml + "/>"))
-	if err != nil {
-		return err
-	}
-	return p.def.AddDevice(dev)
+	ds.Audios = append(slices.Clip(ds.Audios), a)
+	return nil
 }
-
-// qemuAudioTypes maps QEMU_AUDIO_DRV's QEMU driver names to libvirt's
-// <audio type> (qemuAudioDriver).
-var qemuAudioTypes = map[string]string{"none": "none", "alsa": "alsa", "coreaudio": "coreaudio",
-	"dbus": "dbus", "jack": "jack", "oss": "oss", "pa": "pulseaudio", "sdl": "sdl",
-	"spice": "spice", "wav": "file"}
 
 // diskIndex is the position a target name stands for: vda=0, sdb=1,
 // hdaa=26, as virDiskNameToIndex computes it.
@@ -328,7 +343,10 @@ func (p *pp) devicePostParse() error {
 		if n.MAC == "" {
 			n.MAC = conf.GenerateMAC()
 		}
-		if n.Model == "" && n.Type != "hostdev" {
+		switch {
+		case n.Model == "" && n.Type == "vdpa":
+			n.Model = "virtio" // a vDPA device is virtio by nature
+		case n.Model == "" && n.Type != "hostdev":
 			n.Model = "rtl8139"
 		}
 	}
@@ -373,19 +391,38 @@ func (p *pp) devicePostParse() error {
 // graphicsListen is the parser's compatibility listen: VNC and SPICE
 // (and RDP) without a <listen> get one from the listen (or VNC socket)
 // attribute, as virDomainGraphicsListensParseXML does.
+// spiceListenNone is virDomainDefPostParseGraphics: a SPICE display
+// without ports and without autoport listens nowhere, which libvirt
+// writes as listen type none.
+func spiceListenNone(g *conf.Graphics) {
+	l := conf.DeviceElement(g).Child("listen")
+	if g.Type != "spice" || l == nil || g.AutoPort || g.Port > 0 || g.TLSPort > 0 {
+		return
+	}
+	if t, _ := l.Attr("type"); t != "address" {
+		return
+	}
+	g.Listen = ""
+	conf.SetDeviceValue(g, "listen/@address", "")
+	conf.SetDeviceValue(g, "listen/@type", "none")
+}
+
 func graphicsListen(g *conf.Graphics) {
 	switch g.Type {
 	case "vnc", "spice", "rdp":
 	default:
 		return
 	}
-	// A port of -1 asks for automatic allocation; so does a VNC
-	// display without a port (virDomainGraphicsDefParseXMLVNC).
-	if g.Port == -1 && (g.Type == "vnc" || g.Type == "spice") {
+	// A port of -1 asks for automatic allocation, and so does a VNC
+	// display that names neither port nor autoport
+	// (virDomainGraphicsDefParseXMLVNC).
+	_, hasAuto := conf.DeviceElement(g).Attr("autoport")
+	_, hasPort := conf.DeviceElement(g).Attr("port")
+	if (g.Port == -1 && (g.Type == "vnc" || g.Type == "spice")) || (g.Type == "vnc" && !hasPort && !hasAuto && g.Socket == "") {
 		g.AutoPort = true
 	}
-	if _, ok := conf.DeviceElement(g).Attr("port"); !ok && g.Type == "vnc" && g.Socket == "" {
-		g.AutoPort, g.Port = true, -1
+	if g.AutoPort && g.Type == "vnc" && g.Port == 0 {
+		g.Port = -1
 	}
 	if g.AutoPort {
 		conf.SetDeviceValue(g, "@autoport", "yes")
@@ -393,29 +430,20 @@ func graphicsListen(g *conf.Graphics) {
 			conf.SetDeviceValue(g, "@port", strconv.Itoa(g.Port))
 		}
 		// virDomainGraphicsDefFormat's order.
-		conf.OrderDeviceAttrs(g, "", "type", "socket", "port", "autoport", "tlsPort", "websocket", "listen")
+		conf.OrderDeviceAttrs(g, "", "type", "socket", "port", "tlsPort", "autoport", "websocket", "listen")
 	}
-	if conf.DeviceElement(g).Child("listen") == nil {
-		if g.Type == "vnc" && g.Socket != "" {
-			conf.SetDeviceValue(g, "listen/@type", "socket")
-			conf.SetDeviceValue(g, "listen/@socket", g.Socket)
-			return
-		}
-		conf.SetDeviceValue(g, "listen/@type", "address")
-		if g.Listen != "" {
-			conf.SetDeviceValue(g, "listen/@address", g.Listen)
-		}
+	defer spiceListenNone(g)
+	if conf.DeviceElement(g).Child("listen") != nil {
+		return
 	}
-	// virDomainDefPostParseGraphics: SPICE with no port, no TLS port and
-	// no autoport listens nowhere.
-	if g.Type == "spice" && g.Port <= 0 && g.TLSPort <= 0 && !g.AutoPort {
-		if l := conf.DeviceElement(g).Child("listen"); l != nil {
-			if t, _ := l.Attr("type"); t == "address" {
-				conf.SetDeviceValue(g, "listen/@address", "")
-				conf.SetDeviceValue(g, "listen/@type", "none")
-				g.Listen = ""
-			}
-		}
+	if g.Type == "vnc" && g.Socket != "" {
+		conf.SetDeviceValue(g, "listen/@type", "socket")
+		conf.SetDeviceValue(g, "listen/@socket", g.Socket)
+		return
+	}
+	conf.SetDeviceValue(g, "listen/@type", "address")
+	if g.Listen != "" {
+		conf.SetDeviceValue(g, "listen/@address", g.Listen)
 	}
 }
 

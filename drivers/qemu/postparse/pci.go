@@ -209,26 +209,32 @@ func (p *pp) pciDevices() ([]pciDev, error) {
 		g, s := typedAddr(&d.Address)
 		add("disk "+d.TargetDev, p.virtioFlags(rawAttr(d, "model")), g, s)
 	}
-	for _, h := range rawOf("hostdev") {
-		if rawAttr(h, "mode") != "subsystem" {
+	for i, h := range rawOf("hostdev") {
+		if m := rawAttr(h, "mode"); m != "" && m != "subsystem" {
 			continue
 		}
-		if conf.DeviceAddress(h).Type == "unassigned" {
+		a := conf.DeviceAddress(h)
+		if a.Type == "unassigned" {
+			continue
+		}
+		var f int
+		switch rawAttr(h, "type") {
+		case "pci":
+			f = p.hostPCIFlags(h, a)
+		case "mdev":
+			if rawAttr(h, "model") != "vfio-pci" {
+				continue
+			}
+			// mdevs have no config space to look at; all current
+			// mdev-capable devices are PCIe, as libvirt assumes.
+			f = p.pcieFlags()
+		case "scsi_host":
+			f = p.virtioFlags(rawAttr(h, "model"))
+		default:
 			continue
 		}
 		g, s := rawAddr(h)
-		switch rawAttr(h, "type") {
-		case "pci":
-			// libvirt asks the host whether the device is PCI Express;
-			// assigned devices are in practice.
-			add("hostdev", p.pcieFlags(), g, s)
-		case "mdev":
-			if rawAttr(h, "model") == "vfio-pci" {
-				add("hostdev", p.pcieFlags(), g, s)
-			}
-		case "scsi_host":
-			add("hostdev", p.virtioFlags(rawAttr(h, "model")), g, s)
-		}
+		add(fmt.Sprintf("hostdev %d", i), f, g, s)
 	}
 	if m := ds.MemBalloon; m != nil && m.Model != "none" {
 		g, s := typedAddr(&m.Address)
@@ -274,7 +280,7 @@ func (p *pp) pciDevices() ([]pciDev, error) {
 	for _, io := range rawOf("iommu") {
 		if rawAttr(io, "model") == "virtio" {
 			// An integrated device: on q35 it sits on pcie-root itself.
-			f := p.pcieFlags() &^ fAuto
+			f := p.pcieFlags() | fIntegrated
 			g, s := rawAddr(io)
 			add("iommu", f, g, s)
 		}
@@ -304,6 +310,9 @@ func (p *pp) newAddrSet(nbuses int, dry bool, devs []pciDev) (*addrSet, error) {
 	}
 	for _, d := range devs {
 		if a := d.get(); present(a) {
+			if d.flags&fIntegrated != 0 && a.Bus != 0 {
+				return nil, xmlError("The device at PCI address %s needs to be an integrated device (bus=0)", pciAddr{a.Bus, a.Slot, a.Function})
+			}
 			if err := s.reserve(pciAddr{a.Bus, a.Slot, a.Function}); err != nil {
 				return nil, err
 			}

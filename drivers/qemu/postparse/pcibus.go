@@ -18,6 +18,7 @@ const (
 	fAggregate              // may share a slot with its kind (root ports)
 	fSwitchUp               // a pcie-switch-upstream-port
 	fSwitchDown             // a pcie-switch-downstream-port
+	fIntegrated             // must sit on bus 0 itself (virtio-iommu)
 	typeMask    = fPCI | fPCIe | fRootPort | fPCIeToPCI | fPCIBridge | fDMI | fSwitchUp | fSwitchDown
 )
 
@@ -68,6 +69,12 @@ func (b *pciBus) slotFree(slot uint) bool {
 func (b *pciBus) accepts(flags int) bool {
 	if flags&typeMask&b.flags == 0 {
 		return false
+	}
+	// An integrated device is placed on the root bus, which otherwise
+	// takes no automatically placed endpoints (libvirt grants it
+	// AUTOASSIGN there).
+	if flags&fIntegrated != 0 {
+		return b.model == "pcie-root" || b.model == "pci-root"
 	}
 	return flags&fAuto == 0 || b.flags&fAuto != 0
 }
@@ -133,7 +140,7 @@ func (s *addrSet) nextBelow(flags int, fn uint, below int) (pciAddr, error) {
 				}
 			}
 		}
-		if !s.dryRun || !s.grow(flags) {
+		if !s.dryRun || flags&fIntegrated != 0 || !s.grow(flags) {
 			return pciAddr{}, unsupported("No more available PCI slots")
 		}
 	}

@@ -30,19 +30,27 @@ type Caps interface {
 // It only adds what is missing. An error means def uses something these
 // defaults do not cover; def may then be partly changed, so callers apply
 // it to a copy.
-func Apply(def *conf.Domain, c Caps) error { return apply(def, c, true, Options{}) }
-
-// Options are the daemon settings libvirt's post-parse step reads:
-// qemu.conf's host audio switches (off by default) and the daemon's own
-// audio environment.
-type Options struct {
-	VNCAllowHostAudio   bool   // vnc_allow_host_audio
-	NogfxAllowHostAudio bool   // nographics_allow_host_audio
-	AudioDriverEnv      string // QEMU_AUDIO_DRV
-	SDLAudioDriverEnv   string // SDL_AUDIODRIVER
+func Apply(def *conf.Domain, c Caps) error {
+	return ApplyWith(def, c, Options{})
 }
 
-// ApplyWith is Apply under the given daemon settings.
+// Options are the host settings some defaults depend on; the zero value
+// is libvirt's default qemu.conf in a daemon without audio environment.
+type Options struct {
+	Audio Audio
+}
+
+// Audio is what the default audio backend depends on besides the
+// displays (qemuDomainDefSuggestDefaultAudioBackend): qemu.conf's host
+// audio switches and the daemon's QEMU_AUDIO_DRV and SDL_AUDIODRIVER.
+type Audio struct {
+	VNCAllowHostAudio   bool
+	NogfxAllowHostAudio bool
+	DriverEnv           string // QEMU_AUDIO_DRV
+	SDLDriverEnv        string // SDL_AUDIODRIVER
+}
+
+// ApplyWith is Apply with host settings.
 func ApplyWith(def *conf.Domain, c Caps, o Options) error { return apply(def, c, true, o) }
 
 // ApplyAtStart is what the command line builder applies at start: a
@@ -50,9 +58,9 @@ func ApplyWith(def *conf.Domain, c Caps, o Options) error { return apply(def, c,
 // parsed again by libvirt there, so the order of its disks and
 // controllers is kept (it may have controllers the post-parse step
 // appended after others) and it comes out unchanged; any other
-// definition gets Apply.
-func ApplyAtStart(def *conf.Domain, c Caps) error {
-	return apply(def, c, !def.PostParsed, Options{})
+// definition gets ApplyWith.
+func ApplyAtStart(def *conf.Domain, c Caps, o Options) error {
+	return apply(def, c, !def.PostParsed, o)
 }
 
 func apply(def *conf.Domain, c Caps, parsed bool, o Options) error {

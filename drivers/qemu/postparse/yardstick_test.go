@@ -65,14 +65,6 @@ func normalise(b []byte) string {
 
 type yardCase struct{ name, in, out string }
 
-// yardOptions are the daemon settings qemuxml2xmltest runs these inputs
-// under (its QEMU_AUDIO_DRV, SDL_AUDIODRIVER and qemu.conf switches).
-var yardOptions = map[string]Options{
-	"audio-default-sdl":        {AudioDriverEnv: "sdl", SDLAudioDriverEnv: "esd"},
-	"audio-default-vnc":        {AudioDriverEnv: "alsa", VNCAllowHostAudio: true},
-	"audio-default-nographics": {AudioDriverEnv: "alsa", NogfxAllowHostAudio: true},
-}
-
 // yardCases lists the inputs libvirt's qemuxml2xmltest runs with the
 // latest x86_64 capabilities, with the inactive output it expects.
 func yardCases(t testing.TB, dir string) []yardCase {
@@ -118,7 +110,7 @@ func runCase(c yardCase, host Caps) (res string) {
 	if err != nil {
 		return "refused: parse: " + err.Error()
 	}
-	if err := ApplyWith(def, host, yardOptions[c.name]); err != nil {
+	if err := ApplyWith(def, host, yardOptions(c.name)); err != nil {
 		return "refused: " + err.Error()
 	}
 	got, err := def.Format(conf.FormatInactive | conf.FormatSecure)
@@ -226,7 +218,7 @@ func TestApplyNeverPanics(t *testing.T) {
 			applied++
 			// Applying again at start changes nothing.
 			first, _ := def.Format(conf.FormatInactive)
-			if err := ApplyAtStart(def, host); err != nil {
+			if err := ApplyAtStart(def, host, Options{}); err != nil {
 				t.Errorf("%s: second Apply fails: %v", filepath.Base(f), err)
 			}
 			second, _ := def.Format(conf.FormatInactive)
@@ -236,4 +228,18 @@ func TestApplyNeverPanics(t *testing.T) {
 		}()
 	}
 	t.Logf("%d inputs applied, %d refused", applied, refused)
+}
+
+// yardOptions are the host audio settings qemuxml2xmltest sets around
+// single inputs (its environment and qemu.conf switches).
+func yardOptions(name string) Options {
+	switch name {
+	case "audio-default-sdl":
+		return Options{Audio: Audio{DriverEnv: "sdl", SDLDriverEnv: "esd"}}
+	case "audio-default-vnc":
+		return Options{Audio: Audio{DriverEnv: "alsa", VNCAllowHostAudio: true}}
+	case "audio-default-nographics":
+		return Options{Audio: Audio{DriverEnv: "alsa", NogfxAllowHostAudio: true}}
+	}
+	return Options{}
 }
