@@ -355,8 +355,8 @@ func (b *builder) usbOffError() error {
 }
 
 // usbUsers lists the devices that go on USB in libvirt's order
-// (virDomainUSBDeviceDefForeach): hubs, disks, CCID controllers,
-// inputs, serials, redirdevs.
+// (virDomainUSBDeviceDefForeach): hubs, host devices, disks, CCID
+// controllers, inputs, serials, sound cards, redirdevs.
 func (b *builder) usbUsers() []usbUser {
 	var out []usbUser
 	typed := func(name string, hub bool, dev any) usbUser {
@@ -366,6 +366,12 @@ func (b *builder) usbUsers() []usbUser {
 	}
 	for i, h := range b.def.RawDevicesOf("hub") {
 		out = append(out, typed(fmt.Sprintf("hub%d", i), true, h))
+	}
+	for i, h := range b.def.RawDevicesOf("hostdev") {
+		e := conf.DeviceElement(h)
+		if attr(e, "mode") == "subsystem" && attr(e, "type") == "usb" {
+			out = append(out, typed(fmt.Sprintf("hostdev%d", i), false, h))
+		}
 	}
 	for _, d := range b.def.Devices.Disks {
 		if d.TargetBus == "usb" {
@@ -389,6 +395,11 @@ func (b *builder) usbUsers() []usbUser {
 	for _, s := range b.def.Devices.Serials {
 		if s.TargetType == "usb-serial" {
 			out = append(out, typed("serial "+s.Alias, false, s))
+		}
+	}
+	for i, snd := range b.def.Devices.Sounds {
+		if snd.Model == "usb" {
+			out = append(out, typed(fmt.Sprintf("sound%d", i), false, snd))
 		}
 	}
 	for i, r := range b.def.RawDevicesOf("redirdev") {
