@@ -24,6 +24,9 @@ var areaErrInputs = []string{
 	"usb-none-usbtablet",
 	"usb-ports-out-of-range",
 	"usb-too-long-port-path-invalid",
+	"virtio-rng-egd-crash",
+	"usb-none-other",
+	"usb-ich9-no-companion",
 }
 
 func TestCorpusAreaErrors(t *testing.T) {

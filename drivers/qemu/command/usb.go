@@ -43,11 +43,29 @@ var usbCompanionPorts = map[string]string{"ich9-uhci1": "0", "ich9-uhci2": "2", 
 // controllers as libvirt's parser does, inserting each one in document
 // order (virDomainControllerInsertPreAlloced): among those of its type
 // by index, a master before its companions of the same index.
-func (b *builder) sortUSBControllers() {
+func (b *builder) sortUSBControllers() error {
 	for _, c := range b.def.Devices.Controllers {
 		if p, ok := usbCompanionPorts[c.Model]; ok && c.Type == "usb" && !usbCompanion(c) {
 			conf.SetDeviceValue(c, "master/@startport", p)
 		}
+	}
+	// The parser's checks of the USB controllers as a whole.
+	none, other, master := 0, false, false
+	for _, c := range b.def.Devices.Controllers {
+		switch {
+		case c.Type != "usb":
+		case c.Model == "none":
+			none++
+		default:
+			other = true
+			master = master || !usbCompanion(c)
+		}
+	}
+	if none > 1 || none == 1 && other {
+		return virerr.New(virerr.FromDomain, virerr.ErrXMLDetail, "Can't add another USB controller: USB is disabled for this domain")
+	}
+	if other && !master {
+		return virerr.New(virerr.FromDomain, virerr.ErrXMLDetail, "No master USB controller specified")
 	}
 	var out []*conf.Controller
 	for _, c := range b.def.Devices.Controllers {
@@ -72,6 +90,7 @@ func (b *builder) sortUSBControllers() {
 		out = slices.Insert(out, at, c)
 	}
 	b.def.Devices.Controllers = out
+	return nil
 }
 
 // usbControllerObj is the -device of a USB controller, nil for one QEMU
