@@ -81,6 +81,8 @@ var areaDeviceInputs = []string{
 	"channel-guestfwd", "channel-virtio", "channel-virtio-auto", "channel-virtio-autoadd",
 	"channel-virtio-autoassign", "channel-virtio-state", "console-virtio", "console-virtio-many",
 	"virtio-rng-default", "virtio-rng-egd", "virtio-rng-multiple", "virtio-rng-random",
+	"smartcard-passthrough-spicevmc", "usb-redir", "usb-redir-boot", "usb-redir-filter",
+	"usb-redir-filter-version", "channel-spicevmc", "channel-virtio-default", "serial-spiceport",
 }
 
 var cpusetAttr = regexp.MustCompile(` cpuset='[^']*'`)
@@ -146,6 +148,8 @@ func areaLines(args string, legacy bool) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
+		// Quoting for the shell is not compared.
+		l = strings.ReplaceAll(l, "'", "")
 		// Old capabilities spell the PIIX3 USB controller -usb.
 		if l == "-device piix3-usb-uhci,id=usb,bus=pci.0,addr=0x1.0x2" || strings.Contains(l, "charmonitor") ||
 			strings.Contains(l, "masterKey0") || strings.Contains(l, "id=pc.ram") {

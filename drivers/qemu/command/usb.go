@@ -552,14 +552,18 @@ func (b *builder) emitRedirdevs() error {
 					continue
 				}
 				if f.name == "version" {
-					// A BCD version: "2.00" is 0x0200.
-					major, minor, _ := strings.Cut(v, ".")
-					hi, err1 := strconv.ParseUint(major, 16, 8)
-					lo, err2 := strconv.ParseUint(minor, 16, 8)
-					if err1 != nil || err2 != nil {
-						return unsupportedValue("devices/redirfilter/usbdev", "version", v)
+					// JJ.MN as BCD 0xJJMN; JJ.M is JJ.M0
+					// (virDomainRedirFilterUSBVersionHelper).
+					major, minor, ok := strings.Cut(v, ".")
+					hi, err1 := strconv.ParseUint(major, 10, 32)
+					lo, err2 := strconv.ParseUint(minor, 10, 32)
+					if !ok || err1 != nil || err2 != nil || hi >= 100 || lo >= 100 {
+						return xmlError("Cannot parse USB device version %s", v)
 					}
-					rule += fmt.Sprintf("0x%04X:", hi<<8|lo)
+					if len(minor) == 1 {
+						lo *= 10
+					}
+					rule += fmt.Sprintf("0x%04X:", (hi/10)<<12|(hi%10)<<8|(lo/10)<<4|lo%10)
 					continue
 				}
 				n, err := strconv.ParseUint(v, 0, 16)
