@@ -48,7 +48,8 @@ func (d *Driver) buildCommand(live *conf.Domain, qc *caps.Caps, dir, monPath str
 	cl, err := command.Build(live, qc, command.Paths{MonitorSocket: monPath, MonitorFD: monitorFD, DomainDir: dir, Name: live.Name, MasterKey: key, MasterKeyData: keyData, VNCPort: d.displayPortFor(live, "vnc"), SpicePort: d.displayPortFor(live, "spice"),
 		WebsocketPort: d.websocketPortFor(live),
 		Graphics:      graphicsConfig(), RenderNode: hostRenderNode,
-		OpenVsock: openVsock(files), OpenFD: files.open})
+		OpenVsock: openVsock(files), OpenFD: files.open,
+		OpenTap: openTap(files), OpenVhostNet: openVhostNet(files)})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -8,6 +8,5 @@ package qemu
 // caller's job held and must not take it.
 func (d *Driver) runPostStartHooks(v *vm) {
 	d.afterStart(v)   // pty paths, VNC port and password, console logs
-	d.setupTaps(v)    // bring taps up, enslave bridge taps
 	d.RefreshTrays(v) // CD-ROM tray state
 }

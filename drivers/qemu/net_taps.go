@@ -1,23 +1,167 @@
 package qemu
 
-import "govirt/conf"
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"unsafe"
 
-// setupTaps: taps of bridge and ethernet interfaces are created by QEMU
-// (ifname, script=no); once it runs, bring them up and enslave bridge
-// taps, as libvirt does before handing QEMU a descriptor.
-func (d *Driver) setupTaps(v *vm) {
-	v.mu.Lock()
-	var nics []*conf.Interface
-	if v.live != nil { // nil once a destroy ended the run mid-start
-		nics = v.live.Devices.Interfaces
+	"govirt/drivers/qemu/command"
+	"govirt/virerr"
+)
+
+// Taps of bridge, network and ethernet interfaces are made by the driver
+// before QEMU starts, as libvirt's virNetDevTapCreateInBridgePort: the
+// tap is created (vnetN unless named), its host-side MAC is the guest's
+// with the first byte 0xfe, it joins its bridge and goes up, and QEMU
+// gets its descriptors (one per queue) and, for virtio NICs, vhost-net
+// descriptors. The taps are not persistent: they vanish when QEMU, the
+// last holder of their descriptors, exits. A tap with managed='no'
+// exists already and is only opened.
+
+const (
+	iffTap        = 0x0002
+	iffNoPI       = 0x1000
+	iffVnetHdr    = 0x4000
+	iffMultiQueue = 0x0100
+	tunSetIff     = 0x400454ca
+	ifNameSize    = 16
+)
+
+// tunOpen opens /dev/net/tun attached to the tap name (a kernel name
+// template such as "vnet%d" picks the first free number) and returns the
+// descriptor and the tap's actual name.
+func tunOpen(name string, flags uint16) (*os.File, string, error) {
+	f, err := os.OpenFile("/dev/net/tun", os.O_RDWR, 0)
+	if err != nil {
+		return nil, "", err
 	}
-	v.mu.Unlock()
-	for _, n := range nics {
-		if (n.Type != "bridge" && n.Type != "network" && n.Type != "ethernet") || n.TargetDev == "" {
-			continue
+	var req [40]byte // struct ifreq: name, then flags
+	copy(req[:ifNameSize-1], name)
+	*(*uint16)(unsafe.Pointer(&req[ifNameSize])) = flags
+	if _, _, e := syscall.Syscall(syscall.SYS_IOCTL, f.Fd(), tunSetIff, uintptr(unsafe.Pointer(&req[0]))); e != 0 {
+		f.Close()
+		return nil, "", e
+	}
+	got := string(req[:ifNameSize])
+	if i := strings.IndexByte(got, 0); i >= 0 {
+		got = got[:i]
+	}
+	return f, got, nil
+}
+
+// ipLink runs ip(8) on a tap.
+func ipLink(args ...string) error {
+	out, err := exec.Command("ip", args...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("ip %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// openTap is Paths.OpenTap: it creates and sets up a tap and adds its
+// descriptors to files.
+func openTap(files *passedFiles) func(command.TapRequest) (command.TapResult, error) {
+	return func(r command.TapRequest) (command.TapResult, error) {
+		flags := uint16(iffTap | iffNoPI)
+		if r.VnetHdr {
+			flags |= iffVnetHdr
 		}
-		if err := setupTap(n); err != nil {
-			d.log.Error("tap setup", "domain", v.name, "tap", n.TargetDev, "err", err)
+		if r.Queues > 1 {
+			flags |= iffMultiQueue
 		}
+		name := r.IfName
+		if name == "" {
+			name = "vnet%d"
+		}
+		var fds []*os.File
+		fail := func(err error) (command.TapResult, error) {
+			for _, f := range fds {
+				f.Close()
+			}
+			return command.TapResult{}, err
+		}
+		for i := 0; i < max(r.Queues, 1); i++ {
+			f, got, err := tunOpen(name, flags)
+			if err != nil {
+				if r.Managed {
+					return fail(errQEMU(virerr.ErrSystemError, "Unable to create tap device %s: %v", strings.ReplaceAll(name, "%d", "N"), err))
+				}
+				return fail(errQEMU(virerr.ErrSystemError, "Unable to open tap device %s: %v", name, err))
+			}
+			fds = append(fds, f)
+			name = got // the other queues open the same tap
+		}
+		if r.Managed {
+			if err := setupNewTap(name, r); err != nil {
+				return fail(errQEMU(virerr.ErrSystemError, "cannot set up tap device '%s': %v", name, err))
+			}
+		}
+		res := command.TapResult{IfName: name}
+		for _, f := range fds {
+			res.FDs = append(res.FDs, files.add(f))
+		}
+		return res, nil
+	}
+}
+
+// setupNewTap gives a new tap its host-side MAC and MTU, enslaves it to
+// its bridge, brings it up and runs the interface's script.
+func setupNewTap(name string, r command.TapRequest) error {
+	if mac, err := net.ParseMAC(r.MAC); err == nil && len(mac) == 6 {
+		mac[0] = 0xfe // never the lowest MAC on the bridge
+		if err := ipLink("link", "set", "dev", name, "address", mac.String()); err != nil {
+			return err
+		}
+	}
+	if r.MTU > 0 {
+		if err := ipLink("link", "set", "dev", name, "mtu", strconv.Itoa(r.MTU)); err != nil {
+			return err
+		}
+	}
+	if r.Bridge != "" {
+		if err := ipLink("link", "set", "dev", name, "master", r.Bridge); err != nil {
+			return err
+		}
+	}
+	if err := ipLink("link", "set", "dev", name, "up"); err != nil {
+		return err
+	}
+	if r.Script != "" {
+		out, err := exec.Command(r.Script, name).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("script %s: %v: %s", r.Script, err, strings.TrimSpace(string(out)))
+		}
+	}
+	return nil
+}
+
+// openVhostNet is Paths.OpenVhostNet: /dev/vhost-net once per queue.
+func openVhostNet(files *passedFiles) func(int) ([]int, error) {
+	return func(queues int) ([]int, error) {
+		var fs []*os.File
+		for i := 0; i < max(queues, 1); i++ {
+			f, err := os.OpenFile("/dev/vhost-net", os.O_RDWR, 0)
+			if err != nil {
+				for _, f := range fs {
+					f.Close()
+				}
+				if errors.Is(err, os.ErrNotExist) {
+					return nil, errQEMU(virerr.ErrConfigUnsupported, "vhost-net was requested for an interface, but is unsupported")
+				}
+				return nil, errQEMU(virerr.ErrSystemError, "Unable to open vhost-net: %v", err)
+			}
+			fs = append(fs, f)
+		}
+		var out []int
+		for _, f := range fs {
+			out = append(out, files.add(f))
+		}
+		return out, nil
 	}
 }

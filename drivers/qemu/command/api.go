@@ -67,6 +67,14 @@ type Paths struct {
 	// and returns the descriptor number QEMU inherits it as and the CID
 	// set. nil refuses <vsock>.
 	OpenVsock func(cid uint32, auto bool) (fd int, got uint32, err error)
+	// OpenTap creates (or opens) the tap of a bridge, network or
+	// ethernet interface and returns its name and the descriptors QEMU
+	// inherits. nil lets QEMU create the tap by name (ifname=).
+	OpenTap func(TapRequest) (TapResult, error)
+	// OpenVhostNet opens /dev/vhost-net once per queue for a virtio NIC
+	// on a tap; nil (or an error) leaves vhost off unless <driver
+	// name='vhost'> asks for it.
+	OpenVhostNet func(queues int) ([]int, error)
 	// Host describes the host (hugetlbfs mounts, host NUMA nodes,
 	// firmware descriptors); nil reads the real system.
 	Host *Host

@@ -52,15 +52,20 @@ func (b *builder) emitNet(i int, n *conf.Interface, bootindex int) error {
 	if err := b.checkNet(n, e); err != nil {
 		return err
 	}
+	var taps, vhost []int
 	switch n.Type {
 	case "ethernet", "bridge", "network":
 		if n.Type != "ethernet" && n.Bridge == "" {
 			return unsupported("interface %s of type %s has no <source bridge>", n.Alias, n.Type)
 		}
+		var err error
+		if taps, vhost, err = b.tapFDs(n, e); err != nil {
+			return err
+		}
 		if n.TargetDev == "" {
-			// libvirt numbers vnetN host-wide; the builder has no
-			// host-wide state, so it derives a name unique to the
-			// domain (IFNAMSIZ is 16).
+			// QEMU creates the tap (no OpenTap): libvirt numbers vnetN
+			// host-wide; the builder has no host-wide state, so it
+			// derives a name unique to the domain (IFNAMSIZ is 16).
 			n.TargetDev = fmt.Sprintf("vn%s-%d", strings.ReplaceAll(b.def.UUID.String(), "-", "")[:8], i)
 		}
 		b.taps = append(b.taps, Tap{IfName: n.TargetDev, Bridge: n.Bridge})
@@ -71,7 +76,7 @@ func (b *builder) emitNet(i int, n *conf.Interface, bootindex int) error {
 		}
 		b.add("-chardev", cd)
 	}
-	nd, err := hostNetProps(n, e)
+	nd, err := hostNetPropsFDs(n, e, taps, vhost)
 	if err != nil {
 		return err
 	}
@@ -121,6 +126,12 @@ func vhostUserChardev(src *conf.Element, id string) (string, error) {
 // hostNetProps is the -netdev (netdev_add) of an interface, properties in
 // libvirt's order (qemuBuildHostNetProps), "id" last.
 func hostNetProps(n *conf.Interface, e *conf.Element) (obj, error) {
+	return hostNetPropsFDs(n, e, nil, nil)
+}
+
+// hostNetPropsFDs is hostNetProps with the tap and vhost-net descriptors
+// the caller opened for a tap interface.
+func hostNetPropsFDs(n *conf.Interface, e *conf.Element, taps, vhost []int) (obj, error) {
 	nd := obj{}
 	src := child(e, "source")
 	switch n.Type {
@@ -147,15 +158,9 @@ func hostNetProps(n *conf.Interface, e *conf.Element) (obj, error) {
 			}
 		}
 	case "ethernet", "bridge", "network":
-		// QEMU creates the tap itself (ifname); the driver brings it up
-		// and enslaves it once QEMU runs.
-		nd = nd.set("type", "tap").set("ifname", n.TargetDev).set("script", "no").set("downscript", "no")
-		if s := child(e, "tune", "sndbuf"); s != nil {
-			v, err := strconv.ParseUint(s.Text(), 10, 64)
-			if err != nil {
-				return nil, xmlError("Invalid sndbuf value '%s'", s.Text())
-			}
-			nd = nd.set("sndbuf", v)
+		var err error
+		if nd, err = tapNetdev(n, e, taps, vhost); err != nil {
+			return nil, err
 		}
 	case "server", "client", "mcast", "udp":
 		port := attr(src, "port")
@@ -414,6 +419,20 @@ func (b *builder) checkNet(n *conf.Interface, e *conf.Element) error {
 		default:
 			return unsupported("setting MTU on interface type %s is not supported yet", n.Type)
 		}
+	}
+	if child(e, "script") != nil && n.Type != "ethernet" {
+		return unsupported("scripts are not supported on interfaces of type %s", n.Type)
+	}
+	if child(e, "script") != nil && b.p.OpenTap == nil {
+		return unsupported("<script> needs the tap to be created by govirt's QEMU driver")
+	}
+	if child(e, "bandwidth") != nil {
+		switch n.Type {
+		case "ethernet", "bridge", "network", "direct":
+			// libvirt shapes these with tc, which govirt does not do.
+			return unsupported("<bandwidth> on interfaces of type %s is not supported by govirt's QEMU driver", n.Type)
+		}
+		// Other types: libvirt only warns that it cannot shape them.
 	}
 	if t := child(e, "teaming"); t != nil {
 		ok, _ := virtioModel(n.Model)
