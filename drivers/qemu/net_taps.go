@@ -1,6 +1,7 @@
 package qemu
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -9,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"govirt/drivers/qemu/command"
@@ -163,5 +165,25 @@ func openVhostNet(files *passedFiles) func(int) ([]int, error) {
 			out = append(out, files.add(f))
 		}
 		return out, nil
+	}
+}
+
+// setLinkStates applies <link state='down'/> with set_link before the
+// vCPUs run (libvirt's qemuProcessSetLinkStates): QEMU starts every NIC
+// with its link up.
+func (d *Driver) setLinkStates(v *vm) {
+	v.mu.Lock()
+	mon, live, name := v.mon, v.live, v.name
+	v.mu.Unlock()
+	if mon == nil || live == nil {
+		return
+	}
+	for _, alias := range command.NetLinkDown(live) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := mon.Execute(ctx, "set_link", map[string]any{"name": alias, "up": false}, nil)
+		cancel()
+		if err != nil {
+			d.log.Warn("Couldn't set link state on interface", "domain", name, "interface", alias, "err", err)
+		}
 	}
 }

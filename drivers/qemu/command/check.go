@@ -223,6 +223,7 @@ var allowed = map[string][]string{
 		"rx_queue_size", "tx_queue_size", "rss", "rss_hash_report"}, virtioOptNames()...),
 	"devices/interface/driver/host":        {"csum", "gso", "tso4", "tso6", "ecn", "ufo", "mrg_rxbuf"},
 	"devices/interface/driver/guest":       {"csum", "tso4", "tso6", "ecn", "ufo"},
+	"devices/interface/link":               {"state"},
 	"devices/interface/script":             {"path"},
 	"devices/interface/bandwidth":          nil,
 	"devices/interface/bandwidth/inbound":  {"average", "peak", "burst", "floor"},
