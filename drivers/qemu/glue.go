@@ -37,13 +37,14 @@ func (c capsSource) get(ctx context.Context, binary string) (*caps.Caps, error) 
 
 // buildCommand turns the live definition into QEMU's argv; it assigns
 // aliases, addresses and node names in live as it goes.
-// It also returns the virtiofsd daemons to start before QEMU.
+// The command line also names what the driver sets up before QEMU
+// starts (virtiofsd daemons, PCI functions for vfio-pci).
 // Descriptors QEMU is to inherit (vhost-vsock) are added to files.
-func (d *Driver) buildCommand(live *conf.Domain, qc *caps.Caps, dir, monPath string, files *passedFiles) ([]string, []command.VirtioFS, error) {
+func (d *Driver) buildCommand(live *conf.Domain, qc *caps.Caps, dir, monPath string, files *passedFiles) (*command.Cmdline, error) {
 	key := filepath.Join(dir, "master-key.aes")
 	keyData, err := writeMasterKey(key)
 	if err != nil {
-		return nil, nil, errQEMU(virerr.ErrInternalError, "cannot write the master key of %s: %v", live.Name, err)
+		return nil, errQEMU(virerr.ErrInternalError, "cannot write the master key of %s: %v", live.Name, err)
 	}
 	cl, err := command.Build(live, qc, command.Paths{MonitorSocket: monPath, MonitorFD: monitorFD, DomainDir: dir, Name: live.Name, MasterKey: key, MasterKeyData: keyData, VNCPort: d.displayPortFor(live, "vnc"), SpicePort: d.displayPortFor(live, "spice"),
 		WebsocketPort: d.websocketPortFor(live),
@@ -51,9 +52,9 @@ func (d *Driver) buildCommand(live *conf.Domain, qc *caps.Caps, dir, monPath str
 		OpenVsock: openVsock(files), OpenFD: files.open,
 		OpenTap: openTap(files), OpenVhostNet: openVhostNet(files)})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return cl.Argv, cl.VirtioFS, nil
+	return cl, nil
 }
 
 // writeMasterKey writes 32 random bytes only the daemon and QEMU read,

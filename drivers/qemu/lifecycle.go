@@ -197,10 +197,11 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	}
 	var files passedFiles
 	defer files.close() // QEMU has its copies once spawned
-	argv, virtiofs, err := d.buildCommand(live, qcaps, dir, monPath, &files)
+	cl, err := d.buildCommand(live, qcaps, dir, monPath, &files)
 	if err != nil {
 		return err
 	}
+	argv := cl.Argv
 	if incoming {
 		argv = append(argv, "-incoming", "defer")
 	}
@@ -224,7 +225,11 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 		d.cleanupStopped(v, driver.ShutoffFailed)
 		return err
 	}
-	if err := d.startVirtioFS(name, dir, virtiofs); err != nil {
+	if err := prepareHostPCI(dir, cl.HostPCI); err != nil {
+		d.cleanupStopped(v, driver.ShutoffFailed)
+		return err
+	}
+	if err := d.startVirtioFS(name, dir, cl.VirtioFS); err != nil {
 		d.cleanupStopped(v, driver.ShutoffFailed)
 		return err
 	}
@@ -397,7 +402,8 @@ func (d *Driver) cleanupStopped(v *vm, reason int32) bool {
 	d.doms.releaseID(id)
 	d.removeStatus(v)
 	if dir, err := d.domainDir(name); err == nil {
-		stopVirtioFS(dir) // after QEMU: it is their only client
+		stopVirtioFS(dir)    // after QEMU: it is their only client
+		reattachHostPCI(dir) // QEMU no longer holds them
 		os.RemoveAll(dir)
 	}
 	// A transient guest that stopped is gone (dropIfTransient); only now,
