@@ -50,7 +50,7 @@ func (d *Driver) buildCommand(live *conf.Domain, qc *caps.Caps, dir, monPath str
 		WebsocketPort: d.websocketPortFor(live),
 		Graphics:      graphicsConfig(), RenderNode: hostRenderNode,
 		OpenVsock: openVsock(files), OpenFD: files.open,
-		OpenTap: openTap(files), OpenVhostNet: openVhostNet(files)})
+		OpenTap: openTap(files, dir), OpenVhostNet: openVhostNet(files)})
 	if err != nil {
 		return nil, err
 	}

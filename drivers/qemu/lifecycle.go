@@ -404,6 +404,7 @@ func (d *Driver) cleanupStopped(v *vm, reason int32) bool {
 	if dir, err := d.domainDir(name); err == nil {
 		stopVirtioFS(dir)    // after QEMU: it is their only client
 		reattachHostPCI(dir) // QEMU no longer holds them
+		deleteMacvtaps(dir)
 		os.RemoveAll(dir)
 	}
 	// A transient guest that stopped is gone (dropIfTransient); only now,

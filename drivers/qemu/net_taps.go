@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -68,8 +69,11 @@ func ipLink(args ...string) error {
 
 // openTap is Paths.OpenTap: it creates and sets up a tap and adds its
 // descriptors to files.
-func openTap(files *passedFiles) func(command.TapRequest) (command.TapResult, error) {
+func openTap(files *passedFiles, dir string) func(command.TapRequest) (command.TapResult, error) {
 	return func(r command.TapRequest) (command.TapResult, error) {
+		if r.Macvtap {
+			return openMacvtap(files, dir, r)
+		}
 		flags := uint16(iffTap | iffNoPI)
 		if r.VnetHdr {
 			flags |= iffVnetHdr
@@ -186,4 +190,139 @@ func (d *Driver) setLinkStates(v *vm) {
 			d.log.Warn("Couldn't set link state on interface", "domain", name, "interface", alias, "err", err)
 		}
 	}
+}
+
+// macvtapRecordFile lists, in DomainDir, the macvtap devices the driver
+// created for the guest: unlike taps they outlive QEMU and are deleted
+// when the guest stops.
+const macvtapRecordFile = "macvtap.list"
+
+// openMacvtap creates a macvtap device on r.Link (libvirt's
+// virNetDevMacVLanCreateWithVPortProfile: name macvtapN, the guest's MAC,
+// the source mode), brings it up and opens its character device once per
+// queue.
+func openMacvtap(files *passedFiles, dir string, r command.TapRequest) (command.TapResult, error) {
+	if _, err := os.Stat("/sys/class/net/" + r.Link); err != nil {
+		return command.TapResult{}, errQEMU(virerr.ErrSystemError, "Unable to get index for interface %s: %v", r.Link, err)
+	}
+	mode := r.Mode
+	if mode == "passthrough" {
+		mode = "passthru"
+	}
+	name := ""
+	for i := 0; i < 256 && name == ""; i++ {
+		cand := "macvtap" + strconv.Itoa(i)
+		if _, err := os.Stat("/sys/class/net/" + cand); err == nil {
+			continue
+		}
+		args := []string{"link", "add", "link", r.Link, "name", cand}
+		if _, err := net.ParseMAC(r.MAC); err == nil {
+			args = append(args, "address", r.MAC)
+		}
+		args = append(args, "type", "macvtap", "mode", mode)
+		if err := ipLink(args...); err != nil {
+			if _, serr := os.Stat("/sys/class/net/" + cand); serr == nil {
+				continue // taken meanwhile
+			}
+			return command.TapResult{}, errQEMU(virerr.ErrSystemError, "error creating macvtap interface %s@%s: %v", cand, r.Link, err)
+		}
+		name = cand
+	}
+	if name == "" {
+		return command.TapResult{}, errQEMU(virerr.ErrInternalError, "no free macvtap device name")
+	}
+	rec, _ := os.OpenFile(filepath.Join(dir, macvtapRecordFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if rec != nil {
+		rec.WriteString(name + "\n")
+		rec.Close()
+	}
+	fail := func(err error) (command.TapResult, error) {
+		_ = ipLink("link", "del", name)
+		return command.TapResult{}, err
+	}
+	if err := ipLink("link", "set", "dev", name, "up"); err != nil {
+		return fail(errQEMU(virerr.ErrSystemError, "cannot set up macvtap device '%s': %v", name, err))
+	}
+	var fs []*os.File
+	for i := 0; i < max(r.Queues, 1); i++ {
+		f, err := openMacvtapDev(dir, name)
+		if err == nil {
+			flags := uint16(iffTap | iffNoPI)
+			if r.VnetHdr {
+				flags |= iffVnetHdr
+			}
+			if r.Queues > 1 {
+				flags |= iffMultiQueue
+			}
+			err = tunSetFlags(f, flags)
+			if err != nil {
+				f.Close()
+			}
+		}
+		if err != nil {
+			for _, f := range fs {
+				f.Close()
+			}
+			return fail(errQEMU(virerr.ErrSystemError, "cannot open macvtap tap device for '%s': %v", name, err))
+		}
+		fs = append(fs, f)
+	}
+	res := command.TapResult{IfName: name}
+	for _, f := range fs {
+		res.FDs = append(res.FDs, files.add(f))
+	}
+	return res, nil
+}
+
+// openMacvtapDev opens /dev/tapIFINDEX; where no udev made the node (a
+// container), a private node is made from the device numbers sysfs gives.
+func openMacvtapDev(dir, name string) (*os.File, error) {
+	idx, err := os.ReadFile("/sys/class/net/" + name + "/ifindex")
+	if err != nil {
+		return nil, err
+	}
+	tap := "tap" + strings.TrimSpace(string(idx))
+	if f, err := os.OpenFile("/dev/"+tap, os.O_RDWR, 0); err == nil {
+		return f, nil
+	}
+	devnum, err := os.ReadFile("/sys/class/net/" + name + "/macvtap/" + tap + "/dev")
+	if err != nil {
+		return nil, err
+	}
+	var major, minor uint32
+	if _, err := fmt.Sscanf(strings.TrimSpace(string(devnum)), "%d:%d", &major, &minor); err != nil {
+		return nil, err
+	}
+	node := filepath.Join(dir, tap)
+	os.Remove(node)
+	if err := syscall.Mknod(node, syscall.S_IFCHR|0o600, int(major<<8|minor&0xff|(minor&^0xff)<<12)); err != nil {
+		return nil, err
+	}
+	defer os.Remove(node)
+	return os.OpenFile(node, os.O_RDWR, 0)
+}
+
+// tunSetFlags sets the flags of an open tap/macvtap descriptor.
+func tunSetFlags(f *os.File, flags uint16) error {
+	var req [40]byte
+	*(*uint16)(unsafe.Pointer(&req[ifNameSize])) = flags
+	if _, _, e := syscall.Syscall(syscall.SYS_IOCTL, f.Fd(), tunSetIff, uintptr(unsafe.Pointer(&req[0]))); e != 0 {
+		return e
+	}
+	return nil
+}
+
+// deleteMacvtaps deletes the macvtap devices recorded in dir.
+func deleteMacvtaps(dir string) {
+	path := filepath.Join(dir, macvtapRecordFile)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return
+	}
+	for _, name := range strings.Fields(string(data)) {
+		if strings.HasPrefix(name, "macvtap") && !strings.ContainsAny(name, "/ ") {
+			_ = ipLink("link", "del", name)
+		}
+	}
+	os.Remove(path)
 }

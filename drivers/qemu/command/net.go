@@ -54,6 +54,14 @@ func (b *builder) emitNet(i int, n *conf.Interface, bootindex int) error {
 	}
 	var taps, vhost []int
 	switch n.Type {
+	case "direct":
+		if b.p.OpenTap == nil {
+			return unsupported("<interface type='direct'> needs the driver to create the macvtap device")
+		}
+		var err error
+		if taps, vhost, err = b.tapFDs(n, e); err != nil {
+			return err
+		}
 	case "ethernet", "bridge", "network":
 		if n.Type != "ethernet" && n.Bridge == "" {
 			return unsupported("interface %s of type %s has no <source bridge>", n.Alias, n.Type)
@@ -157,7 +165,7 @@ func hostNetPropsFDs(n *conf.Interface, e *conf.Element, taps, vhost []int) (obj
 				}
 			}
 		}
-	case "ethernet", "bridge", "network":
+	case "ethernet", "bridge", "network", "direct":
 		var err error
 		if nd, err = tapNetdev(n, e, taps, vhost); err != nil {
 			return nil, err

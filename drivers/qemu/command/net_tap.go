@@ -34,6 +34,12 @@ type TapRequest struct {
 	// Script (<script path>, type='ethernet' only) is run with the
 	// tap's name once it is up, as libvirt's virNetDevRunEthernetScript.
 	Script string
+	// Macvtap, for type='direct', asks for a macvtap device on the host
+	// interface Link in mode Mode (vepa, bridge, private, passthrough)
+	// instead of a tap; its MAC is the guest's.
+	Macvtap bool
+	Link    string
+	Mode    string
 }
 
 // TapResult is the tap the caller made: its name and the descriptor
@@ -53,7 +59,7 @@ func (b *builder) tapFDs(n *conf.Interface, e *conf.Element) (taps, vhost []int,
 	queues := max(netQueues(e), 1)
 	virtio, _ := virtioModel(n.Model)
 	mtu, _ := strconv.Atoi(attr(child(e, "mtu"), "size"))
-	res, err := b.p.OpenTap(TapRequest{
+	req := TapRequest{
 		IfName:  n.TargetDev,
 		Bridge:  n.Bridge,
 		Managed: attr(child(e, "target"), "managed") != "no",
@@ -62,7 +68,23 @@ func (b *builder) tapFDs(n *conf.Interface, e *conf.Element) (taps, vhost []int,
 		MAC:     n.MAC,
 		MTU:     mtu,
 		Script:  attr(child(e, "script"), "path"),
-	})
+	}
+	if n.Type == "direct" {
+		src := child(e, "source")
+		req.Macvtap, req.Link, req.Mode = true, attr(src, "dev"), attr(src, "mode")
+		if req.Mode == "" {
+			req.Mode = "vepa"
+		}
+		switch req.Mode {
+		case "vepa", "bridge", "private", "passthrough":
+		default:
+			return nil, nil, xmlError("Unknown mode '%s' in interface <source> element", req.Mode)
+		}
+		if req.Link == "" {
+			return nil, nil, xmlError("No <source> 'dev' attribute specified with <interface type='direct'/>")
+		}
+	}
+	res, err := b.p.OpenTap(req)
 	if err != nil {
 		return nil, nil, err
 	}
