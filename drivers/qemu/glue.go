@@ -37,21 +37,29 @@ func (c capsSource) get(ctx context.Context, binary string) (*caps.Caps, error) 
 
 // buildCommand turns the live definition into QEMU's argv; it assigns
 // aliases, addresses and node names in live as it goes.
-// The command line also names what the driver sets up before QEMU
-// starts (virtiofsd daemons, PCI functions for vfio-pci).
-// Descriptors QEMU is to inherit (vhost-vsock) are added to files.
+// The host files QEMU inherits (after the monitor socket) go into files,
+// which the caller closes once QEMU runs. The command line also names
+// what the driver sets up before QEMU starts (virtiofsd daemons, PCI
+// functions for vfio-pci) and the CPUs QEMU's threads may use. The
+// varstore and swtpm the guest needs are ready when it returns.
 func (d *Driver) buildCommand(live *conf.Domain, qc *caps.Caps, dir, monPath string, files *passedFiles) (*command.Cmdline, error) {
 	key := filepath.Join(dir, "master-key.aes")
 	keyData, err := writeMasterKey(key)
 	if err != nil {
 		return nil, errQEMU(virerr.ErrInternalError, "cannot write the master key of %s: %v", live.Name, err)
 	}
-	cl, err := command.Build(live, qc, command.Paths{MonitorSocket: monPath, MonitorFD: monitorFD, DomainDir: dir, Name: live.Name, MasterKey: key, MasterKeyData: keyData, VNCPort: d.displayPortFor(live, "vnc"), SpicePort: d.displayPortFor(live, "spice"),
+	p := command.Paths{MonitorSocket: monPath, MonitorFD: monitorFD, DomainDir: dir, Name: live.Name, MasterKey: key, MasterKeyData: keyData, VNCPort: d.displayPortFor(live, "vnc"), SpicePort: d.displayPortFor(live, "spice"),
 		WebsocketPort: d.websocketPortFor(live),
-		Graphics:      graphicsConfig(), RenderNode: hostRenderNode,
-		OpenVsock: openVsock(files), OpenFD: files.open,
-		OpenTap: openTap(files, dir), OpenVhostNet: openVhostNet(files)})
+		Graphics:      d.graphicsConfig(), RenderNode: hostRenderNode,
+		NetworkAddress: d.networks().ListenAddress,
+		OpenVsock:      openVsock(files),
+		OpenTap:        openTap(files, dir), OpenVhostNet: openVhostNet(files)}
+	d.platformPaths(&p, dir, files)
+	cl, err := command.Build(live, qc, p)
 	if err != nil {
+		return nil, err
+	}
+	if err := d.preparePlatform(cl, live, dir); err != nil {
 		return nil, err
 	}
 	return cl, nil

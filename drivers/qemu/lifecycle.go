@@ -46,7 +46,7 @@ func (d *Driver) start(ctx context.Context, v *vm, flags uint32) error {
 			d.removeManagedSave(name)
 		} else {
 			err := d.startFromManagedSave(ctx, v, flags)
-			if err != errSaveIncomplete {
+			if !unusableManagedSave(err) {
 				return err
 			}
 			// A save cut short by a crash: boot instead, as libvirt.
@@ -201,7 +201,7 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	if err != nil {
 		return err
 	}
-	argv := cl.Argv
+	argv, pin := cl.Argv, cl.Pinning
 	if incoming {
 		argv = append(argv, "-incoming", "defer")
 	}
@@ -238,7 +238,16 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 		d.cleanupStopped(v, driver.ShutoffFailed)
 		return errQEMU(virerr.ErrOperationFailed, "cannot create the monitor socket of '%s': %v", name, err)
 	}
-	proc, err := spawn(argv, logPath, append([]*os.File{monFile}, files.files...)...)
+	var proc *process
+	var initial []int
+	if pin != nil {
+		initial = pin.Initial()
+	}
+	err = onCPUs(initial, func() error {
+		var err error
+		proc, err = spawn(argv, logPath, append([]*os.File{monFile}, files.files...)...)
+		return err
+	})
 	monFile.Close()
 	if err != nil {
 		d.cleanupStopped(v, driver.ShutoffFailed)
@@ -270,6 +279,10 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	}
 	v.mon = mon
 	v.mu.Unlock()
+	if err := pinThreads(ctx, mon, pin); err != nil {
+		d.abortLaunch(v)
+		return err
+	}
 	// No status write here: the one written before the spawn finds this
 	// QEMU by its monitor socket, and the caller writes the next.
 	d.log.Debug("launched", "domain", name, "caps", tCaps, "build", tBuild, "monitor", time.Since(t0))
@@ -402,6 +415,7 @@ func (d *Driver) cleanupStopped(v *vm, reason int32) bool {
 	d.doms.releaseID(id)
 	d.removeStatus(v)
 	if dir, err := d.domainDir(name); err == nil {
+		stopSwtpm(dir)
 		stopVirtioFS(dir)    // after QEMU: it is their only client
 		reattachHostPCI(dir) // QEMU no longer holds them
 		deleteMacvtaps(dir)

@@ -2,6 +2,7 @@ package qemu
 
 import (
 	"context"
+	"os"
 
 	"govirt/driver"
 )
@@ -71,7 +72,30 @@ func (d *Driver) recoverJob(ctx context.Context, v *vm, st *status) {
 				d.log.Warn("cannot resume after an interrupted save", "domain", name, "err", err)
 			}
 		}
+		if k == asyncSave {
+			d.dropPartialManagedSave(name)
+		}
 	case asyncSnapshot:
 		d.recoverSnapshot(ctx, v, st.Job)
+	}
+}
+
+// dropPartialManagedSave removes the managed save image an interrupted
+// save left unfinished, so the guest, which keeps running, is not shown
+// as having one; a complete image (the save finished, only its job
+// record was left) stays.
+func (d *Driver) dropPartialManagedSave(name string) {
+	path, err := d.managedSavePath(name)
+	if err != nil {
+		return
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return
+	}
+	_, err = readSaveHeader(f)
+	f.Close()
+	if unusableManagedSave(err) {
+		os.Remove(path)
 	}
 }

@@ -44,6 +44,25 @@ func writeSaveHeader(f *os.File, xml []byte) error {
 	return err
 }
 
+// saveCorruptError is an image whose header cannot be read: a managed
+// save that a killed daemon left before its header was written is one,
+// and is dropped like an incomplete one (libvirt's unlink_corrupt).
+type saveCorruptError struct{ err *virerr.Error }
+
+func (e *saveCorruptError) Error() string { return e.err.Error() }
+func (e *saveCorruptError) Unwrap() error { return e.err }
+
+func corruptSave(format string, args ...any) error {
+	return &saveCorruptError{virerr.New(virerr.FromQemu, virerr.ErrOperationFailed, format, args...)}
+}
+
+// unusableManagedSave reports whether a managed save image is to be
+// dropped and the guest booted instead: incomplete or unreadable.
+func unusableManagedSave(err error) bool {
+	var c *saveCorruptError
+	return err == errSaveIncomplete || errors.As(err, &c)
+}
+
 // readSaveHeader returns the XML and leaves f at the migration stream.
 func readSaveHeader(f *os.File) ([]byte, error) {
 	r := bufio.NewReader(io.LimitReader(f, 64<<20))
@@ -52,18 +71,18 @@ func readSaveHeader(f *os.File) ([]byte, error) {
 		return nil, errSaveIncomplete
 	}
 	if !bytes.Equal(magic, saveMagic) {
-		return nil, virerr.New(virerr.FromQemu, virerr.ErrOperationFailed, "%s is not a govirt save image", f.Name())
+		return nil, corruptSave("%s is not a govirt save image", f.Name())
 	}
 	var ver, n uint32
 	if err := binary.Read(r, binary.BigEndian, &ver); err != nil || ver != saveVersion {
-		return nil, virerr.New(virerr.FromQemu, virerr.ErrOperationFailed, "unsupported save image version in %s", f.Name())
+		return nil, corruptSave("unsupported save image version in %s", f.Name())
 	}
 	if err := binary.Read(r, binary.BigEndian, &n); err != nil || n > 16<<20 {
-		return nil, virerr.New(virerr.FromQemu, virerr.ErrOperationFailed, "corrupt save image %s", f.Name())
+		return nil, corruptSave("corrupt save image %s", f.Name())
 	}
 	xml := make([]byte, n)
 	if _, err := io.ReadFull(r, xml); err != nil {
-		return nil, virerr.New(virerr.FromQemu, virerr.ErrOperationFailed, "corrupt save image %s", f.Name())
+		return nil, corruptSave("corrupt save image %s", f.Name())
 	}
 	off := int64(len(saveMagic) + 8 + int(n))
 	if _, err := f.Seek(off, io.SeekStart); err != nil {

@@ -108,9 +108,19 @@ type Paths struct {
 	// RandomIV returns the 16 bytes of a secret's AES-CBC initialisation
 	// vector; nil reads crypto/rand.
 	RandomIV func() ([]byte, error)
+	// NetworkAddress is the address a display with <listen
+	// type='network'> listens on: the named network's own address
+	// (qemuProcessGetNetworkAddress); nil refuses such listens.
+	NetworkAddress func(network string) (string, error)
 	// SecretValue looks a secret's value up by UUID (for
 	// GraphicsConfig.VNCTLSSecretUUID); nil refuses needing one.
 	SecretValue func(uuid string) ([]byte, error)
+	// VhostUserGPU starts the vhost-user-gpu process of a <video> with
+	// <driver name='vhostuser'> (alias, its render node and whether 3D
+	// acceleration is on) and returns the descriptor number QEMU has its
+	// end of the connection as (libvirt's qemuVhostUserGPUStart); nil
+	// refuses such video.
+	VhostUserGPU func(alias, rendernode string, gl bool) (int, error)
 	// IsCDROM reports whether a host block device is a CD-ROM drive,
 	// which QEMU opens as host_cdrom; nil probes the device (IsCDROM).
 	IsCDROM func(path string) bool
@@ -132,8 +142,39 @@ type Cmdline struct {
 	Taps []Tap
 	// VirtioFS are the virtiofsd daemons to start before QEMU.
 	VirtioFS []VirtioFS
+	// NVRAM is the UEFI varstore file QEMU opens and NVRAMTemplate the
+	// image to create it from when it does not exist yet, which the
+	// driver does before starting QEMU (libvirt's qemuPrepareNVRAM).
+	NVRAM, NVRAMTemplate string
 	// HostPCI are the host PCI functions passed through with vfio-pci.
 	HostPCI []HostPCI
+	// Swtpm is the emulated TPM the driver must start (swtpm listening
+	// on Paths.SwtpmSocket) before QEMU; nil without one.
+	Swtpm *Swtpm
+	// Files are written by the driver before QEMU starts (SEV
+	// certificate and session blobs QEMU reads).
+	Files []HostFile
+	// Pinning is where QEMU's threads may run; nil for anywhere.
+	Pinning *Pinning
+	// MemoryDirs are the directories QEMU creates file-backed guest RAM
+	// in (hugetlbfs or the memory backing directory); the driver makes
+	// them before QEMU starts.
+	MemoryDirs []string
+}
+
+// HostFile is a file the driver writes for QEMU.
+type HostFile struct {
+	Path string
+	Data []byte
+}
+
+// Swtpm is an emulated TPM's backend process.
+type Swtpm struct {
+	Version    string // "1.2" or "2.0"
+	Socket     string
+	SecretUUID string // <encryption secret=''>: the state is encrypted
+	// PersistentState keeps the state when the guest is undefined.
+	PersistentState bool
 }
 
 // Tap is a tap device QEMU creates (ifname=) and, for a bridge interface,
@@ -178,15 +219,11 @@ func Build(def *conf.Domain, caps Caps, p Paths) (*Cmdline, error) {
 	// Work on a copy so that a refused definition is left as it was.
 	work := def.Clone()
 	b := &builder{def: work, caps: caps, p: p}
-	// The audio backend depends on the host's display settings, which
-	// post-parse below does not know: chosen first, post-parse keeps it.
-	if err := b.addDefaultAudio(); err != nil {
-		return nil, err
-	}
 	// libvirt's post-parse defaults and addresses, which the driver
 	// applies at define already; a definition that went through them is
-	// left as it is, so an older one without them builds the same.
-	if err := postparse.Apply(work, caps); err != nil {
+	// left as it is, so an older one without them builds the same. The
+	// default audio backend follows the host's display settings.
+	if err := postparse.ApplyWith(work, caps, postparse.Options{Audio: p.Graphics.audioDefaults()}); err != nil {
 		return nil, err
 	}
 	if err := checkElements(work); err != nil {
@@ -201,6 +238,7 @@ func Build(def *conf.Domain, caps Caps, p Paths) (*Cmdline, error) {
 		b.assignPCI,
 		b.assignNodeNames,
 		b.emit,
+		b.preparePinning,
 	}
 	for _, s := range steps {
 		if err := s(); err != nil {
@@ -211,5 +249,11 @@ func Build(def *conf.Domain, caps Caps, p Paths) (*Cmdline, error) {
 		return nil, err
 	}
 	*def = *work
-	return &Cmdline{Argv: b.args, Env: b.env(), LogFile: p.LogFile, Taps: b.taps, VirtioFS: b.virtiofs, HostPCI: b.hostPCI}, nil
+	cl := &Cmdline{Argv: b.args, Env: b.env(), LogFile: p.LogFile, Taps: b.taps, VirtioFS: b.virtiofs, HostPCI: b.hostPCI}
+	cl.NVRAM, cl.NVRAMTemplate = b.nvramSetup()
+	cl.Swtpm = b.swtpm
+	cl.Files = b.files
+	cl.Pinning = b.pin
+	cl.MemoryDirs = b.memDirs
+	return cl, nil
 }

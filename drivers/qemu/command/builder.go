@@ -34,7 +34,14 @@ type builder struct {
 	numa    *[]cell
 	nt      *numatuneDef
 	memDevs *[]*memDevice
-	fdsets  int // -add-fd sets used
+	fdsets  int        // -add-fd sets used
+	fw      *loaderCfg // firmware.go's resolved <os> firmware
+	swtpm   *Swtpm     // tpm.go's emulator backend
+	files   []HostFile // files the driver writes before QEMU starts
+	pin     *Pinning   // pin.go's thread placement
+	memDirs []string   // directories of file-backed guest RAM
+	// memPrealloc is set once -mem-prealloc is on the command line.
+	memPrealloc bool
 
 	// drivers and objects are the QOM types the command line instantiates,
 	// checked against the binary at the end.
@@ -121,8 +128,8 @@ func (b *builder) checkTop() error {
 	if d.VCPUs == 0 {
 		return unsupported("a domain needs at least one vcpu")
 	}
-	if d.CurrentVCPUs != 0 && d.CurrentVCPUs != d.VCPUs {
-		return unsupported("vcpu hotplug (<vcpu current='%d'>) is not supported by govirt's QEMU driver", d.CurrentVCPUs)
+	if d.CurrentVCPUs > d.VCPUs {
+		return unsupported("vcpus count (%d) must not exceed maximum vcpus count (%d)", d.CurrentVCPUs, d.VCPUs)
 	}
 	if d.VCPUPlacement != "" && d.VCPUPlacement != "static" {
 		return unsupportedValue("vcpu", "placement", d.VCPUPlacement)
@@ -151,10 +158,16 @@ func (b *builder) emit() error {
 	if b.p.MasterKey != "" {
 		b.object(obj{}.set("qom-type", "secret").set("id", "masterKey0").set("format", "raw").set("file", b.p.MasterKey))
 	}
+	if err := b.emitPflash(); err != nil {
+		return err
+	}
 	if err := b.emitMachine(); err != nil {
 		return err
 	}
 	if err := b.emitCPU(); err != nil {
+		return err
+	}
+	if err := b.emitLoader(); err != nil {
 		return err
 	}
 	if err := b.emitMemory(); err != nil {
@@ -221,6 +234,8 @@ func (b *builder) emit() error {
 		b.emitHostdevs,
 		b.emitBalloon,
 		b.emitRNGs,
+		b.emitVMCoreInfo,
+		b.emitLaunchSecurity,
 	}
 	for _, s := range steps {
 		if err := s(); err != nil {
@@ -250,7 +265,12 @@ func (b *builder) emitSMP() error {
 			return unsupported("CPU topology doesn't match maximum vcpu count")
 		}
 	}
+	// Vcpus beyond <vcpu current=''> are offline: QEMU gets the count
+	// of the online ones and the maximum (qemuBuildSmpCommandLine).
 	s := strconv.FormatUint(uint64(d.VCPUs), 10)
+	if d.CurrentVCPUs != 0 && d.CurrentVCPUs < d.VCPUs {
+		s = fmt.Sprintf("%d,maxcpus=%d", d.CurrentVCPUs, d.VCPUs)
+	}
 	if c := d.CPU; c != nil && c.Sockets != 0 {
 		s += fmt.Sprintf(",sockets=%d", c.Sockets)
 		if b.caps.Has("smp-dies") {

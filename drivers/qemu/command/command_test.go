@@ -45,6 +45,11 @@ func qemu72() fakeCaps {
 	return fakeCaps{
 		flags: set("blockdev", "device.json+hotplug", "seccomp-sandbox", "smp-dies", "kvm-pit-lost-tick-policy",
 			"vnc", "spice", "vnc-power-control", "qxl.vgamem_mb", "qxl.vram64_size_mb",
+			// platform: memory backends, iothreads, TSEG, TPM, genid
+			"memory-backend-file.x-use-canonical-path-for-ramblock-id", "thread-context", "memory-backend-memfd",
+			"memory-backend-memfd.hugetlb", "iothread.thread-pool-max", "mch.extended-tseg-mbytes", "vmcoreinfo",
+			"vmgenid", "tpm-tis", "tpm-crb", "tpm-emulator", "tpm-passthrough", "memory-backend-file.prealloc-threads",
+			"memory-backend-file.reserve", "cpu.migratable", "memory-backend-file.pmem",
 			"virtio-pci-non-transitional", "virtio-net.rss", "fsdev.multidevs", "vhost-user-fs",
 			"memory-backend-file.x-use-canonical-path-for-ramblock-id", "intel-iommu", "intel-iommu.intremap",
 			"intel-iommu.caching-mode", "intel-iommu.eim", "intel-iommu.device-iotlb", "intel-iommu.aw-bits",
@@ -57,9 +62,11 @@ func qemu72() fakeCaps {
 			"virtio-balloon-pci", "rng-random", "rng-builtin", "virtio-rng-pci", "pvpanic",
 			"qxl-vga", "qxl", "ramfb", "vmware-svga", "intel-hda", "ich9-intel-hda", "hda-duplex", "hda-micro",
 			"hda-output", "AC97", "ES1370", "sb16", "usb-audio",
+			"memory-backend-file", "memory-backend-memfd", "pc-dimm", "nvdimm", "thread-context", "iothread",
+			"main-loop", "vmgenid", "vmcoreinfo", "tpm-tis", "tpm-crb", "Haswell-x86_64-cpu", "qemu32-x86_64-cpu",
 			"virtio-9p-pci", "vhost-user-fs-pci", "virtio-mouse-pci", "virtio-keyboard-pci", "virtio-tablet-pci",
 			"virtio-net-pci-non-transitional", "virtio-rng-pci-non-transitional", "memory-backend-memfd",
-			"intel-iommu", "virtio-iommu-pci"),
+			"intel-iommu", "virtio-iommu-pci", "tls-creds-x509"),
 	}
 }
 

@@ -31,7 +31,7 @@ import (
 // DIR/summary.txt) while working on the builder.
 
 // corpusFloor is the number of identical command lines main reaches.
-const corpusFloor = 260
+const corpusFloor = 292
 
 // corpusRefusedFloor is the number of .err inputs refused.
 const corpusRefusedFloor = 57
@@ -41,6 +41,14 @@ var corpusOut = flag.String("corpus-out", "", "write per-input differences of th
 // corpusKnown lists the inputs whose difference is understood and
 // accepted, with the reason; they count as different, not as failures.
 var corpusKnown = map[string]string{}
+
+// confDir is the conformance data directory.
+func confDir() string {
+	if dir := os.Getenv("GOVIRT_CONFORMANCE_DIR"); dir != "" {
+		return dir
+	}
+	return filepath.Join("..", "..", "..", "..", "shared", "conformance", "libvirt-9.0.0")
+}
 
 func corpusDir(t testing.TB) string {
 	dir := os.Getenv("GOVIRT_CONFORMANCE_DIR")
@@ -160,6 +168,22 @@ var corpusHost = &Host{
 	},
 	Now:           func() time.Time { return time.Unix(1234567890, 0) },
 	SwtpmVersions: func() []string { return []string{"1.2", "2.0"} },
+	NVRAMDir:      "/var/lib/libvirt/qemu/nvram",
+	NewUUID:       func() string { return "00010203-0405-4607-8809-0a0b0c0d0e0f" },
+	Firmware: func() ([]FirmwareDesc, error) {
+		d := filepath.Join(confDir(), "qemufirmwaredata")
+		descs, err := ReadFirmwareDirs(d+"/usr/share/qemu/firmware", d+"/etc/qemu/firmware")
+		// The data set stores libvirt's symlinked descriptors as files
+		// holding the link's target.
+		for i, fd := range descs {
+			if t := strings.TrimSpace(string(fd.Data)); !strings.HasPrefix(t, "{") {
+				if data, err := os.ReadFile(filepath.Join(filepath.Dir(fd.Path), t)); err == nil {
+					descs[i].Data = data
+				}
+			}
+		}
+		return descs, err
+	},
 	TPMCancelPath: func(string) (string, error) { return "/sys/class/misc/tpm0/device/cancel", nil },
 }
 
@@ -217,6 +241,20 @@ var corpusErrHost = map[string]func(h Host) Host{
 	"tpm-emulator-tpm2": func(h Host) Host { h.SwtpmVersions = func() []string { return []string{"1.2"} }; return h },
 }
 
+// corpusExtraFlags are the capabilities qemuxml2argvtest adds to QEMU
+// 8.0's for an input (DO_TEST_CAPS_ARCH_LATEST_FULL with ARG_QEMU_CAPS).
+var corpusExtraFlags = map[string][]string{
+	"launch-security-sev-direct": {"sev-guest"},
+}
+
+// withFlags is c with extra capability flags.
+type withFlags struct {
+	Caps
+	extra []string
+}
+
+func (w withFlags) Has(f string) bool { return contains(w.extra, f) || w.Caps.Has(f) }
+
 func buildCorpusInput(t *testing.T, c Caps, file, name string) (string, error) {
 	return buildCorpusInputOn(t, c, file, name, nil)
 }
@@ -231,6 +269,9 @@ func buildCorpusInputOn(t *testing.T, c Caps, file, name string, host func(Host)
 		return "", err
 	}
 	def.Name = name
+	if extra := corpusExtraFlags[strings.TrimSuffix(filepath.Base(file), ".xml")]; extra != nil {
+		c = withFlags{c, extra}
+	}
 	p := corpusPaths(def.Name)
 	if host != nil {
 		h := host(*p.Host)

@@ -27,6 +27,9 @@ func (b *builder) emitControllers() error {
 	}
 	pcis := slices.Clone(ds.Controllers)
 	slices.SortStableFunc(pcis, func(x, y *conf.Controller) int { return x.Index - y.Index })
+	if err := b.emitRootHotplug(pcis); err != nil {
+		return err
+	}
 	for _, c := range pcis {
 		if c.Type != "pci" || c.Index == 0 {
 			continue
@@ -165,6 +168,19 @@ func chardev(c *conf.Chardev, id string) (string, error) {
 			return "", unsupported("a file chardev takes no source mode")
 		}
 		return "file,id=" + id + ",path=" + escapeComma(c.SourcePath), nil
+	case "spicevmc":
+		// The SPICE agent channel; the other spicevmc uses (usbredir,
+		// smartcard) are devices of their own.
+		if c.TargetName != "" && c.TargetName != "com.redhat.spice.0" {
+			return "", unsupported("Unsupported spicevmc target name '%s'", c.TargetName)
+		}
+		return "spicevmc,id=" + id + ",name=vdagent", nil
+	case "spiceport":
+		name := attr(child(conf.DeviceElement(c), "source"), "channel")
+		if name == "" {
+			return "", unsupported("spiceport chardev %s has no source channel", id)
+		}
+		return "spiceport,id=" + id + ",name=" + escapeComma(name), nil
 	}
 	return "", unsupported("chardev type '%s' is not supported by govirt's QEMU driver", c.Type)
 }
@@ -408,6 +424,13 @@ func (b *builder) emitPanics() error {
 	for _, p := range b.def.Devices.Panics {
 		if p.Model == "" {
 			p.Model = "isa"
+		}
+		if p.Model == "hyperv" {
+			// Not a device: -cpu hv-crash (cpu.go).
+			if conf.DeviceAddress(p).Type != "" {
+				return unsupported("setting the panic device address is not supported for model 'hyperv'")
+			}
+			continue
 		}
 		if p.Model != "isa" {
 			return unsupportedValue("devices/panic", "model", p.Model)

@@ -97,6 +97,7 @@ func TestQEMUAcceptsGoldens(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			makeNVRAM(t, cl)
 			runPaused(t, cl, p.MonitorSocket)
 		})
 	}
@@ -142,6 +143,31 @@ func makeKernel(t *testing.T, def *conf.Domain) {
 		if err := os.WriteFile(def.OS.Initrd, make([]byte, 4096), 0o644); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// makeNVRAM creates the UEFI varstore from its template, as the driver
+// does before starting QEMU; the test is skipped without the firmware.
+func makeNVRAM(t *testing.T, cl *Cmdline) {
+	if cl.NVRAM == "" {
+		return
+	}
+	data, err := os.ReadFile(cl.NVRAMTemplate)
+	if err != nil {
+		t.Skipf("no UEFI varstore template: %v", err)
+	}
+	for i, a := range cl.Argv {
+		if i > 0 && cl.Argv[i-1] == "-blockdev" && strings.Contains(a, "pflash0-storage") {
+			var o struct{ Filename string }
+			if json.Unmarshal([]byte(a), &o) == nil && o.Filename != "" {
+				if _, err := os.Stat(o.Filename); err != nil {
+					t.Skipf("no UEFI firmware: %v", err)
+				}
+			}
+		}
+	}
+	if err := os.WriteFile(cl.NVRAM, data, 0o600); err != nil {
+		t.Fatal(err)
 	}
 }
 

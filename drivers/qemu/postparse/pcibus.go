@@ -103,24 +103,20 @@ func (a pciAddr) String() string { return fmt.Sprintf("0000:%02x:%02x.%x", a.bus
 // next finds (and takes) the first free address for a device with the
 // given flags, growing the set in a dry run.
 func (s *addrSet) next(flags int, fn uint) (pciAddr, error) {
+	return s.nextBelow(flags, fn, -1)
+}
+
+// nextBelow is next for a PCI controller, which only plugs into a bus
+// of lower index than its own (below < 0: any bus).
+func (s *addrSet) nextBelow(flags int, fn uint, below int) (pciAddr, error) {
 	for {
 		for i, b := range s.buses {
-			if b == nil || !b.accepts(flags) {
+			if b == nil || !b.accepts(flags) || (below >= 0 && i >= below) {
 				continue
 			}
-			if flags&fAggregate != 0 {
-				for slot := b.minSlot; slot <= b.maxSlot; slot++ {
-					if !b.aggregate[slot] {
-						continue
-					}
-					for f := uint(0); f < 8; f++ {
-						if !b.used[slot][f] {
-							b.used[slot][f] = true
-							return pciAddr{uint(i), slot, f}, nil
-						}
-					}
-				}
-			}
+			// The lowest slot that is free, or (for devices that
+			// gather, like root ports) already holds their kind and
+			// has a function left (virDomainPCIAddressFindUnusedFunctionOnBus).
 			for slot := b.minSlot; slot <= b.maxSlot; slot++ {
 				if b.slotFree(slot) {
 					b.used[slot][fn] = true
@@ -128,6 +124,14 @@ func (s *addrSet) next(flags int, fn uint) (pciAddr, error) {
 						b.aggregate[slot] = true
 					}
 					return pciAddr{uint(i), slot, fn}, nil
+				}
+				if flags&fAggregate != 0 && b.aggregate[slot] {
+					for f := uint(0); f < 8; f++ {
+						if !b.used[slot][f] {
+							b.used[slot][f] = true
+							return pciAddr{uint(i), slot, f}, nil
+						}
+					}
 				}
 			}
 		}
