@@ -276,7 +276,7 @@ func (p *pp) pciDevices() ([]pciDev, error) {
 	for _, io := range rawOf("iommu") {
 		if rawAttr(io, "model") == "virtio" {
 			// An integrated device: on q35 it sits on pcie-root itself.
-			f := p.pcieFlags() &^ fHotplug
+			f := p.pcieFlags()&^fHotplug | fIntegrated
 			g, s := rawAddr(io)
 			add("iommu", f, g, s)
 		}
