@@ -75,6 +75,9 @@ type Paths struct {
 	// on a tap; nil (or an error) leaves vhost off unless <driver
 	// name='vhost'> asks for it.
 	OpenVhostNet func(queues int) ([]int, error)
+	// PasstSocket names the socket of an interface's passt; nil puts it
+	// in DomainDir (ALIAS-passt.socket).
+	PasstSocket func(alias string) string
 	// Host describes the host (hugetlbfs mounts, host NUMA nodes,
 	// firmware descriptors); nil reads the real system.
 	Host *Host
@@ -148,6 +151,9 @@ type Cmdline struct {
 	NVRAM, NVRAMTemplate string
 	// HostPCI are the host PCI functions passed through with vfio-pci.
 	HostPCI []HostPCI
+	// Passt are the passt daemons of user interfaces with the passt
+	// backend, to start before QEMU.
+	Passt []Passt
 	// Swtpm is the emulated TPM the driver must start (swtpm listening
 	// on Paths.SwtpmSocket) before QEMU; nil without one.
 	Swtpm *Swtpm
@@ -249,7 +255,7 @@ func Build(def *conf.Domain, caps Caps, p Paths) (*Cmdline, error) {
 		return nil, err
 	}
 	*def = *work
-	cl := &Cmdline{Argv: b.args, Env: b.env(), LogFile: p.LogFile, Taps: b.taps, VirtioFS: b.virtiofs, HostPCI: b.hostPCI}
+	cl := &Cmdline{Argv: b.args, Env: b.env(), LogFile: p.LogFile, Taps: b.taps, VirtioFS: b.virtiofs, HostPCI: b.hostPCI, Passt: b.passts}
 	cl.NVRAM, cl.NVRAMTemplate = b.nvramSetup()
 	cl.Swtpm = b.swtpm
 	cl.Files = b.files

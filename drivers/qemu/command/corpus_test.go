@@ -31,7 +31,7 @@ import (
 // DIR/summary.txt) while working on the builder.
 
 // corpusFloor is the number of identical command lines main reaches.
-const corpusFloor = 292
+const corpusFloor = 293
 
 // corpusRefusedFloor is the number of .err inputs refused.
 const corpusRefusedFloor = 57
@@ -130,6 +130,10 @@ func corpusPaths(name string) Paths {
 				res.FDs = append(res.FDs, 3+i)
 			}
 			return res, nil
+		},
+		// qemuxml2argvtest's passt directory (XDG_RUNTIME_DIR unset).
+		PasstSocket: func(alias string) string {
+			return "/bad-test-used-env-xdg-runtime-dir/libvirt/qemu/run/passt/-1-" + name + "-" + alias + ".socket"
 		},
 		OpenVhostNet: func(queues int) ([]int, error) {
 			var fds []int

@@ -88,6 +88,14 @@ func (b *builder) emitNet(i int, n *conf.Interface, bootindex int) error {
 	if err != nil {
 		return err
 	}
+	if isPasst(n, e) {
+		nd = append(b.passtNetdev(n), nd...)
+		args, err := b.passtArgs(n, e)
+		if err != nil {
+			return err
+		}
+		b.passts = append(b.passts, Passt{Alias: n.Alias, Socket: b.passtSocket(n.Alias), Args: args})
+	}
 	if n.Type == "vdpa" {
 		// QEMU gets the vhost-vdpa device as an fd set
 		// (qemuInterfaceVDPAConnect + qemuFDPassTransferCommand).
@@ -144,6 +152,11 @@ func hostNetPropsFDs(n *conf.Interface, e *conf.Element, taps, vhost []int) (obj
 	src := child(e, "source")
 	switch n.Type {
 	case "user":
+		if isPasst(n, e) {
+			// The stream netdev is built by emitNet, which knows the
+			// socket (passtNetdev).
+			return obj{}.set("id", "host"+n.Alias), nil
+		}
 		nd = nd.set("type", "user")
 		for _, ip := range e.Children("ip") {
 			a, err := netip.ParseAddr(attr(ip, "address"))
@@ -340,6 +353,18 @@ func romProps(o obj, e *conf.Element, a conf.Address) (obj, error) {
 // (qemuValidateDomainDeviceDefNetwork and the parser's checks) where the
 // builder's input can violate it.
 func (b *builder) checkNet(n *conf.Interface, e *conf.Element) error {
+	if err := checkPasst(n, e); err != nil {
+		return err
+	}
+	if n.Type == "vhostuser" {
+		if ok, _ := virtioModel(n.Model); !ok {
+			return virerrInternal("Wrong or no <model> 'type' attribute specified with <interface type='vhostuser'/>. vhostuser requires the virtio-net* frontend")
+		}
+		src := child(e, "source")
+		if attr(src, "mode") == "server" && attr(child(src, "reconnect"), "enabled") == "yes" {
+			return unsupported("'reconnect' attribute unsupported 'server' mode for <interface type='vhostuser'>")
+		}
+	}
 	if n.Type != "bridge" && n.Type != "network" && n.Bridge != "" {
 		return unsupported("<source bridge> needs interface type 'bridge'")
 	}
@@ -422,8 +447,8 @@ func (b *builder) checkNet(n *conf.Interface, e *conf.Element) error {
 		}
 	}
 	if mtu := child(e, "mtu"); mtu != nil {
-		switch n.Type {
-		case "ethernet", "bridge", "network", "vhostuser":
+		switch {
+		case n.Type == "ethernet", n.Type == "bridge", n.Type == "network", n.Type == "vhostuser", isPasst(n, e):
 		default:
 			return unsupported("setting MTU on interface type %s is not supported yet", n.Type)
 		}
