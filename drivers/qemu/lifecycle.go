@@ -233,6 +233,10 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 		d.cleanupStopped(v, driver.ShutoffFailed)
 		return err
 	}
+	if err := d.startPasst(name, dir, cl.Passt); err != nil {
+		d.cleanupStopped(v, driver.ShutoffFailed)
+		return err
+	}
 	monFile, err := qmp.Listen(monPath)
 	if err != nil {
 		d.cleanupStopped(v, driver.ShutoffFailed)
@@ -419,6 +423,7 @@ func (d *Driver) cleanupStopped(v *vm, reason int32) bool {
 		stopVirtioFS(dir)    // after QEMU: it is their only client
 		reattachHostPCI(dir) // QEMU no longer holds them
 		deleteMacvtaps(dir)
+		stopPasst(dir)
 		os.RemoveAll(dir)
 	}
 	// A transient guest that stopped is gone (dropIfTransient); only now,
