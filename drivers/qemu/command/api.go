@@ -78,6 +78,9 @@ type Paths struct {
 	// PasstSocket names the socket of an interface's passt; nil puts it
 	// in DomainDir (ALIAS-passt.socket).
 	PasstSocket func(alias string) string
+	// SCSIGeneric finds the /dev/sgN of a host SCSI device (H:B:T:U);
+	// nil reads sysfs.
+	SCSIGeneric func(addr string) (string, error)
 	// Host describes the host (hugetlbfs mounts, host NUMA nodes,
 	// firmware descriptors); nil reads the real system.
 	Host *Host
