@@ -478,9 +478,17 @@ func (b *builder) checkNet(n *conf.Interface, e *conf.Element) error {
 	}
 	if child(e, "coalesce") != nil {
 		switch n.Type {
-		case "ethernet", "bridge", "network":
+		case "bridge", "network":
 		default:
 			return unsupported("coalesce settings on interface type %s are not supported", n.Type)
+		}
+		if f := attr(child(e, "coalesce", "rx", "frames"), "max"); f != "" {
+			if _, err := strconv.ParseUint(f, 10, 32); err != nil {
+				return xmlError("Invalid value for attribute '%s' in element '%s': '%s'.", "max", "frames", f)
+			}
+		}
+		if b.p.OpenTap == nil {
+			return unsupported("<coalesce> needs the tap to be created by govirt's QEMU driver")
 		}
 	}
 	if l := child(e, "link"); l != nil {

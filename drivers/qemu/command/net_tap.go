@@ -40,6 +40,10 @@ type TapRequest struct {
 	Macvtap bool
 	Link    string
 	Mode    string
+	// CoalesceRxFrames (<coalesce><rx><frames max>) is set on the tap
+	// with ethtool's ETHTOOL_SCOALESCE, as libvirt's virNetDevSetCoalesce;
+	// nil leaves the tap's default.
+	CoalesceRxFrames *uint32
 }
 
 // TapResult is the tap the caller made: its name and the descriptor
@@ -68,6 +72,11 @@ func (b *builder) tapFDs(n *conf.Interface, e *conf.Element) (taps, vhost []int,
 		MAC:     n.MAC,
 		MTU:     mtu,
 		Script:  attr(child(e, "script"), "path"),
+	}
+	if f := attr(child(e, "coalesce", "rx", "frames"), "max"); f != "" {
+		v, _ := strconv.ParseUint(f, 10, 32)
+		u := uint32(v)
+		req.CoalesceRxFrames = &u
 	}
 	if n.Type == "direct" {
 		src := child(e, "source")
