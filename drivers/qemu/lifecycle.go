@@ -10,6 +10,7 @@ import (
 
 	"govirt/conf"
 	"govirt/driver"
+	"govirt/drivers/qemu/command"
 	"govirt/qmp"
 	"govirt/virerr"
 )
@@ -187,6 +188,8 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	}
 	monPath := filepath.Join(dir, "monitor.sock")
 	os.Remove(monPath)
+	// Missing optional images are dropped first (startupPolicy).
+	command.ApplyStartupPolicies(live, nil)
 	// Backing chains and image indexes first: the builder adds a
 	// -blockdev pair for every image of every chain.
 	if err := d.prepareDiskChains(v, live); err != nil {
@@ -201,7 +204,7 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	if err != nil {
 		return err
 	}
-	argv, pin := cl.Argv, cl.Pinning
+	argv := cl.Argv
 	if incoming {
 		argv = append(argv, "-incoming", "defer")
 	}
@@ -242,14 +245,19 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 		d.cleanupStopped(v, driver.ShutoffFailed)
 		return errQEMU(virerr.ErrOperationFailed, "cannot create the monitor socket of '%s': %v", name, err)
 	}
+	if err := files.openHost(cl.Files); err != nil {
+		monFile.Close()
+		d.cleanupStopped(v, driver.ShutoffFailed)
+		return errQEMU(virerr.ErrOperationFailed, "cannot open the chardev files of '%s': %v", name, err)
+	}
 	var proc *process
 	var initial []int
-	if pin != nil {
-		initial = pin.Initial()
+	if cl.Pinning != nil {
+		initial = cl.Pinning.Initial()
 	}
 	err = onCPUs(initial, func() error {
 		var err error
-		proc, err = spawn(argv, logPath, append([]*os.File{monFile}, files.files...)...)
+		proc, err = spawn(argv, cl.UserEnv, logPath, append([]*os.File{monFile}, files.files...)...)
 		return err
 	})
 	monFile.Close()
@@ -269,6 +277,9 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	}
 	v.proc = proc
 	v.mu.Unlock()
+	for _, t := range cl.Taints {
+		d.taint(v, t)
+	}
 
 	mon, err := d.connectMonitor(ctx, v, monPath, proc)
 	if err != nil {
@@ -283,7 +294,17 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	}
 	v.mon = mon
 	v.mu.Unlock()
-	if err := pinThreads(ctx, mon, pin); err != nil {
+	// Disk throttling is not on the command line with -blockdev: set it
+	// while the CPUs are still paused, as libvirt does.
+	if err := applyDiskThrottles(ctx, mon, live); err != nil {
+		d.abortLaunch(v)
+		return err
+	}
+	if err := pinThreads(ctx, mon, cl.Pinning); err != nil {
+		d.abortLaunch(v)
+		return err
+	}
+	if err := d.setupBalloon(ctx, v); err != nil {
 		d.abortLaunch(v)
 		return err
 	}

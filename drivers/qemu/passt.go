@@ -58,7 +58,7 @@ func (d *Driver) startOnePasst(name, dir string, p command.Passt) error {
 	// govirt runs QEMU as root as well, so passt keeps root (inside its
 	// own sandbox namespaces) instead.
 	argv := append([]string{bin, "--foreground", "--runas", "0"}, p.Args...)
-	proc, err := spawn(argv, logPath)
+	proc, err := spawn(argv, nil, logPath)
 	if err != nil {
 		return errQEMU(virerr.ErrInternalError, "Could not start 'passt': %v", err)
 	}
