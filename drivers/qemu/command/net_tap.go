@@ -63,8 +63,14 @@ func (b *builder) tapFDs(n *conf.Interface, e *conf.Element) (taps, vhost []int,
 	queues := max(netQueues(e), 1)
 	virtio, _ := virtioModel(n.Model)
 	mtu, _ := strconv.Atoi(attr(child(e, "mtu"), "size"))
+	// Names with libvirt's generated prefixes are never reused: another
+	// guest may hold that name by now (libvirt drops them at parse).
+	ifname := n.TargetDev
+	if strings.HasPrefix(ifname, "vnet") || strings.HasPrefix(ifname, "macvtap") {
+		ifname = ""
+	}
 	req := TapRequest{
-		IfName:  n.TargetDev,
+		IfName:  ifname,
 		Bridge:  n.Bridge,
 		Managed: attr(child(e, "target"), "managed") != "no",
 		Queues:  queues,
