@@ -22,6 +22,7 @@ type builder struct {
 	taps     []Tap
 	virtiofs []VirtioFS
 	hostPCI  []HostPCI
+	passts   []Passt
 
 	// extraEnv is environment beyond env()'s common part, in the order
 	// the devices ask for it (TZ of a <clock offset='timezone'>,

@@ -52,11 +52,18 @@ func (b *builder) hostdevPCIDevs() []pciDev {
 	return out
 }
 
-// assignHostdevAliases names hostdevs hostdev0, hostdev1, ...
+// assignHostdevAliases names hostdevs hostdev0, hostdev1, ... in order,
+// as libvirt's qemuAssignDeviceHostdevAlias does for a new definition: a
+// user alias (ua-...) keeps its name and takes no number.
 func (b *builder) assignHostdevAliases() {
-	for i, h := range b.hostdevs() {
+	next := 0
+	for _, h := range b.hostdevs() {
 		name := attr(child(conf.DeviceElement(h), "alias"), "name")
-		conf.SetDeviceValue(h, "alias/@name", alias(name, fmt.Sprintf("hostdev%d", i)))
+		if a := alias(name, ""); a != "" {
+			continue
+		}
+		conf.SetDeviceValue(h, "alias/@name", fmt.Sprintf("hostdev%d", next))
+		next++
 	}
 }
 
@@ -134,6 +141,10 @@ func (b *builder) emitHostdevs() error {
 	if err := b.checkHostdevs(); err != nil {
 		return err
 	}
+	if err := b.checkSCSIHostdevs(); err != nil {
+		return err
+	}
+	scsiIndex := b.scsiHostdevIndex()
 	usbUsed := map[string]bool{}
 	for _, in := range b.def.Devices.Inputs {
 		if a := conf.DeviceAddress(in); a.Type == "usb" {
@@ -203,6 +214,12 @@ func (b *builder) emitHostdevs() error {
 				return err
 			}
 			o = o.set("bus", usbAddr[0]).set("port", usbAddr[1])
+		case "scsi":
+			var err error
+			if o, err = b.emitSCSIHostdev(h, e, id, scsiIndex); err != nil {
+				return err
+			}
+			scsiIndex++
 		case "scsi_host":
 			var err error
 			if o, err = b.vhostSCSI(h, e, id); err != nil {
