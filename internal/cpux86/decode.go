@@ -117,9 +117,12 @@ func betterFeatureList(cur, cand *CPUDef, preferred bool) bool {
 	candidate := len(cand.Features)
 	var disabledCur, disabled int
 	if cand.Type != TypeHost {
+		// libvirt 9.0 bounds these loops by the enabled count it is
+		// decrementing, so disabled features at the end of a long list
+		// stop being counted; the same bound gives the same choices.
 		enabledCur, penalty := current, basePenalty
-		for _, f := range cur.Features {
-			if f.Policy == PolicyDisable {
+		for i := 0; i < enabledCur; i++ {
+			if cur.Features[i].Policy == PolicyDisable {
 				enabledCur--
 				disabledCur += penalty
 				penalty++
@@ -128,8 +131,8 @@ func betterFeatureList(cur, cand *CPUDef, preferred bool) bool {
 		current = enabledCur + disabledCur
 		enabled := candidate
 		penalty = basePenalty
-		for _, f := range cand.Features {
-			if f.Policy == PolicyDisable {
+		for i := 0; i < enabled; i++ {
+			if cand.Features[i].Policy == PolicyDisable {
 				enabled--
 				disabled += penalty
 				penalty++

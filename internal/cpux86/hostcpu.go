@@ -107,7 +107,7 @@ func (m *Map) linuxFeature(flag, vendor string) *Feature {
 		return m.Feature(n)
 	}
 	for _, n := range []string{flag, strings.ReplaceAll(flag, "_", "-"), strings.ReplaceAll(flag, "_", "")} {
-		if f := m.Feature(n); f != nil {
+		if f := m.featureOrAlias(n); f != nil {
 			return f
 		}
 	}

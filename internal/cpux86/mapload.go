@@ -51,7 +51,8 @@ type Map struct {
 	Vendors  []*Vendor
 	Features []*Feature
 	Models   []*Model
-	byName   map[string]*Feature // names and aliases
+	byName   map[string]*Feature
+	aliases  map[string]*Feature // names and aliases, for Linux's flags
 	models   map[string]*Model
 }
 
@@ -154,7 +155,7 @@ func load() (m *Map, err error) {
 	if err := xml.Unmarshal(raw, &idx); err != nil {
 		return nil, err
 	}
-	m = &Map{byName: map[string]*Feature{}, models: map[string]*Model{}}
+	m = &Map{byName: map[string]*Feature{}, aliases: map[string]*Feature{}, models: map[string]*Model{}}
 	for _, a := range idx.Arches {
 		if a.Name != "x86" {
 			continue
@@ -193,9 +194,10 @@ func (m *Map) add(f *xFile) error {
 		}
 		m.Features = append(m.Features, ft)
 		m.byName[ft.Name] = ft
+		m.aliases[ft.Name] = ft
 		for _, al := range xf.Aliases {
-			if _, dup := m.byName[al.Name]; !dup {
-				m.byName[al.Name] = ft
+			if _, dup := m.aliases[al.Name]; !dup {
+				m.aliases[al.Name] = ft
 			}
 		}
 	}
@@ -279,8 +281,12 @@ func (m *Map) vendor(name string) *Vendor {
 	return nil
 }
 
-// Feature finds a feature by its name or one of its aliases.
+// Feature finds a feature by its name; like libvirt 9.0, the aliases in
+// the map are not names a CPU definition may use.
 func (m *Map) Feature(name string) *Feature { return m.byName[name] }
+
+// featureOrAlias also accepts the map's QEMU and Linux aliases.
+func (m *Map) featureOrAlias(name string) *Feature { return m.aliases[name] }
 
 // Model finds a model by name.
 func (m *Map) Model(name string) *Model { return m.models[name] }
