@@ -111,7 +111,18 @@ func TestQEMUFirmwareTPM(t *testing.T) {
 		t.Errorf("no swtpm on the second start")
 	}
 	mustVirsh(t, uri, "destroy fwtpm")
-	mustVirsh(t, uri, "undefine fwtpm")
+	// libvirt keeps a varstore only when asked; undefining without a
+	// word about it is refused.
+	if _, errOut, rc := virsh(t, uri, "undefine fwtpm"); rc == 0 || !strings.Contains(errOut, "cannot undefine domain with nvram") {
+		t.Errorf("undefine without --nvram: rc=%d %s", rc, errOut)
+	}
+	mustVirsh(t, uri, "undefine fwtpm --nvram")
+	if _, err := os.Stat(nvram); !os.IsNotExist(err) {
+		t.Errorf("varstore left after undefine --nvram: %v", err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(d.dir, "state", "qemu", "swtpm", "*")); len(left) > 0 {
+		t.Errorf("TPM state left after undefine: %v", left)
+	}
 }
 
 // swtpmPid is the running swtpm of a guest's run directory, 0 if none.

@@ -194,3 +194,99 @@ func dirEmpty(dir string) (bool, error) {
 	ents, err := os.ReadDir(dir)
 	return len(ents) == 0, err
 }
+
+// Undefine flags about the platform's host state (virDomainUndefineFlagsValues).
+const (
+	undefineNVRAM     = 1 << 2
+	undefineKeepNVRAM = 1 << 3
+	undefineTPM       = 1 << 5
+	undefineKeepTPM   = 1 << 6
+)
+
+// nvramOf is the local varstore file of a definition, "" for none: the
+// <nvram> written, else the one govirt names after the guest for a UEFI
+// loader or firmware auto-selection.
+func (d *Driver) nvramOf(def *conf.Domain) string {
+	os := def.Tree().Child("os")
+	if os == nil {
+		return ""
+	}
+	if n := os.Child("nvram"); n != nil {
+		switch t, _ := n.Attr("type"); t {
+		case "":
+			if p := n.Text(); p != "" {
+				return p
+			}
+		case "file":
+			if s := n.Child("source"); s != nil {
+				p, _ := s.Attr("file")
+				return p
+			}
+			return ""
+		default:
+			return "" // block devices and network stores are not ours to remove
+		}
+	}
+	// The default store exists only for UEFI: auto-selected, or a
+	// read-only pflash loader that keeps state.
+	fw, _ := os.Attr("firmware")
+	l := os.Child("loader")
+	typ, ro, stateless := "", "", ""
+	if l != nil {
+		typ, _ = l.Attr("type")
+		ro, _ = l.Attr("readonly")
+		stateless, _ = l.Attr("stateless")
+	}
+	if stateless == "yes" || (fw != "efi" && (typ != "pflash" || ro != "yes")) {
+		return ""
+	}
+	return filepath.Join(d.dirs.nvram, def.Name+"_VARS.fd")
+}
+
+// undefinePlatform is qemuDomainUndefineFlags' part about the varstore
+// and TPM state: it refuses to drop a varstore silently, and returns what
+// to remove once the definition is gone.
+func (d *Driver) undefinePlatform(def *conf.Domain, flags uint32) (func(), error) {
+	if def == nil {
+		return func() {}, nil
+	}
+	nvram := d.nvramOf(def)
+	removeNVRAM := false
+	if nvram != "" {
+		if _, err := os.Stat(nvram); err == nil {
+			switch {
+			case flags&undefineNVRAM != 0:
+				removeNVRAM = true
+			case flags&undefineKeepNVRAM == 0:
+				return nil, errQEMU(virerr.ErrOperationInvalid, "cannot undefine domain with nvram")
+			}
+		}
+	}
+	removeTPM := false
+	if flags&undefineKeepTPM == 0 {
+		if devs := def.Tree().Child("devices"); devs != nil {
+			for _, t := range devs.Children("tpm") {
+				be := t.Child("backend")
+				if be == nil {
+					continue
+				}
+				typ, _ := be.Attr("type")
+				ps, _ := be.Attr("persistent_state")
+				if typ == "emulator" && (ps != "yes" || flags&undefineTPM != 0) {
+					removeTPM = true
+				}
+			}
+		}
+	}
+	uuid := def.UUID.String()
+	return func() {
+		if removeNVRAM {
+			if err := os.Remove(nvram); err != nil && !os.IsNotExist(err) {
+				d.log.Warn("failed to remove nvram", "path", nvram, "err", err)
+			}
+		}
+		if removeTPM {
+			os.RemoveAll(filepath.Join(d.dirs.swtpm, uuid))
+		}
+	}, nil
+}
