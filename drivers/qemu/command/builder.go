@@ -215,6 +215,7 @@ func (b *builder) emit() error {
 		return err
 	}
 	steps := []func() error{
+		b.emitIOMMU,
 		b.emitControllers,
 		b.emitMemoryDevices,
 		b.emitDisks,

@@ -354,6 +354,11 @@ var allowed = map[string][]string{
 	"devices/tpm/backend/active_pcr_banks/*": nil,
 	"devices/tpm/alias":                      {"name"},
 
+	"devices/iommu":         {"model"},
+	"devices/iommu/driver":  {"intremap", "caching_mode", "eim", "iotlb", "aw_bits"},
+	"devices/iommu/alias":   {"name"},
+	"devices/iommu/address": addrAttrs,
+
 	"devices/panic":         {"model"},
 	"devices/panic/address": addrAttrs,
 }
