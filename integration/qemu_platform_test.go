@@ -67,6 +67,15 @@ func TestQEMUFirmwareTPM(t *testing.T) {
 	if st.Size() == 0 {
 		t.Fatalf("varstore %s is empty", nvram)
 	}
+	live := mustVirsh(t, uri, "dumpxml fwtpm")
+	for _, want := range []string{"type='pflash'>/usr/share/", "<nvram template='/usr/share/", "_VARS.fd</nvram>"} {
+		if !strings.Contains(live, want) {
+			t.Errorf("live XML lacks %q:\n%s", want, live)
+		}
+	}
+	if inactive := mustVirsh(t, uri, "dumpxml --inactive fwtpm"); !strings.Contains(inactive, "firmware='efi'") {
+		t.Errorf("the persistent definition lost firmware='efi':\n%s", inactive)
+	}
 	pid := swtpmPid(t, runDir)
 	if pid == 0 {
 		t.Fatalf("no swtpm running for the guest\n%s", d.Log())

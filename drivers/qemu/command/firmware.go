@@ -194,7 +194,35 @@ func (b *builder) firmware() (*loaderCfg, error) {
 		}
 	}
 	b.fw = l
+	b.recordFirmware(fw, l, hasNVRAM)
 	return l, nil
+}
+
+// recordFirmware writes what start decided into the live definition, as
+// libvirt's does: the chosen loader and varstore replace the
+// auto-selection, and SMM is on when the firmware needs it.
+func (b *builder) recordFirmware(fw string, l *loaderCfg, hadNVRAM bool) {
+	d := b.def
+	if l.typ == "" {
+		return
+	}
+	if fw != "" {
+		d.SetValue("os/@firmware", "")
+		d.OS.Loader = l.path
+		d.SetValue("os/loader/@readonly", l.readonly)
+		d.SetValue("os/loader/@secure", l.secure)
+		d.SetValue("os/loader/@type", l.typ)
+		if l.smm && !contains(d.Features, "smm") {
+			d.Features = append(d.Features, "smm")
+			d.SetValue("features/smm/@state", "on")
+		}
+	}
+	if !hadNVRAM && l.nvram != "" && l.nvramNet == nil && !l.nvramBlk {
+		d.SetValue("os/nvram", l.nvram)
+		if l.template != "" {
+			d.SetValue("os/nvram/@template", l.template)
+		}
+	}
 }
 
 // checkOS is virDomainDefOSValidate and virDomainDefPostParseOs.
