@@ -308,6 +308,11 @@ func (b *builder) kvmFlags(flags *strings.Builder) error {
 		}
 		state[k.Name()] = v
 	}
+	// The dirty ring's size is checked at parse time, whatever the
+	// accelerator.
+	if _, err := b.dirtyRingSize(); err != nil {
+		return err
+	}
 	if state["hidden"] == "on" {
 		flags.WriteString(",kvm=off")
 	}

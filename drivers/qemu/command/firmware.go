@@ -165,7 +165,8 @@ func (b *builder) firmware() (*loaderCfg, error) {
 	if l.path != "" && l.typ == "" {
 		l.typ = "rom"
 	}
-	if err := checkOS(fw, feats, hasLoader, hasNVRAM, l); err != nil {
+	// libvirt's loader definition exists as soon as either element does.
+	if err := checkOS(fw, feats, hasLoader || ne != nil, hasNVRAM, l); err != nil {
 		return nil, err
 	}
 	if feats["enrolled-keys"] == "yes" {

@@ -46,3 +46,54 @@ func TestFirmwareLiveRebuild(t *testing.T) {
 		t.Errorf("live rebuild differs:\n%s", unifiedDiff(a, b))
 	}
 }
+
+// TestPlatformHostileInputs builds definitions with malformed or hostile
+// platform settings: each is refused with an error, none panics or hangs.
+func TestPlatformHostileInputs(t *testing.T) {
+	base := `<domain type='qemu'><name>h</name><memory unit='KiB'>262144</memory>%s
+<os><type arch='x86_64' machine='pc'>hvm</type>%s</os>%s<devices><emulator>/usr/bin/qemu-system-x86_64</emulator>%s</devices></domain>`
+	cases := []struct{ top, os, after, devs string }{
+		{top: `<vcpu cpuset='0-4294967295'>1</vcpu>`},
+		{top: `<vcpu cpuset='^'>1</vcpu>`},
+		{top: `<vcpu>2</vcpu><cputune><vcpupin vcpu='7' cpuset='0'/></cputune>`},
+		{top: `<vcpu>1</vcpu><memoryBacking><hugepages><page size='18446744073709551615' unit='GiB'/></hugepages></memoryBacking>`},
+		{top: `<vcpu>1</vcpu><memoryBacking><hugepages><page size='x'/></hugepages></memoryBacking>`},
+		{top: `<vcpu>1</vcpu><memoryBacking><hugepages><page size='2048' nodeset='5'/></hugepages></memoryBacking>`},
+		{top: `<vcpu>1</vcpu><numatune><memnode cellid='9' nodeset='0'/></numatune>`},
+		{top: `<vcpu>1</vcpu><iothreads>99999999999</iothreads>`},
+		{top: `<vcpu>1</vcpu><iothreadids><iothread id='0'/></iothreadids>`},
+		{top: `<vcpu>1</vcpu>`, after: `<cpu><numa><cell id='0' cpus='0' memory='x'/></numa></cpu>`},
+		{top: `<vcpu>1</vcpu>`, after: `<cpu><numa><cell id='0' cpus='0' memory='1024'><distances><sibling id='7' value='20'/></distances></cell></numa></cpu>`},
+		{top: `<vcpu>1</vcpu>`, after: `<cpu><numa><cell id='0' cpus='0' memory='1024'/><interconnects><latency initiator='0' target='3' type='access' value='5'/></interconnects></numa></cpu>`},
+		{top: `<vcpu>1</vcpu>`, after: `<cpu><numa><cell id='0' cpus='0' memory='1024'><cache level='1' associativity='x' policy='none'><size value='1'/></cache></cell></numa></cpu>`},
+		{top: `<vcpu>1</vcpu>`, after: `<features><hyperv><spinlocks state='on' retries='1'/></hyperv></features>`},
+		{top: `<vcpu>1</vcpu>`, after: `<features><hyperv><vendor_id state='on' value='a,b'/></hyperv></features>`},
+		{top: `<vcpu>1</vcpu>`, after: `<features><kvm><dirty-ring state='on' size='3'/></kvm></features>`},
+		{top: `<vcpu>1</vcpu>`, after: `<features><smm state='on'><tseg unit='KiB'>7</tseg></smm></features>`},
+		{top: `<vcpu>1</vcpu>`, after: `<features><tcg><tb-cache unit='KiB'>5</tb-cache></tcg></features>`},
+		{top: `<vcpu>1</vcpu>`, os: `<loader type='pflash' stateless='yes'>/x</loader><nvram>/y</nvram>`},
+		{top: `<vcpu>1</vcpu>`, os: `<nvram type='network'><source protocol='nbd' name='x'/></nvram>`},
+		{top: `<vcpu>1</vcpu>`, after: `<launchSecurity type='sev'><policy>zz</policy></launchSecurity>`},
+		{top: `<vcpu>1</vcpu>`, devs: `<tpm model='tpm-tis'><backend type='bogus'/></tpm>`},
+		{top: `<vcpu>1</vcpu>`, devs: `<memory model='dimm'><target><size unit='KiB'>131072</size></target></memory>`},
+		{top: `<vcpu>1</vcpu>`, devs: `<iommu model='intel'><driver aw_bits='x'/></iommu>`},
+		{top: `<vcpu>1</vcpu>`, after: `<clock offset='absolute' start='x'/>`},
+	}
+	for i, c := range cases {
+		doc := []byte(sprintf4(base, c.top, c.os, c.after, c.devs))
+		def, err := conf.ParseDomain(doc, 0)
+		if err != nil {
+			continue // refused by the parser already
+		}
+		if _, err := Build(def, qemu72(), goldenPaths("h")); err == nil {
+			t.Errorf("case %d accepted: %s", i, doc)
+		}
+	}
+}
+
+func sprintf4(f string, a, b, c, d string) string {
+	for _, v := range []string{a, b, c, d} {
+		f = strings.Replace(f, "%s", v, 1)
+	}
+	return f
+}
