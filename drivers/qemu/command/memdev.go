@@ -118,13 +118,8 @@ func (b *builder) memoryDevices() ([]*memDevice, error) {
 			d.alias = memAliasPrefix[d.model] + strconv.Itoa(d.slot)
 		}
 	}
-	if len(out) > 0 && (b.def.MaxMemory == 0 || b.def.MaxMemSlots == 0) {
-		return nil, unsupported("cannot use/hotplug a memory device when domain 'maxMemory' is not defined")
-	}
-	for _, d := range out {
-		if uint(d.slot) >= b.def.MaxMemSlots {
-			return nil, unsupported("memory device slot '%d' exceeds slots count '%d'", d.slot, b.def.MaxMemSlots)
-		}
+	if err := b.checkMemoryHotplug(out); err != nil {
+		return nil, err
 	}
 	b.memDevs = &out
 	return out, nil
@@ -164,6 +159,52 @@ func (b *builder) emitMemoryDevices() error {
 			o = o.set("addr", n)
 		}
 		b.device(o)
+	}
+	return nil
+}
+
+// checkMemoryHotplug is virDomainMemoryDefValidate's node check and
+// qemuDomainDefValidateMemoryHotplug.
+func (b *builder) checkMemoryHotplug(devs []*memDevice) error {
+	ncells := b.numaCells()
+	for _, d := range devs {
+		if d.targetNode >= 0 {
+			if ncells == 0 {
+				return xmlDetail("can't add memory backend as guest has no NUMA nodes configured")
+			}
+			if d.targetNode >= ncells {
+				return xmlDetail("can't add memory backend for guest node '%d' as the guest has only '%d' NUMA nodes configured", d.targetNode, ncells)
+			}
+		}
+	}
+	if b.def.MaxMemory == 0 || b.def.MaxMemSlots == 0 {
+		if len(devs) > 0 {
+			return unsupported("cannot use/hotplug a memory device when domain 'maxMemory' is not defined")
+		}
+		return nil
+	}
+	if ncells == 0 {
+		return unsupported("At least one numa node has to be configured when enabling memory hotplug")
+	}
+	if uint(len(devs)) > b.def.MaxMemSlots {
+		return unsupported("memory device count '%d' exceeds slots count '%d'", len(devs), b.def.MaxMemSlots)
+	}
+	var total uint64
+	for _, d := range devs {
+		if d.targetNode == -1 {
+			return unsupported("target NUMA node needs to be specified for memory device")
+		}
+		if uint(d.slot) >= b.def.MaxMemSlots {
+			return unsupported("memory device slot '%d' exceeds slots count '%d'", d.slot, b.def.MaxMemSlots)
+		}
+		total += d.sizeKiB
+	}
+	initial, err := b.memoryInitialKiB()
+	if err != nil {
+		return err
+	}
+	if total > b.def.MaxMemory-min(initial, b.def.MaxMemory) {
+		return unsupported("memory device total size exceeds hotplug space")
 	}
 	return nil
 }

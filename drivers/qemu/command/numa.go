@@ -85,6 +85,18 @@ func (b *builder) cells() ([]cell, error) {
 			}
 		}
 	}
+	var ncpus uint
+	for i, c := range out {
+		ncpus += uint(len(c.cpus))
+		for j := 0; j < i; j++ {
+			if overlaps(c.cpus, out[j].cpus) {
+				return nil, unsupported("NUMA cells %d and %d have overlapping vCPU ids", i, j)
+			}
+		}
+	}
+	if ncpus > b.def.VCPUs {
+		return nil, internalError("Number of CPUs in <numa> exceeds the <vcpu> count")
+	}
 	b.numa = &out
 	return out, nil
 }
