@@ -232,3 +232,36 @@ func qmpJSON(t *testing.T, uri, dom, cmd string, out any) {
 		t.Fatalf("%s: %v: %s", cmd, err, s)
 	}
 }
+
+// TestQEMUFileBackedMemory starts a guest whose RAM is a shared file in
+// govirt's memory backing directory: the directory is made before QEMU
+// starts and the file and directory are gone after destroy.
+func TestQEMUFileBackedMemory(t *testing.T) {
+	d := startDaemon(t)
+	t.Cleanup(func() { killGuests(d) })
+	uri := d.URI("qemu")
+	xml := testGuestXML(t, "filemem", `<memoryBacking>
+    <source type='file'/>
+    <access mode='shared'/>
+  </memoryBacking>`, "")
+	path := filepath.Join(t.TempDir(), "filemem.xml")
+	if err := os.WriteFile(path, []byte(xml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustVirsh(t, uri, "define "+path)
+	mustVirsh(t, uri, "start filemem")
+	waitState(t, d, "filemem", "running (booted)", 30*time.Second)
+	files, _ := filepath.Glob(filepath.Join(d.dir, "state", "qemu", "ram", "*", "pc.ram"))
+	if len(files) != 1 {
+		t.Fatalf("RAM file not found: %v", files)
+	}
+	if st, err := os.Stat(files[0]); err != nil || st.Size() != 128<<20 {
+		t.Errorf("RAM file %s: %v %v", files[0], st, err)
+	}
+	mustVirsh(t, uri, "destroy filemem")
+	waitState(t, d, "filemem", "shut off (destroyed)", 10*time.Second)
+	if _, err := os.Stat(filepath.Dir(files[0])); !os.IsNotExist(err) {
+		t.Errorf("RAM directory left after destroy: %v", err)
+	}
+	mustVirsh(t, uri, "undefine filemem")
+}

@@ -53,6 +53,13 @@ func (d *Driver) preparePlatform(cl *command.Cmdline, live *conf.Domain, dir str
 			return errQEMU(virerr.ErrSystemError, "Unable to create directory %s: %v", dir, err)
 		}
 	}
+	// Remembered in the run directory, which outlives a daemon restart,
+	// so the stop that ends this run removes them (stopPlatform).
+	if len(cl.MemoryDirs) > 0 {
+		// Files first: a directory goes once it is empty.
+		paths := append(append([]string{}, cl.MemoryFiles...), cl.MemoryDirs...)
+		os.WriteFile(filepath.Join(dir, "memory-dirs"), []byte(strings.Join(paths, "\n")+"\n"), 0o600)
+	}
 	for _, f := range cl.Files {
 		if err := os.WriteFile(f.Path, f.Data, 0o600); err != nil {
 			return errQEMU(virerr.ErrSystemError, "Unable to write to file '%s': %v", f.Path, err)
@@ -167,6 +174,22 @@ func (d *Driver) startSwtpm(s *command.Swtpm, live *conf.Domain, dir string) err
 			return errQEMU(virerr.ErrInternalError, "swtpm socket %s did not appear", s.Socket)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// stopPlatform undoes preparePlatform's per-run host state when a run
+// ends: the swtpm and the directories of file-backed RAM (libvirt's
+// qemuProcessBuildDestroyMemoryPaths; QEMU has unlinked its files).
+func stopPlatform(dir string) {
+	stopSwtpm(dir)
+	data, err := os.ReadFile(filepath.Join(dir, "memory-dirs"))
+	if err != nil {
+		return
+	}
+	for _, d := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		if d != "" {
+			os.Remove(d) // a RAM file, or a directory once empty
+		}
 	}
 }
 

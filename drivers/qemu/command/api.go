@@ -135,6 +135,9 @@ type Cmdline struct {
 	// in (hugetlbfs or the memory backing directory); the driver makes
 	// them before QEMU starts.
 	MemoryDirs []string
+	// MemoryFiles are the RAM files QEMU creates there (outside
+	// hugetlbfs), which the driver removes when the run ends.
+	MemoryFiles []string
 }
 
 // HostFile is a file the driver writes for QEMU.
@@ -234,5 +237,6 @@ func Build(def *conf.Domain, caps Caps, p Paths) (*Cmdline, error) {
 	cl.Files = b.files
 	cl.Pinning = b.pin
 	cl.MemoryDirs = b.memDirs
+	cl.MemoryFiles = b.memFiles
 	return cl, nil
 }

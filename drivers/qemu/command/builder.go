@@ -29,16 +29,17 @@ type builder struct {
 
 	// mem, numa, nt and memDevs cache what memory.go, numa.go and
 	// memdev.go parse once per build.
-	mem     *backing
-	numa    *[]cell
-	nt      *numatuneDef
-	memDevs *[]*memDevice
-	fdsets  int        // -add-fd sets used
-	fw      *loaderCfg // firmware.go's resolved <os> firmware
-	swtpm   *Swtpm     // tpm.go's emulator backend
-	files   []HostFile // files the driver writes before QEMU starts
-	pin     *Pinning   // pin.go's thread placement
-	memDirs []string   // directories of file-backed guest RAM
+	mem      *backing
+	numa     *[]cell
+	nt       *numatuneDef
+	memDevs  *[]*memDevice
+	fdsets   int        // -add-fd sets used
+	fw       *loaderCfg // firmware.go's resolved <os> firmware
+	swtpm    *Swtpm     // tpm.go's emulator backend
+	files    []HostFile // files the driver writes before QEMU starts
+	pin      *Pinning   // pin.go's thread placement
+	memDirs  []string   // directories of file-backed guest RAM
+	memFiles []string   // its files outside hugetlbfs
 	// memPrealloc is set once -mem-prealloc is on the command line.
 	memPrealloc bool
 

@@ -341,6 +341,9 @@ func (b *builder) backendProps(id string, md *memDev, force, systemMemory bool) 
 			dir := path
 			if !use {
 				dir = filepath.Dir(path)
+				if !contains(b.memFiles, path) {
+					b.memFiles = append(b.memFiles, path)
+				}
 			}
 			if !contains(b.memDirs, dir) {
 				b.memDirs = append(b.memDirs, dir)

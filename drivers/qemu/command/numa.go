@@ -397,6 +397,7 @@ func (b *builder) emitMemPath() error {
 		dir := b.host().MemoryBackingDir + "/" + b.shortName()
 		path = dir + "/ram"
 		b.memDirs = append(b.memDirs, dir)
+		b.memFiles = append(b.memFiles, path)
 	}
 	if prealloc && !b.memPrealloc {
 		b.add("-mem-prealloc")
