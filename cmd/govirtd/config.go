@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"govirt/drivers/qemu/command"
 )
 
 // config is everything govirtd can be told, from flags or a config file
@@ -22,6 +24,9 @@ type config struct {
 	LogLevel       string
 	// VNCPortMin/Max bound the ports autoport VNC displays get (file only).
 	VNCPortMin, VNCPortMax int
+	// Graphics are qemu.conf's display and audio settings (file only,
+	// same keys: vnc_listen, spice_tls, vnc_sasl_dir, ...).
+	Graphics command.GraphicsConfig
 	// TLS is the --listen-tls transport's settings.
 	TLS tlsConfig
 	// AdminSocket serves libvirt's admin program (virt-admin), root only.
@@ -212,6 +217,12 @@ func loadFile(path string, cfg *config, flagSet map[string]bool) error {
 			}
 			cfg.LibvirtSockets = b
 		default:
+			if ok, err := setGraphics(&cfg.Graphics, key, val); ok {
+				if err != nil {
+					return fmt.Errorf("%s:%d: %s: %v", path, line, key, err)
+				}
+				continue
+			}
 			if p, isInt := cfg.Limits.intKeys()[key]; isInt {
 				n, err := strconv.Atoi(val)
 				if err != nil {

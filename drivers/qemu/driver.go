@@ -31,6 +31,7 @@ import (
 
 	"govirt/driver"
 	"govirt/drivers/network"
+	"govirt/drivers/qemu/command"
 	"govirt/drivers/storagepool"
 	"govirt/events"
 )
@@ -45,6 +46,10 @@ type Config struct {
 	// from (libvirt's remote_display_port_min/max in qemu.conf); zero
 	// means the default 5900 and 65535. Check them with CheckVNCPortRange.
 	VNCPortMin, VNCPortMax int
+	// Graphics are qemu.conf's display and audio settings; the zero
+	// value is libvirt's default qemu.conf. QEMU_AUDIO_DRV and
+	// SDL_AUDIODRIVER come from the daemon's environment, as libvirt's.
+	Graphics command.GraphicsConfig
 }
 
 // Driver is the QEMU driver; one per daemon.

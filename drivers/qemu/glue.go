@@ -37,35 +37,30 @@ func (c capsSource) get(ctx context.Context, binary string) (*caps.Caps, error) 
 
 // buildCommand turns the live definition into QEMU's argv; it assigns
 // aliases, addresses and node names in live as it goes.
-// The host files QEMU inherits (after the monitor socket) are returned
-// open; the caller closes them once QEMU runs. The varstore and swtpm the
-// guest needs are ready when it returns.
-func (d *Driver) buildCommand(live *conf.Domain, qc *caps.Caps, dir, monPath string) ([]string, []*os.File, *command.Pinning, error) {
+// The host files QEMU inherits (after the monitor socket) go into files,
+// which the caller closes once QEMU runs; it also returns the virtiofsd
+// daemons to start before QEMU and the CPUs QEMU's threads may use. The
+// varstore and swtpm the guest needs are ready when it returns.
+func (d *Driver) buildCommand(live *conf.Domain, qc *caps.Caps, dir, monPath string, files *passedFiles) ([]string, []command.VirtioFS, *command.Pinning, error) {
 	key := filepath.Join(dir, "master-key.aes")
 	keyData, err := writeMasterKey(key)
 	if err != nil {
 		return nil, nil, nil, errQEMU(virerr.ErrInternalError, "cannot write the master key of %s: %v", live.Name, err)
 	}
-	var files []*os.File
 	p := command.Paths{MonitorSocket: monPath, MonitorFD: monitorFD, DomainDir: dir, Name: live.Name, MasterKey: key, MasterKeyData: keyData, VNCPort: d.displayPortFor(live, "vnc"), SpicePort: d.displayPortFor(live, "spice"),
 		WebsocketPort: d.websocketPortFor(live),
-		Graphics:      graphicsConfig(), RenderNode: hostRenderNode}
-	d.platformPaths(&p, dir, &files)
-	closeAll := func() {
-		for _, f := range files {
-			f.Close()
-		}
-	}
+		Graphics:      d.graphicsConfig(), RenderNode: hostRenderNode,
+		NetworkAddress: d.networks().ListenAddress,
+		OpenVsock:      openVsock(files)}
+	d.platformPaths(&p, dir, files)
 	cl, err := command.Build(live, qc, p)
 	if err != nil {
-		closeAll()
 		return nil, nil, nil, err
 	}
 	if err := d.preparePlatform(cl, live, dir); err != nil {
-		closeAll()
 		return nil, nil, nil, err
 	}
-	return cl.Argv, files, cl.Pinning, nil
+	return cl.Argv, cl.VirtioFS, cl.Pinning, nil
 }
 
 // writeMasterKey writes 32 random bytes only the daemon and QEMU read,

@@ -195,15 +195,12 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	if err := d.resolveNetworks(live); err != nil {
 		return err
 	}
-	argv, files, pin, err := d.buildCommand(live, qcaps, dir, monPath)
+	var files passedFiles
+	defer files.close() // QEMU has its copies once spawned
+	argv, virtiofs, pin, err := d.buildCommand(live, qcaps, dir, monPath, &files)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		for _, f := range files {
-			f.Close()
-		}
-	}()
 	if incoming {
 		argv = append(argv, "-incoming", "defer")
 	}
@@ -227,6 +224,10 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 		d.cleanupStopped(v, driver.ShutoffFailed)
 		return err
 	}
+	if err := d.startVirtioFS(name, dir, virtiofs); err != nil {
+		d.cleanupStopped(v, driver.ShutoffFailed)
+		return err
+	}
 	monFile, err := qmp.Listen(monPath)
 	if err != nil {
 		d.cleanupStopped(v, driver.ShutoffFailed)
@@ -239,7 +240,7 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	}
 	err = onCPUs(initial, func() error {
 		var err error
-		proc, err = spawn(argv, logPath, append([]*os.File{monFile}, files...)...)
+		proc, err = spawn(argv, logPath, append([]*os.File{monFile}, files.files...)...)
 		return err
 	})
 	monFile.Close()
@@ -410,6 +411,7 @@ func (d *Driver) cleanupStopped(v *vm, reason int32) bool {
 	d.removeStatus(v)
 	if dir, err := d.domainDir(name); err == nil {
 		stopPlatform(dir)
+		stopVirtioFS(dir) // after QEMU: it is their only client
 		os.RemoveAll(dir)
 	}
 	// A transient guest that stopped is gone (dropIfTransient); only now,

@@ -26,20 +26,13 @@ import (
 // with govirt's varstore directory, the swtpm socket and descriptor
 // passing. The files opened for QEMU are appended to *files; QEMU sees
 // them from descriptor monitorFD+1 on, after the monitor socket.
-func (d *Driver) platformPaths(p *command.Paths, dir string, files *[]*os.File) {
+func (d *Driver) platformPaths(p *command.Paths, dir string, files *passedFiles) {
 	h := command.SystemHost()
 	h.NVRAMDir = d.dirs.nvram
 	h.MemoryBackingDir = filepath.Join(d.cfg.StateDir, "qemu", "ram")
 	p.Host = &h
 	p.SwtpmSocket = filepath.Join(dir, "swtpm.sock")
-	p.OpenFD = func(path string, flag int) (int, error) {
-		f, err := os.OpenFile(path, flag, 0)
-		if err != nil {
-			return 0, errQEMU(virerr.ErrSystemError, "Could not open %s: %v", path, err)
-		}
-		*files = append(*files, f)
-		return monitorFD + len(*files), nil
-	}
+	p.OpenFD = files.open
 }
 
 // preparePlatform creates the varstore, writes the files QEMU reads (SEV

@@ -151,7 +151,15 @@ func (d *Driver) setupVNC(ctx context.Context, v *vm, mon monitor) error {
 	if v.live != nil {
 		for _, x := range v.live.Devices.Graphics {
 			if x.Type == "vnc" || x.Type == "spice" {
-				ds = append(ds, display{typ: x.Type, passwd: x.Passwd, expiry: passwordExpiry(x),
+				// qemu.conf's vnc_password/spice_password stand in
+				// for a display without its own, as libvirt's.
+				passwd := x.Passwd
+				if passwd == "" && x.Type == "vnc" {
+					passwd = d.cfg.Graphics.VNCPassword
+				} else if passwd == "" {
+					passwd = d.cfg.Graphics.SpicePassword
+				}
+				ds = append(ds, display{typ: x.Type, passwd: passwd, expiry: passwordExpiry(x),
 					port: x.Port, tlsPort: x.TLSPort, auto: x.AutoPort && x.Socket == ""})
 				if w, ok := conf.DeviceElement(x).Attr("websocket"); ok {
 					ds[len(ds)-1].ws, _ = strconv.Atoi(w)

@@ -62,6 +62,11 @@ type Paths struct {
 	// (libvirt uses 5900-65535). When nil, QEMU picks the first free
 	// display itself (to=) and the driver reads it back with query-vnc.
 	VNCPort func() (int, error)
+	// OpenVsock opens the host's /dev/vhost-vsock for the guest's
+	// <vsock>, gives it cid (or, when auto, the first free CID from 3)
+	// and returns the descriptor number QEMU inherits it as and the CID
+	// set. nil refuses <vsock>.
+	OpenVsock func(cid uint32, auto bool) (fd int, got uint32, err error)
 	// Host describes the host (hugetlbfs mounts, host NUMA nodes,
 	// firmware descriptors); nil reads the real system.
 	Host *Host
@@ -95,9 +100,19 @@ type Paths struct {
 	// RandomIV returns the 16 bytes of a secret's AES-CBC initialisation
 	// vector; nil reads crypto/rand.
 	RandomIV func() ([]byte, error)
+	// NetworkAddress is the address a display with <listen
+	// type='network'> listens on: the named network's own address
+	// (qemuProcessGetNetworkAddress); nil refuses such listens.
+	NetworkAddress func(network string) (string, error)
 	// SecretValue looks a secret's value up by UUID (for
 	// GraphicsConfig.VNCTLSSecretUUID); nil refuses needing one.
 	SecretValue func(uuid string) ([]byte, error)
+	// VhostUserGPU starts the vhost-user-gpu process of a <video> with
+	// <driver name='vhostuser'> (alias, its render node and whether 3D
+	// acceleration is on) and returns the descriptor number QEMU has its
+	// end of the connection as (libvirt's qemuVhostUserGPUStart); nil
+	// refuses such video.
+	VhostUserGPU func(alias, rendernode string, gl bool) (int, error)
 	// IsCDROM reports whether a host block device is a CD-ROM drive,
 	// which QEMU opens as host_cdrom; nil probes the device (IsCDROM).
 	IsCDROM func(path string) bool
@@ -123,6 +138,8 @@ type Cmdline struct {
 	// image to create it from when it does not exist yet, which the
 	// driver does before starting QEMU (libvirt's qemuPrepareNVRAM).
 	NVRAM, NVRAMTemplate string
+	// HostPCI are the host PCI functions passed through with vfio-pci.
+	HostPCI []HostPCI
 	// Swtpm is the emulated TPM the driver must start (swtpm listening
 	// on Paths.SwtpmSocket) before QEMU; nil without one.
 	Swtpm *Swtpm
@@ -197,15 +214,11 @@ func Build(def *conf.Domain, caps Caps, p Paths) (*Cmdline, error) {
 	// Work on a copy so that a refused definition is left as it was.
 	work := def.Clone()
 	b := &builder{def: work, caps: caps, p: p}
-	// The audio backend depends on the host's display settings, which
-	// post-parse below does not know: chosen first, post-parse keeps it.
-	if err := b.addDefaultAudio(); err != nil {
-		return nil, err
-	}
 	// libvirt's post-parse defaults and addresses, which the driver
 	// applies at define already; a definition that went through them is
-	// left as it is, so an older one without them builds the same.
-	if err := postparse.Apply(work, caps); err != nil {
+	// left as it is, so an older one without them builds the same. The
+	// default audio backend follows the host's display settings.
+	if err := postparse.ApplyWith(work, caps, postparse.Options{Audio: p.Graphics.audioDefaults()}); err != nil {
 		return nil, err
 	}
 	if err := checkElements(work); err != nil {
@@ -231,7 +244,7 @@ func Build(def *conf.Domain, caps Caps, p Paths) (*Cmdline, error) {
 		return nil, err
 	}
 	*def = *work
-	cl := &Cmdline{Argv: b.args, Env: b.env(), LogFile: p.LogFile, Taps: b.taps, VirtioFS: b.virtiofs}
+	cl := &Cmdline{Argv: b.args, Env: b.env(), LogFile: p.LogFile, Taps: b.taps, VirtioFS: b.virtiofs, HostPCI: b.hostPCI}
 	cl.NVRAM, cl.NVRAMTemplate = b.nvramSetup()
 	cl.Swtpm = b.swtpm
 	cl.Files = b.files

@@ -21,6 +21,7 @@ type builder struct {
 	args     []string
 	taps     []Tap
 	virtiofs []VirtioFS
+	hostPCI  []HostPCI
 
 	// extraEnv is environment beyond env()'s common part, in the order
 	// the devices ask for it (TZ of a <clock offset='timezone'>,
@@ -231,6 +232,7 @@ func (b *builder) emit() error {
 		b.emitVideos,
 		b.emitSounds,
 		b.emitWatchdogs,
+		b.emitHostdevs,
 		b.emitBalloon,
 		b.emitRNGs,
 		b.emitVMCoreInfo,
@@ -245,6 +247,9 @@ func (b *builder) emit() error {
 		b.add("-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny")
 	}
 	if err := b.emitPanics(); err != nil {
+		return err
+	}
+	if err := b.emitVsock(); err != nil {
 		return err
 	}
 	b.add("-msg", "timestamp=on")

@@ -49,9 +49,11 @@ func qemu72() fakeCaps {
 			"memory-backend-file.x-use-canonical-path-for-ramblock-id", "thread-context", "memory-backend-memfd",
 			"memory-backend-memfd.hugetlb", "iothread.thread-pool-max", "mch.extended-tseg-mbytes", "vmcoreinfo",
 			"vmgenid", "tpm-tis", "tpm-crb", "tpm-emulator", "tpm-passthrough", "memory-backend-file.prealloc-threads",
-			"memory-backend-file.reserve", "cpu.migratable", "memory-backend-file.pmem", "intel-iommu",
-			"intel-iommu.intremap", "intel-iommu.caching-mode", "intel-iommu.eim", "intel-iommu.device-iotlb",
-			"intel-iommu.aw-bits"),
+			"memory-backend-file.reserve", "cpu.migratable", "memory-backend-file.pmem",
+			"virtio-pci-non-transitional", "virtio-net.rss", "fsdev.multidevs", "vhost-user-fs",
+			"memory-backend-file.x-use-canonical-path-for-ramblock-id", "intel-iommu", "intel-iommu.intremap",
+			"intel-iommu.caching-mode", "intel-iommu.eim", "intel-iommu.device-iotlb", "intel-iommu.aw-bits",
+			"virtio-iommu-pci", "virtio-iommu.boot-bypass", "memory-backend-memfd"),
 		types: set("memory-backend-ram", "qemu64-x86_64-cpu", "Nehalem-x86_64-cpu", "host-x86_64-cpu", "max-x86_64-cpu",
 			"pcie-root-port", "piix3-usb-uhci", "qemu-xhci", "nec-usb-xhci", "virtio-scsi-pci", "lsi", "ahci",
 			"virtio-serial-pci", "virtserialport", "virtio-blk-pci", "ide-hd", "ide-cd", "scsi-hd", "scsi-cd",
@@ -62,7 +64,9 @@ func qemu72() fakeCaps {
 			"hda-output", "AC97", "ES1370", "sb16", "usb-audio",
 			"memory-backend-file", "memory-backend-memfd", "pc-dimm", "nvdimm", "thread-context", "iothread",
 			"main-loop", "vmgenid", "vmcoreinfo", "tpm-tis", "tpm-crb", "Haswell-x86_64-cpu", "qemu32-x86_64-cpu",
-			"intel-iommu"),
+			"virtio-9p-pci", "vhost-user-fs-pci", "virtio-mouse-pci", "virtio-keyboard-pci", "virtio-tablet-pci",
+			"virtio-net-pci-non-transitional", "virtio-rng-pci-non-transitional", "memory-backend-memfd",
+			"intel-iommu", "virtio-iommu-pci", "tls-creds-x509"),
 	}
 }
 

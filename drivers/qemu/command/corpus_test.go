@@ -31,7 +31,7 @@ import (
 // DIR/summary.txt) while working on the builder.
 
 // corpusFloor is the number of identical command lines main reaches.
-const corpusFloor = 267
+const corpusFloor = 292
 
 // corpusRefusedFloor is the number of .err inputs refused.
 const corpusRefusedFloor = 57
@@ -96,7 +96,19 @@ func corpusPaths(name string) Paths {
 		SwtpmSocket: "/dev/test",
 		OpenFD: func() func(string, int) (int, error) {
 			next := 1730
-			return func(string, int) (int, error) { next++; return next - 1, nil }
+			return func(path string, _ int) (int, error) {
+				// qemuxml2argvmock's qemuInterfaceVDPAConnect
+				// returns 1732 for every vhost-vdpa device.
+				if strings.HasPrefix(path, "/dev/vhost-vdpa") {
+					return 1732, nil
+				}
+				// and virSCSIVHostOpenVhostSCSI's mock gives 3.
+				if path == "/dev/vhost-scsi" {
+					return 3, nil
+				}
+				next++
+				return next - 1, nil
+			}
 		}(),
 		// qemuxml2argvtest marks only /dev/cdrom as a host CD-ROM.
 		IsCDROM: func(path string) bool { return path == "/dev/cdrom" },
@@ -105,6 +117,14 @@ func corpusPaths(name string) Paths {
 		MasterKeyData: seqBytes(32),
 		RandomIV:      func() ([]byte, error) { return seqBytes(16), nil },
 		Secrets:       fakeSecretLookup,
+		// libvirt's test gives the vsock descriptor 6789 and an
+		// automatic CID 42 (qemuxml2argvtest.c).
+		OpenVsock: func(cid uint32, auto bool) (int, uint32, error) {
+			if auto {
+				cid = 42
+			}
+			return 6789, cid, nil
+		},
 	}
 	return p
 }

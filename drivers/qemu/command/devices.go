@@ -168,6 +168,19 @@ func chardev(c *conf.Chardev, id string) (string, error) {
 			return "", unsupported("a file chardev takes no source mode")
 		}
 		return "file,id=" + id + ",path=" + escapeComma(c.SourcePath), nil
+	case "spicevmc":
+		// The SPICE agent channel; the other spicevmc uses (usbredir,
+		// smartcard) are devices of their own.
+		if c.TargetName != "" && c.TargetName != "com.redhat.spice.0" {
+			return "", unsupported("Unsupported spicevmc target name '%s'", c.TargetName)
+		}
+		return "spicevmc,id=" + id + ",name=vdagent", nil
+	case "spiceport":
+		name := attr(child(conf.DeviceElement(c), "source"), "channel")
+		if name == "" {
+			return "", unsupported("spiceport chardev %s has no source channel", id)
+		}
+		return "spiceport,id=" + id + ",name=" + escapeComma(name), nil
 	}
 	return "", unsupported("chardev type '%s' is not supported by govirt's QEMU driver", c.Type)
 }

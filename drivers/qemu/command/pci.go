@@ -58,6 +58,7 @@ func (b *builder) pciDevices() ([]pciDev, error) {
 			out = append(out, pciDev{"disk " + d.TargetDev, g, s, true})
 		}
 	}
+	out = append(out, b.hostdevPCIDevs()...)
 	if m := ds.MemBalloon; m != nil && m.Model != "none" {
 		g, s := typedAddr(&m.Address)
 		out = append(out, pciDev{"memballoon", g, s, true})
@@ -80,6 +81,7 @@ func (b *builder) pciDevices() ([]pciDev, error) {
 		out = append(out, pciDev{"video", g, s, v.Model == "virtio"})
 	}
 	out = append(out, b.virtioInputPCIDevs()...)
+	out = append(out, b.vsockPCIDevs()...)
 	return out, nil
 }
 
@@ -127,6 +129,9 @@ func (b *builder) assignPCI() error {
 	}
 	sp := &pciSpace{slots: map[[2]uint]bool{}, portsUsed: map[uint]bool{}}
 	if err := b.pinChipset(sp); err != nil {
+		return err
+	}
+	if err := b.reserveIOMMU(sp); err != nil {
 		return err
 	}
 	devs, err := b.pciDevices()
@@ -194,7 +199,10 @@ func (b *builder) assignPCI() error {
 	if b.q35 && added && !userPCI {
 		b.freePort(sp, &ports, &added)
 	}
-	return b.placePorts(sp, ports)
+	if err := b.placePorts(sp, ports); err != nil {
+		return err
+	}
+	return b.placeIOMMU(sp)
 }
 
 // pinChipset reserves the chipset's own functions and gives the primary

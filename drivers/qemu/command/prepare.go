@@ -27,13 +27,11 @@ func (b *builder) prepareDefaults() error {
 			}
 		}
 	}
-	// The chipset's own disk controller, always present in QEMU.
-	if b.q35 {
-		if b.controller("sata", 0) == nil {
-			b.addController(&conf.Controller{Type: "sata", Index: 0})
-		}
-	} else if b.controller("ide", 0) == nil {
-		b.addController(&conf.Controller{Type: "ide", Index: 0})
+	// The chipset's own disk controller: q35's SATA is listed (the
+	// post-parse step added it); i440fx's IDE only when a disk uses it,
+	// as libvirt lists it.
+	if b.q35 && b.controller("sata", 0) == nil {
+		b.addController(&conf.Controller{Type: "sata", Index: 0})
 	}
 	root := "pci-root"
 	if b.q35 {
@@ -48,8 +46,14 @@ func (b *builder) prepareDefaults() error {
 	}
 	for _, list := range [][]*conf.Chardev{ds.Channels} {
 		for _, c := range list {
-			if c.TargetType == "virtio" && b.controller("virtio-serial", 0) == nil {
-				b.addController(&conf.Controller{Type: "virtio-serial", Index: 0})
+			// The controller the channel's address names, as
+			// virDomainDefAddImplicitControllers.
+			idx := 0
+			if a := conf.DeviceAddress(c); a.Type == "virtio-serial" {
+				idx = int(a.Controller)
+			}
+			if c.TargetType == "virtio" && b.controller("virtio-serial", idx) == nil {
+				b.addController(&conf.Controller{Type: "virtio-serial", Index: idx})
 			}
 		}
 	}
@@ -88,9 +92,6 @@ func (b *builder) prepareDefaults() error {
 		if v.Model == "" {
 			v.Model = "cirrus"
 		}
-	}
-	if err := b.addDefaultAudio(); err != nil {
-		return err
 	}
 	hasInput := func(typ string) bool {
 		return slices.ContainsFunc(ds.Inputs, func(i *conf.Input) bool { return i.Type == typ && i.Bus == "ps2" })
@@ -237,6 +238,10 @@ func (b *builder) assignAliases() error {
 		n.Alias = alias(n.Alias, fmt.Sprintf("net%d", i))
 	}
 	b.assignFSAliases()
+	b.assignHostdevAliases()
+	if v, _ := b.vsock(); v != nil {
+		conf.SetDeviceValue(v, "alias/@name", alias(attr(child(conf.DeviceElement(v), "alias"), "name"), "vsock0"))
+	}
 	for i, s := range ds.Serials {
 		s.Alias = alias(s.Alias, fmt.Sprintf("serial%d", i))
 	}

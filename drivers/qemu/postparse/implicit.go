@@ -209,3 +209,38 @@ func (p *pp) assignVirtioSerial() error {
 	}
 	return nil
 }
+
+// assignSpaprVIO gives ibmvscsi controllers their spapr-vio register, as
+// qemuDomainAssignSpaprVIOAddresses does whatever the machine: SCSI
+// controllers from 0x2000 up in steps of 0x1000.
+func (p *pp) assignSpaprVIO() error {
+	used := map[uint64]bool{}
+	var todo []*conf.Controller
+	for _, c := range p.def.Devices.Controllers {
+		if c.Type != "scsi" || c.Model != "ibmvscsi" {
+			continue
+		}
+		e := conf.DeviceElement(c).Child("address")
+		if c.Address.Type == "spapr-vio" && e != nil {
+			if r, ok := e.Attr("reg"); ok {
+				v, _ := strconv.ParseUint(r, 0, 64)
+				used[v] = true
+				continue
+			}
+		}
+		if c.Address.Type == "" || c.Address.Type == "spapr-vio" {
+			todo = append(todo, c)
+		}
+	}
+	for _, c := range todo {
+		reg := uint64(0x2000)
+		for used[reg] {
+			reg += 0x1000
+		}
+		used[reg] = true
+		c.Address = conf.Address{Type: "spapr-vio"}
+		conf.SetDeviceValue(c, "address/@type", "spapr-vio")
+		conf.SetDeviceValue(c, "address/@reg", fmt.Sprintf("0x%08x", reg))
+	}
+	return nil
+}
