@@ -376,7 +376,6 @@ var allowed = map[string][]string{
 	"devices/tpm/backend/active_pcr_banks/*": nil,
 	"devices/tpm/alias":                      {"name"},
 
-
 	"devices/panic":         {"model"},
 	"devices/panic/address": addrAttrs,
 }
