@@ -97,3 +97,32 @@ func sprintf4(f string, a, b, c, d string) string {
 	}
 	return f
 }
+
+// TestTPMLiveRecord checks the live definition of an emulated TPM gets
+// libvirt's alias and the version chosen for it.
+func TestTPMLiveRecord(t *testing.T) {
+	def, err := conf.ParseDomain([]byte(`<domain type='qemu'><name>t</name><memory unit='KiB'>262144</memory><vcpu>1</vcpu>
+<os><type arch='x86_64' machine='q35'>hvm</type></os><devices><emulator>/usr/bin/qemu-system-x86_64</emulator>
+<tpm model='tpm-crb'><backend type='emulator'/></tpm></devices></domain>`), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := goldenPaths("t")
+	p.SwtpmSocket = "/run/t/swtpm.sock"
+	h := SystemHost()
+	h.SwtpmVersions = func() []string { return []string{"2.0"} }
+	p.Host = &h
+	cl, err := Build(def, qemu72(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cl.Swtpm == nil || cl.Swtpm.Version != "2.0" || cl.Swtpm.Socket != p.SwtpmSocket {
+		t.Errorf("swtpm to start: %+v", cl.Swtpm)
+	}
+	live, _ := def.Format(0)
+	for _, want := range []string{"<backend type='emulator' version='2.0'", "<alias name='tpm0'/>"} {
+		if !strings.Contains(string(live), want) {
+			t.Errorf("live XML lacks %s:\n%s", want, live)
+		}
+	}
+}
