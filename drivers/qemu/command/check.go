@@ -74,7 +74,9 @@ var allowed = map[string][]string{
 	"devices/memory/target/label/size": {"unit"},
 	"devices/memory/target/readonly":   nil,
 	"devices/memory/alias":             {"name"},
-	"devices/memory/address":           {"type", "slot", "base"},
+	"devices/memory/address":           append([]string{"slot", "base"}, addrAttrs...),
+	"devices/memory/target/block":      {"unit"},
+	"devices/memory/target/requested":  {"unit"},
 	"currentMemory":                    {"unit"},
 	"vcpu":                             {"placement", "current", "cpuset"},
 

@@ -66,7 +66,7 @@ func qemu72() fakeCaps {
 			"main-loop", "vmgenid", "vmcoreinfo", "tpm-tis", "tpm-crb", "Haswell-x86_64-cpu", "qemu32-x86_64-cpu",
 			"virtio-9p-pci", "vhost-user-fs-pci", "virtio-mouse-pci", "virtio-keyboard-pci", "virtio-tablet-pci",
 			"virtio-net-pci-non-transitional", "virtio-rng-pci-non-transitional", "memory-backend-memfd",
-			"intel-iommu", "virtio-iommu-pci", "tls-creds-x509"),
+			"intel-iommu", "virtio-iommu-pci", "tls-creds-x509", "virtio-mem-pci", "virtio-pmem-pci"),
 	}
 }
 
