@@ -174,6 +174,8 @@ func TestQEMUPinning(t *testing.T) {
     <vcpupin vcpu='1' cpuset='1'/>
     <emulatorpin cpuset='1'/>
     <iothreadpin iothread='1' cpuset='0-1'/>
+    <vcpusched vcpus='1' scheduler='batch'/>
+    <iothreadsched iothreads='1' scheduler='idle'/>
   </cputune>`, "")
 	xml = strings.Replace(xml, "<vcpu>1</vcpu>", "<vcpu cpuset='0'>2</vcpu>", 1)
 	path := filepath.Join(t.TempDir(), "pin.xml")
@@ -219,6 +221,25 @@ func TestQEMUPinning(t *testing.T) {
 	}
 	if got := allowed(pid, pid); got != "1" {
 		t.Errorf("emulator runs on %q, want 1", got)
+	}
+	policy := func(tid int) string {
+		data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/sched", pid, tid))
+		for _, l := range strings.Split(string(data), "\n") {
+			if strings.HasPrefix(l, "policy") {
+				f := strings.Fields(l)
+				return f[len(f)-1]
+			}
+		}
+		return ""
+	}
+	for _, c := range cpus.Return {
+		want := map[int]string{0: "0", 1: "3"}[c.CPU] // SCHED_OTHER, SCHED_BATCH
+		if got := policy(c.TID); got != want {
+			t.Errorf("vcpu %d policy %q, want %q", c.CPU, got, want)
+		}
+	}
+	if got := policy(its.Return[0].TID); got != "5" { // SCHED_IDLE
+		t.Errorf("iothread policy %q, want 5", got)
 	}
 	mustVirsh(t, uri, "destroy pin")
 	mustVirsh(t, uri, "undefine pin")

@@ -274,7 +274,7 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	}
 	v.mon = mon
 	v.mu.Unlock()
-	if err := pinThreads(ctx, mon, pin); err != nil {
+	if err := pinThreads(ctx, mon, proc.pid, pin); err != nil {
 		d.abortLaunch(v)
 		return err
 	}

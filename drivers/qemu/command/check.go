@@ -105,10 +105,13 @@ var allowed = map[string][]string{
 	"iothreadids/iothread": {"id", "thread_pool_min", "thread_pool_max"},
 	"defaultiothread":      {"thread_pool_min", "thread_pool_max"},
 	// Pinning only (pin.go); the cgroup tunables are not implemented.
-	"cputune":             nil,
-	"cputune/vcpupin":     {"vcpu", "cpuset"},
-	"cputune/emulatorpin": {"cpuset"},
-	"cputune/iothreadpin": {"iothread", "cpuset"},
+	"cputune":               nil,
+	"cputune/vcpupin":       {"vcpu", "cpuset"},
+	"cputune/emulatorpin":   {"cpuset"},
+	"cputune/iothreadpin":   {"iothread", "cpuset"},
+	"cputune/vcpusched":     {"vcpus", "scheduler", "priority"},
+	"cputune/iothreadsched": {"iothreads", "scheduler", "priority"},
+	"cputune/emulatorsched": {"scheduler", "priority"},
 
 	"os":                          {"firmware"},
 	"os/loader":                   {"readonly", "secure", "type", "stateless"},
