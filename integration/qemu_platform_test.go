@@ -120,6 +120,14 @@ func TestQEMUFirmwareTPM(t *testing.T) {
 		t.Errorf("no swtpm on the second start")
 	}
 	mustVirsh(t, uri, "destroy fwtpm")
+	waitState(t, d, "fwtpm", "shut off (destroyed)", 10*time.Second)
+	// --reset-nvram starts over from the template.
+	mustVirsh(t, uri, "start fwtpm --reset-nvram")
+	waitState(t, d, "fwtpm", "running (booted)", 30*time.Second)
+	if after, _ := os.ReadFile(nvram); bytes.HasSuffix(after, mark) {
+		t.Errorf("start --reset-nvram kept the old varstore")
+	}
+	mustVirsh(t, uri, "destroy fwtpm")
 	// libvirt keeps a varstore only when asked; undefining without a
 	// word about it is refused.
 	if _, errOut, rc := virsh(t, uri, "undefine fwtpm"); rc == 0 || !strings.Contains(errOut, "cannot undefine domain with nvram") {

@@ -41,7 +41,7 @@ func (c capsSource) get(ctx context.Context, binary string) (*caps.Caps, error) 
 // which the caller closes once QEMU runs; it also returns the virtiofsd
 // daemons to start before QEMU and the CPUs QEMU's threads may use. The
 // varstore and swtpm the guest needs are ready when it returns.
-func (d *Driver) buildCommand(live *conf.Domain, qc *caps.Caps, dir, monPath string, files *passedFiles) ([]string, []command.VirtioFS, *command.Pinning, error) {
+func (d *Driver) buildCommand(live *conf.Domain, qc *caps.Caps, dir, monPath string, files *passedFiles, resetNVRAM bool) ([]string, []command.VirtioFS, *command.Pinning, error) {
 	key := filepath.Join(dir, "master-key.aes")
 	keyData, err := writeMasterKey(key)
 	if err != nil {
@@ -57,7 +57,7 @@ func (d *Driver) buildCommand(live *conf.Domain, qc *caps.Caps, dir, monPath str
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	if err := d.preparePlatform(cl, live, dir); err != nil {
+	if err := d.preparePlatform(cl, live, dir, resetNVRAM); err != nil {
 		return nil, nil, nil, err
 	}
 	return cl.Argv, cl.VirtioFS, cl.Pinning, nil

@@ -16,8 +16,9 @@ import (
 
 // Start flags (virDomainCreateFlags).
 const (
-	startPaused    = 1 << 0
-	startForceBoot = 1 << 3
+	startPaused     = 1 << 0
+	startForceBoot  = 1 << 3
+	startResetNVRAM = 1 << 5
 )
 
 // How long QEMU gets to exit on SIGTERM before SIGKILL, as libvirt.
@@ -55,7 +56,16 @@ func (d *Driver) start(ctx context.Context, v *vm, flags uint32) error {
 		}
 	}
 	t0 := time.Now()
-	if err := d.launch(ctx, v, false); err != nil {
+	if flags&startResetNVRAM != 0 {
+		v.mu.Lock()
+		v.resetNVRAM = true
+		v.mu.Unlock()
+	}
+	err := d.launch(ctx, v, false)
+	v.mu.Lock()
+	v.resetNVRAM = false
+	v.mu.Unlock()
+	if err != nil {
 		return err
 	}
 	if flags&startPaused != 0 {
@@ -82,7 +92,7 @@ func (d *Driver) start(ctx context.Context, v *vm, flags uint32) error {
 		return err
 	}
 	d.emit(v, driver.EventStarted, driver.EventStartedBooted)
-	err := d.saveStatus(v)
+	err = d.saveStatus(v)
 	d.log.Debug("started", "domain", name, "took", time.Since(t0))
 	return err
 }
@@ -161,6 +171,8 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	}
 	live := v.current().Clone()
 	name := v.name
+	resetNVRAM := v.resetNVRAM
+	v.resetNVRAM = false
 	v.mu.Unlock()
 	t0 := time.Now()
 
@@ -197,7 +209,7 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	}
 	var files passedFiles
 	defer files.close() // QEMU has its copies once spawned
-	argv, virtiofs, pin, err := d.buildCommand(live, qcaps, dir, monPath, &files)
+	argv, virtiofs, pin, err := d.buildCommand(live, qcaps, dir, monPath, &files, resetNVRAM)
 	if err != nil {
 		return err
 	}

@@ -37,7 +37,21 @@ func (d *Driver) platformPaths(p *command.Paths, dir string, files *passedFiles)
 
 // preparePlatform creates the varstore, writes the files QEMU reads (SEV
 // blobs) and starts swtpm for cl.
-func (d *Driver) preparePlatform(cl *command.Cmdline, live *conf.Domain, dir string) error {
+//
+// resetNVRAM (start --reset-nvram) recreates the varstore from its
+// template, as libvirt's VIR_QEMU_PROCESS_START_RESET_NVRAM.
+func (d *Driver) preparePlatform(cl *command.Cmdline, live *conf.Domain, dir string, resetNVRAM bool) error {
+	if resetNVRAM {
+		if cl.NVRAM == "" {
+			if n := live.Tree().Child("os"); n != nil && n.Child("nvram") != nil {
+				if t, _ := n.Child("nvram").Attr("type"); t == "network" {
+					return errQEMU(virerr.ErrOperationUnsupported, "resetting of nvram is not supported with network backed nvram")
+				}
+			}
+		} else if err := os.Remove(cl.NVRAM); err != nil && !os.IsNotExist(err) {
+			return errQEMU(virerr.ErrSystemError, "Unable to remove file '%s': %v", cl.NVRAM, err)
+		}
+	}
 	if err := prepareNVRAM(cl.NVRAM, cl.NVRAMTemplate); err != nil {
 		return err
 	}
