@@ -10,6 +10,7 @@ import (
 
 	"govirt/conf"
 	"govirt/driver"
+	"govirt/drivers/qemu/command"
 	"govirt/qmp"
 	"govirt/virerr"
 )
@@ -199,6 +200,8 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	}
 	monPath := filepath.Join(dir, "monitor.sock")
 	os.Remove(monPath)
+	// Missing optional images are dropped first (startupPolicy).
+	command.ApplyStartupPolicies(live, nil)
 	// Backing chains and image indexes first: the builder adds a
 	// -blockdev pair for every image of every chain.
 	if err := d.prepareDiskChains(v, live); err != nil {
@@ -209,10 +212,11 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	}
 	var files passedFiles
 	defer files.close() // QEMU has its copies once spawned
-	argv, virtiofs, pin, err := d.buildCommand(live, qcaps, dir, monPath, &files, resetNVRAM)
+	cl, err := d.buildCommand(live, qcaps, dir, monPath, &files, resetNVRAM)
 	if err != nil {
 		return err
 	}
+	argv := cl.Argv
 	if incoming {
 		argv = append(argv, "-incoming", "defer")
 	}
@@ -236,7 +240,7 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 		d.cleanupStopped(v, driver.ShutoffFailed)
 		return err
 	}
-	if err := d.startVirtioFS(name, dir, virtiofs); err != nil {
+	if err := d.startVirtioFS(name, dir, cl.VirtioFS); err != nil {
 		d.cleanupStopped(v, driver.ShutoffFailed)
 		return err
 	}
@@ -245,14 +249,19 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 		d.cleanupStopped(v, driver.ShutoffFailed)
 		return errQEMU(virerr.ErrOperationFailed, "cannot create the monitor socket of '%s': %v", name, err)
 	}
+	if err := files.openHost(cl.Files); err != nil {
+		monFile.Close()
+		d.cleanupStopped(v, driver.ShutoffFailed)
+		return errQEMU(virerr.ErrOperationFailed, "cannot open the chardev files of '%s': %v", name, err)
+	}
 	var proc *process
 	var initial []int
-	if pin != nil {
-		initial = pin.Initial()
+	if cl.Pinning != nil {
+		initial = cl.Pinning.Initial()
 	}
 	err = onCPUs(initial, func() error {
 		var err error
-		proc, err = spawn(argv, logPath, append([]*os.File{monFile}, files.files...)...)
+		proc, err = spawn(argv, cl.UserEnv, logPath, append([]*os.File{monFile}, files.files...)...)
 		return err
 	})
 	monFile.Close()
@@ -272,6 +281,9 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	}
 	v.proc = proc
 	v.mu.Unlock()
+	for _, t := range cl.Taints {
+		d.taint(v, t)
+	}
 
 	mon, err := d.connectMonitor(ctx, v, monPath, proc)
 	if err != nil {
@@ -286,7 +298,17 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	}
 	v.mon = mon
 	v.mu.Unlock()
-	if err := pinThreads(ctx, mon, proc.pid, pin); err != nil {
+	// Disk throttling is not on the command line with -blockdev: set it
+	// while the CPUs are still paused, as libvirt does.
+	if err := applyDiskThrottles(ctx, mon, live); err != nil {
+		d.abortLaunch(v)
+		return err
+	}
+	if err := pinThreads(ctx, mon, proc.pid, cl.Pinning); err != nil {
+		d.abortLaunch(v)
+		return err
+	}
+	if err := d.setupBalloon(ctx, v); err != nil {
 		d.abortLaunch(v)
 		return err
 	}

@@ -67,7 +67,7 @@ func (d *Driver) preparePlatform(cl *command.Cmdline, live *conf.Domain, dir str
 		paths := append(append([]string{}, cl.MemoryFiles...), cl.MemoryDirs...)
 		os.WriteFile(filepath.Join(dir, "memory-dirs"), []byte(strings.Join(paths, "\n")+"\n"), 0o600)
 	}
-	for _, f := range cl.Files {
+	for _, f := range cl.WriteFiles {
 		if err := os.WriteFile(f.Path, f.Data, 0o600); err != nil {
 			return errQEMU(virerr.ErrSystemError, "Unable to write to file '%s': %v", f.Path, err)
 		}

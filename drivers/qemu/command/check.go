@@ -178,7 +178,8 @@ var allowed = map[string][]string{
 	"devices/disk/driver/metadata_cache/max_size":                     {"unit"},
 	"devices/disk/backingStore/format/metadata_cache":                 nil,
 	"devices/disk/backingStore/format/metadata_cache/max_size":        {"unit"},
-	"devices/disk/source":                                             {"file", "dev", "dir", "index", "type", "managed", "namespace", "protocol", "name", "query"},
+	"devices/disk/source":                                             {"file", "dev", "dir", "index", "type", "managed", "namespace", "protocol", "name", "query", "startupPolicy", "tls", "tlsHostname", "path"},
+	"devices/disk/source/reconnect":                                   {"enabled", "timeout"},
 	"devices/disk/source/address":                                     {"domain", "bus", "slot", "function"},
 	"devices/disk/source/slices":                                      nil,
 	"devices/disk/source/slices/slice":                                {"type", "offset", "size"},
@@ -218,6 +219,27 @@ var allowed = map[string][]string{
 	"devices/disk/backingStore/source/auth/secret":                    {"type", "usage", "uuid"},
 	"devices/disk/backingStore/source/encryption":                     {"format", "engine"},
 	"devices/disk/backingStore/source/encryption/secret":              {"type", "usage", "uuid"},
+	"devices/disk/iotune":                                             nil,
+	"devices/disk/iotune/total_bytes_sec":                             nil,
+	"devices/disk/iotune/read_bytes_sec":                              nil,
+	"devices/disk/iotune/write_bytes_sec":                             nil,
+	"devices/disk/iotune/total_iops_sec":                              nil,
+	"devices/disk/iotune/read_iops_sec":                               nil,
+	"devices/disk/iotune/write_iops_sec":                              nil,
+	"devices/disk/iotune/total_bytes_sec_max":                         nil,
+	"devices/disk/iotune/read_bytes_sec_max":                          nil,
+	"devices/disk/iotune/write_bytes_sec_max":                         nil,
+	"devices/disk/iotune/total_iops_sec_max":                          nil,
+	"devices/disk/iotune/read_iops_sec_max":                           nil,
+	"devices/disk/iotune/write_iops_sec_max":                          nil,
+	"devices/disk/iotune/size_iops_sec":                               nil,
+	"devices/disk/iotune/group_name":                                  nil,
+	"devices/disk/iotune/total_bytes_sec_max_length":                  nil,
+	"devices/disk/iotune/read_bytes_sec_max_length":                   nil,
+	"devices/disk/iotune/write_bytes_sec_max_length":                  nil,
+	"devices/disk/iotune/total_iops_sec_max_length":                   nil,
+	"devices/disk/iotune/read_iops_sec_max_length":                    nil,
+	"devices/disk/iotune/write_iops_sec_max_length":                   nil,
 	"devices/disk/wwn":                                                nil,
 	"devices/disk/vendor":                                             nil,
 	"devices/disk/product":                                            nil,
@@ -228,7 +250,7 @@ var allowed = map[string][]string{
 	"devices/disk/source/privateData/nodenames/nodename":              {"type", "name"},
 	"devices/disk/backingStore":                                       {"type", "index"},
 	"devices/disk/backingStore/format":                                {"type"},
-	"devices/disk/backingStore/source":                                {"file", "dev", "index", "protocol", "name", "query"},
+	"devices/disk/backingStore/source":                                {"file", "dev", "index", "protocol", "name", "query", "tls", "tlsHostname"},
 	"devices/disk/backingStore/source/privateData":                    nil,
 	"devices/disk/backingStore/source/privateData/nodenames":          nil,
 	"devices/disk/backingStore/source/privateData/nodenames/nodename": {"type", "name"},
@@ -242,6 +264,7 @@ var allowed = map[string][]string{
 
 	"devices/controller":         {"type", "index", "model", "ports"},
 	"devices/controller/model":   {"name"},
+	"devices/controller/master":  {"startport"},
 	"devices/controller/driver":  append([]string{"queues", "cmd_per_lun", "max_sectors", "ioeventfd", "iothread"}, virtioOptNames()...),
 	"devices/controller/target":  {"chassis", "port", "hotplug"},
 	"devices/controller/alias":   {"name"},
@@ -388,7 +411,9 @@ var allowed = map[string][]string{
 // checkElements refuses any element or attribute of def that the builder
 // does not honour.
 func checkElements(def *conf.Domain) error {
-	return checkElem(def.Tree(), "")
+	// The QEMU namespace is read by parseQemuNS.
+	t, _ := withoutQemuNS(def.Tree())
+	return checkElem(t, "")
 }
 
 func checkElem(e *conf.Element, path string) error {

@@ -31,7 +31,7 @@ import (
 // DIR/summary.txt) while working on the builder.
 
 // corpusFloor is the number of identical command lines main reaches.
-const corpusFloor = 293
+const corpusFloor = 340
 
 // corpusRefusedFloor is the number of .err inputs refused.
 const corpusRefusedFloor = 57
@@ -90,7 +90,17 @@ func corpusPaths(name string) Paths {
 		MonitorSocket: dir + "/monitor.sock",
 		MonitorFD:     1729,
 		MasterKey:     dir + "/master-key.aes",
-		Host:          corpusHost,
+		// testQemuPrepareHostBackendChardevOne's fake descriptors.
+		HostFD: func(f HostFile, log bool) int {
+			switch {
+			case log:
+				return 1751
+			case f.Kind == UnixListen:
+				return 1729
+			}
+			return 1750
+		},
+		Host: corpusHost,
 		// qemuxml2argvtest points the swtpm socket at /dev/test and
 		// mocks the passed descriptors from 1730 on.
 		SwtpmSocket: "/dev/test",
@@ -114,8 +124,8 @@ func corpusPaths(name string) Paths {
 		IsCDROM: func(path string) bool { return path == "/dev/cdrom" },
 		// virrandommock's bytes 0, 1, 2, ... are the master key and
 		// every IV.
-		MasterKeyData: seqBytes(32),
-		RandomIV:      func() ([]byte, error) { return seqBytes(16), nil },
+		MasterKeyData: counting(32),
+		RandomIV:      func() ([]byte, error) { return counting(16), nil },
 		Secrets:       fakeSecretLookup,
 		// libvirt's test gives the vsock descriptor 6789 and an
 		// automatic CID 42 (qemuxml2argvtest.c).
@@ -125,8 +135,27 @@ func corpusPaths(name string) Paths {
 			}
 			return 6789, cid, nil
 		},
+		// qemuxml2argvtest's NBD TLS settings.
+		Storage: StorageConfig{NBDTLSx509CertDir: "/etc/pki/libvirt-nbd/dummy,path",
+			NBDTLSx509SecretUUID: "6fd3f62d-9fe7-4a4e-a869-7acd6376d8ea"},
+		// The test's pretend start does not look at the images.
+		SourceExists: func(string) bool { return true },
 	}
 	return p
+}
+
+// corpusChardevTLS sets the qemu.conf chardev TLS settings
+// qemuxml2argvtest uses for an input (file name without extension).
+func corpusChardevTLS(file string, p *Paths) {
+	switch file {
+	case "serial-tcp-tlsx509-chardev", "serial-tcp-tlsx509-chardev-notls":
+		p.ChardevTLS = ChardevTLS{Default: true, Dir: "/etc/pki/libvirt-chardev"}
+	case "serial-tcp-tlsx509-chardev-verify":
+		p.ChardevTLS = ChardevTLS{Default: true, Dir: "/etc/pki/libvirt-chardev", Verify: true}
+	case "serial-tcp-tlsx509-secret-chardev":
+		p.ChardevTLS = ChardevTLS{Default: true, Dir: "/etc/pki/libvirt-chardev",
+			SecretUUID: "6fd3f62d-9fe7-4a4e-a869-7acd6376d8ea"}
+	}
 }
 
 // corpusHost is qemuxml2argvtest's fake host (qemuxml2argvmock.c and the
@@ -168,14 +197,6 @@ var corpusHost = &Host{
 	TPMCancelPath: func(string) (string, error) { return "/sys/class/misc/tpm0/device/cancel", nil },
 }
 
-func seqBytes(n int) []byte {
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = byte(i)
-	}
-	return b
-}
-
 // fakeSecretLookup is qemuxml2argvtest's secret driver: any UUID, and
 // the usages its inputs name, have one fixed value.
 func fakeSecretLookup(ref SecretRef) ([]byte, error) {
@@ -188,7 +209,7 @@ func fakeSecretLookup(ref SecretRef) ([]byte, error) {
 			return nil, fmt.Errorf("test provided incorrect usage '%s'", ref.Usage)
 		}
 	}
-	return []byte("AQCVn5hO6HzFAhAAq0NCv8jtJcIcE+HOBlMQ1A"), nil
+	return []byte(corpusSecret), nil
 }
 
 // envOfHost are the variables libvirt passes through from the daemon's
@@ -259,6 +280,7 @@ func buildCorpusInputOn(t *testing.T, c Caps, file, name string, host func(Host)
 		p.Host = &h
 	}
 	corpusGraphics(strings.TrimSuffix(filepath.Base(file), ".xml"), &p)
+	corpusChardevTLS(strings.TrimSuffix(filepath.Base(file), ".xml"), &p)
 	cl, err := Build(def, c, p)
 	if err != nil {
 		return "", err
