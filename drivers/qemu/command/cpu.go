@@ -31,6 +31,25 @@ var cpuFeatureToQEMU = map[string]string{
 	"tsc_adjust":    "tsc-adjust",
 }
 
+// cpuRemovedFeatures are the features libvirt's CPU map marks removed
+// from a model (removed='yes'): QEMU dropped them later, so libvirt
+// disables them explicitly at start unless the definition names them
+// (virCPUx86DisableRemovedFeatures), keeping the guest's CPU stable.
+var cpuRemovedFeatures = map[string][]string{
+	"Icelake-Client":       {"intel-pt"},
+	"Icelake-Client-noTSX": {"intel-pt"},
+	"Icelake-Server":       {"intel-pt"},
+	"Icelake-Server-noTSX": {"intel-pt"},
+	"Dhyana":               {"monitor"},
+	"EPYC":                 {"monitor"},
+	"EPYC-IBPB":            {"monitor"},
+	"Opteron_G3":           {"monitor"},
+}
+
+// cpuFilteredFeatures are x86 features libvirt drops from a guest CPU
+// before starting it (virQEMUCapsCPUFilterFeatures).
+var cpuFilteredFeatures = []string{"cmt", "mbm_total", "mbm_local", "osxsave", "ospke"}
+
 // hypervFeatures are libvirt's Hyper-V enlightenments in the order it
 // writes them (virDomainHyperv).
 var hypervFeatures = []string{"relaxed", "vapic", "spinlocks", "vpindex", "runtime",
@@ -123,8 +142,25 @@ func (b *builder) emitCPU() error {
 			model += ",vendor=" + v
 		}
 		if ce != nil {
+			named := map[string]bool{}
+			for _, f := range ce.Children("feature") {
+				named[attr(f, "name")] = true
+			}
+			removed := []string{}
+			if c.Mode == "custom" || c.Mode == "" {
+				for _, r := range cpuRemovedFeatures[c.Model] {
+					if !named[r] {
+						removed = append(removed, r)
+					}
+				}
+			}
 			for _, f := range ce.Children("feature") {
 				name := attr(f, "name")
+				// virQEMUCapsCPUFilterFeatures: features QEMU cannot
+				// give a guest are dropped, whatever their policy.
+				if contains(cpuFilteredFeatures, name) {
+					continue
+				}
 				if q, ok := cpuFeatureToQEMU[name]; ok {
 					name = q
 				}
@@ -137,6 +173,9 @@ func (b *builder) emitCPU() error {
 				default:
 					return unsupportedValue("cpu/feature", "policy", p)
 				}
+			}
+			for _, r := range removed {
+				model += "," + r + "=off"
 			}
 		}
 	}
