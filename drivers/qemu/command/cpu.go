@@ -161,6 +161,11 @@ func (b *builder) emitCPU() error {
 				if contains(cpuFilteredFeatures, name) {
 					continue
 				}
+				// qemuProcessDropUnknownCPUFeatures: a disabled feature
+				// QEMU does not know is off anyway.
+				if p := attr(f, "policy"); (p == "disable" || p == "forbid") && !b.qemuKnowsCPUFeature(name) {
+					continue
+				}
 				if q, ok := cpuFeatureToQEMU[name]; ok {
 					name = q
 				}
@@ -450,4 +455,22 @@ func children(e *conf.Element, name string) []*conf.Element {
 		return nil
 	}
 	return e.Children(name)
+}
+
+// qemuKnowsCPUFeature reports whether QEMU has an x86 CPU feature (by
+// libvirt's name); true when the capabilities do not say.
+func (b *builder) qemuKnowsCPUFeature(name string) bool {
+	fc, ok := b.caps.(interface{ CPUFeaturesFor(string) []string })
+	if !ok {
+		return true
+	}
+	known := fc.CPUFeaturesFor(b.def.Type)
+	if len(known) == 0 {
+		return true
+	}
+	q := name
+	if n, ok := cpuFeatureToQEMU[name]; ok {
+		q = n
+	}
+	return contains(known, q)
 }
