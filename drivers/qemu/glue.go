@@ -43,8 +43,8 @@ func (c capsSource) get(ctx context.Context, binary string) (*caps.Caps, error) 
 // their reserved places (openHost). The command line also names what the
 // driver sets up before QEMU starts (virtiofsd, passt, PCI functions for
 // vfio-pci). The varstore and swtpm the guest needs are ready when it
-// returns.
-func (d *Driver) buildCommand(live *conf.Domain, qc *caps.Caps, dir, monPath string, files *passedFiles) (*command.Cmdline, error) {
+// returns; resetNVRAM recreates the varstore (start --reset-nvram).
+func (d *Driver) buildCommand(live *conf.Domain, qc *caps.Caps, dir, monPath string, files *passedFiles, resetNVRAM bool) (*command.Cmdline, error) {
 	key := filepath.Join(dir, "master-key.aes")
 	keyData, err := writeMasterKey(key)
 	if err != nil {
@@ -62,7 +62,7 @@ func (d *Driver) buildCommand(live *conf.Domain, qc *caps.Caps, dir, monPath str
 	if err != nil {
 		return nil, err
 	}
-	if err := d.preparePlatform(cl, live, dir); err != nil {
+	if err := d.preparePlatform(cl, live, dir, resetNVRAM); err != nil {
 		return nil, err
 	}
 	return cl, nil

@@ -205,6 +205,9 @@ type Cmdline struct {
 	// in (hugetlbfs or the memory backing directory); the driver makes
 	// them before QEMU starts.
 	MemoryDirs []string
+	// MemoryFiles are the RAM files QEMU creates there (outside
+	// hugetlbfs), which the driver removes when the run ends.
+	MemoryFiles []string
 }
 
 // WriteFile is a file the driver writes for QEMU.
@@ -309,5 +312,6 @@ func Build(def *conf.Domain, caps Caps, p Paths) (*Cmdline, error) {
 	cl.WriteFiles = b.writeFiles
 	cl.Pinning = b.pin
 	cl.MemoryDirs = b.memDirs
+	cl.MemoryFiles = b.memFiles
 	return cl, nil
 }

@@ -41,6 +41,7 @@ type builder struct {
 	writeFiles []WriteFile // files the driver writes before QEMU starts
 	pin        *Pinning    // pin.go's thread placement
 	memDirs    []string    // directories of file-backed guest RAM
+	memFiles   []string    // its files outside hugetlbfs
 	// memPrealloc is set once -mem-prealloc is on the command line.
 	memPrealloc bool
 
