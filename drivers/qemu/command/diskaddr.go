@@ -217,6 +217,9 @@ func precheckDisks(def *conf.Domain) error {
 	if err := checkStartupPolicies(ds); err != nil {
 		return err
 	}
+	if err := checkSCSIHostdevConflicts(def); err != nil {
+		return err
+	}
 	hasDevBoot := false
 	for _, d := range ds {
 		hasDevBoot = hasDevBoot || d.BootOrder > 0
@@ -289,6 +292,68 @@ func checkDiskFrontend(d *conf.Disk, el *conf.Element) error {
 	}
 	if strings.Trim(d.Serial, serialChars) != "" {
 		return internalError("driver serial '%s' contains unsafe characters", d.Serial)
+	}
+	return nil
+}
+
+// scsiHostdevAddrs are the drive addresses of the SCSI host devices.
+func scsiHostdevAddrs(def *conf.Domain) []conf.Address {
+	var out []conf.Address
+	for _, devs := range kids(def.Tree(), "devices") {
+		for _, h := range kids(devs, "hostdev") {
+			if attr(h, "mode") != "subsystem" || attr(h, "type") != "scsi" {
+				continue
+			}
+			a := child(h, "address")
+			if attr(a, "type") != "drive" {
+				continue
+			}
+			num := func(n string) uint { v, _ := strconv.ParseUint(attr(a, n), 0, 32); return uint(v) }
+			out = append(out, conf.Address{Type: "drive", Controller: num("controller"), Bus: num("bus"),
+				Target: num("target"), Unit: num("unit")})
+		}
+	}
+	return out
+}
+
+// checkSCSIHostdevConflicts refuses SCSI disks and SCSI host devices
+// sharing a drive address, as libvirt's address assignment and
+// validation do (their messages, typos included).
+func checkSCSIHostdevConflicts(def *conf.Domain) error {
+	hs := scsiHostdevAddrs(def)
+	if len(hs) == 0 {
+		return nil
+	}
+	for _, d := range def.Devices.Disks {
+		if d.TargetBus != "scsi" || d.Address.Type != "" {
+			continue
+		}
+		idx, ok := diskIndex(d.TargetDev)
+		if !ok {
+			continue
+		}
+		a := conf.Address{Type: "drive", Controller: uint(idx / 7), Unit: uint(idx % 7)}
+		for _, h := range hs {
+			if h == a {
+				return unsupported("using disk target name '%s' conflicts with SCSI host device address controller='%d' bus='%d' target='%d' unit='%d",
+					d.TargetDev, a.Controller, 0, 0, a.Unit)
+			}
+		}
+	}
+	for i, h := range hs {
+		for _, o := range hs[i+1:] {
+			if h == o {
+				// libvirt prints the bus as controller and vice versa.
+				return unsupported("SCSI host address controller='%d' bus='%d' target='%d' unit='%d' in use by another SCSI host device",
+					h.Bus, h.Controller, h.Target, h.Unit)
+			}
+		}
+		for _, d := range def.Devices.Disks {
+			if d.TargetBus == "scsi" && d.Address == h {
+				return unsupported("SCSI host address controller='%d' bus='%d' target='%d' unit='%d' in use by another SCSI disk",
+					h.Bus, h.Controller, h.Target, h.Unit)
+			}
+		}
 	}
 	return nil
 }
