@@ -163,7 +163,10 @@ var allowed = map[string][]string{
 	"devices":          nil,
 	"devices/emulator": nil,
 
-	"devices/disk": {"type", "device", "model", "snapshot"},
+	// rawio='yes' asks for CAP_SYS_RAWIO, which QEMU has when govirtd
+	// runs it as root; unprivileged, neither govirt nor libvirt's session
+	// driver can grant it.
+	"devices/disk": {"type", "device", "model", "snapshot", "rawio"},
 	"devices/disk/driver": append([]string{"name", "type", "discard", "cache", "io", "error_policy", "rerror_policy",
 		"copy_on_read", "detect_zeroes", "ioeventfd", "event_idx", "queues", "queue_size", "iothread"}, virtioOptNames()...),
 	"devices/disk/driver/metadata_cache":                              nil,

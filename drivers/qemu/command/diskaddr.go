@@ -210,6 +210,13 @@ func precheckDisks(def *conf.Domain) error {
 		if d.Device == "lun" && d.Source.Type != "block" && !(d.Source.Type == "network" && d.Source.Protocol == "iscsi") {
 			return unsupported("disk device='lun' is only valid for block type disk source")
 		}
+		switch rawio := attr(conf.DeviceElement(d), "rawio"); {
+		case rawio == "":
+		case d.Device != "lun":
+			return xmlError("rawio can be used only with device='lun'")
+		case rawio != "yes" && rawio != "no":
+			return xmlError("Invalid value for attribute 'rawio' in element 'disk': '%s'. Expected yes/no", rawio)
+		}
 		if err := checkDiskSecrets(d); err != nil {
 			return err
 		}

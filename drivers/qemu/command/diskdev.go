@@ -43,8 +43,17 @@ func (b *builder) diskDevice(d *conf.Disk, bootindex int) (obj, error) {
 				o = o.set(p[1], v == "on")
 			}
 		}
-		// virtio-blk's SCSI passthrough is off by default in QEMU 8.0
-		// (QEMU_CAPS_VIRTIO_BLK_SCSI is gone), so nothing to say.
+		// SCSI passthrough (SG_IO) through virtio-blk, where QEMU has
+		// it: on for a LUN, else off unless QEMU defaults to off.
+		if d.Source.Type != "vhostuser" && b.caps.Has("virtio-blk-pci.scsi") {
+			if d.Device == "lun" {
+				o = o.set("scsi", true)
+			} else if !b.caps.Has("virtio-blk-pci.scsi.default.disabled") {
+				o = o.set("scsi", false)
+			}
+		} else if d.Device == "lun" {
+			return nil, unsupported("disk device='lun' is not supported by this QEMU")
+		}
 		if q := attr(drvEl, "queues"); q != "" {
 			o = o.set("num-queues", uintOr(q, 0))
 		}
