@@ -242,7 +242,6 @@ func (b *builder) emitFloppyController(boot map[any]int) error {
 	return nil
 }
 
-
 // prepareDisks applies what libvirt's disk preparation does before
 // anything is assigned (the parser's ordering is post-parse's): the bus a
 // target name implies, cache=none for a writable shared disk
