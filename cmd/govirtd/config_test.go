@@ -52,3 +52,26 @@ func TestGraphicsFromConfig(t *testing.T) {
 		t.Error("spice_tls = yes accepted (qemu.conf booleans are 0/1)")
 	}
 }
+
+func TestChardevTLSFromConfig(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.conf")
+	cfg, _, err := parseArgs([]string{"--run-dir", "/r"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := cfg.chardevTLS(); c.Default || c.Dir != "" || !c.Verify {
+		t.Errorf("defaults: %+v", c)
+	}
+	os.WriteFile(path, []byte("chardev_tls = 1\nchardev_tls_x509_cert_dir = \"/etc/pki/x\"\nchardev_tls_x509_verify = 0\nchardev_tls_x509_secret_uuid = \"6fd3f62d-9fe7-4a4e-a869-7acd6376d8ea\"\n"), 0o600)
+	cfg, _, err = parseArgs([]string{"--config", path, "--run-dir", "/r"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := cfg.chardevTLS(); !c.Default || c.Dir != "/etc/pki/x" || c.Verify || c.SecretUUID != "6fd3f62d-9fe7-4a4e-a869-7acd6376d8ea" {
+		t.Errorf("from file: %+v", c)
+	}
+	os.WriteFile(path, []byte("chardev_tls = maybe\n"), 0o600)
+	if _, _, err := parseArgs([]string{"--config", path}); err == nil {
+		t.Error("chardev_tls = maybe accepted")
+	}
+}

@@ -50,6 +50,8 @@ type Config struct {
 	// value is libvirt's default qemu.conf. QEMU_AUDIO_DRV and
 	// SDL_AUDIODRIVER come from the daemon's environment, as libvirt's.
 	Graphics command.GraphicsConfig
+	// ChardevTLS is qemu.conf's TLS setting of TCP chardevs.
+	ChardevTLS command.ChardevTLS
 }
 
 // Driver is the QEMU driver; one per daemon.

@@ -37,30 +37,32 @@ func (c capsSource) get(ctx context.Context, binary string) (*caps.Caps, error) 
 
 // buildCommand turns the live definition into QEMU's argv; it assigns
 // aliases, addresses and node names in live as it goes.
-// The host files QEMU inherits (after the monitor socket) go into files,
-// which the caller closes once QEMU runs; it also returns the virtiofsd
-// daemons to start before QEMU and the CPUs QEMU's threads may use. The
-// varstore and swtpm the guest needs are ready when it returns.
-func (d *Driver) buildCommand(live *conf.Domain, qc *caps.Caps, dir, monPath string, files *passedFiles) ([]string, []command.VirtioFS, *command.Pinning, error) {
+// Descriptors QEMU inherits after the monitor are numbered in files: the
+// ones opened while building (vsock, TPM passthrough) and the ones the
+// command lists in Files, which the caller opens into their reserved
+// places (openHost). The varstore and swtpm the guest needs are ready
+// when it returns.
+func (d *Driver) buildCommand(live *conf.Domain, qc *caps.Caps, dir, monPath string, files *passedFiles) (*command.Cmdline, error) {
 	key := filepath.Join(dir, "master-key.aes")
 	keyData, err := writeMasterKey(key)
 	if err != nil {
-		return nil, nil, nil, errQEMU(virerr.ErrInternalError, "cannot write the master key of %s: %v", live.Name, err)
+		return nil, errQEMU(virerr.ErrInternalError, "cannot write the master key of %s: %v", live.Name, err)
 	}
 	p := command.Paths{MonitorSocket: monPath, MonitorFD: monitorFD, DomainDir: dir, Name: live.Name, MasterKey: key, MasterKeyData: keyData, VNCPort: d.displayPortFor(live, "vnc"), SpicePort: d.displayPortFor(live, "spice"),
 		WebsocketPort: d.websocketPortFor(live),
 		Graphics:      d.graphicsConfig(), RenderNode: hostRenderNode,
 		NetworkAddress: d.networks().ListenAddress,
-		OpenVsock:      openVsock(files)}
+		OpenVsock:      openVsock(files), ChardevTLS: d.cfg.ChardevTLS,
+		HostFD: func(command.HostFile, bool) int { return files.reserve() }}
 	d.platformPaths(&p, dir, files)
 	cl, err := command.Build(live, qc, p)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
 	if err := d.preparePlatform(cl, live, dir); err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
-	return cl.Argv, cl.VirtioFS, cl.Pinning, nil
+	return cl, nil
 }
 
 // writeMasterKey writes 32 random bytes only the daemon and QEMU read,

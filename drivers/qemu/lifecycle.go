@@ -200,10 +200,11 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	}
 	var files passedFiles
 	defer files.close() // QEMU has its copies once spawned
-	argv, virtiofs, pin, err := d.buildCommand(live, qcaps, dir, monPath, &files)
+	cl, err := d.buildCommand(live, qcaps, dir, monPath, &files)
 	if err != nil {
 		return err
 	}
+	argv := cl.Argv
 	if incoming {
 		argv = append(argv, "-incoming", "defer")
 	}
@@ -227,7 +228,7 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 		d.cleanupStopped(v, driver.ShutoffFailed)
 		return err
 	}
-	if err := d.startVirtioFS(name, dir, virtiofs); err != nil {
+	if err := d.startVirtioFS(name, dir, cl.VirtioFS); err != nil {
 		d.cleanupStopped(v, driver.ShutoffFailed)
 		return err
 	}
@@ -236,14 +237,19 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 		d.cleanupStopped(v, driver.ShutoffFailed)
 		return errQEMU(virerr.ErrOperationFailed, "cannot create the monitor socket of '%s': %v", name, err)
 	}
+	if err := files.openHost(cl.Files); err != nil {
+		monFile.Close()
+		d.cleanupStopped(v, driver.ShutoffFailed)
+		return errQEMU(virerr.ErrOperationFailed, "cannot open the chardev files of '%s': %v", name, err)
+	}
 	var proc *process
 	var initial []int
-	if pin != nil {
-		initial = pin.Initial()
+	if cl.Pinning != nil {
+		initial = cl.Pinning.Initial()
 	}
 	err = onCPUs(initial, func() error {
 		var err error
-		proc, err = spawn(argv, logPath, append([]*os.File{monFile}, files.files...)...)
+		proc, err = spawn(argv, cl.UserEnv, logPath, append([]*os.File{monFile}, files.files...)...)
 		return err
 	})
 	monFile.Close()
@@ -263,6 +269,9 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	}
 	v.proc = proc
 	v.mu.Unlock()
+	for _, t := range cl.Taints {
+		d.taint(v, t)
+	}
 
 	mon, err := d.connectMonitor(ctx, v, monPath, proc)
 	if err != nil {
@@ -283,7 +292,11 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 		d.abortLaunch(v)
 		return err
 	}
-	if err := pinThreads(ctx, mon, pin); err != nil {
+	if err := pinThreads(ctx, mon, cl.Pinning); err != nil {
+		d.abortLaunch(v)
+		return err
+	}
+	if err := d.setupBalloon(ctx, v); err != nil {
 		d.abortLaunch(v)
 		return err
 	}

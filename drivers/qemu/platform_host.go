@@ -46,7 +46,7 @@ func (d *Driver) preparePlatform(cl *command.Cmdline, live *conf.Domain, dir str
 			return errQEMU(virerr.ErrSystemError, "Unable to create directory %s: %v", dir, err)
 		}
 	}
-	for _, f := range cl.Files {
+	for _, f := range cl.WriteFiles {
 		if err := os.WriteFile(f.Path, f.Data, 0o600); err != nil {
 			return errQEMU(virerr.ErrSystemError, "Unable to write to file '%s': %v", f.Path, err)
 		}

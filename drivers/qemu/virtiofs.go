@@ -118,7 +118,7 @@ func (d *Driver) startOneVirtioFS(name, dir string, fs command.VirtioFS) error {
 		return errQEMU(virerr.ErrSystemError, "cannot pass the socket '%s' to virtiofsd: %v", fs.Socket, err)
 	}
 	argv := append([]string{bin, "--fd=3"}, fs.Args...)
-	proc, err := spawn(argv, logPath, f)
+	proc, err := spawn(argv, nil, logPath, f)
 	f.Close()
 	if err != nil {
 		os.Remove(fs.Socket)

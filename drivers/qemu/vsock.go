@@ -2,10 +2,12 @@ package qemu
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"syscall"
 	"unsafe"
 
+	"govirt/drivers/qemu/command"
 	"govirt/virerr"
 )
 
@@ -30,9 +32,34 @@ func (p *passedFiles) open(path string, flag int) (int, error) {
 	return p.add(f), nil
 }
 
+// reserve numbers a descriptor whose file is opened later (openHost).
+func (p *passedFiles) reserve() int {
+	p.files = append(p.files, nil)
+	return monitorFD + len(p.files)
+}
+
+// openHost opens the files the builder numbered through reserve
+// (chardev files, logs and listening sockets) into their places.
+func (p *passedFiles) openHost(files []command.HostFile) error {
+	for _, hf := range files {
+		i := hf.FD - monitorFD - 1
+		if i < 0 || i >= len(p.files) || p.files[i] != nil {
+			return fmt.Errorf("descriptor %d of %s was not reserved", hf.FD, hf.Path)
+		}
+		f, err := command.OpenHostFile(hf)
+		if err != nil {
+			return err
+		}
+		p.files[i] = f
+	}
+	return nil
+}
+
 func (p *passedFiles) close() {
 	for _, f := range p.files {
-		f.Close()
+		if f != nil {
+			f.Close()
+		}
 	}
 	p.files = nil
 }

@@ -74,8 +74,8 @@ type Paths struct {
 	// the caller starts; "" refuses the emulator backend.
 	SwtpmSocket string
 	// OpenFD opens a host file for QEMU (flag as os.OpenFile) and
-	// returns the descriptor number QEMU will have it as; nil refuses
-	// what needs it (TPM passthrough).
+	// returns the descriptor number QEMU will have it as; nil makes it a
+	// HostFile of Cmdline.Files, which the caller opens.
 	OpenFD func(path string, flag int) (int, error)
 	// SpicePort allocates the TCP ports of <graphics type='spice'> with
 	// autoport (port, then tlsPort: libvirt takes both from the same
@@ -119,11 +119,33 @@ type Paths struct {
 	// Secrets looks up the secrets disks name in <auth> and
 	// <encryption>, by UUID or usage; nil refuses such disks.
 	Secrets SecretLookup
+	// HostFD, when set, numbers the descriptor QEMU gets for a host
+	// file or socket the driver opens for it (log tells a chardev's log
+	// from its source). When nil, descriptors follow MonitorFD (or 2)
+	// one by one, in the order of Cmdline.Files.
+	HostFD func(f HostFile, log bool) int
+	// ChardevTLS is qemu.conf's TLS setting of TCP chardevs.
+	ChardevTLS ChardevTLS
 	// Storage is qemu.conf's storage settings (NBD TLS).
 	Storage StorageConfig
 	// SourceExists reports whether a local disk image exists, for
 	// <source startupPolicy>; nil asks the file system.
 	SourceExists func(path string) bool
+}
+
+// ChardevTLS is how TCP chardevs use TLS (qemu.conf's chardev_tls,
+// chardev_tls_x509_cert_dir and chardev_tls_x509_verify).
+type ChardevTLS struct {
+	// Default turns TLS on for TCP chardevs whose <source> has no tls=.
+	Default bool
+	// Dir holds the x509 certificates; "" is /etc/pki/qemu.
+	Dir string
+	// Verify makes a listening chardev check its clients' certificates
+	// (a connecting one always checks its server's).
+	Verify bool
+	// SecretUUID names the secret holding the certificates' key
+	// password (chardev_tls_x509_secret_uuid); "" uses none.
+	SecretUUID string
 }
 
 // Cmdline is the process to run.
@@ -137,6 +159,15 @@ type Cmdline struct {
 	// Taps are the tap devices QEMU creates for bridge interfaces and
 	// that the driver must enslave to their bridge once QEMU runs.
 	Taps []Tap
+	// UserEnv are the variables of <qemu:commandline>'s <qemu:env>,
+	// also at the end of Env.
+	UserEnv []string
+	// Taints are libvirt's taint flags the definition earns the run
+	// ("custom-argv", "custom-device", "custom-hypervisor-feature").
+	Taints []string
+	// Files are the files and sockets the driver opens and QEMU
+	// inherits, each as descriptor FD.
+	Files []HostFile
 	// VirtioFS are the virtiofsd daemons to start before QEMU.
 	VirtioFS []VirtioFS
 	// NVRAM is the UEFI varstore file QEMU opens and NVRAMTemplate the
@@ -148,9 +179,9 @@ type Cmdline struct {
 	// Swtpm is the emulated TPM the driver must start (swtpm listening
 	// on Paths.SwtpmSocket) before QEMU; nil without one.
 	Swtpm *Swtpm
-	// Files are written by the driver before QEMU starts (SEV
+	// WriteFiles are written by the driver before QEMU starts (SEV
 	// certificate and session blobs QEMU reads).
-	Files []HostFile
+	WriteFiles []WriteFile
 	// Pinning is where QEMU's threads may run; nil for anywhere.
 	Pinning *Pinning
 	// MemoryDirs are the directories QEMU creates file-backed guest RAM
@@ -159,8 +190,8 @@ type Cmdline struct {
 	MemoryDirs []string
 }
 
-// HostFile is a file the driver writes for QEMU.
-type HostFile struct {
+// WriteFile is a file the driver writes for QEMU.
+type WriteFile struct {
 	Path string
 	Data []byte
 }
@@ -217,6 +248,11 @@ func Build(def *conf.Domain, caps Caps, p Paths) (*Cmdline, error) {
 	// Work on a copy so that a refused definition is left as it was.
 	work := def.Clone()
 	b := &builder{def: work, caps: caps, p: p}
+	if b.p.OpenFD == nil {
+		// Files QEMU gets by descriptor are opened by the caller with
+		// the chardev files (Cmdline.Files).
+		b.p.OpenFD = b.openFD
+	}
 	// libvirt's post-parse defaults and addresses, which the driver
 	// applies at define already; a definition that went through them is
 	// left as it is, so an older one without them builds the same. The
@@ -228,12 +264,14 @@ func Build(def *conf.Domain, caps Caps, p Paths) (*Cmdline, error) {
 		return nil, err
 	}
 	steps := []func() error{
+		b.parseQemuNS,
 		b.checkTop,
 		b.prepareDisks,
 		b.prepareDefaults,
 		b.assignDriveAddresses,
 		b.assignAliases,
 		b.assignPCI,
+		b.assignUSB,
 		b.assignNodeNames,
 		b.emit,
 		b.preparePinning,
@@ -247,10 +285,11 @@ func Build(def *conf.Domain, caps Caps, p Paths) (*Cmdline, error) {
 		return nil, err
 	}
 	*def = *work
-	cl := &Cmdline{Argv: b.args, Env: b.env(), LogFile: p.LogFile, Taps: b.taps, VirtioFS: b.virtiofs, HostPCI: b.hostPCI}
+	cl := &Cmdline{Argv: b.args, Env: b.env(), LogFile: p.LogFile, Taps: b.taps, VirtioFS: b.virtiofs, HostPCI: b.hostPCI,
+		Files: b.files, UserEnv: b.userEnv(), Taints: b.taints()}
 	cl.NVRAM, cl.NVRAMTemplate = b.nvramSetup()
 	cl.Swtpm = b.swtpm
-	cl.Files = b.files
+	cl.WriteFiles = b.writeFiles
 	cl.Pinning = b.pin
 	cl.MemoryDirs = b.memDirs
 	return cl, nil

@@ -30,16 +30,16 @@ type builder struct {
 
 	// mem, numa, nt and memDevs cache what memory.go, numa.go and
 	// memdev.go parse once per build.
-	mem     *backing
-	numa    *[]cell
-	nt      *numatuneDef
-	memDevs *[]*memDevice
-	fdsets  int        // -add-fd sets used
-	fw      *loaderCfg // firmware.go's resolved <os> firmware
-	swtpm   *Swtpm     // tpm.go's emulator backend
-	files   []HostFile // files the driver writes before QEMU starts
-	pin     *Pinning   // pin.go's thread placement
-	memDirs []string   // directories of file-backed guest RAM
+	mem        *backing
+	numa       *[]cell
+	nt         *numatuneDef
+	memDevs    *[]*memDevice
+	fdsets     int         // -add-fd sets used
+	fw         *loaderCfg  // firmware.go's resolved <os> firmware
+	swtpm      *Swtpm      // tpm.go's emulator backend
+	writeFiles []WriteFile // files the driver writes before QEMU starts
+	pin        *Pinning    // pin.go's thread placement
+	memDirs    []string    // directories of file-backed guest RAM
 	// memPrealloc is set once -mem-prealloc is on the command line.
 	memPrealloc bool
 
@@ -47,6 +47,13 @@ type builder struct {
 	// checked against the binary at the end.
 	drivers []string
 
+	// files are the host files and sockets QEMU inherits; nextFD
+	// numbers the descriptors handed out (fd sets are fdsets, shared
+	// with every other -add-fd as libvirt's fdsetindex).
+	files  []HostFile
+	nextFD int
+	// ns is the domain's QEMU namespace content.
+	ns *qemuNSDef
 	// usbDiskPorts is the highest USB port of the root hub given to a
 	// disk; USB input devices, numbered after disks as in libvirt, take
 	// the ports above it.
@@ -57,6 +64,7 @@ func (b *builder) add(args ...string) { b.args = append(b.args, args...) }
 
 // device adds one -device; its driver is remembered for checkTypes.
 func (b *builder) device(o obj) {
+	o = b.applyOverrides(o)
 	if d, ok := o.get("driver"); ok {
 		b.drivers = append(b.drivers, d.(string))
 	}
@@ -154,6 +162,7 @@ func (b *builder) emit() error {
 	}
 	b.add(emu)
 	b.add("-name", "guest="+escapeComma(d.Name)+",debug-threads=on")
+	b.emitCompat()
 	b.add("-S")
 	if b.p.MasterKey != "" {
 		b.object(obj{}.set("qom-type", "secret").set("id", "masterKey0").set("format", "raw").set("file", b.p.MasterKey))
@@ -219,11 +228,15 @@ func (b *builder) emit() error {
 		b.emitIOMMU,
 		b.emitControllers,
 		b.emitMemoryDevices,
+		b.emitHubs,
 		b.emitDisks,
 		b.emitFilesystems,
 		b.emitNets,
+		b.emitSmartcards,
 		b.emitSerials,
+		b.emitParallels,
 		b.emitChannels,
+		b.emitConsoles,
 		b.emitTPMs,
 		b.emitInputs,
 		b.emitAudio,
@@ -232,10 +245,12 @@ func (b *builder) emit() error {
 		b.emitSounds,
 		b.emitWatchdogs,
 		b.emitHostdevs,
+		b.emitRedirdevs,
 		b.emitBalloon,
 		b.emitRNGs,
 		b.emitVMCoreInfo,
 		b.emitLaunchSecurity,
+		b.emitNSArgs,
 	}
 	for _, s := range steps {
 		if err := s(); err != nil {
@@ -339,6 +354,10 @@ func escapeComma(s string) string { return strings.ReplaceAll(s, ",", ",,") }
 // its libraries write lands in root's home.
 func (b *builder) env() []string {
 	dir := b.p.DomainDir
+	var nsEnv []string
+	if b.ns != nil {
+		nsEnv = b.ns.env
+	}
 	return append([]string{
 		"LC_ALL=C",
 		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -346,7 +365,7 @@ func (b *builder) env() []string {
 		"XDG_DATA_HOME=" + dir + "/.local/share",
 		"XDG_CACHE_HOME=" + dir + "/.cache",
 		"XDG_CONFIG_HOME=" + dir + "/.config",
-	}, b.extraEnv...)
+	}, append(append([]string{}, b.extraEnv...), nsEnv...)...)
 }
 
 // knowsTypes reports whether caps carries QEMU's QOM type list: a binary

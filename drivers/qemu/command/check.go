@@ -406,7 +406,9 @@ var allowed = map[string][]string{
 // checkElements refuses any element or attribute of def that the builder
 // does not honour.
 func checkElements(def *conf.Domain) error {
-	return checkElem(def.Tree(), "")
+	// The QEMU namespace is read by parseQemuNS.
+	t, _ := withoutQemuNS(def.Tree())
+	return checkElem(t, "")
 }
 
 func checkElem(e *conf.Element, path string) error {

@@ -60,6 +60,10 @@ func qemu72() fakeCaps {
 			"virtio-net-pci", "e1000", "e1000e", "rtl8139", "isa-serial", "usb-tablet", "usb-mouse", "usb-kbd",
 			"VGA", "cirrus-vga", "bochs-display", "virtio-vga", "virtio-gpu-pci", "i6300esb", "ib700",
 			"virtio-balloon-pci", "rng-random", "rng-builtin", "virtio-rng-pci", "pvpanic",
+			"isa-parallel", "isa-debugcon", "pci-serial", "usb-serial", "virtconsole", "usb-ehci",
+			"ich9-usb-ehci1", "ich9-usb-uhci1", "ich9-usb-uhci2", "ich9-usb-uhci3", "usb-hub", "usb-redir",
+			"usb-ccid", "ccid-card-passthru", "virtio-tablet-pci", "virtio-keyboard-pci", "virtio-mouse-pci",
+			"rng-egd", "input-linux",
 			"qxl-vga", "qxl", "ramfb", "vmware-svga", "intel-hda", "ich9-intel-hda", "hda-duplex", "hda-micro",
 			"hda-output", "AC97", "ES1370", "sb16", "usb-audio",
 			"memory-backend-file", "memory-backend-memfd", "pc-dimm", "nvdimm", "thread-context", "iothread",
@@ -115,7 +119,11 @@ func loadDomain(t *testing.T, file, dir string) *conf.Domain {
 // argument per line, quoted for a shell where needed.
 func formatArgs(c *Cmdline) string {
 	var lines []string
-	lines = append(lines, c.Env...)
+	for _, e := range c.Env {
+		// libvirt quotes the value of a variable, not the name.
+		n, v, _ := strings.Cut(e, "=")
+		lines = append(lines, n+"="+shellQuote(v))
+	}
 	for i := 0; i < len(c.Argv); i++ {
 		line := shellQuote(c.Argv[i])
 		// An option and its value share a line.

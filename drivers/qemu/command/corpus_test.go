@@ -31,7 +31,7 @@ import (
 // DIR/summary.txt) while working on the builder.
 
 // corpusFloor is the number of identical command lines main reaches.
-const corpusFloor = 301
+const corpusFloor = 338
 
 // corpusRefusedFloor is the number of .err inputs refused.
 const corpusRefusedFloor = 57
@@ -90,7 +90,17 @@ func corpusPaths(name string) Paths {
 		MonitorSocket: dir + "/monitor.sock",
 		MonitorFD:     1729,
 		MasterKey:     dir + "/master-key.aes",
-		Host:          corpusHost,
+		// testQemuPrepareHostBackendChardevOne's fake descriptors.
+		HostFD: func(f HostFile, log bool) int {
+			switch {
+			case log:
+				return 1751
+			case f.Kind == UnixListen:
+				return 1729
+			}
+			return 1750
+		},
+		Host: corpusHost,
 		// qemuxml2argvtest points the swtpm socket at /dev/test and
 		// mocks the passed descriptors from 1730 on.
 		SwtpmSocket: "/dev/test",
@@ -132,6 +142,20 @@ func corpusPaths(name string) Paths {
 		SourceExists: func(string) bool { return true },
 	}
 	return p
+}
+
+// corpusChardevTLS sets the qemu.conf chardev TLS settings
+// qemuxml2argvtest uses for an input (file name without extension).
+func corpusChardevTLS(file string, p *Paths) {
+	switch file {
+	case "serial-tcp-tlsx509-chardev", "serial-tcp-tlsx509-chardev-notls":
+		p.ChardevTLS = ChardevTLS{Default: true, Dir: "/etc/pki/libvirt-chardev"}
+	case "serial-tcp-tlsx509-chardev-verify":
+		p.ChardevTLS = ChardevTLS{Default: true, Dir: "/etc/pki/libvirt-chardev", Verify: true}
+	case "serial-tcp-tlsx509-secret-chardev":
+		p.ChardevTLS = ChardevTLS{Default: true, Dir: "/etc/pki/libvirt-chardev",
+			SecretUUID: "6fd3f62d-9fe7-4a4e-a869-7acd6376d8ea"}
+	}
 }
 
 // corpusHost is qemuxml2argvtest's fake host (qemuxml2argvmock.c and the
@@ -256,6 +280,7 @@ func buildCorpusInputOn(t *testing.T, c Caps, file, name string, host func(Host)
 		p.Host = &h
 	}
 	corpusGraphics(strings.TrimSuffix(filepath.Base(file), ".xml"), &p)
+	corpusChardevTLS(strings.TrimSuffix(filepath.Base(file), ".xml"), &p)
 	cl, err := Build(def, c, p)
 	if err != nil {
 		return "", err

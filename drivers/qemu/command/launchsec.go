@@ -68,7 +68,7 @@ func (b *builder) emitLaunchSecurity() error {
 		{"dhCert", "dh-cert-file", "dh_cert.base64"}, {"session", "session-file", "session.base64"}} {
 		if e := child(ls, f.elem); e != nil && e.Text() != "" {
 			path := filepath.Join(b.p.DomainDir, f.file)
-			b.files = append(b.files, HostFile{Path: path, Data: []byte(e.Text())})
+			b.writeFiles = append(b.writeFiles, WriteFile{Path: path, Data: []byte(e.Text())})
 			o = o.set(f.prop, path)
 		}
 	}

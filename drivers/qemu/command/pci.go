@@ -40,7 +40,7 @@ func (b *builder) pciDevices() ([]pciDev, error) {
 	out = append(out, b.soundPCIDevices()...)
 	for _, c := range ds.Controllers {
 		switch {
-		case c.Type == "pci", c.Type == "fdc":
+		case c.Type == "pci", c.Type == "fdc", c.Type == "ccid":
 			continue
 		case c.Type == "ide" && c.Index == 0, c.Type == "sata" && c.Index == 0 && b.q35:
 			continue // the chipset's, addressed by pinChipset
@@ -82,7 +82,7 @@ func (b *builder) pciDevices() ([]pciDev, error) {
 	}
 	out = append(out, b.virtioInputPCIDevs()...)
 	out = append(out, b.vsockPCIDevs()...)
-	return out, nil
+	return append(out, b.chrPCIDevices()...), nil
 }
 
 // pciSpace tracks the slots taken on bus 0 and which root ports are used.
@@ -176,6 +176,10 @@ func (b *builder) assignPCI() error {
 	added := false
 	for _, d := range devs {
 		if d.get().Type != "" {
+			continue
+		}
+		// USB2 companions share their master's slot (usb.go).
+		if !b.q35 && b.placeUSB2(d.name, sp) {
 			continue
 		}
 		if !b.q35 {

@@ -27,6 +27,7 @@ func (b *builder) prepareDefaults() error {
 			}
 		}
 	}
+	b.sortUSBControllers()
 	// The chipset's own disk controller: q35's SATA is listed (the
 	// post-parse step added it); i440fx's IDE only when a disk uses it,
 	// as libvirt lists it.
@@ -44,39 +45,24 @@ func (b *builder) prepareDefaults() error {
 	} else {
 		b.addController(&conf.Controller{Type: "pci", Index: 0, Model: root})
 	}
-	for _, list := range [][]*conf.Chardev{ds.Channels} {
+	// virDomainDefMaybeAddVirtioSerialController: the controller a
+	// virtio channel or console names (0 when it names none).
+	for _, list := range [][]*conf.Chardev{ds.Channels, ds.Consoles} {
 		for _, c := range list {
-			// The controller the channel's address names, as
-			// virDomainDefAddImplicitControllers.
+			if c.TargetType != "virtio" {
+				continue
+			}
 			idx := 0
 			if a := conf.DeviceAddress(c); a.Type == "virtio-serial" {
 				idx = int(a.Controller)
 			}
-			if c.TargetType == "virtio" && b.controller("virtio-serial", idx) == nil {
+			if b.controller("virtio-serial", idx) == nil {
 				b.addController(&conf.Controller{Type: "virtio-serial", Index: idx})
 			}
 		}
 	}
-	for _, c := range ds.Consoles {
-		if c.TargetType == "" {
-			c.TargetType = "serial"
-		}
-		if c.TargetType != "serial" {
-			return unsupportedValue("devices/console/target", "type", c.TargetType)
-		}
-		// A serial console is the guest's serial port of the same
-		// number; libvirt adds the <serial> when only the console is
-		// written.
-		if !slices.ContainsFunc(ds.Serials, func(s *conf.Chardev) bool { return s.TargetPort == c.TargetPort }) {
-			s := &conf.Chardev{Type: c.Type, SourcePath: c.SourcePath, SourceMode: c.SourceMode,
-				TargetType: "isa-serial", TargetPort: c.TargetPort}
-			ds.Serials = append(ds.Serials, s)
-		}
-	}
-	for _, s := range ds.Serials {
-		if s.TargetType == "" {
-			s.TargetType = "isa-serial"
-		}
+	if err := b.prepareChardevs(); err != nil {
+		return err
 	}
 	if ds.MemBalloon == nil {
 		ds.MemBalloon = &conf.MemBalloon{Model: "virtio"}
@@ -246,12 +232,10 @@ func (b *builder) assignAliases() error {
 		s.Alias = alias(s.Alias, fmt.Sprintf("serial%d", i))
 	}
 	for i, c := range ds.Consoles {
-		// A serial console is its serial device.
+		// A serial console is the first serial device.
 		c.Alias = fmt.Sprintf("console%d", i)
-		for _, s := range ds.Serials {
-			if s.TargetPort == c.TargetPort {
-				c.Alias = s.Alias
-			}
+		if i == 0 && c.TargetType == "serial" && len(ds.Serials) > 0 {
+			c.Alias = ds.Serials[0].Alias
 		}
 	}
 	for i, c := range ds.Channels {

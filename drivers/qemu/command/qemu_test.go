@@ -220,6 +220,16 @@ func runPaused(t *testing.T, cl *Cmdline, mon string, extra ...qmpCall) {
 	var stderr syncBuf
 	cmd := exec.Command(cl.Argv[0], cl.Argv[1:]...)
 	cmd.Env = cl.Env
+	files, err := OpenHostFiles(cl.Files, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}()
+	cmd.ExtraFiles = files
 	cmd.Stderr = &stderr
 	cmd.Stdout = &stderr
 	if err := cmd.Start(); err != nil {

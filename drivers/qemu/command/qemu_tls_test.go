@@ -102,3 +102,30 @@ func TestQEMUAcceptsDisplayTLS(t *testing.T) {
 	}
 	runPaused(t, cl, p.MonitorSocket)
 }
+
+// QEMU 7.2 starts a peer-to-peer D-Bus display with its D-Bus audio.
+func TestQEMUAcceptsDBusDisplay(t *testing.T) {
+	if _, err := os.Stat(qemuBinary); err != nil {
+		t.Skip("no " + qemuBinary)
+	}
+	dir, err := os.MkdirTemp("", "gvdbus")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	def := displayDomain(t, `<graphics type='dbus' p2p='yes'><audio id='1'/></graphics><audio id='1' type='dbus'/>`)
+	c := qemu72()
+	c.flags["display-dbus"] = true
+	p := Paths{MonitorSocket: filepath.Join(dir, "mon.sock"), DomainDir: dir}
+	cl, err := Build(def, c, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	argv := strings.Join(cl.Argv, " ")
+	for _, want := range []string{`-audiodev {"id":"audio1","driver":"dbus"}`, "-display dbus,p2p=on,audiodev=audio1"} {
+		if !strings.Contains(argv, want) {
+			t.Errorf("argv lacks %q:\n%s", want, argv)
+		}
+	}
+	runPaused(t, cl, p.MonitorSocket)
+}

@@ -95,7 +95,16 @@ func insertController(list []*conf.Controller, c *conf.Controller) []*conf.Contr
 func isCompanion(c *conf.Controller) bool {
 	e := conf.DeviceElement(c)
 	m := e.Child("master")
-	return m != nil
+	if m != nil {
+		return true
+	}
+	// libvirt's parser gives the ICH9 UHCIs a <master> when they have
+	// none, before it places them.
+	switch c.Model {
+	case "ich9-uhci1", "ich9-uhci2", "ich9-uhci3":
+		return c.Type == "usb"
+	}
+	return false
 }
 
 // usb2 reports the ICH9 USB2 controllers, which come in companion
@@ -415,7 +424,7 @@ func graphicsListen(g *conf.Graphics) {
 			conf.SetDeviceValue(g, "@port", strconv.Itoa(g.Port))
 		}
 		// virDomainGraphicsDefFormat's order.
-		conf.OrderDeviceAttrs(g, "", "type", "socket", "port", "autoport", "tlsPort", "websocket", "listen")
+		conf.OrderDeviceAttrs(g, "", "type", "socket", "port", "tlsPort", "autoport", "websocket", "listen")
 	}
 	defer spiceListenNone(g)
 	if conf.DeviceElement(g).Child("listen") != nil {
