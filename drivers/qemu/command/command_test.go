@@ -55,7 +55,7 @@ func qemu72() fakeCaps {
 			"intel-iommu.caching-mode", "intel-iommu.eim", "intel-iommu.device-iotlb", "intel-iommu.aw-bits",
 			"virtio-iommu-pci", "virtio-iommu.boot-bypass", "memory-backend-memfd"),
 		types: set("memory-backend-ram", "qemu64-x86_64-cpu", "Nehalem-x86_64-cpu", "host-x86_64-cpu", "max-x86_64-cpu",
-			"pcie-root-port", "piix3-usb-uhci", "qemu-xhci", "nec-usb-xhci", "virtio-scsi-pci", "lsi53c895a", "ich9-ahci",
+			"pcie-root-port", "piix3-usb-uhci", "qemu-xhci", "nec-usb-xhci", "virtio-scsi-pci", "lsi53c895a", "ich9-ahci", "ich9-intel-hda", "intel-hda", "AC97", "hda-duplex", "usb-redir", "qxl-vga", "ich9-usb-ehci1", "ich9-usb-uhci1", "ich9-usb-uhci2", "ich9-usb-uhci3",
 			"virtio-serial-pci", "virtserialport", "virtio-blk-pci", "ide-hd", "ide-cd", "scsi-hd", "scsi-cd",
 			"virtio-net-pci", "e1000", "e1000e", "rtl8139", "isa-serial", "usb-tablet", "usb-mouse", "usb-kbd",
 			"VGA", "cirrus-vga", "bochs-display", "virtio-vga", "virtio-gpu-pci", "i6300esb", "ib700",
@@ -99,6 +99,16 @@ func withTestSecrets(p *Paths) {
 	p.RandomIV = func() ([]byte, error) { return counting(16), nil }
 	p.Secrets = func(SecretRef) ([]byte, error) { return []byte(testPassphrase), nil }
 	p.IsCDROM = func(string) bool { return false }
+}
+
+// goldenSpicePaths is goldenPaths where SPICE autoport gets libvirt's
+// placeholder ports (5901, 5902), as a start without allocation
+// (qemuxml2argvtest).
+func goldenSpicePaths(name string) Paths {
+	p := goldenPaths(name)
+	spice := 5900
+	p.SpicePort = func() (int, error) { spice++; return spice, nil }
+	return p
 }
 
 func loadDomain(t *testing.T, file, dir string) *conf.Domain {
@@ -183,7 +193,7 @@ func TestGolden(t *testing.T) {
 		name := filepath.Base(base)
 		t.Run(name, func(t *testing.T) {
 			def := loadDomain(t, f, goldenDir)
-			cl, err := Build(def, qemu72(), goldenPaths(name))
+			cl, err := Build(def, qemu72(), goldenSpicePaths(name))
 			if strings.HasPrefix(name, "unsupported-") {
 				if err == nil {
 					t.Fatal("Build succeeded, want an error")
@@ -213,7 +223,7 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatalf("live XML does not parse: %v", err)
 			}
-			cl2, err := Build(again, qemu72(), goldenPaths(name))
+			cl2, err := Build(again, qemu72(), goldenSpicePaths(name))
 			if err != nil {
 				t.Fatalf("rebuilding the live definition: %v", err)
 			}

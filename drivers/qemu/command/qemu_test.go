@@ -92,7 +92,9 @@ func TestQEMUAcceptsGoldens(t *testing.T) {
 			}
 			makeImages(t, def)
 			makeKernel(t, def)
-			p := Paths{MonitorSocket: filepath.Join(dir, "mon.sock"), DomainDir: dir,
+			// A free port for SPICE (and VNC) autoport: fixed ports
+			// clash with other QEMUs on the host.
+			p := Paths{MonitorSocket: filepath.Join(dir, "mon.sock"), DomainDir: dir, VNCPort: freeTCPPort,
 				MasterKey: filepath.Join(dir, "master-key.aes")}
 			withTestSecrets(&p)
 			if err := os.WriteFile(p.MasterKey, p.MasterKeyData, 0o600); err != nil {
@@ -328,4 +330,14 @@ func (s *syncBuf) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// freeTCPPort is a loopback port nothing listens on right now.
+func freeTCPPort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
 }
