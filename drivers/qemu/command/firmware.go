@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sort"
 
+	"govirt/conf"
 	"govirt/virerr"
 )
 
@@ -86,11 +87,12 @@ type fwDescriptor struct {
 type loaderCfg struct {
 	typ       string // rom, pflash or "" (none)
 	path      string
-	readonly  string // yes, no or ""
-	secure    string // yes, no or ""
-	stateless string // yes, no or ""
-	nvram     string // file or block device of the varstore
-	nvramBlk  bool   // nvram is a block device
+	readonly  string        // yes, no or ""
+	secure    string        // yes, no or ""
+	stateless string        // yes, no or ""
+	nvram     string        // file or block device of the varstore
+	nvramBlk  bool          // nvram is a block device
+	nvramNet  *conf.Element // <nvram type='network'>, see nvramnet.go
 	template  string
 	smm       bool // the chosen firmware requires SMM
 	kernel    string
@@ -147,7 +149,7 @@ func (b *builder) firmware() (*loaderCfg, error) {
 		case "block":
 			l.nvram, l.nvramBlk = attr(child(ne, "source"), "dev"), true
 		case "network":
-			return nil, unsupported("network NVRAM is not supported by govirt's QEMU driver")
+			l.nvramNet = ne
 		default:
 			return nil, unsupported("unsupported nvram disk type '%s'", t)
 		}
@@ -309,7 +311,7 @@ func (b *builder) selectFirmware(fw string, feats map[string]string, l *loaderCf
 					return operationUnsupported("unsupported nvram template format '%s'", d.Mapping.NVRAM.Format)
 				}
 				l.template = d.Mapping.NVRAM.Filename
-				if l.nvram == "" {
+				if l.nvram == "" && l.nvramNet == nil {
 					l.nvram = defaultNVRAM
 				}
 			}
@@ -369,6 +371,13 @@ func (b *builder) emitPflash() error {
 	if l.nvram != "" {
 		one(1, l.nvram, l.nvramBlk, false)
 	}
+	if l.nvramNet != nil {
+		args, err := b.networkNVRAMNodes(l.nvramNet)
+		if err != nil {
+			return err
+		}
+		b.add(args...)
+	}
 	return nil
 }
 
@@ -379,7 +388,7 @@ func (b *builder) pflashMachineParams() string {
 		return ""
 	}
 	s := ",pflash0=libvirt-pflash0-format"
-	if l.nvram != "" {
+	if l.nvram != "" || l.nvramNet != nil {
 		s += ",pflash1=libvirt-pflash1-format"
 	}
 	return s
