@@ -2,6 +2,8 @@ package command
 
 import (
 	"strconv"
+
+	"govirt/conf"
 )
 
 // <acpi index='N'/> of a PCI device: QEMU's acpi-index property, which
@@ -77,4 +79,37 @@ func (b *builder) prepareACPIIndexes() error {
 	}
 	b.acpiIdx = m
 	return nil
+}
+
+// hotplugACPIIndex gives a device being hot-plugged its acpi-index, with
+// the checks of acpiIndexes over the running devices and the new one.
+func (b *builder) hotplugACPIIndex(o obj, dev any) (obj, error) {
+	e := conf.DeviceElement(dev)
+	a := child(e, "acpi")
+	if a == nil {
+		return o, nil
+	}
+	m, err := b.acpiIndexes()
+	if err != nil {
+		return nil, err
+	}
+	v, err := strconv.ParseUint(attr(a, "index"), 10, 32)
+	if err != nil || v == 0 || v > 16383 {
+		return nil, xmlError("Invalid value for attribute 'index' in element 'acpi': '%s'. Expected non-zero integer value", attr(a, "index"))
+	}
+	for _, used := range m {
+		if used == v {
+			return nil, xmlError("non unique device acpi index %d", v)
+		}
+	}
+	if t := attr(child(e, "address"), "type"); t != "" && t != "pci" {
+		return nil, unsupported("ACPI index is only supported for PCI devices")
+	}
+	if b.knowsTypes() && !b.caps.Has("acpi-index") {
+		return nil, unsupported("ACPI index is not supported with this QEMU")
+	}
+	id, _ := o.get("id")
+	s, _ := id.(string)
+	b.acpiIdx = map[string]uint64{s: v}
+	return b.withACPIIndex(o), nil
 }

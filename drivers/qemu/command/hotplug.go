@@ -194,6 +194,9 @@ func DiskDeviceAdd(def *conf.Domain, disk *conf.Disk, caps Caps) (json.RawMessag
 	if err != nil {
 		return nil, err
 	}
+	if o, err = b.hotplugACPIIndex(o, disk); err != nil {
+		return nil, err
+	}
 	return json.RawMessage(o.String()), nil
 }
 
@@ -270,6 +273,9 @@ func NetDeviceAdd(def *conf.Domain, n *conf.Interface, caps Caps) (json.RawMessa
 	b := hotplugBuilder(def, caps)
 	o, err := b.nicDevice(n, conf.DeviceElement(n), 0)
 	if err != nil {
+		return nil, err
+	}
+	if o, err = b.hotplugACPIIndex(o, n); err != nil {
 		return nil, err
 	}
 	return json.RawMessage(o.String()), nil
