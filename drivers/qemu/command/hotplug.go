@@ -106,7 +106,11 @@ func PrepareHotplugDisk(def *conf.Domain, disk *conf.Disk, caps Caps, next func(
 			// only plugs disks onto controllers the guest has.
 			return unsupported("hot-plugging SCSI controller %d for disk %s is not supported by govirt's QEMU driver; define the controller first", a.Controller, disk.TargetDev)
 		}
-		disk.Alias = alias(disk.Alias, fmt.Sprintf("scsi%d-%d-%d-%d", a.Controller, a.Bus, a.Target, a.Unit))
+		g := fmt.Sprintf("scsi%d-%d-%d-%d", a.Controller, a.Bus, a.Target, a.Unit)
+		if c.Model == "lsilogic" {
+			g = fmt.Sprintf("scsi%d-%d-%d", a.Controller, a.Bus, a.Unit)
+		}
+		disk.Alias = alias(disk.Alias, g)
 	default:
 		bus := disk.TargetBus
 		return hotplugErr(virerr.ErrOperationUnsupported, "disk bus '%s' cannot be hotplugged.", bus)
