@@ -257,7 +257,7 @@ func Build(def *conf.Domain, caps Caps, p Paths) (*Cmdline, error) {
 	// applies at define already; a definition that went through them is
 	// left as it is, so an older one without them builds the same. The
 	// default audio backend follows the host's display settings.
-	if err := postparse.ApplyWith(work, caps, postparse.Options{Audio: p.Graphics.audioDefaults()}); err != nil {
+	if err := postparse.ApplyAtStart(work, caps, postparse.Options{Audio: p.Graphics.audioDefaults()}); err != nil {
 		return nil, err
 	}
 	if err := checkElements(work); err != nil {

@@ -56,11 +56,6 @@ type builder struct {
 	ns *qemuNSDef
 	// acpiIdx are the ACPI indexes of devices, by alias.
 	acpiIdx map[string]uint64
-
-	// usbDiskPorts is the highest USB port of the root hub given to a
-	// disk; USB input devices, numbered after disks as in libvirt, take
-	// the ports above it.
-	usbDiskPorts int
 }
 
 func (b *builder) add(args ...string) { b.args = append(b.args, args...) }

@@ -3,6 +3,7 @@ package command
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"govirt/conf"
 )
@@ -370,6 +371,11 @@ func (b *builder) placePorts(sp *pciSpace, ports []*conf.Controller) error {
 func (b *builder) busName(n uint) string {
 	for _, c := range b.def.Devices.Controllers {
 		if c.Type == "pci" && c.Index == int(n) {
+			// The built-in root bus is not on the command line, so
+			// a user alias cannot name it (qemuBuildDeviceAddressPCIGetBus).
+			if strings.HasPrefix(c.Alias, "ua-") && (c.Model == "pci-root" || c.Model == "pcie-root") {
+				return map[string]string{"pci-root": "pci.0", "pcie-root": "pcie.0"}[c.Model]
+			}
 			return c.Alias
 		}
 	}
