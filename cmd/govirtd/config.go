@@ -269,9 +269,16 @@ func loadFile(path string, cfg *config, flagSet map[string]bool) error {
 	return sc.Err()
 }
 
-// parseConfBool reads a qemu.conf boolean: 0 or 1 (or true/false).
+// parseConfBool reads a qemu.conf boolean: 0 or 1, as libvirt's
+// virConfGetValueBool.
 func parseConfBool(v string) (bool, error) {
-	return strconv.ParseBool(v)
+	switch v {
+	case "0":
+		return false, nil
+	case "1":
+		return true, nil
+	}
+	return false, fmt.Errorf("expected 0 or 1, not %q", v)
 }
 
 // chardevTLS is the chardev TLS setting with qemu.conf's default of

@@ -31,7 +31,7 @@ import (
 // DIR/summary.txt) while working on the builder.
 
 // corpusFloor is the number of identical command lines main reaches.
-const corpusFloor = 328
+const corpusFloor = 349
 
 // corpusRefusedFloor is the number of .err inputs refused.
 const corpusRefusedFloor = 57
@@ -124,17 +124,47 @@ func corpusPaths(name string) Paths {
 		IsCDROM: func(path string) bool { return path == "/dev/cdrom" },
 		// virrandommock's bytes 0, 1, 2, ... are the master key and
 		// every IV.
-		MasterKeyData: seqBytes(32),
-		RandomIV:      func() ([]byte, error) { return seqBytes(16), nil },
+		MasterKeyData: counting(32),
+		RandomIV:      func() ([]byte, error) { return counting(16), nil },
 		Secrets:       fakeSecretLookup,
 		// libvirt's test gives the vsock descriptor 6789 and an
 		// automatic CID 42 (qemuxml2argvtest.c).
+		// qemuxml2argvmock: taps get descriptors 3, 4, ... and the name
+		// vnet0 unless they are mytap0; vhost-net descriptors 44, 45, ...
+		OpenTap: func(r TapRequest) (TapResult, error) {
+			res := TapResult{IfName: "vnet0"}
+			if r.IfName == "mytap0" {
+				res.IfName = r.IfName
+			}
+			for i := 0; i < r.Queues; i++ {
+				res.FDs = append(res.FDs, 3+i)
+			}
+			return res, nil
+		},
+		// virscsimock: every host SCSI device is /dev/sg0.
+		SCSIGeneric: func(string) (string, error) { return "/dev/sg0", nil },
+		// qemuxml2argvtest's passt directory (XDG_RUNTIME_DIR unset).
+		PasstSocket: func(alias string) string {
+			return "/bad-test-used-env-xdg-runtime-dir/libvirt/qemu/run/passt/-1-" + name + "-" + alias + ".socket"
+		},
+		OpenVhostNet: func(queues int) ([]int, error) {
+			var fds []int
+			for i := 0; i < queues; i++ {
+				fds = append(fds, 44+i)
+			}
+			return fds, nil
+		},
 		OpenVsock: func(cid uint32, auto bool) (int, uint32, error) {
 			if auto {
 				cid = 42
 			}
 			return 6789, cid, nil
 		},
+		// qemuxml2argvtest's NBD TLS settings.
+		Storage: StorageConfig{NBDTLSx509CertDir: "/etc/pki/libvirt-nbd/dummy,path",
+			NBDTLSx509SecretUUID: "6fd3f62d-9fe7-4a4e-a869-7acd6376d8ea"},
+		// The test's pretend start does not look at the images.
+		SourceExists: func(string) bool { return true },
 	}
 	return p
 }
@@ -192,14 +222,6 @@ var corpusHost = &Host{
 	TPMCancelPath: func(string) (string, error) { return "/sys/class/misc/tpm0/device/cancel", nil },
 }
 
-func seqBytes(n int) []byte {
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = byte(i)
-	}
-	return b
-}
-
 // fakeSecretLookup is qemuxml2argvtest's secret driver: any UUID, and
 // the usages its inputs name, have one fixed value.
 func fakeSecretLookup(ref SecretRef) ([]byte, error) {
@@ -212,7 +234,7 @@ func fakeSecretLookup(ref SecretRef) ([]byte, error) {
 			return nil, fmt.Errorf("test provided incorrect usage '%s'", ref.Usage)
 		}
 	}
-	return []byte("AQCVn5hO6HzFAhAAq0NCv8jtJcIcE+HOBlMQ1A"), nil
+	return []byte(corpusSecret), nil
 }
 
 // envOfHost are the variables libvirt passes through from the daemon's

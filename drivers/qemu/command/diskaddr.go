@@ -12,13 +12,6 @@ import (
 // (virDomainDiskDefAssignAddress, then the USB port allocation) and
 // refuses the addresses qemuValidateDomainDeviceDefAddressDrive refuses.
 func (b *builder) assignDiskAddresses() error {
-	usedUSB := map[string]bool{}
-	for _, d := range b.def.Devices.Disks {
-		if d.Address.Type == "usb" {
-			usedUSB[d.Address.Port] = true
-		}
-	}
-	nextUSB := 1
 	for _, d := range b.def.Devices.Disks {
 		switch d.TargetBus {
 		case "virtio":
@@ -27,18 +20,10 @@ func (b *builder) assignDiskAddresses() error {
 			}
 			continue
 		case "usb":
+			// The port comes from the one USB assignment, in
+			// libvirt's device order (assignUSB, usb.go).
 			switch d.Address.Type {
-			case "":
-				for usedUSB[strconv.Itoa(nextUSB)] {
-					nextUSB++
-				}
-				d.Address = conf.Address{Type: "usb", Port: strconv.Itoa(nextUSB)}
-				usedUSB[d.Address.Port] = true
-				b.usbDiskPorts = max(b.usbDiskPorts, nextUSB)
-			case "usb":
-				if p, err := strconv.Atoi(d.Address.Port); err == nil {
-					b.usbDiskPorts = max(b.usbDiskPorts, p)
-				}
+			case "", "usb":
 			default:
 				return virerr.New(virerr.FromQemu, virerr.ErrInternalError, "unexpected address type for usb disk")
 			}
@@ -143,10 +128,37 @@ func (b *builder) validateDisks() error {
 			}
 		}
 	}
+	if err := checkIotunes(ds); err != nil {
+		return err
+	}
 	for _, d := range ds {
 		el := conf.DeviceElement(d)
-		if (child(el, "vendor") != nil || child(el, "product") != nil) && d.TargetBus != "scsi" {
-			return unsupported("Only scsi disk supports vendor and product")
+		if d.TargetBus != "virtio" {
+			drv := child(el, "driver")
+			switch m := attr(el, "model"); m {
+			case "virtio", "virtio-transitional", "virtio-non-transitional":
+				return unsupported("disk model '%s' not supported for bus '%s'", m, d.TargetBus)
+			}
+			if attr(drv, "queues") != "" {
+				return unsupported("queues attribute in disk driver element is only supported by virtio-blk")
+			}
+			if attr(drv, "event_idx") != "" {
+				return unsupported("disk event_idx mode supported only for virtio bus")
+			}
+			if attr(drv, "ioeventfd") != "" {
+				return unsupported("disk ioeventfd mode supported only for virtio bus")
+			}
+			for _, a := range []string{"iommu", "ats", "packed"} {
+				if attr(drv, a) != "" {
+					return unsupported("%s driver option is only supported for virtio devices", a)
+				}
+			}
+			if attr(drv, "page_per_vq") != "" {
+				return unsupported("page_per_vq option is only supported for virtio devices")
+			}
+		}
+		if err := checkDiskFrontend(d, el); err != nil {
+			return err
 		}
 		if d.Shareable && !d.ReadOnly && d.Device != "cdrom" && format(&d.Source) != "raw" {
 			return unsupported("shared access for disk '%s' requires use of supported storage format", d.TargetDev)
@@ -180,9 +192,25 @@ func precheckDisks(def *conf.Domain) error {
 			}
 			return virerr.New(virerr.FromDomain, virerr.ErrNoTarget, "%s", src)
 		}
+		if d.Device == "lun" && d.Source.Type != "block" && !(d.Source.Type == "network" && d.Source.Protocol == "iscsi") {
+			return unsupported("disk device='lun' is only valid for block type disk source")
+		}
+		switch rawio := attr(conf.DeviceElement(d), "rawio"); {
+		case rawio == "":
+		case d.Device != "lun":
+			return xmlError("rawio can be used only with device='lun'")
+		case rawio != "yes" && rawio != "no":
+			return xmlError("Invalid value for attribute 'rawio' in element 'disk': '%s'. Expected yes/no", rawio)
+		}
 		if err := checkDiskSecrets(d); err != nil {
 			return err
 		}
+	}
+	if err := checkStartupPolicies(ds); err != nil {
+		return err
+	}
+	if err := checkSCSIHostdevConflicts(def); err != nil {
+		return err
 	}
 	hasDevBoot := false
 	for _, d := range ds {
@@ -199,6 +227,123 @@ func precheckDisks(def *conf.Domain) error {
 			t := strings.TrimRight(d.TargetDev, "0123456789")
 			if _, ok := diskIndex(t); ok && t != d.TargetDev {
 				return unsupported("invalid disk target '%s', partitions can't appear in disk targets", d.TargetDev)
+			}
+		}
+	}
+	return nil
+}
+
+// serialChars are the characters QEMU takes in a disk serial.
+const serialChars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_ .+"
+
+// checkDiskFrontend refuses the disk settings qemuValidateDomainDeviceDefDiskFrontend
+// refuses, with its messages.
+func checkDiskFrontend(d *conf.Disk, el *conf.Element) error {
+	drv := child(el, "driver")
+	if attr(drv, "copy_on_read") == "on" && (d.Device == "cdrom" || d.Device == "floppy") {
+		return unsupported("copy_on_read is not supported with removable disk '%s'", d.TargetDev)
+	}
+	if child(el, "wwn") != nil && d.TargetBus != "ide" && d.TargetBus != "scsi" {
+		return unsupported("Only ide and scsi disk support wwn")
+	}
+	if (child(el, "vendor") != nil || child(el, "product") != nil) && d.TargetBus != "scsi" {
+		return unsupported("Only scsi disk supports vendor and product")
+	}
+	if d.Device == "lun" {
+		if attr(drv, "copy_on_read") == "on" {
+			return unsupported("copy_on_read is not compatible with 'lun' disk '%s'", d.TargetDev)
+		}
+		if child(el, "wwn") != nil {
+			return unsupported("Setting wwn is not supported for lun device")
+		}
+		if child(el, "vendor") != nil || child(el, "product") != nil {
+			return unsupported("Setting vendor or product is not supported for lun device")
+		}
+		if d.Serial != "" {
+			return unsupported("scsi-block 'lun' devices do not support the serial property")
+		}
+	}
+	if rr := attr(child(el, "target"), "rotation_rate"); rr != "" && rr != "0" {
+		if d.TargetBus != "scsi" && d.TargetBus != "ide" && d.TargetBus != "sata" {
+			return internalError("rotation rate is only valid for SCSI/IDE/SATA bus")
+		}
+		if d.Device != "disk" {
+			return internalError("rotation rate is only valid for disk device")
+		}
+	}
+	if d.ReadOnly && d.Device == "disk" {
+		switch d.TargetBus {
+		case "ide":
+			return unsupported("readonly ide disks are not supported")
+		case "sata":
+			return unsupported("readonly sata disks are not supported")
+		}
+	}
+	if d.IO == "native" && d.Cache != "directsync" && d.Cache != "none" {
+		return unsupported("io='native' needs either no disk cache or directsync cache mode")
+	}
+	if strings.Trim(d.Serial, serialChars) != "" {
+		return internalError("driver serial '%s' contains unsafe characters", d.Serial)
+	}
+	return nil
+}
+
+// scsiHostdevAddrs are the drive addresses of the SCSI host devices.
+func scsiHostdevAddrs(def *conf.Domain) []conf.Address {
+	var out []conf.Address
+	for _, devs := range kids(def.Tree(), "devices") {
+		for _, h := range kids(devs, "hostdev") {
+			if attr(h, "mode") != "subsystem" || attr(h, "type") != "scsi" {
+				continue
+			}
+			a := child(h, "address")
+			if attr(a, "type") != "drive" {
+				continue
+			}
+			num := func(n string) uint { v, _ := strconv.ParseUint(attr(a, n), 0, 32); return uint(v) }
+			out = append(out, conf.Address{Type: "drive", Controller: num("controller"), Bus: num("bus"),
+				Target: num("target"), Unit: num("unit")})
+		}
+	}
+	return out
+}
+
+// checkSCSIHostdevConflicts refuses SCSI disks and SCSI host devices
+// sharing a drive address, as libvirt's address assignment and
+// validation do (their messages, typos included).
+func checkSCSIHostdevConflicts(def *conf.Domain) error {
+	hs := scsiHostdevAddrs(def)
+	if len(hs) == 0 {
+		return nil
+	}
+	for _, d := range def.Devices.Disks {
+		if d.TargetBus != "scsi" || d.Address.Type != "" {
+			continue
+		}
+		idx, ok := diskIndex(d.TargetDev)
+		if !ok {
+			continue
+		}
+		a := conf.Address{Type: "drive", Controller: uint(idx / 7), Unit: uint(idx % 7)}
+		for _, h := range hs {
+			if h == a {
+				return unsupported("using disk target name '%s' conflicts with SCSI host device address controller='%d' bus='%d' target='%d' unit='%d",
+					d.TargetDev, a.Controller, 0, 0, a.Unit)
+			}
+		}
+	}
+	for i, h := range hs {
+		for _, o := range hs[i+1:] {
+			if h == o {
+				// libvirt prints the bus as controller and vice versa.
+				return unsupported("SCSI host address controller='%d' bus='%d' target='%d' unit='%d' in use by another SCSI host device",
+					h.Bus, h.Controller, h.Target, h.Unit)
+			}
+		}
+		for _, d := range def.Devices.Disks {
+			if d.TargetBus == "scsi" && d.Address == h {
+				return unsupported("SCSI host address controller='%d' bus='%d' target='%d' unit='%d' in use by another SCSI disk",
+					h.Bus, h.Controller, h.Target, h.Unit)
 			}
 		}
 	}

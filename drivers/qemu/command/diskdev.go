@@ -1,8 +1,8 @@
 package command
 
 import (
+	"cmp"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -26,14 +26,14 @@ func (b *builder) diskDevice(d *conf.Disk, bootindex int) (obj, error) {
 		if cd {
 			return nil, unsupported("virtio disk %s cannot be a cdrom", d.TargetDev)
 		}
-		drv := "virtio-blk-pci"
-		switch m := attr(el, "model"); m {
-		case "virtio-transitional":
-			drv += "-transitional"
-		case "virtio-non-transitional":
-			drv += "-non-transitional"
+		base := "virtio-blk"
+		if d.Source.Type == "vhostuser" {
+			base = "vhost-user-blk"
 		}
-		o = virtioOptions(obj{}.set("driver", drv), drvEl)
+		var err error
+		if o, err = b.virtioDevice(base, cmp.Or(attr(el, "model"), "virtio"), drvEl); err != nil {
+			return nil, err
+		}
 		if it := attr(drvEl, "iothread"); it != "" {
 			o = o.set("iothread", "iothread"+it)
 		}
@@ -42,8 +42,17 @@ func (b *builder) diskDevice(d *conf.Disk, bootindex int) (obj, error) {
 				o = o.set(p[1], v == "on")
 			}
 		}
-		// virtio-blk's SCSI passthrough is off by default in QEMU 8.0
-		// (QEMU_CAPS_VIRTIO_BLK_SCSI is gone), so nothing to say.
+		// SCSI passthrough (SG_IO) through virtio-blk, where QEMU has
+		// it: on for a LUN, else off unless QEMU defaults to off.
+		if d.Source.Type != "vhostuser" && b.caps.Has("virtio-blk-pci.scsi") {
+			if d.Device == "lun" {
+				o = o.set("scsi", true)
+			} else if !b.caps.Has("virtio-blk-pci.scsi.default.disabled") {
+				o = o.set("scsi", false)
+			}
+		} else if d.Device == "lun" {
+			return nil, unsupported("disk device='lun' is not supported by this QEMU")
+		}
 		if q := attr(drvEl, "queues"); q != "" {
 			o = o.set("num-queues", uintOr(q, 0))
 		}
@@ -110,7 +119,9 @@ func (b *builder) diskDevice(d *conf.Disk, bootindex int) (obj, error) {
 	if d.Shareable {
 		o = o.set("share-rw", true)
 	}
-	if drive := diskDrive(d); drive != "" {
+	if d.Source.Type == "vhostuser" {
+		o = o.set("chardev", vhostUserChrAlias(d))
+	} else if drive := diskDrive(d); drive != "" {
 		o = o.set("drive", drive)
 	}
 	o = o.set("id", d.Alias)
@@ -182,16 +193,6 @@ func errorPolicies(drv *conf.Element) (string, string) {
 	return w, r
 }
 
-// virtioOptions adds the virtio transport options of a <driver>.
-func virtioOptions(o obj, drv *conf.Element) obj {
-	for _, p := range [][2]string{{"iommu", "iommu_platform"}, {"ats", "ats"}, {"packed", "packed"}, {"page_per_vq", "page-per-vq"}} {
-		if v := attr(drv, p[0]); v != "" {
-			o = o.set(p[1], v == "on")
-		}
-	}
-	return o
-}
-
 // usbBus is the QEMU bus of USB controller idx.
 func (b *builder) usbBus(idx int) string {
 	if c := b.controller("usb", idx); c != nil {
@@ -241,38 +242,10 @@ func (b *builder) emitFloppyController(boot map[any]int) error {
 	return nil
 }
 
-// sortDisks orders disks as libvirt's parser inserts them
-// (virDomainDiskInsert): each disk goes after the last disk of its bus
-// with a lower target index, so disks of one bus are sorted by target
-// while buses keep the order they first appear in.
-func sortDisks(disks []*conf.Disk) []*conf.Disk {
-	var out []*conf.Disk
-	for _, d := range disks {
-		at := -1
-		di, _ := diskIndex(d.TargetDev)
-		for i := len(out) - 1; i >= 0; i-- {
-			if out[i].TargetBus != d.TargetBus {
-				continue
-			}
-			oi, _ := diskIndex(out[i].TargetDev)
-			if oi > di {
-				at = i
-			} else if at == -1 {
-				at = i + 1
-			}
-		}
-		if at == -1 {
-			at = len(out)
-		}
-		out = slices.Insert(out, at, d)
-	}
-	return out
-}
-
-// prepareDisks applies what libvirt's parser and disk preparation do to
-// the disks before anything is assigned: the parser's ordering, the bus a
-// target name implies, and cache=none for a writable shared disk
-// (qemuDomainPrepareDiskCachemode).
+// prepareDisks applies what libvirt's disk preparation does before
+// anything is assigned (the parser's ordering is post-parse's): the bus a
+// target name implies, cache=none for a writable shared disk
+// (qemuDomainPrepareDiskCachemode), the startup policies.
 func (b *builder) prepareDisks() error {
 	ds := &b.def.Devices
 	for _, d := range ds.Disks {
@@ -286,6 +259,6 @@ func (b *builder) prepareDisks() error {
 			d.Cache = "none"
 		}
 	}
-	ds.Disks = sortDisks(ds.Disks)
+	b.applyStartupPolicies()
 	return nil
 }

@@ -3,6 +3,7 @@ package command
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -59,6 +60,9 @@ func PrepareHotplugDisk(def *conf.Domain, disk *conf.Disk, caps Caps, next func(
 	if err := checkHotplugSource(disk); err != nil {
 		return err
 	}
+	if err := checkIotunes(append(slices.Clone(def.Devices.Disks), disk)); err != nil {
+		return err
+	}
 	b := hotplugBuilder(def, caps)
 	switch disk.TargetBus {
 	case "virtio":
@@ -102,7 +106,11 @@ func PrepareHotplugDisk(def *conf.Domain, disk *conf.Disk, caps Caps, next func(
 			// only plugs disks onto controllers the guest has.
 			return unsupported("hot-plugging SCSI controller %d for disk %s is not supported by govirt's QEMU driver; define the controller first", a.Controller, disk.TargetDev)
 		}
-		disk.Alias = alias(disk.Alias, fmt.Sprintf("scsi%d-%d-%d-%d", a.Controller, a.Bus, a.Target, a.Unit))
+		g := fmt.Sprintf("scsi%d-%d-%d-%d", a.Controller, a.Bus, a.Target, a.Unit)
+		if c.Model == "lsilogic" {
+			g = fmt.Sprintf("scsi%d-%d-%d", a.Controller, a.Bus, a.Unit)
+		}
+		disk.Alias = alias(disk.Alias, g)
 	default:
 		bus := disk.TargetBus
 		return hotplugErr(virerr.ErrOperationUnsupported, "disk bus '%s' cannot be hotplugged.", bus)
@@ -168,6 +176,9 @@ func DiskBlockdevs(disk *conf.Disk) []json.RawMessage {
 // deleted: top layer first, format before storage.
 func DiskNodes(disk *conf.Disk) []string {
 	var out []string
+	if attr(child(conf.DeviceElement(disk), "driver"), "copy_on_read") == "on" && !sourceEmpty(&disk.Source) {
+		out = append(out, "libvirt-CoR-"+disk.TargetDev)
+	}
 	for _, s := range layers(disk) {
 		if s.NodeNameFormat != "" {
 			out = append(out, s.NodeNameFormat)
@@ -185,6 +196,9 @@ func DiskDeviceAdd(def *conf.Domain, disk *conf.Disk, caps Caps) (json.RawMessag
 	b := hotplugBuilder(def, caps)
 	o, err := b.diskDevice(disk, 0)
 	if err != nil {
+		return nil, err
+	}
+	if o, err = b.hotplugACPIIndex(o, disk); err != nil {
 		return nil, err
 	}
 	return json.RawMessage(o.String()), nil
@@ -263,6 +277,9 @@ func NetDeviceAdd(def *conf.Domain, n *conf.Interface, caps Caps) (json.RawMessa
 	b := hotplugBuilder(def, caps)
 	o, err := b.nicDevice(n, conf.DeviceElement(n), 0)
 	if err != nil {
+		return nil, err
+	}
+	if o, err = b.hotplugACPIIndex(o, n); err != nil {
 		return nil, err
 	}
 	return json.RawMessage(o.String()), nil

@@ -6,6 +6,7 @@ import (
 	"crypto/cipher"
 	"crypto/rand"
 	"encoding/base64"
+	"strings"
 
 	"govirt/conf"
 	"govirt/virerr"
@@ -160,6 +161,17 @@ func (b *builder) layerObjects(d *conf.Disk, l chainLayer, env hostEnv) ([]obj, 
 			}
 			out = append(out, o)
 		}
+		src := child(l.el, "source")
+		switch {
+		case s.Protocol == "nbd" && b.nbdTLS(src):
+			objs, err := b.tlsObjects(s, env)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, objs...)
+		case s.Protocol != "nbd" && attr(src, "tls") == "yes":
+			return nil, unsupported("TLS transport is not supported for disk protocol '%s'", s.Protocol)
+		}
 	}
 	return out, nil
 }
@@ -175,6 +187,17 @@ func checkDiskSecrets(d *conf.Disk) error {
 		return unsupported("an <encryption> definition already found for disk source")
 	}
 	for _, l := range chain(d) {
+		if l.src.Type == "network" {
+			// virDomainDiskSourceNetworkParse's refusals.
+			if l.src.Name == "" && l.src.Protocol != "nbd" {
+				return xmlError("missing name for disk source")
+			}
+			if l.src.Protocol == "rbd" || l.src.Protocol == "gluster" {
+				if i := strings.IndexByte(l.src.Name, '/'); i <= 0 {
+					return xmlError("can't split path '%s' into pool name and image name", l.src.Name)
+				}
+			}
+		}
 		if a := netAuth(l); a != nil {
 			switch p := l.src.Protocol; p {
 			case "iscsi", "http", "https", "ftp", "ftps", "ssh", "rbd":
