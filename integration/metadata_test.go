@@ -51,3 +51,18 @@ func TestDomainMetadataQEMU(t *testing.T) {
 		t.Errorf("desc --live: %q", out)
 	}
 }
+
+// TestDomainHostCallsTestDriver compares inject-nmi, control info, disk
+// errors, the guest clock, set-user-password and send-key on govirtd's
+// test driver with libvirt 9.0's test driver.
+func TestDomainHostCallsTestDriver(t *testing.T) {
+	if err := exec.Command("/usr/bin/python3", "-c", "import libvirt").Run(); err != nil {
+		t.Skip("python3-libvirt not installed")
+	}
+	d := startDaemon(t)
+	got := pythonTranscript(t, "testdata/python/hostcalls.py", d.URI("test"))
+	want := pythonTranscript(t, "testdata/python/hostcalls.py", "test:///default")
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("transcripts differ\n--- govirtd\n%s\n--- libvirt\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}

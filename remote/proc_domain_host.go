@@ -1,8 +1,10 @@
 package remote
 
 import (
+	"fmt"
 	"govirt/driver"
 	"govirt/rpc/procs"
+	"govirt/virerr"
 )
 
 func init() {
@@ -26,6 +28,13 @@ func domainSendKey(h *handler, body []byte) (any, error) {
 	a, err := args[DomainSendKeyArgs](body)
 	if err != nil {
 		return nil, err
+	}
+	// virDomainSendKey's own checks (the .x bound keeps nkeycodes <= 16).
+	if len(a.Keycodes) == 0 {
+		return nil, virerr.Raw(virerr.FromDomain, virerr.ErrInvalidArg, "nkeycodes in virDomainSendKey must be greater than zero")
+	}
+	if a.Codeset >= 10 { // VIR_KEYCODE_SET_LAST
+		return nil, virerr.Raw(virerr.FromDomain, virerr.ErrInvalidArg, fmt.Sprintf("Unsupported codeset '%d'", a.Codeset))
 	}
 	d, err := need[driver.DomainKeys](h)
 	if err != nil {

@@ -75,6 +75,10 @@ type domObj struct {
 	blkioWeight                         uint32
 
 	snaps *snapshotList
+
+	// The guest time testDomainGetTime reports (domain_agentcalls.go).
+	seconds  int64
+	nseconds uint32
 }
 
 // unlimited is VIR_DOMAIN_MEMORY_PARAM_UNLIMITED, the default memtune value.
@@ -85,6 +89,8 @@ func newDomObj(def *conf.Domain) *domObj {
 		def: def, id: -1, state: driver.StateShutoff,
 		hardLimit: unlimited, softLimit: unlimited, swapHardLimit: unlimited,
 		snaps: newSnapshotList(),
+		// testDomainObjPrivateAlloc's guest clock.
+		seconds: 627319920,
 	}
 }
 

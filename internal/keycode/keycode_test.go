@@ -1,4 +1,4 @@
-package qemu
+package keycode
 
 import "testing"
 
@@ -20,8 +20,8 @@ func TestTranslateKeycode(t *testing.T) {
 		{7, 0xffff, -1},  // no such usb code
 		{0, 1000000, -1}, // nor linux
 	} {
-		if got := translateKeycode(c.from, keycodeSetQNUM, c.v); got != c.want {
-			t.Errorf("%s %#x: got %#x, want %#x", keycodeSetNames[c.from], c.v, got, c.want)
+		if got := Translate(c.from, QNUM, c.v); got != c.want {
+			t.Errorf("%s %#x: got %#x, want %#x", Names[c.from], c.v, got, c.want)
 		}
 	}
 }

@@ -1,6 +1,6 @@
 // Code generated from libvirt 9.0's src/keycodemapdb/data/keymaps.csv with its keymap-gen code-table (one table per codeset, indexed by Linux keycode); DO NOT EDIT.
 
-package qemu
+package keycode
 
 var keycodes_linux = [454]uint16{
 	0x0: 0x0, 0x1: 0x1, 0x2: 0x2, 0x3: 0x3, 0x4: 0x4, 0x5: 0x5, 0x6: 0x6, 0x7: 0x7,
