@@ -48,3 +48,8 @@ type DomainMetadata interface {
 type DomainKeys interface {
 	DomainSendKey(d Domain, codeset, holdtime uint32, keycodes []uint32, flags uint32) error
 }
+
+// DomainHostnames reports a guest's host name (virDomainGetHostname).
+type DomainHostnames interface {
+	DomainGetHostname(d Domain, flags uint32) (string, error)
+}

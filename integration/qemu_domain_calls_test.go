@@ -60,6 +60,10 @@ func TestQEMUEverydayDomainCalls(t *testing.T) {
 	expectErr("domtime dc --sync", "error: Guest agent is not responding: QEMU guest agent is not connected")
 	expectErr("set-user-password dc root secret", "error: Guest agent is not responding: QEMU guest agent is not connected")
 	expectErr("domtime dc2", "error: argument unsupported: QEMU guest agent is not configured")
+	expectErr("domhostname dc", "error: Guest agent is not responding: QEMU guest agent is not connected")
+	expectErr("domhostname dc2 --source agent", "error: argument unsupported: QEMU guest agent is not configured")
+	// No NIC on a virtual network, so no lease names the guest.
+	expectErr("domhostname dc --source lease", "error: no hostname found: no hostname found for domain dc")
 	mustVirsh(t, uri, "suspend dc")
 	expectErr("domtime dc", "Requested operation is not valid: domain is not running")
 }

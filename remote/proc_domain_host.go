@@ -21,6 +21,9 @@ func init() {
 		procs.DomainSetTime:         domainSetTime,
 		procs.DomainSetUserPassword: domainSetUserPassword,
 		procs.DomainSendKey:         domainSendKey,
+		procs.DomainGetHostname: queryFlags(drvDom, driver.DomainHostnames.DomainGetHostname, func(s string) any {
+			return DomainGetHostnameRet{Hostname: s}
+		}),
 	})
 }
 

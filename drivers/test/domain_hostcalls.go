@@ -141,3 +141,16 @@ func (in *instance) DomainSendKey(d driver.Domain, codeset, holdtime uint32, key
 		return nil
 	})
 }
+
+// DomainGetHostname is testDomainGetHostname: NAMEhost.
+func (in *instance) DomainGetHostname(d driver.Domain, flags uint32) (string, error) {
+	if err := checkFlags(flags, 0, "testDomainGetHostname"); err != nil {
+		return "", err
+	}
+	var name string
+	err := in.runningDom(d, false, func(o *domObj) error {
+		name = o.def.Name + "host"
+		return nil
+	})
+	return name, err
+}

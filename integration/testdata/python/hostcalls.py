@@ -26,6 +26,8 @@ def calls(tag):
     show(tag + ".sendkey.bad", lambda: dom.sendKey(libvirt.VIR_KEYCODE_SET_USB, 0, [0xffff], 1, 0))
     show(tag + ".sendkey.set", lambda: dom.sendKey(11, 0, [1], 1, 0))
     show(tag + ".badflags", lambda: dom.injectNMI(4))
+    show(tag + ".hostname", lambda: dom.hostname(0))
+    show(tag + ".hostname.lease", lambda: dom.hostname(libvirt.VIR_DOMAIN_GET_HOSTNAME_LEASE))
 
 
 calls("running")
