@@ -53,3 +53,16 @@ type DomainKeys interface {
 type DomainHostnames interface {
 	DomainGetHostname(d Domain, flags uint32) (string, error)
 }
+
+// DomainLifecycle changes on_poweroff, on_reboot and on_crash
+// (virDomainSetLifecycleAction); type and action are range-checked.
+type DomainLifecycle interface {
+	DomainSetLifecycleAction(d Domain, typ, action uint32, flags uint32) error
+}
+
+// LifecycleTypes and LifecycleActions are libvirt's names of
+// virDomainLifecycle and virDomainLifecycleAction.
+var (
+	LifecycleTypes   = []string{"poweroff", "reboot", "crash"}
+	LifecycleActions = []string{"destroy", "restart", "rename-restart", "preserve", "coredump-destroy", "coredump-restart"}
+)

@@ -18,9 +18,10 @@ func init() {
 			s, ns, err := d.DomainGetTime(dom, flags)
 			return DomainGetTimeRet{Seconds: s, Nseconds: ns}, err
 		}, func(r DomainGetTimeRet) any { return r }),
-		procs.DomainSetTime:         domainSetTime,
-		procs.DomainSetUserPassword: domainSetUserPassword,
-		procs.DomainSendKey:         domainSendKey,
+		procs.DomainSetTime:            domainSetTime,
+		procs.DomainSetUserPassword:    domainSetUserPassword,
+		procs.DomainSendKey:            domainSendKey,
+		procs.DomainSetLifecycleAction: domainSetLifecycleAction,
 		procs.DomainGetHostname: queryFlags(drvDom, driver.DomainHostnames.DomainGetHostname, func(s string) any {
 			return DomainGetHostnameRet{Hostname: s}
 		}),
@@ -90,4 +91,24 @@ func domainSetUserPassword(h *handler, body []byte) (any, error) {
 		return nil, err
 	}
 	return nil, d.DomainSetUserPassword(drvDom(a.Dom), optString(a.User), optString(a.Password), a.Flags)
+}
+
+// domainSetLifecycleAction applies virDomainSetLifecycleAction's range
+// checks before the driver's.
+func domainSetLifecycleAction(h *handler, body []byte) (any, error) {
+	a, err := args[DomainSetLifecycleActionArgs](body)
+	if err != nil {
+		return nil, err
+	}
+	if a.Type >= uint32(len(driver.LifecycleTypes)) {
+		return nil, virerr.New(virerr.FromDomain, virerr.ErrInvalidArg, "invalid lifecycle type '%d'", a.Type)
+	}
+	if a.Action >= uint32(len(driver.LifecycleActions)) {
+		return nil, virerr.New(virerr.FromDomain, virerr.ErrInvalidArg, "invalid lifecycle action '%d'", a.Action)
+	}
+	d, err := need[driver.DomainLifecycle](h)
+	if err != nil {
+		return nil, err
+	}
+	return nil, d.DomainSetLifecycleAction(drvDom(a.Dom), a.Type, a.Action, a.Flags)
 }

@@ -31,6 +31,13 @@ def calls(tag):
 
 
 calls("running")
+for typ, act, fl in ((0, 1, 0), (1, 0, libvirt.VIR_DOMAIN_AFFECT_CONFIG), (2, 4, 0), (0, 5, 0),
+                     (3, 0, 0), (0, 6, 0), (2, 3, libvirt.VIR_DOMAIN_AFFECT_LIVE), (0, 0, 8)):
+    show("lifecycle.%d.%d.%d" % (typ, act, fl), lambda: dom.setLifecycleAction(typ, act, fl))
+x = dom.XMLDesc(0)
+print("lifecycle.live:", [l.strip() for l in x.splitlines() if l.strip().startswith("<on_")])
+x = dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
+print("lifecycle.config:", [l.strip() for l in x.splitlines() if l.strip().startswith("<on_")])
 for t in (5000, 20000, 30001, 30002, 45003, 99999):
     show("settime.%d" % t, lambda: dom.setTime({"seconds": t, "nseconds": 7}, 0))
     show("control.%d" % t, lambda: dom.controlInfo(0))
