@@ -253,3 +253,28 @@ func TestDomcapsHostModelVirsh(t *testing.T) {
 		}
 	}
 }
+
+// The host CPU of the capabilities is named as libvirt names it, and
+// comparing it with the host is "identical".
+func TestCapabilitiesHostCPUVirsh(t *testing.T) {
+	d := startDaemon(t)
+	uri := d.URI("qemu")
+	out, _, rc := virsh(t, uri, "capabilities")
+	if rc != 0 || !regexp.MustCompile(`<host>(?s:.)*<cpu>\s*<arch>x86_64</arch>\s*<model>[^<]+</model>\s*<vendor>`).MatchString(out) {
+		t.Fatalf("capabilities host cpu:\n%s", out)
+	}
+	f := filepath.Join(t.TempDir(), "caps.xml")
+	os.WriteFile(f, []byte(out), 0o644)
+	cmp, errOut, rc := virsh(t, uri, "cpu-compare", f)
+	if rc != 0 || !strings.Contains(cmp, "is identical to host CPU") {
+		t.Errorf("cpu-compare of the capabilities: rc %d %s%s", rc, cmp, errOut)
+	}
+	if libvirtdCompare(t) {
+		sameAsLibvirtd(t, uri, "cpu-compare", f)
+		lv, _, _ := virsh(t, "qemu:///system", "capabilities")
+		model := regexp.MustCompile(`<host>(?s:.)*?<cpu>\s*<arch>x86_64</arch>\s*(<model>[^<]+</model>\s*<vendor>[^<]+</vendor>)`)
+		if g, w := model.FindStringSubmatch(out), model.FindStringSubmatch(lv); g == nil || w == nil || g[1] != w[1] {
+			t.Errorf("host CPU model/vendor %v, libvirtd %v", g, w)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 
+	"govirt/conf"
 	"govirt/drivers/internal/cpuapi"
 	"govirt/drivers/qemu/caps"
 	"govirt/internal/cpux86"
@@ -148,4 +149,18 @@ func (c *conn) BaselineHypervisorCPU(emulator, arch, machine, virtType string, x
 		migratable = false
 	}
 	return cpuapi.BaselineWith(cpus, qc.HVModels(vt), features, migratable, flags&cpuapi.BaselineExpandFeatures != 0)
+}
+
+// fillHostCPUModel names the host CPU in the capabilities as libvirt does
+// from CPUID: the closest cpu_map model, vendor and extra features. A host
+// whose CPU cannot be read keeps an anonymous <cpu>.
+func fillHostCPUModel(cpu *conf.CapsHostCPU) {
+	h, err := hostCPU()
+	if err != nil || h == nil {
+		return
+	}
+	cpu.Model, cpu.Vendor = h.Model, h.Vendor
+	for _, f := range h.Features {
+		cpu.Features = append(cpu.Features, f.Name)
+	}
 }
