@@ -70,7 +70,7 @@ func qemu72() fakeCaps {
 			"main-loop", "vmgenid", "vmcoreinfo", "tpm-tis", "tpm-crb", "Haswell-x86_64-cpu", "qemu32-x86_64-cpu",
 			"virtio-9p-pci", "vhost-user-fs-pci", "virtio-mouse-pci", "virtio-keyboard-pci", "virtio-tablet-pci",
 			"virtio-net-pci-non-transitional", "virtio-rng-pci-non-transitional", "memory-backend-memfd",
-			"intel-iommu", "virtio-iommu-pci", "tls-creds-x509",
+			"intel-iommu", "virtio-iommu-pci", "tls-creds-x509", "virtio-mem-pci", "virtio-pmem-pci",
 			"ich9-usb-ehci1", "ich9-usb-uhci1", "ich9-usb-uhci2", "ich9-usb-uhci3",
 			"secret", "isa-fdc", "floppy", "usb-storage", "scsi-block", "mptsas1068", "megasas", "pvscsi",
 			"am53c974", "dc-390", "vhost-user-blk-pci"),
@@ -263,12 +263,12 @@ func TestElementPaths(t *testing.T) {
 	paths := def.ElementPaths()
 	found := false
 	for _, p := range paths {
-		if p == "devices/hostdev/source/address" {
+		if p == "devices/hostdev/source/char" {
 			found = true
 		}
 	}
 	if !found {
-		t.Errorf("ElementPaths() = %v, lacks devices/hostdev/source/address", paths)
+		t.Errorf("ElementPaths() = %v, lacks devices/hostdev/source/char", paths)
 	}
 }
 

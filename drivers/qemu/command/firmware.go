@@ -2,6 +2,7 @@ package command
 
 import (
 	"encoding/json"
+	"govirt/conf"
 	"os"
 	"path"
 	"path/filepath"
@@ -86,11 +87,13 @@ type fwDescriptor struct {
 type loaderCfg struct {
 	typ       string // rom, pflash or "" (none)
 	path      string
-	readonly  string // yes, no or ""
-	secure    string // yes, no or ""
-	stateless string // yes, no or ""
-	nvram     string // file or block device of the varstore
-	nvramBlk  bool   // nvram is a block device
+	readonly  string           // yes, no or ""
+	secure    string           // yes, no or ""
+	stateless string           // yes, no or ""
+	nvram     string           // file or block device of the varstore
+	nvramBlk  bool             // nvram is a block device
+	nvramNet  *conf.DiskSource // a network varstore (<nvram type='network'>)
+	nvramEl   *conf.Element    // its element, holding <source>
 	template  string
 	smm       bool // the chosen firmware requires SMM
 	kernel    string
@@ -147,7 +150,11 @@ func (b *builder) firmware() (*loaderCfg, error) {
 		case "block":
 			l.nvram, l.nvramBlk = attr(child(ne, "source"), "dev"), true
 		case "network":
-			return nil, unsupported("network NVRAM is not supported by govirt's QEMU driver")
+			src := child(ne, "source")
+			l.nvramNet = &conf.DiskSource{Type: "network", Protocol: attr(src, "protocol"), Name: attr(src, "name"),
+				NodeName: "libvirt-pflash1-storage", NodeNameFormat: "libvirt-pflash1-format"}
+			l.nvramEl = ne
+			l.nvram = "network"
 		default:
 			return nil, unsupported("unsupported nvram disk type '%s'", t)
 		}
@@ -158,7 +165,8 @@ func (b *builder) firmware() (*loaderCfg, error) {
 	if l.path != "" && l.typ == "" {
 		l.typ = "rom"
 	}
-	if err := checkOS(fw, feats, hasLoader, hasNVRAM, l); err != nil {
+	// libvirt's loader definition exists as soon as either element does.
+	if err := checkOS(fw, feats, hasLoader || ne != nil, hasNVRAM, l); err != nil {
 		return nil, err
 	}
 	if feats["enrolled-keys"] == "yes" {
@@ -187,7 +195,35 @@ func (b *builder) firmware() (*loaderCfg, error) {
 		}
 	}
 	b.fw = l
+	b.recordFirmware(fw, l, hasNVRAM)
 	return l, nil
+}
+
+// recordFirmware writes what start decided into the live definition, as
+// libvirt's does: the chosen loader and varstore replace the
+// auto-selection, and SMM is on when the firmware needs it.
+func (b *builder) recordFirmware(fw string, l *loaderCfg, hadNVRAM bool) {
+	d := b.def
+	if l.typ == "" {
+		return
+	}
+	if fw != "" {
+		d.SetValue("os/@firmware", "")
+		d.OS.Loader = l.path
+		d.SetValue("os/loader/@readonly", l.readonly)
+		d.SetValue("os/loader/@secure", l.secure)
+		d.SetValue("os/loader/@type", l.typ)
+		if l.smm && !contains(d.Features, "smm") {
+			d.Features = append(d.Features, "smm")
+			d.SetValue("features/smm/@state", "on")
+		}
+	}
+	if !hadNVRAM && l.nvram != "" && l.nvramNet == nil && !l.nvramBlk {
+		d.SetValue("os/nvram", l.nvram)
+		if l.template != "" {
+			d.SetValue("os/nvram/@template", l.template)
+		}
+	}
 }
 
 // checkOS is virDomainDefOSValidate and virDomainDefPostParseOs.
@@ -366,7 +402,28 @@ func (b *builder) emitPflash() error {
 			set("read-only", ro).set("driver", "raw").set("file", st).String())
 	}
 	one(0, l.path, false, l.readonly == "yes")
-	if l.nvram != "" {
+	switch {
+	case l.nvramNet != nil:
+		// The protocol node and its secret as a network disk's
+		// (qemuBuildStorageSourceChainAttachPrepareBlockdev).
+		layer := chainLayer{src: l.nvramNet, el: l.nvramEl, top: true}
+		env := b.hostEnv()
+		dummy := &conf.Disk{}
+		objs, err := b.layerObjects(dummy, layer, env)
+		if err != nil {
+			return err
+		}
+		for _, o := range objs {
+			b.object(o)
+		}
+		st, err := b.networkStorage(dummy, layer, env)
+		if err != nil {
+			return err
+		}
+		b.add("-blockdev", st.set("node-name", l.nvramNet.NodeName).set("auto-read-only", true).set("discard", "unmap").String())
+		b.add("-blockdev", obj{}.set("node-name", l.nvramNet.NodeNameFormat).
+			set("read-only", false).set("driver", "raw").set("file", l.nvramNet.NodeName).String())
+	case l.nvram != "":
 		one(1, l.nvram, l.nvramBlk, false)
 	}
 	return nil
@@ -407,7 +464,7 @@ func (b *builder) launchSecurity() bool { return child(b.def.Tree(), "launchSecu
 // varstore from its template when it does not exist yet.
 func (b *builder) nvramSetup() (nvram, template string) {
 	l, err := b.firmware()
-	if err != nil || l.nvram == "" || l.nvramBlk {
+	if err != nil || l.nvram == "" || l.nvramBlk || l.nvramNet != nil {
 		return "", ""
 	}
 	return l.nvram, l.template
