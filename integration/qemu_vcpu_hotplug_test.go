@@ -1,0 +1,93 @@
+package integration
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"govirt/testguest"
+)
+
+// TestQEMUVcpuHotplug: a guest defined with <vcpu current='1'>4</vcpu>
+// gets vCPUs with setvcpus --live (device_add of QEMU's vCPU objects) and
+// gives them back (device_del, the guest ejecting them over ACPI); virsh
+// vcpucount and the guest's /sys/devices/system/cpu agree.
+func TestQEMUVcpuHotplug(t *testing.T) {
+	d := startDaemon(t)
+	t.Cleanup(func() { killGuests(d) })
+	uri := d.URI("qemu")
+	sock := filepath.Join(d.dir, "hp.console")
+	xml := strings.Replace(guestXML(t, "hp", sock, ""), "<vcpu>1</vcpu>", "<vcpu placement='static' current='1'>4</vcpu>", 1)
+	path := filepath.Join(t.TempDir(), "hp.xml")
+	if err := os.WriteFile(path, []byte(xml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustVirsh(t, uri, "define "+path)
+	mustVirsh(t, uri, "start hp")
+	con := console(t, sock)
+	if _, err := con.Expect(testguest.ReadyMarker, bootTimeout()); err != nil {
+		t.Fatalf("guest did not boot: %v\n%s", err, d.Log())
+	}
+	cpuRe := regexp.MustCompile(`CPUS=(\d+)`)
+	guestCPUs := func(want string) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		var got string
+		for time.Now().Before(deadline) {
+			con.Send("echo CPUS=$(ls -d /sys/devices/system/cpu/cpu[0-9]* | wc -l)")
+			m, err := con.ExpectRegexp(cpuRe, 10*time.Second)
+			if err != nil {
+				t.Fatalf("guest console: %v", err)
+			}
+			if got = m[1]; got == want {
+				return
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+		t.Errorf("guest sees %s vCPUs, want %s", got, want)
+	}
+	liveCount := func(want int) {
+		t.Helper()
+		out := mustVirsh(t, uri, "vcpucount hp --live --active")
+		if strings.TrimSpace(out) != fmt.Sprint(want) {
+			t.Errorf("vcpucount --live --active: %q, want %d", out, want)
+		}
+	}
+	guestCPUs("1")
+	liveCount(1)
+
+	mustVirsh(t, uri, "setvcpus hp 3 --live")
+	liveCount(3)
+	guestCPUs("3")
+	if out := mustVirsh(t, uri, "vcpucount hp --config --active"); strings.TrimSpace(out) != "1" {
+		t.Errorf("the definition changed with --live only: %q", out)
+	}
+
+	mustVirsh(t, uri, "setvcpus hp 4 --live")
+	liveCount(4)
+	guestCPUs("4")
+
+	// more than the maximum is refused
+	_, errOut, rc := virsh(t, uri, "setvcpus hp 5 --live")
+	if rc == 0 || !strings.Contains(errOut, "requested vcpus is greater than max allowable vcpus for the live domain: 5 > 4") {
+		t.Errorf("setvcpus 5: rc %d %s", rc, errOut)
+	}
+
+	mustVirsh(t, uri, "setvcpus hp 2 --live")
+	liveCount(2)
+	guestCPUs("2")
+
+	// vCPU 0 came from -smp: it cannot be unplugged
+	_, errOut, rc = virsh(t, uri, "setvcpus hp 0 --live")
+	if rc == 0 {
+		t.Errorf("setvcpus 0 accepted")
+	}
+	_ = errOut
+	mustVirsh(t, uri, "setvcpus hp 1 --live")
+	liveCount(1)
+	guestCPUs("1")
+}
