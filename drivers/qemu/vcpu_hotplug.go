@@ -105,19 +105,8 @@ func (d *Driver) setVcpusLive(v *vm, n uint) error {
 	if count != target {
 		return errQEMU(virerr.ErrConfigUnsupported, "failed to find appropriate hotpluggable vcpus to reach the desired target vcpu count")
 	}
-	// publish each step: a failure half way leaves the live XML telling
-	// what QEMU really has
-	defer func() {
-		if s, err := queryVcpuSlots(mon); err == nil {
-			have := 0
-			for _, x := range s {
-				if x.QOMPath != "" {
-					have += max(x.VCPUsCount, 1)
-				}
-			}
-			d.modifyLive(v, func(next *conf.Domain) { next.CurrentVCPUs = uint(have) })
-		}
-	}()
+	// whatever happens, the live XML ends up telling what QEMU has
+	defer d.refreshVcpuCount(v, mon)
 	for _, i := range pick {
 		alias := "vcpu" + strconv.Itoa(i)
 		if target > cur {
@@ -161,4 +150,32 @@ func (d *Driver) unplugVcpu(v *vm, mon monitor, alias string, index int) error {
 	case <-time.After(unplugTimeout):
 		return errQEMU(virerr.ErrOperationTimeout, "vcpu unplug request timed out. Unplug result must be manually inspected in the domain")
 	}
+}
+
+// isVcpuAlias reports whether a device id is one of the vCPUs govirt
+// plugged ("vcpu3").
+func isVcpuAlias(alias string) bool {
+	n, ok := strings.CutPrefix(alias, "vcpu")
+	if !ok || n == "" {
+		return false
+	}
+	_, err := strconv.Atoi(n)
+	return err == nil
+}
+
+// refreshVcpuCount sets the live vCPU count to what QEMU has plugged: after
+// a hotplug, and when a vCPU unplug finishes after its API timed out
+// (libvirt's late DEVICE_DELETED removal).
+func (d *Driver) refreshVcpuCount(v *vm, mon monitor) {
+	s, err := queryVcpuSlots(mon)
+	if err != nil {
+		return
+	}
+	have := 0
+	for _, x := range s {
+		if x.QOMPath != "" {
+			have += max(x.VCPUsCount, 1)
+		}
+	}
+	d.modifyLive(v, func(next *conf.Domain) { next.CurrentVCPUs = uint(have) })
 }
