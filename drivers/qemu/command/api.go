@@ -293,6 +293,7 @@ func Build(def *conf.Domain, caps Caps, p Paths) (*Cmdline, error) {
 		b.assignPCI,
 		b.assignUSB,
 		b.assignNodeNames,
+		b.prepareACPIIndexes,
 		b.emit,
 		b.preparePinning,
 	}

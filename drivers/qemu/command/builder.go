@@ -56,12 +56,15 @@ type builder struct {
 	nextFD int
 	// ns is the domain's QEMU namespace content.
 	ns *qemuNSDef
+	// acpiIdx are the ACPI indexes of devices, by alias.
+	acpiIdx map[string]uint64
 }
 
 func (b *builder) add(args ...string) { b.args = append(b.args, args...) }
 
 // device adds one -device; its driver is remembered for checkTypes.
 func (b *builder) device(o obj) {
+	o = b.withACPIIndex(o)
 	o = b.applyOverrides(o)
 	if d, ok := o.get("driver"); ok {
 		b.drivers = append(b.drivers, d.(string))

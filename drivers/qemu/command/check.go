@@ -116,7 +116,7 @@ var allowed = map[string][]string{
 	"os":                          {"firmware"},
 	"os/loader":                   {"readonly", "secure", "type", "stateless"},
 	"os/nvram":                    {"template", "type"},
-	"os/nvram/source":             {"file", "dev", "protocol", "name"},
+	"os/nvram/source":             {"file", "dev", "protocol", "name", "query", "tls", "tlsHostname"},
 	"os/nvram/source/host":        {"name", "port", "transport", "socket"},
 	"os/nvram/source/auth":        {"username"},
 	"os/nvram/source/auth/secret": {"type", "usage", "uuid"},
@@ -171,7 +171,10 @@ var allowed = map[string][]string{
 	"devices":          nil,
 	"devices/emulator": nil,
 
-	"devices/disk": {"type", "device", "model", "snapshot"},
+	// rawio='yes' asks for CAP_SYS_RAWIO, which QEMU has when govirtd
+	// runs it as root; unprivileged, neither govirt nor libvirt's session
+	// driver can grant it.
+	"devices/disk": {"type", "device", "model", "snapshot", "rawio"},
 	"devices/disk/driver": append([]string{"name", "type", "discard", "cache", "io", "error_policy", "rerror_policy",
 		"copy_on_read", "detect_zeroes", "ioeventfd", "event_idx", "queues", "queue_size", "iothread"}, virtioOptNames()...),
 	"devices/disk/driver/metadata_cache":                              nil,
@@ -240,6 +243,10 @@ var allowed = map[string][]string{
 	"devices/disk/iotune/total_iops_sec_max_length":                   nil,
 	"devices/disk/iotune/read_iops_sec_max_length":                    nil,
 	"devices/disk/iotune/write_iops_sec_max_length":                   nil,
+	"devices/disk/acpi":                                               {"index"},
+	"devices/interface/acpi":                                          {"index"},
+	"devices/video/acpi":                                              {"index"},
+	"devices/hostdev/acpi":                                            {"index"},
 	"devices/disk/wwn":                                                nil,
 	"devices/disk/vendor":                                             nil,
 	"devices/disk/product":                                            nil,

@@ -2,12 +2,12 @@ package command
 
 import (
 	"encoding/json"
-	"govirt/conf"
 	"os"
 	"path"
 	"path/filepath"
 	"sort"
 
+	"govirt/conf"
 	"govirt/virerr"
 )
 
@@ -87,13 +87,12 @@ type fwDescriptor struct {
 type loaderCfg struct {
 	typ       string // rom, pflash or "" (none)
 	path      string
-	readonly  string           // yes, no or ""
-	secure    string           // yes, no or ""
-	stateless string           // yes, no or ""
-	nvram     string           // file or block device of the varstore
-	nvramBlk  bool             // nvram is a block device
-	nvramNet  *conf.DiskSource // a network varstore (<nvram type='network'>)
-	nvramEl   *conf.Element    // its element, holding <source>
+	readonly  string        // yes, no or ""
+	secure    string        // yes, no or ""
+	stateless string        // yes, no or ""
+	nvram     string        // file or block device of the varstore
+	nvramBlk  bool          // nvram is a block device
+	nvramNet  *conf.Element // <nvram type='network'>, see nvramnet.go
 	template  string
 	smm       bool // the chosen firmware requires SMM
 	kernel    string
@@ -150,11 +149,7 @@ func (b *builder) firmware() (*loaderCfg, error) {
 		case "block":
 			l.nvram, l.nvramBlk = attr(child(ne, "source"), "dev"), true
 		case "network":
-			src := child(ne, "source")
-			l.nvramNet = &conf.DiskSource{Type: "network", Protocol: attr(src, "protocol"), Name: attr(src, "name"),
-				NodeName: "libvirt-pflash1-storage", NodeNameFormat: "libvirt-pflash1-format"}
-			l.nvramEl = ne
-			l.nvram = "network"
+			l.nvramNet = ne
 		default:
 			return nil, unsupported("unsupported nvram disk type '%s'", t)
 		}
@@ -345,7 +340,7 @@ func (b *builder) selectFirmware(fw string, feats map[string]string, l *loaderCf
 					return operationUnsupported("unsupported nvram template format '%s'", d.Mapping.NVRAM.Format)
 				}
 				l.template = d.Mapping.NVRAM.Filename
-				if l.nvram == "" {
+				if l.nvram == "" && l.nvramNet == nil {
 					l.nvram = defaultNVRAM
 				}
 			}
@@ -403,28 +398,15 @@ func (b *builder) emitPflash() error {
 	}
 	one(0, l.path, false, l.readonly == "yes")
 	switch {
-	case l.nvramNet != nil:
-		// The protocol node and its secret as a network disk's
-		// (qemuBuildStorageSourceChainAttachPrepareBlockdev).
-		layer := chainLayer{src: l.nvramNet, el: l.nvramEl, top: true}
-		env := b.hostEnv()
-		dummy := &conf.Disk{}
-		objs, err := b.layerObjects(dummy, layer, env)
-		if err != nil {
-			return err
-		}
-		for _, o := range objs {
-			b.object(o)
-		}
-		st, err := b.networkStorage(dummy, layer, env)
-		if err != nil {
-			return err
-		}
-		b.add("-blockdev", st.set("node-name", l.nvramNet.NodeName).set("auto-read-only", true).set("discard", "unmap").String())
-		b.add("-blockdev", obj{}.set("node-name", l.nvramNet.NodeNameFormat).
-			set("read-only", false).set("driver", "raw").set("file", l.nvramNet.NodeName).String())
 	case l.nvram != "":
 		one(1, l.nvram, l.nvramBlk, false)
+	}
+	if l.nvramNet != nil {
+		args, err := b.networkNVRAMNodes(l.nvramNet)
+		if err != nil {
+			return err
+		}
+		b.add(args...)
 	}
 	return nil
 }
@@ -436,7 +418,7 @@ func (b *builder) pflashMachineParams() string {
 		return ""
 	}
 	s := ",pflash0=libvirt-pflash0-format"
-	if l.nvram != "" {
+	if l.nvram != "" || l.nvramNet != nil {
 		s += ",pflash1=libvirt-pflash1-format"
 	}
 	return s
