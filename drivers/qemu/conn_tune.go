@@ -98,6 +98,13 @@ func (c *conn) DomainSetMaxMemory(h driver.Domain, kib uint64) error {
 // DomainSetVcpusFlags changes the vCPU count of the persistent definition
 // and/or of the running guest (vCPU hotplug).
 func (c *conn) DomainSetVcpusFlags(h driver.Domain, n uint32, flags uint32) error {
+	// VIR_DOMAIN_VCPU_MAXIMUM (4), _GUEST (8), _HOTPLUGGABLE (16)
+	if bad := flags &^ (affectLive | affectConfig | affectMax | 8 | 16); bad != 0 {
+		return errQEMU(virerr.ErrInvalidArg, "unsupported flags (0x%x) in function qemuDomainSetVcpusFlags", bad)
+	}
+	if flags&8 != 0 {
+		return errQEMU(virerr.ErrOperationUnsupported, "setting the vCPUs of a guest through its agent is not supported")
+	}
 	v, err := c.jobVM(h, "setvcpus")
 	if err != nil {
 		return err
