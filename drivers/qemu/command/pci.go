@@ -3,6 +3,7 @@ package command
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"govirt/conf"
 )
@@ -358,6 +359,17 @@ func (b *builder) placePorts(sp *pciSpace, ports []*conf.Controller) error {
 func (b *builder) busName(n uint) string {
 	for _, c := range b.def.Devices.Controllers {
 		if c.Type == "pci" && c.Index == int(n) {
+			// The root bus is built into the machine: QEMU knows it
+			// by its own name, never by a user alias given to it
+			// (qemuBuildDeviceAddressPCIGetBus).
+			if strings.HasPrefix(c.Alias, "ua-") {
+				switch c.Model {
+				case "pci-root":
+					return "pci.0"
+				case "pcie-root":
+					return "pcie.0"
+				}
+			}
 			return c.Alias
 		}
 	}
