@@ -8,12 +8,16 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
 // startTimeout bounds one QEMU's start up to its QMP answer; the machine
 // running the test may be loaded.
 const startTimeout = 60 * time.Second
+
+// qemuCPU adds up the CPU time of the QEMUs started.
+var qemuCPU atomic.Int64
 
 // startPausedQEMU starts cl with its monitor passed as descriptor 3 (the
 // listening socket at mon, as the driver does), asks QMP query-status,
@@ -44,6 +48,9 @@ func startPausedQEMU(cl *Cmdline, mon string) error {
 	defer func() {
 		cmd.Process.Kill()
 		<-exited
+		if ps := cmd.ProcessState; ps != nil {
+			qemuCPU.Add(int64(ps.UserTime() + ps.SystemTime()))
+		}
 	}()
 	lf.Close()
 	failed := func(err error) error {

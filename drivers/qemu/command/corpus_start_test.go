@@ -117,7 +117,7 @@ func TestCorpusStartsQEMU(t *testing.T) {
 		t.Fatalf("probing %s: %v", qemuBinary, err)
 	}
 	t.Logf("probed %s in %v", qemuBinary, time.Since(t0).Round(time.Millisecond))
-	env := startEnv{caps: qc, kvm: kvmUsable(), tap: tapUsable(), audio: hostAudioDrivers()}
+	env := startEnv{caps: qc, kvm: kvmUsable() && os.Getenv("GOVIRT_START_TCG") == "", tap: tapUsable(), audio: hostAudioDrivers()}
 	data := filepath.Join(dir, "qemuxml2argvdata")
 	argsFiles, _ := filepath.Glob(filepath.Join(data, "*.x86_64-latest.args"))
 	results := make([]startOutcome, len(argsFiles))
@@ -154,8 +154,9 @@ func TestCorpusStartsQEMU(t *testing.T) {
 			t.Logf("%s: known failure: %s", r.name, r.reason)
 		}
 	}
-	summary := fmt.Sprintf("libvirt corpus on this host's QEMU: %d started, %d failed (%d known), %d skipped, %d refused by the builder, of %d (%v)",
-		counts["started"], counts["failed"]+counts["known"], counts["known"], counts["skipped"], counts["refused"], len(argsFiles), time.Since(t0).Round(time.Second))
+	summary := fmt.Sprintf("libvirt corpus on this host's QEMU: %d started, %d failed (%d known), %d skipped, %d refused by the builder, of %d (%v, QEMU CPU %v)",
+		counts["started"], counts["failed"]+counts["known"], counts["known"], counts["skipped"], counts["refused"], len(argsFiles),
+		time.Since(t0).Round(time.Second), time.Duration(qemuCPU.Load()).Round(time.Second))
 	var rs []string
 	for r, n := range reasons {
 		rs = append(rs, fmt.Sprintf("%4d %s", n, r))
