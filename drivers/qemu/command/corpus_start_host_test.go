@@ -178,7 +178,8 @@ func needsHostOpt(opt, val string, e startEnv) string {
 		return "TPM"
 	case strings.Contains(val, "vhost-user") || strings.Contains(val, "vhost-vdpa"):
 		return "vhost-user/vDPA backend"
-	case strings.Contains(val, "tls-creds-x509"):
+	case strings.Contains(val, "tls-creds-x509") && !strings.Contains(val, `"dir":"`+e.tls.plain+`"`) &&
+		(e.tls.secret == "" || !strings.Contains(val, `"dir":"`+e.tls.secret+`"`)):
 		return "TLS certificates"
 	case opt == "-blockdev" && networkBlockdev(val) != "":
 		return "network disk (" + networkBlockdev(val) + ")"

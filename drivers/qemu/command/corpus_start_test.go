@@ -31,7 +31,7 @@ import (
 // explains are listed in corpusStartKnown.
 
 // corpusStartFloor is the number of inputs main starts; it may only go up.
-const corpusStartFloor = 0
+const corpusStartFloor = 147
 
 // corpusStartParallel bounds the QEMUs starting at once: the machine is
 // small and shared.
@@ -117,7 +117,11 @@ func TestCorpusStartsQEMU(t *testing.T) {
 		t.Fatalf("probing %s: %v", qemuBinary, err)
 	}
 	t.Logf("probed %s in %v", qemuBinary, time.Since(t0).Round(time.Millisecond))
-	env := startEnv{caps: qc, kvm: kvmUsable() && os.Getenv("GOVIRT_START_TCG") == "", tap: tapUsable(), audio: hostAudioDrivers()}
+	tls, err := makeTestTLS(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := startEnv{tls: tls, caps: qc, kvm: kvmUsable() && os.Getenv("GOVIRT_START_TCG") == "", tap: tapUsable(), audio: hostAudioDrivers()}
 	data := filepath.Join(dir, "qemuxml2argvdata")
 	argsFiles, _ := filepath.Glob(filepath.Join(data, "*.x86_64-latest.args"))
 	results := make([]startOutcome, len(argsFiles))
@@ -194,6 +198,7 @@ type startEnv struct {
 	tap  bool // QEMU can create tap devices
 	// audio are the audio drivers of the QEMU build.
 	audio map[string]bool
+	tls   testTLSDirs
 }
 
 // startInput builds one input for this host and starts it.
@@ -220,7 +225,7 @@ func (e startEnv) startInput(file, name string) startOutcome {
 		r.outcome, r.reason = "skipped", why
 		return r
 	}
-	p := startPaths(def.Name, tmp)
+	p := e.startPaths(name, def.Name, tmp)
 	// A host CD-ROM drive is opened as one (host_cdrom); libvirt's
 	// inputs name /dev/cdrom for it.
 	p.IsCDROM = func(path string) bool { return pm.rev[path] == "/dev/cdrom" }
@@ -288,8 +293,9 @@ func (e startEnv) prepareDef(def *conf.Domain, name string) string {
 
 // startPaths are the host files of one start: everything in tmp, the
 // monitor passed as fd 3, master key written, the real host's NUMA
-// nodes, libvirt's default display configuration.
-func startPaths(name, tmp string) Paths {
+// nodes, the display configuration of libvirt's test for input with
+// certificates of our own and free ports.
+func (e startEnv) startPaths(input, name, tmp string) Paths {
 	dom := filepath.Join(tmp, "d")
 	h := *corpusHost
 	h.MemoryBackingDir = filepath.Join(tmp, "ram")
@@ -300,29 +306,31 @@ func startPaths(name, tmp string) Paths {
 		}
 		return nil
 	}
-	return Paths{
+	p := Paths{
 		Name:          name,
 		DomainDir:     dom,
 		MonitorSocket: filepath.Join(tmp, "mon.sock"),
 		MonitorFD:     3,
 		MasterKey:     filepath.Join(dom, "master-key.aes"),
-		MasterKeyData: seqBytes(32),
 		Host:          &h,
-		VNCPort:       freeTCPPort,
-		SpicePort:     freeTCPPort,
-		WebsocketPort: freeTCPPort,
 		Secrets:       fakeSecretLookup,
-		SecretValue:   func(string) ([]byte, error) { return []byte(corpusSecret), nil },
-		RenderNode:    func() (string, error) { return "/dev/dri/renderD128", nil },
 	}
+	corpusGraphics(input, &p)
+	p.VNCPort, p.SpicePort, p.WebsocketPort = freeTCPPort, freeTCPPort, freeTCPPort
+	p.RenderNode = func() (string, error) { return "/dev/dri/renderD128", nil }
+	g := &p.Graphics
+	g.VNCTLSx509CertDir, g.SpiceTLSx509CertDir = e.tls.plain, e.tls.plain
+	if g.VNCTLSx509SecretUUID != "" && e.tls.secret != "" {
+		g.VNCTLSx509CertDir = e.tls.secret
+	}
+	return p
 }
 
 // refusalClass shortens a builder refusal to a reason worth counting.
 func refusalClass(err error) string {
-	s := errMessage(err)
-	s = regexp.MustCompile(`'[^']*'`).ReplaceAllString(s, "'…'")
-	if len(s) > 90 {
-		s = s[:90] + "…"
+	s := strings.TrimSuffix(errMessage(err), " is not supported by govirt's QEMU driver")
+	if len(s) > 110 {
+		s = s[:110] + "…"
 	}
 	return s
 }
