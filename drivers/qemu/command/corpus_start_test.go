@@ -121,7 +121,7 @@ func TestCorpusStartsQEMU(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := startEnv{tls: tls, caps: qc, kvm: kvmUsable() && os.Getenv("GOVIRT_START_TCG") == "", tap: tapUsable(), audio: hostAudioDrivers()}
+	env := startEnv{tls: tls, caps: qc, kvm: kvmUsable(), tap: tapUsable(), audio: hostAudioDrivers()}
 	data := filepath.Join(dir, "qemuxml2argvdata")
 	argsFiles, _ := filepath.Glob(filepath.Join(data, "*.x86_64-latest.args"))
 	results := make([]startOutcome, len(argsFiles))
@@ -156,6 +156,10 @@ func TestCorpusStartsQEMU(t *testing.T) {
 			t.Errorf("%s: QEMU 7.2 does not start it: %s", r.name, r.reason)
 		case "known":
 			t.Logf("%s: known failure: %s", r.name, r.reason)
+		case "started":
+			if why, ok := corpusStartKnown[r.name]; ok {
+				t.Logf("%s starts now: drop it from corpusStartKnown (%s)", r.name, why)
+			}
 		}
 	}
 	summary := fmt.Sprintf("libvirt corpus on this host's QEMU: %d started, %d failed (%d known), %d skipped, %d refused by the builder, of %d (%v, QEMU CPU %v)",
@@ -171,7 +175,7 @@ func TestCorpusStartsQEMU(t *testing.T) {
 	if *corpusOut != "" {
 		writeStartOut(t, *corpusOut, summary, results)
 	}
-	if counts["started"] < corpusStartFloor {
+	if only == nil && counts["started"] < corpusStartFloor {
 		t.Errorf("started inputs went down: %d < floor %d", counts["started"], corpusStartFloor)
 	}
 }
