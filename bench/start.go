@@ -307,11 +307,19 @@ func floorStartsN(mode startMode, n int, xmlFor func(string) string) ([]time.Dur
 		if err != nil {
 			return err
 		}
+		hf, err := command.OpenHostFiles(cl.Files, 4)
+		if err != nil {
+			lf.Close()
+			return err
+		}
 		cmd := exec.Command(cl.Argv[0], cl.Argv[1:]...)
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-		cmd.ExtraFiles = []*os.File{lf}
+		cmd.ExtraFiles = append([]*os.File{lf}, hf...)
 		err = cmd.Start()
 		lf.Close()
+		for _, f := range hf {
+			f.Close()
+		}
 		if err != nil {
 			return err
 		}

@@ -143,6 +143,15 @@ func (g *Graphics) toNode(flags FormatFlags) *node {
 	} else {
 		n.delAttr("passwd")
 	}
+	// A VNC display on a socket or on no listen has no port to show
+	// (virDomainGraphicsDefFormat writes them for address listens only).
+	if l := n.child("listen"); g.Type == "vnc" && l != nil && (l.attr("type") == "socket" || l.attr("type") == "none") {
+		n.delAttr("port")
+		n.delAttr("autoport")
+	}
+	// libvirt's order (virDomainGraphicsDefFormat), whatever the input's.
+	orderAttrs(n, "type", "socket", "port", "tlsPort", "autoport", "websocket", "websocketGenerated",
+		"listen", "keymap", "defaultMode", "sharePolicy", "powerControl", "passwd", "passwdValidTo", "connected")
 	return n
 }
 

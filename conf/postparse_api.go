@@ -3,6 +3,7 @@ package conf
 import (
 	"slices"
 	"sort"
+	"strings"
 )
 
 // This file gives the QEMU driver's post-parse step (drivers/qemu/postparse)
@@ -78,6 +79,33 @@ func (d *Domain) SortDevices() {
 		kids[i] = devs.kids[j]
 	}
 	devs.kids = kids
+	for _, k := range devs.elems() {
+		sortKnownChildren(k)
+	}
+}
+
+// sortKnownChildren puts a device's children in libvirt's order when
+// every one of them is a child libvirt's formatter writes in a known
+// place; a device with anything else is left as written.
+func sortKnownChildren(n *node) {
+	order := childOrder[n.name]
+	if len(order) == 0 {
+		return
+	}
+	var elems []*node
+	for _, k := range n.kids {
+		switch {
+		case k.kind == elemNode && slices.Contains(order, k.name):
+			elems = append(elems, k)
+		case k.kind == textNode && strings.TrimSpace(k.text) == "":
+		default:
+			return
+		}
+	}
+	sort.SliceStable(elems, func(a, b int) bool {
+		return slices.Index(order, elems[a].name) < slices.Index(order, elems[b].name)
+	})
+	n.kids = elems
 }
 
 // OrderDeviceAttrs puts the named attributes of the child element at

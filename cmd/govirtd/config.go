@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"govirt/drivers/qemu/command"
 )
 
 // config is everything govirtd can be told, from flags or a config file
@@ -22,6 +24,9 @@ type config struct {
 	LogLevel       string
 	// VNCPortMin/Max bound the ports autoport VNC displays get (file only).
 	VNCPortMin, VNCPortMax int
+	// Graphics are qemu.conf's display and audio settings (file only,
+	// same keys: vnc_listen, spice_tls, vnc_sasl_dir, ...).
+	Graphics command.GraphicsConfig
 	// TLS is the --listen-tls transport's settings.
 	TLS tlsConfig
 	// AdminSocket serves libvirt's admin program (virt-admin), root only.
@@ -30,6 +35,11 @@ type config struct {
 	Limits limits
 	// LogFilters and LogOutputs are libvirt-style log_filters/log_outputs.
 	LogFilters, LogOutputs string
+	// ChardevTLS is qemu.conf's chardev_tls, chardev_tls_x509_cert_dir,
+	// chardev_tls_x509_verify and chardev_tls_x509_secret_uuid (file
+	// only; verify defaults to on, as qemu.conf's default_tls_x509_verify).
+	ChardevTLS       command.ChardevTLS
+	chardevVerifySet bool
 }
 
 // limits are the client and worker limits, with libvirtd.conf's names.
@@ -205,6 +215,20 @@ func loadFile(path string, cfg *config, flagSet map[string]bool) error {
 			} else {
 				cfg.VNCPortMax = n
 			}
+		case "chardev_tls", "chardev_tls_x509_verify":
+			b, err := parseConfBool(val)
+			if err != nil {
+				return fmt.Errorf("%s:%d: %s: %v", path, line, key, err)
+			}
+			if key == "chardev_tls" {
+				cfg.ChardevTLS.Default = b
+			} else {
+				cfg.ChardevTLS.Verify, cfg.chardevVerifySet = b, true
+			}
+		case "chardev_tls_x509_cert_dir":
+			cfg.ChardevTLS.Dir = val
+		case "chardev_tls_x509_secret_uuid":
+			cfg.ChardevTLS.SecretUUID = val
 		case "libvirt_sockets":
 			b, err := strconv.ParseBool(val)
 			if err != nil {
@@ -212,6 +236,12 @@ func loadFile(path string, cfg *config, flagSet map[string]bool) error {
 			}
 			cfg.LibvirtSockets = b
 		default:
+			if ok, err := setGraphics(&cfg.Graphics, key, val); ok {
+				if err != nil {
+					return fmt.Errorf("%s:%d: %s: %v", path, line, key, err)
+				}
+				continue
+			}
 			if p, isInt := cfg.Limits.intKeys()[key]; isInt {
 				n, err := strconv.Atoi(val)
 				if err != nil {
@@ -230,4 +260,19 @@ func loadFile(path string, cfg *config, flagSet map[string]bool) error {
 		}
 	}
 	return sc.Err()
+}
+
+// parseConfBool reads a qemu.conf boolean: 0 or 1 (or true/false).
+func parseConfBool(v string) (bool, error) {
+	return strconv.ParseBool(v)
+}
+
+// chardevTLS is the chardev TLS setting with qemu.conf's default of
+// verifying peers.
+func (c *config) chardevTLS() command.ChardevTLS {
+	t := c.ChardevTLS
+	if !c.chardevVerifySet {
+		t.Verify = true
+	}
+	return t
 }

@@ -33,3 +33,45 @@ func TestLimitsFromConfig(t *testing.T) {
 		}
 	}
 }
+
+// qemu.conf's display settings go to the QEMU driver as they are written.
+func TestGraphicsFromConfig(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.conf")
+	os.WriteFile(path, []byte("vnc_listen = \"0.0.0.0\"\nspice_tls = 1\nspice_tls_x509_cert_dir = \"/etc/pki/spice\"\nvnc_sasl = 1\nvnc_sasl_dir = \"/etc/sasl2\"\nnogfx_allow_host_audio = 0\n"), 0o600)
+	cfg, _, err := parseArgs([]string{"--config", path, "--run-dir", "/r"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := cfg.Graphics
+	if g.VNCListen != "0.0.0.0" || !g.SpiceTLS || g.SpiceTLSx509CertDir != "/etc/pki/spice" || !g.VNCSASL ||
+		g.VNCSASLDir != "/etc/sasl2" || g.NogfxAllowHostAudio {
+		t.Fatalf("%+v", g)
+	}
+	os.WriteFile(path, []byte("spice_tls = yes\n"), 0o600)
+	if _, _, err := parseArgs([]string{"--config", path}); err == nil {
+		t.Error("spice_tls = yes accepted (qemu.conf booleans are 0/1)")
+	}
+}
+
+func TestChardevTLSFromConfig(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.conf")
+	cfg, _, err := parseArgs([]string{"--run-dir", "/r"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := cfg.chardevTLS(); c.Default || c.Dir != "" || !c.Verify {
+		t.Errorf("defaults: %+v", c)
+	}
+	os.WriteFile(path, []byte("chardev_tls = 1\nchardev_tls_x509_cert_dir = \"/etc/pki/x\"\nchardev_tls_x509_verify = 0\nchardev_tls_x509_secret_uuid = \"6fd3f62d-9fe7-4a4e-a869-7acd6376d8ea\"\n"), 0o600)
+	cfg, _, err = parseArgs([]string{"--config", path, "--run-dir", "/r"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := cfg.chardevTLS(); !c.Default || c.Dir != "/etc/pki/x" || c.Verify || c.SecretUUID != "6fd3f62d-9fe7-4a4e-a869-7acd6376d8ea" {
+		t.Errorf("from file: %+v", c)
+	}
+	os.WriteFile(path, []byte("chardev_tls = maybe\n"), 0o600)
+	if _, _, err := parseArgs([]string{"--config", path}); err == nil {
+		t.Error("chardev_tls = maybe accepted")
+	}
+}

@@ -2,6 +2,7 @@ package network
 
 import (
 	"govirt/drivers/internal/safepath"
+	"net"
 	"os"
 	"path/filepath"
 
@@ -394,6 +395,54 @@ func (m *Manager) lockedGet(n driver.Network) (netState, error) {
 		return netState{}, err
 	}
 	return o.netState, nil
+}
+
+// ListenAddress is the address a display with <listen type='network'>
+// listens on, as qemuProcessGetNetworkAddress finds it: the first IP
+// address of a routed, NATed, open or isolated network, else the IPv4
+// address of the host bridge or device it forwards to.
+func (m *Manager) ListenAddress(name string) (string, error) {
+	m.load()
+	m.mu.Lock()
+	o, err := m.byName(name)
+	var def *conf.Network
+	if err == nil {
+		def = o.def
+		if o.active && o.live != nil {
+			def = o.live
+		}
+	}
+	m.mu.Unlock()
+	if err != nil {
+		return "", err
+	}
+	dev := ""
+	switch def.ForwardMode {
+	case "", "nat", "route", "open":
+		if len(def.IPs) == 0 {
+			return "", errNet(virerr.ErrInternalError, "network '%s' doesn't have an IP address", name)
+		}
+		return def.IPs[0].Address, nil
+	case "bridge":
+		dev = def.BridgeName
+	}
+	if dev == "" {
+		dev = def.ForwardDev
+	}
+	if dev == "" {
+		return "", errNet(virerr.ErrInternalError, "network '%s' has no associated interface or bridge", name)
+	}
+	ifc, err := net.InterfaceByName(dev)
+	if err != nil {
+		return "", errNet(virerr.ErrInternalError, "cannot get the address of %s: %v", dev, err)
+	}
+	addrs, _ := ifc.Addrs()
+	for _, a := range addrs {
+		if ipn, ok := a.(*net.IPNet); ok && ipn.IP.To4() != nil {
+			return ipn.IP.String(), nil
+		}
+	}
+	return "", errNet(virerr.ErrInternalError, "interface %s has no IPv4 address", dev)
 }
 
 // ActiveBridge is what a guest's <interface type='network'> connects to:

@@ -6,19 +6,28 @@ import (
 	"sort"
 
 	"govirt/drivers/qemu/command"
+	"govirt/drivers/qemu/postparse"
 	"govirt/virerr"
 )
 
 // graphicsConfig is the display and audio configuration the builder
-// gets: libvirt's qemu.conf defaults (listen on 127.0.0.1, no TLS, no
-// SASL, no host audio for VNC or headless guests), and the daemon's
-// QEMU_AUDIO_DRV / SDL_AUDIODRIVER, which libvirt reads from its own
-// environment for the default audio backend of SDL displays.
-func graphicsConfig() command.GraphicsConfig {
-	return command.GraphicsConfig{
-		AudioDriverEnv:    os.Getenv("QEMU_AUDIO_DRV"),
-		SDLAudioDriverEnv: os.Getenv("SDL_AUDIODRIVER"),
-	}
+// gets: the daemon's qemu.conf settings (zero: libvirt's defaults, listen
+// on 127.0.0.1, no TLS, no SASL, no host audio for VNC or headless
+// guests), and the daemon's QEMU_AUDIO_DRV / SDL_AUDIODRIVER, which
+// libvirt reads from its own environment for the default audio backend.
+func (d *Driver) graphicsConfig() command.GraphicsConfig {
+	c := d.cfg.Graphics
+	c.AudioDriverEnv = os.Getenv("QEMU_AUDIO_DRV")
+	c.SDLAudioDriverEnv = os.Getenv("SDL_AUDIODRIVER")
+	return c
+}
+
+// audioDefaults is what the default audio backend of a definition
+// follows, from the same settings as graphicsConfig.
+func (d *Driver) audioDefaults() postparse.Audio {
+	c := d.graphicsConfig()
+	return postparse.Audio{VNCAllowHostAudio: c.VNCAllowHostAudio, NogfxAllowHostAudio: c.NogfxAllowHostAudio,
+		DriverEnv: c.AudioDriverEnv, SDLDriverEnv: c.SDLAudioDriverEnv}
 }
 
 // hostRenderNode is virHostGetDRMRenderNode: the first DRM render node of

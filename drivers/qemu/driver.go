@@ -31,6 +31,7 @@ import (
 
 	"govirt/driver"
 	"govirt/drivers/network"
+	"govirt/drivers/qemu/command"
 	"govirt/drivers/storagepool"
 	"govirt/events"
 )
@@ -45,6 +46,12 @@ type Config struct {
 	// from (libvirt's remote_display_port_min/max in qemu.conf); zero
 	// means the default 5900 and 65535. Check them with CheckVNCPortRange.
 	VNCPortMin, VNCPortMax int
+	// Graphics are qemu.conf's display and audio settings; the zero
+	// value is libvirt's default qemu.conf. QEMU_AUDIO_DRV and
+	// SDL_AUDIODRIVER come from the daemon's environment, as libvirt's.
+	Graphics command.GraphicsConfig
+	// ChardevTLS is qemu.conf's TLS setting of TCP chardevs.
+	ChardevTLS command.ChardevTLS
 }
 
 // Driver is the QEMU driver; one per daemon.
@@ -79,6 +86,7 @@ type Driver struct {
 // dirs are the driver's directories, derived from Config.
 type dirs struct {
 	defs, autostart, save, logs, caps string // under StateDir/qemu
+	nvram, swtpm                      string // under StateDir/qemu: UEFI varstores, TPM state
 	status, domains                   string // under RunDir/qemu
 }
 
@@ -104,6 +112,7 @@ func New(cfg Config) *Driver {
 		dirs: dirs{
 			defs: st, autostart: filepath.Join(st, "autostart"), save: filepath.Join(st, "save"),
 			logs: filepath.Join(st, "log"), caps: filepath.Join(st, "capabilities"),
+			nvram: filepath.Join(st, "nvram"), swtpm: filepath.Join(st, "swtpm"),
 			status: rt, domains: filepath.Join(rt, "domain"),
 		},
 	}
@@ -123,7 +132,7 @@ func (d *Driver) Start(ctx context.Context) error {
 	if d.inited {
 		return nil
 	}
-	for _, p := range []string{d.dirs.defs, d.dirs.autostart, d.dirs.save, d.dirs.logs, d.dirs.caps, d.dirs.status, d.dirs.domains} {
+	for _, p := range []string{d.dirs.defs, d.dirs.autostart, d.dirs.save, d.dirs.logs, d.dirs.caps, d.dirs.status, d.dirs.domains, d.dirs.nvram, d.dirs.swtpm} {
 		if err := os.MkdirAll(p, 0o700); err != nil {
 			return err
 		}

@@ -37,19 +37,32 @@ func (c capsSource) get(ctx context.Context, binary string) (*caps.Caps, error) 
 
 // buildCommand turns the live definition into QEMU's argv; it assigns
 // aliases, addresses and node names in live as it goes.
-func (d *Driver) buildCommand(live *conf.Domain, qc *caps.Caps, dir, monPath string) ([]string, error) {
+// Descriptors QEMU inherits after the monitor are numbered in files: the
+// ones opened while building (vsock, TPM passthrough) and the ones the
+// command lists in Files, which the caller opens into their reserved
+// places (openHost). The varstore and swtpm the guest needs are ready
+// when it returns.
+func (d *Driver) buildCommand(live *conf.Domain, qc *caps.Caps, dir, monPath string, files *passedFiles) (*command.Cmdline, error) {
 	key := filepath.Join(dir, "master-key.aes")
 	keyData, err := writeMasterKey(key)
 	if err != nil {
 		return nil, errQEMU(virerr.ErrInternalError, "cannot write the master key of %s: %v", live.Name, err)
 	}
-	cl, err := command.Build(live, qc, command.Paths{MonitorSocket: monPath, MonitorFD: monitorFD, DomainDir: dir, Name: live.Name, MasterKey: key, MasterKeyData: keyData, VNCPort: d.displayPortFor(live, "vnc"), SpicePort: d.displayPortFor(live, "spice"),
+	p := command.Paths{MonitorSocket: monPath, MonitorFD: monitorFD, DomainDir: dir, Name: live.Name, MasterKey: key, MasterKeyData: keyData, VNCPort: d.displayPortFor(live, "vnc"), SpicePort: d.displayPortFor(live, "spice"),
 		WebsocketPort: d.websocketPortFor(live),
-		Graphics:      graphicsConfig(), RenderNode: hostRenderNode})
+		Graphics:      d.graphicsConfig(), RenderNode: hostRenderNode,
+		NetworkAddress: d.networks().ListenAddress,
+		OpenVsock:      openVsock(files), ChardevTLS: d.cfg.ChardevTLS,
+		HostFD: func(command.HostFile, bool) int { return files.reserve() }}
+	d.platformPaths(&p, dir, files)
+	cl, err := command.Build(live, qc, p)
 	if err != nil {
 		return nil, err
 	}
-	return cl.Argv, nil
+	if err := d.preparePlatform(cl, live, dir); err != nil {
+		return nil, err
+	}
+	return cl, nil
 }
 
 // writeMasterKey writes 32 random bytes only the daemon and QEMU read,

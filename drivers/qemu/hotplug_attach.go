@@ -20,7 +20,15 @@ func (c *conn) DomainAttachDeviceFlags(h driver.Domain, xml string, flags uint32
 	if err := checkFlagsMask(flags, modifyLive|modifyConfig, "qemuDomainAttachDeviceFlags"); err != nil {
 		return err
 	}
-	return c.deviceChange(h, "attach device", xml, flags, attachConfig,
+	// As qemuDomainAttachDeviceConfig, the persistent definition then
+	// gets the new device's defaults and address.
+	config := func(def *conf.Domain, dev any) error {
+		if err := attachConfig(def, dev); err != nil {
+			return err
+		}
+		return c.d.applyPostParse(def)
+	}
+	return c.deviceChange(h, "attach device", xml, flags, config,
 		func(v *vm, mon monitor, dev, confDev any) error {
 			// The live copy takes what the config one generated (MAC),
 			// so both describe the same device.

@@ -261,6 +261,7 @@ var internalOwners = map[string]string{
 	"autostart":        "qemuAutostartDomain",
 	"stop after EOF":   "qemuProcessEventHandler",
 	"crash handling":   "qemuProcessEventHandler",
+	"watchdog dump":    "qemuProcessEventHandler",
 	"fake reboot":      "qemuProcessEventHandler",
 	"device removal":   "qemuProcessEventHandler",
 	"block completion": "qemuProcessEventHandler",

@@ -101,7 +101,7 @@ func TestStoppedGuestsLeaveNothing(t *testing.T) {
 // real process to destroy, and puts every per-guest subsystem to use.
 func fakeRunning(t *testing.T, d *Driver, v *vm, dir string) {
 	t.Helper()
-	proc, err := spawn([]string{"/bin/sleep", "600"}, filepath.Join(dir, "sleep.log"))
+	proc, err := spawn([]string{"/bin/sleep", "600"}, nil, filepath.Join(dir, "sleep.log"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -195,10 +195,13 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	if err := d.resolveNetworks(live); err != nil {
 		return err
 	}
-	argv, err := d.buildCommand(live, qcaps, dir, monPath)
+	var files passedFiles
+	defer files.close() // QEMU has its copies once spawned
+	cl, err := d.buildCommand(live, qcaps, dir, monPath, &files)
 	if err != nil {
 		return err
 	}
+	argv := cl.Argv
 	if incoming {
 		argv = append(argv, "-incoming", "defer")
 	}
@@ -222,12 +225,30 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 		d.cleanupStopped(v, driver.ShutoffFailed)
 		return err
 	}
+	if err := d.startVirtioFS(name, dir, cl.VirtioFS); err != nil {
+		d.cleanupStopped(v, driver.ShutoffFailed)
+		return err
+	}
 	monFile, err := qmp.Listen(monPath)
 	if err != nil {
 		d.cleanupStopped(v, driver.ShutoffFailed)
 		return errQEMU(virerr.ErrOperationFailed, "cannot create the monitor socket of '%s': %v", name, err)
 	}
-	proc, err := spawn(argv, logPath, monFile)
+	if err := files.openHost(cl.Files); err != nil {
+		monFile.Close()
+		d.cleanupStopped(v, driver.ShutoffFailed)
+		return errQEMU(virerr.ErrOperationFailed, "cannot open the chardev files of '%s': %v", name, err)
+	}
+	var proc *process
+	var initial []int
+	if cl.Pinning != nil {
+		initial = cl.Pinning.Initial()
+	}
+	err = onCPUs(initial, func() error {
+		var err error
+		proc, err = spawn(argv, cl.UserEnv, logPath, append([]*os.File{monFile}, files.files...)...)
+		return err
+	})
 	monFile.Close()
 	if err != nil {
 		d.cleanupStopped(v, driver.ShutoffFailed)
@@ -245,6 +266,9 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	}
 	v.proc = proc
 	v.mu.Unlock()
+	for _, t := range cl.Taints {
+		d.taint(v, t)
+	}
 
 	mon, err := d.connectMonitor(ctx, v, monPath, proc)
 	if err != nil {
@@ -259,6 +283,14 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	}
 	v.mon = mon
 	v.mu.Unlock()
+	if err := pinThreads(ctx, mon, cl.Pinning); err != nil {
+		d.abortLaunch(v)
+		return err
+	}
+	if err := d.setupBalloon(ctx, v); err != nil {
+		d.abortLaunch(v)
+		return err
+	}
 	// No status write here: the one written before the spawn finds this
 	// QEMU by its monitor socket, and the caller writes the next.
 	d.log.Debug("launched", "domain", name, "caps", tCaps, "build", tBuild, "monitor", time.Since(t0))
@@ -391,6 +423,8 @@ func (d *Driver) cleanupStopped(v *vm, reason int32) bool {
 	d.doms.releaseID(id)
 	d.removeStatus(v)
 	if dir, err := d.domainDir(name); err == nil {
+		stopSwtpm(dir)
+		stopVirtioFS(dir) // after QEMU: it is their only client
 		os.RemoveAll(dir)
 	}
 	// A transient guest that stopped is gone (dropIfTransient); only now,

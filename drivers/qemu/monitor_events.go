@@ -67,6 +67,10 @@ func (d *Driver) handleWatchdog(v *vm, ev *qmp.WatchdogEvent) {
 		v.mu.Lock()
 		v.pausedReason = driver.PausedWatchdog
 		v.mu.Unlock()
+		// action='dump' is pause to QEMU; the dump is ours to take.
+		if watchdogDumpAction(v) {
+			go d.watchdogDump(v)
+		}
 	}
 }
 

@@ -33,7 +33,7 @@ func (d *Driver) applyPostParse(def *conf.Domain) error {
 		return nil
 	}
 	work := def.Clone()
-	if err := postparse.Apply(work, qc); err != nil {
+	if err := postparse.ApplyWith(work, qc, postparse.Options{Audio: d.audioDefaults()}); err != nil {
 		var ve *virerr.Error
 		if errors.As(err, &ve) && ve.Code == virerr.ErrConfigUnsupported {
 			d.log.Info("definition kept without post-parse defaults", "domain", def.Name, "err", err)

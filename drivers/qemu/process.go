@@ -29,7 +29,7 @@ type process struct {
 // spawn starts argv in its own session so that it outlives the daemon: a
 // restarted govirtd reconnects to it instead of losing the guest. QEMU
 // inherits extra as descriptors 3, 4, ...
-func spawn(argv []string, logPath string, extra ...*os.File) (*process, error) {
+func spawn(argv, env []string, logPath string, extra ...*os.File) (*process, error) {
 	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, err
@@ -37,7 +37,8 @@ func spawn(argv []string, logPath string, extra ...*os.File) (*process, error) {
 	defer logf.Close()
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.Env = []string{"LC_ALL=C", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+	// env are the domain's own variables (<qemu:env>).
+	cmd.Env = append([]string{"LC_ALL=C", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}, env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	cmd.ExtraFiles = extra
 	fmtArgs := strings.Join(argv, " ")

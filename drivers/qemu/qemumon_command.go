@@ -95,7 +95,10 @@ func arbitraryCommand(mon monitor, text string) (string, error) {
 const taintCustomMonitor = "custom-monitor"
 
 var taintMessages = map[string]string{
-	taintCustomMonitor: "custom monitor control commands issued",
+	taintCustomMonitor:          "custom monitor control commands issued",
+	"custom-argv":               "custom configuration parameters specified",
+	"custom-device":             "custom device configuration",
+	"custom-hypervisor-feature": "hypervisor feature autodetection override",
 }
 
 // taintSet is a guest's taints (v.ext.taints, under v.ext.taintMu). They

@@ -113,6 +113,9 @@ func (c *conn) DomainUpdateDeviceFlags(h driver.Domain, xml string, flags uint32
 	force := flags&modifyForce != 0
 	return c.deviceChange(h, "update device", xml, flags, updateConfig,
 		func(v *vm, mon monitor, dev, _ any) error {
+			if g, ok := dev.(*conf.Graphics); ok {
+				return c.d.updateGraphicsLive(v, mon, g)
+			}
 			disk, ok := dev.(*conf.Disk)
 			if !ok {
 				return errQEMU(virerr.ErrOperationUnsupported, "live update of device '%s' is not supported", deviceKind(dev))
@@ -136,6 +139,9 @@ func (c *conn) DomainUpdateDeviceFlags(h driver.Domain, xml string, flags uint32
 // updateConfig replaces a disk of the persistent definition
 // (qemuDomainUpdateDeviceConfig).
 func updateConfig(def *conf.Domain, dev any) error {
+	if g, ok := dev.(*conf.Graphics); ok {
+		return updateGraphicsConfig(def, g)
+	}
 	disk, ok := dev.(*conf.Disk)
 	if !ok {
 		return errQEMU(virerr.ErrOperationUnsupported, "persistent update of device '%s' is not supported", deviceKind(dev))

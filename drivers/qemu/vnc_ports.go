@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -125,17 +124,6 @@ func (d *Driver) websocketPortFor(live *conf.Domain) func() (int, error) {
 	}
 }
 
-// passwordExpiry is the expire_password time of a display: its
-// passwdValidTo (UTC, as libvirt reads it) or never.
-func passwordExpiry(g *conf.Graphics) string {
-	if v, ok := conf.DeviceElement(g).Attr("passwdValidTo"); ok {
-		if t, err := time.Parse("2006-01-02T15:04:05", v); err == nil {
-			return strconv.FormatInt(t.Unix(), 10)
-		}
-	}
-	return "never"
-}
-
 // setupVNC records the port QEMU listens on when it chose it itself,
 // gives allocated ports' reservations back (QEMU holds them now), and
 // sets the VNC and SPICE passwords as libvirt does at start: over the
@@ -143,6 +131,7 @@ func passwordExpiry(g *conf.Graphics) string {
 func (d *Driver) setupVNC(ctx context.Context, v *vm, mon monitor) error {
 	type display struct {
 		typ, passwd, expiry string
+		connected           string
 		port, tlsPort, ws   int
 		auto                bool
 	}
@@ -151,7 +140,16 @@ func (d *Driver) setupVNC(ctx context.Context, v *vm, mon monitor) error {
 	if v.live != nil {
 		for _, x := range v.live.Devices.Graphics {
 			if x.Type == "vnc" || x.Type == "spice" {
-				ds = append(ds, display{typ: x.Type, passwd: x.Passwd, expiry: passwordExpiry(x),
+				// qemu.conf's vnc_password/spice_password stand in
+				// for a display without its own, as libvirt's.
+				passwd := x.Passwd
+				if passwd == "" && x.Type == "vnc" {
+					passwd = d.cfg.Graphics.VNCPassword
+				} else if passwd == "" {
+					passwd = d.cfg.Graphics.SpicePassword
+				}
+				conn, _ := conf.DeviceElement(x).Attr("connected")
+				ds = append(ds, display{typ: x.Type, passwd: passwd, expiry: passwordExpiry(x, passwd), connected: conn,
 					port: x.Port, tlsPort: x.TLSPort, auto: x.AutoPort && x.Socket == ""})
 				if w, ok := conf.DeviceElement(x).Attr("websocket"); ok {
 					ds[len(ds)-1].ws, _ = strconv.Atoi(w)
@@ -178,11 +176,8 @@ func (d *Driver) setupVNC(ctx context.Context, v *vm, mon monitor) error {
 		if g.passwd == "" {
 			continue
 		}
-		if err := qmp.SetPassword(ctx, mon, g.typ, g.passwd); err != nil {
-			return qmpFailed("setting the "+strings.ToUpper(g.typ)+" password", err)
-		}
-		if err := qmp.ExpirePassword(ctx, mon, g.typ, g.expiry); err != nil {
-			return qmpFailed("setting the "+strings.ToUpper(g.typ)+" password expiry", err)
+		if err := setDisplayPassword(ctx, mon, g.typ, g.passwd, g.connected, g.expiry); err != nil {
+			return err
 		}
 	}
 	return nil

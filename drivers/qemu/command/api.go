@@ -62,6 +62,11 @@ type Paths struct {
 	// (libvirt uses 5900-65535). When nil, QEMU picks the first free
 	// display itself (to=) and the driver reads it back with query-vnc.
 	VNCPort func() (int, error)
+	// OpenVsock opens the host's /dev/vhost-vsock for the guest's
+	// <vsock>, gives it cid (or, when auto, the first free CID from 3)
+	// and returns the descriptor number QEMU inherits it as and the CID
+	// set. nil refuses <vsock>.
+	OpenVsock func(cid uint32, auto bool) (fd int, got uint32, err error)
 	// Host describes the host (hugetlbfs mounts, host NUMA nodes,
 	// firmware descriptors); nil reads the real system.
 	Host *Host
@@ -69,8 +74,8 @@ type Paths struct {
 	// the caller starts; "" refuses the emulator backend.
 	SwtpmSocket string
 	// OpenFD opens a host file for QEMU (flag as os.OpenFile) and
-	// returns the descriptor number QEMU will have it as; nil refuses
-	// what needs it (TPM passthrough).
+	// returns the descriptor number QEMU will have it as; nil makes it a
+	// HostFile of Cmdline.Files, which the caller opens.
 	OpenFD func(path string, flag int) (int, error)
 	// SpicePort allocates the TCP ports of <graphics type='spice'> with
 	// autoport (port, then tlsPort: libvirt takes both from the same
@@ -95,15 +100,47 @@ type Paths struct {
 	// RandomIV returns the 16 bytes of a secret's AES-CBC initialisation
 	// vector; nil reads crypto/rand.
 	RandomIV func() ([]byte, error)
+	// NetworkAddress is the address a display with <listen
+	// type='network'> listens on: the named network's own address
+	// (qemuProcessGetNetworkAddress); nil refuses such listens.
+	NetworkAddress func(network string) (string, error)
 	// SecretValue looks a secret's value up by UUID (for
 	// GraphicsConfig.VNCTLSSecretUUID); nil refuses needing one.
 	SecretValue func(uuid string) ([]byte, error)
+	// VhostUserGPU starts the vhost-user-gpu process of a <video> with
+	// <driver name='vhostuser'> (alias, its render node and whether 3D
+	// acceleration is on) and returns the descriptor number QEMU has its
+	// end of the connection as (libvirt's qemuVhostUserGPUStart); nil
+	// refuses such video.
+	VhostUserGPU func(alias, rendernode string, gl bool) (int, error)
 	// IsCDROM reports whether a host block device is a CD-ROM drive,
 	// which QEMU opens as host_cdrom; nil probes the device (IsCDROM).
 	IsCDROM func(path string) bool
 	// Secrets looks up the secrets disks name in <auth> and
 	// <encryption>; nil refuses such disks.
 	Secrets SecretLookup
+	// HostFD, when set, numbers the descriptor QEMU gets for a host
+	// file or socket the driver opens for it (log tells a chardev's log
+	// from its source). When nil, descriptors follow MonitorFD (or 2)
+	// one by one, in the order of Cmdline.Files.
+	HostFD func(f HostFile, log bool) int
+	// ChardevTLS is qemu.conf's TLS setting of TCP chardevs.
+	ChardevTLS ChardevTLS
+}
+
+// ChardevTLS is how TCP chardevs use TLS (qemu.conf's chardev_tls,
+// chardev_tls_x509_cert_dir and chardev_tls_x509_verify).
+type ChardevTLS struct {
+	// Default turns TLS on for TCP chardevs whose <source> has no tls=.
+	Default bool
+	// Dir holds the x509 certificates; "" is /etc/pki/qemu.
+	Dir string
+	// Verify makes a listening chardev check its clients' certificates
+	// (a connecting one always checks its server's).
+	Verify bool
+	// SecretUUID names the secret holding the certificates' key
+	// password (chardev_tls_x509_secret_uuid); "" uses none.
+	SecretUUID string
 }
 
 // Cmdline is the process to run.
@@ -117,8 +154,50 @@ type Cmdline struct {
 	// Taps are the tap devices QEMU creates for bridge interfaces and
 	// that the driver must enslave to their bridge once QEMU runs.
 	Taps []Tap
+	// UserEnv are the variables of <qemu:commandline>'s <qemu:env>,
+	// also at the end of Env.
+	UserEnv []string
+	// Taints are libvirt's taint flags the definition earns the run
+	// ("custom-argv", "custom-device", "custom-hypervisor-feature").
+	Taints []string
+	// Files are the files and sockets the driver opens and QEMU
+	// inherits, each as descriptor FD.
+	Files []HostFile
 	// VirtioFS are the virtiofsd daemons to start before QEMU.
 	VirtioFS []VirtioFS
+	// NVRAM is the UEFI varstore file QEMU opens and NVRAMTemplate the
+	// image to create it from when it does not exist yet, which the
+	// driver does before starting QEMU (libvirt's qemuPrepareNVRAM).
+	NVRAM, NVRAMTemplate string
+	// HostPCI are the host PCI functions passed through with vfio-pci.
+	HostPCI []HostPCI
+	// Swtpm is the emulated TPM the driver must start (swtpm listening
+	// on Paths.SwtpmSocket) before QEMU; nil without one.
+	Swtpm *Swtpm
+	// WriteFiles are written by the driver before QEMU starts (SEV
+	// certificate and session blobs QEMU reads).
+	WriteFiles []WriteFile
+	// Pinning is where QEMU's threads may run; nil for anywhere.
+	Pinning *Pinning
+	// MemoryDirs are the directories QEMU creates file-backed guest RAM
+	// in (hugetlbfs or the memory backing directory); the driver makes
+	// them before QEMU starts.
+	MemoryDirs []string
+}
+
+// WriteFile is a file the driver writes for QEMU.
+type WriteFile struct {
+	Path string
+	Data []byte
+}
+
+// Swtpm is an emulated TPM's backend process.
+type Swtpm struct {
+	Version    string // "1.2" or "2.0"
+	Socket     string
+	SecretUUID string // <encryption secret=''>: the state is encrypted
+	// PersistentState keeps the state when the guest is undefined.
+	PersistentState bool
 }
 
 // Tap is a tap device QEMU creates (ifname=) and, for a bridge interface,
@@ -163,29 +242,33 @@ func Build(def *conf.Domain, caps Caps, p Paths) (*Cmdline, error) {
 	// Work on a copy so that a refused definition is left as it was.
 	work := def.Clone()
 	b := &builder{def: work, caps: caps, p: p}
-	// The audio backend depends on the host's display settings, which
-	// post-parse below does not know: chosen first, post-parse keeps it.
-	if err := b.addDefaultAudio(); err != nil {
-		return nil, err
+	if b.p.OpenFD == nil {
+		// Files QEMU gets by descriptor are opened by the caller with
+		// the chardev files (Cmdline.Files).
+		b.p.OpenFD = b.openFD
 	}
 	// libvirt's post-parse defaults and addresses, which the driver
 	// applies at define already; a definition that went through them is
-	// left as it is, so an older one without them builds the same.
-	if err := postparse.Apply(work, caps); err != nil {
+	// left as it is, so an older one without them builds the same. The
+	// default audio backend follows the host's display settings.
+	if err := postparse.ApplyWith(work, caps, postparse.Options{Audio: p.Graphics.audioDefaults()}); err != nil {
 		return nil, err
 	}
 	if err := checkElements(work); err != nil {
 		return nil, err
 	}
 	steps := []func() error{
+		b.parseQemuNS,
 		b.checkTop,
 		b.prepareDisks,
 		b.prepareDefaults,
 		b.assignDriveAddresses,
 		b.assignAliases,
 		b.assignPCI,
+		b.assignUSB,
 		b.assignNodeNames,
 		b.emit,
+		b.preparePinning,
 	}
 	for _, s := range steps {
 		if err := s(); err != nil {
@@ -196,5 +279,12 @@ func Build(def *conf.Domain, caps Caps, p Paths) (*Cmdline, error) {
 		return nil, err
 	}
 	*def = *work
-	return &Cmdline{Argv: b.args, Env: b.env(), LogFile: p.LogFile, Taps: b.taps, VirtioFS: b.virtiofs}, nil
+	cl := &Cmdline{Argv: b.args, Env: b.env(), LogFile: p.LogFile, Taps: b.taps, VirtioFS: b.virtiofs, HostPCI: b.hostPCI,
+		Files: b.files, UserEnv: b.userEnv(), Taints: b.taints()}
+	cl.NVRAM, cl.NVRAMTemplate = b.nvramSetup()
+	cl.Swtpm = b.swtpm
+	cl.WriteFiles = b.writeFiles
+	cl.Pinning = b.pin
+	cl.MemoryDirs = b.memDirs
+	return cl, nil
 }

@@ -18,68 +18,9 @@ var audioDrivers = map[string]string{
 var audioFormats = map[string]bool{"u8": true, "s8": true, "u16": true, "s16": true,
 	"u32": true, "s32": true, "f32": true}
 
-// sdlAudioDrivers are libvirt's SDL audio driver names (SDL 2.0's).
+// sdlAudioDrivers are libvirt's SDL audio driver names (SDL 2.0's); the
+// default backend itself is postparse's.
 var sdlAudioDrivers = map[string]bool{"esd": true, "alsa": true, "arts": true, "pulseaudio": true}
-
-// addDefaultAudio gives a definition without <audio> the backend libvirt
-// picks from its graphics (qemuDomainDefSuggestDefaultAudioBackend): SPICE
-// audio for SPICE, none for VNC and for no display, unless qemu.conf lets
-// the guest use host audio, in which case the daemon's QEMU_AUDIO_DRV
-// names it (and nothing is added when that is unset).
-func (b *builder) addDefaultAudio() error {
-	ds := &b.def.Devices
-	if len(ds.Audios) > 0 {
-		return nil
-	}
-	cfg := &b.p.Graphics
-	add, passthrough, typ := false, false, "none"
-	for _, g := range ds.Graphics {
-		switch g.Type {
-		case "vnc":
-			passthrough, add = cfg.VNCAllowHostAudio, true
-			if !passthrough {
-				typ = "none"
-			}
-		case "spice":
-			passthrough, add, typ = false, true, "spice"
-		case "sdl":
-			passthrough, add = true, true
-		}
-	}
-	if len(ds.Graphics) == 0 {
-		passthrough, add = cfg.NogfxAllowHostAudio, true
-		if !passthrough {
-			typ = "none"
-		}
-	}
-	if add && passthrough {
-		if cfg.AudioDriverEnv == "" {
-			add = false
-		} else {
-			typ = ""
-			for t, drv := range audioDrivers {
-				if drv == cfg.AudioDriverEnv {
-					typ = t
-				}
-			}
-			if typ == "" {
-				return unsupported("unknown QEMU_AUDIO_DRV setting %s", cfg.AudioDriverEnv)
-			}
-		}
-	}
-	if !add {
-		return nil
-	}
-	a := &conf.Audio{ID: 1, Type: typ}
-	if typ == "sdl" && cfg.SDLAudioDriverEnv != "" {
-		if !sdlAudioDrivers[cfg.SDLAudioDriverEnv] {
-			return unsupported("unknown SDL_AUDIODRIVER setting %s", cfg.SDLAudioDriverEnv)
-		}
-		conf.SetDeviceValue(a, "@driver", cfg.SDLAudioDriverEnv)
-	}
-	ds.Audios = append(ds.Audios, a)
-	return nil
-}
 
 // audioByID is virDomainDefFindAudioByID: id 0 means the first backend.
 func (b *builder) audioByID(id int) *conf.Audio {
@@ -260,7 +201,7 @@ func audioIO(typ string, e *conf.Element, elem string) (obj, error) {
 // xmlInvalid is libvirt's error for an attribute value it cannot parse.
 func xmlInvalid(name, elem, value, expected string) error {
 	if expected == "" {
-		return virerr.New(virerr.FromDomain, virerr.ErrConfigUnsupported,
+		return virerr.New(virerr.FromDomain, virerr.ErrXMLError,
 			"Invalid value for attribute '%s' in element '%s': '%s'.", name, elem, value)
 	}
 	return virerr.New(virerr.FromDomain, virerr.ErrXMLError,
@@ -332,7 +273,8 @@ func (b *builder) checkSounds() error {
 		case "ich7":
 			return virerr.New(virerr.FromQemu, virerr.ErrInternalError, "sound card model '%s' is not supported by qemu", s.Model)
 		case "pcspk":
-			return unsupportedValue("devices/sound", "model", s.Model)
+			// libvirt passes it as -soundhw pcspk, which QEMU 7.1 removed.
+			return unsupported("sound model 'pcspk' needs -soundhw, which QEMU no longer has")
 		case "":
 			return virerr.New(virerr.FromDomain, virerr.ErrXMLError, "Missing required attribute 'model' in element 'sound'")
 		}

@@ -21,6 +21,7 @@ type builder struct {
 	args     []string
 	taps     []Tap
 	virtiofs []VirtioFS
+	hostPCI  []HostPCI
 
 	// extraEnv is environment beyond env()'s common part, in the order
 	// the devices ask for it (TZ of a <clock offset='timezone'>,
@@ -29,16 +30,30 @@ type builder struct {
 
 	// mem, numa, nt and memDevs cache what memory.go, numa.go and
 	// memdev.go parse once per build.
-	mem     *backing
-	numa    *[]cell
-	nt      *numatuneDef
-	memDevs *[]*memDevice
-	fdsets  int // -add-fd sets used
+	mem        *backing
+	numa       *[]cell
+	nt         *numatuneDef
+	memDevs    *[]*memDevice
+	fdsets     int         // -add-fd sets used
+	fw         *loaderCfg  // firmware.go's resolved <os> firmware
+	swtpm      *Swtpm      // tpm.go's emulator backend
+	writeFiles []WriteFile // files the driver writes before QEMU starts
+	pin        *Pinning    // pin.go's thread placement
+	memDirs    []string    // directories of file-backed guest RAM
+	// memPrealloc is set once -mem-prealloc is on the command line.
+	memPrealloc bool
 
 	// drivers and objects are the QOM types the command line instantiates,
 	// checked against the binary at the end.
 	drivers []string
 
+	// files are the host files and sockets QEMU inherits; nextFD
+	// numbers the descriptors handed out (fd sets are fdsets, shared
+	// with every other -add-fd as libvirt's fdsetindex).
+	files  []HostFile
+	nextFD int
+	// ns is the domain's QEMU namespace content.
+	ns *qemuNSDef
 	// usbDiskPorts is the highest USB port of the root hub given to a
 	// disk; USB input devices, numbered after disks as in libvirt, take
 	// the ports above it.
@@ -49,6 +64,7 @@ func (b *builder) add(args ...string) { b.args = append(b.args, args...) }
 
 // device adds one -device; its driver is remembered for checkTypes.
 func (b *builder) device(o obj) {
+	o = b.applyOverrides(o)
 	if d, ok := o.get("driver"); ok {
 		b.drivers = append(b.drivers, d.(string))
 	}
@@ -120,8 +136,8 @@ func (b *builder) checkTop() error {
 	if d.VCPUs == 0 {
 		return unsupported("a domain needs at least one vcpu")
 	}
-	if d.CurrentVCPUs != 0 && d.CurrentVCPUs != d.VCPUs {
-		return unsupported("vcpu hotplug (<vcpu current='%d'>) is not supported by govirt's QEMU driver", d.CurrentVCPUs)
+	if d.CurrentVCPUs > d.VCPUs {
+		return unsupported("vcpus count (%d) must not exceed maximum vcpus count (%d)", d.CurrentVCPUs, d.VCPUs)
 	}
 	if d.VCPUPlacement != "" && d.VCPUPlacement != "static" {
 		return unsupportedValue("vcpu", "placement", d.VCPUPlacement)
@@ -146,14 +162,21 @@ func (b *builder) emit() error {
 	}
 	b.add(emu)
 	b.add("-name", "guest="+escapeComma(d.Name)+",debug-threads=on")
+	b.emitCompat()
 	b.add("-S")
 	if b.p.MasterKey != "" {
 		b.object(obj{}.set("qom-type", "secret").set("id", "masterKey0").set("format", "raw").set("file", b.p.MasterKey))
+	}
+	if err := b.emitPflash(); err != nil {
+		return err
 	}
 	if err := b.emitMachine(); err != nil {
 		return err
 	}
 	if err := b.emitCPU(); err != nil {
+		return err
+	}
+	if err := b.emitLoader(); err != nil {
 		return err
 	}
 	if err := b.emitMemory(); err != nil {
@@ -202,13 +225,18 @@ func (b *builder) emit() error {
 		return err
 	}
 	steps := []func() error{
+		b.emitIOMMU,
 		b.emitControllers,
 		b.emitMemoryDevices,
+		b.emitHubs,
 		b.emitDisks,
 		b.emitFilesystems,
 		b.emitNets,
+		b.emitSmartcards,
 		b.emitSerials,
+		b.emitParallels,
 		b.emitChannels,
+		b.emitConsoles,
 		b.emitTPMs,
 		b.emitInputs,
 		b.emitAudio,
@@ -216,8 +244,13 @@ func (b *builder) emit() error {
 		b.emitVideos,
 		b.emitSounds,
 		b.emitWatchdogs,
+		b.emitHostdevs,
+		b.emitRedirdevs,
 		b.emitBalloon,
 		b.emitRNGs,
+		b.emitVMCoreInfo,
+		b.emitLaunchSecurity,
+		b.emitNSArgs,
 	}
 	for _, s := range steps {
 		if err := s(); err != nil {
@@ -228,6 +261,9 @@ func (b *builder) emit() error {
 		b.add("-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny")
 	}
 	if err := b.emitPanics(); err != nil {
+		return err
+	}
+	if err := b.emitVsock(); err != nil {
 		return err
 	}
 	b.add("-msg", "timestamp=on")
@@ -244,7 +280,12 @@ func (b *builder) emitSMP() error {
 			return unsupported("CPU topology doesn't match maximum vcpu count")
 		}
 	}
+	// Vcpus beyond <vcpu current=''> are offline: QEMU gets the count
+	// of the online ones and the maximum (qemuBuildSmpCommandLine).
 	s := strconv.FormatUint(uint64(d.VCPUs), 10)
+	if d.CurrentVCPUs != 0 && d.CurrentVCPUs < d.VCPUs {
+		s = fmt.Sprintf("%d,maxcpus=%d", d.CurrentVCPUs, d.VCPUs)
+	}
 	if c := d.CPU; c != nil && c.Sockets != 0 {
 		s += fmt.Sprintf(",sockets=%d", c.Sockets)
 		if b.caps.Has("smp-dies") {
@@ -313,6 +354,10 @@ func escapeComma(s string) string { return strings.ReplaceAll(s, ",", ",,") }
 // its libraries write lands in root's home.
 func (b *builder) env() []string {
 	dir := b.p.DomainDir
+	var nsEnv []string
+	if b.ns != nil {
+		nsEnv = b.ns.env
+	}
 	return append([]string{
 		"LC_ALL=C",
 		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -320,7 +365,7 @@ func (b *builder) env() []string {
 		"XDG_DATA_HOME=" + dir + "/.local/share",
 		"XDG_CACHE_HOME=" + dir + "/.cache",
 		"XDG_CONFIG_HOME=" + dir + "/.config",
-	}, b.extraEnv...)
+	}, append(append([]string{}, b.extraEnv...), nsEnv...)...)
 }
 
 // knowsTypes reports whether caps carries QEMU's QOM type list: a binary

@@ -1,6 +1,7 @@
 package command
 
 import (
+	pathpkg "path"
 	"slices"
 	"strings"
 
@@ -36,22 +37,28 @@ var allowed = map[string][]string{
 	"memory":      {"unit", "dumpCore"},
 	"maxMemory":   {"unit", "slots"},
 
-	"memoryBacking":                   nil,
-	"memoryBacking/hugepages":         nil,
-	"memoryBacking/hugepages/page":    {"size", "unit", "nodeset"},
-	"memoryBacking/nosharepages":      nil,
-	"memoryBacking/locked":            nil,
-	"memoryBacking/source":            {"type"},
-	"memoryBacking/access":            {"mode"},
-	"memoryBacking/allocation":        {"mode", "threads"},
-	"memoryBacking/discard":           nil,
-	"numatune":                        nil,
-	"numatune/memory":                 {"mode", "nodeset", "placement"},
-	"numatune/memnode":                {"cellid", "mode", "nodeset"},
-	"cpu/numa":                        nil,
-	"cpu/numa/cell":                   {"id", "cpus", "memory", "unit", "memAccess", "discard"},
-	"cpu/numa/cell/distances":         nil,
-	"cpu/numa/cell/distances/sibling": {"id", "value"},
+	"memoryBacking":                    nil,
+	"memoryBacking/hugepages":          nil,
+	"memoryBacking/hugepages/page":     {"size", "unit", "nodeset"},
+	"memoryBacking/nosharepages":       nil,
+	"memoryBacking/locked":             nil,
+	"memoryBacking/source":             {"type"},
+	"memoryBacking/access":             {"mode"},
+	"memoryBacking/allocation":         {"mode", "threads"},
+	"memoryBacking/discard":            nil,
+	"numatune":                         nil,
+	"numatune/memory":                  {"mode", "nodeset", "placement"},
+	"numatune/memnode":                 {"cellid", "mode", "nodeset"},
+	"cpu/numa":                         nil,
+	"cpu/numa/cell":                    {"id", "cpus", "memory", "unit", "memAccess", "discard"},
+	"cpu/numa/cell/distances":          nil,
+	"cpu/numa/cell/distances/sibling":  {"id", "value"},
+	"cpu/numa/cell/cache":              {"level", "associativity", "policy"},
+	"cpu/numa/cell/cache/size":         {"value", "unit"},
+	"cpu/numa/cell/cache/line":         {"value", "unit"},
+	"cpu/numa/interconnects":           nil,
+	"cpu/numa/interconnects/latency":   {"initiator", "target", "cache", "type", "value"},
+	"cpu/numa/interconnects/bandwidth": {"initiator", "target", "cache", "type", "value", "unit"},
 
 	"devices/memory":                   {"model", "access", "discard"},
 	"devices/memory/source":            nil,
@@ -77,23 +84,43 @@ var allowed = map[string][]string{
 	"idmap/uid": {"start", "target", "count"},
 	"idmap/gid": {"start", "target", "count"},
 
+	"launchSecurity":                 {"type", "kernelHashes"},
+	"launchSecurity/cbitpos":         nil,
+	"launchSecurity/reducedPhysBits": nil,
+	"launchSecurity/policy":          nil,
+	"launchSecurity/dhCert":          nil,
+	"launchSecurity/session":         nil,
+
+	"genid":           nil,
+	"sysinfo":         {"type"},
+	"sysinfo/*":       nil,
+	"sysinfo/*/entry": {"name", "file"},
+	"sysinfo/entry":   {"name", "file"},
+	"os/smbios":       {"mode"},
+
 	"iothreads":            nil,
 	"iothreadids":          nil,
 	"iothreadids/iothread": {"id", "thread_pool_min", "thread_pool_max"},
 	"defaultiothread":      {"thread_pool_min", "thread_pool_max"},
-	"cputune":              nil,
-	"cputune/*":            {"vcpu", "iothread", "cpuset", "scheduler", "priority", "vcpus", "cachemode", "unit", "size", "level", "id", "type"},
-	"cputune/cachetune/*":  {"id", "level", "type", "size", "unit", "vcpus"},
-	"cputune/memorytune/*": {"id", "bandwidth"},
+	// Pinning only (pin.go); the cgroup tunables are not implemented.
+	"cputune":             nil,
+	"cputune/vcpupin":     {"vcpu", "cpuset"},
+	"cputune/emulatorpin": {"cpuset"},
+	"cputune/iothreadpin": {"iothread", "cpuset"},
 
-	"os":          nil,
-	"os/type":     {"arch", "machine"},
-	"os/boot":     {"dev"},
-	"os/bootmenu": {"enable", "timeout"},
-	"os/bios":     {"useserial", "rebootTimeout"},
-	"os/kernel":   nil,
-	"os/initrd":   nil,
-	"os/cmdline":  nil,
+	"os":                  {"firmware"},
+	"os/loader":           {"readonly", "secure", "type", "stateless"},
+	"os/nvram":            {"template", "type"},
+	"os/nvram/source":     {"file", "dev"},
+	"os/firmware":         nil,
+	"os/firmware/feature": {"enabled", "name"},
+	"os/type":             {"arch", "machine"},
+	"os/boot":             {"dev"},
+	"os/bootmenu":         {"enable", "timeout"},
+	"os/bios":             {"useserial", "rebootTimeout"},
+	"os/kernel":           nil,
+	"os/initrd":           nil,
+	"os/cmdline":          nil,
 
 	"features":                      nil,
 	"features/acpi":                 nil,
@@ -208,13 +235,13 @@ var allowed = map[string][]string{
 	"devices/controller":         {"type", "index", "model", "ports"},
 	"devices/controller/model":   {"name"},
 	"devices/controller/driver":  append([]string{"queues", "cmd_per_lun", "max_sectors", "ioeventfd", "iothread"}, virtioOptNames()...),
-	"devices/controller/target":  {"chassis", "port"},
+	"devices/controller/target":  {"chassis", "port", "hotplug"},
 	"devices/controller/alias":   {"name"},
 	"devices/controller/address": addrAttrs,
 
 	"devices/interface":                  {"type", "trustGuestRxFilters"},
 	"devices/interface/mac":              {"address"},
-	"devices/interface/source":           {"bridge", "network", "type", "path", "mode", "address", "port"},
+	"devices/interface/source":           {"bridge", "network", "type", "path", "mode", "address", "port", "dev"},
 	"devices/interface/source/local":     {"address", "port"},
 	"devices/interface/source/reconnect": {"enabled", "timeout"},
 	"devices/interface/target":           {"dev", "managed"},
@@ -246,17 +273,37 @@ var allowed = map[string][]string{
 	"devices/filesystem/alias":              {"name"},
 	"devices/filesystem/address":            addrAttrs,
 
+	"devices/iommu":         {"model"},
+	"devices/iommu/driver":  {"intremap", "caching_mode", "eim", "iotlb", "aw_bits"},
+	"devices/iommu/alias":   {"name"},
+	"devices/iommu/address": addrAttrs,
+
+	"devices/vsock":         {"model"},
+	"devices/vsock/cid":     {"auto", "address"},
+	"devices/vsock/driver":  virtioOptNames(),
+	"devices/vsock/alias":   {"name"},
+	"devices/vsock/address": addrAttrs,
+
+	"devices/hostdev":                {"mode", "type", "managed", "model", "display", "ramfb"},
+	"devices/hostdev/source":         {"guestReset", "protocol", "wwpn"},
+	"devices/hostdev/source/address": {"domain", "bus", "slot", "function", "device", "uuid"},
+	"devices/hostdev/driver":         {"name"},
+	"devices/hostdev/rom":            {"bar", "file", "enabled"},
+	"devices/hostdev/boot":           {"order"},
+	"devices/hostdev/alias":          {"name"},
+	"devices/hostdev/address":        addrAttrs,
+
 	"devices/serial":              {"type"},
-	"devices/serial/source":       {"path", "mode"},
+	"devices/serial/source":       {"path", "mode", "channel"},
 	"devices/serial/target":       {"type", "port"},
 	"devices/serial/target/model": {"name"},
 	"devices/serial/alias":        {"name"},
 	"devices/console":             {"type", "tty"},
-	"devices/console/source":      {"path", "mode"},
+	"devices/console/source":      {"path", "mode", "channel"},
 	"devices/console/target":      {"type", "port"},
 	"devices/console/alias":       {"name"},
 	"devices/channel":             {"type"},
-	"devices/channel/source":      {"path", "mode"},
+	"devices/channel/source":      {"path", "mode", "channel"},
 	"devices/channel/target":      {"type", "name", "state"},
 	"devices/channel/alias":       {"name"},
 	"devices/channel/address":     addrAttrs,
@@ -296,7 +343,9 @@ var allowed = map[string][]string{
 
 	"devices/video":                    nil,
 	"devices/video/model":              {"type", "vram", "heads", "primary", "ram", "vram64", "vgamem"},
-	"devices/video/model/acceleration": {"accel3d", "accel2d"},
+	"devices/video/model/acceleration": {"accel3d", "accel2d", "rendernode"},
+	"devices/video/model/resolution":   {"x", "y"},
+	"devices/video/driver":             append([]string{"name"}, virtioOptNames()...),
 	"devices/video/alias":              {"name"},
 	"devices/video/address":            addrAttrs,
 
@@ -331,15 +380,22 @@ var allowed = map[string][]string{
 // checkElements refuses any element or attribute of def that the builder
 // does not honour.
 func checkElements(def *conf.Domain) error {
-	return checkElem(def.Tree(), "")
+	// The QEMU namespace is read by parseQemuNS.
+	t, _ := withoutQemuNS(def.Tree())
+	return checkElem(t, "")
 }
 
 func checkElem(e *conf.Element, path string) error {
 	attrs, ok := allowed[path]
 	if !ok {
-		// A "*" stands for any child name, checked where it is used.
-		if i := strings.LastIndexByte(path, '/'); i >= 0 {
-			attrs, ok = allowed[path[:i]+"/*"]
+		// A "*" stands for any element name, checked where it is used.
+		for k, v := range allowed {
+			if strings.Contains(k, "*") {
+				if m, _ := pathpkg.Match(k, path); m {
+					attrs, ok = v, true
+					break
+				}
+			}
 		}
 	}
 	if !ok {

@@ -44,15 +44,33 @@ func set(names ...string) map[string]bool {
 func qemu72() fakeCaps {
 	return fakeCaps{
 		flags: set("blockdev", "device.json+hotplug", "seccomp-sandbox", "smp-dies", "kvm-pit-lost-tick-policy",
-			"vnc", "spice", "vnc-power-control", "qxl.vgamem_mb", "qxl.vram64_size_mb"),
+			"vnc", "spice", "vnc-power-control", "qxl.vgamem_mb", "qxl.vram64_size_mb",
+			// platform: memory backends, iothreads, TSEG, TPM, genid
+			"memory-backend-file.x-use-canonical-path-for-ramblock-id", "thread-context", "memory-backend-memfd",
+			"memory-backend-memfd.hugetlb", "iothread.thread-pool-max", "mch.extended-tseg-mbytes", "vmcoreinfo",
+			"vmgenid", "tpm-tis", "tpm-crb", "tpm-emulator", "tpm-passthrough", "memory-backend-file.prealloc-threads",
+			"memory-backend-file.reserve", "cpu.migratable", "memory-backend-file.pmem",
+			"virtio-pci-non-transitional", "virtio-net.rss", "fsdev.multidevs", "vhost-user-fs",
+			"memory-backend-file.x-use-canonical-path-for-ramblock-id", "intel-iommu", "intel-iommu.intremap",
+			"intel-iommu.caching-mode", "intel-iommu.eim", "intel-iommu.device-iotlb", "intel-iommu.aw-bits",
+			"virtio-iommu-pci", "virtio-iommu.boot-bypass", "memory-backend-memfd"),
 		types: set("memory-backend-ram", "qemu64-x86_64-cpu", "Nehalem-x86_64-cpu", "host-x86_64-cpu", "max-x86_64-cpu",
 			"pcie-root-port", "piix3-usb-uhci", "qemu-xhci", "nec-usb-xhci", "virtio-scsi-pci", "lsi", "ahci",
 			"virtio-serial-pci", "virtserialport", "virtio-blk-pci", "ide-hd", "ide-cd", "scsi-hd", "scsi-cd",
 			"virtio-net-pci", "e1000", "e1000e", "rtl8139", "isa-serial", "usb-tablet", "usb-mouse", "usb-kbd",
 			"VGA", "cirrus-vga", "bochs-display", "virtio-vga", "virtio-gpu-pci", "i6300esb", "ib700",
 			"virtio-balloon-pci", "rng-random", "rng-builtin", "virtio-rng-pci", "pvpanic",
+			"isa-parallel", "isa-debugcon", "pci-serial", "usb-serial", "virtconsole", "usb-ehci",
+			"ich9-usb-ehci1", "ich9-usb-uhci1", "ich9-usb-uhci2", "ich9-usb-uhci3", "usb-hub", "usb-redir",
+			"usb-ccid", "ccid-card-passthru", "virtio-tablet-pci", "virtio-keyboard-pci", "virtio-mouse-pci",
+			"rng-egd", "input-linux",
 			"qxl-vga", "qxl", "ramfb", "vmware-svga", "intel-hda", "ich9-intel-hda", "hda-duplex", "hda-micro",
-			"hda-output", "AC97", "ES1370", "sb16", "usb-audio"),
+			"hda-output", "AC97", "ES1370", "sb16", "usb-audio",
+			"memory-backend-file", "memory-backend-memfd", "pc-dimm", "nvdimm", "thread-context", "iothread",
+			"main-loop", "vmgenid", "vmcoreinfo", "tpm-tis", "tpm-crb", "Haswell-x86_64-cpu", "qemu32-x86_64-cpu",
+			"virtio-9p-pci", "vhost-user-fs-pci", "virtio-mouse-pci", "virtio-keyboard-pci", "virtio-tablet-pci",
+			"virtio-net-pci-non-transitional", "virtio-rng-pci-non-transitional", "memory-backend-memfd",
+			"intel-iommu", "virtio-iommu-pci", "tls-creds-x509"),
 	}
 }
 
@@ -83,7 +101,11 @@ func loadDomain(t *testing.T, file, dir string) *conf.Domain {
 // argument per line, quoted for a shell where needed.
 func formatArgs(c *Cmdline) string {
 	var lines []string
-	lines = append(lines, c.Env...)
+	for _, e := range c.Env {
+		// libvirt quotes the value of a variable, not the name.
+		n, v, _ := strings.Cut(e, "=")
+		lines = append(lines, n+"="+shellQuote(v))
+	}
 	for i := 0; i < len(c.Argv); i++ {
 		line := shellQuote(c.Argv[i])
 		// An option and its value share a line.

@@ -31,6 +31,8 @@ func corpusGraphics(name string, p *Paths) {
 	spice := 5900
 	p.SpicePort = func() (int, error) { spice++; return spice, nil }
 	p.RenderNode = func() (string, error) { return "/dev/dri/foo", nil }
+	// qemuxml2argvtest gives every vhost-user video descriptor 1729.
+	p.VhostUserGPU = func(string, string, bool) (int, error) { return 1729, nil }
 	p.MasterKeyData = counting(32)
 	p.RandomIV = func() ([]byte, error) { return counting(16), nil }
 	p.SecretValue = func(string) ([]byte, error) { return []byte(corpusSecret), nil }

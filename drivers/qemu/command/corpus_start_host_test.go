@@ -140,6 +140,19 @@ func (pm *pathMap) moveAny(p string) string {
 	return q
 }
 
+// kvmHasSMM reports whether this host's KVM emulates System Management
+// Mode (KVM_CHECK_EXTENSION of KVM_CAP_X86_SMM); nested KVM may not.
+func kvmHasSMM() bool {
+	f, err := os.OpenFile("/dev/kvm", os.O_RDWR, 0)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	const kvmCheckExtension, kvmCapX86SMM = 0xAE03, 117
+	r, _, errno := syscall.Syscall(syscall.SYS_IOCTL, f.Fd(), kvmCheckExtension, kvmCapX86SMM)
+	return errno == 0 && r > 0
+}
+
 // harmlessDev are device nodes QEMU may open on any host.
 var harmlessDev = map[string]bool{
 	"/dev/null": true, "/dev/zero": true, "/dev/random": true, "/dev/urandom": true,
@@ -147,6 +160,24 @@ var harmlessDev = map[string]bool{
 }
 
 var devPath = regexp.MustCompile(`/dev/[^,"\s:]*`)
+
+// needsHostCmdline tells why cl cannot start on this host, or "".
+func needsHostCmdline(cl *Cmdline, pm *pathMap, e startEnv) string {
+	switch {
+	case cl.Swtpm != nil:
+		return "TPM"
+	case len(cl.VirtioFS) > 0:
+		return "virtiofsd"
+	case len(cl.HostPCI) > 0:
+		return "host device assignment"
+	}
+	for _, f := range cl.Files {
+		if !pm.moved(f.Path) && !harmlessDev[f.Path] {
+			return "host device " + f.Path
+		}
+	}
+	return needsHost(cl.Argv, e)
+}
 
 // needsHost tells why argv cannot start on this host (hardware, external
 // servers, host resources), or "".
@@ -211,7 +242,8 @@ func needsHostOpt(opt, val string, e startEnv) string {
 		return "O_DIRECT on a host block device"
 	}
 	for _, d := range devPath.FindAllString(val, -1) {
-		if !harmlessDev[d] {
+		// /dev/fdset/N is a descriptor QEMU was given (-add-fd).
+		if !harmlessDev[d] && !strings.HasPrefix(d, "/dev/fdset/") {
 			return "host device " + d
 		}
 	}
@@ -253,15 +285,30 @@ func exists(p string) bool {
 // images in their format, kernel and initrd, firmware, directories of
 // shared file systems, the master key, FIFOs of pipe character devices,
 // the parent directory of every socket and log.
-func createHostFiles(argv []string, pm *pathMap, p Paths) ([]net.Listener, error) {
-	if err := os.MkdirAll(p.DomainDir, 0o755); err != nil {
-		return nil, err
-	}
-	if err := os.MkdirAll(p.Host.MemoryBackingDir, 0o755); err != nil {
-		return nil, err
+func createHostFiles(cl *Cmdline, pm *pathMap, p Paths) ([]net.Listener, error) {
+	argv := cl.Argv
+	for _, d := range append([]string{p.DomainDir, p.Host.MemoryBackingDir, p.Host.NVRAMDir}, cl.MemoryDirs...) {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return nil, err
+		}
 	}
 	if p.MasterKey != "" {
 		if err := os.WriteFile(p.MasterKey, p.MasterKeyData, 0o600); err != nil {
+			return nil, err
+		}
+	}
+	for _, w := range cl.WriteFiles {
+		if err := os.WriteFile(w.Path, w.Data, 0o600); err != nil {
+			return nil, err
+		}
+	}
+	// The UEFI varstore from its template, as the driver does.
+	if cl.NVRAM != "" && !exists(cl.NVRAM) {
+		tmpl := cl.NVRAMTemplate
+		if orig, ok := pm.rev[tmpl]; ok {
+			tmpl = orig
+		}
+		if err := copyOrCreate(cl.NVRAM, tmpl, 128<<10); err != nil {
 			return nil, err
 		}
 	}
@@ -383,6 +430,13 @@ func createHostFiles(argv []string, pm *pathMap, p Paths) ([]net.Listener, error
 			continue
 		}
 		if !pm.moved(f) || exists(f) {
+			continue
+		}
+		if strings.HasPrefix(node, "libvirt-pflash") {
+			// Firmware: the host's own image when it has it.
+			if err := copyOrCreate(f, pm.rev[f], 2<<20); err != nil {
+				return fail(err)
+			}
 			continue
 		}
 		var enc map[string]any

@@ -20,10 +20,10 @@ const startTimeout = 60 * time.Second
 var qemuCPU atomic.Int64
 
 // startPausedQEMU starts cl with its monitor passed as descriptor 3 (the
-// listening socket at mon, as the driver does), asks QMP query-status,
+// listening socket at mon, as the driver does) and extra[1:] as 4, ..., asks QMP query-status,
 // and kills QEMU by its pid. The error says what QEMU printed when it
 // failed.
-func startPausedQEMU(cl *Cmdline, mon string) error {
+func startPausedQEMU(cl *Cmdline, mon string, extra []*os.File) error {
 	l, err := net.Listen("unix", mon)
 	if err != nil {
 		return err
@@ -39,7 +39,11 @@ func startPausedQEMU(cl *Cmdline, mon string) error {
 	cmd := exec.Command(cl.Argv[0], cl.Argv[1:]...)
 	cmd.Env = cl.Env
 	cmd.Stdout, cmd.Stderr = &out, &out
-	cmd.ExtraFiles = []*os.File{lf}
+	if len(extra) == 0 {
+		extra = []*os.File{nil}
+	}
+	extra[0] = lf
+	cmd.ExtraFiles = extra
 	if err := cmd.Start(); err != nil {
 		return err
 	}

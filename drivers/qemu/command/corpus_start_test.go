@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -31,7 +32,7 @@ import (
 // explains are listed in corpusStartKnown.
 
 // corpusStartFloor is the number of inputs main starts; it may only go up.
-const corpusStartFloor = 147
+const corpusStartFloor = 197
 
 // corpusStartParallel bounds the QEMUs starting at once: the machine is
 // small and shared.
@@ -59,6 +60,7 @@ var corpusStartKnown = map[string]string{
 	"virtio-options-memballoon-iommu": "iommu_platform on a transitional virtio device on conventional PCI: QEMU refuses libvirt's argv too",
 	"virtio-options-net-iommu":        "iommu_platform on a transitional virtio device on conventional PCI: QEMU refuses libvirt's argv too",
 	"virtio-options-rng-iommu":        "iommu_platform on a transitional virtio device on conventional PCI: QEMU refuses libvirt's argv too",
+	"qemu-ns":                         "the input hands QEMU an option it does not have (<qemu:arg value='-unknown'/>)",
 	"fs9p":                            "fsdriver 'handle' was removed from QEMU in 6.0; libvirt 9.0 emits it all the same",
 	// This host.
 	"hyperv":                  "this host's (nested) KVM does not let QEMU set Hyper-V VP_INDEX",
@@ -121,7 +123,7 @@ func TestCorpusStartsQEMU(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := startEnv{tls: tls, caps: qc, kvm: kvmUsable(), tap: tapUsable(), audio: hostAudioDrivers()}
+	env := startEnv{tls: tls, caps: qc, kvm: kvmUsable(), kvmSMM: kvmHasSMM(), tap: tapUsable(), audio: hostAudioDrivers()}
 	data := filepath.Join(dir, "qemuxml2argvdata")
 	argsFiles, _ := filepath.Glob(filepath.Join(data, "*.x86_64-latest.args"))
 	results := make([]startOutcome, len(argsFiles))
@@ -199,80 +201,162 @@ func writeStartOut(t *testing.T, dir, summary string, results []startOutcome) {
 type startEnv struct {
 	caps *caps.Caps
 	kvm  bool // /dev/kvm can create a VM
-	tap  bool // QEMU can create tap devices
+	// kvmSMM is KVM's System Management Mode (KVM_CAP_X86_SMM).
+	kvmSMM bool
+	tap    bool // QEMU can create tap devices
 	// audio are the audio drivers of the QEMU build.
 	audio map[string]bool
 	tls   testTLSDirs
 }
 
-// startInput builds one input for this host and starts it.
+// startInput builds one input for this host and starts it. A KVM guest
+// needing what this host's KVM lacks (System Management Mode, for
+// secure-boot firmware) runs under TCG, which emulates it.
 func (e startEnv) startInput(file, name string) startOutcome {
-	r := startOutcome{name: name}
+	r, needTCG := e.startInputAs(file, name, false)
+	if needTCG {
+		r, _ = e.startInputAs(file, name, true)
+	}
+	return r
+}
+
+func (e startEnv) startInputAs(file, name string, tcg bool) (r startOutcome, needTCG bool) {
+	r = startOutcome{name: name}
 	tmp, err := os.MkdirTemp("", "gvs")
 	if err != nil {
 		r.outcome, r.reason = "failed", err.Error()
-		return r
+		return r, false
 	}
 	defer os.RemoveAll(tmp)
 	in, err := os.ReadFile(file)
 	if err != nil {
 		r.outcome, r.reason = "failed", err.Error()
-		return r
+		return r, false
 	}
 	pm := &pathMap{dir: tmp, m: map[string]string{}}
 	def, err := conf.ParseDomain([]byte(pm.rewriteXML(string(in))), conf.ParseValidate)
 	if err != nil {
 		r.outcome, r.reason = "refused", "parse: "+err.Error()
-		return r
+		return r, false
+	}
+	if tcg {
+		def.Type = "qemu"
 	}
 	if why := e.prepareDef(def, name); why != "" {
 		r.outcome, r.reason = "skipped", why
-		return r
+		return r, false
 	}
 	p := e.startPaths(name, def.Name, tmp)
 	// A host CD-ROM drive is opened as one (host_cdrom); libvirt's
 	// inputs name /dev/cdrom for it.
 	p.IsCDROM = func(path string) bool { return pm.rev[path] == "/dev/cdrom" }
+	files := &startFiles{pm: pm}
+	p.HostFD, p.OpenFD = files.reserve, files.open
+	defer files.close()
 	cl, err := Build(def, e.caps, p)
 	if err != nil {
 		r.outcome, r.reason = "refused", refusalClass(err)
+		if files.skip != "" {
+			r.outcome, r.reason = "skipped", files.skip
+		}
 		for _, h := range hostRefusals {
 			if h.re.MatchString(err.Error()) {
 				r.outcome, r.reason = "skipped", h.reason
 			}
 		}
-		return r
+		return r, false
 	}
 	cl.Argv[0] = qemuBinary
+	if def.Type == "kvm" && !e.kvmSMM && slices.ContainsFunc(cl.Argv, func(a string) bool { return strings.Contains(a, "smm=on") }) {
+		return r, true
+	}
 	r.args = formatArgs(cl)
-	if why := needsHost(cl.Argv, e); why != "" {
+	if why := needsHostCmdline(cl, pm, e); why != "" {
 		r.outcome, r.reason = "skipped", why
-		return r
+		return r, false
 	}
-	listeners, err := createHostFiles(cl.Argv, pm, p)
-	var skip skipReason
-	if errors.As(err, &skip) {
-		r.outcome, r.reason = "skipped", string(skip)
-		return r
-	}
-	if err != nil {
-		r.outcome, r.reason = "failed", "preparing files: "+err.Error()
-		return r
-	}
+	listeners, err := createHostFiles(cl, pm, p)
 	defer func() {
 		for _, l := range listeners {
 			l.Close()
 		}
 	}()
-	if err := startPausedQEMU(cl, p.MonitorSocket); err != nil {
+	if err == nil {
+		err = files.openHost(cl.Files)
+	}
+	var skip skipReason
+	if errors.As(err, &skip) {
+		r.outcome, r.reason = "skipped", string(skip)
+		return r, false
+	}
+	if err != nil {
+		r.outcome, r.reason = "failed", "preparing files: "+err.Error()
+		return r, false
+	}
+	if err := startPausedQEMU(cl, p.MonitorSocket, files.extra); err != nil {
 		r.outcome, r.reason = "failed", err.Error()
 		if why, ok := corpusStartKnown[name]; ok {
 			r.outcome, r.reason = "known", why+": "+err.Error()
 		}
-		return r
+		return r, false
 	}
 	r.outcome = "started"
-	return r
+	return r, false
+}
+
+// startFiles are the descriptors QEMU inherits, as the driver's
+// passedFiles: extra[0] is the monitor (fd 3), the files the builder
+// numbers follow.
+type startFiles struct {
+	pm    *pathMap
+	extra []*os.File
+	skip  string // why a file QEMU needs cannot be had here
+}
+
+func (f *startFiles) reserve(HostFile, bool) int {
+	if len(f.extra) == 0 {
+		f.extra = append(f.extra, nil)
+	}
+	f.extra = append(f.extra, nil)
+	return 2 + len(f.extra)
+}
+
+// open is Paths.OpenFD: host devices are hardware this test does not use.
+func (f *startFiles) open(path string, flag int) (int, error) {
+	if !f.pm.moved(path) && !harmlessDev[path] {
+		f.skip = "host device " + path
+		return 0, fmt.Errorf("%s is the host's", path)
+	}
+	fd := f.reserve(HostFile{}, false)
+	file, err := os.OpenFile(path, flag, 0)
+	if err != nil {
+		return 0, err
+	}
+	f.extra[fd-3] = file
+	return fd, nil
+}
+
+// openHost opens the files the builder numbered.
+func (f *startFiles) openHost(hfs []HostFile) error {
+	for _, hf := range hfs {
+		if !f.pm.moved(hf.Path) && !harmlessDev[hf.Path] {
+			return skipReason("host device " + hf.Path)
+		}
+		file, err := OpenHostFile(hf)
+		if err != nil {
+			return err
+		}
+		f.extra[hf.FD-3] = file
+	}
+	return nil
+}
+
+func (f *startFiles) close() {
+	for _, file := range f.extra {
+		if file != nil {
+			file.Close()
+		}
+	}
 }
 
 // prepareDef adapts what the host decides rather than the input: KVM
@@ -303,7 +387,13 @@ func (e startEnv) startPaths(input, name, tmp string) Paths {
 	dom := filepath.Join(tmp, "d")
 	h := *corpusHost
 	h.MemoryBackingDir = filepath.Join(tmp, "ram")
+	h.NVRAMDir = filepath.Join(tmp, "nvram")
 	h.Now = time.Now
+	h.NewUUID = nil
+	// The host's firmware and swtpm, not the test data's.
+	h.Firmware = systemFirmware
+	h.SwtpmVersions = caps.SwtpmVersions
+	h.TPMCancelPath = nil
 	h.NUMANode = func(n int) error {
 		if _, err := os.Stat("/sys/devices/system/node/node" + strconv.Itoa(n)); err != nil {
 			return unsupported("NUMA node %d is unavailable", n)
@@ -320,6 +410,14 @@ func (e startEnv) startPaths(input, name, tmp string) Paths {
 		Secrets:       fakeSecretLookup,
 	}
 	corpusGraphics(input, &p)
+	corpusChardevTLS(input, &p)
+	if p.ChardevTLS.Default {
+		p.ChardevTLS.Dir = e.tls.plain
+		if p.ChardevTLS.SecretUUID != "" && e.tls.secret != "" {
+			p.ChardevTLS.Dir = e.tls.secret
+		}
+	}
+	p.VhostUserGPU = nil
 	p.VNCPort, p.SpicePort, p.WebsocketPort = freeTCPPort, freeTCPPort, freeTCPPort
 	p.RenderNode = func() (string, error) { return "/dev/dri/renderD128", nil }
 	g := &p.Graphics

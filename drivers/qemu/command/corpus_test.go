@@ -31,7 +31,7 @@ import (
 // DIR/summary.txt) while working on the builder.
 
 // corpusFloor is the number of identical command lines main reaches.
-const corpusFloor = 237
+const corpusFloor = 329
 
 // corpusRefusedFloor is the number of .err inputs refused.
 const corpusRefusedFloor = 57
@@ -41,6 +41,14 @@ var corpusOut = flag.String("corpus-out", "", "write per-input differences of th
 // corpusKnown lists the inputs whose difference is understood and
 // accepted, with the reason; they count as different, not as failures.
 var corpusKnown = map[string]string{}
+
+// confDir is the conformance data directory.
+func confDir() string {
+	if dir := os.Getenv("GOVIRT_CONFORMANCE_DIR"); dir != "" {
+		return dir
+	}
+	return filepath.Join("..", "..", "..", "..", "shared", "conformance", "libvirt-9.0.0")
+}
 
 func corpusDir(t testing.TB) string {
 	dir := os.Getenv("GOVIRT_CONFORMANCE_DIR")
@@ -82,13 +90,35 @@ func corpusPaths(name string) Paths {
 		MonitorSocket: dir + "/monitor.sock",
 		MonitorFD:     1729,
 		MasterKey:     dir + "/master-key.aes",
-		Host:          corpusHost,
+		// testQemuPrepareHostBackendChardevOne's fake descriptors.
+		HostFD: func(f HostFile, log bool) int {
+			switch {
+			case log:
+				return 1751
+			case f.Kind == UnixListen:
+				return 1729
+			}
+			return 1750
+		},
+		Host: corpusHost,
 		// qemuxml2argvtest points the swtpm socket at /dev/test and
 		// mocks the passed descriptors from 1730 on.
 		SwtpmSocket: "/dev/test",
 		OpenFD: func() func(string, int) (int, error) {
 			next := 1730
-			return func(string, int) (int, error) { next++; return next - 1, nil }
+			return func(path string, _ int) (int, error) {
+				// qemuxml2argvmock's qemuInterfaceVDPAConnect
+				// returns 1732 for every vhost-vdpa device.
+				if strings.HasPrefix(path, "/dev/vhost-vdpa") {
+					return 1732, nil
+				}
+				// and virSCSIVHostOpenVhostSCSI's mock gives 3.
+				if path == "/dev/vhost-scsi" {
+					return 3, nil
+				}
+				next++
+				return next - 1, nil
+			}
 		}(),
 		// qemuxml2argvtest marks only /dev/cdrom as a host CD-ROM.
 		IsCDROM: func(path string) bool { return path == "/dev/cdrom" },
@@ -97,8 +127,30 @@ func corpusPaths(name string) Paths {
 		MasterKeyData: seqBytes(32),
 		RandomIV:      func() ([]byte, error) { return seqBytes(16), nil },
 		Secrets:       fakeSecretLookup,
+		// libvirt's test gives the vsock descriptor 6789 and an
+		// automatic CID 42 (qemuxml2argvtest.c).
+		OpenVsock: func(cid uint32, auto bool) (int, uint32, error) {
+			if auto {
+				cid = 42
+			}
+			return 6789, cid, nil
+		},
 	}
 	return p
+}
+
+// corpusChardevTLS sets the qemu.conf chardev TLS settings
+// qemuxml2argvtest uses for an input (file name without extension).
+func corpusChardevTLS(file string, p *Paths) {
+	switch file {
+	case "serial-tcp-tlsx509-chardev", "serial-tcp-tlsx509-chardev-notls":
+		p.ChardevTLS = ChardevTLS{Default: true, Dir: "/etc/pki/libvirt-chardev"}
+	case "serial-tcp-tlsx509-chardev-verify":
+		p.ChardevTLS = ChardevTLS{Default: true, Dir: "/etc/pki/libvirt-chardev", Verify: true}
+	case "serial-tcp-tlsx509-secret-chardev":
+		p.ChardevTLS = ChardevTLS{Default: true, Dir: "/etc/pki/libvirt-chardev",
+			SecretUUID: "6fd3f62d-9fe7-4a4e-a869-7acd6376d8ea"}
+	}
 }
 
 // corpusHost is qemuxml2argvtest's fake host (qemuxml2argvmock.c and the
@@ -121,6 +173,22 @@ var corpusHost = &Host{
 	},
 	Now:           func() time.Time { return time.Unix(1234567890, 0) },
 	SwtpmVersions: func() []string { return []string{"1.2", "2.0"} },
+	NVRAMDir:      "/var/lib/libvirt/qemu/nvram",
+	NewUUID:       func() string { return "00010203-0405-4607-8809-0a0b0c0d0e0f" },
+	Firmware: func() ([]FirmwareDesc, error) {
+		d := filepath.Join(confDir(), "qemufirmwaredata")
+		descs, err := ReadFirmwareDirs(d+"/usr/share/qemu/firmware", d+"/etc/qemu/firmware")
+		// The data set stores libvirt's symlinked descriptors as files
+		// holding the link's target.
+		for i, fd := range descs {
+			if t := strings.TrimSpace(string(fd.Data)); !strings.HasPrefix(t, "{") {
+				if data, err := os.ReadFile(filepath.Join(filepath.Dir(fd.Path), t)); err == nil {
+					descs[i].Data = data
+				}
+			}
+		}
+		return descs, err
+	},
 	TPMCancelPath: func(string) (string, error) { return "/sys/class/misc/tpm0/device/cancel", nil },
 }
 
@@ -178,6 +246,20 @@ var corpusErrHost = map[string]func(h Host) Host{
 	"tpm-emulator-tpm2": func(h Host) Host { h.SwtpmVersions = func() []string { return []string{"1.2"} }; return h },
 }
 
+// corpusExtraFlags are the capabilities qemuxml2argvtest adds to QEMU
+// 8.0's for an input (DO_TEST_CAPS_ARCH_LATEST_FULL with ARG_QEMU_CAPS).
+var corpusExtraFlags = map[string][]string{
+	"launch-security-sev-direct": {"sev-guest"},
+}
+
+// withFlags is c with extra capability flags.
+type withFlags struct {
+	Caps
+	extra []string
+}
+
+func (w withFlags) Has(f string) bool { return contains(w.extra, f) || w.Caps.Has(f) }
+
 func buildCorpusInput(t *testing.T, c Caps, file, name string) (string, error) {
 	return buildCorpusInputOn(t, c, file, name, nil)
 }
@@ -192,12 +274,16 @@ func buildCorpusInputOn(t *testing.T, c Caps, file, name string, host func(Host)
 		return "", err
 	}
 	def.Name = name
+	if extra := corpusExtraFlags[strings.TrimSuffix(filepath.Base(file), ".xml")]; extra != nil {
+		c = withFlags{c, extra}
+	}
 	p := corpusPaths(def.Name)
 	if host != nil {
 		h := host(*p.Host)
 		p.Host = &h
 	}
 	corpusGraphics(strings.TrimSuffix(filepath.Base(file), ".xml"), &p)
+	corpusChardevTLS(strings.TrimSuffix(filepath.Base(file), ".xml"), &p)
 	cl, err := Build(def, c, p)
 	if err != nil {
 		return "", err

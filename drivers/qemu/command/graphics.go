@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"govirt/conf"
+	"govirt/drivers/qemu/postparse"
 	"govirt/virerr"
 )
 
@@ -38,6 +39,12 @@ type GraphicsConfig struct {
 	SDLAudioDriverEnv   string // SDL_AUDIODRIVER in the daemon's environment
 }
 
+// audioDefaults are the settings the default audio backend follows.
+func (c *GraphicsConfig) audioDefaults() postparse.Audio {
+	return postparse.Audio{VNCAllowHostAudio: c.VNCAllowHostAudio, NogfxAllowHostAudio: c.NogfxAllowHostAudio,
+		DriverEnv: c.AudioDriverEnv, SDLDriverEnv: c.SDLAudioDriverEnv}
+}
+
 // listen is a display's first <listen>, resolved as libvirt does at start.
 type listen struct {
 	typ     string // address, network, socket, none
@@ -62,7 +69,7 @@ func graphicsListen(g *conf.Graphics) (*listen, error) {
 		return &listen{typ: "address", address: g.Listen}, nil
 	}
 	if len(ls) > 1 {
-		return nil, unsupported("only 1 listen is supported by govirt's QEMU driver for graphics type '%s'", g.Type)
+		return nil, unsupported("QEMU does not support multiple listens for one graphics device.")
 	}
 	l0 := ls[0]
 	l := &listen{typ: attr(l0, "type"), address: attr(l0, "address"), network: attr(l0, "network"), socket: attr(l0, "socket")}
@@ -137,7 +144,14 @@ func (b *builder) setupListen(g *conf.Graphics, l *listen) error {
 		}
 	case "network":
 		if l.address == "" {
-			return unsupported("network-based listen isn't possible, network driver isn't present")
+			if b.p.NetworkAddress == nil {
+				return unsupported("network-based listen isn't possible, network driver isn't present")
+			}
+			a, err := b.p.NetworkAddress(l.network)
+			if err != nil {
+				return err
+			}
+			l.address = a
 		}
 	case "socket":
 		if l.socket == "" {
@@ -155,6 +169,9 @@ func recordListen(g *conf.Graphics, l *listen) {
 	switch l.typ {
 	case "address", "network":
 		conf.SetDeviceValue(g, "listen/@address", l.address)
+		if l.typ == "network" {
+			conf.SetDeviceValue(g, "listen/@network", l.network)
+		}
 		g.Listen = l.address
 	case "socket":
 		conf.SetDeviceValue(g, "listen/@socket", l.socket)
@@ -171,6 +188,15 @@ func recordListen(g *conf.Graphics, l *listen) {
 // checks of how they combine (qemuValidateDomainDeviceDefGraphics).
 func (b *builder) emitGraphics() error {
 	gs := b.def.Devices.Graphics
+	// SPICE's own chardevs (qemuValidateDomainChrSourceDef).
+	ds := &b.def.Devices
+	for _, list := range [][]*conf.Chardev{ds.Serials, ds.Consoles, ds.Channels} {
+		for _, c := range list {
+			if (c.Type == "spicevmc" || c.Type == "spiceport") && !b.hasGraphics("spice") {
+				return unsupported("chardev '%s' not supported without spice graphics", c.Type)
+			}
+		}
+	}
 	egl := false
 	for _, g := range gs {
 		egl = egl || g.Type == "egl-headless"
@@ -198,7 +224,7 @@ func (b *builder) emitGraphics() error {
 			return unsupported("multiple OpenGL displays are not supported by QEMU")
 		}
 		if seen[g.Type] {
-			return unsupported("only one graphics device of type '%s' is supported", g.Type)
+			return unsupported("only 1 graphics device of each type (sdl, vnc, spice, headless, dbus) is supported")
 		}
 		seen[g.Type] = true
 	}

@@ -18,6 +18,9 @@ import (
 type Host struct {
 	// Hugepages are the mounted hugetlbfs file systems.
 	Hugepages []Hugepages
+	// NVRAMDir holds the UEFI varstores libvirt names after the guest
+	// (qemu.conf's nvram_dir); default /var/lib/libvirt/qemu/nvram.
+	NVRAMDir string
 	// MemoryBackingDir holds file-backed guest RAM (qemu.conf's
 	// memory_backing_dir).
 	MemoryBackingDir string
@@ -33,6 +36,9 @@ type Host struct {
 	// SwtpmVersions are the TPM versions the host's swtpm emulates
 	// ("1.2", "2.0"); nil without swtpm.
 	SwtpmVersions func() []string
+	// NewUUID makes the value of a <genid/> written without one; nil
+	// draws a random one.
+	NewUUID func() string
 	// TPMCancelPath is the sysfs cancel file of a host TPM device.
 	TPMCancelPath func(dev string) (string, error)
 }
@@ -50,6 +56,10 @@ type Hugepages struct {
 	SizeKiB uint64
 	Default bool // the system's default huge page size
 }
+
+// SystemHost is the real host as the builder sees it, for callers that
+// change a field (NVRAMDir) and pass it in Paths.Host.
+func SystemHost() Host { return *systemHost() }
 
 // hostOf is the Host a build uses: the caller's or the real system's.
 func (b *builder) host() *Host {

@@ -1,6 +1,7 @@
 package command
 
 import (
+	"govirt/conf"
 	"strconv"
 	"strings"
 )
@@ -11,10 +12,19 @@ import (
 func (b *builder) emitMachine() error {
 	t := b.def.Tree()
 	m := b.machine + ",usb=off"
+	fw, err := b.firmware()
+	if err != nil {
+		return err
+	}
 	for _, f := range []string{"vmport", "smm"} {
 		st, err := b.featureState(f)
 		if err != nil {
 			return err
+		}
+		if f == "smm" && st == "" && fw.smm {
+			// qemuFirmwareEnableFeatures turns SMM on for a firmware
+			// that requires it.
+			st = "on"
 		}
 		if st != "" {
 			m += "," + f + "=" + st
@@ -135,6 +145,12 @@ func (b *builder) emitAccel() error {
 // scaled parses a libvirt scaled integer (value and unit, as <memory
 // unit=U>) into KiB; defScale is the bytes a bare number's unit holds.
 func scaled(val, unit string, defScale uint64) (uint64, error) {
+	n, err := scaledBytes(val, unit, defScale)
+	return n / 1024, err
+}
+
+// scaledBytes is scaled in bytes.
+func scaledBytes(val, unit string, defScale uint64) (uint64, error) {
 	n, err := strconv.ParseUint(strings.TrimSpace(val), 10, 64)
 	if err != nil {
 		return 0, xmlError("invalid value '%s'", val)
@@ -164,5 +180,25 @@ func scaled(val, unit string, defScale uint64) (uint64, error) {
 	default:
 		return 0, unsupported("unknown suffix '%s'", unit)
 	}
-	return n * mult / 1024, nil
+	return n * mult, nil
+}
+
+// emitRootHotplug is qemuBuildPMPCIRootHotplugCommandLine: ACPI hotplug
+// on the i440fx root bus, <controller type='pci' model='pci-root'>
+// <target hotplug=”>. Other controllers' hotplug= is not implemented.
+func (b *builder) emitRootHotplug(ctrls []*conf.Controller) error {
+	for _, c := range ctrls {
+		hp := attr(child(conf.DeviceElement(c), "target"), "hotplug")
+		if hp == "" {
+			continue
+		}
+		if c.Type != "pci" || c.Model != "pci-root" || c.Index != 0 {
+			return unsupported("attribute 'hotplug' of controller model '%s' is not supported by govirt's QEMU driver", c.Model)
+		}
+		if hp != "on" && hp != "off" {
+			return xmlError("Invalid value for attribute 'hotplug' in element 'target': '%s'. Expected on/off", hp)
+		}
+		b.add("-global", "PIIX4_PM.acpi-root-pci-hotplug="+hp)
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package command
 
 import (
 	"fmt"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -209,15 +210,8 @@ func (b *builder) pagesize(m *backing, md *memDev) (size uint64, need, use, prea
 	if size == h.PageSizeKiB {
 		size, need, use = 0, false, false
 	} else if use && size == 0 {
-		if len(h.Hugepages) == 0 {
-			return 0, false, false, false, internalError("hugetlbfs filesystem is not mounted or disabled by administrator config")
-		}
-		size = h.Hugepages[0].SizeKiB
-		for _, hp := range h.Hugepages {
-			if hp.Default {
-				size = hp.SizeKiB
-				break
-			}
+		if size, err = b.defaultHugepage(); err != nil {
+			return 0, false, false, false, err
 		}
 	}
 	prealloc = m.allocation == "immediate"
@@ -229,6 +223,21 @@ func (b *builder) pagesize(m *backing, md *memDev) (size uint64, need, use, prea
 		prealloc = true
 	}
 	return size, need, use, prealloc, nil
+}
+
+// defaultHugepage is qemuBuildMemoryGetDefaultPagesize: the system's
+// default huge page size, else the first mount's.
+func (b *builder) defaultHugepage() (uint64, error) {
+	h := b.host()
+	if len(h.Hugepages) == 0 {
+		return 0, internalError("hugetlbfs filesystem is not mounted or disabled by administrator config")
+	}
+	for _, hp := range h.Hugepages {
+		if hp.Default {
+			return hp.SizeKiB, nil
+		}
+	}
+	return h.Hugepages[0].SizeKiB, nil
 }
 
 // hugepagePath is qemuGetDomainHupageMemPath.
@@ -327,6 +336,17 @@ func (b *builder) backendProps(id string, md *memDev, force, systemMemory bool) 
 		}
 		props = props.set("mem-path", path)
 		if md.nvdimmPath == "" {
+			// A directory QEMU creates the backing file in; the driver
+			// makes it (qemuProcessBuildDestroyMemoryPaths).
+			dir := path
+			if !use {
+				dir = filepath.Dir(path)
+			}
+			if !contains(b.memDirs, dir) {
+				b.memDirs = append(b.memDirs, dir)
+			}
+		}
+		if md.nvdimmPath == "" {
 			switch discard {
 			case "yes":
 				props = props.set("discard-data", true)
@@ -346,7 +366,8 @@ func (b *builder) backendProps(id string, md *memDev, force, systemMemory bool) 
 		if b.caps.Has("memory-backend-file.reserve") {
 			props = props.set("reserve", false)
 		}
-	} else {
+	} else if !b.memPrealloc {
+		// With -mem-prealloc all of RAM is preallocated already.
 		if prealloc {
 			props = props.set("prealloc", true)
 		}

@@ -3,6 +3,7 @@ package command
 import (
 	"fmt"
 	"net/netip"
+	"os"
 	"strconv"
 	"strings"
 
@@ -73,6 +74,15 @@ func (b *builder) emitNet(i int, n *conf.Interface, bootindex int) error {
 	nd, err := hostNetProps(n, e)
 	if err != nil {
 		return err
+	}
+	if n.Type == "vdpa" {
+		// QEMU gets the vhost-vdpa device as an fd set
+		// (qemuInterfaceVDPAConnect + qemuFDPassTransferCommand).
+		set, err := b.passFDSet(attr(child(e, "source"), "dev"), n.Alias+"-vdpa")
+		if err != nil {
+			return err
+		}
+		nd = vdpaNetdev(nd, set)
 	}
 	b.add("-netdev", nd.String())
 	dev, err := b.nicDevice(n, e, bootindex)
@@ -164,6 +174,12 @@ func hostNetProps(n *conf.Interface, e *conf.Element) (obj, error) {
 		}
 	case "vhostuser":
 		nd = nd.set("type", "vhost-user").set("chardev", "char"+n.Alias)
+		if q := netQueues(e); q > 1 {
+			nd = nd.set("queues", q)
+		}
+	case "vdpa":
+		// vhostdev is filled in by vdpaNetdev once the fd set exists.
+		nd = nd.set("type", "vhost-vdpa").set("vhostdev", "")
 		if q := netQueues(e); q > 1 {
 			nd = nd.set("queues", q)
 		}
@@ -381,6 +397,17 @@ func (b *builder) checkNet(n *conf.Interface, e *conf.Element) error {
 			}
 		}
 	}
+	if n.Type == "vdpa" {
+		if !b.caps.Has("netdev.vhost-vdpa") {
+			return unsupported("vDPA devices are not supported with this QEMU binary")
+		}
+		if n.Model != "virtio" {
+			return unsupported("invalid model for interface of type '%s': '%s'", n.Type, n.Model)
+		}
+		if attr(child(e, "source"), "dev") == "" {
+			return xmlError("Missing required attribute 'dev' in element 'source'")
+		}
+	}
 	if mtu := child(e, "mtu"); mtu != nil {
 		switch n.Type {
 		case "ethernet", "bridge", "network", "vhostuser":
@@ -425,4 +452,30 @@ func NetLinkDown(def *conf.Domain) []string {
 		}
 	}
 	return out
+}
+
+// vdpaNetdev points a vhost-vdpa netdev at its fd set.
+func vdpaNetdev(nd obj, set int) obj {
+	for i := range nd {
+		if nd[i].k == "vhostdev" {
+			nd[i].v = "/dev/fdset/" + strconv.Itoa(set)
+		}
+	}
+	return nd
+}
+
+// passFDSet has the caller open path for QEMU (O_RDWR) and adds it as a
+// new fd set with the given opaque name; it returns the set's number.
+func (b *builder) passFDSet(path, opaque string) (int, error) {
+	if b.p.OpenFD == nil {
+		return 0, unsupported("'%s' needs descriptor passing, which this caller of govirt's QEMU driver does not provide", path)
+	}
+	fd, err := b.p.OpenFD(path, os.O_RDWR)
+	if err != nil {
+		return 0, err
+	}
+	set := b.fdsets
+	b.fdsets++
+	b.add("-add-fd", "set="+strconv.Itoa(set)+",fd="+strconv.Itoa(fd)+",opaque="+opaque)
+	return set, nil
 }

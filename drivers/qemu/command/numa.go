@@ -13,6 +13,7 @@ type cell struct {
 	access    string // memAccess
 	discard   string // yes, no or ""
 	distances map[int]uint64
+	caches    []numaCache
 }
 
 func (b *builder) cells() ([]cell, error) {
@@ -46,24 +47,43 @@ func (b *builder) cells() ([]cell, error) {
 		default:
 			return nil, unsupportedValue("cpu/numa/cell", "memAccess", c.access)
 		}
+		if c.caches, err = parseCaches(e, i); err != nil {
+			return nil, err
+		}
 		c.discard = attr(e, "discard")
 		switch c.discard {
 		case "", "yes", "no":
 		default:
 			return nil, unsupportedValue("cpu/numa/cell", "discard", c.discard)
 		}
+		out = append(out, c)
+	}
+	// virDomainNumaDefNodeDistanceParseXML, cell by cell: a distance
+	// applies to the other direction too unless that one is set.
+	for i, e := range children(child(b.def.Tree(), "cpu", "numa"), "cell") {
 		for _, s := range children(child(e, "distances"), "sibling") {
 			id, err1 := strconv.Atoi(attr(s, "id"))
-			v, err2 := strconv.ParseUint(attr(s, "value"), 10, 8)
-			if err1 != nil || err2 != nil {
+			v, err2 := strconv.ParseUint(attr(s, "value"), 10, 32)
+			if err1 != nil || err2 != nil || id < 0 {
 				return nil, xmlError("invalid NUMA distance of cell %d", i)
 			}
-			if c.distances == nil {
-				c.distances = map[int]uint64{}
+			if id >= len(out) {
+				return nil, xmlError("'sibling_id %d' does not refer to a valid cell within NUMA 'cell id %d'", id, i)
 			}
-			c.distances[id] = v
+			if v < 10 || v > 255 || (id == i && v != 10) || (id != i && v == 10) {
+				return nil, xmlError("'value %d' is invalid for 'sibling id %d' under NUMA 'cell id %d'", v, id, i)
+			}
+			if out[i].distances == nil {
+				out[i].distances = map[int]uint64{i: 10}
+			}
+			out[i].distances[id] = v
+			if out[id].distances == nil {
+				out[id].distances = map[int]uint64{id: 10}
+			}
+			if out[id].distances[i] == 0 {
+				out[id].distances[i] = v
+			}
 		}
-		out = append(out, c)
 	}
 	b.numa = &out
 	return out, nil
@@ -75,9 +95,16 @@ func (b *builder) numaCells() int {
 	return len(c)
 }
 
-// numaHasHMAT reports <cpu><numa> latency/bandwidth information.
+// numaHasHMAT is virDomainNumaHasHMAT: interconnects or cell caches.
 func (b *builder) numaHasHMAT() bool {
-	return child(b.def.Tree(), "cpu", "numa", "interconnects") != nil
+	cells, _ := b.cells()
+	for _, c := range cells {
+		if len(c.caches) > 0 {
+			return true
+		}
+	}
+	ics, _ := b.interconnects(cells)
+	return len(ics) > 0
 }
 
 // numatuneDef is <numatune>.
@@ -185,8 +212,13 @@ func (b *builder) emitNUMA() error {
 	if err != nil || len(cells) == 0 {
 		return err
 	}
-	if b.numaHasHMAT() {
-		return unsupportedElem("cpu/numa/interconnects")
+	hmat := b.numaHasHMAT()
+	ics, err := b.interconnects(cells)
+	if err != nil {
+		return err
+	}
+	if hmat && !b.caps.Has("numa.hmat") {
+		return unsupported("HMAT is not supported with this QEMU")
 	}
 	nt, err := b.numatune()
 	if err != nil {
@@ -205,7 +237,7 @@ func (b *builder) emitNUMA() error {
 			}
 		}
 	}
-	needBackend := !b.numaMemSupported()
+	needBackend := !b.numaMemSupported() || hmat
 	backends := make([]obj, len(cells))
 	for i, c := range cells {
 		id := "ram-node" + strconv.Itoa(i)
@@ -219,7 +251,9 @@ func (b *builder) emitNUMA() error {
 		}
 	}
 	if !needBackend {
-		return unsupported("NUMA nodes without memory backends (-numa node,mem=) are not supported by govirt's QEMU driver")
+		if err := b.emitMemPath(); err != nil {
+			return err
+		}
 	}
 	hasCPUs := false
 	for _, c := range cells {
@@ -231,14 +265,27 @@ func (b *builder) emitNUMA() error {
 		return unsupported("At least one NUMA node has to have CPUs")
 	}
 	for i, c := range cells {
-		b.object(b.threadContext(backends[i]))
+		if needBackend {
+			b.object(b.threadContext(backends[i]))
+		}
 		s := "node,nodeid=" + strconv.Itoa(i)
 		if len(c.cpus) > 0 {
 			for _, r := range splitComma(formatBitmap(c.cpus)) {
 				s += ",cpus=" + r
 			}
 		}
-		s += ",memdev=ram-node" + strconv.Itoa(i)
+		if hmat {
+			in := initiator(cells, ics, i)
+			if in < 0 {
+				in = masterInitiator(cells)
+			}
+			s += ",initiator=" + strconv.Itoa(in)
+		}
+		if needBackend {
+			s += ",memdev=ram-node" + strconv.Itoa(i)
+		} else {
+			s += ",mem=" + strconv.FormatUint(c.memKiB/1024, 10)
+		}
 		b.add("-numa", s)
 	}
 	distances := false
@@ -261,7 +308,20 @@ func (b *builder) emitNUMA() error {
 			}
 		}
 	}
+	if hmat {
+		b.emitHMAT(cells, ics)
+	}
 	return nil
+}
+
+// masterInitiator is the first node with CPUs.
+func masterInitiator(cells []cell) int {
+	for i, c := range cells {
+		if len(c.cpus) > 0 {
+			return i
+		}
+	}
+	return -1
 }
 
 func splitComma(s string) []string {
@@ -274,4 +334,41 @@ func splitComma(s string) []string {
 		}
 	}
 	return out
+}
+
+// emitMemPath is qemuBuildMemPathStr: guest NUMA nodes of an old machine
+// type without backends get their huge pages or file backing, and
+// preallocation, for all of RAM.
+func (b *builder) emitMemPath() error {
+	m, err := b.memoryBacking()
+	if err != nil {
+		return err
+	}
+	var path string
+	prealloc := m.allocation == "immediate"
+	if len(m.pages) > 0 && m.pages[0].sizeKiB != b.host().PageSizeKiB {
+		size := m.pages[0].sizeKiB
+		if size == 0 {
+			if size, err = b.defaultHugepage(); err != nil {
+				return err
+			}
+		}
+		if path, err = b.hugepagePath(size); err != nil {
+			return err
+		}
+		b.memDirs = append(b.memDirs, path)
+		prealloc = true
+	} else if m.source == "file" {
+		dir := b.host().MemoryBackingDir + "/" + b.shortName()
+		path = dir + "/ram"
+		b.memDirs = append(b.memDirs, dir)
+	}
+	if prealloc && !b.memPrealloc {
+		b.add("-mem-prealloc")
+		b.memPrealloc = true
+	}
+	if path != "" {
+		b.add("-mem-path", path)
+	}
+	return nil
 }

@@ -41,7 +41,7 @@ func (b *builder) pciDevices() ([]pciDev, error) {
 	out = append(out, b.soundPCIDevices()...)
 	for _, c := range ds.Controllers {
 		switch {
-		case c.Type == "pci", c.Type == "fdc":
+		case c.Type == "pci", c.Type == "fdc", c.Type == "ccid":
 			continue
 		case c.Type == "ide" && c.Index == 0, c.Type == "sata" && c.Index == 0 && b.q35:
 			continue // the chipset's, addressed by pinChipset
@@ -59,6 +59,7 @@ func (b *builder) pciDevices() ([]pciDev, error) {
 			out = append(out, pciDev{"disk " + d.TargetDev, g, s, true})
 		}
 	}
+	out = append(out, b.hostdevPCIDevs()...)
 	if m := ds.MemBalloon; m != nil && m.Model != "none" {
 		g, s := typedAddr(&m.Address)
 		out = append(out, pciDev{"memballoon", g, s, true})
@@ -81,7 +82,8 @@ func (b *builder) pciDevices() ([]pciDev, error) {
 		out = append(out, pciDev{"video", g, s, v.Model == "virtio"})
 	}
 	out = append(out, b.virtioInputPCIDevs()...)
-	return out, nil
+	out = append(out, b.vsockPCIDevs()...)
+	return append(out, b.chrPCIDevices()...), nil
 }
 
 // pciSpace tracks the slots taken on bus 0 and which root ports are used.
@@ -130,6 +132,9 @@ func (b *builder) assignPCI() error {
 	if err := b.pinChipset(sp); err != nil {
 		return err
 	}
+	if err := b.reserveIOMMU(sp); err != nil {
+		return err
+	}
 	devs, err := b.pciDevices()
 	if err != nil {
 		return err
@@ -174,6 +179,10 @@ func (b *builder) assignPCI() error {
 		if d.get().Type != "" {
 			continue
 		}
+		// USB2 companions share their master's slot (usb.go).
+		if !b.q35 && b.placeUSB2(d.name, sp) {
+			continue
+		}
 		if !b.q35 {
 			slot, ok := sp.nextSlot()
 			if !ok {
@@ -195,7 +204,10 @@ func (b *builder) assignPCI() error {
 	if b.q35 && added && !userPCI {
 		b.freePort(sp, &ports, &added)
 	}
-	return b.placePorts(sp, ports)
+	if err := b.placePorts(sp, ports); err != nil {
+		return err
+	}
+	return b.placeIOMMU(sp)
 }
 
 // pinChipset reserves the chipset's own functions and gives the primary

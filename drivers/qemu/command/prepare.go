@@ -27,13 +27,12 @@ func (b *builder) prepareDefaults() error {
 			}
 		}
 	}
-	// The chipset's own disk controller, always present in QEMU.
-	if b.q35 {
-		if b.controller("sata", 0) == nil {
-			b.addController(&conf.Controller{Type: "sata", Index: 0})
-		}
-	} else if b.controller("ide", 0) == nil {
-		b.addController(&conf.Controller{Type: "ide", Index: 0})
+	b.sortUSBControllers()
+	// The chipset's own disk controller: q35's SATA is listed (the
+	// post-parse step added it); i440fx's IDE only when a disk uses it,
+	// as libvirt lists it.
+	if b.q35 && b.controller("sata", 0) == nil {
+		b.addController(&conf.Controller{Type: "sata", Index: 0})
 	}
 	root := "pci-root"
 	if b.q35 {
@@ -46,33 +45,24 @@ func (b *builder) prepareDefaults() error {
 	} else {
 		b.addController(&conf.Controller{Type: "pci", Index: 0, Model: root})
 	}
-	for _, list := range [][]*conf.Chardev{ds.Channels} {
+	// virDomainDefMaybeAddVirtioSerialController: the controller a
+	// virtio channel or console names (0 when it names none).
+	for _, list := range [][]*conf.Chardev{ds.Channels, ds.Consoles} {
 		for _, c := range list {
-			if c.TargetType == "virtio" && b.controller("virtio-serial", 0) == nil {
-				b.addController(&conf.Controller{Type: "virtio-serial", Index: 0})
+			if c.TargetType != "virtio" {
+				continue
+			}
+			idx := 0
+			if a := conf.DeviceAddress(c); a.Type == "virtio-serial" {
+				idx = int(a.Controller)
+			}
+			if b.controller("virtio-serial", idx) == nil {
+				b.addController(&conf.Controller{Type: "virtio-serial", Index: idx})
 			}
 		}
 	}
-	for _, c := range ds.Consoles {
-		if c.TargetType == "" {
-			c.TargetType = "serial"
-		}
-		if c.TargetType != "serial" {
-			return unsupportedValue("devices/console/target", "type", c.TargetType)
-		}
-		// A serial console is the guest's serial port of the same
-		// number; libvirt adds the <serial> when only the console is
-		// written.
-		if !slices.ContainsFunc(ds.Serials, func(s *conf.Chardev) bool { return s.TargetPort == c.TargetPort }) {
-			s := &conf.Chardev{Type: c.Type, SourcePath: c.SourcePath, SourceMode: c.SourceMode,
-				TargetType: "isa-serial", TargetPort: c.TargetPort}
-			ds.Serials = append(ds.Serials, s)
-		}
-	}
-	for _, s := range ds.Serials {
-		if s.TargetType == "" {
-			s.TargetType = "isa-serial"
-		}
+	if err := b.prepareChardevs(); err != nil {
+		return err
 	}
 	if ds.MemBalloon == nil {
 		ds.MemBalloon = &conf.MemBalloon{Model: "virtio"}
@@ -88,9 +78,6 @@ func (b *builder) prepareDefaults() error {
 		if v.Model == "" {
 			v.Model = "cirrus"
 		}
-	}
-	if err := b.addDefaultAudio(); err != nil {
-		return err
 	}
 	hasInput := func(typ string) bool {
 		return slices.ContainsFunc(ds.Inputs, func(i *conf.Input) bool { return i.Type == typ && i.Bus == "ps2" })
@@ -237,16 +224,18 @@ func (b *builder) assignAliases() error {
 		n.Alias = alias(n.Alias, fmt.Sprintf("net%d", i))
 	}
 	b.assignFSAliases()
+	b.assignHostdevAliases()
+	if v, _ := b.vsock(); v != nil {
+		conf.SetDeviceValue(v, "alias/@name", alias(attr(child(conf.DeviceElement(v), "alias"), "name"), "vsock0"))
+	}
 	for i, s := range ds.Serials {
 		s.Alias = alias(s.Alias, fmt.Sprintf("serial%d", i))
 	}
 	for i, c := range ds.Consoles {
-		// A serial console is its serial device.
+		// A serial console is the first serial device.
 		c.Alias = fmt.Sprintf("console%d", i)
-		for _, s := range ds.Serials {
-			if s.TargetPort == c.TargetPort {
-				c.Alias = s.Alias
-			}
+		if i == 0 && c.TargetType == "serial" && len(ds.Serials) > 0 {
+			c.Alias = ds.Serials[0].Alias
 		}
 	}
 	for i, c := range ds.Channels {

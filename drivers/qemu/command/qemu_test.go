@@ -97,6 +97,7 @@ func TestQEMUAcceptsGoldens(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			makeNVRAM(t, cl)
 			runPaused(t, cl, p.MonitorSocket)
 		})
 	}
@@ -151,12 +152,47 @@ func stubKernel() []byte {
 	return k
 }
 
+// makeNVRAM creates the UEFI varstore from its template, as the driver
+// does before starting QEMU; the test is skipped without the firmware.
+func makeNVRAM(t *testing.T, cl *Cmdline) {
+	if cl.NVRAM == "" {
+		return
+	}
+	data, err := os.ReadFile(cl.NVRAMTemplate)
+	if err != nil {
+		t.Skipf("no UEFI varstore template: %v", err)
+	}
+	for i, a := range cl.Argv {
+		if i > 0 && cl.Argv[i-1] == "-blockdev" && strings.Contains(a, "pflash0-storage") {
+			var o struct{ Filename string }
+			if json.Unmarshal([]byte(a), &o) == nil && o.Filename != "" {
+				if _, err := os.Stat(o.Filename); err != nil {
+					t.Skipf("no UEFI firmware: %v", err)
+				}
+			}
+		}
+	}
+	if err := os.WriteFile(cl.NVRAM, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // runPaused starts QEMU, talks QMP to it (greeting, qmp_capabilities,
 // query-status) and quits it; QEMU's stderr is reported if it fails.
 func runPaused(t *testing.T, cl *Cmdline, mon string) {
 	var stderr syncBuf
 	cmd := exec.Command(cl.Argv[0], cl.Argv[1:]...)
 	cmd.Env = cl.Env
+	files, err := OpenHostFiles(cl.Files, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}()
+	cmd.ExtraFiles = files
 	cmd.Stderr = &stderr
 	cmd.Stdout = &stderr
 	if err := cmd.Start(); err != nil {

@@ -64,6 +64,9 @@ func (b *builder) emitTPMs() error {
 			}
 			b.add("-chardev", "socket,id=chrtpm,path="+escapeComma(sock))
 			backend = "emulator,id=" + tpmdev + ",chardev=chrtpm"
+			b.swtpm = &Swtpm{Version: version, Socket: sock,
+				SecretUUID:      attr(child(be, "encryption"), "secret"),
+				PersistentState: attr(be, "persistent_state") == "yes"}
 		case "external":
 			src := child(be, "source")
 			if attr(src, "type") != "unix" || attr(src, "path") == "" {

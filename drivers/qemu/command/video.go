@@ -1,6 +1,7 @@
 package command
 
 import (
+	"fmt"
 	"strconv"
 
 	"govirt/conf"
@@ -18,6 +19,9 @@ type video struct {
 	primary                   bool
 	heads                     uint64
 	ram, vram, vram64, vgamem uint64 // KiB
+	xres, yres                uint64
+	vhostUser                 bool   // <driver name='vhostuser'>: a vhost-user-gpu process renders
+	rendernode                string // <acceleration rendernode>, for that process
 	accel3d                   string // yes, no or ""
 }
 
@@ -61,20 +65,54 @@ func (b *builder) parseVideo(v *conf.Video, i int) (*video, error) {
 		}
 		*f.dst = n
 	}
+	switch dn := attr(child(e, "driver"), "name"); dn {
+	case "vhostuser":
+		vd.vhostUser = true
+		if v.Model != "virtio" {
+			return nil, unsupported("'vhostuser' driver is only supported with 'virtio' device")
+		}
+		if b.knowsTypes() && !b.caps.HasType("vhost-user-gpu-pci") && !b.caps.HasType("vhost-user-gpu") {
+			return nil, unsupported("this QEMU does not support 'vhost-user' video device")
+		}
+	case "", "qemu":
+	default:
+		return nil, xmlInvalid("name", "driver", dn, "")
+	}
 	if acc := child(m, "acceleration"); acc != nil {
 		vd.accel3d = attr(acc, "accel3d")
+		vd.rendernode = attr(acc, "rendernode")
 		if attr(acc, "accel2d") == "yes" {
 			return nil, unsupported("qemu does not support the accel2d setting")
 		}
-		if attr(acc, "rendernode") != "" {
+		if vd.rendernode != "" && !vd.vhostUser {
 			return nil, unsupported("unsupported rendernode accel attribute without 'vhostuser'")
 		}
 	}
-	if d := child(e, "driver"); d != nil && attr(d, "name") == "vhostuser" {
-		return nil, unsupported("<video><driver name='vhostuser'> is not supported by govirt's QEMU driver")
+	if r := child(m, "resolution"); r != nil {
+		for _, f := range []struct {
+			name string
+			dst  *uint64
+		}{{"x", &vd.xres}, {"y", &vd.yres}} {
+			n, err := strconv.ParseUint(attr(r, f.name), 10, 32)
+			if err != nil {
+				return nil, virerr.New(virerr.FromDomain, virerr.ErrXMLError,
+					"Invalid value for attribute '%s' in element 'resolution': '%s'. Expected non-negative integer value", f.name, attr(r, f.name))
+			}
+			*f.dst = n
+		}
+		if vd.xres == 0 || vd.yres == 0 {
+			return nil, unsupported("video resolution values must be greater than 0")
+		}
+		switch v.Model {
+		case "vga", "qxl", "virtio", "bochs":
+		default:
+			return nil, virerr.New(virerr.FromDomain, virerr.ErrXMLError, "model resolution is not supported")
+		}
 	}
-	if child(m, "resolution") != nil {
-		return nil, unsupportedElem("devices/video/model/resolution")
+	if v.Model != "virtio" {
+		if err := noVirtioOpts(child(e, "driver")); err != nil {
+			return nil, err
+		}
 	}
 	if v.Model == "none" {
 		if len(b.def.Devices.Videos) > 1 {
@@ -127,7 +165,7 @@ func (b *builder) parseVideo(v *conf.Video, i int) (*video, error) {
 	if (v.Model == "vga" || v.Model == "vmvga") && vd.vram != 0 && vd.vram < 1024 {
 		return nil, unsupported("value for 'vram' must be at least 1 MiB (1024 KiB)")
 	}
-	if vd.accel3d == "yes" {
+	if vd.accel3d == "yes" && !vd.vhostUser {
 		if v.Model != "virtio" {
 			return nil, unsupported("3d acceleration is supported only with 'virtio' video device")
 		}
@@ -145,6 +183,13 @@ func (b *builder) parseVideo(v *conf.Video, i int) (*video, error) {
 // the primary video, the plain one for the others.
 func (b *builder) videoDriver(vd *video) string {
 	gl := vd.accel3d == "yes"
+	if vd.vhostUser {
+		// qemuDomainSupportsVideoVga: the VGA variant when QEMU has it.
+		if vd.primary && (!b.knowsTypes() || b.caps.HasType("vhost-user-vga")) {
+			return "vhost-user-vga"
+		}
+		return "vhost-user-gpu-pci"
+	}
 	if vd.primary {
 		switch vd.dev.Model {
 		case "vga":
@@ -195,7 +240,24 @@ func (b *builder) emitVideos() error {
 		if drv == "" {
 			return virerr.New(virerr.FromQemu, virerr.ErrInternalError, "invalid model for video type '%s'", v.Model)
 		}
-		o := obj{}.set("driver", drv).set("id", vd.alias)
+		o := obj{}.set("driver", drv)
+		var vuFD int
+		if vd.vhostUser {
+			if b.p.VhostUserGPU == nil {
+				return unsupported("vhost-user video needs a vhost-user-gpu helper, which this host lacks")
+			}
+			if vuFD, err = b.p.VhostUserGPU(vd.alias, vd.rendernode, vd.accel3d == "yes"); err != nil {
+				return err
+			}
+			b.add("-chardev", fmt.Sprintf("socket,id=chr-vu-%s,fd=%d", vd.alias, vuFD))
+		}
+		// The VGA variant of vhost-user is not a virtio device to libvirt.
+		if v.Model == "virtio" && drv != "vhost-user-vga" {
+			if o, err = virtioOpts(o, child(conf.DeviceElement(v), "driver")); err != nil {
+				return err
+			}
+		}
+		o = o.set("id", vd.alias)
 		if v.Model == "virtio" && vd.accel3d != "" && b.caps.Has("virtio-gpu.virgl") {
 			o = o.set("virgl", vd.accel3d == "yes")
 		}
@@ -211,6 +273,10 @@ func (b *builder) emitVideos() error {
 			if !b.knowsTypes() || b.caps.Has("qxl.vgamem_mb") {
 				o = o.set("vgamem_mb", vd.vgamem/1024)
 			}
+		case "virtio":
+			if vd.vhostUser {
+				o = o.set("chardev", "chr-vu-"+vd.alias)
+			}
 		case "vga", "vmvga":
 			if vd.vram/1024 > 0 {
 				o = o.set("vgamem_mb", vd.vram/1024)
@@ -219,6 +285,9 @@ func (b *builder) emitVideos() error {
 			if vd.vram > 0 {
 				o = o.set("vgamem", vd.vram*1024)
 			}
+		}
+		if vd.xres > 0 {
+			o = o.set("xres", vd.xres).set("yres", vd.yres)
 		}
 		if v.Model != "ramfb" {
 			o = b.pciProps(o, conf.DeviceAddress(v))

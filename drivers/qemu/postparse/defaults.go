@@ -95,7 +95,16 @@ func insertController(list []*conf.Controller, c *conf.Controller) []*conf.Contr
 func isCompanion(c *conf.Controller) bool {
 	e := conf.DeviceElement(c)
 	m := e.Child("master")
-	return m != nil
+	if m != nil {
+		return true
+	}
+	// libvirt's parser gives the ICH9 UHCIs a <master> when they have
+	// none, before it places them.
+	switch c.Model {
+	case "ich9-uhci1", "ich9-uhci2", "ich9-uhci3":
+		return c.Type == "usb"
+	}
+	return false
 }
 
 // usb2 reports the ICH9 USB2 controllers, which come in companion
@@ -174,6 +183,14 @@ func (p *pp) defaultDevices() error {
 			if model != "skip" {
 				p.addController("usb", 0, model)
 			}
+			// virDomainDefAddUSBController: an EHCI controller comes
+			// with its three UHCI companions.
+			if model == "ich9-ehci1" {
+				for i, m := range []string{"ich9-uhci1", "ich9-uhci2", "ich9-uhci3"} {
+					c := p.addController("usb", 0, m)
+					conf.SetDeviceValue(c, "master/@startport", strconv.Itoa(2*i))
+				}
+			}
 		}
 		if p.q35 {
 			p.maybeAddController("sata", 0, "")
@@ -204,40 +221,74 @@ func (p *pp) maybeAddInput(typ, bus string) {
 	ds.Inputs = append(slices.Clip(ds.Inputs), &conf.Input{Type: typ, Bus: bus})
 }
 
-// defaultAudio adds the audio backend libvirt's default qemu.conf
-// implies: none behind VNC or without graphics, spice's own with SPICE,
-// nothing when only SDL (host audio passthrough needs QEMU_AUDIO_DRV).
+// audioDrivers maps <audio type> to QEMU's -audiodev driver names, which
+// QEMU_AUDIO_DRV uses.
+var audioDrivers = map[string]string{
+	"none": "none", "alsa": "alsa", "coreaudio": "coreaudio", "jack": "jack",
+	"oss": "oss", "pulseaudio": "pa", "sdl": "sdl", "spice": "spice",
+	"file": "wav", "dbus": "dbus",
+}
+
+// defaultAudio gives a definition without <audio> the backend libvirt
+// picks from its displays (qemuDomainDefSuggestDefaultAudioBackend):
+// SPICE audio for SPICE, none for VNC and for no display, unless
+// qemu.conf lets the guest use host audio, in which case the daemon's
+// QEMU_AUDIO_DRV names it (and nothing is added when that is unset).
 func (p *pp) defaultAudio() error {
-	if len(p.def.Devices.Audios) > 0 {
+	ds := &p.def.Devices
+	if len(ds.Audios) > 0 {
 		return nil
 	}
-	for _, r := range p.def.RawDevices() {
-		if r.Kind == "audio" {
-			return nil
-		}
-	}
-	add, backend, passthrough := false, "none", false
-	for _, g := range p.def.Devices.Graphics {
+	cfg := &p.opts.Audio
+	add, passthrough, typ := false, false, "none"
+	for _, g := range ds.Graphics {
 		switch g.Type {
 		case "vnc":
-			add, backend, passthrough = true, "none", false
+			passthrough, add = cfg.VNCAllowHostAudio, true
+			if !passthrough {
+				typ = "none"
+			}
 		case "spice":
-			add, backend, passthrough = true, "spice", false
+			passthrough, add, typ = false, true, "spice"
 		case "sdl":
-			add, passthrough = true, true
+			passthrough, add = true, true
 		}
 	}
-	if len(p.def.Devices.Graphics) == 0 {
-		add, backend, passthrough = true, "none", false
+	if len(ds.Graphics) == 0 {
+		passthrough, add = cfg.NogfxAllowHostAudio, true
+		if !passthrough {
+			typ = "none"
+		}
 	}
-	if !add || passthrough {
+	if add && passthrough {
+		if cfg.DriverEnv == "" {
+			add = false
+		} else {
+			typ = ""
+			for t, drv := range audioDrivers {
+				if drv == cfg.DriverEnv {
+					typ = t
+				}
+			}
+			if typ == "" {
+				return unsupported("unknown QEMU_AUDIO_DRV setting %s", cfg.DriverEnv)
+			}
+		}
+	}
+	if !add {
 		return nil
 	}
-	dev, err := conf.ParseDevice([]byte("<audio id='1' type='" + backend + "'/>"))
-	if err != nil {
-		return err
+	a := &conf.Audio{ID: 1, Type: typ}
+	if typ == "sdl" && cfg.SDLDriverEnv != "" {
+		switch cfg.SDLDriverEnv {
+		case "esd", "alsa", "arts", "pulseaudio":
+		default:
+			return unsupported("unknown SDL_AUDIODRIVER setting %s", cfg.SDLDriverEnv)
+		}
+		conf.SetDeviceValue(a, "@driver", cfg.SDLDriverEnv)
 	}
-	return p.def.AddDevice(dev)
+	ds.Audios = append(slices.Clip(ds.Audios), a)
+	return nil
 }
 
 // diskIndex is the position a target name stands for: vda=0, sdb=1,
@@ -286,7 +337,10 @@ func (p *pp) devicePostParse() error {
 		if n.MAC == "" {
 			n.MAC = conf.GenerateMAC()
 		}
-		if n.Model == "" && n.Type != "hostdev" {
+		switch {
+		case n.Model == "" && n.Type == "vdpa":
+			n.Model = "virtio" // a vDPA device is virtio by nature
+		case n.Model == "" && n.Type != "hostdev":
 			n.Model = "rtl8139"
 		}
 	}
@@ -305,6 +359,17 @@ func (p *pp) devicePostParse() error {
 		if r.Kind == "vsock" && rawAttr(r, "model") == "" {
 			conf.SetDeviceValue(r, "@model", "virtio")
 		}
+		// libvirt always writes managed= on subsystem hostdevs.
+		if r.Kind == "hostdev" && rawAttr(r, "mode") == "subsystem" && rawAttr(r, "managed") == "" {
+			conf.SetDeviceValue(r, "@managed", "no")
+			conf.OrderDeviceAttrs(r, "", "mode", "type", "managed")
+		}
+		// virDomainFSDefPostParse: passthrough unless served by an
+		// external virtiofsd socket.
+		if r.Kind == "filesystem" && rawAttr(r, "accessmode") == "" && rawAttr(r, "source", "socket") == "" {
+			conf.SetDeviceValue(r, "@accessmode", "passthrough")
+			conf.OrderDeviceAttrs(r, "", "type", "accessmode", "model", "multidevs", "fmode", "dmode")
+		}
 	}
 	for _, list := range [][]*conf.Chardev{ds.Serials, ds.Consoles, ds.Channels} {
 		for _, c := range list {
@@ -320,16 +385,48 @@ func (p *pp) devicePostParse() error {
 // graphicsListen is the parser's compatibility listen: VNC and SPICE
 // (and RDP) without a <listen> get one from the listen (or VNC socket)
 // attribute, as virDomainGraphicsListensParseXML does.
+// spiceListenNone is virDomainDefPostParseGraphics: a SPICE display
+// without ports and without autoport listens nowhere, which libvirt
+// writes as listen type none.
+func spiceListenNone(g *conf.Graphics) {
+	l := conf.DeviceElement(g).Child("listen")
+	if g.Type != "spice" || l == nil || g.AutoPort || g.Port > 0 || g.TLSPort > 0 {
+		return
+	}
+	if t, _ := l.Attr("type"); t != "address" {
+		return
+	}
+	g.Listen = ""
+	conf.SetDeviceValue(g, "listen/@address", "")
+	conf.SetDeviceValue(g, "listen/@type", "none")
+}
+
 func graphicsListen(g *conf.Graphics) {
 	switch g.Type {
 	case "vnc", "spice", "rdp":
 	default:
 		return
 	}
-	// A port of -1 asks for automatic allocation.
-	if g.Port == -1 && (g.Type == "vnc" || g.Type == "spice") {
+	// A port of -1 asks for automatic allocation, and so does a VNC
+	// display that names neither port nor autoport
+	// (virDomainGraphicsDefParseXMLVNC).
+	_, hasAuto := conf.DeviceElement(g).Attr("autoport")
+	_, hasPort := conf.DeviceElement(g).Attr("port")
+	if (g.Port == -1 && (g.Type == "vnc" || g.Type == "spice")) || (g.Type == "vnc" && !hasPort && !hasAuto && g.Socket == "") {
 		g.AutoPort = true
 	}
+	if g.AutoPort && g.Type == "vnc" && g.Port == 0 {
+		g.Port = -1
+	}
+	if g.AutoPort {
+		conf.SetDeviceValue(g, "@autoport", "yes")
+		if g.Type == "vnc" {
+			conf.SetDeviceValue(g, "@port", strconv.Itoa(g.Port))
+		}
+		// virDomainGraphicsDefFormat's order.
+		conf.OrderDeviceAttrs(g, "", "type", "socket", "port", "tlsPort", "autoport", "websocket", "listen")
+	}
+	defer spiceListenNone(g)
 	if conf.DeviceElement(g).Child("listen") != nil {
 		return
 	}
@@ -390,12 +487,30 @@ func (p *pp) diskPostParse(d *conf.Disk) error {
 	conf.OrderDeviceAttrs(d, "driver", "name", "type", "cache", "error_policy", "rerror_policy",
 		"io", "ioeventfd", "event_idx", "copy_on_read", "discard", "iothread", "detect_zeroes",
 		"queues", "queue_size")
-	for _, path := range []string{"encryption", "source/encryption"} {
+	// virStorageSourceNetworkAssignDefaultPorts, for a single TCP host.
+	if d.Source.Type == "network" {
+		if src := conf.DeviceElement(d).Child("source"); src != nil {
+			hosts := src.Children("host")
+			if len(hosts) == 1 {
+				h := hosts[0]
+				_, hasPort := h.Attr("port")
+				tr, _ := h.Attr("transport")
+				if !hasPort && (tr == "" || tr == "tcp") {
+					if port := defaultNetPort[d.Source.Protocol]; port != "" {
+						conf.SetDeviceValue(d, "source/host/@port", port)
+					}
+				}
+			}
+		}
+	}
+	for _, path := range []string{"encryption", "source/encryption", "backingStore/source/encryption"} {
 		var e *conf.Element
-		if path == "encryption" {
-			e = conf.DeviceElement(d).Child("encryption")
-		} else if src := conf.DeviceElement(d).Child("source"); src != nil {
-			e = src.Child("encryption")
+		e = conf.DeviceElement(d)
+		for _, part := range strings.Split(path, "/") {
+			if e == nil {
+				break
+			}
+			e = e.Child(part)
 		}
 		if e == nil {
 			continue
@@ -459,4 +574,11 @@ func (p *pp) controllerPostParse(c *conf.Controller) {
 			}
 		}
 	}
+}
+
+// defaultNetPort is virStorageSourceNetworkDefaultPort.
+var defaultNetPort = map[string]string{
+	"http": "80", "https": "443", "ftp": "21", "ftps": "990", "tftp": "69",
+	"sheepdog": "7000", "nbd": "10809", "ssh": "22", "iscsi": "3260",
+	"gluster": "24007", "vxhs": "9999",
 }

@@ -163,49 +163,37 @@ func pow2(x uint64) uint64 {
 	return r
 }
 
-// assignVirtioSerial gives virtio channels and consoles a port on their
-// virtio-serial controller (qemuDomainAssignVirtioSerialAddresses):
-// consoles may take port 0, channels start at 1.
-func (p *pp) assignVirtioSerial() error {
-	ds := &p.def.Devices
-	used := map[[2]uint]bool{}
-	for _, list := range [][]*conf.Chardev{ds.Consoles, ds.Channels} {
-		for _, c := range list {
-			if a := conf.DeviceAddress(c); a.Type == "virtio-serial" && a.Port != "" && a.Port != "0" {
-				n, _ := strconv.Atoi(a.Port)
-				used[[2]uint{a.Controller, uint(n)}] = true
+// assignSpaprVIO gives ibmvscsi controllers their spapr-vio register, as
+// qemuDomainAssignSpaprVIOAddresses does whatever the machine: SCSI
+// controllers from 0x2000 up in steps of 0x1000.
+func (p *pp) assignSpaprVIO() error {
+	used := map[uint64]bool{}
+	var todo []*conf.Controller
+	for _, c := range p.def.Devices.Controllers {
+		if c.Type != "scsi" || c.Model != "ibmvscsi" {
+			continue
+		}
+		e := conf.DeviceElement(c).Child("address")
+		if c.Address.Type == "spapr-vio" && e != nil {
+			if r, ok := e.Attr("reg"); ok {
+				v, _ := strconv.ParseUint(r, 0, 64)
+				used[v] = true
+				continue
 			}
 		}
-	}
-	assign := func(c *conf.Chardev, first uint) error {
-		if c.TargetType != "virtio" {
-			return nil
-		}
-		a := conf.DeviceAddress(c)
-		if a.Type != "" && a.Type != "virtio-serial" {
-			return nil
-		}
-		if a.Type == "virtio-serial" && a.Port != "" && a.Port != "0" {
-			return nil
-		}
-		for port := first; port < 32; port++ {
-			if !used[[2]uint{a.Controller, port}] {
-				used[[2]uint{a.Controller, port}] = true
-				conf.SetDeviceAddress(c, conf.Address{Type: "virtio-serial", Controller: a.Controller, Bus: a.Bus, Port: strconv.Itoa(int(port))})
-				return nil
-			}
-		}
-		return unsupported("Unable to find a free virtio-serial port on controller %d", a.Controller)
-	}
-	for _, c := range ds.Consoles {
-		if err := assign(c, 0); err != nil {
-			return err
+		if c.Address.Type == "" || c.Address.Type == "spapr-vio" {
+			todo = append(todo, c)
 		}
 	}
-	for _, c := range ds.Channels {
-		if err := assign(c, 1); err != nil {
-			return err
+	for _, c := range todo {
+		reg := uint64(0x2000)
+		for used[reg] {
+			reg += 0x1000
 		}
+		used[reg] = true
+		c.Address = conf.Address{Type: "spapr-vio"}
+		conf.SetDeviceValue(c, "address/@type", "spapr-vio")
+		conf.SetDeviceValue(c, "address/@reg", fmt.Sprintf("0x%08x", reg))
 	}
 	return nil
 }

@@ -21,7 +21,13 @@ func (p *pp) machine() error {
 		d.OS.Arch = "x86_64"
 	case "x86_64", "i686":
 	default:
-		return unsupported("architecture '%s' is not supported by govirt's QEMU driver", d.OS.Arch)
+		// The capabilities are the x86_64 binary's; libvirt's lookup of
+		// the emulator for the arch fails with this.
+		emu := d.Devices.Emulator
+		if emu == "" {
+			emu = "/usr/bin/qemu-system-x86_64"
+		}
+		return unsupported("Emulator '%s' does not support arch '%s'", emu, d.OS.Arch)
 	}
 	if d.Devices.Emulator == "" {
 		d.Devices.Emulator = "/usr/bin/qemu-system-x86_64"

@@ -15,6 +15,10 @@ type pciDev struct {
 	set   func(conf.Address)
 	fn    uint // function to use when placing (USB2 companions)
 	multi string
+	below int // a PCI controller's own index: it plugs into a lower bus; -1 otherwise
+	// share, for USB2 companions, finds a controller of the group that
+	// has its address already: the device takes another function of it.
+	share func() (conf.Address, bool)
 }
 
 func typedAddr(a *conf.Address) (func() conf.Address, func(conf.Address)) {
@@ -74,7 +78,7 @@ func (p *pp) pciDevices() ([]pciDev, error) {
 	ds := &p.def.Devices
 	var out []pciDev
 	add := func(name string, flags int, g func() conf.Address, s func(conf.Address)) {
-		out = append(out, pciDev{name: name, flags: flags, get: g, set: s})
+		out = append(out, pciDev{name: name, flags: flags, get: g, set: s, below: -1})
 	}
 	raws := p.def.RawDevices()
 	rawOf := func(kind string) []*conf.RawDevice {
@@ -97,14 +101,14 @@ func (p *pp) pciDevices() ([]pciDev, error) {
 		case "pcie-to-pci-bridge":
 			f = fPCIeToPCI
 		case "pci-bridge":
-			f = fPCIBridge | fHotplug
+			f = fPCIBridge
 		case "dmi-to-pci-bridge":
 			f = fDMI
 		default:
 			return nil, unsupported("PCI controller model '%s' is not handled by govirt's address assignment", c.Model)
 		}
 		g, s := typedAddr(&c.Address)
-		add(fmt.Sprintf("controller pci %d", c.Index), f, g, s)
+		out = append(out, pciDev{name: fmt.Sprintf("controller pci %d", c.Index), flags: f, get: g, set: s, below: c.Index})
 	}
 	for _, fs := range rawOf("filesystem") {
 		g, s := rawAddr(fs)
@@ -126,8 +130,8 @@ func (p *pp) pciDevices() ([]pciDev, error) {
 		g, s := typedAddr(&n.Address)
 		add("interface", f, g, s)
 	}
-	for _, snd := range rawOf("sound") {
-		switch m := rawAttr(snd, "model"); m {
+	for _, snd := range ds.Sounds {
+		switch snd.Model {
 		case "sb16", "pcspk", "usb":
 			continue
 		case "ich9":
@@ -144,7 +148,7 @@ func (p *pp) pciDevices() ([]pciDev, error) {
 			c.Type == "ide" && c.Index == 0, c.Type == "scsi" && c.Model == "ncr53c90":
 			continue
 		case c.Type == "scsi" && c.Model == "ibmvscsi":
-			return nil, unsupported("SCSI controller model 'ibmvscsi' is not handled by govirt's address assignment")
+			continue // on the spapr-vio bus (assignSpaprVIO)
 		case c.Type == "isa", c.Type == "xenbus":
 			continue
 		}
@@ -163,8 +167,17 @@ func (p *pp) pciDevices() ([]pciDev, error) {
 			f = p.virtioFlags(c.Model)
 		}
 		g, s := typedAddr(&c.Address)
-		d := pciDev{name: fmt.Sprintf("controller %s %d", c.Type, c.Index), flags: f, get: g, set: s}
+		d := pciDev{name: fmt.Sprintf("controller %s %d", c.Type, c.Index), flags: f, get: g, set: s, below: -1}
 		if usb2(c) {
+			c := c
+			d.share = func() (conf.Address, bool) {
+				for _, o := range ds.Controllers {
+					if usb2(o) && o.Index == c.Index && present(o.Address) {
+						return o.Address, true
+					}
+				}
+				return conf.Address{}, false
+			}
 			switch c.Model {
 			case "ich9-ehci1":
 				d.fn = 7
@@ -192,16 +205,32 @@ func (p *pp) pciDevices() ([]pciDev, error) {
 		g, s := typedAddr(&d.Address)
 		add("disk "+d.TargetDev, p.virtioFlags(rawAttr(d, "model")), g, s)
 	}
-	for _, h := range rawOf("hostdev") {
-		if rawAttr(h, "mode") != "subsystem" {
+	for i, h := range rawOf("hostdev") {
+		if m := rawAttr(h, "mode"); m != "" && m != "subsystem" {
 			continue
 		}
-		switch rawAttr(h, "type") {
-		case "pci", "scsi_host", "mdev":
-			if !present(conf.DeviceAddress(h)) && conf.DeviceAddress(h).Type != "unassigned" {
-				return nil, unsupported("hostdev PCI address assignment is not handled by govirt")
-			}
+		a := conf.DeviceAddress(h)
+		if a.Type == "unassigned" {
+			continue
 		}
+		var f int
+		switch rawAttr(h, "type") {
+		case "pci":
+			f = p.hostPCIFlags(h, a)
+		case "mdev":
+			if rawAttr(h, "model") != "vfio-pci" {
+				continue
+			}
+			// mdevs have no config space to look at; all current
+			// mdev-capable devices are PCIe, as libvirt assumes.
+			f = p.pcieFlags()
+		case "scsi_host":
+			f = p.virtioFlags(rawAttr(h, "model"))
+		default:
+			continue
+		}
+		g, s := rawAddr(h)
+		add(fmt.Sprintf("hostdev %d", i), f, g, s)
 	}
 	if m := ds.MemBalloon; m != nil && m.Model != "none" {
 		g, s := typedAddr(&m.Address)
@@ -246,8 +275,10 @@ func (p *pp) pciDevices() ([]pciDev, error) {
 	}
 	for _, io := range rawOf("iommu") {
 		if rawAttr(io, "model") == "virtio" {
+			// An integrated device: on q35 it sits on pcie-root itself.
+			f := p.pcieFlags() &^ fHotplug
 			g, s := rawAddr(io)
-			add("iommu", p.virtioFlags(""), g, s)
+			add("iommu", f, g, s)
 		}
 	}
 	for _, vs := range rawOf("vsock") {
@@ -275,8 +306,15 @@ func (p *pp) newAddrSet(nbuses int, dry bool, devs []pciDev) (*addrSet, error) {
 	}
 	for _, d := range devs {
 		if a := d.get(); present(a) {
+			if d.flags&fIntegrated != 0 && a.Bus != 0 {
+				return nil, xmlError("The device at PCI address %s needs to be an integrated device (bus=0)", pciAddr{a.Bus, a.Slot, a.Function})
+			}
 			if err := s.reserve(pciAddr{a.Bus, a.Slot, a.Function}); err != nil {
 				return nil, err
+			}
+			// A slot holding root ports takes more root ports.
+			if d.flags&fAggregate != 0 {
+				s.buses[a.Bus].aggregate[a.Slot] = true
 			}
 		}
 	}
@@ -309,6 +347,24 @@ func (p *pp) chipset(s *addrSet) error {
 				}
 			}
 		}
+		for _, c := range ds.Controllers {
+			a := pciAddr{0, 0x1d, 0}
+			switch {
+			case c.Type == "usb" && c.Model == "ich9-uhci1" && c.Address.Type == "":
+				if !s.buses[0].slotFree(0x1d) {
+					a.slot = 0x1a
+				}
+				if s.buses[0].slotFree(a.slot) {
+					s.buses[0].used[a.slot][0] = true
+					c.Address = conf.Address{Type: "pci", Slot: a.slot, Multifunc: "on"}
+				}
+			case c.Type == "pci" && c.Model == "dmi-to-pci-bridge" && c.Address.Type == "":
+				if s.buses[0].slotFree(0x1e) {
+					s.buses[0].used[0x1e][0] = true
+					c.Address = conf.Address{Type: "pci", Slot: 0x1e}
+				}
+			}
+		}
 		s.buses[0].used[0x1f][0] = true
 		s.buses[0].used[0x1f][3] = true
 	} else {
@@ -332,8 +388,8 @@ func (p *pp) chipset(s *addrSet) error {
 		if !p.q35 || !s.buses[0].slotFree(0x1b) {
 			return
 		}
-		for _, r := range p.def.RawDevices() {
-			if r.Kind == "sound" && rawAttr(r, "model") == "ich9" && wanted(conf.DeviceAddress(r)) {
+		for _, r := range p.def.Devices.Sounds {
+			if r.Model == "ich9" && wanted(conf.DeviceAddress(r)) {
 				s.buses[0].used[0x1b][0] = true
 				conf.SetDeviceAddress(r, conf.Address{Type: "pci", Slot: 0x1b})
 				return
@@ -365,8 +421,19 @@ func (p *pp) assignSlots(s *addrSet, devs []pciDev) error {
 		if !wanted(d.get()) {
 			continue
 		}
-		fn := d.fn
-		a, err := s.next(d.flags, fn)
+		if d.share != nil {
+			if o, ok := d.share(); ok {
+				a := pciAddr{o.Bus, o.Slot, d.fn}
+				if err := s.reserve(a); err != nil {
+					return err
+				}
+				if !s.dryRun {
+					d.set(conf.Address{Type: "pci", Bus: a.bus, Slot: a.slot, Function: a.fn, Multifunc: d.multi})
+				}
+				continue
+			}
+		}
+		a, err := s.nextBelow(d.flags, d.fn, d.below)
 		if err != nil {
 			return err
 		}
@@ -443,11 +510,11 @@ func (p *pp) assignPCI() error {
 			case "pcie-to-pci-bridge":
 				f = fPCIeToPCI
 			case "pci-bridge":
-				f = fPCIBridge | fHotplug
+				f = fPCIBridge
 			case "dmi-to-pci-bridge":
 				f = fDMI
 			}
-			if _, err := s.next(f, 0); err != nil {
+			if _, err := s.nextBelow(f, 0, i); err != nil {
 				return err
 			}
 		}

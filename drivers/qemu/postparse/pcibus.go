@@ -8,15 +8,16 @@ import (
 // Connect flags, after libvirt's virDomainPCIConnectFlags: what a device
 // needs of the slot it plugs into and what a bus accepts.
 const (
-	fPCI       = 1 << iota // conventional PCI endpoint
-	fPCIe                  // PCI Express endpoint
-	fHotplug               // needs (or offers) hotplug
-	fRootPort              // a pcie-root-port
-	fPCIeToPCI             // a pcie-to-pci-bridge
-	fPCIBridge             // a pci-bridge
-	fDMI                   // a dmi-to-pci-bridge
-	fAggregate             // may share a slot with its kind (root ports)
-	typeMask   = fPCI | fPCIe | fRootPort | fPCIeToPCI | fPCIBridge | fDMI
+	fPCI        = 1 << iota // conventional PCI endpoint
+	fPCIe                   // PCI Express endpoint
+	fHotplug                // needs (or offers) hotplug
+	fRootPort               // a pcie-root-port
+	fPCIeToPCI              // a pcie-to-pci-bridge
+	fPCIBridge              // a pci-bridge
+	fDMI                    // a dmi-to-pci-bridge
+	fAggregate              // may share a slot with its kind (root ports)
+	fIntegrated             // must sit on bus 0 itself (virtio-iommu)
+	typeMask    = fPCI | fPCIe | fRootPort | fPCIeToPCI | fPCIBridge | fDMI
 )
 
 // pciBus is one bus of the address set (virDomainPCIAddressBus).
@@ -65,6 +66,11 @@ func (b *pciBus) accepts(flags int) bool {
 	if flags&typeMask&b.flags == 0 {
 		return false
 	}
+	// An integrated device is auto-assigned to the root bus, which
+	// otherwise takes no endpoints (libvirt grants it AUTOASSIGN there).
+	if flags&fIntegrated != 0 {
+		return b.model == "pcie-root" || b.model == "pci-root"
+	}
 	return flags&fHotplug == 0 || b.flags&fHotplug != 0
 }
 
@@ -97,24 +103,20 @@ func (a pciAddr) String() string { return fmt.Sprintf("0000:%02x:%02x.%x", a.bus
 // next finds (and takes) the first free address for a device with the
 // given flags, growing the set in a dry run.
 func (s *addrSet) next(flags int, fn uint) (pciAddr, error) {
+	return s.nextBelow(flags, fn, -1)
+}
+
+// nextBelow is next for a PCI controller, which only plugs into a bus
+// of lower index than its own (below < 0: any bus).
+func (s *addrSet) nextBelow(flags int, fn uint, below int) (pciAddr, error) {
 	for {
 		for i, b := range s.buses {
-			if b == nil || !b.accepts(flags) {
+			if b == nil || !b.accepts(flags) || (below >= 0 && i >= below) {
 				continue
 			}
-			if flags&fAggregate != 0 {
-				for slot := b.minSlot; slot <= b.maxSlot; slot++ {
-					if !b.aggregate[slot] {
-						continue
-					}
-					for f := uint(0); f < 8; f++ {
-						if !b.used[slot][f] {
-							b.used[slot][f] = true
-							return pciAddr{uint(i), slot, f}, nil
-						}
-					}
-				}
-			}
+			// The lowest slot that is free, or (for devices that
+			// gather, like root ports) already holds their kind and
+			// has a function left (virDomainPCIAddressFindUnusedFunctionOnBus).
 			for slot := b.minSlot; slot <= b.maxSlot; slot++ {
 				if b.slotFree(slot) {
 					b.used[slot][fn] = true
@@ -123,9 +125,17 @@ func (s *addrSet) next(flags int, fn uint) (pciAddr, error) {
 					}
 					return pciAddr{uint(i), slot, fn}, nil
 				}
+				if flags&fAggregate != 0 && b.aggregate[slot] {
+					for f := uint(0); f < 8; f++ {
+						if !b.used[slot][f] {
+							b.used[slot][f] = true
+							return pciAddr{uint(i), slot, f}, nil
+						}
+					}
+				}
 			}
 		}
-		if !s.dryRun || !s.grow(flags) {
+		if !s.dryRun || flags&fIntegrated != 0 || !s.grow(flags) {
 			return pciAddr{}, unsupported("No more available PCI slots")
 		}
 	}

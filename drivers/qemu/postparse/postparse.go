@@ -29,7 +29,28 @@ type Caps interface {
 // second time. An error means def uses something these defaults do not
 // cover; def may then be partly changed, so callers apply it to a copy.
 func Apply(def *conf.Domain, c Caps) error {
-	p := &pp{def: def, caps: c}
+	return ApplyWith(def, c, Options{})
+}
+
+// Options are the host settings some defaults depend on; the zero value
+// is libvirt's default qemu.conf in a daemon without audio environment.
+type Options struct {
+	Audio Audio
+}
+
+// Audio is what the default audio backend depends on besides the
+// displays (qemuDomainDefSuggestDefaultAudioBackend): qemu.conf's host
+// audio switches and the daemon's QEMU_AUDIO_DRV and SDL_AUDIODRIVER.
+type Audio struct {
+	VNCAllowHostAudio   bool
+	NogfxAllowHostAudio bool
+	DriverEnv           string // QEMU_AUDIO_DRV
+	SDLDriverEnv        string // SDL_AUDIODRIVER
+}
+
+// ApplyWith is Apply with host settings.
+func ApplyWith(def *conf.Domain, c Caps, o Options) error {
+	p := &pp{def: def, caps: c, opts: o}
 	for _, step := range []func() error{
 		p.machine,
 		p.parseOrder,
@@ -38,6 +59,7 @@ func Apply(def *conf.Domain, c Caps) error {
 		p.devicePostParse,
 		p.implicitDevices,
 		p.assignVirtioSerial,
+		p.assignSpaprVIO,
 		p.assignPCI,
 		p.sortDevices,
 	} {
@@ -52,6 +74,7 @@ func Apply(def *conf.Domain, c Caps) error {
 type pp struct {
 	def  *conf.Domain
 	caps Caps
+	opts Options
 	q35  bool
 }
 

@@ -1,0 +1,33 @@
+package qemu
+
+import (
+	"context"
+
+	"govirt/qmp"
+)
+
+// setupBalloon does what libvirt's qemuProcessSetupBalloon does once QEMU
+// is up: the stats polling period of <memballoon><stats period>, which is
+// no command-line option, and the balloon target of <currentMemory>.
+// A failed period is only logged, as in libvirt.
+func (d *Driver) setupBalloon(ctx context.Context, v *vm) error {
+	v.mu.Lock()
+	mon, live := v.mon, v.live
+	v.mu.Unlock()
+	if mon == nil || live == nil {
+		return nil
+	}
+	m := live.Devices.MemBalloon
+	if m == nil || m.Model == "none" || m.Alias == "" {
+		return nil
+	}
+	if m.Period > 0 {
+		if err := qmp.QOMSet(ctx, mon, "/machine/peripheral/"+m.Alias, "guest-stats-polling-interval", m.Period); err != nil {
+			d.log.Warn("cannot set the balloon stats period", "domain", live.Name, "err", err)
+		}
+	}
+	if err := qmp.Balloon(ctx, mon, live.CurrentMemory*1024); err != nil {
+		return qmpFailed("setting the balloon target", err)
+	}
+	return nil
+}

@@ -1,0 +1,628 @@
+package command
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"govirt/conf"
+	"govirt/virerr"
+)
+
+// usbModels maps a USB controller model to its QEMU device and its number
+// of root ports (virDomainUSBAddressControllerModelToPorts); companion
+// controllers (ich9-uhciN) add no ports of their own.
+var usbModels = map[string]struct {
+	driver string
+	ports  int
+}{
+	"piix3-uhci":     {"piix3-usb-uhci", 2},
+	"piix4-uhci":     {"piix4-usb-uhci", 2},
+	"vt82c686b-uhci": {"vt82c686b-usb-uhci", 2},
+	"ehci":           {"usb-ehci", 6},
+	"ich9-ehci1":     {"ich9-usb-ehci1", 6},
+	"ich9-uhci1":     {"ich9-usb-uhci1", 0},
+	"ich9-uhci2":     {"ich9-usb-uhci2", 0},
+	"ich9-uhci3":     {"ich9-usb-uhci3", 0},
+	"pci-ohci":       {"pci-ohci", 3},
+	"nec-xhci":       {"nec-usb-xhci", 4},
+	"qemu-xhci":      {"qemu-xhci", 4},
+}
+
+// usbCompanion reports whether c is a companion controller (<master>).
+func usbCompanion(c *conf.Controller) bool {
+	return child(conf.DeviceElement(c), "master") != nil
+}
+
+// usbCompanionPorts are the first ports of the ICH9 companions, which
+// libvirt's parser gives them when <master> is left out.
+var usbCompanionPorts = map[string]string{"ich9-uhci1": "0", "ich9-uhci2": "2", "ich9-uhci3": "4"}
+
+// sortUSBControllers fills in the companions' <master> and orders the
+// controllers as libvirt's parser does, inserting each one in document
+// order (virDomainControllerInsertPreAlloced): among those of its type
+// by index, a master before its companions of the same index.
+func (b *builder) sortUSBControllers() {
+	for _, c := range b.def.Devices.Controllers {
+		if p, ok := usbCompanionPorts[c.Model]; ok && c.Type == "usb" && !usbCompanion(c) {
+			conf.SetDeviceValue(c, "master/@startport", p)
+		}
+	}
+	var out []*conf.Controller
+	for _, c := range b.def.Devices.Controllers {
+		at := -1
+		for i := len(out) - 1; i >= 0; i-- {
+			cur := out[i]
+			if cur.Type != c.Type {
+				continue
+			}
+			switch {
+			case cur.Index > c.Index:
+				at = i
+			case !usbCompanion(c) && usbCompanion(cur) && cur.Index == c.Index:
+				at = i
+			case at == -1:
+				at = i + 1
+			}
+		}
+		if at == -1 {
+			at = len(out)
+		}
+		out = slices.Insert(out, at, c)
+	}
+	b.def.Devices.Controllers = out
+}
+
+// usbControllerObj is the -device of a USB controller, nil for one QEMU
+// does not get (model none).
+func (b *builder) usbControllerObj(c *conf.Controller) (obj, error) {
+	if c.Model == "none" {
+		return nil, nil
+	}
+	m, ok := usbModels[c.Model]
+	if !ok {
+		return nil, unsupportedValue("devices/controller", "model", c.Model)
+	}
+	e := conf.DeviceElement(c)
+	o := obj{}.set("driver", m.driver)
+	if p := attr(e, "ports"); p != "" {
+		if c.Model != "nec-xhci" && c.Model != "qemu-xhci" {
+			return nil, unsupported("usb controller type %s doesn't support 'ports' with this QEMU binary", c.Model)
+		}
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > 15 {
+			return nil, unsupported("'%s' controller only supports up to '%d' ports", c.Model, 15)
+		}
+		o = o.set("p2", n).set("p3", n)
+	}
+	if ms := child(e, "master"); ms != nil {
+		var master *conf.Controller
+		for _, x := range b.def.Devices.Controllers {
+			if x.Type == "usb" && x.Index == c.Index && !usbCompanion(x) {
+				master = x
+				break
+			}
+		}
+		if master == nil {
+			return nil, unsupported("masterbus not found")
+		}
+		port, err := strconv.Atoi(attr(ms, "startport"))
+		if err != nil {
+			return nil, unsupportedValue("devices/controller/master", "startport", attr(ms, "startport"))
+		}
+		o = o.set("masterbus", master.Alias+".0").set("firstport", port)
+	} else {
+		o = o.set("id", c.Alias)
+	}
+	return b.pciProps(o, c.Address), nil
+}
+
+// usbHub is a USB hub's ports: the root hub of a controller or a
+// usb-hub device; hubs[i] is the hub plugged into port i+1.
+type usbHub struct {
+	used []bool
+	hubs []*usbHub
+}
+
+func newUSBHub(n int) *usbHub { return &usbHub{used: make([]bool, n), hubs: make([]*usbHub, n)} }
+
+// find returns the hub and index a port path ("1", "2.3") names.
+func (h *usbHub) find(path string) (*usbHub, int, bool) {
+	parts := strings.Split(path, ".")
+	for i, p := range parts {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > len(h.used) {
+			return nil, 0, false
+		}
+		if i == len(parts)-1 {
+			return h, n - 1, true
+		}
+		if h = h.hubs[n-1]; h == nil {
+			return nil, 0, false
+		}
+	}
+	return nil, 0, false
+}
+
+// free finds the first free port, depth first through the hubs
+// (virDomainUSBAddressFindFreePort), as a port path.
+func (h *usbHub) free(depth int) (string, bool) {
+	for i, u := range h.used {
+		if !u {
+			return strconv.Itoa(i + 1), true
+		}
+	}
+	if depth >= 4 {
+		return "", false
+	}
+	for i, k := range h.hubs {
+		if k == nil {
+			continue
+		}
+		if p, ok := k.free(depth + 1); ok {
+			return strconv.Itoa(i+1) + "." + p, true
+		}
+	}
+	return "", false
+}
+
+// usbUser is one device that plugs into a USB port.
+type usbUser struct {
+	name string
+	hub  bool
+	get  func() conf.Address
+	set  func(conf.Address)
+}
+
+func usbXMLErr(format string, args ...any) error {
+	return virerr.New(virerr.FromDomain, virerr.ErrXMLError, format, args...)
+}
+
+// parseUSBPort checks a port path ("1", "1.2.3") as libvirt's parser:
+// at most four levels of numbers.
+func parseUSBPort(p string) ([]int, error) {
+	parts := strings.Split(p, ".")
+	var out []int
+	for _, s := range parts {
+		n, err := strconv.ParseUint(s, 10, 32)
+		if err != nil || len(out) == 4 {
+			return nil, virerr.New(virerr.FromDomain, virerr.ErrInternalError, "Cannot parse <address> 'port' attribute")
+		}
+		out = append(out, int(n))
+	}
+	return out, nil
+}
+
+// usbHubAt walks the hubs of a port path to the hub holding its last
+// port, with libvirt's errors (virDomainUSBAddressFindPort).
+func usbHubAt(root *usbHub, bus uint, port string) (*usbHub, int, error) {
+	path, err := parseUSBPort(port)
+	if err != nil {
+		return nil, 0, err
+	}
+	h := root
+	for _, n := range path[:len(path)-1] {
+		if n < 1 || n > len(h.used) {
+			return nil, 0, usbXMLErr("port %d out of range in USB address bus: %d port: %s", n, bus, port)
+		}
+		if h.hubs[n-1] == nil {
+			return nil, 0, usbXMLErr("there is no hub at port %d in USB address bus: %d port: %s", n, bus, port)
+		}
+		h = h.hubs[n-1]
+	}
+	last := path[len(path)-1]
+	if last < 1 || last > len(h.used) {
+		return nil, 0, usbXMLErr("requested USB port %s not present on USB bus %d", port, bus)
+	}
+	return h, last - 1, nil
+}
+
+// assignUSB gives every USB device without an address a port, as
+// qemuDomainAssignUSBAddresses: hubs are added when the devices
+// outnumber the ports, addresses given are reserved, then hubs get
+// ports, then the other devices in libvirt's order.
+func (b *builder) assignUSB() error {
+	b.prepareUSBDevices()
+	buses := map[uint]*usbHub{}
+	available := 0
+	usbOff := false
+	for _, c := range b.def.Devices.Controllers {
+		if c.Type != "usb" {
+			continue
+		}
+		if c.Model == "none" {
+			usbOff = true
+			continue
+		}
+		n := usbModels[c.Model].ports
+		if p := attr(conf.DeviceElement(c), "ports"); p != "" {
+			n, _ = strconv.Atoi(p)
+		}
+		available += n
+		if !usbCompanion(c) {
+			buses[uint(c.Index)] = newUSBHub(n)
+		}
+	}
+	users := b.usbUsers()
+	if len(users) > 0 && usbOff {
+		if err := b.usbOffError(); err != nil {
+			return err
+		}
+	}
+	if len(users) > 0 && len(buses) == 0 {
+		return unsupported("USB is disabled for this domain, but USB devices are present in the domain XML")
+	}
+	for _, u := range users {
+		if u.hub {
+			available += 8
+		}
+	}
+	if len(users) > available {
+		// qemuDomainUSBAddressAddHubs: each added hub takes a port and
+		// gives eight.
+		for i := 0; i < (len(users)-available+1+6)/7; i++ {
+			hub, err := conf.ParseDevice([]byte("<hub type='usb'/>"))
+			if err == nil {
+				err = b.def.AddDevice(hub)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		b.prepareUSBDevices()
+		users = b.usbUsers()
+	}
+	for _, u := range users {
+		a := u.get()
+		if a.Type != "usb" || a.Port == "" {
+			continue
+		}
+		if path, err := parseUSBPort(a.Port); err != nil {
+			return err
+		} else if path[0] == 0 {
+			continue // no port given
+		}
+		root := buses[a.Bus]
+		if root == nil {
+			return usbXMLErr("Missing USB bus %d", a.Bus)
+		}
+		h, i, err := usbHubAt(root, a.Bus, a.Port)
+		if err != nil {
+			return err
+		}
+		if h.used[i] {
+			return usbXMLErr("Duplicate USB address bus %d port %s", a.Bus, a.Port)
+		}
+		h.used[i] = true
+		if u.hub {
+			h.hubs[i] = newUSBHub(8)
+		}
+	}
+	var ids []uint
+	for id := range buses {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, hubsFirst := range []bool{true, false} {
+		for _, u := range users {
+			a := u.get()
+			if u.hub != hubsFirst || a.Type != "" && a.Type != "usb" || a.Port != "" {
+				continue
+			}
+			if a.Type == "usb" && buses[a.Bus] == nil {
+				return usbXMLErr("USB bus %d requested but no controller with that index is present", a.Bus)
+			}
+			done := false
+			for _, id := range ids {
+				if a.Type == "usb" && a.Bus != id {
+					continue
+				}
+				if p, ok := buses[id].free(0); ok {
+					h, i, _ := usbHubAt(buses[id], id, p)
+					h.used[i] = true
+					if u.hub {
+						h.hubs[i] = newUSBHub(8)
+					}
+					u.set(conf.Address{Type: "usb", Bus: id, Port: p})
+					done = true
+					break
+				}
+			}
+			if !done {
+				return virerr.New(virerr.FromDomain, virerr.ErrInternalError, "No free USB ports")
+			}
+		}
+	}
+	return nil
+}
+
+// usbOffError is libvirt's parse error for a USB device in a domain
+// whose USB controller is model none.
+func (b *builder) usbOffError() error {
+	if len(b.devicesNamed("hub")) > 0 {
+		return unsupported("Can't add USB hub: USB is disabled for this domain")
+	}
+	for _, in := range b.def.Devices.Inputs {
+		if in.Bus == "usb" {
+			return unsupported("Can't add USB input device. USB bus is disabled")
+		}
+	}
+	if len(b.devicesNamed("redirdev")) > 0 {
+		return unsupported("cannot add redirected USB device: USB is disabled for this domain")
+	}
+	return nil
+}
+
+// usbUsers lists the devices that go on USB in libvirt's order
+// (virDomainUSBDeviceDefForeach): hubs, disks, CCID controllers,
+// inputs, serials, redirdevs.
+func (b *builder) usbUsers() []usbUser {
+	var out []usbUser
+	typed := func(name string, hub bool, dev any) usbUser {
+		return usbUser{name: name, hub: hub,
+			get: func() conf.Address { return conf.DeviceAddress(dev) },
+			set: func(a conf.Address) { conf.SetDeviceAddress(dev, a) }}
+	}
+	for i, h := range b.def.RawDevicesOf("hub") {
+		out = append(out, typed(fmt.Sprintf("hub%d", i), true, h))
+	}
+	for _, d := range b.def.Devices.Disks {
+		if d.TargetBus == "usb" {
+			out = append(out, usbUser{name: "disk " + d.TargetDev,
+				get: func() conf.Address { return d.Address },
+				set: func(a conf.Address) { d.Address = a }})
+		}
+	}
+	for _, c := range b.def.Devices.Controllers {
+		if c.Type == "ccid" {
+			out = append(out, usbUser{name: "controller " + c.Alias,
+				get: func() conf.Address { return c.Address },
+				set: func(a conf.Address) { c.Address = a }})
+		}
+	}
+	for i, in := range b.def.Devices.Inputs {
+		if in.Bus == "usb" {
+			out = append(out, typed(fmt.Sprintf("input%d", i), false, in))
+		}
+	}
+	for _, s := range b.def.Devices.Serials {
+		if s.TargetType == "usb-serial" {
+			out = append(out, typed("serial "+s.Alias, false, s))
+		}
+	}
+	for i, r := range b.def.RawDevicesOf("redirdev") {
+		out = append(out, typed(fmt.Sprintf("redir%d", i), false, r))
+	}
+	return out
+}
+
+// usbProps appends the bus and port of a USB address.
+func (b *builder) usbProps(o obj, a conf.Address) (obj, error) {
+	if a.Type != "usb" {
+		return nil, unsupported("a USB device needs a USB address")
+	}
+	var ctl *conf.Controller
+	for _, c := range b.def.Devices.Controllers {
+		if c.Type == "usb" && c.Index == int(a.Bus) && !usbCompanion(c) {
+			ctl = c
+			break
+		}
+	}
+	if ctl == nil || ctl.Model == "none" {
+		return nil, unsupported("USB bus %d requested but no controller with that index is present", a.Bus)
+	}
+	o = o.set("bus", ctl.Alias+".0")
+	if a.Port != "" {
+		o = o.set("port", a.Port)
+	}
+	return o, nil
+}
+
+// emitHubs writes the usb-hub devices and the CCID controller of a
+// smartcard, which go on USB before the disks.
+func (b *builder) emitHubs() error {
+	for _, r := range b.def.RawDevicesOf("hub") {
+		h := conf.DeviceElement(r)
+		if t := attr(h, "type"); t != "usb" {
+			return unsupportedValue("devices/hub", "type", t)
+		}
+		o, err := b.usbProps(obj{}.set("driver", "usb-hub").set("id", attr(child(h, "alias"), "name")), conf.DeviceAddress(r))
+		if err != nil {
+			return err
+		}
+		b.device(o)
+	}
+	for _, c := range b.def.Devices.Controllers {
+		if c.Type == "ccid" {
+			o, err := b.usbProps(obj{}.set("driver", "usb-ccid").set("id", c.Alias), c.Address)
+			if err != nil {
+				return err
+			}
+			b.device(o)
+		}
+	}
+	return nil
+}
+
+// prepareUSBDevices does what libvirt's post-parse does for the devices
+// on USB that conf keeps untyped: the CCID controller a smartcard needs
+// (virDomainDefMaybeAddSmartcardController) and the aliases of hubs,
+// smartcards and redirdevs, recorded in the live definition.
+func (b *builder) prepareUSBDevices() {
+	if len(b.def.RawDevicesOf("smartcard")) > 0 && b.controller("ccid", 0) == nil {
+		b.addController(&conf.Controller{Type: "ccid", Index: 0, Alias: "ccid0"})
+	}
+	for _, k := range []struct{ kind, prefix string }{{"hub", "hub"}, {"smartcard", "smartcard"}, {"redirdev", "redir"}} {
+		for i, r := range b.def.RawDevicesOf(k.kind) {
+			cur := attr(child(conf.DeviceElement(r), "alias"), "name")
+			conf.SetDeviceValue(r, "alias/@name", alias(cur, fmt.Sprintf("%s%d", k.prefix, i)))
+		}
+	}
+}
+
+// emitSmartcards writes the smartcard on its CCID controller.
+func (b *builder) emitSmartcards() error {
+	cards := b.devicesNamed("smartcard")
+	if len(cards) > 1 {
+		return unsupported("this QEMU binary lacks multiple smartcard support")
+	}
+	for _, sc := range cards {
+		alias := attr(child(sc, "alias"), "name")
+		if a := child(sc, "address"); a != nil && (attr(a, "type") != "ccid" || attr(a, "controller") != "" && attr(a, "controller") != "0") {
+			return unsupported("smartcard %s must be on CCID controller 0", alias)
+		}
+		var o obj
+		switch mode := attr(sc, "mode"); mode {
+		case "host":
+			o = obj{}.set("driver", "ccid-card-emulated").set("backend", "nss-emulated")
+		case "host-certificates":
+			certs := sc.Children("certificate")
+			if len(certs) != 3 {
+				return unsupported("host-certificates mode needs exactly three certificates")
+			}
+			db := "/etc/pki/nssdb"
+			if d := child(sc, "database"); d != nil && d.Text() != "" {
+				db = d.Text()
+			}
+			o = obj{}.set("driver", "ccid-card-emulated").set("backend", "certificates").
+				set("cert1", certs[0].Text()).set("cert2", certs[1].Text()).set("cert3", certs[2].Text()).set("db", db)
+		case "passthrough":
+			src, err := b.chrSourceOf(sc, attr(sc, "type"), false)
+			if err != nil {
+				return err
+			}
+			if err := b.addChardev(src, alias, chardevOpts{spicevmc: "smartcard"}); err != nil {
+				return err
+			}
+			o = obj{}.set("driver", "ccid-card-passthru").set("chardev", "char"+alias)
+		default:
+			return unsupportedValue("devices/smartcard", "mode", mode)
+		}
+		b.device(o.set("id", alias).set("bus", "ccid0.0"))
+	}
+	return nil
+}
+
+// emitRedirdevs writes the USB redirection devices: a chardev (usually
+// spicevmc) and a usb-redir on it, with the domain's <redirfilter>.
+func (b *builder) emitRedirdevs() error {
+	reds := b.def.RawDevicesOf("redirdev")
+	filter := ""
+	if rfs := b.devicesNamed("redirfilter"); len(rfs) > 0 {
+		rf := rfs[0]
+		var rules []string
+		for _, u := range rf.Children("usbdev") {
+			rule := ""
+			for _, f := range []struct{ name, format string }{{"class", "0x%02X"}, {"vendor", "0x%04X"},
+				{"product", "0x%04X"}, {"version", ""}} {
+				v := attr(u, f.name)
+				if v == "" || v == "-1" {
+					rule += "-1:"
+					continue
+				}
+				if f.name == "version" {
+					// A BCD version: "2.00" is 0x0200.
+					major, minor, _ := strings.Cut(v, ".")
+					hi, err1 := strconv.ParseUint(major, 16, 8)
+					lo, err2 := strconv.ParseUint(minor, 16, 8)
+					if err1 != nil || err2 != nil {
+						return unsupportedValue("devices/redirfilter/usbdev", "version", v)
+					}
+					rule += fmt.Sprintf("0x%04X:", hi<<8|lo)
+					continue
+				}
+				n, err := strconv.ParseUint(v, 0, 16)
+				if err != nil {
+					return unsupportedValue("devices/redirfilter/usbdev", f.name, v)
+				}
+				rule += fmt.Sprintf(f.format+":", n)
+			}
+			allow := "0"
+			switch a := attr(u, "allow"); a {
+			case "yes":
+				allow = "1"
+			case "no":
+			default:
+				return unsupportedValue("devices/redirfilter/usbdev", "allow", a)
+			}
+			rules = append(rules, rule+allow)
+		}
+		filter = strings.Join(rules, "|")
+	}
+	for _, rd := range reds {
+		r := conf.DeviceElement(rd)
+		if bus := attr(r, "bus"); bus != "usb" {
+			return unsupportedValue("devices/redirdev", "bus", bus)
+		}
+		alias := attr(child(r, "alias"), "name")
+		src, err := b.chrSourceOf(r, attr(r, "type"), false)
+		if err != nil {
+			return err
+		}
+		if err := b.addChardev(src, alias, chardevOpts{spicevmc: "usbredir"}); err != nil {
+			return err
+		}
+		o := obj{}.set("driver", "usb-redir").set("chardev", "char"+alias).set("id", alias)
+		if filter != "" {
+			o = o.set("filter", filter)
+		}
+		if bo := attr(child(r, "boot"), "order"); bo != "" {
+			n, err := strconv.Atoi(bo)
+			if err != nil {
+				return unsupportedValue("devices/redirdev/boot", "order", bo)
+			}
+			o = o.set("bootindex", n)
+		}
+		o, err = b.usbProps(o, conf.DeviceAddress(rd))
+		if err != nil {
+			return err
+		}
+		b.device(o)
+	}
+	return nil
+}
+
+// usb2Functions are the PCI functions of the ICH9 USB2 controllers in
+// their shared slot; uhci1 at function 0 opens it as multifunction.
+var usb2Functions = map[string]uint{"ich9-ehci1": 7, "ich9-uhci1": 0, "ich9-uhci2": 1, "ich9-uhci3": 2}
+
+// placeUSB2 gives an ICH9 USB2 controller (named by its pciDev name)
+// its function in the slot of the first controller of its set that has
+// an address, or in the next free slot; false for other devices.
+func (b *builder) placeUSB2(name string, sp *pciSpace) bool {
+	var c *conf.Controller
+	for _, x := range b.def.Devices.Controllers {
+		if x.Type == "usb" && "controller "+x.Alias == name && x.Address.Type == "" {
+			if _, ok := usb2Functions[x.Model]; ok {
+				c = x
+				break
+			}
+		}
+	}
+	if c == nil {
+		return false
+	}
+	fn := usb2Functions[c.Model]
+	multi := ""
+	if fn == 0 {
+		multi = "on"
+	}
+	for _, x := range b.def.Devices.Controllers {
+		if _, ok := usb2Functions[x.Model]; ok && x.Type == "usb" && x.Index == c.Index && x.Address.Type == "pci" {
+			if sp.slots[[2]uint{x.Address.Slot, fn}] {
+				return false
+			}
+			sp.take(x.Address.Slot, fn)
+			c.Address = conf.Address{Type: "pci", Bus: x.Address.Bus, Slot: x.Address.Slot, Function: fn, Multifunc: multi}
+			return true
+		}
+	}
+	slot, ok := sp.nextSlot()
+	if !ok {
+		return false
+	}
+	sp.take(slot, fn)
+	c.Address = conf.Address{Type: "pci", Slot: slot, Function: fn, Multifunc: multi}
+	return true
+}

@@ -1,0 +1,189 @@
+package qemu
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"govirt/conf"
+	"govirt/drivers/qemu/command"
+	"govirt/virerr"
+)
+
+// What a guest's platform needs on the host before QEMU starts (issue 13):
+// the UEFI varstore created from its template (libvirt's
+// qemuPrepareNVRAM), the swtpm of an emulated TPM (qemuTPMEmulatorStart)
+// and the host files QEMU gets as descriptors (TPM passthrough).
+
+// platformPaths fills the host side of p: the builder's view of the host
+// with govirt's varstore directory, the swtpm socket and descriptor
+// passing. The files opened for QEMU are appended to *files; QEMU sees
+// them from descriptor monitorFD+1 on, after the monitor socket.
+func (d *Driver) platformPaths(p *command.Paths, dir string, files *passedFiles) {
+	h := command.SystemHost()
+	h.NVRAMDir = d.dirs.nvram
+	h.MemoryBackingDir = filepath.Join(d.cfg.StateDir, "qemu", "ram")
+	p.Host = &h
+	p.SwtpmSocket = filepath.Join(dir, "swtpm.sock")
+	p.OpenFD = files.open
+}
+
+// preparePlatform creates the varstore, writes the files QEMU reads (SEV
+// blobs) and starts swtpm for cl.
+func (d *Driver) preparePlatform(cl *command.Cmdline, live *conf.Domain, dir string) error {
+	if err := prepareNVRAM(cl.NVRAM, cl.NVRAMTemplate); err != nil {
+		return err
+	}
+	for _, dir := range cl.MemoryDirs {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return errQEMU(virerr.ErrSystemError, "Unable to create directory %s: %v", dir, err)
+		}
+	}
+	for _, f := range cl.WriteFiles {
+		if err := os.WriteFile(f.Path, f.Data, 0o600); err != nil {
+			return errQEMU(virerr.ErrSystemError, "Unable to write to file '%s': %v", f.Path, err)
+		}
+	}
+	if cl.Swtpm != nil {
+		return d.startSwtpm(cl.Swtpm, live, dir)
+	}
+	return nil
+}
+
+// prepareNVRAM copies the template to a varstore that does not exist yet.
+func prepareNVRAM(nvram, template string) error {
+	if nvram == "" {
+		return nil
+	}
+	if _, err := os.Stat(nvram); err == nil {
+		return nil
+	}
+	if template == "" {
+		return errQEMU(virerr.ErrOperationFailed, "unable to find any master var store for loader")
+	}
+	src, err := os.Open(template)
+	if err != nil {
+		return errQEMU(virerr.ErrSystemError, "Failed to open file '%s': %v", template, err)
+	}
+	defer src.Close()
+	if err := os.MkdirAll(filepath.Dir(nvram), 0o755); err != nil {
+		return errQEMU(virerr.ErrSystemError, "cannot create the directory of '%s': %v", nvram, err)
+	}
+	// Written under a temporary name and renamed, so an interrupted copy
+	// never passes for a varstore.
+	tmp := nvram + ".tmp"
+	dst, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return errQEMU(virerr.ErrSystemError, "Failed to create file '%s': %v", nvram, err)
+	}
+	if _, err := io.Copy(dst, src); err != nil {
+		dst.Close()
+		os.Remove(tmp)
+		return errQEMU(virerr.ErrSystemError, "Unable to write to file '%s': %v", nvram, err)
+	}
+	if err := dst.Sync(); err != nil || dst.Close() != nil {
+		os.Remove(tmp)
+		return errQEMU(virerr.ErrSystemError, "Unable to write to file '%s'", nvram)
+	}
+	return os.Rename(tmp, nvram)
+}
+
+// swtpmStateDir is where a guest's TPM keeps its state across runs,
+// StateDir/qemu/swtpm/UUID/tpm2 (libvirt's swtpm storage layout).
+func (d *Driver) swtpmStateDir(uuid, version string) string {
+	sub := "tpm1.2"
+	if version == "2.0" {
+		sub = "tpm2"
+	}
+	return filepath.Join(d.dirs.swtpm, uuid, sub)
+}
+
+func (d *Driver) startSwtpm(s *command.Swtpm, live *conf.Domain, dir string) error {
+	if s.SecretUUID != "" {
+		return errQEMU(virerr.ErrConfigUnsupported, "encrypted TPM state is not supported by govirt's QEMU driver")
+	}
+	swtpm, err := exec.LookPath("swtpm")
+	if err != nil {
+		return errQEMU(virerr.ErrInternalError, "Unable to find 'swtpm' binary in $PATH: %v", err)
+	}
+	uuid := live.UUID.String()
+	state := d.swtpmStateDir(uuid, s.Version)
+	logFile, err := d.logPath(live.Name + "-swtpm")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(state, 0o700); err != nil {
+		return errQEMU(virerr.ErrSystemError, "Unable to create directory %s: %v", state, err)
+	}
+	if empty, _ := dirEmpty(state); empty {
+		setup, err := exec.LookPath("swtpm_setup")
+		if err != nil {
+			return errQEMU(virerr.ErrInternalError, "Unable to find 'swtpm_setup' binary in $PATH: %v", err)
+		}
+		args := []string{}
+		if s.Version == "2.0" {
+			args = append(args, "--tpm2")
+		}
+		args = append(args, "--tpm-state", state, "--vmid", live.Name+":"+uuid, "--logfile", logFile,
+			"--createek", "--create-ek-cert", "--create-platform-cert", "--lock-nvram", "--not-overwrite")
+		if out, err := exec.Command(setup, args...).CombinedOutput(); err != nil {
+			return errQEMU(virerr.ErrInternalError, "Could not run '%s': %v; Check error log '%s' for details. %s",
+				setup, err, logFile, strings.TrimSpace(string(out)))
+		}
+	}
+	os.Remove(s.Socket)
+	pidFile := filepath.Join(dir, "swtpm.pid")
+	args := []string{"socket", "--ctrl", "type=unixio,path=" + s.Socket + ",mode=0600",
+		"--tpmstate", "dir=" + state + ",mode=0600", "--log", "file=" + logFile, "--terminate"}
+	if s.Version == "2.0" {
+		args = append(args, "--tpm2")
+	}
+	args = append(args, "--daemon", "--pid", "file="+pidFile)
+	if out, err := exec.Command(swtpm, args...).CombinedOutput(); err != nil {
+		return errQEMU(virerr.ErrInternalError, "swtpm failed to start: %v: %s", err, strings.TrimSpace(string(out)))
+	}
+	// --daemon returns once the process forked; its socket follows.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := os.Stat(s.Socket); err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			stopSwtpm(dir)
+			return errQEMU(virerr.ErrInternalError, "swtpm socket %s did not appear", s.Socket)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// stopSwtpm ends the swtpm of a run that QEMU never connected to or that
+// outlived it (--terminate ends it when QEMU disconnects).
+func stopSwtpm(dir string) {
+	data, err := os.ReadFile(filepath.Join(dir, "swtpm.pid"))
+	if err != nil {
+		return
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil || pid <= 1 {
+		return
+	}
+	// Only a swtpm: the pid may have been reused since.
+	if comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); err != nil || strings.TrimSpace(string(comm)) != "swtpm" {
+		return
+	}
+	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil && !errors.Is(err, syscall.ESRCH) {
+		return
+	}
+}
+
+func dirEmpty(dir string) (bool, error) {
+	ents, err := os.ReadDir(dir)
+	return len(ents) == 0, err
+}
