@@ -78,7 +78,11 @@ var hostRefusals = []struct {
 	reason string
 }{
 	{regexp.MustCompile(`NUMA node \d+ is unavailable`), "host NUMA nodes"},
-	{regexp.MustCompile(`swtpm|TPM passthrough`), "TPM"},
+	{regexp.MustCompile(`swtpm|TPM passthrough|TPM cancel`), "TPM"},
+	{regexp.MustCompile(`Unable to find any firmware`), "no firmware descriptor of this host fits"},
+	{regexp.MustCompile(`SEV launch security`), "SEV"},
+	{regexp.MustCompile(`vhost-user-gpu helper`), "vhost-user-gpu helper"},
+	{regexp.MustCompile(`<vsock> is not supported .* here`), "vhost-vsock"},
 }
 
 var corpusStartOnly = flag.String("corpus-start-only", "", "start only the corpus inputs whose name matches this regexp")
