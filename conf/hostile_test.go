@@ -101,8 +101,15 @@ func TestHostileDocumentsAreCheap(t *testing.T) {
 		if lb > 16*sb && lb > 64<<20 {
 			t.Errorf("%s: %d bytes allocated at n but %d at 8n: not linear", name, sb, lb)
 		}
-		if !raceEnabled && lt > 24*st && lt > 200*time.Millisecond {
-			t.Errorf("%s: %v at n but %v at 8n: not linear", name, st, lt)
+		// Wall time is noisy on a loaded machine: a quadratic cost shows
+		// in every measurement, a scheduling hiccup not in three pairs.
+		for try := 0; !raceEnabled && lt > 24*st && lt > 200*time.Millisecond; try++ {
+			if try == 2 {
+				t.Errorf("%s: %v at n but %v at 8n: not linear", name, st, lt)
+				break
+			}
+			st, _ = hostileCost(t, name, shape(1))
+			lt, _ = hostileCost(t, name, shape(8))
 		}
 	}
 }

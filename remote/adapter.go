@@ -38,6 +38,10 @@ func (h *handler) Call(ctx context.Context, c *rpc.Call) {
 		h.streamCall(c, fn)
 		return
 	}
+	if fn, ok := fdProcs[c.Proc]; ok {
+		h.fdCall(c, fn)
+		return
+	}
 	ret, err, ok := h.dispatch(c.Proc, c.Body)
 	switch {
 	case !ok && procs.Name(c.Proc) != "":

@@ -64,7 +64,8 @@ func connectSupportsFeature(h *handler, body []byte) (any, error) {
 	case featureProgramKeepalive:
 		h.startKeepalive()
 		return ConnectSupportsFeatureRet{Supported: 1}, nil
-	case featureRemoteEventCallback, featureRemoteCloseCallback, featureTypedParamString, featureRemote:
+	case featureRemoteEventCallback, featureRemoteCloseCallback, featureTypedParamString, featureRemote,
+		featureFDPassing: // as libvirtd: replies carry descriptors on unix sockets
 		return ConnectSupportsFeatureRet{Supported: 1}, nil
 	}
 	if f, ok := h.conn().(driver.FeatureSupporter); ok && f.SupportsFeature(a.Feature) {

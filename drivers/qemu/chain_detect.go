@@ -5,6 +5,7 @@ import (
 	"os"
 
 	"govirt/conf"
+	"govirt/drivers/qemu/command"
 	"govirt/storage"
 	"govirt/virerr"
 )
@@ -21,7 +22,12 @@ func (d *Driver) prepareDiskChains(v *vm, live *conf.Domain) error {
 	disks := live.Devices.Disks
 	for i := len(disks) - 1; i >= 0; i-- {
 		disk := disks[i]
-		if disk.Source.Path == "" {
+		if command.SourceEmpty(&disk.Source) {
+			// An empty drive takes a node number too (libvirt gives
+			// its source an id), so the numbers stay the builder's.
+			if disk.Source.Type != "" {
+				n++
+			}
 			continue
 		}
 		if err := detectChain(disk); err != nil {

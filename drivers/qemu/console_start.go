@@ -30,6 +30,7 @@ func (d *Driver) afterStart(v *vm) {
 	if err := d.setupVNC(ctx, v, mon); err != nil {
 		d.log.Warn("cannot set up VNC", "domain", name, "err", err)
 	}
+	d.setupBalloonPeriod(v, mon)
 	d.startConsoleLogs(v)
 }
 

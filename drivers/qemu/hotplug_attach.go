@@ -135,6 +135,16 @@ func (d *Driver) attachDiskLive(v *vm, mon monitor, disk *conf.Disk) error {
 		delBlockdevs(d, v, mon, added)
 		return qmpError(err)
 	}
+	// Throttling goes on the new device once it exists; like libvirt, a
+	// failure here only warns, the disk is attached.
+	if args, err := command.DiskThrottle(disk); err != nil || args != nil {
+		if err == nil {
+			err = mon.Execute(hotplugCtx(), "block_set_io_throttle", args, nil)
+		}
+		if err != nil {
+			d.log.Warn("failed to set blkdeviotune", "domain", v.name, "disk", disk.TargetDev, "err", err)
+		}
+	}
 	d.modifyLive(v, func(next *conf.Domain) { insertDisk(next, disk) })
 	forgetStats(v) // a cached sample would not know the new disk
 	d.publishDomain(v, driver.EventIDDeviceAdded, driver.DeviceAlias{Alias: disk.Alias})

@@ -10,6 +10,7 @@ import (
 
 	"govirt/conf"
 	"govirt/driver"
+	"govirt/drivers/qemu/command"
 	"govirt/qmp"
 	"govirt/virerr"
 )
@@ -187,6 +188,8 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	}
 	monPath := filepath.Join(dir, "monitor.sock")
 	os.Remove(monPath)
+	// Missing optional images are dropped first (startupPolicy).
+	command.ApplyStartupPolicies(live, nil)
 	// Backing chains and image indexes first: the builder adds a
 	// -blockdev pair for every image of every chain.
 	if err := d.prepareDiskChains(v, live); err != nil {
@@ -283,6 +286,12 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	}
 	v.mon = mon
 	v.mu.Unlock()
+	// Disk throttling is not on the command line with -blockdev: set it
+	// while the CPUs are still paused, as libvirt does.
+	if err := applyDiskThrottles(ctx, mon, live); err != nil {
+		d.abortLaunch(v)
+		return err
+	}
 	if err := pinThreads(ctx, mon, cl.Pinning); err != nil {
 		d.abortLaunch(v)
 		return err

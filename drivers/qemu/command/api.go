@@ -117,7 +117,7 @@ type Paths struct {
 	// which QEMU opens as host_cdrom; nil probes the device (IsCDROM).
 	IsCDROM func(path string) bool
 	// Secrets looks up the secrets disks name in <auth> and
-	// <encryption>; nil refuses such disks.
+	// <encryption>, by UUID or usage; nil refuses such disks.
 	Secrets SecretLookup
 	// HostFD, when set, numbers the descriptor QEMU gets for a host
 	// file or socket the driver opens for it (log tells a chardev's log
@@ -126,6 +126,11 @@ type Paths struct {
 	HostFD func(f HostFile, log bool) int
 	// ChardevTLS is qemu.conf's TLS setting of TCP chardevs.
 	ChardevTLS ChardevTLS
+	// Storage is qemu.conf's storage settings (NBD TLS).
+	Storage StorageConfig
+	// SourceExists reports whether a local disk image exists, for
+	// <source startupPolicy>; nil asks the file system.
+	SourceExists func(path string) bool
 }
 
 // ChardevTLS is how TCP chardevs use TLS (qemu.conf's chardev_tls,
@@ -232,10 +237,11 @@ func Build(def *conf.Domain, caps Caps, p Paths) (*Cmdline, error) {
 	if def == nil {
 		return nil, virerr.New(virerr.FromQemu, virerr.ErrInternalError, "no domain definition")
 	}
-	// What the user wrote is checked first, so a refusal names it.
+	// libvirt's parse-time refusals of disks come before anything else.
 	if err := precheckDisks(def); err != nil {
 		return nil, err
 	}
+	// What the user wrote is checked first, so a refusal names it.
 	if err := checkElements(def); err != nil {
 		return nil, err
 	}

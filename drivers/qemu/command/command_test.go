@@ -55,7 +55,7 @@ func qemu72() fakeCaps {
 			"intel-iommu.caching-mode", "intel-iommu.eim", "intel-iommu.device-iotlb", "intel-iommu.aw-bits",
 			"virtio-iommu-pci", "virtio-iommu.boot-bypass", "memory-backend-memfd"),
 		types: set("memory-backend-ram", "qemu64-x86_64-cpu", "Nehalem-x86_64-cpu", "host-x86_64-cpu", "max-x86_64-cpu",
-			"pcie-root-port", "piix3-usb-uhci", "qemu-xhci", "nec-usb-xhci", "virtio-scsi-pci", "lsi", "ahci",
+			"pcie-root-port", "piix3-usb-uhci", "qemu-xhci", "nec-usb-xhci", "virtio-scsi-pci", "lsi53c895a", "ich9-ahci", "ich9-intel-hda", "intel-hda", "AC97", "hda-duplex", "usb-redir", "qxl-vga", "ich9-usb-ehci1", "ich9-usb-uhci1", "ich9-usb-uhci2", "ich9-usb-uhci3",
 			"virtio-serial-pci", "virtserialport", "virtio-blk-pci", "ide-hd", "ide-cd", "scsi-hd", "scsi-cd",
 			"virtio-net-pci", "e1000", "e1000e", "rtl8139", "isa-serial", "usb-tablet", "usb-mouse", "usb-kbd",
 			"VGA", "cirrus-vga", "bochs-display", "virtio-vga", "virtio-gpu-pci", "i6300esb", "ib700",
@@ -70,7 +70,10 @@ func qemu72() fakeCaps {
 			"main-loop", "vmgenid", "vmcoreinfo", "tpm-tis", "tpm-crb", "Haswell-x86_64-cpu", "qemu32-x86_64-cpu",
 			"virtio-9p-pci", "vhost-user-fs-pci", "virtio-mouse-pci", "virtio-keyboard-pci", "virtio-tablet-pci",
 			"virtio-net-pci-non-transitional", "virtio-rng-pci-non-transitional", "memory-backend-memfd",
-			"intel-iommu", "virtio-iommu-pci", "tls-creds-x509"),
+			"intel-iommu", "virtio-iommu-pci", "tls-creds-x509",
+			"ich9-usb-ehci1", "ich9-usb-uhci1", "ich9-usb-uhci2", "ich9-usb-uhci3",
+			"secret", "isa-fdc", "floppy", "usb-storage", "scsi-block", "mptsas1068", "megasas", "pvscsi",
+			"am53c974", "dc-390", "vhost-user-blk-pci"),
 	}
 }
 
@@ -80,7 +83,32 @@ const goldenDir = "/var/lib/govirt/test"
 
 func goldenPaths(name string) Paths {
 	run := "/run/govirt/qemu/" + name
-	return Paths{MonitorSocket: run + "/monitor.sock", DomainDir: run}
+	p := Paths{MonitorSocket: run + "/monitor.sock", DomainDir: run}
+	withTestSecrets(&p)
+	return p
+}
+
+// testPassphrase is the value of every secret the goldens name.
+const testPassphrase = "govirt-test-passphrase"
+
+// withTestSecrets gives p a fixed master key and IV (so the encrypted
+// secrets in the goldens are stable), a secret store answering every
+// lookup with testPassphrase, and no host CD-ROM drives.
+func withTestSecrets(p *Paths) {
+	p.MasterKeyData = counting(32)
+	p.RandomIV = func() ([]byte, error) { return counting(16), nil }
+	p.Secrets = func(SecretRef) ([]byte, error) { return []byte(testPassphrase), nil }
+	p.IsCDROM = func(string) bool { return false }
+}
+
+// goldenSpicePaths is goldenPaths where SPICE autoport gets libvirt's
+// placeholder ports (5901, 5902), as a start without allocation
+// (qemuxml2argvtest).
+func goldenSpicePaths(name string) Paths {
+	p := goldenPaths(name)
+	spice := 5900
+	p.SpicePort = func() (int, error) { spice++; return spice, nil }
+	return p
 }
 
 func loadDomain(t *testing.T, file, dir string) *conf.Domain {
@@ -165,7 +193,7 @@ func TestGolden(t *testing.T) {
 		name := filepath.Base(base)
 		t.Run(name, func(t *testing.T) {
 			def := loadDomain(t, f, goldenDir)
-			cl, err := Build(def, qemu72(), goldenPaths(name))
+			cl, err := Build(def, qemu72(), goldenSpicePaths(name))
 			if strings.HasPrefix(name, "unsupported-") {
 				if err == nil {
 					t.Fatal("Build succeeded, want an error")
@@ -195,7 +223,7 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatalf("live XML does not parse: %v", err)
 			}
-			cl2, err := Build(again, qemu72(), goldenPaths(name))
+			cl2, err := Build(again, qemu72(), goldenSpicePaths(name))
 			if err != nil {
 				t.Fatalf("rebuilding the live definition: %v", err)
 			}

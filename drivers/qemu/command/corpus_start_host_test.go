@@ -68,7 +68,7 @@ func (pm *pathMap) rewriteXML(s string) string {
 	s = xmlGraphics.ReplaceAllStringFunc(s, func(g string) string {
 		return xmlGraphicPort.ReplaceAllStringFunc(g, func(m string) string {
 			sm := xmlGraphicPort.FindStringSubmatch(m)
-			port, err := freeTCPPort()
+			port, err := freeDisplayPort()
 			if err != nil {
 				return m
 			}
@@ -545,8 +545,8 @@ var portSeq atomic.Int64
 
 func init() { portSeq.Store(int64(5900 + os.Getpid()%20000)) }
 
-// freeTCPPort is a display port nothing listens on now.
-func freeTCPPort() (int, error) {
+// freeDisplayPort is a display port nothing listens on now.
+func freeDisplayPort() (int, error) {
 	for range 1000 {
 		p := int(portSeq.Add(1))
 		if p > 65535 {

@@ -32,7 +32,7 @@ import (
 // explains are listed in corpusStartKnown.
 
 // corpusStartFloor is the number of inputs main starts; it may only go up.
-const corpusStartFloor = 197
+const corpusStartFloor = 198
 
 // corpusStartParallel bounds the QEMUs starting at once: the machine is
 // small and shared.
@@ -422,7 +422,7 @@ func (e startEnv) startPaths(input, name, tmp string) Paths {
 		}
 	}
 	p.VhostUserGPU = nil
-	p.VNCPort, p.SpicePort, p.WebsocketPort = freeTCPPort, freeTCPPort, freeTCPPort
+	p.VNCPort, p.SpicePort, p.WebsocketPort = freeDisplayPort, freeDisplayPort, freeDisplayPort
 	p.RenderNode = func() (string, error) { return "/dev/dri/renderD128", nil }
 	g := &p.Graphics
 	g.VNCTLSx509CertDir, g.SpiceTLSx509CertDir = e.tls.plain, e.tls.plain

@@ -31,7 +31,7 @@ import (
 // DIR/summary.txt) while working on the builder.
 
 // corpusFloor is the number of identical command lines main reaches.
-const corpusFloor = 329
+const corpusFloor = 338
 
 // corpusRefusedFloor is the number of .err inputs refused.
 const corpusRefusedFloor = 57
@@ -124,8 +124,8 @@ func corpusPaths(name string) Paths {
 		IsCDROM: func(path string) bool { return path == "/dev/cdrom" },
 		// virrandommock's bytes 0, 1, 2, ... are the master key and
 		// every IV.
-		MasterKeyData: seqBytes(32),
-		RandomIV:      func() ([]byte, error) { return seqBytes(16), nil },
+		MasterKeyData: counting(32),
+		RandomIV:      func() ([]byte, error) { return counting(16), nil },
 		Secrets:       fakeSecretLookup,
 		// libvirt's test gives the vsock descriptor 6789 and an
 		// automatic CID 42 (qemuxml2argvtest.c).
@@ -135,6 +135,11 @@ func corpusPaths(name string) Paths {
 			}
 			return 6789, cid, nil
 		},
+		// qemuxml2argvtest's NBD TLS settings.
+		Storage: StorageConfig{NBDTLSx509CertDir: "/etc/pki/libvirt-nbd/dummy,path",
+			NBDTLSx509SecretUUID: "6fd3f62d-9fe7-4a4e-a869-7acd6376d8ea"},
+		// The test's pretend start does not look at the images.
+		SourceExists: func(string) bool { return true },
 	}
 	return p
 }
@@ -192,14 +197,6 @@ var corpusHost = &Host{
 	TPMCancelPath: func(string) (string, error) { return "/sys/class/misc/tpm0/device/cancel", nil },
 }
 
-func seqBytes(n int) []byte {
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = byte(i)
-	}
-	return b
-}
-
 // fakeSecretLookup is qemuxml2argvtest's secret driver: any UUID, and
 // the usages its inputs name, have one fixed value.
 func fakeSecretLookup(ref SecretRef) ([]byte, error) {
@@ -212,7 +209,7 @@ func fakeSecretLookup(ref SecretRef) ([]byte, error) {
 			return nil, fmt.Errorf("test provided incorrect usage '%s'", ref.Usage)
 		}
 	}
-	return []byte("AQCVn5hO6HzFAhAAq0NCv8jtJcIcE+HOBlMQ1A"), nil
+	return []byte(corpusSecret), nil
 }
 
 // envOfHost are the variables libvirt passes through from the daemon's

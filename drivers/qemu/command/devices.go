@@ -3,6 +3,7 @@ package command
 import (
 	"slices"
 	"strconv"
+	"strings"
 
 	"govirt/conf"
 )
@@ -65,23 +66,37 @@ func (b *builder) emitControllers() error {
 			if drv == "" {
 				continue
 			}
-			o := obj{}.set("driver", drv).set("id", c.Alias)
-			switch drvEl := child(conf.DeviceElement(c), "driver"); {
-			case typ == "scsi":
-				if o, err = b.scsiControllerDevice(c); err != nil {
+			var o obj
+			if typ == "scsi" {
+				if o, err = b.scsiControllerDevice(c, drv); err != nil {
 					return err
 				}
-			case typ == "virtio-serial":
+			} else {
+				drvEl := deviceDriver(c)
 				for _, a := range []string{"queues", "cmd_per_lun", "max_sectors", "ioeventfd", "iothread"} {
 					if attr(drvEl, a) != "" {
 						return unsupported("attribute '%s' of element <devices/controller/driver> is not supported by govirt's QEMU driver", a)
 					}
 				}
-				o = virtioOptions(obj{}.set("driver", drv), drvEl).set("id", c.Alias)
-			case drvEl != nil:
-				return unsupportedElem("devices/controller/driver")
+				o = obj{}.set("driver", drv)
+				if p := attr(conf.DeviceElement(c), "ports"); p != "" && typ == "usb" {
+					// An xHCI's USB 2 and USB 3 port counts.
+					n, _ := strconv.Atoi(p)
+					o = o.set("p2", n).set("p3", n)
+				}
+				if o, err = withVirtioOpts(o, drvEl); err != nil {
+					return err
+				}
+				if m := child(conf.DeviceElement(c), "master"); m != nil && typ == "usb" {
+					// A companion controller joins its EHCI master's bus.
+					if o, err = b.usbCompanion(o, c, m); err != nil {
+						return err
+					}
+				} else {
+					o = o.set("id", c.Alias)
+				}
 			}
-			if p := attr(conf.DeviceElement(c), "ports"); p != "" {
+			if p := attr(conf.DeviceElement(c), "ports"); p != "" && typ == "virtio-serial" {
 				n, err := strconv.Atoi(p)
 				if err != nil {
 					return unsupportedValue("devices/controller", "ports", p)
@@ -111,6 +126,14 @@ func (b *builder) controllerDriver(c *conf.Controller) (string, error) {
 			return "piix3-usb-uhci", nil
 		case "qemu-xhci":
 			return "qemu-xhci", nil
+		case "piix4-uhci", "ich9-uhci1", "ich9-uhci2", "ich9-uhci3", "vt82c686b-uhci":
+			return strings.Replace(c.Model, "-uhci", "-usb-uhci", 1), nil
+		case "ich9-ehci1":
+			return "ich9-usb-ehci1", nil
+		case "ehci":
+			return "usb-ehci", nil
+		case "pci-ohci":
+			return "pci-ohci", nil
 		case "nec-xhci":
 			return "nec-usb-xhci", nil
 		case "none":
@@ -118,16 +141,13 @@ func (b *builder) controllerDriver(c *conf.Controller) (string, error) {
 		}
 	case "scsi":
 		switch c.Model {
-		case "virtio-scsi":
-			return "virtio-scsi-pci", nil
 		case "virtio-transitional", "virtio-non-transitional":
 			return b.virtioTypeName("virtio-scsi", c.Model)
-		default:
-			if drv, ok := scsiModels[c.Model]; ok {
-				return drv, nil
-			}
-			return "", unsupported("Unsupported controller model: %s", c.Model)
 		}
+		if drv, ok := scsiModels[c.Model]; ok {
+			return drv, nil
+		}
+		return "", unsupported("Unsupported controller model: %s", c.Model)
 	case "fdc":
 		// The PC's floppy controller; see emitFloppyController.
 		if c.Index == 0 && c.Model == "" {

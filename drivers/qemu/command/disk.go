@@ -98,7 +98,7 @@ func checkDiskSource(d *conf.Disk) error {
 			path = "devices/disk/backingStore"
 		}
 		switch s.Type {
-		case "file", "block", "dir", "nvme", "network":
+		case "file", "block", "dir", "nvme", "network", "vhostuser":
 		default:
 			return unsupportedValue(path, "type", s.Type)
 		}
@@ -141,11 +141,18 @@ func (b *builder) emitDisks() error {
 		return err
 	}
 	for _, d := range b.def.Devices.Disks {
-		args, _, err := b.diskNodes(d, env)
-		if err != nil {
-			return err
+		if d.Source.Type == "vhostuser" {
+			if err := b.checkVhostUserDisk(d); err != nil {
+				return err
+			}
+			b.add("-chardev", vhostUserDiskChardev(d))
+		} else {
+			args, _, err := b.diskNodes(d, env)
+			if err != nil {
+				return err
+			}
+			b.add(args...)
 		}
-		b.add(args...)
 		dev, err := b.diskDevice(d, boot[d])
 		if err != nil {
 			return err

@@ -143,10 +143,37 @@ func (b *builder) validateDisks() error {
 			}
 		}
 	}
+	if err := checkIotunes(ds); err != nil {
+		return err
+	}
 	for _, d := range ds {
 		el := conf.DeviceElement(d)
-		if (child(el, "vendor") != nil || child(el, "product") != nil) && d.TargetBus != "scsi" {
-			return unsupported("Only scsi disk supports vendor and product")
+		if d.TargetBus != "virtio" {
+			drv := child(el, "driver")
+			switch m := attr(el, "model"); m {
+			case "virtio", "virtio-transitional", "virtio-non-transitional":
+				return unsupported("disk model '%s' not supported for bus '%s'", m, d.TargetBus)
+			}
+			if attr(drv, "queues") != "" {
+				return unsupported("queues attribute in disk driver element is only supported by virtio-blk")
+			}
+			if attr(drv, "event_idx") != "" {
+				return unsupported("disk event_idx mode supported only for virtio bus")
+			}
+			if attr(drv, "ioeventfd") != "" {
+				return unsupported("disk ioeventfd mode supported only for virtio bus")
+			}
+			for _, a := range []string{"iommu", "ats", "packed"} {
+				if attr(drv, a) != "" {
+					return unsupported("%s driver option is only supported for virtio devices", a)
+				}
+			}
+			if attr(drv, "page_per_vq") != "" {
+				return unsupported("page_per_vq option is only supported for virtio devices")
+			}
+		}
+		if err := checkDiskFrontend(d, el); err != nil {
+			return err
 		}
 		if d.Shareable && !d.ReadOnly && d.Device != "cdrom" && format(&d.Source) != "raw" {
 			return unsupported("shared access for disk '%s' requires use of supported storage format", d.TargetDev)
@@ -180,9 +207,15 @@ func precheckDisks(def *conf.Domain) error {
 			}
 			return virerr.New(virerr.FromDomain, virerr.ErrNoTarget, "%s", src)
 		}
+		if d.Device == "lun" && d.Source.Type != "block" && !(d.Source.Type == "network" && d.Source.Protocol == "iscsi") {
+			return unsupported("disk device='lun' is only valid for block type disk source")
+		}
 		if err := checkDiskSecrets(d); err != nil {
 			return err
 		}
+	}
+	if err := checkStartupPolicies(ds); err != nil {
+		return err
 	}
 	hasDevBoot := false
 	for _, d := range ds {
@@ -201,6 +234,61 @@ func precheckDisks(def *conf.Domain) error {
 				return unsupported("invalid disk target '%s', partitions can't appear in disk targets", d.TargetDev)
 			}
 		}
+	}
+	return nil
+}
+
+// serialChars are the characters QEMU takes in a disk serial.
+const serialChars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_ .+"
+
+// checkDiskFrontend refuses the disk settings qemuValidateDomainDeviceDefDiskFrontend
+// refuses, with its messages.
+func checkDiskFrontend(d *conf.Disk, el *conf.Element) error {
+	drv := child(el, "driver")
+	if attr(drv, "copy_on_read") == "on" && (d.Device == "cdrom" || d.Device == "floppy") {
+		return unsupported("copy_on_read is not supported with removable disk '%s'", d.TargetDev)
+	}
+	if child(el, "wwn") != nil && d.TargetBus != "ide" && d.TargetBus != "scsi" {
+		return unsupported("Only ide and scsi disk support wwn")
+	}
+	if (child(el, "vendor") != nil || child(el, "product") != nil) && d.TargetBus != "scsi" {
+		return unsupported("Only scsi disk supports vendor and product")
+	}
+	if d.Device == "lun" {
+		if attr(drv, "copy_on_read") == "on" {
+			return unsupported("copy_on_read is not compatible with 'lun' disk '%s'", d.TargetDev)
+		}
+		if child(el, "wwn") != nil {
+			return unsupported("Setting wwn is not supported for lun device")
+		}
+		if child(el, "vendor") != nil || child(el, "product") != nil {
+			return unsupported("Setting vendor or product is not supported for lun device")
+		}
+		if d.Serial != "" {
+			return unsupported("scsi-block 'lun' devices do not support the serial property")
+		}
+	}
+	if rr := attr(child(el, "target"), "rotation_rate"); rr != "" && rr != "0" {
+		if d.TargetBus != "scsi" && d.TargetBus != "ide" && d.TargetBus != "sata" {
+			return internalError("rotation rate is only valid for SCSI/IDE/SATA bus")
+		}
+		if d.Device != "disk" {
+			return internalError("rotation rate is only valid for disk device")
+		}
+	}
+	if d.ReadOnly && d.Device == "disk" {
+		switch d.TargetBus {
+		case "ide":
+			return unsupported("readonly ide disks are not supported")
+		case "sata":
+			return unsupported("readonly sata disks are not supported")
+		}
+	}
+	if d.IO == "native" && d.Cache != "directsync" && d.Cache != "none" {
+		return unsupported("io='native' needs either no disk cache or directsync cache mode")
+	}
+	if strings.Trim(d.Serial, serialChars) != "" {
+		return internalError("driver serial '%s' contains unsafe characters", d.Serial)
 	}
 	return nil
 }

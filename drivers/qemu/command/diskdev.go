@@ -1,6 +1,7 @@
 package command
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strconv"
@@ -26,14 +27,14 @@ func (b *builder) diskDevice(d *conf.Disk, bootindex int) (obj, error) {
 		if cd {
 			return nil, unsupported("virtio disk %s cannot be a cdrom", d.TargetDev)
 		}
-		drv := "virtio-blk-pci"
-		switch m := attr(el, "model"); m {
-		case "virtio-transitional":
-			drv += "-transitional"
-		case "virtio-non-transitional":
-			drv += "-non-transitional"
+		base := "virtio-blk"
+		if d.Source.Type == "vhostuser" {
+			base = "vhost-user-blk"
 		}
-		o = virtioOptions(obj{}.set("driver", drv), drvEl)
+		var err error
+		if o, err = b.virtioDevice(base, cmp.Or(attr(el, "model"), "virtio"), drvEl); err != nil {
+			return nil, err
+		}
 		if it := attr(drvEl, "iothread"); it != "" {
 			o = o.set("iothread", "iothread"+it)
 		}
@@ -110,7 +111,9 @@ func (b *builder) diskDevice(d *conf.Disk, bootindex int) (obj, error) {
 	if d.Shareable {
 		o = o.set("share-rw", true)
 	}
-	if drive := diskDrive(d); drive != "" {
+	if d.Source.Type == "vhostuser" {
+		o = o.set("chardev", vhostUserChrAlias(d))
+	} else if drive := diskDrive(d); drive != "" {
 		o = o.set("drive", drive)
 	}
 	o = o.set("id", d.Alias)
@@ -180,16 +183,6 @@ func errorPolicies(drv *conf.Element) (string, string) {
 		r = w
 	}
 	return w, r
-}
-
-// virtioOptions adds the virtio transport options of a <driver>.
-func virtioOptions(o obj, drv *conf.Element) obj {
-	for _, p := range [][2]string{{"iommu", "iommu_platform"}, {"ats", "ats"}, {"packed", "packed"}, {"page_per_vq", "page-per-vq"}} {
-		if v := attr(drv, p[0]); v != "" {
-			o = o.set(p[1], v == "on")
-		}
-	}
-	return o
 }
 
 // usbBus is the QEMU bus of USB controller idx.
@@ -287,5 +280,6 @@ func (b *builder) prepareDisks() error {
 		}
 	}
 	ds.Disks = sortDisks(ds.Disks)
+	b.applyStartupPolicies()
 	return nil
 }

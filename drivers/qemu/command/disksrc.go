@@ -94,3 +94,7 @@ func kids(e *conf.Element, name string) []*conf.Element {
 	}
 	return e.Children(name)
 }
+
+// SourceEmpty reports a disk source without an image (an empty CD-ROM or
+// floppy drive), as the builder sees it.
+func SourceEmpty(s *conf.DiskSource) bool { return sourceEmpty(s) }

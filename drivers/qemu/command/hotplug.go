@@ -3,6 +3,7 @@ package command
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -57,6 +58,9 @@ func PrepareHotplugDisk(def *conf.Domain, disk *conf.Disk, caps Caps, next func(
 		return err
 	}
 	if err := checkHotplugSource(disk); err != nil {
+		return err
+	}
+	if err := checkIotunes(append(slices.Clone(def.Devices.Disks), disk)); err != nil {
 		return err
 	}
 	b := hotplugBuilder(def, caps)
@@ -168,6 +172,9 @@ func DiskBlockdevs(disk *conf.Disk) []json.RawMessage {
 // deleted: top layer first, format before storage.
 func DiskNodes(disk *conf.Disk) []string {
 	var out []string
+	if attr(child(conf.DeviceElement(disk), "driver"), "copy_on_read") == "on" && !sourceEmpty(&disk.Source) {
+		out = append(out, "libvirt-CoR-"+disk.TargetDev)
+	}
 	for _, s := range layers(disk) {
 		if s.NodeNameFormat != "" {
 			out = append(out, s.NodeNameFormat)

@@ -112,6 +112,12 @@ func (b *builder) networkStorage(d *conf.Disk, l chainLayer, env hostEnv) (obj, 
 		if s.Name != "" {
 			o = o.set("export", s.Name)
 		}
+		if b.nbdTLS(src) {
+			o = o.set("tls-creds", tlsAlias(s))
+			if hn := attr(src, "tlsHostname"); hn != "" {
+				o = o.set("tls-hostname", hn)
+			}
+		}
 	case "rbd":
 		pool, image, _ := strings.Cut(s.Name, "/")
 		o = o.set("pool", pool).set("image", image)
@@ -276,4 +282,57 @@ func cookieString(src *conf.Element, protocol string) string {
 		parts = append(parts, attr(c, "name")+"="+c.Text())
 	}
 	return strings.Join(parts, "; ")
+}
+
+// StorageConfig is qemu.conf's storage settings the builder uses.
+type StorageConfig struct {
+	// NBDTLS is nbd_tls: NBD disks without tls= use TLS.
+	NBDTLS bool
+	// NBDTLSx509CertDir is nbd_tls_x509_cert_dir; "" is libvirt's
+	// default_tls_x509_cert_dir, /etc/pki/qemu.
+	NBDTLSx509CertDir string
+	// NBDTLSx509SecretUUID is nbd_tls_x509_secret_uuid, the secret
+	// decrypting the client key; "" for none.
+	NBDTLSx509SecretUUID string
+}
+
+// nbdTLS reports whether an NBD source uses TLS: its tls= attribute, else
+// nbd_tls.
+func (b *builder) nbdTLS(src *conf.Element) bool {
+	switch attr(src, "tls") {
+	case "yes":
+		return true
+	case "no":
+		return false
+	}
+	return b.p.Storage.NBDTLS
+}
+
+// tlsAlias is the id of a source's TLS credentials object.
+func tlsAlias(s *conf.DiskSource) string { return "obj" + s.NodeName + "_tls0" }
+
+// tlsObjects are the TLS key secret and client credentials of an NBD
+// source with TLS.
+func (b *builder) tlsObjects(s *conf.DiskSource, env hostEnv) ([]obj, error) {
+	var out []obj
+	alias := tlsAlias(s)
+	dir := b.p.Storage.NBDTLSx509CertDir
+	if dir == "" {
+		dir = "/etc/pki/qemu"
+	}
+	tls := obj{}.set("qom-type", "tls-creds-x509").set("id", alias).set("dir", dir).
+		set("endpoint", "client").set("verify-peer", true)
+	if u := b.p.Storage.NBDTLSx509SecretUUID; u != "" {
+		v, err := lookupSecret(env, SecretRef{UUID: u, UsageType: "tls"})
+		if err != nil {
+			return nil, err
+		}
+		sec, err := b.secretObject(alias+"-secret0", v)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, sec)
+		tls = tls.set("passwordid", alias+"-secret0")
+	}
+	return append(out, tls), nil
 }

@@ -92,13 +92,30 @@ func TestQEMUAcceptsGoldens(t *testing.T) {
 			}
 			makeImages(t, def)
 			makeKernel(t, def)
-			p := Paths{MonitorSocket: filepath.Join(dir, "mon.sock"), DomainDir: dir}
+			// A free port for SPICE (and VNC) autoport: fixed ports
+			// clash with other QEMUs on the host.
+			p := Paths{MonitorSocket: filepath.Join(dir, "mon.sock"), DomainDir: dir, VNCPort: freeTCPPort,
+				MasterKey: filepath.Join(dir, "master-key.aes")}
+			withTestSecrets(&p)
+			if err := os.WriteFile(p.MasterKey, p.MasterKeyData, 0o600); err != nil {
+				t.Fatal(err)
+			}
 			cl, err := Build(def, qemu72(), p)
 			if err != nil {
 				t.Fatal(err)
 			}
+			// What the driver sends before the CPUs run must be
+			// accepted too.
+			throttles, err := DiskThrottles(def)
+			if err != nil {
+				t.Fatal(err)
+			}
 			makeNVRAM(t, cl)
-			runPaused(t, cl, p.MonitorSocket)
+			var extra []qmpCall
+			for _, a := range throttles {
+				extra = append(extra, qmpCall{"block_set_io_throttle", a})
+			}
+			runPaused(t, cl, p.MonitorSocket, extra...)
 		})
 	}
 }
@@ -110,7 +127,28 @@ func makeImages(t *testing.T, def *conf.Domain) {
 		ls := layers(d)
 		for i := len(ls) - 1; i >= 0; i-- {
 			s := ls[i]
+			if s.Type == "dir" {
+				// A small directory QEMU shows as a FAT disk.
+				if err := os.MkdirAll(s.Path, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				os.WriteFile(filepath.Join(s.Path, "README"), []byte("govirt\n"), 0o644)
+				continue
+			}
+			if s.Type != "file" {
+				continue
+			}
 			args := []string{"create", "-q", "-f", format(s)}
+			if encryptionOf(conf.DeviceElement(d)) != nil && i == 0 {
+				// A LUKS image (raw with encryption) or qcow2 with
+				// LUKS encryption, keyed with the test passphrase.
+				args = []string{"create", "-q", "--object", "secret,id=sec0,data=" + testPassphrase}
+				if format(s) == "raw" {
+					args = append(args, "-f", "luks", "-o", "key-secret=sec0,iter-time=10")
+				} else {
+					args = append(args, "-f", format(s), "-o", "encrypt.format=luks,encrypt.key-secret=sec0,encrypt.iter-time=10")
+				}
+			}
 			if i+1 < len(ls) {
 				args = append(args, "-b", ls[i+1].Path, "-F", format(ls[i+1]))
 			}
@@ -177,9 +215,16 @@ func makeNVRAM(t *testing.T, cl *Cmdline) {
 	}
 }
 
+// qmpCall is a QMP command with its arguments.
+type qmpCall struct {
+	cmd  string
+	args json.RawMessage
+}
+
 // runPaused starts QEMU, talks QMP to it (greeting, qmp_capabilities,
-// query-status) and quits it; QEMU's stderr is reported if it fails.
-func runPaused(t *testing.T, cl *Cmdline, mon string) {
+// query-status, the extra calls) and quits it; QEMU's stderr is reported
+// if it fails.
+func runPaused(t *testing.T, cl *Cmdline, mon string, extra ...qmpCall) {
 	var stderr syncBuf
 	cmd := exec.Command(cl.Argv[0], cl.Argv[1:]...)
 	cmd.Env = cl.Env
@@ -245,8 +290,12 @@ func runPaused(t *testing.T, cl *Cmdline, mon string) {
 			}
 		}
 	}
-	call := func(cmd string) map[string]any {
-		fmt.Fprintf(conn, `{"execute":%q}`+"\n", cmd)
+	call := func(cmd string, args ...json.RawMessage) map[string]any {
+		if len(args) > 0 {
+			fmt.Fprintf(conn, `{"execute":%q,"arguments":%s}`+"\n", cmd, args[0])
+		} else {
+			fmt.Fprintf(conn, `{"execute":%q}`+"\n", cmd)
+		}
 		m := read()
 		if e, ok := m["error"]; ok {
 			t.Fatalf("QMP %s: %v", cmd, e)
@@ -260,6 +309,9 @@ func runPaused(t *testing.T, cl *Cmdline, mon string) {
 	st, _ := call("query-status")["return"].(map[string]any)
 	if s := st["status"]; s != "prelaunch" && s != "paused" {
 		t.Errorf("status %v, want prelaunch or paused", s)
+	}
+	for _, c := range extra {
+		call(c.cmd, c.args)
 	}
 	call("quit")
 	if out := stderr.String(); out != "" {
@@ -284,4 +336,14 @@ func (s *syncBuf) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// freeTCPPort is a loopback port nothing listens on right now.
+func freeTCPPort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
 }

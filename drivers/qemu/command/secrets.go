@@ -160,6 +160,17 @@ func (b *builder) layerObjects(d *conf.Disk, l chainLayer, env hostEnv) ([]obj, 
 			}
 			out = append(out, o)
 		}
+		src := child(l.el, "source")
+		switch {
+		case s.Protocol == "nbd" && b.nbdTLS(src):
+			objs, err := b.tlsObjects(s, env)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, objs...)
+		case s.Protocol != "nbd" && attr(src, "tls") == "yes":
+			return nil, unsupported("TLS transport is not supported for disk protocol '%s'", s.Protocol)
+		}
 	}
 	return out, nil
 }

@@ -85,8 +85,12 @@ func (b *builder) emitSpice(g *conf.Graphics) error {
 	// conf reads an autoport display without port as port -1.
 	auto := autoMode == "yes" || (g.Port == -1 && g.TLSPort == -1)
 	port, tlsPort := g.Port, g.TLSPort
-	if autoMode == "yes" && port == -1 {
-		port = 0
+	// libvirt's parser (INACTIVE, as every definition is read): autoport
+	// drops both numbers, so virt-install's port='-1' tlsPort='-1'
+	// autoport='yes' asks for a plain port only (a TLS one only with
+	// spice_tls).
+	if auto {
+		port, tlsPort = 0, 0
 	}
 	// virDomainDefPostParseGraphics: no ports and no autoport is a
 	// display listening nowhere.
