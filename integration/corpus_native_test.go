@@ -162,6 +162,7 @@ func govirtdDirs(d *daemon) daemonDirs {
 
 var (
 	fdNumber = regexp.MustCompile(`(fd=|fdset/|"fd":"?|set=|vhostfd=|vhostfds=)\d+`)
+	vmgenid  = regexp.MustCompile(`("driver":"vmgenid","guid":")[0-9a-f-]{36}`)
 	// A domain directory: the directory of the master key or the
 	// monitor socket.
 	domDirOf = regexp.MustCompile(`"file":"([^"]*)/master-key\.aes"|path=([^,]*)/monitor\.sock`)
@@ -186,10 +187,13 @@ func normaliseNative(line string, dirs daemonDirs) string {
 		if domDir != "" {
 			w = strings.ReplaceAll(w, domDir, "@DOMAIN_DIR@")
 		}
-		for _, r := range [][2]string{{dirs.state, "@STATE@"}, {"/var/run/libvirt/qemu", "@RUN@"}, {dirs.run, "@RUN@"}, {dirs.log, "@LOG@"}} {
+		// qemu.conf's nvram_dir is the same default for both daemons.
+		for _, r := range [][2]string{{"/var/lib/libvirt/qemu/nvram", "@NVRAM@"}, {dirs.state, "@STATE@"}, {"/var/run/libvirt/qemu", "@RUN@"}, {dirs.run, "@RUN@"}, {dirs.log, "@LOG@"}} {
 			w = strings.ReplaceAll(w, r[0], r[1])
 		}
 		w = fdNumber.ReplaceAllString(w, "${1}N")
+		// A <genid/> without a value gets a random one at every build.
+		w = vmgenid.ReplaceAllString(w, "${1}@GUID@")
 		out = append(out, w)
 	}
 	return strings.Join(out, "\n") + "\n"

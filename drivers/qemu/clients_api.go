@@ -201,9 +201,13 @@ func (c *conn) ConnectDomainXMLToNative(format, xml string, flags uint32) (strin
 	cl, err := command.Build(def, qcaps, command.Paths{Name: def.Name, DomainDir: dir,
 		MonitorSocket: filepath.Join(dir, "monitor.sock"),
 		MasterKey:     filepath.Join(dir, "master-key.aes"), MasterKeyData: key,
-		VNCPort:   func() (int, error) { return 5900, nil },
-		SpicePort: func() (int, error) { spice++; return spice, nil },
-		Graphics:  c.d.graphicsConfig(), RenderNode: hostRenderNode})
+		// Disk presence and startupPolicy are the host preparation of
+		// a real start (qemuProcessPrepareHostStorage), which libvirt's
+		// pretend start skips: an optional missing image stays.
+		SourceExists: func(string) bool { return true },
+		VNCPort:      func() (int, error) { return 5900, nil },
+		SpicePort:    func() (int, error) { spice++; return spice, nil },
+		Graphics:     c.d.graphicsConfig(), RenderNode: hostRenderNode})
 	if err != nil {
 		return "", err
 	}

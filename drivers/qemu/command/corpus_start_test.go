@@ -254,6 +254,9 @@ func (e startEnv) startInputAs(file, name string, tcg bool) (r startOutcome, nee
 	// A host CD-ROM drive is opened as one (host_cdrom); libvirt's
 	// inputs name /dev/cdrom for it.
 	p.IsCDROM = func(path string) bool { return pm.rev[path] == "/dev/cdrom" }
+	// The images are created once the command line says their formats:
+	// the moved ones are there for startupPolicy.
+	p.SourceExists = func(path string) bool { return pm.moved(path) || exists(path) }
 	files := &startFiles{pm: pm}
 	p.HostFD, p.OpenFD = files.reserve, files.open
 	defer files.close()
