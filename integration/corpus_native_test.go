@@ -161,8 +161,9 @@ func govirtdDirs(d *daemon) daemonDirs {
 }
 
 var (
-	fdNumber = regexp.MustCompile(`(fd=|fdset/|"fd":"?|set=|vhostfd=|vhostfds=)\d+`)
-	vmgenid  = regexp.MustCompile(`("driver":"vmgenid","guid":")[0-9a-f-]{36}`)
+	fdNumber   = regexp.MustCompile(`(fd=|fdset/|"fd":"?|set=|vhostfd=|vhostfds=)\d+`)
+	secretData = regexp.MustCompile(`"data":"[^"]*","keyid":"masterKey0","iv":"[^"]*"`)
+	vmgenid    = regexp.MustCompile(`("driver":"vmgenid","guid":")[0-9a-f-]{36}`)
 	// A domain directory: the directory of the master key or the
 	// monitor socket.
 	domDirOf = regexp.MustCompile(`"file":"([^"]*)/master-key\.aes"|path=([^,]*)/monitor\.sock`)
@@ -192,8 +193,11 @@ func normaliseNative(line string, dirs daemonDirs) string {
 			w = strings.ReplaceAll(w, r[0], r[1])
 		}
 		w = fdNumber.ReplaceAllString(w, "${1}N")
-		// A <genid/> without a value gets a random one at every build.
+		// A <genid/> without a value gets a random one at every build,
+		// and secrets are encrypted with each daemon's random master
+		// key and IV.
 		w = vmgenid.ReplaceAllString(w, "${1}@GUID@")
+		w = secretData.ReplaceAllString(w, `"data":"@SECRET@","keyid":"masterKey0","iv":"@IV@"`)
 		out = append(out, w)
 	}
 	return strings.Join(out, "\n") + "\n"
