@@ -188,8 +188,9 @@ func normaliseNative(line string, dirs daemonDirs) string {
 		if domDir != "" {
 			w = strings.ReplaceAll(w, domDir, "@DOMAIN_DIR@")
 		}
-		// qemu.conf's nvram_dir is the same default for both daemons.
-		for _, r := range [][2]string{{"/var/lib/libvirt/qemu/nvram", "@NVRAM@"}, {dirs.state, "@STATE@"}, {"/var/run/libvirt/qemu", "@RUN@"}, {dirs.run, "@RUN@"}, {dirs.log, "@LOG@"}} {
+		// qemu.conf's nvram_dir and memory_backing_dir are the same
+		// defaults for both daemons.
+		for _, r := range [][2]string{{"/var/lib/libvirt/qemu/nvram", "@NVRAM@"}, {"/var/lib/libvirt/qemu/ram", "@RAM@"}, {dirs.state, "@STATE@"}, {"/var/run/libvirt/qemu", "@RUN@"}, {dirs.run, "@RUN@"}, {dirs.log, "@LOG@"}} {
 			w = strings.ReplaceAll(w, r[0], r[1])
 		}
 		w = fdNumber.ReplaceAllString(w, "${1}N")
