@@ -56,6 +56,9 @@ func TestCorpusNativeMatchesLibvirtd(t *testing.T) {
 			switch {
 			case lvErr != "" && gvErr != "":
 				r.outcome, r.detail = "both-refuse", "libvirtd: "+lvErr+"\ngovirtd:  "+gvErr
+				if lvErr == gvErr {
+					r.detail = "same: " + r.detail
+				}
 			case lvErr != "":
 				r.outcome, r.detail = "libvirtd-refuses", "libvirtd: "+lvErr
 			case gvErr != "":
@@ -76,11 +79,14 @@ func TestCorpusNativeMatchesLibvirtd(t *testing.T) {
 	counts := map[string]int{}
 	for _, r := range results {
 		counts[r.outcome]++
+		if strings.HasPrefix(r.detail, "same: ") {
+			counts["same-refusal"]++
+		}
 	}
 	both := len(results) - counts["both-refuse"] - counts["libvirtd-refuses"] - counts["govirtd-refuses"]
-	summary := fmt.Sprintf("domxml-to-native on this host, libvirtd 9.0 vs govirtd: %d/%d identical (%.0f%%) of the inputs both accept; %d different; refused by both %d, by libvirtd only %d, by govirtd only %d; %d inputs",
+	summary := fmt.Sprintf("domxml-to-native on this host, libvirtd 9.0 vs govirtd: %d/%d identical (%.0f%%) of the inputs both accept; %d different; refused by both %d (%d with the same message), by libvirtd only %d, by govirtd only %d; %d inputs",
 		counts["identical"], both, 100*float64(counts["identical"])/float64(max(both, 1)), counts["different"],
-		counts["both-refuse"], counts["libvirtd-refuses"], counts["govirtd-refuses"], len(results))
+		counts["both-refuse"], counts["same-refusal"], counts["libvirtd-refuses"], counts["govirtd-refuses"], len(results))
 	t.Log(summary)
 	fmt.Println(summary)
 	if out := os.Getenv("GOVIRT_NATIVE_OUT"); out != "" {
