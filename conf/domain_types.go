@@ -40,6 +40,12 @@ type Domain struct {
 
 	Devices Devices
 
+	// PostParsed is set by the QEMU driver's post-parse step
+	// (drivers/qemu/postparse) once it has filled in libvirt's defaults;
+	// it is not part of the XML, so a definition read back from a file
+	// is parsed (and ordered) afresh, as libvirt does when it loads one.
+	PostParsed bool
+
 	x *node // everything else; owned by the implementation
 }
 

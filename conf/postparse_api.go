@@ -74,9 +74,12 @@ func (d *Domain) SortDevices() {
 		idx[i] = i
 	}
 	sort.SliceStable(idx, func(a, b int) bool { return ranks[idx[a]] < ranks[idx[b]] })
-	kids := make([]*node, len(devs.kids))
-	for i, j := range idx {
-		kids[i] = devs.kids[j]
+	kids := make([]*node, 0, len(devs.kids))
+	for _, j := range idx {
+		// libvirt keeps no comments: its formatter writes none back.
+		if devs.kids[j].kind != commentNode {
+			kids = append(kids, devs.kids[j])
+		}
 	}
 	devs.kids = kids
 	for _, k := range devs.elems() {
@@ -121,6 +124,23 @@ func OrderDeviceAttrs(dev any, path string, names ...string) {
 		n, _ = n.resolve(path+"/@x", false)
 	}
 	if n != nil {
+		orderAttrs(n, names...)
+	}
+}
+
+// OrderAttrs puts the named attributes first, in the given order, on
+// every element at path below <domain> ("cpu/feature"), the way
+// libvirt writes them; the rest keep their order.
+func (d *Domain) OrderAttrs(path string, names ...string) {
+	level := []*node{d.x}
+	for _, part := range strings.Split(path, "/") {
+		var next []*node
+		for _, n := range level {
+			next = append(next, n.childrenNamed(part)...)
+		}
+		level = next
+	}
+	for _, n := range level {
 		orderAttrs(n, names...)
 	}
 }

@@ -361,7 +361,20 @@ func vdaSource(doc string) string {
 // diskAgrees checks that the image QEMU writes for vda is the one the live
 // and the persistent definitions name: a snapshot or a pivot cut short by
 // a crash must not leave QEMU on an overlay the definitions do not know.
+//
+// A restarted daemon applies block jobs QEMU finished while it was down on
+// the guest's worker, after it answers again: the check gives it a few
+// seconds, as noJobLeft does for async jobs.
 func diskAgrees(d *daemon, g string) []string {
+	var bad []string
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(250 * time.Millisecond) {
+		if bad = diskAgreesNow(d, g); bad == nil || time.Now().After(deadline) {
+			return bad
+		}
+	}
+}
+
+func diskAgreesNow(d *daemon, g string) []string {
 	uri := d.URI("qemu")
 	out, rc := runVirsh(uri, 60*time.Second, "qemu-monitor-command", g, `{"execute":"query-block"}`)
 	if rc != 0 {

@@ -228,7 +228,15 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 		d.cleanupStopped(v, driver.ShutoffFailed)
 		return err
 	}
+	if err := prepareHostPCI(dir, cl.HostPCI); err != nil {
+		d.cleanupStopped(v, driver.ShutoffFailed)
+		return err
+	}
 	if err := d.startVirtioFS(name, dir, cl.VirtioFS); err != nil {
+		d.cleanupStopped(v, driver.ShutoffFailed)
+		return err
+	}
+	if err := d.startPasst(name, dir, cl.Passt); err != nil {
 		d.cleanupStopped(v, driver.ShutoffFailed)
 		return err
 	}
@@ -433,7 +441,10 @@ func (d *Driver) cleanupStopped(v *vm, reason int32) bool {
 	d.removeStatus(v)
 	if dir, err := d.domainDir(name); err == nil {
 		stopSwtpm(dir)
-		stopVirtioFS(dir) // after QEMU: it is their only client
+		stopVirtioFS(dir)    // after QEMU: it is their only client
+		reattachHostPCI(dir) // QEMU no longer holds them
+		deleteMacvtaps(dir)
+		stopPasst(dir)
 		os.RemoveAll(dir)
 	}
 	// A transient guest that stopped is gone (dropIfTransient); only now,

@@ -40,6 +40,11 @@ type Caps struct {
 	TCGMachines  []Machine  `json:"tcgMachines,omitempty"`
 	TCGCPUModels []CPUModel `json:"tcgCpuModels,omitempty"`
 
+	// HostCPU is the expansion of "host" (KVM) or "max" (a TCG-only
+	// first probe); TCGHostCPU that of "max" from the TCG probe.
+	HostCPU    *HostCPUModel `json:"hostCpu,omitempty"`
+	TCGHostCPU *HostCPUModel `json:"tcgHostCpu,omitempty"`
+
 	// Commands, Events, Types and Flags are sorted: the Has* helpers
 	// binary-search them.
 	Commands    []string            `json:"commands"`

@@ -75,6 +75,11 @@ func ProbeMonitorTCG(ctx context.Context, m Monitor, c *Caps) error {
 		}
 		c.TCGCPUModels = models
 	}
+	hc, err := probeHostCPU(ctx, m, c, "max")
+	if err != nil {
+		return err
+	}
+	c.TCGHostCPU = hc
 	machines, err := queryMachines(ctx, m, c.Arch)
 	if err != nil {
 		return err
@@ -166,6 +171,13 @@ func (p *prober) run(ctx context.Context) error {
 		if c.CPUModels, err = queryCPUModels(ctx, p.m); err != nil {
 			return err
 		}
+	}
+	hostModel := "max"
+	if c.KVM.Enabled {
+		hostModel = "host"
+	}
+	if c.HostCPU, err = probeHostCPU(ctx, p.m, c, hostModel); err != nil {
+		return err
 	}
 	if err := p.optional(ctx, "query-tpm-models", &c.TPMModels); err != nil {
 		return err

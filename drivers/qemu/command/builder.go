@@ -22,6 +22,7 @@ type builder struct {
 	taps     []Tap
 	virtiofs []VirtioFS
 	hostPCI  []HostPCI
+	passts   []Passt
 
 	// extraEnv is environment beyond env()'s common part, in the order
 	// the devices ask for it (TZ of a <clock offset='timezone'>,
@@ -54,10 +55,6 @@ type builder struct {
 	nextFD int
 	// ns is the domain's QEMU namespace content.
 	ns *qemuNSDef
-	// usbDiskPorts is the highest USB port of the root hub given to a
-	// disk; USB input devices, numbered after disks as in libvirt, take
-	// the ports above it.
-	usbDiskPorts int
 }
 
 func (b *builder) add(args ...string) { b.args = append(b.args, args...) }

@@ -263,12 +263,12 @@ func TestElementPaths(t *testing.T) {
 	paths := def.ElementPaths()
 	found := false
 	for _, p := range paths {
-		if p == "devices/hostdev/source/address" {
+		if p == "devices/hostdev/source/char" {
 			found = true
 		}
 	}
 	if !found {
-		t.Errorf("ElementPaths() = %v, lacks devices/hostdev/source/address", paths)
+		t.Errorf("ElementPaths() = %v, lacks devices/hostdev/source/char", paths)
 	}
 }
 

@@ -1,7 +1,6 @@
 package command
 
 import (
-	"strconv"
 	"strings"
 
 	"govirt/conf"
@@ -12,13 +11,6 @@ import (
 // (virDomainDiskDefAssignAddress, then the USB port allocation) and
 // refuses the addresses qemuValidateDomainDeviceDefAddressDrive refuses.
 func (b *builder) assignDiskAddresses() error {
-	usedUSB := map[string]bool{}
-	for _, d := range b.def.Devices.Disks {
-		if d.Address.Type == "usb" {
-			usedUSB[d.Address.Port] = true
-		}
-	}
-	nextUSB := 1
 	for _, d := range b.def.Devices.Disks {
 		switch d.TargetBus {
 		case "virtio":
@@ -27,18 +19,10 @@ func (b *builder) assignDiskAddresses() error {
 			}
 			continue
 		case "usb":
+			// The port comes from the one USB assignment, in
+			// libvirt's device order (assignUSB, usb.go).
 			switch d.Address.Type {
-			case "":
-				for usedUSB[strconv.Itoa(nextUSB)] {
-					nextUSB++
-				}
-				d.Address = conf.Address{Type: "usb", Port: strconv.Itoa(nextUSB)}
-				usedUSB[d.Address.Port] = true
-				b.usbDiskPorts = max(b.usbDiskPorts, nextUSB)
-			case "usb":
-				if p, err := strconv.Atoi(d.Address.Port); err == nil {
-					b.usbDiskPorts = max(b.usbDiskPorts, p)
-				}
+			case "", "usb":
 			default:
 				return virerr.New(virerr.FromQemu, virerr.ErrInternalError, "unexpected address type for usb disk")
 			}

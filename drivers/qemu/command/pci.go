@@ -369,18 +369,20 @@ func (b *builder) placePorts(sp *pciSpace, ports []*conf.Controller) error {
 
 // busName is the QEMU bus id of PCI bus n.
 func (b *builder) busName(n uint) string {
+	// The root bus is the machine's own, named by QEMU whatever alias
+	// the definition gives it.
+	if n == 0 {
+		if b.q35 {
+			return "pcie.0"
+		}
+		return "pci.0"
+	}
 	for _, c := range b.def.Devices.Controllers {
 		if c.Type == "pci" && c.Index == int(n) {
-			// The root bus is built into the machine: QEMU knows it
-			// by its own name, never by a user alias given to it
-			// (qemuBuildDeviceAddressPCIGetBus).
-			if strings.HasPrefix(c.Alias, "ua-") {
-				switch c.Model {
-				case "pci-root":
-					return "pci.0"
-				case "pcie-root":
-					return "pcie.0"
-				}
+			// The built-in root bus is not on the command line, so
+			// a user alias cannot name it (qemuBuildDeviceAddressPCIGetBus).
+			if strings.HasPrefix(c.Alias, "ua-") && (c.Model == "pci-root" || c.Model == "pcie-root") {
+				return map[string]string{"pci-root": "pci.0", "pcie-root": "pcie.0"}[c.Model]
 			}
 			return c.Alias
 		}

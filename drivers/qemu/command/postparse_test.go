@@ -27,6 +27,14 @@ func TestBuildSameAfterDefine(t *testing.T) {
 				}
 				return
 			}
+			// As the driver holds it after define.
+			inMem, err := Build(defined.Clone(), qemu72(), goldenPaths(name))
+			if (wantErr == nil) != (err == nil) {
+				t.Fatalf("build error %v without define, %v after", wantErr, err)
+			}
+			if wantErr == nil && !slices.Equal(maskMACs(want.Argv), maskMACs(inMem.Argv)) {
+				t.Errorf("argv differs after define:\n%s\n---\n%s", formatArgs(want), formatArgs(inMem))
+			}
 			// As the driver stores it: inactive XML, read back.
 			xml, _ := defined.Format(conf.FormatInactive | conf.FormatSecure)
 			stored, err := conf.ParseDomain(xml, 0)
@@ -43,9 +51,9 @@ func TestBuildSameAfterDefine(t *testing.T) {
 			if !slices.Equal(maskMACs(want.Argv), maskMACs(got.Argv)) {
 				t.Errorf("argv differs after define:\n%s\n---\n%s", formatArgs(want), formatArgs(got))
 			}
-			// Applying the defaults again changes nothing.
+			// Applying the defaults again at start changes nothing.
 			again := stored.Clone()
-			if err := postparse.Apply(again, qemu72()); err != nil {
+			if err := postparse.ApplyAtStart(again, qemu72(), postparse.Options{}); err != nil {
 				t.Fatal(err)
 			}
 			x1, _ := stored.Format(conf.FormatInactive)

@@ -14,6 +14,8 @@ type cpuDefaulter interface {
 // with checks off (the model may not be runnable as such on the host).
 func (p *pp) cpu() error {
 	d := p.def
+	// virCPUDefFormat writes a feature's policy before its name.
+	d.OrderAttrs("cpu/feature", "policy", "name")
 	if c := d.CPU; c != nil && ((c.Mode != "" && c.Mode != "custom") || c.Model != "") {
 		return nil
 	}

@@ -11,8 +11,7 @@ import (
 // parseOrder puts disks and controllers where libvirt's parser puts
 // them: disks by bus, then by target position among disks of the same
 // bus (virDomainDiskInsert); controllers by type, then index
-// (virDomainControllerInsertPreAlloced). Index-less controllers then get
-// the lowest unused index of their type (virDomainAssignControllerIndexes).
+// (virDomainControllerInsertPreAlloced).
 func (p *pp) parseOrder() error {
 	ds := &p.def.Devices
 	var disks []*conf.Disk
@@ -42,6 +41,13 @@ func (p *pp) parseOrder() error {
 		ctrls = insertController(ctrls, c)
 	}
 	ds.Controllers = ctrls
+	return nil
+}
+
+// controllerIndexes gives index-less controllers the lowest unused index
+// of their type, or their USB2 group's (virDomainAssignControllerIndexes).
+func (p *pp) controllerIndexes() error {
+	ds := &p.def.Devices
 	for i, c := range ds.Controllers {
 		if c.Index >= 0 {
 			continue

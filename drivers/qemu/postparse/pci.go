@@ -38,13 +38,13 @@ func wanted(a conf.Address) bool {
 
 func present(a conf.Address) bool { return a.Type == "pci" && !wanted(a) }
 
-func (p *pp) pciFlags() int { return fPCI | fHotplug }
+func (p *pp) pciFlags() int { return fPCI | fAuto }
 
 func (p *pp) pcieFlags() int {
 	if p.q35 {
-		return fPCIe | fHotplug
+		return fPCIe | fAuto
 	}
-	return fPCI | fHotplug
+	return fPCI | fAuto
 }
 
 // virtioFlags: virtio devices are PCIe on q35 unless their model asks
@@ -104,6 +104,10 @@ func (p *pp) pciDevices() ([]pciDev, error) {
 			f = fPCIBridge
 		case "dmi-to-pci-bridge":
 			f = fDMI
+		case "pcie-switch-upstream-port":
+			f = fSwitchUp
+		case "pcie-switch-downstream-port":
+			f = fSwitchDown
 		default:
 			return nil, unsupported("PCI controller model '%s' is not handled by govirt's address assignment", c.Model)
 		}
@@ -276,7 +280,7 @@ func (p *pp) pciDevices() ([]pciDev, error) {
 	for _, io := range rawOf("iommu") {
 		if rawAttr(io, "model") == "virtio" {
 			// An integrated device: on q35 it sits on pcie-root itself.
-			f := p.pcieFlags() &^ fHotplug
+			f := p.pcieFlags() | fIntegrated
 			g, s := rawAddr(io)
 			add("iommu", f, g, s)
 		}
@@ -456,6 +460,10 @@ func (p *pp) assignPCI() error {
 			maxIdx = max(maxIdx, c.Index)
 		}
 	}
+	// PCI bus numbers are 8 bits.
+	if maxIdx > 255 {
+		return unsupported("PCI controller index %d is out of range", maxIdx)
+	}
 	nbuses := maxIdx + 1
 	if nbuses > 0 {
 		devs, err := p.pciDevices()
@@ -484,7 +492,7 @@ func (p *pp) assignPCI() error {
 				}
 			}
 			if !full {
-				if _, err := s.next(fPCI|fHotplug, 0); err != nil {
+				if _, err := s.next(fPCI|fAuto, 0); err != nil {
 					return err
 				}
 			}
@@ -493,7 +501,7 @@ func (p *pp) assignPCI() error {
 			return err
 		}
 		if maxIdx <= 0 && len(s.buses) > maxIdx+1 && p.q35 {
-			if _, err := s.next(fPCIe|fHotplug, 0); err != nil {
+			if _, err := s.next(fPCIe|fAuto, 0); err != nil {
 				return err
 			}
 		}
@@ -577,7 +585,8 @@ func (p *pp) pciControllerDefaults() error {
 			return ok
 		}
 		name := map[string]string{"pcie-root-port": "pcie-root-port", "pcie-to-pci-bridge": "pcie-pci-bridge",
-			"pci-bridge": "pci-bridge", "dmi-to-pci-bridge": "i82801b11-bridge"}[c.Model]
+			"pci-bridge": "pci-bridge", "dmi-to-pci-bridge": "i82801b11-bridge",
+			"pcie-switch-upstream-port": "x3130-upstream", "pcie-switch-downstream-port": "xio3130-downstream"}[c.Model]
 		if name != "" && e.Child("model") == nil {
 			conf.SetDeviceValue(c, "model/@name", name)
 		}
@@ -593,7 +602,16 @@ func (p *pp) pciControllerDefaults() error {
 			if !tattr("port") {
 				conf.SetDeviceValue(c, "target/@port", fmt.Sprintf("0x%x", c.Address.Slot<<3|c.Address.Function))
 			}
+		case "pcie-switch-downstream-port":
+			if !tattr("chassis") {
+				conf.SetDeviceValue(c, "target/@chassis", fmt.Sprint(c.Index))
+			}
+			if !tattr("port") {
+				conf.SetDeviceValue(c, "target/@port", fmt.Sprintf("0x%x", c.Address.Slot))
+			}
 		}
+		// virDomainControllerDefFormat's order of <target> attributes.
+		conf.OrderDeviceAttrs(c, "target", "chassisNr", "chassis", "port", "busNr", "index", "hotplug")
 	}
 	return nil
 }

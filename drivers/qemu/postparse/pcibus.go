@@ -10,14 +10,16 @@ import (
 const (
 	fPCI        = 1 << iota // conventional PCI endpoint
 	fPCIe                   // PCI Express endpoint
-	fHotplug                // needs (or offers) hotplug
+	fAuto                   // placed automatically (endpoints); a bus taking such devices
 	fRootPort               // a pcie-root-port
 	fPCIeToPCI              // a pcie-to-pci-bridge
 	fPCIBridge              // a pci-bridge
 	fDMI                    // a dmi-to-pci-bridge
 	fAggregate              // may share a slot with its kind (root ports)
+	fSwitchUp               // a pcie-switch-upstream-port
+	fSwitchDown             // a pcie-switch-downstream-port
 	fIntegrated             // must sit on bus 0 itself (virtio-iommu)
-	typeMask    = fPCI | fPCIe | fRootPort | fPCIeToPCI | fPCIBridge | fDMI
+	typeMask    = fPCI | fPCIe | fRootPort | fPCIeToPCI | fPCIBridge | fDMI | fSwitchUp | fSwitchDown
 )
 
 // pciBus is one bus of the address set (virDomainPCIAddressBus).
@@ -32,18 +34,20 @@ type pciBus struct {
 func newBus(model string) *pciBus {
 	b := &pciBus{model: model, minSlot: 1, maxSlot: 31}
 	switch model {
-	case "pci-root", "pci-bridge":
-		b.flags = fPCI | fHotplug | fPCIBridge
+	case "pci-root", "pci-bridge", "pcie-to-pci-bridge":
+		b.flags = fPCI | fAuto | fPCIBridge
 	case "pcie-root":
+		// Endpoints go here only when integrated or placed by the user.
 		b.flags = fPCIe | fRootPort | fDMI
 	case "dmi-to-pci-bridge":
 		b.flags = fPCI | fPCIBridge
 		b.minSlot = 0
-	case "pcie-to-pci-bridge":
-		b.flags = fPCI | fHotplug
-	case "pcie-root-port":
-		b.flags = fPCIe | fHotplug | fPCIeToPCI
+	case "pcie-root-port", "pcie-switch-downstream-port":
+		b.flags = fPCIe | fAuto | fPCIeToPCI | fSwitchUp
 		b.minSlot, b.maxSlot = 0, 0
+	case "pcie-switch-upstream-port":
+		b.flags = fSwitchDown
+		b.minSlot = 0
 	default:
 		return nil
 	}
@@ -60,18 +64,19 @@ func (b *pciBus) slotFree(slot uint) bool {
 }
 
 // accepts is virDomainPCIAddressFlagsCompatible for automatic
-// placement: the kinds must match and a hotplug device needs a
-// hotplug-capable bus.
+// placement: the kinds must match, and an automatically placed endpoint
+// needs a bus that takes those (not pcie-root or a dmi-to-pci-bridge).
 func (b *pciBus) accepts(flags int) bool {
 	if flags&typeMask&b.flags == 0 {
 		return false
 	}
-	// An integrated device is auto-assigned to the root bus, which
-	// otherwise takes no endpoints (libvirt grants it AUTOASSIGN there).
+	// An integrated device is placed on the root bus, which otherwise
+	// takes no automatically placed endpoints (libvirt grants it
+	// AUTOASSIGN there).
 	if flags&fIntegrated != 0 {
 		return b.model == "pcie-root" || b.model == "pci-root"
 	}
-	return flags&fHotplug == 0 || b.flags&fHotplug != 0
+	return flags&fAuto == 0 || b.flags&fAuto != 0
 }
 
 // addrSet is the PCI address set of one assignment pass.

@@ -24,10 +24,12 @@ type Caps interface {
 	MachineAlias(name string) string
 }
 
-// Apply fills in libvirt's post-parse defaults and addresses on def. It
-// only adds what is missing, so applying it twice changes nothing the
-// second time. An error means def uses something these defaults do not
-// cover; def may then be partly changed, so callers apply it to a copy.
+// Apply fills in libvirt's post-parse defaults and addresses on def, as
+// when libvirt parses a definition (define, create): disks and
+// controllers are first put in the order libvirt's parser keeps them.
+// It only adds what is missing. An error means def uses something these
+// defaults do not cover; def may then be partly changed, so callers apply
+// it to a copy.
 func Apply(def *conf.Domain, c Caps) error {
 	return ApplyWith(def, c, Options{})
 }
@@ -49,33 +51,53 @@ type Audio struct {
 }
 
 // ApplyWith is Apply with host settings.
-func ApplyWith(def *conf.Domain, c Caps, o Options) error {
-	p := &pp{def: def, caps: c, opts: o}
-	for _, step := range []func() error{
-		p.machine,
-		p.parseOrder,
+func ApplyWith(def *conf.Domain, c Caps, o Options) error { return apply(def, c, true, o) }
+
+// ApplyAtStart is what the command line builder applies at start: a
+// definition the driver holds post-parsed already (PostParsed) is not
+// parsed again by libvirt there, so the order of its disks and
+// controllers is kept (it may have controllers the post-parse step
+// appended after others) and it comes out unchanged; any other
+// definition gets ApplyWith.
+func ApplyAtStart(def *conf.Domain, c Caps, o Options) error {
+	return apply(def, c, !def.PostParsed, o)
+}
+
+func apply(def *conf.Domain, c Caps, parsed bool, o Options) error {
+	p := &pp{def: def, caps: c, opts: o, parsed: parsed}
+	steps := []func() error{p.machine}
+	if parsed {
+		steps = append(steps, p.parseOrder)
+	}
+	steps = append(steps,
+		p.controllerIndexes,
 		p.defaultDevices,
 		p.cpu,
+		p.numaCPUs,
 		p.devicePostParse,
+		p.canonical,
 		p.implicitDevices,
 		p.assignVirtioSerial,
 		p.assignSpaprVIO,
 		p.assignPCI,
 		p.sortDevices,
-	} {
+	)
+	for _, step := range steps {
 		if err := step(); err != nil {
 			return err
 		}
 	}
+	def.PostParsed = true
 	return nil
 }
 
 // pp carries one Apply.
 type pp struct {
-	def  *conf.Domain
-	caps Caps
-	opts Options
-	q35  bool
+	def    *conf.Domain
+	caps   Caps
+	opts   Options
+	parsed bool // the definition is being parsed (define, create)
+	q35    bool
 }
 
 func unsupported(format string, args ...any) error {
