@@ -32,7 +32,7 @@ import (
 // explains are listed in corpusStartKnown.
 
 // corpusStartFloor is the number of inputs main starts; it may only go up.
-const corpusStartFloor = 197
+const corpusStartFloor = 198
 
 // corpusStartParallel bounds the QEMUs starting at once: the machine is
 // small and shared.
@@ -81,6 +81,7 @@ var hostRefusals = []struct {
 	{regexp.MustCompile(`swtpm|TPM passthrough|TPM cancel`), "TPM"},
 	{regexp.MustCompile(`Unable to find any firmware`), "no firmware descriptor of this host fits"},
 	{regexp.MustCompile(`SEV launch security`), "SEV"},
+	{regexp.MustCompile(`no SCSI generic node on this host`), "host device assignment"},
 	{regexp.MustCompile(`vhost-user-gpu helper`), "vhost-user-gpu helper"},
 	{regexp.MustCompile(`<vsock> is not supported .* here`), "vhost-vsock"},
 }
