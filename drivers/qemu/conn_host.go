@@ -91,8 +91,14 @@ func meminfo(key string) uint64 {
 
 func (c *conn) Hostname() (string, error) { return os.Hostname() }
 
-func (c *conn) Sysinfo(uint32) (string, error) {
-	return "", virerr.New(virerr.FromQemu, virerr.ErrNoSupport, "Host SMBIOS information is not available")
+// Sysinfo is qemuConnectGetSysinfo on a host whose SMBIOS tables libvirt
+// could not read (dmidecode failing, as without /sys/firmware/dmi or
+// /dev/mem): govirt does not read SMBIOS yet, so it always answers so.
+func (c *conn) Sysinfo(flags uint32) (string, error) {
+	if flags != 0 {
+		return "", errFlagsFn(flags, "qemuConnectGetSysinfo")
+	}
+	return "", virerr.New(virerr.FromQemu, virerr.ErrConfigUnsupported, "%s", "Host SMBIOS information is not available")
 }
 
 func (c *conn) MaxVcpus(string) (int32, error) { return 255, nil }
