@@ -2,6 +2,8 @@ package command
 
 import (
 	"fmt"
+	"govirt/drivers/qemu/caps"
+	"govirt/internal/cpux86"
 	"strconv"
 	"strings"
 
@@ -127,6 +129,29 @@ func (b *builder) emitCPU() error {
 			}
 			if mig != "" && b.caps.Has("cpu.migratable") {
 				model += ",migratable=" + mig
+			}
+		case "host-model":
+			hm, err := b.hostModelCPU()
+			if err != nil {
+				return err
+			}
+			model = hm.Model
+			for _, f := range hm.Features {
+				name := f.Name
+				if q, ok := cpuFeatureToQEMU[name]; ok {
+					name = q
+				}
+				// A start uses the migratable host-model CPU, without
+				// what QEMU enables only with migratable=off (invtsc).
+				if b.nonMigratableCPUFeature(name) {
+					continue
+				}
+				switch f.Policy {
+				case "require", "force", "":
+					model += "," + name + "=on"
+				case "disable", "forbid":
+					model += "," + name + "=off"
+				}
 			}
 		case "custom", "":
 			if c.Model != "" {
@@ -473,4 +498,38 @@ func (b *builder) qemuKnowsCPUFeature(name string) bool {
 		q = n
 	}
 	return contains(known, q)
+}
+
+// hostModelCPU is the CPU host-model stands for on this host: QEMU's
+// expansion of its host (KVM) or max (TCG) CPU decoded with libvirt's
+// CPU map, which a start turns into a named model and features as
+// libvirt's qemuProcessUpdateGuestCPU does.
+func (b *builder) hostModelCPU() (*cpux86.CPUDef, error) {
+	hc, ok := b.caps.(interface {
+		HostModelCPU(virtType string) (*cpux86.CPUDef, error)
+	})
+	var hm *cpux86.CPUDef
+	if ok {
+		var err error
+		if hm, err = hc.HostModelCPU(b.def.Type); err != nil {
+			return nil, internalError("%v", err)
+		}
+	}
+	if hm == nil || hm.Model == "" {
+		return nil, unsupported("CPU mode 'host-model' for x86_64 %s domain on x86_64 host is not supported by hypervisor", b.def.Type)
+	}
+	return hm, nil
+}
+
+// nonMigratableCPUFeature reports a feature (QEMU's name) QEMU's host
+// CPU has only when not migratable.
+func (b *builder) nonMigratableCPUFeature(name string) bool {
+	hc, ok := b.caps.(interface {
+		HostCPUFor(virtType string) *caps.HostCPUModel
+	})
+	if !ok {
+		return false
+	}
+	h := hc.HostCPUFor(b.def.Type)
+	return h != nil && contains(h.NonMigratable, name)
 }
