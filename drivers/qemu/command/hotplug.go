@@ -277,7 +277,7 @@ func NetDeviceAdd(def *conf.Domain, n *conf.Interface, caps Caps) (json.RawMessa
 
 // usedPCI collects the PCI space the running definition occupies.
 func (b *builder) usedPCI() (*pciSpace, []*conf.Controller, error) {
-	sp := &pciSpace{slots: map[[2]uint]bool{}, portsUsed: map[uint]bool{}}
+	sp := &pciSpace{slots: map[[2]uint]bool{}, portsUsed: map[uint]bool{}, below: map[[3]uint]bool{}}
 	if err := b.pinChipset(sp); err != nil {
 		return nil, nil, err
 	}
@@ -286,7 +286,7 @@ func (b *builder) usedPCI() (*pciSpace, []*conf.Controller, error) {
 		return nil, nil, err
 	}
 	ports := b.rootPorts()
-	for _, d := range append(devs, b.portDevs(ports)...) {
+	for _, d := range append(devs, b.portDevs()...) {
 		a := d.get()
 		if a.Type != "pci" {
 			continue
@@ -294,6 +294,7 @@ func (b *builder) usedPCI() (*pciSpace, []*conf.Controller, error) {
 		if a.Bus == 0 {
 			sp.take(a.Slot, a.Function)
 		} else {
+			sp.below[[3]uint{a.Bus, a.Slot, a.Function}] = true
 			sp.portsUsed[a.Bus] = true
 		}
 	}

@@ -3,6 +3,7 @@ package command
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"govirt/conf"
 )
@@ -89,6 +90,7 @@ func (b *builder) pciDevices() ([]pciDev, error) {
 type pciSpace struct {
 	slots     map[[2]uint]bool // (slot, function) on bus 0 in use
 	portsUsed map[uint]bool    // controller index of root ports with a device
+	below     map[[3]uint]bool // (bus, slot, function) in use on buses other than 0
 }
 
 func (s *pciSpace) take(slot, fn uint) { s.slots[[2]uint{slot, fn}] = true }
@@ -119,15 +121,7 @@ func (s *pciSpace) nextSlot() (uint, bool) {
 // manages the topology), the ports gathered as functions of slots of
 // pcie.0 after the primary video (slot 1), beside the ICH9 at slot 0x1f.
 func (b *builder) assignPCI() error {
-	// The post-parse step puts conventional PCI devices of a q35 guest
-	// behind a pcie-to-pci-bridge (and may add pci-bridges), which the
-	// builder does not drive yet.
-	for _, c := range b.def.Devices.Controllers {
-		if c.Type == "pci" && c.Index > 0 && c.Model != "pcie-root-port" {
-			return unsupportedValue("devices/controller", "model", c.Model)
-		}
-	}
-	sp := &pciSpace{slots: map[[2]uint]bool{}, portsUsed: map[uint]bool{}}
+	sp := &pciSpace{slots: map[[2]uint]bool{}, portsUsed: map[uint]bool{}, below: map[[3]uint]bool{}}
 	if err := b.pinChipset(sp); err != nil {
 		return err
 	}
@@ -146,7 +140,7 @@ func (b *builder) assignPCI() error {
 			userPCI = true
 		}
 	}
-	for _, d := range append(devs, b.portDevs(ports)...) {
+	for _, d := range append(devs, b.portDevs()...) {
 		a := d.get()
 		switch a.Type {
 		case "":
@@ -165,12 +159,18 @@ func (b *builder) assignPCI() error {
 			sp.take(a.Slot, a.Function)
 			continue
 		}
-		if !b.q35 || !slices.ContainsFunc(ports, func(c *conf.Controller) bool { return c.Index == int(a.Bus) }) {
+		bus := b.controller("pci", int(a.Bus))
+		if bus == nil {
 			return unsupported("%s: PCI bus %d is not a bus govirt's QEMU driver manages", d.name, a.Bus)
 		}
-		if sp.portsUsed[a.Bus] || a.Slot != 0 {
+		// Ports have one slot; bridges, switches and expander buses 32 (the
+		// post-parse step placed devices on them).
+		single := bus.Model == "pcie-root-port" || bus.Model == "pcie-switch-downstream-port"
+		k := [3]uint{a.Bus, a.Slot, a.Function}
+		if sp.below[k] || (single && a.Slot != 0) || (slices.Contains(ports, bus) && sp.portsUsed[a.Bus]) {
 			return unsupported("%s: PCI address 0000:%02x:%02x.%x is not free", d.name, a.Bus, a.Slot, a.Function)
 		}
+		sp.below[k] = true
 		sp.portsUsed[a.Bus] = true
 	}
 	added := false
@@ -273,21 +273,26 @@ func (b *builder) pinChipset(sp *pciSpace) error {
 	return nil
 }
 
-// rootPorts returns the pcie-root-port controllers of the definition.
+// rootPorts returns the pcie-root-port controllers of the definition
+// the builder may put devices on and place itself.
 func (b *builder) rootPorts() []*conf.Controller {
 	var out []*conf.Controller
 	for _, c := range b.def.Devices.Controllers {
-		if c.Type == "pci" && c.Index > 0 {
+		if c.Type == "pci" && c.Model == "pcie-root-port" && (c.Address.Type == "" || c.Address.Bus == 0) {
 			out = append(out, c)
 		}
 	}
 	return out
 }
 
-// portDevs wraps root ports so their given addresses are reserved too.
-func (b *builder) portDevs(ports []*conf.Controller) []pciDev {
+// portDevs wraps the PCI controllers other than the root so their given
+// addresses are reserved too.
+func (b *builder) portDevs() []pciDev {
 	var out []pciDev
-	for _, c := range ports {
+	for _, c := range b.def.Devices.Controllers {
+		if c.Type != "pci" || c.Index == 0 {
+			continue
+		}
 		g, s := typedAddr(&c.Address)
 		out = append(out, pciDev{"controller " + c.Alias, g, s, true})
 	}
@@ -325,9 +330,6 @@ func (b *builder) placePorts(sp *pciSpace, ports []*conf.Controller) error {
 	}
 	slot, fn := uint(0), uint(8)
 	for _, c := range ports {
-		if c.Model != "pcie-root-port" {
-			return unsupportedValue("devices/controller", "model", c.Model)
-		}
 		if c.Address.Type == "" {
 			if fn == 8 {
 				s, ok := sp.nextSlot()
@@ -369,9 +371,18 @@ func (b *builder) placePorts(sp *pciSpace, ports []*conf.Controller) error {
 // busName is the QEMU bus id of PCI bus n.
 func (b *builder) busName(n uint) string {
 	for _, c := range b.def.Devices.Controllers {
-		if c.Type == "pci" && c.Index == int(n) {
-			return c.Alias
+		if c.Type != "pci" || c.Index != int(n) {
+			continue
 		}
+		// The roots are the machine's, so a user alias cannot name
+		// them on the command line (qemuBuildDeviceAddressPCIGetBus).
+		if strings.HasPrefix(c.Alias, "ua-") && c.Model == "pci-root" {
+			return "pci.0"
+		}
+		if strings.HasPrefix(c.Alias, "ua-") && c.Model == "pcie-root" {
+			return "pcie.0"
+		}
+		return c.Alias
 	}
 	return fmt.Sprintf("pci.%d", n)
 }
@@ -382,8 +393,8 @@ func (b *builder) pciProps(o obj, a conf.Address) obj {
 		return o
 	}
 	o = o.set("bus", b.busName(a.Bus))
-	if a.Multifunc == "on" {
-		o = o.set("multifunction", true)
+	if a.Multifunc == "on" || a.Multifunc == "off" {
+		o = o.set("multifunction", a.Multifunc == "on")
 	}
 	addr := fmt.Sprintf("0x%x", a.Slot)
 	if a.Function != 0 {

@@ -586,7 +586,8 @@ func (p *pp) pciControllerDefaults() error {
 		}
 		name := map[string]string{"pcie-root-port": "pcie-root-port", "pcie-to-pci-bridge": "pcie-pci-bridge",
 			"pci-bridge": "pci-bridge", "dmi-to-pci-bridge": "i82801b11-bridge",
-			"pcie-switch-upstream-port": "x3130-upstream", "pcie-switch-downstream-port": "xio3130-downstream"}[c.Model]
+			"pcie-switch-upstream-port": "x3130-upstream", "pcie-switch-downstream-port": "xio3130-downstream",
+			"pci-expander-bus": "pxb", "pcie-expander-bus": "pxb-pcie"}[c.Model]
 		if name != "" && e.Child("model") == nil {
 			conf.SetDeviceValue(c, "model/@name", name)
 		}
