@@ -164,3 +164,61 @@ func TestQ35PCIBridges(t *testing.T) {
 		behind(t, all, "pci.1", "")
 	})
 }
+
+// TestLoadPostParse writes definitions as govirt saved them before it had
+// the define-time post-parse step (no addresses, no implicit
+// controllers) into the daemon's state directory and restarts the
+// daemon: like libvirtd, it post-parses what it loads, so dumpxml shows
+// the bridge and addresses; a definition the step refuses is kept as
+// written.
+func TestLoadPostParse(t *testing.T) {
+	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
+		t.Skip("qemu-system-x86_64 not installed")
+	}
+	d := startDaemon(t)
+	t.Cleanup(func() { killGuests(d) })
+	uri := d.URI("qemu")
+	defs := filepath.Join(d.dir, "state", "qemu")
+	old := func(name, devices string) {
+		xml := fmt.Sprintf(`<domain type='qemu'>
+  <name>%s</name>
+  <uuid>%s</uuid>
+  <memory unit='KiB'>65536</memory>
+  <vcpu>1</vcpu>
+  <os>
+    <type arch='x86_64' machine='q35'>hvm</type>
+  </os>
+  <devices>
+%s  </devices>
+</domain>
+`, name, map[string]string{"old-q35": "5b1e0a3c-55a4-4b8e-9d0e-6a8f0b1c2d3e", "old-pxb": "5b1e0a3c-55a4-4b8e-9d0e-6a8f0b1c2d3f"}[name], devices)
+		if err := os.WriteFile(filepath.Join(defs, name+".xml"), []byte(xml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old("old-q35", "    <interface type='user'>\n      <mac address='52:54:00:12:34:56'/>\n    </interface>\n")
+	pxb := "    <controller type='pci' index='1' model='pcie-expander-bus'>\n      <target busNr='254'/>\n    </controller>\n"
+	old("old-pxb", pxb)
+	d.crashRestart()
+	got := mustVirsh(t, uri, "dumpxml --inactive old-q35")
+	for _, w := range []string{
+		"<type arch='x86_64' machine='pc-q35-",
+		"model='pcie-to-pci-bridge'>",
+		"<mac address='52:54:00:12:34:56'/>\n      <model type='rtl8139'/>\n      <address type='pci'",
+	} {
+		if !strings.Contains(got, w) {
+			t.Errorf("loaded definition lacks\n%s\n---\n%s", w, got)
+		}
+	}
+	mustVirsh(t, uri, "start old-q35")
+	virsh(t, uri, "destroy old-q35")
+	// The post-parse step does not place expander buses yet: the
+	// definition is there as written.
+	got = mustVirsh(t, uri, "dumpxml --inactive old-pxb")
+	if !strings.Contains(got, "<type arch='x86_64' machine='q35'>") || !strings.Contains(got, "model='pcie-expander-bus'") {
+		t.Errorf("old-pxb not kept as written:\n%s", got)
+	}
+	if !strings.Contains(d.Log(), "definition kept without post-parse defaults") {
+		t.Errorf("the kept definition was not logged:\n%s", d.Log())
+	}
+}
