@@ -114,12 +114,11 @@ func (s *pciSpace) nextSlot() (uint, bool) {
 	return 0, false
 }
 
-// assignPCI gives every PCI device without an address one, as
-// qemuDomainAssignPCIAddresses does: on i440fx, slots of pci.0 after the
-// PIIX3 (slot 1) and the primary video (slot 2); on q35, one
-// pcie-root-port per PCIe device (plus one spare for hotplug when libvirt
-// manages the topology), the ports gathered as functions of slots of
-// pcie.0 after the primary video (slot 1), beside the ICH9 at slot 0x1f.
+// assignPCI checks the PCI addresses the post-parse step
+// (postparse.ApplyAtStart in Build) assigned as libvirt's
+// qemuDomainAssignPCIAddresses does: each is on a PCI controller of the
+// definition and used once. It only pins what the chipset fixes and
+// places the IOMMU.
 func (b *builder) assignPCI() error {
 	sp := &pciSpace{slots: map[[2]uint]bool{}, portsUsed: map[uint]bool{}, below: map[[3]uint]bool{}}
 	if err := b.pinChipset(sp); err != nil {
@@ -133,13 +132,7 @@ func (b *builder) assignPCI() error {
 		return err
 	}
 	ports := b.rootPorts()
-	// Addresses given in the definition are kept and reserved first.
-	userPCI := false
-	for _, c := range b.def.Devices.Controllers {
-		if c.Type == "pci" && c.Index > 0 {
-			userPCI = true
-		}
-	}
+	// Addresses given in the definition (or by post-parse) are reserved.
 	for _, d := range append(devs, b.portDevs()...) {
 		a := d.get()
 		switch a.Type {
@@ -173,35 +166,13 @@ func (b *builder) assignPCI() error {
 		sp.below[k] = true
 		sp.portsUsed[a.Bus] = true
 	}
-	added := false
+	// The post-parse step (run by Build before this) gave every device
+	// its address, adding the root ports and bridges they need; the
+	// builder does not place devices itself.
 	for _, d := range devs {
-		if d.get().Type != "" {
-			continue
+		if d.get().Type == "" {
+			return internalError("%s has no PCI address after the post-parse step", d.name)
 		}
-		// USB2 companions share their master's slot (usb.go).
-		if !b.q35 && b.placeUSB2(d.name, sp) {
-			continue
-		}
-		if !b.q35 {
-			slot, ok := sp.nextSlot()
-			if !ok {
-				return unsupported("no free PCI slot for %s (pci-bridge is not supported by govirt's QEMU driver)", d.name)
-			}
-			sp.take(slot, 0)
-			d.set(conf.Address{Type: "pci", Slot: slot})
-			continue
-		}
-		if !d.pcie {
-			return unsupported("%s is a conventional PCI device; on q35 it would need a pcie-to-pci-bridge, which govirt's QEMU driver does not support", d.name)
-		}
-		port := b.freePort(sp, &ports, &added)
-		sp.portsUsed[uint(port.Index)] = true
-		d.set(conf.Address{Type: "pci", Bus: uint(port.Index)})
-	}
-	// libvirt's one spare root port for hotplug, when it manages the
-	// topology of a new definition.
-	if b.q35 && added && !userPCI {
-		b.freePort(sp, &ports, &added)
 	}
 	if err := b.placePorts(sp, ports); err != nil {
 		return err
@@ -297,28 +268,6 @@ func (b *builder) portDevs() []pciDev {
 		out = append(out, pciDev{"controller " + c.Alias, g, s, true})
 	}
 	return out
-}
-
-// freePort returns the lowest-index root port with nothing plugged in,
-// adding a new one (index one past the highest PCI controller) if none is.
-func (b *builder) freePort(sp *pciSpace, ports *[]*conf.Controller, added *bool) *conf.Controller {
-	for _, p := range *ports {
-		if !sp.portsUsed[uint(p.Index)] {
-			return p
-		}
-	}
-	idx := 0
-	for _, c := range b.def.Devices.Controllers {
-		if c.Type == "pci" {
-			idx = max(idx, c.Index)
-		}
-	}
-	c := &conf.Controller{Type: "pci", Index: idx + 1, Model: "pcie-root-port"}
-	c.Alias = fmt.Sprintf("pci.%d", c.Index)
-	b.addController(c)
-	*ports = append(*ports, c)
-	*added = true
-	return c
 }
 
 // placePorts puts root ports without an address on pcie.0, filling the
