@@ -121,3 +121,28 @@ type Interfaces interface {
 	InterfaceGetXMLDesc(i Interface, flags uint32) (string, error)
 	InterfaceIsActive(i Interface) (bool, error)
 }
+
+// StoragePoolByTarget finds an active pool by its target path
+// (virStoragePoolLookupByTargetPath); libvirt's test driver lacks it.
+type StoragePoolByTarget interface {
+	LookupStoragePoolByTargetPath(path string) (Pool, error)
+}
+
+// NodeStat is one virNodeCPUStats or virNodeMemoryStats entry.
+type NodeStat struct {
+	Field string
+	Value uint64
+}
+
+// NodeStats reports the host's CPU and memory counters. Each method
+// gets the caller's nparams (0: only the count is wanted) and returns the
+// entries to send (nil when nparams is 0) and the count.
+type NodeStats interface {
+	NodeGetCPUStats(cpuNum, nparams int32, flags uint32) ([]NodeStat, int32, error)
+}
+
+// NodeMemoryStats is the memory half of NodeStats; libvirt's test driver
+// lacks it.
+type NodeMemoryStats interface {
+	NodeGetMemoryStats(cellNum, nparams int32, flags uint32) ([]NodeStat, int32, error)
+}

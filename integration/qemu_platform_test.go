@@ -67,6 +67,15 @@ func TestQEMUFirmwareTPM(t *testing.T) {
 	if st.Size() == 0 {
 		t.Fatalf("varstore %s is empty", nvram)
 	}
+	live := mustVirsh(t, uri, "dumpxml fwtpm")
+	for _, want := range []string{"type='pflash'>/usr/share/", "<nvram template='/usr/share/", "_VARS.fd</nvram>"} {
+		if !strings.Contains(live, want) {
+			t.Errorf("live XML lacks %q:\n%s", want, live)
+		}
+	}
+	if inactive := mustVirsh(t, uri, "dumpxml --inactive fwtpm"); !strings.Contains(inactive, "firmware='efi'") {
+		t.Errorf("the persistent definition lost firmware='efi':\n%s", inactive)
+	}
 	pid := swtpmPid(t, runDir)
 	if pid == 0 {
 		t.Fatalf("no swtpm running for the guest\n%s", d.Log())
@@ -111,7 +120,26 @@ func TestQEMUFirmwareTPM(t *testing.T) {
 		t.Errorf("no swtpm on the second start")
 	}
 	mustVirsh(t, uri, "destroy fwtpm")
-	mustVirsh(t, uri, "undefine fwtpm")
+	waitState(t, d, "fwtpm", "shut off (destroyed)", 10*time.Second)
+	// --reset-nvram starts over from the template.
+	mustVirsh(t, uri, "start fwtpm --reset-nvram")
+	waitState(t, d, "fwtpm", "running (booted)", 30*time.Second)
+	if after, _ := os.ReadFile(nvram); bytes.HasSuffix(after, mark) {
+		t.Errorf("start --reset-nvram kept the old varstore")
+	}
+	mustVirsh(t, uri, "destroy fwtpm")
+	// libvirt keeps a varstore only when asked; undefining without a
+	// word about it is refused.
+	if _, errOut, rc := virsh(t, uri, "undefine fwtpm"); rc == 0 || !strings.Contains(errOut, "cannot undefine domain with nvram") {
+		t.Errorf("undefine without --nvram: rc=%d %s", rc, errOut)
+	}
+	mustVirsh(t, uri, "undefine fwtpm --nvram")
+	if _, err := os.Stat(nvram); !os.IsNotExist(err) {
+		t.Errorf("varstore left after undefine --nvram: %v", err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(d.dir, "state", "qemu", "swtpm", "*")); len(left) > 0 {
+		t.Errorf("TPM state left after undefine: %v", left)
+	}
 }
 
 // swtpmPid is the running swtpm of a guest's run directory, 0 if none.
@@ -154,6 +182,8 @@ func TestQEMUPinning(t *testing.T) {
     <vcpupin vcpu='1' cpuset='1'/>
     <emulatorpin cpuset='1'/>
     <iothreadpin iothread='1' cpuset='0-1'/>
+    <vcpusched vcpus='1' scheduler='batch'/>
+    <iothreadsched iothreads='1' scheduler='idle'/>
   </cputune>`, "")
 	xml = strings.Replace(xml, "<vcpu>1</vcpu>", "<vcpu cpuset='0'>2</vcpu>", 1)
 	path := filepath.Join(t.TempDir(), "pin.xml")
@@ -200,6 +230,25 @@ func TestQEMUPinning(t *testing.T) {
 	if got := allowed(pid, pid); got != "1" {
 		t.Errorf("emulator runs on %q, want 1", got)
 	}
+	policy := func(tid int) string {
+		data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/sched", pid, tid))
+		for _, l := range strings.Split(string(data), "\n") {
+			if strings.HasPrefix(l, "policy") {
+				f := strings.Fields(l)
+				return f[len(f)-1]
+			}
+		}
+		return ""
+	}
+	for _, c := range cpus.Return {
+		want := map[int]string{0: "0", 1: "3"}[c.CPU] // SCHED_OTHER, SCHED_BATCH
+		if got := policy(c.TID); got != want {
+			t.Errorf("vcpu %d policy %q, want %q", c.CPU, got, want)
+		}
+	}
+	if got := policy(its.Return[0].TID); got != "5" { // SCHED_IDLE
+		t.Errorf("iothread policy %q, want 5", got)
+	}
 	mustVirsh(t, uri, "destroy pin")
 	mustVirsh(t, uri, "undefine pin")
 }
@@ -211,4 +260,37 @@ func qmpJSON(t *testing.T, uri, dom, cmd string, out any) {
 	if err := json.Unmarshal([]byte(s), out); err != nil {
 		t.Fatalf("%s: %v: %s", cmd, err, s)
 	}
+}
+
+// TestQEMUFileBackedMemory starts a guest whose RAM is a shared file in
+// govirt's memory backing directory: the directory is made before QEMU
+// starts and the file and directory are gone after destroy.
+func TestQEMUFileBackedMemory(t *testing.T) {
+	d := startDaemon(t)
+	t.Cleanup(func() { killGuests(d) })
+	uri := d.URI("qemu")
+	xml := testGuestXML(t, "filemem", `<memoryBacking>
+    <source type='file'/>
+    <access mode='shared'/>
+  </memoryBacking>`, "")
+	path := filepath.Join(t.TempDir(), "filemem.xml")
+	if err := os.WriteFile(path, []byte(xml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustVirsh(t, uri, "define "+path)
+	mustVirsh(t, uri, "start filemem")
+	waitState(t, d, "filemem", "running (booted)", 30*time.Second)
+	files, _ := filepath.Glob(filepath.Join(d.dir, "state", "qemu", "ram", "*", "pc.ram"))
+	if len(files) != 1 {
+		t.Fatalf("RAM file not found: %v", files)
+	}
+	if st, err := os.Stat(files[0]); err != nil || st.Size() != 128<<20 {
+		t.Errorf("RAM file %s: %v %v", files[0], st, err)
+	}
+	mustVirsh(t, uri, "destroy filemem")
+	waitState(t, d, "filemem", "shut off (destroyed)", 10*time.Second)
+	if _, err := os.Stat(filepath.Dir(files[0])); !os.IsNotExist(err) {
+		t.Errorf("RAM directory left after destroy: %v", err)
+	}
+	mustVirsh(t, uri, "undefine filemem")
 }

@@ -7,12 +7,11 @@ import (
 	"govirt/driver"
 	"govirt/events"
 	"govirt/uuid"
-	"govirt/virerr"
 )
 
 // callback is one registered event callback of a client connection.
 type callback struct {
-	kind    int // cbDomain, cbNetwork, cbPool
+	kind    int // cbDomain, cbNetwork, cbPool, ... (events_legacy.go)
 	eventID int32
 	filter  *uuid.UUID // only this object's events, when set
 	sub     *events.Subscription
@@ -72,19 +71,13 @@ func (c *callbacks) closeAll() {
 func init() {
 	register(true, map[int32]procFunc{
 		procs.ConnectDomainEventCallbackRegisterAny:   domainEventRegister,
-		procs.ConnectDomainEventCallbackDeregisterAny: deregister(cbDomain),
+		procs.ConnectDomainEventCallbackDeregisterAny: deregisterMsg(cbDomain, "domain event callback %d not registered"),
 		procs.ConnectNetworkEventRegisterAny:          networkEventRegister,
-		procs.ConnectNetworkEventDeregisterAny:        deregister(cbNetwork),
+		procs.ConnectNetworkEventDeregisterAny:        deregisterMsg(cbNetwork, "network event callback %d not registered"),
 		procs.ConnectStoragePoolEventRegisterAny:      poolEventRegister,
-		procs.ConnectStoragePoolEventDeregisterAny:    deregister(cbPool),
-		procs.ConnectNodeDeviceEventRegisterAny:       noEvents,
-		procs.ConnectSecretEventRegisterAny:           noEvents,
+		procs.ConnectStoragePoolEventDeregisterAny:    deregisterMsg(cbPool, "storage pool event callback %d not registered"),
 	})
 }
-
-// noEvents accepts registrations for object kinds with no driver yet: the
-// callback simply never fires.
-func noEvents(*handler, []byte) (any, error) { return intRet{-1}, nil }
 
 type registerRet struct{ CallbackID int32 }
 
@@ -94,7 +87,7 @@ func domainEventRegister(h *handler, body []byte) (any, error) {
 		return nil, err
 	}
 	if a.EventID < 0 || a.EventID > int32(driver.EventIDMemoryDeviceSizeChange) {
-		return nil, virerr.New(virerr.FromRPC, virerr.ErrInvalidArg, "unsupported event ID %d", a.EventID)
+		return nil, errInternal("unsupported event ID %d", a.EventID)
 	}
 	var filter *uuid.UUID
 	if a.Dom != nil {
@@ -110,7 +103,7 @@ func networkEventRegister(h *handler, body []byte) (any, error) {
 		return nil, err
 	}
 	if a.EventID != 0 {
-		return nil, virerr.New(virerr.FromRPC, virerr.ErrInvalidArg, "unsupported network event ID %d", a.EventID)
+		return nil, errInternal("unsupported network event ID %d", a.EventID)
 	}
 	var filter *uuid.UUID
 	if a.Net != nil {
@@ -126,7 +119,7 @@ func poolEventRegister(h *handler, body []byte) (any, error) {
 		return nil, err
 	}
 	if a.EventID != 0 && a.EventID != 1 {
-		return nil, virerr.New(virerr.FromRPC, virerr.ErrInvalidArg, "unsupported storage pool event ID %d", a.EventID)
+		return nil, errInternal("unsupported storage pool event ID %d", a.EventID)
 	}
 	var filter *uuid.UUID
 	if a.Pool != nil {
@@ -144,31 +137,19 @@ func (h *handler) subscribe(cb *callback) (any, error) {
 	return registerRet{id}, nil
 }
 
-func deregister(kind int) procFunc {
-	return func(h *handler, body []byte) (any, error) {
-		a, err := args[registerRet](body)
-		if err != nil {
-			return nil, err
-		}
-		cb, ok := h.cbs.remove(a.CallbackID, kind)
-		if !ok {
-			return nil, virerr.New(virerr.FromRPC, virerr.ErrInvalidArg, "callback %d not registered", a.CallbackID)
-		}
-		cb.sub.Close()
-		return nil, nil
-	}
-}
-
 // deliver turns a driver event into the wire message of the callback, if
 // it matches.
 func (h *handler) deliver(id int32, cb *callback, ev any) {
 	proc, msg := int32(0), any(nil)
 	switch e := ev.(type) {
 	case driver.DomainEvent:
-		if cb.kind != cbDomain || int32(e.ID) != cb.eventID || (cb.filter != nil && *cb.filter != e.Dom.UUID) {
+		if (cb.kind != cbDomain && cb.kind != cbDomainLegacy) || int32(e.ID) != cb.eventID || (cb.filter != nil && *cb.filter != e.Dom.UUID) {
 			return
 		}
 		proc, msg = domainEventMessage(id, e)
+		if cb.kind == cbDomainLegacy {
+			proc, msg = legacyDomainEvent(msg)
+		}
 	case driver.NetworkEvent:
 		if cb.kind != cbNetwork || (cb.filter != nil && *cb.filter != e.Net.UUID) {
 			return

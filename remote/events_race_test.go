@@ -1,6 +1,7 @@
 package remote
 
 import (
+	"govirt/rpc/procs"
 	"net/url"
 	"testing"
 	"time"
@@ -25,7 +26,7 @@ func TestDeregisterDuringRegister(t *testing.T) {
 	reg := map[string]func(*handler, []byte) (any, error){
 		"domain": domainEventRegister, "qemu monitor": qemuMonitorEventRegister,
 	}
-	dereg := map[string]procFunc{"domain": deregister(cbDomain), "qemu monitor": qemuMonitorEventDeregister}
+	dereg := map[string]procFunc{"domain": table[procs.ConnectDomainEventCallbackDeregisterAny].fn, "qemu monitor": qemuMonitorEventDeregister}
 	regArgs := map[string][]byte{}
 	regArgs["domain"], _ = xdr.Marshal(ConnectDomainEventCallbackRegisterAnyArgs{})
 	regArgs["qemu monitor"], _ = xdr.Marshal(QemuConnectDomainMonitorEventRegisterArgs{})

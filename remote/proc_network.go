@@ -9,10 +9,10 @@ import (
 func init() {
 	register(true, map[int32]procFunc{
 		procs.ConnectListAllNetworks:      listAll(driver.Networks.ListAllNetworks, wireNet),
-		procs.ConnectNumOfNetworks:        countNets(1),
-		procs.ConnectNumOfDefinedNetworks: countNets(2),
-		procs.ConnectListNetworks:         namesNets[ConnectListNetworksArgs](1),
-		procs.ConnectListDefinedNetworks:  namesNets[ConnectListDefinedNetworksArgs](2),
+		procs.ConnectNumOfNetworks:        countNets(legacyActive),
+		procs.ConnectNumOfDefinedNetworks: countNets(legacyInactive),
+		procs.ConnectListNetworks:         namesNets[ConnectListNetworksArgs](legacyActive),
+		procs.ConnectListDefinedNetworks:  namesNets[ConnectListDefinedNetworksArgs](legacyInactive),
 		procs.NetworkLookupByName:         lookup(driver.Networks.LookupNetworkByName, wireNet),
 		procs.NetworkLookupByUUID: lookup(func(d driver.Networks, u [16]byte) (driver.Network, error) {
 			return d.LookupNetworkByUUID(uuid.UUID(u))
@@ -46,8 +46,9 @@ func init() {
 }
 
 // countNets and namesNets serve the legacy network list calls from
-// ListAllNetworks; which is 1 for active, 2 for defined (inactive).
-func countNets(which int) procFunc {
+// ListAllNetworks; which is VIR_CONNECT_LIST_NETWORKS_ACTIVE (2) or
+// _INACTIVE (1) for the defined ones.
+func countNets(which uint32) procFunc {
 	return func(h *handler, _ []byte) (any, error) {
 		names, err := netNames(h, which)
 		return intRet{int32(len(names))}, err
@@ -56,7 +57,7 @@ func countNets(which int) procFunc {
 
 // namesNets decodes the generated args type, so maxnames is bounded and
 // non-negative (checkCounts) before it trims the list.
-func namesNets[A ConnectListNetworksArgs | ConnectListDefinedNetworksArgs](which int) procFunc {
+func namesNets[A ConnectListNetworksArgs | ConnectListDefinedNetworksArgs](which uint32) procFunc {
 	return func(h *handler, body []byte) (any, error) {
 		a, err := args[A](body)
 		if err != nil {
@@ -74,12 +75,12 @@ func namesNets[A ConnectListNetworksArgs | ConnectListDefinedNetworksArgs](which
 	}
 }
 
-func netNames(h *handler, which int) ([]string, error) {
+func netNames(h *handler, which uint32) ([]string, error) {
 	d, err := need[driver.Networks](h)
 	if err != nil {
 		return nil, err
 	}
-	nets, err := d.ListAllNetworks(uint32(which))
+	nets, err := d.ListAllNetworks(which)
 	if err != nil {
 		return nil, err
 	}

@@ -32,7 +32,6 @@ func init() {
 		procs.StoragePoolIsPersistent:   query(drvPool, driver.StoragePools.StoragePoolIsPersistent, retBool),
 		procs.StoragePoolNumOfVolumes:   query(drvPool, driver.StoragePools.StoragePoolNumOfVolumes, retInt),
 		procs.StoragePoolListAllVolumes: listUnder(drvPool, driver.StorageVols.StoragePoolListAllVolumes, wireVol),
-		procs.StoragePoolListVolumes:    poolListVolumes,
 		procs.StorageVolLookupByName:    volLookupByName,
 		procs.StorageVolLookupByKey:     lookup(driver.StorageVols.LookupStorageVolByKey, wireVol),
 		procs.StorageVolLookupByPath:    lookup(driver.StorageVols.LookupStorageVolByPath, wireVol),
@@ -69,28 +68,6 @@ func findPoolSources(h *handler, body []byte) (any, error) {
 		return nil, err
 	}
 	return ConnectFindStoragePoolSourcesRet{XML: xml}, nil
-}
-
-// poolListVolumes is the old name-list call (virt-install's disk lookup
-// still uses it): the volumes' names, at most maxnames of them.
-func poolListVolumes(h *handler, body []byte) (any, error) {
-	a, err := args[StoragePoolListVolumesArgs](body)
-	if err != nil {
-		return nil, err
-	}
-	d, err := need[driver.StorageVols](h)
-	if err != nil {
-		return nil, err
-	}
-	vols, err := d.StoragePoolListAllVolumes(drvPool(a.Pool), 0)
-	if err != nil {
-		return nil, err
-	}
-	names := mapSlice(vols, func(v driver.Vol) string { return v.Name })
-	if int32(len(names)) > a.Maxnames {
-		names = names[:a.Maxnames]
-	}
-	return StoragePoolListVolumesRet{Names: names}, nil
 }
 
 func wirePoolInfo(i driver.PoolInfo) any {

@@ -15,13 +15,16 @@ import (
 // config is everything govirtd can be told, from flags or a config file
 // (flags win). The file uses libvirtd.conf's `key = value` syntax.
 type config struct {
-	StateDir       string
-	RunDir         string
-	Socket         string
-	SocketRO       string
-	ListenTCP      string
-	LibvirtSockets bool
-	LogLevel       string
+	// HostUUID and HostUUIDSource are libvirtd.conf's host_uuid and
+	// host_uuid_source.
+	HostUUID, HostUUIDSource string
+	StateDir                 string
+	RunDir                   string
+	Socket                   string
+	SocketRO                 string
+	ListenTCP                string
+	LibvirtSockets           bool
+	LogLevel                 string
 	// VNCPortMin/Max bound the ports autoport VNC displays get (file only).
 	VNCPortMin, VNCPortMax int
 	// Graphics are qemu.conf's display and audio settings (file only,
@@ -205,6 +208,10 @@ func loadFile(path string, cfg *config, flagSet map[string]bool) error {
 			cfg.ListenTCP = val
 		case "log_level":
 			cfg.LogLevel = val
+		case "host_uuid":
+			cfg.HostUUID = val
+		case "host_uuid_source":
+			cfg.HostUUIDSource = val
 		case "vnc_port_min", "vnc_port_max":
 			n, err := strconv.Atoi(val)
 			if err != nil {
@@ -262,9 +269,16 @@ func loadFile(path string, cfg *config, flagSet map[string]bool) error {
 	return sc.Err()
 }
 
-// parseConfBool reads a qemu.conf boolean: 0 or 1 (or true/false).
+// parseConfBool reads a qemu.conf boolean: 0 or 1, as libvirt's
+// virConfGetValueBool.
 func parseConfBool(v string) (bool, error) {
-	return strconv.ParseBool(v)
+	switch v {
+	case "0":
+		return false, nil
+	case "1":
+		return true, nil
+	}
+	return false, fmt.Errorf("expected 0 or 1, not %q", v)
 }
 
 // chardevTLS is the chardev TLS setting with qemu.conf's default of

@@ -96,9 +96,13 @@ func run(cfg config, log *slog.Logger, logCtl *admin.LogControl) error {
 			return err
 		}
 	}
+	hostUUID, err := qemu.ResolveHostUUID(cfg.HostUUID, cfg.HostUUIDSource)
+	if err != nil {
+		return err
+	}
 	qemuDrv := qemu.New(qemu.Config{StateDir: cfg.StateDir, RunDir: cfg.RunDir, Log: log,
 		VNCPortMin: cfg.VNCPortMin, VNCPortMax: cfg.VNCPortMax, Graphics: cfg.Graphics,
-		ChardevTLS: cfg.chardevTLS()})
+		ChardevTLS: cfg.chardevTLS(), HostUUID: hostUUID})
 	// Guests left running are reconnected before the sockets open, so no
 	// client sees a half-known set of guests; autostart runs after.
 	if err := qemuDrv.Start(context.Background()); err != nil {

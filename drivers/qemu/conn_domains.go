@@ -158,13 +158,17 @@ func (c *conn) DomainUndefine(h driver.Domain, flags uint32) error {
 		v.mu.Unlock()
 		return errQEMU(virerr.ErrOperationInvalid, "cannot undefine transient domain")
 	}
-	name := v.name
+	name, pdef := v.name, v.def
 	v.mu.Unlock()
 	if d.hasManagedSave(name) {
 		if flags&undefineManagedSave == 0 {
 			return errQEMU(virerr.ErrOperationInvalid, "Refusing to undefine while domain managed save image exists")
 		}
 		d.removeManagedSave(name)
+	}
+	platformCleanup, err := d.undefinePlatform(pdef, flags)
+	if err != nil {
+		return err
 	}
 	d.defMu.Lock()
 	defer d.defMu.Unlock()
@@ -183,6 +187,7 @@ func (c *conn) DomainUndefine(h driver.Domain, flags uint32) error {
 	}
 	hd := v.handle()
 	v.mu.Unlock()
+	platformCleanup()
 	d.bus.Publish(driver.DomainEvent{ID: driver.EventIDLifecycle, Dom: hd, Event: driver.EventUndefined, Detail: driver.EventUndefinedRemoved})
 	d.dropIfTransient(v)
 	return nil

@@ -33,7 +33,7 @@ func (c *conn) Capabilities() (string, error) {
 		MigrationLive: true, URITransports: []string{"tcp", "rdma"},
 		SecModels: []conf.CapsSecModel{{Model: "none", DOI: "0"}},
 	}}
-	caps.Host.UUID = hostUUID()
+	caps.Host.UUID = c.d.hostUUID()
 	g := qc.GuestCapabilities()
 	g.Emulator = c.d.cfg.Emulator
 	caps.Guests = []conf.CapsGuest{g}
@@ -48,18 +48,6 @@ func hostArch() string {
 		return "x86_64"
 	}
 	return runtime.GOARCH
-}
-
-// hostUUID is the machine's SMBIOS UUID when readable (root), as libvirt.
-func hostUUID() (u [16]byte) {
-	data, err := os.ReadFile("/sys/class/dmi/id/product_uuid")
-	if err != nil {
-		return u
-	}
-	if p, err := parseUUID(strings.TrimSpace(string(data))); err == nil {
-		return p
-	}
-	return u
 }
 
 // nodeInfo reads the host's CPUs and memory from /proc.

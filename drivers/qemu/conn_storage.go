@@ -57,6 +57,9 @@ func (c *conn) LookupStoragePoolByUUID(u uuid.UUID) (driver.Pool, error) {
 func (c *conn) LookupStoragePoolByVolume(v driver.Vol) (driver.Pool, error) {
 	return c.d.storage().LookupStoragePoolByVolume(v)
 }
+func (c *conn) LookupStoragePoolByTargetPath(path string) (driver.Pool, error) {
+	return c.d.storage().LookupStoragePoolByTargetPath(path)
+}
 func (c *conn) StoragePoolDefineXML(xml string, flags uint32) (driver.Pool, error) {
 	return c.d.storage().StoragePoolDefineXML(xml, flags)
 }

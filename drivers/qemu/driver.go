@@ -23,6 +23,7 @@ package qemu
 import (
 	"context"
 	"govirt/atomicfile"
+	"govirt/uuid"
 	"log/slog"
 	"net/url"
 	"os"
@@ -52,6 +53,9 @@ type Config struct {
 	Graphics command.GraphicsConfig
 	// ChardevTLS is qemu.conf's TLS setting of TCP chardevs.
 	ChardevTLS command.ChardevTLS
+	// HostUUID is libvirtd.conf's host_uuid (see ResolveHostUUID); zero
+	// means the SMBIOS UUID, as libvirt's default host_uuid_source.
+	HostUUID uuid.UUID
 }
 
 // Driver is the QEMU driver; one per daemon.

@@ -38,11 +38,13 @@ func (c capsSource) get(ctx context.Context, binary string) (*caps.Caps, error) 
 // buildCommand turns the live definition into QEMU's argv; it assigns
 // aliases, addresses and node names in live as it goes.
 // Descriptors QEMU inherits after the monitor are numbered in files: the
-// ones opened while building (vsock, TPM passthrough) and the ones the
-// command lists in Files, which the caller opens into their reserved
-// places (openHost). The varstore and swtpm the guest needs are ready
-// when it returns.
-func (d *Driver) buildCommand(live *conf.Domain, qc *caps.Caps, dir, monPath string, files *passedFiles) (*command.Cmdline, error) {
+// ones opened while building (vsock, taps, vhost-net, TPM passthrough)
+// and the ones the command lists in Files, which the caller opens into
+// their reserved places (openHost). The command line also names what the
+// driver sets up before QEMU starts (virtiofsd, passt, PCI functions for
+// vfio-pci). The varstore and swtpm the guest needs are ready when it
+// returns; resetNVRAM recreates the varstore (start --reset-nvram).
+func (d *Driver) buildCommand(live *conf.Domain, qc *caps.Caps, dir, monPath string, files *passedFiles, resetNVRAM bool) (*command.Cmdline, error) {
 	key := filepath.Join(dir, "master-key.aes")
 	keyData, err := writeMasterKey(key)
 	if err != nil {
@@ -53,13 +55,14 @@ func (d *Driver) buildCommand(live *conf.Domain, qc *caps.Caps, dir, monPath str
 		Graphics:      d.graphicsConfig(), RenderNode: hostRenderNode,
 		NetworkAddress: d.networks().ListenAddress,
 		OpenVsock:      openVsock(files), ChardevTLS: d.cfg.ChardevTLS,
-		HostFD: func(command.HostFile, bool) int { return files.reserve() }}
+		HostFD:  func(command.HostFile, bool) int { return files.reserve() },
+		OpenTap: openTap(files, dir), OpenVhostNet: openVhostNet(files)}
 	d.platformPaths(&p, dir, files)
 	cl, err := command.Build(live, qc, p)
 	if err != nil {
 		return nil, err
 	}
-	if err := d.preparePlatform(cl, live, dir); err != nil {
+	if err := d.preparePlatform(cl, live, dir, resetNVRAM); err != nil {
 		return nil, err
 	}
 	return cl, nil

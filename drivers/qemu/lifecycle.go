@@ -17,8 +17,9 @@ import (
 
 // Start flags (virDomainCreateFlags).
 const (
-	startPaused    = 1 << 0
-	startForceBoot = 1 << 3
+	startPaused     = 1 << 0
+	startForceBoot  = 1 << 3
+	startResetNVRAM = 1 << 5
 )
 
 // How long QEMU gets to exit on SIGTERM before SIGKILL, as libvirt.
@@ -56,7 +57,16 @@ func (d *Driver) start(ctx context.Context, v *vm, flags uint32) error {
 		}
 	}
 	t0 := time.Now()
-	if err := d.launch(ctx, v, false); err != nil {
+	if flags&startResetNVRAM != 0 {
+		v.mu.Lock()
+		v.resetNVRAM = true
+		v.mu.Unlock()
+	}
+	err := d.launch(ctx, v, false)
+	v.mu.Lock()
+	v.resetNVRAM = false
+	v.mu.Unlock()
+	if err != nil {
 		return err
 	}
 	if flags&startPaused != 0 {
@@ -83,7 +93,7 @@ func (d *Driver) start(ctx context.Context, v *vm, flags uint32) error {
 		return err
 	}
 	d.emit(v, driver.EventStarted, driver.EventStartedBooted)
-	err := d.saveStatus(v)
+	err = d.saveStatus(v)
 	d.log.Debug("started", "domain", name, "took", time.Since(t0))
 	return err
 }
@@ -162,6 +172,8 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	}
 	live := v.current().Clone()
 	name := v.name
+	resetNVRAM := v.resetNVRAM
+	v.resetNVRAM = false
 	v.mu.Unlock()
 	t0 := time.Now()
 
@@ -200,7 +212,7 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	}
 	var files passedFiles
 	defer files.close() // QEMU has its copies once spawned
-	cl, err := d.buildCommand(live, qcaps, dir, monPath, &files)
+	cl, err := d.buildCommand(live, qcaps, dir, monPath, &files, resetNVRAM)
 	if err != nil {
 		return err
 	}
@@ -228,7 +240,15 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 		d.cleanupStopped(v, driver.ShutoffFailed)
 		return err
 	}
+	if err := prepareHostPCI(dir, cl.HostPCI); err != nil {
+		d.cleanupStopped(v, driver.ShutoffFailed)
+		return err
+	}
 	if err := d.startVirtioFS(name, dir, cl.VirtioFS); err != nil {
+		d.cleanupStopped(v, driver.ShutoffFailed)
+		return err
+	}
+	if err := d.startPasst(name, dir, cl.Passt); err != nil {
 		d.cleanupStopped(v, driver.ShutoffFailed)
 		return err
 	}
@@ -292,7 +312,7 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 		d.abortLaunch(v)
 		return err
 	}
-	if err := pinThreads(ctx, mon, cl.Pinning); err != nil {
+	if err := pinThreads(ctx, mon, proc.pid, cl.Pinning); err != nil {
 		d.abortLaunch(v)
 		return err
 	}
@@ -432,8 +452,11 @@ func (d *Driver) cleanupStopped(v *vm, reason int32) bool {
 	d.doms.releaseID(id)
 	d.removeStatus(v)
 	if dir, err := d.domainDir(name); err == nil {
-		stopSwtpm(dir)
-		stopVirtioFS(dir) // after QEMU: it is their only client
+		stopPlatform(dir)
+		stopVirtioFS(dir)    // after QEMU: it is their only client
+		reattachHostPCI(dir) // QEMU no longer holds them
+		deleteMacvtaps(dir)
+		stopPasst(dir)
 		os.RemoveAll(dir)
 	}
 	// A transient guest that stopped is gone (dropIfTransient); only now,

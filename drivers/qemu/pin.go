@@ -69,13 +69,34 @@ func onCPUs(set []int, start func() error) error {
 	return start()
 }
 
+// schedPolicies are Linux's SCHED_* values of libvirt's policy names.
+var schedPolicies = map[string]int{"fifo": 1, "rr": 2, "batch": 3, "idle": 5}
+
+// setScheduler is virProcessSetScheduler for one thread.
+func setScheduler(tid int, s command.Sched) error {
+	pol, ok := schedPolicies[s.Policy]
+	if !ok {
+		return errQEMU(virerr.ErrInternalError, "unknown scheduler policy '%s'", s.Policy)
+	}
+	param := struct{ prio int32 }{int32(s.Priority)}
+	if _, _, e := syscall.RawSyscall(syscall.SYS_SCHED_SETSCHEDULER, uintptr(tid), uintptr(pol), uintptr(unsafe.Pointer(&param))); e != 0 {
+		return errQEMU(virerr.ErrSystemError, "Cannot set scheduler parameters for pid %d: %v", tid, e)
+	}
+	return nil
+}
+
 // pinThreads moves the vCPU and iothread threads of a started QEMU to
-// their sets.
-func pinThreads(ctx context.Context, mon monitor, p *command.Pinning) error {
+// their sets and scheduling policies; pid is QEMU's main (emulator) thread.
+func pinThreads(ctx context.Context, mon monitor, pid int, p *command.Pinning) error {
 	if p == nil {
 		return nil
 	}
-	if p.VCPU != nil || p.Default != nil {
+	if p.EmulatorSched != nil {
+		if err := setScheduler(pid, *p.EmulatorSched); err != nil {
+			return err
+		}
+	}
+	if p.VCPU != nil || p.Default != nil || p.VCPUSched != nil {
 		var cpus []struct {
 			CPUIndex int `json:"cpu-index"`
 			ThreadID int `json:"thread-id"`
@@ -84,6 +105,11 @@ func pinThreads(ctx context.Context, mon monitor, p *command.Pinning) error {
 			return err
 		}
 		for _, c := range cpus {
+			if sc, ok := p.VCPUSched[c.CPUIndex]; ok {
+				if err := setScheduler(c.ThreadID, sc); err != nil {
+					return err
+				}
+			}
 			set := p.Default
 			if s, ok := p.VCPU[c.CPUIndex]; ok {
 				set = s
@@ -96,7 +122,7 @@ func pinThreads(ctx context.Context, mon monitor, p *command.Pinning) error {
 			}
 		}
 	}
-	if p.IOThread != nil || p.Default != nil {
+	if p.IOThread != nil || p.Default != nil || p.IOThreadSched != nil {
 		var its []struct {
 			ID       string `json:"id"`
 			ThreadID int    `json:"thread-id"`
@@ -108,6 +134,11 @@ func pinThreads(ctx context.Context, mon monitor, p *command.Pinning) error {
 			n, err := strconv.Atoi(strings.TrimPrefix(it.ID, "iothread"))
 			if err != nil {
 				continue
+			}
+			if sc, ok := p.IOThreadSched[n]; ok {
+				if err := setScheduler(it.ThreadID, sc); err != nil {
+					return err
+				}
 			}
 			set := p.Default
 			if s, ok := p.IOThread[n]; ok {

@@ -37,7 +37,21 @@ func (d *Driver) platformPaths(p *command.Paths, dir string, files *passedFiles)
 
 // preparePlatform creates the varstore, writes the files QEMU reads (SEV
 // blobs) and starts swtpm for cl.
-func (d *Driver) preparePlatform(cl *command.Cmdline, live *conf.Domain, dir string) error {
+//
+// resetNVRAM (start --reset-nvram) recreates the varstore from its
+// template, as libvirt's VIR_QEMU_PROCESS_START_RESET_NVRAM.
+func (d *Driver) preparePlatform(cl *command.Cmdline, live *conf.Domain, dir string, resetNVRAM bool) error {
+	if resetNVRAM {
+		if cl.NVRAM == "" {
+			if n := live.Tree().Child("os"); n != nil && n.Child("nvram") != nil {
+				if t, _ := n.Child("nvram").Attr("type"); t == "network" {
+					return errQEMU(virerr.ErrOperationUnsupported, "resetting of nvram is not supported with network backed nvram")
+				}
+			}
+		} else if err := os.Remove(cl.NVRAM); err != nil && !os.IsNotExist(err) {
+			return errQEMU(virerr.ErrSystemError, "Unable to remove file '%s': %v", cl.NVRAM, err)
+		}
+	}
 	if err := prepareNVRAM(cl.NVRAM, cl.NVRAMTemplate); err != nil {
 		return err
 	}
@@ -45,6 +59,13 @@ func (d *Driver) preparePlatform(cl *command.Cmdline, live *conf.Domain, dir str
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return errQEMU(virerr.ErrSystemError, "Unable to create directory %s: %v", dir, err)
 		}
+	}
+	// Remembered in the run directory, which outlives a daemon restart,
+	// so the stop that ends this run removes them (stopPlatform).
+	if len(cl.MemoryDirs) > 0 {
+		// Files first: a directory goes once it is empty.
+		paths := append(append([]string{}, cl.MemoryFiles...), cl.MemoryDirs...)
+		os.WriteFile(filepath.Join(dir, "memory-dirs"), []byte(strings.Join(paths, "\n")+"\n"), 0o600)
 	}
 	for _, f := range cl.WriteFiles {
 		if err := os.WriteFile(f.Path, f.Data, 0o600); err != nil {
@@ -163,6 +184,22 @@ func (d *Driver) startSwtpm(s *command.Swtpm, live *conf.Domain, dir string) err
 	}
 }
 
+// stopPlatform undoes preparePlatform's per-run host state when a run
+// ends: the swtpm and the directories of file-backed RAM (libvirt's
+// qemuProcessBuildDestroyMemoryPaths; QEMU has unlinked its files).
+func stopPlatform(dir string) {
+	stopSwtpm(dir)
+	data, err := os.ReadFile(filepath.Join(dir, "memory-dirs"))
+	if err != nil {
+		return
+	}
+	for _, d := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		if d != "" {
+			os.Remove(d) // a RAM file, or a directory once empty
+		}
+	}
+}
+
 // stopSwtpm ends the swtpm of a run that QEMU never connected to or that
 // outlived it (--terminate ends it when QEMU disconnects).
 func stopSwtpm(dir string) {
@@ -186,4 +223,100 @@ func stopSwtpm(dir string) {
 func dirEmpty(dir string) (bool, error) {
 	ents, err := os.ReadDir(dir)
 	return len(ents) == 0, err
+}
+
+// Undefine flags about the platform's host state (virDomainUndefineFlagsValues).
+const (
+	undefineNVRAM     = 1 << 2
+	undefineKeepNVRAM = 1 << 3
+	undefineTPM       = 1 << 5
+	undefineKeepTPM   = 1 << 6
+)
+
+// nvramOf is the local varstore file of a definition, "" for none: the
+// <nvram> written, else the one govirt names after the guest for a UEFI
+// loader or firmware auto-selection.
+func (d *Driver) nvramOf(def *conf.Domain) string {
+	os := def.Tree().Child("os")
+	if os == nil {
+		return ""
+	}
+	if n := os.Child("nvram"); n != nil {
+		switch t, _ := n.Attr("type"); t {
+		case "":
+			if p := n.Text(); p != "" {
+				return p
+			}
+		case "file":
+			if s := n.Child("source"); s != nil {
+				p, _ := s.Attr("file")
+				return p
+			}
+			return ""
+		default:
+			return "" // block devices and network stores are not ours to remove
+		}
+	}
+	// The default store exists only for UEFI: auto-selected, or a
+	// read-only pflash loader that keeps state.
+	fw, _ := os.Attr("firmware")
+	l := os.Child("loader")
+	typ, ro, stateless := "", "", ""
+	if l != nil {
+		typ, _ = l.Attr("type")
+		ro, _ = l.Attr("readonly")
+		stateless, _ = l.Attr("stateless")
+	}
+	if stateless == "yes" || (fw != "efi" && (typ != "pflash" || ro != "yes")) {
+		return ""
+	}
+	return filepath.Join(d.dirs.nvram, def.Name+"_VARS.fd")
+}
+
+// undefinePlatform is qemuDomainUndefineFlags' part about the varstore
+// and TPM state: it refuses to drop a varstore silently, and returns what
+// to remove once the definition is gone.
+func (d *Driver) undefinePlatform(def *conf.Domain, flags uint32) (func(), error) {
+	if def == nil {
+		return func() {}, nil
+	}
+	nvram := d.nvramOf(def)
+	removeNVRAM := false
+	if nvram != "" {
+		if _, err := os.Stat(nvram); err == nil {
+			switch {
+			case flags&undefineNVRAM != 0:
+				removeNVRAM = true
+			case flags&undefineKeepNVRAM == 0:
+				return nil, errQEMU(virerr.ErrOperationInvalid, "cannot undefine domain with nvram")
+			}
+		}
+	}
+	removeTPM := false
+	if flags&undefineKeepTPM == 0 {
+		if devs := def.Tree().Child("devices"); devs != nil {
+			for _, t := range devs.Children("tpm") {
+				be := t.Child("backend")
+				if be == nil {
+					continue
+				}
+				typ, _ := be.Attr("type")
+				ps, _ := be.Attr("persistent_state")
+				if typ == "emulator" && (ps != "yes" || flags&undefineTPM != 0) {
+					removeTPM = true
+				}
+			}
+		}
+	}
+	uuid := def.UUID.String()
+	return func() {
+		if removeNVRAM {
+			if err := os.Remove(nvram); err != nil && !os.IsNotExist(err) {
+				d.log.Warn("failed to remove nvram", "path", nvram, "err", err)
+			}
+		}
+		if removeTPM {
+			os.RemoveAll(filepath.Join(d.dirs.swtpm, uuid))
+		}
+	}, nil
 }

@@ -24,7 +24,10 @@ type vm struct {
 	// never changed in place: a change clones it and swaps the pointer
 	// (editDisk), so a reader may use what it took under mu after
 	// unlocking.
-	live       *conf.Domain
+	live *conf.Domain
+	// resetNVRAM asks the next launch to recreate the UEFI varstore from
+	// its template (virsh start --reset-nvram); the launch clears it.
+	resetNVRAM bool
 	id         int32
 	state      driver.State
 	reason     int32

@@ -17,7 +17,7 @@ import (
 // cacheFormat changes whenever the probe learns to record something new,
 // so caches written by an older govirt are re-probed rather than trusted
 // (libvirt gets the same effect from its own binary's ctime).
-const cacheFormat = 1
+const cacheFormat = 2 // 2: the host-model CPU expansions
 
 type cacheFile struct {
 	Format int   `json:"format"`

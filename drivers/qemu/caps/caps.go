@@ -39,6 +39,18 @@ type Caps struct {
 	CPUModels    []CPUModel `json:"cpuModels,omitempty"`
 	TCGMachines  []Machine  `json:"tcgMachines,omitempty"`
 	TCGCPUModels []CPUModel `json:"tcgCpuModels,omitempty"`
+	// CPUFeatures are the x86 CPU features QEMU knows under the first
+	// probe's accelerator (the properties of query-cpu-model-expansion
+	// static of "host" with KVM, "max" with TCG), TCGCPUFeatures those of
+	// the TCG probe; libvirt drops disabled features QEMU does not know.
+	// Empty when not probed (an older cache): nothing is dropped then.
+	CPUFeatures    []string `json:"cpuFeatures,omitempty"`
+	TCGCPUFeatures []string `json:"tcgCpuFeatures,omitempty"`
+
+	// HostCPU is the expansion of "host" (KVM) or "max" (a TCG-only
+	// first probe); TCGHostCPU that of "max" from the TCG probe.
+	HostCPU    *HostCPUModel `json:"hostCpu,omitempty"`
+	TCGHostCPU *HostCPUModel `json:"tcgHostCpu,omitempty"`
 
 	// Commands, Events, Types and Flags are sorted: the Has* helpers
 	// binary-search them.
@@ -147,6 +159,14 @@ func (c *Caps) CPUModelsFor(virtType string) []CPUModel {
 		return c.TCGCPUModels
 	}
 	return c.CPUModels
+}
+
+// CPUFeaturesFor is CPUFeatures or TCGCPUFeatures for a domain type.
+func (c *Caps) CPUFeaturesFor(virtType string) []string {
+	if virtType == "qemu" && len(c.TCGCPUFeatures) > 0 {
+		return c.TCGCPUFeatures
+	}
+	return c.CPUFeatures
 }
 
 // DefaultMachine is the machine type used when a domain names none: the

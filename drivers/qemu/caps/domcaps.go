@@ -181,10 +181,15 @@ func (c *Caps) writeCPU(w *xmlWriter, virttype string, opts DomCapsOptions) {
 	} else {
 		w.empty("mode", "name", "maximum", "supported", "no")
 	}
-	// libvirt describes host-model as a named model plus features,
-	// computed by its CPU driver from query-cpu-model-expansion; govirt
-	// has no such driver yet, so it does not offer host-model.
-	w.empty("mode", "name", "host-model", "supported", "no")
+	// host-model: a named model plus features, decoded from QEMU's
+	// expansion of the host-model CPU with libvirt's cpu_map.
+	if hm, err := c.HostModelCPU(virttype); err == nil && hm != nil && native {
+		w.open("mode", "name", "host-model", "supported", "yes")
+		w.raw(hm.FormatModeBody(w.indentString()))
+		w.close("mode")
+	} else {
+		w.empty("mode", "name", "host-model", "supported", "no")
+	}
 	var custom []CPUModel
 	for _, cm := range c.CPUModelsFor(virttype) {
 		if _, known := x86ModelVendors[cm.Name]; known && cm.Name != "host" {

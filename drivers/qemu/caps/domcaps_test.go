@@ -126,9 +126,7 @@ func libvirtTestHost() DomCapsOptions {
 
 // knownDomcapsDifferences are the subtrees govirt deliberately does not
 // reproduce yet; they are logged, not failed.
-var knownDomcapsDifferences = map[string]string{
-	"cpu/mode[name=host-model]": "needs a CPU model driver (libvirt names the host CPU from query-cpu-model-expansion via its cpu_map)",
-}
+var knownDomcapsDifferences = map[string]string{}
 
 func TestDomainCapabilitiesMatchLibvirt(t *testing.T) {
 	c := probeReplay(t)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sort"
 )
 
 // Monitor is the part of a QMP connection the probe needs. Execute sends
@@ -75,6 +76,12 @@ func ProbeMonitorTCG(ctx context.Context, m Monitor, c *Caps) error {
 		}
 		c.TCGCPUModels = models
 	}
+	hc, err := probeHostCPU(ctx, m, c, "max")
+	if err != nil {
+		return err
+	}
+	c.TCGHostCPU = hc
+	c.TCGCPUFeatures = expandCPUFeatures(ctx, m, c, "max")
 	machines, err := queryMachines(ctx, m, c.Arch)
 	if err != nil {
 		return err
@@ -167,6 +174,14 @@ func (p *prober) run(ctx context.Context) error {
 			return err
 		}
 	}
+	hostModel := "max"
+	if c.KVM.Enabled {
+		hostModel = "host"
+	}
+	if c.HostCPU, err = probeHostCPU(ctx, p.m, c, hostModel); err != nil {
+		return err
+	}
+	c.CPUFeatures = expandCPUFeatures(ctx, p.m, c, hostModel)
 	if err := p.optional(ctx, "query-tpm-models", &c.TPMModels); err != nil {
 		return err
 	}
@@ -413,4 +428,28 @@ func queryCPUModels(ctx context.Context, m Monitor) ([]CPUModel, error) {
 		out = append(out, cm)
 	}
 	return out, nil
+}
+
+// expandCPUFeatures lists the properties of a static expansion of model
+// (libvirt's virQEMUCapsProbeQMPHostCPU): every x86 feature QEMU knows,
+// on or off. Nil when QEMU cannot expand it.
+func expandCPUFeatures(ctx context.Context, m Monitor, c *Caps, model string) []string {
+	if (c.Arch != "x86_64" && c.Arch != "i686") || !c.HasCommand("query-cpu-model-expansion") {
+		return nil
+	}
+	var ret struct {
+		Model struct {
+			Props map[string]any `json:"props"`
+		} `json:"model"`
+	}
+	args := map[string]any{"type": "static", "model": map[string]any{"name": model}}
+	if err := m.Execute(ctx, "query-cpu-model-expansion", args, &ret); err != nil {
+		return nil
+	}
+	var out []string
+	for k := range ret.Model.Props {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }

@@ -67,6 +67,20 @@ type Paths struct {
 	// and returns the descriptor number QEMU inherits it as and the CID
 	// set. nil refuses <vsock>.
 	OpenVsock func(cid uint32, auto bool) (fd int, got uint32, err error)
+	// OpenTap creates (or opens) the tap of a bridge, network or
+	// ethernet interface and returns its name and the descriptors QEMU
+	// inherits. nil lets QEMU create the tap by name (ifname=).
+	OpenTap func(TapRequest) (TapResult, error)
+	// OpenVhostNet opens /dev/vhost-net once per queue for a virtio NIC
+	// on a tap; nil (or an error) leaves vhost off unless <driver
+	// name='vhost'> asks for it.
+	OpenVhostNet func(queues int) ([]int, error)
+	// PasstSocket names the socket of an interface's passt; nil puts it
+	// in DomainDir (ALIAS-passt.socket).
+	PasstSocket func(alias string) string
+	// SCSIGeneric finds the /dev/sgN of a host SCSI device (H:B:T:U);
+	// nil reads sysfs.
+	SCSIGeneric func(addr string) (string, error)
 	// Host describes the host (hugetlbfs mounts, host NUMA nodes,
 	// firmware descriptors); nil reads the real system.
 	Host *Host
@@ -176,6 +190,9 @@ type Cmdline struct {
 	NVRAM, NVRAMTemplate string
 	// HostPCI are the host PCI functions passed through with vfio-pci.
 	HostPCI []HostPCI
+	// Passt are the passt daemons of user interfaces with the passt
+	// backend, to start before QEMU.
+	Passt []Passt
 	// Swtpm is the emulated TPM the driver must start (swtpm listening
 	// on Paths.SwtpmSocket) before QEMU; nil without one.
 	Swtpm *Swtpm
@@ -188,6 +205,9 @@ type Cmdline struct {
 	// in (hugetlbfs or the memory backing directory); the driver makes
 	// them before QEMU starts.
 	MemoryDirs []string
+	// MemoryFiles are the RAM files QEMU creates there (outside
+	// hugetlbfs), which the driver removes when the run ends.
+	MemoryFiles []string
 }
 
 // WriteFile is a file the driver writes for QEMU.
@@ -273,6 +293,7 @@ func Build(def *conf.Domain, caps Caps, p Paths) (*Cmdline, error) {
 		b.assignPCI,
 		b.assignUSB,
 		b.assignNodeNames,
+		b.prepareACPIIndexes,
 		b.emit,
 		b.preparePinning,
 	}
@@ -286,11 +307,12 @@ func Build(def *conf.Domain, caps Caps, p Paths) (*Cmdline, error) {
 	}
 	*def = *work
 	cl := &Cmdline{Argv: b.args, Env: b.env(), LogFile: p.LogFile, Taps: b.taps, VirtioFS: b.virtiofs, HostPCI: b.hostPCI,
-		Files: b.files, UserEnv: b.userEnv(), Taints: b.taints()}
+		Files: b.files, UserEnv: b.userEnv(), Taints: b.taints(), Passt: b.passts}
 	cl.NVRAM, cl.NVRAMTemplate = b.nvramSetup()
 	cl.Swtpm = b.swtpm
 	cl.WriteFiles = b.writeFiles
 	cl.Pinning = b.pin
 	cl.MemoryDirs = b.memDirs
+	cl.MemoryFiles = b.memFiles
 	return cl, nil
 }

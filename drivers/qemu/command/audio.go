@@ -324,24 +324,16 @@ func (b *builder) emitSounds() error {
 		switch s.Model {
 		case "sb16":
 		case "usb":
-			usb := b.controller("usb", 0)
-			if usb == nil || usb.Model == "none" {
-				return unsupported("a USB sound device needs a USB controller")
-			}
+			// Its port is assigned with the other USB devices'
+			// (assignUSB, usb.go).
 			a := conf.DeviceAddress(s)
-			switch a.Type {
-			case "":
-				// libvirt gives USB ports after the input devices'.
-				a = conf.Address{Type: "usb", Port: strconv.Itoa(b.nextUSBPort())}
-				conf.SetDeviceAddress(s, a)
-			case "usb":
-				if a.Bus != 0 {
-					return unsupported("USB bus %d is not supported by govirt's QEMU driver", a.Bus)
-				}
-			default:
+			if a.Type != "usb" {
 				return unsupported("sound %s cannot have an address of type '%s'", alias, a.Type)
 			}
-			o = o.set("bus", usb.Alias+".0").set("port", a.Port)
+			var err error
+			if o, err = b.usbProps(o, a); err != nil {
+				return err
+			}
 		default:
 			o = b.pciProps(o, conf.DeviceAddress(s))
 		}
@@ -391,25 +383,4 @@ func (b *builder) pinICH9Sound(sp *pciSpace) {
 			return
 		}
 	}
-}
-
-// nextUSBPort is the first port of USB bus 0 no input or sound device
-// has taken.
-func (b *builder) nextUSBPort() int {
-	used := map[string]bool{}
-	for _, in := range b.def.Devices.Inputs {
-		if a := conf.DeviceAddress(in); a.Type == "usb" {
-			used[a.Port] = true
-		}
-	}
-	for _, s := range b.def.Devices.Sounds {
-		if a := conf.DeviceAddress(s); a.Type == "usb" {
-			used[a.Port] = true
-		}
-	}
-	p := 1
-	for used[strconv.Itoa(p)] {
-		p++
-	}
-	return p
 }

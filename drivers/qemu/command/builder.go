@@ -22,6 +22,7 @@ type builder struct {
 	taps     []Tap
 	virtiofs []VirtioFS
 	hostPCI  []HostPCI
+	passts   []Passt
 
 	// extraEnv is environment beyond env()'s common part, in the order
 	// the devices ask for it (TZ of a <clock offset='timezone'>,
@@ -40,6 +41,7 @@ type builder struct {
 	writeFiles []WriteFile // files the driver writes before QEMU starts
 	pin        *Pinning    // pin.go's thread placement
 	memDirs    []string    // directories of file-backed guest RAM
+	memFiles   []string    // its files outside hugetlbfs
 	// memPrealloc is set once -mem-prealloc is on the command line.
 	memPrealloc bool
 
@@ -54,16 +56,15 @@ type builder struct {
 	nextFD int
 	// ns is the domain's QEMU namespace content.
 	ns *qemuNSDef
-	// usbDiskPorts is the highest USB port of the root hub given to a
-	// disk; USB input devices, numbered after disks as in libvirt, take
-	// the ports above it.
-	usbDiskPorts int
+	// acpiIdx are the ACPI indexes of devices, by alias.
+	acpiIdx map[string]uint64
 }
 
 func (b *builder) add(args ...string) { b.args = append(b.args, args...) }
 
 // device adds one -device; its driver is remembered for checkTypes.
 func (b *builder) device(o obj) {
+	o = b.withACPIIndex(o)
 	o = b.applyOverrides(o)
 	if d, ok := o.get("driver"); ok {
 		b.drivers = append(b.drivers, d.(string))

@@ -45,7 +45,7 @@ func set(names ...string) map[string]bool {
 func qemu72() fakeCaps {
 	return fakeCaps{
 		flags: set("blockdev", "device.json+hotplug", "seccomp-sandbox", "smp-dies", "kvm-pit-lost-tick-policy",
-			"vnc", "spice", "vnc-power-control", "qxl.vgamem_mb", "qxl.vram64_size_mb",
+			"vnc", "spice", "vnc-power-control", "qxl.vgamem_mb", "qxl.vram64_size_mb", "acpi-index",
 			// platform: memory backends, iothreads, TSEG, TPM, genid
 			"memory-backend-file.x-use-canonical-path-for-ramblock-id", "thread-context", "memory-backend-memfd",
 			"memory-backend-memfd.hugetlb", "iothread.thread-pool-max", "mch.extended-tseg-mbytes", "vmcoreinfo",
@@ -72,7 +72,7 @@ func qemu72() fakeCaps {
 			"main-loop", "vmgenid", "vmcoreinfo", "tpm-tis", "tpm-crb", "Haswell-x86_64-cpu", "qemu32-x86_64-cpu",
 			"virtio-9p-pci", "vhost-user-fs-pci", "virtio-mouse-pci", "virtio-keyboard-pci", "virtio-tablet-pci",
 			"virtio-net-pci-non-transitional", "virtio-rng-pci-non-transitional", "memory-backend-memfd",
-			"intel-iommu", "virtio-iommu-pci", "tls-creds-x509",
+			"intel-iommu", "virtio-iommu-pci", "tls-creds-x509", "virtio-mem-pci", "virtio-pmem-pci",
 			"ich9-usb-ehci1", "ich9-usb-uhci1", "ich9-usb-uhci2", "ich9-usb-uhci3",
 			"secret", "isa-fdc", "floppy", "usb-storage", "scsi-block", "mptsas1068", "megasas", "pvscsi",
 			"am53c974", "dc-390", "vhost-user-blk-pci"),
@@ -265,12 +265,12 @@ func TestElementPaths(t *testing.T) {
 	paths := def.ElementPaths()
 	found := false
 	for _, p := range paths {
-		if p == "devices/hostdev/source/address" {
+		if p == "devices/hostdev/source/char" {
 			found = true
 		}
 	}
 	if !found {
-		t.Errorf("ElementPaths() = %v, lacks devices/hostdev/source/address", paths)
+		t.Errorf("ElementPaths() = %v, lacks devices/hostdev/source/char", paths)
 	}
 }
 

@@ -6,8 +6,11 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
+
+	"govirt/conf"
 )
 
 // libvirt's tests of character, input and USB devices whose refusal does
@@ -24,6 +27,9 @@ var areaErrInputs = []string{
 	"usb-none-usbtablet",
 	"usb-ports-out-of-range",
 	"usb-too-long-port-path-invalid",
+	"virtio-rng-egd-crash",
+	"usb-none-other",
+	"usb-ich9-no-companion",
 }
 
 func TestCorpusAreaErrors(t *testing.T) {
@@ -78,6 +84,8 @@ var areaDeviceInputs = []string{
 	"channel-guestfwd", "channel-virtio", "channel-virtio-auto", "channel-virtio-autoadd",
 	"channel-virtio-autoassign", "channel-virtio-state", "console-virtio", "console-virtio-many",
 	"virtio-rng-default", "virtio-rng-egd", "virtio-rng-multiple", "virtio-rng-random",
+	"smartcard-passthrough-spicevmc", "usb-redir", "usb-redir-boot", "usb-redir-filter",
+	"usb-redir-filter-version", "channel-spicevmc", "channel-virtio-default", "serial-spiceport",
 }
 
 var cpusetAttr = regexp.MustCompile(` cpuset='[^']*'`)
@@ -143,6 +151,8 @@ func areaLines(args string, legacy bool) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
+		// Quoting for the shell is not compared.
+		l = strings.ReplaceAll(l, "'", "")
 		// Old capabilities spell the PIIX3 USB controller -usb.
 		if l == "-device piix3-usb-uhci,id=usb,bus=pci.0,addr=0x1.0x2" || strings.Contains(l, "charmonitor") ||
 			strings.Contains(l, "masterKey0") || strings.Contains(l, "id=pc.ram") {
@@ -201,6 +211,57 @@ func TestCorpusAreaDevices(t *testing.T) {
 			}
 			if a, b := strings.Join(w, "\n")+"\n", strings.Join(g, "\n")+"\n"; a != b {
 				t.Errorf("%s", unifiedDiff(a, b))
+			}
+		})
+	}
+}
+
+// TestQemuNSVariants: libvirt's inputs that spell the QEMU namespace
+// differently (default namespace on the element, other prefixes on the
+// domain, the element or a child) give libvirt's extra arguments and
+// environment.
+func TestQemuNSVariants(t *testing.T) {
+	dir := corpusDir(t)
+	cp, err := latestCaps()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(dir, "qemuxml2argvdata")
+	for name, want := range map[string]struct{ args, env []string }{
+		"qemu-ns-alt":                    {[]string{"-unknown", "parameter"}, []string{"NS=ns", "BAR="}},
+		"qemu-ns-no-env":                 {[]string{"-unknown", "parameter"}, nil},
+		"qemu-ns-commandline":            {[]string{"ARGUMENT"}, nil},
+		"qemu-ns-commandline-ns0":        {[]string{"ARGUMENT"}, nil},
+		"qemu-ns-commandline-ns1":        {[]string{"ARGUMENT"}, nil},
+		"qemu-ns-domain-commandline":     {[]string{"ARGUMENT"}, nil},
+		"qemu-ns-domain-commandline-ns0": {[]string{"ARGUMENT"}, nil},
+		"qemu-ns-domain-ns0":             {[]string{"ARGUMENT"}, nil},
+	} {
+		t.Run(name, func(t *testing.T) {
+			src, err := os.ReadFile(filepath.Join(data, name+".xml"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			x := strings.ReplaceAll(string(src), "arch='i686'", "arch='x86_64'")
+			x = strings.ReplaceAll(x, "qemu-system-i386", "qemu-system-x86_64")
+			def, err := conf.ParseDomain([]byte(x), conf.ParseValidate)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cl, err := Build(def, testHostCaps{cp}, corpusPaths(def.Name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The arguments come right before -sandbox.
+			i := slices.Index(cl.Argv, "-sandbox")
+			if i < len(want.args) || !slices.Equal(cl.Argv[i-len(want.args):i], want.args) {
+				t.Errorf("arguments %q, want %q before -sandbox", cl.Argv, want.args)
+			}
+			if !slices.Equal(cl.UserEnv, want.env) || len(want.env) > 0 && !slices.Equal(cl.Env[len(cl.Env)-len(want.env):], want.env) {
+				t.Errorf("environment %q (own %q), want %q", cl.Env, cl.UserEnv, want.env)
+			}
+			if len(cl.Taints) == 0 || cl.Taints[0] != "custom-argv" {
+				t.Errorf("taints %q", cl.Taints)
 			}
 		})
 	}

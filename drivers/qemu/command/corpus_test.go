@@ -31,7 +31,7 @@ import (
 // DIR/summary.txt) while working on the builder.
 
 // corpusFloor is the number of identical command lines main reaches.
-const corpusFloor = 341
+const corpusFloor = 353
 
 // corpusRefusedFloor is the number of .err inputs refused.
 const corpusRefusedFloor = 57
@@ -129,6 +129,31 @@ func corpusPaths(name string) Paths {
 		Secrets:       fakeSecretLookup,
 		// libvirt's test gives the vsock descriptor 6789 and an
 		// automatic CID 42 (qemuxml2argvtest.c).
+		// qemuxml2argvmock: taps get descriptors 3, 4, ... and the name
+		// vnet0 unless they are mytap0; vhost-net descriptors 44, 45, ...
+		OpenTap: func(r TapRequest) (TapResult, error) {
+			res := TapResult{IfName: "vnet0"}
+			if r.IfName == "mytap0" {
+				res.IfName = r.IfName
+			}
+			for i := 0; i < r.Queues; i++ {
+				res.FDs = append(res.FDs, 3+i)
+			}
+			return res, nil
+		},
+		// virscsimock: every host SCSI device is /dev/sg0.
+		SCSIGeneric: func(string) (string, error) { return "/dev/sg0", nil },
+		// qemuxml2argvtest's passt directory (XDG_RUNTIME_DIR unset).
+		PasstSocket: func(alias string) string {
+			return "/bad-test-used-env-xdg-runtime-dir/libvirt/qemu/run/passt/-1-" + name + "-" + alias + ".socket"
+		},
+		OpenVhostNet: func(queues int) ([]int, error) {
+			var fds []int
+			for i := 0; i < queues; i++ {
+				fds = append(fds, 44+i)
+			}
+			return fds, nil
+		},
 		OpenVsock: func(cid uint32, auto bool) (int, uint32, error) {
 			if auto {
 				cid = 42

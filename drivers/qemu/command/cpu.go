@@ -31,6 +31,25 @@ var cpuFeatureToQEMU = map[string]string{
 	"tsc_adjust":    "tsc-adjust",
 }
 
+// cpuRemovedFeatures are the features libvirt's CPU map marks removed
+// from a model (removed='yes'): QEMU dropped them later, so libvirt
+// disables them explicitly at start unless the definition names them
+// (virCPUx86DisableRemovedFeatures), keeping the guest's CPU stable.
+var cpuRemovedFeatures = map[string][]string{
+	"Icelake-Client":       {"intel-pt"},
+	"Icelake-Client-noTSX": {"intel-pt"},
+	"Icelake-Server":       {"intel-pt"},
+	"Icelake-Server-noTSX": {"intel-pt"},
+	"Dhyana":               {"monitor"},
+	"EPYC":                 {"monitor"},
+	"EPYC-IBPB":            {"monitor"},
+	"Opteron_G3":           {"monitor"},
+}
+
+// cpuFilteredFeatures are x86 features libvirt drops from a guest CPU
+// before starting it (virQEMUCapsCPUFilterFeatures).
+var cpuFilteredFeatures = []string{"cmt", "mbm_total", "mbm_local", "osxsave", "ospke"}
+
 // hypervFeatures are libvirt's Hyper-V enlightenments in the order it
 // writes them (virDomainHyperv).
 var hypervFeatures = []string{"relaxed", "vapic", "spinlocks", "vpindex", "runtime",
@@ -123,8 +142,30 @@ func (b *builder) emitCPU() error {
 			model += ",vendor=" + v
 		}
 		if ce != nil {
+			named := map[string]bool{}
+			for _, f := range ce.Children("feature") {
+				named[attr(f, "name")] = true
+			}
+			removed := []string{}
+			if c.Mode == "custom" || c.Mode == "" {
+				for _, r := range cpuRemovedFeatures[c.Model] {
+					if !named[r] {
+						removed = append(removed, r)
+					}
+				}
+			}
 			for _, f := range ce.Children("feature") {
 				name := attr(f, "name")
+				// virQEMUCapsCPUFilterFeatures: features QEMU cannot
+				// give a guest are dropped, whatever their policy.
+				if contains(cpuFilteredFeatures, name) {
+					continue
+				}
+				// qemuProcessDropUnknownCPUFeatures: a disabled feature
+				// QEMU does not know is off anyway.
+				if p := attr(f, "policy"); (p == "disable" || p == "forbid") && !b.qemuKnowsCPUFeature(name) {
+					continue
+				}
 				if q, ok := cpuFeatureToQEMU[name]; ok {
 					name = q
 				}
@@ -137,6 +178,9 @@ func (b *builder) emitCPU() error {
 				default:
 					return unsupportedValue("cpu/feature", "policy", p)
 				}
+			}
+			for _, r := range removed {
+				model += "," + r + "=off"
 			}
 		}
 	}
@@ -308,6 +352,11 @@ func (b *builder) kvmFlags(flags *strings.Builder) error {
 		}
 		state[k.Name()] = v
 	}
+	// The dirty ring's size is checked at parse time, whatever the
+	// accelerator.
+	if _, err := b.dirtyRingSize(); err != nil {
+		return err
+	}
 	if state["hidden"] == "on" {
 		flags.WriteString(",kvm=off")
 	}
@@ -406,4 +455,22 @@ func children(e *conf.Element, name string) []*conf.Element {
 		return nil
 	}
 	return e.Children(name)
+}
+
+// qemuKnowsCPUFeature reports whether QEMU has an x86 CPU feature (by
+// libvirt's name); true when the capabilities do not say.
+func (b *builder) qemuKnowsCPUFeature(name string) bool {
+	fc, ok := b.caps.(interface{ CPUFeaturesFor(string) []string })
+	if !ok {
+		return true
+	}
+	known := fc.CPUFeaturesFor(b.def.Type)
+	if len(known) == 0 {
+		return true
+	}
+	q := name
+	if n, ok := cpuFeatureToQEMU[name]; ok {
+		q = n
+	}
+	return contains(known, q)
 }

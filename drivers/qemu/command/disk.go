@@ -55,8 +55,8 @@ func checkDiskSource(d *conf.Disk) error {
 		if d.Source.Type != "block" && !(d.Source.Type == "network" && d.Source.Protocol == "iscsi") {
 			return unsupported("disk device='lun' is only valid for block type disk source")
 		}
-		if d.TargetBus != "scsi" {
-			return unsupportedValue("devices/disk/target", "bus", d.TargetBus)
+		if d.TargetBus != "scsi" && d.TargetBus != "virtio" {
+			return unsupported("disk device='lun' is not supported for bus='%s'", d.TargetBus)
 		}
 	default:
 		return unsupportedValue("devices/disk", "device", d.Device)

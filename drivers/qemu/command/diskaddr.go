@@ -12,13 +12,6 @@ import (
 // (virDomainDiskDefAssignAddress, then the USB port allocation) and
 // refuses the addresses qemuValidateDomainDeviceDefAddressDrive refuses.
 func (b *builder) assignDiskAddresses() error {
-	usedUSB := map[string]bool{}
-	for _, d := range b.def.Devices.Disks {
-		if d.Address.Type == "usb" {
-			usedUSB[d.Address.Port] = true
-		}
-	}
-	nextUSB := 1
 	for _, d := range b.def.Devices.Disks {
 		switch d.TargetBus {
 		case "virtio":
@@ -27,18 +20,10 @@ func (b *builder) assignDiskAddresses() error {
 			}
 			continue
 		case "usb":
+			// The port comes from the one USB assignment, in
+			// libvirt's device order (assignUSB, usb.go).
 			switch d.Address.Type {
-			case "":
-				for usedUSB[strconv.Itoa(nextUSB)] {
-					nextUSB++
-				}
-				d.Address = conf.Address{Type: "usb", Port: strconv.Itoa(nextUSB)}
-				usedUSB[d.Address.Port] = true
-				b.usbDiskPorts = max(b.usbDiskPorts, nextUSB)
-			case "usb":
-				if p, err := strconv.Atoi(d.Address.Port); err == nil {
-					b.usbDiskPorts = max(b.usbDiskPorts, p)
-				}
+			case "", "usb":
 			default:
 				return virerr.New(virerr.FromQemu, virerr.ErrInternalError, "unexpected address type for usb disk")
 			}
@@ -210,11 +195,21 @@ func precheckDisks(def *conf.Domain) error {
 		if d.Device == "lun" && d.Source.Type != "block" && !(d.Source.Type == "network" && d.Source.Protocol == "iscsi") {
 			return unsupported("disk device='lun' is only valid for block type disk source")
 		}
+		switch rawio := attr(conf.DeviceElement(d), "rawio"); {
+		case rawio == "":
+		case d.Device != "lun":
+			return xmlError("rawio can be used only with device='lun'")
+		case rawio != "yes" && rawio != "no":
+			return xmlError("Invalid value for attribute 'rawio' in element 'disk': '%s'. Expected yes/no", rawio)
+		}
 		if err := checkDiskSecrets(d); err != nil {
 			return err
 		}
 	}
 	if err := checkStartupPolicies(ds); err != nil {
+		return err
+	}
+	if err := checkSCSIHostdevConflicts(def); err != nil {
 		return err
 	}
 	hasDevBoot := false
@@ -289,6 +284,68 @@ func checkDiskFrontend(d *conf.Disk, el *conf.Element) error {
 	}
 	if strings.Trim(d.Serial, serialChars) != "" {
 		return internalError("driver serial '%s' contains unsafe characters", d.Serial)
+	}
+	return nil
+}
+
+// scsiHostdevAddrs are the drive addresses of the SCSI host devices.
+func scsiHostdevAddrs(def *conf.Domain) []conf.Address {
+	var out []conf.Address
+	for _, devs := range kids(def.Tree(), "devices") {
+		for _, h := range kids(devs, "hostdev") {
+			if attr(h, "mode") != "subsystem" || attr(h, "type") != "scsi" {
+				continue
+			}
+			a := child(h, "address")
+			if attr(a, "type") != "drive" {
+				continue
+			}
+			num := func(n string) uint { v, _ := strconv.ParseUint(attr(a, n), 0, 32); return uint(v) }
+			out = append(out, conf.Address{Type: "drive", Controller: num("controller"), Bus: num("bus"),
+				Target: num("target"), Unit: num("unit")})
+		}
+	}
+	return out
+}
+
+// checkSCSIHostdevConflicts refuses SCSI disks and SCSI host devices
+// sharing a drive address, as libvirt's address assignment and
+// validation do (their messages, typos included).
+func checkSCSIHostdevConflicts(def *conf.Domain) error {
+	hs := scsiHostdevAddrs(def)
+	if len(hs) == 0 {
+		return nil
+	}
+	for _, d := range def.Devices.Disks {
+		if d.TargetBus != "scsi" || d.Address.Type != "" {
+			continue
+		}
+		idx, ok := diskIndex(d.TargetDev)
+		if !ok {
+			continue
+		}
+		a := conf.Address{Type: "drive", Controller: uint(idx / 7), Unit: uint(idx % 7)}
+		for _, h := range hs {
+			if h == a {
+				return unsupported("using disk target name '%s' conflicts with SCSI host device address controller='%d' bus='%d' target='%d' unit='%d",
+					d.TargetDev, a.Controller, 0, 0, a.Unit)
+			}
+		}
+	}
+	for i, h := range hs {
+		for _, o := range hs[i+1:] {
+			if h == o {
+				// libvirt prints the bus as controller and vice versa.
+				return unsupported("SCSI host address controller='%d' bus='%d' target='%d' unit='%d' in use by another SCSI host device",
+					h.Bus, h.Controller, h.Target, h.Unit)
+			}
+		}
+		for _, d := range def.Devices.Disks {
+			if d.TargetBus == "scsi" && d.Address == h {
+				return unsupported("SCSI host address controller='%d' bus='%d' target='%d' unit='%d' in use by another SCSI disk",
+					h.Bus, h.Controller, h.Target, h.Unit)
+			}
+		}
 	}
 	return nil
 }

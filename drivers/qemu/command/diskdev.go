@@ -3,7 +3,6 @@ package command
 import (
 	"cmp"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -43,8 +42,17 @@ func (b *builder) diskDevice(d *conf.Disk, bootindex int) (obj, error) {
 				o = o.set(p[1], v == "on")
 			}
 		}
-		// virtio-blk's SCSI passthrough is off by default in QEMU 8.0
-		// (QEMU_CAPS_VIRTIO_BLK_SCSI is gone), so nothing to say.
+		// SCSI passthrough (SG_IO) through virtio-blk, where QEMU has
+		// it: on for a LUN, else off unless QEMU defaults to off.
+		if d.Source.Type != "vhostuser" && b.caps.Has("virtio-blk-pci.scsi") {
+			if d.Device == "lun" {
+				o = o.set("scsi", true)
+			} else if !b.caps.Has("virtio-blk-pci.scsi.default.disabled") {
+				o = o.set("scsi", false)
+			}
+		} else if d.Device == "lun" {
+			return nil, unsupported("disk device='lun' is not supported by this QEMU")
+		}
 		if q := attr(drvEl, "queues"); q != "" {
 			o = o.set("num-queues", uintOr(q, 0))
 		}
@@ -234,38 +242,10 @@ func (b *builder) emitFloppyController(boot map[any]int) error {
 	return nil
 }
 
-// sortDisks orders disks as libvirt's parser inserts them
-// (virDomainDiskInsert): each disk goes after the last disk of its bus
-// with a lower target index, so disks of one bus are sorted by target
-// while buses keep the order they first appear in.
-func sortDisks(disks []*conf.Disk) []*conf.Disk {
-	var out []*conf.Disk
-	for _, d := range disks {
-		at := -1
-		di, _ := diskIndex(d.TargetDev)
-		for i := len(out) - 1; i >= 0; i-- {
-			if out[i].TargetBus != d.TargetBus {
-				continue
-			}
-			oi, _ := diskIndex(out[i].TargetDev)
-			if oi > di {
-				at = i
-			} else if at == -1 {
-				at = i + 1
-			}
-		}
-		if at == -1 {
-			at = len(out)
-		}
-		out = slices.Insert(out, at, d)
-	}
-	return out
-}
-
-// prepareDisks applies what libvirt's parser and disk preparation do to
-// the disks before anything is assigned: the parser's ordering, the bus a
-// target name implies, and cache=none for a writable shared disk
-// (qemuDomainPrepareDiskCachemode).
+// prepareDisks applies what libvirt's disk preparation does before
+// anything is assigned (the parser's ordering is post-parse's): the bus a
+// target name implies, cache=none for a writable shared disk
+// (qemuDomainPrepareDiskCachemode), the startup policies.
 func (b *builder) prepareDisks() error {
 	ds := &b.def.Devices
 	for _, d := range ds.Disks {
@@ -279,7 +259,6 @@ func (b *builder) prepareDisks() error {
 			d.Cache = "none"
 		}
 	}
-	ds.Disks = sortDisks(ds.Disks)
 	b.applyStartupPolicies()
 	return nil
 }

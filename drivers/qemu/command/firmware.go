@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sort"
 
+	"govirt/conf"
 	"govirt/virerr"
 )
 
@@ -86,11 +87,12 @@ type fwDescriptor struct {
 type loaderCfg struct {
 	typ       string // rom, pflash or "" (none)
 	path      string
-	readonly  string // yes, no or ""
-	secure    string // yes, no or ""
-	stateless string // yes, no or ""
-	nvram     string // file or block device of the varstore
-	nvramBlk  bool   // nvram is a block device
+	readonly  string        // yes, no or ""
+	secure    string        // yes, no or ""
+	stateless string        // yes, no or ""
+	nvram     string        // file or block device of the varstore
+	nvramBlk  bool          // nvram is a block device
+	nvramNet  *conf.Element // <nvram type='network'>, see nvramnet.go
 	template  string
 	smm       bool // the chosen firmware requires SMM
 	kernel    string
@@ -147,7 +149,7 @@ func (b *builder) firmware() (*loaderCfg, error) {
 		case "block":
 			l.nvram, l.nvramBlk = attr(child(ne, "source"), "dev"), true
 		case "network":
-			return nil, unsupported("network NVRAM is not supported by govirt's QEMU driver")
+			l.nvramNet = ne
 		default:
 			return nil, unsupported("unsupported nvram disk type '%s'", t)
 		}
@@ -158,7 +160,8 @@ func (b *builder) firmware() (*loaderCfg, error) {
 	if l.path != "" && l.typ == "" {
 		l.typ = "rom"
 	}
-	if err := checkOS(fw, feats, hasLoader, hasNVRAM, l); err != nil {
+	// libvirt's loader definition exists as soon as either element does.
+	if err := checkOS(fw, feats, hasLoader || ne != nil, hasNVRAM, l); err != nil {
 		return nil, err
 	}
 	if feats["enrolled-keys"] == "yes" {
@@ -187,7 +190,35 @@ func (b *builder) firmware() (*loaderCfg, error) {
 		}
 	}
 	b.fw = l
+	b.recordFirmware(fw, l, hasNVRAM)
 	return l, nil
+}
+
+// recordFirmware writes what start decided into the live definition, as
+// libvirt's does: the chosen loader and varstore replace the
+// auto-selection, and SMM is on when the firmware needs it.
+func (b *builder) recordFirmware(fw string, l *loaderCfg, hadNVRAM bool) {
+	d := b.def
+	if l.typ == "" {
+		return
+	}
+	if fw != "" {
+		d.SetValue("os/@firmware", "")
+		d.OS.Loader = l.path
+		d.SetValue("os/loader/@readonly", l.readonly)
+		d.SetValue("os/loader/@secure", l.secure)
+		d.SetValue("os/loader/@type", l.typ)
+		if l.smm && !contains(d.Features, "smm") {
+			d.Features = append(d.Features, "smm")
+			d.SetValue("features/smm/@state", "on")
+		}
+	}
+	if !hadNVRAM && l.nvram != "" && l.nvramNet == nil && !l.nvramBlk {
+		d.SetValue("os/nvram", l.nvram)
+		if l.template != "" {
+			d.SetValue("os/nvram/@template", l.template)
+		}
+	}
 }
 
 // checkOS is virDomainDefOSValidate and virDomainDefPostParseOs.
@@ -309,7 +340,7 @@ func (b *builder) selectFirmware(fw string, feats map[string]string, l *loaderCf
 					return operationUnsupported("unsupported nvram template format '%s'", d.Mapping.NVRAM.Format)
 				}
 				l.template = d.Mapping.NVRAM.Filename
-				if l.nvram == "" {
+				if l.nvram == "" && l.nvramNet == nil {
 					l.nvram = defaultNVRAM
 				}
 			}
@@ -366,8 +397,16 @@ func (b *builder) emitPflash() error {
 			set("read-only", ro).set("driver", "raw").set("file", st).String())
 	}
 	one(0, l.path, false, l.readonly == "yes")
-	if l.nvram != "" {
+	switch {
+	case l.nvram != "":
 		one(1, l.nvram, l.nvramBlk, false)
+	}
+	if l.nvramNet != nil {
+		args, err := b.networkNVRAMNodes(l.nvramNet)
+		if err != nil {
+			return err
+		}
+		b.add(args...)
 	}
 	return nil
 }
@@ -379,7 +418,7 @@ func (b *builder) pflashMachineParams() string {
 		return ""
 	}
 	s := ",pflash0=libvirt-pflash0-format"
-	if l.nvram != "" {
+	if l.nvram != "" || l.nvramNet != nil {
 		s += ",pflash1=libvirt-pflash1-format"
 	}
 	return s
@@ -407,7 +446,7 @@ func (b *builder) launchSecurity() bool { return child(b.def.Tree(), "launchSecu
 // varstore from its template when it does not exist yet.
 func (b *builder) nvramSetup() (nvram, template string) {
 	l, err := b.firmware()
-	if err != nil || l.nvram == "" || l.nvramBlk {
+	if err != nil || l.nvram == "" || l.nvramBlk || l.nvramNet != nil {
 		return "", ""
 	}
 	return l.nvram, l.template

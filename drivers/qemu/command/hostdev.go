@@ -52,11 +52,18 @@ func (b *builder) hostdevPCIDevs() []pciDev {
 	return out
 }
 
-// assignHostdevAliases names hostdevs hostdev0, hostdev1, ...
+// assignHostdevAliases names hostdevs hostdev0, hostdev1, ... in order,
+// as libvirt's qemuAssignDeviceHostdevAlias does for a new definition: a
+// user alias (ua-...) keeps its name and takes no number.
 func (b *builder) assignHostdevAliases() {
-	for i, h := range b.hostdevs() {
+	next := 0
+	for _, h := range b.hostdevs() {
 		name := attr(child(conf.DeviceElement(h), "alias"), "name")
-		conf.SetDeviceValue(h, "alias/@name", alias(name, fmt.Sprintf("hostdev%d", i)))
+		if a := alias(name, ""); a != "" {
+			continue
+		}
+		conf.SetDeviceValue(h, "alias/@name", fmt.Sprintf("hostdev%d", next))
+		next++
 	}
 }
 
@@ -134,6 +141,10 @@ func (b *builder) emitHostdevs() error {
 	if err := b.checkHostdevs(); err != nil {
 		return err
 	}
+	if err := b.checkSCSIHostdevs(); err != nil {
+		return err
+	}
+	scsiIndex := b.scsiHostdevIndex()
 	usbUsed := map[string]bool{}
 	for _, in := range b.def.Devices.Inputs {
 		if a := conf.DeviceAddress(in); a.Type == "usb" {
@@ -203,6 +214,12 @@ func (b *builder) emitHostdevs() error {
 				return err
 			}
 			o = o.set("bus", usbAddr[0]).set("port", usbAddr[1])
+		case "scsi":
+			var err error
+			if o, err = b.emitSCSIHostdev(h, e, id, scsiIndex); err != nil {
+				return err
+			}
+			scsiIndex++
 		case "scsi_host":
 			var err error
 			if o, err = b.vhostSCSI(h, e, id); err != nil {
@@ -245,32 +262,21 @@ func (b *builder) emitHostdevs() error {
 	return nil
 }
 
-// usbHostdevAddr is the (bus, port) of a USB hostdev on the first USB
-// controller: its own <address type='usb'> or the next free port after
-// the USB input devices, and is recorded in the definition.
-func (b *builder) usbHostdevAddr(h *conf.RawDevice, used map[string]bool) ([2]string, error) {
-	usb := b.controller("usb", 0)
-	if usb == nil || usb.Model == "none" {
-		return [2]string{}, unsupported("a USB host device needs a USB controller")
-	}
+// usbHostdevAddr is the (bus, port) of a USB hostdev: its USB address,
+// given or assigned with the other USB devices' (assignUSB, usb.go).
+func (b *builder) usbHostdevAddr(h *conf.RawDevice, _ map[string]bool) ([2]string, error) {
 	a := conf.DeviceAddress(h)
-	switch a.Type {
-	case "usb":
-		if a.Bus != 0 {
-			return [2]string{}, unsupported("USB bus %d is not supported by govirt's QEMU driver", a.Bus)
-		}
-	case "":
-		p := 1
-		for used[strconv.Itoa(p)] {
-			p++
-		}
-		used[strconv.Itoa(p)] = true
-		a = conf.Address{Type: "usb", Port: strconv.Itoa(p)}
-		conf.SetDeviceAddress(h, a)
-	default:
+	if a.Type != "usb" {
 		return [2]string{}, unsupported("USB host device cannot have an address of type '%s'", a.Type)
 	}
-	return [2]string{usb.Alias + ".0", a.Port}, nil
+	o, err := b.usbProps(obj{}, a)
+	if err != nil {
+		return [2]string{}, err
+	}
+	bus, _ := o.get("bus")
+	port, _ := o.get("port")
+	ps, _ := port.(string)
+	return [2]string{bus.(string), ps}, nil
 }
 
 // vhostSCSI is the vhost-scsi-pci device of a <hostdev type='scsi_host'>

@@ -106,7 +106,11 @@ func PrepareHotplugDisk(def *conf.Domain, disk *conf.Disk, caps Caps, next func(
 			// only plugs disks onto controllers the guest has.
 			return unsupported("hot-plugging SCSI controller %d for disk %s is not supported by govirt's QEMU driver; define the controller first", a.Controller, disk.TargetDev)
 		}
-		disk.Alias = alias(disk.Alias, fmt.Sprintf("scsi%d-%d-%d-%d", a.Controller, a.Bus, a.Target, a.Unit))
+		g := fmt.Sprintf("scsi%d-%d-%d-%d", a.Controller, a.Bus, a.Target, a.Unit)
+		if c.Model == "lsilogic" {
+			g = fmt.Sprintf("scsi%d-%d-%d", a.Controller, a.Bus, a.Unit)
+		}
+		disk.Alias = alias(disk.Alias, g)
 	default:
 		bus := disk.TargetBus
 		return hotplugErr(virerr.ErrOperationUnsupported, "disk bus '%s' cannot be hotplugged.", bus)
@@ -194,6 +198,9 @@ func DiskDeviceAdd(def *conf.Domain, disk *conf.Disk, caps Caps) (json.RawMessag
 	if err != nil {
 		return nil, err
 	}
+	if o, err = b.hotplugACPIIndex(o, disk); err != nil {
+		return nil, err
+	}
 	return json.RawMessage(o.String()), nil
 }
 
@@ -267,6 +274,9 @@ func NetDeviceAdd(def *conf.Domain, n *conf.Interface, caps Caps) (json.RawMessa
 	b := hotplugBuilder(def, caps)
 	o, err := b.nicDevice(n, conf.DeviceElement(n), 0)
 	if err != nil {
+		return nil, err
+	}
+	if o, err = b.hotplugACPIIndex(o, n); err != nil {
 		return nil, err
 	}
 	return json.RawMessage(o.String()), nil

@@ -145,3 +145,38 @@ func TestHotplugConventionalPCIBridge(t *testing.T) {
 		t.Errorf("e1000 on q35 without a bridge: %v", err)
 	}
 }
+
+// A hot-plugged disk keeps its <acpi index> and <iotune>: device_add
+// carries acpi-index after the address, the throttle is for the driver
+// to send once the device exists; an index in use is refused.
+func TestHotplugDiskACPIIndexAndIotune(t *testing.T) {
+	def := loadDomain(t, "testdata/disk-features.xml", goldenDir)
+	if _, err := Build(def, qemu72(), goldenPaths("hp")); err != nil {
+		t.Fatal(err)
+	}
+	disk := parseDisk(t, `<disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='/img/new.img'/>
+<target dev='vdc' bus='virtio'/><iotune><total_iops_sec>50</total_iops_sec></iotune><acpi index='7'/></disk>`)
+	if err := PrepareHotplugDisk(def, disk, qemu72(), counterFrom(10)); err != nil {
+		t.Fatal(err)
+	}
+	dev, err := DiskDeviceAdd(def, disk, qemu72())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(dev), `"acpi-index":7,"drive":"libvirt-11-format"`) {
+		t.Errorf("device_add %s", dev)
+	}
+	thr, err := DiskThrottle(disk)
+	if err != nil || !strings.Contains(string(thr), `"id":"/machine/peripheral/virtio-disk2/virtio-backend"`) ||
+		!strings.Contains(string(thr), `"iops":50`) {
+		t.Errorf("throttle %s, %v", thr, err)
+	}
+	dup := parseDisk(t, `<disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='/img/dup.img'/>
+<target dev='vdd' bus='virtio'/><acpi index='5'/></disk>`)
+	if err := PrepareHotplugDisk(def, dup, qemu72(), counterFrom(20)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := DiskDeviceAdd(def, dup, qemu72()); err == nil || !strings.Contains(err.Error(), "non unique device acpi index 5") {
+		t.Errorf("duplicate acpi index: %v", err)
+	}
+}

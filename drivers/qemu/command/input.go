@@ -2,51 +2,65 @@ package command
 
 import (
 	"govirt/conf"
+	"govirt/virerr"
 )
 
 // inputUSBDrivers are the USB HID devices by input type.
 var inputUSBDrivers = map[string]string{"tablet": "usb-tablet", "mouse": "usb-mouse", "keyboard": "usb-kbd"}
 
 // checkInput validates an input device as libvirt does
-// (virDomainInputDefParseXML, qemuValidateDomainInputDef).
+// (virDomainInputDefParseXML, virDomainInputDefValidate; the virtio
+// model checks of qemuValidateDomainInputDef are emitVirtioInput's).
 func (b *builder) checkInput(in *conf.Input) error {
 	e := conf.DeviceElement(in)
-	model := attr(e, "model")
+	internal := func(format string, args ...any) error {
+		return virerr.New(virerr.FromDomain, virerr.ErrInternalError, format, args...)
+	}
 	switch in.Type {
-	case "evdev":
-		if attr(child(e, "source"), "dev") == "" {
-			return unsupported("Missing evdev path for input device")
+	case "evdev", "passthrough":
+		src := "dev"
+		if in.Type == "passthrough" {
+			src = "evdev"
 		}
-		return nil
-	case "passthrough":
-		if in.Bus != "virtio" {
-			return unsupported("only bus 'virtio' is supported for 'passthrough' input devices")
-		}
-		if attr(child(e, "source"), "evdev") == "" {
-			return unsupported("Missing evdev path for input device passthrough")
+		if attr(child(e, "source"), src) == "" {
+			return xmlError("Missing evdev path for input device")
 		}
 	case "tablet", "mouse", "keyboard":
+	case "":
+		return internal("missing input device type")
 	default:
-		return unsupportedValue("devices/input", "type", in.Type)
+		return unsupported("unknown input device type '%s'", in.Type)
 	}
 	switch in.Bus {
 	case "ps2":
-		if in.Type == "tablet" {
-			return unsupported("ps2 bus does not support %s input device", in.Type)
+		if in.Type != "mouse" && in.Type != "keyboard" {
+			return internal("ps2 bus does not support %s input device", in.Type)
 		}
-	case "usb", "virtio":
+	case "xen":
+		return internal("unsupported input bus %s", in.Bus)
+	case "usb", "virtio", "":
 	default:
-		return unsupportedValue("devices/input", "bus", in.Bus)
+		return unsupported("unknown input bus type '%s'", in.Bus)
 	}
-	switch model {
-	case "", "virtio":
-	case "virtio-transitional", "virtio-non-transitional":
-		// Only a virtio input device would take them.
-		if in.Bus == "virtio" {
-			return unsupported("virtio (non-)transitional models are not supported for input type=%s", in.Type)
+	if a := conf.DeviceAddress(in); in.Bus == "usb" && a.Type != "" && a.Type != "usb" {
+		return xmlError("Invalid address for a USB device")
+	}
+	switch {
+	case in.Type == "passthrough" && in.Bus != "virtio":
+		return unsupported("only bus 'virtio' is supported for 'passthrough' input devices")
+	case in.Type == "evdev" && in.Bus != "":
+		return unsupported("input evdev doesn't support bus element")
+	case in.Type != "evdev" && in.Bus == "":
+		return unsupported("input %s has no bus", in.Type)
+	}
+	switch model := attr(e, "model"); model {
+	case "":
+	case "virtio", "virtio-transitional", "virtio-non-transitional":
+		if in.Bus != "virtio" {
+			return unsupported("only bus 'virtio' is supported for input model '%s'", model)
 		}
 	default:
-		return unsupportedValue("devices/input", "model", model)
+		return unsupported("unknown input model '%s'", model)
 	}
 	return nil
 }
@@ -115,7 +129,9 @@ func (b *builder) emitInputs() error {
 func (b *builder) chrPCIDevices() []pciDev {
 	var out []pciDev
 	for _, sr := range b.def.Devices.Serials {
-		if sr.TargetType == "pci-serial" {
+		// Another address type is refused by checkSerialTarget, with
+		// libvirt's message.
+		if t := conf.DeviceAddress(sr).Type; sr.TargetType == "pci-serial" && (t == "" || t == "pci") {
 			g, s := rawAddr(sr)
 			out = append(out, pciDev{"serial " + sr.Alias, g, s, false})
 		}

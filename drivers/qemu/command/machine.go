@@ -180,6 +180,9 @@ func scaledBytes(val, unit string, defScale uint64) (uint64, error) {
 	default:
 		return 0, unsupported("unknown suffix '%s'", unit)
 	}
+	if mult != 0 && n > ^uint64(0)/mult {
+		return 0, xmlError("Numerical overflow")
+	}
 	return n * mult, nil
 }
 

@@ -341,6 +341,9 @@ func (b *builder) backendProps(id string, md *memDev, force, systemMemory bool) 
 			dir := path
 			if !use {
 				dir = filepath.Dir(path)
+				if !contains(b.memFiles, path) {
+					b.memFiles = append(b.memFiles, path)
+				}
 			}
 			if !contains(b.memDirs, dir) {
 				b.memDirs = append(b.memDirs, dir)
@@ -503,6 +506,10 @@ func (b *builder) emitMemory() error {
 	return nil
 }
 
+// bitmapLen bounds the bits of a parsed bitmap, as libvirt's
+// VIR_DOMAIN_CPUMASK_LEN does for CPU and node sets.
+const bitmapLen = 16384
+
 // parseBitmap parses libvirt's bitmap syntax ("0-3,^2,5").
 func parseBitmap(s string) ([]int, error) {
 	set := map[int]bool{}
@@ -512,7 +519,7 @@ func parseBitmap(s string) ([]int, error) {
 		part = strings.TrimPrefix(part, "^")
 		lo, hi, isRange := strings.Cut(part, "-")
 		a, err := strconv.Atoi(lo)
-		if err != nil || a < 0 {
+		if err != nil || a < 0 || a >= bitmapLen {
 			return nil, unsupported("Failed to parse bitmap '%s'", s)
 		}
 		z := a
@@ -520,7 +527,7 @@ func parseBitmap(s string) ([]int, error) {
 			if neg {
 				return nil, unsupported("Failed to parse bitmap '%s'", s)
 			}
-			if z, err = strconv.Atoi(hi); err != nil || z < a {
+			if z, err = strconv.Atoi(hi); err != nil || z < a || z >= bitmapLen {
 				return nil, unsupported("Failed to parse bitmap '%s'", s)
 			}
 		}

@@ -52,15 +52,28 @@ func (b *builder) emitNet(i int, n *conf.Interface, bootindex int) error {
 	if err := b.checkNet(n, e); err != nil {
 		return err
 	}
+	var taps, vhost []int
 	switch n.Type {
+	case "direct":
+		if b.p.OpenTap == nil {
+			return unsupported("<interface type='direct'> needs the driver to create the macvtap device")
+		}
+		var err error
+		if taps, vhost, err = b.tapFDs(n, e); err != nil {
+			return err
+		}
 	case "ethernet", "bridge", "network":
 		if n.Type != "ethernet" && n.Bridge == "" {
 			return unsupported("interface %s of type %s has no <source bridge>", n.Alias, n.Type)
 		}
+		var err error
+		if taps, vhost, err = b.tapFDs(n, e); err != nil {
+			return err
+		}
 		if n.TargetDev == "" {
-			// libvirt numbers vnetN host-wide; the builder has no
-			// host-wide state, so it derives a name unique to the
-			// domain (IFNAMSIZ is 16).
+			// QEMU creates the tap (no OpenTap): libvirt numbers vnetN
+			// host-wide; the builder has no host-wide state, so it
+			// derives a name unique to the domain (IFNAMSIZ is 16).
 			n.TargetDev = fmt.Sprintf("vn%s-%d", strings.ReplaceAll(b.def.UUID.String(), "-", "")[:8], i)
 		}
 		b.taps = append(b.taps, Tap{IfName: n.TargetDev, Bridge: n.Bridge})
@@ -71,9 +84,17 @@ func (b *builder) emitNet(i int, n *conf.Interface, bootindex int) error {
 		}
 		b.add("-chardev", cd)
 	}
-	nd, err := hostNetProps(n, e)
+	nd, err := hostNetPropsFDs(n, e, taps, vhost)
 	if err != nil {
 		return err
+	}
+	if isPasst(n, e) {
+		nd = append(b.passtNetdev(n), nd...)
+		args, err := b.passtArgs(n, e)
+		if err != nil {
+			return err
+		}
+		b.passts = append(b.passts, Passt{Alias: n.Alias, Socket: b.passtSocket(n.Alias), Args: args})
 	}
 	if n.Type == "vdpa" {
 		// QEMU gets the vhost-vdpa device as an fd set
@@ -121,10 +142,21 @@ func vhostUserChardev(src *conf.Element, id string) (string, error) {
 // hostNetProps is the -netdev (netdev_add) of an interface, properties in
 // libvirt's order (qemuBuildHostNetProps), "id" last.
 func hostNetProps(n *conf.Interface, e *conf.Element) (obj, error) {
+	return hostNetPropsFDs(n, e, nil, nil)
+}
+
+// hostNetPropsFDs is hostNetProps with the tap and vhost-net descriptors
+// the caller opened for a tap interface.
+func hostNetPropsFDs(n *conf.Interface, e *conf.Element, taps, vhost []int) (obj, error) {
 	nd := obj{}
 	src := child(e, "source")
 	switch n.Type {
 	case "user":
+		if isPasst(n, e) {
+			// The stream netdev is built by emitNet, which knows the
+			// socket (passtNetdev).
+			return obj{}.set("id", "host"+n.Alias), nil
+		}
 		nd = nd.set("type", "user")
 		for _, ip := range e.Children("ip") {
 			a, err := netip.ParseAddr(attr(ip, "address"))
@@ -146,16 +178,10 @@ func hostNetProps(n *conf.Interface, e *conf.Element) (obj, error) {
 				}
 			}
 		}
-	case "ethernet", "bridge", "network":
-		// QEMU creates the tap itself (ifname); the driver brings it up
-		// and enslaves it once QEMU runs.
-		nd = nd.set("type", "tap").set("ifname", n.TargetDev).set("script", "no").set("downscript", "no")
-		if s := child(e, "tune", "sndbuf"); s != nil {
-			v, err := strconv.ParseUint(s.Text(), 10, 64)
-			if err != nil {
-				return nil, xmlError("Invalid sndbuf value '%s'", s.Text())
-			}
-			nd = nd.set("sndbuf", v)
+	case "ethernet", "bridge", "network", "direct":
+		var err error
+		if nd, err = tapNetdev(n, e, taps, vhost); err != nil {
+			return nil, err
 		}
 	case "server", "client", "mcast", "udp":
 		port := attr(src, "port")
@@ -327,6 +353,18 @@ func romProps(o obj, e *conf.Element, a conf.Address) (obj, error) {
 // (qemuValidateDomainDeviceDefNetwork and the parser's checks) where the
 // builder's input can violate it.
 func (b *builder) checkNet(n *conf.Interface, e *conf.Element) error {
+	if err := checkPasst(n, e); err != nil {
+		return err
+	}
+	if n.Type == "vhostuser" {
+		if ok, _ := virtioModel(n.Model); !ok {
+			return virerrInternal("Wrong or no <model> 'type' attribute specified with <interface type='vhostuser'/>. vhostuser requires the virtio-net* frontend")
+		}
+		src := child(e, "source")
+		if attr(src, "mode") == "server" && attr(child(src, "reconnect"), "enabled") == "yes" {
+			return unsupported("'reconnect' attribute unsupported 'server' mode for <interface type='vhostuser'>")
+		}
+	}
 	if n.Type != "bridge" && n.Type != "network" && n.Bridge != "" {
 		return unsupported("<source bridge> needs interface type 'bridge'")
 	}
@@ -409,11 +447,25 @@ func (b *builder) checkNet(n *conf.Interface, e *conf.Element) error {
 		}
 	}
 	if mtu := child(e, "mtu"); mtu != nil {
-		switch n.Type {
-		case "ethernet", "bridge", "network", "vhostuser":
+		switch {
+		case n.Type == "ethernet", n.Type == "bridge", n.Type == "network", n.Type == "vhostuser", isPasst(n, e):
 		default:
 			return unsupported("setting MTU on interface type %s is not supported yet", n.Type)
 		}
+	}
+	if child(e, "script") != nil && n.Type != "ethernet" {
+		return unsupported("scripts are not supported on interfaces of type %s", n.Type)
+	}
+	if child(e, "script") != nil && b.p.OpenTap == nil {
+		return unsupported("<script> needs the tap to be created by govirt's QEMU driver")
+	}
+	if child(e, "bandwidth") != nil {
+		switch n.Type {
+		case "ethernet", "bridge", "network", "direct":
+			// libvirt shapes these with tc, which govirt does not do.
+			return unsupported("<bandwidth> on interfaces of type %s is not supported by govirt's QEMU driver", n.Type)
+		}
+		// Other types: libvirt only warns that it cannot shape them.
 	}
 	if t := child(e, "teaming"); t != nil {
 		ok, _ := virtioModel(n.Model)
@@ -426,9 +478,17 @@ func (b *builder) checkNet(n *conf.Interface, e *conf.Element) error {
 	}
 	if child(e, "coalesce") != nil {
 		switch n.Type {
-		case "ethernet", "bridge", "network":
+		case "bridge", "network":
 		default:
 			return unsupported("coalesce settings on interface type %s are not supported", n.Type)
+		}
+		if f := attr(child(e, "coalesce", "rx", "frames"), "max"); f != "" {
+			if _, err := strconv.ParseUint(f, 10, 32); err != nil {
+				return xmlError("Invalid value for attribute '%s' in element '%s': '%s'.", "max", "frames", f)
+			}
+		}
+		if b.p.OpenTap == nil {
+			return unsupported("<coalesce> needs the tap to be created by govirt's QEMU driver")
 		}
 	}
 	if l := child(e, "link"); l != nil {

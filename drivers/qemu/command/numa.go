@@ -2,6 +2,8 @@ package command
 
 import (
 	"strconv"
+
+	"govirt/conf"
 )
 
 // Guest NUMA cells (<cpu><numa>) and <numatune>: -numa node/dist with
@@ -20,11 +22,30 @@ func (b *builder) cells() ([]cell, error) {
 	if b.numa != nil {
 		return *b.numa, nil
 	}
-	var out []cell
-	for i, e := range children(child(b.def.Tree(), "cpu", "numa"), "cell") {
-		if id := attr(e, "id"); id != "" && id != strconv.Itoa(i) {
-			return nil, xmlError("Invalid 'id' attribute in NUMA cell: %s. Expected %d", id, i)
+	elems := children(child(b.def.Tree(), "cpu", "numa"), "cell")
+	out := make([]cell, len(elems))
+	// Cells are numbered in document order or by their id, in any order
+	// (virDomainNumaDefParseXML); byID maps each to its element.
+	byID := make([]*conf.Element, len(elems))
+	idOf := make([]int, len(elems))
+	for pos, e := range elems {
+		i := pos
+		if id := attr(e, "id"); id != "" {
+			n, err := strconv.ParseUint(id, 10, 32)
+			if err != nil {
+				return nil, xmlError("Invalid value for attribute 'id' in element 'cell': '%s'. Expected non-negative integer value", id)
+			}
+			i = int(min(n, uint64(len(elems))))
 		}
+		if i >= len(elems) {
+			return nil, xmlError("Exactly one 'cell' element per guest NUMA cell allowed, non-contiguous ranges or ranges not starting from 0 are not allowed")
+		}
+		if byID[i] != nil {
+			return nil, xmlError("Duplicate NUMA cell info for cell id '%d'", i)
+		}
+		byID[i], idOf[pos] = e, i
+	}
+	for i, e := range byID {
 		var c cell
 		var err error
 		if cp := attr(e, "cpus"); cp != "" {
@@ -56,11 +77,13 @@ func (b *builder) cells() ([]cell, error) {
 		default:
 			return nil, unsupportedValue("cpu/numa/cell", "discard", c.discard)
 		}
-		out = append(out, c)
+		out[i] = c
 	}
-	// virDomainNumaDefNodeDistanceParseXML, cell by cell: a distance
+	// virDomainNumaDefNodeDistanceParseXML, cell by cell in document
+	// order: a distance
 	// applies to the other direction too unless that one is set.
-	for i, e := range children(child(b.def.Tree(), "cpu", "numa"), "cell") {
+	for pos, e := range elems {
+		i := idOf[pos]
 		for _, s := range children(child(e, "distances"), "sibling") {
 			id, err1 := strconv.Atoi(attr(s, "id"))
 			v, err2 := strconv.ParseUint(attr(s, "value"), 10, 32)
@@ -84,6 +107,18 @@ func (b *builder) cells() ([]cell, error) {
 				out[id].distances[i] = v
 			}
 		}
+	}
+	var ncpus uint
+	for i, c := range out {
+		ncpus += uint(len(c.cpus))
+		for j := 0; j < i; j++ {
+			if overlaps(c.cpus, out[j].cpus) {
+				return nil, unsupported("NUMA cells %d and %d have overlapping vCPU ids", i, j)
+			}
+		}
+	}
+	if ncpus > b.def.VCPUs {
+		return nil, internalError("Number of CPUs in <numa> exceeds the <vcpu> count")
 	}
 	b.numa = &out
 	return out, nil
@@ -362,6 +397,7 @@ func (b *builder) emitMemPath() error {
 		dir := b.host().MemoryBackingDir + "/" + b.shortName()
 		path = dir + "/ram"
 		b.memDirs = append(b.memDirs, dir)
+		b.memFiles = append(b.memFiles, path)
 	}
 	if prealloc && !b.memPrealloc {
 		b.add("-mem-prealloc")

@@ -319,19 +319,23 @@ func (b *builder) placePorts(sp *pciSpace, ports []*conf.Controller) error {
 
 // busName is the QEMU bus id of PCI bus n.
 func (b *builder) busName(n uint) string {
-	for _, c := range b.def.Devices.Controllers {
-		if c.Type != "pci" || c.Index != int(n) {
-			continue
-		}
-		// The roots are the machine's, so a user alias cannot name
-		// them on the command line (qemuBuildDeviceAddressPCIGetBus).
-		if strings.HasPrefix(c.Alias, "ua-") && c.Model == "pci-root" {
-			return "pci.0"
-		}
-		if strings.HasPrefix(c.Alias, "ua-") && c.Model == "pcie-root" {
+	// The root bus is the machine's own, named by QEMU whatever alias
+	// the definition gives it.
+	if n == 0 {
+		if b.q35 {
 			return "pcie.0"
 		}
-		return c.Alias
+		return "pci.0"
+	}
+	for _, c := range b.def.Devices.Controllers {
+		if c.Type == "pci" && c.Index == int(n) {
+			// The built-in root bus is not on the command line, so
+			// a user alias cannot name it (qemuBuildDeviceAddressPCIGetBus).
+			if strings.HasPrefix(c.Alias, "ua-") && (c.Model == "pci-root" || c.Model == "pcie-root") {
+				return map[string]string{"pci-root": "pci.0", "pcie-root": "pcie.0"}[c.Model]
+			}
+			return c.Alias
+		}
 	}
 	return fmt.Sprintf("pci.%d", n)
 }

@@ -19,6 +19,42 @@ type Pinning struct {
 	Emulator []int
 	VCPU     map[int][]int // <vcpupin vcpu=''>
 	IOThread map[int][]int // <iothreadpin iothread=''>
+
+	// Scheduling policies of <vcpusched>, <iothreadsched> and
+	// <emulatorsched>, by thread.
+	VCPUSched     map[int]Sched
+	IOThreadSched map[int]Sched
+	EmulatorSched *Sched
+}
+
+// Sched is a thread's scheduling policy (libvirt's virProcessSchedPolicy
+// names: batch, idle, fifo, rr) and its real-time priority.
+type Sched struct {
+	Policy   string
+	Priority int
+}
+
+func parseSched(e interface{ Attr(string) (string, bool) }) (Sched, error) {
+	pol, _ := e.Attr("scheduler")
+	s := Sched{Policy: pol}
+	switch pol {
+	case "batch", "idle":
+	case "fifo", "rr":
+		p, ok := e.Attr("priority")
+		if !ok {
+			return s, xmlError("Missing required attribute 'priority' in element")
+		}
+		n, err := strconv.Atoi(p)
+		if err != nil {
+			return s, xmlError("Invalid value for attribute 'priority': '%s'", p)
+		}
+		s.Priority = n
+	case "":
+		return s, xmlError("Missing required attribute 'scheduler'")
+	default:
+		return s, xmlError("Invalid value for attribute 'scheduler': '%s'", pol)
+	}
+	return s, nil
 }
 
 // Initial is the set QEMU is started on, before its threads exist.
@@ -85,7 +121,50 @@ func (b *builder) pinning() (*Pinning, error) {
 			return nil, err
 		}
 	}
-	if p.Default == nil && p.Emulator == nil && p.VCPU == nil && p.IOThread == nil {
+	for _, x := range []struct {
+		elem, attr string
+		max        int
+		dst        *map[int]Sched
+	}{{"vcpusched", "vcpus", int(b.def.VCPUs), &p.VCPUSched}, {"iothreadsched", "iothreads", -1, &p.IOThreadSched}} {
+		for _, e := range children(ct, x.elem) {
+			set := attr(e, x.attr)
+			if set == "" {
+				return nil, xmlError("Missing attribute '%s' in element '%s'", x.attr, x.elem)
+			}
+			ids, err := parseBitmap(set)
+			if err != nil {
+				return nil, err
+			}
+			if len(ids) == 0 {
+				return nil, unsupported("'%s' scheduler bitmap '%s' is empty", x.attr, set)
+			}
+			sc, err := parseSched(e)
+			if err != nil {
+				return nil, err
+			}
+			if *x.dst == nil {
+				*x.dst = map[int]Sched{}
+			}
+			for _, id := range ids {
+				if x.max >= 0 && id >= x.max {
+					return nil, xmlError("vcpu id must be lower than maxvcpus")
+				}
+				if _, dup := (*x.dst)[id]; dup {
+					return nil, xmlError("%s attributes '%s' must not overlap", x.attr, x.attr)
+				}
+				(*x.dst)[id] = sc
+			}
+		}
+	}
+	if e := child(ct, "emulatorsched"); e != nil {
+		sc, err := parseSched(e)
+		if err != nil {
+			return nil, err
+		}
+		p.EmulatorSched = &sc
+	}
+	if p.Default == nil && p.Emulator == nil && p.VCPU == nil && p.IOThread == nil &&
+		p.VCPUSched == nil && p.IOThreadSched == nil && p.EmulatorSched == nil {
 		return nil, nil
 	}
 	return p, nil

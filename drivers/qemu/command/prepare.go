@@ -27,7 +27,9 @@ func (b *builder) prepareDefaults() error {
 			}
 		}
 	}
-	b.sortUSBControllers()
+	if err := b.sortUSBControllers(); err != nil {
+		return err
+	}
 	// The chipset's own disk controller: q35's SATA is listed (the
 	// post-parse step added it); i440fx's IDE only when a disk uses it,
 	// as libvirt lists it.

@@ -1,9 +1,15 @@
 package command
 
 import (
+	"bytes"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -141,4 +147,76 @@ func TestQEMUAcceptsVhostUserDisk(t *testing.T) {
 		t.Fatal(err)
 	}
 	runPaused(t, cl, p.MonitorSocket)
+}
+
+// TestQEMUAcceptsHTTPDisk serves an image over HTTP and starts QEMU with
+// a read-only http disk carrying cookies: QEMU opens the URL the builder
+// wrote and sends the cookies decrypted from their secret object.
+func TestQEMUAcceptsHTTPDisk(t *testing.T) {
+	if _, err := os.Stat(qemuBinary); err != nil {
+		t.Skip("no " + qemuBinary)
+	}
+	// The curl block driver is a loadable module (Debian's
+	// qemu-block-extra); without it QEMU cannot open http disks at all.
+	probe, _ := exec.Command(qemuBinary, "-machine", "none", "-nodefaults", "-display", "none",
+		"-blockdev", "driver=http,url=http://127.0.0.1:9/x,node-name=n").CombinedOutput()
+	if strings.Contains(string(probe), "Unknown driver 'http'") {
+		t.Skip("this QEMU has no http block driver (qemu-block-extra)")
+	}
+	dir, err := os.MkdirTemp("", "gvh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	img := make([]byte, 1<<20)
+	var mu sync.Mutex
+	var cookies []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		cookies = append(cookies, r.Header.Get("Cookie"))
+		mu.Unlock()
+		http.ServeContent(w, r, "disk.img", time.Time{}, bytes.NewReader(img))
+	}))
+	t.Cleanup(srv.Close)
+	host, port, _ := net.SplitHostPort(strings.TrimPrefix(srv.URL, "http://"))
+	xml := `<domain type='qemu'>
+  <name>hd</name>
+  <uuid>4e5f6a7b-8c9d-4e0f-a1b2-c3d4e5f6a7b8</uuid>
+  <memory unit='KiB'>131072</memory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type></os>
+  <devices>
+    <disk type='network' device='cdrom'>
+      <driver name='qemu' type='raw'/>
+      <source protocol='http' name='/disk.img'>
+        <host name='` + host + `' port='` + port + `'/>
+        <cookies>
+          <cookie name='session'>abc123</cookie>
+        </cookies>
+        <timeout seconds='10'/>
+      </source>
+      <target dev='hdc' bus='ide'/>
+      <readonly/>
+    </disk>
+  </devices>
+</domain>`
+	def, err := conf.ParseDomain([]byte(xml), conf.ParseValidate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := Paths{MonitorSocket: filepath.Join(dir, "mon.sock"), DomainDir: dir, MasterKey: filepath.Join(dir, "master-key.aes")}
+	withTestSecrets(&p)
+	if err := os.WriteFile(p.MasterKey, p.MasterKeyData, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cl, err := Build(def, qemu72(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runPaused(t, cl, p.MonitorSocket)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(cookies) == 0 || cookies[0] != "session=abc123" {
+		t.Errorf("cookies QEMU sent: %q", cookies)
+	}
 }

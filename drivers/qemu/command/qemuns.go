@@ -3,6 +3,7 @@ package command
 import (
 	"slices"
 	"strconv"
+	"strings"
 
 	"govirt/conf"
 	"govirt/virerr"
@@ -27,9 +28,42 @@ type qemuNSDef struct {
 	deprecation string
 }
 
-// withoutQemuNS splits the QEMU namespace elements off a definition.
+// nsOf is the namespace of element e, whose prefix is declared on e or
+// on one of scopes (its ancestors, innermost first).
+func nsOf(e *conf.Element, scopes ...*conf.Element) string {
+	key := "xmlns"
+	if prefix, _, ok := strings.Cut(e.Name(), ":"); ok {
+		key = "xmlns:" + prefix
+	}
+	for _, s := range append([]*conf.Element{e}, scopes...) {
+		if v, ok := s.Attr(key); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// localName is an element's name without its prefix.
+func localName(e *conf.Element) string {
+	if _, l, ok := strings.Cut(e.Name(), ":"); ok {
+		return l
+	}
+	return e.Name()
+}
+
+// withoutQemuNS splits the QEMU namespace elements off a definition,
+// whatever prefix (or default namespace) declares it, on <domain> or on
+// the element itself.
 func withoutQemuNS(t *conf.Element) (*conf.Element, []*conf.Element) {
-	return t.TakeNamespace(qemuNS)
+	rest := t
+	var ext []*conf.Element
+	for _, k := range t.Children("") {
+		if nsOf(k, t) == qemuNS {
+			ext = append(ext, k)
+			rest = rest.Without(k.Name())
+		}
+	}
+	return rest, ext
 }
 
 func nsErr(format string, args ...any) error {
@@ -39,20 +73,34 @@ func nsErr(format string, args ...any) error {
 // parseQemuNS reads the namespace elements (qemuDomainDefNamespaceParse)
 // and applies the capability overrides to the builder's capabilities.
 func (b *builder) parseQemuNS() error {
-	_, ext := withoutQemuNS(b.def.Tree())
+	root := b.def.Tree()
+	_, ext := withoutQemuNS(root)
 	ns := &qemuNSDef{overrides: map[string][]nsOverride{}}
+	// in lists the children of e in the QEMU namespace called name.
+	in := func(e *conf.Element, name string, scopes ...*conf.Element) []*conf.Element {
+		var out []*conf.Element
+		for _, k := range e.Children("") {
+			if localName(k) == name && nsOf(k, append([]*conf.Element{e}, scopes...)...) == qemuNS {
+				out = append(out, k)
+			}
+		}
+		return out
+	}
 	for _, e := range ext {
-		switch e.Name() {
+		switch localName(e) {
 		case "commandline":
 			for _, k := range e.Children("") {
-				switch k.Name() {
-				case "qemu:arg":
+				if nsOf(k, e, root) != qemuNS {
+					return unsupportedElem("qemu:commandline/" + k.Name())
+				}
+				switch localName(k) {
+				case "arg":
 					v, ok := k.Attr("value")
 					if !ok {
 						return nsErr("No qemu command-line argument specified")
 					}
 					ns.args = append(ns.args, v)
-				case "qemu:env":
+				case "env":
 					name := attr(k, "name")
 					if name == "" {
 						return nsErr("No qemu environment name specified")
@@ -72,23 +120,23 @@ func (b *builder) parseQemuNS() error {
 		case "capabilities":
 			for _, k := range e.Children("") {
 				c := attr(k, "capability")
-				switch k.Name() {
-				case "qemu:add":
+				switch localName(k) {
+				case "add":
 					ns.capsAdd = append(ns.capsAdd, c)
-				case "qemu:del":
+				case "del":
 					ns.capsDel = append(ns.capsDel, c)
 				default:
 					return unsupportedElem("qemu:capabilities/" + k.Name())
 				}
 			}
 		case "override":
-			for _, d := range e.Children("qemu:device") {
+			for _, d := range in(e, "device", root) {
 				alias := attr(d, "alias")
 				if alias == "" {
 					return nsErr("missing 'alias' attribute for qemu:device")
 				}
-				for _, fe := range d.Children("qemu:frontend") {
-					for _, p := range fe.Children("qemu:property") {
+				for _, fe := range in(d, "frontend", e, root) {
+					for _, p := range in(fe, "property", d, e, root) {
 						ov, err := parseOverride(p)
 						if err != nil {
 							return err
@@ -105,7 +153,7 @@ func (b *builder) parseQemuNS() error {
 				return nsErr("Invalid value for attribute 'behavior' in element 'deprecation': '%s'.", v)
 			}
 		default:
-			return unsupportedElem("qemu:" + e.Name())
+			return unsupportedElem("qemu:" + localName(e))
 		}
 	}
 	b.ns = ns

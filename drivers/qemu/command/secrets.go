@@ -6,6 +6,7 @@ import (
 	"crypto/cipher"
 	"crypto/rand"
 	"encoding/base64"
+	"strings"
 
 	"govirt/conf"
 	"govirt/virerr"
@@ -186,6 +187,17 @@ func checkDiskSecrets(d *conf.Disk) error {
 		return unsupported("an <encryption> definition already found for disk source")
 	}
 	for _, l := range chain(d) {
+		if l.src.Type == "network" {
+			// virDomainDiskSourceNetworkParse's refusals.
+			if l.src.Name == "" && l.src.Protocol != "nbd" {
+				return xmlError("missing name for disk source")
+			}
+			if l.src.Protocol == "rbd" || l.src.Protocol == "gluster" {
+				if i := strings.IndexByte(l.src.Name, '/'); i <= 0 {
+					return xmlError("can't split path '%s' into pool name and image name", l.src.Name)
+				}
+			}
+		}
 		if a := netAuth(l); a != nil {
 			switch p := l.src.Protocol; p {
 			case "iscsi", "http", "https", "ftp", "ftps", "ssh", "rbd":

@@ -1,6 +1,7 @@
 package command
 
 import (
+	"govirt/conf"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -17,7 +18,14 @@ func (b *builder) emitTPMs() error {
 	if len(tpms) > 1 {
 		return unsupported("only a single TPM non-proxy device is supported")
 	}
+	// The live definition's views of the same devices, to record what
+	// libvirt records: the alias and the emulator's version.
+	raws := b.def.RawDevicesOf("tpm")
 	for i, t := range tpms {
+		var raw *conf.RawDevice
+		if i < len(raws) {
+			raw = raws[i]
+		}
 		alias := attr(child(t, "alias"), "name")
 		if alias == "" {
 			alias = "tpm" + strconv.Itoa(i)
@@ -48,6 +56,9 @@ func (b *builder) emitTPMs() error {
 			}
 			if version != "1.2" && version != "2.0" {
 				return xmlError("Unsupported TPM version '%s'", version)
+			}
+			if raw != nil {
+				conf.SetDeviceValue(raw, "backend/@version", version)
 			}
 			if !contains(b.host().swtpmVersions(), version) {
 				return unsupported("TPM version '%s' is not supported", version)
@@ -115,6 +126,9 @@ func (b *builder) emitTPMs() error {
 		}
 		if !b.caps.Has(model) {
 			return unsupported("The QEMU executable %s does not support TPM model %s", b.emulator(), model)
+		}
+		if raw != nil {
+			conf.SetDeviceValue(raw, "alias/@name", alias)
 		}
 		b.add("-tpmdev", backend)
 		b.device(obj{}.set("driver", model).set("tpmdev", tpmdev).set("id", alias))

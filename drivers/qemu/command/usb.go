@@ -43,11 +43,29 @@ var usbCompanionPorts = map[string]string{"ich9-uhci1": "0", "ich9-uhci2": "2", 
 // controllers as libvirt's parser does, inserting each one in document
 // order (virDomainControllerInsertPreAlloced): among those of its type
 // by index, a master before its companions of the same index.
-func (b *builder) sortUSBControllers() {
+func (b *builder) sortUSBControllers() error {
 	for _, c := range b.def.Devices.Controllers {
 		if p, ok := usbCompanionPorts[c.Model]; ok && c.Type == "usb" && !usbCompanion(c) {
 			conf.SetDeviceValue(c, "master/@startport", p)
 		}
+	}
+	// The parser's checks of the USB controllers as a whole.
+	none, other, master := 0, false, false
+	for _, c := range b.def.Devices.Controllers {
+		switch {
+		case c.Type != "usb":
+		case c.Model == "none":
+			none++
+		default:
+			other = true
+			master = master || !usbCompanion(c)
+		}
+	}
+	if none > 1 || none == 1 && other {
+		return virerr.New(virerr.FromDomain, virerr.ErrXMLDetail, "Can't add another USB controller: USB is disabled for this domain")
+	}
+	if other && !master {
+		return virerr.New(virerr.FromDomain, virerr.ErrXMLDetail, "No master USB controller specified")
 	}
 	var out []*conf.Controller
 	for _, c := range b.def.Devices.Controllers {
@@ -72,6 +90,7 @@ func (b *builder) sortUSBControllers() {
 		out = slices.Insert(out, at, c)
 	}
 	b.def.Devices.Controllers = out
+	return nil
 }
 
 // usbControllerObj is the -device of a USB controller, nil for one QEMU
@@ -355,8 +374,8 @@ func (b *builder) usbOffError() error {
 }
 
 // usbUsers lists the devices that go on USB in libvirt's order
-// (virDomainUSBDeviceDefForeach): hubs, disks, CCID controllers,
-// inputs, serials, redirdevs.
+// (virDomainUSBDeviceDefForeach): hubs, host devices, disks, CCID
+// controllers, inputs, serials, sound cards, redirdevs.
 func (b *builder) usbUsers() []usbUser {
 	var out []usbUser
 	typed := func(name string, hub bool, dev any) usbUser {
@@ -366,6 +385,12 @@ func (b *builder) usbUsers() []usbUser {
 	}
 	for i, h := range b.def.RawDevicesOf("hub") {
 		out = append(out, typed(fmt.Sprintf("hub%d", i), true, h))
+	}
+	for i, h := range b.def.RawDevicesOf("hostdev") {
+		e := conf.DeviceElement(h)
+		if attr(e, "mode") == "subsystem" && attr(e, "type") == "usb" {
+			out = append(out, typed(fmt.Sprintf("hostdev%d", i), false, h))
+		}
 	}
 	for _, d := range b.def.Devices.Disks {
 		if d.TargetBus == "usb" {
@@ -389,6 +414,11 @@ func (b *builder) usbUsers() []usbUser {
 	for _, s := range b.def.Devices.Serials {
 		if s.TargetType == "usb-serial" {
 			out = append(out, typed("serial "+s.Alias, false, s))
+		}
+	}
+	for i, snd := range b.def.Devices.Sounds {
+		if snd.Model == "usb" {
+			out = append(out, typed(fmt.Sprintf("sound%d", i), false, snd))
 		}
 	}
 	for i, r := range b.def.RawDevicesOf("redirdev") {
@@ -522,14 +552,18 @@ func (b *builder) emitRedirdevs() error {
 					continue
 				}
 				if f.name == "version" {
-					// A BCD version: "2.00" is 0x0200.
-					major, minor, _ := strings.Cut(v, ".")
-					hi, err1 := strconv.ParseUint(major, 16, 8)
-					lo, err2 := strconv.ParseUint(minor, 16, 8)
-					if err1 != nil || err2 != nil {
-						return unsupportedValue("devices/redirfilter/usbdev", "version", v)
+					// JJ.MN as BCD 0xJJMN; JJ.M is JJ.M0
+					// (virDomainRedirFilterUSBVersionHelper).
+					major, minor, ok := strings.Cut(v, ".")
+					hi, err1 := strconv.ParseUint(major, 10, 32)
+					lo, err2 := strconv.ParseUint(minor, 10, 32)
+					if !ok || err1 != nil || err2 != nil || hi >= 100 || lo >= 100 {
+						return xmlError("Cannot parse USB device version %s", v)
 					}
-					rule += fmt.Sprintf("0x%04X:", hi<<8|lo)
+					if len(minor) == 1 {
+						lo *= 10
+					}
+					rule += fmt.Sprintf("0x%04X:", (hi/10)<<12|(hi%10)<<8|(lo/10)<<4|lo%10)
 					continue
 				}
 				n, err := strconv.ParseUint(v, 0, 16)

@@ -8,26 +8,26 @@ import "strings"
 // default emulator when <emulator> is absent.
 func (p *pp) machine() error {
 	d := p.def
-	switch d.Type {
-	case "kvm", "qemu":
-	default:
-		return unsupported("domain type '%s' is not handled by the QEMU driver", d.Type)
+	emu := d.Devices.Emulator
+	if emu == "" {
+		emu = "/usr/bin/qemu-system-x86_64"
 	}
-	if d.OS.Type != "hvm" {
-		return unsupported("os type '%s' is not supported by govirt's QEMU driver", d.OS.Type)
-	}
+	// The emulator's checks of qemuValidateDomainDef, with its messages:
+	// the arch first, then the virt type.
 	switch d.OS.Arch {
 	case "":
 		d.OS.Arch = "x86_64"
 	case "x86_64", "i686":
 	default:
-		// The capabilities are the x86_64 binary's; libvirt's lookup of
-		// the emulator for the arch fails with this.
-		emu := d.Devices.Emulator
-		if emu == "" {
-			emu = "/usr/bin/qemu-system-x86_64"
-		}
 		return unsupported("Emulator '%s' does not support arch '%s'", emu, d.OS.Arch)
+	}
+	switch d.Type {
+	case "kvm", "qemu":
+	default:
+		return unsupported("Emulator '%s' does not support virt type '%s'", emu, d.Type)
+	}
+	if d.OS.Type != "hvm" {
+		return unsupported("os type '%s' is not supported by govirt's QEMU driver", d.OS.Type)
 	}
 	if d.Devices.Emulator == "" {
 		d.Devices.Emulator = "/usr/bin/qemu-system-x86_64"

@@ -1,6 +1,7 @@
 package postparse
 
 import (
+	"slices"
 	"strconv"
 
 	"govirt/conf"
@@ -45,6 +46,10 @@ func (p *pp) assignVirtioSerial() error {
 		}
 		ctls = append(ctls, &ctl{idx: uint(c.Index), used: make([]bool, n)})
 	}
+	// The address set keeps its controllers by index
+	// (virDomainVirtioSerialAddrPlaceController), whatever their order
+	// in the definition.
+	slices.SortFunc(ctls, func(x, y *ctl) int { return int(x.idx) - int(y.idx) })
 	virtio := func(list []*conf.Chardev) []*conf.Chardev {
 		var out []*conf.Chardev
 		for _, c := range list {
