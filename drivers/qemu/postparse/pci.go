@@ -3,6 +3,7 @@ package postparse
 import (
 	"fmt"
 	"slices"
+	"strconv"
 
 	"govirt/conf"
 )
@@ -108,6 +109,10 @@ func (p *pp) pciDevices() ([]pciDev, error) {
 			f = fSwitchUp
 		case "pcie-switch-downstream-port":
 			f = fSwitchDown
+		case "pci-expander-bus":
+			f = fPXB
+		case "pcie-expander-bus":
+			f = fPXBPCIe
 		default:
 			return nil, unsupported("PCI controller model '%s' is not handled by govirt's address assignment", c.Model)
 		}
@@ -610,9 +615,40 @@ func (p *pp) pciControllerDefaults() error {
 			if !tattr("port") {
 				conf.SetDeviceValue(c, "target/@port", fmt.Sprintf("0x%x", c.Address.Slot))
 			}
+		case "pci-expander-bus", "pcie-expander-bus":
+			if !tattr("busNr") {
+				n := p.newBusNr()
+				if n < 0 {
+					return unsupported("No free busNr lower than current lowest busNr is available to auto-assign to bus %d. Must be manually assigned", c.Address.Bus)
+				}
+				conf.SetDeviceValue(c, "target/@busNr", fmt.Sprint(n))
+			}
 		}
 		// virDomainControllerDefFormat's order of <target> attributes.
 		conf.OrderDeviceAttrs(c, "target", "chassisNr", "chassis", "port", "busNr", "index", "hotplug")
 	}
 	return nil
+}
+
+// newBusNr is the bus number of an expander bus that names none, as
+// qemuDomainAddressFindNewBusNr picks it: two below the lowest one given
+// (the pxb and its built-in bridge each take one), -1 when none is left.
+func (p *pp) newBusNr() int {
+	lowest := 256
+	for _, c := range p.def.Devices.Controllers {
+		if c.Type != "pci" {
+			continue
+		}
+		if t := conf.DeviceElement(c).Child("target"); t != nil {
+			if v, ok := t.Attr("busNr"); ok {
+				if n, err := strconv.Atoi(v); err == nil && n >= 0 && n < lowest {
+					lowest = n
+				}
+			}
+		}
+	}
+	if lowest <= 2 {
+		return -1
+	}
+	return lowest - 2
 }

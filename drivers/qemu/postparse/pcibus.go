@@ -19,7 +19,9 @@ const (
 	fSwitchUp               // a pcie-switch-upstream-port
 	fSwitchDown             // a pcie-switch-downstream-port
 	fIntegrated             // must sit on bus 0 itself (virtio-iommu)
-	typeMask    = fPCI | fPCIe | fRootPort | fPCIeToPCI | fPCIBridge | fDMI | fSwitchUp | fSwitchDown
+	fPXB                    // a pci-expander-bus
+	fPXBPCIe                // a pcie-expander-bus
+	typeMask    = fPCI | fPCIe | fRootPort | fPCIeToPCI | fPCIBridge | fDMI | fSwitchUp | fSwitchDown | fPXB | fPXBPCIe
 )
 
 // pciBus is one bus of the address set (virDomainPCIAddressBus).
@@ -34,11 +36,20 @@ type pciBus struct {
 func newBus(model string) *pciBus {
 	b := &pciBus{model: model, minSlot: 1, maxSlot: 31}
 	switch model {
-	case "pci-root", "pci-bridge", "pcie-to-pci-bridge":
+	case "pci-root":
+		b.flags = fPCI | fAuto | fPCIBridge | fPXB
+	case "pci-bridge", "pcie-to-pci-bridge":
 		b.flags = fPCI | fAuto | fPCIBridge
+	case "pci-expander-bus":
+		b.flags = fPCI | fAuto | fPCIBridge
+		b.minSlot = 0
+	case "pcie-expander-bus":
+		// Only root ports and DMI bridges, as libvirt's bus model says.
+		b.flags = fRootPort | fDMI
+		b.minSlot = 0
 	case "pcie-root":
 		// Endpoints go here only when integrated or placed by the user.
-		b.flags = fPCIe | fRootPort | fDMI
+		b.flags = fPCIe | fRootPort | fDMI | fPXBPCIe
 	case "dmi-to-pci-bridge":
 		b.flags = fPCI | fPCIBridge
 		b.minSlot = 0
