@@ -313,8 +313,23 @@ func (p *pp) newAddrSet(nbuses int, dry bool, devs []pciDev) (*addrSet, error) {
 			s.buses[c.Index] = newBus(c.Model)
 		}
 	}
+	// Buses without a controller (gaps in the indexes) get the model
+	// libvirt gives them, and the dry run adds that controller.
+	def := "pci-bridge"
+	if p.q35 {
+		def = "pcie-root-port"
+	}
+	for i := 1; i < nbuses; i++ {
+		if s.buses[i] == nil {
+			s.buses[i] = newBus(def)
+		}
+	}
 	for _, d := range devs {
 		if a := d.get(); present(a) {
+			// A dry run grows the set up to a bus an address names
+			// (virDomainPCIAddressReserveAddrInternal).
+			for dry && int(a.Bus) >= len(s.buses) && s.growFor(d.flags) {
+			}
 			if d.flags&fIntegrated != 0 && a.Bus != 0 {
 				return nil, xmlError("The device at PCI address %s needs to be an integrated device (bus=0)", pciAddr{a.Bus, a.Slot, a.Function})
 			}

@@ -184,3 +184,23 @@ func (s *addrSet) grow(flags int) bool {
 	}
 	return false
 }
+
+// growFor adds one bus for a device whose given address names a bus past
+// the last, as virDomainPCIAddressSetGrow does for one missing bus:
+// a pci-bridge for conventional PCI (on q35 only where a bus already
+// takes pci-bridges), a pcie-root-port for PCIe; false when libvirt
+// would renumber the device's address instead, which is not modelled.
+func (s *addrSet) growFor(flags int) bool {
+	switch {
+	case flags&fPCI != 0:
+		if s.q35 && !slices.ContainsFunc(s.buses, func(b *pciBus) bool { return b != nil && b.flags&fPCIBridge != 0 }) {
+			return false
+		}
+		s.buses = append(s.buses, newBus("pci-bridge"))
+		return true
+	case flags&(fPCIe|fSwitchUp) != 0:
+		s.buses = append(s.buses, newBus("pcie-root-port"))
+		return true
+	}
+	return false
+}
