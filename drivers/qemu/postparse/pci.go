@@ -542,7 +542,10 @@ func (p *pp) assignPCI() error {
 			case "dmi-to-pci-bridge":
 				f = fDMI
 			}
-			if _, err := s.nextBelow(f, 0, i); err != nil {
+			// The dry run only counts buses: like libvirt's, it lets a
+			// bridge take any slot for it, the real pass puts it below
+			// its own index.
+			if _, err := s.nextBelow(f, 0, -1); err != nil {
 				return err
 			}
 		}
