@@ -2,6 +2,7 @@ package qemu
 
 import (
 	"context"
+	"crypto/rand"
 	"os"
 	"path/filepath"
 	"strings"
@@ -191,11 +192,22 @@ func (c *conn) ConnectDomainXMLToNative(format, xml string, flags uint32) (strin
 	// libvirt's placeholders for ports a real start would allocate
 	// (qemuProcessGraphicsReservePorts without allocation).
 	spice := 5900
+	// As libvirt's pretend start, a master key is made (never written)
+	// and its secret object is on the command line.
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return "", errQEMU(virerr.ErrInternalError, "cannot make a master key: %v", err)
+	}
 	cl, err := command.Build(def, qcaps, command.Paths{Name: def.Name, DomainDir: dir,
 		MonitorSocket: filepath.Join(dir, "monitor.sock"),
-		VNCPort:       func() (int, error) { return 5900, nil },
-		SpicePort:     func() (int, error) { spice++; return spice, nil },
-		Graphics:      c.d.graphicsConfig(), RenderNode: hostRenderNode})
+		MasterKey:     filepath.Join(dir, "master-key.aes"), MasterKeyData: key,
+		// Disk presence and startupPolicy are the host preparation of
+		// a real start (qemuProcessPrepareHostStorage), which libvirt's
+		// pretend start skips: an optional missing image stays.
+		SourceExists: func(string) bool { return true },
+		VNCPort:      func() (int, error) { return 5900, nil },
+		SpicePort:    func() (int, error) { spice++; return spice, nil },
+		Graphics:     c.d.graphicsConfig(), RenderNode: hostRenderNode})
 	if err != nil {
 		return "", err
 	}

@@ -34,6 +34,7 @@ func (c *conn) Capabilities() (string, error) {
 		SecModels: []conf.CapsSecModel{{Model: "none", DOI: "0"}},
 	}}
 	caps.Host.UUID = c.d.hostUUID()
+	fillHostCPUModel(&caps.Host.CPU)
 	g := qc.GuestCapabilities()
 	g.Emulator = c.d.cfg.Emulator
 	caps.Guests = []conf.CapsGuest{g}

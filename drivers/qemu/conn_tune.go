@@ -95,9 +95,16 @@ func (c *conn) DomainSetMaxMemory(h driver.Domain, kib uint64) error {
 	return c.DomainSetMemoryFlags(h, kib, affectConfig|affectMax)
 }
 
-// DomainSetVcpusFlags changes the vCPU count of the persistent definition;
-// vCPU hotplug of a running guest is not supported yet.
+// DomainSetVcpusFlags changes the vCPU count of the persistent definition
+// and/or of the running guest (vCPU hotplug).
 func (c *conn) DomainSetVcpusFlags(h driver.Domain, n uint32, flags uint32) error {
+	// VIR_DOMAIN_VCPU_MAXIMUM (4), _GUEST (8), _HOTPLUGGABLE (16)
+	if bad := flags &^ (affectLive | affectConfig | affectMax | 8 | 16); bad != 0 {
+		return errQEMU(virerr.ErrInvalidArg, "unsupported flags (0x%x) in function qemuDomainSetVcpusFlags", bad)
+	}
+	if flags&8 != 0 {
+		return errQEMU(virerr.ErrOperationUnsupported, "setting the vCPUs of a guest through its agent is not supported")
+	}
 	v, err := c.jobVM(h, "setvcpus")
 	if err != nil {
 		return err
@@ -110,14 +117,26 @@ func (c *conn) DomainSetVcpusFlags(h driver.Domain, n uint32, flags uint32) erro
 	if err != nil {
 		return err
 	}
-	if live {
-		return errQEMU(virerr.ErrOperationUnsupported, "changing the vCPUs of a running guest is not supported")
+	if live && flags&affectMax != 0 {
+		return errQEMU(virerr.ErrOperationUnsupported, "maximum vcpu count of a live domain can't be modified")
 	}
 	if config && def == nil {
 		return errQEMU(virerr.ErrOperationInvalid, "cannot change persistent config of a transient domain")
 	}
 	if n == 0 {
 		return errQEMU(virerr.ErrInvalidArg, "argument unsupported: vcpu count must be at least 1")
+	}
+	if config && uint(n) > def.VCPUs && flags&affectMax == 0 {
+		return errQEMU(virerr.ErrInvalidArg, "requested vcpus is greater than max allowable vcpus for the persistent domain: %d > %d", n, def.VCPUs)
+	}
+	if live {
+		// vCPU hotplug (vcpu_hotplug.go); the definition follows after
+		if err := c.d.setVcpusLive(v, uint(n)); err != nil {
+			return err
+		}
+		if !config {
+			return nil
+		}
 	}
 	nd := def.Clone()
 	if flags&affectMax != 0 {

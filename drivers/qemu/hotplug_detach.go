@@ -254,6 +254,9 @@ func (d *Driver) removeDevice(v *vm, mon monitor, alias string) {
 		d.modifyLive(v, func(next *conf.Domain) {
 			next.Devices.Interfaces = slices.DeleteFunc(slices.Clone(next.Devices.Interfaces), func(x *conf.Interface) bool { return x.Alias == alias })
 		})
+	case isVcpuAlias(alias):
+		d.refreshVcpuCount(v, mon) // vcpu_hotplug.go
+		return
 	default:
 		return
 	}

@@ -80,7 +80,9 @@ type xCPU struct {
 	} `xml:"model"`
 	Vendor    *string `xml:"vendor"`
 	Signature *struct {
-		Family, Model, Stepping string `xml:",attr"`
+		Family   string `xml:"family,attr"`
+		Model    string `xml:"model,attr"`
+		Stepping string `xml:"stepping,attr"`
 	} `xml:"signature"`
 	Features []struct {
 		Name   *string `xml:"name,attr"`

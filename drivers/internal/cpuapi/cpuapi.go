@@ -198,3 +198,27 @@ func Baseline(dom virerr.Domain, fn string, xmls []string, flags uint32, qemu bo
 	}
 	return b.FormatGuest(""), nil
 }
+
+// KnownArch reports whether arch is one of libvirt's architecture names.
+func KnownArch(arch string) bool { return knownArchs[arch] }
+
+// BaselineWith computes a hypervisor baseline (the x86 part of
+// qemuConnectBaselineHypervisorCPU): only models the hypervisor offers,
+// only features it knows, fallback always forbidden.
+func BaselineWith(cpus []*cpux86.CPUDef, models cpux86.HVModels, features []string, migratable, expand bool) (string, error) {
+	m, err := x86Map()
+	if err != nil {
+		return "", err
+	}
+	b, err := m.Baseline(cpus, models, features, migratable)
+	if err != nil {
+		return "", Convert(err)
+	}
+	b.Fallback = "forbid"
+	if expand {
+		if err := m.ExpandFeatures(b); err != nil {
+			return "", Convert(err)
+		}
+	}
+	return b.FormatGuest(""), nil
+}

@@ -12,6 +12,7 @@ import (
 type HostCPUModel struct {
 	Enabled       []string `json:"enabled"`                 // on in either expansion
 	NonMigratable []string `json:"nonMigratable,omitempty"` // on only with migratable=off
+	Props         []string `json:"props,omitempty"`         // every boolean property
 	Vendor        string   `json:"vendor,omitempty"`
 	Family        uint32   `json:"family,omitempty"`
 	Model         uint32   `json:"model,omitempty"`
@@ -79,6 +80,7 @@ func probeHostCPU(ctx context.Context, m Monitor, c *Caps, model string) (*HostC
 	for name, v := range mig {
 		switch x := v.(type) {
 		case bool:
+			h.Props = append(h.Props, name)
 			if x {
 				h.Enabled = append(h.Enabled, name)
 			} else if nb, _ := nonMig[name].(bool); nb {
@@ -102,5 +104,20 @@ func probeHostCPU(ctx context.Context, m Monitor, c *Caps, model string) (*HostC
 	}
 	h.Enabled = sortUniq(h.Enabled)
 	h.NonMigratable = sortUniq(h.NonMigratable)
+	h.Props = sortUniq(h.Props)
 	return h, nil
+}
+
+// FeatureNames lists the features QEMU knows for this CPU, in libvirt's
+// names, without the non-migratable ones when migratable is set
+// (virQEMUCapsGetCPUFeatures): hypervisor-cpu-baseline keeps only these.
+func (h *HostCPUModel) FeatureNames(migratable bool, fromQEMU func(string) string) []string {
+	out := make([]string, 0, len(h.Props))
+	for _, p := range h.Props {
+		if migratable && sortedHas(h.NonMigratable, p) {
+			continue
+		}
+		out = append(out, fromQEMU(p))
+	}
+	return out
 }

@@ -42,7 +42,8 @@ func (b *builder) emitClock() error {
 	default:
 		return unsupportedValue("clock", "offset", offset)
 	}
-	var globals []string
+	// What follows -rtc, in the order of the timers.
+	var after []string
 	for _, tm := range timers(b.def.Tree()) {
 		name, tick, present := attr(tm, "name"), attr(tm, "tickpolicy"), attr(tm, "present")
 		switch present {
@@ -83,7 +84,7 @@ func (b *builder) emitClock() error {
 					tick = "delay"
 				}
 				if b.caps.Has("kvm-pit-lost-tick-policy") {
-					globals = append(globals, "kvm-pit.lost_tick_policy="+tick)
+					after = append(after, "-global", "kvm-pit.lost_tick_policy="+tick)
 				}
 			case "catchup":
 				if !b.caps.Has("kvm-pit-lost-tick-policy") {
@@ -94,8 +95,15 @@ func (b *builder) emitClock() error {
 			default:
 				return unsupportedValue("clock/timer", "tickpolicy", tick)
 			}
-		case "hpet", "tsc", "kvmclock", "hypervclock":
-			// -machine hpet= and -cpu flags.
+		case "hpet":
+			// -machine hpet= where QEMU has it (emitMachine), else
+			// the old option, only to turn it off
+			// (qemuBuildClockCommandLine).
+			if b.caps.Has("no-hpet") && !b.caps.Has("machine-hpet") && present == "no" {
+				after = append(after, "-no-hpet")
+			}
+		case "tsc", "kvmclock", "hypervclock":
+			// -cpu flags.
 		case "armvtimer":
 			return unsupported("Configuring the 'armvtimer' timer is not supported for virtType=%s arch=x86_64 machine=%s guests", b.def.Type, b.machine)
 		default:
@@ -103,8 +111,6 @@ func (b *builder) emitClock() error {
 		}
 	}
 	b.add("-rtc", rtc)
-	for _, g := range globals {
-		b.add("-global", g)
-	}
+	b.add(after...)
 	return nil
 }

@@ -44,7 +44,7 @@ func set(names ...string) map[string]bool {
 
 func qemu72() fakeCaps {
 	return fakeCaps{
-		flags: set("blockdev", "device.json+hotplug", "seccomp-sandbox", "smp-dies", "kvm-pit-lost-tick-policy",
+		flags: set("blockdev", "device.json+hotplug", "seccomp-sandbox", "no-hpet", "smp-dies", "kvm-pit-lost-tick-policy",
 			"vnc", "spice", "vnc-power-control", "qxl.vgamem_mb", "qxl.vram64_size_mb", "acpi-index",
 			// platform: memory backends, iothreads, TSEG, TPM, genid
 			"memory-backend-file.x-use-canonical-path-for-ramblock-id", "thread-context", "memory-backend-memfd",

@@ -70,7 +70,9 @@ func (b *builder) emitMachine() error {
 		m += ",graphics=off"
 	}
 	for _, tm := range timers(t) {
-		if attr(tm, "name") == "hpet" {
+		// A QEMU without the machine property (before 8.0) gets
+		// -no-hpet from emitClock instead.
+		if attr(tm, "name") == "hpet" && b.caps.Has("machine-hpet") {
 			switch p := attr(tm, "present"); p {
 			case "no":
 				m += ",hpet=off"

@@ -167,14 +167,7 @@ func makeKernel(t *testing.T, def *conf.Domain) {
 	if def.OS.Kernel == "" {
 		return
 	}
-	k := make([]byte, 64<<10)
-	k[0x1f1] = 4                                         // setup_sects
-	copy(k[0x202:], "HdrS")                              // header magic
-	binary.LittleEndian.PutUint16(k[0x206:], 0x0206)     // boot protocol 2.06
-	k[0x211] = 0x01                                      // LOADED_HIGH
-	binary.LittleEndian.PutUint32(k[0x22c:], 0x37ffffff) // initrd_addr_max
-	binary.LittleEndian.PutUint32(k[0x238:], 2048)       // cmdline_size
-	if err := os.WriteFile(def.OS.Kernel, k, 0o644); err != nil {
+	if err := os.WriteFile(def.OS.Kernel, stubKernel(), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if def.OS.Initrd != "" {
@@ -182,6 +175,19 @@ func makeKernel(t *testing.T, def *conf.Domain) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// stubKernel is a kernel image with a valid Linux boot protocol header
+// and nothing else.
+func stubKernel() []byte {
+	k := make([]byte, 64<<10)
+	k[0x1f1] = 4                                         // setup_sects
+	copy(k[0x202:], "HdrS")                              // header magic
+	binary.LittleEndian.PutUint16(k[0x206:], 0x0206)     // boot protocol 2.06
+	k[0x211] = 0x01                                      // LOADED_HIGH
+	binary.LittleEndian.PutUint32(k[0x22c:], 0x37ffffff) // initrd_addr_max
+	binary.LittleEndian.PutUint32(k[0x238:], 2048)       // cmdline_size
+	return k
 }
 
 // makeNVRAM creates the UEFI varstore from its template, as the driver
