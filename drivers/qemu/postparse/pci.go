@@ -330,6 +330,16 @@ func (p *pp) newAddrSet(nbuses int, dry bool, devs []pciDev) (*addrSet, error) {
 			// (virDomainPCIAddressReserveAddrInternal).
 			for dry && int(a.Bus) >= len(s.buses) && s.growFor(d.flags) {
 			}
+			// virDomainPCIAddressValidate's check, for the expander
+			// buses (other kinds are not checked here yet).
+			if x := d.flags & (fPXB | fPXBPCIe); x != 0 && int(a.Bus) < len(s.buses) && s.buses[a.Bus] != nil && s.buses[a.Bus].flags&x == 0 {
+				what := "pci-expander-bus"
+				if x == fPXBPCIe {
+					what = "pcie-expander-bus"
+				}
+				return nil, xmlError("The device at PCI address %s cannot be plugged into the PCI controller with index='%d'. It requires a controller that accepts a %s.",
+					pciAddr{a.Bus, a.Slot, a.Function}, a.Bus, what)
+			}
 			if d.flags&fIntegrated != 0 && a.Bus != 0 {
 				return nil, xmlError("The device at PCI address %s needs to be an integrated device (bus=0)", pciAddr{a.Bus, a.Slot, a.Function})
 			}
@@ -474,6 +484,9 @@ func (p *pp) assignSlots(s *addrSet, devs []pciDev) error {
 // device and controller, and the controllers get their model names and
 // chassis/port numbers.
 func (p *pp) assignPCI() error {
+	if err := p.checkExpanders(); err != nil {
+		return err
+	}
 	maxIdx := -1
 	for _, c := range p.def.Devices.Controllers {
 		if c.Type == "pci" {
@@ -669,4 +682,34 @@ func (p *pp) newBusNr() int {
 		return -1
 	}
 	return lowest - 2
+}
+
+// checkExpanders is libvirt's parse-time validation of expander buses
+// (qemuDomainDeviceDefValidateController): the machine must have the
+// right root and a NUMA node they name must exist.
+func (p *pp) checkExpanders() error {
+	cells := 0
+	if cpu := p.def.Tree().Child("cpu"); cpu != nil && cpu.Child("numa") != nil {
+		cells = len(cpu.Child("numa").Children("cell"))
+	}
+	for _, c := range p.def.Devices.Controllers {
+		if c.Type != "pci" {
+			continue
+		}
+		switch {
+		case c.Model == "pci-expander-bus" && p.q35:
+			return unsupported("pci-expander-bus controllers are only supported on 440fx-based machinetypes")
+		case c.Model == "pcie-expander-bus" && !p.q35:
+			return unsupported("pcie-expander-bus controllers are not supported with this machine type")
+		}
+		t := conf.DeviceElement(c).Child("target")
+		if t == nil || t.Child("node") == nil {
+			continue
+		}
+		if n, err := strconv.Atoi(t.Child("node").Text()); err == nil && n >= cells {
+			return xmlError("%s with index %d is configured for a NUMA node (%d) not present in the domain's <cpu><numa> array (%d)",
+				c.Model, c.Index, n, cells)
+		}
+	}
+	return nil
 }
