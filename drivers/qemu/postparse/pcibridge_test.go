@@ -39,3 +39,26 @@ func TestPCIIndexGapsAndExpanders(t *testing.T) {
 		}
 	}
 }
+
+// TestExpanderRefusals: libvirt's refusals of expander buses, with its
+// messages.
+func TestExpanderRefusals(t *testing.T) {
+	host := replayHost(t, conformanceDir(t))
+	for _, c := range []struct{ machine, ctl, want string }{
+		{"pc", "<controller type='pci' index='1' model='pcie-expander-bus'><target busNr='200'/></controller>",
+			"pcie-expander-bus controllers are not supported with this machine type"},
+		{"q35", "<controller type='pci' index='1' model='pci-expander-bus'><target busNr='200'/></controller>",
+			"pci-expander-bus controllers are only supported on 440fx-based machinetypes"},
+		{"pc", "<controller type='pci' index='1' model='pci-expander-bus'><target busNr='200'><node>0</node></target></controller>",
+			"pci-expander-bus with index 1 is configured for a NUMA node (0) not present in the domain's <cpu><numa> array (0)"},
+	} {
+		def, err := conf.ParseDomain([]byte(`<domain type='qemu'><name>x</name><memory>65536</memory>
+<os><type arch='x86_64' machine='`+c.machine+`'>hvm</type></os><devices>`+c.ctl+`</devices></domain>`), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := Apply(def, host); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", c.ctl, err, c.want)
+		}
+	}
+}
