@@ -111,6 +111,13 @@ func (d *Driver) loadDefinitions() error {
 			d.log.Error("cannot parse definition", "path", path, "err", err)
 			continue
 		}
+		// libvirt runs its post-parse step on every definition it
+		// loads, so one saved before govirt had that step gets the
+		// defaults and addresses now; one the step refuses is kept as
+		// written (start reports the refusal).
+		if err := d.applyPostParse(def); err != nil {
+			d.log.Warn("definition kept without post-parse defaults", "path", path, "err", err)
+		}
 		v := newVM(def, true)
 		v.autostart = d.autostartMarked(def.Name)
 		if err := d.doms.add(v); err != nil {

@@ -3,6 +3,7 @@ package command
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -63,7 +64,8 @@ func qemu72() fakeCaps {
 			"isa-parallel", "isa-debugcon", "pci-serial", "usb-serial", "virtconsole", "usb-ehci",
 			"ich9-usb-ehci1", "ich9-usb-uhci1", "ich9-usb-uhci2", "ich9-usb-uhci3", "usb-hub", "usb-redir",
 			"usb-ccid", "ccid-card-passthru", "virtio-tablet-pci", "virtio-keyboard-pci", "virtio-mouse-pci",
-			"rng-egd", "input-linux",
+			"rng-egd", "input-linux", "pcie-pci-bridge", "pci-bridge", "i82801b11-bridge", "x3130-upstream",
+			"xio3130-downstream", "pxb", "pxb-pcie", "ioh3420",
 			"qxl-vga", "qxl", "ramfb", "vmware-svga", "intel-hda", "ich9-intel-hda", "hda-duplex", "hda-micro",
 			"hda-output", "AC97", "ES1370", "sb16", "usb-audio",
 			"memory-backend-file", "memory-backend-memfd", "pc-dimm", "nvdimm", "thread-context", "iothread",
@@ -301,14 +303,29 @@ func TestVNCPortAllocator(t *testing.T) {
 	}
 }
 
-// Conventional PCI devices on q35 would need a pcie-to-pci-bridge; they
-// are refused, not misplaced.
-func TestQ35LegacyPCIRefused(t *testing.T) {
+// Conventional PCI devices on q35 go behind a pcie-to-pci-bridge (placed
+// by the post-parse step), which the builder writes before them.
+func TestQ35LegacyPCIBehindBridge(t *testing.T) {
 	def := loadDomain(t, "testdata/nics.xml", goldenDir)
 	def.OS.Machine = "q35"
-	_, err := Build(def, qemu72(), goldenPaths("x"))
-	if err == nil || !strings.Contains(err.Error(), "pcie-to-pci-bridge") {
-		t.Fatalf("got %v, want a pcie-to-pci-bridge refusal", err)
+	cl, err := Build(def, qemu72(), goldenPaths("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	argv := strings.Join(cl.Argv, " ")
+	br := strings.Index(argv, `"driver":"pcie-pci-bridge"`)
+	nic := strings.Index(argv, `"driver":"e1000"`)
+	if br < 0 || nic < br {
+		t.Fatalf("argv lacks a pcie-pci-bridge before the e1000: %s", argv)
+	}
+	var bridge *conf.Controller
+	for _, c := range def.Devices.Controllers {
+		if c.Model == "pcie-to-pci-bridge" {
+			bridge = c
+		}
+	}
+	if bridge == nil || !strings.Contains(argv[nic:], fmt.Sprintf(`"bus":"pci.%d"`, bridge.Index)) {
+		t.Fatalf("e1000 is not on the bridge: %s", argv)
 	}
 }
 

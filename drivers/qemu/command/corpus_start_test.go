@@ -32,7 +32,7 @@ import (
 // explains are listed in corpusStartKnown.
 
 // corpusStartFloor is the number of inputs main starts; it may only go up.
-const corpusStartFloor = 200
+const corpusStartFloor = 201
 
 // corpusStartParallel bounds the QEMUs starting at once: the machine is
 // small and shared.

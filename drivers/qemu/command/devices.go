@@ -29,20 +29,16 @@ func (b *builder) emitControllers() error {
 		return err
 	}
 	for _, c := range pcis {
-		if c.Type != "pci" || c.Index == 0 {
+		if c.Type != "pci" {
 			continue
 		}
-		t := child(conf.DeviceElement(c), "target")
-		port, err := strconv.ParseUint(attr(t, "port"), 0, 8)
+		o, err := b.pciControllerObj(c)
 		if err != nil {
-			return unsupported("invalid port '%s' of pcie-root-port %s", attr(t, "port"), c.Alias)
+			return err
 		}
-		chassis, err := strconv.ParseUint(attr(t, "chassis"), 0, 8)
-		if err != nil {
-			return unsupported("invalid chassis '%s' of pcie-root-port %s", attr(t, "chassis"), c.Alias)
+		if o != nil {
+			b.device(o)
 		}
-		b.device(b.pciProps(obj{}.set("driver", "pcie-root-port").set("port", port).
-			set("chassis", chassis).set("id", c.Alias), c.Address))
 	}
 	for _, typ := range []string{"usb", "scsi", "ide", "sata", "virtio-serial"} {
 		for _, c := range ds.Controllers {

@@ -245,9 +245,6 @@ func PrepareHotplugNet(def *conf.Domain, n *conf.Interface, caps Caps) error {
 	}
 	pcie := netIsPCIe(n.Model)
 	if n.Address.Type == "" {
-		if b.q35 && !pcie {
-			return unsupported("interface %s is a conventional PCI device; on q35 it would need a pcie-to-pci-bridge, which govirt's QEMU driver does not support", n.Alias)
-		}
 		a, err := b.hotplugPCI("interface "+n.Alias, pcie)
 		if err != nil {
 			return err
@@ -287,7 +284,7 @@ func NetDeviceAdd(def *conf.Domain, n *conf.Interface, caps Caps) (json.RawMessa
 
 // usedPCI collects the PCI space the running definition occupies.
 func (b *builder) usedPCI() (*pciSpace, []*conf.Controller, error) {
-	sp := &pciSpace{slots: map[[2]uint]bool{}, portsUsed: map[uint]bool{}}
+	sp := &pciSpace{slots: map[[2]uint]bool{}, portsUsed: map[uint]bool{}, below: map[[3]uint]bool{}}
 	if err := b.pinChipset(sp); err != nil {
 		return nil, nil, err
 	}
@@ -296,7 +293,7 @@ func (b *builder) usedPCI() (*pciSpace, []*conf.Controller, error) {
 		return nil, nil, err
 	}
 	ports := b.rootPorts()
-	for _, d := range append(devs, b.portDevs(ports)...) {
+	for _, d := range append(devs, b.portDevs()...) {
 		a := d.get()
 		if a.Type != "pci" {
 			continue
@@ -304,24 +301,24 @@ func (b *builder) usedPCI() (*pciSpace, []*conf.Controller, error) {
 		if a.Bus == 0 {
 			sp.take(a.Slot, a.Function)
 		} else {
+			sp.below[[3]uint{a.Bus, a.Slot, a.Function}] = true
 			sp.portsUsed[a.Bus] = true
 		}
 	}
 	return sp, ports, nil
 }
 
-// hotplugPCI finds the address of a new device: a free pcie-root-port on
-// q35 (libvirt leaves one spare at start for this), a free slot of pci.0
-// on i440fx.
+// hotplugPCI finds the address of a new device as libvirt's
+// qemuDomainEnsurePCIAddress does: a PCIe device on q35 takes a free
+// pcie-root-port (libvirt leaves one spare at start for this); a
+// conventional one takes a free slot of pci.0 on i440fx, else of the
+// first pci-bridge or pcie-to-pci-bridge (by index) with one.
 func (b *builder) hotplugPCI(name string, pcie bool) (conf.Address, error) {
 	sp, ports, err := b.usedPCI()
 	if err != nil {
 		return conf.Address{}, err
 	}
-	if b.q35 {
-		if !pcie {
-			return conf.Address{}, unsupported("%s is a conventional PCI device; on q35 it would need a pcie-to-pci-bridge, which govirt's QEMU driver does not support", name)
-		}
+	if b.q35 && pcie {
 		for _, p := range ports {
 			if !sp.portsUsed[uint(p.Index)] && p.Model == "pcie-root-port" {
 				return conf.Address{Type: "pci", Bus: uint(p.Index)}, nil
@@ -329,11 +326,33 @@ func (b *builder) hotplugPCI(name string, pcie bool) (conf.Address, error) {
 		}
 		return conf.Address{}, hotplugErr(virerr.ErrInternalError, "No more available PCI slots")
 	}
-	slot, ok := sp.nextSlot()
-	if !ok {
-		return conf.Address{}, hotplugErr(virerr.ErrInternalError, "No more available PCI slots")
+	if !b.q35 {
+		if slot, ok := sp.nextSlot(); ok {
+			return conf.Address{Type: "pci", Slot: slot}, nil
+		}
 	}
-	return conf.Address{Type: "pci", Slot: slot}, nil
+	ctls := slices.Clone(b.def.Devices.Controllers)
+	slices.SortStableFunc(ctls, func(x, y *conf.Controller) int { return x.Index - y.Index })
+	for _, c := range ctls {
+		if c.Type != "pci" || (c.Model != "pci-bridge" && c.Model != "pcie-to-pci-bridge") {
+			continue
+		}
+		// Slot 0 of a bridge's bus is not hot-pluggable (libvirt's
+		// minSlot 1 for these buses).
+		for slot := uint(1); slot < 32; slot++ {
+			free := true
+			for fn := uint(0); fn < 8; fn++ {
+				free = free && !sp.below[[3]uint{uint(c.Index), slot, fn}]
+			}
+			if free {
+				return conf.Address{Type: "pci", Bus: uint(c.Index), Slot: slot}, nil
+			}
+		}
+	}
+	if b.q35 {
+		return conf.Address{}, unsupported("%s is a conventional PCI device and the guest has no pci-bridge or pcie-to-pci-bridge with a free slot", name)
+	}
+	return conf.Address{}, hotplugErr(virerr.ErrInternalError, "No more available PCI slots")
 }
 
 // checkHotplugPCI accepts an address the user gave when it is free.
@@ -347,14 +366,15 @@ func (b *builder) checkHotplugPCI(a conf.Address) error {
 	}
 	taken := sp.slots[[2]uint{a.Slot, a.Function}]
 	if a.Bus != 0 {
-		known := false
-		for _, p := range ports {
-			known = known || uint(p.Index) == a.Bus
-		}
-		if !known {
+		bus := b.controller("pci", int(a.Bus))
+		switch {
+		case bus == nil:
 			return unsupported("PCI bus %d is not a bus govirt's QEMU driver manages", a.Bus)
+		case slices.Contains(ports, bus) || bus.Model == "pcie-switch-downstream-port":
+			taken = sp.portsUsed[a.Bus] || a.Slot != 0
+		default:
+			taken = sp.below[[3]uint{a.Bus, a.Slot, a.Function}]
 		}
-		taken = sp.portsUsed[a.Bus] || a.Slot != 0
 	}
 	if taken {
 		return hotplugErr(virerr.ErrOperationFailed, "PCI address %04x:%02x:%02x.%x is already in use", a.Domain, a.Bus, a.Slot, a.Function)

@@ -2,6 +2,7 @@ package command
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -104,6 +105,44 @@ func TestHotplugRefusals(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: error %v, want %q", xml, err, want)
 		}
+	}
+}
+
+// TestHotplugConventionalPCIBridge: on q35 a hot-plugged conventional NIC
+// takes the next free slot of the guest's pcie-to-pci-bridge; without
+// such a bridge it is refused.
+func TestHotplugConventionalPCIBridge(t *testing.T) {
+	def := loadDomain(t, "testdata/pci-controllers.xml", goldenDir)
+	if _, err := Build(def, qemu72(), goldenPaths("hp")); err != nil {
+		t.Fatal(err)
+	}
+	used := map[[2]uint]bool{}
+	for _, n := range def.Devices.Interfaces {
+		used[[2]uint{n.Address.Bus, n.Address.Slot}] = true
+	}
+	n := &conf.Interface{Type: "user", Model: "e1000", MAC: "52:54:00:3c:1a:09"}
+	if err := PrepareHotplugNet(def, n, qemu72()); err != nil {
+		t.Fatal(err)
+	}
+	// pci.5 (the pci-bridge) comes first by index and has slots left.
+	if n.Address.Bus != 5 || n.Address.Slot == 0 || used[[2]uint{n.Address.Bus, n.Address.Slot}] {
+		t.Errorf("hot-plugged e1000 at %+v", n.Address)
+	}
+	dev, err := NetDeviceAdd(def, n, qemu72())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(dev), fmt.Sprintf(`"bus":"pci.5","addr":"0x%x"`, n.Address.Slot)) {
+		t.Errorf("device_add %s", dev)
+	}
+
+	def = loadDomain(t, "testdata/kvm-q35-minimal.xml", goldenDir)
+	if _, err := Build(def, qemu72(), goldenPaths("hp")); err != nil {
+		t.Fatal(err)
+	}
+	n = &conf.Interface{Type: "user", Model: "e1000", MAC: "52:54:00:3c:1a:0a"}
+	if err := PrepareHotplugNet(def, n, qemu72()); err == nil || !strings.Contains(err.Error(), "conventional PCI device") {
+		t.Errorf("e1000 on q35 without a bridge: %v", err)
 	}
 }
 

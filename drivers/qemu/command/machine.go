@@ -198,7 +198,7 @@ func (b *builder) emitRootHotplug(ctrls []*conf.Controller) error {
 			continue
 		}
 		if c.Type != "pci" || c.Model != "pci-root" || c.Index != 0 {
-			return unsupported("attribute 'hotplug' of controller model '%s' is not supported by govirt's QEMU driver", c.Model)
+			continue // pciControllerObj checks and writes the others'
 		}
 		if hp != "on" && hp != "off" {
 			return xmlError("Invalid value for attribute 'hotplug' in element 'target': '%s'. Expected on/off", hp)

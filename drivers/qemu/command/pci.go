@@ -90,6 +90,7 @@ func (b *builder) pciDevices() ([]pciDev, error) {
 type pciSpace struct {
 	slots     map[[2]uint]bool // (slot, function) on bus 0 in use
 	portsUsed map[uint]bool    // controller index of root ports with a device
+	below     map[[3]uint]bool // (bus, slot, function) in use on buses other than 0
 }
 
 func (s *pciSpace) take(slot, fn uint) { s.slots[[2]uint{slot, fn}] = true }
@@ -113,22 +114,13 @@ func (s *pciSpace) nextSlot() (uint, bool) {
 	return 0, false
 }
 
-// assignPCI gives every PCI device without an address one, as
-// qemuDomainAssignPCIAddresses does: on i440fx, slots of pci.0 after the
-// PIIX3 (slot 1) and the primary video (slot 2); on q35, one
-// pcie-root-port per PCIe device (plus one spare for hotplug when libvirt
-// manages the topology), the ports gathered as functions of slots of
-// pcie.0 after the primary video (slot 1), beside the ICH9 at slot 0x1f.
+// assignPCI checks the PCI addresses the post-parse step
+// (postparse.ApplyAtStart in Build) assigned as libvirt's
+// qemuDomainAssignPCIAddresses does: each is on a PCI controller of the
+// definition and used once. It only pins what the chipset fixes and
+// places the IOMMU.
 func (b *builder) assignPCI() error {
-	// The post-parse step puts conventional PCI devices of a q35 guest
-	// behind a pcie-to-pci-bridge (and may add pci-bridges), which the
-	// builder does not drive yet.
-	for _, c := range b.def.Devices.Controllers {
-		if c.Type == "pci" && c.Index > 0 && c.Model != "pcie-root-port" {
-			return unsupportedValue("devices/controller", "model", c.Model)
-		}
-	}
-	sp := &pciSpace{slots: map[[2]uint]bool{}, portsUsed: map[uint]bool{}}
+	sp := &pciSpace{slots: map[[2]uint]bool{}, portsUsed: map[uint]bool{}, below: map[[3]uint]bool{}}
 	if err := b.pinChipset(sp); err != nil {
 		return err
 	}
@@ -140,14 +132,8 @@ func (b *builder) assignPCI() error {
 		return err
 	}
 	ports := b.rootPorts()
-	// Addresses given in the definition are kept and reserved first.
-	userPCI := false
-	for _, c := range b.def.Devices.Controllers {
-		if c.Type == "pci" && c.Index > 0 {
-			userPCI = true
-		}
-	}
-	for _, d := range append(devs, b.portDevs(ports)...) {
+	// Addresses given in the definition (or by post-parse) are reserved.
+	for _, d := range append(devs, b.portDevs()...) {
 		a := d.get()
 		switch a.Type {
 		case "":
@@ -166,43 +152,27 @@ func (b *builder) assignPCI() error {
 			sp.take(a.Slot, a.Function)
 			continue
 		}
-		if !b.q35 || !slices.ContainsFunc(ports, func(c *conf.Controller) bool { return c.Index == int(a.Bus) }) {
+		bus := b.controller("pci", int(a.Bus))
+		if bus == nil {
 			return unsupported("%s: PCI bus %d is not a bus govirt's QEMU driver manages", d.name, a.Bus)
 		}
-		if sp.portsUsed[a.Bus] || a.Slot != 0 {
+		// Ports have one slot; bridges, switches and expander buses 32 (the
+		// post-parse step placed devices on them).
+		single := bus.Model == "pcie-root-port" || bus.Model == "pcie-switch-downstream-port"
+		k := [3]uint{a.Bus, a.Slot, a.Function}
+		if sp.below[k] || (single && a.Slot != 0) || (slices.Contains(ports, bus) && sp.portsUsed[a.Bus]) {
 			return unsupported("%s: PCI address 0000:%02x:%02x.%x is not free", d.name, a.Bus, a.Slot, a.Function)
 		}
+		sp.below[k] = true
 		sp.portsUsed[a.Bus] = true
 	}
-	added := false
+	// The post-parse step (run by Build before this) gave every device
+	// its address, adding the root ports and bridges they need; the
+	// builder does not place devices itself.
 	for _, d := range devs {
-		if d.get().Type != "" {
-			continue
+		if d.get().Type == "" {
+			return internalError("%s has no PCI address after the post-parse step", d.name)
 		}
-		// USB2 companions share their master's slot (usb.go).
-		if !b.q35 && b.placeUSB2(d.name, sp) {
-			continue
-		}
-		if !b.q35 {
-			slot, ok := sp.nextSlot()
-			if !ok {
-				return unsupported("no free PCI slot for %s (pci-bridge is not supported by govirt's QEMU driver)", d.name)
-			}
-			sp.take(slot, 0)
-			d.set(conf.Address{Type: "pci", Slot: slot})
-			continue
-		}
-		if !d.pcie {
-			return unsupported("%s is a conventional PCI device; on q35 it would need a pcie-to-pci-bridge, which govirt's QEMU driver does not support", d.name)
-		}
-		port := b.freePort(sp, &ports, &added)
-		sp.portsUsed[uint(port.Index)] = true
-		d.set(conf.Address{Type: "pci", Bus: uint(port.Index)})
-	}
-	// libvirt's one spare root port for hotplug, when it manages the
-	// topology of a new definition.
-	if b.q35 && added && !userPCI {
-		b.freePort(sp, &ports, &added)
 	}
 	if err := b.placePorts(sp, ports); err != nil {
 		return err
@@ -274,47 +244,30 @@ func (b *builder) pinChipset(sp *pciSpace) error {
 	return nil
 }
 
-// rootPorts returns the pcie-root-port controllers of the definition.
+// rootPorts returns the pcie-root-port controllers of the definition
+// the builder may put devices on and place itself.
 func (b *builder) rootPorts() []*conf.Controller {
 	var out []*conf.Controller
 	for _, c := range b.def.Devices.Controllers {
-		if c.Type == "pci" && c.Index > 0 {
+		if c.Type == "pci" && c.Model == "pcie-root-port" && (c.Address.Type == "" || c.Address.Bus == 0) {
 			out = append(out, c)
 		}
 	}
 	return out
 }
 
-// portDevs wraps root ports so their given addresses are reserved too.
-func (b *builder) portDevs(ports []*conf.Controller) []pciDev {
+// portDevs wraps the PCI controllers other than the root so their given
+// addresses are reserved too.
+func (b *builder) portDevs() []pciDev {
 	var out []pciDev
-	for _, c := range ports {
+	for _, c := range b.def.Devices.Controllers {
+		if c.Type != "pci" || c.Index == 0 {
+			continue
+		}
 		g, s := typedAddr(&c.Address)
 		out = append(out, pciDev{"controller " + c.Alias, g, s, true})
 	}
 	return out
-}
-
-// freePort returns the lowest-index root port with nothing plugged in,
-// adding a new one (index one past the highest PCI controller) if none is.
-func (b *builder) freePort(sp *pciSpace, ports *[]*conf.Controller, added *bool) *conf.Controller {
-	for _, p := range *ports {
-		if !sp.portsUsed[uint(p.Index)] {
-			return p
-		}
-	}
-	idx := 0
-	for _, c := range b.def.Devices.Controllers {
-		if c.Type == "pci" {
-			idx = max(idx, c.Index)
-		}
-	}
-	c := &conf.Controller{Type: "pci", Index: idx + 1, Model: "pcie-root-port"}
-	c.Alias = fmt.Sprintf("pci.%d", c.Index)
-	b.addController(c)
-	*ports = append(*ports, c)
-	*added = true
-	return c
 }
 
 // placePorts puts root ports without an address on pcie.0, filling the
@@ -326,9 +279,6 @@ func (b *builder) placePorts(sp *pciSpace, ports []*conf.Controller) error {
 	}
 	slot, fn := uint(0), uint(8)
 	for _, c := range ports {
-		if c.Model != "pcie-root-port" {
-			return unsupportedValue("devices/controller", "model", c.Model)
-		}
 		if c.Address.Type == "" {
 			if fn == 8 {
 				s, ok := sp.nextSlot()
@@ -396,8 +346,8 @@ func (b *builder) pciProps(o obj, a conf.Address) obj {
 		return o
 	}
 	o = o.set("bus", b.busName(a.Bus))
-	if a.Multifunc == "on" {
-		o = o.set("multifunction", true)
+	if a.Multifunc == "on" || a.Multifunc == "off" {
+		o = o.set("multifunction", a.Multifunc == "on")
 	}
 	addr := fmt.Sprintf("0x%x", a.Slot)
 	if a.Function != 0 {

@@ -3,6 +3,7 @@ package postparse
 import (
 	"fmt"
 	"slices"
+	"strconv"
 
 	"govirt/conf"
 )
@@ -108,6 +109,10 @@ func (p *pp) pciDevices() ([]pciDev, error) {
 			f = fSwitchUp
 		case "pcie-switch-downstream-port":
 			f = fSwitchDown
+		case "pci-expander-bus":
+			f = fPXB
+		case "pcie-expander-bus":
+			f = fPXBPCIe
 		default:
 			return nil, unsupported("PCI controller model '%s' is not handled by govirt's address assignment", c.Model)
 		}
@@ -308,8 +313,33 @@ func (p *pp) newAddrSet(nbuses int, dry bool, devs []pciDev) (*addrSet, error) {
 			s.buses[c.Index] = newBus(c.Model)
 		}
 	}
+	// Buses without a controller (gaps in the indexes) get the model
+	// libvirt gives them, and the dry run adds that controller.
+	def := "pci-bridge"
+	if p.q35 {
+		def = "pcie-root-port"
+	}
+	for i := 1; i < nbuses; i++ {
+		if s.buses[i] == nil {
+			s.buses[i] = newBus(def)
+		}
+	}
 	for _, d := range devs {
 		if a := d.get(); present(a) {
+			// A dry run grows the set up to a bus an address names
+			// (virDomainPCIAddressReserveAddrInternal).
+			for dry && int(a.Bus) >= len(s.buses) && s.growFor(d.flags) {
+			}
+			// virDomainPCIAddressValidate's check, for the expander
+			// buses (other kinds are not checked here yet).
+			if x := d.flags & (fPXB | fPXBPCIe); x != 0 && int(a.Bus) < len(s.buses) && s.buses[a.Bus] != nil && s.buses[a.Bus].flags&x == 0 {
+				what := "pci-expander-bus"
+				if x == fPXBPCIe {
+					what = "pcie-expander-bus"
+				}
+				return nil, xmlError("The device at PCI address %s cannot be plugged into the PCI controller with index='%d'. It requires a controller that accepts a %s.",
+					pciAddr{a.Bus, a.Slot, a.Function}, a.Bus, what)
+			}
 			if d.flags&fIntegrated != 0 && a.Bus != 0 {
 				return nil, xmlError("The device at PCI address %s needs to be an integrated device (bus=0)", pciAddr{a.Bus, a.Slot, a.Function})
 			}
@@ -454,6 +484,9 @@ func (p *pp) assignSlots(s *addrSet, devs []pciDev) error {
 // device and controller, and the controllers get their model names and
 // chassis/port numbers.
 func (p *pp) assignPCI() error {
+	if err := p.checkExpanders(); err != nil {
+		return err
+	}
 	maxIdx := -1
 	for _, c := range p.def.Devices.Controllers {
 		if c.Type == "pci" {
@@ -522,7 +555,10 @@ func (p *pp) assignPCI() error {
 			case "dmi-to-pci-bridge":
 				f = fDMI
 			}
-			if _, err := s.nextBelow(f, 0, i); err != nil {
+			// The dry run only counts buses: like libvirt's, it lets a
+			// bridge take any slot for it, the real pass puts it below
+			// its own index.
+			if _, err := s.nextBelow(f, 0, -1); err != nil {
 				return err
 			}
 		}
@@ -586,7 +622,8 @@ func (p *pp) pciControllerDefaults() error {
 		}
 		name := map[string]string{"pcie-root-port": "pcie-root-port", "pcie-to-pci-bridge": "pcie-pci-bridge",
 			"pci-bridge": "pci-bridge", "dmi-to-pci-bridge": "i82801b11-bridge",
-			"pcie-switch-upstream-port": "x3130-upstream", "pcie-switch-downstream-port": "xio3130-downstream"}[c.Model]
+			"pcie-switch-upstream-port": "x3130-upstream", "pcie-switch-downstream-port": "xio3130-downstream",
+			"pci-expander-bus": "pxb", "pcie-expander-bus": "pxb-pcie"}[c.Model]
 		if name != "" && e.Child("model") == nil {
 			conf.SetDeviceValue(c, "model/@name", name)
 		}
@@ -609,9 +646,70 @@ func (p *pp) pciControllerDefaults() error {
 			if !tattr("port") {
 				conf.SetDeviceValue(c, "target/@port", fmt.Sprintf("0x%x", c.Address.Slot))
 			}
+		case "pci-expander-bus", "pcie-expander-bus":
+			if !tattr("busNr") {
+				n := p.newBusNr()
+				if n < 0 {
+					return unsupported("No free busNr lower than current lowest busNr is available to auto-assign to bus %d. Must be manually assigned", c.Address.Bus)
+				}
+				conf.SetDeviceValue(c, "target/@busNr", fmt.Sprint(n))
+			}
 		}
 		// virDomainControllerDefFormat's order of <target> attributes.
 		conf.OrderDeviceAttrs(c, "target", "chassisNr", "chassis", "port", "busNr", "index", "hotplug")
+	}
+	return nil
+}
+
+// newBusNr is the bus number of an expander bus that names none, as
+// qemuDomainAddressFindNewBusNr picks it: two below the lowest one given
+// (the pxb and its built-in bridge each take one), -1 when none is left.
+func (p *pp) newBusNr() int {
+	lowest := 256
+	for _, c := range p.def.Devices.Controllers {
+		if c.Type != "pci" {
+			continue
+		}
+		if t := conf.DeviceElement(c).Child("target"); t != nil {
+			if v, ok := t.Attr("busNr"); ok {
+				if n, err := strconv.Atoi(v); err == nil && n >= 0 && n < lowest {
+					lowest = n
+				}
+			}
+		}
+	}
+	if lowest <= 2 {
+		return -1
+	}
+	return lowest - 2
+}
+
+// checkExpanders is libvirt's parse-time validation of expander buses
+// (qemuDomainDeviceDefValidateController): the machine must have the
+// right root and a NUMA node they name must exist.
+func (p *pp) checkExpanders() error {
+	cells := 0
+	if cpu := p.def.Tree().Child("cpu"); cpu != nil && cpu.Child("numa") != nil {
+		cells = len(cpu.Child("numa").Children("cell"))
+	}
+	for _, c := range p.def.Devices.Controllers {
+		if c.Type != "pci" {
+			continue
+		}
+		switch {
+		case c.Model == "pci-expander-bus" && p.q35:
+			return unsupported("pci-expander-bus controllers are only supported on 440fx-based machinetypes")
+		case c.Model == "pcie-expander-bus" && !p.q35:
+			return unsupported("pcie-expander-bus controllers are not supported with this machine type")
+		}
+		t := conf.DeviceElement(c).Child("target")
+		if t == nil || t.Child("node") == nil {
+			continue
+		}
+		if n, err := strconv.Atoi(t.Child("node").Text()); err == nil && n >= cells {
+			return xmlError("%s with index %d is configured for a NUMA node (%d) not present in the domain's <cpu><numa> array (%d)",
+				c.Model, c.Index, n, cells)
+		}
 	}
 	return nil
 }

@@ -19,7 +19,9 @@ const (
 	fSwitchUp               // a pcie-switch-upstream-port
 	fSwitchDown             // a pcie-switch-downstream-port
 	fIntegrated             // must sit on bus 0 itself (virtio-iommu)
-	typeMask    = fPCI | fPCIe | fRootPort | fPCIeToPCI | fPCIBridge | fDMI | fSwitchUp | fSwitchDown
+	fPXB                    // a pci-expander-bus
+	fPXBPCIe                // a pcie-expander-bus
+	typeMask    = fPCI | fPCIe | fRootPort | fPCIeToPCI | fPCIBridge | fDMI | fSwitchUp | fSwitchDown | fPXB | fPXBPCIe
 )
 
 // pciBus is one bus of the address set (virDomainPCIAddressBus).
@@ -34,11 +36,20 @@ type pciBus struct {
 func newBus(model string) *pciBus {
 	b := &pciBus{model: model, minSlot: 1, maxSlot: 31}
 	switch model {
-	case "pci-root", "pci-bridge", "pcie-to-pci-bridge":
+	case "pci-root":
+		b.flags = fPCI | fAuto | fPCIBridge | fPXB
+	case "pci-bridge", "pcie-to-pci-bridge":
 		b.flags = fPCI | fAuto | fPCIBridge
+	case "pci-expander-bus":
+		b.flags = fPCI | fAuto | fPCIBridge
+		b.minSlot = 0
+	case "pcie-expander-bus":
+		// Only root ports and DMI bridges, as libvirt's bus model says.
+		b.flags = fRootPort | fDMI
+		b.minSlot = 0
 	case "pcie-root":
 		// Endpoints go here only when integrated or placed by the user.
-		b.flags = fPCIe | fRootPort | fDMI
+		b.flags = fPCIe | fRootPort | fDMI | fPXBPCIe
 	case "dmi-to-pci-bridge":
 		b.flags = fPCI | fPCIBridge
 		b.minSlot = 0
@@ -168,6 +179,26 @@ func (s *addrSet) grow(flags int) bool {
 		s.buses = append(s.buses, rp, newBus("pcie-to-pci-bridge"))
 		return true
 	case flags&fPCIe != 0:
+		s.buses = append(s.buses, newBus("pcie-root-port"))
+		return true
+	}
+	return false
+}
+
+// growFor adds one bus for a device whose given address names a bus past
+// the last, as virDomainPCIAddressSetGrow does for one missing bus:
+// a pci-bridge for conventional PCI (on q35 only where a bus already
+// takes pci-bridges), a pcie-root-port for PCIe; false when libvirt
+// would renumber the device's address instead, which is not modelled.
+func (s *addrSet) growFor(flags int) bool {
+	switch {
+	case flags&fPCI != 0:
+		if s.q35 && !slices.ContainsFunc(s.buses, func(b *pciBus) bool { return b != nil && b.flags&fPCIBridge != 0 }) {
+			return false
+		}
+		s.buses = append(s.buses, newBus("pci-bridge"))
+		return true
+	case flags&(fPCIe|fSwitchUp) != 0:
 		s.buses = append(s.buses, newBus("pcie-root-port"))
 		return true
 	}
