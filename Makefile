@@ -1,6 +1,7 @@
 # The two commands a new user needs:
 #   make run    installs what is missing, builds govirtd and runs it in the foreground
-#   make test   runs the whole test suite (race detector on)
+#   make test   runs the whole test suite (race detector on; one package at a
+#               time, so the latency checks of the fault suite run on a quiet machine)
 GO ?= go
 STATE ?= $(CURDIR)/.state
 SOCK ?= $(STATE)/run/govirt-sock
@@ -18,7 +19,7 @@ run: deps build
 	./govirtd --state-dir $(STATE)/lib --run-dir $(STATE)/run --socket $(SOCK) --socket-ro $(STATE)/run/govirt-sock-ro
 
 test: deps
-	$(GO) test -race -count=1 -timeout 45m ./...
+	$(GO) test -race -count=1 -p 1 -timeout 45m ./...
 
 # The long form of issue 11's fault-injection suite (integration/fault_*):
 # 300 operations on 10 guests with govirtd killed at random points, QEMU
