@@ -382,10 +382,38 @@ func (p *pp) devicePostParse() error {
 			chardevSource(c)
 		}
 	}
+	assignSerialPorts(ds.Serials)
 	for _, s := range ds.Serials {
 		serialPostParse(s)
 	}
 	return nil
+}
+
+// assignSerialPorts gives a serial that names no target port the port
+// after the highest any serial has, in document order
+// (virDomainChrDefPostParse): an unnamed one before a port='0' gets 1.
+func assignSerialPorts(list []*conf.Chardev) {
+	ports := make([]int, len(list))
+	for i, c := range list {
+		ports[i] = -1
+		if t := conf.DeviceElement(c).Child("target"); t != nil {
+			if _, ok := t.Attr("port"); ok {
+				ports[i] = c.TargetPort
+			}
+		}
+	}
+	for i, c := range list {
+		if ports[i] != -1 {
+			continue
+		}
+		maxport := -1
+		for _, p := range ports {
+			maxport = max(maxport, p)
+		}
+		ports[i] = maxport + 1
+		c.TargetPort = ports[i]
+		conf.SetDeviceValue(c, "target/@port", strconv.Itoa(ports[i]))
+	}
 }
 
 // graphicsListen is the parser's compatibility listen: VNC and SPICE
