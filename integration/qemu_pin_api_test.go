@@ -68,7 +68,7 @@ func TestQEMUPinningAPIs(t *testing.T) {
 
 	// Unpinned: every vCPU may run anywhere.
 	all := allowedCPUs(t, pid, pid)
-	if out := mustVirsh(t, uri, "vcpupin pins"); !regexp.MustCompile(`(?m)^ 1\s+`+regexp.QuoteMeta(all)+`$`).MatchString(out) {
+	if out := mustVirsh(t, uri, "vcpupin pins"); !regexp.MustCompile(`(?m)^ 1\s+` + regexp.QuoteMeta(all) + `$`).MatchString(out) {
 		t.Errorf("vcpupin before pinning (host CPUs %s):\n%s", all, out)
 	}
 
@@ -103,7 +103,7 @@ func TestQEMUPinningAPIs(t *testing.T) {
 		t.Errorf("emulatorpin:\n%s", out)
 	}
 
-	if out := mustVirsh(t, uri, "iothreadinfo pins"); !regexp.MustCompile(`(?m)^ 1\s+`+regexp.QuoteMeta(all)+`$`).MatchString(out) {
+	if out := mustVirsh(t, uri, "iothreadinfo pins"); !regexp.MustCompile(`(?m)^ 1\s+` + regexp.QuoteMeta(all) + `$`).MatchString(out) {
 		t.Errorf("iothreadinfo before pinning:\n%s", out)
 	}
 	mustVirsh(t, uri, "iothreadpin pins 1 0")
