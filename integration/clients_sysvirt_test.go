@@ -43,13 +43,8 @@ var sysVirtKnown = map[string]string{
 	"list_all_checkpoints":          "checkpoints on QEMU come with backup",
 	"get_guest_info":                "not implemented yet",
 	"get_fs_info":                   "not implemented yet",
-	"get_emulator_pin_info":         "not implemented yet",
-	"get_iothread_info":             "not implemented yet",
-	"get_launch_security_info":      "not implemented yet",
 	"get_numa_parameters":           "not implemented yet",
-	"get_perf_events":               "not implemented yet",
 	"get_interface_addresses_lease": "not implemented yet",
-	"get_node_memory_parameters":    "not implemented yet",
 }
 
 // TestSysVirtCalls runs a Sys::Virt script (Debian's libsys-virt-perl)
