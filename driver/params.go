@@ -56,3 +56,12 @@ func ValidateParams(params []TypedParam, want map[string]string) error {
 	}
 	return nil
 }
+
+// NodePages reads and sizes the host's page pools per NUMA cell
+// (virNodeGetFreePages, virNodeAllocPages); sizes are in KiB.
+type NodePages interface {
+	// NodeGetFreePages returns, cell by cell, the free count of each
+	// size.
+	NodeGetFreePages(sizes []uint32, startCell int32, cellCount uint32, flags uint32) ([]uint64, error)
+	NodeAllocPages(sizes []uint32, counts []uint64, startCell int32, cellCount uint32, flags uint32) (int32, error)
+}

@@ -3,12 +3,15 @@ package remote
 import (
 	"govirt/driver"
 	"govirt/rpc/procs"
+	"govirt/virerr"
 )
 
 func init() {
 	register(true, map[int32]procFunc{
 		procs.NodeGetMemoryParameters:     nodeGetMemoryParameters,
 		procs.NodeSetMemoryParameters:     nodeSetMemoryParameters,
+		procs.NodeGetFreePages:            nodeGetFreePages,
+		procs.NodeAllocPages:              nodeAllocPages,
 		procs.DomainGetPerfEvents:         queryFlags(drvDom, driver.DomainPerfInfo.DomainGetPerfEvents, perfRet),
 		procs.DomainGetLaunchSecurityInfo: queryFlags(drvDom, driver.DomainPerfInfo.DomainGetLaunchSecurityInfo, launchSecRet),
 	})
@@ -58,4 +61,47 @@ func nodeSetMemoryParameters(h *handler, body []byte) (any, error) {
 		return nil, err
 	}
 	return nil, d.NodeSetMemoryParameters(paramsFromWire(a.Params), a.Flags)
+}
+
+func nodeGetFreePages(h *handler, body []byte) (any, error) {
+	a, err := args[NodeGetFreePagesArgs](body)
+	if err != nil {
+		return nil, err
+	}
+	// remoteDispatchNodeGetFreePages's bound on the reply, checked in 64
+	// bits so no product wraps.
+	if uint64(len(a.Pages))*uint64(a.CellCount) > RemoteNodeMaxCells {
+		return nil, errTooLarge("the result won't fit into REMOTE_NODE_MAX_CELLS")
+	}
+	d, err := need[driver.NodePages](h)
+	if err != nil {
+		return nil, err
+	}
+	counts, err := d.NodeGetFreePages(a.Pages, a.StartCell, a.CellCount, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return NodeGetFreePagesRet{Counts: counts}, nil
+}
+
+func nodeAllocPages(h *handler, body []byte) (any, error) {
+	a, err := args[NodeAllocPagesArgs](body)
+	if err != nil {
+		return nil, err
+	}
+	// The two lists describe the same pools; libvirt's client always
+	// sends them with one length, and a different one would make the
+	// daemon read past the shorter.
+	if len(a.PageSizes) != len(a.PageCounts) {
+		return nil, virerr.New(virerr.FromRPC, virerr.ErrInvalidArg, "%s", "pageSizes and pageCounts differ in length")
+	}
+	d, err := need[driver.NodePages](h)
+	if err != nil {
+		return nil, err
+	}
+	n, err := d.NodeAllocPages(a.PageSizes, a.PageCounts, a.StartCell, a.CellCount, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return NodeAllocPagesRet{Ret: n}, nil
 }
