@@ -25,3 +25,25 @@ type DomainGuestFS interface {
 type DomainProcessSignaler interface {
 	DomainSendProcessSignal(d Domain, pid int64, signum uint32, flags uint32) error
 }
+
+// IPAddr is virDomainIPAddress; Type is libvirt's virIPAddrType (0 IPv4,
+// 1 IPv6).
+type IPAddr struct {
+	Type   int32
+	Addr   string
+	Prefix uint32
+}
+
+// DomainIface is virDomainInterface: a guest NIC's name, MAC and
+// addresses.
+type DomainIface struct {
+	Name, HWAddr string
+	Addrs        []IPAddr
+}
+
+// DomainInterfaceAddresser reports guest IP addresses
+// (virDomainInterfaceAddresses); source is
+// VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_LEASE (0), AGENT (1) or ARP (2).
+type DomainInterfaceAddresser interface {
+	DomainInterfaceAddresses(d Domain, source uint32, flags uint32) ([]DomainIface, error)
+}

@@ -7,11 +7,12 @@ import (
 
 func init() {
 	register(true, map[int32]procFunc{
-		procs.DomainFsfreeze:          domainFSFreeze,
-		procs.DomainFsthaw:            domainFSThaw,
-		procs.DomainFstrim:            domainFSTrim,
-		procs.DomainGetFsinfo:         domainGetFSInfo,
-		procs.DomainSendProcessSignal: domainSendProcessSignal,
+		procs.DomainFsfreeze:           domainFSFreeze,
+		procs.DomainFsthaw:             domainFSThaw,
+		procs.DomainFstrim:             domainFSTrim,
+		procs.DomainGetFsinfo:          domainGetFSInfo,
+		procs.DomainSendProcessSignal:  domainSendProcessSignal,
+		procs.DomainInterfaceAddresses: domainInterfaceAddresses,
 	})
 }
 
@@ -90,4 +91,32 @@ func domainSendProcessSignal(h *handler, body []byte) (any, error) {
 		return nil, err
 	}
 	return nil, d.DomainSendProcessSignal(drvDom(a.Dom), a.PIDValue, a.Signum, a.Flags)
+}
+
+func domainInterfaceAddresses(h *handler, body []byte) (any, error) {
+	a, err := args[DomainInterfaceAddressesArgs](body)
+	if err != nil {
+		return nil, err
+	}
+	d, err := need[driver.DomainInterfaceAddresser](h)
+	if err != nil {
+		return nil, err
+	}
+	ifaces, err := d.DomainInterfaceAddresses(drvDom(a.Dom), a.Source, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	ret := DomainInterfaceAddressesRet{Ifaces: []DomainInterface{}}
+	for _, i := range ifaces {
+		w := DomainInterface{Name: i.Name, Addrs: []DomainIPAddr{}}
+		if i.HWAddr != "" {
+			mac := i.HWAddr
+			w.Hwaddr = &mac
+		}
+		for _, ad := range i.Addrs {
+			w.Addrs = append(w.Addrs, DomainIPAddr{Type: ad.Type, Addr: ad.Addr, Prefix: ad.Prefix})
+		}
+		ret.Ifaces = append(ret.Ifaces, w)
+	}
+	return ret, nil
 }
