@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"govirt/testguest"
 )
@@ -208,6 +209,24 @@ func (r *covRun) teardownQEMU() {
 	}
 }
 
+// resetGuest gives covg its first definition and disk back after a line
+// that changed its disk chain (snapshots, block jobs): the overlays are
+// removed with their metadata.
+func (r *covRun) resetGuest() {
+	r.virsh("qemu", "destroy covg")
+	r.virsh("qemu", "undefine covg --managed-save --snapshots-metadata --checkpoints-metadata")
+	files, _ := filepath.Glob(filepath.Join(r.dir, "covg.*"))
+	for _, f := range files {
+		if filepath.Base(f) != "covg.qcow2" {
+			os.Remove(f)
+		}
+	}
+	for _, f := range []string{"bc1.qcow2", "copy.qcow2", "backup.qcow2"} {
+		os.Remove(filepath.Join(r.dir, f))
+	}
+	r.virsh("qemu", "define "+r.dir+"/guest.xml")
+}
+
 // ensure puts guest covg in the state a line needs.
 func (r *covRun) ensure(needs string) {
 	if needs == "-" {
@@ -231,7 +250,12 @@ func (r *covRun) ensure(needs string) {
 			r.virsh("qemu", "resume covg")
 		default:
 			r.virsh("qemu", "destroy covg")
-			r.virsh("qemu", "start covg")
+			// Other programs on a shared host may take the VNC port
+			// autoport picked: one retry.
+			if _, _, rc := r.virsh("qemu", "start covg"); rc != 0 {
+				time.Sleep(time.Second)
+				r.virsh("qemu", "start covg")
+			}
 		}
 		if needs == "pause" {
 			r.virsh("qemu", "suspend covg")
@@ -262,7 +286,7 @@ func (r *covRun) run(drv string, entries []covEntry) {
 		out, errOut, rc := r.virsh(drv, line)
 		// An event command that saw no event within its timeout exits 1:
 		// it worked.
-		if rc != 0 && strings.Contains(errOut, "event loop timed out") {
+		if rc != 0 && strings.Contains(out+errOut, "event loop timed out") {
 			rc = 0
 		}
 		msg := ""
@@ -276,7 +300,10 @@ func (r *covRun) run(drv string, entries []covEntry) {
 		if testing.Verbose() {
 			r.t.Logf("%s %s: virsh %s: rc=%d %s", r.who, drv, line, rc, msg)
 		}
-		if e.cleanup != "" {
+		switch {
+		case e.cleanup == "@reset" && drv == "qemu":
+			r.resetGuest()
+		case e.cleanup != "" && e.cleanup != "@reset":
 			r.virsh(drv, expand(e.cleanup, vars))
 		}
 	}
