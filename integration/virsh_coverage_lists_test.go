@@ -69,9 +69,10 @@ var covFamilies = []struct {
 		"freepages", "allocpages", "sysinfo", "set-lifecycle-action", "blkdeviotune", "domiftune",
 		"update-device", "domif-setlink", "console"}},
 	{"test", "the remote procedure comes with helper calls1's branch (issue 14 part 3)", []string{
-		"domrename", "save-image-define", "save-image-dumpxml", "save-image-edit"}},
+		"domrename", "save-image-define", "save-image-dumpxml", "save-image-edit", "dump"}},
 	{"test", "the remote procedure comes with helper calls2's branch (issue 14 part 3)", []string{
-		"domiftune"}},
+		"domiftune", "blkdeviotune"}},
+	{"test", "vcpu pinning in the test driver: helper testdrv is doing it now", []string{"vcpupin"}},
 	{"test", "the remote procedure comes with helper cgroup's branch", []string{
 		"cpu-stats"}},
 	{"test", "checkpoints in the test driver: helper testdrv is doing them now", []string{

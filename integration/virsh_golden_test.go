@@ -145,7 +145,7 @@ func goldenPending(cmd string) (string, bool) {
 			return "node devices in the test driver (helper testdrv)", true
 		case strings.HasPrefix(name, "iface-"):
 			return "interfaces in the test driver (helper testdrv)", true
-		case name == "domrename" || strings.HasPrefix(name, "save-image-"):
+		case name == "domrename" || strings.HasPrefix(name, "save-image-") || name == "dump":
 			return "the remote procedure comes with helper calls1's branch", true
 		case name == "domiftune":
 			return "the remote procedure comes with helper calls2's branch", true
