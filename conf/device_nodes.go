@@ -143,11 +143,15 @@ func (g *Graphics) toNode(flags FormatFlags) *node {
 	} else {
 		n.delAttr("passwd")
 	}
-	// A VNC display on a socket or on no listen has no port to show
-	// (virDomainGraphicsDefFormat writes them for address listens only).
-	if l := n.child("listen"); g.Type == "vnc" && l != nil && (l.attr("type") == "socket" || l.attr("type") == "none") {
+	// A VNC or SPICE display on a socket or on no listen has no port to
+	// show (virDomainGraphicsDefFormat writes them for address and
+	// network listens only).
+	if l := n.child("listen"); (g.Type == "vnc" || g.Type == "spice") && l != nil && (l.attr("type") == "socket" || l.attr("type") == "none") {
 		n.delAttr("port")
 		n.delAttr("autoport")
+		if g.Type == "spice" {
+			n.delAttr("tlsPort")
+		}
 	}
 	// libvirt's order (virDomainGraphicsDefFormat), whatever the input's.
 	orderAttrs(n, "type", "socket", "port", "tlsPort", "autoport", "websocket", "websocketGenerated",

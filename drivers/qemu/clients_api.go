@@ -178,6 +178,9 @@ func (c *conn) ConnectDomainXMLToNative(format, xml string, flags uint32) (strin
 	if err != nil {
 		return "", err
 	}
+	if err := c.d.validateGraphics(def); err != nil {
+		return "", err
+	}
 	if err := c.d.applyPostParse(def); err != nil {
 		return "", err
 	}

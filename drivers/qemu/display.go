@@ -4,7 +4,9 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 
+	"govirt/conf"
 	"govirt/drivers/qemu/command"
 	"govirt/drivers/qemu/postparse"
 	"govirt/virerr"
@@ -39,4 +41,42 @@ func hostRenderNode() (string, error) {
 	}
 	sort.Strings(nodes)
 	return nodes[0], nil
+}
+
+// validateGraphics is what libvirt checks of SPICE displays whenever it
+// parses a definition (define, create, domxml-to-native): an autoport
+// that is neither yes nor no (virDomainGraphicsDefParseXMLSpice), and a
+// TLS port on an address or network listen while qemu.conf's spice_tls
+// is off (qemuValidateDomainDeviceDefSPICEGraphics). The ports are read
+// as the parser leaves them: autoport, or the legacy port='-1'
+// tlsPort='-1', drops both.
+func (d *Driver) validateGraphics(def *conf.Domain) error {
+	for _, g := range def.Devices.Graphics {
+		if g.Type != "spice" {
+			continue
+		}
+		e := conf.DeviceElement(g)
+		auto, hasAuto := e.Attr("autoport")
+		if hasAuto && auto != "yes" && auto != "no" {
+			return virerr.New(virerr.FromDomain, virerr.ErrXMLError,
+				"Invalid value for attribute '%s' in element '%s': '%s'.", "autoport", "graphics", auto)
+		}
+		num := func(name string) int {
+			v, _ := e.Attr(name)
+			n, _ := strconv.Atoi(v)
+			return n
+		}
+		port, tls := num("port"), num("tlsPort")
+		if auto == "yes" || (port == -1 && tls == -1) {
+			tls = 0
+		}
+		listen := "address"
+		if l := e.Child("listen"); l != nil {
+			listen, _ = l.Attr("type")
+		}
+		if (listen == "address" || listen == "network") && tls > 0 && !d.cfg.Graphics.SpiceTLS {
+			return errQEMU(virerr.ErrConfigUnsupported, "spice TLS port set in XML configuration, but TLS is disabled in qemu.conf")
+		}
+	}
+	return nil
 }
