@@ -46,6 +46,9 @@ func writeAddress(dev *node, a Address) {
 		el.put("@bus", hex2(uint64(a.Bus)))
 		el.put("@slot", hex2(uint64(a.Slot)))
 		el.put("@function", hex1(uint64(a.Function)))
+	case created && a.Type == "usb":
+		// virDomainDeviceUSBAddressFormat writes the bus, 0 too.
+		el.put("@bus", itoa(int(a.Bus)))
 	case created && a.Type == "drive":
 		el.put("@controller", itoa(int(a.Controller)))
 		el.put("@bus", itoa(int(a.Bus)))

@@ -286,7 +286,10 @@ func Build(def *conf.Domain, caps Caps, p Paths) (*Cmdline, error) {
 	// applies at define already; a definition that went through them is
 	// left as it is, so an older one without them builds the same. The
 	// default audio backend follows the host's display settings.
-	if err := postparse.ApplyAtStart(work, caps, postparse.Options{Audio: p.Graphics.audioDefaults()}); err != nil {
+	if err := postparse.ApplyAtStart(work, caps, postparse.Options{Audio: p.Graphics.audioDefaults(), NewDomain: true}); err != nil {
+		if r := postparse.Refusal(err); r != nil {
+			return nil, r
+		}
 		return nil, err
 	}
 	if err := checkElements(work); err != nil {
