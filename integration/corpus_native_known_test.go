@@ -4,7 +4,7 @@ package integration
 // neither an identical command line nor the same refusal from both
 // daemons, with the reason; TestCorpusNativeMatchesLibvirtd fails on one
 // not listed and reports a listed one that no longer needs to be. Some
-// outcomes follow this host (no /dev/dri, /dev/tpm0, /dev/vhost-scsi,
+// outcomes follow this host (no /dev/tpm0, /dev/vhost-scsi,
 // vhost-user-gpu helper or hugetlbfs mount): libvirtd's pretend start
 // opens those devices too.
 var nativeKnown = map[string]string{
@@ -34,12 +34,6 @@ var nativeKnown = map[string]string{
 	"disk-source-pool-mode":                   "<source pool volume> is not translated by govirt; libvirt finds no such pool",
 	"luks-disks-source":                       "<source pool volume> is not translated by govirt; libvirt stops at the missing secret",
 	"luks-disks-source-qcow2":                 "<source pool volume> is not translated by govirt; libvirt stops at the missing secret",
-	"graphics-egl-headless":                   "no /dev/dri on this host: libvirt fails opening the directory, govirt reports no render node",
-	"graphics-spice-egl-headless":             "no /dev/dri on this host: libvirt fails opening the directory, govirt reports no render node",
-	"graphics-spice-gl-auto-rendernode":       "no /dev/dri on this host: libvirt fails opening the directory, govirt reports no render node",
-	"graphics-vnc-egl-headless":               "no /dev/dri on this host: libvirt fails opening the directory, govirt reports no render node",
-	"hostdev-mdev-display-spice-egl-headless": "no /dev/dri on this host: libvirt fails opening the directory, govirt reports no render node",
-	"hostdev-mdev-display-vnc-egl-headless":   "no /dev/dri on this host: libvirt fails opening the directory, govirt reports no render node",
 	"hostdev-scsi-lsi":                        "libvirt stops at the iSCSI hostdev's missing secret; govirt first at the host SCSI device this host lacks",
 	"hostdev-scsi-virtio-scsi":                "libvirt stops at the iSCSI hostdev's missing secret; govirt first at the host SCSI device this host lacks",
 	"user-aliases":                            "libvirt stops at a missing secret; govirt first at hugetlbfs, which this host has not mounted",

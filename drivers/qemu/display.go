@@ -1,10 +1,13 @@
 package qemu
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
+	"syscall"
 
 	"govirt/conf"
 	"govirt/drivers/qemu/command"
@@ -35,7 +38,25 @@ func (d *Driver) audioDefaults() postparse.Audio {
 // hostRenderNode is virHostGetDRMRenderNode: the first DRM render node of
 // the host, for OpenGL displays that name none.
 func hostRenderNode() (string, error) {
-	nodes, _ := filepath.Glob("/dev/dri/renderD*")
+	return renderNodeIn("/dev/dri")
+}
+
+// renderNodeIn is hostRenderNode on a directory: one that cannot be
+// read fails as libvirt's virDirOpen does.
+func renderNodeIn(dir string) (string, error) {
+	if _, err := os.ReadDir(dir); err != nil {
+		msg := err.Error()
+		var errno syscall.Errno
+		if errors.As(err, &errno) {
+			msg = errno.Error()
+		}
+		// g_strerror's wording: capitalised.
+		if msg != "" {
+			msg = strings.ToUpper(msg[:1]) + msg[1:]
+		}
+		return "", virerr.New(virerr.FromNone, virerr.ErrSystemError, "cannot open directory '%s': %s", dir, msg)
+	}
+	nodes, _ := filepath.Glob(filepath.Join(dir, "renderD*"))
 	if len(nodes) == 0 {
 		return "", virerr.New(virerr.FromQemu, virerr.ErrInternalError, "No DRM render nodes available")
 	}
