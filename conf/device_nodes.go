@@ -46,6 +46,9 @@ func writeAddress(dev *node, a Address) {
 		el.put("@bus", hex2(uint64(a.Bus)))
 		el.put("@slot", hex2(uint64(a.Slot)))
 		el.put("@function", hex1(uint64(a.Function)))
+	case created && a.Type == "usb":
+		// virDomainDeviceUSBAddressFormat writes the bus, 0 too.
+		el.put("@bus", itoa(int(a.Bus)))
 	case created && a.Type == "drive":
 		el.put("@controller", itoa(int(a.Controller)))
 		el.put("@bus", itoa(int(a.Bus)))
@@ -143,11 +146,15 @@ func (g *Graphics) toNode(flags FormatFlags) *node {
 	} else {
 		n.delAttr("passwd")
 	}
-	// A VNC display on a socket or on no listen has no port to show
-	// (virDomainGraphicsDefFormat writes them for address listens only).
-	if l := n.child("listen"); g.Type == "vnc" && l != nil && (l.attr("type") == "socket" || l.attr("type") == "none") {
+	// A VNC or SPICE display on a socket or on no listen has no port to
+	// show (virDomainGraphicsDefFormat writes them for address and
+	// network listens only).
+	if l := n.child("listen"); (g.Type == "vnc" || g.Type == "spice") && l != nil && (l.attr("type") == "socket" || l.attr("type") == "none") {
 		n.delAttr("port")
 		n.delAttr("autoport")
+		if g.Type == "spice" {
+			n.delAttr("tlsPort")
+		}
 	}
 	// libvirt's order (virDomainGraphicsDefFormat), whatever the input's.
 	orderAttrs(n, "type", "socket", "port", "tlsPort", "autoport", "websocket", "websocketGenerated",

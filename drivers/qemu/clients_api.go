@@ -3,6 +3,7 @@ package qemu
 import (
 	"context"
 	"crypto/rand"
+	"encoding/xml"
 	"os"
 	"path/filepath"
 	"strings"
@@ -161,9 +162,11 @@ func (d *Driver) setupBalloonPeriod(v *vm, mon monitor) {
 
 // ConnectDomainXMLToNative returns the command line starting xml would
 // run, formatted as libvirt's virCommandToString (environment, then the
-// arguments, shell-quoted where needed, on one line). As in libvirt,
-// interfaces become plain 'ethernet' ones: the host side of a network or
-// bridge is not set up for a command that is never run.
+// arguments, shell-quoted where needed, on one line), as libvirt's
+// pretend start builds it (qemuConnectDomainXMLToNative): the definition
+// is parsed with the post-parse defaults, every interface is replaced by
+// a plain 'ethernet' one (pretendInterfaces), and the build prepares
+// nothing on the host (command.Paths.Pretend).
 func (c *conn) ConnectDomainXMLToNative(format, xml string, flags uint32) (string, error) {
 	if err := checkFlagsMask(flags, 0, "qemuConnectDomainXMLToNative"); err != nil {
 		return "", err
@@ -175,8 +178,14 @@ func (c *conn) ConnectDomainXMLToNative(format, xml string, flags uint32) (strin
 	if err != nil {
 		return "", err
 	}
-	for _, n := range def.Devices.Interfaces {
-		n.Type, n.Network, n.Bridge, n.SourceDev = "ethernet", "", "", ""
+	if err := c.d.validateGraphics(def); err != nil {
+		return "", err
+	}
+	if err := c.d.applyPostParse(def); err != nil {
+		return "", err
+	}
+	if err := pretendInterfaces(def); err != nil {
+		return "", err
 	}
 	if def.Devices.Emulator == "" {
 		def.Devices.Emulator = c.d.cfg.Emulator
@@ -207,7 +216,7 @@ func (c *conn) ConnectDomainXMLToNative(format, xml string, flags uint32) (strin
 		SourceExists: func(string) bool { return true },
 		VNCPort:      func() (int, error) { return 5900, nil },
 		SpicePort:    func() (int, error) { spice++; return spice, nil },
-		Graphics:     c.d.graphicsConfig(), RenderNode: hostRenderNode})
+		Graphics:     c.d.graphicsConfig(), RenderNode: hostRenderNode, Pretend: true})
 	if err != nil {
 		return "", err
 	}
@@ -236,4 +245,48 @@ func shellEscape(s string) string {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// pretendInterfaces replaces every interface of def by what libvirt's
+// domxml-to-native makes of it: a new 'ethernet' interface keeping only
+// the MAC, the model and the <script> (the host side of a network,
+// bridge or direct interface is not set up for a command never run).
+// Everything else is dropped, the address and alias too, which are
+// assigned again as at start; the boot order libvirt copies reaches no
+// command line (the copy lacks the effective boot index), so it is left
+// out as well.
+func pretendInterfaces(def *conf.Domain) error {
+	for i, n := range def.Devices.Interfaces {
+		var b strings.Builder
+		b.WriteString("<interface type='ethernet'>")
+		if n.MAC != "" {
+			b.WriteString("<mac address='" + xmlAttr(n.MAC) + "'/>")
+		}
+		if n.Model != "" {
+			b.WriteString("<model type='" + xmlAttr(n.Model) + "'/>")
+		}
+		if sc := conf.DeviceElement(n).Child("script"); sc != nil {
+			if path, _ := sc.Attr("path"); path != "" {
+				b.WriteString("<script path='" + xmlAttr(path) + "'/>")
+			}
+		}
+		b.WriteString("</interface>")
+		dev, err := conf.ParseDevice([]byte(b.String()))
+		if err != nil {
+			return err
+		}
+		nn, ok := dev.(*conf.Interface)
+		if !ok {
+			return errQEMU(virerr.ErrInternalError, "cannot make the interface of %s", n.MAC)
+		}
+		def.Devices.Interfaces[i] = nn
+	}
+	return nil
+}
+
+// xmlAttr escapes s for a single-quoted XML attribute.
+func xmlAttr(s string) string {
+	var b strings.Builder
+	xml.EscapeText(&b, []byte(s))
+	return strings.ReplaceAll(b.String(), "'", "&#39;")
 }

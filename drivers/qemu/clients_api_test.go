@@ -22,3 +22,12 @@ func TestShellEscape(t *testing.T) {
 		}
 	}
 }
+
+// TestRenderNodeMissingDir: without the DRM directory the error is
+// libvirt's virDirOpen one.
+func TestRenderNodeMissingDir(t *testing.T) {
+	_, err := renderNodeIn("/nonexistent/dri")
+	if err == nil || err.Error() != "cannot open directory '/nonexistent/dri': No such file or directory" {
+		t.Errorf("got %v", err)
+	}
+}

@@ -92,6 +92,9 @@ func (c *conn) DomainDefineXML(xml string, flags uint32) (driver.Domain, error) 
 	if strings.Contains(def.Name, "\n") {
 		return driver.Domain{}, virerr.New(virerr.FromXML, virerr.ErrXMLDetail, "invalid char in name: \n")
 	}
+	if err := c.d.validateGraphics(def); err != nil {
+		return driver.Domain{}, err
+	}
 	if err := c.d.applyPostParse(def); err != nil {
 		return driver.Domain{}, err
 	}
@@ -196,6 +199,9 @@ func (c *conn) DomainUndefine(h driver.Domain, flags uint32) error {
 func (c *conn) DomainCreateXML(xml string, flags uint32) (driver.Domain, error) {
 	def, err := parseDef(xml, flags&createValidateFlag != 0)
 	if err != nil {
+		return driver.Domain{}, err
+	}
+	if err := c.d.validateGraphics(def); err != nil {
 		return driver.Domain{}, err
 	}
 	if err := c.d.applyPostParse(def); err != nil {

@@ -33,7 +33,10 @@ func (d *Driver) applyPostParse(def *conf.Domain) error {
 		return nil
 	}
 	work := def.Clone()
-	if err := postparse.ApplyWith(work, qc, postparse.Options{Audio: d.audioDefaults()}); err != nil {
+	if err := postparse.ApplyWith(work, qc, postparse.Options{Audio: d.audioDefaults(), NewDomain: true}); err != nil {
+		if r := postparse.Refusal(err); r != nil {
+			return r
+		}
 		var ve *virerr.Error
 		if errors.As(err, &ve) && ve.Code == virerr.ErrConfigUnsupported {
 			d.log.Info("definition kept without post-parse defaults", "domain", def.Name, "err", err)

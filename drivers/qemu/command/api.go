@@ -145,6 +145,15 @@ type Paths struct {
 	// SourceExists reports whether a local disk image exists, for
 	// <source startupPolicy>; nil asks the file system.
 	SourceExists func(path string) bool
+	// Pretend builds the command line only to show it (domxml-to-native),
+	// as libvirt's pretend start (VIR_QEMU_PROCESS_START_PRETEND), which
+	// skips the host preparation: chardev files, logs and listening
+	// sockets are named by path instead of passed as descriptors, a tap
+	// gets descriptor numbers (and vhost-net ones when the host has
+	// /dev/vhost-net) without anything being created, an emulated TPM's
+	// chardev is null (no swtpm runs) and vsock's vhostfd is -1. A real
+	// start never sets it.
+	Pretend bool
 }
 
 // ChardevTLS is how TCP chardevs use TLS (qemu.conf's chardev_tls,
@@ -277,7 +286,10 @@ func Build(def *conf.Domain, caps Caps, p Paths) (*Cmdline, error) {
 	// applies at define already; a definition that went through them is
 	// left as it is, so an older one without them builds the same. The
 	// default audio backend follows the host's display settings.
-	if err := postparse.ApplyAtStart(work, caps, postparse.Options{Audio: p.Graphics.audioDefaults()}); err != nil {
+	if err := postparse.ApplyAtStart(work, caps, postparse.Options{Audio: p.Graphics.audioDefaults(), NewDomain: true}); err != nil {
+		if r := postparse.Refusal(err); r != nil {
+			return nil, r
+		}
 		return nil, err
 	}
 	if err := checkElements(work); err != nil {

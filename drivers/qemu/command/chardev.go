@@ -351,6 +351,12 @@ func (b *builder) addChardev(s *chrSource, devAlias string, o chardevOpts) error
 		}
 		w(backend, ",id=", id, ",path=", escapeComma(s.path))
 	case "file":
+		if b.p.Pretend {
+			// libvirt's pretend start opens nothing: QEMU would open
+			// the file itself, as the source asks.
+			w("file,id=", id, ",path=", escapeComma(s.path), onOffOpt(",append=", s.append))
+			break
+		}
 		path := b.passFile(s.path, s.append, devAlias, "-source")
 		// The descriptor is opened as the source asks; QEMU must not
 		// truncate what the daemon opened for appending.
@@ -406,13 +412,16 @@ func (b *builder) addChardev(s *chrSource, devAlias string, o chardevOpts) error
 		}
 	case "unix":
 		w("socket,id=", id)
-		if s.listen {
+		if s.listen && !b.p.Pretend {
 			f := HostFile{Path: s.path, Kind: UnixListen}
 			f.FD = b.hostFD(f, false)
 			b.files = append(b.files, f)
 			w(",fd=", strconv.Itoa(f.FD), ",server=on,wait=off")
 		} else {
 			w(",path=", escapeComma(s.path))
+			if s.listen {
+				w(",server=on,wait=off")
+			}
 		}
 		w(s.reconnectOpt())
 	case "spicevmc":
@@ -436,13 +445,23 @@ func (b *builder) addChardev(s *chrSource, devAlias string, o chardevOpts) error
 	default:
 		return unsupported("unsupported chardev '%s'", s.typ)
 	}
-	if s.logFile != "" {
+	if s.logFile != "" && b.p.Pretend {
+		w(",logfile=", escapeComma(s.logFile), onOffOpt(",logappend=", s.logAppend))
+	} else if s.logFile != "" {
 		// The log's fd set is added before the -chardev, after the
 		// source's, as libvirt does.
 		w(",logfile=", b.passFile(s.logFile, s.logAppend, devAlias, "-log"), ",logappend=on")
 	}
 	b.add("-chardev", sb.String())
 	return nil
+}
+
+// onOffOpt is key+v, or nothing when v (on, off) is unset.
+func onOffOpt(key, v string) string {
+	if v == "" {
+		return ""
+	}
+	return key + v
 }
 
 func (s *chrSource) reconnectOpt() string {

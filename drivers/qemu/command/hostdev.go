@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"govirt/conf"
+	"govirt/virerr"
 )
 
 // Host devices (<hostdev mode='subsystem'>): PCI functions through
@@ -172,6 +173,12 @@ func (b *builder) emitHostdevs() error {
 			}
 			if d := attr(child(e, "driver"), "name"); d != "" && d != "vfio" {
 				return unsupported("host doesn't support passthrough of host PCI devices")
+			} else if d == "" && b.p.Pretend {
+				// A real start picks the backend while preparing the
+				// host (qemuHostdevPreparePCIDevicesCheckSupport),
+				// which libvirt's pretend start skips, so its command
+				// line builder meets the unset one.
+				return virerr.New(virerr.FromQemu, virerr.ErrInternalError, "invalid PCI passthrough type 'default'")
 			}
 			b.hostPCI = append(b.hostPCI, HostPCI{Address: host, Managed: attr(e, "managed") == "yes"})
 			o = obj{}.set("driver", "vfio-pci").set("host", host).set("id", id)
@@ -307,6 +314,11 @@ func (b *builder) vhostSCSI(h *conf.RawDevice, e *conf.Element, id string) (obj,
 	}
 	if b.p.OpenFD == nil {
 		return nil, unsupported("vhost-scsi needs descriptor passing, which this caller of govirt's QEMU driver does not provide")
+	}
+	if b.p.Pretend && !hostHasFile("/dev/vhost-scsi") {
+		// libvirt opens the device while building the command line,
+		// pretend start or not (virSCSIVHostOpenVhostSCSI).
+		return nil, unsupported("vhost-scsi device file '%s' cannot be found", "/dev/vhost-scsi")
 	}
 	fd, err := b.p.OpenFD("/dev/vhost-scsi", os.O_RDWR)
 	if err != nil {

@@ -456,7 +456,7 @@ func (b *builder) checkNet(n *conf.Interface, e *conf.Element) error {
 	if child(e, "script") != nil && n.Type != "ethernet" {
 		return unsupported("scripts are not supported on interfaces of type %s", n.Type)
 	}
-	if child(e, "script") != nil && b.p.OpenTap == nil {
+	if child(e, "script") != nil && b.p.OpenTap == nil && !b.p.Pretend {
 		return unsupported("<script> needs the tap to be created by govirt's QEMU driver")
 	}
 	if child(e, "bandwidth") != nil {

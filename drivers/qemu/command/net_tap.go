@@ -1,6 +1,7 @@
 package command
 
 import (
+	"os"
 	"strconv"
 	"strings"
 
@@ -57,6 +58,9 @@ type TapResult struct {
 // both are nil when the caller passes no OpenTap (QEMU then creates the
 // tap by name, the form hot-plug uses).
 func (b *builder) tapFDs(n *conf.Interface, e *conf.Element) (taps, vhost []int, err error) {
+	if b.p.Pretend {
+		return b.pretendTapFDs(n, e)
+	}
 	if b.p.OpenTap == nil {
 		return nil, nil, nil
 	}
@@ -159,4 +163,38 @@ func tapNetdev(n *conf.Interface, e *conf.Element, taps, vhost []int) (obj, erro
 		nd = nd.set("sndbuf", v)
 	}
 	return nd, nil
+}
+
+// hostHasFile is whether a host device file (/dev/vhost-net,
+// /dev/vhost-scsi) exists, for a pretend start that opens none; a
+// variable so tests can pretend either way.
+var hostHasFile = func(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+// pretendTapFDs numbers the descriptors a tap interface would pass
+// without opening anything: libvirt's pretend start connects the tap as
+// a real start does (qemuBuildInterfaceConnect) and so shows fd= (and
+// vhostfd= for a virtio NIC when the host has vhost-net), never ifname=.
+// govirt leaves the host alone: no tap is created and no <script> runs.
+func (b *builder) pretendTapFDs(n *conf.Interface, e *conf.Element) (taps, vhost []int, err error) {
+	queues := max(netQueues(e), 1)
+	for range queues {
+		taps = append(taps, b.hostFD(HostFile{}, false))
+	}
+	virtio, _ := virtioModel(n.Model)
+	name := attr(child(e, "driver"), "name")
+	if virtio && name != "qemu" {
+		if !hostHasFile("/dev/vhost-net") {
+			if name == "vhost" {
+				return nil, nil, unsupported("vhost-net is not supported with this QEMU binary")
+			}
+			return taps, nil, nil
+		}
+		for range queues {
+			vhost = append(vhost, b.hostFD(HostFile{}, false))
+		}
+	}
+	return taps, vhost, nil
 }

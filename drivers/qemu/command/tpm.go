@@ -70,6 +70,13 @@ func (b *builder) emitTPMs() error {
 				return unsupported("The QEMU executable %s does not support TPM backend type emulator", b.emulator())
 			}
 			sock := b.p.SwtpmSocket
+			if b.p.Pretend {
+				// No swtpm is prepared, so the chardev source stays
+				// unset: libvirt writes a null chardev.
+				b.add("-chardev", "null,id=chrtpm")
+				backend = "emulator,id=" + tpmdev + ",chardev=chrtpm"
+				break
+			}
 			if sock == "" {
 				return unsupported("an emulated TPM needs an swtpm started for the guest, which this caller of govirt's QEMU driver does not provide")
 			}

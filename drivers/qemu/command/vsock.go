@@ -74,14 +74,18 @@ func (b *builder) emitVsock() error {
 	default:
 		return xmlError("Invalid value for attribute '%s' in element '%s': '%s'.", "auto", "cid", auto)
 	}
-	if b.p.OpenVsock == nil {
-		return unsupported("<vsock> is not supported by govirt's QEMU driver here")
+	// A pretend start opens no /dev/vhost-vsock: libvirt shows the
+	// unset descriptor (-1) and the CID as written (0 when automatic).
+	fd, got := -1, uint32(cid)
+	if !b.p.Pretend {
+		if b.p.OpenVsock == nil {
+			return unsupported("<vsock> is not supported by govirt's QEMU driver here")
+		}
+		if fd, got, err = b.p.OpenVsock(uint32(cid), auto == "yes"); err != nil {
+			return err
+		}
+		conf.SetDeviceValue(v, "cid/@address", strconv.FormatUint(uint64(got), 10))
 	}
-	fd, got, err := b.p.OpenVsock(uint32(cid), auto == "yes")
-	if err != nil {
-		return err
-	}
-	conf.SetDeviceValue(v, "cid/@address", strconv.FormatUint(uint64(got), 10))
 	alias := attr(child(e, "alias"), "name")
 	if alias == "" {
 		alias = "vsock0"

@@ -424,7 +424,8 @@ func assignSerialPorts(list []*conf.Chardev) {
 // writes as listen type none.
 func spiceListenNone(g *conf.Graphics) {
 	l := conf.DeviceElement(g).Child("listen")
-	if g.Type != "spice" || l == nil || g.AutoPort || g.Port > 0 || g.TLSPort > 0 {
+	// A port of -1 (allocate this one) is a port here too.
+	if g.Type != "spice" || l == nil || g.AutoPort || g.Port != 0 || g.TLSPort != 0 {
 		return
 	}
 	if t, _ := l.Attr("type"); t != "address" {
@@ -441,25 +442,19 @@ func graphicsListen(g *conf.Graphics) {
 	default:
 		return
 	}
-	// A port of -1 asks for automatic allocation, and so does a VNC
-	// display that names neither port nor autoport
-	// (virDomainGraphicsDefParseXMLVNC).
-	_, hasAuto := conf.DeviceElement(g).Attr("autoport")
-	_, hasPort := conf.DeviceElement(g).Attr("port")
-	if (g.Port == -1 && (g.Type == "vnc" || g.Type == "spice")) || (g.Type == "vnc" && !hasPort && !hasAuto && g.Socket == "") {
-		g.AutoPort = true
-	}
-	if g.AutoPort && g.Type == "vnc" && g.Port == 0 {
-		g.Port = -1
-	}
-	if g.AutoPort {
-		conf.SetDeviceValue(g, "@autoport", "yes")
-		if g.Type == "vnc" {
-			conf.SetDeviceValue(g, "@port", strconv.Itoa(g.Port))
+	switch g.Type {
+	case "vnc":
+		vncPorts(g)
+	case "spice":
+		spicePorts(g)
+	default:
+		if g.AutoPort {
+			conf.SetDeviceValue(g, "@autoport", "yes")
 		}
-		// virDomainGraphicsDefFormat's order.
-		conf.OrderDeviceAttrs(g, "", "type", "socket", "port", "tlsPort", "autoport", "websocket", "listen")
 	}
+	// virDomainGraphicsDefFormat's order.
+	conf.OrderDeviceAttrs(g, "", "type", "socket", "port", "tlsPort", "autoport", "websocket", "listen")
+	defer listenAttr(g)
 	defer spiceListenNone(g)
 	if conf.DeviceElement(g).Child("listen") != nil {
 		return
@@ -615,4 +610,114 @@ var defaultNetPort = map[string]string{
 	"http": "80", "https": "443", "ftp": "21", "ftps": "990", "tftp": "69",
 	"sheepdog": "7000", "nbd": "10809", "ssh": "22", "iscsi": "3260",
 	"gluster": "24007", "vxhs": "9999",
+}
+
+// portAttr is a port attribute of g as written, 0 when absent (or not a
+// number, which the command line builder refuses).
+func portAttr(g *conf.Graphics, name string) int {
+	v, _ := conf.DeviceElement(g).Attr(name)
+	n, _ := strconv.Atoi(v)
+	return n
+}
+
+// vncPorts is what libvirt's parser makes of a VNC display's port and
+// autoport in a definition (virDomainGraphicsDefParseXMLVNC with
+// VIR_DOMAIN_DEF_PARSE_INACTIVE) and its formatter writes back: no port
+// or port -1 asks for automatic allocation unless autoport='no' says
+// otherwise, autoport='yes' drops any port, and the result is written as
+// port='-1' autoport='yes', port='N' autoport='no' or autoport='no'
+// alone. Applied again, it changes nothing.
+func vncPorts(g *conf.Graphics) {
+	e := conf.DeviceElement(g)
+	_, hasPort := e.Attr("port")
+	auto, hasAuto := e.Attr("autoport")
+	port := portAttr(g, "port")
+	autoport := !hasPort || port == -1
+	if port == -1 {
+		port = 0
+	}
+	if hasAuto {
+		// An unknown value leaves the parser's guess (libvirt ignores
+		// virStringParseYesNo's failure).
+		switch auto {
+		case "yes":
+			autoport = true
+		case "no":
+			autoport = false
+		}
+		if autoport {
+			port = 0
+		}
+	}
+	g.AutoPort = autoport
+	switch {
+	case autoport:
+		g.Port = -1
+		conf.SetDeviceValue(g, "@port", "-1")
+	case port != 0:
+		g.Port = port
+		conf.SetDeviceValue(g, "@port", strconv.Itoa(port))
+	default:
+		g.Port = 0
+		conf.SetDeviceValue(g, "@port", "")
+	}
+	conf.SetDeviceValue(g, "@autoport", yesNo(autoport))
+}
+
+// spicePorts is the same for SPICE (virDomainGraphicsDefParseXMLSpice):
+// autoport is only what the attribute says, or port and tlsPort both
+// -1 (the legacy spelling virt-install writes); with autoport both ports
+// are dropped, and autoport is always written (yes or no). A single port
+// of -1 without autoport stays: it asks for that one port to be
+// allocated at start.
+func spicePorts(g *conf.Graphics) {
+	auto, _ := conf.DeviceElement(g).Attr("autoport")
+	port, tls := portAttr(g, "port"), portAttr(g, "tlsPort")
+	autoport := auto == "yes" || (port == -1 && tls == -1)
+	if autoport {
+		port, tls = 0, 0
+	}
+	g.AutoPort = autoport
+	// conf's Graphics reads an absent port of an autoport display as -1.
+	g.Port, g.TLSPort = port, tls
+	if autoport {
+		g.Port = -1
+	}
+	for name, v := range map[string]int{"port": port, "tlsPort": tls} {
+		val := ""
+		if v != 0 {
+			val = strconv.Itoa(v)
+		}
+		conf.SetDeviceValue(g, "@"+name, val)
+	}
+	conf.SetDeviceValue(g, "@autoport", yesNo(autoport))
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+// listenAttr is the compatibility attribute libvirt's formatter writes
+// on <graphics> from its first <listen>: listen= for an address
+// (virDomainGraphicsListenDefFormatAddr), VNC's socket= for a socket.
+func listenAttr(g *conf.Graphics) {
+	l := conf.DeviceElement(g).Child("listen")
+	if l == nil {
+		return
+	}
+	switch t, _ := l.Attr("type"); t {
+	case "address":
+		if a, _ := l.Attr("address"); a != "" {
+			g.Listen = a
+			conf.SetDeviceValue(g, "@listen", a)
+		}
+	case "socket":
+		if s, _ := l.Attr("socket"); s != "" && g.Type == "vnc" {
+			g.Socket = s
+			conf.SetDeviceValue(g, "@socket", s)
+		}
+	}
 }

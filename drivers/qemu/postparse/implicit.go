@@ -59,6 +59,7 @@ func (p *pp) implicitDevices() error {
 			p.maybeAddController("virtio-serial", idx, "")
 		}
 	}
+	p.smartcardControllers()
 	if len(ds.Graphics) > 0 && len(ds.Videos) == 0 {
 		ds.Videos = append(ds.Videos, &conf.Video{})
 	}

@@ -11,6 +11,8 @@
 package postparse
 
 import (
+	"errors"
+
 	"govirt/conf"
 	"govirt/virerr"
 )
@@ -38,6 +40,12 @@ func Apply(def *conf.Domain, c Caps) error {
 // is libvirt's default qemu.conf in a daemon without audio environment.
 type Options struct {
 	Audio Audio
+	// NewDomain is libvirt's VIR_DOMAIN_DEF_PARSE_ABI_UPDATE, set when a
+	// definition is defined, created, changed with attach --config or
+	// started: USB devices then get their addresses. Without it (libvirt's
+	// xml2xml test harness) they are only checked, and only when all have
+	// one.
+	NewDomain bool
 }
 
 // Audio is what the default audio backend depends on besides the
@@ -80,6 +88,7 @@ func apply(def *conf.Domain, c Caps, parsed bool, o Options) error {
 		p.assignVirtioSerial,
 		p.assignSpaprVIO,
 		p.assignPCI,
+		p.assignUSB,
 		p.sortDevices,
 	)
 	for _, step := range steps {
@@ -98,6 +107,30 @@ type pp struct {
 	opts   Options
 	parsed bool // the definition is being parsed (define, create)
 	q35    bool
+}
+
+// Refused is a refusal libvirt itself makes at this step, as opposed to
+// a definition these defaults do not cover (both are
+// ErrConfigUnsupported): a caller that keeps a definition as written on
+// the latter refuses it on this one (Refusal).
+type Refused struct{ Err *virerr.Error }
+
+func (r *Refused) Error() string { return r.Err.Error() }
+func (r *Refused) Unwrap() error { return r.Err }
+
+// Refusal returns libvirt's error inside err when err is a Refused, else
+// nil.
+func Refusal(err error) *virerr.Error {
+	var r *Refused
+	if errors.As(err, &r) {
+		return r.Err
+	}
+	return nil
+}
+
+// refused marks one of libvirt's own ErrConfigUnsupported refusals.
+func refused(format string, args ...any) error {
+	return &Refused{virerr.New(virerr.FromQemu, virerr.ErrConfigUnsupported, format, args...)}
 }
 
 func unsupported(format string, args ...any) error {
