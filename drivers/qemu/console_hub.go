@@ -74,10 +74,11 @@ func newHub(d *Driver, v *vm, path string, dev io.ReadWriteCloser, lingers bool)
 	name := v.name
 	v.mu.Unlock()
 	// A log that cannot be opened must not cost the user the console.
-	path, err := d.consoleLogPath(name)
+	// (logPath, not path: the hub is keyed by the device's path.)
+	logPath, err := d.consoleLogPath(name)
 	var lf *os.File
 	if err == nil {
-		lf, err = os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+		lf, err = os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	}
 	if err != nil {
 		d.log.Warn("cannot open console log", "domain", name, "err", err)
