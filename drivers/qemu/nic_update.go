@@ -13,7 +13,7 @@ import (
 // the persistent definition takes the whole new element
 // (virDomainNetUpdate).
 
-// nicLinkState is <link state=”>: "" (not given, QEMU's default up),
+// nicLinkState is the state attribute of <link>: "" (not given, QEMU's default up),
 // "up" or "down".
 func nicLinkState(n *conf.Interface) string {
 	l := conf.DeviceElement(n).Child("link")
