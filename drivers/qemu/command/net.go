@@ -459,14 +459,9 @@ func (b *builder) checkNet(n *conf.Interface, e *conf.Element) error {
 	if child(e, "script") != nil && b.p.OpenTap == nil && !b.p.Pretend {
 		return unsupported("<script> needs the tap to be created by govirt's QEMU driver")
 	}
-	if child(e, "bandwidth") != nil {
-		switch n.Type {
-		case "ethernet", "bridge", "network", "direct":
-			// libvirt shapes these with tc, which govirt does not do.
-			return unsupported("<bandwidth> on interfaces of type %s is not supported by govirt's QEMU driver", n.Type)
-		}
-		// Other types: libvirt only warns that it cannot shape them.
-	}
+	// <bandwidth> is applied with tc once the taps exist (the driver's
+	// applyBandwidths); other types: libvirt only warns that it cannot
+	// shape them.
 	if t := child(e, "teaming"); t != nil {
 		ok, _ := virtioModel(n.Model)
 		if attr(t, "type") == "persistent" && !ok {
