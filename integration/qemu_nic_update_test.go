@@ -16,9 +16,16 @@ import (
 // changes only the persistent definition, and a model change is refused
 // with libvirt's error.
 func TestQemuNICUpdate(t *testing.T) {
-	d := startDaemon(t)
+	d, _ := netnsDaemon(t)
 	t.Cleanup(func() { killGuests(d) })
 	uri := d.URI("qemu")
+	mustVirsh(t, uri, "net-create "+writeTemp(t, "nicnet.xml", `<network>
+  <name>nicnet</name>
+  <bridge name='gvnic0'/>
+  <ip address='10.78.0.1' prefix='24'/>
+</network>
+`))
+	const netMAC = "52:54:00:aa:bb:02"
 	dir := t.TempDir()
 	conSock := filepath.Join(dir, "con.sock")
 	const mac = "52:54:00:aa:bb:01"
@@ -28,6 +35,11 @@ func TestQemuNICUpdate(t *testing.T) {
     </serial>
     <interface type='user'>
       <mac address='`+mac+`'/>
+      <model type='virtio'/>
+    </interface>
+    <interface type='network'>
+      <mac address='`+netMAC+`'/>
+      <source network='nicnet'/>
       <model type='virtio'/>
     </interface>
 `)
@@ -87,6 +99,22 @@ func TestQemuNICUpdate(t *testing.T) {
 	if rc == 0 || !strings.Contains(errOut, "error: Operation not supported: cannot modify network device model from virtio to e1000") {
 		t.Errorf("live model change: rc=%d %q", rc, errOut)
 	}
+	// A network interface written by hand (no bridge, alias or target,
+	// as virsh's coverage template): only the link changes.
+	os.WriteFile(upd, []byte(`<interface type='network'><mac address='`+netMAC+`'/><source network='nicnet'/><model type='virtio'/><link state='down'/></interface>`), 0o644)
+	if out := mustVirsh(t, uri, "update-device nic1 "+upd+" --live"); !strings.Contains(out, "Device updated successfully") {
+		t.Errorf("update-device of the network NIC: %q", out)
+	}
+	if out := mustVirsh(t, uri, "domif-getlink nic1 "+netMAC); !strings.Contains(out, netMAC+" down") {
+		t.Errorf("domif-getlink of the network NIC: %q", out)
+	}
+	// Another network is a reconnect, which is refused.
+	os.WriteFile(upd, []byte(`<interface type='network'><mac address='`+netMAC+`'/><source network='other'/><model type='virtio'/></interface>`), 0o644)
+	_, errOut, rc = virsh(t, uri, "update-device nic1 "+upd+" --live")
+	if rc == 0 || !strings.Contains(errOut, "error: Operation not supported: unable to change config on 'network' network type") {
+		t.Errorf("network change: rc=%d %q", rc, errOut)
+	}
+
 	// An unknown MAC: virDomainNetFindIdx's error.
 	os.WriteFile(upd, []byte(`<interface type='user'><mac address='52:54:00:aa:bb:99'/><model type='virtio'/></interface>`), 0o644)
 	_, errOut, rc = virsh(t, uri, "update-device nic1 "+upd+" --live")

@@ -62,7 +62,10 @@ func (d *Driver) updateNetLive(v *vm, mon monitor, n *conf.Interface) error {
 	}
 	// A new connection (type or source) is a reconnect, which libvirt
 	// only does between bridges; govirt does not move taps.
-	if n.Type != old.Type || n.Network != old.Network || n.Bridge != old.Bridge ||
+	// The live definition of a network interface names the bridge the
+	// network gave it, which a document written by hand leaves out.
+	bridgeDiffers := n.Bridge != old.Bridge && (n.Type != "network" || n.Bridge != "")
+	if n.Type != old.Type || n.Network != old.Network || bridgeDiffers ||
 		(n.SourceDev != "" && n.SourceDev != old.SourceDev) {
 		return unsupported("unable to change config on '%s' network type", n.Type)
 	}
