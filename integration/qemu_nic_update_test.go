@@ -108,6 +108,23 @@ func TestQemuNICUpdate(t *testing.T) {
 	if out := mustVirsh(t, uri, "domif-getlink nic1 "+netMAC); !strings.Contains(out, netMAC+" down") {
 		t.Errorf("domif-getlink of the network NIC: %q", out)
 	}
+	// Bandwidth: the tap is reshaped with tc, or tc's error where the
+	// kernel lacks act_police (this host); a user NIC has no tap.
+	os.WriteFile(upd, []byte(`<interface type='network'><mac address='`+netMAC+`'/><source network='nicnet'/><model type='virtio'/><link state='down'/><bandwidth><outbound average='100'/></bandwidth></interface>`), 0o644)
+	_, errOut, rc = virsh(t, uri, "update-device nic1 "+upd+" --live")
+	x := mustVirsh(t, uri, "dumpxml nic1")
+	if rc == 0 && !strings.Contains(x, "<outbound average='100'/>") {
+		t.Errorf("bandwidth update not in the live XML:\n%s", x)
+	}
+	if rc != 0 && (!strings.Contains(errOut, "Child process (tc filter add dev ") || strings.Contains(x, "<outbound")) {
+		t.Errorf("bandwidth update: rc=%d %q\n%s", rc, errOut, x)
+	}
+	os.WriteFile(upd, []byte(`<interface type='user'><mac address='`+mac+`'/><model type='virtio'/><bandwidth><outbound average='100'/></bandwidth></interface>`), 0o644)
+	_, errOut, rc = virsh(t, uri, "update-device nic1 "+upd+" --live")
+	if rc == 0 || !strings.Contains(errOut, "error: Operation not supported: Unable to set bandwidth for interface because device name is unknown") {
+		t.Errorf("bandwidth on a user NIC: rc=%d %q", rc, errOut)
+	}
+
 	// Another network is a reconnect, which is refused.
 	os.WriteFile(upd, []byte(`<interface type='network'><mac address='`+netMAC+`'/><source network='other'/><model type='virtio'/></interface>`), 0o644)
 	_, errOut, rc = virsh(t, uri, "update-device nic1 "+upd+" --live")

@@ -9,7 +9,8 @@ import (
 
 // This file is `virsh update-device` (and domif-setlink) for
 // <interface>, as libvirt's qemuDomainChangeNet: on a running guest the
-// link state changes over the monitor (set_link on the NIC's alias);
+// link state changes over the monitor (set_link on the NIC's alias) and
+// the bandwidth through tc on the tap (as domiftune);
 // the persistent definition takes the whole new element
 // (virDomainNetUpdate).
 
@@ -69,12 +70,26 @@ func (d *Driver) updateNetLive(v *vm, mon monitor, n *conf.Interface) error {
 		(n.SourceDev != "" && n.SourceDev != old.SourceDev) {
 		return unsupported("unable to change config on '%s' network type", n.Type)
 	}
-	if !bytes.Equal(nicBandwidth(n), nicBandwidth(old)) {
-		// libvirt reshapes the tap with tc; govirt applies no
-		// bandwidth at start either, so it cannot change one.
-		return unsupported("changing <bandwidth> of a running interface is not supported by govirt's QEMU driver")
-	}
 	state := nicLinkState(n)
+	if !bytes.Equal(nicBandwidth(n), nicBandwidth(old)) {
+		// needBandwidthSet: reshape the tap (virNetDevBandwidthSet
+		// clears the old shaping first; no bandwidth at all clears).
+		// (A user-mode NIC has no tap: shapeTap says the device name
+		// is unknown, as libvirt.)
+		in, out := conf.InterfaceBandwidth(n)
+		if err := shapeTap(old, in, out); err != nil {
+			oi, oo := conf.InterfaceBandwidth(old)
+			_ = shapeTap(old, oi, oo)
+			return err
+		}
+		d.modifyLive(v, func(next *conf.Domain) {
+			for _, x := range next.Devices.Interfaces {
+				if x.Alias == old.Alias && sameMAC(x.MAC, old.MAC) {
+					conf.SetInterfaceBandwidth(x, in, out)
+				}
+			}
+		})
+	}
 	if state == nicLinkState(old) {
 		return nil
 	}
