@@ -66,8 +66,7 @@ var covFamilies = []struct {
 		"blockresize", "domrename", "dump", "save-image-define", "save-image-dumpxml", "save-image-edit",
 		"managedsave-define", "managedsave-dumpxml", "managedsave-edit", "detach-device-alias"}},
 	{"qemu", "issue 14 part 3: helper calls2 is doing it now", []string{
-		"freepages", "allocpages", "sysinfo", "set-lifecycle-action", "blkdeviotune", "domiftune",
-		"update-device", "domif-setlink", "console"}},
+		"sysinfo", "domiftune", "console"}},
 	{"test", "the remote procedure comes with helper calls1's branch (issue 14 part 3)", []string{
 		"domrename", "save-image-define", "save-image-dumpxml", "save-image-edit", "dump"}},
 	{"test", "the remote procedure comes with helper calls2's branch (issue 14 part 3)", []string{

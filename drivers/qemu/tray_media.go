@@ -116,6 +116,9 @@ func (c *conn) DomainUpdateDeviceFlags(h driver.Domain, xml string, flags uint32
 			if g, ok := dev.(*conf.Graphics); ok {
 				return c.d.updateGraphicsLive(v, mon, g)
 			}
+			if nic, ok := dev.(*conf.Interface); ok {
+				return c.d.updateNICLive(v, mon, nic)
+			}
 			disk, ok := dev.(*conf.Disk)
 			if !ok {
 				return errQEMU(virerr.ErrOperationUnsupported, "live update of device '%s' is not supported", deviceKind(dev))
@@ -141,6 +144,9 @@ func (c *conn) DomainUpdateDeviceFlags(h driver.Domain, xml string, flags uint32
 func updateConfig(def *conf.Domain, dev any) error {
 	if g, ok := dev.(*conf.Graphics); ok {
 		return updateGraphicsConfig(def, g)
+	}
+	if nic, ok := dev.(*conf.Interface); ok {
+		return updateNICConfig(def, nic)
 	}
 	disk, ok := dev.(*conf.Disk)
 	if !ok {
