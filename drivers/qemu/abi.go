@@ -174,7 +174,7 @@ func checkFeaturesABI(src, dst *conf.Domain) error {
 // featureState is the feature's virTristateSwitch name.
 func featureState(def *conf.Domain, name string) string {
 	if !slices.Contains(def.Features, name) {
-		return "absent"
+		return "default"
 	}
 	if fs := def.Tree().Child("features"); fs != nil {
 		if e := fs.Child(name); e != nil {

@@ -122,7 +122,7 @@ func (d *Driver) startFromManagedSave(ctx context.Context, v *vm, flags uint32) 
 	def.Name = v.name
 	// As qemuSaveImageStartVM: a guest saved while paused comes back
 	// paused.
-	if err := d.restoreAs(ctx, v, def, f, flags&startPaused != 0 || !hdr.wasRunning); err != nil {
+	if err := d.restoreAs(ctx, v, def, f, restoreModeOf(hdr.wasRunning, flags&startPaused != 0)); err != nil {
 		return err
 	}
 	d.removeManagedSave(v.name)

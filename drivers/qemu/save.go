@@ -116,7 +116,7 @@ func readSaveImage(f *os.File) (*saveHeader, error) {
 		return nil, errSaveIncomplete
 	}
 	if !bytes.Equal(magic, saveMagic) {
-		return nil, corruptSave("%s is not a govirt save image", f.Name())
+		return nil, corruptSave("image magic is incorrect")
 	}
 	h := &saveHeader{wasRunning: true}
 	if err := binary.Read(r, binary.BigEndian, &h.version); err != nil || (h.version != saveVersion && h.version != saveVersion1) {
@@ -340,24 +340,54 @@ func waitMigration(ctx context.Context, mon monitor) error {
 	return qmpFailed("query-migrate", err)
 }
 
+// restoreMode is how a restored guest comes back (qemuSaveImageStartVM):
+// running, paused because the caller asked (start --paused), or paused
+// because it was not running when saved (or restore --paused). A paused
+// guest keeps the reason the incoming stream left (migration) and is
+// announced suspended with the matching detail.
+type restoreMode int
+
+const (
+	restoreRun restoreMode = iota
+	restoreStartPaused
+	restoreWasPaused
+)
+
+// restoreModeOf is libvirt's choice: run only if the image says it ran
+// and the caller did not ask for a pause.
+func restoreModeOf(wasRunning, startPaused bool) restoreMode {
+	switch {
+	case wasRunning && !startPaused:
+		return restoreRun
+	case startPaused:
+		return restoreStartPaused
+	}
+	return restoreWasPaused
+}
+
 // restoreFrom starts v from a save image: QEMU waits for an incoming
 // stream, gets it from the file, and then runs (or stays paused).
-func (d *Driver) restoreFrom(ctx context.Context, v *vm, f *os.File, paused bool) error {
+func (d *Driver) restoreFrom(ctx context.Context, v *vm, f *os.File, mode restoreMode) error {
 	if err := d.startIncoming(ctx, v, f); err != nil {
 		return err
 	}
 	// Only now, with the incoming stream complete, is QEMU's device state
 	// (tray, pty paths...) the guest's and worth reading back.
 	d.runPostStartHooks(v)
-	if paused {
+	if mode != restoreRun {
 		v.mu.Lock()
 		if !v.active() {
 			v.mu.Unlock()
 			return errNoLongerRunning()
 		}
-		v.setState(driver.StatePaused, driver.PausedUser)
+		v.setState(driver.StatePaused, driver.PausedMigration)
 		v.mu.Unlock()
 		d.emit(v, driver.EventStarted, driver.EventStartedRestored)
+		detail := driver.EventSuspendedRestored
+		if mode == restoreStartPaused {
+			detail = driver.EventSuspendedPaused
+		}
+		d.emit(v, driver.EventSuspended, detail)
 		return d.saveStatus(v)
 	}
 	if err := d.startCPUs(ctx, v, driver.RunningRestored); err != nil {
@@ -475,8 +505,14 @@ func (c *conn) DomainRestore(path, dxml string, flags uint32) error {
 			return err
 		}
 	}
-	paused := flags&savePaused != 0 || (!hdr.wasRunning && flags&saveRunning == 0)
-	err = d.restoreAs(context.Background(), v, def, f, paused)
+	// virsh restore --running/--paused override what the image says.
+	wasRunning := hdr.wasRunning
+	if flags&saveRunning != 0 {
+		wasRunning = true
+	} else if flags&savePaused != 0 {
+		wasRunning = false
+	}
+	err = d.restoreAs(context.Background(), v, def, f, restoreModeOf(wasRunning, false))
 	if err != nil {
 		d.dropIfTransient(v)
 	}
@@ -488,7 +524,7 @@ func (c *conn) DomainRestore(path, dxml string, flags uint32) error {
 // saved state has (a disk hotplugged before the save, say), which the
 // persistent definition may lack and QEMU would then refuse the stream.
 // A persistent guest keeps its own definition, as libvirt's restore.
-func (d *Driver) restoreAs(ctx context.Context, v *vm, def *conf.Domain, f *os.File, paused bool) error {
+func (d *Driver) restoreAs(ctx context.Context, v *vm, def *conf.Domain, f *os.File, mode restoreMode) error {
 	v.mu.Lock()
 	if v.active() {
 		v.mu.Unlock()
@@ -496,7 +532,7 @@ func (d *Driver) restoreAs(ctx context.Context, v *vm, def *conf.Domain, f *os.F
 	}
 	v.live = def
 	v.mu.Unlock()
-	err := d.restoreFrom(ctx, v, f, paused)
+	err := d.restoreFrom(ctx, v, f, mode)
 	if err != nil {
 		v.mu.Lock()
 		if !v.active() && v.live == def {

@@ -69,6 +69,13 @@ func imageXML(h *saveHeader, flags uint32) (string, error) {
 		return "", err
 	}
 	def.ID = -1
+	// libvirt parses the image's definition as an inactive one, which
+	// drops the image indexes of the running guest's disks.
+	for _, disk := range def.Devices.Disks {
+		for s := &disk.Source; s != nil; s = s.Backing {
+			s.Index = 0
+		}
+	}
 	out, err := def.Format(conf.FormatFlags(flags & saveImageXMLSecure))
 	return string(out), err
 }
