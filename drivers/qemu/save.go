@@ -298,6 +298,13 @@ func (d *Driver) saveTo(ctx context.Context, v *vm, path, dxml string, flags uin
 // (destroyed, crashed) the save fails at once, ending its job so the
 // guest can start again; the open, left behind, closes what it gets.
 func openSaveFile(runCtx context.Context, path string) (*os.File, error) {
+	return createFileCtx(runCtx, path, func(err error) error {
+		return errQEMU(virerr.ErrSystemError, "cannot create save file %s: %v", path, err)
+	})
+}
+
+// createFileCtx is openSaveFile's open with the caller's error.
+func createFileCtx(runCtx context.Context, path string, onErr func(error) error) (*os.File, error) {
 	type result struct {
 		f   *os.File
 		err error
@@ -310,7 +317,7 @@ func openSaveFile(runCtx context.Context, path string) (*os.File, error) {
 	select {
 	case r := <-ch:
 		if r.err != nil {
-			return nil, errQEMU(virerr.ErrSystemError, "cannot create save file %s: %v", path, r.err)
+			return nil, onErr(r.err)
 		}
 		return r.f, nil
 	case <-runCtx.Done():
