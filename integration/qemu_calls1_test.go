@@ -318,3 +318,56 @@ func TestQEMUDetachDeviceAlias(t *testing.T) {
 	mustVirsh(t, uri, "destroy da")
 	expectVirshErr(t, uri, "detach-device-alias da ua-data --live", "error: Requested operation is not valid: domain is not running")
 }
+
+// TestQEMURenameNVRAM: the UEFI varstore govirt named after the guest
+// moves with a rename, so the renamed guest keeps its variables (libvirt
+// keeps the store's path in the definition, with the same effect).
+func TestQEMURenameNVRAM(t *testing.T) {
+	requireQEMURoot(t)
+	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
+		t.Skip("qemu-system-x86_64 not installed")
+	}
+	if descs, _ := filepath.Glob("/usr/share/qemu/firmware/*x86_64*.json"); len(descs) == 0 {
+		t.Skip("no UEFI firmware descriptors (ovmf not installed)")
+	}
+	d := startDaemon(t)
+	t.Cleanup(func() { killGuests(d) })
+	uri := d.URI("qemu")
+	path := filepath.Join(t.TempDir(), "fw.xml")
+	if err := os.WriteFile(path, []byte(`<domain type='qemu'>
+  <name>fw</name>
+  <memory unit='MiB'>256</memory>
+  <vcpu>1</vcpu>
+  <os firmware='efi'><type arch='x86_64' machine='q35'>hvm</type></os>
+  <features><acpi/></features>
+  <devices/>
+</domain>
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustVirsh(t, uri, "define "+path)
+	mustVirsh(t, uri, "start fw")
+	mustVirsh(t, uri, "destroy fw")
+	dir := filepath.Join(d.dir, "state", "qemu", "nvram")
+	old, err := os.ReadFile(filepath.Join(dir, "fw_VARS.fd"))
+	if err != nil {
+		t.Fatalf("varstore not created: %v", err)
+	}
+	mustVirsh(t, uri, "domrename fw fw2")
+	moved, err := os.ReadFile(filepath.Join(dir, "fw2_VARS.fd"))
+	if err != nil || !bytes.Equal(moved, old) {
+		t.Errorf("varstore did not move with the rename: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "fw_VARS.fd")); err == nil {
+		t.Errorf("the old varstore is still there")
+	}
+	mustVirsh(t, uri, "start fw2")
+	if live := mustVirsh(t, uri, "dumpxml fw2"); !strings.Contains(live, "fw2_VARS.fd</nvram>") {
+		t.Errorf("renamed guest does not use its moved varstore:\n%s", live)
+	}
+	mustVirsh(t, uri, "destroy fw2")
+	mustVirsh(t, uri, "undefine fw2 --nvram")
+	if _, err := os.Stat(filepath.Join(dir, "fw2_VARS.fd")); err == nil {
+		t.Errorf("undefine --nvram left the moved varstore")
+	}
+}
