@@ -213,6 +213,21 @@ func TestQEMUSaveImageXML(t *testing.T) {
 	if st := domState(t, d, "si"); st != "running (restored)" {
 		t.Errorf("restored from an image defined --running: %q", st)
 	}
+
+	// save --xml and restore --xml take a new definition under the same
+	// check.
+	x = mustVirsh(t, uri, "dumpxml --migratable si")
+	badSave := write("badsave.xml", strings.Replace(x, "52:54:00:aa:bb:cc", "52:54:00:aa:bb:cd", 1))
+	expectVirshErr(t, uri, "save si "+img+" --xml "+badSave, "error: unsupported configuration: Target network card mac 52:54:00:aa:bb:cd does not match source 52:54:00:aa:bb:cc")
+	if st := domState(t, d, "si"); st != "running (restored)" {
+		t.Errorf("after a refused save --xml: %q", st)
+	}
+	mustVirsh(t, uri, "save si "+img)
+	third := write("third.xml", strings.Replace(mustVirsh(t, uri, "save-image-dumpxml "+img), "<title>again</title>", "<title>third</title>", 1))
+	mustVirsh(t, uri, "restore "+img+" --xml "+third)
+	if out := mustVirsh(t, uri, "desc si --title"); strings.TrimSpace(out) != "third" {
+		t.Errorf("title after restore --xml: %q", out)
+	}
 	expectVirshErr(t, uri, "save-image-dumpxml /etc/passwd", "error: operation failed: image magic is incorrect")
 	expectVirshErr(t, uri, "save-image-dumpxml "+filepath.Join(dir, "none"), "error: Failed to open file '"+filepath.Join(dir, "none")+"': No such file or directory")
 }
