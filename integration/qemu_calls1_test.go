@@ -330,6 +330,7 @@ func TestQEMUDetachDeviceAlias(t *testing.T) {
 	if out := mustVirsh(t, uri, "detach-device-alias da ua-data --live"); !strings.Contains(out, "Device detach request sent successfully") {
 		t.Errorf("detach-device-alias --live: %q", out)
 	}
+	expectVirshErr(t, uri, "detach-device-alias da input0", "error: Operation not supported: input device on bus 'ps2' cannot be detached")
 	mustVirsh(t, uri, "destroy da")
 	expectVirshErr(t, uri, "detach-device-alias da ua-data --live", "error: Requested operation is not valid: domain is not running")
 }

@@ -178,6 +178,12 @@ func (d *Driver) unplug(v *vm, mon monitor, dev any, wait bool) error {
 			return err
 		}
 		alias = live.Devices.Interfaces[i].Alias
+	case *conf.Input:
+		// qemuDomainDetachPrepInput: only USB and virtio inputs unplug.
+		if x.Bus != "usb" && x.Bus != "virtio" {
+			return errQEMU(virerr.ErrOperationUnsupported, "input device on bus '%s' cannot be detached", x.Bus)
+		}
+		return errQEMU(virerr.ErrOperationUnsupported, "live detach of device '%s' is not supported", deviceKind(dev))
 	default:
 		return errQEMU(virerr.ErrOperationUnsupported, "live detach of device '%s' is not supported", deviceKind(dev))
 	}
