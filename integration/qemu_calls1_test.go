@@ -295,6 +295,44 @@ func TestQEMUCoreDump(t *testing.T) {
 	if st := domState(t, d, "cd"); st != "running (unpaused)" {
 		t.Errorf("after full dump: %q", st)
 	}
+	// domjobabort: a full dump is cancelled with libvirt's error, a
+	// memory-only one cannot be aborted. Each is checked when the abort
+	// reaches the dump while it runs.
+	abortDuring := func(args, wantAbort, wantDump string) {
+		t.Helper()
+		done := make(chan string, 1)
+		go func() {
+			out, errOut, _ := virsh(t, uri, strings.Fields(args)...)
+			done <- out + errOut
+		}()
+		var abortOut string
+		for abortOut == "" {
+			select {
+			case out := <-done:
+				t.Logf("virsh %s finished before the abort: %s", args, out)
+				return
+			case <-time.After(10 * time.Millisecond):
+				if out, _, _ := virsh(t, uri, "domjobinfo", "cd"); strings.Contains(out, "Operation:        Dump") {
+					o, e, _ := virsh(t, uri, "domjobabort", "cd")
+					abortOut = o + e
+				}
+			}
+		}
+		out := <-done
+		if strings.Contains(abortOut, "no job is active") {
+			t.Logf("virsh %s finished before the abort", args)
+			return
+		}
+		if !strings.Contains(abortOut, wantAbort) || !strings.Contains(out, wantDump) {
+			t.Errorf("domjobabort during %s: %q; dump: %q", args, abortOut, out)
+		}
+	}
+	abortDuring("dump cd "+full, "", "error: operation aborted: job 'domain core dump' canceled by client")
+	abortDuring("dump cd "+elf+" --memory-only", "error: Requested operation is not valid: cannot abort memory-only dump", "Domain 'cd' dumped to "+elf)
+	if st := domState(t, d, "cd"); st != "running (unpaused)" {
+		t.Errorf("after the aborted dumps: %q", st)
+	}
+
 	mustVirsh(t, uri, "dump cd "+elf+" --memory-only --crash")
 	if st := domState(t, d, "cd"); st != "shut off (crashed)" {
 		t.Errorf("after dump --crash: %q", st)

@@ -2,6 +2,7 @@ package qemu
 
 import (
 	"context"
+	"errors"
 	"os"
 	"slices"
 	"time"
@@ -163,7 +164,7 @@ func (d *Driver) coreDump(ctx context.Context, v *vm, mon monitor, path string, 
 		if err := qmp.Migrate(ctx, mon, "fd:govirt-dump"); err != nil {
 			return qmpError(err)
 		}
-		if err := waitMigration(ctx, mon); err != nil {
+		if err := waitDumpMigration(ctx, mon); err != nil {
 			return err
 		}
 	}
@@ -232,6 +233,22 @@ func memoryDump(ctx context.Context, mon monitor, fm fdMonitor, f *os.File, form
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+}
+
+// waitDumpMigration is waitMigration with libvirt's error for a dump
+// that domjobabort cancelled.
+func waitDumpMigration(ctx context.Context, mon monitor) error {
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Minute)
+	defer cancel()
+	err := qmp.WaitMigration(wctx, mon, nil, 20*time.Millisecond)
+	var me *qmp.MigrationError
+	if errors.As(err, &me) && me.Status == "cancelled" {
+		return errQEMU(virerr.ErrOperationAborted, "job 'domain core dump' canceled by client")
+	}
+	if err != nil {
+		return waitMigrationErr(ctx, err)
+	}
+	return nil
 }
 
 // phaseMemoryDump is the dump job's phase while QEMU writes a

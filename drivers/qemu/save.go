@@ -334,7 +334,11 @@ func createFileCtx(runCtx context.Context, path string, onErr func(error) error)
 func waitMigration(ctx context.Context, mon monitor) error {
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Minute)
 	defer cancel()
-	err := qmp.WaitMigration(wctx, mon, nil, 20*time.Millisecond)
+	return waitMigrationErr(ctx, qmp.WaitMigration(wctx, mon, nil, 20*time.Millisecond))
+}
+
+// waitMigrationErr is libvirt's error for how a migration to file ended.
+func waitMigrationErr(ctx context.Context, err error) error {
 	var me *qmp.MigrationError
 	switch {
 	case err == nil:
