@@ -51,6 +51,9 @@ func checkABI(src, dst *conf.Domain) error {
 	if err := checkFeaturesABI(src, dst); err != nil {
 		return err
 	}
+	if err := checkCPUABI(src, dst); err != nil {
+		return err
+	}
 	s, t := &src.Devices, &dst.Devices
 	if len(s.Disks) != len(t.Disks) {
 		return bad("Target domain disk count %d does not match source %d", len(t.Disks), len(s.Disks))
@@ -155,6 +158,55 @@ func checkABI(src, dst *conf.Domain) error {
 		return bad("Target domain panic device count %d does not match source %d", len(t.Panics), len(s.Panics))
 	}
 	return nil
+}
+
+// checkCPUABI is virCPUDefIsEqual for the typed parts of <cpu> and its
+// feature count.
+func checkCPUABI(src, dst *conf.Domain) error {
+	a, b := src.CPU, dst.CPU
+	bad := func(format string, args ...any) error {
+		return errQEMU(virerr.ErrConfigUnsupported, format, args...)
+	}
+	switch {
+	case a == nil && b == nil:
+		return nil
+	case a == nil || b == nil:
+		return bad("Target CPU does not match source")
+	case a.Mode != b.Mode:
+		return bad("Target CPU mode %s does not match source %s", b.Mode, a.Mode)
+	case a.Model != b.Model:
+		return bad("Target CPU model %s does not match source %s", nullStrLV(b.Model), nullStrLV(a.Model))
+	case a.Sockets != b.Sockets:
+		return bad("Target CPU sockets %d does not match source %d", b.Sockets, a.Sockets)
+	case a.Dies != b.Dies:
+		return bad("Target CPU dies %d does not match source %d", b.Dies, a.Dies)
+	case a.Cores != b.Cores:
+		return bad("Target CPU cores %d does not match source %d", b.Cores, a.Cores)
+	case a.Threads != b.Threads:
+		return bad("Target CPU threads %d does not match source %d", b.Threads, a.Threads)
+	}
+	fa, fb := cpuFeatures(src), cpuFeatures(dst)
+	if len(fa) != len(fb) {
+		return bad("Target CPU feature count %d does not match source %d", len(fb), len(fa))
+	}
+	for i := range fa {
+		if fa[i] != fb[i] {
+			return bad("Target CPU feature %s does not match source %s", fb[i], fa[i])
+		}
+	}
+	return nil
+}
+
+// cpuFeatures lists <cpu><feature name> in order.
+func cpuFeatures(def *conf.Domain) []string {
+	var out []string
+	if c := def.Tree().Child("cpu"); c != nil {
+		for _, f := range c.Children("feature") {
+			n, _ := f.Attr("name")
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // abiFeatures are the <features> libvirt compares as on/off switches.
