@@ -18,20 +18,27 @@ type DomainCoreDumper interface {
 	DomainCoreDumpWithFormat(d Domain, to string, format uint32, flags uint32) error
 }
 
-// DomainSaveImages reads and rewrites the definition a save image or a
-// managed save image carries.
+// DomainSaveImages reads and rewrites the definition a save image
+// carries.
 type DomainSaveImages interface {
 	DomainSaveImageGetXMLDesc(path string, flags uint32) (string, error)
 	DomainSaveImageDefineXML(path, dxml string, flags uint32) error
+}
+
+// DomainManagedSaveImages does the same for a guest's managed save image.
+type DomainManagedSaveImages interface {
 	DomainManagedSaveGetXMLDesc(d Domain, flags uint32) (string, error)
 	// DomainManagedSaveDefineXML: dxml "" is libvirt's NULL.
 	DomainManagedSaveDefineXML(d Domain, dxml string, flags uint32) error
 }
 
-// DomainPeeker reads guest memory and disk contents
-// (virDomainMemoryPeek, virDomainBlockPeek).
-type DomainPeeker interface {
+// DomainMemoryPeeker reads guest memory (virDomainMemoryPeek).
+type DomainMemoryPeeker interface {
 	DomainMemoryPeek(d Domain, offset uint64, size uint32, flags uint32) ([]byte, error)
+}
+
+// DomainBlockPeeker reads a disk's contents (virDomainBlockPeek).
+type DomainBlockPeeker interface {
 	DomainBlockPeek(d Domain, disk string, offset uint64, size uint32, flags uint32) ([]byte, error)
 }
 

@@ -133,7 +133,7 @@ func domainManagedSaveGetXMLDesc(h *handler, body []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	d, err := need[driver.DomainSaveImages](h)
+	d, err := need[driver.DomainManagedSaveImages](h)
 	if err != nil {
 		return nil, err
 	}
@@ -149,7 +149,7 @@ func domainManagedSaveDefineXML(h *handler, body []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	d, err := need[driver.DomainSaveImages](h)
+	d, err := need[driver.DomainManagedSaveImages](h)
 	if err != nil {
 		return nil, err
 	}
@@ -161,7 +161,7 @@ func domainMemoryPeek(h *handler, body []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	d, err := need[driver.DomainPeeker](h)
+	d, err := need[driver.DomainMemoryPeeker](h)
 	if err != nil {
 		return nil, err
 	}
@@ -180,7 +180,7 @@ func domainBlockPeek(h *handler, body []byte) (any, error) {
 	if a.Path == "" {
 		return nil, invalidArg("string disk in virDomainBlockPeek must not be empty")
 	}
-	d, err := need[driver.DomainPeeker](h)
+	d, err := need[driver.DomainBlockPeeker](h)
 	if err != nil {
 		return nil, err
 	}
