@@ -188,3 +188,15 @@ func (c *conn) DomainBlockResize(h driver.Domain, path string, size uint64, flag
 		return nil
 	})
 }
+
+// The connection answers the calls of driver/domain_files.go.
+var (
+	_ driver.DomainBlockResizer      = (*conn)(nil)
+	_ driver.DomainRenamer           = (*conn)(nil)
+	_ driver.DomainCoreDumper        = (*conn)(nil)
+	_ driver.DomainSaveImages        = (*conn)(nil)
+	_ driver.DomainManagedSaveImages = (*conn)(nil)
+	_ driver.DomainMemoryPeeker      = (*conn)(nil)
+	_ driver.DomainBlockPeeker       = (*conn)(nil)
+	_ driver.DomainAliasDetacher     = (*conn)(nil)
+)
