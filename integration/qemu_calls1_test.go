@@ -22,6 +22,20 @@ func requireQEMURoot(t *testing.T) {
 	}
 }
 
+// defineCallsGuest defines the test guest with devices and no display:
+// these tests need none, and another daemon's guest on this host may
+// take the VNC port govirtd picked.
+func defineCallsGuest(t *testing.T, d *daemon, name, devices string) {
+	t.Helper()
+	xml := testGuestXML(t, name, "", devices)
+	xml = strings.Replace(xml, "<domain type='kvm'>", "<domain type='qemu'>", 1)
+	path := filepath.Join(t.TempDir(), name+".xml")
+	if err := os.WriteFile(path, []byte(xml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustVirsh(t, d.URI("qemu"), "define "+path)
+}
+
 // expectVirshErr runs a virsh command that must fail with want in stderr.
 func expectVirshErr(t *testing.T, uri, cmd, want string) {
 	t.Helper()
@@ -48,7 +62,7 @@ func TestQEMUBlockResizeAndPeek(t *testing.T) {
 	}
 	f.WriteAt([]byte("GOVIRTPEEKDATA!!"), 4096)
 	f.Close()
-	defineGuestDevices(t, d, "rp", `<disk type='file' device='disk'>
+	defineCallsGuest(t, d, "rp", `<disk type='file' device='disk'>
   <driver name='qemu' type='raw'/>
   <source file='`+disk+`'/>
   <target dev='vda' bus='virtio'/>
@@ -109,13 +123,13 @@ func TestQEMURename(t *testing.T) {
 	uri := d.URI("qemu")
 	dir := t.TempDir()
 	disk := rawImage(t, dir, "rn.img", "8M")
-	defineGuestDevices(t, d, "rn", `<disk type='file' device='disk'>
+	defineCallsGuest(t, d, "rn", `<disk type='file' device='disk'>
   <driver name='qemu' type='raw'/>
   <source file='`+disk+`'/>
   <target dev='vda' bus='virtio'/>
 </disk>
 `)
-	defineGuestDevices(t, d, "other", "")
+	defineCallsGuest(t, d, "other", "")
 	mustVirsh(t, uri, "autostart rn")
 	mustVirsh(t, uri, "snapshot-create-as rn s1 --disk-only")
 
@@ -164,7 +178,7 @@ func TestQEMUSaveImageXML(t *testing.T) {
 	t.Cleanup(func() { killGuests(d) })
 	uri := d.URI("qemu")
 	dir := t.TempDir()
-	defineGuestDevices(t, d, "si", `<interface type='user'><mac address='52:54:00:aa:bb:cc'/><model type='virtio'/></interface>
+	defineCallsGuest(t, d, "si", `<interface type='user'><mac address='52:54:00:aa:bb:cc'/><model type='virtio'/></interface>
 `)
 	expectVirshErr(t, uri, "managedsave-dumpxml si", "error: Requested operation is not valid: domain does not have managed save image")
 	mustVirsh(t, uri, "start si")
@@ -241,7 +255,7 @@ func TestQEMUCoreDump(t *testing.T) {
 	t.Cleanup(func() { killGuests(d) })
 	uri := d.URI("qemu")
 	dir := t.TempDir()
-	defineGuestDevices(t, d, "cd", "")
+	defineCallsGuest(t, d, "cd", "")
 	expectVirshErr(t, uri, "dump cd "+filepath.Join(dir, "x"), "error: Requested operation is not valid: domain is not running")
 	mustVirsh(t, uri, "start cd")
 
@@ -319,7 +333,8 @@ func TestQEMUCoreDump(t *testing.T) {
 			}
 		}
 		out := <-done
-		if strings.Contains(abortOut, "no job is active") {
+		if strings.Contains(abortOut, "no job is active") || (strings.TrimSpace(abortOut) == "" && strings.Contains(out, "Domain 'cd' dumped to")) {
+			// QEMU had finished the stream when the abort came.
 			t.Logf("virsh %s finished before the abort", args)
 			return
 		}
@@ -349,7 +364,7 @@ func TestQEMUDetachDeviceAlias(t *testing.T) {
 	uri := d.URI("qemu")
 	dir := t.TempDir()
 	disk := rawImage(t, dir, "da.img", "4M")
-	defineGuestDevices(t, d, "da", hotplugPorts+`<disk type='file' device='disk'>
+	defineCallsGuest(t, d, "da", hotplugPorts+`<disk type='file' device='disk'>
   <driver name='qemu' type='raw'/>
   <source file='`+disk+`'/>
   <target dev='vdb' bus='virtio'/>

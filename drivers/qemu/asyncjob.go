@@ -188,6 +188,9 @@ func (c *conn) DomainAbortJob(h driver.Domain) error {
 	if mon == nil {
 		return errNotRunning()
 	}
+	if k == asyncDump {
+		markDumpAborted(v) // dump.go
+	}
 	if err := qmp.MigrateCancel(context.Background(), mon); err != nil {
 		return qmpFailed("abort", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"slices"
+	"sync"
 	"time"
 
 	"govirt/driver"
@@ -87,6 +88,7 @@ func (c *conn) dump(h driver.Domain, path string, format, flags uint32) error {
 	if flags&dumpMemoryOnly != 0 {
 		phase = phaseMemoryDump
 	}
+	dumpAborts.Delete(v)
 	d.setJobPhase(v, phase)
 	err = d.coreDump(ctx, v, mon, path, flags, format)
 	if err == nil {
@@ -164,7 +166,7 @@ func (d *Driver) coreDump(ctx context.Context, v *vm, mon monitor, path string, 
 		if err := qmp.Migrate(ctx, mon, "fd:govirt-dump"); err != nil {
 			return qmpError(err)
 		}
-		if err := waitDumpMigration(ctx, mon); err != nil {
+		if err := waitDumpMigration(ctx, v, mon); err != nil {
 			return err
 		}
 	}
@@ -235,14 +237,22 @@ func memoryDump(ctx context.Context, mon monitor, fm fdMonitor, f *os.File, form
 	}
 }
 
+// dumpAborts are the guests whose dump domjobabort cancelled (libvirt's
+// job abortJob flag): QEMU may end a cancelled stream to a descriptor as
+// failed rather than cancelled.
+var dumpAborts sync.Map // *vm -> struct{}
+
+func markDumpAborted(v *vm) { dumpAborts.Store(v, struct{}{}) }
+
 // waitDumpMigration is waitMigration with libvirt's error for a dump
 // that domjobabort cancelled.
-func waitDumpMigration(ctx context.Context, mon monitor) error {
+func waitDumpMigration(ctx context.Context, v *vm, mon monitor) error {
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Minute)
 	defer cancel()
 	err := qmp.WaitMigration(wctx, mon, nil, 20*time.Millisecond)
+	_, aborted := dumpAborts.LoadAndDelete(v)
 	var me *qmp.MigrationError
-	if errors.As(err, &me) && me.Status == "cancelled" {
+	if errors.As(err, &me) && (me.Status == "cancelled" || aborted) {
 		return errQEMU(virerr.ErrOperationAborted, "job 'domain core dump' canceled by client")
 	}
 	if err != nil {
