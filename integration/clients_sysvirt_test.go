@@ -28,10 +28,6 @@ var sysVirtKnown = map[string]string{
 	"get_interface_addresses_arp": "libvirt's ARP dump fails on this kernel",
 	// Not implemented yet on the QEMU driver (issue 14 part 3; host
 	// interfaces are issue 17, checkpoints on QEMU with backup).
-	"memory_peek":               "not implemented yet",
-	"block_peek":                "not implemented yet",
-	"block_resize":              "not implemented yet",
-	"get_block_info_resized":    "follows block_resize",
 	"list_all_interfaces":       "host interfaces on QEMU: issue 17",
 	"list_interfaces":           "host interfaces on QEMU: issue 17",
 	"list_defined_interfaces":   "host interfaces on QEMU: issue 17",

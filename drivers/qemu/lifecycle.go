@@ -108,11 +108,11 @@ func (d *Driver) startFromManagedSave(ctx context.Context, v *vm, flags uint32) 
 		return errQEMU(virerr.ErrSystemError, "cannot open managed save image: %v", err)
 	}
 	defer f.Close()
-	xml, err := readSaveHeader(f)
+	hdr, err := readSaveImage(f)
 	if err != nil {
 		return err
 	}
-	def, err := conf.ParseDomain(xml, 0)
+	def, err := conf.ParseDomain(hdr.xml, 0)
 	if err != nil {
 		return err
 	}
@@ -120,7 +120,9 @@ func (d *Driver) startFromManagedSave(ctx context.Context, v *vm, flags uint32) 
 		return errQEMU(virerr.ErrOperationFailed, "managed save image of '%s' belongs to a domain with uuid %s", v.name, def.UUID)
 	}
 	def.Name = v.name
-	if err := d.restoreAs(ctx, v, def, f, flags&startPaused != 0); err != nil {
+	// As qemuSaveImageStartVM: a guest saved while paused comes back
+	// paused.
+	if err := d.restoreAs(ctx, v, def, f, restoreModeOf(hdr.wasRunning, flags&startPaused != 0)); err != nil {
 		return err
 	}
 	d.removeManagedSave(v.name)
