@@ -22,12 +22,14 @@ func ParseDomain(data []byte, flags ParseFlags) (*Domain, error) {
 // docNames are the names libvirt's parsers give each kind of document in
 // syntax errors ("(domain_definition):3: ...").
 var docNames = map[string]string{
-	"domain":         "(domain_definition)",
-	"network":        "(network_definition)",
-	"pool":           "(storage_pool_definition)",
-	"volume":         "(storage_volume_definition)",
-	"domainsnapshot": "(domain_snapshot)",
-	"interface":      "(interface_definition)",
+	"domain":           "(domain_definition)",
+	"network":          "(network_definition)",
+	"pool":             "(storage_pool_definition)",
+	"volume":           "(storage_volume_definition)",
+	"domainsnapshot":   "(domain_snapshot)",
+	"interface":        "(interface_definition)",
+	"domaincheckpoint": "(domain_checkpoint)",
+	"device":           "(node_device_definition)",
 }
 
 func parseRoot(data []byte, want string, from virerr.Domain, flags ParseFlags) (*node, error) {

@@ -75,6 +75,7 @@ type domObj struct {
 	blkioWeight                         uint32
 
 	snaps *snapshotList
+	chks  *checkpointList
 
 	// The guest time testDomainGetTime reports (domain_agentcalls.go).
 	seconds  int64
@@ -89,6 +90,7 @@ func newDomObj(def *conf.Domain) *domObj {
 		def: def, id: -1, state: driver.StateShutoff,
 		hardLimit: unlimited, softLimit: unlimited, swapHardLimit: unlimited,
 		snaps: newSnapshotList(),
+		chks:  newCheckpointList(),
 		// testDomainObjPrivateAlloc's guest clock.
 		seconds: 627319920,
 	}
