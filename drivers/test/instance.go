@@ -41,6 +41,7 @@ type instance struct {
 	nets    map[string]*netObj // by name
 	pools   map[string]*poolObj
 	ifaces  []*ifaceObj
+	devs    nodeDevList
 	capsXML string
 }
 
