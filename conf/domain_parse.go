@@ -38,7 +38,8 @@ func parseRoot(data []byte, want string, from virerr.Domain, flags ParseFlags) (
 		return nil, err
 	}
 	if root.name != want {
-		return nil, virerr.New(from, virerr.ErrXMLError, "expecting root element of '%s', not '%s'", want, root.name)
+		// virXMLParse's check, reported from its own file (VIR_FROM_XML).
+		return nil, virerr.New(virerr.FromXML, virerr.ErrXMLError, "expecting root element of '%s', not '%s'", want, root.name)
 	}
 	if flags&ParseValidate != 0 {
 		if err := validateTree(root, want, from); err != nil {

@@ -6,7 +6,7 @@ import (
 )
 
 func init() {
-	register(true, map[int32]procFunc{
+	registerAPI(map[int32]procFunc{
 		procs.DomainCheckpointCreateXML:       checkpointCreateXML,
 		procs.DomainListAllCheckpoints:        listUnder(drvDom, driver.DomainCheckpoints.DomainListAllCheckpoints, wireCheckpoint),
 		procs.DomainCheckpointListAllChildren: listUnder(drvCheckpoint, driver.DomainCheckpoints.DomainCheckpointListAllChildren, wireCheckpoint),

@@ -23,7 +23,7 @@ func init() {
 		// reports it from the node device code.
 		return nil, virerr.New(virerr.FromNodedev, virerr.ErrNoSupport, "%s", "virNodeDeviceLookupSCSIHostByWWN")
 	})
-	register(true, map[int32]procFunc{
+	registerAPI(map[int32]procFunc{
 		procs.NodeDeviceGetXMLDesc: func(h *handler, body []byte) (any, error) {
 			a, err := args[NodeDeviceGetXMLDescArgs](body)
 			if err != nil {

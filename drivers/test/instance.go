@@ -38,11 +38,12 @@ type instance struct {
 	// domSnap is what ListAllDomains answers from (list.go).
 	domSnap atomic.Pointer[listSnap]
 
-	nets    map[string]*netObj // by name
-	pools   map[string]*poolObj
-	ifaces  []*ifaceObj
-	devs    nodeDevList
-	capsXML string
+	nets     map[string]*netObj // by name
+	pools    map[string]*poolObj
+	ifaces   []*ifaceObj
+	devs     nodeDevList
+	ifaceTxn ifaceTxn
+	capsXML  string
 }
 
 func newInstance() *instance {
