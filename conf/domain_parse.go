@@ -69,6 +69,10 @@ func domainFromTree(root *node, flags ParseFlags) (*Domain, error) {
 		return nil, virerr.New(virerr.FromDomain, virerr.ErrXMLError, "name %s cannot contain '/'", name)
 	}
 	d.Name = name
+	if err := checkBitmaps(root); err != nil {
+		return nil, err
+	}
+	canonicalCPUSets(root)
 	var err error
 	if d.UUID, err = parseUUIDElem(root, virerr.FromDomain, virerr.ErrInternalError); err != nil {
 		return nil, err
