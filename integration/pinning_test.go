@@ -9,3 +9,10 @@ import "testing"
 func TestPinningTestDriver(t *testing.T) {
 	comparePythonTestDriver(t, "testdata/python/pinning.py")
 }
+
+// TestGuestCallsTestDriver compares the guest calls libvirt's test driver
+// fakes (process signals, fsfreeze/fsthaw/fstrim, memory peeks, launch
+// security info) between govirtd and libvirt 9.0 through python-libvirt.
+func TestGuestCallsTestDriver(t *testing.T) {
+	comparePythonTestDriver(t, "testdata/python/guestcalls.py")
+}

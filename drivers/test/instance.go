@@ -79,6 +79,9 @@ type domObj struct {
 	snaps *snapshotList
 	chks  *checkpointList
 
+	// frozen is the fake guest's "/" and "/boot" (domain_guestfs.go).
+	frozen [2]bool
+
 	// The guest time testDomainGetTime reports (domain_agentcalls.go).
 	seconds  int64
 	nseconds uint32
