@@ -12,3 +12,8 @@ type DomainGuestCalls interface {
 	DomainMemoryPeek(d Domain, offset uint64, size uint32, flags uint32) ([]byte, error)
 	DomainGetLaunchSecurityInfo(d Domain, flags uint32) ([]TypedParam, error)
 }
+
+// DomainRenamer renames an inactive persistent domain (virDomainRename).
+type DomainRenamer interface {
+	DomainRename(d Domain, newName string, flags uint32) error
+}

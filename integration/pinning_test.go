@@ -16,3 +16,10 @@ func TestPinningTestDriver(t *testing.T) {
 func TestGuestCallsTestDriver(t *testing.T) {
 	comparePythonTestDriver(t, "testdata/python/guestcalls.py")
 }
+
+// TestMiscCallsTestDriver compares virDomainGetBlockInfo,
+// virDomainSetMemoryStatsPeriod and virDomainRename (with its refusals and
+// renamed events) between govirtd's test driver and libvirt 9.0's.
+func TestMiscCallsTestDriver(t *testing.T) {
+	comparePythonTestDriver(t, "testdata/python/misc_calls.py")
+}

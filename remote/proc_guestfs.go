@@ -84,3 +84,26 @@ func fsFreezeThaw(fn func(driver.DomainGuestCalls, driver.Domain, []string, uint
 		return DomainFsfreezeRet{Filesystems: n}, nil
 	}
 }
+
+func init() {
+	registerAPI(map[int32]procFunc{
+		procs.DomainRename: func(h *handler, body []byte) (any, error) {
+			a, err := args[DomainRenameArgs](body)
+			if err != nil {
+				return nil, err
+			}
+			d, err := need[driver.DomainRenamer](h)
+			if err != nil {
+				return nil, err
+			}
+			name := ""
+			if a.NewName != nil {
+				name = *a.NewName
+			}
+			if err := d.DomainRename(drvDom(a.Dom), name, a.Flags); err != nil {
+				return nil, err
+			}
+			return DomainRenameRet{Retcode: 0}, nil
+		},
+	})
+}
