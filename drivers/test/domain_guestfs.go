@@ -1,17 +1,113 @@
 package test
 
 import (
+	"fmt"
+
 	"govirt/driver"
 	"govirt/virerr"
 )
 
-// The guest-facing calls libvirt's test driver fakes: a guest with the
-// file systems "/" and "/boot", memory whose byte at offset N is N mod
-// 256, and only pid 1 to signal.
+// The guest file system calls of libvirt's test driver: every running
+// guest has "/" and "/boot" on its first disk, and freezing only flips
+// two flags.
+
+var (
+	_ driver.DomainGuestFS         = (*conn)(nil)
+	_ driver.DomainProcessSignaler = (*conn)(nil)
+)
+
+// fsIndex is the flag of a mount point, or -1.
+func fsIndex(mp string) int {
+	switch mp {
+	case "/":
+		return 0
+	case "/boot":
+		return 1
+	}
+	return -1
+}
+
+// fsChange is testDomainFSFreeze (freeze true) and testDomainFSThaw.
+func (in *instance) fsChange(d driver.Domain, mountpoints []string, freeze bool, flags uint32, fn string) (int32, error) {
+	if err := checkFlags(flags, 0, fn); err != nil {
+		return 0, err
+	}
+	var n int32
+	err := in.runningDom(d, true, func(o *domObj) error {
+		if len(mountpoints) == 0 {
+			for i := range o.frozen {
+				if o.frozen[i] != freeze {
+					n++
+				}
+				o.frozen[i] = freeze
+			}
+			return nil
+		}
+		next := o.frozen
+		for _, mp := range mountpoints {
+			i := fsIndex(mp)
+			if i < 0 {
+				return errTest(virerr.ErrOperationInvalid, "mount point not found: %s", mp)
+			}
+			if next[i] != freeze {
+				next[i] = freeze
+				n++
+			}
+		}
+		o.frozen = next
+		return nil
+	})
+	return n, err
+}
+
+func (in *instance) DomainFSFreeze(d driver.Domain, mountpoints []string, flags uint32) (int32, error) {
+	return in.fsChange(d, mountpoints, true, flags, "testDomainFSFreeze")
+}
+
+func (in *instance) DomainFSThaw(d driver.Domain, mountpoints []string, flags uint32) (int32, error) {
+	return in.fsChange(d, mountpoints, false, flags, "testDomainFSThaw")
+}
+
+// DomainFSTrim is testDomainFSTrim: nothing to do for a known mount point.
+func (in *instance) DomainFSTrim(d driver.Domain, mountPoint *string, minimum uint64, flags uint32) error {
+	if err := checkFlags(flags, 0, "testDomainFSTrim"); err != nil {
+		return err
+	}
+	return in.runningDom(d, false, func(*domObj) error {
+		if mountPoint != nil && fsIndex(*mountPoint) < 0 {
+			return errTest(virerr.ErrOperationInvalid, "mount point not found: %s", *mountPoint)
+		}
+		return nil
+	})
+}
+
+// DomainGetFSInfo is testDomainGetFSInfo: "/" and "/boot" as partitions 1
+// and 2 of the first disk device; none without one.
+func (in *instance) DomainGetFSInfo(d driver.Domain, flags uint32) ([]driver.FSInfo, error) {
+	if err := checkFlags(flags, 0, "testDomainGetFSInfo"); err != nil {
+		return nil, err
+	}
+	var out []driver.FSInfo
+	err := in.runningDom(d, false, func(o *domObj) error {
+		for _, dk := range o.def.Devices.Disks {
+			if dk.Device == "" || dk.Device == "disk" {
+				out = []driver.FSInfo{
+					{Mountpoint: "/", Name: dk.TargetDev + "1", Fstype: "ext4", DevAliases: []string{dk.TargetDev}},
+					{Mountpoint: "/boot", Name: dk.TargetDev + "2", Fstype: "ext4", DevAliases: []string{dk.TargetDev}},
+				}
+				return nil
+			}
+		}
+		return nil
+	})
+	return out, err
+}
 
 // processSignalLast is VIR_DOMAIN_PROCESS_SIGNAL_LAST.
 const processSignalLast = 65
 
+// DomainSendProcessSignal is testDomainSendProcessSignal: only pid 1, and
+// nothing happens.
 func (in *instance) DomainSendProcessSignal(d driver.Domain, pid int64, signum uint32, flags uint32) error {
 	if err := checkFlags(flags, 0, "testDomainSendProcessSignal"); err != nil {
 		return err
@@ -20,110 +116,7 @@ func (in *instance) DomainSendProcessSignal(d driver.Domain, pid int64, signum u
 		return errTest(virerr.ErrInvalidArg, "only sending a signal to pid 1 is supported")
 	}
 	if signum >= processSignalLast {
-		return errTest(virerr.ErrInvalidArg, "signum value %d is out of range", signum)
+		return errTest(virerr.ErrInvalidArg, "%s", fmt.Sprintf("signum value %d is out of range", int32(signum)))
 	}
 	return in.withDom(d, func(*domObj) error { return nil })
-}
-
-// fsIndex maps the fake guest's mount points to their frozen flag.
-func fsIndex(mount string) (int, error) {
-	switch mount {
-	case "/":
-		return 0, nil
-	case "/boot":
-		return 1, nil
-	}
-	return 0, errTest(virerr.ErrOperationInvalid, "mount point not found: %s", mount)
-}
-
-func (in *instance) DomainFSFreeze(d driver.Domain, mounts []string, flags uint32) (int32, error) {
-	return in.fsFreeze(d, mounts, flags, true, "testDomainFSFreeze")
-}
-
-func (in *instance) DomainFSThaw(d driver.Domain, mounts []string, flags uint32) (int32, error) {
-	return in.fsFreeze(d, mounts, flags, false, "testDomainFSThaw")
-}
-
-// fsFreeze freezes (or thaws) the mount points given, all without any,
-// and counts the file systems whose state changed; an unknown mount point
-// changes nothing.
-func (in *instance) fsFreeze(d driver.Domain, mounts []string, flags uint32, freeze bool, fn string) (int32, error) {
-	if err := checkFlags(flags, 0, fn); err != nil {
-		return 0, err
-	}
-	var n int32
-	err := in.updateDom(d, func(o *domObj) error {
-		if !o.active() {
-			return errNotRunning()
-		}
-		state := o.frozen
-		if len(mounts) == 0 {
-			mounts = []string{"/", "/boot"}
-		}
-		for _, m := range mounts {
-			i, err := fsIndex(m)
-			if err != nil {
-				return err
-			}
-			if state[i] != freeze {
-				state[i] = freeze
-				n++
-			}
-		}
-		o.frozen = state
-		return nil
-	})
-	return n, err
-}
-
-func (in *instance) DomainFSTrim(d driver.Domain, mount *string, minimum uint64, flags uint32) error {
-	if err := checkFlags(flags, 0, "testDomainFSTrim"); err != nil {
-		return err
-	}
-	return in.withDom(d, func(o *domObj) error {
-		if !o.active() {
-			return errNotRunning()
-		}
-		if mount != nil {
-			_, err := fsIndex(*mount)
-			return err
-		}
-		return nil
-	})
-}
-
-// Memory peek flags.
-const (
-	memoryVirtual  = 1 << 0
-	memoryPhysical = 1 << 1
-)
-
-func (in *instance) DomainMemoryPeek(d driver.Domain, offset uint64, size uint32, flags uint32) ([]byte, error) {
-	if err := checkFlags(flags, memoryVirtual|memoryPhysical, "testDomainMemoryPeek"); err != nil {
-		return nil, err
-	}
-	if flags != memoryVirtual && flags != memoryPhysical {
-		return nil, errTest(virerr.ErrInvalidArg, "flags parameter must be VIR_MEMORY_VIRTUAL or VIR_MEMORY_PHYSICAL")
-	}
-	var buf []byte
-	err := in.withDom(d, func(o *domObj) error {
-		if !o.active() {
-			return errNotRunning()
-		}
-		buf = make([]byte, size)
-		b := byte(offset)
-		for i := range buf {
-			buf[i] = b
-			b++
-		}
-		return nil
-	})
-	return buf, err
-}
-
-func (in *instance) DomainGetLaunchSecurityInfo(d driver.Domain, flags uint32) ([]driver.TypedParam, error) {
-	if err := checkFlags(flags, 0, "testDomainGetLaunchSecurityInfo"); err != nil {
-		return nil, err
-	}
-	return nil, nil
 }

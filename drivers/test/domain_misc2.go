@@ -7,29 +7,6 @@ import (
 	"govirt/virerr"
 )
 
-// DomainGetBlockInfo answers libvirt's test driver's fixed sizes for any
-// disk with a source.
-func (in *instance) DomainGetBlockInfo(d driver.Domain, path string, flags uint32) (driver.BlockInfo, error) {
-	if err := checkFlags(flags, 0, "testDomainGetBlockInfo"); err != nil {
-		return driver.BlockInfo{}, err
-	}
-	var info driver.BlockInfo
-	err := in.withDom(d, func(o *domObj) error {
-		for _, disk := range o.def.Devices.Disks {
-			if disk.TargetDev != path && (disk.Source.Path == "" || disk.Source.Path != path) {
-				continue
-			}
-			if disk.Source.Path == "" && disk.Source.Type != "network" && disk.Source.Type != "volume" {
-				return errTest(virerr.ErrInvalidArg, "disk '%s' does not currently have a source assigned", path)
-			}
-			info = driver.BlockInfo{Capacity: 1099506450432, Allocation: 1099511627776, Physical: 1099511627776}
-			return nil
-		}
-		return errTest(virerr.ErrInvalidArg, "invalid path %s not assigned to domain", path)
-	})
-	return info, err
-}
-
 // DomainSetMemoryStatsPeriod sets the balloon's <stats period>.
 func (in *instance) DomainSetMemoryStatsPeriod(d driver.Domain, period int32, flags uint32) error {
 	if err := checkFlags(flags, affectLive|affectConfig, "testDomainSetMemoryStatsPeriod"); err != nil {

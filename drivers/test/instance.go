@@ -70,7 +70,8 @@ type domObj struct {
 	reason     int32
 	persistent bool
 	autostart  bool
-	managed    bool // has a managed save image
+	managed    bool    // has a managed save image
+	frozen     [2]bool // guest file systems "/" and "/boot" frozen (FSFreeze)
 
 	// Tunables conf does not model; libvirt keeps them in the def.
 	hardLimit, softLimit, swapHardLimit uint64
@@ -78,9 +79,6 @@ type domObj struct {
 
 	snaps *snapshotList
 	chks  *checkpointList
-
-	// frozen is the fake guest's "/" and "/boot" (domain_guestfs.go).
-	frozen [2]bool
 
 	// The guest time testDomainGetTime reports (domain_agentcalls.go).
 	seconds  int64

@@ -39,8 +39,6 @@ show("peek.virt", lambda: list(dom.memoryPeek(250, 10, libvirt.VIR_MEMORY_VIRTUA
 show("peek.phys", lambda: list(dom.memoryPeek(3, 4, libvirt.VIR_MEMORY_PHYSICAL)))
 show("peek.both", lambda: dom.memoryPeek(0, 4, 3))
 show("peek.flags", lambda: dom.memoryPeek(0, 4, 4))
-show("launchsec", lambda: dom.launchSecurityInfo(0))
-show("launchsec.flags", lambda: dom.launchSecurityInfo(1))
 dom.destroy()
 show("freeze.inactive", lambda: dom.fsFreeze())
 show("trim.inactive", lambda: dom.fSTrim(None, 0))
