@@ -71,19 +71,8 @@ var covFamilies = []struct {
 		"domrename", "save-image-define", "save-image-dumpxml", "save-image-edit", "dump"}},
 	{"test", "the remote procedure comes with helper calls2's branch (issue 14 part 3)", []string{
 		"domiftune", "blkdeviotune"}},
-	{"test", "vcpu pinning in the test driver: helper testdrv is doing it now", []string{"vcpupin"}},
 	{"test", "the remote procedure comes with helper cgroup's branch", []string{
 		"cpu-stats"}},
-	{"test", "checkpoints in the test driver: helper testdrv is doing them now", []string{
-		"checkpoint-create", "checkpoint-create-as", "checkpoint-delete", "checkpoint-dumpxml",
-		"checkpoint-edit", "checkpoint-info", "checkpoint-list", "checkpoint-parent"}},
-	{"test", "node devices in the test driver: helper testdrv is doing them now", []string{
-		"nodedev-create", "nodedev-destroy", "nodedev-dumpxml", "nodedev-list", "nodedev-event",
-		"nodedev-define", "nodedev-undefine", "nodedev-start", "nodedev-autostart", "nodedev-info"}},
-	{"test", "interfaces in the test driver: helper testdrv is doing them now", []string{
-		"iface-begin", "iface-bridge", "iface-commit", "iface-define", "iface-destroy", "iface-dumpxml",
-		"iface-edit", "iface-list", "iface-mac", "iface-name", "iface-rollback", "iface-start",
-		"iface-unbridge", "iface-undefine"}},
 }
 
 // covException says whether a command that works on libvirtd may fail on
