@@ -210,6 +210,10 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	if err := d.resolveNetworks(live); err != nil {
 		return err
 	}
+	tun, err := d.prepareCgroupDef(live)
+	if err != nil {
+		return err
+	}
 	var files passedFiles
 	defer files.close() // QEMU has its copies once spawned
 	cl, err := d.buildCommand(live, qcaps, dir, monPath, &files, resetNVRAM)
@@ -289,6 +293,10 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	}
 	v.proc = proc
 	v.mu.Unlock()
+	if err := d.setupCgroup(v, tun, cl.Pinning, proc.pid, id, name); err != nil {
+		d.abortLaunch(v)
+		return err
+	}
 	for _, t := range cl.Taints {
 		d.taint(v, t)
 	}
@@ -313,6 +321,10 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 		return err
 	}
 	if err := pinThreads(ctx, mon, proc.pid, cl.Pinning); err != nil {
+		d.abortLaunch(v)
+		return err
+	}
+	if err := d.setupThreadCgroups(ctx, v, mon, tun, cl.Pinning); err != nil {
 		d.abortLaunch(v)
 		return err
 	}
@@ -449,6 +461,7 @@ func (d *Driver) cleanupStopped(v *vm, reason int32) bool {
 	if proc != nil {
 		proc.kill(killGrace)
 	}
+	d.removeCgroup(v) // named after id: before another guest may take it
 	d.doms.releaseID(id)
 	d.removeStatus(v)
 	if dir, err := d.domainDir(name); err == nil {

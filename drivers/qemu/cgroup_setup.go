@@ -1,0 +1,329 @@
+package qemu
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strconv"
+	"strings"
+
+	"govirt/conf"
+	"govirt/drivers/qemu/command"
+	"govirt/internal/cgroup"
+	"govirt/virerr"
+)
+
+// A running guest's cgroups, as libvirt's privileged QEMU driver lays
+// them out without systemd-machined (virDomainCgroupSetupCgroup,
+// qemuProcessSetupEmulator/Vcpus/IOThreads): QEMU is moved into
+// PARTITION/qemu-ID-NAME.libvirt-qemu right after it is spawned, while it
+// is still paused (-S) and before it has run any guest code, then into
+// its emulator sub-group; once QMP names the vCPU and iothread threads,
+// each goes to its vcpuN or iothreadN sub-group. The tunables of
+// <cputune>, <memtune> and <blkiotune> are written on the way. The group
+// is removed when the guest stops and found again, from QEMU's
+// /proc/PID/cgroup, when a restarted daemon reconnects.
+
+// cgroupHost is the host's cgroup layout, nil for an unprivileged daemon
+// (libvirt's session driver has no cgroups) or a host without cgroups.
+func (d *Driver) cgroupHost() *cgroup.Host {
+	d.cgOnce.Do(func() {
+		if os.Geteuid() != 0 {
+			return
+		}
+		h, err := cgroup.Detect()
+		if err != nil {
+			d.log.Warn("cannot detect cgroups", "err", err)
+			return
+		}
+		if h.Available() {
+			d.cgHost = h
+		}
+	})
+	return d.cgHost
+}
+
+func guestCgroup(v *vm) *cgroup.Group {
+	v.ext.cgMu.Lock()
+	defer v.ext.cgMu.Unlock()
+	return v.ext.cg
+}
+
+func setGuestCgroup(v *vm, g *cgroup.Group) {
+	v.ext.cgMu.Lock()
+	v.ext.cg = g
+	v.ext.cgMu.Unlock()
+}
+
+// cgErr turns a cgroup package error into libvirt's.
+func cgErr(err error) error {
+	var ce *cgroup.Error
+	if errors.As(err, &ce) && ce.Invalid {
+		return errQEMU(virerr.ErrOperationInvalid, "%s", ce.Msg)
+	}
+	var ve *virerr.Error
+	if errors.As(err, &ve) {
+		return err
+	}
+	return errQEMU(virerr.ErrSystemError, "%s", err.Error())
+}
+
+// prepareCgroupDef checks the tunables of a definition about to start and
+// records the partition the guest will run in, as libvirt's live XML
+// shows it.
+func (d *Driver) prepareCgroupDef(live *conf.Domain) (*command.Tunables, error) {
+	t, err := command.ParseTunables(live)
+	if err != nil {
+		return nil, err
+	}
+	if d.cgroupHost() == nil {
+		return t, nil
+	}
+	if t.Partition == "" {
+		t.Partition = "/machine"
+		live.SetValue("resource/partition", t.Partition)
+	}
+	if !strings.HasPrefix(t.Partition, "/") {
+		return nil, errQEMU(virerr.ErrConfigUnsupported, "Resource partition '%s' must start with '/'", t.Partition)
+	}
+	return t, nil
+}
+
+// wantsCgroup says whether a definition sets anything only cgroups give.
+func wantsCgroup(t *command.Tunables) bool {
+	return t.SharesSet || t.Period != 0 || t.Quota != 0 || t.GlobalPeriod != 0 || t.GlobalQuota != 0 ||
+		t.EmulatorPeriod != 0 || t.EmulatorQuota != 0 || t.IOThreadPeriod != 0 || t.IOThreadQuota != 0 ||
+		t.HardLimit != command.MemUnlimited || t.SoftLimit != command.MemUnlimited ||
+		t.SwapHardLimit != command.MemUnlimited || t.BlkioWeight != 0 || len(t.BlkioDevices) > 0
+}
+
+// setupCgroup places a just spawned QEMU (pid) in its group and applies
+// the domain-wide tunables, then moves it into the emulator sub-group.
+func (d *Driver) setupCgroup(v *vm, t *command.Tunables, pin *command.Pinning, pid int, id int32, name string) error {
+	h := d.cgroupHost()
+	if h == nil {
+		return cgroupMissing(t, nil)
+	}
+	g, err := h.NewMachine(t.Partition, cgroup.MachineName("qemu", int(id), name), "qemu")
+	if err != nil {
+		if !wantsCgroup(t) && t.Partition == "/machine" {
+			// libvirt carries on without cgroups it cannot create
+			// (virCgroupNewIgnoreError); a guest asking for no
+			// tunable loses nothing.
+			d.log.Warn("guest runs without a cgroup", "domain", name, "err", err)
+			return nil
+		}
+		return cgErr(err)
+	}
+	setGuestCgroup(v, g)
+	if err := g.AddProcess(pid); err != nil {
+		return cgErr(err)
+	}
+	if err := cgroupMissing(t, g); err != nil {
+		return err
+	}
+	if g.Has(cgroup.Blkio) {
+		if t.BlkioWeight != 0 {
+			if err := g.SetBlkioWeight(t.BlkioWeight); err != nil {
+				return cgErr(err)
+			}
+		}
+		for _, dev := range t.BlkioDevices {
+			for _, x := range []struct {
+				kind string
+				v    uint64
+			}{{cgroup.DevWeight, uint64(dev.Weight)}, {cgroup.DevReadIops, dev.ReadIops}, {cgroup.DevWriteIops, dev.WriteIops},
+				{cgroup.DevReadBps, dev.ReadBps}, {cgroup.DevWriteBps, dev.WriteBps}} {
+				if x.v == 0 {
+					continue
+				}
+				if err := g.SetBlkioDevice(x.kind, dev.Path, x.v); err != nil {
+					return cgErr(err)
+				}
+			}
+		}
+	}
+	if g.Has(cgroup.Memory) {
+		for _, m := range []struct {
+			which string
+			v     uint64
+		}{{"hard", t.HardLimit}, {"soft", t.SoftLimit}, {"swap", t.SwapHardLimit}} {
+			if m.v == command.MemUnlimited {
+				continue
+			}
+			if err := g.SetMemoryLimit(m.which, m.v); err != nil {
+				return cgErr(err)
+			}
+		}
+	}
+	if g.Has(cgroup.CPU) && t.SharesSet {
+		if err := g.SetCPUShares(t.Shares); err != nil {
+			return cgErr(err)
+		}
+	}
+	if err := g.SetCpusetMemoryMigrate(); err != nil {
+		return cgErr(err)
+	}
+	// qemuProcessSetupEmulator: the whole process, its pin and bandwidth.
+	var set []int
+	if pin != nil {
+		set = pin.Initial()
+	}
+	return setupThreadGroup(g, cgroup.ThreadEmulator, 0, pid, true, set, t.EmulatorPeriod, t.EmulatorQuota)
+}
+
+// cgroupMissing is libvirt's refusal of tunables whose controller the
+// guest's group (g, nil for none) lacks.
+func cgroupMissing(t *command.Tunables, g *cgroup.Group) error {
+	has := func(c string) bool { return g != nil && g.Has(c) }
+	switch {
+	case !has(cgroup.Blkio) && (t.BlkioWeight != 0 || len(t.BlkioDevices) > 0):
+		return errQEMU(virerr.ErrConfigUnsupported, "Block I/O tuning is not available on this host")
+	case !has(cgroup.Memory) && (t.HardLimit != command.MemUnlimited || t.SoftLimit != command.MemUnlimited || t.SwapHardLimit != command.MemUnlimited):
+		return errQEMU(virerr.ErrConfigUnsupported, "Memory cgroup is not available on this host")
+	case !has(cgroup.CPU) && t.SharesSet:
+		return errQEMU(virerr.ErrConfigUnsupported, "CPU tuning is not available on this host")
+	case !has(cgroup.CPU) && (t.Period != 0 || t.Quota != 0 || t.EmulatorPeriod != 0 || t.EmulatorQuota != 0 ||
+		t.IOThreadPeriod != 0 || t.IOThreadQuota != 0 || t.GlobalPeriod != 0 || t.GlobalQuota != 0):
+		return errQEMU(virerr.ErrConfigUnsupported, "cgroup cpu is required for scheduler tuning")
+	}
+	return nil
+}
+
+// setupThreadGroup is qemuProcessSetupPid's cgroup part: the thread (or
+// whole process) goes to its sub-group, which gets the pin as its cpuset
+// and the CFS bandwidth.
+func setupThreadGroup(g *cgroup.Group, kind string, id, tid int, process bool, set []int, period uint64, quota int64) error {
+	if !g.Has(cgroup.CPU) && !g.Has(cgroup.CPUSet) {
+		return nil
+	}
+	sub, err := g.Thread(kind, id, true)
+	if err != nil {
+		return cgErr(err)
+	}
+	if process {
+		err = sub.AddProcess(tid)
+	} else {
+		err = sub.AddThread(tid)
+	}
+	if err != nil {
+		return cgErr(err)
+	}
+	if set != nil && sub.Has(cgroup.CPUSet) {
+		if err := sub.SetCpusetCpus(cpuList(set)); err != nil {
+			return cgErr(err)
+		}
+	}
+	if (period != 0 || quota != 0) && sub.Has(cgroup.CPU) {
+		if err := sub.SetupCPUPeriodQuota(period, quota); err != nil {
+			return cgErr(err)
+		}
+	}
+	return nil
+}
+
+func cpuList(set []int) string {
+	var b strings.Builder
+	for i := 0; i < len(set); {
+		j := i
+		for j+1 < len(set) && set[j+1] == set[j]+1 {
+			j++
+		}
+		if b.Len() > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.Itoa(set[i]))
+		if j > i {
+			b.WriteString("-" + strconv.Itoa(set[j]))
+		}
+		i = j + 1
+	}
+	return b.String()
+}
+
+// setupThreadCgroups moves the vCPU and iothread threads QMP reports into
+// their sub-groups and sets the guest-wide bandwidth
+// (qemuProcessSetupVcpus, qemuProcessSetupIOThreads,
+// virDomainCgroupSetupGlobalCpuCgroup).
+func (d *Driver) setupThreadCgroups(ctx context.Context, v *vm, mon monitor, t *command.Tunables, pin *command.Pinning) error {
+	g := guestCgroup(v)
+	if g == nil {
+		return nil
+	}
+	var cpus []struct {
+		CPUIndex int `json:"cpu-index"`
+		ThreadID int `json:"thread-id"`
+	}
+	if err := mon.Execute(ctx, "query-cpus-fast", nil, &cpus); err != nil {
+		return err
+	}
+	for _, c := range cpus {
+		var set []int
+		if pin != nil {
+			set = pin.Default
+			if s, ok := pin.VCPU[c.CPUIndex]; ok {
+				set = s
+			}
+		}
+		if err := setupThreadGroup(g, cgroup.ThreadVCPU, c.CPUIndex, c.ThreadID, false, set, t.Period, t.Quota); err != nil {
+			return err
+		}
+	}
+	var its []struct {
+		ID       string `json:"id"`
+		ThreadID int    `json:"thread-id"`
+	}
+	if err := mon.Execute(ctx, "query-iothreads", nil, &its); err != nil {
+		return err
+	}
+	for _, it := range its {
+		n, err := strconv.Atoi(strings.TrimPrefix(it.ID, "iothread"))
+		if err != nil {
+			continue
+		}
+		var set []int
+		if pin != nil {
+			set = pin.Default
+			if s, ok := pin.IOThread[n]; ok {
+				set = s
+			}
+		}
+		if err := setupThreadGroup(g, cgroup.ThreadIOThread, n, it.ThreadID, false, set, t.IOThreadPeriod, t.IOThreadQuota); err != nil {
+			return err
+		}
+	}
+	if (t.GlobalPeriod != 0 || t.GlobalQuota != 0) && g.Has(cgroup.CPU) {
+		if err := g.SetupCPUPeriodQuota(t.GlobalPeriod, t.GlobalQuota); err != nil {
+			return cgErr(err)
+		}
+	}
+	return nil
+}
+
+// removeCgroup deletes a stopped guest's group.
+func (d *Driver) removeCgroup(v *vm) {
+	v.ext.cgMu.Lock()
+	g := v.ext.cg
+	v.ext.cg = nil
+	v.ext.cgMu.Unlock()
+	if g == nil {
+		return
+	}
+	if err := g.Remove(); err != nil {
+		d.log.Warn("cannot remove the guest's cgroup", "domain", v.name, "err", err)
+	}
+}
+
+// findCgroup finds a reconnected guest's group from its QEMU's placement.
+func (d *Driver) findCgroup(v *vm, pid int, id int32, name string) {
+	h := d.cgroupHost()
+	if h == nil {
+		return
+	}
+	g, err := h.FindMachine(pid, cgroup.MachineName("qemu", int(id), name), "qemu")
+	if err != nil {
+		d.log.Warn("cannot read the guest's cgroup", "domain", name, "err", err)
+		return
+	}
+	setGuestCgroup(v, g)
+}
