@@ -158,7 +158,7 @@ func (c *conn) DomainGetSchedulerType(h driver.Domain) (string, int32, error) {
 
 // schedData is virDomainCputune's scheduler part.
 type schedData struct {
-	shares                                                uint64
+	shares                                               uint64
 	period, emulatorPeriod, globalPeriod, iothreadPeriod uint64
 	quota, emulatorQuota, globalQuota, iothreadQuota     int64
 }
