@@ -182,3 +182,116 @@ func TestQEMUCgroupTuning(t *testing.T) {
 	}
 	mustVirsh(t, uri, "undefine "+name)
 }
+
+// systemLibvirtdSock is the libvirtd 9.0 this host runs for comparisons.
+const systemLibvirtdSock = "/var/run/libvirt/libvirt-sock"
+
+// TestQEMUTuningConfigMatchesLibvirtd defines the same shut-off guest on
+// govirtd and on libvirtd 9.0 and compares what virsh prints for the
+// tuning commands on the persistent definition and their refusals, and
+// the tunables' part of dumpxml --inactive after changes.
+func TestQEMUTuningConfigMatchesLibvirtd(t *testing.T) {
+	if _, err := os.Stat(systemLibvirtdSock); err != nil {
+		t.Skip("no libvirtd")
+	}
+	d := startDaemon(t)
+	ours := d.URI("qemu")
+	theirs := "qemu+unix:///system?socket=" + systemLibvirtdSock
+	name := fmt.Sprintf("cgcmp%d", os.Getpid())
+	xml := fmt.Sprintf(`<domain type='qemu'>
+  <name>%s</name>
+  <memory unit='MiB'>64</memory>
+  <vcpu>2</vcpu>
+  <blkiotune><weight>300</weight><device><path>/dev/vda</path><weight>200</weight><read_iops_sec>100</read_iops_sec></device></blkiotune>
+  <memtune><hard_limit unit='KiB'>1048576</hard_limit><swap_hard_limit unit='KiB'>2097152</swap_hard_limit></memtune>
+  <cputune><shares>512</shares><period>100000</period><quota>50000</quota><global_quota>-1</global_quota></cputune>
+  <os><type arch='x86_64' machine='q35'>hvm</type></os>
+</domain>
+`, name)
+	path := filepath.Join(t.TempDir(), "g.xml")
+	os.WriteFile(path, []byte(xml), 0o644)
+	for _, uri := range []string{ours, theirs} {
+		mustVirsh(t, uri, "define "+path)
+	}
+	t.Cleanup(func() { virsh(t, theirs, "undefine "+name) })
+	cmds := []string{
+		"schedinfo %s", "schedinfo %s --config", "schedinfo %s --live", "memtune %s", "memtune %s --config",
+		"blkiotune %s", "blkiotune %s --config", "cpu-stats %s",
+		"schedinfo %s --config --set vcpu_period=10",
+		"schedinfo %s --config --set vcpu_quota=5",
+		"schedinfo %s --config --set nosuch=5",
+		"memtune %s --config --hard-limit 4194304",
+		"schedinfo %s --config --set cpu_shares=2048",
+		"schedinfo %s --config --set emulator_period=20000",
+		"memtune %s --config --soft-limit 524288",
+		"memtune %s --config --hard-limit -1",
+		"blkiotune %s --config --weight 500",
+		"blkiotune %s --config --device-write-bytes-sec /dev/vda,1000",
+		"blkiotune %s --config --device-weights /dev/vdb,50",
+		"blkiotune %s --config --device-read-iops-sec /dev/vda",
+		"schedinfo %s --config", "memtune %s --config", "blkiotune %s --config",
+	}
+	for _, c := range cmds {
+		cmd := fmt.Sprintf(c, name)
+		o1, e1, rc1 := virsh(t, ours, cmd)
+		o2, e2, rc2 := virsh(t, theirs, cmd)
+		e1 = strings.ReplaceAll(e1, ours, "URI")
+		e2 = strings.ReplaceAll(e2, theirs, "URI")
+		if o1 != o2 || e1 != e2 || rc1 != rc2 {
+			t.Errorf("virsh %s:\ngovirtd (rc %d):\n%s%s\nlibvirtd (rc %d):\n%s%s", cmd, rc1, o1, e1, rc2, o2, e2)
+		}
+	}
+	tunables := func(uri string) string {
+		out := mustVirsh(t, uri, "dumpxml --inactive "+name)
+		var keep []string
+		in := false
+		for _, l := range strings.Split(out, "\n") {
+			s := strings.TrimSpace(l)
+			if s == "<blkiotune>" || s == "<memtune>" || s == "<cputune>" {
+				in = true
+			}
+			if in {
+				keep = append(keep, l)
+			}
+			if s == "</blkiotune>" || s == "</memtune>" || s == "</cputune>" {
+				in = false
+			}
+		}
+		return strings.Join(keep, "\n")
+	}
+	if a, b := tunables(ours), tunables(theirs); a != b {
+		t.Errorf("dumpxml --inactive tunables:\ngovirtd:\n%s\nlibvirtd:\n%s", a, b)
+	}
+	mustVirsh(t, ours, "undefine "+name)
+
+	// Refused at define as libvirt's parser and validation refuse them.
+	for _, bad := range []string{
+		"<memtune><min_guarantee>1000</min_guarantee></memtune>",
+		"<cputune><shares>1</shares></cputune>",
+		"<cputune><period>10</period></cputune>",
+		"<cputune><emulator_quota>20</emulator_quota></cputune>",
+		"<cputune><quota>abc</quota></cputune>",
+		"<blkiotune><device><path>/dev/vda</path><weight>x</weight></device></blkiotune>",
+		"<blkiotune><device><path>/dev/vda</path></device><device><path>/dev/vda</path></device></blkiotune>",
+	} {
+		bx := strings.Replace(xml, "<vcpu>2</vcpu>", "<vcpu>2</vcpu>"+bad, 1)
+		bx = regexp.MustCompile(`(?s)<blkiotune>.*?</blkiotune>|(?s)<memtune>.*?</memtune>|(?s)<cputune>.*?</cputune>`).ReplaceAllStringFunc(bx, func(m string) string {
+			if strings.Contains(bad, m) {
+				return m
+			}
+			return ""
+		})
+		os.WriteFile(path, []byte(bx), 0o644)
+		o1, e1, rc1 := virsh(t, ours, "define "+path)
+		o2, e2, rc2 := virsh(t, theirs, "define "+path)
+		if rc2 == 0 {
+			virsh(t, theirs, "undefine "+name)
+		}
+		if rc1 == 0 {
+			virsh(t, ours, "undefine "+name)
+		}
+		if o1 != o2 || e1 != e2 || rc1 != rc2 {
+			t.Errorf("define with %s:\ngovirtd (rc %d): %s%s\nlibvirtd (rc %d): %s%s", bad, rc1, o1, e1, rc2, o2, e2)
+		}
+	}
+}

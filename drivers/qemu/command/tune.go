@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"govirt/conf"
-	"govirt/virerr"
 )
 
 // The cgroup tunables of a definition: <cputune> shares and CFS
@@ -135,9 +134,6 @@ func ParseTunables(def *conf.Domain) (*Tunables, error) {
 			return nil, unsupported("Parameter 'min_guarantee' not supported by QEMU.")
 		}
 	}
-	if t.HardLimit != MemUnlimited && t.SwapHardLimit != MemUnlimited && t.HardLimit > t.SwapHardLimit {
-		return nil, virerr.New(virerr.FromDomain, virerr.ErrXMLError, "%s", "memory hard_limit tunable value must be lower than or equal to swap_hard_limit")
-	}
 	bt := child(tree, "blkiotune")
 	if e := child(bt, "weight"); e != nil {
 		v, err := strconv.ParseUint(e.Text(), 10, 32)
@@ -149,7 +145,7 @@ func ParseTunables(def *conf.Domain) (*Tunables, error) {
 	for _, e := range children(bt, "device") {
 		dev := BlkioDevice{Path: strings.TrimSpace(textOf(child(e, "path")))}
 		if dev.Path == "" {
-			return nil, xmlError("missing per-device path")
+			return nil, unsupported("missing per-device path")
 		}
 		for _, f := range []struct {
 			name string
@@ -166,13 +162,13 @@ func ParseTunables(def *conf.Domain) (*Tunables, error) {
 			}
 			v, err := strconv.ParseUint(c.Text(), 10, f.bits)
 			if err != nil {
-				return nil, xmlError("could not parse %s %s", strings.ReplaceAll(f.name, "_", " "), c.Text())
+				return nil, unsupported("could not parse %s %s", strings.ReplaceAll(f.name, "_", " "), c.Text())
 			}
 			f.dst(v)
 		}
 		for _, d := range t.BlkioDevices {
 			if d.Path == dev.Path {
-				return nil, xmlError("duplicate blkio device path '%s'", dev.Path)
+				return nil, unsupported("duplicate blkio device path '%s'", dev.Path)
 			}
 		}
 		t.BlkioDevices = append(t.BlkioDevices, dev)
