@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"govirt/testguest"
 )
 
 // cgroupDir is the v1 directory of a guest's group for controller c.
@@ -294,4 +296,59 @@ func TestQEMUTuningConfigMatchesLibvirtd(t *testing.T) {
 			t.Errorf("define with %s:\ngovirtd (rc %d): %s%s\nlibvirtd (rc %d): %s%s", bad, rc1, o1, e1, rc2, o2, e2)
 		}
 	}
+}
+
+// TestQEMUCgroupVcpuHotplug: a vCPU plugged with setvcpus --live gets its
+// vcpuN group with the guest's vCPU quota, and the group goes with the
+// vCPU when it is unplugged.
+func TestQEMUCgroupVcpuHotplug(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	if _, err := os.Stat("/sys/fs/cgroup/cpu/cpu.shares"); err != nil {
+		t.Skip("no cgroup v1 cpu controller")
+	}
+	d := startDaemon(t)
+	t.Cleanup(func() { killGuests(d) })
+	uri := d.URI("qemu")
+	name := fmt.Sprintf("cgh%d", os.Getpid())
+	sock := filepath.Join(d.dir, name+".console")
+	xml := strings.Replace(guestXML(t, name, sock, "<cputune><quota>40000</quota></cputune>"), "<vcpu>1</vcpu>", "<vcpu placement='static' current='1'>2</vcpu>", 1)
+	path := filepath.Join(t.TempDir(), "g.xml")
+	os.WriteFile(path, []byte(xml), 0o644)
+	mustVirsh(t, uri, "define "+path)
+	mustVirsh(t, uri, "start "+name)
+	con := console(t, sock)
+	if _, err := con.Expect(testguest.ReadyMarker, bootTimeout()); err != nil {
+		t.Fatalf("guest did not boot: %v\n%s", err, d.Log())
+	}
+	id := strings.TrimSpace(mustVirsh(t, uri, "domid "+name))
+	vcpu1 := filepath.Join(cgroupDir("cpu", id, name), "vcpu1")
+	if _, err := os.Stat(vcpu1); !os.IsNotExist(err) {
+		t.Fatalf("vcpu1 group before the plug: %v", err)
+	}
+	mustVirsh(t, uri, "setvcpus "+name+" 2 --live")
+	if readCg(t, filepath.Join(vcpu1, "tasks")) == "" {
+		t.Error("plugged vCPU's thread not in vcpu1")
+	}
+	if v := readCg(t, filepath.Join(vcpu1, "cpu.cfs_quota_us")); v != "40000" {
+		t.Errorf("vcpu1 quota %q", v)
+	}
+	// Under TCG the guest may eject the vCPU after libvirt's 5 s; QEMU's
+	// late DEVICE_DELETED then completes the removal (as in
+	// TestQEMUVcpuHotplug).
+	if _, errOut, rc := virsh(t, uri, "setvcpus "+name+" 1 --live"); rc != 0 && !strings.Contains(errOut, "vcpu unplug request timed out") {
+		t.Fatalf("setvcpus 1: %s", errOut)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		if _, err := os.Stat(vcpu1); os.IsNotExist(err) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if _, err := os.Stat(vcpu1); !os.IsNotExist(err) {
+		t.Errorf("vcpu1 group left after the unplug: %v", err)
+	}
+	mustVirsh(t, uri, "destroy "+name)
 }

@@ -327,3 +327,46 @@ func (d *Driver) findCgroup(v *vm, pid int, id int32, name string) {
 	}
 	setGuestCgroup(v, g)
 }
+
+// syncVcpuCgroups follows a vCPU hotplug (qemuDomainHotplugAddVcpu,
+// qemuDomainRemoveVcpu): each vCPU thread QEMU reports is in its vcpuN
+// group with the guest's vCPU bandwidth, and the group of a vCPU that is
+// gone is removed.
+func (d *Driver) syncVcpuCgroups(v *vm, mon monitor) {
+	g := guestCgroup(v)
+	if g == nil {
+		return
+	}
+	live, _, _ := liveSnapshot(v)
+	if live == nil {
+		return
+	}
+	t, err := command.ParseTunables(live)
+	if err != nil {
+		return
+	}
+	var cpus []struct {
+		CPUIndex int `json:"cpu-index"`
+		ThreadID int `json:"thread-id"`
+	}
+	if err := mon.Execute(hotplugCtx(), "query-cpus-fast", nil, &cpus); err != nil {
+		return
+	}
+	present := map[int]bool{}
+	for _, c := range cpus {
+		present[c.CPUIndex] = true
+		if err := setupThreadGroup(g, cgroup.ThreadVCPU, c.CPUIndex, c.ThreadID, false, nil, t.Period, t.Quota); err != nil {
+			d.log.Warn("cannot place a vCPU in its cgroup", "domain", v.name, "vcpu", c.CPUIndex, "err", err)
+		}
+	}
+	for i := 0; i < int(live.VCPUs); i++ {
+		if present[i] {
+			continue
+		}
+		if sub, err := g.Thread(cgroup.ThreadVCPU, i, false); err == nil {
+			if err := sub.Remove(); err != nil {
+				d.log.Warn("cannot remove an unplugged vCPU's cgroup", "domain", v.name, "vcpu", i, "err", err)
+			}
+		}
+	}
+}
