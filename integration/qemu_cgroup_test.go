@@ -3,6 +3,7 @@ package integration
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -91,7 +92,19 @@ func TestQEMUCgroupTuning(t *testing.T) {
 			t.Errorf("schedinfo lacks %q:\n%s", want, out)
 		}
 	}
+	// The change is announced with the tunable event.
+	var evOut strings.Builder
+	ev := exec.Command("virsh", "-c", uri, "event", "--domain", name, "--event", "tunable", "--timeout", "20")
+	ev.Stdout = &evOut
+	if err := ev.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second) // registered
 	mustVirsh(t, uri, "schedinfo "+name+" --live --set vcpu_quota=30000")
+	ev.Wait()
+	if !strings.Contains(evOut.String(), "event 'tunable' for domain '"+name+"'") || !strings.Contains(evOut.String(), "cputune.vcpu_quota: 30000") {
+		t.Errorf("tunable event:\n%s", evOut.String())
+	}
 	if v := readCg(t, filepath.Join(cpu, "vcpu0", "cpu.cfs_quota_us")); v != "30000" {
 		t.Errorf("live vcpu_quota not applied: %q", v)
 	}

@@ -376,6 +376,17 @@ func (c *conn) DomainSetSchedulerParameters(h driver.Domain, params []driver.Typ
 	if len(liveSet) > 0 {
 		c.updateDefs(v, true, false, put(liveSet))
 	}
+	if len(liveSet) > 0 && failed == nil {
+		// virDomainEventTunableNewFromDom with the cputune.* names.
+		ev := make([]driver.TypedParam, len(liveSet))
+		for i, p := range liveSet {
+			ev[i] = driver.TypedParam{Field: "cputune." + p.Field, Value: p.Value}
+		}
+		v.mu.Lock()
+		hd := v.handle()
+		v.mu.Unlock()
+		c.d.bus.Publish(driver.DomainEvent{ID: driver.EventIDTunable, Dom: hd, Payload: ev})
+	}
 	if failed != nil {
 		return failed
 	}
