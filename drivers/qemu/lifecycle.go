@@ -320,11 +320,13 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 		d.abortLaunch(v)
 		return err
 	}
-	if err := pinThreads(ctx, mon, proc.pid, cl.Pinning); err != nil {
+	// Threads go to their cgroups first: a cpuset there must allow the
+	// affinity set next (libvirt's qemuProcessSetupPid order).
+	if err := d.setupThreadCgroups(ctx, v, mon, tun, cl.Pinning); err != nil {
 		d.abortLaunch(v)
 		return err
 	}
-	if err := d.setupThreadCgroups(ctx, v, mon, tun, cl.Pinning); err != nil {
+	if err := pinThreads(ctx, mon, proc.pid, cl.Pinning); err != nil {
 		d.abortLaunch(v)
 		return err
 	}

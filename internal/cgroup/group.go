@@ -417,7 +417,10 @@ func removeTree(dir string) error {
 		if rerr == nil || rerr == syscall.ENOENT {
 			return nil
 		}
-		if rerr != syscall.EBUSY {
+		// Busy with a live task (someone else's process joined the
+		// group): give up at once; busy without one is the kernel
+		// still finishing an exited task: wait a little.
+		if rerr != syscall.EBUSY || hasTasks(dir) {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -432,6 +435,11 @@ func removeTree(dir string) error {
 		}
 	}
 	return sysErr(rerr, "Unable to remove %s", dir)
+}
+
+func hasTasks(dir string) bool {
+	data, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+	return err == nil && len(strings.TrimSpace(string(data))) > 0
 }
 
 func removeFiles(dir string) error {
