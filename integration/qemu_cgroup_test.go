@@ -184,6 +184,12 @@ func TestQEMUCgroupTuning(t *testing.T) {
 	// A restarted daemon finds the group again.
 	d.crashRestart()
 	waitState(t, d, name, "running (booted)", 20*time.Second)
+	if out := mustVirsh(t, uri, "schedinfo "+name); !strings.Contains(out, "cpu_shares     : 1500") || !strings.Contains(out, "vcpu_quota     : 30000") {
+		t.Errorf("schedinfo after restart:\n%s", out)
+	}
+	if out := mustVirsh(t, uri, "memtune "+name); !strings.Contains(out, "hard_limit     : 2097152") {
+		t.Errorf("memtune after restart:\n%s", out)
+	}
 	mustVirsh(t, uri, "schedinfo "+name+" --live --set cpu_shares=700")
 	if v := readCg(t, filepath.Join(cpu, "cpu.shares")); v != "700" {
 		t.Errorf("after restart: cpu.shares %q", v)

@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"govirt/conf"
 	"govirt/drivers/qemu/command"
@@ -104,7 +105,7 @@ func (d *Driver) setupCgroup(v *vm, t *command.Tunables, pin *command.Pinning, p
 	if h == nil {
 		return cgroupMissing(t, nil)
 	}
-	g, err := h.NewMachine(t.Partition, cgroup.MachineName("qemu", int(id), name), "qemu")
+	g, err := placeMachine(h, t.Partition, cgroup.MachineName("qemu", int(id), name), pid)
 	if err != nil {
 		if !wantsCgroup(t) && t.Partition == "/machine" {
 			// libvirt carries on without cgroups it cannot create
@@ -116,9 +117,6 @@ func (d *Driver) setupCgroup(v *vm, t *command.Tunables, pin *command.Pinning, p
 		return cgErr(err)
 	}
 	setGuestCgroup(v, g)
-	if err := g.AddProcess(pid); err != nil {
-		return cgErr(err)
-	}
 	if err := cgroupMissing(t, g); err != nil {
 		return err
 	}
@@ -172,6 +170,26 @@ func (d *Driver) setupCgroup(v *vm, t *command.Tunables, pin *command.Pinning, p
 	return setupThreadGroup(g, cgroup.ThreadEmulator, 0, pid, true, set, t.EmulatorPeriod, t.EmulatorQuota)
 }
 
+// placeMachine creates the machine's group and moves pid in. A group of
+// the same name may be going away meanwhile (another daemon on this host
+// whose guest had the same name and id stopped): then it is made again.
+func placeMachine(h *cgroup.Host, partition, machine string, pid int) (*cgroup.Group, error) {
+	var err error
+	for try := 0; try < 3; try++ {
+		var g *cgroup.Group
+		if g, err = h.NewMachine(partition, machine, "qemu"); err != nil {
+			return nil, err
+		}
+		if err = g.AddProcess(pid); err == nil {
+			return g, nil
+		}
+		if !errors.Is(err, syscall.ENOENT) {
+			return nil, err
+		}
+	}
+	return nil, err
+}
+
 // cgroupMissing is libvirt's refusal of tunables whose controller the
 // guest's group (g, nil for none) lacks.
 func cgroupMissing(t *command.Tunables, g *cgroup.Group) error {
@@ -197,14 +215,21 @@ func setupThreadGroup(g *cgroup.Group, kind string, id, tid int, process bool, s
 	if !g.Has(cgroup.CPU) && !g.Has(cgroup.CPUSet) {
 		return nil
 	}
-	sub, err := g.Thread(kind, id, true)
-	if err != nil {
-		return cgErr(err)
-	}
-	if process {
-		err = sub.AddProcess(tid)
-	} else {
-		err = sub.AddThread(tid)
+	var sub *cgroup.Group
+	var err error
+	for try := 0; try < 3; try++ {
+		if sub, err = g.Thread(kind, id, true); err != nil {
+			return cgErr(err)
+		}
+		if process {
+			err = sub.AddProcess(tid)
+		} else {
+			err = sub.AddThread(tid)
+		}
+		// Made again if it went away meanwhile (placeMachine).
+		if !errors.Is(err, syscall.ENOENT) {
+			break
+		}
 	}
 	if err != nil {
 		return cgErr(err)

@@ -19,9 +19,12 @@ import (
 type Error struct {
 	Invalid bool
 	Msg     string
+	Err     error // the system error, if any
 }
 
 func (e *Error) Error() string { return e.Msg }
+
+func (e *Error) Unwrap() error { return e.Err }
 
 func sysErr(err error, format string, a ...any) error {
 	var pe *os.PathError
@@ -32,7 +35,7 @@ func sysErr(err error, format string, a ...any) error {
 	if err != nil {
 		msg += ": " + sysMessage(err)
 	}
-	return &Error{Msg: msg}
+	return &Error{Msg: msg, Err: err}
 }
 
 // sysMessage is strerror's text, as libvirt appends it.
