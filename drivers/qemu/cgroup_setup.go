@@ -107,12 +107,13 @@ func (d *Driver) setupCgroup(v *vm, t *command.Tunables, pin *command.Pinning, p
 	}
 	g, err := placeMachine(h, t.Partition, cgroup.MachineName("qemu", int(id), name), pid)
 	if err != nil {
-		if !wantsCgroup(t) && t.Partition == "/machine" {
-			// libvirt carries on without cgroups it cannot create
-			// (virCgroupNewIgnoreError); a guest asking for no
-			// tunable loses nothing.
+		// libvirt carries on without cgroups it may not create
+		// (virCgroupNewIgnoreError); govirt also when the guest asks
+		// for no tunable, so a host oddity never stops a plain guest.
+		if errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.ENXIO) ||
+			(!wantsCgroup(t) && t.Partition == "/machine") {
 			d.log.Warn("guest runs without a cgroup", "domain", name, "err", err)
-			return nil
+			return cgroupMissing(t, nil)
 		}
 		return cgErr(err)
 	}
@@ -191,18 +192,23 @@ func placeMachine(h *cgroup.Host, partition, machine string, pid int) (*cgroup.G
 }
 
 // cgroupMissing is libvirt's refusal of tunables whose controller the
-// guest's group (g, nil for none) lacks.
+// guest's group lacks. Without any group (an unprivileged daemon, a host
+// without cgroups) libvirt ignores shares, memtune and blkiotune and
+// refuses only CFS bandwidth.
 func cgroupMissing(t *command.Tunables, g *cgroup.Group) error {
 	has := func(c string) bool { return g != nil && g.Has(c) }
-	switch {
-	case !has(cgroup.Blkio) && (t.BlkioWeight != 0 || len(t.BlkioDevices) > 0):
-		return errQEMU(virerr.ErrConfigUnsupported, "Block I/O tuning is not available on this host")
-	case !has(cgroup.Memory) && (t.HardLimit != command.MemUnlimited || t.SoftLimit != command.MemUnlimited || t.SwapHardLimit != command.MemUnlimited):
-		return errQEMU(virerr.ErrConfigUnsupported, "Memory cgroup is not available on this host")
-	case !has(cgroup.CPU) && t.SharesSet:
-		return errQEMU(virerr.ErrConfigUnsupported, "CPU tuning is not available on this host")
-	case !has(cgroup.CPU) && (t.Period != 0 || t.Quota != 0 || t.EmulatorPeriod != 0 || t.EmulatorQuota != 0 ||
-		t.IOThreadPeriod != 0 || t.IOThreadQuota != 0 || t.GlobalPeriod != 0 || t.GlobalQuota != 0):
+	if g != nil {
+		switch {
+		case !has(cgroup.Blkio) && (t.BlkioWeight != 0 || len(t.BlkioDevices) > 0):
+			return errQEMU(virerr.ErrConfigUnsupported, "Block I/O tuning is not available on this host")
+		case !has(cgroup.Memory) && (t.HardLimit != command.MemUnlimited || t.SoftLimit != command.MemUnlimited || t.SwapHardLimit != command.MemUnlimited):
+			return errQEMU(virerr.ErrConfigUnsupported, "Memory cgroup is not available on this host")
+		case !has(cgroup.CPU) && t.SharesSet:
+			return errQEMU(virerr.ErrConfigUnsupported, "CPU tuning is not available on this host")
+		}
+	}
+	if !has(cgroup.CPU) && (t.Period != 0 || t.Quota != 0 || t.EmulatorPeriod != 0 || t.EmulatorQuota != 0 ||
+		t.IOThreadPeriod != 0 || t.IOThreadQuota != 0 || t.GlobalPeriod != 0 || t.GlobalQuota != 0) {
 		return errQEMU(virerr.ErrConfigUnsupported, "cgroup cpu is required for scheduler tuning")
 	}
 	return nil
