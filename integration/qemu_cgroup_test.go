@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -125,6 +126,24 @@ func TestQEMUCgroupTuning(t *testing.T) {
 	if _, errOut, rc := virsh(t, uri, "schedinfo "+name+" --live --set vcpu_period=10"); rc == 0 ||
 		!strings.Contains(errOut, "value of 'vcpu_period' is out of range [1000, 1000000]") {
 		t.Errorf("out of range period: rc=%d %s", rc, errOut)
+	}
+
+	// A live pin goes to the thread's cpuset too, so a later pin to
+	// another CPU is allowed.
+	if runtime.NumCPU() >= 2 {
+		set := filepath.Join(cgroupDir("cpuset", id, name), "vcpu1", "cpuset.cpus")
+		mustVirsh(t, uri, "vcpupin "+name+" 1 1 --live")
+		if v := readCg(t, set); v != "1" {
+			t.Errorf("vcpu1 cpuset after vcpupin 1: %q", v)
+		}
+		mustVirsh(t, uri, "vcpupin "+name+" 1 0 --live")
+		if v := readCg(t, set); v != "0" {
+			t.Errorf("vcpu1 cpuset after vcpupin 0: %q", v)
+		}
+		mustVirsh(t, uri, "emulatorpin "+name+" 0 --live")
+		if v := readCg(t, filepath.Join(cgroupDir("cpuset", id, name), "emulator", "cpuset.cpus")); v != "0" {
+			t.Errorf("emulator cpuset after emulatorpin: %q", v)
+		}
 	}
 
 	mustVirsh(t, uri, "memtune "+name+" --hard-limit 2097152 --live")

@@ -401,3 +401,25 @@ func (d *Driver) syncVcpuCgroups(v *vm, mon monitor) {
 		}
 	}
 }
+
+// pinCgroup writes a live pin into the cpuset of the thread's sub-group
+// (qemuDomainPinVcpuLive, qemuDomainPinEmulator, qemuDomainPinIOThread
+// set it before the affinity).
+func pinCgroup(v *vm, kind string, id int, cpus []int) error {
+	g := guestCgroup(v)
+	if g == nil || !g.Has(cgroup.CPUSet) {
+		return nil
+	}
+	thread := map[string]string{"vcpupin": cgroup.ThreadVCPU, "emulatorpin": cgroup.ThreadEmulator, "iothreadpin": cgroup.ThreadIOThread}[kind]
+	if thread == "" {
+		return nil
+	}
+	sub, err := g.Thread(thread, id, false)
+	if err != nil {
+		return cgErr(err)
+	}
+	if err := sub.SetCpusetCpus(cpuList(cpus)); err != nil {
+		return cgErr(err)
+	}
+	return nil
+}

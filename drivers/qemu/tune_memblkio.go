@@ -95,7 +95,7 @@ func (c *conn) DomainSetMemoryParameters(h driver.Domain, params []driver.TypedP
 	if err := checkFlagsFn(flags, affectLive|affectConfig, "qemuDomainSetMemoryParameters"); err != nil {
 		return err
 	}
-	if err := validateParams(params, map[string]string{"hard_limit": "ullong", "soft_limit": "ullong", "swap_hard_limit": "ullong"}); err != nil {
+	if err := driver.ValidateParams(params, map[string]string{"hard_limit": "ullong", "soft_limit": "ullong", "swap_hard_limit": "ullong"}); err != nil {
 		return err
 	}
 	if _, err := c.d.doms.get(h); err != nil {
@@ -369,7 +369,7 @@ func (c *conn) DomainSetBlkioParameters(h driver.Domain, params []driver.TypedPa
 	for _, f := range blkioDevFields {
 		want[f.field] = "string"
 	}
-	if err := validateParams(params, want); err != nil {
+	if err := driver.ValidateParams(params, want); err != nil {
 		return err
 	}
 	if _, err := c.d.doms.get(h); err != nil {

@@ -27,40 +27,6 @@ func checkFlagsFn(flags, allowed uint32, fn string) error {
 	return nil
 }
 
-func paramKind(v any) string {
-	switch v.(type) {
-	case int32:
-		return "int"
-	case uint32:
-		return "uint"
-	case int64:
-		return "llong"
-	case uint64:
-		return "ullong"
-	case float64:
-		return "double"
-	case bool:
-		return "boolean"
-	case string:
-		return "string"
-	}
-	return fmt.Sprintf("%T", v)
-}
-
-// validateParams is virTypedParamsValidate.
-func validateParams(params []driver.TypedParam, want map[string]string) error {
-	for _, p := range params {
-		kind, ok := want[p.Field]
-		if !ok {
-			return virerr.New(virerr.FromNone, virerr.ErrArgumentUnsupported, "parameter '%s' not supported", p.Field)
-		}
-		if got := paramKind(p.Value); got != kind {
-			return virerr.New(virerr.FromNone, virerr.ErrInvalidArg, "invalid type '%s' for parameter '%s', expected '%s'", got, p.Field, kind)
-		}
-	}
-	return nil
-}
-
 // tuneDefs is virDomainObjGetDefs under the guest's lock: the live and
 // persistent definitions the flags select (nil when not selected).
 func tuneDefs(v *vm, flags uint32) (live, persistent *conf.Domain, err error) {
@@ -306,7 +272,7 @@ func (c *conn) DomainSetSchedulerParameters(h driver.Domain, params []driver.Typ
 	if err := checkFlagsFn(flags, affectLive|affectConfig, "qemuDomainSetSchedulerParametersFlags"); err != nil {
 		return err
 	}
-	if err := validateParams(params, schedParamTypes); err != nil {
+	if err := driver.ValidateParams(params, schedParamTypes); err != nil {
 		return err
 	}
 	if _, err := c.d.doms.get(h); err != nil {
