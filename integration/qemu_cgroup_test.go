@@ -390,3 +390,37 @@ func TestQEMUCgroupVcpuHotplug(t *testing.T) {
 	}
 	mustVirsh(t, uri, "destroy "+name)
 }
+
+// TestQEMUCgroupPartition: <resource><partition> other than /machine must
+// exist (govirt, as libvirt, creates only the default one) and be
+// absolute; both are refused at start with libvirt's errors.
+func TestQEMUCgroupPartition(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	if _, err := os.Stat("/sys/fs/cgroup/cpu/cpu.shares"); err != nil {
+		t.Skip("no cgroup v1 cpu controller")
+	}
+	d := startDaemon(t)
+	t.Cleanup(func() { killGuests(d) })
+	uri := d.URI("qemu")
+	for i, c := range []struct{ partition, want string }{
+		{fmt.Sprintf("/nosuch%d", os.Getpid()), "error: Failed to create v1 controller cpu for group: No such file or directory"},
+		{"machine", "error: unsupported configuration: Resource partition 'machine' must start with '/'"},
+	} {
+		name := fmt.Sprintf("cgp%d-%d", os.Getpid(), i)
+		xml := testGuestXML(t, name, "<resource><partition>"+c.partition+"</partition></resource>", "")
+		path := filepath.Join(t.TempDir(), "g.xml")
+		os.WriteFile(path, []byte(xml), 0o644)
+		mustVirsh(t, uri, "define "+path)
+		if _, errOut, rc := virsh(t, uri, "start "+name); rc == 0 || !strings.Contains(errOut, c.want) {
+			t.Errorf("start with partition %q: rc=%d %s", c.partition, rc, errOut)
+		}
+		if out := mustVirsh(t, uri, "domstate --reason "+name); !strings.Contains(out, "shut off") {
+			t.Errorf("state after the refused start: %s", out)
+		}
+		if _, err := os.Stat(filepath.Join("/sys/fs/cgroup/cpu", strings.TrimPrefix(c.partition, "/")+".partition")); err == nil {
+			t.Errorf("partition %s created", c.partition)
+		}
+	}
+}

@@ -185,6 +185,7 @@ func placeMachine(h *cgroup.Host, partition, machine string, pid int) (*cgroup.G
 			return g, nil
 		}
 		if !errors.Is(err, syscall.ENOENT) {
+			g.Remove() // as virCgroupNewMachineManual
 			return nil, err
 		}
 	}
