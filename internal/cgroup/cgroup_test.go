@@ -329,6 +329,15 @@ func TestMachineV2FakeTree(t *testing.T) {
 	if _, err := g.CPUAcctPercpu(); err == nil {
 		t.Error("per-CPU accounting on v2")
 	}
+	// QEMU sits in the threaded emulator group: one v2 placement.
+	f := filepath.Join(t.TempDir(), "cgroup")
+	write(t, f, "0::/machine/qemu-3-v.libvirt-qemu/emulator\n")
+	fh, _ := os.Open(f)
+	found, err := h.findMachine(fh, "qemu-3-v", "qemu")
+	fh.Close()
+	if err != nil || found == nil || found.Path() != g.Path() || !found.Has(Memory) || !found.Has(CPU) {
+		t.Fatalf("findMachine on v2: %v %+v", err, found)
+	}
 	if err := g.Remove(); err != nil {
 		t.Fatal(err)
 	}

@@ -513,7 +513,9 @@ func (h *Host) findMachine(f *os.File, machine, driver string) (*Group, error) {
 			continue
 		}
 		if path.Base(p) == ThreadEmulator || strings.HasPrefix(path.Base(p), ThreadVCPU) || strings.HasPrefix(path.Base(p), ThreadIOThread) {
-			if c == CPU || c == CPUAcct || c == CPUSet {
+			// v1 has the thread groups on the cpu controllers only;
+			// v2 has one placement, the thread's, for all of them.
+			if c == CPU || c == CPUAcct || c == CPUSet || h.isV2(c) {
 				p = path.Dir(p)
 			}
 		}
