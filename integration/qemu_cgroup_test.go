@@ -200,6 +200,11 @@ func TestQEMUCgroupTuning(t *testing.T) {
 		t.Errorf("cpu-stats per CPU:\n%s", out)
 	}
 
+	// domstats reads the same accounting.
+	if out := mustVirsh(t, uri, "domstats --cpu-total "+name); !regexp.MustCompile(`cpu\.time=[1-9][0-9]*`).MatchString(out) || !strings.Contains(out, "cpu.user=") || !strings.Contains(out, "cpu.system=") {
+		t.Errorf("domstats --cpu-total:\n%s", out)
+	}
+
 	// A restarted daemon finds the group again.
 	d.crashRestart()
 	waitState(t, d, name, "running (booted)", 20*time.Second)
