@@ -62,6 +62,9 @@ func cgErr(err error) error {
 	if errors.As(err, &ce) && ce.Invalid {
 		return errQEMU(virerr.ErrOperationInvalid, "%s", ce.Msg)
 	}
+	if errors.As(err, &ce) && ce.Unsupported {
+		return errQEMU(virerr.ErrOperationUnsupported, "%s", ce.Msg)
+	}
 	var ve *virerr.Error
 	if errors.As(err, &ve) {
 		return err

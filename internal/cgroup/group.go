@@ -17,9 +17,10 @@ import (
 // libvirt reports as VIR_ERR_OPERATION_INVALID (a setting the host's
 // cgroups cannot take) rather than a system error.
 type Error struct {
-	Invalid bool
-	Msg     string
-	Err     error // the system error, if any
+	Invalid     bool
+	Unsupported bool // VIR_ERR_OPERATION_UNSUPPORTED: the backend lacks it
+	Msg         string
+	Err         error // the system error, if any
 }
 
 func (e *Error) Error() string { return e.Msg }

@@ -444,7 +444,7 @@ func (g *Group) cpuStat() (map[string]uint64, error) {
 // CPU. v2 has no per-CPU accounting.
 func (g *Group) CPUAcctPercpu() ([]uint64, error) {
 	if g.h.isV2(CPUAcct) {
-		return nil, invalid("operation not supported: cpuacct.usage_percpu is not supported by cgroup v2")
+		return nil, &Error{Unsupported: true, Msg: "operation 'getCpuacctPercpuUsage' not supported for backend 'cgroup V2'"}
 	}
 	s, err := g.get(CPUAcct, "cpuacct.usage_percpu")
 	if err != nil {
