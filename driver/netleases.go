@@ -23,22 +23,3 @@ type NetworkUpdater interface {
 	NetworkUpdate(n Network, command, section uint32, parentIndex int32, xml string, flags uint32) error
 }
 
-// DomainIPAddress is virDomainIPAddress.
-type DomainIPAddress struct {
-	Type   int32 // VIR_IP_ADDR_TYPE_*
-	Addr   string
-	Prefix uint32
-}
-
-// DomainInterfaceAddrs is virDomainInterface: a guest NIC and its
-// addresses.
-type DomainInterfaceAddrs struct {
-	Name, HWAddr string
-	Addrs        []DomainIPAddress
-}
-
-// DomainInterfaceAddresses answers domifaddr (virDomainInterfaceAddresses)
-// from a source: 0 DHCP leases, 1 the guest agent, 2 the host's ARP table.
-type DomainInterfaceAddresses interface {
-	DomainInterfaceAddresses(d Domain, source, flags uint32) ([]DomainInterfaceAddrs, error)
-}

@@ -65,3 +65,10 @@ type NodePages interface {
 	NodeGetFreePages(sizes []uint32, startCell int32, cellCount uint32, flags uint32) ([]uint64, error)
 	NodeAllocPages(sizes []uint32, counts []uint64, startCell int32, cellCount uint32, flags uint32) (int32, error)
 }
+
+// DomainBlockIOTune reads and changes a disk's I/O throttling (virsh
+// blkdeviotune: virDomainGetBlockIoTune, virDomainSetBlockIoTune).
+type DomainBlockIOTune interface {
+	DomainGetBlockIOTune(d Domain, disk string, flags uint32) ([]TypedParam, error)
+	DomainSetBlockIOTune(d Domain, disk string, params []TypedParam, flags uint32) error
+}

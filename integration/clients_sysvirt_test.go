@@ -32,8 +32,6 @@ var sysVirtKnown = map[string]string{
 	"block_peek":                "not implemented yet",
 	"block_resize":              "not implemented yet",
 	"get_block_info_resized":    "follows block_resize",
-	"get_block_iotune":          "not implemented yet",
-	"set_lifecycle_action":      "not implemented yet",
 	"list_all_interfaces":       "host interfaces on QEMU: issue 17",
 	"list_interfaces":           "host interfaces on QEMU: issue 17",
 	"list_defined_interfaces":   "host interfaces on QEMU: issue 17",

@@ -1,6 +1,7 @@
 package qemu
 
 import (
+	"bufio"
 	"os"
 	"strings"
 
@@ -9,27 +10,29 @@ import (
 	"govirt/virerr"
 )
 
-// Guest interface addresses (virsh domifaddr) as libvirt's
-// qemuDomainInterfaceAddresses: from the DHCP leases of the networks the
-// guest's NICs are on, or from the host's ARP table; the agent source
-// needs the guest agent.
+var _ driver.DomainInterfaceAddresser = (*conn)(nil)
 
+// Sources of virDomainInterfaceAddresses.
 const (
 	ifaddrLease = 0
 	ifaddrAgent = 1
 	ifaddrARP   = 2
 )
 
-func (c *conn) DomainInterfaceAddresses(h driver.Domain, source, flags uint32) ([]driver.DomainInterfaceAddrs, error) {
+// DomainInterfaceAddresses is qemuDomainInterfaceAddresses: the DHCP
+// leases of the guest's virtual networks (virDomainNetDHCPInterfaces) or
+// the host's ARP table (virDomainNetARPInterfaces); the agent source
+// waits for the guest agent issue.
+func (c *conn) DomainInterfaceAddresses(h driver.Domain, source uint32, flags uint32) ([]driver.DomainIface, error) {
 	if flags != 0 {
 		return nil, errFlagsFn(flags, "qemuDomainInterfaceAddresses")
 	}
-	var live *conf.Domain
+	var nics []*conf.Interface
 	err := c.withVM(h, func(v *vm) error {
 		if !v.active() || v.live == nil {
 			return errNotRunning()
 		}
-		live = v.live
+		nics = v.live.Devices.Interfaces
 		return nil
 	})
 	if err != nil {
@@ -37,20 +40,19 @@ func (c *conn) DomainInterfaceAddresses(h driver.Domain, source, flags uint32) (
 	}
 	switch source {
 	case ifaddrLease:
-		return c.leaseAddresses(live)
+		return c.leaseInterfaces(nics)
 	case ifaddrAgent:
 		return nil, c.agentUnavailable(h)
 	case ifaddrARP:
-		return arpAddresses(live, readARPTable())
+		return arpInterfaces(nics, "/proc/net/arp")
 	}
 	return nil, errQEMU(virerr.ErrArgumentUnsupported, "Unknown IP address data source %d", source)
 }
 
-// leaseAddresses is virDomainNetDHCPInterfaces: one entry per NIC on a
-// virtual network that has leases, every lease an address.
-func (c *conn) leaseAddresses(def *conf.Domain) ([]driver.DomainInterfaceAddrs, error) {
-	var out []driver.DomainInterfaceAddrs
-	for _, nic := range def.Devices.Interfaces {
+// leaseInterfaces lists every NIC on a virtual network that has leases.
+func (c *conn) leaseInterfaces(nics []*conf.Interface) ([]driver.DomainIface, error) {
+	var out []driver.DomainIface
+	for _, nic := range nics {
 		if nic.Type != "network" {
 			continue
 		}
@@ -65,49 +67,46 @@ func (c *conn) leaseAddresses(def *conf.Domain) ([]driver.DomainInterfaceAddrs, 
 		if len(leases) == 0 {
 			continue
 		}
-		e := driver.DomainInterfaceAddrs{Name: nic.TargetDev, HWAddr: nic.MAC}
+		ifc := driver.DomainIface{Name: nic.TargetDev, HWAddr: nic.MAC}
 		for _, l := range leases {
-			e.Addrs = append(e.Addrs, driver.DomainIPAddress{Type: l.Type, Addr: l.IPAddr, Prefix: l.Prefix})
+			ifc.Addrs = append(ifc.Addrs, driver.IPAddr{Type: l.Type, Addr: l.IPAddr, Prefix: l.Prefix})
 		}
-		out = append(out, e)
+		out = append(out, ifc)
 	}
 	return out, nil
 }
 
-// arpEntry is one neighbour of the host's ARP table.
-type arpEntry struct{ ip, mac string }
-
-// readARPTable reads /proc/net/arp: the IPv4 neighbours with a
-// link-layer address.
-func readARPTable() []arpEntry {
-	data, err := os.ReadFile("/proc/net/arp")
+// arpInterfaces matches the NICs' MACs against the kernel's ARP table
+// (IPv4 only, no prefix, as libvirt's).
+func arpInterfaces(nics []*conf.Interface, path string) ([]driver.DomainIface, error) {
+	f, err := os.Open(path)
 	if err != nil {
-		return nil
+		return nil, errQEMU(virerr.ErrSystemError, "unable to read ARP table: %v", err)
 	}
-	var out []arpEntry
-	lines := strings.Split(string(data), "\n")
-	for _, l := range lines[min(1, len(lines)):] {
-		f := strings.Fields(l)
-		// IP address, HW type, Flags, HW address, Mask, Device
-		if len(f) < 6 || f[2] == "0x0" {
+	defer f.Close()
+	byMAC := map[string][]string{}
+	sc := bufio.NewScanner(f)
+	sc.Scan() // header
+	for sc.Scan() {
+		fl := strings.Fields(sc.Text())
+		// IP address, HW type, flags, HW address, mask, device.
+		if len(fl) < 4 || fl[2] == "0x0" {
 			continue
 		}
-		out = append(out, arpEntry{ip: f[0], mac: strings.ToLower(f[3])})
+		mac := strings.ToLower(fl[3])
+		byMAC[mac] = append(byMAC[mac], fl[0])
 	}
-	return out
-}
-
-// arpAddresses is virDomainNetARPInterfaces: an entry per NIC and
-// neighbour with its MAC address, IPv4 with no prefix.
-func arpAddresses(def *conf.Domain, table []arpEntry) ([]driver.DomainInterfaceAddrs, error) {
-	var out []driver.DomainInterfaceAddrs
-	for _, nic := range def.Devices.Interfaces {
-		for _, e := range table {
-			if e.mac == strings.ToLower(nic.MAC) {
-				out = append(out, driver.DomainInterfaceAddrs{Name: nic.TargetDev, HWAddr: nic.MAC,
-					Addrs: []driver.DomainIPAddress{{Type: 0, Addr: e.ip}}})
-			}
+	var out []driver.DomainIface
+	for _, nic := range nics {
+		ips := byMAC[strings.ToLower(nic.MAC)]
+		if len(ips) == 0 {
+			continue
 		}
+		ifc := driver.DomainIface{Name: nic.TargetDev, HWAddr: nic.MAC}
+		for _, ip := range ips {
+			ifc.Addrs = append(ifc.Addrs, driver.IPAddr{Type: 0, Addr: ip})
+		}
+		out = append(out, ifc)
 	}
 	return out, nil
 }
