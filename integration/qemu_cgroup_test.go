@@ -429,3 +429,23 @@ func TestQEMUCgroupPartition(t *testing.T) {
 		}
 	}
 }
+
+// TestTestDriverCPUStatsMatchesLibvirtd: virsh cpu-stats on test:///default
+// prints libvirt's test driver numbers, per "CPU" (the node's cores) and
+// in total, with its refusals.
+func TestTestDriverCPUStatsMatchesLibvirtd(t *testing.T) {
+	if _, err := os.Stat(systemLibvirtdSock); err != nil {
+		t.Skip("no libvirtd")
+	}
+	d := startDaemon(t)
+	ours := d.URI("test")
+	theirs := "test+unix:///default?socket=" + systemLibvirtdSock
+	for _, cmd := range []string{"cpu-stats test", "cpu-stats test --total", "cpu-stats test --start 1",
+		"cpu-stats test --start 5 --count 1", "cpu-stats test --start 0 --count 1"} {
+		o1, e1, rc1 := virsh(t, ours, cmd)
+		o2, e2, rc2 := virsh(t, theirs, cmd)
+		if o1 != o2 || e1 != e2 || rc1 != rc2 {
+			t.Errorf("virsh %s:\ngovirtd (rc %d):\n%s%s\nlibvirtd (rc %d):\n%s%s", cmd, rc1, o1, e1, rc2, o2, e2)
+		}
+	}
+}

@@ -20,9 +20,10 @@ import (
 
 const typedParamStringOkay = 4
 
+// checkFlagsFn is virCheckFlags (virReportInvalidArg: no prefix).
 func checkFlagsFn(flags, allowed uint32, fn string) error {
 	if bad := flags &^ allowed; bad != 0 {
-		return errQEMU(virerr.ErrInvalidArg, "unsupported flags (0x%x) in function %s", bad, fn)
+		return errFlagsFn(bad, fn)
 	}
 	return nil
 }
