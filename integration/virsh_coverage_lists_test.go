@@ -58,8 +58,7 @@ var covFamilies = []struct {
 		"iface-begin", "iface-bridge", "iface-commit", "iface-define", "iface-destroy", "iface-dumpxml",
 		"iface-edit", "iface-list", "iface-mac", "iface-name", "iface-rollback", "iface-start",
 		"iface-unbridge", "iface-undefine"}},
-	{"qemu", "tuning through cgroups: helper cgroup is doing it now", []string{
-		"blkiotune", "memtune", "schedinfo", "cpu-stats", "numatune"}},
+	{"qemu", "numatune through cgroups: issue 15", []string{"numatune"}},
 	// Being done now by the helpers of issue 14 part 3; drop these entries
 	// when their branches are merged.
 	{"qemu", "issue 14 part 3: helper calls1 is doing it now", []string{
@@ -71,8 +70,6 @@ var covFamilies = []struct {
 		"domrename", "save-image-define", "save-image-dumpxml", "save-image-edit", "dump"}},
 	{"test", "the remote procedure comes with helper calls2's branch (issue 14 part 3)", []string{
 		"domiftune", "blkdeviotune"}},
-	{"test", "the remote procedure comes with helper cgroup's branch", []string{
-		"cpu-stats"}},
 }
 
 // covException says whether a command that works on libvirtd may fail on

@@ -141,8 +141,6 @@ func goldenPending(cmd string) (string, bool) {
 			return "the remote procedure comes with helper calls1's branch", true
 		case name == "domiftune":
 			return "the remote procedure comes with helper calls2's branch", true
-		case name == "cpu-stats":
-			return "the remote procedure comes with helper cgroup's branch", true
 		}
 	}
 	return "", false

@@ -238,6 +238,9 @@ func domainEventMessage(id int32, e driver.DomainEvent) (int32, any) {
 			uri = &p.URI
 		}
 		return procs.DomainEventCallbackMetadataChange, DomainEventCallbackMetadataChangeMsg{CallbackID: id, Dom: dom, Type: p.Type, Nsuri: uri}
+	case driver.EventIDTunable:
+		p, _ := e.Payload.([]driver.TypedParam)
+		return procs.DomainEventCallbackTunable, DomainEventCallbackTunableMsg{CallbackID: id, Dom: dom, Params: paramsToWire(p, 1<<2)}
 	case driver.EventIDDeviceRemovalFailed:
 		p, _ := e.Payload.(driver.DeviceAlias)
 		return procs.DomainEventCallbackDeviceRemovalFailed, DomainEventCallbackDeviceRemovalFailedMsg{CallbackID: id, Dom: dom, DevAlias: p.Alias}

@@ -23,6 +23,7 @@ package qemu
 import (
 	"context"
 	"govirt/atomicfile"
+	"govirt/internal/cgroup"
 	"govirt/uuid"
 	"log/slog"
 	"net/url"
@@ -85,6 +86,8 @@ type Driver struct {
 	mgrMu        sync.Mutex
 	networkMgr   *network.Manager     // created on first use (conn_network.go)
 	storageMgr   *storagepool.Manager // created on first use (conn_storage.go)
+	cgOnce       sync.Once
+	cgHost       *cgroup.Host // the host's cgroup mounts; nil without (cgroup_setup.go)
 }
 
 // dirs are the driver's directories, derived from Config.

@@ -275,6 +275,7 @@ func (d *Driver) removeDevice(v *vm, mon monitor, alias string) {
 		})
 	case isVcpuAlias(alias):
 		d.refreshVcpuCount(v, mon) // vcpu_hotplug.go
+		d.syncVcpuCgroups(v, mon)  // cgroup_setup.go
 		return
 	default:
 		return

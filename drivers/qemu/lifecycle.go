@@ -212,6 +212,10 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	if err := d.resolveNetworks(live); err != nil {
 		return err
 	}
+	tun, err := d.prepareCgroupDef(live)
+	if err != nil {
+		return err
+	}
 	var files passedFiles
 	defer files.close() // QEMU has its copies once spawned
 	cl, err := d.buildCommand(live, qcaps, dir, monPath, &files, resetNVRAM)
@@ -291,6 +295,10 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	}
 	v.proc = proc
 	v.mu.Unlock()
+	if err := d.setupCgroup(v, tun, cl.Pinning, proc.pid, id, name); err != nil {
+		d.abortLaunch(v)
+		return err
+	}
 	for _, t := range cl.Taints {
 		d.taint(v, t)
 	}
@@ -311,6 +319,12 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	// Disk throttling is not on the command line with -blockdev: set it
 	// while the CPUs are still paused, as libvirt does.
 	if err := applyDiskThrottles(ctx, mon, live); err != nil {
+		d.abortLaunch(v)
+		return err
+	}
+	// Threads go to their cgroups first: a cpuset there must allow the
+	// affinity set next (libvirt's qemuProcessSetupPid order).
+	if err := d.setupThreadCgroups(ctx, v, mon, tun, cl.Pinning); err != nil {
 		d.abortLaunch(v)
 		return err
 	}
@@ -451,6 +465,7 @@ func (d *Driver) cleanupStopped(v *vm, reason int32) bool {
 	if proc != nil {
 		proc.kill(killGrace)
 	}
+	d.removeCgroup(v) // named after id: before another guest may take it
 	d.doms.releaseID(id)
 	d.removeStatus(v)
 	if dir, err := d.domainDir(name); err == nil {

@@ -91,7 +91,9 @@ func (d *Driver) reconnect(ctx context.Context, st *status) error {
 	v.setState(st.State, st.Reason)
 	v.fakeReboot, v.pausedShutdown, v.startedAt = st.FakeReboot, st.PausedShutdown, st.StartedAt
 	v.newRun()
+	id := v.id
 	v.mu.Unlock()
+	d.findCgroup(v, proc.pid, id, st.Name)
 	mon, err := d.connectMonitor(ctx, v, st.Monitor, proc)
 	if err != nil {
 		v.mu.Lock()
