@@ -103,7 +103,15 @@ func (b *builder) emitSmbios(si *conf.Element) error {
 			b.add("-smbios", table(1, smbiosFields["system"], v))
 		}
 	}
-	boards := si.Children("baseBoard")
+	// A <baseBoard> without any entry is dropped when libvirt parses
+	// the definition (virSysinfoBaseBoardParseXML), so it neither makes
+	// a type 2 table nor counts as one (KubeVirt writes an empty one).
+	var boards []*conf.Element
+	for _, bb := range si.Children("baseBoard") {
+		if len(entries(bb)) > 0 {
+			boards = append(boards, bb)
+		}
+	}
 	if len(boards) > 1 {
 		return unsupported("qemu does not support more than one entry to Type 2 in SMBIOS table")
 	}
