@@ -220,7 +220,7 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	if incoming {
 		argv = append(argv, "-incoming", "defer")
 	}
-	cj, err := capsJSON(qcaps)
+	cj, err := d.capsBlobs.json(qcaps)
 	if err != nil {
 		return err
 	}
