@@ -75,6 +75,9 @@ type Driver struct {
 	// an undefine never leaves a file without a guest or the reverse.
 	defMu sync.Mutex
 	lists listCache // for CONNECT_LIST_ALL_DOMAINS (list_snap.go)
+	// capsBlobs shares the status files' copy of QEMU's capabilities
+	// among guests (caps_shared.go).
+	capsBlobs capsShare
 
 	// State of the driver's subsystems, created and freed with the driver
 	// (nothing package-level is keyed by driver or guest).

@@ -226,7 +226,7 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	if incoming {
 		argv = append(argv, "-incoming", "defer")
 	}
-	cj, err := capsJSON(qcaps)
+	cj, err := d.capsBlobs.json(qcaps)
 	if err != nil {
 		return err
 	}
@@ -268,6 +268,7 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 		d.cleanupStopped(v, driver.ShutoffFailed)
 		return errQEMU(virerr.ErrOperationFailed, "cannot open the chardev files of '%s': %v", name, err)
 	}
+	tPrep := time.Since(t0)
 	var proc *process
 	var initial []int
 	if cl.Pinning != nil {
@@ -302,6 +303,7 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	for _, t := range cl.Taints {
 		d.taint(v, t)
 	}
+	tSpawn := time.Since(t0)
 
 	mon, err := d.connectMonitor(ctx, v, monPath, proc)
 	if err != nil {
@@ -316,6 +318,7 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	}
 	v.mon = mon
 	v.mu.Unlock()
+	tMon := time.Since(t0)
 	// Disk throttling is not on the command line with -blockdev: set it
 	// while the CPUs are still paused, as libvirt does.
 	if err := applyDiskThrottles(ctx, mon, live); err != nil {
@@ -338,7 +341,11 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	}
 	// No status write here: the one written before the spawn finds this
 	// QEMU by its monitor socket, and the caller writes the next.
-	d.log.Debug("launched", "domain", name, "caps", tCaps, "build", tBuild, "monitor", time.Since(t0))
+	// Times since the launch began: caps known, command built, ready
+	// to spawn (status written, helpers up), spawned, monitor
+	// connected, set up.
+	d.log.Debug("launched", "domain", name, "caps", tCaps, "build", tBuild, "prepared", tPrep,
+		"spawned", tSpawn, "monitor", tMon, "done", time.Since(t0))
 	return nil
 }
 

@@ -31,7 +31,7 @@ func entries(e *conf.Element) map[string]string {
 }
 
 func (b *builder) emitSysinfo() error {
-	t := b.def.Tree()
+	t := b.tree()
 	mode := attr(child(t, "os", "smbios"), "mode")
 	var smbios *conf.Element
 	for _, si := range t.Children("sysinfo") {
@@ -136,7 +136,7 @@ func (b *builder) emitSmbios(si *conf.Element) error {
 // emitGenID adds the VM generation ID device; a <genid/> without a value
 // gets a new one, recorded in the live definition.
 func (b *builder) emitGenID() error {
-	if child(b.def.Tree(), "genid") == nil {
+	if child(b.tree(), "genid") == nil {
 		return nil
 	}
 	if !b.caps.Has("vmgenid") && b.knowsTypes() {
