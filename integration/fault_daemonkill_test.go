@@ -183,6 +183,7 @@ func TestFaultDaemonKill(t *testing.T) {
 	// The short form (CI, 2 cores) is bounded in time as well as in
 	// operations: on a loaded machine it stops early rather than run long.
 	begin, ran := time.Now(), 0
+	prevLog := "" // the killed daemon's log, for a violation's diagnosis
 	for i := 0; i < sc.ops; i++ {
 		if !sc.long && time.Since(begin) > shortBudget {
 			t.Logf("short form: time budget of %v spent after %d operations", shortBudget, i)
@@ -221,6 +222,7 @@ func TestFaultDaemonKill(t *testing.T) {
 				time.Sleep(time.Duration(rng.Intn(200)) * time.Millisecond)
 			case <-time.After(delay):
 			}
+			prevLog = d.Log()
 			d.crashRestart()
 			restarts++
 			if msg := socketHolders(d); msg != "" {
@@ -245,8 +247,8 @@ func TestFaultDaemonKill(t *testing.T) {
 			bad = append(bad, fmt.Sprintf("%s not usable after the interrupted %s: %v", g, op.name, err))
 		}
 		if len(bad) > 0 {
-			t.Logf("after restart %d (op %d %s on %s), invariants broken:\n  %s\ndaemon log tail:\n%s",
-				restarts, i, op.name, g, strings.Join(bad, "\n  "), tail(d.Log(), 3000))
+			t.Logf("after restart %d (op %d %s on %s), invariants broken:\n  %s\ndaemon log tail:\n%s\nlog lines of the guests named:\n%s",
+				restarts, i, op.name, g, strings.Join(bad, "\n  "), tail(d.Log(), 1500), guestLines(prevLog+d.Log(), bad, 6000))
 			if !keepGoing {
 				knownDefect(t, "daemon killed during %s of %s: %s", op.name, g, strings.Join(bad, "; "))
 			}
@@ -353,4 +355,20 @@ func firstN(s string, n int) string {
 		return s[:n]
 	}
 	return s
+}
+
+// guestLines are the daemon log lines (of every restart so far) about the
+// guests the violations name, the newest n bytes: a violation's cause is
+// often logged before the restart's tail.
+func guestLines(log string, bad []string, n int) string {
+	var out []string
+	for _, l := range strings.Split(log, "\n") {
+		for _, b := range bad {
+			if g, _, ok := strings.Cut(b, ":"); ok && !strings.Contains(g, " ") && strings.Contains(l, "domain="+g+" ") {
+				out = append(out, l)
+				break
+			}
+		}
+	}
+	return tail(strings.Join(out, "\n"), n)
 }
