@@ -279,7 +279,7 @@ func (d *Driver) notePivot(ctx context.Context, v *vm, mon monitor, name string)
 		d.log.Warn("cannot read the block graph of a concluded job", "domain", v.name, "job", name, "err", err)
 		return
 	}
-	if !tops[want] {
+	if _, ok := tops[want]; !ok {
 		return
 	}
 	v.mu.Lock()
