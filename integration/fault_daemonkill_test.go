@@ -273,7 +273,7 @@ func TestFaultDaemonKill(t *testing.T) {
 }
 
 // shortBudget bounds the short form's operations in time.
-const shortBudget = 75 * time.Second
+const shortBudget = 60 * time.Second
 
 // runningGuest is a guest of names (tried in a random order) that runs,
 // or "" when none does.
