@@ -49,6 +49,7 @@ type CapsCell struct {
 	ID        int
 	MemoryKiB uint64 // 0 leaves <memory> out
 	Pages     []CapsPages
+	Distances []int // <distances>: the distance to each cell, by id
 	CPUs      []CapsCPU
 }
 
@@ -209,6 +210,13 @@ func (h *CapsHost) toNode() *node {
 			for _, p := range c.Pages {
 				cell.add(elemAttrs("pages", "unit", "KiB", "size", strconv.FormatUint(p.SizeKiB, 10)).
 					add(&node{kind: textNode, text: strconv.FormatUint(p.Avail, 10)}))
+			}
+			if len(c.Distances) > 0 {
+				d := newElem("distances")
+				for id, v := range c.Distances {
+					d.add(elemAttrs("sibling", "id", itoa(id), "value", itoa(v)))
+				}
+				cell.add(d)
 			}
 			cpus := elemAttrs("cpus", "num", itoa(len(c.CPUs)))
 			for _, p := range c.CPUs {

@@ -232,6 +232,27 @@ func TestQEMUNetworkNAT(t *testing.T) {
 	if other := mustVirsh(t, uri, "net-dhcp-leases gvnat --mac 52:54:00:00:00:01"); strings.Contains(other, "192.168.150.10") {
 		t.Errorf("net-dhcp-leases --mac of another MAC:\n%s", other)
 	}
+	// domifaddr reads the same lease, and, once the guest has talked to
+	// the host, the host's ARP table.
+	if out := mustVirsh(t, uri, "domifaddr netguest"); !regexp.MustCompile(regexp.QuoteMeta(m[1]) + `\s+52:54:00:11:22:33\s+ipv4\s+192\.168\.150\.10/24`).MatchString(out) {
+		t.Errorf("domifaddr (lease):\n%s", out)
+	}
+	con.Send("ping -c 1 -W 2 192.168.150.1")
+	arpDeadline := time.Now().Add(20 * time.Second)
+	for {
+		out := mustVirsh(t, uri, "domifaddr netguest --source arp")
+		if regexp.MustCompile(regexp.QuoteMeta(m[1]) + `\s+52:54:00:11:22:33\s+ipv4\s+192\.168\.150\.10/0`).MatchString(out) {
+			break
+		}
+		if time.Now().After(arpDeadline) {
+			t.Errorf("domifaddr --source arp:\n%s", out)
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if _, e, rc := virsh(t, uri, "domifaddr netguest --source agent"); rc == 0 || !strings.Contains(e, "argument unsupported: QEMU guest agent is not configured") {
+		t.Errorf("domifaddr --source agent: rc=%d %s", rc, e)
+	}
 	// A NIC hotplugged onto the network joins the bridge too.
 	mustVirsh(t, uri, "attach-interface netguest network gvnat --model virtio --mac 52:54:00:11:22:44")
 	brif, _ := inNetns(ns, "ls", "/sys/class/net/virbr0/brif")

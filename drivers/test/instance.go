@@ -68,7 +68,8 @@ type domObj struct {
 	reason     int32
 	persistent bool
 	autostart  bool
-	managed    bool // has a managed save image
+	managed    bool    // has a managed save image
+	frozen     [2]bool // guest file systems "/" and "/boot" frozen (FSFreeze)
 
 	// Tunables conf does not model; libvirt keeps them in the def.
 	hardLimit, softLimit, swapHardLimit uint64

@@ -184,3 +184,13 @@ func DiskThrottle(d *conf.Disk) (json.RawMessage, error) {
 	}
 	return json.RawMessage(o.String()), nil
 }
+
+// DiskThrottleOff returns the block_set_io_throttle arguments that lift a
+// running disk's throttling (every limit zero).
+func DiskThrottleOff(d *conf.Disk) (json.RawMessage, error) {
+	o := obj{}.set("id", qomName(d))
+	for _, f := range iotuneFields {
+		o = o.set(f[1], 0)
+	}
+	return json.RawMessage(o.String()), nil
+}

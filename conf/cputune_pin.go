@@ -1,0 +1,115 @@
+package conf
+
+import (
+	"slices"
+	"strconv"
+)
+
+// The pin elements of <cputune> (vcpupin, emulatorpin, iothreadpin), which
+// the pinning APIs (virDomainPinVcpuFlags, virDomainPinEmulator,
+// virDomainPinIOThread) read and change at run time.
+
+// pinKeyAttr is the attribute naming what a pin element pins.
+var pinKeyAttr = map[string]string{"vcpupin": "vcpu", "iothreadpin": "iothread", "emulatorpin": ""}
+
+// Pins returns the cpuset of every pin element of kind ("vcpupin",
+// "iothreadpin" keyed by their vcpu/iothread attribute; "emulatorpin"
+// under key 0).
+func (d *Domain) Pins(kind string) map[int]string {
+	out := map[int]string{}
+	key, ok := pinKeyAttr[kind]
+	if !ok || d.x == nil {
+		return out
+	}
+	for _, p := range d.x.child("cputune").childrenNamed(kind) {
+		id := 0
+		if key != "" {
+			n, err := strconv.Atoi(p.attr(key))
+			if err != nil {
+				continue
+			}
+			id = n
+		}
+		out[id] = p.attr("cpuset")
+	}
+	return out
+}
+
+// SetPin sets the cpuset of kind's pin element for id (ignored for
+// emulatorpin), or removes the element when cpuset is "". Elements of one
+// kind stay in id order, as libvirt's formatter writes them.
+func (d *Domain) SetPin(kind string, id int, cpuset string) {
+	key, ok := pinKeyAttr[kind]
+	if !ok {
+		return
+	}
+	if d.x == nil {
+		d.x = newElem("domain")
+	}
+	ct := d.x.child("cputune")
+	var after *node
+	for _, p := range ct.childrenNamed(kind) {
+		n := 0
+		if key != "" {
+			n, _ = strconv.Atoi(p.attr(key))
+		}
+		if n == id {
+			if cpuset == "" {
+				ct.removeChild(p)
+				if len(ct.elems()) == 0 {
+					d.x.removeChild(ct)
+				}
+			} else {
+				p.setAttr("cpuset", cpuset)
+			}
+			return
+		}
+		if n < id {
+			after = p
+		}
+	}
+	if cpuset == "" {
+		return
+	}
+	ct = d.x.ensureChild("cputune")
+	p := newElem(kind)
+	if key != "" {
+		p.setAttr(key, strconv.Itoa(id))
+	}
+	p.setAttr("cpuset", cpuset)
+	if after == nil {
+		ct.insertChild(p)
+		// insertChild puts it after the other elements of its kind;
+		// before the first of them is where the lowest id belongs.
+		if first := ct.childrenNamed(kind); len(first) > 1 && first[0] != p {
+			i, j := slices.Index(ct.kids, first[0]), slices.Index(ct.kids, p)
+			ct.kids = slices.Delete(ct.kids, j, j+1)
+			ct.kids = slices.Insert(ct.kids, i, p)
+		}
+		return
+	}
+	i := slices.Index(ct.kids, after)
+	ct.kids = slices.Insert(ct.kids, i+1, p)
+}
+
+// IOThreadIDs returns the ids of the guest's iothreads: those of
+// <iothreadids>, else 1..<iothreads>.
+func (d *Domain) IOThreadIDs() []int {
+	if d.x == nil {
+		return nil
+	}
+	var ids []int
+	for _, it := range d.x.child("iothreadids").childrenNamed("iothread") {
+		if n, err := strconv.Atoi(it.attr("id")); err == nil {
+			ids = append(ids, n)
+		}
+	}
+	if ids != nil {
+		return ids
+	}
+	n, _ := strconv.Atoi(d.x.str("iothreads"))
+	for i := 1; i <= n; i++ {
+		ids = append(ids, i)
+	}
+	return ids
+}

@@ -1,0 +1,74 @@
+package driver
+
+import (
+	"fmt"
+
+	"govirt/virerr"
+)
+
+// NodeMemoryParams reads and tunes the host's kernel same-page merging
+// (virNodeGetMemoryParameters, virNodeSetMemoryParameters).
+type NodeMemoryParams interface {
+	NodeGetMemoryParameters(flags uint32) ([]TypedParam, error)
+	NodeSetMemoryParameters(params []TypedParam, flags uint32) error
+}
+
+// DomainPerfInfo reports a guest's perf event switches and launch
+// security measurements (virDomainGetPerfEvents,
+// virDomainGetLaunchSecurityInfo).
+type DomainPerfInfo interface {
+	DomainGetPerfEvents(d Domain, flags uint32) ([]TypedParam, error)
+	DomainGetLaunchSecurityInfo(d Domain, flags uint32) ([]TypedParam, error)
+}
+
+// ParamKind is libvirt's name of a typed parameter's type.
+func ParamKind(v any) string {
+	switch v.(type) {
+	case int32:
+		return "int"
+	case uint32:
+		return "uint"
+	case int64:
+		return "llong"
+	case uint64:
+		return "ullong"
+	case float64:
+		return "double"
+	case bool:
+		return "boolean"
+	case string:
+		return "string"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+// ValidateParams is virTypedParamsValidate: every field known (want maps
+// it to its type's name) and of that type.
+func ValidateParams(params []TypedParam, want map[string]string) error {
+	for _, p := range params {
+		kind, ok := want[p.Field]
+		if !ok {
+			return virerr.New(virerr.FromNone, virerr.ErrArgumentUnsupported, "parameter '%s' not supported", p.Field)
+		}
+		if got := ParamKind(p.Value); got != kind {
+			return virerr.New(virerr.FromNone, virerr.ErrInvalidArg, "invalid type '%s' for parameter '%s', expected '%s'", got, p.Field, kind)
+		}
+	}
+	return nil
+}
+
+// NodePages reads and sizes the host's page pools per NUMA cell
+// (virNodeGetFreePages, virNodeAllocPages); sizes are in KiB.
+type NodePages interface {
+	// NodeGetFreePages returns, cell by cell, the free count of each
+	// size.
+	NodeGetFreePages(sizes []uint32, startCell int32, cellCount uint32, flags uint32) ([]uint64, error)
+	NodeAllocPages(sizes []uint32, counts []uint64, startCell int32, cellCount uint32, flags uint32) (int32, error)
+}
+
+// DomainBlockIOTune reads and changes a disk's I/O throttling (virsh
+// blkdeviotune: virDomainGetBlockIoTune, virDomainSetBlockIoTune).
+type DomainBlockIOTune interface {
+	DomainGetBlockIOTune(d Domain, disk string, flags uint32) ([]TypedParam, error)
+	DomainSetBlockIOTune(d Domain, disk string, params []TypedParam, flags uint32) error
+}
