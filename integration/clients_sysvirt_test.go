@@ -35,7 +35,6 @@ var sysVirtKnown = map[string]string{
 	"list_all_checkpoints":      "checkpoints on QEMU come with backup",
 	"get_guest_info":            "not implemented yet",
 	"get_fs_info":               "not implemented yet",
-	"get_numa_parameters":       "not implemented yet",
 }
 
 // sysVirtHostDependent are calls whose outcome on govirtd depends on this
