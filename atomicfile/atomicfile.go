@@ -17,6 +17,23 @@ const tempMark = ".tmp-"
 
 // Write replaces path with data.
 func Write(path string, data []byte, perm os.FileMode) error {
+	return write(path, [][]byte{data}, perm, true)
+}
+
+// WriteVolatile replaces path with data as Write does, without the
+// fsyncs: for files that only describe what runs now (a guest's status:
+// after a host crash its QEMU is gone too, and libvirt keeps the same
+// files on a tmpfs), which must never be seen torn by the next daemon
+// after a crash of this one (the rename gives that; the page cache
+// outlives the process) but need not survive a host crash. An fsync per
+// write cost every guest start tens to hundreds of milliseconds on a
+// busy disk.
+// The content is the concatenation of parts.
+func WriteVolatile(path string, perm os.FileMode, parts ...[]byte) error {
+	return write(path, parts, perm, false)
+}
+
+func write(path string, parts [][]byte, perm os.FileMode, durable bool) error {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+tempMark+"*")
 	if err != nil {
@@ -24,23 +41,30 @@ func Write(path string, data []byte, perm os.FileMode) error {
 	}
 	tmp := f.Name()
 	defer os.Remove(tmp) // no-op after a successful rename
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
+	for _, data := range parts {
+		if _, err := f.Write(data); err != nil {
+			f.Close()
+			return err
+		}
 	}
 	if err := f.Chmod(perm); err != nil {
 		f.Close()
 		return err
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
+	if durable {
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return err
+		}
 	}
 	if err := f.Close(); err != nil {
 		return err
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		return err
+	}
+	if !durable {
+		return nil
 	}
 	return syncDir(dir)
 }
@@ -51,6 +75,15 @@ func Remove(path string) error {
 		return err
 	}
 	return syncDir(filepath.Dir(path))
+}
+
+// RemoveVolatile deletes path, a file WriteVolatile wrote, without
+// syncing its directory; a missing file is no error.
+func RemoveVolatile(path string) error {
+	if err := os.Remove(path); err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	return nil
 }
 
 func syncDir(dir string) error {

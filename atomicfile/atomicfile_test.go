@@ -7,10 +7,21 @@ import (
 )
 
 func TestWriteReplacesAndLeavesNoTemp(t *testing.T) {
+	testWrite(t, Write, Remove)
+}
+
+// The volatile forms behave the same but for the fsyncs.
+func TestWriteVolatileReplacesAndLeavesNoTemp(t *testing.T) {
+	testWrite(t, func(path string, data []byte, perm os.FileMode) error {
+		return WriteVolatile(path, perm, data[:1], data[1:])
+	}, RemoveVolatile)
+}
+
+func testWrite(t *testing.T, write func(string, []byte, os.FileMode) error, remove func(string) error) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "x.xml")
 	for _, content := range []string{"one", "two"} {
-		if err := Write(p, []byte(content), 0o600); err != nil {
+		if err := write(p, []byte(content), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		got, err := os.ReadFile(p)
@@ -25,10 +36,10 @@ func TestWriteReplacesAndLeavesNoTemp(t *testing.T) {
 	if fi, _ := os.Stat(p); fi.Mode().Perm() != 0o600 {
 		t.Errorf("mode %v", fi.Mode())
 	}
-	if err := Remove(p); err != nil {
+	if err := remove(p); err != nil {
 		t.Fatal(err)
 	}
-	if err := Remove(p); err != nil {
+	if err := remove(p); err != nil {
 		t.Fatalf("removing a missing file: %v", err)
 	}
 }

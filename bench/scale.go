@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"govirt/client"
@@ -149,6 +150,10 @@ func scaleOne(name, uri, prefix string, pid int) (scaleResult, error) {
 	w0 := time.Now()
 	time.Sleep(*scaleIdle)
 	c1, s1 := procCPU(pid), runNs(pid)
+	if pid == govirtdPID {
+		// After the window, so that writing it is not counted as idle.
+		profileSignal(pid, "GOVIRT_MEMPROFILE", syscall.SIGUSR2)
+	}
 	r.idleWindow = time.Since(w0)
 	if c0 < 0 || c1 < 0 {
 		return r, fmt.Errorf("cannot read /proc/%d/stat", pid)
@@ -179,9 +184,15 @@ func scaleOne(name, uri, prefix string, pid int) (scaleResult, error) {
 
 	var pm, pa, fm, fa []time.Duration
 	for k := 0; k < *rounds; k++ {
+		if k == 0 && pid == govirtdPID {
+			profileSignal(pid, "GOVIRT_TRACE", syscall.SIGUSR1)
+		}
 		ds, err := daemonStartsN(uri, "scalep-"+prefix, parallel, *scaleParallel, scaleDomain, startOpts{connPerStart: true, startOnly: true})
 		if err != nil {
 			return r, fmt.Errorf("parallel starts: %w", err)
+		}
+		if k == 0 && pid == govirtdPID {
+			profileSignal(pid, "GOVIRT_TRACE", syscall.SIGUSR1)
 		}
 		pm, pa = append(pm, medianDur(ds)), append(pa, maxDur(ds))
 		fs, err := floorStartsN(parallel, *scaleParallel, scaleDomain)
@@ -192,6 +203,18 @@ func scaleOne(name, uri, prefix string, pid int) (scaleResult, error) {
 	}
 	r.parMedian, r.parAll, r.floorMed, r.floorAll = medianDur(pm), medianDur(pa), medianDur(fm), medianDur(fa)
 	return r, nil
+}
+
+// profileSignal asks govirtd for a heap profile (SIGUSR2) or starts/stops
+// its execution trace (SIGUSR1) when the bench runs with the variable
+// that turns that on in govirtd's environment (cmd/govirtd/profile.go).
+func profileSignal(pid int, env string, sig syscall.Signal) {
+	if os.Getenv(env) == "" {
+		return
+	}
+	syscall.Kill(pid, sig)
+	// The heap profile runs a GC first; let it finish before measuring on.
+	time.Sleep(500 * time.Millisecond)
 }
 
 // staleGuests lists the guests whose names start with one of prefixes.

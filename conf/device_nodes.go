@@ -187,8 +187,9 @@ func (c *Chardev) toNode(elem string) *node {
 	n := cloneOr(c.x, elem)
 	n.name = elem
 	n.put("@type", c.Type)
-	n.put("source/@path", c.SourcePath)
+	// libvirt writes a unix or tcp source's mode before its path.
 	n.put("source/@mode", c.SourceMode)
+	n.put("source/@path", c.SourcePath)
 	n.put("target/@type", c.TargetType)
 	n.putInt("target/@port", c.TargetPort, 0)
 	n.put("target/@name", c.TargetName)

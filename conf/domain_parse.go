@@ -22,12 +22,14 @@ func ParseDomain(data []byte, flags ParseFlags) (*Domain, error) {
 // docNames are the names libvirt's parsers give each kind of document in
 // syntax errors ("(domain_definition):3: ...").
 var docNames = map[string]string{
-	"domain":         "(domain_definition)",
-	"network":        "(network_definition)",
-	"pool":           "(storage_pool_definition)",
-	"volume":         "(storage_volume_definition)",
-	"domainsnapshot": "(domain_snapshot)",
-	"interface":      "(interface_definition)",
+	"domain":           "(domain_definition)",
+	"network":          "(network_definition)",
+	"pool":             "(storage_pool_definition)",
+	"volume":           "(storage_volume_definition)",
+	"domainsnapshot":   "(domain_snapshot)",
+	"interface":        "(interface_definition)",
+	"domaincheckpoint": "(domain_checkpoint)",
+	"device":           "(node_device_definition)",
 }
 
 func parseRoot(data []byte, want string, from virerr.Domain, flags ParseFlags) (*node, error) {
@@ -36,7 +38,8 @@ func parseRoot(data []byte, want string, from virerr.Domain, flags ParseFlags) (
 		return nil, err
 	}
 	if root.name != want {
-		return nil, virerr.New(from, virerr.ErrXMLError, "expecting root element of '%s', not '%s'", want, root.name)
+		// virXMLParse's check, reported from its own file (VIR_FROM_XML).
+		return nil, virerr.New(virerr.FromXML, virerr.ErrXMLError, "expecting root element of '%s', not '%s'", want, root.name)
 	}
 	if flags&ParseValidate != 0 {
 		if err := validateTree(root, want, from); err != nil {
@@ -66,6 +69,10 @@ func domainFromTree(root *node, flags ParseFlags) (*Domain, error) {
 		return nil, virerr.New(virerr.FromDomain, virerr.ErrXMLError, "name %s cannot contain '/'", name)
 	}
 	d.Name = name
+	if err := checkBitmaps(root); err != nil {
+		return nil, err
+	}
+	canonicalCPUSets(root)
 	var err error
 	if d.UUID, err = parseUUIDElem(root, virerr.FromDomain, virerr.ErrInternalError); err != nil {
 		return nil, err

@@ -124,7 +124,7 @@ func TestParseErrors(t *testing.T) {
 	_, err = ParseDomain([]byte("<domain><name>x</name><uuid>not-a-uuid</uuid></domain>"), 0)
 	wantCode(t, err, virerr.FromDomain, virerr.ErrInternalError, "malformed uuid element")
 	_, err = ParseDomain([]byte("<network><name>x</name></network>"), 0)
-	wantCode(t, err, virerr.FromDomain, virerr.ErrXMLError, "expecting root element of 'domain'")
+	wantCode(t, err, virerr.FromXML, virerr.ErrXMLError, "expecting root element of 'domain'")
 	_, err = ParseNetwork([]byte("<network><name>x</network>"), 0)
 	wantCode(t, err, virerr.FromNetwork, virerr.ErrXMLDetail, "")
 	_, err = ParseStoragePool([]byte("<pool type='dir'"), 0)

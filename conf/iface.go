@@ -44,7 +44,36 @@ func (i *HostInterface) Format(flags FormatFlags) ([]byte, error) {
 	root.put("start/@mode", i.StartMode)
 	root.putUint("mtu/@size", uint64(i.MTU), nil)
 	root.put("mac/@address", i.MAC)
+	ifaceOrder(root)
 	return writeTree(root), nil
+}
+
+// ifaceRank is where virInterfaceDefDevFormat writes each child of a
+// top-level interface: start, mtu, protocol, link, then the type's own
+// part (an ethernet's mac, the bridge, bond or vlan element).
+var ifaceRank = map[string]int{"start": 0, "mtu": 1, "protocol": 2, "link": 3, "mac": 4, "bridge": 4, "bond": 4, "vlan": 4}
+
+// ifaceOrder puts the children of a document written in another order in
+// libvirt's; unknown ones stay last, in their order.
+func ifaceOrder(root *node) {
+	rank := func(k *node) int {
+		if k.kind != elemNode {
+			return 5
+		}
+		if r, ok := ifaceRank[k.name]; ok {
+			return r
+		}
+		return 5
+	}
+	kids := make([]*node, 0, len(root.kids))
+	for r := 0; r <= 5; r++ {
+		for _, k := range root.kids {
+			if rank(k) == r {
+				kids = append(kids, k)
+			}
+		}
+	}
+	root.kids = kids
 }
 
 // Clone returns a deep copy.

@@ -15,6 +15,7 @@ var childOrder = map[string][]string{
 		"emulator_period", "emulator_quota", "iothread_period", "iothread_quota",
 		"vcpupin", "emulatorpin", "iothreadpin", "vcpusched", "iothreadsched",
 		"emulatorsched", "cachetune", "memorytune"},
+	"memtune": {"hard_limit", "soft_limit", "swap_hard_limit", "min_guarantee"},
 	"os": {"type", "firmware", "loader", "nvram", "kernel", "initrd",
 		"cmdline", "dtb", "acpi", "boot", "bootmenu", "smbios", "bios"},
 	"devices": {"emulator", "disk", "controller", "lease", "filesystem",

@@ -122,6 +122,14 @@ type DomainParams interface {
 	DomainSetBlkioParameters(d Domain, params []TypedParam, flags uint32) error
 }
 
+// DomainCPUStatser reports a guest's CPU time (virDomainGetCPUStats).
+// With startCPU -1 it returns the totals, else one group of parameters
+// per host CPU from startCPU, flattened; n is what libvirt's call returns
+// (the parameter count per CPU, or a count asked for with nparams 0).
+type DomainCPUStatser interface {
+	DomainGetCPUStats(d Domain, nparams uint32, startCPU int32, ncpus uint32, flags uint32) (params []TypedParam, n int32, err error)
+}
+
 // DomainStatser reports statistics.
 type DomainStatser interface {
 	DomainBlockStats(d Domain, path string) (BlockStats, error)

@@ -22,4 +22,3 @@ type NetworkLeases interface {
 type NetworkUpdater interface {
 	NetworkUpdate(n Network, command, section uint32, parentIndex int32, xml string, flags uint32) error
 }
-

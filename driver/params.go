@@ -13,12 +13,22 @@ type NodeMemoryParams interface {
 	NodeSetMemoryParameters(params []TypedParam, flags uint32) error
 }
 
-// DomainPerfInfo reports a guest's perf event switches and launch
-// security measurements (virDomainGetPerfEvents,
-// virDomainGetLaunchSecurityInfo).
-type DomainPerfInfo interface {
+// DomainPerfEvents reports a guest's perf event switches
+// (virDomainGetPerfEvents).
+type DomainPerfEvents interface {
 	DomainGetPerfEvents(d Domain, flags uint32) ([]TypedParam, error)
+}
+
+// DomainLaunchSecurity reports a guest's launch security measurement
+// (virDomainGetLaunchSecurityInfo).
+type DomainLaunchSecurity interface {
 	DomainGetLaunchSecurityInfo(d Domain, flags uint32) ([]TypedParam, error)
+}
+
+// DomainNumaParams reports a guest's NUMA memory mode and node set
+// (virDomainGetNumaParameters).
+type DomainNumaParams interface {
+	DomainGetNumaParameters(d Domain, flags uint32) ([]TypedParam, error)
 }
 
 // ParamKind is libvirt's name of a typed parameter's type.

@@ -22,16 +22,11 @@ var sysVirtKnown = map[string]string{
 	"get_scheduler_type":       "libvirtd baseline has no cgroup controllers",
 	"get_scheduler_parameters": "libvirtd baseline has no cgroup controllers",
 	"get_memory_parameters":    "libvirtd baseline has no cgroup controllers",
-	"get_blkio_parameters":     "libvirtd baseline has no cgroup controllers",
 	// libvirt 9.0's netlink ARP dump fails on this kernel ("wrong nlmsg
 	// len"); govirt reads the neighbour table.
 	"get_interface_addresses_arp": "libvirt's ARP dump fails on this kernel",
 	// Not implemented yet on the QEMU driver (issue 14 part 3; host
 	// interfaces are issue 17, checkpoints on QEMU with backup).
-	"memory_peek":               "not implemented yet",
-	"block_peek":                "not implemented yet",
-	"block_resize":              "not implemented yet",
-	"get_block_info_resized":    "follows block_resize",
 	"list_all_interfaces":       "host interfaces on QEMU: issue 17",
 	"list_interfaces":           "host interfaces on QEMU: issue 17",
 	"list_defined_interfaces":   "host interfaces on QEMU: issue 17",
@@ -40,7 +35,15 @@ var sysVirtKnown = map[string]string{
 	"list_all_checkpoints":      "checkpoints on QEMU come with backup",
 	"get_guest_info":            "not implemented yet",
 	"get_fs_info":               "not implemented yet",
-	"get_numa_parameters":       "not implemented yet",
+}
+
+// sysVirtHostDependent are calls whose outcome on govirtd depends on this
+// host in a way the recording cannot: they are logged, not compared.
+var sysVirtHostDependent = map[string]string{
+	// govirtd reads the blkio cgroup, whose weight needs the BFQ or CFQ
+	// I/O scheduler ("blkio weight is valid only for bfq or cfq
+	// scheduler" otherwise); the baseline libvirtd has no cgroups at all.
+	"get_blkio_parameters": "depends on the host's I/O scheduler",
 }
 
 // TestSysVirtCalls runs a Sys::Virt script (Debian's libsys-virt-perl)
@@ -127,6 +130,10 @@ func TestSysVirtCalls(t *testing.T) {
 	got := outcomes(out)
 	same := 0
 	for k, v := range want {
+		if why, ok := sysVirtHostDependent[k]; ok {
+			t.Logf("%s: govirtd %q, libvirtd %q (not compared: %s)", k, got[k], v, why)
+			continue
+		}
 		reason, known := sysVirtKnown[k]
 		switch {
 		case got[k] == v && known:

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -149,7 +150,18 @@ func listStates(t *testing.T, d *daemon) map[string]string {
 	t.Helper()
 	out, rc := runVirsh(d.URI("qemu"), 60*time.Second, "list", "--all")
 	if rc != 0 {
-		t.Fatalf("virsh list --all: rc=%d %s\n%s", rc, out, d.Log())
+		// Say whether the daemon comes back, and where it hangs if not.
+		first := out
+		for deadline := time.Now().Add(30 * time.Second); rc != 0 && time.Now().Before(deadline); {
+			time.Sleep(time.Second)
+			out, rc = runVirsh(d.URI("qemu"), 60*time.Second, "list", "--all")
+		}
+		diag := socketHolders(d)
+		if rc != 0 {
+			d.cmd.Process.Signal(syscall.SIGQUIT)
+			time.Sleep(2 * time.Second)
+		}
+		t.Fatalf("virsh list --all: %s (then rc=%d %s); %s\n%s", first, rc, out, diag, d.Log())
 	}
 	res := map[string]string{}
 	for _, l := range strings.Split(out, "\n") {

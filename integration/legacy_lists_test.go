@@ -11,16 +11,12 @@ import (
 
 // legacyKnown are the transcript lines where govirtd's test driver
 // differs from libvirt's on purpose: kinds without a driver list empty
-// (issue 3) where libvirt's test driver has no secret or nwfilter driver,
-// and govirt's test driver has no node devices yet.
+// (issue 3) where libvirt's test driver has no secret or nwfilter driver.
 var legacyKnown = map[string]string{
-	"secrets.num":            "secrets.num: 0",
-	"secrets":                "secrets: []",
-	"nwfilters.num":          "nwfilters.num: 0",
-	"nwfilters":              "nwfilters: []",
-	"nodedevs.num":           "nodedevs.num: 0",
-	"nodedevs":               "nodedevs: []",
-	"lookup.nodedev.missing": "lookup.nodedev.missing: error 53: Node device not found: no node device with matching name 'nope'",
+	"secrets.num":   "secrets.num: 0",
+	"secrets":       "secrets: []",
+	"nwfilters.num": "nwfilters.num: 0",
+	"nwfilters":     "nwfilters: []",
 }
 
 func pythonTranscript(t *testing.T, script string, argv ...string) []string {

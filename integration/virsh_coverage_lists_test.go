@@ -58,8 +58,7 @@ var covFamilies = []struct {
 		"iface-begin", "iface-bridge", "iface-commit", "iface-define", "iface-destroy", "iface-dumpxml",
 		"iface-edit", "iface-list", "iface-mac", "iface-name", "iface-rollback", "iface-start",
 		"iface-unbridge", "iface-undefine"}},
-	{"qemu", "tuning through cgroups: helper cgroup is doing it now", []string{
-		"blkiotune", "memtune", "schedinfo", "cpu-stats", "numatune"}},
+	{"qemu", "numatune through cgroups: issue 15", []string{"numatune"}},
 	// Being done now by the helpers of issue 14 part 3; drop these entries
 	// when their branches are merged.
 	{"qemu", "issue 14 part 3: helper calls1 is doing it now", []string{
@@ -67,19 +66,6 @@ var covFamilies = []struct {
 		"managedsave-define", "managedsave-dumpxml", "managedsave-edit", "detach-device-alias"}},
 	{"test", "the remote procedure comes with helper calls1's branch (issue 14 part 3)", []string{
 		"domrename", "save-image-define", "save-image-dumpxml", "save-image-edit", "dump"}},
-	{"test", "vcpu pinning in the test driver: helper testdrv is doing it now", []string{"vcpupin"}},
-	{"test", "the remote procedure comes with helper cgroup's branch", []string{
-		"cpu-stats"}},
-	{"test", "checkpoints in the test driver: helper testdrv is doing them now", []string{
-		"checkpoint-create", "checkpoint-create-as", "checkpoint-delete", "checkpoint-dumpxml",
-		"checkpoint-edit", "checkpoint-info", "checkpoint-list", "checkpoint-parent"}},
-	{"test", "node devices in the test driver: helper testdrv is doing them now", []string{
-		"nodedev-create", "nodedev-destroy", "nodedev-dumpxml", "nodedev-list", "nodedev-event",
-		"nodedev-define", "nodedev-undefine", "nodedev-start", "nodedev-autostart", "nodedev-info"}},
-	{"test", "interfaces in the test driver: helper testdrv is doing them now", []string{
-		"iface-begin", "iface-bridge", "iface-commit", "iface-define", "iface-destroy", "iface-dumpxml",
-		"iface-edit", "iface-list", "iface-mac", "iface-name", "iface-rollback", "iface-start",
-		"iface-unbridge", "iface-undefine"}},
 }
 
 // covException says whether a command that works on libvirtd may fail on

@@ -19,24 +19,44 @@ type lineReader struct {
 	buf []byte
 }
 
+// readBufSize is the reader's buffer: events and most replies fit, and a
+// daemon with hundreds of guests keeps one per monitor, so it is small;
+// longer lines (query-qmp-schema, big query-block replies) are assembled
+// in buf, which is dropped again once it grew large.
+const (
+	readBufSize = 4 << 10
+	keepBufSize = 64 << 10
+)
+
 func newLineReader(r io.Reader, max int) *lineReader {
 	if max <= 0 {
 		max = defaultMaxLineSize
 	}
-	return &lineReader{r: bufio.NewReaderSize(r, 64<<10), max: max}
+	return &lineReader{r: bufio.NewReaderSize(r, readBufSize), max: max}
 }
 
 // next returns the next non-blank line without its terminator. The slice
 // is only valid until the following call.
 func (l *lineReader) next() ([]byte, error) {
 	for {
-		// Don't pin a schema-sized buffer for the monitor's lifetime.
-		if cap(l.buf) > 1<<20 {
+		// Don't pin a big buffer for the monitor's lifetime.
+		if cap(l.buf) > keepBufSize {
 			l.buf = nil
 		}
 		l.buf = l.buf[:0]
+		chunk, err := l.r.ReadSlice('\n')
+		if err == nil {
+			// The common case: the whole line is in the reader's
+			// buffer, valid until the next read, so no copy.
+			if len(chunk) > l.max {
+				return nil, fmt.Errorf("%w: line longer than %d bytes", ErrProtocol, l.max)
+			}
+			if line := bytes.TrimSpace(chunk); len(line) > 0 {
+				return line, nil
+			}
+			continue
+		}
 		for {
-			chunk, err := l.r.ReadSlice('\n')
 			if len(l.buf)+len(chunk) > l.max {
 				return nil, fmt.Errorf("%w: line longer than %d bytes", ErrProtocol, l.max)
 			}
@@ -44,12 +64,12 @@ func (l *lineReader) next() ([]byte, error) {
 			if err == nil {
 				break
 			}
-			if errors.Is(err, bufio.ErrBufferFull) {
-				continue
+			if !errors.Is(err, bufio.ErrBufferFull) {
+				// A final line without a newline is a truncated
+				// message; report the read error rather than guess.
+				return nil, err
 			}
-			// A final line without a newline is a truncated message;
-			// report the read error rather than guess.
-			return nil, err
+			chunk, err = l.r.ReadSlice('\n')
 		}
 		if line := bytes.TrimSpace(l.buf); len(line) > 0 {
 			return line, nil

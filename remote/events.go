@@ -14,6 +14,7 @@ type callback struct {
 	kind    int // cbDomain, cbNetwork, cbPool, ... (events_legacy.go)
 	eventID int32
 	filter  *uuid.UUID // only this object's events, when set
+	name    *string    // only this named object's events (node devices)
 	sub     *events.Subscription
 }
 
@@ -155,6 +156,15 @@ func (h *handler) deliver(id int32, cb *callback, ev any) {
 			return
 		}
 		proc, msg = procs.NetworkEventLifecycle, NetworkEventLifecycleMsg{CallbackID: id, Net: wireNet(e.Net), Event: e.Event, Detail: e.Detail}
+	case driver.NodeDeviceEvent:
+		if cb.kind != cbNodeDevice || (cb.name != nil && *cb.name != e.Name) || e.Update != (cb.eventID == 1) {
+			return
+		}
+		if e.Update {
+			proc, msg = procs.NodeDeviceEventUpdate, NodeDeviceEventUpdateMsg{CallbackID: id, Dev: wireNodeDev(e.Name)}
+		} else {
+			proc, msg = procs.NodeDeviceEventLifecycle, NodeDeviceEventLifecycleMsg{CallbackID: id, Dev: wireNodeDev(e.Name), Event: e.Event, Detail: e.Detail}
+		}
 	case driver.PoolEvent:
 		if cb.kind != cbPool || (cb.filter != nil && *cb.filter != e.Pool.UUID) {
 			return
@@ -228,6 +238,9 @@ func domainEventMessage(id int32, e driver.DomainEvent) (int32, any) {
 			uri = &p.URI
 		}
 		return procs.DomainEventCallbackMetadataChange, DomainEventCallbackMetadataChangeMsg{CallbackID: id, Dom: dom, Type: p.Type, Nsuri: uri}
+	case driver.EventIDTunable:
+		p, _ := e.Payload.([]driver.TypedParam)
+		return procs.DomainEventCallbackTunable, DomainEventCallbackTunableMsg{CallbackID: id, Dom: dom, Params: paramsToWire(p, 1<<2)}
 	case driver.EventIDDeviceRemovalFailed:
 		p, _ := e.Payload.(driver.DeviceAlias)
 		return procs.DomainEventCallbackDeviceRemovalFailed, DomainEventCallbackDeviceRemovalFailedMsg{CallbackID: id, Dom: dom, DevAlias: p.Alias}

@@ -33,7 +33,11 @@ func init() {
 			if a.EventID >= 2 || a.EventID < 0 {
 				return nil, errInternal("unsupported node device event ID %d", a.EventID)
 			}
-			return h.subscribe(&callback{kind: cbNodeDevice, eventID: a.EventID})
+			cb := &callback{kind: cbNodeDevice, eventID: a.EventID}
+			if a.Dev != nil {
+				cb.name = &a.Dev.Name
+			}
+			return h.subscribe(cb)
 		},
 		procs.ConnectNodeDeviceEventDeregisterAny: deregisterMsg(cbNodeDevice, "node device event callback %d not registered"),
 		procs.ConnectSecretEventRegisterAny: func(h *handler, body []byte) (any, error) {

@@ -131,6 +131,13 @@ func domainPinVcpu(h *handler, body []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A driver whose virDomainPinVcpu is not its PinVcpuFlags with
+	// AFFECT_LIVE (the test driver's passes no flags) says so.
+	if l, ok := d.(interface {
+		DomainPinVcpuLegacy(driver.Domain, uint32, []int) error
+	}); ok {
+		return nil, l.DomainPinVcpuLegacy(drvDom(a.Dom), a.Vcpu, cpusOfMap(a.Cpumap))
+	}
 	return nil, d.DomainPinVcpu(drvDom(a.Dom), a.Vcpu, cpusOfMap(a.Cpumap), affectLive)
 }
 

@@ -35,7 +35,30 @@ func init() {
 		procs.DomainSetMemoryParameters:         setParams(driver.DomainParams.DomainSetMemoryParameters, true),
 		procs.DomainGetBlkioParameters:          getParams(procs.DomainGetBlkioParameters, driver.DomainParams.DomainGetBlkioParameters, true),
 		procs.DomainSetBlkioParameters:          setParams(driver.DomainParams.DomainSetBlkioParameters, true),
+		procs.DomainGetCPUStats:                 domainGetCPUStats,
 	})
+}
+
+// domainGetCPUStats is remoteDispatchDomainGetCPUStats: the driver's
+// parameters go out densely, the count per CPU in nparams.
+func domainGetCPUStats(h *handler, body []byte) (any, error) {
+	a, err := args[DomainGetCPUStatsArgs](body)
+	if err != nil {
+		return nil, err
+	}
+	d, err := need[driver.DomainCPUStatser](h)
+	if err != nil {
+		return nil, err
+	}
+	params, n, err := d.DomainGetCPUStats(drvDom(a.Dom), a.Nparams, a.StartCPU, a.Ncpus, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	ret := DomainGetCPUStatsRet{Params: []TypedParam{}, Nparams: n}
+	if a.Nparams > 0 {
+		ret.Params = paramsToWire(params, a.Flags)
+	}
+	return ret, nil
 }
 
 func domainSetMemory(flags uint32) procFunc {

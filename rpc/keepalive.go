@@ -83,7 +83,7 @@ func (c *Conn) keepaliveLoop(interval time.Duration, count int) {
 		}
 		// A ping must not wait behind a stuck queue: that is exactly the
 		// situation it is meant to detect.
-		if err := c.out.tryPut(frame); err == ErrConnClosed {
+		if err := c.out.tryPutNow(frame); err == ErrConnClosed {
 			return
 		}
 	}

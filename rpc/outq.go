@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"syscall"
 )
 
 // ErrConnClosed is returned for sends on a connection that has ended.
@@ -122,6 +123,46 @@ func (q *outQueue) tryPut(frame []byte) error {
 	}
 	// No direct write here: a write to a stuck client would block, and
 	// event publishers must never wait.
+	q.push(frame)
+	return nil
+}
+
+// tryPutNow is tryPut for small frames (keepalive pings) that first
+// tries a non-blocking write from the caller's goroutine when nothing is
+// queued or being written: an idle connection's ping then costs no
+// hand-off to the writer goroutine (a thread wake-up on every ping of
+// every idle client). It never blocks: what the socket does not take at
+// once is queued as tryPut would.
+func (q *outQueue) tryPutNow(frame []byte) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed {
+		return ErrConnClosed
+	}
+	if !q.writing && len(q.frames) == 0 && q.nc != nil {
+		if sc, ok := q.nc.(syscall.Conn); ok {
+			if rc, err := sc.SyscallConn(); err == nil {
+				n := 0
+				// Returning true never parks: a full socket is left
+				// to the writer goroutine.
+				rc.Write(func(fd uintptr) bool {
+					if w, err := syscall.Write(int(fd), frame); err == nil {
+						n = w
+					}
+					return true
+				})
+				if n == len(frame) {
+					putBuf(frame)
+					return nil
+				}
+				// The rest goes first; the queue was empty.
+				frame = frame[n:]
+			}
+		}
+	}
+	if len(q.frames) >= q.maxFrames || q.bytes+len(frame) > q.maxAsync {
+		return ErrQueueOverflow
+	}
 	q.push(frame)
 	return nil
 }

@@ -50,7 +50,9 @@ func main() {
 	log := logCtl.Logger()
 	stopProfile := startCPUProfile(log)
 	stopDebug := startDebugHooks(log)
+	stopSnapshots := startSnapshotProfiles(log)
 	err = run(cfg, log, logCtl)
+	stopSnapshots()
 	stopDebug()
 	stopProfile()
 	if err != nil {

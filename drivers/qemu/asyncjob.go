@@ -88,9 +88,16 @@ func (c *conn) DomainGetJobInfo(h driver.Domain) (driver.JobInfo, error) {
 	if err != nil || !jobReportable(k) {
 		return driver.JobInfo{}, err
 	}
+	v, err := c.d.doms.get(h)
+	if err != nil {
+		return driver.JobInfo{}, err
+	}
 	info := driver.JobInfo{Type: 2, TimeElapsed: uint64(time.Since(started).Milliseconds())}
-	if k != asyncSave && k != asyncMigrationOut && k != asyncMigrationIn {
+	if k != asyncSave && k != asyncMigrationOut && k != asyncMigrationIn && k != asyncDump {
 		return info, nil
+	}
+	if _, _, phase, _ := v.job.asyncInfo(); k == asyncDump && phase == phaseMemoryDump {
+		return memoryDumpJobInfo(mon, info), nil // dump.go
 	}
 	// query-migrate never waits on a job; a stuck monitor only costs its
 	// own deadline.
@@ -173,9 +180,16 @@ func (c *conn) DomainAbortJob(h driver.Domain) error {
 		return errQEMU(virerr.ErrOperationInvalid, "cannot abort VM start; use virDomainDestroy instead")
 	case asyncMigrationIn:
 		return errQEMU(virerr.ErrOperationInvalid, "cannot abort incoming migration; use virDomainDestroy instead")
+	case asyncDump:
+		if _, _, phase, _ := v.job.asyncInfo(); phase == phaseMemoryDump {
+			return errQEMU(virerr.ErrOperationInvalid, "cannot abort memory-only dump")
+		}
 	}
 	if mon == nil {
 		return errNotRunning()
+	}
+	if k == asyncDump {
+		markDumpAborted(v) // dump.go
 	}
 	if err := qmp.MigrateCancel(context.Background(), mon); err != nil {
 		return qmpFailed("abort", err)

@@ -104,7 +104,7 @@ func (c *conn) DomainBlockCommit(h driver.Domain, diskArg, base, top string, ban
 			mirror = &conf.DiskMirror{Source: baseSrc.Clone(), Job: "active-commit"}
 		}
 		j := newBlockJob("commit-"+disk.TargetDev+"-"+topSrc.NodeNameFormat, disk.TargetDev, typ)
-		j.TopIndex, j.BaseIndex, j.Delete, j.Bandwidth = topSrc.Index, baseSrc.Index, flags&driver.BlockCommitDelete != 0, speed
+		j.TopIndex, j.BaseIndex, j.Delete, j.Bandwidth = layerIndex(topSrc), layerIndex(baseSrc), flags&driver.BlockCommitDelete != 0, speed
 		args := qmp.BlockCommitArgs{
 			JobID: j.Name, Device: disk.Source.NodeNameFormat,
 			TopNode: topSrc.NodeNameFormat, BaseNode: baseSrc.NodeNameFormat,
@@ -208,7 +208,7 @@ func (c *conn) blockPull(h driver.Domain, diskArg, base string, speed uint64) er
 			Speed: speed, AutoFinalize: true, AutoDismiss: false,
 		}
 		if baseSrc != nil {
-			j.BaseIndex = baseSrc.Index
+			j.BaseIndex = layerIndex(baseSrc)
 			args.BaseNode = baseSrc.NodeNameFormat
 		}
 		v.mu.Unlock()

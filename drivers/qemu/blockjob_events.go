@@ -238,10 +238,56 @@ func (d *Driver) resumeBlockJobs(v *vm) {
 				// Its owner went with the old daemon: finish it.
 				_ = qmp.JobFinalize(ctx, mon, name)
 			case qj.Status == "concluded":
+				d.notePivot(ctx, v, mon, name)
 				d.concludeBlockJob(v, name)
 			}
 		}
 	})
+}
+
+// notePivot marks a concluded active commit or copy as pivoted when
+// QEMU's graph says it was: a daemon killed after sending job-complete but
+// before the status recorded the pivot left the job "ready", and applying
+// it as such would keep the live XML on the image QEMU no longer writes
+// (the fault suite's interrupted snapshot-delete). The drive's top node
+// is the truth: the commit's base or the copy's mirror means the pivot
+// happened.
+func (d *Driver) notePivot(ctx context.Context, v *vm, mon monitor, name string) {
+	v.mu.Lock()
+	j := jobByName(v, name)
+	want := ""
+	if j != nil && j.State != jobPivoting && j.State != jobAborting {
+		if disk := diskByTarget(v.live, j.Disk); disk != nil {
+			switch j.Type {
+			case driver.BlockJobTypeActiveCommit:
+				if base := layerByIndex(disk, j.BaseIndex); base != nil {
+					want = base.NodeNameFormat
+				}
+			case driver.BlockJobTypeCopy:
+				if disk.Mirror != nil {
+					want = disk.Mirror.Source.NodeNameFormat
+				}
+			}
+		}
+	}
+	v.mu.Unlock()
+	if want == "" {
+		return
+	}
+	tops, _, err := blockGraph(ctx, mon)
+	if err != nil {
+		d.log.Warn("cannot read the block graph of a concluded job", "domain", v.name, "job", name, "err", err)
+		return
+	}
+	if _, ok := tops[want]; !ok {
+		return
+	}
+	v.mu.Lock()
+	if j := jobByName(v, name); j != nil && j.State != jobAborting {
+		j.State = jobPivoting
+	}
+	v.mu.Unlock()
+	d.log.Warn("a block job pivoted while govirtd was down", "domain", v.name, "job", name)
 }
 
 func (d *Driver) dropVanishedJob(v *vm, name string) {

@@ -79,7 +79,7 @@ func (d *Driver) startOwnedCommit(v *vm, mon monitor, target string, topIdx, bas
 		mirror = &conf.DiskMirror{Source: base.Clone(), Job: "active-commit"}
 	}
 	j := newBlockJob("commit-"+target+"-"+top.NodeNameFormat, target, typ)
-	j.TopIndex, j.BaseIndex, j.Delete = top.Index, base.Index, true
+	j.TopIndex, j.BaseIndex, j.Delete = layerIndex(top), layerIndex(base), true
 	j.owned, j.wake = true, make(chan struct{}, 1)
 	args := qmp.BlockCommitArgs{
 		JobID: j.Name, Device: disk.Source.NodeNameFormat,

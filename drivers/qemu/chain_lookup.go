@@ -74,14 +74,34 @@ func findDisk(def *conf.Domain, arg string, notFound func(string) error) (*conf.
 	return disk, l, nil
 }
 
+// layerIndex is an image's index in its chain: the one it was given, or,
+// when a definition read back without index attributes left it 0 (the
+// live definition a restore or an incoming migration runs, a status
+// file), the number of its libvirt-N node names, which the command line
+// builder derives from the index. Block jobs record images by it, so an
+// index of 0 made a pivot after a restore apply to the wrong image: QEMU
+// wrote the base while the live XML kept the old top (fault suite).
+func layerIndex(l *conf.DiskSource) int {
+	if l.Index > 0 {
+		return l.Index
+	}
+	if n := nodeNumber(l.NodeNameFormat); n > 0 {
+		return n
+	}
+	return nodeNumber(l.NodeName)
+}
+
 // errDiskNotFound is qemuDomainDiskByName's error.
 func errDiskNotFound(arg string) error {
 	return errQEMU(virerr.ErrInvalidArg, "disk '%s' not found in domain", arg)
 }
 
 func layerByIndex(disk *conf.Disk, idx int) *conf.DiskSource {
+	if idx <= 0 {
+		return nil
+	}
 	for _, l := range layersOf(&disk.Source) {
-		if l.Index == idx {
+		if layerIndex(l) == idx {
 			return l
 		}
 	}
@@ -110,7 +130,7 @@ func chainLookup(disk *conf.Disk, arg string, from *conf.DiskSource) (*conf.Disk
 	}
 	for _, l := range layers[min(start, len(layers)):] {
 		switch {
-		case idx > 0 && l.Index == idx:
+		case idx > 0 && layerIndex(l) == idx:
 			return l, nil
 		case idx == 0 && name == disk.TargetDev && l == &disk.Source:
 			return l, nil

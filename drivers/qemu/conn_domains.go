@@ -2,6 +2,7 @@ package qemu
 
 import (
 	"context"
+	"govirt/drivers/qemu/command"
 	"strings"
 
 	"govirt/conf"
@@ -78,6 +79,10 @@ func parseDef(xml string, validate bool) (*conf.Domain, error) {
 		return nil, err
 	}
 	if err := checkDomainType(def); err != nil {
+		return nil, err
+	}
+	// libvirt's parser and validation refuse bad tunables at define.
+	if _, err := command.ParseTunables(def); err != nil {
 		return nil, err
 	}
 	return def, nil

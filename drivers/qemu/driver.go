@@ -23,6 +23,7 @@ package qemu
 import (
 	"context"
 	"govirt/atomicfile"
+	"govirt/internal/cgroup"
 	"govirt/uuid"
 	"log/slog"
 	"net/url"
@@ -74,6 +75,9 @@ type Driver struct {
 	// an undefine never leaves a file without a guest or the reverse.
 	defMu sync.Mutex
 	lists listCache // for CONNECT_LIST_ALL_DOMAINS (list_snap.go)
+	// capsBlobs shares the status files' copy of QEMU's capabilities
+	// among guests (caps_shared.go).
+	capsBlobs capsShare
 
 	// State of the driver's subsystems, created and freed with the driver
 	// (nothing package-level is keyed by driver or guest).
@@ -85,6 +89,8 @@ type Driver struct {
 	mgrMu        sync.Mutex
 	networkMgr   *network.Manager     // created on first use (conn_network.go)
 	storageMgr   *storagepool.Manager // created on first use (conn_storage.go)
+	cgOnce       sync.Once
+	cgHost       *cgroup.Host // the host's cgroup mounts; nil without (cgroup_setup.go)
 }
 
 // dirs are the driver's directories, derived from Config.

@@ -65,11 +65,11 @@ func modificationImpact(v *vm, flags uint32) (uint32, monitor, error) {
 	return flags, mon, nil
 }
 
-// checkFlagsMask refuses unknown flag bits with libvirt's virCheckFlags
-// message.
+// checkFlagsMask refuses unknown flag bits with libvirt 9.0's
+// virCheckFlags message (errFlagsFn).
 func checkFlagsMask(flags, allowed uint32, fn string) error {
 	if flags&^allowed != 0 {
-		return virerr.New(virerr.FromQemu, virerr.ErrInvalidArg, "%s: unsupported flags (0x%x)", fn, flags&^allowed)
+		return errFlagsFn(flags&^allowed, fn)
 	}
 	return nil
 }

@@ -150,6 +150,13 @@ func sameMAC(a, b string) bool {
 // detachLive asks QEMU to unplug the device and waits for the guest to
 // let it go; the caller holds the job.
 func (d *Driver) detachLive(v *vm, mon monitor, dev any) error {
+	return d.unplug(v, mon, dev, true)
+}
+
+// unplug is detachLive; without wait it only sends the request, as
+// libvirt's asynchronous detach (detach-device-alias): DEVICE_DELETED
+// then finishes the removal (onDeviceDeleted).
+func (d *Driver) unplug(v *vm, mon monitor, dev any, wait bool) error {
 	live, _, _ := liveSnapshot(v)
 	if live == nil {
 		return errNotRunning()
@@ -171,11 +178,23 @@ func (d *Driver) detachLive(v *vm, mon monitor, dev any) error {
 			return err
 		}
 		alias = live.Devices.Interfaces[i].Alias
+	case *conf.Input:
+		// qemuDomainDetachPrepInput: only USB and virtio inputs unplug.
+		if x.Bus != "usb" && x.Bus != "virtio" {
+			return errQEMU(virerr.ErrOperationUnsupported, "input device on bus '%s' cannot be detached", x.Bus)
+		}
+		return errQEMU(virerr.ErrOperationUnsupported, "live detach of device '%s' is not supported", deviceKind(dev))
 	default:
 		return errQEMU(virerr.ErrOperationUnsupported, "live detach of device '%s' is not supported", deviceKind(dev))
 	}
 	if alias == "" {
 		return errQEMU(virerr.ErrOperationFailed, "device has no alias")
+	}
+	if !wait {
+		if err := qmp.DeviceDel(hotplugCtx(), mon, alias); err != nil {
+			return qmpError(err)
+		}
+		return nil
 	}
 	w := &unplugWait{alias: alias, done: make(chan struct{})}
 	v.ext.unplugMu.Lock()
@@ -256,6 +275,7 @@ func (d *Driver) removeDevice(v *vm, mon monitor, alias string) {
 		})
 	case isVcpuAlias(alias):
 		d.refreshVcpuCount(v, mon) // vcpu_hotplug.go
+		d.syncVcpuCgroups(v, mon)  // cgroup_setup.go
 		return
 	default:
 		return

@@ -108,11 +108,11 @@ func (d *Driver) startFromManagedSave(ctx context.Context, v *vm, flags uint32) 
 		return errQEMU(virerr.ErrSystemError, "cannot open managed save image: %v", err)
 	}
 	defer f.Close()
-	xml, err := readSaveHeader(f)
+	hdr, err := readSaveImage(f)
 	if err != nil {
 		return err
 	}
-	def, err := conf.ParseDomain(xml, 0)
+	def, err := conf.ParseDomain(hdr.xml, 0)
 	if err != nil {
 		return err
 	}
@@ -120,7 +120,9 @@ func (d *Driver) startFromManagedSave(ctx context.Context, v *vm, flags uint32) 
 		return errQEMU(virerr.ErrOperationFailed, "managed save image of '%s' belongs to a domain with uuid %s", v.name, def.UUID)
 	}
 	def.Name = v.name
-	if err := d.restoreAs(ctx, v, def, f, flags&startPaused != 0); err != nil {
+	// As qemuSaveImageStartVM: a guest saved while paused comes back
+	// paused.
+	if err := d.restoreAs(ctx, v, def, f, restoreModeOf(hdr.wasRunning, flags&startPaused != 0)); err != nil {
 		return err
 	}
 	d.removeManagedSave(v.name)
@@ -210,6 +212,10 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	if err := d.resolveNetworks(live); err != nil {
 		return err
 	}
+	tun, err := d.prepareCgroupDef(live)
+	if err != nil {
+		return err
+	}
 	var files passedFiles
 	defer files.close() // QEMU has its copies once spawned
 	cl, err := d.buildCommand(live, qcaps, dir, monPath, &files, resetNVRAM)
@@ -220,7 +226,7 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	if incoming {
 		argv = append(argv, "-incoming", "defer")
 	}
-	cj, err := capsJSON(qcaps)
+	cj, err := d.capsBlobs.json(qcaps)
 	if err != nil {
 		return err
 	}
@@ -262,6 +268,7 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 		d.cleanupStopped(v, driver.ShutoffFailed)
 		return errQEMU(virerr.ErrOperationFailed, "cannot open the chardev files of '%s': %v", name, err)
 	}
+	tPrep := time.Since(t0)
 	var proc *process
 	var initial []int
 	if cl.Pinning != nil {
@@ -289,9 +296,14 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	}
 	v.proc = proc
 	v.mu.Unlock()
+	if err := d.setupCgroup(v, tun, cl.Pinning, proc.pid, id, name); err != nil {
+		d.abortLaunch(v)
+		return err
+	}
 	for _, t := range cl.Taints {
 		d.taint(v, t)
 	}
+	tSpawn := time.Since(t0)
 
 	mon, err := d.connectMonitor(ctx, v, monPath, proc)
 	if err != nil {
@@ -306,9 +318,16 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	}
 	v.mon = mon
 	v.mu.Unlock()
+	tMon := time.Since(t0)
 	// Disk throttling is not on the command line with -blockdev: set it
 	// while the CPUs are still paused, as libvirt does.
 	if err := applyDiskThrottles(ctx, mon, live); err != nil {
+		d.abortLaunch(v)
+		return err
+	}
+	// Threads go to their cgroups first: a cpuset there must allow the
+	// affinity set next (libvirt's qemuProcessSetupPid order).
+	if err := d.setupThreadCgroups(ctx, v, mon, tun, cl.Pinning); err != nil {
 		d.abortLaunch(v)
 		return err
 	}
@@ -322,7 +341,11 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	}
 	// No status write here: the one written before the spawn finds this
 	// QEMU by its monitor socket, and the caller writes the next.
-	d.log.Debug("launched", "domain", name, "caps", tCaps, "build", tBuild, "monitor", time.Since(t0))
+	// Times since the launch began: caps known, command built, ready
+	// to spawn (status written, helpers up), spawned, monitor
+	// connected, set up.
+	d.log.Debug("launched", "domain", name, "caps", tCaps, "build", tBuild, "prepared", tPrep,
+		"spawned", tSpawn, "monitor", tMon, "done", time.Since(t0))
 	return nil
 }
 
@@ -449,6 +472,7 @@ func (d *Driver) cleanupStopped(v *vm, reason int32) bool {
 	if proc != nil {
 		proc.kill(killGrace)
 	}
+	d.removeCgroup(v) // named after id: before another guest may take it
 	d.doms.releaseID(id)
 	d.removeStatus(v)
 	if dir, err := d.domainDir(name); err == nil {

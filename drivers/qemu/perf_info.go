@@ -43,3 +43,21 @@ func (c *conn) DomainGetLaunchSecurityInfo(h driver.Domain, flags uint32) ([]dri
 	err := c.withVM(h, func(*vm) error { return nil })
 	return nil, err
 }
+
+// numaModeValues are virDomainNumatuneMemMode's values by name.
+var numaModeValues = map[string]int32{"strict": 0, "preferred": 1, "interleave": 2, "restrictive": 3}
+
+// DomainGetNumaParameters is qemuDomainGetNumaParameters: the memory mode
+// and node set of the definition's <numatune>.
+func (c *conn) DomainGetNumaParameters(h driver.Domain, flags uint32) ([]driver.TypedParam, error) {
+	def, _, err := c.readDef(h, flags&^vtpStringOkay, "qemuDomainGetNumaParameters")
+	if err != nil {
+		return nil, err
+	}
+	mode := int32(0)
+	if m, ok := def.Value("numatune/memory/@mode"); ok {
+		mode = numaModeValues[m]
+	}
+	nodeset, _ := def.Value("numatune/memory/@nodeset")
+	return []driver.TypedParam{{Field: "numa_mode", Value: mode}, {Field: "numa_nodeset", Value: nodeset}}, nil
+}

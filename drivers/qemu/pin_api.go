@@ -162,6 +162,11 @@ func (c *conn) applyPin(h driver.Domain, p pinChange, flags uint32) error {
 			return err
 		}
 		if ok {
+			// The thread's cgroup cpuset first, so that it allows the
+			// new affinity (cgroup_setup.go).
+			if err := pinCgroup(v, p.kind, p.id, p.cpus); err != nil {
+				return err
+			}
 			if err := setAffinity(tid, p.cpus); err != nil {
 				return errQEMU(virerr.ErrSystemError, "cannot set CPU affinity on process %d: %v", tid, err)
 			}

@@ -42,7 +42,7 @@ func (d *Driver) reconnect(ctx context.Context, st *status) error {
 	if v.uuid != u {
 		return fmt.Errorf("status uuid %s does not match the definition's %s", u, v.uuid)
 	}
-	qc, err := st.caps()
+	qc, qcJSON, err := d.capsBlobs.fromStatus(st)
 	if err != nil {
 		return fmt.Errorf("QEMU capabilities in status: %w", err)
 	}
@@ -86,12 +86,14 @@ func (d *Driver) reconnect(ctx context.Context, st *status) error {
 		return nil
 	}
 	v.mu.Lock()
-	v.live, v.proc, v.caps, v.capsJSON = live, proc, qc, st.Caps
+	v.live, v.proc, v.caps, v.capsJSON = live, proc, qc, qcJSON
 	v.id = d.doms.assignID(v, st.ID)
 	v.setState(st.State, st.Reason)
 	v.fakeReboot, v.pausedShutdown, v.startedAt = st.FakeReboot, st.PausedShutdown, st.StartedAt
 	v.newRun()
+	id := v.id
 	v.mu.Unlock()
+	d.findCgroup(v, proc.pid, id, st.Name)
 	mon, err := d.connectMonitor(ctx, v, st.Monitor, proc)
 	if err != nil {
 		v.mu.Lock()

@@ -18,8 +18,7 @@ type registry struct {
 	byName map[string]*vm
 	byID   map[int32]*vm
 	nextID int32
-	// sorted caches all()'s result; add and remove clear it (a name
-	// never changes while a guest is registered).
+	// sorted caches all()'s result; add, remove and rename clear it.
 	sorted atomic.Pointer[[]*vm]
 }
 
@@ -142,4 +141,24 @@ func (r *registry) sortedRef() *[]*vm {
 	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
 	r.sorted.Store(&out)
 	return &out
+}
+
+// rename gives v a new name, refusing one another guest has; the listing
+// cache is rebuilt since it is sorted by name.
+func (r *registry) rename(v *vm, name string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if o := r.byName[name]; o != nil && o != v && !o.removed.Load() {
+		return errQEMU(virerr.ErrOperationInvalid, "domain with name '%s' already exists", name)
+	}
+	v.mu.Lock()
+	old := v.name
+	v.name = name
+	v.mu.Unlock()
+	if r.byName[old] == v {
+		delete(r.byName, old)
+	}
+	r.byName[name] = v
+	r.sorted.Store(nil)
+	return nil
 }

@@ -31,17 +31,53 @@ var savePartialMagic = []byte("GovirtQemuPart\n\x00")
 // save image in that state is dropped and the guest boots instead.
 var errSaveIncomplete = virerr.New(virerr.FromQemu, virerr.ErrOperationFailed, "save image is incomplete")
 
-const saveVersion = 1
+// Header versions: 1 is magic, version, XML length, XML, then the
+// stream; 2 (written since) adds libvirt's room for a longer XML
+// (save-image-define) and whether the guest ran when it was saved:
+// magic, version, room, was-running, XML length, XML, zeros up to room.
+const (
+	saveVersion1 = 1
+	saveVersion  = 2
+	// saveXMLPad is the room left after the XML, as libvirt's 64 KiB.
+	saveXMLPad = 64 * 1024
+)
 
-// saveHeaderSize leaves room so the XML can be rewritten in place later.
-func writeSaveHeader(f *os.File, xml []byte) error {
-	var hdr bytes.Buffer
-	hdr.Write(savePartialMagic)
-	binary.Write(&hdr, binary.BigEndian, uint32(saveVersion))
-	binary.Write(&hdr, binary.BigEndian, uint32(len(xml)))
-	hdr.Write(xml)
-	_, err := f.Write(hdr.Bytes())
+// saveHeader is what a save image says before its stream.
+type saveHeader struct {
+	version    uint32
+	xml        []byte
+	wasRunning bool
+	room       uint32 // bytes reserved for the XML (version 2)
+}
+
+// writeSaveHeader writes a version 2 header marked partial; f is at
+// the start of the stream afterwards.
+func writeSaveHeader(f *os.File, xml []byte, wasRunning bool) error {
+	h := saveHeader{version: saveVersion, xml: xml, wasRunning: wasRunning, room: uint32(len(xml) + saveXMLPad)}
+	_, err := f.Write(h.encode(savePartialMagic))
 	return err
+}
+
+// encode is the header with magic, padded to its room.
+func (h *saveHeader) encode(magic []byte) []byte {
+	var hdr bytes.Buffer
+	hdr.Write(magic)
+	binary.Write(&hdr, binary.BigEndian, h.version)
+	if h.version == saveVersion1 {
+		binary.Write(&hdr, binary.BigEndian, uint32(len(h.xml)))
+		hdr.Write(h.xml)
+		return hdr.Bytes()
+	}
+	run := uint32(0)
+	if h.wasRunning {
+		run = 1
+	}
+	binary.Write(&hdr, binary.BigEndian, h.room)
+	binary.Write(&hdr, binary.BigEndian, run)
+	binary.Write(&hdr, binary.BigEndian, uint32(len(h.xml)))
+	hdr.Write(h.xml)
+	hdr.Write(make([]byte, int(h.room)-len(h.xml)))
+	return hdr.Bytes()
 }
 
 // saveCorruptError is an image whose header cannot be read: a managed
@@ -65,30 +101,52 @@ func unusableManagedSave(err error) bool {
 
 // readSaveHeader returns the XML and leaves f at the migration stream.
 func readSaveHeader(f *os.File) ([]byte, error) {
+	h, err := readSaveImage(f)
+	if err != nil {
+		return nil, err
+	}
+	return h.xml, nil
+}
+
+// readSaveImage reads the header and leaves f at the migration stream.
+func readSaveImage(f *os.File) (*saveHeader, error) {
 	r := bufio.NewReader(io.LimitReader(f, 64<<20))
 	magic := make([]byte, len(saveMagic))
 	if _, err := io.ReadFull(r, magic); err == nil && bytes.Equal(magic, savePartialMagic) {
 		return nil, errSaveIncomplete
 	}
 	if !bytes.Equal(magic, saveMagic) {
-		return nil, corruptSave("%s is not a govirt save image", f.Name())
+		return nil, corruptSave("image magic is incorrect")
 	}
-	var ver, n uint32
-	if err := binary.Read(r, binary.BigEndian, &ver); err != nil || ver != saveVersion {
+	h := &saveHeader{wasRunning: true}
+	if err := binary.Read(r, binary.BigEndian, &h.version); err != nil || (h.version != saveVersion && h.version != saveVersion1) {
 		return nil, corruptSave("unsupported save image version in %s", f.Name())
 	}
-	if err := binary.Read(r, binary.BigEndian, &n); err != nil || n > 16<<20 {
+	fixed := 8
+	if h.version == saveVersion {
+		var run uint32
+		if binary.Read(r, binary.BigEndian, &h.room) != nil || binary.Read(r, binary.BigEndian, &run) != nil || h.room > 16<<20 {
+			return nil, corruptSave("corrupt save image %s", f.Name())
+		}
+		h.wasRunning = run != 0
+		fixed = 16
+	}
+	var n uint32
+	if err := binary.Read(r, binary.BigEndian, &n); err != nil || n > 16<<20 || (h.version == saveVersion && n > h.room) {
 		return nil, corruptSave("corrupt save image %s", f.Name())
 	}
-	xml := make([]byte, n)
-	if _, err := io.ReadFull(r, xml); err != nil {
+	h.xml = make([]byte, n)
+	if _, err := io.ReadFull(r, h.xml); err != nil {
 		return nil, corruptSave("corrupt save image %s", f.Name())
 	}
-	off := int64(len(saveMagic) + 8 + int(n))
+	if h.version == saveVersion1 {
+		h.room = n
+	}
+	off := int64(len(saveMagic) + fixed + int(h.room))
 	if _, err := f.Seek(off, io.SeekStart); err != nil {
 		return nil, err
 	}
-	return xml, nil
+	return h, nil
 }
 
 func (d *Driver) managedSavePath(name string) (string, error) {
@@ -119,7 +177,7 @@ type fdMonitor interface {
 // The caller holds v's save (async) job. The file is opened outside any
 // sync job: opening may block (a FIFO, a hung file server), and destroy or
 // the handling of QEMU's death must stay possible meanwhile.
-func (d *Driver) saveTo(ctx context.Context, v *vm, path string) error {
+func (d *Driver) saveTo(ctx context.Context, v *vm, path, dxml string, flags uint32) error {
 	v.mu.Lock()
 	active, broken, mon, live, state := v.active(), v.brokenMsg, v.mon, v.live, v.state
 	run := v.run
@@ -136,7 +194,16 @@ func (d *Driver) saveTo(ctx context.Context, v *vm, path string) error {
 	if !ok {
 		return errQEMU(virerr.ErrOperationUnsupported, "monitor cannot pass descriptors")
 	}
-	xml, err := live.Format(conf.FormatSecure | conf.FormatInactive | conf.FormatMigratable)
+	out := live
+	var err error
+	if dxml != "" {
+		// qemuDomainSaveInternal: the image may carry a definition of
+		// the user's, if its ABI is the running guest's.
+		if out, err = d.imageDef(live, dxml); err != nil {
+			return err
+		}
+	}
+	xml, err := out.Format(conf.FormatSecure | conf.FormatInactive | conf.FormatMigratable)
 	if err != nil {
 		return err
 	}
@@ -157,7 +224,13 @@ func (d *Driver) saveTo(ctx context.Context, v *vm, path string) error {
 			os.Remove(path)
 		}
 	}()
-	if err := writeSaveHeader(f, xml); err != nil {
+	wasRunning := state == driver.StateRunning
+	if flags&saveRunning != 0 {
+		wasRunning = true
+	} else if flags&savePaused != 0 {
+		wasRunning = false
+	}
+	if err := writeSaveHeader(f, xml, wasRunning); err != nil {
 		return err
 	}
 	if err := v.nested(ctx); err != nil {
@@ -173,7 +246,7 @@ func (d *Driver) saveTo(ctx context.Context, v *vm, path string) error {
 	v.jobPreState = state
 	v.mu.Unlock()
 	d.setJobPhase(v, "saving")
-	wasRunning := state == driver.StateRunning
+	wasRunning = state == driver.StateRunning
 	if wasRunning {
 		v.mu.Lock()
 		v.pausedReason = driver.PausedSave
@@ -225,6 +298,13 @@ func (d *Driver) saveTo(ctx context.Context, v *vm, path string) error {
 // (destroyed, crashed) the save fails at once, ending its job so the
 // guest can start again; the open, left behind, closes what it gets.
 func openSaveFile(runCtx context.Context, path string) (*os.File, error) {
+	return createFileCtx(runCtx, path, func(err error) error {
+		return errQEMU(virerr.ErrSystemError, "cannot create save file %s: %v", path, err)
+	})
+}
+
+// createFileCtx is openSaveFile's open with the caller's error.
+func createFileCtx(runCtx context.Context, path string, onErr func(error) error) (*os.File, error) {
 	type result struct {
 		f   *os.File
 		err error
@@ -237,7 +317,7 @@ func openSaveFile(runCtx context.Context, path string) (*os.File, error) {
 	select {
 	case r := <-ch:
 		if r.err != nil {
-			return nil, errQEMU(virerr.ErrSystemError, "cannot create save file %s: %v", path, r.err)
+			return nil, onErr(r.err)
 		}
 		return r.f, nil
 	case <-runCtx.Done():
@@ -254,7 +334,11 @@ func openSaveFile(runCtx context.Context, path string) (*os.File, error) {
 func waitMigration(ctx context.Context, mon monitor) error {
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Minute)
 	defer cancel()
-	err := qmp.WaitMigration(wctx, mon, nil, 20*time.Millisecond)
+	return waitMigrationErr(ctx, qmp.WaitMigration(wctx, mon, nil, 20*time.Millisecond))
+}
+
+// waitMigrationErr is libvirt's error for how a migration to file ended.
+func waitMigrationErr(ctx context.Context, err error) error {
 	var me *qmp.MigrationError
 	switch {
 	case err == nil:
@@ -267,24 +351,54 @@ func waitMigration(ctx context.Context, mon monitor) error {
 	return qmpFailed("query-migrate", err)
 }
 
+// restoreMode is how a restored guest comes back (qemuSaveImageStartVM):
+// running, paused because the caller asked (start --paused), or paused
+// because it was not running when saved (or restore --paused). A paused
+// guest keeps the reason the incoming stream left (migration) and is
+// announced suspended with the matching detail.
+type restoreMode int
+
+const (
+	restoreRun restoreMode = iota
+	restoreStartPaused
+	restoreWasPaused
+)
+
+// restoreModeOf is libvirt's choice: run only if the image says it ran
+// and the caller did not ask for a pause.
+func restoreModeOf(wasRunning, startPaused bool) restoreMode {
+	switch {
+	case wasRunning && !startPaused:
+		return restoreRun
+	case startPaused:
+		return restoreStartPaused
+	}
+	return restoreWasPaused
+}
+
 // restoreFrom starts v from a save image: QEMU waits for an incoming
 // stream, gets it from the file, and then runs (or stays paused).
-func (d *Driver) restoreFrom(ctx context.Context, v *vm, f *os.File, paused bool) error {
+func (d *Driver) restoreFrom(ctx context.Context, v *vm, f *os.File, mode restoreMode) error {
 	if err := d.startIncoming(ctx, v, f); err != nil {
 		return err
 	}
 	// Only now, with the incoming stream complete, is QEMU's device state
 	// (tray, pty paths...) the guest's and worth reading back.
 	d.runPostStartHooks(v)
-	if paused {
+	if mode != restoreRun {
 		v.mu.Lock()
 		if !v.active() {
 			v.mu.Unlock()
 			return errNoLongerRunning()
 		}
-		v.setState(driver.StatePaused, driver.PausedUser)
+		v.setState(driver.StatePaused, driver.PausedMigration)
 		v.mu.Unlock()
 		d.emit(v, driver.EventStarted, driver.EventStartedRestored)
+		detail := driver.EventSuspendedRestored
+		if mode == restoreStartPaused {
+			detail = driver.EventSuspendedPaused
+		}
+		d.emit(v, driver.EventSuspended, detail)
 		return d.saveStatus(v)
 	}
 	if err := d.startCPUs(ctx, v, driver.RunningRestored); err != nil {
@@ -295,8 +409,8 @@ func (d *Driver) restoreFrom(ctx context.Context, v *vm, f *os.File, paused bool
 }
 
 func (c *conn) DomainSave(h driver.Domain, path, dxml string, flags uint32) error {
-	if dxml != "" {
-		return errQEMU(virerr.ErrArgumentUnsupported, "changing the XML on save is not supported")
+	if err := checkFlagsMask(flags, saveBypassCache|saveRunning|savePaused, "qemuDomainSaveFlags"); err != nil {
+		return err
 	}
 	ctx := context.Background()
 	v, err := c.asyncVM(ctx, h, asyncSave, "save", defaultJobMask)
@@ -304,10 +418,13 @@ func (c *conn) DomainSave(h driver.Domain, path, dxml string, flags uint32) erro
 		return err
 	}
 	defer v.job.endAsync()
-	return c.d.saveTo(ctx, v, path)
+	return c.d.saveTo(ctx, v, path, dxml, flags)
 }
 
 func (c *conn) DomainManagedSave(h driver.Domain, flags uint32) error {
+	if err := checkFlagsMask(flags, saveBypassCache|saveRunning|savePaused, "qemuDomainManagedSave"); err != nil {
+		return err
+	}
 	ctx := context.Background()
 	v, err := c.asyncVM(ctx, h, asyncSave, "managedsave", defaultJobMask)
 	if err != nil {
@@ -327,7 +444,7 @@ func (c *conn) DomainManagedSave(h driver.Domain, flags uint32) error {
 	if err != nil {
 		return err
 	}
-	return c.d.saveTo(ctx, v, path)
+	return c.d.saveTo(ctx, v, path, "", flags)
 }
 
 func (c *conn) DomainHasManagedSaveImage(h driver.Domain, _ uint32) (bool, error) {
@@ -351,21 +468,26 @@ func (c *conn) DomainManagedSaveRemove(h driver.Domain, _ uint32) error {
 }
 
 func (c *conn) DomainRestore(path, dxml string, flags uint32) error {
-	if dxml != "" {
-		return errQEMU(virerr.ErrArgumentUnsupported, "changing the XML on restore is not supported")
+	if err := checkFlagsMask(flags, saveBypassCache|saveRunning|savePaused|saveResetNVRAM, "qemuDomainRestoreFlags"); err != nil {
+		return err
 	}
 	f, err := os.Open(path)
 	if err != nil {
 		return errQEMU(virerr.ErrSystemError, "cannot open save file %s: %v", path, err)
 	}
 	defer f.Close()
-	xml, err := readSaveHeader(f)
+	hdr, err := readSaveImage(f)
 	if err != nil {
 		return err
 	}
-	def, err := conf.ParseDomain(xml, 0)
+	def, err := conf.ParseDomain(hdr.xml, 0)
 	if err != nil {
 		return err
+	}
+	if dxml != "" {
+		if def, err = c.d.imageDef(def, dxml); err != nil {
+			return err
+		}
 	}
 	d := c.d
 	ctx := context.Background()
@@ -394,7 +516,14 @@ func (c *conn) DomainRestore(path, dxml string, flags uint32) error {
 			return err
 		}
 	}
-	err = d.restoreAs(context.Background(), v, def, f, flags&(1<<2) != 0)
+	// virsh restore --running/--paused override what the image says.
+	wasRunning := hdr.wasRunning
+	if flags&saveRunning != 0 {
+		wasRunning = true
+	} else if flags&savePaused != 0 {
+		wasRunning = false
+	}
+	err = d.restoreAs(context.Background(), v, def, f, restoreModeOf(wasRunning, false))
 	if err != nil {
 		d.dropIfTransient(v)
 	}
@@ -406,7 +535,7 @@ func (c *conn) DomainRestore(path, dxml string, flags uint32) error {
 // saved state has (a disk hotplugged before the save, say), which the
 // persistent definition may lack and QEMU would then refuse the stream.
 // A persistent guest keeps its own definition, as libvirt's restore.
-func (d *Driver) restoreAs(ctx context.Context, v *vm, def *conf.Domain, f *os.File, paused bool) error {
+func (d *Driver) restoreAs(ctx context.Context, v *vm, def *conf.Domain, f *os.File, mode restoreMode) error {
 	v.mu.Lock()
 	if v.active() {
 		v.mu.Unlock()
@@ -414,7 +543,7 @@ func (d *Driver) restoreAs(ctx context.Context, v *vm, def *conf.Domain, f *os.F
 	}
 	v.live = def
 	v.mu.Unlock()
-	err := d.restoreFrom(ctx, v, f, paused)
+	err := d.restoreFrom(ctx, v, f, mode)
 	if err != nil {
 		v.mu.Lock()
 		if !v.active() && v.live == def {

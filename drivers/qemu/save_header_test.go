@@ -16,7 +16,7 @@ func TestSaveHeaderPartialUntilComplete(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if err := writeSaveHeader(f, []byte("<domain/>")); err != nil {
+	if err := writeSaveHeader(f, []byte("<domain/>"), true); err != nil {
 		t.Fatal(err)
 	}
 	f.Seek(0, 0)

@@ -27,7 +27,7 @@ func (d *Driver) mergeRunning(v *vm, mon monitor, dom string, work []*diskMerge)
 		if err := d.markSnapDisk(v, dom, m.parentSnap, m.disk, true); err != nil {
 			return fail(err)
 		}
-		j, err := d.startOwnedCommit(v, mon, m.target, m.top.Index, m.base.Index)
+		j, err := d.startOwnedCommit(v, mon, m.target, layerIndex(m.top), layerIndex(m.base))
 		if err != nil {
 			return fail(err)
 		}

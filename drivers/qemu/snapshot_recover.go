@@ -2,6 +2,7 @@ package qemu
 
 import (
 	"context"
+	"strings"
 
 	"govirt/conf"
 )
@@ -45,12 +46,19 @@ func (d *Driver) recoverSnapshot(ctx context.Context, v *vm, job *statusJob) {
 	}
 	adopted := false
 	for _, o := range rec.Overlays {
-		if tops[o.Overlay.NodeNameFormat] {
+		// The node name alone is not proof: a snapshot that failed on a
+		// node name clash left its record naming the node of the image
+		// QEMU already wrote, and adopting it made the XML name an
+		// overlay QEMU never opened (fault suite). The top must be the
+		// overlay's file.
+		f, isTop := tops[o.Overlay.NodeNameFormat]
+		clash := isTop && strings.HasPrefix(f, "/") && o.Overlay.Path != "" && f != o.Overlay.Path
+		if isTop && !clash {
 			d.adoptOverlay(v, o)
 			adopted = true
 			continue
 		}
-		if nodes[o.Overlay.NodeNameFormat] || nodes[o.Overlay.NodeName] {
+		if !clash && (nodes[o.Overlay.NodeNameFormat] || nodes[o.Overlay.NodeName]) {
 			delNodes(ctx, mon, &o.Overlay)
 		}
 		if !rec.Reuse {
@@ -96,21 +104,22 @@ func (d *Driver) adoptOverlay(v *vm, o snapOverlay) {
 	}
 }
 
-// blockGraph returns the top node of every drive (query-block) and every
-// node QEMU has (query-named-block-nodes).
-func blockGraph(ctx context.Context, mon monitor) (tops, nodes map[string]bool, err error) {
+// blockGraph returns the top node of every drive with its image file
+// (query-block) and every node QEMU has (query-named-block-nodes).
+func blockGraph(ctx context.Context, mon monitor) (tops map[string]string, nodes map[string]bool, err error) {
 	var blocks []struct {
 		Inserted *struct {
 			NodeName string `json:"node-name"`
+			File     string `json:"file"`
 		} `json:"inserted"`
 	}
 	if err := mon.Execute(ctx, "query-block", nil, &blocks); err != nil {
 		return nil, nil, err
 	}
-	tops = map[string]bool{}
+	tops = map[string]string{}
 	for _, b := range blocks {
 		if b.Inserted != nil && b.Inserted.NodeName != "" {
-			tops[b.Inserted.NodeName] = true
+			tops[b.Inserted.NodeName] = b.Inserted.File
 		}
 	}
 	var named []struct {

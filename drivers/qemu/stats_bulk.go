@@ -2,6 +2,7 @@ package qemu
 
 import (
 	"fmt"
+	"govirt/internal/cgroup"
 	"os"
 	"strconv"
 	"strings"
@@ -102,7 +103,16 @@ func (d *Driver) domainStats(v *vm, groups uint32) driver.DomainStats {
 		p.add("state.reason", reason)
 	}
 	if groups&statsCPUTotal != 0 && active {
-		if f, ok := procStatFields(pid, 0); ok && len(f) > 12 {
+		if g := guestCgroup(v); g != nil && g.Has(cgroup.CPUAcct) {
+			// qemuDomainGetStatsCpuCgroup: the group's accounting.
+			if n, err := g.CPUAcctUsage(); err == nil {
+				p.add("cpu.time", n)
+			}
+			if u, sy, err := g.CPUAcctStat(); err == nil {
+				p.add("cpu.user", u)
+				p.add("cpu.system", sy)
+			}
+		} else if f, ok := procStatFields(pid, 0); ok && len(f) > 12 {
 			ut, _ := strconv.ParseUint(f[11], 10, 64)
 			st, _ := strconv.ParseUint(f[12], 10, 64)
 			p.add("cpu.time", (ut+st)*userHZ)

@@ -1,6 +1,7 @@
 package qemu
 
 import (
+	"bytes"
 	"encoding/json"
 	"govirt/drivers/internal/safepath"
 	"os"
@@ -138,7 +139,7 @@ func (d *Driver) saveStatus(v *vm) error {
 		return err
 	}
 	st.LiveXML = string(xml)
-	data, err := marshalStatus(&st, capsData)
+	data, err := statusParts(&st, capsData)
 	if err != nil {
 		return err
 	}
@@ -154,7 +155,9 @@ func (d *Driver) saveStatus(v *vm) error {
 	if stale {
 		return nil
 	}
-	if err := atomicfile.Write(path, data, 0o600); err != nil {
+	// Status files describe running QEMUs only: atomic, not durable
+	// (see WriteVolatile), like libvirt's on /run.
+	if err := atomicfile.WriteVolatile(path, 0o600, data...); err != nil {
 		return err
 	}
 	v.mu.Lock()
@@ -168,16 +171,20 @@ func (d *Driver) saveStatus(v *vm) error {
 // RawMessage, the ~100 KB would be validated and compacted again on every
 // write, which was most of a guest start's CPU in the daemon.
 func marshalStatus(st *status, caps json.RawMessage) ([]byte, error) {
+	parts, err := statusParts(st, caps)
+	return bytes.Join(parts, nil), err
+}
+
+// statusParts is marshalStatus in pieces for a file write, so that the
+// shared capabilities are written from where they are instead of being
+// copied into a new buffer per write (three per guest start).
+func statusParts(st *status, caps json.RawMessage) ([][]byte, error) {
 	st.Caps = nil
 	data, err := json.Marshal(st)
 	if err != nil || len(caps) == 0 {
-		return data, err
+		return [][]byte{data}, err
 	}
-	out := make([]byte, 0, len(data)+len(caps)+16)
-	out = append(out, data[:len(data)-1]...) // without the closing brace
-	out = append(out, `,"qemu_caps":`...)
-	out = append(out, caps...)
-	return append(out, '}'), nil
+	return [][]byte{data[:len(data)-1], []byte(`,"qemu_caps":`), caps, []byte("}")}, nil
 }
 
 // saveStatusLogged is saveStatus for event handlers, which cannot fail.
@@ -196,7 +203,7 @@ func (d *Driver) removeStatus(v *vm) {
 	path, err := d.statusPath(name)
 	if err == nil {
 		v.stMu.Lock()
-		err = atomicfile.Remove(path)
+		err = atomicfile.RemoveVolatile(path)
 		v.stMu.Unlock()
 	}
 	if err != nil {

@@ -116,8 +116,8 @@ func (c *conn) DomainUpdateDeviceFlags(h driver.Domain, xml string, flags uint32
 			if g, ok := dev.(*conf.Graphics); ok {
 				return c.d.updateGraphicsLive(v, mon, g)
 			}
-			if n, ok := dev.(*conf.Interface); ok {
-				return c.d.updateNetLive(v, mon, n)
+			if nic, ok := dev.(*conf.Interface); ok {
+				return c.d.updateNICLive(v, mon, nic)
 			}
 			disk, ok := dev.(*conf.Disk)
 			if !ok {
@@ -145,8 +145,8 @@ func updateConfig(def *conf.Domain, dev any) error {
 	if g, ok := dev.(*conf.Graphics); ok {
 		return updateGraphicsConfig(def, g)
 	}
-	if n, ok := dev.(*conf.Interface); ok {
-		return updateNetConfig(def, n)
+	if nic, ok := dev.(*conf.Interface); ok {
+		return updateNICConfig(def, nic)
 	}
 	disk, ok := dev.(*conf.Disk)
 	if !ok {

@@ -105,7 +105,9 @@ func (d *Driver) setVcpusLive(v *vm, n uint) error {
 	if count != target {
 		return errQEMU(virerr.ErrConfigUnsupported, "failed to find appropriate hotpluggable vcpus to reach the desired target vcpu count")
 	}
-	// whatever happens, the live XML ends up telling what QEMU has
+	// whatever happens, the live XML ends up telling what QEMU has, and
+	// the vCPU threads have their cgroups (cgroup_setup.go)
+	defer d.syncVcpuCgroups(v, mon)
 	defer d.refreshVcpuCount(v, mon)
 	for _, i := range pick {
 		alias := "vcpu" + strconv.Itoa(i)

@@ -1,6 +1,10 @@
 package qemu
 
-import "sync"
+import (
+	"sync"
+
+	"govirt/internal/cgroup"
+)
 
 // vmExt is the state the driver's subsystems (block jobs, consoles,
 // hotplug, statistics, taints, snapshots) keep for one guest. It lives in
@@ -28,6 +32,11 @@ type vmExt struct {
 	// snapMu serialises this guest's snapshot metadata changes and reads
 	// against each other (snapshot_meta.go).
 	snapMu sync.Mutex
+
+	// cg is the guest's cgroup while it runs (cgroup_setup.go); guarded
+	// by cgMu.
+	cgMu sync.Mutex
+	cg   *cgroup.Group
 }
 
 // releaseGuestState frees what v's subsystems hold for a run that ended:

@@ -1,8 +1,7 @@
 package test
 
 // defaultNodeXML is libvirt's defaultConnXML, the content of every fresh
-// test:///default (node devices left out: the test driver's node device
-// API is not part of govirt). The network's and the host interface's
+// test:///default (its node devices are in nodedev_defaults.go). The network's and the host interface's
 // children are listed in the order libvirt formats them, since conf keeps
 // the order documents are written in; the content is libvirt's.
 const defaultNodeXML = `<node>
@@ -75,6 +74,9 @@ func newDefaultInstance() (*instance, error) {
 	in.cells = defaultCells()
 	in.capsXML = buildCapabilities(in.cells)
 	if err := in.loadNode([]byte(defaultNodeXML), ""); err != nil {
+		return nil, err
+	}
+	if err := in.loadDefaultNodeDevices(); err != nil {
 		return nil, err
 	}
 	return in, nil

@@ -68,7 +68,9 @@ func (in *instance) LookupInterfaceByMACString(mac string) (driver.Interface, er
 	defer in.mu.RUnlock()
 	var found []*ifaceObj
 	for _, i := range in.ifaces {
-		if strings.EqualFold(i.mac, mac) {
+		// libvirt compares with g_ascii_strcasecmp, which answers "equal"
+		// for an interface without a MAC (a bridge): it matches any.
+		if i.mac == "" || strings.EqualFold(i.mac, mac) {
 			found = append(found, i)
 		}
 	}
@@ -76,7 +78,8 @@ func (in *instance) LookupInterfaceByMACString(mac string) (driver.Interface, er
 	case 0:
 		return driver.Interface{}, errTest(virerr.ErrNoInterface, "no interface with matching mac '%s'", mac)
 	case 1:
-		return found[0].handle(), nil
+		// The handle carries the MAC asked for, as libvirt builds it.
+		return driver.Interface{Name: found[0].name, MAC: mac}, nil
 	}
 	return driver.Interface{}, errTest(virerr.ErrMultipleInterfaces, "")
 }

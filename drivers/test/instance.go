@@ -38,10 +38,12 @@ type instance struct {
 	// domSnap is what ListAllDomains answers from (list.go).
 	domSnap atomic.Pointer[listSnap]
 
-	nets    map[string]*netObj // by name
-	pools   map[string]*poolObj
-	ifaces  []*ifaceObj
-	capsXML string
+	nets     map[string]*netObj // by name
+	pools    map[string]*poolObj
+	ifaces   []*ifaceObj
+	devs     nodeDevList
+	ifaceTxn ifaceTxn
+	capsXML  string
 }
 
 func newInstance() *instance {
@@ -76,6 +78,7 @@ type domObj struct {
 	blkioWeight                         uint32
 
 	snaps *snapshotList
+	chks  *checkpointList
 
 	// The guest time testDomainGetTime reports (domain_agentcalls.go).
 	seconds  int64
@@ -90,6 +93,7 @@ func newDomObj(def *conf.Domain) *domObj {
 		def: def, id: -1, state: driver.StateShutoff,
 		hardLimit: unlimited, softLimit: unlimited, swapHardLimit: unlimited,
 		snaps: newSnapshotList(),
+		chks:  newCheckpointList(),
 		// testDomainObjPrivateAlloc's guest clock.
 		seconds: 627319920,
 	}

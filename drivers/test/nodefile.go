@@ -113,7 +113,7 @@ func (in *instance) loadNode(data []byte, path string) error {
 	if err := parseNodeInfo(root, &in.node); err != nil {
 		return err
 	}
-	for _, kind := range []string{"domain", "network", "interface", "pool"} {
+	for _, kind := range []string{"domain", "network", "interface", "pool", "device"} {
 		for _, k := range root.Children(kind) {
 			e, err := resolveFile(k, path)
 			if err != nil {
@@ -150,6 +150,8 @@ func (in *instance) loadObject(kind string, e *conf.Element, path string) error 
 		in.ifaces = append(in.ifaces, i)
 	case "pool":
 		return in.loadPool(e, path)
+	case "device":
+		return in.loadNodeDevice(e.XML())
 	}
 	return nil
 }

@@ -25,6 +25,9 @@ func (in *instance) DomainSnapshotCreateXML(d driver.Domain, doc string, flags u
 	}
 	var h driver.Snapshot
 	err = in.updateDom(d, func(o *domObj) error {
+		if o.chks.count() > 0 {
+			return errTest(virerr.ErrOperationUnsupported, "cannot create snapshot while checkpoint exists")
+		}
 		if !o.persistent && flags&driver.SnapCreateHalt != 0 {
 			return errTest(virerr.ErrOperationInvalid, "cannot halt after transient domain snapshot")
 		}
@@ -51,8 +54,18 @@ func (in *instance) DomainSnapshotCreateXML(d driver.Domain, doc string, flags u
 func (in *instance) redefineSnapshot(d driver.Domain, input *conf.DomainSnapshot, current bool) (driver.Snapshot, error) {
 	var h driver.Snapshot
 	err := in.updateDom(d, func(o *domObj) error {
-		if input.Parent != "" && o.snaps.byName[input.Parent] == nil {
-			return errTest(virerr.ErrNoDomainSnapshot, "parent %s for snapshot %s not found", input.Parent, input.Name)
+		if o.chks.count() > 0 {
+			return errTest(virerr.ErrOperationUnsupported, "cannot create snapshot while checkpoint exists")
+		}
+		err := checkMomentCycles(input.Name, input.Parent, func(n string) (string, bool) {
+			s := o.snaps.byName[n]
+			if s == nil {
+				return "", false
+			}
+			return s.parent, true
+		})
+		if err != nil {
+			return err
 		}
 		s := &snapshot{name: input.Name, desc: input.Description, parent: input.Parent,
 			created: input.CreationTime, state: stateFromName(input.State), dom: input.Domain}

@@ -19,7 +19,7 @@ var acpiDeviceKinds = []string{"disk", "interface", "video", "hostdev"}
 func (b *builder) acpiIndexes() (map[string]uint64, error) {
 	out := map[string]uint64{}
 	seen := map[uint64]bool{}
-	for _, devs := range kids(b.def.Tree(), "devices") {
+	for _, devs := range kids(b.tree(), "devices") {
 		for _, kind := range acpiDeviceKinds {
 			for _, e := range kids(devs, kind) {
 				a := child(e, "acpi")

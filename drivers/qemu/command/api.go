@@ -276,7 +276,7 @@ func Build(def *conf.Domain, caps Caps, p Paths) (*Cmdline, error) {
 	}
 	// Work on a copy so that a refused definition is left as it was.
 	work := def.Clone()
-	b := &builder{def: work, caps: caps, p: p}
+	b := &builder{def: work, caps: caps, p: p, cacheTree: true}
 	if b.p.OpenFD == nil {
 		// Files QEMU gets by descriptor are opened by the caller with
 		// the chardev files (Cmdline.Files).
@@ -310,10 +310,13 @@ func Build(def *conf.Domain, caps Caps, p Paths) (*Cmdline, error) {
 		b.preparePinning,
 	}
 	for _, s := range steps {
+		// A step may change the definition the next one reads.
+		b.treeCache = nil
 		if err := s(); err != nil {
 			return nil, err
 		}
 	}
+	b.treeCache = nil
 	if err := b.checkTypes(); err != nil {
 		return nil, err
 	}

@@ -8,7 +8,7 @@ import (
 // timeout, the BIOS reboot timeout, always strict=on (boot order itself
 // goes on the devices as bootindex).
 func (b *builder) emitBoot() error {
-	os := child(b.def.Tree(), "os")
+	os := child(b.tree(), "os")
 	s := ""
 	if bm := child(os, "bootmenu"); bm != nil {
 		switch en := attr(bm, "enable"); en {

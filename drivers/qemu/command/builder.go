@@ -41,7 +41,11 @@ type builder struct {
 	writeFiles []WriteFile // files the driver writes before QEMU starts
 	pin        *Pinning    // pin.go's thread placement
 	memDirs    []string    // directories of file-backed guest RAM
-	memFiles   []string    // its files outside hugetlbfs
+	// treeCache is b.def.Tree() for the current build step (tree); only
+	// Build, which knows its steps, sets cacheTree.
+	cacheTree bool
+	treeCache *conf.Element
+	memFiles  []string // its files outside hugetlbfs
 	// memPrealloc is set once -mem-prealloc is on the command line.
 	memPrealloc bool
 
@@ -308,7 +312,7 @@ func timers(t *conf.Element) []*conf.Element {
 }
 
 func (b *builder) emitPM() error {
-	pm := child(b.def.Tree(), "pm")
+	pm := child(b.tree(), "pm")
 	obj := "PIIX4_PM"
 	if b.q35 {
 		obj = "ICH9-LPC"
@@ -395,4 +399,21 @@ func (b *builder) checkTypes() error {
 		}
 	}
 	return nil
+}
+
+// tree is b.def.Tree(), built once per build step: the builder reads
+// <features>, <cpu>, <os>, ... through it dozens of times per guest, and
+// each Tree() formats the whole definition anew (about half of the
+// daemon's allocations per start). Steps are the unit because a step may
+// change the definition (aliases, addresses, node names) for the next;
+// Build clears the cache between them. Read-only, as Tree() is. The
+// hotplug helpers change their copy between calls and do not cache.
+func (b *builder) tree() *conf.Element {
+	if !b.cacheTree {
+		return b.def.Tree()
+	}
+	if b.treeCache == nil {
+		b.treeCache = b.def.Tree()
+	}
+	return b.treeCache
 }

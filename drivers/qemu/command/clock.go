@@ -9,7 +9,7 @@ import (
 // checks of qemuValidateDomainDefClockTimers.
 
 func (b *builder) emitClock() error {
-	ce := child(b.def.Tree(), "clock")
+	ce := child(b.tree(), "clock")
 	offset := attr(ce, "offset")
 	var rtc string
 	switch offset {
@@ -44,7 +44,7 @@ func (b *builder) emitClock() error {
 	}
 	// What follows -rtc, in the order of the timers.
 	var after []string
-	for _, tm := range timers(b.def.Tree()) {
+	for _, tm := range timers(b.tree()) {
 		name, tick, present := attr(tm, "name"), attr(tm, "tickpolicy"), attr(tm, "present")
 		switch present {
 		case "", "yes", "no":

@@ -63,7 +63,7 @@ var kvmFeatures = []string{"hidden", "hint-dedicated", "poll-control", "pv-ipi",
 
 // feature is <features><name>, nil when absent.
 func (b *builder) feature(name string) *conf.Element {
-	return child(b.def.Tree(), "features", name)
+	return child(b.tree(), "features", name)
 }
 
 // featureState is the on/off state of a <features> child that takes a
@@ -99,7 +99,7 @@ func onOff(e *conf.Element, path, name string) (string, error) {
 func (b *builder) emitCPU() error {
 	d := b.def
 	c := d.CPU
-	ce := child(d.Tree(), "cpu")
+	ce := child(b.tree(), "cpu")
 	model := "qemu64"
 	var flags strings.Builder
 	if c != nil {
@@ -210,7 +210,7 @@ func (b *builder) emitCPU() error {
 		}
 	}
 
-	for _, tm := range timers(d.Tree()) {
+	for _, tm := range timers(b.tree()) {
 		present := attr(tm, "present")
 		switch attr(tm, "name") {
 		case "kvmclock":

@@ -102,7 +102,7 @@ func (b *builder) firmware() (*loaderCfg, error) {
 	if b.fw != nil {
 		return b.fw, nil
 	}
-	osEl := child(b.def.Tree(), "os")
+	osEl := child(b.tree(), "os")
 	fw := attr(osEl, "firmware")
 	switch fw {
 	case "", "bios", "efi":
@@ -289,7 +289,7 @@ func (b *builder) selectFirmware(fw string, feats map[string]string, l *loaderCf
 		}
 	}
 	want := map[string]string{"bios": "bios", "efi": "uefi"}[fw]
-	pm := child(b.def.Tree(), "pm")
+	pm := child(b.tree(), "pm")
 	s3 := attr(child(pm, "suspend-to-mem"), "enabled") == "yes"
 	s4 := attr(child(pm, "suspend-to-disk"), "enabled") == "yes"
 	for _, fd := range descs {
@@ -440,7 +440,7 @@ func (b *builder) emitLoader() error {
 }
 
 // launchSecurity reports a <launchSecurity> the guest is started with.
-func (b *builder) launchSecurity() bool { return child(b.def.Tree(), "launchSecurity") != nil }
+func (b *builder) launchSecurity() bool { return child(b.tree(), "launchSecurity") != nil }
 
 // nvramSetup is what the driver must do before QEMU starts: create the
 // varstore from its template when it does not exist yet.

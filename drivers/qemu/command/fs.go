@@ -152,7 +152,7 @@ func (b *builder) checkFS(fs *conf.RawDevice) error {
 // requireSharedMemory refuses a vhost-user device when the guest memory
 // is not shared with the backend (qemuValidateDomainDefVhostUserRequireSharedMemory).
 func (b *builder) requireSharedMemory(name string) error {
-	t := b.def.Tree()
+	t := b.tree()
 	shared := attr(child(t, "memoryBacking", "access"), "mode") == "shared"
 	cells := child(t, "cpu", "numa")
 	if cells == nil || len(cells.Children("cell")) == 0 {

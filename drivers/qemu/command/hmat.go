@@ -27,7 +27,7 @@ var hmatHierarchy = []string{"memory", "first-level", "second-level", "third-lev
 
 func (b *builder) interconnects(cells []cell) ([]interconnect, error) {
 	var out []interconnect
-	ic := child(b.def.Tree(), "cpu", "numa", "interconnects")
+	ic := child(b.tree(), "cpu", "numa", "interconnects")
 	if ic == nil {
 		return nil, nil
 	}

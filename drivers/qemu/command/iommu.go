@@ -67,7 +67,7 @@ func (b *builder) checkIOMMU(dev *conf.RawDevice) error {
 	default:
 		return xmlError("unknown IOMMU model '%s'", model)
 	}
-	if attr(drv, "intremap") == "on" && attr(child(b.def.Tree(), "features", "ioapic"), "driver") != "qemu" {
+	if attr(drv, "intremap") == "on" && attr(child(b.tree(), "features", "ioapic"), "driver") != "qemu" {
 		return unsupported("IOMMU interrupt remapping requires split I/O APIC (ioapic driver='qemu')")
 	}
 	if attr(drv, "eim") == "on" && attr(drv, "intremap") != "on" {

@@ -17,7 +17,7 @@ type iothread struct {
 }
 
 func (b *builder) iothreads() ([]iothread, error) {
-	t := b.def.Tree()
+	t := b.tree()
 	var list []iothread
 	used := map[uint64]bool{}
 	for _, e := range children(child(t, "iothreadids"), "iothread") {
@@ -96,7 +96,7 @@ func (b *builder) emitIOThreads() error {
 			pooled = true
 		}
 	}
-	def := child(b.def.Tree(), "defaultiothread")
+	def := child(b.tree(), "defaultiothread")
 	if def != nil {
 		if err := checkPool(attr(def, "thread_pool_min"), attr(def, "thread_pool_max")); err != nil {
 			return err

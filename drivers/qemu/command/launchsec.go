@@ -12,7 +12,7 @@ import (
 // driver writes (Cmdline.Files).
 
 func (b *builder) emitLaunchSecurity() error {
-	ls := child(b.def.Tree(), "launchSecurity")
+	ls := child(b.tree(), "launchSecurity")
 	if ls == nil {
 		return nil
 	}

@@ -10,7 +10,7 @@ import (
 // qemuBuildAccelCommandLine and qemuBuildTSEGCommandLine write them.
 
 func (b *builder) emitMachine() error {
-	t := b.def.Tree()
+	t := b.tree()
 	m := b.machine + ",usb=off"
 	fw, err := b.firmware()
 	if err != nil {

@@ -31,7 +31,7 @@ func (b *builder) memoryDevices() ([]*memDevice, error) {
 	var out []*memDevice
 	used := map[int]bool{}
 	raws := b.def.RawDevicesOf("memory")
-	for i, e := range children(child(b.def.Tree(), "devices"), "memory") {
+	for i, e := range children(child(b.tree(), "devices"), "memory") {
 		model := attr(e, "model")
 		switch model {
 		case "dimm", "nvdimm", "virtio-pmem", "virtio-mem":

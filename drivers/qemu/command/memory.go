@@ -36,7 +36,7 @@ func (b *builder) memoryBacking() (*backing, error) {
 	if b.mem != nil {
 		return b.mem, nil
 	}
-	mb := child(b.def.Tree(), "memoryBacking")
+	mb := child(b.tree(), "memoryBacking")
 	m := &backing{}
 	if hp := child(mb, "hugepages"); hp != nil {
 		pages := hp.Children("page")

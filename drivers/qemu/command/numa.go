@@ -22,7 +22,7 @@ func (b *builder) cells() ([]cell, error) {
 	if b.numa != nil {
 		return *b.numa, nil
 	}
-	elems := children(child(b.def.Tree(), "cpu", "numa"), "cell")
+	elems := children(child(b.tree(), "cpu", "numa"), "cell")
 	out := make([]cell, len(elems))
 	// Cells are numbered in document order or by their id, in any order
 	// (virDomainNumaDefParseXML); byID maps each to its element.
@@ -161,7 +161,7 @@ func (b *builder) numatune() (*numatuneDef, error) {
 		return b.nt, nil
 	}
 	nt := &numatuneDef{cells: map[int]numatuneCell{}}
-	e := child(b.def.Tree(), "numatune")
+	e := child(b.tree(), "numatune")
 	if m := child(e, "memory"); m != nil {
 		nt.specified = true
 		nt.memMode = attr(m, "mode")

@@ -72,7 +72,7 @@ func (b *builder) preparePinning() error {
 }
 
 func (b *builder) pinning() (*Pinning, error) {
-	t := b.def.Tree()
+	t := b.tree()
 	p := &Pinning{}
 	var err error
 	if cs := attr(child(t, "vcpu"), "cpuset"); cs != "" {

@@ -126,3 +126,35 @@ func TestTPMLiveRecord(t *testing.T) {
 		}
 	}
 }
+
+// TestSmbiosEmptyTables: KubeVirt's <sysinfo> carries empty <bios>,
+// <baseBoard> and <chassis> and empty entries; libvirt's parser drops
+// them, so the only table is type 1, and two empty boards are no error.
+func TestSmbiosEmptyTables(t *testing.T) {
+	cp, err := latestCaps()
+	if err != nil {
+		t.Fatal(err)
+	}
+	xml := `<domain type='qemu'><name>kv</name><uuid>5b8e2f4a-3c1d-4e6f-8a9b-0c1d2e3f4a5b</uuid><memory unit='KiB'>262144</memory><vcpu>1</vcpu>
+<os><type arch='x86_64' machine='q35'>hvm</type><smbios mode='sysinfo'/></os>
+<sysinfo type='smbios'><system><entry name='uuid'>5b8e2f4a-3c1d-4e6f-8a9b-0c1d2e3f4a5b</entry><entry name='manufacturer'>KubeVirt</entry>
+<entry name='sku'></entry><entry name='version'></entry></system><bios></bios><baseBoard></baseBoard><baseBoard/><chassis></chassis></sysinfo>
+<devices><emulator>/usr/bin/qemu-system-x86_64</emulator></devices></domain>`
+	def, err := conf.ParseDomain([]byte(xml), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := Build(def, testHostCaps{cp}, corpusPaths(def.Name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var smbios []string
+	for i, a := range cl.Argv {
+		if a == "-smbios" {
+			smbios = append(smbios, cl.Argv[i+1])
+		}
+	}
+	if want := "type=1,manufacturer=KubeVirt,uuid=5b8e2f4a-3c1d-4e6f-8a9b-0c1d2e3f4a5b"; len(smbios) != 1 || smbios[0] != want {
+		t.Errorf("-smbios %q, want only %q", smbios, want)
+	}
+}

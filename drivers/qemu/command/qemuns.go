@@ -73,7 +73,7 @@ func nsErr(format string, args ...any) error {
 // parseQemuNS reads the namespace elements (qemuDomainDefNamespaceParse)
 // and applies the capability overrides to the builder's capabilities.
 func (b *builder) parseQemuNS() error {
-	root := b.def.Tree()
+	root := b.tree()
 	_, ext := withoutQemuNS(root)
 	ns := &qemuNSDef{overrides: map[string][]nsOverride{}}
 	// in lists the children of e in the QEMU namespace called name.

@@ -31,7 +31,7 @@ func entries(e *conf.Element) map[string]string {
 }
 
 func (b *builder) emitSysinfo() error {
-	t := b.def.Tree()
+	t := b.tree()
 	mode := attr(child(t, "os", "smbios"), "mode")
 	var smbios *conf.Element
 	for _, si := range t.Children("sysinfo") {
@@ -103,7 +103,15 @@ func (b *builder) emitSmbios(si *conf.Element) error {
 			b.add("-smbios", table(1, smbiosFields["system"], v))
 		}
 	}
-	boards := si.Children("baseBoard")
+	// A <baseBoard> without any entry is dropped when libvirt parses
+	// the definition (virSysinfoBaseBoardParseXML), so it neither makes
+	// a type 2 table nor counts as one (KubeVirt writes an empty one).
+	var boards []*conf.Element
+	for _, bb := range si.Children("baseBoard") {
+		if len(entries(bb)) > 0 {
+			boards = append(boards, bb)
+		}
+	}
 	if len(boards) > 1 {
 		return unsupported("qemu does not support more than one entry to Type 2 in SMBIOS table")
 	}
@@ -128,7 +136,7 @@ func (b *builder) emitSmbios(si *conf.Element) error {
 // emitGenID adds the VM generation ID device; a <genid/> without a value
 // gets a new one, recorded in the live definition.
 func (b *builder) emitGenID() error {
-	if child(b.def.Tree(), "genid") == nil {
+	if child(b.tree(), "genid") == nil {
 		return nil
 	}
 	if !b.caps.Has("vmgenid") && b.knowsTypes() {

@@ -14,7 +14,7 @@ import (
 // an swtpm the driver starts on Paths.SwtpmSocket.
 
 func (b *builder) emitTPMs() error {
-	tpms := children(child(b.def.Tree(), "devices"), "tpm")
+	tpms := children(child(b.tree(), "devices"), "tpm")
 	if len(tpms) > 1 {
 		return unsupported("only a single TPM non-proxy device is supported")
 	}

@@ -22,6 +22,15 @@ func (p *pp) canonical() error {
 			d.SetValue("features/smm/tseg/@unit", "MiB")
 		}
 	}
+	// The on/off features read without a state are on
+	// (virDomainFeaturesDefParse), and written so.
+	for _, f := range []string{"vmcoreinfo", "hap", "pmu", "pvspinlock", "vmport"} {
+		if e := child(d.Tree(), "features", f); e != nil {
+			if _, ok := e.Attr("state"); !ok {
+				d.SetValue("features/"+f+"/@state", "on")
+			}
+		}
+	}
 	for _, disk := range d.Devices.Disks {
 		e := conf.DeviceElement(disk)
 		if _, ok := e.Attr("type"); !ok {

@@ -16,6 +16,9 @@ func (p *pp) cpu() error {
 	d := p.def
 	// virCPUDefFormat writes a feature's policy before its name.
 	d.OrderAttrs("cpu/feature", "policy", "name")
+	if c := d.CPU; c != nil {
+		cpuDefaults(d, c)
+	}
 	if c := d.CPU; c != nil && ((c.Mode != "" && c.Mode != "custom") || c.Model != "") {
 		return nil
 	}
@@ -54,4 +57,45 @@ func cpuOrNew(d *conf.Domain) *conf.CPU {
 		return d.CPU
 	}
 	return &conf.CPU{}
+}
+
+// cpuDefaults is what libvirt's parser and qemuDomainDefCPUPostParse
+// fill in for a <cpu> the user wrote: a topology's dies default to 1;
+// match belongs to custom CPUs only (virCPUDefFormatBuf writes it for
+// no other mode); an unset check becomes none for host-passthrough and
+// maximum, partial for host-model, and for a custom CPU with a model
+// none under TCG, partial under KVM.
+func cpuDefaults(d *conf.Domain, c *conf.CPU) {
+	if _, ok := d.Value("cpu/topology"); ok || c.Sockets != 0 {
+		if c.Sockets != 0 && c.Cores != 0 && c.Threads != 0 && c.Dies == 0 {
+			c.Dies = 1
+			d.SetValue("cpu/topology/@dies", "1")
+			d.OrderAttrs("cpu/topology", "sockets", "dies", "cores", "threads")
+		}
+	}
+	check := ""
+	switch c.Mode {
+	case "host-passthrough", "maximum":
+		c.Match = ""
+		d.SetValue("cpu/@match", "")
+		check = "none"
+	case "host-model":
+		c.Match = ""
+		d.SetValue("cpu/@match", "")
+		check = "partial"
+	case "", "custom":
+		if c.Model == "" {
+			return
+		}
+		check = "partial"
+		if d.Type == "qemu" {
+			check = "none"
+		}
+	default:
+		return
+	}
+	if _, ok := d.Value("cpu/@check"); !ok {
+		d.SetValue("cpu/@check", check)
+		d.OrderAttrs("cpu", "mode", "match", "check", "migratable")
+	}
 }

@@ -1,0 +1,13 @@
+package driver
+
+// InterfaceEditor defines, starts and stops host interfaces and runs
+// their change transactions (virInterfaceChangeBegin/Commit/Rollback).
+type InterfaceEditor interface {
+	InterfaceDefineXML(xml string, flags uint32) (Interface, error)
+	InterfaceUndefine(i Interface) error
+	InterfaceCreate(i Interface, flags uint32) error
+	InterfaceDestroy(i Interface, flags uint32) error
+	InterfaceChangeBegin(flags uint32) error
+	InterfaceChangeCommit(flags uint32) error
+	InterfaceChangeRollback(flags uint32) error
+}
