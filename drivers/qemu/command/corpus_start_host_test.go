@@ -490,10 +490,20 @@ func makeImage(path, format string, enc map[string]any) error {
 		args = append(args, "--object", "secret,id=sec0,data="+corpusSecret, "-o", "encrypt.format=luks,encrypt.key-secret=sec0,encrypt.iter-time=10")
 	}
 	args = append(args, path, "16M")
-	if out, err := exec.Command("qemu-img", args...).CombinedOutput(); err != nil {
+	// qemu-img calibrates the LUKS key derivation on the CPU time it
+	// measured, and gives up ("Unable to get accurate CPU usage") when a
+	// loaded machine gave it none: that is retried.
+	for try := 0; ; try++ {
+		out, err := exec.Command("qemu-img", args...).CombinedOutput()
+		if err == nil {
+			return nil
+		}
+		if try < 4 && strings.Contains(string(out), "Unable to get accurate CPU usage") {
+			os.Remove(path)
+			continue
+		}
 		return fmt.Errorf("qemu-img %s: %v: %s", strings.Join(args, " "), err, out)
 	}
-	return nil
 }
 
 // copyOrCreate gives a firmware file its host original when this host has
