@@ -254,6 +254,11 @@ func (c *Conn) readLoop() error {
 			return err
 		}
 		c.lastRecv.Store(time.Now().UnixNano())
+		if h.Type == TypeCallWithFDs {
+			if err := c.skipPassedFDs(br, body); err != nil {
+				return err
+			}
+		}
 		c.inputHanded = false
 		err = c.route(h, body)
 		if !c.inputHanded {

@@ -1,10 +1,14 @@
 package rpc
 
 import (
+	"bufio"
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"syscall"
+	"time"
 
 	"govirt/virerr"
 )
@@ -91,4 +95,32 @@ func sendFD(uc *net.UnixConn, f *os.File) error {
 		err = errors.New("rpc: short write sending a file descriptor")
 	}
 	return err
+}
+
+// skipPassedFDs keeps the stream in step after a CALL_WITH_FDS, which
+// govirt refuses: libvirt's client sends the call, then each descriptor
+// with one data byte of its own (virNetSocketSendFD), and the call's body
+// starts with their number. Reading those bytes through the buffered
+// reader drops the descriptors themselves (the kernel closes them when
+// recvmsg has no room for them), so the next call starts where it should
+// and the client gets its error instead of a closed connection.
+func (c *Conn) skipPassedFDs(br *bufio.Reader, body []byte) error {
+	if len(body) < 4 {
+		return fmt.Errorf("%w: call with descriptors lacks their count", ErrFrameType)
+	}
+	n := binary.BigEndian.Uint32(body)
+	if n > maxFDs {
+		// libvirtd drops such a client too ("Too many FDs to receive").
+		return fmt.Errorf("rpc: client passes %d descriptors, at most %d allowed", n, maxFDs)
+	}
+	if stall := c.srv.stallTimeout(); stall > 0 {
+		_ = c.nc.SetReadDeadline(time.Now().Add(stall))
+		defer c.nc.SetReadDeadline(time.Time{})
+	}
+	for i := uint32(0); i < n; i++ {
+		if _, err := br.ReadByte(); err != nil {
+			return c.stalled(unexpectedEOF(err))
+		}
+	}
+	return nil
 }
