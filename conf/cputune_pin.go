@@ -113,3 +113,46 @@ func (d *Domain) IOThreadIDs() []int {
 	}
 	return ids
 }
+
+// AddIOThreadID adds iothread id as virDomainIOThreadIDAdd: once one id is
+// given explicitly, libvirt writes every thread's id under <iothreadids>,
+// and <iothreads> counts them.
+func (d *Domain) AddIOThreadID(id int) {
+	ids := append(d.IOThreadIDs(), id)
+	d.setIOThreadIDs(ids)
+}
+
+// DelIOThreadID removes iothread id and its pin, as virDomainIOThreadIDDel.
+func (d *Domain) DelIOThreadID(id int) {
+	var ids []int
+	for _, x := range d.IOThreadIDs() {
+		if x != id {
+			ids = append(ids, x)
+		}
+	}
+	d.setIOThreadIDs(ids)
+	d.SetPin("iothreadpin", id, "")
+}
+
+func (d *Domain) setIOThreadIDs(ids []int) {
+	if d.x == nil {
+		d.x = newElem("domain")
+	}
+	if old := d.x.child("iothreadids"); old != nil {
+		d.x.removeChild(old)
+	}
+	if len(ids) == 0 {
+		if old := d.x.child("iothreads"); old != nil {
+			d.x.removeChild(old)
+		}
+		return
+	}
+	d.x.ensureChild("iothreads").setText(strconv.Itoa(len(ids)))
+	list := newElem("iothreadids")
+	for _, id := range ids {
+		it := newElem("iothread")
+		it.setAttr("id", strconv.Itoa(id))
+		list.kids = append(list.kids, it)
+	}
+	d.x.insertChild(list)
+}

@@ -21,3 +21,10 @@ type DomainPinning interface {
 	DomainGetIOThreadInfo(d Domain, flags uint32) ([]IOThreadInfo, error)
 	DomainPinIOThread(d Domain, id uint32, cpus []int, flags uint32) error
 }
+
+// DomainIOThreads adds and removes a guest's iothreads
+// (virDomainAddIOThread, virDomainDelIOThread).
+type DomainIOThreads interface {
+	DomainAddIOThread(d Domain, id uint32, flags uint32) error
+	DomainDelIOThread(d Domain, id uint32, flags uint32) error
+}

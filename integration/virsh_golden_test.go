@@ -139,8 +139,6 @@ func goldenPending(cmd string) (string, bool) {
 		switch {
 		case name == "domrename" || strings.HasPrefix(name, "save-image-") || name == "dump":
 			return "the remote procedure comes with helper calls1's branch", true
-		case name == "iothreadadd" || name == "iothreaddel":
-			return "not in govirt's test driver yet (issue 14: iothread add/del)", true
 		}
 	}
 	return "", false

@@ -15,6 +15,8 @@ func init() {
 		procs.DomainGetVcpuPinInfo:     domainGetVcpuPinInfo,
 		procs.DomainGetEmulatorPinInfo: domainGetEmulatorPinInfo,
 		procs.DomainGetIothreadInfo:    domainGetIOThreadInfo,
+		procs.DomainAddIothread:        domainAddIOThread,
+		procs.DomainDelIothread:        domainDelIOThread,
 		procs.DomainPinVcpu:            domainPinVcpu,
 		procs.DomainPinVcpuFlags:       domainPinVcpuFlags,
 		procs.DomainPinEmulator:        domainPinEmulator,
@@ -175,4 +177,28 @@ func domainPinIOThread(h *handler, body []byte) (any, error) {
 		return nil, err
 	}
 	return nil, d.DomainPinIOThread(drvDom(a.Dom), a.IothreadsID, cpusOfMap(a.Cpumap), a.Flags)
+}
+
+func domainAddIOThread(h *handler, body []byte) (any, error) {
+	a, err := args[DomainAddIothreadArgs](body)
+	if err != nil {
+		return nil, err
+	}
+	d, err := need[driver.DomainIOThreads](h)
+	if err != nil {
+		return nil, err
+	}
+	return nil, d.DomainAddIOThread(drvDom(a.Dom), a.IothreadID, a.Flags)
+}
+
+func domainDelIOThread(h *handler, body []byte) (any, error) {
+	a, err := args[DomainDelIothreadArgs](body)
+	if err != nil {
+		return nil, err
+	}
+	d, err := need[driver.DomainIOThreads](h)
+	if err != nil {
+		return nil, err
+	}
+	return nil, d.DomainDelIOThread(drvDom(a.Dom), a.IothreadID, a.Flags)
 }
