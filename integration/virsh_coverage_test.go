@@ -338,6 +338,12 @@ func newCovRun(t *testing.T, who, sock string) *covRun {
 // listed in virsh_coverage_lists_test.go. scripts/virsh-coverage.sh prints
 // the summary.
 func TestVirshCoverage(t *testing.T) {
+	// A report, not a gate: ten minutes or more, and it changes the host's
+	// network (a NAT network on each daemon), so it runs only when asked
+	// (scripts/virsh-coverage.sh sets the variable).
+	if os.Getenv("GOVIRT_COVERAGE") != "1" {
+		t.Skip("set GOVIRT_COVERAGE=1 (scripts/virsh-coverage.sh) to run the virsh coverage report")
+	}
 	if c, err := net.Dial("unix", *libvirtdSock); err != nil {
 		t.Skipf("libvirtd not reachable at %s: %v", *libvirtdSock, err)
 	} else {

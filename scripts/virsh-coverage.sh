@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 out=$(mktemp)
 log=$(mktemp)
 trap 'rm -f "$out" "$log"' EXIT
-go test -count=1 -timeout 40m -run 'TestVirshCoverage$' ./integration/ -args \
+GOVIRT_COVERAGE=1 go test -count=1 -timeout 40m -run 'TestVirshCoverage$' ./integration/ -args \
   -coverage-out="$out" -coverage-drivers="${DRIVERS:-test,qemu}" \
   -libvirtd-socket="${LIBVIRTD_SOCKET:-/var/run/libvirt/libvirt-sock}" >"$log" 2>&1
 rc=$?
