@@ -490,19 +490,23 @@ func makeImage(path, format string, enc map[string]any) error {
 		args = append(args, "--object", "secret,id=sec0,data="+corpusSecret, "-o", "encrypt.format=luks,encrypt.key-secret=sec0,encrypt.iter-time=10")
 	}
 	args = append(args, path, "16M")
-	// qemu-img calibrates the LUKS key derivation on the CPU time it
-	// measured, and gives up ("Unable to get accurate CPU usage") when a
-	// loaded machine gave it none: that is retried.
+	if out, err := qemuImg(args...); err != nil {
+		return fmt.Errorf("qemu-img %s: %v: %s", strings.Join(args, " "), err, out)
+	}
+	return nil
+}
+
+// qemuImg runs qemu-img. It calibrates a LUKS key derivation on the CPU
+// time it measured, and gives up ("Unable to get accurate CPU usage") when
+// the measurement came out empty, which happens now and then even on an
+// idle machine: that is retried.
+func qemuImg(args ...string) ([]byte, error) {
 	for try := 0; ; try++ {
 		out, err := exec.Command("qemu-img", args...).CombinedOutput()
-		if err == nil {
-			return nil
+		if err == nil || try >= 4 || !strings.Contains(string(out), "Unable to get accurate CPU usage") {
+			return out, err
 		}
-		if try < 4 && strings.Contains(string(out), "Unable to get accurate CPU usage") {
-			os.Remove(path)
-			continue
-		}
-		return fmt.Errorf("qemu-img %s: %v: %s", strings.Join(args, " "), err, out)
+		os.Remove(args[len(args)-2]) // the image path, before its size
 	}
 }
 

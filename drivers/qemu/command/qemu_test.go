@@ -153,7 +153,7 @@ func makeImages(t *testing.T, def *conf.Domain) {
 				args = append(args, "-b", ls[i+1].Path, "-F", format(ls[i+1]))
 			}
 			args = append(args, s.Path, "16M")
-			if out, err := exec.Command("qemu-img", args...).CombinedOutput(); err != nil {
+			if out, err := qemuImg(args...); err != nil {
 				t.Fatalf("qemu-img %v: %v\n%s", args, err, out)
 			}
 		}
