@@ -1,47 +1,9 @@
 package test
 
 import (
-	"fmt"
-
 	"govirt/driver"
 	"govirt/virerr"
 )
-
-// paramKind names a typed-parameter type the way libvirt's messages do.
-func paramKind(v any) string {
-	switch v.(type) {
-	case int32:
-		return "int"
-	case uint32:
-		return "uint"
-	case int64:
-		return "llong"
-	case uint64:
-		return "ullong"
-	case float64:
-		return "double"
-	case bool:
-		return "boolean"
-	case string:
-		return "string"
-	}
-	return fmt.Sprintf("%T", v)
-}
-
-// validateParams is virTypedParamsValidate: only known fields, each with
-// its declared type.
-func validateParams(params []driver.TypedParam, want map[string]string) error {
-	for _, p := range params {
-		kind, ok := want[p.Field]
-		if !ok {
-			return virerr.New(virerr.FromNone, virerr.ErrArgumentUnsupported, "parameter '%s' not supported", p.Field)
-		}
-		if got := paramKind(p.Value); got != kind {
-			return virerr.New(virerr.FromNone, virerr.ErrInvalidArg, "invalid type '%s' for parameter '%s', expected '%s'", got, p.Field, kind)
-		}
-	}
-	return nil
-}
 
 func (in *instance) DomainGetSchedulerType(d driver.Domain) (string, int32, error) {
 	return "fair", 1, nil
@@ -60,7 +22,7 @@ func (in *instance) DomainSetSchedulerParameters(d driver.Domain, params []drive
 	if err := checkFlags(flags, 0, "testDomainSetSchedulerParametersFlags"); err != nil {
 		return err
 	}
-	if err := validateParams(params, map[string]string{"weight": "uint"}); err != nil {
+	if err := driver.ValidateParams(params, map[string]string{"weight": "uint"}); err != nil {
 		return err
 	}
 	return in.withDom(d, func(*domObj) error { return nil })
@@ -89,7 +51,7 @@ func (in *instance) DomainSetMemoryParameters(d driver.Domain, params []driver.T
 	if err := checkFlags(flags, affectLive|affectConfig, "testDomainSetMemoryParameters"); err != nil {
 		return err
 	}
-	if err := validateParams(params, map[string]string{"hard_limit": "ullong", "soft_limit": "ullong", "swap_hard_limit": "ullong"}); err != nil {
+	if err := driver.ValidateParams(params, map[string]string{"hard_limit": "ullong", "soft_limit": "ullong", "swap_hard_limit": "ullong"}); err != nil {
 		return err
 	}
 	return in.updateDom(d, func(o *domObj) error {
@@ -144,7 +106,7 @@ func (in *instance) DomainSetBlkioParameters(d driver.Domain, params []driver.Ty
 	for _, f := range blkioDeviceFields {
 		want[f] = "string"
 	}
-	if err := validateParams(params, want); err != nil {
+	if err := driver.ValidateParams(params, want); err != nil {
 		return err
 	}
 	return in.updateDom(d, func(o *domObj) error {
