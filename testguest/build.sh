@@ -136,8 +136,11 @@ log "computing module dependencies for $KVER"
 #   button evdev -- ACPI power button as an input device for acpid
 #   pvpanic_mmio pvpanic_pci -- pvpanic ISA (ACPI QEMU0001) and PCI devices
 #   ahci ata_piix sd_mod sr_mod -- SATA (q35) / IDE (pc) disks and CD-ROMs
+#   crc32c_generic ext4 -- a file system to mount from a disk (busybox
+#             mke2fs makes ext2, which ext4 mounts; ext4 needs crc32c), so
+#             the guest agent has one to report
 MODULES="virtio_pci virtio_blk virtio_net virtio_console virtio_scsi virtio_balloon
-button evdev pvpanic_mmio pvpanic_pci ahci ata_piix sd_mod sr_mod"
+button evdev pvpanic_mmio pvpanic_pci ahci ata_piix sd_mod sr_mod crc32c_generic ext4"
 
 ROOT=$WORK/root
 mkdir -p "$ROOT/lib/modules/$KVER"
@@ -310,6 +313,17 @@ cont) p=$(pid); [ "$p" = 0 ] || kill -CONT "$p"; echo "GV-AGENT continued $p" ;;
 status) echo "GV-AGENT status $(pid)" ;;
 *) echo "GV-ERROR usage: gv-agent start|stop|pause|cont|status"; exit 2 ;;
 esac
+EOF
+
+cat >"$ROOT/bin/gv-mount" <<'EOF'
+#!/bin/sh
+# gv-mount DEV DIR: make an ext2 file system on DEV (erasing it), mount it
+# on DIR with the ext4 driver and print "GV-MOUNT DEV DIR ok".
+dev=$1; dir=$2
+[ -b "$dev" ] && [ -n "$dir" ] || { echo "GV-MOUNT $dev $dir failed (usage: gv-mount DEV DIR)"; exit 1; }
+mke2fs -q "$dev" >/dev/null 2>&1 && mkdir -p "$dir" && mount -t ext4 "$dev" "$dir" ||
+	{ echo "GV-MOUNT $dev $dir failed"; exit 1; }
+echo "GV-MOUNT $dev $dir ok"
 EOF
 
 cat >"$ROOT/bin/gv-reboot" <<'EOF'
