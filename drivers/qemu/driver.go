@@ -98,6 +98,9 @@ type dirs struct {
 	defs, autostart, save, logs, caps string // under StateDir/qemu
 	nvram, swtpm                      string // under StateDir/qemu: UEFI varstores, TPM state
 	status, domains                   string // under RunDir/qemu
+	// channels holds each run's channel sockets, in libvirt's layout
+	// (channel/target/domain-ID-NAME/TARGETNAME), under RunDir/qemu.
+	channels string
 }
 
 // New creates the driver; Start loads definitions and reconnects guests.
@@ -124,6 +127,7 @@ func New(cfg Config) *Driver {
 			logs: filepath.Join(st, "log"), caps: filepath.Join(st, "capabilities"),
 			nvram: filepath.Join(st, "nvram"), swtpm: filepath.Join(st, "swtpm"),
 			status: rt, domains: filepath.Join(rt, "domain"),
+			channels: filepath.Join(rt, "channel", "target"),
 		},
 	}
 	d.uri = "qemu:///session"

@@ -218,8 +218,17 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	}
 	var files passedFiles
 	defer files.close() // QEMU has its copies once spawned
-	cl, err := d.buildCommand(live, qcaps, dir, monPath, &files, resetNVRAM)
+	// The id comes first: the channel directory is named after it.
+	id := d.doms.assignID(v, 0)
+	chanDir, err := d.prepareChannelDir(id, name)
 	if err != nil {
+		d.doms.releaseID(id)
+		return err
+	}
+	cl, err := d.buildCommand(live, qcaps, dir, chanDir, monPath, &files, resetNVRAM)
+	if err != nil {
+		d.doms.releaseID(id)
+		os.RemoveAll(chanDir)
 		return err
 	}
 	argv := cl.Argv
@@ -228,10 +237,11 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	}
 	cj, err := d.capsBlobs.json(qcaps)
 	if err != nil {
+		d.doms.releaseID(id)
+		os.RemoveAll(chanDir)
 		return err
 	}
 	tBuild := time.Since(t0)
-	id := d.doms.assignID(v, 0)
 	v.mu.Lock()
 	v.live, v.caps, v.capsJSON, v.id = live, qcaps, cj, id
 	v.setState(driver.StatePaused, driver.PausedStartingUp)
@@ -475,6 +485,7 @@ func (d *Driver) cleanupStopped(v *vm, reason int32) bool {
 	d.removeCgroup(v) // named after id: before another guest may take it
 	d.doms.releaseID(id)
 	d.removeStatus(v)
+	os.RemoveAll(d.channelDir(id, name))
 	if dir, err := d.domainDir(name); err == nil {
 		stopPlatform(dir)
 		stopVirtioFS(dir)    // after QEMU: it is their only client

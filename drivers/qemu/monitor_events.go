@@ -59,6 +59,18 @@ func (d *Driver) handleEvent(v *vm, name string, data json.RawMessage) {
 	case *qmp.MigrationEvent:
 		onMigrationEvent(v, ev) // migrate_state.go
 	}
+	switch name {
+	case "VSERPORT_CHANGE":
+		var p struct {
+			ID   string `json:"id"`
+			Open bool   `json:"open"`
+		}
+		if json.Unmarshal(data, &p) == nil {
+			d.onSerialChange(v, p.ID, p.Open) // agent_state.go
+		}
+	case "RESET":
+		agentReset(v)
+	}
 }
 
 func (d *Driver) handleWatchdog(v *vm, ev *qmp.WatchdogEvent) {

@@ -37,6 +37,10 @@ type vmExt struct {
 	// by cgMu.
 	cgMu sync.Mutex
 	cg   *cgroup.Group
+
+	// agent is the guest agent connection and the agent job
+	// (agent_state.go); it has its own lock.
+	agent agentState
 }
 
 // releaseGuestState frees what v's subsystems hold for a run that ended:
@@ -45,6 +49,7 @@ type vmExt struct {
 // per run and need nothing. It is called from cleanupStopped.
 func releaseGuestState(v *vm) {
 	closeHubs(v)
+	closeAgent(v)
 	v.ext.statsMu.Lock()
 	v.ext.stats.last = nil
 	v.ext.statsMu.Unlock()
