@@ -19,6 +19,9 @@ type DomainSnapshot struct {
 	MemoryFile   string // <memory file=''>
 	Disks        []SnapshotDisk
 	Domain       *Domain // the embedded <domain>; nil when absent
+	// InactiveDomain is <inactiveDomain>: the persistent definition of
+	// a guest that was running, as libvirt keeps it; nil when absent.
+	InactiveDomain *Domain
 	x            *node
 }
 
@@ -87,6 +90,11 @@ func ParseDomainSnapshot(data []byte, flags ParseFlags) (*DomainSnapshot, error)
 			return nil, err
 		}
 	}
+	if dn := root.child("inactiveDomain"); dn != nil {
+		if s.InactiveDomain, err = domainFromTree(dn, flags&^ParseLive); err != nil {
+			return nil, err
+		}
+	}
 	return s, nil
 }
 
@@ -125,6 +133,13 @@ func (s *DomainSnapshot) Format(flags FormatFlags) ([]byte, error) {
 		dom = append(dom, s.Domain.toTree(flags))
 	}
 	root.fillSlots("domain", dom)
+	var idom []*node
+	if s.InactiveDomain != nil {
+		n := s.InactiveDomain.toTree(flags | FormatInactive)
+		n.name = "inactiveDomain"
+		idom = append(idom, n)
+	}
+	root.fillSlots("inactiveDomain", idom)
 	return writeTree(root), nil
 }
 
@@ -136,6 +151,7 @@ func (s *DomainSnapshot) Clone() *DomainSnapshot {
 	c := *s
 	c.x = s.x.clone()
 	c.Domain = s.Domain.Clone()
+	c.InactiveDomain = s.InactiveDomain.Clone()
 	if s.Disks != nil {
 		c.Disks = make([]SnapshotDisk, len(s.Disks))
 		for i, d := range s.Disks {
