@@ -91,6 +91,9 @@ func ParseDomainSnapshot(data []byte, flags ParseFlags) (*DomainSnapshot, error)
 		}
 	}
 	if dn := root.child("inactiveDomain"); dn != nil {
+		// A definition of its own: it formats as <domain> when used.
+		dn = dn.clone()
+		dn.name = "domain"
 		if s.InactiveDomain, err = domainFromTree(dn, flags&^ParseLive); err != nil {
 			return nil, err
 		}
