@@ -22,7 +22,7 @@ type DomainSnapshot struct {
 	// InactiveDomain is <inactiveDomain>: the persistent definition of
 	// a guest that was running, as libvirt keeps it; nil when absent.
 	InactiveDomain *Domain
-	x            *node
+	x              *node
 }
 
 // SnapshotDisk is a <disks><disk> entry.
