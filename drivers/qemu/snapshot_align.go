@@ -185,7 +185,7 @@ func sourceEmpty(disk *conf.Disk) bool {
 	return disk.Source.Type != "network" && disk.Source.Path == ""
 }
 
-// diskSnapshotAttrs is each disk's <disk snapshot=”>, by target.
+// diskSnapshotAttrs is each disk's snapshot attribute, by target.
 func diskSnapshotAttrs(def *conf.Domain) map[string]string {
 	out := map[string]string{}
 	devs := def.Tree().Child("devices")
