@@ -1,6 +1,7 @@
 package conf
 
 import (
+	"bytes"
 	"strconv"
 	"strings"
 	"time"
@@ -163,4 +164,24 @@ func (s *DomainSnapshot) Clone() *DomainSnapshot {
 		}
 	}
 	return &c
+}
+
+// SetCookie replaces the snapshot's <cookie> (libvirt's save cookie: the
+// guest CPU as it ran, for a snapshot with memory) with one holding the
+// given XML elements; none removes it.
+func (s *DomainSnapshot) SetCookie(elems ...[]byte) error {
+	if s.x == nil {
+		s.x = newElem("domainsnapshot")
+	}
+	var kids []*node
+	if len(elems) > 0 {
+		doc := append([]byte("<cookie>"), bytes.Join(elems, nil)...)
+		c, err := parseTree(append(doc, "</cookie>"...), virerr.FromDomainSnapshot, "(domain_snapshot)")
+		if err != nil {
+			return err
+		}
+		kids = append(kids, c)
+	}
+	s.x.fillSlots("cookie", kids)
+	return nil
 }

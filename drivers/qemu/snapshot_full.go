@@ -71,6 +71,7 @@ func (c *conn) createFullSnapshot(h driver.Domain, in *conf.DomainSnapshot, flag
 			in.Parent = set.current
 		}
 		if active {
+			setSnapshotCookie(v, in)
 			err = c.d.createInternalActive(v, mon, in, halt)
 		} else {
 			_, err = c.d.forEachQcow2(def, in, "-c", false)

@@ -243,8 +243,31 @@ func snapshotDomains(v *vm) (dom, inactive *conf.Domain, err error) {
 	if dom, err = conf.ParseDomain(data, 0); err != nil {
 		return nil, nil, err
 	}
+	// Image indexes belong to the run, not to the definition.
+	for _, disk := range dom.Devices.Disks {
+		for s := &disk.Source; s != nil; s = s.Backing {
+			s.Index = 0
+		}
+	}
 	if live != nil && persistent && def != nil {
 		inactive = def.Clone()
 	}
 	return dom, inactive, nil
+}
+
+// setSnapshotCookie is qemuDomainSaveCookieNew's part of the metadata of
+// a snapshot with memory: the CPU the guest runs with, and
+// <slirpHelper/> as libvirt writes it.
+func setSnapshotCookie(v *vm, snap *conf.DomainSnapshot) {
+	v.mu.Lock()
+	live := v.live
+	v.mu.Unlock()
+	var elems [][]byte
+	if live != nil {
+		if cpu := live.Tree().Child("cpu"); cpu != nil {
+			elems = append(elems, cpu.XML())
+		}
+	}
+	elems = append(elems, []byte("<slirpHelper/>"))
+	_ = snap.SetCookie(elems...)
 }
