@@ -37,6 +37,13 @@ type vmExt struct {
 	// by cgMu.
 	cgMu sync.Mutex
 	cg   *cgroup.Group
+
+	// migSpeed is virsh migrate-setspeed's bandwidth (MiB/s) when
+	// migSpeedSet, as libvirt's migMaxBandwidth: kept while the guest is
+	// defined, used by a migration without its own bandwidth. Guarded by
+	// vm.mu.
+	migSpeed    uint64
+	migSpeedSet bool
 }
 
 // releaseGuestState frees what v's subsystems hold for a run that ended:
