@@ -44,6 +44,11 @@ type vmExt struct {
 	// vm.mu.
 	migSpeed    uint64
 	migSpeedSet bool
+
+	// thresholdIndexed holds the storage nodes whose write threshold was
+	// armed naming an image index ("vda[1]"), which then fire only the
+	// indexed event (block_threshold.go). Guarded by vm.mu.
+	thresholdIndexed map[string]bool
 }
 
 // releaseGuestState frees what v's subsystems hold for a run that ended:
