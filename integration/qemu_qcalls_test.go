@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Issue 14's remaining QEMU calls through real virsh: migration
@@ -162,5 +163,83 @@ func TestQEMUPoolCapabilities(t *testing.T) {
 	norm := regexp.MustCompile(`supported='(yes|no)'`)
 	if norm.ReplaceAllString(out, "") != norm.ReplaceAllString(lv, "") {
 		t.Errorf("govirtd:\n%s\nlibvirtd:\n%s", out, lv)
+	}
+}
+
+// TestQEMUBlockThresholdDirtyRate boots a guest with a qcow2 disk:
+// domblkthreshold arms QEMU's write threshold, and the guest writing past
+// it raises the block-threshold events virsh event sees (the disk and its
+// image by index; only the indexed one when armed by index); bad disk
+// names fail as in libvirt. domdirtyrate-calc then measures and domstats
+// --dirtyrate reports.
+func TestQEMUBlockThresholdDirtyRate(t *testing.T) {
+	needQEMU(t)
+	d := startClientsDaemon(t)
+	uri := d.URI("qemu")
+	img := filepath.Join(t.TempDir(), "bt.qcow2")
+	qemuImg(t, "create", "-f", "qcow2", img, "64M")
+	sock := defineDiskGuest(t, d, "bt", img, "qcow2")
+	ev := watchEvents(t, uri)
+	con := bootDiskGuest(t, d, "bt", sock)
+
+	for cmd, want := range map[string]string{
+		"domblkthreshold bt vdb 1M":    "error: invalid argument: failed to find disk 'vdb'",
+		"domblkthreshold bt vda[2] 1M": "error: invalid argument: failed to find disk 'vda[2]'",
+		"domblkthreshold bt vda[x] 1M": "error: invalid argument: failed to parse block device 'vda[x]'",
+	} {
+		if _, e, rc := virsh(t, uri, cmd); rc == 0 || !strings.Contains(e, want) {
+			t.Errorf("%s: rc=%d %q, want %q", cmd, rc, e, want)
+		}
+	}
+	mustVirsh(t, uri, "domblkthreshold bt vda 1M")
+	guestWrite(t, con, "/dev/vda", 3, 2048)
+	ev.expect(t, []string{"event 'block-threshold' for domain 'bt': dev: vda(" + img + ") 1048576 ",
+		"event 'block-threshold' for domain 'bt': dev: vda[1](" + img + ") 1048576 "}, 30*time.Second)
+	// Armed through the index, only the indexed event comes.
+	mustVirsh(t, uri, "domblkthreshold bt vda[1] 4M")
+	con.Send("dd if=/dev/zero of=/dev/vda bs=1M seek=8 count=2 conv=fsync 2>/dev/null; echo GV-DD-DONE")
+	if _, err := con.Expect("GV-DD-DONE", 2*time.Minute); err != nil {
+		t.Fatalf("%v\n%s", err, con.Output())
+	}
+	ev.expect(t, []string{"dev: vda[1](" + img + ") 4194304 "}, 30*time.Second)
+	time.Sleep(time.Second)
+	ev.mu.Lock()
+	lines := append([]string(nil), ev.lines...)
+	ev.mu.Unlock()
+	for _, l := range lines {
+		if strings.Contains(l, "dev: vda("+img+") 4194304") {
+			t.Errorf("unindexed event for an indexed threshold: %s", l)
+		}
+	}
+
+	// Dirty rate: measured over a second, reported by domstats.
+	if _, e, rc := virsh(t, uri, "domdirtyrate-calc bt --seconds 70"); rc == 0 ||
+		!strings.Contains(e, "error: unsupported configuration: seconds=70 is invalid, please choose value within [1, 60].") {
+		t.Errorf("seconds=70: rc=%d %q", rc, e)
+	}
+	if _, e, rc := virsh(t, uri, "domdirtyrate-calc bt --seconds 1 --mode dirty-ring"); rc == 0 ||
+		!strings.Contains(e, "error: Operation not supported: dirty-ring calculation mode requires dirty-ring feature enabled.") {
+		t.Errorf("dirty-ring: rc=%d %q", rc, e)
+	}
+	if out := mustVirsh(t, uri, "domstats --dirtyrate bt"); !strings.Contains(out, "dirtyrate.calc_status=0\n  dirtyrate.calc_start_time=0\n  dirtyrate.calc_period=0\n  dirtyrate.calc_mode=page-sampling\n") {
+		t.Errorf("before any calculation:\n%s", out)
+	}
+	mustVirsh(t, uri, "domdirtyrate-calc bt --seconds 1")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		out := mustVirsh(t, uri, "domstats --dirtyrate bt")
+		if strings.Contains(out, "dirtyrate.calc_status=2") {
+			if !regexp.MustCompile(`dirtyrate.calc_period=1\n  dirtyrate.calc_mode=page-sampling\n  dirtyrate.megabytes_per_second=\d+\n`).MatchString(out) {
+				t.Errorf("measured:\n%s", out)
+			}
+			break
+		}
+		if !strings.Contains(out, "dirtyrate.calc_status=1") || time.Now().After(deadline) {
+			t.Fatalf("measuring:\n%s", out)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if out := mustVirsh(t, uri, "domstats bt"); !strings.Contains(out, "dirtyrate.calc_status=2") {
+		t.Errorf("domstats without groups lacks dirtyrate:\n%s", out)
 	}
 }

@@ -14,9 +14,9 @@ import (
 
 // VIR_DOMAIN_DIRTYRATE_MODE_* flags and the calculation period bounds.
 const (
-	dirtyRatePageSampling = 1 << 0
-	dirtyRateBitmap       = 1 << 1
-	dirtyRateRing         = 1 << 2
+	dirtyRatePageSampling = 0 // the default mode
+	dirtyRateBitmap       = 1 << 0
+	dirtyRateRing         = 1 << 1
 
 	minDirtyRatePeriod = 1
 	maxDirtyRatePeriod = 60
