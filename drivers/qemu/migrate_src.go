@@ -198,6 +198,9 @@ func (d *Driver) performMigration(ctx context.Context, v *vm, m *migration, uri 
 	// QEMU's default 32 MiB/s would make TCG guests crawl; libvirt too
 	// lifts the limit unless asked for one (MiB/s).
 	bw := uint64(1 << 40)
+	if s := migSpeedOf(v); s < migBandwidthMax { // migrate-setspeed's
+		bw = s << 20
+	}
 	for _, p := range params {
 		if p.Field == migParamBandwidth {
 			if n, ok := toUint64(p.Value); ok && n > 0 {

@@ -58,6 +58,8 @@ func (d *Driver) handleEvent(v *vm, name string, data json.RawMessage) {
 		}
 	case *qmp.MigrationEvent:
 		onMigrationEvent(v, ev) // migrate_state.go
+	case *qmp.BlockWriteThresholdEvent:
+		d.blockThresholdReached(v, ev) // block_threshold.go
 	}
 	switch name {
 	case "VSERPORT_CHANGE":

@@ -23,7 +23,8 @@ const (
 	statsInterface = 1 << 4
 	statsBlock     = 1 << 5
 
-	statsSupported = statsState | statsCPUTotal | statsBalloon | statsVcpu | statsInterface | statsBlock
+	statsSupported = statsState | statsCPUTotal | statsBalloon | statsVcpu | statsInterface | statsBlock |
+		statsDirtyRate // dirtyrate.go
 
 	statsListMask = 0xff      // the ListAll* filter bits
 	statsNoWait   = 1 << 29   // VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT
@@ -150,6 +151,9 @@ func (d *Driver) domainStats(v *vm, groups uint32) driver.DomainStats {
 	}
 	if groups&statsBlock != 0 {
 		blockStats(p, def, active, s)
+	}
+	if groups&statsDirtyRate != 0 {
+		dirtyRateStats(p, v)
 	}
 	return driver.DomainStats{Dom: h, Params: p.list}
 }
