@@ -122,3 +122,15 @@ func (in *instance) NodeGetFreePages(sizes []uint32, startCell int32, cellCount 
 func (in *instance) NodeAllocPages(sizes []uint32, counts []uint64, startCell int32, cellCount uint32, flags uint32) (int32, error) {
 	return 0, errNoSupport(virerr.FromNone, "virNodeAllocPages")
 }
+
+var _ driver.DomainFileStarter = (*conn)(nil)
+
+// DomainCreateXMLWithFiles ignores the descriptors, as libvirt's test
+// driver does.
+func (in *instance) DomainCreateXMLWithFiles(xml string, _ []*os.File, flags uint32) (driver.Domain, error) {
+	return in.DomainCreateXML(xml, flags)
+}
+
+func (in *instance) DomainCreateWithFiles(d driver.Domain, _ []*os.File, flags uint32) (driver.Domain, error) {
+	return in.DomainCreate(d, flags)
+}
