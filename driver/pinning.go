@@ -28,3 +28,10 @@ type DomainIOThreads interface {
 	DomainAddIOThread(d Domain, id uint32, flags uint32) error
 	DomainDelIOThread(d Domain, id uint32, flags uint32) error
 }
+
+// DomainIOThreadParams tunes an iothread's polling
+// (virDomainSetIOThreadParams); params are poll_max_ns, poll_grow and
+// poll_shrink.
+type DomainIOThreadParams interface {
+	DomainSetIOThreadParams(d Domain, id uint32, params []TypedParam, flags uint32) error
+}
