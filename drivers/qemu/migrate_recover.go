@@ -85,7 +85,12 @@ func (d *Driver) applyPeer(ctx context.Context, v *vm, m *migration, view peerVi
 	if undecided && !final {
 		return false
 	}
+	v.mu.Lock()
+	active := v.active()
+	v.mu.Unlock()
 	switch {
+	case !active:
+		// Destroyed (or its QEMU died) while the peer was asked.
 	case m.Incoming && view == peerOwns:
 		d.log.Warn("the migration source runs the guest: killing this copy", "domain", v.name)
 		d.killIncoming(v, m)
