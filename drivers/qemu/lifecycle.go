@@ -202,6 +202,9 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	}
 	monPath := filepath.Join(dir, "monitor.sock")
 	os.Remove(monPath)
+	if err := checkNUMAPlacement(live); err != nil {
+		return err
+	}
 	// Missing optional images are dropped first (startupPolicy).
 	command.ApplyStartupPolicies(live, nil)
 	// Backing chains and image indexes first: the builder adds a
@@ -214,6 +217,11 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	}
 	tun, err := d.prepareCgroupDef(live)
 	if err != nil {
+		return err
+	}
+	// libvirt's qemuProcessUpdateGuestCPU, last of its domain
+	// preparation: host-model becomes the CPU QEMU is asked for.
+	if err := prepareGuestCPU(live, qcaps, incoming); err != nil {
 		return err
 	}
 	var files passedFiles
@@ -329,6 +337,12 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	v.mon = mon
 	v.mu.Unlock()
 	tMon := time.Since(t0)
+	// The CPU QEMU really created goes into the live definition, or
+	// fails the start (qemuProcessUpdateAndVerifyCPU).
+	if err := d.updateLiveGuestCPU(ctx, v, mon); err != nil {
+		d.abortLaunch(v)
+		return err
+	}
 	// Disk throttling is not on the command line with -blockdev: set it
 	// while the CPUs are still paused, as libvirt does.
 	if err := applyDiskThrottles(ctx, mon, live); err != nil {
