@@ -35,7 +35,7 @@ func jobKindFor(op string) jobKind {
 	switch op {
 	case "suspend":
 		return jobSuspend
-	case "screenshot", "disk errors":
+	case "screenshot", "disk errors", "iothreadinfo":
 		return jobQuery
 	}
 	return jobModify

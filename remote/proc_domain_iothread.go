@@ -1,0 +1,39 @@
+package remote
+
+import (
+	"govirt/driver"
+	"govirt/rpc/procs"
+)
+
+// virsh iothreadset and numatune's setter.
+
+func init() {
+	register(true, map[int32]procFunc{
+		procs.DomainSetIothreadParams: domainSetIOThreadParams,
+		procs.DomainSetNumaParameters: domainSetNumaParameters,
+	})
+}
+
+func domainSetIOThreadParams(h *handler, body []byte) (any, error) {
+	a, err := args[DomainSetIothreadParamsArgs](body)
+	if err != nil {
+		return nil, err
+	}
+	d, err := need[driver.DomainIOThreadParams](h)
+	if err != nil {
+		return nil, err
+	}
+	return nil, d.DomainSetIOThreadParams(drvDom(a.Dom), a.IothreadID, paramsFromWire(a.Params), a.Flags)
+}
+
+func domainSetNumaParameters(h *handler, body []byte) (any, error) {
+	a, err := args[DomainSetNumaParametersArgs](body)
+	if err != nil {
+		return nil, err
+	}
+	d, err := need[driver.DomainNumaParamsSetter](h)
+	if err != nil {
+		return nil, err
+	}
+	return nil, d.DomainSetNumaParameters(drvDom(a.Dom), paramsFromWire(a.Params), a.Flags)
+}
