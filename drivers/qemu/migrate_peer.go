@@ -11,7 +11,6 @@ import (
 
 	"govirt/client"
 	"govirt/driver"
-	"govirt/remote"
 	"govirt/rpc/procs"
 	"govirt/uuid"
 	"govirt/virerr"
@@ -72,16 +71,16 @@ func queryPeer(ctx context.Context, uri string, id uuid.UUID) (peerView, error) 
 		return peerUnreachable, err
 	}
 	defer c.Close()
-	var l remote.DomainLookupByUUIDRet
-	if err := c.Call(ctx, procs.DomainLookupByUUID, remote.DomainLookupByUUIDArgs{UUID: id}, &l); err != nil {
+	var l peerLookupRet
+	if err := c.Call(ctx, procs.DomainLookupByUUID, peerLookupArgs{UUID: id}, &l); err != nil {
 		var ve *virerr.Error
 		if errors.As(err, &ve) && ve.Code == virerr.ErrNoDomain {
 			return peerAbsent, nil
 		}
 		return peerUnreachable, err
 	}
-	var st remote.DomainGetStateRet
-	if err := c.Call(ctx, procs.DomainGetState, remote.DomainGetStateArgs{Dom: l.Dom}, &st); err != nil {
+	var st peerStateRet
+	if err := c.Call(ctx, procs.DomainGetState, peerStateArgs{Dom: l.Dom}, &st); err != nil {
 		var ve *virerr.Error
 		if errors.As(err, &ve) && ve.Code == virerr.ErrNoDomain {
 			return peerAbsent, nil
@@ -101,8 +100,8 @@ func queryPeer(ctx context.Context, uri string, id uuid.UUID) (peerView, error) 
 	}
 	// Paused for another reason: the peer's unless its migration job is
 	// still on (a guest paused before it was migrated).
-	var ji remote.DomainGetJobInfoRet
-	if err := c.Call(ctx, procs.DomainGetJobInfo, remote.DomainGetJobInfoArgs{Dom: l.Dom}, &ji); err != nil {
+	var ji peerJobInfoRet
+	if err := c.Call(ctx, procs.DomainGetJobInfo, peerDomArgs{Dom: l.Dom}, &ji); err != nil {
 		return peerUnreachable, err
 	}
 	if ji.Type != 0 {
@@ -155,3 +154,28 @@ func (d *Driver) faultAt(point string) {
 	_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
 	select {} // never go on past the point
 }
+
+// The few wire messages queryPeer sends, encoded by rpc/xdr's reflection
+// codec with remote_protocol.x's layouts. They are declared here because
+// the generated ones live in package remote, which imports the drivers.
+type (
+	peerDomain struct {
+		Name string
+		UUID [16]byte
+		ID   int32
+	}
+	peerLookupArgs struct{ UUID [16]byte }
+	peerLookupRet  struct{ Dom peerDomain }
+	peerStateArgs  struct {
+		Dom   peerDomain
+		Flags uint32
+	}
+	peerStateRet struct{ State, Reason int32 }
+	peerDomArgs  struct{ Dom peerDomain }
+	// peerJobInfoRet is remote_domain_get_job_info_ret: type and eleven
+	// counters.
+	peerJobInfoRet struct {
+		Type     int32
+		Counters [11]uint64
+	}
+)
