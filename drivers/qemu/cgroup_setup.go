@@ -319,8 +319,16 @@ func (d *Driver) setupThreadCgroups(ctx context.Context, v *vm, mon monitor, t *
 		ID       string `json:"id"`
 		ThreadID int    `json:"thread-id"`
 	}
-	if err := mon.Execute(ctx, "query-iothreads", nil, &its); err != nil {
-		return err
+	// QEMU has iothreads only from the -object iothread the builder
+	// writes for these ids: without any, query-iothreads would answer
+	// an empty list, and asking costs a monitor round trip per start.
+	v.mu.Lock()
+	hasIOThreads := v.live != nil && len(v.live.IOThreadIDs()) > 0
+	v.mu.Unlock()
+	if hasIOThreads {
+		if err := mon.Execute(ctx, "query-iothreads", nil, &its); err != nil {
+			return err
+		}
 	}
 	for _, it := range its {
 		n, err := strconv.Atoi(strings.TrimPrefix(it.ID, "iothread"))

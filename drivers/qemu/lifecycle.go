@@ -418,22 +418,37 @@ func (d *Driver) startCPUsThen(ctx context.Context, v *vm, reason int32, save bo
 	v.mu.Lock()
 	mon := v.mon
 	v.runningReason = reason
+	if mon != nil {
+		v.contPending++
+	}
 	v.mu.Unlock()
 	if mon == nil {
 		return errNotRunning()
 	}
-	if err := qmp.Cont(ctx, mon); err != nil {
+	err := qmp.Cont(ctx, mon)
+	v.mu.Lock()
+	v.contPending--
+	if err != nil {
+		v.mu.Unlock()
+		// A RESUME that came anyway left its write to us.
+		if save {
+			d.saveStatusLogged(v)
+		}
 		return errQEMU(virerr.ErrOperationFailed, "resume operation failed: %v", err)
 	}
 	// The reply can overtake the RESUME event; do here what its handler
 	// would, so callers see the new state at once. The event then finds
 	// the guest running and stays quiet. A guest that stayed "running"
-	// through a fake reboot takes the new reason, as in libvirt.
-	v.mu.Lock()
+	// through a fake reboot takes the new reason, as in libvirt. When
+	// the event came first it changed the state but, cont being in
+	// flight, left the status write to this caller.
 	if v.state == driver.StateRunning {
 		v.reason = reason
 		v.runningReason = driver.RunningUnknown
 		v.mu.Unlock()
+		if save {
+			d.saveStatusLogged(v)
+		}
 		return nil
 	}
 	v.mu.Unlock()

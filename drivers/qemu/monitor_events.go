@@ -126,7 +126,19 @@ func (d *Driver) handleStop(v *vm) {
 // handleResume: RESUME always makes the guest running — after a user
 // resume, a fake reboot or a crash-restart alike — with the reason set by
 // whoever sent cont (booted when nobody did).
-func (d *Driver) handleResume(v *vm) { d.resumed(v, true) }
+//
+// While a cont sent by startCPUsThen is in flight, the status is not
+// written here: its caller writes it once cont returned (start once the
+// guest is fully started), so a start writes the running state once
+// instead of twice. A daemon killed in between finds the status saying
+// paused for a QEMU that runs, as when the event had not come yet, and
+// the reconnect reads the real state from QEMU.
+func (d *Driver) handleResume(v *vm) {
+	v.mu.Lock()
+	save := v.contPending == 0
+	v.mu.Unlock()
+	d.resumed(v, save)
+}
 
 // resumed makes the guest running; save false leaves the status write to
 // the caller.
