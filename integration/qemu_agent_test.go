@@ -84,7 +84,7 @@ func (w *agentEvents) wait(t *testing.T, from int, want string, timeout time.Dur
 // waitAgent polls dumpxml until the agent channel shows state.
 func waitAgent(t *testing.T, uri, name, state string, timeout time.Duration) string {
 	t.Helper()
-	re := regexp.MustCompile(`<target type='virtio' name='org.qemu.guest_agent.0' state='` + state + `'/>`)
+	re := regexp.MustCompile(`<target [^>]*name='org.qemu.guest_agent.0'[^>]* state='` + state + `'/>`)
 	deadline := time.Now().Add(timeout)
 	var xml string
 	for time.Now().Before(deadline) {
