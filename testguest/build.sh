@@ -241,10 +241,11 @@ done
 ip link set lo up 2>/dev/null
 # ACPI power button -> /etc/acpi/PWRF/00000080 (poweroff)
 acpid -c /etc/acpi -l /dev/null
-# The QEMU guest agent, when the host gave the guest its channel: the
-# port appears once the host answers the driver's ready message, which
-# can be after modprobe returns, so look for it for up to 5 s.
-(
+# The QEMU guest agent, when the host gave the guest its channel (and
+# the kernel command line does not say gv.noagent): the port appears
+# once the host answers the driver's ready message, which can be after
+# modprobe returns, so look for it for up to 5 s.
+grep -qw gv.noagent /proc/cmdline || (
 	n=0
 	while [ $n -lt 50 ]; do
 		[ -n "$(ls /sys/class/virtio-ports 2>/dev/null)" ] && gv-agent start >/dev/null && break
