@@ -104,4 +104,3 @@ func (d *Driver) writeNewSnapshot(v *vm, dom string, in *conf.DomainSnapshot) er
 	}
 	return d.setCurrentSnap(dom, in.Name)
 }
-
