@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -167,5 +168,50 @@ func TestQEMUSnapshotInternal(t *testing.T) {
 	}
 	if got := snapNames(t, uri, "isn1"); got != "" {
 		t.Errorf("snapshots left: %q", got)
+	}
+}
+
+// TestQEMUSnapshotVirtManager replays virt-manager's snapshot calls
+// through python-libvirt on a running guest: snapshotCreateXML with the
+// dialog's XML (name and description only: an internal snapshot with
+// memory), listAllSnapshots with getXMLDesc and isCurrent,
+// revertToSnapshot and delete; the guest's data after the revert is the
+// snapshot's.
+func TestQEMUSnapshotVirtManager(t *testing.T) {
+	if err := exec.Command("/usr/bin/python3", "-c", "import libvirt").Run(); err != nil {
+		t.Skip("python3-libvirt not installed")
+	}
+	d := startDaemon(t)
+	t.Cleanup(func() { killGuests(d) })
+	uri := d.URI("qemu")
+	script := "testdata/python/virtmanager_snapshots.py"
+	img := filepath.Join(t.TempDir(), "vm.qcow2")
+	qemuImg(t, "create", "-q", "-f", "qcow2", img, "64M")
+	sock := defineDiskGuest(t, d, "vmm1", img, "qcow2")
+	con := bootDiskGuest(t, d, "vmm1", sock)
+	guestWrite(t, con, "/dev/vda", 7, 512)
+	want := layered(512, [2]int{7, 512})
+
+	if out := pythonStdout(t, script, uri, "vmm1", "create", "snapshot1", "before the update"); out[0] != "created snapshot1" {
+		t.Fatalf("create: %q", out)
+	}
+	out := pythonStdout(t, script, uri, "vmm1", "list")
+	if strings.Join(out, "\n") != "snapshot1 running internal vda:internal current before the update\nhas-current True" {
+		t.Errorf("list:\n%s", strings.Join(out, "\n"))
+	}
+	guestWrite(t, con, "/dev/vda", 8, 512)
+	// state 1 (running), reason 4 (from snapshot)
+	if out := pythonStdout(t, script, uri, "vmm1", "revert", "snapshot1"); out[0] != "reverted 1 4" {
+		t.Errorf("revert: %q", out)
+	}
+	con = reconnect(t, sock)
+	if got := guestSum(t, con, "/dev/vda", 512); got != want {
+		t.Errorf("after revert: %s, want %s", got, want)
+	}
+	if out := pythonStdout(t, script, uri, "vmm1", "delete", "snapshot1"); out[0] != "deleted 0" {
+		t.Errorf("delete: %q", out)
+	}
+	if tags := qcow2Snaps(t, img); len(tags) != 0 {
+		t.Errorf("image snapshots after delete: %v", tags)
 	}
 }
