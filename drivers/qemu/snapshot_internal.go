@@ -74,6 +74,11 @@ func (d *Driver) createInternalActive(v *vm, mon monitor, snap *conf.DomainSnaps
 	if len(nodes) == 0 {
 		return errQEMU(virerr.ErrOperationFailed, "this domain does not have a device to take snapshots")
 	}
+	// The status says the guest ran: a daemon killed from here on
+	// resumes it (recoverSnapshotJobs).
+	if err := d.setJobPhase(v, "internal"); err != nil {
+		return err
+	}
 	resume := false
 	if state == driver.StateRunning {
 		if err := d.pauseFor(ctx, v, mon, driver.PausedSave); err != nil {
@@ -270,4 +275,39 @@ func setSnapshotCookie(v *vm, snap *conf.DomainSnapshot) {
 	}
 	elems = append(elems, []byte("<slirpHelper/>"))
 	_ = snap.SetCookie(elems...)
+}
+
+// recoverSnapshotJobs settles what a killed daemon left of an internal
+// or memory snapshot: QEMU's snapshot jobs run to their end and are
+// dismissed, a memory stream is cancelled, and a guest the snapshot
+// paused runs again, as the snapshot would have left it.
+func (d *Driver) recoverSnapshotJobs(ctx context.Context, v *vm, job *statusJob) {
+	v.mu.Lock()
+	mon, name := v.mon, v.name
+	v.mu.Unlock()
+	if mon == nil {
+		return
+	}
+	if jobs, err := qmp.QueryJobs(ctx, mon); err == nil {
+		for _, j := range jobs {
+			if !strings.HasPrefix(j.ID, "govirt-snapshot-") {
+				continue
+			}
+			if _, err := qmp.WaitJob(ctx, mon, j.ID, "concluded", nil, 50*time.Millisecond); err != nil {
+				d.log.Warn("interrupted snapshot job", "domain", name, "job", j.ID, "err", err)
+			}
+			_ = qmp.JobDismiss(ctx, mon, j.ID)
+		}
+	}
+	if job.Phase == "memory" {
+		_ = mon.Execute(ctx, "migrate_cancel", nil, nil)
+	}
+	v.mu.Lock()
+	state := v.state
+	v.mu.Unlock()
+	if job.PreState == driver.StateRunning && state == driver.StatePaused {
+		if err := d.startCPUs(ctx, v, driver.RunningUnpaused); err != nil {
+			d.log.Warn("cannot resume after an interrupted snapshot", "domain", name, "err", err)
+		}
+	}
 }

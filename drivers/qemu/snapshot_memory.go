@@ -67,6 +67,12 @@ func (c *conn) createMemorySnapshot(v *vm, mon monitor, in *conf.DomainSnapshot,
 	setSnapshotCookie(v, in)
 	in.Disks = snapshotDisks(before, plans)
 
+	v.mu.Lock()
+	v.jobPreState = state
+	v.mu.Unlock()
+	if err := d.setJobPhase(v, "memory"); err != nil {
+		return err
+	}
 	resume := false
 	if state == driver.StateRunning {
 		resume = !hasManual
@@ -81,9 +87,6 @@ func (c *conn) createMemorySnapshot(v *vm, mon monitor, in *conf.DomainSnapshot,
 			v.mu.Unlock()
 		}
 	}
-	v.mu.Lock()
-	v.jobPreState = state
-	v.mu.Unlock()
 	unlink := false
 	fail := func(err error) error {
 		if unlink {
