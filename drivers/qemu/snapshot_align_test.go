@@ -21,8 +21,8 @@ func TestAlignSnapshot(t *testing.T) {
 	raw := `<disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='/i/b.img'/><target dev='vdb' bus='virtio'/></disk>`
 	for _, tc := range []struct {
 		name, extra, snap string
-		st               driver.State
-		want             string // state memory disks, or the error
+		st                driver.State
+		want              string // state memory disks, or the error
 	}{
 		{"running default", cdrom, `<domainsnapshot/>`, driver.StateRunning, "running internal vda:internal sda:no"},
 		{"shut off default", "", `<domainsnapshot/>`, driver.StateShutoff, "shutoff no vda:internal"},
