@@ -98,7 +98,7 @@ func (d *Driver) createInternalActive(v *vm, mon monitor, snap *conf.DomainSnaps
 		}
 	}
 	if err == nil && halt {
-		d.stopFromSnapshot(v)
+		d.stopFromSnapshot(v, false)
 		return nil
 	}
 	if resume {
@@ -146,7 +146,10 @@ func (d *Driver) pauseFor(ctx context.Context, v *vm, mon monitor, reason int32)
 // stopFromSnapshot stops QEMU for a snapshot (halt, revert): the guest
 // is shut off "from snapshot" and clients hear STOPPED from snapshot.
 // The caller holds v's job.
-func (d *Driver) stopFromSnapshot(v *vm) {
+// A revert (keep) starts the guest again: a transient guest stays known
+// meanwhile, as libvirt keeps its domain object, instead of going as a
+// transient guest does when it stops.
+func (d *Driver) stopFromSnapshot(v *vm, keep bool) {
 	v.mu.Lock()
 	if !v.active() {
 		v.mu.Unlock()
@@ -154,12 +157,25 @@ func (d *Driver) stopFromSnapshot(v *vm) {
 	}
 	v.beingDestroyed = true
 	proc := v.proc
+	transient := keep && !v.persistent
+	if transient {
+		v.persistent = true
+	}
 	v.mu.Unlock()
 	if proc != nil {
 		proc.kill(killGrace)
 	}
-	if d.cleanupStopped(v, driver.ShutoffFromSnapshot) {
+	stopped := d.cleanupStopped(v, driver.ShutoffFromSnapshot)
+	if transient {
+		v.mu.Lock()
+		v.persistent = false
+		v.mu.Unlock()
+	}
+	if stopped {
 		d.emit(v, driver.EventStopped, driver.EventStoppedFromSnapshot)
+	}
+	if !keep {
+		d.dropIfTransient(v)
 	}
 }
 

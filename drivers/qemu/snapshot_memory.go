@@ -111,7 +111,7 @@ func (c *conn) createMemorySnapshot(v *vm, mon monitor, in *conf.DomainSnapshot,
 		}
 	}
 	if flags&driver.SnapCreateHalt != 0 {
-		d.stopFromSnapshot(v)
+		d.stopFromSnapshot(v, false)
 		resume = false
 	} else if resume {
 		if err := d.startCPUs(ctx, v, driver.RunningUnpaused); err != nil {
