@@ -110,6 +110,8 @@ func (s *DomainSnapshot) Format(flags FormatFlags) ([]byte, error) {
 	root.put("state", s.State)
 	root.put("parent/name", s.Parent)
 	root.putInt("creationTime", int(s.CreationTime), 0)
+	// libvirt's attribute order, whatever order the input had.
+	root.put("memory/@file", "")
 	root.put("memory/@snapshot", s.Memory)
 	root.put("memory/@file", s.MemoryFile)
 	if len(s.Disks) > 0 || root.child("disks") != nil {

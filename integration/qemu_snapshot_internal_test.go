@@ -1,6 +1,9 @@
 package integration
 
 import (
+	"bytes"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -167,5 +170,104 @@ func TestQEMUSnapshotInternal(t *testing.T) {
 	}
 	if got := snapNames(t, uri, "isn1"); got != "" {
 		t.Errorf("snapshots left: %q", got)
+	}
+}
+
+// TestQEMUSnapshotVirtManager replays virt-manager's snapshot calls
+// through python-libvirt on a running guest: snapshotCreateXML with the
+// dialog's XML (name and description only: an internal snapshot with
+// memory), listAllSnapshots with getXMLDesc and isCurrent,
+// revertToSnapshot and delete; the guest's data after the revert is the
+// snapshot's.
+func TestQEMUSnapshotVirtManager(t *testing.T) {
+	if err := exec.Command("/usr/bin/python3", "-c", "import libvirt").Run(); err != nil {
+		t.Skip("python3-libvirt not installed")
+	}
+	d := startDaemon(t)
+	t.Cleanup(func() { killGuests(d) })
+	uri := d.URI("qemu")
+	script := "testdata/python/virtmanager_snapshots.py"
+	img := filepath.Join(t.TempDir(), "vm.qcow2")
+	qemuImg(t, "create", "-q", "-f", "qcow2", img, "64M")
+	sock := defineDiskGuest(t, d, "vmm1", img, "qcow2")
+	con := bootDiskGuest(t, d, "vmm1", sock)
+	guestWrite(t, con, "/dev/vda", 7, 512)
+	want := layered(512, [2]int{7, 512})
+
+	if out := pythonStdout(t, script, uri, "vmm1", "create", "snapshot1", "before the update"); out[0] != "created snapshot1" {
+		t.Fatalf("create: %q", out)
+	}
+	out := pythonStdout(t, script, uri, "vmm1", "list")
+	if strings.Join(out, "\n") != "snapshot1 running internal vda:internal current before the update\nhas-current True" {
+		t.Errorf("list:\n%s", strings.Join(out, "\n"))
+	}
+	guestWrite(t, con, "/dev/vda", 8, 512)
+	// state 1 (running), reason 4 (from snapshot)
+	if out := pythonStdout(t, script, uri, "vmm1", "revert", "snapshot1"); out[0] != "reverted 1 4" {
+		t.Errorf("revert: %q", out)
+	}
+	con = reconnect(t, sock)
+	if got := guestSum(t, con, "/dev/vda", 512); got != want {
+		t.Errorf("after revert: %s, want %s", got, want)
+	}
+	if out := pythonStdout(t, script, uri, "vmm1", "delete", "snapshot1"); out[0] != "deleted 0" {
+		t.Errorf("delete: %q", out)
+	}
+	if tags := qcow2Snaps(t, img); len(tags) != 0 {
+		t.Errorf("image snapshots after delete: %v", tags)
+	}
+}
+
+// TestQEMUSnapshotMemory takes an external memory snapshot of a running
+// guest as libvirt 9.0 does (snapshot-create-as --memspec --diskspec):
+// the state goes to the memory file as a save image, the disk gets an
+// overlay, the guest runs on; revert is refused with libvirt 9.0's error,
+// mixing is refused, and deleting merges the overlay back.
+func TestQEMUSnapshotMemory(t *testing.T) {
+	d := startDaemon(t)
+	t.Cleanup(func() { killGuests(d) })
+	uri := d.URI("qemu")
+	dir := t.TempDir()
+	img, ov, mem := filepath.Join(dir, "m.qcow2"), filepath.Join(dir, "m1.qcow2"), filepath.Join(dir, "m1.mem")
+	qemuImg(t, "create", "-q", "-f", "qcow2", img, "64M")
+	sock := defineDiskGuest(t, d, "msn1", img, "qcow2")
+	con := bootDiskGuest(t, d, "msn1", sock)
+	guestWrite(t, con, "/dev/vda", 1, 512)
+
+	wantErr(t, uri, "snapshot-create-as msn1 x --memspec file="+mem+" --diskspec vda,snapshot=internal",
+		"mixing internal and external targets for a snapshot is not yet supported")
+	wantErr(t, uri, "snapshot-create-as msn1 x --memspec file=rel.mem", "memory snapshot file path (rel.mem) must be absolute")
+	mustNotExist(t, mem)
+
+	if out := mustVirsh(t, uri, "snapshot-create-as msn1 m1 --memspec file="+mem+" --diskspec vda,file="+ov); !strings.Contains(out, "Domain snapshot m1 created") {
+		t.Fatalf("snapshot-create-as: %s", out)
+	}
+	if out := mustVirsh(t, uri, "domstate msn1 --reason"); !strings.Contains(out, "running (unpaused)") {
+		t.Errorf("domstate: %s", out)
+	}
+	xml := mustVirsh(t, uri, "snapshot-dumpxml msn1 m1")
+	for _, want := range []string{"<state>running</state>", "<memory snapshot='external' file='" + mem + "'/>",
+		"<disk name='vda' snapshot='external' type='file'>", "<source file='" + ov + "'/>", "<cookie>"} {
+		if !strings.Contains(xml, want) {
+			t.Errorf("snapshot-dumpxml lacks %q:\n%s", want, xml)
+		}
+	}
+	data, err := os.ReadFile(mem)
+	if err != nil || !bytes.HasPrefix(data, []byte("GovirtQemuSave")) || len(data) < 1<<20 {
+		t.Errorf("memory image: %d bytes, %v", len(data), err)
+	}
+	checkChain(t, d, "msn1", liveChain(t, d, "msn1", "vda"), ov, img)
+	if got := snapNames(t, uri, "msn1", "--external"); got != "m1" {
+		t.Errorf("snapshot-list --external: %q", got)
+	}
+	wantErr(t, uri, "snapshot-revert msn1 m1", "unsupported configuration: revert to external snapshot not supported yet")
+
+	guestWrite(t, con, "/dev/vda", 2, 256)
+	want := layered(512, [2]int{1, 512}, [2]int{2, 256})
+	mustVirsh(t, uri, "snapshot-delete msn1 m1")
+	mustNotExist(t, ov)
+	checkChain(t, d, "msn1", liveChain(t, d, "msn1", "vda"), img)
+	if got := guestSum(t, con, "/dev/vda", 512); got != want {
+		t.Errorf("after delete: %s, want %s", got, want)
 	}
 }

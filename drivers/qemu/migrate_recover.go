@@ -146,6 +146,7 @@ func (d *Driver) recoverJob(ctx context.Context, v *vm, st *status) {
 		}
 	case asyncSnapshot:
 		d.recoverSnapshot(ctx, v, st.Job)
+		d.recoverSnapshotJobs(ctx, v, st.Job) // snapshot_internal.go
 	}
 }
 

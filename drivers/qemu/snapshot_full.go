@@ -48,7 +48,11 @@ func (c *conn) createFullSnapshot(h driver.Domain, in *conf.DomainSnapshot, flag
 		}
 		if route == routeExternalMemory {
 			handled = true
-			return c.createMemorySnapshot(v, mon, in, flags)
+			if err := c.createMemorySnapshot(v, mon, in, flags); err != nil {
+				return err
+			}
+			snap = driver.Snapshot{Dom: h, Name: in.Name}
+			return nil
 		}
 		var busy func(*conf.Disk) error
 		if active {
@@ -99,9 +103,4 @@ func (d *Driver) writeNewSnapshot(v *vm, dom string, in *conf.DomainSnapshot) er
 		return errQEMU(virerr.ErrInternalError, "unable to save metadata for snapshot %s", in.Name)
 	}
 	return d.setCurrentSnap(dom, in.Name)
-}
-
-// createMemorySnapshot is qemuSnapshotCreateActiveExternal with memory.
-func (c *conn) createMemorySnapshot(v *vm, mon monitor, in *conf.DomainSnapshot, flags uint32) error {
-	return errQEMU(virerr.ErrOperationUnsupported, "external memory snapshots are not supported")
 }

@@ -74,6 +74,11 @@ func (d *Driver) createInternalActive(v *vm, mon monitor, snap *conf.DomainSnaps
 	if len(nodes) == 0 {
 		return errQEMU(virerr.ErrOperationFailed, "this domain does not have a device to take snapshots")
 	}
+	// The status says the guest ran: a daemon killed from here on
+	// resumes it (recoverSnapshotJobs).
+	if err := d.setJobPhase(v, "internal"); err != nil {
+		return err
+	}
 	resume := false
 	if state == driver.StateRunning {
 		if err := d.pauseFor(ctx, v, mon, driver.PausedSave); err != nil {
@@ -93,7 +98,7 @@ func (d *Driver) createInternalActive(v *vm, mon monitor, snap *conf.DomainSnaps
 		}
 	}
 	if err == nil && halt {
-		d.stopFromSnapshot(v)
+		d.stopFromSnapshot(v, false)
 		return nil
 	}
 	if resume {
@@ -141,7 +146,10 @@ func (d *Driver) pauseFor(ctx context.Context, v *vm, mon monitor, reason int32)
 // stopFromSnapshot stops QEMU for a snapshot (halt, revert): the guest
 // is shut off "from snapshot" and clients hear STOPPED from snapshot.
 // The caller holds v's job.
-func (d *Driver) stopFromSnapshot(v *vm) {
+// A revert (keep) starts the guest again: a transient guest stays known
+// meanwhile, as libvirt keeps its domain object, instead of going as a
+// transient guest does when it stops.
+func (d *Driver) stopFromSnapshot(v *vm, keep bool) {
 	v.mu.Lock()
 	if !v.active() {
 		v.mu.Unlock()
@@ -149,12 +157,25 @@ func (d *Driver) stopFromSnapshot(v *vm) {
 	}
 	v.beingDestroyed = true
 	proc := v.proc
+	transient := keep && !v.persistent
+	if transient {
+		v.persistent = true
+	}
 	v.mu.Unlock()
 	if proc != nil {
 		proc.kill(killGrace)
 	}
-	if d.cleanupStopped(v, driver.ShutoffFromSnapshot) {
+	stopped := d.cleanupStopped(v, driver.ShutoffFromSnapshot)
+	if transient {
+		v.mu.Lock()
+		v.persistent = false
+		v.mu.Unlock()
+	}
+	if stopped {
 		d.emit(v, driver.EventStopped, driver.EventStoppedFromSnapshot)
+	}
+	if !keep {
+		d.dropIfTransient(v)
 	}
 }
 
@@ -270,4 +291,39 @@ func setSnapshotCookie(v *vm, snap *conf.DomainSnapshot) {
 	}
 	elems = append(elems, []byte("<slirpHelper/>"))
 	_ = snap.SetCookie(elems...)
+}
+
+// recoverSnapshotJobs settles what a killed daemon left of an internal
+// or memory snapshot: QEMU's snapshot jobs run to their end and are
+// dismissed, a memory stream is cancelled, and a guest the snapshot
+// paused runs again, as the snapshot would have left it.
+func (d *Driver) recoverSnapshotJobs(ctx context.Context, v *vm, job *statusJob) {
+	v.mu.Lock()
+	mon, name := v.mon, v.name
+	v.mu.Unlock()
+	if mon == nil {
+		return
+	}
+	if jobs, err := qmp.QueryJobs(ctx, mon); err == nil {
+		for _, j := range jobs {
+			if !strings.HasPrefix(j.ID, "govirt-snapshot-") {
+				continue
+			}
+			if _, err := qmp.WaitJob(ctx, mon, j.ID, "concluded", nil, 50*time.Millisecond); err != nil {
+				d.log.Warn("interrupted snapshot job", "domain", name, "job", j.ID, "err", err)
+			}
+			_ = qmp.JobDismiss(ctx, mon, j.ID)
+		}
+	}
+	if job.Phase == "memory" {
+		_ = mon.Execute(ctx, "migrate_cancel", nil, nil)
+	}
+	v.mu.Lock()
+	state := v.state
+	v.mu.Unlock()
+	if job.PreState == driver.StateRunning && state == driver.StatePaused {
+		if err := d.startCPUs(ctx, v, driver.RunningUnpaused); err != nil {
+			d.log.Warn("cannot resume after an interrupted snapshot", "domain", name, "err", err)
+		}
+	}
 }

@@ -112,7 +112,7 @@ func revertConfigs(snap *conf.DomainSnapshot, v *vm) (config, inactive *conf.Dom
 // paused from any state).
 func (d *Driver) revertActive(v *vm, snap *conf.DomainSnapshot, config, inactive *conf.Domain, flags uint32) error {
 	ctx := context.Background()
-	d.stopFromSnapshot(v)
+	d.stopFromSnapshot(v, true)
 	defined := d.takeInactiveConfig(v, inactive)
 	if flags&snapRevertResetNVRAM != 0 {
 		v.mu.Lock()
@@ -133,7 +133,7 @@ func (d *Driver) revertActive(v *vm, snap *conf.DomainSnapshot, config, inactive
 	if err == nil {
 		err = d.loadInternal(ctx, v, snap)
 		if err != nil {
-			d.stopFromSnapshot(v)
+			d.stopFromSnapshot(v, true)
 		}
 	}
 	if err == nil {
@@ -188,7 +188,8 @@ func (d *Driver) loadInternal(ctx context.Context, v *vm, snap *conf.DomainSnaps
 // then optionally to running or paused).
 func (d *Driver) revertInactive(v *vm, snap *conf.DomainSnapshot, inactive *conf.Domain, flags uint32) error {
 	ctx := context.Background()
-	d.stopFromSnapshot(v)
+	keep := flags&(snapRevertRunning|snapRevertPaused) != 0
+	d.stopFromSnapshot(v, keep)
 	def := snap.Domain
 	if def == nil {
 		v.mu.Lock()
