@@ -243,3 +243,67 @@ func TestQEMUBlockThresholdDirtyRate(t *testing.T) {
 		t.Errorf("domstats without groups lacks dirtyrate:\n%s", out)
 	}
 }
+
+// TestQEMUSetVcpu: setvcpu plugs one vCPU of a running guest (device_add
+// of its hotpluggable CPU slot), refuses what libvirt refuses with its
+// messages (compared with libvirtd), and changes the persistent vCPU
+// count when the enabled vCPUs stay in order.
+func TestQEMUSetVcpu(t *testing.T) {
+	needQEMU(t)
+	d := startClientsDaemon(t)
+	uri := d.URI("qemu")
+	devs := "    <serial type='pty'><target port='0'/></serial>\n"
+	withVcpus := func(name string) string {
+		return strings.Replace(testGuestXML(t, name, "", devs), "<vcpu>1</vcpu>", "<vcpu current='1'>3</vcpu>", 1)
+	}
+	dir := t.TempDir()
+	write := func(name string) string {
+		p := filepath.Join(dir, name+".xml")
+		if err := os.WriteFile(p, []byte(withVcpus(name)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	mustVirsh(t, uri, "create "+write("sv"))
+	lv := ""
+	if libvirtdUp() {
+		if _, e, rc := virsh(t, libvirtdURI, "create "+write("gvq-sv")); rc == 0 {
+			lv = "gvq-sv"
+			t.Cleanup(func() { virsh(t, libvirtdURI, "destroy gvq-sv") })
+		} else {
+			t.Logf("libvirtd cannot run the guest, no comparison: %s", e)
+		}
+	}
+	runBoth(t, uri, "sv", lv, []string{
+		"setvcpu @ 1 --enable --live", "setvcpu @ 0 --disable --live", "setvcpu @ 1 --enable --live",
+		"setvcpu @ 1-2 --enable --live", "setvcpu @ 5 --enable --live", "setvcpu @ 2 --disable --live",
+		"setvcpu @ x --enable", "setvcpu @ 4096 --enable", "setvcpu @ 1 --enable --config",
+		"vcpucount @ --live",
+	})
+	if out := mustVirsh(t, uri, `qemu-monitor-command sv '{"execute":"query-hotpluggable-cpus"}'`); !strings.Contains(out, `"qom-path":"/machine/peripheral/vcpu1"`) {
+		t.Errorf("vcpu1 not plugged as a device:\n%s", out)
+	}
+	mustVirsh(t, uri, "destroy sv")
+
+	// The persistent definition: vCPU 0 stays, the others in order.
+	mustVirsh(t, uri, "define "+write("svc"))
+	mustVirsh(t, uri, "setvcpu svc 1 --enable --config")
+	mustVirsh(t, uri, "setvcpu svc 2 --enable")
+	if out := mustVirsh(t, uri, "vcpucount svc --config --current"); strings.TrimSpace(out) != "3" {
+		t.Errorf("config vcpus %q", out)
+	}
+	for cmd, want := range map[string]string{
+		"setvcpu svc 0 --disable --config": "error: invalid argument: vCPU '0' can't be modified",
+		"setvcpu svc 3 --enable --config":  "error: invalid argument: vcpu 3 is not present in persistent config",
+		"setvcpu svc 1 --enable --live":    "error: Requested operation is not valid: domain is not running",
+	} {
+		if _, e, rc := virsh(t, uri, cmd); rc == 0 || !strings.Contains(e, want) {
+			t.Errorf("%s: rc=%d %q, want %q", cmd, rc, e, want)
+		}
+	}
+	mustVirsh(t, uri, "setvcpu svc 2 --disable --config")
+	if out := mustVirsh(t, uri, "vcpucount svc --config --current"); strings.TrimSpace(out) != "2" {
+		t.Errorf("config vcpus %q", out)
+	}
+	mustVirsh(t, uri, "undefine svc")
+}

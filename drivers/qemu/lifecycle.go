@@ -523,6 +523,14 @@ func (d *Driver) cleanupStopped(v *vm, reason int32) bool {
 		stopPasst(dir)
 		os.RemoveAll(dir)
 	}
+	// A transient guest that stopped takes its snapshot metadata along
+	// (snapshot_meta.go), as libvirt's qemuDomainRemoveInactive.
+	v.mu.Lock()
+	transient := !v.persistent
+	v.mu.Unlock()
+	if transient {
+		d.discardSnapMeta(v, name)
+	}
 	// A transient guest that stopped is gone (dropIfTransient); only now,
 	// with its files removed, may a new guest take its name and paths.
 	v.mu.Lock()

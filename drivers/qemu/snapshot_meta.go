@@ -123,6 +123,20 @@ func (d *Driver) setCurrentSnap(dom, name string) error {
 	return atomicfile.Write(path, []byte(name+"\n"), 0o600)
 }
 
+// discardSnapMeta removes every snapshot's metadata of dom, whose guest
+// v is going away (qemuSnapshotDiscardAllMetadata); the images stay.
+func (d *Driver) discardSnapMeta(v *vm, dom string) {
+	dir, err := d.snapDir(dom)
+	if err != nil {
+		return
+	}
+	v.ext.snapMu.Lock()
+	defer v.ext.snapMu.Unlock()
+	if err := os.RemoveAll(dir); err != nil {
+		d.log.Warn("cannot remove snapshot metadata", "domain", dom, "err", err)
+	}
+}
+
 func errNoSnapshot(name string) error {
 	return errQEMU(virerr.ErrNoDomainSnapshot, "no domain snapshot with matching name '%s'", name)
 }
