@@ -32,6 +32,12 @@ type DomainNumaParams interface {
 	DomainGetNumaParameters(d Domain, flags uint32) ([]TypedParam, error)
 }
 
+// DomainNumaParamsSetter changes a guest's NUMA memory mode and node set
+// (virDomainSetNumaParameters).
+type DomainNumaParamsSetter interface {
+	DomainSetNumaParameters(d Domain, params []TypedParam, flags uint32) error
+}
+
 // ParamKind is libvirt's name of a typed parameter's type.
 func ParamKind(v any) string {
 	switch v.(type) {

@@ -29,9 +29,8 @@ type DomainIOThreads interface {
 	DomainDelIOThread(d Domain, id uint32, flags uint32) error
 }
 
-// DomainIOThreadParams tunes an iothread's polling
-// (virDomainSetIOThreadParams); params are poll_max_ns, poll_grow and
-// poll_shrink.
+// DomainIOThreadParams changes an iothread's polling and thread-pool
+// settings (virDomainSetIOThreadParams).
 type DomainIOThreadParams interface {
 	DomainSetIOThreadParams(d Domain, id uint32, params []TypedParam, flags uint32) error
 }

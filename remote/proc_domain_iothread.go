@@ -6,9 +6,12 @@ import (
 	"govirt/virerr"
 )
 
+// virsh iothreadset and numatune's setter.
+
 func init() {
 	register(true, map[int32]procFunc{
 		procs.DomainSetIothreadParams: domainSetIOThreadParams,
+		procs.DomainSetNumaParameters: domainSetNumaParameters,
 	})
 }
 
@@ -26,4 +29,16 @@ func domainSetIOThreadParams(h *handler, body []byte) (any, error) {
 		return nil, err
 	}
 	return nil, d.DomainSetIOThreadParams(drvDom(a.Dom), a.IothreadID, paramsFromWire(a.Params), a.Flags)
+}
+
+func domainSetNumaParameters(h *handler, body []byte) (any, error) {
+	a, err := args[DomainSetNumaParametersArgs](body)
+	if err != nil {
+		return nil, err
+	}
+	d, err := need[driver.DomainNumaParamsSetter](h)
+	if err != nil {
+		return nil, err
+	}
+	return nil, d.DomainSetNumaParameters(drvDom(a.Dom), paramsFromWire(a.Params), a.Flags)
 }

@@ -105,6 +105,7 @@ func (d *Driver) reconnect(ctx context.Context, st *status) error {
 	v.mon = mon
 	v.mu.Unlock()
 	d.refreshState(ctx, v)
+	d.refreshChannelStates(ctx, v, false)
 	d.recoverJob(ctx, v, st)
 	d.saveStatusLogged(v)
 	return nil

@@ -177,6 +177,7 @@ var allowed = map[string][]string{
 
 	"cpu":             {"mode", "match", "check", "migratable"},
 	"cpu/model":       {"fallback", "vendor_id"},
+	"cpu/vendor":      nil,
 	"cpu/topology":    {"sockets", "dies", "cores", "threads"},
 	"cpu/feature":     {"name", "policy"},
 	"cpu/cache":       {"mode", "level"},

@@ -1,0 +1,171 @@
+package integration
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"govirt/testguest"
+)
+
+// qcow2Snaps is the internal snapshot tags qemu-img lists in an image.
+func qcow2Snaps(t *testing.T, image string) []string {
+	t.Helper()
+	out := qemuImg(t, "snapshot", "-U", "-l", image)
+	var tags []string
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 2 && f[0] != "ID" && f[0] != "Snapshot" {
+			tags = append(tags, f[1])
+		}
+	}
+	return tags
+}
+
+// reconnect opens the console of a guest whose QEMU was restarted by a
+// revert; the guest does not boot, it goes on from the snapshot, so the
+// shell is there without a ready marker.
+func reconnect(t *testing.T, sock string) *testguest.Console {
+	t.Helper()
+	return console(t, sock)
+}
+
+// TestQEMUSnapshotInternal takes internal snapshots of a guest on a qcow2
+// disk, running (QEMU's snapshot-save: disks and memory) and shut off
+// (qemu-img snapshot -c), writes in the guest, reverts (running, paused,
+// shut off, --running) and checks inside the guest that what it wrote
+// after the snapshot is gone; the snapshots survive a daemon restart and
+// are deleted from the image (snapshot-delete job, qemu-img snapshot -d).
+// libvirt's refusals come with its errors.
+func TestQEMUSnapshotInternal(t *testing.T) {
+	d := startDaemon(t)
+	t.Cleanup(func() { killGuests(d) })
+	uri := d.URI("qemu")
+	dir := t.TempDir()
+	img := filepath.Join(dir, "disk.qcow2")
+	qemuImg(t, "create", "-q", "-f", "qcow2", img, "64M")
+	sock := defineDiskGuest(t, d, "isn1", img, "qcow2")
+	con := bootDiskGuest(t, d, "isn1", sock)
+	guestWrite(t, con, "/dev/vda", 1, 1024)
+	sumA := layered(1024, [2]int{1, 1024})
+
+	// Refusals first, as libvirt 9.0 words them.
+	wantErr(t, uri, "snapshot-create-as isn1 x --memspec snapshot=no", "internal snapshot of a running VM must include the memory state")
+	wantErr(t, uri, "snapshot-create-as isn1 x --diskspec vda,snapshot=external", "disk 'vda' must use snapshot mode 'internal'")
+	wantErr(t, uri, "snapshot-create-as isn1 x --live", "live snapshot creation is supported only during full system snapshots")
+	wantErr(t, uri, "snapshot-create-as isn1 x --memspec snapshot=internal --diskspec vda,snapshot=no", "disk 'vda' must use snapshot mode 'internal'")
+
+	if out := mustVirsh(t, uri, "snapshot-create-as isn1 s1 --description first"); !strings.Contains(out, "Domain snapshot s1 created") {
+		t.Fatalf("snapshot-create-as: %s", out)
+	}
+	if out := mustVirsh(t, uri, "domstate isn1 --reason"); !strings.Contains(out, "running (unpaused)") {
+		t.Errorf("domstate after snapshot: %s", out)
+	}
+	xml := mustVirsh(t, uri, "snapshot-dumpxml isn1 s1")
+	for _, want := range []string{"<state>running</state>", "<memory snapshot='internal'/>", "<disk name='vda' snapshot='internal'/>",
+		"<description>first</description>", "<inactiveDomain type=", "<source file='" + img + "'/>"} {
+		if !strings.Contains(xml, want) {
+			t.Errorf("snapshot-dumpxml lacks %q:\n%s", want, xml)
+		}
+	}
+	if tags := qcow2Snaps(t, img); len(tags) != 1 || tags[0] != "s1" {
+		t.Errorf("image snapshots %v", tags)
+	}
+	if got := snapNames(t, uri, "isn1", "--internal"); got != "s1" {
+		t.Errorf("snapshot-list --internal: %q", got)
+	}
+	if got := snapNames(t, uri, "isn1", "--external"); got != "" {
+		t.Errorf("snapshot-list --external: %q", got)
+	}
+	if got := snapNames(t, uri, "isn1", "--active"); got != "s1" {
+		t.Errorf("snapshot-list --active: %q", got)
+	}
+
+	guestWrite(t, con, "/dev/vda", 2, 512)
+	if out := mustVirsh(t, uri, "snapshot-revert isn1 s1"); !strings.Contains(out, "Domain snapshot s1 reverted") {
+		t.Errorf("snapshot-revert: %q", out)
+	}
+	if out := mustVirsh(t, uri, "domstate isn1 --reason"); !strings.Contains(out, "running (from snapshot)") {
+		t.Errorf("domstate after revert: %s", out)
+	}
+	con = reconnect(t, sock)
+	if got := guestSum(t, con, "/dev/vda", 1024); got != sumA {
+		t.Errorf("after revert to s1: %s, want %s", got, sumA)
+	}
+
+	// --paused: the guest waits, resumes where the snapshot was.
+	guestWrite(t, con, "/dev/vda", 3, 256)
+	mustVirsh(t, uri, "snapshot-revert isn1 s1 --paused")
+	if out := mustVirsh(t, uri, "domstate isn1 --reason"); !strings.Contains(out, "paused (from snapshot)") {
+		t.Errorf("domstate after revert --paused: %s", out)
+	}
+	mustVirsh(t, uri, "resume isn1")
+	con = reconnect(t, sock)
+	if got := guestSum(t, con, "/dev/vda", 1024); got != sumA {
+		t.Errorf("after revert --paused: %s, want %s", got, sumA)
+	}
+
+	// Shut off: qemu-img takes and reverts the snapshot.
+	guestWrite(t, con, "/dev/vda", 4, 768)
+	sumC := layered(1024, [2]int{1, 1024}, [2]int{4, 768})
+	mustVirsh(t, uri, "destroy isn1")
+	mustVirsh(t, uri, "snapshot-create-as isn1 s2")
+	xml = mustVirsh(t, uri, "snapshot-dumpxml isn1 s2")
+	for _, want := range []string{"<state>shutoff</state>", "<memory snapshot='no'/>", "<disk name='vda' snapshot='internal'/>", "<name>s1</name>"} {
+		if !strings.Contains(xml, want) {
+			t.Errorf("snapshot-dumpxml s2 lacks %q:\n%s", want, xml)
+		}
+	}
+	if strings.Contains(xml, "<inactiveDomain") {
+		t.Errorf("shut-off snapshot has an inactiveDomain:\n%s", xml)
+	}
+	if tags := qcow2Snaps(t, img); strings.Join(tags, " ") != "s1 s2" {
+		t.Errorf("image snapshots %v", tags)
+	}
+
+	// The metadata survives a daemon restart.
+	d.crashRestart()
+	if got := snapNames(t, uri, "isn1"); got != "s1 s2" {
+		t.Errorf("after restart: %q", got)
+	}
+	if out := mustVirsh(t, uri, "snapshot-current isn1 --name"); strings.TrimSpace(out) != "s2" {
+		t.Errorf("snapshot-current: %q", out)
+	}
+
+	con = bootDiskGuest(t, d, "isn1", sock)
+	if got := guestSum(t, con, "/dev/vda", 1024); got != sumC {
+		t.Errorf("boot after s2: %s, want %s", got, sumC)
+	}
+	guestWrite(t, con, "/dev/vda", 5, 1024)
+	// Reverting a running guest to a shut-off snapshot stops it.
+	mustVirsh(t, uri, "snapshot-revert isn1 s2")
+	if out := mustVirsh(t, uri, "domstate isn1 --reason"); !strings.Contains(out, "shut off (from snapshot)") {
+		t.Errorf("domstate after revert to s2: %s", out)
+	}
+	mustVirsh(t, uri, "snapshot-revert isn1 s2 --running")
+	if out := mustVirsh(t, uri, "domstate isn1"); !strings.Contains(out, "running") {
+		t.Errorf("domstate after revert --running: %s", out)
+	}
+	con = console(t, sock)
+	if _, err := con.Expect(testguest.ReadyMarker, bootTimeout()); err != nil {
+		t.Fatalf("%v\n%s", err, con.Output())
+	}
+	if got := guestSum(t, con, "/dev/vda", 1024); got != sumC {
+		t.Errorf("after revert --running to s2: %s, want %s", got, sumC)
+	}
+
+	// Delete: a running guest's through QEMU, then a shut-off one's.
+	mustVirsh(t, uri, "snapshot-delete isn1 s1")
+	if tags := qcow2Snaps(t, img); strings.Join(tags, " ") != "s2" {
+		t.Errorf("image snapshots after deleting s1: %v", tags)
+	}
+	wantErr(t, uri, "snapshot-parent isn1 s2", "has no parent")
+	mustVirsh(t, uri, "destroy isn1")
+	mustVirsh(t, uri, "snapshot-delete isn1 s2")
+	if tags := qcow2Snaps(t, img); len(tags) != 0 {
+		t.Errorf("image snapshots after deleting s2: %v", tags)
+	}
+	if got := snapNames(t, uri, "isn1"); got != "" {
+		t.Errorf("snapshots left: %q", got)
+	}
+}
