@@ -76,10 +76,10 @@ func nodeGetFreePages(h *handler, body []byte) (any, error) {
 	}
 	// virNodeGetFreePages's argument checks.
 	if len(a.Pages) == 0 {
-		return nil, virerr.Raw(virerr.FromNone, virerr.ErrInvalidArg, "npages in virNodeGetFreePages must not be zero")
+		return nil, virerr.Raw(virerr.FromDomain, virerr.ErrInvalidArg, "npages in virNodeGetFreePages must not be zero")
 	}
 	if a.CellCount == 0 {
-		return nil, virerr.Raw(virerr.FromNone, virerr.ErrInvalidArg, "cellCount in virNodeGetFreePages must not be zero")
+		return nil, virerr.Raw(virerr.FromDomain, virerr.ErrInvalidArg, "cellCount in virNodeGetFreePages must not be zero")
 	}
 	d, err := need[driver.NodePages](h)
 	if err != nil {

@@ -98,11 +98,12 @@ func (in *instance) DomainSaveImageDefineXML(path, dxml string, flags uint32) er
 	return writeSaveImage(path, def)
 }
 
-// DomainGetLaunchSecurityInfo takes no flags, and libvirt's client
-// always adds VIR_TYPED_PARAM_STRING_OKAY: through the daemon the test
-// driver refuses every call. The domain is not looked up.
+// DomainGetLaunchSecurityInfo takes no flags, and the public API adds
+// VIR_TYPED_PARAM_STRING_OKAY for a driver that takes string parameters,
+// as the test driver does: every call is refused. The domain is not
+// looked up.
 func (in *instance) DomainGetLaunchSecurityInfo(d driver.Domain, flags uint32) ([]driver.TypedParam, error) {
-	if err := checkFlags(flags, 0, "testDomainGetLaunchSecurityInfo"); err != nil {
+	if err := checkFlags(flags|typedParamStringOkay, 0, "testDomainGetLaunchSecurityInfo"); err != nil {
 		return nil, err
 	}
 	return []driver.TypedParam{}, nil
@@ -120,7 +121,7 @@ func (in *instance) NodeGetFreePages(sizes []uint32, startCell int32, cellCount 
 
 // NodeAllocPages is not in libvirt's test driver.
 func (in *instance) NodeAllocPages(sizes []uint32, counts []uint64, startCell int32, cellCount uint32, flags uint32) (int32, error) {
-	return 0, errNoSupport(virerr.FromNone, "virNodeAllocPages")
+	return 0, errNoSupport(virerr.FromDomain, "virNodeAllocPages")
 }
 
 var _ driver.DomainFileStarter = (*conn)(nil)
