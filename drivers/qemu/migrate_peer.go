@@ -90,16 +90,17 @@ func queryPeer(ctx context.Context, uri string, id uuid.UUID) (peerView, error) 
 	switch s := driver.State(st.State); {
 	case s == driver.StateShutoff || s == driver.StateCrashed || s == driver.StateNoState:
 		return peerAbsent, nil
-	case s != driver.StatePaused:
+	case s == driver.StateRunning:
 		// A running guest is the peer's even while its migration job
 		// ends: a destination whose CPUs run either finishes or, killed,
 		// asks this side, which then no longer runs it.
 		return peerOwns, nil
-	case st.Reason == driver.PausedMigration:
+	case s == driver.StatePaused && st.Reason == driver.PausedMigration:
 		return peerMigrating, nil
 	}
-	// Paused for another reason: the peer's unless its migration job is
-	// still on (a guest paused before it was migrated).
+	// Paused for another reason, or being shut down: the peer's unless
+	// its migration job is still on (a guest paused before it was
+	// migrated, a source stopping its copy because this side runs it).
 	var ji peerJobInfoRet
 	if err := c.Call(ctx, procs.DomainGetJobInfo, peerDomArgs{Dom: l.Dom}, &ji); err != nil {
 		return peerUnreachable, err
