@@ -7,6 +7,7 @@ import (
 
 	"govirt/conf"
 	"govirt/driver"
+	"govirt/drivers/qemu/caps"
 	"govirt/virerr"
 )
 
@@ -76,8 +77,9 @@ func (c *conn) DomainGetState(h driver.Domain, _ uint32) (driver.State, int32, e
 func (c *conn) DomainGetXMLDesc(h driver.Domain, flags uint32) (string, error) {
 	var def *conf.Domain
 	var id int32
+	var qc *caps.Caps
 	err := c.withVM(h, func(v *vm) error {
-		def, id = v.current(), v.id
+		def, id, qc = v.current(), v.id, v.caps
 		if flags&xmlInactive != 0 && v.def != nil {
 			def, id = v.def, -1
 		}
@@ -90,6 +92,11 @@ func (c *conn) DomainGetXMLDesc(h driver.Domain, flags uint32) (string, error) {
 	// outside the lock.
 	cp := def.Clone()
 	cp.ID = int(id)
+	if flags&uint32(conf.FormatUpdateCPU) != 0 {
+		if err := c.updateCPUForXML(cp, qc); err != nil {
+			return "", err
+		}
+	}
 	out, err := cp.Format(conf.FormatFlags(flags))
 	return string(out), err
 }

@@ -92,3 +92,23 @@ func checkNUMAPlacement(def *conf.Domain) error {
 	}
 	return nil
 }
+
+// updateCPUForXML applies dumpxml --update-cpu to a copy of a
+// definition, with the running QEMU's capabilities or, for an inactive
+// guest, its emulator's.
+func (c *conn) updateCPUForXML(def *conf.Domain, qc *caps.Caps) error {
+	if def.CPU == nil {
+		return nil
+	}
+	if qc == nil {
+		emu := def.Devices.Emulator
+		if emu == "" {
+			emu = c.d.cfg.Emulator
+		}
+		var err error
+		if qc, err = c.d.caps.get(context.Background(), emu); err != nil {
+			return err
+		}
+	}
+	return guestcpu.UpdateForXML(def, guestCPUHost{qc})
+}
