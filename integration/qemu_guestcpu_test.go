@@ -79,6 +79,11 @@ var guestCPUCases = []cpuCase{
 		wantLive: []string{"<cpu mode='maximum' check='none'/>"}},
 	{name: "maxpartial", typ: "qemu", part: "<cpu mode='maximum' check='partial'><feature policy='require' name='vmx'/></cpu>",
 		wantLive: []string{"<cpu mode='maximum' check='partial'>"}},
+	{name: "unknownfeat", typ: "qemu", part: "<cpu mode='custom' match='exact'><model>qemu64</model><feature policy='disable' name='bogusfeat'/></cpu>",
+		wantErr: "unsupported configuration: unknown CPU feature: bogusfeat"},
+	{name: "optional", typ: "qemu", part: "<cpu mode='custom' match='exact' check='full'><model>qemu64</model>" +
+		"<feature policy='optional' name='hypervisor'/><feature policy='optional' name='lahf_lm'/></cpu>",
+		wantLive: []string{"check='full'", "<feature policy='require' name='hypervisor'/>"}},
 	{name: "maxfull", typ: "qemu", part: "<cpu mode='maximum' check='full'><feature policy='require' name='vmx'/></cpu>",
 		wantErr: "operation failed: guest CPU doesn't match specification: missing features: vmx"},
 }
@@ -171,6 +176,22 @@ func TestGuestCPULiveXML(t *testing.T) {
 	mustVirsh(t, uri, "destroy gvcpu-persist")
 	if got := liveCPUElem(mustVirsh(t, uri, "dumpxml gvcpu-persist")); got != want {
 		t.Errorf("definition after destroy: %q, want %q", got, want)
+	}
+	// dumpxml --update-cpu of the inactive definition: the host-model
+	// CPU as a start would name it, fallback and check untouched.
+	upd := liveCPUElem(mustVirsh(t, uri, "dumpxml --update-cpu gvcpu-persist"))
+	for _, w := range []string{"<cpu mode='custom' match='exact' check='partial'>", "<model fallback='allow'>", "<vendor>"} {
+		if !strings.Contains(upd, w) {
+			t.Errorf("dumpxml --update-cpu lacks %q:\n%s", w, upd)
+		}
+	}
+	if lv {
+		mustVirsh(t, libvirtdURI, "define "+path)
+		lupd := liveCPUElem(mustVirsh(t, libvirtdURI, "dumpxml --update-cpu gvcpu-persist"))
+		virsh(t, libvirtdURI, "undefine", "gvcpu-persist")
+		if upd != lupd {
+			t.Errorf("dumpxml --update-cpu: govirtd\n%s--- libvirtd\n%s", upd, lupd)
+		}
 	}
 	mustVirsh(t, uri, "undefine gvcpu-persist")
 }

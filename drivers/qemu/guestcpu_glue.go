@@ -53,7 +53,7 @@ func (d *Driver) updateLiveGuestCPU(ctx context.Context, v *vm, mon monitor) err
 	v.mu.Lock()
 	live := v.live
 	v.mu.Unlock()
-	if live == nil {
+	if live == nil || (live.OS.Arch != "" && live.OS.Arch != "x86_64" && live.OS.Arch != "i686") {
 		return nil
 	}
 	enabled, disabled, err := guestcpu.Fetch(ctx, mon)
