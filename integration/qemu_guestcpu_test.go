@@ -162,6 +162,37 @@ func TestGuestCPULiveXML(t *testing.T) {
 	}
 	mustVirsh(t, uri, "destroy "+hm)
 
+	// QEMU added features to a qemu64 CPU: migratable XML and the save
+	// image keep the CPU it was started with, the restored guest's live
+	// CPU is QEMU's again.
+	seq := func(u, name, path string) string {
+		img := filepath.Join(dir, name+".save")
+		defer os.Remove(img)
+		var b strings.Builder
+		mustVirsh(t, u, "create "+path)
+		b.WriteString(liveCPUElem(mustVirsh(t, u, "dumpxml --migratable "+name)))
+		mustVirsh(t, u, "save "+name+" "+img)
+		b.WriteString(liveCPUElem(mustVirsh(t, u, "save-image-dumpxml "+img)))
+		mustVirsh(t, u, "restore "+img)
+		b.WriteString(liveCPUElem(mustVirsh(t, u, "dumpxml "+name)))
+		b.WriteString(liveCPUElem(mustVirsh(t, u, "dumpxml --migratable "+name)))
+		mustVirsh(t, u, "destroy "+name)
+		return b.String()
+	}
+	q64 := cpuGuestXML(t, dir, "gvcpu-q64save", "qemu", "<cpu mode='custom' match='exact'><model>qemu64</model></cpu>")
+	got := seq(uri, "gvcpu-q64save", q64)
+	orig := "  <cpu mode='custom' match='exact' check='none'>\n    <model fallback='forbid'>qemu64</model>\n  </cpu>\n"
+	updated := "  <cpu mode='custom' match='exact' check='full'>\n    <model fallback='forbid'>qemu64</model>\n" +
+		"    <feature policy='require' name='hypervisor'/>\n    <feature policy='require' name='lahf_lm'/>\n  </cpu>\n"
+	if want := orig + orig + updated + orig; got != want {
+		t.Errorf("migratable / save image / restored / migratable <cpu>:\n%s\nwant\n%s", got, want)
+	}
+	if lv {
+		if lgot := seq(libvirtdURI, "gvcpu-q64save", q64); lgot != got {
+			t.Errorf("save sequence: govirtd\n%s--- libvirtd\n%s", got, lgot)
+		}
+	}
+
 	// A persistent guest keeps host-model in its definition.
 	path := cpuGuestXML(t, dir, "gvcpu-persist", "qemu", "<cpu mode='host-model'/>")
 	mustVirsh(t, uri, "define "+path)

@@ -61,12 +61,18 @@ func (d *Driver) updateLiveGuestCPU(ctx context.Context, v *vm, mon monitor) err
 		return errQEMU(virerr.ErrInternalError, "cannot read the guest CPU of '%s': %v", v.name, err)
 	}
 	upd := live.Clone()
-	if _, err := guestcpu.Apply(upd, enabled, disabled); err != nil {
+	orig, err := guestcpu.Apply(upd, enabled, disabled)
+	if err != nil {
 		return err
 	}
 	v.mu.Lock()
 	if v.live == live {
 		v.live = upd
+		// A CPU restored from a save image keeps the one it was first
+		// started with.
+		if v.origCPU == nil {
+			v.origCPU = orig
+		}
 	}
 	v.mu.Unlock()
 	return nil

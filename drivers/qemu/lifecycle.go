@@ -246,6 +246,7 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	id := d.doms.assignID(v, 0)
 	v.mu.Lock()
 	v.live, v.caps, v.capsJSON, v.id = live, qcaps, cj, id
+	v.origCPU = nil
 	v.setState(driver.StatePaused, driver.PausedStartingUp)
 	v.fakeReboot, v.pausedShutdown, v.beingDestroyed = false, false, false
 	v.startedAt = time.Now()
