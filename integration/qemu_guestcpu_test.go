@@ -79,6 +79,11 @@ var guestCPUCases = []cpuCase{
 		wantLive: []string{"<cpu mode='maximum' check='none'/>"}},
 	{name: "maxpartial", typ: "qemu", part: "<cpu mode='maximum' check='partial'><feature policy='require' name='vmx'/></cpu>",
 		wantLive: []string{"<cpu mode='maximum' check='partial'>"}},
+	{name: "unknownfeat", typ: "qemu", part: "<cpu mode='custom' match='exact'><model>qemu64</model><feature policy='disable' name='bogusfeat'/></cpu>",
+		wantErr: "unsupported configuration: unknown CPU feature: bogusfeat"},
+	{name: "optional", typ: "qemu", part: "<cpu mode='custom' match='exact' check='full'><model>qemu64</model>" +
+		"<feature policy='optional' name='hypervisor'/><feature policy='optional' name='lahf_lm'/></cpu>",
+		wantLive: []string{"check='full'", "<feature policy='require' name='hypervisor'/>"}},
 	{name: "maxfull", typ: "qemu", part: "<cpu mode='maximum' check='full'><feature policy='require' name='vmx'/></cpu>",
 		wantErr: "operation failed: guest CPU doesn't match specification: missing features: vmx"},
 }
@@ -157,6 +162,37 @@ func TestGuestCPULiveXML(t *testing.T) {
 	}
 	mustVirsh(t, uri, "destroy "+hm)
 
+	// QEMU added features to a qemu64 CPU: migratable XML and the save
+	// image keep the CPU it was started with, the restored guest's live
+	// CPU is QEMU's again.
+	seq := func(u, name, path string) string {
+		img := filepath.Join(dir, name+".save")
+		defer os.Remove(img)
+		var b strings.Builder
+		mustVirsh(t, u, "create "+path)
+		b.WriteString(liveCPUElem(mustVirsh(t, u, "dumpxml --migratable "+name)))
+		mustVirsh(t, u, "save "+name+" "+img)
+		b.WriteString(liveCPUElem(mustVirsh(t, u, "save-image-dumpxml "+img)))
+		mustVirsh(t, u, "restore "+img)
+		b.WriteString(liveCPUElem(mustVirsh(t, u, "dumpxml "+name)))
+		b.WriteString(liveCPUElem(mustVirsh(t, u, "dumpxml --migratable "+name)))
+		mustVirsh(t, u, "destroy "+name)
+		return b.String()
+	}
+	q64 := cpuGuestXML(t, dir, "gvcpu-q64save", "qemu", "<cpu mode='custom' match='exact'><model>qemu64</model></cpu>")
+	got := seq(uri, "gvcpu-q64save", q64)
+	orig := "  <cpu mode='custom' match='exact' check='none'>\n    <model fallback='forbid'>qemu64</model>\n  </cpu>\n"
+	updated := "  <cpu mode='custom' match='exact' check='full'>\n    <model fallback='forbid'>qemu64</model>\n" +
+		"    <feature policy='require' name='hypervisor'/>\n    <feature policy='require' name='lahf_lm'/>\n  </cpu>\n"
+	if want := orig + orig + updated + orig; got != want {
+		t.Errorf("migratable / save image / restored / migratable <cpu>:\n%s\nwant\n%s", got, want)
+	}
+	if lv {
+		if lgot := seq(libvirtdURI, "gvcpu-q64save", q64); lgot != got {
+			t.Errorf("save sequence: govirtd\n%s--- libvirtd\n%s", got, lgot)
+		}
+	}
+
 	// A persistent guest keeps host-model in its definition.
 	path := cpuGuestXML(t, dir, "gvcpu-persist", "qemu", "<cpu mode='host-model'/>")
 	mustVirsh(t, uri, "define "+path)
@@ -171,6 +207,22 @@ func TestGuestCPULiveXML(t *testing.T) {
 	mustVirsh(t, uri, "destroy gvcpu-persist")
 	if got := liveCPUElem(mustVirsh(t, uri, "dumpxml gvcpu-persist")); got != want {
 		t.Errorf("definition after destroy: %q, want %q", got, want)
+	}
+	// dumpxml --update-cpu of the inactive definition: the host-model
+	// CPU as a start would name it, fallback and check untouched.
+	upd := liveCPUElem(mustVirsh(t, uri, "dumpxml --update-cpu gvcpu-persist"))
+	for _, w := range []string{"<cpu mode='custom' match='exact' check='partial'>", "<model fallback='allow'>", "<vendor>"} {
+		if !strings.Contains(upd, w) {
+			t.Errorf("dumpxml --update-cpu lacks %q:\n%s", w, upd)
+		}
+	}
+	if lv {
+		mustVirsh(t, libvirtdURI, "define "+path)
+		lupd := liveCPUElem(mustVirsh(t, libvirtdURI, "dumpxml --update-cpu gvcpu-persist"))
+		virsh(t, libvirtdURI, "undefine", "gvcpu-persist")
+		if upd != lupd {
+			t.Errorf("dumpxml --update-cpu: govirtd\n%s--- libvirtd\n%s", upd, lupd)
+		}
 	}
 	mustVirsh(t, uri, "undefine gvcpu-persist")
 }

@@ -388,12 +388,13 @@ func TestShapedKubeVirt(t *testing.T) {
 // hostModelStarted checks a host-model guest runs QEMU with the named
 // model and features libvirtd's command line has for the definition (its
 // expansion of QEMU's max CPU under TCG), not a bare max or host CPU.
-// Unlike libvirt, govirt's live XML still says host-model: libvirt
-// rewrites it to the custom model it started (check='full', with the
-// features QEMU really enabled, qemuProcessUpdateLiveGuestCPU), which
-// govirt does not do yet.
+// As libvirt, the live XML names the custom model it started, with
+// check='full' (qemuProcessUpdateLiveGuestCPU).
 func hostModelStarted(t *testing.T, d *daemon, uri, live, file string) {
 	t.Helper()
+	if !strings.Contains(live, "<cpu mode='custom' match='exact' check='full'>") {
+		t.Errorf("host-model guest's live <cpu> is not the custom CPU it started:\n%s", liveCPUElem(live))
+	}
 	name := regexp.MustCompile(`<name>([^<]+)</name>`).FindStringSubmatch(live)[1]
 	cpu := optionValues(qemuArgv(t, d, name), "-cpu")
 	if len(cpu) != 1 || strings.HasPrefix(cpu[0], "max") || strings.HasPrefix(cpu[0], "host") || !strings.Contains(cpu[0], "=on") {

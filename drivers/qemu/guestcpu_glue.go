@@ -53,7 +53,7 @@ func (d *Driver) updateLiveGuestCPU(ctx context.Context, v *vm, mon monitor) err
 	v.mu.Lock()
 	live := v.live
 	v.mu.Unlock()
-	if live == nil {
+	if live == nil || (live.OS.Arch != "" && live.OS.Arch != "x86_64" && live.OS.Arch != "i686") {
 		return nil
 	}
 	enabled, disabled, err := guestcpu.Fetch(ctx, mon)
@@ -61,12 +61,18 @@ func (d *Driver) updateLiveGuestCPU(ctx context.Context, v *vm, mon monitor) err
 		return errQEMU(virerr.ErrInternalError, "cannot read the guest CPU of '%s': %v", v.name, err)
 	}
 	upd := live.Clone()
-	if _, err := guestcpu.Apply(upd, enabled, disabled); err != nil {
+	orig, err := guestcpu.Apply(upd, enabled, disabled)
+	if err != nil {
 		return err
 	}
 	v.mu.Lock()
 	if v.live == live {
 		v.live = upd
+		// A CPU restored from a save image keeps the one it was first
+		// started with.
+		if v.origCPU == nil {
+			v.origCPU = orig
+		}
 	}
 	v.mu.Unlock()
 	return nil
@@ -91,4 +97,24 @@ func checkNUMAPlacement(def *conf.Domain) error {
 		return virerr.New(virerr.FromNone, virerr.ErrOperationFailed, "Failed to query numad for the advisory nodeset")
 	}
 	return nil
+}
+
+// updateCPUForXML applies dumpxml --update-cpu to a copy of a
+// definition, with the running QEMU's capabilities or, for an inactive
+// guest, its emulator's.
+func (c *conn) updateCPUForXML(def *conf.Domain, qc *caps.Caps) error {
+	if def.CPU == nil {
+		return nil
+	}
+	if qc == nil {
+		emu := def.Devices.Emulator
+		if emu == "" {
+			emu = c.d.cfg.Emulator
+		}
+		var err error
+		if qc, err = c.d.caps.get(context.Background(), emu); err != nil {
+			return err
+		}
+	}
+	return guestcpu.UpdateForXML(def, guestCPUHost{qc})
 }

@@ -11,6 +11,7 @@ import (
 	"govirt/conf"
 	"govirt/driver"
 	"govirt/drivers/qemu/command"
+	"govirt/drivers/qemu/guestcpu"
 	"govirt/qmp"
 	"govirt/virerr"
 )
@@ -202,6 +203,9 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	}
 	monPath := filepath.Join(dir, "monitor.sock")
 	os.Remove(monPath)
+	if err := guestcpu.Validate(live); err != nil {
+		return err
+	}
 	if err := checkNUMAPlacement(live); err != nil {
 		return err
 	}
@@ -252,6 +256,7 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	tBuild := time.Since(t0)
 	v.mu.Lock()
 	v.live, v.caps, v.capsJSON, v.id = live, qcaps, cj, id
+	v.origCPU = nil
 	v.setState(driver.StatePaused, driver.PausedStartingUp)
 	v.fakeReboot, v.pausedShutdown, v.beingDestroyed = false, false, false
 	v.startedAt = time.Now()

@@ -82,6 +82,10 @@ func (d *Driver) reconnect(ctx context.Context, st *status) error {
 	}
 	v.mu.Lock()
 	v.live, v.proc, v.caps, v.capsJSON = live, proc, qc, qcJSON
+	v.origCPU = []byte(st.OrigCPU)
+	if st.OrigCPU == "" {
+		v.origCPU = nil
+	}
 	v.id = d.doms.assignID(v, st.ID)
 	v.setState(st.State, st.Reason)
 	v.fakeReboot, v.pausedShutdown, v.startedAt = st.FakeReboot, st.PausedShutdown, st.StartedAt

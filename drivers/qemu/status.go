@@ -33,6 +33,7 @@ type status struct {
 	Reason         int32           `json:"reason"`
 	Monitor        string          `json:"monitor"`
 	LiveXML        string          `json:"live_xml"`
+	OrigCPU        string          `json:"orig_cpu,omitempty"`
 	Persistent     bool            `json:"persistent"`
 	Caps           json.RawMessage `json:"qemu_caps,omitempty"`
 	FakeReboot     bool            `json:"fake_reboot"`
@@ -126,6 +127,7 @@ func (d *Driver) saveStatus(v *vm) error {
 	// The live definition is never changed in place (setters replace
 	// it), so it is formatted outside the lock.
 	live, run := v.live, v.run
+	st.OrigCPU = string(v.origCPU)
 	v.stSeq++
 	seq := v.stSeq
 	v.mu.Unlock()

@@ -25,6 +25,10 @@ type vm struct {
 	// (editDisk), so a reader may use what it took under mu after
 	// unlocking.
 	live *conf.Domain
+	// origCPU is the <cpu> the current run was started with when QEMU
+	// changed it (libvirt's priv->origCPU): migratable XML and save
+	// images carry it instead of the live one.
+	origCPU []byte
 	// resetNVRAM asks the next launch to recreate the UEFI varstore from
 	// its template (virsh start --reset-nvram); the launch clears it.
 	resetNVRAM bool

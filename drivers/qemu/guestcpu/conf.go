@@ -135,3 +135,25 @@ func esc(s string) string {
 	r := strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", "'", "&apos;", `"`, "&quot;")
 	return r.Replace(s)
 }
+
+// WithCPU is a copy of def whose <cpu> is cpuXML (a <cpu> element, as
+// Apply returns the CPU a guest was started with): what libvirt writes
+// in migratable XML of a guest whose CPU QEMU changed.
+func WithCPU(def *conf.Domain, cpuXML []byte) (*conf.Domain, error) {
+	cp := def.Clone()
+	if len(cpuXML) == 0 || cp.CPU == nil {
+		return cp, nil
+	}
+	if err := cp.SetElement("cpu", cpuXML); err != nil {
+		return nil, err
+	}
+	cpu, _ := read(cp)
+	if cpu != nil {
+		cp.CPU.Mode, cp.CPU.Model = cpu.Mode, cpu.Model
+		cp.CPU.Match = ""
+		if cpu.Mode == "custom" {
+			cp.CPU.Match = cpu.Match
+		}
+	}
+	return cp, nil
+}

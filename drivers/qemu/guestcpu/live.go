@@ -46,7 +46,9 @@ func Fetch(ctx context.Context, mon Monitor) (enabled, disabled *cpux86.GuestDat
 		Type string `json:"type"`
 	}
 	if err := mon.Execute(ctx, "qom-list", map[string]any{"path": path}, &props); err != nil {
-		return nil, nil, fmt.Errorf("qom-list %s: %w", path, err)
+		// No such vCPU object: nothing to compare with (libvirt reads
+		// no properties then either).
+		return nil, nil, nil
 	}
 	enabled, disabled = cpux86.NewGuestData(), cpux86.NewGuestData()
 	for _, p := range props {
@@ -62,9 +64,8 @@ func Fetch(ctx context.Context, mon Monitor) (enabled, disabled *cpux86.GuestDat
 		}
 	}
 	var unavailable []string
-	if err := mon.Execute(ctx, "qom-get", map[string]any{"path": path, "property": "unavailable-features"}, &unavailable); err != nil {
-		return nil, nil, fmt.Errorf("qom-get unavailable-features: %w", err)
-	}
+	// A QEMU without the property reports nothing unavailable.
+	_ = mon.Execute(ctx, "qom-get", map[string]any{"path": path, "property": "unavailable-features"}, &unavailable)
 	for _, n := range unavailable {
 		m.AddFeature(disabled, cpux86.FeatureFromQEMU(n))
 	}

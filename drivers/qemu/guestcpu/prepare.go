@@ -97,3 +97,55 @@ func Prepare(def *conf.Domain, hc HostCPUs, incoming bool) error {
 	}
 	return nil
 }
+
+// Validate refuses a <cpu> naming a feature libvirt's x86 CPU map does
+// not know, as libvirt's start-time validation does
+// (virCPUx86ValidateFeatures); a definition may carry one until then.
+func Validate(def *conf.Domain) error {
+	if def.OS.Arch != "" && def.OS.Arch != "x86_64" && def.OS.Arch != "i686" {
+		return nil
+	}
+	cpu, _ := read(def)
+	if cpu == nil || len(cpu.Features) == 0 {
+		return nil
+	}
+	m, err := cpux86.Get()
+	if err != nil {
+		return virerr.New(virerr.FromCPU, virerr.ErrInternalError, "cannot load the CPU map: %v", err)
+	}
+	for _, f := range cpu.Features {
+		if m.Feature(f.Name) == nil {
+			return virerr.New(virerr.FromCPU, virerr.ErrConfigUnsupported, "unknown CPU feature: %s", f.Name)
+		}
+	}
+	return nil
+}
+
+// UpdateForXML is what virsh dumpxml --update-cpu shows
+// (VIR_DOMAIN_XML_UPDATE_CPU): the CPU updated against the migratable
+// host-model CPU as a start would (host-model becomes the host's model
+// and features), without the start's fallback and feature filtering.
+func UpdateForXML(def *conf.Domain, hc HostCPUs) error {
+	cpu, check := read(def)
+	if cpu == nil || (cpu.Mode == "custom" && cpu.Model == "") {
+		return nil
+	}
+	if def.OS.Arch != "" && def.OS.Arch != "x86_64" && def.OS.Arch != "i686" {
+		return nil
+	}
+	m, err := cpux86.Get()
+	if err != nil {
+		return virerr.New(virerr.FromCPU, virerr.ErrInternalError, "cannot load the CPU map: %v", err)
+	}
+	mig, err := hc.HostModelCPUMigratable(def.Type)
+	if err != nil {
+		return virerr.New(virerr.FromQemu, virerr.ErrInternalError, "%v", err)
+	}
+	if mig != nil && mig.Model == "" {
+		mig = nil
+	}
+	if err := m.Update(cpu, mig); err != nil {
+		return cpuapi.Convert(err)
+	}
+	return write(def, cpu, check)
+}
