@@ -64,6 +64,12 @@ type RTCChangeEvent struct {
 	QOMPath string `json:"qom-path"`
 }
 
+// BalloonChangeEvent is BALLOON_CHANGE: the balloon's actual size in
+// bytes once the guest's driver moved it.
+type BalloonChangeEvent struct {
+	Actual uint64 `json:"actual"`
+}
+
 // JobStatusChangeEvent is JOB_STATUS_CHANGE.
 type JobStatusChangeEvent struct {
 	ID     string `json:"id"`
@@ -119,6 +125,7 @@ var eventTypes = map[string]func() any{
 	"WATCHDOG":            func() any { return &WatchdogEvent{} },
 	"BLOCK_IO_ERROR":      func() any { return &BlockIOErrorEvent{} },
 	"RTC_CHANGE":          func() any { return &RTCChangeEvent{} },
+	"BALLOON_CHANGE":      func() any { return &BalloonChangeEvent{} },
 	"JOB_STATUS_CHANGE":   func() any { return &JobStatusChangeEvent{} },
 	"BLOCK_JOB_COMPLETED": func() any { return &BlockJobInfoEvent{} },
 	"BLOCK_JOB_CANCELLED": func() any { return &BlockJobInfoEvent{} },
