@@ -39,7 +39,7 @@ func waitFor(t *testing.T, timeout time.Duration, fn func() string) {
 // on a running TCG guest through real virsh: iothreadadd/iothreaddel/
 // iothreadset live and in the config (QEMU's objects and properties, the
 // new thread's cgroup, bandwidth, memory nodes and affinity, libvirt's
-// refusals), domstats --iothread, numatune --live (cpuset.mems of every
+// refusals), domstats --iothread, perf and domstats --perf, numatune --live (cpuset.mems of every
 // thread group) and its refusals, setmem --live through the balloon and
 // dommemstat; every live value is read back after a daemon restart and
 // the persistent ones after the next start.
@@ -180,6 +180,20 @@ func TestQEMURuntimeTuning(t *testing.T) {
 		t.Errorf("numatune after --live:\n%s", out)
 	}
 
+	// perf: software counters on QEMU's process; a hardware one needs a
+	// PMU this host may lack (libvirt's error then).
+	mustVirsh(t, uri, "perf "+name+" --enable task_clock,page_faults --live")
+	if out := mustVirsh(t, uri, "domstats --perf "+name); !strings.Contains(out, "perf.task_clock=") || !strings.Contains(out, "perf.page_faults=") {
+		t.Errorf("domstats --perf:\n%s", out)
+	}
+	if _, e, rc := virsh(t, uri, "perf "+name+" --enable cpu_cycles"); rc != 0 && !strings.Contains(e, "error: unable to open host cpu perf event for cpu_cycles: ") {
+		t.Errorf("perf --enable cpu_cycles: %s", e)
+	}
+	mustVirsh(t, uri, "perf "+name+" --disable page_faults")
+	if out := mustVirsh(t, uri, "dumpxml "+name); !strings.Contains(out, "<event name='task_clock' enabled='yes'/>\n    <event name='page_faults' enabled='no'/>") {
+		t.Errorf("live <perf>:\n%s", out)
+	}
+
 	// setmem --live sets the balloon, which the guest's driver follows.
 	if _, err := con.Expect(testguest.ReadyMarker, 2*bootTimeout()); err != nil {
 		t.Fatalf("guest did not boot: %v", err)
@@ -211,6 +225,9 @@ func TestQEMURuntimeTuning(t *testing.T) {
 	}
 	if out := mustVirsh(t, uri, "dommemstat "+name); !strings.Contains(out, "actual 102400") {
 		t.Errorf("dommemstat after restart:\n%s", out)
+	}
+	if out := mustVirsh(t, uri, "domstats --perf "+name); !strings.Contains(out, "perf.task_clock=") || strings.Contains(out, "perf.page_faults") {
+		t.Errorf("domstats --perf after restart:\n%s", out)
 	}
 	// A restarted daemon still runs the changes through the guest's groups.
 	mustVirsh(t, uri, "iothreaddel "+name+" 3 --live")

@@ -37,6 +37,10 @@ type vmExt struct {
 	// by cgMu.
 	cgMu sync.Mutex
 	cg   *cgroup.Group
+
+	// perf holds the open perf counters while the guest runs
+	// (perf_events.go).
+	perf perfState
 }
 
 // releaseGuestState frees what v's subsystems hold for a run that ended:
@@ -45,6 +49,7 @@ type vmExt struct {
 // per run and need nothing. It is called from cleanupStopped.
 func releaseGuestState(v *vm) {
 	closeHubs(v)
+	v.perfClose()
 	v.ext.statsMu.Lock()
 	v.ext.stats.last = nil
 	v.ext.statsMu.Unlock()
