@@ -249,3 +249,62 @@ func TestQEMURuntimeTuning(t *testing.T) {
 	mustVirsh(t, uri, "destroy "+name)
 	mustVirsh(t, uri, "undefine "+name)
 }
+
+// TestQEMUCgroupCustomPartition: a guest whose <resource><partition>
+// names an existing partition below /machine runs in
+// machine/NAME.partition/qemu-ID-NAME.libvirt-qemu on every v1 controller
+// (libvirt's escaping), its live XML names the partition, and tuning
+// reaches that group.
+func TestQEMUCgroupCustomPartition(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	if _, err := os.Stat("/sys/fs/cgroup/cpuset/cpuset.mems"); err != nil {
+		t.Skip("no cgroup v1 cpuset controller")
+	}
+	part := fmt.Sprintf("tnt%d", os.Getpid())
+	ctls := []string{"blkio", "cpu", "cpuacct", "cpuset", "devices", "freezer", "memory"}
+	for _, c := range ctls {
+		dir := filepath.Join("/sys/fs/cgroup", c, "machine", part+".partition")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Skip(err)
+		}
+		t.Cleanup(func() { os.Remove(dir) })
+	}
+	// A new cpuset group starts empty; the administrator who made the
+	// partition gives it its CPUs and nodes.
+	for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
+		b, _ := os.ReadFile(filepath.Join("/sys/fs/cgroup/cpuset/machine", f))
+		os.WriteFile(filepath.Join("/sys/fs/cgroup/cpuset/machine", part+".partition", f), b, 0o644)
+	}
+	d := startDaemon(t)
+	t.Cleanup(func() { killGuests(d) })
+	uri := d.URI("qemu")
+	name := fmt.Sprintf("cgcp%d", os.Getpid())
+	xml := testGuestXML(t, name, "<resource><partition>/machine/"+part+"</partition></resource>", "")
+	path := filepath.Join(t.TempDir(), "g.xml")
+	os.WriteFile(path, []byte(xml), 0o644)
+	mustVirsh(t, uri, "define "+path)
+	mustVirsh(t, uri, "start "+name)
+	waitState(t, d, name, "running (booted)", 20*time.Second)
+	id := strings.TrimSpace(mustVirsh(t, uri, "domid "+name))
+	group := "/machine/" + part + ".partition/qemu-" + id + "-" + name + ".libvirt-qemu"
+	self := readCg(t, fmt.Sprintf("/proc/%d/cgroup", guestPID(t, d, name)))
+	for _, want := range []string{":cpu:" + group + "/emulator\n", ":cpuset:" + group + "/emulator\n", ":memory:" + group + "\n", ":blkio:" + group + "\n"} {
+		if !strings.Contains(self+"\n", want) {
+			t.Errorf("QEMU not in %s:\n%s", want, self)
+		}
+	}
+	if out := mustVirsh(t, uri, "dumpxml "+name); !strings.Contains(out, "<resource>\n    <partition>/machine/"+part+"</partition>\n  </resource>") {
+		t.Errorf("live XML:\n%s", out)
+	}
+	mustVirsh(t, uri, "schedinfo "+name+" --live --set cpu_shares=300")
+	if v := readCg(t, filepath.Join("/sys/fs/cgroup/cpu", group, "cpu.shares")); v != "300" {
+		t.Errorf("cpu.shares %q", v)
+	}
+	mustVirsh(t, uri, "destroy "+name)
+	if _, err := os.Stat(filepath.Join("/sys/fs/cgroup/cpu", group)); !os.IsNotExist(err) {
+		t.Errorf("group left after destroy: %v", err)
+	}
+	mustVirsh(t, uri, "undefine "+name)
+}
