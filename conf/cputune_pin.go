@@ -205,7 +205,14 @@ func (d *Domain) setIOThreadIDs(ids []int, explicit bool) {
 		}
 		return
 	}
-	d.x.ensureChild("iothreads").setText(strconv.Itoa(len(ids)))
+	// <iothreads> goes (back) to where libvirt writes it, ahead of the
+	// <iothreadids> that follows it.
+	if cur := d.x.child("iothreads"); cur != nil {
+		d.x.removeChild(cur)
+	}
+	count := newElem("iothreads")
+	count.setText(strconv.Itoa(len(ids)))
+	d.x.insertChild(count)
 	if !explicit {
 		return
 	}

@@ -20,6 +20,12 @@ type DomainPerfEvents interface {
 	DomainGetPerfEvents(d Domain, flags uint32) ([]TypedParam, error)
 }
 
+// DomainPerfEventsSetter switches a guest's perf events
+// (virDomainSetPerfEvents).
+type DomainPerfEventsSetter interface {
+	DomainSetPerfEvents(d Domain, params []TypedParam, flags uint32) error
+}
+
 // DomainLaunchSecurity reports a guest's launch security measurement
 // (virDomainGetLaunchSecurityInfo).
 type DomainLaunchSecurity interface {

@@ -6,12 +6,13 @@ import (
 	"govirt/virerr"
 )
 
-// virsh iothreadset and numatune's setter.
+// virsh iothreadset, numatune and perf: their setters.
 
 func init() {
 	register(true, map[int32]procFunc{
 		procs.DomainSetIothreadParams: domainSetIOThreadParams,
 		procs.DomainSetNumaParameters: domainSetNumaParameters,
+		procs.DomainSetPerfEvents:     domainSetPerfEvents,
 	})
 }
 
@@ -41,4 +42,16 @@ func domainSetNumaParameters(h *handler, body []byte) (any, error) {
 		return nil, err
 	}
 	return nil, d.DomainSetNumaParameters(drvDom(a.Dom), paramsFromWire(a.Params), a.Flags)
+}
+
+func domainSetPerfEvents(h *handler, body []byte) (any, error) {
+	a, err := args[DomainSetPerfEventsArgs](body)
+	if err != nil {
+		return nil, err
+	}
+	d, err := need[driver.DomainPerfEventsSetter](h)
+	if err != nil {
+		return nil, err
+	}
+	return nil, d.DomainSetPerfEvents(drvDom(a.Dom), paramsFromWire(a.Params), a.Flags)
 }

@@ -3,6 +3,8 @@ package qemu
 import (
 	"context"
 
+	"govirt/conf"
+	"govirt/driver"
 	"govirt/qmp"
 )
 
@@ -38,4 +40,12 @@ func (d *Driver) setupBalloon(ctx context.Context, v *vm) error {
 		return qmpFailed("setting the balloon target", err)
 	}
 	return nil
+}
+
+// balloonChanged is qemuProcessHandleBalloonChange: the live
+// <currentMemory> is what the guest's balloon driver reached (KiB), and
+// clients get the balloon-change event.
+func (d *Driver) balloonChanged(v *vm, kib uint64) {
+	d.modifyLive(v, func(l *conf.Domain) { l.CurrentMemory = kib })
+	d.publishDomain(v, driver.EventIDBalloonChange, driver.BalloonChange{Actual: kib})
 }

@@ -323,6 +323,10 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 		d.abortLaunch(v)
 		return err
 	}
+	if err := d.startPerf(v, live, proc.pid); err != nil {
+		d.abortLaunch(v)
+		return err
+	}
 	for _, t := range cl.Taints {
 		d.taint(v, t)
 	}

@@ -37,6 +37,10 @@ func (d *Driver) handleEvent(v *vm, name string, data json.RawMessage) {
 		d.handleWatchdog(v, ev)
 	case *qmp.BlockIOErrorEvent:
 		d.handleBlockIOError(v, ev)
+	case *qmp.BalloonChangeEvent:
+		if err == nil {
+			d.balloonChanged(v, ev.Actual/1024)
+		}
 	case *qmp.RTCChangeEvent:
 		d.publishDomain(v, driver.EventIDRTCChange, driver.RTCChange{Offset: ev.Offset})
 	case *qmp.JobStatusChangeEvent:

@@ -93,6 +93,9 @@ func (d *Driver) reconnect(ctx context.Context, st *status) error {
 	id := v.id
 	v.mu.Unlock()
 	d.findCgroup(v, proc.pid, id, st.Name)
+	if err := d.startPerf(v, live, proc.pid); err != nil {
+		d.log.Warn("cannot reopen the guest's perf events", "domain", st.Name, "err", err)
+	}
 	mon, err := d.connectMonitor(ctx, v, st.Monitor, proc)
 	if err != nil {
 		v.mu.Lock()

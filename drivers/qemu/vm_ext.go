@@ -52,6 +52,9 @@ type vmExt struct {
 	// armed naming an image index ("vda[1]"), which then fire only the
 	// indexed event (block_threshold.go). Guarded by vm.mu.
 	thresholdIndexed map[string]bool
+	// perf holds the open perf counters while the guest runs
+	// (perf_events.go).
+	perf perfState
 }
 
 // releaseGuestState frees what v's subsystems hold for a run that ended:
@@ -61,6 +64,7 @@ type vmExt struct {
 func releaseGuestState(v *vm) {
 	closeHubs(v)
 	closeAgent(v)
+	v.perfClose()
 	v.ext.statsMu.Lock()
 	v.ext.stats.last = nil
 	v.ext.statsMu.Unlock()
