@@ -121,7 +121,13 @@ func TestQEMUGuestAgent(t *testing.T) {
 </disk>
 `+agentChannelXML)
 	ev := watchAgentEvents(t, uri, "agent-lifecycle")
-	con := bootGuest(t, d, "ga", sock)
+	mustVirsh(t, uri, "start ga")
+	con := console(t, sock)
+	if _, err := con.Expect(testguest.ReadyMarker, bootTimeout()); err != nil {
+		out := con.Output()
+		qlog, _ := os.ReadFile(filepath.Join(d.dir, "state", "qemu", "log", "ga.log"))
+		t.Fatalf("ga did not boot: %v\nconsole: %q\nQEMU log: %s", err, out[max(0, len(out)-3000):], qlog)
+	}
 	ev.wait(t, 0, "event 'agent-lifecycle' for domain 'ga': state: 'disconnected' reason: 'domain started'", 10*time.Second)
 	live := waitAgent(t, uri, "ga", "connected", 60*time.Second)
 	ev.wait(t, 0, "event 'agent-lifecycle' for domain 'ga': state: 'connected' reason: 'channel event'", 10*time.Second)
@@ -296,7 +302,8 @@ func TestQEMUGuestAgent(t *testing.T) {
 	n = ev.mark()
 	mustVirsh(t, uri, "reset ga")
 	ev.wait(t, n, "state: 'disconnected' reason: 'channel event'", 10*time.Second)
-	if _, err := con.Expect(testguest.ReadyMarker, bootTimeout()); err != nil {
+	// (generous: the machine running this may be very busy)
+	if _, err := con.Expect(testguest.ReadyMarker, 3*bootTimeout()); err != nil {
 		out := con.Output()
 		t.Fatalf("no reboot: %v\n%q", err, out[max(0, len(out)-3000):])
 	}
@@ -305,6 +312,21 @@ func TestQEMUGuestAgent(t *testing.T) {
 	if out := strings.TrimSpace(mustVirsh(t, uri, "domhostname ga")); out != "govirt-guest" {
 		t.Errorf("domhostname after reset: %q", out)
 	}
+
+	// A daemon restart reconnects to the agent and keeps its timeout.
+	mustVirsh(t, uri, "guest-agent-timeout ga --timeout 3")
+	d.crashRestart()
+	waitAgent(t, uri, "ga", "connected", 30*time.Second)
+	if out := strings.TrimSpace(mustVirsh(t, uri, "domhostname ga")); out != "govirt-guest" {
+		t.Errorf("domhostname after a daemon restart: %q", out)
+	}
+	guestRun(t, con, "gv-agent pause")
+	t0 = time.Now()
+	virshFails(t, uri, "guestinfo ga --os", "Guest agent is not responding: Guest agent not available for now")
+	if el := time.Since(t0); el < 2500*time.Millisecond || el > 12*time.Second {
+		t.Errorf("guestinfo on a hung agent took %v after the restart, want about 3 s", el)
+	}
+	guestRun(t, con, "gv-agent cont")
 
 	mustVirsh(t, uri, "destroy ga")
 	virshFails(t, uri, "domtime ga", "Requested operation is not valid: domain is not running")

@@ -307,13 +307,7 @@ func (c *conn) DomainAgentSetResponseTimeout(h driver.Domain, timeout int32, fla
 	if err != nil {
 		return err
 	}
-	s := &v.ext.agent
-	s.mu.Lock()
-	s.timeout = timeout - timeoutBias
-	if s.ag != nil {
-		s.ag.SetTimeout(agentDuration(timeout))
-	}
-	s.mu.Unlock()
+	v.ext.agent.setTimeout(timeout)
 	c.d.saveStatusLogged(v)
 	return nil
 }

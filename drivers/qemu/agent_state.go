@@ -59,6 +59,23 @@ const timeoutBias = agentTimeoutDefault
 
 func (s *agentState) responseTimeout() int32 { return s.timeout + timeoutBias }
 
+// timeoutForStatus is the response timeout, locking s.
+func (s *agentState) timeoutForStatus() int32 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.responseTimeout()
+}
+
+// setTimeout records libvirt's timeout t and applies it to the agent.
+func (s *agentState) setTimeout(t int32) {
+	s.mu.Lock()
+	s.timeout = t - timeoutBias
+	if s.ag != nil {
+		s.ag.SetTimeout(agentDuration(t))
+	}
+	s.mu.Unlock()
+}
+
 // agentDuration maps libvirt's timeout to the agent package's: BLOCK
 // waits without limit, DEFAULT is 5 s, anything else seconds.
 func agentDuration(t int32) time.Duration {
@@ -186,25 +203,34 @@ func (d *Driver) connectAgent(v *vm) {
 	}
 	s := &v.ext.agent
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.ag != nil {
+	have := s.ag != nil
+	s.mu.Unlock()
+	if have {
 		return
 	}
 	if typ != "unix" {
 		d.log.Warn("cannot connect to QEMU guest agent: channel is not a unix socket", "domain", name, "type", typ)
+		s.mu.Lock()
 		s.errored = true
+		s.mu.Unlock()
 		return
 	}
+	// Dialled without s.mu: saveStatus takes it under v.mu.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	ag, err := agent.Dial(ctx, path)
-	if err != nil {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case err != nil:
 		d.log.Warn("cannot connect to QEMU guest agent", "domain", name, "path", path, "err", err)
 		s.errored = true
-		return
+	case s.ag != nil: // connected meanwhile
+		ag.Close()
+	default:
+		ag.SetTimeout(agentDuration(s.responseTimeout()))
+		s.ag, s.errored = ag, false
 	}
-	ag.SetTimeout(agentDuration(s.responseTimeout()))
-	s.ag, s.errored = ag, false
 }
 
 // closeAgent drops the agent connection (commands waiting on it fail

@@ -107,6 +107,9 @@ func (d *Driver) reconnect(ctx context.Context, st *status) error {
 	v.mon = mon
 	v.mu.Unlock()
 	d.refreshState(ctx, v)
+	if st.AgentTimeout != nil {
+		v.ext.agent.setTimeout(*st.AgentTimeout)
+	}
 	d.refreshChannelStates(ctx, v, false)
 	d.recoverJob(ctx, v, st)
 	d.saveStatusLogged(v)

@@ -46,6 +46,9 @@ type status struct {
 	// Job is the async job in progress, so a restarted daemon can finish
 	// or roll it back.
 	Job *statusJob `json:"job,omitempty"`
+	// AgentTimeout is the guest agent's response timeout a user set
+	// (libvirt's agentTimeout), absent for the default.
+	AgentTimeout *int32 `json:"agent_timeout,omitempty"`
 }
 
 // statusJob is the async job part of a status file.
@@ -124,6 +127,9 @@ func (d *Driver) saveStatus(v *vm) error {
 		st.Migration = &m
 	}
 	st.Job = jobForStatus(v)
+	if t := v.ext.agent.timeoutForStatus(); t != agentTimeoutDefault {
+		st.AgentTimeout = &t
+	}
 	// The live definition is never changed in place (setters replace
 	// it), so it is formatted outside the lock.
 	live, run := v.live, v.run

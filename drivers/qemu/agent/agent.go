@@ -181,17 +181,25 @@ func decodeReply(name string, m message, reply any) error {
 	return nil
 }
 
-// run syncs if needed, then sends data and waits for the reply.
-func (a *Agent) run(ctx context.Context, data []byte, d time.Duration) (message, error) {
-	if d >= 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, d)
-		defer cancel()
+// withTimeout bounds ctx by d unless d is negative.
+func withTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	if d < 0 {
+		return context.WithCancel(ctx)
 	}
+	return context.WithTimeout(ctx, d)
+}
+
+// run syncs if needed, then sends data and waits for the reply. As
+// libvirt's, d bounds the command itself; the sync before it has the
+// agent's own timeout (at most DefaultTimeout). Waiting for a command
+// in progress counts against d.
+func (a *Agent) run(ctx context.Context, data []byte, d time.Duration) (message, error) {
+	wctx, cancel := withTimeout(ctx, d)
+	defer cancel()
 	select {
 	case a.sem <- struct{}{}:
-	case <-ctx.Done():
-		return message{}, ctxErr(ctx)
+	case <-wctx.Done():
+		return message{}, ctxErr(wctx)
 	case <-a.closed:
 		return message{}, ErrClosed
 	}
@@ -202,11 +210,13 @@ func (a *Agent) run(ctx context.Context, data []byte, d time.Duration) (message,
 	default:
 	}
 	if !a.inSync {
-		if err := a.sync(ctx, d); err != nil {
+		if err := a.sync(ctx, a.Timeout()); err != nil {
 			return message{}, err
 		}
 	}
-	return a.exchange(ctx, append(data, '\n'), &request{})
+	cctx, cancel2 := withTimeout(ctx, d)
+	defer cancel2()
+	return a.exchange(cctx, append(data, '\n'), &request{})
 }
 
 // Sync synchronises the stream now (it is otherwise done before the
