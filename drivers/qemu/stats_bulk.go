@@ -95,7 +95,7 @@ func (d *Driver) domainStats(v *vm, groups uint32) driver.DomainStats {
 	}
 	v.mu.Unlock()
 	var s *statsSample
-	if active && groups&(statsBalloon|statsVcpu|statsBlock) != 0 {
+	if active && groups&(statsBalloon|statsVcpu|statsBlock|statsDirtyRate) != 0 {
 		s = d.sample(v)
 	}
 	p := &paramList{}
@@ -153,7 +153,7 @@ func (d *Driver) domainStats(v *vm, groups uint32) driver.DomainStats {
 		blockStats(p, def, active, s)
 	}
 	if groups&statsDirtyRate != 0 {
-		dirtyRateStats(p, v)
+		dirtyRateStats(p, s)
 	}
 	return driver.DomainStats{Dom: h, Params: p.list}
 }

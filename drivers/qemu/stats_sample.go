@@ -32,6 +32,7 @@ type statsSample struct {
 	balloonKiB *uint64          // query-balloon "actual"
 	guestStats *guestStats      // qom-get guest-stats of the balloon
 	vcpus      []cpuFast        // query-cpus-fast
+	dirtyRate  *dirtyRateInfo   // query-dirty-rate (dirtyrate.go)
 }
 
 type blockStatEntry = qmp.BlockStats
@@ -167,6 +168,14 @@ func querySample(mon monitor, balloonAlias string, block bool) *statsSample {
 		})
 	}
 	run(func() (err error) { s.vcpus, err = qmp.QueryCPUsFast(ctx, mon); return })
+	run(func() error {
+		var info dirtyRateInfo
+		err := mon.Execute(ctx, "query-dirty-rate", nil, &info)
+		if err == nil {
+			s.dirtyRate = &info
+		}
+		return err
+	})
 	wg.Wait()
 	if !ok {
 		return nil
