@@ -80,7 +80,7 @@ func (c *conn) DomainStartDirtyRateCalc(h driver.Domain, seconds int32, flags ui
 	if mode != "" && !caps.Has("dirtyrate-param.mode") {
 		return errQEMU(virerr.ErrOperationUnsupported, "%s", "QEMU does not support dirty page rate calculation mode.")
 	}
-	return c.withJob(h, "dirty rate calc", func(_ *vm, mon monitor) error {
+	return c.withJob(h, "dirty rate calc", func(v *vm, mon monitor) error {
 		args := map[string]any{"calc-time": seconds}
 		if mode != "" {
 			args["mode"] = mode
@@ -88,6 +88,7 @@ func (c *conn) DomainStartDirtyRateCalc(h driver.Domain, seconds int32, flags ui
 		if err := mon.Execute(hotplugCtx(), "calc-dirty-rate", args, nil); err != nil {
 			return qmpError(err)
 		}
+		forgetStats(v) // the cached sample predates the calculation
 		return nil
 	})
 }
@@ -105,19 +106,14 @@ type dirtyRateInfo struct {
 	} `json:"vcpu-dirty-rate"`
 }
 
-// dirtyRateStats adds qemuDomainGetStatsDirtyRate's fields for a running
-// guest; a QEMU that does not answer leaves them out.
-func dirtyRateStats(p *paramList, v *vm) {
-	v.mu.Lock()
-	mon, active := v.mon, v.active()
-	v.mu.Unlock()
-	if !active || mon == nil {
+// dirtyRateStats adds qemuDomainGetStatsDirtyRate's fields from the
+// guest's statistics sample (stats_sample.go): a QEMU that does not
+// answer leaves them out.
+func dirtyRateStats(p *paramList, s *statsSample) {
+	if s == nil || s.dirtyRate == nil {
 		return
 	}
-	var info dirtyRateInfo
-	if err := mon.Execute(hotplugCtx(), "query-dirty-rate", nil, &info); err != nil {
-		return
-	}
+	info := s.dirtyRate
 	status := map[string]int32{"unstarted": 0, "measuring": 1, "measured": 2}
 	st, ok := status[info.Status]
 	if !ok {

@@ -97,7 +97,7 @@ func (d *Driver) domainStats(v *vm, groups uint32) driver.DomainStats {
 	}
 	v.mu.Unlock()
 	var s *statsSample
-	if active && groups&(statsBalloon|statsVcpu|statsBlock|statsIOThread) != 0 {
+	if active && groups&(statsBalloon|statsVcpu|statsBlock|statsIOThread|statsDirtyRate) != 0 {
 		s = d.sample(v)
 	}
 	p := &paramList{}
@@ -155,7 +155,7 @@ func (d *Driver) domainStats(v *vm, groups uint32) driver.DomainStats {
 		blockStats(p, def, active, s)
 	}
 	if groups&statsDirtyRate != 0 {
-		dirtyRateStats(p, v)
+		dirtyRateStats(p, s)
 	}
 	if groups&statsPerf != 0 && active {
 		p.list = append(p.list, v.perfRead()...)

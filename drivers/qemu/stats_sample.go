@@ -33,6 +33,7 @@ type statsSample struct {
 	guestStats *guestStats      // qom-get guest-stats of the balloon
 	vcpus      []cpuFast        // query-cpus-fast
 	iothreads  []ioThreadMon    // query-iothreads (libvirt's iothreadN only)
+	dirtyRate  *dirtyRateInfo   // query-dirty-rate (dirtyrate.go)
 }
 
 type blockStatEntry = qmp.BlockStats
@@ -169,6 +170,14 @@ func querySample(mon monitor, balloonAlias string, block bool) *statsSample {
 	}
 	run(func() (err error) { s.vcpus, err = qmp.QueryCPUsFast(ctx, mon); return })
 	run(func() (err error) { s.iothreads, err = queryIOThreads(ctx, mon); return })
+	run(func() error {
+		var info dirtyRateInfo
+		err := mon.Execute(ctx, "query-dirty-rate", nil, &info)
+		if err == nil {
+			s.dirtyRate = &info
+		}
+		return err
+	})
 	wg.Wait()
 	if !ok {
 		return nil
