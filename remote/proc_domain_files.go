@@ -57,7 +57,11 @@ func domainRename(h *handler, body []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if a.NewName == nil || *a.NewName == "" {
+	// virCheckNonEmptyStringArgGoto.
+	if a.NewName == nil {
+		return nil, invalidArg("new_name in virDomainRename must not be NULL")
+	}
+	if *a.NewName == "" {
 		return nil, invalidArg("string new_name in virDomainRename must not be empty")
 	}
 	d, err := need[driver.DomainRenamer](h)

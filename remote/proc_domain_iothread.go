@@ -21,9 +21,10 @@ func domainSetIOThreadParams(h *handler, body []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	// virDomainSetIOThreadParams's own check.
+	// virDomainSetIOThreadParams's own check: libvirtd decodes no
+	// parameters as a NULL array, which it refuses first.
 	if len(a.Params) == 0 {
-		return nil, virerr.Raw(virerr.FromDomain, virerr.ErrInvalidArg, "nparams in virDomainSetIOThreadParams must be greater than zero")
+		return nil, virerr.Raw(virerr.FromDomain, virerr.ErrInvalidArg, "params in virDomainSetIOThreadParams must not be NULL")
 	}
 	d, err := need[driver.DomainIOThreadParams](h)
 	if err != nil {

@@ -106,6 +106,16 @@ func nodeAllocPages(h *handler, body []byte) (any, error) {
 	// The two lists describe the same pools; libvirt's client always
 	// sends them with one length, and a different one would make the
 	// daemon read past the shorter.
+	// virNodeAllocPages's argument checks.
+	if len(a.PageSizes) == 0 {
+		return nil, virerr.Raw(virerr.FromDomain, virerr.ErrInvalidArg, "npages in virNodeAllocPages must not be zero")
+	}
+	if len(a.PageCounts) == 0 {
+		return nil, virerr.Raw(virerr.FromDomain, virerr.ErrInvalidArg, "pageCounts in virNodeAllocPages must not be NULL")
+	}
+	if a.CellCount == 0 {
+		return nil, virerr.Raw(virerr.FromDomain, virerr.ErrInvalidArg, "cellCount in virNodeAllocPages must not be zero")
+	}
 	if len(a.PageSizes) != len(a.PageCounts) {
 		return nil, virerr.New(virerr.FromRPC, virerr.ErrInvalidArg, "%s", "pageSizes and pageCounts differ in length")
 	}
