@@ -296,6 +296,7 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	}
 	v.proc = proc
 	v.mu.Unlock()
+	d.faultAt("launch_spawned")
 	if err := d.setupCgroup(v, tun, cl.Pinning, proc.pid, id, name); err != nil {
 		d.abortLaunch(v)
 		return err
@@ -318,6 +319,7 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	}
 	v.mon = mon
 	v.mu.Unlock()
+	d.faultAt("launch_monitor")
 	tMon := time.Since(t0)
 	// Disk throttling is not on the command line with -blockdev: set it
 	// while the CPUs are still paused, as libvirt does.
