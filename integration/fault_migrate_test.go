@@ -126,3 +126,31 @@ func migrationFaultCase(t *testing.T, src, dst *daemon, mig faultOp, g string, n
 		}
 	}
 }
+
+// TestFaultHalfStartedQEMU kills the daemon once a starting guest's QEMU
+// answers on its monitor but before the start finished: the restarted
+// daemon must kill that QEMU and show the guest shut off (CI runs of the
+// daemon-kill suite left it running unowned).
+func TestFaultHalfStartedQEMU(t *testing.T) {
+	d := startDaemonEnv(t, []string{"GOVIRT_FAULT_POINT=launch_monitor"})
+	t.Cleanup(func() { killOwnQEMUs(d) })
+	dir := t.TempDir()
+	const g = "fh0"
+	faultDiskGuest(t, d, dir, g)
+	for i := 0; i < 4; i++ {
+		d.env = []string{"GOVIRT_FAULT_POINT=" + []string{"launch_spawned", "launch_monitor"}[i%2]}
+		d.crashRestart()
+		out, rc := runVirsh(d.URI("qemu"), 120*time.Second, "start", g)
+		if rc == 0 || !strings.Contains(d.Log(), "fault point reached") {
+			t.Fatalf("start did not reach the fault point: rc=%d %s\n%s", rc, out, d.Log())
+		}
+		d.env = nil
+		d.crashRestart()
+		if bad := invariants(t, d, []string{g}); len(bad) > 0 {
+			t.Fatalf("after a kill mid-start: %s\n%s", strings.Join(bad, "; "), d.Log())
+		}
+		if st := domState(t, d, g); st != "shut off (failed)" {
+			t.Errorf("state %q, want shut off (failed)", st)
+		}
+	}
+}

@@ -319,6 +319,7 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	}
 	v.proc = proc
 	v.mu.Unlock()
+	d.faultAt("launch_spawned")
 	if err := d.setupCgroup(v, tun, cl.Pinning, proc.pid, id, name); err != nil {
 		d.abortLaunch(v)
 		return err
@@ -345,6 +346,7 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	}
 	v.mon = mon
 	v.mu.Unlock()
+	d.faultAt("launch_monitor")
 	tMon := time.Since(t0)
 	// The CPU QEMU really created goes into the live definition, or
 	// fails the start (qemuProcessUpdateAndVerifyCPU).
