@@ -64,6 +64,12 @@ type RTCChangeEvent struct {
 	QOMPath string `json:"qom-path"`
 }
 
+// BalloonChangeEvent is BALLOON_CHANGE: the balloon's actual size in
+// bytes once the guest's driver moved it.
+type BalloonChangeEvent struct {
+	Actual uint64 `json:"actual"`
+}
+
 // JobStatusChangeEvent is JOB_STATUS_CHANGE.
 type JobStatusChangeEvent struct {
 	ID     string `json:"id"`
@@ -103,6 +109,14 @@ type DeviceTrayMovedEvent struct {
 	TrayOpen bool   `json:"tray-open"`
 }
 
+// BlockWriteThresholdEvent is BLOCK_WRITE_THRESHOLD: a write reached
+// past the threshold armed on a node (block-set-write-threshold).
+type BlockWriteThresholdEvent struct {
+	NodeName       string `json:"node-name"`
+	AmountExceeded uint64 `json:"amount-exceeded"`
+	WriteThreshold uint64 `json:"write-threshold"`
+}
+
 // MigrationEvent is MIGRATION.
 type MigrationEvent struct {
 	Status string `json:"status"`
@@ -110,24 +124,26 @@ type MigrationEvent struct {
 
 // eventTypes maps each typed event to a constructor of its value.
 var eventTypes = map[string]func() any{
-	"SHUTDOWN":            func() any { return &ShutdownEvent{} },
-	"STOP":                func() any { return &StopEvent{} },
-	"RESUME":              func() any { return &ResumeEvent{} },
-	"RESET":               func() any { return &ResetEvent{} },
-	"POWERDOWN":           func() any { return &PowerdownEvent{} },
-	"GUEST_PANICKED":      func() any { return &GuestPanickedEvent{} },
-	"WATCHDOG":            func() any { return &WatchdogEvent{} },
-	"BLOCK_IO_ERROR":      func() any { return &BlockIOErrorEvent{} },
-	"RTC_CHANGE":          func() any { return &RTCChangeEvent{} },
-	"JOB_STATUS_CHANGE":   func() any { return &JobStatusChangeEvent{} },
-	"BLOCK_JOB_COMPLETED": func() any { return &BlockJobInfoEvent{} },
-	"BLOCK_JOB_CANCELLED": func() any { return &BlockJobInfoEvent{} },
-	"BLOCK_JOB_READY":     func() any { return &BlockJobInfoEvent{} },
-	"BLOCK_JOB_PENDING":   func() any { return &BlockJobInfoEvent{} },
-	"BLOCK_JOB_ERROR":     func() any { return &BlockJobErrorEvent{} },
-	"DEVICE_DELETED":      func() any { return &DeviceDeletedEvent{} },
-	"DEVICE_TRAY_MOVED":   func() any { return &DeviceTrayMovedEvent{} },
-	"MIGRATION":           func() any { return &MigrationEvent{} },
+	"SHUTDOWN":              func() any { return &ShutdownEvent{} },
+	"STOP":                  func() any { return &StopEvent{} },
+	"RESUME":                func() any { return &ResumeEvent{} },
+	"RESET":                 func() any { return &ResetEvent{} },
+	"POWERDOWN":             func() any { return &PowerdownEvent{} },
+	"GUEST_PANICKED":        func() any { return &GuestPanickedEvent{} },
+	"WATCHDOG":              func() any { return &WatchdogEvent{} },
+	"BLOCK_IO_ERROR":        func() any { return &BlockIOErrorEvent{} },
+	"RTC_CHANGE":            func() any { return &RTCChangeEvent{} },
+	"JOB_STATUS_CHANGE":     func() any { return &JobStatusChangeEvent{} },
+	"BLOCK_JOB_COMPLETED":   func() any { return &BlockJobInfoEvent{} },
+	"BLOCK_JOB_CANCELLED":   func() any { return &BlockJobInfoEvent{} },
+	"BLOCK_JOB_READY":       func() any { return &BlockJobInfoEvent{} },
+	"BLOCK_JOB_PENDING":     func() any { return &BlockJobInfoEvent{} },
+	"BLOCK_JOB_ERROR":       func() any { return &BlockJobErrorEvent{} },
+	"DEVICE_DELETED":        func() any { return &DeviceDeletedEvent{} },
+	"DEVICE_TRAY_MOVED":     func() any { return &DeviceTrayMovedEvent{} },
+	"MIGRATION":             func() any { return &MigrationEvent{} },
+	"BLOCK_WRITE_THRESHOLD": func() any { return &BlockWriteThresholdEvent{} },
+	"BALLOON_CHANGE":        func() any { return &BalloonChangeEvent{} },
 }
 
 // DecodeEvent decodes ev into its typed struct (a pointer, e.g.

@@ -149,18 +149,11 @@ func (d *Driver) collectBlockJob(ctx context.Context, v *vm, mon monitor, j *blo
 		d.log.Warn("block job failed", "domain", v.name, "job", name, "error", errMsg)
 	}
 	d.finishBlockJob(ctx, v, mon, j, status)
-	// QEMU forgets the job only once its outcome is in the status file:
-	// a daemon killed before that finds the job concluded and applies it
-	// again, instead of a pivoted QEMU under a live XML naming the old
-	// image. One killed after it finds a concluded job no status names,
-	// and dismisses it (resumeBlockJobs).
-	if err := qmp.JobDismiss(ctx, mon, name); err != nil {
-		d.log.Warn("job-dismiss", "domain", v.name, "job", name, "err", err)
-	}
 	return status
 }
 
-// finishBlockJob applies a concluded job's outcome and forgets the job.
+// finishBlockJob applies a concluded job's outcome, dismisses the job
+// and forgets it.
 func (d *Driver) finishBlockJob(ctx context.Context, v *vm, mon monitor, j *blockJob, status int32) {
 	var res chainChange
 	v.mu.Lock()
@@ -175,8 +168,20 @@ func (d *Driver) finishBlockJob(ctx context.Context, v *vm, mon monitor, j *bloc
 	delete(blockOf(v).Jobs, j.Disk)
 	j.status = status
 	v.mu.Unlock()
+	// QEMU forgets the job only once its outcome is in the status file:
+	// a daemon killed before that finds the job concluded and applies it
+	// again, instead of a pivoted QEMU under a live XML naming the old
+	// image. One killed after it finds a concluded job no status names,
+	// and dismisses it (resumeBlockJobs).
+	d.saveStatusLogged(v)
+	if err := qmp.JobDismiss(ctx, mon, j.Name); err != nil {
+		d.log.Warn("job-dismiss", "domain", v.name, "job", j.Name, "err", err)
+	}
 	// Images that left the chain are unplugged from QEMU, top down so no
-	// node is still used by another when deleted.
+	// node is still used by another when deleted. Only now: a concluded
+	// commit job holds the images it dropped until it is dismissed, and
+	// blockdev-del of a node still in use fails (libvirt too dismisses
+	// first, qemuBlockJobEventProcessConcluded).
 	for _, s := range res.unplug {
 		delNodes(ctx, mon, s)
 	}

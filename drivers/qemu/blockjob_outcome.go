@@ -145,10 +145,31 @@ func (d *Driver) syncConfigChain(v *vm, live *conf.Disk, oldTop string) {
 	// Copy on write, as for v.live: readers use v.def outside v.mu.
 	def := v.def.Clone()
 	cfg := diskByTarget(def, live.TargetDev)
+	old := cfg.Source
 	cfg.Source = configSource(&live.Source, cfg.Source.Backing != nil)
+	dropDetectedEnd(&cfg.Source, &old)
 	v.def = def
 	v.mu.Unlock()
 	if err := d.saveDef(def); err != nil {
 		d.log.Error("cannot save definition after a disk chain change", "domain", v.name, "err", err)
+	}
+}
+
+// dropDetectedEnd removes the chain end marker (<backingStore/>) of a new
+// persistent chain c unless the definition's chain before the change, old,
+// spelled it below the same image: the live marker is a detected one,
+// which libvirt does not write into the persistent XML.
+func dropDetectedEnd(c, old *conf.DiskSource) {
+	for l := c; l != nil && l.Type != ""; l = l.Backing {
+		if l.Backing == nil || l.Backing.Type != "" {
+			continue
+		}
+		for o := old; o != nil && o.Type != ""; o = o.Backing {
+			if o.Path == l.Path && o.Backing != nil && o.Backing.Type == "" {
+				return
+			}
+		}
+		l.Backing = nil
+		return
 	}
 }

@@ -35,8 +35,10 @@ func jobKindFor(op string) jobKind {
 	switch op {
 	case "suspend":
 		return jobSuspend
-	case "screenshot", "disk errors":
+	case "screenshot", "disk errors", "migration query", "iothreadinfo":
 		return jobQuery
+	case "migration parameters":
+		return jobMigrationOp
 	}
 	return jobModify
 }

@@ -39,7 +39,12 @@ var (
 	_ driver.StoragePools       = (*conn)(nil)
 	_ driver.StorageVols        = (*conn)(nil)
 	_ driver.StoragePoolSources = (*conn)(nil)
+	_ driver.StoragePoolCapser  = (*conn)(nil)
 )
+
+func (c *conn) ConnectGetStoragePoolCapabilities(flags uint32) (string, error) {
+	return c.d.storage().ConnectGetStoragePoolCapabilities(flags)
+}
 
 func (c *conn) FindStoragePoolSources(typ, srcSpec string, flags uint32) (string, error) {
 	return c.d.storage().FindStoragePoolSources(typ, srcSpec, flags)

@@ -230,8 +230,17 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	}
 	var files passedFiles
 	defer files.close() // QEMU has its copies once spawned
-	cl, err := d.buildCommand(live, qcaps, dir, monPath, &files, resetNVRAM)
+	// The id comes first: the channel directory is named after it.
+	id := d.doms.assignID(v, 0)
+	chanDir, err := d.prepareChannelDir(id, name)
 	if err != nil {
+		d.doms.releaseID(id)
+		return err
+	}
+	cl, err := d.buildCommand(live, qcaps, dir, chanDir, monPath, &files, resetNVRAM)
+	if err != nil {
+		d.doms.releaseID(id)
+		os.RemoveAll(chanDir)
 		return err
 	}
 	argv := cl.Argv
@@ -240,10 +249,11 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	}
 	cj, err := d.capsBlobs.json(qcaps)
 	if err != nil {
+		d.doms.releaseID(id)
+		os.RemoveAll(chanDir)
 		return err
 	}
 	tBuild := time.Since(t0)
-	id := d.doms.assignID(v, 0)
 	v.mu.Lock()
 	v.live, v.caps, v.capsJSON, v.id = live, qcaps, cj, id
 	v.origCPU = nil
@@ -310,6 +320,10 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	v.proc = proc
 	v.mu.Unlock()
 	if err := d.setupCgroup(v, tun, cl.Pinning, proc.pid, id, name); err != nil {
+		d.abortLaunch(v)
+		return err
+	}
+	if err := d.startPerf(v, live, proc.pid); err != nil {
 		d.abortLaunch(v)
 		return err
 	}
@@ -413,22 +427,37 @@ func (d *Driver) startCPUsThen(ctx context.Context, v *vm, reason int32, save bo
 	v.mu.Lock()
 	mon := v.mon
 	v.runningReason = reason
+	if mon != nil {
+		v.contPending++
+	}
 	v.mu.Unlock()
 	if mon == nil {
 		return errNotRunning()
 	}
-	if err := qmp.Cont(ctx, mon); err != nil {
+	err := qmp.Cont(ctx, mon)
+	v.mu.Lock()
+	v.contPending--
+	if err != nil {
+		v.mu.Unlock()
+		// A RESUME that came anyway left its write to us.
+		if save {
+			d.saveStatusLogged(v)
+		}
 		return errQEMU(virerr.ErrOperationFailed, "resume operation failed: %v", err)
 	}
 	// The reply can overtake the RESUME event; do here what its handler
 	// would, so callers see the new state at once. The event then finds
 	// the guest running and stays quiet. A guest that stayed "running"
-	// through a fake reboot takes the new reason, as in libvirt.
-	v.mu.Lock()
+	// through a fake reboot takes the new reason, as in libvirt. When
+	// the event came first it changed the state but, cont being in
+	// flight, left the status write to this caller.
 	if v.state == driver.StateRunning {
 		v.reason = reason
 		v.runningReason = driver.RunningUnknown
 		v.mu.Unlock()
+		if save {
+			d.saveStatusLogged(v)
+		}
 		return nil
 	}
 	v.mu.Unlock()
@@ -494,6 +523,7 @@ func (d *Driver) cleanupStopped(v *vm, reason int32) bool {
 	d.removeCgroup(v) // named after id: before another guest may take it
 	d.doms.releaseID(id)
 	d.removeStatus(v)
+	os.RemoveAll(d.channelDir(id, name))
 	if dir, err := d.domainDir(name); err == nil {
 		stopPlatform(dir)
 		stopVirtioFS(dir)    // after QEMU: it is their only client
@@ -501,6 +531,14 @@ func (d *Driver) cleanupStopped(v *vm, reason int32) bool {
 		deleteMacvtaps(dir)
 		stopPasst(dir)
 		os.RemoveAll(dir)
+	}
+	// A transient guest that stopped takes its snapshot metadata along
+	// (snapshot_meta.go), as libvirt's qemuDomainRemoveInactive.
+	v.mu.Lock()
+	transient := !v.persistent
+	v.mu.Unlock()
+	if transient {
+		d.discardSnapMeta(v, name)
 	}
 	// A transient guest that stopped is gone (dropIfTransient); only now,
 	// with its files removed, may a new guest take its name and paths.

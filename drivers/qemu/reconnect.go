@@ -3,6 +3,7 @@ package qemu
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"govirt/conf"
 	"govirt/driver"
@@ -58,19 +59,13 @@ func (d *Driver) reconnect(ctx context.Context, st *status) error {
 	if st.State == driver.StatePaused && st.Reason == driver.PausedStartingUp {
 		// The daemon died mid-start: finish the job it could not, as
 		// libvirt does, by killing the half-started QEMU.
-		for _, pid := range pidsUsing(st.Monitor) {
-			if start, err := procStartTime(pid); err == nil {
-				if p, err := adopt(pid, start); err == nil {
-					p.kill(killGrace)
-				}
-			}
-		}
+		killed := killMonitorUsers(st.Monitor)
 		d.removeStatus(v)
 		v.mu.Lock()
 		v.setState(driver.StateShutoff, driver.ShutoffFailed)
 		v.mu.Unlock()
 		d.dropIfTransient(v)
-		d.log.Warn("killed a guest left half-started by an earlier daemon", "domain", st.Name)
+		d.log.Warn("killed a guest left half-started by an earlier daemon", "domain", st.Name, "pids", killed)
 		return nil
 	}
 	proc, err := adopt(st.PID, st.PIDStart)
@@ -98,6 +93,9 @@ func (d *Driver) reconnect(ctx context.Context, st *status) error {
 	id := v.id
 	v.mu.Unlock()
 	d.findCgroup(v, proc.pid, id, st.Name)
+	if err := d.startPerf(v, live, proc.pid); err != nil {
+		d.log.Warn("cannot reopen the guest's perf events", "domain", st.Name, "err", err)
+	}
 	mon, err := d.connectMonitor(ctx, v, st.Monitor, proc)
 	if err != nil {
 		v.mu.Lock()
@@ -109,6 +107,7 @@ func (d *Driver) reconnect(ctx context.Context, st *status) error {
 	v.mon = mon
 	v.mu.Unlock()
 	d.refreshState(ctx, v)
+	d.refreshChannelStates(ctx, v, false)
 	d.recoverJob(ctx, v, st)
 	d.saveStatusLogged(v)
 	return nil
@@ -166,4 +165,30 @@ func (d *Driver) autostartAll(ctx context.Context) {
 		}
 		v.job.endAsync()
 	}
+}
+
+// killMonitorUsers kills the processes that use a half-started guest's
+// monitor socket. The earlier daemon may have died while spawning QEMU:
+// a child caught between fork and exec, or in exec, may not show the
+// socket yet, so the scan is repeated for a moment after the last find.
+func killMonitorUsers(path string) []int {
+	var killed []int
+	for quiet := 0; quiet < 5; {
+		pids := pidsUsing(path)
+		if len(pids) == 0 {
+			quiet++
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
+		quiet = 0
+		for _, pid := range pids {
+			if start, err := procStartTime(pid); err == nil {
+				if p, err := adopt(pid, start); err == nil {
+					p.kill(killGrace)
+					killed = append(killed, pid)
+				}
+			}
+		}
+	}
+	return killed
 }

@@ -123,6 +123,20 @@ func (d *Driver) setCurrentSnap(dom, name string) error {
 	return atomicfile.Write(path, []byte(name+"\n"), 0o600)
 }
 
+// discardSnapMeta removes every snapshot's metadata of dom, whose guest
+// v is going away (qemuSnapshotDiscardAllMetadata); the images stay.
+func (d *Driver) discardSnapMeta(v *vm, dom string) {
+	dir, err := d.snapDir(dom)
+	if err != nil {
+		return
+	}
+	v.ext.snapMu.Lock()
+	defer v.ext.snapMu.Unlock()
+	if err := os.RemoveAll(dir); err != nil {
+		d.log.Warn("cannot remove snapshot metadata", "domain", dom, "err", err)
+	}
+}
+
 func errNoSnapshot(name string) error {
 	return errQEMU(virerr.ErrNoDomainSnapshot, "no domain snapshot with matching name '%s'", name)
 }
@@ -161,7 +175,7 @@ func (set *snapSet) descendants(name string) []*conf.DomainSnapshot {
 }
 
 // filter applies the list flags libvirt's virDomainMomentObjListFilter
-// knows; every snapshot here has metadata and is external.
+// knows; every snapshot here has metadata.
 func (set *snapSet) filter(in []*conf.DomainSnapshot, flags uint32) []driver.Snapshot {
 	var out []*conf.DomainSnapshot
 	for _, s := range in {
@@ -181,8 +195,11 @@ func (set *snapSet) filter(in []*conf.DomainSnapshot, flags uint32) []driver.Sna
 				continue
 			}
 		}
-		if flags&(snapListInternal|snapListExternal) != 0 && flags&snapListExternal == 0 {
-			continue
+		if loc := flags & (snapListInternal | snapListExternal); loc != 0 {
+			ext := isExternalSnap(s)
+			if !(ext && loc&snapListExternal != 0 || !ext && loc&snapListInternal != 0) {
+				continue
+			}
 		}
 		out = append(out, s)
 	}

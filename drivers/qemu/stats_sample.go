@@ -32,6 +32,7 @@ type statsSample struct {
 	balloonKiB *uint64          // query-balloon "actual"
 	guestStats *guestStats      // qom-get guest-stats of the balloon
 	vcpus      []cpuFast        // query-cpus-fast
+	iothreads  []ioThreadMon    // query-iothreads (libvirt's iothreadN only)
 }
 
 type blockStatEntry = qmp.BlockStats
@@ -167,6 +168,7 @@ func querySample(mon monitor, balloonAlias string, block bool) *statsSample {
 		})
 	}
 	run(func() (err error) { s.vcpus, err = qmp.QueryCPUsFast(ctx, mon); return })
+	run(func() (err error) { s.iothreads, err = queryIOThreads(ctx, mon); return })
 	wg.Wait()
 	if !ok {
 		return nil

@@ -58,7 +58,11 @@ type vm struct {
 	pausedShutdown bool
 	beingDestroyed bool
 	runningReason  int32 // reason for the next RESUME
-	pausedReason   int32 // reason for the next STOP
+	// contPending counts cont commands in flight (startCPUsThen): their
+	// RESUME event leaves the status write to the caller of cont, who
+	// writes it once cont returned (see handleResume).
+	contPending  int
+	pausedReason int32 // reason for the next STOP
 
 	// run counts the QEMU processes this guest had; runCtx ends when the
 	// current one is cleaned up, so work queued for one run (event

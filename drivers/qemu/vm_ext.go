@@ -37,6 +37,24 @@ type vmExt struct {
 	// by cgMu.
 	cgMu sync.Mutex
 	cg   *cgroup.Group
+
+	// agent is the guest agent connection and the agent job
+	// (agent_state.go); it has its own lock.
+	agent agentState
+	// migSpeed is virsh migrate-setspeed's bandwidth (MiB/s) when
+	// migSpeedSet, as libvirt's migMaxBandwidth: kept while the guest is
+	// defined, used by a migration without its own bandwidth. Guarded by
+	// vm.mu.
+	migSpeed    uint64
+	migSpeedSet bool
+
+	// thresholdIndexed holds the storage nodes whose write threshold was
+	// armed naming an image index ("vda[1]"), which then fire only the
+	// indexed event (block_threshold.go). Guarded by vm.mu.
+	thresholdIndexed map[string]bool
+	// perf holds the open perf counters while the guest runs
+	// (perf_events.go).
+	perf perfState
 }
 
 // releaseGuestState frees what v's subsystems hold for a run that ended:
@@ -45,6 +63,8 @@ type vmExt struct {
 // per run and need nothing. It is called from cleanupStopped.
 func releaseGuestState(v *vm) {
 	closeHubs(v)
+	closeAgent(v)
+	v.perfClose()
 	v.ext.statsMu.Lock()
 	v.ext.stats.last = nil
 	v.ext.statsMu.Unlock()

@@ -47,6 +47,8 @@ var allowed = map[string][]string{
 	"memoryBacking/allocation":         {"mode", "threads"},
 	"memoryBacking/discard":            nil,
 	"numatune":                         nil,
+	"perf":                             nil,
+	"perf/event":                       {"name", "enabled"},
 	"numatune/memory":                  {"mode", "nodeset", "placement"},
 	"numatune/memnode":                 {"cellid", "mode", "nodeset"},
 	"cpu/numa":                         nil,

@@ -14,9 +14,9 @@ import (
 func (p *pp) implicitDevices() error {
 	ds := &p.def.Devices
 	// virDomainDefAddConsoleCompat for HVM guests.
-	if len(ds.Consoles) > 0 {
+	if len(ds.Consoles) > 0 && (ds.Consoles[0].TargetType == "" || ds.Consoles[0].TargetType == "serial") {
 		c := ds.Consoles[0]
-		if c.TargetType == "" || c.TargetType == "serial" {
+		{
 			if len(ds.Serials) == 0 {
 				s, err := serialFromConsole(c)
 				if err != nil {
@@ -34,6 +34,15 @@ func (p *pp) implicitDevices() error {
 			}
 			conf.OrderDeviceAttrs(c, "target", "type", "port")
 		}
+	} else if len(ds.Serials) > 0 && stubConsoleFor(ds.Serials[0]) {
+		// A serial port that can be the guest's console gets the console
+		// standing for it, first of the consoles (ttyconsole and "virsh
+		// console" find it there).
+		c, err := consoleFromSerial(ds.Serials[0])
+		if err != nil {
+			return err
+		}
+		ds.Consoles = append([]*conf.Chardev{c}, ds.Consoles...)
 	}
 	// virDomainDefAddImplicitControllers.
 	for _, bus := range []string{"scsi", "fdc", "ide", "sata"} {
@@ -94,6 +103,39 @@ func serialFromConsole(c *conf.Chardev) (*conf.Chardev, error) {
 	}
 	s.TargetPort = c.TargetPort
 	return s, nil
+}
+
+// stubConsoleFor reports whether libvirt gives serial s a console alias:
+// the target types a console can stand for (not PCI, USB or ISA debug).
+func stubConsoleFor(s *conf.Chardev) bool {
+	switch s.TargetType {
+	case "", "isa-serial", "spapr-vio-serial", "system-serial", "sclp-serial":
+		return true
+	}
+	return false
+}
+
+// consoleFromSerial is the console libvirt writes for serial s: its type
+// and source, with a serial target of the same port.
+func consoleFromSerial(s *conf.Chardev) (*conf.Chardev, error) {
+	e := conf.DeviceElement(s)
+	xml := "<console type='" + s.Type + "'>"
+	for _, k := range e.Children("") {
+		if k.Name() == "target" || k.Name() == "alias" || k.Name() == "address" {
+			continue
+		}
+		xml += string(k.XML())
+	}
+	xml += "<target type='serial' port='" + strconv.Itoa(s.TargetPort) + "'/></console>"
+	dev, err := conf.ParseDevice([]byte(xml))
+	if err != nil {
+		return nil, err
+	}
+	c, ok := dev.(*conf.Chardev)
+	if !ok {
+		return nil, fmt.Errorf("serial copy is no chardev")
+	}
+	return c, nil
 }
 
 // videoPostParse: the model default (cirrus on x86), video memory
