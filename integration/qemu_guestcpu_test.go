@@ -289,3 +289,55 @@ func TestNUMAPlacementAutoWithoutNumad(t *testing.T) {
 		}
 	}
 }
+
+// guestCPUErrScript starts each definition file given and prints the
+// error code and domain python-libvirt sees (or "started").
+const guestCPUErrScript = `import libvirt, sys
+libvirt.registerErrorHandler(lambda *a: None, None)
+c = libvirt.open(sys.argv[1])
+for f in sys.argv[2:]:
+    d = c.defineXML(open(f).read())
+    try:
+        d.create()
+        d.destroy()
+        print("started")
+    except libvirt.libvirtError as e:
+        print(e.get_error_code(), e.get_error_domain())
+    d.undefine()
+`
+
+// TestGuestCPUErrorCodesPython: the start refusals carry libvirt's error
+// codes and domains (CPU incompatible and operation failed from the CPU
+// driver, config unsupported from the QEMU driver, operation failed
+// with no domain for numad), seen through python-libvirt.
+func TestGuestCPUErrorCodesPython(t *testing.T) {
+	if _, err := os.Stat("/usr/bin/numad"); err == nil {
+		t.Skip("numad is installed")
+	}
+	d := startDaemon(t)
+	t.Cleanup(func() { killGuests(d) })
+	dir := t.TempDir()
+	script := filepath.Join(dir, "errs.py")
+	if err := os.WriteFile(script, []byte(guestCPUErrScript), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	files := []string{
+		cpuGuestXML(t, dir, "gverr-partial", "qemu", "<cpu mode='custom' match='exact' check='partial'><model>Skylake-Client</model></cpu>"),
+		cpuGuestXML(t, dir, "gverr-full", "qemu", "<cpu mode='custom' match='exact' check='full'><model>qemu64</model></cpu>"),
+		cpuGuestXML(t, dir, "gverr-invtsc", "qemu", "<cpu mode='custom' match='exact'><model>qemu64</model><feature policy='require' name='invtsc'/></cpu>"),
+		cpuGuestXML(t, dir, "gverr-unknown", "qemu", "<cpu mode='custom' match='exact'><model>qemu64</model><feature policy='require' name='bogus'/></cpu>"),
+		cpuGuestXML(t, dir, "gverr-pvspin", "qemu", "<features><acpi/><pvspinlock state='on'/></features>"),
+		cpuGuestXML(t, dir, "gverr-numad", "qemu", "<vcpu placement='auto'>1</vcpu>"),
+		cpuGuestXML(t, dir, "gverr-ok", "qemu", "<cpu mode='host-model'/>"),
+	}
+	got := pythonStdout(t, script, append([]string{d.URI("qemu")}, files...)...)
+	want := []string{"91 31", "9 31", "67 10", "67 31", "67 10", "9 0", "started"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("error codes %q, want %q", got, want)
+	}
+	if libvirtdUp() {
+		if lv := pythonStdout(t, script, append([]string{libvirtdURI}, files...)...); strings.Join(lv, "\n") != strings.Join(got, "\n") {
+			t.Errorf("error codes: govirtd %q, libvirtd %q", got, lv)
+		}
+	}
+}
