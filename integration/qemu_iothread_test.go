@@ -308,3 +308,35 @@ func TestQEMUCgroupCustomPartition(t *testing.T) {
 	}
 	mustVirsh(t, uri, "undefine "+name)
 }
+
+// TestTestDriverNumaPerfMatchesLibvirtd: numatune and perf setters on
+// test:///default print and store what libvirtd 9.0's test driver does
+// (each command string is one connection, so one session of state).
+func TestTestDriverNumaPerfMatchesLibvirtd(t *testing.T) {
+	if _, err := os.Stat(systemLibvirtdSock); err != nil {
+		t.Skip("no libvirtd")
+	}
+	d := startDaemon(t)
+	ours := d.URI("test")
+	theirs := "test+unix:///default?socket=" + systemLibvirtdSock
+	bridge := regexp.MustCompile(` bridge='[^']*'`)
+	for _, cmd := range []string{
+		"numatune test --nodeset 0 --live; numatune test; dumpxml test",
+		"numatune test --mode interleave --live",
+		"numatune test --mode preferred --nodeset 1-2 --config; numatune test --config; dumpxml --inactive test",
+		"numatune test --nodeset x", "numatune test --nodeset ^0", "numatune test --mode 9",
+		"numatune test --nodeset 0; numatune test --mode interleave",
+		"perf test --enable cpu_cycles,cmt; perf test --disable cmt; dumpxml test",
+		"perf test --enable cpu_cycles --config; perf test --config",
+		"perf test --enable nosuch",
+	} {
+		o1, e1, rc1 := virsh(t, ours, cmd)
+		o2, e2, rc2 := virsh(t, theirs, cmd)
+		// govirt's test driver names the default network's bridge
+		// in the live interface (as the golden tests normalise).
+		o1 = bridge.ReplaceAllString(o1, "")
+		if o1 != o2 || e1 != e2 || rc1 != rc2 {
+			t.Errorf("virsh %s:\ngovirtd (rc %d):\n%s%s\nlibvirtd (rc %d):\n%s%s", cmd, rc1, o1, e1, rc2, o2, e2)
+		}
+	}
+}

@@ -18,7 +18,7 @@ import (
 // nodes, which is cpuset.mems of its emulator, vCPU and iothread groups.
 
 // numaModeNames are virDomainNumatuneMemMode's names by value.
-var numaModeNames = []string{"strict", "preferred", "interleave", "restrictive"}
+var numaModeNames = conf.NumatuneModes
 
 var numaParamTypes = map[string]string{"numa_mode": "int", "numa_nodeset": "string"}
 
@@ -92,69 +92,16 @@ func numatuneMode(def *conf.Domain) int {
 	return 0 // strict, the default
 }
 
-// setNumatune is virDomainNumatuneSet(placement -1) on def's <numatune>:
-// an unspecified <memory> becomes strict; a node set makes the placement
-// static. The element is written as libvirt formats it (mode, then
-// nodeset or placement), <memnode> children kept.
+// setNumatune is conf's SetNumatune with the node set as a bitmap.
 func setNumatune(def *conf.Domain, mode int, nodeset []int) error {
-	if mode == -1 && nodeset == nil {
-		return nil
+	ns := ""
+	if nodeset != nil {
+		ns = command.FormatCPUSet(nodeset)
 	}
-	tree := def.Tree()
-	nt := tree.Child("numatune")
-	var mem *conf.Element
-	if nt != nil {
-		mem = nt.Child("memory")
+	if err := def.SetNumatune(mode, ns); err != nil {
+		return errQEMU(virerr.ErrConfigUnsupported, "%s", err.Error())
 	}
-	curMode, curNodes, placement := "", "", ""
-	if mem != nil {
-		curMode, _ = mem.Attr("mode")
-		if curMode == "" {
-			curMode = "strict"
-		}
-		curNodes, _ = mem.Attr("nodeset")
-		placement, _ = mem.Attr("placement")
-	} else {
-		if mode == -1 {
-			mode = 0
-		}
-		placement = "default"
-	}
-	if mode != -1 {
-		curMode = numaModeNames[mode]
-	}
-	switch {
-	case nodeset != nil:
-		curNodes, placement = command.FormatCPUSet(nodeset), "static"
-	case placement == "default":
-		// virDomainDef's placement_mode: <vcpu placement='auto'> or not
-		if p, _ := def.Value("vcpu/@placement"); p != "auto" {
-			placement = "static"
-		} else {
-			placement = "auto"
-		}
-	case placement == "" && curNodes != "":
-		placement = "static"
-	case placement == "":
-		placement = "auto"
-	}
-	if placement == "static" && curNodes == "" {
-		return errQEMU(virerr.ErrConfigUnsupported, "nodeset for NUMA memory tuning must be set if 'placement' is 'static'")
-	}
-	var b strings.Builder
-	b.WriteString("<numatune><memory mode='" + curMode + "' ")
-	if placement == "static" {
-		b.WriteString("nodeset='" + curNodes + "'/>")
-	} else {
-		b.WriteString("placement='" + placement + "'/>")
-	}
-	if nt != nil {
-		for _, mn := range nt.Children("memnode") {
-			b.Write(mn.XML())
-		}
-	}
-	b.WriteString("</numatune>")
-	return def.SetElement("numatune", []byte(b.String()))
+	return nil
 }
 
 // DomainSetNumaParameters is qemuDomainSetNumaParameters.
@@ -180,9 +127,9 @@ func (c *conn) DomainSetNumaParameters(h driver.Domain, params []driver.TypedPar
 			mode = int(m)
 		case "numa_nodeset":
 			s := p.Value.(string)
-			set, err := command.ParseCPUSet(s)
-			if err != nil || (len(set) > 0 && set[len(set)-1] >= 16384) {
-				return errQEMU(virerr.ErrInvalidArg, "Failed to parse bitmap '%s'", s)
+			set, err := conf.ParseBitmap(s)
+			if err != nil {
+				return err
 			}
 			if len(set) == 0 {
 				return errQEMU(virerr.ErrOperationInvalid, "Invalid nodeset of 'numatune': %s", s)

@@ -172,29 +172,9 @@ func perfEnabled(def *conf.Domain) map[string]bool {
 	return out
 }
 
-// setPerfXML writes the changes into def's <perf> as libvirt formats it
-// (every event set either way, in libvirt's order).
+// setPerfXML is conf's SetPerfEvents in libvirt's event order.
 func setPerfXML(def *conf.Domain, changes map[string]bool) error {
-	state := perfEnabled(def)
-	for k, on := range changes {
-		state[k] = on
-	}
-	var b strings.Builder
-	for _, name := range perfEvents {
-		on, ok := state[name]
-		if !ok {
-			continue
-		}
-		yn := "no"
-		if on {
-			yn = "yes"
-		}
-		b.WriteString("<event name='" + name + "' enabled='" + yn + "'/>")
-	}
-	if b.Len() == 0 {
-		return def.SetElement("perf", nil)
-	}
-	return def.SetElement("perf", []byte("<perf>"+b.String()+"</perf>"))
+	return def.SetPerfEvents(perfEvents, changes)
 }
 
 // startPerf opens the counters def enables on a started or reconnected
