@@ -48,6 +48,7 @@ func main() {
 		os.Exit(2)
 	}
 	log := logCtl.Logger()
+	startGCTune(log)
 	stopProfile := startCPUProfile(log)
 	stopDebug := startDebugHooks(log)
 	stopSnapshots := startSnapshotProfiles(log)
