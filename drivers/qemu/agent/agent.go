@@ -138,6 +138,41 @@ func (a *Agent) CommandTimeout(ctx context.Context, name string, args, reply any
 	return decodeReply(name, m, reply)
 }
 
+// Send runs the agent command name with args without waiting for a
+// reply, for commands that answer none when they succeed
+// (guest-shutdown, guest-suspend-*): the caller watches for their
+// effect instead (libvirt's await_event). The sync before it still
+// runs, so the command reaches an agent that is there.
+func (a *Agent) Send(ctx context.Context, name string, args any) error {
+	cmd := struct {
+		Execute   string `json:"execute"`
+		Arguments any    `json:"arguments,omitempty"`
+	}{name, args}
+	data, err := json.Marshal(cmd)
+	if err != nil {
+		return err
+	}
+	wctx, cancel := withTimeout(ctx, a.Timeout())
+	defer cancel()
+	select {
+	case a.sem <- struct{}{}:
+	case <-wctx.Done():
+		return ctxErr(wctx)
+	case <-a.closed:
+		return ErrClosed
+	}
+	defer func() { <-a.sem }()
+	if !a.inSync {
+		if err := a.sync(ctx, a.Timeout()); err != nil {
+			return err
+		}
+	}
+	// Whatever the agent says next belongs to no waiting command: the
+	// next command syncs first.
+	a.inSync = false
+	return a.write(wctx, append(data, '\n'))
+}
+
 // Raw sends cmd, a JSON text given by a user (libvirt's
 // qemu-agent-command), and returns the agent's whole reply as compact
 // JSON. An error reply is an *Error, as with Command.

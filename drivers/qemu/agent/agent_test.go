@@ -331,3 +331,33 @@ func TestMalformedReply(t *testing.T) {
 		t.Fatalf("err %v", err)
 	}
 }
+
+func TestSendNoReply(t *testing.T) {
+	got := make(chan string, 1)
+	f, path := newFake(t, func(cmd string, args json.RawMessage) []byte {
+		if cmd == "guest-shutdown" {
+			got <- string(args)
+			return nil
+		}
+		return []byte(`{"return": "` + cmd + `"}`)
+	})
+	a := dial(t, path)
+	if err := a.Send(context.Background(), "guest-shutdown", map[string]string{"mode": "powerdown"}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case args := <-got:
+		if args != `{"mode":"powerdown"}` {
+			t.Fatalf("args %s", args)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("command not sent")
+	}
+	var s string
+	if err := a.Command(context.Background(), "ping", nil, &s); err != nil || s != "ping" {
+		t.Fatalf("after Send: %q %v", s, err)
+	}
+	if n := f.syncs.Load(); n != 2 {
+		t.Fatalf("%d syncs, want 2 (Send leaves the stream unsynced)", n)
+	}
+}
