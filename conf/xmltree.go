@@ -134,8 +134,14 @@ func parseTree(data []byte, from virerr.Domain, doc string) (*node, error) {
 			starts = starts[:len(starts)-1]
 		case xml.CharData:
 			if top == nil {
-				if len(bytes.TrimSpace(t)) > 0 {
-					return nil, fail("content outside the root element")
+				if trimmed := bytes.TrimLeft(t, " \t\r\n"); len(trimmed) > 0 {
+					// libxml2 points at the first character that is not
+					// a blank.
+					tokStart += int64(len(t) - len(trimmed))
+					if root == nil {
+						return nil, fail("Start tag expected, '<' not found")
+					}
+					return nil, fail("Extra content at the end of the document")
 				}
 				continue
 			}
@@ -164,7 +170,11 @@ func parseTree(data []byte, from virerr.Domain, doc string) (*node, error) {
 			1+bytes.Count(data[:open], []byte{'\n'}))
 	}
 	if root == nil {
-		return nil, virerr.New(from, virerr.ErrXMLError, "failed to parse xml document: missing root element")
+		// libxml2's errors for a document with no element at all.
+		if len(data) == 0 {
+			return nil, xmlSyntaxError(data, 0, from, doc, "Document is empty")
+		}
+		return nil, xmlSyntaxError(data, int64(len(data)), from, doc, "Start tag expected, '<' not found")
 	}
 	return root, nil
 }
@@ -241,6 +251,11 @@ func xmlSyntaxError(data []byte, off int64, from virerr.Domain, doc, msg string)
 	}
 	context := data[cur:end]
 	var ptr strings.Builder
+	// libvirt prints an empty context line through a NULL string.
+	shown := string(context)
+	if shown == "" {
+		shown = "(null)"
+	}
 	for i := 0; i < col && i < len(context); i++ {
 		if context[i] == '\t' {
 			ptr.WriteByte('\t')
@@ -250,9 +265,9 @@ func xmlSyntaxError(data []byte, off int64, from virerr.Domain, doc, msg string)
 	}
 	ptr.WriteByte('^')
 	if doc == "" {
-		return virerr.New(from, virerr.ErrXMLDetail, "at line %d: %s\n%s\n%s", line, msg, context, ptr.String())
+		return virerr.New(from, virerr.ErrXMLDetail, "at line %d: %s\n%s\n%s", line, msg, shown, ptr.String())
 	}
-	return virerr.New(from, virerr.ErrXMLDetail, "%s:%d: %s\n%s\n%s", doc, line, msg, context, ptr.String())
+	return virerr.New(from, virerr.ErrXMLDetail, "%s:%d: %s\n%s\n%s", doc, line, msg, shown, ptr.String())
 }
 
 // trimLayout drops the indentation whitespace between child elements so

@@ -50,7 +50,8 @@ func domainSave(withFlags bool) procFunc {
 		if err != nil {
 			return nil, err
 		}
-		return nil, d.DomainSave(drvDom(a.Dom), a.To, optString(a.Dxml), a.Flags)
+		// The public API hands drivers absolute paths.
+		return nil, d.DomainSave(drvDom(a.Dom), absPath(a.To), optString(a.Dxml), a.Flags)
 	}
 }
 
@@ -72,7 +73,7 @@ func domainRestore(withFlags bool) procFunc {
 		if err != nil {
 			return nil, err
 		}
-		return nil, d.DomainRestore(a.From, optString(a.Dxml), a.Flags)
+		return nil, d.DomainRestore(absPath(a.From), optString(a.Dxml), a.Flags)
 	}
 }
 
