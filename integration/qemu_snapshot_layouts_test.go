@@ -39,8 +39,8 @@ func blockNodes(t *testing.T, uri, dom string) []string {
 // metadata outlived it, so a new guest of that name inherited snapshots
 // whose overlays were gone ("could not find base disk source in disk
 // source chain"), as did one of a guest undefined with
-// --snapshots-metadata, which kept them. libvirtd 9.0 gives the same chains, indexes and
-// persistent XML for these sequences.
+// --snapshots-metadata, which kept them. libvirtd 9.0 gives the same
+// chains, indexes and persistent XML for these sequences.
 func TestQEMUSnapshotDeleteLayouts(t *testing.T) {
 	needQEMU(t)
 	d := startClientsDaemon(t)
