@@ -2,7 +2,7 @@
 // run and prints ratios.
 //
 //	go run ./bench [-suite calls,start,rss,storage,cpu] [-libvirtd-socket PATH] [-duration 2s] [-domains 1000]
-//	go run ./bench -suite scale [-guests 200] [-idle 60s] [-rounds 3] [-virsh-runs 5] [-stats-gap 2s] [-parallel-starts 20]
+//	go run ./bench -suite scale [-guests 200] [-idle 60s] [-rounds 3] [-virsh-runs 5] [-stats-gap 2s] [-parallel-starts 20] [-floor-cgroup /machine]
 //
 // Suites:
 //   - calls: round-trip calls/s on the test driver, 1 and 16 clients.
@@ -24,10 +24,13 @@
 //     -virsh-runs x -rounds runs (each domstats after -stats-gap, so that
 //     govirtd's 1 s stats cache never answers it), and -parallel-starts guests started at
 //     once (defined beforehand, a connection each) against as many bare
-//     QEMUs started at once next to the same guests, over -rounds
-//     rounds. Targets: RSS and idle CPU <= 0.5x libvirtd's, domstats <=
-//     0.3x, parallel starts <= 1.2x the floor. A short run: -guests 10
-//     -idle 10s -rounds 1.
+//     QEMUs started at once next to the same guests, each moved into a
+//     cgroup of its own below -floor-cgroup (/machine) as the daemons
+//     place guests (the floor left in the bench's cgroup is printed
+//     too), over -rounds rounds, with the daemon's CPU per start.
+//     Targets: RSS and idle CPU (schedstat) <= 0.5x libvirtd's,
+//     domstats <= 0.3x, parallel starts <= 1.2x the floor. A short run:
+//     -guests 10 -idle 10s -rounds 1.
 //
 // Every guest the bench defines and every floor QEMU it spawns is
 // registered and removed on error and on SIGINT/SIGTERM (guests through

@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"govirt/client"
 	"govirt/remote"
@@ -35,7 +37,23 @@ func benchRSSSuite(sock string, haveLibvirtd bool) error {
 
 var govirtdPID int
 
+// libvirtdPID is the pid of the process serving libvirtd's socket (its
+// peer credentials), else the baseline script's pid file: that file
+// outlives a libvirtd restarted by other means and then names a process
+// that is gone.
 func libvirtdPID() int {
+	if c, err := net.Dial("unix", *libvirtdSock); err == nil {
+		defer c.Close()
+		if raw, err := c.(*net.UnixConn).SyscallConn(); err == nil {
+			var cred *syscall.Ucred
+			raw.Control(func(fd uintptr) {
+				cred, _ = syscall.GetsockoptUcred(int(fd), syscall.SOL_SOCKET, syscall.SO_PEERCRED)
+			})
+			if cred != nil && cred.Pid > 0 {
+				return int(cred.Pid)
+			}
+		}
+	}
 	data, _ := os.ReadFile("/tmp/libvirtd-baseline/libvirtd.pid")
 	n, _ := strconv.Atoi(strings.TrimSpace(string(data)))
 	return n

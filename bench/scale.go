@@ -24,6 +24,7 @@ var (
 	scaleVirsh    = flag.Int("virsh-runs", 5, "scale: timed runs of each virsh command per round (median over all)")
 	scaleStatsGap = flag.Duration("stats-gap", 2*time.Second, "scale: pause before each timed virsh domstats, longer than govirtd's 1 s stats cache")
 	scaleWidth    = flag.Int("scale-start-width", 4, "scale: how many of the N guests are brought up at once (untimed)")
+	floorCgroup   = flag.String("floor-cgroup", "/machine", "scale: cgroup partition the second floor's QEMUs are placed in, as the daemons place guests (\"\": no second floor)")
 )
 
 // scaleDomain is the scale suite's tiny guest: TCG whatever the host
@@ -54,6 +55,9 @@ type scaleResult struct {
 	parAll     time.Duration // and until the last of them ran
 	floorMed   time.Duration // the floor, next to the same N guests
 	floorAll   time.Duration
+	cgMed      time.Duration // the floor with each QEMU in its own group of -floor-cgroup
+	cgAll      time.Duration
+	parCPU     time.Duration // the daemon's own CPU (schedstat) over one round of parallel starts
 }
 
 // benchScaleSuite brings up N tiny guests on one daemon at a time (the
@@ -182,12 +186,20 @@ func scaleOne(name, uri, prefix string, pid int) (scaleResult, error) {
 	}
 	r.list, r.stats = medianDur(lists), medianDur(stats)
 
-	var pm, pa, fm, fa []time.Duration
+	var pm, pa, fm, fa, gm, ga, pc []time.Duration
+	var cpu0 int64
 	for k := 0; k < *rounds; k++ {
 		if k == 0 && pid == govirtdPID {
 			profileSignal(pid, "GOVIRT_TRACE", syscall.SIGUSR1)
 		}
-		ds, err := daemonStartsN(uri, "scalep-"+prefix, parallel, *scaleParallel, scaleDomain, startOpts{connPerStart: true, startOnly: true})
+		o := startOpts{connPerStart: true, startOnly: true, onStarts: func(begin bool) {
+			if begin {
+				cpu0 = runNs(pid)
+			} else {
+				pc = append(pc, time.Duration(runNs(pid)-cpu0))
+			}
+		}}
+		ds, err := daemonStartsN(uri, "scalep-"+prefix, parallel, *scaleParallel, scaleDomain, o)
 		if err != nil {
 			return r, fmt.Errorf("parallel starts: %w", err)
 		}
@@ -200,8 +212,19 @@ func scaleOne(name, uri, prefix string, pid int) (scaleResult, error) {
 			return r, fmt.Errorf("floor: %w", err)
 		}
 		fm, fa = append(fm, medianDur(fs)), append(fa, maxDur(fs))
+		if *floorCgroup != "" && os.Geteuid() == 0 {
+			gs, err := floorStartsIn(parallel, *scaleParallel, scaleDomain, *floorCgroup)
+			if err != nil {
+				return r, fmt.Errorf("floor in %s: %w", *floorCgroup, err)
+			}
+			gm, ga = append(gm, medianDur(gs)), append(ga, maxDur(gs))
+		}
 	}
 	r.parMedian, r.parAll, r.floorMed, r.floorAll = medianDur(pm), medianDur(pa), medianDur(fm), medianDur(fa)
+	r.parCPU = medianDur(pc)
+	if len(gm) > 0 {
+		r.cgMed, r.cgAll = medianDur(gm), medianDur(ga)
+	}
 	return r, nil
 }
 
@@ -316,26 +339,41 @@ func printScale(first string, res []scaleResult, n int) {
 	}
 	row("daemon RSS", fmt.Sprintf("%.1f MiB", float64(g.rssKiB)/1024), lstr(fmt.Sprintf("%.1f MiB", float64(l.rssKiB)/1024)),
 		float64(g.rssKiB), float64(l.rssKiB), 0.5)
-	row(fmt.Sprintf("idle CPU over %v", g.idleWindow.Round(time.Second)), cpu(g), lstr(cpu(l)),
-		float64(g.idleTicks)/g.idleWindow.Seconds(), float64(l.idleTicks)/max(l.idleWindow.Seconds(), 1e-9), 0.5)
+	// The target is on the threads' schedstat (ns on CPU): a daemon
+	// idling well uses a few 10 ms ticks over the window, so tick counts
+	// are printed for reference only.
 	sched := func(r scaleResult) string { return fmt.Sprintf("%.1f ms", float64(r.idleRunNs)/1e6) }
-	row("  same from schedstat", sched(g), lstr(sched(l)), float64(g.idleRunNs), float64(l.idleRunNs), 0)
+	row(fmt.Sprintf("idle CPU over %v (schedstat)", g.idleWindow.Round(time.Second)), sched(g), lstr(sched(l)),
+		float64(g.idleRunNs)/g.idleWindow.Seconds(), float64(l.idleRunNs)/max(l.idleWindow.Seconds(), 1e-9), 0.5)
+	row("  same in ticks (utime+stime)", cpu(g), lstr(cpu(l)), float64(g.idleTicks), float64(l.idleTicks), 0)
 	row("virsh list --all", ms(g.list), lstr(ms(l.list)), float64(g.list), float64(l.list), 0)
 	row(fmt.Sprintf("virsh domstats (all %d)", n), ms(g.stats), lstr(ms(l.stats)), float64(g.stats), float64(l.stats), 0.3)
 	fmt.Printf("%d parallel starts next to the %d guests, against as many bare QEMUs next to the same guests:\n", *scaleParallel, n)
 	fmt.Printf("%-30s %16s %16s %8s %8s\n", "", "daemon", "floor", "ratio", "target")
+	type line struct {
+		what   string
+		d, f   time.Duration
+		target bool
+	}
 	for i, r := range res {
 		name := first
 		if i == 1 {
 			name = "libvirtd"
 		}
-		for _, v := range []struct {
-			what string
-			d, f time.Duration
-		}{{"median start", r.parMedian, r.floorMed}, {"all running", r.parAll, r.floorAll}} {
+		// The target is against the floor placed as the daemons place
+		// their guests (-floor-cgroup, see floorGroup): on a cgroup v1
+		// host that placement alone decides most of the latency under
+		// load, and no daemon keeping libvirt's layout can avoid it. The
+		// floor left in the bench's own cgroup is printed beside it.
+		lines := []line{{"median start", r.parMedian, r.floorMed, true}, {"all running", r.parAll, r.floorAll, true}}
+		if r.cgMed > 0 {
+			lines = []line{{"median start", r.parMedian, r.cgMed, true}, {"all running", r.parAll, r.cgAll, true},
+				{"  median, bare floor", r.parMedian, r.floorMed, false}, {"  all, bare floor", r.parAll, r.floorAll, false}}
+		}
+		for _, v := range lines {
 			ratio := ratio(v.d, v.f)
 			ts, mark := "", ""
-			if i == 0 {
+			if i == 0 && v.target {
 				ts = "<= 1.2x"
 				if ratio > 1.2 {
 					mark, met = " missed", false
@@ -343,6 +381,12 @@ func printScale(first string, res []scaleResult, n int) {
 			}
 			fmt.Printf("%-30s %16s %16s %7.2fx %8s%s\n", name+" "+v.what, ms(v.d), ms(v.f), ratio, ts, mark)
 		}
+		if r.parCPU > 0 {
+			fmt.Printf("%-30s %16s\n", name+" CPU per start", ms(r.parCPU/time.Duration(*scaleParallel)))
+		}
+	}
+	if res[0].cgMed > 0 {
+		fmt.Printf("floor: each QEMU in a group of its own below %s as the daemons' guests; bare floor: left in the bench's cgroup\n", *floorCgroup)
 	}
 	if g.listed != n || (len(res) > 1 && l.listed != n) || g.statted != n || (len(res) > 1 && l.statted != n) {
 		fmt.Printf("note: virsh listed %d/%d running and domstats reported %d/%d guests (govirtd/libvirtd), not %d each: other guests on the daemon?\n",

@@ -15,6 +15,7 @@ import (
 	"govirt/conf"
 	"govirt/drivers/qemu/caps"
 	"govirt/drivers/qemu/command"
+	"govirt/internal/cgroup"
 	"govirt/qmp"
 	"govirt/remote"
 	"govirt/rpc/procs"
@@ -158,6 +159,9 @@ type startOpts struct {
 	// startOnly defines the guests before the clock starts and times the
 	// start alone (DOMAIN_CREATE_WITH_FLAGS).
 	startOnly bool
+	// onStarts, when set, is called right before the first timed start
+	// (true) and right after the last one ended (false).
+	onStarts func(begin bool)
 }
 
 // daemonStartsN is daemonStarts for n guests named prefix-0..n-1 with the
@@ -237,6 +241,10 @@ func daemonStartsN(uri, prefix string, mode startMode, n int, xmlFor func(string
 		return nil
 	}
 	var firstErr error
+	if o.onStarts != nil {
+		o.onStarts(true)
+		defer o.onStarts(false)
+	}
 	if mode == parallel {
 		var wg sync.WaitGroup
 		var mu sync.Mutex
@@ -266,8 +274,16 @@ func floorStarts(mode startMode) ([]time.Duration, error) {
 	return floorStartsN(mode, startRuns, benchDomain)
 }
 
-// floorStartsN is floorStarts for n QEMUs built from xmlFor's XML.
+// floorStartsN is floorStarts for n QEMUs built from xmlFor's XML, each
+// left in the bench's own cgroup.
 func floorStartsN(mode startMode, n int, xmlFor func(string) string) ([]time.Duration, error) {
+	return floorStartsIn(mode, n, xmlFor, "")
+}
+
+// floorStartsIn is floorStartsN with each QEMU moved, right after its
+// spawn, into a group of its own below the cgroup partition (when not
+// ""), as a daemon places its guests (see floorGroup).
+func floorStartsIn(mode startMode, n int, xmlFor func(string) string, partition string) ([]time.Duration, error) {
 	dir, err := os.MkdirTemp("", "gvfloor")
 	if err != nil {
 		return nil, err
@@ -282,11 +298,15 @@ func floorStartsN(mode startMode, n int, xmlFor func(string) string) ([]time.Dur
 	// series ends, so all contenders start guests next to the same load.
 	var mu sync.Mutex
 	var running []*exec.Cmd
+	var groups []*cgroup.Group
 	defer func() {
 		for _, c := range running {
 			c.Process.Kill()
 			c.Wait()
 			untrackProcess(c.Process)
+		}
+		for _, g := range groups {
+			g.Remove()
 		}
 	}()
 	one := func(i int) error {
@@ -328,6 +348,15 @@ func floorStartsN(mode startMode, n int, xmlFor func(string) string) ([]time.Dur
 		mu.Unlock()
 		if err := trackProcess(cmd.Process); err != nil {
 			return err
+		}
+		if partition != "" {
+			g, err := floorGroup(partition, cmd.Process.Pid)
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			groups = append(groups, g)
+			mu.Unlock()
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -375,3 +404,37 @@ func floorStartsN(mode startMode, n int, xmlFor func(string) string) ([]time.Dur
 	}
 	return out, nil
 }
+
+// floorGroup moves a floor QEMU into a group of its own below partition,
+// as both daemons place a guest's QEMU right after spawning it. On a
+// cgroup v1 host with the cpu controller this matters more than any
+// daemon overhead: the partition is one scheduling entity beside each
+// task of the root group, so a QEMU starting there shares its CPU with
+// every running guest, while one left in the root group competes with
+// the whole partition as an equal.
+func floorGroup(partition string, pid int) (*cgroup.Group, error) {
+	floorHostOnce.Do(func() {
+		floorHost, floorHostErr = cgroup.Detect()
+		if floorHostErr == nil && !floorHost.Available() {
+			floorHostErr = fmt.Errorf("no cgroup controller mounted")
+		}
+	})
+	if floorHostErr != nil {
+		return nil, fmt.Errorf("floor cgroup: %w", floorHostErr)
+	}
+	g, err := floorHost.NewMachine(partition, cgroup.MachineName("floor", pid, "bench"), "bench")
+	if err != nil {
+		return nil, fmt.Errorf("floor cgroup: %w", err)
+	}
+	if err := g.AddProcess(pid); err != nil {
+		g.Remove()
+		return nil, fmt.Errorf("floor cgroup: %w", err)
+	}
+	return g, nil
+}
+
+var (
+	floorHostOnce sync.Once
+	floorHost     *cgroup.Host
+	floorHostErr  error
+)

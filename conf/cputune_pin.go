@@ -118,28 +118,86 @@ func (d *Domain) IOThreadIDs() []int {
 // given explicitly, libvirt writes every thread's id under <iothreadids>,
 // and <iothreads> counts them.
 func (d *Domain) AddIOThreadID(id int) {
-	ids := append(d.IOThreadIDs(), id)
-	d.setIOThreadIDs(ids)
+	d.setIOThreadIDs(append(d.IOThreadIDs(), id), true)
 }
 
 // DelIOThreadID removes iothread id and its pin, as virDomainIOThreadIDDel.
+// Threads numbered 1..n by <iothreads> alone stay so when the last one
+// goes; removing one before the end makes the others' ids explicit (libvirt
+// clears their autofill flag).
 func (d *Domain) DelIOThreadID(id int) {
-	var ids []int
-	for _, x := range d.IOThreadIDs() {
+	ids := d.IOThreadIDs()
+	var keep []int
+	for _, x := range ids {
 		if x != id {
-			ids = append(ids, x)
+			keep = append(keep, x)
 		}
 	}
-	d.setIOThreadIDs(ids)
+	explicit := d.x != nil && d.x.child("iothreadids") != nil
+	if !explicit && len(ids) > 0 && ids[len(ids)-1] != id {
+		explicit = true
+	}
+	d.setIOThreadIDs(keep, explicit)
 	d.SetPin("iothreadpin", id, "")
 }
 
-func (d *Domain) setIOThreadIDs(ids []int) {
+// IOThreadPool returns the thread_pool_min and thread_pool_max of
+// iothread id, -1 where unset (libvirt's default).
+func (d *Domain) IOThreadPool(id int) (min, max int) {
+	min, max = -1, -1
+	if d.x == nil {
+		return
+	}
+	for _, it := range d.x.child("iothreadids").childrenNamed("iothread") {
+		if it.attr("id") != strconv.Itoa(id) {
+			continue
+		}
+		if n, err := strconv.Atoi(it.attr("thread_pool_min")); err == nil {
+			min = n
+		}
+		if n, err := strconv.Atoi(it.attr("thread_pool_max")); err == nil {
+			max = n
+		}
+	}
+	return
+}
+
+// SetIOThreadPool sets iothread id's thread pool bounds (nil leaves one
+// as it is, -1 removes it); the ids become explicit, as libvirt formats
+// <iothreadids> once a pool bound is set.
+func (d *Domain) SetIOThreadPool(id int, min, max *int) {
+	d.setIOThreadIDs(d.IOThreadIDs(), true)
+	for _, it := range d.x.child("iothreadids").childrenNamed("iothread") {
+		if it.attr("id") != strconv.Itoa(id) {
+			continue
+		}
+		for _, x := range []struct {
+			name string
+			v    *int
+		}{{"thread_pool_min", min}, {"thread_pool_max", max}} {
+			switch {
+			case x.v == nil:
+			case *x.v < 0:
+				it.delAttr(x.name)
+			default:
+				it.setAttr(x.name, strconv.Itoa(*x.v))
+			}
+		}
+	}
+}
+
+// setIOThreadIDs writes ids as <iothreads> and, when explicit, as
+// <iothreadids>, keeping the attributes of the threads already listed.
+func (d *Domain) setIOThreadIDs(ids []int, explicit bool) {
 	if d.x == nil {
 		d.x = newElem("domain")
 	}
-	if old := d.x.child("iothreadids"); old != nil {
-		d.x.removeChild(old)
+	old := map[string]*node{}
+	if list := d.x.child("iothreadids"); list != nil {
+		for _, it := range list.childrenNamed("iothread") {
+			old[it.attr("id")] = it
+		}
+		d.x.removeChild(list)
 	}
 	if len(ids) == 0 {
 		if old := d.x.child("iothreads"); old != nil {
@@ -147,11 +205,24 @@ func (d *Domain) setIOThreadIDs(ids []int) {
 		}
 		return
 	}
-	d.x.ensureChild("iothreads").setText(strconv.Itoa(len(ids)))
+	// <iothreads> goes (back) to where libvirt writes it, ahead of the
+	// <iothreadids> that follows it.
+	if cur := d.x.child("iothreads"); cur != nil {
+		d.x.removeChild(cur)
+	}
+	count := newElem("iothreads")
+	count.setText(strconv.Itoa(len(ids)))
+	d.x.insertChild(count)
+	if !explicit {
+		return
+	}
 	list := newElem("iothreadids")
 	for _, id := range ids {
-		it := newElem("iothread")
-		it.setAttr("id", strconv.Itoa(id))
+		it := old[strconv.Itoa(id)]
+		if it == nil {
+			it = newElem("iothread")
+			it.setAttr("id", strconv.Itoa(id))
+		}
 		list.kids = append(list.kids, it)
 	}
 	d.x.insertChild(list)

@@ -12,6 +12,11 @@ import (
 // not presentation, and a reader comparing with libvirtd sees them.
 // Nothing the user wrote is changed.
 func applyDomainDefaults(d *Domain, root *node) {
+	numatuneDefaults(root)
+	// virDomainVcpuParse reads no cpuset for an automatic placement.
+	if root.str("vcpu/@placement") == "auto" {
+		d.CPUSet = ""
+	}
 	if d.VCPUPlacement == "" {
 		d.VCPUPlacement = defaultPlacement(root)
 	}
@@ -98,6 +103,38 @@ func defaultPlacement(root *node) string {
 		return "static"
 	}
 	return "auto"
+}
+
+// numatuneDefaults is what virDomainNumatuneParseXML makes of
+// <numatune><memory>: the mode defaults to strict; without a nodeset
+// the placement is automatic when <vcpu placement='auto'> (otherwise
+// static); a static placement is written as its nodeset alone. A vcpu
+// placed automatically without any <memory> gets memory placed
+// automatically too.
+func numatuneDefaults(root *node) {
+	vcpuAuto := root.str("vcpu/@placement") == "auto"
+	mem := root.child("numatune").child("memory")
+	if mem == nil {
+		if vcpuAuto {
+			root.put("numatune/memory/@mode", "strict")
+			root.put("numatune/memory/@placement", "auto")
+		}
+		return
+	}
+	if mem.attr("mode") == "" {
+		mem.setAttr("mode", "strict")
+	}
+	switch mem.attr("placement") {
+	case "":
+		if mem.attr("nodeset") == "" && vcpuAuto {
+			mem.setAttr("placement", "auto")
+		}
+	case "static":
+		if mem.attr("nodeset") != "" {
+			mem.delAttr("placement")
+		}
+	}
+	orderAttrs(mem, "mode", "nodeset", "placement")
 }
 
 // hasDeviceBootOrder reports whether any device carries <boot order=”>.

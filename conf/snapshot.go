@@ -1,6 +1,7 @@
 package conf
 
 import (
+	"bytes"
 	"strconv"
 	"strings"
 	"time"
@@ -19,7 +20,10 @@ type DomainSnapshot struct {
 	MemoryFile   string // <memory file=''>
 	Disks        []SnapshotDisk
 	Domain       *Domain // the embedded <domain>; nil when absent
-	x            *node
+	// InactiveDomain is <inactiveDomain>: the persistent definition of
+	// a guest that was running, as libvirt keeps it; nil when absent.
+	InactiveDomain *Domain
+	x              *node
 }
 
 // SnapshotDisk is a <disks><disk> entry.
@@ -87,6 +91,14 @@ func ParseDomainSnapshot(data []byte, flags ParseFlags) (*DomainSnapshot, error)
 			return nil, err
 		}
 	}
+	if dn := root.child("inactiveDomain"); dn != nil {
+		// A definition of its own: it formats as <domain> when used.
+		dn = dn.clone()
+		dn.name = "domain"
+		if s.InactiveDomain, err = domainFromTree(dn, flags&^ParseLive); err != nil {
+			return nil, err
+		}
+	}
 	return s, nil
 }
 
@@ -98,6 +110,8 @@ func (s *DomainSnapshot) Format(flags FormatFlags) ([]byte, error) {
 	root.put("state", s.State)
 	root.put("parent/name", s.Parent)
 	root.putInt("creationTime", int(s.CreationTime), 0)
+	// libvirt's attribute order, whatever order the input had.
+	root.put("memory/@file", "")
 	root.put("memory/@snapshot", s.Memory)
 	root.put("memory/@file", s.MemoryFile)
 	if len(s.Disks) > 0 || root.child("disks") != nil {
@@ -125,6 +139,13 @@ func (s *DomainSnapshot) Format(flags FormatFlags) ([]byte, error) {
 		dom = append(dom, s.Domain.toTree(flags))
 	}
 	root.fillSlots("domain", dom)
+	var idom []*node
+	if s.InactiveDomain != nil {
+		n := s.InactiveDomain.toTree(flags | FormatInactive)
+		n.name = "inactiveDomain"
+		idom = append(idom, n)
+	}
+	root.fillSlots("inactiveDomain", idom)
 	return writeTree(root), nil
 }
 
@@ -136,6 +157,7 @@ func (s *DomainSnapshot) Clone() *DomainSnapshot {
 	c := *s
 	c.x = s.x.clone()
 	c.Domain = s.Domain.Clone()
+	c.InactiveDomain = s.InactiveDomain.Clone()
 	if s.Disks != nil {
 		c.Disks = make([]SnapshotDisk, len(s.Disks))
 		for i, d := range s.Disks {
@@ -144,4 +166,24 @@ func (s *DomainSnapshot) Clone() *DomainSnapshot {
 		}
 	}
 	return &c
+}
+
+// SetCookie replaces the snapshot's <cookie> (libvirt's save cookie: the
+// guest CPU as it ran, for a snapshot with memory) with one holding the
+// given XML elements; none removes it.
+func (s *DomainSnapshot) SetCookie(elems ...[]byte) error {
+	if s.x == nil {
+		s.x = newElem("domainsnapshot")
+	}
+	var kids []*node
+	if len(elems) > 0 {
+		doc := append([]byte("<cookie>"), bytes.Join(elems, nil)...)
+		c, err := parseTree(append(doc, "</cookie>"...), virerr.FromDomainSnapshot, "(domain_snapshot)")
+		if err != nil {
+			return err
+		}
+		kids = append(kids, c)
+	}
+	s.x.fillSlots("cookie", kids)
+	return nil
 }

@@ -17,6 +17,13 @@ type DomainGuestFS interface {
 	DomainFSThaw(d Domain, mountpoints []string, flags uint32) (int32, error)
 	// DomainFSTrim: mountPoint nil means every file system.
 	DomainFSTrim(d Domain, mountPoint *string, minimum uint64, flags uint32) error
+	DomainFSInfoGetter
+}
+
+// DomainFSInfoGetter lists the guest's mounted file systems
+// (virDomainGetFSInfo); a driver may answer it without the other
+// DomainGuestFS calls.
+type DomainFSInfoGetter interface {
 	DomainGetFSInfo(d Domain, flags uint32) ([]FSInfo, error)
 }
 

@@ -169,3 +169,9 @@ type DomainSnapshots interface {
 	DomainSnapshotDelete(s Snapshot, flags uint32) error
 	DomainRevertToSnapshot(s Snapshot, flags uint32) error
 }
+
+// DomainSecurityLabelLister reports every security driver's label of a
+// guest (virDomainGetSecurityLabelList).
+type DomainSecurityLabelLister interface {
+	DomainGetSecurityLabelList(d Domain) ([]SecurityLabel, error)
+}

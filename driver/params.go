@@ -2,6 +2,7 @@ package driver
 
 import (
 	"fmt"
+	"sort"
 
 	"govirt/virerr"
 )
@@ -19,6 +20,12 @@ type DomainPerfEvents interface {
 	DomainGetPerfEvents(d Domain, flags uint32) ([]TypedParam, error)
 }
 
+// DomainPerfEventsSetter switches a guest's perf events
+// (virDomainSetPerfEvents).
+type DomainPerfEventsSetter interface {
+	DomainSetPerfEvents(d Domain, params []TypedParam, flags uint32) error
+}
+
 // DomainLaunchSecurity reports a guest's launch security measurement
 // (virDomainGetLaunchSecurityInfo).
 type DomainLaunchSecurity interface {
@@ -29,6 +36,12 @@ type DomainLaunchSecurity interface {
 // (virDomainGetNumaParameters).
 type DomainNumaParams interface {
 	DomainGetNumaParameters(d Domain, flags uint32) ([]TypedParam, error)
+}
+
+// DomainNumaParamsSetter changes a guest's NUMA memory mode and node set
+// (virDomainSetNumaParameters).
+type DomainNumaParamsSetter interface {
+	DomainSetNumaParameters(d Domain, params []TypedParam, flags uint32) error
 }
 
 // ParamKind is libvirt's name of a typed parameter's type.
@@ -53,16 +66,36 @@ func ParamKind(v any) string {
 }
 
 // ValidateParams is virTypedParamsValidate: every field known (want maps
-// it to its type's name) and of that type.
+// it to its type's name), of that type and given once. Like libvirt it
+// walks the parameters and the known names both sorted by name, so when
+// several are wrong the one reported is libvirt's.
 func ValidateParams(params []TypedParam, want map[string]string) error {
-	for _, p := range params {
-		kind, ok := want[p.Field]
-		if !ok {
-			return virerr.New(virerr.FromNone, virerr.ErrArgumentUnsupported, "parameter '%s' not supported", p.Field)
+	sorted := append([]TypedParam(nil), params...)
+	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Field < sorted[j].Field })
+	keys := make([]string, 0, len(want))
+	for k := range want {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	i, j := 0, 0
+	last := ""
+	for i < len(sorted) && j < len(keys) {
+		p := sorted[i]
+		if p.Field != keys[j] {
+			j++
+			continue
 		}
-		if got := ParamKind(p.Value); got != kind {
-			return virerr.New(virerr.FromNone, virerr.ErrInvalidArg, "invalid type '%s' for parameter '%s', expected '%s'", got, p.Field, kind)
+		if i > 0 && last == p.Field {
+			return virerr.New(virerr.FromNone, virerr.ErrInvalidArg, "parameter '%s' occurs multiple times", p.Field)
 		}
+		if got := ParamKind(p.Value); got != want[keys[j]] {
+			return virerr.New(virerr.FromNone, virerr.ErrInvalidArg, "invalid type '%s' for parameter '%s', expected '%s'", got, p.Field, want[keys[j]])
+		}
+		last = p.Field
+		i++
+	}
+	if j == len(keys) && i != len(sorted) {
+		return virerr.New(virerr.FromNone, virerr.ErrArgumentUnsupported, "parameter '%s' not supported", sorted[i].Field)
 	}
 	return nil
 }

@@ -28,3 +28,9 @@ type DomainIOThreads interface {
 	DomainAddIOThread(d Domain, id uint32, flags uint32) error
 	DomainDelIOThread(d Domain, id uint32, flags uint32) error
 }
+
+// DomainIOThreadParams changes an iothread's polling and thread-pool
+// settings (virDomainSetIOThreadParams).
+type DomainIOThreadParams interface {
+	DomainSetIOThreadParams(d Domain, id uint32, params []TypedParam, flags uint32) error
+}

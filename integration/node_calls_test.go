@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"net"
 	"os"
 	"os/exec"
 	"regexp"
@@ -42,12 +43,21 @@ func TestNodeCallsVirsh(t *testing.T) {
 	if _, errOut, rc := virsh(t, q, "nodememstats", "--cell", "4096"); rc == 0 || !strings.Contains(errOut, "cellNum in virHostMemGetStats must be less than or equal to") {
 		t.Errorf("nodememstats --cell 4096: rc=%d %s", rc, errOut)
 	}
-	// libvirt without readable SMBIOS tables (this host's case; govirt
-	// does not read them yet).
-	if _, err := os.Stat("/sys/firmware/dmi/tables"); err != nil {
-		if _, errOut, rc := virsh(t, q, "sysinfo"); rc == 0 || !strings.Contains(errOut, "unsupported configuration: Host SMBIOS information is not available") {
-			t.Errorf("sysinfo: rc=%d %s", rc, errOut)
+	// sysinfo: the host's SMBIOS tables as libvirtd reports them (through
+	// dmidecode), or libvirt's error on a host without them.
+	si, siErr, siRC := virsh(t, q, "sysinfo")
+	if c, err := net.Dial("unix", "/var/run/libvirt/libvirt-sock"); err == nil {
+		c.Close()
+		lv, lvErr, lvRC := virsh(t, libvirtdURI, "sysinfo")
+		if si != lv || siErr != lvErr || siRC != lvRC {
+			t.Errorf("sysinfo differs from libvirtd's:\n--- govirtd rc=%d\n%s%s--- libvirtd rc=%d\n%s%s", siRC, si, siErr, lvRC, lv, lvErr)
 		}
+	} else if _, err := os.Stat("/sys/firmware/dmi/tables/DMI"); err != nil {
+		if siRC == 0 || !strings.Contains(siErr, "unsupported configuration: Host SMBIOS information is not available") {
+			t.Errorf("sysinfo: rc=%d %s", siRC, siErr)
+		}
+	} else if siRC != 0 || !strings.HasPrefix(si, "<sysinfo type='smbios'") {
+		t.Errorf("sysinfo: rc=%d\n%s%s", siRC, si, siErr)
 	}
 	caps := mustVirsh(t, q, "capabilities")
 	if !regexp.MustCompile(`<host>\s*<uuid>[0-9a-f-]{36}</uuid>`).MatchString(caps) {

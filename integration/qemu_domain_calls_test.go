@@ -4,6 +4,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"govirt/testguest"
 )
 
 // TestQEMUEverydayDomainCalls: inject-nmi, send-key (codesets translated
@@ -27,6 +29,10 @@ func TestQEMUEverydayDomainCalls(t *testing.T) {
 </disk>
 <channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>
 `)
+	// The test guest runs qemu-ga on an agent channel; gv.noagent keeps
+	// this one's channel unconnected.
+	xml := strings.Replace(mustVirsh(t, uri, "dumpxml dc --inactive"), testguest.Cmdline, testguest.Cmdline+" gv.noagent", 1)
+	mustVirsh(t, uri, "define "+writeTemp(t, "dc.xml", xml))
 	defineGuestDevices(t, d, "dc2", "")
 
 	expectErr := func(cmd, want string) {

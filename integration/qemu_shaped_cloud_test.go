@@ -320,9 +320,6 @@ func TestShapedKubeVirt(t *testing.T) {
 	} else if st, err := os.Stat(agent[1]); err != nil || st.Mode()&os.ModeSocket == 0 {
 		t.Errorf("agent socket %s: %v", agent[1], err)
 	}
-	if out, _, rc := virsh(t, uri, "domtime default_testvmi"); rc == 0 {
-		t.Errorf("domtime without an agent answered %q", out)
-	}
 	// VNC on its unix socket speaks RFB.
 	if c, err := net.Dial("unix", filepath.Join(priv, "virt-vnc")); err != nil {
 		t.Errorf("VNC socket: %v", err)
@@ -356,6 +353,9 @@ func TestShapedKubeVirt(t *testing.T) {
 	if ports := guestRun(t, con, "cat /sys/class/virtio-ports/*/name"); !strings.Contains(ports, "org.qemu.guest_agent.0") {
 		t.Errorf("guest virtio ports %q", ports)
 	}
+	// The test guest runs qemu-ga on that port: the agent connects.
+	waitAgent(t, uri, "default_testvmi", "connected", 60*time.Second)
+	mustVirsh(t, uri, "domtime default_testvmi")
 	if blk := guestRun(t, con, "ls /sys/block"); !strings.Contains(blk, "vda") {
 		t.Errorf("guest block devices %q", blk)
 	}
@@ -388,12 +388,13 @@ func TestShapedKubeVirt(t *testing.T) {
 // hostModelStarted checks a host-model guest runs QEMU with the named
 // model and features libvirtd's command line has for the definition (its
 // expansion of QEMU's max CPU under TCG), not a bare max or host CPU.
-// Unlike libvirt, govirt's live XML still says host-model: libvirt
-// rewrites it to the custom model it started (check='full', with the
-// features QEMU really enabled, qemuProcessUpdateLiveGuestCPU), which
-// govirt does not do yet.
+// As libvirt, the live XML names the custom model it started, with
+// check='full' (qemuProcessUpdateLiveGuestCPU).
 func hostModelStarted(t *testing.T, d *daemon, uri, live, file string) {
 	t.Helper()
+	if !strings.Contains(live, "<cpu mode='custom' match='exact' check='full'>") {
+		t.Errorf("host-model guest's live <cpu> is not the custom CPU it started:\n%s", liveCPUElem(live))
+	}
 	name := regexp.MustCompile(`<name>([^<]+)</name>`).FindStringSubmatch(live)[1]
 	cpu := optionValues(qemuArgv(t, d, name), "-cpu")
 	if len(cpu) != 1 || strings.HasPrefix(cpu[0], "max") || strings.HasPrefix(cpu[0], "host") || !strings.Contains(cpu[0], "=on") {

@@ -35,10 +35,10 @@ var covFamilies = []struct {
 	drv, why string
 	cmds     []string
 }{
-	{"qemu", "guest agent: issue 15", []string{
-		"domfsfreeze", "domfsthaw", "domfsinfo", "domfstrim", "domhostname", "domtime",
-		"get-user-sshkeys", "set-user-sshkeys", "set-user-password", "guestvcpus", "guestinfo",
-		"qemu-agent-command", "guest-agent-timeout", "dompmsuspend", "dompmwakeup"}},
+	{"qemu", "guest agent writes: issue 15", []string{
+		"domfsfreeze", "domfsthaw", "domfstrim", "domtime",
+		"get-user-sshkeys", "set-user-sshkeys", "set-user-password", "guestvcpus",
+		"dompmsuspend", "dompmwakeup"}},
 	{"qemu", "checkpoints on QEMU: issue 14 leaves them to a later issue", []string{
 		"checkpoint-create", "checkpoint-create-as", "checkpoint-delete", "checkpoint-dumpxml",
 		"checkpoint-edit", "checkpoint-info", "checkpoint-list", "checkpoint-parent"}},

@@ -1,13 +1,17 @@
 package integration
 
 import (
+	"bytes"
+	"context"
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 var (
@@ -77,8 +81,38 @@ func normalize(out, sock, files string) string {
 func runGolden(t *testing.T, sock, cmd string) string {
 	files, _ := filepath.Abs("testdata/files")
 	uri := "test+unix:///default?socket=" + sock
-	stdout, stderr, rc := virsh(t, uri, cmd)
+	stdout, stderr, rc := virshRetryHang(t, uri, cmd)
 	return normalize(fmt.Sprintf("rc=%d\n--- stdout\n%s--- stderr\n%s", rc, stdout, stderr), sock, files)
+}
+
+// virshRetryHang runs virsh, and again when it hangs: virsh 9.0's save
+// and dump (virshWatchJob) lose the worker's g_main_loop_quit when the
+// call ends before the main thread enters its loop, which a daemon that
+// answers at once hits on a loaded machine whatever it answers. A hung
+// virsh is killed; its connection closing resets the test driver.
+func virshRetryHang(t *testing.T, uri, cmd string) (string, string, int) {
+	t.Helper()
+	for try := 1; ; try++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		c := exec.CommandContext(ctx, "virsh", "-c", uri, cmd)
+		var out, errb bytes.Buffer
+		c.Stdout, c.Stderr = &out, &errb
+		c.Env = append(os.Environ(), "LC_ALL=C", "VIRSH_DEFAULT_CONNECT_URI=")
+		err := c.Run()
+		hung := ctx.Err() != nil
+		cancel()
+		if hung && try < 3 {
+			t.Logf("virsh %q hung (virshWatchJob's race), running it again", cmd)
+			continue
+		}
+		rc := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			rc = ee.ExitCode()
+		} else if err != nil {
+			t.Fatalf("virsh %q: %v", cmd, err)
+		}
+		return out.String(), errb.String(), rc
+	}
 }
 
 // TestVirshGolden runs every virsh command of the protocol notes against
@@ -111,7 +145,7 @@ func TestVirshGolden(t *testing.T) {
 			if err != nil {
 				t.Fatalf("no golden (record with -record): %v", err)
 			}
-			if known, ok := knownDifferences[cmd]; ok {
+			if known, ok := knownDifferences[templates[i]]; ok {
 				t.Skipf("known difference from libvirtd: %s", known)
 			}
 			if why, ok := goldenPending(templates[i]); ok {
@@ -128,18 +162,24 @@ func TestVirshGolden(t *testing.T) {
 // knownDifferences lists commands whose output may differ from libvirtd's,
 // with the reason. Keep it short and honest.
 var knownDifferences = map[string]string{
-	"secret-list": "libvirt's test driver has no secrets driver and fails; govirtd returns an empty list, as issue 3 asks",
+	"secret-list":   "libvirt's test driver has no secrets driver and fails; govirtd returns an empty list, as issue 3 asks",
+	"nwfilter-list": "libvirt's test driver has no nwfilter driver and fails; govirtd returns an empty list, as for secrets",
+	// govirt's test driver goes beyond libvirt's on purpose
+	// (drivers/test/devices.go, vol_data.go): libvirtd answers these
+	// with VIR_ERR_NO_SUPPORT.
+	"attach-device test {files}/cov-disk.xml":                                                     testDriverExtension,
+	"detach-interface test network --mac aa:bb:cc:dd:ee:ff":                                       testDriverExtension,
+	"domif-setlink test aa:bb:cc:dd:ee:ff down":                                                   testDriverExtension,
+	"vol-create-as default-pool covvol 1M; vol-wipe covvol --pool default-pool":                   testDriverExtension,
+	"vol-create-as default-pool covvol 1M; vol-resize covvol 2M --pool default-pool":              testDriverExtension,
+	"vol-create-as default-pool covvol 1M; vol-upload covvol {files}/dom.xml --pool default-pool": testDriverExtension,
 }
+
+const testDriverExtension = "govirt's test driver changes devices and volume data, which libvirt's test driver refuses as not supported"
 
 // goldenPending names the command families another helper is adding to
 // the test driver now; their goldens are recorded and skipped until then.
+// None is pending today.
 func goldenPending(cmd string) (string, bool) {
-	for _, f := range strings.Split(cmd, "; ") {
-		name := strings.Fields(f)[0]
-		switch {
-		case name == "domrename" || strings.HasPrefix(name, "save-image-") || name == "dump":
-			return "the remote procedure comes with helper calls1's branch", true
-		}
-	}
 	return "", false
 }

@@ -40,6 +40,9 @@ func Getfd(ctx context.Context, e FileExecutor, name string, f *os.File) error {
 type ChardevInfo struct {
 	Label    string `json:"label"`
 	Filename string `json:"filename"` // "pty:/dev/pts/N", "unix:...", ...
+	// FrontendOpen: the guest has the device open (for a virtio-serial
+	// port: the guest side of the port is open).
+	FrontendOpen bool `json:"frontend-open"`
 }
 
 // QueryChardev runs query-chardev.

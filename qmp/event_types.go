@@ -64,6 +64,12 @@ type RTCChangeEvent struct {
 	QOMPath string `json:"qom-path"`
 }
 
+// BalloonChangeEvent is BALLOON_CHANGE: the balloon's actual size in
+// bytes once the guest's driver moved it.
+type BalloonChangeEvent struct {
+	Actual uint64 `json:"actual"`
+}
+
 // JobStatusChangeEvent is JOB_STATUS_CHANGE.
 type JobStatusChangeEvent struct {
 	ID     string `json:"id"`
@@ -137,6 +143,7 @@ var eventTypes = map[string]func() any{
 	"DEVICE_TRAY_MOVED":     func() any { return &DeviceTrayMovedEvent{} },
 	"MIGRATION":             func() any { return &MigrationEvent{} },
 	"BLOCK_WRITE_THRESHOLD": func() any { return &BlockWriteThresholdEvent{} },
+	"BALLOON_CHANGE":        func() any { return &BalloonChangeEvent{} },
 }
 
 // DecodeEvent decodes ev into its typed struct (a pointer, e.g.

@@ -42,6 +42,10 @@ func (h *handler) Call(ctx context.Context, c *rpc.Call) {
 		h.fdCall(c, fn)
 		return
 	}
+	if fn, ok := fdInProcs[c.Proc]; ok {
+		h.fdInCall(c, fn)
+		return
+	}
 	ret, err, ok := h.dispatch(c.Proc, c.Body)
 	switch {
 	case !ok && procs.Name(c.Proc) != "":

@@ -241,6 +241,9 @@ func domainEventMessage(id int32, e driver.DomainEvent) (int32, any) {
 	case driver.EventIDTunable:
 		p, _ := e.Payload.([]driver.TypedParam)
 		return procs.DomainEventCallbackTunable, DomainEventCallbackTunableMsg{CallbackID: id, Dom: dom, Params: paramsToWire(p, 1<<2)}
+	case driver.EventIDAgentLifecycle:
+		p, _ := e.Payload.(driver.AgentLifecycle)
+		return procs.DomainEventCallbackAgentLifecycle, DomainEventCallbackAgentLifecycleMsg{CallbackID: id, Dom: dom, State: p.State, Reason: p.Reason}
 	case driver.EventIDBlockThreshold:
 		p, _ := e.Payload.(driver.BlockThreshold)
 		var path *string

@@ -57,7 +57,11 @@ func domainRename(h *handler, body []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if a.NewName == nil || *a.NewName == "" {
+	// virCheckNonEmptyStringArgGoto.
+	if a.NewName == nil {
+		return nil, invalidArg("new_name in virDomainRename must not be NULL")
+	}
+	if *a.NewName == "" {
 		return nil, invalidArg("string new_name in virDomainRename must not be empty")
 	}
 	d, err := need[driver.DomainRenamer](h)
@@ -70,9 +74,42 @@ func domainRename(h *handler, body []byte) (any, error) {
 	return DomainRenameRet{Retcode: 0}, nil
 }
 
+// Dump flags the public API checks (virDomainCoreDump).
+const (
+	dumpCrash = 1 << 0
+	dumpLive  = 1 << 1
+	dumpReset = 1 << 3
+)
+
+// exclusiveFlags is VIR_EXCLUSIVE_FLAGS_GOTO over pairs of flags and
+// their names, as the public API checks them before any driver.
+func exclusiveFlags(flags uint32, pairs ...flagPair) error {
+	for _, p := range pairs {
+		if flags&p.a != 0 && flags&p.b != 0 {
+			return invalidArg("Flags '%s' and '%s' are mutually exclusive", p.na, p.nb)
+		}
+	}
+	return nil
+}
+
+type flagPair = struct {
+	a, b   uint32
+	na, nb string
+}
+
+func checkDumpFlags(flags uint32) error {
+	return exclusiveFlags(flags,
+		flagPair{dumpCrash, dumpLive, "VIR_DUMP_CRASH", "VIR_DUMP_LIVE"},
+		flagPair{dumpCrash, dumpReset, "VIR_DUMP_CRASH", "VIR_DUMP_RESET"},
+		flagPair{dumpLive, dumpReset, "VIR_DUMP_LIVE", "VIR_DUMP_RESET"})
+}
+
 func domainCoreDump(h *handler, body []byte) (any, error) {
 	a, err := args[DomainCoreDumpArgs](body)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkDumpFlags(a.Flags); err != nil {
 		return nil, err
 	}
 	d, err := need[driver.DomainCoreDumper](h)
@@ -92,6 +129,9 @@ func domainCoreDumpWithFormat(h *handler, body []byte) (any, error) {
 	}
 	if a.Dumpformat >= coreDumpFormatLast {
 		return nil, invalidArg("dumpformat '%d' is not supported", a.Dumpformat)
+	}
+	if err := checkDumpFlags(a.Flags); err != nil {
+		return nil, err
 	}
 	d, err := need[driver.DomainCoreDumper](h)
 	if err != nil {
@@ -119,6 +159,10 @@ func domainSaveImageGetXMLDesc(h *handler, body []byte) (any, error) {
 func domainSaveImageDefineXML(h *handler, body []byte) (any, error) {
 	a, err := args[DomainSaveImageDefineXMLArgs](body)
 	if err != nil {
+		return nil, err
+	}
+	const saveRunning, savePaused = 1 << 1, 1 << 2
+	if err := exclusiveFlags(a.Flags, flagPair{saveRunning, savePaused, "VIR_DOMAIN_SAVE_RUNNING", "VIR_DOMAIN_SAVE_PAUSED"}); err != nil {
 		return nil, err
 	}
 	d, err := need[driver.DomainSaveImages](h)

@@ -65,7 +65,7 @@ func domainGetFSInfo(h *handler, body []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	d, err := need[driver.DomainGuestFS](h)
+	d, err := need[driver.DomainFSInfoGetter](h)
 	if err != nil {
 		return nil, err
 	}

@@ -304,5 +304,5 @@ func nodeDeviceLookupSCSIHostByWWN(h *handler, body []byte) (any, error) {
 	if a.Flags != 0 {
 		return nil, nodedevFlagsErr(a.Flags, "nodeDeviceLookupSCSIHostByWWN")
 	}
-	return nil, virerr.New(virerr.FromRPC, virerr.ErrInternalError, "%s", "Library function returned error but did not set virError")
+	return nil, virerr.Raw(virerr.FromRPC, virerr.ErrInternalError, "Library function returned error but did not set virError")
 }

@@ -74,6 +74,13 @@ func nodeGetFreePages(h *handler, body []byte) (any, error) {
 	if uint64(len(a.Pages))*uint64(a.CellCount) > RemoteNodeMaxCells {
 		return nil, errTooLarge("the result won't fit into REMOTE_NODE_MAX_CELLS")
 	}
+	// virNodeGetFreePages's argument checks.
+	if len(a.Pages) == 0 {
+		return nil, virerr.Raw(virerr.FromDomain, virerr.ErrInvalidArg, "npages in virNodeGetFreePages must not be zero")
+	}
+	if a.CellCount == 0 {
+		return nil, virerr.Raw(virerr.FromDomain, virerr.ErrInvalidArg, "cellCount in virNodeGetFreePages must not be zero")
+	}
 	d, err := need[driver.NodePages](h)
 	if err != nil {
 		return nil, err
@@ -81,6 +88,12 @@ func nodeGetFreePages(h *handler, body []byte) (any, error) {
 	counts, err := d.NodeGetFreePages(a.Pages, a.StartCell, a.CellCount, a.Flags)
 	if err != nil {
 		return nil, err
+	}
+	if len(counts) == 0 {
+		// remoteDispatchNodeGetFreePages fails a call that counted
+		// nothing (libvirt's test driver always does) without an error
+		// of its own.
+		return nil, virerr.Raw(virerr.FromRPC, virerr.ErrInternalError, "Library function returned error but did not set virError")
 	}
 	return NodeGetFreePagesRet{Counts: counts}, nil
 }
@@ -93,6 +106,16 @@ func nodeAllocPages(h *handler, body []byte) (any, error) {
 	// The two lists describe the same pools; libvirt's client always
 	// sends them with one length, and a different one would make the
 	// daemon read past the shorter.
+	// virNodeAllocPages's argument checks.
+	if len(a.PageSizes) == 0 {
+		return nil, virerr.Raw(virerr.FromDomain, virerr.ErrInvalidArg, "npages in virNodeAllocPages must not be zero")
+	}
+	if len(a.PageCounts) == 0 {
+		return nil, virerr.Raw(virerr.FromDomain, virerr.ErrInvalidArg, "pageCounts in virNodeAllocPages must not be NULL")
+	}
+	if a.CellCount == 0 {
+		return nil, virerr.Raw(virerr.FromDomain, virerr.ErrInvalidArg, "cellCount in virNodeAllocPages must not be zero")
+	}
 	if len(a.PageSizes) != len(a.PageCounts) {
 		return nil, virerr.New(virerr.FromRPC, virerr.ErrInvalidArg, "%s", "pageSizes and pageCounts differ in length")
 	}

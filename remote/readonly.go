@@ -75,6 +75,9 @@ func apiErrorDomain(api string) virerr.Domain {
 		return virerr.FromNodedev
 	case strings.HasPrefix(api, "virNWFilter"):
 		return virerr.FromNwfilter
+	case strings.HasPrefix(api, "virNode"):
+		// libvirt-host.c reports as VIR_FROM_DOMAIN.
+		return virerr.FromDomain
 	}
 	return virerr.FromNone
 }

@@ -3,6 +3,7 @@ package rpc
 import (
 	"context"
 	"errors"
+	"os"
 	"sync/atomic"
 
 	"govirt/rpc/xdr"
@@ -37,6 +38,9 @@ type Call struct {
 	Header
 	Body []byte
 	Conn *Conn
+	// FDs are the descriptors a CALL_WITH_FDS passed, in order; they
+	// are closed when the handler returns.
+	FDs []*os.File
 
 	replied atomic.Bool
 	release func()

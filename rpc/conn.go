@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -52,6 +53,11 @@ type Conn struct {
 	inCond      *sync.Cond
 	inUsed      int
 	inputHanded bool // reader only: the frame's budget went to a call
+
+	// Reader only: the socket's reader when descriptors can arrive on
+	// it, and those the frame being routed carries (CALL_WITH_FDS).
+	fdr    *fdReader
+	passed []*os.File
 }
 
 func newConn(srv *Server, nc net.Conn, svc Service) *Conn {
@@ -246,7 +252,13 @@ func (c *Conn) readLoop() error {
 	// Large bodies bypass this buffer (bufio reads straight into a big
 	// destination), so it only batches small messages; kept small because
 	// every idle client holds one.
-	br := bufio.NewReaderSize(c.nc, 16<<10)
+	var src io.Reader = c.nc
+	if uc, ok := c.nc.(*net.UnixConn); ok {
+		c.fdr = newFDReader(uc)
+		src = c.fdr
+		defer c.fdr.closeAll()
+	}
+	br := bufio.NewReaderSize(src, 16<<10)
 	var scratch [LenSize + HeaderSize]byte
 	for {
 		h, body, err := c.readFrame(br, scratch[:])
@@ -255,12 +267,16 @@ func (c *Conn) readLoop() error {
 		}
 		c.lastRecv.Store(time.Now().UnixNano())
 		if h.Type == TypeCallWithFDs {
-			if err := c.skipPassedFDs(br, body); err != nil {
+			if c.passed, err = c.takePassedFDs(br, body); err != nil {
 				return err
 			}
 		}
 		c.inputHanded = false
 		err = c.route(h, body)
+		// Descriptors no call took (a refused call, another program)
+		// are closed, as libvirt frees the message with them.
+		closeFiles(c.passed)
+		c.passed = nil
 		if !c.inputHanded {
 			c.releaseInput(len(body))
 		}
@@ -417,13 +433,14 @@ func (c *Conn) route(h Header, body []byte) error {
 		return nil
 	}
 	switch h.Type {
-	case TypeCall:
+	case TypeCall, TypeCallWithFDs:
+		// A call with descriptors is dispatched as any other (libvirtd's
+		// procedures that take none ignore them); its body starts with
+		// their count, which takePassedFDs read.
 		if h.Status != StatusOK {
 			return c.replyErrorNow(h, virerr.New(virerr.FromRPC, virerr.ErrRPC, "Unexpected message status %d", h.Status))
 		}
 		return c.dispatch(h, body)
-	case TypeCallWithFDs:
-		return c.replyErrorNow(h, virerr.New(virerr.FromRPC, virerr.ErrRPC, "%s", "file descriptor passing is not supported"))
 	case TypeStream, TypeStreamHole:
 		return c.streamMessage(h, body)
 	}
@@ -456,6 +473,10 @@ func (c *Conn) dispatch(h Header, body []byte) error {
 	var once sync.Once
 	call := &Call{Header: h, Body: body, Conn: c}
 	size := len(body)
+	if h.Type == TypeCallWithFDs {
+		call.Body = body[4:] // past the descriptor count
+		call.FDs, c.passed = c.passed, nil
+	}
 	call.release = func() {
 		once.Do(func() {
 			<-c.sem
@@ -479,6 +500,8 @@ func (c *Conn) dispatch(h Header, body []byte) error {
 func (c *Conn) runCall(call *Call) {
 	defer c.calls.Done()
 	defer call.release()
+	// The handler dups what it keeps past its return.
+	defer closeFiles(call.FDs)
 	defer func() {
 		// A handler bug must cost one call, not the daemon and every other
 		// client with it.

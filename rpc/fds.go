@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"syscall"
@@ -97,21 +98,21 @@ func sendFD(uc *net.UnixConn, f *os.File) error {
 	return err
 }
 
-// skipPassedFDs keeps the stream in step after a CALL_WITH_FDS, which
-// govirt refuses: libvirt's client sends the call, then each descriptor
-// with one data byte of its own (virNetSocketSendFD), and the call's body
-// starts with their number. Reading those bytes through the buffered
-// reader drops the descriptors themselves (the kernel closes them when
-// recvmsg has no room for them), so the next call starts where it should
-// and the client gets its error instead of a closed connection.
-func (c *Conn) skipPassedFDs(br *bufio.Reader, body []byte) error {
+// takePassedFDs reads the descriptors of a CALL_WITH_FDS: libvirt's
+// client sends the call, then each descriptor with one data byte of its
+// own (virNetSocketSendFD), and the call's body starts with their number.
+// The socket is read with recvmsg (fdReader), so each descriptor is
+// queued when its byte arrives; once the bytes are consumed the call's
+// descriptors are the first n queued. A socket that cannot carry them
+// (TCP, TLS) has its bytes skipped, and the call gets none.
+func (c *Conn) takePassedFDs(br *bufio.Reader, body []byte) ([]*os.File, error) {
 	if len(body) < 4 {
-		return fmt.Errorf("%w: call with descriptors lacks their count", ErrFrameType)
+		return nil, fmt.Errorf("%w: call with descriptors lacks their count", ErrFrameType)
 	}
 	n := binary.BigEndian.Uint32(body)
 	if n > maxFDs {
 		// libvirtd drops such a client too ("Too many FDs to receive").
-		return fmt.Errorf("rpc: client passes %d descriptors, at most %d allowed", n, maxFDs)
+		return nil, fmt.Errorf("rpc: client passes %d descriptors, at most %d allowed", n, maxFDs)
 	}
 	if stall := c.srv.stallTimeout(); stall > 0 {
 		_ = c.nc.SetReadDeadline(time.Now().Add(stall))
@@ -119,8 +120,83 @@ func (c *Conn) skipPassedFDs(br *bufio.Reader, body []byte) error {
 	}
 	for i := uint32(0); i < n; i++ {
 		if _, err := br.ReadByte(); err != nil {
-			return c.stalled(unexpectedEOF(err))
+			return nil, c.stalled(unexpectedEOF(err))
 		}
 	}
-	return nil
+	if c.fdr == nil || n == 0 {
+		return nil, nil
+	}
+	if uint32(len(c.fdr.fds)) < n {
+		// libvirtd fails to receive them and drops the client.
+		return nil, fmt.Errorf("rpc: client announced %d descriptors and passed %d", n, len(c.fdr.fds))
+	}
+	fds := append([]*os.File(nil), c.fdr.fds[:n]...)
+	c.fdr.fds = append(c.fdr.fds[:0], c.fdr.fds[n:]...)
+	return fds, nil
+}
+
+// fdReader reads a unix socket with recvmsg and room for descriptors, so
+// those a client passes are kept (a plain read makes the kernel close
+// them). Linux ends a read after the byte that carries descriptors, so
+// they queue in the order of the stream. Only the connection's reader
+// uses it.
+type fdReader struct {
+	uc  *net.UnixConn
+	oob []byte
+	fds []*os.File // received, not yet taken by a call
+}
+
+func newFDReader(uc *net.UnixConn) *fdReader {
+	return &fdReader{uc: uc, oob: make([]byte, syscall.CmsgSpace(4*maxFDs))}
+}
+
+func (r *fdReader) Read(p []byte) (int, error) {
+	n, oobn, _, _, err := r.uc.ReadMsgUnix(p, r.oob)
+	if n < 0 { // a failed recvmsg
+		n = 0
+	}
+	if oobn > 0 {
+		r.collect(r.oob[:oobn])
+	}
+	if n == 0 && err == nil && len(p) > 0 {
+		// recvmsg's 0 on a stream socket is the end of the stream.
+		return 0, io.EOF
+	}
+	return n, err
+}
+
+// maxQueuedFDs bounds what a client may pass ahead of its calls; more are
+// closed at once (the call they belong to then fails to get them).
+const maxQueuedFDs = 4 * maxFDs
+
+func (r *fdReader) collect(oob []byte) {
+	msgs, err := syscall.ParseSocketControlMessage(oob)
+	if err != nil {
+		return
+	}
+	for i := range msgs {
+		fds, err := syscall.ParseUnixRights(&msgs[i])
+		if err != nil {
+			continue
+		}
+		for _, fd := range fds {
+			if len(r.fds) >= maxQueuedFDs {
+				syscall.Close(fd)
+				continue
+			}
+			syscall.CloseOnExec(fd)
+			r.fds = append(r.fds, os.NewFile(uintptr(fd), "passed-fd"))
+		}
+	}
+}
+
+func (r *fdReader) closeAll() {
+	closeFiles(r.fds)
+	r.fds = nil
+}
+
+func closeFiles(fs []*os.File) {
+	for _, f := range fs {
+		f.Close()
+	}
 }

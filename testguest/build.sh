@@ -96,21 +96,23 @@ download() {
 }
 
 KPKG=$(resolve_kernel || true)
-if [ -z "$KPKG" ] || ! download "$KPKG" busybox-static; then
+if [ -z "$KPKG" ] || ! download "$KPKG" busybox-static qemu-guest-agent; then
 	log "download failed; refreshing package lists (apt-get update)"
 	apt_update || log "apt-get update failed or not permitted"
 	KPKG=$(resolve_kernel || true)
 	[ -n "$KPKG" ] || die 3 "cannot resolve linux-image-amd64 to a kernel package"
-	download "$KPKG" busybox-static || die 3 "apt-get download $KPKG busybox-static failed"
+	download "$KPKG" busybox-static qemu-guest-agent || die 3 "apt-get download $KPKG busybox-static qemu-guest-agent failed"
 fi
-log "using $KPKG and busybox-static"
+log "using $KPKG, busybox-static and qemu-guest-agent"
 
 K=$WORK/kernel
 B=$WORK/busybox
-mkdir "$K" "$B"
+Q=$WORK/qga
+mkdir "$K" "$B" "$Q"
 for deb in "$WORK"/debs/*.deb; do
 	case "$(basename "$deb")" in
 	busybox-static_*) dpkg-deb -x "$deb" "$B" ;;
+	qemu-guest-agent_*) dpkg-deb -x "$deb" "$Q" ;;
 	*) dpkg-deb -x "$deb" "$K" ;;
 	esac
 done
@@ -134,8 +136,11 @@ log "computing module dependencies for $KVER"
 #   button evdev -- ACPI power button as an input device for acpid
 #   pvpanic_mmio pvpanic_pci -- pvpanic ISA (ACPI QEMU0001) and PCI devices
 #   ahci ata_piix sd_mod sr_mod -- SATA (q35) / IDE (pc) disks and CD-ROMs
+#   crc32c_generic ext4 -- a file system to mount from a disk (busybox
+#             mke2fs makes ext2, which ext4 mounts; ext4 needs crc32c), so
+#             the guest agent has one to report
 MODULES="virtio_pci virtio_blk virtio_net virtio_console virtio_scsi virtio_balloon
-button evdev pvpanic_mmio pvpanic_pci ahci ata_piix sd_mod sr_mod"
+button evdev pvpanic_mmio pvpanic_pci ahci ata_piix sd_mod sr_mod crc32c_generic ext4"
 
 ROOT=$WORK/root
 mkdir -p "$ROOT/lib/modules/$KVER"
@@ -178,11 +183,36 @@ for app in $("$BB" --list-full); do
 	ln -s "$t" "$ROOT/$app"
 done
 ln -s bin/busybox "$ROOT/init"
+
+# The QEMU guest agent: Debian's dynamically linked qemu-ga with the
+# shared libraries and loader ldd finds for it on this (Debian) host, at
+# the same paths. busybox stays static; only qemu-ga uses them.
+QGA=$Q/usr/sbin/qemu-ga
+[ -x "$QGA" ] || die 1 "qemu-guest-agent did not contain usr/sbin/qemu-ga"
+command -v ldd >/dev/null 2>&1 || die 1 "ldd not found (needed to copy qemu-ga's libraries)"
+if ldd "$QGA" | grep -q "not found"; then
+	die 1 "qemu-ga needs libraries this host lacks: $(ldd "$QGA" | grep "not found" | tr -d '\t' | tr '\n' ' ')"
+fi
+cp "$QGA" "$ROOT/usr/sbin/qemu-ga"
+for lib in $(ldd "$QGA" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }'); do
+	mkdir -p "$ROOT$(dirname "$lib")"
+	cp -L "$lib" "$ROOT$lib"
+done
+mkdir -p "$ROOT/var"
+ln -s ../run "$ROOT/var/run"
+ln -s ../tmp "$ROOT/var/log"
 echo "$KVER" >"$ROOT/etc/govirt-kernel"
 echo "$LOAD" | tr ' ' '\n' | sed '/^$/d' >"$ROOT/etc/govirt-modules"
 echo "govirt-guest" >"$ROOT/etc/hostname"
 echo "root::0:0:root:/root:/bin/sh" >"$ROOT/etc/passwd"
 echo "root:x:0:" >"$ROOT/etc/group"
+cat >"$ROOT/etc/os-release" <<'EOF'
+NAME="govirt test guest"
+ID=govirt-testguest
+PRETTY_NAME="govirt test guest 1"
+VERSION="1"
+VERSION_ID="1"
+EOF
 
 cat >"$ROOT/etc/inittab" <<'EOF'
 ::sysinit:/etc/rc
@@ -211,6 +241,18 @@ done
 ip link set lo up 2>/dev/null
 # ACPI power button -> /etc/acpi/PWRF/00000080 (poweroff)
 acpid -c /etc/acpi -l /dev/null
+# The QEMU guest agent, when the host gave the guest its channel (and
+# the kernel command line does not say gv.noagent): the port appears
+# once the host answers the driver's ready message, which can be after
+# modprobe returns, so look for it for up to 5 s.
+grep -qw gv.noagent /proc/cmdline || (
+	n=0
+	while [ $n -lt 50 ]; do
+		[ -n "$(ls /sys/class/virtio-ports 2>/dev/null)" ] && gv-agent start >/dev/null && break
+		sleep 0.1
+		n=$((n + 1))
+	done
+) &
 exit 0
 EOF
 
@@ -234,6 +276,55 @@ cat >"$ROOT/bin/gv-shell" <<'EOF'
 # The console shell; prints the readiness marker each time it starts.
 echo "GOVIRT-GUEST-READY kernel=$(uname -r)"
 exec /bin/sh -l
+EOF
+
+cat >"$ROOT/bin/gv-agent" <<'EOF'
+#!/bin/sh
+# gv-agent start|stop|pause|cont|status: the QEMU guest agent on the
+# virtio port named org.qemu.guest_agent.0. Without udev nothing makes
+# /dev/virtio-ports/NAME, so start creates those links from sysfs first.
+# Prints "GV-AGENT <what> <pid>" (pid 0 when there is none).
+pidf=/run/qemu-ga.pid
+port=/dev/virtio-ports/org.qemu.guest_agent.0
+pid() { p=$(cat $pidf 2>/dev/null); if [ -n "$p" ] && kill -0 "$p" 2>/dev/null; then echo "$p"; else echo 0; fi; }
+case "${1:-status}" in
+start)
+	mkdir -p /dev/virtio-ports
+	for d in /sys/class/virtio-ports/*; do
+		[ -r "$d/name" ] || continue
+		n=$(cat "$d/name")
+		[ -n "$n" ] && ln -sf "../$(basename "$d")" "/dev/virtio-ports/$n"
+	done
+	if [ ! -e "$port" ]; then echo "GV-AGENT noport 0"; exit 1; fi
+	if [ "$(pid)" = 0 ]; then
+		mkdir -p /run/qemu-ga
+		qemu-ga -m virtio-serial -p "$port" -f "$pidf" -t /run/qemu-ga -d
+		n=0
+		while [ "$(pid)" = 0 ] && [ $n -lt 50 ]; do sleep 0.1; n=$((n + 1)); done
+	fi
+	echo "GV-AGENT started $(pid)" ;;
+stop)
+	p=$(pid)
+	[ "$p" = 0 ] || { kill -CONT "$p"; kill "$p"; }
+	n=0
+	while [ "$p" != 0 ] && kill -0 "$p" 2>/dev/null && [ $n -lt 50 ]; do sleep 0.1; n=$((n + 1)); done
+	echo "GV-AGENT stopped $p" ;;
+pause) p=$(pid); [ "$p" = 0 ] || kill -STOP "$p"; echo "GV-AGENT paused $p" ;;
+cont) p=$(pid); [ "$p" = 0 ] || kill -CONT "$p"; echo "GV-AGENT continued $p" ;;
+status) echo "GV-AGENT status $(pid)" ;;
+*) echo "GV-ERROR usage: gv-agent start|stop|pause|cont|status"; exit 2 ;;
+esac
+EOF
+
+cat >"$ROOT/bin/gv-mount" <<'EOF'
+#!/bin/sh
+# gv-mount DEV DIR: make an ext2 file system on DEV (erasing it), mount it
+# on DIR with the ext4 driver and print "GV-MOUNT DEV DIR ok".
+dev=$1; dir=$2
+[ -b "$dev" ] && [ -n "$dir" ] || { echo "GV-MOUNT $dev $dir failed (usage: gv-mount DEV DIR)"; exit 1; }
+mke2fs -q "$dev" >/dev/null 2>&1 && mkdir -p "$dir" && mount -t ext4 "$dev" "$dir" ||
+	{ echo "GV-MOUNT $dev $dir failed"; exit 1; }
+echo "GV-MOUNT $dev $dir ok"
 EOF
 
 cat >"$ROOT/bin/gv-reboot" <<'EOF'

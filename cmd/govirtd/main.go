@@ -48,6 +48,7 @@ func main() {
 		os.Exit(2)
 	}
 	log := logCtl.Logger()
+	startGCTune(log)
 	stopProfile := startCPUProfile(log)
 	stopDebug := startDebugHooks(log)
 	stopSnapshots := startSnapshotProfiles(log)
@@ -104,7 +105,7 @@ func run(cfg config, log *slog.Logger, logCtl *admin.LogControl) error {
 	}
 	qemuDrv := qemu.New(qemu.Config{StateDir: cfg.StateDir, RunDir: cfg.RunDir, Log: log,
 		VNCPortMin: cfg.VNCPortMin, VNCPortMax: cfg.VNCPortMax, Graphics: cfg.Graphics,
-		ChardevTLS: cfg.chardevTLS(), HostUUID: hostUUID})
+		ChardevTLS: cfg.chardevTLS(), HostUUID: hostUUID, PeerSocket: cfg.SocketRO})
 	// Guests left running are reconnected before the sockets open, so no
 	// client sees a half-known set of guests; autostart runs after.
 	if err := qemuDrv.Start(context.Background()); err != nil {

@@ -42,8 +42,9 @@ func startCPUProfile(log *slog.Logger) func() {
 //     runtime's memory statistics to FILE.N.txt and the goroutines to
 //     FILE.N.goroutine, N counting from 1 (go tool pprof govirtd FILE.1);
 //     heap sampling is made finer (4 KiB) for the daemon's whole life.
-//   - GOVIRT_TRACE=FILE: SIGUSR1 starts an execution trace into FILE.N,
-//     the next SIGUSR1 stops it (go tool trace FILE.N).
+//   - GOVIRT_TRACE=FILE: SIGUSR1 starts an execution trace into FILE.N
+//     and a CPU profile into FILE.N.cpu, the next SIGUSR1 stops both (go
+//     tool trace FILE.N, go tool pprof govirtd FILE.N.cpu).
 //
 // Without the variables the signals keep Go's default (they end the
 // daemon), as before.
@@ -65,7 +66,7 @@ func startSnapshotProfiles(log *slog.Logger) func() {
 	done := make(chan struct{})
 	go func() {
 		heapN, traceN := 0, 0
-		var tf *os.File
+		var tf, cf *os.File
 		for {
 			var s os.Signal
 			select {
@@ -73,6 +74,10 @@ func startSnapshotProfiles(log *slog.Logger) func() {
 				if tf != nil {
 					trace.Stop()
 					tf.Close()
+				}
+				if cf != nil {
+					pprof.StopCPUProfile()
+					cf.Close()
 				}
 				return
 			case s = <-sig:
@@ -90,6 +95,11 @@ func startSnapshotProfiles(log *slog.Logger) func() {
 					trace.Stop()
 					tf.Close()
 					tf = nil
+					if cf != nil {
+						pprof.StopCPUProfile()
+						cf.Close()
+						cf = nil
+					}
 					continue
 				}
 				traceN++
@@ -104,6 +114,16 @@ func startSnapshotProfiles(log *slog.Logger) func() {
 					continue
 				}
 				tf = f
+				// A CPU profile of the same window (FILE.N.cpu), unless
+				// GOVIRT_CPUPROFILE already profiles the whole life.
+				if c, err := os.Create(fmt.Sprintf("%s.%d.cpu", tracePath, traceN)); err == nil {
+					if pprof.StartCPUProfile(c) == nil {
+						cf = c
+					} else {
+						c.Close()
+						os.Remove(c.Name())
+					}
+				}
 			}
 		}
 	}()

@@ -3,6 +3,8 @@ package qemu
 import (
 	"context"
 
+	"govirt/conf"
+	"govirt/driver"
 	"govirt/qmp"
 )
 
@@ -26,8 +28,24 @@ func (d *Driver) setupBalloon(ctx context.Context, v *vm) error {
 			d.log.Warn("cannot set the balloon stats period", "domain", live.Name, "err", err)
 		}
 	}
+	// A target of all the guest's memory is where QEMU's balloon starts
+	// (no page ballooned out; QEMU caps the target at the RAM it has), so
+	// that command would change nothing: it is left out, one monitor
+	// round trip less on every plain guest's start, while QEMU still
+	// competes for the CPU with the guests already running.
+	if live.CurrentMemory == 0 || live.CurrentMemory >= live.Memory {
+		return nil
+	}
 	if err := qmp.Balloon(ctx, mon, live.CurrentMemory*1024); err != nil {
 		return qmpFailed("setting the balloon target", err)
 	}
 	return nil
+}
+
+// balloonChanged is qemuProcessHandleBalloonChange: the live
+// <currentMemory> is what the guest's balloon driver reached (KiB), and
+// clients get the balloon-change event.
+func (d *Driver) balloonChanged(v *vm, kib uint64) {
+	d.modifyLive(v, func(l *conf.Domain) { l.CurrentMemory = kib })
+	d.publishDomain(v, driver.EventIDBalloonChange, driver.BalloonChange{Actual: kib})
 }

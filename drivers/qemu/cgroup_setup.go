@@ -171,7 +171,13 @@ func (d *Driver) setupCgroup(v *vm, t *command.Tunables, pin *command.Pinning, p
 	if pin != nil {
 		set = pin.Initial()
 	}
-	return setupThreadGroup(g, cgroup.ThreadEmulator, 0, pid, true, set, t.EmulatorPeriod, t.EmulatorQuota)
+	if err := setupThreadGroup(g, cgroup.ThreadEmulator, 0, pid, true, set, t.EmulatorPeriod, t.EmulatorQuota); err != nil {
+		return err
+	}
+	// The <numatune> node set of strict and restrictive mode
+	// (qemuProcessSetupPid's mem_mask), here and for every thread.
+	live, _, _ := liveSnapshot(v)
+	return setThreadMems(g, cgroup.ThreadEmulator, 0, numaMemMask(live))
 }
 
 // placeMachine creates the machine's group and moves pid in. A group of
@@ -285,6 +291,8 @@ func (d *Driver) setupThreadCgroups(ctx context.Context, v *vm, mon monitor, t *
 	if g == nil {
 		return nil
 	}
+	live, _, _ := liveSnapshot(v)
+	mems := numaMemMask(live)
 	var cpus []struct {
 		CPUIndex int `json:"cpu-index"`
 		ThreadID int `json:"thread-id"`
@@ -303,13 +311,24 @@ func (d *Driver) setupThreadCgroups(ctx context.Context, v *vm, mon monitor, t *
 		if err := setupThreadGroup(g, cgroup.ThreadVCPU, c.CPUIndex, c.ThreadID, false, set, t.Period, t.Quota); err != nil {
 			return err
 		}
+		if err := setThreadMems(g, cgroup.ThreadVCPU, c.CPUIndex, mems); err != nil {
+			return err
+		}
 	}
 	var its []struct {
 		ID       string `json:"id"`
 		ThreadID int    `json:"thread-id"`
 	}
-	if err := mon.Execute(ctx, "query-iothreads", nil, &its); err != nil {
-		return err
+	// QEMU has iothreads only from the -object iothread the builder
+	// writes for these ids: without any, query-iothreads would answer
+	// an empty list, and asking costs a monitor round trip per start.
+	v.mu.Lock()
+	hasIOThreads := v.live != nil && len(v.live.IOThreadIDs()) > 0
+	v.mu.Unlock()
+	if hasIOThreads {
+		if err := mon.Execute(ctx, "query-iothreads", nil, &its); err != nil {
+			return err
+		}
 	}
 	for _, it := range its {
 		n, err := strconv.Atoi(strings.TrimPrefix(it.ID, "iothread"))
@@ -324,6 +343,9 @@ func (d *Driver) setupThreadCgroups(ctx context.Context, v *vm, mon monitor, t *
 			}
 		}
 		if err := setupThreadGroup(g, cgroup.ThreadIOThread, n, it.ThreadID, false, set, t.IOThreadPeriod, t.IOThreadQuota); err != nil {
+			return err
+		}
+		if err := setThreadMems(g, cgroup.ThreadIOThread, n, mems); err != nil {
 			return err
 		}
 	}
@@ -392,6 +414,8 @@ func (d *Driver) syncVcpuCgroups(v *vm, mon monitor) {
 		present[c.CPUIndex] = true
 		if err := setupThreadGroup(g, cgroup.ThreadVCPU, c.CPUIndex, c.ThreadID, false, nil, t.Period, t.Quota); err != nil {
 			d.log.Warn("cannot place a vCPU in its cgroup", "domain", v.name, "vcpu", c.CPUIndex, "err", err)
+		} else if err := setThreadMems(g, cgroup.ThreadVCPU, c.CPUIndex, numaMemMask(live)); err != nil {
+			d.log.Warn("cannot set a vCPU's memory nodes", "domain", v.name, "vcpu", c.CPUIndex, "err", err)
 		}
 	}
 	for i := 0; i < int(live.VCPUs); i++ {

@@ -35,7 +35,7 @@ func jobKindFor(op string) jobKind {
 	switch op {
 	case "suspend":
 		return jobSuspend
-	case "screenshot", "disk errors", "migration query":
+	case "screenshot", "disk errors", "migration query", "iothreadinfo":
 		return jobQuery
 	case "migration parameters":
 		return jobMigrationOp

@@ -10,6 +10,7 @@ import (
 
 	"govirt/conf"
 	"govirt/driver"
+	"govirt/internal/sysinfo"
 	"govirt/virerr"
 )
 
@@ -93,14 +94,18 @@ func meminfo(key string) uint64 {
 
 func (c *conn) Hostname() (string, error) { return os.Hostname() }
 
-// Sysinfo is qemuConnectGetSysinfo on a host whose SMBIOS tables libvirt
-// could not read (dmidecode failing, as without /sys/firmware/dmi or
-// /dev/mem): govirt does not read SMBIOS yet, so it always answers so.
+// Sysinfo is qemuConnectGetSysinfo: the host's SMBIOS tables
+// (/sys/firmware/dmi/tables) as libvirt reports them through dmidecode,
+// or libvirt's error on a host without them.
 func (c *conn) Sysinfo(flags uint32) (string, error) {
 	if flags != 0 {
 		return "", errFlagsFn(flags, "qemuConnectGetSysinfo")
 	}
-	return "", virerr.New(virerr.FromQemu, virerr.ErrConfigUnsupported, "%s", "Host SMBIOS information is not available")
+	xml, err := sysinfo.Host()
+	if err != nil {
+		return "", virerr.New(virerr.FromQemu, virerr.ErrConfigUnsupported, "%s", "Host SMBIOS information is not available")
+	}
+	return xml, nil
 }
 
 func (c *conn) MaxVcpus(string) (int32, error) { return 255, nil }

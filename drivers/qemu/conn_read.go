@@ -7,6 +7,8 @@ import (
 
 	"govirt/conf"
 	"govirt/driver"
+	"govirt/drivers/qemu/caps"
+	"govirt/drivers/qemu/guestcpu"
 	"govirt/virerr"
 )
 
@@ -76,10 +78,15 @@ func (c *conn) DomainGetState(h driver.Domain, _ uint32) (driver.State, int32, e
 func (c *conn) DomainGetXMLDesc(h driver.Domain, flags uint32) (string, error) {
 	var def *conf.Domain
 	var id int32
+	var qc *caps.Caps
+	var origCPU []byte
 	err := c.withVM(h, func(v *vm) error {
-		def, id = v.current(), v.id
+		def, id, qc = v.current(), v.id, v.caps
+		if v.active() {
+			origCPU = v.origCPU
+		}
 		if flags&xmlInactive != 0 && v.def != nil {
-			def, id = v.def, -1
+			def, id, origCPU = v.def, -1, nil
 		}
 		return nil
 	})
@@ -89,7 +96,19 @@ func (c *conn) DomainGetXMLDesc(h driver.Domain, flags uint32) (string, error) {
 	// Format works on a copy so the cached definition is never touched
 	// outside the lock.
 	cp := def.Clone()
+	if flags&uint32(conf.FormatMigratable) != 0 && origCPU != nil {
+		// libvirt's migratable XML has the CPU the guest was started
+		// with when QEMU changed it.
+		if cp, err = guestcpu.WithCPU(def, origCPU); err != nil {
+			return "", err
+		}
+	}
 	cp.ID = int(id)
+	if flags&uint32(conf.FormatUpdateCPU) != 0 {
+		if err := c.updateCPUForXML(cp, qc); err != nil {
+			return "", err
+		}
+	}
 	out, err := cp.Format(conf.FormatFlags(flags))
 	return string(out), err
 }

@@ -2,6 +2,7 @@ package qemu
 
 import (
 	"context"
+	"errors"
 	"runtime"
 
 	"govirt/driver"
@@ -54,19 +55,16 @@ func (c *conn) DomainSetMemoryFlags(h driver.Domain, kib uint64, flags uint32) e
 		if kib > max {
 			return errQEMU(virerr.ErrInvalidArg, "cannot set memory higher than max memory")
 		}
+		// The live <currentMemory> follows the guest's driver through
+		// BALLOON_CHANGE (balloonChanged), as in libvirt: the request
+		// alone changes nothing the guest gave back.
 		if err := qmp.Balloon(context.Background(), mon, kib*1024); err != nil {
+			var qe *qmp.Error
+			if errors.As(err, &qe) && qe.Class == "DeviceNotActive" {
+				return errQEMU(virerr.ErrOperationInvalid, "Unable to change memory of active domain without the balloon device and guest OS balloon driver")
+			}
 			return qmpFailed("setting the balloon", err)
 		}
-		v.mu.Lock()
-		if v.live != nil {
-			// Copy on write: readers format the live definition
-			// outside the lock, so it is never changed in place.
-			next := v.live.Clone()
-			next.CurrentMemory = kib
-			v.live = next
-		}
-		v.mu.Unlock()
-		c.d.saveStatusLogged(v)
 	}
 	if config {
 		nd := def.Clone()

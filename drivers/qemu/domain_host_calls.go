@@ -11,8 +11,7 @@ import (
 )
 
 // Everyday calls on a running guest: inject-nmi, control info, disk I/O
-// errors, and the agent calls, which report libvirt's answer for a guest
-// whose agent is not connected (govirt does not talk to agents yet).
+// errors. The agent calls are in agent_calls.go.
 
 // errFlagsFn is virCheckFlags' error.
 func errFlagsFn(flags uint32, fn string) error {
@@ -146,33 +145,6 @@ func (c *conn) DomainGetDiskErrors(h driver.Domain, max uint32, flags uint32) ([
 	return out, count, err
 }
 
-// agentUnavailable is qemuDomainAgentAvailable for a driver that never has
-// an agent connection: a guest not running says so, one with the agent
-// channel "not connected", one without "not configured".
-func (c *conn) agentUnavailable(h driver.Domain) error {
-	return c.withVM(h, func(v *vm) error {
-		if !v.active() || v.state != driver.StateRunning {
-			return errNotRunning()
-		}
-		if v.brokenMsg != "" {
-			return errQEMU(virerr.ErrAgentUnresponsive, "QEMU guest agent is not available due to an error")
-		}
-		for _, ch := range v.current().Devices.Channels {
-			if ch.TargetType == "virtio" && ch.TargetName == "org.qemu.guest_agent.0" {
-				return errQEMU(virerr.ErrAgentUnresponsive, "QEMU guest agent is not connected")
-			}
-		}
-		return errQEMU(virerr.ErrArgumentUnsupported, "QEMU guest agent is not configured")
-	})
-}
-
-func (c *conn) DomainGetTime(h driver.Domain, flags uint32) (int64, uint32, error) {
-	if flags != 0 {
-		return 0, 0, errFlagsFn(flags, "qemuDomainGetTime")
-	}
-	return 0, 0, c.agentUnavailable(h)
-}
-
 // domainTimeSync is VIR_DOMAIN_TIME_SYNC.
 const domainTimeSync = 1
 
@@ -180,7 +152,7 @@ func (c *conn) DomainSetTime(h driver.Domain, sec int64, nsec uint32, flags uint
 	if flags&^domainTimeSync != 0 {
 		return errFlagsFn(flags&^domainTimeSync, "qemuDomainSetTime")
 	}
-	return c.agentUnavailable(h)
+	return c.agentUnavailable(h, "virDomainSetTime")
 }
 
 // domainPasswordEncrypted is VIR_DOMAIN_PASSWORD_ENCRYPTED.
@@ -190,5 +162,5 @@ func (c *conn) DomainSetUserPassword(h driver.Domain, user, password string, fla
 	if flags&^domainPasswordEncrypted != 0 {
 		return errFlagsFn(flags&^domainPasswordEncrypted, "qemuDomainSetUserPassword")
 	}
-	return c.agentUnavailable(h)
+	return c.agentUnavailable(h, "virDomainSetUserPassword")
 }

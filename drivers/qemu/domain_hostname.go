@@ -13,8 +13,8 @@ const (
 
 // DomainGetHostname is qemuDomainGetHostname. The lease source asks the
 // DHCP leases of each network the guest's type='network' NICs are on for
-// one carrying a host name; the agent source (the default) needs the
-// guest agent, which govirt does not connect to yet.
+// one carrying a host name; the agent source (the default) asks the
+// guest agent (agent_calls.go).
 func (c *conn) DomainGetHostname(h driver.Domain, flags uint32) (string, error) {
 	if flags&^(hostnameLease|hostnameAgent) != 0 {
 		return "", errFlagsFn(flags&^(hostnameLease|hostnameAgent), "qemuDomainGetHostname")
@@ -24,7 +24,14 @@ func (c *conn) DomainGetHostname(h driver.Domain, flags uint32) (string, error) 
 			"Flags 'VIR_DOMAIN_GET_HOSTNAME_LEASE' and 'VIR_DOMAIN_GET_HOSTNAME_AGENT' are mutually exclusive")
 	}
 	if flags&hostnameLease == 0 {
-		return "", c.agentUnavailable(h)
+		name, err := c.hostnameFromAgent(h)
+		if err != nil {
+			return "", err
+		}
+		if name == "" {
+			return "", errQEMU(virerr.ErrNoHostname, "no hostname found for domain %s", h.Name)
+		}
+		return name, nil
 	}
 	var name, hostname string
 	err := c.withJob(h, "hostname", func(v *vm, _ monitor) error {

@@ -21,8 +21,7 @@ const (
 
 // DomainInterfaceAddresses is qemuDomainInterfaceAddresses: the DHCP
 // leases of the guest's virtual networks (virDomainNetDHCPInterfaces) or
-// the host's ARP table (virDomainNetARPInterfaces); the agent source
-// waits for the guest agent issue.
+// the host's ARP table (virDomainNetARPInterfaces), or the guest agent.
 func (c *conn) DomainInterfaceAddresses(h driver.Domain, source uint32, flags uint32) ([]driver.DomainIface, error) {
 	if flags != 0 {
 		return nil, errFlagsFn(flags, "qemuDomainInterfaceAddresses")
@@ -42,7 +41,7 @@ func (c *conn) DomainInterfaceAddresses(h driver.Domain, source uint32, flags ui
 	case ifaddrLease:
 		return c.leaseInterfaces(nics)
 	case ifaddrAgent:
-		return nil, c.agentUnavailable(h)
+		return c.agentInterfaces(h) // agent_calls.go
 	case ifaddrARP:
 		return arpInterfaces(nics, "/proc/net/arp")
 	}

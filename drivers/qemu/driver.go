@@ -57,6 +57,10 @@ type Config struct {
 	// HostUUID is libvirtd.conf's host_uuid (see ResolveHostUUID); zero
 	// means the SMBIOS UUID, as libvirt's default host_uuid_source.
 	HostUUID uuid.UUID
+	// PeerSocket is the daemon's read-only socket, which migration
+	// cookies name so that a peer daemon restarted mid-migration can ask
+	// this one where the guest ended up (migrate_peer.go).
+	PeerSocket string
 }
 
 // Driver is the QEMU driver; one per daemon.
@@ -78,6 +82,9 @@ type Driver struct {
 	// capsBlobs shares the status files' copy of QEMU's capabilities
 	// among guests (caps_shared.go).
 	capsBlobs capsShare
+	// faultPoint is GOVIRT_FAULT_POINT: the migration step at which the
+	// fault-injection tests have the daemon kill itself (faultAt).
+	faultPoint string
 
 	// State of the driver's subsystems, created and freed with the driver
 	// (nothing package-level is keyed by driver or guest).
@@ -98,6 +105,9 @@ type dirs struct {
 	defs, autostart, save, logs, caps string // under StateDir/qemu
 	nvram, swtpm                      string // under StateDir/qemu: UEFI varstores, TPM state
 	status, domains                   string // under RunDir/qemu
+	// channels holds each run's channel sockets, in libvirt's layout
+	// (channel/target/domain-ID-NAME/TARGETNAME), under RunDir/qemu.
+	channels string
 }
 
 // New creates the driver; Start loads definitions and reconnects guests.
@@ -124,6 +134,7 @@ func New(cfg Config) *Driver {
 			logs: filepath.Join(st, "log"), caps: filepath.Join(st, "capabilities"),
 			nvram: filepath.Join(st, "nvram"), swtpm: filepath.Join(st, "swtpm"),
 			status: rt, domains: filepath.Join(rt, "domain"),
+			channels: filepath.Join(rt, "channel", "target"),
 		},
 	}
 	d.uri = "qemu:///session"
@@ -131,6 +142,7 @@ func New(cfg Config) *Driver {
 		d.uri = "qemu:///system"
 	}
 	d.caps = newCapsSource(d.dirs.caps)
+	d.faultPoint = os.Getenv("GOVIRT_FAULT_POINT")
 	return d
 }
 

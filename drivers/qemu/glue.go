@@ -44,13 +44,13 @@ func (c capsSource) get(ctx context.Context, binary string) (*caps.Caps, error) 
 // driver sets up before QEMU starts (virtiofsd, passt, PCI functions for
 // vfio-pci). The varstore and swtpm the guest needs are ready when it
 // returns; resetNVRAM recreates the varstore (start --reset-nvram).
-func (d *Driver) buildCommand(live *conf.Domain, qc *caps.Caps, dir, monPath string, files *passedFiles, resetNVRAM bool) (*command.Cmdline, error) {
+func (d *Driver) buildCommand(live *conf.Domain, qc *caps.Caps, dir, chanDir, monPath string, files *passedFiles, resetNVRAM bool) (*command.Cmdline, error) {
 	key := filepath.Join(dir, "master-key.aes")
 	keyData, err := writeMasterKey(key)
 	if err != nil {
 		return nil, errQEMU(virerr.ErrInternalError, "cannot write the master key of %s: %v", live.Name, err)
 	}
-	p := command.Paths{MonitorSocket: monPath, MonitorFD: monitorFD, DomainDir: dir, Name: live.Name, MasterKey: key, MasterKeyData: keyData, VNCPort: d.displayPortFor(live, "vnc"), SpicePort: d.displayPortFor(live, "spice"),
+	p := command.Paths{MonitorSocket: monPath, MonitorFD: monitorFD, DomainDir: dir, ChannelDir: chanDir, Name: live.Name, MasterKey: key, MasterKeyData: keyData, VNCPort: d.displayPortFor(live, "vnc"), SpicePort: d.displayPortFor(live, "spice"),
 		WebsocketPort: d.websocketPortFor(live),
 		Graphics:      d.graphicsConfig(), RenderNode: hostRenderNode,
 		NetworkAddress: d.networks().ListenAddress,

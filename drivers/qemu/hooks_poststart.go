@@ -1,5 +1,7 @@
 package qemu
 
+import "context"
+
 // runPostStartHooks runs once a guest is fully started — after start,
 // restore and an incoming migration have COMPLETED, never while the
 // incoming stream is still being read (the source owns the device state
@@ -11,4 +13,6 @@ func (d *Driver) runPostStartHooks(v *vm) {
 	d.setLinkStates(v)   // <link state='down'/>
 	d.applyBandwidths(v) // <interface><bandwidth> through tc
 	d.RefreshTrays(v)    // CD-ROM tray state
+	// virtio channel states, AGENT_LIFECYCLE and the agent connection
+	d.refreshChannelStates(context.Background(), v, true)
 }

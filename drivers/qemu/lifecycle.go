@@ -11,6 +11,7 @@ import (
 	"govirt/conf"
 	"govirt/driver"
 	"govirt/drivers/qemu/command"
+	"govirt/drivers/qemu/guestcpu"
 	"govirt/qmp"
 	"govirt/virerr"
 )
@@ -202,6 +203,12 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	}
 	monPath := filepath.Join(dir, "monitor.sock")
 	os.Remove(monPath)
+	if err := guestcpu.Validate(live); err != nil {
+		return err
+	}
+	if err := checkNUMAPlacement(live); err != nil {
+		return err
+	}
 	// Missing optional images are dropped first (startupPolicy).
 	command.ApplyStartupPolicies(live, nil)
 	// Backing chains and image indexes first: the builder adds a
@@ -216,10 +223,24 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	if err != nil {
 		return err
 	}
+	// libvirt's qemuProcessUpdateGuestCPU, last of its domain
+	// preparation: host-model becomes the CPU QEMU is asked for.
+	if err := prepareGuestCPU(live, qcaps, incoming); err != nil {
+		return err
+	}
 	var files passedFiles
 	defer files.close() // QEMU has its copies once spawned
-	cl, err := d.buildCommand(live, qcaps, dir, monPath, &files, resetNVRAM)
+	// The id comes first: the channel directory is named after it.
+	id := d.doms.assignID(v, 0)
+	chanDir, err := d.prepareChannelDir(id, name)
 	if err != nil {
+		d.doms.releaseID(id)
+		return err
+	}
+	cl, err := d.buildCommand(live, qcaps, dir, chanDir, monPath, &files, resetNVRAM)
+	if err != nil {
+		d.doms.releaseID(id)
+		os.RemoveAll(chanDir)
 		return err
 	}
 	argv := cl.Argv
@@ -228,12 +249,14 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	}
 	cj, err := d.capsBlobs.json(qcaps)
 	if err != nil {
+		d.doms.releaseID(id)
+		os.RemoveAll(chanDir)
 		return err
 	}
 	tBuild := time.Since(t0)
-	id := d.doms.assignID(v, 0)
 	v.mu.Lock()
 	v.live, v.caps, v.capsJSON, v.id = live, qcaps, cj, id
+	v.origCPU = nil
 	v.setState(driver.StatePaused, driver.PausedStartingUp)
 	v.fakeReboot, v.pausedShutdown, v.beingDestroyed = false, false, false
 	v.startedAt = time.Now()
@@ -296,7 +319,12 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	}
 	v.proc = proc
 	v.mu.Unlock()
+	d.faultAt("launch_spawned")
 	if err := d.setupCgroup(v, tun, cl.Pinning, proc.pid, id, name); err != nil {
+		d.abortLaunch(v)
+		return err
+	}
+	if err := d.startPerf(v, live, proc.pid); err != nil {
 		d.abortLaunch(v)
 		return err
 	}
@@ -318,7 +346,14 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	}
 	v.mon = mon
 	v.mu.Unlock()
+	d.faultAt("launch_monitor")
 	tMon := time.Since(t0)
+	// The CPU QEMU really created goes into the live definition, or
+	// fails the start (qemuProcessUpdateAndVerifyCPU).
+	if err := d.updateLiveGuestCPU(ctx, v, mon); err != nil {
+		d.abortLaunch(v)
+		return err
+	}
 	// Disk throttling is not on the command line with -blockdev: set it
 	// while the CPUs are still paused, as libvirt does.
 	if err := applyDiskThrottles(ctx, mon, live); err != nil {
@@ -394,22 +429,37 @@ func (d *Driver) startCPUsThen(ctx context.Context, v *vm, reason int32, save bo
 	v.mu.Lock()
 	mon := v.mon
 	v.runningReason = reason
+	if mon != nil {
+		v.contPending++
+	}
 	v.mu.Unlock()
 	if mon == nil {
 		return errNotRunning()
 	}
-	if err := qmp.Cont(ctx, mon); err != nil {
+	err := qmp.Cont(ctx, mon)
+	v.mu.Lock()
+	v.contPending--
+	if err != nil {
+		v.mu.Unlock()
+		// A RESUME that came anyway left its write to us.
+		if save {
+			d.saveStatusLogged(v)
+		}
 		return errQEMU(virerr.ErrOperationFailed, "resume operation failed: %v", err)
 	}
 	// The reply can overtake the RESUME event; do here what its handler
 	// would, so callers see the new state at once. The event then finds
 	// the guest running and stays quiet. A guest that stayed "running"
-	// through a fake reboot takes the new reason, as in libvirt.
-	v.mu.Lock()
+	// through a fake reboot takes the new reason, as in libvirt. When
+	// the event came first it changed the state but, cont being in
+	// flight, left the status write to this caller.
 	if v.state == driver.StateRunning {
 		v.reason = reason
 		v.runningReason = driver.RunningUnknown
 		v.mu.Unlock()
+		if save {
+			d.saveStatusLogged(v)
+		}
 		return nil
 	}
 	v.mu.Unlock()
@@ -475,6 +525,7 @@ func (d *Driver) cleanupStopped(v *vm, reason int32) bool {
 	d.removeCgroup(v) // named after id: before another guest may take it
 	d.doms.releaseID(id)
 	d.removeStatus(v)
+	os.RemoveAll(d.channelDir(id, name))
 	if dir, err := d.domainDir(name); err == nil {
 		stopPlatform(dir)
 		stopVirtioFS(dir)    // after QEMU: it is their only client

@@ -43,9 +43,9 @@ func (c *conn) DomainMigrateBegin3(h driver.Domain, params []driver.TypedParam, 
 	return xml, cookie, err
 }
 
-func (c *conn) DomainMigratePrepare3(params []driver.TypedParam, _ []byte, flags uint32) ([]byte, string, error) {
+func (c *conn) DomainMigratePrepare3(params []driver.TypedParam, cookieIn []byte, flags uint32) ([]byte, string, error) {
 	c.stepStart()
-	cookie, uri, v, err := c.migratePrepare3(params, flags)
+	cookie, uri, v, err := c.migratePrepare3(params, cookieIn, flags)
 	if c.stepEnd() && err == nil {
 		c.d.undoOrphan(driver.Domain{}, v)
 		return nil, "", errClientClosed
@@ -86,9 +86,16 @@ func (d *Driver) undoOrphan(h driver.Domain, v *vm) {
 // undoMigration: an outgoing guest runs again, an incoming one is killed.
 func (d *Driver) undoMigration(v *vm, m *migration) {
 	d.log.Warn("client closed during migration; undoing it", "domain", v.name, "phase", m.Phase)
-	if m.Incoming {
-		d.killIncoming(v)
-	} else {
+	switch {
+	case m.Incoming:
+		d.killIncoming(v, m)
+	case m.Phase == phasePerformed && m.Peer != "":
+		// QEMU completed: the destination may run the guest already
+		// (libvirt leaves it paused for a third party); its daemon is
+		// asked, in the background, whether it does.
+		d.settle(context.Background(), v, m, 0, false)
+		return
+	default:
 		d.restoreSource(context.Background(), v, m)
 	}
 	d.endMigration(v)

@@ -74,7 +74,7 @@ func migAdvertisedHost() string {
 	return "127.0.0.1"
 }
 
-func (c *conn) migratePrepare3(params []driver.TypedParam, flags uint32) ([]byte, string, *vm, error) {
+func (c *conn) migratePrepare3(params []driver.TypedParam, cookieIn []byte, flags uint32) ([]byte, string, *vm, error) {
 	if err := checkMigrateFlags(flags); err != nil {
 		return nil, "", nil, err
 	}
@@ -119,6 +119,9 @@ func (c *conn) migratePrepare3(params []driver.TypedParam, flags uint32) ([]byte
 	v.live = def // what launch starts; a persistent guest keeps its definition
 	m := newMigration(true, flags, c.root())
 	m.Phase, m.busy = phasePrepare, true
+	// The source's cookie names its daemon: a restart after the guest's
+	// CPUs started here asks it whether it resumed the guest.
+	m.Peer = cookiePeer(cookieIn)
 	v.mig = m
 	v.mu.Unlock()
 	uri, err := d.prepareIncoming(context.Background(), v, params)
@@ -135,7 +138,8 @@ func (c *conn) migratePrepare3(params []driver.TypedParam, flags uint32) ([]byte
 	}
 	v.setMigPhase(m, phasePrepare)
 	d.emit(v, driver.EventStarted, driver.EventStartedMigrated)
-	return makeCookie(v, ""), uri, v, nil
+	d.faultAt(phasePrepare)
+	return d.makeCookie(v, ""), uri, v, nil
 }
 
 // prepareIncoming launches QEMU with -incoming defer and has it listen.
@@ -200,21 +204,38 @@ func (d *Driver) prepareIncoming(ctx context.Context, v *vm, params []driver.Typ
 	}
 }
 
-// killIncoming stops the QEMU of a migration that will not finish.
-func (d *Driver) killIncoming(v *vm) {
+// killIncoming stops the QEMU of a migration that will not finish, and
+// undefines the guest if the migration defined it: the source keeps it.
+func (d *Driver) killIncoming(v *vm, m *migration) {
 	v.mu.Lock()
 	active := v.active()
 	v.mu.Unlock()
-	if !active {
+	if active {
+		d.abortLaunch(v)
+		d.emit(v, driver.EventStopped, driver.EventStoppedFailed)
+		v.mu.Lock()
+		if v.persistent {
+			v.live = nil
+		}
+		v.mu.Unlock()
+	}
+	v.mu.Lock()
+	undefine := m.Defined && v.persistent
+	m.Defined = false
+	name := v.name
+	v.mu.Unlock()
+	if !undefine {
 		return
 	}
-	d.abortLaunch(v)
-	d.emit(v, driver.EventStopped, driver.EventStoppedFailed)
-	v.mu.Lock()
-	if v.persistent {
-		v.live = nil
+	if err := d.removeDef(name); err != nil && !os.IsNotExist(err) {
+		d.log.Error("cannot undefine the guest of a failed incoming migration", "domain", name, "err", err)
+		return
 	}
+	d.setAutostartFile(name, false)
+	v.mu.Lock()
+	v.persistent, v.def, v.autostart = false, nil, false
 	v.mu.Unlock()
+	d.emit(v, driver.EventUndefined, driver.EventUndefinedRemoved)
 }
 
 func (c *conn) DomainMigrateFinish3(params []driver.TypedParam, cookieIn []byte, flags uint32, cancelled bool) (driver.Domain, []byte, error) {
@@ -229,7 +250,7 @@ func (c *conn) DomainMigrateFinish3(params []driver.TypedParam, cookieIn []byte,
 		return driver.Domain{}, nil, err
 	}
 	fail := func(err error) (driver.Domain, []byte, error) {
-		d.killIncoming(v)
+		d.killIncoming(v, m)
 		d.endMigration(v)
 		d.dropIfTransient(v)
 		return driver.Domain{}, nil, err
@@ -240,6 +261,7 @@ func (c *conn) DomainMigrateFinish3(params []driver.TypedParam, cookieIn []byte,
 	}
 	v.setMigPhase(m, phaseFinish)
 	d.saveStatusLogged(v)
+	d.faultAt(phaseFinish)
 	ctx := context.Background()
 	v.mu.Lock()
 	mon := v.mon
@@ -253,14 +275,16 @@ func (c *conn) DomainMigrateFinish3(params []driver.TypedParam, cookieIn []byte,
 	// Only now is QEMU's device state the guest's.
 	d.runPostStartHooks(v)
 	if flags&migratePersistDest != 0 {
-		if err := d.persistMigrated(v, params, cookieIn); err != nil {
+		if err := d.persistMigrated(v, m, params, cookieIn); err != nil {
 			return fail(err)
 		}
 	}
+	d.faultAt("finish3_persisted")
 	if flags&migratePaused == 0 {
 		if err := d.startCPUs(ctx, v, driver.RunningMigrated); err != nil {
 			return fail(err)
 		}
+		d.faultAt("finish3_resumed")
 	} else {
 		v.mu.Lock()
 		v.setState(driver.StatePaused, driver.PausedUser)
@@ -272,7 +296,7 @@ func (c *conn) DomainMigrateFinish3(params []driver.TypedParam, cookieIn []byte,
 		defer v.mu.Unlock()
 		return v.handle()
 	}()
-	cookie := makeCookie(v, "")
+	cookie := d.makeCookie(v, "")
 	d.endMigration(v)
 	return h, cookie, nil
 }
@@ -280,7 +304,7 @@ func (c *conn) DomainMigrateFinish3(params []driver.TypedParam, cookieIn []byte,
 // persistMigrated defines the guest here (--persistent): the user's
 // persistent XML, else the source's definition from the cookie, else the
 // running one.
-func (d *Driver) persistMigrated(v *vm, params []driver.TypedParam, cookieIn []byte) error {
+func (d *Driver) persistMigrated(v *vm, m *migration, params []driver.TypedParam, cookieIn []byte) error {
 	pxml := migParam(params, migParamPersistentXML)
 	if pxml == "" {
 		if ck, err := parseCookie(cookieIn); err == nil && ck.Persistent != nil {
@@ -306,6 +330,14 @@ func (d *Driver) persistMigrated(v *vm, params []driver.TypedParam, cookieIn []b
 	def.Name = v.name
 	if def.UUID != v.uuid {
 		return errQEMU(virerr.ErrMigratePersistFailed, "%s", fmt.Sprintf("persistent XML names uuid %s, not %s", def.UUID, v.uuid))
+	}
+	if !wasPersistent {
+		// Recorded before the definition is written, so that a daemon
+		// killed in between still undoes it if the migration fails.
+		v.mu.Lock()
+		m.Defined = true
+		v.mu.Unlock()
+		d.saveStatusLogged(v)
 	}
 	if err := d.saveDef(def); err != nil {
 		return errQEMU(virerr.ErrMigratePersistFailed, "%v", err)

@@ -3,6 +3,7 @@ package qemu
 import (
 	"context"
 	"os"
+	"time"
 
 	"govirt/driver"
 )
@@ -10,12 +11,16 @@ import (
 // recoverMigration finishes, after a daemon restart, a migration the
 // earlier daemon was in the middle of, as libvirt's recovery of migration
 // jobs: the client that drove it is gone with the old daemon's sockets.
-//   - incoming: a guest whose CPUs Finish already started stays; any
-//     other is killed (the source still has it);
+//   - incoming, before the guest's CPUs started (Prepare, or Finish before
+//     it resumed the guest): QEMU is killed, the source still has it;
+//   - incoming, CPUs started: the client may have had no answer from
+//     Finish and told the source to resume; the source daemon is asked
+//     (settleIncoming);
 //   - outgoing, before QEMU completed: the migration is cancelled and the
 //     guest runs again if it ran before;
 //   - outgoing, completed (waiting for Confirm): whether the destination
-//     runs the guest is unknown, so it stays paused for the user to decide.
+//     runs the guest is asked of the destination daemon (settleOutgoing).
+//     libvirt leaves this guest paused for a third party to decide.
 func (d *Driver) recoverMigration(ctx context.Context, v *vm, m *migration) {
 	if m == nil {
 		return
@@ -24,21 +29,85 @@ func (d *Driver) recoverMigration(ctx context.Context, v *vm, m *migration) {
 	v.mu.Lock()
 	state, name := v.state, v.name
 	v.mu.Unlock()
-	d.log.Warn("recovering an interrupted migration", "domain", name, "incoming", m.Incoming, "phase", m.Phase)
-	if m.Incoming {
-		if state == driver.StateRunning {
+	d.log.Warn("recovering an interrupted migration", "domain", name, "incoming", m.Incoming, "phase", m.Phase, "peer", m.Peer)
+	switch {
+	case m.Incoming && state != driver.StateRunning:
+		d.killIncoming(v, m)
+		d.dropIfTransient(v)
+	case m.Incoming, m.Phase == phasePerformed:
+		if m.Peer == "" {
+			d.log.Warn("interrupted migration left as it is: no peer daemon to ask where the guest runs", "domain", name, "state", state)
 			return
 		}
-		d.killIncoming(v)
-		d.dropIfTransient(v)
+		kind := asyncMigrationOut
+		if m.Incoming {
+			kind = asyncMigrationIn
+		}
+		if err := v.beginMigrationJob(ctx, kind, "migration recovery"); err != nil {
+			d.log.Error("cannot take the job to recover a migration", "domain", name, "err", err)
+			return
+		}
+		v.mu.Lock()
+		m.busy = true
+		v.mig = m
+		v.mu.Unlock()
+		d.settle(ctx, v, m, peerWaitStart, false)
+	default:
+		d.restoreSource(ctx, v, m)
+	}
+}
+
+// settle decides, by asking the peer daemon, which side keeps a guest whose
+// migration was interrupted where this side cannot tell, and ends the
+// migration. It is called with the migration job held and v.mig == m
+// (busy). It asks for up to wait, then goes on in the background for up
+// to peerWaitMax; resume says what an outgoing guest does when the peer
+// never answers (the client's word in Confirm; libvirt's paused guest
+// otherwise).
+func (d *Driver) settle(ctx context.Context, v *vm, m *migration, wait time.Duration, resume bool) {
+	if wait > 0 && d.applyPeer(ctx, v, m, d.waitPeer(ctx, v, m, time.Now().Add(wait)), false, resume) {
 		return
 	}
-	switch m.Phase {
-	case phaseBegin, phasePerform:
+	go func() {
+		ctx := context.Background()
+		d.applyPeer(ctx, v, m, d.waitPeer(ctx, v, m, time.Now().Add(peerWaitMax)), true, resume)
+	}()
+}
+
+// applyPeer acts on the peer's answer and ends the migration; with an
+// undecided answer it does so only when final, and reports whether it did.
+//   - outgoing: the destination owns the guest: it stops here as migrated
+//     (as Confirm would have); the destination has none: it runs again;
+//   - incoming: the source runs the guest again: it is killed here; the
+//     source has none: it stays.
+func (d *Driver) applyPeer(ctx context.Context, v *vm, m *migration, view peerView, final, resume bool) bool {
+	undecided := view == peerUnreachable || view == peerMigrating
+	if undecided && !final {
+		return false
+	}
+	v.mu.Lock()
+	active := v.active()
+	v.mu.Unlock()
+	switch {
+	case !active:
+		// Destroyed (or its QEMU died) while the peer was asked.
+	case m.Incoming && view == peerOwns:
+		d.log.Warn("the migration source runs the guest: killing this copy", "domain", v.name)
+		d.killIncoming(v, m)
+	case m.Incoming:
+	case view == peerOwns:
+		d.log.Warn("the migration destination runs the guest: stopping it here", "domain", v.name)
+		if err := d.stopMigratedSource(v, m.Flags); err != nil {
+			d.log.Error("cannot undefine the migrated guest", "domain", v.name, "err", err)
+		}
+	case view == peerAbsent || resume:
 		d.restoreSource(ctx, v, m)
 	default:
-		d.log.Warn("migration completed but not confirmed; guest left paused", "domain", name)
+		d.log.Warn("migration completed but the destination never said whether it runs the guest; guest left paused", "domain", v.name)
 	}
+	d.endMigration(v)
+	d.dropIfTransient(v)
+	return true
 }
 
 // recoverJob finishes or rolls back, after a daemon restart, the async
@@ -77,6 +146,7 @@ func (d *Driver) recoverJob(ctx context.Context, v *vm, st *status) {
 		}
 	case asyncSnapshot:
 		d.recoverSnapshot(ctx, v, st.Job)
+		d.recoverSnapshotJobs(ctx, v, st.Job) // snapshot_internal.go
 	}
 }
 

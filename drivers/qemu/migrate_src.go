@@ -5,6 +5,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"time"
 
 	"govirt/conf"
 	"govirt/driver"
@@ -78,7 +79,8 @@ func (c *conn) migrateBegin3(h driver.Domain, params []driver.TypedParam, flags 
 	v.mu.Unlock()
 	d.saveStatusLogged(v)
 	done = true
-	return string(xml), makeCookie(v, ""), nil
+	d.faultAt(phaseBegin)
+	return string(xml), d.makeCookie(v, ""), nil
 }
 
 // migrationAllowed refuses what libvirt 9.0 refuses to migrate: a guest
@@ -105,7 +107,7 @@ func (c *conn) migrationAllowed(v *vm, h driver.Domain, mon monitor) error {
 	return nil
 }
 
-func (c *conn) migratePerform3(h driver.Domain, dconnURI string, params []driver.TypedParam, _ []byte, flags uint32) ([]byte, error) {
+func (c *conn) migratePerform3(h driver.Domain, dconnURI string, params []driver.TypedParam, cookieIn []byte, flags uint32) ([]byte, error) {
 	if dconnURI != "" || flags&migratePeer2Peer != 0 {
 		return nil, errQEMU(virerr.ErrOperationUnsupported, "peer-to-peer migration is not supported")
 	}
@@ -125,8 +127,15 @@ func (c *conn) migratePerform3(h driver.Domain, dconnURI string, params []driver
 	ctx := context.Background()
 	uri, err := qemuMigrateURI(migParam(params, migParamURI))
 	if err == nil {
+		// The destination's cookie names its daemon: a restart after
+		// QEMU completed asks it whether it runs the guest.
+		peer := cookiePeer(cookieIn)
+		v.mu.Lock()
+		m.Peer = peer
+		v.mu.Unlock()
 		v.setMigPhase(m, phasePerform)
 		d.saveStatusLogged(v)
+		d.faultAt("perform3")
 		err = d.performMigration(ctx, v, m, uri, params, flags)
 	}
 	if err != nil {
@@ -136,6 +145,7 @@ func (c *conn) migratePerform3(h driver.Domain, dconnURI string, params []driver
 	}
 	v.setMigPhase(m, phasePerformed)
 	d.saveStatusLogged(v)
+	d.faultAt(phasePerformed)
 	var pxml string
 	v.mu.Lock()
 	def := v.def
@@ -145,7 +155,7 @@ func (c *conn) migratePerform3(h driver.Domain, dconnURI string, params []driver
 			pxml = string(b)
 		}
 	}
-	return makeCookie(v, pxml), nil
+	return d.makeCookie(v, pxml), nil
 }
 
 // parseMigrateURI reads "tcp:HOST[:PORT]" or libvirt's
@@ -268,13 +278,30 @@ func (c *conn) DomainMigrateConfirm3(h driver.Domain, _ []driver.TypedParam, _ [
 	if err != nil {
 		return err
 	}
+	d.faultAt("confirm3")
 	ctx := context.Background()
+	if cancelled && m.Phase == phasePerformed && m.Peer != "" {
+		// QEMU completed, yet the client says the destination failed:
+		// it may only have lost Finish's answer to a destination daemon
+		// that died after it resumed the guest. Resume here only if the
+		// destination does not run it.
+		d.applyPeer(ctx, v, m, d.waitPeer(ctx, v, m, time.Now().Add(peerWaitConfirm)), true, true)
+		return nil
+	}
 	if cancelled || m.Phase != phasePerformed {
 		d.restoreSource(ctx, v, m)
 		d.endMigration(v)
 		return nil
 	}
-	// The guest runs on the destination now: stop it here.
+	err = d.stopMigratedSource(v, flags)
+	d.endMigration(v)
+	d.dropIfTransient(v)
+	return err
+}
+
+// stopMigratedSource stops the guest here once the destination runs it,
+// and undefines it with --undefinesource.
+func (d *Driver) stopMigratedSource(v *vm, flags uint32) error {
 	v.mu.Lock()
 	v.beingDestroyed = true
 	proc, persistent, name := v.proc, v.persistent, v.name
@@ -294,7 +321,5 @@ func (c *conn) DomainMigrateConfirm3(h driver.Domain, _ []driver.TypedParam, _ [
 			d.emit(v, driver.EventUndefined, driver.EventUndefinedRemoved)
 		}
 	}
-	d.endMigration(v)
-	d.dropIfTransient(v)
 	return undefErr
 }

@@ -76,6 +76,13 @@ type migration struct {
 	Flags    uint32       `json:"flags"`
 	PreState driver.State `json:"pre_state"`
 	URI      string       `json:"uri,omitempty"`
+	// Peer is the other daemon's URI from its cookie, asked by recovery
+	// when this side cannot tell where the guest lives (migrate_peer.go).
+	Peer string `json:"peer,omitempty"`
+	// Defined says the incoming migration made the guest persistent
+	// here (--persistent on a guest not defined before): undoing the
+	// migration undefines it again, so no copy is left behind.
+	Defined bool `json:"defined,omitempty"`
 
 	owner   *conn       // the client connection that drives it
 	started bool        // QEMU was told to migrate (outgoing)
@@ -146,19 +153,22 @@ func waitMigrationEvents(ctx context.Context, mon monitor, m *migration, what st
 // <qemu-migration> cookie: who sends it and, from Perform, the persistent
 // definition the destination defines with --persistent.
 type migCookie struct {
-	XMLName    xml.Name `xml:"qemu-migration"`
-	Name       string   `xml:"name"`
-	UUID       string   `xml:"uuid"`
-	Hostname   string   `xml:"hostname"`
+	XMLName  xml.Name `xml:"qemu-migration"`
+	Name     string   `xml:"name"`
+	UUID     string   `xml:"uuid"`
+	Hostname string   `xml:"hostname"`
+	// Peer is the URI of the sending daemon's read-only socket, for a
+	// restarted peer to ask where the guest ended up (migrate_peer.go).
+	Peer       string `xml:"govirt-peer,omitempty"`
 	Persistent *struct {
 		Inner string `xml:",innerxml"`
 	} `xml:"persistent,omitempty"`
 }
 
-func makeCookie(v *vm, persistentXML string) []byte {
+func (d *Driver) makeCookie(v *vm, persistentXML string) []byte {
 	host, _ := os.Hostname()
 	v.mu.Lock()
-	c := migCookie{Name: v.name, UUID: v.uuid.String(), Hostname: host}
+	c := migCookie{Name: v.name, UUID: v.uuid.String(), Hostname: host, Peer: d.peerURI()}
 	v.mu.Unlock()
 	if persistentXML != "" {
 		c.Persistent = &struct {

@@ -37,6 +37,10 @@ func (d *Driver) handleEvent(v *vm, name string, data json.RawMessage) {
 		d.handleWatchdog(v, ev)
 	case *qmp.BlockIOErrorEvent:
 		d.handleBlockIOError(v, ev)
+	case *qmp.BalloonChangeEvent:
+		if err == nil {
+			d.balloonChanged(v, ev.Actual/1024)
+		}
 	case *qmp.RTCChangeEvent:
 		d.publishDomain(v, driver.EventIDRTCChange, driver.RTCChange{Offset: ev.Offset})
 	case *qmp.JobStatusChangeEvent:
@@ -60,6 +64,18 @@ func (d *Driver) handleEvent(v *vm, name string, data json.RawMessage) {
 		onMigrationEvent(v, ev) // migrate_state.go
 	case *qmp.BlockWriteThresholdEvent:
 		d.blockThresholdReached(v, ev) // block_threshold.go
+	}
+	switch name {
+	case "VSERPORT_CHANGE":
+		var p struct {
+			ID   string `json:"id"`
+			Open bool   `json:"open"`
+		}
+		if json.Unmarshal(data, &p) == nil {
+			d.onSerialChange(v, p.ID, p.Open) // agent_state.go
+		}
+	case "RESET":
+		agentReset(v)
 	}
 }
 
@@ -114,7 +130,19 @@ func (d *Driver) handleStop(v *vm) {
 // handleResume: RESUME always makes the guest running — after a user
 // resume, a fake reboot or a crash-restart alike — with the reason set by
 // whoever sent cont (booted when nobody did).
-func (d *Driver) handleResume(v *vm) { d.resumed(v, true) }
+//
+// While a cont sent by startCPUsThen is in flight, the status is not
+// written here: its caller writes it once cont returned (start once the
+// guest is fully started), so a start writes the running state once
+// instead of twice. A daemon killed in between finds the status saying
+// paused for a QEMU that runs, as when the event had not come yet, and
+// the reconnect reads the real state from QEMU.
+func (d *Driver) handleResume(v *vm) {
+	v.mu.Lock()
+	save := v.contPending == 0
+	v.mu.Unlock()
+	d.resumed(v, save)
+}
 
 // resumed makes the guest running; save false leaves the status write to
 // the caller.

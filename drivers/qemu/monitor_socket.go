@@ -15,7 +15,7 @@ const monitorFD = 3
 // holding the socket bound at path (QEMU given the socket as fd=N), and
 // those whose command line names path (QEMU that bound it itself).
 func pidsUsing(path string) []int {
-	inode := socketInode(path)
+	inodes := socketInodes(path)
 	var out []int
 	ents, _ := os.ReadDir("/proc")
 	for _, e := range ents {
@@ -27,41 +27,45 @@ func pidsUsing(path string) []int {
 			out = append(out, pid)
 			continue
 		}
-		if inode != "" && holdsSocket(pid, inode) {
+		if len(inodes) > 0 && holdsSocket(pid, inodes) {
 			out = append(out, pid)
 		}
 	}
 	return out
 }
 
-// socketInode reads the inode of the listening unix socket bound at path
-// from /proc/net/unix ("" when none is).
-func socketInode(path string) string {
+// socketInodes reads from /proc/net/unix the inodes of the unix sockets
+// bound at path. There is more than the listening one: the connection a
+// QEMU accepted on its monitor is listed under the same path (and first),
+// and may already be closed by a QEMU whose daemon died; looking at that
+// one alone found no process and left the QEMU of a half-started guest
+// running after a restart.
+func socketInodes(path string) map[string]bool {
 	f, err := os.Open("/proc/net/unix")
 	if err != nil {
-		return ""
+		return nil
 	}
 	defer f.Close()
+	out := map[string]bool{}
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		// Num RefCount Protocol Flags Type St Inode Path
 		fs := strings.Fields(sc.Text())
 		if len(fs) == 8 && fs[7] == path {
-			return fs[6]
+			out["socket:["+fs[6]+"]"] = true
 		}
 	}
-	return ""
+	return out
 }
 
-func holdsSocket(pid int, inode string) bool {
+func holdsSocket(pid int, inodes map[string]bool) bool {
 	dir := "/proc/" + strconv.Itoa(pid) + "/fd/"
 	fds, err := os.ReadDir(dir)
 	if err != nil {
 		return false
 	}
-	want := "socket:[" + inode + "]"
 	for _, fd := range fds {
-		if l, err := os.Readlink(dir + fd.Name()); err == nil && l == want {
+		if l, err := os.Readlink(dir + fd.Name()); err == nil && inodes[l] {
 			return true
 		}
 	}

@@ -96,9 +96,12 @@ func (c *conn) DomainGetEmulatorPinInfo(h driver.Domain, flags uint32) ([]int, e
 }
 
 func (c *conn) DomainGetIOThreadInfo(h driver.Domain, flags uint32) ([]driver.IOThreadInfo, error) {
-	def, _, err := c.readDef(h, flags, "qemuDomainGetIOThreadInfo")
+	def, isLive, err := c.readDef(h, flags, "qemuDomainGetIOThreadInfo")
 	if err != nil {
 		return nil, err
+	}
+	if isLive {
+		return c.liveIOThreadInfo(h)
 	}
 	var out []driver.IOThreadInfo
 	for _, id := range def.IOThreadIDs() {

@@ -3,6 +3,7 @@ package qemu
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"govirt/conf"
 	"govirt/driver"
@@ -58,19 +59,13 @@ func (d *Driver) reconnect(ctx context.Context, st *status) error {
 	if st.State == driver.StatePaused && st.Reason == driver.PausedStartingUp {
 		// The daemon died mid-start: finish the job it could not, as
 		// libvirt does, by killing the half-started QEMU.
-		for _, pid := range pidsUsing(st.Monitor) {
-			if start, err := procStartTime(pid); err == nil {
-				if p, err := adopt(pid, start); err == nil {
-					p.kill(killGrace)
-				}
-			}
-		}
+		killed := killMonitorUsers(st.Monitor)
 		d.removeStatus(v)
 		v.mu.Lock()
 		v.setState(driver.StateShutoff, driver.ShutoffFailed)
 		v.mu.Unlock()
 		d.dropIfTransient(v)
-		d.log.Warn("killed a guest left half-started by an earlier daemon", "domain", st.Name)
+		d.log.Warn("killed a guest left half-started by an earlier daemon", "domain", st.Name, "pids", killed)
 		return nil
 	}
 	proc, err := adopt(st.PID, st.PIDStart)
@@ -87,6 +82,10 @@ func (d *Driver) reconnect(ctx context.Context, st *status) error {
 	}
 	v.mu.Lock()
 	v.live, v.proc, v.caps, v.capsJSON = live, proc, qc, qcJSON
+	v.origCPU = []byte(st.OrigCPU)
+	if st.OrigCPU == "" {
+		v.origCPU = nil
+	}
 	v.id = d.doms.assignID(v, st.ID)
 	v.setState(st.State, st.Reason)
 	v.fakeReboot, v.pausedShutdown, v.startedAt = st.FakeReboot, st.PausedShutdown, st.StartedAt
@@ -94,6 +93,9 @@ func (d *Driver) reconnect(ctx context.Context, st *status) error {
 	id := v.id
 	v.mu.Unlock()
 	d.findCgroup(v, proc.pid, id, st.Name)
+	if err := d.startPerf(v, live, proc.pid); err != nil {
+		d.log.Warn("cannot reopen the guest's perf events", "domain", st.Name, "err", err)
+	}
 	mon, err := d.connectMonitor(ctx, v, st.Monitor, proc)
 	if err != nil {
 		v.mu.Lock()
@@ -105,6 +107,10 @@ func (d *Driver) reconnect(ctx context.Context, st *status) error {
 	v.mon = mon
 	v.mu.Unlock()
 	d.refreshState(ctx, v)
+	if st.AgentTimeout != nil {
+		v.ext.agent.setTimeout(*st.AgentTimeout)
+	}
+	d.refreshChannelStates(ctx, v, false)
 	d.recoverJob(ctx, v, st)
 	d.saveStatusLogged(v)
 	return nil
@@ -162,4 +168,30 @@ func (d *Driver) autostartAll(ctx context.Context) {
 		}
 		v.job.endAsync()
 	}
+}
+
+// killMonitorUsers kills the processes that use a half-started guest's
+// monitor socket. The earlier daemon may have died while spawning QEMU:
+// a child caught between fork and exec, or in exec, may not show the
+// socket yet, so the scan is repeated for a moment after the last find.
+func killMonitorUsers(path string) []int {
+	var killed []int
+	for quiet := 0; quiet < 5; {
+		pids := pidsUsing(path)
+		if len(pids) == 0 {
+			quiet++
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
+		quiet = 0
+		for _, pid := range pids {
+			if start, err := procStartTime(pid); err == nil {
+				if p, err := adopt(pid, start); err == nil {
+					p.kill(killGrace)
+					killed = append(killed, pid)
+				}
+			}
+		}
+	}
+	return killed
 }

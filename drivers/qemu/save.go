@@ -13,6 +13,7 @@ import (
 
 	"govirt/conf"
 	"govirt/driver"
+	"govirt/drivers/qemu/guestcpu"
 	"govirt/qmp"
 	"govirt/virerr"
 )
@@ -180,7 +181,7 @@ type fdMonitor interface {
 func (d *Driver) saveTo(ctx context.Context, v *vm, path, dxml string, flags uint32) error {
 	v.mu.Lock()
 	active, broken, mon, live, state := v.active(), v.brokenMsg, v.mon, v.live, v.state
-	run := v.run
+	run, origCPU := v.run, v.origCPU
 	v.mu.Unlock()
 	switch {
 	case !active:
@@ -196,6 +197,13 @@ func (d *Driver) saveTo(ctx context.Context, v *vm, path, dxml string, flags uin
 	}
 	out := live
 	var err error
+	if dxml == "" && origCPU != nil {
+		// The image carries the CPU the guest was started with, as
+		// libvirt's (the restore folds QEMU's CPU in again).
+		if out, err = guestcpu.WithCPU(live, origCPU); err != nil {
+			return err
+		}
+	}
 	if dxml != "" {
 		// qemuDomainSaveInternal: the image may carry a definition of
 		// the user's, if its ABI is the running guest's.

@@ -43,12 +43,11 @@ func (c *conn) DomainSnapshotCreateXML(h driver.Domain, doc string, flags uint32
 	if flags&driver.SnapCreateRedefine != 0 {
 		return c.redefineSnapshot(h, in, flags)
 	}
+	if snap, handled, err := c.createFullSnapshot(h, in, flags); handled {
+		return snap, err // snapshot_full.go
+	}
 	if flags&(driver.SnapCreateHalt|driver.SnapCreateQuiesce) != 0 {
 		return driver.Snapshot{}, errQEMU(virerr.ErrConfigUnsupported, "halt and quiesce are not supported with disk-only snapshots")
-	}
-	diskOnly := flags&driver.SnapCreateDiskOnly != 0 || in.Memory == "no" && in.State == ""
-	if !diskOnly || (in.Memory != "" && in.Memory != "no") {
-		return driver.Snapshot{}, errQEMU(virerr.ErrConfigUnsupported, "internal and memory snapshots are not supported; use --disk-only")
 	}
 	reuse := flags&driver.SnapCreateReuseExt != 0
 	var snap driver.Snapshot

@@ -5,7 +5,6 @@ import (
 
 	"govirt/conf"
 	"govirt/driver"
-	"govirt/qmp"
 	"govirt/virerr"
 )
 
@@ -180,12 +179,13 @@ func (d *Driver) markSnapDisk(v *vm, dom, parent, disk string, on bool) error {
 	return nil
 }
 
-// deleteInternal removes an internal snapshot's data as libvirt does: HMP
-// delvm on a running guest, whatever it answers; qemu-img snapshot -d on
+// deleteInternal removes an internal snapshot's data as libvirt does: on
+// a running guest QEMU deletes it (snapshot-delete; libvirt 9.0's HMP
+// delvm), whatever it answers; qemu-img snapshot -d on
 // each qcow2 image of a shut-off one, skipping images where that fails.
 func (d *Driver) deleteInternal(v *vm, mon monitor, snap *conf.DomainSnapshot) error {
 	if mon != nil {
-		_, _ = qmp.HumanMonitorCommand(context.Background(), mon, "delvm "+snap.Name)
+		d.deleteInternalActive(v, mon, snap) // snapshot_internal.go
 		return nil
 	}
 	def := snap.Domain

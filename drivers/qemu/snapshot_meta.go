@@ -195,7 +195,7 @@ func (set *snapSet) descendants(name string) []*conf.DomainSnapshot {
 }
 
 // filter applies the list flags libvirt's virDomainMomentObjListFilter
-// knows; every snapshot here has metadata and is external.
+// knows; every snapshot here has metadata.
 func (set *snapSet) filter(in []*conf.DomainSnapshot, flags uint32) []driver.Snapshot {
 	var out []*conf.DomainSnapshot
 	for _, s := range in {
@@ -215,8 +215,11 @@ func (set *snapSet) filter(in []*conf.DomainSnapshot, flags uint32) []driver.Sna
 				continue
 			}
 		}
-		if flags&(snapListInternal|snapListExternal) != 0 && flags&snapListExternal == 0 {
-			continue
+		if loc := flags & (snapListInternal | snapListExternal); loc != 0 {
+			ext := isExternalSnap(s)
+			if !(ext && loc&snapListExternal != 0 || !ext && loc&snapListInternal != 0) {
+				continue
+			}
 		}
 		out = append(out, s)
 	}

@@ -22,9 +22,11 @@ const (
 	statsVcpu      = 1 << 3
 	statsInterface = 1 << 4
 	statsBlock     = 1 << 5
+	statsPerf      = 1 << 6
+	statsIOThread  = 1 << 7
 
 	statsSupported = statsState | statsCPUTotal | statsBalloon | statsVcpu | statsInterface | statsBlock |
-		statsDirtyRate // dirtyrate.go
+		statsPerf | statsIOThread | statsDirtyRate // dirtyrate.go
 
 	statsListMask = 0xff      // the ListAll* filter bits
 	statsNoWait   = 1 << 29   // VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT
@@ -95,7 +97,7 @@ func (d *Driver) domainStats(v *vm, groups uint32) driver.DomainStats {
 	}
 	v.mu.Unlock()
 	var s *statsSample
-	if active && groups&(statsBalloon|statsVcpu|statsBlock|statsDirtyRate) != 0 {
+	if active && groups&(statsBalloon|statsVcpu|statsBlock|statsIOThread|statsDirtyRate) != 0 {
 		s = d.sample(v)
 	}
 	p := &paramList{}
@@ -154,6 +156,12 @@ func (d *Driver) domainStats(v *vm, groups uint32) driver.DomainStats {
 	}
 	if groups&statsDirtyRate != 0 {
 		dirtyRateStats(p, s)
+	}
+	if groups&statsPerf != 0 && active {
+		p.list = append(p.list, v.perfRead()...)
+	}
+	if groups&statsIOThread != 0 && active && s != nil {
+		ioThreadStats(p, s.iothreads)
 	}
 	return driver.DomainStats{Dom: h, Params: p.list}
 }

@@ -32,6 +32,7 @@ type statsSample struct {
 	balloonKiB *uint64          // query-balloon "actual"
 	guestStats *guestStats      // qom-get guest-stats of the balloon
 	vcpus      []cpuFast        // query-cpus-fast
+	iothreads  []ioThreadMon    // query-iothreads (libvirt's iothreadN only)
 	dirtyRate  *dirtyRateInfo   // query-dirty-rate (dirtyrate.go)
 }
 
@@ -168,6 +169,7 @@ func querySample(mon monitor, balloonAlias string, block bool) *statsSample {
 		})
 	}
 	run(func() (err error) { s.vcpus, err = qmp.QueryCPUsFast(ctx, mon); return })
+	run(func() (err error) { s.iothreads, err = queryIOThreads(ctx, mon); return })
 	run(func() error {
 		var info dirtyRateInfo
 		err := mon.Execute(ctx, "query-dirty-rate", nil, &info)

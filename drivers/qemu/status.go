@@ -33,6 +33,7 @@ type status struct {
 	Reason         int32           `json:"reason"`
 	Monitor        string          `json:"monitor"`
 	LiveXML        string          `json:"live_xml"`
+	OrigCPU        string          `json:"orig_cpu,omitempty"`
 	Persistent     bool            `json:"persistent"`
 	Caps           json.RawMessage `json:"qemu_caps,omitempty"`
 	FakeReboot     bool            `json:"fake_reboot"`
@@ -45,6 +46,9 @@ type status struct {
 	// Job is the async job in progress, so a restarted daemon can finish
 	// or roll it back.
 	Job *statusJob `json:"job,omitempty"`
+	// AgentTimeout is the guest agent's response timeout a user set
+	// (libvirt's agentTimeout), absent for the default.
+	AgentTimeout *int32 `json:"agent_timeout,omitempty"`
 }
 
 // statusJob is the async job part of a status file.
@@ -123,9 +127,13 @@ func (d *Driver) saveStatus(v *vm) error {
 		st.Migration = &m
 	}
 	st.Job = jobForStatus(v)
+	if t := v.ext.agent.timeoutForStatus(); t != agentTimeoutDefault {
+		st.AgentTimeout = &t
+	}
 	// The live definition is never changed in place (setters replace
 	// it), so it is formatted outside the lock.
 	live, run := v.live, v.run
+	st.OrigCPU = string(v.origCPU)
 	v.stSeq++
 	seq := v.stSeq
 	v.mu.Unlock()

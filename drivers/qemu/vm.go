@@ -25,6 +25,10 @@ type vm struct {
 	// (editDisk), so a reader may use what it took under mu after
 	// unlocking.
 	live *conf.Domain
+	// origCPU is the <cpu> the current run was started with when QEMU
+	// changed it (libvirt's priv->origCPU): migratable XML and save
+	// images carry it instead of the live one.
+	origCPU []byte
 	// resetNVRAM asks the next launch to recreate the UEFI varstore from
 	// its template (virsh start --reset-nvram); the launch clears it.
 	resetNVRAM bool
@@ -54,7 +58,11 @@ type vm struct {
 	pausedShutdown bool
 	beingDestroyed bool
 	runningReason  int32 // reason for the next RESUME
-	pausedReason   int32 // reason for the next STOP
+	// contPending counts cont commands in flight (startCPUsThen): their
+	// RESUME event leaves the status write to the caller of cont, who
+	// writes it once cont returned (see handleResume).
+	contPending  int
+	pausedReason int32 // reason for the next STOP
 
 	// run counts the QEMU processes this guest had; runCtx ends when the
 	// current one is cleaned up, so work queued for one run (event

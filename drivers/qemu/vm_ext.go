@@ -38,6 +38,9 @@ type vmExt struct {
 	cgMu sync.Mutex
 	cg   *cgroup.Group
 
+	// agent is the guest agent connection and the agent job
+	// (agent_state.go); it has its own lock.
+	agent agentState
 	// migSpeed is virsh migrate-setspeed's bandwidth (MiB/s) when
 	// migSpeedSet, as libvirt's migMaxBandwidth: kept while the guest is
 	// defined, used by a migration without its own bandwidth. Guarded by
@@ -49,6 +52,9 @@ type vmExt struct {
 	// armed naming an image index ("vda[1]"), which then fire only the
 	// indexed event (block_threshold.go). Guarded by vm.mu.
 	thresholdIndexed map[string]bool
+	// perf holds the open perf counters while the guest runs
+	// (perf_events.go).
+	perf perfState
 }
 
 // releaseGuestState frees what v's subsystems hold for a run that ended:
@@ -57,6 +63,8 @@ type vmExt struct {
 // per run and need nothing. It is called from cleanupStopped.
 func releaseGuestState(v *vm) {
 	closeHubs(v)
+	closeAgent(v)
+	v.perfClose()
 	v.ext.statsMu.Lock()
 	v.ext.stats.last = nil
 	v.ext.statsMu.Unlock()

@@ -63,18 +63,17 @@ func (in *instance) FindStoragePoolSources(typ, srcSpec string, flags uint32) (s
 	if err := checkFlags(flags, 0, "testConnectFindStoragePoolSources"); err != nil {
 		return "", err
 	}
-	known := false
-	for i, t := range poolTypeBits {
-		// virStoragePoolTypeFromString: index 0 ("dir") counts as unknown
-		// in libvirt's check, as it does there.
-		if t == typ && i > 0 {
-			known = true
-		}
-	}
-	if !known {
+	// libvirt tests virStoragePoolTypeFromString's result for 0, which
+	// is "dir", not an unknown type (-1): "dir" is the one refused as
+	// unknown, and a name it does not know reaches the default case.
+	if typ == "dir" {
 		return "", errInternal("unknown storage pool type %s", typ)
 	}
 	var host string
+	if srcSpec != "" && !knownPoolType(typ) {
+		// virStoragePoolDefParseSourceString with type -1.
+		return "", virerr.New(virerr.FromStorage, virerr.ErrInternalError, "%s", "missing backend for pool type -1")
+	}
 	if srcSpec != "" {
 		var src struct {
 			Hosts []struct {
@@ -117,4 +116,13 @@ func (in *instance) DomainScreenshot(d driver.Domain, screen uint32, flags uint3
 		return "", nil, virerr.New(virerr.FromNone, virerr.ErrSystemError, "Unable to open %s: %v", testScreenshot, err)
 	}
 	return "image/png", f, nil
+}
+
+func knownPoolType(typ string) bool {
+	for _, t := range poolTypeBits {
+		if t == typ {
+			return true
+		}
+	}
+	return false
 }

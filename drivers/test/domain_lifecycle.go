@@ -43,6 +43,12 @@ func parseDomain(xml string, validate bool) (*conf.Domain, error) {
 // prepareDef applies the test driver's own defaults: its default
 // architecture is i686 and every interface gets a "testnetN" name.
 func prepareDef(def *conf.Domain) error {
+	applyDefaults(def)
+	return generateIfnames(def)
+}
+
+// applyDefaults is what every parse of the test driver gets.
+func applyDefaults(def *conf.Domain) {
 	if def.OS.Arch == "" {
 		def.OS.Arch = "i686"
 	}
@@ -50,7 +56,6 @@ func prepareDef(def *conf.Domain) error {
 		def.Type = "test"
 	}
 	def.ID = -1
-	return generateIfnames(def)
 }
 
 // generateIfnames names every interface without a target "testnetN",

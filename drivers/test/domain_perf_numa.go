@@ -1,7 +1,9 @@
 package test
 
 import (
+	"govirt/conf"
 	"govirt/driver"
+	"govirt/virerr"
 )
 
 // perf and numatune as libvirt's test driver answers them: from the
@@ -66,4 +68,84 @@ func (in *instance) DomainGetNumaParameters(d driver.Domain, flags uint32) ([]dr
 		return nil
 	})
 	return out, err
+}
+
+// DomainSetPerfEvents is testDomainSetPerfEvents: the switches are
+// written into <perf> of the one definition the flags name.
+func (in *instance) DomainSetPerfEvents(d driver.Domain, params []driver.TypedParam, flags uint32) error {
+	if err := checkFlags(flags, affectLive|affectConfig, "testDomainSetPerfEvents"); err != nil {
+		return err
+	}
+	want := map[string]string{}
+	for _, n := range perfEventNames {
+		want[n] = "boolean"
+	}
+	if err := driver.ValidateParams(params, want); err != nil {
+		return err
+	}
+	return in.updateDom(d, func(o *domObj) error {
+		def, _, err := o.oneDef(flags)
+		if err != nil {
+			return err
+		}
+		changes := map[string]bool{}
+		for _, p := range params {
+			changes[p.Field] = p.Value.(bool)
+		}
+		return def.SetPerfEvents(perfEventNames, changes)
+	})
+}
+
+// DomainSetNumaParameters is testDomainSetNumaParameters: the mode and
+// node set of the one definition the flags name; a running guest keeps
+// its mode.
+func (in *instance) DomainSetNumaParameters(d driver.Domain, params []driver.TypedParam, flags uint32) error {
+	if err := checkFlags(flags, affectLive|affectConfig, "testDomainSetNumaParameters"); err != nil {
+		return err
+	}
+	if err := driver.ValidateParams(params, map[string]string{"numa_mode": "int", "numa_nodeset": "string"}); err != nil {
+		return err
+	}
+	return in.updateDom(d, func(o *domObj) error {
+		def, live, err := o.oneDef(flags)
+		if err != nil {
+			return err
+		}
+		mode, nodeset := -1, ""
+		for _, p := range params {
+			switch p.Field {
+			case "numa_mode":
+				m := p.Value.(int32)
+				if m < 0 || int(m) >= len(conf.NumatuneModes) {
+					return errTest(virerr.ErrInvalidArg, "unsupported numatune mode: '%d'", m)
+				}
+				mode = int(m)
+			case "numa_nodeset":
+				s := p.Value.(string)
+				set, err := conf.ParseBitmap(s)
+				if err != nil {
+					return err
+				}
+				if len(set) == 0 {
+					return errTest(virerr.ErrOperationInvalid, "Invalid nodeset of 'numatune': %s", s)
+				}
+				nodeset = conf.FormatBitmap(set)
+			}
+		}
+		if live && mode != -1 {
+			if nt := def.Tree().Child("numatune"); nt != nil && nt.Child("memory") != nil {
+				cur, _ := def.Value("numatune/memory/@mode")
+				if cur == "" {
+					cur = "strict"
+				}
+				if cur != conf.NumatuneModes[mode] {
+					return errTest(virerr.ErrOperationInvalid, "can't change numatune mode for running domain")
+				}
+			}
+		}
+		if err := def.SetNumatune(mode, nodeset); err != nil {
+			return errTest(virerr.ErrConfigUnsupported, "%s", err.Error())
+		}
+		return nil
+	})
 }

@@ -49,7 +49,15 @@ func writeSaveImage(path string, def *conf.Domain) error {
 	b.Write(saveMagic)
 	_ = binary.Write(&b, binary.LittleEndian, int32(len(xml)))
 	b.Write(xml)
-	if err := os.WriteFile(path, b.Bytes(), 0o600); err != nil {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return errSystem(err, "saving domain '%s' to '%s': open failed", def.Name, path)
+	}
+	_, err = f.Write(b.Bytes())
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		_ = os.Remove(path)
 		return errSystem(err, "saving domain '%s' to '%s': write failed", def.Name, path)
 	}
@@ -80,7 +88,21 @@ func readSaveImage(path string) (*conf.Domain, error) {
 	if _, err := io.ReadFull(f, xml); err != nil {
 		return nil, errSystem(err, "incomplete metadata in '%s'", path)
 	}
-	return parseDomain(string(xml), false)
+	// testDomainSaveImageOpen parses without the interface names a
+	// define or start adds.
+	return parseImageDomain(string(xml))
+}
+
+// parseImageDomain is the parse of a save image's definition (and of the
+// one save-image-define writes): defaults applied, interfaces left as
+// written.
+func parseImageDomain(xml string) (*conf.Domain, error) {
+	def, err := conf.ParseDomain([]byte(xml), 0)
+	if err != nil {
+		return nil, err
+	}
+	applyDefaults(def)
+	return def, nil
 }
 
 func errXMLModification() error {
@@ -115,6 +137,9 @@ func (in *instance) DomainRestore(path, dxml string, flags uint32) error {
 	}
 	def, err := readSaveImage(path)
 	if err != nil {
+		return err
+	}
+	if err := generateIfnames(def); err != nil {
 		return err
 	}
 	in.mu.Lock()

@@ -163,6 +163,9 @@ func (in *instance) GetAllDomainStats(doms []driver.Domain, stats uint32, flags 
 				driver.TypedParam{Field: "state.state", Value: int32(o.state)},
 				driver.TypedParam{Field: "state.reason", Value: o.reason})
 		}
+		if stats&statsIOThread != 0 {
+			rec.Params = append(rec.Params, o.iothreadStats()...)
+		}
 		out = append(out, rec)
 	}
 	return out, nil

@@ -83,6 +83,11 @@ type domObj struct {
 	// The guest time testDomainGetTime reports (domain_agentcalls.go).
 	seconds  int64
 	nseconds uint32
+
+	// The iothreads' polling parameters (testIOThreadInfo), kept apart
+	// from the definition as libvirt's private data: filled from the
+	// node file, iothreadadd and iothreaddel, read by domstats.
+	iothreads []ioThreadPoll
 }
 
 // unlimited is VIR_DOMAIN_MEMORY_PARAM_UNLIMITED, the default memtune value.

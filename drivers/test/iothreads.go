@@ -30,6 +30,7 @@ func (in *instance) DomainAddIOThread(d driver.Domain, id uint32, flags uint32) 
 			}
 		}
 		def.AddIOThreadID(int(id))
+		o.iothreads = append(o.iothreads, newIOThreadPoll(id))
 		return nil
 	})
 }
@@ -58,6 +59,7 @@ func (in *instance) DomainDelIOThread(d driver.Domain, id uint32, flags uint32) 
 					}
 				}
 				def.DelIOThreadID(int(id))
+				o.dropIOThreadPoll(id)
 				return nil
 			}
 		}

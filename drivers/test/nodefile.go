@@ -216,6 +216,7 @@ func (in *instance) loadDomain(e *conf.Element) error {
 	}
 	o.persistent = !ns.transient
 	o.managed = ns.managed
+	o.initIOThreadPolls()
 	if ns.runstate != driver.StateShutoff {
 		in.start(o, driver.RunningBooted)
 	}

@@ -299,6 +299,14 @@ func TestMachineV2FakeTree(t *testing.T) {
 	if v := read(t, filepath.Join(root, "machine/qemu-3-v.libvirt-qemu/vcpu0/cpu.max")); v != "max 20000" {
 		t.Errorf("cpu.max %q", v)
 	}
+	// numatune --live writes each thread group's cpuset.mems.
+	write(t, filepath.Join(root, "machine/qemu-3-v.libvirt-qemu/vcpu0/cpuset.mems"), "\n")
+	if err := vc.SetCpusetMems("0"); err != nil {
+		t.Fatal(err)
+	}
+	if v := read(t, filepath.Join(root, "machine/qemu-3-v.libvirt-qemu/vcpu0/cpuset.mems")); v != "0" {
+		t.Errorf("cpuset.mems %q", v)
+	}
 	if err := g.SetCPUShares(2048); err != nil {
 		t.Fatal(err)
 	}

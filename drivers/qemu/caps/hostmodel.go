@@ -41,3 +41,26 @@ func (w *xmlWriter) raw(s string) { w.b.WriteString(s) }
 
 // indentString is the indentation of the current depth.
 func (w *xmlWriter) indentString() string { return strings.Repeat("  ", w.depth) }
+
+// HostModelCPUMigratable is the host-model CPU a guest is started with
+// (libvirt's VIR_QEMU_CAPS_HOST_CPU_MIGRATABLE): QEMU's expansion
+// without what it enables only when the CPU is not migratable, decoded
+// on its own.
+func (c *Caps) HostModelCPUMigratable(virtType string) (*cpux86.CPUDef, error) {
+	h := c.HostCPUFor(virtType)
+	if h == nil || (c.Arch != "x86_64" && c.Arch != "i686") {
+		return nil, nil
+	}
+	m, err := cpux86.Get()
+	if err != nil {
+		return nil, err
+	}
+	enabled := make([]string, 0, len(h.Enabled))
+	for _, f := range h.Enabled {
+		if !sortedHas(h.NonMigratable, f) {
+			enabled = append(enabled, f)
+		}
+	}
+	data := m.DataFromQEMU(enabled, h.Vendor, h.Family, h.Model, h.Stepping)
+	return m.HostModel(data, c.HVModels(virtType))
+}

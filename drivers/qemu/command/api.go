@@ -46,6 +46,11 @@ type Paths struct {
 	// listens on MonitorSocket (libvirt's fd=N): the caller can connect
 	// at once instead of polling for the socket to appear.
 	MonitorFD int
+	// ChannelDir is the run's channel directory (libvirt's
+	// channelTargetDir/domain-ID-NAME): the unix sockets of virtio
+	// channels that name no path go there, named after the channel.
+	// Empty: DomainDir.
+	ChannelDir string
 	// QGASocket is the host end of a guest agent channel
 	// (org.qemu.guest_agent.0) that names no path; default
 	// DomainDir/org.qemu.guest_agent.0.

@@ -47,6 +47,8 @@ var allowed = map[string][]string{
 	"memoryBacking/allocation":         {"mode", "threads"},
 	"memoryBacking/discard":            nil,
 	"numatune":                         nil,
+	"perf":                             nil,
+	"perf/event":                       {"name", "enabled"},
 	"numatune/memory":                  {"mode", "nodeset", "placement"},
 	"numatune/memnode":                 {"cellid", "mode", "nodeset"},
 	"cpu/numa":                         nil,
@@ -177,6 +179,7 @@ var allowed = map[string][]string{
 
 	"cpu":             {"mode", "match", "check", "migratable"},
 	"cpu/model":       {"fallback", "vendor_id"},
+	"cpu/vendor":      nil,
 	"cpu/topology":    {"sockets", "dies", "cores", "threads"},
 	"cpu/feature":     {"name", "policy"},
 	"cpu/cache":       {"mode", "level"},

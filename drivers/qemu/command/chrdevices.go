@@ -202,7 +202,11 @@ func (b *builder) emitChannels() error {
 				p, _ := strconv.Atoi(a.Port)
 				name = fmt.Sprintf("vioser-%02d-%02d-%02d.sock", a.Controller, a.Bus, p)
 			}
-			path, err := b.domainFile(name)
+			dir := b.p.ChannelDir
+			if dir == "" {
+				dir = b.p.DomainDir
+			}
+			path, err := safepath.Join(dir, name, "")
 			if err != nil {
 				return err
 			}

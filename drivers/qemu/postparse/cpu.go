@@ -18,6 +18,20 @@ func (p *pp) cpu() error {
 	d.OrderAttrs("cpu/feature", "policy", "name")
 	if c := d.CPU; c != nil {
 		cpuDefaults(d, c)
+		// qemuDomainDefCPUPostParse: a host-passthrough CPU is
+		// migratable unless QEMU cannot say so.
+		if _, ok := d.Value("cpu/@migratable"); !ok && c.Mode == "host-passthrough" {
+			mig := ""
+			if p.caps.Has("cpu.migratable") {
+				mig = "on"
+			} else if d.OS.Arch == "" || d.OS.Arch == "x86_64" || d.OS.Arch == "i686" {
+				mig = "off"
+			}
+			if mig != "" {
+				d.SetValue("cpu/@migratable", mig)
+				d.OrderAttrs("cpu", "mode", "match", "check", "migratable")
+			}
+		}
 	}
 	if c := d.CPU; c != nil && ((c.Mode != "" && c.Mode != "custom") || c.Model != "") {
 		return nil

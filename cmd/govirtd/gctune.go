@@ -1,0 +1,91 @@
+package main
+
+import (
+	"log/slog"
+	"math"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
+)
+
+// govirtd spends most of its life idle next to running guests, and Go's
+// runtime collects garbage at least every two minutes even when nothing
+// was allocated (its forced periodic cycle). With 200 guests that cycle
+// marks several MiB of live definitions and status and was half of the
+// daemon's idle CPU. The runtime skips the periodic cycle only when GOGC
+// is off, so the daemon runs with GOGC off and a soft memory limit that
+// plays GOGC=100's part: after every cycle the limit is set to the
+// runtime's non-heap memory plus twice the live heap (GOGC=100's goal,
+// at least 4 MiB of heap as the runtime's own minimum), so a cycle still
+// starts when the heap has doubled, and the scavenger still hands back
+// what lies above that goal, but no cycle runs merely because two
+// minutes went by. A GOGC or GOMEMLIMIT in the environment leaves the
+// runtime as the user set it.
+
+// gcTuneMinHeap is the runtime's heapMinimum for GOGC=100.
+const gcTuneMinHeap = 4 << 20
+
+var gcTuneSamples = []metrics.Sample{
+	{Name: "/gc/heap/live:bytes"},
+	{Name: "/memory/classes/total:bytes"},
+	{Name: "/memory/classes/heap/free:bytes"},
+	{Name: "/memory/classes/heap/objects:bytes"},
+	{Name: "/memory/classes/heap/released:bytes"},
+	{Name: "/memory/classes/heap/unused:bytes"},
+}
+
+// startGCTune turns the periodic cycle off as described above.
+func startGCTune(log *slog.Logger) {
+	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	// One cycle first, so that the live heap is known.
+	runtime.GC()
+	if !retuneGC() {
+		return
+	}
+	debug.SetGCPercent(-1)
+	armGCTune()
+	log.Debug("garbage collection paced by a memory limit instead of GOGC")
+}
+
+// gcSentinel is allocated unreachable: its finalizer runs after the next
+// cycle, retunes and arms a new one. It holds a pointer so that it is
+// never one of the runtime's combined tiny allocations, whose finalizers
+// may be delayed.
+type gcSentinel struct{ p *int }
+
+func armGCTune() {
+	runtime.SetFinalizer(&gcSentinel{p: new(int)}, func(*gcSentinel) {
+		if retuneGC() {
+			armGCTune()
+		}
+	})
+}
+
+// retuneGC sets the memory limit for the next cycle from what the last
+// one left live. Should the runtime not report what that needs, it puts
+// GOGC=100 back without a limit and says false.
+func retuneGC() bool {
+	metrics.Read(gcTuneSamples)
+	v := make([]uint64, len(gcTuneSamples))
+	for i, s := range gcTuneSamples {
+		if s.Value.Kind() == metrics.KindUint64 {
+			v[i] = s.Value.Uint64()
+		}
+	}
+	live, total, free, objects, released, unused := v[0], v[1], v[2], v[3], v[4], v[5]
+	heap := free + objects + released + unused
+	if live == 0 || total < heap {
+		// Unknown metrics (a future runtime): GOGC's own pacing.
+		debug.SetMemoryLimit(math.MaxInt64)
+		debug.SetGCPercent(100)
+		return false
+	}
+	// Stacks, runtime metadata, the binary's data: what the limit counts
+	// besides the heap.
+	other := total - heap
+	debug.SetMemoryLimit(int64(other + live + max(live, gcTuneMinHeap)))
+	return true
+}

@@ -1,0 +1,12 @@
+package driver
+
+import "os"
+
+// DomainFileStarter starts a guest handing it descriptors the client
+// passed (virDomainCreateXMLWithFiles, virDomainCreateWithFiles). The
+// files are the caller's: closed when the call returns, so a driver dups
+// what it keeps.
+type DomainFileStarter interface {
+	DomainCreateXMLWithFiles(xml string, files []*os.File, flags uint32) (Domain, error)
+	DomainCreateWithFiles(d Domain, files []*os.File, flags uint32) (Domain, error)
+}
