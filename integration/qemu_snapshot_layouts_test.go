@@ -38,8 +38,9 @@ func blockNodes(t *testing.T, uri, dom string) []string {
 // <backingStore/> after a commit; and a transient guest's snapshot
 // metadata outlived it, so a new guest of that name inherited snapshots
 // whose overlays were gone ("could not find base disk source in disk
-// source chain"). libvirtd 9.0 gives the same chains, indexes and
-// persistent XML for these sequences.
+// source chain"), as did one of a guest undefined with
+// --snapshots-metadata, which kept them. libvirtd 9.0 gives the same
+// chains, indexes and persistent XML for these sequences.
 func TestQEMUSnapshotDeleteLayouts(t *testing.T) {
 	needQEMU(t)
 	d := startClientsDaemon(t)
@@ -84,7 +85,13 @@ func TestQEMUSnapshotDeleteLayouts(t *testing.T) {
 	if err := os.WriteFile(xmlPath, []byte(doc), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	mustVirsh(t, uri, "undefine lay")
+	// A shut-off guest with snapshots is undefined only with their
+	// metadata (qemuDomainUndefineFlags); a new guest of the name then
+	// starts without them.
+	mustVirsh(t, uri, "snapshot-create-as lay off1 --disk-only")
+	wantErr(t, uri, "undefine lay", "Requested operation is not valid: cannot delete inactive domain with 1 snapshots")
+	mustVirsh(t, uri, "undefine lay --snapshots-metadata")
+	os.Remove(overlay("off1"))
 	mustVirsh(t, uri, "create "+xmlPath)
 	mustVirsh(t, uri, "snapshot-create-as tr t1 --disk-only")
 	mustVirsh(t, uri, "destroy tr")

@@ -166,8 +166,13 @@ func (c *conn) DomainUndefine(h driver.Domain, flags uint32) error {
 		v.mu.Unlock()
 		return errQEMU(virerr.ErrOperationInvalid, "cannot undefine transient domain")
 	}
-	name, pdef := v.name, v.def
+	name, pdef, active := v.name, v.def, v.active()
 	v.mu.Unlock()
+	if !active {
+		if err := d.undefineSnapshots(v, name, flags); err != nil {
+			return err
+		}
+	}
 	if d.hasManagedSave(name) {
 		if flags&undefineManagedSave == 0 {
 			return errQEMU(virerr.ErrOperationInvalid, "Refusing to undefine while domain managed save image exists")

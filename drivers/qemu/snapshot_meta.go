@@ -123,6 +123,26 @@ func (d *Driver) setCurrentSnap(dom, name string) error {
 	return atomicfile.Write(path, []byte(name+"\n"), 0o600)
 }
 
+// undefineSnapshotsMetadata is VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA.
+const undefineSnapshotsMetadata = 1 << 1
+
+// undefineSnapshots is qemuDomainUndefineFlags' snapshot step for a
+// shut-off guest: its snapshots' metadata goes with it when the flag
+// says so, otherwise the undefine is refused.
+func (d *Driver) undefineSnapshots(v *vm, dom string, flags uint32) error {
+	v.ext.snapMu.Lock()
+	n := len(d.loadSnaps(dom).byName)
+	v.ext.snapMu.Unlock()
+	if n == 0 {
+		return nil
+	}
+	if flags&undefineSnapshotsMetadata == 0 {
+		return errQEMU(virerr.ErrOperationInvalid, "cannot delete inactive domain with %d snapshots", n)
+	}
+	d.discardSnapMeta(v, dom)
+	return nil
+}
+
 // discardSnapMeta removes every snapshot's metadata of dom, whose guest
 // v is going away (qemuSnapshotDiscardAllMetadata); the images stay.
 func (d *Driver) discardSnapMeta(v *vm, dom string) {
