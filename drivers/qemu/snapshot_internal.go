@@ -25,10 +25,14 @@ import (
 var snapJobSeq atomic.Uint64
 
 // internalNodes is the format node of each disk of def that snap takes
-// internally, in def's order: the first holds the VM state.
+// internally, in def's order: the first holds the VM state. Read-only
+// images are left out, as HMP savevm leaves them.
 func internalNodes(def *conf.Domain, snap *conf.DomainSnapshot) []string {
 	var out []string
 	for _, disk := range def.Devices.Disks {
+		if disk.ReadOnly {
+			continue
+		}
 		for _, sd := range snap.Disks {
 			if sd.Name == disk.TargetDev && sd.Snapshot == "internal" && disk.Source.NodeNameFormat != "" {
 				out = append(out, disk.Source.NodeNameFormat)
