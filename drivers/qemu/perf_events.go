@@ -43,6 +43,8 @@ func isRDT(name string) bool { return name == "cmt" || name == "mbmt" || name ==
 const (
 	perfIOCEnable  = 0x2400 // _IO('$', 0)
 	perfIOCDisable = 0x2401 // _IO('$', 1)
+
+	perfFlagFDCloexec = 8
 )
 
 // perfOpen is virPerfEventEnable's perf_event_open: a disabled,
@@ -68,8 +70,9 @@ func perfOpen(name string, pid int) (int, error) {
 	binary.LittleEndian.PutUint32(attr[4:], uint32(len(attr)))
 	binary.LittleEndian.PutUint64(attr[8:], a[1])
 	binary.LittleEndian.PutUint64(attr[40:], 1|2)
+	// PERF_FLAG_FD_CLOEXEC: no QEMU spawned meanwhile inherits it.
 	fd, _, e := syscall.Syscall6(syscall.SYS_PERF_EVENT_OPEN, uintptr(unsafe.Pointer(&attr[0])), uintptr(pid),
-		^uintptr(0), ^uintptr(0), 0, 0)
+		^uintptr(0), ^uintptr(0), perfFlagFDCloexec, 0)
 	if e != 0 {
 		return -1, errQEMU(virerr.ErrSystemError, "unable to open host cpu perf event for %s: %s", name, errnoText(e))
 	}
@@ -77,7 +80,6 @@ func perfOpen(name string, pid int) (int, error) {
 		syscall.Close(int(fd))
 		return -1, errQEMU(virerr.ErrSystemError, "unable to enable host cpu perf event for %s: %s", name, errnoText(e))
 	}
-	syscall.CloseOnExec(int(fd))
 	return int(fd), nil
 }
 
