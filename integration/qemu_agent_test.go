@@ -120,10 +120,6 @@ func TestQEMUGuestAgent(t *testing.T) {
   <target dev='vdb' bus='virtio'/>
 </disk>
 `+agentChannelXML)
-	// no_timer_check: under TCG on a busy host the guest kernel's check
-	// of the IO-APIC timer can hang a boot (seen after a reset).
-	xml := strings.Replace(mustVirsh(t, uri, "dumpxml ga --inactive"), testguest.Cmdline, testguest.Cmdline+" no_timer_check", 1)
-	mustVirsh(t, uri, "define "+writeTemp(t, "ga.xml", xml))
 	ev := watchAgentEvents(t, uri, "agent-lifecycle")
 	mustVirsh(t, uri, "start ga")
 	con := console(t, sock)

@@ -36,7 +36,9 @@ import (
 // notifies pvpanic (QEMU emits GUEST_PANICKED) and then hangs rather than
 // rebooting. Append " panic=1" (reboot 1 s after a panic) or " panic=-1"
 // (reboot at once) when a test wants the guest to reboot after a panic.
-const Cmdline = "console=ttyS0 quiet panic=0"
+// no_timer_check: under TCG on a busy host the kernel's check that the
+// 8254 timer reaches the IO-APIC can time out and hang the boot.
+const Cmdline = "console=ttyS0 quiet panic=0 no_timer_check"
 
 // ReadyMarker is printed on the console, at the start of its own line, each
 // time the console shell is (re)started, i.e. once per boot after init has
