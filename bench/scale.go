@@ -86,6 +86,9 @@ func benchScaleSuite(sock string, haveLibvirtd bool) error {
 			return fmt.Errorf("%s: %w", d.name, err)
 		}
 		res[i] = r
+		// Each daemon's numbers as soon as they are known, so that a
+		// later failure does not lose them.
+		fmt.Fprintf(os.Stderr, "bench: %s: %+v\n", d.name, r)
 	}
 	printScale(ds[0].name, res, n)
 	return nil

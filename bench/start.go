@@ -358,7 +358,10 @@ func floorStartsIn(mode startMode, n int, xmlFor func(string) string, partition 
 			groups = append(groups, g)
 			mu.Unlock()
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		// Generous: on a loaded host a QEMU starting in the guests'
+		// cgroup partition can wait longer than a daemon's 30 s for the
+		// CPU, and a slow floor is still a measurement.
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
 		var m *qmp.Monitor
 		for {
