@@ -198,7 +198,7 @@ func TestQEMUSnapshotVirtManager(t *testing.T) {
 		t.Fatalf("create: %q", out)
 	}
 	out := pythonStdout(t, script, uri, "vmm1", "list")
-	if strings.Join(out, "\n") != "snapshot1 running internal vda:internal current before the update\nhas-current True" {
+	if strings.Join(out, "\n") != "snapshot1 running internal vda:internal current before the update\nhas-current 1" {
 		t.Errorf("list:\n%s", strings.Join(out, "\n"))
 	}
 	guestWrite(t, con, "/dev/vda", 8, 512)
