@@ -320,7 +320,7 @@ func (d *Driver) persistMigrated(v *vm, m *migration, params []driver.TypedParam
 		def, err = parseDef(pxml, false)
 	} else {
 		var b []byte
-		if b, err = live.Format(conf.FormatSecure | conf.FormatInactive | conf.FormatMigratable); err == nil {
+		if b, err = d.formatMigratable(live); err == nil {
 			def, err = parseDef(string(b), false)
 		}
 	}

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"govirt/conf"
 	"govirt/driver"
 	"govirt/qmp"
 	"govirt/virerr"
@@ -68,7 +67,7 @@ func (c *conn) migrateBegin3(h driver.Domain, params []driver.TypedParam, flags 
 		}
 		out = nd
 	}
-	xml, err := out.Format(conf.FormatSecure | conf.FormatInactive | conf.FormatMigratable)
+	xml, err := d.formatMigratable(out)
 	if err != nil {
 		return "", nil, err
 	}
@@ -151,7 +150,7 @@ func (c *conn) migratePerform3(h driver.Domain, dconnURI string, params []driver
 	def := v.def
 	v.mu.Unlock()
 	if flags&migratePersistDest != 0 && def != nil {
-		if b, err := def.Format(conf.FormatSecure | conf.FormatInactive | conf.FormatMigratable); err == nil {
+		if b, err := d.formatMigratable(def); err == nil {
 			pxml = string(b)
 		}
 	}

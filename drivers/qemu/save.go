@@ -211,7 +211,7 @@ func (d *Driver) saveTo(ctx context.Context, v *vm, path, dxml string, flags uin
 			return err
 		}
 	}
-	xml, err := out.Format(conf.FormatSecure | conf.FormatInactive | conf.FormatMigratable)
+	xml, err := d.formatMigratable(out)
 	if err != nil {
 		return err
 	}

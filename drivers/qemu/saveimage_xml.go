@@ -126,7 +126,7 @@ func (d *Driver) defineImageXML(path, dxml string, flags uint32) error {
 	if err != nil {
 		return err
 	}
-	xml, err := nd.Format(conf.FormatInactive | conf.FormatSecure | conf.FormatMigratable)
+	xml, err := d.formatMigratable(nd)
 	if err != nil {
 		return err
 	}

@@ -146,7 +146,7 @@ func (d *Driver) writeMemoryImage(ctx context.Context, v *vm, mon monitor, path 
 	v.mu.Lock()
 	live := v.live
 	v.mu.Unlock()
-	xml, err := live.Format(conf.FormatSecure | conf.FormatInactive | conf.FormatMigratable)
+	xml, err := d.formatMigratable(live)
 	if err != nil {
 		return err
 	}

@@ -3,8 +3,10 @@ package command
 import (
 	"fmt"
 	"net/netip"
+	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 
 	"govirt/conf"
 	"govirt/drivers/internal/safepath"
@@ -192,7 +194,7 @@ func (b *builder) emitChannels() error {
 		default:
 			return unsupportedValue("devices/channel/target", "type", c.TargetType)
 		}
-		if c.TargetType == "virtio" && c.Type == "unix" && c.SourcePath == "" {
+		if c.TargetType == "virtio" && c.Type == "unix" && (c.SourcePath == "" || b.inChannelRoot(c.SourcePath)) {
 			// libvirt puts generated channel sockets in its channel
 			// directory (the driver tells us where), named after the
 			// channel or, unnamed, after its port.
@@ -363,4 +365,17 @@ func (b *builder) prepareChardevs() error {
 // name comes from the client and must not lead out of it.
 func (b *builder) domainFile(name string) (string, error) {
 	return safepath.Join(b.p.DomainDir, name, "")
+}
+
+// inChannelRoot reports whether path lies in the driver's channel
+// directories (the parent of this run's): a definition carried from an
+// earlier run (a snapshot's, an image saved before its path was dropped)
+// names that run's directory, which is gone, so the socket is placed
+// again as if no path were given.
+func (b *builder) inChannelRoot(path string) bool {
+	if b.p.ChannelDir == "" {
+		return false
+	}
+	rel, err := filepath.Rel(filepath.Dir(b.p.ChannelDir), filepath.Clean(path))
+	return err == nil && rel != "." && !strings.HasPrefix(rel, "..")
 }
