@@ -124,17 +124,19 @@ func TestQEMUGuestAgentWrite(t *testing.T) {
 
 	// shutdown/reboot --mode agent: qemu-ga runs /sbin/shutdown, which
 	// busybox lacks; the guest gets a small one.
-	guestRun(t, con, `printf '#!/bin/sh\ncase "$1" in -r) reboot -f;; *) poweroff -f;; esac\n' > /sbin/shutdown; chmod +x /sbin/shutdown; echo ok`)
+	guestRun(t, con, `printf '#!/bin/sh\ncase "$*" in *-r*) reboot -f;; *) poweroff -f;; esac\n' > /sbin/shutdown; chmod +x /sbin/shutdown; echo ok`)
 	mustVirsh(t, uri, "reboot gw --mode agent")
 	if _, err := con.Expect(testguest.ReadyMarker, 3*bootTimeout()); err != nil {
-		t.Fatalf("no reboot after reboot --mode agent: %v", err)
+		out := con.Output()
+		st, _, _ := virsh(t, uri, "domstate gw --reason")
+		t.Fatalf("no reboot after reboot --mode agent: %v (%s)\n%q", err, st, out[max(0, len(out)-1500):])
 	}
 	if st := strings.TrimSpace(mustVirsh(t, uri, "domstate gw")); st != "running" {
 		t.Errorf("state after agent reboot: %q", st)
 	}
 	waitAgent(t, uri, "gw", "connected", 60*time.Second)
-	guestRun(t, con, `printf '#!/bin/sh\ncase "$1" in -r) reboot -f;; *) poweroff -f;; esac\n' > /sbin/shutdown; chmod +x /sbin/shutdown; echo ok`)
+	guestRun(t, con, `printf '#!/bin/sh\ncase "$*" in *-r*) reboot -f;; *) poweroff -f;; esac\n' > /sbin/shutdown; chmod +x /sbin/shutdown; echo ok`)
 	mustVirsh(t, uri, "shutdown gw --mode agent")
-	waitState(t, d, "gw", "shut off", 60*time.Second)
+	waitState(t, d, "gw", "shut off (shutdown)", 60*time.Second)
 	virshFails(t, uri, "shutdown gw --mode agent", "Requested operation is not valid: domain is not running")
 }
