@@ -79,6 +79,32 @@ func TestQEMUGuestAgentWrite(t *testing.T) {
 	virshFails(t, uri, "domfstrim gw --mountpoint /mnt/data", "argument unsupported: Specifying mount point is not supported for now")
 	mustVirsh(t, uri, "domfstrim gw --minimum 4096")
 
+	// snapshot-create-as --quiesce: frozen around the external disk
+	// snapshot, thawed after it (a write then goes through) and after a
+	// failed one; without an agent it is libvirt's error.
+	dir := t.TempDir()
+	mustVirsh(t, uri, "snapshot-create-as gw q1 --disk-only --quiesce --diskspec vdb,file="+dir+"/q1.qcow2")
+	if r := guestRun(t, con, "echo after > /mnt/data/g && sync && cat /mnt/data/g"); r != "after" {
+		t.Errorf("write after a quiesced snapshot: %q", r)
+	}
+	if _, _, rc := virsh(t, uri, "snapshot-create-as gw q2 --disk-only --quiesce --diskspec vdb,file=/nonexistent/dir/q2.qcow2"); rc == 0 {
+		t.Error("snapshot into a missing directory worked")
+	}
+	if r := guestRun(t, con, "echo again > /mnt/data/h && sync && cat /mnt/data/h"); r != "again" {
+		t.Errorf("write after a failed quiesced snapshot: %q", r)
+	}
+	if r := guestRun(t, con, "gv-agent stop"); !strings.Contains(r, "GV-AGENT stopped") {
+		t.Fatalf("gv-agent stop: %q", r)
+	}
+	waitAgent(t, uri, "gw", "disconnected", 30*time.Second)
+	virshFails(t, uri, "snapshot-create-as gw q3 --disk-only --quiesce --diskspec vdb,file="+dir+"/q3.qcow2",
+		"error: Guest agent is not responding: QEMU guest agent is not connected")
+	if out := mustVirsh(t, uri, "snapshot-list gw --name"); strings.Contains(out, "q3") || !strings.Contains(out, "q1") {
+		t.Errorf("snapshots: %q", out)
+	}
+	guestRun(t, con, "gv-agent start")
+	waitAgent(t, uri, "gw", "connected", 30*time.Second)
+
 	// set-user-password: qemu-ga runs chpasswd (busybox-static has
 	// none: the guest gets a small one writing /etc/shadow, as the real
 	// one does).

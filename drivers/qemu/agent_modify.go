@@ -244,3 +244,43 @@ func (c *conn) DomainSetGuestVcpus(h driver.Domain, cpumap string, state int32, 
 		return nil
 	})
 }
+
+// quiesced is the --quiesce part of qemuSnapshotCreateActiveExternal:
+// freeze the guest's file systems (under the agent job) before fn takes
+// the snapshot and thaw them after it, whatever fn returns; a failed
+// thaw is the call's error only when the snapshot itself worked.
+func (c *conn) quiesced(v *vm, quiesce bool, fn func() error) error {
+	if !quiesce {
+		return fn()
+	}
+	if err := v.beginAgentJob(c.waitCtx(), c.owner("snapshot quiesce")); err != nil {
+		return err
+	}
+	v.mu.Lock()
+	active := v.active()
+	v.mu.Unlock()
+	if !active {
+		v.endAgentJob()
+		return errNotRunning()
+	}
+	frozen, err := agentFreeze(c, v, nil)
+	v.endAgentJob()
+	if err != nil {
+		return err
+	}
+	err = fn()
+	if frozen > 0 {
+		if jerr := v.beginAgentJob(c.waitCtx(), c.owner("snapshot thaw")); jerr == nil {
+			v.mu.Lock()
+			active := v.active()
+			v.mu.Unlock()
+			if active {
+				if _, terr := agentThaw(c, v); terr != nil && err == nil {
+					err = terr
+				}
+			}
+			v.endAgentJob()
+		}
+	}
+	return err
+}
