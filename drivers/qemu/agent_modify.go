@@ -23,12 +23,14 @@ var (
 // agentInt reads an agent's integer "return" as
 // virJSONValueObjectGetNumberInt.
 func agentInt(c *conn, ag *agent.Agent, name string, args any) (int32, error) {
-	var n json.Number
-	if err := ag.Command(c.waitCtx(), name, args, &n); err != nil {
+	var raw json.RawMessage
+	if err := ag.Command(c.waitCtx(), name, args, &raw); err != nil {
 		return 0, agentErr(err)
 	}
-	i, err := n.Int64()
-	if err != nil || i < math.MinInt32 || i > math.MaxInt32 {
+	var n json.Number
+	err := json.Unmarshal(raw, &n)
+	i, err2 := n.Int64()
+	if err != nil || err2 != nil || i < math.MinInt32 || i > math.MaxInt32 {
 		return 0, errQEMU(virerr.ErrInternalError, "malformed return value")
 	}
 	return int32(i), nil
@@ -195,54 +197,60 @@ func (c *conn) DomainSetGuestVcpus(h driver.Domain, cpumap string, state int32, 
 		want[i] = true
 	}
 	return c.withAgent(h, "set guest vcpus", false, func(v *vm, ag *agent.Agent) error {
-		var list []struct {
-			ID      *uint32 `json:"logical-id"`
-			Online  *bool   `json:"online"`
-			Offline *bool   `json:"can-offline"`
-		}
-		if err := ag.Command(c.waitCtx(), "guest-get-vcpus", nil, &list); err != nil {
-			if _, ok := err.(*agent.MalformedError); ok {
-				return errQEMU(virerr.ErrInternalError, "guest-get-vcpus reply was missing return data")
-			}
-			return agentErr(err)
-		}
-		type change struct {
-			ID     uint32 `json:"logical-id"`
-			Online bool   `json:"online"`
-		}
-		var todo []change
-		for _, e := range list {
-			if e.ID == nil || e.Online == nil || e.Offline == nil {
-				return errQEMU(virerr.ErrInternalError, "'logical-id' missing in reply of guest-get-vcpus")
-			}
-			if !want[int(*e.ID)] {
-				continue
-			}
-			if state == 0 && !*e.Offline {
-				return virerr.New(virerr.FromQemu, virerr.ErrOperationUnsupported, "vCPU '%d' is not offlinable", *e.ID)
-			}
-			todo = append(todo, change{ID: *e.ID, Online: state == 1})
-			delete(want, int(*e.ID))
-		}
-		if len(want) > 0 {
-			var rest []int
-			for i := range want {
-				rest = append(rest, i)
-			}
-			return virerr.New(virerr.FromQemu, virerr.ErrInvalidArg, "guest is missing vCPUs '%s'", formatCPUList(rest))
-		}
-		for len(todo) > 0 {
-			n, err := agentInt(c, ag, "guest-set-vcpus", map[string]any{"vcpus": todo})
-			if err != nil {
-				return err
-			}
-			if n <= 0 || int(n) > len(todo) {
-				return errQEMU(virerr.ErrInternalError, "guest agent returned malformed or invalid return value")
-			}
-			todo = todo[n:]
-		}
-		return nil
+		return agentSetVcpus(c, ag, want, state)
 	})
+}
+
+// agentSetVcpus is the agent part of qemuDomainSetGuestVcpus: want are
+// the ids to set online (state 1) or offline (0).
+func agentSetVcpus(c *conn, ag *agent.Agent, want map[int]bool, state int32) error {
+	var list []struct {
+		ID      *uint32 `json:"logical-id"`
+		Online  *bool   `json:"online"`
+		Offline *bool   `json:"can-offline"`
+	}
+	if err := ag.Command(c.waitCtx(), "guest-get-vcpus", nil, &list); err != nil {
+		if _, ok := err.(*agent.MalformedError); ok {
+			return errQEMU(virerr.ErrInternalError, "guest-get-vcpus reply was missing return data")
+		}
+		return agentErr(err)
+	}
+	type change struct {
+		ID     uint32 `json:"logical-id"`
+		Online bool   `json:"online"`
+	}
+	var todo []change
+	for _, e := range list {
+		if e.ID == nil || e.Online == nil || e.Offline == nil {
+			return errQEMU(virerr.ErrInternalError, "'logical-id' missing in reply of guest-get-vcpus")
+		}
+		if !want[int(*e.ID)] {
+			continue
+		}
+		if state == 0 && !*e.Offline {
+			return virerr.New(virerr.FromQemu, virerr.ErrOperationUnsupported, "vCPU '%d' is not offlinable", *e.ID)
+		}
+		todo = append(todo, change{ID: *e.ID, Online: state == 1})
+		delete(want, int(*e.ID))
+	}
+	if len(want) > 0 {
+		var rest []int
+		for i := range want {
+			rest = append(rest, i)
+		}
+		return virerr.New(virerr.FromQemu, virerr.ErrInvalidArg, "guest is missing vCPUs '%s'", formatCPUList(rest))
+	}
+	for len(todo) > 0 {
+		n, err := agentInt(c, ag, "guest-set-vcpus", map[string]any{"vcpus": todo})
+		if err != nil {
+			return err
+		}
+		if n <= 0 || int(n) > len(todo) {
+			return errQEMU(virerr.ErrInternalError, "guest agent returned malformed or invalid return value")
+		}
+		todo = todo[n:]
+	}
+	return nil
 }
 
 // quiesced is the --quiesce part of qemuSnapshotCreateActiveExternal:
