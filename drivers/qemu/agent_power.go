@@ -1,7 +1,11 @@
 package qemu
 
 import (
+	"errors"
+	"time"
+
 	"govirt/driver"
+	"govirt/drivers/qemu/agent"
 	"govirt/virerr"
 )
 
@@ -27,8 +31,7 @@ func agentConnectedNow(v *vm) bool {
 }
 
 // agentPower is qemuDomainShutdownFlagsAgent / qemuDomainRebootAgent:
-// guest-shutdown under the agent job. The agent answers nothing when it
-// works; the guest's SHUTDOWN or RESET follows.
+// guest-shutdown under the agent job.
 func (c *conn) agentPower(v *vm, reboot, report bool) error {
 	if err := v.beginAgentJob(c.waitCtx(), c.owner("shutdown")); err != nil {
 		return err
@@ -54,8 +57,18 @@ func (c *conn) agentPower(v *vm, reboot, report bool) error {
 	if reboot {
 		mode = "reboot"
 	}
-	return agentErr(ag.Send(c.waitCtx(), "guest-shutdown", map[string]string{"mode": mode}))
+	// qemu-ga answers guest-shutdown only when it fails; when it works
+	// the guest goes down and the agent's channel closes (libvirt's
+	// await_event), which is success here. Wait as libvirt's
+	// VIR_DOMAIN_QEMU_AGENT_COMMAND_SHUTDOWN (60 s).
+	err = ag.CommandTimeout(c.waitCtx(), "guest-shutdown", map[string]string{"mode": mode}, nil, agentShutdownWait)
+	if errors.Is(err, agent.ErrClosed) {
+		return nil
+	}
+	return agentErr(err)
 }
+
+const agentShutdownWait = 60 * time.Second
 
 // errAgentQuiet is a failed agent check libvirt does not report (the
 // ACPI fallback follows).
