@@ -151,6 +151,37 @@ func TestQEMUGuestAgentWrite(t *testing.T) {
 	virshFails(t, uri, "guestvcpus gw --cpulist 0 --disable", "Operation not supported: vCPU '0' is not offlinable")
 	virshFails(t, uri, "guestvcpus gw --cpulist 5 --enable", "invalid argument: guest is missing vCPUs '5'")
 
+	// Agent jobs: a write call on a hung agent fails after the timeout
+	// and holds up no normal call meanwhile.
+	mustVirsh(t, uri, "guest-agent-timeout gw --timeout 2")
+	if r := guestRun(t, con, "gv-agent pause"); !strings.Contains(r, "GV-AGENT paused") {
+		t.Fatalf("gv-agent pause: %q", r)
+	}
+	done := make(chan string, 1)
+	go func() {
+		_, e, _ := virsh(t, uri, "set-user-password gw root x")
+		done <- e
+	}()
+	time.Sleep(300 * time.Millisecond)
+	for _, cmd := range []string{"dominfo gw", "domstate gw", "dumpxml gw"} {
+		c0 := time.Now()
+		mustVirsh(t, uri, cmd)
+		if el := time.Since(c0); el > 1500*time.Millisecond {
+			t.Errorf("%s took %v while an agent call hung", cmd, el)
+		}
+	}
+	select {
+	case e := <-done:
+		if !strings.Contains(e, "Guest agent is not responding: Guest agent not available for now") {
+			t.Errorf("set-user-password on a hung agent: %q", e)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("set-user-password on a hung agent never returned")
+	}
+	guestRun(t, con, "gv-agent cont")
+	mustVirsh(t, uri, "guest-agent-timeout gw")
+	mustVirsh(t, uri, "domtime gw")
+
 	// Without /sbin/shutdown (busybox has none) qemu-ga fails: --mode
 	// agent is that error; no flags falls back to ACPI, which reboots.
 	virshFails(t, uri, "reboot gw --mode agent", "unable to execute QEMU agent command 'guest-shutdown'")
