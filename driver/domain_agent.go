@@ -32,3 +32,10 @@ type AgentLifecycle struct {
 	State  int32
 	Reason int32
 }
+
+// DomainGuestVcpuSetter onlines or offlines guest vCPUs through the
+// agent (virDomainSetGuestVcpus): cpumap in libvirt's bitmap syntax,
+// state 1 online, 0 offline.
+type DomainGuestVcpuSetter interface {
+	DomainSetGuestVcpus(d Domain, cpumap string, state int32, flags uint32) error
+}

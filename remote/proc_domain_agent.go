@@ -12,6 +12,7 @@ func init() {
 	register(true, map[int32]procFunc{
 		procs.DomainGetGuestInfo:            domainGetGuestInfo,
 		procs.DomainGetGuestVcpus:           domainGetGuestVcpus,
+		procs.DomainSetGuestVcpus:           domainSetGuestVcpus,
 		procs.DomainAgentSetResponseTimeout: domainAgentSetResponseTimeout,
 	})
 	qemuTable[procs.QemuDomainAgentCommand] = qemuAgentCommand
@@ -82,4 +83,16 @@ func qemuAgentCommand(h *handler, body []byte) (any, error) {
 		return nil, err
 	}
 	return QemuDomainAgentCommandRet{Result: &out}, nil
+}
+
+func domainSetGuestVcpus(h *handler, body []byte) (any, error) {
+	a, err := args[DomainSetGuestVcpusArgs](body)
+	if err != nil {
+		return nil, err
+	}
+	d, err := need[driver.DomainGuestVcpuSetter](h)
+	if err != nil {
+		return nil, err
+	}
+	return nil, d.DomainSetGuestVcpus(drvDom(a.Dom), a.Cpumap, a.State, a.Flags)
 }

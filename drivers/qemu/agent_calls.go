@@ -51,20 +51,6 @@ func (c *conn) withAgent(h driver.Domain, op string, checkActive bool, fn func(v
 	return fn(v, ag)
 }
 
-// agentUnavailable answers the agent calls this driver does not make
-// yet (set-time, set-user-password): the guest's agent error if it has
-// no agent, else that the call is unsupported.
-func (c *conn) agentUnavailable(h driver.Domain, api string) error {
-	v, err := c.d.doms.get(h)
-	if err != nil {
-		return err
-	}
-	if _, err := v.agentAvailable(); err != nil {
-		return err
-	}
-	return virerr.New(virerr.FromQemu, virerr.ErrNoSupport, "%s", api)
-}
-
 // DomainGetTime is qemuDomainGetTime: guest-get-time, in nanoseconds.
 func (c *conn) DomainGetTime(h driver.Domain, flags uint32) (int64, uint32, error) {
 	if flags != 0 {

@@ -70,7 +70,7 @@ func qmpFailed(op string, err error) error {
 	return errQEMU(virerr.ErrOperationFailed, "%s failed: %v", op, err)
 }
 
-func (c *conn) DomainShutdown(h driver.Domain, _ uint32) error {
+func (c *conn) shutdownACPI(h driver.Domain) error {
 	return c.withJob(h, "shutdown", func(v *vm, mon monitor) error {
 		v.mu.Lock()
 		v.fakeReboot = false
@@ -84,7 +84,7 @@ func (c *conn) DomainShutdown(h driver.Domain, _ uint32) error {
 
 // DomainReboot asks the guest to power off and turns the power-off into a
 // reset (-no-shutdown keeps QEMU alive for it): libvirt's fake reboot.
-func (c *conn) DomainReboot(h driver.Domain, _ uint32) error {
+func (c *conn) rebootACPI(h driver.Domain) error {
 	return c.withJob(h, "reboot", func(v *vm, mon monitor) error {
 		v.mu.Lock()
 		v.fakeReboot = true

@@ -148,19 +148,5 @@ func (c *conn) DomainGetDiskErrors(h driver.Domain, max uint32, flags uint32) ([
 // domainTimeSync is VIR_DOMAIN_TIME_SYNC.
 const domainTimeSync = 1
 
-func (c *conn) DomainSetTime(h driver.Domain, sec int64, nsec uint32, flags uint32) error {
-	if flags&^domainTimeSync != 0 {
-		return errFlagsFn(flags&^domainTimeSync, "qemuDomainSetTime")
-	}
-	return c.agentUnavailable(h, "virDomainSetTime")
-}
-
 // domainPasswordEncrypted is VIR_DOMAIN_PASSWORD_ENCRYPTED.
 const domainPasswordEncrypted = 1
-
-func (c *conn) DomainSetUserPassword(h driver.Domain, user, password string, flags uint32) error {
-	if flags&^domainPasswordEncrypted != 0 {
-		return errFlagsFn(flags&^domainPasswordEncrypted, "qemuDomainSetUserPassword")
-	}
-	return c.agentUnavailable(h, "virDomainSetUserPassword")
-}

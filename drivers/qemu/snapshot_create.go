@@ -46,8 +46,8 @@ func (c *conn) DomainSnapshotCreateXML(h driver.Domain, doc string, flags uint32
 	if snap, handled, err := c.createFullSnapshot(h, in, flags); handled {
 		return snap, err // snapshot_full.go
 	}
-	if flags&(driver.SnapCreateHalt|driver.SnapCreateQuiesce) != 0 {
-		return driver.Snapshot{}, errQEMU(virerr.ErrConfigUnsupported, "halt and quiesce are not supported with disk-only snapshots")
+	if flags&driver.SnapCreateHalt != 0 {
+		return driver.Snapshot{}, errQEMU(virerr.ErrConfigUnsupported, "halt is not supported with disk-only snapshots")
 	}
 	reuse := flags&driver.SnapCreateReuseExt != 0
 	var snap driver.Snapshot
@@ -85,7 +85,9 @@ func (c *conn) DomainSnapshotCreateXML(h driver.Domain, doc string, flags uint32
 		before.ID = -1
 		in.Domain = before
 		if active {
-			err = c.d.takeOverlays(v, mon, plans, reuse, in, noMeta)
+			err = c.quiesced(v, flags&driver.SnapCreateQuiesce != 0, func() error {
+				return c.d.takeOverlays(v, mon, plans, reuse, in, noMeta)
+			})
 		} else {
 			err = c.d.takeOverlaysInactive(v, plans, reuse)
 		}
