@@ -46,15 +46,18 @@ func (c *conn) DomainSnapshotCreateXML(h driver.Domain, doc string, flags uint32
 	if snap, handled, err := c.createFullSnapshot(h, in, flags); handled {
 		return snap, err // snapshot_full.go
 	}
-	if flags&driver.SnapCreateHalt != 0 {
-		return driver.Snapshot{}, errQEMU(virerr.ErrConfigUnsupported, "halt is not supported with disk-only snapshots")
-	}
+	halt := flags&driver.SnapCreateHalt != 0
 	reuse := flags&driver.SnapCreateReuseExt != 0
 	var snap driver.Snapshot
 	err = c.withSnapJob(h, "snapshot", func(v *vm, mon monitor) error {
 		active := mon != nil
 		v.mu.Lock()
-		dom, before := v.name, v.current().Clone()
+		dom, before, persistent := v.name, v.current().Clone(), v.persistent
+		v.mu.Unlock()
+		if halt && !persistent {
+			return errQEMU(virerr.ErrOperationInvalid, "cannot halt after transient domain snapshot")
+		}
+		v.mu.Lock()
 		busy := func(disk *conf.Disk) error { return checkNoJob(v, disk) }
 		if !active {
 			busy = nil
@@ -93,6 +96,11 @@ func (c *conn) DomainSnapshotCreateXML(h driver.Domain, doc string, flags uint32
 		}
 		if err != nil {
 			return err
+		}
+		if halt && active {
+			// qemuSnapshotCreateActiveExternal: the snapshot is
+			// complete, the guest stops "from snapshot".
+			c.d.stopFromSnapshot(v, false)
 		}
 		snap = driver.Snapshot{Dom: h, Name: in.Name}
 		if noMeta {
