@@ -181,7 +181,8 @@ func (b *builder) numatune() (*numatuneDef, error) {
 			nt.placement = "auto"
 		}
 		if nt.placement == "auto" {
-			return nil, unsupported("automatic NUMA placement (numad) is not supported by govirt's QEMU driver")
+			// numad's advice, asked for by the driver before building.
+			nt.memNodes = b.p.AutoNodeset
 		}
 	}
 	ncells := b.numaCells()
