@@ -43,7 +43,9 @@ func numadGuestXML(t *testing.T, dir, name, part string) string {
 // it, the start succeeds, and virsh numatune, vcpupin and emulatorpin
 // answer with the advice as libvirt's qemuDomainGetNumaParameters and
 // pin getters do (the persistent definition keeps no node set); the
-// guest's cpuset cgroups hold node 0's CPUs and memory.
+// guest's cpuset cgroups hold node 0's CPUs and memory. On this
+// one-node host node 0's CPUs are all CPUs, so the numad arguments and the
+// live numatune node set are what tell the advice was taken.
 func TestNUMAPlacementAutoWithNumad(t *testing.T) {
 	dir := t.TempDir()
 	numad, argsFile := fakeNumad(t, dir, "0\n", 0)
@@ -77,6 +79,15 @@ func TestNUMAPlacementAutoWithNumad(t *testing.T) {
 	}
 	if ep := mustVirsh(t, uri, "emulatorpin "+name); !strings.Contains(ep, "*: "+nodeCPUs+"\n") {
 		t.Errorf("emulatorpin:\n%s", ep)
+	}
+	// The advice survives a daemon restart (libvirt keeps it in the
+	// status XML).
+	d.crashRestart()
+	if out := mustVirsh(t, uri, "numatune "+name); !strings.Contains(out, "numa_nodeset   : 0\n") {
+		t.Errorf("numatune after a daemon restart:\n%s", out)
+	}
+	if ep := mustVirsh(t, uri, "emulatorpin "+name); !strings.Contains(ep, "*: "+nodeCPUs+"\n") {
+		t.Errorf("emulatorpin after a daemon restart:\n%s", ep)
 	}
 	live := mustVirsh(t, uri, "dumpxml "+name)
 	if !strings.Contains(live, "<vcpu placement='auto'>2</vcpu>") || !strings.Contains(live, "<memory mode='strict' placement='auto'/>") {

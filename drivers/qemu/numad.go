@@ -167,3 +167,26 @@ func (c *conn) liveAutoCPUs(h driver.Domain, isLive bool) []int {
 	}
 	return nil
 }
+
+func numadForStatus(ap *autoPlacement) *statusNumad {
+	if ap == nil {
+		return nil
+	}
+	return &statusNumad{Nodeset: command.FormatCPUSet(ap.nodes), Cpuset: command.FormatCPUSet(ap.cpus)}
+}
+
+// numadFromStatus is a reconnected guest's advice; a set that does not
+// parse is left empty, as the daemon that wrote it formatted it.
+func numadFromStatus(sn *statusNumad) *autoPlacement {
+	if sn == nil {
+		return nil
+	}
+	ap := &autoPlacement{cpus: []int{}, nodes: []int{}}
+	if sn.Nodeset != "" {
+		ap.nodes, _ = command.ParseCPUSet(sn.Nodeset)
+	}
+	if sn.Cpuset != "" {
+		ap.cpus, _ = command.ParseCPUSet(sn.Cpuset)
+	}
+	return ap
+}
