@@ -58,7 +58,7 @@ func (d *Driver) buildCommand(live *conf.Domain, qc *caps.Caps, dir, chanDir, mo
 		HostFD:  func(command.HostFile, bool) int { return files.reserve() },
 		OpenTap: openTap(files, dir), OpenVhostNet: openVhostNet(files)}
 	d.platformPaths(&p, dir, files)
-	if ap != nil && len(ap.nodes) > 0 {
+	if ap != nil {
 		p.AutoNodeset = ap.nodes
 	}
 	cl, err := command.Build(live, qc, p)
