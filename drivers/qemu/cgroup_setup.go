@@ -177,7 +177,7 @@ func (d *Driver) setupCgroup(v *vm, t *command.Tunables, pin *command.Pinning, p
 	// The <numatune> node set of strict and restrictive mode
 	// (qemuProcessSetupPid's mem_mask), here and for every thread.
 	live, _, _ := liveSnapshot(v)
-	return setThreadMems(g, cgroup.ThreadEmulator, 0, numaMemMask(live))
+	return setThreadMems(g, cgroup.ThreadEmulator, 0, numaMemMask(live, vmAutoPlacement(v)))
 }
 
 // placeMachine creates the machine's group and moves pid in. A group of
@@ -292,7 +292,7 @@ func (d *Driver) setupThreadCgroups(ctx context.Context, v *vm, mon monitor, t *
 		return nil
 	}
 	live, _, _ := liveSnapshot(v)
-	mems := numaMemMask(live)
+	mems := numaMemMask(live, vmAutoPlacement(v))
 	var cpus []struct {
 		CPUIndex int `json:"cpu-index"`
 		ThreadID int `json:"thread-id"`
@@ -414,7 +414,7 @@ func (d *Driver) syncVcpuCgroups(v *vm, mon monitor) {
 		present[c.CPUIndex] = true
 		if err := setupThreadGroup(g, cgroup.ThreadVCPU, c.CPUIndex, c.ThreadID, false, nil, t.Period, t.Quota); err != nil {
 			d.log.Warn("cannot place a vCPU in its cgroup", "domain", v.name, "vcpu", c.CPUIndex, "err", err)
-		} else if err := setThreadMems(g, cgroup.ThreadVCPU, c.CPUIndex, numaMemMask(live)); err != nil {
+		} else if err := setThreadMems(g, cgroup.ThreadVCPU, c.CPUIndex, numaMemMask(live, vmAutoPlacement(v))); err != nil {
 			d.log.Warn("cannot set a vCPU's memory nodes", "domain", v.name, "vcpu", c.CPUIndex, "err", err)
 		}
 	}

@@ -44,7 +44,7 @@ func (c capsSource) get(ctx context.Context, binary string) (*caps.Caps, error) 
 // driver sets up before QEMU starts (virtiofsd, passt, PCI functions for
 // vfio-pci). The varstore and swtpm the guest needs are ready when it
 // returns; resetNVRAM recreates the varstore (start --reset-nvram).
-func (d *Driver) buildCommand(live *conf.Domain, qc *caps.Caps, dir, chanDir, monPath string, files *passedFiles, resetNVRAM bool) (*command.Cmdline, error) {
+func (d *Driver) buildCommand(live *conf.Domain, qc *caps.Caps, dir, chanDir, monPath string, files *passedFiles, resetNVRAM bool, ap *autoPlacement) (*command.Cmdline, error) {
 	key := filepath.Join(dir, "master-key.aes")
 	keyData, err := writeMasterKey(key)
 	if err != nil {
@@ -58,6 +58,9 @@ func (d *Driver) buildCommand(live *conf.Domain, qc *caps.Caps, dir, chanDir, mo
 		HostFD:  func(command.HostFile, bool) int { return files.reserve() },
 		OpenTap: openTap(files, dir), OpenVhostNet: openVhostNet(files)}
 	d.platformPaths(&p, dir, files)
+	if ap != nil {
+		p.AutoNodeset = ap.nodes
+	}
 	cl, err := command.Build(live, qc, p)
 	if err != nil {
 		return nil, err

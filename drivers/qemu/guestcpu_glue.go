@@ -2,7 +2,6 @@ package qemu
 
 import (
 	"context"
-	"os"
 
 	"govirt/conf"
 	"govirt/drivers/qemu/caps"
@@ -75,27 +74,6 @@ func (d *Driver) updateLiveGuestCPU(ctx context.Context, v *vm, mon monitor) err
 		}
 	}
 	v.mu.Unlock()
-	return nil
-}
-
-// numadPath is where Debian's libvirt runs numad from.
-const numadPath = "/usr/bin/numad"
-
-// checkNUMAPlacement is the start of libvirt's automatic NUMA placement
-// (qemuProcessPrepareDomainNUMAPlacement): <vcpu placement='auto'> or
-// <numatune><memory placement='auto'> asks numad for a nodeset, and
-// without numad the start fails as libvirt's does.
-func checkNUMAPlacement(def *conf.Domain) error {
-	auto := def.VCPUPlacement == "auto"
-	if p, ok := def.Value("numatune/memory/@placement"); ok && p == "auto" {
-		auto = true
-	}
-	if !auto {
-		return nil
-	}
-	if _, err := os.Stat(numadPath); err != nil {
-		return virerr.New(virerr.FromNone, virerr.ErrOperationFailed, "Failed to query numad for the advisory nodeset")
-	}
 	return nil
 }
 

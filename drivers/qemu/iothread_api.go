@@ -365,11 +365,14 @@ func (d *Driver) setupNewIOThread(v *vm, live *conf.Domain, id, tid int) error {
 			return errQEMU(virerr.ErrInternalError, "invalid cpuset '%s'", s)
 		}
 	}
+	if ap := vmAutoPlacement(v); ap != nil && live.VCPUPlacement == "auto" && len(ap.cpus) > 0 {
+		set = ap.cpus // qemuProcessSetupPid's autoCpuset
+	}
 	if g := guestCgroup(v); g != nil {
 		if err := setupThreadGroup(g, cgroup.ThreadIOThread, id, tid, false, set, t.IOThreadPeriod, t.IOThreadQuota); err != nil {
 			return err
 		}
-		if err := setThreadMems(g, cgroup.ThreadIOThread, id, numaMemMask(live)); err != nil {
+		if err := setThreadMems(g, cgroup.ThreadIOThread, id, numaMemMask(live, vmAutoPlacement(v))); err != nil {
 			return err
 		}
 	}

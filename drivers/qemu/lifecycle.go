@@ -206,9 +206,11 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	if err := guestcpu.Validate(live); err != nil {
 		return err
 	}
-	if err := checkNUMAPlacement(live); err != nil {
+	autoPlace, err := prepareNUMAPlacement(live)
+	if err != nil {
 		return err
 	}
+	setVMAutoPlacement(v, autoPlace)
 	// Missing optional images are dropped first (startupPolicy).
 	command.ApplyStartupPolicies(live, nil)
 	// Backing chains and image indexes first: the builder adds a
@@ -237,12 +239,13 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 		d.doms.releaseID(id)
 		return err
 	}
-	cl, err := d.buildCommand(live, qcaps, dir, chanDir, monPath, &files, resetNVRAM)
+	cl, err := d.buildCommand(live, qcaps, dir, chanDir, monPath, &files, resetNVRAM, autoPlace)
 	if err != nil {
 		d.doms.releaseID(id)
 		os.RemoveAll(chanDir)
 		return err
 	}
+	cl.Pinning = applyAutoPinning(live, autoPlace, cl.Pinning)
 	argv := cl.Argv
 	if incoming {
 		argv = append(argv, "-incoming", "defer")

@@ -24,16 +24,23 @@ var numaParamTypes = map[string]string{"numa_mode": "int", "numa_nodeset": "stri
 
 // numaMemMask is the cpuset.mems qemuProcessSetupPid gives a guest's
 // threads: the <numatune><memory> node set in strict or restrictive mode
-// ("" otherwise).
-func numaMemMask(def *conf.Domain) string {
+// ("" otherwise). With placement='auto' the node set is numad's advice
+// ap (virDomainNumatuneMaybeFormatNodeset with autoNodeset).
+func numaMemMask(def *conf.Domain, ap *autoPlacement) string {
 	if def == nil {
 		return ""
 	}
-	ns, ok := def.Value("numatune/memory/@nodeset")
-	if !ok || ns == "" {
+	if m, _ := def.Value("numatune/memory/@mode"); m != "" && m != "strict" && m != "restrictive" {
 		return ""
 	}
-	if m, _ := def.Value("numatune/memory/@mode"); m != "" && m != "strict" && m != "restrictive" {
+	if p, _ := def.Value("numatune/memory/@placement"); p == "auto" {
+		if ap == nil || len(ap.nodes) == 0 {
+			return ""
+		}
+		return command.FormatCPUSet(ap.nodes)
+	}
+	ns, ok := def.Value("numatune/memory/@nodeset")
+	if !ok || ns == "" {
 		return ""
 	}
 	set, err := command.ParseCPUSet(ns)

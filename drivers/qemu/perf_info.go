@@ -1,6 +1,9 @@
 package qemu
 
-import "govirt/driver"
+import (
+	"govirt/driver"
+	"govirt/drivers/qemu/command"
+)
 
 // Perf events and launch security: what a guest reports without the host
 // features (perf counters, SEV) being in use.
@@ -50,7 +53,7 @@ var numaModeValues = map[string]int32{"strict": 0, "preferred": 1, "interleave":
 // DomainGetNumaParameters is qemuDomainGetNumaParameters: the memory mode
 // and node set of the definition's <numatune>.
 func (c *conn) DomainGetNumaParameters(h driver.Domain, flags uint32) ([]driver.TypedParam, error) {
-	def, _, err := c.readDef(h, flags&^vtpStringOkay, "qemuDomainGetNumaParameters")
+	def, isLive, err := c.readDef(h, flags&^vtpStringOkay, "qemuDomainGetNumaParameters")
 	if err != nil {
 		return nil, err
 	}
@@ -59,5 +62,12 @@ func (c *conn) DomainGetNumaParameters(h driver.Domain, flags uint32) ([]driver.
 		mode = numaModeValues[m]
 	}
 	nodeset, _ := def.Value("numatune/memory/@nodeset")
+	// virDomainNumatuneFormatNodeset: placement='auto' shows numad's
+	// advice while the guest runs, "" otherwise.
+	if p, _ := def.Value("numatune/memory/@placement"); p == "auto" && isLive {
+		if ap := c.liveAuto(h); ap != nil {
+			nodeset = command.FormatCPUSet(ap.nodes)
+		}
+	}
 	return []driver.TypedParam{{Field: "numa_mode", Value: mode}, {Field: "numa_nodeset", Value: nodeset}}, nil
 }

@@ -59,13 +59,18 @@ func (c *conn) readDef(h driver.Domain, flags uint32, fn string) (*conf.Domain, 
 	return def, isLive, err
 }
 
-// pinSet is a pin element's set, else the guest's <vcpu cpuset>, else all
-// host CPUs: what a thread without a pin of its own may run on.
-func pinSet(def *conf.Domain, kind string, id int) []int {
+// pinSet is a pin element's set, else numad's advice auto of a running
+// guest with <vcpu placement='auto'>, else the guest's <vcpu cpuset>,
+// else all host CPUs: what a thread without a pin of its own may run on
+// (virDomainDefGetVcpuPinInfoHelper, qemuDomainGetEmulatorPinInfo).
+func pinSet(def *conf.Domain, kind string, id int, auto []int) []int {
 	if s, ok := def.Pins(kind)[id]; ok && s != "" {
 		if set, err := command.ParseCPUSet(s); err == nil {
 			return set
 		}
+	}
+	if def.VCPUPlacement == "auto" && len(auto) > 0 {
+		return auto
 	}
 	if s, ok := def.Value("vcpu/@cpuset"); ok && s != "" {
 		if set, err := command.ParseCPUSet(s); err == nil {
@@ -76,23 +81,24 @@ func pinSet(def *conf.Domain, kind string, id int) []int {
 }
 
 func (c *conn) DomainGetVcpuPinInfo(h driver.Domain, flags uint32) ([][]int, error) {
-	def, _, err := c.readDef(h, flags, "qemuDomainGetVcpuPinInfo")
+	def, isLive, err := c.readDef(h, flags, "qemuDomainGetVcpuPinInfo")
 	if err != nil {
 		return nil, err
 	}
+	auto := c.liveAutoCPUs(h, isLive)
 	out := make([][]int, def.VCPUs)
 	for i := range out {
-		out[i] = pinSet(def, "vcpupin", i)
+		out[i] = pinSet(def, "vcpupin", i, auto)
 	}
 	return out, nil
 }
 
 func (c *conn) DomainGetEmulatorPinInfo(h driver.Domain, flags uint32) ([]int, error) {
-	def, _, err := c.readDef(h, flags, "qemuDomainGetEmulatorPinInfo")
+	def, isLive, err := c.readDef(h, flags, "qemuDomainGetEmulatorPinInfo")
 	if err != nil {
 		return nil, err
 	}
-	return pinSet(def, "emulatorpin", 0), nil
+	return pinSet(def, "emulatorpin", 0, c.liveAutoCPUs(h, isLive)), nil
 }
 
 func (c *conn) DomainGetIOThreadInfo(h driver.Domain, flags uint32) ([]driver.IOThreadInfo, error) {
@@ -105,7 +111,7 @@ func (c *conn) DomainGetIOThreadInfo(h driver.Domain, flags uint32) ([]driver.IO
 	}
 	var out []driver.IOThreadInfo
 	for _, id := range def.IOThreadIDs() {
-		out = append(out, driver.IOThreadInfo{ID: uint32(id), CPUs: pinSet(def, "iothreadpin", id)})
+		out = append(out, driver.IOThreadInfo{ID: uint32(id), CPUs: pinSet(def, "iothreadpin", id, nil)})
 	}
 	return out, nil
 }

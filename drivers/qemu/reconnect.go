@@ -83,6 +83,7 @@ func (d *Driver) reconnect(ctx context.Context, st *status) error {
 	v.mu.Lock()
 	v.live, v.proc, v.caps, v.capsJSON = live, proc, qc, qcJSON
 	v.origCPU = []byte(st.OrigCPU)
+	setVMAutoPlacement(v, numadFromStatus(st.Numad))
 	if st.OrigCPU == "" {
 		v.origCPU = nil
 	}

@@ -49,6 +49,15 @@ type status struct {
 	// AgentTimeout is the guest agent's response timeout a user set
 	// (libvirt's agentTimeout), absent for the default.
 	AgentTimeout *int32 `json:"agent_timeout,omitempty"`
+	// Numad is numad's advice for automatic placement (libvirt's
+	// <numad nodeset='' cpuset=''/> in its status XML).
+	Numad *statusNumad `json:"numad,omitempty"`
+}
+
+// statusNumad is an autoPlacement in libvirt's bitmap syntax.
+type statusNumad struct {
+	Nodeset string `json:"nodeset"`
+	Cpuset  string `json:"cpuset"`
 }
 
 // statusJob is the async job part of a status file.
@@ -130,6 +139,7 @@ func (d *Driver) saveStatus(v *vm) error {
 	if t := v.ext.agent.timeoutForStatus(); t != agentTimeoutDefault {
 		st.AgentTimeout = &t
 	}
+	st.Numad = numadForStatus(vmAutoPlacement(v))
 	// The live definition is never changed in place (setters replace
 	// it), so it is formatted outside the lock.
 	live, run := v.live, v.run

@@ -38,6 +38,11 @@ type vmExt struct {
 	cgMu sync.Mutex
 	cg   *cgroup.Group
 
+	// auto is numad's advice for the current run (numad.go); guarded
+	// by autoMu.
+	autoMu sync.Mutex
+	auto   *autoPlacement
+
 	// agent is the guest agent connection and the agent job
 	// (agent_state.go); it has its own lock.
 	agent agentState

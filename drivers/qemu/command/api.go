@@ -42,6 +42,10 @@ type Paths struct {
 	DomainDir string
 	// MonitorSocket is the QMP socket QEMU listens on.
 	MonitorSocket string
+	// AutoNodeset is numad's advice for <numatune><memory
+	// placement='auto'> (libvirt's priv->autoNodeset): the host nodes
+	// of the guest's memory backends. nil outside a start.
+	AutoNodeset []int
 	// MonitorFD, when above 2, is a descriptor QEMU inherits that already
 	// listens on MonitorSocket (libvirt's fd=N): the caller can connect
 	// at once instead of polling for the socket to appear.

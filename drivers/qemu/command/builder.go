@@ -144,7 +144,7 @@ func (b *builder) checkTop() error {
 	if d.CurrentVCPUs > d.VCPUs {
 		return unsupported("vcpus count (%d) must not exceed maximum vcpus count (%d)", d.CurrentVCPUs, d.VCPUs)
 	}
-	if d.VCPUPlacement != "" && d.VCPUPlacement != "static" {
+	if d.VCPUPlacement != "" && d.VCPUPlacement != "static" && d.VCPUPlacement != "auto" {
 		return unsupportedValue("vcpu", "placement", d.VCPUPlacement)
 	}
 	for _, f := range d.Features {

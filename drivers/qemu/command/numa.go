@@ -4,6 +4,7 @@ import (
 	"strconv"
 
 	"govirt/conf"
+	"govirt/virerr"
 )
 
 // Guest NUMA cells (<cpu><numa>) and <numatune>: -numa node/dist with
@@ -149,6 +150,9 @@ type numatuneDef struct {
 	memNodes  []int
 	placement string
 	cells     map[int]numatuneCell
+	// noAdvice: placement='auto' without numad's advice (a pretend
+	// start, domxml-to-native), which a memory backend cannot do without.
+	noAdvice bool
 }
 
 type numatuneCell struct {
@@ -181,7 +185,9 @@ func (b *builder) numatune() (*numatuneDef, error) {
 			nt.placement = "auto"
 		}
 		if nt.placement == "auto" {
-			return nil, unsupported("automatic NUMA placement (numad) is not supported by govirt's QEMU driver")
+			// numad's advice, asked for by the driver before building.
+			nt.memNodes = b.p.AutoNodeset
+			nt.noAdvice = b.p.AutoNodeset == nil
 		}
 	}
 	ncells := b.numaCells()
@@ -238,6 +244,10 @@ func (nt *numatuneDef) nodeset(cellID int) ([]int, bool, error) {
 	}
 	if !nt.specified {
 		return nil, false, nil
+	}
+	if nt.noAdvice {
+		// virDomainNumatuneMaybeGetNodeset
+		return nil, false, virerr.New(virerr.FromDomain, virerr.ErrInternalError, "Advice from numad is needed in case of automatic numa placement")
 	}
 	return nt.memNodes, false, nil
 }
