@@ -19,7 +19,7 @@ run: deps build
 	./govirtd --state-dir $(STATE)/lib --run-dir $(STATE)/run --socket $(SOCK) --socket-ro $(STATE)/run/govirt-sock-ro
 
 test: deps
-	$(GO) test -race -count=1 -p 1 -timeout 45m ./...
+	$(GO) test -race -count=1 -p 1 -timeout 90m ./...
 
 # The long form of issue 11's fault-injection suite (integration/fault_*):
 # 300 operations on 10 guests with govirtd killed at random points, QEMU
