@@ -33,8 +33,6 @@ var sysVirtKnown = map[string]string{
 	"num_of_interfaces":         "host interfaces on QEMU: issue 17",
 	"num_of_defined_interfaces": "host interfaces on QEMU: issue 17",
 	"list_all_checkpoints":      "checkpoints on QEMU come with backup",
-	"get_guest_info":            "not implemented yet",
-	"get_fs_info":               "not implemented yet",
 }
 
 // sysVirtHostDependent are calls whose outcome on govirtd depends on this

@@ -211,9 +211,15 @@ func TestQEMURuntimeTuning(t *testing.T) {
 		}
 		return ""
 	})
-	if out := mustVirsh(t, uri, "dumpxml "+name); !strings.Contains(out, "<currentMemory unit='KiB'>102400</currentMemory>") {
-		t.Errorf("live XML after setmem:\n%s", out)
-	}
+	// The live XML follows QEMU's BALLOON_CHANGE events, which QEMU
+	// rate-limits to one a second: the last can come after query-balloon
+	// already reports the target.
+	waitFor(t, time.Minute, func() string {
+		if out := mustVirsh(t, uri, "dumpxml "+name); !strings.Contains(out, "<currentMemory unit='KiB'>102400</currentMemory>") {
+			return "live XML after setmem:\n" + out
+		}
+		return ""
+	})
 
 	// Everything set live is still there for a restarted daemon.
 	d.crashRestart()

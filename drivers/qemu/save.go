@@ -197,9 +197,11 @@ func (d *Driver) saveTo(ctx context.Context, v *vm, path, dxml string, flags uin
 	}
 	out := live
 	var err error
-	if dxml == "" && origCPU != nil {
+	if origCPU != nil {
 		// The image carries the CPU the guest was started with, as
-		// libvirt's (the restore folds QEMU's CPU in again).
+		// libvirt's (the restore folds QEMU's CPU in again); a user's
+		// definition is checked against that migratable form too
+		// (qemuDomainCheckABIStability formats the guest with origCPU).
 		if out, err = guestcpu.WithCPU(live, origCPU); err != nil {
 			return err
 		}
@@ -207,7 +209,7 @@ func (d *Driver) saveTo(ctx context.Context, v *vm, path, dxml string, flags uin
 	if dxml != "" {
 		// qemuDomainSaveInternal: the image may carry a definition of
 		// the user's, if its ABI is the running guest's.
-		if out, err = d.imageDef(live, dxml); err != nil {
+		if out, err = d.imageDef(out, dxml); err != nil {
 			return err
 		}
 	}
