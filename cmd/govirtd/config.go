@@ -43,6 +43,12 @@ type config struct {
 	// only; verify defaults to on, as qemu.conf's default_tls_x509_verify).
 	ChardevTLS       command.ChardevTLS
 	chardevVerifySet bool
+	// QEMUUser and QEMUGroup are qemu.conf's user and group (file only):
+	// QEMU runs as them, confined, and the guest's files are given to
+	// them. Unset keeps QEMU as root with no relabelling.
+	QEMUUser, QEMUGroup string
+	// NoDynamicOwnership is qemu.conf's dynamic_ownership = 0.
+	NoDynamicOwnership bool
 }
 
 // limits are the client and worker limits, with libvirtd.conf's names.
@@ -232,6 +238,16 @@ func loadFile(path string, cfg *config, flagSet map[string]bool) error {
 			} else {
 				cfg.ChardevTLS.Verify, cfg.chardevVerifySet = b, true
 			}
+		case "user":
+			cfg.QEMUUser = val
+		case "group":
+			cfg.QEMUGroup = val
+		case "dynamic_ownership":
+			b, err := parseConfBool(val)
+			if err != nil {
+				return fmt.Errorf("%s:%d: %s: %v", path, line, key, err)
+			}
+			cfg.NoDynamicOwnership = !b
 		case "chardev_tls_x509_cert_dir":
 			cfg.ChardevTLS.Dir = val
 		case "chardev_tls_x509_secret_uuid":

@@ -61,6 +61,14 @@ type Config struct {
 	// cookies name so that a peer daemon restarted mid-migration can ask
 	// this one where the guest ended up (migrate_peer.go).
 	PeerSocket string
+	// User and Group are qemu.conf's user and group: QEMU runs as them,
+	// without capabilities and with no_new_privs, and the DAC security
+	// driver gives them each guest's files (security_dac.go). Empty
+	// keeps QEMU as the daemon's user with no relabelling.
+	User, Group string
+	// NoDynamicOwnership is qemu.conf's dynamic_ownership = 0: QEMU
+	// still changes user, files keep their owners.
+	NoDynamicOwnership bool
 }
 
 // Driver is the QEMU driver; one per daemon.
@@ -98,6 +106,7 @@ type Driver struct {
 	storageMgr   *storagepool.Manager // created on first use (conn_storage.go)
 	cgOnce       sync.Once
 	cgHost       *cgroup.Host // the host's cgroup mounts; nil without (cgroup_setup.go)
+	sec          secDriver    // QEMU's identity and the DAC driver (security_*.go)
 }
 
 // dirs are the driver's directories, derived from Config.
@@ -159,6 +168,12 @@ func (d *Driver) Start(ctx context.Context) error {
 			return err
 		}
 	}
+	sec, err := newSecDriver(d.cfg.User, d.cfg.Group, d.cfg.NoDynamicOwnership)
+	if err != nil {
+		return err
+	}
+	d.sec = sec
+	d.openDirsForQEMU()
 	d.cleanTemp()
 	if err := d.loadDefinitions(); err != nil {
 		return err

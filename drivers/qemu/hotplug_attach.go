@@ -127,12 +127,18 @@ func (d *Driver) attachDiskLive(v *vm, mon monitor, disk *conf.Disk) error {
 	if err != nil {
 		return err
 	}
+	if err := d.labelDiskLive(live, disk); err != nil {
+		d.restoreDiskLive(v.name, live, disk)
+		return err
+	}
 	added, err := addBlockdevs(mon, disk)
 	if err != nil {
+		d.restoreDiskLive(v.name, live, disk)
 		return err
 	}
 	if err := qmp.DeviceAdd(hotplugCtx(), mon, devArgs); err != nil {
 		delBlockdevs(d, v, mon, added)
+		d.restoreDiskLive(v.name, live, disk)
 		return qmpError(err)
 	}
 	// Throttling goes on the new device once it exists; like libvirt, a

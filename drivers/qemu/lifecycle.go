@@ -256,6 +256,11 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 		os.RemoveAll(chanDir)
 		return err
 	}
+	if err := d.liveSeclabelFor(live); err != nil {
+		d.doms.releaseID(id)
+		os.RemoveAll(chanDir)
+		return err
+	}
 	tBuild := time.Since(t0)
 	v.mu.Lock()
 	v.live, v.caps, v.capsJSON, v.id = live, qcaps, cj, id
@@ -300,11 +305,22 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	if cl.Pinning != nil {
 		initial = cl.Pinning.Initial()
 	}
-	err = onCPUs(initial, func() error {
-		var err error
-		proc, err = spawn(argv, cl.UserEnv, logPath, append([]*os.File{monFile}, files.files...)...)
+	cred, err := d.labelForStart(live, dir, chanDir)
+	if err != nil {
+		monFile.Close()
+		d.cleanupStopped(v, driver.ShutoffFailed)
 		return err
-	})
+	}
+	spawnIt := func() error {
+		var err error
+		proc, err = spawnAs(cred, argv, cl.UserEnv, logPath, append([]*os.File{monFile}, files.files...)...)
+		return err
+	}
+	if cred.confined() {
+		err = onConfinedThread(initial, spawnIt)
+	} else {
+		err = onCPUs(initial, spawnIt)
+	}
 	monFile.Close()
 	if err != nil {
 		d.cleanupStopped(v, driver.ShutoffFailed)
@@ -505,7 +521,7 @@ func (d *Driver) cleanupStopped(v *vm, reason int32) bool {
 		v.mu.Unlock()
 		return false
 	}
-	mon, id, name, proc := v.mon, v.id, v.name, v.proc
+	mon, id, name, proc, live := v.mon, v.id, v.name, v.proc, v.live
 	if v.live != nil {
 		v.last = v.live
 	}
@@ -525,7 +541,8 @@ func (d *Driver) cleanupStopped(v *vm, reason int32) bool {
 	if proc != nil {
 		proc.kill(killGrace)
 	}
-	d.removeCgroup(v) // named after id: before another guest may take it
+	d.restoreLabels(name, live) // QEMU is gone: its files go back
+	d.removeCgroup(v)           // named after id: before another guest may take it
 	d.doms.releaseID(id)
 	d.removeStatus(v)
 	os.RemoveAll(d.channelDir(id, name))
