@@ -204,7 +204,9 @@ func onConfinedThread(cpus []int, start func() error) error {
 
 // chownForQEMU gives a directory the guest's QEMU creates files in (its
 // private directory, its channel directory) to the QEMU user, as libvirt's
-// qemuProcessMakeDir does through the security manager.
+// qemuProcessMakeDir does through the security manager, with what the
+// daemon wrote there for QEMU to read (the master key, the swtpm socket,
+// SEV blobs), as libvirt labels each of those.
 func chownForQEMU(c *procCred, dirs ...string) error {
 	if !c.confined() {
 		return nil
@@ -212,6 +214,15 @@ func chownForQEMU(c *procCred, dirs ...string) error {
 	for _, dir := range dirs {
 		if err := os.Chown(dir, c.uid, c.gid); err != nil {
 			return err
+		}
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			return err
+		}
+		for _, e := range ents {
+			if err := os.Lchown(filepath.Join(dir, e.Name()), c.uid, c.gid); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
