@@ -87,9 +87,15 @@ func (s *dacSetup) image(t *testing.T, name, backing string) string {
 	return p
 }
 
-// define defines and starts a guest on the given qcow2 disk.
-func (s *dacSetup) start(t *testing.T, name, disk string) {
+// start defines and starts a guest on the given qcow2 disk with an empty
+// CD-ROM drive, free PCIe ports and a serial console on a socket that
+// QEMU creates in a directory of its user's; it returns the console.
+func (s *dacSetup) start(t *testing.T, name, disk string) *testguest.Console {
 	t.Helper()
+	conDir := filepath.Join(s.dir, "con")
+	os.Mkdir(conDir, 0o755)
+	os.Chown(conDir, dacUID, dacUID)
+	sock := filepath.Join(conDir, name)
 	devs := fmt.Sprintf(`    <disk type='file' device='disk'>
       <driver name='qemu' type='qcow2'/>
       <source file='%s'/>
@@ -99,7 +105,12 @@ func (s *dacSetup) start(t *testing.T, name, disk string) {
       <target dev='sda' bus='sata'/>
       <readonly/>
     </disk>
-`, disk)
+    <serial type='unix'>
+      <source mode='bind' path='%s'/>
+      <target port='0'/>
+    </serial>
+    <controller type='scsi' model='virtio-scsi'/>
+%s`, disk, sock, hotplugPorts)
 	xml := testGuestXML(t, name, "", devs)
 	k, i := testguest.Ensure(t)
 	xml = strings.Replace(strings.Replace(xml, k, s.kernel, 1), i, s.initrd, 1)
@@ -107,7 +118,9 @@ func (s *dacSetup) start(t *testing.T, name, disk string) {
 	os.WriteFile(p, []byte(xml), 0o644)
 	mustVirsh(t, s.d.URI("qemu"), "define "+p)
 	mustVirsh(t, s.d.URI("qemu"), "start "+name)
+	con := console(t, sock)
 	waitState(t, s.d, name, "running (booted)", 20*time.Second)
+	return con
 }
 
 // owner is a file's uid:gid.
@@ -250,4 +263,51 @@ func TestQEMUDACConfinement(t *testing.T) {
 	mustVirsh(t, uri, "destroy daca2")
 	wantOwner(t, "both stopped, top1", top1, "0:0")
 	wantOwner(t, "both stopped, kernel", s.kernel, "0:0")
+}
+
+// TestQEMUDACHotplugJobs: with QEMU confined, a hot-plugged disk, a new
+// CD-ROM medium, a snapshot overlay and a block copy destination are
+// given to QEMU's user before QEMU opens them, and come back to their
+// owner when QEMU lets go of them (unplug, eject, pivot, stop).
+func TestQEMUDACHotplugJobs(t *testing.T) {
+	s := newDACSetup(t, "")
+	uri := s.d.URI("qemu")
+	nobody := fmt.Sprintf("%d:%d", dacUID, dacUID)
+	top := s.image(t, "top.qcow2", "")
+	// Nothing here needs the guest's help (a SCSI disk leaves at once),
+	// so the test does not wait for it to boot.
+	s.start(t, "dachp", top)
+
+	hot := s.image(t, "hot.qcow2", "")
+	mustVirsh(t, uri, "attach-disk dachp "+hot+" sdb --targetbus scsi --subdriver qcow2 --live")
+	wantOwner(t, "hot-plugged", hot, nobody)
+	if out := mustVirsh(t, uri, "detach-disk dachp sdb --live"); !strings.Contains(out, "Disk detached successfully") {
+		t.Errorf("detach-disk: %s", out)
+	}
+	wantOwner(t, "unplugged", hot, "0:0")
+
+	cd := filepath.Join(s.dir, "cd.iso")
+	os.WriteFile(cd, make([]byte, 1<<20), 0o600)
+	mustVirsh(t, uri, "change-media dachp sda "+cd+" --insert --live")
+	wantOwner(t, "inserted medium", cd, nobody)
+	mustVirsh(t, uri, "change-media dachp sda --eject --live --force")
+	// As libvirt, a read-only image is not given back: other guests
+	// may be reading it.
+	wantOwner(t, "ejected medium", cd, nobody)
+
+	overlay := filepath.Join(s.dir, "overlay.qcow2")
+	mustVirsh(t, uri, "snapshot-create-as dachp s1 --disk-only --no-metadata --diskspec vda,file="+overlay+" --diskspec sda,snapshot=no")
+	wantOwner(t, "snapshot overlay", overlay, nobody)
+	if v := xattr(overlay, "trusted.libvirt.security.dac"); v != "+0:+0" {
+		t.Errorf("remembered owner of the overlay: %q", v)
+	}
+
+	dest := filepath.Join(s.dir, "copy.qcow2")
+	mustVirsh(t, uri, "blockcopy dachp vda "+dest+" --format qcow2 --transient-job --pivot --wait")
+	wantOwner(t, "block copy destination, pivoted", dest, nobody)
+	// The overlay left the guest with the pivot (a full copy): its owner
+	// is back.
+	wantOwner(t, "overlay after the pivot", overlay, "0:0")
+	mustVirsh(t, uri, "destroy dachp")
+	wantOwner(t, "copy after destroy", dest, "0:0")
 }

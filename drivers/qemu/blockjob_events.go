@@ -189,6 +189,8 @@ func (d *Driver) finishBlockJob(ctx context.Context, v *vm, mon monitor, j *bloc
 		for _, s := range res.unplug {
 			removeImageFile(s)
 		}
+	} else {
+		d.restoreLeftImages(v, dc, j, res)
 	}
 	if dc != nil && res.changed {
 		d.syncConfigChain(v, dc, res.oldTop)

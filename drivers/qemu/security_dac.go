@@ -8,6 +8,7 @@ import (
 	"syscall"
 
 	"govirt/conf"
+	"govirt/driver"
 	"govirt/virerr"
 )
 
@@ -331,4 +332,25 @@ func (d *Driver) restoreNewImage(name string, live *conf.Domain, disk *conf.Disk
 	top.Source = *src
 	top.Source.Backing = nil
 	d.restoreDiskLive(name, live, &top)
+}
+
+// restoreLeftImages gives back the top images a finished block job took
+// out of QEMU: the old top after a pivot or an active commit, a copy
+// destination that was abandoned (libvirt's access revocation of a chain
+// that leaves, qemuBlockJobEventProcessConcludedRemoveChain). Backing
+// images were never remembered and stay as they are.
+func (d *Driver) restoreLeftImages(v *vm, disk *conf.Disk, j *blockJob, res chainChange) {
+	if !d.sec.enabled || disk == nil {
+		return
+	}
+	live, _, _ := liveSnapshot(v)
+	if live == nil {
+		return
+	}
+	for _, s := range res.unplug {
+		abandonedCopy := j.Type == driver.BlockJobTypeCopy && !res.changed
+		if s.Path == res.oldTop || abandonedCopy {
+			d.restoreNewImage(v.name, live, disk, s)
+		}
+	}
 }
