@@ -127,18 +127,28 @@ func (d *Driver) attachDiskLive(v *vm, mon monitor, disk *conf.Disk) error {
 	if err != nil {
 		return err
 	}
-	if err := d.labelDiskLive(live, disk); err != nil {
+	// QEMU's user gets the files and its cgroup the devices before QEMU
+	// opens them; a failure gives both back.
+	undo := func() {
+		d.denyDiskDevices(v, disk)
 		d.restoreDiskLive(v.name, live, disk)
+	}
+	if err := d.labelDiskLive(live, disk); err != nil {
+		undo()
+		return err
+	}
+	if err := d.allowDiskDevices(v, disk); err != nil {
+		undo()
 		return err
 	}
 	added, err := addBlockdevs(mon, disk)
 	if err != nil {
-		d.restoreDiskLive(v.name, live, disk)
+		undo()
 		return err
 	}
 	if err := qmp.DeviceAdd(hotplugCtx(), mon, devArgs); err != nil {
 		delBlockdevs(d, v, mon, added)
-		d.restoreDiskLive(v.name, live, disk)
+		undo()
 		return qmpError(err)
 	}
 	// Throttling goes on the new device once it exists; like libvirt, a

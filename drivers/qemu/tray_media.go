@@ -228,9 +228,13 @@ func (d *Driver) changeMedia(v *vm, mon monitor, newDisk *conf.Disk, force bool)
 	// follow even if inserting the new one fails.
 	delBlockdevs(d, v, mon, command.DiskNodes(orig))
 	d.restoreDiskLive(v.name, live, orig)
+	d.denyDiskDevices(v, orig)
 	var insertErr error
 	if work.Source.Path != "" {
 		err := d.labelDiskLive(live, work)
+		if err == nil {
+			err = d.allowDiskDevices(v, work)
+		}
 		var added []string
 		if err == nil {
 			added, err = addBlockdevs(mon, work)
