@@ -207,6 +207,19 @@ func TestQEMUDACConfinement(t *testing.T) {
 	if v := xattr(top1, "trusted.libvirt.security.ref_dac"); v != "1" {
 		t.Errorf("refcount of top1: %q", v)
 	}
+	// The guest's cgroup lists only its devices.
+	if _, err := os.Stat("/sys/fs/cgroup/devices/devices.list"); err == nil {
+		id := strings.TrimSpace(mustVirsh(t, uri, "domid daca"))
+		list := readCg(t, filepath.Join(cgroupDir("devices", id, "daca"), "devices.list"))
+		for _, want := range []string{"c 1:3 rw", "c 1:9 rw", "c 136:* rw", "c 5:2 rw"} {
+			if !strings.Contains(list, want) {
+				t.Errorf("devices.list lacks %q:\n%s", want, list)
+			}
+		}
+		if strings.Contains(list, "a *:* rwm") {
+			t.Errorf("devices.list allows everything:\n%s", list)
+		}
+	}
 	live := mustVirsh(t, uri, "dumpxml daca")
 	if !strings.Contains(live, "<seclabel type='dynamic' model='dac' relabel='yes'>") ||
 		!strings.Contains(live, "<label>+65534:+65534</label>") || !strings.Contains(live, "<imagelabel>+65534:+65534</imagelabel>") {
@@ -285,6 +298,37 @@ func TestQEMUDACHotplugJobs(t *testing.T) {
 		t.Errorf("detach-disk: %s", out)
 	}
 	wantOwner(t, "unplugged", hot, "0:0")
+
+	// A block device: its node is in the cgroup's list while plugged.
+	if _, err := os.Stat("/sys/fs/cgroup/devices/devices.list"); err == nil {
+		backing := filepath.Join(s.dir, "loop.img")
+		os.WriteFile(backing, make([]byte, 8<<20), 0o600)
+		out, err := exec.Command("losetup", "-f", "--show", backing).CombinedOutput()
+		if err != nil {
+			t.Logf("no loop device: %v %s", err, out)
+		} else {
+			loop := strings.TrimSpace(string(out))
+			t.Cleanup(func() { exec.Command("losetup", "-d", loop).Run() })
+			var st syscall.Stat_t
+			syscall.Stat(loop, &st)
+			rule := fmt.Sprintf("b %d:%d rw", (st.Rdev>>8)&0xfff, st.Rdev&0xff|(st.Rdev>>12)&^0xff)
+			id := strings.TrimSpace(mustVirsh(t, uri, "domid dachp"))
+			listFile := filepath.Join(cgroupDir("devices", id, "dachp"), "devices.list")
+			if strings.Contains(readCg(t, listFile), rule) {
+				t.Errorf("%s allowed before it was plugged", rule)
+			}
+			mustVirsh(t, uri, "attach-disk dachp "+loop+" sdc --targetbus scsi --live")
+			if list := readCg(t, listFile); !strings.Contains(list, rule) {
+				t.Errorf("plugged %s: devices.list lacks %q:\n%s", loop, rule, list)
+			}
+			wantOwner(t, "plugged block device", loop, nobody)
+			mustVirsh(t, uri, "detach-disk dachp sdc --live")
+			if list := readCg(t, listFile); strings.Contains(list, rule) {
+				t.Errorf("unplugged %s: devices.list still has %q", loop, rule)
+			}
+			wantOwner(t, "unplugged block device", loop, "0:0")
+		}
+	}
 
 	cd := filepath.Join(s.dir, "cd.iso")
 	os.WriteFile(cd, make([]byte, 1<<20), 0o600)
