@@ -75,3 +75,26 @@ func TestChardevTLSFromConfig(t *testing.T) {
 		t.Error("chardev_tls = maybe accepted")
 	}
 }
+
+func TestQEMUUserFromConfig(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.conf")
+	cfg, _, err := parseArgs([]string{"--run-dir", "/r"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.QEMUUser != "" || cfg.QEMUGroup != "" || cfg.NoDynamicOwnership {
+		t.Errorf("defaults: %q %q %v", cfg.QEMUUser, cfg.QEMUGroup, cfg.NoDynamicOwnership)
+	}
+	os.WriteFile(path, []byte("user = \"govirt-qemu\"\ngroup = \"+64055\"\ndynamic_ownership = 0\n"), 0o600)
+	cfg, _, err = parseArgs([]string{"--config", path, "--run-dir", "/r"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.QEMUUser != "govirt-qemu" || cfg.QEMUGroup != "+64055" || !cfg.NoDynamicOwnership {
+		t.Errorf("from file: %q %q %v", cfg.QEMUUser, cfg.QEMUGroup, cfg.NoDynamicOwnership)
+	}
+	os.WriteFile(path, []byte("dynamic_ownership = yes\n"), 0o600)
+	if _, _, err := parseArgs([]string{"--config", path}); err == nil {
+		t.Error("dynamic_ownership = yes accepted")
+	}
+}
