@@ -202,8 +202,9 @@ func (m *Manager) LookupSCSIHostByWWN(wwnn, wwpn string, flags uint32) (string, 
 			return d.Name, nil
 		}
 	}
-	return "", virerr.New(virerr.FromNodedev, virerr.ErrNoNodeDevice,
-		"no node device with matching wwnn '%s' and wwpn '%s'", wwnn, wwpn)
+	// virNodeDeviceObjListFindSCSIHostByWWNs fails without reporting an
+	// error; the client shows its placeholder.
+	return "", virerr.Raw(virerr.FromNone, virerr.ErrInternalError, "An error occurred, but the cause is unknown")
 }
 
 // NodeDeviceGetXMLDesc is nodeDeviceGetXMLDesc.

@@ -33,6 +33,7 @@ import (
 
 	"govirt/driver"
 	"govirt/drivers/network"
+	"govirt/drivers/nodedev"
 	"govirt/drivers/qemu/command"
 	"govirt/drivers/storagepool"
 	"govirt/events"
@@ -96,6 +97,7 @@ type Driver struct {
 	mgrMu        sync.Mutex
 	networkMgr   *network.Manager     // created on first use (conn_network.go)
 	storageMgr   *storagepool.Manager // created on first use (conn_storage.go)
+	nodedevMgr   *nodedev.Manager     // created on first use (conn_nodedev.go)
 	cgOnce       sync.Once
 	cgHost       *cgroup.Host // the host's cgroup mounts; nil without (cgroup_setup.go)
 }
