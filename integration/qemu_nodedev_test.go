@@ -1,12 +1,15 @@
 package integration
 
 import (
+	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"regexp"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestQemuNodeDevicesVsLibvirtd compares qemu:///system's node devices
@@ -175,4 +178,49 @@ func minus(a []string, skip map[string]bool) []string {
 		}
 	}
 	return out
+}
+
+// TestQemuNodeDeviceEvents: a veth pair appearing and going away on the
+// host reaches a client as node device lifecycle events (from the
+// kernel's uevents; libvirtd gets the same from udevd).
+func TestQemuNodeDeviceEvents(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skip("no ip command")
+	}
+	d := startDaemon(t)
+	name := fmt.Sprintf("gvnd%d", os.Getpid()%100000)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	ev := exec.CommandContext(ctx, "virsh", "-c", d.URI("qemu"), "nodedev-event", "--loop", "--event", "lifecycle")
+	ev.Env = append(os.Environ(), "LC_ALL=C")
+	var out syncBuffer
+	ev.Stdout = &out
+	if err := ev.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cancel(); ev.Wait() }()
+	time.Sleep(time.Second) // the callback is registered
+	defer exec.Command("ip", "link", "del", name).Run()
+	if b, err := exec.Command("ip", "link", "add", name, "type", "veth", "peer", "name", name+"p").CombinedOutput(); err != nil {
+		t.Skipf("cannot add a veth pair: %v %s", err, b)
+	}
+	waitFor := func(re string) {
+		t.Helper()
+		r := regexp.MustCompile(re)
+		for i := 0; i < 100 && !r.MatchString(out.String()); i++ {
+			time.Sleep(100 * time.Millisecond)
+		}
+		if !r.MatchString(out.String()) {
+			t.Fatalf("no event matching %s in:\n%s", re, out.String())
+		}
+	}
+	waitFor(`event 'lifecycle' for node device net_` + name + `_[0-9a-f_]{17}: Created`)
+	waitFor(`event 'lifecycle' for node device net_` + name + `p_[0-9a-f_]{17}: Created`)
+	if b, err := exec.Command("ip", "link", "del", name).CombinedOutput(); err != nil {
+		t.Fatalf("ip link del: %v %s", err, b)
+	}
+	waitFor(`event 'lifecycle' for node device net_` + name + `_[0-9a-f_]{17}: Deleted`)
 }

@@ -161,6 +161,10 @@ func run(cfg config, log *slog.Logger, logCtl *admin.LogControl) error {
 	qemuDrv.StorageAutostart()
 	qemuDrv.NetworkAutostart()
 	go qemuDrv.Autostart(context.Background())
+	// Node device events from the kernel's uevents, until shutdown.
+	watchCtx, stopWatch := context.WithCancel(context.Background())
+	defer stopWatch()
+	qemuDrv.WatchNodeDevices(watchCtx)
 
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)

@@ -65,18 +65,6 @@ func TestFakeHostList(t *testing.T) {
 	}
 }
 
-func sorted(s []string) []string {
-	out := append([]string{}, s...)
-	for i := range out {
-		for j := i + 1; j < len(out); j++ {
-			if out[j] < out[i] {
-				out[i], out[j] = out[j], out[i]
-			}
-		}
-	}
-	return out
-}
-
 var wantXML = map[string]string{
 	"computer": `<device>
   <name>computer</name>

@@ -1,6 +1,7 @@
 package qemu
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"strconv"
@@ -174,4 +175,15 @@ func (c *conn) NodeDeviceUndefine(name string, flags uint32) error {
 }
 func (c *conn) NodeDeviceDefineXML(xml string, flags uint32) (string, error) {
 	return c.d.nodedevs().NodeDeviceDefineXML(xml, flags)
+}
+
+// WatchNodeDevices publishes node device lifecycle and update events
+// from the kernel's uevents until ctx ends; the daemon calls it once.
+func (d *Driver) WatchNodeDevices(ctx context.Context) {
+	err := d.nodedevs().Watch(ctx, func(e nodedev.Event) {
+		d.bus.Publish(driver.NodeDeviceEvent{Name: e.Name, Update: e.Update, Event: e.Event})
+	})
+	if err != nil {
+		d.log.Warn("no node device events", "err", err)
+	}
 }
