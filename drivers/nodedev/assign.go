@@ -174,8 +174,8 @@ func (m *Manager) Reset(name string, inUse InUse) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	addr := p.Addr.String()
-	cfg, err := m.fs.readFile("/sys/bus/pci/devices/" + addr + "/config")
-	if err != nil || len(cfg) <= pciHeaderType {
+	cfg, _, ok := m.readConfig(p.Addr)
+	if !ok || len(cfg) <= pciHeaderType {
 		return errNone(virerr.ErrSystemError, "Failed to open config space file '%s'", "/sys/bus/pci/devices/"+addr+"/config")
 	}
 	if cfg[pciHeaderType]&0x7f != 0 {

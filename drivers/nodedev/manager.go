@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"govirt/conf"
 	"govirt/uuid"
@@ -36,6 +37,37 @@ type Manager struct {
 
 	// mu serialises detach/reattach/reset of PCI functions.
 	mu sync.Mutex
+
+	// The last scan, reused for a moment by lookups, lists and parents
+	// (virsh nodedev-list --tree asks for every device's parent); an
+	// XML description or capability list always scans afresh, as
+	// libvirt refreshes a device's dynamic capabilities for them.
+	cacheMu  sync.Mutex
+	cached   []*Device
+	cachedAt time.Time
+}
+
+// cacheFor is how long a scan answers lookups and lists.
+const cacheFor = time.Second
+
+// recent is the last scan when it is recent enough, else a fresh one.
+func (m *Manager) recent() []*Device {
+	m.cacheMu.Lock()
+	defer m.cacheMu.Unlock()
+	if m.cached != nil && time.Since(m.cachedAt) < cacheFor {
+		return m.cached
+	}
+	m.cached, m.cachedAt = m.scan(), time.Now()
+	return m.cached
+}
+
+// fresh scans now and keeps the result for recent.
+func (m *Manager) fresh() []*Device {
+	devs := m.scan()
+	m.cacheMu.Lock()
+	m.cached, m.cachedAt = devs, time.Now()
+	m.cacheMu.Unlock()
+	return devs
 }
 
 // New makes a Manager.
@@ -100,10 +132,19 @@ func errNoDevice(name string) error {
 // find is nodeDeviceObjFindByName plus nodeDeviceUpdateCaps (the scan is
 // fresh, so its dynamic capabilities are current).
 func (m *Manager) find(name string) (*Device, error) {
+	return m.findIn(name, m.fresh)
+}
+
+// findRecent is find on the last scan when it is recent.
+func (m *Manager) findRecent(name string) (*Device, error) {
+	return m.findIn(name, m.recent)
+}
+
+func (m *Manager) findIn(name string, scan func() []*Device) (*Device, error) {
 	if !validName(name) {
 		return nil, errNoDevice(name)
 	}
-	for _, d := range m.scan() {
+	for _, d := range scan() {
 		if d.Name == name {
 			return d, nil
 		}
@@ -130,7 +171,7 @@ func (m *Manager) ListAllNodeDevices(flags uint32) ([]string, error) {
 		return nil, err
 	}
 	out := []string{}
-	for _, d := range m.scan() {
+	for _, d := range m.recent() {
 		if flags&listCapsMask != 0 {
 			match := false
 			for i, c := range capBits {
@@ -152,7 +193,7 @@ func (m *Manager) ListAllNodeDevices(flags uint32) ([]string, error) {
 
 func (m *Manager) list(cap string) []string {
 	out := []string{}
-	for _, d := range m.scan() {
+	for _, d := range m.recent() {
 		if cap == "" || d.hasCap(cap) {
 			out = append(out, d.Name)
 		}
@@ -185,7 +226,7 @@ func (m *Manager) NodeListDevices(cap string, maxnames int32, flags uint32) ([]s
 
 // LookupNodeDeviceByName is nodeDeviceLookupByName.
 func (m *Manager) LookupNodeDeviceByName(name string) (string, error) {
-	d, err := m.find(name)
+	d, err := m.findRecent(name)
 	if err != nil {
 		return "", err
 	}
@@ -221,7 +262,7 @@ func (m *Manager) NodeDeviceGetXMLDesc(name string, flags uint32) (string, error
 
 // NodeDeviceGetParent is nodeDeviceGetParent.
 func (m *Manager) NodeDeviceGetParent(name string) (string, error) {
-	d, err := m.find(name)
+	d, err := m.findRecent(name)
 	if err != nil {
 		return "", err
 	}

@@ -198,14 +198,11 @@ const (
 
 // pciConfigCaps reads what libvirt reads from the configuration space
 // as root: the header type and whether the function is PCI Express,
-// with its link capability and status.
+// with its link capability and status. Only the bytes needed are read:
+// in a virtual machine every configuration access traps.
 func (m *Manager) pciConfigCaps(c *PCICap) bool {
-	path := "/sys/bus/pci/devices/" + c.Addr.String() + "/config"
-	cfg, err := m.fs.readFile(path)
-	if err != nil {
-		return false
-	}
-	if len(cfg) <= pciHeaderType {
+	cfg, size, ok := m.readConfig(c.Addr)
+	if !ok || len(cfg) <= pciHeaderType {
 		return false
 	}
 	c.HdrType = int(cfg[pciHeaderType] & 0x7f)
@@ -217,8 +214,8 @@ func (m *Manager) pciConfigCaps(c *PCICap) bool {
 		c.PCIe = true
 	} else {
 		// libvirt's guess when the list cannot be walked or lacks the
-		// capability: a config space bigger than 256 bytes is PCIe.
-		c.PCIe = len(cfg) != 256
+		// capability: a config space other than 256 bytes is PCIe.
+		c.PCIe = size != 256
 		pos = 0
 	}
 	c.LinkCap, c.LinkSta = nil, nil
@@ -235,6 +232,45 @@ func (m *Manager) pciConfigCaps(c *PCICap) bool {
 	c.LinkCap = &PCILink{Port: int(lc >> 24), Speed: uint(lc & 0xf), Width: uint((lc & 0x3f0) >> 4)}
 	c.LinkSta = &PCILink{Port: -1, Speed: uint(ls & 0xf), Width: uint((ls & 0x3f0) >> 4)}
 	return true
+}
+
+// readConfig reads the standard header and the capability list of a
+// function's configuration space (the first 256 bytes hold them) and
+// returns the file's size, which libvirt's PCIe guess uses.
+func (m *Manager) readConfig(a PCIAddr) ([]byte, int64, bool) {
+	fh, err := os.Open(m.fs.path("/sys/bus/pci/devices/" + a.String() + "/config"))
+	if err != nil {
+		return nil, 0, false
+	}
+	defer fh.Close()
+	fi, err := fh.Stat()
+	if err != nil {
+		return nil, 0, false
+	}
+	cfg := make([]byte, 256)
+	n, _ := fh.ReadAt(cfg[:pciConfHeaderLen], 0)
+	if n < pciConfHeaderLen {
+		return cfg[:n], fi.Size(), true
+	}
+	// Fetch each capability's header and what follows it lazily: the
+	// list walk touches a few dwords, not the whole page.
+	read := func(off, l int) {
+		if off+l <= len(cfg) {
+			fh.ReadAt(cfg[off:off+l], int64(off))
+		}
+	}
+	if binary.LittleEndian.Uint16(cfg[pciStatus:])&pciStatusCapList != 0 {
+		pos := int(cfg[pciCapList])
+		for i := 0; i < 64 && pos >= pciConfHeaderLen && pos != 0xff && pos+2 <= len(cfg); i++ {
+			l := 0x14 // enough for the PCIe link status, PM control and AF cap
+			if pos+l > len(cfg) {
+				l = len(cfg) - pos
+			}
+			read(pos, l)
+			pos = int(cfg[pos+1])
+		}
+	}
+	return cfg, fi.Size(), true
 }
 
 // findPCICap is virPCIDeviceFindCapabilityOffset: walk the standard

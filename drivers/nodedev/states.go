@@ -12,12 +12,12 @@ import (
 // one.
 
 func (m *Manager) NodeDeviceIsActive(name string) (bool, error) {
-	_, err := m.find(name)
+	_, err := m.findRecent(name)
 	return err == nil, err
 }
 
 func (m *Manager) NodeDeviceIsPersistent(name string) (bool, error) {
-	d, err := m.find(name)
+	d, err := m.findRecent(name)
 	return err == nil && d.Name == "computer", err
 }
 

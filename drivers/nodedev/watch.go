@@ -56,7 +56,7 @@ func parseUevent(msg []byte) (uevent, bool) {
 // snapshot maps the devices of a scan by name to their sysfs paths.
 func (m *Manager) snapshot() map[string]string {
 	out := map[string]string{}
-	for _, d := range m.scan() {
+	for _, d := range m.fresh() {
 		out[d.Name] = d.Path
 	}
 	return out
