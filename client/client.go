@@ -44,6 +44,8 @@ type Client struct {
 	done    chan struct{}
 
 	events *eventQueue
+
+	lastRecv atomic.Int64 // UnixNano of the last frame received
 }
 
 type result struct {
@@ -277,6 +279,7 @@ func (c *Client) readLoop() {
 			c.shutdown(err)
 			return
 		}
+		c.lastRecv.Store(time.Now().UnixNano())
 		c.route(h, body)
 	}
 }

@@ -74,9 +74,14 @@ func migAdvertisedHost() string {
 	return "127.0.0.1"
 }
 
-func (c *conn) migratePrepare3(params []driver.TypedParam, cookieIn []byte, flags uint32) ([]byte, string, *vm, error) {
+// migratePrepare3 is the Prepare step; tunnel, when not nil, is where
+// QEMU reads a tunnelled migration's stream from.
+func (c *conn) migratePrepare3(params []driver.TypedParam, cookieIn []byte, flags uint32, tunnel *os.File) ([]byte, string, *vm, error) {
 	if err := checkMigrateFlags(flags); err != nil {
 		return nil, "", nil, err
+	}
+	if (tunnel != nil) != (flags&migrateTunnelled != 0) {
+		return nil, "", nil, errQEMU(virerr.ErrInternalError, "%s", "Tunnelled migration requested but invalid RPC method called")
 	}
 	d := c.d
 	dxml := migParam(params, migParamDestXML)
@@ -124,7 +129,7 @@ func (c *conn) migratePrepare3(params []driver.TypedParam, cookieIn []byte, flag
 	m.Peer = cookiePeer(cookieIn)
 	v.mig = m
 	v.mu.Unlock()
-	uri, err := d.prepareIncoming(context.Background(), v, params)
+	uri, err := d.prepareIncoming(context.Background(), v, params, tunnel)
 	if err != nil {
 		v.mu.Lock()
 		v.mig = nil
@@ -142,8 +147,9 @@ func (c *conn) migratePrepare3(params []driver.TypedParam, cookieIn []byte, flag
 	return d.makeCookie(v, ""), uri, v, nil
 }
 
-// prepareIncoming launches QEMU with -incoming defer and has it listen.
-func (d *Driver) prepareIncoming(ctx context.Context, v *vm, params []driver.TypedParam) (string, error) {
+// prepareIncoming launches QEMU with -incoming defer and has it listen,
+// or read the tunnel's pipe.
+func (d *Driver) prepareIncoming(ctx context.Context, v *vm, params []driver.TypedParam, tunnel *os.File) (string, error) {
 	if err := d.launch(ctx, v, true); err != nil {
 		return "", err
 	}
@@ -155,6 +161,17 @@ func (d *Driver) prepareIncoming(ctx context.Context, v *vm, params []driver.Typ
 	if err := enableMigrationEvents(ctx, mon); err != nil {
 		d.abortLaunch(v)
 		return "", err
+	}
+	if tunnel != nil {
+		if err := incomingFromPipe(ctx, mon, tunnel); err != nil {
+			d.abortLaunch(v)
+			return "", err
+		}
+		if err := d.saveStatus(v); err != nil {
+			d.abortLaunch(v)
+			return "", err
+		}
+		return "", nil
 	}
 	listen := migParam(params, migParamListenAddress)
 	host := migAdvertisedHost()

@@ -48,10 +48,11 @@ const (
 
 // SupportsFeature: migration protocol 3 with parameters, with the source
 // keeping its job from Begin to Confirm (change protection), as libvirt's
-// QEMU driver. Offline and peer-to-peer migration are not offered.
+// QEMU driver, and peer-to-peer migration (migrate_p2p.go). Offline
+// migration is not offered.
 func (c *conn) SupportsFeature(f int32) bool {
 	switch f {
-	case featureMigrationV3, featureChangeProtection, featureMigrationParams:
+	case featureMigrationV3, featureChangeProtection, featureMigrationParams, featureMigrationP2P:
 		return true
 	}
 	return false
@@ -213,8 +214,6 @@ func checkMigrateFlags(flags uint32) error {
 	switch {
 	case flags&(migrateNonSharedDisk|migrateNonSharedInc) != 0:
 		return errQEMU(virerr.ErrOperationUnsupported, "migration of non-shared storage is not supported")
-	case flags&(migratePeer2Peer|migrateTunnelled) != 0:
-		return errQEMU(virerr.ErrOperationUnsupported, "peer-to-peer migration is not supported")
 	case flags&migrateOffline != 0:
 		return errQEMU(virerr.ErrOperationUnsupported, "offline migration is not supported")
 	case flags&(migratePostcopy|migratePostcopyResume) != 0:

@@ -1,0 +1,109 @@
+package integration
+
+import (
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// p2pDaemons starts two govirtd that also listen on TCP (auth none), so
+// that either can be the other's peer over qemu+tcp.
+func p2pDaemons(t *testing.T) (src, dst *daemon, srcTCP, dstTCP string) {
+	t.Helper()
+	sp, dp := freePort(t), freePort(t)
+	src = startDaemon(t, "--listen-tcp", "127.0.0.1:"+strconv.Itoa(sp))
+	dst = startDaemon(t, "--listen-tcp", "127.0.0.1:"+strconv.Itoa(dp))
+	t.Cleanup(func() { killGuests(src); killGuests(dst) })
+	return src, dst, fmt.Sprintf("qemu+tcp://127.0.0.1:%d/system", sp), fmt.Sprintf("qemu+tcp://127.0.0.1:%d/system", dp)
+}
+
+// migrateP2P runs virsh migrate --p2p from `from` to the peer URI
+// dconnURI, with the destination's console on sock.
+func migrateP2P(t *testing.T, from *daemon, dconnURI, name, flags, oldSock, sock string) (string, int) {
+	t.Helper()
+	doc := mustVirsh(t, from.URI("qemu"), "dumpxml --migratable "+name)
+	path := writeXML(t, name+"-dest", strings.Replace(doc, oldSock, sock, 1))
+	out, errOut, rc := virsh(t, from.URI("qemu"), fmt.Sprintf("migrate --live --p2p --verbose %s --xml %s %s %s", flags, path, name, dconnURI))
+	return out + errOut, rc
+}
+
+// TestQEMUMigrateP2P: the source daemon drives the migration itself
+// (virsh migrate --p2p): a domjobabort leaves the guest running on the
+// source only; Nova's flags (live, p2p, persist-dest, undefine-source)
+// over a unix socket move the guest with its data; it comes back
+// --tunnelled over TCP, its migration stream through the daemons' RPC
+// connection.
+func TestQEMUMigrateP2P(t *testing.T) {
+	src, dst, srcTCP, _ := p2pDaemons(t)
+	dir := t.TempDir()
+	image, sock, sock2 := filepath.Join(dir, "disk.qcow2"), filepath.Join(dir, "console"), filepath.Join(dir, "console2")
+	qemuImg(t, "create", "-q", "-f", "qcow2", image, "64M")
+	mustVirsh(t, src.URI("qemu"), "define "+writeXML(t, "p2p", migrateGuestXML(t, "p2p", image, sock)))
+	con := bootDiskGuest(t, src, "p2p", sock)
+	want := guestWrite(t, con, "/dev/vda", 11, 1024)
+
+	// Aborted: the guest stays on the source, the destination has none.
+	done := make(chan string, 1)
+	go func() {
+		out, rc := migrateP2P(t, src, dst.URI("qemu"), "p2p", "--bandwidth 1", sock, sock2)
+		done <- fmt.Sprintf("rc=%d %s", rc, out)
+	}()
+	waitJob(t, dst, "p2p", "Incoming migration")
+	waitJob(t, src, "p2p", "Outgoing migration", "Data total:")
+	mustVirsh(t, src.URI("qemu"), "domjobabort p2p")
+	if r := <-done; !strings.Contains(r, "operation aborted: migration out job: canceled by client") {
+		t.Fatalf("aborted p2p migration: %s\n%s", r, src.Log())
+	}
+	if got := domState(t, src, "p2p"); got != "running (booted)" {
+		t.Fatalf("source after an aborted migration: %q\n%s", got, src.Log())
+	}
+	waitGone(t, dst, "p2p")
+	if out, _, _ := virsh(t, src.URI("qemu"), "domjobinfo p2p"); !strings.Contains(out, "None") {
+		t.Errorf("job left on the source: %q", out)
+	}
+	if got := guestSum(t, con, "/dev/vda", 1024); got != want {
+		t.Errorf("data after the aborted migration: %s, want %s", got, want)
+	}
+
+	// Nova's flags.
+	out, rc := migrateP2P(t, src, dst.URI("qemu"), "p2p", "--persistent --undefinesource", sock, sock2)
+	if rc != 0 {
+		t.Fatalf("migrate --p2p: rc=%d\n%s\nsource:\n%s\ndestination:\n%s", rc, out, src.Log(), dst.Log())
+	}
+	if !strings.Contains(out, "Migration: [100 %]") {
+		t.Errorf("no progress in verbose output: %q", out)
+	}
+	if got := domState(t, dst, "p2p"); got != "running (migrated)" {
+		t.Errorf("destination: %q", got)
+	}
+	if got := domState(t, src, "p2p"); !strings.Contains(got, "failed to get domain") {
+		t.Errorf("--undefinesource left the guest on the source: %q", got)
+	}
+	if out := mustVirsh(t, dst.URI("qemu"), "dominfo p2p"); !strings.Contains(out, "Persistent:     yes") {
+		t.Errorf("destination guest should be persistent:\n%s", out)
+	}
+	con = console(t, sock2)
+	if got := guestSum(t, con, "/dev/vda", 1024); got != want {
+		t.Errorf("data after migration: %s, want %s", got, want)
+	}
+	want = guestWrite(t, con, "/dev/vda", 12, 1024)
+
+	// Back, tunnelled, over TCP.
+	out, rc = migrateP2P(t, dst, srcTCP, "p2p", "--tunnelled --persistent --undefinesource", sock2, sock)
+	if rc != 0 {
+		t.Fatalf("migrate --p2p --tunnelled: rc=%d\n%s\nsource:\n%s\ndestination:\n%s", rc, out, dst.Log(), src.Log())
+	}
+	if got := domState(t, src, "p2p"); got != "running (migrated)" {
+		t.Errorf("back on the source: %q", got)
+	}
+	if got := domState(t, dst, "p2p"); !strings.Contains(got, "failed to get domain") {
+		t.Errorf("left on the other side: %q", got)
+	}
+	con = console(t, sock)
+	if got := guestSum(t, con, "/dev/vda", 1024); got != want {
+		t.Errorf("data after the tunnelled migration: %s, want %s", got, want)
+	}
+	mustVirsh(t, src.URI("qemu"), "destroy p2p")
+}
