@@ -2,10 +2,13 @@ package integration
 
 import (
 	"fmt"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+
+	"govirt/testguest"
 )
 
 // p2pDaemons starts two govirtd that also listen on TCP (auth none), so
@@ -41,7 +44,8 @@ func TestQEMUMigrateP2P(t *testing.T) {
 	image, sock, sock2 := filepath.Join(dir, "disk.qcow2"), filepath.Join(dir, "console"), filepath.Join(dir, "console2")
 	qemuImg(t, "create", "-q", "-f", "qcow2", image, "64M")
 	mustVirsh(t, src.URI("qemu"), "define "+writeXML(t, "p2p", migrateGuestXML(t, "p2p", image, sock)))
-	con := bootDiskGuest(t, src, "p2p", sock)
+	mustVirsh(t, src.URI("qemu"), "start p2p")
+	con := waitBoot(t, sock)
 	want := guestWrite(t, con, "/dev/vda", 11, 1024)
 
 	// Aborted: the guest stays on the source, the destination has none.
@@ -106,4 +110,72 @@ func TestQEMUMigrateP2P(t *testing.T) {
 		t.Errorf("data after the tunnelled migration: %s, want %s", got, want)
 	}
 	mustVirsh(t, src.URI("qemu"), "destroy p2p")
+}
+
+// TestQEMUMigrateCopyStorage migrates a guest whose disk the destination
+// does not share (--copy-storage-all): the destination creates the
+// missing image in its own directory, the source mirrors the disk into it
+// over NBD before the memory moves, and the guest reads its data there.
+// It comes back peer-to-peer with --migrate-disks onto its old, now stale
+// image.
+func TestQEMUMigrateCopyStorage(t *testing.T) {
+	src, dst := migrateDaemons(t)
+	srcDir, dstDir := t.TempDir(), t.TempDir()
+	image, sock := filepath.Join(srcDir, "disk.qcow2"), filepath.Join(srcDir, "console")
+	image2, sock2 := filepath.Join(dstDir, "disk.qcow2"), filepath.Join(dstDir, "console")
+	qemuImg(t, "create", "-q", "-f", "qcow2", image, "64M")
+	mustVirsh(t, src.URI("qemu"), "create "+writeXML(t, "cs", migrateGuestXML(t, "cs", image, sock)))
+	con := waitBoot(t, sock)
+	want := guestWrite(t, con, "/dev/vda", 21, 2048)
+
+	doc := mustVirsh(t, src.URI("qemu"), "dumpxml --migratable cs")
+	doc = strings.Replace(strings.Replace(doc, sock, sock2, 1), image, image2, 1)
+	out, errOut, rc := virsh(t, src.URI("qemu"), "migrate --live --verbose --copy-storage-all --xml "+writeXML(t, "cs-dest", doc)+" cs "+dst.URI("qemu"))
+	if rc != 0 {
+		t.Fatalf("migrate --copy-storage-all: rc=%d\n%s%s\nsource:\n%s\ndestination:\n%s", rc, out, errOut, src.Log(), dst.Log())
+	}
+	info := qemuImgInfo(t, image2)
+	if !strings.Contains(info, "file format: qcow2") || !strings.Contains(info, "virtual size: 64 MiB") {
+		t.Errorf("destination image:\n%s", info)
+	}
+	if got := domState(t, dst, "cs"); got != "running (migrated)" {
+		t.Errorf("destination: %q", got)
+	}
+	con = console(t, sock2)
+	if got := guestSum(t, con, "/dev/vda", 2048); got != want {
+		t.Errorf("data after the storage migration: %s, want %s", got, want)
+	}
+	want = guestWrite(t, con, "/dev/vda", 22, 2048)
+
+	doc = mustVirsh(t, dst.URI("qemu"), "dumpxml --migratable cs")
+	doc = strings.Replace(strings.Replace(doc, sock2, sock, 1), image2, image, 1)
+	out, errOut, rc = virsh(t, dst.URI("qemu"), "migrate --live --p2p --copy-storage-all --migrate-disks vda --xml "+writeXML(t, "cs-back", doc)+" cs "+src.URI("qemu"))
+	if rc != 0 {
+		t.Fatalf("migrate back: rc=%d\n%s%s\nsource:\n%s\ndestination:\n%s", rc, out, errOut, dst.Log(), src.Log())
+	}
+	con = console(t, sock)
+	if got := guestSum(t, con, "/dev/vda", 2048); got != want {
+		t.Errorf("data after migrating back: %s, want %s", got, want)
+	}
+	mustVirsh(t, src.URI("qemu"), "destroy cs")
+}
+
+func qemuImgInfo(t *testing.T, path string) string {
+	t.Helper()
+	out, err := exec.Command("qemu-img", "info", "-U", path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("qemu-img info %s: %v\n%s", path, err, out)
+	}
+	return string(out)
+}
+
+// waitBoot waits for the test guest on the console at sock, allowing a
+// loaded host (several TCG guests on two cores) more than bootTimeout.
+func waitBoot(t *testing.T, sock string) *testguest.Console {
+	t.Helper()
+	con := console(t, sock)
+	if _, err := con.Expect(testguest.ReadyMarker, 3*bootTimeout()); err != nil {
+		t.Fatalf("%v\n%s", err, con.Output())
+	}
+	return con
 }

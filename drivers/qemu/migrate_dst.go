@@ -129,8 +129,40 @@ func (c *conn) migratePrepare3(params []driver.TypedParam, cookieIn []byte, flag
 	m.Peer = cookiePeer(cookieIn)
 	v.mig = m
 	v.mu.Unlock()
-	uri, err := d.prepareIncoming(context.Background(), v, params, tunnel)
+	var nbd *cookieNBD
+	var uri string
+	if copiesStorage(flags) {
+		// Missing images are created before QEMU opens them.
+		var created []string
+		if created, err = precreateStorage(def, params, cookieIn); err == nil {
+			v.mu.Lock()
+			m.Created = created
+			v.mu.Unlock()
+		}
+	}
+	if err == nil {
+		uri, err = d.prepareIncoming(context.Background(), v, params, tunnel)
+	}
+	if err == nil && copiesStorage(flags) {
+		v.mu.Lock()
+		mon := v.mon
+		v.mu.Unlock()
+		var port int
+		if port, err = d.startNBDServer(context.Background(), v, mon, params); err != nil {
+			d.abortLaunch(v)
+		} else {
+			nbd = &cookieNBD{Port: port}
+			v.mu.Lock()
+			m.NBD = true
+			v.mu.Unlock()
+			d.saveStatusLogged(v)
+		}
+	}
 	if err != nil {
+		v.mu.Lock()
+		created := m.Created
+		v.mu.Unlock()
+		removeAll(created)
 		v.mu.Lock()
 		v.mig = nil
 		if !v.active() && v.persistent {
@@ -144,7 +176,7 @@ func (c *conn) migratePrepare3(params []driver.TypedParam, cookieIn []byte, flag
 	v.setMigPhase(m, phasePrepare)
 	d.emit(v, driver.EventStarted, driver.EventStartedMigrated)
 	d.faultAt(phasePrepare)
-	return d.makeCookie(v, ""), uri, v, nil
+	return d.makeCookieNBD(v, "", nbd), uri, v, nil
 }
 
 // prepareIncoming launches QEMU with -incoming defer and has it listen,
@@ -236,6 +268,12 @@ func (d *Driver) killIncoming(v *vm, m *migration) {
 		}
 		v.mu.Unlock()
 	}
+	// Images the storage migration created here go with the guest.
+	v.mu.Lock()
+	created := m.Created
+	m.Created = nil
+	v.mu.Unlock()
+	removeAll(created)
 	v.mu.Lock()
 	undefine := m.Defined && v.persistent
 	m.Defined = false
@@ -288,6 +326,9 @@ func (c *conn) DomainMigrateFinish3(params []driver.TypedParam, cookieIn []byte,
 	}
 	if err := waitMigrationEvents(ctx, mon, m, "migration in job"); err != nil {
 		return fail(err)
+	}
+	if m.NBD {
+		stopNBDServer(ctx, mon)
 	}
 	// Only now is QEMU's device state the guest's.
 	d.runPostStartHooks(v)

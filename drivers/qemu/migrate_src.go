@@ -73,6 +73,10 @@ func (c *conn) migrateBegin3(h driver.Domain, params []driver.TypedParam, flags 
 	if err != nil {
 		return "", nil, err
 	}
+	nbd, err := beginNBD(context.Background(), mon, live, params, flags)
+	if err != nil {
+		return "", nil, err
+	}
 	m := newMigration(false, flags, owner)
 	// A peer-to-peer migration is one call: no other call takes its steps.
 	m.Phase, m.PreState, m.busy = phaseBegin, state, owner == nil
@@ -82,7 +86,7 @@ func (c *conn) migrateBegin3(h driver.Domain, params []driver.TypedParam, flags 
 	d.saveStatusLogged(v)
 	done = true
 	d.faultAt(phaseBegin)
-	return string(xml), d.makeCookie(v, ""), nil
+	return string(xml), d.makeCookieNBD(v, "", nbd), nil
 }
 
 // migrationAllowed refuses what libvirt 9.0 refuses to migrate: a guest
@@ -145,6 +149,9 @@ func (d *Driver) performOut(ctx context.Context, v *vm, m *migration, params []d
 		peer := cookiePeer(cookieIn)
 		v.mu.Lock()
 		m.Peer = peer
+		if ck, cerr := parseCookie(cookieIn); cerr == nil && ck.NBD != nil {
+			m.nbdPort = ck.NBD.Port
+		}
 		v.mu.Unlock()
 		v.setMigPhase(m, phasePerform)
 		d.saveStatusLogged(v)
@@ -243,21 +250,50 @@ func (d *Driver) performMigration(ctx context.Context, v *vm, m *migration, uri 
 			return qmpFailed("pausing for migration", err)
 		}
 	}
+	var sc *storageCopy
+	if copiesStorage(flags) && tun == nil {
+		// The disks first: memory moves once every mirror is ready.
+		if m.nbdPort == 0 {
+			return errQEMU(virerr.ErrInternalError, "%s", "migration cookie lacks the destination's NBD port")
+		}
+		host, _, err := parseMigrateURI(uri)
+		if err != nil {
+			return err
+		}
+		if sc, err = startStorageCopy(ctx, v, m, mon, host, m.nbdPort, params, flags); err != nil {
+			return err
+		}
+	}
 	v.mu.Lock()
 	m.URI = uri
 	aborted := m.aborted
 	m.started = !aborted
 	v.mu.Unlock()
 	if aborted {
+		if sc != nil {
+			sc.abort(mon)
+		}
 		return errQEMU(virerr.ErrOperationAborted, "migration out job: canceled by client")
 	}
-	if tun != nil {
-		return tun.run(ctx, mon, m)
+	var err error
+	switch {
+	case tun != nil:
+		err = tun.run(ctx, mon, m)
+	default:
+		if err = qmp.Migrate(ctx, mon, uri); err != nil {
+			err = errQEMU(virerr.ErrOperationFailed, "migration out job: %v", err)
+		} else {
+			err = waitMigrationEvents(ctx, mon, m, "migration out job")
+		}
 	}
-	if err := qmp.Migrate(ctx, mon, uri); err != nil {
-		return errQEMU(virerr.ErrOperationFailed, "migration out job: %v", err)
+	if sc != nil {
+		if err != nil {
+			sc.abort(mon)
+		} else {
+			err = sc.complete(mon)
+		}
 	}
-	return waitMigrationEvents(ctx, mon, m, "migration out job")
+	return err
 }
 
 // restoreSource makes a guest whose migration failed run again if it ran
