@@ -11,15 +11,17 @@ import (
 	"govirt/testguest"
 )
 
-// p2pDaemons starts two govirtd that also listen on TCP (auth none), so
-// that either can be the other's peer over qemu+tcp.
-func p2pDaemons(t *testing.T) (src, dst *daemon, srcTCP, dstTCP string) {
+// p2pDaemons starts two govirtd: the source also listens on TCP (auth
+// none) and the destination on TLS, so that each can be the other's peer
+// over the network transports.
+func p2pDaemons(t *testing.T) (src, dst *daemon, srcTCP, dstTLS string) {
 	t.Helper()
-	sp, dp := freePort(t), freePort(t)
+	s := newTLSSetup(t)
+	sp := freePort(t)
 	src = startDaemon(t, "--listen-tcp", "127.0.0.1:"+strconv.Itoa(sp))
-	dst = startDaemon(t, "--listen-tcp", "127.0.0.1:"+strconv.Itoa(dp))
+	dst, addr := startTLSDaemon(t, s)
 	t.Cleanup(func() { killGuests(src); killGuests(dst) })
-	return src, dst, fmt.Sprintf("qemu+tcp://127.0.0.1:%d/system", sp), fmt.Sprintf("qemu+tcp://127.0.0.1:%d/system", dp)
+	return src, dst, fmt.Sprintf("qemu+tcp://127.0.0.1:%d/system", sp), tlsURI("qemu", addr, s.good)
 }
 
 // migrateP2P runs virsh migrate --p2p from `from` to the peer URI
@@ -39,7 +41,7 @@ func migrateP2P(t *testing.T, from *daemon, dconnURI, name, flags, oldSock, sock
 // --tunnelled over TCP, its migration stream through the daemons' RPC
 // connection.
 func TestQEMUMigrateP2P(t *testing.T) {
-	src, dst, srcTCP, _ := p2pDaemons(t)
+	src, dst, srcTCP, dstTLS := p2pDaemons(t)
 	dir := t.TempDir()
 	image, sock, sock2 := filepath.Join(dir, "disk.qcow2"), filepath.Join(dir, "console"), filepath.Join(dir, "console2")
 	qemuImg(t, "create", "-q", "-f", "qcow2", image, "64M")
@@ -109,7 +111,25 @@ func TestQEMUMigrateP2P(t *testing.T) {
 	if got := guestSum(t, con, "/dev/vda", 1024); got != want {
 		t.Errorf("data after the tunnelled migration: %s, want %s", got, want)
 	}
-	mustVirsh(t, src.URI("qemu"), "destroy p2p")
+	want = guestWrite(t, con, "/dev/vda", 13, 1024)
+
+	// Over TLS, the source daemon presenting the client certificate of
+	// the URI's pkipath.
+	out, rc = migrateP2P(t, src, dstTLS, "p2p", "--tunnelled", sock, sock2)
+	if rc != 0 {
+		t.Fatalf("migrate --p2p over TLS: rc=%d\n%s\nsource:\n%s\ndestination:\n%s", rc, out, src.Log(), dst.Log())
+	}
+	if got := domState(t, dst, "p2p"); got != "running (migrated)" {
+		t.Errorf("destination after TLS: %q", got)
+	}
+	if got := domState(t, src, "p2p"); got != "shut off (migrated)" {
+		t.Errorf("source after TLS (persistent, kept): %q", got)
+	}
+	con = console(t, sock2)
+	if got := guestSum(t, con, "/dev/vda", 1024); got != want {
+		t.Errorf("data after the TLS migration: %s, want %s", got, want)
+	}
+	mustVirsh(t, dst.URI("qemu"), "destroy p2p")
 }
 
 // TestQEMUMigrateCopyStorage migrates a guest whose disk the destination
