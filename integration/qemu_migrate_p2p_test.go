@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"govirt/testguest"
 )
@@ -36,7 +37,7 @@ func migrateP2P(t *testing.T, from *daemon, dconnURI, name, flags, oldSock, sock
 
 // TestQEMUMigrateP2P: the source daemon drives the migration itself
 // (virsh migrate --p2p): a domjobabort leaves the guest running on the
-// source only; Nova's flags (live, p2p, persist-dest, undefine-source)
+// source only, and so does the destination daemon's death; Nova's flags (live, p2p, persist-dest, undefine-source)
 // over a unix socket move the guest with its data; it comes back
 // --tunnelled over TCP, its migration stream through the daemons' RPC
 // connection.
@@ -72,6 +73,21 @@ func TestQEMUMigrateP2P(t *testing.T) {
 	if got := guestSum(t, con, "/dev/vda", 1024); got != want {
 		t.Errorf("data after the aborted migration: %s, want %s", got, want)
 	}
+
+	// The destination daemon dies mid-way: the source loses its
+	// connection, cancels QEMU's migration and runs the guest again; the
+	// restarted destination kills its half-migrated guest.
+	go func() {
+		out, rc := migrateP2P(t, src, dst.URI("qemu"), "p2p", "--bandwidth 1", sock, sock2)
+		done <- fmt.Sprintf("rc=%d %s", rc, out)
+	}()
+	waitJob(t, src, "p2p", "Outgoing migration", "Data total:")
+	dst.crashRestart()
+	if r := <-done; !strings.Contains(r, "Lost connection to destination host") {
+		t.Fatalf("p2p migration to a dead daemon: %s\n%s", r, src.Log())
+	}
+	waitState(t, src, "p2p", "running (booted)", 30*time.Second)
+	waitGone(t, dst, "p2p")
 
 	// Nova's flags.
 	out, rc := migrateP2P(t, src, dst.URI("qemu"), "p2p", "--persistent --undefinesource", sock, sock2)
