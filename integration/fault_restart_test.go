@@ -54,8 +54,8 @@ func TestFaultRestartServesDuringRecovery(t *testing.T) {
 	if d.openedIn > 10*time.Second {
 		t.Errorf("the restarted daemon opened its socket after %v", d.openedIn)
 	}
-	if n, ok := d.debugQuery("recovering"); !ok || n != 1 {
-		t.Errorf("guests being reconnected: %d (ok=%v), want 1 (the frozen one)", n, ok)
+	if n, ok := d.debugQuery("recovering"); !ok || n < 1 {
+		t.Errorf("guests being reconnected: %d (ok=%v), want the frozen one at least", n, ok)
 	}
 
 	// Reads answer at once, for both guests, from what the status says.
