@@ -148,6 +148,7 @@ func New(cfg Config) *Driver {
 	}
 	d.caps = newCapsSource(d.dirs.caps)
 	d.faultPoint = os.Getenv("GOVIRT_FAULT_POINT")
+	parseFaultDelay(d.log)
 	return d
 }
 
