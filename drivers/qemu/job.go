@@ -227,18 +227,6 @@ func (j *jobObj) beginAsync(ctx context.Context, k asyncKind, api string, mask u
 	return nil
 }
 
-// handOff turns the sync job the caller holds into async job k for owner,
-// with the sync job kept nested in it (as beginMigrationJob leaves it):
-// the reconnection of a guest gives its job to the recovery of an
-// interrupted migration without letting another job in between.
-func (j *jobObj) handOff(k asyncKind, owner string, mask uint32) {
-	j.mu.Lock()
-	j.async, j.asyncOwner, j.asyncStarted, j.mask, j.phase = k, owner, time.Now(), mask|jobMask(jobDestroy), ""
-	j.active, j.owner, j.started = jobNested, owner, time.Now()
-	j.cond.Broadcast()
-	j.mu.Unlock()
-}
-
 // endAsync finishes the async job.
 func (j *jobObj) endAsync() {
 	j.mu.Lock()

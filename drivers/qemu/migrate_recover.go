@@ -22,8 +22,9 @@ import (
 //     runs the guest is asked of the destination daemon (settleOutgoing).
 //     libvirt leaves this guest paused for a third party to decide.
 //
-// It runs with the reconnection's job held and reports whether it took
-// that job over (the peer is asked with the migration job held).
+// It runs with the migration job reconnectPrepare took and reports
+// whether it keeps it (the peer is asked with the job held, and the
+// question may go on in the background).
 func (d *Driver) recoverMigration(ctx context.Context, v *vm, m *migration) bool {
 	if m == nil {
 		return false
@@ -42,11 +43,8 @@ func (d *Driver) recoverMigration(ctx context.Context, v *vm, m *migration) bool
 			d.log.Warn("interrupted migration left as it is: no peer daemon to ask where the guest runs", "domain", name, "state", state)
 			return false
 		}
-		kind := asyncMigrationOut
-		if m.Incoming {
-			kind = asyncMigrationIn
-		}
-		v.job.handOff(kind, "migration recovery", defaultJobMask)
+		// The migration job reconnectPrepare took goes on with the
+		// question; endMigration ends it.
 		v.mu.Lock()
 		m.busy = true
 		v.mig = m
@@ -121,8 +119,8 @@ func (d *Driver) applyPeer(ctx context.Context, v *vm, m *migration, view peerVi
 //     overlays are adopted (recoverSnapshot);
 //   - start: a half-started QEMU was killed before we got here.
 //
-// It runs with the reconnection's job held and reports whether it handed
-// that job over to a migration's recovery (recoverMigration).
+// It runs with the reconnection's job held and reports whether a
+// migration's recovery kept it (recoverMigration).
 func (d *Driver) recoverJob(ctx context.Context, v *vm, st *status) bool {
 	if st.Migration != nil {
 		return d.recoverMigration(ctx, v, st.Migration)

@@ -56,6 +56,19 @@ func (d *Driver) WaitRecovered() { d.recoveringWG.Wait() }
 // after libvirt's thread function.
 const reconnectOwner = "qemuProcessReconnect"
 
+// migrationRecoveryOwner holds the job of a guest whose interrupted
+// migration is being recovered.
+const migrationRecoveryOwner = "migration recovery"
+
+// endReconnectJob ends the job reconnectPrepare took for st's guest.
+func endReconnectJob(v *vm, st *status) {
+	if st.Migration != nil {
+		v.endMigrationJob()
+		return
+	}
+	v.job.end()
+}
+
 // reconnectPrepare registers what st says of its guest without talking
 // to QEMU. It returns the guest, its job held, when reconnectFinish has
 // work to do, or nil when the guest needs nothing more.
@@ -91,8 +104,20 @@ func (d *Driver) reconnectPrepare(st *status) (*vm, error) {
 		v.mu.Unlock()
 		return nil, fmt.Errorf("%s", msg)
 	}
-	// No client is connected yet: the job is free.
-	if err := v.job.begin(context.Background(), jobModify, reconnectOwner); err != nil {
+	// No client is connected yet: the job is free. The job of a guest
+	// whose migration was interrupted is that migration's, as libvirt
+	// restores the async job before it reconnects: a peer daemon that
+	// asks about the guest meanwhile must hear that it is migrating,
+	// not that this side owns it.
+	if st.Migration != nil {
+		kind := asyncMigrationOut
+		if st.Migration.Incoming {
+			kind = asyncMigrationIn
+		}
+		if err := v.beginMigrationJob(context.Background(), kind, migrationRecoveryOwner); err != nil {
+			return nil, err
+		}
+	} else if err := v.job.begin(context.Background(), jobModify, reconnectOwner); err != nil {
 		return nil, err
 	}
 	if st.State == driver.StatePaused && st.Reason == driver.PausedStartingUp {
@@ -109,7 +134,7 @@ func (d *Driver) reconnectPrepare(st *status) (*vm, error) {
 		v.mu.Lock()
 		v.setState(driver.StateShutoff, driver.ShutoffCrashed)
 		v.mu.Unlock()
-		v.job.end()
+		endReconnectJob(v, st)
 		d.dropIfTransient(v)
 		return nil, nil
 	}
@@ -130,13 +155,13 @@ func (d *Driver) reconnectPrepare(st *status) (*vm, error) {
 
 // reconnectFinish is the part of a guest's reconnection that talks to its
 // QEMU (and maybe to a migration peer), run with the guest's job held by
-// reconnectPrepare; it ends the job, or hands it to the recovery of an
-// interrupted migration.
+// reconnectPrepare; it ends the job, or leaves it to the recovery of an
+// interrupted migration that goes on asking the peer.
 func (d *Driver) reconnectFinish(ctx context.Context, v *vm, st *status) error {
 	handedOff := false
 	defer func() {
 		if !handedOff {
-			v.job.end()
+			endReconnectJob(v, st)
 		}
 	}()
 	if st.State == driver.StatePaused && st.Reason == driver.PausedStartingUp {
