@@ -47,16 +47,19 @@ func TestQEMUGuestAgentNAT(t *testing.T) {
       <model type='virtio'/>
     </interface>
 %s`, sock, disk, agentChannelXML))
-	xml = strings.Replace(xml, "<memory unit='MiB'>128</memory>", "<memory unit='MiB'>128</memory>\n  <currentMemory unit='MiB'>100</currentMemory>", 1)
+	// (more memory than the other tests' guests: ballooned down to 100
+	// MiB the guest, which runs from its initramfs, has too little left
+	// and its OOM killer picks qemu-ga)
+	xml = strings.Replace(xml, "<memory unit='MiB'>128</memory>", "<memory unit='MiB'>192</memory>\n  <currentMemory unit='MiB'>160</currentMemory>", 1)
 	mustVirsh(t, uri, "define "+writeTemp(t, "gan.xml", xml))
 
 	// Started paused: QEMU has the balloon target, but the guest has not
 	// run, so the balloon is still the whole memory.
 	mustVirsh(t, uri, "start gan --paused")
-	if cur := liveCurrentMemory(t, uri, "gan"); cur != "<currentMemory unit='KiB'>131072" {
-		t.Errorf("live currentMemory of a paused new guest: %s, want all 131072 KiB (query-balloon)", cur)
+	if cur := liveCurrentMemory(t, uri, "gan"); cur != "<currentMemory unit='KiB'>196608" {
+		t.Errorf("live currentMemory of a paused new guest: %s, want all 196608 KiB (query-balloon)", cur)
 	}
-	if out := mustVirsh(t, uri, "dumpxml gan --inactive"); !strings.Contains(out, "<currentMemory unit='KiB'>102400</currentMemory>") {
+	if out := mustVirsh(t, uri, "dumpxml gan --inactive"); !strings.Contains(out, "<currentMemory unit='KiB'>163840</currentMemory>") {
 		t.Errorf("inactive currentMemory changed:\n%s", out)
 	}
 	mustVirsh(t, uri, "resume gan")
@@ -142,7 +145,7 @@ func TestQEMUGuestAgentNAT(t *testing.T) {
 
 	// The running guest gave back what the balloon asked (BALLOON_CHANGE).
 	waitFor(t, 2*time.Minute, func() string {
-		if cur := liveCurrentMemory(t, uri, "gan"); cur != "<currentMemory unit='KiB'>102400" {
+		if cur := liveCurrentMemory(t, uri, "gan"); cur != "<currentMemory unit='KiB'>163840" {
 			return "live currentMemory after boot: " + cur
 		}
 		return ""
@@ -150,7 +153,7 @@ func TestQEMUGuestAgentNAT(t *testing.T) {
 	// A restarted daemon reads the balloon again.
 	d.crashRestart()
 	waitAgent(t, uri, "gan", "connected", 30*time.Second)
-	if cur := liveCurrentMemory(t, uri, "gan"); cur != "<currentMemory unit='KiB'>102400" {
+	if cur := liveCurrentMemory(t, uri, "gan"); cur != "<currentMemory unit='KiB'>163840" {
 		t.Errorf("live currentMemory after a daemon restart: %s", cur)
 	}
 	if out := mustVirsh(t, uri, "domifaddr gan --source agent"); !strings.Contains(out, "192.168.150.10/24") {
