@@ -41,7 +41,8 @@ var agentCmds = []string{
 // guest never runs (started paused: the agent is not connected), and
 // both shut off. stdout, stderr and the exit code must agree (libvirt's
 // "not configured", "not connected", "domain is not running" and the
-// rtc-reset-reinjection check of domtime's set calls, which comes first).
+// rtc-reset-reinjection check of domtime's set calls, which comes first),
+// and the refusals of hot-plugging the agent channel.
 // Skipped when libvirtd is not reachable; every guest made there is
 // removed.
 func TestQEMUAgentErrorsSameAsLibvirtd(t *testing.T) {
@@ -95,6 +96,11 @@ func TestQEMUAgentErrorsSameAsLibvirtd(t *testing.T) {
 	run("paused, agent not connected")
 	same("paused", "guest-agent-timeout", withAgent, "--timeout", "7")
 	same("paused", "guest-agent-timeout", withAgent, "--timeout", "-3")
+	// Hot-plugging the agent channel: into a guest without a
+	// virtio-serial controller, and a second one.
+	chPath := writeTemp(t, "agent-channel.xml", agentChannelXML)
+	same("paused", "attach-device", noAgent, chPath, "--live")
+	same("paused", "attach-device", withAgent, chPath, "--live")
 	for _, g := range []string{withAgent, noAgent} {
 		for _, u := range []string{uri, libvirtdURI} {
 			mustVirsh(t, u, "destroy "+g)

@@ -4,10 +4,12 @@ its hung agent (the test stopped qemu-ga in the guest), time other calls on
 HUNG and on OTHER (normal and agent ones) through python-libvirt, from the
 same connection and from a second one, as cockpit or Nova would make them.
 
-Prints one line per timed call, "call NAME MS", repeated rounds for as long
-as the hung call runs, then "hung CALL MS ERROR" for each agent call on HUNG
-(the first hits the agent timeout; the second waited for the first's agent
-job, then hit its own timeout)."""
+Prints one line per timed call, "call NAME MS AT" (AT: when it started, in
+ms since the first hung call did), repeated rounds for as long as the hung
+calls run, then "hung CALL MS ERROR" for each agent call on HUNG (the first
+hits the agent timeout; the second waited for the first's agent job, then
+hit the timeout of its guest-sync, as the failure left the agent out of
+sync)."""
 import sys
 import threading
 import time
@@ -42,6 +44,7 @@ def agent_call(name, fn):
 threads = [
     threading.Thread(target=agent_call, args=("getTime", lambda: hung.getTime())),
 ]
+T0 = time.monotonic()
 threads[0].start()
 time.sleep(0.3)
 threads.append(threading.Thread(target=agent_call, args=(
@@ -74,7 +77,7 @@ while rounds < 3 or any(t.is_alive() for t in threads):
         fn()
         ms = int((time.monotonic() - t0) * 1000)
         with lock:
-            results.append("call %s %d" % (name, ms))
+            results.append("call %s %d %d" % (name, ms, int((t0 - T0) * 1000)))
     rounds += 1
     time.sleep(0.1)
     if rounds > 500:
