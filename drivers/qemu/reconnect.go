@@ -198,6 +198,9 @@ func (d *Driver) reconnectFinish(ctx context.Context, v *vm, st *status) error {
 		v.ext.agent.setTimeout(*st.AgentTimeout)
 	}
 	d.refreshChannelStates(ctx, v, false)
+	if err := d.refreshBalloon(ctx, v); err != nil {
+		d.log.Warn("cannot read the balloon after reconnect", "domain", st.Name, "err", err)
+	}
 	handedOff = d.recoverJob(ctx, v, st)
 	d.saveStatusLogged(v)
 	return nil
