@@ -136,7 +136,8 @@ func textOf(n *node) string {
 func validateSecret(root *node) error {
 	const schema = schemaDir + "/secret.rng"
 	fail := func(format string, a ...any) error {
-		return schemaError(virerr.FromSecret, schema, format, a...)
+		// libxml2 ends its message with a newline, which libvirt keeps.
+		return schemaError(virerr.FromSecret, schema, format+"\n", a...)
 	}
 	for _, a := range root.attrs {
 		switch a.name {

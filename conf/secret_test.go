@@ -54,7 +54,7 @@ func TestSecretParseErrors(t *testing.T) {
 		{`<secret><usage type='tls'/></secret>`, 0, virerr.ErrInternalError, "internal error: TLS usage specified, but name is missing"},
 		{`<secret><usage type='vtpm'/></secret>`, 0, virerr.ErrInternalError, "internal error: vTPM usage specified, but name is missing"},
 		{`<secret><usage type="ceph"><name>x</name></usage><foo/></secret>`, SecretDefineValidate, virerr.ErrXMLInvalidSchema,
-			"XML document failed to validate against schema: Unable to validate doc against /usr/share/libvirt/schemas/secret.rng\nElement secret has extra content: foo"},
+			"XML document failed to validate against schema: Unable to validate doc against /usr/share/libvirt/schemas/secret.rng\nElement secret has extra content: foo\n"},
 	}
 	for _, c := range cases {
 		_, err := ParseSecret([]byte(c.xml), c.flags)

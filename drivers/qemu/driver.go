@@ -34,6 +34,7 @@ import (
 	"govirt/driver"
 	"govirt/drivers/network"
 	"govirt/drivers/qemu/command"
+	"govirt/drivers/secret"
 	"govirt/drivers/storagepool"
 	"govirt/events"
 )
@@ -96,6 +97,7 @@ type Driver struct {
 	mgrMu        sync.Mutex
 	networkMgr   *network.Manager     // created on first use (conn_network.go)
 	storageMgr   *storagepool.Manager // created on first use (conn_storage.go)
+	secretMgr    *secret.Manager      // created on first use (conn_secret.go)
 	cgOnce       sync.Once
 	cgHost       *cgroup.Host // the host's cgroup mounts; nil without (cgroup_setup.go)
 }
