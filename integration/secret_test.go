@@ -2,6 +2,7 @@ package integration
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -176,5 +177,28 @@ func TestSecretsVirsh(t *testing.T) {
 	// A read-only connection may not read values.
 	if _, e, rc := virsh(t, uri, "-r", "secret-get-value", secA); rc == 0 || !strings.Contains(e, "operation forbidden") {
 		t.Errorf("read-only secret-get-value: rc %d %s", rc, e)
+	}
+}
+
+// TestSecretEventsPython registers secret callbacks through python-libvirt
+// (all secrets, and one secret's value changes) and checks what arrives.
+func TestSecretEventsPython(t *testing.T) {
+	if err := exec.Command("/usr/bin/python3", "-c", "import libvirt").Run(); err != nil {
+		t.Skip("python3-libvirt not installed")
+	}
+	d := startDaemon(t)
+	got := strings.Join(pythonStdout(t, "testdata/python/secret_events.py", d.URI("qemu")), "\n")
+	want := `usage 4 govirt-ev1 0 ''
+lookup 5e1e7c3a-0000-4000-8000-00000000b001
+value b'abc'
+all lifecycle 5e1e7c3a-0000-4000-8000-00000000b001 0 0
+all lifecycle 5e1e7c3a-0000-4000-8000-00000000b001 1 0
+all lifecycle 5e1e7c3a-0000-4000-8000-00000000b002 0 0
+all lifecycle 5e1e7c3a-0000-4000-8000-00000000b002 1 0
+all value-changed 5e1e7c3a-0000-4000-8000-00000000b001
+all value-changed 5e1e7c3a-0000-4000-8000-00000000b002
+one value-changed 5e1e7c3a-0000-4000-8000-00000000b001`
+	if got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
 	}
 }
