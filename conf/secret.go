@@ -229,3 +229,13 @@ func escapeSecretText(s string) string {
 	}
 	return b.String()
 }
+
+// Encryption is the volume's <target><encryption>, nil without one.
+func (v *StorageVolume) Encryption() *Element {
+	if e := v.x.child("target"); e != nil {
+		if enc := e.child("encryption"); enc != nil {
+			return &Element{enc}
+		}
+	}
+	return nil
+}

@@ -33,6 +33,11 @@ func (d *Driver) secretLookup(ref command.SecretRef) ([]byte, error) {
 	return d.secrets().Value(ref.UUID, ref.UsageType, ref.Usage)
 }
 
+// secretValue serves the storage driver (encrypted volumes).
+func (d *Driver) secretValue(uuid, usageType, usage string) ([]byte, error) {
+	return d.secrets().Value(uuid, usageType, usage)
+}
+
 // secretByUUID is the value of the secret a setting names by UUID (the
 // VNC TLS key's password, qemu.conf's vnc_tls_x509_secret_uuid).
 func (d *Driver) secretByUUID(u string) ([]byte, error) { return d.secrets().Value(u, "", "") }

@@ -220,9 +220,11 @@ func (m *Manager) SecretUndefine(s driver.Secret) error {
 	return nil
 }
 
-// Value is the value a hypervisor driver hands to its guest
-// (virSecretGetSecretString, the internal call that private secrets do
-// not refuse): by UUID when uuidStr is set, else by usage.
+// Value is the value a hypervisor driver hands to its guest or to
+// qemu-img (virSecretGetSecretString, the internal call that private
+// secrets do not refuse): by UUID when uuidStr is set, else by usage.
+// usageType is the type the user needs ("volume" for an <encryption>);
+// a secret found by UUID must have it or none.
 func (m *Manager) Value(uuidStr, usageType, usageID string) ([]byte, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -234,6 +236,11 @@ func (m *Manager) Value(uuidStr, usageType, usageID string) ([]byte, error) {
 		}
 		if o, err = m.find(u); err != nil {
 			return nil, err
+		}
+		want := conf.SecretUsageType(usageType)
+		if want > conf.SecretUsageNone && o.def.UsageType != conf.SecretUsageNone && o.def.UsageType != want {
+			return nil, virerr.New(virerr.FromNone, virerr.ErrInvalidArg, "secret with uuid %s is of type '%s' not expected '%s' type",
+				o.def.UUID, conf.SecretUsageNames[o.def.UsageType], usageType)
 		}
 	} else {
 		t := conf.SecretUsageType(usageType)
