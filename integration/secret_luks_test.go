@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"govirt/testguest"
 )
 
 // TestLUKSVolumeGuest: a LUKS-encrypted qcow2 volume created with
@@ -85,7 +87,11 @@ func TestLUKSVolumeGuest(t *testing.T) {
 
 	sock := filepath.Join(d.dir, "luks.console")
 	xmlPath := filepath.Join(dir, "luks.xml")
-	if err := os.WriteFile(xmlPath, []byte(guestXML(t, "luks", sock, "")), 0o644); err != nil {
+	if err := os.WriteFile(xmlPath, []byte(testGuestXML(t, "luks", "", fmt.Sprintf(`    <serial type='unix'>
+      <source mode='bind' path='%s'/>
+      <target port='0'/>
+    </serial>
+`, sock))), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	mustVirsh(t, uri, "define "+xmlPath)
@@ -102,7 +108,7 @@ func TestLUKSVolumeGuest(t *testing.T) {
 	}
 	mustVirsh(t, uri, "attach-device luks "+diskPath+" --config")
 
-	con := bootGuest(t, d, "luks", sock)
+	con := bootLUKS(t, d, sock)
 	pid := guestPID(t, d, "luks")
 	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
 	if err != nil {
@@ -122,10 +128,22 @@ func TestLUKSVolumeGuest(t *testing.T) {
 	if raw, _ := os.ReadFile(vol); strings.Contains(string(raw), passphrase) {
 		t.Errorf("passphrase stored in the image")
 	}
-	con = bootGuest(t, d, "luks", sock)
+	con = bootLUKS(t, d, sock)
 	if got := guestSum(t, con, "/dev/vda", 1024); got != want {
 		t.Errorf("after a restart the disk reads %s, written %s", got, want)
 	}
 	mustVirsh(t, uri, "destroy luks")
 	mustVirsh(t, uri, "undefine luks")
+}
+
+// bootLUKS starts the guest and waits for its shell, twice the usual
+// time: QEMU derives the LUKS key before the guest runs.
+func bootLUKS(t *testing.T, d *daemon, sock string) *testguest.Console {
+	t.Helper()
+	mustVirsh(t, d.URI("qemu"), "start luks")
+	con := console(t, sock)
+	if _, err := con.Expect(testguest.ReadyMarker, 2*bootTimeout()); err != nil {
+		t.Fatalf("the guest did not boot: %v\nconsole:\n%s\n%s", err, con.Output(), d.Log())
+	}
+	return con
 }

@@ -105,7 +105,8 @@ func run(cfg config, log *slog.Logger, logCtl *admin.LogControl) error {
 	}
 	qemuDrv := qemu.New(qemu.Config{StateDir: cfg.StateDir, RunDir: cfg.RunDir, Log: log,
 		VNCPortMin: cfg.VNCPortMin, VNCPortMax: cfg.VNCPortMax, Graphics: cfg.Graphics,
-		ChardevTLS: cfg.chardevTLS(), HostUUID: hostUUID, PeerSocket: cfg.SocketRO})
+		ChardevTLS: cfg.chardevTLS(), HostUUID: hostUUID, PeerSocket: cfg.SocketRO,
+		DefaultNetwork: !cfg.NoDefaultNetwork})
 	// Guests left running are reconnected before the sockets open, so no
 	// client sees a half-known set of guests; autostart runs after.
 	if err := qemuDrv.Start(context.Background()); err != nil {
@@ -159,6 +160,7 @@ func run(cfg config, log *slog.Logger, logCtl *admin.LogControl) error {
 
 	// Pools and networks first: guests' disks and NICs may need them.
 	qemuDrv.StorageAutostart()
+	qemuDrv.DefineDefaultNetwork()
 	qemuDrv.NetworkAutostart()
 	go qemuDrv.Autostart(context.Background())
 

@@ -55,6 +55,9 @@ type Config struct {
 	Graphics command.GraphicsConfig
 	// ChardevTLS is qemu.conf's TLS setting of TCP chardevs.
 	ChardevTLS command.ChardevTLS
+	// DefaultNetwork defines the 'default' NAT network at the driver's
+	// first start (DefineDefaultNetwork).
+	DefaultNetwork bool
 	// HostUUID is libvirtd.conf's host_uuid (see ResolveHostUUID); zero
 	// means the SMBIOS UUID, as libvirt's default host_uuid_source.
 	HostUUID uuid.UUID
