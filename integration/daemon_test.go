@@ -163,8 +163,10 @@ func startDaemonEnv(t *testing.T, env []string, extra ...string) *daemon {
 		t.Fatal(err)
 	}
 	d := &daemon{t: t, dir: dir, Socket: filepath.Join(dir, "sock"), SockRO: filepath.Join(dir, "sock-ro"), env: env}
+	// Tests see only the networks they define: no 'default' network
+	// (TestDefaultNetwork turns it back on).
 	d.argv = append([]string{"--state-dir", filepath.Join(dir, "state"), "--run-dir", filepath.Join(dir, "run"),
-		"--socket", d.Socket, "--socket-ro", d.SockRO}, extra...)
+		"--socket", d.Socket, "--socket-ro", d.SockRO, "--no-default-network"}, extra...)
 	d.launch()
 	t.Cleanup(d.stop)
 	return d

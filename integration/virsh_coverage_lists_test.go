@@ -43,9 +43,6 @@ var covFamilies = []struct {
 		"checkpoint-create", "checkpoint-create-as", "checkpoint-delete", "checkpoint-dumpxml",
 		"checkpoint-edit", "checkpoint-info", "checkpoint-list", "checkpoint-parent"}},
 	{"qemu", "backup on QEMU", []string{"backup-begin", "backup-dumpxml"}},
-	{"qemu", "secrets on QEMU: issue 17", []string{
-		"secret-define", "secret-dumpxml", "secret-event", "secret-get-value", "secret-list",
-		"secret-set-value", "secret-undefine"}},
 	{"qemu", "node devices on QEMU: issue 17", []string{
 		"nodedev-create", "nodedev-destroy", "nodedev-detach", "nodedev-dumpxml", "nodedev-list",
 		"nodedev-reattach", "nodedev-reset", "nodedev-event", "nodedev-define", "nodedev-undefine",

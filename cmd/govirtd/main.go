@@ -105,7 +105,8 @@ func run(cfg config, log *slog.Logger, logCtl *admin.LogControl) error {
 	}
 	qemuDrv := qemu.New(qemu.Config{StateDir: cfg.StateDir, RunDir: cfg.RunDir, Log: log,
 		VNCPortMin: cfg.VNCPortMin, VNCPortMax: cfg.VNCPortMax, Graphics: cfg.Graphics,
-		ChardevTLS: cfg.chardevTLS(), HostUUID: hostUUID, PeerSocket: cfg.SocketRO})
+		ChardevTLS: cfg.chardevTLS(), HostUUID: hostUUID, PeerSocket: cfg.SocketRO,
+		DefaultNetwork: !cfg.NoDefaultNetwork})
 	// SIGTERM is caught from here on: one that comes while guests are
 	// reconnected or networks and pools autostarted (a restarted daemon
 	// reloading firewall rules can take seconds after its sockets open)
@@ -169,6 +170,7 @@ func run(cfg config, log *slog.Logger, logCtl *admin.LogControl) error {
 
 	// Pools and networks first: guests' disks and NICs may need them.
 	qemuDrv.StorageAutostart()
+	qemuDrv.DefineDefaultNetwork()
 	qemuDrv.NetworkAutostart()
 	go qemuDrv.Autostart(context.Background())
 	// Node device events from the kernel's uevents, until shutdown.

@@ -36,6 +36,7 @@ import (
 	"govirt/drivers/network"
 	"govirt/drivers/nodedev"
 	"govirt/drivers/qemu/command"
+	"govirt/drivers/secret"
 	"govirt/drivers/storagepool"
 	"govirt/events"
 )
@@ -56,6 +57,9 @@ type Config struct {
 	Graphics command.GraphicsConfig
 	// ChardevTLS is qemu.conf's TLS setting of TCP chardevs.
 	ChardevTLS command.ChardevTLS
+	// DefaultNetwork defines the 'default' NAT network at the driver's
+	// first start (DefineDefaultNetwork).
+	DefaultNetwork bool
 	// HostUUID is libvirtd.conf's host_uuid (see ResolveHostUUID); zero
 	// means the SMBIOS UUID, as libvirt's default host_uuid_source.
 	HostUUID uuid.UUID
@@ -103,6 +107,7 @@ type Driver struct {
 	networkMgr   *network.Manager     // created on first use (conn_network.go)
 	storageMgr   *storagepool.Manager // created on first use (conn_storage.go)
 	nodedevMgr   *nodedev.Manager     // created on first use (conn_nodedev.go)
+	secretMgr    *secret.Manager      // created on first use (conn_secret.go)
 	cgOnce       sync.Once
 	cgHost       *cgroup.Host // the host's cgroup mounts; nil without (cgroup_setup.go)
 }
