@@ -26,9 +26,10 @@ type Command struct {
 // The result has one entry per command (nil or the command's *Error or
 // decoding error), as Execute would have returned it. The second result
 // is an error of the batch as a whole (monitor gone, timeout, canceled),
-// after which no entry is meaningful. The whole batch is bounded by the
-// longest timeout of its commands (or the context's override): QEMU
-// works through it without waiting on the caller.
+// after which no entry is meaningful. Each reply must come within the
+// longest timeout of the batch's commands (or the context's override)
+// after the one before, as if each command had been sent on its own: a
+// starved QEMU answering hundreds of commands is slow, not wedged.
 func (m *Monitor) ExecuteBatch(ctx context.Context, cmds []Command) ([]error, error) {
 	if len(cmds) == 0 {
 		return nil, nil
@@ -60,16 +61,16 @@ func (m *Monitor) ExecuteBatch(ctx context.Context, cmds []Command) ([]error, er
 	if o, ok := timeoutOverride(ctx); ok {
 		timeout = o
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
 	first := cmds[0].Name
 	if ctx.Err() != nil {
 		return nil, ctxError(ctx, first)
 	}
+	wctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	select {
 	case m.wslot <- struct{}{}:
-	case <-ctx.Done():
-		return nil, ctxError(ctx, first)
+	case <-wctx.Done():
+		return nil, ctxError(wctx, first)
 	case <-m.readerDone:
 		return nil, fmt.Errorf("qmp: %s: %w", first, m.closedErr())
 	}
@@ -90,26 +91,33 @@ func (m *Monitor) ExecuteBatch(ctx context.Context, cmds []Command) ([]error, er
 		m.pending[id] = chans[i]
 	}
 	m.mu.Unlock()
-	n, err := m.write(ctx, buf, nil)
+	n, err := m.write(wctx, buf, nil)
 	<-m.wslot
+	cancel()
 	if err != nil {
 		forget(0)
 		if n > 0 {
 			m.teardown(fmt.Errorf("qmp: %s: partial write: %w", first, err))
 		}
-		if ctx.Err() != nil || isTimeout(err) {
-			return nil, fmt.Errorf("qmp: %s: sending: %w", first, ioError(ctx, err))
+		if wctx.Err() != nil || isTimeout(err) {
+			return nil, fmt.Errorf("qmp: %s: sending: %w", first, ioError(wctx, err))
 		}
 		return nil, fmt.Errorf("qmp: %s: sending: %w", first, closedError(err))
 	}
 	errs := make([]error, len(cmds))
+	t := time.NewTimer(timeout)
+	defer t.Stop()
 	for i, c := range cmds {
 		var r reply
 		select {
 		case r = <-chans[i]:
+			t.Reset(timeout)
 		case <-ctx.Done():
 			forget(i)
 			return nil, ctxError(ctx, c.Name)
+		case <-t.C:
+			forget(i)
+			return nil, fmt.Errorf("qmp: %s: %w (%w)", c.Name, ErrTimeout, context.DeadlineExceeded)
 		}
 		if r.err != nil {
 			if qe, ok := r.err.(*Error); ok {

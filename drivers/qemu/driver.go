@@ -97,7 +97,8 @@ type Driver struct {
 	networkMgr   *network.Manager     // created on first use (conn_network.go)
 	storageMgr   *storagepool.Manager // created on first use (conn_storage.go)
 	cgOnce       sync.Once
-	cgHost       *cgroup.Host // the host's cgroup mounts; nil without (cgroup_setup.go)
+	cgHost       *cgroup.Host  // the host's cgroup mounts; nil without (cgroup_setup.go)
+	guestCPUs    guestCPUCache // the vCPUs QEMU created, by what shaped them (guestcpu_cache.go)
 }
 
 // dirs are the driver's directories, derived from Config.
