@@ -109,7 +109,8 @@ type Driver struct {
 	nodedevMgr   *nodedev.Manager     // created on first use (conn_nodedev.go)
 	secretMgr    *secret.Manager      // created on first use (conn_secret.go)
 	cgOnce       sync.Once
-	cgHost       *cgroup.Host // the host's cgroup mounts; nil without (cgroup_setup.go)
+	cgHost       *cgroup.Host  // the host's cgroup mounts; nil without (cgroup_setup.go)
+	guestCPUs    guestCPUCache // the vCPUs QEMU created, by what shaped them (guestcpu_cache.go)
 }
 
 // dirs are the driver's directories, derived from Config.
