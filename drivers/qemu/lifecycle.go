@@ -377,6 +377,15 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 		d.abortLaunch(v)
 		return err
 	}
+	// The CPUs have not run, so the guest has given no memory back yet:
+	// libvirt reads the balloon now (not for an incoming migration or
+	// restore, whose stream brings the guest's own balloon state).
+	if !incoming {
+		if err := d.refreshBalloon(ctx, v); err != nil {
+			d.abortLaunch(v)
+			return err
+		}
+	}
 	// No status write here: the one written before the spawn finds this
 	// QEMU by its monitor socket, and the caller writes the next.
 	// Times since the launch began: caps known, command built, ready
