@@ -2,6 +2,7 @@ package nodedev
 
 import (
 	"fmt"
+	"os/exec"
 	"strings"
 	"sync"
 	"time"
@@ -105,6 +106,16 @@ func (m *Manager) computer() *Device {
 		s.FWDate = stringAttr(ud, "bios_date")
 	}
 	return &Device{Name: "computer", Cap: Cap{Type: "system", System: s}}
+}
+
+// errMdevctl is what a mediated device call answers: libvirt runs
+// mdevctl, and says so when the host lacks it; govirt does not drive
+// mdevctl.
+func errMdevctl() error {
+	if _, err := exec.LookPath("mdevctl"); err != nil {
+		return virerr.New(virerr.FromNone, virerr.ErrSystemError, "Cannot find 'mdevctl' in path: No such file or directory")
+	}
+	return virerr.New(virerr.FromNodedev, virerr.ErrOperationUnsupported, "mediated devices (mdevctl) are not supported by govirt")
 }
 
 // validName says whether a name from a client may be looked for: device
@@ -337,7 +348,10 @@ func (m *Manager) NodeDeviceCreateXML(xml string, flags uint32) (string, error) 
 		}
 		return "", virerr.New(virerr.FromNodedev, virerr.ErrOperationUnsupported, "creating vHBAs is not supported by govirt")
 	case def.HasCap("mdev"):
-		return "", virerr.New(virerr.FromNodedev, virerr.ErrOperationUnsupported, "mediated devices (mdevctl) are not supported by govirt")
+		if def.Parent == "" {
+			return "", virerr.New(virerr.FromNodedev, virerr.ErrXMLError, "cannot create a mediated device without a parent")
+		}
+		return "", errMdevctl()
 	}
 	return "", virerr.New(virerr.FromNodedev, virerr.ErrConfigUnsupported, "Unsupported device type")
 }

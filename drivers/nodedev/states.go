@@ -75,5 +75,5 @@ func (m *Manager) NodeDeviceDefineXML(xml string, flags uint32) (string, error) 
 	if def.Parent == "" {
 		return "", virerr.New(virerr.FromNodedev, virerr.ErrXMLError, "cannot define a mediated device without a parent")
 	}
-	return "", virerr.New(virerr.FromNodedev, virerr.ErrOperationUnsupported, "mediated devices (mdevctl) are not supported by govirt")
+	return "", errMdevctl()
 }

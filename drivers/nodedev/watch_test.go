@@ -48,3 +48,30 @@ func FuzzParseUevent(f *testing.F) {
 		}
 	})
 }
+
+// TestConcurrentCalls: lists, lookups and descriptions from many
+// clients at once share the scan cache safely.
+func TestConcurrentCalls(t *testing.T) {
+	_, m := newFakeHost(t)
+	done := make(chan struct{})
+	for i := 0; i < 8; i++ {
+		go func(i int) {
+			defer func() { done <- struct{}{} }()
+			for j := 0; j < 20; j++ {
+				switch (i + j) % 4 {
+				case 0:
+					m.ListAllNodeDevices(0)
+				case 1:
+					m.NodeDeviceGetXMLDesc("pci_0000_00_1f_0", 0)
+				case 2:
+					m.NodeDeviceGetParent("usb_1_1_1_0")
+				case 3:
+					m.Reset("pci_0000_00_1c_0", func(string) string { return "" })
+				}
+			}
+		}(i)
+	}
+	for i := 0; i < 8; i++ {
+		<-done
+	}
+}
