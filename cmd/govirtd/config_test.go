@@ -98,3 +98,31 @@ func TestQEMUUserFromConfig(t *testing.T) {
 		t.Error("dynamic_ownership = yes accepted")
 	}
 }
+
+func TestDefaultNetworkSwitch(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.conf")
+	for _, c := range []struct {
+		file string
+		args []string
+		off  bool
+	}{
+		{"", nil, false},
+		{"default_network = 1\n", nil, false},
+		{"default_network = 0\n", nil, true},
+		{"", []string{"--no-default-network"}, true},
+		{"default_network = 1\n", []string{"--no-default-network"}, true},
+	} {
+		os.WriteFile(path, []byte(c.file), 0o600)
+		cfg, _, err := parseArgs(append([]string{"--config", path, "--run-dir", "/r"}, c.args...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.NoDefaultNetwork != c.off {
+			t.Errorf("%q %v: NoDefaultNetwork %v", c.file, c.args, cfg.NoDefaultNetwork)
+		}
+	}
+	os.WriteFile(path, []byte("default_network = yes\n"), 0o600)
+	if _, _, err := parseArgs([]string{"--config", path}); err == nil {
+		t.Error("default_network = yes accepted")
+	}
+}
