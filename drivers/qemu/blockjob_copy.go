@@ -147,7 +147,7 @@ func (c *conn) blockCopy(h driver.Domain, diskArg string, dest conf.DiskSource, 
 		// The destination is QEMU's to write: its user gets it.
 		if live, _, _ := liveSnapshot(v); live != nil {
 			if disk := live.DiskByTarget(target); disk != nil {
-				if err := c.d.labelNewImage(live, disk, &mirror); err != nil {
+				if err := c.d.grantNewImage(v, live, disk, &mirror); err != nil {
 					undo()
 					return err
 				}

@@ -323,6 +323,18 @@ func (d *Driver) labelNewImage(live *conf.Domain, disk *conf.Disk, src *conf.Dis
 	return d.sec.labelImage(g, &top, &top.Source, diskSeclabels(disk), 0)
 }
 
+// grantNewImage is labelNewImage plus the image's device node, when it is
+// one, in the guest's cgroup list.
+func (d *Driver) grantNewImage(v *vm, live *conf.Domain, disk *conf.Disk, src *conf.DiskSource) error {
+	if err := d.labelNewImage(live, disk, src); err != nil {
+		return err
+	}
+	top := *disk
+	top.Source = *src
+	top.Source.Backing = nil
+	return d.allowDiskDevices(v, &top)
+}
+
 // restoreNewImage undoes labelNewImage when QEMU did not take the image.
 func (d *Driver) restoreNewImage(name string, live *conf.Domain, disk *conf.Disk, src *conf.DiskSource) {
 	if disk == nil {

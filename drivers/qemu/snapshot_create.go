@@ -358,7 +358,7 @@ func (d *Driver) takeOverlays(v *vm, mon monitor, plans []*overlayPlan, reuse bo
 			disk = live.DiskByTarget(p.target)
 		}
 		if disk != nil {
-			if err := d.labelNewImage(live, disk, &p.overlay); err != nil {
+			if err := d.grantNewImage(v, live, disk, &p.overlay); err != nil {
 				undo()
 				return err
 			}
