@@ -357,3 +357,24 @@ func TestQEMUDACHotplugJobs(t *testing.T) {
 	mustVirsh(t, uri, "destroy dachp")
 	wantOwner(t, "copy after destroy", dest, "0:0")
 }
+
+// TestQEMUDACNoDynamicOwnership: dynamic_ownership = 0 still runs QEMU as
+// the user but leaves every file's owner alone (so the image must be
+// readable and writable by that user already).
+func TestQEMUDACNoDynamicOwnership(t *testing.T) {
+	s := newDACSetup(t, "dynamic_ownership = 0\n")
+	img := s.image(t, "open.qcow2", "")
+	os.Chmod(img, 0o666)
+	s.start(t, "dacnd", img)
+	st := procStatusFields(t, guestPID(t, s.d, "dacnd"))
+	if st["Uid"] != "65534 65534 65534 65534" || st["CapEff"] != "0000000000000000" {
+		t.Errorf("QEMU Uid %q CapEff %q", st["Uid"], st["CapEff"])
+	}
+	wantOwner(t, "dynamic_ownership = 0, image", img, "0:0")
+	wantOwner(t, "dynamic_ownership = 0, kernel", s.kernel, "0:0")
+	if v := xattr(img, "trusted.libvirt.security.ref_dac"); v != "" {
+		t.Errorf("refcount written with dynamic_ownership = 0: %q", v)
+	}
+	mustVirsh(t, s.d.URI("qemu"), "destroy dacnd")
+	wantOwner(t, "dynamic_ownership = 0, after destroy", img, "0:0")
+}
