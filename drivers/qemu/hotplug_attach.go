@@ -127,12 +127,18 @@ func (d *Driver) attachDiskLive(v *vm, mon monitor, disk *conf.Disk) error {
 	if err != nil {
 		return err
 	}
+	secrets, err := d.addDiskSecrets(v, mon, disk)
+	if err != nil {
+		return err
+	}
 	added, err := addBlockdevs(mon, disk)
 	if err != nil {
+		d.delDiskSecrets(v, mon, secrets)
 		return err
 	}
 	if err := qmp.DeviceAdd(hotplugCtx(), mon, devArgs); err != nil {
 		delBlockdevs(d, v, mon, added)
+		d.delDiskSecrets(v, mon, secrets)
 		return qmpError(err)
 	}
 	// Throttling goes on the new device once it exists; like libvirt, a
