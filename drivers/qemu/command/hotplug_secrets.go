@@ -39,3 +39,30 @@ func DiskSecretIDs(disk *conf.Disk) []string {
 	}
 	return out
 }
+
+// DiskSecretRefs are the secrets disk's layers need, top layer first and
+// per layer authentication before encryption, as libvirt's
+// qemuDomainSecretStorageSourcePrepare meets them; nil for a disk whose
+// secrets libvirt's validation refuses (Build reports that).
+func DiskSecretRefs(disk *conf.Disk) []SecretRef {
+	if checkDiskSecrets(disk) != nil {
+		return nil
+	}
+	var out []SecretRef
+	for _, l := range chain(disk) {
+		if l.src.Type == "network" {
+			if a := netAuth(l); a != nil {
+				typ := map[string]string{"rbd": "ceph", "iscsi": "iscsi"}[l.src.Protocol]
+				sec := child(a, "secret")
+				if t := attr(sec, "type"); t != "" {
+					typ = t
+				}
+				out = append(out, secretRef(sec, typ))
+			}
+		}
+		if e := encryptionElem(l); e != nil && (attr(e, "engine") == "" || attr(e, "engine") == "qemu" || attr(e, "engine") == "librbd") {
+			out = append(out, secretRef(child(e, "secret"), "volume"))
+		}
+	}
+	return out
+}
