@@ -17,6 +17,9 @@ import (
 
 // onJobStatusChange handles JOB_STATUS_CHANGE.
 func (d *Driver) onJobStatusChange(v *vm, ev *qmp.JobStatusChangeEvent) {
+	if isMigrationMirror(ev.ID) {
+		return // a storage migration's own job (migrate_nbd.go)
+	}
 	switch ev.Status {
 	case "ready":
 		d.blockJobReady(v, ev.ID)

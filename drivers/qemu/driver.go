@@ -30,9 +30,11 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 
 	"govirt/driver"
 	"govirt/drivers/network"
+	"govirt/drivers/nodedev"
 	"govirt/drivers/qemu/command"
 	"govirt/drivers/secret"
 	"govirt/drivers/storagepool"
@@ -89,6 +91,10 @@ type Driver struct {
 	// faultPoint is GOVIRT_FAULT_POINT: the migration step at which the
 	// fault-injection tests have the daemon kill itself (faultAt).
 	faultPoint string
+	// recovering counts the guests whose reconnection (reconnect.go)
+	// still runs in the background; recoveringWG waits for them.
+	recovering   atomic.Int32
+	recoveringWG sync.WaitGroup
 
 	// State of the driver's subsystems, created and freed with the driver
 	// (nothing package-level is keyed by driver or guest).
@@ -100,9 +106,11 @@ type Driver struct {
 	mgrMu        sync.Mutex
 	networkMgr   *network.Manager     // created on first use (conn_network.go)
 	storageMgr   *storagepool.Manager // created on first use (conn_storage.go)
+	nodedevMgr   *nodedev.Manager     // created on first use (conn_nodedev.go)
 	secretMgr    *secret.Manager      // created on first use (conn_secret.go)
 	cgOnce       sync.Once
-	cgHost       *cgroup.Host // the host's cgroup mounts; nil without (cgroup_setup.go)
+	cgHost       *cgroup.Host  // the host's cgroup mounts; nil without (cgroup_setup.go)
+	guestCPUs    guestCPUCache // the vCPUs QEMU created, by what shaped them (guestcpu_cache.go)
 }
 
 // dirs are the driver's directories, derived from Config.
@@ -148,11 +156,14 @@ func New(cfg Config) *Driver {
 	}
 	d.caps = newCapsSource(d.dirs.caps)
 	d.faultPoint = os.Getenv("GOVIRT_FAULT_POINT")
+	parseFaultDelay(d.log)
 	return d
 }
 
 // Start prepares directories, loads persistent definitions and reconnects
-// to running guests. It runs once, at daemon start, before clients come.
+// to running guests. It runs once, at daemon start, before clients come;
+// it returns once every guest is registered, while the reconnections go
+// on in the background (reconnectAll).
 func (d *Driver) Start(ctx context.Context) error {
 	d.initMu.Lock()
 	defer d.initMu.Unlock()
@@ -171,15 +182,23 @@ func (d *Driver) Start(ctx context.Context) error {
 	d.reconnectAll(ctx)
 	// Reconnecting adopted the block states of the guests it picked up
 	// (their first status save); the rest belong to guests that are gone.
-	d.pendingMu.Lock()
-	clear(d.pendingBlock)
-	d.pendingMu.Unlock()
+	go func() {
+		d.WaitRecovered()
+		d.pendingMu.Lock()
+		clear(d.pendingBlock)
+		d.pendingMu.Unlock()
+	}()
 	d.inited = true
 	return nil
 }
 
 // Autostart starts the guests marked autostart that are not running.
-func (d *Driver) Autostart(ctx context.Context) { d.autostartAll(ctx) }
+// It waits for the reconnections Start began, as libvirt's autostart
+// runs after its reconnection threads took their guests' jobs.
+func (d *Driver) Autostart(ctx context.Context) {
+	d.WaitRecovered()
+	d.autostartAll(ctx)
+}
 
 // Name is the URI scheme.
 func (*Driver) Name() string { return "qemu" }

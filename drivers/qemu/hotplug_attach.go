@@ -104,6 +104,10 @@ func (d *Driver) attachLive(v *vm, mon monitor, dev any) error {
 		return d.attachDiskLive(v, mon, x)
 	case *conf.Interface:
 		return d.attachNetLive(v, mon, x)
+	case *conf.Chardev:
+		if e := conf.DeviceElement(x); e != nil && e.Name() == "channel" {
+			return d.attachChannelLive(v, mon, x)
+		}
 	}
 	return errQEMU(virerr.ErrOperationUnsupported, "live attach of device '%s' is not supported", deviceKind(dev))
 }

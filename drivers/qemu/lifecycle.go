@@ -353,10 +353,11 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	tMon := time.Since(t0)
 	// The CPU QEMU really created goes into the live definition, or
 	// fails the start (qemuProcessUpdateAndVerifyCPU).
-	if err := d.updateLiveGuestCPU(ctx, v, mon); err != nil {
+	if err := d.updateLiveGuestCPU(ctx, v, mon, guestCPUKey(qcaps, argv)); err != nil {
 		d.abortLaunch(v)
 		return err
 	}
+	tCPU := time.Since(t0)
 	// Disk throttling is not on the command line with -blockdev: set it
 	// while the CPUs are still paused, as libvirt does.
 	if err := applyDiskThrottles(ctx, mon, live); err != nil {
@@ -377,13 +378,22 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 		d.abortLaunch(v)
 		return err
 	}
+	// The CPUs have not run, so the guest has given no memory back yet:
+	// libvirt reads the balloon now (not for an incoming migration or
+	// restore, whose stream brings the guest's own balloon state).
+	if !incoming {
+		if err := d.refreshBalloon(ctx, v); err != nil {
+			d.abortLaunch(v)
+			return err
+		}
+	}
 	// No status write here: the one written before the spawn finds this
 	// QEMU by its monitor socket, and the caller writes the next.
 	// Times since the launch began: caps known, command built, ready
 	// to spawn (status written, helpers up), spawned, monitor
-	// connected, set up.
+	// connected, guest CPU read, set up.
 	d.log.Debug("launched", "domain", name, "caps", tCaps, "build", tBuild, "prepared", tPrep,
-		"spawned", tSpawn, "monitor", tMon, "done", time.Since(t0))
+		"spawned", tSpawn, "monitor", tMon, "cpu", tCPU, "done", time.Since(t0))
 	return nil
 }
 
