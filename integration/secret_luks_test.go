@@ -15,8 +15,9 @@ import (
 // vol-create from a volume secret (qemu-img gets the passphrase in a file
 // removed afterwards), and an encrypted qcow2 attached to a guest (TCG
 // test guest) that writes to it; after a restart of the guest the data
-// reads back. The passphrase reaches QEMU only encrypted with the guest's
-// master key (never in /proc/PID/cmdline).
+// reads back, and again after a live unplug and plug. The passphrase
+// reaches QEMU only encrypted with the guest's master key (never in
+// /proc/PID/cmdline).
 //
 // The guest's image is made by qemu-img with a short LUKS iteration
 // time: one vol-create makes (qemu-img's default) takes two seconds of
@@ -131,6 +132,15 @@ func TestLUKSVolumeGuest(t *testing.T) {
 	con = bootLUKS(t, d, sock)
 	if got := guestSum(t, con, "/dev/vda", 1024); got != want {
 		t.Errorf("after a restart the disk reads %s, written %s", got, want)
+	}
+	// Unplugged and plugged back live, the disk still decrypts: its secret
+	// object goes with it and comes back.
+	mustVirsh(t, uri, "detach-device luks "+diskPath+" --live")
+	guestBlockDevs(t, con, "vda", false)
+	mustVirsh(t, uri, "attach-device luks "+diskPath+" --live")
+	guestBlockDevs(t, con, "vda", true)
+	if got := guestSum(t, con, "/dev/vda", 1024); got != want {
+		t.Errorf("after a hot-plug the disk reads %s, written %s", got, want)
 	}
 	mustVirsh(t, uri, "destroy luks")
 	mustVirsh(t, uri, "undefine luks")

@@ -10,8 +10,9 @@ import (
 // The event registrations of clients that predate callback ids
 // (CONNECT_DOMAIN_EVENT_REGISTER, _REGISTER_ANY and their deregistrations)
 // and of node devices and secrets (their events come from the drivers
-// that have them: driver.NodeDeviceEvent, driver.SecretEvent). Errors are libvirt's daemon's, word for word, including the
-// secret deregistration's "node device" message.
+// that have them: driver.NodeDeviceEvent, driver.SecretEvent). Errors
+// are libvirt's daemon's, word for word, including the secret
+// deregistration's "node device" message.
 
 const (
 	cbNodeDevice = iota + cbPool + 1

@@ -207,6 +207,9 @@ func (c *conn) ConnectDomainXMLToNative(format, xml string, flags uint32) (strin
 	if _, err := rand.Read(key); err != nil {
 		return "", errQEMU(virerr.ErrInternalError, "cannot make a master key: %v", err)
 	}
+	if err := c.d.checkDiskSecrets(def); err != nil {
+		return "", err
+	}
 	cl, err := command.Build(def, qcaps, command.Paths{Name: def.Name, DomainDir: dir,
 		MonitorSocket: filepath.Join(dir, "monitor.sock"),
 		MasterKey:     filepath.Join(dir, "master-key.aes"), MasterKeyData: key,

@@ -3,6 +3,7 @@ package qemu
 import (
 	"path/filepath"
 
+	"govirt/conf"
 	"govirt/driver"
 	"govirt/drivers/qemu/command"
 	"govirt/drivers/secret"
@@ -31,6 +32,24 @@ func (d *Driver) secrets() *secret.Manager {
 // name, private ones included (libvirt's internal virSecretGetSecretString).
 func (d *Driver) secretLookup(ref command.SecretRef) ([]byte, error) {
 	return d.secrets().Value(ref.UUID, ref.UsageType, ref.Usage)
+}
+
+// checkDiskSecrets looks up the secrets of live's disks before the
+// command line is built, the disks taken last to first as libvirt's
+// qemuProcessPrepareDomainStorage does, so the secret a start reports
+// missing is the one libvirt names.
+func (d *Driver) checkDiskSecrets(live *conf.Domain) error {
+	disks := live.Devices.Disks
+	for i := len(disks) - 1; i >= 0; i-- {
+		for _, ref := range command.DiskSecretRefs(disks[i]) {
+			v, err := d.secretLookup(ref)
+			if err != nil {
+				return err
+			}
+			clear(v)
+		}
+	}
+	return nil
 }
 
 // secretValue serves the storage driver (encrypted volumes).

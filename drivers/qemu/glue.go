@@ -45,6 +45,9 @@ func (c capsSource) get(ctx context.Context, binary string) (*caps.Caps, error) 
 // vfio-pci). The varstore and swtpm the guest needs are ready when it
 // returns; resetNVRAM recreates the varstore (start --reset-nvram).
 func (d *Driver) buildCommand(live *conf.Domain, qc *caps.Caps, dir, chanDir, monPath string, files *passedFiles, resetNVRAM bool, ap *autoPlacement) (*command.Cmdline, error) {
+	if err := d.checkDiskSecrets(live); err != nil {
+		return nil, err
+	}
 	key := filepath.Join(dir, "master-key.aes")
 	keyData, err := writeMasterKey(key)
 	if err != nil {

@@ -145,13 +145,20 @@ func (d *Driver) attachDiskLive(v *vm, mon monitor, disk *conf.Disk) error {
 		undo()
 		return err
 	}
+	secrets, err := d.addDiskSecrets(v, mon, disk)
+	if err != nil {
+		undo()
+		return err
+	}
 	added, err := addBlockdevs(mon, disk)
 	if err != nil {
+		d.delDiskSecrets(v, mon, secrets)
 		undo()
 		return err
 	}
 	if err := qmp.DeviceAdd(hotplugCtx(), mon, devArgs); err != nil {
 		delBlockdevs(d, v, mon, added)
+		d.delDiskSecrets(v, mon, secrets)
 		undo()
 		return qmpError(err)
 	}

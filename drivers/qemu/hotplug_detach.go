@@ -265,6 +265,7 @@ func (d *Driver) removeDevice(v *vm, mon monitor, alias string) {
 		delBlockdevs(d, v, mon, command.DiskNodes(disk))
 		d.restoreDiskLive(v.name, live, disk)
 		d.denyDiskDevices(v, disk)
+		d.delDiskSecrets(v, mon, command.DiskSecretIDs(disk))
 		d.modifyLive(v, func(next *conf.Domain) {
 			next.Devices.Disks = slices.DeleteFunc(slices.Clone(next.Devices.Disks), func(x *conf.Disk) bool { return x.Alias == alias })
 		})

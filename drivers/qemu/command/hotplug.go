@@ -57,7 +57,7 @@ func PrepareHotplugDisk(def *conf.Domain, disk *conf.Disk, caps Caps, next func(
 	if err := checkDiskSource(disk); err != nil {
 		return err
 	}
-	if err := checkHotplugSource(disk); err != nil {
+	if err := checkHotplugSource(disk, true); err != nil {
 		return err
 	}
 	if err := checkIotunes(append(slices.Clone(def.Devices.Disks), disk)); err != nil {
@@ -132,15 +132,17 @@ func NameNodes(disk *conf.Disk, next func() int) {
 }
 
 // checkHotplugSource refuses sources hot-plug does not implement yet:
-// anything but local images, and images needing secret objects.
-func checkHotplugSource(disk *conf.Disk) error {
+// anything but local images, sliced images, and encrypted ones unless
+// encrypted is set (a disk's attach adds their secret objects, a
+// medium change does not).
+func checkHotplugSource(disk *conf.Disk, encrypted bool) error {
 	for _, l := range chain(disk) {
 		switch l.src.Type {
 		case "file", "block":
 		default:
 			return unsupported("hot-plugging a disk of type '%s' is not supported by govirt's QEMU driver", l.src.Type)
 		}
-		if encryptionElem(l) != nil || storageSlice(l.el) != nil {
+		if (!encrypted && encryptionElem(l) != nil) || storageSlice(l.el) != nil {
 			return unsupported("hot-plugging an encrypted or sliced disk is not supported by govirt's QEMU driver")
 		}
 	}
@@ -153,14 +155,16 @@ func CheckMedium(disk *conf.Disk) error {
 	if err := checkDiskSource(disk); err != nil {
 		return err
 	}
-	return checkHotplugSource(disk)
+	return checkHotplugSource(disk, false)
 }
 
 // DiskBlockdevs returns the blockdev-add arguments of disk's named nodes
 // in the order QEMU needs them: bottom layer first, storage before format.
 func DiskBlockdevs(disk *conf.Disk) []json.RawMessage {
-	b := &builder{}
-	_, nodes, err := b.diskNodes(disk, hostEnv{isCDROM: IsCDROM})
+	// The secret objects diskNodes makes are dropped (DiskSecretObjects
+	// gives them): a placeholder key and value let it name them.
+	b := &builder{p: Paths{MasterKeyData: make([]byte, 32)}}
+	_, nodes, err := b.diskNodes(disk, hostEnv{isCDROM: IsCDROM, secrets: func(SecretRef) ([]byte, error) { return nil, nil }})
 	if err != nil {
 		// checkDiskSource admits only sources diskNodes builds.
 		return nil
