@@ -60,10 +60,6 @@ func TestQEMUGuestAgentHangPython(t *testing.T) {
 	waitAgentGuest(t, d, "ghh", hungCon)
 	waitAgentGuest(t, d, "gho", otherCon)
 
-	mustVirsh(t, uri, "guest-agent-timeout ghh --timeout 20")
-	if r := guestRun(t, hungCon, "gv-agent pause"); !strings.Contains(r, "GV-AGENT paused") {
-		t.Fatalf("gv-agent pause: %q", r)
-	}
 	// One call first: the agent is in sync, so the first hung call waits
 	// the whole timeout (a guest-sync would wait at most 5 s). Both
 	// agents must answer (a busy TCG guest may miss the first sync).
@@ -74,6 +70,10 @@ func TestQEMUGuestAgentHangPython(t *testing.T) {
 			}
 			return ""
 		})
+	}
+	mustVirsh(t, uri, "guest-agent-timeout ghh --timeout 20")
+	if r := guestRun(t, hungCon, "gv-agent pause"); !strings.Contains(r, "GV-AGENT paused") {
+		t.Fatalf("gv-agent pause: %q", r)
 	}
 	lines := pythonSlow(t, "testdata/python/agent_hang.py", uri, "ghh", "gho")
 	guestRun(t, hungCon, "gv-agent cont")
