@@ -36,12 +36,17 @@ func waitAgentGuest(t *testing.T, d *daemon, name string, con *testguest.Console
 // that guest, each at most the agent timeout. testdata/python/agent_hang.py
 // makes two agent calls on it through python-libvirt and, while they hang,
 // times the calls cockpit or Nova make meanwhile on the same guest and on
-// another running guest (agent calls there too), from the same connection
-// and from a second one. None may wait for the hung agent. The agent
-// timeout is 10 s, so a call held up by the hung one would take seconds;
-// each must answer within 2 s, the other guest's agent calls within 4 s
-// (loose on purpose: on a busy machine a plain cgroup read was once seen
-// to take 1.6 s, and the other guest's agent runs in a TCG guest).
+// another running guest (agent calls there too), from a second
+// connection. None may wait for the hung agent. (Calls on the connection
+// that waits are only reported: libvirt's client library, where one
+// thread does a connection's I/O for all, was seen to hold one of them
+// until the hung call returned, against libvirtd as against govirtd.) The agent
+// timeout is 20 s, so a call held up by the hung one would take many
+// seconds; each must answer within 5 s, the other guest's agent calls
+// within 10 s. The bounds are loose on purpose: the machine running this
+// may be very busy (a plain cgroup read was once seen to take 1.6 s, at a
+// load of 46 on two cores), and the other guest's agent runs in a TCG
+// guest.
 func TestQEMUGuestAgentHangPython(t *testing.T) {
 	if os.Getuid() != 0 {
 		t.Skip("qemu:///system needs root")
@@ -58,13 +63,21 @@ func TestQEMUGuestAgentHangPython(t *testing.T) {
 	waitAgentGuest(t, d, "ghh", hungCon)
 	waitAgentGuest(t, d, "gho", otherCon)
 
-	mustVirsh(t, uri, "guest-agent-timeout ghh --timeout 10")
+	// One call first: the agent is in sync, so the first hung call waits
+	// the whole timeout (a guest-sync would wait at most 5 s). Both
+	// agents must answer (a busy TCG guest may miss the first sync).
+	for _, g := range []string{"ghh", "gho"} {
+		waitFor(t, time.Minute, func() string {
+			if _, e, rc := virsh(t, uri, "domtime "+g); rc != 0 {
+				return "domtime " + g + ": " + e
+			}
+			return ""
+		})
+	}
+	mustVirsh(t, uri, "guest-agent-timeout ghh --timeout 20")
 	if r := guestRun(t, hungCon, "gv-agent pause"); !strings.Contains(r, "GV-AGENT paused") {
 		t.Fatalf("gv-agent pause: %q", r)
 	}
-	// One call first: the agent is in sync, so the first hung call waits
-	// the whole timeout (a guest-sync would wait at most 5 s).
-	mustVirsh(t, uri, "domtime ghh")
 	lines := pythonSlow(t, "testdata/python/agent_hang.py", uri, "ghh", "gho")
 	guestRun(t, hungCon, "gv-agent cont")
 
@@ -77,9 +90,18 @@ func TestQEMUGuestAgentHangPython(t *testing.T) {
 			ms, _ := strconv.Atoi(f[2])
 			calls++
 			slowest[f[1]] = max(slowest[f[1]], ms)
-			limit := 2000
-			if strings.HasPrefix(f[1], "other.get") || strings.HasPrefix(f[1], "other.h") || strings.HasPrefix(f[1], "other.guest") {
-				limit = 4000
+			if strings.HasPrefix(f[1], "c1.") {
+				// The hung call's own connection: libvirt's client
+				// library may hold a call there until the hung one
+				// returns, with libvirtd too; only reported.
+				if ms >= 5000 {
+					t.Logf("%s, on the connection waiting for the hung agent, took %d ms", f[1], ms)
+				}
+				continue
+			}
+			limit := 5000
+			if strings.HasPrefix(f[1], "other.get") || strings.HasPrefix(f[1], "other.h") || strings.HasPrefix(f[1], "other.g") {
+				limit = 10000
 			}
 			if ms >= limit {
 				t.Errorf("%s took %d ms while the agent of ghh hung (line %q)", f[1], ms, l)
@@ -90,14 +112,14 @@ func TestQEMUGuestAgentHangPython(t *testing.T) {
 			if len(f) < 4 || f[3] != "Guest agent is not responding: Guest agent not available for now" {
 				t.Errorf("agent call %s on the hung agent: %q", f[1], l)
 			}
-			// The first times out after 10 s; the second waits for the
+			// The first times out after 20 s; the second waits for the
 			// first's agent job, then its guest-sync times out (5 s).
-			if ms < 9000 || ms > 30000 {
-				t.Errorf("agent call %s on the hung agent took %d ms, want 10-15 s", f[1], ms)
+			if ms < 19000 || ms > 60000 {
+				t.Errorf("agent call %s on the hung agent took %d ms, want 20-25 s", f[1], ms)
 			}
 		}
 	}
-	if hung != 2 || calls < 3*15 {
+	if hung != 2 || calls < 3*16 {
 		t.Fatalf("script output (%d timed calls, %d hung):\n%s", calls, hung, strings.Join(lines, "\n"))
 	}
 	t.Logf("%s; slowest per call (ms): %v", lines[0], slowest)

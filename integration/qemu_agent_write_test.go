@@ -46,6 +46,10 @@ func TestQEMUGuestAgentWrite(t *testing.T) {
 		t.Fatalf("gw did not boot: %v\nconsole: %q", err, out[max(0, len(out)-3000):])
 	}
 	waitAgent(t, uri, "gw", "connected", 60*time.Second)
+	// The commands below run programs in a TCG guest (chpasswd, sed,
+	// mkpasswd): on a busy machine that can take longer than the agent's
+	// default 5 s.
+	mustVirsh(t, uri, "guest-agent-timeout gw --timeout 30")
 
 	// domfsfreeze / domfsthaw: a write to the frozen file system waits.
 	if r := guestRun(t, con, "gv-mount /dev/vda /mnt/data"); !strings.Contains(r, "GV-MOUNT /dev/vda /mnt/data ok") {
@@ -179,7 +183,7 @@ func TestQEMUGuestAgentWrite(t *testing.T) {
 		t.Fatal("set-user-password on a hung agent never returned")
 	}
 	guestRun(t, con, "gv-agent cont")
-	mustVirsh(t, uri, "guest-agent-timeout gw")
+	mustVirsh(t, uri, "guest-agent-timeout gw --timeout 30")
 	mustVirsh(t, uri, "domtime gw")
 
 	// Without /sbin/shutdown (removed here; the guest has one, see
