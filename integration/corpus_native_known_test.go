@@ -29,7 +29,6 @@ var nativeKnown = map[string]string{
 	"encrypted-disk-usage":                    "disk secrets: libvirt looks the secret up (not found); govirt has no secret store and refuses such disks",
 	"luks-disks":                              "disk secrets: libvirt looks the secret up (not found); govirt has no secret store and refuses such disks",
 	"firmware-manual-efi-nvram-network-iscsi": "disk secrets: libvirt looks the secret up (not found); govirt has no secret store and refuses such disks",
-	"disk-source-fd":                          "<source fdgroup> (virDomainFDAssociate) is not implemented; libvirt finds no such group",
 	"disk-source-pool":                        "<source pool volume> is not translated by govirt; libvirt finds no such pool",
 	"disk-source-pool-mode":                   "<source pool volume> is not translated by govirt; libvirt finds no such pool",
 	"luks-disks-source":                       "<source pool volume> is not translated by govirt; libvirt stops at the missing secret",

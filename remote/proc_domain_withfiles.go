@@ -14,6 +14,7 @@ import (
 var fdInProcs = map[int32]func(h *handler, body []byte, files []*os.File) (any, error){
 	procs.DomainCreateXMLWithFiles: domainCreateXMLWithFiles,
 	procs.DomainCreateWithFiles:    domainCreateWithFiles,
+	procs.DomainFdAssociate:        domainFdAssociate,
 }
 
 // fdInCall runs a procedure of fdInProcs with the checks dispatch makes.
@@ -67,4 +68,16 @@ func domainCreateWithFiles(h *handler, body []byte, files []*os.File) (any, erro
 		return nil, err
 	}
 	return DomainCreateWithFilesRet{Dom: wireDom(dom)}, nil
+}
+
+func domainFdAssociate(h *handler, body []byte, files []*os.File) (any, error) {
+	a, err := args[DomainFdAssociateArgs](body)
+	if err != nil {
+		return nil, err
+	}
+	d, err := need[driver.DomainFDAssociator](h)
+	if err != nil {
+		return nil, err
+	}
+	return nil, d.DomainFDAssociate(drvDom(a.Dom), a.Name, files, a.Flags)
 }

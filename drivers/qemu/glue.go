@@ -58,6 +58,7 @@ func (d *Driver) buildCommand(live *conf.Domain, qc *caps.Caps, dir, chanDir, mo
 		HostFD:  func(command.HostFile, bool) int { return files.reserve() },
 		OpenTap: openTap(files, dir), OpenVhostNet: openVhostNet(files)}
 	d.platformPaths(&p, dir, files)
+	p.FDGroup = d.fdGroupPaths(live.UUID, files)
 	if ap != nil {
 		p.AutoNodeset = ap.nodes
 	}

@@ -41,6 +41,8 @@ type builder struct {
 	writeFiles []WriteFile // files the driver writes before QEMU starts
 	pin        *Pinning    // pin.go's thread placement
 	memDirs    []string    // directories of file-backed guest RAM
+	// diskFDs are the fd sets of disk layers with an fdgroup (disk_fd.go).
+	diskFDs map[*conf.DiskSource]*diskFDSet
 	// treeCache is b.def.Tree() for the current build step (tree); only
 	// Build, which knows its steps, sets cacheTree.
 	cacheTree bool
