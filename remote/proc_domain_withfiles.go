@@ -29,7 +29,8 @@ func (h *handler) fdInCall(c *rpc.Call, fn func(h *handler, body []byte, files [
 	}
 	ret, err := fn(h, c.Body, c.FDs)
 	if err == errNoSupport {
-		err = virerr.New(virerr.FromNone, virerr.ErrNoSupport, "%s", apiName(c.Proc))
+		// libvirt-domain.c raises it, as VIR_FROM_DOMAIN.
+		err = virerr.New(apiErrorDomain(apiName(c.Proc)), virerr.ErrNoSupport, "%s", apiName(c.Proc))
 	}
 	if err != nil {
 		_ = c.ReplyError(virerr.From(err))
