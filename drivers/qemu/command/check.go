@@ -102,6 +102,10 @@ var allowed = map[string][]string{
 	"sysinfo/entry":   {"name", "file"},
 	"os/smbios":       {"mode"},
 
+	// Per-vCPU states (vcpus.go).
+	"vcpus":      nil,
+	"vcpus/vcpu": {"id", "enabled", "hotpluggable", "order"},
+
 	"iothreads":            nil,
 	"iothreadids":          nil,
 	"iothreadids/iothread": {"id", "thread_pool_min", "thread_pool_max"},
