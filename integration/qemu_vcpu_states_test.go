@@ -17,7 +17,7 @@ var vcpuBlock = regexp.MustCompile(`(?s)  <vcpu [^\n]*\n(  <vcpus>.*?</vcpus>\n)
 // the list; a start runs QEMU with the online non-hotpluggable vCPUs
 // (-smp) and plugs the online hotpluggable ones as devices; the live XML
 // lists QEMU's states with their creation order, also after setvcpus
-// --live. Every XML is compared with libvirtd 9.0's for the same steps
+// --live, and after a save and restore. Every XML is compared with libvirtd 9.0's for the same steps
 // when it runs.
 func TestQEMUVcpuStates(t *testing.T) {
 	needQEMU(t)
@@ -63,6 +63,11 @@ func TestQEMUVcpuStates(t *testing.T) {
 		record("start", "")
 		mustVirsh(t, uri, "setvcpus "+name+" 3 --live")
 		record("setvcpus 3 --live", "")
+		// A restore plugs the same vCPUs before QEMU reads the state.
+		img := filepath.Join(dir, name+".save")
+		mustVirsh(t, uri, "save "+name+" "+img)
+		mustVirsh(t, uri, "restore "+img)
+		record("save and restore", "")
 		mustVirsh(t, uri, "destroy "+name)
 		mustVirsh(t, uri, "undefine "+name)
 		return out
