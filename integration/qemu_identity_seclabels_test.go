@@ -10,9 +10,9 @@ import (
 // security label calls and createXMLWithFiles/createWithFiles through
 // python-libvirt on govirtd's QEMU driver: the identity parameters are
 // checked as virIdentitySetParameters does and accepted (libvirtd without
-// an access driver takes them from any client), a running guest lists the
-// "none" and DAC labels of libvirtd's security stack, a shut-off one
-// none, and the *WithFiles calls are unsupported as in libvirt's QEMU
+// an access driver takes them from any client), the capabilities list
+// libvirtd's security stack ("none", then DAC with its base labels), a
+// running guest has the labels of both, a shut-off one none, and the *WithFiles calls are unsupported as in libvirt's QEMU
 // driver. The transcript is libvirtd 9.0's on this host; with
 // GOVIRT_LIBVIRTD_COMPARE=1 it is also compared live.
 func TestQEMUIdentitySecurityLabels(t *testing.T) {
@@ -32,6 +32,7 @@ func TestQEMUIdentitySecurityLabels(t *testing.T) {
 		"identity unknown err 74 0 argument unsupported: parameter 'bogus' not supported",
 		"identity readonly ok 0",
 		"model ok ['none', '0']",
+		"secmodels <secmodel> <model>none</model> <doi>0</doi> </secmodel> <secmodel> <model>dac</model> <doi>0</doi> <baselabel type='kvm'>+0:+0</baselabel> <baselabel type='qemu'>+0:+0</baselabel> </secmodel>",
 		"label off ok ['', False]",
 		"labels off ok []",
 		"createWithFiles err 3 20 this function is not supported by the connection driver: virDomainCreateWithFiles",

@@ -32,6 +32,8 @@ show('identity flags', lambda: c.setIdentity({}, 7))
 show('identity unknown', lambda: c.setIdentity({'bogus': 'x'}))
 show('identity readonly', lambda: libvirt.openReadOnly(sys.argv[1]).setIdentity({'user-name': 'x'}))
 show('model', c.getSecurityModel)
+caps = c.getCapabilities()
+print('secmodels', ' '.join(l.strip() for l in caps[caps.index('<secmodel>'):caps.index('</host>')].split('\n') if l.strip()))
 d = c.defineXML(xml)
 try:
     show('label off', d.securityLabel)
