@@ -136,6 +136,14 @@ func TestQEMUFDAssociate(t *testing.T) {
 	}
 	mustVirsh(t, uri, "destroy fdguest")
 	mustVirsh(t, uri, "undefine fdguest")
+	// A transient guest cannot have had descriptors associated yet.
+	tp := filepath.Join(dir, "transient.xml")
+	if err := os.WriteFile(tp, []byte(strings.ReplaceAll(xml, "NAME", "fdtransient")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, e, rc := virsh(t, uri, "create "+tp); rc == 0 || !strings.Contains(e, "error: invalid argument: file descriptor group 'g1' was not associated with the domain") {
+		t.Errorf("create: %s", e)
+	}
 
 	if libvirtdCompare(t) {
 		lv := session(libvirtdURI, "govirt-fdguest")

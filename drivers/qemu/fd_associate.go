@@ -156,10 +156,8 @@ func dupCloexec(fd int) (int, error) {
 // uuid: copies of the group's descriptors join the files QEMU inherits.
 func (d *Driver) fdGroupPaths(id uuid.UUID, files *passedFiles) func(string) (command.FDGroup, error) {
 	return func(name string) (command.FDGroup, error) {
-		v, err := d.doms.get(driver.Domain{UUID: id})
-		if err != nil {
-			return command.FDGroup{}, err
-		}
+		// A guest not registered yet (create) has no groups.
+		v, _ := d.doms.get(driver.Domain{UUID: id})
 		fs, writable, err := d.fdGroups.dup(v, name)
 		if err != nil {
 			return command.FDGroup{}, err
