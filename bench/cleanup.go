@@ -84,6 +84,8 @@ func removeGuest(ctx context.Context, c *client.Client, name string) {
 // cleanupAll removes every registered guest and kills every registered
 // floor QEMU; afterwards no new guest can be registered.
 func cleanupAll() {
+	// A stopped QEMU would hold up its guest's destroy.
+	thawAll()
 	reg.Lock()
 	reg.stopping = true
 	byURI := map[string][]string{}

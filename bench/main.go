@@ -96,6 +96,8 @@ func main() {
 			err = benchCPUSuite(sock, haveLibvirtd)
 		case "scale":
 			err = benchScaleSuite(sock, haveLibvirtd)
+		case "frozen":
+			err = benchFrozenSuite(sock, haveLibvirtd)
 		default:
 			err = fmt.Errorf("unknown suite %q", suite)
 		}

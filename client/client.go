@@ -44,6 +44,8 @@ type Client struct {
 	done    chan struct{}
 
 	events *eventQueue
+
+	lastRecv atomic.Int64 // UnixNano of the last frame received
 }
 
 type result struct {
@@ -68,10 +70,18 @@ func DialOptions(ctx context.Context, uri string, opts Options) (*Client, error)
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	var d net.Dialer
-	nc, err := d.DialContext(ctx, ep.Network, ep.Address)
+	var nc net.Conn
+	if ep.Network == "tls" {
+		nc, err = dialTLS(ctx, uri, ep.Address)
+	} else {
+		var d net.Dialer
+		nc, err = d.DialContext(ctx, ep.Network, ep.Address)
+		if err != nil {
+			err = fmt.Errorf("client: connecting to %s: %w", ep.Address, err)
+		}
+	}
 	if err != nil {
-		return nil, fmt.Errorf("client: connecting to %s: %w", ep.Address, err)
+		return nil, err
 	}
 	c := New(nc)
 	if err := c.handshake(ctx, ep.Name, opts.ReadOnly); err != nil {
@@ -277,6 +287,7 @@ func (c *Client) readLoop() {
 			c.shutdown(err)
 			return
 		}
+		c.lastRecv.Store(time.Now().UnixNano())
 		c.route(h, body)
 	}
 }

@@ -42,11 +42,10 @@ func ParseURI(uri string, readOnly bool) (Endpoint, error) {
 	driver, transport, _ := strings.Cut(u.Scheme, "+")
 	q := u.Query()
 	if transport == "" {
-		if u.Host != "" {
-			// libvirt would use TLS here, which we do not implement.
-			return Endpoint{}, fmt.Errorf("client: URI %q needs the tls transport, which is not supported; use %s+tcp://", uri, driver)
-		}
 		transport = "unix"
+		if u.Host != "" {
+			transport = "tls" // libvirt's default for a remote host
+		}
 	}
 
 	var ep Endpoint
@@ -65,6 +64,16 @@ func ParseURI(uri string, readOnly bool) (Endpoint, error) {
 		}
 		if port == "" {
 			port = DefaultTCPPort
+		}
+		ep.Address = net.JoinHostPort(host, port)
+	case "tls":
+		ep.Network = "tls"
+		host, port := u.Hostname(), u.Port()
+		if host == "" {
+			host = "localhost"
+		}
+		if port == "" {
+			port = DefaultTLSPort
 		}
 		ep.Address = net.JoinHostPort(host, port)
 	default:

@@ -17,7 +17,8 @@ func TestParseURI(t *testing.T) {
 		{uri: "qemu:///system", ro: true, want: Endpoint{"unix", "/var/run/libvirt/libvirt-sock-ro", "qemu:///system"}},
 		{uri: "test:///default", want: Endpoint{"unix", "/var/run/libvirt/libvirt-sock", "test:///default"}},
 		{uri: "test+unix:///default?socket=/s&foo=bar", want: Endpoint{"unix", "/s", "test:///default?foo=bar"}},
-		{uri: "qemu://host/system", wantErr: true},
+		{uri: "qemu://host/system", want: Endpoint{"tls", "host:16514", "qemu:///system"}},
+		{uri: "qemu+tls://10.0.0.1:1/system?pkipath=/p&no_verify=1", want: Endpoint{"tls", "10.0.0.1:1", "qemu:///system"}},
 		{uri: "qemu+ssh://host/system", wantErr: true},
 		{uri: "nonsense", wantErr: true},
 	} {

@@ -11,3 +11,12 @@ type InterfaceEditor interface {
 	InterfaceChangeCommit(flags uint32) error
 	InterfaceChangeRollback(flags uint32) error
 }
+
+// InterfaceCounting answers the older interface list calls
+// (virConnectNumOfInterfaces, ListDefinedInterfaces, ...) for a driver
+// whose "defined" interfaces are not simply the inactive ones of
+// ListAllInterfaces: libvirt's udev backend counts an interface as
+// active when its operstate is "up" and as defined when it is "down".
+type InterfaceCounting interface {
+	InterfaceNames(active bool) ([]string, error)
+}

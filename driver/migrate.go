@@ -1,5 +1,7 @@
 package driver
 
+import "io"
+
 // DomainMigrator is the driver side of libvirt's migration protocol
 // version 3 with extensible parameters, as virDomainMigrate3 drives it in
 // the default (non-peer-to-peer) mode: Begin, Perform and Confirm on the
@@ -18,4 +20,12 @@ type DomainMigrator interface {
 // protocol's.
 type FeatureSupporter interface {
 	SupportsFeature(feature int32) bool
+}
+
+// DomainMigrateTunneller is the destination of a tunnelled migration
+// (virsh migrate --p2p --tunnelled): Prepare returns, besides the cookie,
+// where the migration stream the source daemon sends over the RPC
+// connection goes; closing it ends the stream.
+type DomainMigrateTunneller interface {
+	DomainMigratePrepareTunnel3(params []TypedParam, cookieIn []byte, flags uint32) (cookieOut []byte, in io.WriteCloser, err error)
 }

@@ -33,3 +33,31 @@ const (
 	NodeDeviceEventDefined   int32 = 2
 	NodeDeviceEventUndefined int32 = 3
 )
+
+// NodeDeviceAssign detaches PCI functions from their host drivers for
+// guests and gives them back (virNodeDeviceDetachFlags, ReAttach,
+// Reset); a hypervisor driver's calls in libvirt.
+type NodeDeviceAssign interface {
+	NodeDeviceDetachFlags(name, driverName string, flags uint32) error
+	NodeDeviceReAttach(name string) error
+	NodeDeviceReset(name string) error
+}
+
+// NodeDeviceByWWN finds an FC HBA by its WWNs
+// (virNodeDeviceLookupSCSIHostByWWN).
+type NodeDeviceByWWN interface {
+	LookupSCSIHostByWWN(wwnn, wwpn string, flags uint32) (string, error)
+}
+
+// NodeDeviceStates answers the persistent-device calls of libvirt 7.3+
+// (virNodeDeviceIsActive, IsPersistent, Get/SetAutostart, Create,
+// Undefine, DefineXML), which only mediated devices really use.
+type NodeDeviceStates interface {
+	NodeDeviceIsActive(name string) (bool, error)
+	NodeDeviceIsPersistent(name string) (bool, error)
+	NodeDeviceGetAutostart(name string) (bool, error)
+	NodeDeviceSetAutostart(name string, on bool) error
+	NodeDeviceCreate(name string, flags uint32) error
+	NodeDeviceUndefine(name string, flags uint32) error
+	NodeDeviceDefineXML(xml string, flags uint32) (string, error)
+}

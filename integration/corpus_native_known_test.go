@@ -16,8 +16,8 @@ var nativeKnown = map[string]string{
 	// libvirtd refuses, govirtd prints a command line.
 	"net-user-passt": "<backend type='passt'>: libvirt 9.0's parser does not know it yet; govirt accepts it (and domxml-to-native makes it an ethernet interface, as any)",
 	// Both refuse, with different messages.
-	"disk-backing-chains-index":               "libvirt stops at a missing secret; govirt refuses per-image <seclabel> first (no security driver, issue 16)",
-	"disk-backing-chains-noindex":             "libvirt stops at a missing secret; govirt refuses per-image <seclabel> first (no security driver, issue 16)",
+	"disk-backing-chains-index":               "disk secrets: libvirt looks the secret up (not found); govirt has no secret store and refuses such disks",
+	"disk-backing-chains-noindex":             "disk secrets: libvirt looks the secret up (not found); govirt has no secret store and refuses such disks",
 	"disk-cdrom-network":                      "disk secrets: libvirt looks the secret up (not found); govirt has no secret store and refuses such disks",
 	"disk-network-iscsi":                      "disk secrets: libvirt looks the secret up (not found); govirt has no secret store and refuses such disks",
 	"disk-network-rbd":                        "disk secrets: libvirt looks the secret up (not found); govirt has no secret store and refuses such disks",

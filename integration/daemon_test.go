@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -66,6 +68,64 @@ type daemon struct {
 	racesReported bool
 	cmd           *exec.Cmd
 	stderr        *syncBuffer
+	// noRecoveryWait makes launch return once the socket is open, while
+	// guests left running may still be reconnecting; by default launch
+	// also waits for that (the daemon's debug socket counts them), so
+	// what a test checks after a restart is the recovered state.
+	noRecoveryWait bool
+	// openedIn is how long the last launch took to open the socket.
+	openedIn time.Duration
+}
+
+// debugSocket is the GOVIRT_DEBUG_SOCKET launch gives the daemon: the
+// test's own if its environment names one, else one in d.dir.
+func (d *daemon) debugSocket() string {
+	for _, e := range d.env {
+		if v, ok := strings.CutPrefix(e, "GOVIRT_DEBUG_SOCKET="); ok {
+			return v
+		}
+	}
+	return filepath.Join(d.dir, "dbg.sock")
+}
+
+// debugQuery asks the daemon's debug socket one question (see
+// cmd/govirtd/debug.go); ok is false when it has no answer to it (an
+// older build, or the socket is not there).
+func (d *daemon) debugQuery(word string) (n int, ok bool) {
+	c, err := net.Dial("unix", d.debugSocket())
+	if err != nil {
+		return 0, false
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(60 * time.Second))
+	fmt.Fprintf(c, "%s\n", word)
+	buf, _ := io.ReadAll(c)
+	f := strings.Fields(string(buf))
+	if len(f) != 2 || f[0] != word {
+		return 0, false
+	}
+	n, err = strconv.Atoi(f[1])
+	return n, err == nil
+}
+
+// waitRecovered waits until the daemon reconnected every guest an earlier
+// one left running (recovery runs in the background once the sockets
+// are open).
+func (d *daemon) waitRecovered() {
+	d.t.Helper()
+	deadline := time.Now().Add(120 * time.Second)
+	for {
+		n, ok := d.debugQuery("recovering")
+		if !ok || n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			d.cmd.Process.Signal(syscall.SIGQUIT)
+			time.Sleep(2 * time.Second)
+			d.t.Fatalf("govirtd still reconnects %d guests 120 s after it started:\n%s", n, d.stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // syncBuffer collects the daemon's stderr; the exec copier writes while
@@ -103,8 +163,10 @@ func startDaemonEnv(t *testing.T, env []string, extra ...string) *daemon {
 		t.Fatal(err)
 	}
 	d := &daemon{t: t, dir: dir, Socket: filepath.Join(dir, "sock"), SockRO: filepath.Join(dir, "sock-ro"), env: env}
+	// Tests see only the networks they define: no 'default' network
+	// (TestDefaultNetwork turns it back on).
 	d.argv = append([]string{"--state-dir", filepath.Join(dir, "state"), "--run-dir", filepath.Join(dir, "run"),
-		"--socket", d.Socket, "--socket-ro", d.SockRO}, extra...)
+		"--socket", d.Socket, "--socket-ro", d.SockRO, "--no-default-network"}, extra...)
 	d.launch()
 	t.Cleanup(d.stop)
 	return d
@@ -122,9 +184,8 @@ func (d *daemon) launch() {
 	argv := append(append(append([]string{}, d.prefix...), bin), d.argv...)
 	d.cmd = exec.Command(argv[0], argv[1:]...)
 	d.cmd.Stderr = d.stderr
-	if len(d.env) > 0 {
-		d.cmd.Env = append(os.Environ(), d.env...)
-	}
+	d.cmd.Env = append(append(os.Environ(), d.env...), "GOVIRT_DEBUG_SOCKET="+d.debugSocket())
+	began := time.Now()
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -133,6 +194,10 @@ func (d *daemon) launch() {
 		c, err := net.Dial("unix", d.Socket)
 		if err == nil {
 			c.Close()
+			d.openedIn = time.Since(began)
+			if !d.noRecoveryWait {
+				d.waitRecovered()
+			}
 			return
 		}
 		if time.Now().After(deadline) {

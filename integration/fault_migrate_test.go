@@ -128,9 +128,13 @@ func migrationFaultCase(t *testing.T, src, dst *daemon, mig faultOp, g string, n
 }
 
 // TestFaultHalfStartedQEMU kills the daemon once a starting guest's QEMU
-// answers on its monitor but before the start finished: the restarted
-// daemon must kill that QEMU and show the guest shut off (CI runs of the
-// daemon-kill suite left it running unowned).
+// runs but before the start finished: right after the spawn
+// (launch_spawned: QEMU forked and exec'd, its pid not yet in the status
+// file, which was written before the spawn with the monitor's path) and
+// once it answers on its monitor (launch_monitor). The QEMU must really
+// be running when the daemon dies, and the restarted daemon must find it
+// by its monitor socket, kill it and show the guest shut off (CI runs of
+// the daemon-kill suite left it running unowned).
 func TestFaultHalfStartedQEMU(t *testing.T) {
 	d := startDaemonEnv(t, []string{"GOVIRT_FAULT_POINT=launch_monitor"})
 	t.Cleanup(func() { killOwnQEMUs(d) })
@@ -138,19 +142,38 @@ func TestFaultHalfStartedQEMU(t *testing.T) {
 	const g = "fh0"
 	faultDiskGuest(t, d, dir, g)
 	for i := 0; i < 4; i++ {
-		d.env = []string{"GOVIRT_FAULT_POINT=" + []string{"launch_spawned", "launch_monitor"}[i%2]}
+		point := []string{"launch_spawned", "launch_monitor"}[i%2]
+		d.env = []string{"GOVIRT_FAULT_POINT=" + point}
 		d.crashRestart()
 		out, rc := runVirsh(d.URI("qemu"), 120*time.Second, "start", g)
 		if rc == 0 || !strings.Contains(d.Log(), "fault point reached") {
 			t.Fatalf("start did not reach the fault point: rc=%d %s\n%s", rc, out, d.Log())
 		}
+		// The window is real: the daemon is dead, its QEMU runs, and
+		// at launch_spawned the status file does not name it yet.
+		pids := qemuOf(d)[g]
+		if len(pids) != 1 {
+			t.Fatalf("%s: QEMU of %s after the kill: %v, want one", point, g, pids)
+		}
+		if sp := statusPID(d, g); point == "launch_spawned" && sp != 0 {
+			t.Errorf("%s: the status already names pid %d", point, sp)
+		}
+		t.Logf("%s: daemon killed with QEMU %d running, status pid %d", point, pids[0], statusPID(d, g))
 		d.env = nil
 		d.crashRestart()
 		if bad := invariants(t, d, []string{g}); len(bad) > 0 {
 			t.Fatalf("after a kill mid-start: %s\n%s", strings.Join(bad, "; "), d.Log())
 		}
+		if processAlive(pids[0]) {
+			t.Errorf("%s: the half-started QEMU %d survived the restart", point, pids[0])
+		}
 		if st := domState(t, d, g); st != "shut off (failed)" {
 			t.Errorf("state %q, want shut off (failed)", st)
 		}
+	}
+	// The guest starts normally afterwards.
+	mustVirsh(t, d.URI("qemu"), "start "+g)
+	if st := domState(t, d, g); !strings.HasPrefix(st, "running") {
+		t.Errorf("after the kills, start left %s %q", g, st)
 	}
 }

@@ -28,6 +28,7 @@ func daemonGoroutines(t *testing.T, sock string) int {
 	}
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(30 * time.Second))
+	fmt.Fprintf(c, "goroutines\n")
 	buf := make([]byte, 64)
 	n, _ := c.Read(buf)
 	f := strings.Fields(string(buf[:n]))

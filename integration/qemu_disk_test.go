@@ -14,8 +14,8 @@ import (
 // group, an iothread, a floppy, a SCSI disk with vendor/product/wwn, a
 // storage slice, the boot menu — and checks what QEMU really got over its
 // monitor: the throttle limits and group (set before the CPUs run), the
-// devices' properties. A disk needing a secret is refused clearly, as
-// govirt has no secret store.
+// devices' properties. A disk whose secret is not defined is refused with
+// libvirt's error.
 func TestQEMUDiskFeatures(t *testing.T) {
 	d := startDaemon(t)
 	t.Cleanup(func() { killGuests(d) })
@@ -140,7 +140,7 @@ func TestQEMUDiskFeatures(t *testing.T) {
 	}
 	mustVirsh(t, uri, "destroy dk1")
 
-	// An encrypted disk needs its passphrase from a secret store.
+	// An encrypted disk needs its passphrase from the secret store.
 	enc := `    <disk type='file' device='disk'>
       <driver name='qemu' type='raw'/>
       <source file='` + img("luks.img") + `'>
@@ -157,7 +157,7 @@ func TestQEMUDiskFeatures(t *testing.T) {
 	}
 	mustVirsh(t, uri, "define "+path)
 	_, msg, rc := virsh(t, uri, "start", "dk2")
-	if rc == 0 || !strings.Contains(msg, "need a secret store") {
-		t.Errorf("start of an encrypted disk without a secret store: rc %d\n%s", rc, msg)
+	if rc == 0 || !strings.Contains(msg, "Secret not found: no secret with matching uuid '0a81f5b2-8403-7b23-c8d6-21ccc2f80d6f'") {
+		t.Errorf("start of an encrypted disk without its secret: rc %d\n%s", rc, msg)
 	}
 }

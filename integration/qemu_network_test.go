@@ -62,7 +62,7 @@ func netnsDaemonEnv(t *testing.T, env ...string) (*daemon, string) {
 	d := &daemon{t: t, dir: dir, Socket: filepath.Join(dir, "sock"), SockRO: filepath.Join(dir, "sock-ro"),
 		prefix: append([]string{"ip", "netns", "exec", ns, "env"}, env...)}
 	d.argv = []string{"--state-dir", filepath.Join(dir, "state"), "--run-dir", filepath.Join(dir, "run"),
-		"--socket", d.Socket, "--socket-ro", d.SockRO}
+		"--socket", d.Socket, "--socket-ro", d.SockRO, "--no-default-network"}
 	d.launch()
 	t.Cleanup(d.stop)
 	return d, ns

@@ -43,21 +43,10 @@ var covFamilies = []struct {
 		"checkpoint-create", "checkpoint-create-as", "checkpoint-delete", "checkpoint-dumpxml",
 		"checkpoint-edit", "checkpoint-info", "checkpoint-list", "checkpoint-parent"}},
 	{"qemu", "backup on QEMU", []string{"backup-begin", "backup-dumpxml"}},
-	{"qemu", "secrets on QEMU: issue 17", []string{
-		"secret-define", "secret-dumpxml", "secret-event", "secret-get-value", "secret-list",
-		"secret-set-value", "secret-undefine"}},
-	{"qemu", "node devices on QEMU: issue 17", []string{
-		"nodedev-create", "nodedev-destroy", "nodedev-detach", "nodedev-dumpxml", "nodedev-list",
-		"nodedev-reattach", "nodedev-reset", "nodedev-event", "nodedev-define", "nodedev-undefine",
-		"nodedev-start", "nodedev-autostart", "nodedev-info"}},
 	{"qemu", "nwfilter on QEMU: issue 17", []string{
 		"nwfilter-define", "nwfilter-dumpxml", "nwfilter-edit", "nwfilter-list", "nwfilter-undefine",
 		"nwfilter-binding-create", "nwfilter-binding-delete", "nwfilter-binding-dumpxml",
 		"nwfilter-binding-list"}},
-	{"qemu", "host interfaces on QEMU: issue 17", []string{
-		"iface-begin", "iface-bridge", "iface-commit", "iface-define", "iface-destroy", "iface-dumpxml",
-		"iface-edit", "iface-list", "iface-mac", "iface-name", "iface-rollback", "iface-start",
-		"iface-unbridge", "iface-undefine"}},
 	{"qemu", "numatune through cgroups: issue 15", []string{"numatune"}},
 	{"qemu", "network ports on QEMU: issue 17", []string{"net-port-create", "net-port-list", "net-port-dumpxml", "net-port-delete"}},
 }

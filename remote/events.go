@@ -165,6 +165,15 @@ func (h *handler) deliver(id int32, cb *callback, ev any) {
 		} else {
 			proc, msg = procs.NodeDeviceEventLifecycle, NodeDeviceEventLifecycleMsg{CallbackID: id, Dev: wireNodeDev(e.Name), Event: e.Event, Detail: e.Detail}
 		}
+	case driver.SecretEvent:
+		if cb.kind != cbSecret || (cb.filter != nil && *cb.filter != e.Secret.UUID) || e.ValueChanged != (cb.eventID == 1) {
+			return
+		}
+		if e.ValueChanged {
+			proc, msg = procs.SecretEventValueChanged, SecretEventValueChangedMsg{CallbackID: id, Secret: wireSecret(e.Secret)}
+		} else {
+			proc, msg = procs.SecretEventLifecycle, SecretEventLifecycleMsg{CallbackID: id, Secret: wireSecret(e.Secret), Event: e.Event, Detail: e.Detail}
+		}
 	case driver.PoolEvent:
 		if cb.kind != cbPool || (cb.filter != nil && *cb.filter != e.Pool.UUID) {
 			return

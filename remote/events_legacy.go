@@ -3,14 +3,14 @@ package remote
 import (
 	"govirt/driver"
 	"govirt/rpc/procs"
+	"govirt/uuid"
 	"govirt/virerr"
 )
 
 // The event registrations of clients that predate callback ids
 // (CONNECT_DOMAIN_EVENT_REGISTER, _REGISTER_ANY and their deregistrations)
-// and of object kinds no driver here manages yet (node devices, secrets:
-// those callbacks are real, get an id and can be deregistered, but never
-// fire). Errors are libvirt's daemon's, word for word, including the
+// and of node devices and secrets (their events come from the drivers
+// that have them: driver.NodeDeviceEvent, driver.SecretEvent). Errors are libvirt's daemon's, word for word, including the
 // secret deregistration's "node device" message.
 
 const (
@@ -51,7 +51,12 @@ func init() {
 			if err := noDriverOnTest(h); err != nil {
 				return nil, err
 			}
-			return h.subscribe(&callback{kind: cbSecret, eventID: a.EventID})
+			cb := &callback{kind: cbSecret, eventID: a.EventID}
+			if a.Secret != nil {
+				u := uuid.UUID(a.Secret.UUID)
+				cb.filter = &u
+			}
+			return h.subscribe(cb)
 		},
 		procs.ConnectSecretEventDeregisterAny: deregisterMsg(cbSecret, "node device event callback %d not registered"),
 

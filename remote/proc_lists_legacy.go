@@ -142,6 +142,9 @@ func poolNames(h *handler, which uint32) ([]string, error) {
 }
 
 func ifaceNames(h *handler, which uint32) ([]string, error) {
+	if c, ok := h.conn().(driver.InterfaceCounting); ok {
+		return c.InterfaceNames(which == legacyActive)
+	}
 	d, err := need[driver.Interfaces](h)
 	if err != nil {
 		return nil, err

@@ -1,7 +1,10 @@
 package remote
 
 import (
+	"io"
+
 	"govirt/driver"
+	"govirt/rpc"
 	"govirt/rpc/procs"
 )
 
@@ -16,6 +19,34 @@ func init() {
 		procs.DomainMigrateFinish3Params:  migrateFinish3,
 		procs.DomainMigrateConfirm3Params: migrateConfirm3,
 	})
+	openStreamProcs[procs.DomainMigratePrepareTunnel3Params] = migratePrepareTunnel3
+}
+
+// migratePrepareTunnel3 is the destination's Prepare of a tunnelled
+// migration: the reply carries the cookie, then the source daemon sends
+// QEMU's migration stream on the call's stream until it finishes it.
+func migratePrepareTunnel3(h *handler, body []byte) (opened, error) {
+	a, err := args[DomainMigratePrepareTunnel3ParamsArgs](body)
+	if err != nil {
+		return opened{}, err
+	}
+	d, err := need[driver.DomainMigrateTunneller](h)
+	if err != nil {
+		return opened{}, err
+	}
+	cookie, in, err := d.DomainMigratePrepareTunnel3(paramsFromWire(a.Params), a.CookieIn, a.Flags)
+	if err != nil {
+		return opened{}, err
+	}
+	return opened{
+		ret: DomainMigratePrepareTunnel3ParamsRet{CookieOut: cookie},
+		serve: func(st *rpc.Stream) error {
+			defer in.Close()
+			_, err := io.CopyBuffer(in, st, make([]byte, 256<<10))
+			return err
+		},
+		release: func() { in.Close() },
+	}, nil
 }
 
 func migrateBegin3(h *handler, body []byte) (any, error) {

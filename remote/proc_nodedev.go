@@ -19,9 +19,21 @@ func init() {
 	override(procs.NodeListDevices, nodeListDevices)
 	override(procs.NodeDeviceLookupByName, nodeDeviceLookup)
 	override(procs.NodeDeviceLookupScsiHostByWwn, func(h *handler, body []byte) (any, error) {
-		// libvirt's test driver has no such lookup; the public API
-		// reports it from the node device code.
-		return nil, virerr.New(virerr.FromNodedev, virerr.ErrNoSupport, "%s", "virNodeDeviceLookupSCSIHostByWWN")
+		a, err := args[NodeDeviceLookupScsiHostByWwnArgs](body)
+		if err != nil {
+			return nil, err
+		}
+		d, ok := h.conn().(driver.NodeDeviceByWWN)
+		if !ok {
+			// libvirt's test driver has no such lookup; the public API
+			// reports it from the node device code.
+			return nil, virerr.New(virerr.FromNodedev, virerr.ErrNoSupport, "%s", "virNodeDeviceLookupSCSIHostByWWN")
+		}
+		name, err := d.LookupSCSIHostByWWN(a.Wwnn, a.Wwpn, a.Flags)
+		if err != nil {
+			return nil, err
+		}
+		return objArgs[NonnullNodeDevice]{wireNodeDev(name)}, nil
 	})
 	registerAPI(map[int32]procFunc{
 		procs.NodeDeviceGetXMLDesc: func(h *handler, body []byte) (any, error) {

@@ -170,6 +170,8 @@ func listBound[W any](objs []W) error {
 		max, kind = RemoteStorageVolListMax, "storage_vol"
 	case []NonnullDomainSnapshot:
 		max, kind = RemoteDomainSnapshotListMax, "domain_snapshot"
+	case []NonnullSecret:
+		max, kind = RemoteSecretListMax, "secret"
 	default:
 		return nil
 	}

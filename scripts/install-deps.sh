@@ -7,9 +7,18 @@ missing=""
 for p in $pkgs; do
   dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
 done
-[ -z "$missing" ] && exit 0
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+# The dedicated system user confined guests' QEMU runs as (qemu.conf's
+# user/group in govirtd's config: user = "govirt-qemu"), as Debian's
+# libvirt-qemu; in the kvm group for /dev/kvm. Only as root: a session
+# daemon runs QEMU as its own user anyway.
+if [ "$(id -u)" -eq 0 ] && ! getent passwd govirt-qemu >/dev/null 2>&1 && command -v useradd >/dev/null; then
+  useradd --system --user-group --no-create-home --home-dir /nonexistent \
+    --shell /usr/sbin/nologin --comment "govirt QEMU" govirt-qemu
+  getent group kvm >/dev/null 2>&1 && usermod -a -G kvm govirt-qemu
+fi
+[ -z "$missing" ] && exit 0
 echo "installing:$missing" >&2
 $SUDO apt-get update -qq >/dev/null
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null

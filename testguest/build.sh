@@ -239,6 +239,7 @@ for m in $(cat /etc/govirt-modules); do
 	modprobe "$m" 2>/dev/null
 done
 ip link set lo up 2>/dev/null
+gv-udevdb >/dev/null
 # ACPI power button -> /etc/acpi/PWRF/00000080 (poweroff)
 acpid -c /etc/acpi -l /dev/null
 # The QEMU guest agent, when the host gave the guest its channel (and
@@ -407,7 +408,109 @@ echo 0 >"$auto"
 if [ $rc = 0 ]; then echo "GV-EJECT $dev ok"; else echo "GV-EJECT $dev failed (no medium?)"; exit 1; fi
 EOF
 
-chmod 755 "$ROOT/etc/rc" "$ROOT/etc/acpi/PWRF/00000080" "$ROOT"/bin/gv-*
+# udhcpc's default script (Debian's busybox runs /etc/udhcpc/default.script
+# on each DHCP event): put the leased address, its routes and DNS servers
+# on the interface, as Debian's script does, so the guest agent reports
+# the address.
+mkdir -p "$ROOT/etc/udhcpc"
+cat >"$ROOT/etc/udhcpc/default.script" <<'EOF'
+#!/bin/sh
+# udhcpc event script: $1 is deconfig|bound|renew|leasefail|nak
+case "$1" in
+deconfig)
+	ip -4 addr flush dev "$interface"
+	ip link set "$interface" up ;;
+bound|renew)
+	ip -4 addr flush dev "$interface"
+	ip addr add "$ip/${mask:-24}" ${broadcast:+broadcast "$broadcast"} dev "$interface"
+	for r in $router; do ip route replace default via "$r" dev "$interface"; break; done
+	: >/etc/resolv.conf
+	for s in $dns; do echo "nameserver $s" >>/etc/resolv.conf; done ;;
+esac
+exit 0
+EOF
+
+cat >"$ROOT/bin/gv-dhcp" <<'EOF'
+#!/bin/sh
+# gv-dhcp [IFACE]: bring IFACE (default eth0) up, ask for a DHCP lease
+# (udhcpc, up to 10 tries) and put it on the interface; prints
+# "GV-DHCP IFACE ADDR/PREFIX" or "GV-DHCP IFACE failed".
+i=${1:-eth0}
+ip link set "$i" up 2>/dev/null || { echo "GV-DHCP $i failed"; exit 1; }
+udhcpc -i "$i" -n -q -t 10 -T 2 -s /etc/udhcpc/default.script >/dev/null 2>&1
+a=$(ip -4 -o addr show dev "$i" | awk '{ print $4; exit }')
+if [ -n "$a" ]; then echo "GV-DHCP $i $a"; else echo "GV-DHCP $i failed"; exit 1; fi
+EOF
+
+# qemu-ga's guest-set-user-password runs chpasswd (busybox-static has
+# none): this one reads "user:password" as the real one does, hashes the
+# password unless -e says it already is, and writes /etc/shadow.
+rm -f "$ROOT/usr/sbin/chpasswd" "$ROOT/sbin/chpasswd" "$ROOT/bin/chpasswd"
+cat >"$ROOT/usr/sbin/chpasswd" <<'EOF'
+#!/bin/sh
+# chpasswd [-e]: "user:password" lines on stdin into /etc/shadow
+while IFS= read -r l; do
+	u=${l%%:*}; p=${l#*:}
+	[ "$1" = -e ] || p=$(mkpasswd -m md5 "$p")
+	grep -q "^$u:" /etc/shadow || { echo "chpasswd: unknown user $u" >&2; exit 1; }
+	sed -i "s|^$u:[^:]*:|$u:$p:|" /etc/shadow
+done
+EOF
+echo 'root:!:19000:0:99999:7:::' >"$ROOT/etc/shadow"
+
+# qemu-ga's guest-shutdown runs /sbin/shutdown -h|-P|-r +0 MESSAGE
+# (busybox has no shutdown): power off or reboot at once, after a sync.
+rm -f "$ROOT/sbin/shutdown"
+cat >"$ROOT/sbin/shutdown" <<'EOF'
+#!/bin/sh
+# shutdown -h|-P|-r [TIME] [MESSAGE]: as qemu-ga calls it
+sync
+case " $* " in
+*" -r "*) echo "GOVIRT-GUEST-REBOOT" >/dev/console; exec reboot -f ;;
+*) echo "GOVIRT-GUEST-POWEROFF" >/dev/console; exec poweroff -f ;;
+esac
+EOF
+
+cat >"$ROOT/bin/gv-login" <<'EOF'
+#!/bin/sh
+# gv-login USER [LINE]: record a login of USER on LINE (default pts/0) in
+# /var/run/utmp, as login(1) would (a USER_PROCESS entry with the current
+# time), so the guest agent's guest-get-users reports the user. Prints
+# "GV-LOGIN USER TIME". glibc's x86-64 struct utmp: type and pid (4 bytes
+# each), line[32], id[4], user[32], host[256], exit (4), session (4),
+# tv_sec and tv_usec (4 each), addr_v6[16], unused[20]: 384 bytes.
+u=$1; line=${2:-pts/0}
+[ -n "$u" ] || { echo "GV-ERROR usage: gv-login USER [LINE]"; exit 2; }
+le32() { printf "$(printf '\\%03o\\%03o\\%03o\\%03o' $(($1 & 255)) $((($1 >> 8) & 255)) $((($1 >> 16) & 255)) $((($1 >> 24) & 255)))"; }
+field() { printf '%s' "$1" | head -c "$2"; n=$(($2 - ${#1})); [ $n -gt 0 ] && head -c $n /dev/zero; true; }
+now=$(date +%s)
+{
+	le32 7; le32 $$
+	field "$line" 32; field "${line#pts/}" 4; field "$u" 32; field "" 256
+	le32 0; le32 0; le32 "$now"; le32 0
+	head -c 36 /dev/zero
+} >>/var/run/utmp
+echo "GV-LOGIN $u $now"
+EOF
+
+# Block devices have no udev database (no udevd): qemu-ga reads a disk's
+# serial from udev's ID_SERIAL, so the records udev would write for
+# virtio disks with a serial are made at boot (/run/udev/data/bMAJ:MIN).
+cat >"$ROOT/bin/gv-udevdb" <<'EOF'
+#!/bin/sh
+# gv-udevdb: write /run/udev/data/bMAJ:MIN with ID_SERIAL for each block
+# device whose sysfs has a serial (virtio-blk <serial>).
+mkdir -p /run/udev/data
+for d in /sys/block/*; do
+	[ -r "$d/serial" ] && [ -r "$d/dev" ] || continue
+	s=$(cat "$d/serial" 2>/dev/null)
+	[ -n "$s" ] || continue
+	printf 'E:ID_SERIAL=%s\nE:ID_SERIAL_SHORT=%s\n' "$s" "$s" >"/run/udev/data/b$(cat "$d/dev")"
+done
+echo "GV-UDEVDB ok"
+EOF
+
+chmod 755 "$ROOT/etc/rc" "$ROOT/etc/acpi/PWRF/00000080" "$ROOT"/bin/gv-* "$ROOT/usr/sbin/chpasswd" "$ROOT/sbin/shutdown" "$ROOT/etc/udhcpc/default.script"
 
 # Pack. Prefer GNU cpio (can force root ownership); busybox cpio otherwise.
 log "packing initramfs"

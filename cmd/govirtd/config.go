@@ -24,7 +24,10 @@ type config struct {
 	SocketRO                 string
 	ListenTCP                string
 	LibvirtSockets           bool
-	LogLevel                 string
+	// NoDefaultNetwork keeps the QEMU driver from defining the
+	// 'default' network at its first start (default_network = 0).
+	NoDefaultNetwork bool
+	LogLevel         string
 	// VNCPortMin/Max bound the ports autoport VNC displays get (file only).
 	VNCPortMin, VNCPortMax int
 	// Graphics are qemu.conf's display and audio settings (file only,
@@ -43,6 +46,12 @@ type config struct {
 	// only; verify defaults to on, as qemu.conf's default_tls_x509_verify).
 	ChardevTLS       command.ChardevTLS
 	chardevVerifySet bool
+	// QEMUUser and QEMUGroup are qemu.conf's user and group (file only):
+	// QEMU runs as them, confined, and the guest's files are given to
+	// them. Unset keeps QEMU as root with no relabelling.
+	QEMUUser, QEMUGroup string
+	// NoDynamicOwnership is qemu.conf's dynamic_ownership = 0.
+	NoDynamicOwnership bool
 }
 
 // limits are the client and worker limits, with libvirtd.conf's names.
@@ -132,6 +141,7 @@ func parseArgs(args []string) (cfg config, showVersion bool, err error) {
 	fs.StringVar(&cfg.TLS.PKIDir, "pki-dir", "", "directory holding serverkey.pem, servercert.pem and cacert.pem")
 	fs.StringVar(&cfg.AdminSocket, "admin-socket", "", "admin unix socket for virt-admin (default RUN-DIR/govirt-admin-sock)")
 	fs.BoolVar(&cfg.LibvirtSockets, "libvirt-sockets", false, "also listen on libvirt's own socket paths")
+	fs.BoolVar(&cfg.NoDefaultNetwork, "no-default-network", cfg.NoDefaultNetwork, "do not define the 'default' NAT network at the first start")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
 	fs.BoolVar(&showVersion, "version", false, "print the version and exit")
 	if err = fs.Parse(args); err != nil {
@@ -232,10 +242,28 @@ func loadFile(path string, cfg *config, flagSet map[string]bool) error {
 			} else {
 				cfg.ChardevTLS.Verify, cfg.chardevVerifySet = b, true
 			}
+		case "user":
+			cfg.QEMUUser = val
+		case "group":
+			cfg.QEMUGroup = val
+		case "dynamic_ownership":
+			b, err := parseConfBool(val)
+			if err != nil {
+				return fmt.Errorf("%s:%d: %s: %v", path, line, key, err)
+			}
+			cfg.NoDynamicOwnership = !b
 		case "chardev_tls_x509_cert_dir":
 			cfg.ChardevTLS.Dir = val
 		case "chardev_tls_x509_secret_uuid":
 			cfg.ChardevTLS.SecretUUID = val
+		case "default_network":
+			b, err := parseConfBool(val)
+			if err != nil {
+				return fmt.Errorf("%s:%d: %s: %v", path, line, key, err)
+			}
+			if !flagSet["no-default-network"] { // the flag wins
+				cfg.NoDefaultNetwork = !b
+			}
 		case "libvirt_sockets":
 			b, err := strconv.ParseBool(val)
 			if err != nil {

@@ -75,3 +75,54 @@ func TestChardevTLSFromConfig(t *testing.T) {
 		t.Error("chardev_tls = maybe accepted")
 	}
 }
+
+func TestQEMUUserFromConfig(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.conf")
+	cfg, _, err := parseArgs([]string{"--run-dir", "/r"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.QEMUUser != "" || cfg.QEMUGroup != "" || cfg.NoDynamicOwnership {
+		t.Errorf("defaults: %q %q %v", cfg.QEMUUser, cfg.QEMUGroup, cfg.NoDynamicOwnership)
+	}
+	os.WriteFile(path, []byte("user = \"govirt-qemu\"\ngroup = \"+64055\"\ndynamic_ownership = 0\n"), 0o600)
+	cfg, _, err = parseArgs([]string{"--config", path, "--run-dir", "/r"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.QEMUUser != "govirt-qemu" || cfg.QEMUGroup != "+64055" || !cfg.NoDynamicOwnership {
+		t.Errorf("from file: %q %q %v", cfg.QEMUUser, cfg.QEMUGroup, cfg.NoDynamicOwnership)
+	}
+	os.WriteFile(path, []byte("dynamic_ownership = yes\n"), 0o600)
+	if _, _, err := parseArgs([]string{"--config", path}); err == nil {
+		t.Error("dynamic_ownership = yes accepted")
+	}
+}
+
+func TestDefaultNetworkSwitch(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.conf")
+	for _, c := range []struct {
+		file string
+		args []string
+		off  bool
+	}{
+		{"", nil, false},
+		{"default_network = 1\n", nil, false},
+		{"default_network = 0\n", nil, true},
+		{"", []string{"--no-default-network"}, true},
+		{"default_network = 1\n", []string{"--no-default-network"}, true},
+	} {
+		os.WriteFile(path, []byte(c.file), 0o600)
+		cfg, _, err := parseArgs(append([]string{"--config", path, "--run-dir", "/r"}, c.args...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.NoDefaultNetwork != c.off {
+			t.Errorf("%q %v: NoDefaultNetwork %v", c.file, c.args, cfg.NoDefaultNetwork)
+		}
+	}
+	os.WriteFile(path, []byte("default_network = yes\n"), 0o600)
+	if _, _, err := parseArgs([]string{"--config", path}); err == nil {
+		t.Error("default_network = yes accepted")
+	}
+}

@@ -105,12 +105,24 @@ func run(cfg config, log *slog.Logger, logCtl *admin.LogControl) error {
 	}
 	qemuDrv := qemu.New(qemu.Config{StateDir: cfg.StateDir, RunDir: cfg.RunDir, Log: log,
 		VNCPortMin: cfg.VNCPortMin, VNCPortMax: cfg.VNCPortMax, Graphics: cfg.Graphics,
-		ChardevTLS: cfg.chardevTLS(), HostUUID: hostUUID, PeerSocket: cfg.SocketRO})
-	// Guests left running are reconnected before the sockets open, so no
-	// client sees a half-known set of guests; autostart runs after.
+		ChardevTLS: cfg.chardevTLS(), HostUUID: hostUUID, PeerSocket: cfg.SocketRO,
+		DefaultNetwork: !cfg.NoDefaultNetwork,
+		User:           cfg.QEMUUser, Group: cfg.QEMUGroup, NoDynamicOwnership: cfg.NoDynamicOwnership})
+	// SIGTERM is caught from here on: one that comes while guests are
+	// reconnected or networks and pools autostarted (a restarted daemon
+	// reloading firewall rules can take seconds after its sockets open)
+	// waits in the channel and stops the daemon cleanly once it is up,
+	// instead of killing it half-way.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	// Guests left running are registered before the sockets open, so no
+	// client sees a half-known set of guests; their reconnection goes on
+	// in the background, holding each guest's job, so that a QEMU slow to
+	// answer never keeps the sockets closed. Autostart runs after it.
 	if err := qemuDrv.Start(context.Background()); err != nil {
 		return fmt.Errorf("qemu driver: %w", err)
 	}
+	debugDriver.Store(qemuDrv)
 	drivers := []driver.Driver{testdrv.New(), qemuDrv}
 	srv := remote.NewServer(log, drivers...)
 
@@ -159,11 +171,14 @@ func run(cfg config, log *slog.Logger, logCtl *admin.LogControl) error {
 
 	// Pools and networks first: guests' disks and NICs may need them.
 	qemuDrv.StorageAutostart()
+	qemuDrv.DefineDefaultNetwork()
 	qemuDrv.NetworkAutostart()
 	go qemuDrv.Autostart(context.Background())
+	// Node device events from the kernel's uevents, until shutdown.
+	watchCtx, stopWatch := context.WithCancel(context.Background())
+	defer stopWatch()
+	qemuDrv.WatchNodeDevices(watchCtx)
 
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
 	select {
 	case s := <-sig:
 		log.Info("shutting down", "signal", s.String())

@@ -151,7 +151,21 @@ func (c *conn) DomainSetTime(h driver.Domain, sec int64, nsec uint32, flags uint
 	if flags&^domainTimeSync != 0 {
 		return errFlagsFn(flags&^domainTimeSync, "qemuDomainSetTime")
 	}
-	err := c.withAgent(h, "set time", true, func(v *vm, ag *agent.Agent) error {
+	v, err := c.d.doms.get(h)
+	if err != nil {
+		return err
+	}
+	// As libvirt, an x86 guest whose QEMU lacks rtc-reset-reinjection
+	// never gets its time set; a shut-off guest has no QEMU capabilities,
+	// so it gets this error too (before "domain is not running").
+	v.mu.Lock()
+	qc, arch := v.caps, v.current().OS.Arch
+	v.mu.Unlock()
+	hasReinject := qc != nil && qc.Has("rtc-reset-reinjection")
+	if isX86(arch) && !hasReinject {
+		return errQEMU(virerr.ErrOperationUnsupported, "%s", "cannot set time: qemu doesn't support rtc-reset-reinjection command")
+	}
+	err = c.withAgent(h, "set time", true, func(v *vm, ag *agent.Agent) error {
 		var args any
 		if flags&domainTimeSync == 0 {
 			if sec > math.MaxInt64/1000000000 {
@@ -165,6 +179,9 @@ func (c *conn) DomainSetTime(h driver.Domain, sec int64, nsec uint32, flags uint
 		return err
 	}
 	return c.withJob(h, "set time", func(v *vm, mon monitor) error {
+		if !hasReinject {
+			return nil
+		}
 		if err := mon.Execute(c.waitCtx(), "rtc-reset-reinjection", nil, nil); err != nil {
 			return qmpFailed("rtc-reset-reinjection", err)
 		}

@@ -49,3 +49,33 @@ func (d *Driver) balloonChanged(v *vm, kib uint64) {
 	d.modifyLive(v, func(l *conf.Domain) { l.CurrentMemory = kib })
 	d.publishDomain(v, driver.EventIDBalloonChange, driver.BalloonChange{Actual: kib})
 }
+
+// refreshBalloon is qemuProcessRefreshBalloonState: the live
+// <currentMemory> is the balloon's actual size from query-balloon (right
+// after a start the guest has not run yet, so that is all its memory
+// even when the target set above is lower; BALLOON_CHANGE brings it down
+// as the guest gives pages back), or the whole <memory> without a
+// balloon. Called once QEMU is set up, and after a daemon restart (a
+// BALLOON_CHANGE may have come while no daemon listened).
+func (d *Driver) refreshBalloon(ctx context.Context, v *vm) error {
+	v.mu.Lock()
+	mon, live := v.mon, v.live
+	v.mu.Unlock()
+	if mon == nil || live == nil {
+		return nil
+	}
+	if m := live.Devices.MemBalloon; m == nil || m.Model == "none" {
+		if live.CurrentMemory != live.Memory {
+			d.modifyLive(v, func(l *conf.Domain) { l.CurrentMemory = l.Memory })
+		}
+		return nil
+	}
+	b, err := qmp.QueryBalloon(ctx, mon)
+	if err != nil {
+		return qmpFailed("query-balloon", err)
+	}
+	if kib := b.Actual / 1024; kib != live.CurrentMemory {
+		d.modifyLive(v, func(l *conf.Domain) { l.CurrentMemory = kib })
+	}
+	return nil
+}

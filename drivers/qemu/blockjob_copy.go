@@ -144,6 +144,20 @@ func (c *conn) blockCopy(h driver.Domain, diskArg string, dest conf.DiskSource, 
 				os.Remove(dest.Path)
 			}
 		}
+		// The destination is QEMU's to write: its user gets it.
+		if live, _, _ := liveSnapshot(v); live != nil {
+			if disk := live.DiskByTarget(target); disk != nil {
+				if err := c.d.grantNewImage(v, live, disk, &mirror); err != nil {
+					undo()
+					return err
+				}
+				prev := undo
+				undo = func() {
+					c.d.restoreNewImage(v.name, live, disk, &mirror)
+					prev()
+				}
+			}
+		}
 		if err := addImageNodes(ctx, mon, &mirror, backingNode); err != nil {
 			undo()
 			return err

@@ -17,6 +17,9 @@ import (
 
 // onJobStatusChange handles JOB_STATUS_CHANGE.
 func (d *Driver) onJobStatusChange(v *vm, ev *qmp.JobStatusChangeEvent) {
+	if isMigrationMirror(ev.ID) {
+		return // a storage migration's own job (migrate_nbd.go)
+	}
 	switch ev.Status {
 	case "ready":
 		d.blockJobReady(v, ev.ID)
@@ -189,6 +192,8 @@ func (d *Driver) finishBlockJob(ctx context.Context, v *vm, mon monitor, j *bloc
 		for _, s := range res.unplug {
 			removeImageFile(s)
 		}
+	} else {
+		d.restoreLeftImages(v, dc, j, res)
 	}
 	if dc != nil && res.changed {
 		d.syncConfigChain(v, dc, res.oldTop)

@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"govirt/conf"
-	"govirt/drivers/qemu/command"
 )
 
 // The host's page sizes and NUMA topology in the capabilities, as
@@ -78,7 +77,7 @@ func hostCells(sizes []uint64) []conf.CapsCell {
 			v, _ := strconv.Atoi(d)
 			c.Distances = append(c.Distances, v)
 		}
-		cpus, _ := command.ParseCPUSet(readTrim(filepath.Join(dir, "cpulist")))
+		cpus, _ := conf.ParseBitmap(readTrim(filepath.Join(dir, "cpulist")))
 		for _, id := range cpus {
 			top := fmt.Sprintf("/sys/devices/system/cpu/cpu%d/topology/", id)
 			atoi := func(f string) int { v, _ := strconv.Atoi(readTrim(top + f)); return v }

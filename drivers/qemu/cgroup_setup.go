@@ -124,6 +124,11 @@ func (d *Driver) setupCgroup(v *vm, t *command.Tunables, pin *command.Pinning, p
 	if err := cgroupMissing(t, g); err != nil {
 		return err
 	}
+	if live, _, _ := liveSnapshot(v); live != nil {
+		if err := d.setupDeviceACL(g, live); err != nil {
+			return err
+		}
+	}
 	if g.Has(cgroup.Blkio) {
 		if t.BlkioWeight != 0 {
 			if err := g.SetBlkioWeight(t.BlkioWeight); err != nil {

@@ -216,7 +216,8 @@ func (c *conn) ConnectDomainXMLToNative(format, xml string, flags uint32) (strin
 		SourceExists: func(string) bool { return true },
 		VNCPort:      func() (int, error) { return 5900, nil },
 		SpicePort:    func() (int, error) { spice++; return spice, nil },
-		Graphics:     c.d.graphicsConfig(), RenderNode: hostRenderNode, Pretend: true})
+		Graphics:     c.d.graphicsConfig(), RenderNode: hostRenderNode, Pretend: true,
+		Secrets: c.d.secretLookup, SecretValue: c.d.secretByUUID})
 	if err != nil {
 		return "", err
 	}

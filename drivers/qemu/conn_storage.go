@@ -25,6 +25,7 @@ func (d *Driver) storage() *storagepool.Manager {
 			RunDir:   filepath.Join(d.cfg.RunDir, "storage"),
 			Bus:      d.bus,
 			Log:      d.cfg.Log,
+			Secret:   d.secretValue,
 		})
 	}
 	return d.storageMgr

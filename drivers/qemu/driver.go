@@ -30,10 +30,13 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 
 	"govirt/driver"
 	"govirt/drivers/network"
+	"govirt/drivers/nodedev"
 	"govirt/drivers/qemu/command"
+	"govirt/drivers/secret"
 	"govirt/drivers/storagepool"
 	"govirt/events"
 )
@@ -54,6 +57,9 @@ type Config struct {
 	Graphics command.GraphicsConfig
 	// ChardevTLS is qemu.conf's TLS setting of TCP chardevs.
 	ChardevTLS command.ChardevTLS
+	// DefaultNetwork defines the 'default' NAT network at the driver's
+	// first start (DefineDefaultNetwork).
+	DefaultNetwork bool
 	// HostUUID is libvirtd.conf's host_uuid (see ResolveHostUUID); zero
 	// means the SMBIOS UUID, as libvirt's default host_uuid_source.
 	HostUUID uuid.UUID
@@ -61,6 +67,14 @@ type Config struct {
 	// cookies name so that a peer daemon restarted mid-migration can ask
 	// this one where the guest ended up (migrate_peer.go).
 	PeerSocket string
+	// User and Group are qemu.conf's user and group: QEMU runs as them,
+	// without capabilities and with no_new_privs, and the DAC security
+	// driver gives them each guest's files (security_dac.go). Empty
+	// keeps QEMU as the daemon's user with no relabelling.
+	User, Group string
+	// NoDynamicOwnership is qemu.conf's dynamic_ownership = 0: QEMU
+	// still changes user, files keep their owners.
+	NoDynamicOwnership bool
 }
 
 // Driver is the QEMU driver; one per daemon.
@@ -88,6 +102,10 @@ type Driver struct {
 	// faultPoint is GOVIRT_FAULT_POINT: the migration step at which the
 	// fault-injection tests have the daemon kill itself (faultAt).
 	faultPoint string
+	// recovering counts the guests whose reconnection (reconnect.go)
+	// still runs in the background; recoveringWG waits for them.
+	recovering   atomic.Int32
+	recoveringWG sync.WaitGroup
 
 	// State of the driver's subsystems, created and freed with the driver
 	// (nothing package-level is keyed by driver or guest).
@@ -99,8 +117,12 @@ type Driver struct {
 	mgrMu        sync.Mutex
 	networkMgr   *network.Manager     // created on first use (conn_network.go)
 	storageMgr   *storagepool.Manager // created on first use (conn_storage.go)
+	nodedevMgr   *nodedev.Manager     // created on first use (conn_nodedev.go)
+	secretMgr    *secret.Manager      // created on first use (conn_secret.go)
 	cgOnce       sync.Once
-	cgHost       *cgroup.Host // the host's cgroup mounts; nil without (cgroup_setup.go)
+	cgHost       *cgroup.Host  // the host's cgroup mounts; nil without (cgroup_setup.go)
+	guestCPUs    guestCPUCache // the vCPUs QEMU created, by what shaped them (guestcpu_cache.go)
+	sec          secDriver     // QEMU's identity and the DAC driver (security_*.go)
 }
 
 // dirs are the driver's directories, derived from Config.
@@ -146,11 +168,14 @@ func New(cfg Config) *Driver {
 	}
 	d.caps = newCapsSource(d.dirs.caps)
 	d.faultPoint = os.Getenv("GOVIRT_FAULT_POINT")
+	parseFaultDelay(d.log)
 	return d
 }
 
 // Start prepares directories, loads persistent definitions and reconnects
-// to running guests. It runs once, at daemon start, before clients come.
+// to running guests. It runs once, at daemon start, before clients come;
+// it returns once every guest is registered, while the reconnections go
+// on in the background (reconnectAll).
 func (d *Driver) Start(ctx context.Context) error {
 	d.initMu.Lock()
 	defer d.initMu.Unlock()
@@ -162,6 +187,12 @@ func (d *Driver) Start(ctx context.Context) error {
 			return err
 		}
 	}
+	sec, err := newSecDriver(d.cfg.User, d.cfg.Group, d.cfg.NoDynamicOwnership)
+	if err != nil {
+		return err
+	}
+	d.sec = sec
+	d.openDirsForQEMU()
 	d.cleanTemp()
 	if err := d.loadDefinitions(); err != nil {
 		return err
@@ -169,15 +200,23 @@ func (d *Driver) Start(ctx context.Context) error {
 	d.reconnectAll(ctx)
 	// Reconnecting adopted the block states of the guests it picked up
 	// (their first status save); the rest belong to guests that are gone.
-	d.pendingMu.Lock()
-	clear(d.pendingBlock)
-	d.pendingMu.Unlock()
+	go func() {
+		d.WaitRecovered()
+		d.pendingMu.Lock()
+		clear(d.pendingBlock)
+		d.pendingMu.Unlock()
+	}()
 	d.inited = true
 	return nil
 }
 
 // Autostart starts the guests marked autostart that are not running.
-func (d *Driver) Autostart(ctx context.Context) { d.autostartAll(ctx) }
+// It waits for the reconnections Start began, as libvirt's autostart
+// runs after its reconnection threads took their guests' jobs.
+func (d *Driver) Autostart(ctx context.Context) {
+	d.WaitRecovered()
+	d.autostartAll(ctx)
+}
 
 // Name is the URI scheme.
 func (*Driver) Name() string { return "qemu" }

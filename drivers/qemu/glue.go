@@ -56,7 +56,8 @@ func (d *Driver) buildCommand(live *conf.Domain, qc *caps.Caps, dir, chanDir, mo
 		NetworkAddress: d.networks().ListenAddress,
 		OpenVsock:      openVsock(files), ChardevTLS: d.cfg.ChardevTLS,
 		HostFD:  func(command.HostFile, bool) int { return files.reserve() },
-		OpenTap: openTap(files, dir), OpenVhostNet: openVhostNet(files)}
+		OpenTap: openTap(files, dir), OpenVhostNet: openVhostNet(files),
+		Secrets: d.secretLookup, SecretValue: d.secretByUUID}
 	d.platformPaths(&p, dir, files)
 	p.FDGroup = d.fdGroupPaths(live.UUID, files)
 	if ap != nil {

@@ -48,14 +48,22 @@ func prepareGuestCPU(live *conf.Domain, qc *caps.Caps, incoming bool) error {
 // updateLiveGuestCPU reads the CPU the paused QEMU created, refuses the
 // start when it is not what the definition demands, and records it in
 // the live definition; the caller's status write keeps it.
-func (d *Driver) updateLiveGuestCPU(ctx context.Context, v *vm, mon monitor) error {
+// cpuKey is guestCPUKey of the command line QEMU was started with ("":
+// always read).
+func (d *Driver) updateLiveGuestCPU(ctx context.Context, v *vm, mon monitor, cpuKey string) error {
 	v.mu.Lock()
 	live := v.live
 	v.mu.Unlock()
 	if live == nil || (live.OS.Arch != "" && live.OS.Arch != "x86_64" && live.OS.Arch != "i686") {
 		return nil
 	}
-	enabled, disabled, err := guestcpu.Fetch(ctx, mon)
+	var enabled, disabled *cpux86.GuestData
+	var err error
+	if cpuKey != "" {
+		enabled, disabled, err = d.guestCPUs.fetch(ctx, cpuKey, mon)
+	} else {
+		enabled, disabled, err = guestcpu.Fetch(ctx, mon)
+	}
 	if err != nil {
 		return errQEMU(virerr.ErrInternalError, "cannot read the guest CPU of '%s': %v", v.name, err)
 	}

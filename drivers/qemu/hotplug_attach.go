@@ -104,6 +104,10 @@ func (d *Driver) attachLive(v *vm, mon monitor, dev any) error {
 		return d.attachDiskLive(v, mon, x)
 	case *conf.Interface:
 		return d.attachNetLive(v, mon, x)
+	case *conf.Chardev:
+		if e := conf.DeviceElement(x); e != nil && e.Name() == "channel" {
+			return d.attachChannelLive(v, mon, x)
+		}
 	}
 	return errQEMU(virerr.ErrOperationUnsupported, "live attach of device '%s' is not supported", deviceKind(dev))
 }
@@ -127,12 +131,28 @@ func (d *Driver) attachDiskLive(v *vm, mon monitor, disk *conf.Disk) error {
 	if err != nil {
 		return err
 	}
+	// QEMU's user gets the files and its cgroup the devices before QEMU
+	// opens them; a failure gives both back.
+	undo := func() {
+		d.denyDiskDevices(v, disk)
+		d.restoreDiskLive(v.name, live, disk)
+	}
+	if err := d.labelDiskLive(live, disk); err != nil {
+		undo()
+		return err
+	}
+	if err := d.allowDiskDevices(v, disk); err != nil {
+		undo()
+		return err
+	}
 	added, err := addBlockdevs(mon, disk)
 	if err != nil {
+		undo()
 		return err
 	}
 	if err := qmp.DeviceAdd(hotplugCtx(), mon, devArgs); err != nil {
 		delBlockdevs(d, v, mon, added)
+		undo()
 		return qmpError(err)
 	}
 	// Throttling goes on the new device once it exists; like libvirt, a

@@ -263,6 +263,8 @@ func (d *Driver) removeDevice(v *vm, mon monitor, alias string) {
 	switch {
 	case disk != nil:
 		delBlockdevs(d, v, mon, command.DiskNodes(disk))
+		d.restoreDiskLive(v.name, live, disk)
+		d.denyDiskDevices(v, disk)
 		d.modifyLive(v, func(next *conf.Domain) {
 			next.Devices.Disks = slices.DeleteFunc(slices.Clone(next.Devices.Disks), func(x *conf.Disk) bool { return x.Alias == alias })
 		})

@@ -361,7 +361,7 @@ func (d *Driver) setupNewIOThread(v *vm, live *conf.Domain, id, tid int) error {
 	}
 	var set []int
 	if s, ok := live.Value("vcpu/@cpuset"); ok && s != "" {
-		if set, err = command.ParseCPUSet(s); err != nil {
+		if set, err = conf.ParseBitmap(s); err != nil {
 			return errQEMU(virerr.ErrInternalError, "invalid cpuset '%s'", s)
 		}
 	}

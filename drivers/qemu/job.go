@@ -174,7 +174,17 @@ func (j *jobObj) beginUntil(ctx context.Context, k jobKind, api string, deadline
 		return (k == jobNested || j.nestedAllowed(k)) && j.active == jobNone
 	})
 	if err == context.DeadlineExceeded {
-		return j.timeoutErr(k)
+		terr := j.timeoutErr(k)
+		if jobTimeoutDelay > 0 {
+			// The fault-injection window (GOVIRT_FAULT_DELAY): a waiter
+			// that timed out lingers before it returns, with the lock
+			// released as any other goroutine would have it. Nothing of
+			// the job is touched past the timeout, so nothing goes stale.
+			j.mu.Unlock()
+			faultDelayed("job_timeout", jobTimeoutDelay)
+			j.mu.Lock()
+		}
+		return terr
 	}
 	if err != nil {
 		return errQEMU(virerr.ErrOperationAborted, "operation aborted: the caller went away")

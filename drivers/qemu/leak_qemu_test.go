@@ -34,7 +34,11 @@ func TestRealGuestsLeaveNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	d := New(Config{StateDir: dir + "/s", RunDir: dir + "/r", Emulator: emulator, Log: slog.New(slog.DiscardHandler)})
+	// A display range of its own: govirtd daemons of the integration tests,
+	// run in parallel with this package, take ports from 5900 up.
+	vncLo := 30000 + os.Getpid()%20000
+	d := New(Config{StateDir: dir + "/s", RunDir: dir + "/r", Emulator: emulator, Log: slog.New(slog.DiscardHandler),
+		VNCPortMin: vncLo, VNCPortMax: vncLo + 500})
 	if err := d.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}

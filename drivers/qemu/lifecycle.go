@@ -256,6 +256,11 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 		os.RemoveAll(chanDir)
 		return err
 	}
+	if err := d.liveSeclabelFor(live); err != nil {
+		d.doms.releaseID(id)
+		os.RemoveAll(chanDir)
+		return err
+	}
 	tBuild := time.Since(t0)
 	v.mu.Lock()
 	v.live, v.caps, v.capsJSON, v.id = live, qcaps, cj, id
@@ -300,11 +305,22 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	if cl.Pinning != nil {
 		initial = cl.Pinning.Initial()
 	}
-	err = onCPUs(initial, func() error {
-		var err error
-		proc, err = spawn(argv, cl.UserEnv, logPath, append([]*os.File{monFile}, files.files...)...)
+	cred, err := d.labelForStart(live, dir, chanDir)
+	if err != nil {
+		monFile.Close()
+		d.cleanupStopped(v, driver.ShutoffFailed)
 		return err
-	})
+	}
+	spawnIt := func() error {
+		var err error
+		proc, err = spawnAs(cred, argv, cl.UserEnv, logPath, append([]*os.File{monFile}, files.files...)...)
+		return err
+	}
+	if cred.confined() {
+		err = onConfinedThread(initial, spawnIt)
+	} else {
+		err = onCPUs(initial, spawnIt)
+	}
 	monFile.Close()
 	if err != nil {
 		d.cleanupStopped(v, driver.ShutoffFailed)
@@ -353,10 +369,11 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	tMon := time.Since(t0)
 	// The CPU QEMU really created goes into the live definition, or
 	// fails the start (qemuProcessUpdateAndVerifyCPU).
-	if err := d.updateLiveGuestCPU(ctx, v, mon); err != nil {
+	if err := d.updateLiveGuestCPU(ctx, v, mon, guestCPUKey(qcaps, argv)); err != nil {
 		d.abortLaunch(v)
 		return err
 	}
+	tCPU := time.Since(t0)
 	// Online hotpluggable vCPUs of <vcpus> become devices now
 	// (vcpus_live.go), before threads are placed.
 	if err := d.plugBootVcpus(ctx, v, mon, live); err != nil {
@@ -383,13 +400,22 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 		d.abortLaunch(v)
 		return err
 	}
+	// The CPUs have not run, so the guest has given no memory back yet:
+	// libvirt reads the balloon now (not for an incoming migration or
+	// restore, whose stream brings the guest's own balloon state).
+	if !incoming {
+		if err := d.refreshBalloon(ctx, v); err != nil {
+			d.abortLaunch(v)
+			return err
+		}
+	}
 	// No status write here: the one written before the spawn finds this
 	// QEMU by its monitor socket, and the caller writes the next.
 	// Times since the launch began: caps known, command built, ready
 	// to spawn (status written, helpers up), spawned, monitor
-	// connected, set up.
+	// connected, guest CPU read, set up.
 	d.log.Debug("launched", "domain", name, "caps", tCaps, "build", tBuild, "prepared", tPrep,
-		"spawned", tSpawn, "monitor", tMon, "done", time.Since(t0))
+		"spawned", tSpawn, "monitor", tMon, "cpu", tCPU, "done", time.Since(t0))
 	return nil
 }
 
@@ -511,7 +537,7 @@ func (d *Driver) cleanupStopped(v *vm, reason int32) bool {
 		v.mu.Unlock()
 		return false
 	}
-	mon, id, name, proc := v.mon, v.id, v.name, v.proc
+	mon, id, name, proc, live := v.mon, v.id, v.name, v.proc, v.live
 	if v.live != nil {
 		v.last = v.live
 	}
@@ -531,7 +557,8 @@ func (d *Driver) cleanupStopped(v *vm, reason int32) bool {
 	if proc != nil {
 		proc.kill(killGrace)
 	}
-	d.removeCgroup(v) // named after id: before another guest may take it
+	d.restoreLabels(name, live) // QEMU is gone: its files go back
+	d.removeCgroup(v)           // named after id: before another guest may take it
 	d.doms.releaseID(id)
 	d.removeStatus(v)
 	os.RemoveAll(d.channelDir(id, name))

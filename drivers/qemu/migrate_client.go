@@ -35,7 +35,7 @@ var errClientClosed = virerr.New(virerr.FromQemu, virerr.ErrOperationAborted, "m
 
 func (c *conn) DomainMigrateBegin3(h driver.Domain, params []driver.TypedParam, flags uint32) (string, []byte, error) {
 	c.stepStart()
-	xml, cookie, err := c.migrateBegin3(h, params, flags)
+	xml, cookie, err := c.migrateBegin3(h, params, flags, c.root())
 	if c.stepEnd() && err == nil {
 		c.d.undoOrphan(h, nil)
 		return "", nil, errClientClosed
@@ -45,7 +45,7 @@ func (c *conn) DomainMigrateBegin3(h driver.Domain, params []driver.TypedParam, 
 
 func (c *conn) DomainMigratePrepare3(params []driver.TypedParam, cookieIn []byte, flags uint32) ([]byte, string, error) {
 	c.stepStart()
-	cookie, uri, v, err := c.migratePrepare3(params, cookieIn, flags)
+	cookie, uri, v, err := c.migratePrepare3(params, cookieIn, flags, nil)
 	if c.stepEnd() && err == nil {
 		c.d.undoOrphan(driver.Domain{}, v)
 		return nil, "", errClientClosed

@@ -74,9 +74,14 @@ func migAdvertisedHost() string {
 	return "127.0.0.1"
 }
 
-func (c *conn) migratePrepare3(params []driver.TypedParam, cookieIn []byte, flags uint32) ([]byte, string, *vm, error) {
+// migratePrepare3 is the Prepare step; tunnel, when not nil, is where
+// QEMU reads a tunnelled migration's stream from.
+func (c *conn) migratePrepare3(params []driver.TypedParam, cookieIn []byte, flags uint32, tunnel *os.File) ([]byte, string, *vm, error) {
 	if err := checkMigrateFlags(flags); err != nil {
 		return nil, "", nil, err
+	}
+	if (tunnel != nil) != (flags&migrateTunnelled != 0) {
+		return nil, "", nil, errQEMU(virerr.ErrInternalError, "%s", "Tunnelled migration requested but invalid RPC method called")
 	}
 	d := c.d
 	dxml := migParam(params, migParamDestXML)
@@ -124,8 +129,40 @@ func (c *conn) migratePrepare3(params []driver.TypedParam, cookieIn []byte, flag
 	m.Peer = cookiePeer(cookieIn)
 	v.mig = m
 	v.mu.Unlock()
-	uri, err := d.prepareIncoming(context.Background(), v, params)
+	var nbd *cookieNBD
+	var uri string
+	if copiesStorage(flags) {
+		// Missing images are created before QEMU opens them.
+		var created []string
+		if created, err = precreateStorage(def, params, cookieIn); err == nil {
+			v.mu.Lock()
+			m.Created = created
+			v.mu.Unlock()
+		}
+	}
+	if err == nil {
+		uri, err = d.prepareIncoming(context.Background(), v, params, tunnel)
+	}
+	if err == nil && copiesStorage(flags) {
+		v.mu.Lock()
+		mon := v.mon
+		v.mu.Unlock()
+		var port int
+		if port, err = d.startNBDServer(context.Background(), v, mon, params); err != nil {
+			d.abortLaunch(v)
+		} else {
+			nbd = &cookieNBD{Port: port}
+			v.mu.Lock()
+			m.NBD = true
+			v.mu.Unlock()
+			d.saveStatusLogged(v)
+		}
+	}
 	if err != nil {
+		v.mu.Lock()
+		created := m.Created
+		v.mu.Unlock()
+		removeAll(created)
 		v.mu.Lock()
 		v.mig = nil
 		if !v.active() && v.persistent {
@@ -139,11 +176,12 @@ func (c *conn) migratePrepare3(params []driver.TypedParam, cookieIn []byte, flag
 	v.setMigPhase(m, phasePrepare)
 	d.emit(v, driver.EventStarted, driver.EventStartedMigrated)
 	d.faultAt(phasePrepare)
-	return d.makeCookie(v, ""), uri, v, nil
+	return d.makeCookieNBD(v, "", nbd), uri, v, nil
 }
 
-// prepareIncoming launches QEMU with -incoming defer and has it listen.
-func (d *Driver) prepareIncoming(ctx context.Context, v *vm, params []driver.TypedParam) (string, error) {
+// prepareIncoming launches QEMU with -incoming defer and has it listen,
+// or read the tunnel's pipe.
+func (d *Driver) prepareIncoming(ctx context.Context, v *vm, params []driver.TypedParam, tunnel *os.File) (string, error) {
 	if err := d.launch(ctx, v, true); err != nil {
 		return "", err
 	}
@@ -155,6 +193,17 @@ func (d *Driver) prepareIncoming(ctx context.Context, v *vm, params []driver.Typ
 	if err := enableMigrationEvents(ctx, mon); err != nil {
 		d.abortLaunch(v)
 		return "", err
+	}
+	if tunnel != nil {
+		if err := incomingFromPipe(ctx, mon, tunnel); err != nil {
+			d.abortLaunch(v)
+			return "", err
+		}
+		if err := d.saveStatus(v); err != nil {
+			d.abortLaunch(v)
+			return "", err
+		}
+		return "", nil
 	}
 	listen := migParam(params, migParamListenAddress)
 	host := migAdvertisedHost()
@@ -219,6 +268,12 @@ func (d *Driver) killIncoming(v *vm, m *migration) {
 		}
 		v.mu.Unlock()
 	}
+	// Images the storage migration created here go with the guest.
+	v.mu.Lock()
+	created := m.Created
+	m.Created = nil
+	v.mu.Unlock()
+	removeAll(created)
 	v.mu.Lock()
 	undefine := m.Defined && v.persistent
 	m.Defined = false
@@ -271,6 +326,9 @@ func (c *conn) DomainMigrateFinish3(params []driver.TypedParam, cookieIn []byte,
 	}
 	if err := waitMigrationEvents(ctx, mon, m, "migration in job"); err != nil {
 		return fail(err)
+	}
+	if m.NBD {
+		stopNBDServer(ctx, mon)
 	}
 	// Only now is QEMU's device state the guest's.
 	d.runPostStartHooks(v)

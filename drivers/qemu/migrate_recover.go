@@ -21,9 +21,13 @@ import (
 //   - outgoing, completed (waiting for Confirm): whether the destination
 //     runs the guest is asked of the destination daemon (settleOutgoing).
 //     libvirt leaves this guest paused for a third party to decide.
-func (d *Driver) recoverMigration(ctx context.Context, v *vm, m *migration) {
+//
+// It runs with the migration job reconnectPrepare took and reports
+// whether it keeps it (the peer is asked with the job held, and the
+// question may go on in the background).
+func (d *Driver) recoverMigration(ctx context.Context, v *vm, m *migration) bool {
 	if m == nil {
-		return
+		return false
 	}
 	m.events = make(chan string, 64)
 	v.mu.Lock()
@@ -37,24 +41,20 @@ func (d *Driver) recoverMigration(ctx context.Context, v *vm, m *migration) {
 	case m.Incoming, m.Phase == phasePerformed:
 		if m.Peer == "" {
 			d.log.Warn("interrupted migration left as it is: no peer daemon to ask where the guest runs", "domain", name, "state", state)
-			return
+			return false
 		}
-		kind := asyncMigrationOut
-		if m.Incoming {
-			kind = asyncMigrationIn
-		}
-		if err := v.beginMigrationJob(ctx, kind, "migration recovery"); err != nil {
-			d.log.Error("cannot take the job to recover a migration", "domain", name, "err", err)
-			return
-		}
+		// The migration job reconnectPrepare took goes on with the
+		// question; endMigration ends it.
 		v.mu.Lock()
 		m.busy = true
 		v.mig = m
 		v.mu.Unlock()
 		d.settle(ctx, v, m, peerWaitStart, false)
+		return true
 	default:
 		d.restoreSource(ctx, v, m)
 	}
+	return false
 }
 
 // settle decides, by asking the peer daemon, which side keeps a guest whose
@@ -118,13 +118,15 @@ func (d *Driver) applyPeer(ctx context.Context, v *vm, m *migration, view peerVi
 //   - snapshot: the block graph QEMU really has decides whether the new
 //     overlays are adopted (recoverSnapshot);
 //   - start: a half-started QEMU was killed before we got here.
-func (d *Driver) recoverJob(ctx context.Context, v *vm, st *status) {
+//
+// It runs with the reconnection's job held and reports whether a
+// migration's recovery kept it (recoverMigration).
+func (d *Driver) recoverJob(ctx context.Context, v *vm, st *status) bool {
 	if st.Migration != nil {
-		d.recoverMigration(ctx, v, st.Migration)
-		return
+		return d.recoverMigration(ctx, v, st.Migration)
 	}
 	if st.Job == nil {
-		return
+		return false
 	}
 	v.mu.Lock()
 	mon, state, name := v.mon, v.state, v.name
@@ -148,6 +150,7 @@ func (d *Driver) recoverJob(ctx context.Context, v *vm, st *status) {
 		d.recoverSnapshot(ctx, v, st.Job)
 		d.recoverSnapshotJobs(ctx, v, st.Job) // snapshot_internal.go
 	}
+	return false
 }
 
 // dropPartialManagedSave removes the managed save image an interrupted

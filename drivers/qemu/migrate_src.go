@@ -15,7 +15,9 @@ import (
 // The source side of a migration: Begin takes the guest's job and keeps
 // it (change protection) until Confirm, or until Perform fails.
 
-func (c *conn) migrateBegin3(h driver.Domain, params []driver.TypedParam, flags uint32) (string, []byte, error) {
+// migrateBegin3 is the Begin step; owner is the client connection that
+// drives the next steps, nil when this daemon drives them (peer to peer).
+func (c *conn) migrateBegin3(h driver.Domain, params []driver.TypedParam, flags uint32, owner *conn) (string, []byte, error) {
 	if err := checkMigrateFlags(flags); err != nil {
 		return "", nil, err
 	}
@@ -71,15 +73,20 @@ func (c *conn) migrateBegin3(h driver.Domain, params []driver.TypedParam, flags 
 	if err != nil {
 		return "", nil, err
 	}
-	m := newMigration(false, flags, c.root())
-	m.Phase, m.PreState = phaseBegin, state
+	nbd, err := beginNBD(context.Background(), mon, live, params, flags)
+	if err != nil {
+		return "", nil, err
+	}
+	m := newMigration(false, flags, owner)
+	// A peer-to-peer migration is one call: no other call takes its steps.
+	m.Phase, m.PreState, m.busy = phaseBegin, state, owner == nil
 	v.mu.Lock()
 	v.mig = m
 	v.mu.Unlock()
 	d.saveStatusLogged(v)
 	done = true
 	d.faultAt(phaseBegin)
-	return string(xml), d.makeCookie(v, ""), nil
+	return string(xml), d.makeCookieNBD(v, "", nbd), nil
 }
 
 // migrationAllowed refuses what libvirt 9.0 refuses to migrate: a guest
@@ -107,8 +114,8 @@ func (c *conn) migrationAllowed(v *vm, h driver.Domain, mon monitor) error {
 }
 
 func (c *conn) migratePerform3(h driver.Domain, dconnURI string, params []driver.TypedParam, cookieIn []byte, flags uint32) ([]byte, error) {
-	if dconnURI != "" || flags&migratePeer2Peer != 0 {
-		return nil, errQEMU(virerr.ErrOperationUnsupported, "peer-to-peer migration is not supported")
+	if flags&migratePeer2Peer != 0 {
+		return nil, c.migrateP2P(h, dconnURI, params, flags)
 	}
 	d := c.d
 	v, err := d.doms.get(h)
@@ -123,22 +130,36 @@ func (c *conn) migratePerform3(h driver.Domain, dconnURI string, params []driver
 		v.setMigPhase(m, m.Phase)
 		return nil, errQEMU(virerr.ErrOperationInvalid, "migration of '%s' is in phase %s, not begin3", h.Name, m.Phase)
 	}
-	ctx := context.Background()
-	uri, err := qemuMigrateURI(migParam(params, migParamURI))
+	return d.performOut(context.Background(), v, m, params, cookieIn, flags, nil)
+}
+
+// performOut is the Perform step on a guest in the Begin phase: it streams
+// the guest to the destination (through tun when tunnelled) and returns
+// the cookie for Finish. On failure the guest runs here again and the
+// migration is over. ctx ends the step early (a lost peer connection).
+func (d *Driver) performOut(ctx context.Context, v *vm, m *migration, params []driver.TypedParam, cookieIn []byte, flags uint32, tun *tunnelOut) ([]byte, error) {
+	var uri string
+	var err error
+	if tun == nil {
+		uri, err = qemuMigrateURI(migParam(params, migParamURI))
+	}
 	if err == nil {
 		// The destination's cookie names its daemon: a restart after
 		// QEMU completed asks it whether it runs the guest.
 		peer := cookiePeer(cookieIn)
 		v.mu.Lock()
 		m.Peer = peer
+		if ck, cerr := parseCookie(cookieIn); cerr == nil && ck.NBD != nil {
+			m.nbdPort = ck.NBD.Port
+		}
 		v.mu.Unlock()
 		v.setMigPhase(m, phasePerform)
 		d.saveStatusLogged(v)
 		d.faultAt("perform3")
-		err = d.performMigration(ctx, v, m, uri, params, flags)
+		err = d.performMigration(ctx, v, m, uri, params, flags, tun)
 	}
 	if err != nil {
-		d.restoreSource(ctx, v, m)
+		d.restoreSource(context.Background(), v, m)
 		d.endMigration(v)
 		return nil, err
 	}
@@ -194,7 +215,7 @@ func qemuMigrateURI(uri string) (string, error) {
 
 // performMigration streams the guest to uri and waits until QEMU says it
 // completed; the guest is then paused here (reason migration).
-func (d *Driver) performMigration(ctx context.Context, v *vm, m *migration, uri string, params []driver.TypedParam, flags uint32) error {
+func (d *Driver) performMigration(ctx context.Context, v *vm, m *migration, uri string, params []driver.TypedParam, flags uint32, tun *tunnelOut) error {
 	v.mu.Lock()
 	mon, running := v.mon, v.state == driver.StateRunning
 	v.mu.Unlock()
@@ -229,18 +250,50 @@ func (d *Driver) performMigration(ctx context.Context, v *vm, m *migration, uri 
 			return qmpFailed("pausing for migration", err)
 		}
 	}
+	var sc *storageCopy
+	if copiesStorage(flags) && tun == nil {
+		// The disks first: memory moves once every mirror is ready.
+		if m.nbdPort == 0 {
+			return errQEMU(virerr.ErrInternalError, "%s", "migration cookie lacks the destination's NBD port")
+		}
+		host, _, err := parseMigrateURI(uri)
+		if err != nil {
+			return err
+		}
+		if sc, err = startStorageCopy(ctx, v, m, mon, host, m.nbdPort, params, flags); err != nil {
+			return err
+		}
+	}
 	v.mu.Lock()
 	m.URI = uri
 	aborted := m.aborted
 	m.started = !aborted
 	v.mu.Unlock()
 	if aborted {
+		if sc != nil {
+			sc.abort(mon)
+		}
 		return errQEMU(virerr.ErrOperationAborted, "migration out job: canceled by client")
 	}
-	if err := qmp.Migrate(ctx, mon, uri); err != nil {
-		return errQEMU(virerr.ErrOperationFailed, "migration out job: %v", err)
+	var err error
+	switch {
+	case tun != nil:
+		err = tun.run(ctx, mon, m)
+	default:
+		if err = qmp.Migrate(ctx, mon, uri); err != nil {
+			err = errQEMU(virerr.ErrOperationFailed, "migration out job: %v", err)
+		} else {
+			err = waitMigrationEvents(ctx, mon, m, "migration out job")
+		}
 	}
-	return waitMigrationEvents(ctx, mon, m, "migration out job")
+	if sc != nil {
+		if err != nil {
+			sc.abort(mon)
+		} else {
+			err = sc.complete(mon)
+		}
+	}
+	return err
 }
 
 // restoreSource makes a guest whose migration failed run again if it ran
@@ -278,6 +331,13 @@ func (c *conn) DomainMigrateConfirm3(h driver.Domain, _ []driver.TypedParam, _ [
 		return err
 	}
 	d.faultAt("confirm3")
+	return d.confirmOut(v, m, flags, cancelled)
+}
+
+// confirmOut is the Confirm step: the guest stops here once the
+// destination runs it, or runs here again when the migration was
+// cancelled.
+func (d *Driver) confirmOut(v *vm, m *migration, flags uint32, cancelled bool) error {
 	ctx := context.Background()
 	if cancelled && m.Phase == phasePerformed && m.Peer != "" {
 		// QEMU completed, yet the client says the destination failed:
@@ -292,7 +352,7 @@ func (c *conn) DomainMigrateConfirm3(h driver.Domain, _ []driver.TypedParam, _ [
 		d.endMigration(v)
 		return nil
 	}
-	err = d.stopMigratedSource(v, flags)
+	err := d.stopMigratedSource(v, flags)
 	d.endMigration(v)
 	d.dropIfTransient(v)
 	return err

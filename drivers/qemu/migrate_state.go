@@ -48,10 +48,11 @@ const (
 
 // SupportsFeature: migration protocol 3 with parameters, with the source
 // keeping its job from Begin to Confirm (change protection), as libvirt's
-// QEMU driver. Offline and peer-to-peer migration are not offered.
+// QEMU driver, and peer-to-peer migration (migrate_p2p.go). Offline
+// migration is not offered.
 func (c *conn) SupportsFeature(f int32) bool {
 	switch f {
-	case featureMigrationV3, featureChangeProtection, featureMigrationParams:
+	case featureMigrationV3, featureChangeProtection, featureMigrationParams, featureMigrationP2P:
 		return true
 	}
 	return false
@@ -79,6 +80,10 @@ type migration struct {
 	// Peer is the other daemon's URI from its cookie, asked by recovery
 	// when this side cannot tell where the guest lives (migrate_peer.go).
 	Peer string `json:"peer,omitempty"`
+	// Created lists the images an incoming storage migration created
+	// (removed again when it fails); NBD says QEMU's NBD server runs.
+	Created []string `json:"created,omitempty"`
+	NBD     bool     `json:"nbd,omitempty"`
 	// Defined says the incoming migration made the guest persistent
 	// here (--persistent on a guest not defined before): undoing the
 	// migration undefines it again, so no copy is left behind.
@@ -87,6 +92,7 @@ type migration struct {
 	owner   *conn       // the client connection that drives it
 	started bool        // QEMU was told to migrate (outgoing)
 	aborted bool        // domjobabort came before QEMU started
+	nbdPort int         // the destination NBD server's port (storage migration)
 	busy    bool        // a step is running on owner's behalf
 	events  chan string // MIGRATION event statuses
 }
@@ -163,12 +169,19 @@ type migCookie struct {
 	Persistent *struct {
 		Inner string `xml:",innerxml"`
 	} `xml:"persistent,omitempty"`
+	NBD *cookieNBD `xml:"nbd,omitempty"`
 }
 
 func (d *Driver) makeCookie(v *vm, persistentXML string) []byte {
+	return d.makeCookieNBD(v, persistentXML, nil)
+}
+
+// makeCookieNBD is makeCookie with the <nbd> element of a storage
+// migration (migrate_nbd.go).
+func (d *Driver) makeCookieNBD(v *vm, persistentXML string, nbd *cookieNBD) []byte {
 	host, _ := os.Hostname()
 	v.mu.Lock()
-	c := migCookie{Name: v.name, UUID: v.uuid.String(), Hostname: host, Peer: d.peerURI()}
+	c := migCookie{Name: v.name, UUID: v.uuid.String(), Hostname: host, Peer: d.peerURI(), NBD: nbd}
 	v.mu.Unlock()
 	if persistentXML != "" {
 		c.Persistent = &struct {
@@ -211,10 +224,8 @@ func migParam(params []driver.TypedParam, name string) string {
 // checkMigrateFlags refuses what this driver does not implement.
 func checkMigrateFlags(flags uint32) error {
 	switch {
-	case flags&(migrateNonSharedDisk|migrateNonSharedInc) != 0:
-		return errQEMU(virerr.ErrOperationUnsupported, "migration of non-shared storage is not supported")
-	case flags&(migratePeer2Peer|migrateTunnelled) != 0:
-		return errQEMU(virerr.ErrOperationUnsupported, "peer-to-peer migration is not supported")
+	case flags&migrateNonSharedDisk != 0 && flags&migrateNonSharedInc != 0:
+		return errQEMU(virerr.ErrOperationInvalid, "%s", "Flags 'VIR_MIGRATE_NON_SHARED_DISK' and 'VIR_MIGRATE_NON_SHARED_INC' are mutually exclusive")
 	case flags&migrateOffline != 0:
 		return errQEMU(virerr.ErrOperationUnsupported, "offline migration is not supported")
 	case flags&(migratePostcopy|migratePostcopyResume) != 0:

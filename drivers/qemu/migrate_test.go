@@ -136,10 +136,20 @@ func TestMigrateRefusals(t *testing.T) {
 	d, v, _ := runningVM(t, &fakeMonitor{}, "")
 	c := &conn{d: d}
 	h := v.handle()
-	for _, f := range []uint32{migrateNonSharedDisk, migrateNonSharedInc, migrateOffline, migratePostcopy} {
+	for _, f := range []uint32{migrateOffline, migratePostcopy} {
 		if _, _, err := c.DomainMigrateBegin3(h, nil, f); virerr.CodeOf(err) != virerr.ErrOperationUnsupported {
 			t.Errorf("flags %#x: %v", f, err)
 		}
+	}
+	if _, _, err := c.DomainMigrateBegin3(h, nil, migrateNonSharedDisk|migrateNonSharedInc); virerr.CodeOf(err) != virerr.ErrOperationInvalid {
+		t.Errorf("both storage copy flags: %v", err)
+	}
+	// Peer to peer needs the destination's URI.
+	if _, err := c.DomainMigratePerform3(h, "", nil, nil, migratePeer2Peer); virerr.CodeOf(err) != virerr.ErrInvalidArg {
+		t.Errorf("p2p without a URI: %v", err)
+	}
+	if _, err := c.DomainMigratePerform3(h, "qemu+unix:///system?socket=/nonexistent", nil, nil, migratePeer2Peer); virerr.CodeOf(err) != virerr.ErrOperationFailed {
+		t.Errorf("p2p to nowhere: %v", err)
 	}
 	if jobHeld(v) {
 		t.Fatal("a refused begin kept the job")
@@ -151,7 +161,7 @@ func TestMigrateRefusals(t *testing.T) {
 	if _, _, err := c.DomainMigratePrepare3(nil, nil, 0); virerr.CodeOf(err) != virerr.ErrInvalidArg {
 		t.Errorf("prepare without XML: %v", err)
 	}
-	if !c.SupportsFeature(featureMigrationV3) || !c.SupportsFeature(featureMigrationParams) || c.SupportsFeature(12) {
+	if !c.SupportsFeature(featureMigrationV3) || !c.SupportsFeature(featureMigrationParams) || !c.SupportsFeature(featureMigrationP2P) || c.SupportsFeature(12) {
 		t.Error("features")
 	}
 }

@@ -71,7 +71,7 @@ func prepareNUMAPlacement(def *conf.Domain) (*autoPlacement, error) {
 		return nil, errNumadQuery()
 	}
 	advice := string(out)
-	nodes, err := command.ParseCPUSet(advice)
+	nodes, err := conf.ParseBitmap(advice)
 	if err != nil || strings.TrimSpace(advice) == "" {
 		return nil, virerr.New(virerr.FromNone, virerr.ErrInvalidArg, "Failed to parse bitmap '%s'", advice)
 	}
@@ -172,7 +172,7 @@ func numadForStatus(ap *autoPlacement) *statusNumad {
 	if ap == nil {
 		return nil
 	}
-	return &statusNumad{Nodeset: command.FormatCPUSet(ap.nodes), Cpuset: command.FormatCPUSet(ap.cpus)}
+	return &statusNumad{Nodeset: conf.FormatBitmap(ap.nodes), Cpuset: conf.FormatBitmap(ap.cpus)}
 }
 
 // numadFromStatus is a reconnected guest's advice; a set that does not
@@ -183,10 +183,10 @@ func numadFromStatus(sn *statusNumad) *autoPlacement {
 	}
 	ap := &autoPlacement{cpus: []int{}, nodes: []int{}}
 	if sn.Nodeset != "" {
-		ap.nodes, _ = command.ParseCPUSet(sn.Nodeset)
+		ap.nodes, _ = conf.ParseBitmap(sn.Nodeset)
 	}
 	if sn.Cpuset != "" {
-		ap.cpus, _ = command.ParseCPUSet(sn.Cpuset)
+		ap.cpus, _ = conf.ParseBitmap(sn.Cpuset)
 	}
 	return ap
 }

@@ -6,7 +6,6 @@ import (
 
 	"govirt/conf"
 	"govirt/driver"
-	"govirt/drivers/qemu/command"
 	"govirt/internal/cgroup"
 	"govirt/virerr"
 )
@@ -37,17 +36,17 @@ func numaMemMask(def *conf.Domain, ap *autoPlacement) string {
 		if ap == nil || len(ap.nodes) == 0 {
 			return ""
 		}
-		return command.FormatCPUSet(ap.nodes)
+		return conf.FormatBitmap(ap.nodes)
 	}
 	ns, ok := def.Value("numatune/memory/@nodeset")
 	if !ok || ns == "" {
 		return ""
 	}
-	set, err := command.ParseCPUSet(ns)
+	set, err := conf.ParseBitmap(ns)
 	if err != nil || len(set) == 0 {
 		return ""
 	}
-	return command.FormatCPUSet(set)
+	return conf.FormatBitmap(set)
 }
 
 // setThreadMems writes mems into a thread's sub-group (nothing when mems
@@ -72,7 +71,7 @@ func hostNUMANodeOnline(n int) bool {
 	if err != nil {
 		return n == 0
 	}
-	set, err := command.ParseCPUSet(strings.TrimSpace(string(data)))
+	set, err := conf.ParseBitmap(strings.TrimSpace(string(data)))
 	if err != nil {
 		return n == 0
 	}
@@ -103,7 +102,7 @@ func numatuneMode(def *conf.Domain) int {
 func setNumatune(def *conf.Domain, mode int, nodeset []int) error {
 	ns := ""
 	if nodeset != nil {
-		ns = command.FormatCPUSet(nodeset)
+		ns = conf.FormatBitmap(nodeset)
 	}
 	if err := def.SetNumatune(mode, ns); err != nil {
 		return errQEMU(virerr.ErrConfigUnsupported, "%s", err.Error())
@@ -167,8 +166,8 @@ func (c *conn) DomainSetNumaParameters(h driver.Domain, params []driver.TypedPar
 		}
 		if mode == 0 {
 			have, _ := live.Value("numatune/memory/@nodeset")
-			hs, _ := command.ParseCPUSet(have)
-			if command.FormatCPUSet(hs) != command.FormatCPUSet(nodeset) {
+			hs, _ := conf.ParseBitmap(have)
+			if conf.FormatBitmap(hs) != conf.FormatBitmap(nodeset) {
 				return errQEMU(virerr.ErrOperationInvalid, "can't change nodeset for strict mode for running domain")
 			}
 		} else {
@@ -206,7 +205,7 @@ func (c *conn) setNumaLive(v *vm, live *conf.Domain, mode int, nodeset []int) er
 		}
 	}
 	g := guestCgroup(v)
-	mems := command.FormatCPUSet(nodeset)
+	mems := conf.FormatBitmap(nodeset)
 	if err := setThreadMems(g, cgroup.ThreadEmulator, 0, mems); err != nil {
 		return err
 	}

@@ -1,8 +1,8 @@
 package qemu
 
 import (
+	"govirt/conf"
 	"govirt/driver"
-	"govirt/drivers/qemu/command"
 )
 
 // Perf events and launch security: what a guest reports without the host
@@ -66,7 +66,7 @@ func (c *conn) DomainGetNumaParameters(h driver.Domain, flags uint32) ([]driver.
 	// advice while the guest runs, "" otherwise.
 	if p, _ := def.Value("numatune/memory/@placement"); p == "auto" && isLive {
 		if ap := c.liveAuto(h); ap != nil {
-			nodeset = command.FormatCPUSet(ap.nodes)
+			nodeset = conf.FormatBitmap(ap.nodes)
 		}
 	}
 	return []driver.TypedParam{{Field: "numa_mode", Value: mode}, {Field: "numa_nodeset", Value: nodeset}}, nil

@@ -7,7 +7,6 @@ import (
 
 	"govirt/conf"
 	"govirt/driver"
-	"govirt/drivers/qemu/command"
 	"govirt/virerr"
 )
 
@@ -20,7 +19,7 @@ import (
 // hostCPUs is virHostCPUGetAvailableCPUsBitmap: the online host CPUs.
 func hostCPUs() []int {
 	if data, err := os.ReadFile("/sys/devices/system/cpu/online"); err == nil {
-		if set, err := command.ParseCPUSet(strings.TrimSpace(string(data))); err == nil && len(set) > 0 {
+		if set, err := conf.ParseBitmap(strings.TrimSpace(string(data))); err == nil && len(set) > 0 {
 			return set
 		}
 	}
@@ -65,7 +64,7 @@ func (c *conn) readDef(h driver.Domain, flags uint32, fn string) (*conf.Domain, 
 // (virDomainDefGetVcpuPinInfoHelper, qemuDomainGetEmulatorPinInfo).
 func pinSet(def *conf.Domain, kind string, id int, auto []int) []int {
 	if s, ok := def.Pins(kind)[id]; ok && s != "" {
-		if set, err := command.ParseCPUSet(s); err == nil {
+		if set, err := conf.ParseBitmap(s); err == nil {
 			return set
 		}
 	}
@@ -73,7 +72,7 @@ func pinSet(def *conf.Domain, kind string, id int, auto []int) []int {
 		return auto
 	}
 	if s, ok := def.Value("vcpu/@cpuset"); ok && s != "" {
-		if set, err := command.ParseCPUSet(s); err == nil {
+		if set, err := conf.ParseBitmap(s); err == nil {
 			return set
 		}
 	}
@@ -161,7 +160,7 @@ func (c *conn) applyPin(h driver.Domain, p pinChange, flags uint32) error {
 		}
 		return errEmptyPin()
 	}
-	set := command.FormatCPUSet(p.cpus)
+	set := conf.FormatBitmap(p.cpus)
 	if live && liveDef != nil {
 		if err := p.check(liveDef, true); err != nil {
 			return err

@@ -30,6 +30,11 @@ type process struct {
 // restarted govirtd reconnects to it instead of losing the guest. QEMU
 // inherits extra as descriptors 3, 4, ...
 func spawn(argv, env []string, logPath string, extra ...*os.File) (*process, error) {
+	return spawnAs(nil, argv, env, logPath, extra...)
+}
+
+// spawnAs is spawn with QEMU's identity: cred (nil keeps the daemon's).
+func spawnAs(cred *procCred, argv, env []string, logPath string, extra ...*os.File) (*process, error) {
 	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, err
@@ -40,6 +45,7 @@ func spawn(argv, env []string, logPath string, extra ...*os.File) (*process, err
 	// env are the domain's own variables (<qemu:env>).
 	cmd.Env = append([]string{"LC_ALL=C", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}, env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	cred.apply(cmd.SysProcAttr)
 	cmd.ExtraFiles = extra
 	fmtArgs := strings.Join(argv, " ")
 	logf.WriteString(time.Now().UTC().Format(time.RFC3339) + " starting up\n" + fmtArgs + "\n")

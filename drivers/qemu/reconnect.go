@@ -11,41 +11,89 @@ import (
 	"govirt/uuid"
 )
 
-// reconnectAll picks up the guests an earlier daemon left running: for
-// each status file, check the process, reconnect the monitor, refresh the
-// state from QEMU. A status without QEMU capabilities is reported and the
-// guest left alone: re-probing could describe a different binary than the
-// one running it.
+// reconnectAll picks up the guests an earlier daemon left running, as
+// libvirt's qemuProcessReconnectAll: what the status file says is put in
+// place at once, with the guest's job held for the reconnection, and the
+// rest (monitor, QEMU's run state, the recovery of an interrupted job,
+// which may wait on a migration peer) goes on in the background, one
+// goroutine per guest. The daemon opens its sockets right after: reads
+// answer from the status while a guest is recovered, and operations that
+// need its job wait for the reconnection as they would for any job. A
+// QEMU that is slow to answer (frozen, or one of many on a busy host)
+// never keeps the daemon from serving. A status without QEMU
+// capabilities is reported and the guest left alone: re-probing could
+// describe a different binary than the one running it.
 func (d *Driver) reconnectAll(ctx context.Context) {
 	for path, st := range d.readStatuses() {
-		if err := d.reconnect(ctx, st); err != nil {
+		v, err := d.reconnectPrepare(st)
+		if err != nil {
 			d.log.Error("cannot reconnect to guest", "domain", st.Name, "status", path, "err", err)
 		}
+		if v == nil {
+			continue
+		}
+		d.recovering.Add(1)
+		d.recoveringWG.Add(1)
+		go func() {
+			defer d.recoveringWG.Done()
+			defer d.recovering.Add(-1)
+			if err := d.reconnectFinish(ctx, v, st); err != nil {
+				d.log.Error("cannot reconnect to guest", "domain", st.Name, "status", path, "err", err)
+			}
+		}()
 	}
 }
 
-func (d *Driver) reconnect(ctx context.Context, st *status) error {
+// Recovering is the number of guests whose reconnection after a daemon
+// restart is still in progress (the fault-injection suite waits for 0
+// before it checks what the guests look like).
+func (d *Driver) Recovering() int { return int(d.recovering.Load()) }
+
+// WaitRecovered waits until every reconnection started by Start ended.
+func (d *Driver) WaitRecovered() { d.recoveringWG.Wait() }
+
+// reconnectOwner names the reconnection as the holder of a guest's job,
+// after libvirt's thread function.
+const reconnectOwner = "qemuProcessReconnect"
+
+// migrationRecoveryOwner holds the job of a guest whose interrupted
+// migration is being recovered.
+const migrationRecoveryOwner = "migration recovery"
+
+// endReconnectJob ends the job reconnectPrepare took for st's guest.
+func endReconnectJob(v *vm, st *status) {
+	if st.Migration != nil {
+		v.endMigrationJob()
+		return
+	}
+	v.job.end()
+}
+
+// reconnectPrepare registers what st says of its guest without talking
+// to QEMU. It returns the guest, its job held, when reconnectFinish has
+// work to do, or nil when the guest needs nothing more.
+func (d *Driver) reconnectPrepare(st *status) (*vm, error) {
 	u, err := uuid.Parse(st.UUID)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	live, err := conf.ParseDomain([]byte(st.LiveXML), conf.ParseLive)
 	if err != nil {
-		return fmt.Errorf("live XML: %w", err)
+		return nil, fmt.Errorf("live XML: %w", err)
 	}
 	v := d.doms.byNameLookup(st.Name)
 	if v == nil {
 		v = newVM(live, false)
 		if err := d.doms.add(v); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if v.uuid != u {
-		return fmt.Errorf("status uuid %s does not match the definition's %s", u, v.uuid)
+		return nil, fmt.Errorf("status uuid %s does not match the definition's %s", u, v.uuid)
 	}
 	qc, qcJSON, err := d.capsBlobs.fromStatus(st)
 	if err != nil {
-		return fmt.Errorf("QEMU capabilities in status: %w", err)
+		return nil, fmt.Errorf("QEMU capabilities in status: %w", err)
 	}
 	if qc == nil {
 		// Keep the guest visible and untouched, with the reason on record.
@@ -54,19 +102,28 @@ func (d *Driver) reconnect(ctx context.Context, st *status) error {
 		v.live, v.id, v.brokenMsg = live, d.doms.assignID(v, st.ID), msg
 		v.setState(st.State, st.Reason)
 		v.mu.Unlock()
-		return fmt.Errorf("%s", msg)
+		return nil, fmt.Errorf("%s", msg)
+	}
+	// No client is connected yet: the job is free. The job of a guest
+	// whose migration was interrupted is that migration's, as libvirt
+	// restores the async job before it reconnects: a peer daemon that
+	// asks about the guest meanwhile must hear that it is migrating,
+	// not that this side owns it.
+	if st.Migration != nil {
+		kind := asyncMigrationOut
+		if st.Migration.Incoming {
+			kind = asyncMigrationIn
+		}
+		if err := v.beginMigrationJob(context.Background(), kind, migrationRecoveryOwner); err != nil {
+			return nil, err
+		}
+	} else if err := v.job.begin(context.Background(), jobModify, reconnectOwner); err != nil {
+		return nil, err
 	}
 	if st.State == driver.StatePaused && st.Reason == driver.PausedStartingUp {
-		// The daemon died mid-start: finish the job it could not, as
-		// libvirt does, by killing the half-started QEMU.
-		killed := killMonitorUsers(st.Monitor)
-		d.removeStatus(v)
-		v.mu.Lock()
-		v.setState(driver.StateShutoff, driver.ShutoffFailed)
-		v.mu.Unlock()
-		d.dropIfTransient(v)
-		d.log.Warn("killed a guest left half-started by an earlier daemon", "domain", st.Name, "pids", killed)
-		return nil
+		// The daemon died mid-start: reconnectFinish kills the
+		// half-started QEMU. Until then the guest shows as defined.
+		return v, nil
 	}
 	proc, err := adopt(st.PID, st.PIDStart)
 	if err != nil {
@@ -77,8 +134,9 @@ func (d *Driver) reconnect(ctx context.Context, st *status) error {
 		v.mu.Lock()
 		v.setState(driver.StateShutoff, driver.ShutoffCrashed)
 		v.mu.Unlock()
+		endReconnectJob(v, st)
 		d.dropIfTransient(v)
-		return nil
+		return nil, nil
 	}
 	v.mu.Lock()
 	v.live, v.proc, v.caps, v.capsJSON = live, proc, qc, qcJSON
@@ -91,7 +149,35 @@ func (d *Driver) reconnect(ctx context.Context, st *status) error {
 	v.setState(st.State, st.Reason)
 	v.fakeReboot, v.pausedShutdown, v.startedAt = st.FakeReboot, st.PausedShutdown, st.StartedAt
 	v.newRun()
-	id := v.id
+	v.mu.Unlock()
+	return v, nil
+}
+
+// reconnectFinish is the part of a guest's reconnection that talks to its
+// QEMU (and maybe to a migration peer), run with the guest's job held by
+// reconnectPrepare; it ends the job, or leaves it to the recovery of an
+// interrupted migration that goes on asking the peer.
+func (d *Driver) reconnectFinish(ctx context.Context, v *vm, st *status) error {
+	handedOff := false
+	defer func() {
+		if !handedOff {
+			endReconnectJob(v, st)
+		}
+	}()
+	if st.State == driver.StatePaused && st.Reason == driver.PausedStartingUp {
+		// Finish the job the earlier daemon could not, as libvirt does,
+		// by killing the half-started QEMU.
+		killed := killMonitorUsers(st.Monitor)
+		d.removeStatus(v)
+		v.mu.Lock()
+		v.setState(driver.StateShutoff, driver.ShutoffFailed)
+		v.mu.Unlock()
+		d.dropIfTransient(v)
+		d.log.Warn("killed a guest left half-started by an earlier daemon", "domain", st.Name, "pids", killed)
+		return nil
+	}
+	v.mu.Lock()
+	proc, id, live := v.proc, v.id, v.live
 	v.mu.Unlock()
 	d.findCgroup(v, proc.pid, id, st.Name)
 	if err := d.startPerf(v, live, proc.pid); err != nil {
@@ -112,7 +198,10 @@ func (d *Driver) reconnect(ctx context.Context, st *status) error {
 		v.ext.agent.setTimeout(*st.AgentTimeout)
 	}
 	d.refreshChannelStates(ctx, v, false)
-	d.recoverJob(ctx, v, st)
+	if err := d.refreshBalloon(ctx, v); err != nil {
+		d.log.Warn("cannot read the balloon after reconnect", "domain", st.Name, "err", err)
+	}
+	handedOff = d.recoverJob(ctx, v, st)
 	d.saveStatusLogged(v)
 	return nil
 }

@@ -351,7 +351,22 @@ func (d *Driver) takeOverlays(v *vm, mon monitor, plans []*overlayPlan, reuse bo
 			}
 			p.created = true
 		}
+		// The overlay becomes the disk's top image: QEMU's user gets it.
+		live, _, _ := liveSnapshot(v)
+		var disk *conf.Disk
+		if live != nil {
+			disk = live.DiskByTarget(p.target)
+		}
+		if disk != nil {
+			if err := d.grantNewImage(v, live, disk, &p.overlay); err != nil {
+				undo()
+				return err
+			}
+		}
 		if err := addImageNodes(ctx, mon, &p.overlay, ""); err != nil {
+			if !p.created {
+				d.restoreNewImage(v.name, live, disk, &p.overlay)
+			}
 			undo()
 			return err
 		}

@@ -227,13 +227,26 @@ func (d *Driver) changeMedia(v *vm, mon monitor, newDisk *conf.Disk, force bool)
 	// The old medium is out of the drive: from here the live XML must
 	// follow even if inserting the new one fails.
 	delBlockdevs(d, v, mon, command.DiskNodes(orig))
+	d.restoreDiskLive(v.name, live, orig)
+	d.denyDiskDevices(v, orig)
 	var insertErr error
 	if work.Source.Path != "" {
-		added, err := addBlockdevs(mon, work)
+		err := d.labelDiskLive(live, work)
+		if err == nil {
+			err = d.allowDiskDevices(v, work)
+		}
+		var added []string
+		if err == nil {
+			added, err = addBlockdevs(mon, work)
+		}
+		if err != nil {
+			d.restoreDiskLive(v.name, live, work)
+		}
 		if err == nil {
 			err = qmp.BlockdevInsertMedium(hotplugCtx(), mon, id, work.Source.NodeNameFormat)
 			if err != nil {
 				delBlockdevs(d, v, mon, added)
+				d.restoreDiskLive(v.name, live, work)
 				err = qmpError(err)
 			}
 		}

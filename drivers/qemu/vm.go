@@ -2,6 +2,7 @@ package qemu
 
 import (
 	"context"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -140,7 +141,32 @@ func newVM(def *conf.Domain, persistent bool) *vm {
 		v.live = def
 	}
 	v.last = def
+	guestObjects.Add(1)
+	runtime.AddCleanup(v, func(struct{}) { guestObjects.Add(-1) }, struct{}{})
 	return v
+}
+
+// guestObjects counts the vm objects not yet garbage collected: a count,
+// not a table, so it keeps no guest alive.
+var guestObjects atomic.Int64
+
+// GuestObjects is the number of guest objects still in memory after a
+// garbage collection (cleanups run on their own goroutine: it waits a
+// moment for them). A guest that was undefined, or a transient one that
+// stopped, must not stay reachable; the fault-injection suite reads this
+// through govirtd's GOVIRT_DEBUG_SOCKET.
+func GuestObjects() int {
+	n := guestObjects.Load()
+	for i := 0; i < 20; i++ {
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond)
+		m := guestObjects.Load()
+		if m == n && i >= 2 {
+			break
+		}
+		n = m
+	}
+	return int(n)
 }
 
 // handle is the wire identity; call with mu held.

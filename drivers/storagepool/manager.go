@@ -47,6 +47,10 @@ type Config struct {
 	Bus      Publisher
 	Log      *slog.Logger
 	QemuImg  string // default /usr/bin/qemu-img (found in PATH)
+	// Secret returns the value of the secret an encrypted volume names
+	// (by UUID, else by usage; usageType is the type it must have); nil
+	// refuses encrypted volumes.
+	Secret func(uuid, usageType, usage string) ([]byte, error)
 }
 
 // Manager implements driver.StoragePools and driver.StorageVols.

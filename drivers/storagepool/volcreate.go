@@ -38,6 +38,7 @@ type volReq struct {
 	backing       string
 	backingFormat string
 	perms         perms
+	enc           *volEncryption // <target><encryption> (volencrypt.go)
 }
 
 func parseVolReq(pd *poolDef, doc string, flags uint32, needCapacity bool) (*volReq, error) {
@@ -55,6 +56,9 @@ func parseVolReq(pd *poolDef, doc string, flags uint32, needCapacity bool) (*vol
 	r := &volReq{name: def.Name, format: def.TargetFormat, capacity: def.Capacity, allocation: def.Allocation,
 		capacitySet: def.CapacitySet, backing: def.BackingPath, backingFormat: def.BackingFormat}
 	if err := backendFor(pd.typ).checkVolReq(r); err != nil {
+		return nil, err
+	}
+	if r.enc, err = parseVolEncryption(def); err != nil {
 		return nil, err
 	}
 	if r.perms, err = parsePerms(doc); err != nil {
@@ -185,6 +189,9 @@ func (m *Manager) buildVol(d *poolDef, r *volReq, prealloc bool) error {
 		}
 		return applyPerms(r.path, mode)
 	case "raw":
+		if r.enc != nil {
+			break // a LUKS image, made by qemu-img
+		}
 		if prealloc {
 			return errStorage(virerr.ErrConfigUnsupported, "%s", "metadata preallocation is not supported for raw volumes")
 		}
@@ -193,8 +200,19 @@ func (m *Manager) buildVol(d *poolDef, r *volReq, prealloc bool) error {
 		}
 		return createRaw(r, mode)
 	}
-	args := []string{"create", "-f", r.format}
-	var opts []string
+	typ := r.format
+	var opts, object []string
+	if r.enc != nil {
+		secretPath, err := m.secretFile(d, r)
+		if err != nil {
+			return err
+		}
+		defer os.Remove(secretPath)
+		if typ, object, opts, err = encryptionArgs(r, secretPath); err != nil {
+			return err
+		}
+	}
+	args := []string{"create", "-f", typ}
 	if r.backing != "" {
 		if prealloc {
 			return errStorage(virerr.ErrConfigUnsupported, "%s", "metadata preallocation conflicts with backing store")
@@ -207,7 +225,7 @@ func (m *Manager) buildVol(d *poolDef, r *volReq, prealloc bool) error {
 			return errSys(err, "inaccessible backing store volume %s", r.backing)
 		}
 		args = append(args, "-b", r.backing)
-		opts = append(opts, "backing_fmt="+r.backingFormat)
+		opts = append([]string{"backing_fmt=" + r.backingFormat}, opts...)
 	}
 	if prealloc {
 		if r.format != "qcow2" {
@@ -223,6 +241,7 @@ func (m *Manager) buildVol(d *poolDef, r *volReq, prealloc bool) error {
 		// libvirt's default: images older QEMUs can read.
 		opts = append(opts, "compat=0.10")
 	}
+	args = append(args, object...)
 	if len(opts) > 0 {
 		args = append(args, "-o", strings.Join(opts, ","))
 	}

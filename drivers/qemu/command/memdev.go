@@ -48,7 +48,7 @@ func (b *builder) memoryDevices() ([]*memDevice, error) {
 		src := child(e, "source")
 		var err error
 		if ns := child(src, "nodemask"); ns != nil {
-			if d.sourceNodes, err = parseBitmap(ns.Text()); err != nil {
+			if d.sourceNodes, err = conf.ParseBitmap(ns.Text()); err != nil {
 				return nil, err
 			}
 		}

@@ -2,10 +2,9 @@ package command
 
 import (
 	"fmt"
+	"govirt/conf"
 	"path/filepath"
-	"sort"
 	"strconv"
-	"strings"
 
 	"govirt/drivers/qemu/caps"
 	"govirt/virerr"
@@ -54,7 +53,7 @@ func (b *builder) memoryBacking() (*backing, error) {
 			}
 			pg := page{sizeKiB: kib}
 			if ns := attr(p, "nodeset"); ns != "" {
-				if pg.nodes, err = parseBitmap(ns); err != nil {
+				if pg.nodes, err = conf.ParseBitmap(ns); err != nil {
 					return nil, err
 				}
 			}
@@ -504,65 +503,6 @@ func (b *builder) emitMemory() error {
 	}
 	b.add("-overcommit", "mem-lock="+lock)
 	return nil
-}
-
-// bitmapLen bounds the bits of a parsed bitmap, as libvirt's
-// VIR_DOMAIN_CPUMASK_LEN does for CPU and node sets.
-const bitmapLen = 16384
-
-// parseBitmap parses libvirt's bitmap syntax ("0-3,^2,5").
-func parseBitmap(s string) ([]int, error) {
-	set := map[int]bool{}
-	for _, part := range strings.Split(s, ",") {
-		part = strings.TrimSpace(part)
-		neg := strings.HasPrefix(part, "^")
-		part = strings.TrimPrefix(part, "^")
-		lo, hi, isRange := strings.Cut(part, "-")
-		a, err := strconv.Atoi(lo)
-		if err != nil || a < 0 || a >= bitmapLen {
-			return nil, unsupported("Failed to parse bitmap '%s'", s)
-		}
-		z := a
-		if isRange {
-			if neg {
-				return nil, unsupported("Failed to parse bitmap '%s'", s)
-			}
-			if z, err = strconv.Atoi(hi); err != nil || z < a || z >= bitmapLen {
-				return nil, unsupported("Failed to parse bitmap '%s'", s)
-			}
-		}
-		for i := a; i <= z; i++ {
-			if neg {
-				delete(set, i)
-			} else {
-				set[i] = true
-			}
-		}
-	}
-	out := make([]int, 0, len(set))
-	for i := range set {
-		out = append(out, i)
-	}
-	sort.Ints(out)
-	return out, nil
-}
-
-// formatBitmap writes a set as libvirt does: ranges joined by commas.
-func formatBitmap(set []int) string {
-	var parts []string
-	for i := 0; i < len(set); {
-		j := i
-		for j+1 < len(set) && set[j+1] == set[j]+1 {
-			j++
-		}
-		if j > i {
-			parts = append(parts, fmt.Sprintf("%d-%d", set[i], set[j]))
-		} else {
-			parts = append(parts, strconv.Itoa(set[i]))
-		}
-		i = j + 1
-	}
-	return strings.Join(parts, ",")
 }
 
 func overlaps(a, b []int) bool {

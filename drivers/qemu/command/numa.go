@@ -50,7 +50,7 @@ func (b *builder) cells() ([]cell, error) {
 		var c cell
 		var err error
 		if cp := attr(e, "cpus"); cp != "" {
-			if c.cpus, err = parseBitmap(cp); err != nil {
+			if c.cpus, err = conf.ParseBitmap(cp); err != nil {
 				return nil, err
 			}
 		}
@@ -175,7 +175,7 @@ func (b *builder) numatune() (*numatuneDef, error) {
 		nt.placement = attr(m, "placement")
 		if ns := attr(m, "nodeset"); ns != "" {
 			var err error
-			if nt.memNodes, err = parseBitmap(ns); err != nil {
+			if nt.memNodes, err = conf.ParseBitmap(ns); err != nil {
 				return nil, err
 			}
 			if nt.placement == "" {
@@ -203,7 +203,7 @@ func (b *builder) numatune() (*numatuneDef, error) {
 		if c.mode == "" {
 			c.mode = "strict"
 		}
-		if c.nodes, err = parseBitmap(attr(mn, "nodeset")); err != nil {
+		if c.nodes, err = conf.ParseBitmap(attr(mn, "nodeset")); err != nil {
 			return nil, err
 		}
 		nt.cells[id] = c
@@ -315,7 +315,7 @@ func (b *builder) emitNUMA() error {
 		}
 		s := "node,nodeid=" + strconv.Itoa(i)
 		if len(c.cpus) > 0 {
-			for _, r := range splitComma(formatBitmap(c.cpus)) {
+			for _, r := range splitComma(conf.FormatBitmap(c.cpus)) {
 				s += ",cpus=" + r
 			}
 		}

@@ -1,6 +1,7 @@
 package command
 
 import (
+	"govirt/conf"
 	"strconv"
 )
 
@@ -76,13 +77,13 @@ func (b *builder) pinning() (*Pinning, error) {
 	p := &Pinning{}
 	var err error
 	if cs := attr(child(t, "vcpu"), "cpuset"); cs != "" {
-		if p.Default, err = parseBitmap(cs); err != nil {
+		if p.Default, err = conf.ParseBitmap(cs); err != nil {
 			return nil, err
 		}
 	}
 	ct := child(t, "cputune")
 	if e := child(ct, "emulatorpin"); e != nil {
-		if p.Emulator, err = parseBitmap(attr(e, "cpuset")); err != nil {
+		if p.Emulator, err = conf.ParseBitmap(attr(e, "cpuset")); err != nil {
 			return nil, err
 		}
 	}
@@ -101,7 +102,7 @@ func (b *builder) pinning() (*Pinning, error) {
 		if _, dup := p.VCPU[n]; dup {
 			return nil, xmlError("duplicate vcpupin for vcpu '%d'", n)
 		}
-		if p.VCPU[n], err = parseBitmap(attr(e, "cpuset")); err != nil {
+		if p.VCPU[n], err = conf.ParseBitmap(attr(e, "cpuset")); err != nil {
 			return nil, err
 		}
 	}
@@ -117,7 +118,7 @@ func (b *builder) pinning() (*Pinning, error) {
 		if p.IOThread == nil {
 			p.IOThread = map[int][]int{}
 		}
-		if p.IOThread[n], err = parseBitmap(attr(e, "cpuset")); err != nil {
+		if p.IOThread[n], err = conf.ParseBitmap(attr(e, "cpuset")); err != nil {
 			return nil, err
 		}
 	}
@@ -131,7 +132,7 @@ func (b *builder) pinning() (*Pinning, error) {
 			if set == "" {
 				return nil, xmlError("Missing attribute '%s' in element '%s'", x.attr, x.elem)
 			}
-			ids, err := parseBitmap(set)
+			ids, err := conf.ParseBitmap(set)
 			if err != nil {
 				return nil, err
 			}

@@ -8,12 +8,38 @@ import (
 	"govirt/conf"
 	"govirt/drivers/internal/cpuapi"
 	"govirt/internal/cpux86"
+	"govirt/qmp"
 	"govirt/virerr"
 )
 
 // Monitor is the QMP connection of the running guest.
 type Monitor interface {
 	Execute(ctx context.Context, cmd string, args, ret any) error
+}
+
+// batchMonitor is a monitor that can send many commands at once
+// (*qmp.Monitor).
+type batchMonitor interface {
+	ExecuteBatch(ctx context.Context, cmds []qmp.Command) ([]error, error)
+}
+
+type qomGetArgs struct {
+	Path     string `json:"path"`
+	Property string `json:"property"`
+}
+
+// executeAll runs cmds as one batch when mon can, else one after the
+// other; it returns each command's error, and an error of its own only
+// for a batch that failed as a whole.
+func executeAll(ctx context.Context, mon Monitor, cmds []qmp.Command) ([]error, error) {
+	if b, ok := mon.(batchMonitor); ok {
+		return b.ExecuteBatch(ctx, cmds)
+	}
+	errs := make([]error, len(cmds))
+	for i, c := range cmds {
+		errs[i] = mon.Execute(ctx, c.Name, c.Args, c.Ret)
+	}
+	return errs, nil
 }
 
 // defaultQOMPath is where libvirt looks when QEMU named no vCPU.
@@ -50,24 +76,40 @@ func Fetch(ctx context.Context, mon Monitor) (enabled, disabled *cpux86.GuestDat
 		// no properties then either).
 		return nil, nil, nil
 	}
-	enabled, disabled = cpux86.NewGuestData(), cpux86.NewGuestData()
+	// One qom-get per boolean property (several hundred on x86), then
+	// unavailable-features, which a QEMU without it fails: libvirt's
+	// reads, in its order, but sent as one batch when the monitor can.
+	var names []string
 	for _, p := range props {
-		if p.Type != "bool" {
-			continue
-		}
-		var on bool
-		if err := mon.Execute(ctx, "qom-get", map[string]any{"path": path, "property": p.Name}, &on); err != nil {
-			return nil, nil, fmt.Errorf("qom-get %s: %w", p.Name, err)
-		}
-		if on {
-			m.AddFeature(enabled, cpux86.FeatureFromQEMU(p.Name))
+		if p.Type == "bool" {
+			names = append(names, p.Name)
 		}
 	}
+	on := make([]bool, len(names))
 	var unavailable []string
+	cmds := make([]qmp.Command, 0, len(names)+1)
+	for i, n := range names {
+		cmds = append(cmds, qmp.Command{Name: "qom-get", Args: qomGetArgs{path, n}, Ret: &on[i]})
+	}
+	cmds = append(cmds, qmp.Command{Name: "qom-get", Args: qomGetArgs{path, "unavailable-features"}, Ret: &unavailable})
+	errs, err := executeAll(ctx, mon, cmds)
+	if err != nil {
+		return nil, nil, err
+	}
+	enabled, disabled = cpux86.NewGuestData(), cpux86.NewGuestData()
+	for i, n := range names {
+		if errs[i] != nil {
+			return nil, nil, fmt.Errorf("qom-get %s: %w", n, errs[i])
+		}
+		if on[i] {
+			m.AddFeature(enabled, cpux86.FeatureFromQEMU(n))
+		}
+	}
 	// A QEMU without the property reports nothing unavailable.
-	_ = mon.Execute(ctx, "qom-get", map[string]any{"path": path, "property": "unavailable-features"}, &unavailable)
-	for _, n := range unavailable {
-		m.AddFeature(disabled, cpux86.FeatureFromQEMU(n))
+	if errs[len(names)] == nil {
+		for _, n := range unavailable {
+			m.AddFeature(disabled, cpux86.FeatureFromQEMU(n))
+		}
 	}
 	return enabled, disabled, nil
 }

@@ -42,7 +42,9 @@ except libvirt.libvirtError as e:
            "Storage pool not found: no storage pool with matching target path '/nonexistent//x/' (/nonexistent/x)"))
 check("secrets", (conn.numOfSecrets(), conn.listSecrets()), (0, []))
 check("nwfilters", (conn.numOfNWFilters(), conn.listNWFilters()), (0, []))
-check("nodedevs", (conn.numOfDevices(None), conn.listDevices(None)), (0, []))
+# the host's node devices (qemu_nodedev_test.go compares them with libvirtd's)
+devs = conn.listDevices(None)
+check("nodedevs", (conn.numOfDevices(None) == len(devs), "computer" in devs), (True, True))
 try:
     conn.secretLookupByUUIDString("8d0f5f5a-1111-2222-3333-444455556666")
 except libvirt.libvirtError as e:

@@ -1,0 +1,77 @@
+package nodedev
+
+import (
+	"context"
+	"reflect"
+	"testing"
+)
+
+func TestParseUevent(t *testing.T) {
+	u, ok := parseUevent([]byte("add@/devices/virtual/net/gv0\x00ACTION=add\x00DEVPATH=/devices/virtual/net/gv0\x00SUBSYSTEM=net\x00"))
+	if !ok || u.action != "add" || u.devpath != "/devices/virtual/net/gv0" {
+		t.Errorf("%+v %v", u, ok)
+	}
+	for _, bad := range []string{"", "libudev\x00\xfe\xed", "add", "add@relative", "@/x"} {
+		if _, ok := parseUevent([]byte(bad)); ok {
+			t.Errorf("%q parsed", bad)
+		}
+	}
+}
+
+func TestDiff(t *testing.T) {
+	prev := map[string]string{"computer": "", "net_a_00": "/sys/devices/virtual/net/a", "block_vda": "/sys/devices/x/block/vda"}
+	cur := map[string]string{"computer": "", "net_b_00": "/sys/devices/virtual/net/b", "block_vda": "/sys/devices/x/block/vda"}
+	got := diff(prev, cur, []uevent{{"remove", "/devices/virtual/net/a"}, {"add", "/devices/virtual/net/b"},
+		{"change", "/devices/x/block/vda"}, {"change", "/devices/x/block/vda"}, {"bind", "/devices/x"}})
+	want := []Event{{Name: "net_a_00", Event: 1}, {Name: "net_b_00", Event: 0}, {Name: "block_vda", Update: true}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %+v\nwant %+v", got, want)
+	}
+}
+
+// TestWatchStops: the watcher ends with its context (when the host lets
+// it open the socket at all).
+func TestWatchStops(t *testing.T) {
+	_, m := newFakeHost(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := m.Watch(ctx, func(Event) {}); err != nil {
+		t.Skipf("no uevent socket: %v", err)
+	}
+	cancel()
+}
+
+func FuzzParseUevent(f *testing.F) {
+	f.Add([]byte("change@/devices/x\x00ACTION=change\x00DEVPATH=/devices/y\x00"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if u, ok := parseUevent(b); ok && u.action == "" {
+			t.Fatalf("empty action from %q", b)
+		}
+	})
+}
+
+// TestConcurrentCalls: lists, lookups and descriptions from many
+// clients at once share the scan cache safely.
+func TestConcurrentCalls(t *testing.T) {
+	_, m := newFakeHost(t)
+	done := make(chan struct{})
+	for i := 0; i < 8; i++ {
+		go func(i int) {
+			defer func() { done <- struct{}{} }()
+			for j := 0; j < 20; j++ {
+				switch (i + j) % 4 {
+				case 0:
+					m.ListAllNodeDevices(0)
+				case 1:
+					m.NodeDeviceGetXMLDesc("pci_0000_00_1f_0", 0)
+				case 2:
+					m.NodeDeviceGetParent("usb_1_1_1_0")
+				case 3:
+					m.Reset("pci_0000_00_1c_0", func(string) string { return "" })
+				}
+			}
+		}(i)
+	}
+	for i := 0; i < 8; i++ {
+		<-done
+	}
+}

@@ -1,0 +1,134 @@
+package storagepool
+
+import (
+	"os"
+	"strings"
+
+	"govirt/conf"
+	"govirt/virerr"
+)
+
+// Encrypted volumes (libvirt's storageBackendCreateQemuImg with
+// vol->target.encryption): qemu-img creates a LUKS image (raw) or a qcow2
+// with LUKS encryption, the passphrase read from the secret the
+// <encryption> names. qemu-img gets it in a file of its own (0600, in
+// the run directory, removed when qemu-img is done), never on its
+// command line.
+
+// volEncryption is a volume's <target><encryption>.
+type volEncryption struct {
+	format  string // default, qcow, luks, luks2
+	secrets []secretRef
+}
+
+type secretRef struct{ uuid, usage string }
+
+func parseVolEncryption(def *conf.StorageVolume) (*volEncryption, error) {
+	e := def.Encryption()
+	if e == nil {
+		return nil, nil
+	}
+	enc := &volEncryption{}
+	enc.format, _ = e.Attr("format")
+	switch enc.format {
+	case "":
+		enc.format = "default"
+	case "default", "qcow", "luks", "luks2":
+	default:
+		return nil, errStorage(virerr.ErrXMLError, "unknown volume encryption format type %s", enc.format)
+	}
+	for _, s := range e.Children("secret") {
+		t, _ := s.Attr("type")
+		if t != "passphrase" {
+			return nil, errStorage(virerr.ErrXMLError, "unknown volume encryption secret type %s", t)
+		}
+		u, _ := s.Attr("uuid")
+		usage, _ := s.Attr("usage")
+		if u != "" && usage != "" {
+			return nil, errStorage(virerr.ErrXMLError, "%s", "either secret uuid or usage expected")
+		}
+		if u == "" && usage == "" {
+			return nil, errStorage(virerr.ErrXMLError, "%s", "missing secret uuid or usage attribute")
+		}
+		enc.secrets = append(enc.secrets, secretRef{uuid: u, usage: usage})
+	}
+	return enc, nil
+}
+
+// secretFile writes the passphrase of r's encryption where qemu-img reads
+// it (storageBackendCreateQemuImgSecretPath); the caller removes it.
+func (m *Manager) secretFile(d *poolDef, r *volReq) (string, error) {
+	if len(r.enc.secrets) != 1 {
+		return "", errStorage(virerr.ErrInvalidArg, "%s", "A single <secret type='passphrase'...> element is expected in encryption description")
+	}
+	if m.cfg.Secret == nil {
+		return "", errStorage(virerr.ErrNoSupport, "%s", "no secret store for encrypted volumes")
+	}
+	if err := os.MkdirAll(m.cfg.RunDir, 0o755); err != nil {
+		return "", errSys(err, "cannot create directory '%s'", m.cfg.RunDir)
+	}
+	f, err := os.CreateTemp(m.cfg.RunDir, d.name+"."+r.name+".secret.*")
+	if err != nil {
+		return "", errSys(err, "%s", "failed to open secret file for write")
+	}
+	path := f.Name()
+	ref := r.enc.secrets[0]
+	v, err := m.cfg.Secret(ref.uuid, "volume", ref.usage)
+	if err == nil {
+		_, err = f.Write(v)
+		clear(v)
+		if err != nil {
+			err = errSys(err, "%s", "failed to write secret file")
+		}
+	}
+	if cerr := f.Close(); err == nil && cerr != nil {
+		err = errSys(cerr, "%s", "failed to write secret file")
+	}
+	if err == nil && r.perms.uid != -1 && r.perms.gid != -1 {
+		if os.Chown(path, int(r.perms.uid), int(r.perms.gid)) != nil {
+			err = errStorage(virerr.ErrInternalError, "%s", "failed to chown secret file")
+		}
+	}
+	if err != nil {
+		os.Remove(path)
+		return "", err
+	}
+	return path, nil
+}
+
+// encryptionArgs are qemu-img's arguments for r's encryption: the image
+// type (luks for a raw volume), the secret object reading secretPath and
+// the -o options, after libvirt's checks.
+func encryptionArgs(r *volReq, secretPath string) (typ string, object []string, opts []string, err error) {
+	typ = r.format
+	if (r.enc.format == "qcow" || r.enc.format == "default") && (r.format == "qcow" || r.format == "qcow2") {
+		return "", nil, nil, errStorage(virerr.ErrConfigUnsupported, "%s", "creation of qcow2 encrypted image is not supported")
+	}
+	if r.format == "raw" {
+		if r.enc.format != "luks" {
+			return "", nil, nil, errStorage(virerr.ErrInternalError, "%s", "Only luks encryption is supported for raw files")
+		}
+		typ = "luks"
+	}
+	switch r.format {
+	case "raw", "qcow2":
+		if r.enc.format != "luks" {
+			return "", nil, nil, errStorage(virerr.ErrConfigUnsupported, "unsupported volume encryption format %d", encFormatNum(r.enc.format))
+		}
+	default:
+		return "", nil, nil, errStorage(virerr.ErrConfigUnsupported, "volume encryption unsupported with format %s", typ)
+	}
+	alias := r.name + "_encrypt0"
+	object = []string{"--object", "secret,id=" + alias + ",file=" + strings.ReplaceAll(secretPath, ",", ",,")}
+	if r.format == "qcow2" {
+		opts = []string{"encrypt.format=luks", "encrypt.key-secret=" + alias}
+	} else {
+		opts = []string{"key-secret=" + alias}
+	}
+	return typ, object, opts, nil
+}
+
+// encFormatNum is virStorageEncryptionFormatType's value of a format.
+func encFormatNum(f string) int {
+	return map[string]int{"default": 0, "qcow": 1, "luks": 2, "luks2": 3}[f]
+}
