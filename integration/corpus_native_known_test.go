@@ -16,7 +16,6 @@ var nativeKnown = map[string]string{
 	// libvirtd refuses, govirtd prints a command line.
 	"net-user-passt": "<backend type='passt'>: libvirt 9.0's parser does not know it yet; govirt accepts it (and domxml-to-native makes it an ethernet interface, as any)",
 	// Both refuse, with different messages.
-	"disk-source-fd":              "<source fdgroup> (virDomainFDAssociate) is not implemented; libvirt finds no such group",
 	"disk-source-pool":            "<source pool volume> is not translated by govirt; libvirt finds no such pool",
 	"disk-source-pool-mode":       "<source pool volume> is not translated by govirt; libvirt finds no such pool",
 	"luks-disks-source":           "<source pool volume> is not translated by govirt; libvirt stops at the missing secret",

@@ -54,11 +54,34 @@ func TestNodePages(t *testing.T) {
 	if b, _ := os.ReadFile(pool); string(b) != string(before) {
 		t.Errorf("allocpages (set) left the pool at %s, want %s", b, before)
 	}
+	// Without --cellno virsh asks for cell -1: libvirt's host-wide pools
+	// in /sys/kernel/mm/hugepages, the sum over all cells.
+	const hostPool = "/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages"
+	hostBefore, err := os.ReadFile(hostPool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.WriteFile(hostPool, hostBefore, 0) })
+	mustVirsh(t, uri, "allocpages --pagesize 2M 1 --add")
+	if got := strings.TrimSpace(mustVirsh(t, uri, "freepages --cellno -1 --pagesize 2M")); got != "2048KiB: "+addOne(string(hostBefore)) {
+		t.Errorf("host-wide pool after allocpages --add: %q (was %s)", got, strings.TrimSpace(string(hostBefore)))
+	}
+	mustVirsh(t, uri, "allocpages --pagesize 2M "+strings.TrimSpace(string(hostBefore)))
+	if b, _ := os.ReadFile(hostPool); string(b) != string(hostBefore) {
+		t.Errorf("allocpages (set, all cells) left the pool at %s, want %s", b, hostBefore)
+	}
+	if out := mustVirsh(t, uri, "freepages --cellno -1 --pagesize 4"); !regexp.MustCompile(`^4KiB: \d+\n`).MatchString(out) {
+		t.Errorf("freepages --cellno -1 --pagesize 4: %q", out)
+	}
 	for cmd, want := range map[string]string{
-		"allocpages --pagesize 4 --cellno 0 1":  "error: Operation not supported: system pages pool can't be modified",
-		"freepages --cellno 7 --pagesize 2048":  "error: internal error: start cell 7 out of range (0-0)",
-		"freepages --cellno 0 --pagesize 3":     "error: operation failed: page size 3 is not available on node 0",
-		"allocpages --pagesize 2M --cellno 9 1": "error: internal error: start cell 9 out of range (0-0)",
+		"allocpages --pagesize 8 0":              "error: operation failed: page size 8 is not available\n",
+		"allocpages --pagesize 4 0":              "error: Operation not supported: system pages pool can't be modified",
+		"allocpages --pagesize 2M --cellno -2 0": "error: operation failed: NUMA node -2 is not available",
+		"allocpages --pagesize 8 --cellno 0 0":   "error: operation failed: page size 8 is not available on node 0",
+		"allocpages --pagesize 4 --cellno 0 1":   "error: Operation not supported: system pages pool can't be modified",
+		"freepages --cellno 7 --pagesize 2048":   "error: internal error: start cell 7 out of range (0-0)",
+		"freepages --cellno 0 --pagesize 3":      "error: operation failed: page size 3 is not available on node 0",
+		"allocpages --pagesize 2M --cellno 9 1":  "error: internal error: start cell 9 out of range (0-0)",
 	} {
 		if _, e, rc := virsh(t, uri, cmd); rc == 0 || !strings.Contains(e, want) {
 			t.Errorf("%s: rc=%d %q, want %q", cmd, rc, e, want)

@@ -254,7 +254,7 @@ func TestQEMUBlockThresholdDirtyRate(t *testing.T) {
 // TestQEMUSetVcpu: setvcpu plugs one vCPU of a running guest (device_add
 // of its hotpluggable CPU slot), refuses what libvirt refuses with its
 // messages (compared with libvirtd), and changes the persistent vCPU
-// count when the enabled vCPUs stay in order.
+// states (TestQEMUVcpuStates covers the <vcpus> list).
 func TestQEMUSetVcpu(t *testing.T) {
 	needQEMU(t)
 	d := startClientsDaemon(t)

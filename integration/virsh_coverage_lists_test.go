@@ -48,13 +48,7 @@ var covFamilies = []struct {
 		"nwfilter-binding-create", "nwfilter-binding-delete", "nwfilter-binding-dumpxml",
 		"nwfilter-binding-list"}},
 	{"qemu", "numatune through cgroups: issue 15", []string{"numatune"}},
-	// Being done now by the helpers of issue 14 part 3; drop these entries
-	// when their branches are merged.
-	{"qemu", "issue 14 part 3: helper calls1 is doing it now", []string{
-		"blockresize", "domrename", "dump", "save-image-define", "save-image-dumpxml", "save-image-edit",
-		"managedsave-define", "managedsave-dumpxml", "managedsave-edit", "detach-device-alias"}},
-	{"test", "the remote procedure comes with helper calls1's branch (issue 14 part 3)", []string{
-		"domrename", "save-image-define", "save-image-dumpxml", "save-image-edit", "dump"}},
+	{"qemu", "network ports on QEMU: issue 17", []string{"net-port-create", "net-port-list", "net-port-dumpxml", "net-port-delete"}},
 }
 
 // covException says whether a command that works on libvirtd may fail on

@@ -14,6 +14,7 @@ import (
 var fdInProcs = map[int32]func(h *handler, body []byte, files []*os.File) (any, error){
 	procs.DomainCreateXMLWithFiles: domainCreateXMLWithFiles,
 	procs.DomainCreateWithFiles:    domainCreateWithFiles,
+	procs.DomainFdAssociate:        domainFdAssociate,
 }
 
 // fdInCall runs a procedure of fdInProcs with the checks dispatch makes.
@@ -28,7 +29,8 @@ func (h *handler) fdInCall(c *rpc.Call, fn func(h *handler, body []byte, files [
 	}
 	ret, err := fn(h, c.Body, c.FDs)
 	if err == errNoSupport {
-		err = virerr.New(virerr.FromNone, virerr.ErrNoSupport, "%s", apiName(c.Proc))
+		// libvirt-domain.c raises it, as VIR_FROM_DOMAIN.
+		err = virerr.New(apiErrorDomain(apiName(c.Proc)), virerr.ErrNoSupport, "%s", apiName(c.Proc))
 	}
 	if err != nil {
 		_ = c.ReplyError(virerr.From(err))
@@ -67,4 +69,16 @@ func domainCreateWithFiles(h *handler, body []byte, files []*os.File) (any, erro
 		return nil, err
 	}
 	return DomainCreateWithFilesRet{Dom: wireDom(dom)}, nil
+}
+
+func domainFdAssociate(h *handler, body []byte, files []*os.File) (any, error) {
+	a, err := args[DomainFdAssociateArgs](body)
+	if err != nil {
+		return nil, err
+	}
+	d, err := need[driver.DomainFDAssociator](h)
+	if err != nil {
+		return nil, err
+	}
+	return nil, d.DomainFDAssociate(drvDom(a.Dom), a.Name, files, a.Flags)
 }

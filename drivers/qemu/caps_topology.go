@@ -53,7 +53,8 @@ func nodeMemTotalKiB(node int) uint64 {
 // hostCells reads the NUMA cells; nil when the host has no NUMA sysfs.
 func hostCells(sizes []uint64) []conf.CapsCell {
 	var cells []conf.CapsCell
-	for n := 0; n <= lastCell(); n++ {
+	maxCell, _ := lastCell()
+	for n := 0; n <= maxCell; n++ {
 		dir := filepath.Join(numaDir, fmt.Sprintf("node%d", n))
 		if _, err := os.Stat(dir); err != nil {
 			continue

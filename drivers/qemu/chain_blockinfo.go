@@ -2,6 +2,7 @@ package qemu
 
 import (
 	"govirt/driver"
+	"govirt/drivers/qemu/command"
 	"govirt/storage"
 	"govirt/virerr"
 )
@@ -15,12 +16,14 @@ func (c *conn) DomainGetBlockInfo(h driver.Domain, diskArg string, _ uint32) (dr
 		return bi, err
 	}
 	v.mu.Lock()
-	_, layer, err := findDisk(v.current(), diskArg, func(a string) error {
+	disk, layer, err := findDisk(v.current(), diskArg, func(a string) error {
 		return errQEMU(virerr.ErrInvalidArg, "invalid path %s not assigned to domain", a)
 	})
 	var path, format string
+	var byFD bool
 	if err == nil {
 		path, format = layer.Path, layer.Format
+		byFD = command.LayerFDGroup(disk, &disk.Source) != ""
 	}
 	v.mu.Unlock()
 	if err != nil {
@@ -28,6 +31,9 @@ func (c *conn) DomainGetBlockInfo(h driver.Domain, diskArg string, _ uint32) (dr
 	}
 	if path == "" {
 		return bi, errQEMU(virerr.ErrInvalidArg, "disk '%s' does not currently have a source assigned", diskArg)
+	}
+	if byFD {
+		return bi, errQEMU(virerr.ErrOperationUnsupported, "%s", "block info is not supported for FD passed disk image")
 	}
 	if format == "" {
 		format = "raw"

@@ -67,6 +67,12 @@ func detectChain(disk *conf.Disk) error {
 		// libvirt never probes: an image whose format nobody gave is raw.
 		last.Format = "raw"
 	}
+	if last == &disk.Source && !backingCapable(last.Format) && command.LayerFDGroup(disk, last) != "" {
+		// libvirt assumes an image passed by descriptors exists and
+		// does not look at its path.
+		last.Backing = &conf.DiskSource{}
+		return nil
+	}
 	chain, err := storage.DetectChain(last.Path, last.Format, storage.ChainOptions{})
 	if err != nil {
 		return chainError(last.Path, err)
@@ -100,4 +106,14 @@ func chainError(top string, err error) error {
 		return errQEMU(virerr.ErrOperationInvalid, "%v (See https://libvirt.org/kbase/backing_chains.html for troubleshooting)", err)
 	}
 	return errQEMU(virerr.ErrOperationFailed, "cannot read the backing chain of '%s': %v", top, err)
+}
+
+// backingCapable reports image formats that can have a backing image
+// (libvirt's formats below VIR_STORAGE_FILE_BACKING have none).
+func backingCapable(f string) bool {
+	switch f {
+	case "cow", "qcow", "qcow2", "qed", "vmdk":
+		return true
+	}
+	return false
 }

@@ -3,6 +3,7 @@ package qemu
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"os"
 	"runtime"
 	"strconv"
@@ -32,7 +33,7 @@ func (c *conn) Capabilities() (string, error) {
 	caps := conf.Capabilities{Host: conf.CapsHost{
 		CPU:           conf.CapsHostCPU{Arch: hostArch(), Sockets: uint(ni.Sockets), Cores: uint(ni.Cores), Threads: uint(ni.Threads)},
 		MigrationLive: true, URITransports: []string{"tcp", "rdma"},
-		SecModels: []conf.CapsSecModel{{Model: "none", DOI: "0"}},
+		SecModels: c.d.hostSecModels(),
 	}}
 	caps.Host.UUID = c.d.hostUUID()
 	fillHostCPUModel(&caps.Host.CPU)
@@ -146,4 +147,20 @@ func (c *conn) DomainCapabilities(emulator, arch, machine, virtType string, _ ui
 		}
 	}
 	return qc.DomainCapabilities(machine, virtType)
+}
+
+// hostSecModels is libvirtd's security stack on a host without SELinux or
+// AppArmor: "none", and in privileged mode the DAC driver, whose base
+// label is the user and group QEMU runs as (qemu.conf's user and group,
+// else govirtd's own).
+func (d *Driver) hostSecModels() []conf.CapsSecModel {
+	models := []conf.CapsSecModel{{Model: "none", DOI: "0"}}
+	if os.Geteuid() == 0 {
+		l := fmt.Sprintf("+%d:+%d", os.Getuid(), os.Getgid())
+		if d.sec.enabled {
+			l = fmt.Sprintf("+%d:+%d", d.sec.uid, d.sec.gid)
+		}
+		models = append(models, conf.CapsSecModel{Model: "dac", DOI: "0", BaseLabels: map[string]string{"kvm": l, "qemu": l}})
+	}
+	return models
 }

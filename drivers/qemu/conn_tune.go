@@ -148,6 +148,13 @@ func (c *conn) DomainSetVcpusFlags(h driver.Domain, n uint32, flags uint32) erro
 		}
 		nd.CurrentVCPUs = uint(n)
 	}
+	if nd.CurrentVCPUs == nd.VCPUs {
+		// libvirt writes current only while a vCPU is offline.
+		nd.SetValue("vcpu/@current", "")
+	}
+	if err := resizeVcpuStates(def, nd, uint(n), flags&affectMax != 0); err != nil {
+		return err
+	}
 	if err := c.d.saveDef(nd); err != nil {
 		return err
 	}

@@ -88,6 +88,9 @@ type Driver struct {
 	dirs   dirs
 	initMu sync.Mutex
 	inited bool
+	// fdGroups are the descriptors clients associated with guests
+	// (fd_associate.go).
+	fdGroups fdStore
 	// defMu makes define and undefine each one step: the definition file
 	// and the guest's persistent state change together, so a define racing
 	// an undefine never leaves a file without a guest or the reverse.
@@ -279,7 +282,11 @@ func (c *conn) owner(op string) string {
 	return apiName(op)
 }
 
-func (c *conn) Close() error        { c.d.migrationConnClosed(c.root()); return nil }
+func (c *conn) Close() error {
+	c.d.migrationConnClosed(c.root())
+	c.d.fdGroups.connClosed(c.root())
+	return nil
+}
 func (c *conn) URI() string         { return c.d.uri }
 func (c *conn) Type() string        { return "QEMU" }
 func (c *conn) Events() *events.Bus { return c.d.bus }

@@ -374,6 +374,12 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 		return err
 	}
 	tCPU := time.Since(t0)
+	// Online hotpluggable vCPUs of <vcpus> become devices now
+	// (vcpus_live.go), before threads are placed.
+	if err := d.plugBootVcpus(ctx, v, mon, live); err != nil {
+		d.abortLaunch(v)
+		return err
+	}
 	// Disk throttling is not on the command line with -blockdev: set it
 	// while the CPUs are still paused, as libvirt does.
 	if err := applyDiskThrottles(ctx, mon, live); err != nil {

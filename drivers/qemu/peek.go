@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"govirt/driver"
+	"govirt/drivers/qemu/command"
 	"govirt/virerr"
 )
 
@@ -101,6 +102,9 @@ func (c *conn) DomainBlockPeek(h driver.Domain, path string, offset uint64, size
 			f = "none"
 		}
 		return nil, errQEMU(virerr.ErrOperationUnsupported, "peeking is only supported for disk with 'raw' format not '%s'", f)
+	}
+	if command.LayerFDGroup(disk, &disk.Source) != "" {
+		return nil, errQEMU(virerr.ErrOperationUnsupported, "%s", "peeking is not supported for FD passed images")
 	}
 	if src.Type != "file" && src.Type != "block" {
 		proto := src.Protocol

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"govirt/conf"
 	"govirt/qmp"
 	"govirt/virerr"
 )
@@ -169,15 +168,5 @@ func isVcpuAlias(alias string) bool {
 // a hotplug, and when a vCPU unplug finishes after its API timed out
 // (libvirt's late DEVICE_DELETED removal).
 func (d *Driver) refreshVcpuCount(v *vm, mon monitor) {
-	s, err := queryVcpuSlots(mon)
-	if err != nil {
-		return
-	}
-	have := 0
-	for _, x := range s {
-		if x.QOMPath != "" {
-			have += max(x.VCPUsCount, 1)
-		}
-	}
-	d.modifyLive(v, func(next *conf.Domain) { next.CurrentVCPUs = uint(have) })
+	_ = d.refreshVcpuStates(v, mon, false)
 }

@@ -6,6 +6,7 @@ import (
 
 	"govirt/conf"
 	"govirt/driver"
+	"govirt/drivers/qemu/command"
 	"govirt/qmp"
 	"govirt/virerr"
 )
@@ -14,8 +15,8 @@ import (
 // hotpluggable entity) is plugged or unplugged on a running guest, with
 // the vCPU states read from QEMU's hotpluggable CPU slots (a vCPU is
 // online when its slot has a QOM path, unpluggable when govirt plugged it
-// as a device). The persistent definition takes the change while the
-// enabled vCPUs stay 0..N-1, which <vcpu current='N'> says.
+// as a device). The persistent definition keeps per-vCPU states
+// (<vcpus>, command/vcpus.go), as libvirt's.
 
 // qemuGuestVcpuMaxID is QEMU_GUEST_VCPU_MAX_ID, the bitmap's size.
 const qemuGuestVcpuMaxID = 4096
@@ -170,36 +171,81 @@ func (d *Driver) setOneVcpuLive(v *vm, mon monitor, slots []hotpluggableCPU, i i
 	return d.unplugVcpu(v, mon, strings.TrimPrefix(slots[i].QOMPath, peripheralPath), i)
 }
 
-// setVcpuConfig is qemuDomainVcpuValidateConfig and qemuDomainSetVcpuConfig
-// on a definition whose enabled vCPUs are 0..current-1. It returns the
-// changed copy; a result that is not such a prefix needs per-vCPU states
-// (<vcpus>), which the driver does not keep.
+// setVcpuConfig is qemuDomainVcpuValidateConfig and qemuDomainSetVcpuConfig:
+// the persistent definition gets per-vCPU states (<vcpus>), the chosen
+// vCPUs turned on or off and made hotpluggable, every order dropped, and
+// <vcpu current> follows. It returns the changed copy.
 func setVcpuConfig(def *conf.Domain, set []int, enable bool) (*conf.Domain, error) {
 	if set[0] == 0 {
 		return nil, errQEMU(virerr.ErrInvalidArg, "%s", "vCPU '0' can't be modified")
 	}
-	cur := int(def.CurrentVCPUs)
-	if cur == 0 || cur > int(def.VCPUs) {
-		cur = int(def.VCPUs)
+	st, _, err := command.VcpuStates(def)
+	if err != nil {
+		return nil, err
 	}
-	online := make([]bool, def.VCPUs)
-	for i := 0; i < cur; i++ {
-		online[i] = true
-	}
+	in := map[int]bool{}
 	for _, id := range set {
-		online[id] = enable
+		in[id] = true
 	}
-	n := 0
-	for n < len(online) && online[n] {
-		n++
+	// Non-hotpluggable vCPUs stay together from vCPU 0 on.
+	for i := set[0] + 1; i < len(st); i++ {
+		if !in[i] && st[i].Online && !st[i].Hotpluggable {
+			return nil, errQEMU(virerr.ErrInvalidArg, "vcpu '%d' can't be modified as it is followed by non-hotpluggable online vcpus", set[0])
+		}
 	}
-	for _, on := range online[n:] {
-		if on {
-			return nil, errQEMU(virerr.ErrConfigUnsupported, "%s",
-				"enabling vCPUs out of order in the persistent definition (<vcpus>) is not supported")
+	for i := range st {
+		st[i].Order = 0
+		if in[i] {
+			st[i].Online = enable
+			st[i].Hotpluggable = true
 		}
 	}
 	nd := def.Clone()
-	nd.CurrentVCPUs = uint(n)
+	if err := command.SetVcpuStates(nd, st, false); err != nil {
+		return nil, err
+	}
 	return nd, nil
+}
+
+// resizeVcpuStates keeps a persistent definition's <vcpus> list, when it
+// has one, in step with setvcpus --config: a new count turns vCPUs on
+// from the lowest (hotpluggable once an online hotpluggable one precedes
+// them) or off from the highest (qemuDomainSetVcpusConfig); a new maximum
+// adds offline vCPUs or drops the last ones. Orders are dropped.
+func resizeVcpuStates(old, nd *conf.Domain, n uint, maxCount bool) error {
+	st, individual, err := command.VcpuStates(old)
+	if err != nil || !individual {
+		return err
+	}
+	for i := range st {
+		st[i].Order = 0
+	}
+	if maxCount {
+		for len(st) < int(n) {
+			st = append(st, command.VcpuState{Hotpluggable: true})
+		}
+		return command.SetVcpuStates(nd, st[:n], false)
+	}
+	cur := uint(0)
+	for _, s := range st {
+		if s.Online {
+			cur++
+		}
+	}
+	hot := false
+	for i := 0; i < len(st) && cur < n; i++ {
+		if st[i].Online {
+			hot = hot || st[i].Hotpluggable
+			continue
+		}
+		st[i].Online, st[i].Hotpluggable = true, hot
+		cur++
+	}
+	for i := len(st) - 1; i >= 0 && cur > n; i-- {
+		if st[i].Online {
+			st[i].Online, st[i].Hotpluggable = false, true
+			cur--
+		}
+	}
+	return command.SetVcpuStates(nd, st, false)
 }

@@ -100,6 +100,11 @@ type Paths struct {
 	// returns the descriptor number QEMU will have it as; nil makes it a
 	// HostFile of Cmdline.Files, which the caller opens.
 	OpenFD func(path string, flag int) (int, error)
+	// FDGroup hands QEMU copies of the descriptors a client associated
+	// with the guest under name (virDomainFDAssociate) for a disk's
+	// <source fdgroup>; nil refuses such disks as libvirt refuses a group
+	// nobody associated.
+	FDGroup func(name string) (FDGroup, error)
 	// SpicePort allocates the TCP ports of <graphics type='spice'> with
 	// autoport (port, then tlsPort: libvirt takes both from the same
 	// range as VNC). When nil, VNCPort is used; with neither, SPICE

@@ -2,6 +2,7 @@ package command
 
 import (
 	"os"
+	"strconv"
 	"syscall"
 
 	"govirt/conf"
@@ -97,7 +98,11 @@ func (b *builder) storageNode(d *conf.Disk, l chainLayer, env hostEnv) (obj, err
 				drv = "host_cdrom"
 			}
 		}
-		o = o.set("driver", drv).set("filename", s.Path)
+		path := s.Path
+		if fs := b.diskFDs[s]; fs != nil {
+			path = "/dev/fdset/" + strconv.Itoa(fs.set)
+		}
+		o = o.set("driver", drv).set("filename", path)
 		if d.IO != "" {
 			o = o.set("aio", d.IO)
 		}
@@ -119,7 +124,12 @@ func (b *builder) storageNode(d *conf.Disk, l chainLayer, env hostEnv) (obj, err
 	}
 	o = o.set("node-name", s.NodeName)
 	o = withCache(o, d.Cache)
-	o = o.set("auto-read-only", true).set("discard", "unmap")
+	if fs := b.diskFDs[s]; fs != nil {
+		o = fdStorageProps(o, fs, d, l)
+	} else {
+		o = o.set("auto-read-only", true)
+	}
+	o = o.set("discard", "unmap")
 	return o, nil
 }
 

@@ -41,6 +41,8 @@ type builder struct {
 	writeFiles []WriteFile // files the driver writes before QEMU starts
 	pin        *Pinning    // pin.go's thread placement
 	memDirs    []string    // directories of file-backed guest RAM
+	// diskFDs are the fd sets of disk layers with an fdgroup (disk_fd.go).
+	diskFDs map[*conf.DiskSource]*diskFDSet
 	// treeCache is b.def.Tree() for the current build step (tree); only
 	// Build, which knows its steps, sets cacheTree.
 	cacheTree bool
@@ -286,9 +288,14 @@ func (b *builder) emitSMP() error {
 		}
 	}
 	// Vcpus beyond <vcpu current=''> are offline: QEMU gets the count
-	// of the online ones and the maximum (qemuBuildSmpCommandLine).
+	// of the online ones and the maximum (qemuBuildSmpCommandLine);
+	// online hotpluggable ones of <vcpus> are plugged after QEMU starts.
 	s := strconv.FormatUint(uint64(d.VCPUs), 10)
-	if d.CurrentVCPUs != 0 && d.CurrentVCPUs < d.VCPUs {
+	if n, ok, err := smpCount(d); err != nil {
+		return err
+	} else if ok && n < d.VCPUs {
+		s = fmt.Sprintf("%d,maxcpus=%d", n, d.VCPUs)
+	} else if !ok && d.CurrentVCPUs != 0 && d.CurrentVCPUs < d.VCPUs {
 		s = fmt.Sprintf("%d,maxcpus=%d", d.CurrentVCPUs, d.VCPUs)
 	}
 	if c := d.CPU; c != nil && c.Sockets != 0 {

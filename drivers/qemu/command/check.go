@@ -102,6 +102,10 @@ var allowed = map[string][]string{
 	"sysinfo/entry":   {"name", "file"},
 	"os/smbios":       {"mode"},
 
+	// Per-vCPU states (vcpus.go).
+	"vcpus":      nil,
+	"vcpus/vcpu": {"id", "enabled", "hotpluggable", "order"},
+
 	"iothreads":            nil,
 	"iothreadids":          nil,
 	"iothreadids/iothread": {"id", "thread_pool_min", "thread_pool_max"},
@@ -218,7 +222,7 @@ var allowed = map[string][]string{
 	"devices/disk/driver/metadata_cache/max_size":                     {"unit"},
 	"devices/disk/backingStore/format/metadata_cache":                 nil,
 	"devices/disk/backingStore/format/metadata_cache/max_size":        {"unit"},
-	"devices/disk/source":                                             {"file", "dev", "dir", "index", "type", "managed", "namespace", "protocol", "name", "query", "startupPolicy", "tls", "tlsHostname", "path"},
+	"devices/disk/source":                                             {"file", "fdgroup", "dev", "dir", "index", "type", "managed", "namespace", "protocol", "name", "query", "startupPolicy", "tls", "tlsHostname", "path"},
 	"devices/disk/source/reconnect":                                   {"enabled", "timeout"},
 	"devices/disk/source/address":                                     {"domain", "bus", "slot", "function"},
 	"devices/disk/source/slices":                                      nil,
@@ -294,7 +298,7 @@ var allowed = map[string][]string{
 	"devices/disk/source/privateData/nodenames/nodename":              {"type", "name"},
 	"devices/disk/backingStore":                                       {"type", "index"},
 	"devices/disk/backingStore/format":                                {"type"},
-	"devices/disk/backingStore/source":                                {"file", "dev", "index", "protocol", "name", "query", "tls", "tlsHostname"},
+	"devices/disk/backingStore/source":                                {"file", "fdgroup", "dev", "index", "protocol", "name", "query", "tls", "tlsHostname"},
 	"devices/disk/backingStore/source/privateData":                    nil,
 	"devices/disk/backingStore/source/privateData/nodenames":          nil,
 	"devices/disk/backingStore/source/privateData/nodenames/nodename": {"type", "name"},

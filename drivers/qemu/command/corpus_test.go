@@ -15,6 +15,7 @@ import (
 
 	"govirt/conf"
 	"govirt/drivers/qemu/caps"
+	"govirt/virerr"
 )
 
 // The corpus test is libvirt's qemuxml2argvtest over its own data: every
@@ -31,7 +32,7 @@ import (
 // DIR/summary.txt) while working on the builder.
 
 // corpusFloor is the number of identical command lines main reaches.
-const corpusFloor = 357
+const corpusFloor = 358
 
 // corpusRefusedFloor is the number of .err inputs refused.
 const corpusRefusedFloor = 57
@@ -44,7 +45,6 @@ var corpusOut = flag.String("corpus-out", "", "write per-input differences of th
 var corpusKnown = map[string]string{
 	"disk-scsi":                     "an ibmvscsi controller (spapr-vio reg=): a POWER device x86 QEMU lacks; refused",
 	"disk-serial":                   "a disk on bus='sd': x86 QEMU has no SD bus; refused",
-	"disk-source-fd":                "<source fdgroup>: descriptors a client passes with virDomainFDAssociate, not implemented",
 	"disk-source-pool":              "<source pool volume>: the QEMU driver does not yet translate storage pool volumes at start",
 	"disk-source-pool-mode":         "<source pool volume mode>: the QEMU driver does not yet translate storage pool volumes at start",
 	"luks-disks-source":             "LUKS volumes named by <source pool volume>: volume translation at start not implemented",
@@ -133,6 +133,19 @@ func corpusPaths(name string) Paths {
 				return next - 1, nil
 			}
 		}(),
+		// qemuxml2argvtest's descriptor groups (its ARG_FD_GROUP
+		// arguments for disk-source-fd).
+		FDGroup: func(name string) (FDGroup, error) {
+			switch name {
+			case "testgroup2":
+				return FDGroup{FDs: []int{700, 705}}, nil
+			case "testgroup5":
+				return FDGroup{FDs: []int{704}}, nil
+			case "testgroup6":
+				return FDGroup{FDs: []int{777, 778}}, nil
+			}
+			return FDGroup{}, virerr.New(virerr.FromQemu, virerr.ErrInvalidArg, "file descriptor group '%s' was not associated with the domain", name)
+		},
 		// qemuxml2argvtest marks only /dev/cdrom as a host CD-ROM.
 		IsCDROM: func(path string) bool { return path == "/dev/cdrom" },
 		// virrandommock's bytes 0, 1, 2, ... are the master key and

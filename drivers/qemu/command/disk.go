@@ -42,6 +42,9 @@ func (b *builder) assignNodeNames() error {
 			s.NodeName = fmt.Sprintf("libvirt-%d-storage", n)
 			s.NodeNameFormat = fmt.Sprintf("libvirt-%d-format", n)
 		}
+		if err := b.assignDiskFDSets(d); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -151,6 +154,7 @@ func (b *builder) emitDisks() error {
 			if err != nil {
 				return err
 			}
+			b.addDiskFDs(d)
 			b.add(args...)
 		}
 		dev, err := b.diskDevice(d, boot[d])

@@ -145,6 +145,10 @@ func checkHotplugSource(disk *conf.Disk, encrypted bool) error {
 		if (!encrypted && encryptionElem(l) != nil) || storageSlice(l.el) != nil {
 			return unsupported("hot-plugging an encrypted or sliced disk is not supported by govirt's QEMU driver")
 		}
+		if fdGroupOf(l.src, l.el) != "" {
+			// libvirt passes the group with add-fd; govirt only at start.
+			return unsupported("hot-plugging a disk with <source fdgroup> is not supported by govirt's QEMU driver")
+		}
 	}
 	return nil
 }
