@@ -21,7 +21,13 @@ func p2pDaemons(t *testing.T) (src, dst *daemon, srcTCP, dstTLS string) {
 	sp := freePort(t)
 	src = startDaemon(t, "--listen-tcp", "127.0.0.1:"+strconv.Itoa(sp))
 	dst, addr := startTLSDaemon(t, s)
-	t.Cleanup(func() { killGuests(src); killGuests(dst) })
+	t.Cleanup(func() {
+		killGuests(src)
+		killGuests(dst)
+		if t.Failed() {
+			t.Logf("source daemon:\n%s\ndestination daemon:\n%s", src.Log(), dst.Log())
+		}
+	})
 	return src, dst, fmt.Sprintf("qemu+tcp://127.0.0.1:%d/system", sp), tlsURI("qemu", addr, s.good)
 }
 

@@ -89,7 +89,7 @@ func beginNBD(ctx context.Context, mon monitor, live *conf.Domain, params []driv
 		return nil, nil
 	}
 	if flags&migrateTunnelled != 0 {
-		return nil, errQEMU(virerr.ErrOperationUnsupported, "%s", "storage migration is not supported with tunnelled migration")
+		return nil, errQEMU(virerr.ErrOperationUnsupported, "%s", "migration of non-shared storage is not supported with tunnelled migration and this QEMU")
 	}
 	disks, err := copyDisks(live, params)
 	if err != nil {

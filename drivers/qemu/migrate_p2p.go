@@ -3,6 +3,7 @@ package qemu
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"govirt/client"
@@ -48,6 +49,8 @@ func (c *conn) migrateP2P(h driver.Domain, dconnURI string, params []driver.Type
 		return errQEMU(virerr.ErrArgumentUnsupported, "%s", "migration URI is not supported by tunnelled migration")
 	case tunnel && migParam(params, migParamListenAddress) != "":
 		return errQEMU(virerr.ErrArgumentUnsupported, "%s", "listen address is not supported by tunnelled migration")
+	case tunnel && slices.ContainsFunc(params, func(p driver.TypedParam) bool { return p.Field == migParamDisksPort }):
+		return errQEMU(virerr.ErrArgumentUnsupported, "%s", "disk port address is not supported by tunnelled migration")
 	}
 	if err := checkMigrateFlags(flags); err != nil {
 		return err
