@@ -144,3 +144,36 @@ func TestFaultTransientGuestsLeaveNothing(t *testing.T) {
 		t.Errorf("QEMUs left: %v", ps)
 	}
 }
+
+// TestFaultPivotRecordedWindow kills the daemon right after a pivoted
+// commit's outcome reached the status file (GOVIRT_FAULT_POINT=
+// blockjob_recorded) and restarts it: QEMU, the live and the persistent
+// definition must all name the base image. The persistent definition was
+// written last, after the status no longer named the job, so this kill
+// left it on the merged overlay for good (found by a 150-operation run of
+// TestFaultDaemonKill, seed 20261209).
+func TestFaultPivotRecordedWindow(t *testing.T) {
+	d := startDaemon(t)
+	t.Cleanup(func() { killOwnQEMUs(d) })
+	uri := d.URI("qemu")
+	dir := t.TempDir()
+	const g = "fp0"
+	faultDiskGuest(t, d, dir, g)
+	mustVirsh(t, uri, "start "+g)
+	mustVirsh(t, uri, fmt.Sprintf("snapshot-create-as %s s1 --disk-only --atomic --diskspec vda,file=%s/%s-s1.qcow2", g, dir, g))
+	d.env = []string{"GOVIRT_FAULT_POINT=blockjob_recorded"}
+	d.crashRestart()
+	out, rc := runVirsh(uri, 120*time.Second, "blockcommit", g, "vda", "--active", "--pivot", "--wait", "--timeout", "60")
+	if !strings.Contains(d.Log(), "fault point reached") {
+		t.Fatalf("blockcommit did not reach the fault point: rc=%d %s\n%s", rc, out, d.Log())
+	}
+	d.env = nil
+	d.crashRestart()
+	if bad := invariants(t, d, []string{g}); len(bad) > 0 {
+		t.Fatalf("after a kill once the pivot was recorded: %s\n%s", strings.Join(bad, "; "), d.Log())
+	}
+	live, _ := runVirsh(uri, 60*time.Second, "dumpxml", g)
+	if src := vdaSource(live); src != filepath.Join(dir, g+".qcow2") {
+		t.Errorf("vda after the pivot: %q, want the base image", src)
+	}
+}

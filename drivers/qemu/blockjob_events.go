@@ -171,12 +171,24 @@ func (d *Driver) finishBlockJob(ctx context.Context, v *vm, mon monitor, j *bloc
 	delete(blockOf(v).Jobs, j.Disk)
 	j.status = status
 	v.mu.Unlock()
+	// The persistent definition follows first: once the status no longer
+	// names the job, a daemon killed before the definition was written
+	// would leave it on the old image for good (a 150-operation run of
+	// TestFaultDaemonKill: live XML on the base after a pivot, the
+	// persistent one on the merged overlay). Written before, a kill in
+	// between finds the job in the status and applies its outcome to the
+	// live XML again, while the definition, already on the new image,
+	// no longer matches the old top and is left alone.
+	if dc != nil && res.changed {
+		d.syncConfigChain(v, dc, res.oldTop)
+	}
 	// QEMU forgets the job only once its outcome is in the status file:
 	// a daemon killed before that finds the job concluded and applies it
 	// again, instead of a pivoted QEMU under a live XML naming the old
 	// image. One killed after it finds a concluded job no status names,
 	// and dismisses it (resumeBlockJobs).
 	d.saveStatusLogged(v)
+	d.faultAt("blockjob_recorded")
 	if err := qmp.JobDismiss(ctx, mon, j.Name); err != nil {
 		d.log.Warn("job-dismiss", "domain", v.name, "job", j.Name, "err", err)
 	}
@@ -194,9 +206,6 @@ func (d *Driver) finishBlockJob(ctx context.Context, v *vm, mon monitor, j *bloc
 		}
 	} else {
 		d.restoreLeftImages(v, dc, j, res)
-	}
-	if dc != nil && res.changed {
-		d.syncConfigChain(v, dc, res.oldTop)
 	}
 	d.saveStatusLogged(v)
 	d.blockJobEvent(v, dc, j.Type, status)
