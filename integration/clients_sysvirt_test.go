@@ -25,14 +25,8 @@ var sysVirtKnown = map[string]string{
 	// libvirt 9.0's netlink ARP dump fails on this kernel ("wrong nlmsg
 	// len"); govirt reads the neighbour table.
 	"get_interface_addresses_arp": "libvirt's ARP dump fails on this kernel",
-	// Not implemented yet on the QEMU driver (issue 14 part 3; host
-	// interfaces are issue 17, checkpoints on QEMU with backup).
-	"list_all_interfaces":       "host interfaces on QEMU: issue 17",
-	"list_interfaces":           "host interfaces on QEMU: issue 17",
-	"list_defined_interfaces":   "host interfaces on QEMU: issue 17",
-	"num_of_interfaces":         "host interfaces on QEMU: issue 17",
-	"num_of_defined_interfaces": "host interfaces on QEMU: issue 17",
-	"list_all_checkpoints":      "checkpoints on QEMU come with backup",
+	// Checkpoints on QEMU come with backup.
+	"list_all_checkpoints": "checkpoints on QEMU come with backup",
 }
 
 // sysVirtHostDependent are calls whose outcome on govirtd depends on this

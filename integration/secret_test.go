@@ -131,11 +131,15 @@ func TestSecretsVirsh(t *testing.T) {
 		}
 	}
 	if libvirtdUp() {
-		t.Cleanup(func() {
+		// libvirtd's secrets outlive its runs: an interrupted earlier run
+		// may have left ours behind.
+		clean := func() {
 			for _, u := range []string{secA, secB, secC} {
 				virsh(t, libvirtdURI, "secret-undefine", u)
 			}
-		})
+		}
+		clean()
+		t.Cleanup(clean)
 		want := runSecretScript(t, libvirtdURI, dir)
 		for i := range want {
 			if got[i] != want[i] {
