@@ -3,6 +3,8 @@ package nodedev
 import (
 	"bytes"
 	"context"
+	"errors"
+	"os"
 	"strings"
 	"syscall"
 	"time"
@@ -121,7 +123,7 @@ const settle = 200 * time.Millisecond
 // publish with each node device event. It returns an error when the
 // netlink socket cannot be opened (no events then, as before).
 func (m *Manager) Watch(ctx context.Context, publish func(Event)) error {
-	fd, err := syscall.Socket(syscall.AF_NETLINK, syscall.SOCK_DGRAM|syscall.SOCK_CLOEXEC, syscall.NETLINK_KOBJECT_UEVENT)
+	fd, err := syscall.Socket(syscall.AF_NETLINK, syscall.SOCK_DGRAM|syscall.SOCK_CLOEXEC|syscall.SOCK_NONBLOCK, syscall.NETLINK_KOBJECT_UEVENT)
 	if err != nil {
 		return err
 	}
@@ -129,37 +131,49 @@ func (m *Manager) Watch(ctx context.Context, publish func(Event)) error {
 		syscall.Close(fd)
 		return err
 	}
-	// A receive timeout lets the loop notice ctx ending.
-	tv := syscall.NsecToTimeval(int64(settle))
-	if err := syscall.SetsockoptTimeval(fd, syscall.SOL_SOCKET, syscall.SO_RCVTIMEO, &tv); err != nil {
-		syscall.Close(fd)
-		return err
-	}
+	// The socket waits in the runtime's poller: an idle host costs no
+	// wakeups. A read deadline marks a settled burst; closing the file
+	// when ctx ends stops the loop.
+	f := os.NewFile(uintptr(fd), "uevent")
 	go func() {
-		defer syscall.Close(fd)
+		<-ctx.Done()
+		f.Close()
+	}()
+	go func() {
 		prev := m.snapshot()
 		var pending []uevent
 		var first time.Time
 		buf := make([]byte, 64<<10)
 		for ctx.Err() == nil {
-			n, _, err := syscall.Recvfrom(fd, buf, 0)
+			n, err := f.Read(buf)
 			if err == nil && n > 0 {
 				if u, ok := parseUevent(buf[:n]); ok && len(pending) < 4096 {
 					if len(pending) == 0 {
 						first = time.Now()
+						f.SetReadDeadline(time.Now().Add(settle))
 					}
 					pending = append(pending, u)
 				}
 				// On a host that never goes quiet, scan at least
 				// every few bursts' worth of time.
 				if len(pending) == 0 || time.Since(first) < 5*settle {
+					if len(pending) > 0 {
+						f.SetReadDeadline(time.Now().Add(settle))
+					}
 					continue
 				}
+			} else if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+				if ctx.Err() != nil || errors.Is(err, os.ErrClosed) {
+					return
+				}
+				continue
 			}
 			if len(pending) == 0 {
 				continue
 			}
-			// A timeout after some uevents: the burst has settled.
+			// The deadline passed after some uevents: the burst has
+			// settled. Wait without one until the next.
+			f.SetReadDeadline(time.Time{})
 			cur := m.snapshot()
 			for _, e := range diff(prev, cur, pending) {
 				publish(e)
