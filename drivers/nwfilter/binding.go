@@ -110,7 +110,9 @@ func (b *Binding) Clone() *Binding {
 }
 
 func validateBinding(root *conf.Element) error {
-	fail := func(format string, a ...any) error { return conf.SchemaError(from, "nwfilterbinding.rng", format, a...) }
+	fail := func(format string, a ...any) error {
+		return conf.SchemaError(from, "nwfilterbinding.rng", format, a...)
+	}
 	if err := onlyAttrs(root, "filterbinding", fail); err != nil {
 		return err
 	}

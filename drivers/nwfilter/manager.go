@@ -24,8 +24,8 @@ import (
 	"sync"
 
 	"govirt/atomicfile"
-	"govirt/virerr"
 	"govirt/uuid"
+	"govirt/virerr"
 )
 
 //go:embed shipped/*.xml
