@@ -36,3 +36,26 @@ type NWFilters interface {
 	NWFilterBindingDelete(b NWFilterBinding) error
 	NWFilterBindingGetXMLDesc(b NWFilterBinding, flags uint32) (string, error)
 }
+
+// NWFilterPort is a guest interface with a <filterref>, as a hypervisor
+// driver hands it to the nwfilter driver (libvirt's
+// virNWFilterBindingDefForNet).
+type NWFilterPort struct {
+	OwnerName string
+	OwnerUUID uuid.UUID
+	PortDev   string // the tap
+	LinkDev   string // the host device of a direct (macvtap) interface
+	MAC       string
+	Filter    string
+	Params    [][2]string // <parameter name value/> in document order
+}
+
+// NWFilterPorts is what a hypervisor driver asks of the nwfilter driver
+// for its guests' interfaces: a binding when a tap comes up (start,
+// hotplug, and again after a daemon restart with ignoreExists) and its
+// removal when the tap goes (libvirt's virDomainConfNWFilterInstantiate
+// and virDomainConfNWFilterTeardown).
+type NWFilterPorts interface {
+	BindPort(p NWFilterPort, ignoreExists bool) error
+	UnbindPort(portdev string)
+}

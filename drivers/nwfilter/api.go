@@ -2,6 +2,7 @@ package nwfilter
 
 import (
 	"fmt"
+	"strings"
 
 	"govirt/atomicfile"
 	"govirt/driver"
@@ -298,7 +299,9 @@ func (m *Manager) NWFilterBindingDelete(h driver.NWFilterBinding) error {
 	if b == nil {
 		return errNoBinding(h.PortDev)
 	}
-	if m.cfg.Tech != nil && m.cfg.PortExists(b.PortDev) {
+	// libvirt tears the port's chains down whether or not the tap is
+	// still there (it is gone once QEMU exited).
+	if m.cfg.Tech != nil {
 		if err := m.cfg.Tech.Teardown(b.PortDev); err != nil {
 			m.log.Warn("cannot remove the network filter rules", "portdev", b.PortDev, "err", err)
 		}
@@ -308,4 +311,40 @@ func (m *Manager) NWFilterBindingDelete(h driver.NWFilterBinding) error {
 	}
 	delete(m.bindings, b.PortDev)
 	return nil
+}
+
+var _ driver.NWFilterPorts = (*Manager)(nil)
+
+// BindPort creates the binding of a guest interface (the QEMU driver's
+// virDomainConfNWFilterInstantiate); with ignoreExists an existing
+// binding of the port is kept.
+func (m *Manager) BindPort(p driver.NWFilterPort, ignoreExists bool) error {
+	if ignoreExists {
+		m.mu.Lock()
+		_, ok := m.bindings[p.PortDev]
+		m.mu.Unlock()
+		if ok {
+			return nil
+		}
+	}
+	mac, ok := parseMAC(p.MAC)
+	if !ok {
+		return errf(virerr.ErrInternalError, "Unable to parse MAC '%s'", p.MAC)
+	}
+	b := &Binding{OwnerName: p.OwnerName, OwnerUUID: p.OwnerUUID, PortDev: p.PortDev, LinkDev: p.LinkDev,
+		MAC: mac, Filter: p.Filter, Params: Params{}}
+	for _, kv := range p.Params {
+		n, v := kv[0], kv[1]
+		if n == "" || strings.Trim(n, validVarName) != "" || v == "" || strings.Trim(v, validVarValue) != "" {
+			continue
+		}
+		b.Params[n] = append(b.Params[n], v)
+	}
+	_, err := m.CreateBinding(b)
+	return err
+}
+
+// UnbindPort deletes the port's binding, if any, and its rules.
+func (m *Manager) UnbindPort(portdev string) {
+	_ = m.NWFilterBindingDelete(driver.NWFilterBinding{PortDev: portdev})
 }

@@ -1,6 +1,9 @@
 package nwfilter
 
 import (
+	"fmt"
+	"strings"
+
 	"govirt/conf"
 )
 
@@ -17,29 +20,11 @@ func validateFilter(root *conf.Element) error {
 		case "uuid":
 		case "filterref":
 			if err := checkRef(k, fail); err != nil {
-				return err
+				return inFilter(err, "filterref", fail)
 			}
 		case "rule":
-			if err := onlyAttrs(k, "rule", fail, "action", "direction", "priority", "statematch"); err != nil {
-				return err
-			}
-			for _, p := range k.Children("") {
-				var pd *protoDef
-				for i := range protocols {
-					if protocols[i].id == p.Name() {
-						pd = &protocols[i]
-					}
-				}
-				if pd == nil {
-					return fail("Element rule has extra content: %s", p.Name())
-				}
-				names := []string{"match"}
-				for _, a := range pd.attrs {
-					names = append(names, a.name)
-				}
-				if err := onlyAttrs(p, p.Name(), fail, names...); err != nil {
-					return err
-				}
+			if err := checkRule(k, fail); err != nil {
+				return inFilter(err, "rule", fail)
 			}
 		default:
 			return fail("Element filter has extra content: %s", k.Name())
@@ -70,6 +55,67 @@ func onlyAttrs(e *conf.Element, elem string, fail func(string, ...any) error, al
 		}
 		if indexOf(allowed, a) < 0 {
 			return fail("Invalid attribute %s for element %s", a, elem)
+		}
+	}
+	return nil
+}
+
+// inFilter adds the lines libxml2 writes when an element of the filter's
+// interleave failed.
+func inFilter(err error, elem string, fail func(string, ...any) error) error {
+	if e, ok := err.(interface{ detail() string }); ok {
+		return fail("%s\nExtra element %s in interleave\nElement filter failed to validate content", e.detail(), elem)
+	}
+	return err
+}
+
+type schemaDetail string
+
+func (s schemaDetail) Error() string  { return string(s) }
+func (s schemaDetail) detail() string { return string(s) }
+
+// checkRule checks a rule's attributes (libvirt's action, direction,
+// priority and statematch types) and its protocol element.
+func checkRule(k *conf.Element, _ func(string, ...any) error) error {
+	bad := func(format string, a ...any) error { return schemaDetail(fmt.Sprintf(format, a...)) }
+	for _, a := range k.AttrNames() {
+		v, _ := k.Attr(a)
+		ok := true
+		switch a {
+		case "action":
+			ok = indexOf(actionNames, v) >= 0
+		case "direction":
+			ok = indexOf(directionNames, v) >= 0
+		case "priority":
+			p, isInt := strToI(v)
+			ok = isInt && p >= minRulePriority && p <= maxRulePriority && strings.TrimSpace(v) == v
+		case "statematch":
+			ok = v == "0" || strings.EqualFold(v, "false")
+		default:
+			ok = false
+		}
+		if !ok {
+			return bad("Invalid attribute %s for element rule", a)
+		}
+	}
+	for _, p := range k.Children("") {
+		var pd *protoDef
+		for i := range protocols {
+			if protocols[i].id == p.Name() {
+				pd = &protocols[i]
+			}
+		}
+		if pd == nil {
+			return bad("Element rule has extra content: %s", p.Name())
+		}
+		for _, a := range p.AttrNames() {
+			known := a == "match"
+			for _, d := range pd.attrs {
+				known = known || d.name == a
+			}
+			if !known {
+				return bad("Element rule has extra content: %s", p.Name())
+			}
 		}
 	}
 	return nil
