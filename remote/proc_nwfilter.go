@@ -53,7 +53,9 @@ func init() {
 	})
 }
 
-func wireNWFilter(f driver.NWFilter) NonnullNwfilter { return NonnullNwfilter{Name: f.Name, UUID: f.UUID} }
+func wireNWFilter(f driver.NWFilter) NonnullNwfilter {
+	return NonnullNwfilter{Name: f.Name, UUID: f.UUID}
+}
 
 func drvNWFilter(f NonnullNwfilter) driver.NWFilter {
 	return driver.NWFilter{Name: f.Name, UUID: uuid.UUID(f.UUID)}

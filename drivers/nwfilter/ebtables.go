@@ -17,7 +17,9 @@ const (
 	macBGA        = "01:80:c2:00:00:00"
 )
 
-func rootChain(prefix byte, ifname string) string { return fmt.Sprintf("libvirt-%c-%s", prefix, ifname) }
+func rootChain(prefix byte, ifname string) string {
+	return fmt.Sprintf("libvirt-%c-%s", prefix, ifname)
+}
 func subChain(prefix byte, ifname, suffix string) string {
 	return fmt.Sprintf("%c-%s-%s", prefix, ifname, suffix)
 }

@@ -76,7 +76,9 @@ func (f *firewall) addFull(l fwLayer, ignore bool, query func(*firewall, fwLayer
 	return r
 }
 
-func (f *firewall) addRule(l fwLayer, args ...string) *fwRule { return f.addFull(l, false, nil, args...) }
+func (f *firewall) addRule(l fwLayer, args ...string) *fwRule {
+	return f.addFull(l, false, nil, args...)
+}
 
 func (f *firewall) removeRule(r *fwRule) {
 	for i, x := range f.cur.rules {

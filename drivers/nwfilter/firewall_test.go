@@ -10,7 +10,9 @@ import (
 // commonRules are the command blocks libvirt's nwfilterxml2firewalltest
 // removes from the output before comparing (tests/nwfilterxml2firewalltest.c).
 var commonRules = func() []string {
-	eb := func(args ...string) string { return cmd(append([]string{"ebtables", "--concurrent", "-t", "nat"}, args...)) }
+	eb := func(args ...string) string {
+		return cmd(append([]string{"ebtables", "--concurrent", "-t", "nat"}, args...))
+	}
 	ipt := func(prog string) func(args ...string) string {
 		return func(args ...string) string { return cmd(append([]string{prog, "-w"}, args...)) }
 	}
