@@ -1,0 +1,131 @@
+package integration
+
+import (
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestQEMUNWFilterCleanTraffic boots a TCG guest on a NAT network (in a
+// network namespace, so the host's firewall is never touched) with
+// libvirt's clean-traffic filter on its NIC: the binding appears, the
+// tap gets libvirt's ebtables chains (libvirt-I-TAP, libvirt-O-TAP and
+// the sub-chains of the filter tree), the guest still gets its DHCP
+// lease and reaches the host, a spoofed source MAC is dropped, a
+// restarted daemon keeps the binding and rules, and destroy removes
+// both.
+func TestQEMUNWFilterCleanTraffic(t *testing.T) {
+	if _, err := exec.LookPath("ebtables"); err != nil {
+		t.Skip("ebtables not installed")
+	}
+	d, ns := netnsDaemon(t)
+	t.Cleanup(func() { killGuests(d) })
+	uri := d.URI("qemu")
+	mustVirsh(t, uri, "net-define "+writeTemp(t, "net.xml", natNetXML))
+	mustVirsh(t, uri, "net-start gvnat")
+
+	consoleSock := filepath.Join(d.dir, "nwf.console")
+	dom := testGuestXML(t, "nwfguest", "", fmt.Sprintf(`    <serial type='unix'>
+      <source mode='bind' path='%s'/>
+      <target port='0'/>
+    </serial>
+    <interface type='network'>
+      <mac address='52:54:00:11:22:33'/>
+      <source network='gvnat'/>
+      <model type='virtio'/>
+      <filterref filter='clean-traffic'>
+        <parameter name='IP' value='192.168.150.10'/>
+      </filterref>
+    </interface>
+`, consoleSock))
+	mustVirsh(t, uri, "define "+writeTemp(t, "dom.xml", dom))
+	mustVirsh(t, uri, "start nwfguest")
+	live := mustVirsh(t, uri, "dumpxml nwfguest")
+	m := regexp.MustCompile(`<target dev='([^']+)'/>`).FindStringSubmatch(live)
+	if m == nil || !strings.Contains(live, "<filterref filter='clean-traffic'>") {
+		t.Fatalf("live interface:\n%s", live)
+	}
+	tap := m[1]
+
+	if out := mustVirsh(t, uri, "nwfilter-binding-list"); !regexp.MustCompile(`(?m)^ ` + tap + `\s+clean-traffic\s*$`).MatchString(out) {
+		t.Fatalf("nwfilter-binding-list:\n%s", out)
+	}
+	bx := mustVirsh(t, uri, "nwfilter-binding-dumpxml "+tap)
+	for _, want := range []string{"<name>nwfguest</name>", "<portdev name='" + tap + "'/>", "<mac address='52:54:00:11:22:33'/>",
+		"<parameter name='IP' value='192.168.150.10'/>", "<parameter name='MAC' value='52:54:00:11:22:33'/>"} {
+		if !strings.Contains(bx, want) {
+			t.Errorf("binding lacks %q:\n%s", want, bx)
+		}
+	}
+	chains := func() string {
+		out, err := inNetns(ns, "ebtables", "--concurrent", "-t", "nat", "-L")
+		if err != nil {
+			t.Fatalf("ebtables -t nat -L: %v\n%s", err, out)
+		}
+		return out
+	}
+	rules := chains()
+	for _, want := range []string{
+		"-i " + tap + " -j libvirt-I-" + tap, "-o " + tap + " -j libvirt-O-" + tap,
+		"Bridge chain: libvirt-I-" + tap, "Bridge chain: libvirt-O-" + tap,
+		"Bridge chain: I-" + tap + "-mac", "Bridge chain: I-" + tap + "-ipv4-ip", "Bridge chain: I-" + tap + "-arp-mac",
+		"Bridge chain: I-" + tap + "-arp-ip", "Bridge chain: O-" + tap + "-ipv4",
+		"-s 52:54:00:11:22:33 -j RETURN", "-p IPv4 --ip-src 192.168.150.10 -j RETURN", "-p ARP --arp-ip-src 192.168.150.10 -j RETURN",
+	} {
+		if !strings.Contains(rules, want) {
+			t.Errorf("ebtables nat lacks %q:\n%s", want, rules)
+		}
+	}
+	if strings.Contains(rules, "libvirt-J-") || strings.Contains(rules, "libvirt-P-") {
+		t.Errorf("temporary chains left:\n%s", rules)
+	}
+
+	// The filter lets the guest's own traffic through.
+	con := console(t, consoleSock)
+	if _, err := con.Expect("GOVIRT-GUEST-READY", bootTimeout()); err != nil {
+		t.Fatalf("guest did not boot: %v\n%s", err, con.Output())
+	}
+	con.Send("ip link set eth0 up; udhcpc -i eth0 -n -q -t 10 -s /bin/true; ip addr add 192.168.150.10/24 dev eth0")
+	if _, err := con.Expect("lease of 192.168.150.10 obtained", 60*time.Second); err != nil {
+		t.Fatalf("no DHCP lease through clean-traffic: %v\n%s", err, con.Output())
+	}
+	con.Send("ping -c 2 -W 2 192.168.150.1 && echo PING-OK-1")
+	if _, err := con.Expect("PING-OK-1", 30*time.Second); err != nil {
+		t.Fatalf("guest cannot reach the host through clean-traffic: %v\n%s", err, con.Output())
+	}
+	// A spoofed source MAC is dropped.
+	con.Send("ip neigh flush dev eth0; ip link set eth0 address 52:54:00:99:99:99; ping -c 2 -W 2 192.168.150.1 || echo PING-BLOCKED")
+	if _, err := con.Expect("PING-BLOCKED", 30*time.Second); err != nil {
+		t.Fatalf("spoofed MAC not blocked: %v\n%s", err, con.Output())
+	}
+	con.Send("ip neigh flush dev eth0; ip link set eth0 address 52:54:00:11:22:33; ping -c 2 -W 2 192.168.150.1 && echo PING-OK-2")
+	if _, err := con.Expect("PING-OK-2", 30*time.Second); err != nil {
+		t.Fatalf("own MAC blocked after the spoof: %v\n%s", err, con.Output())
+	}
+
+	// A restarted daemon keeps the binding and applies it again.
+	d.crashRestart()
+	if out := mustVirsh(t, uri, "nwfilter-binding-list"); !strings.Contains(out, tap) {
+		t.Fatalf("after restart nwfilter-binding-list:\n%s\n%s", out, d.Log())
+	}
+	if rules := chains(); !strings.Contains(rules, "Bridge chain: libvirt-I-"+tap) || !strings.Contains(rules, "Bridge chain: I-"+tap+"-mac") ||
+		strings.Contains(rules, "J-"+tap) || strings.Contains(rules, "P-"+tap) {
+		t.Fatalf("after restart (rules applied again, temporary chains renamed):\n%s", rules)
+	}
+	// Undefining a filter the running guest uses is refused.
+	if _, e, rc := virsh(t, uri, "nwfilter-undefine", "no-mac-spoofing"); rc == 0 || !strings.Contains(e, "nwfilter is in use") {
+		t.Errorf("nwfilter-undefine of a filter in use: rc %d %s", rc, e)
+	}
+
+	mustVirsh(t, uri, "destroy nwfguest")
+	if out := mustVirsh(t, uri, "nwfilter-binding-list"); strings.Contains(out, tap) {
+		t.Errorf("binding left after destroy:\n%s", out)
+	}
+	if rules := chains(); strings.Contains(rules, tap) {
+		t.Errorf("chains of %s left after destroy:\n%s", tap, rules)
+	}
+}
