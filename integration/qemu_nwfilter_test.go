@@ -12,12 +12,13 @@ import (
 
 // TestQEMUNWFilterCleanTraffic boots a TCG guest on a NAT network (in a
 // network namespace, so the host's firewall is never touched) with
-// libvirt's clean-traffic filter on its NIC: the binding appears, the
-// tap gets libvirt's ebtables chains (libvirt-I-TAP, libvirt-O-TAP and
-// the sub-chains of the filter tree), the guest still gets its DHCP
-// lease and reaches the host, a spoofed source MAC is dropped, a
-// restarted daemon keeps the binding and rules, and destroy removes
-// both.
+// libvirt's clean-traffic filter on its NIC and no IP parameter: the
+// binding appears; once the guest has its DHCP lease the address is
+// learned, the binding gets IP and the tap libvirt's ebtables chains
+// (libvirt-I-TAP, libvirt-O-TAP and the sub-chains of the filter tree);
+// the guest reaches the host, a spoofed source MAC is dropped, a
+// restarted daemon keeps the binding and rules, a hot-plugged NIC with a
+// filter gets and loses its own, and destroy removes everything.
 func TestQEMUNWFilterCleanTraffic(t *testing.T) {
 	if _, err := exec.LookPath("ebtables"); err != nil {
 		t.Skip("ebtables not installed")
@@ -37,24 +38,41 @@ func TestQEMUNWFilterCleanTraffic(t *testing.T) {
       <mac address='52:54:00:11:22:33'/>
       <source network='gvnat'/>
       <model type='virtio'/>
-      <filterref filter='clean-traffic'>
-        <parameter name='IP' value='192.168.150.10'/>
-      </filterref>
+      <filterref filter='clean-traffic'/>
     </interface>
 `, consoleSock))
 	mustVirsh(t, uri, "define "+writeTemp(t, "dom.xml", dom))
 	mustVirsh(t, uri, "start nwfguest")
 	live := mustVirsh(t, uri, "dumpxml nwfguest")
 	m := regexp.MustCompile(`<target dev='([^']+)'/>`).FindStringSubmatch(live)
-	if m == nil || !strings.Contains(live, "<filterref filter='clean-traffic'>") {
+	if m == nil || !strings.Contains(live, "<filterref filter='clean-traffic'/>") {
 		t.Fatalf("live interface:\n%s", live)
 	}
 	tap := m[1]
 
+	// The filter lets the guest's own traffic through.
+	con := console(t, consoleSock)
+	if _, err := con.Expect("GOVIRT-GUEST-READY", bootTimeout()); err != nil {
+		t.Fatalf("guest did not boot: %v\n%s", err, con.Output())
+	}
+	if rules, _ := inNetns(ns, "ebtables", "--concurrent", "-t", "nat", "-L"); strings.Contains(rules, tap) {
+		t.Errorf("rules before the guest's IP is known:\n%s", rules)
+	}
+	con.Send("ip link set eth0 up; udhcpc -i eth0 -n -q -t 10 -s /bin/true; ip addr add 192.168.150.10/24 dev eth0")
+	if _, err := con.Expect("lease of 192.168.150.10 obtained", 60*time.Second); err != nil {
+		t.Fatalf("no DHCP lease through clean-traffic: %v\n%s", err, con.Output())
+	}
 	if out := mustVirsh(t, uri, "nwfilter-binding-list"); !regexp.MustCompile(`(?m)^ ` + tap + `\s+clean-traffic\s*$`).MatchString(out) {
 		t.Fatalf("nwfilter-binding-list:\n%s", out)
 	}
-	bx := mustVirsh(t, uri, "nwfilter-binding-dumpxml "+tap)
+	// clean-traffic needs the guest's IP: learned from its DHCP lease.
+	var bx string
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		bx = mustVirsh(t, uri, "nwfilter-binding-dumpxml "+tap)
+		if strings.Contains(bx, "<parameter name='IP'") || time.Now().After(deadline) {
+			break
+		}
+	}
 	for _, want := range []string{"<name>nwfguest</name>", "<portdev name='" + tap + "'/>", "<mac address='52:54:00:11:22:33'/>",
 		"<parameter name='IP' value='192.168.150.10'/>", "<parameter name='MAC' value='52:54:00:11:22:33'/>"} {
 		if !strings.Contains(bx, want) {
@@ -84,15 +102,6 @@ func TestQEMUNWFilterCleanTraffic(t *testing.T) {
 		t.Errorf("temporary chains left:\n%s", rules)
 	}
 
-	// The filter lets the guest's own traffic through.
-	con := console(t, consoleSock)
-	if _, err := con.Expect("GOVIRT-GUEST-READY", bootTimeout()); err != nil {
-		t.Fatalf("guest did not boot: %v\n%s", err, con.Output())
-	}
-	con.Send("ip link set eth0 up; udhcpc -i eth0 -n -q -t 10 -s /bin/true; ip addr add 192.168.150.10/24 dev eth0")
-	if _, err := con.Expect("lease of 192.168.150.10 obtained", 60*time.Second); err != nil {
-		t.Fatalf("no DHCP lease through clean-traffic: %v\n%s", err, con.Output())
-	}
 	con.Send("ping -c 2 -W 2 192.168.150.1 && echo PING-OK-1")
 	if _, err := con.Expect("PING-OK-1", 30*time.Second); err != nil {
 		t.Fatalf("guest cannot reach the host through clean-traffic: %v\n%s", err, con.Output())
