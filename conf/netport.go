@@ -53,7 +53,7 @@ func errPort(code virerr.Code, format string, a ...any) error {
 	return virerr.New(virerr.FromNetwork, code, format, a...)
 }
 
-// VirtualPortType is the <virtualport type=''> of the port, "" without one.
+// VirtualPortType is the <virtualport type=”> of the port, "" without one.
 func (p *NetworkPort) VirtualPortType() string {
 	if p.virtualPort == nil {
 		return ""
