@@ -211,7 +211,7 @@ func TestQEMUNetworkNAT(t *testing.T) {
 	mustVirsh(t, uri, "start netguest")
 	live := mustVirsh(t, uri, "dumpxml netguest")
 	m := regexp.MustCompile(`<target dev='([^']+)'/>`).FindStringSubmatch(live)
-	if m == nil || !strings.Contains(live, "<source network='gvnat' bridge='virbr0'/>") {
+	if m == nil || !regexp.MustCompile(`<source network='gvnat' portid='[0-9a-f-]{36}' bridge='virbr0'/>`).MatchString(live) {
 		t.Fatalf("live interface:\n%s", live)
 	}
 	if out, err := inNetns(ns, "ls", "/sys/class/net/virbr0/brif"); err != nil || !strings.Contains(out, m[1]) {
