@@ -30,6 +30,13 @@ func netnsDaemon(t *testing.T) (*daemon, string) {
 // for govirtd.
 func netnsDaemonEnv(t *testing.T, env ...string) (*daemon, string) {
 	t.Helper()
+	return netnsDaemonArgs(t, env)
+}
+
+// netnsDaemonArgs is netnsDaemonEnv with extra govirtd arguments, given
+// last (so they win over the helper's own, e.g. --no-default-network=false).
+func netnsDaemonArgs(t *testing.T, env []string, extra ...string) (*daemon, string) {
+	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("virtual networks need root (bridges, network namespaces)")
 	}
@@ -63,6 +70,7 @@ func netnsDaemonEnv(t *testing.T, env ...string) (*daemon, string) {
 		prefix: append([]string{"ip", "netns", "exec", ns, "env"}, env...)}
 	d.argv = []string{"--state-dir", filepath.Join(dir, "state"), "--run-dir", filepath.Join(dir, "run"),
 		"--socket", d.Socket, "--socket-ro", d.SockRO, "--no-default-network"}
+	d.argv = append(d.argv, extra...)
 	d.launch()
 	t.Cleanup(d.stop)
 	return d, ns
