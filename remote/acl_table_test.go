@@ -19,6 +19,7 @@ var anonymousACL = map[string]bool{
 	"REMOTE_PROC_DOMAIN_SAVE_IMAGE_DEFINE_XML":          true,
 	"REMOTE_PROC_DOMAIN_MIGRATE_PREPARE3_PARAMS":        true, // the XML is in a typed parameter
 	"REMOTE_PROC_DOMAIN_MIGRATE_PREPARE_TUNNEL3_PARAMS": true,
+	"REMOTE_PROC_DOMAIN_MIGRATE_PREPARE":                true, // version 1 sends no XML
 	"REMOTE_PROC_DOMAIN_MIGRATE_FINISH":                 true, // the domain comes from the cookie
 	"REMOTE_PROC_DOMAIN_MIGRATE_FINISH2":                true,
 	"REMOTE_PROC_DOMAIN_MIGRATE_FINISH3":                true,
