@@ -66,6 +66,9 @@ func (h *handler) visible(p *aclPlan, obj access.Object) bool {
 
 // filterList drops the objects the client may not see from a list reply.
 func (h *handler) filterList(proc int32, body []byte, ret any, p *aclPlan) (any, error) {
+	if r, ok := ret.(domainListRet); ok { // list_domains.go's fast reply
+		return h.filterDomainList(proc, body, r, p)
+	}
 	rv := reflect.ValueOf(ret)
 	if rv.Kind() != reflect.Struct {
 		return ret, nil
@@ -96,29 +99,23 @@ func (h *handler) filterList(proc int32, body []byte, ret any, p *aclPlan) (any,
 	kept := -1
 	for i := 0; i < out.NumField(); i++ {
 		f := out.Field(i)
-		if f.Kind() != reflect.Slice {
+		if f.Kind() != reflect.Slice || !f.CanSet() {
 			continue
 		}
 		name := out.Type().Field(i).Name
+		// Elements that name no object of the filter's kind are dropped:
+		// better an empty list than a leak.
 		keep := reflect.MakeSlice(f.Type(), 0, f.Len())
-		matched := false
 		for j := 0; j < f.Len(); j++ {
-			obj, ok := h.listedObject(name, f.Index(j), p)
-			if !ok {
-				break
-			}
-			matched = true
-			if h.visible(p, obj) {
+			if obj, ok := h.listedObject(name, f.Index(j), p); ok && h.visible(p, obj) {
 				keep = reflect.Append(keep, f.Index(j))
 			}
 		}
-		if matched || f.Len() == 0 {
-			kept = keep.Len()
-			if !needResults {
-				keep = reflect.MakeSlice(f.Type(), 0, 0)
-			}
-			f.Set(keep)
+		kept = keep.Len()
+		if !needResults {
+			keep = reflect.MakeSlice(f.Type(), 0, 0)
 		}
+		f.Set(keep)
 	}
 	if r := out.FieldByName("Ret"); r.IsValid() && kept >= 0 && r.CanUint() {
 		r.SetUint(uint64(kept))
@@ -238,12 +235,50 @@ func (h *handler) filteredCount(proc, list int32, body []byte, ret any, p *aclPl
 			n = fv.Field(i).Len()
 		}
 	}
+	if _, ok := ret.(intRet); ok {
+		return intRet{int32(n)}, nil
+	}
 	out := reflect.New(reflect.TypeOf(ret)).Elem()
 	out.Set(reflect.ValueOf(ret))
 	if f := out.FieldByName("Num"); f.IsValid() {
 		f.SetInt(int64(n))
 	}
 	return out.Interface(), nil
+}
+
+// filterDomainList filters CONNECT_LIST_ALL_DOMAINS' reply, listing the
+// domains to count them when the client asked only for the count.
+func (h *handler) filterDomainList(proc int32, body []byte, r domainListRet, p *aclPlan) (any, error) {
+	a, err := args[ConnectListAllDomainsArgs](body)
+	if err != nil {
+		return nil, err
+	}
+	countOnly := a.NeedResults == 0
+	if countOnly {
+		a.NeedResults = 1
+		b, err := xdr.Marshal(&a)
+		if err != nil {
+			return nil, err
+		}
+		full, err := table[proc].fn(h, b)
+		if err != nil {
+			return nil, err
+		}
+		if fr, ok := full.(domainListRet); ok {
+			r = fr
+		}
+	}
+	keep := make([]driver.Domain, 0, len(r.doms))
+	for _, d := range r.doms {
+		if h.visible(p, wireObject(wireDom(d))) {
+			keep = append(keep, d)
+		}
+	}
+	out := domainListRet{ret: uint32(len(keep))}
+	if !countOnly {
+		out.doms = keep
+	}
+	return out, nil
 }
 
 // eventVisible is libvirt's per-client event filter: a client gets an
