@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/x509/pkix"
 	"fmt"
 	"io"
 	"os"
@@ -12,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"govirt/tlsauth/pkitest"
 )
 
 // accessDaemon starts govirtd with the rules driver and a read-write
@@ -244,4 +247,42 @@ func waitUntil(t *testing.T, ok func() bool) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Fatal("timed out")
+}
+
+// TestAccessRulesTLSDN: rules on the TLS client certificate's subject.
+func TestAccessRulesTLSDN(t *testing.T) {
+	s := newTLSSetup(t)
+	viewerCert, err := s.ca.Client(pkix.Name{CommonName: "viewer", Organization: []string{"govirt"}, Country: []string{"GB"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	viewer := filepath.Join(t.TempDir(), "viewer")
+	if err := pkitest.WriteClientDir(viewer, s.ca, viewerCert); err != nil {
+		t.Fatal(err)
+	}
+	rulesPath := filepath.Join(t.TempDir(), "access.rules")
+	os.WriteFile(rulesPath, []byte(`
+allow x509dn="CN=client,O=govirt,C=GB"
+allow x509dn="CN=viewer,*" driver=test object=connect
+allow x509dn="CN=viewer,*" object=domain perm=getattr,read
+deny
+`), 0o600)
+	conf := writeConfig(t, `access_drivers = [ "rules" ]`, `access_rules = "`+rulesPath+`"`)
+	d, addr := startTLSDaemon(t, s, "--config", conf)
+
+	if out := mustVirsh(t, tlsURI("test", addr, viewer), "list --all --name"); strings.TrimSpace(out) != "test" {
+		t.Errorf("viewer's list: %q", out)
+	}
+	if _, errs, rc := virsh(t, tlsURI("test", addr, viewer), "suspend", "test"); rc == 0 || !strings.Contains(errs, "error: access denied: 'Test' denied access") {
+		t.Errorf("viewer's suspend: rc %d %s", rc, errs)
+	}
+	if _, errs, rc := virsh(t, tlsURI("qemu", addr, viewer), "list", "--all"); rc == 0 || !strings.Contains(errs, "access denied: 'QEMU' denied access") {
+		t.Errorf("viewer's qemu list: rc %d %s", rc, errs)
+	}
+	mustVirsh(t, tlsURI("test", addr, s.good), "suspend test")
+	// The unix socket's client has no certificate: no rule matches it,
+	// so even opening the connection (connect:getattr) is refused.
+	if _, errs, rc := virsh(t, d.URI("test"), "list"); rc == 0 || !strings.Contains(errs, "access denied: 'Test' denied access") {
+		t.Errorf("unix client: rc %d %s", rc, errs)
+	}
 }
