@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -284,5 +285,37 @@ deny
 	// so even opening the connection (connect:getattr) is refused.
 	if _, errs, rc := virsh(t, d.URI("test"), "list"); rc == 0 || !strings.Contains(errs, "access denied: 'Test' denied access") {
 		t.Errorf("unix client: rc %d %s", rc, errs)
+	}
+}
+
+// TestSocketSettings: libvirtd.conf's socket modes and group are given to
+// the sockets, and the auth list each socket advertises follows its
+// auth_* setting (a client then has to authenticate with SASL there).
+func TestSocketSettings(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to give the sockets a group")
+	}
+	conf := writeConfig(t, `unix_sock_group = "nogroup"`, `unix_sock_rw_perms = "0770"`, `unix_sock_ro_perms = "0775"`,
+		`auth_unix_ro = "sasl"`)
+	d := startDaemon(t, "--config", conf)
+	os.Chmod(d.dir, 0o755)
+	for path, mode := range map[string]os.FileMode{d.Socket: 0o770, d.SockRO: 0o775} {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := fi.Sys().(*syscall.Stat_t)
+		if fi.Mode().Perm() != mode || st.Gid != 65534 {
+			t.Errorf("%s: mode %v gid %d, want %v and nogroup", path, fi.Mode().Perm(), st.Gid, mode)
+		}
+	}
+	// nobody is in nogroup only with its primary group: setpriv keeps it.
+	if out, errs, rc := asNobody(t, "virsh", "-c", d.URI("test"), "list", "--name"); rc != 0 || strings.TrimSpace(out) != "test" {
+		t.Errorf("nobody through the group's mode: rc %d %q %s", rc, out, errs)
+	}
+	// The read-only socket asks for SASL: the client library starts it.
+	_, errs, rc := virsh(t, "test+unix:///default?socket="+d.SockRO, "list")
+	if rc == 0 || !strings.Contains(strings.ToLower(errs), "sasl") {
+		t.Errorf("read-only socket with auth_unix_ro = sasl: rc %d %s", rc, errs)
 	}
 }
