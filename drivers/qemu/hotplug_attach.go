@@ -237,9 +237,16 @@ func (d *Driver) attachNetLive(v *vm, mon monitor, n *conf.Interface) error {
 			netdevDel()
 			return err
 		}
+		if p, ok := filterPort(v.name, v.uuid, n); ok {
+			if err := d.filterPorts().BindPort(p, false); err != nil {
+				netdevDel()
+				return err
+			}
+		}
 	}
 	if err := qmp.DeviceAdd(hotplugCtx(), mon, devArgs); err != nil {
 		netdevDel()
+		d.unbindGuestFilters(&conf.Domain{Devices: conf.Devices{Interfaces: []*conf.Interface{n}}})
 		return qmpError(err)
 	}
 	d.modifyLive(v, func(next *conf.Domain) {

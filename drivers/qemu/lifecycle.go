@@ -386,6 +386,12 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 		d.abortLaunch(v)
 		return err
 	}
+	// The taps exist: their <filterref> rules go on before the CPUs run
+	// (libvirt instantiates them as it connects each tap).
+	if err := d.bindGuestFilters(name, v.uuid, live, false); err != nil {
+		d.abortLaunch(v)
+		return err
+	}
 	// Threads go to their cgroups first: a cpuset there must allow the
 	// affinity set next (libvirt's qemuProcessSetupPid order).
 	if err := d.setupThreadCgroups(ctx, v, mon, tun, cl.Pinning); err != nil {
@@ -558,6 +564,7 @@ func (d *Driver) cleanupStopped(v *vm, reason int32) bool {
 		proc.kill(killGrace)
 	}
 	d.restoreLabels(name, live) // QEMU is gone: its files go back
+	d.unbindGuestFilters(live)  // the taps went with QEMU; their chains go now
 	d.removeCgroup(v)           // named after id: before another guest may take it
 	d.doms.releaseID(id)
 	d.removeStatus(v)

@@ -92,6 +92,15 @@ func (c *conn) migratePrepare3(params []driver.TypedParam, cookieIn []byte, flag
 	if err != nil {
 		return nil, "", nil, err
 	}
+	// The source's cookie must be about this guest, as libvirt checks
+	// (under the name it has there, before --dname renames it).
+	ck, err := parseCookie(cookieIn)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	if err := checkCookieDomain(ck, def.Name, def.UUID.String()); err != nil {
+		return nil, "", nil, err
+	}
 	if dname := migParam(params, migParamDestName); dname != "" {
 		def.Name = dname
 	}
@@ -365,8 +374,8 @@ func (c *conn) DomainMigrateFinish3(params []driver.TypedParam, cookieIn []byte,
 func (d *Driver) persistMigrated(v *vm, m *migration, params []driver.TypedParam, cookieIn []byte) error {
 	pxml := migParam(params, migParamPersistentXML)
 	if pxml == "" {
-		if ck, err := parseCookie(cookieIn); err == nil && ck.Persistent != nil {
-			pxml = ck.Persistent.Inner
+		if ck, err := parseCookie(cookieIn); err == nil && ck.PersistentXML != "" {
+			pxml = ck.PersistentXML
 		}
 	}
 	v.mu.Lock()

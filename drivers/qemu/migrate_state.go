@@ -2,12 +2,9 @@ package qemu
 
 import (
 	"context"
-	"encoding/xml"
 	"errors"
-	"os"
 	"time"
 
-	"govirt/conf"
 	"govirt/driver"
 	"govirt/qmp"
 	"govirt/virerr"
@@ -153,60 +150,6 @@ func waitMigrationEvents(ctx context.Context, mon monitor, m *migration, what st
 		return errQEMU(virerr.ErrOperationTimeout, "%s did not finish", what)
 	}
 	return errQEMU(virerr.ErrOperationFailed, "%s: %v", what, err)
-}
-
-// migCookie is what each step tells the next, as libvirt's
-// <qemu-migration> cookie: who sends it and, from Perform, the persistent
-// definition the destination defines with --persistent.
-type migCookie struct {
-	XMLName  xml.Name `xml:"qemu-migration"`
-	Name     string   `xml:"name"`
-	UUID     string   `xml:"uuid"`
-	Hostname string   `xml:"hostname"`
-	// Peer is the URI of the sending daemon's read-only socket, for a
-	// restarted peer to ask where the guest ended up (migrate_peer.go).
-	Peer       string `xml:"govirt-peer,omitempty"`
-	Persistent *struct {
-		Inner string `xml:",innerxml"`
-	} `xml:"persistent,omitempty"`
-	NBD *cookieNBD `xml:"nbd,omitempty"`
-}
-
-func (d *Driver) makeCookie(v *vm, persistentXML string) []byte {
-	return d.makeCookieNBD(v, persistentXML, nil)
-}
-
-// makeCookieNBD is makeCookie with the <nbd> element of a storage
-// migration (migrate_nbd.go).
-func (d *Driver) makeCookieNBD(v *vm, persistentXML string, nbd *cookieNBD) []byte {
-	host, _ := os.Hostname()
-	v.mu.Lock()
-	c := migCookie{Name: v.name, UUID: v.uuid.String(), Hostname: host, Peer: d.peerURI(), NBD: nbd}
-	v.mu.Unlock()
-	if persistentXML != "" {
-		c.Persistent = &struct {
-			Inner string `xml:",innerxml"`
-		}{persistentXML}
-	}
-	out, _ := xml.Marshal(&c)
-	return append(out, 0) // libvirt's cookies are NUL-terminated strings
-}
-
-func parseCookie(b []byte) (*migCookie, error) {
-	for len(b) > 0 && b[len(b)-1] == 0 {
-		b = b[:len(b)-1]
-	}
-	var c migCookie
-	if len(b) == 0 {
-		return &c, nil
-	}
-	if err := conf.CheckXML(b, virerr.FromQemu, "(qemu_migration_cookie)"); err != nil {
-		return nil, err
-	}
-	if err := xml.Unmarshal(b, &c); err != nil {
-		return nil, errQEMU(virerr.ErrInternalError, "invalid migration cookie: %v", err)
-	}
-	return &c, nil
 }
 
 // migParam returns a string parameter.

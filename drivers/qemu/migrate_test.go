@@ -70,7 +70,7 @@ func TestMigrateSourceSuccess(t *testing.T) {
 		t.Fatal(err)
 	}
 	ck, err := parseCookie(out)
-	if err != nil || ck.Persistent == nil || !strings.Contains(ck.Persistent.Inner, "<name>ev</name>") {
+	if err != nil || ck.PersistentXML == "" || !strings.Contains(ck.PersistentXML, "<name>ev</name>") {
 		t.Fatalf("perform cookie %q: %v", out, err)
 	}
 	for _, cmd := range []string{"migrate-set-capabilities", "migrate-set-parameters", "migrate"} {

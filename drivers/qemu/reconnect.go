@@ -198,6 +198,9 @@ func (d *Driver) reconnectFinish(ctx context.Context, v *vm, st *status) error {
 		v.ext.agent.setTimeout(*st.AgentTimeout)
 	}
 	d.refreshChannelStates(ctx, v, false)
+	// As qemuProcessReconnect: bindings kept from before stay, missing
+	// ones are made again, failures only logged.
+	_ = d.bindGuestFilters(st.Name, v.uuid, live, true)
 	if err := d.refreshBalloon(ctx, v); err != nil {
 		d.log.Warn("cannot read the balloon after reconnect", "domain", st.Name, "err", err)
 	}
