@@ -187,7 +187,7 @@ func (h *handler) deliver(id int32, cb *callback, ev any) {
 			proc, msg = procs.StoragePoolEventLifecycle, StoragePoolEventLifecycleMsg{CallbackID: id, Pool: wirePool(e.Pool), Event: e.Event, Detail: e.Detail}
 		}
 	}
-	if msg == nil || h.peer == nil {
+	if msg == nil || h.peer == nil || !h.eventVisible(ev) {
 		return
 	}
 	_ = h.peer.SendEvent(ProgRemote, proc, msg)

@@ -47,6 +47,7 @@ type Conn struct {
 	authed    atomic.Bool  // past CONNECT_OPEN: no longer anonymous
 	gone      bool         // left the server's table; guarded by srv.mu
 	anonTimer atomic.Pointer[time.Timer]
+	ident     identityState // who the client is (identity.go)
 
 	// Input budget: bytes of calls read but not yet answered.
 	inMu        sync.Mutex

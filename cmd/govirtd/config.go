@@ -52,6 +52,9 @@ type config struct {
 	QEMUUser, QEMUGroup string
 	// NoDynamicOwnership is qemu.conf's dynamic_ownership = 0.
 	NoDynamicOwnership bool
+	// Sock is libvirtd.conf's socket modes, authentication and access
+	// control settings (config_access.go).
+	Sock sockConfig
 }
 
 // limits are the client and worker limits, with libvirtd.conf's names.
@@ -109,7 +112,7 @@ func (l *limits) check() error {
 
 func defaultConfig() config {
 	if os.Geteuid() == 0 {
-		return config{StateDir: "/var/lib/govirt", RunDir: "/run/govirt", LogLevel: "info", Limits: defaultLimits}
+		return config{StateDir: "/var/lib/govirt", RunDir: "/run/govirt", LogLevel: "info", Limits: defaultLimits, Sock: defaultSockConfig()}
 	}
 	home, _ := os.UserHomeDir()
 	data := os.Getenv("XDG_DATA_HOME")
@@ -122,7 +125,7 @@ func defaultConfig() config {
 	} else {
 		run = filepath.Join(run, "govirt")
 	}
-	return config{StateDir: filepath.Join(data, "govirt"), RunDir: run, LogLevel: "info", Limits: defaultLimits}
+	return config{StateDir: filepath.Join(data, "govirt"), RunDir: run, LogLevel: "info", Limits: defaultLimits, Sock: defaultSockConfig()}
 }
 
 // parseArgs reads flags, then the config file they name, then fills the
@@ -155,14 +158,18 @@ func parseArgs(args []string) (cfg config, showVersion bool, err error) {
 		}
 	}
 	cfg.TLS.fillFiles()
+	sockDir := cfg.RunDir
+	if cfg.Sock.Dir != "" { // unix_sock_dir
+		sockDir = cfg.Sock.Dir
+	}
 	if cfg.Socket == "" {
-		cfg.Socket = filepath.Join(cfg.RunDir, "govirt-sock")
+		cfg.Socket = filepath.Join(sockDir, "govirt-sock")
 	}
 	if cfg.SocketRO == "" {
-		cfg.SocketRO = filepath.Join(cfg.RunDir, "govirt-sock-ro")
+		cfg.SocketRO = filepath.Join(sockDir, "govirt-sock-ro")
 	}
 	if cfg.AdminSocket == "" {
-		cfg.AdminSocket = filepath.Join(cfg.RunDir, "govirt-admin-sock")
+		cfg.AdminSocket = filepath.Join(sockDir, "govirt-admin-sock")
 	}
 	if err = cfg.Limits.check(); err != nil {
 		return cfg, false, err
@@ -285,7 +292,10 @@ func loadFile(path string, cfg *config, flagSet map[string]bool) error {
 				*p = n
 				continue
 			}
-			ok, err := cfg.TLS.set(key, raw)
+			ok, err := cfg.Sock.set(key, raw)
+			if !ok && err == nil {
+				ok, err = cfg.TLS.set(key, raw)
+			}
 			if err != nil {
 				return fmt.Errorf("%s:%d: %s: %v", path, line, key, err)
 			}
