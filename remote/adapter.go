@@ -22,6 +22,13 @@ func (s *Server) NewHandler(readOnly bool) func(*rpc.Conn) rpc.Handler {
 // clients fall back to older calls.
 func (h *handler) Call(ctx context.Context, c *rpc.Call) {
 	h = h.forCall(ctx, c.Prog, c.Proc)
+	if h.authRequired(c) {
+		return
+	}
+	if c.Prog == ProgRemote && (c.Proc == procs.AuthSaslStart || c.Proc == procs.AuthSaslStep) {
+		h.saslCall(c, c.Proc == procs.AuthSaslStart)
+		return
+	}
 	if c.Prog == ProgQEMU {
 		h.qemuCall(c)
 		return

@@ -24,6 +24,7 @@ const connectRO = 1 // VIR_CONNECT_RO
 func init() {
 	register(false, map[int32]procFunc{
 		procs.AuthList:               authList,
+		procs.AuthSaslInit:           authSaslInit,
 		procs.ConnectSupportsFeature: connectSupportsFeature,
 		procs.ConnectOpen:            connectOpen,
 		procs.ConnectClose:           connectClose,
@@ -49,10 +50,6 @@ func init() {
 		// CONNECT_IS_SECURE: unix sockets and loopback are; TLS would be too.
 		procs.ConnectIsSecure: func(*handler, []byte) (any, error) { return ConnectIsSecureRet{Secure: 1}, nil },
 	})
-}
-
-func authList(*handler, []byte) (any, error) {
-	return AuthListRet{Types: []int32{0}}, nil // REMOTE_AUTH_NONE
 }
 
 func connectSupportsFeature(h *handler, body []byte) (any, error) {

@@ -30,6 +30,8 @@ type Server struct {
 	// LibVersion is what CONNECT_GET_LIB_VERSION reports; clients gate
 	// features on it, so it claims the libvirt release we speak.
 	LibVersion uint64
+	// SASL is the SASL setup for listeners with auth "sasl" (nil: none).
+	SASL *SASLPolicy
 }
 
 // NewServer dispatches to drivers in order; the first whose Open claims a
@@ -48,6 +50,8 @@ type session struct {
 	mu  sync.Mutex
 	drv driver.Conn
 	cbs callbacks
+
+	auth authSession // SASL negotiation in progress
 }
 
 // handler is a session as one call sees it: the connection's handler has

@@ -47,6 +47,7 @@ type Conn struct {
 	authed    atomic.Bool  // past CONNECT_OPEN: no longer anonymous
 	gone      bool         // left the server's table; guarded by srv.mu
 	anonTimer atomic.Pointer[time.Timer]
+	auth      authState
 
 	// Input budget: bytes of calls read but not yet answered.
 	inMu        sync.Mutex
@@ -62,6 +63,11 @@ type Conn struct {
 
 func newConn(srv *Server, nc net.Conn, svc Service) *Conn {
 	ctx, cancel := context.WithCancel(context.Background())
+	if svc.Transport == TransportTCP && svc.Auth == AuthSASL {
+		// Plain TCP with SASL may need a security layer after the
+		// authentication; the wrapper passes bytes through until then.
+		nc = &layerConn{Conn: nc}
+	}
 	c := &Conn{
 		nc: nc, srv: srv, ctx: ctx, cancel: cancel,
 		out:      newOutQueue(srv.outBytes(), srv.maxQueuedFrames()),

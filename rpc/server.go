@@ -61,6 +61,8 @@ func (t Transport) String() string {
 type Service struct {
 	ReadOnly  bool
 	Transport Transport
+	// Auth is the authentication clients must pass first.
+	Auth Auth
 }
 
 // Server accepts connections and runs a Conn for each. Set the optional

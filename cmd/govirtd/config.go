@@ -52,6 +52,8 @@ type config struct {
 	QEMUUser, QEMUGroup string
 	// NoDynamicOwnership is qemu.conf's dynamic_ownership = 0.
 	NoDynamicOwnership bool
+	// Auth is the listeners' auth_* and the SASL settings.
+	Auth authConfig
 }
 
 // limits are the client and worker limits, with libvirtd.conf's names.
@@ -283,6 +285,12 @@ func loadFile(path string, cfg *config, flagSet map[string]bool) error {
 					return fmt.Errorf("%s:%d: %s: %v", path, line, key, err)
 				}
 				*p = n
+				continue
+			}
+			if ok, err := cfg.Auth.set(key, raw); ok {
+				if err != nil {
+					return fmt.Errorf("%s:%d: %s: %v", path, line, key, err)
+				}
 				continue
 			}
 			ok, err := cfg.TLS.set(key, raw)

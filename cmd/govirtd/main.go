@@ -30,6 +30,9 @@ import (
 var Version = "0.1.0"
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "sasl-passwd" {
+		os.Exit(saslPasswdMain(os.Args[2:]))
+	}
 	cfg, showVersion, err := parseArgs(os.Args[1:])
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -125,6 +128,9 @@ func run(cfg config, log *slog.Logger, logCtl *admin.LogControl) error {
 	debugDriver.Store(qemuDrv)
 	drivers := []driver.Driver{testdrv.New(), qemuDrv}
 	srv := remote.NewServer(log, drivers...)
+	if srv.SASL, err = cfg.Auth.saslPolicy(log); err != nil {
+		return err
+	}
 
 	lns, err := openListeners(cfg, tlsCtx)
 	defer func() {
@@ -165,7 +171,10 @@ func run(cfg config, log *slog.Logger, logCtl *admin.LogControl) error {
 		if l.admin {
 			rs = adm
 		}
-		log.Info("listening", "addr", l.ln.Addr().String(), "server", rs.Name, "read_only", l.svc.ReadOnly)
+		if !l.admin {
+			l.svc.Auth = cfg.Auth.listenerAuth(l.svc)
+		}
+		log.Info("listening", "addr", l.ln.Addr().String(), "server", rs.Name, "read_only", l.svc.ReadOnly, "auth", l.svc.Auth.String())
 		go func(l listener) { errc <- rs.ServeService(l.ln, l.svc) }(l)
 	}
 
