@@ -188,7 +188,7 @@ func (h *handler) saslCall(c *rpc.Call, start bool) {
 	}
 	h.rc.SetSASLUser(user)
 	h.rc.SetAuthenticated()
-	h.srv.log.Info("SASL authentication succeeded", "client", h.clientAddr(), "identity", user, "ssf", s.SSF())
+	h.srv.log.Info("SASL authentication succeeded", "client", h.clientAddr(), "identity", user, "mechanism", s.Mechanism(), "ssf", s.SSF())
 	ret.Complete = 1
 	var layer rpc.SecurityLayer
 	if l := s.Layer(); l != nil {

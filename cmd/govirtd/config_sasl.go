@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -27,6 +28,8 @@ type authConfig struct {
 	SASLMechs []string
 	// SASLRealm is sasl_realm, DIGEST-MD5's realm.
 	SASLRealm string
+	// DigestCiphers is sasl_digest_ciphers (nil: rc4 and 3des).
+	DigestCiphers []string
 }
 
 // DefaultSASLUsers is the user file when sasl_users is not set.
@@ -53,6 +56,17 @@ func (a *authConfig) set(key, raw string) (ok bool, err error) {
 		a.SASLUsers = str
 	case "sasl_realm":
 		a.SASLRealm = str
+	case "sasl_digest_ciphers":
+		list, err := parseStringList(raw)
+		if err != nil {
+			return true, err
+		}
+		for _, c := range list {
+			if !slices.Contains(sasl.DigestCiphers, c) {
+				return true, fmt.Errorf("unknown DIGEST-MD5 cipher %q (govirt has %s)", c, strings.Join(sasl.DigestCiphers, ", "))
+			}
+		}
+		a.DigestCiphers = list
 	case "sasl_allowed_username_list", "sasl_mechanisms":
 		list, err := parseStringList(raw)
 		if err != nil {
@@ -142,7 +156,8 @@ func (a *authConfig) saslPolicy(log *slog.Logger) (*remote.SASLPolicy, error) {
 		log.Warn("SASL user file is readable by others", "path", path, "mode", fi.Mode().Perm().String())
 	}
 	return &remote.SASLPolicy{
-		Config:       &sasl.Config{Mechanisms: a.SASLMechs, Realm: a.SASLRealm, Users: fc.get},
+		Config: &sasl.Config{Mechanisms: a.SASLMechs, Realm: a.SASLRealm, Users: fc.get,
+			DigestCiphers: a.DigestCiphers},
 		AllowedUsers: a.SASLAllowed,
 	}, nil
 }

@@ -16,9 +16,9 @@ import (
 // announces (libvirt's SASL maxbufsize).
 const Maxbuf = 65536
 
-// digestCiphers are the confidentiality ciphers offered on plain TCP,
+// DigestCiphers are the confidentiality ciphers offered on plain TCP,
 // strongest first; cyrus's client picks the strongest it also has.
-var digestCiphers = []string{"rc4", "3des"}
+var DigestCiphers = []string{"rc4", "3des"}
 
 // digest is RFC 2831's DIGEST-MD5, server-first: a challenge, the
 // client's digest-response, then rspauth with the completion.
@@ -26,6 +26,7 @@ type digest struct {
 	realm, service string
 	users          *Users
 	needLayer      bool // plain TCP: only auth-conf is offered
+	ciphers        []string
 	state          int
 	nonce          string
 
@@ -33,12 +34,15 @@ type digest struct {
 	lay  *Layer
 }
 
-func newDigest(realm, service string, users *Users, needLayer bool) (*digest, error) {
+func newDigest(realm, service string, users *Users, needLayer bool, ciphers []string) (*digest, error) {
+	if ciphers == nil {
+		ciphers = DigestCiphers
+	}
 	n := make([]byte, 24)
 	if _, err := rand.Read(n); err != nil {
 		return nil, err
 	}
-	return &digest{realm: realm, service: service, users: users, needLayer: needLayer,
+	return &digest{realm: realm, service: service, users: users, needLayer: needLayer, ciphers: ciphers,
 		nonce: base64.StdEncoding.EncodeToString(n)}, nil
 }
 
@@ -49,7 +53,7 @@ func (d *digest) challenge() string {
 	qop, ciphers := "auth", ""
 	if d.needLayer {
 		qop = "auth-conf"
-		ciphers = `,cipher="` + strings.Join(digestCiphers, ",") + `"`
+		ciphers = `,cipher="` + strings.Join(d.ciphers, ",") + `"`
 	}
 	return fmt.Sprintf(`realm="%s",nonce="%s",qop="%s"%s,maxbuf=%d,charset=utf-8,algorithm=md5-sess`,
 		d.realm, d.nonce, qop, ciphers, Maxbuf)
@@ -193,7 +197,7 @@ func (d *digest) response(in []byte) ([]byte, error) {
 	cipher := dir["cipher"]
 	if d.needLayer {
 		found := false
-		for _, c := range digestCiphers {
+		for _, c := range d.ciphers {
 			found = found || c == cipher
 		}
 		if !found {

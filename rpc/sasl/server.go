@@ -30,6 +30,9 @@ type Config struct {
 	// Service is the digest-uri service a DIGEST-MD5 client must name
 	// ("libvirt", libvirt's SASL service name).
 	Service string
+	// DigestCiphers restricts DIGEST-MD5's ciphers on plain TCP (nil:
+	// rc4 and 3des).
+	DigestCiphers []string
 	// Users returns the current user set; it is called at each login so
 	// an edited user file takes effect without a restart.
 	Users func() (*Users, error)
@@ -44,6 +47,7 @@ type Session struct {
 	cfg    *Config
 	secure bool // unix socket or TLS: no layer needed, PLAIN allowed
 	mech   mechanism
+	name   string // the mechanism chosen
 	user   string
 	layer  *Layer
 	reason string
@@ -124,11 +128,12 @@ func (s *Session) Start(mech string, in []byte) ([]byte, bool, error) {
 	if err != nil {
 		return nil, false, s.fail("user database: " + err.Error())
 	}
+	s.name = mech
 	switch mech {
 	case MechSCRAMSHA256, MechSCRAMSHA1:
 		s.mech = newSCRAM(mech, users)
 	case MechDigestMD5:
-		s.mech, err = newDigest(s.cfg.realm(), s.cfg.service(), users, !s.secure)
+		s.mech, err = newDigest(s.cfg.realm(), s.cfg.service(), users, !s.secure, s.cfg.DigestCiphers)
 		if err != nil {
 			return nil, false, s.fail(err.Error())
 		}
@@ -164,6 +169,9 @@ func (s *Session) fail(reason string) error {
 
 // Reason says why the last call failed, for the daemon's log.
 func (s *Session) Reason() string { return s.reason }
+
+// Mechanism is the mechanism the client chose.
+func (s *Session) Mechanism() string { return s.name }
 
 // Username is the authenticated user once the negotiation is over.
 func (s *Session) Username() string { return s.user }
