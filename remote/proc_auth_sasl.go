@@ -147,7 +147,7 @@ func (h *handler) saslCall(c *rpc.Call, start bool) {
 	h.auth.mu.Lock()
 	defer h.auth.mu.Unlock()
 	s := h.auth.sasl
-	if h.rc.Auth() != rpc.AuthSASL || s == nil {
+	if h.rc == nil || h.rc.Auth() != rpc.AuthSASL || s == nil {
 		_ = c.ReplyError(h.authFail(stage, "client tried invalid SASL "+stage+" request"))
 		return
 	}

@@ -2,9 +2,7 @@ package sasl
 
 import (
 	"crypto/md5"
-	"crypto/rand"
 	"crypto/subtle"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -38,12 +36,12 @@ func newDigest(realm, service string, users *Users, needLayer bool, ciphers []st
 	if ciphers == nil {
 		ciphers = DigestCiphers
 	}
-	n := make([]byte, 24)
-	if _, err := rand.Read(n); err != nil {
+	n, err := newNonce(24)
+	if err != nil {
 		return nil, err
 	}
 	return &digest{realm: realm, service: service, users: users, needLayer: needLayer, ciphers: ciphers,
-		nonce: base64.StdEncoding.EncodeToString(n)}, nil
+		nonce: n}, nil
 }
 
 func (d *digest) username() string { return d.user }

@@ -111,26 +111,35 @@ var cipherSSF = map[string]int{"rc4": 128, "3des": 112}
 
 // newDigestLayer derives the server's keys from H(A1) (RFC 2831 2.3/2.4).
 func newDigestLayer(ha1 []byte, cipherName string, clientMax int) (*Layer, error) {
+	return newDigestLayerSide(ha1, cipherName, clientMax, true)
+}
+
+// newDigestLayerSide derives either side's keys; peerMax is the other
+// side's maxbuf.
+func newDigestLayerSide(ha1 []byte, cipherName string, peerMax int, server bool) (*Layer, error) {
 	mdk := func(key []byte, magic string) []byte {
 		s := md5.Sum(append(append([]byte{}, key...), magic...))
 		return s[:]
 	}
 	kcc := mdk(ha1, "Digest H(A1) to client-to-server sealing key magic constant")
 	kcs := mdk(ha1, "Digest H(A1) to server-to-client sealing key magic constant")
-	l := &Layer{
-		ssf:    cipherSSF[cipherName],
-		kiSend: mdk(ha1, "Digest session key to server-to-client signing key magic constant"),
-		kiRecv: mdk(ha1, "Digest session key to client-to-server signing key magic constant"),
+	kis := mdk(ha1, "Digest session key to server-to-client signing key magic constant")
+	kic := mdk(ha1, "Digest session key to client-to-server signing key magic constant")
+	l := &Layer{ssf: cipherSSF[cipherName], kiSend: kis, kiRecv: kic}
+	encKey, decKey := kcs, kcc
+	if !server {
+		l.kiSend, l.kiRecv = kic, kis
+		encKey, decKey = kcc, kcs
 	}
 	var err error
-	if l.enc, err = newDir(cipherName, kcs, true); err != nil {
+	if l.enc, err = newDir(cipherName, encKey, true); err != nil {
 		return nil, err
 	}
-	if l.dec, err = newDir(cipherName, kcc, false); err != nil {
+	if l.dec, err = newDir(cipherName, decKey, false); err != nil {
 		return nil, err
 	}
 	// Room for the MAC, padding and trailer in the peer's buffer.
-	l.maxOut = clientMax - 4 - 10 - 8 - 6
+	l.maxOut = peerMax - 4 - 10 - 8 - 6
 	if l.maxOut < 1 {
 		return nil, errors.New("client maxbuf too small")
 	}

@@ -20,6 +20,16 @@ var fakeSecret = func() []byte {
 	return b
 }()
 
+// newNonce makes a server nonce of n random bytes, base64 encoded (a
+// variable so tests can replay the RFCs' examples).
+var newNonce = func(n int) (string, error) {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return base64.RawStdEncoding.EncodeToString(b), nil
+}
+
 // scram is the server side of RFC 5802: client-first, server-first,
 // client-final, then server-final (sent with the completion, as SASL's
 // "success data").
@@ -165,11 +175,11 @@ func (s *scram) first(in []byte) ([]byte, error) {
 		salt := hmacSum(sha256.New, fakeSecret, []byte(s.mech+"\x00"+user))[:16]
 		s.v = scramVerifier{Iter: DefaultIterations, Salt: salt}
 	}
-	snonce := make([]byte, 18)
-	if _, err := rand.Read(snonce); err != nil {
+	snonce, err := newNonce(18)
+	if err != nil {
 		return nil, err
 	}
-	s.nonce = cnonce + base64.RawStdEncoding.EncodeToString(snonce)
+	s.nonce = cnonce + snonce
 	s.serverFirst = fmt.Sprintf("r=%s,s=%s,i=%d", s.nonce, base64.StdEncoding.EncodeToString(s.v.Salt), s.v.Iter)
 	return []byte(s.serverFirst), nil
 }
