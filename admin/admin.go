@@ -401,7 +401,7 @@ func (h *handler) clientInfo(c *rpc.Call) (any, error) {
 // local one.
 func clientParams(cl *rpc.Conn) []adminwire.TypedParam {
 	ps := []adminwire.TypedParam{{Field: "readonly", Value: cl.ReadOnly()}}
-	if u := cl.SASLUser(); u != "" {
+	if u := cl.Identity().SASLUser; u != "" {
 		ps = append(ps, adminwire.TypedParam{Field: "sasl_user_name", Value: u})
 	}
 	if cl.Transport() != rpc.TransportUnix {

@@ -25,6 +25,10 @@ type authSession struct {
 	sasl *sasl.Session
 }
 
+func init() {
+	register(false, map[int32]procFunc{procs.AuthSaslInit: authSaslInit})
+}
+
 // authProcs may run before the client has authenticated, as libvirtd's
 // remoteProcs entries with needAuth cleared.
 var authProcs = map[int32]bool{
@@ -49,14 +53,6 @@ func (h *handler) authRequired(c *rpc.Call) bool {
 	}
 	_ = c.ReplyError(virerr.New(virerr.FromRPC, virerr.ErrRPC, "authentication required"))
 	return true
-}
-
-func authList(h *handler, _ []byte) (any, error) {
-	a := rpc.AuthNone
-	if h.rc != nil {
-		a = h.rc.Auth()
-	}
-	return AuthListRet{Types: []int32{int32(a)}}, nil
 }
 
 // errAuthFailed is what every SASL failure looks like to the client; the
@@ -86,7 +82,7 @@ func (h *handler) secure() bool {
 func authSaslInit(h *handler, _ []byte) (any, error) {
 	h.auth.mu.Lock()
 	defer h.auth.mu.Unlock()
-	if h.rc == nil || h.rc.Auth() != rpc.AuthSASL || h.srv.SASL == nil || h.auth.sasl != nil || !h.rc.NeedsAuth() {
+	if h.rc == nil || h.rc.ServiceAuth() != rpc.AuthSASL || h.srv.SASL == nil || h.auth.sasl != nil || !h.rc.NeedsAuth() {
 		return nil, h.authFail("init", "client tried invalid SASL init request")
 	}
 	s := h.srv.SASL.Config.NewSession(h.secure())
@@ -147,7 +143,7 @@ func (h *handler) saslCall(c *rpc.Call, start bool) {
 	h.auth.mu.Lock()
 	defer h.auth.mu.Unlock()
 	s := h.auth.sasl
-	if h.rc == nil || h.rc.Auth() != rpc.AuthSASL || s == nil {
+	if h.rc == nil || h.rc.ServiceAuth() != rpc.AuthSASL || s == nil {
 		_ = c.ReplyError(h.authFail(stage, "client tried invalid SASL "+stage+" request"))
 		return
 	}

@@ -24,7 +24,6 @@ const connectRO = 1 // VIR_CONNECT_RO
 func init() {
 	register(false, map[int32]procFunc{
 		procs.AuthList:               authList,
-		procs.AuthSaslInit:           authSaslInit,
 		procs.ConnectSupportsFeature: connectSupportsFeature,
 		procs.ConnectOpen:            connectOpen,
 		procs.ConnectClose:           connectClose,
@@ -50,6 +49,15 @@ func init() {
 		// CONNECT_IS_SECURE: unix sockets and loopback are; TLS would be too.
 		procs.ConnectIsSecure: func(*handler, []byte) (any, error) { return ConnectIsSecureRet{Secure: 1}, nil },
 	})
+}
+
+// authList is the one authentication the client's listener demands
+// (auth_unix_rw, auth_unix_ro, auth_tcp, auth_tls), as libvirtd's.
+func authList(h *handler, _ []byte) (any, error) {
+	if h.rc != nil {
+		return AuthListRet{Types: []int32{h.rc.ServiceAuth()}}, nil
+	}
+	return AuthListRet{Types: []int32{0}}, nil // REMOTE_AUTH_NONE
 }
 
 func connectSupportsFeature(h *handler, body []byte) (any, error) {

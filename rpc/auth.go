@@ -6,57 +6,19 @@ import (
 	"sync/atomic"
 )
 
-// Auth is a listener's authentication scheme (libvirtd.conf's auth_unix_rw,
-// auth_unix_ro, auth_tcp and auth_tls; libvirt's
-// VIR_NET_SERVER_SERVICE_AUTH_*, which are also REMOTE_AUTH_* numbers).
-type Auth int32
-
-const (
-	AuthNone   Auth = 0
-	AuthSASL   Auth = 1
-	AuthPolkit Auth = 2
-)
-
-func (a Auth) String() string {
-	switch a {
-	case AuthNone:
-		return "none"
-	case AuthSASL:
-		return "sasl"
-	case AuthPolkit:
-		return "polkit"
-	}
-	return "unknown"
-}
-
 // authState is a connection's authentication, as libvirt's
 // virNetServerClient keeps it: a client of a listener with an auth scheme
-// may only run the authentication procedures until it passes.
+// may only run the authentication procedures until it passes. (The SASL
+// user name is in the client's Identity.)
 type authState struct {
-	done     atomic.Bool
-	saslUser atomic.Pointer[string]
+	done atomic.Bool
 }
-
-// Auth is the scheme of the listener the client came in on.
-func (c *Conn) Auth() Auth { return c.svc.Auth }
 
 // NeedsAuth reports whether the client still has to authenticate.
 func (c *Conn) NeedsAuth() bool { return c.svc.Auth != AuthNone && !c.auth.done.Load() }
 
 // SetAuthenticated records a successful authentication.
 func (c *Conn) SetAuthenticated() { c.auth.done.Store(true) }
-
-// SetSASLUser records the name a client authenticated as with SASL
-// (libvirt's identity attribute sasl-user-name).
-func (c *Conn) SetSASLUser(name string) { c.auth.saslUser.Store(&name) }
-
-// SASLUser is the client's SASL user name, "" if it has none.
-func (c *Conn) SASLUser() string {
-	if p := c.auth.saslUser.Load(); p != nil {
-		return *p
-	}
-	return ""
-}
 
 // SecurityLayer wraps a connection's bytes after authentication (a SASL
 // mechanism's confidentiality layer). Encode turns plain bytes into wire

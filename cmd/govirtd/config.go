@@ -273,6 +273,12 @@ func loadFile(path string, cfg *config, flagSet map[string]bool) error {
 			}
 			cfg.LibvirtSockets = b
 		default:
+			if ok, err := cfg.Auth.set(key, raw); ok { // config_sasl.go
+				if err != nil {
+					return fmt.Errorf("%s:%d: %s: %v", path, line, key, err)
+				}
+				continue
+			}
 			if ok, err := setGraphics(&cfg.Graphics, key, val); ok {
 				if err != nil {
 					return fmt.Errorf("%s:%d: %s: %v", path, line, key, err)
@@ -285,12 +291,6 @@ func loadFile(path string, cfg *config, flagSet map[string]bool) error {
 					return fmt.Errorf("%s:%d: %s: %v", path, line, key, err)
 				}
 				*p = n
-				continue
-			}
-			if ok, err := cfg.Auth.set(key, raw); ok {
-				if err != nil {
-					return fmt.Errorf("%s:%d: %s: %v", path, line, key, err)
-				}
 				continue
 			}
 			ok, err := cfg.TLS.set(key, raw)

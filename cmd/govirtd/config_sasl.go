@@ -39,7 +39,7 @@ func (a *authConfig) set(key, raw string) (ok bool, err error) {
 	str := strings.Trim(raw, `"`)
 	switch key {
 	case "auth_unix_rw", "auth_unix_ro", "auth_tcp", "auth_tls":
-		if _, err := parseAuth(str); err != nil {
+		if _, err := authValue(str); err != nil {
 			return true, err
 		}
 		switch key {
@@ -97,7 +97,10 @@ func knownMech(m string) bool {
 	return false
 }
 
-func parseAuth(s string) (rpc.Auth, error) {
+// authValue reads an auth_* value. (The access-control helper's
+// sockConfig reads the same keys: after both are merged, one of the two
+// should own them.)
+func authValue(s string) (int32, error) {
 	switch s {
 	case "", "none":
 		return rpc.AuthNone, nil
@@ -110,7 +113,7 @@ func parseAuth(s string) (rpc.Auth, error) {
 }
 
 // listenerAuth is the scheme of a listener.
-func (a *authConfig) listenerAuth(svc rpc.Service) rpc.Auth {
+func (a *authConfig) listenerAuth(svc rpc.Service) int32 {
 	var s string
 	switch svc.Transport {
 	case rpc.TransportUnix:
@@ -123,7 +126,7 @@ func (a *authConfig) listenerAuth(svc rpc.Service) rpc.Auth {
 	case rpc.TransportTLS:
 		s = a.TLS
 	}
-	v, _ := parseAuth(s)
+	v, _ := authValue(s)
 	return v
 }
 

@@ -28,7 +28,7 @@ sasl_digest_ciphers = ["rc4"]
 		t.Fatal(err)
 	}
 	a := cfg.Auth
-	for svc, want := range map[rpc.Service]rpc.Auth{
+	for svc, want := range map[rpc.Service]int32{
 		{Transport: rpc.TransportUnix}:                 rpc.AuthSASL,
 		{Transport: rpc.TransportUnix, ReadOnly: true}: rpc.AuthNone,
 		{Transport: rpc.TransportTCP}:                  rpc.AuthSASL,
