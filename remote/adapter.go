@@ -21,7 +21,7 @@ func (s *Server) NewHandler(readOnly bool) func(*rpc.Conn) rpc.Handler {
 // their own path, and everything else as an unknown procedure, which makes
 // clients fall back to older calls.
 func (h *handler) Call(ctx context.Context, c *rpc.Call) {
-	h = h.forCall(ctx, c.Prog, c.Proc)
+	// Authentication comes first, as in libvirt's dispatcher.
 	if h.authRequired(c) {
 		return
 	}
@@ -29,6 +29,8 @@ func (h *handler) Call(ctx context.Context, c *rpc.Call) {
 		h.saslCall(c, c.Proc == procs.AuthSaslStart)
 		return
 	}
+
+	h = h.forCall(ctx, c.Prog, c.Proc)
 	if c.Prog == ProgQEMU {
 		h.qemuCall(c)
 		return

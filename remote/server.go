@@ -25,13 +25,14 @@ const (
 
 // Server holds what all client connections share.
 type Server struct {
+	// SASL is the SASL setup for listeners with auth "sasl" (nil: none).
+	SASL *SASLPolicy
+
 	drivers []driver.Driver
 	log     *slog.Logger
 	// LibVersion is what CONNECT_GET_LIB_VERSION reports; clients gate
 	// features on it, so it claims the libvirt release we speak.
 	LibVersion uint64
-	// SASL is the SASL setup for listeners with auth "sasl" (nil: none).
-	SASL *SASLPolicy
 }
 
 // NewServer dispatches to drivers in order; the first whose Open claims a

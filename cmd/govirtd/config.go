@@ -35,6 +35,8 @@ type config struct {
 	Graphics command.GraphicsConfig
 	// TLS is the --listen-tls transport's settings.
 	TLS tlsConfig
+	// Auth is the listeners' auth_* and the SASL settings (config_sasl.go).
+	Auth authConfig
 	// AdminSocket serves libvirt's admin program (virt-admin), root only.
 	AdminSocket string
 	// Limits are libvirtd.conf's processing controls.
@@ -52,8 +54,6 @@ type config struct {
 	QEMUUser, QEMUGroup string
 	// NoDynamicOwnership is qemu.conf's dynamic_ownership = 0.
 	NoDynamicOwnership bool
-	// Auth is the listeners' auth_* and the SASL settings.
-	Auth authConfig
 }
 
 // limits are the client and worker limits, with libvirtd.conf's names.

@@ -128,9 +128,6 @@ func run(cfg config, log *slog.Logger, logCtl *admin.LogControl) error {
 	debugDriver.Store(qemuDrv)
 	drivers := []driver.Driver{testdrv.New(), qemuDrv}
 	srv := remote.NewServer(log, drivers...)
-	if srv.SASL, err = cfg.Auth.saslPolicy(log); err != nil {
-		return err
-	}
 
 	lns, err := openListeners(cfg, tlsCtx)
 	defer func() {
@@ -151,6 +148,9 @@ func run(cfg config, log *slog.Logger, logCtl *admin.LogControl) error {
 		return err
 	}
 	lv.NewHandler = func(c *rpc.Conn) rpc.Handler { return srv.NewHandler(c.ServiceReadOnly())(c) }
+	if srv.SASL, err = cfg.Auth.saslPolicy(log); err != nil {
+		return err
+	}
 
 	adm := newServer(cfg, "admin", log)
 	adm.MaxRequests = cfg.Limits.AdminMaxClientRequests
