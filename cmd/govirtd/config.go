@@ -35,6 +35,8 @@ type config struct {
 	Graphics command.GraphicsConfig
 	// TLS is the --listen-tls transport's settings.
 	TLS tlsConfig
+	// Auth is the listeners' auth_* and the SASL settings (config_sasl.go).
+	Auth authConfig
 	// AdminSocket serves libvirt's admin program (virt-admin), root only.
 	AdminSocket string
 	// Limits are libvirtd.conf's processing controls.
@@ -278,6 +280,12 @@ func loadFile(path string, cfg *config, flagSet map[string]bool) error {
 			}
 			cfg.LibvirtSockets = b
 		default:
+			if ok, err := cfg.Auth.set(key, raw); ok { // config_sasl.go
+				if err != nil {
+					return fmt.Errorf("%s:%d: %s: %v", path, line, key, err)
+				}
+				continue
+			}
 			if ok, err := setGraphics(&cfg.Graphics, key, val); ok {
 				if err != nil {
 					return fmt.Errorf("%s:%d: %s: %v", path, line, key, err)

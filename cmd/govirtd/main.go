@@ -30,6 +30,9 @@ import (
 var Version = "0.1.0"
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "sasl-passwd" {
+		os.Exit(saslPasswdMain(os.Args[2:]))
+	}
 	cfg, showVersion, err := parseArgs(os.Args[1:])
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -156,6 +159,9 @@ func run(cfg config, log *slog.Logger, logCtl *admin.LogControl) error {
 		return err
 	}
 	lv.NewHandler = func(c *rpc.Conn) rpc.Handler { return srv.NewHandler(c.ServiceReadOnly())(c) }
+	if srv.SASL, err = cfg.Auth.saslPolicy(log); err != nil {
+		return err
+	}
 
 	adm := newServer(cfg, "admin", log)
 	adm.MaxRequests = cfg.Limits.AdminMaxClientRequests
@@ -176,7 +182,10 @@ func run(cfg config, log *slog.Logger, logCtl *admin.LogControl) error {
 		if l.admin {
 			rs = adm
 		}
-		log.Info("listening", "addr", l.ln.Addr().String(), "server", rs.Name, "read_only", l.svc.ReadOnly)
+		if a := cfg.Auth.listenerAuth(l.svc); !l.admin && a != rpc.AuthNone {
+			l.svc.Auth = a // config_sasl.go
+		}
+		log.Info("listening", "addr", l.ln.Addr().String(), "server", rs.Name, "read_only", l.svc.ReadOnly, "auth", l.svc.Auth)
 		go func(l listener) { errc <- rs.ServeService(l.ln, l.svc) }(l)
 	}
 
