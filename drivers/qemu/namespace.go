@@ -30,8 +30,7 @@ import (
 // where it creates or removes nodes, then dies.
 
 const (
-	sysSetns     = 308 // x86_64
-	mntDetach    = 2   // MNT_DETACH
+	mntDetach    = 2 // MNT_DETACH
 	devTmpfsOpts = "mode=755,size=65536"
 )
 
@@ -225,7 +224,11 @@ func inMountNS(pid int, start uint64, fn func() error) error {
 			done <- fmt.Errorf("cannot unshare filesystem context: %v", err)
 			return
 		}
-		if _, _, e := syscall.RawSyscall(sysSetns, f.Fd(), syscall.CLONE_NEWNS, 0); e != 0 {
+		if sysSetns < 0 {
+			done <- syscall.ENOSYS
+			return
+		}
+		if _, _, e := syscall.RawSyscall(uintptr(setnsNum), f.Fd(), syscall.CLONE_NEWNS, 0); e != 0 {
 			done <- fmt.Errorf("Unable to enter mnt namespace: %v", e)
 			return
 		}
