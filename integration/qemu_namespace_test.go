@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"govirt/internal/cgroup"
 	"govirt/testguest"
 )
 
@@ -134,6 +135,20 @@ func TestQEMUPrivateDev(t *testing.T) {
 				n, g.Rdev, g.Mode, g.Uid, g.Gid, h.Rdev, h.Mode, h.Uid, h.Gid, host.Mode())
 		}
 	}
+	// A root QEMU has the device allow-list too (libvirt applies it
+	// whatever the user).
+	if _, err := os.Stat("/sys/fs/cgroup/devices/devices.list"); err == nil {
+		id := strings.TrimSpace(mustVirsh(t, uri, "domid pdev"))
+		list := readCg(t, filepath.Join(cgroupDir("devices", id, "pdev"), "devices.list"))
+		for _, w := range []string{"c 1:3 rw", "c 136:* rw", "c 5:2 rw"} {
+			if !strings.Contains(list, w) {
+				t.Errorf("devices.list lacks %q:\n%s", w, list)
+			}
+		}
+		if strings.Contains(list, "a *:* rwm") {
+			t.Errorf("devices.list of a root QEMU allows everything:\n%s", list)
+		}
+	}
 	// The host's /dev is untouched and the daemon's namespace is not
 	// QEMU's.
 	if self, _ := os.Readlink("/proc/self/ns/mnt"); self == "" {
@@ -228,4 +243,76 @@ func waitUntil(t *testing.T, d time.Duration, ok func() bool, what string) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// TestQEMUDeviceACLV2: a guest whose QEMU runs as root (no user
+// configured) gets the device allow-list too, here on cgroup v2 as a BPF
+// program (GOVIRT_CGROUP_V2_DEVICES moves a hybrid host's devices
+// controller to v2; namespaces = [] so that only the cgroup stands
+// between QEMU and the host's /dev): the guest boots and its console
+// works, QEMU cannot open a block device it was not given, a
+// hot-plugged one is allowed while plugged, and a restarted daemon
+// still updates the list.
+func TestQEMUDeviceACLV2(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	h, err := cgroup.Detect()
+	if err != nil || !h.UseV2Devices() {
+		t.Skip("no cgroup v2 device programs here")
+	}
+	dir := t.TempDir()
+	loop, _ := newLoopDevice(t, dir, "other.img", 4<<20)
+	var st syscall.Stat_t
+	syscall.Stat(loop, &st)
+	rule := fmt.Sprintf("b %d:%d rw", st.Rdev>>8&0xfff, st.Rdev&0xff|st.Rdev>>12&^0xff)
+	cfg := filepath.Join(dir, "govirtd.conf")
+	os.WriteFile(cfg, []byte("namespaces = []\n"), 0o600)
+	d := startDaemonEnv(t, []string{"GOVIRT_CGROUP_V2_DEVICES=1"}, "--config", cfg)
+	t.Cleanup(func() { killGuests(d) })
+	uri := d.URI("qemu")
+	sock := defineGuestDevices(t, d, "acl2", "<serial type='pty'><target port='1'/></serial>\n"+hotplugPorts)
+	con := bootGuest(t, d, "acl2", sock)
+	id := strings.TrimSpace(mustVirsh(t, uri, "domid acl2"))
+	list := func() string {
+		g := h.Open("/machine/qemu-" + id + "-acl2.libvirt-qemu")
+		l, err := g.DeviceList()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	l := list()
+	for _, want := range []string{"c 1:3 rw", "c 1:9 rw", "c 136:* rw", "c 5:2 rw"} {
+		if !strings.Contains(l, want) {
+			t.Errorf("device map lacks %q:\n%s", want, l)
+		}
+	}
+	if strings.Contains(l, rule) || strings.Contains(l, "a *:* rwm") {
+		t.Errorf("device map allows too much:\n%s", l)
+	}
+	out, errOut, _ := virsh(t, uri, "qemu-monitor-command", "acl2",
+		fmt.Sprintf(`{"execute":"blockdev-add","arguments":{"driver":"host_device","node-name":"stolen","filename":"%s","read-only":true}}`, loop))
+	if !strings.Contains(out+errOut, "Operation not permitted") {
+		t.Errorf("blockdev-add of a device not given: %s %s", out, errOut)
+	}
+	mustVirsh(t, uri, "attach-disk acl2 "+loop+" vdb --targetbus virtio --live")
+	if l := list(); !strings.Contains(l, rule) {
+		t.Errorf("plugged %s: map lacks %q:\n%s", loop, rule, l)
+	}
+	guestBlockDevs(t, con, "vdb", true)
+	mustVirsh(t, uri, "detach-disk acl2 vdb --live")
+	guestBlockDevs(t, con, "vdb", false)
+	if l := list(); strings.Contains(l, rule) {
+		t.Errorf("unplugged %s: map still has %q", loop, rule)
+	}
+	// A restarted daemon takes the attached program over.
+	d.crashRestart()
+	waitState(t, d, "acl2", "running (booted)", 20*time.Second)
+	mustVirsh(t, uri, "attach-disk acl2 "+loop+" vdb --targetbus virtio --live")
+	if l := list(); !strings.Contains(l, rule) {
+		t.Errorf("plugged after a restart: map lacks %q:\n%s", rule, l)
+	}
+	guestBlockDevs(t, con, "vdb", true)
+	mustVirsh(t, uri, "destroy acl2")
 }

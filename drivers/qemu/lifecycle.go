@@ -285,7 +285,7 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 		d.cleanupStopped(v, driver.ShutoffFailed)
 		return err
 	}
-	if err := d.startPasst(name, dir, cl.Passt); err != nil {
+	if err := d.startPasst(name, dir, cl.Passt, d.qemuCred(live)); err != nil {
 		d.cleanupStopped(v, driver.ShutoffFailed)
 		return err
 	}
