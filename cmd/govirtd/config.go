@@ -57,6 +57,13 @@ type config struct {
 	// Sock is libvirtd.conf's socket modes, authentication and access
 	// control settings (config_access.go).
 	Sock sockConfig
+	// Namespaces is qemu.conf's namespaces (file only; NamespacesSet
+	// when given): ["mount"] is a private /dev per QEMU, [] none.
+	Namespaces    []string
+	NamespacesSet bool
+	// SwtpmUser and SwtpmGroup are qemu.conf's swtpm_user and
+	// swtpm_group (file only).
+	SwtpmUser, SwtpmGroup string
 }
 
 // limits are the client and worker limits, with libvirtd.conf's names.
@@ -261,6 +268,28 @@ func loadFile(path string, cfg *config, flagSet map[string]bool) error {
 				return fmt.Errorf("%s:%d: %s: %v", path, line, key, err)
 			}
 			cfg.NoDynamicOwnership = !b
+		case "namespaces":
+			list, err := parseStringList(raw)
+			if err != nil {
+				return fmt.Errorf("%s:%d: %s: %v", path, line, key, err)
+			}
+			for _, n := range list {
+				// libvirt's errors (virQEMUDriverConfigLoadSecurityEntry).
+				if n != "mount" {
+					return fmt.Errorf("%s:%d: Unknown namespace: %s", path, line, n)
+				}
+				if os.Geteuid() != 0 {
+					return fmt.Errorf("%s:%d: cannot use namespaces in session mode", path, line)
+				}
+				if _, err := os.Stat("/proc/self/ns/mnt"); err != nil {
+					return fmt.Errorf("%s:%d: %s namespace is not available", path, line, n)
+				}
+			}
+			cfg.Namespaces, cfg.NamespacesSet = list, true
+		case "swtpm_user":
+			cfg.SwtpmUser = val
+		case "swtpm_group":
+			cfg.SwtpmGroup = val
 		case "chardev_tls_x509_cert_dir":
 			cfg.ChardevTLS.Dir = val
 		case "chardev_tls_x509_secret_uuid":

@@ -110,7 +110,8 @@ func run(cfg config, log *slog.Logger, logCtl *admin.LogControl) error {
 		VNCPortMin: cfg.VNCPortMin, VNCPortMax: cfg.VNCPortMax, Graphics: cfg.Graphics,
 		ChardevTLS: cfg.chardevTLS(), HostUUID: hostUUID, PeerSocket: cfg.SocketRO,
 		DefaultNetwork: !cfg.NoDefaultNetwork,
-		User:           cfg.QEMUUser, Group: cfg.QEMUGroup, NoDynamicOwnership: cfg.NoDynamicOwnership})
+		User:           cfg.QEMUUser, Group: cfg.QEMUGroup, NoDynamicOwnership: cfg.NoDynamicOwnership,
+		Namespaces: cfg.Namespaces, NamespacesSet: cfg.NamespacesSet, SwtpmUser: cfg.SwtpmUser, SwtpmGroup: cfg.SwtpmGroup})
 	// SIGTERM is caught from here on: one that comes while guests are
 	// reconnected or networks and pools autostarted (a restarted daemon
 	// reloading firewall rules can take seconds after its sockets open)

@@ -294,7 +294,7 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 		d.cleanupStopped(v, driver.ShutoffFailed)
 		return err
 	}
-	if err := d.startPasst(name, dir, cl.Passt); err != nil {
+	if err := d.startPasst(name, dir, cl.Passt, d.qemuCred(live)); err != nil {
 		d.cleanupStopped(v, driver.ShutoffFailed)
 		return err
 	}
@@ -325,8 +325,16 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 		proc, err = spawnAs(cred, argv, cl.UserEnv, logPath, append([]*os.File{monFile}, files.files...)...)
 		return err
 	}
-	if cred.confined() {
-		err = onConfinedThread(initial, spawnIt)
+	var dev *privateDev
+	if d.mountNS {
+		if dev, err = prepareNamespace(nsPaths(live), filepath.Join(dir, "dev.tmp")); err != nil {
+			monFile.Close()
+			d.cleanupStopped(v, driver.ShutoffFailed)
+			return errQEMU(virerr.ErrSystemError, "cannot prepare the namespace of '%s': %v", name, err)
+		}
+	}
+	if cred.confined() || dev != nil {
+		err = onSpawnThread(initial, cred.confined(), dev, spawnIt)
 	} else {
 		err = onCPUs(initial, spawnIt)
 	}
