@@ -379,6 +379,9 @@ func (c *conn) DomainMigrateFinish3(params []driver.TypedParam, cookieIn []byte,
 		return v.handle()
 	}()
 	cookie := d.makeCookie(v, "")
+	if !postcopy { // libvirt drops them after post-copy
+		d.recordCompleted(v, mon, asyncMigrationIn) // migrate_jobstats.go
+	}
 	resetMigSettings(ctx, mon)
 	d.endMigration(v)
 	return h, cookie, nil

@@ -377,6 +377,10 @@ func (d *Driver) confirmOut(v *vm, m *migration, flags uint32, cancelled bool) e
 	if inPostcopy(v, m) {
 		d.drainPostcopy(ctx, v, m)
 	}
+	v.mu.Lock()
+	mon := v.mon
+	v.mu.Unlock()
+	d.recordCompleted(v, mon, asyncMigrationOut) // migrate_jobstats.go
 	err := d.stopMigratedSource(v, flags)
 	d.endMigration(v)
 	d.dropIfTransient(v)
