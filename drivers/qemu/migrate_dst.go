@@ -86,6 +86,9 @@ func (c *conn) migratePrepare3(params []driver.TypedParam, cookieIn []byte, flag
 	if _, err := migSettingsFor(flags, params, partyDest); err != nil { // migrate_caps.go
 		return nil, "", nil, err
 	}
+	if err := c.d.checkMigrateTLSForce(flags); err != nil { // migrate_tls.go
+		return nil, "", nil, err
+	}
 	d := c.d
 	dxml := migParam(params, migParamDestXML)
 	if dxml == "" {
@@ -201,6 +204,10 @@ func (d *Driver) prepareIncoming(ctx context.Context, v *vm, params []driver.Typ
 	flags := v.mig.Flags
 	v.mu.Unlock()
 	if err := applyMigSettings(ctx, mon, flags, params, partyDest); err != nil { // migrate_caps.go
+		d.abortLaunch(v)
+		return "", err
+	}
+	if err := d.setupMigrationTLS(ctx, mon, flags, true, ""); err != nil { // migrate_tls.go
 		d.abortLaunch(v)
 		return "", err
 	}
@@ -383,6 +390,7 @@ func (c *conn) DomainMigrateFinish3(params []driver.TypedParam, cookieIn []byte,
 		d.recordCompleted(v, mon, asyncMigrationIn) // migrate_jobstats.go
 	}
 	resetMigSettings(ctx, mon)
+	dropMigrationTLS(ctx, mon, flags)
 	d.endMigration(v)
 	return h, cookie, nil
 }

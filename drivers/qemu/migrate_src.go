@@ -119,6 +119,9 @@ func (c *conn) migratePerform3(h driver.Domain, dconnURI string, params []driver
 	if _, err := migSettingsFor(flags, params, partySource); err != nil {
 		return nil, err
 	}
+	if err := c.d.checkMigrateTLSForce(flags); err != nil { // migrate_tls.go
+		return nil, err
+	}
 	if flags&migratePeer2Peer != 0 {
 		return nil, c.migrateP2P(h, dconnURI, params, flags)
 	}
@@ -249,6 +252,13 @@ func (d *Driver) performMigration(ctx context.Context, v *vm, m *migration, uri 
 	if err := applyMigSettings(ctx, mon, flags, params, partySource); err != nil {
 		return err
 	}
+	tlsHost := migParam(params, migParamTLSDestination)
+	if tlsHost == "" && uri != "" {
+		tlsHost, _, _ = parseMigrateURI(uri)
+	}
+	if err := d.setupMigrationTLS(ctx, mon, flags, false, tlsHost); err != nil { // migrate_tls.go
+		return err
+	}
 	v.mu.Lock()
 	v.pausedReason = driver.PausedMigration
 	v.mu.Unlock()
@@ -321,6 +331,7 @@ func (d *Driver) restoreSource(ctx context.Context, v *vm, m *migration) {
 		return
 	}
 	defer resetMigSettings(ctx, mon)
+	defer dropMigrationTLS(ctx, mon, m.Flags)
 	if st, err := qmp.QueryMigrate(ctx, mon); err == nil {
 		switch st.Status {
 		case "setup", "active", "pre-switchover", "device", "wait-unplug":
