@@ -261,6 +261,9 @@ func domainEventMessage(id int32, e driver.DomainEvent) (int32, any) {
 		}
 		return procs.DomainEventBlockThreshold, DomainEventBlockThresholdMsg{CallbackID: id, Dom: dom, Dev: p.Dev, Path: path,
 			Threshold: p.Threshold, Excess: p.Excess}
+	case driver.EventIDMigrationIteration:
+		p, _ := e.Payload.(driver.MigrationIteration)
+		return procs.DomainEventCallbackMigrationIteration, DomainEventCallbackMigrationIterationMsg{CallbackID: id, Dom: dom, Iteration: p.Iteration}
 	case driver.EventIDDeviceRemovalFailed:
 		p, _ := e.Payload.(driver.DeviceAlias)
 		return procs.DomainEventCallbackDeviceRemovalFailed, DomainEventCallbackDeviceRemovalFailedMsg{CallbackID: id, Dom: dom, DevAlias: p.Alias}

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"govirt/drivers/qemu"
 	"govirt/drivers/qemu/command"
 )
 
@@ -48,6 +49,10 @@ type config struct {
 	// only; verify defaults to on, as qemu.conf's default_tls_x509_verify).
 	ChardevTLS       command.ChardevTLS
 	chardevVerifySet bool
+	// MigrateTLS is qemu.conf's migrate_tls_x509_cert_dir,
+	// migrate_tls_x509_verify and migrate_tls_force (file only).
+	MigrateTLS       qemu.MigrateTLS
+	migrateVerifySet bool
 	// QEMUUser and QEMUGroup are qemu.conf's user and group (file only):
 	// QEMU runs as them, confined, and the guest's files are given to
 	// them. Unset keeps QEMU as root with no relabelling.
@@ -290,6 +295,18 @@ func loadFile(path string, cfg *config, flagSet map[string]bool) error {
 			cfg.SwtpmUser = val
 		case "swtpm_group":
 			cfg.SwtpmGroup = val
+		case "migrate_tls_x509_verify", "migrate_tls_force":
+			b, err := parseConfBool(val)
+			if err != nil {
+				return fmt.Errorf("%s:%d: %s: %v", path, line, key, err)
+			}
+			if key == "migrate_tls_force" {
+				cfg.MigrateTLS.Force = b
+			} else {
+				cfg.MigrateTLS.Verify, cfg.migrateVerifySet = b, true
+			}
+		case "migrate_tls_x509_cert_dir":
+			cfg.MigrateTLS.Dir = val
 		case "chardev_tls_x509_cert_dir":
 			cfg.ChardevTLS.Dir = val
 		case "chardev_tls_x509_secret_uuid":
@@ -362,6 +379,19 @@ func (c *config) chardevTLS() command.ChardevTLS {
 	t := c.ChardevTLS
 	if !c.chardevVerifySet {
 		t.Verify = true
+	}
+	return t
+}
+
+// migrateTLS is the migration TLS setting with qemu.conf's defaults:
+// the certificates in default_tls_x509_cert_dir, peers verified.
+func (c *config) migrateTLS() qemu.MigrateTLS {
+	t := c.MigrateTLS
+	if !c.migrateVerifySet {
+		t.Verify = true
+	}
+	if t.Dir == "" {
+		t.Dir = "/etc/pki/qemu"
 	}
 	return t
 }

@@ -58,6 +58,8 @@ type Config struct {
 	Graphics command.GraphicsConfig
 	// ChardevTLS is qemu.conf's TLS setting of TCP chardevs.
 	ChardevTLS command.ChardevTLS
+	// MigrateTLS is qemu.conf's migrate_tls_* settings (migrate_tls.go).
+	MigrateTLS MigrateTLS
 	// DefaultNetwork defines the 'default' NAT network at the driver's
 	// first start (DefineDefaultNetwork).
 	DefaultNetwork bool
