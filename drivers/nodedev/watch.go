@@ -174,7 +174,10 @@ func (m *Manager) Watch(ctx context.Context, publish func(Event)) error {
 			// The deadline passed after some uevents: the burst has
 			// settled. Wait without one until the next.
 			f.SetReadDeadline(time.Time{})
-			cur := m.snapshot()
+			cur := prev
+			if m.burstNeedsScan(prev, pending) {
+				cur = m.snapshot()
+			}
 			for _, e := range diff(prev, cur, pending) {
 				publish(e)
 			}
@@ -182,4 +185,37 @@ func (m *Manager) Watch(ctx context.Context, publish func(Event)) error {
 		}
 	}()
 	return nil
+}
+
+// burstNeedsScan says whether a settled burst of uevents can have changed
+// the device list. Only add, remove and move do (as for libvirt, which
+// ignores bind, unbind, online and offline); a change of a device already
+// listed is an update event the last scan answers, and a change of one
+// libvirt gives no type (the kvm misc device changes each time any
+// process creates or closes a VM, a loop device each time it is set up)
+// is nothing. Skipping the full sysfs walk for those keeps a host where
+// other programs start QEMUs from waking an idle daemon into a scan.
+func (m *Manager) burstNeedsScan(prev map[string]string, evs []uevent) bool {
+	known := make(map[string]bool, len(prev))
+	for _, p := range prev {
+		if p != "" {
+			known[p] = true
+		}
+	}
+	for _, u := range evs {
+		switch u.action {
+		case "add", "remove", "move":
+			return true
+		case "change":
+			p := "/sys" + u.devpath
+			if known[p] {
+				continue
+			}
+			ud, ok := m.fs.loadDevice(p)
+			if ok && !ignoredSubsystems[ud.subsystem] && deviceType(ud) != "" {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -75,3 +75,36 @@ func TestConcurrentCalls(t *testing.T) {
 		<-done
 	}
 }
+
+// TestBurstNeedsScan: only uevents that can change the list cost a scan;
+// a change of the kvm misc device (each VM any process creates) or of a
+// listed device does not.
+func TestBurstNeedsScan(t *testing.T) {
+	f, m := newFakeHost(t)
+	f.dev("/sys/devices/virtual/misc/kvm", "/sys/class/misc", "/sys/class/misc/kvm", "MAJOR=10\nMINOR=232\nDEVNAME=kvm\n")
+	prev := m.snapshot()
+	for _, c := range []struct {
+		evs  []uevent
+		want bool
+	}{
+		{[]uevent{{"change", "/devices/virtual/misc/kvm"}}, false},
+		{[]uevent{{"change", "/devices/pci0000:00/0000:00:1f.0"}, {"bind", "/devices/pci0000:00/0000:00:10.0"}}, false},
+		{[]uevent{{"change", "/devices/virtual/misc/gone"}}, false},
+		{[]uevent{{"change", "/devices/virtual/misc/kvm"}, {"add", "/devices/virtual/net/gv0"}}, true},
+		{[]uevent{{"remove", "/devices/virtual/net/gv0"}}, true},
+		{[]uevent{{"move", "/devices/virtual/net/gv1"}}, true},
+	} {
+		if got := m.burstNeedsScan(prev, c.evs); got != c.want {
+			t.Errorf("%+v: got %v, want %v", c.evs, got, c.want)
+		}
+	}
+	// A change of a device that would be listed but is not in the last
+	// scan (it came between) does scan.
+	delete(prev, "net_eth0_00_1b_21_aa_bb_cc")
+	if !m.burstNeedsScan(prev, []uevent{{"change", "/devices/pci0000:00/0000:00:1f.0/net/eth0"}}) {
+		t.Error("a change of an unlisted typed device did not scan")
+	}
+	if got := diff(prev, prev, []uevent{{"change", "/devices/pci0000:00/0000:00:1f.0"}}); len(got) != 1 || !got[0].Update {
+		t.Errorf("update without a scan: %+v", got)
+	}
+}
