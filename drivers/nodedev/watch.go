@@ -191,9 +191,10 @@ func (m *Manager) Watch(ctx context.Context, publish func(Event)) error {
 // the device list. Only add, remove and move do (as for libvirt, which
 // ignores bind, unbind, online and offline); a change of a device already
 // listed is an update event the last scan answers, and a change of one
-// libvirt gives no type (the kvm misc device changes each time any
-// process creates or closes a VM, a loop device each time it is set up)
-// is nothing. Skipping the full sysfs walk for those keeps a host where
+// libvirt discards (the kvm misc device changes each time any process
+// creates or closes a VM, an unlisted loop device each time it is set up
+// or cleared) is nothing; only a change of a device that would be listed
+// but is not in the last scan needs one. Skipping the full sysfs walk for those keeps a host where
 // other programs start QEMUs from waking an idle daemon into a scan.
 func (m *Manager) burstNeedsScan(prev map[string]string, evs []uevent) bool {
 	known := make(map[string]bool, len(prev))
@@ -212,7 +213,10 @@ func (m *Manager) burstNeedsScan(prev map[string]string, evs []uevent) bool {
 				continue
 			}
 			ud, ok := m.fs.loadDevice(p)
-			if ok && !ignoredSubsystems[ud.subsystem] && deviceType(ud) != "" {
+			if !ok || ignoredSubsystems[ud.subsystem] {
+				continue
+			}
+			if _, listed := m.addOne(ud); listed {
 				return true
 			}
 		}
