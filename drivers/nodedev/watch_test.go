@@ -108,3 +108,35 @@ func TestBurstNeedsScan(t *testing.T) {
 		t.Errorf("update without a scan: %+v", got)
 	}
 }
+
+// TestHoldGatesEvents: a burst with no holder publishes nothing; once
+// held, a device that appears after Hold is reported as created, and
+// after the last release nothing is again.
+func TestHoldGatesEvents(t *testing.T) {
+	f, m := newFakeHost(t)
+	var got []Event
+	pub := func(e Event) { got = append(got, e) }
+	add := []uevent{{"add", "/devices/virtual/net/gv9"}}
+	m.settled(add, pub)
+	if len(got) != 0 || m.watched() {
+		t.Fatalf("events without a holder: %+v", got)
+	}
+	r1, r2 := m.Hold(), m.Hold()
+	f.dev("/sys/devices/virtual/net/gv9", "/sys/class/net", "/sys/class/net/gv9", "INTERFACE=gv9\nIFINDEX=9\n")
+	f.file("/sys/devices/virtual/net/gv9/address", "52:54:00:00:00:09\n")
+	f.file("/sys/devices/virtual/net/gv9/addr_len", "6\n")
+	f.file("/sys/devices/virtual/net/gv9/operstate", "up\n")
+	m.settled(add, pub)
+	if len(got) != 1 || got[0].Event != 0 || got[0].Update {
+		t.Fatalf("after Hold: %+v", got)
+	}
+	r1()
+	r1() // a second call is a no-op
+	if !m.watched() {
+		t.Fatal("released by the first holder alone")
+	}
+	r2()
+	if m.watched() {
+		t.Fatal("still watched after both released")
+	}
+}
