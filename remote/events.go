@@ -16,6 +16,15 @@ type callback struct {
 	filter  *uuid.UUID // only this object's events, when set
 	name    *string    // only this named object's events (node devices)
 	sub     *events.Subscription
+	release func() // gives back what the registration held on (node devices), or nil
+}
+
+// close ends the callback's delivery and what it held on.
+func (cb *callback) close() {
+	cb.sub.Close()
+	if cb.release != nil {
+		cb.release()
+	}
 }
 
 const (
@@ -65,7 +74,7 @@ func (c *callbacks) closeAll() {
 	c.m = nil
 	c.mu.Unlock()
 	for _, cb := range all {
-		cb.sub.Close()
+		cb.close()
 	}
 }
 
