@@ -132,39 +132,51 @@ func TestQEMUNWFilterCleanTraffic(t *testing.T) {
 
 	// A hot-plugged NIC with a filter gets its binding; unplugged, it
 	// loses it with its chains.
-	nic := writeTemp(t, "nic.xml", `<interface type='network'>
-  <mac address='52:54:00:11:22:44'/>
-  <source network='gvnat'/>
-  <model type='virtio'/>
-  <filterref filter='no-mac-spoofing'/>
-</interface>`)
-	mustVirsh(t, uri, "attach-device nwfguest "+nic)
-	live = mustVirsh(t, uri, "dumpxml nwfguest")
-	m2 := regexp.MustCompile(`(?s)<mac address='52:54:00:11:22:44'/>.*?<target dev='([^']+)'/>`).FindStringSubmatch(live)
-	if m2 == nil {
-		t.Fatalf("hot-plugged NIC:\n%s", live)
-	}
-	tap2 := m2[1]
-	if out := mustVirsh(t, uri, "nwfilter-binding-list"); !regexp.MustCompile(`(?m)^ ` + tap2 + `\s+no-mac-spoofing\s*$`).MatchString(out) {
-		t.Errorf("binding of the hot-plugged NIC:\n%s", out)
-	}
-	if rules := chains(); !strings.Contains(rules, "Bridge chain: I-"+tap2+"-mac") || !strings.Contains(rules, "-s 52:54:00:11:22:44 -j RETURN") {
-		t.Errorf("chains of the hot-plugged NIC:\n%s", rules)
-	}
-	mustVirsh(t, uri, "detach-device nwfguest "+nic)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		out := mustVirsh(t, uri, "nwfilter-binding-list")
-		rules := chains()
-		if !strings.Contains(out, tap2) && !strings.Contains(rules, tap2) {
-			break
+	func() {
+		nic := writeTemp(t, "nic.xml", `<interface type='network'>
+	  <mac address='52:54:00:11:22:44'/>
+	  <source network='gvnat'/>
+	  <model type='virtio'/>
+	  <filterref filter='no-mac-spoofing'/>
+	</interface>`)
+		if _, e, rc := virsh(t, uri, "attach-device", "nwfguest", nic); rc != 0 {
+			// QEMU opens the tap of a hot-plugged NIC itself, and since
+			// QEMU got a private /dev (mount namespace) it has no
+			// /dev/net/tun: TestQEMUNetworkNAT's attach-interface fails the
+			// same way. Not a filter matter; the rest still runs.
+			if !strings.Contains(e, "/dev/net/tun") {
+				t.Fatalf("attach-device: %s", e)
+			}
+			t.Errorf("NIC hotplug is broken (QEMU cannot open /dev/net/tun), hot-plugged filters not checked: %s", strings.TrimSpace(e))
+			return
 		}
-		if time.Now().After(deadline) {
-			t.Errorf("binding or chains of the unplugged NIC left:\n%s\n%s", out, rules)
-			break
+		live := mustVirsh(t, uri, "dumpxml nwfguest")
+		m2 := regexp.MustCompile(`(?s)<mac address='52:54:00:11:22:44'/>.*?<target dev='([^']+)'/>`).FindStringSubmatch(live)
+		if m2 == nil {
+			t.Fatalf("hot-plugged NIC:\n%s", live)
 		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		tap2 := m2[1]
+		if out := mustVirsh(t, uri, "nwfilter-binding-list"); !regexp.MustCompile(`(?m)^ ` + tap2 + `\s+no-mac-spoofing\s*$`).MatchString(out) {
+			t.Errorf("binding of the hot-plugged NIC:\n%s", out)
+		}
+		if rules := chains(); !strings.Contains(rules, "Bridge chain: I-"+tap2+"-mac") || !strings.Contains(rules, "-s 52:54:00:11:22:44 -j RETURN") {
+			t.Errorf("chains of the hot-plugged NIC:\n%s", rules)
+		}
+		mustVirsh(t, uri, "detach-device nwfguest "+nic)
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			out := mustVirsh(t, uri, "nwfilter-binding-list")
+			rules := chains()
+			if !strings.Contains(out, tap2) && !strings.Contains(rules, tap2) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("binding or chains of the unplugged NIC left:\n%s\n%s", out, rules)
+				break
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}()
 
 	mustVirsh(t, uri, "destroy nwfguest")
 	if out := mustVirsh(t, uri, "nwfilter-binding-list"); strings.Contains(out, tap) {
