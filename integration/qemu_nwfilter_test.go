@@ -186,3 +186,56 @@ func TestQEMUNWFilterCleanTraffic(t *testing.T) {
 		t.Errorf("chains of %s left after destroy:\n%s", tap, rules)
 	}
 }
+
+// TestQEMUNWFilterIPTablesBinding binds a filter with IPv4 and IPv6
+// rules to a tap made in a network namespace (govirtd runs there): the
+// iptables and ip6tables chains FI-, FO- and HI-TAP appear, linked from
+// libvirt-in, libvirt-out and libvirt-host-in, then go with the
+// binding.
+func TestQEMUNWFilterIPTablesBinding(t *testing.T) {
+	if _, err := exec.LookPath("ip6tables"); err != nil {
+		t.Skip("ip6tables not installed")
+	}
+	d, ns := netnsDaemon(t)
+	uri := d.URI("qemu")
+	if out, err := inNetns(ns, "ip", "tuntap", "add", "gvnwf0", "mode", "tap"); err != nil {
+		t.Skipf("cannot make a tap: %v %s", err, out)
+	}
+	mustVirsh(t, uri, "nwfilter-define "+writeTemp(t, "f.xml", `<filter name='gvipt' chain='root'>
+  <rule action='accept' direction='in'><tcp dstportstart='22'/></rule>
+  <rule action='drop' direction='out' statematch='false'><udp srcipaddr='$IP' dstportstart='53'/></rule>
+  <rule action='accept' direction='inout'><icmpv6/></rule>
+</filter>`))
+	mustVirsh(t, uri, "nwfilter-binding-create "+writeTemp(t, "b.xml", `<filterbinding>
+  <owner><name>x</name><uuid>6e0c6a0e-6b1e-4c65-9a58-2f1a43b1c0aa</uuid></owner>
+  <portdev name='gvnwf0'/>
+  <mac address='52:54:00:aa:bb:cc'/>
+  <filterref filter='gvipt'><parameter name='IP' value='10.1.1.1'/></filterref>
+</filterbinding>`))
+	v4, _ := inNetns(ns, "iptables", "-w", "-S")
+	for _, want := range []string{
+		"-N FI-gvnwf0", "-N FO-gvnwf0", "-N HI-gvnwf0",
+		"-A FORWARD -j libvirt-in", "-A INPUT -j libvirt-host-in",
+		"-A libvirt-in -m physdev --physdev-in gvnwf0 -g FI-gvnwf0",
+		"-A libvirt-out -m physdev --physdev-out gvnwf0 --physdev-is-bridged -g FO-gvnwf0",
+		"-A libvirt-host-in -m physdev --physdev-in gvnwf0 -g HI-gvnwf0",
+		"-A FO-gvnwf0 -p tcp -m tcp --dport 22 -m conntrack --ctstate NEW,ESTABLISHED -m conntrack --ctdir ORIGINAL -j ACCEPT",
+		"-A FI-gvnwf0 -s 10.1.1.1/32 -p udp -m udp --dport 53 -j DROP",
+	} {
+		if !strings.Contains(v4, want) {
+			t.Errorf("iptables lacks %q:\n%s", want, v4)
+		}
+	}
+	if strings.Contains(v4, "FJ-gvnwf0") || strings.Contains(v4, "FP-gvnwf0") {
+		t.Errorf("temporary chains left:\n%s", v4)
+	}
+	if v6, _ := inNetns(ns, "ip6tables", "-w", "-S"); !strings.Contains(v6, "-N FI-gvnwf0") || !strings.Contains(v6, "-p ipv6-icmp") {
+		t.Errorf("ip6tables:\n%s", v6)
+	}
+	mustVirsh(t, uri, "nwfilter-binding-delete gvnwf0")
+	for _, tool := range []string{"iptables", "ip6tables"} {
+		if out, _ := inNetns(ns, tool, "-w", "-S"); strings.Contains(out, "gvnwf0") {
+			t.Errorf("%s rules of the tap left after binding-delete:\n%s", tool, out)
+		}
+	}
+}
