@@ -226,7 +226,12 @@ func (d *Driver) attachNetLive(v *vm, mon monitor, n *conf.Interface) error {
 		d.releasePort(n)
 		return err
 	}
-	if err := qmp.NetdevAdd(hotplugCtx(), mon, command.NetdevAdd(n)); err != nil {
+	ndArgs, tapReady, err := hotplugNetdevArgs(live, qc, mon, n)
+	if err != nil {
+		d.releasePort(n)
+		return err
+	}
+	if err := qmp.NetdevAdd(hotplugCtx(), mon, ndArgs); err != nil {
 		d.releasePort(n)
 		return qmpError(err)
 	}
@@ -237,9 +242,11 @@ func (d *Driver) attachNetLive(v *vm, mon monitor, n *conf.Interface) error {
 		d.releasePort(n)
 	}
 	if n.Type == "ethernet" || n.Type == "bridge" || n.Type == "network" {
-		if err := setupTap(n); err != nil {
-			netdevDel()
-			return err
+		if !tapReady {
+			if err := setupTap(n); err != nil {
+				netdevDel()
+				return err
+			}
 		}
 		if p, ok := filterPort(v.name, v.uuid, n); ok {
 			if err := d.filterPorts().BindPort(p, false); err != nil {

@@ -1,6 +1,7 @@
 package command
 
 import (
+	"encoding/json"
 	"os"
 	"strconv"
 	"strings"
@@ -197,4 +198,45 @@ func (b *builder) pretendTapFDs(n *conf.Interface, e *conf.Element) (taps, vhost
 		}
 	}
 	return taps, vhost, nil
+}
+
+// HotplugTapFDs opens the tap and vhost-net descriptors of n, about to be
+// hot-plugged into the running guest def, through p's OpenTap and
+// OpenVhostNet, as a start does: libvirt's qemuDomainAttachNetDevice
+// creates the tap in the daemon and passes its descriptors, so QEMU never
+// opens /dev/net/tun (which its private /dev lacks). Without OpenTap
+// both are nil and QEMU creates the tap by name.
+func HotplugTapFDs(def *conf.Domain, n *conf.Interface, caps Caps, p Paths) (taps, vhost []int, err error) {
+	b := hotplugBuilder(def, caps)
+	b.p = p
+	return b.tapFDs(n, conf.DeviceElement(n))
+}
+
+// NetdevAddNamed is NetdevAdd for a tap whose descriptors QEMU received
+// with getfd under the names taps and vhost.
+func NetdevAddNamed(n *conf.Interface, taps, vhost []string) (json.RawMessage, error) {
+	nd, err := hostNetProps(n, conf.DeviceElement(n))
+	if err != nil {
+		return nil, err
+	}
+	named := obj{}
+	for _, p := range nd {
+		if p.k != "ifname" && p.k != "script" && p.k != "downscript" {
+			named = append(named, p)
+		}
+	}
+	nd = named
+	key := func(k string, names []string) (string, string) {
+		if len(names) > 1 {
+			return k + "s", strings.Join(names, ":")
+		}
+		return k, strings.Join(names, ":")
+	}
+	k, v := key("fd", taps)
+	nd = nd.set(k, v)
+	if len(vhost) > 0 {
+		k, v := key("vhostfd", vhost)
+		nd = nd.set("vhost", true).set(k, v)
+	}
+	return json.RawMessage(nd.String()), nil
 }
