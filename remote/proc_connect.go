@@ -51,7 +51,12 @@ func init() {
 	})
 }
 
-func authList(*handler, []byte) (any, error) {
+// authList is the one authentication the client's listener demands
+// (auth_unix_rw, auth_unix_ro, auth_tcp, auth_tls), as libvirtd's.
+func authList(h *handler, _ []byte) (any, error) {
+	if h.rc != nil {
+		return AuthListRet{Types: []int32{h.rc.ServiceAuth()}}, nil
+	}
 	return AuthListRet{Types: []int32{0}}, nil // REMOTE_AUTH_NONE
 }
 

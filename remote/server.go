@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 
+	"govirt/access"
 	"govirt/driver"
 	"govirt/rpc"
 	"govirt/rpc/procs"
@@ -25,11 +26,16 @@ const (
 
 // Server holds what all client connections share.
 type Server struct {
+	// SASL is the SASL setup for listeners with auth "sasl" (nil: none).
+	SASL *SASLPolicy
+
 	drivers []driver.Driver
 	log     *slog.Logger
 	// LibVersion is what CONNECT_GET_LIB_VERSION reports; clients gate
 	// features on it, so it claims the libvirt release we speak.
 	LibVersion uint64
+	// access decides the access checks (acl.go); nil allows everything.
+	access *access.Manager
 }
 
 // NewServer dispatches to drivers in order; the first whose Open claims a
@@ -48,6 +54,8 @@ type session struct {
 	mu  sync.Mutex
 	drv driver.Conn
 	cbs callbacks
+
+	auth authSession // SASL negotiation in progress
 }
 
 // handler is a session as one call sees it: the connection's handler has
@@ -132,6 +140,9 @@ func (h *handler) dispatch(proc int32, body []byte) (ret any, err error, ok bool
 		return nil, err, true
 	}
 	ret, err = e.fn(h, body)
+	if err == nil && h.srv.access.Enabled() {
+		ret, err = h.aclAfter(proc, body, ret)
+	}
 	if err == errNoSupport {
 		err = virerr.New(virerr.FromNone, virerr.ErrNoSupport, "%s", apiName(proc))
 	}

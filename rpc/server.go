@@ -61,6 +61,10 @@ func (t Transport) String() string {
 type Service struct {
 	ReadOnly  bool
 	Transport Transport
+	// Auth is what the listener demands before CONNECT_OPEN, as
+	// libvirtd's auth_unix_rw/auth_unix_ro/auth_tcp/auth_tls: AuthNone or
+	// AuthSASL (identity.go); REMOTE_PROC_AUTH_LIST reports it.
+	Auth int32
 }
 
 // Server accepts connections and runs a Conn for each. Set the optional

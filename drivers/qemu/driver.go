@@ -35,6 +35,7 @@ import (
 	"govirt/driver"
 	"govirt/drivers/network"
 	"govirt/drivers/nodedev"
+	"govirt/drivers/nwfilter"
 	"govirt/drivers/qemu/command"
 	"govirt/drivers/secret"
 	"govirt/drivers/storagepool"
@@ -57,6 +58,8 @@ type Config struct {
 	Graphics command.GraphicsConfig
 	// ChardevTLS is qemu.conf's TLS setting of TCP chardevs.
 	ChardevTLS command.ChardevTLS
+	// MigrateTLS is qemu.conf's migrate_tls_* settings (migrate_tls.go).
+	MigrateTLS MigrateTLS
 	// DefaultNetwork defines the 'default' NAT network at the driver's
 	// first start (DefineDefaultNetwork).
 	DefaultNetwork bool
@@ -129,6 +132,7 @@ type Driver struct {
 	storageMgr   *storagepool.Manager // created on first use (conn_storage.go)
 	nodedevMgr   *nodedev.Manager     // created on first use (conn_nodedev.go)
 	secretMgr    *secret.Manager      // created on first use (conn_secret.go)
+	nwfilterMgr  *nwfilter.Manager    // created at Start or first use (conn_nwfilter.go)
 	cgOnce       sync.Once
 	cgHost       *cgroup.Host  // the host's cgroup mounts; nil without (cgroup_setup.go)
 	guestCPUs    guestCPUCache // the vCPUs QEMU created, by what shaped them (guestcpu_cache.go)
@@ -213,6 +217,7 @@ func (d *Driver) Start(ctx context.Context) error {
 	if err := d.loadDefinitions(); err != nil {
 		return err
 	}
+	d.nwfilters() // loads filters and applies the bindings of running guests again
 	d.reconnectAll(ctx)
 	// Reconnecting adopted the block states of the guests it picked up
 	// (their first status save); the rest belong to guests that are gone.

@@ -1,0 +1,110 @@
+package rpc
+
+import (
+	"os/user"
+	"strconv"
+	"sync"
+)
+
+// Identity is who a client is, as libvirt's virIdentity records it for the
+// access control drivers: the unix peer credentials (SO_PEERCRED) and the
+// names they resolve to, the TLS client certificate's distinguished name
+// and the SASL user name. It is the one place every transport and
+// authentication step writes the client's identity; the access rules
+// (package access) read it.
+type Identity struct {
+	Transport Transport
+	// Unix is true when UID, GID and PID come from SO_PEERCRED.
+	Unix     bool
+	UID, GID uint32
+	PID      int32
+	// UserName and GroupName are UID's and GID's names ("" when the host
+	// has none); Groups are every group the user is a member of
+	// (primary and supplementary), by name, as polkit's isInGroup sees them.
+	UserName, GroupName string
+	Groups              []string
+	// X509DName is the TLS client certificate's subject, as
+	// virt-pki-query-dn prints it ("" without TLS or certificate).
+	X509DName string
+	// SASLUser is the SASL user name once a SASL step succeeded ("" before
+	// or without SASL).
+	SASLUser string
+}
+
+// dnConn is a transport that knows its peer's certificate subject
+// (tlsauth.Conn), kept as an interface so rpc does not import tlsauth.
+type dnConn interface{ DN() string }
+
+// identityState is a Conn's identity, computed once on first use.
+type identityState struct {
+	once sync.Once
+	mu   sync.Mutex
+	id   Identity
+}
+
+// Identity returns the client's identity. The unix credentials and names
+// are read once; the SASL user name is whatever SetSASLUser last set.
+func (c *Conn) Identity() Identity {
+	s := &c.ident
+	s.once.Do(func() {
+		id := Identity{Transport: c.svc.Transport}
+		if cred, err := PeerCredOf(c.nc); err == nil {
+			id.Unix, id.UID, id.GID, id.PID = true, cred.UID, cred.GID, cred.PID
+			id.UserName, id.GroupName, id.Groups = unixNames(cred.UID, cred.GID)
+		}
+		if d, ok := c.nc.(dnConn); ok {
+			id.X509DName = d.DN()
+		}
+		s.mu.Lock()
+		sasl := s.id.SASLUser
+		s.id = id
+		s.id.SASLUser = sasl
+		s.mu.Unlock()
+	})
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	id := s.id
+	id.Groups = append([]string(nil), s.id.Groups...)
+	return id
+}
+
+// SetSASLUser records the user name a SASL authentication established.
+func (c *Conn) SetSASLUser(name string) {
+	c.ident.mu.Lock()
+	c.ident.id.SASLUser = name
+	c.ident.mu.Unlock()
+}
+
+// unixNames resolves a uid and gid to names and the user's groups; an
+// identity the host does not know keeps only its numbers.
+func unixNames(uid, gid uint32) (userName, groupName string, groups []string) {
+	if g, err := user.LookupGroupId(strconv.FormatUint(uint64(gid), 10)); err == nil {
+		groupName = g.Name
+		groups = append(groups, g.Name)
+	}
+	u, err := user.LookupId(strconv.FormatUint(uint64(uid), 10))
+	if err != nil {
+		return "", groupName, groups
+	}
+	userName = u.Username
+	gids, _ := u.GroupIds()
+	for _, id := range gids {
+		if id == strconv.FormatUint(uint64(gid), 10) {
+			continue
+		}
+		if g, err := user.LookupGroupId(id); err == nil {
+			groups = append(groups, g.Name)
+		}
+	}
+	return userName, groupName, groups
+}
+
+// remote_auth_type values (REMOTE_AUTH_*).
+const (
+	AuthNone   int32 = 0
+	AuthSASL   int32 = 1
+	AuthPolkit int32 = 2
+)
+
+// ServiceAuth is the authentication the client's listener demands.
+func (c *Conn) ServiceAuth() int32 { return c.svc.Auth }
