@@ -107,7 +107,7 @@ func TestQEMUPrivateDev(t *testing.T) {
 <serial type='pty'><target port='1'/></serial>
 <controller type='scsi' model='virtio-scsi'/>
 %s`, loop, hotplugPorts))
-	con := bootGuest(t, d, "pdev", sock)
+	con := bootGuestPatient(t, d, "pdev", sock)
 	pid := guestPID(t, d, "pdev")
 
 	want := []string{}
@@ -214,14 +214,25 @@ func TestQEMUPrivateDevOff(t *testing.T) {
 	d := startDaemon(t, "--config", cfg)
 	t.Cleanup(func() { killGuests(d) })
 	sock := defineGuestDevices(t, d, "nons", "")
-	bootGuest(t, d, "nons", sock)
+	bootGuestPatient(t, d, "nons", sock)
 	pid := guestPID(t, d, "nons")
 	self, _ := os.Readlink("/proc/self/ns/mnt")
 	if theirs, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/mnt", pid)); theirs != self {
 		t.Errorf("namespaces = []: QEMU has its own mount namespace")
 	}
 	mustVirsh(t, d.URI("qemu"), "destroy nons")
-	_ = testguest.ReadyMarker
+}
+
+// bootGuestPatient is bootGuest with room for a TCG boot on a loaded
+// host (these tests need the guest's shell but not its speed).
+func bootGuestPatient(t *testing.T, d *daemon, name, sock string) *testguest.Console {
+	t.Helper()
+	mustVirsh(t, d.URI("qemu"), "start "+name)
+	con := console(t, sock)
+	if _, err := con.Expect(testguest.ReadyMarker, 3*bootTimeout()); err != nil {
+		t.Fatalf("%s did not boot: %v\n%s", name, err, d.Log())
+	}
+	return con
 }
 
 func has(list []string, s string) bool {
@@ -272,7 +283,7 @@ func TestQEMUDeviceACLV2(t *testing.T) {
 	t.Cleanup(func() { killGuests(d) })
 	uri := d.URI("qemu")
 	sock := defineGuestDevices(t, d, "acl2", "<serial type='pty'><target port='1'/></serial>\n"+hotplugPorts)
-	con := bootGuest(t, d, "acl2", sock)
+	con := bootGuestPatient(t, d, "acl2", sock)
 	id := strings.TrimSpace(mustVirsh(t, uri, "domid acl2"))
 	list := func() string {
 		g := h.Open("/machine/qemu-" + id + "-acl2.libvirt-qemu")
