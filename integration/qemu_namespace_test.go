@@ -324,6 +324,10 @@ func TestQEMUDeviceACLV2(t *testing.T) {
 	if l := list(); !strings.Contains(l, rule) {
 		t.Errorf("plugged after a restart: map lacks %q:\n%s", rule, l)
 	}
-	guestBlockDevs(t, con, "vdb", true)
+	if out := mustVirsh(t, uri, "domblklist acl2"); !strings.Contains(out, loop) {
+		t.Errorf("plugged after a restart: %s", out)
+	}
+	mustVirsh(t, uri, "detach-disk acl2 vdb --live")
+	waitUntil(t, 60*time.Second, func() bool { return !strings.Contains(list(), rule) }, "the unplugged device to leave the map after a restart")
 	mustVirsh(t, uri, "destroy acl2")
 }
