@@ -126,3 +126,29 @@ func TestDefaultNetworkSwitch(t *testing.T) {
 		t.Error("default_network = yes accepted")
 	}
 }
+
+// TestNamespacesSetting: qemu.conf's namespaces list, swtpm_user and
+// swtpm_group, with libvirt's refusals.
+func TestNamespacesSetting(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.conf")
+	cfg, _, err := parseArgs([]string{"--run-dir", "/r"})
+	if err != nil || cfg.NamespacesSet {
+		t.Fatalf("default: set=%v %v", cfg.NamespacesSet, err)
+	}
+	os.WriteFile(path, []byte("namespaces = []\nswtpm_user = \"tss\"\nswtpm_group = \"+110\"\n"), 0o600)
+	cfg, _, err = parseArgs([]string{"--config", path, "--run-dir", "/r"})
+	if err != nil || !cfg.NamespacesSet || len(cfg.Namespaces) != 0 || cfg.SwtpmUser != "tss" || cfg.SwtpmGroup != "+110" {
+		t.Errorf("namespaces = []: %+v %v", cfg.Namespaces, err)
+	}
+	os.WriteFile(path, []byte("namespaces = [ \"net\" ]\n"), 0o600)
+	if _, _, err := parseArgs([]string{"--config", path}); err == nil || !strings.Contains(err.Error(), "Unknown namespace: net") {
+		t.Errorf("unknown namespace: %v", err)
+	}
+	if os.Geteuid() == 0 {
+		os.WriteFile(path, []byte("namespaces = [\"mount\"]\n"), 0o600)
+		cfg, _, err = parseArgs([]string{"--config", path, "--run-dir", "/r"})
+		if err != nil || len(cfg.Namespaces) != 1 || cfg.Namespaces[0] != "mount" {
+			t.Errorf("namespaces = [\"mount\"]: %+v %v", cfg.Namespaces, err)
+		}
+	}
+}

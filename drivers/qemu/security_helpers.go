@@ -154,7 +154,8 @@ func (d *Driver) startSwtpmAs(s *command.Swtpm, live *conf.Domain, dir, swtpm, s
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		if _, err := os.Stat(s.Socket); err == nil {
+		// Listening, not only bound: QEMU connects at once.
+		if unixListening(s.Socket) {
 			break
 		}
 		if proc.isExited() || time.Now().After(deadline) {
@@ -182,4 +183,22 @@ func chownTree(dir string, uid, gid int) error {
 		}
 		return os.Lchown(p, uid, gid)
 	})
+}
+
+// unixListening is true once a unix socket at path listens (its line in
+// /proc/net/unix has __SO_ACCEPTCON, flags 00010000): a bound socket
+// file appears before the listen call.
+func unixListening(path string) bool {
+	data, err := os.ReadFile("/proc/net/unix")
+	if err != nil {
+		_, err := os.Stat(path)
+		return err == nil
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		f := strings.Fields(l)
+		if len(f) >= 8 && f[7] == path && f[3] == "00010000" {
+			return true
+		}
+	}
+	return false
 }

@@ -221,17 +221,16 @@ func (d *devBPF) prepare(dir string) error {
 
 func (g *Group) v2Dir() string { return filepath.Join(g.h.v2, g.rel) }
 
-// v2DenyAll is virCgroupV2DenyAllDevices: a new, empty list (an existing
-// program is kept when one is attached).
+// v2DenyAll starts a new, empty list: a fresh map and program replace
+// whatever is attached, as v1's "a" in devices.deny clears its list (a
+// group left behind by a killed daemon must not keep its old entries;
+// libvirt's virCgroupV2DenyAllDevices keeps a program it finds).
 func (g *Group) v2DenyAll() error {
 	d := g.bpfState()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if err := d.detect(g.v2Dir()); err != nil {
 		return err
-	}
-	if d.prog >= 0 {
-		return nil
 	}
 	return d.create(g.v2Dir())
 }

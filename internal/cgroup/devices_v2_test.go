@@ -127,5 +127,15 @@ func TestV2DeviceProgram(t *testing.T) {
 	if r := opens(t, g, "/dev/zero"); r["/dev/zero"] != "ok" {
 		t.Errorf("allowed through the group found again: %v", r)
 	}
+	// Deny-all through the group found again starts an empty list.
+	if err := g2.DenyAllDevices(); err != nil {
+		t.Fatal(err)
+	}
+	if l, _ := g2.DeviceList(); l != "" {
+		t.Errorf("after deny-all: %q", l)
+	}
+	if r := opens(t, g, "/dev/zero"); r["/dev/zero"] != "denied" {
+		t.Errorf("after deny-all /dev/zero: %v", r)
+	}
 	g2.closeDevices()
 }
