@@ -297,7 +297,7 @@ func loadFile(path string, cfg *config, flagSet map[string]bool) error {
 			if err != nil {
 				return fmt.Errorf("%s:%d: %s: %v", path, line, key, err)
 			}
-			if !ok {
+			if !ok && !cfg.Auth.noted(key) {
 				return fmt.Errorf("%s:%d: unknown setting %q", path, line, key)
 			}
 		}

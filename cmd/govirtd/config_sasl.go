@@ -30,7 +30,11 @@ type authConfig struct {
 	SASLRealm string
 	// DigestCiphers is sasl_digest_ciphers (nil: rc4 and 3des).
 	DigestCiphers []string
+	seen          map[string]bool // auth_* keys given
 }
+
+// noted reports whether key is an auth_* key set reads.
+func (a *authConfig) noted(key string) bool { return a.seen[key] }
 
 // DefaultSASLUsers is the user file when sasl_users is not set.
 const DefaultSASLUsers = "/etc/govirt/sasl.users"
@@ -39,9 +43,14 @@ func (a *authConfig) set(key, raw string) (ok bool, err error) {
 	str := strings.Trim(raw, `"`)
 	switch key {
 	case "auth_unix_rw", "auth_unix_ro", "auth_tcp", "auth_tls":
+		// Noted, and left to any other reader of the keys (ok false).
 		if _, err := authValue(str); err != nil {
 			return true, err
 		}
+		if a.seen == nil {
+			a.seen = map[string]bool{}
+		}
+		a.seen[key] = true
 		switch key {
 		case "auth_unix_rw":
 			a.UnixRW = str
@@ -52,6 +61,7 @@ func (a *authConfig) set(key, raw string) (ok bool, err error) {
 		case "auth_tls":
 			a.TLS = str
 		}
+		return false, nil
 	case "sasl_users":
 		a.SASLUsers = str
 	case "sasl_realm":
@@ -102,14 +112,14 @@ func knownMech(m string) bool {
 // should own them.)
 func authValue(s string) (int32, error) {
 	switch s {
-	case "", "none":
+	case "none":
 		return rpc.AuthNone, nil
 	case "sasl":
 		return rpc.AuthSASL, nil
 	case "polkit":
-		return 0, fmt.Errorf("polkit authentication is not supported by govirtd")
+		return 0, fmt.Errorf("unsupported auth polkit: govirt has no polkit; use \"none\" with access_drivers = [ \"rules\" ], or \"sasl\"")
 	}
-	return 0, fmt.Errorf("unknown authentication type %q (none or sasl)", s)
+	return 0, fmt.Errorf("unsupported auth %s", s)
 }
 
 // listenerAuth is the scheme of a listener.
