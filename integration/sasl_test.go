@@ -136,6 +136,8 @@ func TestSASLTCPDigestLayer(t *testing.T) {
 	if !strings.Contains(e.d.Log(), "mechanism=DIGEST-MD5 ssf=128") {
 		t.Errorf("the TCP login did not negotiate DIGEST-MD5's layer:\n%s", e.d.Log())
 	}
+	// The QEMU driver over the same listener, as issue 16 asks.
+	mustVirsh(t, "qemu+tcp://"+e.tcp+"/system", "list --all")
 	// SCRAM has no layer: the server does not offer it on TCP.
 	if _, errOut, rc := virsh(t, e.tcpURI("SCRAM-SHA-256"), "list"); rc == 0 || !strings.Contains(errOut, "SASL mechanism SCRAM-SHA-256 not supported by server") {
 		t.Errorf("SCRAM over TCP: rc=%d %s", rc, errOut)
@@ -306,6 +308,56 @@ except libvirt.libvirtError as e:
     sys.exit(0)
 print("ok", c.lookupByName("test").state()[0], c.getLibVersion())
 `
+
+const saslEventsPython = `
+import sys, threading, libvirt
+uri, user, password = sys.argv[1:4]
+def cb(creds, data):
+    for c in creds:
+        c[4] = user if c[0] == libvirt.VIR_CRED_AUTHNAME else password
+    return 0
+libvirt.virEventRegisterDefaultImpl()
+c = libvirt.openAuth(uri, [[libvirt.VIR_CRED_AUTHNAME, libvirt.VIR_CRED_PASSPHRASE], cb, None], 0)
+seen = []
+done = threading.Event()
+def ev(conn, dom, event, detail, opaque):
+    seen.append((dom.name(), event))
+    if len(seen) >= 4:
+        done.set()
+c.domainEventRegisterAny(None, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE, ev, None)
+c.setKeepAlive(1, 3)
+def loop():
+    while not done.is_set():
+        libvirt.virEventRunDefaultImpl()
+threading.Thread(target=loop, daemon=True).start()
+xml = "<domain type='test'><name>ev</name><memory>8192</memory><os><type>hvm</type></os></domain>"
+d = c.defineXML(xml)
+d.create()
+d.destroy()
+d.undefine()
+done.wait(20)
+print(" ".join("%s:%d" % s for s in seen))
+`
+
+// TestSASLEventsOverLayer: events (written by the daemon's queue, not as
+// replies) and keepalive pings reach a client through DIGEST-MD5's layer.
+func TestSASLEventsOverLayer(t *testing.T) {
+	e := startSASLDaemon(t)
+	script := filepath.Join(e.dir, "events.py")
+	if err := os.WriteFile(script, []byte(saslEventsPython), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	empty := filepath.Join(e.dir, "empty.conf")
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("LIBVIRT_AUTH_FILE", empty)
+	got := pythonStdout(t, script, e.tcpURI(""), "alice", "secret")
+	// defined, started, stopped, undefined
+	if len(got) != 1 || got[0] != "ev:0 ev:2 ev:5 ev:1" {
+		t.Errorf("events over the layer: %q", got)
+	}
+}
 
 // TestSASLPython: python3-libvirt's openAuth with a credential callback,
 // over the unix socket and TCP.
