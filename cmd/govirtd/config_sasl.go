@@ -65,6 +65,9 @@ func (a *authConfig) set(key, raw string) (ok bool, err error) {
 	case "sasl_users":
 		a.SASLUsers = str
 	case "sasl_realm":
+		if str == "" || strings.ContainsAny(str, "\"\\, \t#") {
+			return true, fmt.Errorf("invalid realm %q", str)
+		}
 		a.SASLRealm = str
 	case "sasl_digest_ciphers":
 		list, err := parseStringList(raw)
@@ -120,6 +123,19 @@ func authValue(s string) (int32, error) {
 		return 0, fmt.Errorf("unsupported auth polkit: govirt has no polkit; use \"none\" with access_drivers = [ \"rules\" ], or \"sasl\"")
 	}
 	return 0, fmt.Errorf("unsupported auth %s", s)
+}
+
+// authName is an auth_* value's name, for the log.
+func authName(a int32) string {
+	switch a {
+	case rpc.AuthNone:
+		return "none"
+	case rpc.AuthSASL:
+		return "sasl"
+	case rpc.AuthPolkit:
+		return "polkit"
+	}
+	return fmt.Sprint(a)
 }
 
 // listenerAuth is the scheme of a listener.

@@ -77,7 +77,7 @@ sasl_digest_ciphers = ["rc4"]
 	if p, err := (&authConfig{}).saslPolicy(log); p != nil || err != nil {
 		t.Errorf("%v %v", p, err)
 	}
-	for _, bad := range []string{`auth_tcp = "polkit"`, `auth_tls = "kerberos"`, `sasl_mechanisms = ["GSSAPI"]`, `sasl_digest_ciphers = ["des"]`, `sasl_allowed_username_list = "x"`} {
+	for _, bad := range []string{`auth_tcp = "polkit"`, `auth_tls = "kerberos"`, `sasl_mechanisms = ["GSSAPI"]`, `sasl_digest_ciphers = ["des"]`, `sasl_allowed_username_list = "x"`, `sasl_realm = "a b"`} {
 		os.WriteFile(path, []byte(bad+"\n"), 0o600)
 		if _, _, err := parseArgs([]string{"--config", path}); err == nil {
 			t.Errorf("%q accepted", bad)

@@ -174,7 +174,7 @@ func run(cfg config, log *slog.Logger, logCtl *admin.LogControl) error {
 		if a := cfg.Auth.listenerAuth(l.svc); !l.admin && a != rpc.AuthNone {
 			l.svc.Auth = a // config_sasl.go
 		}
-		log.Info("listening", "addr", l.ln.Addr().String(), "server", rs.Name, "read_only", l.svc.ReadOnly, "auth", l.svc.Auth)
+		log.Info("listening", "addr", l.ln.Addr().String(), "server", rs.Name, "read_only", l.svc.ReadOnly, "auth", authName(l.svc.Auth))
 		go func(l listener) { errc <- rs.ServeService(l.ln, l.svc) }(l)
 	}
 
