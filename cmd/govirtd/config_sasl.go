@@ -125,6 +125,16 @@ func authValue(s string) (int32, error) {
 	return 0, fmt.Errorf("unsupported auth %s", s)
 }
 
+// peerSocket is the read-only socket migration peers on this host may
+// query (drivers/qemu/migrate_peer.go), or "" when it demands SASL, which
+// govirt's own client cannot do.
+func (c *config) peerSocket() string {
+	if c.Auth.UnixRO == "sasl" {
+		return ""
+	}
+	return c.SocketRO
+}
+
 // authName is an auth_* value's name, for the log.
 func authName(a int32) string {
 	switch a {

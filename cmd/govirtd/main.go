@@ -108,7 +108,7 @@ func run(cfg config, log *slog.Logger, logCtl *admin.LogControl) error {
 	}
 	qemuDrv := qemu.New(qemu.Config{StateDir: cfg.StateDir, RunDir: cfg.RunDir, Log: log,
 		VNCPortMin: cfg.VNCPortMin, VNCPortMax: cfg.VNCPortMax, Graphics: cfg.Graphics,
-		ChardevTLS: cfg.chardevTLS(), HostUUID: hostUUID, PeerSocket: cfg.SocketRO,
+		ChardevTLS: cfg.chardevTLS(), HostUUID: hostUUID, PeerSocket: cfg.peerSocket(),
 		DefaultNetwork: !cfg.NoDefaultNetwork,
 		User:           cfg.QEMUUser, Group: cfg.QEMUGroup, NoDynamicOwnership: cfg.NoDynamicOwnership})
 	// SIGTERM is caught from here on: one that comes while guests are
