@@ -31,6 +31,12 @@ func (h *handler) Call(ctx context.Context, c *rpc.Call) {
 	}
 
 	h = h.forCall(ctx, c.Prog, c.Proc)
+	if h.srv.access.Enabled() {
+		if err := h.aclBefore(c.Prog, c.Proc, c.Body); err != nil {
+			_ = c.ReplyError(virerr.From(err))
+			return
+		}
+	}
 	if c.Prog == ProgQEMU {
 		h.qemuCall(c)
 		return

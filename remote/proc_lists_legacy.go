@@ -40,21 +40,15 @@ func init() {
 		procs.ConnectListDefinedInterfaces: legacyNames(ifaceNames, legacyInactive, func(a ConnectListDefinedInterfacesArgs) int32 { return a.Maxnames },
 			func(n []string) any { return ConnectListDefinedInterfacesRet{Names: n} }),
 
-		// No driver here manages secrets, nwfilters or node devices yet;
-		// as their LIST_ALL calls (issue 3), the older calls answer with
-		// empty lists, and lookups find nothing.
+		// Connections without a secret or node device driver answer
+		// the older calls with empty lists, as their LIST_ALL calls
+		// (issue 3), and lookups find nothing. Network filters are in
+		// proc_nwfilter.go.
 		procs.ConnectListSecrets: func(h *handler, body []byte) (any, error) {
 			if _, err := args[ConnectListSecretsArgs](body); err != nil {
 				return nil, err
 			}
 			return ConnectListSecretsRet{Uuids: []string{}}, nil
-		},
-		procs.ConnectNumOfNwfilters: func(*handler, []byte) (any, error) { return intRet{0}, nil },
-		procs.ConnectListNwfilters: func(h *handler, body []byte) (any, error) {
-			if _, err := args[ConnectListNwfiltersArgs](body); err != nil {
-				return nil, err
-			}
-			return ConnectListNwfiltersRet{Names: []string{}}, nil
 		},
 		procs.NodeNumOfDevices: func(h *handler, body []byte) (any, error) {
 			a, err := args[NodeNumOfDevicesArgs](body)
@@ -81,11 +75,8 @@ func init() {
 		procs.StoragePoolLookupByTargetPath:   poolLookupByTargetPath,
 		procs.SecretLookupByUUID:              secretLookupByUUID,
 		procs.SecretLookupByUsage:             secretLookupByUsage,
-		procs.NwfilterLookupByName:            nwfilterLookupByName,
-		procs.NwfilterLookupByUUID:            nwfilterLookupByUUID,
 		procs.NodeDeviceLookupByName:          nodeDeviceLookupByName,
 		procs.NodeDeviceLookupScsiHostByWwn:   nodeDeviceLookupSCSIHostByWWN,
-		procs.NwfilterBindingLookupByPortDev:  nwfilterBindingLookupByPortDev,
 	})
 }
 
@@ -224,8 +215,8 @@ func nodedevFlagsErr(flags uint32, fn string) error {
 
 // The lookups of kinds no driver here manages find nothing, with the
 // errors of libvirt's drivers for an object that does not exist. libvirt's
-// test driver has no secret or nwfilter driver at all, so on its
-// connection those lookups are "not supported", as there.
+// test driver has no secret driver at all, so on its connection those
+// lookups are "not supported", as there.
 func noDriverOnTest(h *handler) error {
 	if c := h.conn(); c != nil && c.Type() == "TEST" {
 		return errNoSupport
@@ -253,39 +244,6 @@ func secretLookupByUsage(h *handler, body []byte) (any, error) {
 		return nil, err
 	}
 	return nil, virerr.New(virerr.FromSecret, virerr.ErrNoSecret, "no secret with matching usage '%s'", a.UsageID)
-}
-
-func nwfilterLookupByName(h *handler, body []byte) (any, error) {
-	a, err := args[NwfilterLookupByNameArgs](body)
-	if err != nil {
-		return nil, err
-	}
-	if err := noDriverOnTest(h); err != nil {
-		return nil, err
-	}
-	return nil, virerr.New(virerr.FromNwfilter, virerr.ErrNoNwfilter, "no nwfilter with matching name '%s'", a.Name)
-}
-
-func nwfilterLookupByUUID(h *handler, body []byte) (any, error) {
-	a, err := args[NwfilterLookupByUUIDArgs](body)
-	if err != nil {
-		return nil, err
-	}
-	if err := noDriverOnTest(h); err != nil {
-		return nil, err
-	}
-	return nil, virerr.New(virerr.FromNwfilter, virerr.ErrNoNwfilter, "no nwfilter with matching uuid '%s'", uuid.UUID(a.UUID))
-}
-
-func nwfilterBindingLookupByPortDev(h *handler, body []byte) (any, error) {
-	a, err := args[NwfilterBindingLookupByPortDevArgs](body)
-	if err != nil {
-		return nil, err
-	}
-	if err := noDriverOnTest(h); err != nil {
-		return nil, err
-	}
-	return nil, virerr.New(virerr.FromNwfilter, virerr.ErrNoNwfilterBinding, "no nwfilter binding for port dev '%s'", a.Name)
 }
 
 func nodeDeviceLookupByName(h *handler, body []byte) (any, error) {

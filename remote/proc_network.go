@@ -40,7 +40,6 @@ func init() {
 		// No driver manages these yet; listing must still work.
 		procs.ConnectListAllNodeDevices: emptyList[NonnullNodeDevice](),
 		procs.ConnectListAllSecrets:     emptyList[NonnullSecret](),
-		procs.ConnectListAllNwfilters:   emptyList[NonnullNwfilter](),
 		procs.ConnectNumOfSecrets:       func(*handler, []byte) (any, error) { return intRet{0}, nil },
 	})
 }

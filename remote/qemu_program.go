@@ -105,7 +105,7 @@ func qemuMonitorEventRegister(h *handler, body []byte) (any, error) {
 	id := h.cbs.add(cb, func(id int32) *events.Subscription {
 		return c.Events().Subscribe(func(ev any) {
 			e, ok := ev.(driver.QemuMonitorEvent)
-			if !ok || (filter != nil && *filter != e.Dom.UUID) || !match(e.Event) || h.peer == nil {
+			if !ok || (filter != nil && *filter != e.Dom.UUID) || !match(e.Event) || h.peer == nil || !h.eventVisible(e) {
 				return
 			}
 			_ = h.peer.SendEvent(ProgQEMU, procs.QemuDomainMonitorEvent, QemuDomainMonitorEventMsg{

@@ -73,7 +73,7 @@ func apiErrorDomain(api string) virerr.Domain {
 		return virerr.FromSecret
 	case strings.HasPrefix(api, "virNodeDevice"):
 		return virerr.FromNodedev
-	case strings.HasPrefix(api, "virNWFilter"):
+	case strings.HasPrefix(api, "virNWFilter"), strings.Contains(api, "NWFilter"):
 		return virerr.FromNwfilter
 	case strings.HasPrefix(api, "virNode"):
 		// libvirt-host.c reports as VIR_FROM_DOMAIN.

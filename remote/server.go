@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 
+	"govirt/access"
 	"govirt/driver"
 	"govirt/rpc"
 	"govirt/rpc/procs"
@@ -33,6 +34,8 @@ type Server struct {
 	// LibVersion is what CONNECT_GET_LIB_VERSION reports; clients gate
 	// features on it, so it claims the libvirt release we speak.
 	LibVersion uint64
+	// access decides the access checks (acl.go); nil allows everything.
+	access *access.Manager
 }
 
 // NewServer dispatches to drivers in order; the first whose Open claims a
@@ -137,6 +140,9 @@ func (h *handler) dispatch(proc int32, body []byte) (ret any, err error, ok bool
 		return nil, err, true
 	}
 	ret, err = e.fn(h, body)
+	if err == nil && h.srv.access.Enabled() {
+		ret, err = h.aclAfter(proc, body, ret)
+	}
 	if err == errNoSupport {
 		err = virerr.New(virerr.FromNone, virerr.ErrNoSupport, "%s", apiName(proc))
 	}

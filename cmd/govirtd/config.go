@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"govirt/drivers/qemu"
 	"govirt/drivers/qemu/command"
 )
 
@@ -48,12 +49,26 @@ type config struct {
 	// only; verify defaults to on, as qemu.conf's default_tls_x509_verify).
 	ChardevTLS       command.ChardevTLS
 	chardevVerifySet bool
+	// MigrateTLS is qemu.conf's migrate_tls_x509_cert_dir,
+	// migrate_tls_x509_verify and migrate_tls_force (file only).
+	MigrateTLS       qemu.MigrateTLS
+	migrateVerifySet bool
 	// QEMUUser and QEMUGroup are qemu.conf's user and group (file only):
 	// QEMU runs as them, confined, and the guest's files are given to
 	// them. Unset keeps QEMU as root with no relabelling.
 	QEMUUser, QEMUGroup string
 	// NoDynamicOwnership is qemu.conf's dynamic_ownership = 0.
 	NoDynamicOwnership bool
+	// Sock is libvirtd.conf's socket modes, authentication and access
+	// control settings (config_access.go).
+	Sock sockConfig
+	// Namespaces is qemu.conf's namespaces (file only; NamespacesSet
+	// when given): ["mount"] is a private /dev per QEMU, [] none.
+	Namespaces    []string
+	NamespacesSet bool
+	// SwtpmUser and SwtpmGroup are qemu.conf's swtpm_user and
+	// swtpm_group (file only).
+	SwtpmUser, SwtpmGroup string
 }
 
 // limits are the client and worker limits, with libvirtd.conf's names.
@@ -111,7 +126,7 @@ func (l *limits) check() error {
 
 func defaultConfig() config {
 	if os.Geteuid() == 0 {
-		return config{StateDir: "/var/lib/govirt", RunDir: "/run/govirt", LogLevel: "info", Limits: defaultLimits}
+		return config{StateDir: "/var/lib/govirt", RunDir: "/run/govirt", LogLevel: "info", Limits: defaultLimits, Sock: defaultSockConfig()}
 	}
 	home, _ := os.UserHomeDir()
 	data := os.Getenv("XDG_DATA_HOME")
@@ -124,7 +139,7 @@ func defaultConfig() config {
 	} else {
 		run = filepath.Join(run, "govirt")
 	}
-	return config{StateDir: filepath.Join(data, "govirt"), RunDir: run, LogLevel: "info", Limits: defaultLimits}
+	return config{StateDir: filepath.Join(data, "govirt"), RunDir: run, LogLevel: "info", Limits: defaultLimits, Sock: defaultSockConfig()}
 }
 
 // parseArgs reads flags, then the config file they name, then fills the
@@ -157,14 +172,18 @@ func parseArgs(args []string) (cfg config, showVersion bool, err error) {
 		}
 	}
 	cfg.TLS.fillFiles()
+	sockDir := cfg.RunDir
+	if cfg.Sock.Dir != "" { // unix_sock_dir
+		sockDir = cfg.Sock.Dir
+	}
 	if cfg.Socket == "" {
-		cfg.Socket = filepath.Join(cfg.RunDir, "govirt-sock")
+		cfg.Socket = filepath.Join(sockDir, "govirt-sock")
 	}
 	if cfg.SocketRO == "" {
-		cfg.SocketRO = filepath.Join(cfg.RunDir, "govirt-sock-ro")
+		cfg.SocketRO = filepath.Join(sockDir, "govirt-sock-ro")
 	}
 	if cfg.AdminSocket == "" {
-		cfg.AdminSocket = filepath.Join(cfg.RunDir, "govirt-admin-sock")
+		cfg.AdminSocket = filepath.Join(sockDir, "govirt-admin-sock")
 	}
 	if err = cfg.Limits.check(); err != nil {
 		return cfg, false, err
@@ -254,6 +273,40 @@ func loadFile(path string, cfg *config, flagSet map[string]bool) error {
 				return fmt.Errorf("%s:%d: %s: %v", path, line, key, err)
 			}
 			cfg.NoDynamicOwnership = !b
+		case "namespaces":
+			list, err := parseStringList(raw)
+			if err != nil {
+				return fmt.Errorf("%s:%d: %s: %v", path, line, key, err)
+			}
+			for _, n := range list {
+				// libvirt's errors (virQEMUDriverConfigLoadSecurityEntry).
+				if n != "mount" {
+					return fmt.Errorf("%s:%d: Unknown namespace: %s", path, line, n)
+				}
+				if os.Geteuid() != 0 {
+					return fmt.Errorf("%s:%d: cannot use namespaces in session mode", path, line)
+				}
+				if _, err := os.Stat("/proc/self/ns/mnt"); err != nil {
+					return fmt.Errorf("%s:%d: %s namespace is not available", path, line, n)
+				}
+			}
+			cfg.Namespaces, cfg.NamespacesSet = list, true
+		case "swtpm_user":
+			cfg.SwtpmUser = val
+		case "swtpm_group":
+			cfg.SwtpmGroup = val
+		case "migrate_tls_x509_verify", "migrate_tls_force":
+			b, err := parseConfBool(val)
+			if err != nil {
+				return fmt.Errorf("%s:%d: %s: %v", path, line, key, err)
+			}
+			if key == "migrate_tls_force" {
+				cfg.MigrateTLS.Force = b
+			} else {
+				cfg.MigrateTLS.Verify, cfg.migrateVerifySet = b, true
+			}
+		case "migrate_tls_x509_cert_dir":
+			cfg.MigrateTLS.Dir = val
 		case "chardev_tls_x509_cert_dir":
 			cfg.ChardevTLS.Dir = val
 		case "chardev_tls_x509_secret_uuid":
@@ -293,7 +346,10 @@ func loadFile(path string, cfg *config, flagSet map[string]bool) error {
 				*p = n
 				continue
 			}
-			ok, err := cfg.TLS.set(key, raw)
+			ok, err := cfg.Sock.set(key, raw)
+			if !ok && err == nil {
+				ok, err = cfg.TLS.set(key, raw)
+			}
 			if err != nil {
 				return fmt.Errorf("%s:%d: %s: %v", path, line, key, err)
 			}
@@ -323,6 +379,19 @@ func (c *config) chardevTLS() command.ChardevTLS {
 	t := c.ChardevTLS
 	if !c.chardevVerifySet {
 		t.Verify = true
+	}
+	return t
+}
+
+// migrateTLS is the migration TLS setting with qemu.conf's defaults:
+// the certificates in default_tls_x509_cert_dir, peers verified.
+func (c *config) migrateTLS() qemu.MigrateTLS {
+	t := c.MigrateTLS
+	if !c.migrateVerifySet {
+		t.Verify = true
+	}
+	if t.Dir == "" {
+		t.Dir = "/etc/pki/qemu"
 	}
 	return t
 }

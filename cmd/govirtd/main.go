@@ -108,9 +108,10 @@ func run(cfg config, log *slog.Logger, logCtl *admin.LogControl) error {
 	}
 	qemuDrv := qemu.New(qemu.Config{StateDir: cfg.StateDir, RunDir: cfg.RunDir, Log: log,
 		VNCPortMin: cfg.VNCPortMin, VNCPortMax: cfg.VNCPortMax, Graphics: cfg.Graphics,
-		ChardevTLS: cfg.chardevTLS(), HostUUID: hostUUID, PeerSocket: cfg.peerSocket(),
+		ChardevTLS: cfg.chardevTLS(), MigrateTLS: cfg.migrateTLS(), HostUUID: hostUUID, PeerSocket: cfg.peerSocket(),
 		DefaultNetwork: !cfg.NoDefaultNetwork,
-		User:           cfg.QEMUUser, Group: cfg.QEMUGroup, NoDynamicOwnership: cfg.NoDynamicOwnership})
+		User:           cfg.QEMUUser, Group: cfg.QEMUGroup, NoDynamicOwnership: cfg.NoDynamicOwnership,
+		Namespaces: cfg.Namespaces, NamespacesSet: cfg.NamespacesSet, SwtpmUser: cfg.SwtpmUser, SwtpmGroup: cfg.SwtpmGroup})
 	// SIGTERM is caught from here on: one that comes while guests are
 	// reconnected or networks and pools autostarted (a restarted daemon
 	// reloading firewall rules can take seconds after its sockets open)
@@ -128,8 +129,19 @@ func run(cfg config, log *slog.Logger, logCtl *admin.LogControl) error {
 	debugDriver.Store(qemuDrv)
 	drivers := []driver.Driver{testdrv.New(), qemuDrv}
 	srv := remote.NewServer(log, drivers...)
+	acl, err := cfg.Sock.accessManager()
+	if err != nil {
+		return err
+	}
+	if acl.Enabled() {
+		log.Info("access control", "driver", "rules", "file", cfg.Sock.AccessRules)
+	}
+	srv.SetAccess(acl)
 
 	lns, err := openListeners(cfg, tlsCtx)
+	if cfg.ListenTCP != "" {
+		warnOpenTCP(log, cfg.ListenTCP, cfg.Sock.AuthTCP)
+	}
 	defer func() {
 		for _, l := range lns {
 			l.ln.Close()
@@ -280,28 +292,36 @@ func makeRunDir(dir string) error {
 // open are returned so the caller can close them.
 func openListeners(cfg config, tlsCtx *tlsauth.Context) ([]listener, error) {
 	var out []listener
-	add := func(path string, mode os.FileMode, ro bool) error {
-		ln, err := listenUnix(path, mode)
+	gid, err := cfg.Sock.sockGID()
+	if err != nil {
+		return nil, err
+	}
+	add := func(path string, ro bool) error {
+		mode, auth := cfg.Sock.RWPerms, cfg.Sock.AuthUnixRW
+		if ro {
+			mode, auth = cfg.Sock.ROPerms, cfg.Sock.AuthUnixRO
+		}
+		ln, err := listenUnix(path, mode, gid)
 		if err != nil {
 			return err
 		}
-		out = append(out, listener{ln: ln, svc: rpc.Service{ReadOnly: ro, Transport: rpc.TransportUnix}, path: path})
+		out = append(out, listener{ln: ln, svc: rpc.Service{ReadOnly: ro, Transport: rpc.TransportUnix, Auth: auth}, path: path})
 		return nil
 	}
 	addAdmin := func(path string) error {
-		ln, err := listenUnix(path, 0o700)
+		ln, err := listenUnix(path, cfg.Sock.AdminPerms, gid)
 		if err != nil {
 			return err
 		}
 		out = append(out, listener{ln: ln, svc: rpc.Service{Transport: rpc.TransportUnix}, admin: true, path: path})
 		return nil
 	}
-	// libvirt's permissions: read-write and admin only for the owner,
-	// read-only for everyone.
-	if err := add(cfg.Socket, 0o700, false); err != nil {
+	// libvirt's permissions (unix_sock_*_perms): by default read-write
+	// and admin only for the owner, read-only for everyone.
+	if err := add(cfg.Socket, false); err != nil {
 		return out, err
 	}
-	if err := add(cfg.SocketRO, 0o777, true); err != nil {
+	if err := add(cfg.SocketRO, true); err != nil {
 		return out, err
 	}
 	if err := addAdmin(cfg.AdminSocket); err != nil {
@@ -317,10 +337,10 @@ func openListeners(cfg config, tlsCtx *tlsauth.Context) ([]listener, error) {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return out, err
 		}
-		if err := add(filepath.Join(dir, "libvirt-sock"), 0o700, false); err != nil {
+		if err := add(filepath.Join(dir, "libvirt-sock"), false); err != nil {
 			return out, err
 		}
-		if err := add(filepath.Join(dir, "libvirt-sock-ro"), 0o777, true); err != nil {
+		if err := add(filepath.Join(dir, "libvirt-sock-ro"), true); err != nil {
 			return out, err
 		}
 		if err := addAdmin(filepath.Join(dir, "libvirt-admin-sock")); err != nil {
@@ -332,21 +352,22 @@ func openListeners(cfg config, tlsCtx *tlsauth.Context) ([]listener, error) {
 		if err != nil {
 			return out, err
 		}
-		out = append(out, listener{ln: ln, svc: rpc.Service{Transport: rpc.TransportTCP}})
+		out = append(out, listener{ln: ln, svc: rpc.Service{Transport: rpc.TransportTCP, Auth: cfg.Sock.AuthTCP}})
 	}
 	if tlsCtx != nil {
 		ln, err := net.Listen("tcp", cfg.TLS.Listen)
 		if err != nil {
 			return out, err
 		}
-		out = append(out, listener{ln: tlsCtx.Listener(ln), svc: rpc.Service{Transport: rpc.TransportTLS}})
+		out = append(out, listener{ln: tlsCtx.Listener(ln), svc: rpc.Service{Transport: rpc.TransportTLS, Auth: cfg.Sock.AuthTLS}})
 	}
 	return out, nil
 }
 
 // listenUnix binds path, replacing a stale socket left by a killed daemon
-// but never a live one.
-func listenUnix(path string, mode os.FileMode) (net.Listener, error) {
+// but never a live one, and gives it mode and (gid >= 0,
+// unix_sock_group) that group.
+func listenUnix(path string, mode os.FileMode, gid int) (net.Listener, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, err
 	}
@@ -365,6 +386,12 @@ func listenUnix(path string, mode os.FileMode) (net.Listener, error) {
 		return nil, err
 	}
 	ln.(*net.UnixListener).SetUnlinkOnClose(false)
+	if gid >= 0 {
+		if err := os.Lchown(path, -1, gid); err != nil {
+			ln.Close()
+			return nil, err
+		}
+	}
 	if err := os.Chmod(path, mode); err != nil {
 		ln.Close()
 		return nil, err

@@ -273,6 +273,8 @@ func (d *Driver) removeDevice(v *vm, mon monitor, alias string) {
 		if err := qmp.NetdevDel(hotplugCtx(), mon, "host"+alias); err != nil {
 			d.log.Warn("netdev_del", "domain", v.name, "netdev", "host"+alias, "err", err)
 		}
+		d.unbindGuestFilters(&conf.Domain{Devices: conf.Devices{Interfaces: []*conf.Interface{nic}}})
+		d.releasePort(nic)
 		d.modifyLive(v, func(next *conf.Domain) {
 			next.Devices.Interfaces = slices.DeleteFunc(slices.Clone(next.Devices.Interfaces), func(x *conf.Interface) bool { return x.Alias == alias })
 		})

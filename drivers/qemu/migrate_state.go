@@ -2,12 +2,9 @@ package qemu
 
 import (
 	"context"
-	"encoding/xml"
 	"errors"
-	"os"
 	"time"
 
-	"govirt/conf"
 	"govirt/driver"
 	"govirt/qmp"
 	"govirt/virerr"
@@ -25,7 +22,7 @@ const (
 	migrateNonSharedInc     = 1 << 7
 	migrateOffline          = 1 << 10
 	migratePostcopy         = 1 << 15
-	migratePostcopyResume   = 1 << 18
+	migratePostcopyResume   = 1 << 19
 	migrateChangeProtection = 1 << 8
 )
 
@@ -88,6 +85,9 @@ type migration struct {
 	// here (--persistent on a guest not defined before): undoing the
 	// migration undefines it again, so no copy is left behind.
 	Defined bool `json:"defined,omitempty"`
+	// Postcopy says QEMU switched to post-copy: the guest's memory is
+	// split between both sides, neither can take it back alone.
+	Postcopy bool `json:"postcopy,omitempty"`
 
 	owner   *conn       // the client connection that drives it
 	started bool        // QEMU was told to migrate (outgoing)
@@ -155,60 +155,6 @@ func waitMigrationEvents(ctx context.Context, mon monitor, m *migration, what st
 	return errQEMU(virerr.ErrOperationFailed, "%s: %v", what, err)
 }
 
-// migCookie is what each step tells the next, as libvirt's
-// <qemu-migration> cookie: who sends it and, from Perform, the persistent
-// definition the destination defines with --persistent.
-type migCookie struct {
-	XMLName  xml.Name `xml:"qemu-migration"`
-	Name     string   `xml:"name"`
-	UUID     string   `xml:"uuid"`
-	Hostname string   `xml:"hostname"`
-	// Peer is the URI of the sending daemon's read-only socket, for a
-	// restarted peer to ask where the guest ended up (migrate_peer.go).
-	Peer       string `xml:"govirt-peer,omitempty"`
-	Persistent *struct {
-		Inner string `xml:",innerxml"`
-	} `xml:"persistent,omitempty"`
-	NBD *cookieNBD `xml:"nbd,omitempty"`
-}
-
-func (d *Driver) makeCookie(v *vm, persistentXML string) []byte {
-	return d.makeCookieNBD(v, persistentXML, nil)
-}
-
-// makeCookieNBD is makeCookie with the <nbd> element of a storage
-// migration (migrate_nbd.go).
-func (d *Driver) makeCookieNBD(v *vm, persistentXML string, nbd *cookieNBD) []byte {
-	host, _ := os.Hostname()
-	v.mu.Lock()
-	c := migCookie{Name: v.name, UUID: v.uuid.String(), Hostname: host, Peer: d.peerURI(), NBD: nbd}
-	v.mu.Unlock()
-	if persistentXML != "" {
-		c.Persistent = &struct {
-			Inner string `xml:",innerxml"`
-		}{persistentXML}
-	}
-	out, _ := xml.Marshal(&c)
-	return append(out, 0) // libvirt's cookies are NUL-terminated strings
-}
-
-func parseCookie(b []byte) (*migCookie, error) {
-	for len(b) > 0 && b[len(b)-1] == 0 {
-		b = b[:len(b)-1]
-	}
-	var c migCookie
-	if len(b) == 0 {
-		return &c, nil
-	}
-	if err := conf.CheckXML(b, virerr.FromQemu, "(qemu_migration_cookie)"); err != nil {
-		return nil, err
-	}
-	if err := xml.Unmarshal(b, &c); err != nil {
-		return nil, errQEMU(virerr.ErrInternalError, "invalid migration cookie: %v", err)
-	}
-	return &c, nil
-}
-
 // migParam returns a string parameter.
 func migParam(params []driver.TypedParam, name string) string {
 	for _, p := range params {
@@ -228,10 +174,8 @@ func checkMigrateFlags(flags uint32) error {
 		return errQEMU(virerr.ErrOperationInvalid, "%s", "Flags 'VIR_MIGRATE_NON_SHARED_DISK' and 'VIR_MIGRATE_NON_SHARED_INC' are mutually exclusive")
 	case flags&migrateOffline != 0:
 		return errQEMU(virerr.ErrOperationUnsupported, "offline migration is not supported")
-	case flags&(migratePostcopy|migratePostcopyResume) != 0:
-		return errQEMU(virerr.ErrOperationUnsupported, "post-copy migration is not supported")
 	}
-	return nil
+	return checkMigrateCombos(flags) // migrate_postcopy.go
 }
 
 // migrationOf returns v's migration when it is the one expected (in or

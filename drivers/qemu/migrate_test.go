@@ -70,7 +70,7 @@ func TestMigrateSourceSuccess(t *testing.T) {
 		t.Fatal(err)
 	}
 	ck, err := parseCookie(out)
-	if err != nil || ck.Persistent == nil || !strings.Contains(ck.Persistent.Inner, "<name>ev</name>") {
+	if err != nil || ck.PersistentXML == "" || !strings.Contains(ck.PersistentXML, "<name>ev</name>") {
 		t.Fatalf("perform cookie %q: %v", out, err)
 	}
 	for _, cmd := range []string{"migrate-set-capabilities", "migrate-set-parameters", "migrate"} {
@@ -136,7 +136,7 @@ func TestMigrateRefusals(t *testing.T) {
 	d, v, _ := runningVM(t, &fakeMonitor{}, "")
 	c := &conn{d: d}
 	h := v.handle()
-	for _, f := range []uint32{migrateOffline, migratePostcopy} {
+	for _, f := range []uint32{migrateOffline, migratePostcopyResume} {
 		if _, _, err := c.DomainMigrateBegin3(h, nil, f); virerr.CodeOf(err) != virerr.ErrOperationUnsupported {
 			t.Errorf("flags %#x: %v", f, err)
 		}

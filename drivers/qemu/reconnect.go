@@ -180,6 +180,7 @@ func (d *Driver) reconnectFinish(ctx context.Context, v *vm, st *status) error {
 	proc, id, live := v.proc, v.id, v.live
 	v.mu.Unlock()
 	d.findCgroup(v, proc.pid, id, st.Name)
+	d.reclaimPorts(live)
 	if err := d.startPerf(v, live, proc.pid); err != nil {
 		d.log.Warn("cannot reopen the guest's perf events", "domain", st.Name, "err", err)
 	}
@@ -198,6 +199,9 @@ func (d *Driver) reconnectFinish(ctx context.Context, v *vm, st *status) error {
 		v.ext.agent.setTimeout(*st.AgentTimeout)
 	}
 	d.refreshChannelStates(ctx, v, false)
+	// As qemuProcessReconnect: bindings kept from before stay, missing
+	// ones are made again, failures only logged.
+	_ = d.bindGuestFilters(st.Name, v.uuid, live, true)
 	if err := d.refreshBalloon(ctx, v); err != nil {
 		d.log.Warn("cannot read the balloon after reconnect", "domain", st.Name, "err", err)
 	}

@@ -1,0 +1,77 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"govirt/rpc"
+)
+
+func TestSockConfig(t *testing.T) {
+	dir := t.TempDir()
+	rules := filepath.Join(dir, "rules")
+	os.WriteFile(rules, []byte("allow uid=0\n"), 0o600)
+	file := filepath.Join(dir, "conf")
+	os.WriteFile(file, []byte(`unix_sock_group = "0"
+unix_sock_ro_perms = "0755"
+unix_sock_rw_perms = "0770"
+unix_sock_admin_perms = "0700"
+unix_sock_dir = "`+dir+`/s"
+auth_unix_ro = "sasl"
+auth_tcp = "none"
+access_drivers = [ "rules" ]
+access_rules = "`+rules+`"
+`), 0o600)
+	cfg, _, err := parseArgs([]string{"--config", file})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := cfg.Sock
+	if s.ROPerms != 0o755 || s.RWPerms != 0o770 || s.AdminPerms != 0o700 || s.AuthUnixRO != rpc.AuthSASL || s.AuthUnixRW != rpc.AuthNone {
+		t.Fatalf("%+v", s)
+	}
+	if cfg.Socket != dir+"/s/govirt-sock" || cfg.SocketRO != dir+"/s/govirt-sock-ro" || cfg.AdminSocket != dir+"/s/govirt-admin-sock" {
+		t.Fatalf("unix_sock_dir: %s %s %s", cfg.Socket, cfg.SocketRO, cfg.AdminSocket)
+	}
+	if gid, err := s.sockGID(); err != nil || gid != 0 {
+		t.Fatalf("gid %d %v", gid, err)
+	}
+	m, err := s.accessManager()
+	if err != nil || !m.Enabled() {
+		t.Fatalf("access manager: %v", err)
+	}
+	// libvirtd's defaults without polkit.
+	d := defaultSockConfig()
+	if d.ROPerms != 0o777 || d.RWPerms != 0o700 || d.AdminPerms != 0o700 || d.AuthTCP != rpc.AuthNone {
+		t.Fatalf("defaults %+v", d)
+	}
+	if m, err := d.accessManager(); err != nil || m.Enabled() {
+		t.Fatal("no access_drivers must allow everything")
+	}
+}
+
+func TestSockConfigRefusals(t *testing.T) {
+	for line, want := range map[string]string{
+		`auth_unix_rw = "polkit"`:              "govirt has no polkit",
+		`auth_tls = "krb"`:                     "unsupported auth krb",
+		`unix_sock_rw_perms = "0999"`:          "octal mode",
+		`unix_sock_ro_perms = "01777"`:         "octal mode",
+		`access_drivers = [ "polkit" ]`:        "polkit",
+		`access_drivers = [ "rules" ]`:         "needs access_rules",
+		`access_drivers = [ "none", "rules" ]`: "expected",
+		`access_rules = "/x"`:                  "needs access_drivers",
+	} {
+		dir := t.TempDir()
+		file := filepath.Join(dir, "conf")
+		os.WriteFile(file, []byte(line+"\n"), 0o600)
+		cfg, _, err := parseArgs([]string{"--config", file})
+		if err == nil {
+			_, err = cfg.Sock.accessManager()
+		}
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v (want %q)", line, err, want)
+		}
+	}
+}
