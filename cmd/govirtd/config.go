@@ -36,7 +36,7 @@ type config struct {
 	Graphics command.GraphicsConfig
 	// TLS is the --listen-tls transport's settings.
 	TLS tlsConfig
-	// Auth is the listeners' auth_* and the SASL settings (config_sasl.go).
+	// Auth is the SASL settings (config_sasl.go).
 	Auth authConfig
 	// AdminSocket serves libvirt's admin program (virt-admin), root only.
 	AdminSocket string
@@ -353,7 +353,7 @@ func loadFile(path string, cfg *config, flagSet map[string]bool) error {
 			if err != nil {
 				return fmt.Errorf("%s:%d: %s: %v", path, line, key, err)
 			}
-			if !ok && !cfg.Auth.noted(key) {
+			if !ok {
 				return fmt.Errorf("%s:%d: unknown setting %q", path, line, key)
 			}
 		}

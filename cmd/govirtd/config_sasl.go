@@ -14,12 +14,10 @@ import (
 	"govirt/rpc/sasl"
 )
 
-// authConfig is libvirtd.conf's per-listener auth_* settings and govirt's
-// SASL settings (libvirt's own live in /etc/sasl2/libvirt.conf).
+// authConfig is govirt's SASL settings (libvirt's own live in
+// /etc/sasl2/libvirt.conf); which listeners use SASL is libvirtd.conf's
+// auth_* keys, in sockConfig (config_access.go).
 type authConfig struct {
-	// UnixRW, UnixRO, TCP and TLS are auth_unix_rw, auth_unix_ro,
-	// auth_tcp and auth_tls: "none" or "sasl" ("polkit" is refused).
-	UnixRW, UnixRO, TCP, TLS string
 	// SASLUsers is sasl_users: the user file (govirtd sasl-passwd).
 	SASLUsers string
 	// SASLAllowed is sasl_allowed_username_list; nil when unset.
@@ -30,11 +28,7 @@ type authConfig struct {
 	SASLRealm string
 	// DigestCiphers is sasl_digest_ciphers (nil: rc4 and 3des).
 	DigestCiphers []string
-	seen          map[string]bool // auth_* keys given
 }
-
-// noted reports whether key is an auth_* key set reads.
-func (a *authConfig) noted(key string) bool { return a.seen[key] }
 
 // DefaultSASLUsers is the user file when sasl_users is not set.
 const DefaultSASLUsers = "/etc/govirt/sasl.users"
@@ -42,26 +36,6 @@ const DefaultSASLUsers = "/etc/govirt/sasl.users"
 func (a *authConfig) set(key, raw string) (ok bool, err error) {
 	str := strings.Trim(raw, `"`)
 	switch key {
-	case "auth_unix_rw", "auth_unix_ro", "auth_tcp", "auth_tls":
-		// Noted, and left to any other reader of the keys (ok false).
-		if _, err := authValue(str); err != nil {
-			return true, err
-		}
-		if a.seen == nil {
-			a.seen = map[string]bool{}
-		}
-		a.seen[key] = true
-		switch key {
-		case "auth_unix_rw":
-			a.UnixRW = str
-		case "auth_unix_ro":
-			a.UnixRO = str
-		case "auth_tcp":
-			a.TCP = str
-		case "auth_tls":
-			a.TLS = str
-		}
-		return false, nil
 	case "sasl_users":
 		a.SASLUsers = str
 	case "sasl_realm":
@@ -110,26 +84,11 @@ func knownMech(m string) bool {
 	return false
 }
 
-// authValue reads an auth_* value. (The access-control helper's
-// sockConfig reads the same keys: after both are merged, one of the two
-// should own them.)
-func authValue(s string) (int32, error) {
-	switch s {
-	case "none":
-		return rpc.AuthNone, nil
-	case "sasl":
-		return rpc.AuthSASL, nil
-	case "polkit":
-		return 0, fmt.Errorf("unsupported auth polkit: govirt has no polkit; use \"none\" with access_drivers = [ \"rules\" ], or \"sasl\"")
-	}
-	return 0, fmt.Errorf("unsupported auth %s", s)
-}
-
 // peerSocket is the read-only socket migration peers on this host may
 // query (drivers/qemu/migrate_peer.go), or "" when it demands SASL, which
 // govirt's own client cannot do.
 func (c *config) peerSocket() string {
-	if c.Auth.UnixRO == "sasl" {
+	if c.Sock.AuthUnixRO == rpc.AuthSASL {
 		return ""
 	}
 	return c.SocketRO
@@ -148,27 +107,10 @@ func authName(a int32) string {
 	return fmt.Sprint(a)
 }
 
-// listenerAuth is the scheme of a listener.
-func (a *authConfig) listenerAuth(svc rpc.Service) int32 {
-	var s string
-	switch svc.Transport {
-	case rpc.TransportUnix:
-		s = a.UnixRW
-		if svc.ReadOnly {
-			s = a.UnixRO
-		}
-	case rpc.TransportTCP:
-		s = a.TCP
-	case rpc.TransportTLS:
-		s = a.TLS
-	}
-	v, _ := authValue(s)
-	return v
-}
-
-func (a *authConfig) anySASL() bool {
-	for _, s := range []string{a.UnixRW, a.UnixRO, a.TCP, a.TLS} {
-		if s == "sasl" {
+// anySASL reports whether a listener uses SASL.
+func (s *sockConfig) anySASL() bool {
+	for _, a := range []int32{s.AuthUnixRW, s.AuthUnixRO, s.AuthTCP, s.AuthTLS} {
+		if a == rpc.AuthSASL {
 			return true
 		}
 	}
@@ -179,10 +121,11 @@ func (a *authConfig) anySASL() bool {
 // The user file must be readable at start; it is read again (when its
 // modification time changed) at every login, so sasl-passwd takes effect
 // without a restart.
-func (a *authConfig) saslPolicy(log *slog.Logger) (*remote.SASLPolicy, error) {
-	if !a.anySASL() {
+func (c *config) saslPolicy(log *slog.Logger) (*remote.SASLPolicy, error) {
+	if !c.Sock.anySASL() {
 		return nil, nil
 	}
+	a := &c.Auth
 	path := a.SASLUsers
 	if path == "" {
 		path = DefaultSASLUsers

@@ -28,15 +28,8 @@ sasl_digest_ciphers = ["rc4"]
 		t.Fatal(err)
 	}
 	a := cfg.Auth
-	for svc, want := range map[rpc.Service]int32{
-		{Transport: rpc.TransportUnix}:                 rpc.AuthSASL,
-		{Transport: rpc.TransportUnix, ReadOnly: true}: rpc.AuthNone,
-		{Transport: rpc.TransportTCP}:                  rpc.AuthSASL,
-		{Transport: rpc.TransportTLS}:                  rpc.AuthNone,
-	} {
-		if got := a.listenerAuth(svc); got != want {
-			t.Errorf("%+v: %v, want %v", svc, got, want)
-		}
+	if s := cfg.Sock; s.AuthUnixRW != rpc.AuthSASL || s.AuthUnixRO != rpc.AuthNone || s.AuthTCP != rpc.AuthSASL || s.AuthTLS != rpc.AuthNone || !s.anySASL() {
+		t.Errorf("auth_* settings: %+v", s)
 	}
 	if strings.Join(a.SASLAllowed, ",") != "admin,ops-*" || a.SASLRealm != "example" || len(a.SASLMechs) != 2 || a.DigestCiphers[0] != "rc4" {
 		t.Fatalf("%+v", a)
@@ -45,14 +38,14 @@ sasl_digest_ciphers = ["rc4"]
 	// changes.
 	var logb bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&logb, nil))
-	if _, err := a.saslPolicy(log); err == nil {
+	if _, err := cfg.saslPolicy(log); err == nil {
 		t.Fatal("missing user file accepted")
 	}
 	if err := saslPasswd(users, "example", false, true, false, 1, []string{"alice"}, pipeOf(t, "pw\n"), nil); err != nil {
 		t.Fatal(err)
 	}
 	os.Chmod(users, 0o644)
-	p, err := a.saslPolicy(log)
+	p, err := cfg.saslPolicy(log)
 	if err != nil || p == nil || !strings.Contains(logb.String(), "readable by others") {
 		t.Fatalf("%v %v %s", p, err, logb.String())
 	}
@@ -74,7 +67,7 @@ sasl_digest_ciphers = ["rc4"]
 	}
 
 	// No SASL listener, no policy; bad values refused.
-	if p, err := (&authConfig{}).saslPolicy(log); p != nil || err != nil {
+	if p, err := (&config{}).saslPolicy(log); p != nil || err != nil {
 		t.Errorf("%v %v", p, err)
 	}
 	for _, bad := range []string{`auth_tcp = "polkit"`, `auth_tls = "kerberos"`, `sasl_mechanisms = ["GSSAPI"]`, `sasl_digest_ciphers = ["des"]`, `sasl_allowed_username_list = "x"`, `sasl_realm = "a b"`} {

@@ -160,7 +160,7 @@ func run(cfg config, log *slog.Logger, logCtl *admin.LogControl) error {
 		return err
 	}
 	lv.NewHandler = func(c *rpc.Conn) rpc.Handler { return srv.NewHandler(c.ServiceReadOnly())(c) }
-	if srv.SASL, err = cfg.Auth.saslPolicy(log); err != nil {
+	if srv.SASL, err = cfg.saslPolicy(log); err != nil {
 		return err
 	}
 
@@ -182,9 +182,6 @@ func run(cfg config, log *slog.Logger, logCtl *admin.LogControl) error {
 		rs := lv
 		if l.admin {
 			rs = adm
-		}
-		if a := cfg.Auth.listenerAuth(l.svc); !l.admin && a != rpc.AuthNone {
-			l.svc.Auth = a // config_sasl.go
 		}
 		log.Info("listening", "addr", l.ln.Addr().String(), "server", rs.Name, "read_only", l.svc.ReadOnly, "auth", authName(l.svc.Auth))
 		go func(l listener) { errc <- rs.ServeService(l.ln, l.svc) }(l)
