@@ -415,3 +415,52 @@ func TestSASLClientInfo(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// TestAccessRulesSASLUser: access rules match the SASL user name (issue
+// 16's ACL test for a SASL user): bob sees and starts only web-* guests,
+// alice everything.
+func TestAccessRulesSASLUser(t *testing.T) {
+	dir := t.TempDir()
+	rules := filepath.Join(dir, "access.rules")
+	if err := os.WriteFile(rules, []byte(`
+allow sasl=alice
+allow sasl=bob driver=test object=connect
+allow sasl=bob object=domain name="web-*" perm=getattr,read,start
+deny
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e := startSASLDaemon(t, `access_drivers = [ "rules" ]`, `access_rules = "`+rules+`"`)
+	xml := filepath.Join(e.dir, "web.xml")
+	os.WriteFile(xml, []byte("<domain type='test'><name>web-1</name><memory>8192</memory><os><type>hvm</type></os></domain>"), 0o644)
+	e.authFile(t, "alice", "secret")
+	// The test driver's state lives while a connection is open: alice
+	// holds one across bob's checks.
+	h := holdVirsh(t, "-c", e.unixURI(""))
+	fmt.Fprintln(h.stdin, "define "+xml)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if out, _, _ := virsh(t, e.unixURI(""), "list --all --name"); strings.Contains(out, "web-1") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("alice's define did not happen:\n%s", e.d.Log())
+		}
+	}
+	e.authFile(t, "bob", "bobpw")
+	for _, uri := range []string{e.unixURI(""), e.tcpURI("")} {
+		if out := mustVirsh(t, uri, "list --all --name"); strings.TrimSpace(out) != "web-1" {
+			t.Errorf("bob's list on %s: %q", uri, out)
+		}
+		// test is invisible to bob: its lookup is refused.
+		if _, errs, rc := virsh(t, uri, "suspend", "test"); rc == 0 || !strings.Contains(errs, "failed to get domain 'test'") {
+			t.Errorf("bob's suspend of test on %s: rc %d %s", uri, rc, errs)
+		}
+	}
+	mustVirsh(t, e.tcpURI(""), "start web-1")
+	if _, errs, rc := virsh(t, e.unixURI(""), "destroy", "web-1"); rc == 0 || !strings.Contains(errs, "access denied") {
+		t.Errorf("bob's destroy: rc %d %s", rc, errs)
+	}
+	e.authFile(t, "alice", "secret")
+	mustVirsh(t, e.unixURI(""), "destroy web-1; suspend test; resume test")
+	fmt.Fprintln(h.stdin, "quit")
+}
