@@ -232,6 +232,9 @@ func TestSASLUnauthenticatedCalls(t *testing.T) {
 	wantErr("CONNECT_SUPPORTS_FEATURE", c.Call(ctx, procs.ConnectSupportsFeature, remote.ConnectSupportsFeatureArgs{Feature: 10}, &fr), virerr.ErrRPC, "authentication required")
 	err = c.CallProg(ctx, procs.ProgramQemu, 1, procs.QemuDomainMonitorCommand, remote.QemuDomainMonitorCommandArgs{Cmd: "x"}, nil)
 	wantErr("QEMU_PROC_DOMAIN_MONITOR_COMMAND", err, virerr.ErrRPC, "authentication required")
+	// AUTH_POLKIT, with no polkit listener, fails as libvirtd's does.
+	var pr remote.AuthPolkitRet
+	wantErr("AUTH_POLKIT", c.Call(ctx, procs.AuthPolkit, nil, &pr), virerr.ErrInternalError, "Library function returned error but did not set virError")
 	// START before INIT, and a mechanism that is not offered.
 	var sr remote.AuthSaslStartRet
 	wantErr("START before INIT", c.Call(ctx, procs.AuthSaslStart, remote.AuthSaslStartArgs{Mech: "PLAIN", Nil: 1}, &sr), virerr.ErrAuthFailed, "authentication failed: authentication failed")
