@@ -118,9 +118,9 @@ func (s *sockConfig) anySASL() bool {
 }
 
 // saslPolicy builds the server's SASL setup when a listener uses SASL.
-// The user file must be readable at start; it is read again (when its
-// modification time changed) at every login, so sasl-passwd takes effect
-// without a restart.
+// The user file is read at every login when its modification time
+// changed, so sasl-passwd takes effect without a restart; one missing or
+// broken at start is only logged.
 func (c *config) saslPolicy(log *slog.Logger) (*remote.SASLPolicy, error) {
 	if !c.Sock.anySASL() {
 		return nil, nil
@@ -132,7 +132,9 @@ func (c *config) saslPolicy(log *slog.Logger) (*remote.SASLPolicy, error) {
 	}
 	fc := &usersFile{path: path}
 	if _, err := fc.get(); err != nil {
-		return nil, fmt.Errorf("sasl_users: %w", err)
+		// As libvirtd without its sasldb: the daemon runs and every
+		// login fails (logged) until the file is there.
+		log.Warn("SASL user file unusable: no SASL login can succeed until it is fixed", "path", path, "err", err)
 	}
 	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
 		log.Warn("SASL user file is readable by others", "path", path, "mode", fi.Mode().Perm().String())

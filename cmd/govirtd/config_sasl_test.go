@@ -34,12 +34,16 @@ sasl_digest_ciphers = ["rc4"]
 	if strings.Join(a.SASLAllowed, ",") != "admin,ops-*" || a.SASLRealm != "example" || len(a.SASLMechs) != 2 || a.DigestCiphers[0] != "rc4" {
 		t.Fatalf("%+v", a)
 	}
-	// The user file must exist at start; once there, it is reread when it
-	// changes.
+	// A missing user file is logged (every login fails until it is
+	// there); once there, it is reread when it changes.
 	var logb bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&logb, nil))
-	if _, err := cfg.saslPolicy(log); err == nil {
-		t.Fatal("missing user file accepted")
+	early, err := cfg.saslPolicy(log)
+	if err != nil || !strings.Contains(logb.String(), "SASL user file unusable") {
+		t.Fatalf("missing user file: %v %s", err, logb.String())
+	}
+	if _, err := early.Config.Users(); err == nil {
+		t.Fatal("users from a missing file")
 	}
 	if err := saslPasswd(users, "example", false, true, false, 1, []string{"alice"}, pipeOf(t, "pw\n"), nil); err != nil {
 		t.Fatal(err)
@@ -56,7 +60,7 @@ sasl_digest_ciphers = ["rc4"]
 	if err := saslPasswd(users, "example", false, true, false, 1, []string{"bob"}, pipeOf(t, "pw2\n"), nil); err != nil {
 		t.Fatal(err)
 	}
-	if us, _ := p.Config.Users(); us.Lookup("bob") == nil {
+	if us, _ := early.Config.Users(); us.Lookup("bob") == nil {
 		t.Error("a new user is not seen")
 	}
 	if err := saslPasswd(users, "", true, false, false, 0, []string{"alice"}, nil, nil); err != nil {
