@@ -43,10 +43,6 @@ var covFamilies = []struct {
 		"checkpoint-create", "checkpoint-create-as", "checkpoint-delete", "checkpoint-dumpxml",
 		"checkpoint-edit", "checkpoint-info", "checkpoint-list", "checkpoint-parent"}},
 	{"qemu", "backup on QEMU", []string{"backup-begin", "backup-dumpxml"}},
-	{"qemu", "nwfilter on QEMU: issue 17", []string{
-		"nwfilter-define", "nwfilter-dumpxml", "nwfilter-edit", "nwfilter-list", "nwfilter-undefine",
-		"nwfilter-binding-create", "nwfilter-binding-delete", "nwfilter-binding-dumpxml",
-		"nwfilter-binding-list"}},
 	{"qemu", "numatune through cgroups: issue 15", []string{"numatune"}},
 	{"qemu", "network ports on QEMU: issue 17", []string{"net-port-create", "net-port-list", "net-port-dumpxml", "net-port-delete"}},
 }

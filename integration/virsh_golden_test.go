@@ -162,8 +162,7 @@ func TestVirshGolden(t *testing.T) {
 // knownDifferences lists commands whose output may differ from libvirtd's,
 // with the reason. Keep it short and honest.
 var knownDifferences = map[string]string{
-	"secret-list":   "libvirt's test driver has no secrets driver and fails; govirtd returns an empty list, as issue 3 asks",
-	"nwfilter-list": "libvirt's test driver has no nwfilter driver and fails; govirtd returns an empty list, as for secrets",
+	"secret-list": "libvirt's test driver has no secrets driver and fails; govirtd returns an empty list, as issue 3 asks",
 	// govirt's test driver goes beyond libvirt's on purpose
 	// (drivers/test/devices.go, vol_data.go): libvirtd answers these
 	// with VIR_ERR_NO_SUPPORT.

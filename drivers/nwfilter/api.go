@@ -299,6 +299,7 @@ func (m *Manager) NWFilterBindingDelete(h driver.NWFilterBinding) error {
 	if b == nil {
 		return errNoBinding(h.PortDev)
 	}
+	m.stopLearning(b.PortDev)
 	// libvirt tears the port's chains down whether or not the tap is
 	// still there (it is gone once QEMU exited).
 	if m.cfg.Tech != nil {

@@ -104,8 +104,13 @@ func (f *firewall) apply(run runner) error {
 	return nil
 }
 
+// runAll runs rules; commands a query adds go at the end of the list,
+// as libvirt appends them to the group being applied (so a chain is
+// deleted only after the chains jumping to it were flushed).
 func (f *firewall) runAll(run runner, rules []*fwRule, ignoreAll bool) error {
-	for _, r := range rules {
+	rules = append([]*fwRule(nil), rules...)
+	for i := 0; i < len(rules); i++ {
+		r := rules[i]
 		argv := append(r.layer.argv(), r.args...)
 		out, err := run(argv)
 		if err != nil && !r.ignore && !ignoreAll {
@@ -120,9 +125,7 @@ func (f *firewall) runAll(run runner, rules []*fwRule, ignoreAll bool) error {
 			}
 			r.query(f, r.layer, lines)
 			f.pending = nil
-			if err := f.runAll(run, more, ignoreAll); err != nil {
-				return err
-			}
+			rules = append(rules, more...)
 		}
 	}
 	return nil

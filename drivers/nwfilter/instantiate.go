@@ -125,9 +125,10 @@ func (m *Manager) toInst(f *Filter, vars Params, out *[]*InstRule, removing *Fil
 // be known, and the technology driver gets the rules. removing is a
 // filter about to be undefined, which must not be used.
 //
-// IP address learning (CTRL_IP_LEARNING any/dhcp) is not implemented: a
-// tree whose only unknown variable is IP gets no rules until the binding
-// names its IP, and that is logged.
+// A tree whose only unknown variable is IP (CTRL_IP_LEARNING any or
+// dhcp) gets its rules once Config.LearnIP finds the address (learn.go);
+// until then no rules are applied (libvirt applies its learning rules
+// meanwhile and sniffs the traffic itself).
 func (m *Manager) instantiate(b *Binding, removing *Filter) error {
 	if !m.cfg.PortExists(b.PortDev) {
 		return nil
@@ -153,8 +154,7 @@ func (m *Manager) instantiate(b *Binding, removing *Filter) error {
 		case strings.EqualFold(learning, "none"):
 			reportIP = true
 		case strings.EqualFold(learning, "dhcp"), strings.EqualFold(learning, "any"):
-			m.log.Warn("network filter needs the guest's IP address, and IP address learning is not implemented: no rules applied until the binding names IP",
-				"portdev", b.PortDev, "filter", b.Filter)
+			m.startLearning(b)
 			return nil
 		default:
 			return errf(virerr.ErrParseFailed, "filter '%s' learning value '%s' invalid.", f.Name, learning)

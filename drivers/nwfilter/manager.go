@@ -56,7 +56,12 @@ type Config struct {
 	// PortExists reports whether a port device exists (libvirt only
 	// instantiates filters on existing devices); nil uses sysfs.
 	PortExists func(name string) bool
-	Log        *slog.Logger
+	// LearnIP finds the IP address of a binding's guest interface (the
+	// QEMU driver reads its network's DHCP leases); nil learns nothing.
+	// A binding whose filters need IP and lack it asks every second
+	// until it answers or the binding goes.
+	LearnIP func(b *Binding) (string, bool)
+	Log     *slog.Logger
 }
 
 // Manager is the driver; its methods are safe for concurrent use.
@@ -67,11 +72,12 @@ type Manager struct {
 	mu       sync.Mutex
 	filters  map[uuid.UUID]*Filter
 	bindings map[string]*Binding
+	learners map[string]chan struct{} // by port: closed to stop learning
 }
 
 // New loads the definitions and bindings and applies the bindings again.
 func New(cfg Config) *Manager {
-	m := &Manager{cfg: cfg, log: cfg.Log, filters: map[uuid.UUID]*Filter{}, bindings: map[string]*Binding{}}
+	m := &Manager{cfg: cfg, log: cfg.Log, filters: map[uuid.UUID]*Filter{}, bindings: map[string]*Binding{}, learners: map[string]chan struct{}{}}
 	if m.log == nil {
 		m.log = slog.Default()
 	}

@@ -4,7 +4,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"govirt/driver"
 	"govirt/virerr"
@@ -169,4 +171,70 @@ func TestBindingXML2XML(t *testing.T) {
 			t.Errorf("%s: got\n%s", f, got)
 		}
 	}
+}
+
+// TestLearnIP: a binding whose filters need IP gets its rules once the
+// address is learned, with IP added to its variables.
+func TestLearnIP(t *testing.T) {
+	learnInterval = 10 * time.Millisecond
+	tech := &lockedTech{fakeTech: fakeTech{applied: map[string][]*InstRule{}}}
+	var mu sync.Mutex
+	asked := 0
+	m := New(Config{
+		Dir: filepath.Join(t.TempDir(), "f"), BindingDir: filepath.Join(t.TempDir(), "b"), Privileged: true, Tech: tech,
+		PortExists: func(string) bool { return true },
+		LearnIP: func(b *Binding) (string, bool) {
+			mu.Lock()
+			defer mu.Unlock()
+			asked++
+			if asked < 3 {
+				return "", false
+			}
+			return "10.0.0.7", true
+		},
+	})
+	h, err := m.NWFilterBindingCreateXML(strings.Replace(bindingXML, "<parameter name='IP' value='10.0.0.2'/>", "", 1), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := tech.count("vnet0"); n != 0 {
+		t.Fatalf("%d rules applied before the IP is known", n)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for tech.count("vnet0") == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("rules not applied after learning")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	x, _ := m.NWFilterBindingGetXMLDesc(h, 0)
+	if !strings.Contains(x, "<parameter name='IP' value='10.0.0.7'/>") {
+		t.Fatalf("binding:\n%s", x)
+	}
+	if err := m.NWFilterBindingDelete(h); err != nil {
+		t.Fatal(err)
+	}
+}
+
+type lockedTech struct {
+	mu sync.Mutex
+	fakeTech
+}
+
+func (l *lockedTech) Apply(b *Binding, rules []*InstRule) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.fakeTech.Apply(b, rules)
+}
+
+func (l *lockedTech) Teardown(dev string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.fakeTech.Teardown(dev)
+}
+
+func (l *lockedTech) count(dev string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.applied[dev])
 }

@@ -1,6 +1,7 @@
 package qemu
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 
@@ -33,6 +34,7 @@ func (d *Driver) nwfilters() *nwfilter.Manager {
 			BindingDir: filepath.Join(d.cfg.RunDir, "nwfilter-binding"),
 			Privileged: privileged,
 			Tech:       tech,
+			LearnIP:    d.learnFilterIP,
 			Log:        d.log.With("driver", "nwfilter"),
 		})
 	}
@@ -40,6 +42,33 @@ func (d *Driver) nwfilters() *nwfilter.Manager {
 }
 
 func (d *Driver) filterPorts() driver.NWFilterPorts { return d.nwfilters() }
+
+// learnFilterIP finds the IPv4 address of a filtered NIC in the DHCP
+// leases of the active virtual networks (its network's dnsmasq gave
+// it), where libvirt's nwfilter sniffs the guest's DHCP or ARP traffic.
+func (d *Driver) learnFilterIP(b *nwfilter.Binding) (string, bool) {
+	mgr := d.networks()
+	nets, err := mgr.ListAllNetworks(listNetworksActive)
+	if err != nil {
+		return "", false
+	}
+	mac := fmt.Sprintf("%02x:%02x:%02x:%02x:%02x:%02x", b.MAC[0], b.MAC[1], b.MAC[2], b.MAC[3], b.MAC[4], b.MAC[5])
+	for _, n := range nets {
+		leases, err := mgr.NetworkGetDHCPLeases(n, mac, 0)
+		if err != nil {
+			continue
+		}
+		for _, l := range leases {
+			if l.Type == 0 && l.IPAddr != "" {
+				return l.IPAddr, true
+			}
+		}
+	}
+	return "", false
+}
+
+// listNetworksActive is VIR_CONNECT_LIST_NETWORKS_ACTIVE.
+const listNetworksActive = 1 << 1
 
 // filterPort is the binding of n when it has a <filterref> on a tap:
 // libvirt reads <filterref> only for network, bridge and ethernet
