@@ -136,6 +136,8 @@ func TestSASLTCPDigestLayer(t *testing.T) {
 	if !strings.Contains(e.d.Log(), "mechanism=DIGEST-MD5 ssf=128") {
 		t.Errorf("the TCP login did not negotiate DIGEST-MD5's layer:\n%s", e.d.Log())
 	}
+	// The QEMU driver over the same listener, as issue 16 asks.
+	mustVirsh(t, "qemu+tcp://"+e.tcp+"/system", "list --all")
 	// SCRAM has no layer: the server does not offer it on TCP.
 	if _, errOut, rc := virsh(t, e.tcpURI("SCRAM-SHA-256"), "list"); rc == 0 || !strings.Contains(errOut, "SASL mechanism SCRAM-SHA-256 not supported by server") {
 		t.Errorf("SCRAM over TCP: rc=%d %s", rc, errOut)
@@ -230,6 +232,9 @@ func TestSASLUnauthenticatedCalls(t *testing.T) {
 	wantErr("CONNECT_SUPPORTS_FEATURE", c.Call(ctx, procs.ConnectSupportsFeature, remote.ConnectSupportsFeatureArgs{Feature: 10}, &fr), virerr.ErrRPC, "authentication required")
 	err = c.CallProg(ctx, procs.ProgramQemu, 1, procs.QemuDomainMonitorCommand, remote.QemuDomainMonitorCommandArgs{Cmd: "x"}, nil)
 	wantErr("QEMU_PROC_DOMAIN_MONITOR_COMMAND", err, virerr.ErrRPC, "authentication required")
+	// AUTH_POLKIT, with no polkit listener, fails as libvirtd's does.
+	var pr remote.AuthPolkitRet
+	wantErr("AUTH_POLKIT", c.Call(ctx, procs.AuthPolkit, nil, &pr), virerr.ErrInternalError, "Library function returned error but did not set virError")
 	// START before INIT, and a mechanism that is not offered.
 	var sr remote.AuthSaslStartRet
 	wantErr("START before INIT", c.Call(ctx, procs.AuthSaslStart, remote.AuthSaslStartArgs{Mech: "PLAIN", Nil: 1}, &sr), virerr.ErrAuthFailed, "authentication failed: authentication failed")
@@ -307,6 +312,56 @@ except libvirt.libvirtError as e:
 print("ok", c.lookupByName("test").state()[0], c.getLibVersion())
 `
 
+const saslEventsPython = `
+import sys, threading, libvirt
+uri, user, password = sys.argv[1:4]
+def cb(creds, data):
+    for c in creds:
+        c[4] = user if c[0] == libvirt.VIR_CRED_AUTHNAME else password
+    return 0
+libvirt.virEventRegisterDefaultImpl()
+c = libvirt.openAuth(uri, [[libvirt.VIR_CRED_AUTHNAME, libvirt.VIR_CRED_PASSPHRASE], cb, None], 0)
+seen = []
+done = threading.Event()
+def ev(conn, dom, event, detail, opaque):
+    seen.append((dom.name(), event))
+    if len(seen) >= 4:
+        done.set()
+c.domainEventRegisterAny(None, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE, ev, None)
+c.setKeepAlive(1, 3)
+def loop():
+    while not done.is_set():
+        libvirt.virEventRunDefaultImpl()
+threading.Thread(target=loop, daemon=True).start()
+xml = "<domain type='test'><name>ev</name><memory>8192</memory><os><type>hvm</type></os></domain>"
+d = c.defineXML(xml)
+d.create()
+d.destroy()
+d.undefine()
+done.wait(20)
+print(" ".join("%s:%d" % s for s in seen))
+`
+
+// TestSASLEventsOverLayer: events (written by the daemon's queue, not as
+// replies) and keepalive pings reach a client through DIGEST-MD5's layer.
+func TestSASLEventsOverLayer(t *testing.T) {
+	e := startSASLDaemon(t)
+	script := filepath.Join(e.dir, "events.py")
+	if err := os.WriteFile(script, []byte(saslEventsPython), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	empty := filepath.Join(e.dir, "empty.conf")
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("LIBVIRT_AUTH_FILE", empty)
+	got := pythonStdout(t, script, e.tcpURI(""), "alice", "secret")
+	// defined, started, stopped, undefined
+	if len(got) != 1 || got[0] != "ev:0 ev:2 ev:5 ev:1" {
+		t.Errorf("events over the layer: %q", got)
+	}
+}
+
 // TestSASLPython: python3-libvirt's openAuth with a credential callback,
 // over the unix socket and TCP.
 func TestSASLPython(t *testing.T) {
@@ -362,4 +417,53 @@ func TestSASLClientInfo(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// TestAccessRulesSASLUser: access rules match the SASL user name (issue
+// 16's ACL test for a SASL user): bob sees and starts only web-* guests,
+// alice everything.
+func TestAccessRulesSASLUser(t *testing.T) {
+	dir := t.TempDir()
+	rules := filepath.Join(dir, "access.rules")
+	if err := os.WriteFile(rules, []byte(`
+allow sasl=alice
+allow sasl=bob driver=test object=connect
+allow sasl=bob object=domain name="web-*" perm=getattr,read,start
+deny
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e := startSASLDaemon(t, `access_drivers = [ "rules" ]`, `access_rules = "`+rules+`"`)
+	xml := filepath.Join(e.dir, "web.xml")
+	os.WriteFile(xml, []byte("<domain type='test'><name>web-1</name><memory>8192</memory><os><type>hvm</type></os></domain>"), 0o644)
+	e.authFile(t, "alice", "secret")
+	// The test driver's state lives while a connection is open: alice
+	// holds one across bob's checks.
+	h := holdVirsh(t, "-c", e.unixURI(""))
+	fmt.Fprintln(h.stdin, "define "+xml)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if out, _, _ := virsh(t, e.unixURI(""), "list --all --name"); strings.Contains(out, "web-1") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("alice's define did not happen:\n%s", e.d.Log())
+		}
+	}
+	e.authFile(t, "bob", "bobpw")
+	for _, uri := range []string{e.unixURI(""), e.tcpURI("")} {
+		if out := mustVirsh(t, uri, "list --all --name"); strings.TrimSpace(out) != "web-1" {
+			t.Errorf("bob's list on %s: %q", uri, out)
+		}
+		// test is invisible to bob: its lookup is refused.
+		if _, errs, rc := virsh(t, uri, "suspend", "test"); rc == 0 || !strings.Contains(errs, "failed to get domain 'test'") {
+			t.Errorf("bob's suspend of test on %s: rc %d %s", uri, rc, errs)
+		}
+	}
+	mustVirsh(t, e.tcpURI(""), "start web-1")
+	if _, errs, rc := virsh(t, e.unixURI(""), "destroy", "web-1"); rc == 0 || !strings.Contains(errs, "access denied") {
+		t.Errorf("bob's destroy: rc %d %s", rc, errs)
+	}
+	e.authFile(t, "alice", "secret")
+	mustVirsh(t, e.unixURI(""), "destroy web-1; suspend test; resume test")
+	fmt.Fprintln(h.stdin, "quit")
 }

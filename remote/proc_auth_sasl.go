@@ -26,7 +26,15 @@ type authSession struct {
 }
 
 func init() {
-	register(false, map[int32]procFunc{procs.AuthSaslInit: authSaslInit})
+	register(false, map[int32]procFunc{procs.AuthSaslInit: authSaslInit, procs.AuthPolkit: authPolkit})
+}
+
+// authPolkit is libvirtd's answer on a listener that does not use polkit
+// (govirt has none): it logs and fails without setting an error, which
+// the RPC layer reports as this internal error.
+func authPolkit(h *handler, _ []byte) (any, error) {
+	h.srv.log.Error("client tried invalid PolicyKit init request", "client", h.clientAddr())
+	return nil, virerr.Raw(virerr.FromRPC, virerr.ErrInternalError, "Library function returned error but did not set virError")
 }
 
 // authProcs may run before the client has authenticated, as libvirtd's

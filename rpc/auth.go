@@ -35,6 +35,7 @@ type layerConn struct {
 	rmu    sync.Mutex
 	rlayer atomic.Pointer[SecurityLayer]
 	plain  []byte // decoded bytes not yet read
+	rbuf   []byte // wire bytes read, reused
 	wmu    sync.Mutex
 	wlayer SecurityLayer
 }
@@ -68,10 +69,12 @@ func (l *layerConn) Read(p []byte) (int, error) {
 			}
 			continue
 		}
-		buf := make([]byte, 16<<10)
-		n, err := l.Conn.Read(buf)
+		if l.rbuf == nil {
+			l.rbuf = make([]byte, 16<<10)
+		}
+		n, err := l.Conn.Read(l.rbuf)
 		if n > 0 {
-			dec, derr := (*lp).Decode(buf[:n])
+			dec, derr := (*lp).Decode(l.rbuf[:n])
 			if derr != nil {
 				return 0, derr
 			}

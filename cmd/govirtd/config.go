@@ -36,7 +36,7 @@ type config struct {
 	Graphics command.GraphicsConfig
 	// TLS is the --listen-tls transport's settings.
 	TLS tlsConfig
-	// Auth is the listeners' auth_* and the SASL settings (config_sasl.go).
+	// Auth is the SASL settings (config_sasl.go).
 	Auth authConfig
 	// AdminSocket serves libvirt's admin program (virt-admin), root only.
 	AdminSocket string

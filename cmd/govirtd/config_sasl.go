@@ -14,12 +14,10 @@ import (
 	"govirt/rpc/sasl"
 )
 
-// authConfig is libvirtd.conf's per-listener auth_* settings and govirt's
-// SASL settings (libvirt's own live in /etc/sasl2/libvirt.conf).
+// authConfig is govirt's SASL settings (libvirt's own live in
+// /etc/sasl2/libvirt.conf); which listeners use SASL is libvirtd.conf's
+// auth_* keys, in sockConfig (config_access.go).
 type authConfig struct {
-	// UnixRW, UnixRO, TCP and TLS are auth_unix_rw, auth_unix_ro,
-	// auth_tcp and auth_tls: "none" or "sasl" ("polkit" is refused).
-	UnixRW, UnixRO, TCP, TLS string
 	// SASLUsers is sasl_users: the user file (govirtd sasl-passwd).
 	SASLUsers string
 	// SASLAllowed is sasl_allowed_username_list; nil when unset.
@@ -38,23 +36,12 @@ const DefaultSASLUsers = "/etc/govirt/sasl.users"
 func (a *authConfig) set(key, raw string) (ok bool, err error) {
 	str := strings.Trim(raw, `"`)
 	switch key {
-	case "auth_unix_rw", "auth_unix_ro", "auth_tcp", "auth_tls":
-		if _, err := authValue(str); err != nil {
-			return true, err
-		}
-		switch key {
-		case "auth_unix_rw":
-			a.UnixRW = str
-		case "auth_unix_ro":
-			a.UnixRO = str
-		case "auth_tcp":
-			a.TCP = str
-		case "auth_tls":
-			a.TLS = str
-		}
 	case "sasl_users":
 		a.SASLUsers = str
 	case "sasl_realm":
+		if str == "" || strings.ContainsAny(str, "\"\\, \t#") {
+			return true, fmt.Errorf("invalid realm %q", str)
+		}
 		a.SASLRealm = str
 	case "sasl_digest_ciphers":
 		list, err := parseStringList(raw)
@@ -97,42 +84,33 @@ func knownMech(m string) bool {
 	return false
 }
 
-// authValue reads an auth_* value. (The access-control helper's
-// sockConfig reads the same keys: after both are merged, one of the two
-// should own them.)
-func authValue(s string) (int32, error) {
-	switch s {
-	case "", "none":
-		return rpc.AuthNone, nil
-	case "sasl":
-		return rpc.AuthSASL, nil
-	case "polkit":
-		return 0, fmt.Errorf("polkit authentication is not supported by govirtd")
+// peerSocket is the read-only socket migration peers on this host may
+// query (drivers/qemu/migrate_peer.go), or "" when it demands SASL, which
+// govirt's own client cannot do.
+func (c *config) peerSocket() string {
+	if c.Sock.AuthUnixRO == rpc.AuthSASL {
+		return ""
 	}
-	return 0, fmt.Errorf("unknown authentication type %q (none or sasl)", s)
+	return c.SocketRO
 }
 
-// listenerAuth is the scheme of a listener.
-func (a *authConfig) listenerAuth(svc rpc.Service) int32 {
-	var s string
-	switch svc.Transport {
-	case rpc.TransportUnix:
-		s = a.UnixRW
-		if svc.ReadOnly {
-			s = a.UnixRO
-		}
-	case rpc.TransportTCP:
-		s = a.TCP
-	case rpc.TransportTLS:
-		s = a.TLS
+// authName is an auth_* value's name, for the log.
+func authName(a int32) string {
+	switch a {
+	case rpc.AuthNone:
+		return "none"
+	case rpc.AuthSASL:
+		return "sasl"
+	case rpc.AuthPolkit:
+		return "polkit"
 	}
-	v, _ := authValue(s)
-	return v
+	return fmt.Sprint(a)
 }
 
-func (a *authConfig) anySASL() bool {
-	for _, s := range []string{a.UnixRW, a.UnixRO, a.TCP, a.TLS} {
-		if s == "sasl" {
+// anySASL reports whether a listener uses SASL.
+func (s *sockConfig) anySASL() bool {
+	for _, a := range []int32{s.AuthUnixRW, s.AuthUnixRO, s.AuthTCP, s.AuthTLS} {
+		if a == rpc.AuthSASL {
 			return true
 		}
 	}
@@ -140,20 +118,23 @@ func (a *authConfig) anySASL() bool {
 }
 
 // saslPolicy builds the server's SASL setup when a listener uses SASL.
-// The user file must be readable at start; it is read again (when its
-// modification time changed) at every login, so sasl-passwd takes effect
-// without a restart.
-func (a *authConfig) saslPolicy(log *slog.Logger) (*remote.SASLPolicy, error) {
-	if !a.anySASL() {
+// The user file is read at every login when its modification time
+// changed, so sasl-passwd takes effect without a restart; one missing or
+// broken at start is only logged.
+func (c *config) saslPolicy(log *slog.Logger) (*remote.SASLPolicy, error) {
+	if !c.Sock.anySASL() {
 		return nil, nil
 	}
+	a := &c.Auth
 	path := a.SASLUsers
 	if path == "" {
 		path = DefaultSASLUsers
 	}
 	fc := &usersFile{path: path}
 	if _, err := fc.get(); err != nil {
-		return nil, fmt.Errorf("sasl_users: %w", err)
+		// As libvirtd without its sasldb: the daemon runs and every
+		// login fails (logged) until the file is there.
+		log.Warn("SASL user file unusable: no SASL login can succeed until it is fixed", "path", path, "err", err)
 	}
 	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
 		log.Warn("SASL user file is readable by others", "path", path, "mode", fi.Mode().Perm().String())

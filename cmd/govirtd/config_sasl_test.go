@@ -28,31 +28,28 @@ sasl_digest_ciphers = ["rc4"]
 		t.Fatal(err)
 	}
 	a := cfg.Auth
-	for svc, want := range map[rpc.Service]int32{
-		{Transport: rpc.TransportUnix}:                 rpc.AuthSASL,
-		{Transport: rpc.TransportUnix, ReadOnly: true}: rpc.AuthNone,
-		{Transport: rpc.TransportTCP}:                  rpc.AuthSASL,
-		{Transport: rpc.TransportTLS}:                  rpc.AuthNone,
-	} {
-		if got := a.listenerAuth(svc); got != want {
-			t.Errorf("%+v: %v, want %v", svc, got, want)
-		}
+	if s := cfg.Sock; s.AuthUnixRW != rpc.AuthSASL || s.AuthUnixRO != rpc.AuthNone || s.AuthTCP != rpc.AuthSASL || s.AuthTLS != rpc.AuthNone || !s.anySASL() {
+		t.Errorf("auth_* settings: %+v", s)
 	}
 	if strings.Join(a.SASLAllowed, ",") != "admin,ops-*" || a.SASLRealm != "example" || len(a.SASLMechs) != 2 || a.DigestCiphers[0] != "rc4" {
 		t.Fatalf("%+v", a)
 	}
-	// The user file must exist at start; once there, it is reread when it
-	// changes.
+	// A missing user file is logged (every login fails until it is
+	// there); once there, it is reread when it changes.
 	var logb bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&logb, nil))
-	if _, err := a.saslPolicy(log); err == nil {
-		t.Fatal("missing user file accepted")
+	early, err := cfg.saslPolicy(log)
+	if err != nil || !strings.Contains(logb.String(), "SASL user file unusable") {
+		t.Fatalf("missing user file: %v %s", err, logb.String())
+	}
+	if _, err := early.Config.Users(); err == nil {
+		t.Fatal("users from a missing file")
 	}
 	if err := saslPasswd(users, "example", false, true, false, 1, []string{"alice"}, pipeOf(t, "pw\n"), nil); err != nil {
 		t.Fatal(err)
 	}
 	os.Chmod(users, 0o644)
-	p, err := a.saslPolicy(log)
+	p, err := cfg.saslPolicy(log)
 	if err != nil || p == nil || !strings.Contains(logb.String(), "readable by others") {
 		t.Fatalf("%v %v %s", p, err, logb.String())
 	}
@@ -63,7 +60,7 @@ sasl_digest_ciphers = ["rc4"]
 	if err := saslPasswd(users, "example", false, true, false, 1, []string{"bob"}, pipeOf(t, "pw2\n"), nil); err != nil {
 		t.Fatal(err)
 	}
-	if us, _ := p.Config.Users(); us.Lookup("bob") == nil {
+	if us, _ := early.Config.Users(); us.Lookup("bob") == nil {
 		t.Error("a new user is not seen")
 	}
 	if err := saslPasswd(users, "", true, false, false, 0, []string{"alice"}, nil, nil); err != nil {
@@ -74,10 +71,10 @@ sasl_digest_ciphers = ["rc4"]
 	}
 
 	// No SASL listener, no policy; bad values refused.
-	if p, err := (&authConfig{}).saslPolicy(log); p != nil || err != nil {
+	if p, err := (&config{}).saslPolicy(log); p != nil || err != nil {
 		t.Errorf("%v %v", p, err)
 	}
-	for _, bad := range []string{`auth_tcp = "polkit"`, `auth_tls = "kerberos"`, `sasl_mechanisms = ["GSSAPI"]`, `sasl_digest_ciphers = ["des"]`, `sasl_allowed_username_list = "x"`} {
+	for _, bad := range []string{`auth_tcp = "polkit"`, `auth_tls = "kerberos"`, `sasl_mechanisms = ["GSSAPI"]`, `sasl_digest_ciphers = ["des"]`, `sasl_allowed_username_list = "x"`, `sasl_realm = "a b"`} {
 		os.WriteFile(path, []byte(bad+"\n"), 0o600)
 		if _, _, err := parseArgs([]string{"--config", path}); err == nil {
 			t.Errorf("%q accepted", bad)

@@ -108,7 +108,7 @@ func run(cfg config, log *slog.Logger, logCtl *admin.LogControl) error {
 	}
 	qemuDrv := qemu.New(qemu.Config{StateDir: cfg.StateDir, RunDir: cfg.RunDir, Log: log,
 		VNCPortMin: cfg.VNCPortMin, VNCPortMax: cfg.VNCPortMax, Graphics: cfg.Graphics,
-		ChardevTLS: cfg.chardevTLS(), MigrateTLS: cfg.migrateTLS(), HostUUID: hostUUID, PeerSocket: cfg.SocketRO,
+		ChardevTLS: cfg.chardevTLS(), MigrateTLS: cfg.migrateTLS(), HostUUID: hostUUID, PeerSocket: cfg.peerSocket(),
 		DefaultNetwork: !cfg.NoDefaultNetwork,
 		User:           cfg.QEMUUser, Group: cfg.QEMUGroup, NoDynamicOwnership: cfg.NoDynamicOwnership,
 		Namespaces: cfg.Namespaces, NamespacesSet: cfg.NamespacesSet, SwtpmUser: cfg.SwtpmUser, SwtpmGroup: cfg.SwtpmGroup})
@@ -160,7 +160,7 @@ func run(cfg config, log *slog.Logger, logCtl *admin.LogControl) error {
 		return err
 	}
 	lv.NewHandler = func(c *rpc.Conn) rpc.Handler { return srv.NewHandler(c.ServiceReadOnly())(c) }
-	if srv.SASL, err = cfg.Auth.saslPolicy(log); err != nil {
+	if srv.SASL, err = cfg.saslPolicy(log); err != nil {
 		return err
 	}
 
@@ -183,10 +183,7 @@ func run(cfg config, log *slog.Logger, logCtl *admin.LogControl) error {
 		if l.admin {
 			rs = adm
 		}
-		if a := cfg.Auth.listenerAuth(l.svc); !l.admin && a != rpc.AuthNone {
-			l.svc.Auth = a // config_sasl.go
-		}
-		log.Info("listening", "addr", l.ln.Addr().String(), "server", rs.Name, "read_only", l.svc.ReadOnly, "auth", l.svc.Auth)
+		log.Info("listening", "addr", l.ln.Addr().String(), "server", rs.Name, "read_only", l.svc.ReadOnly, "auth", authName(l.svc.Auth))
 		go func(l listener) { errc <- rs.ServeService(l.ln, l.svc) }(l)
 	}
 

@@ -197,6 +197,9 @@ func (us *Users) SetPassword(name, password, realm string, iter int) error {
 	if realm == "" {
 		realm = DefaultRealm
 	}
+	if !validName(realm) || strings.ContainsAny(realm, `"\\,`) {
+		return fmt.Errorf("invalid realm %q", realm)
+	}
 	if iter <= 0 {
 		iter = DefaultIterations
 	}
