@@ -386,6 +386,12 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 		d.abortLaunch(v)
 		return err
 	}
+	// The process enters the guest's CPU groups now, before any vCPU
+	// runs (placeEmulator says why not at the spawn).
+	if err := d.placeEmulator(v, tun, cl.Pinning, proc.pid); err != nil {
+		d.abortLaunch(v)
+		return err
+	}
 	// Threads go to their cgroups first: a cpuset there must allow the
 	// affinity set next (libvirt's qemuProcessSetupPid order).
 	if err := d.setupThreadCgroups(ctx, v, mon, tun, cl.Pinning); err != nil {
