@@ -31,7 +31,6 @@
 //     Targets: RSS and idle CPU (schedstat) <= 0.5x libvirtd's,
 //     domstats <= 0.3x, parallel starts <= 1.2x the floor. A short run:
 //     -guests 10 -idle 10s -rounds 1.
-//
 //   - agent (not in the default set: it boots the test guest): the test
 //     guest's qemu-ga is SIGSTOPped inside while one connection calls
 //     domtime on it; p50/p99/max of list --all, dominfo and dumpxml
