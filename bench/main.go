@@ -31,6 +31,11 @@
 //     Targets: RSS and idle CPU (schedstat) <= 0.5x libvirtd's,
 //     domstats <= 0.3x, parallel starts <= 1.2x the floor. A short run:
 //     -guests 10 -idle 10s -rounds 1.
+//   - agent (not in the default set: it boots the test guest): the test
+//     guest's qemu-ga is SIGSTOPped inside while one connection calls
+//     domtime on it; p50/p99/max of list --all, dominfo and dumpxml
+//     (all guests, and the hung one alone) with the agent answering and
+//     hung, govirtd against libvirtd; target: p99 <= 10 ms while hung.
 //
 // Every guest the bench defines and every floor QEMU it spawns is
 // registered and removed on error and on SIGINT/SIGTERM (guests through
@@ -98,6 +103,8 @@ func main() {
 			err = benchScaleSuite(sock, haveLibvirtd)
 		case "frozen":
 			err = benchFrozenSuite(sock, haveLibvirtd)
+		case "agent":
+			err = benchAgentSuite(sock, haveLibvirtd)
 		default:
 			err = fmt.Errorf("unknown suite %q", suite)
 		}

@@ -106,7 +106,8 @@ func wantsCgroup(t *command.Tunables) bool {
 }
 
 // setupCgroup places a just spawned QEMU (pid) in its group and applies
-// the domain-wide tunables, then moves it into the emulator sub-group.
+// the domain-wide tunables; placeEmulator later moves it into the
+// emulator sub-group.
 func (d *Driver) setupCgroup(v *vm, t *command.Tunables, pin *command.Pinning, pid int, id int32, name string) error {
 	h := d.cgroupHost()
 	if h == nil {
@@ -172,10 +173,35 @@ func (d *Driver) setupCgroup(v *vm, t *command.Tunables, pin *command.Pinning, p
 			return cgErr(err)
 		}
 	}
-	if err := g.SetCpusetMemoryMigrate(); err != nil {
+	return cgErr0(g.SetCpusetMemoryMigrate())
+}
+
+func cgErr0(err error) error {
+	if err != nil {
 		return cgErr(err)
 	}
-	// qemuProcessSetupEmulator: the whole process, its pin and bandwidth.
+	return nil
+}
+
+// placeEmulator is qemuProcessSetupEmulator: the whole process goes to
+// the emulator sub-group with its pin and bandwidth. It runs once QEMU
+// has initialised and the monitor's start-up queries are done, but
+// before any vCPU runs: until then the process is in the guest's group
+// on every hierarchy but the v1 CPU ones (placeMachine), so that on a
+// loaded cgroup v1 host its start-up is not throttled by the machine
+// partition's single share of the CPU (see cgroup.AddProcessEarly).
+func (d *Driver) placeEmulator(v *vm, t *command.Tunables, pin *command.Pinning, pid int) error {
+	g := guestCgroup(v)
+	if g == nil {
+		return nil
+	}
+	if !g.Has(cgroup.CPU) && !g.Has(cgroup.CPUSet) && g.HasLate() {
+		// No emulator sub-group to move into: the machine group's
+		// cpuacct alone.
+		if err := g.AddProcessLate(pid); err != nil {
+			return cgErr(err)
+		}
+	}
 	var set []int
 	if pin != nil {
 		set = pin.Initial()
@@ -189,7 +215,8 @@ func (d *Driver) setupCgroup(v *vm, t *command.Tunables, pin *command.Pinning, p
 	return setThreadMems(g, cgroup.ThreadEmulator, 0, numaMemMask(live, vmAutoPlacement(v)))
 }
 
-// placeMachine creates the machine's group and moves pid in. A group of
+// placeMachine creates the machine's group and moves pid in, but for the
+// v1 CPU hierarchies, which placeEmulator does before the vCPUs run. A group of
 // the same name may be going away meanwhile (another daemon on this host
 // whose guest had the same name and id stopped): then it is made again.
 func placeMachine(h *cgroup.Host, partition, machine string, pid int) (*cgroup.Group, error) {
@@ -199,7 +226,7 @@ func placeMachine(h *cgroup.Host, partition, machine string, pid int) (*cgroup.G
 		if g, err = h.NewMachine(partition, machine, "qemu"); err != nil {
 			return nil, err
 		}
-		if err = g.AddProcess(pid); err == nil {
+		if err = g.AddProcessEarly(pid); err == nil {
 			return g, nil
 		}
 		if !errors.Is(err, syscall.ENOENT) {

@@ -403,6 +403,12 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 		d.abortLaunch(v)
 		return err
 	}
+	// The process enters the guest's CPU groups now, before any vCPU
+	// runs (placeEmulator says why not at the spawn).
+	if err := d.placeEmulator(v, tun, cl.Pinning, proc.pid); err != nil {
+		d.abortLaunch(v)
+		return err
+	}
 	// The taps exist: their <filterref> rules go on before the CPUs run
 	// (libvirt instantiates them as it connects each tap).
 	if err := d.bindGuestFilters(name, v.uuid, live, false); err != nil {

@@ -273,7 +273,12 @@ func TestMachineV2FakeTree(t *testing.T) {
 	if v := read(t, filepath.Join(root, "machine", "cgroup.subtree_control")); v == "" {
 		t.Error("controllers not enabled for the machine group")
 	}
-	if err := g.AddProcess(99); err != nil {
+	// On v2 one directory holds every controller: early placement is
+	// the whole of it.
+	if g.HasLate() {
+		t.Error("HasLate on v2")
+	}
+	if err := g.AddProcessEarly(99); err != nil {
 		t.Fatal(err)
 	}
 	if v := read(t, filepath.Join(root, "machine/qemu-3-v.libvirt-qemu/cgroup.procs")); v != "99" {
@@ -351,5 +356,43 @@ func TestMachineV2FakeTree(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(root, "machine/qemu-3-v.libvirt-qemu")); !os.IsNotExist(err) {
 		t.Error("group left behind")
+	}
+}
+
+// TestAddProcessSplitV1: early placement covers every v1 hierarchy but
+// cpu, cpuacct and cpuset; late placement those three.
+func TestAddProcessSplitV1(t *testing.T) {
+	root, h := fakeV1(t)
+	g, err := h.NewMachine("/machine", "qemu-2-sp", "qemu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	procs := func(c string) string {
+		data, _ := os.ReadFile(filepath.Join(root, c, "machine", "qemu-2-sp.libvirt-qemu", "cgroup.procs"))
+		return strings.TrimSpace(string(data))
+	}
+	if !g.HasLate() {
+		t.Fatal("HasLate false on v1")
+	}
+	if err := g.AddProcessEarly(77); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []string{"memory", "devices", "freezer", "blkio"} {
+		if procs(c) != "77" {
+			t.Errorf("early: %s has %q", c, procs(c))
+		}
+	}
+	for _, c := range []string{"cpu", "cpuacct", "cpuset"} {
+		if procs(c) != "" {
+			t.Errorf("early: %s has %q", c, procs(c))
+		}
+	}
+	if err := g.AddProcessLate(77); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []string{"cpu", "cpuacct", "cpuset"} {
+		if procs(c) != "77" {
+			t.Errorf("late: %s has %q", c, procs(c))
+		}
 	}
 }

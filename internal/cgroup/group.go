@@ -375,6 +375,67 @@ func (g *Group) AddProcess(pid int) error {
 	return nil
 }
 
+// AddProcessEarly moves every thread of process pid into the group on
+// each hierarchy but the v1 ones whose only controllers of the group are
+// thread controllers (cpu, cpuacct, cpuset); AddProcessLate does those.
+// On cgroup v1 each hierarchy places a process on its own, so a QEMU
+// can be confined by devices, memory, blkio and pids from its spawn
+// while it initialises with the CPU share of the daemon's group, and
+// enter the guest's CPU groups before its vCPUs run: on a v1 host the
+// machine partition is one scheduling entity beside every task of the
+// root group, and a QEMU starting inside it on a loaded host gets a
+// fraction of the CPU.
+func (g *Group) AddProcessEarly(pid int) error { return g.addProcessSplit(pid, false) }
+
+// AddProcessLate is the rest of AddProcessEarly's placement.
+func (g *Group) AddProcessLate(pid int) error { return g.addProcessSplit(pid, true) }
+
+func (g *Group) addProcessSplit(pid int, late bool) error {
+	byDir := map[string]bool{} // dir -> holds only thread controllers (v1)
+	var order []string
+	for _, c := range g.ctl {
+		d := g.h.dirOf(c, g.rel)
+		if d == "" {
+			continue
+		}
+		thread := !g.h.isV2(c) && isThreadController(c)
+		if prev, ok := byDir[d]; ok {
+			byDir[d] = prev && thread
+			continue
+		}
+		byDir[d] = thread
+		order = append(order, d)
+	}
+	for _, d := range order {
+		if byDir[d] != late {
+			continue
+		}
+		if err := writeValue(filepath.Join(d, "cgroup.procs"), strconv.Itoa(pid)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func isThreadController(c string) bool {
+	for _, t := range threadControllers {
+		if c == t {
+			return true
+		}
+	}
+	return false
+}
+
+// HasLate says whether AddProcessLate has anything to do.
+func (g *Group) HasLate() bool {
+	for _, c := range g.ctl {
+		if g.h.dirOf(c, g.rel) != "" && !g.h.isV2(c) && isThreadController(c) {
+			return true
+		}
+	}
+	return false
+}
+
 // AddThread moves the one thread tid into the group.
 func (g *Group) AddThread(tid int) error {
 	dirs, v2 := g.dirs()
