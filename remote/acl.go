@@ -253,6 +253,47 @@ func (h *handler) resolve(o access.Object, raw any) (access.Object, bool) {
 			}
 			o.Name = p.Name
 		}
+	case NonnullNetworkPort:
+		if d, ok := c.(driver.Networks); ok {
+			n, err := d.LookupNetworkByUUID(uuid.UUID(w.Net.UUID))
+			if err != nil {
+				return o, false
+			}
+			o.Name, o.Parent = n.Name, n.Name
+		}
+	case NonnullNwfilter:
+		if d, ok := c.(driver.NWFilters); ok {
+			f, err := d.LookupNWFilterByUUID(uuid.UUID(w.UUID))
+			if err != nil {
+				return o, false
+			}
+			o.Name = f.Name
+		}
+	case NonnullNwfilterBinding:
+		if d, ok := c.(driver.NWFilters); ok {
+			b, err := d.LookupNWFilterBindingByPortDev(w.Portdev)
+			if err != nil {
+				return o, false
+			}
+			o.Parent = b.Filter
+		}
+	case NonnullStorageVol:
+		// Found by pool and name: the key is the client's word until
+		// the driver confirms it names the same volume.
+		o.UUID = ""
+		if d, ok := c.(driver.StorageVols); ok && w.Key != "" {
+			if v, err := d.LookupStorageVolByKey(w.Key); err == nil && v.Pool == w.Pool && v.Name == w.Name {
+				o.UUID = v.Key
+			}
+		}
+	case NonnullInterface:
+		// Found by name: the MAC address comes from the driver.
+		o.UUID = ""
+		if d, ok := c.(driver.Interfaces); ok {
+			if i, err := d.LookupInterfaceByName(w.Name); err == nil {
+				o.UUID = i.MAC
+			}
+		}
 	case NonnullSecret:
 		if d, ok := c.(driver.Secrets); ok {
 			s, err := d.LookupSecretByUUID(uuid.UUID(w.UUID))
