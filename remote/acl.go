@@ -452,14 +452,21 @@ func xmlObject(kind string, v reflect.Value, drv string) access.Object {
 	case access.KindNWFilterBinding:
 		o.Name, o.Parent = head.Portdev.Name, head.Filterref.Filter
 	case access.KindStorageVol:
-		if f := v.FieldByName("Pool"); f.IsValid() {
-			o.Parent = f.Interface().(NonnullStoragePool).Name
+		if p, ok := fieldValue(v, "Pool").(NonnullStoragePool); ok {
+			o.Parent = p.Name
 		}
 	case access.KindNetworkPort:
-		if f := v.FieldByName("Network"); f.IsValid() {
-			o.Parent = f.Interface().(NonnullNetwork).Name
-			o.Name = o.Parent
+		if n, ok := fieldValue(v, "Network").(NonnullNetwork); ok {
+			o.Parent, o.Name = n.Name, n.Name
 		}
 	}
 	return o
+}
+
+// fieldValue is v's field name, or nil.
+func fieldValue(v reflect.Value, name string) any {
+	if f := v.FieldByName(name); f.IsValid() && f.CanInterface() {
+		return f.Interface()
+	}
+	return nil
 }
