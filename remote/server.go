@@ -135,7 +135,7 @@ func (h *handler) dispatch(proc int32, body []byte) (ret any, err error, ok bool
 		return nil, err, true
 	}
 	ret, err = e.fn(h, body)
-	if err == nil && h.srv.access.Enabled() {
+	if err == nil && h.acl().Enabled() {
 		ret, err = h.aclAfter(proc, body, ret)
 	}
 	if err == errNoSupport {
