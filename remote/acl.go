@@ -319,7 +319,15 @@ func driverName(c driver.Conn) string {
 	}
 }
 
+// identity is who the access checks see: the connection's identity, or
+// the one CONNECT_SET_IDENTITY set.
 func (h *handler) identity() rpc.Identity {
+	h.mu.Lock()
+	set := h.setIdent
+	h.mu.Unlock()
+	if set != nil {
+		return *set
+	}
 	if h.rc == nil {
 		return rpc.Identity{}
 	}

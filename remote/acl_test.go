@@ -119,3 +119,26 @@ func mustXDR(v any) []byte {
 	}
 	return b
 }
+
+// CONNECT_SET_IDENTITY replaces the identity the rules see.
+func TestACLSetIdentity(t *testing.T) {
+	rs, _ := access.ParseRules("allow user=alice uid=1000 sasl=al\n")
+	u, _ := url.Parse("test:///default")
+	c, _ := testdrv.New().Open(u, false)
+	srv := &Server{}
+	srv.SetAccess(access.NewWithRules(rs))
+	h := &handler{session: &session{srv: srv, drv: c}}
+	defer h.close()
+	if err := h.aclBefore(ProgRemote, procs.ConnectGetHostname, nil); !isDenied(err) {
+		t.Fatalf("before: %v", err)
+	}
+	args := ConnectSetIdentityArgs{Params: []TypedParam{
+		{Field: "user-name", Value: "alice"}, {Field: "unix-user-id", Value: uint64(1000)},
+		{Field: "sasl-user-name", Value: "al"}}}
+	if _, err := connectSetIdentity(h, mustXDR(args)); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.aclBefore(ProgRemote, procs.ConnectGetHostname, nil); err != nil {
+		t.Fatalf("after: %v", err)
+	}
+}

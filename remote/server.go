@@ -51,6 +51,9 @@ type session struct {
 	mu  sync.Mutex
 	drv driver.Conn
 	cbs callbacks
+	// setIdent is the identity CONNECT_SET_IDENTITY gave the client, which
+	// replaces its socket's for the access checks; guarded by mu.
+	setIdent *rpc.Identity
 }
 
 // handler is a session as one call sees it: the connection's handler has
