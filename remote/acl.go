@@ -487,3 +487,23 @@ func (h *handler) acl() *access.Manager {
 	}
 	return h.srv.access
 }
+
+// implemented reports whether govirt serves the procedure at all: one it
+// lacks gets libvirt's "not supported" error, which libvirt's library
+// raises before any driver (and so any access check) is reached.
+func (h *handler) implemented(prog uint32, proc int32) bool {
+	switch prog {
+	case ProgQEMU:
+		return qemuTable[proc] != nil
+	case ProgRemote:
+		if _, ok := table[proc]; ok {
+			return true
+		}
+		_, a := openStreamProcs[proc]
+		_, b := streamProcs[proc]
+		_, c := fdProcs[proc]
+		_, d := fdInProcs[proc]
+		return a || b || c || d
+	}
+	return false
+}

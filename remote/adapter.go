@@ -22,7 +22,7 @@ func (s *Server) NewHandler(readOnly bool) func(*rpc.Conn) rpc.Handler {
 // clients fall back to older calls.
 func (h *handler) Call(ctx context.Context, c *rpc.Call) {
 	h = h.forCall(ctx, c.Prog, c.Proc)
-	if h.acl().Enabled() {
+	if h.acl().Enabled() && h.implemented(c.Prog, c.Proc) {
 		if err := h.aclBefore(c.Prog, c.Proc, c.Body); err != nil {
 			_ = c.ReplyError(virerr.From(err))
 			return
