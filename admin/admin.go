@@ -401,6 +401,9 @@ func (h *handler) clientInfo(c *rpc.Call) (any, error) {
 // local one.
 func clientParams(cl *rpc.Conn) []adminwire.TypedParam {
 	ps := []adminwire.TypedParam{{Field: "readonly", Value: cl.ReadOnly()}}
+	if u := cl.Identity().SASLUser; u != "" {
+		ps = append(ps, adminwire.TypedParam{Field: "sasl_user_name", Value: u})
+	}
 	if cl.Transport() != rpc.TransportUnix {
 		ps = append(ps, adminwire.TypedParam{Field: "sock_addr", Value: cl.RemoteAddr().String()})
 		if d, ok := cl.NetConn().(interface{ DN() string }); ok && d.DN() != "" {

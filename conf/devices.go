@@ -187,6 +187,12 @@ func dropLiveOnly(devs *node) {
 		if a := k.child("alias"); a != nil && !strings.HasPrefix(a.attr("name"), "ua-") {
 			k.removeChild(a)
 		}
+		// The network port a NIC holds while running (virDomainNetDefFormat).
+		if k.name == "interface" && k.attr("type") == "network" {
+			if src := k.child("source"); src != nil {
+				src.delAttr("portid")
+			}
+		}
 		if k.name == "graphics" && k.attr("autoport") == "yes" {
 			k.delAttr("port")
 			k.delAttr("tlsPort")

@@ -26,6 +26,13 @@ type NodeDeviceEvent struct {
 	Detail int32
 }
 
+// NodeDeviceEventSource is a connection whose node device events cost
+// work only while someone listens: a registration holds them on until
+// the returned func is called (once, at deregistration or disconnect).
+type NodeDeviceEventSource interface {
+	HoldNodeDeviceEvents() (release func())
+}
+
 // Node device lifecycle event types.
 const (
 	NodeDeviceEventCreated   int32 = 0

@@ -86,10 +86,10 @@ func TestAccessRulesVirsh(t *testing.T) {
 	os.WriteFile(xmlPath, []byte(otherDomainXML), 0o644)
 	root := holdVirsh(t, "-c", uri)
 	fmt.Fprintf(root.stdin, "define %s\n", xmlPath)
-	waitUntil(t, func() bool {
+	waitUntil(t, 10*time.Second, func() bool {
 		out, _, _ := virsh(t, uri, "list", "--all", "--name")
 		return strings.Contains(out, "other")
-	})
+	}, "the domain other defined")
 
 	out, errs, rc := asNobody(t, "virsh", "-c", uri, "list", "--all", "--name")
 	if rc != 0 || strings.TrimSpace(out) != "test" {
@@ -200,10 +200,10 @@ func TestAccessRulesEvents(t *testing.T) {
 	os.WriteFile(xmlPath, []byte(otherDomainXML), 0o644)
 	root := holdVirsh(t, "-c", uri)
 	fmt.Fprintf(root.stdin, "define %s\n", xmlPath)
-	waitUntil(t, func() bool {
+	waitUntil(t, 10*time.Second, func() bool {
 		out, _, _ := virsh(t, uri, "list", "--all", "--name")
 		return strings.Contains(out, "other")
-	})
+	}, "the domain other defined")
 	script := filepath.Join(d.dir, "events.py")
 	if err := os.WriteFile(script, []byte(eventScript), 0o644); err != nil {
 		t.Fatal(err)
@@ -237,17 +237,6 @@ func TestAccessRulesEvents(t *testing.T) {
 		t.Fatalf("nobody's events: %q (want test's suspend and resume only)", got)
 	}
 	cmd.Wait()
-}
-
-func waitUntil(t *testing.T, ok func() bool) {
-	t.Helper()
-	for i := 0; i < 100; i++ {
-		if ok() {
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatal("timed out")
 }
 
 // TestAccessRulesTLSDN: rules on the TLS client certificate's subject.

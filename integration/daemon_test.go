@@ -162,6 +162,8 @@ func startDaemonEnv(t *testing.T, env []string, extra ...string) *daemon {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// swtpm runs as tss (libvirt's swtpm_user) and must reach its files.
+	os.Chmod(dir, 0o711)
 	d := &daemon{t: t, dir: dir, Socket: filepath.Join(dir, "sock"), SockRO: filepath.Join(dir, "sock-ro"), env: env}
 	// Tests see only the networks they define: no 'default' network
 	// (TestDefaultNetwork turns it back on).

@@ -30,6 +30,13 @@ func netnsDaemon(t *testing.T) (*daemon, string) {
 // for govirtd.
 func netnsDaemonEnv(t *testing.T, env ...string) (*daemon, string) {
 	t.Helper()
+	return netnsDaemonArgs(t, env)
+}
+
+// netnsDaemonArgs is netnsDaemonEnv with extra govirtd arguments, given
+// last (so they win over the helper's own, e.g. --no-default-network=false).
+func netnsDaemonArgs(t *testing.T, env []string, extra ...string) (*daemon, string) {
+	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("virtual networks need root (bridges, network namespaces)")
 	}
@@ -63,6 +70,7 @@ func netnsDaemonEnv(t *testing.T, env ...string) (*daemon, string) {
 		prefix: append([]string{"ip", "netns", "exec", ns, "env"}, env...)}
 	d.argv = []string{"--state-dir", filepath.Join(dir, "state"), "--run-dir", filepath.Join(dir, "run"),
 		"--socket", d.Socket, "--socket-ro", d.SockRO, "--no-default-network"}
+	d.argv = append(d.argv, extra...)
 	d.launch()
 	t.Cleanup(d.stop)
 	return d, ns
@@ -211,7 +219,7 @@ func TestQEMUNetworkNAT(t *testing.T) {
 	mustVirsh(t, uri, "start netguest")
 	live := mustVirsh(t, uri, "dumpxml netguest")
 	m := regexp.MustCompile(`<target dev='([^']+)'/>`).FindStringSubmatch(live)
-	if m == nil || !strings.Contains(live, "<source network='gvnat' bridge='virbr0'/>") {
+	if m == nil || !regexp.MustCompile(`<source network='gvnat' portid='[0-9a-f-]{36}' bridge='virbr0'/>`).MatchString(live) {
 		t.Fatalf("live interface:\n%s", live)
 	}
 	if out, err := inNetns(ns, "ls", "/sys/class/net/virbr0/brif"); err != nil || !strings.Contains(out, m[1]) {

@@ -21,6 +21,15 @@ func (s *Server) NewHandler(readOnly bool) func(*rpc.Conn) rpc.Handler {
 // their own path, and everything else as an unknown procedure, which makes
 // clients fall back to older calls.
 func (h *handler) Call(ctx context.Context, c *rpc.Call) {
+	// Authentication comes first, as in libvirt's dispatcher.
+	if h.authRequired(c) {
+		return
+	}
+	if c.Prog == ProgRemote && (c.Proc == procs.AuthSaslStart || c.Proc == procs.AuthSaslStep) {
+		h.saslCall(c, c.Proc == procs.AuthSaslStart)
+		return
+	}
+
 	h = h.forCall(ctx, c.Prog, c.Proc)
 	if h.acl().Enabled() && h.implemented(c.Prog, c.Proc) {
 		if err := h.aclBefore(c.Prog, c.Proc, c.Body); err != nil {

@@ -16,6 +16,15 @@ type callback struct {
 	filter  *uuid.UUID // only this object's events, when set
 	name    *string    // only this named object's events (node devices)
 	sub     *events.Subscription
+	release func() // gives back what the registration held on (node devices), or nil
+}
+
+// close ends the callback's delivery and what it held on.
+func (cb *callback) close() {
+	cb.sub.Close()
+	if cb.release != nil {
+		cb.release()
+	}
 }
 
 const (
@@ -65,7 +74,7 @@ func (c *callbacks) closeAll() {
 	c.m = nil
 	c.mu.Unlock()
 	for _, cb := range all {
-		cb.sub.Close()
+		cb.close()
 	}
 }
 
@@ -261,6 +270,9 @@ func domainEventMessage(id int32, e driver.DomainEvent) (int32, any) {
 		}
 		return procs.DomainEventBlockThreshold, DomainEventBlockThresholdMsg{CallbackID: id, Dom: dom, Dev: p.Dev, Path: path,
 			Threshold: p.Threshold, Excess: p.Excess}
+	case driver.EventIDMigrationIteration:
+		p, _ := e.Payload.(driver.MigrationIteration)
+		return procs.DomainEventCallbackMigrationIteration, DomainEventCallbackMigrationIterationMsg{CallbackID: id, Dom: dom, Iteration: p.Iteration}
 	case driver.EventIDDeviceRemovalFailed:
 		p, _ := e.Payload.(driver.DeviceAlias)
 		return procs.DomainEventCallbackDeviceRemovalFailed, DomainEventCallbackDeviceRemovalFailedMsg{CallbackID: id, Dom: dom, DevAlias: p.Alias}

@@ -38,6 +38,11 @@ func init() {
 			if a.Dev != nil {
 				cb.name = &a.Dev.Name
 			}
+			// The driver watches the host's devices only while some
+			// registration wants their events.
+			if src, ok := h.conn().(driver.NodeDeviceEventSource); ok {
+				cb.release = src.HoldNodeDeviceEvents()
+			}
 			return h.subscribe(cb)
 		},
 		procs.ConnectNodeDeviceEventDeregisterAny: deregisterMsg(cbNodeDevice, "node device event callback %d not registered"),
@@ -112,7 +117,7 @@ func deregisterMsg(kind int, msg string) procFunc {
 		if !ok {
 			return nil, errInternal(msg, a.CallbackID)
 		}
-		cb.sub.Close()
+		cb.close()
 		return nil, nil
 	}
 }

@@ -26,6 +26,9 @@ const (
 
 // Server holds what all client connections share.
 type Server struct {
+	// SASL is the SASL setup for listeners with auth "sasl" (nil: none).
+	SASL *SASLPolicy
+
 	drivers []driver.Driver
 	log     *slog.Logger
 	// LibVersion is what CONNECT_GET_LIB_VERSION reports; clients gate
@@ -54,6 +57,8 @@ type session struct {
 	// setIdent is the identity CONNECT_SET_IDENTITY gave the client, which
 	// replaces its socket's for the access checks; guarded by mu.
 	setIdent *rpc.Identity
+
+	auth authSession // SASL negotiation in progress
 }
 
 // handler is a session as one call sees it: the connection's handler has

@@ -37,6 +37,7 @@ type Conn struct {
 	lastRecv  atomic.Int64 // unix nanos of the last frame received
 	throttled atomic.Int32 // >0 while the reader waits on our own back-pressure
 	kaStarted atomic.Bool
+	auth      authState // SASL authentication passed (auth.go)
 
 	// Identity for the admin program.
 	id        uint64 // per server, from 1, set before the handler exists
@@ -63,6 +64,11 @@ type Conn struct {
 
 func newConn(srv *Server, nc net.Conn, svc Service) *Conn {
 	ctx, cancel := context.WithCancel(context.Background())
+	if svc.Transport == TransportTCP && svc.Auth == AuthSASL {
+		// Plain TCP with SASL may need a security layer after the
+		// authentication; the wrapper passes bytes through until then.
+		nc = &layerConn{Conn: nc}
+	}
 	c := &Conn{
 		nc: nc, srv: srv, ctx: ctx, cancel: cancel,
 		out:      newOutQueue(srv.outBytes(), srv.maxQueuedFrames()),

@@ -111,6 +111,39 @@ func (q *outQueue) writeDirect(frame []byte) bool {
 	return true
 }
 
+// putThen writes frame to nc once everything queued before it is
+// written, then runs fn before any later frame goes out; it is how a
+// security layer starts right after the reply that ends the
+// authentication.
+func (q *outQueue) putThen(nc net.Conn, frame []byte, fn func()) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for !q.closed && (q.writing || len(q.frames) > 0) {
+		q.room.Wait()
+	}
+	if q.closed {
+		return ErrConnClosed
+	}
+	q.writing = true
+	q.mu.Unlock()
+	_, err := nc.Write(frame)
+	putBuf(frame)
+	fn()
+	q.mu.Lock()
+	q.writing = false
+	if len(q.frames) > 0 {
+		select {
+		case q.wake <- struct{}{}:
+		default:
+		}
+	}
+	q.room.Broadcast()
+	if err != nil {
+		nc.Close()
+	}
+	return err
+}
+
 // tryPut queues frame without waiting; it reports overflow instead.
 func (q *outQueue) tryPut(frame []byte) error {
 	q.mu.Lock()

@@ -18,7 +18,14 @@ if [ "$(id -u)" -eq 0 ] && ! getent passwd govirt-qemu >/dev/null 2>&1 && comman
     --shell /usr/sbin/nologin --comment "govirt QEMU" govirt-qemu
   getent group kvm >/dev/null 2>&1 && usermod -a -G kvm govirt-qemu
 fi
-[ -z "$missing" ] && exit 0
-echo "installing:$missing" >&2
-$SUDO apt-get update -qq >/dev/null
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+if [ -n "$missing" ]; then
+  echo "installing:$missing" >&2
+  $SUDO apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+# swtpm runs as tss, as libvirt's default swtpm_user; swtpm_setup as tss
+# signs the TPM's certificates with the local CA, whose files an earlier
+# swtpm_setup run as root may have left to root.
+if [ "$(id -u)" -eq 0 ] && getent passwd tss >/dev/null 2>&1 && [ -d /var/lib/swtpm-localca ]; then
+  chown -R tss /var/lib/swtpm-localca
+fi

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"govirt/drivers/qemu"
 	"govirt/drivers/qemu/command"
 )
 
@@ -35,6 +36,8 @@ type config struct {
 	Graphics command.GraphicsConfig
 	// TLS is the --listen-tls transport's settings.
 	TLS tlsConfig
+	// Auth is the listeners' auth_* and the SASL settings (config_sasl.go).
+	Auth authConfig
 	// AdminSocket serves libvirt's admin program (virt-admin), root only.
 	AdminSocket string
 	// Limits are libvirtd.conf's processing controls.
@@ -46,6 +49,10 @@ type config struct {
 	// only; verify defaults to on, as qemu.conf's default_tls_x509_verify).
 	ChardevTLS       command.ChardevTLS
 	chardevVerifySet bool
+	// MigrateTLS is qemu.conf's migrate_tls_x509_cert_dir,
+	// migrate_tls_x509_verify and migrate_tls_force (file only).
+	MigrateTLS       qemu.MigrateTLS
+	migrateVerifySet bool
 	// QEMUUser and QEMUGroup are qemu.conf's user and group (file only):
 	// QEMU runs as them, confined, and the guest's files are given to
 	// them. Unset keeps QEMU as root with no relabelling.
@@ -55,6 +62,13 @@ type config struct {
 	// Sock is libvirtd.conf's socket modes, authentication and access
 	// control settings (config_access.go).
 	Sock sockConfig
+	// Namespaces is qemu.conf's namespaces (file only; NamespacesSet
+	// when given): ["mount"] is a private /dev per QEMU, [] none.
+	Namespaces    []string
+	NamespacesSet bool
+	// SwtpmUser and SwtpmGroup are qemu.conf's swtpm_user and
+	// swtpm_group (file only).
+	SwtpmUser, SwtpmGroup string
 }
 
 // limits are the client and worker limits, with libvirtd.conf's names.
@@ -259,6 +273,40 @@ func loadFile(path string, cfg *config, flagSet map[string]bool) error {
 				return fmt.Errorf("%s:%d: %s: %v", path, line, key, err)
 			}
 			cfg.NoDynamicOwnership = !b
+		case "namespaces":
+			list, err := parseStringList(raw)
+			if err != nil {
+				return fmt.Errorf("%s:%d: %s: %v", path, line, key, err)
+			}
+			for _, n := range list {
+				// libvirt's errors (virQEMUDriverConfigLoadSecurityEntry).
+				if n != "mount" {
+					return fmt.Errorf("%s:%d: Unknown namespace: %s", path, line, n)
+				}
+				if os.Geteuid() != 0 {
+					return fmt.Errorf("%s:%d: cannot use namespaces in session mode", path, line)
+				}
+				if _, err := os.Stat("/proc/self/ns/mnt"); err != nil {
+					return fmt.Errorf("%s:%d: %s namespace is not available", path, line, n)
+				}
+			}
+			cfg.Namespaces, cfg.NamespacesSet = list, true
+		case "swtpm_user":
+			cfg.SwtpmUser = val
+		case "swtpm_group":
+			cfg.SwtpmGroup = val
+		case "migrate_tls_x509_verify", "migrate_tls_force":
+			b, err := parseConfBool(val)
+			if err != nil {
+				return fmt.Errorf("%s:%d: %s: %v", path, line, key, err)
+			}
+			if key == "migrate_tls_force" {
+				cfg.MigrateTLS.Force = b
+			} else {
+				cfg.MigrateTLS.Verify, cfg.migrateVerifySet = b, true
+			}
+		case "migrate_tls_x509_cert_dir":
+			cfg.MigrateTLS.Dir = val
 		case "chardev_tls_x509_cert_dir":
 			cfg.ChardevTLS.Dir = val
 		case "chardev_tls_x509_secret_uuid":
@@ -278,6 +326,12 @@ func loadFile(path string, cfg *config, flagSet map[string]bool) error {
 			}
 			cfg.LibvirtSockets = b
 		default:
+			if ok, err := cfg.Auth.set(key, raw); ok { // config_sasl.go
+				if err != nil {
+					return fmt.Errorf("%s:%d: %s: %v", path, line, key, err)
+				}
+				continue
+			}
 			if ok, err := setGraphics(&cfg.Graphics, key, val); ok {
 				if err != nil {
 					return fmt.Errorf("%s:%d: %s: %v", path, line, key, err)
@@ -325,6 +379,19 @@ func (c *config) chardevTLS() command.ChardevTLS {
 	t := c.ChardevTLS
 	if !c.chardevVerifySet {
 		t.Verify = true
+	}
+	return t
+}
+
+// migrateTLS is the migration TLS setting with qemu.conf's defaults:
+// the certificates in default_tls_x509_cert_dir, peers verified.
+func (c *config) migrateTLS() qemu.MigrateTLS {
+	t := c.MigrateTLS
+	if !c.migrateVerifySet {
+		t.Verify = true
+	}
+	if t.Dir == "" {
+		t.Dir = "/etc/pki/qemu"
 	}
 	return t
 }

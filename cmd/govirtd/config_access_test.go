@@ -29,8 +29,12 @@ access_rules = "`+rules+`"
 		t.Fatal(err)
 	}
 	s := cfg.Sock
-	if s.ROPerms != 0o755 || s.RWPerms != 0o770 || s.AdminPerms != 0o700 || s.AuthUnixRO != rpc.AuthSASL || s.AuthUnixRW != rpc.AuthNone {
+	if s.ROPerms != 0o755 || s.RWPerms != 0o770 || s.AdminPerms != 0o700 {
 		t.Fatalf("%+v", s)
+	}
+	if cfg.Auth.listenerAuth(rpc.Service{Transport: rpc.TransportUnix, ReadOnly: true}) != rpc.AuthSASL ||
+		cfg.Auth.listenerAuth(rpc.Service{Transport: rpc.TransportUnix}) != rpc.AuthNone {
+		t.Fatalf("auth %+v", cfg.Auth)
 	}
 	if cfg.Socket != dir+"/s/govirt-sock" || cfg.SocketRO != dir+"/s/govirt-sock-ro" || cfg.AdminSocket != dir+"/s/govirt-admin-sock" {
 		t.Fatalf("unix_sock_dir: %s %s %s", cfg.Socket, cfg.SocketRO, cfg.AdminSocket)
@@ -44,7 +48,7 @@ access_rules = "`+rules+`"
 	}
 	// libvirtd's defaults without polkit.
 	d := defaultSockConfig()
-	if d.ROPerms != 0o777 || d.RWPerms != 0o700 || d.AdminPerms != 0o700 || d.AuthTCP != rpc.AuthNone {
+	if d.ROPerms != 0o777 || d.RWPerms != 0o700 || d.AdminPerms != 0o700 {
 		t.Fatalf("defaults %+v", d)
 	}
 	if m, err := d.accessManager(); err != nil || m.Enabled() {
@@ -54,8 +58,8 @@ access_rules = "`+rules+`"
 
 func TestSockConfigRefusals(t *testing.T) {
 	for line, want := range map[string]string{
-		`auth_unix_rw = "polkit"`:              "govirt has no polkit",
-		`auth_tls = "krb"`:                     "unsupported auth krb",
+		`auth_unix_rw = "polkit"`:              "polkit authentication is not supported",
+		`auth_tls = "krb"`:                     "unknown authentication type",
 		`unix_sock_rw_perms = "0999"`:          "octal mode",
 		`unix_sock_ro_perms = "01777"`:         "octal mode",
 		`access_drivers = [ "polkit" ]`:        "polkit",

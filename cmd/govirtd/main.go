@@ -30,6 +30,9 @@ import (
 var Version = "0.1.0"
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "sasl-passwd" {
+		os.Exit(saslPasswdMain(os.Args[2:]))
+	}
 	cfg, showVersion, err := parseArgs(os.Args[1:])
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -105,9 +108,10 @@ func run(cfg config, log *slog.Logger, logCtl *admin.LogControl) error {
 	}
 	qemuDrv := qemu.New(qemu.Config{StateDir: cfg.StateDir, RunDir: cfg.RunDir, Log: log,
 		VNCPortMin: cfg.VNCPortMin, VNCPortMax: cfg.VNCPortMax, Graphics: cfg.Graphics,
-		ChardevTLS: cfg.chardevTLS(), HostUUID: hostUUID, PeerSocket: cfg.SocketRO,
+		ChardevTLS: cfg.chardevTLS(), MigrateTLS: cfg.migrateTLS(), HostUUID: hostUUID, PeerSocket: cfg.SocketRO,
 		DefaultNetwork: !cfg.NoDefaultNetwork,
-		User:           cfg.QEMUUser, Group: cfg.QEMUGroup, NoDynamicOwnership: cfg.NoDynamicOwnership})
+		User:           cfg.QEMUUser, Group: cfg.QEMUGroup, NoDynamicOwnership: cfg.NoDynamicOwnership,
+		Namespaces: cfg.Namespaces, NamespacesSet: cfg.NamespacesSet, SwtpmUser: cfg.SwtpmUser, SwtpmGroup: cfg.SwtpmGroup})
 	// SIGTERM is caught from here on: one that comes while guests are
 	// reconnected or networks and pools autostarted (a restarted daemon
 	// reloading firewall rules can take seconds after its sockets open)
@@ -136,7 +140,7 @@ func run(cfg config, log *slog.Logger, logCtl *admin.LogControl) error {
 
 	lns, err := openListeners(cfg, tlsCtx)
 	if cfg.ListenTCP != "" {
-		warnOpenTCP(log, cfg.ListenTCP, cfg.Sock.AuthTCP)
+		warnOpenTCP(log, cfg.ListenTCP, cfg.Auth.listenerAuth(rpc.Service{Transport: rpc.TransportTCP}))
 	}
 	defer func() {
 		for _, l := range lns {
@@ -156,6 +160,9 @@ func run(cfg config, log *slog.Logger, logCtl *admin.LogControl) error {
 		return err
 	}
 	lv.NewHandler = func(c *rpc.Conn) rpc.Handler { return srv.NewHandler(c.ServiceReadOnly())(c) }
+	if srv.SASL, err = cfg.Auth.saslPolicy(log); err != nil {
+		return err
+	}
 
 	adm := newServer(cfg, "admin", log)
 	adm.MaxRequests = cfg.Limits.AdminMaxClientRequests
@@ -176,7 +183,10 @@ func run(cfg config, log *slog.Logger, logCtl *admin.LogControl) error {
 		if l.admin {
 			rs = adm
 		}
-		log.Info("listening", "addr", l.ln.Addr().String(), "server", rs.Name, "read_only", l.svc.ReadOnly)
+		if a := cfg.Auth.listenerAuth(l.svc); !l.admin && a != rpc.AuthNone {
+			l.svc.Auth = a // config_sasl.go
+		}
+		log.Info("listening", "addr", l.ln.Addr().String(), "server", rs.Name, "read_only", l.svc.ReadOnly, "auth", l.svc.Auth)
 		go func(l listener) { errc <- rs.ServeService(l.ln, l.svc) }(l)
 	}
 
@@ -287,15 +297,15 @@ func openListeners(cfg config, tlsCtx *tlsauth.Context) ([]listener, error) {
 		return nil, err
 	}
 	add := func(path string, ro bool) error {
-		mode, auth := cfg.Sock.RWPerms, cfg.Sock.AuthUnixRW
+		mode := cfg.Sock.RWPerms
 		if ro {
-			mode, auth = cfg.Sock.ROPerms, cfg.Sock.AuthUnixRO
+			mode = cfg.Sock.ROPerms
 		}
 		ln, err := listenUnix(path, mode, gid)
 		if err != nil {
 			return err
 		}
-		out = append(out, listener{ln: ln, svc: rpc.Service{ReadOnly: ro, Transport: rpc.TransportUnix, Auth: auth}, path: path})
+		out = append(out, listener{ln: ln, svc: rpc.Service{ReadOnly: ro, Transport: rpc.TransportUnix}, path: path})
 		return nil
 	}
 	addAdmin := func(path string) error {
@@ -342,14 +352,14 @@ func openListeners(cfg config, tlsCtx *tlsauth.Context) ([]listener, error) {
 		if err != nil {
 			return out, err
 		}
-		out = append(out, listener{ln: ln, svc: rpc.Service{Transport: rpc.TransportTCP, Auth: cfg.Sock.AuthTCP}})
+		out = append(out, listener{ln: ln, svc: rpc.Service{Transport: rpc.TransportTCP}})
 	}
 	if tlsCtx != nil {
 		ln, err := net.Listen("tcp", cfg.TLS.Listen)
 		if err != nil {
 			return out, err
 		}
-		out = append(out, listener{ln: tlsCtx.Listener(ln), svc: rpc.Service{Transport: rpc.TransportTLS, Auth: cfg.Sock.AuthTLS}})
+		out = append(out, listener{ln: tlsCtx.Listener(ln), svc: rpc.Service{Transport: rpc.TransportTLS}})
 	}
 	return out, nil
 }

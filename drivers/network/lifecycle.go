@@ -90,6 +90,7 @@ func (m *Manager) start(o *netObj) error {
 	if st.active {
 		return errNet(virerr.ErrOperationInvalid, "network is already active")
 	}
+	m.dropAllPorts(o)
 	live := st.def.Clone()
 	x, err := netXMLOf(live)
 	if err != nil {
@@ -163,6 +164,7 @@ func (m *Manager) stop(o *netObj) {
 	if x, err := netXMLOf(st.live); err == nil {
 		m.cleanupInactive(st.dnsmasqPid, x)
 	}
+	m.dropAllPorts(o)
 	m.mu.Lock()
 	o.active, o.live, o.dnsmasqPid = false, nil, 0
 	if o.newDef != nil {

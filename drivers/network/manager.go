@@ -84,6 +84,8 @@ type netState struct {
 	persistent bool
 	autostart  bool
 	dnsmasqPid int
+	// ports are the network's ports while active (ports.go).
+	ports map[uuid.UUID]*conf.NetworkPort
 }
 
 func (o netState) handle() driver.Network { return driver.Network{Name: o.def.Name, UUID: o.def.UUID} }
@@ -234,12 +236,14 @@ func (m *Manager) reconnect(live *conf.Network) {
 	if ownsBridge(x.forwardMode()) && !bridgeExists(x.Bridge.Name) {
 		m.log.Info("network's bridge is gone: inactive", "network", live.Name, "bridge", x.Bridge.Name)
 		m.cleanupInactive(o.dnsmasqPid, x)
+		m.dropAllPorts(o)
 		if !o.persistent {
 			delete(m.nets, live.Name)
 		}
 		return
 	}
 	o.active, o.live = true, live
+	m.loadPorts(o)
 	if o.persistent && !sameNet(o.def, live) {
 		o.newDef = o.def
 	}

@@ -3,6 +3,7 @@ package network
 import (
 	"encoding/xml"
 	"fmt"
+	"govirt/conf"
 	"math/big"
 	"net/netip"
 	"strconv"
@@ -22,8 +23,16 @@ type netXML struct {
 		Name  string `xml:"name,attr"`
 		STP   string `xml:"stp,attr"`
 		Delay string `xml:"delay,attr"`
+		// MACTableManager goes into the ports' plug (network ports).
+		MACTableManager string `xml:"macTableManager,attr"`
 	} `xml:"bridge"`
-	MAC struct {
+	TrustGuestRxFilters string        `xml:"trustGuestRxFilters,attr"`
+	Bandwidth           *bandwidthXML `xml:"bandwidth"`
+	Port                struct {
+		Isolated string `xml:"isolated,attr"`
+	} `xml:"port"`
+	PortGroups []portGroupXML `xml:"portgroup"`
+	MAC        struct {
 		Address string `xml:"address,attr"`
 	} `xml:"mac"`
 	MTU struct {
@@ -64,6 +73,49 @@ type netXML struct {
 			Value string `xml:"value,attr"`
 		} `xml:"option"`
 	} `xml:"http://libvirt.org/schemas/network/dnsmasq/1.0 options"`
+}
+
+// bandwidthXML is a <bandwidth> of the network or a portgroup.
+type bandwidthXML struct {
+	Inbound  *rateXML `xml:"inbound"`
+	Outbound *rateXML `xml:"outbound"`
+}
+
+type rateXML struct {
+	Average uint64 `xml:"average,attr"`
+	Peak    uint64 `xml:"peak,attr"`
+	Burst   uint64 `xml:"burst,attr"`
+	Floor   uint64 `xml:"floor,attr"`
+}
+
+func (b *bandwidthXML) rates() (in, out *conf.BandwidthRate) {
+	conv := func(r *rateXML) *conf.BandwidthRate {
+		if r == nil || (r.Average == 0 && r.Floor == 0) {
+			return nil
+		}
+		return &conf.BandwidthRate{Average: r.Average, Peak: r.Peak, Burst: r.Burst, Floor: r.Floor}
+	}
+	return conv(b.Inbound), conv(b.Outbound)
+}
+
+// portGroupXML is a <portgroup>: what a port naming it inherits.
+type portGroupXML struct {
+	Name                string        `xml:"name,attr"`
+	Default             string        `xml:"default,attr"`
+	TrustGuestRxFilters string        `xml:"trustGuestRxFilters,attr"`
+	Bandwidth           *bandwidthXML `xml:"bandwidth"`
+}
+
+// portGroup is virPortGroupFindByName: the named group, or the default
+// one when name is empty.
+func (n *netXML) portGroup(name string) *portGroupXML {
+	for i := range n.PortGroups {
+		g := &n.PortGroups[i]
+		if (name == "" && g.Default == "yes") || (name != "" && g.Name == name) {
+			return g
+		}
+	}
+	return nil
 }
 
 type leaseXML struct {

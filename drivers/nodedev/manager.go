@@ -39,6 +39,13 @@ type Manager struct {
 	// mu serialises detach/reattach/reset of PCI functions.
 	mu sync.Mutex
 
+	// watchMu guards the uevent watcher's state: how many event
+	// registrations hold it (Hold) and the scan the next burst is
+	// compared with, taken when the first one came.
+	watchMu   sync.Mutex
+	watchers  int
+	watchPrev map[string]string
+
 	// The last scan, reused for a moment by lookups, lists and parents
 	// (virsh nodedev-list --tree asks for every device's parent); an
 	// XML description or capability list always scans afresh, as

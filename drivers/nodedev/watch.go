@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -120,7 +121,10 @@ func sorted(s []string) []string {
 const settle = 200 * time.Millisecond
 
 // Watch listens for the kernel's uevents until ctx ends and calls
-// publish with each node device event. It returns an error when the
+// publish with each node device event while at least one registration
+// holds the events on (Hold); without one, a uevent costs one read and
+// no scan, so an idle daemon on a busy host (every tap and every VM any
+// process creates sends some) stays asleep. It returns an error when the
 // netlink socket cannot be opened (no events then, as before).
 func (m *Manager) Watch(ctx context.Context, publish func(Event)) error {
 	fd, err := syscall.Socket(syscall.AF_NETLINK, syscall.SOCK_DGRAM|syscall.SOCK_CLOEXEC|syscall.SOCK_NONBLOCK, syscall.NETLINK_KOBJECT_UEVENT)
@@ -140,13 +144,18 @@ func (m *Manager) Watch(ctx context.Context, publish func(Event)) error {
 		f.Close()
 	}()
 	go func() {
-		prev := m.snapshot()
 		var pending []uevent
 		var first time.Time
 		buf := make([]byte, 64<<10)
 		for ctx.Err() == nil {
 			n, err := f.Read(buf)
 			if err == nil && n > 0 {
+				if !m.watched() {
+					// Nobody listens: a uevent is read and dropped,
+					// without a deadline or a scan.
+					pending = nil
+					continue
+				}
 				if u, ok := parseUevent(buf[:n]); ok && len(pending) < 4096 {
 					if len(pending) == 0 {
 						first = time.Now()
@@ -174,12 +183,94 @@ func (m *Manager) Watch(ctx context.Context, publish func(Event)) error {
 			// The deadline passed after some uevents: the burst has
 			// settled. Wait without one until the next.
 			f.SetReadDeadline(time.Time{})
-			cur := m.snapshot()
-			for _, e := range diff(prev, cur, pending) {
-				publish(e)
-			}
-			prev, pending = cur, nil
+			m.settled(pending, publish)
+			pending = nil
 		}
 	}()
 	return nil
+}
+
+// burstNeedsScan says whether a settled burst of uevents can have changed
+// the device list. Only add, remove and move do (as for libvirt, which
+// ignores bind, unbind, online and offline); a change of a device already
+// listed is an update event the last scan answers, and a change of one
+// libvirt discards (the kvm misc device changes each time any process
+// creates or closes a VM, an unlisted loop device each time it is set up
+// or cleared) is nothing; only a change of a device that would be listed
+// but is not in the last scan needs one. Skipping the full sysfs walk for those keeps a host where
+// other programs start QEMUs from waking an idle daemon into a scan.
+func (m *Manager) burstNeedsScan(prev map[string]string, evs []uevent) bool {
+	known := make(map[string]bool, len(prev))
+	for _, p := range prev {
+		if p != "" {
+			known[p] = true
+		}
+	}
+	for _, u := range evs {
+		switch u.action {
+		case "add", "remove", "move":
+			return true
+		case "change":
+			p := "/sys" + u.devpath
+			if known[p] {
+				continue
+			}
+			ud, ok := m.fs.loadDevice(p)
+			if !ok || ignoredSubsystems[ud.subsystem] {
+				continue
+			}
+			if _, listed := m.addOne(ud); listed {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Hold turns node device events on until the returned func is called;
+// the first holder takes the scan later bursts are compared with, so
+// every change after its registration is reported.
+func (m *Manager) Hold() (release func()) {
+	m.watchMu.Lock()
+	if m.watchers == 0 {
+		m.watchPrev = m.snapshot()
+	}
+	m.watchers++
+	m.watchMu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			m.watchMu.Lock()
+			m.watchers--
+			if m.watchers == 0 {
+				m.watchPrev = nil
+			}
+			m.watchMu.Unlock()
+		})
+	}
+}
+
+func (m *Manager) watched() bool {
+	m.watchMu.Lock()
+	defer m.watchMu.Unlock()
+	return m.watchers > 0
+}
+
+// settled turns a settled burst into events for the holders, scanning
+// only when the burst can have changed the list.
+func (m *Manager) settled(pending []uevent, publish func(Event)) {
+	m.watchMu.Lock()
+	defer m.watchMu.Unlock()
+	if m.watchers == 0 {
+		return
+	}
+	prev := m.watchPrev
+	cur := prev
+	if m.burstNeedsScan(prev, pending) {
+		cur = m.snapshot()
+	}
+	for _, e := range diff(prev, cur, pending) {
+		publish(e)
+	}
+	m.watchPrev = cur
 }

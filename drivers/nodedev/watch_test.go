@@ -75,3 +75,68 @@ func TestConcurrentCalls(t *testing.T) {
 		<-done
 	}
 }
+
+// TestBurstNeedsScan: only uevents that can change the list cost a scan;
+// a change of the kvm misc device (each VM any process creates) or of a
+// listed device does not.
+func TestBurstNeedsScan(t *testing.T) {
+	f, m := newFakeHost(t)
+	f.dev("/sys/devices/virtual/misc/kvm", "/sys/class/misc", "/sys/class/misc/kvm", "MAJOR=10\nMINOR=232\nDEVNAME=kvm\n")
+	prev := m.snapshot()
+	for _, c := range []struct {
+		evs  []uevent
+		want bool
+	}{
+		{[]uevent{{"change", "/devices/virtual/misc/kvm"}}, false},
+		{[]uevent{{"change", "/devices/pci0000:00/0000:00:1f.0"}, {"bind", "/devices/pci0000:00/0000:00:10.0"}}, false},
+		{[]uevent{{"change", "/devices/virtual/misc/gone"}}, false},
+		{[]uevent{{"change", "/devices/virtual/misc/kvm"}, {"add", "/devices/virtual/net/gv0"}}, true},
+		{[]uevent{{"remove", "/devices/virtual/net/gv0"}}, true},
+		{[]uevent{{"move", "/devices/virtual/net/gv1"}}, true},
+	} {
+		if got := m.burstNeedsScan(prev, c.evs); got != c.want {
+			t.Errorf("%+v: got %v, want %v", c.evs, got, c.want)
+		}
+	}
+	// A change of a device that would be listed but is not in the last
+	// scan (it came between) does scan.
+	delete(prev, "net_eth0_00_1b_21_aa_bb_cc")
+	if !m.burstNeedsScan(prev, []uevent{{"change", "/devices/pci0000:00/0000:00:1f.0/net/eth0"}}) {
+		t.Error("a change of an unlisted typed device did not scan")
+	}
+	if got := diff(prev, prev, []uevent{{"change", "/devices/pci0000:00/0000:00:1f.0"}}); len(got) != 1 || !got[0].Update {
+		t.Errorf("update without a scan: %+v", got)
+	}
+}
+
+// TestHoldGatesEvents: a burst with no holder publishes nothing; once
+// held, a device that appears after Hold is reported as created, and
+// after the last release nothing is again.
+func TestHoldGatesEvents(t *testing.T) {
+	f, m := newFakeHost(t)
+	var got []Event
+	pub := func(e Event) { got = append(got, e) }
+	add := []uevent{{"add", "/devices/virtual/net/gv9"}}
+	m.settled(add, pub)
+	if len(got) != 0 || m.watched() {
+		t.Fatalf("events without a holder: %+v", got)
+	}
+	r1, r2 := m.Hold(), m.Hold()
+	f.dev("/sys/devices/virtual/net/gv9", "/sys/class/net", "/sys/class/net/gv9", "INTERFACE=gv9\nIFINDEX=9\n")
+	f.file("/sys/devices/virtual/net/gv9/address", "52:54:00:00:00:09\n")
+	f.file("/sys/devices/virtual/net/gv9/addr_len", "6\n")
+	f.file("/sys/devices/virtual/net/gv9/operstate", "up\n")
+	m.settled(add, pub)
+	if len(got) != 1 || got[0].Event != 0 || got[0].Update {
+		t.Fatalf("after Hold: %+v", got)
+	}
+	r1()
+	r1() // a second call is a no-op
+	if !m.watched() {
+		t.Fatal("released by the first holder alone")
+	}
+	r2()
+	if m.watched() {
+		t.Fatal("still watched after both released")
+	}
+}

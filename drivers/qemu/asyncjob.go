@@ -109,7 +109,16 @@ func (c *conn) DomainGetJobInfo(h driver.Domain) (driver.JobInfo, error) {
 	return info, nil
 }
 
-func (c *conn) DomainGetJobStats(h driver.Domain, _ uint32) (int32, []driver.TypedParam, error) {
+func (c *conn) DomainGetJobStats(h driver.Domain, flags uint32) (int32, []driver.TypedParam, error) {
+	if flags&^(jobStatsCompleted|jobStatsKeepCompleted) != 0 {
+		return 0, nil, errFlagsFn(flags&^(jobStatsCompleted|jobStatsKeepCompleted), "qemuDomainGetJobStats")
+	}
+	if flags&jobStatsCompleted != 0 {
+		return c.completedJobStats(h, flags) // migrate_jobstats.go
+	}
+	if k, started, mon, err := c.asyncOf(h); err == nil && (k == asyncMigrationOut || k == asyncMigrationIn || k == asyncSave) {
+		return jobTypeUnbounded, migrationJobStats(mon, k, started), nil
+	}
 	info, err := c.DomainGetJobInfo(h)
 	if err != nil || info.Type == 0 {
 		return 0, nil, err

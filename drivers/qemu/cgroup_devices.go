@@ -1,11 +1,14 @@
 package qemu
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 
 	"govirt/conf"
 	"govirt/internal/cgroup"
+	"govirt/virerr"
 )
 
 // A confined guest's cgroup allows only the devices its QEMU may open, as
@@ -14,8 +17,12 @@ import (
 // block and character devices of its disks (read-only for backing
 // images and read-only disks), serial/parallel/channel devices, TPM,
 // RNG and evdev input devices and VFIO for assigned PCI devices.
-// Hot-plug keeps the list in sync. Only with the security driver on
-// (a configured user): a root QEMU keeps today's open list.
+// Hot-plug keeps the list in sync. As libvirt (qemuSetupDevicesCgroup
+// runs whenever the controller is there), a QEMU that runs as root gets
+// the same list: the taps, vhost-net, vhost-vsock and vhost-scsi nodes it
+// uses are opened by the daemon and reach it as descriptors, which the
+// controller does not check. The same paths make up its private /dev
+// (namespace_paths.go), which hot-plug also keeps in sync.
 
 // defaultDeviceACL is libvirt's default cgroup_device_acl.
 var defaultDeviceACL = []string{"/dev/null", "/dev/full", "/dev/zero", "/dev/random", "/dev/urandom", "/dev/ptmx", "/dev/kvm"}
@@ -89,6 +96,23 @@ func guestDevices(def *conf.Domain) []devUse {
 			}
 		}
 	}
+	for _, h := range devs.Children("hostdev") {
+		// A USB device QEMU opens by its bus and device number.
+		if t, _ := h.Attr("type"); t != "usb" {
+			continue
+		}
+		if src := h.Child("source"); src != nil {
+			if a := src.Child("address"); a != nil {
+				bus, _ := a.Attr("bus")
+				dev, _ := a.Attr("device")
+				b, err1 := strconv.ParseUint(bus, 0, 32)
+				n, err2 := strconv.ParseUint(dev, 0, 32)
+				if err1 == nil && err2 == nil {
+					out = append(out, devUse{fmt.Sprintf("/dev/bus/usb/%03d/%03d", b, n), "rw"})
+				}
+			}
+		}
+	}
 	if len(devs.Children("hostdev")) > 0 {
 		// The VFIO container and the IOMMU groups' nodes.
 		if ents, err := os.ReadDir("/dev/vfio"); err == nil {
@@ -102,7 +126,7 @@ func guestDevices(def *conf.Domain) []devUse {
 
 // setupDeviceACL writes the guest's device list into its group.
 func (d *Driver) setupDeviceACL(g *cgroup.Group, live *conf.Domain) error {
-	if !d.sec.enabled || !g.Has(cgroup.Devices) {
+	if !g.Has(cgroup.Devices) {
 		return nil
 	}
 	if err := g.DenyAllDevices(); err != nil {
@@ -132,33 +156,95 @@ func (d *Driver) setupDeviceACL(g *cgroup.Group, live *conf.Domain) error {
 }
 
 // allowDiskDevices adds a plugged disk's devices (or a new image's) to
-// the guest's list; denyDiskDevices takes them back on unplug.
+// the guest's list and its private /dev; denyDiskDevices takes them back
+// on unplug, except those another disk of the guest still uses.
 func (d *Driver) allowDiskDevices(v *vm, disk *conf.Disk) error {
-	g := guestCgroup(v)
-	if !d.sec.enabled || g == nil || disk == nil {
+	if disk == nil {
 		return nil
 	}
-	for _, u := range diskDevices(disk) {
-		if _, err := g.AllowDevicePath(u.path, u.perms); err != nil {
-			return cgErr(err)
+	uses := diskDevices(disk)
+	if g := guestCgroup(v); g != nil {
+		for _, u := range uses {
+			if _, err := g.AllowDevicePath(u.path, u.perms); err != nil {
+				return cgErr(err)
+			}
 		}
+	}
+	return d.nsCreate(v, usePaths(uses))
+}
+
+func (d *Driver) denyDiskDevices(v *vm, disk *conf.Disk) {
+	if disk == nil {
+		return
+	}
+	var uses []devUse
+	live, _, _ := liveSnapshot(v)
+	for _, u := range diskDevices(disk) {
+		if !isDefaultACL(u.path) && !usedByOtherDisk(live, disk, u.path) {
+			uses = append(uses, u)
+		}
+	}
+	if g := guestCgroup(v); g != nil {
+		for _, u := range uses {
+			if _, err := g.DenyDevicePath(u.path, "rwm"); err != nil {
+				d.log.Warn("cannot deny a device in the guest's cgroup", "domain", v.name, "path", u.path, "err", err)
+			}
+		}
+	}
+	if err := d.nsRemove(v, usePaths(uses)); err != nil {
+		d.log.Warn("cannot remove a device from the guest's namespace", "domain", v.name, "err", err)
+	}
+}
+
+// usedByOtherDisk is true when a disk of live other than disk (by alias)
+// has path in its chain.
+func usedByOtherDisk(live *conf.Domain, disk *conf.Disk, path string) bool {
+	if live == nil {
+		return false
+	}
+	for _, x := range live.Devices.Disks {
+		if x == disk || (disk.Alias != "" && x.Alias == disk.Alias) {
+			continue
+		}
+		for _, u := range diskDevices(x) {
+			if u.path == path {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func usePaths(uses []devUse) []string {
+	out := make([]string, len(uses))
+	for i, u := range uses {
+		out[i] = u.path
+	}
+	return out
+}
+
+// nsCreate and nsRemove change a running guest's private /dev.
+func (d *Driver) nsCreate(v *vm, paths []string) error {
+	pid, start := guestProc(v)
+	if err := nsMknod(pid, start, paths); err != nil {
+		return errQEMU(virerr.ErrSystemError, "cannot create devices in the namespace of '%s': %v", v.name, err)
 	}
 	return nil
 }
 
-func (d *Driver) denyDiskDevices(v *vm, disk *conf.Disk) {
-	g := guestCgroup(v)
-	if !d.sec.enabled || g == nil || disk == nil {
-		return
+func (d *Driver) nsRemove(v *vm, paths []string) error {
+	pid, start := guestProc(v)
+	return nsUnlink(pid, start, paths)
+}
+
+// guestProc is the pid and start time of the guest's QEMU (0 if none).
+func guestProc(v *vm) (int, uint64) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.proc == nil {
+		return 0, 0
 	}
-	for _, u := range diskDevices(disk) {
-		if isDefaultACL(u.path) {
-			continue
-		}
-		if _, err := g.DenyDevicePath(u.path, "rwm"); err != nil {
-			d.log.Warn("cannot deny a device in the guest's cgroup", "domain", v.name, "path", u.path, "err", err)
-		}
-	}
+	return v.proc.pid, v.proc.start
 }
 
 func isDefaultACL(p string) bool {

@@ -34,27 +34,23 @@ func (d *Driver) networks() *network.Manager {
 func (d *Driver) NetworkAutostart() { d.networks().Autostart() }
 
 // resolveNetworks gives every <interface type='network'> of a guest about
-// to start the bridge of its network, which must be active; the live XML
-// then shows it as <source network='N' bridge='BR'/>, as libvirt's.
+// to start a port of its network, which must be active (netports.go);
+// the live XML then shows it as <source network='N' portid='P'
+// bridge='BR'/>, as libvirt's. On failure no port is left.
 func (d *Driver) resolveNetworks(live *conf.Domain) error {
-	for _, n := range live.Devices.Interfaces {
-		if err := d.resolveNetwork(n); err != nil {
+	for i, n := range live.Devices.Interfaces {
+		if err := d.resolveNetwork(live, n); err != nil {
+			for _, done := range live.Devices.Interfaces[:i] {
+				d.releasePort(done)
+			}
 			return err
 		}
 	}
 	return nil
 }
 
-func (d *Driver) resolveNetwork(n *conf.Interface) error {
-	if n.Type != "network" {
-		return nil
-	}
-	br, err := d.networks().ActiveBridge(n.Network)
-	if err != nil {
-		return err
-	}
-	n.Bridge = br
-	return nil
+func (d *Driver) resolveNetwork(dom *conf.Domain, n *conf.Interface) error {
+	return d.allocatePort(dom, n)
 }
 
 var _ driver.Networks = (*conn)(nil)
@@ -103,6 +99,30 @@ func (c *conn) NetworkGetDHCPLeases(n driver.Network, mac string, flags uint32) 
 }
 
 var _ driver.NetworkUpdater = (*conn)(nil)
+
+var _ driver.NetworkPorts = (*conn)(nil)
+
+func (c *conn) NetworkListAllPorts(n driver.Network, flags uint32) ([]driver.NetworkPort, error) {
+	return c.d.networks().NetworkListAllPorts(n, flags)
+}
+func (c *conn) NetworkPortLookupByUUID(n driver.Network, u uuid.UUID) (driver.NetworkPort, error) {
+	return c.d.networks().NetworkPortLookupByUUID(n, u)
+}
+func (c *conn) NetworkPortCreateXML(n driver.Network, xml string, flags uint32) (driver.NetworkPort, error) {
+	return c.d.networks().NetworkPortCreateXML(n, xml, flags)
+}
+func (c *conn) NetworkPortGetXMLDesc(p driver.NetworkPort, flags uint32) (string, error) {
+	return c.d.networks().NetworkPortGetXMLDesc(p, flags)
+}
+func (c *conn) NetworkPortDelete(p driver.NetworkPort, flags uint32) error {
+	return c.d.networks().NetworkPortDelete(p, flags)
+}
+func (c *conn) NetworkPortSetParameters(p driver.NetworkPort, params []driver.TypedParam, flags uint32) error {
+	return c.d.networks().NetworkPortSetParameters(p, params, flags)
+}
+func (c *conn) NetworkPortGetParameters(p driver.NetworkPort, flags uint32) ([]driver.TypedParam, error) {
+	return c.d.networks().NetworkPortGetParameters(p, flags)
+}
 
 func (c *conn) NetworkUpdate(n driver.Network, command, section uint32, parentIndex int32, xml string, flags uint32) error {
 	return c.d.networks().NetworkUpdate(n, command, section, parentIndex, xml, flags)

@@ -33,11 +33,12 @@ func (d *Driver) nodedevs() *nodedev.Manager {
 }
 
 var (
-	_ driver.NodeDevices       = (*conn)(nil)
-	_ driver.NodeDeviceAssign  = (*conn)(nil)
-	_ driver.NodeDeviceByWWN   = (*conn)(nil)
-	_ driver.Interfaces        = (*conn)(nil)
-	_ driver.InterfaceCounting = (*conn)(nil)
+	_ driver.NodeDevices           = (*conn)(nil)
+	_ driver.NodeDeviceEventSource = (*conn)(nil)
+	_ driver.NodeDeviceAssign      = (*conn)(nil)
+	_ driver.NodeDeviceByWWN       = (*conn)(nil)
+	_ driver.Interfaces            = (*conn)(nil)
+	_ driver.InterfaceCounting     = (*conn)(nil)
 )
 
 func (c *conn) ListAllNodeDevices(flags uint32) ([]string, error) {
@@ -176,6 +177,10 @@ func (c *conn) NodeDeviceUndefine(name string, flags uint32) error {
 func (c *conn) NodeDeviceDefineXML(xml string, flags uint32) (string, error) {
 	return c.d.nodedevs().NodeDeviceDefineXML(xml, flags)
 }
+
+// HoldNodeDeviceEvents keeps the uevent watcher scanning while a
+// client's node device event registration lasts.
+func (c *conn) HoldNodeDeviceEvents() func() { return c.d.nodedevs().Hold() }
 
 // WatchNodeDevices publishes node device lifecycle and update events
 // from the kernel's uevents until ctx ends; the daemon calls it once.

@@ -58,6 +58,8 @@ type Config struct {
 	Graphics command.GraphicsConfig
 	// ChardevTLS is qemu.conf's TLS setting of TCP chardevs.
 	ChardevTLS command.ChardevTLS
+	// MigrateTLS is qemu.conf's migrate_tls_* settings (migrate_tls.go).
+	MigrateTLS MigrateTLS
 	// DefaultNetwork defines the 'default' NAT network at the driver's
 	// first start (DefineDefaultNetwork).
 	DefaultNetwork bool
@@ -76,6 +78,16 @@ type Config struct {
 	// NoDynamicOwnership is qemu.conf's dynamic_ownership = 0: QEMU
 	// still changes user, files keep their owners.
 	NoDynamicOwnership bool
+	// Namespaces is qemu.conf's namespaces when NamespacesSet: "mount"
+	// gives each QEMU a private /dev (namespace.go). Unset is libvirt's
+	// default: on when the daemon is root and the kernel has mount
+	// namespaces.
+	Namespaces    []string
+	NamespacesSet bool
+	// SwtpmUser and SwtpmGroup are qemu.conf's swtpm_user and
+	// swtpm_group; empty is libvirt's default, "tss" when the host has
+	// that user and group, else root.
+	SwtpmUser, SwtpmGroup string
 }
 
 // Driver is the QEMU driver; one per daemon.
@@ -125,6 +137,8 @@ type Driver struct {
 	cgHost       *cgroup.Host  // the host's cgroup mounts; nil without (cgroup_setup.go)
 	guestCPUs    guestCPUCache // the vCPUs QEMU created, by what shaped them (guestcpu_cache.go)
 	sec          secDriver     // QEMU's identity and the DAC driver (security_*.go)
+	mountNS      bool          // a private /dev per QEMU (namespace.go)
+	swtpmCred    *procCred     // who swtpm runs as (nil: root)
 }
 
 // dirs are the driver's directories, derived from Config.
@@ -194,6 +208,10 @@ func (d *Driver) Start(ctx context.Context) error {
 		return err
 	}
 	d.sec = sec
+	d.mountNS = mountNamespacesOn(d.cfg.Namespaces, d.cfg.NamespacesSet)
+	if d.swtpmCred, err = swtpmIdentity(d.cfg.SwtpmUser, d.cfg.SwtpmGroup); err != nil {
+		return err
+	}
 	d.openDirsForQEMU()
 	d.cleanTemp()
 	if err := d.loadDefinitions(); err != nil {

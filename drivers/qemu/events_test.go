@@ -19,10 +19,16 @@ type fakeMonitor struct {
 	after func(cmd string)
 }
 
-func (f *fakeMonitor) Execute(_ context.Context, cmd string, _, _ any) error {
+func (f *fakeMonitor) Execute(_ context.Context, cmd string, _, ret any) error {
 	f.mu.Lock()
 	f.cmds = append(f.cmds, cmd)
 	f.mu.Unlock()
+	if cmd == "query-migrate-capabilities" && ret != nil {
+		// What QEMU 7.2 has of the capabilities migrations turn on.
+		_ = json.Unmarshal([]byte(`[{"capability":"xbzrle","state":false},{"capability":"auto-converge","state":false},
+			{"capability":"events","state":false},{"capability":"postcopy-ram","state":false},{"capability":"compress","state":false},
+			{"capability":"return-path","state":false},{"capability":"multifd","state":false},{"capability":"zero-copy-send","state":false}]`), ret)
+	}
 	if f.after != nil {
 		f.after(cmd)
 	}

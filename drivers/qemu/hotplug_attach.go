@@ -214,23 +214,27 @@ func (d *Driver) attachNetLive(v *vm, mon monitor, n *conf.Interface) error {
 	if live == nil {
 		return errNotRunning()
 	}
-	if err := d.resolveNetwork(n); err != nil {
+	if err := d.resolveNetwork(live, n); err != nil {
 		return err
 	}
 	if err := command.PrepareHotplugNet(live, n, qc); err != nil {
+		d.releasePort(n)
 		return err
 	}
 	devArgs, err := command.NetDeviceAdd(live, n, qc)
 	if err != nil {
+		d.releasePort(n)
 		return err
 	}
 	if err := qmp.NetdevAdd(hotplugCtx(), mon, command.NetdevAdd(n)); err != nil {
+		d.releasePort(n)
 		return qmpError(err)
 	}
 	netdevDel := func() {
 		if err := qmp.NetdevDel(hotplugCtx(), mon, "host"+n.Alias); err != nil {
 			d.log.Warn("netdev_del", "domain", v.name, "netdev", "host"+n.Alias, "err", err)
 		}
+		d.releasePort(n)
 	}
 	if n.Type == "ethernet" || n.Type == "bridge" || n.Type == "network" {
 		if err := setupTap(n); err != nil {

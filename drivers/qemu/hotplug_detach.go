@@ -274,6 +274,7 @@ func (d *Driver) removeDevice(v *vm, mon monitor, alias string) {
 			d.log.Warn("netdev_del", "domain", v.name, "netdev", "host"+alias, "err", err)
 		}
 		d.unbindGuestFilters(&conf.Domain{Devices: conf.Devices{Interfaces: []*conf.Interface{nic}}})
+		d.releasePort(nic)
 		d.modifyLive(v, func(next *conf.Domain) {
 			next.Devices.Interfaces = slices.DeleteFunc(slices.Clone(next.Devices.Interfaces), func(x *conf.Interface) bool { return x.Alias == alias })
 		})

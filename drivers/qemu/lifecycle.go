@@ -221,6 +221,14 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	if err := d.resolveNetworks(live); err != nil {
 		return err
 	}
+	// The ports are this start's until the live XML holding them is the
+	// guest's: from then on cleanupStopped releases them.
+	portsHeld := true
+	defer func() {
+		if portsHeld {
+			d.releasePorts(live)
+		}
+	}()
 	tun, err := d.prepareCgroupDef(live)
 	if err != nil {
 		return err
@@ -264,6 +272,7 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	tBuild := time.Since(t0)
 	v.mu.Lock()
 	v.live, v.caps, v.capsJSON, v.id = live, qcaps, cj, id
+	portsHeld = false
 	v.origCPU = nil
 	v.setState(driver.StatePaused, driver.PausedStartingUp)
 	v.fakeReboot, v.pausedShutdown, v.beingDestroyed = false, false, false
@@ -285,7 +294,7 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 		d.cleanupStopped(v, driver.ShutoffFailed)
 		return err
 	}
-	if err := d.startPasst(name, dir, cl.Passt); err != nil {
+	if err := d.startPasst(name, dir, cl.Passt, d.qemuCred(live)); err != nil {
 		d.cleanupStopped(v, driver.ShutoffFailed)
 		return err
 	}
@@ -316,8 +325,16 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 		proc, err = spawnAs(cred, argv, cl.UserEnv, logPath, append([]*os.File{monFile}, files.files...)...)
 		return err
 	}
-	if cred.confined() {
-		err = onConfinedThread(initial, spawnIt)
+	var dev *privateDev
+	if d.mountNS {
+		if dev, err = prepareNamespace(nsPaths(live), filepath.Join(dir, "dev.tmp")); err != nil {
+			monFile.Close()
+			d.cleanupStopped(v, driver.ShutoffFailed)
+			return errQEMU(virerr.ErrSystemError, "cannot prepare the namespace of '%s': %v", name, err)
+		}
+	}
+	if cred.confined() || dev != nil {
+		err = onSpawnThread(initial, cred.confined(), dev, spawnIt)
 	} else {
 		err = onCPUs(initial, spawnIt)
 	}
@@ -565,6 +582,7 @@ func (d *Driver) cleanupStopped(v *vm, reason int32) bool {
 	}
 	d.restoreLabels(name, live) // QEMU is gone: its files go back
 	d.unbindGuestFilters(live)  // the taps went with QEMU; their chains go now
+	d.releasePorts(live)        // QEMU's taps are gone
 	d.removeCgroup(v)           // named after id: before another guest may take it
 	d.doms.releaseID(id)
 	d.removeStatus(v)

@@ -83,6 +83,12 @@ func (c *conn) migratePrepare3(params []driver.TypedParam, cookieIn []byte, flag
 	if (tunnel != nil) != (flags&migrateTunnelled != 0) {
 		return nil, "", nil, errQEMU(virerr.ErrInternalError, "%s", "Tunnelled migration requested but invalid RPC method called")
 	}
+	if _, err := migSettingsFor(flags, params, partyDest); err != nil { // migrate_caps.go
+		return nil, "", nil, err
+	}
+	if err := c.d.checkMigrateTLSForce(flags); err != nil { // migrate_tls.go
+		return nil, "", nil, err
+	}
 	d := c.d
 	dxml := migParam(params, migParamDestXML)
 	if dxml == "" {
@@ -200,6 +206,17 @@ func (d *Driver) prepareIncoming(ctx context.Context, v *vm, params []driver.Typ
 	v.pausedReason = driver.PausedUnknown
 	v.mu.Unlock()
 	if err := enableMigrationEvents(ctx, mon); err != nil {
+		d.abortLaunch(v)
+		return "", err
+	}
+	v.mu.Lock()
+	flags := v.mig.Flags
+	v.mu.Unlock()
+	if err := applyMigSettings(ctx, mon, flags, params, partyDest); err != nil { // migrate_caps.go
+		d.abortLaunch(v)
+		return "", err
+	}
+	if err := d.setupMigrationTLS(ctx, mon, flags, true, ""); err != nil { // migrate_tls.go
 		d.abortLaunch(v)
 		return "", err
 	}
@@ -333,7 +350,10 @@ func (c *conn) DomainMigrateFinish3(params []driver.TypedParam, cookieIn []byte,
 	if mon == nil {
 		return fail(errQEMU(virerr.ErrOperationFailed, "domain '%s' is not running", name))
 	}
-	if err := waitMigrationEvents(ctx, mon, m, "migration in job"); err != nil {
+	// With --postcopy, the guest runs here as soon as QEMU switched
+	// (migrate_postcopy.go).
+	postcopy, err := waitMigrationSwitch(ctx, mon, m, flags&migratePostcopy != 0, "migration in job")
+	if err != nil {
 		return fail(err)
 	}
 	if m.NBD {
@@ -348,10 +368,21 @@ func (c *conn) DomainMigrateFinish3(params []driver.TypedParam, cookieIn []byte,
 	}
 	d.faultAt("finish3_persisted")
 	if flags&migratePaused == 0 {
-		if err := d.startCPUs(ctx, v, driver.RunningMigrated); err != nil {
+		reason := driver.RunningMigrated
+		if postcopy {
+			reason = driver.RunningPostcopy
+		}
+		if err := d.startCPUs(ctx, v, reason); err != nil {
 			return fail(err)
 		}
 		d.faultAt("finish3_resumed")
+		if postcopy {
+			if err := d.finishPostcopyIn(ctx, v, mon, m); err != nil {
+				// The guest runs only here now: it is not killed.
+				d.endMigration(v)
+				return driver.Domain{}, nil, err
+			}
+		}
 	} else {
 		v.mu.Lock()
 		v.setState(driver.StatePaused, driver.PausedUser)
@@ -364,6 +395,11 @@ func (c *conn) DomainMigrateFinish3(params []driver.TypedParam, cookieIn []byte,
 		return v.handle()
 	}()
 	cookie := d.makeCookie(v, "")
+	if !postcopy { // libvirt drops them after post-copy
+		d.recordCompleted(v, mon, asyncMigrationIn) // migrate_jobstats.go
+	}
+	resetMigSettings(ctx, mon)
+	dropMigrationTLS(ctx, mon, flags)
 	d.endMigration(v)
 	return h, cookie, nil
 }

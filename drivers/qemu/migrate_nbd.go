@@ -183,7 +183,11 @@ func (d *Driver) startNBDServer(ctx context.Context, v *vm, mon monitor, params 
 			tried[port] = true
 		}
 		addr := map[string]any{"type": "inet", "data": map[string]any{"host": listen, "port": strconv.Itoa(port)}}
-		err = mon.Execute(ctx, "nbd-server-start", map[string]any{"addr": addr}, nil)
+		sargs := map[string]any{"addr": addr}
+		if migFlagsOf(v)&migrateTLS != 0 { // the migration's TLS object (migrate_tls.go)
+			sargs["tls-creds"] = migTLSAlias
+		}
+		err = mon.Execute(ctx, "nbd-server-start", sargs, nil)
 		if !fixed {
 			d.releaseMigPort(port)
 		}
@@ -235,8 +239,11 @@ func startStorageCopy(ctx context.Context, v *vm, m *migration, mon monitor, hos
 	for _, disk := range disks {
 		node := "migration-" + disk.TargetDev + "-storage"
 		server := map[string]any{"type": "inet", "host": host, "port": strconv.Itoa(port)}
-		if err := qmp.BlockdevAdd(ctx, mon, map[string]any{"driver": "nbd", "node-name": node,
-			"server": server, "export": nbdExportName(disk)}); err != nil {
+		nargs := map[string]any{"driver": "nbd", "node-name": node, "server": server, "export": nbdExportName(disk)}
+		if flags&migrateTLS != 0 {
+			nargs["tls-creds"] = migTLSAlias
+		}
+		if err := qmp.BlockdevAdd(ctx, mon, nargs); err != nil {
 			sc.abort(mon)
 			return nil, qmpCommandError("blockdev-add", err)
 		}

@@ -114,6 +114,14 @@ func (c *conn) migrationAllowed(v *vm, h driver.Domain, mon monitor) error {
 }
 
 func (c *conn) migratePerform3(h driver.Domain, dconnURI string, params []driver.TypedParam, cookieIn []byte, flags uint32) ([]byte, error) {
+	// QEMU's settings are computed before anything starts, as libvirt
+	// (migrate_caps.go).
+	if _, err := migSettingsFor(flags, params, partySource); err != nil {
+		return nil, err
+	}
+	if err := c.d.checkMigrateTLSForce(flags); err != nil { // migrate_tls.go
+		return nil, err
+	}
 	if flags&migratePeer2Peer != 0 {
 		return nil, c.migrateP2P(h, dconnURI, params, flags)
 	}
@@ -241,6 +249,16 @@ func (d *Driver) performMigration(ctx context.Context, v *vm, m *migration, uri 
 	if err := qmp.MigrateSetParameters(ctx, mon, qmp.MigrateParameters{MaxBandwidth: &bw}); err != nil {
 		return qmpFailed("migrate-set-parameters", err)
 	}
+	if err := applyMigSettings(ctx, mon, flags, params, partySource); err != nil {
+		return err
+	}
+	tlsHost := migParam(params, migParamTLSDestination)
+	if tlsHost == "" && uri != "" {
+		tlsHost, _, _ = parseMigrateURI(uri)
+	}
+	if err := d.setupMigrationTLS(ctx, mon, flags, false, tlsHost); err != nil { // migrate_tls.go
+		return err
+	}
 	v.mu.Lock()
 	v.pausedReason = driver.PausedMigration
 	v.mu.Unlock()
@@ -283,7 +301,8 @@ func (d *Driver) performMigration(ctx context.Context, v *vm, m *migration, uri 
 		if err = qmp.Migrate(ctx, mon, uri); err != nil {
 			err = errQEMU(virerr.ErrOperationFailed, "migration out job: %v", err)
 		} else {
-			err = waitMigrationEvents(ctx, mon, m, "migration out job")
+			// With --postcopy, Perform ends once QEMU switched.
+			_, err = waitMigrationSwitch(ctx, mon, m, flags&migratePostcopy != 0, "migration out job")
 		}
 	}
 	if sc != nil {
@@ -306,6 +325,13 @@ func (d *Driver) restoreSource(ctx context.Context, v *vm, m *migration) {
 	if mon == nil {
 		return
 	}
+	if inPostcopy(v, m) {
+		// The destination has run the guest: it cannot run here again.
+		d.postcopyFailed(v)
+		return
+	}
+	defer resetMigSettings(ctx, mon)
+	defer dropMigrationTLS(ctx, mon, m.Flags)
 	if st, err := qmp.QueryMigrate(ctx, mon); err == nil {
 		switch st.Status {
 		case "setup", "active", "pre-switchover", "device", "wait-unplug":
@@ -339,6 +365,13 @@ func (c *conn) DomainMigrateConfirm3(h driver.Domain, _ []driver.TypedParam, _ [
 // cancelled.
 func (d *Driver) confirmOut(v *vm, m *migration, flags uint32, cancelled bool) error {
 	ctx := context.Background()
+	if cancelled && inPostcopy(v, m) {
+		// Neither side has the whole guest: it stays paused here
+		// (post-copy failed), as libvirt.
+		d.restoreSource(ctx, v, m)
+		d.endMigration(v)
+		return nil
+	}
 	if cancelled && m.Phase == phasePerformed && m.Peer != "" {
 		// QEMU completed, yet the client says the destination failed:
 		// it may only have lost Finish's answer to a destination daemon
@@ -352,6 +385,13 @@ func (d *Driver) confirmOut(v *vm, m *migration, flags uint32, cancelled bool) e
 		d.endMigration(v)
 		return nil
 	}
+	if inPostcopy(v, m) {
+		d.drainPostcopy(ctx, v, m)
+	}
+	v.mu.Lock()
+	mon := v.mon
+	v.mu.Unlock()
+	d.recordCompleted(v, mon, asyncMigrationOut) // migrate_jobstats.go
 	err := d.stopMigratedSource(v, flags)
 	d.endMigration(v)
 	d.dropIfTransient(v)

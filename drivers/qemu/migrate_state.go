@@ -22,7 +22,7 @@ const (
 	migrateNonSharedInc     = 1 << 7
 	migrateOffline          = 1 << 10
 	migratePostcopy         = 1 << 15
-	migratePostcopyResume   = 1 << 18
+	migratePostcopyResume   = 1 << 19
 	migrateChangeProtection = 1 << 8
 )
 
@@ -85,6 +85,9 @@ type migration struct {
 	// here (--persistent on a guest not defined before): undoing the
 	// migration undefines it again, so no copy is left behind.
 	Defined bool `json:"defined,omitempty"`
+	// Postcopy says QEMU switched to post-copy: the guest's memory is
+	// split between both sides, neither can take it back alone.
+	Postcopy bool `json:"postcopy,omitempty"`
 
 	owner   *conn       // the client connection that drives it
 	started bool        // QEMU was told to migrate (outgoing)
@@ -171,10 +174,8 @@ func checkMigrateFlags(flags uint32) error {
 		return errQEMU(virerr.ErrOperationInvalid, "%s", "Flags 'VIR_MIGRATE_NON_SHARED_DISK' and 'VIR_MIGRATE_NON_SHARED_INC' are mutually exclusive")
 	case flags&migrateOffline != 0:
 		return errQEMU(virerr.ErrOperationUnsupported, "offline migration is not supported")
-	case flags&(migratePostcopy|migratePostcopyResume) != 0:
-		return errQEMU(virerr.ErrOperationUnsupported, "post-copy migration is not supported")
 	}
-	return nil
+	return checkMigrateCombos(flags) // migrate_postcopy.go
 }
 
 // migrationOf returns v's migration when it is the one expected (in or

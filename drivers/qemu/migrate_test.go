@@ -136,7 +136,7 @@ func TestMigrateRefusals(t *testing.T) {
 	d, v, _ := runningVM(t, &fakeMonitor{}, "")
 	c := &conn{d: d}
 	h := v.handle()
-	for _, f := range []uint32{migrateOffline, migratePostcopy} {
+	for _, f := range []uint32{migrateOffline, migratePostcopyResume} {
 		if _, _, err := c.DomainMigrateBegin3(h, nil, f); virerr.CodeOf(err) != virerr.ErrOperationUnsupported {
 			t.Errorf("flags %#x: %v", f, err)
 		}

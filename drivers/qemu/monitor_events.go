@@ -61,7 +61,7 @@ func (d *Driver) handleEvent(v *vm, name string, data json.RawMessage) {
 			d.trayMoved(v, ev.Device, ev.ID, ev.TrayOpen) // tray_media.go
 		}
 	case *qmp.MigrationEvent:
-		onMigrationEvent(v, ev) // migrate_state.go
+		d.onMigrationStatus(v, ev) // migrate_postcopy.go
 	case *qmp.BlockWriteThresholdEvent:
 		d.blockThresholdReached(v, ev) // block_threshold.go
 	}
@@ -76,6 +76,8 @@ func (d *Driver) handleEvent(v *vm, name string, data json.RawMessage) {
 		}
 	case "RESET":
 		agentReset(v)
+	case "MIGRATION_PASS":
+		d.onMigrationPass(v, data) // migrate_postcopy.go
 	}
 }
 
@@ -120,6 +122,10 @@ func (d *Driver) handleStop(v *vm) {
 	if v.state != driver.StateRunning || v.pausedShutdown {
 		v.mu.Unlock()
 		return
+	}
+	if m := v.mig; m != nil && !m.Incoming && m.Postcopy {
+		// QEMU reports post-copy before it stops the guest.
+		reason = driver.PausedPostcopy
 	}
 	v.setState(driver.StatePaused, reason)
 	v.mu.Unlock()

@@ -26,9 +26,9 @@ func passtPidFile(dir, alias string) (string, error) {
 
 // startPasst starts the passt of every interface that has one; on
 // failure the ones started are stopped.
-func (d *Driver) startPasst(name, dir string, ps []command.Passt) error {
+func (d *Driver) startPasst(name, dir string, ps []command.Passt, cred *procCred) error {
 	for _, p := range ps {
-		if err := d.startOnePasst(name, dir, p); err != nil {
+		if err := d.startOnePasst(name, dir, p, cred); err != nil {
 			stopPasst(dir)
 			return err
 		}
@@ -36,7 +36,7 @@ func (d *Driver) startPasst(name, dir string, ps []command.Passt) error {
 	return nil
 }
 
-func (d *Driver) startOnePasst(name, dir string, p command.Passt) error {
+func (d *Driver) startOnePasst(name, dir string, p command.Passt, cred *procCred) error {
 	bin, err := exec.LookPath("passt")
 	if err != nil {
 		return errQEMU(virerr.ErrInternalError, "Could not start 'passt': passt is not installed")
@@ -53,12 +53,21 @@ func (d *Driver) startOnePasst(name, dir string, p command.Passt) error {
 		return errQEMU(virerr.ErrSystemError, "Unable to create directory %s: %v", filepath.Dir(p.Socket), err)
 	}
 	os.Remove(p.Socket)
-	// passt started as root becomes nobody before it binds its socket,
-	// which then cannot be created in the guest's private directory;
-	// govirt runs QEMU as root as well, so passt keeps root (inside its
-	// own sandbox namespaces) instead.
-	argv := append([]string{bin, "--foreground", "--runas", "0"}, p.Args...)
-	proc, err := spawn(argv, nil, logPath)
+	// As libvirt, passt runs as QEMU's identity: a confined QEMU's
+	// user, who owns the directory its socket is created in. passt
+	// started as root would become nobody before it binds its socket,
+	// which then could not be created in the guest's private directory:
+	// with QEMU as root, passt keeps root (inside its own sandbox
+	// namespaces) instead.
+	argv := []string{bin, "--foreground", "--runas", "0"}
+	if cred.confined() {
+		if err := chownForQEMU(cred, filepath.Dir(p.Socket)); err != nil {
+			return errQEMU(virerr.ErrSystemError, "cannot give '%s' to QEMU's user: %v", filepath.Dir(p.Socket), err)
+		}
+		argv = argv[:2]
+	}
+	argv = append(argv, p.Args...)
+	proc, err := spawnAs(cred, argv, nil, logPath)
 	if err != nil {
 		return errQEMU(virerr.ErrInternalError, "Could not start 'passt': %v", err)
 	}

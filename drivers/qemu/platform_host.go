@@ -31,7 +31,7 @@ func (d *Driver) platformPaths(p *command.Paths, dir string, files *passedFiles)
 	h.NVRAMDir = d.dirs.nvram
 	h.MemoryBackingDir = filepath.Join(d.cfg.StateDir, "qemu", "ram")
 	p.Host = &h
-	p.SwtpmSocket = filepath.Join(dir, "swtpm.sock")
+	p.SwtpmSocket = d.swtpmSocket(dir)
 	p.OpenFD = files.open
 }
 
@@ -142,6 +142,9 @@ func (d *Driver) startSwtpm(s *command.Swtpm, live *conf.Domain, dir string) err
 	}
 	if err := os.MkdirAll(state, 0o700); err != nil {
 		return errQEMU(virerr.ErrSystemError, "Unable to create directory %s: %v", state, err)
+	}
+	if d.swtpmCred != nil {
+		return d.startSwtpmAs(s, live, dir, swtpm, state, logFile)
 	}
 	if empty, _ := dirEmpty(state); empty {
 		setup, err := exec.LookPath("swtpm_setup")

@@ -180,6 +180,7 @@ func (d *Driver) reconnectFinish(ctx context.Context, v *vm, st *status) error {
 	proc, id, live := v.proc, v.id, v.live
 	v.mu.Unlock()
 	d.findCgroup(v, proc.pid, id, st.Name)
+	d.reclaimPorts(live)
 	if err := d.startPerf(v, live, proc.pid); err != nil {
 		d.log.Warn("cannot reopen the guest's perf events", "domain", st.Name, "err", err)
 	}

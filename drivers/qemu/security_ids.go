@@ -172,12 +172,14 @@ func lastCap() int {
 	return n
 }
 
-// onConfinedThread runs start (which forks QEMU) on a thread of its own
-// with no_new_privs set and the capability bounding set emptied: both are
-// per-thread attributes a child inherits and that cannot be undone, so
-// the thread is never given back to the runtime (it exits with the
-// goroutine). cpus, when set, is the affinity the child starts with.
-func onConfinedThread(cpus []int, start func() error) error {
+// onSpawnThread runs start (which forks QEMU) on a thread of its own
+// that is never given back to the runtime (it exits with the goroutine):
+// there dev, when set, builds QEMU's private /dev in a new mount
+// namespace (namespace.go), and for a confined QEMU no_new_privs is set
+// and the capability bounding set emptied. All three are per-thread
+// attributes a child inherits and that cannot be undone. cpus, when set,
+// is the affinity the child starts with.
+func onSpawnThread(cpus []int, confine bool, dev *privateDev, start func() error) error {
 	done := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread() // never unlocked: the thread dies with us
@@ -187,14 +189,22 @@ func onConfinedThread(cpus []int, start func() error) error {
 				return
 			}
 		}
-		if _, _, e := syscall.RawSyscall6(syscall.SYS_PRCTL, prSetNoNewPrivs, 1, 0, 0, 0, 0); e != 0 {
-			done <- fmt.Errorf("cannot set no_new_privs: %v", e)
-			return
-		}
-		for c := 0; c <= lastCap(); c++ {
-			if _, _, e := syscall.RawSyscall6(syscall.SYS_PRCTL, prCapbsetDrop, uintptr(c), 0, 0, 0, 0); e != 0 && e != syscall.EINVAL {
-				done <- fmt.Errorf("cannot drop capability %d: %v", c, e)
+		if dev != nil {
+			if err := dev.build(); err != nil {
+				done <- err
 				return
+			}
+		}
+		if confine {
+			if _, _, e := syscall.RawSyscall6(syscall.SYS_PRCTL, prSetNoNewPrivs, 1, 0, 0, 0, 0); e != 0 {
+				done <- fmt.Errorf("cannot set no_new_privs: %v", e)
+				return
+			}
+			for c := 0; c <= lastCap(); c++ {
+				if _, _, e := syscall.RawSyscall6(syscall.SYS_PRCTL, prCapbsetDrop, uintptr(c), 0, 0, 0, 0); e != 0 && e != syscall.EINVAL {
+					done <- fmt.Errorf("cannot drop capability %d: %v", c, e)
+					return
+				}
 			}
 		}
 		done <- start()

@@ -17,6 +17,10 @@ type vmExt struct {
 	// vm.mu. nil until the guest first starts.
 	block *blockState
 
+	// jobDone is the last completed migration's statistics
+	// (migrate_jobstats.go); guarded by vm.mu.
+	jobDone *completedJob
+
 	hubsMu sync.Mutex
 	hubs   map[string]*consoleHub // open console hubs by device path
 

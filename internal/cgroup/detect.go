@@ -118,12 +118,28 @@ func DetectFrom(mountinfo, cgroups []byte) (*Host, error) {
 				h.v2ctl[lv] = true
 			}
 		}
+		// Devices is a BPF program on v2, where the kernel has them.
+		if h.v1[Devices] == "" && v2DevicesAvailable(h.v2) {
+			h.v2ctl[Devices] = true
+		}
 		// cpu.stat of the cpu controller is v2's cpuacct.
 		if h.v2ctl[CPU] && h.v1[CPUAcct] == "" {
 			h.v2ctl[CPUAcct] = true
 		}
 	}
 	return h, sc.Err()
+}
+
+// UseV2Devices moves the devices controller from its v1 hierarchy to
+// v2's BPF programs, where the kernel has them (GOVIRT_CGROUP_V2_DEVICES
+// in tests: a hybrid host then runs the v2 code); false when it cannot.
+func (h *Host) UseV2Devices() bool {
+	if h.v2 == "" || !v2DevicesAvailable(h.v2) {
+		return false
+	}
+	delete(h.v1, Devices)
+	h.v2ctl[Devices] = true
+	return true
 }
 
 // unescapeMount undoes mountinfo's octal escapes (\040 for a space).

@@ -10,11 +10,14 @@ import (
 // allows the ones its QEMU may open (libvirt's virCgroupDenyAllDevices,
 // virCgroupAllowDevice, virCgroupAllowDevicePath). Thread sub-groups do
 // not have the controller, so QEMU's threads all share the machine
-// group's list. On v2 the list is a BPF program, not written here: Has
-// reports no devices controller there.
+// group's list. On v2 the list is a BPF program and map
+// (devices_v2.go), which the thread sub-groups inherit.
 
 // DenyAllDevices writes "a" to devices.deny.
 func (g *Group) DenyAllDevices() error {
+	if g.Has(Devices) && g.h.isV2(Devices) {
+		return g.v2DenyAll()
+	}
 	return g.devicesWrite("devices.deny", "a")
 }
 
@@ -30,11 +33,17 @@ func deviceRule(kind byte, major, minor int, perms string) string {
 
 // AllowDevice allows one device, or a whole major with minor -1.
 func (g *Group) AllowDevice(kind byte, major, minor int, perms string) error {
+	if g.Has(Devices) && g.h.isV2(Devices) {
+		return g.v2Allow(kind, major, minor, perms)
+	}
 	return g.devicesWrite("devices.allow", deviceRule(kind, major, minor, perms))
 }
 
 // DenyDevice takes a device back.
 func (g *Group) DenyDevice(kind byte, major, minor int, perms string) error {
+	if g.Has(Devices) && g.h.isV2(Devices) {
+		return g.v2Deny(kind, major, minor, perms)
+	}
 	return g.devicesWrite("devices.deny", deviceRule(kind, major, minor, perms))
 }
 
@@ -78,10 +87,13 @@ func (g *Group) DenyDevicePath(path, perms string) (bool, error) {
 	return true, g.DenyDevice(kind, major, minor, perms)
 }
 
-// DeviceList is the group's devices.list.
+// DeviceList is the group's devices.list (on v2, the map in that form).
 func (g *Group) DeviceList() (string, error) {
-	if !g.Has(Devices) || g.h.isV2(Devices) {
+	if !g.Has(Devices) {
 		return "", nil
+	}
+	if g.h.isV2(Devices) {
+		return g.v2List()
 	}
 	return readTrim(filepath.Join(g.Dir(Devices), "devices.list"))
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -59,6 +60,9 @@ type Group struct {
 	h   *Host
 	rel string
 	ctl []string // the controllers the group has
+	// dev is the v2 device program and map (devices_v2.go).
+	devMu sync.Mutex
+	dev   *devBPF
 }
 
 // Path is the group's path relative to the hierarchies' roots.
@@ -393,6 +397,7 @@ func (g *Group) Remove() error {
 	if g == nil || g.rel == "/" || g.rel == "" {
 		return nil
 	}
+	g.closeDevices()
 	dirs, _ := g.dirs()
 	var first error
 	for _, d := range dirs {

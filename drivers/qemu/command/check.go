@@ -321,7 +321,7 @@ var allowed = map[string][]string{
 
 	"devices/interface":                  {"type", "trustGuestRxFilters"},
 	"devices/interface/mac":              {"address"},
-	"devices/interface/source":           {"bridge", "network", "type", "path", "mode", "address", "port", "dev"},
+	"devices/interface/source":           {"bridge", "network", "portid", "type", "path", "mode", "address", "port", "dev"},
 	"devices/interface/source/local":     {"address", "port"},
 	"devices/interface/source/reconnect": {"enabled", "timeout"},
 	"devices/interface/target":           {"dev", "managed"},
