@@ -1,6 +1,7 @@
 package remote
 
 import (
+	"log/slog"
 	"net/url"
 	"testing"
 
@@ -25,7 +26,7 @@ func aclHandler(t *testing.T) (*handler, driver.Domain) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &Server{}
+	srv := NewServer(slog.New(slog.DiscardHandler))
 	srv.SetAccess(access.NewWithRules(rs))
 	h := &handler{session: &session{srv: srv, drv: c}}
 	t.Cleanup(h.close)
@@ -125,7 +126,7 @@ func TestACLSetIdentity(t *testing.T) {
 	rs, _ := access.ParseRules("allow user=alice uid=1000 sasl=al\n")
 	u, _ := url.Parse("test:///default")
 	c, _ := testdrv.New().Open(u, false)
-	srv := &Server{}
+	srv := NewServer(slog.New(slog.DiscardHandler))
 	srv.SetAccess(access.NewWithRules(rs))
 	h := &handler{session: &session{srv: srv, drv: c}}
 	defer h.close()
