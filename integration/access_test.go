@@ -284,8 +284,10 @@ func TestSocketSettings(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to give the sockets a group")
 	}
+	users := filepath.Join(t.TempDir(), "sasl.users")
+	saslUser(t, users, "alice", "secret")
 	conf := writeConfig(t, `unix_sock_group = "nogroup"`, `unix_sock_rw_perms = "0770"`, `unix_sock_ro_perms = "0775"`,
-		`auth_unix_ro = "sasl"`)
+		`auth_unix_ro = "sasl"`, `sasl_users = "`+users+`"`)
 	d := startDaemon(t, "--config", conf)
 	os.Chmod(d.dir, 0o755)
 	for path, mode := range map[string]os.FileMode{d.Socket: 0o770, d.SockRO: 0o775} {
@@ -302,9 +304,37 @@ func TestSocketSettings(t *testing.T) {
 	if out, errs, rc := asNobody(t, "virsh", "-c", d.URI("test"), "list", "--name"); rc != 0 || strings.TrimSpace(out) != "test" {
 		t.Errorf("nobody through the group's mode: rc %d %q %s", rc, out, errs)
 	}
-	// The read-only socket asks for SASL: the client library starts it.
-	_, errs, rc := virsh(t, "test+unix:///default?socket="+d.SockRO, "list")
-	if rc == 0 || !strings.Contains(strings.ToLower(errs), "sasl") {
-		t.Errorf("read-only socket with auth_unix_ro = sasl: rc %d %s", rc, errs)
+	// The read-only socket asks for SASL: without credentials the client
+	// cannot log in.
+	t.Setenv("LIBVIRT_AUTH_FILE", "/dev/null")
+	ro := "test+unix:///default?socket=" + d.SockRO
+	if _, errs, rc := virsh(t, ro, "list"); rc == 0 {
+		t.Errorf("read-only socket with auth_unix_ro = sasl, no credentials: rc %d %s", rc, errs)
+	}
+	auth := filepath.Join(t.TempDir(), "auth.conf")
+	os.WriteFile(auth, []byte("[credentials-it]\nauthname=alice\npassword=secret\n\n[auth-libvirt-localhost]\ncredentials=it\n"), 0o600)
+	t.Setenv("LIBVIRT_AUTH_FILE", auth)
+	if out, errs, rc := virsh(t, ro, "list", "--name"); rc != 0 || strings.TrimSpace(out) != "test" {
+		t.Errorf("read-only socket after a SASL login: rc %d %q %s", rc, out, errs)
+	}
+}
+
+// TestAccessRulesSASLUser: rules on the SASL user name a login set.
+func TestAccessRulesSASLUser(t *testing.T) {
+	rules := filepath.Join(t.TempDir(), "access.rules")
+	os.WriteFile(rules, []byte("allow sasl=alice\nallow sasl=bob object=connect\nallow sasl=bob object=domain perm=getattr,read\ndeny\n"), 0o600)
+	e := startSASLDaemon(t, `access_drivers = [ "rules" ]`, `access_rules = "`+rules+`"`)
+	e.authFile(t, "bob", "bobpw")
+	if out := mustVirsh(t, e.unixURI(""), "domstate test"); strings.TrimSpace(out) != "running" {
+		t.Errorf("bob's domstate: %q", out)
+	}
+	if _, errs, rc := virsh(t, e.unixURI(""), "suspend", "test"); rc == 0 || !strings.Contains(errs, "error: access denied: 'Test' denied access") {
+		t.Errorf("bob's suspend: rc %d %s", rc, errs)
+	}
+	e.authFile(t, "alice", "secret")
+	mustVirsh(t, e.unixURI(""), "suspend test")
+	// The read-only socket has no SASL here: no user name, no rule.
+	if _, errs, rc := virsh(t, "test+unix:///default?socket="+e.d.SockRO, "list"); rc == 0 || !strings.Contains(errs, "access denied") {
+		t.Errorf("read-only socket without a SASL user: rc %d %s", rc, errs)
 	}
 }

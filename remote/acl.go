@@ -253,6 +253,47 @@ func (h *handler) resolve(o access.Object, raw any) (access.Object, bool) {
 			}
 			o.Name = p.Name
 		}
+	case NonnullNetworkPort:
+		if d, ok := c.(driver.Networks); ok {
+			n, err := d.LookupNetworkByUUID(uuid.UUID(w.Net.UUID))
+			if err != nil {
+				return o, false
+			}
+			o.Name, o.Parent = n.Name, n.Name
+		}
+	case NonnullNwfilter:
+		if d, ok := c.(driver.NWFilters); ok {
+			f, err := d.LookupNWFilterByUUID(uuid.UUID(w.UUID))
+			if err != nil {
+				return o, false
+			}
+			o.Name = f.Name
+		}
+	case NonnullNwfilterBinding:
+		if d, ok := c.(driver.NWFilters); ok {
+			b, err := d.LookupNWFilterBindingByPortDev(w.Portdev)
+			if err != nil {
+				return o, false
+			}
+			o.Parent = b.Filter
+		}
+	case NonnullStorageVol:
+		// Found by pool and name: the key is the client's word until
+		// the driver confirms it names the same volume.
+		o.UUID = ""
+		if d, ok := c.(driver.StorageVols); ok && w.Key != "" {
+			if v, err := d.LookupStorageVolByKey(w.Key); err == nil && v.Pool == w.Pool && v.Name == w.Name {
+				o.UUID = v.Key
+			}
+		}
+	case NonnullInterface:
+		// Found by name: the MAC address comes from the driver.
+		o.UUID = ""
+		if d, ok := c.(driver.Interfaces); ok {
+			if i, err := d.LookupInterfaceByName(w.Name); err == nil {
+				o.UUID = i.MAC
+			}
+		}
 	case NonnullSecret:
 		if d, ok := c.(driver.Secrets); ok {
 			s, err := d.LookupSecretByUUID(uuid.UUID(w.UUID))
@@ -278,7 +319,15 @@ func driverName(c driver.Conn) string {
 	}
 }
 
+// identity is who the access checks see: the connection's identity, or
+// the one CONNECT_SET_IDENTITY set.
 func (h *handler) identity() rpc.Identity {
+	h.mu.Lock()
+	set := h.setIdent
+	h.mu.Unlock()
+	if set != nil {
+		return *set
+	}
 	if h.rc == nil {
 		return rpc.Identity{}
 	}
@@ -292,7 +341,7 @@ func (h *handler) ensure(checks []access.Check, obj access.Object, flags, param 
 		if !c.Applies(flags, param) {
 			continue
 		}
-		if err := h.srv.access.Ensure(&id, obj, c.Perm); err != nil {
+		if err := h.acl().Ensure(&id, obj, c.Perm); err != nil {
 			return err
 		}
 	}
@@ -411,14 +460,50 @@ func xmlObject(kind string, v reflect.Value, drv string) access.Object {
 	case access.KindNWFilterBinding:
 		o.Name, o.Parent = head.Portdev.Name, head.Filterref.Filter
 	case access.KindStorageVol:
-		if f := v.FieldByName("Pool"); f.IsValid() {
-			o.Parent = f.Interface().(NonnullStoragePool).Name
+		if p, ok := fieldValue(v, "Pool").(NonnullStoragePool); ok {
+			o.Parent = p.Name
 		}
 	case access.KindNetworkPort:
-		if f := v.FieldByName("Network"); f.IsValid() {
-			o.Parent = f.Interface().(NonnullNetwork).Name
-			o.Name = o.Parent
+		if n, ok := fieldValue(v, "Network").(NonnullNetwork); ok {
+			o.Parent, o.Name = n.Name, n.Name
 		}
 	}
 	return o
+}
+
+// fieldValue is v's field name, or nil.
+func fieldValue(v reflect.Value, name string) any {
+	if f := v.FieldByName(name); f.IsValid() && f.CanInterface() {
+		return f.Interface()
+	}
+	return nil
+}
+
+// acl is the server's access manager (nil: everything allowed, also for
+// handlers made without a server, as in tests).
+func (h *handler) acl() *access.Manager {
+	if h.srv == nil {
+		return nil
+	}
+	return h.srv.access
+}
+
+// implemented reports whether govirt serves the procedure at all: one it
+// lacks gets libvirt's "not supported" error, which libvirt's library
+// raises before any driver (and so any access check) is reached.
+func (h *handler) implemented(prog uint32, proc int32) bool {
+	switch prog {
+	case ProgQEMU:
+		return qemuTable[proc] != nil
+	case ProgRemote:
+		if _, ok := table[proc]; ok {
+			return true
+		}
+		_, a := openStreamProcs[proc]
+		_, b := streamProcs[proc]
+		_, c := fdProcs[proc]
+		_, d := fdInProcs[proc]
+		return a || b || c || d
+	}
+	return false
 }

@@ -57,7 +57,7 @@ func (h *handler) visible(p *aclPlan, obj access.Object) bool {
 	id := h.identity()
 	for _, c := range p.filter {
 		obj.Kind = c.Kind
-		if !h.srv.access.Allowed(&id, obj, c.Perm) {
+		if !h.acl().Allowed(&id, obj, c.Perm) {
 			return false
 		}
 	}
@@ -285,7 +285,7 @@ func (h *handler) filterDomainList(proc int32, body []byte, r domainListRet, p *
 // object's events only if it may get its attributes (the getattr
 // permission of the registration's @aclfilter).
 func (h *handler) eventVisible(ev any) bool {
-	if !h.srv.access.Enabled() {
+	if !h.acl().Enabled() {
 		return true
 	}
 	var obj access.Object
@@ -307,5 +307,5 @@ func (h *handler) eventVisible(ev any) bool {
 	}
 	obj.Driver = driverName(h.conn())
 	id := h.identity()
-	return h.srv.access.Allowed(&id, obj, "getattr")
+	return h.acl().Allowed(&id, obj, "getattr")
 }

@@ -31,7 +31,7 @@ func (h *handler) Call(ctx context.Context, c *rpc.Call) {
 	}
 
 	h = h.forCall(ctx, c.Prog, c.Proc)
-	if h.srv.access.Enabled() {
+	if h.acl().Enabled() && h.implemented(c.Prog, c.Proc) {
 		if err := h.aclBefore(c.Prog, c.Proc, c.Body); err != nil {
 			_ = c.ReplyError(virerr.From(err))
 			return

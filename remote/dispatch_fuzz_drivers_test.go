@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"govirt/access"
 	"govirt/drivers/qemu"
 	testdrv "govirt/drivers/test"
 	"govirt/internal/dispatchfuzz"
@@ -106,4 +107,25 @@ var qemuRW = map[int32]bool{
 	procs.DomainUpdateDeviceFlags: true, procs.DomainManagedSaveRemove: true,
 	procs.NetworkDefineXML: true, procs.NetworkUndefine: true, procs.NetworkSetAutostart: true,
 	procs.StoragePoolDefineXML: true, procs.StoragePoolUndefine: true, procs.StoragePoolSetAutostart: true,
+}
+
+// FuzzDispatchACL is FuzzDispatch with access control on: the client may
+// see and use the domain "test" and the default pool, read the host, and
+// nothing else, so checks, lookups' checks and list filters all run.
+func FuzzDispatchACL(f *testing.F) {
+	e := newFzEnv(f, "test:///default", testdrv.New())
+	rs, err := access.ParseRules(`
+allow object=connect
+allow object=domain name=test
+allow object=storage_pool,storage_vol perm=getattr,read,search_storage_vols
+allow object=network perm=getattr
+deny
+`)
+	if err != nil {
+		f.Fatal(err)
+	}
+	e.base.SetAccess(access.NewWithRules(rs))
+	e.seeds(f)
+	e.addPairSeeds(f)
+	f.Fuzz(e.fuzz)
 }

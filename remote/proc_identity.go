@@ -2,16 +2,15 @@ package remote
 
 import (
 	"govirt/driver"
+	"govirt/rpc"
 	"govirt/rpc/procs"
 )
 
 // CONNECT_SET_IDENTITY (virConnectSetIdentity, what a proxy daemon such
 // as virtproxyd sends for the client it forwards): libvirtd checks the
-// parameters as virIdentitySetParameters does and, with no access
-// control driver configured (Debian's default, and govirtd has none),
-// takes them for root and unprivileged clients alike; flags are not
-// looked at. govirtd keeps no per-client identity beyond the socket's
-// peer, so the accepted identity changes nothing.
+// parameters as virIdentitySetParameters does and, once the access check
+// (connect:write) passed, replaces the client's identity with the one
+// given, which the access rules then see; flags are not looked at.
 func init() {
 	register(true, map[int32]procFunc{procs.ConnectSetIdentity: connectSetIdentity})
 }
@@ -35,8 +34,39 @@ func connectSetIdentity(h *handler, body []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := driver.ValidateParams(paramsFromWire(a.Params), identityParams); err != nil {
+	params := paramsFromWire(a.Params)
+	if err := driver.ValidateParams(params, identityParams); err != nil {
 		return nil, err
 	}
+	id := rpc.Identity{Transport: h.identity().Transport}
+	for _, p := range params {
+		switch v := p.Value.(type) {
+		case string:
+			switch p.Field {
+			case "user-name":
+				id.UserName = v
+			case "group-name":
+				id.GroupName, id.Groups = v, []string{v}
+			case "sasl-user-name":
+				id.SASLUser = v
+			case "x509-distinguished-name":
+				id.X509DName = v
+			}
+		case uint64:
+			switch p.Field {
+			case "unix-user-id":
+				id.Unix, id.UID = true, uint32(v)
+			case "unix-group-id":
+				id.Unix, id.GID = true, uint32(v)
+			}
+		case int64:
+			if p.Field == "process-id" {
+				id.PID = int32(v)
+			}
+		}
+	}
+	h.mu.Lock()
+	h.setIdent = &id
+	h.mu.Unlock()
 	return nil, nil
 }

@@ -54,6 +54,9 @@ type session struct {
 	mu  sync.Mutex
 	drv driver.Conn
 	cbs callbacks
+	// setIdent is the identity CONNECT_SET_IDENTITY gave the client, which
+	// replaces its socket's for the access checks; guarded by mu.
+	setIdent *rpc.Identity
 
 	auth authSession // SASL negotiation in progress
 }
@@ -140,7 +143,7 @@ func (h *handler) dispatch(proc int32, body []byte) (ret any, err error, ok bool
 		return nil, err, true
 	}
 	ret, err = e.fn(h, body)
-	if err == nil && h.srv.access.Enabled() {
+	if err == nil && h.acl().Enabled() {
 		ret, err = h.aclAfter(proc, body, ret)
 	}
 	if err == errNoSupport {
