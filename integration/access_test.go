@@ -319,8 +319,8 @@ func TestSocketSettings(t *testing.T) {
 	}
 }
 
-// TestAccessRulesSASLUser: rules on the SASL user name a login set.
-func TestAccessRulesSASLUser(t *testing.T) {
+// TestAccessRulesSASLUserReadOnly: rules on the SASL user name a login set.
+func TestAccessRulesSASLUserReadOnly(t *testing.T) {
 	rules := filepath.Join(t.TempDir(), "access.rules")
 	os.WriteFile(rules, []byte("allow sasl=alice\nallow sasl=bob object=connect\nallow sasl=bob object=domain perm=getattr,read\ndeny\n"), 0o600)
 	e := startSASLDaemon(t, `access_drivers = [ "rules" ]`, `access_rules = "`+rules+`"`)
