@@ -98,6 +98,8 @@ func main() {
 			err = benchScaleSuite(sock, haveLibvirtd)
 		case "frozen":
 			err = benchFrozenSuite(sock, haveLibvirtd)
+		case "migrate":
+			err = benchMigrateSuite(sock, haveLibvirtd) // migrate.go
 		default:
 			err = fmt.Errorf("unknown suite %q", suite)
 		}
