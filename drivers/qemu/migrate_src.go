@@ -305,6 +305,9 @@ func (d *Driver) performMigration(ctx context.Context, v *vm, m *migration, uri 
 			_, err = waitMigrationSwitch(ctx, mon, m, flags&migratePostcopy != 0, "migration out job")
 		}
 	}
+	if err != nil && migrationIOAborted(v, m) {
+		err = errQEMU(virerr.ErrOperationFailed, "%s", "job 'migration out' failed due to I/O error")
+	}
 	if sc != nil {
 		if err != nil {
 			sc.abort(mon)
@@ -340,6 +343,12 @@ func (d *Driver) restoreSource(ctx context.Context, v *vm, m *migration) {
 	}
 	if qs, err := qmp.QueryStatus(ctx, mon); err != nil || qs.Running || m.PreState != driver.StateRunning {
 		return
+	}
+	v.mu.Lock()
+	ioErr := v.state == driver.StatePaused && v.reason == driver.PausedIOError
+	v.mu.Unlock()
+	if ioErr {
+		return // as libvirt: a guest paused by a disk error stays paused
 	}
 	if err := d.startCPUs(ctx, v, driver.RunningMigrationCanceled); err != nil {
 		d.log.Error("cannot resume guest after failed migration", "domain", v.name, "err", err)

@@ -95,6 +95,7 @@ type migration struct {
 	owner   *conn       // the client connection that drives it
 	started bool        // QEMU was told to migrate (outgoing)
 	aborted bool        // domjobabort came before QEMU started
+	ioAbort bool        // --abort-on-error cancelled it after an I/O error
 	nbdPort int         // the destination NBD server's port (storage migration)
 	busy    bool        // a step is running on owner's behalf
 	events  chan string // MIGRATION event statuses
