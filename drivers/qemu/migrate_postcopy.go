@@ -28,6 +28,12 @@ import (
 // and Prepare refuse.
 func checkMigrateCombos(flags uint32) error {
 	switch {
+	case flags&migrateOffline != 0 && copiesStorage(flags):
+		return errQEMU(virerr.ErrOperationInvalid, "%s", "offline migration cannot handle non-shared storage")
+	case flags&migrateOffline != 0 && flags&migratePersistDest == 0:
+		return errQEMU(virerr.ErrOperationInvalid, "%s", "offline migration must be specified with the persistent flag set")
+	case flags&migrateOffline != 0 && flags&migrateTunnelled != 0:
+		return errQEMU(virerr.ErrOperationInvalid, "%s", "tunnelled offline migration does not make sense")
 	case flags&migratePostcopy != 0 && (flags&migrateLive == 0 || flags&migratePaused != 0):
 		return errQEMU(virerr.ErrArgumentUnsupported, "%s", "post-copy migration is not supported with non-live or paused migration")
 	case flags&migratePostcopy != 0 && flags&migrateTunnelled != 0:

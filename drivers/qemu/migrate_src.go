@@ -21,6 +21,9 @@ func (c *conn) migrateBegin3(h driver.Domain, params []driver.TypedParam, flags 
 	if err := checkMigrateFlags(flags); err != nil {
 		return "", nil, err
 	}
+	if flags&migrateOffline != 0 {
+		return c.offlineBegin(h, params, flags, owner) // migrate_offline.go
+	}
 	d := c.d
 	v, err := d.doms.get(h)
 	if err != nil {
@@ -366,6 +369,9 @@ func (c *conn) DomainMigrateConfirm3(h driver.Domain, _ []driver.TypedParam, _ [
 		return err
 	}
 	d.faultAt("confirm3")
+	if flags&migrateOffline != 0 {
+		return d.offlineConfirm(v, flags, cancelled) // migrate_offline.go
+	}
 	return d.confirmOut(v, m, flags, cancelled)
 }
 
