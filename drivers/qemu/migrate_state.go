@@ -92,16 +92,16 @@ type migration struct {
 	// split between both sides, neither can take it back alone.
 	Postcopy bool `json:"postcopy,omitempty"`
 
-	owner   *conn       // the client connection that drives it
-	started bool        // QEMU was told to migrate (outgoing)
-	aborted bool        // domjobabort came before QEMU started
-	ioAbort bool        // --abort-on-error cancelled it after an I/O error
+	owner   *conn // the client connection that drives it
+	started bool  // QEMU was told to migrate (outgoing)
+	aborted bool  // domjobabort came before QEMU started
+	ioAbort bool  // --abort-on-error cancelled it after an I/O error
 	// offlineDef is the definition an incoming --offline migration
 	// defines in Finish (migrate_offline.go).
 	offlineDef *conf.Domain
-	nbdPort int         // the destination NBD server's port (storage migration)
-	busy    bool        // a step is running on owner's behalf
-	events  chan string // MIGRATION event statuses
+	nbdPort    int         // the destination NBD server's port (storage migration)
+	busy       bool        // a step is running on owner's behalf
+	events     chan string // MIGRATION event statuses
 }
 
 func newMigration(incoming bool, flags uint32, owner *conn) *migration {
