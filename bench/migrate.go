@@ -67,8 +67,8 @@ func bootDirty(sock string) error {
 		return fmt.Errorf("guest did not boot: %v", err)
 	}
 	con.Send(fmt.Sprintf("(while :; do yes dirty | head -c %d >/tmp/dirty; done) >/dev/null 2>&1 &", *migDirty*1000*1000))
-	con.Send("echo GV-DIRTY-ON")
-	_, err = con.Expect("GV-DIRTY-ON\r\n", time.Minute)
+	con.Send("echo GV-DIRTY-$((40+2))") // the echoed command does not match
+	_, err = con.Expect("GV-DIRTY-42", time.Minute)
 	time.Sleep(2 * time.Second) // the loop is running
 	return err
 }
