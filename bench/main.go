@@ -105,6 +105,8 @@ func main() {
 			err = benchFrozenSuite(sock, haveLibvirtd)
 		case "agent":
 			err = benchAgentSuite(sock, haveLibvirtd)
+		case "migrate":
+			err = benchMigrateSuite(sock, haveLibvirtd) // migrate.go
 		default:
 			err = fmt.Errorf("unknown suite %q", suite)
 		}

@@ -43,7 +43,8 @@ func migrateTLSDir(t *testing.T) string {
 // and domjobabort stops it; the guest then moves with --auto-converge
 // (tuned) --parallel (two connections) over QEMU's native TLS, and
 // back with xbzrle and multithreaded compression; domjobinfo
-// --completed shows the finished job on both sides, once.
+// --completed shows the finished job on both sides, once; --offline
+// then defines it on the other side while it keeps running here.
 func TestQEMUMigrateTuning(t *testing.T) {
 	tlsDir := migrateTLSDir(t)
 	conf := filepath.Join(t.TempDir(), "govirtd.conf")
@@ -127,5 +128,19 @@ func TestQEMUMigrateTuning(t *testing.T) {
 	con = console(t, sock)
 	if got := guestMemSum(t, con, "/tmp/gvmem"); got != memWant {
 		t.Errorf("memory after the compressed migration: %s, want %s", got, memWant)
+	}
+
+	// --offline moves the definition only; the guest keeps running here.
+	mustVirsh(t, dst.URI("qemu"), "undefine tune")
+	if _, errOut, rc := virsh(t, src.URI("qemu"), "migrate --offline tune "+dst.URI("qemu")); rc == 0 ||
+		!strings.Contains(errOut, "offline migration must be specified with the persistent flag set") {
+		t.Errorf("--offline without --persistent: rc=%d %s", rc, errOut)
+	}
+	mustVirsh(t, src.URI("qemu"), "migrate --offline --persistent tune "+dst.URI("qemu"))
+	if got := domState(t, dst, "tune"); got != "shut off (unknown)" {
+		t.Errorf("destination after --offline: %q", got)
+	}
+	if got := domState(t, src, "tune"); got != "running (migrated)" {
+		t.Errorf("source after --offline: %q", got)
 	}
 }

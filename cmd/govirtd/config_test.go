@@ -152,3 +152,25 @@ func TestNamespacesSetting(t *testing.T) {
 		}
 	}
 }
+
+func TestMigrateTLSFromConfig(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.conf")
+	cfg, _, err := parseArgs([]string{"--run-dir", "/r"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := cfg.migrateTLS(); m.Dir != "/etc/pki/qemu" || !m.Verify || m.Force {
+		t.Errorf("defaults: %+v", m)
+	}
+	os.WriteFile(path, []byte("migrate_tls_x509_cert_dir = \"/etc/pki/mig\"\nmigrate_tls_x509_verify = 0\nmigrate_tls_force = 1\n"), 0o600)
+	if cfg, _, err = parseArgs([]string{"--config", path, "--run-dir", "/r"}); err != nil {
+		t.Fatal(err)
+	}
+	if m := cfg.migrateTLS(); m.Dir != "/etc/pki/mig" || m.Verify || !m.Force {
+		t.Errorf("from file: %+v", m)
+	}
+	os.WriteFile(path, []byte("migrate_tls_force = yes\n"), 0o600)
+	if _, _, err := parseArgs([]string{"--config", path}); err == nil {
+		t.Error("migrate_tls_force = yes accepted")
+	}
+}

@@ -278,3 +278,26 @@ func applyMigSettings(ctx context.Context, mon monitor, flags uint32, params []d
 	}
 	return s.apply(ctx, mon)
 }
+
+// abortMigrationOnIOError cancels an outgoing migration started with
+// --abort-on-error once a disk error pauses the guest, as libvirt's
+// check of the paused/I/O error state while it waits for QEMU.
+func (d *Driver) abortMigrationOnIOError(v *vm) {
+	v.mu.Lock()
+	m, mon := v.mig, v.mon
+	abort := m != nil && !m.Incoming && m.started && !m.Postcopy && m.Flags&migrateAbortOnError != 0 && mon != nil
+	if abort {
+		m.ioAbort = true
+	}
+	v.mu.Unlock()
+	if abort {
+		// Not on the event goroutine: QMP answers come through it.
+		go func() { _ = mon.Execute(context.Background(), "migrate_cancel", nil, nil) }()
+	}
+}
+
+func migrationIOAborted(v *vm, m *migration) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return m.ioAbort
+}

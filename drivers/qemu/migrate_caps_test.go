@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"govirt/driver"
 )
@@ -111,5 +112,26 @@ func TestMigJobParamsOrder(t *testing.T) {
 	}
 	if p[4].Value != uint64(130) || p[6].Value != uint64(80) || p[10].Value != uint64(1000000) {
 		t.Errorf("data_total %v, data_remaining %v, memory_bps %v", p[4].Value, p[6].Value, p[10].Value)
+	}
+}
+
+// A disk error during a migration with --abort-on-error cancels it.
+func TestMigrateAbortOnIOError(t *testing.T) {
+	for _, flags := range []uint32{migrateAbortOnError, 0} {
+		mon := &fakeMonitor{}
+		d, v, _ := runningVM(t, mon, "")
+		m := newMigration(false, flags|migrateLive, nil)
+		m.started = true
+		v.mu.Lock()
+		v.mig = m
+		v.mu.Unlock()
+		d.handleEvent(v, "BLOCK_IO_ERROR", json.RawMessage(`{"device":"drive-virtio-disk0","operation":"write","action":"stop","reason":"No space left on device"}`))
+		deadline := time.Now().Add(2 * time.Second)
+		for !hasCmd(mon, "migrate_cancel") && time.Now().Before(deadline) && flags != 0 {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if got := hasCmd(mon, "migrate_cancel"); got != (flags != 0) || migrationIOAborted(v, m) != (flags != 0) {
+			t.Errorf("flags %#x: migrate_cancel sent %v, marked %v", flags, got, migrationIOAborted(v, m))
+		}
 	}
 }

@@ -87,6 +87,13 @@ func (d *Driver) undoOrphan(h driver.Domain, v *vm) {
 func (d *Driver) undoMigration(v *vm, m *migration) {
 	d.log.Warn("client closed during migration; undoing it", "domain", v.name, "phase", m.Phase)
 	switch {
+	case m.Flags&migrateOffline != 0:
+		d.undoOffline(v, m) // migrate_offline.go
+		return
+	case inPostcopy(v, m):
+		// Neither side has the whole guest: both keep what they have,
+		// in the post-copy failed state (migrate_postcopy.go).
+		d.postcopyFailed(v)
 	case m.Incoming:
 		d.killIncoming(v, m)
 	case m.Phase == phasePerformed && m.Peer != "":

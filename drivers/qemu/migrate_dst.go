@@ -89,6 +89,9 @@ func (c *conn) migratePrepare3(params []driver.TypedParam, cookieIn []byte, flag
 	if err := c.d.checkMigrateTLSForce(flags); err != nil { // migrate_tls.go
 		return nil, "", nil, err
 	}
+	if flags&migrateOffline != 0 {
+		return c.offlinePrepare(params, cookieIn, flags) // migrate_offline.go
+	}
 	d := c.d
 	dxml := migParam(params, migParamDestXML)
 	if dxml == "" {
@@ -329,6 +332,9 @@ func (c *conn) DomainMigrateFinish3(params []driver.TypedParam, cookieIn []byte,
 	m, err := migrationOf(v, true)
 	if err != nil {
 		return driver.Domain{}, nil, err
+	}
+	if flags&migrateOffline != 0 {
+		return d.offlineFinish(v, m, params, cookieIn, cancelled) // migrate_offline.go
 	}
 	fail := func(err error) (driver.Domain, []byte, error) {
 		d.killIncoming(v, m)

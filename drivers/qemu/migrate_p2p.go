@@ -66,7 +66,11 @@ func (c *conn) migrateP2P(h driver.Domain, dconnURI string, params []driver.Type
 	}
 	defer dc.Close()
 	dc.KeepAlive(p2pKeepAliveInterval, p2pKeepAliveCount)
-	for _, f := range []int32{featureMigrationP2P, featureMigrationV3, featureMigrationParams} {
+	features := []int32{featureMigrationP2P, featureMigrationV3, featureMigrationParams}
+	if flags&migrateOffline != 0 {
+		features = append(features, featureMigrationOffline)
+	}
+	for _, f := range features {
 		var ret struct{ Supported int32 }
 		if err := dc.Call(context.Background(), procs.ConnectSupportsFeature, struct{ Feature int32 }{f}, &ret); err != nil {
 			return p2pCallErr(dc, err)
@@ -74,6 +78,9 @@ func (c *conn) migrateP2P(h driver.Domain, dconnURI string, params []driver.Type
 		if ret.Supported == 0 {
 			if f == featureMigrationP2P {
 				return errQEMU(virerr.ErrOperationFailed, "%s", "Destination libvirt does not support peer-to-peer migration protocol")
+			}
+			if f == featureMigrationOffline {
+				return errQEMU(virerr.ErrArgumentUnsupported, "%s", "offline migration is not supported by the destination host")
 			}
 			return errQEMU(virerr.ErrArgumentUnsupported, "%s", "Migration APIs with extensible parameters are not supported but extended parameters were passed")
 		}
@@ -142,7 +149,9 @@ func (c *conn) migrateP2P(h driver.Domain, dconnURI string, params []driver.Type
 
 	var perr error
 	var pcookie []byte
-	if !tunnel && migParam(dparams, migParamURI) == "" {
+	if flags&migrateOffline != 0 {
+		// Only the definition moves (migrate_offline.go).
+	} else if !tunnel && migParam(dparams, migParamURI) == "" {
 		perr = errQEMU(virerr.ErrInternalError, "%s", "domainMigratePrepare3 did not set uri")
 		d.restoreSource(context.Background(), v, m)
 		d.endMigration(v)
@@ -175,7 +184,12 @@ func (c *conn) migrateP2P(h driver.Domain, dconnURI string, params []driver.Type
 		}
 		return perr
 	}
-	cerr := d.confirmOut(v, m, flags, ferr != nil)
+	var cerr error
+	if flags&migrateOffline != 0 {
+		cerr = d.offlineConfirm(v, flags, ferr != nil)
+	} else {
+		cerr = d.confirmOut(v, m, flags, ferr != nil)
+	}
 	if ferr != nil {
 		return ferr
 	}

@@ -28,6 +28,12 @@ import (
 // and Prepare refuse.
 func checkMigrateCombos(flags uint32) error {
 	switch {
+	case flags&migrateOffline != 0 && copiesStorage(flags):
+		return errQEMU(virerr.ErrOperationInvalid, "%s", "offline migration cannot handle non-shared storage")
+	case flags&migrateOffline != 0 && flags&migratePersistDest == 0:
+		return errQEMU(virerr.ErrOperationInvalid, "%s", "offline migration must be specified with the persistent flag set")
+	case flags&migrateOffline != 0 && flags&migrateTunnelled != 0:
+		return errQEMU(virerr.ErrOperationInvalid, "%s", "tunnelled offline migration does not make sense")
 	case flags&migratePostcopy != 0 && (flags&migrateLive == 0 || flags&migratePaused != 0):
 		return errQEMU(virerr.ErrArgumentUnsupported, "%s", "post-copy migration is not supported with non-live or paused migration")
 	case flags&migratePostcopy != 0 && flags&migrateTunnelled != 0:
@@ -56,8 +62,11 @@ func (d *Driver) onMigrationStatus(v *vm, ev *qmp.MigrationEvent) {
 		return
 	}
 	var event, detail int32 = -1, 0
+	save := false
 	switch ev.Status {
 	case "postcopy-active":
+		// Recorded at once: a restarted daemon must not undo it.
+		save = !m.Postcopy
 		m.Postcopy = true
 		if !m.Incoming && v.state == driver.StatePaused && v.reason == driver.PausedMigration {
 			v.setState(driver.StatePaused, driver.PausedPostcopy)
@@ -77,8 +86,10 @@ func (d *Driver) onMigrationStatus(v *vm, ev *qmp.MigrationEvent) {
 		}
 	}
 	v.mu.Unlock()
-	if event >= 0 {
+	if event >= 0 || save {
 		d.saveStatusLogged(v)
+	}
+	if event >= 0 {
 		d.emit(v, event, detail)
 	}
 }
@@ -267,5 +278,42 @@ func (d *Driver) drainPostcopy(ctx context.Context, v *vm, m *migration) {
 	defer cancel()
 	if _, err := waitMigrationStatus(wctx, mon, m, false, "migration out job"); err != nil {
 		d.log.Warn("post-copy migration did not complete on the source", "domain", v.name, "err", err)
+	}
+}
+
+// recoverPostcopy is a restarted daemon's recovery of a migration that
+// had switched to post-copy: if QEMU completed meanwhile, the guest is
+// migrated (running here, or stopped on the source); otherwise neither
+// side may drop its half and the guest is left in the post-copy failed
+// state, as libvirt's recovery of post-copy migrations.
+func (d *Driver) recoverPostcopy(ctx context.Context, v *vm, m *migration) {
+	v.mu.Lock()
+	mon := v.mon
+	v.mu.Unlock()
+	st, err := queryMigrate(ctx, mon)
+	switch {
+	case err == nil && st.Status == "completed" && m.Incoming:
+		v.mu.Lock()
+		if v.state == driver.StateRunning {
+			v.setState(driver.StateRunning, driver.RunningMigrated)
+		}
+		v.mig = nil
+		v.mu.Unlock()
+		d.saveStatusLogged(v)
+		d.emit(v, driver.EventResumed, driver.EventResumedMigrated)
+	case err == nil && st.Status == "completed":
+		if err := d.stopMigratedSource(v, m.Flags); err != nil {
+			d.log.Error("cannot undefine the migrated guest", "domain", v.name, "err", err)
+		}
+		v.mu.Lock()
+		v.mig = nil
+		v.mu.Unlock()
+		d.dropIfTransient(v)
+	default:
+		d.postcopyFailed(v)
+		v.mu.Lock()
+		v.mig = nil
+		v.mu.Unlock()
+		d.saveStatusLogged(v)
 	}
 }

@@ -34,6 +34,10 @@ func (d *Driver) recoverMigration(ctx context.Context, v *vm, m *migration) bool
 	state, name := v.state, v.name
 	v.mu.Unlock()
 	d.log.Warn("recovering an interrupted migration", "domain", name, "incoming", m.Incoming, "phase", m.Phase, "peer", m.Peer)
+	if m.Postcopy {
+		d.recoverPostcopy(ctx, v, m) // migrate_postcopy.go
+		return false
+	}
 	switch {
 	case m.Incoming && state != driver.StateRunning:
 		d.killIncoming(v, m)

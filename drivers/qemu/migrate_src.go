@@ -21,6 +21,9 @@ func (c *conn) migrateBegin3(h driver.Domain, params []driver.TypedParam, flags 
 	if err := checkMigrateFlags(flags); err != nil {
 		return "", nil, err
 	}
+	if flags&migrateOffline != 0 {
+		return c.offlineBegin(h, params, flags, owner) // migrate_offline.go
+	}
 	d := c.d
 	v, err := d.doms.get(h)
 	if err != nil {
@@ -305,6 +308,9 @@ func (d *Driver) performMigration(ctx context.Context, v *vm, m *migration, uri 
 			_, err = waitMigrationSwitch(ctx, mon, m, flags&migratePostcopy != 0, "migration out job")
 		}
 	}
+	if err != nil && migrationIOAborted(v, m) {
+		err = errQEMU(virerr.ErrOperationFailed, "%s", "job 'migration out' failed due to I/O error")
+	}
 	if sc != nil {
 		if err != nil {
 			sc.abort(mon)
@@ -341,6 +347,12 @@ func (d *Driver) restoreSource(ctx context.Context, v *vm, m *migration) {
 	if qs, err := qmp.QueryStatus(ctx, mon); err != nil || qs.Running || m.PreState != driver.StateRunning {
 		return
 	}
+	v.mu.Lock()
+	ioErr := v.state == driver.StatePaused && v.reason == driver.PausedIOError
+	v.mu.Unlock()
+	if ioErr {
+		return // as libvirt: a guest paused by a disk error stays paused
+	}
 	if err := d.startCPUs(ctx, v, driver.RunningMigrationCanceled); err != nil {
 		d.log.Error("cannot resume guest after failed migration", "domain", v.name, "err", err)
 	}
@@ -357,6 +369,9 @@ func (c *conn) DomainMigrateConfirm3(h driver.Domain, _ []driver.TypedParam, _ [
 		return err
 	}
 	d.faultAt("confirm3")
+	if flags&migrateOffline != 0 {
+		return d.offlineConfirm(v, flags, cancelled) // migrate_offline.go
+	}
 	return d.confirmOut(v, m, flags, cancelled)
 }
 

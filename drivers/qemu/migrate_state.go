@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"govirt/conf"
 	"govirt/driver"
 	"govirt/qmp"
 	"govirt/virerr"
@@ -49,7 +50,7 @@ const (
 // migration is not offered.
 func (c *conn) SupportsFeature(f int32) bool {
 	switch f {
-	case featureMigrationV3, featureChangeProtection, featureMigrationParams, featureMigrationP2P:
+	case featureMigrationV3, featureChangeProtection, featureMigrationParams, featureMigrationP2P, featureMigrationOffline:
 		return true
 	}
 	return false
@@ -89,12 +90,16 @@ type migration struct {
 	// split between both sides, neither can take it back alone.
 	Postcopy bool `json:"postcopy,omitempty"`
 
-	owner   *conn       // the client connection that drives it
-	started bool        // QEMU was told to migrate (outgoing)
-	aborted bool        // domjobabort came before QEMU started
-	nbdPort int         // the destination NBD server's port (storage migration)
-	busy    bool        // a step is running on owner's behalf
-	events  chan string // MIGRATION event statuses
+	owner   *conn // the client connection that drives it
+	started bool  // QEMU was told to migrate (outgoing)
+	aborted bool  // domjobabort came before QEMU started
+	ioAbort bool  // --abort-on-error cancelled it after an I/O error
+	// offlineDef is the definition an incoming --offline migration
+	// defines in Finish (migrate_offline.go).
+	offlineDef *conf.Domain
+	nbdPort    int         // the destination NBD server's port (storage migration)
+	busy       bool        // a step is running on owner's behalf
+	events     chan string // MIGRATION event statuses
 }
 
 func newMigration(incoming bool, flags uint32, owner *conn) *migration {
@@ -172,8 +177,6 @@ func checkMigrateFlags(flags uint32) error {
 	switch {
 	case flags&migrateNonSharedDisk != 0 && flags&migrateNonSharedInc != 0:
 		return errQEMU(virerr.ErrOperationInvalid, "%s", "Flags 'VIR_MIGRATE_NON_SHARED_DISK' and 'VIR_MIGRATE_NON_SHARED_INC' are mutually exclusive")
-	case flags&migrateOffline != 0:
-		return errQEMU(virerr.ErrOperationUnsupported, "offline migration is not supported")
 	}
 	return checkMigrateCombos(flags) // migrate_postcopy.go
 }

@@ -136,7 +136,7 @@ func TestMigrateRefusals(t *testing.T) {
 	d, v, _ := runningVM(t, &fakeMonitor{}, "")
 	c := &conn{d: d}
 	h := v.handle()
-	for _, f := range []uint32{migrateOffline, migratePostcopyResume} {
+	for _, f := range []uint32{migratePostcopyResume} {
 		if _, _, err := c.DomainMigrateBegin3(h, nil, f); virerr.CodeOf(err) != virerr.ErrOperationUnsupported {
 			t.Errorf("flags %#x: %v", f, err)
 		}
@@ -161,7 +161,7 @@ func TestMigrateRefusals(t *testing.T) {
 	if _, _, err := c.DomainMigratePrepare3(nil, nil, 0); virerr.CodeOf(err) != virerr.ErrInvalidArg {
 		t.Errorf("prepare without XML: %v", err)
 	}
-	if !c.SupportsFeature(featureMigrationV3) || !c.SupportsFeature(featureMigrationParams) || !c.SupportsFeature(featureMigrationP2P) || c.SupportsFeature(12) {
+	if !c.SupportsFeature(featureMigrationV3) || !c.SupportsFeature(featureMigrationParams) || !c.SupportsFeature(featureMigrationP2P) || !c.SupportsFeature(featureMigrationOffline) {
 		t.Error("features")
 	}
 }

@@ -100,6 +100,7 @@ func (d *Driver) handleBlockIOError(v *vm, ev *qmp.BlockIOErrorEvent) {
 		v.mu.Lock()
 		v.pausedReason = driver.PausedIOError
 		v.mu.Unlock()
+		d.abortMigrationOnIOError(v) // migrate_caps.go
 	}
 	p := driver.IOError{DevAlias: ev.Device, Action: action, Reason: ev.Reason}
 	d.publishDomain(v, driver.EventIDIOError, p)

@@ -1,0 +1,321 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"govirt/conf"
+	"govirt/drivers/qemu/caps"
+	"govirt/drivers/qemu/command"
+	"govirt/qmp"
+	"govirt/testguest"
+)
+
+// The migrate suite: a live migration of a -mig-mem guest (the test
+// guest, TCG unless KVM is usable) that keeps rewriting part of its
+// memory, govirtd to govirtd with `virsh migrate --live` (Begin to
+// Confirm, the destination QEMU's start included), against the floor:
+// two QEMUs with the same command line migrated by hand over QMP
+// (destination spawned with -incoming defer, migrate-incoming, migrate,
+// completed, cont). Total time and QEMU's downtime, median of -rounds.
+// Only one libvirtd runs on this host, so libvirtd to libvirtd is not
+// measured; the floor is what any daemon's migration costs at least.
+
+var (
+	migMem   = flag.Int("mig-mem", 1024, "migrate suite: guest memory in MiB")
+	migDirty = flag.Int("mig-dirty", 64, "migrate suite: MB the guest rewrites in a loop")
+)
+
+func migrateDomain(name, sock string) string {
+	kernel, initrd := filepath.Join(testguest.Dir(), "vmlinuz"), filepath.Join(testguest.Dir(), "initrd.img")
+	typ := "qemu"
+	if testguest.KVMUsable() {
+		typ = "kvm"
+	}
+	return fmt.Sprintf(`<domain type='%s'><name>%s</name><memory unit='MiB'>%d</memory><vcpu>1</vcpu>
+<os><type arch='x86_64' machine='q35'>hvm</type><kernel>%s</kernel><initrd>%s</initrd><cmdline>%s</cmdline></os><features><acpi/></features>
+<devices><serial type='unix'><source mode='bind' path='%s'/><target port='0'/></serial></devices></domain>`,
+		typ, name, *migMem, kernel, initrd, testguest.Cmdline, sock)
+}
+
+// bootDirty waits for the guest's shell on sock and starts its dirtying loop.
+func bootDirty(sock string) error {
+	var c net.Conn
+	var err error
+	for i := 0; i < 400; i++ {
+		if c, err = net.Dial("unix", sock); err == nil {
+			break
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	con := testguest.NewConsole(c, c)
+	if _, err := con.Expect(testguest.ReadyMarker, 3*time.Minute); err != nil {
+		return fmt.Errorf("guest did not boot: %v", err)
+	}
+	con.Send(fmt.Sprintf("(while :; do yes dirty | head -c %d >/tmp/dirty; done) >/dev/null 2>&1 &", *migDirty*1000*1000))
+	con.Send("echo GV-DIRTY-$((40+2))") // the echoed command does not match
+	_, err = con.Expect("GV-DIRTY-42", time.Minute)
+	time.Sleep(2 * time.Second) // the loop is running
+	return err
+}
+
+func benchMigrateSuite(sock string, _ bool) error {
+	if _, err := os.Stat(filepath.Join(testguest.Dir(), "initrd.img")); err != nil {
+		return fmt.Errorf("the test guest is not built (sh testguest/build.sh): %v", err)
+	}
+	sock2, stop2, err := startGovirtd()
+	if err != nil {
+		return err
+	}
+	defer stop2()
+	srcURI, dstURI := "qemu+unix:///system?socket="+sock, "qemu+unix:///system?socket="+sock2
+	fmt.Printf("live migration of a %d MiB %s guest rewriting %d MB in a loop; median of %d rounds\n",
+		*migMem, accelName(), *migDirty, *rounds)
+	var gTotal, gDown, fTotal, fDown []time.Duration
+	for r := 0; r < *rounds; r++ {
+		tot, down, err := govirtdMigration(srcURI, dstURI, r)
+		if err != nil {
+			return fmt.Errorf("govirtd: %v", err)
+		}
+		gTotal, gDown = append(gTotal, tot), append(gDown, down)
+		tot, down, err = floorMigration(r)
+		if err != nil {
+			return fmt.Errorf("floor: %v", err)
+		}
+		fTotal, fDown = append(fTotal, tot), append(fDown, down)
+	}
+	fmt.Printf("%-12s %12s %12s %8s\n", "", "govirtd", "floor", "ratio")
+	gt, ft := medianDur(gTotal), medianDur(fTotal)
+	gd, fd := medianDur(gDown), medianDur(fDown)
+	fmt.Printf("%-12s %12v %12v %7.2fx\n", "total", gt.Round(time.Millisecond), ft.Round(time.Millisecond), ratio(gt, ft))
+	fmt.Printf("%-12s %12v %12v %7.2fx\n", "downtime", gd, fd, ratio(gd, fd))
+	return nil
+}
+
+var downtimeRe = regexp.MustCompile(`Total downtime:\s+(\d+)\s+ms`)
+
+func virshRun(uri string, args ...string) (string, error) {
+	out, err := exec.Command("virsh", append([]string{"-c", uri}, args...)...).CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("virsh %s: %v: %s", strings.Join(args, " "), err, out)
+	}
+	return string(out), nil
+}
+
+// govirtdMigration boots a guest on src and migrates it to dst; the
+// downtime is domjobinfo --completed's on the source.
+func govirtdMigration(srcURI, dstURI string, round int) (time.Duration, time.Duration, error) {
+	dir, err := os.MkdirTemp("", "gvmig")
+	if err != nil {
+		return 0, 0, err
+	}
+	defer os.RemoveAll(dir)
+	name := fmt.Sprintf("gvbench-mig%d", round)
+	sock, sock2 := filepath.Join(dir, "con"), filepath.Join(dir, "con2")
+	xmlPath, destXML := filepath.Join(dir, "dom.xml"), filepath.Join(dir, "dest.xml")
+	os.WriteFile(xmlPath, []byte(migrateDomain(name, sock)), 0o600)
+	if err := trackGuest(srcURI, name); err != nil {
+		return 0, 0, err
+	}
+	defer untrackGuest(srcURI, name)
+	if err := trackGuest(dstURI, name); err != nil {
+		return 0, 0, err
+	}
+	defer untrackGuest(dstURI, name)
+	defer func() {
+		virshRun(dstURI, "destroy", name)
+		virshRun(srcURI, "destroy", name)
+		virshRun(srcURI, "undefine", name)
+	}()
+	if _, err := virshRun(srcURI, "define", xmlPath); err != nil {
+		return 0, 0, err
+	}
+	if _, err := virshRun(srcURI, "start", name); err != nil {
+		return 0, 0, err
+	}
+	if err := bootDirty(sock); err != nil {
+		return 0, 0, err
+	}
+	doc, err := virshRun(srcURI, "dumpxml", "--migratable", name)
+	if err != nil {
+		return 0, 0, err
+	}
+	os.WriteFile(destXML, []byte(strings.Replace(doc, sock, sock2, 1)), 0o600)
+	t0 := time.Now()
+	if _, err := virshRun(srcURI, "migrate", "--live", "--xml", destXML, name, dstURI); err != nil {
+		return 0, 0, err
+	}
+	total := time.Since(t0)
+	out, err := virshRun(srcURI, "domjobinfo", "--completed", name)
+	if err != nil {
+		return 0, 0, err
+	}
+	m := downtimeRe.FindStringSubmatch(out)
+	if m == nil {
+		return 0, 0, fmt.Errorf("no downtime in %q", out)
+	}
+	ms, _ := strconv.Atoi(m[1])
+	return total, time.Duration(ms) * time.Millisecond, nil
+}
+
+// floorQEMU spawns QEMU for def as govirtd does (inherited monitor
+// socket, host files as descriptors), paused, with extra arguments.
+func floorQEMU(qc *caps.Caps, def *conf.Domain, dir string, extra ...string) (*exec.Cmd, *qmp.Monitor, error) {
+	os.MkdirAll(dir, 0o700)
+	mon := filepath.Join(dir, "mon.sock")
+	cl, err := command.Build(def, qc, command.Paths{Name: def.Name, DomainDir: dir, MonitorSocket: mon, MonitorFD: 3})
+	if err != nil {
+		return nil, nil, err
+	}
+	lf, err := qmp.Listen(mon)
+	if err != nil {
+		return nil, nil, err
+	}
+	hf, err := command.OpenHostFiles(cl.Files, 4)
+	if err != nil {
+		lf.Close()
+		return nil, nil, err
+	}
+	argv := append(append([]string(nil), cl.Argv...), extra...)
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	cmd.ExtraFiles = append([]*os.File{lf}, hf...)
+	err = cmd.Start()
+	lf.Close()
+	for _, f := range hf {
+		f.Close()
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := trackProcess(cmd.Process); err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		return nil, nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	for {
+		m, err := qmp.Dial(ctx, mon, qmp.Options{})
+		if err == nil {
+			return cmd, m, nil
+		}
+		if ctx.Err() != nil {
+			stopFloor(cmd)
+			return nil, nil, err
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+func stopFloor(cmd *exec.Cmd) {
+	cmd.Process.Kill()
+	cmd.Wait()
+	untrackProcess(cmd.Process)
+}
+
+// floorMigration migrates between two bare QEMUs over QMP, timing from
+// the destination's spawn (as govirtd's Prepare) to its cont.
+func floorMigration(round int) (time.Duration, time.Duration, error) {
+	dir, err := os.MkdirTemp("", "gvmigfloor")
+	if err != nil {
+		return 0, 0, err
+	}
+	defer os.RemoveAll(dir)
+	qc, err := (&caps.Cache{Dir: filepath.Join(dir, "caps")}).Get(context.Background(), "/usr/bin/qemu-system-x86_64")
+	if err != nil {
+		return 0, 0, err
+	}
+	name := fmt.Sprintf("floor-mig%d", round)
+	sock, sock2 := filepath.Join(dir, "con"), filepath.Join(dir, "con2")
+	def, err := conf.ParseDomain([]byte(migrateDomain(name, sock)), 0)
+	if err != nil {
+		return 0, 0, err
+	}
+	src, smon, err := floorQEMU(qc, def, filepath.Join(dir, "src"))
+	if err != nil {
+		return 0, 0, err
+	}
+	defer stopFloor(src)
+	defer smon.Close()
+	ctx := context.Background()
+	if err := smon.Execute(ctx, "cont", nil, nil); err != nil {
+		return 0, 0, err
+	}
+	if err := bootDirty(sock); err != nil {
+		return 0, 0, err
+	}
+	ddef, err := conf.ParseDomain([]byte(migrateDomain(name, sock2)), 0)
+	if err != nil {
+		return 0, 0, err
+	}
+	port := 49300 + round
+	t0 := time.Now()
+	dst, dmon, err := floorQEMU(qc, ddef, filepath.Join(dir, "dst"), "-incoming", "defer")
+	if err != nil {
+		return 0, 0, err
+	}
+	defer stopFloor(dst)
+	defer dmon.Close()
+	caps := map[string]any{"capabilities": []map[string]any{{"capability": "events", "state": true}}}
+	if err := dmon.Execute(ctx, "migrate-set-capabilities", caps, nil); err != nil {
+		return 0, 0, err
+	}
+	if err := dmon.Execute(ctx, "migrate-incoming", map[string]any{"uri": fmt.Sprintf("tcp:127.0.0.1:%d", port)}, nil); err != nil {
+		return 0, 0, err
+	}
+	// govirtd lifts QEMU's 32 MiB/s default the same way.
+	if err := smon.Execute(ctx, "migrate-set-parameters", map[string]any{"max-bandwidth": uint64(1 << 40)}, nil); err != nil {
+		return 0, 0, err
+	}
+	if err := smon.Execute(ctx, "migrate", map[string]any{"uri": fmt.Sprintf("tcp:127.0.0.1:%d", port)}, nil); err != nil {
+		return 0, 0, err
+	}
+	var st struct {
+		Status    string `json:"status"`
+		Downtime  uint64 `json:"downtime"`
+		ErrorDesc string `json:"error-desc"`
+	}
+	for {
+		if err := smon.Execute(ctx, "query-migrate", nil, &st); err != nil {
+			return 0, 0, err
+		}
+		if st.Status == "completed" {
+			break
+		}
+		if st.Status == "failed" || st.Status == "cancelled" {
+			return 0, 0, fmt.Errorf("floor migration %s: %s", st.Status, st.ErrorDesc)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	for {
+		var ds struct {
+			Status string `json:"status"`
+		}
+		if err := dmon.Execute(ctx, "query-migrate", nil, &ds); err != nil {
+			return 0, 0, err
+		}
+		if ds.Status == "completed" {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := dmon.Execute(ctx, "cont", nil, nil); err != nil {
+		return 0, 0, err
+	}
+	return time.Since(t0), time.Duration(st.Downtime) * time.Millisecond, nil
+}
