@@ -48,7 +48,6 @@ var covFamilies = []struct {
 		"nwfilter-binding-create", "nwfilter-binding-delete", "nwfilter-binding-dumpxml",
 		"nwfilter-binding-list"}},
 	{"qemu", "numatune through cgroups: issue 15", []string{"numatune"}},
-	{"qemu", "network ports on QEMU: issue 17", []string{"net-port-create", "net-port-list", "net-port-dumpxml", "net-port-delete"}},
 }
 
 // covException says whether a command that works on libvirtd may fail on
