@@ -70,6 +70,7 @@ type PCICap struct {
 	MaxVFs                  uint
 	HasVFCap                bool
 	MdevTypes               []MdevType
+	VPD                     *VPD // vpd.go; nil without a well-formed one
 	IOMMUGroup              int
 	IOMMUDevs               []PCIAddr
 	PCIe                    bool
@@ -144,6 +145,9 @@ func (d *Device) capNames() []string {
 	case d.Cap.PCI != nil:
 		if len(d.Cap.PCI.MdevTypes) > 0 {
 			out = append(out, "mdev_types")
+		}
+		if d.Cap.PCI.VPD != nil {
+			out = append(out, "vpd")
 		}
 	}
 	return out

@@ -237,6 +237,9 @@ func formatPCI(b *xmlBuf, p *PCICap) {
 		b.out()
 		b.line("</capability>")
 	}
+	if p.VPD != nil {
+		formatVPD(b, p.VPD)
+	}
 	if len(p.IOMMUDevs) > 0 {
 		b.line("<iommuGroup number='%d'>", p.IOMMUGroup)
 		b.in()
