@@ -31,6 +31,14 @@ type Cap struct {
 	Storage    *StorageCap
 	SGPath     string // scsi_generic
 	DRMType    string // drm: primary, control, render
+	Mdev       *MdevCap
+}
+
+// MdevCap is virNodeDevCapMdev for an active mediated device as the
+// udev backend sees it in sysfs (mdevctl's definitions are not read).
+type MdevCap struct {
+	Type, UUID, ParentAddr string
+	IOMMUGroup             uint
 }
 
 // SystemCap is the computer: DMI data.

@@ -106,3 +106,40 @@ func TestFakeHostVPD(t *testing.T) {
 		t.Errorf("malformed VPD shown:\n%s", x)
 	}
 }
+
+// TestFakeHostMdev: an active mediated device (sysfs, as the udev
+// backend sees it) under a PCI parent with mdev_supported_types.
+func TestFakeHostMdev(t *testing.T) {
+	f, m := newFakeHost(t)
+	const gpu = "/sys/devices/pci0000:00/0000:00:1f.0"
+	const id = "4b20d080-1b54-4048-85b3-a6a62d165c01"
+	f.file(gpu+"/mdev_supported_types/i915-GVTg_V5_4/name", "GVTg_V5_4\n")
+	f.file(gpu+"/mdev_supported_types/i915-GVTg_V5_4/device_api", "vfio-pci\n")
+	f.file(gpu+"/mdev_supported_types/i915-GVTg_V5_4/available_instances", "1\n")
+	f.dev(gpu+"/"+id, "/sys/bus/mdev", "/sys/bus/mdev/devices/"+id, "MDEV_TYPE=i915-GVTg_V5_4\nDRIVER=vfio_mdev\n")
+	f.link(gpu+"/"+id+"/mdev_type", gpu+"/mdev_supported_types/i915-GVTg_V5_4")
+	f.file("/sys/kernel/iommu_groups/12/type", "DMA\n")
+	f.link(gpu+"/"+id+"/iommu_group", "/sys/kernel/iommu_groups/12")
+	name := "mdev_4b20d080_1b54_4048_85b3_a6a62d165c01_0000_00_1f_0"
+	x, err := m.NodeDeviceGetXMLDesc(name, 0)
+	if err != nil {
+		names, _ := m.ListAllNodeDevices(0)
+		t.Fatalf("%v (devices: %v)", err, names)
+	}
+	for _, want := range []string{"<parent>pci_0000_00_1f_0</parent>", `  <capability type='mdev'>
+    <type id='i915-GVTg_V5_4'/>
+    <uuid>` + id + `</uuid>
+    <parent_addr>0000:00:1f.0</parent_addr>
+    <iommuGroup number='12'/>
+  </capability>`} {
+		if !strings.Contains(x, want) {
+			t.Errorf("XML lacks %s:\n%s", want, x)
+		}
+	}
+	if names, err := m.ListAllNodeDevices(1 << 14); err != nil || len(names) != 1 || names[0] != name { // CAP_MDEV
+		t.Errorf("--cap mdev: %v %v", names, err)
+	}
+	if names, err := m.ListAllNodeDevices(1 << 13); err != nil || strings.Join(names, ",") != "pci_0000_00_1f_0" { // CAP_MDEV_TYPES
+		t.Errorf("--cap mdev_types: %v %v", names, err)
+	}
+}
