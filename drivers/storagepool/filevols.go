@@ -37,8 +37,8 @@ func (fileBackend) createVol(m *Manager, d *poolDef, r *volReq, prealloc bool) (
 	return &vol{name: r.name, path: r.path, key: r.path, enc: r.enc}, nil
 }
 
-func (fileBackend) cloneVol(m *Manager, _ *poolDef, r *volReq, src *volStat) (*vol, error) {
-	if err := m.cloneFile(r, src); err != nil {
+func (fileBackend) cloneVol(m *Manager, d *poolDef, r *volReq, src *volStat) (*vol, error) {
+	if err := m.cloneFile(d, r, src); err != nil {
 		_ = os.RemoveAll(r.path)
 		return nil, err
 	}

@@ -109,7 +109,7 @@ func (m *Manager) cloneInto(h driver.Pool, p *pool, d *poolDef, r *volReq, v *vo
 
 // cloneFile copies a volume (st, as its pool's backend read it) into a
 // new file of r's format.
-func (m *Manager) cloneFile(r *volReq, st *volStat) error {
+func (m *Manager) cloneFile(d *poolDef, r *volReq, st *volStat) error {
 	srcPath, srcFormat := st.target.path, st.target.format
 	if srcFormat == "" {
 		srcFormat = "raw" // logical volumes have no format
@@ -120,7 +120,7 @@ func (m *Manager) cloneFile(r *volReq, st *volStat) error {
 	// A smaller or missing capacity means the source's.
 	capacity := max(r.capacity, st.capacity)
 	if r.enc != nil || st.enc != nil {
-		return m.cloneEncrypted(r, st, srcFormat, capacity)
+		return m.cloneEncrypted(d, r, st, srcFormat, capacity)
 	}
 	args := []string{"convert", "-f", srcFormat, "-O", r.format}
 	if r.format == "qcow2" {
@@ -326,12 +326,11 @@ func zeroRange(f *os.File, path string, off, n int64) error {
 // then the source's), then the new image is created empty at the
 // capacity and the data converted into it through qemu-img's image
 // options, each side opened with its own key.
-func (m *Manager) cloneEncrypted(r *volReq, st *volStat, srcFormat string, capacity uint64) error {
+func (m *Manager) cloneEncrypted(d *poolDef, r *volReq, st *volStat, srcFormat string, capacity uint64) error {
 	srcName := filepath.Base(st.target.path)
 	var secretPath, inputSecretPath string
 	if r.enc != nil {
-		// The pool definition only names the file: the target's.
-		p, err := m.secretFile(&poolDef{name: filepath.Base(filepath.Dir(r.path))}, r)
+		p, err := m.secretFile(d, r)
 		if err != nil {
 			return err
 		}
@@ -340,7 +339,9 @@ func (m *Manager) cloneEncrypted(r *volReq, st *volStat, srcFormat string, capac
 	}
 	if st.enc != nil {
 		in := &volReq{name: srcName, enc: st.enc, perms: perms{mode: -1, uid: -1, gid: -1}}
-		p, err := m.secretFile(&poolDef{name: filepath.Base(filepath.Dir(st.target.path))}, in)
+		// Named after the target pool, as libvirt's
+		// storageBackendCreateQemuImgSecretPath(pool, inputvol).
+		p, err := m.secretFile(d, in)
 		if err != nil {
 			return err
 		}
@@ -356,7 +357,7 @@ func (m *Manager) cloneEncrypted(r *volReq, st *volStat, srcFormat string, capac
 	// Step 1: the new image, empty (buildVol, as for vol-create).
 	nr := *r
 	nr.capacity, nr.backing, nr.backingFormat = capacity, "", ""
-	if err := m.buildVol(&poolDef{name: filepath.Base(filepath.Dir(r.path)), target: filepath.Dir(r.path)}, &nr, false); err != nil {
+	if err := m.buildVol(d, &nr, false); err != nil {
 		return err
 	}
 	// Step 2: the data, through both keys.
