@@ -541,3 +541,25 @@ func (m *Manager) DeletePort(name string, u uuid.UUID) error {
 	defer o.op.Unlock()
 	return m.deletePort(o, u)
 }
+
+// PlugType is the plug type the active network name gives its ports
+// (network or bridge), "" when it is not active: what a reclaimed port
+// of a guest found running says it plugs into.
+func (m *Manager) PlugType(name string) string {
+	m.load()
+	m.mu.Lock()
+	o := m.nets[name]
+	var live *conf.Network
+	if o != nil && o.active {
+		live = o.live
+	}
+	m.mu.Unlock()
+	if live == nil {
+		return ""
+	}
+	p := &conf.NetworkPort{}
+	if allocatePort(live, p) != nil {
+		return ""
+	}
+	return p.PlugType
+}
