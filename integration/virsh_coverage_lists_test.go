@@ -44,7 +44,6 @@ var covFamilies = []struct {
 		"checkpoint-edit", "checkpoint-info", "checkpoint-list", "checkpoint-parent"}},
 	{"qemu", "backup on QEMU", []string{"backup-begin", "backup-dumpxml"}},
 	{"qemu", "numatune through cgroups: issue 15", []string{"numatune"}},
-	{"qemu", "network ports on QEMU: issue 17", []string{"net-port-create", "net-port-list", "net-port-dumpxml", "net-port-delete"}},
 }
 
 // covException says whether a command that works on libvirtd may fail on

@@ -146,14 +146,21 @@ func (m *Manager) startVirtual(x *netXML) (int, error) {
 			return fail(err)
 		}
 	}
-	if !needDnsmasq(x) {
-		return 0, nil
+	pid := 0
+	if needDnsmasq(x) {
+		var err error
+		if pid, err = m.startDnsmasq(x); err != nil {
+			removeFirewall(x)
+			deleteBridge(x.Bridge.Name)
+			return fail(err)
+		}
 	}
-	pid, err := m.startDnsmasq(x)
-	if err != nil {
+	// The network's QoS, last as libvirt sets it (qos.go).
+	if err := setNetworkQoS(x.Bridge.Name, x.Bandwidth); err != nil {
+		m.stopDnsmasq(x.Name, pid)
 		removeFirewall(x)
 		deleteBridge(x.Bridge.Name)
-		return fail(err)
+		return 0, err
 	}
 	return pid, nil
 }

@@ -201,13 +201,16 @@ func (m *Manager) createPort(o *netObj, p *conf.NetworkPort, flags uint32) error
 		if err := allocatePort(st.live, p); err != nil {
 			return err
 		}
-	}
-	if err := m.checkPortBandwidth(st.live, p, nil); err != nil {
-		return err
+		if err := m.plugPort(o, st.live, p); err != nil {
+			return err
+		}
 	}
 	m.mu.Lock()
 	if o.ports[p.UUID] != nil {
 		m.mu.Unlock()
+		if !reclaim {
+			m.unplugFloor(o, st.live, p)
+		}
 		return errNet(virerr.ErrNetworkPortExist, "Network port with UUID %s already exists", p.UUID)
 	}
 	if o.ports == nil {
@@ -219,6 +222,7 @@ func (m *Manager) createPort(o *netObj, p *conf.NetworkPort, flags uint32) error
 		m.mu.Lock()
 		delete(o.ports, p.UUID)
 		m.mu.Unlock()
+		m.unplugFloor(o, st.live, p)
 		return errNet(virerr.ErrSystemError, "cannot save network port: %v", err)
 	}
 	return nil
@@ -266,30 +270,91 @@ func allocatePort(live *conf.Network, p *conf.NetworkPort) error {
 	return nil
 }
 
-// checkPortBandwidth is networkCheckBandwidth's refusals: a floor needs
-// a forward mode that routes through the network's bridge and an
-// inbound QoS on the network. The network's QoS tree (tc classes per
-// port under the bridge's) is not kept by govirt, so a floor the
-// network could honour is refused as unsupported rather than ignored.
-func (m *Manager) checkPortBandwidth(live *conf.Network, p, old *conf.NetworkPort) error {
+// checkFloor is networkCheckBandwidth: a floor needs a forward mode that
+// routes through the network's bridge and an inbound QoS on the network,
+// and all floors together may not exceed its peak (else average). need
+// says whether the network's QoS tree is involved at all. old is the
+// port's bandwidth before a change (nil for a new port). Under o.op.
+func (m *Manager) checkFloor(o *netObj, live *conf.Network, p, old *conf.NetworkPort) (need bool, in *rateXML, err error) {
 	hasFloor := func(q *conf.NetworkPort) bool { return q != nil && q.In != nil && q.In.Floor != 0 }
-	if !hasFloor(p) {
-		return nil
-	}
 	x, err := netXMLOf(live)
 	if err != nil {
-		return errNet(virerr.ErrInternalError, "%v", err)
+		return false, nil, errNet(virerr.ErrInternalError, "%v", err)
 	}
-	if mode := x.forwardMode(); !ownsBridge(mode) && mode != "open" {
-		return errNet(virerr.ErrOperationUnsupported, "Invalid use of 'floor' on interface with MAC address %s - 'floor' is only supported for interface type 'network' with forward type 'nat', 'route', 'open' or none", p.MAC)
+	if mode := x.forwardMode(); hasFloor(p) && !ownsBridge(mode) && mode != "open" {
+		return false, nil, errNet(virerr.ErrOperationUnsupported, "Invalid use of 'floor' on interface with MAC address %s - 'floor' is only supported for interface type 'network' with forward type 'nat', 'route', 'open' or none", p.MAC)
 	}
-	if x.Bandwidth == nil || x.Bandwidth.Inbound == nil {
-		return errNet(virerr.ErrOperationUnsupported, "Invalid use of 'floor' on interface with MAC address %s - network '%s' has no inbound QoS set", p.MAC, live.Name)
+	if hasFloor(p) && (x.Bandwidth == nil || x.Bandwidth.Inbound == nil) {
+		return false, nil, errNet(virerr.ErrOperationUnsupported, "Invalid use of 'floor' on interface with MAC address %s - network '%s' has no inbound QoS set", p.MAC, live.Name)
 	}
-	if old != nil && hasFloor(old) && old.In.Floor == p.In.Floor {
+	if x.Bandwidth == nil || x.Bandwidth.Inbound == nil || (!hasFloor(p) && !hasFloor(old)) {
+		return false, nil, nil
+	}
+	in = x.Bandwidth.Inbound
+	m.mu.Lock()
+	sum := floorSum(o, p)
+	m.mu.Unlock()
+	if p.In != nil {
+		sum += p.In.Floor
+	}
+	if in.Peak != 0 {
+		if sum > in.Peak {
+			return false, nil, errNet(virerr.ErrOperationInvalid, "Cannot plug '%s' interface into '%s' because new combined inbound floor=%d would overcommit peak=%d on network '%s'", p.MAC, live.BridgeName, sum, in.Peak, live.Name)
+		}
+	} else if sum > in.Average {
+		return false, nil, errNet(virerr.ErrOperationInvalid, "Cannot plug '%s' interface into '%s' because new combined inbound floor=%d would overcommit average=%d on network '%s'", p.MAC, live.BridgeName, sum, in.Average, live.Name)
+	}
+	return true, in, nil
+}
+
+// plugPort is networkPlugBandwidth for a new port.
+func (m *Manager) plugPort(o *netObj, live *conf.Network, p *conf.NetworkPort) error {
+	need, in, err := m.checkFloor(o, live, p, nil)
+	if err != nil || !need {
+		return err
+	}
+	return m.plugFloor(o, live.BridgeName, in, p)
+}
+
+// updatePortFloor is networkUpdatePortBandwidth: np replaces old.
+func (m *Manager) updatePortFloor(o *netObj, live *conf.Network, np, old *conf.NetworkPort) error {
+	floor := func(q *conf.NetworkPort) uint64 {
+		if q.In == nil {
+			return 0
+		}
+		return q.In.Floor
+	}
+	of, nf := floor(old), floor(np)
+	np.ClassID = old.ClassID
+	if of == nf {
 		return nil
 	}
-	return errNet(virerr.ErrOperationUnsupported, "'floor' on network ports is not supported by govirt: network '%s' has no QoS tree", live.Name)
+	need, in, err := m.checkFloor(o, live, np, old)
+	if err != nil || !need {
+		return err
+	}
+	switch {
+	case of > 0 && nf > 0 && old.ClassID != 0:
+		if err := updateRate(live.BridgeName, old.ClassID, in, nf); err != nil {
+			return err
+		}
+		m.mu.Lock()
+		sum := floorSum(o, np) + nf
+		m.mu.Unlock()
+		if err := updateRate(live.BridgeName, 2, in, netCeil(in)-min(sum, netCeil(in))); err != nil {
+			_ = updateRate(live.BridgeName, old.ClassID, in, of)
+			return err
+		}
+		return nil
+	case nf > 0:
+		return m.plugFloor(o, live.BridgeName, in, np)
+	default:
+		// The port's class goes: np no longer counts in the sum.
+		gone := old.Clone()
+		m.unplugFloor(o, live, gone)
+		np.ClassID = 0
+		return nil
+	}
 }
 
 func (m *Manager) NetworkPortDelete(h driver.NetworkPort, flags uint32) error {
@@ -308,13 +373,15 @@ func (m *Manager) NetworkPortDelete(h driver.NetworkPort, flags uint32) error {
 // caller holds o.op.
 func (m *Manager) deletePort(o *netObj, u uuid.UUID) error {
 	m.mu.Lock()
-	if _, err := m.activePort(o, u); err != nil {
+	p, err := m.activePort(o, u)
+	if err != nil {
 		m.mu.Unlock()
 		return err
 	}
 	delete(o.ports, u)
-	name := o.def.Name
+	name, live := o.def.Name, o.live
 	m.mu.Unlock()
+	m.unplugFloor(o, live, p.Clone())
 	m.removePortFile(name, u)
 	return nil
 }
@@ -404,17 +471,8 @@ func (m *Manager) NetworkPortSetParameters(h driver.NetworkPort, params []driver
 	}
 	np := p.Clone()
 	np.In, np.Out = in, out
-	oldFloor, newFloor := uint64(0), uint64(0)
-	if p.In != nil {
-		oldFloor = p.In.Floor
-	}
-	if in != nil {
-		newFloor = in.Floor
-	}
-	if oldFloor != newFloor {
-		if err := m.checkPortBandwidth(live, np, p); err != nil {
-			return err
-		}
+	if err := m.updatePortFloor(o, live, np, p); err != nil {
+		return err
 	}
 	if err := m.savePort(name, np); err != nil {
 		return errNet(virerr.ErrSystemError, "cannot save network port: %v", err)
@@ -482,4 +540,26 @@ func (m *Manager) DeletePort(name string, u uuid.UUID) error {
 	}
 	defer o.op.Unlock()
 	return m.deletePort(o, u)
+}
+
+// PlugType is the plug type the active network name gives its ports
+// (network or bridge), "" when it is not active: what a reclaimed port
+// of a guest found running says it plugs into.
+func (m *Manager) PlugType(name string) string {
+	m.load()
+	m.mu.Lock()
+	o := m.nets[name]
+	var live *conf.Network
+	if o != nil && o.active {
+		live = o.live
+	}
+	m.mu.Unlock()
+	if live == nil {
+		return ""
+	}
+	p := &conf.NetworkPort{}
+	if allocatePort(live, p) != nil {
+		return ""
+	}
+	return p.PlugType
 }

@@ -31,6 +31,14 @@ type Cap struct {
 	Storage    *StorageCap
 	SGPath     string // scsi_generic
 	DRMType    string // drm: primary, control, render
+	Mdev       *MdevCap
+}
+
+// MdevCap is virNodeDevCapMdev for an active mediated device as the
+// udev backend sees it in sysfs (mdevctl's definitions are not read).
+type MdevCap struct {
+	Type, UUID, ParentAddr string
+	IOMMUGroup             uint
 }
 
 // SystemCap is the computer: DMI data.
@@ -70,6 +78,7 @@ type PCICap struct {
 	MaxVFs                  uint
 	HasVFCap                bool
 	MdevTypes               []MdevType
+	VPD                     *VPD // vpd.go; nil without a well-formed one
 	IOMMUGroup              int
 	IOMMUDevs               []PCIAddr
 	PCIe                    bool
@@ -144,6 +153,9 @@ func (d *Device) capNames() []string {
 	case d.Cap.PCI != nil:
 		if len(d.Cap.PCI.MdevTypes) > 0 {
 			out = append(out, "mdev_types")
+		}
+		if d.Cap.PCI.VPD != nil {
+			out = append(out, "vpd")
 		}
 	}
 	return out

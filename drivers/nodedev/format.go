@@ -134,6 +134,12 @@ func (d *Device) Format() string {
 		b.line("<char>%s</char>", esc(c.SGPath))
 	case c.Type == "drm":
 		b.line("<type>%s</type>", esc(c.DRMType))
+	case c.Mdev != nil:
+		// virNodeDeviceCapMdevDefFormat
+		b.line("<type id='%s'/>", esc(c.Mdev.Type))
+		b.line("<uuid>%s</uuid>", esc(c.Mdev.UUID))
+		b.line("<parent_addr>%s</parent_addr>", esc(c.Mdev.ParentAddr))
+		b.line("<iommuGroup number='%d'/>", c.Mdev.IOMMUGroup)
 	}
 	b.out()
 	b.line("</capability>")
@@ -236,6 +242,9 @@ func formatPCI(b *xmlBuf, p *PCICap) {
 		}
 		b.out()
 		b.line("</capability>")
+	}
+	if p.VPD != nil {
+		formatVPD(b, p.VPD)
 	}
 	if len(p.IOMMUDevs) > 0 {
 		b.line("<iommuGroup number='%d'>", p.IOMMUGroup)

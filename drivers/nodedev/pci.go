@@ -130,6 +130,7 @@ func (m *Manager) refreshPCI(syspath string, c *PCICap) bool {
 		}
 	}
 
+	c.VPD = m.readVPD(syspath)
 	c.MdevTypes = nil
 	typesDir := syspath + "/mdev_supported_types"
 	for _, n := range m.dirNames(typesDir) {

@@ -1,6 +1,7 @@
 package nodedev
 
 import (
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -70,9 +71,12 @@ func deviceType(ud *udevDevice) string {
 	if _, ok := ud.prop("INTERFACE"); ok {
 		t = "net"
 	}
-	// mdev, ccw, css, vdpa and the s390 AP devices are not served.
-	if s, _ := ud.prop("SUBSYSTEM"); s == "scsi_generic" {
+	// ccw, css, vdpa and the s390 AP devices are not served.
+	switch s, _ := ud.prop("SUBSYSTEM"); s {
+	case "scsi_generic":
 		t = "scsi_generic"
+	case "mdev":
+		t = "mdev"
 	}
 	return t
 }
@@ -111,6 +115,8 @@ func (m *Manager) addOne(ud *udevDevice) (*Device, bool) {
 		d.Name = generateName(ud.subsystem, ud.sysname, "")
 	case "drm":
 		ok = processDRM(ud, d)
+	case "mdev":
+		ok = m.processMdev(ud, d)
 	}
 	return d, ok
 }
@@ -359,5 +365,32 @@ func processDRM(ud *udevDevice, d *Device) bool {
 		return false
 	}
 	d.Name = generateName(ud.subsystem, ud.sysname, "")
+	return true
+}
+
+// processMdev is udevProcessMediatedDevice: the type is where the
+// device's mdev_type link points, the UUID its name, the IOMMU group
+// its iommu_group link's (virMediatedDeviceGetIOMMUGroupNum), the
+// parent address its parent's directory; the name is
+// mdev_UUID_PARENT.
+func (m *Manager) processMdev(ud *udevDevice, d *Device) bool {
+	t, ok := m.fs.resolve(ud.syspath + "/mdev_type")
+	if !ok {
+		return false
+	}
+	g, ok := m.fs.resolve(ud.syspath + "/iommu_group")
+	if !ok {
+		return false
+	}
+	grp, ok := parseUint(path.Base(g), 10, 32)
+	if !ok {
+		return false
+	}
+	parent := path.Base(path.Dir(ud.syspath))
+	if parent == "" || parent == "/" || parent == "." {
+		return false
+	}
+	d.Cap.Mdev = &MdevCap{Type: path.Base(t), UUID: ud.sysname, ParentAddr: parent, IOMMUGroup: uint(grp)}
+	d.Name = generateName(ud.subsystem, ud.sysname, parent)
 	return true
 }

@@ -4,6 +4,7 @@ import (
 	"io"
 	"path/filepath"
 
+	"govirt/conf"
 	"govirt/driver"
 	"govirt/drivers/storagepool"
 	"govirt/uuid"
@@ -26,6 +27,13 @@ func (d *Driver) storage() *storagepool.Manager {
 			Bus:      d.bus,
 			Log:      d.cfg.Log,
 			Secret:   d.secretValue,
+			SecretByVolume: func(path string) string {
+				s, err := d.secrets().LookupSecretByUsage(conf.SecretUsageVolume, path)
+				if err != nil {
+					return ""
+				}
+				return s.UUID.String()
+			},
 		})
 	}
 	return d.storageMgr

@@ -75,7 +75,10 @@ func (d *Driver) reclaimPorts(live *conf.Domain) {
 			continue
 		}
 		p := conf.NetworkPortFromInterface(id, live.Name, live.UUID, n)
-		p.PlugType, p.Bridge = "network", n.Bridge
+		p.PlugType, p.Bridge = d.networks().PlugType(n.Network), n.Bridge
+		if p.PlugType == "" {
+			p.PlugType = "network" // an inactive network refuses it below
+		}
 		if _, err := d.networks().CreatePort(n.Network, p, conf.NetworkPortCreateReclaim); err != nil {
 			d.log.Warn("network port not reclaimed", "domain", live.Name, "network", n.Network, "err", err)
 		}

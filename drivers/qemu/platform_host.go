@@ -14,6 +14,7 @@ import (
 
 	"govirt/conf"
 	"govirt/drivers/qemu/command"
+	"govirt/uuid"
 	"govirt/virerr"
 )
 
@@ -127,9 +128,6 @@ func (d *Driver) swtpmStateDir(uuid, version string) string {
 }
 
 func (d *Driver) startSwtpm(s *command.Swtpm, live *conf.Domain, dir string) error {
-	if s.SecretUUID != "" {
-		return errQEMU(virerr.ErrConfigUnsupported, "encrypted TPM state is not supported by govirt's QEMU driver")
-	}
 	swtpm, err := exec.LookPath("swtpm")
 	if err != nil {
 		return errQEMU(virerr.ErrInternalError, "Unable to find 'swtpm' binary in $PATH: %v", err)
@@ -157,7 +155,19 @@ func (d *Driver) startSwtpm(s *command.Swtpm, live *conf.Domain, dir string) err
 		}
 		args = append(args, "--tpm-state", state, "--vmid", live.Name+":"+uuid, "--logfile", logFile,
 			"--createek", "--create-ek-cert", "--create-platform-cert", "--lock-nvram", "--not-overwrite")
-		if out, err := exec.Command(setup, args...).CombinedOutput(); err != nil {
+		cmd := exec.Command(setup)
+		if s.SecretUUID != "" {
+			// qemuTPMVirCommandAddEncryption: the state is encrypted
+			// from its creation on.
+			keys, done, err := d.swtpmKeys(cmd, s.SecretUUID, 1)
+			if err != nil {
+				return err
+			}
+			defer done()
+			args = append(args, "--pwdfile-fd", strconv.Itoa(keys[0]), "--cipher", "aes-256-cbc")
+		}
+		cmd.Args = append(cmd.Args, args...)
+		if out, err := cmd.CombinedOutput(); err != nil {
 			return errQEMU(virerr.ErrInternalError, "Could not run '%s': %v; Check error log '%s' for details. %s",
 				setup, err, logFile, strings.TrimSpace(string(out)))
 		}
@@ -170,7 +180,21 @@ func (d *Driver) startSwtpm(s *command.Swtpm, live *conf.Domain, dir string) err
 		args = append(args, "--tpm2")
 	}
 	args = append(args, "--daemon", "--pid", "file="+pidFile)
-	if out, err := exec.Command(swtpm, args...).CombinedOutput(); err != nil {
+	cmd := exec.Command(swtpm)
+	if s.SecretUUID != "" {
+		// qemuTPMEmulatorBuildCommand: the state key and the migration
+		// key, each a passphrase swtpm reads from a pipe of its own (never
+		// on its command line).
+		keys, done, err := d.swtpmKeys(cmd, s.SecretUUID, 2)
+		if err != nil {
+			return err
+		}
+		defer done()
+		args = append(args, "--key", fmt.Sprintf("pwdfd=%d,mode=aes-256-cbc", keys[0]),
+			"--migration-key", fmt.Sprintf("pwdfd=%d,mode=aes-256-cbc", keys[1]))
+	}
+	cmd.Args = append(cmd.Args, args...)
+	if out, err := cmd.CombinedOutput(); err != nil {
 		return errQEMU(virerr.ErrInternalError, "swtpm failed to start: %v: %s", err, strings.TrimSpace(string(out)))
 	}
 	// --daemon returns once the process forked; its socket follows.
@@ -185,6 +209,47 @@ func (d *Driver) startSwtpm(s *command.Swtpm, live *conf.Domain, dir string) err
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// swtpmKeys is qemuTPMSetupEncryption n times: the value of the vTPM
+// secret (usage type vtpm) goes into a pipe per key, whose read ends
+// cmd inherits (virCommandSetSendBuffer); it returns the descriptor
+// numbers the child sees and a function closing the parent's read ends,
+// called once the child ran. A passphrase fits a pipe's buffer, so the
+// writes never wait for the child.
+func (d *Driver) swtpmKeys(cmd *exec.Cmd, secretUUID string, n int) ([]int, func(), error) {
+	if _, err := uuid.Parse(secretUUID); err != nil {
+		return nil, nil, errQEMU(virerr.ErrXMLError, "Unable to parse secret uuid '%s'", secretUUID)
+	}
+	value, err := d.secrets().Value(secretUUID, "vtpm", "")
+	if err != nil {
+		return nil, nil, err
+	}
+	defer clear(value)
+	var fds []int
+	var reads []*os.File
+	done := func() {
+		for _, r := range reads {
+			r.Close()
+		}
+	}
+	for i := 0; i < n; i++ {
+		r, w, err := os.Pipe()
+		if err != nil {
+			done()
+			return nil, nil, errQEMU(virerr.ErrSystemError, "cannot create a pipe for the TPM key: %v", err)
+		}
+		_, werr := w.Write(value)
+		w.Close()
+		reads = append(reads, r)
+		if werr != nil {
+			done()
+			return nil, nil, errQEMU(virerr.ErrSystemError, "cannot pass the TPM key: %v", werr)
+		}
+		fds = append(fds, 3+len(cmd.ExtraFiles))
+		cmd.ExtraFiles = append(cmd.ExtraFiles, r)
+	}
+	return fds, done, nil
 }
 
 // stopPlatform undoes preparePlatform's per-run host state when a run

@@ -284,14 +284,18 @@ func run(name string, args ...string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
-	out, err := cmd.CombinedOutput()
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	// libvirt's virCommandRun reports what the command wrote to stderr
+	// (qemu-img's "Formatting ..." on stdout is not an error).
+	_, err := cmd.Output()
 	if err == nil {
 		return nil
 	}
 	full := strings.Join(append([]string{name}, args...), " ")
 	if ee, ok := err.(*exec.ExitError); ok {
 		return errStorage(virerr.ErrInternalError, "Child process (%s) unexpected exit status %d: %s",
-			full, ee.ExitCode(), strings.TrimSpace(string(out)))
+			full, ee.ExitCode(), strings.TrimSpace(stderr.String()))
 	}
 	return errStorage(virerr.ErrInternalError, "Cannot run %s: %v", full, err)
 }

@@ -34,15 +34,15 @@ func (fileBackend) createVol(m *Manager, d *poolDef, r *volReq, prealloc bool) (
 		_ = os.RemoveAll(r.path)
 		return nil, err
 	}
-	return &vol{name: r.name, path: r.path, key: r.path}, nil
+	return &vol{name: r.name, path: r.path, key: r.path, enc: r.enc}, nil
 }
 
-func (fileBackend) cloneVol(m *Manager, _ *poolDef, r *volReq, src *volStat) (*vol, error) {
-	if err := m.cloneFile(r, src); err != nil {
+func (fileBackend) cloneVol(m *Manager, d *poolDef, r *volReq, src *volStat) (*vol, error) {
+	if err := m.cloneFile(d, r, src); err != nil {
 		_ = os.RemoveAll(r.path)
 		return nil, err
 	}
-	return &vol{name: r.name, path: r.path, key: r.path}, nil
+	return &vol{name: r.name, path: r.path, key: r.path, enc: r.enc}, nil
 }
 
 func (fileBackend) statVol(m *Manager, v *vol) (*volStat, error) { return m.statVol(v.path) }
@@ -119,6 +119,9 @@ func (fileBackend) scan(m *Manager, d *poolDef) (func(*pool), error) {
 		for _, name := range found {
 			path := filepath.Join(p.def.target, name)
 			if old := p.vols[name]; old != nil && old.path == path {
+				// Re-read as libvirt's refresh does: the encryption
+				// shown is the image's from now on.
+				old.enc = nil
 				vols[name] = old
 				continue
 			}

@@ -51,6 +51,9 @@ type Config struct {
 	// (by UUID, else by usage; usageType is the type it must have); nil
 	// refuses encrypted volumes.
 	Secret func(uuid, usageType, usage string) ([]byte, error)
+	// SecretByVolume is the UUID of the secret of usage type volume for
+	// path, "" when none (what a refreshed encrypted volume shows).
+	SecretByVolume func(path string) string
 }
 
 // Manager implements driver.StoragePools and driver.StorageVols.

@@ -2,8 +2,11 @@ package storagepool
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"io"
+	"os"
 	"os/exec"
 	"strings"
 	"time"
@@ -17,6 +20,10 @@ type imageInfo struct {
 	VirtualSize   uint64
 	Backing       string // as recorded in the header (may be relative)
 	BackingFormat string
+	// Encryption is luks (a LUKS file, or qcow2 with LUKS) or qcow
+	// (qcow/qcow2 AES); PayloadOffset the bytes before a LUKS file's data.
+	Encryption    string
+	PayloadOffset uint64
 }
 
 // prober reads image headers. The default parses them natively
@@ -34,8 +41,36 @@ func (nativeProber) probe(path string) (imageInfo, error) {
 	if err != nil {
 		return imageInfo{}, err
 	}
-	return imageInfo{Format: info.Format, VirtualSize: info.VirtualSize, Backing: info.BackingFile,
-		BackingFormat: info.BackingFormat}, nil
+	ii := imageInfo{Format: info.Format, VirtualSize: info.VirtualSize, Backing: info.BackingFile,
+		BackingFormat: info.BackingFormat}
+	switch info.EncryptionFormat {
+	case "luks":
+		ii.Encryption = "luks"
+	case "aes":
+		ii.Encryption = "qcow"
+	}
+	if info.Format == "raw" {
+		ii.Encryption, ii.PayloadOffset = probeLUKS(path)
+	}
+	return ii, nil
+}
+
+// probeLUKS reads a LUKS1 header as libvirt's probe does (magic
+// "LUKS\xba\xbe", version 1, payload offset in sectors at byte 104).
+func probeLUKS(path string) (string, uint64) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", 0
+	}
+	defer f.Close()
+	var h [108]byte
+	if _, err := io.ReadFull(f, h[:]); err != nil {
+		return "", 0
+	}
+	if string(h[:6]) != "LUKS\xba\xbe" || binary.BigEndian.Uint16(h[6:]) != 1 {
+		return "", 0
+	}
+	return "luks", uint64(binary.BigEndian.Uint32(h[104:])) * 512
 }
 
 // qemuImgProber asks qemu-img. -U (force share) lets it read images a

@@ -135,6 +135,7 @@ func (m *Manager) finish(p *pool, be backend, d *poolDef, v, made *vol, err erro
 		return
 	}
 	v.key = made.key
+	v.enc = made.enc
 	if made.lv != nil && v.lv == nil {
 		v.lv = made.lv
 	}

@@ -19,6 +19,10 @@ import (
 type volEncryption struct {
 	format  string // default, qcow, luks, luks2
 	secrets []secretRef
+	// cipher and ivgen are <cipher> and <ivgen> (LUKS only), each
+	// attribute's value in libvirt's order, "" when absent.
+	cipher *[4]string // name, size, mode, hash
+	ivgen  *[2]string // name, hash
 }
 
 type secretRef struct{ uuid, usage string }
@@ -52,7 +56,78 @@ func parseVolEncryption(def *conf.StorageVolume) (*volEncryption, error) {
 		}
 		enc.secrets = append(enc.secrets, secretRef{uuid: u, usage: usage})
 	}
+	if c := e.Child("cipher"); c != nil {
+		var v [4]string
+		for i, a := range []string{"name", "size", "mode", "hash"} {
+			v[i], _ = c.Attr(a)
+		}
+		enc.cipher = &v
+	}
+	if g := e.Child("ivgen"); g != nil {
+		var v [2]string
+		v[0], _ = g.Attr("name")
+		v[1], _ = g.Attr("hash")
+		enc.ivgen = &v
+	}
 	return enc, nil
+}
+
+// xml is virStorageEncryptionFormat, indented for a volume's <target>:
+// the secrets, then (LUKS with a cipher) <cipher> and <ivgen>.
+func (e *volEncryption) xml() string {
+	var b strings.Builder
+	b.WriteString("    <encryption format='" + xmlEsc(e.format) + "'>\n")
+	for _, s := range e.secrets {
+		if s.uuid != "" {
+			b.WriteString("      <secret type='passphrase' uuid='" + xmlEsc(s.uuid) + "'/>\n")
+		} else {
+			b.WriteString("      <secret type='passphrase' usage='" + xmlEsc(s.usage) + "'/>\n")
+		}
+	}
+	if e.format == "luks" && e.cipher != nil && e.cipher[0] != "" {
+		size := e.cipher[1]
+		if size == "" {
+			size = "0"
+		}
+		b.WriteString("      <cipher name='" + xmlEsc(e.cipher[0]) + "' size='" + xmlEsc(size) + "'")
+		if e.cipher[2] != "" {
+			b.WriteString(" mode='" + xmlEsc(e.cipher[2]) + "'")
+		}
+		if e.cipher[3] != "" {
+			b.WriteString(" hash='" + xmlEsc(e.cipher[3]) + "'")
+		}
+		b.WriteString("/>\n")
+		if e.ivgen != nil && e.ivgen[0] != "" {
+			b.WriteString("      <ivgen name='" + xmlEsc(e.ivgen[0]) + "'")
+			if e.ivgen[1] != "" {
+				b.WriteString(" hash='" + xmlEsc(e.ivgen[1]) + "'")
+			}
+			b.WriteString("/>\n")
+		}
+	}
+	b.WriteString("    </encryption>\n")
+	return b.String()
+}
+
+// volumeEncryption is what vol-dumpxml shows of v's encryption, as
+// libvirt's volume definition holds it: the <encryption> the volume was
+// created with until a pool refresh re-reads the image, then what the
+// image header says (format only), with the secret whose usage is the
+// volume's path (storageBackendLoadDefaultSecrets) if there is one.
+func (m *Manager) volumeEncryption(v *vol, st *volStat) *volEncryption {
+	if v.enc != nil {
+		return v.enc
+	}
+	if st.encFormat == "" {
+		return nil
+	}
+	e := &volEncryption{format: st.encFormat}
+	if m.cfg.SecretByVolume != nil {
+		if u := m.cfg.SecretByVolume(v.path); u != "" {
+			e.secrets = []secretRef{{uuid: u}}
+		}
+	}
+	return e
 }
 
 // secretFile writes the passphrase of r's encryption where qemu-img reads

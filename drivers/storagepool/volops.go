@@ -2,7 +2,9 @@ package storagepool
 
 import (
 	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"govirt/driver"
@@ -94,6 +96,7 @@ func (m *Manager) cloneInto(h driver.Pool, p *pool, d *poolDef, r *volReq, v *vo
 	var made *vol
 	st, err := sbe.statVol(m, srcSnap)
 	if err == nil {
+		st.enc = m.volumeEncryption(srcSnap, st)
 		made, err = be.cloneVol(m, d, r, st)
 	}
 	unmark()
@@ -106,7 +109,7 @@ func (m *Manager) cloneInto(h driver.Pool, p *pool, d *poolDef, r *volReq, v *vo
 
 // cloneFile copies a volume (st, as its pool's backend read it) into a
 // new file of r's format.
-func (m *Manager) cloneFile(r *volReq, st *volStat) error {
+func (m *Manager) cloneFile(d *poolDef, r *volReq, st *volStat) error {
 	srcPath, srcFormat := st.target.path, st.target.format
 	if srcFormat == "" {
 		srcFormat = "raw" // logical volumes have no format
@@ -116,6 +119,9 @@ func (m *Manager) cloneFile(r *volReq, st *volStat) error {
 	}
 	// A smaller or missing capacity means the source's.
 	capacity := max(r.capacity, st.capacity)
+	if r.enc != nil || st.enc != nil {
+		return m.cloneEncrypted(d, r, st, srcFormat, capacity)
+	}
 	args := []string{"convert", "-f", srcFormat, "-O", r.format}
 	if r.format == "qcow2" {
 		args = append(args, "-o", "compat=0.10")
@@ -311,6 +317,77 @@ func zeroRange(f *os.File, path string, off, n int64) error {
 	}
 	if err := f.Sync(); err != nil {
 		return errSys(err, "cannot sync data to volume with path '%s'", path)
+	}
+	return nil
+}
+
+// cloneEncrypted is storageBackendCreateQemuImg with an input volume when
+// either side is encrypted: the secrets' files first (the new volume's,
+// then the source's), then the new image is created empty at the
+// capacity and the data converted into it through qemu-img's image
+// options, each side opened with its own key.
+func (m *Manager) cloneEncrypted(d *poolDef, r *volReq, st *volStat, srcFormat string, capacity uint64) error {
+	srcName := filepath.Base(st.target.path)
+	var secretPath, inputSecretPath string
+	if r.enc != nil {
+		p, err := m.secretFile(d, r)
+		if err != nil {
+			return err
+		}
+		secretPath = p
+		defer os.Remove(p)
+	}
+	if st.enc != nil {
+		in := &volReq{name: srcName, enc: st.enc, perms: perms{mode: -1, uid: -1, gid: -1}}
+		// Named after the target pool, as libvirt's
+		// storageBackendCreateQemuImgSecretPath(pool, inputvol).
+		p, err := m.secretFile(d, in)
+		if err != nil {
+			return err
+		}
+		inputSecretPath = p
+		defer os.Remove(p)
+	}
+	if r.enc != nil && (r.enc.format == "qcow" || r.enc.format == "default") && (r.format == "qcow" || r.format == "qcow2") {
+		return errStorage(virerr.ErrConfigUnsupported, "%s", "creation of qcow2 encrypted image is not supported")
+	}
+	if st.enc != nil && st.enc.format != "luks" {
+		return errStorage(virerr.ErrConfigUnsupported, "%s", "encryption format of inputvol must be LUKS")
+	}
+	// Step 1: the new image, empty (buildVol, as for vol-create).
+	nr := *r
+	nr.capacity, nr.backing, nr.backingFormat = capacity, "", ""
+	if err := m.buildVol(d, &nr, false); err != nil {
+		return err
+	}
+	// Step 2: the data, through both keys.
+	args := []string{"convert", "--image-opts", "-n", "--target-image-opts"}
+	dstAlias, srcAlias := r.name+"_encrypt0", srcName+"_encrypt0"
+	if r.enc != nil {
+		args = append(args, "--object", "secret,id="+dstAlias+",file="+strings.ReplaceAll(secretPath, ",", ",,"))
+	}
+	if st.enc != nil {
+		args = append(args, "--object", "secret,id="+srcAlias+",file="+strings.ReplaceAll(inputSecretPath, ",", ",,"))
+	}
+	opts := func(format, path string, enc bool, alias string) string {
+		typ := format
+		if enc && format == "raw" {
+			typ = "luks"
+		}
+		o := "driver=" + typ + ",file.filename=" + strings.ReplaceAll(path, ",", ",,")
+		if enc {
+			prefix := ""
+			if format == "qcow2" {
+				prefix = "encrypt."
+			}
+			o += "," + prefix + "key-secret=" + alias
+		}
+		return o
+	}
+	args = append(args, opts(srcFormat, st.target.path, st.enc != nil, srcAlias), opts(r.format, r.path, r.enc != nil, dstAlias))
+	if err := run(m.qemuImg, args...); err != nil {
+		os.Remove(r.path)
+		return err
 	}
 	return nil
 }

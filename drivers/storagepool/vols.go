@@ -17,6 +17,9 @@ type vol struct {
 	lv         *lvInfo // logical volumes only; never changed once set (replaced instead)
 	building   bool    // being created; not usable yet
 	inUse      int     // data operations running (upload, wipe, resize, clone source)
+	// enc is the <encryption> the volume was created with, shown until a
+	// pool refresh (volencrypt.go).
+	enc *volEncryption
 }
 
 func (v *vol) handle(pool string) driver.Vol {
@@ -210,6 +213,7 @@ func (m *Manager) StorageVolGetXMLDesc(h driver.Vol, flags uint32) (string, erro
 	if err != nil {
 		return "", err
 	}
+	st.enc = m.volumeEncryption(v, st)
 	return st.format(v.name, v.key), nil
 }
 

@@ -34,6 +34,11 @@ type volStat struct {
 	target     fileStat
 	backing    *fileStat
 	extents    []extent // where a logical volume lies on its physical volumes
+	// encFormat is the encryption the image header declares (luks for
+	// a LUKS file or a qcow2 with LUKS, qcow for qcow's AES), enc what
+	// the XML shows (volencrypt.go).
+	encFormat string
+	enc       *volEncryption
 }
 
 func statFile(path string) (fileStat, *syscall.Stat_t, error) {
@@ -73,6 +78,11 @@ func (m *Manager) statVol(path string) (*volStat, error) {
 	if info.Format != "raw" && info.VirtualSize > 0 {
 		vs.capacity = info.VirtualSize
 	}
+	vs.encFormat = info.Encryption
+	if info.Format == "raw" && info.Encryption == "luks" {
+		// The LUKS payload is the volume (storageBackendProbeTarget).
+		vs.capacity -= min(vs.capacity, info.PayloadOffset)
+	}
 	if info.Backing != "" {
 		bpath := info.Backing
 		if !filepath.IsAbs(bpath) && !strings.Contains(bpath, ":") {
@@ -107,7 +117,7 @@ func writeTimestamp(b *strings.Builder, name string, ts syscall.Timespec) {
 
 // writeTarget is virStorageVolTargetDefFormat for <target> and
 // <backingStore>. Linux has no birth time in stat(2): libvirt prints 0.
-func writeTarget(b *strings.Builder, elem string, f *fileStat) {
+func writeTarget(b *strings.Builder, elem string, f *fileStat, enc *volEncryption) {
 	fmt.Fprintf(b, "  <%s>\n", elem)
 	fmt.Fprintf(b, "    <path>%s</path>\n", xmlEsc(f.path))
 	if f.format != "" { // logical pools have no volume formats
@@ -121,6 +131,9 @@ func writeTarget(b *strings.Builder, elem string, f *fileStat) {
 		writeTimestamp(b, "ctime", f.ctime)
 		writeTimestamp(b, "btime", syscall.Timespec{})
 		b.WriteString("    </timestamps>\n")
+	}
+	if enc != nil {
+		b.WriteString(enc.xml())
 	}
 	fmt.Fprintf(b, "  </%s>\n", elem)
 }
@@ -139,9 +152,9 @@ func (vs *volStat) format(name, key string) string {
 	if vs.physical != 0 {
 		fmt.Fprintf(&b, "  <physical unit='bytes'>%d</physical>\n", vs.physical)
 	}
-	writeTarget(&b, "target", &vs.target)
+	writeTarget(&b, "target", &vs.target, vs.enc)
 	if vs.backing != nil {
-		writeTarget(&b, "backingStore", vs.backing)
+		writeTarget(&b, "backingStore", vs.backing, nil)
 	}
 	b.WriteString("</volume>\n")
 	return b.String()
