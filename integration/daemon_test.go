@@ -192,8 +192,19 @@ func (d *daemon) launch() {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(30 * time.Second)
+	// The daemon says when it listens: before that, a dial can reach the
+	// socket of the daemon this one replaces, still held open for a
+	// moment by a straggler (seen after crashRestart: the dial worked,
+	// then the socket was gone and calls were refused until the new
+	// daemon, still registering guests, opened its own). A daemon whose
+	// log level hides the line is taken at its word after 10 s.
+	listening := "msg=listening addr=" + d.Socket + " "
 	for {
 		c, err := net.Dial("unix", d.Socket)
+		if err == nil && !strings.Contains(d.stderr.String(), listening) && time.Since(began) < 10*time.Second {
+			c.Close()
+			err = fmt.Errorf("%s answers, but govirtd has not said it listens there yet", d.Socket)
+		}
 		if err == nil {
 			c.Close()
 			d.openedIn = time.Since(began)
