@@ -3,6 +3,7 @@ package qmp_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -141,5 +142,41 @@ func TestEventWithoutData(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("no event")
+	}
+}
+
+// TestSyncEventsWaitsForEarlierEvents: after a reply, SyncEvents returns
+// only once OnEvent has returned for every event QEMU sent before it.
+func TestSyncEventsWaitsForEarlierEvents(t *testing.T) {
+	release := make(chan struct{})
+	var mu sync.Mutex
+	handled := 0
+	m, srv := dialFake(t, qmp.Options{
+		OnEvent: func(ev qmp.Event) {
+			<-release
+			mu.Lock()
+			handled++
+			mu.Unlock()
+		},
+	}, qmptest.Options{}, qmptest.Return("system_reset", nil, map[string]any{}))
+	defer srv.Close()
+	srv.SendEvent("SHUTDOWN", nil)
+	srv.SendEvent("STOP", nil)
+	if err := m.Execute(context.Background(), "system_reset", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if err := m.SyncEvents(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("SyncEvents with the handler stuck: %v", err)
+	}
+	close(release)
+	if err := m.SyncEvents(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if handled != 2 {
+		t.Fatalf("SyncEvents returned after %d of 2 events", handled)
 	}
 }

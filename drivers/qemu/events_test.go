@@ -17,6 +17,21 @@ type fakeMonitor struct {
 	cmds []string
 	// after runs after each command, to play QEMU's events.
 	after func(cmd string)
+	// synced, when set, is what SyncEvents waits for: the test closes it
+	// once it delivered the events QEMU would have sent before a reply.
+	synced chan struct{}
+}
+
+func (f *fakeMonitor) SyncEvents(ctx context.Context) error {
+	if f.synced == nil {
+		return nil
+	}
+	select {
+	case <-f.synced:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 func (f *fakeMonitor) Execute(_ context.Context, cmd string, _, ret any) error {
@@ -145,9 +160,14 @@ func TestFakeReboot(t *testing.T) {
 	}
 	v.reason = driver.RunningUnpaused
 	v.fakeReboot = true
+	// QEMU sends STOP right after SHUTDOWN, before it reads system_reset;
+	// the reset's reply may still reach the worker first.
+	mon.synced = make(chan struct{})
 	guest := json.RawMessage(`{"guest":true,"reason":"guest-shutdown"}`)
 	d.handleEvent(v, "SHUTDOWN", guest)
-	d.handleEvent(v, "STOP", nil) // QEMU pauses after a guest shutdown; it must stay hidden
+	time.Sleep(20 * time.Millisecond) // let the worker get system_reset's reply first
+	d.handleEvent(v, "STOP", nil)     // QEMU pauses after a guest shutdown; it must stay hidden
+	close(mon.synced)
 	e := nextEvent(t, ch)
 	if e.ID != driver.EventIDReboot {
 		t.Fatalf("event %+v, want reboot", e)

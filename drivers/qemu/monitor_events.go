@@ -1,7 +1,9 @@
 package qemu
 
 import (
+	"context"
 	"encoding/json"
+	"time"
 
 	"govirt/driver"
 	"govirt/qmp"
@@ -250,6 +252,10 @@ func (d *Driver) fakeReboot(v *vm) {
 		ok = qmp.SystemReset(ctx, mon) == nil
 	}
 	if ok {
+		// The STOP that followed the guest's SHUTDOWN came before this
+		// reply but may not be handled yet; handled after cont it would
+		// pause the guest that just rebooted.
+		syncEvents(ctx, mon)
 		ok = d.startCPUs(ctx, v, reason) == nil
 	}
 	v.mu.Lock()
@@ -380,4 +386,22 @@ func ioErrorAction(a string) int32 {
 		return 2
 	}
 	return 0 // ignore
+}
+
+// eventSyncer is the monitor's SyncEvents (qmp.Monitor has it).
+type eventSyncer interface {
+	SyncEvents(ctx context.Context) error
+}
+
+// syncEvents waits (at most 5 s: a handler stuck behind this caller must
+// not wedge it) until the events QEMU sent before the last reply are
+// handled.
+func syncEvents(ctx context.Context, mon monitor) {
+	s, ok := mon.(eventSyncer)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	_ = s.SyncEvents(ctx)
 }
