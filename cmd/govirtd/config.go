@@ -188,6 +188,9 @@ func parseArgs(args []string) (cfg config, showVersion bool, err error) {
 	if err = cfg.Limits.check(); err != nil {
 		return cfg, false, err
 	}
+	if err = cfg.checkOpenTCP(); err != nil {
+		return cfg, false, err
+	}
 	return cfg, showVersion, nil
 }
 

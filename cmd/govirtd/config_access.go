@@ -17,16 +17,19 @@ import (
 // libvirtd's defaults for a build without polkit (govirt has none):
 // read-write and admin sockets 0700, read-only 0777, no authentication on
 // the unix sockets and TLS. auth_tcp is "none" too (libvirtd built with
-// SASL defaults it to "sasl"); a TCP listener without authentication on a
-// non-loopback address is logged as a warning, as libvirtd.conf warns.
+// SASL defaults it to "sasl") for a loopback listener only: one that other
+// hosts reach needs auth_tcp set in the config file (checkOpenTCP), and
+// with "none" it is logged as a warning, as libvirtd.conf warns.
 type sockConfig struct {
 	Group                        string // unix_sock_group
 	ROPerms, RWPerms, AdminPerms os.FileMode
 	Dir                          string // unix_sock_dir
 	AuthUnixRW, AuthUnixRO       int32
 	AuthTCP, AuthTLS             int32
-	AccessDrivers                []string
-	AccessRules                  string
+	// AuthTCPSet: auth_tcp was in the config file (checkOpenTCP).
+	AuthTCPSet    bool
+	AccessDrivers []string
+	AccessRules   string
 }
 
 func defaultSockConfig() sockConfig {
@@ -62,6 +65,7 @@ func (s *sockConfig) set(key, raw string) (ok bool, err error) {
 		}
 		*map[string]*int32{"auth_unix_rw": &s.AuthUnixRW, "auth_unix_ro": &s.AuthUnixRO,
 			"auth_tcp": &s.AuthTCP, "auth_tls": &s.AuthTLS}[key] = a
+		s.AuthTCPSet = s.AuthTCPSet || key == "auth_tcp"
 	case "access_drivers":
 		list, err := parseStringList(raw)
 		if err != nil {
@@ -111,17 +115,34 @@ func (s *sockConfig) sockGID() (int, error) {
 	return n, nil
 }
 
-// warnOpenTCP logs a TCP listener without authentication reachable from
-// other hosts.
-func warnOpenTCP(log *slog.Logger, addr string, auth int32) {
-	if auth != rpc.AuthNone {
-		return
-	}
+// loopbackAddr says whether a listen address is only reachable from
+// this host.
+func loopbackAddr(addr string) bool {
 	host, _, err := net.SplitHostPort(addr)
-	if err == nil {
-		if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() || host == "localhost" {
-			return
-		}
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback() || host == "localhost"
+}
+
+// checkOpenTCP refuses a TCP listener other hosts can reach without
+// authentication unless the configuration says auth_tcp = "none"
+// itself: an unauthenticated listener gives every client full access.
+// A loopback address (the command-line contract's --listen-tcp
+// 127.0.0.1:PORT) keeps its old default.
+func (c *config) checkOpenTCP() error {
+	if c.ListenTCP == "" || c.Sock.AuthTCP != rpc.AuthNone || c.Sock.AuthTCPSet || loopbackAddr(c.ListenTCP) {
+		return nil
+	}
+	return fmt.Errorf("TCP listener %s is reachable from other hosts without authentication: set auth_tcp = \"sasl\" in the config file, or auth_tcp = \"none\" to allow it", c.ListenTCP)
+}
+
+// warnOpenTCP logs a TCP listener without authentication reachable from
+// other hosts (allowed only by an explicit auth_tcp = "none").
+func warnOpenTCP(log *slog.Logger, addr string, auth int32) {
+	if auth != rpc.AuthNone || loopbackAddr(addr) {
+		return
 	}
 	log.Warn("TCP listener without authentication is reachable from other hosts: any client there has full access", "addr", addr)
 }

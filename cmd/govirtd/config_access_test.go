@@ -75,3 +75,22 @@ func TestSockConfigRefusals(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenTCPNeedsExplicitAuth: an unauthenticated TCP listener other
+// hosts can reach is refused unless the config file says auth_tcp.
+func TestOpenTCPNeedsExplicitAuth(t *testing.T) {
+	if _, _, err := parseArgs([]string{"--run-dir", "/r", "--listen-tcp", "127.0.0.1:16509"}); err != nil {
+		t.Errorf("loopback: %v", err)
+	}
+	_, _, err := parseArgs([]string{"--run-dir", "/r", "--listen-tcp", "0.0.0.0:16509"})
+	if err == nil || !strings.Contains(err.Error(), `auth_tcp = "none" to allow it`) {
+		t.Errorf("0.0.0.0 without auth_tcp: %v", err)
+	}
+	for _, v := range []string{"none", "sasl"} {
+		path := filepath.Join(t.TempDir(), "c.conf")
+		os.WriteFile(path, []byte("auth_tcp = \""+v+"\"\n"), 0o600)
+		if _, _, err := parseArgs([]string{"--config", path, "--run-dir", "/r", "--listen-tcp", "0.0.0.0:16509"}); err != nil {
+			t.Errorf("auth_tcp = %s: %v", v, err)
+		}
+	}
+}
