@@ -76,5 +76,29 @@ func TestQEMUGuestAgentHotplug(t *testing.T) {
 	if out := strings.TrimSpace(mustVirsh(t, uri, "domhostname gah --source agent")); out != "govirt-guest" {
 		t.Errorf("domhostname after a daemon restart: %q", out)
 	}
+
+	// Detach (qemuDomainDetachDeviceChr): a channel that does not
+	// match is refused as libvirt refuses it; the agent's channel goes
+	// with DEVICE_REMOVED, its chardev and the socket the daemon bound,
+	// and the agent is then not configured.
+	other := writeTemp(t, "other.xml", "<channel type='unix'><source mode='bind' path='"+want+"'/><target type='virtio' name='org.example.0'/></channel>")
+	virshFails(t, uri, "detach-device gah "+other+" --live", "device not found: chr type 'channel' device not present in domain configuration")
+	virshFails(t, uri, "detach-device gah "+other+" --config", "invalid argument: device not present in domain configuration")
+	rm := watchAgentEvents(t, uri, "device-removed")
+	detach := writeTemp(t, "detach.xml", "<channel type='unix'><source mode='bind' path='"+want+"'/><target type='virtio' name='org.qemu.guest_agent.0'/></channel>")
+	mustVirsh(t, uri, "detach-device gah "+detach+" --live")
+	rm.wait(t, 0, "event 'device-removed' for domain 'gah': channel0", 10*time.Second)
+	if out := mustVirsh(t, uri, "dumpxml gah"); strings.Contains(out, "<channel") {
+		t.Errorf("live XML after detaching the agent channel:\n%s", out)
+	}
+	if _, err := os.Stat(want); !os.IsNotExist(err) {
+		t.Errorf("agent socket %s after the detach: %v", want, err)
+	}
+	virshFails(t, uri, "domtime gah", "argument unsupported: QEMU guest agent is not configured")
+	// The port is free again: the channel attaches anew.
+	mustVirsh(t, uri, "attach-device gah "+xmlPath+" --live")
+	if out := mustVirsh(t, uri, "dumpxml gah"); !strings.Contains(out, "<alias name='channel0'/>") {
+		t.Errorf("live XML after attaching the agent channel again:\n%s", out)
+	}
 	mustVirsh(t, uri, "destroy gah")
 }
