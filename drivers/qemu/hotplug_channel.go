@@ -19,7 +19,8 @@ import (
 // it and hands QEMU the listening descriptor (getfd, as libvirt's
 // qemuProcessPrepareHostBackendChardevHotplug and qemuFDPass), then
 // chardev-add and device_add the virtserialport. The new channel is
-// disconnected until the guest opens its port: then VSERPORT_CHANGE
+// without a state (libvirt shows none before the port's first
+// VSERPORT_CHANGE) until the guest opens its port: then VSERPORT_CHANGE
 // marks it connected and, for org.qemu.guest_agent.0, the agent is
 // connected as for a channel present at start.
 func (d *Driver) attachChannelLive(v *vm, mon monitor, c *conf.Chardev) error {
@@ -74,7 +75,6 @@ func (d *Driver) attachChannelLive(v *vm, mon monitor, c *conf.Chardev) error {
 		os.Remove(c.SourcePath)
 		return qmpError(err)
 	}
-	conf.SetDeviceValue(c, "target/@state", "disconnected")
 	d.modifyLive(v, func(next *conf.Domain) {
 		next.Devices.Channels = append(slices.Clip(next.Devices.Channels), c)
 	})

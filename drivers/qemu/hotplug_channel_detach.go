@@ -60,11 +60,9 @@ func findLiveChr(live *conf.Domain, c *conf.Chardev) (*conf.Chardev, error) {
 // chrUnplugAlias is qemuDomainDetachDeviceChr's preparation: the alias
 // of the live device to unplug. Devices on a virtio-serial port (virtio
 // channels and consoles) unplug with device_del; the others need a bus
-// govirt does not hot-plug on yet.
+// govirt does not hot-plug on yet. (Only the persistent detach refuses
+// a serial console by name, as in libvirt.)
 func chrUnplugAlias(live *conf.Domain, c *conf.Chardev) (string, error) {
-	if chrKind(c) == "console" && (c.TargetType == "serial" || c.TargetType == "") {
-		return "", errQEMU(virerr.ErrOperationInvalid, "detaching serial console is not supported")
-	}
 	x, err := findLiveChr(live, c)
 	if err != nil {
 		return "", err
