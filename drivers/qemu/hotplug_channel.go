@@ -42,6 +42,54 @@ func (d *Driver) attachChannelLive(v *vm, mon monitor, c *conf.Chardev) error {
 	if err != nil {
 		return err
 	}
+	ctx, cancel := context.WithTimeout(hotplugCtx(), 30*time.Second)
+	defer cancel()
+	charID := "char" + c.Alias
+	if c.Type != "unix" || c.SourceMode != "bind" {
+		if err := d.addChardevBackend(ctx, mon, c, charID); err != nil {
+			return err
+		}
+	} else if err := d.addListeningChardev(ctx, mon, c, charID); err != nil {
+		return err
+	}
+	if err := qmp.DeviceAdd(ctx, mon, props); err != nil {
+		if e := mon.Execute(ctx, "chardev-remove", map[string]string{"id": charID}, nil); e != nil {
+			d.log.Warn("chardev-remove", "domain", name, "chardev", charID, "err", e)
+		}
+		if c.Type == "unix" && c.SourceMode == "bind" {
+			os.Remove(c.SourcePath)
+		}
+		return qmpError(err)
+	}
+	d.modifyLive(v, func(next *conf.Domain) {
+		next.Devices.Channels = append(slices.Clip(next.Devices.Channels), c)
+	})
+	d.publishDomain(v, driver.EventIDDeviceAdded, driver.DeviceAlias{Alias: c.Alias})
+	return nil
+}
+
+// addChardevBackend is chardev-add of a backend QEMU opens itself; a pty
+// backend reports the pty QEMU allocated, which becomes the source path.
+func (d *Driver) addChardevBackend(ctx context.Context, mon monitor, c *conf.Chardev, charID string) error {
+	backend, err := command.HotplugChardevBackend(c)
+	if err != nil {
+		return err
+	}
+	var ret struct {
+		Pty string `json:"pty"`
+	}
+	if err := mon.Execute(ctx, "chardev-add", map[string]any{"id": charID, "backend": backend}, &ret); err != nil {
+		return qmpError(err)
+	}
+	if c.Type == "pty" && ret.Pty != "" {
+		c.SourcePath = ret.Pty
+	}
+	return nil
+}
+
+// addListeningChardev binds the unix socket in the daemon and passes it
+// to QEMU (getfd) for chardev-add.
+func (d *Driver) addListeningChardev(ctx context.Context, mon monitor, c *conf.Chardev, charID string) error {
 	fm, ok := mon.(fdMonitor)
 	if !ok {
 		return errQEMU(virerr.ErrOperationUnsupported, "monitor cannot pass descriptors")
@@ -51,9 +99,6 @@ func (d *Driver) attachChannelLive(v *vm, mon monitor, c *conf.Chardev) error {
 		return virerr.New(virerr.FromQemu, virerr.ErrSystemError, "Failed to bind socket to '%s': %v", c.SourcePath, sysErrText(err))
 	}
 	defer sock.Close() // QEMU has its own copy once getfd returns
-	ctx, cancel := context.WithTimeout(hotplugCtx(), 30*time.Second)
-	defer cancel()
-	charID := "char" + c.Alias
 	fdName := "fd-" + charID
 	if err := qmp.Getfd(ctx, fm, fdName, sock); err != nil {
 		os.Remove(c.SourcePath)
@@ -68,16 +113,5 @@ func (d *Driver) attachChannelLive(v *vm, mon monitor, c *conf.Chardev) error {
 		os.Remove(c.SourcePath)
 		return qmpError(err)
 	}
-	if err := qmp.DeviceAdd(ctx, mon, props); err != nil {
-		if e := mon.Execute(ctx, "chardev-remove", map[string]string{"id": charID}, nil); e != nil {
-			d.log.Warn("chardev-remove", "domain", name, "chardev", charID, "err", e)
-		}
-		os.Remove(c.SourcePath)
-		return qmpError(err)
-	}
-	d.modifyLive(v, func(next *conf.Domain) {
-		next.Devices.Channels = append(slices.Clip(next.Devices.Channels), c)
-	})
-	d.publishDomain(v, driver.EventIDDeviceAdded, driver.DeviceAlias{Alias: c.Alias})
 	return nil
 }

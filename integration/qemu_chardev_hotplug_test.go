@@ -1,0 +1,73 @@
+package integration
+
+import (
+	"net"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestQEMUChannelBackendsHotplug hot-plugs virtio channels on backends
+// QEMU opens itself (qemuDomainAttachChrDevice's chardev-add): a pty,
+// whose allocated path becomes the source, null, tcp client and udp;
+// each then detaches again with DEVICE_REMOVED and leaves the live XML,
+// and a channel on a kind of target govirt does not hot-plug is refused.
+func TestQEMUChannelBackendsHotplug(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("qemu:///system needs root")
+	}
+	if _, err := exec.LookPath("virsh"); err != nil {
+		t.Skip("virsh not installed")
+	}
+	d := startDaemon(t)
+	t.Cleanup(func() { killGuests(d) })
+	uri := d.URI("qemu")
+	defineGuestDevices(t, d, "chb", "<controller type='virtio-serial' index='0'/>\n")
+	mustVirsh(t, uri, "start chb")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	cases := []struct{ name, xml, source string }{
+		{"pty", "<channel type='pty'><target type='virtio' name='org.example.pty'/></channel>", `<source path='/dev/pts/\d+'/>`},
+		{"null", "<channel type='null'><target type='virtio' name='org.example.null'/></channel>", ""},
+		{"tcp", "<channel type='tcp'><source mode='connect' host='127.0.0.1' service='" + port + "'/><protocol type='raw'/><target type='virtio' name='org.example.tcp'/></channel>", `<source mode='connect' host='127.0.0.1' service='` + port + `'/>`},
+		{"udp", "<channel type='udp'><source mode='bind' host='127.0.0.1' service='0'/><source mode='connect' host='127.0.0.1' service='9'/><target type='virtio' name='org.example.udp'/></channel>", ""},
+	}
+	rm := watchAgentEvents(t, uri, "device-removed")
+	for _, c := range cases {
+		mustVirsh(t, uri, "attach-device chb "+writeTemp(t, c.name+".xml", c.xml)+" --live")
+		live := mustVirsh(t, uri, "dumpxml chb")
+		re := regexp.MustCompile(`(?s)<channel type='` + c.name + `'>\s*` + c.source + `.*?<target type='virtio' name='org.example.` + c.name + `'/>\s*<alias name='(channel\d+)'/>`)
+		m := re.FindStringSubmatch(live)
+		if m == nil {
+			t.Fatalf("%s: live XML after the attach:\n%s", c.name, live)
+		}
+		// Detach with the channel as the live XML shows it (libvirt
+		// matches the source too).
+		chXML := regexp.MustCompile(`(?s)<channel type='` + c.name + `'>.*?</channel>`).FindString(live)
+		n := rm.mark()
+		mustVirsh(t, uri, "detach-device chb "+writeTemp(t, c.name+"-d.xml", chXML)+" --live")
+		rm.wait(t, n, "event 'device-removed' for domain 'chb': "+m[1], 10*time.Second)
+		if out := mustVirsh(t, uri, "dumpxml chb"); strings.Contains(out, "org.example."+c.name) {
+			t.Errorf("%s: still in the live XML after the detach:\n%s", c.name, out)
+		}
+	}
+	virshFails(t, uri, "attach-device chb "+writeTemp(t, "file.xml", "<channel type='file'><source path='/tmp/x'/><target type='virtio' name='org.example.file'/></channel>")+" --live",
+		"live attach of a virtio channel of type file is not supported")
+	mustVirsh(t, uri, "destroy chb")
+}
