@@ -52,13 +52,18 @@ func TestQEMUChannelBackendsHotplug(t *testing.T) {
 	for _, c := range cases {
 		mustVirsh(t, uri, "attach-device chb "+writeTemp(t, c.name+".xml", c.xml)+" --live")
 		live := mustVirsh(t, uri, "dumpxml chb")
-		re := regexp.MustCompile(`(?s)<channel type='` + c.name + `'>\s*` + c.source + `.*?<target type='virtio' name='org.example.` + c.name + `'/>\s*<alias name='(channel\d+)'/>`)
+		re := regexp.MustCompile(`(?s)<channel type='` + c.name + `'>\s*` + c.source + `.*?<target type='virtio' name='org.example.` + c.name + `'/>\s*<alias name='(channel\d+)'/>\s*` +
+			`<address type='virtio-serial' controller='0' bus='0' port='\d+'/>\s*</channel>`)
 		m := re.FindStringSubmatch(live)
 		if m == nil {
 			t.Fatalf("%s: live XML after the attach:\n%s", c.name, live)
 		}
-		// Detach with the channel as the live XML shows it (libvirt
-		// matches the source too).
+		// Detach with the channel as the live XML shows it: libvirt
+		// matches the source too, so a pty without its path is not found.
+		if c.name == "pty" {
+			virshFails(t, uri, "detach-device chb "+writeTemp(t, "pty-np.xml", c.xml)+" --live",
+				"device not found: chr type 'channel' device not present in domain configuration")
+		}
 		chXML := regexp.MustCompile(`(?s)<channel type='` + c.name + `'>.*?</channel>`).FindString(live)
 		n := rm.mark()
 		mustVirsh(t, uri, "detach-device chb "+writeTemp(t, c.name+"-d.xml", chXML)+" --live")
