@@ -72,6 +72,21 @@ func TestQEMUChannelBackendsHotplug(t *testing.T) {
 			t.Errorf("%s: still in the live XML after the detach:\n%s", c.name, out)
 		}
 	}
+	// A virtio console: the next console index as port and alias, no
+	// address, as libvirtd shows it.
+	mustVirsh(t, uri, "attach-device chb "+writeTemp(t, "vc.xml", "<console type='pty'><target type='virtio'/></console>")+" --live")
+	live := mustVirsh(t, uri, "dumpxml chb")
+	vc := regexp.MustCompile(`<console type='pty'>\s*<source path='/dev/pts/\d+'/>\s*<target type='virtio' port='(\d+)'/>\s*<alias name='console(\d+)'/>\s*</console>`)
+	m := vc.FindStringSubmatch(live)
+	if m == nil || m[1] != m[2] {
+		t.Fatalf("live XML after attaching a virtio console:\n%s", live)
+	}
+	n := rm.mark()
+	mustVirsh(t, uri, "detach-device chb "+writeTemp(t, "vc-d.xml", m[0])+" --live")
+	rm.wait(t, n, "event 'device-removed' for domain 'chb': console"+m[2], 10*time.Second)
+	if out := mustVirsh(t, uri, "dumpxml chb"); strings.Contains(out, "type='virtio' port=") {
+		t.Errorf("the virtio console is still in the live XML:\n%s", out)
+	}
 	virshFails(t, uri, "attach-device chb "+writeTemp(t, "file.xml", "<channel type='file'><source path='/tmp/x'/><target type='virtio' name='org.example.file'/></channel>")+" --live",
 		"live attach of a virtio channel of type file is not supported")
 	mustVirsh(t, uri, "destroy chb")

@@ -31,16 +31,25 @@ func (d *Driver) attachChannelLive(v *vm, mon monitor, c *conf.Chardev) error {
 	v.mu.Lock()
 	id, name := v.id, v.name
 	v.mu.Unlock()
-	dir, err := d.prepareChannelDir(id, name)
-	if err != nil {
-		return err
-	}
-	if err := command.PrepareHotplugChannel(live, c, dir); err != nil {
-		return err
-	}
-	props, err := command.ChannelDeviceAdd(live, c)
-	if err != nil {
-		return err
+	console := chrKind(c) == "console"
+	var props map[string]any
+	if console {
+		p, err := command.PrepareHotplugConsole(live, c)
+		if err != nil {
+			return err
+		}
+		props = p
+	} else {
+		dir, err := d.prepareChannelDir(id, name)
+		if err != nil {
+			return err
+		}
+		if err := command.PrepareHotplugChannel(live, c, dir); err != nil {
+			return err
+		}
+		if props, err = command.ChannelDeviceAdd(live, c); err != nil {
+			return err
+		}
 	}
 	ctx, cancel := context.WithTimeout(hotplugCtx(), 30*time.Second)
 	defer cancel()
@@ -62,6 +71,10 @@ func (d *Driver) attachChannelLive(v *vm, mon monitor, c *conf.Chardev) error {
 		return qmpError(err)
 	}
 	d.modifyLive(v, func(next *conf.Domain) {
+		if console {
+			next.Devices.Consoles = append(slices.Clip(next.Devices.Consoles), c)
+			return
+		}
 		next.Devices.Channels = append(slices.Clip(next.Devices.Channels), c)
 	})
 	d.publishDomain(v, driver.EventIDDeviceAdded, driver.DeviceAlias{Alias: c.Alias})

@@ -77,3 +77,39 @@ func reconnectProp(data map[string]any, s *chrSource) {
 		data["reconnect"] = 0
 	}
 }
+
+// PrepareHotplugConsole is qemuDomainAttachChrDevicePrepare for a virtio
+// console: its backend must be one QEMU opens itself (or a unix socket
+// with a path the daemon binds), it takes the next console index as its
+// port and alias ("console1" after the serial console, as libvirt), and
+// QEMU picks its virtio-serial port.
+func PrepareHotplugConsole(def *conf.Domain, c *conf.Chardev) (map[string]any, error) {
+	if c.TargetType != "virtio" {
+		t := c.TargetType
+		if t == "" {
+			t = "serial"
+		}
+		return nil, hotplugErr(virerr.ErrOperationUnsupported, "live attach of a %s console is not supported", t)
+	}
+	if c.Type == "unix" && c.SourceMode == "" {
+		c.SourceMode = "bind"
+	}
+	if c.Type != "unix" || c.SourceMode != "bind" {
+		if _, err := HotplugChardevBackend(c); err != nil {
+			return nil, err
+		}
+	} else if c.SourcePath == "" {
+		return nil, hotplugErr(virerr.ErrXMLError, "Missing source path attribute for char device")
+	}
+	hasCtl := false
+	for _, x := range def.Devices.Controllers {
+		hasCtl = hasCtl || x.Type == "virtio-serial"
+	}
+	if !hasCtl {
+		return nil, hotplugErr(virerr.ErrInternalError, "no virtio-serial controllers are available")
+	}
+	n := len(def.Devices.Consoles)
+	c.TargetPort = n
+	c.Alias = alias(c.Alias, "console"+strconv.Itoa(n))
+	return map[string]any{"driver": "virtconsole", "chardev": "char" + c.Alias, "id": c.Alias}, nil
+}
