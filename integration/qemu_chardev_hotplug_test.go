@@ -87,6 +87,20 @@ func TestQEMUChannelBackendsHotplug(t *testing.T) {
 	if out := mustVirsh(t, uri, "dumpxml chb"); strings.Contains(out, "type='virtio' port=") {
 		t.Errorf("the virtio console is still in the live XML:\n%s", out)
 	}
+	// The persistent definition (qemuDomainChrRemove): a matching
+	// channel goes, a serial console is refused by name.
+	nullXML := writeTemp(t, "null-c.xml", cases[1].xml)
+	mustVirsh(t, uri, "attach-device chb "+nullXML+" --config")
+	if out := mustVirsh(t, uri, "dumpxml chb --inactive"); !strings.Contains(out, "org.example.null") {
+		t.Fatalf("inactive XML after attach --config:\n%s", out)
+	}
+	mustVirsh(t, uri, "detach-device chb "+nullXML+" --config")
+	if out := mustVirsh(t, uri, "dumpxml chb --inactive"); strings.Contains(out, "org.example.null") {
+		t.Errorf("inactive XML after detach --config:\n%s", out)
+	}
+	virshFails(t, uri, "detach-device chb "+nullXML+" --config", "invalid argument: device not present in domain configuration")
+	virshFails(t, uri, "detach-device chb "+writeTemp(t, "sc.xml", "<console type='pty'><target type='serial' port='0'/></console>")+" --config",
+		"Requested operation is not valid: detaching serial console is not supported")
 	virshFails(t, uri, "attach-device chb "+writeTemp(t, "file.xml", "<channel type='file'><source path='/tmp/x'/><target type='virtio' name='org.example.file'/></channel>")+" --live",
 		"live attach of a virtio channel of type file is not supported")
 	mustVirsh(t, uri, "destroy chb")
