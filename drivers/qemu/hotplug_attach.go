@@ -105,7 +105,7 @@ func (d *Driver) attachLive(v *vm, mon monitor, dev any) error {
 	case *conf.Interface:
 		return d.attachNetLive(v, mon, x)
 	case *conf.Chardev:
-		if e := conf.DeviceElement(x); e != nil && e.Name() == "channel" {
+		if k := chrKind(x); k == "channel" || k == "console" {
 			return d.attachChannelLive(v, mon, x)
 		}
 	}

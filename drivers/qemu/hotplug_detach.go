@@ -89,7 +89,9 @@ func detachConfig(def *conf.Domain, dev any) error {
 		}
 		def.Devices.Interfaces = slices.Delete(slices.Clone(def.Devices.Interfaces), i, i+1)
 		return nil
-	case *conf.Controller, *conf.Chardev, *conf.Input, *conf.Watchdog, *conf.RNG, *conf.Sound, *conf.Audio, *conf.RawDevice:
+	case *conf.Chardev:
+		return removeChrConfig(def, x)
+	case *conf.Controller, *conf.Input, *conf.Watchdog, *conf.RNG, *conf.Sound, *conf.Audio, *conf.RawDevice:
 		return def.RemoveDevice(dev)
 	}
 	return errQEMU(virerr.ErrOperationUnsupported, "persistent detach of device '%s' is not supported", deviceKind(dev))
@@ -178,6 +180,12 @@ func (d *Driver) unplug(v *vm, mon monitor, dev any, wait bool) error {
 			return err
 		}
 		alias = live.Devices.Interfaces[i].Alias
+	case *conf.Chardev:
+		a, err := chrUnplugAlias(live, x)
+		if err != nil {
+			return err
+		}
+		alias = a
 	case *conf.Input:
 		// qemuDomainDetachPrepInput: only USB and virtio inputs unplug.
 		if x.Bus != "usb" && x.Bus != "virtio" {
@@ -278,6 +286,8 @@ func (d *Driver) removeDevice(v *vm, mon monitor, alias string) {
 		d.modifyLive(v, func(next *conf.Domain) {
 			next.Devices.Interfaces = slices.DeleteFunc(slices.Clone(next.Devices.Interfaces), func(x *conf.Interface) bool { return x.Alias == alias })
 		})
+	case liveChrByAlias(live, alias) != nil:
+		d.removeChrDevice(v, mon, liveChrByAlias(live, alias)) // hotplug_channel_detach.go
 	case isVcpuAlias(alias):
 		d.refreshVcpuCount(v, mon) // vcpu_hotplug.go
 		d.syncVcpuCgroups(v, mon)  // cgroup_setup.go

@@ -19,8 +19,14 @@ import (
 // (virDomainVirtioSerialAddrAutoAssign, ports from 1). Only unix
 // channels to a virtio-serial port are hot-plugged here.
 func PrepareHotplugChannel(def *conf.Domain, c *conf.Chardev, dir string) error {
-	if c.TargetType != "virtio" || c.Type != "unix" {
-		return hotplugErr(virerr.ErrOperationUnsupported, "live attach of a %s channel of type %s is not supported", c.TargetType, c.Type)
+	switch {
+	case c.TargetType != "virtio":
+		return notHotpluggable(c)
+	case c.Type == "unix":
+	default:
+		if _, err := HotplugChardevBackend(c); err != nil {
+			return err
+		}
 	}
 	for _, x := range def.Devices.Channels {
 		// virDomainChrFind: a virtio channel at the same address, or,
@@ -29,7 +35,7 @@ func PrepareHotplugChannel(def *conf.Domain, c *conf.Chardev, dir string) error 
 			return hotplugErr(virerr.ErrOperationInvalid, "chardev already exists")
 		}
 	}
-	if c.SourcePath == "" {
+	if c.Type == "unix" && c.SourcePath == "" {
 		if c.TargetName == "" {
 			return hotplugErr(virerr.ErrOperationUnsupported, "live attach of an unnamed virtio channel without a source path is not supported")
 		}
@@ -39,11 +45,8 @@ func PrepareHotplugChannel(def *conf.Domain, c *conf.Chardev, dir string) error 
 		}
 		c.SourcePath = p
 	}
-	if c.SourceMode == "" {
+	if c.Type == "unix" && c.SourceMode == "" {
 		c.SourceMode = "bind"
-	}
-	if c.SourceMode != "bind" {
-		return hotplugErr(virerr.ErrOperationUnsupported, "live attach of a channel connecting to %s is not supported", c.SourcePath)
 	}
 	num := 0
 	for _, x := range def.Devices.Channels {

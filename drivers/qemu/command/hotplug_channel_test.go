@@ -1,6 +1,7 @@
 package command
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -73,11 +74,34 @@ func TestPrepareHotplugChannelRefusals(t *testing.T) {
 <channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/><alias name='channel0'/></channel>`,
 			agentXML, virerr.ErrOperationInvalid, "chardev already exists"},
 		{`<controller type='virtio-serial' index='0'/>`,
-			`<channel type='pty'><target type='virtio' name='x'/></channel>`, virerr.ErrOperationUnsupported, "not supported"},
+			`<channel type='file'><source path='/tmp/x'/><target type='virtio' name='x'/></channel>`, virerr.ErrOperationUnsupported, "not supported"},
 	} {
 		err := PrepareHotplugChannel(channelDef(t, tc.devices), parseChannel(t, tc.xml), "/run/ch")
 		if e := virerr.From(err); err == nil || e.Code != tc.code || !strings.Contains(e.Message, tc.msg) {
 			t.Errorf("%s: %v, want %q", tc.xml, err, tc.msg)
+		}
+	}
+}
+
+// TestHotplugChardevBackend checks chardev-add's backend for the types
+// QEMU opens itself, as qemuMonitorJSONAttachCharDevGetProps.
+func TestHotplugChardevBackend(t *testing.T) {
+	for _, tc := range []struct{ xml, want string }{
+		{`<channel type='pty'><target type='virtio' name='x'/></channel>`, `{"data":{},"type":"pty"}`},
+		{`<channel type='null'><target type='virtio' name='x'/></channel>`, `{"data":{},"type":"null"}`},
+		{`<channel type='tcp'><source mode='bind' host='127.0.0.1' service='4555'/><protocol type='telnet'/><target type='virtio' name='x'/></channel>`,
+			`{"data":{"addr":{"data":{"host":"127.0.0.1","port":"4555"},"type":"inet"},"server":true,"telnet":true,"wait":false},"type":"socket"}`},
+		{`<channel type='unix'><source mode='connect' path='/tmp/s'><reconnect enabled='yes' timeout='5'/></source><target type='virtio' name='x'/></channel>`,
+			`{"data":{"addr":{"data":{"path":"/tmp/s"},"type":"unix"},"reconnect":5,"server":false},"type":"socket"}`},
+	} {
+		b, err := HotplugChardevBackend(parseChannel(t, tc.xml))
+		if err != nil {
+			t.Errorf("%s: %v", tc.xml, err)
+			continue
+		}
+		got, _ := json.Marshal(b)
+		if string(got) != tc.want {
+			t.Errorf("%s:\n got %s\nwant %s", tc.xml, got, tc.want)
 		}
 	}
 }
