@@ -35,3 +35,17 @@ func SetInterfaceFilterRef(n, from *Interface) {
 		n.x.insertChild(fr.clone())
 	}
 }
+
+// dropForeignFilterRef removes the <filterref> of an interface whose type
+// libvirt reads none for: virDomainNetDefParseXML parses it only for
+// network, bridge and ethernet interfaces, so on any other (direct,
+// user, vhostuser, ...) it is silently dropped and never instantiated.
+func dropForeignFilterRef(n *node) {
+	switch n.attr("type") {
+	case "network", "bridge", "ethernet":
+		return
+	}
+	if fr := n.child("filterref"); fr != nil {
+		n.removeChild(fr)
+	}
+}
