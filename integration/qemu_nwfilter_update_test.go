@@ -143,3 +143,64 @@ func TestQEMUNWFilterUpdateDevice(t *testing.T) {
 		t.Errorf("chains of %s left after destroy:\n%s", tap, rules)
 	}
 }
+
+// TestQEMUNWFilterSniffIP gives a guest with a static address (no DHCP
+// lease govirt's networks know) clean-traffic without IP: as libvirt's
+// learnIPAddressThread, the address is learned from the first IPv4
+// packet the guest sends on its tap, becomes the binding's IP and the
+// rules use it.
+func TestQEMUNWFilterSniffIP(t *testing.T) {
+	if _, err := exec.LookPath("ebtables"); err != nil {
+		t.Skip("ebtables not installed")
+	}
+	d, ns := netnsDaemon(t)
+	t.Cleanup(func() { killGuests(d) })
+	uri := d.URI("qemu")
+	mustVirsh(t, uri, "net-define "+writeTemp(t, "net.xml", natNetXML))
+	mustVirsh(t, uri, "net-start gvnat")
+	consoleSock := filepath.Join(d.dir, "nwfs.console")
+	dom := testGuestXML(t, "nwfsniff", "", fmt.Sprintf(`    <serial type='unix'>
+      <source mode='bind' path='%s'/>
+      <target port='0'/>
+    </serial>
+    <interface type='network'>
+      <mac address='52:54:00:11:22:77'/>
+      <source network='gvnat'/>
+      <model type='virtio'/>
+      <filterref filter='clean-traffic'/>
+    </interface>
+`, consoleSock))
+	mustVirsh(t, uri, "define "+writeTemp(t, "dom.xml", dom))
+	mustVirsh(t, uri, "start nwfsniff")
+	m := regexp.MustCompile(`<target dev='([^']+)'/>`).FindStringSubmatch(mustVirsh(t, uri, "dumpxml nwfsniff"))
+	if m == nil {
+		t.Fatal("no tap")
+	}
+	tap := m[1]
+	con := console(t, consoleSock)
+	if _, err := con.Expect("GOVIRT-GUEST-READY", bootTimeout()); err != nil {
+		t.Fatalf("guest did not boot: %v\n%s", err, con.Output())
+	}
+	con.Send("ip link set eth0 up; ip addr add 192.168.150.40/24 dev eth0; ping -c 2 -W 2 192.168.150.1 && echo PING-OK-1")
+	if _, err := con.Expect("PING-OK-1", 30*time.Second); err != nil {
+		t.Fatalf("guest cannot reach the host: %v\n%s", err, con.Output())
+	}
+	var bx string
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		bx = mustVirsh(t, uri, "nwfilter-binding-dumpxml "+tap)
+		if strings.Contains(bx, "<parameter name='IP'") || time.Now().After(deadline) {
+			break
+		}
+	}
+	if !strings.Contains(bx, "<parameter name='IP' value='192.168.150.40'/>") {
+		t.Fatalf("address not learned from the tap:\n%s\n%s", bx, d.Log())
+	}
+	if rules, _ := inNetns(ns, "ebtables", "--concurrent", "-t", "nat", "-L"); !strings.Contains(rules, "-p IPv4 --ip-src 192.168.150.40 -j RETURN") {
+		t.Errorf("rules with the learned address:\n%s", rules)
+	}
+	con.Send("ping -c 2 -W 2 192.168.150.1 && echo PING-OK-2")
+	if _, err := con.Expect("PING-OK-2", 30*time.Second); err != nil {
+		t.Fatalf("guest's own traffic blocked with the learned address: %v\n%s", err, con.Output())
+	}
+	mustVirsh(t, uri, "destroy nwfsniff")
+}
