@@ -82,6 +82,7 @@ func (c *Controller) toNode() *node {
 }
 
 func interfaceFromNode(n *node) *Interface {
+	dropForeignFilterRef(n)
 	return &Interface{
 		Type:      n.attr("type"),
 		MAC:       n.str("mac/@address"),

@@ -126,9 +126,9 @@ func (m *Manager) toInst(f *Filter, vars Params, out *[]*InstRule, removing *Fil
 // filter about to be undefined, which must not be used.
 //
 // A tree whose only unknown variable is IP (CTRL_IP_LEARNING any or
-// dhcp) gets its rules once Config.LearnIP finds the address (learn.go);
-// until then no rules are applied (libvirt applies its learning rules
-// meanwhile and sniffs the traffic itself).
+// dhcp) gets its rules once Config.LearnIP or Config.SniffIP finds the
+// address (learn.go); until then no rules are applied (libvirt applies
+// its learning rules meanwhile).
 func (m *Manager) instantiate(b *Binding, removing *Filter) error {
 	if !m.cfg.PortExists(b.PortDev) {
 		return nil

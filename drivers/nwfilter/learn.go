@@ -13,7 +13,7 @@ var learnInterval = time.Second
 // port; without Config.LearnIP the binding stays without rules, as
 // logged.
 func (m *Manager) startLearning(b *Binding) {
-	if m.cfg.LearnIP == nil {
+	if m.cfg.LearnIP == nil && m.cfg.SniffIP == nil {
 		m.log.Warn("network filter needs the guest's IP address and nothing can learn it: no rules applied until the binding names IP",
 			"portdev", b.PortDev, "filter", b.Filter)
 		return
@@ -24,7 +24,11 @@ func (m *Manager) startLearning(b *Binding) {
 	stop := make(chan struct{})
 	m.learners[b.PortDev] = stop
 	m.log.Info("learning the guest's IP address for its network filter", "portdev", b.PortDev, "filter", b.Filter)
-	go m.learn(b, stop)
+	how := detectDHCP | detectStatic
+	if v := b.Params[varLearning]; len(v) > 0 && strings.EqualFold(v[0], "dhcp") {
+		how = detectDHCP
+	}
+	go m.learn(b, how, stop)
 }
 
 // stopLearning ends the learning of port (mu held).
@@ -35,16 +39,31 @@ func (m *Manager) stopLearning(port string) {
 	}
 }
 
-func (m *Manager) learn(b *Binding, stop chan struct{}) {
+func (m *Manager) learn(b *Binding, how int, stop chan struct{}) {
 	t := time.NewTicker(learnInterval)
 	defer t.Stop()
+	sniffed := make(chan string, 1)
+	if m.cfg.SniffIP != nil {
+		port, mac := b.PortDev, b.MAC
+		go func() {
+			if ip, ok := m.cfg.SniffIP(port, mac, how, stop); ok {
+				sniffed <- ip
+			}
+		}()
+	}
 	for {
+		var ip string
+		ok := false
 		select {
 		case <-stop:
 			return
+		case ip = <-sniffed:
+			ok = true
 		case <-t.C:
+			if m.cfg.LearnIP != nil {
+				ip, ok = m.cfg.LearnIP(b)
+			}
 		}
-		ip, ok := m.cfg.LearnIP(b)
 		if !ok || ip == "" || strings.Trim(ip, validVarValue) != "" {
 			continue
 		}
@@ -55,7 +74,7 @@ func (m *Manager) learn(b *Binding, stop chan struct{}) {
 			return
 		default:
 		}
-		delete(m.learners, b.PortDev)
+		m.stopLearning(b.PortDev) // ends the sniffer too
 		if m.bindings[b.PortDev] == b {
 			// As libvirt, the learned address becomes the binding's IP
 			// variable.

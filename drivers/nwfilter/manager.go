@@ -61,6 +61,11 @@ type Config struct {
 	// A binding whose filters need IP and lack it asks every second
 	// until it answers or the binding goes.
 	LearnIP func(b *Binding) (string, bool)
+	// SniffIP learns the address from the port's own traffic (SniffIP
+	// in sniff.go, libvirt's learnIPAddressThread) beside LearnIP; nil
+	// does not sniff. howDetect is detectDHCP, or with detectStatic too
+	// (CTRL_IP_LEARNING dhcp or any).
+	SniffIP func(port string, mac [6]byte, howDetect int, stop <-chan struct{}) (string, bool)
 	Log     *slog.Logger
 }
 

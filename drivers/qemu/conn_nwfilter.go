@@ -26,8 +26,10 @@ func (d *Driver) nwfilters() *nwfilter.Manager {
 	if d.nwfilterMgr == nil {
 		privileged := os.Geteuid() == 0
 		var tech nwfilter.Tech
+		var sniff func(string, [6]byte, int, <-chan struct{}) (string, bool)
 		if privileged {
 			tech = nwfilter.NewEbiptables(d.log)
+			sniff = nwfilter.SniffIP
 		}
 		d.nwfilterMgr = nwfilter.New(nwfilter.Config{
 			Dir:        filepath.Join(d.cfg.StateDir, "nwfilter"),
@@ -35,6 +37,7 @@ func (d *Driver) nwfilters() *nwfilter.Manager {
 			Privileged: privileged,
 			Tech:       tech,
 			LearnIP:    d.learnFilterIP,
+			SniffIP:    sniff,
 			Log:        d.log.With("driver", "nwfilter"),
 		})
 	}

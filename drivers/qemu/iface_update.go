@@ -47,7 +47,7 @@ func findNIC(def *conf.Domain, nic *conf.Interface) (int, error) {
 }
 
 // updateNICLive is qemuDomainChangeNet for what govirt changes live: the
-// link state.
+// bandwidth, the network filter and the link state.
 func (d *Driver) updateNICLive(v *vm, mon monitor, nic *conf.Interface) error {
 	live, _, _ := liveSnapshot(v)
 	if live == nil {
@@ -78,6 +78,9 @@ func (d *Driver) updateNICLive(v *vm, mon monitor, nic *conf.Interface) error {
 		return errQEMU(virerr.ErrOperationUnsupported, "%s", "cannot modify network device guest PCI address")
 	}
 	if err := d.updateNICBandwidth(v, old, nic); err != nil {
+		return err
+	}
+	if err := d.updateNICFilter(v, old, nic); err != nil {
 		return err
 	}
 	state := nic.LinkState()
