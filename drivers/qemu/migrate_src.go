@@ -410,13 +410,15 @@ func (d *Driver) confirmOut(v *vm, m *migration, flags uint32, cancelled bool) e
 		d.endMigration(v)
 		return nil
 	}
-	if inPostcopy(v, m) {
+	postcopy := inPostcopy(v, m)
+	if postcopy {
 		d.drainPostcopy(ctx, v, m)
 	}
 	v.mu.Lock()
 	mon, done := v.mon, m.doneParams
 	v.mu.Unlock()
-	if done != nil {
+	// Perform's figures, unless QEMU went on in post-copy after it.
+	if done != nil && !postcopy {
 		d.keepCompleted(v, done) // migrate_jobstats.go
 	} else {
 		d.recordCompleted(v, mon, asyncMigrationOut)
