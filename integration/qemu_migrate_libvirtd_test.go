@@ -19,7 +19,8 @@ import (
 // on its serial console there and reads back the data it wrote to its
 // disk before the first migration. (A guest migrated to libvirtd while
 // still in its kernel's decompressor, seconds after the start, was found
-// halted there after the legs: not covered yet.) Both daemons share this host's
+// halted there after the legs: not covered yet.) Each destination's
+// domjobinfo --completed shows the source's memory figures. Both daemons share this host's
 // filesystem, which libvirt's source calls unsafe (not a shared
 // filesystem): --unsafe, as for any local-disk migration with libvirtd.
 // The incoming port is chosen here (--migrateuri): the daemons and other
@@ -81,6 +82,12 @@ func TestQEMUMigrateLibvirtd(t *testing.T) {
 		}
 		if _, _, rc := virsh(t, fromURI, "domstate "+name); rc == 0 {
 			t.Fatalf("leg %d: %s still on the source after virsh %s", leg, name, cmd)
+		}
+		// The source's figures reach the destination in the cookie's
+		// <statistics>, each daemon reading the other's.
+		if jobs := mustVirsh(t, toURI, "domjobinfo --completed "+name); !strings.Contains(jobs, "Incoming migration") ||
+			!strings.Contains(jobs, "Memory processed:") || !strings.Contains(jobs, "Iteration:") {
+			t.Errorf("leg %d: destination's completed job after virsh %s:\n%s", leg, cmd, jobs)
 		}
 		sock = next
 		// The console is served on the new side, by the same guest.

@@ -106,8 +106,16 @@ func TestQEMUMigrateTuning(t *testing.T) {
 	if again := mustVirsh(t, src.URI("qemu"), "domjobinfo --completed tune"); !strings.Contains(again, "None") {
 		t.Errorf("completed statistics kept after a read without --keep-completed: %s", again)
 	}
-	if out := mustVirsh(t, dst.URI("qemu"), "domjobinfo --completed tune"); !strings.Contains(out, "Completed") || !strings.Contains(out, "Incoming migration") {
-		t.Errorf("destination's completed job:\n%s", out)
+	// The destination's figures are the source's, sent in the cookie's
+	// <statistics> as libvirt does.
+	out = mustVirsh(t, dst.URI("qemu"), "domjobinfo --completed tune")
+	for _, w := range []string{"Completed", "Incoming migration", "Memory processed:", "Memory total:", "Total downtime:", "Iteration:", "Page size:"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("destination's completed job lacks %q:\n%s", w, out)
+		}
+	}
+	if strings.Contains(out, "Memory processed: 0.000 B") {
+		t.Errorf("destination's completed job moved no memory:\n%s", out)
 	}
 	con = console(t, sock2)
 	if got := guestMemSum(t, con, "/tmp/gvmem"); got != memWant {
@@ -124,6 +132,9 @@ func TestQEMUMigrateTuning(t *testing.T) {
 	}
 	if got := domState(t, src, "tune"); got != "running (migrated)" {
 		t.Errorf("back on the source: %q", got)
+	}
+	if out := mustVirsh(t, src.URI("qemu"), "domjobinfo --completed tune"); !strings.Contains(out, "Incoming migration") || !strings.Contains(out, "Compression cache:") {
+		t.Errorf("completed xbzrle migration here lacks the source's compression figures:\n%s", out)
 	}
 	con = console(t, sock)
 	if got := guestMemSum(t, con, "/tmp/gvmem"); got != memWant {

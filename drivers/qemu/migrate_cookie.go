@@ -53,6 +53,8 @@ type migCookie struct {
 	// restarted peer to ask where the guest ended up (migrate_peer.go).
 	Peer string     `xml:"govirt-peer,omitempty"`
 	NBD  *cookieNBD `xml:"nbd,omitempty"`
+	// Stats is the completed migration's figures (migrate_cookie_stats.go).
+	Stats *cookieStats `xml:"statistics,omitempty"`
 	// OldPersistent is the <persistent> wrapper earlier govirt versions
 	// wrote around the definition; read only.
 	OldPersistent *struct {
@@ -71,9 +73,14 @@ func (d *Driver) makeCookie(v *vm, persistentXML string) []byte {
 // makeCookieNBD is makeCookie with the <nbd> element of a storage
 // migration (migrate_nbd.go).
 func (d *Driver) makeCookieNBD(v *vm, persistentXML string, nbd *cookieNBD) []byte {
+	return d.makeCookieWith(v, persistentXML, nbd, nil)
+}
+
+// makeCookieWith is makeCookieNBD with the <statistics> element.
+func (d *Driver) makeCookieWith(v *vm, persistentXML string, nbd *cookieNBD, stats *cookieStats) []byte {
 	host, _ := os.Hostname()
 	v.mu.Lock()
-	c := migCookie{Name: v.name, UUID: v.uuid.String(), Hostname: host, HostUUID: d.hostUUID().String(), Peer: d.peerURI(), NBD: nbd}
+	c := migCookie{Name: v.name, UUID: v.uuid.String(), Hostname: host, HostUUID: d.hostUUID().String(), Peer: d.peerURI(), NBD: nbd, Stats: stats}
 	v.mu.Unlock()
 	if persistentXML != "" {
 		// As qemuMigrationCookieAddPersistent: the definition is a

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"time"
 
 	"govirt/conf"
 	"govirt/driver"
@@ -324,6 +325,7 @@ func (d *Driver) killIncoming(v *vm, m *migration) {
 
 func (c *conn) DomainMigrateFinish3(params []driver.TypedParam, cookieIn []byte, flags uint32, cancelled bool) (driver.Domain, []byte, error) {
 	d := c.d
+	received := time.Now() // when the source's cookie arrived, for its clock offset
 	name := migParam(params, migParamDestName)
 	v := d.doms.byNameLookup(name)
 	if v == nil {
@@ -402,7 +404,13 @@ func (c *conn) DomainMigrateFinish3(params []driver.TypedParam, cookieIn []byte,
 	}()
 	cookie := d.makeCookie(v, "")
 	if !postcopy { // libvirt drops them after post-copy
-		d.recordCompleted(v, mon, asyncMigrationIn) // migrate_jobstats.go
+		// The source's figures, when its cookie has them
+		// (migrate_cookie_stats.go), else only the elapsed time.
+		if ck, err := parseCookie(cookieIn); err == nil && ck.Stats != nil {
+			d.keepCompleted(v, ck.Stats.statsParams(jobOperation(asyncMigrationIn), received, time.Now()))
+		} else {
+			d.recordCompleted(v, mon, asyncMigrationIn) // migrate_jobstats.go
+		}
 	}
 	resetMigSettings(ctx, mon)
 	dropMigrationTLS(ctx, mon, flags)

@@ -181,19 +181,25 @@ type completedJob struct {
 // recordCompleted keeps the statistics of v's migration, which just
 // completed, for domjobinfo --completed.
 func (d *Driver) recordCompleted(v *vm, mon monitor, k asyncKind) {
+	d.keepCompleted(v, d.completedParams(v, mon, k))
+}
+
+// completedParams are the figures of v's migration, which just completed.
+func (d *Driver) completedParams(v *vm, mon monitor, k asyncKind) []driver.TypedParam {
 	_, _, _, started := v.job.asyncInfo()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	elapsed := uint64(time.Since(started).Milliseconds())
-	var p []driver.TypedParam
 	if k == asyncMigrationIn {
-		// QEMU's incoming side has no figures; libvirt's come from the
-		// source's cookie (its <statistics>), which govirt's lacks.
-		p = []driver.TypedParam{{Field: "operation", Value: jobOperation(k)}, {Field: "time_elapsed", Value: elapsed}}
-	} else {
-		st, ms := fetchMigStats(ctx, mon)
-		p = migJobParams(jobOperation(k), elapsed, st, ms, false)
+		// QEMU's incoming side has no figures; they come from the
+		// source's cookie (its <statistics>) when it sent them.
+		return []driver.TypedParam{{Field: "operation", Value: jobOperation(k)}, {Field: "time_elapsed", Value: elapsed}}
 	}
+	st, ms := fetchMigStats(ctx, mon)
+	return migJobParams(jobOperation(k), elapsed, st, ms, false)
+}
+
+func (d *Driver) keepCompleted(v *vm, p []driver.TypedParam) {
 	v.mu.Lock()
 	v.ext.jobDone = &completedJob{params: p}
 	v.mu.Unlock()

@@ -186,7 +186,17 @@ func (d *Driver) performOut(ctx context.Context, v *vm, m *migration, params []d
 			pxml = string(b)
 		}
 	}
-	return d.makeCookie(v, pxml), nil
+	// As libvirt, the figures of the completed migration go to the
+	// destination (migrate_cookie_stats.go).
+	_, _, _, started := v.job.asyncInfo()
+	v.mu.Lock()
+	mon := v.mon
+	v.mu.Unlock()
+	done := d.completedParams(v, mon, asyncMigrationOut)
+	v.mu.Lock()
+	m.doneParams = done
+	v.mu.Unlock()
+	return d.makeCookieWith(v, pxml, nil, makeCookieStats(done, started, time.Now())), nil
 }
 
 // parseMigrateURI reads "tcp:HOST[:PORT]" or libvirt's
@@ -400,13 +410,19 @@ func (d *Driver) confirmOut(v *vm, m *migration, flags uint32, cancelled bool) e
 		d.endMigration(v)
 		return nil
 	}
-	if inPostcopy(v, m) {
+	postcopy := inPostcopy(v, m)
+	if postcopy {
 		d.drainPostcopy(ctx, v, m)
 	}
 	v.mu.Lock()
-	mon := v.mon
+	mon, done := v.mon, m.doneParams
 	v.mu.Unlock()
-	d.recordCompleted(v, mon, asyncMigrationOut) // migrate_jobstats.go
+	// Perform's figures, unless QEMU went on in post-copy after it.
+	if done != nil && !postcopy {
+		d.keepCompleted(v, done) // migrate_jobstats.go
+	} else {
+		d.recordCompleted(v, mon, asyncMigrationOut)
+	}
 	err := d.stopMigratedSource(v, flags)
 	d.endMigration(v)
 	d.dropIfTransient(v)

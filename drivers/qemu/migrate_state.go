@@ -97,7 +97,10 @@ type migration struct {
 	// offlineDef is the definition an incoming --offline migration
 	// defines in Finish (migrate_offline.go).
 	offlineDef *conf.Domain
-	nbdPort    int         // the destination NBD server's port (storage migration)
+	nbdPort    int // the destination NBD server's port (storage migration)
+	// doneParams are the figures of the completed outgoing migration,
+	// taken when Perform ends and sent in its cookie; Confirm keeps them.
+	doneParams []driver.TypedParam
 	busy       bool        // a step is running on owner's behalf
 	events     chan string // MIGRATION event statuses
 }
