@@ -9,7 +9,7 @@ import (
 	"govirt/driver"
 )
 
-func paramMap(p []driver.TypedParam) map[string]any {
+func typedParamMap(p []driver.TypedParam) map[string]any {
 	m := map[string]any{}
 	for _, x := range p {
 		m[x.Field] = x.Value
@@ -66,7 +66,7 @@ func TestCookieStatsRoundTrip(t *testing.T) {
 	// Finish 100 ms after sending (the hosts' clocks agree), 50 ms later.
 	received := sent.Add(100 * time.Millisecond)
 	p := back.Stats.statsParams(jobOperation(asyncMigrationIn), received, received.Add(50*time.Millisecond))
-	m := paramMap(p)
+	m := typedParamMap(p)
 	want := map[string]any{
 		"operation": jobOperation(asyncMigrationIn), "time_elapsed": uint64(1050), "time_elapsed_net": uint64(950),
 		"downtime": uint64(12), "setup_time": uint64(3),
@@ -100,7 +100,7 @@ func TestCookieStatsFromLibvirt(t *testing.T) {
 	if err != nil || ck.Stats == nil {
 		t.Fatalf("%v %+v", err, ck)
 	}
-	m := paramMap(ck.Stats.statsParams(4, time.Now(), time.Now()))
+	m := typedParamMap(ck.Stats.statsParams(4, time.Now(), time.Now()))
 	if m["time_elapsed"] != uint64(77) || m["memory_total"] != uint64(0) || m["memory_processed"] != uint64(9) {
 		t.Errorf("params %v", m)
 	}
