@@ -10,6 +10,7 @@ import (
 
 // TestQEMUMigrateLibvirtdCopyStorage migrates a running guest with
 // --copy-storage-all between govirtd and libvirtd 9.0, both directions,
+// client-driven and then --p2p,
 // without shared storage: each destination's image is absent in a
 // directory of its own before the migration, is created there by the
 // destination (libvirtd in a storage pool on that directory, as
@@ -74,5 +75,16 @@ func TestQEMUMigrateLibvirtdCopyStorage(t *testing.T) {
 	if doc := mustVirsh(t, uri, "dumpxml "+name); !strings.Contains(doc, backImage) {
 		t.Errorf("govirtd's guest is not on %s:\n%s", backImage, doc)
 	}
+
+	// The same, peer to peer (each daemon drives the migration over its
+	// own connection to the other), onto new images again.
+	lvImage2 := filepath.Join(lvDir, "disk2.qcow2")
+	sock, next = next, filepath.Join(dir, "con3")
+	lvMove(t, d, uri, libvirtdURI, name, "--p2p --copy-storage-all", sock, next, backImage, lvImage2)
+	check("govirtd -> libvirtd --p2p", next, lvImage2)
+	backImage2 := filepath.Join(backDir, "disk2.qcow2")
+	sock, next = next, filepath.Join(dir, "con4")
+	lvMove(t, d, libvirtdURI, uri, name, "--p2p --copy-storage-all", sock, next, lvImage2, backImage2)
+	check("libvirtd -> govirtd --p2p", next, backImage2)
 	mustVirsh(t, uri, "destroy "+name)
 }
