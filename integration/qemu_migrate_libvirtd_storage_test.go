@@ -10,12 +10,11 @@ import (
 
 // TestQEMUMigrateLibvirtdCopyStorage migrates a running guest with
 // --copy-storage-all between govirtd and libvirtd 9.0, both directions,
-// client-driven and then --p2p,
-// without shared storage: each destination's image is absent in a
-// directory of its own before the migration, is created there by the
-// destination (libvirtd in a storage pool on that directory, as
-// qemuMigrationDstPrecreateStorage requires; govirtd beside the guest's
-// definition) and filled over the destination's NBD server (the
+// client-driven and then --p2p, without shared storage: each
+// destination's image is absent in a directory of its own before the
+// migration, is created there by the destination (libvirtd in a storage
+// pool on that directory, as qemuMigrationDstPrecreateStorage requires;
+// govirtd at the path the destination XML names) and filled over the destination's NBD server (the
 // cookie's <nbd port=...> with the disk list). The data the guest wrote
 // before the first migration is read back after each. The pool and the
 // guest are removed from libvirtd whatever happens.
