@@ -196,7 +196,29 @@ func (d *Driver) performOut(ctx context.Context, v *vm, m *migration, params []d
 	v.mu.Lock()
 	m.doneParams = done
 	v.mu.Unlock()
-	return d.makeCookieWith(v, pxml, nil, makeCookieStats(done, started, time.Now())), nil
+	return d.makeCookieWith(v, pxml, performNBD(v, params, flags, tun), makeCookieStats(done, started, time.Now())), nil
+}
+
+// performNBD is the <nbd> element of Perform's cookie after a storage
+// migration, as libvirt's source sends it (qemuMigrationSrcRun adds
+// QEMU_MIGRATION_COOKIE_NBD): libvirt's destination stops its NBD server
+// in Finish only when that cookie has it, and a left-over export keeps
+// the guest's disk from being inactivated by its next migration.
+func performNBD(v *vm, params []driver.TypedParam, flags uint32, tun *tunnelOut) *cookieNBD {
+	if !copiesStorage(flags) || tun != nil {
+		return nil
+	}
+	v.mu.Lock()
+	mon, live := v.mon, v.live
+	v.mu.Unlock()
+	if mon != nil && live != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if n, err := beginNBD(ctx, mon, live, params, flags); err == nil && n != nil {
+			return n
+		}
+	}
+	return &cookieNBD{}
 }
 
 // parseMigrateURI reads "tcp:HOST[:PORT]" or libvirt's
