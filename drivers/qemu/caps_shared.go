@@ -15,6 +15,7 @@ import (
 // read-only once made.
 type capsShare struct {
 	mu      sync.Mutex
+	encMu   sync.Mutex                       // serialises json's encodings
 	encoded map[*caps.Caps][]byte            // by the cache's (or a decoded) object
 	decoded map[[sha256.Size]byte]*caps.Caps // by the status blob's hash
 }
@@ -28,6 +29,17 @@ const capsShareMax = 16
 func (s *capsShare) json(qc *caps.Caps) ([]byte, error) {
 	s.mu.Lock()
 	data, ok := s.encoded[qc]
+	s.mu.Unlock()
+	if ok {
+		return data, nil
+	}
+	// One encoder at a time: the parallel starts of a fresh daemon all
+	// miss at once, and each encoding the same ~110 KiB was CPU the
+	// others' QEMUs needed; the ones behind find the first one's copy.
+	s.encMu.Lock()
+	defer s.encMu.Unlock()
+	s.mu.Lock()
+	data, ok = s.encoded[qc]
 	s.mu.Unlock()
 	if ok {
 		return data, nil

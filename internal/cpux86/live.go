@@ -37,6 +37,13 @@ func (m *Map) AddFeature(g *GuestData, name string) {
 	}
 }
 
+// KnowsFeature reports whether AddFeature records name (a libvirt
+// name): a map feature or an internal one. Anything else it ignores, so
+// a reader need not ask QEMU about it.
+func (m *Map) KnowsFeature(name string) bool {
+	return m.Feature(name) != nil || internalFeatures[name]
+}
+
 // HasFeature reports whether the data has a feature (virCPUDataCheckFeature).
 func (m *Map) HasFeature(g *GuestData, name string) (bool, error) {
 	if f := m.Feature(name); f != nil {

@@ -76,12 +76,16 @@ func Fetch(ctx context.Context, mon Monitor) (enabled, disabled *cpux86.GuestDat
 		// no properties then either).
 		return nil, nil, nil
 	}
-	// One qom-get per boolean property (several hundred on x86), then
+	// One qom-get per boolean property (a few hundred on x86), then
 	// unavailable-features, which a QEMU without it fails: libvirt's
 	// reads, in its order, but sent as one batch when the monitor can.
+	// Only the properties AddFeature records are read: the others
+	// (QEMU's underscore aliases, options such as enforce or pmu) would
+	// be dropped anyway, and each qom-get costs QEMU a main-loop turn per
+	// byte: under load, about half of a start's time went here.
 	var names []string
 	for _, p := range props {
-		if p.Type == "bool" {
+		if p.Type == "bool" && m.KnowsFeature(cpux86.FeatureFromQEMU(p.Name)) {
 			names = append(names, p.Name)
 		}
 	}
