@@ -24,18 +24,8 @@ import (
 // turn into the same virsh output. Skipped when libvirtd is not
 // reachable; the guest made there is removed.
 func TestQEMUAgentWriteSameAsLibvirtd(t *testing.T) {
-	if os.Getuid() != 0 {
-		t.Skip("qemu:///system needs root")
-	}
-	if !libvirtdUp() {
-		t.Skip("libvirtd not reachable on /var/run/libvirt/libvirt-sock")
-	}
-	d := startDaemon(t)
-	t.Cleanup(func() { killGuests(d) })
-	uri := d.URI("qemu")
+	_, uri, dir := startBesideLibvirtd(t)
 	name := fmt.Sprintf("gvagw-cmp-%d", os.Getpid())
-	dir := t.TempDir()
-	os.Chmod(dir, 0o755)
 	uris := []string{uri, libvirtdURI}
 	cons := make([]*testguest.Console, 2)
 	for i, u := range uris {

@@ -31,18 +31,8 @@ func waitJobURI(t *testing.T, uri, name string, want ...string) {
 // libvirtd 9.0 aborted with domjobabort on the source, each direction,
 // leaves the guest running on the source only, with its disk data.
 func TestQEMUMigrateLibvirtdAbort(t *testing.T) {
-	if os.Getuid() != 0 {
-		t.Skip("qemu:///system needs root")
-	}
-	if !libvirtdUp() {
-		t.Skip("libvirtd not reachable on /var/run/libvirt/libvirt-sock")
-	}
-	d := startDaemon(t)
-	t.Cleanup(func() { killGuests(d) })
-	uri := d.URI("qemu")
+	d, uri, dir := startBesideLibvirtd(t)
 	name := fmt.Sprintf("gvmig-ab-%d", os.Getpid())
-	dir := t.TempDir()
-	os.Chmod(dir, 0o755)
 	_, sock, con := lvGuest(t, d, name, dir, "")
 	want := guestWrite(t, con, "/dev/vda", 51, 1024)
 

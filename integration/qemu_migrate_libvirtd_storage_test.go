@@ -19,18 +19,8 @@ import (
 // before the first migration is read back after each. The pool and the
 // guest are removed from libvirtd whatever happens.
 func TestQEMUMigrateLibvirtdCopyStorage(t *testing.T) {
-	if os.Getuid() != 0 {
-		t.Skip("qemu:///system needs root")
-	}
-	if !libvirtdUp() {
-		t.Skip("libvirtd not reachable on /var/run/libvirt/libvirt-sock")
-	}
-	d := startDaemon(t)
-	t.Cleanup(func() { killGuests(d) })
-	uri := d.URI("qemu")
+	d, uri, dir := startBesideLibvirtd(t)
 	name := fmt.Sprintf("gvmig-cs-%d", os.Getpid())
-	dir := t.TempDir()
-	os.Chmod(dir, 0o755)
 	image, sock, con := lvGuest(t, d, name, dir, "")
 	want := guestWrite(t, con, "/dev/vda", 23, 1024)
 

@@ -27,23 +27,13 @@ import (
 // tests share libvirt's default range. Skipped without libvirtd; the
 // guest is removed from libvirtd whatever happens.
 func TestQEMUMigrateLibvirtd(t *testing.T) {
-	if os.Getuid() != 0 {
-		t.Skip("qemu:///system needs root")
-	}
-	if !libvirtdUp() {
-		t.Skip("libvirtd not reachable on /var/run/libvirt/libvirt-sock")
-	}
-	d := startDaemon(t)
-	t.Cleanup(func() { killGuests(d) })
-	uri := d.URI("qemu")
+	d, uri, dir := startBesideLibvirtd(t)
 	// A name (and, from virsh create, a UUID) of this run only.
 	name := fmt.Sprintf("gvmig-lv-%d", os.Getpid())
 	t.Cleanup(func() {
 		virsh(t, libvirtdURI, "destroy", name)
 		virsh(t, libvirtdURI, "undefine", name)
 	})
-	dir := t.TempDir()
-	os.Chmod(dir, 0o755)
 	image := filepath.Join(dir, "disk.qcow2")
 	qemuImg(t, "create", "-q", "-f", "qcow2", image, "64M")
 	sock := filepath.Join(dir, "con0")
@@ -119,4 +109,23 @@ func libvirtdState(t *testing.T, name string) string {
 		return "error: " + strings.TrimSpace(errOut)
 	}
 	return strings.TrimSpace(out)
+}
+
+// startBesideLibvirtd starts a govirtd for a test that also drives this
+// host's libvirtd (skipped without root or without libvirtd), its guests
+// destroyed at the end; it returns the daemon, its qemu URI and a
+// directory for the guest's files that libvirtd's QEMU can reach too.
+func startBesideLibvirtd(t *testing.T) (*daemon, string, string) {
+	t.Helper()
+	if os.Getuid() != 0 {
+		t.Skip("qemu:///system needs root")
+	}
+	if !libvirtdUp() {
+		t.Skip("libvirtd not reachable on /var/run/libvirt/libvirt-sock")
+	}
+	d := startDaemon(t)
+	t.Cleanup(func() { killGuests(d) })
+	dir := t.TempDir()
+	os.Chmod(dir, 0o755)
+	return d, d.URI("qemu"), dir
 }

@@ -71,18 +71,8 @@ func lvMove(t *testing.T, d *daemon, fromURI, toURI, name, flags, sock, next, ol
 // qemuProcessRefreshState, govirt's runPostStartHooks), and the guest's
 // QEMU keeps it in the migration stream.
 func TestQEMUMigrateLibvirtdTray(t *testing.T) {
-	if os.Getuid() != 0 {
-		t.Skip("qemu:///system needs root")
-	}
-	if !libvirtdUp() {
-		t.Skip("libvirtd not reachable on /var/run/libvirt/libvirt-sock")
-	}
-	d := startDaemon(t)
-	t.Cleanup(func() { killGuests(d) })
-	uri := d.URI("qemu")
+	d, uri, dir := startBesideLibvirtd(t)
 	name := fmt.Sprintf("gvmig-tray-%d", os.Getpid())
-	dir := t.TempDir()
-	os.Chmod(dir, 0o755)
 	cd := rawImage(t, dir, "cd.img", "1M")
 	_, sock, con := lvGuest(t, d, name, dir, `    <disk type='file' device='cdrom'>
       <driver name='qemu' type='raw'/>
