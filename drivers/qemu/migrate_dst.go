@@ -111,33 +111,8 @@ func (c *conn) migratePrepare3(params []driver.TypedParam, cookieIn []byte, flag
 	if err := checkCookieDomain(ck, def.Name, def.UUID.String()); err != nil {
 		return nil, "", nil, err
 	}
-	if dname := migParam(params, migParamDestName); dname != "" {
-		def.Name = dname
-	}
-	v := d.doms.byNameLookup(def.Name)
-	created := v == nil
-	if created {
-		v = newVM(def, false)
-		if err := d.doms.add(v); err != nil {
-			return nil, "", nil, err
-		}
-	}
-	if err := v.beginMigrationJob(c.waitCtx(), asyncMigrationIn, c.owner("migration in")); err != nil {
-		if created {
-			d.doms.remove(v)
-		}
-		return nil, "", nil, err
-	}
-	v.mu.Lock()
-	switch {
-	case v.active():
-		err = errQEMU(virerr.ErrOperationInvalid, "domain '%s' is already active", def.Name)
-	case v.uuid != def.UUID:
-		err = errQEMU(virerr.ErrOperationFailed, "domain '%s' is already defined with uuid %s", def.Name, v.uuid)
-	}
+	v, err := c.claimIncoming(def, params)
 	if err != nil {
-		v.mu.Unlock()
-		v.endMigrationJob()
 		return nil, "", nil, err
 	}
 	v.live = def // what launch starts; a persistent guest keeps its definition
@@ -468,4 +443,46 @@ func (d *Driver) persistMigrated(v *vm, m *migration, params []driver.TypedParam
 	}
 	d.emit(v, driver.EventDefined, detail)
 	return nil
+}
+
+// claimIncoming finds the guest an incoming migration (live or offline)
+// lands in, under its --dname, or registers a new one, and takes its
+// migration-in job. A guest already there must be inactive and have the
+// same UUID, with libvirt's errors. It returns with v.mu held.
+func (c *conn) claimIncoming(def *conf.Domain, params []driver.TypedParam) (*vm, error) {
+	d := c.d
+	if dname := migParam(params, migParamDestName); dname != "" {
+		def.Name = dname
+	}
+	v := d.doms.byNameLookup(def.Name)
+	created := v == nil
+	if created {
+		v = newVM(def, false)
+		if err := d.doms.add(v); err != nil {
+			return nil, err
+		}
+	}
+	if err := v.beginMigrationJob(c.waitCtx(), asyncMigrationIn, c.owner("migration in")); err != nil {
+		if created {
+			d.doms.remove(v)
+		}
+		return nil, err
+	}
+	v.mu.Lock()
+	var err error
+	switch {
+	case v.active():
+		err = errQEMU(virerr.ErrOperationInvalid, "domain '%s' is already active", def.Name)
+	case v.uuid != def.UUID:
+		err = errQEMU(virerr.ErrOperationFailed, "domain '%s' is already defined with uuid %s", def.Name, v.uuid)
+	}
+	if err != nil {
+		v.mu.Unlock()
+		v.endMigrationJob()
+		if created {
+			d.dropIfTransient(v)
+		}
+		return nil, err
+	}
+	return v, nil
 }

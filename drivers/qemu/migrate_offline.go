@@ -78,36 +78,8 @@ func (c *conn) offlinePrepare(params []driver.TypedParam, cookieIn []byte, flags
 	if err != nil {
 		return nil, "", nil, err
 	}
-	if dname := migParam(params, migParamDestName); dname != "" {
-		def.Name = dname
-	}
-	v := d.doms.byNameLookup(def.Name)
-	created := v == nil
-	if created {
-		v = newVM(def, false)
-		if err := d.doms.add(v); err != nil {
-			return nil, "", nil, err
-		}
-	}
-	if err := v.beginMigrationJob(c.waitCtx(), asyncMigrationIn, c.owner("migration in")); err != nil {
-		if created {
-			d.doms.remove(v)
-		}
-		return nil, "", nil, err
-	}
-	v.mu.Lock()
-	switch {
-	case v.active():
-		err = errQEMU(virerr.ErrOperationInvalid, "domain '%s' is already active", def.Name)
-	case v.uuid != def.UUID:
-		err = errQEMU(virerr.ErrOperationFailed, "domain '%s' is already defined with uuid %s", def.Name, v.uuid)
-	}
+	v, err := c.claimIncoming(def, params)
 	if err != nil {
-		v.mu.Unlock()
-		v.endMigrationJob()
-		if created {
-			d.dropIfTransient(v)
-		}
 		return nil, "", nil, err
 	}
 	m := newMigration(true, flags, c.root())
