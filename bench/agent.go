@@ -259,7 +259,6 @@ func agentOne(name, uri, prefix string) (agentResult, error) {
 }
 
 func printAgent(res []agentResult) {
-	ms := func(d time.Duration) string { return fmt.Sprintf("%.2f", float64(d)/1e6) }
 	fmt.Printf("%-26s %7s %25s %25s %8s %8s\n", "read (ms)", "calls", "govirtd p50/p99/max", "libvirtd p50/p99/max", "p99", "target")
 	met := true
 	// Each read over all guests, then on the hung guest alone.
@@ -267,32 +266,17 @@ func printAgent(res []agentResult) {
 	label := func(op string) string { return strings.Replace(op, "@0", " (that guest)", 1) }
 	for _, phase := range []string{"calm", "hung"} {
 		for _, op := range ops {
-			cols := []string{"n/a", "n/a"}
-			p99 := make([]time.Duration, 2)
-			calls := 0
-			for i := range res {
-				ds := res[i].calm[op]
+			var series [][]time.Duration
+			for _, r := range res {
 				if phase == "hung" {
-					ds = res[i].hung[op]
-				}
-				if i == 0 {
-					calls = len(ds)
-				}
-				p99[i] = quantile(ds, 0.99)
-				cols[i] = fmt.Sprintf("%s/%s/%s", ms(quantile(ds, 0.5)), ms(p99[i]), ms(quantile(ds, 1)))
-			}
-			rs := "n/a"
-			if len(res) > 1 && p99[1] > 0 {
-				rs = fmt.Sprintf("%.2fx", ratio(p99[0], p99[1]))
-			}
-			ts, mark := "", ""
-			if phase == "hung" {
-				ts = "<= 10ms"
-				if p99[0] > 10*time.Millisecond {
-					mark, met = " missed", false
+					series = append(series, r.hung[op])
+				} else {
+					series = append(series, r.calm[op])
 				}
 			}
-			fmt.Printf("%-26s %7d %25s %25s %8s %8s%s\n", phase+" "+label(op), calls, cols[0], cols[1], rs, ts, mark)
+			if !printLatencyRow(phase+" "+label(op), 26, series, phase == "hung") {
+				met = false
+			}
 		}
 	}
 	for i, r := range res {

@@ -301,41 +301,21 @@ func quantile(ds []time.Duration, q float64) time.Duration {
 }
 
 func printFrozen(res []frozenResult) {
-	ms := func(d time.Duration) string { return fmt.Sprintf("%.2f", float64(d)/1e6) }
 	fmt.Printf("%-18s %7s %25s %25s %8s %8s\n", "read (ms)", "calls", "govirtd p50/p99/max", "libvirtd p50/p99/max", "p99", "target")
 	met := true
 	for _, phase := range []string{"calm", "frozen"} {
 		for _, op := range readOps {
-			cols := make([]string, 2)
-			p99 := make([]time.Duration, 2)
-			calls := 0
-			for i := range cols {
-				cols[i] = "n/a"
-				if i >= len(res) {
-					continue
-				}
-				ds := res[i].calm[op]
+			var series [][]time.Duration
+			for _, r := range res {
 				if phase == "frozen" {
-					ds = res[i].frozen[op]
-				}
-				if i == 0 {
-					calls = len(ds)
-				}
-				p99[i] = quantile(ds, 0.99)
-				cols[i] = fmt.Sprintf("%s/%s/%s", ms(quantile(ds, 0.5)), ms(p99[i]), ms(quantile(ds, 1)))
-			}
-			rs := "n/a"
-			if len(res) > 1 && p99[1] > 0 {
-				rs = fmt.Sprintf("%.2fx", ratio(p99[0], p99[1]))
-			}
-			ts, mark := "", ""
-			if phase == "frozen" {
-				ts = "<= 10ms"
-				if p99[0] > 10*time.Millisecond {
-					mark, met = " missed", false
+					series = append(series, r.frozen[op])
+				} else {
+					series = append(series, r.calm[op])
 				}
 			}
-			fmt.Printf("%-18s %7d %25s %25s %8s %8s%s\n", phase+" "+op, calls, cols[0], cols[1], rs, ts, mark)
+			if !printLatencyRow(phase+" "+op, 18, series, phase == "frozen") {
+				met = false
+			}
 		}
 	}
 	for i, r := range res {
