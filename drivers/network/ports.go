@@ -488,18 +488,7 @@ func (m *Manager) NetworkPortSetParameters(h driver.NetworkPort, params []driver
 // (plug type none, or the port a guest already had with reclaim) and
 // returns it as stored.
 func (m *Manager) CreatePort(name string, p *conf.NetworkPort, flags uint32) (*conf.NetworkPort, error) {
-	m.load()
-	m.mu.Lock()
-	o, err := m.byName(name)
-	var h driver.Network
-	if err == nil {
-		h = o.handle()
-	}
-	m.mu.Unlock()
-	if err != nil {
-		return nil, err
-	}
-	o, err = m.acquire(h)
+	o, err := m.acquireByName(name)
 	if err != nil {
 		return nil, err
 	}
@@ -523,18 +512,7 @@ func (m *Manager) HasPort(name string, u uuid.UUID) bool {
 // DeletePort is virDomainNetReleaseActualDevice's call: the port goes if
 // the network still has it.
 func (m *Manager) DeletePort(name string, u uuid.UUID) error {
-	m.load()
-	m.mu.Lock()
-	o, err := m.byName(name)
-	var h driver.Network
-	if err == nil {
-		h = o.handle()
-	}
-	m.mu.Unlock()
-	if err != nil {
-		return err
-	}
-	o, err = m.acquire(h)
+	o, err := m.acquireByName(name)
 	if err != nil {
 		return err
 	}
@@ -562,4 +540,21 @@ func (m *Manager) PlugType(name string) string {
 		return ""
 	}
 	return p.PlugType
+}
+
+// acquireByName is acquire for the network called name (the QEMU
+// driver's port calls name networks, not handles).
+func (m *Manager) acquireByName(name string) (*netObj, error) {
+	m.load()
+	m.mu.Lock()
+	o, err := m.byName(name)
+	var h driver.Network
+	if err == nil {
+		h = o.handle()
+	}
+	m.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	return m.acquire(h)
 }
