@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	globpkg "govirt/internal/glob"
 	"govirt/rpc"
 )
 
@@ -302,30 +303,5 @@ func globAny(pat string, ss ...string) bool {
 	return false
 }
 
-// glob matches s against pattern, where '*' is any run of characters and
-// '?' one; iterative, so it never recurses.
-func glob(pattern, str string) bool {
-	p, s := []rune(pattern), []rune(str)
-	pi, si := 0, 0
-	star, mark := -1, 0
-	for si < len(s) {
-		switch {
-		case pi < len(p) && (p[pi] == '?' || p[pi] == s[si]):
-			pi++
-			si++
-		case pi < len(p) && p[pi] == '*':
-			star, mark = pi, si
-			pi++
-		case star >= 0:
-			pi = star + 1
-			mark++
-			si = mark
-		default:
-			return false
-		}
-	}
-	for pi < len(p) && p[pi] == '*' {
-		pi++
-	}
-	return pi == len(p)
-}
+// glob matches s against pattern ('*' any run, '?' one character).
+func glob(pattern, str string) bool { return globpkg.Match(pattern, str) }

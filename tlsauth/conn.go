@@ -9,6 +9,8 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"govirt/internal/glob"
 )
 
 // DN is the certificate's subject as gnutls_x509_crt_get_dn prints it (and
@@ -28,38 +30,11 @@ func DN(c *x509.Certificate) (string, error) {
 // g_pattern_match_simple's wildcards: '*' any run of characters, '?' one.
 func MatchDN(dn string, patterns []string) bool {
 	for _, p := range patterns {
-		if glob([]rune(p), []rune(dn)) {
+		if glob.Match(p, dn) {
 			return true
 		}
 	}
 	return false
-}
-
-func glob(p, s []rune) bool {
-	// Iterative matcher: on a mismatch, retry from the last '*' with one
-	// more character swallowed.
-	pi, si := 0, 0
-	star, mark := -1, 0
-	for si < len(s) {
-		switch {
-		case pi < len(p) && (p[pi] == '?' || p[pi] == s[si]):
-			pi++
-			si++
-		case pi < len(p) && p[pi] == '*':
-			star, mark = pi, si
-			pi++
-		case star >= 0:
-			pi = star + 1
-			mark++
-			si = mark
-		default:
-			return false
-		}
-	}
-	for pi < len(p) && p[pi] == '*' {
-		pi++
-	}
-	return pi == len(p)
 }
 
 // Listener wraps a TCP listener: accepted connections speak TLS, and their
