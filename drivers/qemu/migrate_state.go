@@ -2,7 +2,6 @@ package qemu
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"govirt/conf"
@@ -146,21 +145,10 @@ func queryMigrate(ctx context.Context, mon monitor) (qmp.MigrationInfo, error) {
 func waitMigrationEvents(ctx context.Context, mon monitor, m *migration, what string) error {
 	wctx, cancel := context.WithTimeout(ctx, 6*time.Hour)
 	defer cancel()
-	err := qmp.WaitMigration(wctx, mon, m.events, time.Second)
-	var me *qmp.MigrationError
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, qmp.ErrMigrationCancelled):
-		return errQEMU(virerr.ErrOperationAborted, "%s: canceled by client", what)
-	case errors.As(err, &me) && me.Desc != "":
-		return errQEMU(virerr.ErrOperationFailed, "%s: %s", what, me.Desc)
-	case errors.Is(err, qmp.ErrMigrationFailed):
-		return errQEMU(virerr.ErrOperationFailed, "%s: unexpectedly failed", what)
-	case err == context.DeadlineExceeded && ctx.Err() == nil:
-		return errQEMU(virerr.ErrOperationTimeout, "%s did not finish", what)
+	if err := qmp.WaitMigration(wctx, mon, m.events, time.Second); err != nil {
+		return migrationWaitErr(err, ctx, what)
 	}
-	return errQEMU(virerr.ErrOperationFailed, "%s: %v", what, err)
+	return nil
 }
 
 // migParam returns a string parameter.
