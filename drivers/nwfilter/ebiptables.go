@@ -122,15 +122,10 @@ func ebRemoveSubChains(fw *firewall, ifname string, prefixes []byte) {
 	var q func(*firewall, fwLayer, []string)
 	q = func(fw *firewall, l fwLayer, lines []string) {
 		for _, line := range lines {
-			i := strings.Index(line, "-j ")
-			if i < 0 {
+			t := jumpTarget(line)
+			if t == "" {
 				continue
 			}
-			tgt := strings.Fields(line[i+3:])
-			if len(tgt) == 0 {
-				continue
-			}
-			t := tgt[0]
 			for _, p := range prefixes {
 				if len(t) > 1 && t[0] == p && t[1] == '-' {
 					fw.addFull(l, false, q, "-t", "nat", "-L", t)
@@ -454,15 +449,10 @@ func tearOldRules(ifname string) *firewall {
 	var q func(*firewall, fwLayer, []string)
 	q = func(fw *firewall, l fwLayer, lines []string) {
 		for _, line := range lines {
-			i := strings.Index(line, "-j ")
-			if i < 0 {
+			t := jumpTarget(line)
+			if t == "" {
 				continue
 			}
-			f := strings.Fields(line[i+3:])
-			if len(f) == 0 {
-				continue
-			}
-			t := f[0]
 			if len(t) < 2 || (t[0] != prefixInTemp && t[0] != prefixOutTemp) || t[1] != '-' {
 				continue
 			}
@@ -511,4 +501,18 @@ func allTeardown(ifname string) *firewall {
 	ebRemoveRootChain(fw, true, ifname, false)
 	ebRemoveRootChain(fw, false, ifname, false)
 	return fw
+}
+
+// jumpTarget is the chain a line of `ebtables -L` jumps to (its
+// "-j NAME"), or "".
+func jumpTarget(line string) string {
+	i := strings.Index(line, "-j ")
+	if i < 0 {
+		return ""
+	}
+	f := strings.Fields(line[i+3:])
+	if len(f) == 0 {
+		return ""
+	}
+	return f[0]
 }
