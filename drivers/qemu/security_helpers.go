@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -131,8 +132,18 @@ func (d *Driver) startSwtpmAs(s *command.Swtpm, live *conf.Domain, dir, swtpm, s
 		}
 		args = append(args, "--tpm-state", state, "--vmid", live.Name+":"+live.UUID.String(), "--logfile", logFile,
 			"--createek", "--create-ek-cert", "--create-platform-cert", "--lock-nvram", "--not-overwrite")
-		cmd := exec.Command(setup, args...)
+		cmd := exec.Command(setup)
 		cmd.SysProcAttr = attr
+		if s.SecretUUID != "" {
+			// Encrypted from its creation on, as startSwtpm.
+			keys, done, err := d.swtpmKeys(cmd, s.SecretUUID, 1)
+			if err != nil {
+				return err
+			}
+			defer done()
+			args = append(args, "--pwdfile-fd", strconv.Itoa(keys[0]), "--cipher", "aes-256-cbc")
+		}
+		cmd.Args = append(cmd.Args, args...)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return errQEMU(virerr.ErrInternalError, "Could not run '%s': %v; Check error log '%s' for details. %s",
 				setup, err, logFile, strings.TrimSpace(string(out)))
@@ -144,7 +155,20 @@ func (d *Driver) startSwtpmAs(s *command.Swtpm, live *conf.Domain, dir, swtpm, s
 	if s.Version == "2.0" {
 		args = append(args, "--tpm2")
 	}
-	proc, err := spawnAs(c, args, nil, logFile)
+	var extra []*os.File
+	if s.SecretUUID != "" {
+		// The state and migration keys through pipes, as startSwtpm.
+		keyCmd := &exec.Cmd{}
+		keys, done, err := d.swtpmKeys(keyCmd, s.SecretUUID, 2)
+		if err != nil {
+			return err
+		}
+		defer done()
+		extra = keyCmd.ExtraFiles
+		args = append(args, "--key", fmt.Sprintf("pwdfd=%d,mode=aes-256-cbc", keys[0]),
+			"--migration-key", fmt.Sprintf("pwdfd=%d,mode=aes-256-cbc", keys[1]))
+	}
+	proc, err := spawnAs(c, args, nil, logFile, extra...)
 	if err != nil {
 		return errQEMU(virerr.ErrInternalError, "swtpm failed to start: %v", err)
 	}
