@@ -113,7 +113,24 @@ func (d *Driver) setupCgroup(v *vm, t *command.Tunables, pin *command.Pinning, p
 	if h == nil {
 		return cgroupMissing(t, nil)
 	}
-	g, err := placeMachine(h, t.Partition, cgroup.MachineName("qemu", int(id), name), pid)
+	// The device list goes on the group before QEMU enters it: QEMU is
+	// already running (libvirt's child waits before exec), and a list
+	// written under it passes through "deny all" while QEMU may be
+	// opening /dev/ptmx (seen: "Failed to create PTY: Operation not
+	// permitted").
+	acl := func(g *cgroup.Group) error {
+		if live, _, _ := liveSnapshot(v); live != nil {
+			if err := d.setupDeviceACL(g, live); err != nil {
+				return &deviceACLError{err}
+			}
+		}
+		return nil
+	}
+	g, err := placeMachine(h, t.Partition, cgroup.MachineName("qemu", int(id), name), pid, acl)
+	var aclErr *deviceACLError
+	if errors.As(err, &aclErr) {
+		return aclErr.err
+	}
 	if err != nil {
 		// libvirt carries on without cgroups it may not create
 		// (virCgroupNewIgnoreError); govirt also when the guest asks
@@ -128,11 +145,6 @@ func (d *Driver) setupCgroup(v *vm, t *command.Tunables, pin *command.Pinning, p
 	setGuestCgroup(v, g)
 	if err := cgroupMissing(t, g); err != nil {
 		return err
-	}
-	if live, _, _ := liveSnapshot(v); live != nil {
-		if err := d.setupDeviceACL(g, live); err != nil {
-			return err
-		}
 	}
 	if g.Has(cgroup.Blkio) {
 		if t.BlkioWeight != 0 {
@@ -219,11 +231,15 @@ func (d *Driver) placeEmulator(v *vm, t *command.Tunables, pin *command.Pinning,
 // v1 CPU hierarchies, which placeEmulator does before the vCPUs run. A group of
 // the same name may be going away meanwhile (another daemon on this host
 // whose guest had the same name and id stopped): then it is made again.
-func placeMachine(h *cgroup.Host, partition, machine string, pid int) (*cgroup.Group, error) {
+func placeMachine(h *cgroup.Host, partition, machine string, pid int, prepare func(*cgroup.Group) error) (*cgroup.Group, error) {
 	var err error
 	for try := 0; try < 3; try++ {
 		var g *cgroup.Group
 		if g, err = h.NewMachine(partition, machine, "qemu"); err != nil {
+			return nil, err
+		}
+		if err = prepare(g); err != nil {
+			g.Remove()
 			return nil, err
 		}
 		if err = g.AddProcessEarly(pid); err == nil {
@@ -236,6 +252,12 @@ func placeMachine(h *cgroup.Host, partition, machine string, pid int) (*cgroup.G
 	}
 	return nil, err
 }
+
+// deviceACLError is a failure to write the device list, which fails the
+// start (unlike a group govirt may not create).
+type deviceACLError struct{ err error }
+
+func (e *deviceACLError) Error() string { return e.err.Error() }
 
 // cgroupMissing is libvirt's refusal of tunables whose controller the
 // guest's group lacks. Without any group (an unprivileged daemon, a host
