@@ -121,18 +121,13 @@ func contAllAgents() {
 
 func agentOne(name, uri, prefix string) (agentResult, error) {
 	r := agentResult{calm: map[string][]time.Duration{}, hung: map[string][]time.Duration{}}
-	c, err := client.Dial(uri)
+	ctx := context.Background()
+	base := "agent-" + prefix + "-"
+	c, err := dialClean(ctx, uri, base)
 	if err != nil {
 		return r, err
 	}
 	defer c.Close()
-	ctx := context.Background()
-	base := "agent-" + prefix + "-"
-	stale, err := staleGuests(ctx, c, base)
-	if err != nil {
-		return r, err
-	}
-	parallelEach(len(stale), 8, func(i int) error { removeGuest(ctx, c, stale[i]); return nil })
 	tmp, err := os.MkdirTemp("", "gvagent")
 	if err != nil {
 		return r, err

@@ -173,3 +173,19 @@ func parallelEach(n, width int, f func(i int) error) error {
 	wg.Wait()
 	return first
 }
+
+// dialClean connects to uri and removes the guests named base* that an
+// interrupted earlier run of the suite left there.
+func dialClean(ctx context.Context, uri, base string) (*client.Client, error) {
+	c, err := client.Dial(uri)
+	if err != nil {
+		return nil, err
+	}
+	stale, err := staleGuests(ctx, c, base)
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	parallelEach(len(stale), 8, func(i int) error { removeGuest(ctx, c, stale[i]); return nil })
+	return c, nil
+}

@@ -98,18 +98,13 @@ func benchFrozenSuite(sock string, haveLibvirtd bool) error {
 
 func frozenOne(name, uri, prefix string) (frozenResult, error) {
 	r := frozenResult{calm: map[string][]time.Duration{}, frozen: map[string][]time.Duration{}}
-	c, err := client.Dial(uri)
+	ctx := context.Background()
+	base := "frozen-" + prefix + "-"
+	c, err := dialClean(ctx, uri, base)
 	if err != nil {
 		return r, err
 	}
 	defer c.Close()
-	ctx := context.Background()
-	base := "frozen-" + prefix + "-"
-	stale, err := staleGuests(ctx, c, base)
-	if err != nil {
-		return r, err
-	}
-	parallelEach(len(stale), 8, func(i int) error { removeGuest(ctx, c, stale[i]); return nil })
 	n := *frozenGuests + 1
 	names := make([]string, n)
 	doms := make([]remote.NonnullDomain, n)
