@@ -20,14 +20,7 @@ import (
 // restarted daemon keeps the binding and rules, a hot-plugged NIC with a
 // filter gets and loses its own, and destroy removes everything.
 func TestQEMUNWFilterCleanTraffic(t *testing.T) {
-	if _, err := exec.LookPath("ebtables"); err != nil {
-		t.Skip("ebtables not installed")
-	}
-	d, ns := netnsDaemon(t)
-	t.Cleanup(func() { killGuests(d) })
-	uri := d.URI("qemu")
-	mustVirsh(t, uri, "net-define "+writeTemp(t, "net.xml", natNetXML))
-	mustVirsh(t, uri, "net-start gvnat")
+	d, ns, uri := nwfilterNATDaemon(t)
 
 	consoleSock := filepath.Join(d.dir, "nwf.console")
 	dom := testGuestXML(t, "nwfguest", "", fmt.Sprintf(`    <serial type='unix'>
@@ -230,4 +223,20 @@ func TestQEMUNWFilterIPTablesBinding(t *testing.T) {
 			t.Errorf("%s rules of the tap left after binding-delete:\n%s", tool, out)
 		}
 	}
+}
+
+// nwfilterNATDaemon starts a govirtd in a network namespace of its own
+// (the host's firewall is never touched) with the NAT network gvnat
+// running, for the filter tests on real guests; skipped without ebtables.
+func nwfilterNATDaemon(t *testing.T) (*daemon, string, string) {
+	t.Helper()
+	if _, err := exec.LookPath("ebtables"); err != nil {
+		t.Skip("ebtables not installed")
+	}
+	d, ns := netnsDaemon(t)
+	t.Cleanup(func() { killGuests(d) })
+	uri := d.URI("qemu")
+	mustVirsh(t, uri, "net-define "+writeTemp(t, "net.xml", natNetXML))
+	mustVirsh(t, uri, "net-start gvnat")
+	return d, ns, uri
 }

@@ -2,7 +2,6 @@ package integration
 
 import (
 	"fmt"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -18,14 +17,7 @@ import (
 // leaves the old binding, and a NIC without <filterref> loses its
 // binding and chains.
 func TestQEMUNWFilterUpdateDevice(t *testing.T) {
-	if _, err := exec.LookPath("ebtables"); err != nil {
-		t.Skip("ebtables not installed")
-	}
-	d, ns := netnsDaemon(t)
-	t.Cleanup(func() { killGuests(d) })
-	uri := d.URI("qemu")
-	mustVirsh(t, uri, "net-define "+writeTemp(t, "net.xml", natNetXML))
-	mustVirsh(t, uri, "net-start gvnat")
+	d, ns, uri := nwfilterNATDaemon(t)
 	// Drops the guest's IPv4 packets to $DST (a parameter of the
 	// filterref).
 	mustVirsh(t, uri, "nwfilter-define "+writeTemp(t, "f.xml", `<filter name='gvupd' chain='root'>
@@ -150,14 +142,7 @@ func TestQEMUNWFilterUpdateDevice(t *testing.T) {
 // packet the guest sends on its tap, becomes the binding's IP and the
 // rules use it.
 func TestQEMUNWFilterSniffIP(t *testing.T) {
-	if _, err := exec.LookPath("ebtables"); err != nil {
-		t.Skip("ebtables not installed")
-	}
-	d, ns := netnsDaemon(t)
-	t.Cleanup(func() { killGuests(d) })
-	uri := d.URI("qemu")
-	mustVirsh(t, uri, "net-define "+writeTemp(t, "net.xml", natNetXML))
-	mustVirsh(t, uri, "net-start gvnat")
+	d, ns, uri := nwfilterNATDaemon(t)
 	consoleSock := filepath.Join(d.dir, "nwfs.console")
 	dom := testGuestXML(t, "nwfsniff", "", fmt.Sprintf(`    <serial type='unix'>
       <source mode='bind' path='%s'/>
