@@ -1,75 +1,15 @@
 package integration
 
 import (
-	"bufio"
-	"context"
 	"fmt"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"govirt/testguest"
 )
-
-// eventLog runs `virsh event --loop --all` against a daemon and keeps the
-// lines it prints.
-type eventLog struct {
-	mu    sync.Mutex
-	lines []string
-}
-
-func watchMigEvents(t *testing.T, uri string) *eventLog {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, "virsh", "-c", uri, "event", "--loop", "--all")
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cancel(); cmd.Wait() })
-	l := &eventLog{}
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			l.mu.Lock()
-			l.lines = append(l.lines, sc.Text())
-			l.mu.Unlock()
-		}
-	}()
-	time.Sleep(500 * time.Millisecond) // registered before anything happens
-	return l
-}
-
-// wait waits until every want line was printed, in that order.
-func (l *eventLog) wait(t *testing.T, timeout time.Duration, want ...string) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		l.mu.Lock()
-		got := append([]string(nil), l.lines...)
-		l.mu.Unlock()
-		i := 0
-		for _, g := range got {
-			if i < len(want) && strings.Contains(g, want[i]) {
-				i++
-			}
-		}
-		if i == len(want) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("events never showed %q in order; got:\n%s", want, strings.Join(got, "\n"))
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
 
 var md5Re = regexp.MustCompile(`GV-MEM ([0-9a-f]{32})`)
 
@@ -158,7 +98,7 @@ func TestQEMUMigratePostcopy(t *testing.T) {
 	waitGone(t, dst, "pc")
 
 	// --postcopy, switched by migrate-postcopy.
-	srcEv, dstEv := watchMigEvents(t, src.URI("qemu")), watchMigEvents(t, dst.URI("qemu"))
+	srcEv, dstEv := watchEvents(t, src.URI("qemu")), watchEvents(t, dst.URI("qemu"))
 	go func() {
 		out, rc := migrateXML(t, src, dst, "pc", "--postcopy --bandwidth 1", sock, sock2)
 		done <- result{out, rc}
@@ -170,8 +110,8 @@ func TestQEMUMigratePostcopy(t *testing.T) {
 	if r.rc != 0 {
 		t.Fatalf("migrate --postcopy: rc=%d\n%s", r.rc, r.out)
 	}
-	srcEv.wait(t, 30*time.Second, "Suspended Post-copy", "Stopped Migrated")
-	dstEv.wait(t, 30*time.Second, "Started Migrated", "Resumed Post-copy", "Resumed Migrated")
+	srcEv.expect(t, []string{"Suspended Post-copy", "Stopped Migrated"}, 30*time.Second)
+	dstEv.expect(t, []string{"Started Migrated", "Resumed Post-copy", "Resumed Migrated"}, 30*time.Second)
 	if got := domState(t, dst, "pc"); got != "running (migrated)" {
 		t.Errorf("destination after post-copy: %q", got)
 	}
@@ -192,7 +132,7 @@ func TestQEMUMigratePostcopy(t *testing.T) {
 	if rc != 0 {
 		t.Fatalf("migrate --postcopy-after-precopy: rc=%d\n%s", rc, out)
 	}
-	dstEv.wait(t, 30*time.Second, "Suspended Post-copy", "Stopped Migrated")
+	dstEv.expect(t, []string{"Suspended Post-copy", "Stopped Migrated"}, 30*time.Second)
 	if got := domState(t, src, "pc"); got != "running (migrated)" {
 		t.Errorf("back on the source: %q", got)
 	}
