@@ -78,20 +78,23 @@ func DialOptions(ctx context.Context, uri string, opts Options) (*Client, error)
 	} else {
 		var d net.Dialer
 		nc, err = d.DialContext(ctx, ep.Network, ep.Address)
-		if err != nil {
-			err = fmt.Errorf("client: connecting to %s: %w", ep.Address, err)
+		if err != nil && ep.Network == "unix" {
+			err = sysErr("Failed to connect socket to '%s': %s", ep.Address, errnoText(err))
+		} else if err != nil {
+			h, port, _ := net.SplitHostPort(ep.Address)
+			err = sysErr("unable to connect to server at '%s:%s': %s", h, port, errnoText(err))
 		}
 	}
 	if err != nil {
 		return nil, err
 	}
-	nc, spent, err := authenticate(ctx, nc, authParams{authType: q.Get("auth"), host: host,
+	conn, spent, err := authenticate(ctx, nc, authParams{authType: q.Get("auth"), host: host,
 		authfile: q.Get("authfile"), secure: ep.Network != "tcp"})
 	if err != nil {
 		nc.Close()
 		return nil, err
 	}
-	c := New(nc)
+	c := New(conn)
 	c.serial.Store(spent)
 	if err := c.handshake(ctx, ep.Name, opts.ReadOnly); err != nil {
 		c.shutdown(err)
