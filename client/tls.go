@@ -147,11 +147,16 @@ func dialTLS(ctx context.Context, p tlsParams, addr, host string) (net.Conn, err
 		raw.Close()
 		return nil, virerr.New(virerr.FromRPC, virerr.ErrAuthFailed, "%s", "Failed to verify peer's certificate")
 	}
+	// A server refusing us closes the socket without a TLS close_notify,
+	// which gnutls reports to libvirt as EIO.
 	var b [1]byte
-	if _, err := io.ReadFull(tc, b[:]); err != nil && !errors.Is(err, io.EOF) {
+	if _, err := io.ReadFull(tc, b[:]); errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		raw.Close()
+		return nil, sysErr("Unable to read TLS confirmation: %s", "Input/output error")
+	} else if err != nil {
 		raw.Close()
 		return nil, sysErr("Unable to read TLS confirmation: %s", errnoText(err))
-	} else if err != nil || b[0] != 1 {
+	} else if b[0] != 1 {
 		raw.Close()
 		return nil, virerr.New(virerr.FromRPC, virerr.ErrRPC, "%s", "server verification (of our certificate or IP address) failed")
 	}
