@@ -111,11 +111,15 @@ func (c *conn) migratePrepare3(params []driver.TypedParam, cookieIn []byte, flag
 	if err := checkCookieDomain(ck, def.Name, def.UUID.String()); err != nil {
 		return nil, "", nil, err
 	}
+	live, origCPU, err := cookieCPUDef(def, ck) // migrate_cookie_cpu.go
+	if err != nil {
+		return nil, "", nil, err
+	}
 	v, err := c.claimIncoming(def, params)
 	if err != nil {
 		return nil, "", nil, err
 	}
-	v.live = def // what launch starts; a persistent guest keeps its definition
+	v.live = live // what launch starts; a persistent guest keeps its definition
 	m := newMigration(true, flags, c.root())
 	m.Phase, m.busy = phasePrepare, true
 	// The source's cookie names its daemon: a restart after the guest's
@@ -136,6 +140,9 @@ func (c *conn) migratePrepare3(params []driver.TypedParam, cookieIn []byte, flag
 	}
 	if err == nil {
 		uri, err = d.prepareIncoming(context.Background(), v, params, tunnel)
+	}
+	if err == nil {
+		d.keepOrigCPU(v, origCPU)
 	}
 	if err == nil && copiesStorage(flags) {
 		v.mu.Lock()

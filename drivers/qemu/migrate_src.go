@@ -60,7 +60,10 @@ func (c *conn) migrateBegin3(h driver.Domain, params []driver.TypedParam, flags 
 	if err := c.migrationAllowed(v, h, mon); err != nil {
 		return "", nil, err
 	}
-	out := live
+	out, err := beginCPU(v, live) // migrate_cookie_cpu.go
+	if err != nil {
+		return "", nil, err
+	}
 	if dxml := migParam(params, migParamDestXML); dxml != "" {
 		// The user's XML for the destination must describe the same guest.
 		nd, err := parseDef(dxml, false)
@@ -89,7 +92,11 @@ func (c *conn) migrateBegin3(h driver.Domain, params []driver.TypedParam, flags 
 	d.saveStatusLogged(v)
 	done = true
 	d.faultAt(phaseBegin)
-	return string(xml), d.makeCookieNBD(v, "", nbd), nil
+	cookie, err := withCookieCPU(v, d.makeCookieNBD(v, "", nbd))
+	if err != nil {
+		return "", nil, err
+	}
+	return string(xml), cookie, nil
 }
 
 // migrationAllowed refuses what libvirt 9.0 refuses to migrate: a guest
