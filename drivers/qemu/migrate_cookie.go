@@ -49,6 +49,8 @@ type migCookie struct {
 	Hostname string          `xml:"hostname"`
 	HostUUID string          `xml:"hostuuid"`
 	Features []cookieFeature `xml:"feature"`
+	// Graphics is the destination's SPICE server (migrate_cookie_graphics.go).
+	Graphics *cookieGraphics `xml:"graphics,omitempty"`
 	// Peer is the URI of the sending daemon's read-only socket, for a
 	// restarted peer to ask where the guest ended up (migrate_peer.go).
 	Peer string     `xml:"govirt-peer,omitempty"`

@@ -1,8 +1,6 @@
 package qemu
 
 import (
-	"bytes"
-
 	"govirt/conf"
 	"govirt/drivers/qemu/guestcpu"
 )
@@ -44,14 +42,7 @@ func withCookieCPU(v *vm, cookie []byte) ([]byte, error) {
 	if err != nil || cpu == nil {
 		return cookie, err
 	}
-	end := []byte("</qemu-migration>")
-	i := bytes.LastIndex(cookie, end)
-	if i < 0 {
-		return cookie, nil
-	}
-	out := append([]byte{}, cookie[:i]...)
-	out = append(append(out, cpu...), '\n')
-	return append(out, cookie[i:]...), nil
+	return withCookieElem(cookie, cpu), nil
 }
 
 // cookieCPUDef is the destination's side: def (the XML Begin sent) with

@@ -141,8 +141,12 @@ func (c *conn) migratePrepare3(params []driver.TypedParam, cookieIn []byte, flag
 	if err == nil {
 		uri, err = d.prepareIncoming(context.Background(), v, params, tunnel)
 	}
+	var graphics []byte
 	if err == nil {
 		d.keepOrigCPU(v, origCPU)
+		if graphics, err = d.cookieGraphicsFor(v); err != nil { // migrate_cookie_graphics.go
+			d.abortLaunch(v)
+		}
 	}
 	if err == nil && copiesStorage(flags) {
 		v.mu.Lock()
@@ -177,7 +181,7 @@ func (c *conn) migratePrepare3(params []driver.TypedParam, cookieIn []byte, flag
 	v.setMigPhase(m, phasePrepare)
 	d.emit(v, driver.EventStarted, driver.EventStartedMigrated)
 	d.faultAt(phasePrepare)
-	return d.makeCookieNBD(v, "", nbd), uri, v, nil
+	return withCookieElem(d.makeCookieNBD(v, "", nbd), graphics), uri, v, nil
 }
 
 // prepareIncoming launches QEMU with -incoming defer and has it listen,

@@ -174,7 +174,9 @@ func (d *Driver) performOut(ctx context.Context, v *vm, m *migration, params []d
 		v.setMigPhase(m, phasePerform)
 		d.saveStatusLogged(v)
 		d.faultAt("perform3")
-		err = d.performMigration(ctx, v, m, uri, params, flags, tun)
+		if err = d.relocateGraphics(ctx, v, m, cookieIn, params); err == nil { // migrate_cookie_graphics.go
+			err = d.performMigration(ctx, v, m, uri, params, flags, tun)
+		}
 	}
 	if err != nil {
 		d.restoreSource(context.Background(), v, m)
@@ -452,6 +454,7 @@ func (d *Driver) confirmOut(v *vm, m *migration, flags uint32, cancelled bool) e
 	} else {
 		d.recordCompleted(v, mon, asyncMigrationOut)
 	}
+	d.waitSpice(v, m) // migrate_cookie_graphics.go
 	err := d.stopMigratedSource(v, flags)
 	d.endMigration(v)
 	d.dropIfTransient(v)
