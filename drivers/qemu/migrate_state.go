@@ -101,12 +101,13 @@ type migration struct {
 	// taken when Perform ends and sent in its cookie; Confirm keeps them.
 	doneParams []driver.TypedParam
 	busy       bool        // a step is running on owner's behalf
+	events     chan string // MIGRATION event statuses
+
 	// spiceDone is closed by QEMU's SPICE_MIGRATE_COMPLETED once QEMU
 	// was told where the destination's SPICE server is
 	// (migrate_cookie_graphics.go).
 	spiceDone   chan struct{}
 	spiceClosed bool
-	events     chan string // MIGRATION event statuses
 }
 
 func newMigration(incoming bool, flags uint32, owner *conn) *migration {
