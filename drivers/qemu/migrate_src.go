@@ -296,6 +296,9 @@ func (d *Driver) performMigration(ctx context.Context, v *vm, m *migration, uri 
 	if err := applyMigSettings(ctx, mon, flags, params, partySource); err != nil {
 		return err
 	}
+	if err := d.raiseMemlock(v, m, flags); err != nil { // migrate_memlock.go
+		return err
+	}
 	tlsHost := migParam(params, migParamTLSDestination)
 	if tlsHost == "" && uri != "" {
 		tlsHost, _, _ = parseMigrateURI(uri)
@@ -379,6 +382,7 @@ func (d *Driver) restoreSource(ctx context.Context, v *vm, m *migration) {
 	}
 	defer resetMigSettings(ctx, mon)
 	defer dropMigrationTLS(ctx, mon, m.Flags)
+	defer d.resetMemlock(v, m) // migrate_memlock.go
 	if st, err := qmp.QueryMigrate(ctx, mon); err == nil {
 		switch st.Status {
 		case "setup", "active", "pre-switchover", "device", "wait-unplug":

@@ -88,6 +88,9 @@ type migration struct {
 	// Postcopy says QEMU switched to post-copy: the guest's memory is
 	// split between both sides, neither can take it back alone.
 	Postcopy bool `json:"postcopy,omitempty"`
+	// PreMemlock is QEMU's RLIMIT_MEMLOCK before a --zerocopy migration
+	// raised it (migrate_memlock.go); 0 when it was not raised.
+	PreMemlock uint64 `json:"pre_memlock,omitempty"`
 
 	owner   *conn // the client connection that drives it
 	started bool  // QEMU was told to migrate (outgoing)
