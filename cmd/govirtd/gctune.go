@@ -7,6 +7,9 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
+	"sync"
+
+	"govirt/internal/gcburst"
 )
 
 // govirtd spends most of its life idle next to running guests, and Go's
@@ -25,6 +28,16 @@ import (
 
 // gcTuneMinHeap is the runtime's heapMinimum for GOGC=100.
 const gcTuneMinHeap = 4 << 20
+
+// gcTuneBurstHeap is the floor of the heap room while guests start
+// (gcburst): 20 parallel starts allocate about 40 MiB, and collecting
+// every MiB of it cost a third of the daemon's CPU during the starts.
+// Outside bursts the idle floor above applies again.
+const gcTuneBurstHeap = 32 << 20
+
+// gcTuneMu orders the retunes of the finalizer and of gcburst, so that
+// the last one reads the burst state last.
+var gcTuneMu sync.Mutex
 
 var gcTuneSamples = []metrics.Sample{
 	{Name: "/gc/heap/live:bytes"},
@@ -46,6 +59,7 @@ func startGCTune(log *slog.Logger) {
 		return
 	}
 	debug.SetGCPercent(-1)
+	gcburst.OnChange(func() { retuneGC() })
 	armGCTune()
 	log.Debug("garbage collection paced by a memory limit instead of GOGC")
 }
@@ -68,6 +82,8 @@ func armGCTune() {
 // one left live. Should the runtime not report what that needs, it puts
 // GOGC=100 back without a limit and says false.
 func retuneGC() bool {
+	gcTuneMu.Lock()
+	defer gcTuneMu.Unlock()
 	metrics.Read(gcTuneSamples)
 	v := make([]uint64, len(gcTuneSamples))
 	for i, s := range gcTuneSamples {
@@ -79,6 +95,7 @@ func retuneGC() bool {
 	heap := free + objects + released + unused
 	if live == 0 || total < heap {
 		// Unknown metrics (a future runtime): GOGC's own pacing.
+		gcburst.OnChange(nil)
 		debug.SetMemoryLimit(math.MaxInt64)
 		debug.SetGCPercent(100)
 		return false
@@ -86,6 +103,10 @@ func retuneGC() bool {
 	// Stacks, runtime metadata, the binary's data: what the limit counts
 	// besides the heap.
 	other := total - heap
-	debug.SetMemoryLimit(int64(other + live + max(live, gcTuneMinHeap)))
+	room := uint64(gcTuneMinHeap)
+	if gcburst.Active() {
+		room = gcTuneBurstHeap
+	}
+	debug.SetMemoryLimit(int64(other + live + max(live, room)))
 	return true
 }

@@ -1,7 +1,6 @@
 package qemu
 
 import (
-	"context"
 	"errors"
 	"os"
 	"strconv"
@@ -340,25 +339,18 @@ func cpuList(set []int) string {
 	return b.String()
 }
 
-// setupThreadCgroups moves the vCPU and iothread threads QMP reports into
-// their sub-groups and sets the guest-wide bandwidth
-// (qemuProcessSetupVcpus, qemuProcessSetupIOThreads,
+// setupThreadCgroups moves the vCPU and iothread threads QMP reported
+// (queryStartThreads) into their sub-groups and sets the guest-wide
+// bandwidth (qemuProcessSetupVcpus, qemuProcessSetupIOThreads,
 // virDomainCgroupSetupGlobalCpuCgroup).
-func (d *Driver) setupThreadCgroups(ctx context.Context, v *vm, mon monitor, t *command.Tunables, pin *command.Pinning) error {
+func (d *Driver) setupThreadCgroups(v *vm, th *startThreads, t *command.Tunables, pin *command.Pinning) error {
 	g := guestCgroup(v)
 	if g == nil {
 		return nil
 	}
 	live, _, _ := liveSnapshot(v)
 	mems := numaMemMask(live, vmAutoPlacement(v))
-	var cpus []struct {
-		CPUIndex int `json:"cpu-index"`
-		ThreadID int `json:"thread-id"`
-	}
-	if err := mon.Execute(ctx, "query-cpus-fast", nil, &cpus); err != nil {
-		return err
-	}
-	for _, c := range cpus {
+	for _, c := range th.vcpus {
 		var set []int
 		if pin != nil {
 			set = pin.Default
@@ -373,22 +365,7 @@ func (d *Driver) setupThreadCgroups(ctx context.Context, v *vm, mon monitor, t *
 			return err
 		}
 	}
-	var its []struct {
-		ID       string `json:"id"`
-		ThreadID int    `json:"thread-id"`
-	}
-	// QEMU has iothreads only from the -object iothread the builder
-	// writes for these ids: without any, query-iothreads would answer
-	// an empty list, and asking costs a monitor round trip per start.
-	v.mu.Lock()
-	hasIOThreads := v.live != nil && len(v.live.IOThreadIDs()) > 0
-	v.mu.Unlock()
-	if hasIOThreads {
-		if err := mon.Execute(ctx, "query-iothreads", nil, &its); err != nil {
-			return err
-		}
-	}
-	for _, it := range its {
+	for _, it := range th.iothreads {
 		n, err := strconv.Atoi(strings.TrimPrefix(it.ID, "iothread"))
 		if err != nil {
 			continue
