@@ -8,6 +8,7 @@ import (
 	"runtime/debug"
 	"runtime/metrics"
 	"sync"
+	"time"
 
 	"govirt/internal/gcburst"
 )
@@ -59,9 +60,43 @@ func startGCTune(log *slog.Logger) {
 		return
 	}
 	debug.SetGCPercent(-1)
-	gcburst.OnChange(func() { retuneGC() })
+	gcburst.OnChange(burstChanged)
 	armGCTune()
 	log.Debug("garbage collection paced by a memory limit instead of GOGC")
+}
+
+// gcBurstQuiet is how long no burst must run before the pacing goes back
+// to its idle floor.
+const gcBurstQuiet = 100 * time.Millisecond
+
+var gcBurstTimer *time.Timer // guarded by gcTuneMu
+
+// burstChanged follows gcburst: a burst raises the floor at once. Once
+// bursts stopped for gcBurstQuiet, what they left is collected and handed
+// back at once (debug.FreeOSMemory), and the idle floor returns.
+func burstChanged() {
+	if gcburst.Active() {
+		gcTuneMu.Lock()
+		if gcBurstTimer != nil {
+			gcBurstTimer.Stop()
+			gcBurstTimer = nil
+		}
+		gcTuneMu.Unlock()
+		retuneGC()
+		return
+	}
+	gcTuneMu.Lock()
+	defer gcTuneMu.Unlock()
+	if gcBurstTimer != nil {
+		gcBurstTimer.Stop()
+	}
+	gcBurstTimer = time.AfterFunc(gcBurstQuiet, func() {
+		if gcburst.Active() {
+			return
+		}
+		debug.FreeOSMemory()
+		retuneGC()
+	})
 }
 
 // gcSentinel is allocated unreachable: its finalizer runs after the next
@@ -107,6 +142,13 @@ func retuneGC() bool {
 	if gcburst.Active() {
 		room = gcTuneBurstHeap
 	}
-	debug.SetMemoryLimit(int64(other + live + max(live, room)))
+	// The heap memory the runtime holds but no object uses, free spans
+	// not yet handed back and the unused part of spans in use, counts
+	// against the limit as the runtime reckons it: with the limit under
+	// it the runtime's heap goal fell to the live heap, and it collected
+	// every few ms, for seconds, until the scavenger had caught up. The
+	// scavenger still hands back what lies above 95% of the limit, and
+	// bursts end with everything free handed back (burstChanged).
+	debug.SetMemoryLimit(int64(other + live + max(live, room) + free + unused))
 	return true
 }
