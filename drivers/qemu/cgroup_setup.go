@@ -201,7 +201,7 @@ func cgErr0(err error) error {
 // on every hierarchy but the v1 CPU ones (placeMachine), so that on a
 // loaded cgroup v1 host its start-up is not throttled by the machine
 // partition's single share of the CPU (see cgroup.AddProcessEarly).
-func (d *Driver) placeEmulator(v *vm, t *command.Tunables, pin *command.Pinning, pid int) error {
+func (d *Driver) placeEmulator(v *vm, t *command.Tunables, pin *command.Pinning, pid int, th *startThreads) error {
 	g := guestCgroup(v)
 	if g == nil {
 		return nil
@@ -217,13 +217,37 @@ func (d *Driver) placeEmulator(v *vm, t *command.Tunables, pin *command.Pinning,
 	if pin != nil {
 		set = pin.Initial()
 	}
-	if err := setupThreadGroup(g, cgroup.ThreadEmulator, 0, pid, true, set, t.EmulatorPeriod, t.EmulatorQuota); err != nil {
+	// A start may leave the move of QEMU's own threads for after its
+	// cont (emulator_late.go); the group and its settings are made now.
+	late := (g.Has(cgroup.CPU) || g.Has(cgroup.CPUSet)) && deferEmulator(v, g)
+	tid := pid
+	if late {
+		tid = 0
+	}
+	if err := setupThreadGroup(g, cgroup.ThreadEmulator, 0, tid, true, set, t.EmulatorPeriod, t.EmulatorQuota); err != nil {
 		return err
 	}
 	// The <numatune> node set of strict and restrictive mode
 	// (qemuProcessSetupPid's mem_mask), here and for every thread.
 	live, _, _ := liveSnapshot(v)
-	return setThreadMems(g, cgroup.ThreadEmulator, 0, numaMemMask(live, vmAutoPlacement(v)))
+	if err := setThreadMems(g, cgroup.ThreadEmulator, 0, numaMemMask(live, vmAutoPlacement(v))); err != nil {
+		return err
+	}
+	if late {
+		sub, err := g.Thread(cgroup.ThreadEmulator, 0, false)
+		if err != nil {
+			return cgErr(err)
+		}
+		skip := map[int]bool{}
+		for _, c := range th.vcpus {
+			skip[c.ThreadID] = true
+		}
+		for _, it := range th.iothreads {
+			skip[it.ThreadID] = true
+		}
+		setEmuLate(v, &emuLate{group: sub, pid: pid, skip: skip})
+	}
+	return nil
 }
 
 // placeMachine creates the machine's group and moves pid in, but for the
@@ -283,7 +307,8 @@ func cgroupMissing(t *command.Tunables, g *cgroup.Group) error {
 
 // setupThreadGroup is qemuProcessSetupPid's cgroup part: the thread (or
 // whole process) goes to its sub-group, which gets the pin as its cpuset
-// and the CFS bandwidth.
+// and the CFS bandwidth. A tid of 0 makes the group without moving
+// anything into it.
 func setupThreadGroup(g *cgroup.Group, kind string, id, tid int, process bool, set []int, period uint64, quota int64) error {
 	if !g.Has(cgroup.CPU) && !g.Has(cgroup.CPUSet) {
 		return nil
@@ -293,6 +318,9 @@ func setupThreadGroup(g *cgroup.Group, kind string, id, tid int, process bool, s
 	for try := 0; try < 3; try++ {
 		if sub, err = g.Thread(kind, id, true); err != nil {
 			return cgErr(err)
+		}
+		if tid == 0 {
+			break
 		}
 		if process {
 			err = sub.AddProcess(tid)
@@ -396,7 +424,7 @@ func (d *Driver) setupThreadCgroups(v *vm, th *startThreads, t *command.Tunables
 func (d *Driver) removeCgroup(v *vm) {
 	v.ext.cgMu.Lock()
 	g := v.ext.cg
-	v.ext.cg = nil
+	v.ext.cg, v.ext.emuLate = nil, nil
 	v.ext.cgMu.Unlock()
 	if g == nil {
 		return

@@ -61,19 +61,22 @@ func (d *Driver) start(ctx context.Context, v *vm, flags uint32) error {
 		}
 	}
 	t0 := time.Now()
-	if flags&startResetNVRAM != 0 {
-		v.mu.Lock()
-		v.resetNVRAM = true
-		v.mu.Unlock()
-	}
+	v.mu.Lock()
+	v.resetNVRAM = flags&startResetNVRAM != 0
+	v.lateEmulator = true // emulator_late.go
+	v.mu.Unlock()
 	err := d.launch(ctx, v, false)
 	v.mu.Lock()
-	v.resetNVRAM = false
+	v.resetNVRAM, v.lateEmulator = false, false
 	v.mu.Unlock()
 	if err != nil {
 		return err
 	}
 	if flags&startPaused != 0 {
+		if err := d.finishEmulatorPlacement(v); err != nil {
+			d.abortLaunch(v)
+			return err
+		}
 		v.mu.Lock()
 		// A destroy may have ended the run (it may run during the start).
 		if !v.active() {
@@ -93,6 +96,10 @@ func (d *Driver) start(ctx context.Context, v *vm, flags uint32) error {
 	// cont, then STARTED.
 	d.runPostStartHooks(v)
 	if err := d.startCPUsThen(ctx, v, driver.RunningBooted, false); err != nil {
+		d.abortLaunch(v)
+		return err
+	}
+	if err := d.finishEmulatorPlacement(v); err != nil {
 		d.abortLaunch(v)
 		return err
 	}
@@ -431,7 +438,7 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	tQueried := time.Since(t0)
 	// The process enters the guest's CPU groups now, before any vCPU
 	// runs (placeEmulator says why not at the spawn).
-	if err := d.placeEmulator(v, tun, cl.Pinning, proc.pid); err != nil {
+	if err := d.placeEmulator(v, tun, cl.Pinning, proc.pid, threads); err != nil {
 		d.abortLaunch(v)
 		return err
 	}
