@@ -231,6 +231,8 @@ func abortMigration(v *vm) (bool, error) {
 		return false, nil
 	case m.Incoming:
 		return true, errQEMU(virerr.ErrOperationInvalid, "cannot abort incoming migration; use virDomainDestroy instead")
+	case m.Postcopy:
+		return true, errQEMU(virerr.ErrOperationInvalid, "cannot abort migration in post-copy mode")
 	case !m.started:
 		m.aborted = true
 		return true, nil
