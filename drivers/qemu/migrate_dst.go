@@ -362,6 +362,12 @@ func (c *conn) DomainMigrateFinish3(params []driver.TypedParam, cookieIn []byte,
 			reason = driver.RunningPostcopy
 		}
 		if err := d.startCPUs(ctx, v, reason); err != nil {
+			if postcopy && inPostcopy(v, m) {
+				// Killing it would lose what the source no longer
+				// has: it waits for a resume instead, as libvirt.
+				d.endOrPark(v, m)
+				return driver.Domain{}, nil, err
+			}
 			return fail(err)
 		}
 		d.faultAt("finish3_resumed")
