@@ -95,6 +95,7 @@ func (d *Driver) undoMigration(v *vm, m *migration) {
 		// in the post-copy failed state, waiting for a resume
 		// (migrate_resume_state.go).
 		d.endOrPark(v, m)
+		d.dropIfTransient(v)
 		return
 	case m.Incoming:
 		d.killIncoming(v, m)

@@ -206,7 +206,7 @@ func (d *Driver) performOut(ctx context.Context, v *vm, m *migration, params []d
 	v.mu.Lock()
 	m.doneParams = done
 	v.mu.Unlock()
-	return d.makeCookieWith(v, pxml, performNBD(v, params, flags, tun), makeCookieStats(done, started, time.Now())), nil
+	return d.makeCookieWith(v, pxml, performNBD(v, params, flags, tun), withStopped(makeCookieStats(done, started, time.Now()), v, m)), nil
 }
 
 // performNBD is the <nbd> element of Perform's cookie after a storage

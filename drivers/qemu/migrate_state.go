@@ -101,6 +101,7 @@ type migration struct {
 	// taken when Perform ends and sent in its cookie; Confirm keeps them.
 	doneParams []driver.TypedParam
 	busy       bool        // a step is running on owner's behalf
+	stoppedAt  time.Time   // when QEMU stopped the vCPUs (migrate_stopped.go)
 	events     chan string // MIGRATION event statuses
 }
 
