@@ -162,13 +162,34 @@ func consoleAlive(t *testing.T, sock string) {
 	}
 }
 
+// resumeMigration runs the resume. The daemons set the post-copy failed
+// states when the migration's steps fail, as libvirt, which can be a
+// moment before each QEMU noticed the broken link; until then the resume
+// is refused with libvirt's "QEMU reports migration is still running"
+// and is tried again.
+func resumeMigration(t *testing.T, from, to *daemon, name, flags string) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		out, rc := migrate(t, from, to, name, flags)
+		if rc == 0 {
+			return
+		}
+		if !strings.Contains(out, "QEMU reports migration is still running") || time.Now().After(deadline) {
+			t.Fatalf("migrate %s: rc=%d\n%s", flags, rc, out)
+		}
+		time.Sleep(time.Second)
+	}
+}
+
 // TestQEMUMigratePostcopyResume: a post-copy migration whose link breaks
 // after the switch leaves the source paused (post-copy failed) and the
 // destination running (post-copy failed), with the migration job kept on
 // both; `virsh migrate --postcopy --postcopy-resume` then finishes it,
 // client-driven straight to the destination, and with --p2p through a
-// new link, and the guest runs on the destination with its memory and
-// disk intact while the source's copy is gone. Resumes in the wrong state
+// new link after both daemons were restarted; the guest runs on the
+// destination with its memory and disk intact while the source's copy is
+// gone. Resumes in the wrong state
 // or from the wrong side are refused with libvirt 9.0's errors, and so
 // are a second migration and domjobabort of the failed one.
 func TestQEMUMigratePostcopyResume(t *testing.T) {
@@ -213,9 +234,7 @@ func TestQEMUMigratePostcopyResume(t *testing.T) {
 	}
 
 	// Client-driven resume, straight to the destination's QEMU.
-	if out, rc := migrate(t, src, dst, "pr", "--postcopy --postcopy-resume --postcopy-bandwidth 1000"); rc != 0 {
-		t.Fatalf("migrate --postcopy-resume: rc=%d\n%s", rc, out)
-	}
+	resumeMigration(t, src, dst, "pr", "--postcopy --postcopy-resume --postcopy-bandwidth 1000")
 	srcEv.expect(t, []string{"Suspended Post-copy Error", "Suspended Post-copy", "Stopped Migrated"}, 30*time.Second)
 	dstEv.expect(t, []string{"Resumed Post-copy Error", "Resumed Post-copy", "Resumed Migrated"}, 30*time.Second)
 	if got := domState(t, dst, "pr"); got != "running (migrated)" {
@@ -233,13 +252,23 @@ func TestQEMUMigratePostcopyResume(t *testing.T) {
 	}
 	refused(dst, "migrate --live --postcopy --postcopy-resume pr "+src.URI("qemu"), "domain 'pr' is not being migrated")
 
-	// Back with --p2p, broken again, resumed through a new link.
+	// Back with --p2p, broken again; both daemons crash and restart,
+	// and find the migration where it was; it is resumed through a new
+	// link.
 	breakPostcopy(t, dst, src, "pr", "--p2p", sock2, sock)
+	dst.crashRestart()
+	src.crashRestart()
+	dst.waitRecovered()
+	src.waitRecovered()
+	if got := domState(t, dst, "pr"); got != "paused (post-copy failed)" {
+		t.Errorf("p2p source after a restart: %q", got)
+	}
+	if got := domState(t, src, "pr"); got != "running (post-copy failed)" {
+		t.Errorf("p2p destination after a restart: %q", got)
+	}
 	port := freeMigPort(t)
 	startMigProxy(t, fmt.Sprintf("127.0.0.2:%d", port), fmt.Sprintf("127.0.0.1:%d", port), 0)
-	if out, rc := migrate(t, dst, src, "pr", fmt.Sprintf("--p2p --postcopy --postcopy-resume --postcopy-bandwidth 1000 --migrateuri tcp://127.0.0.2:%d --listen-address 127.0.0.1", port)); rc != 0 {
-		t.Fatalf("migrate --p2p --postcopy-resume: rc=%d\n%s", rc, out)
-	}
+	resumeMigration(t, dst, src, "pr", fmt.Sprintf("--p2p --postcopy --postcopy-resume --postcopy-bandwidth 1000 --migrateuri tcp://127.0.0.2:%d --listen-address 127.0.0.1", port))
 	if got := domState(t, src, "pr"); got != "running (migrated)" {
 		t.Errorf("back on the source after the p2p resume: %q", got)
 	}

@@ -23,7 +23,8 @@ import (
 // source waits for its QEMU to finish sending before it stops it. A
 // migration that fails once the guest runs on the destination cannot go
 // back: the source stays paused/post-copy failed, the destination
-// running/post-copy failed.
+// running/post-copy failed, both waiting for a resume
+// (migrate_resume*.go).
 
 // checkMigrateCombos refuses the flag combinations libvirt 9.0's Begin
 // and Prepare refuse.
