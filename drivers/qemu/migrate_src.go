@@ -442,7 +442,7 @@ func (d *Driver) confirmOut(v *vm, m *migration, flags uint32, cancelled bool) e
 	}
 	if cancelled || m.Phase != phasePerformed {
 		d.restoreSource(ctx, v, m)
-		d.endMigration(v)
+		d.endOrPark(v, m)
 		return nil
 	}
 	postcopy := inPostcopy(v, m)
