@@ -219,6 +219,7 @@ func TestQEMUMigratePostcopyResume(t *testing.T) {
 	}
 	// Nothing to resume on a guest that is not being migrated.
 	refused(src, "migrate --live --postcopy --postcopy-resume pr "+dst.URI("qemu"), "domain 'pr' is not being migrated")
+	refused(src, "domjobabort --postcopy pr", "current job is not outgoing migration in post-copy mode")
 
 	srcEv, dstEv := watchEvents(t, src.URI("qemu")), watchEvents(t, dst.URI("qemu"))
 	breakPostcopy(t, src, dst, "pr", "", sock, sock2)

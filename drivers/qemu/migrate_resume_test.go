@@ -157,3 +157,33 @@ func TestResumeCancelledAndDestroyed(t *testing.T) {
 		t.Errorf("finish resume without a migration: %v", err)
 	}
 }
+
+// TestAbortJobPostcopy: domjobabort --postcopy pauses an outgoing
+// migration in post-copy (migrate-pause) and is refused otherwise.
+func TestAbortJobPostcopy(t *testing.T) {
+	fm := &fakeMonitor{}
+	d, v, _ := runningVM(t, fm, "")
+	c := &conn{d: d}
+	h := v.handle()
+	if err := c.DomainAbortJobFlags(h, abortJobPostcopy); err == nil || !strings.Contains(err.Error(), "current job is not outgoing migration in post-copy mode") {
+		t.Errorf("without a migration: %v", err)
+	}
+	if err := c.DomainAbortJobFlags(h, 2); virerr.CodeOf(err) != virerr.ErrInvalidArg {
+		t.Errorf("unknown flag: %v", err)
+	}
+	if err := v.beginMigrationJob(context.Background(), asyncMigrationOut, "test"); err != nil {
+		t.Fatal(err)
+	}
+	m := newMigration(false, migrateLive|migratePostcopy, nil)
+	m.Postcopy, m.Phase = true, phasePerformed
+	v.mu.Lock()
+	v.mig = m
+	v.setState(driver.StatePaused, driver.PausedPostcopy)
+	v.mu.Unlock()
+	if err := c.DomainAbortJobFlags(h, abortJobPostcopy); err != nil || !hasCmd(fm, "migrate-pause") {
+		t.Errorf("in post-copy: %v %v", err, fm.commands())
+	}
+	if err := c.DomainAbortJobFlags(h, 0); err == nil || !strings.Contains(err.Error(), "cannot abort migration in post-copy mode") {
+		t.Errorf("plain abort in post-copy: %v", err)
+	}
+}
