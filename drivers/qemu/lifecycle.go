@@ -610,6 +610,7 @@ func (d *Driver) cleanupStopped(v *vm, reason int32) bool {
 	d.unbindGuestFilters(live)  // the taps went with QEMU; their chains go now
 	d.releasePorts(live)        // QEMU's taps are gone
 	d.removeCgroup(v)           // named after id: before another guest may take it
+	d.dropParkedMigration(v)    // migrate_resume_state.go
 	d.doms.releaseID(id)
 	d.removeStatus(v)
 	os.RemoveAll(d.channelDir(id, name))

@@ -90,6 +90,9 @@ func (c *conn) migratePrepare3(params []driver.TypedParam, cookieIn []byte, flag
 	if err := c.d.checkMigrateTLSForce(flags); err != nil { // migrate_tls.go
 		return nil, "", nil, err
 	}
+	if flags&migratePostcopyResume != 0 {
+		return c.resumePrepare(params, cookieIn, flags) // migrate_resume.go
+	}
 	if flags&migrateOffline != 0 {
 		return c.offlinePrepare(params, cookieIn, flags) // migrate_offline.go
 	}
@@ -317,6 +320,9 @@ func (c *conn) DomainMigrateFinish3(params []driver.TypedParam, cookieIn []byte,
 	if v == nil {
 		return driver.Domain{}, nil, virerr.New(virerr.FromQemu, virerr.ErrNoDomain, "no domain with matching name '%s'", name)
 	}
+	if flags&migratePostcopyResume != 0 {
+		return c.resumeFinish(v, flags, cancelled) // migrate_resume.go
+	}
 	m, err := migrationOf(v, true)
 	if err != nil {
 		return driver.Domain{}, nil, err
@@ -367,13 +373,20 @@ func (c *conn) DomainMigrateFinish3(params []driver.TypedParam, cookieIn []byte,
 			reason = driver.RunningPostcopy
 		}
 		if err := d.startCPUs(ctx, v, reason); err != nil {
+			if postcopy && inPostcopy(v, m) {
+				// Killing it would lose what the source no longer
+				// has: it waits for a resume instead, as libvirt.
+				d.endOrPark(v, m)
+				return driver.Domain{}, nil, err
+			}
 			return fail(err)
 		}
 		d.faultAt("finish3_resumed")
 		if postcopy {
 			if err := d.finishPostcopyIn(ctx, v, mon, m); err != nil {
-				// The guest runs only here now: it is not killed.
-				d.endMigration(v)
+				// The guest runs only here now: it is not killed,
+				// and waits for a resume (migrate_resume_state.go).
+				d.endOrPark(v, m)
 				return driver.Domain{}, nil, err
 			}
 		}

@@ -18,6 +18,9 @@ import (
 // migrateBegin3 is the Begin step; owner is the client connection that
 // drives the next steps, nil when this daemon drives them (peer to peer).
 func (c *conn) migrateBegin3(h driver.Domain, params []driver.TypedParam, flags uint32, owner *conn) (string, []byte, error) {
+	if flags&migratePostcopyResume != 0 {
+		return c.resumeBegin(h, params, flags, owner) // migrate_resume.go
+	}
 	if err := checkMigrateFlags(flags); err != nil {
 		return "", nil, err
 	}
@@ -28,6 +31,10 @@ func (c *conn) migrateBegin3(h driver.Domain, params []driver.TypedParam, flags 
 	v, err := d.doms.get(h)
 	if err != nil {
 		return "", nil, err
+	}
+	if k, _, _, _ := v.job.asyncInfo(); k == asyncMigrationOut || k == asyncMigrationIn {
+		// A post-copy migration waiting for its resume, or another one.
+		return "", nil, errQEMU(virerr.ErrOperationInvalid, "another migration job is already running for domain '%s'", h.Name)
 	}
 	if err := v.beginMigrationJob(c.waitCtx(), asyncMigrationOut, c.owner("migration out")); err != nil {
 		return "", nil, err
@@ -135,6 +142,9 @@ func (c *conn) migratePerform3(h driver.Domain, dconnURI string, params []driver
 	if flags&migratePeer2Peer != 0 {
 		return nil, c.migrateP2P(h, dconnURI, params, flags)
 	}
+	if flags&migratePostcopyResume != 0 {
+		return c.resumePerform(h, params, flags) // migrate_resume.go
+	}
 	d := c.d
 	v, err := d.doms.get(h)
 	if err != nil {
@@ -180,7 +190,7 @@ func (d *Driver) performOut(ctx context.Context, v *vm, m *migration, params []d
 	}
 	if err != nil {
 		d.restoreSource(context.Background(), v, m)
-		d.endMigration(v)
+		d.endOrPark(v, m) // migrate_resume_state.go
 		return nil, err
 	}
 	v.setMigPhase(m, phasePerformed)
@@ -205,7 +215,7 @@ func (d *Driver) performOut(ctx context.Context, v *vm, m *migration, params []d
 	v.mu.Lock()
 	m.doneParams = done
 	v.mu.Unlock()
-	return d.makeCookieWith(v, pxml, performNBD(v, params, flags, tun), makeCookieStats(done, started, time.Now())), nil
+	return d.makeCookieWith(v, pxml, performNBD(v, params, flags, tun), withStopped(makeCookieStats(done, started, time.Now()), v, m)), nil
 }
 
 // performNBD is the <nbd> element of Perform's cookie after a storage
@@ -409,6 +419,9 @@ func (c *conn) DomainMigrateConfirm3(h driver.Domain, _ []driver.TypedParam, _ [
 	if err != nil {
 		return err
 	}
+	if flags&migratePostcopyResume != 0 {
+		return c.resumeConfirm(v, flags, cancelled) // migrate_resume.go
+	}
 	m, err := migrationOf(v, false)
 	if err != nil {
 		return err
@@ -427,9 +440,9 @@ func (d *Driver) confirmOut(v *vm, m *migration, flags uint32, cancelled bool) e
 	ctx := context.Background()
 	if cancelled && inPostcopy(v, m) {
 		// Neither side has the whole guest: it stays paused here
-		// (post-copy failed), as libvirt.
+		// (post-copy failed), waiting for a resume, as libvirt.
 		d.restoreSource(ctx, v, m)
-		d.endMigration(v)
+		d.endOrPark(v, m)
 		return nil
 	}
 	if cancelled && m.Phase == phasePerformed && m.Peer != "" {
@@ -442,7 +455,7 @@ func (d *Driver) confirmOut(v *vm, m *migration, flags uint32, cancelled bool) e
 	}
 	if cancelled || m.Phase != phasePerformed {
 		d.restoreSource(ctx, v, m)
-		d.endMigration(v)
+		d.endOrPark(v, m)
 		return nil
 	}
 	postcopy := inPostcopy(v, m)

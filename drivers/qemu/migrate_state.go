@@ -104,6 +104,7 @@ type migration struct {
 	// taken when Perform ends and sent in its cookie; Confirm keeps them.
 	doneParams []driver.TypedParam
 	busy       bool        // a step is running on owner's behalf
+	stoppedAt  time.Time   // when QEMU stopped the vCPUs (migrate_stopped.go)
 	events     chan string // MIGRATION event statuses
 
 	// spiceDone is closed by QEMU's SPICE_MIGRATE_COMPLETED once QEMU
@@ -240,6 +241,8 @@ func abortMigration(v *vm) (bool, error) {
 		return false, nil
 	case m.Incoming:
 		return true, errQEMU(virerr.ErrOperationInvalid, "cannot abort incoming migration; use virDomainDestroy instead")
+	case m.Postcopy:
+		return true, errQEMU(virerr.ErrOperationInvalid, "cannot abort migration in post-copy mode")
 	case !m.started:
 		m.aborted = true
 		return true, nil

@@ -132,6 +132,7 @@ func (d *Driver) handleStop(v *vm) {
 		// QEMU reports post-copy before it stops the guest.
 		reason = driver.PausedPostcopy
 	}
+	noteMigrationStop(v) // migrate_stopped.go
 	v.setState(driver.StatePaused, reason)
 	v.mu.Unlock()
 	d.emit(v, driver.EventSuspended, suspendedDetail(reason))
