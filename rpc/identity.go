@@ -1,9 +1,14 @@
 package rpc
 
 import (
+	"errors"
+	"fmt"
+	"net"
 	"os/user"
 	"strconv"
 	"sync"
+
+	"govirt/internal/tcppeer"
 )
 
 // Identity is who a client is, as libvirt's virIdentity records it for the
@@ -40,6 +45,8 @@ type identityState struct {
 	once sync.Once
 	mu   sync.Mutex
 	id   Identity
+	// refused is why Service.PeerCheck turned the client away.
+	refused error
 }
 
 // Identity returns the client's identity. The unix credentials and names
@@ -48,9 +55,15 @@ func (c *Conn) Identity() Identity {
 	s := &c.ident
 	s.once.Do(func() {
 		id := Identity{Transport: c.svc.Transport}
+		var refused error
 		if cred, err := PeerCredOf(c.nc); err == nil {
 			id.Unix, id.UID, id.GID, id.PID = true, cred.UID, cred.GID, cred.PID
 			id.UserName, id.GroupName, id.Groups = unixNames(cred.UID, cred.GID)
+		} else if c.svc.PeerCheck != nil {
+			refused = tcpPeerIdentity(c.nc, &id)
+			if refused == nil {
+				refused = c.svc.PeerCheck(id)
+			}
 		}
 		if d, ok := c.nc.(dnConn); ok {
 			id.X509DName = d.DN()
@@ -59,6 +72,7 @@ func (c *Conn) Identity() Identity {
 		sasl := s.id.SASLUser
 		s.id = id
 		s.id.SASLUser = sasl
+		s.refused = refused
 		s.mu.Unlock()
 	})
 	s.mu.Lock()
@@ -66,6 +80,42 @@ func (c *Conn) Identity() Identity {
 	id := s.id
 	id.Groups = append([]string(nil), s.id.Groups...)
 	return id
+}
+
+// PeerRefused is why a client of a listener with Service.PeerCheck may
+// not in (nil when it may, or the listener has no such check).
+func (c *Conn) PeerRefused() error {
+	c.Identity()
+	c.ident.mu.Lock()
+	defer c.ident.mu.Unlock()
+	return c.ident.refused
+}
+
+// tcpPeerIdentity fills in the unix identity of a loopback TCP client from
+// the kernel's socket table: the uid that owns the client's socket, and
+// that user's primary group (the table has no gid; PID stays 0).
+func tcpPeerIdentity(nc net.Conn, id *Identity) error {
+	la, lok := nc.LocalAddr().(*net.TCPAddr)
+	ra, rok := nc.RemoteAddr().(*net.TCPAddr)
+	if !lok || !rok {
+		return errors.New("not a TCP connection")
+	}
+	if !ra.IP.IsLoopback() {
+		return fmt.Errorf("client %v is not on this host", ra)
+	}
+	e, err := tcppeer.Find(la.AddrPort(), ra.AddrPort())
+	if err != nil {
+		return fmt.Errorf("client %v: %w", ra, err)
+	}
+	// A uid the host does not name gets no group ((gid_t)-1), not 0.
+	id.Unix, id.UID, id.GID = true, e.UID, ^uint32(0)
+	if u, err := user.LookupId(strconv.FormatUint(uint64(e.UID), 10)); err == nil {
+		if gid, err := strconv.ParseUint(u.Gid, 10, 32); err == nil {
+			id.GID = uint32(gid)
+		}
+	}
+	id.UserName, id.GroupName, id.Groups = unixNames(id.UID, id.GID)
+	return nil
 }
 
 // SetSASLUser records the user name a SASL authentication established.
