@@ -409,6 +409,12 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 		d.abortLaunch(v)
 		return err
 	}
+	if cl.Swtpm != nil {
+		if err := d.placeSwtpm(v, dir); err != nil {
+			d.abortLaunch(v)
+			return err
+		}
+	}
 	// The taps exist: their <filterref> rules go on before the CPUs run
 	// (libvirt instantiates them as it connects each tap).
 	if err := d.bindGuestFilters(name, v.uuid, live, false); err != nil {
@@ -589,12 +595,15 @@ func (d *Driver) cleanupStopped(v *vm, reason int32) bool {
 	d.restoreLabels(name, live) // QEMU is gone: its files go back
 	d.unbindGuestFilters(live)  // the taps went with QEMU; their chains go now
 	d.releasePorts(live)        // QEMU's taps are gone
-	d.removeCgroup(v)           // named after id: before another guest may take it
+	dir, dirErr := d.domainDir(name)
+	if dirErr == nil {
+		stopPlatform(dir) // swtpm is in the guest's cgroup: it goes first
+	}
+	d.removeCgroup(v) // named after id: before another guest may take it
 	d.doms.releaseID(id)
 	d.removeStatus(v)
 	os.RemoveAll(d.channelDir(id, name))
-	if dir, err := d.domainDir(name); err == nil {
-		stopPlatform(dir)
+	if dirErr == nil {
 		stopVirtioFS(dir)    // after QEMU: it is their only client
 		reattachHostPCI(dir) // QEMU no longer holds them
 		deleteMacvtaps(dir)
