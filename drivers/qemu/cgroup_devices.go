@@ -170,7 +170,7 @@ func (d *Driver) allowDiskDevices(v *vm, disk *conf.Disk) error {
 			}
 		}
 	}
-	return d.nsCreate(v, usePaths(uses))
+	return d.nsCreate(v, usePaths(uses), d.nsOwnersOf(v, disk))
 }
 
 func (d *Driver) denyDiskDevices(v *vm, disk *conf.Disk) {
@@ -224,9 +224,9 @@ func usePaths(uses []devUse) []string {
 }
 
 // nsCreate and nsRemove change a running guest's private /dev.
-func (d *Driver) nsCreate(v *vm, paths []string) error {
+func (d *Driver) nsCreate(v *vm, paths []string, owners map[string]devOwner) error {
 	pid, start := guestProc(v)
-	if err := nsMknod(pid, start, paths); err != nil {
+	if err := nsMknod(pid, start, paths, owners); err != nil {
 		return errQEMU(virerr.ErrSystemError, "cannot create devices in the namespace of '%s': %v", v.name, err)
 	}
 	return nil

@@ -314,7 +314,21 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	if cl.Pinning != nil {
 		initial = cl.Pinning.Initial()
 	}
-	cred, err := d.labelForStart(live, dir, chanDir)
+	// With a private /dev the nodes' labels go on QEMU's copies only
+	// (security_nsdev.go); the mark comes first, so that a failed start's
+	// restore leaves the host's nodes alone too.
+	var nsl *nsLabels
+	if d.mountNS {
+		nsl = &nsLabels{owners: map[string]devOwner{}}
+		if err := markPrivateDev(dir); err != nil {
+			monFile.Close()
+			d.cleanupStopped(v, driver.ShutoffFailed)
+			return err
+		}
+	} else {
+		os.Remove(filepath.Join(dir, privateDevMark))
+	}
+	cred, err := d.labelForStart(live, nsl, dir, chanDir)
 	if err != nil {
 		monFile.Close()
 		d.cleanupStopped(v, driver.ShutoffFailed)
@@ -327,7 +341,7 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	}
 	var dev *privateDev
 	if d.mountNS {
-		if dev, err = prepareNamespace(nsPaths(live), filepath.Join(dir, "dev.tmp")); err != nil {
+		if dev, err = prepareNamespace(nsPaths(live), filepath.Join(dir, "dev.tmp"), nsl.owners); err != nil {
 			monFile.Close()
 			d.cleanupStopped(v, driver.ShutoffFailed)
 			return errQEMU(virerr.ErrSystemError, "cannot prepare the namespace of '%s': %v", name, err)
