@@ -16,7 +16,8 @@ import (
 // qemu.conf's default cgroup_device_acl, every pty (major 136), the
 // block and character devices of its disks (read-only for backing
 // images and read-only disks), serial/parallel/channel devices, TPM,
-// RNG and evdev input devices and VFIO for assigned PCI devices.
+// RNG and evdev input devices, USB and SCSI host devices' nodes and VFIO
+// for assigned PCI devices.
 // Hot-plug keeps the list in sync. As libvirt (qemuSetupDevicesCgroup
 // runs whenever the controller is there), a QEMU that runs as root gets
 // the same list: the taps, vhost-net, vhost-vsock and vhost-scsi nodes it
@@ -113,6 +114,7 @@ func guestDevices(def *conf.Domain) []devUse {
 			}
 		}
 	}
+	out = append(out, scsiHostdevDevices(devs)...)
 	if len(devs.Children("hostdev")) > 0 {
 		// The VFIO container and the IOMMU groups' nodes.
 		if ents, err := os.ReadDir("/dev/vfio"); err == nil {

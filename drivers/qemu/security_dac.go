@@ -215,9 +215,10 @@ func (s *secDriver) restoreDomain(g guestSeclabel, def *conf.Domain, nvram strin
 	return errs
 }
 
-// extraFiles are the guest's non-disk files QEMU opens by name.
+// extraFiles are the guest's non-disk files QEMU opens by name: the
+// varstore, kernel, initrd and SCSI host devices' generic nodes.
 func (s *secDriver) extraFiles(def *conf.Domain, nvram string) []string {
-	var out []string
+	out := hostdevFiles(def)
 	if nvram != "" {
 		if _, err := os.Stat(nvram); err == nil {
 			out = append(out, nvram)
