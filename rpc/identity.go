@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"os/user"
 	"strconv"
+	"strings"
 	"sync"
 
 	"govirt/internal/tcppeer"
@@ -91,9 +93,28 @@ func (c *Conn) PeerRefused() error {
 	return c.ident.refused
 }
 
+// procEGID is a process's effective gid (/proc/PID/status "Gid:" real,
+// effective, saved, fs).
+func procEGID(pid int) (uint32, bool) {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0, false
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(l, "Gid:"); ok {
+			if f := strings.Fields(v); len(f) >= 2 {
+				if g, err := strconv.ParseUint(f[1], 10, 32); err == nil {
+					return uint32(g), true
+				}
+			}
+		}
+	}
+	return 0, false
+}
+
 // tcpPeerIdentity fills in the unix identity of a loopback TCP client from
-// the kernel's socket table: the uid that owns the client's socket, and
-// that user's primary group (the table has no gid; PID stays 0).
+// the kernel's socket table: the uid that owns the client's socket, the
+// process that holds it and that process's gid.
 func tcpPeerIdentity(nc net.Conn, id *Identity) error {
 	la, lok := nc.LocalAddr().(*net.TCPAddr)
 	ra, rok := nc.RemoteAddr().(*net.TCPAddr)
@@ -107,11 +128,20 @@ func tcpPeerIdentity(nc net.Conn, id *Identity) error {
 	if err != nil {
 		return fmt.Errorf("client %v: %w", ra, err)
 	}
-	// A uid the host does not name gets no group ((gid_t)-1), not 0.
+	// The process holding the socket gives the pid and its effective
+	// gid, as SO_PEERCRED would; without it, the user's primary group
+	// (and a uid the host does not name gets no group, (gid_t)-1, not 0).
 	id.Unix, id.UID, id.GID = true, e.UID, ^uint32(0)
-	if u, err := user.LookupId(strconv.FormatUint(uint64(e.UID), 10)); err == nil {
-		if gid, err := strconv.ParseUint(u.Gid, 10, 32); err == nil {
-			id.GID = uint32(gid)
+	if pid := tcppeer.OwnerPID(e.Inode, e.UID); pid > 0 {
+		if gid, ok := procEGID(pid); ok {
+			id.PID, id.GID = int32(pid), gid
+		}
+	}
+	if id.PID == 0 {
+		if u, err := user.LookupId(strconv.FormatUint(uint64(e.UID), 10)); err == nil {
+			if gid, err := strconv.ParseUint(u.Gid, 10, 32); err == nil {
+				id.GID = uint32(gid)
+			}
 		}
 	}
 	id.UserName, id.GroupName, id.Groups = unixNames(id.UID, id.GID)

@@ -16,6 +16,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // Entry is one row of /proc/net/tcp or /proc/net/tcp6.
@@ -150,4 +151,41 @@ func parseAddr(s string) (netip.AddrPort, error) {
 		a = netip.AddrFrom16([16]byte(b))
 	}
 	return netip.AddrPortFrom(a, uint16(port)), nil
+}
+
+// ProcRoot is where OwnerPID looks for processes; tests may change it.
+var ProcRoot = "/proc"
+
+// OwnerPID finds a process holding the socket inode among the processes
+// running as uid (those whose /proc entry uid owns: a process's entry
+// belongs to its effective uid), from their descriptors' links
+// ("socket:[INODE]"). It returns 0 when none is found (the socket was
+// passed to, or is held by, a process of another uid, or it is closed).
+func OwnerPID(inode uint64, uid uint32) int {
+	ents, err := os.ReadDir(ProcRoot)
+	if err != nil {
+		return 0
+	}
+	want := "socket:[" + strconv.FormatUint(inode, 10) + "]"
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid <= 0 {
+			continue
+		}
+		dir := ProcRoot + "/" + e.Name()
+		var st syscall.Stat_t
+		if syscall.Stat(dir, &st) != nil || st.Uid != uid {
+			continue
+		}
+		fds, err := os.ReadDir(dir + "/fd")
+		if err != nil {
+			continue
+		}
+		for _, fd := range fds {
+			if l, err := os.Readlink(dir + "/fd/" + fd.Name()); err == nil && l == want {
+				return pid
+			}
+		}
+	}
+	return 0
 }

@@ -115,6 +115,13 @@ func TestFindLive(t *testing.T) {
 		if err != nil || e.UID != uint32(os.Geteuid()) || e.Inode == 0 {
 			t.Errorf("%s: %+v %v", addr, e, err)
 		}
+		// The client's socket is ours: this process holds it.
+		if pid := OwnerPID(e.Inode, e.UID); pid != os.Getpid() {
+			t.Errorf("%s: the socket's process is %d, want %d", addr, pid, os.Getpid())
+		}
+		if pid := OwnerPID(e.Inode, e.UID+1); pid != 0 {
+			t.Errorf("%s: found under another uid: %d", addr, pid)
+		}
 		c.Close()
 	}
 }
