@@ -83,6 +83,7 @@ func TestQEMUDACHelpers(t *testing.T) {
 		t.Errorf("swtpm runs as uid %s, want tss (%s)", u, tss.Uid)
 	}
 	wantInGuestCgroup(t, s.d, "dachelp", pid, "swtpm")
+	wantInGuestCgroup(t, s.d, "dachelp", pst[0], "passt")
 	states, _ := filepath.Glob(filepath.Join(s.d.dir, "state", "qemu", "swtpm", "*", "tpm2"))
 	if len(states) != 1 {
 		t.Fatalf("TPM state dirs: %v", states)

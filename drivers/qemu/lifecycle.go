@@ -423,11 +423,9 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 		d.abortLaunch(v)
 		return err
 	}
-	if cl.Swtpm != nil {
-		if err := d.placeSwtpm(v, dir); err != nil {
-			d.abortLaunch(v)
-			return err
-		}
+	if err := d.placeHelpers(v, dir, cl.Swtpm != nil); err != nil {
+		d.abortLaunch(v)
+		return err
 	}
 	// The taps exist: their <filterref> rules go on before the CPUs run
 	// (libvirt instantiates them as it connects each tap).
@@ -611,17 +609,19 @@ func (d *Driver) cleanupStopped(v *vm, reason int32) bool {
 	d.releasePorts(live)        // QEMU's taps are gone
 	dir, dirErr := d.domainDir(name)
 	if dirErr == nil {
-		stopPlatform(dir) // swtpm is in the guest's cgroup: it goes first
+		// The helpers are in the guest's cgroup (placeHelpers): they go
+		// before it, and after QEMU, their only client.
+		stopPlatform(dir)
+		stopVirtioFS(dir)
+		stopPasst(dir)
 	}
 	d.removeCgroup(v) // named after id: before another guest may take it
 	d.doms.releaseID(id)
 	d.removeStatus(v)
 	os.RemoveAll(d.channelDir(id, name))
 	if dirErr == nil {
-		stopVirtioFS(dir)    // after QEMU: it is their only client
 		reattachHostPCI(dir) // QEMU no longer holds them
 		deleteMacvtaps(dir)
-		stopPasst(dir)
 		os.RemoveAll(dir)
 	}
 	// A transient guest that stopped takes its snapshot metadata along

@@ -316,21 +316,44 @@ func isSwtpm(pid int) bool {
 	return true
 }
 
-// placeSwtpm is qemuSetupCgroupForExtDevices for the TPM emulator: once
-// QEMU is in its emulator group, the guest's swtpm joins it there, so
-// the guest's CPU, memory and device limits hold it too. As libvirt, only
-// when the group has the cpu or cpuset controller, and a swtpm whose pid
-// cannot be found fails the start.
-func (d *Driver) placeSwtpm(v *vm, dir string) error {
+// placeHelpers is qemuSetupCgroupForExtDevices: once QEMU is in its
+// emulator group, the guest's swtpm, passt and virtiofsd processes join
+// it there, so the guest's device list, memory and CPU limits hold them
+// too. As libvirt, only when the group has the cpu or cpuset controller;
+// a swtpm whose pid cannot be found fails the start, while a passt or
+// virtiofsd that is gone is skipped (virPidFileReadPathIfAlive).
+func (d *Driver) placeHelpers(v *vm, dir string, swtpm bool) error {
 	g := guestCgroup(v)
 	if g == nil || (!g.Has(cgroup.CPU) && !g.Has(cgroup.CPUSet)) {
 		return nil
 	}
-	pid := swtpmPID(dir)
-	if pid == 0 {
-		return errQEMU(virerr.ErrInternalError, "Could not get process id of swtpm")
+	var pids []int
+	if swtpm {
+		pid := swtpmPID(dir)
+		if pid == 0 {
+			return errQEMU(virerr.ErrInternalError, "Could not get process id of swtpm")
+		}
+		pids = append(pids, pid)
 	}
-	return cgErr0(g.AddToEmulator(pid))
+	for _, pattern := range []string{"*-passt.pid", "*-fs.pid"} {
+		recs, _ := filepath.Glob(filepath.Join(dir, pattern))
+		for _, r := range recs {
+			data, err := os.ReadFile(r)
+			if f := strings.Fields(string(data)); err == nil && len(f) == 2 {
+				pid, _ := strconv.Atoi(f[0])
+				start, _ := strconv.ParseUint(f[1], 10, 64)
+				if pid > 0 && sameProcess(pid, start) {
+					pids = append(pids, pid)
+				}
+			}
+		}
+	}
+	for _, pid := range pids {
+		if err := g.AddToEmulator(pid); err != nil {
+			return cgErr(err)
+		}
+	}
+	return nil
 }
 
 func dirEmpty(dir string) (bool, error) {
