@@ -111,11 +111,15 @@ func (c *conn) migratePrepare3(params []driver.TypedParam, cookieIn []byte, flag
 	if err := checkCookieDomain(ck, def.Name, def.UUID.String()); err != nil {
 		return nil, "", nil, err
 	}
+	live, origCPU, err := cookieCPUDef(def, ck) // migrate_cookie_cpu.go
+	if err != nil {
+		return nil, "", nil, err
+	}
 	v, err := c.claimIncoming(def, params)
 	if err != nil {
 		return nil, "", nil, err
 	}
-	v.live = def // what launch starts; a persistent guest keeps its definition
+	v.live = live // what launch starts; a persistent guest keeps its definition
 	m := newMigration(true, flags, c.root())
 	m.Phase, m.busy = phasePrepare, true
 	// The source's cookie names its daemon: a restart after the guest's
@@ -136,6 +140,13 @@ func (c *conn) migratePrepare3(params []driver.TypedParam, cookieIn []byte, flag
 	}
 	if err == nil {
 		uri, err = d.prepareIncoming(context.Background(), v, params, tunnel)
+	}
+	var graphics []byte
+	if err == nil {
+		d.keepOrigCPU(v, origCPU)
+		if graphics, err = d.cookieGraphicsFor(v); err != nil { // migrate_cookie_graphics.go
+			d.abortLaunch(v)
+		}
 	}
 	if err == nil && copiesStorage(flags) {
 		v.mu.Lock()
@@ -170,7 +181,7 @@ func (c *conn) migratePrepare3(params []driver.TypedParam, cookieIn []byte, flag
 	v.setMigPhase(m, phasePrepare)
 	d.emit(v, driver.EventStarted, driver.EventStartedMigrated)
 	d.faultAt(phasePrepare)
-	return d.makeCookieNBD(v, "", nbd), uri, v, nil
+	return withCookieElem(d.makeCookieNBD(v, "", nbd), graphics), uri, v, nil
 }
 
 // prepareIncoming launches QEMU with -incoming defer and has it listen,

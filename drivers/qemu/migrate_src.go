@@ -60,7 +60,10 @@ func (c *conn) migrateBegin3(h driver.Domain, params []driver.TypedParam, flags 
 	if err := c.migrationAllowed(v, h, mon); err != nil {
 		return "", nil, err
 	}
-	out := live
+	out, err := beginCPU(v, live) // migrate_cookie_cpu.go
+	if err != nil {
+		return "", nil, err
+	}
 	if dxml := migParam(params, migParamDestXML); dxml != "" {
 		// The user's XML for the destination must describe the same guest.
 		nd, err := parseDef(dxml, false)
@@ -89,7 +92,11 @@ func (c *conn) migrateBegin3(h driver.Domain, params []driver.TypedParam, flags 
 	d.saveStatusLogged(v)
 	done = true
 	d.faultAt(phaseBegin)
-	return string(xml), d.makeCookieNBD(v, "", nbd), nil
+	cookie, err := withCookieCPU(v, d.makeCookieNBD(v, "", nbd))
+	if err != nil {
+		return "", nil, err
+	}
+	return string(xml), cookie, nil
 }
 
 // migrationAllowed refuses what libvirt 9.0 refuses to migrate: a guest
@@ -167,7 +174,9 @@ func (d *Driver) performOut(ctx context.Context, v *vm, m *migration, params []d
 		v.setMigPhase(m, phasePerform)
 		d.saveStatusLogged(v)
 		d.faultAt("perform3")
-		err = d.performMigration(ctx, v, m, uri, params, flags, tun)
+		if err = d.relocateGraphics(ctx, v, m, cookieIn, params); err == nil { // migrate_cookie_graphics.go
+			err = d.performMigration(ctx, v, m, uri, params, flags, tun)
+		}
 	}
 	if err != nil {
 		d.restoreSource(context.Background(), v, m)
@@ -287,6 +296,9 @@ func (d *Driver) performMigration(ctx context.Context, v *vm, m *migration, uri 
 	if err := applyMigSettings(ctx, mon, flags, params, partySource); err != nil {
 		return err
 	}
+	if err := d.raiseMemlock(v, m, flags); err != nil { // migrate_memlock.go
+		return err
+	}
 	tlsHost := migParam(params, migParamTLSDestination)
 	if tlsHost == "" && uri != "" {
 		tlsHost, _, _ = parseMigrateURI(uri)
@@ -370,6 +382,7 @@ func (d *Driver) restoreSource(ctx context.Context, v *vm, m *migration) {
 	}
 	defer resetMigSettings(ctx, mon)
 	defer dropMigrationTLS(ctx, mon, m.Flags)
+	defer d.resetMemlock(v, m) // migrate_memlock.go
 	if st, err := qmp.QueryMigrate(ctx, mon); err == nil {
 		switch st.Status {
 		case "setup", "active", "pre-switchover", "device", "wait-unplug":
@@ -445,6 +458,7 @@ func (d *Driver) confirmOut(v *vm, m *migration, flags uint32, cancelled bool) e
 	} else {
 		d.recordCompleted(v, mon, asyncMigrationOut)
 	}
+	d.waitSpice(v, m) // migrate_cookie_graphics.go
 	err := d.stopMigratedSource(v, flags)
 	d.endMigration(v)
 	d.dropIfTransient(v)

@@ -88,6 +88,9 @@ type migration struct {
 	// Postcopy says QEMU switched to post-copy: the guest's memory is
 	// split between both sides, neither can take it back alone.
 	Postcopy bool `json:"postcopy,omitempty"`
+	// PreMemlock is QEMU's RLIMIT_MEMLOCK before a --zerocopy migration
+	// raised it (migrate_memlock.go); 0 when it was not raised.
+	PreMemlock uint64 `json:"pre_memlock,omitempty"`
 
 	owner   *conn // the client connection that drives it
 	started bool  // QEMU was told to migrate (outgoing)
@@ -102,6 +105,12 @@ type migration struct {
 	doneParams []driver.TypedParam
 	busy       bool        // a step is running on owner's behalf
 	events     chan string // MIGRATION event statuses
+
+	// spiceDone is closed by QEMU's SPICE_MIGRATE_COMPLETED once QEMU
+	// was told where the destination's SPICE server is
+	// (migrate_cookie_graphics.go).
+	spiceDone   chan struct{}
+	spiceClosed bool
 }
 
 func newMigration(incoming bool, flags uint32, owner *conn) *migration {

@@ -80,6 +80,8 @@ func (d *Driver) handleEvent(v *vm, name string, data json.RawMessage) {
 		agentReset(v)
 	case "MIGRATION_PASS":
 		d.onMigrationPass(v, data) // migrate_postcopy.go
+	case "SPICE_MIGRATE_COMPLETED":
+		d.spiceMigrated(v) // migrate_cookie_graphics.go
 	}
 }
 
