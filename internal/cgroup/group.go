@@ -473,6 +473,23 @@ func (g *Group) HasLate() bool {
 	return false
 }
 
+// SplitThreads says whether the group has thread controllers and all of
+// them are on cgroup v1, where each thread of a process is placed on its
+// own (v2 places the threads of a process below its own group only).
+func (g *Group) SplitThreads() bool {
+	any := false
+	for _, c := range g.ctl {
+		if !isThreadController(c) || g.h.dirOf(c, g.rel) == "" {
+			continue
+		}
+		if g.h.isV2(c) {
+			return false
+		}
+		any = true
+	}
+	return any
+}
+
 // AddThread moves the one thread tid into the group.
 func (g *Group) AddThread(tid int) error {
 	dirs, v2 := g.dirs()
