@@ -325,7 +325,21 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	if cl.Pinning != nil {
 		initial = cl.Pinning.Initial()
 	}
-	cred, err := d.labelForStart(live, dir, chanDir)
+	// With a private /dev the nodes' labels go on QEMU's copies only
+	// (security_nsdev.go); the mark comes first, so that a failed start's
+	// restore leaves the host's nodes alone too.
+	var nsl *nsLabels
+	if d.mountNS {
+		nsl = &nsLabels{owners: map[string]devOwner{}}
+		if err := markPrivateDev(dir); err != nil {
+			monFile.Close()
+			d.cleanupStopped(v, driver.ShutoffFailed)
+			return err
+		}
+	} else {
+		os.Remove(filepath.Join(dir, privateDevMark))
+	}
+	cred, err := d.labelForStart(live, nsl, dir, chanDir)
 	if err != nil {
 		monFile.Close()
 		d.cleanupStopped(v, driver.ShutoffFailed)
@@ -338,7 +352,7 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	}
 	var dev *privateDev
 	if d.mountNS {
-		if dev, err = prepareNamespace(nsPaths(live), filepath.Join(dir, "dev.tmp")); err != nil {
+		if dev, err = prepareNamespace(nsPaths(live), filepath.Join(dir, "dev.tmp"), nsl.owners); err != nil {
 			monFile.Close()
 			d.cleanupStopped(v, driver.ShutoffFailed)
 			return errQEMU(virerr.ErrSystemError, "cannot prepare the namespace of '%s': %v", name, err)
@@ -439,6 +453,12 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	// The process enters the guest's CPU groups now, before any vCPU
 	// runs (placeEmulator says why not at the spawn).
 	if err := d.placeEmulator(v, tun, cl.Pinning, proc.pid, threads); err != nil {
+		d.abortLaunch(v)
+		return err
+	}
+	// The helpers join the emulator group (it exists now, even when
+	// QEMU's own threads move there only after cont).
+	if err := d.placeHelpers(v, dir, cl.Swtpm != nil); err != nil {
 		d.abortLaunch(v)
 		return err
 	}
@@ -609,17 +629,22 @@ func (d *Driver) cleanupStopped(v *vm, reason int32) bool {
 	d.restoreLabels(name, live) // QEMU is gone: its files go back
 	d.unbindGuestFilters(live)  // the taps went with QEMU; their chains go now
 	d.releasePorts(live)        // QEMU's taps are gone
-	d.removeCgroup(v)           // named after id: before another guest may take it
-	d.dropParkedMigration(v)    // migrate_resume_state.go
+	dir, dirErr := d.domainDir(name)
+	if dirErr == nil {
+		// The helpers are in the guest's cgroup (placeHelpers): they go
+		// before it, and after QEMU, their only client.
+		stopPlatform(dir)
+		stopVirtioFS(dir)
+		stopPasst(dir)
+	}
+	d.removeCgroup(v)        // named after id: before another guest may take it
+	d.dropParkedMigration(v) // migrate_resume_state.go
 	d.doms.releaseID(id)
 	d.removeStatus(v)
 	os.RemoveAll(d.channelDir(id, name))
-	if dir, err := d.domainDir(name); err == nil {
-		stopPlatform(dir)
-		stopVirtioFS(dir)    // after QEMU: it is their only client
+	if dirErr == nil {
 		reattachHostPCI(dir) // QEMU no longer holds them
 		deleteMacvtaps(dir)
-		stopPasst(dir)
 		os.RemoveAll(dir)
 	}
 	// A transient guest that stopped takes its snapshot metadata along
