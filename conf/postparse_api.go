@@ -144,3 +144,25 @@ func (d *Domain) OrderAttrs(path string, names ...string) {
 		orderAttrs(n, names...)
 	}
 }
+
+// DefaultAttr gives every element at path below <domain> ("cpu/feature")
+// that lacks attribute name the value v: a default libvirt's parser
+// fills in and its formatter writes out.
+func (d *Domain) DefaultAttr(path, name, v string) {
+	if d.x == nil {
+		return
+	}
+	level := []*node{d.x}
+	for _, part := range strings.Split(path, "/") {
+		var next []*node
+		for _, n := range level {
+			next = append(next, n.childrenNamed(part)...)
+		}
+		level = next
+	}
+	for _, n := range level {
+		if n.attrIndex(name) < 0 {
+			n.setAttr(name, v)
+		}
+	}
+}
