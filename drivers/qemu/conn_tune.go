@@ -6,6 +6,7 @@ import (
 	"runtime"
 
 	"govirt/driver"
+	"govirt/drivers/qemu/agent"
 	"govirt/qmp"
 	"govirt/virerr"
 )
@@ -165,13 +166,17 @@ func (c *conn) DomainSetVcpusFlags(h driver.Domain, n uint32, flags uint32) erro
 }
 
 func (c *conn) DomainGetVcpusFlags(h driver.Domain, flags uint32) (int32, error) {
+	if err := checkFlagsMask(flags, affectLive|affectConfig|affectMax|vcpuGuest, "qemuDomainGetVcpusFlags"); err != nil {
+		return -1, err
+	}
 	var n int32
 	err := c.withVM(h, func(v *vm) error {
 		def := v.current()
 		if flags&affectConfig != 0 && v.def != nil {
 			def = v.def
 		} else if flags&affectLive != 0 && !v.active() {
-			return errNotRunning()
+			// virDomainObjUpdateModificationImpact's error
+			return virerr.New(virerr.FromDomain, virerr.ErrOperationInvalid, "domain is not running")
 		}
 		n = int32(def.CurrentVCPUs)
 		if flags&affectMax != 0 {
@@ -179,7 +184,51 @@ func (c *conn) DomainGetVcpusFlags(h driver.Domain, flags uint32) (int32, error)
 		}
 		return nil
 	})
-	return n, err
+	if err != nil || flags&vcpuGuest == 0 {
+		return n, err
+	}
+	return c.guestVcpuCount(h, flags&affectMax != 0)
+}
+
+// vcpuGuest is VIR_DOMAIN_VCPU_GUEST: the count the guest agent reports.
+const vcpuGuest = 8
+
+// guestVcpuCount is qemuDomainGetVcpusFlags with VIR_DOMAIN_VCPU_GUEST:
+// guest-get-vcpus, all of them (maximum) or the online ones.
+func (c *conn) guestVcpuCount(h driver.Domain, maximum bool) (int32, error) {
+	v, err := c.d.doms.get(h)
+	if err != nil {
+		return -1, err
+	}
+	v.mu.Lock()
+	active := v.active()
+	v.mu.Unlock()
+	if !active {
+		return -1, errQEMU(virerr.ErrInvalidArg, "vCPU count provided by the guest agent can only be requested for live domains")
+	}
+	var n int32
+	err = c.withAgent(h, "vcpu count", false, func(v *vm, ag *agent.Agent) error {
+		var list []struct {
+			Online bool `json:"online"`
+		}
+		if err := ag.Command(c.waitCtx(), "guest-get-vcpus", nil, &list); err != nil {
+			var me *agent.MalformedError
+			if asMalformed(err, &me) {
+				return errQEMU(virerr.ErrInternalError, "guest-get-vcpus reply was missing return data")
+			}
+			return agentErr(err)
+		}
+		for _, e := range list {
+			if maximum || e.Online {
+				n++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return -1, err
+	}
+	return n, nil
 }
 
 func (c *conn) DomainGetMaxVcpus(h driver.Domain) (int32, error) {
