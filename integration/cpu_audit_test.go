@@ -1,0 +1,186 @@
+package integration
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// The CPU audit of issue 13: definitions a libvirt user writes, defined
+// through virsh on govirtd and (when it runs here) on libvirtd 9.0 with
+// the same XML; the define's outcome and `dumpxml --inactive` must be
+// libvirt's. Without libvirtd each case still checks what libvirt gives
+// (its error text, or lines of its XML, recorded from libvirtd 9.0).
+
+type cpuAuditCase struct {
+	name string
+	pre  string // before <os>: <vcpu>, <cputune>, ...
+	cpu  string // after <os>
+	// without libvirtd: the define's error (substring) or lines the
+	// inactive XML must contain
+	wantErr string
+	want    []string
+}
+
+var cpuAuditCases = []cpuAuditCase{
+	// a <cpu> naming a model is custom/exact with fallback allow, and its
+	// features without a policy are required
+	{name: "nomode", pre: "<vcpu>1</vcpu>", cpu: "<cpu><model>qemu64</model><vendor>Intel</vendor><feature name='vmx'/></cpu>",
+		want: []string{"<cpu mode='custom' match='exact' check='none'>", "<model fallback='allow'>qemu64</model>", "<feature policy='require' name='vmx'/>"}},
+	{name: "minimum", pre: "<vcpu>1</vcpu>", cpu: "<cpu match='minimum'><model>qemu64</model></cpu>",
+		want: []string{"<cpu mode='custom' match='minimum' check='none'>", "<model fallback='allow'>qemu64</model>"}},
+	{name: "custom", pre: "<vcpu>1</vcpu>", cpu: "<cpu mode='custom'><model>Haswell</model></cpu>",
+		want: []string{"<cpu mode='custom' match='exact' check='none'>", "<model fallback='allow'>Haswell</model>"}},
+	{name: "hostmodelmodel", pre: "<vcpu>1</vcpu>", cpu: "<cpu mode='host-model'><model>Haswell</model></cpu>",
+		want: []string{"<cpu mode='host-model' check='partial'>", "<model fallback='allow'>Haswell</model>"}},
+	{name: "passthroughoff", pre: "<vcpu>1</vcpu>", cpu: "<cpu mode='host-passthrough' migratable='off' check='none'/>",
+		want: []string{"<cpu mode='host-passthrough' check='none' migratable='off'/>"}},
+	// guest NUMA cells: ids, canonical cpus, KiB, distances completed
+	{name: "numa", pre: "<vcpu>4</vcpu>", cpu: "<cpu><topology sockets='2' dies='1' cores='2' threads='1'/><numa>" +
+		"<cell cpus='0-1' memory='128' unit='MiB' discard='yes' memAccess='shared'/>" +
+		"<cell id='1' memory='131072' cpus='2,3'><distances><sibling id='0' value='21'/><sibling id='1' value='10'/></distances></cell></numa></cpu>",
+		want: []string{"<cell id='0' cpus='0-1' memory='131072' unit='KiB' memAccess='shared' discard='yes'>",
+			"<sibling id='0' value='10'/>", "<sibling id='1' value='21'/>", "<cell id='1' cpus='2-3' memory='131072' unit='KiB'>"}},
+	// refusals libvirt makes at define
+	{name: "topology", pre: "<vcpu>1</vcpu>", cpu: "<cpu><model>qemu64</model><topology sockets='1' cores='2' threads='1'/></cpu>",
+		wantErr: "unsupported configuration: CPU topology doesn't match maximum vcpu count"},
+	{name: "maxcpus", pre: "<vcpu>300</vcpu>", wantErr: "Maximum CPUs greater than specified machine type limit 288"},
+	{name: "offline0", pre: "<vcpu current='0'>4</vcpu>", wantErr: "vcpu 0 can't be offline"},
+	{name: "nothreads", pre: "<vcpu>2</vcpu>", cpu: "<cpu><topology sockets='1' cores='2'/></cpu>",
+		wantErr: "XML error: Missing required attribute 'threads' in element 'topology'"},
+	{name: "zerosockets", pre: "<vcpu>2</vcpu>", cpu: "<cpu><topology sockets='0' cores='2' threads='1'/></cpu>",
+		wantErr: "Invalid value for attribute 'sockets' in element 'topology': Zero is not permitted"},
+	{name: "featnomodel", pre: "<vcpu>1</vcpu>", cpu: "<cpu><feature name='vmx'/></cpu>",
+		wantErr: "XML error: Non-empty feature list specified without CPU model"},
+	{name: "vendornomodel", pre: "<vcpu>1</vcpu>", cpu: "<cpu><vendor>Intel</vendor></cpu>",
+		wantErr: "XML error: CPU vendor specified without CPU model"},
+	{name: "hmmigratable", pre: "<vcpu>1</vcpu>", cpu: "<cpu mode='host-model' migratable='on'/>",
+		wantErr: "Attribute migratable is only allowed for 'host-passthrough' / 'maximum' CPU mode"},
+	{name: "dupfeature", pre: "<vcpu>1</vcpu>", cpu: "<cpu><model>qemu64</model><feature name='vmx'/><feature name='vmx'/></cpu>",
+		wantErr: "CPU feature 'vmx' specified more than once"},
+	{name: "vendorid", pre: "<vcpu>1</vcpu>", cpu: "<cpu><model vendor_id='abc'>qemu64</model></cpu>",
+		wantErr: "vendor_id must be exactly 12 characters long"},
+	{name: "cachebogus", pre: "<vcpu>1</vcpu>", cpu: "<cpu><cache mode='bogus'/></cpu>",
+		wantErr: "Invalid value for attribute 'mode' in element 'cache': 'bogus'."},
+	{name: "cachepass", pre: "<vcpu>1</vcpu>", cpu: "<cpu><model>qemu64</model><cache level='3' mode='passthrough'/></cpu>",
+		wantErr: "CPU cache mode 'passthrough' can only be used with 'host-passthrough' / 'maximum' CPUs"},
+	{name: "cachelevel", pre: "<vcpu>1</vcpu>", cpu: "<cpu><cache level='2' mode='emulate'/></cpu>",
+		wantErr: "CPU cache mode 'emulate' can only be used with level='3'"},
+	{name: "physbits", pre: "<vcpu>1</vcpu>", cpu: "<cpu mode='host-passthrough'><maxphysaddr mode='passthrough' bits='42'/></cpu>",
+		wantErr: "CPU maximum physical address bits number specification cannot be used with mode='passthrough'"},
+	{name: "checkbogus", pre: "<vcpu>1</vcpu>", cpu: "<cpu check='bogus'><model>qemu64</model></cpu>",
+		wantErr: "Invalid value for attribute 'check' in element 'cpu': 'bogus'."},
+}
+
+var auditUUIDLine = regexp.MustCompile(`(?m)^  <uuid>.*</uuid>\n`)
+
+// TestCPUAuditDefineVirsh defines each case on govirtd (and libvirtd).
+func TestCPUAuditDefineVirsh(t *testing.T) {
+	if _, err := os.Stat("/usr/bin/qemu-system-x86_64"); err != nil {
+		t.Skip("qemu-system-x86_64 not installed")
+	}
+	d := startDaemon(t)
+	uri := d.URI("qemu")
+	withLibvirtd := libvirtdUp()
+	dir := t.TempDir()
+	for i, c := range cpuAuditCases {
+		name := "gvaudit-" + c.name
+		xml := fmt.Sprintf(`<domain type='qemu'>
+  <name>%s</name>
+  <uuid>c9a0d1e2-0000-4000-8000-%012d</uuid>
+  <memory unit='MiB'>256</memory>
+  %s
+  <os><type arch='x86_64' machine='q35'>hvm</type></os>
+  %s
+</domain>
+`, name, i, c.pre, c.cpu)
+		p := filepath.Join(dir, name+".xml")
+		if err := os.WriteFile(p, []byte(xml), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, e1, r1 := virsh(t, uri, "define", p)
+		x1, _, _ := virsh(t, uri, "dumpxml", "--inactive", name)
+		if r1 == 0 {
+			virsh(t, uri, "undefine", name)
+		}
+		if c.wantErr != "" && (r1 == 0 || !strings.Contains(e1, c.wantErr)) {
+			t.Errorf("%s: define: rc %d %q, want error %q", c.name, r1, e1, c.wantErr)
+		}
+		if c.wantErr == "" && r1 != 0 {
+			t.Errorf("%s: define failed: %s", c.name, e1)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(x1, w) {
+				t.Errorf("%s: dumpxml --inactive lacks %q:\n%s", c.name, w, x1)
+			}
+		}
+		if !withLibvirtd {
+			continue
+		}
+		_, e2, r2 := virsh(t, libvirtdURI, "define", p)
+		x2, _, _ := virsh(t, libvirtdURI, "dumpxml", "--inactive", name)
+		if r2 == 0 {
+			virsh(t, libvirtdURI, "undefine", name)
+		}
+		if r1 != r2 || e1 != e2 {
+			t.Errorf("%s: define: govirtd rc %d %q, libvirtd rc %d %q", c.name, r1, e1, r2, e2)
+		}
+		if r1 == 0 && r2 == 0 && auditUUIDLine.ReplaceAllString(x1, "") != auditUUIDLine.ReplaceAllString(x2, "") {
+			t.Errorf("%s: dumpxml --inactive differs:\n--- govirtd\n%s--- libvirtd\n%s", c.name, x1, x2)
+		}
+	}
+}
+
+// TestCPUAuditLiveVirsh starts a NUMA guest with vCPUs below the maximum
+// and checks what a running guest answers as libvirt does: dumpxml
+// --migratable is the migratable copy (no id, aliases, PS/2 keyboard or
+// default audio), vcpucount --guest on an inactive guest and without an
+// agent fail with libvirt's errors, the live NUMA cells keep libvirt's
+// form.
+func TestCPUAuditLiveVirsh(t *testing.T) {
+	d := startDaemon(t)
+	uri := d.URI("qemu")
+	dir := t.TempDir()
+	p := cpuGuestXML(t, dir, "gvaudit-live", "qemu", "<vcpu current='2'>4</vcpu>\n  "+
+		"<cpu><topology sockets='2' dies='1' cores='2' threads='1'/><numa>"+
+		"<cell cpus='0-1' memory='64' unit='MiB'/><cell cpus='2,3' memory='64' unit='MiB'><distances><sibling id='0' value='20'/></distances></cell>"+
+		"</numa></cpu>")
+	mustVirsh(t, uri, "define "+p)
+	defer virsh(t, uri, "undefine", "gvaudit-live")
+	_, e, rc := virsh(t, uri, "vcpucount", "--guest", "gvaudit-live")
+	if rc == 0 || !strings.Contains(e, "invalid argument: vCPU count provided by the guest agent can only be requested for live domains") {
+		t.Errorf("vcpucount --guest of an inactive guest: rc %d %q", rc, e)
+	}
+	_, e, rc = virsh(t, uri, "vcpucount", "--live", "gvaudit-live")
+	if rc == 0 || !strings.Contains(e, "domain is not running") {
+		t.Errorf("vcpucount --live of an inactive guest: rc %d %q", rc, e)
+	}
+	mustVirsh(t, uri, "start gvaudit-live")
+	defer virsh(t, uri, "destroy", "gvaudit-live")
+	_, e, rc = virsh(t, uri, "vcpucount", "--guest", "gvaudit-live")
+	if rc == 0 || !strings.Contains(e, "QEMU guest agent is not configured") {
+		t.Errorf("vcpucount --guest without agent: rc %d %q", rc, e)
+	}
+	live := mustVirsh(t, uri, "dumpxml gvaudit-live")
+	mig := mustVirsh(t, uri, "dumpxml --migratable gvaudit-live")
+	for _, w := range []string{"<cell id='0' cpus='0-1' memory='65536' unit='KiB'>", "<sibling id='1' value='20'/>",
+		"<cell id='1' cpus='2-3' memory='65536' unit='KiB'>"} {
+		if !strings.Contains(live, w) {
+			t.Errorf("live XML lacks %q:\n%s", w, live)
+		}
+	}
+	if !strings.Contains(live, "<alias name=") || !strings.Contains(live, "<input type='keyboard' bus='ps2'") {
+		t.Errorf("live XML lacks aliases or the PS/2 keyboard:\n%s", live)
+	}
+	if !strings.HasPrefix(mig, "<domain type='qemu'>\n") {
+		t.Errorf("dumpxml --migratable has an id:\n%s", mig)
+	}
+	for _, bad := range []string{"<alias name=", "<input type='keyboard' bus='ps2'", "<audio id='1' type='none'/>"} {
+		if strings.Contains(mig, bad) {
+			t.Errorf("dumpxml --migratable has %q:\n%s", bad, mig)
+		}
+	}
+}
