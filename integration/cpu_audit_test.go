@@ -184,3 +184,37 @@ func TestCPUAuditLiveVirsh(t *testing.T) {
 		}
 	}
 }
+
+var (
+	capsHostCPU   = regexp.MustCompile(`(?s)<host>.*?(<cpu>.*?</cpu>)`)
+	capsHostCache = regexp.MustCompile(`(?s)\n    <cache>.*?</cache>\n`)
+)
+
+// TestCPUAuditCapabilitiesVirsh: the host <cpu> of the capabilities has
+// libvirt's microcode, signature, TSC counter and maxphysaddr, and the
+// host's level-3 caches are listed, both as libvirtd shows them here.
+func TestCPUAuditCapabilitiesVirsh(t *testing.T) {
+	d := startDaemon(t)
+	out := mustVirsh(t, d.URI("qemu"), "capabilities")
+	cpu := capsHostCPU.FindStringSubmatch(out)
+	if cpu == nil {
+		t.Fatalf("no host cpu:\n%s", out)
+	}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil && strings.Contains(string(b), "address sizes") &&
+		!strings.Contains(cpu[1], "<maxphysaddr mode='emulate' bits='") {
+		t.Errorf("host cpu without maxphysaddr:\n%s", cpu[1])
+	}
+	if _, err := os.Stat("/sys/devices/system/cpu/cpu0/cache/index3/id"); err == nil && capsHostCache.FindString(out) == "" {
+		t.Errorf("no host <cache> though cpu0 has a level 3 cache:\n%s", out)
+	}
+	if !libvirtdUp() {
+		return
+	}
+	lv := mustVirsh(t, libvirtdURI, "capabilities")
+	if w := capsHostCPU.FindStringSubmatch(lv); w == nil || w[1] != cpu[1] {
+		t.Errorf("host cpu:\n--- govirtd\n%s\n--- libvirtd\n%v", cpu[1], w)
+	}
+	if g, w := capsHostCache.FindString(out), capsHostCache.FindString(lv); g != w {
+		t.Errorf("host cache:\n--- govirtd\n%s--- libvirtd\n%s", g, w)
+	}
+}
