@@ -262,12 +262,20 @@ func (c *conn) DomainGetVcpus(h driver.Domain, maxinfo, maplen int32) ([]driver.
 	for i, vi := range infos {
 		out[i] = driver.VcpuInfo{Number: uint32(vi.number), State: 1, CPUTime: vi.time, CPU: vi.cpu}
 	}
-	// No pinning yet: every vCPU may run on every host CPU.
+	// Each vCPU thread's affinity as the kernel has it
+	// (qemuDomainHelperGetVcpus: virProcessGetAffinity); every host CPU
+	// when the thread is not known.
 	maps := make([]byte, int(maplen)*n)
 	cpus := runtime.NumCPU()
 	for i := 0; i < n; i++ {
+		var mask []uint64
+		if i < len(infos) && infos[i].haveThreadID {
+			mask, _ = getAffinity(infos[i].tid)
+		}
 		for cpu := 0; cpu < cpus && cpu/8 < int(maplen); cpu++ {
-			maps[i*int(maplen)+cpu/8] |= 1 << (cpu % 8)
+			if mask == nil || (cpu/64 < len(mask) && mask[cpu/64]&(1<<(cpu%64)) != 0) {
+				maps[i*int(maplen)+cpu/8] |= 1 << (cpu % 8)
+			}
 		}
 	}
 	return out, maps, nil
