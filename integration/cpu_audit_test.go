@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -216,5 +217,42 @@ func TestCPUAuditCapabilitiesVirsh(t *testing.T) {
 	}
 	if g, w := capsHostCache.FindString(out), capsHostCache.FindString(lv); g != w {
 		t.Errorf("host cache:\n--- govirtd\n%s--- libvirtd\n%s", g, w)
+	}
+}
+
+// TestCPUAuditHotplugPinVirsh: a vCPU plugged with setvcpus --live runs
+// where its <vcpupin> (or <vcpu cpuset>) says, in its thread's affinity
+// and its cgroup, and vcpuinfo shows each vCPU thread's real affinity,
+// as libvirtd does (compared when it runs here).
+func TestCPUAuditHotplugPinVirsh(t *testing.T) {
+	if runtime.NumCPU() < 2 {
+		t.Skip("needs two host CPUs")
+	}
+	part := "<vcpu placement='static' cpuset='1' current='1'>3</vcpu>\n  <cputune><vcpupin vcpu='2' cpuset='0'/></cputune>"
+	run := func(uri string) string {
+		dir := t.TempDir()
+		p := cpuGuestXML(t, dir, "gvaudit-hp", "qemu", part)
+		mustVirsh(t, uri, "create "+p)
+		defer virsh(t, uri, "destroy", "gvaudit-hp")
+		mustVirsh(t, uri, "setvcpus gvaudit-hp 3 --live")
+		var aff []string
+		for _, l := range strings.Split(mustVirsh(t, uri, "vcpuinfo gvaudit-hp"), "\n") {
+			if strings.HasPrefix(l, "CPU Affinity:") {
+				aff = append(aff, strings.TrimSpace(strings.TrimPrefix(l, "CPU Affinity:")))
+			}
+		}
+		return strings.Join(aff, " ")
+	}
+	d := startDaemon(t)
+	got := run(d.URI("qemu"))
+	rest := strings.Repeat("-", runtime.NumCPU()-2)
+	want := "-y" + rest + " -y" + rest + " y-" + rest
+	if got != want {
+		t.Errorf("vcpuinfo affinities after the hotplug: %q, want %q", got, want)
+	}
+	if libvirtdUp() {
+		if lv := run(libvirtdURI); lv != got {
+			t.Errorf("vcpuinfo affinities: govirtd %q, libvirtd %q", got, lv)
+		}
 	}
 }
