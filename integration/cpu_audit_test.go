@@ -256,3 +256,42 @@ func TestCPUAuditHotplugPinVirsh(t *testing.T) {
 		}
 	}
 }
+
+// TestCPUAuditBaselineOtherArchs: cpu-baseline of ppc64 and ARM host CPUs
+// as libvirt's ppc64 and ARM CPU drivers compute it (the model of all of
+// them, or their errors); s390 has no baseline.
+func TestCPUAuditBaselineOtherArchs(t *testing.T) {
+	d := startDaemon(t)
+	uri := d.URI("qemu")
+	dir := t.TempDir()
+	cases := []struct{ name, xml, want string }{
+		{"ppc-same", "<cpu><arch>ppc64</arch><model>POWER8</model><vendor>IBM</vendor></cpu>\n<cpu><arch>ppc64</arch><model>POWER8</model></cpu>",
+			"<cpu mode='custom' match='exact'>\n  <model fallback='forbid'>POWER8</model>\n</cpu>\n"},
+		{"ppc-differ", "<cpu><arch>ppc64</arch><model>POWER8</model></cpu>\n<cpu><arch>ppc64</arch><model>POWER9</model></cpu>",
+			"error: operation failed: CPUs are incompatible"},
+		{"ppc-unknown", "<cpu><arch>ppc64</arch><model>bogus</model></cpu>", "error: internal error: Unknown CPU model bogus"},
+		{"ppc-vendor", "<cpu><arch>ppc64le</arch><model>POWER8</model><vendor>Freescale</vendor></cpu>",
+			"error: operation failed: CPU vendor IBM of model POWER8 differs from vendor Freescale"},
+		{"arm", "<cpu><arch>aarch64</arch><model>cortex-a57</model><vendor>ARM</vendor></cpu>",
+			"<cpu mode='custom' match='exact'>\n  <model fallback='allow'>cortex-a57</model>\n</cpu>\n"},
+		{"s390", "<cpu><arch>s390x</arch><model>z13</model></cpu>", "cannot compute baseline CPU of s390x architecture"},
+	}
+	for _, c := range cases {
+		p := filepath.Join(dir, c.name+".xml")
+		if err := os.WriteFile(p, []byte(c.xml), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for _, args := range [][]string{{"cpu-baseline", p}, {"cpu-baseline", "--features", p}} {
+			o, e, rc := virsh(t, uri, args...)
+			if !strings.Contains(o+e, c.want) {
+				t.Errorf("%s: virsh %v: rc %d\n%s%s\nwant %q", c.name, args, rc, o, e, c.want)
+			}
+			if libvirtdUp() {
+				o2, e2, rc2 := virsh(t, libvirtdURI, args...)
+				if o != o2 || e != e2 || rc != rc2 {
+					t.Errorf("%s: virsh %v: govirtd rc %d %s%s, libvirtd rc %d %s%s", c.name, args, rc, o, e, rc2, o2, e2)
+				}
+			}
+		}
+	}
+}
