@@ -45,6 +45,12 @@ var cpuAuditCases = []cpuAuditCase{
 		"<cell id='1' memory='131072' cpus='2,3'><distances><sibling id='0' value='21'/><sibling id='1' value='10'/></distances></cell></numa></cpu>",
 		want: []string{"<cell id='0' cpus='0-1' memory='131072' unit='KiB' memAccess='shared' discard='yes'>",
 			"<sibling id='0' value='10'/>", "<sibling id='1' value='21'/>", "<cell id='1' cpus='2-3' memory='131072' unit='KiB'>"}},
+	// memory placed automatically places the vCPUs automatically, even
+	// over placement='static', unless something is pinned
+	{name: "numatuneauto", pre: "<vcpu placement='static'>2</vcpu><numatune><memory mode='strict' placement='auto'/></numatune>",
+		want: []string{"<vcpu placement='auto'>2</vcpu>"}},
+	{name: "numatuneautopinned", pre: "<vcpu placement='static'>2</vcpu><cputune><vcpupin vcpu='0' cpuset='0'/></cputune><numatune><memory mode='strict' placement='auto'/></numatune>",
+		want: []string{"<vcpu placement='static'>2</vcpu>"}},
 	// refusals libvirt makes at define
 	{name: "topology", pre: "<vcpu>1</vcpu>", cpu: "<cpu><model>qemu64</model><topology sockets='1' cores='2' threads='1'/></cpu>",
 		wantErr: "unsupported configuration: CPU topology doesn't match maximum vcpu count"},
