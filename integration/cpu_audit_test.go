@@ -78,6 +78,8 @@ var cpuAuditCases = []cpuAuditCase{
 		wantErr: "CPU cache mode 'emulate' can only be used with level='3'"},
 	{name: "physbits", pre: "<vcpu>1</vcpu>", cpu: "<cpu mode='host-passthrough'><maxphysaddr mode='passthrough' bits='42'/></cpu>",
 		wantErr: "CPU maximum physical address bits number specification cannot be used with mode='passthrough'"},
+	{name: "cachetune", pre: "<vcpu>2</vcpu><cputune><cachetune vcpus='0-1'><cache id='0' level='3' type='both' size='3' unit='MiB'/></cachetune></cputune>",
+		wantErr: "unsupported configuration: cachetune is only supported for KVM domains"},
 	{name: "checkbogus", pre: "<vcpu>1</vcpu>", cpu: "<cpu check='bogus'><model>qemu64</model></cpu>",
 		wantErr: "Invalid value for attribute 'check' in element 'cpu': 'bogus'."},
 }
@@ -299,5 +301,29 @@ func TestCPUAuditBaselineOtherArchs(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestCPUAuditResctrlVirsh: a KVM guest with <cachetune> on a host
+// without the resctrl file system fails to start with libvirt's error.
+func TestCPUAuditResctrlVirsh(t *testing.T) {
+	if _, err := os.Stat("/sys/fs/resctrl/info"); err == nil {
+		t.Skip("the host has resctrl")
+	}
+	d := startDaemon(t)
+	uri := d.URI("qemu")
+	p := filepath.Join(t.TempDir(), "ct.xml")
+	xml := `<domain type='kvm'><name>gvaudit-ct</name><memory unit='MiB'>128</memory><vcpu>2</vcpu>
+  <cputune><cachetune vcpus='0-1'><cache id='0' level='3' type='both' size='3' unit='MiB'/></cachetune></cputune>
+  <os><type arch='x86_64' machine='q35'>hvm</type></os></domain>`
+	if err := os.WriteFile(p, []byte(xml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustVirsh(t, uri, "define "+p)
+	defer virsh(t, uri, "undefine", "gvaudit-ct")
+	_, e, rc := virsh(t, uri, "start", "gvaudit-ct")
+	if rc == 0 || !strings.Contains(e, "unsupported configuration: Resource control is not supported on this host") {
+		virsh(t, uri, "destroy", "gvaudit-ct")
+		t.Errorf("start: rc %d %q", rc, e)
 	}
 }

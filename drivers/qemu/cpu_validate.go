@@ -21,6 +21,9 @@ func (d *Driver) validateCPUDef(def *conf.Domain) error {
 	if err := checkVcpuCounts(def); err != nil {
 		return err
 	}
+	if err := command.CheckResctrlType(def); err != nil {
+		return err
+	}
 	emu := def.Devices.Emulator
 	if emu == "" {
 		emu = d.cfg.Emulator
