@@ -327,3 +327,34 @@ func TestCPUAuditResctrlVirsh(t *testing.T) {
 		t.Errorf("start: rc %d %q", rc, e)
 	}
 }
+
+// TestCPUAuditVcpuinfoOnlineIDs: vcpuinfo lists the online vCPUs by their
+// ids when an offline one sits between them, as libvirt does.
+func TestCPUAuditVcpuinfoOnlineIDs(t *testing.T) {
+	part := "<vcpu placement='static' current='2'>3</vcpu>\n  <vcpus><vcpu id='0' enabled='yes' hotpluggable='no' order='1'/>" +
+		"<vcpu id='1' enabled='no' hotpluggable='yes'/><vcpu id='2' enabled='yes' hotpluggable='yes' order='2'/></vcpus>"
+	run := func(uri string) string {
+		p := cpuGuestXML(t, t.TempDir(), "gvaudit-ids", "qemu", part)
+		mustVirsh(t, uri, "create "+p)
+		defer virsh(t, uri, "destroy", "gvaudit-ids")
+		var ids []string
+		for _, l := range strings.Split(mustVirsh(t, uri, "vcpuinfo gvaudit-ids"), "\n") {
+			if v, ok := strings.CutPrefix(l, "VCPU:"); ok {
+				ids = append(ids, strings.TrimSpace(v))
+			}
+			if v, ok := strings.CutPrefix(l, "CPU:"); ok && strings.TrimSpace(v) == "-1" {
+				t.Errorf("a vCPU without its host CPU:\n%s", l)
+			}
+		}
+		return strings.Join(ids, ",")
+	}
+	d := startDaemon(t)
+	if got := run(d.URI("qemu")); got != "0,2" {
+		t.Errorf("vcpuinfo lists vCPUs %s, want 0,2", got)
+	}
+	if libvirtdUp() {
+		if lv := run(libvirtdURI); lv != "0,2" {
+			t.Errorf("libvirtd lists vCPUs %s", lv)
+		}
+	}
+}

@@ -448,6 +448,7 @@ func (d *Driver) findCgroup(v *vm, pid int, id int32, name string) {
 // group with the guest's vCPU bandwidth, and the group of a vCPU that is
 // gone is removed.
 func (d *Driver) syncVcpuCgroups(v *vm, mon monitor) {
+	forgetStats(v) // a cached sample knows the vCPU threads of before
 	g := guestCgroup(v)
 	live, _, _ := liveSnapshot(v)
 	if live == nil {

@@ -7,6 +7,7 @@ import (
 
 	"govirt/driver"
 	"govirt/drivers/qemu/agent"
+	"govirt/drivers/qemu/command"
 	"govirt/qmp"
 	"govirt/virerr"
 )
@@ -242,10 +243,24 @@ func (c *conn) DomainGetVcpus(h driver.Domain, maxinfo, maplen int32) ([]driver.
 		return nil, nil, err
 	}
 	v.mu.Lock()
-	active, n := v.active(), 0
+	active, max := v.active(), 0
 	pid := 0
+	var online []int
 	if active {
-		n = int(v.live.CurrentVCPUs)
+		max = int(v.live.VCPUs)
+		// the online vCPUs by id, which need not be the first ones
+		// (qemuDomainHelperGetVcpus skips the offline ones)
+		if st, _, err := command.VcpuStates(v.live); err == nil {
+			for i, s := range st {
+				if s.Online {
+					online = append(online, i)
+				}
+			}
+		} else {
+			for i := 0; i < int(v.live.CurrentVCPUs); i++ {
+				online = append(online, i)
+			}
+		}
 		if v.proc != nil {
 			pid = v.proc.pid
 		}
@@ -254,12 +269,16 @@ func (c *conn) DomainGetVcpus(h driver.Domain, maxinfo, maplen int32) ([]driver.
 	if !active {
 		return nil, nil, errQEMU(virerr.ErrOperationInvalid, "cannot list vcpu pinning for an inactive domain")
 	}
-	if int(maxinfo) < n {
-		n = int(maxinfo)
+	if int(maxinfo) < len(online) {
+		online = online[:maxinfo]
 	}
-	infos := vcpuInfos(pid, c.d.sample(v), n)
+	n := len(online)
+	all := vcpuInfos(pid, c.d.sample(v), max)
+	infos := make([]vcpuInfo, n)
 	out := make([]driver.VcpuInfo, n)
-	for i, vi := range infos {
+	for i, id := range online {
+		infos[i] = all[id]
+		vi := all[id]
 		out[i] = driver.VcpuInfo{Number: uint32(vi.number), State: 1, CPUTime: vi.time, CPU: vi.cpu}
 	}
 	// Each vCPU thread's affinity as the kernel has it
