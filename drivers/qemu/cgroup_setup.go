@@ -453,10 +453,8 @@ func (d *Driver) findCgroup(v *vm, pid int, id int32, name string) {
 // group with the guest's vCPU bandwidth, and the group of a vCPU that is
 // gone is removed.
 func (d *Driver) syncVcpuCgroups(v *vm, mon monitor) {
+	forgetStats(v) // a cached sample knows the vCPU threads of before
 	g := guestCgroup(v)
-	if g == nil {
-		return
-	}
 	live, _, _ := liveSnapshot(v)
 	if live == nil {
 		return
@@ -472,14 +470,35 @@ func (d *Driver) syncVcpuCgroups(v *vm, mon monitor) {
 	if err := mon.Execute(hotplugCtx(), "query-cpus-fast", nil, &cpus); err != nil {
 		return
 	}
+	// A plugged vCPU runs where its pin (or <vcpu cpuset>, or the
+	// automatic placement's CPUs) says, in its group's cpuset and by its
+	// thread's affinity (qemuProcessSetupVcpu); the others keep theirs.
+	pin, _ := command.PinningOf(live)
+	pin = applyAutoPinning(live, vmAutoPlacement(v), pin)
 	present := map[int]bool{}
 	for _, c := range cpus {
 		present[c.CPUIndex] = true
-		if err := setupThreadGroup(g, cgroup.ThreadVCPU, c.CPUIndex, c.ThreadID, false, nil, t.Period, t.Quota); err != nil {
+		var set []int
+		if pin != nil {
+			set = pin.Default
+			if s, ok := pin.VCPU[c.CPUIndex]; ok {
+				set = s
+			}
+		}
+		if g == nil {
+		} else if err := setupThreadGroup(g, cgroup.ThreadVCPU, c.CPUIndex, c.ThreadID, false, set, t.Period, t.Quota); err != nil {
 			d.log.Warn("cannot place a vCPU in its cgroup", "domain", v.name, "vcpu", c.CPUIndex, "err", err)
 		} else if err := setThreadMems(g, cgroup.ThreadVCPU, c.CPUIndex, numaMemMask(live, vmAutoPlacement(v))); err != nil {
 			d.log.Warn("cannot set a vCPU's memory nodes", "domain", v.name, "vcpu", c.CPUIndex, "err", err)
 		}
+		if set != nil {
+			if err := setAffinity(c.ThreadID, set); err != nil {
+				d.log.Warn("cannot set a vCPU's affinity", "domain", v.name, "vcpu", c.CPUIndex, "err", err)
+			}
+		}
+	}
+	if g == nil {
+		return
 	}
 	for i := 0; i < int(live.VCPUs); i++ {
 		if present[i] {
