@@ -282,7 +282,9 @@ func startGovirtd() (string, func(), error) {
 	if err := cmd.Start(); err != nil {
 		return "", nil, err
 	}
-	govirtdPID = cmd.Process.Pid
+	if govirtdPID == 0 { // the first one is the suites' govirtd; the migrate suite starts a second
+		govirtdPID = cmd.Process.Pid
+	}
 	var once sync.Once
 	stop := func() {
 		once.Do(func() {
