@@ -36,6 +36,11 @@
 //     domtime on it; p50/p99/max of list --all, dominfo and dumpxml
 //     (all guests, and the hung one alone) with the agent answering and
 //     hung, govirtd against libvirtd; target: p99 <= 10 ms while hung.
+//   - migrate (not in the default set: it boots the test guest): a live
+//     migration of a -mig-mem guest rewriting its memory, govirtd ->
+//     govirtd, libvirtd -> govirtd and govirtd -> libvirtd (the same
+//     virsh flags) and the floor; total, downtime and pause, medians of
+//     -rounds and the govirtd/libvirtd ratio of each side (migrate.go).
 //
 // Every guest the bench defines and every floor QEMU it spawns is
 // registered and removed on error and on SIGINT/SIGTERM (guests through
