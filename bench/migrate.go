@@ -122,10 +122,10 @@ func virshRun(uri string, args ...string) (string, error) {
 // the total is virsh migrate's wall time, the downtime domjobinfo
 // --completed's on the source, the pause the daemons' lifecycle events'.
 // The guest is removed from both daemons whatever happens.
-func daemonMigration(srcURI, dstURI, name string) (total, down, paused time.Duration, err error) {
+func daemonMigration(srcURI, dstURI, name string) (res migResult, err error) {
 	dir, err := os.MkdirTemp("", "gvmig")
 	if err != nil {
-		return 0, 0, 0, err
+		return res, err
 	}
 	defer os.RemoveAll(dir)
 	os.Chmod(dir, 0o755) // libvirtd's QEMU binds the console there
@@ -133,13 +133,16 @@ func daemonMigration(srcURI, dstURI, name string) (total, down, paused time.Dura
 	xmlPath, destXML := filepath.Join(dir, "dom.xml"), filepath.Join(dir, "dest.xml")
 	os.WriteFile(xmlPath, []byte(migrateDomain(name, sock)), 0o644)
 	if err := trackGuest(srcURI, name); err != nil {
-		return 0, 0, 0, err
+		return res, err
 	}
 	defer untrackGuest(srcURI, name)
 	if err := trackGuest(dstURI, name); err != nil {
-		return 0, 0, 0, err
+		return res, err
 	}
 	defer untrackGuest(dstURI, name)
+	var groups migGroups // migrate_cgroup.go
+	defer groups.remove()
+	lv := qemuURI(*libvirtdSock)
 	defer func() {
 		virshRun(dstURI, "destroy", name)
 		virshRun(dstURI, "undefine", name)
@@ -147,49 +150,63 @@ func daemonMigration(srcURI, dstURI, name string) (total, down, paused time.Dura
 		virshRun(srcURI, "undefine", name)
 	}()
 	if _, err := virshRun(srcURI, "define", xmlPath); err != nil {
-		return 0, 0, 0, err
+		return res, err
 	}
 	if _, err := virshRun(srcURI, "start", name); err != nil {
-		return 0, 0, 0, err
+		return res, err
+	}
+	if srcURI == lv && migPlacing() {
+		if err := groups.placeExisting(name); err != nil {
+			return res, err
+		}
 	}
 	if err := bootDirty(sock); err != nil {
-		return 0, 0, 0, err
+		return res, err
 	}
 	doc, err := virshRun(srcURI, "dumpxml", "--migratable", name)
 	if err != nil {
-		return 0, 0, 0, err
+		return res, err
 	}
 	os.WriteFile(destXML, []byte(strings.Replace(doc, sock, sock2, 1)), 0o644)
 	port, err := freePort()
 	if err != nil {
-		return 0, 0, 0, err
+		return res, err
 	}
 	w, err := watchPause(srcURI, dstURI, name)
 	if err != nil {
-		return 0, 0, 0, err
+		return res, err
 	}
 	defer w.close()
-	t0 := time.Now()
-	if _, err := virshRun(srcURI, append(migFlags(destXML, port), name, dstURI)...); err != nil {
-		return 0, 0, 0, err
+	placed := func() error { return nil }
+	if dstURI == lv && migPlacing() {
+		placed = groups.placeNew(name)
 	}
-	total = time.Since(t0)
-	if paused, err = w.paused(); err != nil {
-		return 0, 0, 0, err
+	t0 := time.Now()
+	_, err = virshRun(srcURI, append(migFlags(destXML, port), name, dstURI)...)
+	res.total = time.Since(t0)
+	if perr := placed(); err == nil && perr != nil {
+		err = perr
+	}
+	if err != nil {
+		return res, err
+	}
+	if err := w.fill(&res, t0); err != nil {
+		return res, err
 	}
 	if st, err := virshRun(dstURI, "domstate", name); err != nil || strings.TrimSpace(st) != "running" {
-		return 0, 0, 0, fmt.Errorf("on the destination after the migration: %q %v", strings.TrimSpace(st), err)
+		return res, fmt.Errorf("on the destination after the migration: %q %v", strings.TrimSpace(st), err)
 	}
 	out, err := virshRun(srcURI, "domjobinfo", "--completed", name)
 	if err != nil {
-		return 0, 0, 0, err
+		return res, err
 	}
 	m := downtimeRe.FindStringSubmatch(out)
 	if m == nil {
-		return 0, 0, 0, fmt.Errorf("no downtime in %q", out)
+		return res, fmt.Errorf("no downtime in %q", out)
 	}
 	ms, _ := strconv.Atoi(m[1])
-	return total, time.Duration(ms) * time.Millisecond, paused, nil
+	res.down = time.Duration(ms) * time.Millisecond
+	return res, nil
 }
 
 // floorQEMU spawns QEMU for def as govirtd does (inherited monitor
@@ -251,20 +268,22 @@ func stopFloor(cmd *exec.Cmd) {
 // floorMigration migrates between two bare QEMUs over QMP, timing from
 // the destination's spawn (as a daemon's Prepare) to its cont; the pause
 // is the source's STOP event to the destination's RESUME event.
-func floorMigration(name string) (total, down, paused time.Duration, err error) {
+func floorMigration(name string) (res migResult, err error) {
 	dir, err := os.MkdirTemp("", "gvmigfloor")
 	if err != nil {
-		return 0, 0, 0, err
+		return res, err
 	}
 	defer os.RemoveAll(dir)
+	var groups migGroups // migrate_cgroup.go; removed after both QEMUs are killed
+	defer groups.remove()
 	qc, err := (&caps.Cache{Dir: filepath.Join(dir, "caps")}).Get(context.Background(), "/usr/bin/qemu-system-x86_64")
 	if err != nil {
-		return 0, 0, 0, err
+		return res, err
 	}
 	sock, sock2 := filepath.Join(dir, "con"), filepath.Join(dir, "con2")
 	def, err := conf.ParseDomain([]byte(migrateDomain(name, sock)), 0)
 	if err != nil {
-		return 0, 0, 0, err
+		return res, err
 	}
 	var mu sync.Mutex
 	var stopped, resumed time.Time
@@ -281,45 +300,56 @@ func floorMigration(name string) (total, down, paused time.Duration, err error) 
 	// Started paused (-S), the source stops only for the migration.
 	src, smon, err := floorQEMU(qc, def, filepath.Join(dir, "src"), at("STOP", &stopped))
 	if err != nil {
-		return 0, 0, 0, err
+		return res, err
 	}
 	defer stopFloor(src)
 	defer smon.Close()
+	if migPlacing() {
+		if err := groups.place(src.Process.Pid); err != nil {
+			return res, err
+		}
+	}
 	ctx := context.Background()
 	if err := smon.Execute(ctx, "cont", nil, nil); err != nil {
-		return 0, 0, 0, err
+		return res, err
 	}
 	if err := bootDirty(sock); err != nil {
-		return 0, 0, 0, err
+		return res, err
 	}
 	ddef, err := conf.ParseDomain([]byte(migrateDomain(name, sock2)), 0)
 	if err != nil {
-		return 0, 0, 0, err
+		return res, err
 	}
 	port, err := freePort()
 	if err != nil {
-		return 0, 0, 0, err
+		return res, err
 	}
 	t0 := time.Now()
 	dst, dmon, err := floorQEMU(qc, ddef, filepath.Join(dir, "dst"), at("RESUME", &resumed), "-incoming", "defer")
 	if err != nil {
-		return 0, 0, 0, err
+		return res, err
 	}
 	defer stopFloor(dst)
 	defer dmon.Close()
+	if migPlacing() {
+		if err := groups.place(dst.Process.Pid); err != nil {
+			return res, err
+		}
+	}
 	caps := map[string]any{"capabilities": []map[string]any{{"capability": "events", "state": true}}}
 	if err := dmon.Execute(ctx, "migrate-set-capabilities", caps, nil); err != nil {
-		return 0, 0, 0, err
+		return res, err
 	}
 	if err := dmon.Execute(ctx, "migrate-incoming", map[string]any{"uri": fmt.Sprintf("tcp:127.0.0.1:%d", port)}, nil); err != nil {
-		return 0, 0, 0, err
+		return res, err
 	}
 	// The daemons lift QEMU's 32 MiB/s default the same way.
 	if err := smon.Execute(ctx, "migrate-set-parameters", map[string]any{"max-bandwidth": uint64(1 << 40)}, nil); err != nil {
-		return 0, 0, 0, err
+		return res, err
 	}
+	prepared := time.Now()
 	if err := smon.Execute(ctx, "migrate", map[string]any{"uri": fmt.Sprintf("tcp:127.0.0.1:%d", port)}, nil); err != nil {
-		return 0, 0, 0, err
+		return res, err
 	}
 	var st struct {
 		Status    string `json:"status"`
@@ -328,13 +358,13 @@ func floorMigration(name string) (total, down, paused time.Duration, err error) 
 	}
 	for {
 		if err := smon.Execute(ctx, "query-migrate", nil, &st); err != nil {
-			return 0, 0, 0, err
+			return res, err
 		}
 		if st.Status == "completed" {
 			break
 		}
 		if st.Status == "failed" || st.Status == "cancelled" {
-			return 0, 0, 0, fmt.Errorf("floor migration %s: %s", st.Status, st.ErrorDesc)
+			return res, fmt.Errorf("floor migration %s: %s", st.Status, st.ErrorDesc)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -343,7 +373,7 @@ func floorMigration(name string) (total, down, paused time.Duration, err error) 
 			Status string `json:"status"`
 		}
 		if err := dmon.Execute(ctx, "query-migrate", nil, &ds); err != nil {
-			return 0, 0, 0, err
+			return res, err
 		}
 		if ds.Status == "completed" {
 			break
@@ -351,18 +381,20 @@ func floorMigration(name string) (total, down, paused time.Duration, err error) 
 		time.Sleep(5 * time.Millisecond)
 	}
 	if err := dmon.Execute(ctx, "cont", nil, nil); err != nil {
-		return 0, 0, 0, err
+		return res, err
 	}
-	total = time.Since(t0)
+	res.total = time.Since(t0)
 	for i := 0; ; i++ {
 		mu.Lock()
 		s, r := stopped, resumed
 		mu.Unlock()
 		if !s.IsZero() && !r.IsZero() {
-			return total, time.Duration(st.Downtime) * time.Millisecond, r.Sub(s), nil
+			res.down, res.paused = time.Duration(st.Downtime)*time.Millisecond, r.Sub(s)
+			res.prepare, res.transfer = prepared.Sub(t0), s.Sub(prepared)
+			return res, nil
 		}
 		if i == 200 {
-			return 0, 0, 0, fmt.Errorf("floor: no STOP/RESUME events (STOP at %v, RESUME at %v)", s, r)
+			return res, fmt.Errorf("floor: no STOP/RESUME events (STOP at %v, RESUME at %v)", s, r)
 		}
 		time.Sleep(25 * time.Millisecond)
 	}

@@ -30,10 +30,32 @@ type migLeg struct {
 	name     string // printed
 	tag      string // part of the guest's name
 	src, dst string // daemon URIs; empty for the floor
-	total    []time.Duration
-	down     []time.Duration // QEMU's downtime as the source reports it
-	paused   []time.Duration // source's suspend event to destination's resume event
+	res      []migResult
 }
+
+// migResult is one migration's figures. Prepare and transfer split the
+// total: the start to the destination's STARTED (migrated) event (Begin
+// and Prepare, the destination QEMU's start), then to the source's
+// SUSPENDED (migrated) one (the memory's transfer); the pause and the
+// rest (Finish's tail, Confirm, virsh's exit) follow.
+type migResult struct {
+	total, down, paused, prepare, transfer time.Duration
+}
+
+// med is the median of one figure over the rounds.
+func (l *migLeg) med(f func(migResult) time.Duration) time.Duration {
+	var v []time.Duration
+	for _, r := range l.res {
+		v = append(v, f(r))
+	}
+	return medianDur(v)
+}
+
+func figTotal(r migResult) time.Duration    { return r.total }
+func figDown(r migResult) time.Duration     { return r.down }
+func figPaused(r migResult) time.Duration   { return r.paused }
+func figPrepare(r migResult) time.Duration  { return r.prepare }
+func figTransfer(r migResult) time.Duration { return r.transfer }
 
 // migFlags are the flags of every daemon leg. The guest has no disk, so
 // libvirtd does not want --unsafe; the incoming port is the bench's
@@ -61,19 +83,20 @@ func migLegs(gvA, gvB string, haveLibvirtd bool) []*migLeg {
 // run measures one round of the leg.
 func (l *migLeg) run(round int) error {
 	name := fmt.Sprintf("%s-%s-r%d", migGuestBase, l.tag, round)
-	var tot, down, paused time.Duration
+	var res migResult
 	var err error
 	if l.src == "" {
-		tot, down, paused, err = floorMigration(name)
+		res, err = floorMigration(name)
 	} else {
-		tot, down, paused, err = daemonMigration(l.src, l.dst, name)
+		res, err = daemonMigration(l.src, l.dst, name)
 	}
 	if err != nil {
 		return fmt.Errorf("%s: %v", l.name, err)
 	}
-	l.total, l.down, l.paused = append(l.total, tot), append(l.down, down), append(l.paused, paused)
-	fmt.Printf("  round %d %-22s total %9v  downtime %7v  paused %9v  (load %s)\n", round+1, l.name,
-		tot.Round(time.Millisecond), down, paused.Round(time.Millisecond), loadAvg())
+	l.res = append(l.res, res)
+	ms := func(d time.Duration) time.Duration { return d.Round(time.Millisecond) }
+	fmt.Printf("  round %d %-22s total %9v  downtime %7v  paused %9v  prepare %9v  transfer %9v  (load %s)\n", round+1, l.name,
+		ms(res.total), res.down, ms(res.paused), ms(res.prepare), ms(res.transfer), loadAvg())
 	return nil
 }
 
@@ -84,17 +107,21 @@ const migGuestBase = "gvbench-mig"
 // printMigrateReport prints the medians of each leg and the ratios:
 // govirtd/libvirtd per side and each leg against the floor.
 func printMigrateReport(legs []*migLeg) {
+	ms := func(d time.Duration) time.Duration { return d.Round(time.Millisecond) }
 	fmt.Printf("\nmedian of %d rounds (load average now %s)\n", *rounds, loadAvg())
-	fmt.Printf("%-22s %10s %10s %10s\n", "leg", "total", "downtime", "paused")
+	fmt.Printf("%-22s %10s %10s %10s %10s %10s\n", "leg", "total", "downtime", "paused", "prepare", "transfer")
 	for _, l := range legs {
-		fmt.Printf("%-22s %10v %10v %10v\n", l.name, medianDur(l.total).Round(time.Millisecond),
-			medianDur(l.down), medianDur(l.paused).Round(time.Millisecond))
+		fmt.Printf("%-22s %10v %10v %10v %10v %10v\n", l.name, ms(l.med(figTotal)), l.med(figDown), ms(l.med(figPaused)),
+			ms(l.med(figPrepare)), ms(l.med(figTransfer)))
 	}
 	row := func(label string, a, b *migLeg) {
-		fmt.Printf("%-52s %7.2fx %9.2fx %9.2fx\n", label, ratio(medianDur(a.total), medianDur(b.total)),
-			ratio(medianDur(a.down), medianDur(b.down)), ratio(medianDur(a.paused), medianDur(b.paused)))
+		fmt.Printf("%-52s", label)
+		for _, f := range []func(migResult) time.Duration{figTotal, figDown, figPaused, figPrepare, figTransfer} {
+			fmt.Printf(" %9.2fx", ratio(a.med(f), b.med(f)))
+		}
+		fmt.Println()
 	}
-	fmt.Printf("\n%-52s %8s %10s %10s\n", "ratio", "total", "downtime", "paused")
+	fmt.Printf("\n%-52s %10s %10s %10s %10s %10s\n", "ratio", "total", "downtime", "paused", "prepare", "transfer")
 	gg, floor := legs[0], legs[len(legs)-1]
 	if len(legs) == 4 {
 		row("source side, gv->gv / lv->gv (govirtd/libvirtd)", gg, legs[1])
@@ -127,16 +154,17 @@ func loadAvg() string {
 	return strings.Fields(string(b))[0]
 }
 
-// pauseWatch times the guest's pause as the daemons report it: the
+// pauseWatch times the guest's pause as the daemons report it (and the
+// phases before it, from the destination's STARTED event): the
 // source's SUSPENDED (migrated) lifecycle event to the destination's
 // RESUMED (migrated) one, both taken when the bench receives them. This is
 // what the guest's users see (its vCPUs stopped until they run again on
 // the destination, the daemons' Finish included), where QEMU's downtime
 // ends when the source has sent the last page.
 type pauseWatch struct {
-	mu               sync.Mutex
-	stopped, resumed time.Time
-	conns            []*client.Client
+	mu                        sync.Mutex
+	started, stopped, resumed time.Time
+	conns                     []*client.Client
 }
 
 // watchPause registers lifecycle callbacks for name on both daemons;
@@ -150,17 +178,25 @@ func watchPause(srcURI, dstURI, name string) (*pauseWatch, error) {
 			return nil, err
 		}
 		w.conns = append(w.conns, c)
-		want, detail, at := driver.EventSuspended, driver.EventSuspendedMigrated, &w.stopped
-		if i == 1 {
-			want, detail, at = driver.EventResumed, driver.EventResumedMigrated, &w.resumed
-		}
+		dst := i == 1
 		c.OnEvent(func(prog uint32, proc int32, body []byte) {
 			now := time.Now()
 			if proc != procs.DomainEventCallbackLifecycle {
 				return
 			}
 			var m remote.DomainEventCallbackLifecycleMsg
-			if xdr.Unmarshal(body, &m) != nil || m.Msg.Dom.Name != name || m.Msg.Event != want || m.Msg.Detail != detail {
+			if xdr.Unmarshal(body, &m) != nil || m.Msg.Dom.Name != name {
+				return
+			}
+			var at *time.Time
+			switch e := [2]int32{m.Msg.Event, m.Msg.Detail}; {
+			case !dst && e == [2]int32{driver.EventSuspended, driver.EventSuspendedMigrated}:
+				at = &w.stopped
+			case dst && e == [2]int32{driver.EventStarted, driver.EventStartedMigrated}:
+				at = &w.started
+			case dst && e == [2]int32{driver.EventResumed, driver.EventResumedMigrated}:
+				at = &w.resumed
+			default:
 				return
 			}
 			w.mu.Lock()
@@ -179,18 +215,19 @@ func watchPause(srcURI, dstURI, name string) (*pauseWatch, error) {
 	return w, nil
 }
 
-// paused waits a little for the resume event (it may trail virsh's
-// return) and returns the pause.
-func (w *pauseWatch) paused() (time.Duration, error) {
+// fill waits a little for the events (they may trail virsh's return)
+// and sets the pause and the phases of res, begun at t0.
+func (w *pauseWatch) fill(res *migResult, t0 time.Time) error {
 	for i := 0; ; i++ {
 		w.mu.Lock()
-		s, r := w.stopped, w.resumed
+		p, s, r := w.started, w.stopped, w.resumed
 		w.mu.Unlock()
-		if !s.IsZero() && !r.IsZero() {
-			return r.Sub(s), nil
+		if !p.IsZero() && !s.IsZero() && !r.IsZero() {
+			res.paused, res.prepare, res.transfer = r.Sub(s), p.Sub(t0), s.Sub(p)
+			return nil
 		}
 		if i == 200 {
-			return 0, fmt.Errorf("no suspended/resumed (migrated) events (suspended at %v, resumed at %v)", s, r)
+			return fmt.Errorf("missing started/suspended/resumed (migrated) events (at %v, %v, %v)", p, s, r)
 		}
 		time.Sleep(25 * time.Millisecond)
 	}
