@@ -26,7 +26,7 @@ var reg = struct {
 	stopping bool
 	guests   map[guestKey]struct{}
 	pids     map[int]*os.Process
-	stop     func()
+	stops    []func()
 }{guests: map[guestKey]struct{}{}, pids: map[int]*os.Process{}}
 
 type guestKey struct{ uri, name string }
@@ -117,7 +117,7 @@ func cleanupAll() {
 }
 
 // onInterrupt makes SIGINT, SIGTERM and SIGHUP clean up, run the stop
-// function setStop registered (govirtd's shutdown) and exit. It is
+// functions setStop registered (each govirtd's shutdown) and exit. It is
 // installed first thing, so a signal while govirtd is being built is not
 // lost. govirtd runs in its own process group, so a ^C on the terminal
 // reaches only the bench and govirtd is still there to destroy its
@@ -133,19 +133,20 @@ func onInterrupt() {
 		fmt.Fprintf(os.Stderr, "bench: %v: cleaning up\n", s)
 		cleanupAll()
 		reg.Lock()
-		stop := reg.stop
+		stops := reg.stops
 		reg.Unlock()
-		if stop != nil {
+		for _, stop := range stops {
 			stop()
 		}
 		os.Exit(130)
 	}()
 }
 
-// setStop registers what stops govirtd after an interrupt's cleanup.
+// setStop registers what stops a govirtd after an interrupt's cleanup;
+// every govirtd the bench started is stopped (the migrate suite runs two).
 func setStop(stop func()) {
 	reg.Lock()
-	reg.stop = stop
+	reg.stops = append(reg.stops, stop)
 	reg.Unlock()
 }
 

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -23,13 +24,15 @@ import (
 
 // The migrate suite: a live migration of a -mig-mem guest (the test
 // guest, TCG unless KVM is usable) that keeps rewriting part of its
-// memory, govirtd to govirtd with `virsh migrate --live` (Begin to
-// Confirm, the destination QEMU's start included), against the floor:
-// two QEMUs with the same command line migrated by hand over QMP
-// (destination spawned with -incoming defer, migrate-incoming, migrate,
-// completed, cont). Total time and QEMU's downtime, median of -rounds.
-// Only one libvirtd runs on this host, so libvirtd to libvirtd is not
-// measured; the floor is what any daemon's migration costs at least.
+// memory, with `virsh migrate --live` (Begin to Confirm, the destination
+// QEMU's start included): govirtd -> govirtd, and with libvirtd running
+// libvirtd -> govirtd and govirtd -> libvirtd with the same flags
+// (migrate_libvirtd.go: only one libvirtd runs here, so the mixed legs
+// isolate each daemon's side), against the floor: two QEMUs with the
+// same command line migrated by hand over QMP (destination spawned with
+// -incoming defer, migrate-incoming, migrate, completed, cont). Total
+// time, the downtime the source reports and the guest's pause (suspend
+// to resume events), median of -rounds.
 
 var (
 	migMem   = flag.Int("mig-mem", 1024, "migrate suite: guest memory in MiB")
@@ -73,7 +76,7 @@ func bootDirty(sock string) error {
 	return err
 }
 
-func benchMigrateSuite(sock string, _ bool) error {
+func benchMigrateSuite(sock string, haveLibvirtd bool) error {
 	if _, err := os.Stat(filepath.Join(testguest.Dir(), "initrd.img")); err != nil {
 		return fmt.Errorf("the test guest is not built (sh testguest/build.sh): %v", err)
 	}
@@ -82,27 +85,25 @@ func benchMigrateSuite(sock string, _ bool) error {
 		return err
 	}
 	defer stop2()
-	srcURI, dstURI := "qemu+unix:///system?socket="+sock, "qemu+unix:///system?socket="+sock2
-	fmt.Printf("live migration of a %d MiB %s guest rewriting %d MB in a loop; median of %d rounds\n",
-		*migMem, accelName(), *migDirty, *rounds)
-	var gTotal, gDown, fTotal, fDown []time.Duration
-	for r := 0; r < *rounds; r++ {
-		tot, down, err := govirtdMigration(srcURI, dstURI, r)
+	if haveLibvirtd {
+		// An interrupted earlier run's guests.
+		c, err := dialClean(context.Background(), qemuURI(*libvirtdSock), migGuestBase)
 		if err != nil {
-			return fmt.Errorf("govirtd: %v", err)
+			return fmt.Errorf("libvirtd: %v", err)
 		}
-		gTotal, gDown = append(gTotal, tot), append(gDown, down)
-		tot, down, err = floorMigration(r)
-		if err != nil {
-			return fmt.Errorf("floor: %v", err)
-		}
-		fTotal, fDown = append(fTotal, tot), append(fDown, down)
+		c.Close()
 	}
-	fmt.Printf("%-12s %12s %12s %8s\n", "", "govirtd", "floor", "ratio")
-	gt, ft := medianDur(gTotal), medianDur(fTotal)
-	gd, fd := medianDur(gDown), medianDur(fDown)
-	fmt.Printf("%-12s %12v %12v %7.2fx\n", "total", gt.Round(time.Millisecond), ft.Round(time.Millisecond), ratio(gt, ft))
-	fmt.Printf("%-12s %12v %12v %7.2fx\n", "downtime", gd, fd, ratio(gd, fd))
+	legs := migLegs(qemuURI(sock), qemuURI(sock2), haveLibvirtd) // migrate_libvirtd.go
+	fmt.Printf("live migration of a %d MiB %s guest rewriting %d MB in a loop; %d rounds, the legs' order rotating (load average %s)\n",
+		*migMem, accelName(), *migDirty, *rounds, loadAvg())
+	for r := 0; r < *rounds; r++ {
+		for i := range legs {
+			if err := legs[(i+r)%len(legs)].run(r); err != nil {
+				return err
+			}
+		}
+	}
+	printMigrateReport(legs)
 	return nil
 }
 
@@ -116,65 +117,101 @@ func virshRun(uri string, args ...string) (string, error) {
 	return string(out), nil
 }
 
-// govirtdMigration boots a guest on src and migrates it to dst; the
-// downtime is domjobinfo --completed's on the source.
-func govirtdMigration(srcURI, dstURI string, round int) (time.Duration, time.Duration, error) {
+// daemonMigration boots a guest named name on the daemon at srcURI and
+// migrates it to the one at dstURI (either may be govirtd or libvirtd);
+// the total is virsh migrate's wall time, the downtime domjobinfo
+// --completed's on the source, the pause the daemons' lifecycle events'.
+// The guest is removed from both daemons whatever happens.
+func daemonMigration(srcURI, dstURI, name string) (res migResult, err error) {
 	dir, err := os.MkdirTemp("", "gvmig")
 	if err != nil {
-		return 0, 0, err
+		return res, err
 	}
 	defer os.RemoveAll(dir)
-	name := fmt.Sprintf("gvbench-mig%d", round)
+	os.Chmod(dir, 0o755) // libvirtd's QEMU binds the console there
 	sock, sock2 := filepath.Join(dir, "con"), filepath.Join(dir, "con2")
 	xmlPath, destXML := filepath.Join(dir, "dom.xml"), filepath.Join(dir, "dest.xml")
-	os.WriteFile(xmlPath, []byte(migrateDomain(name, sock)), 0o600)
+	os.WriteFile(xmlPath, []byte(migrateDomain(name, sock)), 0o644)
 	if err := trackGuest(srcURI, name); err != nil {
-		return 0, 0, err
+		return res, err
 	}
 	defer untrackGuest(srcURI, name)
 	if err := trackGuest(dstURI, name); err != nil {
-		return 0, 0, err
+		return res, err
 	}
 	defer untrackGuest(dstURI, name)
+	var groups migGroups // migrate_cgroup.go
+	defer groups.remove()
+	lv := qemuURI(*libvirtdSock)
 	defer func() {
 		virshRun(dstURI, "destroy", name)
+		virshRun(dstURI, "undefine", name)
 		virshRun(srcURI, "destroy", name)
 		virshRun(srcURI, "undefine", name)
 	}()
 	if _, err := virshRun(srcURI, "define", xmlPath); err != nil {
-		return 0, 0, err
+		return res, err
 	}
 	if _, err := virshRun(srcURI, "start", name); err != nil {
-		return 0, 0, err
+		return res, err
+	}
+	if srcURI == lv && migPlacing() {
+		if err := groups.placeExisting(name); err != nil {
+			return res, err
+		}
 	}
 	if err := bootDirty(sock); err != nil {
-		return 0, 0, err
+		return res, err
 	}
 	doc, err := virshRun(srcURI, "dumpxml", "--migratable", name)
 	if err != nil {
-		return 0, 0, err
+		return res, err
 	}
-	os.WriteFile(destXML, []byte(strings.Replace(doc, sock, sock2, 1)), 0o600)
+	os.WriteFile(destXML, []byte(strings.Replace(doc, sock, sock2, 1)), 0o644)
+	port, err := freePort()
+	if err != nil {
+		return res, err
+	}
+	w, err := watchPause(srcURI, dstURI, name)
+	if err != nil {
+		return res, err
+	}
+	defer w.close()
+	placed := func() error { return nil }
+	if dstURI == lv && migPlacing() {
+		placed = groups.placeNew(name)
+	}
 	t0 := time.Now()
-	if _, err := virshRun(srcURI, "migrate", "--live", "--xml", destXML, name, dstURI); err != nil {
-		return 0, 0, err
+	_, err = virshRun(srcURI, append(migFlags(destXML, port), name, dstURI)...)
+	res.total = time.Since(t0)
+	if perr := placed(); err == nil && perr != nil {
+		err = perr
 	}
-	total := time.Since(t0)
+	if err != nil {
+		return res, err
+	}
+	if err := w.fill(&res, t0); err != nil {
+		return res, err
+	}
+	if st, err := virshRun(dstURI, "domstate", name); err != nil || strings.TrimSpace(st) != "running" {
+		return res, fmt.Errorf("on the destination after the migration: %q %v", strings.TrimSpace(st), err)
+	}
 	out, err := virshRun(srcURI, "domjobinfo", "--completed", name)
 	if err != nil {
-		return 0, 0, err
+		return res, err
 	}
 	m := downtimeRe.FindStringSubmatch(out)
 	if m == nil {
-		return 0, 0, fmt.Errorf("no downtime in %q", out)
+		return res, fmt.Errorf("no downtime in %q", out)
 	}
 	ms, _ := strconv.Atoi(m[1])
-	return total, time.Duration(ms) * time.Millisecond, nil
+	res.down = time.Duration(ms) * time.Millisecond
+	return res, nil
 }
 
 // floorQEMU spawns QEMU for def as govirtd does (inherited monitor
 // socket, host files as descriptors), paused, with extra arguments.
-func floorQEMU(qc *caps.Caps, def *conf.Domain, dir string, extra ...string) (*exec.Cmd, *qmp.Monitor, error) {
+func floorQEMU(qc *caps.Caps, def *conf.Domain, dir string, onEvent func(qmp.Event), extra ...string) (*exec.Cmd, *qmp.Monitor, error) {
 	os.MkdirAll(dir, 0o700)
 	mon := filepath.Join(dir, "mon.sock")
 	cl, err := command.Build(def, qc, command.Paths{Name: def.Name, DomainDir: dir, MonitorSocket: mon, MonitorFD: 3})
@@ -210,7 +247,7 @@ func floorQEMU(qc *caps.Caps, def *conf.Domain, dir string, extra ...string) (*e
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	for {
-		m, err := qmp.Dial(ctx, mon, qmp.Options{})
+		m, err := qmp.Dial(ctx, mon, qmp.Options{OnEvent: onEvent})
 		if err == nil {
 			return cmd, m, nil
 		}
@@ -229,61 +266,90 @@ func stopFloor(cmd *exec.Cmd) {
 }
 
 // floorMigration migrates between two bare QEMUs over QMP, timing from
-// the destination's spawn (as govirtd's Prepare) to its cont.
-func floorMigration(round int) (time.Duration, time.Duration, error) {
+// the destination's spawn (as a daemon's Prepare) to its cont; the pause
+// is the source's STOP event to the destination's RESUME event.
+func floorMigration(name string) (res migResult, err error) {
 	dir, err := os.MkdirTemp("", "gvmigfloor")
 	if err != nil {
-		return 0, 0, err
+		return res, err
 	}
 	defer os.RemoveAll(dir)
+	var groups migGroups // migrate_cgroup.go; removed after both QEMUs are killed
+	defer groups.remove()
 	qc, err := (&caps.Cache{Dir: filepath.Join(dir, "caps")}).Get(context.Background(), "/usr/bin/qemu-system-x86_64")
 	if err != nil {
-		return 0, 0, err
+		return res, err
 	}
-	name := fmt.Sprintf("floor-mig%d", round)
 	sock, sock2 := filepath.Join(dir, "con"), filepath.Join(dir, "con2")
 	def, err := conf.ParseDomain([]byte(migrateDomain(name, sock)), 0)
 	if err != nil {
-		return 0, 0, err
+		return res, err
 	}
-	src, smon, err := floorQEMU(qc, def, filepath.Join(dir, "src"))
+	var mu sync.Mutex
+	var stopped, resumed time.Time
+	at := func(event string, t *time.Time) func(qmp.Event) {
+		return func(e qmp.Event) {
+			now := time.Now()
+			mu.Lock()
+			if e.Name == event && t.IsZero() {
+				*t = now
+			}
+			mu.Unlock()
+		}
+	}
+	// Started paused (-S), the source stops only for the migration.
+	src, smon, err := floorQEMU(qc, def, filepath.Join(dir, "src"), at("STOP", &stopped))
 	if err != nil {
-		return 0, 0, err
+		return res, err
 	}
 	defer stopFloor(src)
 	defer smon.Close()
+	if migPlacing() {
+		if err := groups.place(src.Process.Pid); err != nil {
+			return res, err
+		}
+	}
 	ctx := context.Background()
 	if err := smon.Execute(ctx, "cont", nil, nil); err != nil {
-		return 0, 0, err
+		return res, err
 	}
 	if err := bootDirty(sock); err != nil {
-		return 0, 0, err
+		return res, err
 	}
 	ddef, err := conf.ParseDomain([]byte(migrateDomain(name, sock2)), 0)
 	if err != nil {
-		return 0, 0, err
+		return res, err
 	}
-	port := 49300 + round
-	t0 := time.Now()
-	dst, dmon, err := floorQEMU(qc, ddef, filepath.Join(dir, "dst"), "-incoming", "defer")
+	port, err := freePort()
 	if err != nil {
-		return 0, 0, err
+		return res, err
+	}
+	t0 := time.Now()
+	dst, dmon, err := floorQEMU(qc, ddef, filepath.Join(dir, "dst"), at("RESUME", &resumed), "-incoming", "defer")
+	if err != nil {
+		return res, err
 	}
 	defer stopFloor(dst)
 	defer dmon.Close()
+	if migPlacing() {
+		if err := groups.place(dst.Process.Pid); err != nil {
+			return res, err
+		}
+	}
 	caps := map[string]any{"capabilities": []map[string]any{{"capability": "events", "state": true}}}
 	if err := dmon.Execute(ctx, "migrate-set-capabilities", caps, nil); err != nil {
-		return 0, 0, err
+		return res, err
 	}
 	if err := dmon.Execute(ctx, "migrate-incoming", map[string]any{"uri": fmt.Sprintf("tcp:127.0.0.1:%d", port)}, nil); err != nil {
-		return 0, 0, err
+		return res, err
 	}
-	// govirtd lifts QEMU's 32 MiB/s default the same way.
+	// The daemons lift QEMU's 32 MiB/s default the same way.
 	if err := smon.Execute(ctx, "migrate-set-parameters", map[string]any{"max-bandwidth": uint64(1 << 40)}, nil); err != nil {
-		return 0, 0, err
+		return res, err
 	}
+	prepared := time.Now()
 	if err := smon.Execute(ctx, "migrate", map[string]any{"uri": fmt.Sprintf("tcp:127.0.0.1:%d", port)}, nil); err != nil {
-		return 0, 0, err
+		return res, err
 	}
 	var st struct {
 		Status    string `json:"status"`
@@ -292,13 +358,13 @@ func floorMigration(round int) (time.Duration, time.Duration, error) {
 	}
 	for {
 		if err := smon.Execute(ctx, "query-migrate", nil, &st); err != nil {
-			return 0, 0, err
+			return res, err
 		}
 		if st.Status == "completed" {
 			break
 		}
 		if st.Status == "failed" || st.Status == "cancelled" {
-			return 0, 0, fmt.Errorf("floor migration %s: %s", st.Status, st.ErrorDesc)
+			return res, fmt.Errorf("floor migration %s: %s", st.Status, st.ErrorDesc)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -307,7 +373,7 @@ func floorMigration(round int) (time.Duration, time.Duration, error) {
 			Status string `json:"status"`
 		}
 		if err := dmon.Execute(ctx, "query-migrate", nil, &ds); err != nil {
-			return 0, 0, err
+			return res, err
 		}
 		if ds.Status == "completed" {
 			break
@@ -315,7 +381,21 @@ func floorMigration(round int) (time.Duration, time.Duration, error) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	if err := dmon.Execute(ctx, "cont", nil, nil); err != nil {
-		return 0, 0, err
+		return res, err
 	}
-	return time.Since(t0), time.Duration(st.Downtime) * time.Millisecond, nil
+	res.total = time.Since(t0)
+	for i := 0; ; i++ {
+		mu.Lock()
+		s, r := stopped, resumed
+		mu.Unlock()
+		if !s.IsZero() && !r.IsZero() {
+			res.down, res.paused = time.Duration(st.Downtime)*time.Millisecond, r.Sub(s)
+			res.prepare, res.transfer = prepared.Sub(t0), s.Sub(prepared)
+			return res, nil
+		}
+		if i == 200 {
+			return res, fmt.Errorf("floor: no STOP/RESUME events (STOP at %v, RESUME at %v)", s, r)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
 }
