@@ -144,3 +144,40 @@ func (d *Domain) OrderAttrs(path string, names ...string) {
 		orderAttrs(n, names...)
 	}
 }
+
+// OrderChildrenByAttr sorts the element children of the first element at
+// path below <domain> by where their attribute attr's value stands in
+// values (libvirt writes some lists, as <os><firmware>'s features, in
+// the order of an enum rather than as written); values not listed go
+// last, in their order.
+func (d *Domain) OrderChildrenByAttr(path, attr string, values ...string) {
+	n := d.x
+	for _, part := range strings.Split(path, "/") {
+		if n == nil {
+			return
+		}
+		n = n.child(part)
+	}
+	if n == nil {
+		return
+	}
+	rank := func(k *node) int {
+		if k.kind != elemNode {
+			return len(values) + 1
+		}
+		if i := slices.Index(values, k.attr(attr)); i >= 0 {
+			return i
+		}
+		return len(values)
+	}
+	var elems []*node
+	for _, k := range n.kids {
+		if k.kind == elemNode {
+			elems = append(elems, k)
+		} else if k.kind != textNode || strings.TrimSpace(k.text) != "" {
+			return // mixed content is left as written
+		}
+	}
+	sort.SliceStable(elems, func(a, b int) bool { return rank(elems[a]) < rank(elems[b]) })
+	n.kids = elems
+}

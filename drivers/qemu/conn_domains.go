@@ -103,6 +103,9 @@ func (c *conn) DomainDefineXML(xml string, flags uint32) (driver.Domain, error) 
 	if err := c.d.applyPostParse(def); err != nil {
 		return driver.Domain{}, err
 	}
+	if err := c.d.validateDefine(def); err != nil {
+		return driver.Domain{}, err
+	}
 	d := c.d
 	var v *vm
 	var h driver.Domain
@@ -215,6 +218,9 @@ func (c *conn) DomainCreateXML(xml string, flags uint32) (driver.Domain, error) 
 		return driver.Domain{}, err
 	}
 	if err := c.d.applyPostParse(def); err != nil {
+		return driver.Domain{}, err
+	}
+	if err := c.d.validateDefine(def); err != nil {
 		return driver.Domain{}, err
 	}
 	d := c.d

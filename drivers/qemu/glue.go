@@ -62,6 +62,7 @@ func (d *Driver) buildCommand(live *conf.Domain, qc *caps.Caps, dir, chanDir, mo
 		OpenTap: openTap(files, dir), OpenVhostNet: openVhostNet(files),
 		Secrets: d.secretLookup, SecretValue: d.secretByUUID}
 	d.platformPaths(&p, dir, files)
+	p.ResetNVRAM = resetNVRAM
 	p.FDGroup = d.fdGroupPaths(live.UUID, files)
 	if ap != nil {
 		p.AutoNodeset = ap.nodes
