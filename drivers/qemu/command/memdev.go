@@ -210,6 +210,16 @@ func (b *builder) emitMemoryDevices() error {
 			}
 		}
 		o = o.set("id", d.alias)
+		if d.raw != nil {
+			// The live definition names the device as libvirt's does.
+			conf.SetDeviceValue(d.raw, "alias/@name", d.alias)
+			if d.model == "dimm" || d.model == "nvdimm" {
+				if conf.DeviceAddress(d.raw).Type == "" {
+					conf.SetDeviceValue(d.raw, "address/@type", "dimm")
+					conf.SetDeviceValue(d.raw, "address/@slot", strconv.Itoa(d.slot))
+				}
+			}
+		}
 		switch d.model {
 		case "dimm", "nvdimm":
 			o = o.set("slot", d.slot)
