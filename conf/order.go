@@ -45,10 +45,10 @@ var childOrder = map[string][]string{
 		"space_hard_limit", "space_soft_limit", "boot", "alias", "address"},
 	"hostdev": {"driver", "source", "origstates", "readonly", "shareable",
 		"boot", "alias", "rom", "address"},
-	"iommu":      {"driver", "alias", "address"},
+	"iommu": {"driver", "alias", "address"},
 	// A memory device (<devices><memory>); the top-level <memory> has no
 	// children, so the name serves both.
-	"memory": {"source", "target", "alias", "address"},
+	"memory":     {"source", "target", "alias", "address"},
 	"vsock":      {"cid", "alias", "address"},
 	"serial":     {"source", "protocol", "log", "target", "alias", "address"},
 	"console":    {"source", "protocol", "log", "target", "alias", "address"},
