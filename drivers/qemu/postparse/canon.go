@@ -166,18 +166,27 @@ func (p *pp) memoryUnits() {
 	attr("cpu/numa/cell", "memory")
 	attr("memoryBacking/hugepages/page", "size")
 	for _, m := range d.RawDevicesOf("memory") {
-		for _, path := range [][]string{{"target", "size"}, {"target", "block"}, {"target", "requested"}, {"target", "label", "size"}, {"source", "pagesize"}, {"source", "alignsize"}} {
-			e := child(conf.DeviceElement(m), path...)
-			if e == nil {
-				continue
-			}
-			unit, _ := e.Attr("unit")
-			if v, ok := kib(e.Text(), unit); ok {
-				sp := strings.Join(path, "/")
-				conf.SetDeviceValue(m, sp, v)
-				conf.SetDeviceValue(m, sp+"/@unit", "KiB")
-			}
+		MemoryDeviceUnits(m)
+	}
+}
+
+// MemoryDeviceUnits writes a memory device's sizes in KiB, as libvirt's
+// parser stores them (also for a device being hot-plugged, which the
+// post-parse step of the whole definition does not see).
+func MemoryDeviceUnits(m *conf.RawDevice) {
+	for _, path := range [][]string{{"target", "size"}, {"target", "block"}, {"target", "requested"}, {"target", "label", "size"}, {"source", "pagesize"}, {"source", "alignsize"}} {
+		e := child(conf.DeviceElement(m), path...)
+		if e == nil {
+			continue
 		}
+		unit, _ := e.Attr("unit")
+		b, ok := scaled(e.Text(), unit, 1024)
+		if !ok || b%1024 != 0 {
+			continue
+		}
+		sp := strings.Join(path, "/")
+		conf.SetDeviceValue(m, sp, strconv.FormatUint(b/1024, 10))
+		conf.SetDeviceValue(m, sp+"/@unit", "KiB")
 	}
 }
 

@@ -1,0 +1,144 @@
+package qemu
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"govirt/conf"
+	"govirt/driver"
+	"govirt/drivers/qemu/command"
+	"govirt/drivers/qemu/postparse"
+	"govirt/qmp"
+	"govirt/virerr"
+)
+
+// Memory devices in a running guest: the hot-plug of a DIMM, NVDIMM,
+// virtio-mem or virtio-pmem (libvirt's qemuDomainAttachMemory:
+// object-add of the backend, device_add, the guest's <memory> grown by
+// the device), and what QEMU placed (qemuDomainUpdateMemoryDeviceInfo:
+// a DIMM's base address, a virtio-mem's current size), read after start
+// and after a hot-plug.
+
+func (d *Driver) attachMemoryLive(v *vm, mon monitor, dev *conf.RawDevice) error {
+	live, _, qc := liveSnapshot(v)
+	if live == nil {
+		return errNotRunning()
+	}
+	postparse.MemoryDeviceUnits(dev)
+	h := command.SystemHost()
+	h.MemoryBackingDir = filepath.Join(d.cfg.StateDir, "qemu", "ram")
+	mh, err := command.HotplugMemory(live, dev, qc, command.Paths{Host: &h})
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(hotplugCtx(), 60*time.Second)
+	defer cancel()
+	if err := mon.Execute(ctx, "object-add", mh.Backend, nil); err != nil {
+		return qmpError(err)
+	}
+	if err := qmp.DeviceAdd(ctx, mon, mh.Device); err != nil {
+		if e := mon.Execute(ctx, "object-del", map[string]string{"id": "mem" + mh.Alias}, nil); e != nil {
+			d.log.Warn("object-del", "domain", v.name, "object", "mem"+mh.Alias, "err", e)
+		}
+		return qmpError(err)
+	}
+	d.modifyLive(v, func(next *conf.Domain) {
+		if err := next.AddDevice(mh.Record); err != nil {
+			d.log.Warn("recording a hot-plugged memory device", "domain", v.name, "err", err)
+			return
+		}
+		// virDomainMemoryInsert: the device counts in <memory>.
+		next.Memory += mh.SizeKiB
+	})
+	d.refreshMemoryDevices(v)
+	// qemuProcessRefreshBalloonState: the guest's current memory now
+	// counts the device's.
+	if b, err := qmp.QueryBalloon(ctx, mon); err == nil && b.Actual > 0 {
+		d.modifyLive(v, func(next *conf.Domain) { next.CurrentMemory = uint64(b.Actual) / 1024 })
+	}
+	d.publishDomain(v, driver.EventIDDeviceAdded, driver.DeviceAlias{Alias: mh.Alias})
+	return nil
+}
+
+// memoryDeviceInfo is one entry of query-memory-devices.
+type memoryDeviceInfo struct {
+	Type string `json:"type"`
+	Data struct {
+		ID   string `json:"id"`
+		Addr uint64 `json:"addr"`
+		Slot int    `json:"slot"`
+		Size uint64 `json:"size"`
+	} `json:"data"`
+}
+
+// refreshMemoryDevices is qemuDomainUpdateMemoryDeviceInfo: the live
+// definition shows where QEMU put each DIMM (base) and how much memory a
+// virtio-mem device plugged (<current>).
+func (d *Driver) refreshMemoryDevices(v *vm) {
+	v.mu.Lock()
+	mon, live := v.mon, v.live
+	v.mu.Unlock()
+	if mon == nil || live == nil || len(live.RawDevicesOf("memory")) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var raw json.RawMessage
+	if err := mon.Execute(ctx, "query-memory-devices", nil, &raw); err != nil {
+		d.log.Warn("query-memory-devices", "domain", v.name, "err", err)
+		return
+	}
+	var infos []memoryDeviceInfo
+	if err := json.Unmarshal(raw, &infos); err != nil {
+		return
+	}
+	byID := map[string]memoryDeviceInfo{}
+	for _, m := range infos {
+		byID[m.Data.ID] = m
+	}
+	d.modifyLive(v, func(next *conf.Domain) {
+		for _, m := range next.RawDevicesOf("memory") {
+			e := conf.DeviceElement(m)
+			al := e.Child("alias")
+			if al == nil {
+				continue
+			}
+			name, _ := al.Attr("name")
+			info, ok := byID[name]
+			if !ok {
+				continue
+			}
+			switch info.Type {
+			case "dimm", "nvdimm":
+				conf.SetDeviceValue(m, "address/@type", "dimm")
+				conf.SetDeviceValue(m, "address/@slot", strconv.Itoa(info.Data.Slot))
+				conf.SetDeviceValue(m, "address/@base", fmt.Sprintf("0x%x", info.Data.Addr))
+			case "virtio-mem":
+				conf.SetDeviceValue(m, "target/current", strconv.FormatUint(info.Data.Size/1024, 10))
+				conf.SetDeviceValue(m, "target/current/@unit", "KiB")
+			}
+		}
+	})
+}
+
+// attachMemoryConfig is qemuDomainAttachDeviceConfig's memory case: a free
+// slot is needed, and the device's size adds to <currentMemory> (the
+// post-parse step that follows recomputes <memory>).
+func attachMemoryConfig(def *conf.Domain, dev *conf.RawDevice) error {
+	if uint(len(def.RawDevicesOf("memory"))) == def.MaxMemSlots {
+		return errQEMU(virerr.ErrConfigUnsupported, "no free memory device slot available")
+	}
+	postparse.MemoryDeviceUnits(dev)
+	if e := conf.DeviceElement(dev).Child("target"); e != nil {
+		if sz := e.Child("size"); sz != nil {
+			if n, err := strconv.ParseUint(sz.Text(), 10, 64); err == nil {
+				def.CurrentMemory += n
+			}
+		}
+	}
+	return def.AddDevice(dev)
+}
