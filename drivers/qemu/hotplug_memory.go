@@ -142,3 +142,118 @@ func attachMemoryConfig(def *conf.Domain, dev *conf.RawDevice) error {
 	}
 	return def.AddDevice(dev)
 }
+
+// memAttr reads a memory device's attribute at path ("target/size").
+func memValue(m *conf.RawDevice, path ...string) string {
+	e := conf.DeviceElement(m)
+	for _, p := range path[:len(path)-1] {
+		if e == nil {
+			return ""
+		}
+		e = e.Child(p)
+	}
+	if e == nil {
+		return ""
+	}
+	last := path[len(path)-1]
+	if last == "" {
+		return e.Text()
+	}
+	v, _ := e.Attr(last)
+	return v
+}
+
+// findMemory is virDomainMemoryFindByDeviceInfo: the device of def at
+// dev's address (a DIMM slot, a PCI address), else with dev's alias.
+func findMemory(def *conf.Domain, dev *conf.RawDevice) *conf.RawDevice {
+	a := conf.DeviceAddress(dev)
+	alias := memValue(dev, "alias", "name")
+	for _, m := range def.RawDevicesOf("memory") {
+		if a.Type != "" {
+			b := conf.DeviceAddress(m)
+			if a.Type == b.Type && a.Domain == b.Domain && a.Bus == b.Bus && a.Slot == b.Slot && a.Function == b.Function &&
+				memValue(m, "address", "slot") == memValue(dev, "address", "slot") {
+				return m
+			}
+			continue
+		}
+		if alias != "" && memValue(m, "alias", "name") == alias {
+			return m
+		}
+	}
+	return nil
+}
+
+// updateMemoryLive is qemuDomainChangeMemoryLive: of a running guest's
+// memory device only a virtio-mem's requested size changes (qom-set).
+func (d *Driver) updateMemoryLive(v *vm, mon monitor, dev *conf.RawDevice) error {
+	live, _, _ := liveSnapshot(v)
+	if live == nil {
+		return errNotRunning()
+	}
+	postparse.MemoryDeviceUnits(dev)
+	old := findMemory(live, dev)
+	if old == nil {
+		return errQEMU(virerr.ErrConfigUnsupported, "memory '%s' not found", memValue(dev, "alias", "name"))
+	}
+	oldModel, newModel := memValue(old, "model"), memValue(dev, "model")
+	if oldModel != "virtio-mem" {
+		return errQEMU(virerr.ErrConfigUnsupported, "cannot modify memory of model '%s'", oldModel)
+	}
+	if oldModel != newModel {
+		return errQEMU(virerr.ErrConfigUnsupported, "cannot modify memory model from '%s' to '%s'", oldModel, newModel)
+	}
+	for _, c := range []struct{ path, what string }{{"size", "size"}, {"block", "block size"}} {
+		o, n := memValue(old, "target", c.path, ""), memValue(dev, "target", c.path, "")
+		if o != n {
+			return errQEMU(virerr.ErrConfigUnsupported, "cannot modify memory %s from '%s' to '%s'", c.what, kibBytes(o), kibBytes(n))
+		}
+	}
+	if o, n := memValue(old, "target", "node", ""), memValue(dev, "target", "node", ""); o != n {
+		return errQEMU(virerr.ErrConfigUnsupported, "cannot modify memory targetNode from '%s' to '%s'", o, n)
+	}
+	req := memValue(dev, "target", "requested", "")
+	kib, err := strconv.ParseUint(req, 10, 64)
+	if err != nil {
+		return errQEMU(virerr.ErrXMLError, "invalid requested size '%s'", req)
+	}
+	alias := memValue(old, "alias", "name")
+	ctx, cancel := context.WithTimeout(hotplugCtx(), 30*time.Second)
+	defer cancel()
+	if err := mon.Execute(ctx, "qom-set", map[string]any{"path": "/machine/peripheral/" + alias,
+		"property": "requested-size", "value": kib * 1024}, nil); err != nil {
+		return qmpError(err)
+	}
+	d.modifyLive(v, func(next *conf.Domain) {
+		if m := findMemory(next, old); m != nil {
+			conf.SetDeviceValue(m, "target/requested", req)
+			conf.SetDeviceValue(m, "target/requested/@unit", "KiB")
+		}
+	})
+	return nil
+}
+
+// kibBytes writes a KiB count in bytes, as libvirt's messages give sizes.
+func kibBytes(s string) string {
+	n, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		return s
+	}
+	return strconv.FormatUint(n, 10)
+}
+
+// updateMemoryConfig is qemuDomainUpdateDeviceConfig's memory case: the
+// device at the same address is replaced.
+func updateMemoryConfig(def *conf.Domain, dev *conf.RawDevice) error {
+	postparse.MemoryDeviceUnits(dev)
+	old := findMemory(def, dev)
+	if old == nil {
+		return errQEMU(virerr.ErrInvalidArg, "memory not found")
+	}
+	req := memValue(dev, "target", "requested", "")
+	conf.SetDeviceValue(old, "target/requested", req)
+	if req != "" {
+		conf.SetDeviceValue(old, "target/requested/@unit", "KiB")
+	}
+	return nil
+}
