@@ -257,3 +257,95 @@ func updateMemoryConfig(def *conf.Domain, dev *conf.RawDevice) error {
 	}
 	return nil
 }
+
+// findMemoryByDef is virDomainMemoryFindByDef: the memory device of def
+// that dev describes (its address and alias when given, always its model,
+// node and sizes).
+func findMemoryByDef(def *conf.Domain, dev *conf.RawDevice) *conf.RawDevice {
+	postparse.MemoryDeviceUnits(dev)
+	hasAddr := conf.DeviceAddress(dev).Type != ""
+	alias := memValue(dev, "alias", "name")
+	for _, m := range def.RawDevicesOf("memory") {
+		if hasAddr && !sameMemAddress(m, dev) {
+			continue
+		}
+		if alias != "" && memValue(m, "alias", "name") != alias {
+			continue
+		}
+		same := memValue(m, "model") == memValue(dev, "model")
+		for _, p := range []string{"node", "size", "block", "requested"} {
+			same = same && memValue(m, "target", p, "") == memValue(dev, "target", p, "")
+		}
+		if same {
+			return m
+		}
+	}
+	return nil
+}
+
+func sameMemAddress(a, b *conf.RawDevice) bool {
+	x, y := conf.DeviceAddress(a), conf.DeviceAddress(b)
+	return x.Type == y.Type && x.Domain == y.Domain && x.Bus == y.Bus && x.Slot == y.Slot && x.Function == y.Function &&
+		memValue(a, "address", "slot") == memValue(b, "address", "slot")
+}
+
+// detachMemoryConfig is qemuDomainDetachDeviceConfig's memory case.
+func detachMemoryConfig(def *conf.Domain, dev *conf.RawDevice) error {
+	m := findMemoryByDef(def, dev)
+	if m == nil {
+		return errQEMU(virerr.ErrDeviceMissing, "matching memory device was not found")
+	}
+	size, _ := strconv.ParseUint(memValue(m, "target", "size", ""), 10, 64)
+	if err := def.RemoveDevice(m); err != nil {
+		return err
+	}
+	def.Memory -= min(size, def.Memory)
+	def.CurrentMemory -= min(size, def.CurrentMemory)
+	return nil
+}
+
+// memoryUnplugAlias is qemuDomainDetachPrepMemory: the alias of the live
+// device dev describes.
+func memoryUnplugAlias(live *conf.Domain, dev *conf.RawDevice) (string, error) {
+	m := findMemoryByDef(live, dev)
+	if m == nil {
+		return "", errQEMU(virerr.ErrDeviceMissing, "model '%s' memory device not present in the domain configuration", memValue(dev, "model"))
+	}
+	return memValue(m, "alias", "name"), nil
+}
+
+// removeMemoryDevice is qemuDomainRemoveMemoryDevice, once QEMU has
+// unplugged it: its backend goes, <memory> shrinks, the balloon's size
+// is read again.
+func (d *Driver) removeMemoryDevice(v *vm, mon monitor, alias string) {
+	ctx, cancel := context.WithTimeout(hotplugCtx(), 10*time.Second)
+	defer cancel()
+	if err := mon.Execute(ctx, "object-del", map[string]string{"id": "mem" + alias}, nil); err != nil {
+		d.log.Warn("object-del", "domain", v.name, "object", "mem"+alias, "err", err)
+	}
+	d.modifyLive(v, func(next *conf.Domain) {
+		for _, m := range next.RawDevicesOf("memory") {
+			if memValue(m, "alias", "name") != alias {
+				continue
+			}
+			size, _ := strconv.ParseUint(memValue(m, "target", "size", ""), 10, 64)
+			if next.RemoveDevice(m) == nil {
+				next.Memory -= min(size, next.Memory)
+			}
+			return
+		}
+	})
+	if b, err := qmp.QueryBalloon(ctx, mon); err == nil && b.Actual > 0 {
+		d.modifyLive(v, func(next *conf.Domain) { next.CurrentMemory = b.Actual / 1024 })
+	}
+}
+
+// liveMemoryByAlias tells whether alias names a memory device of live.
+func liveMemoryByAlias(live *conf.Domain, alias string) bool {
+	for _, m := range live.RawDevicesOf("memory") {
+		if memValue(m, "alias", "name") == alias {
+			return true
+		}
+	}
+	return false
+}
