@@ -45,7 +45,44 @@ func ValidateDefine(def *conf.Domain, c Caps) error {
 			return unsupported("Secure boot requires SMM feature enabled")
 		}
 	}
+	if err := validateArchFeatures(def, c); err != nil {
+		return err
+	}
 	return validateTPMs(def, c)
+}
+
+// validateArchFeatures is qemuValidateDomainDefFeatures' refusal of the
+// pSeries and ARM features on other guests (govirt runs x86 ones only).
+func validateArchFeatures(def *conf.Domain, c Caps) error {
+	feats := child(def.Tree(), "features")
+	if feats == nil {
+		return nil
+	}
+	m := def.OS.Machine
+	if c != nil {
+		if m == "" {
+			m = c.DefaultMachine()
+		}
+		if a := c.MachineAlias(m); a != "" {
+			m = a
+		}
+	}
+	arch := def.OS.Arch
+	if arch == "" {
+		arch = "x86_64"
+	}
+	// In virDomainFeature order, as libvirt checks them.
+	for _, name := range []string{"gic", "hpt", "htm", "nested-hv", "ccf-assist", "cfpc", "sbbc", "ibs"} {
+		e := child(feats, name)
+		if e == nil {
+			continue
+		}
+		if name == "gic" && attr(e, "state") == "off" {
+			continue
+		}
+		return unsupported("The '%s' feature is not supported for architecture '%s' or machine type '%s'", name, arch, m)
+	}
+	return nil
 }
 
 // validateTPMs is qemuValidateDomainDefTPMs and the host-independent part
