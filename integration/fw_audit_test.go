@@ -1,11 +1,13 @@
 package integration
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Issue 13's firmware and TPM, audited side by side with libvirtd 9.0
@@ -235,4 +237,78 @@ func TestFirmwareAuditTPMPassthroughMissing(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestPlatformAudit: platform features as libvirt: features of other
+// architectures refused at define with libvirt's message (govirtd
+// refused them only at start, with its own), a variable clock counted
+// from localtime recorded from UTC for the run, and a TSC frequency the
+// host cannot give refused at start as libvirt's
+// qemuProcessStartValidateTSC (govirtd started the guest).
+func TestPlatformAudit(t *testing.T) {
+	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
+		t.Skip("qemu-system-x86_64 not installed")
+	}
+	d := startDaemon(t)
+	t.Cleanup(func() { killGuests(d) })
+	uri := d.URI("qemu")
+	withLibvirtd := libvirtdUp()
+	for _, c := range []struct{ name, features, want string }{
+		{"pfgic", "<gic version='3'/>", "unsupported configuration: The 'gic' feature is not supported for architecture 'x86_64' or machine type 'pc-q35-7.2'"},
+		{"pfhpt", "<hpt resizing='enabled'/>", "unsupported configuration: The 'hpt' feature is not supported for architecture 'x86_64' or machine type 'pc-q35-7.2'"},
+		{"pfhtm", "<htm state='on'/>", "unsupported configuration: The 'htm' feature is not supported for architecture 'x86_64' or machine type 'pc-q35-7.2'"},
+	} {
+		xml := fwAuditXML(c.name, `<os>`+q35+`</os>`, c.features, "")
+		got := defineResult(t, uri, c.name, xml, false)
+		if !strings.Contains(got, c.want) {
+			t.Errorf("%s: define: %q, want %q", c.name, got, c.want)
+		}
+		if withLibvirtd {
+			if lv := defineResult(t, libvirtdURI, c.name, xml, false); lv != got {
+				t.Errorf("%s: govirtd says %q, libvirtd %q", c.name, got, lv)
+			}
+		}
+	}
+
+	// basis='localtime': the live XML counts from UTC (this host's zone
+	// is added to the adjustment).
+	xml := strings.Replace(fwAuditXML("pfclock", `<os>`+q35+`</os>`, "", ""), "<devices>",
+		"<clock offset='variable' adjustment='3600' basis='localtime'/>\n  <devices>", 1)
+	if msg := defineResult(t, uri, "pfclock", xml, true); msg != "" {
+		t.Fatalf("define: %s", msg)
+	}
+	mustVirsh(t, uri, "start pfclock")
+	_, off := time.Now().Zone()
+	want := fmt.Sprintf("<clock offset='variable' adjustment='%d' basis='utc'/>", 3600+off)
+	if live := mustVirsh(t, uri, "dumpxml pfclock"); !strings.Contains(live, want) {
+		t.Errorf("live clock lacks %q:\n%s", want, live)
+	}
+	if in := mustVirsh(t, uri, "dumpxml --inactive pfclock"); !strings.Contains(in, "basis='localtime'") {
+		t.Errorf("the persistent clock changed:\n%s", in)
+	}
+	mustVirsh(t, uri, "destroy pfclock")
+	mustVirsh(t, uri, "undefine pfclock")
+
+	// A TSC frequency far from the host's, on a host whose CPU does not
+	// scale the TSC (skipped elsewhere: the message is the host's).
+	xml = strings.Replace(fwAuditXML("pftsc", `<os>`+q35+`</os>`, "", ""), "<devices>",
+		"<clock offset='utc'><timer name='tsc' frequency='1000000000'/></clock>\n  <devices>", 1)
+	if msg := defineResult(t, uri, "pftsc", xml, true); msg != "" {
+		t.Fatalf("define: %s", msg)
+	}
+	_, errOut, rc := virsh(t, uri, "start", "pftsc")
+	if withLibvirtd {
+		if msg := defineResult(t, libvirtdURI, "pftsc", xml, true); msg == "" {
+			_, lerr, lrc := virsh(t, libvirtdURI, "start", "pftsc")
+			virsh(t, libvirtdURI, "destroy", "pftsc")
+			virsh(t, libvirtdURI, "undefine", "pftsc")
+			if (rc == 0) != (lrc == 0) || lastLine(errOut) != lastLine(lerr) {
+				t.Errorf("start with a TSC frequency: govirtd rc=%d %q, libvirtd rc=%d %q", rc, errOut, lrc, lerr)
+			}
+		}
+	} else if rc != 0 && !strings.Contains(errOut, "Requested TSC frequency 1000000000 Hz is outside tolerance range") {
+		t.Errorf("start: %s", errOut)
+	}
+	virsh(t, uri, "destroy", "pftsc")
+	mustVirsh(t, uri, "undefine pftsc")
 }
