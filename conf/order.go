@@ -46,6 +46,7 @@ var childOrder = map[string][]string{
 	"hostdev": {"driver", "source", "origstates", "readonly", "shareable",
 		"boot", "alias", "rom", "address"},
 	"iommu": {"driver", "alias", "address"},
+	"rng":   {"rate", "backend", "driver", "alias", "address"},
 	// A memory device (<devices><memory>); the top-level <memory> has no
 	// children, so the name serves both.
 	"memory":     {"source", "target", "alias", "address"},

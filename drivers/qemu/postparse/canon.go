@@ -31,6 +31,13 @@ func (p *pp) canonical() error {
 			}
 		}
 	}
+	// virDomainFeaturesHyperVDefParse: enlightenments are chosen one by
+	// one unless said otherwise, and libvirt writes the mode.
+	if e := child(d.Tree(), "features", "hyperv"); e != nil {
+		if _, ok := e.Attr("mode"); !ok {
+			d.SetValue("features/hyperv/@mode", "custom")
+		}
+	}
 	p.memoryUnits()
 	p.memoryTotal()
 	p.memorySlots()
