@@ -171,6 +171,14 @@ func (p *pp) memoryUnits() {
 		text("memtune/" + l)
 	}
 	attr("cpu/numa/cell", "memory")
+	// virDomainNumaDefParseXML: a cell without id is numbered by its
+	// place, and libvirt writes the id first.
+	for i, c := range d.EditAll("cpu/numa/cell") {
+		if c.Attr("id") == "" {
+			c.SetAttr("id", strconv.Itoa(i))
+			c.OrderAttrs("id", "cpus", "memory", "unit", "memAccess", "discard")
+		}
+	}
 	attr("memoryBacking/hugepages/page", "size")
 	for _, m := range d.RawDevicesOf("memory") {
 		MemoryDeviceUnits(m)
