@@ -254,6 +254,15 @@ func (e Editable) Text() string { return strings.TrimSpace(e.n.textContent()) }
 // SetText replaces the element's text.
 func (e Editable) SetText(v string) { e.n.setText(v) }
 
+// WriteOpen makes the element, when it has no children, come out as an
+// open/close pair on two lines, as libvirt writes some containers even
+// empty (<features><hyperv>).
+func (e Editable) WriteOpen() {
+	if len(e.n.elems()) == 0 && strings.TrimSpace(e.n.textContent()) == "" {
+		e.n.kids, e.n.open = nil, true
+	}
+}
+
 // OrderAttrs puts the named attributes first, in that order.
 func (e Editable) OrderAttrs(names ...string) { orderAttrs(e.n, names...) }
 

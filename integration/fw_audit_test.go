@@ -270,6 +270,31 @@ func TestPlatformAudit(t *testing.T) {
 		}
 	}
 
+	// <hyperv mode='passthrough'/> comes back open and closed, as
+	// libvirt's formatter writes it, and virt-install's <hyperv> without
+	// mode gets mode='custom'.
+	for _, c := range []struct{ name, features, want string }{
+		{"pfhvpt", "<hyperv mode='passthrough'/>", "<hyperv mode='passthrough'>\n    </hyperv>"},
+		{"pfhvdef", "<hyperv><relaxed state='on'/></hyperv>", "<hyperv mode='custom'>\n      <relaxed state='on'/>\n    </hyperv>"},
+	} {
+		xml := fwAuditXML(c.name, `<os>`+q35+`</os>`, c.features, "")
+		if msg := defineResult(t, uri, c.name, xml, true); msg != "" {
+			t.Fatalf("%s: define: %s", c.name, msg)
+		}
+		got := mustVirsh(t, uri, "dumpxml --inactive "+c.name)
+		mustVirsh(t, uri, "undefine "+c.name)
+		if !strings.Contains(got, c.want) {
+			t.Errorf("%s: dumpxml --inactive lacks %q:\n%s", c.name, c.want, got)
+		}
+		if withLibvirtd && defineResult(t, libvirtdURI, c.name, xml, true) == "" {
+			lv, _, _ := virsh(t, libvirtdURI, "dumpxml", "--inactive", c.name)
+			virsh(t, libvirtdURI, "undefine", c.name)
+			if !strings.Contains(lv, c.want) {
+				t.Errorf("%s: libvirtd's dumpxml lacks %q (the test's expectation is wrong):\n%s", c.name, c.want, lv)
+			}
+		}
+	}
+
 	// basis='localtime': the live XML counts from UTC (this host's zone
 	// is added to the adjustment).
 	xml := strings.Replace(fwAuditXML("pfclock", `<os>`+q35+`</os>`, "", ""), "<devices>",

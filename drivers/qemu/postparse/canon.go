@@ -37,6 +37,11 @@ func (p *pp) canonical() error {
 		if _, ok := e.Attr("mode"); !ok {
 			d.SetValue("features/hyperv/@mode", "custom")
 		}
+		// virDomainFeaturesDefFormat writes <hyperv> open and closed
+		// even without enlightenments (mode='passthrough').
+		for _, h := range d.EditAll("features/hyperv") {
+			h.WriteOpen()
+		}
 	}
 	p.memoryUnits()
 	p.memoryTotal()
