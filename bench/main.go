@@ -73,6 +73,7 @@ var (
 	ndomains     = flag.Int("domains", 1000, "domains defined for LIST_ALL_DOMAINS")
 	baseline     = flag.String("baseline-script", "../shared/tools/libvirtd-baseline.sh", "script that starts libvirtd")
 	govirtdLog   = flag.String("govirtd-log-level", "error", "govirtd's --log-level (its log goes to stderr)")
+	govirtdBin   = flag.String("govirtd-binary", "", "run this govirtd instead of building one from the tree (before/after comparisons)")
 	suites       = flag.String("suite", "calls,start,rss,storage,cpu", "comma-separated suites to run")
 )
 
@@ -269,7 +270,9 @@ func startGovirtd() (string, func(), error) {
 		return "", nil, err
 	}
 	bin := filepath.Join(dir, "govirtd")
-	if out, err := exec.Command("go", "build", "-o", bin, "govirt/cmd/govirtd").CombinedOutput(); err != nil {
+	if *govirtdBin != "" {
+		bin = *govirtdBin
+	} else if out, err := exec.Command("go", "build", "-o", bin, "govirt/cmd/govirtd").CombinedOutput(); err != nil {
 		return "", nil, fmt.Errorf("build: %v\n%s", err, out)
 	}
 	sock := filepath.Join(dir, "sock")

@@ -57,7 +57,7 @@ type scaleResult struct {
 	floorAll   time.Duration
 	cgMed      time.Duration // the floor with each QEMU in its own group of -floor-cgroup
 	cgAll      time.Duration
-	parCPU     time.Duration // the daemon's own CPU (schedstat) over one round of parallel starts
+	parCPU     time.Duration // the daemon's own CPU (utime+stime) over one round of parallel starts
 }
 
 // benchScaleSuite brings up N tiny guests on one daemon at a time (the
@@ -205,9 +205,12 @@ func scaleOne(name, uri, prefix string, pid int) (scaleResult, error) {
 		}
 		o := startOpts{connPerStart: true, startOnly: true, onStarts: func(begin bool) {
 			if begin {
-				cpu0 = runNs(pid)
+				cpu0 = procCPU(pid)
 			} else {
-				pc = append(pc, time.Duration(runNs(pid)-cpu0))
+				// utime+stime, not the threads' schedstat: a start
+				// runs its spawn on a thread that exits with it, and
+				// /proc/PID/stat keeps the time of exited threads.
+				pc = append(pc, time.Duration(procCPU(pid)-cpu0)*10*time.Millisecond)
 			}
 		}}
 		ds, err := daemonStartsN(uri, "scalep-"+prefix, parallel, *scaleParallel, scaleDomain, o)

@@ -70,20 +70,32 @@ func DialOptions(ctx context.Context, uri string, opts Options) (*Client, error)
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	q, host := uriQuery(uri)
 	var nc net.Conn
 	if ep.Network == "tls" {
-		nc, err = dialTLS(ctx, uri, ep.Address)
+		nc, err = dialTLS(ctx, tlsParams{pkipath: q.Get("pkipath"), noVerify: uriBool(q, "no_verify"),
+			noSanity: uriBool(q, "no_sanity")}, ep.Address, host)
 	} else {
 		var d net.Dialer
 		nc, err = d.DialContext(ctx, ep.Network, ep.Address)
-		if err != nil {
-			err = fmt.Errorf("client: connecting to %s: %w", ep.Address, err)
+		if err != nil && ep.Network == "unix" {
+			err = sysErr("Failed to connect socket to '%s': %s", ep.Address, errnoText(err))
+		} else if err != nil {
+			h, port, _ := net.SplitHostPort(ep.Address)
+			err = sysErr("unable to connect to server at '%s:%s': %s", h, port, errnoText(err))
 		}
 	}
 	if err != nil {
 		return nil, err
 	}
-	c := New(nc)
+	conn, spent, err := authenticate(ctx, nc, authParams{authType: q.Get("auth"), host: host,
+		authfile: q.Get("authfile"), secure: ep.Network != "tcp"})
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	c := New(conn)
+	c.serial.Store(spent)
 	if err := c.handshake(ctx, ep.Name, opts.ReadOnly); err != nil {
 		c.shutdown(err)
 		return nil, err
@@ -122,18 +134,9 @@ const (
 	connectReadOnly = 1
 )
 
+// handshake follows authentication (auth.go): like virsh, ask about
+// keepalive before opening; we answer pings whatever the server says.
 func (c *Client) handshake(ctx context.Context, name string, readOnly bool) error {
-	var auth authListRet
-	if err := c.Call(ctx, procs.AuthList, nil, &auth); err != nil {
-		return err
-	}
-	for _, t := range auth.Types {
-		if t != authNone {
-			return fmt.Errorf("client: server requires authentication type %d, which is not supported", t)
-		}
-	}
-	// Like virsh, ask about keepalive before opening; we answer pings
-	// whatever the server says.
 	var ka featureRet
 	if err := c.Call(ctx, procs.ConnectSupportsFeature, &featureArgs{rpc.FeatureProgramKeepalive}, &ka); err != nil {
 		return err

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 )
 
@@ -27,6 +28,32 @@ var remoteParams = map[string]bool{
 	"keyfile": true, "sshauth": true, "no_verify": true, "no_tty": true,
 	"pkipath": true, "known_hosts": true, "known_hosts_verify": true,
 	"tls_priority": true, "mode": true, "proxy": true, "tls": true,
+	"no_sanity": true, "authfile": true,
+}
+
+// uriQuery returns the URI's query parameters (names are matched as
+// libvirt does, case-insensitively, by lowering them) and its server,
+// "localhost" when it names none (libvirt's priv->hostname).
+func uriQuery(uri string) (url.Values, string) {
+	u, err := url.Parse(uri)
+	if err != nil {
+		return url.Values{}, "localhost"
+	}
+	q := url.Values{}
+	for k, vs := range u.Query() {
+		q[strings.ToLower(k)] = append(q[strings.ToLower(k)], vs...)
+	}
+	host := u.Hostname()
+	if host == "" {
+		host = "localhost"
+	}
+	return q, host
+}
+
+// uriBool is libvirt's EXTRACT_URI_ARG_BOOL: a number, non-zero is true.
+func uriBool(q url.Values, name string) bool {
+	n, err := strconv.Atoi(q.Get(name))
+	return err == nil && n != 0
 }
 
 // ParseURI resolves a libvirt URI such as test+unix:///default?socket=/p,

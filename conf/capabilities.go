@@ -25,6 +25,7 @@ type CapsHost struct {
 	// non-nil slice an empty one (cells num='0'), as libvirt does for a
 	// host whose NUMA layout is known to have no cells.
 	Cells     []CapsCell
+	Caches    []CapsCacheBank
 	SecModels []CapsSecModel
 }
 
@@ -42,6 +43,22 @@ type CapsHostCPU struct {
 	Threads      uint
 	Features     []string
 	Pages        []uint64 // supported page sizes, KiB
+	// Microcode, the signature, the invariant TSC and the physical
+	// address width, as libvirt's x86 host CPU has them (0: absent).
+	Microcode                        uint32
+	SigFamily, SigModel, SigStepping uint32
+	HasSig                           bool
+	TSCFreq                          uint64
+	TSCScaling                       string
+	PhysBits                         int
+}
+
+// CapsCacheBank is a host <cache><bank> (level 3 and up).
+type CapsCacheBank struct {
+	ID, Level int
+	Type      string // both, code, data
+	Size      uint64 // bytes
+	CPUs      string
 }
 
 // CapsCell is a NUMA <cell>.
@@ -164,9 +181,26 @@ func (h *CapsHost) toNode() *node {
 	if h.CPU.Vendor != "" {
 		cpu.add(elemText("vendor", h.CPU.Vendor))
 	}
+	if h.CPU.Microcode != 0 {
+		cpu.add(elemAttrs("microcode", "version", utoa(uint(h.CPU.Microcode))))
+	}
+	if h.CPU.HasSig && h.CPU.SigFamily != 0 {
+		cpu.add(elemAttrs("signature", "family", utoa(uint(h.CPU.SigFamily)), "model", utoa(uint(h.CPU.SigModel)),
+			"stepping", utoa(uint(h.CPU.SigStepping))))
+	}
+	if h.CPU.TSCFreq != 0 {
+		c := elemAttrs("counter", "name", "tsc", "frequency", strconv.FormatUint(h.CPU.TSCFreq, 10))
+		if h.CPU.TSCScaling != "" {
+			c.setAttr("scaling", h.CPU.TSCScaling)
+		}
+		cpu.add(c)
+	}
 	if h.CPU.Sockets > 0 {
 		cpu.add(elemAttrs("topology", "sockets", utoa(h.CPU.Sockets), "dies", utoa(max(h.CPU.Dies, 1)),
 			"cores", utoa(h.CPU.Cores), "threads", utoa(h.CPU.Threads)))
+	}
+	if h.CPU.PhysBits > 0 {
+		cpu.add(elemAttrs("maxphysaddr", "mode", "emulate", "bits", itoa(h.CPU.PhysBits)))
 	}
 	for _, f := range h.CPU.Features {
 		cpu.add(elemAttrs("feature", "name", f))
@@ -227,6 +261,15 @@ func (h *CapsHost) toNode() *node {
 		}
 		host.add(newElem("topology").add(cells))
 	}
+	if len(h.Caches) > 0 {
+		cache := newElem("cache")
+		for _, b := range h.Caches {
+			size, unit := prettySize(b.Size)
+			cache.add(elemAttrs("bank", "id", itoa(b.ID), "level", itoa(b.Level), "type", b.Type,
+				"size", strconv.FormatUint(size, 10), "unit", unit, "cpus", b.CPUs))
+		}
+		host.add(cache)
+	}
 	for _, s := range h.SecModels {
 		sm := newElem("secmodel").add(elemText("model", s.Model), elemText("doi", s.DOI))
 		for _, typ := range []string{"kvm", "qemu"} {
@@ -278,4 +321,16 @@ func (g *CapsGuest) toNode() *node {
 		gn.add(fs)
 	}
 	return gn
+}
+
+// prettySize is virFormatIntPretty: the largest binary unit that divides
+// the byte count.
+func prettySize(b uint64) (uint64, string) {
+	units := []string{"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"}
+	i := 0
+	for b != 0 && b%1024 == 0 && i < len(units)-1 {
+		b /= 1024
+		i++
+	}
+	return b, units[i]
 }

@@ -180,6 +180,7 @@ func checkFile(c corpusSpec, path, out string) (r *fileResult) {
 		r.problem = "(b) " + err.Error()
 		return r
 	}
+	miss = withoutLibvirtRewrites(miss, first)
 	if len(miss) > 0 {
 		sort.Strings(miss)
 		if len(miss) > 3 {
@@ -245,4 +246,25 @@ func invalidFiles(t *testing.T, xmllint, schema string, files []string) map[stri
 	}
 	wg.Wait()
 	return bad
+}
+
+// libvirtRewrites are values libvirt's own parser replaces (its
+// qemuxml2xmloutdata shows the replacement): an item of the input missing
+// from the output is no loss when the output has what libvirt writes
+// instead.
+var libvirtRewrites = map[string]string{
+	// virDomainDefParseXML: memory placed automatically places the
+	// vCPUs automatically when nothing is pinned
+	"/domain/vcpu/@placement=static": "<vcpu placement='auto'",
+}
+
+func withoutLibvirtRewrites(miss []string, out []byte) []string {
+	var keep []string
+	for _, m := range miss {
+		if w, ok := libvirtRewrites[m]; ok && bytes.Contains(out, []byte(w)) {
+			continue
+		}
+		keep = append(keep, m)
+	}
+	return keep
 }

@@ -17,7 +17,10 @@ func applyDomainDefaults(d *Domain, root *node) {
 	if root.str("vcpu/@placement") == "auto" {
 		d.CPUSet = ""
 	}
-	if d.VCPUPlacement == "" {
+	// A memory placed automatically makes the vCPUs placed automatically
+	// too, even over placement='static', unless something is pinned
+	// (virDomainDefParseXML after virDomainNumatuneParseXML).
+	if d.VCPUPlacement == "" || (d.VCPUPlacement == "static" && d.CPUSet == "") {
 		d.VCPUPlacement = defaultPlacement(root)
 	}
 	if root.child("clock") == nil {

@@ -73,6 +73,9 @@ func domainFromTree(root *node, flags ParseFlags) (*Domain, error) {
 		return nil, err
 	}
 	canonicalCPUSets(root)
+	if err := canonicalNUMA(root); err != nil {
+		return nil, err
+	}
 	var err error
 	if d.UUID, err = parseUUIDElem(root, virerr.FromDomain, virerr.ErrInternalError); err != nil {
 		return nil, err

@@ -145,6 +145,53 @@ func (d *Domain) OrderAttrs(path string, names ...string) {
 	}
 }
 
+// DefaultAttr gives every element at path below <domain> ("cpu/feature")
+// that lacks attribute name the value v: a default libvirt's parser
+// fills in and its formatter writes out.
+func (d *Domain) DefaultAttr(path, name, v string) {
+	if d.x == nil {
+		return
+	}
+	level := []*node{d.x}
+	for _, part := range strings.Split(path, "/") {
+		var next []*node
+		for _, n := range level {
+			next = append(next, n.childrenNamed(part)...)
+		}
+		level = next
+	}
+	for _, n := range level {
+		if n.attrIndex(name) < 0 {
+			n.setAttr(name, v)
+		}
+	}
+}
+
+// EachElement calls fn for every element at path below <domain>, with a
+// view of it and a setter of its attributes ("" removes one).
+func (d *Domain) EachElement(path string, fn func(e *Element, set func(name, v string))) {
+	if d.x == nil {
+		return
+	}
+	level := []*node{d.x}
+	for _, part := range strings.Split(path, "/") {
+		var next []*node
+		for _, n := range level {
+			next = append(next, n.childrenNamed(part)...)
+		}
+		level = next
+	}
+	for _, n := range level {
+		fn(&Element{n}, func(name, v string) {
+			if v == "" {
+				n.delAttr(name)
+			} else {
+				n.setAttr(name, v)
+			}
+		})
+	}
+}
+
 // OrderChildrenByAttr sorts the element children of the first element at
 // path below <domain> by where their attribute attr's value stands in
 // values (libvirt writes some lists, as <os><firmware>'s features, in

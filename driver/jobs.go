@@ -16,3 +16,8 @@ type DomainJobs interface {
 	DomainGetJobStats(d Domain, flags uint32) (int32, []TypedParam, error)
 	DomainAbortJob(d Domain) error
 }
+
+// DomainJobAbortFlags is virDomainAbortJobFlags (VIR_DOMAIN_ABORT_JOB_*).
+type DomainJobAbortFlags interface {
+	DomainAbortJobFlags(d Domain, flags uint32) error
+}

@@ -82,6 +82,8 @@ func TestQEMUDACHelpers(t *testing.T) {
 	if u := procUID(pid); u != tss.Uid {
 		t.Errorf("swtpm runs as uid %s, want tss (%s)", u, tss.Uid)
 	}
+	wantInGuestCgroup(t, s.d, "dachelp", pid, "swtpm")
+	wantInGuestCgroup(t, s.d, "dachelp", pst[0], "passt")
 	states, _ := filepath.Glob(filepath.Join(s.d.dir, "state", "qemu", "swtpm", "*", "tpm2"))
 	if len(states) != 1 {
 		t.Fatalf("TPM state dirs: %v", states)
@@ -98,5 +100,21 @@ func TestQEMUDACHelpers(t *testing.T) {
 			t.Fatal("swtpm or passt outlived the guest")
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// wantInGuestCgroup: process pid (a helper such as swtpm) is in the same
+// cgroups as the guest's QEMU, its emulator group, as libvirt's
+// qemuSetupCgroupForExtDevices places it.
+func wantInGuestCgroup(t *testing.T, d *daemon, name string, pid int, what string) {
+	t.Helper()
+	qemu := guestPID(t, d, name)
+	want, err1 := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", qemu))
+	got, err2 := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	if err1 != nil || err2 != nil {
+		t.Fatalf("cgroups of QEMU %d and %s %d: %v %v", qemu, what, pid, err1, err2)
+	}
+	if string(got) != string(want) || !strings.Contains(string(got), "qemu-") || !strings.Contains(string(got), "/emulator") {
+		t.Errorf("%s's cgroups:\n%swant QEMU's:\n%s", what, got, want)
 	}
 }

@@ -313,6 +313,7 @@ func TestQEMUDACHotplugJobs(t *testing.T) {
 			t.Cleanup(func() { exec.Command("losetup", "-d", loop).Run() })
 			var st syscall.Stat_t
 			syscall.Stat(loop, &st)
+			hostOwner := fmt.Sprintf("%d:%d", st.Uid, st.Gid)
 			rule := fmt.Sprintf("b %d:%d rw", (st.Rdev>>8)&0xfff, st.Rdev&0xff|(st.Rdev>>12)&^0xff)
 			id := strings.TrimSpace(mustVirsh(t, uri, "domid dachp"))
 			listFile := filepath.Join(cgroupDir("devices", id, "dachp"), "devices.list")
@@ -323,12 +324,15 @@ func TestQEMUDACHotplugJobs(t *testing.T) {
 			if list := readCg(t, listFile); !strings.Contains(list, rule) {
 				t.Errorf("plugged %s: devices.list lacks %q:\n%s", loop, rule, list)
 			}
-			wantOwner(t, "plugged block device", loop, nobody)
+			// With the private /dev (the default) the label goes on
+			// QEMU's copy of the node; the host's keeps its owner.
+			wantOwner(t, "plugged block device, QEMU's copy", fmt.Sprintf("/proc/%d/root%s", guestPID(t, s.d, "dachp"), loop), nobody)
+			wantOwner(t, "plugged block device, the host's node", loop, hostOwner)
 			mustVirsh(t, uri, "detach-disk dachp sdc --live")
 			if list := readCg(t, listFile); strings.Contains(list, rule) {
 				t.Errorf("unplugged %s: devices.list still has %q", loop, rule)
 			}
-			wantOwner(t, "unplugged block device", loop, "0:0")
+			wantOwner(t, "unplugged block device", loop, hostOwner)
 		}
 	}
 

@@ -80,6 +80,7 @@ func TestQEMUFirmwareTPM(t *testing.T) {
 	if pid == 0 {
 		t.Fatalf("no swtpm running for the guest\n%s", d.Log())
 	}
+	wantInGuestCgroup(t, d, "fwtpm", pid, "swtpm")
 	out := mustVirsh(t, uri, `qemu-monitor-command fwtpm '{"execute":"query-tpm"}'`)
 	for _, want := range []string{`"model":"tpm-crb"`, `"type":"emulator"`} {
 		if !strings.Contains(strings.ReplaceAll(out, " ", ""), want) {

@@ -94,6 +94,16 @@ func TestQEMUVirtioFS(t *testing.T) {
 	if len(args) != 4 || strings.Join(args[1:], " ") != strings.Join(want, " ") {
 		t.Errorf("virtiofsd argv %q, want [binary %s]", args, strings.Join(want, " "))
 	}
+	// The virtiofsd the daemon recorded is in QEMU's emulator cgroup
+	// (libvirt's qemuVirtioFSSetupCgroup).
+	if os.Geteuid() == 0 {
+		rec, err := os.ReadFile(filepath.Join(d.dir, "run", "qemu", "domain", "fs1.d", "fs0-fs.pid"))
+		if f := strings.Fields(string(rec)); err != nil || len(f) != 2 {
+			t.Errorf("virtiofsd record: %v %q", err, rec)
+		} else if pid, _ := strconv.Atoi(f[0]); pid > 0 {
+			wantInGuestCgroup(t, d, "fs1", pid, "virtiofsd")
+		}
+	}
 	// QEMU is virtiofsd's client on the socket libvirt names.
 	live := mustVirsh(t, uri, "dumpxml fs1")
 	for _, w := range []string{"<alias name='fs0'/>", "<target dir='share0'/>", "<address type='pci'"} {

@@ -23,6 +23,8 @@ type SASLPolicy struct {
 type authSession struct {
 	mu   sync.Mutex
 	sasl *sasl.Session
+	// peerLog logs a refused TCP peer once per connection.
+	peerLog sync.Once
 }
 
 func init() {
@@ -49,6 +51,9 @@ var authProcs = map[int32]bool{
 // VIR_ERR_AUTH_FAILED, for old clients). Unknown procedures are answered
 // as such first, as libvirt looks the procedure up before the check.
 func (h *handler) authRequired(c *rpc.Call) bool {
+	if h.rc != nil && h.peerRefused(c) {
+		return true
+	}
 	if h.rc == nil || !h.rc.NeedsAuth() {
 		return false
 	}
@@ -60,6 +65,26 @@ func (h *handler) authRequired(c *rpc.Call) bool {
 		return true
 	}
 	_ = c.ReplyError(virerr.New(virerr.FromRPC, virerr.ErrRPC, "authentication required"))
+	return true
+}
+
+// peerRefused answers every call of a loopback TCP client that the
+// kernel's socket table showed to be a user the read-write unix socket
+// would not let in (rpc.Service.PeerCheck) with libvirt's
+// "authentication failed", the reason going to the log once.
+func (h *handler) peerRefused(c *rpc.Call) bool {
+	err := h.rc.PeerRefused()
+	if err == nil {
+		return false
+	}
+	h.auth.peerLog.Do(func() {
+		h.srv.log.Warn("refusing TCP client without authentication", "client", h.clientAddr(), "reason", err.Error())
+	})
+	if procs.NameOf(c.Prog, c.Proc) == "" {
+		_ = c.ReplyUnknownProc()
+		return true
+	}
+	_ = c.ReplyError(errAuthFailed())
 	return true
 }
 

@@ -11,8 +11,9 @@ func init() {
 			return DomainGetJobInfoRet{Type: j.Type, TimeElapsed: j.TimeElapsed,
 				DataTotal: j.DataTotal, DataProcessed: j.DataProcessed, DataRemaining: j.DataRemaining}
 		}),
-		procs.DomainGetJobStats: domainGetJobStats,
-		procs.DomainAbortJob:    on(drvDom, driver.DomainJobs.DomainAbortJob),
+		procs.DomainGetJobStats:   domainGetJobStats,
+		procs.DomainAbortJob:      on(drvDom, driver.DomainJobs.DomainAbortJob),
+		procs.DomainAbortJobFlags: onFlags(drvDom, driver.DomainJobAbortFlags.DomainAbortJobFlags),
 	})
 }
 

@@ -1,9 +1,16 @@
 package rpc
 
 import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
 	"os/user"
 	"strconv"
+	"strings"
 	"sync"
+
+	"govirt/internal/tcppeer"
 )
 
 // Identity is who a client is, as libvirt's virIdentity records it for the
@@ -40,6 +47,8 @@ type identityState struct {
 	once sync.Once
 	mu   sync.Mutex
 	id   Identity
+	// refused is why Service.PeerCheck turned the client away.
+	refused error
 }
 
 // Identity returns the client's identity. The unix credentials and names
@@ -48,9 +57,15 @@ func (c *Conn) Identity() Identity {
 	s := &c.ident
 	s.once.Do(func() {
 		id := Identity{Transport: c.svc.Transport}
+		var refused error
 		if cred, err := PeerCredOf(c.nc); err == nil {
 			id.Unix, id.UID, id.GID, id.PID = true, cred.UID, cred.GID, cred.PID
 			id.UserName, id.GroupName, id.Groups = unixNames(cred.UID, cred.GID)
+		} else if c.svc.PeerCheck != nil {
+			refused = tcpPeerIdentity(c.nc, &id)
+			if refused == nil {
+				refused = c.svc.PeerCheck(id)
+			}
 		}
 		if d, ok := c.nc.(dnConn); ok {
 			id.X509DName = d.DN()
@@ -59,6 +74,7 @@ func (c *Conn) Identity() Identity {
 		sasl := s.id.SASLUser
 		s.id = id
 		s.id.SASLUser = sasl
+		s.refused = refused
 		s.mu.Unlock()
 	})
 	s.mu.Lock()
@@ -66,6 +82,70 @@ func (c *Conn) Identity() Identity {
 	id := s.id
 	id.Groups = append([]string(nil), s.id.Groups...)
 	return id
+}
+
+// PeerRefused is why a client of a listener with Service.PeerCheck may
+// not in (nil when it may, or the listener has no such check).
+func (c *Conn) PeerRefused() error {
+	c.Identity()
+	c.ident.mu.Lock()
+	defer c.ident.mu.Unlock()
+	return c.ident.refused
+}
+
+// procEGID is a process's effective gid (/proc/PID/status "Gid:" real,
+// effective, saved, fs).
+func procEGID(pid int) (uint32, bool) {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0, false
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(l, "Gid:"); ok {
+			if f := strings.Fields(v); len(f) >= 2 {
+				if g, err := strconv.ParseUint(f[1], 10, 32); err == nil {
+					return uint32(g), true
+				}
+			}
+		}
+	}
+	return 0, false
+}
+
+// tcpPeerIdentity fills in the unix identity of a loopback TCP client from
+// the kernel's socket table: the uid that owns the client's socket, the
+// process that holds it and that process's gid.
+func tcpPeerIdentity(nc net.Conn, id *Identity) error {
+	la, lok := nc.LocalAddr().(*net.TCPAddr)
+	ra, rok := nc.RemoteAddr().(*net.TCPAddr)
+	if !lok || !rok {
+		return errors.New("not a TCP connection")
+	}
+	if !ra.IP.IsLoopback() {
+		return fmt.Errorf("client %v is not on this host", ra)
+	}
+	e, err := tcppeer.Find(la.AddrPort(), ra.AddrPort())
+	if err != nil {
+		return fmt.Errorf("client %v: %w", ra, err)
+	}
+	// The process holding the socket gives the pid and its effective
+	// gid, as SO_PEERCRED would; without it, the user's primary group
+	// (and a uid the host does not name gets no group, (gid_t)-1, not 0).
+	id.Unix, id.UID, id.GID = true, e.UID, ^uint32(0)
+	if pid := tcppeer.OwnerPID(e.Inode, e.UID); pid > 0 {
+		if gid, ok := procEGID(pid); ok {
+			id.PID, id.GID = int32(pid), gid
+		}
+	}
+	if id.PID == 0 {
+		if u, err := user.LookupId(strconv.FormatUint(uint64(e.UID), 10)); err == nil {
+			if gid, err := strconv.ParseUint(u.Gid, 10, 32); err == nil {
+				id.GID = uint32(gid)
+			}
+		}
+	}
+	id.UserName, id.GroupName, id.Groups = unixNames(id.UID, id.GID)
+	return nil
 }
 
 // SetSASLUser records the user name a SASL authentication established.

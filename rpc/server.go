@@ -65,6 +65,12 @@ type Service struct {
 	// libvirtd's auth_unix_rw/auth_unix_ro/auth_tcp/auth_tls: AuthNone or
 	// AuthSASL (identity.go); REMOTE_PROC_AUTH_LIST reports it.
 	Auth int32
+	// PeerCheck, if set, makes a loopback TCP listener identify each
+	// client as a unix socket would: the client's uid is read from the
+	// kernel's socket table (Conn.Identity) and PeerCheck decides whether
+	// it may in. A refused client, or one not found there, gets only
+	// authentication errors (Conn.PeerRefused).
+	PeerCheck func(Identity) error
 }
 
 // Server accepts connections and runs a Conn for each. Set the optional

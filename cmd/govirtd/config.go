@@ -153,7 +153,7 @@ func parseArgs(args []string) (cfg config, showVersion bool, err error) {
 	fs.StringVar(&cfg.RunDir, "run-dir", cfg.RunDir, "runtime state (running guests, sockets)")
 	fs.StringVar(&cfg.Socket, "socket", "", "read-write unix socket (default RUN-DIR/govirt-sock)")
 	fs.StringVar(&cfg.SocketRO, "socket-ro", "", "read-only unix socket (default RUN-DIR/govirt-sock-ro)")
-	fs.StringVar(&cfg.ListenTCP, "listen-tcp", "", "TCP address to listen on with auth none, e.g. 127.0.0.1:16509")
+	fs.StringVar(&cfg.ListenTCP, "listen-tcp", "", "TCP address to listen on, e.g. 127.0.0.1:16509 (see auth_tcp)")
 	fs.StringVar(&cfg.TLS.Listen, "listen-tls", "", "TCP address to serve TLS on (x509 client certificates), e.g. 0.0.0.0:16514")
 	fs.StringVar(&cfg.TLS.PKIDir, "pki-dir", "", "directory holding serverkey.pem, servercert.pem and cacert.pem")
 	fs.StringVar(&cfg.AdminSocket, "admin-socket", "", "admin unix socket for virt-admin (default RUN-DIR/govirt-admin-sock)")

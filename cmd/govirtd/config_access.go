@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -16,10 +17,12 @@ import (
 // sockConfig is libvirtd.conf's socket and authentication settings, with
 // libvirtd's defaults for a build without polkit (govirt has none):
 // read-write and admin sockets 0700, read-only 0777, no authentication on
-// the unix sockets and TLS. auth_tcp is "none" too (libvirtd built with
-// SASL defaults it to "sasl") for a loopback listener only: one that other
-// hosts reach needs auth_tcp set in the config file (checkOpenTCP), and
-// with "none" it is logged as a warning, as libvirtd.conf warns.
+// the unix sockets and TLS. Without auth_tcp in the config file (libvirtd
+// built with SASL defaults it to "sasl") a loopback TCP listener identifies
+// its clients by the kernel's socket table and admits them as the
+// read-write unix socket would (tcpService); one that other hosts reach
+// needs auth_tcp set (checkOpenTCP), and with "none" it is logged as a
+// warning, as libvirtd.conf warns.
 type sockConfig struct {
 	Group                        string // unix_sock_group
 	ROPerms, RWPerms, AdminPerms os.FileMode
@@ -130,12 +133,83 @@ func loopbackAddr(addr string) bool {
 // authentication unless the configuration says auth_tcp = "none"
 // itself: an unauthenticated listener gives every client full access.
 // A loopback address (the command-line contract's --listen-tcp
-// 127.0.0.1:PORT) keeps its old default.
+// 127.0.0.1:PORT) is allowed without it: its clients are identified by
+// the kernel's socket table instead (tcpPeerCheck).
 func (c *config) checkOpenTCP() error {
 	if c.ListenTCP == "" || c.Sock.AuthTCP != rpc.AuthNone || c.Sock.AuthTCPSet || loopbackAddr(c.ListenTCP) {
 		return nil
 	}
 	return fmt.Errorf("TCP listener %s is reachable from other hosts without authentication: set auth_tcp = \"sasl\" in the config file, or auth_tcp = \"none\" to allow it", c.ListenTCP)
+}
+
+// tcpService is the TCP listener's service. With auth_tcp in the config
+// file it is that; without it (a loopback listener, checkOpenTCP) a client
+// is not anonymous: the daemon reads its uid from the kernel's socket
+// table and lets it in as the read-write unix socket would (its mode,
+// owner and group, and auth_unix_rw), with that unix identity.
+func (c *config) tcpService() (rpc.Service, error) {
+	svc := rpc.Service{Transport: rpc.TransportTCP, Auth: c.Sock.AuthTCP}
+	if c.Sock.AuthTCPSet {
+		return svc, nil
+	}
+	gid, err := c.Sock.sockGID()
+	if err != nil {
+		return svc, err
+	}
+	if gid < 0 {
+		gid = os.Getegid()
+	}
+	svc.Auth = c.Sock.AuthUnixRW
+	svc.PeerCheck = rwSocketCheck(uint32(os.Geteuid()), uint32(gid), c.Sock.RWPerms)
+	return svc, nil
+}
+
+// rwSocketCheck is the kernel's permission check for connecting to a unix
+// socket (write permission) owned by owner:group with mode, for the
+// identity the socket table gave: root always, the owner by the owner's
+// bits, a member of the group (primary or supplementary) by the group's,
+// anyone else by the others'.
+func rwSocketCheck(owner, group uint32, mode os.FileMode) func(rpc.Identity) error {
+	return func(id rpc.Identity) error {
+		if !id.Unix {
+			return errors.New("client's uid is unknown")
+		}
+		var bit os.FileMode
+		var as string
+		switch {
+		case id.UID == 0:
+			return nil
+		case id.UID == owner:
+			bit, as = 0o200, "the socket's owner"
+		case inGroup(id, group):
+			bit, as = 0o020, "a member of the socket's group"
+		default:
+			bit, as = 0o002, "another user"
+		}
+		if mode&bit != 0 {
+			return nil
+		}
+		return fmt.Errorf("uid %d (%s), as %s, may not use the read-write socket (unix_sock_rw_perms %#o, owner %d, group %d); set auth_tcp = \"none\" or \"sasl\" to let other users in", id.UID, id.UserName, as, mode, owner, group)
+	}
+}
+
+// inGroup: gid is the identity's group or one the user is a member of.
+func inGroup(id rpc.Identity, gid uint32) bool {
+	if id.GID == gid {
+		return true
+	}
+	u, err := user.LookupId(strconv.FormatUint(uint64(id.UID), 10))
+	if err != nil {
+		return false
+	}
+	gids, _ := u.GroupIds()
+	want := strconv.FormatUint(uint64(gid), 10)
+	for _, g := range gids {
+		if g == want {
+			return true
+		}
+	}
+	return false
 }
 
 // warnOpenTCP logs a TCP listener without authentication reachable from

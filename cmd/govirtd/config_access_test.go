@@ -94,3 +94,53 @@ func TestOpenTCPNeedsExplicitAuth(t *testing.T) {
 		}
 	}
 }
+
+// TestTCPServicePeerCheck: without auth_tcp the loopback listener admits
+// clients as the read-write socket's mode would; with it, as it says.
+func TestTCPServicePeerCheck(t *testing.T) {
+	cfg, _, err := parseArgs([]string{"--run-dir", "/r", "--listen-tcp", "127.0.0.1:16509"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := cfg.tcpService()
+	if err != nil || svc.PeerCheck == nil || svc.Auth != rpc.AuthNone {
+		t.Fatalf("no auth_tcp: %+v %v", svc, err)
+	}
+	if err := svc.PeerCheck(rpc.Identity{Unix: true, UID: 0}); err != nil {
+		t.Errorf("root refused: %v", err)
+	}
+	if err := svc.PeerCheck(rpc.Identity{Unix: true, UID: uint32(os.Geteuid())}); err != nil {
+		t.Errorf("the daemon's own uid refused: %v", err)
+	}
+	if err := svc.PeerCheck(rpc.Identity{}); err == nil {
+		t.Error("unknown client admitted")
+	}
+	for _, c := range []struct {
+		mode os.FileMode
+		id   rpc.Identity
+		ok   bool
+	}{
+		{0o700, rpc.Identity{Unix: true, UID: 4242, GID: 4242}, false},
+		{0o700, rpc.Identity{Unix: true, UID: 1000, GID: 1000}, true}, // the owner
+		{0o500, rpc.Identity{Unix: true, UID: 1000, GID: 1000}, false},
+		{0o770, rpc.Identity{Unix: true, UID: 4242, GID: 555}, true}, // the group
+		{0o770, rpc.Identity{Unix: true, UID: 4242, GID: 4242}, false},
+		{0o707, rpc.Identity{Unix: true, UID: 4242, GID: 555}, false}, // group bits apply to members
+		{0o777, rpc.Identity{Unix: true, UID: 4242, GID: 4242}, true},
+		{0o700, rpc.Identity{Unix: true, UID: 0, GID: 0}, true},
+	} {
+		err := rwSocketCheck(1000, 555, c.mode)(c.id)
+		if (err == nil) != c.ok {
+			t.Errorf("mode %#o uid %d gid %d: %v", c.mode, c.id.UID, c.id.GID, err)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "c.conf")
+	os.WriteFile(path, []byte("auth_tcp = \"none\"\n"), 0o600)
+	cfg, _, err = parseArgs([]string{"--config", path, "--run-dir", "/r", "--listen-tcp", "127.0.0.1:16509"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if svc, err := cfg.tcpService(); err != nil || svc.PeerCheck != nil {
+		t.Errorf("auth_tcp = none: %+v %v", svc, err)
+	}
+}

@@ -7,6 +7,10 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
+	"sync"
+	"time"
+
+	"govirt/internal/gcburst"
 )
 
 // govirtd spends most of its life idle next to running guests, and Go's
@@ -25,6 +29,16 @@ import (
 
 // gcTuneMinHeap is the runtime's heapMinimum for GOGC=100.
 const gcTuneMinHeap = 4 << 20
+
+// gcTuneBurstHeap is the floor of the heap room while guests start
+// (gcburst): 20 parallel starts allocate about 40 MiB, and collecting
+// every MiB of it cost a third of the daemon's CPU during the starts.
+// Outside bursts the idle floor above applies again.
+const gcTuneBurstHeap = 32 << 20
+
+// gcTuneMu orders the retunes of the finalizer and of gcburst, so that
+// the last one reads the burst state last.
+var gcTuneMu sync.Mutex
 
 var gcTuneSamples = []metrics.Sample{
 	{Name: "/gc/heap/live:bytes"},
@@ -46,8 +60,43 @@ func startGCTune(log *slog.Logger) {
 		return
 	}
 	debug.SetGCPercent(-1)
+	gcburst.OnChange(burstChanged)
 	armGCTune()
 	log.Debug("garbage collection paced by a memory limit instead of GOGC")
+}
+
+// gcBurstQuiet is how long no burst must run before the pacing goes back
+// to its idle floor.
+const gcBurstQuiet = 100 * time.Millisecond
+
+var gcBurstTimer *time.Timer // guarded by gcTuneMu
+
+// burstChanged follows gcburst: a burst raises the floor at once. Once
+// bursts stopped for gcBurstQuiet, what they left is collected and handed
+// back at once (debug.FreeOSMemory), and the idle floor returns.
+func burstChanged() {
+	if gcburst.Active() {
+		gcTuneMu.Lock()
+		if gcBurstTimer != nil {
+			gcBurstTimer.Stop()
+			gcBurstTimer = nil
+		}
+		gcTuneMu.Unlock()
+		retuneGC()
+		return
+	}
+	gcTuneMu.Lock()
+	defer gcTuneMu.Unlock()
+	if gcBurstTimer != nil {
+		gcBurstTimer.Stop()
+	}
+	gcBurstTimer = time.AfterFunc(gcBurstQuiet, func() {
+		if gcburst.Active() {
+			return
+		}
+		debug.FreeOSMemory()
+		retuneGC()
+	})
 }
 
 // gcSentinel is allocated unreachable: its finalizer runs after the next
@@ -68,6 +117,8 @@ func armGCTune() {
 // one left live. Should the runtime not report what that needs, it puts
 // GOGC=100 back without a limit and says false.
 func retuneGC() bool {
+	gcTuneMu.Lock()
+	defer gcTuneMu.Unlock()
 	metrics.Read(gcTuneSamples)
 	v := make([]uint64, len(gcTuneSamples))
 	for i, s := range gcTuneSamples {
@@ -79,6 +130,7 @@ func retuneGC() bool {
 	heap := free + objects + released + unused
 	if live == 0 || total < heap {
 		// Unknown metrics (a future runtime): GOGC's own pacing.
+		gcburst.OnChange(nil)
 		debug.SetMemoryLimit(math.MaxInt64)
 		debug.SetGCPercent(100)
 		return false
@@ -86,6 +138,17 @@ func retuneGC() bool {
 	// Stacks, runtime metadata, the binary's data: what the limit counts
 	// besides the heap.
 	other := total - heap
-	debug.SetMemoryLimit(int64(other + live + max(live, gcTuneMinHeap)))
+	room := uint64(gcTuneMinHeap)
+	if gcburst.Active() {
+		room = gcTuneBurstHeap
+	}
+	// The heap memory the runtime holds but no object uses, free spans
+	// not yet handed back and the unused part of spans in use, counts
+	// against the limit as the runtime reckons it: with the limit under
+	// it the runtime's heap goal fell to the live heap, and it collected
+	// every few ms, for seconds, until the scavenger had caught up. The
+	// scavenger still hands back what lies above 95% of the limit, and
+	// bursts end with everything free handed back (burstChanged).
+	debug.SetMemoryLimit(int64(other + live + max(live, room) + free + unused))
 	return true
 }

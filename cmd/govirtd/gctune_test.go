@@ -9,6 +9,8 @@ import (
 	"runtime/debug"
 	"testing"
 	"time"
+
+	"govirt/internal/gcburst"
 )
 
 // TestGCTune checks the pacing that replaces GOGC: the periodic cycle is
@@ -48,6 +50,7 @@ func TestGCTune(t *testing.T) {
 	}
 	runtime.KeepAlive(live)
 	live = nil
+
 	runtime.GC()
 	var shrunk int64
 	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
@@ -57,5 +60,20 @@ func TestGCTune(t *testing.T) {
 	}
 	if shrunk >= after-64<<20 {
 		t.Fatalf("memory limit %d MiB once the 64 MiB are garbage (was %d MiB)", shrunk>>20, after>>20)
+	}
+	// A burst (guests starting) leaves at least gcTuneBurstHeap of room
+	// above the live heap of a few MiB until it ends.
+	end := gcburst.Begin()
+	burst := debug.SetMemoryLimit(-1)
+	end()
+	// Back to the idle floor once bursts stopped for gcBurstQuiet.
+	var idle int64
+	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+		if idle = debug.SetMemoryLimit(-1); idle < burst {
+			break
+		}
+	}
+	if burst-shrunk < 20<<20 || idle >= burst {
+		t.Fatalf("memory limit %d MiB idle, %d MiB during a burst, %d MiB after it", shrunk>>20, burst>>20, idle>>20)
 	}
 }

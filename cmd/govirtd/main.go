@@ -183,7 +183,11 @@ func run(cfg config, log *slog.Logger, logCtl *admin.LogControl) error {
 		if l.admin {
 			rs = adm
 		}
-		log.Info("listening", "addr", l.ln.Addr().String(), "server", rs.Name, "read_only", l.svc.ReadOnly, "auth", authName(l.svc.Auth))
+		attrs := []any{"addr", l.ln.Addr().String(), "server", rs.Name, "read_only", l.svc.ReadOnly, "auth", authName(l.svc.Auth)}
+		if l.svc.PeerCheck != nil {
+			attrs = append(attrs, "clients", "identified by the kernel's socket table, admitted as the read-write socket's")
+		}
+		log.Info("listening", attrs...)
 		go func(l listener) { errc <- rs.ServeService(l.ln, l.svc) }(l)
 	}
 
@@ -345,11 +349,15 @@ func openListeners(cfg config, tlsCtx *tlsauth.Context) ([]listener, error) {
 		}
 	}
 	if cfg.ListenTCP != "" {
+		svc, err := cfg.tcpService()
+		if err != nil {
+			return out, err
+		}
 		ln, err := net.Listen("tcp", cfg.ListenTCP)
 		if err != nil {
 			return out, err
 		}
-		out = append(out, listener{ln: ln, svc: rpc.Service{Transport: rpc.TransportTCP, Auth: cfg.Sock.AuthTCP}})
+		out = append(out, listener{ln: ln, svc: svc})
 	}
 	if tlsCtx != nil {
 		ln, err := net.Listen("tcp", cfg.TLS.Listen)

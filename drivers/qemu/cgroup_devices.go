@@ -16,7 +16,8 @@ import (
 // qemu.conf's default cgroup_device_acl, every pty (major 136), the
 // block and character devices of its disks (read-only for backing
 // images and read-only disks), serial/parallel/channel devices, TPM,
-// RNG and evdev input devices and VFIO for assigned PCI devices.
+// RNG and evdev input devices, USB and SCSI host devices' nodes and VFIO
+// for assigned PCI devices.
 // Hot-plug keeps the list in sync. As libvirt (qemuSetupDevicesCgroup
 // runs whenever the controller is there), a QEMU that runs as root gets
 // the same list: the taps, vhost-net, vhost-vsock and vhost-scsi nodes it
@@ -113,6 +114,7 @@ func guestDevices(def *conf.Domain) []devUse {
 			}
 		}
 	}
+	out = append(out, scsiHostdevDevices(devs)...)
 	if len(devs.Children("hostdev")) > 0 {
 		// The VFIO container and the IOMMU groups' nodes.
 		if ents, err := os.ReadDir("/dev/vfio"); err == nil {
@@ -170,7 +172,7 @@ func (d *Driver) allowDiskDevices(v *vm, disk *conf.Disk) error {
 			}
 		}
 	}
-	return d.nsCreate(v, usePaths(uses))
+	return d.nsCreate(v, usePaths(uses), d.nsOwnersOf(v, disk))
 }
 
 func (d *Driver) denyDiskDevices(v *vm, disk *conf.Disk) {
@@ -224,9 +226,9 @@ func usePaths(uses []devUse) []string {
 }
 
 // nsCreate and nsRemove change a running guest's private /dev.
-func (d *Driver) nsCreate(v *vm, paths []string) error {
+func (d *Driver) nsCreate(v *vm, paths []string, owners map[string]devOwner) error {
 	pid, start := guestProc(v)
-	if err := nsMknod(pid, start, paths); err != nil {
+	if err := nsMknod(pid, start, paths, owners); err != nil {
 		return errQEMU(virerr.ErrSystemError, "cannot create devices in the namespace of '%s': %v", v.name, err)
 	}
 	return nil

@@ -1,7 +1,6 @@
 package qemu
 
 import (
-	"context"
 	"errors"
 	"os"
 	"strconv"
@@ -202,7 +201,7 @@ func cgErr0(err error) error {
 // on every hierarchy but the v1 CPU ones (placeMachine), so that on a
 // loaded cgroup v1 host its start-up is not throttled by the machine
 // partition's single share of the CPU (see cgroup.AddProcessEarly).
-func (d *Driver) placeEmulator(v *vm, t *command.Tunables, pin *command.Pinning, pid int) error {
+func (d *Driver) placeEmulator(v *vm, t *command.Tunables, pin *command.Pinning, pid int, th *startThreads) error {
 	g := guestCgroup(v)
 	if g == nil {
 		return nil
@@ -218,13 +217,37 @@ func (d *Driver) placeEmulator(v *vm, t *command.Tunables, pin *command.Pinning,
 	if pin != nil {
 		set = pin.Initial()
 	}
-	if err := setupThreadGroup(g, cgroup.ThreadEmulator, 0, pid, true, set, t.EmulatorPeriod, t.EmulatorQuota); err != nil {
+	// A start may leave the move of QEMU's own threads for after its
+	// cont (emulator_late.go); the group and its settings are made now.
+	late := (g.Has(cgroup.CPU) || g.Has(cgroup.CPUSet)) && deferEmulator(v, g)
+	tid := pid
+	if late {
+		tid = 0
+	}
+	if err := setupThreadGroup(g, cgroup.ThreadEmulator, 0, tid, true, set, t.EmulatorPeriod, t.EmulatorQuota); err != nil {
 		return err
 	}
 	// The <numatune> node set of strict and restrictive mode
 	// (qemuProcessSetupPid's mem_mask), here and for every thread.
 	live, _, _ := liveSnapshot(v)
-	return setThreadMems(g, cgroup.ThreadEmulator, 0, numaMemMask(live, vmAutoPlacement(v)))
+	if err := setThreadMems(g, cgroup.ThreadEmulator, 0, numaMemMask(live, vmAutoPlacement(v))); err != nil {
+		return err
+	}
+	if late {
+		sub, err := g.Thread(cgroup.ThreadEmulator, 0, false)
+		if err != nil {
+			return cgErr(err)
+		}
+		skip := map[int]bool{}
+		for _, c := range th.vcpus {
+			skip[c.ThreadID] = true
+		}
+		for _, it := range th.iothreads {
+			skip[it.ThreadID] = true
+		}
+		setEmuLate(v, &emuLate{group: sub, pid: pid, skip: skip})
+	}
+	return nil
 }
 
 // placeMachine creates the machine's group and moves pid in, but for the
@@ -284,7 +307,8 @@ func cgroupMissing(t *command.Tunables, g *cgroup.Group) error {
 
 // setupThreadGroup is qemuProcessSetupPid's cgroup part: the thread (or
 // whole process) goes to its sub-group, which gets the pin as its cpuset
-// and the CFS bandwidth.
+// and the CFS bandwidth. A tid of 0 makes the group without moving
+// anything into it.
 func setupThreadGroup(g *cgroup.Group, kind string, id, tid int, process bool, set []int, period uint64, quota int64) error {
 	if !g.Has(cgroup.CPU) && !g.Has(cgroup.CPUSet) {
 		return nil
@@ -294,6 +318,9 @@ func setupThreadGroup(g *cgroup.Group, kind string, id, tid int, process bool, s
 	for try := 0; try < 3; try++ {
 		if sub, err = g.Thread(kind, id, true); err != nil {
 			return cgErr(err)
+		}
+		if tid == 0 {
+			break
 		}
 		if process {
 			err = sub.AddProcess(tid)
@@ -340,25 +367,18 @@ func cpuList(set []int) string {
 	return b.String()
 }
 
-// setupThreadCgroups moves the vCPU and iothread threads QMP reports into
-// their sub-groups and sets the guest-wide bandwidth
-// (qemuProcessSetupVcpus, qemuProcessSetupIOThreads,
+// setupThreadCgroups moves the vCPU and iothread threads QMP reported
+// (queryStartThreads) into their sub-groups and sets the guest-wide
+// bandwidth (qemuProcessSetupVcpus, qemuProcessSetupIOThreads,
 // virDomainCgroupSetupGlobalCpuCgroup).
-func (d *Driver) setupThreadCgroups(ctx context.Context, v *vm, mon monitor, t *command.Tunables, pin *command.Pinning) error {
+func (d *Driver) setupThreadCgroups(v *vm, th *startThreads, t *command.Tunables, pin *command.Pinning) error {
 	g := guestCgroup(v)
 	if g == nil {
 		return nil
 	}
 	live, _, _ := liveSnapshot(v)
 	mems := numaMemMask(live, vmAutoPlacement(v))
-	var cpus []struct {
-		CPUIndex int `json:"cpu-index"`
-		ThreadID int `json:"thread-id"`
-	}
-	if err := mon.Execute(ctx, "query-cpus-fast", nil, &cpus); err != nil {
-		return err
-	}
-	for _, c := range cpus {
+	for _, c := range th.vcpus {
 		var set []int
 		if pin != nil {
 			set = pin.Default
@@ -373,22 +393,7 @@ func (d *Driver) setupThreadCgroups(ctx context.Context, v *vm, mon monitor, t *
 			return err
 		}
 	}
-	var its []struct {
-		ID       string `json:"id"`
-		ThreadID int    `json:"thread-id"`
-	}
-	// QEMU has iothreads only from the -object iothread the builder
-	// writes for these ids: without any, query-iothreads would answer
-	// an empty list, and asking costs a monitor round trip per start.
-	v.mu.Lock()
-	hasIOThreads := v.live != nil && len(v.live.IOThreadIDs()) > 0
-	v.mu.Unlock()
-	if hasIOThreads {
-		if err := mon.Execute(ctx, "query-iothreads", nil, &its); err != nil {
-			return err
-		}
-	}
-	for _, it := range its {
+	for _, it := range th.iothreads {
 		n, err := strconv.Atoi(strings.TrimPrefix(it.ID, "iothread"))
 		if err != nil {
 			continue
@@ -419,7 +424,7 @@ func (d *Driver) setupThreadCgroups(ctx context.Context, v *vm, mon monitor, t *
 func (d *Driver) removeCgroup(v *vm) {
 	v.ext.cgMu.Lock()
 	g := v.ext.cg
-	v.ext.cg = nil
+	v.ext.cg, v.ext.emuLate = nil, nil
 	v.ext.cgMu.Unlock()
 	if g == nil {
 		return
@@ -448,10 +453,8 @@ func (d *Driver) findCgroup(v *vm, pid int, id int32, name string) {
 // group with the guest's vCPU bandwidth, and the group of a vCPU that is
 // gone is removed.
 func (d *Driver) syncVcpuCgroups(v *vm, mon monitor) {
+	forgetStats(v) // a cached sample knows the vCPU threads of before
 	g := guestCgroup(v)
-	if g == nil {
-		return
-	}
 	live, _, _ := liveSnapshot(v)
 	if live == nil {
 		return
@@ -467,14 +470,35 @@ func (d *Driver) syncVcpuCgroups(v *vm, mon monitor) {
 	if err := mon.Execute(hotplugCtx(), "query-cpus-fast", nil, &cpus); err != nil {
 		return
 	}
+	// A plugged vCPU runs where its pin (or <vcpu cpuset>, or the
+	// automatic placement's CPUs) says, in its group's cpuset and by its
+	// thread's affinity (qemuProcessSetupVcpu); the others keep theirs.
+	pin, _ := command.PinningOf(live)
+	pin = applyAutoPinning(live, vmAutoPlacement(v), pin)
 	present := map[int]bool{}
 	for _, c := range cpus {
 		present[c.CPUIndex] = true
-		if err := setupThreadGroup(g, cgroup.ThreadVCPU, c.CPUIndex, c.ThreadID, false, nil, t.Period, t.Quota); err != nil {
+		var set []int
+		if pin != nil {
+			set = pin.Default
+			if s, ok := pin.VCPU[c.CPUIndex]; ok {
+				set = s
+			}
+		}
+		if g == nil {
+		} else if err := setupThreadGroup(g, cgroup.ThreadVCPU, c.CPUIndex, c.ThreadID, false, set, t.Period, t.Quota); err != nil {
 			d.log.Warn("cannot place a vCPU in its cgroup", "domain", v.name, "vcpu", c.CPUIndex, "err", err)
 		} else if err := setThreadMems(g, cgroup.ThreadVCPU, c.CPUIndex, numaMemMask(live, vmAutoPlacement(v))); err != nil {
 			d.log.Warn("cannot set a vCPU's memory nodes", "domain", v.name, "vcpu", c.CPUIndex, "err", err)
 		}
+		if set != nil {
+			if err := setAffinity(c.ThreadID, set); err != nil {
+				d.log.Warn("cannot set a vCPU's affinity", "domain", v.name, "vcpu", c.CPUIndex, "err", err)
+			}
+		}
+	}
+	if g == nil {
+		return
 	}
 	for i := 0; i < int(live.VCPUs); i++ {
 		if present[i] {

@@ -85,6 +85,9 @@ func parseDef(xml string, validate bool) (*conf.Domain, error) {
 	if _, err := command.ParseTunables(def); err != nil {
 		return nil, err
 	}
+	if err := checkCPUElement(def); err != nil {
+		return nil, err
+	}
 	return def, nil
 }
 
@@ -101,6 +104,9 @@ func (c *conn) DomainDefineXML(xml string, flags uint32) (driver.Domain, error) 
 		return driver.Domain{}, err
 	}
 	if err := c.d.applyPostParse(def); err != nil {
+		return driver.Domain{}, err
+	}
+	if err := c.d.validateCPUDef(def); err != nil {
 		return driver.Domain{}, err
 	}
 	if err := c.d.validateDefine(def); err != nil {
@@ -218,6 +224,9 @@ func (c *conn) DomainCreateXML(xml string, flags uint32) (driver.Domain, error) 
 		return driver.Domain{}, err
 	}
 	if err := c.d.applyPostParse(def); err != nil {
+		return driver.Domain{}, err
+	}
+	if err := c.d.validateCPUDef(def); err != nil {
 		return driver.Domain{}, err
 	}
 	if err := c.d.validateDefine(def); err != nil {

@@ -37,6 +37,8 @@ func (c *conn) Capabilities() (string, error) {
 	}}
 	caps.Host.UUID = c.d.hostUUID()
 	fillHostCPUModel(&caps.Host.CPU)
+	fillHostCPUExtras(&caps.Host.CPU)
+	caps.Host.Caches = hostCacheBanks("/sys/devices/system")
 	caps.Host.CPU.Pages = hostPageSizes()
 	caps.Host.Cells = hostCells(caps.Host.CPU.Pages)
 	g := qc.GuestCapabilities()

@@ -9,6 +9,7 @@ import (
 	"govirt/driver"
 	"govirt/drivers/qemu/caps"
 	"govirt/drivers/qemu/guestcpu"
+	"govirt/drivers/qemu/postparse"
 	"govirt/virerr"
 )
 
@@ -104,6 +105,16 @@ func (c *conn) DomainGetXMLDesc(h driver.Domain, flags uint32) (string, error) {
 		}
 	}
 	cp.ID = int(id)
+	if flags&uint32(conf.FormatMigratable) != 0 {
+		// libvirt formats a migratable copy made by formatting the
+		// definition inactive and parsing it back
+		// (qemuDomainDefFormatBufInternal, virDomainDefCopy): no id,
+		// no aliases or other run-time state.
+		cp.ID = -1
+		flags |= xmlInactive
+		postparse.DropMigratableInputs(cp)
+		postparse.ClearDefaultAudio(cp, postparse.Options{Audio: c.d.audioDefaults()})
+	}
 	if flags&uint32(conf.FormatUpdateCPU) != 0 {
 		if err := c.updateCPUForXML(cp, qc); err != nil {
 			return "", err

@@ -6,6 +6,8 @@ import (
 	"runtime"
 
 	"govirt/driver"
+	"govirt/drivers/qemu/agent"
+	"govirt/drivers/qemu/command"
 	"govirt/qmp"
 	"govirt/virerr"
 )
@@ -165,13 +167,17 @@ func (c *conn) DomainSetVcpusFlags(h driver.Domain, n uint32, flags uint32) erro
 }
 
 func (c *conn) DomainGetVcpusFlags(h driver.Domain, flags uint32) (int32, error) {
+	if err := checkFlagsMask(flags, affectLive|affectConfig|affectMax|vcpuGuest, "qemuDomainGetVcpusFlags"); err != nil {
+		return -1, err
+	}
 	var n int32
 	err := c.withVM(h, func(v *vm) error {
 		def := v.current()
 		if flags&affectConfig != 0 && v.def != nil {
 			def = v.def
 		} else if flags&affectLive != 0 && !v.active() {
-			return errNotRunning()
+			// virDomainObjUpdateModificationImpact's error
+			return virerr.New(virerr.FromDomain, virerr.ErrOperationInvalid, "domain is not running")
 		}
 		n = int32(def.CurrentVCPUs)
 		if flags&affectMax != 0 {
@@ -179,7 +185,51 @@ func (c *conn) DomainGetVcpusFlags(h driver.Domain, flags uint32) (int32, error)
 		}
 		return nil
 	})
-	return n, err
+	if err != nil || flags&vcpuGuest == 0 {
+		return n, err
+	}
+	return c.guestVcpuCount(h, flags&affectMax != 0)
+}
+
+// vcpuGuest is VIR_DOMAIN_VCPU_GUEST: the count the guest agent reports.
+const vcpuGuest = 8
+
+// guestVcpuCount is qemuDomainGetVcpusFlags with VIR_DOMAIN_VCPU_GUEST:
+// guest-get-vcpus, all of them (maximum) or the online ones.
+func (c *conn) guestVcpuCount(h driver.Domain, maximum bool) (int32, error) {
+	v, err := c.d.doms.get(h)
+	if err != nil {
+		return -1, err
+	}
+	v.mu.Lock()
+	active := v.active()
+	v.mu.Unlock()
+	if !active {
+		return -1, errQEMU(virerr.ErrInvalidArg, "vCPU count provided by the guest agent can only be requested for live domains")
+	}
+	var n int32
+	err = c.withAgent(h, "vcpu count", false, func(v *vm, ag *agent.Agent) error {
+		var list []struct {
+			Online bool `json:"online"`
+		}
+		if err := ag.Command(c.waitCtx(), "guest-get-vcpus", nil, &list); err != nil {
+			var me *agent.MalformedError
+			if asMalformed(err, &me) {
+				return errQEMU(virerr.ErrInternalError, "guest-get-vcpus reply was missing return data")
+			}
+			return agentErr(err)
+		}
+		for _, e := range list {
+			if maximum || e.Online {
+				n++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return -1, err
+	}
+	return n, nil
 }
 
 func (c *conn) DomainGetMaxVcpus(h driver.Domain) (int32, error) {
@@ -193,10 +243,24 @@ func (c *conn) DomainGetVcpus(h driver.Domain, maxinfo, maplen int32) ([]driver.
 		return nil, nil, err
 	}
 	v.mu.Lock()
-	active, n := v.active(), 0
+	active, max := v.active(), 0
 	pid := 0
+	var online []int
 	if active {
-		n = int(v.live.CurrentVCPUs)
+		max = int(v.live.VCPUs)
+		// the online vCPUs by id, which need not be the first ones
+		// (qemuDomainHelperGetVcpus skips the offline ones)
+		if st, _, err := command.VcpuStates(v.live); err == nil {
+			for i, s := range st {
+				if s.Online {
+					online = append(online, i)
+				}
+			}
+		} else {
+			for i := 0; i < int(v.live.CurrentVCPUs); i++ {
+				online = append(online, i)
+			}
+		}
 		if v.proc != nil {
 			pid = v.proc.pid
 		}
@@ -205,20 +269,32 @@ func (c *conn) DomainGetVcpus(h driver.Domain, maxinfo, maplen int32) ([]driver.
 	if !active {
 		return nil, nil, errQEMU(virerr.ErrOperationInvalid, "cannot list vcpu pinning for an inactive domain")
 	}
-	if int(maxinfo) < n {
-		n = int(maxinfo)
+	if int(maxinfo) < len(online) {
+		online = online[:maxinfo]
 	}
-	infos := vcpuInfos(pid, c.d.sample(v), n)
+	n := len(online)
+	all := vcpuInfos(pid, c.d.sample(v), max)
+	infos := make([]vcpuInfo, n)
 	out := make([]driver.VcpuInfo, n)
-	for i, vi := range infos {
+	for i, id := range online {
+		infos[i] = all[id]
+		vi := all[id]
 		out[i] = driver.VcpuInfo{Number: uint32(vi.number), State: 1, CPUTime: vi.time, CPU: vi.cpu}
 	}
-	// No pinning yet: every vCPU may run on every host CPU.
+	// Each vCPU thread's affinity as the kernel has it
+	// (qemuDomainHelperGetVcpus: virProcessGetAffinity); every host CPU
+	// when the thread is not known.
 	maps := make([]byte, int(maplen)*n)
 	cpus := runtime.NumCPU()
 	for i := 0; i < n; i++ {
+		var mask []uint64
+		if i < len(infos) && infos[i].haveThreadID {
+			mask, _ = getAffinity(infos[i].tid)
+		}
 		for cpu := 0; cpu < cpus && cpu/8 < int(maplen); cpu++ {
-			maps[i*int(maplen)+cpu/8] |= 1 << (cpu % 8)
+			if mask == nil || (cpu/64 < len(mask) && mask[cpu/64]&(1<<(cpu%64)) != 0) {
+				maps[i*int(maplen)+cpu/8] |= 1 << (cpu % 8)
+			}
 		}
 	}
 	return out, maps, nil

@@ -183,6 +183,7 @@ func New(cfg Config) *Driver {
 		d.uri = "qemu:///system"
 	}
 	d.caps = newCapsSource(d.dirs.caps)
+	d.guestCPUs.dir = d.dirs.caps
 	d.faultPoint = os.Getenv("GOVIRT_FAULT_POINT")
 	parseFaultDelay(d.log)
 	return d

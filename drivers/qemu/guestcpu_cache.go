@@ -18,8 +18,8 @@ import (
 // host kernel (KVM's CPUID), and the machine, accelerator, CPU, topology,
 // global properties and overcommit options of the command line. So the
 // first start with a given combination reads the vCPU back and later
-// ones reuse what it read (in memory only: a restarted daemon, or a
-// changed binary or kernel, reads again). The check against the
+// ones reuse what it read (kept on disk too, guestcpu_persist.go; a
+// changed binary, kernel or host CPU reads again). The check against the
 // definition (guestcpu.Apply) still runs for every start.
 
 // guestCPUCacheMax bounds the entries; past it the cache starts over.
@@ -28,6 +28,11 @@ const guestCPUCacheMax = 64
 type guestCPURead struct{ enabled, disabled *cpux86.GuestData }
 
 type guestCPUCache struct {
+	dir      string    // where the cache is kept on disk ("": memory only)
+	loadOnce sync.Once // the file is read at the first lookup
+	hostCPU  string    // hostCPUIdentity, set by load
+	saveMu   sync.Mutex
+
 	mu       sync.Mutex
 	m        map[string]guestCPURead
 	inflight map[string]chan struct{} // closed when the read of a key ends
@@ -67,6 +72,7 @@ func guestCPUKey(qc *caps.Caps, argv []string) string {
 // first time. Starts with the same key wait for a read in flight rather
 // than all reading at once; reads that fail are not kept.
 func (c *guestCPUCache) fetch(ctx context.Context, key string, mon monitor) (enabled, disabled *cpux86.GuestData, err error) {
+	c.loadOnce.Do(c.load)
 	for {
 		c.mu.Lock()
 		if r, ok := c.m[key]; ok {
@@ -92,7 +98,8 @@ func (c *guestCPUCache) fetch(ctx context.Context, key string, mon monitor) (ena
 	}
 	enabled, disabled, err = guestcpu.Fetch(ctx, mon)
 	c.mu.Lock()
-	if err == nil && enabled != nil {
+	kept := err == nil && enabled != nil
+	if kept {
 		if c.m == nil || len(c.m) >= guestCPUCacheMax {
 			c.m = map[string]guestCPURead{}
 		}
@@ -101,5 +108,8 @@ func (c *guestCPUCache) fetch(ctx context.Context, key string, mon monitor) (ena
 	close(c.inflight[key])
 	delete(c.inflight, key)
 	c.mu.Unlock()
+	if kept {
+		c.save()
+	}
 	return enabled, disabled, err
 }

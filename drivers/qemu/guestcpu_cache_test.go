@@ -3,6 +3,9 @@ package qemu
 import (
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -102,5 +105,49 @@ func TestGuestCPUCacheOneRead(t *testing.T) {
 	}
 	if n := mon.reads.Load(); n != 2 {
 		t.Errorf("%d reads for two keys, want 2", n)
+	}
+}
+
+// TestGuestCPUCacheOnDisk: a cache with a directory keeps what it read,
+// and a new cache on the same directory (a restarted daemon) answers
+// from it without reading; a file from another host CPU is ignored.
+func TestGuestCPUCacheOnDisk(t *testing.T) {
+	if hostCPUIdentity() == "" {
+		t.Skip("no /proc/cpuinfo")
+	}
+	dir := t.TempDir()
+	mon := &countingMonitor{}
+	c1 := &guestCPUCache{dir: dir}
+	en1, dis1, err := c1.fetch(context.Background(), "k1", mon)
+	if err != nil || en1 == nil {
+		t.Fatalf("fetch: %v, %v", en1, err)
+	}
+	c2 := &guestCPUCache{dir: dir}
+	en2, dis2, err := c2.fetch(context.Background(), "k1", mon)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := mon.reads.Load(); n != 1 {
+		t.Fatalf("%d reads after a restart, want 1 (the first)", n)
+	}
+	if !reflect.DeepEqual(en1, en2) || !reflect.DeepEqual(dis1, dis2) {
+		t.Errorf("from disk %+v %+v, read %+v %+v", en2, dis2, en1, dis1)
+	}
+	// Another host CPU (or microcode): the file is not used.
+	path := filepath.Join(dir, guestCPUFile)
+	data, _ := os.ReadFile(path)
+	var f guestCPUFileData
+	if err := json.Unmarshal(data, &f); err != nil {
+		t.Fatal(err)
+	}
+	f.HostCPU += "microcode=other\n"
+	data, _ = json.Marshal(f)
+	os.WriteFile(path, data, 0o600)
+	c3 := &guestCPUCache{dir: dir}
+	if _, _, err := c3.fetch(context.Background(), "k1", mon); err != nil {
+		t.Fatal(err)
+	}
+	if n := mon.reads.Load(); n != 2 {
+		t.Errorf("%d reads with another host CPU's file, want 2", n)
 	}
 }

@@ -2,6 +2,7 @@ package qemu
 
 import (
 	"context"
+	"sync"
 
 	"govirt/conf"
 	"govirt/drivers/qemu/caps"
@@ -14,8 +15,44 @@ import (
 // of a QEMU binary's capabilities.
 type guestCPUHost struct{ c *caps.Caps }
 
+// HostModelCPUMigratable decodes the host-model CPU once per capabilities
+// and virt type (a millisecond of CPU on every start otherwise); each
+// caller gets its own copy.
 func (g guestCPUHost) HostModelCPUMigratable(vt string) (*cpux86.CPUDef, error) {
-	return g.c.HostModelCPUMigratable(vt)
+	k := hostModelKey{g.c, vt}
+	hostModelMemo.Lock()
+	def, ok := hostModelMemo.m[k]
+	hostModelMemo.Unlock()
+	if !ok {
+		var err error
+		if def, err = g.c.HostModelCPUMigratable(vt); err != nil {
+			return nil, err
+		}
+		hostModelMemo.Lock()
+		// Bounded: capabilities read again (a changed binary) make new
+		// keys, and the old ones go with the next reset.
+		if hostModelMemo.m == nil || len(hostModelMemo.m) >= 16 {
+			hostModelMemo.m = map[hostModelKey]*cpux86.CPUDef{}
+		}
+		hostModelMemo.m[k] = def
+		hostModelMemo.Unlock()
+	}
+	if def == nil {
+		return nil, nil
+	}
+	c := *def
+	c.Features = append([]cpux86.FeatureDef(nil), def.Features...)
+	return &c, nil
+}
+
+type hostModelKey struct {
+	c  *caps.Caps
+	vt string
+}
+
+var hostModelMemo struct {
+	sync.Mutex
+	m map[hostModelKey]*cpux86.CPUDef
 }
 
 func (g guestCPUHost) CPUFeaturesFor(vt string) []string { return g.c.CPUFeaturesFor(vt) }

@@ -146,7 +146,7 @@ func (d *Driver) attachDiskLive(v *vm, mon monitor, disk *conf.Disk) error {
 		d.denyDiskDevices(v, disk)
 		d.restoreDiskLive(v.name, live, disk)
 	}
-	if err := d.labelDiskLive(live, disk); err != nil {
+	if err := d.labelDiskLive(v, live, disk); err != nil {
 		undo()
 		return err
 	}

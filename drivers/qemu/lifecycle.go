@@ -12,6 +12,7 @@ import (
 	"govirt/driver"
 	"govirt/drivers/qemu/command"
 	"govirt/drivers/qemu/guestcpu"
+	"govirt/internal/gcburst"
 	"govirt/qmp"
 	"govirt/virerr"
 )
@@ -41,6 +42,8 @@ func (d *Driver) logPath(name string) (string, error) {
 // start boots v, or resumes it from its managed save image when it has
 // one (unless forced to boot). The caller holds v's job.
 func (d *Driver) start(ctx context.Context, v *vm, flags uint32) error {
+	// A start allocates a few MiB; many at once are a burst (gcburst).
+	defer gcburst.Begin()()
 	v.mu.Lock()
 	name, persistent := v.name, v.persistent
 	v.mu.Unlock()
@@ -58,19 +61,22 @@ func (d *Driver) start(ctx context.Context, v *vm, flags uint32) error {
 		}
 	}
 	t0 := time.Now()
-	if flags&startResetNVRAM != 0 {
-		v.mu.Lock()
-		v.resetNVRAM = true
-		v.mu.Unlock()
-	}
+	v.mu.Lock()
+	v.resetNVRAM = flags&startResetNVRAM != 0
+	v.lateEmulator = true // emulator_late.go
+	v.mu.Unlock()
 	err := d.launch(ctx, v, false)
 	v.mu.Lock()
-	v.resetNVRAM = false
+	v.resetNVRAM, v.lateEmulator = false, false
 	v.mu.Unlock()
 	if err != nil {
 		return err
 	}
 	if flags&startPaused != 0 {
+		if err := d.finishEmulatorPlacement(v); err != nil {
+			d.abortLaunch(v)
+			return err
+		}
 		v.mu.Lock()
 		// A destroy may have ended the run (it may run during the start).
 		if !v.active() {
@@ -90,6 +96,10 @@ func (d *Driver) start(ctx context.Context, v *vm, flags uint32) error {
 	// cont, then STARTED.
 	d.runPostStartHooks(v)
 	if err := d.startCPUsThen(ctx, v, driver.RunningBooted, false); err != nil {
+		d.abortLaunch(v)
+		return err
+	}
+	if err := d.finishEmulatorPlacement(v); err != nil {
 		d.abortLaunch(v)
 		return err
 	}
@@ -163,6 +173,7 @@ func (d *Driver) startIncoming(ctx context.Context, v *vm, f *os.File) error {
 // launch builds the command line and starts a paused QEMU with its
 // monitor connected; the caller holds v's job. On failure nothing is left.
 func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
+	defer gcburst.Begin()() // restores and incoming migrations too
 	v.mu.Lock()
 	if v.active() {
 		v.mu.Unlock()
@@ -314,7 +325,21 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	if cl.Pinning != nil {
 		initial = cl.Pinning.Initial()
 	}
-	cred, err := d.labelForStart(live, dir, chanDir)
+	// With a private /dev the nodes' labels go on QEMU's copies only
+	// (security_nsdev.go); the mark comes first, so that a failed start's
+	// restore leaves the host's nodes alone too.
+	var nsl *nsLabels
+	if d.mountNS {
+		nsl = &nsLabels{owners: map[string]devOwner{}}
+		if err := markPrivateDev(dir); err != nil {
+			monFile.Close()
+			d.cleanupStopped(v, driver.ShutoffFailed)
+			return err
+		}
+	} else {
+		os.Remove(filepath.Join(dir, privateDevMark))
+	}
+	cred, err := d.labelForStart(live, nsl, dir, chanDir)
 	if err != nil {
 		monFile.Close()
 		d.cleanupStopped(v, driver.ShutoffFailed)
@@ -327,7 +352,7 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 	}
 	var dev *privateDev
 	if d.mountNS {
-		if dev, err = prepareNamespace(nsPaths(live), filepath.Join(dir, "dev.tmp")); err != nil {
+		if dev, err = prepareNamespace(nsPaths(live), filepath.Join(dir, "dev.tmp"), nsl.owners); err != nil {
 			monFile.Close()
 			d.cleanupStopped(v, driver.ShutoffFailed)
 			return errQEMU(virerr.ErrSystemError, "cannot prepare the namespace of '%s': %v", name, err)
@@ -403,25 +428,11 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 		d.abortLaunch(v)
 		return err
 	}
-	// The process enters the guest's CPU groups now, before any vCPU
-	// runs (placeEmulator says why not at the spawn).
-	if err := d.placeEmulator(v, tun, cl.Pinning, proc.pid); err != nil {
-		d.abortLaunch(v)
-		return err
-	}
-	// The taps exist: their <filterref> rules go on before the CPUs run
-	// (libvirt instantiates them as it connects each tap).
-	if err := d.bindGuestFilters(name, v.uuid, live, false); err != nil {
-		d.abortLaunch(v)
-		return err
-	}
-	// Threads go to their cgroups first: a cpuset there must allow the
-	// affinity set next (libvirt's qemuProcessSetupPid order).
-	if err := d.setupThreadCgroups(ctx, v, mon, tun, cl.Pinning); err != nil {
-		d.abortLaunch(v)
-		return err
-	}
-	if err := pinThreads(ctx, mon, proc.pid, cl.Pinning); err != nil {
+	// Every monitor round trip of the set-up goes before QEMU enters the
+	// guest's CPU groups (placeEmulator says why): the threads to place
+	// and pin, and the balloon.
+	threads, err := queryStartThreads(ctx, v, mon, cl.Pinning)
+	if err != nil {
 		d.abortLaunch(v)
 		return err
 	}
@@ -438,13 +449,42 @@ func (d *Driver) launch(ctx context.Context, v *vm, incoming bool) error {
 			return err
 		}
 	}
+	tQueried := time.Since(t0)
+	// The process enters the guest's CPU groups now, before any vCPU
+	// runs (placeEmulator says why not at the spawn).
+	if err := d.placeEmulator(v, tun, cl.Pinning, proc.pid, threads); err != nil {
+		d.abortLaunch(v)
+		return err
+	}
+	// The helpers join the emulator group (it exists now, even when
+	// QEMU's own threads move there only after cont).
+	if err := d.placeHelpers(v, dir, cl.Swtpm != nil); err != nil {
+		d.abortLaunch(v)
+		return err
+	}
+	// The taps exist: their <filterref> rules go on before the CPUs run
+	// (libvirt instantiates them as it connects each tap).
+	if err := d.bindGuestFilters(name, v.uuid, live, false); err != nil {
+		d.abortLaunch(v)
+		return err
+	}
+	// Threads go to their cgroups first: a cpuset there must allow the
+	// affinity set next (libvirt's qemuProcessSetupPid order).
+	if err := d.setupThreadCgroups(v, threads, tun, cl.Pinning); err != nil {
+		d.abortLaunch(v)
+		return err
+	}
+	if err := pinThreads(proc.pid, threads, cl.Pinning); err != nil {
+		d.abortLaunch(v)
+		return err
+	}
 	// No status write here: the one written before the spawn finds this
 	// QEMU by its monitor socket, and the caller writes the next.
 	// Times since the launch began: caps known, command built, ready
 	// to spawn (status written, helpers up), spawned, monitor
-	// connected, guest CPU read, set up.
+	// connected, guest CPU read, queries done, set up.
 	d.log.Debug("launched", "domain", name, "caps", tCaps, "build", tBuild, "prepared", tPrep,
-		"spawned", tSpawn, "monitor", tMon, "cpu", tCPU, "done", time.Since(t0))
+		"spawned", tSpawn, "monitor", tMon, "cpu", tCPU, "queried", tQueried, "done", time.Since(t0))
 	return nil
 }
 
@@ -589,16 +629,22 @@ func (d *Driver) cleanupStopped(v *vm, reason int32) bool {
 	d.restoreLabels(name, live) // QEMU is gone: its files go back
 	d.unbindGuestFilters(live)  // the taps went with QEMU; their chains go now
 	d.releasePorts(live)        // QEMU's taps are gone
-	d.removeCgroup(v)           // named after id: before another guest may take it
+	dir, dirErr := d.domainDir(name)
+	if dirErr == nil {
+		// The helpers are in the guest's cgroup (placeHelpers): they go
+		// before it, and after QEMU, their only client.
+		stopPlatform(dir)
+		stopVirtioFS(dir)
+		stopPasst(dir)
+	}
+	d.removeCgroup(v)        // named after id: before another guest may take it
+	d.dropParkedMigration(v) // migrate_resume_state.go
 	d.doms.releaseID(id)
 	d.removeStatus(v)
 	os.RemoveAll(d.channelDir(id, name))
-	if dir, err := d.domainDir(name); err == nil {
-		stopPlatform(dir)
-		stopVirtioFS(dir)    // after QEMU: it is their only client
+	if dirErr == nil {
 		reattachHostPCI(dir) // QEMU no longer holds them
 		deleteMacvtaps(dir)
-		stopPasst(dir)
 		os.RemoveAll(dir)
 	}
 	// A transient guest that stopped takes its snapshot metadata along

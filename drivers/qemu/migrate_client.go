@@ -92,8 +92,11 @@ func (d *Driver) undoMigration(v *vm, m *migration) {
 		return
 	case inPostcopy(v, m):
 		// Neither side has the whole guest: both keep what they have,
-		// in the post-copy failed state (migrate_postcopy.go).
-		d.postcopyFailed(v)
+		// in the post-copy failed state, waiting for a resume
+		// (migrate_resume_state.go).
+		d.endOrPark(v, m)
+		d.dropIfTransient(v)
+		return
 	case m.Incoming:
 		d.killIncoming(v, m)
 	case m.Phase == phasePerformed && m.Peer != "":

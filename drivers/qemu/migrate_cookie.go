@@ -49,6 +49,8 @@ type migCookie struct {
 	Hostname string          `xml:"hostname"`
 	HostUUID string          `xml:"hostuuid"`
 	Features []cookieFeature `xml:"feature"`
+	// Graphics is the destination's SPICE server (migrate_cookie_graphics.go).
+	Graphics *cookieGraphics `xml:"graphics,omitempty"`
 	// Peer is the URI of the sending daemon's read-only socket, for a
 	// restarted peer to ask where the guest ended up (migrate_peer.go).
 	Peer string     `xml:"govirt-peer,omitempty"`
@@ -64,6 +66,8 @@ type migCookie struct {
 	// PersistentXML is the <domain> element, kept as its bytes (it is
 	// not a cookie field but a whole definition, parsed by parseDef).
 	PersistentXML string `xml:"-"`
+	// CPUXML is the first <cpu> element, as sent (migrate_cookie_cpu.go).
+	CPUXML string `xml:"-"`
 }
 
 func (d *Driver) makeCookie(v *vm, persistentXML string) []byte {
@@ -135,8 +139,11 @@ func parseCookie(b []byte) (*migCookie, error) {
 			return nil, errQEMU(virerr.ErrInternalError, "Unknown migration cookie feature %s", f.Name)
 		}
 	}
-	dom, err := cookieDomain(b)
+	dom, err := cookieChild(b, "domain", true)
 	if err != nil {
+		return nil, err
+	}
+	if c.CPUXML, err = cookieChild(b, "cpu", false); err != nil {
 		return nil, err
 	}
 	c.PersistentXML = dom
@@ -146,8 +153,9 @@ func parseCookie(b []byte) (*migCookie, error) {
 	return &c, nil
 }
 
-// cookieDomain returns the <domain> child of the cookie as it was sent.
-func cookieDomain(b []byte) (string, error) {
+// cookieChild returns the first child of the cookie named name as it was
+// sent; only one may be there when single (<domain>).
+func cookieChild(b []byte, name string, single bool) (string, error) {
 	dec := xml.NewDecoder(bytes.NewReader(b))
 	depth := 0
 	found := ""
@@ -162,14 +170,16 @@ func cookieDomain(b []byte) (string, error) {
 		}
 		switch t := tok.(type) {
 		case xml.StartElement:
-			if depth == 1 && t.Name.Local == "domain" {
-				if found != "" {
-					return "", errQEMU(virerr.ErrInternalError, "%s", "Too many domain elements in migration cookie")
+			if depth == 1 && t.Name.Local == name {
+				if found != "" && single {
+					return "", errQEMU(virerr.ErrInternalError, "Too many %s elements in migration cookie", name)
 				}
 				if err := dec.Skip(); err != nil {
 					return "", errQEMU(virerr.ErrInternalError, "invalid migration cookie: %v", err)
 				}
-				found = string(b[off:dec.InputOffset()])
+				if found == "" {
+					found = string(b[off:dec.InputOffset()])
+				}
 				continue
 			}
 			depth++

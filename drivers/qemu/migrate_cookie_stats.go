@@ -92,8 +92,8 @@ func makeCookieStats(params []driver.TypedParam, started, sent time.Time) *cooki
 		return strconv.FormatInt(t.UnixMilli(), 10)
 	}
 	add("started", ms(started))
-	// govirt does not note when the vCPUs stopped; libvirt's reader then
-	// keeps the downtime QEMU measured.
+	// When the vCPUs stopped is set by the caller (migrate_stopped.go);
+	// 0 leaves libvirt's reader with the downtime QEMU measured.
 	add("stopped", "0")
 	add("sent", ms(sent))
 	addOr0("time_elapsed")

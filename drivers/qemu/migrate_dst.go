@@ -90,6 +90,9 @@ func (c *conn) migratePrepare3(params []driver.TypedParam, cookieIn []byte, flag
 	if err := c.d.checkMigrateTLSForce(flags); err != nil { // migrate_tls.go
 		return nil, "", nil, err
 	}
+	if flags&migratePostcopyResume != 0 {
+		return c.resumePrepare(params, cookieIn, flags) // migrate_resume.go
+	}
 	if flags&migrateOffline != 0 {
 		return c.offlinePrepare(params, cookieIn, flags) // migrate_offline.go
 	}
@@ -111,11 +114,15 @@ func (c *conn) migratePrepare3(params []driver.TypedParam, cookieIn []byte, flag
 	if err := checkCookieDomain(ck, def.Name, def.UUID.String()); err != nil {
 		return nil, "", nil, err
 	}
+	live, origCPU, err := cookieCPUDef(def, ck) // migrate_cookie_cpu.go
+	if err != nil {
+		return nil, "", nil, err
+	}
 	v, err := c.claimIncoming(def, params)
 	if err != nil {
 		return nil, "", nil, err
 	}
-	v.live = def // what launch starts; a persistent guest keeps its definition
+	v.live = live // what launch starts; a persistent guest keeps its definition
 	m := newMigration(true, flags, c.root())
 	m.Phase, m.busy = phasePrepare, true
 	// The source's cookie names its daemon: a restart after the guest's
@@ -136,6 +143,13 @@ func (c *conn) migratePrepare3(params []driver.TypedParam, cookieIn []byte, flag
 	}
 	if err == nil {
 		uri, err = d.prepareIncoming(context.Background(), v, params, tunnel)
+	}
+	var graphics []byte
+	if err == nil {
+		d.keepOrigCPU(v, origCPU)
+		if graphics, err = d.cookieGraphicsFor(v); err != nil { // migrate_cookie_graphics.go
+			d.abortLaunch(v)
+		}
 	}
 	if err == nil && copiesStorage(flags) {
 		v.mu.Lock()
@@ -170,7 +184,7 @@ func (c *conn) migratePrepare3(params []driver.TypedParam, cookieIn []byte, flag
 	v.setMigPhase(m, phasePrepare)
 	d.emit(v, driver.EventStarted, driver.EventStartedMigrated)
 	d.faultAt(phasePrepare)
-	return d.makeCookieNBD(v, "", nbd), uri, v, nil
+	return withCookieElem(d.makeCookieNBD(v, "", nbd), graphics), uri, v, nil
 }
 
 // prepareIncoming launches QEMU with -incoming defer and has it listen,
@@ -306,6 +320,9 @@ func (c *conn) DomainMigrateFinish3(params []driver.TypedParam, cookieIn []byte,
 	if v == nil {
 		return driver.Domain{}, nil, virerr.New(virerr.FromQemu, virerr.ErrNoDomain, "no domain with matching name '%s'", name)
 	}
+	if flags&migratePostcopyResume != 0 {
+		return c.resumeFinish(v, flags, cancelled) // migrate_resume.go
+	}
 	m, err := migrationOf(v, true)
 	if err != nil {
 		return driver.Domain{}, nil, err
@@ -356,13 +373,20 @@ func (c *conn) DomainMigrateFinish3(params []driver.TypedParam, cookieIn []byte,
 			reason = driver.RunningPostcopy
 		}
 		if err := d.startCPUs(ctx, v, reason); err != nil {
+			if postcopy && inPostcopy(v, m) {
+				// Killing it would lose what the source no longer
+				// has: it waits for a resume instead, as libvirt.
+				d.endOrPark(v, m)
+				return driver.Domain{}, nil, err
+			}
 			return fail(err)
 		}
 		d.faultAt("finish3_resumed")
 		if postcopy {
 			if err := d.finishPostcopyIn(ctx, v, mon, m); err != nil {
-				// The guest runs only here now: it is not killed.
-				d.endMigration(v)
+				// The guest runs only here now: it is not killed,
+				// and waits for a resume (migrate_resume_state.go).
+				d.endOrPark(v, m)
 				return driver.Domain{}, nil, err
 			}
 		}

@@ -55,6 +55,9 @@ func (c *conn) migrateP2P(h driver.Domain, dconnURI string, params []driver.Type
 	if err := checkMigrateFlags(flags); err != nil {
 		return err
 	}
+	if flags&migratePostcopyResume != 0 {
+		return c.resumeP2P(h, dconnURI, params, flags) // migrate_resume_p2p.go
+	}
 	d := c.d
 	dc, err := client.DialOptions(context.Background(), dconnURI, client.Options{})
 	if err != nil {

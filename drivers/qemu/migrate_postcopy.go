@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"time"
 
 	"govirt/driver"
@@ -22,7 +23,8 @@ import (
 // source waits for its QEMU to finish sending before it stops it. A
 // migration that fails once the guest runs on the destination cannot go
 // back: the source stays paused/post-copy failed, the destination
-// running/post-copy failed.
+// running/post-copy failed, both waiting for a resume
+// (migrate_resume*.go).
 
 // checkMigrateCombos refuses the flag combinations libvirt 9.0's Begin
 // and Prepare refuse.
@@ -44,8 +46,6 @@ func checkMigrateCombos(flags uint32) error {
 		// libvirt 9.0 reports this in Begin and goes on to mirror the
 		// disks to an empty host name, which fails; govirt stops here.
 		return errQEMU(virerr.ErrOperationUnsupported, "%s", "migration of non-shared storage is not supported with tunnelled migration and this QEMU")
-	case flags&migratePostcopyResume != 0:
-		return errQEMU(virerr.ErrOperationUnsupported, "%s", "post-copy migration recovery is not supported")
 	}
 	return nil
 }
@@ -92,6 +92,7 @@ func (d *Driver) onMigrationStatus(v *vm, ev *qmp.MigrationEvent) {
 	if event >= 0 {
 		d.emit(v, event, detail)
 	}
+	d.onResumeStatus(v, ev.Status) // migrate_resume_state.go
 }
 
 // onMigrationPass is QEMU's MIGRATION_PASS: libvirt's migration
@@ -144,7 +145,7 @@ func waitMigrationStatus(ctx context.Context, mon monitor, m *migration, stopAtP
 		case "failed", "cancelled", "postcopy-paused":
 			st, _ := qmp.QueryMigrate(ctx, mon)
 			if status == "postcopy-paused" {
-				return false, errQEMU(virerr.ErrOperationFailed, "%s: post-copy migration failed", what)
+				return false, errQEMU(virerr.ErrOperationFailed, "job '%s' failed in post-copy phase", strings.TrimSuffix(what, " job"))
 			}
 			return false, &qmp.MigrationError{Status: status, Desc: st.ErrorDesc}
 		}
@@ -284,9 +285,11 @@ func (d *Driver) drainPostcopy(ctx context.Context, v *vm, m *migration) {
 // recoverPostcopy is a restarted daemon's recovery of a migration that
 // had switched to post-copy: if QEMU completed meanwhile, the guest is
 // migrated (running here, or stopped on the source); otherwise neither
-// side may drop its half and the guest is left in the post-copy failed
-// state, as libvirt's recovery of post-copy migrations.
-func (d *Driver) recoverPostcopy(ctx context.Context, v *vm, m *migration) {
+// side may drop its half: the migration is parked, waiting for a resume
+// or for QEMU to complete it, in the post-copy failed state unless QEMU
+// still migrates, as libvirt's recovery of post-copy migrations. It
+// reports whether it kept the migration's job.
+func (d *Driver) recoverPostcopy(ctx context.Context, v *vm, m *migration) bool {
 	v.mu.Lock()
 	mon := v.mon
 	v.mu.Unlock()
@@ -309,11 +312,13 @@ func (d *Driver) recoverPostcopy(ctx context.Context, v *vm, m *migration) {
 		v.mig = nil
 		v.mu.Unlock()
 		d.dropIfTransient(v)
+	case err == nil && (st.Status == "postcopy-active" || st.Status == "postcopy-recover"):
+		d.parkMigration(v, m) // migrate_resume_state.go
+		return true
 	default:
 		d.postcopyFailed(v)
-		v.mu.Lock()
-		v.mig = nil
-		v.mu.Unlock()
-		d.saveStatusLogged(v)
+		d.parkMigration(v, m)
+		return true
 	}
+	return false
 }

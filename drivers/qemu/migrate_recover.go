@@ -35,8 +35,7 @@ func (d *Driver) recoverMigration(ctx context.Context, v *vm, m *migration) bool
 	v.mu.Unlock()
 	d.log.Warn("recovering an interrupted migration", "domain", name, "incoming", m.Incoming, "phase", m.Phase, "peer", m.Peer)
 	if m.Postcopy {
-		d.recoverPostcopy(ctx, v, m) // migrate_postcopy.go
-		return false
+		return d.recoverPostcopy(ctx, v, m) // migrate_postcopy.go
 	}
 	switch {
 	case m.Incoming && state != driver.StateRunning:

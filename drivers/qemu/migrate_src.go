@@ -18,6 +18,9 @@ import (
 // migrateBegin3 is the Begin step; owner is the client connection that
 // drives the next steps, nil when this daemon drives them (peer to peer).
 func (c *conn) migrateBegin3(h driver.Domain, params []driver.TypedParam, flags uint32, owner *conn) (string, []byte, error) {
+	if flags&migratePostcopyResume != 0 {
+		return c.resumeBegin(h, params, flags, owner) // migrate_resume.go
+	}
 	if err := checkMigrateFlags(flags); err != nil {
 		return "", nil, err
 	}
@@ -28,6 +31,10 @@ func (c *conn) migrateBegin3(h driver.Domain, params []driver.TypedParam, flags 
 	v, err := d.doms.get(h)
 	if err != nil {
 		return "", nil, err
+	}
+	if k, _, _, _ := v.job.asyncInfo(); k == asyncMigrationOut || k == asyncMigrationIn {
+		// A post-copy migration waiting for its resume, or another one.
+		return "", nil, errQEMU(virerr.ErrOperationInvalid, "another migration job is already running for domain '%s'", h.Name)
 	}
 	if err := v.beginMigrationJob(c.waitCtx(), asyncMigrationOut, c.owner("migration out")); err != nil {
 		return "", nil, err
@@ -60,7 +67,10 @@ func (c *conn) migrateBegin3(h driver.Domain, params []driver.TypedParam, flags 
 	if err := c.migrationAllowed(v, h, mon); err != nil {
 		return "", nil, err
 	}
-	out := live
+	out, err := beginCPU(v, live) // migrate_cookie_cpu.go
+	if err != nil {
+		return "", nil, err
+	}
 	if dxml := migParam(params, migParamDestXML); dxml != "" {
 		// The user's XML for the destination must describe the same guest.
 		nd, err := parseDef(dxml, false)
@@ -89,7 +99,11 @@ func (c *conn) migrateBegin3(h driver.Domain, params []driver.TypedParam, flags 
 	d.saveStatusLogged(v)
 	done = true
 	d.faultAt(phaseBegin)
-	return string(xml), d.makeCookieNBD(v, "", nbd), nil
+	cookie, err := withCookieCPU(v, d.makeCookieNBD(v, "", nbd))
+	if err != nil {
+		return "", nil, err
+	}
+	return string(xml), cookie, nil
 }
 
 // migrationAllowed refuses what libvirt 9.0 refuses to migrate: a guest
@@ -127,6 +141,9 @@ func (c *conn) migratePerform3(h driver.Domain, dconnURI string, params []driver
 	}
 	if flags&migratePeer2Peer != 0 {
 		return nil, c.migrateP2P(h, dconnURI, params, flags)
+	}
+	if flags&migratePostcopyResume != 0 {
+		return c.resumePerform(h, params, flags) // migrate_resume.go
 	}
 	d := c.d
 	v, err := d.doms.get(h)
@@ -167,11 +184,13 @@ func (d *Driver) performOut(ctx context.Context, v *vm, m *migration, params []d
 		v.setMigPhase(m, phasePerform)
 		d.saveStatusLogged(v)
 		d.faultAt("perform3")
-		err = d.performMigration(ctx, v, m, uri, params, flags, tun)
+		if err = d.relocateGraphics(ctx, v, m, cookieIn, params); err == nil { // migrate_cookie_graphics.go
+			err = d.performMigration(ctx, v, m, uri, params, flags, tun)
+		}
 	}
 	if err != nil {
 		d.restoreSource(context.Background(), v, m)
-		d.endMigration(v)
+		d.endOrPark(v, m) // migrate_resume_state.go
 		return nil, err
 	}
 	v.setMigPhase(m, phasePerformed)
@@ -196,7 +215,7 @@ func (d *Driver) performOut(ctx context.Context, v *vm, m *migration, params []d
 	v.mu.Lock()
 	m.doneParams = done
 	v.mu.Unlock()
-	return d.makeCookieWith(v, pxml, performNBD(v, params, flags, tun), makeCookieStats(done, started, time.Now())), nil
+	return d.makeCookieWith(v, pxml, performNBD(v, params, flags, tun), withStopped(makeCookieStats(done, started, time.Now()), v, m)), nil
 }
 
 // performNBD is the <nbd> element of Perform's cookie after a storage
@@ -287,6 +306,9 @@ func (d *Driver) performMigration(ctx context.Context, v *vm, m *migration, uri 
 	if err := applyMigSettings(ctx, mon, flags, params, partySource); err != nil {
 		return err
 	}
+	if err := d.raiseMemlock(v, m, flags); err != nil { // migrate_memlock.go
+		return err
+	}
 	tlsHost := migParam(params, migParamTLSDestination)
 	if tlsHost == "" && uri != "" {
 		tlsHost, _, _ = parseMigrateURI(uri)
@@ -370,6 +392,7 @@ func (d *Driver) restoreSource(ctx context.Context, v *vm, m *migration) {
 	}
 	defer resetMigSettings(ctx, mon)
 	defer dropMigrationTLS(ctx, mon, m.Flags)
+	defer d.resetMemlock(v, m) // migrate_memlock.go
 	if st, err := qmp.QueryMigrate(ctx, mon); err == nil {
 		switch st.Status {
 		case "setup", "active", "pre-switchover", "device", "wait-unplug":
@@ -396,6 +419,9 @@ func (c *conn) DomainMigrateConfirm3(h driver.Domain, _ []driver.TypedParam, _ [
 	if err != nil {
 		return err
 	}
+	if flags&migratePostcopyResume != 0 {
+		return c.resumeConfirm(v, flags, cancelled) // migrate_resume.go
+	}
 	m, err := migrationOf(v, false)
 	if err != nil {
 		return err
@@ -414,9 +440,9 @@ func (d *Driver) confirmOut(v *vm, m *migration, flags uint32, cancelled bool) e
 	ctx := context.Background()
 	if cancelled && inPostcopy(v, m) {
 		// Neither side has the whole guest: it stays paused here
-		// (post-copy failed), as libvirt.
+		// (post-copy failed), waiting for a resume, as libvirt.
 		d.restoreSource(ctx, v, m)
-		d.endMigration(v)
+		d.endOrPark(v, m)
 		return nil
 	}
 	if cancelled && m.Phase == phasePerformed && m.Peer != "" {
@@ -429,7 +455,7 @@ func (d *Driver) confirmOut(v *vm, m *migration, flags uint32, cancelled bool) e
 	}
 	if cancelled || m.Phase != phasePerformed {
 		d.restoreSource(ctx, v, m)
-		d.endMigration(v)
+		d.endOrPark(v, m)
 		return nil
 	}
 	postcopy := inPostcopy(v, m)
@@ -445,6 +471,7 @@ func (d *Driver) confirmOut(v *vm, m *migration, flags uint32, cancelled bool) e
 	} else {
 		d.recordCompleted(v, mon, asyncMigrationOut)
 	}
+	d.waitSpice(v, m) // migrate_cookie_graphics.go
 	err := d.stopMigratedSource(v, flags)
 	d.endMigration(v)
 	d.dropIfTransient(v)

@@ -88,6 +88,9 @@ type migration struct {
 	// Postcopy says QEMU switched to post-copy: the guest's memory is
 	// split between both sides, neither can take it back alone.
 	Postcopy bool `json:"postcopy,omitempty"`
+	// PreMemlock is QEMU's RLIMIT_MEMLOCK before a --zerocopy migration
+	// raised it (migrate_memlock.go); 0 when it was not raised.
+	PreMemlock uint64 `json:"pre_memlock,omitempty"`
 
 	owner   *conn // the client connection that drives it
 	started bool  // QEMU was told to migrate (outgoing)
@@ -101,7 +104,14 @@ type migration struct {
 	// taken when Perform ends and sent in its cookie; Confirm keeps them.
 	doneParams []driver.TypedParam
 	busy       bool        // a step is running on owner's behalf
+	stoppedAt  time.Time   // when QEMU stopped the vCPUs (migrate_stopped.go)
 	events     chan string // MIGRATION event statuses
+
+	// spiceDone is closed by QEMU's SPICE_MIGRATE_COMPLETED once QEMU
+	// was told where the destination's SPICE server is
+	// (migrate_cookie_graphics.go).
+	spiceDone   chan struct{}
+	spiceClosed bool
 }
 
 func newMigration(incoming bool, flags uint32, owner *conn) *migration {
@@ -231,6 +241,8 @@ func abortMigration(v *vm) (bool, error) {
 		return false, nil
 	case m.Incoming:
 		return true, errQEMU(virerr.ErrOperationInvalid, "cannot abort incoming migration; use virDomainDestroy instead")
+	case m.Postcopy:
+		return true, errQEMU(virerr.ErrOperationInvalid, "cannot abort migration in post-copy mode")
 	case !m.started:
 		m.aborted = true
 		return true, nil

@@ -136,9 +136,20 @@ func TestMigrateRefusals(t *testing.T) {
 	d, v, _ := runningVM(t, &fakeMonitor{}, "")
 	c := &conn{d: d}
 	h := v.handle()
-	for _, f := range []uint32{migratePostcopyResume} {
-		if _, _, err := c.DomainMigrateBegin3(h, nil, f); virerr.CodeOf(err) != virerr.ErrOperationUnsupported {
-			t.Errorf("flags %#x: %v", f, err)
+	// A resume of a guest whose post-copy migration did not fail, with
+	// libvirt's qemuMigrationAnyCanResume errors in its order.
+	for _, c2 := range []struct {
+		flags uint32
+		code  virerr.Code
+		msg   string
+	}{
+		{migratePostcopyResume, virerr.ErrArgumentUnsupported, "requires post-copy to be enabled"},
+		{migratePostcopyResume | migratePostcopy, virerr.ErrArgumentUnsupported, "requires change protection"},
+		{migratePostcopyResume | migratePostcopy | migrateChangeProtection, virerr.ErrOperationInvalid, "is not being migrated"},
+	} {
+		_, _, err := c.DomainMigrateBegin3(h, nil, c2.flags)
+		if virerr.CodeOf(err) != c2.code || err == nil || !strings.Contains(err.Error(), c2.msg) {
+			t.Errorf("flags %#x: %v, want %q", c2.flags, err, c2.msg)
 		}
 	}
 	if _, _, err := c.DomainMigrateBegin3(h, nil, migrateNonSharedDisk|migrateNonSharedInc); virerr.CodeOf(err) != virerr.ErrOperationInvalid {
@@ -148,7 +159,8 @@ func TestMigrateRefusals(t *testing.T) {
 	if _, err := c.DomainMigratePerform3(h, "", nil, nil, migratePeer2Peer); virerr.CodeOf(err) != virerr.ErrInvalidArg {
 		t.Errorf("p2p without a URI: %v", err)
 	}
-	if _, err := c.DomainMigratePerform3(h, "qemu+unix:///system?socket=/nonexistent", nil, nil, migratePeer2Peer); virerr.CodeOf(err) != virerr.ErrOperationFailed {
+	// As libvirt's: the connection's own system error.
+	if _, err := c.DomainMigratePerform3(h, "qemu+unix:///system?socket=/nonexistent", nil, nil, migratePeer2Peer); virerr.CodeOf(err) != virerr.ErrSystemError {
 		t.Errorf("p2p to nowhere: %v", err)
 	}
 	if jobHeld(v) {

@@ -80,6 +80,8 @@ func (d *Driver) handleEvent(v *vm, name string, data json.RawMessage) {
 		agentReset(v)
 	case "MIGRATION_PASS":
 		d.onMigrationPass(v, data) // migrate_postcopy.go
+	case "SPICE_MIGRATE_COMPLETED":
+		d.spiceMigrated(v) // migrate_cookie_graphics.go
 	}
 }
 
@@ -130,6 +132,7 @@ func (d *Driver) handleStop(v *vm) {
 		// QEMU reports post-copy before it stops the guest.
 		reason = driver.PausedPostcopy
 	}
+	noteMigrationStop(v) // migrate_stopped.go
 	v.setState(driver.StatePaused, reason)
 	v.mu.Unlock()
 	d.emit(v, driver.EventSuspended, suspendedDetail(reason))

@@ -42,8 +42,9 @@ type privateDev struct {
 	buildDir string
 }
 
-// prepareNamespace reads the nodes a starting guest needs.
-func prepareNamespace(paths []string, buildDir string) (*privateDev, error) {
+// prepareNamespace reads the nodes a starting guest needs; the copies of
+// those in owners get those owners (their DAC labels, security_nsdev.go).
+func prepareNamespace(paths []string, buildDir string, owners map[string]devOwner) (*privateDev, error) {
 	keep, err := devSubmounts("/proc/self/mountinfo")
 	if err != nil {
 		return nil, err
@@ -52,6 +53,7 @@ func prepareNamespace(paths []string, buildDir string) (*privateDev, error) {
 	if err != nil {
 		return nil, err
 	}
+	setNodeOwners(nodes, owners)
 	return &privateDev{nodes: nodes, buildDir: buildDir}, nil
 }
 
@@ -238,9 +240,9 @@ func inMountNS(pid int, start uint64, fn func() error) error {
 }
 
 // nsMknod creates the /dev nodes of paths (those not there yet, or
-// changed) in a running guest's namespace, with their current host
-// owners: hot-plug calls it after labelling.
-func nsMknod(pid int, start uint64, paths []string) error {
+// changed) in a running guest's namespace, with their host owners or
+// those in owners (their DAC labels): hot-plug calls it after labelling.
+func nsMknod(pid int, start uint64, paths []string, owners map[string]devOwner) error {
 	if !hasOwnMountNS(pid) {
 		return nil
 	}
@@ -252,6 +254,7 @@ func nsMknod(pid int, start uint64, paths []string) error {
 	if err != nil || len(nodes) == 0 {
 		return err
 	}
+	setNodeOwners(nodes, owners)
 	return inMountNS(pid, start, func() error {
 		for i := range nodes {
 			if err := makeNSNode("/dev", &nodes[i], false); err != nil {

@@ -182,8 +182,10 @@ func setPerfXML(def *conf.Domain, changes map[string]bool) error {
 // startPerf opens the counters def enables on a started or reconnected
 // guest (qemuProcessEnablePerf, qemuDomainPerfRestart).
 func (d *Driver) startPerf(v *vm, def *conf.Domain, pid int) error {
+	// Read once: each read builds the definition's whole element tree.
+	on := perfEnabled(def)
 	for _, name := range perfEvents {
-		if perfEnabled(def)[name] {
+		if on[name] {
 			if err := v.perfEnable(name, pid); err != nil {
 				return err
 			}

@@ -1,7 +1,6 @@
 package qemu
 
 import (
-	"context"
 	"runtime"
 	"strconv"
 	"strings"
@@ -85,9 +84,10 @@ func setScheduler(tid int, s command.Sched) error {
 	return nil
 }
 
-// pinThreads moves the vCPU and iothread threads of a started QEMU to
-// their sets and scheduling policies; pid is QEMU's main (emulator) thread.
-func pinThreads(ctx context.Context, mon monitor, pid int, p *command.Pinning) error {
+// pinThreads moves the vCPU and iothread threads of a started QEMU
+// (queryStartThreads) to their sets and scheduling policies; pid is
+// QEMU's main (emulator) thread.
+func pinThreads(pid int, th *startThreads, p *command.Pinning) error {
 	if p == nil {
 		return nil
 	}
@@ -97,14 +97,7 @@ func pinThreads(ctx context.Context, mon monitor, pid int, p *command.Pinning) e
 		}
 	}
 	if p.VCPU != nil || p.Default != nil || p.VCPUSched != nil {
-		var cpus []struct {
-			CPUIndex int `json:"cpu-index"`
-			ThreadID int `json:"thread-id"`
-		}
-		if err := mon.Execute(ctx, "query-cpus-fast", nil, &cpus); err != nil {
-			return err
-		}
-		for _, c := range cpus {
+		for _, c := range th.vcpus {
 			if sc, ok := p.VCPUSched[c.CPUIndex]; ok {
 				if err := setScheduler(c.ThreadID, sc); err != nil {
 					return err
@@ -123,14 +116,7 @@ func pinThreads(ctx context.Context, mon monitor, pid int, p *command.Pinning) e
 		}
 	}
 	if p.IOThread != nil || p.Default != nil || p.IOThreadSched != nil {
-		var its []struct {
-			ID       string `json:"id"`
-			ThreadID int    `json:"thread-id"`
-		}
-		if err := mon.Execute(ctx, "query-iothreads", nil, &its); err != nil {
-			return err
-		}
-		for _, it := range its {
+		for _, it := range th.iothreads {
 			n, err := strconv.Atoi(strings.TrimPrefix(it.ID, "iothread"))
 			if err != nil {
 				continue

@@ -1,7 +1,6 @@
 package qemu
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -14,6 +13,7 @@ import (
 
 	"govirt/conf"
 	"govirt/drivers/qemu/command"
+	"govirt/internal/cgroup"
 	"govirt/uuid"
 	"govirt/virerr"
 )
@@ -269,23 +269,91 @@ func stopPlatform(dir string) {
 }
 
 // stopSwtpm ends the swtpm of a run that QEMU never connected to or that
-// outlived it (--terminate ends it when QEMU disconnects).
+// outlived it (--terminate ends it when QEMU disconnects), and waits a
+// moment for it to go: it is in the guest's cgroup, removed next.
 func stopSwtpm(dir string) {
+	pid := swtpmPID(dir)
+	if pid <= 0 {
+		return
+	}
+	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+		return
+	}
+	for i := 0; i < 100; i++ {
+		if !isSwtpm(pid) {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	syscall.Kill(pid, syscall.SIGKILL)
+}
+
+// swtpmPID is the pid of the guest's running swtpm from its pid file (0
+// without one or when that process is no swtpm any more).
+func swtpmPID(dir string) int {
 	data, err := os.ReadFile(filepath.Join(dir, "swtpm.pid"))
 	if err != nil {
-		return
+		return 0
 	}
 	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
-	if err != nil || pid <= 1 {
-		return
-	}
 	// Only a swtpm: the pid may have been reused since.
-	if comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); err != nil || strings.TrimSpace(string(comm)) != "swtpm" {
-		return
+	if err != nil || pid <= 1 || !isSwtpm(pid) {
+		return 0
 	}
-	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil && !errors.Is(err, syscall.ESRCH) {
-		return
+	return pid
+}
+
+// isSwtpm: pid is a live swtpm (not a zombie, which is past exiting).
+func isSwtpm(pid int) bool {
+	comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+	if err != nil || strings.TrimSpace(string(comm)) != "swtpm" {
+		return false
 	}
+	st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if i := strings.LastIndexByte(string(st), ')'); err == nil && i > 0 && i+2 < len(st) && st[i+2] == 'Z' {
+		return false
+	}
+	return true
+}
+
+// placeHelpers is qemuSetupCgroupForExtDevices: once QEMU is in its
+// emulator group, the guest's swtpm, passt and virtiofsd processes join
+// it there, so the guest's device list, memory and CPU limits hold them
+// too. As libvirt, only when the group has the cpu or cpuset controller;
+// a swtpm whose pid cannot be found fails the start, while a passt or
+// virtiofsd that is gone is skipped (virPidFileReadPathIfAlive).
+func (d *Driver) placeHelpers(v *vm, dir string, swtpm bool) error {
+	g := guestCgroup(v)
+	if g == nil || (!g.Has(cgroup.CPU) && !g.Has(cgroup.CPUSet)) {
+		return nil
+	}
+	var pids []int
+	if swtpm {
+		pid := swtpmPID(dir)
+		if pid == 0 {
+			return errQEMU(virerr.ErrInternalError, "Could not get process id of swtpm")
+		}
+		pids = append(pids, pid)
+	}
+	for _, pattern := range []string{"*-passt.pid", "*-fs.pid"} {
+		recs, _ := filepath.Glob(filepath.Join(dir, pattern))
+		for _, r := range recs {
+			data, err := os.ReadFile(r)
+			if f := strings.Fields(string(data)); err == nil && len(f) == 2 {
+				pid, _ := strconv.Atoi(f[0])
+				start, _ := strconv.ParseUint(f[1], 10, 64)
+				if pid > 0 && sameProcess(pid, start) {
+					pids = append(pids, pid)
+				}
+			}
+		}
+	}
+	for _, pid := range pids {
+		if err := g.AddToEmulator(pid); err != nil {
+			return cgErr(err)
+		}
+	}
+	return nil
 }
 
 func dirEmpty(dir string) (bool, error) {

@@ -106,7 +106,7 @@ func localPath(s *conf.DiskSource) string {
 
 // labelDisk gives every image of disk's chain to the guest's QEMU user
 // (virSecurityDACSetImageLabel with the whole chain).
-func (s *secDriver) labelDisk(g guestSeclabel, disk *conf.Disk) error {
+func (s *secDriver) labelDisk(g guestSeclabel, disk *conf.Disk, ns *nsLabels) error {
 	if !s.dacActive(g) || disk.Source.Type == "dir" {
 		return nil
 	}
@@ -116,7 +116,7 @@ func (s *secDriver) labelDisk(g guestSeclabel, disk *conf.Disk) error {
 		if i > 0 && src.Type == "" {
 			break // the <backingStore/> that ends a chain
 		}
-		if err := s.labelImage(g, disk, src, labels, i); err != nil {
+		if err := s.labelImage(g, disk, src, labels, i, ns); err != nil {
 			return err
 		}
 		i++
@@ -125,7 +125,7 @@ func (s *secDriver) labelDisk(g guestSeclabel, disk *conf.Disk) error {
 }
 
 // labelImage labels one image of disk's chain (index i, 0 the top).
-func (s *secDriver) labelImage(g guestSeclabel, disk *conf.Disk, src *conf.DiskSource, labels []imageSeclabel, i int) error {
+func (s *secDriver) labelImage(g guestSeclabel, disk *conf.Disk, src *conf.DiskSource, labels []imageSeclabel, i int, ns *nsLabels) error {
 	path := localPath(src)
 	if path == "" {
 		return nil
@@ -152,12 +152,12 @@ func (s *secDriver) labelImage(g guestSeclabel, disk *conf.Disk, src *conf.DiskS
 		uid, gid = top.uid, top.gid
 	}
 	remember := i == 0 && !disk.ReadOnly && !disk.Shareable
-	return setOwnership(path, uid, gid, remember)
+	return ns.own(path, uid, gid, remember)
 }
 
 // restoreDisk gives a disk's top image back to its owner
 // (virSecurityDACRestoreImageLabelSingle).
-func (s *secDriver) restoreDisk(g guestSeclabel, disk *conf.Disk) error {
+func (s *secDriver) restoreDisk(g guestSeclabel, disk *conf.Disk, privDev bool) error {
 	if !s.dacActive(g) || disk.ReadOnly || disk.Shareable {
 		return nil
 	}
@@ -165,8 +165,8 @@ func (s *secDriver) restoreDisk(g guestSeclabel, disk *conf.Disk) error {
 		return nil
 	}
 	path := localPath(&disk.Source)
-	if path == "" {
-		return nil
+	if path == "" || (privDev && devTarget(path) != "") {
+		return nil // only QEMU's copy of the node was labelled
 	}
 	return restoreOwnership(path, true)
 }
@@ -174,18 +174,18 @@ func (s *secDriver) restoreDisk(g guestSeclabel, disk *conf.Disk) error {
 // labelDomain is virSecurityDACSetAllLabel for what govirt's QEMU opens by
 // name: disks with their chains, the varstore, kernel and initrd.
 // Descriptors govirt passes (chardev files, taps, the log) need nothing.
-func (s *secDriver) labelDomain(g guestSeclabel, def *conf.Domain, nvram string) error {
+func (s *secDriver) labelDomain(g guestSeclabel, def *conf.Domain, nvram string, ns *nsLabels) error {
 	if !s.dacActive(g) {
 		return nil
 	}
 	for _, disk := range def.Devices.Disks {
-		if err := s.labelDisk(g, disk); err != nil {
+		if err := s.labelDisk(g, disk, ns); err != nil {
 			return err
 		}
 	}
 	uid, gid := s.imageIDs(g)
 	for _, p := range s.extraFiles(def, nvram) {
-		if err := setOwnership(p, uid, gid, true); err != nil {
+		if err := ns.own(p, uid, gid, true); err != nil {
 			return err
 		}
 	}
@@ -194,17 +194,20 @@ func (s *secDriver) labelDomain(g guestSeclabel, def *conf.Domain, nvram string)
 
 // restoreDomain is virSecurityDACRestoreAllLabel; failures are logged by
 // the caller and do not stop the rest.
-func (s *secDriver) restoreDomain(g guestSeclabel, def *conf.Domain, nvram string) []error {
+func (s *secDriver) restoreDomain(g guestSeclabel, def *conf.Domain, nvram string, privDev bool) []error {
 	if !s.dacActive(g) {
 		return nil
 	}
 	var errs []error
 	for _, disk := range def.Devices.Disks {
-		if err := s.restoreDisk(g, disk); err != nil {
+		if err := s.restoreDisk(g, disk, privDev); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	for _, p := range s.extraFiles(def, nvram) {
+		if privDev && devTarget(p) != "" {
+			continue
+		}
 		if err := restoreOwnership(p, true); err != nil && !os.IsNotExist(err) {
 			errs = append(errs, err)
 		}
@@ -212,9 +215,10 @@ func (s *secDriver) restoreDomain(g guestSeclabel, def *conf.Domain, nvram strin
 	return errs
 }
 
-// extraFiles are the guest's non-disk files QEMU opens by name.
+// extraFiles are the guest's non-disk files QEMU opens by name: the
+// varstore, kernel, initrd and SCSI host devices' generic nodes.
 func (s *secDriver) extraFiles(def *conf.Domain, nvram string) []string {
-	var out []string
+	out := hostdevFiles(def)
 	if nvram != "" {
 		if _, err := os.Stat(nvram); err == nil {
 			out = append(out, nvram)
@@ -244,7 +248,10 @@ func (d *Driver) liveSeclabelFor(live *conf.Domain) error {
 // labelForStart prepares a guest's files for its QEMU: the DAC labels and
 // its directories. It returns who QEMU runs as. What it labelled is
 // restored by cleanupStopped from the live definition.
-func (d *Driver) labelForStart(live *conf.Domain, dirs ...string) (*procCred, error) {
+//
+// With a private /dev (ns not nil) the nodes below /dev are not changed
+// on the host: their owners go into ns, for QEMU's copies.
+func (d *Driver) labelForStart(live *conf.Domain, ns *nsLabels, dirs ...string) (*procCred, error) {
 	if !d.sec.enabled {
 		return nil, nil
 	}
@@ -256,7 +263,7 @@ func (d *Driver) labelForStart(live *conf.Domain, dirs ...string) (*procCred, er
 	if err := chownForQEMU(cred, dirs...); err != nil {
 		return nil, errQEMU(virerr.ErrSystemError, "cannot give the directories of '%s' to QEMU: %v", live.Name, err)
 	}
-	if err := d.sec.labelDomain(g, live, d.nvramOf(live)); err != nil {
+	if err := d.sec.labelDomain(g, live, d.nvramOf(live), ns); err != nil {
 		return nil, err
 	}
 	return cred, nil
@@ -271,14 +278,16 @@ func (d *Driver) restoreLabels(name string, live *conf.Domain) {
 	if err != nil {
 		return
 	}
-	for _, err := range d.sec.restoreDomain(g, live, d.nvramOf(live)) {
+	for _, err := range d.sec.restoreDomain(g, live, d.nvramOf(live), d.ranWithPrivateDev(name)) {
 		d.log.Warn("cannot restore the owner of a file", "domain", name, "err", err)
 	}
 }
 
 // labelDiskLive labels a disk being plugged into a running guest (or a
-// new medium); undo with restoreDiskLive.
-func (d *Driver) labelDiskLive(live *conf.Domain, disk *conf.Disk) error {
+// new medium); undo with restoreDiskLive. In a guest with a private /dev
+// its nodes there are left to allowDiskDevices, which creates QEMU's
+// copies with the owners labelling gives them (nsOwnersOf).
+func (d *Driver) labelDiskLive(v *vm, live *conf.Domain, disk *conf.Disk) error {
 	if !d.sec.enabled {
 		return nil
 	}
@@ -286,7 +295,7 @@ func (d *Driver) labelDiskLive(live *conf.Domain, disk *conf.Disk) error {
 	if err != nil {
 		return err
 	}
-	return d.sec.labelDisk(g, disk)
+	return d.sec.labelDisk(g, disk, d.nsLabelsFor(v))
 }
 
 // restoreDiskLive gives back a disk's top image once QEMU let go of it
@@ -299,14 +308,14 @@ func (d *Driver) restoreDiskLive(name string, live *conf.Domain, disk *conf.Disk
 	if err != nil {
 		return
 	}
-	if err := d.sec.restoreDisk(g, disk); err != nil {
+	if err := d.sec.restoreDisk(g, disk, d.ranWithPrivateDev(name)); err != nil {
 		d.log.Warn("cannot restore the owner of a disk image", "domain", name, "disk", disk.TargetDev, "err", err)
 	}
 }
 
 // labelNewImage gives a new top image of disk (a snapshot overlay, a copy
 // destination) to QEMU before it opens it, remembering its owner.
-func (d *Driver) labelNewImage(live *conf.Domain, disk *conf.Disk, src *conf.DiskSource) error {
+func (d *Driver) labelNewImage(v *vm, live *conf.Domain, disk *conf.Disk, src *conf.DiskSource) error {
 	if !d.sec.enabled {
 		return nil
 	}
@@ -320,13 +329,13 @@ func (d *Driver) labelNewImage(live *conf.Domain, disk *conf.Disk, src *conf.Dis
 	top := *disk
 	top.Source = *src
 	top.Source.Backing = nil
-	return d.sec.labelImage(g, &top, &top.Source, diskSeclabels(disk), 0)
+	return d.sec.labelImage(g, &top, &top.Source, diskSeclabels(disk), 0, d.nsLabelsFor(v))
 }
 
 // grantNewImage is labelNewImage plus the image's device node, when it is
 // one, in the guest's cgroup list.
 func (d *Driver) grantNewImage(v *vm, live *conf.Domain, disk *conf.Disk, src *conf.DiskSource) error {
-	if err := d.labelNewImage(live, disk, src); err != nil {
+	if err := d.labelNewImage(v, live, disk, src); err != nil {
 		return err
 	}
 	top := *disk

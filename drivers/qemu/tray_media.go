@@ -237,7 +237,7 @@ func (d *Driver) changeMedia(v *vm, mon monitor, newDisk *conf.Disk, force bool)
 	d.denyDiskDevices(v, orig)
 	var insertErr error
 	if work.Source.Path != "" {
-		err := d.labelDiskLive(live, work)
+		err := d.labelDiskLive(v, live, work)
 		if err == nil {
 			err = d.allowDiskDevices(v, work)
 		}

@@ -33,18 +33,22 @@ type vm struct {
 	// resetNVRAM asks the next launch to recreate the UEFI varstore from
 	// its template (virsh start --reset-nvram); the launch clears it.
 	resetNVRAM bool
-	id         int32
-	state      driver.State
-	reason     int32
-	autostart  bool
-	persistent bool
-	proc       *process   // nil when inactive
-	mon        monitor    // nil when inactive or not connected
-	caps       *caps.Caps // the running QEMU's capabilities
-	capsJSON   []byte     // caps as status files store them
-	brokenMsg  string     // set when govirtd cannot manage this guest
-	mig        *migration // the migration in progress, if any
-	startedAt  time.Time
+	// lateEmulator asks the next launch to leave QEMU's own threads out
+	// of the guest's v1 CPU groups until the caller's cont
+	// (emulator_late.go); the launch clears it.
+	lateEmulator bool
+	id           int32
+	state        driver.State
+	reason       int32
+	autostart    bool
+	persistent   bool
+	proc         *process   // nil when inactive
+	mon          monitor    // nil when inactive or not connected
+	caps         *caps.Caps // the running QEMU's capabilities
+	capsJSON     []byte     // caps as status files store them
+	brokenMsg    string     // set when govirtd cannot manage this guest
+	mig          *migration // the migration in progress, if any
+	startedAt    time.Time
 	// removed is set once the guest left the registry (undefined while
 	// inactive, or a transient guest that stopped), as libvirt's
 	// virDomainObj.removing: a caller that looked it up just before sees

@@ -41,6 +41,9 @@ type vmExt struct {
 	// by cgMu.
 	cgMu sync.Mutex
 	cg   *cgroup.Group
+	// emuLate is the emulator placement a start left for after its
+	// first cont (emulator_late.go); guarded by cgMu.
+	emuLate *emuLate
 
 	// auto is numad's advice for the current run (numad.go); guarded
 	// by autoMu.

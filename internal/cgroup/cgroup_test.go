@@ -396,3 +396,53 @@ func TestAddProcessSplitV1(t *testing.T) {
 		}
 	}
 }
+
+// TestAddToEmulator: a helper goes where QEMU's emulator threads are: the
+// emulator sub-group on cpu, cpuacct and cpuset and the machine group on
+// the other v1 hierarchies; on v2 the emulator's directory only.
+func TestAddToEmulator(t *testing.T) {
+	root, h := fakeV1(t)
+	g, err := h.NewMachine("/machine", "qemu-4-tp", "qemu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.AddToEmulator(5); err == nil {
+		t.Error("placed without an emulator group")
+	}
+	if _, err := g.Thread(ThreadEmulator, 0, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.AddToEmulator(55); err != nil {
+		t.Fatal(err)
+	}
+	m := filepath.Join("machine", "qemu-4-tp.libvirt-qemu")
+	for _, c := range []string{"cpu", "cpuacct", "cpuset"} {
+		if v := read(t, filepath.Join(root, c, m, "emulator", "cgroup.procs")); v != "55" {
+			t.Errorf("%s emulator: %q", c, v)
+		}
+	}
+	for _, c := range []string{"memory", "devices", "blkio"} {
+		if v := read(t, filepath.Join(root, c, m, "cgroup.procs")); v != "55" {
+			t.Errorf("%s machine group: %q", c, v)
+		}
+	}
+
+	root, h = fakeV2(t)
+	write(t, filepath.Join(root, "machine", "cgroup.controllers"), "cpuset cpu io memory\n")
+	write(t, filepath.Join(root, "machine", "qemu-4-tp.libvirt-qemu", "cgroup.controllers"), "cpuset cpu io memory\n")
+	if g, err = h.NewMachine("/machine", "qemu-4-tp", "qemu"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.Thread(ThreadEmulator, 0, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.AddToEmulator(56); err != nil {
+		t.Fatal(err)
+	}
+	if v := read(t, filepath.Join(root, m, "emulator", "cgroup.procs")); v != "56" {
+		t.Errorf("v2 emulator: %q", v)
+	}
+	if v, _ := os.ReadFile(filepath.Join(root, m, "cgroup.procs")); len(v) != 0 {
+		t.Errorf("v2 machine group holds %q (no internal processes)", v)
+	}
+}

@@ -375,6 +375,43 @@ func (g *Group) AddProcess(pid int) error {
 	return nil
 }
 
+// AddToEmulator moves every thread of process pid (a helper of the guest,
+// such as swtpm) where QEMU's emulator threads are, as libvirt's
+// virCgroupAddProcess on the emulator group of qemuSetupCgroupForExtDevices:
+// the emulator sub-group on the hierarchies it has (cpu, cpuacct, cpuset,
+// and the whole v2 tree) and the machine group on the other v1 ones.
+func (g *Group) AddToEmulator(pid int) error {
+	eg, err := g.Thread(ThreadEmulator, 0, false)
+	if err != nil {
+		return err
+	}
+	// On v2 every controller shares the emulator's one directory.
+	v2dir := ""
+	for _, c := range eg.ctl {
+		if g.h.isV2(c) {
+			v2dir = eg.Dir(c)
+		}
+	}
+	seen := map[string]bool{}
+	for _, c := range g.ctl {
+		d := eg.Dir(c)
+		if d == "" && g.h.isV2(c) {
+			d = v2dir
+		}
+		if d == "" {
+			d = g.h.dirOf(c, g.rel)
+		}
+		if d == "" || seen[d] {
+			continue
+		}
+		seen[d] = true
+		if err := writeValue(filepath.Join(d, "cgroup.procs"), strconv.Itoa(pid)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // AddProcessEarly moves every thread of process pid into the group on
 // each hierarchy but the v1 ones whose only controllers of the group are
 // thread controllers (cpu, cpuacct, cpuset); AddProcessLate does those.
@@ -434,6 +471,23 @@ func (g *Group) HasLate() bool {
 		}
 	}
 	return false
+}
+
+// SplitThreads says whether the group has thread controllers and all of
+// them are on cgroup v1, where each thread of a process is placed on its
+// own (v2 places the threads of a process below its own group only).
+func (g *Group) SplitThreads() bool {
+	any := false
+	for _, c := range g.ctl {
+		if !isThreadController(c) || g.h.dirOf(c, g.rel) == "" {
+			continue
+		}
+		if g.h.isV2(c) {
+			return false
+		}
+		any = true
+	}
+	return any
 }
 
 // AddThread moves the one thread tid into the group.

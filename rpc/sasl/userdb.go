@@ -1,5 +1,6 @@
-// Package sasl is govirt's server side of libvirt's SASL authentication,
-// without libsasl: the SCRAM-SHA-256 and SCRAM-SHA-1 (RFC 5802, 7677),
+// Package sasl is libvirt's SASL authentication without libsasl, the
+// server side (client.go holds the client side, for govirt's own
+// connections to other daemons): the SCRAM-SHA-256 and SCRAM-SHA-1 (RFC 5802, 7677),
 // DIGEST-MD5 (RFC 2831, with its integrity and confidentiality layer) and
 // PLAIN mechanisms, checked against a user file that holds only salted
 // verifiers, never a clear password.

@@ -177,6 +177,18 @@ func Baseline(dom virerr.Domain, fn string, xmls []string, flags uint32, qemu bo
 			return "", virerr.New(virerr.FromCPU, virerr.ErrInvalidArg, "no CPU model specified at index %d", i)
 		}
 	}
+	switch cpus[0].Arch {
+	case "ppc64", "ppc64le":
+		b, err := ppc64Baseline(cpus)
+		if err != nil {
+			return "", err
+		}
+		return b.FormatGuest(""), nil
+	case "armv6l", "armv7b", "armv7l", "aarch64":
+		// virCPUarmBaseline: the first CPU's model, nothing else
+		b := &cpux86.CPUDef{Type: cpux86.TypeGuest, Mode: "custom", Match: "exact", Model: cpus[0].Model, Fallback: "allow"}
+		return b.FormatGuest(""), nil
+	}
 	if !isX86(cpus[0].Arch) {
 		return "", virerr.New(virerr.FromCPU, virerr.ErrNoSupport, "cannot compute baseline CPU of %s architecture", cpus[0].Arch)
 	}
@@ -221,4 +233,35 @@ func BaselineWith(cpus []*cpux86.CPUDef, models cpux86.HVModels, features []stri
 		}
 	}
 	return b.FormatGuest(""), nil
+}
+
+// ppc64Vendors are the vendors of libvirt 9.0's cpu_map/ppc64_*.xml
+// models.
+var ppc64Vendors = map[string]string{"POWER6": "IBM", "POWER7": "IBM", "POWER8": "IBM", "POWER9": "IBM",
+	"POWER10": "IBM", "POWERPC_e5500": "Freescale", "POWERPC_e6500": "Freescale"}
+
+// ppc64Baseline is virCPUppc64Baseline: every CPU must name the first
+// one's model; the vendor is kept only when the model has none (never,
+// with libvirt's map).
+func ppc64Baseline(cpus []*cpux86.CPUDef) (*cpux86.CPUDef, error) {
+	model := cpus[0].Model
+	modelVendor, ok := ppc64Vendors[model]
+	if !ok {
+		return nil, virerr.New(virerr.FromCPU, virerr.ErrInternalError, "Unknown CPU model %s", model)
+	}
+	for _, c := range cpus {
+		if c.Model != model {
+			return nil, virerr.New(virerr.FromCPU, virerr.ErrOperationFailed, "CPUs are incompatible")
+		}
+		if c.Vendor == "" {
+			continue
+		}
+		if c.Vendor != "IBM" && c.Vendor != "Freescale" {
+			return nil, virerr.New(virerr.FromCPU, virerr.ErrOperationFailed, "Unknown CPU vendor %s", c.Vendor)
+		}
+		if modelVendor != c.Vendor {
+			return nil, virerr.New(virerr.FromCPU, virerr.ErrOperationFailed, "CPU vendor %s of model %s differs from vendor %s", modelVendor, model, c.Vendor)
+		}
+	}
+	return &cpux86.CPUDef{Type: cpux86.TypeGuest, Mode: "custom", Match: "exact", Model: model, Fallback: "forbid"}, nil
 }

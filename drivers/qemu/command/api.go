@@ -287,6 +287,9 @@ func Build(def *conf.Domain, caps Caps, p Paths) (*Cmdline, error) {
 	if err := precheckDisks(def); err != nil {
 		return nil, err
 	}
+	if err := checkResctrlHost(def); err != nil {
+		return nil, err
+	}
 	// What the user wrote is checked first, so a refusal names it.
 	if err := checkElements(def); err != nil {
 		return nil, err

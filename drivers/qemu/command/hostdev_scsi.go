@@ -170,6 +170,10 @@ func (b *builder) emitSCSIHostdev(h *conf.RawDevice, e *conf.Element, id string,
 	return o, nil
 }
 
+// HostSCSIGeneric is the /dev/sgN of the host SCSI device H:B:T:U, as
+// the command line names it (the daemon's device lists use it too).
+func HostSCSIGeneric(addr string) (string, error) { return hostSCSIGeneric(addr) }
+
 // hostSCSIGeneric reads the SCSI generic node of a host SCSI device from
 // sysfs.
 func hostSCSIGeneric(addr string) (string, error) {

@@ -170,3 +170,11 @@ func (b *builder) pinning() (*Pinning, error) {
 	}
 	return p, nil
 }
+
+// PinningOf reads def's pins as a start does (for a vCPU plugged into a
+// running guest, which gets its pin or the default set as libvirt's
+// qemuProcessSetupVcpu gives it).
+func PinningOf(def *conf.Domain) (*Pinning, error) {
+	b := &builder{def: def}
+	return b.pinning()
+}

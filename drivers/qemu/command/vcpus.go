@@ -178,3 +178,13 @@ func smpCount(def *conf.Domain) (uint, bool, error) {
 	}
 	return n, true, nil
 }
+
+// CheckVcpuStates makes qemuDomainDefVcpusPostParse's refusals about
+// def's vCPU states (at define, as libvirt).
+func CheckVcpuStates(def *conf.Domain) error {
+	st, _, err := VcpuStates(def)
+	if err != nil {
+		return err
+	}
+	return checkVcpuStates(st)
+}

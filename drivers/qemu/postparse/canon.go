@@ -31,6 +31,20 @@ func (p *pp) canonical() error {
 			}
 		}
 	}
+	// A guest NUMA cell's memory is kept in KiB (virDomainParseMemory,
+	// rounded up) and written with unit='KiB'.
+	d.EachElement("cpu/numa/cell", func(e *conf.Element, set func(string, string)) {
+		v, ok := e.Attr("memory")
+		if !ok {
+			return
+		}
+		unit, _ := e.Attr("unit")
+		if b, ok := scaled(v, unit, 1024); ok {
+			set("memory", strconv.FormatUint((b+1023)/1024, 10))
+			set("unit", "KiB")
+		}
+	})
+	d.OrderAttrs("cpu/numa/cell", "id", "cpus", "memory", "unit", "memAccess", "discard")
 	// virDomainFeaturesHyperVDefParse: enlightenments are chosen one by
 	// one unless said otherwise, and libvirt writes the mode.
 	if e := child(d.Tree(), "features", "hyperv"); e != nil {

@@ -87,6 +87,7 @@ func cpuDefaults(d *conf.Domain, c *conf.CPU) {
 			d.OrderAttrs("cpu/topology", "sockets", "dies", "cores", "threads")
 		}
 	}
+	guestCPUAttrs(d, c)
 	check := ""
 	switch c.Mode {
 	case "host-passthrough", "maximum":
@@ -112,4 +113,28 @@ func cpuDefaults(d *conf.Domain, c *conf.CPU) {
 		d.SetValue("cpu/@check", check)
 		d.OrderAttrs("cpu", "mode", "match", "check", "migratable")
 	}
+}
+
+// guestCPUAttrs writes what libvirt's guest CPU parser assumes and its
+// formatter (virCPUDefFormatBufFull) writes: a <cpu> naming a model is
+// mode='custom' match='exact' unless it says otherwise, its model has a
+// fallback (allow), and a feature without a policy is required.
+func guestCPUAttrs(d *conf.Domain, c *conf.CPU) {
+	if (c.Mode == "" || c.Mode == "custom") && c.Model != "" {
+		if c.Mode == "" {
+			c.Mode = "custom"
+			d.SetValue("cpu/@mode", "custom")
+		}
+		if c.Match == "" {
+			c.Match = "exact"
+			d.SetValue("cpu/@match", "exact")
+		}
+	}
+	d.OrderAttrs("cpu", "mode", "match", "check", "migratable")
+	if (c.Mode == "" || c.Mode == "custom" || c.Mode == "host-model") && c.Model != "" {
+		d.DefaultAttr("cpu/model", "fallback", "allow")
+		d.OrderAttrs("cpu/model", "fallback", "vendor_id")
+	}
+	d.DefaultAttr("cpu/feature", "policy", "require")
+	d.OrderAttrs("cpu/feature", "policy", "name")
 }
