@@ -16,6 +16,13 @@ var childOrder = map[string][]string{
 		"vcpupin", "emulatorpin", "iothreadpin", "vcpusched", "iothreadsched",
 		"emulatorsched", "cachetune", "memorytune"},
 	"memtune": {"hard_limit", "soft_limit", "swap_hard_limit", "min_guarantee"},
+	"memoryBacking": {"hugepages", "nosharepages", "locked", "source", "access",
+		"allocation", "discard"},
+	// libvirt writes <features> in the order of its virDomainFeature enum.
+	"features": {"acpi", "apic", "pae", "hap", "viridian", "privnet", "hyperv",
+		"kvm", "pvspinlock", "capabilities", "pmu", "vmport", "gic", "smm",
+		"ioapic", "hpt", "vmcoreinfo", "htm", "nested-hv", "msrs", "ccf-assist",
+		"xen", "cfpc", "sbbc", "ibs", "tcg"},
 	"os": {"type", "firmware", "loader", "nvram", "kernel", "initrd",
 		"cmdline", "dtb", "acpi", "boot", "bootmenu", "smbios", "bios"},
 	"devices": {"emulator", "disk", "controller", "lease", "filesystem",
@@ -38,7 +45,11 @@ var childOrder = map[string][]string{
 		"space_hard_limit", "space_soft_limit", "boot", "alias", "address"},
 	"hostdev": {"driver", "source", "origstates", "readonly", "shareable",
 		"boot", "alias", "rom", "address"},
-	"iommu":      {"driver", "alias", "address"},
+	"iommu": {"driver", "alias", "address"},
+	"rng":   {"rate", "backend", "driver", "alias", "address"},
+	// A memory device (<devices><memory>); the top-level <memory> has no
+	// children, so the name serves both.
+	"memory":     {"source", "target", "alias", "address"},
 	"vsock":      {"cid", "alias", "address"},
 	"serial":     {"source", "protocol", "log", "target", "alias", "address"},
 	"console":    {"source", "protocol", "log", "target", "alias", "address"},

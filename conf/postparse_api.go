@@ -191,3 +191,145 @@ func (d *Domain) EachElement(path string, fn func(e *Element, set func(name, v s
 		})
 	}
 }
+
+// OrderChildrenByAttr sorts the element children of the first element at
+// path below <domain> by where their attribute attr's value stands in
+// values (libvirt writes some lists, as <os><firmware>'s features, in
+// the order of an enum rather than as written); values not listed go
+// last, in their order.
+func (d *Domain) OrderChildrenByAttr(path, attr string, values ...string) {
+	n := d.x
+	for _, part := range strings.Split(path, "/") {
+		if n == nil {
+			return
+		}
+		n = n.child(part)
+	}
+	if n == nil {
+		return
+	}
+	rank := func(k *node) int {
+		if k.kind != elemNode {
+			return len(values) + 1
+		}
+		if i := slices.Index(values, k.attr(attr)); i >= 0 {
+			return i
+		}
+		return len(values)
+	}
+	var elems []*node
+	for _, k := range n.kids {
+		if k.kind == elemNode {
+			elems = append(elems, k)
+		} else if k.kind != textNode || strings.TrimSpace(k.text) != "" {
+			return // mixed content is left as written
+		}
+	}
+	sort.SliceStable(elems, func(a, b int) bool { return rank(elems[a]) < rank(elems[b]) })
+	n.kids = elems
+}
+
+// SortTopLevel puts <domain>'s children, and those of <features> and
+// <memoryBacking>, in the order libvirt's formatter writes them,
+// whatever order the input had (a <cpu> written before <features>, a
+// <memtune> after <vcpu>); elements libvirt does not know there (an
+// application's namespaced ones) go last, keeping their order.
+func (d *Domain) SortTopLevel() {
+	if d.x == nil {
+		return
+	}
+	sortKidsBy(d.x, childOrder["domain"])
+	for _, name := range []string{"features", "memoryBacking"} {
+		if n := d.x.child(name); n != nil {
+			sortKidsBy(n, childOrder[name])
+		}
+	}
+	if f := d.x.child("features"); f != nil {
+		var names []string
+		for _, e := range f.elems() {
+			names = append(names, e.name)
+		}
+		if len(names) == len(d.Features) {
+			d.Features = names
+		}
+	}
+}
+
+// sortKidsBy sorts n's children by where their name stands in order; a
+// comment or text node travels with the element after it.
+func sortKidsBy(n *node, order []string) {
+	rank := func(k *node) int {
+		if i := slices.Index(order, k.name); i >= 0 {
+			return i
+		}
+		return len(order)
+	}
+	ranks := make([]int, len(n.kids))
+	next := len(order)
+	for i := len(n.kids) - 1; i >= 0; i-- {
+		if k := n.kids[i]; k.kind == elemNode {
+			next = rank(k)
+		}
+		ranks[i] = next
+	}
+	idx := make([]int, len(n.kids))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return ranks[idx[a]] < ranks[idx[b]] })
+	kids := make([]*node, 0, len(n.kids))
+	for _, j := range idx {
+		kids = append(kids, n.kids[j])
+	}
+	n.kids = kids
+}
+
+// Editable is one element of a definition's document that a post-parse
+// step rewrites in place (a value libvirt stores scaled and writes in
+// its own unit, on elements a path cannot tell apart, as NUMA cells).
+type Editable struct{ n *node }
+
+// Attr is the element's attribute name, "" when absent.
+func (e Editable) Attr(name string) string { return e.n.attr(name) }
+
+// SetAttr sets an attribute (added last when new).
+func (e Editable) SetAttr(name, v string) { e.n.setAttr(name, v) }
+
+// Text is the element's text, trimmed.
+func (e Editable) Text() string { return strings.TrimSpace(e.n.textContent()) }
+
+// SetText replaces the element's text.
+func (e Editable) SetText(v string) { e.n.setText(v) }
+
+// WriteOpen makes the element, when it has no children, come out as an
+// open/close pair on two lines, as libvirt writes some containers even
+// empty (<features><hyperv>).
+func (e Editable) WriteOpen() {
+	if len(e.n.elems()) == 0 && strings.TrimSpace(e.n.textContent()) == "" {
+		e.n.kids, e.n.open = nil, true
+	}
+}
+
+// OrderAttrs puts the named attributes first, in that order.
+func (e Editable) OrderAttrs(names ...string) { orderAttrs(e.n, names...) }
+
+// EditAll returns every element at the slash-separated path below
+// <domain> ("cpu/numa/cell"), in document order.
+func (d *Domain) EditAll(path string) []Editable {
+	if d.x == nil {
+		return nil
+	}
+	level := []*node{d.x}
+	for _, part := range strings.Split(path, "/") {
+		var next []*node
+		for _, n := range level {
+			next = append(next, n.childrenNamed(part)...)
+		}
+		level = next
+	}
+	out := make([]Editable, len(level))
+	for i, n := range level {
+		out[i] = Editable{n}
+	}
+	return out
+}

@@ -323,7 +323,7 @@ func (n *node) clone() *node {
 // lines reads back as open rather than as a text child.
 var openContainers = map[string]bool{"devices": true, "source": true, "ip": true,
 	"target": true, "features": true, "os": true, "dhcp": true, "dns": true,
-	"forward": true, "cells": true, "protocol": true, "bridge": true}
+	"forward": true, "cells": true, "protocol": true, "bridge": true, "hyperv": true}
 
 func newElem(name string) *node { return &node{kind: elemNode, name: name} }
 

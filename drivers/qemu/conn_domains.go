@@ -109,6 +109,9 @@ func (c *conn) DomainDefineXML(xml string, flags uint32) (driver.Domain, error) 
 	if err := c.d.validateCPUDef(def); err != nil {
 		return driver.Domain{}, err
 	}
+	if err := c.d.validateDefine(def); err != nil {
+		return driver.Domain{}, err
+	}
 	d := c.d
 	var v *vm
 	var h driver.Domain
@@ -224,6 +227,9 @@ func (c *conn) DomainCreateXML(xml string, flags uint32) (driver.Domain, error) 
 		return driver.Domain{}, err
 	}
 	if err := c.d.validateCPUDef(def); err != nil {
+		return driver.Domain{}, err
+	}
+	if err := c.d.validateDefine(def); err != nil {
 		return driver.Domain{}, err
 	}
 	d := c.d

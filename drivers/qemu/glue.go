@@ -48,6 +48,9 @@ func (d *Driver) buildCommand(live *conf.Domain, qc *caps.Caps, dir, chanDir, mo
 	if err := d.checkDiskSecrets(live); err != nil {
 		return nil, err
 	}
+	if err := validateTSC(live); err != nil {
+		return nil, err
+	}
 	key := filepath.Join(dir, "master-key.aes")
 	keyData, err := writeMasterKey(key)
 	if err != nil {
@@ -62,6 +65,7 @@ func (d *Driver) buildCommand(live *conf.Domain, qc *caps.Caps, dir, chanDir, mo
 		OpenTap: openTap(files, dir), OpenVhostNet: openVhostNet(files),
 		Secrets: d.secretLookup, SecretValue: d.secretByUUID}
 	d.platformPaths(&p, dir, files)
+	p.ResetNVRAM = resetNVRAM
 	p.FDGroup = d.fdGroupPaths(live.UUID, files)
 	if ap != nil {
 		p.AutoNodeset = ap.nodes

@@ -57,7 +57,12 @@ func attachConfig(def *conf.Domain, dev any) error {
 		}
 		def.Devices.Interfaces = append(slices.Clip(def.Devices.Interfaces), x)
 		return nil
-	case *conf.Controller, *conf.Chardev, *conf.Input, *conf.Watchdog, *conf.RNG, *conf.Sound, *conf.Audio, *conf.RawDevice:
+	case *conf.RawDevice:
+		if x.Kind == "memory" {
+			return attachMemoryConfig(def, x)
+		}
+		return def.AddDevice(dev)
+	case *conf.Controller, *conf.Chardev, *conf.Input, *conf.Watchdog, *conf.RNG, *conf.Sound, *conf.Audio:
 		return def.AddDevice(dev)
 	}
 	return errQEMU(virerr.ErrOperationUnsupported, "persistent attach of device '%s' is not supported", deviceKind(dev))
@@ -107,6 +112,10 @@ func (d *Driver) attachLive(v *vm, mon monitor, dev any) error {
 	case *conf.Chardev:
 		if k := chrKind(x); k == "channel" || k == "console" {
 			return d.attachChannelLive(v, mon, x)
+		}
+	case *conf.RawDevice:
+		if x.Kind == "memory" {
+			return d.attachMemoryLive(v, mon, x)
 		}
 	}
 	return errQEMU(virerr.ErrOperationUnsupported, "live attach of device '%s' is not supported", deviceKind(dev))

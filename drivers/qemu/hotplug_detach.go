@@ -91,7 +91,12 @@ func detachConfig(def *conf.Domain, dev any) error {
 		return nil
 	case *conf.Chardev:
 		return removeChrConfig(def, x)
-	case *conf.Controller, *conf.Input, *conf.Watchdog, *conf.RNG, *conf.Sound, *conf.Audio, *conf.RawDevice:
+	case *conf.RawDevice:
+		if x.Kind == "memory" {
+			return detachMemoryConfig(def, x)
+		}
+		return def.RemoveDevice(dev)
+	case *conf.Controller, *conf.Input, *conf.Watchdog, *conf.RNG, *conf.Sound, *conf.Audio:
 		return def.RemoveDevice(dev)
 	}
 	return errQEMU(virerr.ErrOperationUnsupported, "persistent detach of device '%s' is not supported", deviceKind(dev))
@@ -182,6 +187,15 @@ func (d *Driver) unplug(v *vm, mon monitor, dev any, wait bool) error {
 		alias = live.Devices.Interfaces[i].Alias
 	case *conf.Chardev:
 		a, err := chrUnplugAlias(live, x)
+		if err != nil {
+			return err
+		}
+		alias = a
+	case *conf.RawDevice:
+		if x.Kind != "memory" {
+			return errQEMU(virerr.ErrOperationUnsupported, "live detach of device '%s' is not supported", deviceKind(dev))
+		}
+		a, err := memoryUnplugAlias(live, x)
 		if err != nil {
 			return err
 		}
@@ -286,6 +300,8 @@ func (d *Driver) removeDevice(v *vm, mon monitor, alias string) {
 		d.modifyLive(v, func(next *conf.Domain) {
 			next.Devices.Interfaces = slices.DeleteFunc(slices.Clone(next.Devices.Interfaces), func(x *conf.Interface) bool { return x.Alias == alias })
 		})
+	case liveMemoryByAlias(live, alias):
+		d.removeMemoryDevice(v, mon, alias) // hotplug_memory.go
 	case liveChrByAlias(live, alias) != nil:
 		d.removeChrDevice(v, mon, liveChrByAlias(live, alias)) // hotplug_channel_detach.go
 	case isVcpuAlias(alias):

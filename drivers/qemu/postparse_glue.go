@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"govirt/conf"
+	"govirt/drivers/qemu/command"
 	"govirt/drivers/qemu/postparse"
 	"govirt/virerr"
 )
@@ -23,6 +24,8 @@ import (
 // be probed the definition is kept as written too, and start reports
 // the probe failure.
 func (d *Driver) applyPostParse(def *conf.Domain) error {
+	command.DefaultNVRAM(def, d.dirs.nvram)
+	command.SortFirmwareFeatures(def)
 	emu := def.Devices.Emulator
 	if emu == "" {
 		emu = d.cfg.Emulator
@@ -46,4 +49,20 @@ func (d *Driver) applyPostParse(def *conf.Domain) error {
 	}
 	*def = *work
 	return nil
+}
+
+// validateDefine makes the checks libvirt makes on a definition it
+// parses (define, create) beyond the post-parse step: firmware and TPM
+// (command.ValidateDefine). Without the emulator's capabilities the
+// checks needing them wait for start.
+func (d *Driver) validateDefine(def *conf.Domain) error {
+	emu := def.Devices.Emulator
+	if emu == "" {
+		emu = d.cfg.Emulator
+	}
+	var c command.Caps
+	if qc, err := d.caps.get(context.Background(), emu); err == nil {
+		c = qc
+	}
+	return command.ValidateDefine(def, c)
 }

@@ -119,6 +119,9 @@ func (c *conn) DomainUpdateDeviceFlags(h driver.Domain, xml string, flags uint32
 			if nic, ok := dev.(*conf.Interface); ok {
 				return c.d.updateNICLive(v, mon, nic)
 			}
+			if r, ok := dev.(*conf.RawDevice); ok && r.Kind == "memory" {
+				return c.d.updateMemoryLive(v, mon, r)
+			}
 			disk, ok := dev.(*conf.Disk)
 			if !ok {
 				return errQEMU(virerr.ErrOperationUnsupported, "live update of device '%s' is not supported", deviceKind(dev))
@@ -147,6 +150,9 @@ func updateConfig(def *conf.Domain, dev any) error {
 	}
 	if nic, ok := dev.(*conf.Interface); ok {
 		return updateNICConfig(def, nic)
+	}
+	if r, ok := dev.(*conf.RawDevice); ok && r.Kind == "memory" {
+		return updateMemoryConfig(def, r)
 	}
 	disk, ok := dev.(*conf.Disk)
 	if !ok {

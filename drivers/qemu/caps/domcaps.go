@@ -129,11 +129,9 @@ func (c *Caps) DomainCapabilitiesWith(machine, virttype string, opts DomCapsOpti
 func (c *Caps) writeOS(w *xmlWriter, machine string, opts DomCapsOptions) {
 	var firmware, loaders []string
 	secure := false
-	isX86 := c.Arch == "x86_64" || c.Arch == "i686"
-	if isX86 {
-		// SeaBIOS is QEMU's built-in default on x86.
-		firmware = append(firmware, "bios")
-	}
+	// qemuFirmwareGetSupported: only what a descriptor offers is
+	// auto-selectable (Debian ships none for SeaBIOS, so firmware='bios'
+	// fails to start and domcapabilities lists efi alone).
 	for _, f := range opts.Firmwares {
 		if !f.supports(c.Arch, machine) {
 			continue

@@ -115,7 +115,9 @@ func canonAll(ns []*xnode) string {
 // run on: its firmware list (from the test qemu.conf nvram setting, with
 // secure boot offered on q35), VFIO, and swtpm with TPM 2.0 only.
 func libvirtTestHost() DomCapsOptions {
-	var fws []Firmware
+	// tests/qemufirmwaredata's 40-bios.json: SeaBIOS for the x86 machines.
+	fws := []Firmware{{Path: "/usr/share/seabios/bios-256k.bin", Interface: "bios", Arch: "x86_64",
+		Machines: []string{"pc-i440fx-*", "pc-q35-*"}}}
 	for _, p := range []string{"/usr/share/AAVMF/AAVMF_CODE.fd", "/usr/share/AAVMF/AAVMF32_CODE.fd", "/usr/share/OVMF/OVMF_CODE.fd"} {
 		fws = append(fws, Firmware{Path: p, Interface: "uefi"})
 	}

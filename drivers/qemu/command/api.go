@@ -159,6 +159,9 @@ type Paths struct {
 	// SourceExists reports whether a local disk image exists, for
 	// <source startupPolicy>; nil asks the file system.
 	SourceExists func(path string) bool
+	// ResetNVRAM is start --reset-nvram: the varstore is made anew from
+	// its template, which is looked up as for a varstore not made yet.
+	ResetNVRAM bool
 	// Pretend builds the command line only to show it (domxml-to-native),
 	// as libvirt's pretend start (VIR_QEMU_PROCESS_START_PRETEND), which
 	// skips the host preparation: chardev files, logs and listening

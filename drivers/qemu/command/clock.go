@@ -31,6 +31,11 @@ func (b *builder) emitClock() error {
 		if attr(ce, "basis") == "localtime" {
 			_, off := time.Now().Zone()
 			adj += int64(off)
+			// libvirt turns the basis into UTC for the run, the
+			// adjustment now counting from UTC (so RTC_CHANGE and a
+			// migration need not know the host's zone).
+			b.def.SetValue("clock/@adjustment", strconv.FormatInt(adj, 10))
+			b.def.SetValue("clock/@basis", "utc")
 		}
 		rtc = "base=" + b.host().Now().UTC().Add(time.Duration(adj)*time.Second).Format("2006-01-02T15:04:05")
 	case "absolute":

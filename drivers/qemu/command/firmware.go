@@ -103,63 +103,11 @@ func (b *builder) firmware() (*loaderCfg, error) {
 		return b.fw, nil
 	}
 	osEl := child(b.tree(), "os")
-	fw := attr(osEl, "firmware")
-	switch fw {
-	case "", "bios", "efi":
-	default:
-		return nil, xmlError("Invalid value for attribute 'firmware' in element 'os': '%s'.", fw)
-	}
-	feats := map[string]string{}
-	for _, f := range children(child(osEl, "firmware"), "feature") {
-		name, en := attr(f, "name"), attr(f, "enabled")
-		if name != "secure-boot" && name != "enrolled-keys" {
-			return nil, xmlError("Invalid value for attribute 'name' in element 'feature': '%s'.", name)
-		}
-		if en != "yes" && en != "no" {
-			return nil, xmlError("Invalid value for attribute 'enabled' in element 'feature': '%s'. Expected yes/no", en)
-		}
-		feats[name] = en
-	}
-	l := &loaderCfg{}
-	le := child(osEl, "loader")
-	hasLoader := le != nil
-	if le != nil {
-		l.typ, l.path = attr(le, "type"), le.Text()
-		l.readonly, l.secure, l.stateless = attr(le, "readonly"), attr(le, "secure"), attr(le, "stateless")
-		for a, v := range map[string]string{"readonly": l.readonly, "secure": l.secure, "stateless": l.stateless} {
-			if v != "" && v != "yes" && v != "no" {
-				return nil, xmlError("Invalid value for attribute '%s' in element 'loader': '%s'. Expected yes/no", a, v)
-			}
-		}
-		switch l.typ {
-		case "", "rom", "pflash":
-		default:
-			return nil, xmlError("Invalid value for attribute 'type' in element 'loader': '%s'.", l.typ)
-		}
+	fw, feats, l, hasLoader, hasNVRAM, err := parseOSFirmware(osEl)
+	if err != nil {
+		return nil, err
 	}
 	ne := child(osEl, "nvram")
-	hasNVRAM := ne != nil
-	if ne != nil {
-		l.template = attr(ne, "template")
-		switch t := attr(ne, "type"); t {
-		case "":
-			l.nvram = ne.Text()
-		case "file":
-			l.nvram = attr(child(ne, "source"), "file")
-		case "block":
-			l.nvram, l.nvramBlk = attr(child(ne, "source"), "dev"), true
-		case "network":
-			l.nvramNet = ne
-		default:
-			return nil, unsupported("unsupported nvram disk type '%s'", t)
-		}
-		hasNVRAM = l.nvram != "" || attr(ne, "type") != ""
-	}
-	// virDomainDefPostParseOs runs before validation: a loader path
-	// without a type is a ROM.
-	if l.path != "" && l.typ == "" {
-		l.typ = "rom"
-	}
 	// libvirt's loader definition exists as soon as either element does.
 	if err := checkOS(fw, feats, hasLoader || ne != nil, hasNVRAM, l); err != nil {
 		return nil, err
@@ -176,8 +124,18 @@ func (b *builder) firmware() (*loaderCfg, error) {
 	if l.typ == "pflash" && l.readonly == "yes" && l.path != "" && !hasNVRAM && l.stateless != "yes" {
 		l.nvram = defaultNVRAM
 	}
-	if fw != "" {
-		if err := b.selectFirmware(fw, feats, l, defaultNVRAM); err != nil {
+	matched := false
+	switch {
+	case fw != "":
+		if _, err := b.selectFirmware(fw, feats, l, defaultNVRAM); err != nil {
+			return nil, err
+		}
+	case oldStyleROUEFI(l) && l.template == "" && l.nvramNet == nil &&
+		(b.p.ResetNVRAM || !b.fileExists(l.nvram)):
+		// qemuFirmwareFillDomain: a UEFI image given by path whose
+		// varstore is still to be made takes its template (and the
+		// needs, as SMM) from the descriptor of that image, if any.
+		if matched, err = b.selectFirmware("", feats, l, defaultNVRAM); err != nil {
 			return nil, err
 		}
 	}
@@ -185,21 +143,124 @@ func (b *builder) firmware() (*loaderCfg, error) {
 		if !b.q35 {
 			return nil, unsupported("Secure boot is supported with q35 machine types only")
 		}
+		if b.def.OS.Arch != "x86_64" {
+			return nil, unsupported("Secure boot is supported for x86_64 architecture only")
+		}
 		if st, _ := b.featureState("smm"); st != "on" && !l.smm {
 			return nil, unsupported("Secure boot requires SMM feature enabled")
 		}
 	}
 	b.fw = l
-	b.recordFirmware(fw, l, hasNVRAM)
+	b.recordFirmware(fw, l, hasNVRAM, matched)
 	return l, nil
+}
+
+// oldStyleROUEFI is virDomainDefHasOldStyleROUEFI: a read-only pflash
+// image named by path rather than auto-selected.
+func oldStyleROUEFI(l *loaderCfg) bool {
+	return l.typ == "pflash" && l.readonly == "yes" && l.path != ""
+}
+
+// fileExists reports whether a local varstore exists (libvirt's
+// virFileExists); the host's hook when it has one.
+func (b *builder) fileExists(path string) bool {
+	if h := b.host(); h.FileExists != nil {
+		return h.FileExists(path)
+	}
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+// parseOSFirmware reads <os firmware>, its <firmware> features, <loader>
+// and <nvram> (virDomainOSDefParseXML with virDomainDefPostParseOs's
+// default loader type).
+func parseOSFirmware(osEl *conf.Element) (fw string, feats map[string]string, l *loaderCfg, hasLoader, hasNVRAM bool, err error) {
+	fw = attr(osEl, "firmware")
+	switch fw {
+	case "", "bios", "efi":
+	default:
+		return "", nil, nil, false, false, xmlError("Invalid value for attribute 'firmware' in element 'os': '%s'.", fw)
+	}
+	feats = map[string]string{}
+	for _, f := range children(child(osEl, "firmware"), "feature") {
+		name, en := attr(f, "name"), attr(f, "enabled")
+		if name != "secure-boot" && name != "enrolled-keys" {
+			return "", nil, nil, false, false, xmlError("Invalid value for attribute 'name' in element 'feature': '%s'.", name)
+		}
+		if en != "yes" && en != "no" {
+			return "", nil, nil, false, false, xmlError("Invalid value for attribute 'enabled' in element 'feature': '%s'. Expected yes/no", en)
+		}
+		feats[name] = en
+	}
+	l = &loaderCfg{}
+	le := child(osEl, "loader")
+	hasLoader = le != nil
+	if le != nil {
+		l.typ, l.path = attr(le, "type"), le.Text()
+		l.readonly, l.secure, l.stateless = attr(le, "readonly"), attr(le, "secure"), attr(le, "stateless")
+		for a, v := range map[string]string{"readonly": l.readonly, "secure": l.secure, "stateless": l.stateless} {
+			if v != "" && v != "yes" && v != "no" {
+				return "", nil, nil, false, false, xmlError("Invalid value for attribute '%s' in element 'loader': '%s'. Expected yes/no", a, v)
+			}
+		}
+		switch l.typ {
+		case "", "rom", "pflash":
+		default:
+			return "", nil, nil, false, false, xmlError("Invalid value for attribute 'type' in element 'loader': '%s'.", l.typ)
+		}
+	}
+	ne := child(osEl, "nvram")
+	hasNVRAM = ne != nil
+	if ne != nil {
+		l.template = attr(ne, "template")
+		switch t := attr(ne, "type"); t {
+		case "":
+			l.nvram = ne.Text()
+		case "file":
+			l.nvram = attr(child(ne, "source"), "file")
+		case "block":
+			l.nvram, l.nvramBlk = attr(child(ne, "source"), "dev"), true
+		case "network":
+			l.nvramNet = ne
+		default:
+			return "", nil, nil, false, false, unsupported("unsupported nvram disk type '%s'", t)
+		}
+		hasNVRAM = l.nvram != "" || attr(ne, "type") != ""
+	}
+	// virDomainDefPostParseOs runs before validation: a loader path
+	// without a type is a ROM.
+	if l.path != "" && l.typ == "" {
+		l.typ = "rom"
+	}
+	return fw, feats, l, hasLoader, hasNVRAM, nil
 }
 
 // recordFirmware writes what start decided into the live definition, as
 // libvirt's does: the chosen loader and varstore replace the
 // auto-selection, and SMM is on when the firmware needs it.
-func (b *builder) recordFirmware(fw string, l *loaderCfg, hadNVRAM bool) {
+//
+// matched is a UEFI image given by path that a descriptor described:
+// libvirt records the template it took and the SMM the image needs.
+func (b *builder) recordFirmware(fw string, l *loaderCfg, hadNVRAM, matched bool) {
 	d := b.def
 	if l.typ == "" {
+		return
+	}
+	if matched {
+		if l.template != "" {
+			d.SetValue("os/nvram/@template", l.template)
+			if !hadNVRAM && l.nvram != "" {
+				d.SetValue("os/nvram", l.nvram)
+			}
+		}
+		if l.smm {
+			if !contains(d.Features, "smm") {
+				d.Features = append(d.Features, "smm")
+				d.SetValue("features/smm/@state", "on")
+			}
+			d.SetValue("os/loader/@secure", "yes")
+			d.OrderAttrs("os/loader", "readonly", "secure", "type", "stateless")
+		}
 		return
 	}
 	if fw != "" {
@@ -279,26 +340,33 @@ func checkOS(fw string, feats map[string]string, hasLoader, hasNVRAM bool, l *lo
 
 // selectFirmware is qemuFirmwareFillDomain for <os firmware=”>: the
 // first descriptor (by name) matching the guest wins.
-func (b *builder) selectFirmware(fw string, feats map[string]string, l *loaderCfg, defaultNVRAM string) error {
+//
+// With fw "" it is the lookup for a UEFI image named by path
+// (qemuFirmwareMatchDomain's user provided path): only a descriptor of
+// that very image matches, and finding none is no error (matched false).
+func (b *builder) selectFirmware(fw string, feats map[string]string, l *loaderCfg, defaultNVRAM string) (matched bool, err error) {
 	h := b.host()
 	var descs []FirmwareDesc
 	if h.Firmware != nil {
 		var err error
 		if descs, err = h.Firmware(); err != nil {
-			return err
+			return false, err
 		}
 	}
-	want := map[string]string{"bios": "bios", "efi": "uefi"}[fw]
+	want := map[string]string{"bios": "bios", "efi": "uefi", "": "uefi"}[fw]
 	pm := child(b.tree(), "pm")
 	s3 := attr(child(pm, "suspend-to-mem"), "enabled") == "yes"
 	s4 := attr(child(pm, "suspend-to-disk"), "enabled") == "yes"
 	for _, fd := range descs {
 		var d fwDescriptor
 		if err := json.Unmarshal(fd.Data, &d); err != nil {
-			return internalError("cannot parse firmware descriptor '%s': %v", fd.Path, err)
+			return false, internalError("cannot parse firmware descriptor '%s': %v", fd.Path, err)
 		}
 		if d.Mapping.Device == "flash" && d.Mapping.Mode == "" {
 			d.Mapping.Mode = "split"
+		}
+		if fw == "" && (d.Mapping.Device != "flash" || d.Mapping.Executable.Filename != l.path) {
+			continue
 		}
 		if !contains(d.Interfaces, want) || !b.fwMatchesMachine(&d) {
 			continue
@@ -332,12 +400,12 @@ func (b *builder) selectFirmware(fw string, feats map[string]string, l *loaderCf
 		case "flash":
 			l.typ, l.readonly = "pflash", "yes"
 			if d.Mapping.Executable.Format != "raw" {
-				return operationUnsupported("unsupported flash format '%s'", d.Mapping.Executable.Format)
+				return false, operationUnsupported("unsupported flash format '%s'", d.Mapping.Executable.Format)
 			}
 			l.path = d.Mapping.Executable.Filename
 			if d.Mapping.Mode == "split" {
 				if d.Mapping.NVRAM.Format != "raw" {
-					return operationUnsupported("unsupported nvram template format '%s'", d.Mapping.NVRAM.Format)
+					return false, operationUnsupported("unsupported nvram template format '%s'", d.Mapping.NVRAM.Format)
 				}
 				l.template = d.Mapping.NVRAM.Filename
 				if l.nvram == "" && l.nvramNet == nil {
@@ -354,14 +422,17 @@ func (b *builder) selectFirmware(fw string, feats map[string]string, l *loaderCf
 		}
 		if has("requires-smm") {
 			if st, _ := b.featureState("smm"); st == "off" {
-				return operationInvalid("domain has SMM turned off but chosen firmware requires it")
+				return false, operationInvalid("domain has SMM turned off but chosen firmware requires it")
 			}
 			l.smm = true
 			l.secure = "yes"
 		}
-		return nil
+		return true, nil
 	}
-	return operationFailed("Unable to find any firmware to satisfy '%s'", fw)
+	if fw == "" {
+		return false, nil
+	}
+	return false, operationFailed("Unable to find any firmware to satisfy '%s'", fw)
 }
 
 func (b *builder) fwMatchesMachine(d *fwDescriptor) bool {

@@ -39,6 +39,9 @@ type Host struct {
 	// NewUUID makes the value of a <genid/> written without one; nil
 	// draws a random one.
 	NewUUID func() string
+	// FileExists reports whether a UEFI varstore exists already; nil
+	// asks the file system.
+	FileExists func(path string) bool
 	// TPMCancelPath is the sysfs cancel file of a host TPM device.
 	TPMCancelPath func(dev string) (string, error)
 }

@@ -178,52 +178,9 @@ func (b *builder) emitMemoryDevices() error {
 			return err
 		}
 		b.object(b.threadContext(props))
-		drv := map[string]string{"dimm": "pc-dimm", "nvdimm": "nvdimm",
-			"virtio-pmem": "virtio-pmem-pci", "virtio-mem": "virtio-mem-pci"}[d.model]
-		o := obj{}.set("driver", drv)
-		if d.targetNode >= 0 {
-			o = o.set("node", d.targetNode)
-		}
-		if d.labelKiB > 0 {
-			o = o.set("label-size", d.labelKiB*1024)
-		}
-		if d.blockKiB > 0 {
-			o = o.set("block-size", d.blockKiB*1024)
-		}
-		if d.reqKiB > 0 {
-			o = o.set("requested-size", d.reqKiB*1024)
-		}
-		if d.readonly {
-			o = o.set("unarmed", true)
-		}
-		o = o.set("memdev", "mem"+d.alias)
-		if d.model == "virtio-mem" && b.caps.Has("virtio-mem-pci.prealloc") {
-			// virtio-mem preallocates itself, when the backend would.
-			m, err := b.memoryBacking()
-			if err != nil {
-				return err
-			}
-			if _, _, _, prealloc, err := b.pagesize(m, &d.memDev); err != nil {
-				return err
-			} else if prealloc {
-				o = o.set("prealloc", true)
-			}
-		}
-		o = o.set("id", d.alias)
-		switch d.model {
-		case "dimm", "nvdimm":
-			o = o.set("slot", d.slot)
-			if d.base != "" {
-				n, err := strconv.ParseUint(d.base, 0, 64)
-				if err != nil {
-					return xmlError("invalid dimm base address '%s'", d.base)
-				}
-				o = o.set("addr", n)
-			}
-		default:
-			if d.raw != nil {
-				o = b.pciProps(o, conf.DeviceAddress(d.raw))
-			}
+		o, err := b.memDeviceProps(d)
+		if err != nil {
+			return err
 		}
 		b.device(o)
 	}
@@ -274,4 +231,68 @@ func (b *builder) checkMemoryHotplug(devs []*memDevice) error {
 		return unsupported("memory device total size exceeds hotplug space")
 	}
 	return nil
+}
+
+// memDeviceProps is the -device (or device_add) of a memory device
+// (qemuBuildMemoryDeviceProps); it records the alias and DIMM slot in the
+// live definition.
+func (b *builder) memDeviceProps(d *memDevice) (obj, error) {
+	drv := map[string]string{"dimm": "pc-dimm", "nvdimm": "nvdimm",
+		"virtio-pmem": "virtio-pmem-pci", "virtio-mem": "virtio-mem-pci"}[d.model]
+	o := obj{}.set("driver", drv)
+	if d.targetNode >= 0 {
+		o = o.set("node", d.targetNode)
+	}
+	if d.labelKiB > 0 {
+		o = o.set("label-size", d.labelKiB*1024)
+	}
+	if d.blockKiB > 0 {
+		o = o.set("block-size", d.blockKiB*1024)
+	}
+	if d.reqKiB > 0 {
+		o = o.set("requested-size", d.reqKiB*1024)
+	}
+	if d.readonly {
+		o = o.set("unarmed", true)
+	}
+	o = o.set("memdev", "mem"+d.alias)
+	if d.model == "virtio-mem" && b.caps.Has("virtio-mem-pci.prealloc") {
+		// virtio-mem preallocates itself, when the backend would.
+		m, err := b.memoryBacking()
+		if err != nil {
+			return nil, err
+		}
+		if _, _, _, prealloc, err := b.pagesize(m, &d.memDev); err != nil {
+			return nil, err
+		} else if prealloc {
+			o = o.set("prealloc", true)
+		}
+	}
+	o = o.set("id", d.alias)
+	if d.raw != nil {
+		// The live definition names the device as libvirt's does.
+		conf.SetDeviceValue(d.raw, "alias/@name", d.alias)
+		if d.model == "dimm" || d.model == "nvdimm" {
+			if conf.DeviceAddress(d.raw).Type == "" {
+				conf.SetDeviceValue(d.raw, "address/@type", "dimm")
+				conf.SetDeviceValue(d.raw, "address/@slot", strconv.Itoa(d.slot))
+			}
+		}
+	}
+	switch d.model {
+	case "dimm", "nvdimm":
+		o = o.set("slot", d.slot)
+		if d.base != "" {
+			n, err := strconv.ParseUint(d.base, 0, 64)
+			if err != nil {
+				return nil, xmlError("invalid dimm base address '%s'", d.base)
+			}
+			o = o.set("addr", n)
+		}
+	default:
+		if d.raw != nil {
+			o = b.pciProps(o, conf.DeviceAddress(d.raw))
+		}
+	}
+	return o, nil
 }

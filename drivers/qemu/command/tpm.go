@@ -1,9 +1,12 @@
 package command
 
 import (
-	"govirt/conf"
+	"errors"
 	"os"
-	"path/filepath"
+	"syscall"
+
+	"govirt/conf"
+	"govirt/virerr"
 	"strconv"
 	"strings"
 )
@@ -120,7 +123,18 @@ func (b *builder) emitTPMs() error {
 			}{{dev, "-tpm", os.O_RDWR}, {cancel, "-cancel", os.O_WRONLY}} {
 				fd, err := b.p.OpenFD(f.path, f.flag)
 				if err != nil {
-					return err
+					// The caller's error carries no errno; a second
+					// try tells it (only after a failure: a TPM
+					// device opens once at a time).
+					if h, e := os.OpenFile(f.path, f.flag, 0); e != nil {
+						err = e
+					} else {
+						h.Close()
+					}
+					if f.suffix == "-tpm" {
+						return tpmOpenError("", f.path, err)
+					}
+					return tpmOpenError("'s cancel path", f.path, err)
 				}
 				set := b.fdsets
 				b.fdsets++
@@ -144,21 +158,36 @@ func (b *builder) emitTPMs() error {
 }
 
 // tpmCancelPath is virTPMCreateCancelPath: the sysfs file that cancels a
-// TPM command of the host device.
+// TPM command of the host device, /dev/null when the host has none.
 func (b *builder) tpmCancelPath(dev string) (string, error) {
 	if b.p.Host != nil && b.p.Host.TPMCancelPath != nil {
 		return b.p.Host.TPMCancelPath(dev)
 	}
-	name := filepath.Base(dev)
-	if !strings.HasPrefix(name, "tpm") {
-		return "", unsupported("TPM device path %s is invalid", dev)
+	i := strings.LastIndexByte(dev, '/')
+	if i < 0 {
+		return "", internalError("TPM device path %s is invalid", dev)
 	}
-	for _, p := range []string{"/sys/class/tpm/" + name + "/device/cancel", "/sys/class/misc/" + name + "/device/cancel"} {
+	name := dev[i+1:]
+	for _, p := range []string{"/sys/class/misc/" + name + "/device/cancel", "/sys/class/tpm/" + name + "/device/cancel"} {
 		if _, err := os.Stat(p); err == nil {
 			return p, nil
 		}
 	}
-	return "", unsupported("No usable sysfs TPM cancel file could be found")
+	return "/dev/null", nil
+}
+
+// tpmOpenError is qemuBuildTPMOpenBackendFDs' message for a host TPM
+// file QEMU cannot be given.
+func tpmOpenError(what, path string, err error) error {
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		msg := errno.Error()
+		if msg != "" {
+			msg = strings.ToUpper(msg[:1]) + msg[1:]
+		}
+		return virerr.New(virerr.FromQemu, virerr.ErrSystemError, "Could not open TPM device%s %s: %s", what, path, msg)
+	}
+	return err
 }
 
 func (b *builder) emulator() string {

@@ -370,6 +370,9 @@ func (p *pp) devicePostParse() error {
 			conf.SetDeviceValue(r, "@managed", "no")
 			conf.OrderDeviceAttrs(r, "", "mode", "type", "managed")
 		}
+		if r.Kind == "tpm" {
+			tpmPostParse(r, p.def.OS.Arch)
+		}
 		// virDomainFSDefPostParse: passthrough unless served by an
 		// external virtiofsd socket.
 		if r.Kind == "filesystem" && rawAttr(r, "accessmode") == "" && rawAttr(r, "source", "socket") == "" {
@@ -719,5 +722,27 @@ func listenAttr(g *conf.Graphics) {
 			g.Socket = s
 			conf.SetDeviceValue(g, "@socket", s)
 		}
+	}
+}
+
+// tpmPostParse is qemuDomainTPMDefPostParse: the frontend model and the
+// emulator's version are fixed at define (TPM 1.2 and 2.0 state are not
+// compatible, so the version must not change under a guest).
+func tpmPostParse(r *conf.RawDevice, arch string) {
+	model := rawAttr(r, "model")
+	if model == "" {
+		model = "tpm-tis"
+		if arch == "ppc64" || arch == "ppc64le" {
+			model = "tpm-spapr"
+		}
+		conf.SetDeviceValue(r, "@model", model)
+	}
+	if rawAttr(r, "backend", "type") == "emulator" && rawAttr(r, "backend", "version") == "" {
+		v := "1.2"
+		if model == "tpm-spapr" || model == "tpm-crb" {
+			v = "2.0"
+		}
+		conf.SetDeviceValue(r, "backend/@version", v)
+		conf.OrderDeviceAttrs(r, "backend", "type", "version", "persistent_state")
 	}
 }

@@ -140,6 +140,7 @@ func unsupported(format string, args ...any) error {
 // sortDevices writes devices in libvirt's order, kind by kind.
 func (p *pp) sortDevices() error {
 	p.def.SortDevices()
+	p.def.SortTopLevel()
 	return nil
 }
 
