@@ -53,32 +53,12 @@ func (d *Domain) SortDevices() {
 	if devs == nil {
 		return
 	}
-	order := childOrder["devices"]
-	rank := func(n *node) int {
-		if i := slices.Index(order, n.name); i >= 0 {
-			return i
-		}
-		return len(order)
-	}
-	// A comment or text node travels with the element after it.
-	ranks := make([]int, len(devs.kids))
-	next := len(order)
-	for i := len(devs.kids) - 1; i >= 0; i-- {
-		if k := devs.kids[i]; k.kind == elemNode {
-			next = rank(k)
-		}
-		ranks[i] = next
-	}
-	idx := make([]int, len(devs.kids))
-	for i := range idx {
-		idx[i] = i
-	}
-	sort.SliceStable(idx, func(a, b int) bool { return ranks[idx[a]] < ranks[idx[b]] })
-	kids := make([]*node, 0, len(devs.kids))
-	for _, j := range idx {
-		// libvirt keeps no comments: its formatter writes none back.
-		if devs.kids[j].kind != commentNode {
-			kids = append(kids, devs.kids[j])
+	sortKidsBy(devs, childOrder["devices"])
+	// libvirt keeps no comments: its formatter writes none back.
+	kids := devs.kids[:0]
+	for _, k := range devs.kids {
+		if k.kind != commentNode {
+			kids = append(kids, k)
 		}
 	}
 	devs.kids = kids
