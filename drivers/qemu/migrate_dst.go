@@ -224,19 +224,10 @@ func (d *Driver) prepareIncoming(ctx context.Context, v *vm, params []driver.Typ
 		}
 		return "", nil
 	}
-	listen := migParam(params, migParamListenAddress)
-	host := migAdvertisedHost()
-	fixedPort := 0
-	if u := migParam(params, migParamURI); u != "" {
-		h, p, err := parseMigrateURI(u)
-		if err != nil {
-			d.abortLaunch(v)
-			return "", err
-		}
-		host, fixedPort = h, p
-	}
-	if listen == "" {
-		listen = migListenAddress()
+	listen, host, fixedPort, err := incomingEndpoint(params)
+	if err != nil {
+		d.abortLaunch(v)
+		return "", err
 	}
 	tried := map[int]bool{}
 	for attempt := 0; ; attempt++ {
@@ -509,4 +500,22 @@ func (c *conn) claimIncoming(def *conf.Domain, params []driver.TypedParam) (*vm,
 		return nil, err
 	}
 	return v, nil
+}
+
+// incomingEndpoint is where an incoming migration listens (the listen
+// address parameter, else the configured one) and the host and port it
+// announces: those of the migration URI when the client gave one (a
+// fixed port), else this host's name and a port from the range (0).
+func incomingEndpoint(params []driver.TypedParam) (listen, host string, fixedPort int, err error) {
+	listen = migParam(params, migParamListenAddress)
+	host = migAdvertisedHost()
+	if u := migParam(params, migParamURI); u != "" {
+		if host, fixedPort, err = parseMigrateURI(u); err != nil {
+			return "", "", 0, err
+		}
+	}
+	if listen == "" {
+		listen = migListenAddress()
+	}
+	return listen, host, fixedPort, nil
 }

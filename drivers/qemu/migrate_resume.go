@@ -153,18 +153,9 @@ func (c *conn) resumePrepare(params []driver.TypedParam, cookieIn []byte, flags 
 // --migrateuri, else every address and a free port of the migration
 // range advertised under this host's name.
 func (d *Driver) recoverIncoming(ctx context.Context, v *vm, mon monitor, params []driver.TypedParam) (string, error) {
-	listen := migParam(params, migParamListenAddress)
-	host := migAdvertisedHost()
-	fixedPort := 0
-	if u := migParam(params, migParamURI); u != "" {
-		h, p, err := parseMigrateURI(u)
-		if err != nil {
-			return "", err
-		}
-		host, fixedPort = h, p
-	}
-	if listen == "" {
-		listen = migListenAddress()
+	listen, host, fixedPort, err := incomingEndpoint(params)
+	if err != nil {
+		return "", err
 	}
 	tried := map[int]bool{}
 	for attempt := 0; ; attempt++ {
