@@ -126,15 +126,9 @@ func waitMigrationStatus(ctx context.Context, mon monitor, m *migration, stopAtP
 	wctx, cancel := context.WithTimeout(ctx, 6*time.Hour)
 	defer cancel()
 	err := qmp.Wait(wctx, m.events, time.Second, func(ctx context.Context, ev *string) (bool, error) {
-		status := ""
-		if ev != nil {
-			status = *ev
-		} else {
-			st, err := qmp.QueryMigrate(ctx, mon)
-			if err != nil {
-				return false, err
-			}
-			status = st.Status
+		status, err := migStatusOf(ctx, mon, ev)
+		if err != nil {
+			return false, err
 		}
 		switch status {
 		case "completed":
@@ -321,4 +315,17 @@ func (d *Driver) recoverPostcopy(ctx context.Context, v *vm, m *migration) bool 
 		return true
 	}
 	return false
+}
+
+// migStatusOf is the migration status a qmp.Wait step sees: the
+// MIGRATION event's when one woke it, else query-migrate's.
+func migStatusOf(ctx context.Context, mon monitor, ev *string) (string, error) {
+	if ev != nil {
+		return *ev, nil
+	}
+	st, err := qmp.QueryMigrate(ctx, mon)
+	if err != nil {
+		return "", err
+	}
+	return st.Status, nil
 }

@@ -341,15 +341,9 @@ func waitResumed(ctx context.Context, mon monitor, m *migration, job string) err
 	defer cancel()
 	failed := errQEMU(virerr.ErrOperationFailed, "job '%s' failed in post-copy phase", job)
 	err := qmp.Wait(wctx, m.events, time.Second, func(ctx context.Context, ev *string) (bool, error) {
-		status := ""
-		if ev != nil {
-			status = *ev
-		} else {
-			st, err := qmp.QueryMigrate(ctx, mon)
-			if err != nil {
-				return false, err
-			}
-			status = st.Status
+		status, err := migStatusOf(ctx, mon, ev)
+		if err != nil {
+			return false, err
 		}
 		switch status {
 		case "completed":
