@@ -112,15 +112,7 @@ func OrderDeviceAttrs(dev any, path string, names ...string) {
 // every element at path below <domain> ("cpu/feature"), the way
 // libvirt writes them; the rest keep their order.
 func (d *Domain) OrderAttrs(path string, names ...string) {
-	level := []*node{d.x}
-	for _, part := range strings.Split(path, "/") {
-		var next []*node
-		for _, n := range level {
-			next = append(next, n.childrenNamed(part)...)
-		}
-		level = next
-	}
-	for _, n := range level {
+	for _, n := range d.x.at(path) {
 		orderAttrs(n, names...)
 	}
 }
@@ -132,15 +124,7 @@ func (d *Domain) DefaultAttr(path, name, v string) {
 	if d.x == nil {
 		return
 	}
-	level := []*node{d.x}
-	for _, part := range strings.Split(path, "/") {
-		var next []*node
-		for _, n := range level {
-			next = append(next, n.childrenNamed(part)...)
-		}
-		level = next
-	}
-	for _, n := range level {
+	for _, n := range d.x.at(path) {
 		if n.attrIndex(name) < 0 {
 			n.setAttr(name, v)
 		}
@@ -153,15 +137,7 @@ func (d *Domain) EachElement(path string, fn func(e *Element, set func(name, v s
 	if d.x == nil {
 		return
 	}
-	level := []*node{d.x}
-	for _, part := range strings.Split(path, "/") {
-		var next []*node
-		for _, n := range level {
-			next = append(next, n.childrenNamed(part)...)
-		}
-		level = next
-	}
-	for _, n := range level {
+	for _, n := range d.x.at(path) {
 		fn(&Element{n}, func(name, v string) {
 			if v == "" {
 				n.delAttr(name)
@@ -312,4 +288,17 @@ func (d *Domain) EditAll(path string) []Editable {
 		out[i] = Editable{n}
 	}
 	return out
+}
+
+// at is every element at path ("cpu/feature") below n.
+func (n *node) at(path string) []*node {
+	level := []*node{n}
+	for _, part := range strings.Split(path, "/") {
+		var next []*node
+		for _, k := range level {
+			next = append(next, k.childrenNamed(part)...)
+		}
+		level = next
+	}
+	return level
 }
