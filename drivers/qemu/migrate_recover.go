@@ -143,6 +143,12 @@ func (d *Driver) recoverJob(ctx context.Context, v *vm, st *status) bool {
 		if mon != nil {
 			_ = mon.Execute(ctx, "migrate_cancel", nil, nil)
 			settleMigrationToFile(ctx, mon, 10*time.Second)
+			// QEMU's own run state decides: a save that completed
+			// while the daemon was down left QEMU in postmigrate, and
+			// its STOP may not have reached the state we hold yet.
+			if rs, err := qmp.QueryStatus(ctx, mon); err == nil && !rs.Running {
+				state = driver.StatePaused
+			}
 		}
 		if st.Job.PreState == driver.StateRunning && state == driver.StatePaused {
 			if err := d.startCPUs(ctx, v, driver.RunningSaveCanceled); err != nil {
