@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"govirt/driver"
+	"govirt/qmp"
 )
 
 // recoverMigration finishes, after a daemon restart, a migration the
@@ -140,6 +141,13 @@ func (d *Driver) recoverJob(ctx context.Context, v *vm, st *status) bool {
 	case asyncSave, asyncDump:
 		if mon != nil {
 			_ = mon.Execute(ctx, "migrate_cancel", nil, nil)
+			settleMigrationToFile(ctx, mon, 10*time.Second)
+			// QEMU's own run state decides: a save that completed
+			// while the daemon was down left QEMU in postmigrate, and
+			// its STOP may not have reached the state we hold yet.
+			if rs, err := qmp.QueryStatus(ctx, mon); err == nil && !rs.Running {
+				state = driver.StatePaused
+			}
 		}
 		if st.Job.PreState == driver.StateRunning && state == driver.StatePaused {
 			if err := d.startCPUs(ctx, v, driver.RunningSaveCanceled); err != nil {
@@ -173,5 +181,31 @@ func (d *Driver) dropPartialManagedSave(name string) {
 	f.Close()
 	if unusableManagedSave(err) {
 		os.Remove(path)
+	}
+}
+
+// settleMigrationToFile waits, up to limit, for a migration to file that
+// migrate_cancel was sent to to end (cancelled, completed or failed) and
+// for QEMU to leave its finish-migrate run state: migrate_cancel only asks,
+// and a daemon killed while QEMU was in a save's final phase found cont
+// refused with "Migration is not finalized yet", leaving the guest paused
+// (saving) after the restart (fault seed 1796679673843225377, op 245).
+func settleMigrationToFile(ctx context.Context, mon monitor, limit time.Duration) {
+	deadline := time.Now().Add(limit)
+	for {
+		mi, err := qmp.QueryMigrate(ctx, mon)
+		settled := err != nil || (!mi.Active() && mi.Status != "cancelling")
+		if settled {
+			rs, err := qmp.QueryStatus(ctx, mon)
+			settled = err != nil || rs.Status != "finish-migrate"
+		}
+		if settled || time.Now().After(deadline) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
 }
