@@ -250,7 +250,14 @@ func (m *Manager) buildVol(d *poolDef, r *volReq, prealloc bool) error {
 	if size := (r.capacity + 1023) / 1024; size > 0 || r.backing == "" {
 		args = append(args, fmt.Sprintf("%dK", size))
 	}
-	if err := run(m.qemuImg, args...); err != nil {
+	err := run(m.qemuImg, args...)
+	if err != nil && len(object) > 0 && strings.Contains(err.Error(), "Unable to get accurate CPU usage") {
+		// qemu-img times its LUKS key derivation by the thread's CPU
+		// clock, which on a busy host can read no time at all for the
+		// first, short trial; the same command again measures anew.
+		err = run(m.qemuImg, args...)
+	}
+	if err != nil {
 		return err
 	}
 	return applyPerms(r.path, mode)
