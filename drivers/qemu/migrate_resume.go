@@ -61,18 +61,7 @@ func (d *Driver) beginResumeXML(v *vm, params []driver.TypedParam) (string, []by
 	if err := checkPostcopyPaused(mon); err != nil {
 		return "", nil, err
 	}
-	out := live
-	if dxml := migParam(params, migParamDestXML); dxml != "" {
-		nd, err := parseDef(dxml, false)
-		if err != nil {
-			return "", nil, err
-		}
-		if nd.UUID != v.uuid {
-			return "", nil, errQEMU(virerr.ErrInvalidArg, "target domain uuid %s does not match source %s", nd.UUID, v.uuid)
-		}
-		out = nd
-	}
-	xml, err := d.formatMigratable(out)
+	xml, err := d.beginXML(v, live, params)
 	if err != nil {
 		return "", nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"govirt/conf"
 	"govirt/driver"
 	"govirt/qmp"
 	"govirt/virerr"
@@ -71,18 +72,7 @@ func (c *conn) migrateBegin3(h driver.Domain, params []driver.TypedParam, flags 
 	if err != nil {
 		return "", nil, err
 	}
-	if dxml := migParam(params, migParamDestXML); dxml != "" {
-		// The user's XML for the destination must describe the same guest.
-		nd, err := parseDef(dxml, false)
-		if err != nil {
-			return "", nil, err
-		}
-		if nd.UUID != v.uuid {
-			return "", nil, errQEMU(virerr.ErrInvalidArg, "target domain uuid %s does not match source %s", nd.UUID, v.uuid)
-		}
-		out = nd
-	}
-	xml, err := d.formatMigratable(out)
+	xml, err := d.beginXML(v, out, params)
 	if err != nil {
 		return "", nil, err
 	}
@@ -501,4 +491,21 @@ func (d *Driver) stopMigratedSource(v *vm, flags uint32) error {
 		}
 	}
 	return undefErr
+}
+
+// beginXML is the migratable XML Begin sends: out's, or the user's
+// destination XML (the migration's dxml parameter), which must describe
+// the same guest.
+func (d *Driver) beginXML(v *vm, out *conf.Domain, params []driver.TypedParam) ([]byte, error) {
+	if dxml := migParam(params, migParamDestXML); dxml != "" {
+		nd, err := parseDef(dxml, false)
+		if err != nil {
+			return nil, err
+		}
+		if nd.UUID != v.uuid {
+			return nil, errQEMU(virerr.ErrInvalidArg, "target domain uuid %s does not match source %s", nd.UUID, v.uuid)
+		}
+		out = nd
+	}
+	return d.formatMigratable(out)
 }
